@@ -1,0 +1,5 @@
+import sys
+
+from proofmind.cli import main
+
+sys.exit(main())

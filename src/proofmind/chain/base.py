@@ -1,0 +1,110 @@
+"""The one chain interface every backend implements, and the connected `Chain` handle."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from proofmind.errors import ChainError, InputError
+from proofmind.settings import TxSettings
+
+if TYPE_CHECKING:
+    from proofmind.chain.sender import TxSender
+
+
+class ChainBackend(ABC):
+    """A way to reach an EVM chain: the devnet proofmind runs, py-evm in-process, or any RPC."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def connect(self) -> Web3:
+        """Return a connected Web3; raise ConnectionFailed when the chain cannot be reached."""
+
+    @abstractmethod
+    def signers(self) -> list[LocalAccount]:
+        """Accounts whose keys proofmind holds to sign transactions locally."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line for humans: where the chain is. Never includes secrets."""
+
+    @property
+    def supports_snapshots(self) -> bool:
+        return False
+
+    def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
+        """Release what the backend holds (it does not stop a devnet others may use)."""
+
+
+@dataclass
+class Chain:
+    """A connected chain: Web3, its chain id, the signers, and the settings to send with."""
+
+    backend: ChainBackend
+    w3: Web3
+    chain_id: int
+    accounts: list[LocalAccount]
+    tx_settings: TxSettings = field(default_factory=TxSettings)
+    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
+
+    @property
+    def default_account(self) -> LocalAccount:
+        if not self.accounts:
+            raise ChainError(
+                f"no signing account on {self.backend.describe()}",
+                hint="set [chain] account to a keystore account (`proofmind accounts new NAME`)",
+            )
+        return self.accounts[0]
+
+    def sender(self, account: LocalAccount | None = None) -> TxSender:
+        """The transaction sender for ``account``; one per account so nonces stay consistent."""
+        from proofmind.chain.sender import TxSender
+
+        account = account or self.default_account
+        sender = self._senders.get(account.address)
+        if sender is None:
+            sender = TxSender(self.w3, account, self.chain_id, self.tx_settings)
+            self._senders[account.address] = sender
+        return sender
+
+    def account(self, index_or_address: int | str) -> LocalAccount:
+        if isinstance(index_or_address, int):
+            if not 0 <= index_or_address < len(self.accounts):
+                raise InputError(
+                    f"account index {index_or_address} is out of range",
+                    hint=f"use 0..{len(self.accounts) - 1}",
+                )
+            return self.accounts[index_or_address]
+        for acct in self.accounts:
+            if acct.address.lower() == index_or_address.lower():
+                return acct
+        raise InputError(
+            f"no signing key for {index_or_address} on {self.backend.describe()}",
+            hint="import its key into the keystore or pick one of the listed accounts",
+        )
+
+    def snapshot(self) -> object:
+        """Take an ``evm_snapshot``; returns the id to pass to :meth:`revert`."""
+        self._require_snapshots()
+        response: Any = self.w3.provider.make_request("evm_snapshot", [])  # type: ignore[arg-type]
+        return response["result"]
+
+    def revert(self, snapshot_id: object) -> None:
+        self._require_snapshots()
+        response: Any = self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        if response.get("result") is not True:
+            raise ChainError(f"evm_revert to snapshot {snapshot_id} failed: {response}")
+        for sender in self._senders.values():
+            sender.resync_nonce()
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def _require_snapshots(self) -> None:
+        if not self.backend.supports_snapshots:
+            raise ChainError(f"snapshots are not supported on {self.backend.describe()}")

@@ -1,0 +1,328 @@
+"""The devnet: an anvil node proofmind starts, reuses, persists and stops itself.
+
+State is dumped by anvil every ``state_interval`` seconds and on a clean exit into the
+workspace, so killing the process (even with SIGKILL) and starting again keeps deployed
+contracts and balances. A record file says which process serves which port, so a second
+``proofmind`` command reuses the running node instead of starting another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import requests
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from proofmind.chain.accounts import derive_accounts
+from proofmind.chain.base import ChainBackend
+from proofmind.errors import ChainError, ConnectionFailed, NodeNotInstalled
+from proofmind.settings import DevnetSettings
+
+INSTALL_HINT = (
+    "install it with `npm ci` in the proofmind checkout (it pins @foundry-rs/anvil), or "
+    "`npm install -g @foundry-rs/anvil@1.7.1`, or point PROOFMIND_DEVNET_ANVIL_PATH at a binary"
+)
+
+
+@dataclass(frozen=True)
+class DevnetRecord:
+    """What `chain/devnet.json` remembers about the running node."""
+
+    pid: int
+    rpc_url: str
+    port: int
+    chain_id: int
+    anvil_path: str
+    state_file: str
+    started_at: float
+
+
+@dataclass(frozen=True)
+class DevnetStatus:
+    running: bool
+    record: DevnetRecord | None
+    block_number: int | None = None
+    detail: str = ""
+
+
+def find_anvil(settings: DevnetSettings, search_from: Path | None = None) -> Path:
+    """Locate anvil: the configured path, node_modules near the cwd or the package, or PATH."""
+    if settings.anvil_path is not None:
+        if settings.anvil_path.is_file() and os.access(settings.anvil_path, os.X_OK):
+            return settings.anvil_path
+        raise NodeNotInstalled(
+            f"anvil not found at PROOFMIND_DEVNET_ANVIL_PATH={settings.anvil_path}",
+            hint=INSTALL_HINT,
+        )
+    starts = [search_from or Path.cwd(), Path(__file__).resolve().parent]
+    for start in starts:
+        for folder in (start.resolve(), *start.resolve().parents):
+            modules = folder / "node_modules"
+            if not modules.is_dir():
+                continue
+            # the platform package holds the native binary; prefer it over the node shim so
+            # that signals reach anvil itself
+            for native in sorted(modules.glob("@foundry-rs/anvil-*/bin/anvil")):
+                if os.access(native, os.X_OK):
+                    return native
+            shim = modules / ".bin" / "anvil"
+            if shim.exists():
+                return shim
+    on_path = shutil.which("anvil")
+    if on_path:
+        return Path(on_path)
+    raise NodeNotInstalled("anvil (the devnet node) is not installed", hint=INSTALL_HINT)
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Devnet:
+    """Manages one anvil process whose files live in ``chain_dir``."""
+
+    def __init__(self, chain_dir: Path, settings: DevnetSettings) -> None:
+        self.chain_dir = chain_dir
+        self.settings = settings
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def record_path(self) -> Path:
+        return self.chain_dir / "devnet.json"
+
+    @property
+    def state_file(self) -> Path:
+        return self.chain_dir / "anvil-state.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.chain_dir / "anvil.log"
+
+    def read_record(self) -> DevnetRecord | None:
+        try:
+            return DevnetRecord(**json.loads(self.record_path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            self.record_path.unlink(missing_ok=True)  # unreadable: forget it, `up` restarts
+            return None
+
+    def status(self) -> DevnetStatus:
+        record = self.read_record()
+        if record is None:
+            return DevnetStatus(False, None, detail="not started")
+        if not _is_anvil_process(record.pid):
+            return DevnetStatus(False, record, detail=f"process {record.pid} is gone")
+        try:
+            chain_id, block = _probe(record.rpc_url, timeout=2.0)
+        except ConnectionFailed as exc:
+            return DevnetStatus(False, record, detail=exc.message)
+        if chain_id != record.chain_id:
+            return DevnetStatus(False, record, detail=f"answers with chain id {chain_id}")
+        return DevnetStatus(True, record, block_number=block, detail="running")
+
+    def up(self) -> tuple[DevnetRecord, bool]:
+        """Ensure the node runs; returns its record and whether this call started it."""
+        current = self.status()
+        if current.running and current.record is not None:
+            return current.record, False
+        if current.record is not None and _is_anvil_process(current.record.pid):
+            _terminate(current.record.pid, timeout=5.0)  # alive but not answering: restart
+        return self._start(), True
+
+    def down(self) -> bool:
+        """Stop the node cleanly (anvil dumps its state on exit). Returns whether one ran."""
+        record = self.read_record()
+        stopped = False
+        if record is not None and _is_anvil_process(record.pid):
+            _terminate(record.pid, timeout=10.0)
+            stopped = True
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5.0)
+            self._proc = None
+        self.record_path.unlink(missing_ok=True)
+        return stopped
+
+    def wait_persisted(self, since: float, timeout: float | None = None) -> bool:
+        """Wait until anvil has dumped its state after ``since`` (a time.time() value)."""
+        deadline = time.monotonic() + (timeout or self.settings.state_interval * 3 + 2)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(FileNotFoundError):
+                if self.state_file.stat().st_mtime > since:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def _start(self) -> DevnetRecord:
+        anvil = find_anvil(self.settings)
+        self.chain_dir.mkdir(parents=True, exist_ok=True)
+        self._guard_state_file()
+        s = self.settings
+        port = s.port or free_port(s.host)
+        args = [
+            str(anvil),
+            "--host", s.host,
+            "--port", str(port),
+            "--chain-id", str(s.chain_id),
+            "--accounts", str(s.accounts),
+            "--balance", str(s.balance_ether),
+            "--mnemonic", s.mnemonic,
+            "--state", str(self.state_file),
+            "--state-interval", str(s.state_interval),
+        ]  # fmt: skip
+        if s.block_time is not None:
+            args += ["--block-time", str(s.block_time)]
+        log = self.log_file.open("ab")
+        try:
+            self._proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives the command that started it
+            )  # fmt: skip
+        except OSError as exc:
+            raise NodeNotInstalled(
+                f"cannot run anvil at {anvil}: {exc}", hint=INSTALL_HINT
+            ) from exc
+        finally:
+            log.close()
+        url = f"http://{s.host}:{port}"
+        deadline = time.monotonic() + s.startup_timeout
+        while True:
+            if self._proc.poll() is not None:
+                raise ChainError(
+                    f"anvil exited with code {self._proc.returncode} while starting: "
+                    f"{_tail(self.log_file)}",
+                    hint=f"see {self.log_file}; `proofmind chain up` again once fixed",
+                )
+            try:
+                chain_id, _ = _probe(url, timeout=1.0)
+                break
+            except ConnectionFailed:
+                if time.monotonic() > deadline:
+                    _terminate(self._proc.pid, timeout=2.0)
+                    raise ChainError(
+                        f"anvil did not answer on {url} within {s.startup_timeout:.0f}s",
+                        hint=f"see {self.log_file}",
+                    ) from None
+                time.sleep(0.05)
+        record = DevnetRecord(
+            pid=self._proc.pid, rpc_url=url, port=port, chain_id=chain_id,
+            anvil_path=str(anvil), state_file=str(self.state_file), started_at=time.time(),
+        )  # fmt: skip
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record), indent=2))
+        tmp.replace(self.record_path)
+        return record
+
+    def _guard_state_file(self) -> None:
+        """Keep a last good copy of the state; a dump cut short by SIGKILL falls back to it."""
+        backup = self.state_file.with_suffix(".json.bak")
+        if self.state_file.exists():
+            try:
+                json.loads(self.state_file.read_text())
+            except ValueError:
+                if backup.exists():
+                    print(
+                        f"warning: {self.state_file} was cut short; restoring {backup.name}",
+                        file=sys.stderr,
+                    )
+                    shutil.copyfile(backup, self.state_file)
+                else:
+                    self.state_file.rename(self.state_file.with_suffix(".json.corrupt"))
+                return
+            shutil.copyfile(self.state_file, backup)
+
+
+class DevnetBackend(ChainBackend):
+    name: ClassVar[str] = "devnet"
+
+    def __init__(self, devnet: Devnet) -> None:
+        self.devnet = devnet
+        self.record: DevnetRecord | None = None
+
+    def connect(self) -> Web3:
+        self.record, _ = self.devnet.up()
+        return Web3(Web3.HTTPProvider(self.record.rpc_url, request_kwargs={"timeout": 30}))
+
+    def signers(self) -> list[LocalAccount]:
+        s = self.devnet.settings
+        return derive_accounts(s.mnemonic, s.accounts)
+
+    def describe(self) -> str:
+        where = self.record.rpc_url if self.record else "not started"
+        return f"devnet (anvil at {where})"
+
+    @property
+    def supports_snapshots(self) -> bool:
+        return True
+
+
+def _probe(url: str, timeout: float) -> tuple[int, int]:
+    """(chain id, block number) from a node, in one batched request."""
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": []},
+    ]
+    try:
+        response = requests.post(
+            url, data=json.dumps(batch), headers={"Content-Type": "application/json"},
+            timeout=timeout,
+        )  # fmt: skip
+        response.raise_for_status()
+        by_id = {item["id"]: int(item["result"], 16) for item in response.json()}
+        return by_id[1], by_id[2]
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        raise ConnectionFailed(f"no answer from {url}: {type(exc).__name__}") from exc
+
+
+def _is_anvil_process(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pid
+    if not cmdline:
+        return False  # a zombie
+    return b"anvil" in cmdline
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _is_anvil_process(pid):
+            return
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

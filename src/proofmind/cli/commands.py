@@ -1,0 +1,225 @@
+"""What the CLI commands do. Imported only when a command runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.chain.accounts import Keystore
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import (
+    DeploymentRegistry,
+    artifact_names,
+    deploy,
+    is_current,
+    load_artifact,
+)
+from proofmind.chain.devnet import Devnet
+from proofmind.errors import InputError
+from proofmind.workspace import Workspace, init_workspace, open_workspace
+
+console = Console()
+
+
+def run_init(directory: Path) -> None:
+    workspace, created = init_workspace(directory.resolve())
+    verb = "Created" if created else "Workspace already exists at"
+    console.print(f"{verb} [bold]{workspace.root}[/bold]")
+    console.print("  config.toml, state.sqlite (WAL), keystore/, chain/, blobs/")
+    console.print(
+        "Next: [bold]proofmind chain up[/bold], then [bold]proofmind contracts deploy[/bold]"
+    )
+
+
+def _workspace(path: Path | None) -> Workspace:
+    return open_workspace(path)
+
+
+def _devnet(workspace: Workspace) -> Devnet:
+    return Devnet(workspace.chain_dir, workspace.devnet_settings())
+
+
+def run_chain_up(path: Path | None) -> None:
+    workspace = _workspace(path)
+    if workspace.chain_settings().backend != "devnet":
+        backend = workspace.chain_settings().backend
+        raise InputError(
+            f"this workspace uses the {backend!r} backend; `chain up` manages only the devnet",
+            hint='set [chain] backend = "devnet" or use `proofmind chain status`',
+        )
+    record, started = _devnet(workspace).up()
+    verb = "Started" if started else "Reusing"
+    console.print(
+        f"{verb} devnet at [bold]{record.rpc_url}[/bold] "
+        f"(chain {record.chain_id}, pid {record.pid})"
+    )
+    console.print(f"  state: {record.state_file}")
+
+
+def run_chain_down(path: Path | None) -> None:
+    workspace = _workspace(path)
+    if _devnet(workspace).down():
+        console.print("Devnet stopped; its state is saved for the next `proofmind chain up`.")
+    else:
+        console.print("No devnet was running.")
+
+
+def run_chain_status(path: Path | None) -> None:
+    workspace = _workspace(path)
+    settings = workspace.chain_settings()
+    if settings.backend == "devnet":
+        status = _devnet(workspace).status()
+        if status.running and status.record is not None:
+            console.print(
+                f"devnet [green]running[/green] at {status.record.rpc_url} "
+                f"(chain {status.record.chain_id}, pid {status.record.pid}, "
+                f"block {status.block_number})"
+            )
+        else:
+            console.print(
+                f"devnet [yellow]stopped[/yellow] ({status.detail}); "
+                "start it with `proofmind chain up`"
+            )
+        return
+    chain = workspace.connect()
+    console.print(
+        f"{chain.backend.describe()} [green]reachable[/green]: chain {chain.chain_id}, "
+        f"block {chain.w3.eth.block_number}, {len(chain.accounts)} signing account(s)"
+    )
+
+
+def deploy_suite(
+    chain: Chain, workspace: Workspace, names: list[str], force: bool = False
+) -> list[tuple[str, str, str]]:
+    """Deploy ``names`` (default all); returns (name, address, "deployed" | "kept") rows."""
+    registry = DeploymentRegistry(workspace.state)
+    wanted = names or artifact_names()
+    for name in wanted:
+        load_artifact(name)  # fail on an unknown name before sending anything
+    rows = []
+    for name in wanted:
+        existing = registry.get(chain.chain_id, name)
+        if existing is not None and not force and is_current(chain, existing):
+            rows.append((name, existing.address, "kept"))
+            continue
+        _, deployment = deploy(chain, name, registry=registry)
+        rows.append((name, deployment.address, "deployed"))
+    return rows
+
+
+def run_contracts_deploy(path: Path | None, names: list[str], force: bool) -> None:
+    workspace = _workspace(path)
+    chain = workspace.connect()
+    started = time.time()
+    rows = deploy_suite(chain, workspace, names, force)
+    table = Table("contract", "address", "status", title=f"chain {chain.chain_id}")
+    for name, address, status in rows:
+        table.add_row(name, address, status)
+    console.print(table)
+    _wait_devnet_persisted(workspace, chain, started)
+
+
+def _wait_devnet_persisted(workspace: Workspace, chain: Chain, since: float) -> None:
+    """On the devnet, return only once anvil has saved what this command changed."""
+    from proofmind.chain.devnet import DevnetBackend
+
+    if isinstance(chain.backend, DevnetBackend):
+        chain.backend.devnet.wait_persisted(since)
+
+
+def run_contracts_list(path: Path | None) -> None:
+    workspace = _workspace(path)
+    chain = workspace.connect()
+    registry = DeploymentRegistry(workspace.state)
+    table = Table("contract", "address", "status", "compiler", title=f"chain {chain.chain_id}")
+    for name in artifact_names():
+        artifact = load_artifact(name)
+        deployment = registry.get(chain.chain_id, name)
+        if deployment is None:
+            table.add_row(name, "-", "not deployed", artifact.compiler_version)
+            continue
+        state = "[green]current[/green]" if is_current(chain, deployment) else "[red]stale[/red]"
+        table.add_row(name, deployment.address, state, artifact.compiler_version)
+    console.print(table)
+
+
+def _password(confirm: bool) -> str:
+    from_env = os.environ.get("PROOFMIND_KEYSTORE_PASSWORD")
+    if from_env:
+        return from_env
+    import typer
+
+    return str(typer.prompt("Keystore password", hide_input=True, confirmation_prompt=confirm))
+
+
+def run_accounts_new(path: Path | None, name: str, *, import_key: bool) -> None:
+    import typer
+
+    workspace = _workspace(path)
+    keystore = Keystore(workspace.keystore_dir)
+    keystore.path_of(name)  # validate the name before asking for secrets
+    if import_key:
+        key = str(typer.prompt("Private key (hex)", hide_input=True))
+        address = keystore.import_key(name, key.strip(), _password(confirm=True))
+    else:
+        address = keystore.create(name, _password(confirm=True))
+    console.print(f"Account [bold]{name}[/bold]: {address} (encrypted in {keystore.directory})")
+
+
+def run_accounts_list(path: Path | None) -> None:
+    workspace = _workspace(path)
+    rows = Keystore(workspace.keystore_dir).names()
+    if not rows:
+        console.print("No keystore accounts; create one with `proofmind accounts new NAME`.")
+        return
+    table = Table("name", "address")
+    for name, address in rows:
+        table.add_row(name, address)
+    console.print(table)
+
+
+def run_contracts_call(
+    path: Path | None, name: str, function: str, args: list[str], *, send: bool
+) -> None:
+    from proofmind.chain.contracts import attach
+    from proofmind.cli.abi_args import parse_args, show
+
+    workspace = _workspace(path)
+    artifact = load_artifact(name)
+    candidates = [i for i in artifact.abi if i.get("type") == "function" and i["name"] == function]
+    if not candidates:
+        known = sorted({i["name"] for i in artifact.abi if i.get("type") == "function"})
+        raise InputError(
+            f"{name} has no function {function!r}",
+            hint=f"choose one of: {', '.join(known)}",
+        )
+    abi = next((c for c in candidates if len(c.get("inputs", [])) == len(args)), candidates[0])
+    values = parse_args(f"{name}.{function}", abi.get("inputs", []), args)
+    chain = workspace.connect()
+    contract = attach(chain, name, DeploymentRegistry(workspace.state))
+    fn = contract.get_function_by_signature(
+        f"{function}({','.join(i['type'] for i in abi.get('inputs', []))})"
+    )(*values)
+    if not send:
+        from web3.exceptions import ContractLogicError
+
+        try:
+            result = fn.call()
+        except ContractLogicError as exc:
+            raise chain.sender().revert_error(
+                exc.data, f"{name}.{function}()", exc.message
+            ) from None
+        console.print(show(result))
+        return
+    started = time.time()
+    receipt = chain.sender().transact(fn)
+    assert isinstance(receipt, dict)
+    console.print(
+        f"{name}.{function} mined in block {receipt['blockNumber']} "
+        f"(tx {receipt['transactionHash'].to_0x_hex()}, {receipt['gasUsed']:,} gas)"
+    )
+    _wait_devnet_persisted(workspace, chain, started)

@@ -1,0 +1,148 @@
+"""Settings: one pydantic-settings class per component, each with its own env prefix.
+
+Values come, highest priority first, from keyword arguments, ``PROOFMIND_*`` environment
+variables, the workspace's ``config.toml`` (one table per component), then the defaults here.
+Domain code receives these objects; it never reads ``os.environ`` itself.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from proofmind.errors import ConfigError
+
+ChainBackendName = Literal["devnet", "inprocess", "rpc"]
+
+
+class _TomlTable(PydanticBaseSettingsSource):
+    """Reads one table (``[chain]``, ``[devnet]``…) of the workspace's config.toml."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None, table: str) -> None:
+        super().__init__(settings_cls)
+        self._values: dict[str, Any] = {}
+        if path is not None and path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(
+                    f"cannot read config file {path}: {exc}",
+                    hint="fix the TOML syntax or delete the file and run `proofmind init`",
+                ) from exc
+            section = data.get(table, {})
+            if not isinstance(section, dict):
+                raise ConfigError(
+                    f"[{table}] in {path} must be a table", hint=f"write it as `[{table}]`"
+                )
+            self._values = section
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+
+
+class ComponentSettings(BaseSettings):
+    """Base for component settings: env prefix per class, plus one table of config.toml."""
+
+    toml_table: ClassVar[str] = ""
+    model_config = SettingsConfigDict(extra="ignore", validate_default=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_path = _CONFIG_PATH.get()
+        return (init_settings, env_settings, _TomlTable(settings_cls, config_path, cls.toml_table))
+
+    @classmethod
+    def load(cls, config_path: Path | None = None, **overrides: Any) -> Any:
+        """Load with ``config_path`` as the TOML layer; raise ConfigError on invalid values."""
+        token = _CONFIG_PATH.set(config_path)
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            prefix = cls.model_config.get("env_prefix", "")
+            raise ConfigError(
+                f"invalid setting {cls.toml_table}.{field}: {first['msg']} "
+                f"(got {first.get('input')!r})",
+                hint=f"fix [{cls.toml_table}] {field} in config.toml or "
+                f"the {prefix}{field.upper()} environment variable",
+            ) from exc
+        finally:
+            _CONFIG_PATH.reset(token)
+
+
+# The config file of the load() in progress; a ContextVar so concurrent loads cannot mix.
+_CONFIG_PATH: ContextVar[Path | None] = ContextVar("proofmind_config_path", default=None)
+
+
+class ChainSettings(ComponentSettings):
+    """Which chain to talk to. ``PROOFMIND_CHAIN_BACKEND=rpc PROOFMIND_CHAIN_RPC_URL=...``."""
+
+    toml_table: ClassVar[str] = "chain"
+    model_config = SettingsConfigDict(env_prefix="PROOFMIND_CHAIN_", extra="ignore")
+
+    backend: ChainBackendName = "devnet"
+    rpc_url: str | None = Field(default=None, description="JSON-RPC URL for the rpc backend")
+    chain_id: int | None = Field(
+        default=None, description="expected chain id; connecting to another one is an error"
+    )
+    account: str | None = Field(
+        default=None, description="keystore account name used to sign on the rpc backend"
+    )
+    request_timeout: float = Field(default=30.0, gt=0)
+
+
+class DevnetSettings(ComponentSettings):
+    """The local anvil devnet that proofmind starts itself."""
+
+    toml_table: ClassVar[str] = "devnet"
+    model_config = SettingsConfigDict(env_prefix="PROOFMIND_DEVNET_", extra="ignore")
+
+    anvil_path: Path | None = Field(default=None, description="anvil binary; found if unset")
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    chain_id: int = Field(default=31337, gt=0)
+    accounts: int = Field(default=10, ge=1, le=1000)
+    balance_ether: int = Field(default=10_000, ge=0)
+    mnemonic: str = "test test test test test test test test test test test junk"
+    block_time: float | None = Field(default=None, gt=0, description="None mines on demand")
+    state_interval: int = Field(default=1, ge=1, description="seconds between state dumps")
+    startup_timeout: float = Field(default=20.0, gt=0)
+
+
+class TxSettings(ComponentSettings):
+    """How transactions are sent and awaited."""
+
+    toml_table: ClassVar[str] = "tx"
+    model_config = SettingsConfigDict(env_prefix="PROOFMIND_TX_", extra="ignore")
+
+    gas_multiplier: float = Field(default=1.2, ge=1.0, le=10.0)
+    max_retries: int = Field(default=4, ge=0, le=20)
+    backoff_seconds: float = Field(default=0.25, ge=0)
+    receipt_timeout: float = Field(default=120.0, gt=0)
+    poll_interval: float = Field(default=0.05, gt=0)
+    priority_fee_gwei: float = Field(default=1.0, ge=0)
+
+
+class KeystoreSettings(ComponentSettings):
+    """Encrypted keystore unlock. The password is read from the environment, never logged."""
+
+    toml_table: ClassVar[str] = "keystore"
+    model_config = SettingsConfigDict(env_prefix="PROOFMIND_KEYSTORE_", extra="ignore")
+
+    password: str | None = Field(default=None, repr=False)

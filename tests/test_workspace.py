@@ -1,0 +1,119 @@
+"""Workspace, settings, SQLite state and the blob store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from proofmind.errors import ConfigError, InputError, WorkspaceError
+from proofmind.settings import ChainSettings, DevnetSettings
+from proofmind.store.blobs import BlobStore
+from proofmind.store.state import StateDB
+from proofmind.workspace import find_workspace, init_workspace, open_workspace
+
+
+def test_init_creates_every_part(tmp_path: Path) -> None:
+    workspace, created = init_workspace(tmp_path)
+    assert created
+    root = tmp_path / ".proofmind"
+    for part in ("config.toml", "state.sqlite", "keystore", "chain", "blobs"):
+        assert (root / part).exists(), part
+    assert workspace.state.journal_mode() == "wal"
+    assert (root / "keystore").stat().st_mode & 0o777 == 0o700
+
+
+def test_init_twice_keeps_existing_files(tmp_path: Path) -> None:
+    workspace, _ = init_workspace(tmp_path)
+    workspace.config_path.write_text('[chain]\nbackend = "inprocess"\n')
+    workspace.state.set_value("k", "v")
+    again, created = init_workspace(tmp_path)
+    assert not created
+    assert again.chain_settings().backend == "inprocess"
+    assert again.state.get_value("k") == "v"
+
+
+def test_open_finds_workspace_in_parent(tmp_path: Path) -> None:
+    init_workspace(tmp_path)
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    assert find_workspace(nested) == tmp_path / ".proofmind"
+
+
+def test_open_without_workspace_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="proofmind init"):
+        open_workspace(tmp_path / "nowhere")
+
+
+def test_settings_priority_env_over_toml_over_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[devnet]\nchain_id = 1337\naccounts = 3\n[chain]\nbackend = "rpc"\n')
+    assert DevnetSettings.load(config).accounts == 3
+    monkeypatch.setenv("PROOFMIND_DEVNET_ACCOUNTS", "5")
+    settings = DevnetSettings.load(config)
+    assert (settings.chain_id, settings.accounts) == (1337, 5)
+    assert DevnetSettings.load(config, accounts=7).accounts == 7
+    assert ChainSettings.load(config).backend == "rpc"
+
+
+def test_invalid_setting_names_field_and_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROOFMIND_CHAIN_BACKEND", "mainnet-please")
+    with pytest.raises(ConfigError, match=r"chain\.backend.*PROOFMIND_CHAIN_BACKEND"):
+        ChainSettings.load(None)
+
+
+def test_broken_toml_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[chain\nbackend=")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        ChainSettings.load(config)
+
+
+def test_state_transaction_is_atomic(tmp_path: Path) -> None:
+    state = StateDB(tmp_path / "s.sqlite")
+    state.set_value("a", "1")
+    with pytest.raises(RuntimeError), state.transaction() as conn:
+        conn.execute("INSERT INTO kv(key, value) VALUES('b', '2')")
+        raise RuntimeError("crash mid-write")
+    assert state.get_value("b") is None
+    assert state.get_value("a") == "1"
+
+
+def test_state_rejects_foreign_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite"
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(WorkspaceError, match="not a proofmind state database"):
+        StateDB(path)
+
+
+def test_state_rejects_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version=99")
+    conn.close()
+    with pytest.raises(WorkspaceError, match="newer"):
+        StateDB(path)
+
+
+def test_blob_store_round_trip_and_corruption(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    digest = store.put(b"hello")
+    assert digest == "0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8"
+    assert store.get(digest) == b"hello"
+    assert store.put(b"hello") == digest
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x" * 3_000_000)
+    file_digest = store.put_file(source)
+    assert store.get(file_digest) == source.read_bytes()
+    store.path_of(digest).write_bytes(b"tampered")
+    with pytest.raises(WorkspaceError, match="corrupted"):
+        store.get(digest)
+    with pytest.raises(InputError, match="not a blob hash"):
+        store.get("0x1234")
+    with pytest.raises(WorkspaceError, match="not in the store"):
+        store.get("0x" + "ab" * 32)
