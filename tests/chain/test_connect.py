@@ -79,7 +79,7 @@ def test_rpc_backend_signs_with_keystore_account(chain: Chain, tmp_path: Path) -
         rpc.sender().send({"to": chain.accounts[1].address, "value": 1})
     chain.sender().send({"to": address, "value": 10**18})
     receipt = rpc.sender().send({"to": chain.accounts[1].address, "value": 1})
-    assert isinstance(receipt, dict) and receipt["status"] == 1
+    assert receipt["status"] == 1
 
 
 def test_keystore_round_trip_and_refusals(tmp_path: Path) -> None:

@@ -97,7 +97,8 @@ class Chain:
     def revert(self, snapshot_id: object) -> None:
         self._require_snapshots()
         response: Any = self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
-        if response.get("result") is not True:
+        # anvil answers true; eth-tester answers null; a failure is false or an error
+        if response.get("error") or response.get("result") is False:
             raise ChainError(f"evm_revert to snapshot {snapshot_id} failed: {response}")
         for sender in self._senders.values():
             sender.resync_nonce()

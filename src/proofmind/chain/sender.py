@@ -72,41 +72,32 @@ class TxSender:
     # -- public API --------------------------------------------------------------------------
 
     def transact(
-        self, fn: ContractFunction, *, value: int = 0, gas: int | None = None, wait: bool = True
-    ) -> TxReceipt | HexBytes:
-        """Call a contract function in a transaction; returns the receipt (or hash)."""
-        tx: dict[str, Any] = {
-            "to": fn.address,
-            "data": fn._encode_transaction_data(),
-            "value": value,
-        }
-        if gas is not None:
-            tx["gas"] = gas
-        return self.send(tx, wait=wait, label=f"{fn.fn_name}()")
+        self, fn: ContractFunction, *, value: int = 0, gas: int | None = None
+    ) -> TxReceipt:
+        """Call a contract function in a transaction and wait for its receipt."""
+        return self.wait(self.submit(_call_params(fn, value, gas), label=f"{fn.fn_name}()"),
+                         label=f"{fn.fn_name}()")  # fmt: skip
 
-    def send(
-        self, params: Mapping[str, Any], *, wait: bool = True, label: str = "transaction"
-    ) -> TxReceipt | HexBytes:
-        """Fill in gas and fees, sign, send with retries; wait for the receipt if asked."""
+    def send(self, params: Mapping[str, Any], *, label: str = "transaction") -> TxReceipt:
+        """Fill in gas and fees, sign, send with retries, and wait for the receipt."""
+        return self.wait(self.submit(params, label=label), label=label)
+
+    def submit(self, params: Mapping[str, Any], *, label: str = "transaction") -> HexBytes:
+        """Like :meth:`send` but returns the hash once the node accepted the transaction."""
         tx = dict(params)
         tx["from"] = self.address
         tx["chainId"] = self.chain_id
         if "gas" not in tx:
             tx["gas"] = self._estimate_gas(tx, label)
         self._fill_fees(tx)
-        tx_hash = self._sign_and_send(tx, label)
-        if not wait:
-            return tx_hash
-        return self.wait(tx_hash, label=label)
+        return self._sign_and_send(tx, label)
 
     def deploy(
         self, abi: list[dict[str, Any]], bytecode: str, *args: Any, label: str = "deploy"
     ) -> TxReceipt:
         factory = self.w3.eth.contract(abi=abi, bytecode=bytecode)
         data = factory.constructor(*args).data_in_transaction
-        receipt = self.send({"data": data}, label=label)
-        assert isinstance(receipt, dict)
-        return receipt
+        return self.send({"data": data}, label=label)
 
     def wait(self, tx_hash: HexBytes, *, label: str = "transaction") -> TxReceipt:
         """Wait for a receipt within ``receipt_timeout``; raise on timeout or revert."""
@@ -249,6 +240,15 @@ class TxSender:
             f"using {receipt['gasUsed']} gas",
             hint="it may have run out of gas; retry with a higher gas limit",
         )
+
+
+def _call_params(fn: ContractFunction, value: int, gas: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data()}
+    if value:
+        params["value"] = value
+    if gas is not None:
+        params["gas"] = gas
+    return params
 
 
 def _rpc_message(exc: Web3RPCError) -> str:

@@ -85,9 +85,17 @@ _HINTS = {
 
 
 def show(value: Any) -> str:
-    """A value as a user would type it back in."""
+    """A value as a user would type it back in (arrays and tuples as JSON)."""
+    if isinstance(value, list | tuple):
+        return json.dumps(_plain(value))
+    return str(_plain(value))
+
+
+def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, list | tuple):
-        return json.dumps([show(v) for v in value])
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | str):
+        return value
     return str(value)

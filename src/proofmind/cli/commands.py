@@ -217,7 +217,6 @@ def run_contracts_call(
         return
     started = time.time()
     receipt = chain.sender().transact(fn)
-    assert isinstance(receipt, dict)
     console.print(
         f"{name}.{function} mined in block {receipt['blockNumber']} "
         f"(tx {receipt['transactionHash'].to_0x_hex()}, {receipt['gasUsed']:,} gas)"
