@@ -9,6 +9,7 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -68,7 +69,10 @@ class ErrorDecoder:
                 return DecodedRevert("Panic", (code,), f"panic 0x{code:02x} ({meaning})")
             if selector in self._errors:
                 name, types, names = self._errors[selector]
-                values = tuple(abi_decode(types, body))
+                values = tuple(
+                    to_checksum_address(v) if t == "address" else v
+                    for t, v in zip(types, abi_decode(types, body), strict=True)
+                )
                 shown = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True))
                 return DecodedRevert(name, values, f"{name}({shown})")
         except DecodingError:

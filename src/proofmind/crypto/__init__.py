@@ -1,0 +1,41 @@
+"""Cryptographic primitives: keccak256, OpenZeppelin-compatible Merkle trees, EIP-712."""
+
+from proofmind.crypto.eip712 import (
+    Eip712Domain,
+    recover_typed_data,
+    sign_typed_data,
+    typed_data_hash,
+    verify_typed_data,
+)
+from proofmind.crypto.keccak import hex32, keccak256, keccak256_file, keccak256_hex, to_bytes32
+from proofmind.crypto.merkle import (
+    MultiProof,
+    StandardMerkleTree,
+    abi_encode,
+    hash_pair,
+    leaf_hash,
+    make_tree,
+    process_multiproof,
+    process_proof,
+)
+
+__all__ = [
+    "Eip712Domain",
+    "MultiProof",
+    "StandardMerkleTree",
+    "abi_encode",
+    "hash_pair",
+    "hex32",
+    "keccak256",
+    "keccak256_file",
+    "keccak256_hex",
+    "leaf_hash",
+    "make_tree",
+    "process_multiproof",
+    "process_proof",
+    "recover_typed_data",
+    "sign_typed_data",
+    "to_bytes32",
+    "typed_data_hash",
+    "verify_typed_data",
+]
