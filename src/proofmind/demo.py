@@ -77,6 +77,8 @@ def run_demo(directory: Path, console: Console | None = None) -> DemoReport:
             expand=False,
         )
     )
+    if isinstance(chain.backend, DevnetBackend):
+        console.print("[dim]The devnet keeps running; stop it with `proofmind chain down`.[/dim]")
     return report
 
 
@@ -159,7 +161,7 @@ def _prove_row(
     report.attest_gas = int(receipt["gasUsed"])
     report.proved.append(
         f"row {index} ({values[0]}, flag {values[1]}) is in the committed data: "
-        f"OpenZeppelin MerkleProof accepted a {len(proof)}-hash proof "
+        f"OpenZeppelin MerkleProof accepted its {len(proof)}-hash proof "
         f"(verifyRow → {ok}; attestRow mined, {report.attest_gas:,} gas)"
     )
     return None, f"row {index} verified on-chain with {len(proof)} proof hashes"
@@ -195,7 +197,7 @@ def _tamper(
         report.tamper_rejected = not accepted
         report.proved.append(
             f"flipping row {index}'s label is detected: verifyRow → {accepted}, "
-            f"attestRow reverted with {exc.reason}"
+            f"attestRow reverted with {exc.error_name}"
         )
         return None, f"flipped label of row {index} rejected: {exc.error_name}"
     raise ProofmindError("a tampered row was accepted on-chain; this is a bug")

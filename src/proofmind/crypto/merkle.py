@@ -52,10 +52,17 @@ def _word_encoder(kind: str) -> Callable[[Any], bytes] | None:
     return None
 
 
+_ADDRESS_PAD = b"\x00" * 12
+
+
 def _encode_address(value: Any) -> bytes:
-    if not isinstance(value, str) or not is_address(value):
+    # cheap checks first; only mixed-case addresses need the EIP-55 checksum test
+    if not isinstance(value, str) or len(value) != 42 or value[:2] not in ("0x", "0X"):
         raise ValueError(f"{value!r} is not an address")
-    return b"\x00" * 12 + bytes.fromhex(value[2:])
+    body = value[2:]
+    if not (body.islower() or body.isupper() or body.isdigit()) and not is_address(value):
+        raise ValueError(f"{value!r} has a wrong EIP-55 checksum")
+    return _ADDRESS_PAD + bytes.fromhex(body)
 
 
 def _encode_bool(value: Any) -> bytes:
@@ -128,6 +135,25 @@ class RowEncoder:
 
     def leaf(self, values: Sequence[Any], row: int | None = None) -> bytes:
         return _keccak(_keccak(self.encode(values, row)))
+
+    def leaves(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
+        """Leaf hashes of many rows; the hot loop of building a large tree."""
+        words = self._words
+        if words is None:
+            return [self.leaf(row, n) for n, row in enumerate(rows)]
+        keccak = sha3.keccak_256
+        width = len(words)
+        out = []
+        try:
+            for row in rows:
+                if len(row) != width:
+                    raise ValueError("arity")
+                encoded = b"".join([w(v) for w, v in zip(words, row)])  # noqa: B905 - checked
+                out.append(keccak(keccak(encoded).digest()).digest())
+        except (ValueError, TypeError, OverflowError):
+            self.leaf(rows[len(out)], len(out))  # raises the InputError naming the row
+            raise
+        return out
 
 
 def _normalise(kind: str, value: Any) -> Any:
@@ -301,7 +327,7 @@ class StandardMerkleTree:
     ) -> StandardMerkleTree:
         encoder = RowEncoder(leaf_encoding)
         rows = [list(v) for v in values]
-        hashes = [encoder.leaf(row, n) for n, row in enumerate(rows)]
+        hashes = encoder.leaves(rows)
         order = (
             sorted(range(len(hashes)), key=hashes.__getitem__)
             if sort_leaves

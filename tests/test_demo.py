@@ -1,0 +1,33 @@
+"""`proofmind demo` end to end on its own devnet, twice (the second run reuses everything)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from proofmind.chain.devnet import Devnet
+from proofmind.demo import load_sample, run_demo
+from proofmind.settings import DevnetSettings
+
+pytestmark = pytest.mark.devnet
+
+
+def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
+    out = io.StringIO()
+    try:
+        report = run_demo(tmp_path, Console(file=out, width=200))
+        assert report.chain_id == 31337
+        assert set(report.contracts) == {"MerkleCommitments"}
+        assert report.dataset_rows == len(load_sample()[1]) == 250
+        assert report.tamper_rejected
+        assert 0 < report.attest_gas < 100_000
+        assert "What was proved" in out.getvalue()
+
+        again = run_demo(tmp_path, Console(file=io.StringIO(), width=200))
+        assert again.dataset_root == report.dataset_root
+        assert again.contracts == report.contracts
+    finally:
+        Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()
