@@ -71,8 +71,13 @@ def main() -> int:
     assert tree.root_hex == js["root"], "roots differ: the trees are not compatible"
     assert ["0x" + p.hex() for p in proofs[0]] == js["firstProof"]
 
-    print(f"Merkle tree, {args.leaves:,} leaves (address, uint256) — {platform.python_version()}, "
-          f"node {subprocess.run([node, '--version'], capture_output=True, text=True).stdout.strip()}")  # fmt: skip
+    node_version = subprocess.run(
+        [node, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(
+        f"Merkle tree, {args.leaves:,} leaves (address, uint256) — "
+        f"Python {platform.python_version()}, node {node_version}"
+    )
     print(f"root {tree.root_hex} (equal in both)")
     print(f"{'step':<28}{'proofmind':>12}{'OZ (JS)':>12}{'JS / py':>10}")
     for step, ours, theirs in (

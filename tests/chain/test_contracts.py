@@ -10,10 +10,10 @@ import pytest
 from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from proofmind.crypto.merkle import StandardMerkleTree
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy, load_artifact
+from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import ContractNotFound, ContractReverted
 from proofmind.store.state import StateDB
 

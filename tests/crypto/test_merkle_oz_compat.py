@@ -57,7 +57,7 @@ CASES: dict[str, tuple[list[str], Any]] = {
             "0x" + r.randbytes(r.randint(0, 40)).hex(),
             [str(r.randint(0, 255)) for _ in range(r.randint(0, 4))],
         ],
-    ),  # fmt: skip
+    ),
 }
 
 

@@ -11,14 +11,20 @@ from proofmind.chain.contracts import (
     deploy,
     load_artifact,
 )
+from proofmind.chain.events import BlockRange, BlockRef, LogReader, Reorg, ReorgSafeCursor
 from proofmind.chain.sender import TxSender
 
 __all__ = [
     "Artifact",
+    "BlockRange",
+    "BlockRef",
     "Chain",
     "ChainBackend",
     "Deployment",
     "DeploymentRegistry",
+    "LogReader",
+    "Reorg",
+    "ReorgSafeCursor",
     "TxSender",
     "attach",
     "connect",

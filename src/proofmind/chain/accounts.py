@@ -11,9 +11,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_keyfile.keyfile import create_keyfile_json, decode_keyfile_json
 
 from proofmind.errors import InputError, KeystoreError
 

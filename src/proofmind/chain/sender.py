@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-import requests
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
@@ -21,12 +20,12 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import (
     ContractLogicError,
     TimeExhausted,
-    TooManyRequests,
     TransactionNotFound,
     Web3RPCError,
 )
 from web3.types import TxParams, TxReceipt
 
+from proofmind.chain.retry import with_retries
 from proofmind.chain.revert import DecodedRevert, ErrorDecoder
 from proofmind.errors import (
     ChainError,
@@ -38,8 +37,6 @@ from proofmind.errors import (
 from proofmind.settings import TxSettings
 
 T = TypeVar("T")
-
-_TRANSIENT_HTTP = {429, 500, 502, 503, 504}
 
 
 class TxSender:
@@ -171,27 +168,9 @@ class TxSender:
         raise TransactionError(f"{label} could not be sent")  # pragma: no cover
 
     def _retry(self, call: Callable[[], T]) -> T:
-        """Run ``call``, retrying transient transport failures with exponential backoff."""
-        delay = self.settings.backoff_seconds
-        for attempt in range(self.settings.max_retries + 1):
-            try:
-                return call()
-            except (requests.ConnectionError, requests.Timeout, TooManyRequests) as exc:
-                failure: Exception = exc
-            except requests.HTTPError as exc:
-                status = exc.response.status_code if exc.response is not None else None
-                if status not in _TRANSIENT_HTTP:
-                    raise ChainError(f"the node answered HTTP {status}") from exc
-                failure = exc
-            if attempt == self.settings.max_retries:
-                raise ChainError(
-                    f"the node did not answer after {attempt + 1} attempts "
-                    f"({type(failure).__name__})",
-                    hint="check that the node is up; retries are set by PROOFMIND_TX_MAX_RETRIES",
-                ) from failure
-            time.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        return with_retries(
+            call, retries=self.settings.max_retries, backoff=self.settings.backoff_seconds
+        )
 
     def _rpc_failure(self, exc: Web3RPCError, tx: dict[str, Any], label: str) -> ChainError:
         text = _rpc_message(exc)
