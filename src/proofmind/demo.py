@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from rich.console import Console
 from rich.panel import Panel
+from web3.contract import Contract
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
@@ -62,10 +63,11 @@ def run_demo(directory: Path, console: Console | None = None) -> DemoReport:
     workspace = _workspace(directory, console)
     chain = _step(console, "Devnet", lambda: _connect(workspace, report))
     _step(console, "Contracts", lambda: _deploy(chain, workspace, report))
-    tree = _step(console, "Dataset commitment", lambda: _commit(chain, workspace, report))
-    _step(console, "On-chain row proof", lambda: _prove_row(chain, workspace, tree, report))
-    _step(console, "On-chain multiproof", lambda: _prove_rows(chain, workspace, tree, report))
-    _step(console, "Tampered row", lambda: _tamper(chain, workspace, tree, report))
+    contract = attach(chain, "MerkleCommitments", DeploymentRegistry(workspace.state))
+    tree = _step(console, "Dataset commitment", lambda: _commit(chain, workspace, contract, report))
+    _step(console, "On-chain row proof", lambda: _prove_row(chain, contract, tree, report))
+    _step(console, "On-chain multiproof", lambda: _prove_rows(contract, tree, report))
+    _step(console, "Tampered row", lambda: _tamper(chain, contract, tree, report))
 
     if isinstance(chain.backend, DevnetBackend):
         chain.backend.devnet.wait_persisted(time.time() - 0.5)
@@ -124,7 +126,7 @@ def _deploy(chain: Chain, workspace: Workspace, report: DemoReport) -> tuple[Non
 
 
 def _commit(
-    chain: Chain, workspace: Workspace, report: DemoReport
+    chain: Chain, workspace: Workspace, contract: Contract, report: DemoReport
 ) -> tuple[StandardMerkleTree, str]:
     raw, rows = load_sample()
     blob = workspace.blobs.put(raw)
@@ -132,7 +134,6 @@ def _commit(
     root = tree.root
     report.dataset_root = "0x" + root.hex()
     report.dataset_rows = len(rows)
-    contract = attach(chain, "MerkleCommitments", DeploymentRegistry(workspace.state))
     if contract.functions.isCommitted(root).call():
         note = "already committed"
     else:
@@ -148,9 +149,8 @@ def _commit(
 
 
 def _prove_row(
-    chain: Chain, workspace: Workspace, tree: StandardMerkleTree, report: DemoReport
+    chain: Chain, contract: Contract, tree: StandardMerkleTree, report: DemoReport
 ) -> tuple[None, str]:
-    contract = attach(chain, "MerkleCommitments", DeploymentRegistry(workspace.state))
     index = len(tree.values) // 3
     values = tree.values[index]
     proof = tree.get_proof(index)
@@ -168,9 +168,8 @@ def _prove_row(
 
 
 def _prove_rows(
-    chain: Chain, workspace: Workspace, tree: StandardMerkleTree, report: DemoReport
+    contract: Contract, tree: StandardMerkleTree, report: DemoReport
 ) -> tuple[None, str]:
-    contract = attach(chain, "MerkleCommitments", DeploymentRegistry(workspace.state))
     picks = [0, len(tree.values) // 2, len(tree.values) - 1]
     multi = tree.get_multiproof(picks)
     encoded = [tree.encode(v) for v in multi.leaves]
@@ -183,9 +182,8 @@ def _prove_rows(
 
 
 def _tamper(
-    chain: Chain, workspace: Workspace, tree: StandardMerkleTree, report: DemoReport
+    chain: Chain, contract: Contract, tree: StandardMerkleTree, report: DemoReport
 ) -> tuple[None, str]:
-    contract = attach(chain, "MerkleCommitments", DeploymentRegistry(workspace.state))
     index = report.proved_row
     address, flag = tree.values[index]
     forged = tree.encode([address, 1 - int(str(flag))])
