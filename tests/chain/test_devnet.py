@@ -13,6 +13,7 @@ import pytest
 from eth_account import Account
 
 from proofmind.chain.connect import open_chain
+from proofmind.chain.contracts import deploy
 from proofmind.chain.devnet import Devnet, DevnetBackend, find_anvil
 from proofmind.errors import NodeNotInstalled
 from proofmind.settings import DevnetSettings
@@ -43,6 +44,8 @@ def test_state_survives_sigkill(devnet: Devnet) -> None:
     chain = open_chain(DevnetBackend(devnet))
     stranger = Account.create().address
     sent_at = time.time()
+    contract, _ = deploy(chain, "MerkleCommitments")
+    chain.sender().transact(contract.functions.commit(b"\x07" * 32, 1, "kept"))
     chain.sender().send({"to": stranger, "value": 12345})
     assert devnet.wait_persisted(sent_at)
     record = devnet.read_record()
@@ -55,7 +58,9 @@ def test_state_survives_sigkill(devnet: Devnet) -> None:
     assert started and restarted.pid != record.pid
     chain = open_chain(DevnetBackend(devnet))
     assert chain.w3.eth.get_balance(stranger) == 12345
-    assert chain.w3.eth.block_number == 1
+    assert chain.w3.eth.block_number == 3
+    revived = chain.w3.eth.contract(address=contract.address, abi=contract.abi)
+    assert revived.functions.commitmentOf(b"\x07" * 32).call()[4] == "kept"
 
 
 def test_down_saves_state_and_is_idempotent(devnet: Devnet) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from web3 import Web3
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
@@ -21,6 +20,7 @@ from proofmind.chain.events import (
     common_ancestor,
     first_break,
 )
+from proofmind.chain.rpc import http_web3
 from proofmind.errors import ChainError, ReorgDetected
 from proofmind.store.state import StateDB
 from tests.rpc_proxy import rpc_proxy
@@ -64,7 +64,7 @@ def test_reader_halves_refused_ranges_and_survives_429(chain: Chain) -> None:
     upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
     expected = chain.w3.eth.get_logs({"fromBlock": start, "toBlock": end})
     with rpc_proxy(upstream, max_log_range=3, throttle=1) as proxy:
-        reader = LogReader(Web3(Web3.HTTPProvider(proxy["url"])), max_range=16, backoff=0.01)
+        reader = LogReader(http_web3(proxy["url"]), max_range=16, backoff=0.01)
         logs = reader.get_logs(start, end)
         assert proxy["refused"] > 0 and proxy["throttled"] == 1
     assert reader.halvings > 0
@@ -76,7 +76,7 @@ def test_reader_gives_up_on_a_refused_single_block(chain: Chain) -> None:
     upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
     mine(chain, 3)
     with rpc_proxy(upstream, max_log_range=0) as proxy:
-        reader = LogReader(Web3(Web3.HTTPProvider(proxy["url"])), max_range=4)
+        reader = LogReader(http_web3(proxy["url"]), max_range=4)
         with pytest.raises(ChainError, match="even for the single block"):
             reader.get_logs(1, 3)
 

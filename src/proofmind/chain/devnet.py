@@ -256,7 +256,9 @@ class DevnetBackend(ChainBackend):
 
     def connect(self) -> Web3:
         self.record, _ = self.devnet.up()
-        return Web3(Web3.HTTPProvider(self.record.rpc_url, request_kwargs={"timeout": 30}))
+        from proofmind.chain.rpc import http_web3
+
+        return http_web3(self.record.rpc_url)
 
     def signers(self) -> list[LocalAccount]:
         s = self.devnet.settings

@@ -29,13 +29,22 @@ class RpcBackend(ChainBackend):
         self._signers = signers or []
 
     def connect(self) -> Web3:
-        return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": self.timeout}))
+        return http_web3(self.url, self.timeout)
 
     def signers(self) -> list[LocalAccount]:
         return list(self._signers)
 
     def describe(self) -> str:
         return f"rpc ({redact_url(self.url)})"
+
+
+def http_web3(url: str, timeout: float = 30.0) -> Web3:
+    """A Web3 over HTTP whose only retries are proofmind's own (bounded, with backoff):
+    web3's built-in retries would multiply them."""
+    provider = Web3.HTTPProvider(
+        url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+    )
+    return Web3(provider)
 
 
 def redact_url(url: str) -> str:

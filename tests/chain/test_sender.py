@@ -1,0 +1,52 @@
+"""Sender behaviour that needs a misbehaving node: retries, timeouts."""
+
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+
+from proofmind.chain.base import Chain
+from proofmind.chain.rpc import http_web3
+from proofmind.chain.sender import TxSender
+from proofmind.errors import ChainError, TransactionTimeout
+from proofmind.settings import TxSettings
+from tests.rpc_proxy import rpc_proxy
+
+pytestmark = pytest.mark.devnet
+
+
+def test_transient_429s_are_retried(chain: Chain) -> None:
+    upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    receiver = Account.create().address
+    with rpc_proxy(upstream, throttle=3) as proxy:
+        w3 = http_web3(proxy["url"])
+        settings = TxSettings(max_retries=4, backoff_seconds=0.01)
+        sender = TxSender(w3, chain.accounts[2], chain.chain_id, settings)
+        receipt = sender.send({"to": receiver, "value": 3})
+        assert proxy["throttled"] == 3
+    assert receipt["status"] == 1
+    assert chain.w3.eth.get_balance(receiver) == 3
+
+
+def test_retries_are_bounded(chain: Chain) -> None:
+    upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    with rpc_proxy(upstream, throttle=100) as proxy:
+        w3 = http_web3(proxy["url"])
+        sender = TxSender(
+            w3, chain.accounts[2], chain.chain_id, TxSettings(max_retries=2, backoff_seconds=0.01)
+        )
+        with pytest.raises(ChainError, match="did not answer after 3 attempts"):
+            sender.send({"to": Account.create().address, "value": 1})
+        assert proxy["throttled"] == 3
+
+
+def test_receipt_wait_times_out(chain: Chain) -> None:
+    chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        sender = TxSender(
+            chain.w3, chain.accounts[3], chain.chain_id, TxSettings(receipt_timeout=0.3)
+        )
+        with pytest.raises(TransactionTimeout, match="was not mined within 0s"):
+            sender.send({"to": Account.create().address, "value": 1})
+    finally:
+        chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
