@@ -1,7 +1,111 @@
-"""proofmind: trustworthy AI with Web3, and smarter, safer Web3 with AI."""
+"""proofmind: trustworthy AI with Web3, and smarter, safer Web3 with AI.
+
+The public API is listed in ``__all__``; names load on first use so that importing the package
+(and starting the CLI) stays fast.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS: dict[str, str] = {
+    # workspace and settings
+    "Workspace": "proofmind.workspace",
+    "init_workspace": "proofmind.workspace",
+    "open_workspace": "proofmind.workspace",
+    "ChainSettings": "proofmind.settings",
+    "DevnetSettings": "proofmind.settings",
+    "TxSettings": "proofmind.settings",
+    # chain
+    "Chain": "proofmind.chain",
+    "ChainBackend": "proofmind.chain",
+    "TxSender": "proofmind.chain",
+    "DeploymentRegistry": "proofmind.chain",
+    "deploy": "proofmind.chain",
+    "attach": "proofmind.chain",
+    "load_artifact": "proofmind.chain",
+    "LogReader": "proofmind.chain",
+    "ReorgSafeCursor": "proofmind.chain",
+    "Reorg": "proofmind.chain",
+    "BlockRange": "proofmind.chain",
+    # crypto
+    "keccak256": "proofmind.crypto",
+    "StandardMerkleTree": "proofmind.crypto",
+    "MultiProof": "proofmind.crypto",
+    "Eip712Domain": "proofmind.crypto",
+    "sign_typed_data": "proofmind.crypto",
+    "recover_typed_data": "proofmind.crypto",
+    # errors
+    "ProofmindError": "proofmind.errors",
+}
+
+__all__ = [
+    "BlockRange",
+    "Chain",
+    "ChainBackend",
+    "ChainSettings",
+    "DeploymentRegistry",
+    "DevnetSettings",
+    "Eip712Domain",
+    "LogReader",
+    "MultiProof",
+    "ProofmindError",
+    "Reorg",
+    "ReorgSafeCursor",
+    "StandardMerkleTree",
+    "TxSender",
+    "TxSettings",
+    "Workspace",
+    "__version__",
+    "attach",
+    "deploy",
+    "init_workspace",
+    "keccak256",
+    "load_artifact",
+    "open_workspace",
+    "recover_typed_data",
+    "sign_typed_data",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'proofmind' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from proofmind.chain import (
+        BlockRange,
+        Chain,
+        ChainBackend,
+        DeploymentRegistry,
+        LogReader,
+        Reorg,
+        ReorgSafeCursor,
+        TxSender,
+        attach,
+        deploy,
+        load_artifact,
+    )
+    from proofmind.crypto import (
+        Eip712Domain,
+        MultiProof,
+        StandardMerkleTree,
+        keccak256,
+        recover_typed_data,
+        sign_typed_data,
+    )
+    from proofmind.errors import ProofmindError
+    from proofmind.settings import ChainSettings, DevnetSettings, TxSettings
+    from proofmind.workspace import Workspace, init_workspace, open_workspace
