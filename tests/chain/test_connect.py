@@ -10,6 +10,7 @@ from eth_account import Account
 from proofmind.chain.accounts import Keystore
 from proofmind.chain.base import Chain
 from proofmind.chain.connect import connect, open_chain
+from proofmind.chain.contracts import deploy
 from proofmind.chain.devnet import free_port
 from proofmind.chain.inprocess import InProcessBackend
 from proofmind.chain.rpc import RpcBackend, redact_url
@@ -116,3 +117,6 @@ def test_inprocess_backend_sends_and_deploys() -> None:
     chain.sender().send({"to": receiver, "value": 1})
     chain.revert(snapshot)
     assert chain.w3.eth.get_balance(receiver) == 11
+    contract, _ = deploy(chain, "MerkleCommitments")  # cancun bytecode runs on py-evm too
+    chain.sender().transact(contract.functions.commit(b"\x05" * 32, 2, "inprocess"))
+    assert contract.functions.commitmentCount().call() == 1
