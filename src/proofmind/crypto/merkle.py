@@ -1,345 +1,188 @@
-"""Merkle trees byte-compatible with OpenZeppelin's ``StandardMerkleTree`` (npm
-``@openzeppelin/merkle-tree``), so proofs made here verify with OZ ``MerkleProof`` on-chain and
-trees move between Python and JavaScript through the ``standard-v1`` JSON dump.
+"""Merkle trees byte-compatible with npm ``@openzeppelin/merkle-tree`` 1.0.x.
 
-- leaf  = keccak256(keccak256(abi.encode(types, values)))
-- node  = keccak256(sort(a, b)) — pairs are sorted, so proofs need no left/right flags
-- the tree is one array of 2n - 1 nodes: the root at 0, node i's children at 2i + 1 and 2i + 2,
-  the leaves at the end in reverse order (leaf i at 2n - 2 - i); leaves are sorted by hash first
+``StandardMerkleTree`` hashes typed rows as OZ's does (leaf = keccak256(keccak256(abi.encode(
+row)))), so roots, proofs and multiproofs match the JS library and verify with OZ
+``MerkleProof`` on-chain, and its ``standard-v1`` JSON dump loads on either side. ``MerkleTree``
+is the same tree over 32-byte leaves you hashed yourself (OZ's ``SimpleMerkleTree``, dumped as
+``simple-v1``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, NamedTuple, TypeVar
 
-import sha3
-from eth_abi.abi import encode as abi_encode_slow
-from eth_abi.exceptions import EncodingError
-from eth_utils.address import is_address
-
+from proofmind.crypto import _tree
+from proofmind.crypto._abi import RowEncoder, row_encoder
+from proofmind.crypto._tree import hash_pair, process_multiproof, process_proof
 from proofmind.errors import CryptoError, InputError
 
+__all__ = [
+    "MerkleTree",
+    "MultiProof",
+    "StandardMerkleTree",
+    "abi_encode",
+    "hash_pair",
+    "leaf_hash",
+    "leaf_hashes",
+    "make_tree",
+    "process_multiproof",
+    "process_proof",
+    "verify_multiproof",
+    "verify_proof",
+]
 
-def _keccak(data: bytes) -> bytes:
-    return bytes(sha3.keccak_256(data).digest())
-
-
-def hash_pair(a: bytes, b: bytes) -> bytes:
-    """OZ's standardNodeHash: keccak256 of the two children in ascending byte order."""
-    return _keccak(a + b if a < b else b + a)
-
-
-# -- ABI encoding of a row -----------------------------------------------------------------
-
-
-def _word_encoder(kind: str) -> Callable[[Any], bytes] | None:
-    """A fast 32-byte encoder for a static ABI type, or None to use eth_abi."""
-    if kind == "address":
-        return _encode_address
-    if kind == "bool":
-        return _encode_bool
-    if kind == "bytes32":
-        return _encode_bytes32
-    for prefix, signed in (("uint", False), ("int", True)):
-        if kind.startswith(prefix) and kind[len(prefix) :].isdigit():
-            bits = int(kind[len(prefix) :])
-            if bits % 8 or not 8 <= bits <= 256:
-                return None
-            return _int_encoder(bits, signed)
-    return None
+T = TypeVar("T")
+Node = bytes | str  # a 32-byte node, or 0x-hex as OZ's JS and JSON dumps give it
 
 
-_ADDRESS_PAD = b"\x00" * 12
+class MultiProof(NamedTuple, Generic[T]):
+    """A multiproof as OZ returns it; unpacks as ``leaves, proof, proof_flags``.
 
+    ``leaves`` are in proof order (not the order asked for): rows for a StandardMerkleTree,
+    leaf hashes for a MerkleTree. Solidity's ``MerkleProof.multiProofVerify`` takes the three
+    in this order (with the rows hashed into leaves).
+    """
 
-def _encode_address(value: Any) -> bytes:
-    # cheap checks first; only mixed-case addresses need the EIP-55 checksum test
-    if not isinstance(value, str) or len(value) != 42 or value[:2] not in ("0x", "0X"):
-        raise ValueError(f"{value!r} is not an address")
-    body = value[2:]
-    if not (body.islower() or body.isupper() or body.isdigit()) and not is_address(value):
-        raise ValueError(f"{value!r} has a wrong EIP-55 checksum")
-    return _ADDRESS_PAD + bytes.fromhex(body)
-
-
-def _encode_bool(value: Any) -> bytes:
-    if not isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a bool")
-    return (1 if value else 0).to_bytes(32, "big")
-
-
-def _encode_bytes32(value: Any) -> bytes:
-    data = bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else value
-    if not isinstance(data, bytes) or len(data) != 32:
-        raise ValueError(f"{value!r} is not 32 bytes")
-    return data
-
-
-def _int_encoder(bits: int, signed: bool) -> Callable[[Any], bytes]:
-    low, high = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
-
-    def encode(value: Any) -> bytes:
-        number = _to_int(value)
-        if not low <= number < high:
-            raise ValueError(f"{value!r} does not fit {'int' if signed else 'uint'}{bits}")
-        return number.to_bytes(32, "big", signed=True) if signed else number.to_bytes(32, "big")
-
-    return encode
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is a bool, not an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return int(value, 0)  # OZ dumps numbers as decimal strings
-    raise ValueError(f"{value!r} is not an integer")
-
-
-class RowEncoder:
-    """abi.encode for one fixed list of types; static types take a fast path."""
-
-    def __init__(self, types: Sequence[str]) -> None:
-        if not types:
-            raise InputError(
-                "a leaf encoding needs at least one type", hint='e.g. ["address", "uint256"]'
-            )
-        self.types = list(types)
-        words = [_word_encoder(t) for t in self.types]
-        self._words: list[Callable[[Any], bytes]] | None = (
-            None if any(w is None for w in words) else [w for w in words if w is not None]
-        )
-
-    def encode(self, values: Sequence[Any], row: int | None = None) -> bytes:
-        if len(values) != len(self.types):
-            raise InputError(
-                f"{_where(row)}has {len(values)} value(s) but the leaf encoding "
-                f"{self.types} has {len(self.types)}",
-                hint="give one value per type",
-            )
-        try:
-            if self._words is not None:
-                return b"".join(w(v) for w, v in zip(self._words, values, strict=True))
-            return abi_encode_slow(
-                self.types, [_normalise(t, v) for t, v in zip(self.types, values, strict=True)]
-            )
-        except (ValueError, TypeError, EncodingError, OverflowError) as exc:
-            raise InputError(
-                f"{_where(row)}cannot be ABI-encoded as {self.types}: {exc}",
-                hint="check each value against its type (addresses as 0x-hex, integers in range)",
-            ) from None
-
-    def leaf(self, values: Sequence[Any], row: int | None = None) -> bytes:
-        return _keccak(_keccak(self.encode(values, row)))
-
-    def leaves(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
-        """Leaf hashes of many rows; the hot loop of building a large tree."""
-        words = self._words
-        if words is None:
-            return [self.leaf(row, n) for n, row in enumerate(rows)]
-        keccak = sha3.keccak_256
-        width = len(words)
-        out = []
-        try:
-            for row in rows:
-                if len(row) != width:
-                    raise ValueError("arity")
-                encoded = b"".join([w(v) for w, v in zip(words, row)])  # noqa: B905 - checked
-                out.append(keccak(keccak(encoded).digest()).digest())
-        except (ValueError, TypeError, OverflowError):
-            self.leaf(rows[len(out)], len(out))  # raises the InputError naming the row
-            raise
-        return out
-
-
-def _normalise(kind: str, value: Any) -> Any:
-    """Accept the JSON forms OZ dumps use: numbers as strings, bytes as 0x-hex."""
-    if kind.endswith("]") and isinstance(value, list | tuple):
-        inner = kind[: kind.rindex("[")]
-        return [_normalise(inner, v) for v in value]
-    if kind.startswith(("uint", "int")) and isinstance(value, str):
-        return int(value, 0)
-    if kind.startswith("bytes") and isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
-    return value
-
-
-def _where(row: int | None) -> str:
-    return "" if row is None else f"row {row} "
-
-
-def abi_encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
-    return RowEncoder(types).encode(values)
-
-
-def leaf_hash(types: Sequence[str], values: Sequence[Any]) -> bytes:
-    """The StandardMerkleTree leaf of one row."""
-    return RowEncoder(types).leaf(values)
-
-
-# -- the tree over leaf hashes -------------------------------------------------------------
-
-
-def make_tree(leaves: Sequence[bytes]) -> list[bytes]:
-    """OZ's makeMerkleTree: the array-form tree over ``leaves`` in the given order."""
-    if not leaves:
-        raise InputError("cannot build a Merkle tree of zero leaves", hint="give at least one row")
-    n = len(leaves)
-    tree: list[bytes] = [b""] * (n - 1) + list(reversed(leaves))
-    for leaf in leaves:
-        if len(leaf) != 32:
-            raise CryptoError(f"a Merkle leaf must be 32 bytes, got {len(leaf)}")
-    keccak = sha3.keccak_256
-    for i in range(n - 2, -1, -1):
-        a, b = tree[2 * i + 1], tree[2 * i + 2]
-        tree[i] = keccak(a + b if a < b else b + a).digest()
-    return tree
-
-
-def tree_proof(tree: Sequence[bytes], tree_index: int) -> list[bytes]:
-    _check_leaf(tree, tree_index)
-    proof = []
-    i = tree_index
-    while i > 0:
-        proof.append(tree[i + 1 if i % 2 else i - 1])
-        i = (i - 1) // 2
-    return proof
-
-
-def tree_multiproof(
-    tree: Sequence[bytes], tree_indices: Sequence[int]
-) -> tuple[list[int], list[bytes], list[bool]]:
-    """OZ's getMultiProof: (leaf tree indices in proof order, proof, flags)."""
-    for index in tree_indices:
-        _check_leaf(tree, index)
-    ordered = sorted(tree_indices, reverse=True)
-    if len(set(ordered)) != len(ordered):
-        raise InputError(
-            "cannot prove the same row twice in one multiproof", hint="remove duplicates"
-        )
-    stack = list(ordered)
-    proof: list[bytes] = []
-    flags: list[bool] = []
-    head = 0  # stack[head:] is the live queue
-    while head < len(stack) and stack[head] > 0:
-        j = stack[head]
-        head += 1
-        sibling = j + 1 if j % 2 else j - 1
-        if head < len(stack) and stack[head] == sibling:
-            flags.append(True)
-            head += 1
-        else:
-            flags.append(False)
-            proof.append(tree[sibling])
-        stack.append((j - 1) // 2)
-    if not ordered:
-        proof.append(tree[0])
-    return ordered, proof, flags
-
-
-def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
-    _check_node(leaf)
-    node = leaf
-    for sibling in proof:
-        _check_node(sibling)
-        node = hash_pair(node, sibling)
-    return node
-
-
-def process_multiproof(
-    leaves: Sequence[bytes], proof: Sequence[bytes], flags: Sequence[bool]
-) -> bytes:
-    """OZ's processMultiProof (and MerkleProof.processMultiProof on-chain)."""
-    for node in (*leaves, *proof):
-        _check_node(node)
-    if len(proof) < sum(1 for f in flags if not f):
-        raise CryptoError("invalid multiproof: fewer proof hashes than false flags")
-    if len(leaves) + len(proof) != len(flags) + 1:
-        raise CryptoError("invalid multiproof: leaves + proof must equal flags + 1")
-    queue = list(leaves)
-    hashes = list(proof)
-    q = p = 0
-    for flag in flags:
-        a = queue[q]
-        q += 1
-        if flag:
-            b = queue[q]
-            q += 1
-        else:
-            b = hashes[p]
-            p += 1
-        queue.append(hash_pair(a, b))
-    if len(queue) > q:
-        return queue[-1]
-    return hashes[p]
-
-
-def _check_node(node: bytes) -> None:
-    if not isinstance(node, bytes) or len(node) != 32:
-        raise CryptoError(f"a Merkle node must be 32 bytes, got {node!r:.80}")
-
-
-def _check_leaf(tree: Sequence[bytes], index: int) -> None:
-    if not (0 <= index < len(tree) and 2 * index + 1 >= len(tree)):
-        raise InputError(f"tree index {index} is not a leaf of this tree")
-
-
-# -- StandardMerkleTree ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MultiProof:
-    """A multiproof: the rows (in proof order), the proof hashes and the flags."""
-
-    leaves: list[list[Any]]
+    leaves: list[T]
     proof: list[bytes]
     proof_flags: list[bool]
 
 
-class StandardMerkleTree:
-    """A tree of typed rows; each row's position is its index in ``values``."""
+# -- functions ------------------------------------------------------------------------------
 
-    def __init__(
-        self,
-        tree: list[bytes],
-        values: list[list[Any]],
-        tree_indices: list[int],
-        leaf_encoding: Sequence[str],
-    ) -> None:
+
+def abi_encode(types: Sequence[str], values: Sequence[Any]) -> bytes:
+    """``abi.encode(values...)`` with OZ's value forms (numbers may be decimal strings)."""
+    return _encoder(types).encode(values)
+
+
+def leaf_hash(types: Sequence[str], values: Sequence[Any]) -> bytes:
+    """The StandardMerkleTree leaf of one row: keccak256(keccak256(abi.encode(values)))."""
+    return _encoder(types).leaf(values)
+
+
+def leaf_hashes(types: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """``leaf_hash`` of many rows at once; much faster per row for static types."""
+    return _encoder(types).leaves(rows)
+
+
+def make_tree(leaves: Sequence[bytes]) -> list[bytes]:
+    """OZ's ``makeMerkleTree``: the 2n - 1 node array over ``leaves`` in the given order."""
+    _tree.check_leaves(leaves)
+    return _tree.build(leaves)
+
+
+def verify_proof(root: Node, leaf: Node, proof: Sequence[Node]) -> bool:
+    """Whether ``proof`` links the 32-byte ``leaf`` to ``root``; CryptoError if malformed."""
+    return process_proof(leaf, proof) == _tree.as_node(root, "Merkle root")
+
+
+def verify_multiproof(
+    root: Node, leaves: Sequence[Node], proof: Sequence[Node], proof_flags: Sequence[bool]
+) -> bool:
+    """Whether a multiproof over 32-byte ``leaves`` leads to ``root``."""
+    return process_multiproof(leaves, proof, proof_flags) == _tree.as_node(root, "Merkle root")
+
+
+def _encoder(types: Sequence[str]) -> RowEncoder:
+    try:
+        return row_encoder(tuple(types))
+    except TypeError:  # unhashable junk in `types`: let RowEncoder say what is wrong
+        return RowEncoder(types)
+
+
+def _arrange(hashes: list[bytes], sort_leaves: bool) -> tuple[list[bytes], list[int]]:
+    """OZ's ``MerkleTreeImpl.prepare``: the tree, and the tree index of every leaf given."""
+    n = len(hashes)
+    last = 2 * n - 2
+    if not sort_leaves:
+        return _tree.build(hashes), list(range(last, n - 2, -1))
+    # a stable sort, as JS's Array.prototype.sort is: equal leaves keep their order
+    order = sorted(range(n), key=hashes.__getitem__)
+    tree = _tree.build([hashes[i] for i in order])
+    tree_indices = [0] * n
+    for position, value_index in enumerate(order):
+        tree_indices[value_index] = last - position
+    return tree, tree_indices
+
+
+def _row_index(row: int, count: int) -> int:
+    if isinstance(row, bool):
+        raise InputError(f"{row} is not an index", hint="pass a leaf's index (an int) or its value")
+    if not 0 <= row < count:
+        raise InputError(
+            f"index {row} is out of range",
+            hint=f"this tree has {count} leaves, indexed 0..{count - 1}",
+        )
+    return row
+
+
+def _is_index(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_dump(data: Mapping[str, Any] | str | bytes, expected_format: str) -> Mapping[str, Any]:
+    try:
+        raw = json.loads(data) if isinstance(data, str | bytes) else data
+    except ValueError as exc:
+        raise InputError(f"a Merkle tree dump is not valid JSON: {exc}") from None
+    if not isinstance(raw, Mapping):
+        raise InputError(f"a Merkle tree dump is a JSON object, got {type(raw).__name__}")
+    if raw.get("format") != expected_format:
+        raise InputError(
+            f"unknown Merkle tree format {raw.get('format')!r}",
+            hint=f"expected {expected_format!r} (as written by dump())",
+        )
+    return raw
+
+
+def _parse_nodes(raw: Mapping[str, Any]) -> tuple[list[bytes], list[Any], list[int]]:
+    """The tree and the values' (value, treeIndex) pairs of a dump, shape-checked."""
+    try:
+        nodes = raw["tree"]
+        entries = raw["values"]
+        if not isinstance(nodes, list) or not isinstance(entries, list):
+            raise TypeError("'tree' and 'values' must be lists")
+        tree = [_tree.as_node(node, f"tree node {i}") for i, node in enumerate(nodes)]
+        values = [entry["value"] for entry in entries]
+        indices = [entry["treeIndex"] for entry in entries]
+    except (KeyError, TypeError) as exc:
+        raise InputError(
+            f"malformed Merkle tree dump: {exc!r}",
+            hint="expected {format, tree: [...], values: [{value, treeIndex}, ...]}",
+        ) from None
+    _tree.check_shape(tree)
+    for n, index in enumerate(indices):
+        if not _is_index(index) or not _tree.is_leaf(tree, index):
+            raise CryptoError(f"value {n} has treeIndex {index!r}, which is not a leaf")
+    return tree, values, indices
+
+
+# -- the tree over leaf hashes ----------------------------------------------------------------
+
+
+class MerkleTree:
+    """A tree over 32-byte leaves you hashed yourself (OZ's ``SimpleMerkleTree``).
+
+    Leaf ``i`` is the i-th hash given to ``of``; ``tree_indices[i]`` is where it sits in the
+    node array. ``MerkleTree.of(leaf_hashes(types, rows))`` has the same root and proofs as
+    ``StandardMerkleTree.of(rows, types)``.
+    """
+
+    def __init__(self, tree: list[bytes], tree_indices: list[int]) -> None:
+        """Wrap a checked node array; use ``of`` or ``load`` to make one."""
         self.tree = tree
-        self.values = values
         self.tree_indices = tree_indices
-        self.leaf_encoding = list(leaf_encoding)
-        self._encoder = RowEncoder(self.leaf_encoding)
         self._lookup: dict[bytes, int] | None = None
 
     @classmethod
-    def of(
-        cls,
-        values: Sequence[Sequence[Any]],
-        leaf_encoding: Sequence[str],
-        *,
-        sort_leaves: bool = True,
-    ) -> StandardMerkleTree:
-        encoder = RowEncoder(leaf_encoding)
-        rows = [list(v) for v in values]
-        hashes = encoder.leaves(rows)
-        order = (
-            sorted(range(len(hashes)), key=hashes.__getitem__)
-            if sort_leaves
-            else range(len(hashes))
-        )
-        order = list(order)
-        tree = make_tree([hashes[i] for i in order])
-        tree_indices = [0] * len(rows)
-        last = len(tree) - 1
-        for leaf_position, value_index in enumerate(order):
-            tree_indices[value_index] = last - leaf_position
-        return cls(tree, rows, tree_indices, leaf_encoding)
+    def of(cls, leaves: Sequence[bytes], *, sort_leaves: bool = True) -> MerkleTree:
+        """Build the tree; leaves are sorted by hash first unless ``sort_leaves`` is False."""
+        hashes = list(leaves)
+        _tree.check_leaves(hashes)
+        return cls(*_arrange(hashes, sort_leaves))
 
     @property
     def root(self) -> bytes:
@@ -350,64 +193,195 @@ class StandardMerkleTree:
         return "0x" + self.tree[0].hex()
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.tree_indices)
 
-    def encode(self, values: Sequence[Any]) -> bytes:
-        """abi.encode of a row: what a contract hashes into the leaf."""
-        return self._encoder.encode(values)
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(root={self.root_hex}, leaves={len(self)})"
 
-    def leaf_hash(self, values: Sequence[Any]) -> bytes:
-        return self._encoder.leaf(values)
+    def leaf(self, index: int) -> bytes:
+        """The i-th leaf given to ``of``."""
+        return self.tree[self.tree_indices[_row_index(index, len(self))]]
 
-    def index_of(self, values: Sequence[Any]) -> int:
+    def index_of(self, leaf: Node) -> int:
+        """The index of a leaf given to ``of`` (the last one, if it was given twice)."""
         if self._lookup is None:
             self._lookup = {self.tree[t]: i for i, t in enumerate(self.tree_indices)}
-        index = self._lookup.get(self.leaf_hash(values))
+        index = self._lookup.get(_tree.as_node(leaf, "Merkle leaf"))
         if index is None:
-            raise InputError(f"row {list(values)!r} is not in this tree")
+            raise InputError(f"leaf {_hex(leaf)} is not in this tree")
         return index
 
-    def get_proof(self, row: int | Sequence[Any]) -> list[bytes]:
-        index = self._index(row)
-        return tree_proof(self.tree, self.tree_indices[index])
+    def get_proof(self, leaf: int | Node) -> list[bytes]:
+        """The proof of one leaf, by index or by hash."""
+        return _tree.proof(self.tree, self.tree_indices[self._index(leaf)])
 
-    def get_multiproof(self, rows: Sequence[int | Sequence[Any]]) -> MultiProof:
-        indices = [self._index(r) for r in rows]
-        by_tree_index = {self.tree_indices[i]: i for i in indices}
-        ordered, proof, flags = tree_multiproof(self.tree, [self.tree_indices[i] for i in indices])
-        return MultiProof([self.values[by_tree_index[t]] for t in ordered], proof, flags)
+    def get_multiproof(self, leaves: Iterable[int | Node]) -> MultiProof[bytes]:
+        """One proof of several leaves (by index or hash); leaves come back in proof order."""
+        indices = [self.tree_indices[self._index(leaf)] for leaf in leaves]
+        ordered, proof, flags = _tree.multiproof(self.tree, indices)
+        return MultiProof([self.tree[t] for t in ordered], proof, flags)
 
-    def verify(self, row: int | Sequence[Any], proof: Sequence[bytes]) -> bool:
-        values = self.values[self._index(row)] if isinstance(row, int) else row
-        return process_proof(self.leaf_hash(values), proof) == self.root
+    def verify(self, leaf: int | Node, proof: Sequence[Node]) -> bool:
+        """Whether ``proof`` links the leaf (an index, or any 32-byte hash) to this root."""
+        node = self.leaf(leaf) if isinstance(leaf, int) else leaf
+        return verify_proof(self.root, node, proof)
 
-    def verify_multiproof(self, multiproof: MultiProof) -> bool:
-        leaves = [self.leaf_hash(v) for v in multiproof.leaves]
-        return process_multiproof(leaves, multiproof.proof, multiproof.proof_flags) == self.root
+    def verify_multiproof(self, multiproof: MultiProof[bytes]) -> bool:
+        leaves, proof, flags = multiproof
+        return verify_multiproof(self.root, leaves, proof, flags)
 
     def render(self) -> str:
-        """The tree drawn as text, like OZ's render()."""
-        lines = []
-        stack: list[tuple[int, list[int]]] = [(0, [])]
-        while stack:
-            i, path = stack.pop()
-            prefix = "".join(["   ", "│  "][p] for p in path[:-1]) + "".join(
-                ["└─ ", "├─ "][p] for p in path[-1:]
-            )
-            lines.append(f"{prefix}{i}) 0x{self.tree[i].hex()}")
-            if 2 * i + 2 < len(self.tree):
-                stack.append((2 * i + 2, [*path, 0]))
-                stack.append((2 * i + 1, [*path, 1]))
-        return "\n".join(lines)
+        """The tree drawn as text, exactly as OZ's ``render()``."""
+        return _tree.render(self.tree)
 
     def dump(self) -> dict[str, Any]:
-        """OZ's ``standard-v1`` format (numbers as decimal strings, bytes as 0x-hex)."""
+        """OZ's ``simple-v1`` format, loadable by ``SimpleMerkleTree.load`` in JS."""
+        return {
+            "format": "simple-v1",
+            "tree": [_hex(node) for node in self.tree],
+            "values": [{"value": _hex(self.tree[t]), "treeIndex": t} for t in self.tree_indices],
+        }
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any] | str | bytes) -> MerkleTree:
+        """Load a ``simple-v1`` dump, checking every node."""
+        raw = _parse_dump(data, "simple-v1")
+        if raw.get("hash") == "custom":
+            raise InputError(
+                "this dump uses a custom node hash, which only its JS code knows",
+                hint="only trees with OZ's standard node hash can be loaded",
+            )
+        tree, values, indices = _parse_nodes(raw)
+        for n, (value, index) in enumerate(zip(values, indices, strict=True)):
+            if _tree.as_node(value, f"value {n}") != tree[index]:
+                raise CryptoError(f"value {n} is not the leaf at its treeIndex {index}")
+        return cls(tree, indices)
+
+    def _index(self, leaf: int | Node) -> int:
+        if isinstance(leaf, int):
+            return _row_index(leaf, len(self))
+        return self.index_of(leaf)
+
+
+# -- the tree over typed rows -----------------------------------------------------------------
+
+
+Row = Sequence[Any]
+
+
+class StandardMerkleTree:
+    """OZ's ``StandardMerkleTree``: a tree over rows of ABI-typed values.
+
+    Row ``i`` is ``values[i]``; proofs are asked for by row index or by the row itself.
+    """
+
+    def __init__(self, hash_tree: MerkleTree, values: list[Row], leaf_encoding: Sequence[str]):
+        """Wrap a tree and its rows; use ``of`` or ``load`` to make one."""
+        self.hash_tree = hash_tree
+        self.values = values
+        self.leaf_encoding = list(leaf_encoding)
+        self._encoder = RowEncoder(self.leaf_encoding)
+
+    @classmethod
+    def of(
+        cls, values: Sequence[Row], leaf_encoding: Sequence[str], *, sort_leaves: bool = True
+    ) -> StandardMerkleTree:
+        """Hash every row and build the tree; leaves are sorted by hash unless told not to."""
+        encoder = RowEncoder(leaf_encoding)
+        rows = list(values)
+        if not rows:
+            raise InputError("cannot build a Merkle tree of zero rows", hint="give at least one")
+        hash_tree = MerkleTree(*_arrange(encoder.leaves(rows), sort_leaves))
+        return cls(hash_tree, rows, leaf_encoding)
+
+    @property
+    def tree(self) -> list[bytes]:
+        """The 2n - 1 node array (root first), as in the dump."""
+        return self.hash_tree.tree
+
+    @property
+    def tree_indices(self) -> list[int]:
+        return self.hash_tree.tree_indices
+
+    @property
+    def root(self) -> bytes:
+        return self.hash_tree.root
+
+    @property
+    def root_hex(self) -> str:
+        return self.hash_tree.root_hex
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(root={self.root_hex}, rows={len(self)}, "
+            f"leaf_encoding={self.leaf_encoding})"
+        )
+
+    def encode(self, values: Row) -> bytes:
+        """``abi.encode`` of a row: what a contract hashes into the leaf."""
+        return self._encoder.encode(values)
+
+    def leaf_hash(self, values: Row) -> bytes:
+        return self._encoder.leaf(values)
+
+    def index_of(self, values: Row) -> int:
+        """The index of a row in ``values`` (the last one, if it occurs twice)."""
+        return self.hash_tree.index_of(self.leaf_hash(values))
+
+    def get_proof(self, row: int | Row) -> list[bytes]:
+        """The proof of one row, by index or by value."""
+        index = self._checked_index(row)
+        return _tree.proof(self.tree, self.tree_indices[index])
+
+    def get_multiproof(self, rows: Iterable[int | Row]) -> MultiProof[Row]:
+        """One proof of several rows (by index or value); rows come back in proof order."""
+        indices = [self._checked_index(row) for row in rows]
+        tree_indices = [self.tree_indices[i] for i in indices]
+        ordered, proof, flags = _tree.multiproof(self.tree, tree_indices)
+        row_at = dict(zip(tree_indices, indices, strict=True))
+        return MultiProof([self.values[row_at[t]] for t in ordered], proof, flags)
+
+    def verify(self, row: int | Row, proof: Sequence[Node]) -> bool:
+        """Whether ``proof`` links the row (an index, or any row of values) to this root."""
+        values = self.values[_row_index(row, len(self))] if isinstance(row, int) else row
+        return verify_proof(self.root, self.leaf_hash(values), proof)
+
+    def verify_multiproof(self, multiproof: MultiProof[Row]) -> bool:
+        leaves, proof, flags = multiproof
+        hashes = [self.leaf_hash(values) for values in leaves]
+        return verify_multiproof(self.root, hashes, proof, flags)
+
+    @staticmethod
+    def verify_root(
+        root: Node, leaf_encoding: Sequence[str], values: Row, proof: Sequence[Node]
+    ) -> bool:
+        """Check a row's proof against a root alone (OZ's static ``verify``)."""
+        return verify_proof(root, leaf_hash(leaf_encoding, values), proof)
+
+    @staticmethod
+    def verify_multiproof_root(
+        root: Node, leaf_encoding: Sequence[str], multiproof: MultiProof[Row]
+    ) -> bool:
+        """Check a multiproof against a root alone (OZ's static ``verifyMultiProof``)."""
+        leaves, proof, flags = multiproof
+        hashes = [leaf_hash(leaf_encoding, values) for values in leaves]
+        return verify_multiproof(root, hashes, proof, flags)
+
+    def render(self) -> str:
+        """The tree drawn as text, exactly as OZ's ``render()``."""
+        return _tree.render(self.tree)
+
+    def dump(self) -> dict[str, Any]:
+        """OZ's ``standard-v1`` format; integers are written as decimal strings, bytes as hex."""
         return {
             "format": "standard-v1",
             "leafEncoding": self.leaf_encoding,
-            "tree": ["0x" + node.hex() for node in self.tree],
+            "tree": [_hex(node) for node in self.tree],
             "values": [
-                {"value": [_jsonable(v) for v in row], "treeIndex": t}
+                {"value": _jsonable(row), "treeIndex": t}
                 for row, t in zip(self.values, self.tree_indices, strict=True)
             ],
         }
@@ -416,63 +390,47 @@ class StandardMerkleTree:
         return json.dumps(self.dump())
 
     @classmethod
-    def load(cls, data: dict[str, Any] | str) -> StandardMerkleTree:
-        """Load a ``standard-v1`` dump and check every node and value against it."""
-        raw = json.loads(data) if isinstance(data, str) else data
-        if raw.get("format") != "standard-v1":
-            raise InputError(
-                f"unknown Merkle tree format {raw.get('format')!r}", hint="expected 'standard-v1'"
-            )
-        try:
-            tree = [bytes.fromhex(str(node).removeprefix("0x")) for node in raw["tree"]]
-            values = [list(entry["value"]) for entry in raw["values"]]
-            indices = [int(entry["treeIndex"]) for entry in raw["values"]]
-            encoding = list(raw["leafEncoding"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"malformed Merkle tree dump: {exc}") from None
-        loaded = cls(tree, values, indices, encoding)
-        loaded.validate()
-        return loaded
-
-    def validate(self) -> None:
-        """Raise CryptoError unless every inner node and every value's leaf is consistent."""
-        tree = self.tree
-        for i, node in enumerate(tree):
-            _check_node(node)
-            if 2 * i + 2 < len(tree) and node != hash_pair(tree[2 * i + 1], tree[2 * i + 2]):
-                raise CryptoError(f"Merkle tree node {i} does not hash its children")
-            if 2 * i + 1 == len(tree) - 1:
-                raise CryptoError("Merkle tree array has an invalid shape")
-        for n, (row, t) in enumerate(zip(self.values, self.tree_indices, strict=True)):
-            _check_leaf(tree, t)
-            if tree[t] != self._encoder.leaf(row, n):
-                raise CryptoError(f"row {n} does not match its leaf at tree index {t}")
-
-    @staticmethod
-    def verify_root(
-        root: bytes, leaf_encoding: Sequence[str], values: Sequence[Any], proof: Sequence[bytes]
-    ) -> bool:
-        """Check a proof against a root alone, without the tree."""
-        return process_proof(leaf_hash(leaf_encoding, values), proof) == root
-
-    def _index(self, row: int | Sequence[Any]) -> int:
-        if isinstance(row, int):
-            if not 0 <= row < len(self.values):
-                raise InputError(
-                    f"row {row} is out of range",
-                    hint=f"this tree has rows 0..{len(self.values) - 1}",
+    def load(cls, data: Mapping[str, Any] | str | bytes) -> StandardMerkleTree:
+        """Load a ``standard-v1`` dump (from here or from OZ's JS), checking every node and row."""
+        raw = _parse_dump(data, "standard-v1")
+        encoding = raw.get("leafEncoding")
+        if not isinstance(encoding, list):
+            raise InputError(f"the dump's leafEncoding must be a list of types, got {encoding!r}")
+        encoder = RowEncoder(encoding)
+        tree, values, indices = _parse_nodes(raw)
+        leaves = encoder.leaves(values)
+        for n, (leaf, index) in enumerate(zip(leaves, indices, strict=True)):
+            if leaf != tree[index]:
+                raise CryptoError(
+                    f"row {n} of the dump does not hash to its leaf at treeIndex {index}",
+                    hint="the dump was altered; rebuild the tree from its values",
                 )
-            return row
-        return self.index_of(row)
+        return cls(MerkleTree(tree, indices), values, encoding)
+
+    def _checked_index(self, row: int | Row) -> int:
+        """The row's index, after checking that the row still hashes to its leaf (as OZ does:
+        rows are kept by reference, so a caller could have changed one since)."""
+        index = _row_index(row, len(self)) if isinstance(row, int) else self.index_of(row)
+        if self.leaf_hash(self.values[index]) != self.tree[self.tree_indices[index]]:
+            raise CryptoError(
+                f"row {index} no longer hashes to its leaf: it was changed after the tree was made",
+                hint="rebuild the tree, or pass copies of the rows to StandardMerkleTree.of",
+            )
+        return index
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, bool):
+    """The JSON form OZ uses: big integers as decimal strings, bytes as 0x-hex."""
+    if isinstance(value, bool | str) or value is None:
         return value
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _hex(node: Node) -> str:
+    return node if isinstance(node, str) else "0x" + node.hex()
