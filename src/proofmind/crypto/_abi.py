@@ -275,23 +275,25 @@ class RowEncoder:
 
     def leaves(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
         """The leaf hash of every row, in order: the hot loop of building a large tree."""
-        if self._words is None:
+        words = self._words
+        if words is None:
             return [self.leaf(row, n) for n, row in enumerate(rows)]
         out: list[bytes] = []
         for start in range(0, len(rows), _CHUNK):
-            out += self._static_leaves(rows[start : start + _CHUNK], start)
+            out += self._static_leaves(words, rows[start : start + _CHUNK], start)
         return out
 
-    def _static_leaves(self, rows: Sequence[Sequence[Any]], offset: int) -> list[bytes]:
-        assert self._words is not None
-        width = len(self._words)
+    def _static_leaves(
+        self, word_types: list[_WordType], rows: Sequence[Sequence[Any]], offset: int
+    ) -> list[bytes]:
+        width = len(word_types)
         # C-level passes first; the per-row check only runs to find and name a bad row
         plain = set(map(type, rows)) <= {list, tuple}
         if not (plain and set(map(len, rows)) == {width}):
             for n, row in enumerate(rows):
                 self._check_arity(row, offset + n)
         columns: list[list[bytes]] = []
-        for j, word in enumerate(self._words):
+        for j, word in enumerate(word_types):
             column = [row[j] for row in rows]  # zip(*rows) is ~20x slower for long chunks
             words = word.column(column)
             if words is None:

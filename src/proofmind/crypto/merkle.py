@@ -41,8 +41,8 @@ class MultiProof(NamedTuple, Generic[T]):
     """A multiproof as OZ returns it; unpacks as ``leaves, proof, proof_flags``.
 
     ``leaves`` are in proof order (not the order asked for): rows for a StandardMerkleTree,
-    leaf hashes for a MerkleTree. Solidity's ``MerkleProof.multiProofVerify`` takes the three
-    in this order (with the rows hashed into leaves).
+    leaf hashes for a MerkleTree. Solidity's ``MerkleProof.multiProofVerify(proof, proofFlags,
+    root, leaves)`` needs the leaves in exactly this order (rows hashed into leaves).
     """
 
     leaves: list[T]
