@@ -32,6 +32,11 @@ EXPECTED = {
     "Eip712Domain",
     "sign_typed_data",
     "recover_typed_data",
+    "track_run",
+    "commit_dataset",
+    "register_model",
+    "verify_path",
+    "Ledger",
     "ProofmindError",
 }
 

@@ -38,6 +38,12 @@ _EXPORTS: dict[str, str] = {
     "Eip712Domain": "proofmind.crypto",
     "sign_typed_data": "proofmind.crypto",
     "recover_typed_data": "proofmind.crypto",
+    # provenance
+    "track_run": "proofmind.provenance",
+    "commit_dataset": "proofmind.provenance",
+    "register_model": "proofmind.provenance",
+    "verify_path": "proofmind.provenance",
+    "Ledger": "proofmind.provenance",
     # errors
     "ProofmindError": "proofmind.errors",
 }
@@ -50,6 +56,7 @@ __all__ = [
     "DeploymentRegistry",
     "DevnetSettings",
     "Eip712Domain",
+    "Ledger",
     "LogReader",
     "MultiProof",
     "ProofmindError",
@@ -61,13 +68,17 @@ __all__ = [
     "Workspace",
     "__version__",
     "attach",
+    "commit_dataset",
     "deploy",
     "init_workspace",
     "keccak256",
     "load_artifact",
     "open_workspace",
     "recover_typed_data",
+    "register_model",
     "sign_typed_data",
+    "track_run",
+    "verify_path",
 ]
 
 
@@ -107,5 +118,12 @@ if TYPE_CHECKING:
         sign_typed_data,
     )
     from proofmind.errors import ProofmindError
+    from proofmind.provenance import (
+        Ledger,
+        commit_dataset,
+        register_model,
+        track_run,
+        verify_path,
+    )
     from proofmind.settings import ChainSettings, DevnetSettings, TxSettings
     from proofmind.workspace import Workspace, init_workspace, open_workspace

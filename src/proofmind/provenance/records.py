@@ -110,6 +110,7 @@ class Registration:
 
     ids: list[bytes] = field(default_factory=list)
     tx_hashes: list[str] = field(default_factory=list)
+    blocks: list[int] = field(default_factory=list)
     gas_used: int = 0
 
     @property
@@ -167,6 +168,7 @@ class ProvenanceRegistryClient:
             receipt = sender.transact(call)
             outcome.ids.extend(r.record_id(sender.address) for r in chunk)
             outcome.tx_hashes.append(receipt["transactionHash"].to_0x_hex())
+            outcome.blocks.append(int(receipt["blockNumber"]))
             outcome.gas_used += int(receipt["gasUsed"])
         return outcome
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from proofmind.errors import WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -46,6 +46,29 @@ _MIGRATIONS: dict[int, str] = {
         key           TEXT PRIMARY KEY,
         value         TEXT NOT NULL
     );
+    """,
+    2: """
+    CREATE TABLE records (
+        key           INTEGER PRIMARY KEY,
+        kind          INTEGER NOT NULL,
+        name          TEXT    NOT NULL,
+        content_hash  TEXT    NOT NULL,
+        uri           TEXT    NOT NULL,
+        parents       TEXT    NOT NULL,
+        path          TEXT,
+        meta          TEXT,
+        status        TEXT    NOT NULL CHECK (status IN ('pending', 'anchored')),
+        record_id     TEXT,
+        creator       TEXT,
+        chain_id      INTEGER,
+        registry      TEXT,
+        tx_hash       TEXT,
+        block_number  INTEGER,
+        created_at    REAL    NOT NULL,
+        anchored_at   REAL,
+        UNIQUE (kind, content_hash, uri, parents)
+    );
+    CREATE INDEX records_path ON records(path);
     """,
 }
 

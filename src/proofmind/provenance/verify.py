@@ -1,0 +1,306 @@
+"""`proofmind verify PATH`: re-derive every hash from the files, check the on-chain records and
+walk the lineage (model → training run → datasets), saying exactly what differs.
+
+The files are checked against the anchored hashes; the copies the workspace kept when the
+records were made (the dataset's Merkle tree, the run log, the model bytes and card) are used
+only to *locate* a difference once a hash disagrees, never to decide that something matches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import load_artifact
+from proofmind.errors import CryptoError, InputError, ProofmindError
+from proofmind.provenance.api import (
+    CARD_SUFFIX,
+    card_hash,
+    card_signer,
+    dataset_commitment,
+    uri_param,
+)
+from proofmind.provenance.dataset import check_dataset
+from proofmind.provenance.ledger import Ledger, LocalRecord, require_anchored_on
+from proofmind.provenance.records import Kind
+from proofmind.provenance.runs import LOG_FILE, changed_fields, diff_logs, file_keccak, read_log
+from proofmind.workspace import Workspace
+
+
+@dataclass
+class Finding:
+    """The verdict on one record of the lineage."""
+
+    record: LocalRecord
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class VerifyReport:
+    target: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.findings) and all(f.ok for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "ok": self.ok,
+            "records": [
+                {
+                    "kind": f.record.kind_name,
+                    "name": f.record.name,
+                    "path": f.record.path,
+                    "record_id": f.record.record_id,
+                    "ok": f.ok,
+                    "problems": f.problems,
+                    "notes": f.notes,
+                }
+                for f in self.findings
+            ],
+        }
+
+
+def verify_path(
+    workspace: Workspace,
+    path: Path,
+    *,
+    connect: Callable[[], Chain] | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify the model file, dataset or run folder at ``path`` and everything it came from."""
+    ledger = Ledger(workspace)
+    target = _target_record(ledger, Path(path))
+    verifier = _Verifier(workspace, ledger, connect or workspace.connect, workers)
+    report = VerifyReport(str(path))
+    for record in ledger.ancestors(target):
+        report.findings.append(verifier.check(record))
+    return report
+
+
+def _target_record(ledger: Ledger, path: Path) -> LocalRecord:
+    found = ledger.by_path(path)
+    if found:
+        return found[0]
+    if not path.exists():
+        raise InputError(f"{path} does not exist", hint="check the path")
+    if path.is_file():
+        by_hash = ledger.by_content(Kind.MODEL, file_keccak(path))
+        if by_hash:
+            return by_hash[0]
+    raise InputError(
+        f"nothing in this workspace's ledger describes {path}",
+        hint="commit it first: `proofmind provenance dataset PATH`, a training run with "
+        "track_run, or `proofmind provenance model PATH`",
+    )
+
+
+class _Verifier:
+    def __init__(
+        self,
+        workspace: Workspace,
+        ledger: Ledger,
+        connect: Callable[[], Chain],
+        workers: int | None,
+    ) -> None:
+        self.workspace = workspace
+        self.ledger = ledger
+        self._connect = connect
+        self._chain: Chain | None = None
+        self.workers = workers
+
+    @property
+    def chain(self) -> Chain:
+        if self._chain is None:
+            self._chain = self._connect()
+        return self._chain
+
+    def check(self, record: LocalRecord) -> Finding:
+        finding = Finding(record)
+        local = {
+            Kind.DATASET: self._dataset,
+            Kind.TRAINING_RUN: self._run,
+            Kind.MODEL: self._model,
+        }.get(record.kind)
+        if record.path is None or not Path(record.path).exists():
+            finding.problems.append(f"{record.path} is missing")
+        elif local is not None:
+            try:
+                local(record, Path(record.path), finding)
+            except ProofmindError as exc:
+                finding.problems.append(exc.message)
+        self._on_chain(record, finding)
+        return finding
+
+    # ------------------------------------------------------------------ on-chain
+
+    def _on_chain(self, record: LocalRecord, finding: Finding) -> None:
+        if not record.anchored or record.record_id is None or record.creator is None:
+            finding.problems.append("not anchored yet: run `proofmind provenance anchor`")
+            return
+        chain = self.chain
+        require_anchored_on(record, chain)
+        parent_ids = []
+        for key in record.parents:
+            parent = self.ledger.get(key)
+            if parent.record_id is None:
+                finding.problems.append(f"parent {parent.label()} is not anchored")
+                return
+            parent_ids.append(bytes.fromhex(parent.record_id[2:]))
+        derived = "0x" + record.record_input(parent_ids).record_id(record.creator).hex()
+        if derived != record.record_id:
+            finding.problems.append(
+                f"the ledger entry was altered: its fields give record id {derived}, "
+                f"but {record.record_id} was anchored"
+            )
+            return
+        address = to_checksum_address(str(record.registry))
+        if not chain.w3.eth.get_code(address):
+            finding.problems.append(
+                f"no ProvenanceRegistry at {address} on chain {chain.chain_id} "
+                "(was the chain reset?)"
+            )
+            return
+        contract = chain.w3.eth.contract(
+            address=address, abi=load_artifact("ProvenanceRegistry").abi
+        )
+        record_id = bytes.fromhex(record.record_id[2:])
+        if not contract.functions.exists(record_id).call():
+            finding.problems.append(
+                f"record {record.record_id} is absent on chain {chain.chain_id} "
+                f"(registry {address}): it was never registered there, or the chain was reset"
+            )
+            return
+        creator, kind, registered_at = contract.functions.recordOf(record_id).call()
+        if str(creator).lower() != record.creator.lower() or int(kind) != int(record.kind):
+            finding.problems.append(
+                f"record {record.record_id} on chain has another creator or kind"
+            )
+            return
+        finding.notes.append(
+            f"on chain {chain.chain_id}: record {record.record_id[:18]}… by {creator}, "
+            f"block {record.block_number}, timestamp {registered_at}"
+        )
+
+    # ------------------------------------------------------------------ datasets
+
+    def _dataset(self, record: LocalRecord, path: Path, finding: Finding) -> None:
+        commitment = dataset_commitment(self.workspace, record)
+        manifest = commitment.manifest
+        if (
+            manifest.hash != uri_param(record.uri, "manifest")
+            or manifest.root != record.content_hash
+        ):
+            finding.problems.append(
+                "the workspace's copy of the manifest was altered "
+                "(its hash is not the anchored one)"
+            )
+            return
+        check = check_dataset(path, commitment, workers=self.workers)
+        finding.problems += check.problems
+        if check.ok:
+            finding.notes.append(f"{manifest.rows} rows, Merkle root {manifest.root[:18]}…")
+
+    # ------------------------------------------------------------------ runs
+
+    def _run(self, record: LocalRecord, folder: Path, finding: Finding) -> None:
+        log = read_log(folder / LOG_FILE)
+        finding.problems += log.problems
+        committed = self._committed_log(record)
+        if log.head != record.content_hash or log.problems:
+            if committed is None and log.head != record.content_hash:
+                finding.problems.append(
+                    f"the log's head is {log.head}, the anchored head is {record.content_hash}"
+                )
+            elif committed is not None:
+                finding.problems += diff_logs(committed, log.entries)
+                if not finding.problems:
+                    finding.problems.append("the log's head differs from the anchored head")
+        entries = log.entries if log.head == record.content_hash else (committed or log.entries)
+        artifacts = [e["data"] for e in entries if e.get("type") == "artifact"]
+        for item in artifacts:
+            self._artifact(item, finding)
+        if not finding.problems:
+            finding.notes.append(f"{len(entries)} log entries, {len(artifacts)} artifact(s)")
+
+    def _committed_log(self, record: LocalRecord) -> list[dict[str, Any]] | None:
+        if record.meta is None or not self.workspace.blobs.has(record.meta):
+            return None
+        text = self.workspace.blobs.path_of(record.meta).read_text(encoding="utf-8")
+        return [json.loads(line) for line in text.splitlines()]
+
+    def _artifact(self, item: dict[str, Any], finding: Finding) -> None:
+        path = Path(str(item.get("path")))
+        if not path.is_file():
+            finding.problems.append(f"artifact {item.get('name')} is missing ({path})")
+            return
+        if file_keccak(path) != item.get("keccak"):
+            where = self._byte_diff(path, str(item.get("keccak")))
+            finding.problems.append(f"artifact {item.get('name')} changed: {where}")
+
+    # ------------------------------------------------------------------ models
+
+    def _model(self, record: LocalRecord, path: Path, finding: Finding) -> None:
+        if file_keccak(path) != record.content_hash:
+            finding.problems.append(
+                f"model {path.name} changed: {self._byte_diff(path, record.content_hash)}"
+            )
+        card_path = path.with_name(path.name + CARD_SUFFIX)
+        want = uri_param(record.uri, "card")
+        try:
+            document = json.loads(card_path.read_text(encoding="utf-8"))
+            body = document["card"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            finding.problems.append(f"model card {card_path.name} cannot be read: {exc}")
+            return
+        if card_hash(body) != want:
+            committed = self._committed_card(record)
+            if committed is None:
+                finding.problems.append(f"model card {card_path.name} changed")
+            else:
+                for change in changed_fields(committed.get("card", {}), body):
+                    finding.problems.append(f"model card field {change}")
+            return
+        try:
+            signer = card_signer(document)
+        except CryptoError as exc:
+            finding.problems.append(f"model card signature: {exc.message}")
+            return
+        if signer is not None:
+            finding.notes.append(f"card signed by {signer}")
+
+    def _committed_card(self, record: LocalRecord) -> dict[str, Any] | None:
+        if record.meta is None or not self.workspace.blobs.has(record.meta):
+            return None
+        data = json.loads(self.workspace.blobs.path_of(record.meta).read_bytes())
+        return dict(data)
+
+    def _byte_diff(self, path: Path, digest: str) -> str:
+        """Where ``path`` first differs from the copy kept under ``digest``."""
+        if not self.workspace.blobs.has(digest):
+            return f"keccak256 is {file_keccak(path)}, anchored {digest}"
+        original = self.workspace.blobs.path_of(digest).read_bytes()
+        now = path.read_bytes()
+        diffs = [i for i, (a, b) in enumerate(zip(original, now, strict=False)) if a != b]
+        parts = []
+        if diffs:
+            i = diffs[0]
+            parts.append(f"byte {i} is 0x{now[i]:02x}, was 0x{original[i]:02x}")
+            if len(diffs) > 1:
+                parts.append(f"{len(diffs)} bytes differ in all")
+        if len(now) != len(original):
+            parts.append(f"size is {len(now)} bytes, was {len(original)}")
+        return "; ".join(parts) or "content differs"
