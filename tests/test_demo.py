@@ -25,6 +25,10 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert report.tamper_rejected
         assert 0 < report.attest_gas < 100_000
         assert "What was proved" in out.getvalue()
+        assert report.lineage_records == 4  # two datasets, the run, the model
+        assert report.lineage_verified and report.tamper_pinpointed
+        assert 0 < report.anchor_gas_per_record < 60_000
+        assert 0.0 <= report.model_metrics["test_f1"] <= 1.0
 
         again = run_demo(tmp_path, Console(file=io.StringIO(), width=200))
         assert again.dataset_root == report.dataset_root

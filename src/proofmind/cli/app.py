@@ -27,7 +27,12 @@ contracts_app = typer.Typer(
 accounts_app = typer.Typer(
     help="Encrypted keystore accounts for signing on real networks.", no_args_is_help=True
 )
+provenance_app = typer.Typer(
+    help="Commit datasets and models, anchor their lineage on-chain, export it.",
+    no_args_is_help=True,
+)
 app.add_typer(chain_app, name="chain")
+app.add_typer(provenance_app, name="provenance")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(accounts_app, name="accounts")
 
@@ -236,6 +241,140 @@ def accounts_list(workspace: WorkspaceOption = None) -> None:
     from proofmind.cli.commands import run_accounts_list
 
     run_accounts_list(workspace)
+
+
+@provenance_app.command("dataset")
+def provenance_dataset(
+    path: Annotated[Path, typer.Argument(help="A .csv, .csv.gz or .parquet file, or a folder.")],
+    name: Annotated[str | None, typer.Option(help="Record name (default: the file name).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Commit a dataset: canonical rows → Merkle root, manifest and tree in the workspace.
+
+    Queues a pending dataset record; `proofmind provenance anchor` puts it on-chain.
+
+    Examples:
+      proofmind provenance dataset data/train.csv
+      proofmind provenance dataset data/ --name fraud-2024
+    """
+    from proofmind.cli.provenance import run_dataset
+
+    run_dataset(workspace, path, name)
+
+
+@provenance_app.command("model")
+def provenance_model(
+    path: Annotated[Path, typer.Argument(help="The model file (ONNX or any format).")],
+    run: Annotated[
+        Path | None, typer.Option(help="The training run folder the model came from.")
+    ] = None,
+    card: Annotated[
+        Path | None,
+        typer.Option(help="A JSON model card: intended_use, metrics, limitations, fairness…"),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Record name (default: file stem).")] = None,
+    sign: Annotated[
+        bool, typer.Option(help="Sign the card with the workspace's default account.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Register a model: its hash, a model card next to it (MODEL.card.json), its run.
+
+    Examples:
+      proofmind provenance model model.onnx --run .proofmind/runs/fraud-v1-20261128-101500
+      proofmind provenance model model.onnx --card card.json --sign
+    """
+    from proofmind.cli.provenance import run_model
+
+    run_model(workspace, path, run, card, name, sign)
+
+
+@provenance_app.command("anchor")
+def provenance_anchor(
+    batch_size: Annotated[int, typer.Option(help="Records per transaction.")] = 50,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Register every pending record on-chain, in batches; prints gas per record.
+
+    The local ledger changes only after each transaction's receipt, so a failed
+    transaction leaves it as it was. Deploys the ProvenanceRegistry if it is missing.
+
+    Example:
+      proofmind provenance anchor --batch-size 50
+    """
+    from proofmind.cli.provenance import run_anchor
+
+    run_anchor(workspace, batch_size)
+
+
+@provenance_app.command("list")
+def provenance_list(workspace: WorkspaceOption = None) -> None:
+    """List the workspace's records (pending and anchored).
+
+    Example:
+      proofmind provenance list
+    """
+    from proofmind.cli.provenance import run_list
+
+    run_list(workspace)
+
+
+@provenance_app.command("proof")
+def provenance_proof(
+    path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
+    row: Annotated[int, typer.Option(help="Row index (0-based, across all files).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Print the Merkle inclusion proof of one row as JSON (checkable with OZ MerkleProof).
+
+    Example:
+      proofmind provenance proof data/train.csv --row 1234
+    """
+    from proofmind.cli.provenance import run_proof
+
+    run_proof(workspace, path, row)
+
+
+@provenance_app.command("lineage")
+def provenance_lineage(
+    ref: Annotated[
+        str | None, typer.Argument(help="A path, record id or key (default: everything).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, prov or dot.")] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Export lineage as JSON, W3C PROV-JSON or a Graphviz DOT drawing.
+
+    Examples:
+      proofmind provenance lineage model.onnx --format prov
+      proofmind provenance lineage --format dot -o lineage.dot && dot -Tsvg lineage.dot
+    """
+    from proofmind.cli.provenance import run_lineage
+
+    run_lineage(workspace, ref, fmt, output)
+
+
+@app.command()
+def verify(
+    path: Annotated[Path, typer.Argument(help="A model file, a dataset, or a run folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Re-derive every hash from the files, check the on-chain records and the lineage.
+
+    Prints OK, or exactly what differs (file, row, log entry, byte, card field).
+    Exit code 0 only when everything matches; 1 when something differs.
+
+    Examples:
+      proofmind verify model.onnx
+      proofmind verify data/train.csv --json
+    """
+    from proofmind.cli.provenance import run_verify
+
+    raise typer.Exit(run_verify(workspace, path, as_json))
 
 
 @app.command()

@@ -476,6 +476,10 @@ def _pinpoint_rows(
                 for k in range(0, min(len(old), len(new)), NODE):
                     if old[k : k + NODE] != new[k : k + NODE]:
                         _note_row(first + k // NODE, manifest, check)
+    if check.changed_row_count > MAX_LISTED_ROWS:
+        check.problems.append(
+            f"{check.changed_row_count} rows differ in all (the first {MAX_LISTED_ROWS} are listed)"
+        )
     if rows != manifest.rows:
         lo, hi = sorted((rows, manifest.rows))
         verb = "added" if rows > manifest.rows else "removed"
@@ -489,8 +493,6 @@ def _note_row(row: int, manifest: Manifest, check: DatasetCheck) -> None:
         f, inner = manifest.file_of_row(row)
         where = f"{f.path} line {inner + 2}" if not f.path.endswith(".parquet") else f.path
         check.problems.append(f"row {row} differs ({where}, data row {inner})")
-    elif check.changed_row_count == MAX_LISTED_ROWS + 1:
-        check.problems.append("… more rows differ (only the first 20 are listed)")
 
 
 def _tree_is_sound(tree: Any, manifest: Manifest) -> bool:

@@ -154,6 +154,11 @@ def track_run(
     inputs = [commit(ws, Path(d)) for d in datasets]
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     folder = Path(directory) if directory is not None else ws.root / "runs" / f"{name}-{stamp}"
+    if directory is None:
+        n = 1
+        while (folder / LOG_FILE).exists():
+            n += 1
+            folder = ws.root / "runs" / f"{name}-{stamp}-{n}"
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / LOG_FILE).exists():
         raise InputError(f"{folder} already holds a run log", hint="pick another directory")

@@ -1,0 +1,165 @@
+"""The `provenance` and `verify` commands. Imported only when one of them runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from proofmind.errors import InputError
+from proofmind.provenance.api import commit, register_model
+from proofmind.provenance.ledger import Ledger
+from proofmind.provenance.lineage import export, lineage_records
+from proofmind.provenance.records import Kind
+from proofmind.provenance.verify import VerifyReport, verify_path
+from proofmind.workspace import open_workspace
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def run_dataset(path: Path | None, data: Path, name: str | None) -> None:
+    workspace = open_workspace(path)
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("hashing rows", total=None)
+        done = commit(workspace, data, name=name, progress=lambda n: bar.advance(task, n))
+    manifest = done.commitment.manifest
+    console.print(
+        f"Committed [bold]{manifest.name}[/bold]: {manifest.rows:,} rows in "
+        f"{len(manifest.files)} file(s), {time.perf_counter() - started:.1f}s"
+    )
+    console.print(f"  Merkle root {manifest.root}")
+    console.print(f"  manifest    {manifest.hash}")
+    console.print(f"  record {done.record.key} ({done.record.status})")
+
+
+def run_model(
+    path: Path | None,
+    model: Path,
+    run: Path | None,
+    card: Path | None,
+    name: str | None,
+    sign: bool,
+) -> None:
+    workspace = open_workspace(path)
+    fields = {}
+    if card is not None:
+        try:
+            fields = json.loads(card.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read model card {card}: {exc}") from exc
+        if not isinstance(fields, dict):
+            raise InputError(f"model card {card} must hold a JSON object")
+    owner = workspace.connect().default_account if sign else None
+    record = register_model(workspace, model, name=name, run=run, card=fields, owner=owner)
+    console.print(f"Registered model [bold]{record.name}[/bold] ({record.content_hash})")
+    console.print(f"  card {model.name}.card.json" + (" (signed)" if owner else ""))
+    console.print(f"  record {record.key} ({record.status})")
+
+
+def run_anchor(path: Path | None, batch_size: int) -> None:
+    workspace = open_workspace(path)
+    ledger = Ledger(workspace)
+    pending = ledger.pending()
+    if not pending:
+        console.print("Nothing to anchor: every record is on-chain.")
+        return
+    chain = workspace.connect()
+    with _progress() as bar:
+        task = bar.add_task("anchoring", total=len(pending))
+        report = ledger.anchor(
+            chain, batch_size=batch_size, progress=lambda n: bar.advance(task, n)
+        )
+    if report.deployed_registry:
+        console.print(f"Deployed ProvenanceRegistry at {report.registry}")
+    console.print(
+        f"Anchored {len(report.anchored)} record(s) on chain {chain.chain_id} in "
+        f"{len(report.tx_hashes)} transaction(s): {report.gas_used:,} gas, "
+        f"[bold]{report.gas_per_record:,.0f} gas/record[/bold]"
+    )
+    for record in report.anchored:
+        console.print(f"  {record.kind_name:8} {record.name:24} {record.record_id}")
+
+
+def run_list(path: Path | None) -> None:
+    records = Ledger(open_workspace(path)).all()
+    if not records:
+        console.print("No records yet: `proofmind provenance dataset PATH` commits one.")
+        return
+    table = Table("key", "kind", "name", "content hash", "status", "record id", "parents")
+    for r in records:
+        table.add_row(
+            str(r.key),
+            r.kind_name,
+            r.name,
+            r.content_hash[:18] + "…",
+            r.status,
+            (r.record_id or "")[:18] + ("…" if r.record_id else ""),
+            ",".join(map(str, r.parents)),
+        )
+    console.print(table)
+
+
+def run_proof(path: Path | None, data: Path, row: int) -> None:
+    from proofmind.provenance.api import dataset_commitment
+
+    workspace = open_workspace(path)
+    found = [r for r in Ledger(workspace).by_path(data) if r.kind == Kind.DATASET]
+    if not found:
+        raise InputError(
+            f"{data} is not a committed dataset in this workspace",
+            hint=f"run `proofmind provenance dataset {data}` first",
+        )
+    proof = dataset_commitment(workspace, found[0]).proof(row)
+    payload = proof.to_json() | {"record_id": found[0].record_id}
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def run_lineage(path: Path | None, ref: str | None, fmt: str, output: Path | None) -> None:
+    records = lineage_records(Ledger(open_workspace(path)), ref)
+    text = export(records, fmt)
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {len(records)} record(s) as {fmt} to {output}")
+
+
+def run_verify(path: Path | None, target: Path, as_json: bool) -> int:
+    workspace = open_workspace(path)
+    report = verify_path(workspace, target)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        print_report(report, console)
+    return 0 if report.ok else 1
+
+
+def print_report(report: VerifyReport, out: Console) -> None:
+    for finding in report.findings:
+        r = finding.record
+        mark = "[green]OK[/green]" if finding.ok else "[red]DIFFERS[/red]"
+        out.print(f"{mark}  {r.kind_name} [bold]{r.name}[/bold]  {r.path}")
+        for note in finding.notes:
+            out.print(f"      {note}")
+        for problem in finding.problems:
+            out.print(f"    [red]✗[/red] {problem}")
+    verdict = "[green]verified[/green]" if report.ok else "[red]does not match its lineage[/red]"
+    out.print(f"{report.target}: {verdict}")
