@@ -10,13 +10,10 @@ import pytest
 
 from proofmind.chain.base import Chain
 from proofmind.provenance import Ledger, register_model, track_run
-from proofmind.provenance.api import commit
 from proofmind.provenance.verify import VerifyReport, verify_path
 from proofmind.workspace import Workspace, init_workspace
 
-ROWS = ["address,flag,value_wei"] + [
-    f"0x{n:040x},{n % 2},{10**20 + n}" for n in range(1, 41)
-]
+ROWS = ["address,flag,value_wei"] + [f"0x{n:040x},{n % 2},{10**20 + n}" for n in range(1, 41)]
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def commit(
         manifest.root,
         dataset_uri(manifest.name, manifest.hash),
         path=path,
-        meta=f"datasets/{manifest.root[2:]}",
+        meta=commitment.tree_path.parent.relative_to(workspace.root).as_posix(),
     )
     return Committed(commitment, record)
 

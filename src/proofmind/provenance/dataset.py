@@ -243,7 +243,7 @@ def _batches(name: str, path: Path, schema: list[dict[str, str]]) -> Iterator[pa
         reader = pcsv.open_csv(
             pa.input_stream(str(path), compression="detect"),
             read_options=pcsv.ReadOptions(block_size=_BLOCK),
-            parse_options=pcsv.ParseOptions(invalid_row_handler=bad),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=bad),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,
@@ -253,13 +253,27 @@ def _batches(name: str, path: Path, schema: list[dict[str, str]]) -> Iterator[pa
         yield from reader
     except (OSError, pa.ArrowException) as exc:
         if bad.first is not None:
-            line = f"line {bad.first.number}" if bad.first.number is not None else "a row"
+            line = f"line {bad.first.number or _bad_line(path, len(schema)) or '?'}"
             raise InputError(
                 f"{path}, {line}: expected {bad.first.expected_columns} columns, got "
                 f"{bad.first.actual_columns} ({bad.first.text[:80]!r})",
                 hint="fix the row (quote cells that contain commas) and commit again",
             ) from exc
         raise InputError(f"cannot read {path}: {exc}", hint="check the file") from exc
+
+
+def _bad_line(path: Path, width: int) -> int | None:
+    """The line of the first record without ``width`` cells (only run to word an error)."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as text:
+            reader = csv.reader(text)
+            for record in reader:
+                if len(record) != width:
+                    return reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
 
 
 @dataclass
@@ -350,7 +364,7 @@ def commit_dataset(
     progress: Any = None,
 ) -> Commitment:
     """Commit the dataset at ``path``; writes ``manifest.json`` and ``tree.bin`` into
-    ``out_dir/<root>/`` atomically and returns the commitment."""
+    ``out_dir/<manifest hash>/`` atomically and returns the commitment."""
     path = Path(path)
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".commit-", dir=out_dir))
@@ -363,7 +377,7 @@ def commit_dataset(
             name or _default_name(path), "0x" + root.hex(), scan.rows, scan.schema, scan.files
         )
         (work / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
-        final = out_dir / manifest.root[2:]
+        final = out_dir / manifest.hash[2:]
         if final.exists():
             shutil.rmtree(work)
         else:
@@ -491,8 +505,7 @@ def _note_row(row: int, manifest: Manifest, check: DatasetCheck) -> None:
     if len(check.changed_rows) < MAX_LISTED_ROWS:
         check.changed_rows.append(row)
         f, inner = manifest.file_of_row(row)
-        where = f"{f.path} line {inner + 2}" if not f.path.endswith(".parquet") else f.path
-        check.problems.append(f"row {row} differs ({where}, data row {inner})")
+        check.problems.append(f"row {row} differs ({f.path}, data row {inner})")
 
 
 def _tree_is_sound(tree: Any, manifest: Manifest) -> bool:

@@ -1,0 +1,142 @@
+"""Anchoring: batches, gas, and failures that leave the ledger as it was; verify's chain errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.errors import ContractReverted, InputError, WrongChain
+from proofmind.provenance import Kind, Ledger, commit_dataset, track_run
+from proofmind.provenance.lineage import export, lineage_records
+from proofmind.provenance.verify import verify_path
+from proofmind.workspace import Workspace
+
+from .conftest import Lineage, write_dataset
+
+pytestmark = pytest.mark.devnet
+
+
+def test_batches_of_fifty_cost_under_60k_gas_per_record(
+    ws: Workspace, chain: Chain, tmp_path: Path
+) -> None:
+    ledger = Ledger(ws)
+    for n in range(120):
+        ledger.add(
+            Kind.DATASET,
+            f"d{n}",
+            "0x" + f"{n + 1:064x}",
+            f"proofmind://dataset/d{n}?manifest=0x" + "ab" * 32,
+        )
+    report = ledger.anchor(chain, batch_size=50)
+    assert len(report.anchored) == 120 and len(report.tx_hashes) == 3
+    assert report.gas_per_record < 60_000
+    assert not ledger.pending()
+    client_ids = {r.record_id for r in ledger.all()}
+    assert len(client_ids) == 120
+
+
+def test_a_failed_anchoring_transaction_changes_nothing(
+    ws: Workspace, chain: Chain, tmp_path: Path
+) -> None:
+    ledger = Ledger(ws)
+    first = ledger.add(Kind.DATASET, "a", "0x" + "01" * 32, "proofmind://dataset/a")
+    ledger.anchor(chain)
+    # the same record registered again from another workspace's ledger → RecordExists
+    from proofmind.workspace import init_workspace
+
+    other_ws, _ = init_workspace(tmp_path / "other")
+    from proofmind.chain.contracts import DeploymentRegistry
+
+    DeploymentRegistry(other_ws.state).record(
+        DeploymentRegistry(ws.state).get(chain.chain_id, "ProvenanceRegistry")
+    )  # type: ignore[arg-type]
+    other = Ledger(other_ws)
+    other.add(Kind.DATASET, "a", first.content_hash, first.uri)
+    other.add(Kind.DATASET, "b", "0x" + "02" * 32, "proofmind://dataset/b")
+    before = [(r.key, r.status, r.record_id) for r in other.all()]
+    with pytest.raises(ContractReverted) as failed:
+        other.anchor(chain)
+    assert failed.value.error_name == "RecordExists"
+    assert [(r.key, r.status, r.record_id) for r in other.all()] == before
+
+
+def test_a_record_absent_on_chain(lineage: Lineage) -> None:
+    chain = lineage.chain
+    snapshot = chain.snapshot()
+    ledger = Ledger(lineage.ws)
+    extra = commit_dataset(lineage.ws, write_dataset(lineage.data.parent / "more"))
+    ledger.anchor(chain)
+    chain.revert(snapshot)  # the chain forgets the anchoring; the ledger does not
+    report = verify_path(lineage.ws, Path(str(extra.record.path)), connect=lambda: chain, workers=1)
+    problems = [p for f in report.findings for p in f.problems]
+    assert not report.ok
+    assert any("is absent on chain 31337" in p for p in problems)
+
+
+def test_verify_on_the_wrong_chain(lineage: Lineage) -> None:
+    from proofmind.chain.connect import open_chain
+    from proofmind.chain.inprocess import InProcessBackend
+
+    other = open_chain(InProcessBackend())
+    with pytest.raises(
+        WrongChain, match="anchored on chain 31337, but this workspace is connected to chain"
+    ):
+        verify_path(lineage.ws, lineage.model, connect=lambda: other, workers=1)
+
+
+def test_pending_records_do_not_verify(ws: Workspace, chain: Chain, tmp_path: Path) -> None:
+    data = write_dataset(tmp_path / "data")
+    commit_dataset(ws, data)
+    report = verify_path(ws, data, connect=lambda: chain, workers=1)
+    assert not report.ok
+    assert report.findings[0].problems == ["not anchored yet: run `proofmind provenance anchor`"]
+
+
+def test_unknown_path(ws: Workspace, chain: Chain, tmp_path: Path) -> None:
+    (tmp_path / "x.bin").write_bytes(b"x")
+    with pytest.raises(InputError, match="nothing in this workspace's ledger describes"):
+        verify_path(ws, tmp_path / "x.bin", connect=lambda: chain)
+
+
+def test_a_failed_run_is_still_logged(ws: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), track_run("boom", workspace=ws) as run:
+        run.log_params(a=1)
+        raise RuntimeError("diverged")
+    assert run.record is not None and run.record.kind == Kind.TRAINING_RUN
+    last = run.log_path.read_text().splitlines()[-1]
+    assert '"status": "failed: RuntimeError: diverged"' in last
+
+
+def test_bad_run_input(ws: Workspace) -> None:
+    with pytest.raises(InputError, match="run name"), track_run("no spaces", workspace=ws):
+        pass
+    with track_run("ok", workspace=ws) as run:
+        with pytest.raises(InputError, match="finite number"):
+            run.log_metric(0, loss=float("nan"))
+        with pytest.raises(InputError, match="not JSON"):
+            run.log_params(f=object())
+        with pytest.raises(InputError, match="is not a file"):
+            run.log_artifact("missing.bin")
+
+
+def test_lineage_exports(lineage: Lineage) -> None:
+    records = lineage_records(Ledger(lineage.ws), str(lineage.model))
+    assert [r.kind for r in records] == [Kind.DATASET, Kind.TRAINING_RUN, Kind.MODEL]
+    import json
+
+    doc = json.loads(export(records, "prov"))
+    run, data, model = (
+        f"pm:{k}-{r.key}"
+        for k, r in zip(("run", "dataset", "model"), (records[1], records[0], records[2]))
+    )
+    assert run in doc["activity"] and data in doc["entity"] and model in doc["entity"]
+    assert {"prov:activity": run, "prov:entity": data} in doc["used"].values()
+    assert {"prov:entity": model, "prov:activity": run} in doc["wasGeneratedBy"].values()
+    dot = export(records, "dot")
+    assert dot.startswith("digraph lineage {") and dot.count("->") == 2
+    plain = json.loads(export(records, "json"))
+    assert len(plain["records"]) == 3 and len(plain["edges"]) == 2
+    with pytest.raises(InputError, match="unknown lineage format"):
+        export(records, "xml")
