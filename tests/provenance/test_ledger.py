@@ -127,10 +127,7 @@ def test_lineage_exports(lineage: Lineage) -> None:
     import json
 
     doc = json.loads(export(records, "prov"))
-    run, data, model = (
-        f"pm:{k}-{r.key}"
-        for k, r in zip(("run", "dataset", "model"), (records[1], records[0], records[2]))
-    )
+    data, run, model = (f"pm:{r.kind_name}-{r.key}" for r in records)
     assert run in doc["activity"] and data in doc["entity"] and model in doc["entity"]
     assert {"prov:activity": run, "prov:entity": data} in doc["used"].values()
     assert {"prov:entity": model, "prov:activity": run} in doc["wasGeneratedBy"].values()
