@@ -16,15 +16,39 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from proofmind.crypto.keccak import keccak_256
 
+T = TypeVar("T")
 NODE = 32
 _SLICE = 1 << 16  # parents per task when building a tree
 _PARALLEL_ROWS = 1 << 17  # below this, a pool costs more than it saves
+
+
+def canonical_rows(batch: pa.RecordBatch) -> pa.Array:
+    """One binary value per row: escaped cells joined by 0x1f."""
+    columns = [c if pa.types.is_string(c.type) else pc.cast(c, pa.string()) for c in batch.columns]
+    if len(columns) > 1 and all(c.null_count == 0 for c in columns):
+        # Fast path, the common case: no nulls, and no cell holds a backslash or 0x1f (every
+        # row then has exactly len - 1 separators), so escaping would change nothing.
+        joined = pc.binary_join_element_wise(*columns, "\x1f")
+        _, offset_buffer, data = joined.buffers()
+        offsets = memoryview(offset_buffer).cast("i")  # string offsets are int32
+        start, end = offsets[joined.offset], offsets[joined.offset + len(joined)]
+        text = b"" if data is None else data.to_pybytes()[start:end]
+        if b"\\" not in text and text.count(b"\x1f") == len(joined) * (len(columns) - 1):
+            return joined.cast(pa.binary())
+    cells = []
+    for column in columns:
+        escaped = pc.replace_substring(column, "\\", "\\\\")
+        escaped = pc.replace_substring(escaped, "\x1f", "\\u")
+        cells.append(pc.fill_null(escaped, "\\N"))
+    joined = pc.binary_join_element_wise(*cells, "\x1f") if len(cells) > 1 else cells[0]
+    return joined.cast(pa.binary())
 
 
 def row_hashes(rows: pa.Array) -> list[bytes]:
@@ -32,16 +56,46 @@ def row_hashes(rows: pa.Array) -> list[bytes]:
     return list(map(keccak_256.digest, map(keccak_256, rows.to_pylist())))  # type: ignore[attr-defined]
 
 
-def leaf_block(rows: pa.Array, start: int) -> bytes:
-    """The leaves of rows ``start, start + 1, ...``: keccak256(uint64be(index) ‖ rowHash).
+def leaf_block(batch: pa.RecordBatch, start: int) -> tuple[bytes, bytes]:
+    """The leaves of the batch's rows, numbered from ``start``, and the parents of the leaf
+    pairs (2j, 2j + 1) that lie wholly inside the batch.
 
-    The preimage is 40 bytes, never the 64 of an inner node, so a leaf can never be passed
-    off as an inner node (the reason OZ's standard leaves are hashed twice).
+    Leaf i = keccak256(uint64be(i) ‖ rowHash), rowHash = keccak256(canonical row bytes). The
+    preimage is 40 bytes, never the 64 of an inner node, so a leaf can never be passed off as
+    an inner node (the reason OZ's standard leaves are hashed twice). In OZ's layout leaves
+    2j and 2j + 1 are always siblings, whatever the row count, so their parents can be made
+    here, while the rows stream, instead of in a pass of their own.
     """
-    hashes = row_hashes(rows)
+    hashes = row_hashes(canonical_rows(batch))
     prefixes = [i.to_bytes(8, "big") for i in range(start, start + len(hashes))]
     digest = keccak_256.digest  # type: ignore[attr-defined]
-    return b"".join(map(digest, map(keccak_256, map(operator.add, prefixes, hashes))))
+    leaves = list(map(digest, map(keccak_256, map(operator.add, prefixes, hashes))))
+    first = start & 1  # an odd start pairs its first leaf with the previous batch's last
+    left, right = leaves[first::2], leaves[first + 1 :: 2]
+    pairs = [a + b if a < b else b + a for a, b in zip(left, right, strict=False)]
+    return b"".join(leaves), b"".join(map(digest, map(keccak_256, pairs)))
+
+
+class LeafWriter:
+    """Writes leaves (row order) and the parents of leaf pairs (pair order) to two files,
+    joining the pair that straddles two batches."""
+
+    def __init__(self, leaves: BinaryIO, pairs: BinaryIO) -> None:
+        self.leaves = leaves
+        self.pairs = pairs
+        self.count = 0
+        self._last = b""
+
+    def write(self, leaves: bytes, pairs: bytes) -> None:
+        if not leaves:
+            return
+        if self.count & 1:  # the previous batch ended on an unpaired leaf
+            a, b = self._last, leaves[:NODE]
+            self.pairs.write(keccak_256(a + b if a < b else b + a).digest())
+        self.pairs.write(pairs)
+        self.leaves.write(leaves)
+        self.count += len(leaves) // NODE
+        self._last = leaves[-NODE:]
 
 
 def parent_block(children: bytes) -> bytes:
@@ -72,15 +126,13 @@ class Hasher:
         if self._pool is None and self.workers > 1 and size_hint >= _PARALLEL_ROWS:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("fork"))
 
-    def ordered(
-        self, fn: Callable[..., bytes], tasks: Iterable[tuple[Any, ...]]
-    ) -> Iterator[bytes]:
+    def ordered(self, fn: Callable[..., T], tasks: Iterable[tuple[Any, ...]]) -> Iterator[T]:
         """``fn(*task)`` for every task, yielded in task order, a few in flight at a time."""
         if self._pool is None:
             for task in tasks:
                 yield fn(*task)
             return
-        window: deque[Future[bytes]] = deque()
+        window: deque[Future[T]] = deque()
         for task in tasks:
             window.append(self._pool.submit(fn, *task))
             if len(window) > 2 * self.workers:
@@ -89,17 +141,30 @@ class Hasher:
             yield window.popleft().result()
 
 
-def build_tree_file(leaves_path: Path, tree_path: Path, count: int, hasher: Hasher) -> bytes:
+def build_tree_file(
+    leaves_path: Path,
+    tree_path: Path,
+    count: int,
+    hasher: Hasher,
+    pairs_path: Path | None = None,
+) -> bytes:
     """Write OZ's tree array over the ``count`` leaves in ``leaves_path`` (row order) to
-    ``tree_path``; returns the root."""
+    ``tree_path``; returns the root. ``pairs_path`` holds the parents of the leaf pairs
+    when they were made already (see :func:`leaf_block`)."""
     hasher.want_pool(count)
+    made = count // 2 if pairs_path is not None else 0
     with leaves_path.open("rb") as src, tree_path.open("w+b") as tree:
         tree.truncate((2 * count - 1) * NODE)
-        _place_leaves(src, tree, count)
-        # Depth by depth from the bottom: all parents at one depth are independent.
-        depth = (count - 1).bit_length()  # internal nodes lie at depths < this
+        _place_reversed(src, tree, count, 2 * count - 2)
+        if pairs_path is not None:
+            with pairs_path.open("rb") as pairs:
+                _place_reversed(pairs, tree, made, count - 2)
+        # Depth by depth from the bottom: all parents at one depth are independent. The
+        # parents of leaf pairs, when given, are the last `made` inner nodes.
+        end = count - 1 - made
+        depth = (count - 1).bit_length()  # inner nodes lie at depths < this
         for d in range(depth - 1, -1, -1):
-            first, last = (1 << d) - 1, min((1 << (d + 1)) - 1, count - 1)
+            first, last = (1 << d) - 1, min((1 << (d + 1)) - 1, end)
             slices = [(lo, min(lo + _SLICE, last)) for lo in range(first, last, _SLICE)]
             tasks = ((_read(tree, 2 * lo + 1, 2 * (hi - lo)),) for lo, hi in slices)
             for (lo, _), parents in zip(slices, hasher.ordered(parent_block, tasks), strict=True):
@@ -109,15 +174,15 @@ def build_tree_file(leaves_path: Path, tree_path: Path, count: int, hasher: Hash
         return tree.read(NODE)
 
 
-def _place_leaves(src: BinaryIO, tree: BinaryIO, count: int) -> None:
-    """Leaf k goes to tree index 2n - 2 - k: copy in chunks, each chunk reversed."""
+def _place_reversed(src: BinaryIO, tree: BinaryIO, count: int, top: int) -> None:
+    """Node k of ``src`` goes to tree index ``top - k``: copy in chunks, each reversed."""
     done = 0
     while done < count:
         take = min(_SLICE * 4, count - done)
         block = src.read(take * NODE)
         nodes = [block[i : i + NODE] for i in range(0, len(block), NODE)]
         nodes.reverse()
-        tree.seek((2 * count - 2 - (done + take - 1)) * NODE)
+        tree.seek((top - (done + take - 1)) * NODE)
         tree.write(b"".join(nodes))
         done += take
 

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
@@ -39,6 +38,7 @@ from proofmind.errors import InputError
 from proofmind.provenance._hashing import (
     NODE,
     Hasher,
+    LeafWriter,
     build_tree_file,
     iter_leaves,
     leaf_block,
@@ -209,18 +209,6 @@ def _check_types(schema: list[dict[str, str]], path: Path) -> None:
             )
 
 
-def _canonical(batch: pa.RecordBatch) -> pa.Array:
-    """One binary value per row: escaped cells joined by 0x1f."""
-    cells = []
-    for column in batch.columns:
-        text = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-        text = pc.replace_substring(text, "\\", "\\\\")
-        text = pc.replace_substring(text, "\x1f", "\\u")
-        cells.append(pc.fill_null(text, "\\N"))
-    joined = pc.binary_join_element_wise(*cells, "\x1f") if len(cells) > 1 else cells[0]
-    return joined.cast(pa.binary())
-
-
 class _BadRow:
     """Remembers the first malformed CSV row so the error can name its line."""
 
@@ -292,7 +280,8 @@ def _scan(path: Path, leaves_out: Path, hasher: Hasher, progress: Any = None) ->
     schema: list[dict[str, str]] | None = None
     out: list[DataFile] = []
     rows = 0
-    with leaves_out.open("wb") as sink:
+    with leaves_out.open("wb") as sink, leaves_out.with_suffix(".pairs").open("wb") as pairs:
+        writer = LeafWriter(sink, pairs)
         for name, file in files:
             file_schema = _arrow_schema(name, file)
             if schema is None:
@@ -307,16 +296,16 @@ def _scan(path: Path, leaves_out: Path, hasher: Hasher, progress: Any = None) ->
 
             def tasks(
                 name: str = name, file: Path = file, schema: list[dict[str, str]] = schema
-            ) -> Iterator[tuple[pa.Array, int]]:
+            ) -> Iterator[tuple[pa.RecordBatch, int]]:
                 nonlocal rows
                 for batch in _batches(name, file, schema):
-                    yield _canonical(batch), rows
+                    yield batch, rows
                     rows += batch.num_rows
                     if progress is not None:
                         progress(batch.num_rows)
 
-            for block in hasher.ordered(leaf_block, tasks()):
-                sink.write(block)
+            for block, pair_parents in hasher.ordered(leaf_block, tasks()):
+                writer.write(block, pair_parents)
             out.append(DataFile(name, file.stat().st_size, _file_hash(file), rows - first, first))
     if rows == 0:
         raise InputError(f"{path} has no rows", hint="a dataset needs at least one row")
@@ -371,8 +360,11 @@ def commit_dataset(
     try:
         with Hasher(workers) as hasher:
             scan = _scan(path, work / "leaves.bin", hasher, progress)
-            root = build_tree_file(work / "leaves.bin", work / "tree.bin", scan.rows, hasher)
+            root = build_tree_file(
+                work / "leaves.bin", work / "tree.bin", scan.rows, hasher, work / "leaves.pairs"
+            )
         (work / "leaves.bin").unlink()
+        (work / "leaves.pairs").unlink()
         manifest = Manifest(
             name or _default_name(path), "0x" + root.hex(), scan.rows, scan.schema, scan.files
         )
@@ -447,7 +439,9 @@ def check_dataset(
         try:
             with Hasher(workers) as hasher:
                 scan = _scan(Path(path), leaves_path, hasher, progress)
-                root = build_tree_file(leaves_path, tree_path, scan.rows, hasher)
+                root = build_tree_file(
+                    leaves_path, tree_path, scan.rows, hasher, leaves_path.with_suffix(".pairs")
+                )
         except InputError as exc:
             return DatasetCheck("", 0, False, [*problems, exc.message])
         check = DatasetCheck("0x" + root.hex(), scan.rows, False, problems)
