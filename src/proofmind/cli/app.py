@@ -289,6 +289,32 @@ def provenance_model(
     run_model(workspace, path, run, card, name, sign)
 
 
+@provenance_app.command("mlflow")
+def provenance_mlflow(
+    run_id: Annotated[str, typer.Argument(help="The MLflow run id.")],
+    tracking: Annotated[
+        str,
+        typer.Option(help="The mlruns folder, or a tracking URI such as sqlite:///mlflow.db."),
+    ] = "mlruns",
+    dataset: Annotated[
+        list[Path] | None,
+        typer.Option(help="A dataset the run trained on (repeatable); committed if new."),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import a finished MLflow run as a training run: params, metric histories, artifacts.
+
+    Needs the extra: pip install 'proofmind[mlflow]'.
+
+    Examples:
+      proofmind provenance mlflow 3f2a9c... --tracking mlruns --dataset data/train.csv
+      proofmind provenance mlflow 3f2a9c... --tracking sqlite:///mlflow.db
+    """
+    from proofmind.cli.provenance import run_mlflow
+
+    run_mlflow(workspace, run_id, tracking, dataset or [])
+
+
 @provenance_app.command("anchor")
 def provenance_anchor(
     batch_size: Annotated[int, typer.Option(help="Records per transaction.")] = 50,

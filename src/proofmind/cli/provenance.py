@@ -74,6 +74,19 @@ def run_model(
     console.print(f"  record {record.key} ({record.status})")
 
 
+def run_mlflow(path: Path | None, run_id: str, tracking: str, datasets: list[Path]) -> None:
+    from proofmind.provenance.mlflow_bridge import import_mlflow_run
+
+    run = import_mlflow_run(open_workspace(path), tracking, run_id, datasets=datasets)
+    assert run.record is not None
+    console.print(
+        f"Imported MLflow run {run_id} as [bold]{run.name}[/bold]: {run.seq} log entries, "
+        f"{len(run.artifacts)} artifact(s), {len(run.datasets)} dataset(s)"
+    )
+    console.print(f"  log  {run.log_path}")
+    console.print(f"  head {run.head}  record {run.record.key} ({run.record.status})")
+
+
 def run_anchor(path: Path | None, batch_size: int) -> None:
     workspace = open_workspace(path)
     ledger = Ledger(workspace)

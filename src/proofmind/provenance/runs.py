@@ -67,13 +67,13 @@ class Run:
     def log_path(self) -> Path:
         return self.directory / LOG_FILE
 
-    def _append(self, kind: str, data: Mapping[str, Any]) -> str:
+    def _append(self, kind: str, data: Mapping[str, Any], when: float | None = None) -> str:
         if self._log.closed:
             raise InputError(f"run {self.name!r} has ended; nothing more can be logged")
         entry: dict[str, Any] = {
             "seq": self.seq,
             "type": kind,
-            "time": round(time.time(), 3),
+            "time": round(time.time() if when is None else when, 3),
             "data": _jsonable(data, f"{kind} entry"),
             "prev": self.head,
         }
@@ -83,6 +83,16 @@ class Run:
         self.head = entry["hash"]
         self.seq += 1
         return self.head
+
+    def append(self, kind: str, data: Mapping[str, Any], *, when: float | None = None) -> str:
+        """A raw log entry (for importers such as the MLflow bridge); returns the new head."""
+        return self._append(kind, data, when)
+
+    def finish(self, status: str = "finished", *, when: float | None = None) -> LocalRecord:
+        """Close the log and queue the run's record (track_run does this on exit)."""
+        self._close(status, when)
+        assert self.record is not None
+        return self.record
 
     def log_params(self, params: Mapping[str, Any] | None = None, **more: Any) -> None:
         """Hyper-parameters (any JSON values)."""
@@ -115,8 +125,9 @@ class Run:
         self.artifacts.append(item)
         return digest
 
-    def _close(self, status: str) -> None:
-        self._append("end", {"status": status, "artifacts": [a["keccak"] for a in self.artifacts]})
+    def _close(self, status: str, when: float | None = None) -> None:
+        artifacts = [a["keccak"] for a in self.artifacts]
+        self._append("end", {"status": status, "artifacts": artifacts}, when)
         self._log.close()
         log_copy = self.ledger.workspace.blobs.put_file(self.log_path)
         self.record = self.ledger.add(
@@ -142,6 +153,28 @@ def track_run(
     """Log a training run; on exit its head becomes a pending lineage record (anchored right
     away with ``anchor=True``). ``datasets`` are paths to data files or folders; any not yet
     committed are committed first."""
+    ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
+    start = {"code": code_fingerprint(Path.cwd()), "environment": environment_fingerprint()}
+    run = open_run(ws, name, datasets, directory, start)
+    try:
+        yield run
+    except BaseException as exc:
+        run._close(f"failed: {type(exc).__name__}: {exc}"[:300])
+        raise
+    run._close("finished")
+    if anchor:
+        run.ledger.anchor(ws.connect())
+
+
+def open_run(
+    ws: Workspace,
+    name: str,
+    datasets: Sequence[str | Path],
+    directory: str | Path | None,
+    start: Mapping[str, Any],
+    when: float | None = None,
+) -> Run:
+    """A new run folder with its ``start`` entry written; the datasets are committed first."""
     from proofmind.provenance.api import commit
 
     if not _NAME.match(name):
@@ -149,8 +182,6 @@ def track_run(
             f"run name {name!r} is not usable",
             hint="use letters, digits, '.', '_' and '-' (up to 100 characters)",
         )
-    ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
-    ledger = Ledger(ws)
     inputs = [commit(ws, Path(d)) for d in datasets]
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     folder = Path(directory) if directory is not None else ws.root / "runs" / f"{name}-{stamp}"
@@ -162,28 +193,11 @@ def track_run(
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / LOG_FILE).exists():
         raise InputError(f"{folder} already holds a run log", hint="pick another directory")
-    run = Run(name, folder, ledger)
+    run = Run(name, folder, Ledger(ws))
     run.datasets = [c.record for c in inputs]
-    run._append(
-        "start",
-        {
-            "name": name,
-            "code": code_fingerprint(Path.cwd()),
-            "environment": environment_fingerprint(),
-            "datasets": [
-                {"name": c.record.name, "root": c.record.content_hash, "rows": c.rows}
-                for c in inputs
-            ],
-        },
-    )
-    try:
-        yield run
-    except BaseException as exc:
-        run._close(f"failed: {type(exc).__name__}: {exc}"[:300])
-        raise
-    run._close("finished")
-    if anchor:
-        ledger.anchor(ws.connect())
+    used = [{"name": c.record.name, "root": c.record.content_hash, "rows": c.rows} for c in inputs]
+    run._append("start", {"name": name, **start, "datasets": used}, when)
+    return run
 
 
 def code_fingerprint(directory: Path) -> dict[str, Any]:
