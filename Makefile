@@ -47,6 +47,7 @@ compile: $(NPM_STAMP)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_merkle.py
+	$(BIN)/python benchmarks/bench_provenance.py
 
 clean:
 	rm -rf $(VENV) node_modules out cache .mypy_cache .ruff_cache .pytest_cache

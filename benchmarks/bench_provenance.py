@@ -1,8 +1,9 @@
 """Dataset commitment and verification at 1,000,000 rows, memory against dataset size, and the
 gas of anchoring lineage records one by one against batches of 50.
 
-Commit and verify run in a fresh process per dataset size so peak memory (the process and its
-hashing workers) is measured per size. Baseline in the same run: the same rows through the
+Commit and verify run three times each in a fresh process per dataset size (the median is
+reported, with the range) so peak memory (the process and its hashing workers) is measured per
+size. Baseline in the same run: the same rows through the
 in-memory path a user would write by hand (csv module → row leaves → ``MerkleTree.of``), which
 must give the same root.
 
@@ -17,6 +18,7 @@ import json
 import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,25 +39,30 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
             )
 
 
-def measure(path: Path, workers: int | None) -> dict[str, float | int | str]:
-    """Commit then verify ``path`` in this process; called in a child process."""
+def measure(path: Path, workers: int | None, repeat: int = 3) -> dict[str, float | int | str]:
+    """Commit then verify ``path`` ``repeat`` times in this process (a child process); the
+    median of each is reported, as this shared machine's speed varies from minute to minute."""
     from proofmind.provenance.dataset import check_dataset, commit_dataset
 
-    with tempfile.TemporaryDirectory() as out:
-        began = time.perf_counter()
-        committed = commit_dataset(path, Path(out), workers=workers)
-        commit_s = time.perf_counter() - began
-        began = time.perf_counter()
-        check = check_dataset(path, committed, workers=workers)
-        verify_s = time.perf_counter() - began
-    assert check.ok, check.problems
+    commits, verifies = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as out:
+            began = time.perf_counter()
+            committed = commit_dataset(path, Path(out), workers=workers)
+            commits.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            check = check_dataset(path, committed, workers=workers)
+            verifies.append(time.perf_counter() - began)
+        assert check.ok, check.problems
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "rows": committed.manifest.rows,
         "root": committed.manifest.root,
-        "commit_s": commit_s,
-        "verify_s": verify_s,
+        "commit_s": statistics.median(commits),
+        "verify_s": statistics.median(verifies),
+        "commit_range": f"{min(commits):.2f}–{max(commits):.2f}",
+        "verify_range": f"{min(verifies):.2f}–{max(verifies):.2f}",
         "peak_mb": self_mb,
         "worker_peak_mb": child_mb,
     }
@@ -142,7 +149,8 @@ def main() -> None:
             r = results[size]
             print(
                 f"{size:>9,} rows ({data.stat().st_size / 1e6:.0f} MB CSV): "
-                f"commit {r['commit_s']:.2f} s, verify {r['verify_s']:.2f} s, "
+                f"commit {r['commit_s']:.2f} s ({r['commit_range']}), "
+                f"verify {r['verify_s']:.2f} s ({r['verify_range']}), "
                 f"peak {r['peak_mb']:.0f} MB (+ workers {r['worker_peak_mb']:.0f} MB)"
             )
             if size != args.rows:

@@ -24,6 +24,7 @@ def test_untouched_lineage_verifies(lineage: Lineage) -> None:
     report = lineage.verify()
     assert report.ok, report.to_json()
     assert [f.record.kind_name for f in report.findings] == ["model", "run", "dataset"]
+    assert "run 'fraud-test' logged this model as 'model.bin'" in report.findings[0].notes
     assert lineage.verify(lineage.data).ok
     assert lineage.verify(lineage.run_dir).ok
 
@@ -34,7 +35,7 @@ def test_a_changed_row_is_pinpointed(lineage: Lineage) -> None:
     lines[5] = lines[5].replace(",1000", ",2000")  # value of dataset row 24
     part.write_text("\n".join(lines) + "\n")
     found = problems(lineage)
-    assert "file part-1.csv changed (keccak256 differs from the manifest)" in found
+    assert "file part-1.csv changed (its SHA-256 differs from the manifest)" in found
     assert "row 24 differs (part-1.csv, data row 4)" in found
     assert not any("row 23 " in p or "row 25 " in p for p in found)
 
@@ -50,7 +51,7 @@ def test_a_formatting_only_change_is_a_file_change(lineage: Lineage) -> None:
     part = lineage.data / "part-0.csv"
     part.write_text(part.read_text().replace("\n", "\r\n"))
     found = problems(lineage, lineage.data)
-    assert found == ["file part-0.csv changed (keccak256 differs from the manifest)"]
+    assert found == ["file part-0.csv changed (its SHA-256 differs from the manifest)"]
 
 
 def test_an_edited_log_entry_is_pinpointed(lineage: Lineage) -> None:

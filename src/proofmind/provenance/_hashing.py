@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -179,11 +180,9 @@ def _place_reversed(src: BinaryIO, tree: BinaryIO, count: int, top: int) -> None
     done = 0
     while done < count:
         take = min(_SLICE * 4, count - done)
-        block = src.read(take * NODE)
-        nodes = [block[i : i + NODE] for i in range(0, len(block), NODE)]
-        nodes.reverse()
+        block = np.frombuffer(src.read(take * NODE), dtype=np.uint8).reshape(take, NODE)
         tree.seek((top - (done + take - 1)) * NODE)
-        tree.write(b"".join(nodes))
+        tree.write(block[::-1].tobytes())
         done += take
 
 
@@ -212,8 +211,6 @@ def iter_leaves(tree: BinaryIO, count: int, chunk: int = _SLICE * 4) -> Iterator
     done = 0
     while done < count:
         take = min(chunk, count - done)
-        block = _read(tree, 2 * count - 2 - (done + take - 1), take)
-        nodes = [block[i : i + NODE] for i in range(0, len(block), NODE)]
-        nodes.reverse()
-        yield done, b"".join(nodes)
+        block = np.frombuffer(_read(tree, 2 * count - 2 - (done + take - 1), take), np.uint8)
+        yield done, block.reshape(take, NODE)[::-1].tobytes()
         done += take

@@ -12,7 +12,7 @@ Encoding ``proofmind-rows-v1`` (docs/provenance.md has the full rules):
   tree is OpenZeppelin's (sorted pairs, leaves in row order, ``sortLeaves: false``), so
   ``MerkleProof.verify(proof, root, leaf)`` checks a row on-chain.
 
-The manifest (schema, row count, each file's keccak256 and row range) is canonical JSON; its
+The manifest (schema, row count, each file's SHA-256 and row range) is canonical JSON; its
 hash goes on-chain with the root, so a file changed in a way rows do not show is caught too.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from proofmind.crypto.keccak import keccak256, keccak256_file, keccak_256
+from proofmind.crypto.keccak import keccak256, keccak_256
 from proofmind.errors import InputError
 from proofmind.provenance._hashing import (
     NODE,
@@ -62,7 +63,7 @@ def canonical_json(value: Any) -> bytes:
 class DataFile:
     path: str  # relative POSIX path inside the dataset ("" parts for a single file)
     bytes: int
-    keccak: str
+    sha256: str
     rows: int
     first_row: int
 
@@ -314,10 +315,15 @@ def _scan(path: Path, leaves_out: Path, hasher: Hasher, progress: Any = None) ->
 
 
 def _file_hash(path: Path) -> str:
+    """SHA-256 of the file, hex, as `sha256sum` prints it."""
+    digest = hashlib.sha256()
     try:
-        return "0x" + keccak256_file(path).hex()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
+    return digest.hexdigest()
 
 
 def _describe_drift(want: list[dict[str, str]], got: list[dict[str, str]]) -> str:
@@ -420,20 +426,10 @@ def check_dataset(
     """Re-derive the dataset at ``path`` and compare it with ``committed``: file by file,
     then row by row through the committed tree when the roots differ."""
     manifest = committed.manifest
-    problems: list[str] = []
     try:
         current_files = dict(dataset_files(Path(path)))
     except InputError as exc:
         return DatasetCheck("", 0, False, [exc.message])
-    for f in manifest.files:
-        file = current_files.get(f.path)
-        if file is None:
-            problems.append(f"file {f.path} is missing (it held rows {_span(f)})")
-        elif _file_hash(file) != f.keccak:
-            problems.append(f"file {f.path} changed (keccak256 differs from the manifest)")
-    committed_names = {f.path for f in manifest.files}
-    problems += [f"file {n} was added" for n in current_files if n not in committed_names]
-
     with tempfile.TemporaryDirectory(prefix=".verify-", dir=committed.tree_path.parent) as tmp:
         leaves_path, tree_path = Path(tmp) / "leaves.bin", Path(tmp) / "tree.bin"
         try:
@@ -443,7 +439,9 @@ def check_dataset(
                     leaves_path, tree_path, scan.rows, hasher, leaves_path.with_suffix(".pairs")
                 )
         except InputError as exc:
-            return DatasetCheck("", 0, False, [*problems, exc.message])
+            hashes = {n: _file_hash(p) for n, p in current_files.items()}
+            return DatasetCheck("", 0, False, [*_file_problems(manifest, hashes), exc.message])
+        problems = _file_problems(manifest, {f.path: f.sha256 for f in scan.files})
         check = DatasetCheck("0x" + root.hex(), scan.rows, False, problems)
         if scan.schema != manifest.schema:
             problems.append(f"schema drift: {_describe_drift(manifest.schema, scan.schema)}")
@@ -454,6 +452,19 @@ def check_dataset(
             _pinpoint_rows(leaves_path, scan.rows, committed, check)
     check.ok = not problems
     return check
+
+
+def _file_problems(manifest: Manifest, current: dict[str, str]) -> list[str]:
+    """Files missing, changed (by SHA-256) or added, against the manifest."""
+    problems = []
+    for f in manifest.files:
+        digest = current.get(f.path)
+        if digest is None:
+            problems.append(f"file {f.path} is missing (it held rows {_span(f)})")
+        elif digest != f.sha256:
+            problems.append(f"file {f.path} changed (its SHA-256 differs from the manifest)")
+    committed_names = {f.path for f in manifest.files}
+    return problems + [f"file {n} was added" for n in current if n not in committed_names]
 
 
 def _span(f: DataFile) -> str:

@@ -258,6 +258,15 @@ class _Verifier:
             finding.problems.append(
                 f"model {path.name} changed: {self._byte_diff(path, record.content_hash)}"
             )
+        for key in record.parents:
+            run = self.ledger.get(key)
+            logged = [
+                e["data"].get("name")
+                for e in self._committed_log(run) or []
+                if e.get("type") == "artifact" and e["data"].get("keccak") == record.content_hash
+            ]
+            if logged:
+                finding.notes.append(f"run {run.name!r} logged this model as {logged[0]!r}")
         card_path = path.with_name(path.name + CARD_SUFFIX)
         want = uri_param(record.uri, "card")
         try:
