@@ -135,7 +135,9 @@ class _Verifier:
             Kind.TRAINING_RUN: self._run,
             Kind.MODEL: self._model,
         }.get(record.kind)
-        if record.path is None or not Path(record.path).exists():
+        if record.path is None:
+            finding.problems.append(f"the ledger has no file or folder for {record.label()}")
+        elif not Path(record.path).exists():
             finding.problems.append(f"{record.path} is missing")
         elif local is not None:
             try:
