@@ -183,3 +183,14 @@ def test_many_small_batches_match_the_reference_tree(
     assert committed.manifest.root == MerkleTree.of(leaves, sort_leaves=False).root_hex
     last = committed.proof(count - 1)
     assert verify_proof(committed.root, last.leaf, last.proof)
+
+
+def test_csv_cells_are_committed_as_written(tmp_path: Path) -> None:
+    """A BOM is not part of the header; leading zeros, big integers and spacing are kept."""
+    data = tmp_path / "d.csv"
+    data.write_bytes("\ufeffid,value\n007,123456789012345678901234567890\n 1 ,1.50\n".encode())
+    committed = commit_dataset(data, tmp_path / "out", workers=1)
+    assert [c["name"] for c in committed.manifest.schema] == ["id", "value"]
+    rows = [["007", "123456789012345678901234567890"], [" 1 ", "1.50"]]
+    leaves = [row_leaf(i, r) for i, r in enumerate(rows)]
+    assert committed.manifest.root == MerkleTree.of(leaves, sort_leaves=False).root_hex

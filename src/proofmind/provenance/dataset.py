@@ -192,7 +192,7 @@ def _arrow_schema(name: str, path: Path) -> list[dict[str, str]]:
             schema = pq.read_schema(path)
             return [{"name": f.name, "type": str(f.type)} for f in schema]
         opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", newline="") as text:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as text:
             header = next(csv.reader(text), None)
     except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as exc:
         raise InputError(f"cannot read {path}: {exc}", hint="check the file") from exc
@@ -239,7 +239,15 @@ def _batches(name: str, path: Path, schema: list[dict[str, str]]) -> Iterator[pa
                 quoted_strings_can_be_null=False,
             ),
         )
-        yield from reader
+        for batch in reader:
+            if batch.schema.names != names or not all(
+                pa.types.is_string(t) for t in batch.schema.types
+            ):  # a header Arrow reads differently from Python's csv module
+                raise InputError(
+                    f"{path}: the header was read as {batch.schema.names}, expected {names}",
+                    hint="check the header row for duplicate or unusual column names",
+                )
+            yield batch
     except (OSError, pa.ArrowException) as exc:
         if bad.first is not None:
             line = f"line {bad.first.number or _bad_line(path, len(schema)) or '?'}"
