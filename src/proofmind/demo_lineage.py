@@ -91,7 +91,7 @@ def features(transactions: Path, label_file: Path) -> tuple[np.ndarray, np.ndarr
 def train(lineage: LineageDemo, workspace: Workspace, epochs: int = 300) -> LineageDemo:
     """Logistic regression on the features, logged step by step with track_run."""
     datasets = [lineage.transactions, lineage.labels]
-    with track_run("fraud-demo", datasets=datasets, workspace=workspace) as run:
+    with track_run("fraud-demo", datasets=datasets, workspace=workspace, anchor=False) as run:
         x, y, accounts = features(lineage.transactions, lineage.labels)
         test = np.array([int(a[-1], 16) % 4 == 0 for a in accounts])  # address-disjoint split
         mean, std = x[~test].mean(0), x[~test].std(0) + 1e-9

@@ -101,7 +101,7 @@ def test_unknown_path(ws: Workspace, chain: Chain, tmp_path: Path) -> None:
 
 
 def test_a_failed_run_is_still_logged(ws: Workspace, tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError), track_run("boom", workspace=ws) as run:
+    with pytest.raises(RuntimeError), track_run("boom", workspace=ws, anchor=False) as run:
         run.log_params(a=1)
         raise RuntimeError("diverged")
     assert run.record is not None and run.record.kind == Kind.TRAINING_RUN
@@ -110,9 +110,12 @@ def test_a_failed_run_is_still_logged(ws: Workspace, tmp_path: Path) -> None:
 
 
 def test_bad_run_input(ws: Workspace) -> None:
-    with pytest.raises(InputError, match="run name"), track_run("no spaces", workspace=ws):
+    with (
+        pytest.raises(InputError, match="run name"),
+        track_run("no spaces", workspace=ws, anchor=False),
+    ):
         pass
-    with track_run("ok", workspace=ws) as run:
+    with track_run("ok", workspace=ws, anchor=False) as run:
         with pytest.raises(InputError, match="finite number"):
             run.log_metric(0, loss=float("nan"))
         with pytest.raises(InputError, match="not JSON"):
@@ -137,3 +140,29 @@ def test_lineage_exports(lineage: Lineage) -> None:
     assert len(plain["records"]) == 3 and len(plain["edges"]) == 2
     with pytest.raises(InputError, match="unknown lineage format"):
         export(records, "xml")
+
+
+def test_a_finished_run_is_anchored_when_it_ends(ws: Workspace, tmp_path: Path) -> None:
+    from proofmind.chain.devnet import Devnet
+
+    try:
+        with track_run("anchored", datasets=[write_dataset(tmp_path / "d")], workspace=ws) as run:
+            run.log_metric(0, loss=0.5)
+        assert run.record is not None
+        records = Ledger(ws).all()
+        assert [r.kind for r in records] == [Kind.DATASET, Kind.TRAINING_RUN]
+        assert all(r.anchored for r in records)
+    finally:
+        Devnet(ws.chain_dir, ws.devnet_settings()).down()
+
+
+def test_a_run_whose_anchoring_fails_stays_pending(ws: Workspace, tmp_path: Path) -> None:
+    (ws.root / "config.toml").write_text(
+        '[chain]\nbackend = "rpc"\nrpc_url = "http://127.0.0.1:9"\n'
+    )
+    with (
+        pytest.warns(RuntimeWarning, match="could not be anchored"),
+        track_run("offline", workspace=ws) as run,
+    ):
+        run.log_params(a=1)
+    assert run.record is not None and not Ledger(ws).get(run.record.key).anchored

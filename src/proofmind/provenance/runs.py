@@ -21,6 +21,7 @@ import platform
 import re
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from proofmind.crypto.keccak import keccak256, keccak256_file
-from proofmind.errors import InputError
+from proofmind.errors import InputError, ProofmindError
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
@@ -148,11 +149,15 @@ def track_run(
     *,
     workspace: Workspace | Path | None = None,
     directory: str | Path | None = None,
-    anchor: bool = False,
+    anchor: bool = True,
 ) -> Iterator[Run]:
-    """Log a training run; on exit its head becomes a pending lineage record (anchored right
-    away with ``anchor=True``). ``datasets`` are paths to data files or folders; any not yet
-    committed are committed first."""
+    """Log a training run; when it ends, its head becomes a lineage record, anchored on-chain
+    right away (with any other pending records) unless ``anchor=False``. ``datasets`` are paths
+    to data files or folders; any not yet committed are committed first.
+
+    A run that raises is logged as failed and its record left pending. If anchoring fails
+    (no chain, no funds), the run stays logged and pending, with a warning: run
+    `proofmind provenance anchor` to retry."""
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
     start = {"code": code_fingerprint(Path.cwd()), "environment": environment_fingerprint()}
     run = open_run(ws, name, datasets, directory, start)
@@ -163,7 +168,15 @@ def track_run(
         raise
     run._close("finished")
     if anchor:
-        run.ledger.anchor(ws.connect())
+        try:
+            run.ledger.anchor(ws.connect())
+        except ProofmindError as exc:
+            warnings.warn(
+                f"run {name!r} is logged in {run.directory}, but its record could not be "
+                f"anchored: {exc} — run `proofmind provenance anchor` to retry",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
 
 def open_run(
