@@ -20,7 +20,13 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
     try:
         report = run_demo(tmp_path, Console(file=out, width=200))
         assert report.chain_id == 31337
-        assert set(report.contracts) == {"MerkleCommitments", "ProvenanceRegistry"}
+        assert set(report.contracts) == {
+            "ContributionRegistry",
+            "MerkleCommitments",
+            "ProvenanceRegistry",
+            "RewardDistributor",
+            "RewardToken",
+        }
         assert report.dataset_rows == len(load_sample()[1]) == 250
         assert report.tamper_rejected
         assert 0 < report.attest_gas < 100_000

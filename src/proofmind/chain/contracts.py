@@ -184,3 +184,38 @@ def is_current(chain: Chain, deployment: Deployment) -> bool:
     """Whether the recorded deployment has code and was built from the shipped artifact."""
     code = chain.w3.eth.get_code(to_checksum_address(deployment.address))
     return bool(code) and deployment.artifact_hash == load_artifact(deployment.name).artifact_hash
+
+
+# Contracts of the suite whose constructors take arguments, and what `contracts deploy` gives
+# them: the reward token is owned by the deployer, the distributor pays in the suite's token.
+REWARD_TOKEN = ("proofmind Data Reward", "PMDR")
+_DEPENDS_ON = {"RewardDistributor": "RewardToken"}
+
+
+def suite_order(names: list[str]) -> list[str]:
+    """``names`` with every contract after the one it needs."""
+    ordered: list[str] = []
+    for name in names:
+        need = _DEPENDS_ON.get(name)
+        if need in names and need not in ordered:
+            ordered.append(need)
+        if name not in ordered:
+            ordered.append(name)
+    return ordered
+
+
+def suite_args(chain: Chain, registry: DeploymentRegistry, name: str) -> tuple[Any, ...]:
+    """Constructor arguments for a suite contract deployed by the default account."""
+    owner = chain.sender().address
+    if name == "RewardToken":
+        return (*REWARD_TOKEN, owner)
+    if name == "RewardDistributor":
+        token = registry.get(chain.chain_id, "RewardToken")
+        if token is None:
+            raise ContractNotFound(
+                f"RewardDistributor pays in RewardToken, which is not deployed on chain "
+                f"{chain.chain_id}",
+                hint="run `proofmind contracts deploy RewardToken RewardDistributor`",
+            )
+        return (to_checksum_address(token.address), owner)
+    return ()

@@ -17,6 +17,8 @@ from proofmind.chain.contracts import (
     deploy,
     is_current,
     load_artifact,
+    suite_args,
+    suite_order,
 )
 from proofmind.chain.devnet import Devnet
 from proofmind.errors import InputError
@@ -97,7 +99,7 @@ def deploy_suite(
 ) -> list[tuple[str, str, str]]:
     """Deploy ``names`` (default all); returns (name, address, "deployed" | "kept") rows."""
     registry = DeploymentRegistry(workspace.state)
-    wanted = names or artifact_names()
+    wanted = suite_order(names or artifact_names())
     for name in wanted:
         load_artifact(name)  # fail on an unknown name before sending anything
     rows = []
@@ -106,7 +108,7 @@ def deploy_suite(
         if existing is not None and not force and is_current(chain, existing):
             rows.append((name, existing.address, "kept"))
             continue
-        _, deployment = deploy(chain, name, registry=registry)
+        _, deployment = deploy(chain, name, *suite_args(chain, registry, name), registry=registry)
         rows.append((name, deployment.address, "deployed"))
     return rows
 

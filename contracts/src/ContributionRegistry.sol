@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+
+/// @title ContributionRegistry
+/// @notice Where data contributors withdraw consent. A contribution is an EIP-712 message a
+///         contributor signs off-chain (dataset, rows root, licence, consent, expiry, nonce);
+///         its id is the EIP-712 digest. The contributor — or anyone relaying the
+///         contributor's signed revocation — marks it revoked here; nothing can un-revoke it.
+contract ContributionRegistry is EIP712, Nonces {
+    bytes32 public constant CONTRIBUTION_TYPEHASH = keccak256(
+        "Contribution(bytes32 datasetId,bytes32 rowsRoot,uint256 rowCount,bytes32 licence,bool consent,uint64 expiry,uint256 nonce)"
+    );
+    bytes32 public constant REVOKE_TYPEHASH =
+        keccak256("Revoke(bytes32 contribution,uint256 nonce,uint256 deadline)");
+
+    mapping(address contributor => mapping(bytes32 contribution => uint256 revokedAt)) public revokedAt;
+
+    event Revoked(address indexed contributor, bytes32 indexed contribution, uint256 timestamp);
+
+    error AlreadyRevoked(address contributor, bytes32 contribution);
+    error ExpiredSignature(uint256 deadline);
+    error InvalidSignature(address contributor);
+
+    constructor() EIP712("proofmind Contributions", "1") {}
+
+    /// @notice The id of a contribution: the EIP-712 digest the contributor signed.
+    function contributionId(
+        bytes32 datasetId,
+        bytes32 rowsRoot,
+        uint256 rowCount,
+        bytes32 licence,
+        bool consent,
+        uint64 expiry,
+        uint256 nonce
+    ) external view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    CONTRIBUTION_TYPEHASH, datasetId, rowsRoot, rowCount, licence, consent, expiry, nonce
+                )
+            )
+        );
+    }
+
+    /// @notice Withdraw consent for one of your contributions.
+    function revoke(bytes32 contribution) external {
+        _revoke(msg.sender, contribution);
+    }
+
+    /// @notice Relay `contributor`'s signed revocation (the relayer pays the gas).
+    function revokeFor(address contributor, bytes32 contribution, uint256 deadline, bytes calldata signature)
+        external
+    {
+        if (block.timestamp > deadline) revert ExpiredSignature(deadline);
+        bytes32 digest = _hashTypedDataV4(
+            keccak256(abi.encode(REVOKE_TYPEHASH, contribution, _useNonce(contributor), deadline))
+        );
+        if (!SignatureChecker.isValidSignatureNow(contributor, digest, signature)) {
+            revert InvalidSignature(contributor);
+        }
+        _revoke(contributor, contribution);
+    }
+
+    function isRevoked(address contributor, bytes32 contribution) external view returns (bool) {
+        return revokedAt[contributor][contribution] != 0;
+    }
+
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _revoke(address contributor, bytes32 contribution) private {
+        if (revokedAt[contributor][contribution] != 0) revert AlreadyRevoked(contributor, contribution);
+        revokedAt[contributor][contribution] = block.timestamp;
+        emit Revoked(contributor, contribution, block.timestamp);
+    }
+}
