@@ -1,0 +1,1 @@
+"""Data ownership: signed contributions, data valuation and on-chain rewards."""

@@ -1,0 +1,117 @@
+"""Data valuation: exact KNN-Shapley (Jia et al., VLDB 2019), vectorised with numpy.
+
+For a K-nearest-neighbour classifier the Shapley value of every training point, for one test
+point, follows from one sort of the training points by distance (the recursion of Theorem 1):
+
+    s[α_N] = 1[y_{α_N} = y] / N
+    s[α_i] = s[α_{i+1}] + (1[y_{α_i} = y] − 1[y_{α_{i+1}} = y]) / max(K, i)
+
+where α_1 … α_N are the training points from nearest to farthest. The recursion is a reversed
+cumulative sum, so a batch of test points is one distance matrix, one argsort and one cumsum:
+O(N log N) per test point with no Python loop over N. The value of a training point is the
+mean over the test points; a contributor's value is the sum over their rows. Negative values
+(rows that make the classifier worse) are kept, not clipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from proofmind.errors import InputError
+
+METHOD = "knn-shapley-jia2019"
+
+
+def _check(name: str, x: NDArray[np.float64]) -> None:
+    if not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise InputError(
+            f"{name} holds a NaN or infinite value (row {bad[0]}"
+            + (f", column {bad[1]})" if len(bad) > 1 else ")"),
+            hint="impute or drop missing values before valuing the data",
+        )
+
+
+def _as_features(name: str, x: object) -> NDArray[np.float64]:
+    try:
+        array = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numeric: {exc}") from exc
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.shape[0] == 0:
+        raise InputError(f"{name} must be a non-empty 2-d array, got shape {array.shape}")
+    _check(name, array)
+    return array
+
+
+def knn_shapley(
+    x_train: object,
+    y_train: object,
+    x_test: object,
+    y_test: object,
+    k: int = 5,
+    *,
+    batch_bytes: int = 1 << 27,
+    progress: Callable[[int], None] | None = None,
+) -> NDArray[np.float64]:
+    """Exact KNN-Shapley value of every training point (Euclidean distance, ``k`` neighbours).
+
+    Equal to pyDVL's ``KNNShapleyValuation`` (tested to 1e-8). Memory is bounded by
+    ``batch_bytes`` per batch of test points, whatever the number of training points."""
+    xt, xq = _as_features("x_train", x_train), _as_features("x_test", x_test)
+    yt, yq = np.asarray(y_train), np.asarray(y_test)
+    n, m = xt.shape[0], xq.shape[0]
+    if yt.shape != (n,) or yq.shape != (m,):
+        raise InputError(
+            f"labels must be 1-d with one per row: x_train {xt.shape}, y_train {yt.shape}, "
+            f"x_test {xq.shape}, y_test {yq.shape}"
+        )
+    if xt.shape[1] != xq.shape[1]:
+        raise InputError(f"x_train has {xt.shape[1]} features, x_test {xq.shape[1]}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"k must be a positive int, got {k!r}")
+    # 1 / max(K, i) for the 1-based positions i = 1 .. N - 1
+    step = 1.0 / np.maximum(k, np.arange(1, n, dtype=np.float64))
+    values = np.zeros(n)
+    width = xt.shape[1]
+    batch = max(1, min(m, batch_bytes // (8 * n * (width + 4))))
+    for start in range(0, m, batch):
+        q, labels = xq[start : start + batch], yq[start : start + batch]
+        # squared distances from the differences (not |a|² − 2ab + |b|², whose rounding can
+        # swap two nearly equally distant points)
+        delta = q[:, None, :] - xt[None, :, :]
+        dist = np.einsum("bnd,bnd->bn", delta, delta)
+        order = np.argsort(dist, axis=1, kind="stable")
+        match = (yt[order] == labels[:, None]).astype(np.float64)
+        s = np.empty_like(match)
+        s[:, -1] = match[:, -1] / n
+        if n > 1:
+            diff = (match[:, :-1] - match[:, 1:]) * step
+            s[:, :-1] = s[:, -1:] + np.cumsum(diff[:, ::-1], axis=1)[:, ::-1]
+        values += np.bincount(order.ravel(), weights=s.ravel(), minlength=n)
+        if progress is not None:
+            progress(len(q))
+    return values / m
+
+
+@dataclass(frozen=True)
+class ContributorValue:
+    contributor: str
+    rows: int
+    value: float
+
+
+def by_contributor(values: NDArray[np.float64], owners: Sequence[str]) -> list[ContributorValue]:
+    """Sum row values per contributor, largest first; negative totals are kept."""
+    if len(owners) != len(values):
+        raise InputError(f"{len(owners)} owners for {len(values)} values")
+    totals: dict[str, list[float]] = {}
+    for owner, value in zip(owners, values.tolist(), strict=True):
+        totals.setdefault(owner, []).append(value)
+    out = [ContributorValue(o, len(v), float(np.sum(v))) for o, v in totals.items()]
+    return sorted(out, key=lambda c: (-c.value, c.contributor))
