@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from proofmind.chain.base import Chain
 from proofmind.provenance.api import Committed, register_model
@@ -58,7 +59,9 @@ def prepare(workspace: Workspace) -> LineageDemo:
     )
 
 
-def features(transactions: Path, label_file: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def features(
+    transactions: Path, label_file: Path
+) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
     """Per-account features that do not depend on when the account was active."""
     with label_file.open() as f:
         labels = {r["address"]: int(r["flag"]) for r in csv.DictReader(f)}
