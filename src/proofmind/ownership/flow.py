@@ -1,0 +1,145 @@
+"""From an assembled dataset to a payout anyone can recompute: value the rows, sum them per
+contributor, record the valuation in the provenance ledger, and publish a reward epoch."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry, attach
+from proofmind.crypto.keccak import keccak256
+from proofmind.crypto.merkle import StandardMerkleTree
+from proofmind.errors import InputError
+from proofmind.ownership.rewards import RewardsClient, payout_tree, payouts
+from proofmind.ownership.valuation import METHOD, ContributorValue, by_contributor, knn_shapley
+from proofmind.provenance.api import commit
+from proofmind.provenance.dataset import canonical_json
+from proofmind.provenance.ledger import Ledger, LocalRecord
+from proofmind.provenance.records import Kind
+from proofmind.workspace import Workspace
+
+VALUATION_FORMAT = "proofmind-valuation-v1"
+OWNER_COLUMN = "contributor"
+
+
+def read_table(
+    path: Path, features: Sequence[str], label: str, owner: bool
+) -> tuple[NDArray[np.float64], NDArray[Any], list[str]]:
+    """Features, labels and (for training data) the contributor of each row of a CSV."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    if not rows:
+        raise InputError(f"{path} has no rows")
+    wanted = [*features, label, *([OWNER_COLUMN] if owner else [])]
+    missing = [c for c in wanted if c not in rows[0]]
+    if missing:
+        raise InputError(
+            f"{path} has no column(s) {', '.join(missing)}",
+            hint=f"its columns are {', '.join(rows[0])}",
+        )
+    x = np.empty((len(rows), len(features)))
+    for i, row in enumerate(rows):
+        for j, column in enumerate(features):
+            try:
+                x[i, j] = float(row[column])
+            except ValueError:
+                raise InputError(
+                    f"{path}, data row {i}: {column} = {row[column]!r} is not a number"
+                ) from None
+    y = np.array([row[label] for row in rows])
+    owners = [row[OWNER_COLUMN] for row in rows] if owner else []
+    return x, y, owners
+
+
+@dataclass
+class Valuation:
+    document: dict[str, Any]
+    contributors: list[ContributorValue]
+    record: LocalRecord
+
+    @property
+    def hash(self) -> str:
+        return self.record.content_hash
+
+
+def value_contributions(
+    workspace: Workspace,
+    train: Path,
+    test: Path,
+    *,
+    features: Sequence[str],
+    label: str,
+    k: int = 5,
+    name: str = "valuation",
+) -> Valuation:
+    """KNN-Shapley value of every row of ``train`` (an assembled dataset, with a contributor
+    column) on ``test``, summed per contributor and queued as a lineage record."""
+    x, y, owners = read_table(train, features, label, owner=True)
+    xq, yq, _ = read_table(test, features, label, owner=False)
+    values = knn_shapley(x, y, xq, yq, k)
+    contributors = by_contributor(values, owners)
+    datasets = [commit(workspace, Path(train)), commit(workspace, Path(test))]
+    per_contributor = {c.contributor: repr(c.value) for c in contributors}
+    document = {
+        "format": VALUATION_FORMAT,
+        "method": METHOD,
+        "parameters": {"k": k, "features": list(features), "label": label, "distance": "euclidean"},
+        "data": {"train": datasets[0].root, "test": datasets[1].root},
+        "values": per_contributor,
+        "values_root": "0x" + keccak256(canonical_json(per_contributor)).hex(),
+    }
+    digest = workspace.blobs.put(canonical_json(document))
+    record = Ledger(workspace).add(
+        Kind.TRAINING_RUN,
+        name,
+        digest,
+        f"proofmind://valuation/{name}",
+        parents=[d.record for d in datasets],
+        meta=digest,
+    )
+    return Valuation(document, contributors, record)
+
+
+def load_valuation(workspace: Workspace, digest: str) -> dict[str, Any]:
+    if not workspace.blobs.has(digest):
+        raise InputError(f"no valuation {digest} in this workspace")
+    data: dict[str, Any] = json.loads(workspace.blobs.path_of(digest).read_bytes())
+    if data.get("format") != VALUATION_FORMAT:
+        raise InputError(f"{digest} is not a valuation document")
+    return data
+
+
+def rewards_client(chain: Chain, workspace: Workspace) -> RewardsClient:
+    deployments = DeploymentRegistry(workspace.state)
+    return RewardsClient(
+        chain,
+        attach(chain, "RewardDistributor", deployments),
+        attach(chain, "RewardToken", deployments),
+    )
+
+
+def publish_epoch(
+    workspace: Workspace, chain: Chain, valuation: Valuation, pool: int, deadline: int
+) -> tuple[int, StandardMerkleTree, Path]:
+    """Pay ``pool`` base units by the valuation: the epoch's tree is saved in the workspace
+    (``rewards/epoch-N.json``, OZ's standard-v1 dump) for claims."""
+    values = [(a, float(v)) for a, v in valuation.document["values"].items()]
+    tree = payout_tree(payouts(values, pool))
+    client = rewards_client(chain, workspace)
+    epoch, _ = client.publish(tree, pool, deadline, bytes.fromhex(valuation.hash[2:]))
+    folder = workspace.root / "rewards"
+    folder.mkdir(exist_ok=True)
+    target = folder / f"epoch-{chain.chain_id}-{epoch}.json"
+    target.write_text(json.dumps(tree.dump(), indent=1))
+    return epoch, tree, target
