@@ -31,6 +31,14 @@ provenance_app = typer.Typer(
     help="Commit datasets and models, anchor their lineage on-chain, export it.",
     no_args_is_help=True,
 )
+data_app = typer.Typer(
+    help="Wallet-signed data contributions: sign, assemble, revoke.", no_args_is_help=True
+)
+rewards_app = typer.Typer(
+    help="Value contributions and pay them through on-chain Merkle epochs.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+app.add_typer(rewards_app, name="rewards")
 app.add_typer(chain_app, name="chain")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(contracts_app, name="contracts")
@@ -401,6 +409,137 @@ def verify(
     from proofmind.cli.provenance import run_verify
 
     raise typer.Exit(run_verify(workspace, path, as_json))
+
+
+AccountOption = Annotated[
+    int, typer.Option("--account", help="Index of the signing account on this chain.")
+]
+
+
+@data_app.command("contribute")
+def data_contribute(
+    data: Annotated[Path, typer.Argument(help="Your rows: a CSV or Parquet file.")],
+    dataset: Annotated[str, typer.Option(help="The dataset the curator announced.")],
+    licence: Annotated[str, typer.Option(help="Licence (SPDX id or text).")] = "CC-BY-4.0",
+    days: Annotated[int, typer.Option(help="Consent lasts this many days.")] = 365,
+    account: AccountOption = 0,
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Commit your rows and sign (EIP-712) a contribution: dataset, rows root, licence,
+    consent, expiry. Writes DATA.contribution.json for the curator.
+
+    Example:
+      proofmind data contribute my-rows.csv --dataset fraud-labels --licence CC-BY-4.0 --account 1
+    """
+    from proofmind.cli.ownership import run_contribute
+
+    run_contribute(workspace, data, dataset, licence, days, account, output)
+
+
+@data_app.command("assemble")
+def data_assemble(
+    contributions: Annotated[list[Path], typer.Argument(help="*.contribution.json files.")],
+    dataset: Annotated[str, typer.Option(help="The dataset being assembled.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The assembled CSV.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Check every contribution (signature, consent, expiry, revocation, rows) and write one
+    CSV with a contributor column; rows sent twice are kept once.
+
+    Example:
+      proofmind data assemble alice.csv.contribution.json bob.csv.contribution.json \\
+        --dataset fraud-labels -o assembled.csv
+    """
+    from proofmind.cli.ownership import run_assemble
+
+    run_assemble(workspace, contributions, dataset, output)
+
+
+@data_app.command("revoke")
+def data_revoke(
+    contribution: Annotated[Path, typer.Argument(help="Your *.contribution.json.")],
+    account: AccountOption = 0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Withdraw consent on-chain (ContributionRegistry); assembly refuses it from then on.
+
+    Example:
+      proofmind data revoke my-rows.csv.contribution.json --account 1
+    """
+    from proofmind.cli.ownership import run_revoke
+
+    run_revoke(workspace, contribution, account)
+
+
+@rewards_app.command("value")
+def rewards_value(
+    train: Annotated[Path, typer.Argument(help="The assembled CSV (with a contributor column).")],
+    test: Annotated[Path, typer.Option(help="Held-out CSV the value is measured on.")],
+    features: Annotated[str, typer.Option(help="Comma-separated numeric feature columns.")],
+    label: Annotated[str, typer.Option(help="The label column.")],
+    k: Annotated[int, typer.Option(help="Neighbours of the KNN classifier.")] = 5,
+    name: Annotated[str, typer.Option(help="Record name.")] = "valuation",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Exact KNN-Shapley value of every row, summed per contributor (negative values shown);
+    queues a valuation record (method, parameters, data roots, values root).
+
+    Example:
+      proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag
+    """
+    from proofmind.cli.ownership import run_value
+
+    run_value(workspace, train, test, [f.strip() for f in features.split(",")], label, k, name)
+
+
+@rewards_app.command("publish")
+def rewards_publish(
+    valuation: Annotated[str, typer.Argument(help="The valuation hash `rewards value` printed.")],
+    pool: Annotated[int, typer.Option(help="Token base units to pay out.")],
+    days: Annotated[int, typer.Option(help="Claim window in days.")] = 30,
+    mint: Annotated[bool, typer.Option(help="Mint the pool first (token owner only).")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Anchor the valuation and publish a funded reward epoch paying it out.
+
+    Example:
+      proofmind rewards publish 0x3f… --pool 1000000000000000000000 --mint
+    """
+    from proofmind.cli.ownership import run_publish
+
+    run_publish(workspace, valuation, pool, days, mint)
+
+
+@rewards_app.command("claim")
+def rewards_claim(
+    epoch: Annotated[int, typer.Option(help="The epoch number.")],
+    account: Annotated[str, typer.Option(help="The contributor's address (paid to it).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Claim an account's payout (anyone may submit it; the tokens go to the account).
+
+    Example:
+      proofmind rewards claim --epoch 0 --account 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    """
+    from proofmind.cli.ownership import run_claim
+
+    run_claim(workspace, epoch, account)
+
+
+@rewards_app.command("status")
+def rewards_status(
+    epoch: Annotated[int | None, typer.Option(help="One epoch (default: all).")] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Funded, claimed, deadline and sweep state of the reward epochs.
+
+    Example:
+      proofmind rewards status
+    """
+    from proofmind.cli.ownership import run_status
+
+    run_status(workspace, epoch)
 
 
 @app.command()

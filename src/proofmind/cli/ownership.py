@@ -1,0 +1,190 @@
+"""The `data` and `rewards` commands. Imported only when one of them runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry, attach
+from proofmind.crypto.merkle import StandardMerkleTree
+from proofmind.errors import InputError
+from proofmind.ownership.contributions import Contribution, assemble, contribute
+from proofmind.ownership.flow import (
+    Valuation,
+    load_valuation,
+    publish_epoch,
+    rewards_client,
+    value_contributions,
+)
+from proofmind.provenance.ledger import Ledger
+from proofmind.workspace import Workspace, open_workspace
+
+console = Console(soft_wrap=True)
+
+
+def _account(chain: Chain, index: int) -> object:
+    if not 0 <= index < len(chain.accounts):
+        raise InputError(
+            f"no account {index}: this chain has {len(chain.accounts)} signing account(s)",
+            hint="pick --account from 0 to the number of accounts minus one",
+        )
+    return chain.accounts[index]
+
+
+def _contributions(chain: Chain, workspace: Workspace) -> object:
+    return attach(chain, "ContributionRegistry", DeploymentRegistry(workspace.state))
+
+
+def run_contribute(
+    path: Path | None,
+    data: Path,
+    dataset: str,
+    licence: str,
+    days: int,
+    index: int,
+    out: Path | None,
+) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    registry = _contributions(chain, workspace)
+    account = _account(chain, index)
+    contribution = contribute(
+        account,  # type: ignore[arg-type]
+        data,
+        dataset=dataset,
+        licence=licence,
+        expiry=int(time.time()) + days * 86_400,
+        nonce=int(time.time_ns()),
+        chain_id=chain.chain_id,
+        registry=registry.address,  # type: ignore[attr-defined]
+        work_dir=workspace.root / "datasets",
+    )
+    target = out or data.with_name(data.name + ".contribution.json")
+    target.write_text(json.dumps(contribution.to_json(), indent=2) + "\n")
+    console.print(
+        f"Signed contribution [bold]{contribution.id}[/bold] by {contribution.contributor}: "
+        f"{contribution.row_count} rows of {data.name} for dataset {dataset!r}, "
+        f"licence {licence}, until {time.strftime('%Y-%m-%d', time.gmtime(contribution.expiry))}"
+    )
+    console.print(f"  wrote {target} — send it with {data.name} to the curator")
+
+
+def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Path) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    items = []
+    for file in files:
+        contribution = Contribution.load(file)
+        items.append((contribution, file.parent / contribution.data_file))
+    assembly = assemble(
+        items,
+        dataset=dataset,
+        output=output,
+        registry=_contributions(chain, workspace),  # type: ignore[arg-type]
+        work_dir=workspace.root / "datasets",
+    )
+    document = output.with_name(output.name + ".assembly.json")
+    document.write_text(json.dumps(assembly.document(), indent=2) + "\n")
+    table = Table("contributor", "rows kept", "duplicates dropped")
+    for contributor, kept in assembly.rows.items():
+        table.add_row(contributor, str(kept), str(assembly.duplicates[contributor]))
+    console.print(table)
+    console.print(f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name})")
+
+
+def run_revoke(path: Path | None, file: Path, index: int) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    contribution = Contribution.load(file)
+    account = _account(chain, index)
+    if getattr(account, "address", "").lower() != contribution.contributor.lower():
+        raise InputError(
+            f"account {index} is not the contributor {contribution.contributor}",
+            hint="only the contributor can revoke; pick their --account",
+        )
+    registry = _contributions(chain, workspace)
+    chain.sender(account).transact(  # type: ignore[arg-type]
+        registry.functions.revoke(bytes.fromhex(contribution.id[2:]))  # type: ignore[attr-defined]
+    )
+    console.print(f"Revoked contribution {contribution.id} on chain {chain.chain_id}")
+
+
+def run_value(
+    path: Path | None, train: Path, test: Path, features: list[str], label: str, k: int, name: str
+) -> None:
+    workspace = open_workspace(path)
+    valuation = value_contributions(
+        workspace, train, test, features=features, label=label, k=k, name=name
+    )
+    _print_values(valuation)
+    console.print(f"valuation {valuation.hash} (record {valuation.record.key}, pending)")
+
+
+def _print_values(valuation: Valuation) -> None:
+    table = Table("contributor", "rows", "value (KNN-Shapley)")
+    for c in valuation.contributors:
+        style = "red" if c.value < 0 else ""
+        table.add_row(
+            c.contributor,
+            str(c.rows),
+            f"[{style}]{c.value:+.6f}[/{style}]" if style else f"{c.value:+.6f}",
+        )
+    console.print(table)
+
+
+def run_publish(path: Path | None, digest: str, pool: int, days: int, mint: bool) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    document = load_valuation(workspace, digest)
+    ledger = Ledger(workspace)
+    record = ledger.find(digest)
+    if not record.anchored:
+        ledger.anchor(chain)
+    client = rewards_client(chain, workspace)
+    if mint:
+        client.chain.sender().transact(client.token.functions.mint(chain.sender().address, pool))
+    deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + days * 86_400
+    valuation = Valuation(document, [], ledger.get(record.key))
+    epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline)
+    until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(deadline))
+    console.print(
+        f"Published epoch {epoch}: {len(tree.values)} payouts, {pool} base units, root "
+        f"{tree.root_hex}, claims until {until} UTC"
+    )
+    console.print(f"  tree {saved} (share it: claimants need their proof)")
+
+
+def run_claim(path: Path | None, epoch: int, account: str) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    saved = workspace.root / "rewards" / f"epoch-{chain.chain_id}-{epoch}.json"
+    if not saved.is_file():
+        raise InputError(f"no tree for epoch {epoch} in this workspace ({saved})")
+    tree = StandardMerkleTree.load(saved.read_text())
+    receipt = rewards_client(chain, workspace).claim(epoch, tree, account)
+    console.print(f"Claimed epoch {epoch} for {account} ({int(receipt['gasUsed']):,} gas)")
+
+
+def run_status(path: Path | None, epoch: int | None) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    client = rewards_client(chain, workspace)
+    count = int(client.distributor.functions.epochCount().call())
+    epochs = [epoch] if epoch is not None else list(range(count))
+    table = Table("epoch", "funded", "claimed", "deadline (UTC)", "swept", "valuation")
+    for e in epochs:
+        s = client.status(e)
+        table.add_row(
+            str(e),
+            str(s.funded),
+            str(s.claimed),
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(s.deadline)),
+            str(s.swept),
+            s.valuation[:18] + "…",
+        )
+    console.print(table if epochs else "No epochs published yet.")
