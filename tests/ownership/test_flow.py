@@ -11,14 +11,17 @@ import pytest
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.cli.commands import deploy_suite
-from proofmind.ownership.contributions import assemble, contribute
+from proofmind.ownership.contributions import contribute
 from proofmind.ownership.flow import (
+    assemble_dataset,
     load_valuation,
     publish_epoch,
     rewards_client,
     value_contributions,
 )
 from proofmind.provenance.ledger import Ledger
+from proofmind.provenance.runs import track_run
+from proofmind.provenance.verify import verify_path
 from proofmind.workspace import Workspace
 
 pytestmark = pytest.mark.devnet
@@ -65,13 +68,7 @@ def test_contributors_are_valued_and_paid(ws: Workspace, chain: Chain, tmp_path:
             )
         )
     assembled = tmp_path / "assembled.csv"
-    assemble(
-        items,
-        dataset="demo",
-        output=assembled,
-        registry=contributions_registry,
-        work_dir=tmp_path / "w",
-    )
+    assemble_dataset(ws, items, dataset="demo", output=assembled, registry=contributions_registry)
     test = write(tmp_path / "test.csv", *sample(50, flip=False))
 
     valuation = value_contributions(ws, assembled, test, features=["x1", "x2"], label="label", k=5)
@@ -91,3 +88,18 @@ def test_contributors_are_valued_and_paid(ws: Workspace, chain: Chain, tmp_path:
     assert registry.token.functions.balanceOf(bob).call() > 0
     status = registry.status(epoch)
     assert status.valuation == valuation.hash and status.claimed <= status.funded
+
+    # a model trained on the assembled data verifies until a contributor withdraws consent
+    with track_run("on-contributions", datasets=[assembled], workspace=ws, anchor=False) as run:
+        run.log_metric(0, loss=0.1)
+    Ledger(ws).anchor(chain)
+    assert verify_path(ws, run.directory, connect=lambda: chain, workers=1).ok
+    carol_id = bytes.fromhex(items[2][0].id[2:])
+    chain.sender(chain.accounts[3]).transact(contributions_registry.functions.revoke(carol_id))
+    report = verify_path(ws, run.directory, connect=lambda: chain, workers=1)
+    problems = [p for f in report.findings for p in f.problems]
+    assert not report.ok
+    assert [p for p in problems if "revoked" in p] == [
+        f"contribution {items[2][0].id[:12]}… by {carol} was revoked at "
+        f"{contributions_registry.functions.revokedAt(carol, carol_id).call()}: consent withdrawn"
+    ]

@@ -13,9 +13,10 @@ from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import InputError
-from proofmind.ownership.contributions import Contribution, assemble, contribute
+from proofmind.ownership.contributions import Contribution, contribute
 from proofmind.ownership.flow import (
     Valuation,
+    assemble_dataset,
     load_valuation,
     publish_epoch,
     rewards_client,
@@ -81,12 +82,12 @@ def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Pat
     for file in files:
         contribution = Contribution.load(file)
         items.append((contribution, file.parent / contribution.data_file))
-    assembly = assemble(
+    assembly, committed = assemble_dataset(
+        workspace,
         items,
         dataset=dataset,
         output=output,
         registry=_contributions(chain, workspace),  # type: ignore[arg-type]
-        work_dir=workspace.root / "datasets",
     )
     document = output.with_name(output.name + ".assembly.json")
     document.write_text(json.dumps(assembly.document(), indent=2) + "\n")
@@ -94,7 +95,11 @@ def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Pat
     for contributor, kept in assembly.rows.items():
         table.add_row(contributor, str(kept), str(assembly.duplicates[contributor]))
     console.print(table)
-    console.print(f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name})")
+    console.print(
+        f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name}); "
+        f"dataset record {committed.record.key} names all {len(assembly.contributions)} "
+        "contributions"
+    )
 
 
 def run_revoke(path: Path | None, file: Path, index: int) -> None:

@@ -12,15 +12,17 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from web3.contract import Contract
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.crypto.keccak import keccak256
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import InputError
+from proofmind.ownership.contributions import Assembly, Contribution, assemble
 from proofmind.ownership.rewards import RewardsClient, payout_tree, payouts
 from proofmind.ownership.valuation import METHOD, ContributorValue, by_contributor, knn_shapley
-from proofmind.provenance.api import commit
+from proofmind.provenance.api import Committed, commit
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
@@ -28,6 +30,27 @@ from proofmind.workspace import Workspace
 
 VALUATION_FORMAT = "proofmind-valuation-v1"
 OWNER_COLUMN = "contributor"
+
+
+def assemble_dataset(
+    workspace: Workspace,
+    items: Sequence[tuple[Contribution, Path]],
+    *,
+    dataset: str,
+    output: Path,
+    registry: Contract | None,
+) -> tuple[Assembly, Committed]:
+    """Assemble checked contributions into ``output`` and commit it as a dataset whose record
+    names every contribution (the assembly document's hash is in its URI)."""
+    assembly = assemble(
+        items,
+        dataset=dataset,
+        output=output,
+        registry=registry,
+        work_dir=workspace.root / "datasets",
+    )
+    digest = workspace.blobs.put(canonical_json(assembly.document()))
+    return assembly, commit(workspace, output, contributions=digest)
 
 
 def read_table(

@@ -75,17 +75,30 @@ def commit(
     name: str | None = None,
     workers: int | None = None,
     progress: Any = None,
+    contributions: str | None = None,
 ) -> Committed:
-    """Commit the dataset at ``path`` into the workspace and queue its record."""
+    """Commit the dataset at ``path`` into the workspace and queue its record.
+
+    ``contributions`` is the hash of the assembly document (kept in the blob store) when the
+    dataset was assembled from signed contributions; it goes into the record's URI. The same
+    unchanged data at the same path keeps its existing record."""
     commitment = commit_dataset(
         Path(path), workspace.root / "datasets", name=name, workers=workers, progress=progress
     )
     manifest = commitment.manifest
-    record = Ledger(workspace).add(
+    ledger = Ledger(workspace)
+    if contributions is None and name is None:
+        for existing in ledger.by_path(Path(path)):
+            if existing.kind == Kind.DATASET and existing.content_hash == manifest.root:
+                return Committed(commitment, existing)
+    uri = dataset_uri(manifest.name, manifest.hash)
+    if contributions is not None:
+        uri += f"&contributions={contributions}"
+    record = ledger.add(
         Kind.DATASET,
         manifest.name,
         manifest.root,
-        dataset_uri(manifest.name, manifest.hash),
+        uri,
         path=path,
         meta=commitment.tree_path.parent.relative_to(workspace.root).as_posix(),
     )

@@ -9,6 +9,7 @@ only to *locate* a difference once a hash disagrees, never to decide that someth
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,8 +214,38 @@ class _Verifier:
             return
         check = check_dataset(path, commitment, workers=self.workers)
         finding.problems += check.problems
+        assembly = uri_param(record.uri, "contributions")
+        if assembly is not None:
+            self._contributions(assembly, finding)
         if check.ok:
             finding.notes.append(f"{manifest.rows} rows, Merkle root {manifest.root[:18]}…")
+
+    def _contributions(self, digest: str, finding: Finding) -> None:
+        """Flag contributions that expired or were revoked since the data was assembled."""
+        from proofmind.ownership.contributions import Contribution
+
+        if not self.workspace.blobs.has(digest):
+            finding.problems.append(f"the assembly document {digest} is not in this workspace")
+            return
+        document = json.loads(self.workspace.blobs.path_of(digest).read_bytes())
+        now = time.time()
+        abi = load_artifact("ContributionRegistry").abi
+        for raw in document.get("contributions", []):
+            fields = {k: raw[k] for k in Contribution.__dataclass_fields__}
+            c = Contribution(**fields)
+            who = f"contribution {c.id[:12]}… by {c.contributor}"
+            if c.expiry <= now:
+                finding.problems.append(f"{who} expired at {c.expiry}: its consent has lapsed")
+            registry = self.chain.w3.eth.contract(address=to_checksum_address(c.registry), abi=abi)
+            if not self.chain.w3.eth.get_code(registry.address):
+                finding.problems.append(f"{who}: no ContributionRegistry at {c.registry}")
+                continue
+            at = registry.functions.revokedAt(c.contributor, bytes.fromhex(c.id[2:])).call()
+            if at:
+                finding.problems.append(f"{who} was revoked at {at}: consent withdrawn")
+        if not any("contribution" in p for p in finding.problems):
+            count = len(document.get("contributions", []))
+            finding.notes.append(f"{count} signed contributions, none revoked or expired")
 
     # ------------------------------------------------------------------ runs
 
