@@ -49,6 +49,9 @@ class DemoReport:
     lineage_verified: bool = False
     tampered_row: int = -1
     tamper_pinpointed: bool = False
+    contributor_values: dict[str, float] = field(default_factory=dict)
+    reward_epoch: int = -1
+    claimed: int = 0
     proved: list[str] = field(default_factory=list)
 
 
@@ -267,6 +270,28 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
     _step(console, "Anchor lineage", anchor)
     _step(console, "Verify model → run → data", verify)
     _step(console, "Tampered transaction", tamper)
+
+    def ownership() -> tuple[None, str]:
+        from proofmind import demo_ownership
+
+        result = demo_ownership.run(demo, workspace, chain)
+        assert result.valuation is not None
+        values = {c.contributor: c.value for c in result.valuation.contributors}
+        named = {n: values.get(a, 0.0) for n, a in result.contributors.items()}
+        report.contributor_values = named
+        report.reward_epoch = result.epoch
+        report.claimed = result.claimed
+        shown = ", ".join(f"{n} {v:+.3f}" for n, v in named.items())
+        report.proved.append(
+            f"three wallet-signed contributions valued by exact KNN-Shapley ({shown}); epoch "
+            f"{result.epoch} pays by value, alice claimed {result.claimed / 10**18:.2f} PMDR"
+        )
+        return (
+            None,
+            f"values {shown}; epoch {result.epoch}, alice claimed {result.claimed / 10**18:.2f}",
+        )
+
+    _step(console, "Contributions → values → rewards", ownership)
 
 
 __all__ = ["DemoReport", "run_demo"]
