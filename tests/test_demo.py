@@ -35,6 +35,9 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert report.lineage_verified and report.tamper_pinpointed
         assert 0 < report.anchor_gas_per_record < 60_000
         assert 0.0 <= report.model_metrics["test_f1"] <= 1.0
+        values = report.contributor_values
+        assert values["carol"] < min(values["alice"], values["bob"])  # carol's labels are wrong
+        assert report.reward_epoch == 0 and report.claimed > 0
 
         again = run_demo(tmp_path, Console(file=io.StringIO(), width=200))
         assert again.dataset_root == report.dataset_root

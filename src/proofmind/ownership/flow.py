@@ -105,11 +105,16 @@ def value_contributions(
     label: str,
     k: int = 5,
     name: str = "valuation",
+    standardize: bool = True,
 ) -> Valuation:
     """KNN-Shapley value of every row of ``train`` (an assembled dataset, with a contributor
     column) on ``test``, summed per contributor and queued as a lineage record."""
     x, y, owners = read_table(train, features, label, owner=True)
     xq, yq, _ = read_table(test, features, label, owner=False)
+    if standardize:  # z-scores from the training rows, so no feature dominates the distance
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        std[std == 0] = 1.0
+        x, xq = (x - mean) / std, (xq - mean) / std
     values = knn_shapley(x, y, xq, yq, k)
     contributors = by_contributor(values, owners)
     datasets = [commit(workspace, Path(train)), commit(workspace, Path(test))]
@@ -117,7 +122,13 @@ def value_contributions(
     document = {
         "format": VALUATION_FORMAT,
         "method": METHOD,
-        "parameters": {"k": k, "features": list(features), "label": label, "distance": "euclidean"},
+        "parameters": {
+            "k": k,
+            "features": list(features),
+            "label": label,
+            "distance": "euclidean",
+            "standardize": standardize,
+        },
         "data": {"train": datasets[0].root, "test": datasets[1].root},
         "values": per_contributor,
         "values_root": "0x" + keccak256(canonical_json(per_contributor)).hex(),
