@@ -76,6 +76,11 @@ def test_contributors_are_valued_and_paid(ws: Workspace, chain: Chain, tmp_path:
     alice, bob, carol = (a.address for a in chain.accounts[1:4])
     assert by[alice] > 0 and by[bob] > 0 and by[carol] < 0
     assert load_valuation(ws, valuation.hash)["values_root"].startswith("0x")
+    banzhaf = value_contributions(
+        ws, assembled, test, features=["x1", "x2"], label="label", method="banzhaf", name="bz"
+    )
+    assert {c.contributor: c.value for c in banzhaf.contributors}[carol] < 0
+    assert {"seed", "samples", "converged", "max_stderr"} <= set(banzhaf.document["parameters"])
     anchored = Ledger(ws).anchor(chain)
     assert valuation.record.key in {r.key for r in anchored.anchored}
 

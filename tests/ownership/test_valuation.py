@@ -105,3 +105,47 @@ def test_contributor_totals_keep_negative_values() -> None:
     totals = by_contributor(values, ["alice", "bob", "alice", "bob"])
     assert [(t.contributor, t.rows) for t in totals] == [("alice", 2), ("bob", 2)]
     assert totals[0].value == pytest.approx(0.6) and totals[1].value == pytest.approx(-0.6)
+
+
+# ------------------------------------------------------------------------ Data Banzhaf
+
+
+def test_banzhaf_recovers_an_additive_game() -> None:
+    """For u(S) = Σ w_i over S the Banzhaf value of i is w_i."""
+    from proofmind.ownership.valuation import data_banzhaf
+
+    weights = np.array([0.5, -0.2, 0.1, 0.0, 0.3])
+    result = data_banzhaf(
+        lambda mask: float(weights[mask].sum()), 5, tolerance=0.01, max_samples=20_000, seed=1
+    )
+    assert result.converged and result.stderr.max() < 0.01
+    assert np.all(np.abs(result.values - weights) < 4 * result.stderr + 1e-12)
+    assert result.history[-1] == (result.samples, float(result.stderr.max()))
+
+
+def test_banzhaf_says_when_it_did_not_converge() -> None:
+    from proofmind.ownership.valuation import data_banzhaf
+
+    rng = np.random.default_rng(0)
+    result = data_banzhaf(lambda mask: float(rng.random()), 3, tolerance=1e-6, max_samples=300)
+    assert not result.converged and result.samples == 300
+    assert [n for n, _ in result.history] == [100, 150, 200, 250, 300]
+
+
+def test_banzhaf_of_contributors_with_a_knn_utility() -> None:
+    from proofmind.ownership.valuation import data_banzhaf, knn_accuracy_utility
+
+    x, y, xq, yq = _data(300, 60, 2, 8)
+    groups = np.repeat(np.arange(3), 100)
+    y = y.copy()
+    y[groups == 2] = 1 - y[groups == 2]  # the third contributor's labels are all wrong
+    utility = knn_accuracy_utility(x, y, xq, yq, groups, k=5)
+    result = data_banzhaf(utility, 3, tolerance=0.02, max_samples=3000, seed=2)
+    assert result.values[2] < 0 < min(result.values[0], result.values[1])
+
+
+def test_banzhaf_refuses_a_non_finite_utility() -> None:
+    from proofmind.ownership.valuation import data_banzhaf
+
+    with pytest.raises(InputError, match="must be finite"):
+        data_banzhaf(lambda mask: float("nan"), 2)

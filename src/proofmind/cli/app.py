@@ -480,17 +480,23 @@ def rewards_value(
     label: Annotated[str, typer.Option(help="The label column.")],
     k: Annotated[int, typer.Option(help="Neighbours of the KNN classifier.")] = 5,
     name: Annotated[str, typer.Option(help="Record name.")] = "valuation",
+    method: Annotated[
+        str, typer.Option(help="knn-shapley (exact, per row) or banzhaf (per contributor).")
+    ] = "knn-shapley",
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Exact KNN-Shapley value of every row, summed per contributor (negative values shown);
-    queues a valuation record (method, parameters, data roots, values root).
+    """Value each contributor (negative values shown) and queue a valuation record (method,
+    parameters, data roots, values root) so anyone can recompute the payout.
 
-    Example:
+    Examples:
       proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag
+      proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag \\
+        --method banzhaf
     """
     from proofmind.cli.ownership import run_value
 
-    run_value(workspace, train, test, [f.strip() for f in features.split(",")], label, k, name)
+    columns = [f.strip() for f in features.split(",")]
+    run_value(workspace, train, test, columns, label, k, name, method)
 
 
 @rewards_app.command("publish")

@@ -120,18 +120,32 @@ def run_revoke(path: Path | None, file: Path, index: int) -> None:
 
 
 def run_value(
-    path: Path | None, train: Path, test: Path, features: list[str], label: str, k: int, name: str
+    path: Path | None,
+    train: Path,
+    test: Path,
+    features: list[str],
+    label: str,
+    k: int,
+    name: str,
+    method: str,
 ) -> None:
     workspace = open_workspace(path)
     valuation = value_contributions(
-        workspace, train, test, features=features, label=label, k=k, name=name
+        workspace, train, test, features=features, label=label, k=k, name=name, method=method
     )
     _print_values(valuation)
+    parameters = valuation.document["parameters"]
+    if "converged" in parameters:
+        state = "converged" if parameters["converged"] else "did NOT converge"
+        console.print(
+            f"{parameters['samples']} samples, {state} (largest standard error "
+            f"{parameters['max_stderr']:.4f})"
+        )
     console.print(f"valuation {valuation.hash} (record {valuation.record.key}, pending)")
 
 
 def _print_values(valuation: Valuation) -> None:
-    table = Table("contributor", "rows", "value (KNN-Shapley)")
+    table = Table("contributor", "rows", f"value ({valuation.document['method']})")
     for c in valuation.contributors:
         style = "red" if c.value < 0 else ""
         table.add_row(

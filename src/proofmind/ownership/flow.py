@@ -21,7 +21,15 @@ from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Assembly, Contribution, assemble
 from proofmind.ownership.rewards import RewardsClient, payout_tree, payouts
-from proofmind.ownership.valuation import METHOD, ContributorValue, by_contributor, knn_shapley
+from proofmind.ownership.valuation import (
+    BANZHAF_METHOD,
+    METHOD,
+    ContributorValue,
+    by_contributor,
+    data_banzhaf,
+    knn_accuracy_utility,
+    knn_shapley,
+)
 from proofmind.provenance.api import Committed, commit
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
@@ -106,29 +114,58 @@ def value_contributions(
     k: int = 5,
     name: str = "valuation",
     standardize: bool = True,
+    method: str = "knn-shapley",
+    seed: int = 0,
 ) -> Valuation:
-    """KNN-Shapley value of every row of ``train`` (an assembled dataset, with a contributor
-    column) on ``test``, summed per contributor and queued as a lineage record."""
+    """Value every contributor of ``train`` (an assembled dataset, with a contributor column)
+    on ``test`` and queue the valuation as a lineage record.
+
+    ``knn-shapley``: exact KNN-Shapley of every row, summed per contributor. ``banzhaf``: Data
+    Banzhaf of each contributor as a whole (seeded Monte Carlo, convergence recorded), here
+    with the KNN classifier's accuracy as the utility."""
     x, y, owners = read_table(train, features, label, owner=True)
     xq, yq, _ = read_table(test, features, label, owner=False)
     if standardize:  # z-scores from the training rows, so no feature dominates the distance
         mean, std = x.mean(axis=0), x.std(axis=0)
         std[std == 0] = 1.0
         x, xq = (x - mean) / std, (xq - mean) / std
-    values = knn_shapley(x, y, xq, yq, k)
-    contributors = by_contributor(values, owners)
+    parameters: dict[str, Any] = {
+        "k": k,
+        "features": list(features),
+        "label": label,
+        "distance": "euclidean",
+        "standardize": standardize,
+    }
+    if method == "knn-shapley":
+        contributors = by_contributor(knn_shapley(x, y, xq, yq, k), owners)
+        method_name = METHOD
+    elif method == "banzhaf":
+        names = sorted(set(owners))
+        groups = np.array([names.index(o) for o in owners])
+        result = data_banzhaf(knn_accuracy_utility(x, y, xq, yq, groups, k), len(names), seed=seed)
+        rows = np.bincount(groups, minlength=len(names))
+        contributors = sorted(
+            (
+                ContributorValue(n, int(r), float(v))
+                for n, r, v in zip(names, rows, result.values, strict=True)
+            ),
+            key=lambda c: (-c.value, c.contributor),
+        )
+        method_name = BANZHAF_METHOD
+        parameters |= {
+            "seed": seed,
+            "samples": result.samples,
+            "converged": result.converged,
+            "max_stderr": float(result.stderr.max()),
+        }
+    else:
+        raise InputError(f"unknown valuation method {method!r}", hint="knn-shapley or banzhaf")
     datasets = [commit(workspace, Path(train)), commit(workspace, Path(test))]
     per_contributor = {c.contributor: repr(c.value) for c in contributors}
     document = {
         "format": VALUATION_FORMAT,
-        "method": METHOD,
-        "parameters": {
-            "k": k,
-            "features": list(features),
-            "label": label,
-            "distance": "euclidean",
-            "standardize": standardize,
-        },
+        "method": method_name,
+        "parameters": parameters,
         "data": {"train": datasets[0].root, "test": datasets[1].root},
         "values": per_contributor,
         "values_root": "0x" + keccak256(canonical_json(per_contributor)).hex(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,3 +114,112 @@ def by_contributor(values: NDArray[np.float64], owners: Sequence[str]) -> list[C
         totals.setdefault(owner, []).append(value)
     out = [ContributorValue(o, len(v), float(np.sum(v))) for o, v in totals.items()]
     return sorted(out, key=lambda c: (-c.value, c.contributor))
+
+
+# --------------------------------------------------------------------------- any model
+
+BANZHAF_METHOD = "data-banzhaf-msr-wang2023"
+
+
+@dataclass(frozen=True)
+class BanzhafResult:
+    """Data Banzhaf values with their standard errors and how the estimate converged."""
+
+    values: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    samples: int
+    converged: bool
+    history: list[tuple[int, float]]  # (samples, largest standard error) as sampling went on
+
+
+def data_banzhaf(
+    utility: Callable[[NDArray[np.bool_]], float],
+    players: int,
+    *,
+    tolerance: float = 0.01,
+    min_samples: int = 100,
+    max_samples: int = 2000,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> BanzhafResult:
+    """Data Banzhaf values (Wang & Jia, AISTATS 2023) of ``players`` (rows or contributors) for
+    any model, by the Maximum Sample Reuse estimator: draw subsets that hold each player with
+    probability 1/2, evaluate ``utility(mask)`` once per subset, and take for every player the
+    mean utility of the subsets with them minus the mean of those without.
+
+    Sampling stops once the largest standard error is below ``tolerance`` (after at least
+    ``min_samples``), or at ``max_samples`` with ``converged=False``: the result says which.
+    The seed makes the estimate reproducible, so a payout built on it can be recomputed.
+    """
+    if players < 1:
+        raise InputError("there is nothing to value: no players")
+    if not 2 <= min_samples <= max_samples:
+        raise InputError(f"need 2 <= min_samples <= max_samples, got {min_samples}, {max_samples}")
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((max_samples, players), dtype=bool)
+    utilities = np.zeros(max_samples)
+    history: list[tuple[int, float]] = []
+    done = 0
+    values = stderr = np.zeros(players)
+    while done < max_samples:
+        block = min(max(min_samples - done, 50), max_samples - done)
+        for _ in range(block):
+            mask = rng.random(players) < 0.5
+            value = float(utility(mask))
+            if not np.isfinite(value):
+                raise InputError(f"the utility returned {value} for a subset; it must be finite")
+            masks[done], utilities[done] = mask, value
+            done += 1
+        values, stderr = _msr(masks[:done], utilities[:done])
+        history.append((done, float(stderr.max())))
+        if progress is not None:
+            progress(block)
+        if done >= min_samples and stderr.max() < tolerance:
+            return BanzhafResult(values, stderr, done, True, history)
+    return BanzhafResult(values, stderr, done, False, history)
+
+
+def _msr(
+    masks: NDArray[np.bool_], utilities: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per player: mean utility with − mean utility without, and its standard error."""
+    inside = masks.astype(np.float64)
+    outside = 1.0 - inside
+    n_in, n_out = inside.sum(0), outside.sum(0)
+    safe_in, safe_out = np.maximum(n_in, 1), np.maximum(n_out, 1)
+    mean_in = utilities @ inside / safe_in
+    mean_out = utilities @ outside / safe_out
+    var_in = (utilities**2) @ inside / safe_in - mean_in**2
+    var_out = (utilities**2) @ outside / safe_out - mean_out**2
+    stderr = np.sqrt(np.maximum(var_in, 0) / safe_in + np.maximum(var_out, 0) / safe_out)
+    stderr[(n_in < 2) | (n_out < 2)] = np.inf
+    return mean_in - mean_out, stderr
+
+
+def knn_accuracy_utility(
+    x_train: NDArray[np.float64],
+    y_train: NDArray[Any],
+    x_test: NDArray[np.float64],
+    y_test: NDArray[Any],
+    groups: NDArray[np.int64],
+    k: int = 5,
+) -> Callable[[NDArray[np.bool_]], float]:
+    """A utility for :func:`data_banzhaf` whose players are ``groups`` (e.g. contributors):
+    test accuracy of a K-nearest-neighbour majority vote trained on the chosen groups' rows."""
+    order = np.argsort(
+        np.einsum("ij,ij->i", x_train, x_train)[None, :] - 2.0 * (x_test @ x_train.T), axis=1
+    )
+    ranked_groups = groups[order]
+    ranked_labels = y_train[order]
+
+    def utility(mask: NDArray[np.bool_]) -> float:
+        keep = mask[ranked_groups]
+        if not keep.any():
+            return 0.0
+        # the first k kept neighbours of each test point
+        position = np.cumsum(keep, axis=1)
+        chosen = keep & (position <= k)
+        votes = (ranked_labels == y_test[:, None]) & chosen
+        return float(np.mean(votes.sum(1) * 2 > chosen.sum(1)))
+
+    return utility
