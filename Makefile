@@ -48,6 +48,7 @@ compile: $(NPM_STAMP)
 bench: setup
 	$(BIN)/python benchmarks/bench_merkle.py
 	$(BIN)/python benchmarks/bench_provenance.py
+	$(BIN)/python benchmarks/bench_valuation.py
 
 clean:
 	rm -rf $(VENV) node_modules out cache .mypy_cache .ruff_cache .pytest_cache
