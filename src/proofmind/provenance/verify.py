@@ -236,11 +236,18 @@ class _Verifier:
             who = f"contribution {c.id[:12]}… by {c.contributor}"
             if c.expiry <= now:
                 finding.problems.append(f"{who} expired at {c.expiry}: its consent has lapsed")
+            if c.chain_id != self.chain.chain_id:
+                finding.problems.append(
+                    f"{who}: its revocation lives on chain {c.chain_id}, this workspace is "
+                    f"connected to chain {self.chain.chain_id}"
+                )
+                continue
             registry = self.chain.w3.eth.contract(address=to_checksum_address(c.registry), abi=abi)
             if not self.chain.w3.eth.get_code(registry.address):
                 finding.problems.append(f"{who}: no ContributionRegistry at {c.registry}")
                 continue
-            at = registry.functions.revokedAt(c.contributor, bytes.fromhex(c.id[2:])).call()
+            contributor = to_checksum_address(c.contributor)
+            at = registry.functions.revokedAt(contributor, bytes.fromhex(c.id[2:])).call()
             if at:
                 finding.problems.append(f"{who} was revoked at {at}: consent withdrawn")
         if not any("contribution" in p for p in finding.problems):

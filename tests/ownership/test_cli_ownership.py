@@ -1,0 +1,95 @@
+"""data and rewards from the command line, as a contributor and a curator use them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.test_cli import assert_one_line_error, run
+
+pytestmark = pytest.mark.devnet
+
+
+def write(path: Path, n: int, flip: bool, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2))
+    y = (x[:, 0] > 0).astype(int)
+    y = 1 - y if flip else y
+    path.write_text(
+        "x1,x2,label\n" + "".join(f"{a:.5f},{b:.5f},{c}\n" for (a, b), c in zip(x, y, strict=True))
+    )
+
+
+def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
+    assert run("init", cwd=tmp_path).returncode == 0
+    try:
+        assert run("contracts", "deploy", cwd=tmp_path).returncode == 0
+        for seed, (name, flip) in enumerate([("alice", False), ("bob", False), ("carol", True)]):
+            write(tmp_path / f"{name}.csv", 30, flip, seed)
+            signed = run(
+                "data",
+                "contribute",
+                f"{name}.csv",
+                "--dataset",
+                "demo",
+                "--account",
+                str(seed + 1),
+                cwd=tmp_path,
+            )
+            assert signed.returncode == 0, signed.stderr
+        write(tmp_path / "test.csv", 40, False, 9)
+        files = [f"{n}.csv.contribution.json" for n in ("alice", "bob", "carol")]
+        assembled = run(
+            "data", "assemble", *files, "--dataset", "demo", "-o", "all.csv", cwd=tmp_path
+        )
+        assert assembled.returncode == 0, assembled.stderr
+        assert "Assembled 90 rows" in assembled.stdout
+        valued = run(
+            "rewards",
+            "value",
+            "all.csv",
+            "--test",
+            "test.csv",
+            "--features",
+            "x1,x2",
+            "--label",
+            "label",
+            cwd=tmp_path,
+        )
+        assert valued.returncode == 0, valued.stderr
+        digest = re.search(r"valuation (0x[0-9a-f]{64})", valued.stdout)
+        assert digest is not None
+        published = run(
+            "rewards", "publish", digest.group(1), "--pool", "1000000", "--mint", cwd=tmp_path
+        )
+        assert published.returncode == 0, published.stderr
+        bob = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # devnet account 2
+        assert (
+            run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path).returncode == 0
+        )
+        assert_one_line_error(
+            run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path),
+            "AlreadyClaimed",
+        )
+        status = run("rewards", "status", cwd=tmp_path)
+        assert "1000000" in status.stdout
+
+        assert (
+            run(
+                "data", "revoke", "carol.csv.contribution.json", "--account", "3", cwd=tmp_path
+            ).returncode
+            == 0
+        )
+        assert_one_line_error(
+            run("data", "assemble", *files, "--dataset", "demo", "-o", "again.csv", cwd=tmp_path),
+            "was revoked on-chain",
+        )
+        assert_one_line_error(
+            run("data", "revoke", "alice.csv.contribution.json", "--account", "2", cwd=tmp_path),
+            "is not the contributor",
+        )
+    finally:
+        run("chain", "down", cwd=tmp_path)
