@@ -1,0 +1,1 @@
+"""On-chain intelligence: canonical chain tables, address features, fraud scoring."""

@@ -1,0 +1,278 @@
+"""Import Etherscan-format exports (``txlist`` and ``tokentx`` CSVs) into the canonical
+tables: Parquet files partitioned by block range, read through DuckDB views.
+
+Canonical ``transactions``: block_number, timestamp, hash, tx_index, nonce, from_address,
+to_address, value_wei, gas, gas_price, gas_used, status (1 ok / 0 failed), input, method_id,
+contract_address. Canonical ``erc20_transfers``: block_number, timestamp, hash, log_index (null:
+Etherscan does not give it), token, from_address, to_address, value (base units, as exact
+decimal text: token amounts can exceed 128 bits),
+token_decimals, token_name, token_symbol. Addresses are lower-case; a transaction that appears
+in two accounts' exports is stored once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from proofmind.errors import InputError
+
+BLOCK_RANGE = 100_000
+TX_COLUMNS = {
+    "blockNumber": "BIGINT",
+    "timeStamp": "BIGINT",
+    "hash": "VARCHAR",
+    "nonce": "BIGINT",
+    "transactionIndex": "INTEGER",
+    "from": "VARCHAR",
+    "to": "VARCHAR",
+    "value": "HUGEINT",
+    "gas": "BIGINT",
+    "gasPrice": "HUGEINT",
+    "isError": "INTEGER",
+    "input": "VARCHAR",
+    "contractAddress": "VARCHAR",
+    "gasUsed": "BIGINT",
+    "methodId": "VARCHAR",
+}
+TOKEN_COLUMNS = {
+    "blockNumber": "BIGINT",
+    "timeStamp": "BIGINT",
+    "hash": "VARCHAR",
+    "from": "VARCHAR",
+    "to": "VARCHAR",
+    "contractAddress": "VARCHAR",
+    "value": "VARCHAR",  # token amounts can exceed 128 bits: kept as exact decimal text
+    "tokenName": "VARCHAR",
+    "tokenSymbol": "VARCHAR",
+    "tokenDecimal": "INTEGER",
+}
+_SCHEMAS = {
+    "transactions": (
+        "block_number BIGINT, timestamp BIGINT, hash VARCHAR, tx_index INTEGER, nonce BIGINT, "
+        "from_address VARCHAR, to_address VARCHAR, value_wei HUGEINT, gas BIGINT, "
+        "gas_price HUGEINT, gas_used BIGINT, status INTEGER, input VARCHAR, method_id VARCHAR, "
+        "contract_address VARCHAR"
+    ),
+    "erc20_transfers": (
+        "block_number BIGINT, timestamp BIGINT, hash VARCHAR, log_index INTEGER, token VARCHAR, "
+        "from_address VARCHAR, to_address VARCHAR, value VARCHAR, token_decimals INTEGER, "
+        "token_name VARCHAR, token_symbol VARCHAR"
+    ),
+}
+_ADDRESS = "^0x[0-9a-f]{40}$"
+_HASH = "^0x[0-9a-f]{64}$"
+
+
+@dataclass(frozen=True)
+class BadRow:
+    file: str
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, line {self.line}" if self.line is not None else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    tables: dict[str, int] = field(default_factory=dict)  # table → rows written
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+
+def _kind(path: Path) -> str:
+    """'transactions' or 'erc20_transfers', from the export's header."""
+    import gzip
+
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as f:
+            header = f.readline().strip().split(",")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    if {"tokenSymbol", "tokenDecimal"} <= set(header):
+        wanted = TOKEN_COLUMNS
+        kind = "erc20_transfers"
+    elif {"isError", "gasUsed"} <= set(header):
+        wanted = TX_COLUMNS
+        kind = "transactions"
+    else:
+        raise InputError(
+            f"{path} is neither an Etherscan txlist nor a tokentx export",
+            hint="expected the columns of Etherscan's txlist (isError, gasUsed, …) or tokentx",
+        )
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise InputError(f"{path} lacks column(s) {', '.join(missing)}")
+    return kind
+
+
+def import_etherscan(paths: Sequence[Path], out_dir: Path, *, strict: bool = False) -> ImportReport:
+    """Import the exports at ``paths`` into ``out_dir/<table>/block_range=N/*.parquet``.
+
+    A row that does not parse (wrong number of cells, a non-number where a number belongs, an
+    address or hash that is not one) is reported with its file and line and left out; with
+    ``strict`` the first one fails the import and nothing is written."""
+    if not paths:
+        raise InputError("no files to import")
+    report = ImportReport()
+    con = duckdb.connect()
+    by_kind: dict[str, list[Path]] = {}
+    for path in paths:
+        by_kind.setdefault(_kind(Path(path)), []).append(Path(path))
+    staged = Path(
+        tempfile.mkdtemp(prefix=".import-", dir=out_dir.parent if out_dir.parent.exists() else None)
+    )
+    try:
+        for kind, files in by_kind.items():
+            columns = TX_COLUMNS if kind == "transactions" else TOKEN_COLUMNS
+            rows = _load(con, kind, files, columns, report, strict)
+            if rows:
+                target = staged / kind
+                con.execute(
+                    f"COPY (SELECT *, block_number // {BLOCK_RANGE} * {BLOCK_RANGE} AS block_range "
+                    f"FROM {kind}_clean ORDER BY block_number, hash) TO {sql_string(target)} "
+                    "(FORMAT PARQUET, PARTITION_BY (block_range), OVERWRITE_OR_IGNORE)"
+                )
+            report.tables[kind] = rows
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for kind in by_kind:
+            if (staged / kind).exists():
+                final = out_dir / kind
+                if final.exists():
+                    shutil.rmtree(final)
+                (staged / kind).rename(final)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        con.close()
+    return report
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    kind: str,
+    files: list[Path],
+    columns: dict[str, str],
+    report: ImportReport,
+    strict: bool,
+) -> int:
+    listing = ", ".join(sql_string(f) for f in files)
+    # every column as text first, so a bad cell is found and named by us, with its line
+    con.execute(f"DROP TABLE IF EXISTS {kind}_raw")
+    con.execute(
+        f"CREATE TABLE {kind}_raw AS SELECT *, row_number() OVER () AS _row FROM read_csv("
+        f"[{listing}], header=true, all_varchar=true, filename=true, store_rejects=true, "
+        "rejects_table='rejects', rejects_scan='rejects_scan')"
+    )
+    rejected = con.execute(
+        "SELECT s.file_path, e.line, min(e.error_message) FROM rejects e "
+        "JOIN rejects_scan s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 2"
+    ).fetchall()
+    for file, line, message in rejected:
+        _bad(report, BadRow(str(file), int(line), str(message)), strict)
+    checks = []
+    for name, sql_type in columns.items():
+        if sql_type != "VARCHAR":
+            checks.append(
+                f'CASE WHEN "{name}" <> \'\' AND TRY_CAST("{name}" AS {sql_type}) IS NULL '
+                f"THEN '{name} is not a number' END"
+            )
+    for name in ("from", "contractAddress", "to"):
+        if name in columns:
+            checks.append(
+                f"CASE WHEN \"{name}\" <> '' AND "
+                f"NOT regexp_matches(lower(\"{name}\"), '{_ADDRESS}') "
+                f"THEN '{name} is not an address' END"
+            )
+    checks.append(
+        f"CASE WHEN NOT regexp_matches(lower(hash), '{_HASH}') "
+        "THEN 'hash is not a transaction hash' END"
+    )
+    if kind == "erc20_transfers":
+        checks.append(
+            "CASE WHEN NOT regexp_matches(value, '^[0-9]+$') THEN 'value is not a number' END"
+        )
+    problem = "coalesce(" + ", ".join(checks) + ")"
+    bad = con.execute(
+        f"SELECT filename, _row, {problem} FROM {kind}_raw "
+        f"WHERE {problem} IS NOT NULL ORDER BY _row"
+    ).fetchall()
+    rejected_lines = sorted(int(line) for _, line, _ in rejected)
+    first_rows = dict(
+        con.execute(f"SELECT filename, min(_row) FROM {kind}_raw GROUP BY filename").fetchall()
+    )
+    for file, row, message in bad:
+        inside = int(row) - int(first_rows[file]) + 1
+        _bad(report, BadRow(str(file), _line_of(inside, rejected_lines), str(message)), strict)
+    con.execute(f"DROP TABLE IF EXISTS {kind}_clean")
+    con.execute(f"CREATE TABLE {kind}_clean AS {_canonical(kind, problem)}")
+    return int(con.execute(f"SELECT count(*) FROM {kind}_clean").fetchone()[0])  # type: ignore[index]
+
+
+def _canonical(kind: str, problem: str) -> str:
+    where = f"FROM {kind}_raw WHERE {problem} IS NULL"
+    if kind == "transactions":
+        return (
+            "SELECT DISTINCT ON (lower(hash)) "
+            "CAST(blockNumber AS BIGINT) AS block_number, CAST(timeStamp AS BIGINT) AS timestamp, "
+            "lower(hash) AS hash, CAST(transactionIndex AS INTEGER) AS tx_index, "
+            'CAST(nonce AS BIGINT) AS nonce, lower("from") AS from_address, '
+            "nullif(lower(\"to\"), '') AS to_address, CAST(value AS HUGEINT) AS value_wei, "
+            "CAST(gas AS BIGINT) AS gas, CAST(gasPrice AS HUGEINT) AS gas_price, "
+            "CAST(gasUsed AS BIGINT) AS gas_used, 1 - CAST(isError AS INTEGER) AS status, "
+            "input, nullif(methodId, '') AS method_id, "
+            f"nullif(lower(contractAddress), '') AS contract_address {where}"
+        )
+    return (
+        "SELECT DISTINCT ON "
+        '(lower(hash), lower(contractAddress), lower("from"), lower("to"), value) '
+        "CAST(blockNumber AS BIGINT) AS block_number, CAST(timeStamp AS BIGINT) AS timestamp, "
+        "lower(hash) AS hash, CAST(NULL AS INTEGER) AS log_index, "
+        'lower(contractAddress) AS token, lower("from") AS from_address, '
+        "lower(\"to\") AS to_address, coalesce(nullif(ltrim(value, '0'), ''), '0') AS value, "
+        "CAST(tokenDecimal AS INTEGER) AS token_decimals, tokenName AS token_name, "
+        f"tokenSymbol AS token_symbol {where}"
+    )
+
+
+def sql_string(value: object) -> str:
+    """A SQL string literal (paths are not parameters in DuckDB's table functions)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _line_of(row: int, rejected_lines: list[int]) -> int:
+    """The file line of the ``row``-th accepted data row (line 1 is the header)."""
+    line = row + 1
+    for rejected in rejected_lines:
+        if rejected <= line:
+            line += 1
+    return line
+
+
+def _bad(report: ImportReport, row: BadRow, strict: bool) -> None:
+    if strict:
+        raise InputError(f"malformed row: {row}", hint="fix it, or import without --strict")
+    report.bad_rows.append(row)
+
+
+def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with views ``transactions`` and ``erc20_transfers`` over the Parquet
+    files under ``data_dir`` (an empty view when a table has no files)."""
+    con = duckdb.connect()
+    for table, columns in _SCHEMAS.items():
+        files = list((data_dir / table).glob("**/*.parquet"))
+        if files:
+            pattern = sql_string(f"{data_dir / table}/**/*.parquet")
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * EXCLUDE (block_range) FROM read_parquet("
+                f"{pattern}, hive_partitioning=true)"
+            )
+        else:
+            con.execute(f"CREATE TABLE {table} ({columns})")
+    return con
