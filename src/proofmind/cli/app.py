@@ -37,6 +37,14 @@ data_app = typer.Typer(
 rewards_app = typer.Typer(
     help="Value contributions and pay them through on-chain Merkle epochs.", no_args_is_help=True
 )
+ingest_app = typer.Typer(
+    help="Load chain data into canonical Parquet tables (DuckDB views).", no_args_is_help=True
+)
+fraud_app = typer.Typer(
+    help="Fraud / phishing account classifier: evaluate, train, score.", no_args_is_help=True
+)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(fraud_app, name="fraud")
 app.add_typer(data_app, name="data")
 app.add_typer(rewards_app, name="rewards")
 app.add_typer(chain_app, name="chain")
@@ -546,6 +554,82 @@ def rewards_status(
     from proofmind.cli.ownership import run_status
 
     run_status(workspace, epoch)
+
+
+DataDirOption = Annotated[Path, typer.Option("--data", help="The folder `proofmind ingest` wrote.")]
+
+
+@ingest_app.command("etherscan")
+def ingest_etherscan(
+    files: Annotated[list[Path], typer.Argument(help="Etherscan txlist / tokentx CSV exports.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("chaindata"),
+    strict: Annotated[bool, typer.Option(help="Fail on the first malformed row.")] = False,
+) -> None:
+    """Import Etherscan-format exports (.csv or .csv.gz) into canonical tables.
+
+    Malformed rows are reported with file and line and left out (--strict: fail instead).
+
+    Example:
+      proofmind ingest etherscan transactions.csv.gz token_transfers.csv.gz -o chaindata
+    """
+    from proofmind.cli.intel import run_ingest_etherscan
+
+    run_ingest_etherscan(files, out, strict)
+
+
+@fraud_app.command("evaluate")
+def fraud_evaluate(
+    labels: Annotated[Path, typer.Option(help="CSV of address,flag (1 = illicit).")],
+    data: DataDirOption = Path("chaindata"),
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+) -> None:
+    """Address-disjoint cross-validation: precision, recall, F1, PR-AUC with 95% CIs.
+
+    Example:
+      proofmind fraud evaluate --data chaindata --labels labels.csv
+    """
+    from proofmind.cli.intel import run_evaluate
+
+    run_evaluate(data, labels, folds)
+
+
+@fraud_app.command("train")
+def fraud_train(
+    labels: Annotated[Path, typer.Option(help="CSV of address,flag (1 = illicit).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file.")] = Path(
+        "fraud-model.txt"
+    ),
+    data: DataDirOption = Path("chaindata"),
+) -> None:
+    """Train the classifier on every labelled address (LightGBM text model).
+
+    Example:
+      proofmind fraud train --data chaindata --labels labels.csv -o fraud-model.txt
+    """
+    from proofmind.cli.intel import run_train
+
+    run_train(data, labels, output)
+
+
+@fraud_app.command("score")
+def fraud_score(
+    addresses: Annotated[list[str], typer.Argument(help="Addresses, or CSV files of them.")],
+    model: Annotated[Path, typer.Option(help="A model from `fraud train`.")] = Path(
+        "fraud-model.txt"
+    ),
+    data: DataDirOption = Path("chaindata"),
+    explain: Annotated[
+        int, typer.Option(help="Show this many top feature contributions per address.")
+    ] = 0,
+) -> None:
+    """Score addresses (probability of illicit); CSV on stdout, with explanations if asked.
+
+    Example:
+      proofmind fraud score 0xab… 0xcd… --data chaindata --model fraud-model.txt --explain 3
+    """
+    from proofmind.cli.intel import run_score
+
+    run_score(data, model, addresses, explain)
 
 
 @app.command()

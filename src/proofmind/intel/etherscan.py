@@ -171,7 +171,7 @@ def _load(
         "rejects_table='rejects', rejects_scan='rejects_scan')"
     )
     rejected = con.execute(
-        "SELECT s.file_path, e.line, min(e.error_message) FROM rejects e "
+        "SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) FROM rejects e "
         "JOIN rejects_scan s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 2"
     ).fetchall()
     for file, line, message in rejected:

@@ -1,0 +1,91 @@
+"""The `ingest` and `fraud` commands. Imported only when one of them runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.errors import InputError
+from proofmind.intel.etherscan import connect, import_etherscan
+from proofmind.intel.fraud import address_features, evaluate, explain, read_labels, train
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def run_ingest_etherscan(files: list[Path], out: Path, strict: bool) -> None:
+    report = import_etherscan(files, out, strict=strict)
+    for table, rows in report.tables.items():
+        console.print(f"{table}: {rows:,} rows → {out / table}/ (Parquet, by block range)")
+    if report.bad_rows:
+        err.print(f"{len(report.bad_rows)} malformed row(s) left out:")
+        for row in report.bad_rows[:20]:
+            err.print(f"  {row}")
+        if len(report.bad_rows) > 20:
+            err.print(f"  … and {len(report.bad_rows) - 20} more")
+
+
+def run_evaluate(data: Path, labels_path: Path, folds: int) -> None:
+    labels = read_labels(labels_path)
+    features = address_features(connect(data), list(labels))
+    report = evaluate(features, labels, folds=folds)
+    table = Table(
+        "metric (illicit class)", "value (95% CI)", title=f"{folds}-fold address-disjoint CV"
+    )
+    for name, metric in report.metrics.items():
+        table.add_row(name, str(metric))
+    console.print(table)
+    console.print(f"{report.addresses} addresses ({report.illicit} illicit), threshold 0.5")
+
+
+def run_train(data: Path, labels_path: Path, output: Path) -> None:
+    labels = read_labels(labels_path)
+    features = address_features(connect(data), list(labels))
+    rows = [i for i, a in enumerate(features.addresses) if a in labels]
+    y = np.array([labels[features.addresses[i]] for i in rows])
+    model = train(features.matrix[rows], y, features.names)
+    model.save_model(str(output))
+    console.print(f"Trained on {len(rows)} addresses ({int(y.sum())} illicit) → {output}")
+
+
+def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: int) -> None:
+    import lightgbm as lgb
+
+    if not model_path.is_file():
+        raise InputError(f"no model at {model_path}", hint="train one with `proofmind fraud train`")
+    model = lgb.Booster(model_file=str(model_path))
+    wanted = _addresses(addresses)
+    features = address_features(connect(data), wanted)
+    if features.names != model.feature_name():
+        raise InputError(
+            f"{model_path} was trained on other features",
+            hint="retrain it with this version of proofmind",
+        )
+    scores = model.predict(features.matrix)
+    reasons = explain(model, features.matrix, features.names, explain_top) if explain_top else []
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["address", "score", *(["explanation"] if explain_top else [])])
+    for n, (address, score) in enumerate(zip(features.addresses, scores, strict=True)):
+        extra = [json.dumps({k: round(v, 4) for k, v in reasons[n]})] if explain_top else []
+        writer.writerow([address, f"{float(score):.6f}", *extra])
+
+
+def _addresses(items: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        path = Path(item)
+        if path.is_file():
+            with path.open(newline="", encoding="utf-8-sig") as f:
+                out += [row[0] for row in csv.reader(f) if row and row[0].startswith("0x")]
+        else:
+            out.append(item)
+    bad = [a for a in out if len(a) != 42 or not a.startswith("0x")]
+    if bad:
+        raise InputError(f"not an address: {bad[0]!r}", hint="give 0x-addresses or a CSV of them")
+    return out

@@ -1,0 +1,124 @@
+"""Etherscan import, era-invariant features and the fraud classifier."""
+
+from __future__ import annotations
+
+import gzip
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proofmind.errors import InputError
+from proofmind.intel.etherscan import connect, import_etherscan
+from proofmind.intel.fraud import address_features, evaluate, read_labels, train
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "eth_fraud"
+TX_HEADER = (
+    "account,blockNumber,timeStamp,hash,nonce,blockHash,transactionIndex,from,to,value,gas,"
+    "gasPrice,isError,txreceipt_status,input,contractAddress,cumulativeGasUsed,gasUsed,"
+    "methodId,functionName"
+)
+TOKEN_HEADER = (
+    "account,blockNumber,timeStamp,hash,nonce,blockHash,from,contractAddress,to,value,"
+    "tokenName,tokenSymbol,tokenDecimal,transactionIndex,gas,gasPrice,gasUsed,"
+    "cumulativeGasUsed,input"
+)
+
+
+def addr(n: int) -> str:
+    return f"0x{n:040x}"
+
+
+def synthetic(folder: Path, shift: int = 0, seed: int = 5) -> tuple[Path, Path, list[str]]:
+    """Exports for 30 accounts; ``shift`` moves every timestamp by it and every block by
+    shift // 12."""
+    rng = random.Random(seed)
+    accounts = [addr(1000 + i) for i in range(30)]
+    tx_lines, token_lines = [TX_HEADER], [TOKEN_HEADER]
+    for i, account in enumerate(accounts):
+        t, block = 1_600_000_000 + rng.randrange(10**6), 11_000_000 + i * 1000
+        for k in range(rng.randrange(3, 25)):
+            t += rng.randrange(10, 200_000)
+            block += rng.randrange(1, 500)
+            out = rng.random() < 0.5
+            peer = addr(rng.randrange(1, 60))
+            src, dst = (account, peer) if out else (peer, account)
+            value = rng.choice([0, 10**18, rng.randrange(10**15, 10**19)])
+            tx_hash = f"0x{rng.getrandbits(256):064x}"
+            tx_lines.append(
+                f"{account},{block + shift // 12},{t + shift},{tx_hash},{k},0x{'ab' * 32},{k},"
+                f"{src},{dst},{value},{rng.choice([21000, 60000])},{rng.randrange(1, 10**11)},"
+                f"{int(rng.random() < 0.1)},1,{rng.choice(['0x', '0xa9059cbb00'])},,1,21000,0x,"
+            )
+            if rng.random() < 0.3:
+                token_lines.append(
+                    f"{account},{block + shift // 12},{t + shift},{tx_hash},{k},0x{'cd' * 32},"
+                    f"{peer},{addr(7)},{account},{rng.choice([0, 5 * 10**20])},"
+                    f"{rng.choice(['USDT', 'Visit claim-now.com'])},T,18,1,1,1,1,1,deprecated"
+                )
+    tx = folder / "txlist.csv.gz"
+    tx.write_bytes(gzip.compress(("\n".join(tx_lines) + "\n").encode()))
+    tokens = folder / "tokentx.csv"
+    tokens.write_text("\n".join(token_lines) + "\n")
+    return tx, tokens, accounts
+
+
+def test_features_do_not_depend_on_when_the_accounts_were_active(tmp_path: Path) -> None:
+    """Shift every timestamp by 3.2 years and every block to match: same features, same scores."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    tx_a, tok_a, accounts = synthetic(tmp_path / "a")
+    tx_b, tok_b, _ = synthetic(tmp_path / "b", shift=100_000_000)
+    import_etherscan([tx_a, tok_a], tmp_path / "a" / "data")
+    import_etherscan([tx_b, tok_b], tmp_path / "b" / "data")
+    fa = address_features(connect(tmp_path / "a" / "data"), accounts)
+    fb = address_features(connect(tmp_path / "b" / "data"), accounts)
+    np.testing.assert_array_equal(fa.matrix, fb.matrix)
+    labels = np.array([i % 2 for i in range(len(accounts))])
+    model = train(fa.matrix, labels, fa.names)
+    np.testing.assert_array_equal(model.predict(fa.matrix), model.predict(fb.matrix))
+
+
+def test_malformed_rows_are_named_and_left_out(tmp_path: Path) -> None:
+    tx, tokens, _ = synthetic(tmp_path)
+    lines = gzip.decompress(tx.read_bytes()).decode().splitlines()
+    lines[3] = lines[3].split(",", 3)[0] + ",x,1"  # too few cells
+    cells = lines[6].split(",")
+    cells[2] = "soon"  # timeStamp not a number
+    lines[6] = ",".join(cells)
+    cells = lines[9].split(",")
+    cells[7] = "0xnothex"  # from is not an address
+    lines[9] = ",".join(cells)
+    tx.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    report = import_etherscan([tx, tokens], tmp_path / "data")
+    found = [(row.line, row.reason) for row in report.bad_rows]
+    assert found[0][0] == 4 and "Expected Number of Columns" in found[0][1]
+    assert (7, "timeStamp is not a number") in found
+    assert (10, "from is not an address") in found
+    assert report.tables["transactions"] == len(lines) - 1 - 3
+    with pytest.raises(InputError, match=r"txlist.csv.gz, line 4"):
+        import_etherscan([tx], tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict").exists()
+
+
+def test_a_file_that_is_not_an_export(tmp_path: Path) -> None:
+    other = tmp_path / "x.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="neither an Etherscan txlist nor a tokentx export"):
+        import_etherscan([other], tmp_path / "data")
+
+
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/datasets/eth_fraud is not beside the repo"
+)
+def test_cross_validated_f1_on_eth_fraud(tmp_path: Path) -> None:
+    report = import_etherscan(
+        [SHARED / "transactions.csv.gz", SHARED / "token_transfers.csv.gz"], tmp_path / "data"
+    )
+    assert not report.bad_rows
+    labels = read_labels(SHARED / "labels.csv")
+    features = address_features(connect(tmp_path / "data"), list(labels))
+    assert not {"timestamp", "block_number", "gas_price"} & set(features.names)
+    result = evaluate(features, labels, folds=5, boot=200)
+    assert result.metrics["f1"].value >= 0.93, result.metrics
