@@ -122,3 +122,23 @@ def test_cross_validated_f1_on_eth_fraud(tmp_path: Path) -> None:
     assert not {"timestamp", "block_number", "gas_price"} & set(features.names)
     result = evaluate(features, labels, folds=5, boot=200)
     assert result.metrics["f1"].value >= 0.93, result.metrics
+
+
+def test_a_trained_model_is_registered_with_its_lineage(tmp_path: Path) -> None:
+    from proofmind.intel.fraud import train_registered
+    from proofmind.provenance.ledger import Ledger
+    from proofmind.provenance.records import Kind
+    from proofmind.workspace import init_workspace
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    import_etherscan([tx, tokens], tmp_path / "data")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
+    ws, _ = init_workspace(tmp_path)
+    record, report = train_registered(ws, tmp_path / "data", labels, tmp_path / "model.txt")
+    assert record.kind == Kind.MODEL and (tmp_path / "model.txt.card.json").is_file()
+    ledger = Ledger(ws)
+    kinds = sorted(r.kind_name for r in ledger.ancestors(record))
+    assert kinds == ["dataset", "dataset", "dataset", "model", "run"]
+    assert set(report.metrics) == {"precision", "recall", "f1", "pr_auc"}
+    ws.close()

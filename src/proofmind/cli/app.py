@@ -600,15 +600,21 @@ def fraud_train(
         "fraud-model.txt"
     ),
     data: DataDirOption = Path("chaindata"),
+    register: Annotated[
+        bool,
+        typer.Option(help="Record data, run (with CV metrics) and model in the lineage ledger."),
+    ] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Train the classifier on every labelled address (LightGBM text model).
 
-    Example:
+    Examples:
       proofmind fraud train --data chaindata --labels labels.csv -o fraud-model.txt
+      proofmind fraud train --data chaindata --labels labels.csv --register
     """
     from proofmind.cli.intel import run_train
 
-    run_train(data, labels, output)
+    run_train(data, labels, output, register, workspace)
 
 
 @fraud_app.command("score")

@@ -7,13 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from proofmind.errors import InputError
 from proofmind.intel.etherscan import connect, import_etherscan
-from proofmind.intel.fraud import address_features, evaluate, explain, read_labels, train
+from proofmind.intel.fraud import (
+    address_features,
+    data_tables,
+    evaluate,
+    explain,
+    read_labels,
+    train_model,
+)
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -44,14 +50,23 @@ def run_evaluate(data: Path, labels_path: Path, folds: int) -> None:
     console.print(f"{report.addresses} addresses ({report.illicit} illicit), threshold 0.5")
 
 
-def run_train(data: Path, labels_path: Path, output: Path) -> None:
-    labels = read_labels(labels_path)
-    features = address_features(connect(data), list(labels))
-    rows = [i for i, a in enumerate(features.addresses) if a in labels]
-    y = np.array([labels[features.addresses[i]] for i in rows])
-    model = train(features.matrix[rows], y, features.names)
-    model.save_model(str(output))
-    console.print(f"Trained on {len(rows)} addresses ({int(y.sum())} illicit) → {output}")
+def run_train(
+    data: Path, labels_path: Path, output: Path, register: bool, workspace: Path | None
+) -> None:
+    if not register:
+        rows, illicit = train_model(data, labels_path, output)
+        console.print(f"Trained on {rows} addresses ({illicit} illicit) → {output}")
+        return
+    from proofmind.intel.fraud import train_registered
+    from proofmind.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    record, report = train_registered(ws, data, labels_path, output)
+    console.print(
+        f"Trained → {output}; cross-validated F1 {report.metrics['f1']}; model record "
+        f"{record.key} ({record.status}), lineage: run and {len(data_tables(data)) + 1} datasets"
+    )
+    console.print("Anchor it with `proofmind provenance anchor`; check it with `proofmind verify`.")
 
 
 def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: int) -> None:
