@@ -43,6 +43,8 @@ ingest_app = typer.Typer(
 fraud_app = typer.Typer(
     help="Fraud / phishing account classifier: evaluate, train, score.", no_args_is_help=True
 )
+sybil_app = typer.Typer(help="Sybil detection on a transfer graph.", no_args_is_help=True)
+app.add_typer(sybil_app, name="sybil")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(fraud_app, name="fraud")
 app.add_typer(data_app, name="data")
@@ -636,6 +638,37 @@ def fraud_score(
     from proofmind.cli.intel import run_score
 
     run_score(data, model, addresses, explain)
+
+
+@sybil_app.command("detect")
+def sybil_detect(
+    edges: Annotated[list[Path], typer.Argument(help="Edge lists (CSV/Parquet: from, to).")],
+    candidates: Annotated[
+        Path, typer.Option(help="CSV of candidate addresses (address[, is_sybil, …]).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("sybil"),
+    hub_degree: Annotated[
+        int, typer.Option(help="Addresses with more counterparties are hubs, left out.")
+    ] = 100,
+    hubs: Annotated[
+        Path | None, typer.Option(help="File of further hub addresses, one a line.")
+    ] = None,
+    min_cluster: Annotated[
+        int, typer.Option(help="Flag communities with at least this many candidates.")
+    ] = 8,
+    labels: Annotated[
+        bool, typer.Option(help="Use is_sybil labels for the supervised stage and evaluation.")
+    ] = False,
+) -> None:
+    """Leiden communities on the transfer graph without hubs; flags, per-cluster evidence,
+    a Markdown report and the Merkle root of the flagged list.
+
+    Example:
+      proofmind sybil detect transfer_edges.csv.gz --candidates labels.csv --labels -o sybil
+    """
+    from proofmind.cli.intel import run_sybil
+
+    run_sybil(edges, candidates, out, hub_degree, hubs, min_cluster, labels)
 
 
 @app.command()

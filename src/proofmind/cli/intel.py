@@ -104,3 +104,56 @@ def _addresses(items: list[str]) -> list[str]:
     if bad:
         raise InputError(f"not an address: {bad[0]!r}", hint="give 0x-addresses or a CSV of them")
     return out
+
+
+def run_sybil(
+    edges: list[Path],
+    candidates_path: Path,
+    out: Path,
+    hub_degree: int,
+    hubs_path: Path | None,
+    min_cluster: int,
+    use_labels: bool,
+) -> None:
+    from proofmind.intel.sybil import detect, markdown_report, merkle_root, read_candidates
+
+    candidates, labels, meta = read_candidates(candidates_path)
+    hubs: list[str] = []
+    if hubs_path is not None:
+        hubs = [line.strip() for line in hubs_path.read_text().splitlines() if line.strip()]
+    result = detect(
+        edges,
+        candidates,
+        meta=meta,
+        labels=labels if use_labels else None,
+        hub_degree=hub_degree,
+        hubs=hubs,
+        min_cluster=min_cluster,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "scores.csv").open("w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(
+            ["address", "community", "community_candidates", "flagged", "supervised_score"]
+        )
+        for n, address in enumerate(result.addresses):
+            supervised = "" if result.supervised is None else f"{result.supervised[n]:.6f}"
+            writer.writerow(
+                [
+                    address,
+                    int(result.community[n]),
+                    int(result.unsupervised[n]),
+                    int(result.flagged[n]),
+                    supervised,
+                ]
+            )
+    (out / "report.md").write_text(markdown_report(result))
+    flagged = [a for a, f in zip(result.addresses, result.flagged.tolist(), strict=True) if f]
+    (out / "flagged.txt").write_text("".join(a + "\n" for a in sorted(flagged)))
+    console.print(
+        f"{len(flagged):,} of {len(result.addresses):,} candidates flagged in "
+        f"{len(result.clusters):,} clusters; Merkle root {merkle_root(flagged)}"
+    )
+    for name, value in result.metrics.items():
+        console.print(f"  {name.replace('_', ' ')}: {value:.4f}")
+    console.print(f"  wrote {out}/scores.csv, report.md, flagged.txt")

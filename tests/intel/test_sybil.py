@@ -1,0 +1,98 @@
+"""Sybil detection: a planted farm is found, an exchange hub does not join users, the report and
+root are produced; on hop_sybil the targets hold."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proofmind.crypto.merkle import StandardMerkleTree
+from proofmind.errors import InputError
+from proofmind.intel.sybil import detect, markdown_report, merkle_root, read_candidates, roc_auc
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "hop_sybil"
+
+
+def addr(n: int) -> str:
+    return f"0x{n:040x}"
+
+
+def planted(tmp_path: Path) -> tuple[Path, list[str], set[str]]:
+    """20 farm addresses funded by one address and swept to another; 60 genuine users who
+    all use one exchange (a hub) and a few friends."""
+    rng = random.Random(3)
+    funder, sink, exchange = addr(1), addr(2), addr(3)
+    farm = [addr(100 + i) for i in range(20)]
+    users = [addr(1000 + i) for i in range(60)]
+    edges = [(funder, f) for f in farm] + [(f, sink) for f in farm]
+    edges += [(farm[i], farm[i + 1]) for i in range(19)]
+    for u in users:
+        edges += [(u, exchange), (exchange, u)]
+        edges += [(u, addr(5000 + rng.randrange(500)))]
+    for i in range(150):  # the exchange is a hub: many other counterparties
+        edges.append((addr(9000 + i), exchange))
+    path = tmp_path / "edges.csv"
+    path.write_text(
+        "chain,kind,from,to\n"
+        + "".join(f"ethereum,erc20TokenTransfers,{a},{b}\n" for a, b in edges)
+    )
+    return path, farm + users, set(farm)
+
+
+def test_a_planted_farm_is_flagged_and_exchange_users_are_not(tmp_path: Path) -> None:
+    edges, candidates, farm = planted(tmp_path)
+    result = detect([edges], candidates, hub_degree=100, min_cluster=8)
+    flagged = {a for a, f in zip(result.addresses, result.flagged.tolist(), strict=True) if f}
+    assert flagged == farm
+    assert result.hubs == 1
+    report = markdown_report(result)
+    assert "20 of the 20 addresses transacted with 0x00000000…" in report
+    root = StandardMerkleTree.of([[a] for a in sorted(farm)], ["address"]).root_hex
+    assert merkle_root(sorted(flagged)) == root and f"`{root}`" in report
+
+
+def test_labels_give_a_cross_validated_evaluation(tmp_path: Path) -> None:
+    edges, candidates, farm = planted(tmp_path)
+    labels = {a: int(a in farm) for a in candidates}
+    result = detect([edges], candidates, labels=labels)
+    assert set(result.metrics) >= {
+        "roc_auc",
+        "precision_at_recall_0.7",
+        "false_positive_rate_eligible",
+    }
+    assert result.metrics["unsupervised_false_positive_rate_eligible"] == 0.0
+
+
+def test_roc_auc_with_ties() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert roc_auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert roc_auc(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.5
+
+
+def test_bad_edges_and_candidates(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("from,to\n0x1,0x2\n")
+    with pytest.raises(InputError, match="not an address"):
+        detect([bad], [addr(1)])
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("src,dst\n")
+    with pytest.raises(InputError, match="needs columns from and to"):
+        detect([wrong], [addr(1)])
+    no_address = tmp_path / "c.csv"
+    no_address.write_text("who\n1\n")
+    with pytest.raises(InputError, match="needs an address column"):
+        read_candidates(no_address)
+
+
+@pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/datasets/hop_sybil is not beside the repo"
+)
+def test_hop_sybil_targets() -> None:
+    candidates, labels, meta = read_candidates(SHARED / "labels.csv")
+    result = detect([SHARED / "transfer_edges.csv.gz"], candidates, meta=meta, labels=labels)
+    assert result.metrics["roc_auc"] >= 0.90
+    assert result.metrics["precision_at_recall_0.7"] >= 0.90
+    assert result.metrics["false_positive_rate_eligible"] < 0.05
