@@ -561,6 +561,32 @@ def rewards_status(
 DataDirOption = Annotated[Path, typer.Option("--data", help="The folder `proofmind ingest` wrote.")]
 
 
+@ingest_app.command("rpc")
+def ingest_rpc(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("chaindata"),
+    url: Annotated[
+        str | None, typer.Option(help="JSON-RPC URL (default: this workspace's chain).")
+    ] = None,
+    start: Annotated[int, typer.Option("--from", help="First block.")] = 0,
+    end: Annotated[int | None, typer.Option("--to", help="Last block (default: head).")] = None,
+    follow: Annotated[bool, typer.Option(help="Keep tailing the chain (Ctrl-C stops).")] = False,
+    confirmations: Annotated[int, typer.Option(help="Blocks to wait before a block is read.")] = 0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Ingest blocks, transactions, logs, ERC-20 and native transfers into Parquet.
+
+    Resumes from its checkpoint; in --follow mode reorganised blocks are removed and replaced.
+
+    Examples:
+      proofmind ingest rpc -o chaindata
+      proofmind ingest rpc --url https://node.example --from 19000000 --to 19001000
+      proofmind ingest rpc --follow --confirmations 2
+    """
+    from proofmind.cli.intel import run_ingest_rpc
+
+    run_ingest_rpc(workspace, url, out, start, end, follow, confirmations)
+
+
 @ingest_app.command("etherscan")
 def ingest_etherscan(
     files: Annotated[list[Path], typer.Argument(help="Etherscan txlist / tokentx CSV exports.")],

@@ -157,3 +157,66 @@ def run_sybil(
     for name, value in result.metrics.items():
         console.print(f"  {name.replace('_', ' ')}: {value:.4f}")
     console.print(f"  wrote {out}/scores.csv, report.md, flagged.txt")
+
+
+def run_ingest_rpc(
+    workspace: Path | None,
+    url: str | None,
+    out: Path,
+    start: int,
+    end: int | None,
+    follow: bool,
+    confirmations: int,
+) -> None:
+    from rich.progress import Progress
+
+    from proofmind.chain.devnet import DevnetBackend
+    from proofmind.chain.rpc import http_web3, redact_url
+    from proofmind.intel.ingest import ingest
+    from proofmind.workspace import open_workspace
+
+    if url is None:
+        chain = open_workspace(workspace).connect()
+        if not isinstance(chain.backend, DevnetBackend) or chain.backend.record is None:
+            raise InputError(
+                f"cannot ingest from {chain.backend.describe()} without a URL",
+                hint="pass --url (the node's HTTP JSON-RPC endpoint)",
+            )
+        url = chain.backend.record.rpc_url
+    w3 = http_web3(url)
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except Exception as exc:
+        raise InputError(
+            f"cannot reach {redact_url(url)}: {exc}", hint="check the URL and that the node runs"
+        ) from exc
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("ingesting blocks", total=None)
+        try:
+            report = ingest(
+                w3,
+                url,
+                out,
+                chain_id=chain_id,
+                start=start,
+                end=end,
+                follow=follow,
+                confirmations=confirmations,
+                progress=lambda n: bar.advance(task, n),
+            )
+        except KeyboardInterrupt:
+            console.print("stopped; the next run resumes from the checkpoint")
+            return
+    rate = report.rows["transactions"] / report.seconds if report.seconds else 0.0
+    console.print(
+        f"{report.blocks:,} blocks, {report.rows['transactions']:,} transactions "
+        f"({rate:,.0f} tx/s), {report.rows['logs']:,} logs, "
+        f"{report.rows['erc20_transfers']:,} ERC-20 and {report.rows['native_transfers']:,} "
+        f"native transfers → {out}"
+    )
+    if report.reorgs:
+        console.print(
+            f"  {len(report.reorgs)} reorg(s) undone (from block {report.reorgs[0].fork_block})"
+        )
+    if report.backoffs:
+        console.print(f"  backed off {report.backoffs} time(s) for rate limits")

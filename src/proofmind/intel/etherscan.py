@@ -262,9 +262,17 @@ def _bad(report: ImportReport, row: BadRow, strict: bool) -> None:
 
 
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with views ``transactions`` and ``erc20_transfers`` over the Parquet
-    files under ``data_dir`` (an empty view when a table has no files)."""
+    """An in-memory DuckDB with views ``transactions`` and ``erc20_transfers`` (and ``blocks``,
+    ``logs``, ``native_transfers`` when `ingest rpc` wrote them) over the Parquet files under
+    ``data_dir`` (an empty table when the two main tables have no files)."""
     con = duckdb.connect()
+    for table in ("blocks", "logs", "native_transfers"):
+        if any((data_dir / table).glob("**/*.parquet")):
+            pattern = sql_string(f"{data_dir / table}/**/*.parquet")
+            con.execute(
+                f"CREATE VIEW {table} AS SELECT * EXCLUDE (block_range) FROM read_parquet("
+                f"{pattern}, hive_partitioning=true)"
+            )
     for table, columns in _SCHEMAS.items():
         files = list((data_dir / table).glob("**/*.parquet"))
         if files:

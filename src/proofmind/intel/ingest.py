@@ -1,0 +1,493 @@
+"""Ingest a chain from any JSON-RPC endpoint into the canonical Parquet tables.
+
+Blocks advance through a :class:`~proofmind.chain.events.ReorgSafeCursor` (persisted in
+``OUT/_ingest.sqlite``), so ingestion resumes where it stopped and, in follow mode, undoes the
+blocks a reorganisation replaced. Each committed range is one Parquet file per table
+(``OUT/<table>/block_range=N/part-START-END.parquet``); a range is written first and committed
+second, so a crash in between replays it, overwriting its own files: no duplicates, no gaps.
+
+Fetching is asynchronous batched JSON-RPC (``eth_getBlockByNumber`` with full transactions and
+``eth_getBlockReceipts``): several batches in flight, the batch size halving when the node
+refuses or times out and growing back on success, and HTTP 429 / rate-limit errors answered
+with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiohttp
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
+from proofmind.errors import ChainError, ConnectionFailed
+from proofmind.intel.etherscan import BLOCK_RANGE
+from proofmind.store.state import StateDB
+
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+TABLES = ("blocks", "transactions", "logs", "erc20_transfers", "native_transfers")
+_RATE_LIMITED = (-32005, -32029, 429)
+
+
+@dataclass
+class IngestReport:
+    blocks: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    reorgs: list[Reorg] = field(default_factory=list)
+    backoffs: int = 0
+    batch_size: int = 0
+    seconds: float = 0.0
+
+
+class RpcBatcher:
+    """Batched JSON-RPC over HTTP with a concurrency limit, adaptive batch size and backoff."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        concurrency: int = 4,
+        batch_size: int = 50,
+        max_batch: int = 200,
+        retries: int = 8,
+        timeout: float = 60.0,
+    ) -> None:
+        self.url = url
+        self.batch_size = batch_size
+        self.max_batch = max_batch
+        self.retries = retries
+        self.timeout = timeout
+        self.backoffs = 0
+        self._gate = asyncio.Semaphore(concurrency)
+        self._ids = 0
+
+    async def call_many(
+        self, session: aiohttp.ClientSession, calls: list[tuple[str, list[Any]]]
+    ) -> list[Any]:
+        """Results of ``calls`` in order, split into batches of the current size."""
+        out: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        while pending:
+            size = max(1, self.batch_size)
+            chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+            results = await asyncio.gather(
+                *(self._batch(session, [calls[i] for i in c]) for c in chunks)
+            )
+            pending = []
+            for chunk, result in zip(chunks, results, strict=True):
+                if result is None:  # refused: retry these with smaller batches
+                    pending += chunk
+                    continue
+                for i, value in zip(chunk, result, strict=True):
+                    out[i] = value
+        return out
+
+    async def _batch(
+        self, session: aiohttp.ClientSession, calls: list[tuple[str, list[Any]]]
+    ) -> list[Any] | None:
+        payload = []
+        for method, params in calls:
+            self._ids += 1
+            payload.append({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params})
+        delay = 0.25
+        for _attempt in range(self.retries):
+            async with self._gate:
+                try:
+                    async with session.post(
+                        self.url, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                    ) as response:
+                        if response.status == 429:
+                            raise _RateLimited
+                        if response.status >= 500 or response.status == 413:
+                            raise _Refused
+                        body = await response.json(content_type=None)
+                except _RateLimited:
+                    body = None
+                except (_Refused, TimeoutError):
+                    if len(calls) > 1:
+                        self._shrink(len(calls))
+                        return None
+                    body = None  # a single call: back off and try again
+                except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+                    raise ConnectionFailed(
+                        f"cannot reach {self.url}: {exc}",
+                        hint="check the node URL and that it runs",
+                    ) from exc
+            if body is None or _rate_limited(body):
+                self.backoffs += 1
+                await asyncio.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 30.0)
+                continue
+            if isinstance(body, dict):  # one error for the whole batch (e.g. batch too large)
+                if len(calls) > 1:
+                    self._shrink(len(calls))
+                    return None
+                _raise(body)
+            by_id = {item["id"]: item for item in body}
+            results = []
+            for request in payload:
+                item = by_id.get(request["id"])
+                if item is None or "error" in item:
+                    if len(calls) > 1:
+                        self._shrink(len(calls))
+                        return None
+                    _raise(item or {"error": {"message": "no answer"}})
+                results.append(item["result"])
+            if self.batch_size < self.max_batch:
+                self.batch_size = min(
+                    self.max_batch, self.batch_size + max(1, self.batch_size // 4)
+                )
+            return results
+        raise ChainError(
+            f"{self.url} kept refusing or rate-limiting after {self.retries} attempts",
+            hint="lower the load (fewer concurrent batches) or try later",
+        )
+
+    def _shrink(self, size: int) -> None:
+        self.batch_size = max(1, min(self.batch_size, size) // 2)
+
+
+class _RateLimited(Exception):
+    pass
+
+
+class _Refused(Exception):
+    pass
+
+
+def _rate_limited(body: Any) -> bool:
+    items = body if isinstance(body, list) else [body]
+    return any(
+        isinstance(i, dict) and "error" in i and i["error"].get("code") in _RATE_LIMITED
+        for i in items
+    )
+
+
+def _raise(body: dict[str, Any]) -> NoReturn:
+    error = body.get("error", {})
+    raise ChainError(f"the node refused a request: {error.get('message', error)}")
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _int(value: str | None) -> int | None:
+    return None if value is None else int(value, 16)
+
+
+def block_rows(
+    blocks: list[dict[str, Any]], receipts: list[list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Canonical rows of every table for ``blocks`` and their receipts."""
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
+    for block, block_receipts in zip(blocks, receipts, strict=True):
+        number, ts = int(block["number"], 16), int(block["timestamp"], 16)
+        rows["blocks"].append(
+            {
+                "block_number": number,
+                "hash": block["hash"],
+                "parent_hash": block["parentHash"],
+                "timestamp": ts,
+                "miner": block["miner"].lower(),
+                "gas_used": int(block["gasUsed"], 16),
+                "gas_limit": int(block["gasLimit"], 16),
+                "base_fee": _int(block.get("baseFeePerGas")),
+                "tx_count": len(block["transactions"]),
+            }
+        )
+        by_hash = {r["transactionHash"]: r for r in block_receipts}
+        for tx in block["transactions"]:
+            receipt = by_hash.get(tx["hash"], {})
+            value = int(tx["value"], 16)
+            status = _int(receipt.get("status"))
+            rows["transactions"].append(
+                {
+                    "block_number": number,
+                    "timestamp": ts,
+                    "hash": tx["hash"],
+                    "tx_index": int(tx["transactionIndex"], 16),
+                    "nonce": int(tx["nonce"], 16),
+                    "from_address": tx["from"].lower(),
+                    "to_address": tx["to"].lower() if tx.get("to") else None,
+                    "value_wei": str(value),
+                    "gas": int(tx["gas"], 16),
+                    "gas_price": str(
+                        _int(receipt.get("effectiveGasPrice") or tx.get("gasPrice")) or 0
+                    ),
+                    "gas_used": _int(receipt.get("gasUsed")),
+                    "status": status,
+                    "input": tx["input"],
+                    "method_id": tx["input"][:10] if len(tx["input"]) >= 10 else None,
+                    "contract_address": (receipt.get("contractAddress") or "").lower() or None,
+                }
+            )
+            if value > 0 and status == 1:
+                rows["native_transfers"].append(
+                    {
+                        "block_number": number,
+                        "timestamp": ts,
+                        "hash": tx["hash"],
+                        "from_address": tx["from"].lower(),
+                        "to_address": (
+                            tx.get("to") or receipt.get("contractAddress") or ""
+                        ).lower(),
+                        "value_wei": str(value),
+                    }
+                )
+            for log in receipt.get("logs", []):
+                topics = log["topics"]
+                rows["logs"].append(
+                    {
+                        "block_number": number,
+                        "hash": tx["hash"],
+                        "log_index": int(log["logIndex"], 16),
+                        "address": log["address"].lower(),
+                        "topic0": topics[0] if topics else None,
+                        "topic1": topics[1] if len(topics) > 1 else None,
+                        "topic2": topics[2] if len(topics) > 2 else None,
+                        "topic3": topics[3] if len(topics) > 3 else None,
+                        "data": log["data"],
+                    }
+                )
+                if topics and topics[0] == TRANSFER_TOPIC and len(topics) == 3:
+                    rows["erc20_transfers"].append(
+                        {
+                            "block_number": number,
+                            "timestamp": ts,
+                            "hash": tx["hash"],
+                            "log_index": int(log["logIndex"], 16),
+                            "token": log["address"].lower(),
+                            "from_address": "0x" + topics[1][-40:],
+                            "to_address": "0x" + topics[2][-40:],
+                            "value": str(int(log["data"], 16)) if log["data"] != "0x" else "0",
+                            "token_decimals": None,
+                            "token_name": None,
+                            "token_symbol": None,
+                        }
+                    )
+    return rows
+
+
+SCHEMAS = {
+    "blocks": pa.schema(
+        [
+            ("block_number", pa.int64()),
+            ("hash", pa.string()),
+            ("parent_hash", pa.string()),
+            ("timestamp", pa.int64()),
+            ("miner", pa.string()),
+            ("gas_used", pa.int64()),
+            ("gas_limit", pa.int64()),
+            ("base_fee", pa.int64()),
+            ("tx_count", pa.int32()),
+        ]
+    ),
+    "transactions": pa.schema(
+        [
+            ("block_number", pa.int64()),
+            ("timestamp", pa.int64()),
+            ("hash", pa.string()),
+            ("tx_index", pa.int32()),
+            ("nonce", pa.int64()),
+            ("from_address", pa.string()),
+            ("to_address", pa.string()),
+            ("value_wei", pa.string()),
+            ("gas", pa.int64()),
+            ("gas_price", pa.string()),
+            ("gas_used", pa.int64()),
+            ("status", pa.int32()),
+            ("input", pa.string()),
+            ("method_id", pa.string()),
+            ("contract_address", pa.string()),
+        ]
+    ),
+    "logs": pa.schema(
+        [
+            ("block_number", pa.int64()),
+            ("hash", pa.string()),
+            ("log_index", pa.int32()),
+            ("address", pa.string()),
+            ("topic0", pa.string()),
+            ("topic1", pa.string()),
+            ("topic2", pa.string()),
+            ("topic3", pa.string()),
+            ("data", pa.string()),
+        ]
+    ),
+    "erc20_transfers": pa.schema(
+        [
+            ("block_number", pa.int64()),
+            ("timestamp", pa.int64()),
+            ("hash", pa.string()),
+            ("log_index", pa.int32()),
+            ("token", pa.string()),
+            ("from_address", pa.string()),
+            ("to_address", pa.string()),
+            ("value", pa.string()),
+            ("token_decimals", pa.int32()),
+            ("token_name", pa.string()),
+            ("token_symbol", pa.string()),
+        ]
+    ),
+    "native_transfers": pa.schema(
+        [
+            ("block_number", pa.int64()),
+            ("timestamp", pa.int64()),
+            ("hash", pa.string()),
+            ("from_address", pa.string()),
+            ("to_address", pa.string()),
+            ("value_wei", pa.string()),
+        ]
+    ),
+}
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _part(out: Path, table: str, start: int, end: int) -> Path:
+    bucket = start // BLOCK_RANGE * BLOCK_RANGE
+    return out / table / f"block_range={bucket}" / f"part-{start:012d}-{end:012d}.parquet"
+
+
+def _parts(out: Path, table: str) -> list[tuple[int, int, Path]]:
+    found = []
+    for path in (out / table).glob("block_range=*/part-*.parquet"):
+        _, start, end = path.stem.split("-")
+        found.append((int(start), int(end), path))
+    return sorted(found)
+
+
+def write_range(out: Path, start: int, end: int, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """One file per table for blocks start..end; leftovers of an uncommitted attempt at or
+    after ``start`` are removed first. Each file is written to a temp name and renamed."""
+    for table in TABLES:
+        for s, _, path in _parts(out, table):
+            if s >= start:
+                path.unlink()
+        target = _part(out, table, start, end)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        pq.write_table(pa.Table.from_pylist(rows[table], schema=SCHEMAS[table]), tmp)
+        tmp.replace(target)
+
+
+def undo_from(out: Path, fork_block: int) -> None:
+    """Remove every row of blocks ≥ ``fork_block`` (a reorg replaced them)."""
+    for table in TABLES:
+        for start, end, path in _parts(out, table):
+            if start >= fork_block:
+                path.unlink()
+            elif end >= fork_block:
+                kept = pq.read_table(path).filter(
+                    pa.compute.less(pa.compute.field("block_number"), fork_block)
+                )
+                tmp = path.with_suffix(".tmp")
+                pq.write_table(kept, tmp)
+                renamed = path.with_name(f"part-{start:012d}-{fork_block - 1:012d}.parquet")
+                tmp.replace(renamed)
+                if renamed != path:
+                    path.unlink()
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def ingest(
+    w3: Any,
+    url: str,
+    out: Path,
+    *,
+    chain_id: int,
+    start: int = 0,
+    end: int | None = None,
+    follow: bool = False,
+    confirmations: int = 0,
+    range_blocks: int = 200,
+    poll_seconds: float = 2.0,
+    progress: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> IngestReport:
+    """Ingest blocks ``start``..``end`` (or to the safe head; with ``follow`` keep going) from
+    ``url`` into ``out``. Resumes from the checkpoint in ``out/_ingest.sqlite``."""
+    out.mkdir(parents=True, exist_ok=True)
+    state = StateDB(out / "_ingest.sqlite")
+    cursor = ReorgSafeCursor(
+        w3,
+        state,
+        "ingest",
+        chain_id=chain_id,
+        confirmations=confirmations,
+        start_block=start,
+        max_blocks=range_blocks,
+    )
+    batcher = RpcBatcher(url)
+    report = IngestReport()
+    began = time.perf_counter()
+    try:
+        asyncio.run(_drive(cursor, batcher, out, end, follow, poll_seconds, report, progress, stop))
+    finally:
+        state.close()
+    (out / "_ingest.json").write_text(
+        json.dumps({"chain_id": chain_id, "next_block": cursor.next_block})
+    )
+    report.backoffs = batcher.backoffs
+    report.batch_size = batcher.batch_size
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+async def _drive(
+    cursor: ReorgSafeCursor,
+    batcher: RpcBatcher,
+    out: Path,
+    end: int | None,
+    follow: bool,
+    poll_seconds: float,
+    report: IngestReport,
+    progress: Callable[[int], None] | None,
+    stop: Callable[[], bool] | None,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        while not (stop and stop()):
+            if end is not None and cursor.next_block > end:
+                return
+            step = cursor.poll()
+            if isinstance(step, Reorg):
+                undo_from(out, step.fork_block)
+                report.reorgs.append(step)
+                continue
+            if step is None:
+                if not follow:
+                    return
+                await asyncio.sleep(poll_seconds)
+                continue
+            if end is not None and step.end > end:
+                step = BlockRange(step.start, end, tuple(b for b in step.blocks if b.number <= end))
+            numbers = [hex(n) for n in range(step.start, step.end + 1)]
+            blocks = await batcher.call_many(
+                session, [("eth_getBlockByNumber", [n, True]) for n in numbers]
+            )
+            receipts = await batcher.call_many(
+                session, [("eth_getBlockReceipts", [n]) for n in numbers]
+            )
+            if any(b is None for b in blocks) or any(
+                b["hash"] != ref.hash for b, ref in zip(blocks, step.blocks, strict=True)
+            ):
+                continue  # the chain moved while we read: poll again (it will rewind)
+            rows = block_rows(blocks, [r or [] for r in receipts])
+            write_range(out, step.start, step.end, rows)
+            cursor.commit(step)
+            report.blocks += step.end - step.start + 1
+            for table, table_rows in rows.items():
+                report.rows[table] += len(table_rows)
+            if progress is not None:
+                progress(step.end - step.start + 1)

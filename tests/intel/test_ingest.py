@@ -1,0 +1,97 @@
+"""RPC ingestion on the devnet: generated traffic lands once in every table, reorgs are undone,
+a rate-limiting node is waited out, and a restart resumes from the checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import deploy
+from proofmind.intel.ingest import ingest
+from tests.rpc_proxy import rpc_proxy
+
+pytestmark = pytest.mark.devnet
+
+
+def url_of(chain: Chain) -> str:
+    return str(chain.backend.record.rpc_url)  # type: ignore[attr-defined]
+
+
+def traffic(chain: Chain, transfers: int, tokens: int) -> None:
+    """ETH transfers and ERC-20 transfers from several accounts, one block each."""
+    owner = chain.sender().address
+    token, _ = deploy(chain, "RewardToken", "T", "T", owner)
+    chain.sender().transact(token.functions.mint(owner, 10**24))
+    others = [a.address for a in chain.accounts[1:5]]
+    for n in range(transfers):
+        chain.sender().send({"to": others[n % 4], "value": 10**15 + n})
+    for n in range(tokens):
+        chain.sender().transact(token.functions.transfer(others[n % 4], 10**18 + n))
+
+
+def table(out: Path, name: str) -> list[tuple]:
+    con = duckdb.connect()
+    return con.execute(
+        f"SELECT * FROM read_parquet('{out}/{name}/**/*.parquet', hive_partitioning=true) "
+        "ORDER BY block_number"
+    ).fetchall()
+
+
+def test_generated_traffic_is_ingested_once(chain: Chain, tmp_path: Path) -> None:
+    traffic(chain, transfers=12, tokens=6)
+    head = chain.w3.eth.block_number
+    out = tmp_path / "chain"
+    report = ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id, range_blocks=7)
+    blocks = table(out, "blocks")
+    assert [b[0] for b in blocks] == list(range(head + 1))  # no gaps, no duplicates
+    assert [b[1] for b in blocks] == [
+        chain.w3.eth.get_block(n)["hash"].to_0x_hex() for n in range(head + 1)
+    ]
+    txs = table(out, "transactions")
+    assert len(txs) == sum(b[8] for b in blocks) == report.rows["transactions"]
+    assert len({t[2] for t in txs}) == len(txs)
+    assert report.rows["native_transfers"] == 12
+    assert report.rows["erc20_transfers"] == 7  # the mint and six transfers
+    # a second run has nothing left to do
+    again = ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id)
+    assert again.blocks == 0 and len(table(out, "blocks")) == head + 1
+
+
+def test_a_reorg_is_undone(chain: Chain, tmp_path: Path) -> None:
+    traffic(chain, transfers=3, tokens=0)
+    fork = chain.snapshot()
+    for n in range(4):
+        chain.sender().send({"to": chain.accounts[6].address, "value": 1 + n})
+    out = tmp_path / "chain"
+    ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id)
+    replaced = {t[2] for t in table(out, "transactions")}
+    chain.revert(fork)  # the last four blocks are gone; a different history grows longer
+    for n in range(6):
+        chain.sender().send({"to": chain.accounts[7].address, "value": 100 + n})
+    report = ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id)
+    assert len(report.reorgs) == 1
+    head = chain.w3.eth.block_number
+    blocks = table(out, "blocks")
+    assert [b[0] for b in blocks] == list(range(head + 1))
+    assert [b[1] for b in blocks] == [
+        chain.w3.eth.get_block(n)["hash"].to_0x_hex() for n in range(head + 1)
+    ]
+    hashes = [t[2] for t in table(out, "transactions")]
+    assert len(hashes) == len(set(hashes))
+    to_seven = [t for t in table(out, "transactions") if t[6] == chain.accounts[7].address.lower()]
+    assert len(to_seven) == 6
+    assert not any(t[6] == chain.accounts[6].address.lower() for t in table(out, "transactions"))
+    assert replaced - set(hashes)  # the replaced transactions are gone
+
+
+def test_a_rate_limiting_node_is_waited_out(chain: Chain, tmp_path: Path) -> None:
+    traffic(chain, transfers=5, tokens=0)
+    with rpc_proxy(url_of(chain), throttle=4) as proxy:
+        report = ingest(
+            chain.w3, proxy["url"], tmp_path / "chain", chain_id=chain.chain_id, range_blocks=3
+        )
+    assert report.backoffs >= 4 and proxy["throttled"] == 4
+    assert report.blocks == chain.w3.eth.block_number + 1
