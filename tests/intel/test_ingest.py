@@ -95,3 +95,20 @@ def test_a_rate_limiting_node_is_waited_out(chain: Chain, tmp_path: Path) -> Non
         )
     assert report.backoffs >= 4 and proxy["throttled"] == 4
     assert report.blocks == chain.w3.eth.block_number + 1
+
+
+def test_one_block_and_blocks_only(chain: Chain, tmp_path: Path) -> None:
+    traffic(chain, transfers=2, tokens=0)
+    head = chain.w3.eth.block_number
+    one = ingest(
+        chain.w3, url_of(chain), tmp_path / "one", chain_id=chain.chain_id, start=head, end=head
+    )
+    assert one.blocks == 1 and [b[0] for b in table(tmp_path / "one", "blocks")] == [head]
+    bare = ingest(
+        chain.w3, url_of(chain), tmp_path / "bare", chain_id=chain.chain_id, receipts=False
+    )
+    blocks = table(tmp_path / "bare", "blocks")
+    txs = table(tmp_path / "bare", "transactions")
+    assert bare.rows["logs"] == 0 and len(blocks) == head + 1
+    assert bare.rows["transactions"] == sum(b[8] for b in blocks) == len(txs)
+    assert all(t[11] is None for t in table(tmp_path / "bare", "transactions"))  # no status

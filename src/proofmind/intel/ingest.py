@@ -18,7 +18,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,7 +27,7 @@ import aiohttp
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
+from proofmind.chain.events import BlockRange, BlockRef, Reorg, ReorgSafeCursor
 from proofmind.errors import ChainError, ConnectionFailed
 from proofmind.intel.etherscan import BLOCK_RANGE
 from proofmind.store.state import StateDB
@@ -412,14 +412,19 @@ def ingest(
     follow: bool = False,
     confirmations: int = 0,
     range_blocks: int = 200,
+    receipts: bool = True,
     poll_seconds: float = 2.0,
     progress: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
 ) -> IngestReport:
     """Ingest blocks ``start``..``end`` (or to the safe head; with ``follow`` keep going) from
-    ``url`` into ``out``. Resumes from the checkpoint in ``out/_ingest.sqlite``."""
+    ``url`` into ``out``. Resumes from the checkpoint in ``out/_ingest.sqlite``. Without
+    ``receipts``, transactions carry no status or gas used and no logs are read (blocks and
+    transactions only, one request per block)."""
     out.mkdir(parents=True, exist_ok=True)
     state = StateDB(out / "_ingest.sqlite")
+    loop = asyncio.new_event_loop()
+    fetcher = _BlockFetcher(loop, RpcBatcher(url))
     cursor = ReorgSafeCursor(
         w3,
         state,
@@ -428,66 +433,106 @@ def ingest(
         confirmations=confirmations,
         start_block=start,
         max_blocks=range_blocks,
+        fetch_headers=fetcher.headers,
     )
-    batcher = RpcBatcher(url)
     report = IngestReport()
     began = time.perf_counter()
     try:
-        asyncio.run(_drive(cursor, batcher, out, end, follow, poll_seconds, report, progress, stop))
+        _drive(cursor, fetcher, out, end, follow, receipts, poll_seconds, report, progress, stop)
     finally:
+        loop.run_until_complete(fetcher.close())
+        loop.close()
         state.close()
     (out / "_ingest.json").write_text(
         json.dumps({"chain_id": chain_id, "next_block": cursor.next_block})
     )
-    report.backoffs = batcher.backoffs
-    report.batch_size = batcher.batch_size
+    report.backoffs = fetcher.batcher.backoffs
+    report.batch_size = fetcher.batcher.batch_size
     report.seconds = time.perf_counter() - began
     return report
 
 
-async def _drive(
+class _BlockFetcher:
+    """Full blocks fetched once: the cursor's header checks and the rows use the same answers."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, batcher: RpcBatcher) -> None:
+        self.loop = loop
+        self.batcher = batcher
+        self.cache: dict[int, dict[str, Any]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def call_many(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        return self.loop.run_until_complete(self._call(calls))
+
+    async def _call(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return await self.batcher.call_many(self._session, calls)
+
+    def headers(self, numbers: Sequence[int]) -> list[BlockRef | None]:
+        blocks = self.call_many([("eth_getBlockByNumber", [hex(n), True]) for n in numbers])
+        self.cache.update({int(b["number"], 16): b for b in blocks if b is not None})
+        return [_ref(b) for b in blocks]
+
+    def forget_through(self, number: int) -> None:
+        """Drop cached blocks up to ``number`` (written and committed)."""
+        for n in [n for n in self.cache if n <= number]:
+            del self.cache[n]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def _ref(block: dict[str, Any] | None) -> BlockRef | None:
+    if block is None:
+        return None
+    return BlockRef(int(block["number"], 16), block["hash"], block["parentHash"])
+
+
+def _drive(
     cursor: ReorgSafeCursor,
-    batcher: RpcBatcher,
+    fetcher: _BlockFetcher,
     out: Path,
     end: int | None,
     follow: bool,
+    receipts: bool,
     poll_seconds: float,
     report: IngestReport,
     progress: Callable[[int], None] | None,
     stop: Callable[[], bool] | None,
 ) -> None:
-    async with aiohttp.ClientSession() as session:
-        while not (stop and stop()):
-            if end is not None and cursor.next_block > end:
+    while not (stop and stop()):
+        if end is not None and cursor.next_block > end:
+            return
+        step = cursor.poll()
+        if isinstance(step, Reorg):
+            undo_from(out, step.fork_block)
+            report.reorgs.append(step)
+            continue
+        if step is None:
+            if not follow:
                 return
-            step = cursor.poll()
-            if isinstance(step, Reorg):
-                undo_from(out, step.fork_block)
-                report.reorgs.append(step)
-                continue
-            if step is None:
-                if not follow:
-                    return
-                await asyncio.sleep(poll_seconds)
-                continue
-            if end is not None and step.end > end:
-                step = BlockRange(step.start, end, tuple(b for b in step.blocks if b.number <= end))
-            numbers = [hex(n) for n in range(step.start, step.end + 1)]
-            blocks = await batcher.call_many(
-                session, [("eth_getBlockByNumber", [n, True]) for n in numbers]
-            )
-            receipts = await batcher.call_many(
-                session, [("eth_getBlockReceipts", [n]) for n in numbers]
-            )
-            if any(b is None for b in blocks) or any(
-                b["hash"] != ref.hash for b, ref in zip(blocks, step.blocks, strict=True)
-            ):
-                continue  # the chain moved while we read: poll again (it will rewind)
-            rows = block_rows(blocks, [r or [] for r in receipts])
-            write_range(out, step.start, step.end, rows)
-            cursor.commit(step)
-            report.blocks += step.end - step.start + 1
-            for table, table_rows in rows.items():
-                report.rows[table] += len(table_rows)
-            if progress is not None:
-                progress(step.end - step.start + 1)
+            time.sleep(poll_seconds)
+            continue
+        if end is not None and step.end > end:
+            step = BlockRange(step.start, end, tuple(b for b in step.blocks if b.number <= end))
+        blocks = [fetcher.cache.get(ref.number) for ref in step.blocks]
+        if any(
+            b is None or b["hash"] != ref.hash for b, ref in zip(blocks, step.blocks, strict=True)
+        ):
+            continue  # the chain moved while we read: poll again (it rewinds if it must)
+        got: list[dict[str, Any]] = [b for b in blocks if b is not None]
+        block_receipts: list[list[dict[str, Any]]] = [[] for _ in got]
+        if receipts:
+            answers = fetcher.call_many([("eth_getBlockReceipts", [b["number"]]) for b in got])
+            block_receipts = [a or [] for a in answers]
+        rows = block_rows(got, block_receipts)
+        write_range(out, step.start, step.end, rows)
+        cursor.commit(step)
+        fetcher.forget_through(step.end)
+        report.blocks += step.end - step.start + 1
+        for table, table_rows in rows.items():
+            report.rows[table] += len(table_rows)
+        if progress is not None:
+            progress(step.end - step.start + 1)
