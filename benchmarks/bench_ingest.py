@@ -24,9 +24,11 @@ import argparse
 import asyncio
 import platform
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -137,6 +139,7 @@ def main() -> None:
     parser.add_argument("--per-block", type=int, default=10)
     parser.add_argument("--cryo-python")
     parser.add_argument("--etl")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool (median kept)")
     args = parser.parse_args()
     print(f"{platform.machine()}, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as folder:
@@ -150,28 +153,51 @@ def main() -> None:
             txs = args.blocks * args.per_block
             made = time.perf_counter() - began
             print(f"chain: {head + 1:,} blocks, {txs:,} transactions (made in {made:.0f} s)")
-            timings: dict[str, float] = {}
-            timings["node limit (raw batched eth_getBlockByNumber)"] = asyncio.run(
-                raw_limit(url, head)
+            runs: dict[str, list[float]] = {}
+
+            def timed(name: str, run: Callable[[int], float]) -> None:
+                runs[name] = [run(k) for k in range(args.repeat)]
+
+            timed(
+                "node limit (raw batched eth_getBlockByNumber)",
+                lambda k: asyncio.run(raw_limit(url, head)),
             )
-            report = ingest(
-                chain.w3, url, Path(folder) / "pm", chain_id=chain.chain_id, range_blocks=500
+
+            def proofmind_run(k: int, receipts: bool) -> float:
+                report = ingest(
+                    chain.w3,
+                    url,
+                    Path(folder) / f"pm-{receipts}-{k}",
+                    chain_id=chain.chain_id,
+                    receipts=receipts,
+                )
+                assert report.rows["transactions"] == txs, report.rows
+                return report.seconds
+
+            timed("proofmind ingest rpc (blocks + transactions)", lambda k: proofmind_run(k, False))
+            timed(
+                "proofmind ingest rpc (+ receipts, logs, transfers)",
+                lambda k: proofmind_run(k, True),
             )
-            assert report.rows["transactions"] == txs, report.rows
-            timings["proofmind ingest rpc"] = report.seconds
             if args.cryo_python:
-                timings["cryo (transactions)"] = run_cryo(
-                    args.cryo_python, url, head, Path(folder) / "cryo"
+                timed(
+                    "cryo (transactions)",
+                    lambda k: run_cryo(args.cryo_python, url, head, Path(folder) / f"cryo{k}"),
                 )
             if args.etl:
-                (Path(folder) / "etl").mkdir()
-                timings["ethereum-etl export_blocks_and_transactions"] = run_etl(
-                    args.etl, url, head, Path(folder) / "etl"
-                )
+
+                def etl(k: int) -> float:
+                    target = Path(folder) / f"etl{k}"
+                    target.mkdir()
+                    return run_etl(args.etl, url, head, target)
+
+                timed("ethereum-etl export_blocks_and_transactions", etl)
+            timings = {name: statistics.median(values) for name, values in runs.items()}
         finally:
             Devnet(ws.chain_dir, ws.devnet_settings()).down()
             ws.close()
-    ours = timings["proofmind ingest rpc"]
+    ours = timings["proofmind ingest rpc (blocks + transactions)"]
+    print(f"\nmedian of {args.repeat} runs each")
     print("\n| tool | seconds | tx/s | proofmind speed ÷ tool speed |\n|---|---:|---:|---:|")
     for name, seconds in timings.items():
         print(f"| {name} | {seconds:.2f} | {txs / seconds:,.0f} | {seconds / ours:.2f} |")

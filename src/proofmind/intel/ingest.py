@@ -56,7 +56,7 @@ class RpcBatcher:
         *,
         concurrency: int = 4,
         batch_size: int = 50,
-        max_batch: int = 200,
+        max_batch: int = 100,
         retries: int = 8,
         timeout: float = 60.0,
     ) -> None:
@@ -411,7 +411,7 @@ def ingest(
     end: int | None = None,
     follow: bool = False,
     confirmations: int = 0,
-    range_blocks: int = 200,
+    range_blocks: int = 1000,
     receipts: bool = True,
     poll_seconds: float = 2.0,
     progress: Callable[[int], None] | None = None,
