@@ -96,3 +96,24 @@ def test_hop_sybil_targets() -> None:
     assert result.metrics["roc_auc"] >= 0.90
     assert result.metrics["precision_at_recall_0.7"] >= 0.90
     assert result.metrics["false_positive_rate_eligible"] < 0.05
+
+
+def test_edges_imported_into_the_canonical_tables_give_the_same_flags(tmp_path: Path) -> None:
+    from proofmind.intel.edges import import_edges
+
+    edges, candidates, farm = planted(tmp_path)
+    lines = edges.read_text().splitlines()
+    lines.insert(5, "ethereum,nativeTokenTransfers,0xnot-an-address,0x" + "1" * 40)
+    edges.write_text("\n".join(lines) + "\n")
+    report = import_edges([edges], tmp_path / "data")
+    assert [(r.line, r.reason) for r in report.bad_rows] == [
+        (6, "from '0xnot-an-address' is not an address")
+    ]
+    assert report.tables == {"erc20_transfers": len(lines) - 2, "native_transfers": 0}
+    from_folder = detect([tmp_path / "data"], candidates)
+    flagged = {
+        a for a, f in zip(from_folder.addresses, from_folder.flagged.tolist(), strict=True) if f
+    }
+    assert flagged == farm
+    with pytest.raises(InputError, match=r"edges.csv, line 6"):
+        import_edges([edges], tmp_path / "strict", strict=True)

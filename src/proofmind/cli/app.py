@@ -605,6 +605,24 @@ def ingest_etherscan(
     run_ingest_etherscan(files, out, strict)
 
 
+@ingest_app.command("edges")
+def ingest_edges(
+    files: Annotated[list[Path], typer.Argument(help="CSV / Parquet edge lists (from, to, …).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("chaindata"),
+    strict: Annotated[bool, typer.Option(help="Fail on the first malformed row.")] = False,
+) -> None:
+    """Import transfer edge lists (the hop_sybil format: chain, kind, from, to) into the
+    canonical erc20_transfers / native_transfers tables.
+
+    Example:
+      proofmind ingest edges transfer_edges.csv.gz -o chaindata
+      proofmind sybil detect chaindata --candidates labels.csv
+    """
+    from proofmind.cli.intel import run_ingest_etherscan
+
+    run_ingest_etherscan(files, out, strict, edges=True)
+
+
 @fraud_app.command("evaluate")
 def fraud_evaluate(
     labels: Annotated[Path, typer.Option(help="CSV of address,flag (1 = illicit).")],
@@ -668,7 +686,10 @@ def fraud_score(
 
 @sybil_app.command("detect")
 def sybil_detect(
-    edges: Annotated[list[Path], typer.Argument(help="Edge lists (CSV/Parquet: from, to).")],
+    edges: Annotated[
+        list[Path],
+        typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
+    ],
     candidates: Annotated[
         Path, typer.Option(help="CSV of candidate addresses (address[, is_sybil, …]).")
     ],

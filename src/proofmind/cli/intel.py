@@ -25,8 +25,13 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def run_ingest_etherscan(files: list[Path], out: Path, strict: bool) -> None:
-    report = import_etherscan(files, out, strict=strict)
+def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool = False) -> None:
+    if edges:
+        from proofmind.intel.edges import import_edges
+
+        report = import_edges(files, out, strict=strict)
+    else:
+        report = import_etherscan(files, out, strict=strict)
     for table, rows in report.tables.items():
         console.print(f"{table}: {rows:,} rows → {out / table}/ (Parquet, by block range)")
     if report.bad_rows:

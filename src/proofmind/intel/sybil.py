@@ -192,6 +192,21 @@ def _load_edges(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
         raise InputError("no edge files given")
     parts = []
     for path in files:
+        if Path(path).is_dir():  # canonical tables from `ingest` (rpc, etherscan or edges)
+            for table in ("erc20_transfers", "native_transfers"):
+                if any((Path(path) / table).glob("**/*.parquet")):
+                    source = "read_parquet({}, union_by_name=true)".format(
+                        sql_string(f"{Path(path) / table}/**/*.parquet")
+                    )
+                    names = [
+                        c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+                    ]
+                    chain = "coalesce(chain, '')" if "chain" in names else "''"
+                    parts.append(
+                        f"SELECT from_address AS s, to_address AS d, {chain} AS chain, "
+                        f"'{table}' AS kind FROM {source}"
+                    )
+            continue
         if not Path(path).is_file():
             raise InputError(f"edge file {path} does not exist")
         reader = "read_parquet" if str(path).endswith(".parquet") else "read_csv"
@@ -210,6 +225,8 @@ def _load_edges(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
             f'SELECT lower("from") AS s, lower("to") AS d, {chain} AS chain, {kind} AS kind '
             f"FROM {reader}({sql_string(path)}{options})"
         )
+    if not parts:
+        raise InputError("no transfers found in the given edge files or folders")
     con.execute("CREATE TABLE e AS " + " UNION ALL ".join(parts))
     bad = con.execute(
         "SELECT count(*) FROM e WHERE NOT regexp_matches(s, '^0x[0-9a-f]{40}$') "
