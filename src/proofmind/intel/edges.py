@@ -17,9 +17,15 @@ from pathlib import Path
 import duckdb
 
 from proofmind.errors import InputError
-from proofmind.intel.etherscan import BLOCK_RANGE, BadRow, ImportReport, sql_string
+from proofmind.intel.etherscan import (
+    ADDRESS_PATTERN,
+    BLOCK_RANGE,
+    BadRow,
+    ImportReport,
+    publish_tables,
+    sql_string,
+)
 
-_ADDRESS = "^0x[0-9a-f]{40}$"
 OPTIONAL = ("chain", "kind", "token", "value", "block_number", "timestamp", "hash")
 
 
@@ -59,12 +65,7 @@ def import_edges(paths: Sequence[Path], out_dir: Path, *, strict: bool = False) 
                 f"AS block_range FROM edges WHERE {where}) TO {sql_string(staged / table)} "
                 "(FORMAT PARQUET, PARTITION_BY (block_range))"
             )
-        for table in report.tables:
-            if (staged / table).exists():
-                final = out_dir / table
-                if final.exists():
-                    shutil.rmtree(final)
-                (staged / table).rename(final)
+        publish_tables(staged, out_dir, report.tables)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         con.close()
@@ -92,8 +93,8 @@ def _read(
     con.execute(f"CREATE TABLE {raw} AS SELECT *, row_number() OVER () AS _row FROM {source}")
     bad = con.execute(
         f'SELECT _row, "from", "to" FROM {raw} '
-        f"WHERE NOT regexp_matches(lower(\"from\"), '{_ADDRESS}') "
-        f"OR NOT regexp_matches(lower(\"to\"), '{_ADDRESS}') ORDER BY _row"
+        f"WHERE NOT regexp_matches(lower(\"from\"), '{ADDRESS_PATTERN}') "
+        f"OR NOT regexp_matches(lower(\"to\"), '{ADDRESS_PATTERN}') ORDER BY _row"
     ).fetchall()
     for row, src, dst in bad:
         reason = f"from {src!r}" if not _is_address(src) else f"to {dst!r}"
@@ -116,12 +117,12 @@ def _read(
         f'lower({col("hash")}) AS hash, lower("from") AS from_address, lower("to") AS to_address, '
         f"{col('value')} AS value, lower({col('token')}) AS token, {col('chain')} AS chain, "
         f"(coalesce(lower({kind}), '') LIKE '%erc20%' OR {col('token')} IS NOT NULL) AS is_erc20 "
-        f"FROM {raw} WHERE regexp_matches(lower(\"from\"), '{_ADDRESS}') "
-        f"AND regexp_matches(lower(\"to\"), '{_ADDRESS}')"
+        f"FROM {raw} WHERE regexp_matches(lower(\"from\"), '{ADDRESS_PATTERN}') "
+        f"AND regexp_matches(lower(\"to\"), '{ADDRESS_PATTERN}')"
     )
 
 
 def _is_address(value: object) -> bool:
     import re
 
-    return isinstance(value, str) and re.match(_ADDRESS, value.lower()) is not None
+    return isinstance(value, str) and re.match(ADDRESS_PATTERN, value.lower()) is not None

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +65,7 @@ _SCHEMAS = {
         "token_name VARCHAR, token_symbol VARCHAR"
     ),
 }
-_ADDRESS = "^0x[0-9a-f]{40}$"
+ADDRESS_PATTERN = "^0x[0-9a-f]{40}$"
 _HASH = "^0x[0-9a-f]{64}$"
 
 
@@ -141,17 +141,22 @@ def import_etherscan(paths: Sequence[Path], out_dir: Path, *, strict: bool = Fal
                     "(FORMAT PARQUET, PARTITION_BY (block_range), OVERWRITE_OR_IGNORE)"
                 )
             report.tables[kind] = rows
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for kind in by_kind:
-            if (staged / kind).exists():
-                final = out_dir / kind
-                if final.exists():
-                    shutil.rmtree(final)
-                (staged / kind).rename(final)
+        publish_tables(staged, out_dir, by_kind)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
         con.close()
     return report
+
+
+def publish_tables(staged: Path, out_dir: Path, tables: Iterable[str]) -> None:
+    """Move each staged table folder into ``out_dir``, replacing the table written before."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for table in tables:
+        if (staged / table).exists():
+            final = out_dir / table
+            if final.exists():
+                shutil.rmtree(final)
+            (staged / table).rename(final)
 
 
 def _load(
@@ -187,7 +192,7 @@ def _load(
         if name in columns:
             checks.append(
                 f"CASE WHEN \"{name}\" <> '' AND "
-                f"NOT regexp_matches(lower(\"{name}\"), '{_ADDRESS}') "
+                f"NOT regexp_matches(lower(\"{name}\"), '{ADDRESS_PATTERN}') "
                 f"THEN '{name} is not an address' END"
             )
     checks.append(

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from proofmind.errors import InputError
-from proofmind.intel.etherscan import sql_string
+from proofmind.intel.etherscan import ADDRESS_PATTERN, sql_string
 
 EVIDENCE_CLUSTERS = 50  # the largest clusters get written evidence
 FEATURES = [
@@ -229,8 +229,8 @@ def _load_edges(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
         raise InputError("no transfers found in the given edge files or folders")
     con.execute("CREATE TABLE e AS " + " UNION ALL ".join(parts))
     bad = con.execute(
-        "SELECT count(*) FROM e WHERE NOT regexp_matches(s, '^0x[0-9a-f]{40}$') "
-        "OR NOT regexp_matches(d, '^0x[0-9a-f]{40}$')"
+        f"SELECT count(*) FROM e WHERE NOT regexp_matches(s, '{ADDRESS_PATTERN}') "
+        f"OR NOT regexp_matches(d, '{ADDRESS_PATTERN}')"
     ).fetchone()
     if bad and bad[0]:
         raise InputError(
