@@ -59,7 +59,9 @@ def run_train(
     data: Path, labels_path: Path, output: Path, register: bool, workspace: Path | None
 ) -> None:
     if not register:
-        rows, illicit = train_model(data, labels_path, output)
+        labels = read_labels(labels_path)
+        features = address_features(connect(data), list(labels))
+        rows, illicit = train_model(features, labels, output)
         console.print(f"Trained on {rows} addresses ({illicit} illicit) → {output}")
         return
     from proofmind.intel.fraud import train_registered

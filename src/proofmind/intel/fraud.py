@@ -139,11 +139,9 @@ def evaluate(
     features: Features, labels: dict[str, int], *, folds: int = 5, seed: int = 0, boot: int = 1000
 ) -> Evaluation:
     """Address-disjoint ``folds``-fold cross-validation on the labelled addresses."""
-    rows = [i for i, a in enumerate(features.addresses) if a in labels]
-    if len(rows) < folds * 2:
-        raise InputError(f"only {len(rows)} labelled addresses have features; need more")
-    x = features.matrix[rows]
-    y = np.array([labels[features.addresses[i]] for i in rows])
+    x, y = labelled(features, labels)
+    if len(y) < folds * 2:
+        raise InputError(f"only {len(y)} labelled addresses have features; need more")
     fold = stratified_folds(y, folds, seed)
     scores = np.zeros(len(y))
     for k in range(folds):
@@ -184,16 +182,20 @@ def data_tables(data: Path) -> list[Path]:
     ]
 
 
-def train_model(data: Path, labels_path: Path, output: Path) -> tuple[int, int]:
-    """Train on every labelled address and save a LightGBM text model; (rows, illicit)."""
-    from proofmind.intel.etherscan import connect
-
-    labels = read_labels(labels_path)
-    features = address_features(connect(data), list(labels))
+def labelled(
+    features: Features, labels: dict[str, int]
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The feature rows and labels of the labelled addresses."""
     rows = [i for i, a in enumerate(features.addresses) if a in labels]
-    y = np.array([labels[features.addresses[i]] for i in rows])
-    train(features.matrix[rows], y, features.names).save_model(str(output))
-    return len(rows), int(y.sum())
+    y = np.array([labels[features.addresses[i]] for i in rows], dtype=np.int64)
+    return features.matrix[rows], y
+
+
+def train_model(features: Features, labels: dict[str, int], output: Path) -> tuple[int, int]:
+    """Train on every labelled address and save a LightGBM text model; (rows, illicit)."""
+    x, y = labelled(features, labels)
+    train(x, y, features.names).save_model(str(output))
+    return len(y), int(y.sum())
 
 
 def train_registered(
@@ -213,7 +215,7 @@ def train_registered(
         report = evaluate(features, labels)
         run.log_params(**PARAMS, rounds=ROUNDS, features=features.names, folds=report.folds)
         run.log_metric(0, **{k: m.value for k, m in report.metrics.items()})
-        rows, illicit = train_model(data, labels_path, output)
+        rows, illicit = train_model(features, labels, output)
         run.log_artifact(output)
     card = {
         "intended_use": "ranking Ethereum accounts for phishing / fraud review",
