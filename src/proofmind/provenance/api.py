@@ -18,7 +18,7 @@ from proofmind.errors import CryptoError, InputError
 from proofmind.provenance.dataset import Commitment, canonical_json, commit_dataset, load_commitment
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
-from proofmind.provenance.runs import LOG_FILE, file_keccak
+from proofmind.provenance.runs import LOG_FILE
 from proofmind.workspace import Workspace
 
 CARD_SUFFIX = ".card.json"
@@ -139,8 +139,7 @@ def register_model(
         raise InputError(f"model {model} is not a file", hint="give the model file (e.g. .onnx)")
     ledger = Ledger(workspace)
     parent = _run_record(ledger, run) if run is not None else None
-    model_hash = file_keccak(model)
-    workspace.blobs.put_file(model)
+    model_hash = workspace.blobs.put_file(model)  # the copy is keyed by the file's keccak256
     unknown = set(card or {}) - set(CARD_FIELDS)
     if unknown:
         raise InputError(
