@@ -192,6 +192,15 @@ REWARD_TOKEN = ("proofmind Data Reward", "PMDR")
 _DEPENDS_ON = {"RewardDistributor": "RewardToken"}
 
 
+# Example consumers take per-use constructor arguments: not part of the default suite.
+EXAMPLES = frozenset({"SybilGatedAirdrop"})
+
+
+def suite_names() -> list[str]:
+    """The contracts `contracts deploy` deploys when given no names."""
+    return [name for name in artifact_names() if name not in EXAMPLES]
+
+
 def suite_order(names: list[str]) -> list[str]:
     """``names`` with every contract after the one it needs."""
     ordered: list[str] = []
@@ -218,4 +227,9 @@ def suite_args(chain: Chain, registry: DeploymentRegistry, name: str) -> tuple[A
                 hint="run `proofmind contracts deploy RewardToken RewardDistributor`",
             )
         return (to_checksum_address(token.address), owner)
+    if name in EXAMPLES:
+        raise WorkspaceError(
+            f"{name} is an example consumer whose constructor takes per-use arguments",
+            hint="deploy it from Python (`proofmind.chain.contracts.deploy`) or see docs/oracle.md",
+        )
     return ()

@@ -18,6 +18,7 @@ from proofmind.chain.contracts import (
     is_current,
     load_artifact,
     suite_args,
+    suite_names,
     suite_order,
 )
 from proofmind.chain.devnet import Devnet
@@ -99,7 +100,7 @@ def deploy_suite(
 ) -> list[tuple[str, str, str]]:
     """Deploy ``names`` (default all); returns (name, address, "deployed" | "kept") rows."""
     registry = DeploymentRegistry(workspace.state)
-    wanted = suite_order(names or artifact_names())
+    wanted = suite_order(names or suite_names())
     for name in wanted:
         load_artifact(name)  # fail on an unknown name before sending anything
     rows = []

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {IInferenceConsumer, InferenceOracle} from "./InferenceOracle.sol";
+
+/// @title SybilGatedAirdrop
+/// @notice An airdrop that pays a claimant only when the oracle's risk score for it is under a
+///         threshold. The claimant's model input (its on-chain features) must be a leaf of
+///         `featuresRoot`, which the owner publishes from the ingested chain data (OpenZeppelin
+///         StandardMerkleTree leaf: keccak256(keccak256(abi.encode(account, features)))), so
+///         nobody can claim with made-up features.
+contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
+    using SafeERC20 for IERC20;
+
+    enum ClaimStatus {
+        None,
+        Pending,
+        Paid,
+        Rejected
+    }
+
+    InferenceOracle public immutable oracle;
+    IERC20 public immutable token;
+    bytes32 public immutable modelId;
+    uint256 public immutable amount;
+    /// @notice fixed-point score (at the model's output scale) a claimant must stay under
+    int256 public immutable threshold;
+    uint32 public constant CALLBACK_GAS = 150_000;
+    bytes32 public featuresRoot;
+
+    mapping(address account => ClaimStatus) public claims;
+    mapping(uint256 requestId => address account) public claimantOf;
+
+    event FeaturesRootSet(bytes32 root);
+    event ClaimRequested(address indexed account, uint256 indexed requestId);
+    event ClaimPaid(address indexed account, uint256 indexed requestId, int256 score, uint256 amount);
+    event ClaimUnfunded(address indexed account, uint256 indexed requestId, int256 score);
+    event ClaimRejected(address indexed account, uint256 indexed requestId, int256 score);
+
+    error NotOracle(address caller);
+    error AlreadyClaimed(address account, ClaimStatus status);
+    error NotEligible(address account);
+    error UnknownRequest(uint256 requestId);
+
+    constructor(
+        InferenceOracle oracle_,
+        IERC20 token_,
+        bytes32 modelId_,
+        uint256 amount_,
+        int256 threshold_,
+        address owner_
+    ) Ownable(owner_) {
+        oracle = oracle_;
+        token = token_;
+        modelId = modelId_;
+        amount = amount_;
+        threshold = threshold_;
+    }
+
+    function setFeaturesRoot(bytes32 root) external onlyOwner {
+        featuresRoot = root;
+        emit FeaturesRootSet(root);
+    }
+
+    /// @notice Ask the oracle to score the caller; pay the oracle's fee. The tokens arrive when
+    ///         the answer does, if the score is under the threshold.
+    function claim(int256[] calldata features, bytes32[] calldata proof) external payable returns (uint256 requestId) {
+        ClaimStatus status = claims[msg.sender];
+        if (status != ClaimStatus.None) revert AlreadyClaimed(msg.sender, status);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(msg.sender, features))));
+        if (!MerkleProof.verifyCalldata(proof, featuresRoot, leaf)) revert NotEligible(msg.sender);
+        claims[msg.sender] = ClaimStatus.Pending;
+        requestId = oracle.requestInference{value: msg.value}(modelId, features, CALLBACK_GAS);
+        claimantOf[requestId] = msg.sender;
+        emit ClaimRequested(msg.sender, requestId);
+    }
+
+    /// @notice A claim whose request the oracle refunded may be tried again.
+    function reset(uint256 requestId) external {
+        address account = claimantOf[requestId];
+        if (account == address(0)) revert UnknownRequest(requestId);
+        InferenceOracle.Request memory r = oracle.getRequest(requestId);
+        if (r.status != InferenceOracle.Status.Refunded || claims[account] != ClaimStatus.Pending) {
+            revert AlreadyClaimed(account, claims[account]);
+        }
+        delete claimantOf[requestId];
+        claims[account] = ClaimStatus.None;
+    }
+
+    /// @notice Refunds from the oracle reach this contract's oracle balance; the owner collects them.
+    function collectRefunds(address payable to) external onlyOwner {
+        uint256 balance = oracle.balanceOf(address(this));
+        oracle.withdraw(balance);
+        (bool ok,) = to.call{value: balance}("");
+        require(ok, "transfer failed");
+    }
+
+    function onInference(uint256 requestId, int256[] calldata output) external {
+        if (msg.sender != address(oracle)) revert NotOracle(msg.sender);
+        address account = claimantOf[requestId];
+        if (account == address(0)) revert UnknownRequest(requestId);
+        int256 score = output[0];
+        if (score < threshold && token.balanceOf(address(this)) < amount) {
+            claims[account] = ClaimStatus.None; // may claim again once the airdrop is refilled
+            emit ClaimUnfunded(account, requestId, score);
+        } else if (score < threshold) {
+            claims[account] = ClaimStatus.Paid;
+            token.safeTransfer(account, amount);
+            emit ClaimPaid(account, requestId, score, amount);
+        } else {
+            claims[account] = ClaimStatus.Rejected;
+            emit ClaimRejected(account, requestId, score);
+        }
+    }
+
+    receive() external payable {}
+}

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {InferenceOracle, IInferenceConsumer} from "../src/InferenceOracle.sol";
+import {Test} from "./utils/Test.sol";
+
+/// @dev Stands in for an EZKL verifier in unit tests (the devnet tests use real ones): a proof
+///      is valid when it is keccak256 of the public inputs. Reverts on a proof of the wrong size,
+///      as the real verifier does.
+contract HashVerifier {
+    function verifyProof(bytes calldata proof, uint256[] calldata instances) external pure returns (bool) {
+        require(proof.length == 32, "bad proof length");
+        return bytes32(proof) == keccak256(abi.encode(instances));
+    }
+}
+
+contract RecordingConsumer is IInferenceConsumer {
+    InferenceOracle public immutable oracle;
+    mapping(uint256 => uint256) public calls;
+    mapping(uint256 => int256) public first;
+
+    constructor(InferenceOracle oracle_) {
+        oracle = oracle_;
+    }
+
+    function ask(bytes32 modelId, int256[] calldata input) external payable returns (uint256) {
+        return oracle.requestInference{value: msg.value}(modelId, input, 100_000);
+    }
+
+    function onInference(uint256 requestId, int256[] calldata output) external {
+        require(msg.sender == address(oracle), "not oracle");
+        calls[requestId] += 1;
+        first[requestId] = output[0];
+    }
+}
+
+contract RevertingConsumer is IInferenceConsumer {
+    function ask(InferenceOracle oracle, bytes32 modelId, int256[] calldata input) external payable returns (uint256) {
+        return oracle.requestInference{value: msg.value}(modelId, input, 100_000);
+    }
+
+    function onInference(uint256, int256[] calldata) external pure {
+        revert("consumer says no");
+    }
+}
+
+contract GasBurningConsumer is IInferenceConsumer {
+    uint256 public sink;
+
+    function ask(InferenceOracle oracle, bytes32 modelId, int256[] calldata input) external payable returns (uint256) {
+        return oracle.requestInference{value: msg.value}(modelId, input, 200_000);
+    }
+
+    function onInference(uint256, int256[] calldata) external {
+        while (true) {
+            sink += 1;
+        }
+    }
+}
+
+/// @dev Tries to fulfil its own request again from inside the callback.
+contract ReentrantConsumer is IInferenceConsumer {
+    InferenceOracle public immutable oracle;
+    bytes public replayProof;
+    int256[] public replayInput;
+    bool public reentered;
+
+    constructor(InferenceOracle oracle_) {
+        oracle = oracle_;
+    }
+
+    function ask(bytes32 modelId, int256[] calldata input, bytes calldata proof) external payable returns (uint256) {
+        replayProof = proof;
+        replayInput = input;
+        return oracle.requestInference{value: msg.value}(modelId, input, 500_000);
+    }
+
+    function onInference(uint256 requestId, int256[] calldata output) external {
+        try oracle.fulfill(requestId, replayInput, output, replayProof) {
+            reentered = true;
+        } catch {}
+    }
+}
+
+abstract contract OracleFixture is Test {
+    InferenceOracle internal oracle;
+    HashVerifier internal verifier;
+    RecordingConsumer internal consumer;
+    bytes32 internal constant ZK = keccak256("zk-model");
+    bytes32 internal constant OPT = keccak256("optimistic-model");
+    bytes32 internal constant COMMITTEE = keccak256("committee-model");
+    uint64 internal constant FEE = 0.01 ether;
+    uint96 internal constant BOND = 1 ether;
+    uint32 internal constant WINDOW = 5;
+    uint32 internal constant TIMEOUT = 20;
+    address internal node = address(0xB0B);
+    address internal challenger = address(0xC4A1);
+    address[3] internal members = [address(0x3001), address(0x3002), address(0x3003)];
+
+    function setUp() public virtual {
+        vm.roll(100);
+        oracle = new InferenceOracle();
+        verifier = new HashVerifier();
+        consumer = new RecordingConsumer(oracle);
+        oracle.registerModel(ZK, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
+        oracle.registerModel(OPT, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0));
+        address[] memory committee = new address[](3);
+        for (uint256 i = 0; i < 3; i++) {
+            committee[i] = members[i];
+        }
+        oracle.registerModel(COMMITTEE, _cfg(address(0), InferenceOracle.Mode.Optimistic, committee, 2));
+        vm.deal(address(this), 100 ether);
+        vm.deal(node, 100 ether);
+        vm.deal(challenger, 100 ether);
+        vm.prank(node);
+        oracle.deposit{value: 10 ether}();
+        vm.prank(challenger);
+        oracle.deposit{value: 10 ether}();
+    }
+
+    function _cfg(address v, InferenceOracle.Mode mode, address[] memory committee, uint8 quorum)
+        internal
+        pure
+        returns (InferenceOracle.ModelConfig memory)
+    {
+        return InferenceOracle.ModelConfig({
+            verifier: v,
+            mode: mode,
+            inputLength: 3,
+            outputLength: 1,
+            valueBits: 64,
+            fee: FEE,
+            bond: BOND,
+            challengeWindow: WINDOW,
+            timeout: TIMEOUT,
+            quorum: quorum,
+            committee: committee
+        });
+    }
+
+    function _input() internal pure returns (int256[] memory x) {
+        x = new int256[](3);
+        x[0] = 4096;
+        x[1] = -2048;
+        x[2] = 7;
+    }
+
+    function _output(int256 v) internal pure returns (int256[] memory y) {
+        y = new int256[](1);
+        y[0] = v;
+    }
+
+    function _proof(int256[] memory input, int256[] memory output) internal view returns (bytes memory) {
+        return abi.encodePacked(keccak256(abi.encode(oracle.instancesOf(input, output))));
+    }
+
+    function _one(uint256 id) internal pure returns (uint256[] memory ids) {
+        ids = new uint256[](1);
+        ids[0] = id;
+    }
+
+    function _outs(int256 v) internal pure returns (int256[][] memory outs) {
+        outs = new int256[][](1);
+        outs[0] = _output(v);
+    }
+}
+
+contract InferenceOracleTest is OracleFixture {
+    // ------------------------------------------------ requests and bad input
+
+    function test_request_emits_and_stores_commitment() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        InferenceOracle.Request memory r = oracle.getRequest(id);
+        vm.assertEq(uint256(r.status), uint256(InferenceOracle.Status.Pending), "status");
+        vm.assertEq(r.inputHash, keccak256(abi.encode(_input())), "input hash");
+        vm.assertEq(r.requester, address(consumer), "requester");
+        vm.assertEq(uint256(r.deadline), block.number + TIMEOUT, "deadline");
+    }
+
+    function test_unknown_model_rejected() public {
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.UnknownModel.selector, bytes32("nope")));
+        oracle.requestInference{value: FEE}(bytes32("nope"), _input(), 0);
+    }
+
+    function test_wrong_input_shape_rejected() public {
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InputShape.selector, 3, 2));
+        oracle.requestInference{value: FEE}(ZK, new int256[](2), 0);
+    }
+
+    function test_value_out_of_range_rejected() public {
+        int256[] memory x = _input();
+        x[1] = -(int256(1) << 64);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ValueOutOfRange.selector, 1, x[1], 64));
+        oracle.requestInference{value: FEE}(ZK, x, 0);
+    }
+
+    function test_low_fee_rejected() public {
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.FeeTooLow.selector, FEE, FEE - 1));
+        oracle.requestInference{value: FEE - 1}(ZK, _input(), 0);
+    }
+
+    function test_callback_gas_cap() public {
+        uint32 tooMuch = oracle.MAX_CALLBACK_GAS() + 1;
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.CallbackGasTooHigh.selector, tooMuch, oracle.MAX_CALLBACK_GAS())
+        );
+        oracle.requestInference{value: FEE}(ZK, _input(), tooMuch);
+    }
+
+    function test_paused_model_rejects_requests() public {
+        oracle.updateModel(ZK, FEE, false);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ModelInactive.selector, ZK));
+        oracle.requestInference{value: FEE}(ZK, _input(), 0);
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotModelOwner.selector, ZK, node));
+        oracle.updateModel(ZK, 0, true);
+    }
+
+    function test_bad_model_configs_rejected() public {
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ModelExists.selector, ZK));
+        oracle.registerModel(ZK, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "zk mode needs a verifier"));
+        oracle.registerModel(bytes32("a"), _cfg(address(0), InferenceOracle.Mode.Zk, new address[](0), 0));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "verifier has no code"));
+        oracle.registerModel(bytes32("b"), _cfg(address(0xdead), InferenceOracle.Mode.Zk, new address[](0), 0));
+        address[] memory two = new address[](2);
+        two[0] = members[0];
+        two[1] = members[1];
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "quorum must be a majority of the committee")
+        );
+        oracle.registerModel(bytes32("c"), _cfg(address(0), InferenceOracle.Mode.Optimistic, two, 1));
+    }
+
+    // ------------------------------------------------ zk mode
+
+    function test_zk_fulfil_pays_node_and_calls_back() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(-1234));
+        vm.prank(node);
+        oracle.fulfill(id, _input(), _output(-1234), proof);
+        vm.assertEq(consumer.calls(id), 1, "one callback");
+        vm.assertEq(uint256(consumer.first(id)), uint256(int256(-1234)), "output");
+        vm.assertEq(oracle.balanceOf(node), 10 ether + FEE, "fee to node");
+        InferenceOracle.Request memory r = oracle.getRequest(id);
+        vm.assertEq(r.outputHash, keccak256(abi.encode(_output(-1234))), "output commitment");
+    }
+
+    function test_zk_tampered_proof_rejected() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(5));
+        proof[3] ^= 0x01;
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
+        oracle.fulfill(id, _input(), _output(5), proof);
+    }
+
+    function test_zk_malformed_proof_rejected_not_bubbled() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
+        oracle.fulfill(id, _input(), _output(5), hex"0102");
+    }
+
+    function test_zk_mismatched_output_rejected() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(5));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
+        oracle.fulfill(id, _input(), _output(6), proof);
+    }
+
+    function test_zk_other_input_rejected() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        int256[] memory other = _input();
+        other[0] = 1;
+        bytes memory proof = _proof(other, _output(5));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InputMismatch.selector, id));
+        oracle.fulfill(id, other, _output(5), proof);
+    }
+
+    function test_zk_double_fulfil_rejected() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(5));
+        oracle.fulfill(id, _input(), _output(5), proof);
+        bytes memory again = _proof(_input(), _output(5));
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Fulfilled)
+        );
+        oracle.fulfill(id, _input(), _output(5), again);
+    }
+
+    function test_zk_mode_refuses_proposals() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.WrongMode.selector, ZK, InferenceOracle.Mode.Zk));
+        oracle.propose(_one(id), _outs(5));
+    }
+
+    // ------------------------------------------------ callbacks never block the oracle
+
+    function test_reverting_callback_still_fulfils() public {
+        RevertingConsumer bad = new RevertingConsumer();
+        uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
+        bytes memory proof = _proof(_input(), _output(5));
+        oracle.fulfill(id, _input(), _output(5), proof);
+        vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "fulfilled");
+    }
+
+    function test_gas_burning_callback_is_capped() public {
+        GasBurningConsumer bad = new GasBurningConsumer();
+        uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
+        uint256 before = gasleft();
+        bytes memory proof = _proof(_input(), _output(5));
+        oracle.fulfill(id, _input(), _output(5), proof);
+        vm.assertTrue(before - gasleft() < 400_000, "burnt at most the callback limit");
+        vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "fulfilled");
+    }
+
+    function test_too_little_gas_for_callback_reverts() public {
+        GasBurningConsumer bad = new GasBurningConsumer();
+        uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
+        bytes memory proof = _proof(_input(), _output(5));
+        (bool ok, bytes memory ret) = address(oracle).call{gas: 150_000}(
+            abi.encodeCall(InferenceOracle.fulfill, (id, _input(), _output(5), proof))
+        );
+        vm.assertFalse(ok, "must not fulfil with a starved callback");
+        vm.assertEq(bytes32(ret), bytes32(abi.encodeWithSelector(InferenceOracle.InsufficientCallbackGas.selector, id)), "reason");
+        vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Pending), "still pending");
+    }
+
+    function test_reentrant_fulfil_blocked() public {
+        ReentrantConsumer re = new ReentrantConsumer(oracle);
+        bytes memory proof = _proof(_input(), _output(5));
+        uint256 id = re.ask{value: FEE}(ZK, _input(), proof);
+        oracle.fulfill(id, _input(), _output(5), proof);
+        vm.assertFalse(re.reentered(), "re-entry refused");
+        vm.assertEq(oracle.balanceOf(address(this)), FEE, "paid once");
+    }
+
+    // ------------------------------------------------ timeouts
+
+    function test_refund_after_deadline_only() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        uint32 deadline = oracle.getRequest(id).deadline;
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotExpired.selector, id, deadline));
+        oracle.refund(id);
+        vm.roll(uint256(deadline) + 1);
+        bytes memory proof = _proof(_input(), _output(5));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RequestExpired.selector, id, deadline));
+        oracle.fulfill(id, _input(), _output(5), proof);
+        oracle.refund(id);
+        vm.assertEq(oracle.balanceOf(address(consumer)), FEE, "refund credited");
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Refunded)
+        );
+        oracle.refund(id);
+    }
+
+    // ------------------------------------------------ optimistic mode
+
+    function test_optimistic_unchallenged_finalizes() public {
+        uint256 id = consumer.ask{value: FEE}(OPT, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "bond locked");
+        vm.assertEq(oracle.lockedBonds(), BOND, "locked");
+        uint32 ends = oracle.getRequest(id).challengeEnds;
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ChallengeWindowOpen.selector, id, ends));
+        oracle.finalize(_one(id), _outs(42));
+        vm.roll(uint256(ends) + 1);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.OutputMismatch.selector, id));
+        oracle.finalize(_one(id), _outs(41));
+        oracle.finalize(_one(id), _outs(42));
+        vm.assertEq(consumer.calls(id), 1, "callback");
+        vm.assertEq(uint256(consumer.first(id)), 42, "output");
+        vm.assertEq(oracle.balanceOf(node), 10 ether + FEE, "bond back plus fee");
+        vm.assertEq(oracle.lockedBonds(), 0, "nothing locked");
+    }
+
+    function test_optimistic_wrong_answer_slashed_by_proof() public {
+        uint256 id = consumer.ask{value: FEE}(OPT, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        bytes memory same = _proof(_input(), _output(42));
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.SameOutput.selector, id));
+        oracle.challenge(id, _input(), _output(42), same);
+        bytes memory wrong = _proof(_input(), _output(44));
+        vm.prank(challenger);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
+        oracle.challenge(id, _input(), _output(43), wrong);
+        bytes memory proof0 = _proof(_input(), _output(43));
+        vm.prank(challenger);
+        oracle.challenge(id, _input(), _output(43), proof0);
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND + FEE, "challenger wins bond and fee");
+        vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
+        vm.assertEq(uint256(consumer.first(id)), 43, "consumer gets the proved output");
+        vm.roll(block.number + WINDOW + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Fulfilled)
+        );
+        oracle.finalize(_one(id), _outs(42));
+    }
+
+    function test_challenge_after_window_rejected() public {
+        uint256 id = consumer.ask{value: FEE}(OPT, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        uint32 ends = oracle.getRequest(id).challengeEnds;
+        vm.roll(uint256(ends) + 1);
+        bytes memory proof1 = _proof(_input(), _output(43));
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ChallengeWindowClosed.selector, id, ends));
+        oracle.challenge(id, _input(), _output(43), proof1);
+    }
+
+    function test_propose_needs_bond() public {
+        uint256 id = consumer.ask{value: FEE}(OPT, _input());
+        address poor = address(0x9009);
+        vm.prank(poor);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InsufficientBalance.selector, poor, BOND, 0));
+        oracle.propose(_one(id), _outs(1));
+    }
+
+    function test_batched_proposals_lock_one_bond_each() public {
+        uint256[] memory ids = new uint256[](4);
+        int256[][] memory outs = new int256[][](4);
+        for (uint256 i = 0; i < 4; i++) {
+            ids[i] = consumer.ask{value: FEE}(OPT, _input());
+            outs[i] = _output(int256(i));
+        }
+        vm.prank(node);
+        oracle.propose(ids, outs);
+        vm.assertEq(oracle.lockedBonds(), 4 * uint256(BOND), "four bonds");
+        vm.roll(block.number + WINDOW + 1);
+        oracle.finalize(ids, outs);
+        for (uint256 i = 0; i < 4; i++) {
+            vm.assertEq(consumer.calls(ids[i]), 1, "each called back once");
+        }
+        vm.expectRevert(InferenceOracle.LengthMismatch.selector);
+        oracle.propose(ids, new int256[][](3));
+    }
+
+    // ------------------------------------------------ committee disputes (no verifier)
+
+    function _disputed() internal returns (uint256 id) {
+        id = consumer.ask{value: FEE}(COMMITTEE, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        vm.prank(challenger);
+        oracle.dispute(id);
+    }
+
+    function test_committee_overturns_wrong_answer() public {
+        uint256 id = _disputed();
+        vm.prank(members[0]);
+        oracle.vote(id, _output(43));
+        vm.prank(members[0]);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.AlreadyVoted.selector, id, members[0]));
+        oracle.vote(id, _output(43));
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotCommitteeMember.selector, COMMITTEE, node));
+        oracle.vote(id, _output(42));
+        vm.prank(members[1]);
+        oracle.vote(id, _output(43));
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND + FEE, "challenger gets both bonds and the fee");
+        vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
+        vm.assertEq(uint256(consumer.first(id)), 43, "re-executed output delivered");
+        vm.assertEq(oracle.lockedBonds(), 0, "nothing locked");
+    }
+
+    function test_committee_upholds_right_answer() public {
+        uint256 id = _disputed();
+        vm.prank(members[2]);
+        oracle.vote(id, _output(42));
+        vm.prank(members[0]);
+        oracle.vote(id, _output(42));
+        vm.assertEq(oracle.balanceOf(node), 10 ether + BOND + FEE, "node wins the challenger's bond");
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether - BOND, "frivolous challenger slashed");
+    }
+
+    function test_dispute_without_quorum_is_abandoned() public {
+        uint256 id = _disputed();
+        vm.prank(members[0]);
+        oracle.vote(id, _output(1));
+        vm.prank(members[1]);
+        oracle.vote(id, _output(2));
+        (, uint32 votingEnds,) = oracle.disputes(id);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.VotingOpen.selector, id, votingEnds));
+        oracle.abandonDispute(id);
+        vm.roll(uint256(votingEnds) + 1);
+        oracle.abandonDispute(id);
+        vm.assertEq(oracle.balanceOf(node), 10 ether, "bond returned");
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether, "bond returned");
+        vm.assertEq(oracle.balanceOf(address(consumer)), FEE, "requester refunded");
+        vm.assertEq(oracle.lockedBonds(), 0, "nothing locked");
+    }
+
+    function test_proof_models_refuse_committee_disputes() public {
+        uint256 id = consumer.ask{value: FEE}(OPT, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                InferenceOracle.BadModelConfig.selector, "this model's disputes are settled by proof: call challenge"
+            )
+        );
+        oracle.dispute(id);
+    }
+
+    // ------------------------------------------------ money
+
+    function test_withdraw_pull_payment() public {
+        uint256 before = node.balance;
+        vm.prank(node);
+        oracle.withdraw(4 ether);
+        vm.assertEq(node.balance, before + 4 ether, "paid out");
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InsufficientBalance.selector, node, 7 ether, 6 ether));
+        oracle.withdraw(7 ether);
+    }
+
+    // ------------------------------------------------ fuzz
+
+    function testFuzz_instances_are_field_elements(int128 a, int128 b) public view {
+        int256[] memory x = new int256[](1);
+        x[0] = a;
+        int256[] memory y = new int256[](1);
+        y[0] = b;
+        uint256[] memory inst = oracle.instancesOf(x, y);
+        uint256 field = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+        vm.assertTrue(inst[0] < field && inst[1] < field, "in field");
+        // adding |v| back to a negative encoding wraps to zero
+        if (a < 0) vm.assertEq(addmod(inst[0], uint256(-int256(a)), field), 0, "negative a");
+        else vm.assertEq(inst[0], uint256(int256(a)), "positive a");
+    }
+
+    function testFuzz_only_the_proved_output_is_accepted(int64 proved, int64 claimed) public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(proved));
+        if (proved != claimed) {
+            vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
+        }
+        oracle.fulfill(id, _input(), _output(claimed), proof);
+    }
+}
