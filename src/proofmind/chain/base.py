@@ -94,6 +94,14 @@ class Chain:
         response: Any = self.w3.provider.make_request("evm_snapshot", [])  # type: ignore[arg-type]
         return response["result"]
 
+    def mine(self, blocks: int = 1) -> None:
+        """Mine ``blocks`` empty blocks (devnets: ``anvil_mine``, else ``evm_mine``)."""
+        self._require_snapshots()
+        response: Any = self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
+        if response.get("error"):
+            for _ in range(blocks):
+                self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
     def revert(self, snapshot_id: object) -> None:
         self._require_snapshots()
         response: Any = self.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -57,6 +58,14 @@ class DevnetStatus:
     detail: str = ""
 
 
+def node_modules_dirs(search_from: Path | None = None) -> Iterator[Path]:
+    """node_modules folders in the cwd (or ``search_from``) and the package's folders, and up."""
+    for start in (search_from or Path.cwd(), Path(__file__).resolve().parent):
+        for folder in (start.resolve(), *start.resolve().parents):
+            if (folder / "node_modules").is_dir():
+                yield folder / "node_modules"
+
+
 def find_anvil(settings: DevnetSettings, search_from: Path | None = None) -> Path:
     """Locate anvil: the configured path, node_modules near the cwd or the package, or PATH."""
     if settings.anvil_path is not None:
@@ -66,20 +75,15 @@ def find_anvil(settings: DevnetSettings, search_from: Path | None = None) -> Pat
             f"anvil not found at PROOFMIND_DEVNET_ANVIL_PATH={settings.anvil_path}",
             hint=INSTALL_HINT,
         )
-    starts = [search_from or Path.cwd(), Path(__file__).resolve().parent]
-    for start in starts:
-        for folder in (start.resolve(), *start.resolve().parents):
-            modules = folder / "node_modules"
-            if not modules.is_dir():
-                continue
-            # the platform package holds the native binary; prefer it over the node shim so
-            # that signals reach anvil itself
-            for native in sorted(modules.glob("@foundry-rs/anvil-*/bin/anvil")):
-                if os.access(native, os.X_OK):
-                    return native
-            shim = modules / ".bin" / "anvil"
-            if shim.exists():
-                return shim
+    for modules in node_modules_dirs(search_from):
+        # the platform package holds the native binary; prefer it over the node shim so
+        # that signals reach anvil itself
+        for native in sorted(modules.glob("@foundry-rs/anvil-*/bin/anvil")):
+            if os.access(native, os.X_OK):
+                return native
+        shim = modules / ".bin" / "anvil"
+        if shim.exists():
+            return shim
     on_path = shutil.which("anvil")
     if on_path:
         return Path(on_path)

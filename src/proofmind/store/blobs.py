@@ -47,6 +47,24 @@ class BlobStore:
                 self._write_atomically(target, lambda f: shutil.copyfileobj(src, f, _CHUNK))
         return digest
 
+    def adopt(self, source: Path) -> str:
+        """Move ``source`` into the store (no copy: for large generated files)."""
+        if not source.is_file():
+            raise InputError(f"cannot store {source}: not a file", hint="pass an existing file")
+        digest = "0x" + keccak256_file(source).hex()
+        target = self.path_of(digest)
+        if target.exists():
+            source.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(source, target)
+            except OSError:  # another filesystem: copy atomically, then drop the source
+                with source.open("rb") as src:
+                    self._write_atomically(target, lambda f: shutil.copyfileobj(src, f, _CHUNK))
+                source.unlink()
+        return digest
+
     def get(self, digest: str) -> bytes:
         path = self.path_of(digest)
         try:

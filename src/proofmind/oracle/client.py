@@ -1,0 +1,231 @@
+"""Talking to `InferenceOracle`: deploy verifiers, register models, request, answer
+(fulfil with a proof, propose, finalize), challenge, and read requests back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from web3.contract import Contract
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
+from proofmind.errors import ContractNotFound, InputError
+from proofmind.ml.zk import VALUE_BITS, Package, Proof
+from proofmind.workspace import Workspace
+
+
+class Mode(IntEnum):
+    ZK = 1
+    OPTIMISTIC = 2
+
+
+class Status(IntEnum):
+    NONE = 0
+    PENDING = 1
+    PROPOSED = 2
+    DISPUTED = 3
+    FULFILLED = 4
+    REFUNDED = 5
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A model's terms on the oracle (fee and bond in wei, windows in blocks)."""
+
+    mode: Mode
+    fee: int = 10**15
+    bond: int = 10**17
+    challenge_window: int = 5
+    timeout: int = 50
+    value_bits: int = VALUE_BITS
+    quorum: int = 0
+    committee: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RequestState:
+    request_id: int
+    requester: str
+    callback_gas_limit: int
+    deadline: int
+    status: Status
+    model_id: bytes
+    input_hash: bytes
+    output_hash: bytes
+    node: str
+    challenge_ends: int
+    fee: int
+
+
+def oracle_model_id(pkg: Package, mode: Mode) -> bytes:
+    """The oracle's id of a packaged model served in ``mode`` (one package, two modes)."""
+    from proofmind.crypto.keccak import keccak256
+
+    return keccak256(pkg.model_id + bytes([int(mode)]))
+
+
+def io_hash(values: Sequence[int]) -> bytes:
+    """keccak256(abi.encode(int256[])) — the commitment the oracle stores for an input/output."""
+    from eth_abi import encode
+
+    from proofmind.crypto.keccak import keccak256
+
+    return keccak256(encode(["int256[]"], [list(values)]))
+
+
+class OracleClient:
+    def __init__(self, chain: Chain, oracle: Contract) -> None:
+        self.chain = chain
+        self.oracle = oracle
+
+    @classmethod
+    def open(cls, chain: Chain, workspace: Workspace, *, deploy_missing: bool = True) -> OracleClient:
+        """The workspace's InferenceOracle on this chain (deployed first when missing)."""
+        registry = DeploymentRegistry(workspace.state)
+        try:
+            return cls(chain, attach(chain, "InferenceOracle", registry))
+        except ContractNotFound:
+            if not deploy_missing:
+                raise
+        contract, _ = deploy(chain, "InferenceOracle", registry=registry)
+        return cls(chain, contract)
+
+    @property
+    def address(self) -> str:
+        return str(self.oracle.address)
+
+    def _sender(self, account: LocalAccount | None) -> Any:
+        return self.chain.sender(account)
+
+    # -- models ----------------------------------------------------------------------------
+
+    def deploy_verifier(self, pkg: Package) -> str:
+        receipt = self.chain.sender().deploy(
+            pkg.verifier_abi, pkg.verifier_bytecode, label=f"deploy verifier of {pkg.name}"
+        )
+        return str(receipt["contractAddress"])
+
+    def model_exists(self, model_id: bytes) -> bool:
+        return bool(self.oracle.functions.models(model_id).call()[0] != "0x" + "0" * 40)
+
+    def register(
+        self,
+        model_id: bytes,
+        *,
+        verifier: str | None,
+        input_length: int,
+        output_length: int,
+        terms: Terms,
+        account: LocalAccount | None = None,
+    ) -> dict[str, Any]:
+        cfg = (
+            to_checksum_address(verifier) if verifier else "0x" + "0" * 40,
+            int(terms.mode),
+            input_length,
+            output_length,
+            terms.value_bits,
+            terms.fee,
+            terms.bond,
+            terms.challenge_window,
+            terms.timeout,
+            terms.quorum,
+            [to_checksum_address(a) for a in terms.committee],
+        )
+        fn = self.oracle.functions.registerModel(model_id, cfg)
+        return dict(self._sender(account).transact(fn))
+
+    def model(self, model_id: bytes) -> dict[str, Any]:
+        names = [o["name"] for o in self.oracle.functions.getModel(model_id).abi["outputs"][0]["components"]]
+        return dict(zip(names, self.oracle.functions.getModel(model_id).call(), strict=True))
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request(
+        self,
+        model_id: bytes,
+        values: Sequence[int],
+        *,
+        callback_gas: int = 0,
+        fee: int | None = None,
+        account: LocalAccount | None = None,
+    ) -> int:
+        """Send a request from ``account`` (an EOA: it reads the answer from events)."""
+        if fee is None:
+            fee = int(self.model(model_id)["fee"])
+        fn = self.oracle.functions.requestInference(model_id, list(values), callback_gas)
+        receipt = self._sender(account).transact(fn, value=fee)
+        (event,) = self.oracle.events.InferenceRequested().process_receipt(receipt)
+        return int(event["args"]["requestId"])
+
+    def state(self, request_id: int) -> RequestState:
+        r = self.oracle.functions.getRequest(request_id).call()
+        return RequestState(request_id, r[0], r[1], r[2], Status(r[3]), *r[4:7], r[7], r[8], r[9])
+
+    def fulfill(self, request_id: int, proof: Proof, account: LocalAccount | None = None) -> dict[str, Any]:
+        fn = self.oracle.functions.fulfill(request_id, proof.input, proof.output, proof.proof)
+        return dict(self._sender(account).transact(fn))
+
+    def propose(
+        self,
+        request_ids: Sequence[int],
+        outputs: Sequence[Sequence[int]],
+        account: LocalAccount | None = None,
+    ) -> dict[str, Any]:
+        fn = self.oracle.functions.propose(list(request_ids), [list(o) for o in outputs])
+        return dict(self._sender(account).transact(fn))
+
+    def finalize(
+        self,
+        request_ids: Sequence[int],
+        outputs: Sequence[Sequence[int]],
+        account: LocalAccount | None = None,
+    ) -> dict[str, Any]:
+        fn = self.oracle.functions.finalize(list(request_ids), [list(o) for o in outputs])
+        return dict(self._sender(account).transact(fn))
+
+    def challenge(self, request_id: int, proof: Proof, account: LocalAccount | None = None) -> dict[str, Any]:
+        fn = self.oracle.functions.challenge(request_id, proof.input, proof.output, proof.proof)
+        return dict(self._sender(account).transact(fn))
+
+    def deposit(self, amount: int, account: LocalAccount | None = None) -> dict[str, Any]:
+        return dict(self._sender(account).transact(self.oracle.functions.deposit(), value=amount))
+
+    def balance(self, account: str) -> int:
+        return int(self.oracle.functions.balanceOf(to_checksum_address(account)).call())
+
+
+# -- packages kept in the workspace ----------------------------------------------------------
+
+_KEY = "zk.package."
+
+
+def save_package(workspace: Workspace, pkg: Package) -> str:
+    """Store the package's manifest in the blob store and name it in the workspace state."""
+    digest = workspace.blobs.put(json.dumps(pkg.manifest(), sort_keys=True).encode())
+    workspace.state.set_value(_KEY + pkg.name, digest)
+    workspace.state.set_value(_KEY + "0x" + pkg.model_id.hex(), digest)
+    return digest
+
+
+def load_package(workspace: Workspace, name_or_id: str) -> Package:
+    digest = workspace.state.get_value(_KEY + name_or_id)
+    if digest is None:
+        raise InputError(
+            f"no packaged model named {name_or_id!r} in this workspace",
+            hint="package it with `proofmind model package MODEL.onnx --calibration FILE`",
+        )
+    manifest = json.loads(workspace.blobs.get(digest))
+    pkg = Package.from_manifest(manifest, workspace.blobs.path_of)
+    missing = [role for role, path in pkg.paths.items() if not path.is_file()]
+    if missing:
+        raise InputError(
+            f"package {pkg.name} is missing its {', '.join(missing)} file(s) in the blob store",
+            hint="package the model again",
+        )
+    return pkg
