@@ -1,0 +1,495 @@
+"""The oracle node: follows `InferenceRequested` events through the reorg-safe cursor, answers
+with the circuit's fixed-point output (optimistic mode) or an EZKL proof made in a process pool
+(zk mode), and submits — proposals in batches, then finalization after the challenge window.
+
+Every request moves through a persistent SQLite queue:
+
+    new → answered → sending → proposed → done          (optimistic)
+    new → answered → sending → done                     (zk)
+    … → failed (bad input: logged, left to the requester's refund) | expired | lost
+
+Exactly-once effects across crashes come from two rules: a request is inserted once (its id is
+the primary key, and the cursor commits a block range only after its requests are stored), and
+nothing is sent for a request before its on-chain status is read back and found still open — so
+a node killed between sending and recording picks up what the chain says happened. The contract
+itself refuses a second answer, so even a race with another node cannot answer twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing
+import signal
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from proofmind.chain.base import Chain
+from proofmind.chain.events import BlockRange, LogReader, Reorg, ReorgSafeCursor
+from proofmind.errors import ContractReverted, InputError, ProofmindError
+from proofmind.ml import zk
+from proofmind.oracle.client import Mode, OracleClient, Status, oracle_model_id
+from proofmind.store.state import StateDB
+
+log = logging.getLogger("proofmind.oracle")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS oracle_requests (
+    request_id     INTEGER PRIMARY KEY,
+    model_id       TEXT NOT NULL,
+    mode           INTEGER NOT NULL,
+    input          TEXT NOT NULL,
+    block          INTEGER NOT NULL,
+    deadline       INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    output         TEXT,
+    challenge_ends INTEGER,
+    tx_hash        TEXT,
+    error          TEXT,
+    updated_at     REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS oracle_requests_state ON oracle_requests(state);
+"""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    confirmations: int = 0
+    batch_size: int = 50
+    poll_interval: float = 0.25
+    provers: int = 1
+    finalize: bool = True
+    start_block: int | str = 0
+    cursor_name: str = "oracle-node"
+
+
+@dataclass(frozen=True)
+class Served:
+    package: zk.Package
+    mode: Mode
+    input_length: int
+
+
+def _prove(pkg: zk.Package, values: list[int]) -> zk.Proof:
+    """Runs in a prover process."""
+    return zk.prove(pkg, values)
+
+
+class Metrics:
+    """Prometheus metrics of one node (its own registry, so several nodes can share a process)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.seen = Counter("proofmind_oracle_requests_seen", "requests read from the chain", registry=self.registry)
+        self.answered = Counter(
+            "proofmind_oracle_answers_submitted", "answers sent on-chain", ["mode"], registry=self.registry
+        )
+        self.finalized = Counter("proofmind_oracle_finalized", "proposals finalized", registry=self.registry)
+        self.failed = Counter("proofmind_oracle_failed", "requests that cannot be answered", registry=self.registry)
+        self.callback_failures = Counter(
+            "proofmind_oracle_callback_failures", "consumer callbacks that reverted", registry=self.registry
+        )
+        self.queue = Gauge("proofmind_oracle_queue", "requests by state", ["state"], registry=self.registry)
+        self.proving = Histogram(
+            "proofmind_oracle_proving_seconds", "time to prove one request", registry=self.registry
+        )
+        self.block = Gauge("proofmind_oracle_cursor_block", "next block the node reads", registry=self.registry)
+
+
+class OracleNode:
+    def __init__(
+        self,
+        chain: Chain,
+        oracle: OracleClient,
+        db_path: Path,
+        packages: Iterable[zk.Package],
+        *,
+        account: LocalAccount | None = None,
+        config: NodeConfig | None = None,
+    ) -> None:
+        self.chain = chain
+        self.oracle = oracle
+        self.config = config or NodeConfig()
+        self.account = account or chain.default_account
+        self.sender = chain.sender(self.account)
+        self.state = StateDB(db_path)
+        with self.state.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        self.served: dict[str, Served] = {}
+        for pkg in packages:
+            for mode in Mode:
+                model_id = oracle_model_id(pkg, mode)
+                if oracle.model_exists(model_id):
+                    self.served["0x" + model_id.hex()] = Served(pkg, mode, pkg.input_size)
+        if not self.served:
+            raise InputError(
+                "none of the given models is registered on the oracle at " + oracle.address,
+                hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
+            )
+        self.cursor = ReorgSafeCursor(
+            chain.w3,
+            self.state,
+            self.config.cursor_name,
+            chain_id=chain.chain_id,
+            confirmations=self.config.confirmations,
+            start_block=self.config.start_block,
+        )
+        self.reader = LogReader(chain.w3)
+        self.metrics = Metrics()
+        self.stopping = asyncio.Event()
+        self.last_step = time.time()
+        self._pool: ProcessPoolExecutor | None = None
+        event = oracle.oracle.events.InferenceRequested()
+        self._topic = event.topic
+        self._event = event
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        """Serve until stopped (SIGTERM / SIGINT finish the current step, then return)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stopping.set)
+        try:
+            await asyncio.to_thread(self.reconcile)
+            while not self.stopping.is_set():
+                busy = await self.step()
+                self.last_step = time.time()
+                if until_idle and not busy and not self._open_rows():
+                    return
+                if not busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), self.config.poll_interval)
+        finally:
+            self.close()
+            log.info("oracle node stopped")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _provers(self) -> ProcessPoolExecutor:
+        # forkserver, not fork: this process runs threads (asyncio.to_thread, HTTP server)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.config.provers, mp_context=multiprocessing.get_context("forkserver")
+            )
+        return self._pool
+
+    async def step(self) -> bool:
+        """One round: read new requests, answer, submit, finalize. True when it did anything."""
+        seen = await asyncio.to_thread(self.follow)
+        answered = await self.answer()
+        sent = await asyncio.to_thread(self.submit)
+        finalized = await asyncio.to_thread(self.finalize) if self.config.finalize else 0
+        self._update_gauges()
+        return bool(seen or answered or sent or finalized)
+
+    # -- following ---------------------------------------------------------------------------
+
+    def follow(self) -> int:
+        total = 0
+        while (step := self.cursor.poll()) is not None:
+            if isinstance(step, Reorg):
+                self._undo(step)
+                continue
+            total += self._ingest(step)
+            self.cursor.commit(step)
+            self.metrics.block.set(step.end + 1)
+        return total
+
+    def _ingest(self, blocks: BlockRange) -> int:
+        logs = self.reader.get_logs(
+            blocks.start, blocks.end, address=self.oracle.address, topics=[self._topic]
+        )
+        rows = []
+        for entry in logs:
+            args = self._event.process_log(entry)["args"]
+            model_id = "0x" + bytes(args["modelId"]).hex()
+            if model_id not in self.served:
+                continue
+            rows.append(
+                (
+                    int(args["requestId"]),
+                    model_id,
+                    int(self.served[model_id].mode),
+                    json.dumps([int(v) for v in args["input"]]),
+                    int(entry["blockNumber"]),
+                    int(args["deadline"]),
+                    time.time(),
+                )
+            )
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO oracle_requests"
+                "(request_id, model_id, mode, input, block, deadline, state, updated_at) "
+                "VALUES (?,?,?,?,?,?,'new',?)",
+                rows,
+            )
+        self.metrics.seen.inc(len(rows))
+        return len(rows)
+
+    def _undo(self, reorg: Reorg) -> None:
+        log.warning("reorg at block %d (depth %d): forgetting unsent requests", reorg.fork_block, reorg.depth)
+        with self.state.transaction() as conn:
+            conn.execute(
+                "DELETE FROM oracle_requests WHERE block >= ? AND state IN ('new', 'answered')",
+                (reorg.fork_block,),
+            )
+            conn.execute(
+                "UPDATE oracle_requests SET state='sending' WHERE block >= ? AND state='proposed'",
+                (reorg.fork_block,),
+            )
+        self.reconcile()
+
+    # -- answering ---------------------------------------------------------------------------
+
+    async def answer(self) -> int:
+        rows = self._rows("new", limit=self.config.batch_size * 4)
+        if not rows:
+            return 0
+        jobs = []
+        for row in rows:
+            served = self.served[row["model_id"]]
+            values = json.loads(row["input"])
+            if served.mode == Mode.OPTIMISTIC:
+                jobs.append(self._answer_optimistic(row["request_id"], served, values))
+            else:
+                jobs.append(self._answer_zk(row["request_id"], served, values))
+        await asyncio.gather(*jobs)
+        return len(rows)
+
+    async def _answer_optimistic(self, request_id: int, served: Served, values: list[int]) -> None:
+        try:
+            output = await asyncio.to_thread(zk.circuit_output, served.package, values)
+        except ProofmindError as exc:
+            self._fail(request_id, exc)
+            return
+        self._set(request_id, "answered", output=json.dumps(output))
+
+    async def _answer_zk(self, request_id: int, served: Served, values: list[int]) -> None:
+        started = time.perf_counter()
+        try:
+            zk.check_input(served.package, values)
+            proof = await asyncio.get_running_loop().run_in_executor(
+                self._provers(), _prove, served.package, values
+            )
+        except ProofmindError as exc:
+            self._fail(request_id, exc)
+            return
+        self.metrics.proving.observe(time.perf_counter() - started)
+        doc = {"output": proof.output, "proof": proof.proof.hex()}
+        self._set(request_id, "answered", output=json.dumps(doc))
+
+    def _fail(self, request_id: int, exc: Exception) -> None:
+        log.error("request %d cannot be answered: %s", request_id, exc)
+        self.metrics.failed.inc()
+        self._set(request_id, "failed", error=str(exc))
+
+    # -- submitting --------------------------------------------------------------------------
+
+    def submit(self) -> int:
+        rows = self._rows("answered", limit=self.config.batch_size * 4)
+        if not rows:
+            return 0
+        open_rows = self._still_open(rows, Status.PENDING)
+        sent = 0
+        optimistic = [r for r in open_rows if r["mode"] == Mode.OPTIMISTIC]
+        for batch in _chunks(optimistic, self.config.batch_size):
+            ids = [r["request_id"] for r in batch]
+            outputs = [json.loads(r["output"]) for r in batch]
+            self._mark(ids, "sending")
+            try:
+                receipt = self.oracle.propose(ids, outputs, account=self.account)
+            except ContractReverted as exc:
+                log.warning("proposal of %d answer(s) refused (%s); re-reading their state", len(ids), exc)
+                self.reconcile()
+                continue
+            ends = {
+                int(e["args"]["requestId"]): int(e["args"]["challengeEnds"])
+                for e in self.oracle.oracle.events.InferenceProposed().process_receipt(receipt)
+            }
+            with self.state.transaction() as conn:
+                conn.executemany(
+                    "UPDATE oracle_requests SET state='proposed', challenge_ends=?, tx_hash=?, "
+                    "updated_at=? WHERE request_id=?",
+                    [(ends[i], receipt["transactionHash"].hex(), time.time(), i) for i in ids],
+                )
+            self.metrics.answered.labels("optimistic").inc(len(ids))
+            sent += len(ids)
+        for row in (r for r in open_rows if r["mode"] == Mode.ZK):
+            doc = json.loads(row["output"])
+            request_id = row["request_id"]
+            proof = zk.Proof(json.loads(row["input"]), doc["output"], bytes.fromhex(doc["proof"]), [])
+            self._mark([request_id], "sending")
+            try:
+                receipt = self.oracle.fulfill(request_id, proof, account=self.account)
+            except ContractReverted as exc:
+                log.error("fulfilment of request %d refused: %s", request_id, exc)
+                self.reconcile()
+                continue
+            self._log_callbacks(receipt)
+            self._set(request_id, "done", tx_hash=receipt["transactionHash"].hex())
+            self.metrics.answered.labels("zk").inc()
+            sent += 1
+        return sent
+
+    def finalize(self) -> int:
+        head = int(self.chain.w3.eth.block_number)
+        rows = [
+            r
+            for r in self._rows("proposed", limit=self.config.batch_size * 4)
+            if r["challenge_ends"] is not None and r["challenge_ends"] < head
+        ]
+        if not rows:
+            return 0
+        open_rows = self._still_open(rows, Status.PROPOSED)
+        done = 0
+        for batch in _chunks(open_rows, self.config.batch_size):
+            ids = [r["request_id"] for r in batch]
+            outputs = [json.loads(r["output"]) for r in batch]
+            try:
+                receipt = self.oracle.finalize(ids, outputs, account=self.account)
+            except ContractReverted as exc:
+                log.warning("finalization refused (%s); re-reading state", exc)
+                self.reconcile()
+                continue
+            self._log_callbacks(receipt)
+            self._mark(ids, "done")
+            self.metrics.finalized.inc(len(ids))
+            done += len(ids)
+        return done
+
+    # -- reading the chain back --------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Set every in-flight request to what the chain says happened to it."""
+        rows = self._rows("sending") + self._rows("proposed")
+        if rows:
+            self._still_open(rows, None)
+
+    def _still_open(self, rows: Sequence[sqlite3.Row], wanted: Status | None) -> list[sqlite3.Row]:
+        """Rows whose on-chain status is ``wanted``; the others move to the state it implies."""
+        head = int(self.chain.w3.eth.block_number)
+        keep = []
+        me = self.account.address.lower()
+        for row in rows:
+            st = self.oracle.state(row["request_id"])
+            mine = st.node.lower() == me
+            if st.status == Status.PENDING:
+                new = "expired" if st.deadline < head + 1 else "answered"
+            elif st.status == Status.PROPOSED:
+                new = "proposed" if mine else "lost"
+            elif st.status == Status.FULFILLED:
+                new = "done" if mine else "lost"
+            elif st.status == Status.DISPUTED:
+                new = "disputed"
+            else:
+                new = "expired"
+            if wanted is not None and st.status == wanted and new in ("answered", "proposed"):
+                keep.append(row)
+                continue
+            if new != row["state"]:
+                self._set(row["request_id"], new, challenge_ends=st.challenge_ends or None)
+        return keep
+
+    def _log_callbacks(self, receipt: dict[str, Any]) -> None:
+        for event in self.oracle.oracle.events.CallbackDone().process_receipt(receipt):
+            if not event["args"]["success"]:
+                self.metrics.callback_failures.inc()
+                log.warning(
+                    "consumer callback of request %d failed (reason 0x%s); the request is answered",
+                    event["args"]["requestId"],
+                    bytes(event["args"]["reason"]).hex()[:128],
+                )
+
+    # -- the queue ---------------------------------------------------------------------------
+
+    def _rows(self, state: str, limit: int = 1_000_000) -> list[sqlite3.Row]:
+        return list(
+            self.state.conn.execute(
+                "SELECT * FROM oracle_requests WHERE state=? ORDER BY request_id LIMIT ?",
+                (state, limit),
+            )
+        )
+
+    def _open_rows(self) -> int:
+        row = self.state.conn.execute(
+            "SELECT COUNT(*) FROM oracle_requests WHERE state IN ('new','answered','sending','proposed')"
+        ).fetchone()
+        return int(row[0])
+
+    def _set(self, request_id: int, state: str, **fields: Any) -> None:
+        assignments = ", ".join(f"{k}=?" for k in fields)
+        sql = f"UPDATE oracle_requests SET state=?, updated_at=?{', ' if fields else ''}{assignments} WHERE request_id=?"
+        with self.state.transaction() as conn:
+            conn.execute(sql, (state, time.time(), *fields.values(), request_id))
+
+    def _mark(self, ids: Sequence[int], state: str) -> None:
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE oracle_requests SET state=?, updated_at=? WHERE request_id=?",
+                [(state, time.time(), i) for i in ids],
+            )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            r[0]: int(r[1])
+            for r in self.state.conn.execute("SELECT state, COUNT(*) FROM oracle_requests GROUP BY state")
+        }
+
+    def _update_gauges(self) -> None:
+        for state, n in self.counts().items():
+            self.metrics.queue.labels(state).set(n)
+
+    # -- health and metrics over HTTP --------------------------------------------------------
+
+    async def serve_http(self, host: str, port: int) -> Any:
+        """Start ``/metrics`` (Prometheus) and ``/health`` (JSON); returns the runner."""
+        from aiohttp import web
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        async def metrics(_: web.Request) -> web.Response:
+            body = generate_latest(self.metrics.registry)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def health(_: web.Request) -> web.Response:
+            age = time.time() - self.last_step
+            ok = age < max(30.0, 20 * self.config.poll_interval)
+            doc = {
+                "status": "ok" if ok else "stalled",
+                "seconds_since_last_step": round(age, 3),
+                "next_block": self.cursor.next_block,
+                "queue": self.counts(),
+                "oracle": self.oracle.address,
+                "models": {mid: s.mode.name.lower() for mid, s in self.served.items()},
+            }
+            return web.json_response(doc, status=200 if ok else 503)
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        app.router.add_get("/health", health)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        return runner
+
+
+def _chunks(rows: Sequence[sqlite3.Row], size: int) -> Iterable[Sequence[sqlite3.Row]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]

@@ -1,0 +1,98 @@
+"""The oracle node against the devnet: answers, batches, finalizes, and recovers its queue."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import deploy
+from proofmind.ml import zk
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash, oracle_model_id
+from proofmind.oracle.node import NodeConfig, OracleNode
+
+Pair = tuple[zk.Package, zk.Package]
+
+
+def _setup(chain: Chain, pkg: zk.Package, *, window: int = 2) -> tuple[OracleClient, bytes, bytes]:
+    contract, _ = deploy(chain, "InferenceOracle")
+    oracle = OracleClient(chain, contract)
+    verifier = oracle.deploy_verifier(pkg)
+    ids = []
+    for mode in (Mode.ZK, Mode.OPTIMISTIC):
+        model_id = oracle_model_id(pkg, mode)
+        oracle.register(
+            model_id,
+            verifier=verifier,
+            input_length=pkg.input_size,
+            output_length=pkg.output_size,
+            terms=Terms(mode, challenge_window=window),
+        )
+        ids.append(model_id)
+    oracle.deposit(10**19)  # the node's bonds
+    return oracle, ids[0], ids[1]
+
+
+def test_node_answers_both_modes_once(
+    chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
+) -> None:
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, zk_id, opt_id = _setup(chain, pkg)
+    requester = chain.accounts[1]
+    opt = [oracle.request(opt_id, x, account=requester) for x in sample_inputs]
+    proved = oracle.request(zk_id, sample_inputs[0], account=requester)
+    node = OracleNode(
+        chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start)
+    )
+    try:
+        asyncio.run(node.step())
+        assert oracle.state(proved).status == Status.FULFILLED
+        assert all(oracle.state(i).status == Status.PROPOSED for i in opt)
+        chain.mine(3)
+        asyncio.run(node.step())
+        asyncio.run(node.step())  # nothing left: must not send anything again
+    finally:
+        node.close()
+    for request_id, x in zip(opt, sample_inputs, strict=True):
+        state = oracle.state(request_id)
+        assert state.status == Status.FULFILLED
+        assert state.output_hash == io_hash(zk.circuit_output(pkg, x))
+    assert node.counts() == {"done": len(opt) + 1}
+    events = oracle.oracle.events
+    proposals = events.InferenceProposed().get_logs(from_block=start)
+    fulfilments = events.InferenceFulfilled().get_logs(from_block=start)
+    assert sorted(e["args"]["requestId"] for e in proposals) == opt
+    assert sorted(e["args"]["requestId"] for e in fulfilments) == sorted([*opt, proved])
+
+
+def test_node_recovers_in_flight_rows_from_chain(
+    chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
+) -> None:
+    """A node that died after its proposal was mined but before it recorded it."""
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, _, opt_id = _setup(chain, pkg)
+    ids = [oracle.request(opt_id, x) for x in sample_inputs[:2]]
+    config = NodeConfig(start_block=start, finalize=False)
+    node = OracleNode(chain, oracle, tmp_path / "node.sqlite", [pkg], config=config)
+    asyncio.run(node.step())
+    assert node.counts() == {"proposed": 2}
+    node._mark(ids, "sending")  # what a kill between sending and recording leaves
+    node.close()
+    again = OracleNode(chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start))
+    again.reconcile()
+    assert again.counts() == {"proposed": 2}
+    chain.mine(3)
+    asyncio.run(again.step())
+    assert again.counts() == {"done": 2}
+    proposals = oracle.oracle.events.InferenceProposed().get_logs(from_block=start)
+    assert len(proposals) == 2
+
+
+def test_node_refuses_models_not_on_the_oracle(chain: Chain, tmp_path: Path, zk_pair: Pair) -> None:
+    contract, _ = deploy(chain, "InferenceOracle")
+    with pytest.raises(Exception, match="none of the given models is registered"):
+        OracleNode(chain, OracleClient(chain, contract), tmp_path / "n.sqlite", [zk_pair[0]])
