@@ -19,7 +19,11 @@ def _package(folder: Path, seed: int) -> zk.Package:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the development-SRS warning
         return zk.package(
-            model, folder / f"cal-{seed}.csv", store=blobs.adopt, path_of=blobs.path_of, name=f"mlp{seed}"
+            model,
+            folder / f"cal-{seed}.csv",
+            store=blobs.adopt,
+            path_of=blobs.path_of,
+            name=f"mlp{seed}",
         )
 
 

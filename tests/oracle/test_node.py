@@ -82,7 +82,9 @@ def test_node_recovers_in_flight_rows_from_chain(
     assert node.counts() == {"proposed": 2}
     node._mark(ids, "sending")  # what a kill between sending and recording leaves
     node.close()
-    again = OracleNode(chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start))
+    again = OracleNode(
+        chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start)
+    )
     again.reconcile()
     assert again.counts() == {"proposed": 2}
     chain.mine(3)

@@ -33,7 +33,9 @@ def _register(oracle: OracleClient, pkg: zk.Package, mode: Mode, **terms: int) -
     return model_id
 
 
-def test_deterministic_output_equals_proved_output(zk_pair: Pair, sample_inputs: list[list[int]]) -> None:
+def test_deterministic_output_equals_proved_output(
+    zk_pair: Pair, sample_inputs: list[list[int]]
+) -> None:
     pkg = zk_pair[0]
     for x in sample_inputs[:2]:
         assert zk.circuit_output(pkg, x) == zk.prove(pkg, x).output

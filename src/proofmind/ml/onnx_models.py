@@ -40,7 +40,10 @@ def mlp_onnx(
         b_arr = np.asarray(b, dtype=np.float32).reshape(-1)
         if w_arr.ndim != 2 or b_arr.shape[0] != w_arr.shape[1]:
             raise InputError(f"layer {i}: W {w_arr.shape} and b {b_arr.shape} do not fit")
-        weights += [numpy_helper.from_array(w_arr, f"W{i}"), numpy_helper.from_array(b_arr, f"b{i}")]
+        weights += [
+            numpy_helper.from_array(w_arr, f"W{i}"),
+            numpy_helper.from_array(b_arr, f"b{i}"),
+        ]
         nodes.append(helper.make_node("Gemm", [current, f"W{i}", f"b{i}"], [f"z{i}"]))
         current = f"z{i}"
         if i < len(layers) - 1:
@@ -98,9 +101,7 @@ class OnnxModel:
         try:
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
-            session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise InputError(f"{path} is not a model onnxruntime can load: {exc}") from exc
         inputs = session.get_inputs()

@@ -132,7 +132,9 @@ class Package:
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], path_of: Callable[[str], Path]) -> Package:
         if manifest.get("format") != PACKAGE_FORMAT:
-            raise InputError(f"not a proofmind zk package manifest (format {manifest.get('format')!r})")
+            raise InputError(
+                f"not a proofmind zk package manifest (format {manifest.get('format')!r})"
+            )
         digests = dict(manifest["files"])
         return cls(
             name=manifest["name"],
@@ -457,7 +459,9 @@ def package(
         shutil.copyfile(model_path, files["model"])
         progress("compile circuit")
         _check(
-            ezkl.compile_circuit(str(files["model"]), str(files["circuit"]), str(files["settings"])),
+            ezkl.compile_circuit(
+                str(files["model"]), str(files["circuit"]), str(files["settings"])
+            ),
             "compile_circuit",
         )
         if srs is None:
@@ -477,8 +481,9 @@ def package(
         except RuntimeError as exc:
             raise ZkError(
                 f"EZKL setup failed: {exc}",
-                hint="a user SRS must have at least the circuit's logrows "
-                f"({logrows})" if srs is not None else None,
+                hint=f"a user SRS must have at least the circuit's logrows ({logrows})"
+                if srs is not None
+                else None,
             ) from exc
         progress("write and compile the Solidity verifier")
         _write_verifier(files["vk"], files["settings"], files["srs"], files["verifier_sol"])

@@ -72,11 +72,19 @@ def oracle_model_id(pkg: Package, mode: Mode) -> bytes:
 
 def io_hash(values: Sequence[int]) -> bytes:
     """keccak256(abi.encode(int256[])) — the commitment the oracle stores for an input/output."""
-    from eth_abi import encode
+    from eth_abi.abi import encode
 
     from proofmind.crypto.keccak import keccak256
 
     return keccak256(encode(["int256[]"], [list(values)]))
+
+
+def deploy_verifier(chain: Chain, pkg: Package) -> str:
+    """Deploy the package's EZKL verifier; returns its address."""
+    receipt = chain.sender().deploy(
+        pkg.verifier_abi, pkg.verifier_bytecode, label=f"deploy verifier of {pkg.name}"
+    )
+    return str(receipt["contractAddress"])
 
 
 class OracleClient:
@@ -85,7 +93,9 @@ class OracleClient:
         self.oracle = oracle
 
     @classmethod
-    def open(cls, chain: Chain, workspace: Workspace, *, deploy_missing: bool = True) -> OracleClient:
+    def open(
+        cls, chain: Chain, workspace: Workspace, *, deploy_missing: bool = True
+    ) -> OracleClient:
         """The workspace's InferenceOracle on this chain (deployed first when missing)."""
         registry = DeploymentRegistry(workspace.state)
         try:
@@ -106,10 +116,7 @@ class OracleClient:
     # -- models ----------------------------------------------------------------------------
 
     def deploy_verifier(self, pkg: Package) -> str:
-        receipt = self.chain.sender().deploy(
-            pkg.verifier_abi, pkg.verifier_bytecode, label=f"deploy verifier of {pkg.name}"
-        )
-        return str(receipt["contractAddress"])
+        return deploy_verifier(self.chain, pkg)
 
     def model_exists(self, model_id: bytes) -> bool:
         return bool(self.oracle.functions.models(model_id).call()[0] != "0x" + "0" * 40)
@@ -141,7 +148,10 @@ class OracleClient:
         return dict(self._sender(account).transact(fn))
 
     def model(self, model_id: bytes) -> dict[str, Any]:
-        names = [o["name"] for o in self.oracle.functions.getModel(model_id).abi["outputs"][0]["components"]]
+        names = [
+            o["name"]
+            for o in self.oracle.functions.getModel(model_id).abi["outputs"][0]["components"]
+        ]
         return dict(zip(names, self.oracle.functions.getModel(model_id).call(), strict=True))
 
     # -- requests --------------------------------------------------------------------------
@@ -165,9 +175,13 @@ class OracleClient:
 
     def state(self, request_id: int) -> RequestState:
         r = self.oracle.functions.getRequest(request_id).call()
-        return RequestState(request_id, r[0], r[1], r[2], Status(r[3]), *r[4:7], r[7], r[8], r[9])
+        return RequestState(
+            request_id, r[0], r[1], r[2], Status(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]
+        )
 
-    def fulfill(self, request_id: int, proof: Proof, account: LocalAccount | None = None) -> dict[str, Any]:
+    def fulfill(
+        self, request_id: int, proof: Proof, account: LocalAccount | None = None
+    ) -> dict[str, Any]:
         fn = self.oracle.functions.fulfill(request_id, proof.input, proof.output, proof.proof)
         return dict(self._sender(account).transact(fn))
 
@@ -189,7 +203,9 @@ class OracleClient:
         fn = self.oracle.functions.finalize(list(request_ids), [list(o) for o in outputs])
         return dict(self._sender(account).transact(fn))
 
-    def challenge(self, request_id: int, proof: Proof, account: LocalAccount | None = None) -> dict[str, Any]:
+    def challenge(
+        self, request_id: int, proof: Proof, account: LocalAccount | None = None
+    ) -> dict[str, Any]:
         fn = self.oracle.functions.challenge(request_id, proof.input, proof.output, proof.proof)
         return dict(self._sender(account).transact(fn))
 

@@ -91,20 +91,35 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
-        self.seen = Counter("proofmind_oracle_requests_seen", "requests read from the chain", registry=self.registry)
+        self.seen = Counter(
+            "proofmind_oracle_requests_seen", "requests read from the chain", registry=self.registry
+        )
         self.answered = Counter(
-            "proofmind_oracle_answers_submitted", "answers sent on-chain", ["mode"], registry=self.registry
+            "proofmind_oracle_answers_submitted",
+            "answers sent on-chain",
+            ["mode"],
+            registry=self.registry,
         )
-        self.finalized = Counter("proofmind_oracle_finalized", "proposals finalized", registry=self.registry)
-        self.failed = Counter("proofmind_oracle_failed", "requests that cannot be answered", registry=self.registry)
+        self.finalized = Counter(
+            "proofmind_oracle_finalized", "proposals finalized", registry=self.registry
+        )
+        self.failed = Counter(
+            "proofmind_oracle_failed", "requests that cannot be answered", registry=self.registry
+        )
         self.callback_failures = Counter(
-            "proofmind_oracle_callback_failures", "consumer callbacks that reverted", registry=self.registry
+            "proofmind_oracle_callback_failures",
+            "consumer callbacks that reverted",
+            registry=self.registry,
         )
-        self.queue = Gauge("proofmind_oracle_queue", "requests by state", ["state"], registry=self.registry)
+        self.queue = Gauge(
+            "proofmind_oracle_queue", "requests by state", ["state"], registry=self.registry
+        )
         self.proving = Histogram(
             "proofmind_oracle_proving_seconds", "time to prove one request", registry=self.registry
         )
-        self.block = Gauge("proofmind_oracle_cursor_block", "next block the node reads", registry=self.registry)
+        self.block = Gauge(
+            "proofmind_oracle_cursor_block", "next block the node reads", registry=self.registry
+        )
 
 
 class OracleNode:
@@ -187,7 +202,8 @@ class OracleNode:
         # forkserver, not fork: this process runs threads (asyncio.to_thread, HTTP server)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.config.provers, mp_context=multiprocessing.get_context("forkserver")
+                max_workers=self.config.provers,
+                mp_context=multiprocessing.get_context("forkserver"),
             )
         return self._pool
 
@@ -245,7 +261,11 @@ class OracleNode:
         return len(rows)
 
     def _undo(self, reorg: Reorg) -> None:
-        log.warning("reorg at block %d (depth %d): forgetting unsent requests", reorg.fork_block, reorg.depth)
+        log.warning(
+            "reorg at block %d (depth %d): forgetting unsent requests",
+            reorg.fork_block,
+            reorg.depth,
+        )
         with self.state.transaction() as conn:
             conn.execute(
                 "DELETE FROM oracle_requests WHERE block >= ? AND state IN ('new', 'answered')",
@@ -317,7 +337,9 @@ class OracleNode:
             try:
                 receipt = self.oracle.propose(ids, outputs, account=self.account)
             except ContractReverted as exc:
-                log.warning("proposal of %d answer(s) refused (%s); re-reading their state", len(ids), exc)
+                log.warning(
+                    "proposal of %d answer(s) refused (%s); re-reading their state", len(ids), exc
+                )
                 self.reconcile()
                 continue
             ends = {
@@ -335,7 +357,9 @@ class OracleNode:
         for row in (r for r in open_rows if r["mode"] == Mode.ZK):
             doc = json.loads(row["output"])
             request_id = row["request_id"]
-            proof = zk.Proof(json.loads(row["input"]), doc["output"], bytes.fromhex(doc["proof"]), [])
+            proof = zk.Proof(
+                json.loads(row["input"]), doc["output"], bytes.fromhex(doc["proof"]), []
+            )
             self._mark([request_id], "sending")
             try:
                 receipt = self.oracle.fulfill(request_id, proof, account=self.account)
@@ -430,13 +454,14 @@ class OracleNode:
 
     def _open_rows(self) -> int:
         row = self.state.conn.execute(
-            "SELECT COUNT(*) FROM oracle_requests WHERE state IN ('new','answered','sending','proposed')"
+            "SELECT COUNT(*) FROM oracle_requests "
+            "WHERE state IN ('new', 'answered', 'sending', 'proposed')"
         ).fetchone()
         return int(row[0])
 
     def _set(self, request_id: int, state: str, **fields: Any) -> None:
-        assignments = ", ".join(f"{k}=?" for k in fields)
-        sql = f"UPDATE oracle_requests SET state=?, updated_at=?{', ' if fields else ''}{assignments} WHERE request_id=?"
+        assignments = "".join(f", {k}=?" for k in fields)
+        sql = f"UPDATE oracle_requests SET state=?, updated_at=?{assignments} WHERE request_id=?"
         with self.state.transaction() as conn:
             conn.execute(sql, (state, time.time(), *fields.values(), request_id))
 
@@ -450,7 +475,9 @@ class OracleNode:
     def counts(self) -> dict[str, int]:
         return {
             r[0]: int(r[1])
-            for r in self.state.conn.execute("SELECT state, COUNT(*) FROM oracle_requests GROUP BY state")
+            for r in self.state.conn.execute(
+                "SELECT state, COUNT(*) FROM oracle_requests GROUP BY state"
+            )
         }
 
     def _update_gauges(self) -> None:

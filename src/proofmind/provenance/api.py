@@ -32,6 +32,7 @@ CARD_FIELDS = (
     "description",
     "license",
     "owner",
+    "circuit",
 )
 
 

@@ -1,0 +1,225 @@
+"""The `model` and `oracle` commands. Imported only when one of them runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.errors import InputError
+from proofmind.ml import zk
+from proofmind.oracle.client import OracleClient, Status, Terms, load_package
+from proofmind.oracle.service import package_model, parse_mode, register
+from proofmind.workspace import open_workspace
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def run_preflight(model: Path, calibration: Path, max_logrows: int | None) -> None:
+    report = zk.preflight(model, calibration, max_logrows=max_logrows)
+    table = Table("estimate", "value", title=f"pre-flight of {model.name}")
+    table.add_row("logrows", str(report.logrows))
+    table.add_row("circuit rows used", f"{report.rows:,}")
+    table.add_row("input / output scale", f"2^{report.input_scale} / 2^{report.output_scale}")
+    table.add_row("proving time", f"≈ {report.prove_seconds:,.1f} s")
+    table.add_row("proving memory", f"≈ {report.prove_memory_mb:,.0f} MB")
+    table.add_row("memory available", f"{report.available_memory_mb:,.0f} MB")
+    q = report.quantization
+    table.add_row(
+        f"quantization error ({report.samples} samples)",
+        f"mean {q['mean_abs']:.2e}, p99 {q['p99_abs']:.2e}, max {q['max_abs']:.2e}",
+    )
+    console.print(table)
+    refusal = report.refusal()
+    if refusal:
+        raise InputError(refusal, hint="shrink the model or its input, or lower --max-logrows")
+    console.print("[green]fits[/green]: `proofmind model package` will build it")
+
+
+def run_package(
+    path: Path | None,
+    model: Path,
+    calibration: Path,
+    name: str | None,
+    srs: Path | None,
+    max_logrows: int | None,
+) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    done = package_model(
+        workspace,
+        chain,
+        model,
+        calibration,
+        name=name,
+        srs=srs,
+        max_logrows=max_logrows,
+        progress=lambda step: (err if step.startswith("WARNING") else console).print(f"• {step}"),
+    )
+    pkg = done.package
+    console.print(f"packaged [bold]{pkg.name}[/bold]: model id 0x{pkg.model_id.hex()}")
+    console.print(f"  logrows {pkg.logrows}, input {pkg.input_shape} at 2^{pkg.input_scale}, "
+                  f"output {pkg.output_shape} at 2^{pkg.output_scale}")  # fmt: skip
+    console.print(f"  verifier {done.verifier} on chain {chain.chain_id}")
+    console.print(f"  provenance record {done.record_name} queued (`proofmind provenance anchor`)")
+
+
+def run_list(path: Path | None) -> None:
+    workspace = open_workspace(path)
+    rows = workspace.state.conn.execute(
+        "SELECT key, value FROM kv WHERE key LIKE 'zk.package.%' AND key NOT LIKE 'zk.package.0x%'"
+        " ORDER BY key"
+    ).fetchall()
+    table = Table("name", "model id", "logrows", "input", "srs")
+    for row in rows:
+        pkg = load_package(workspace, row["key"].removeprefix("zk.package."))
+        table.add_row(
+            pkg.name,
+            "0x" + pkg.model_id.hex()[:16] + "…",
+            str(pkg.logrows),
+            f"{pkg.input_shape} @2^{pkg.input_scale}",
+            "development" if pkg.dev_srs else "user",
+        )
+    console.print(table)
+
+
+def run_register(
+    path: Path | None,
+    name: str,
+    mode: str,
+    fee: int,
+    bond: int,
+    window: int,
+    timeout: int,
+) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    terms = Terms(parse_mode(mode), fee=fee, bond=bond, challenge_window=window, timeout=timeout)
+    oracle, model_id = register(workspace, chain, name, terms)
+    console.print(f"{name} served in {mode} mode by InferenceOracle {oracle.address}")
+    console.print(f"  oracle model id 0x{model_id.hex()}")
+
+
+def _values(pkg: zk.Package, text: str) -> list[int]:
+    source = Path(text)
+    raw = source.read_text() if source.is_file() else text
+    try:
+        values = (
+            json.loads(raw) if raw.strip().startswith("[") else [float(v) for v in raw.split(",")]
+        )
+    except ValueError as exc:
+        raise InputError(f"cannot read input values from {text!r}: {exc}",
+                         hint="give comma-separated numbers or a JSON list") from exc  # fmt: skip
+    return zk.check_input(pkg, zk.quantize(values, pkg.input_scale))
+
+
+def run_request(path: Path | None, name: str, mode: str, values: str, callback_gas: int) -> None:
+    from proofmind.oracle.client import oracle_model_id
+
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    pkg = load_package(workspace, name)
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    model_id = oracle_model_id(pkg, parse_mode(mode))
+    if not oracle.model_exists(model_id):
+        raise InputError(f"{name} is not served in {mode} mode",
+                         hint=f"run `proofmind oracle register {name} --mode {mode}`")  # fmt: skip
+    request_id = oracle.request(model_id, _values(pkg, values), callback_gas=callback_gas)
+    console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
+
+
+def run_status(path: Path | None, request_id: int) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    state = oracle.state(request_id)
+    if state.status == Status.NONE:
+        raise InputError(f"request {request_id} does not exist on {oracle.address}")
+    console.print(f"request {request_id}: [bold]{state.status.name.lower()}[/bold]")
+    console.print(
+        f"  model 0x{state.model_id.hex()}, fee {state.fee} wei, deadline block {state.deadline}"
+    )
+    if state.status in (Status.PROPOSED, Status.FULFILLED):
+        event = (
+            oracle.oracle.events.InferenceFulfilled
+            if state.status == Status.FULFILLED
+            else oracle.oracle.events.InferenceProposed
+        )
+        logs = event().get_logs(from_block=0, argument_filters={"requestId": request_id})
+        if logs:
+            console.print(f"  output {list(logs[-1]['args']['output'])}")
+        if state.status == Status.PROPOSED:
+            console.print(f"  challenge window ends at block {state.challenge_ends}")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def run_serve(
+    path: Path | None,
+    models: list[str],
+    confirmations: int,
+    batch: int,
+    poll: float,
+    provers: int,
+    start_block: str,
+    http_port: int | None,
+) -> None:
+    from proofmind.oracle.node import NodeConfig, OracleNode
+
+    _logging()
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    packages = [load_package(workspace, m) for m in models]
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    config = NodeConfig(
+        confirmations=confirmations,
+        batch_size=batch,
+        poll_interval=poll,
+        provers=provers,
+        start_block=int(start_block) if start_block.isdigit() else start_block,
+    )
+    node = OracleNode(chain, oracle, workspace.root / "oracle-node.sqlite", packages, config=config)
+
+    async def main() -> None:
+        runner = None
+        if http_port is not None:
+            runner = await node.serve_http("127.0.0.1", http_port)
+            logging.getLogger("proofmind.oracle").info(
+                "metrics on http://127.0.0.1:%d/metrics, health on /health", http_port
+            )
+        try:
+            await node.run()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+
+    modes = ", ".join(f"{s.package.name} ({s.mode.name.lower()})" for s in node.served.values())
+    logging.getLogger("proofmind.oracle").info("serving %s on %s", modes, oracle.address)
+    asyncio.run(main())
+
+
+def run_challenge(path: Path | None, models: list[str], poll: float, start_block: str) -> None:
+    from proofmind.oracle.watcher import Watcher
+
+    _logging()
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    watcher = Watcher(
+        chain,
+        oracle,
+        workspace.root / "oracle-watcher.sqlite",
+        [load_package(workspace, m) for m in models],
+        start_block=int(start_block) if start_block.isdigit() else start_block,
+    )
+    try:
+        watcher.run(poll)
+    except KeyboardInterrupt:
+        err.print(f"stopped; {sum(v.challenged for v in watcher.verdicts)} challenge(s) made")

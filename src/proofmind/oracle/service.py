@@ -1,0 +1,117 @@
+"""Workspace-level oracle operations shared by the CLI and the demo: package a model (and
+record it in the provenance ledger), register it on the oracle, request, and read answers."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from proofmind.chain.base import Chain
+from proofmind.errors import InputError
+from proofmind.ml import zk
+from proofmind.oracle.client import (
+    Mode,
+    OracleClient,
+    Terms,
+    deploy_verifier,
+    load_package,
+    oracle_model_id,
+    save_package,
+)
+from proofmind.provenance.api import register_model
+from proofmind.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Packaged:
+    package: zk.Package
+    verifier: str
+    record_name: str
+
+
+def _verifier_key(chain_id: int, pkg: zk.Package) -> str:
+    return f"zk.verifier.{chain_id}.0x{pkg.model_id.hex()}"
+
+
+def package_model(
+    workspace: Workspace,
+    chain: Chain,
+    model: Path,
+    calibration: Path,
+    *,
+    name: str | None = None,
+    srs: Path | None = None,
+    max_logrows: int | None = None,
+    progress: Callable[[str], None] = lambda step: None,
+) -> Packaged:
+    """Package ``model`` for proving, deploy its verifier and queue its provenance record
+    (model hash, circuit, verifying-key hash, verifier address)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        pkg = zk.package(
+            model,
+            calibration,
+            store=workspace.blobs.adopt,
+            path_of=workspace.blobs.path_of,
+            name=name,
+            srs=srs,
+            max_logrows=max_logrows,
+            progress=progress,
+        )
+    for warning in caught:
+        progress(f"WARNING: {warning.message}")
+    progress("deploy the verifier")
+    verifier = deploy_verifier(chain, pkg)
+    save_package(workspace, pkg)
+    workspace.state.set_value(_verifier_key(chain.chain_id, pkg), verifier)
+    circuit = {
+        "format": zk.PACKAGE_FORMAT,
+        "model_id": "0x" + pkg.model_id.hex(),
+        "circuit_keccak": pkg.digests["circuit"],
+        "settings_keccak": pkg.digests["settings"],
+        "vk_keccak": pkg.digests["vk"],
+        "srs": "development (not secure)" if pkg.dev_srs else pkg.digests["srs"],
+        "input_scale": pkg.input_scale,
+        "output_scale": pkg.output_scale,
+        "verifier": {"chain_id": chain.chain_id, "address": verifier},
+    }
+    record = register_model(workspace, model, name=pkg.name, card={"circuit": circuit})
+    return Packaged(pkg, verifier, record.name)
+
+
+def verifier_of(workspace: Workspace, chain: Chain, pkg: zk.Package) -> str:
+    address = workspace.state.get_value(_verifier_key(chain.chain_id, pkg))
+    if address is None or not chain.w3.eth.get_code(address):  # type: ignore[arg-type]
+        raise InputError(
+            f"the verifier of {pkg.name} is not deployed on chain {chain.chain_id}",
+            hint=f"package it again on this chain: `proofmind model package … --name {pkg.name}`",
+        )
+    return address
+
+
+def register(
+    workspace: Workspace, chain: Chain, name: str, terms: Terms, *, committee: Sequence[str] = ()
+) -> tuple[OracleClient, bytes]:
+    pkg = load_package(workspace, name)
+    oracle = OracleClient.open(chain, workspace)
+    model_id = oracle_model_id(pkg, terms.mode)
+    if oracle.model_exists(model_id):
+        return oracle, model_id
+    verifier = verifier_of(workspace, chain, pkg)
+    oracle.register(
+        model_id,
+        verifier=verifier,
+        input_length=pkg.input_size,
+        output_length=pkg.output_size,
+        terms=terms,
+    )
+    return oracle, model_id
+
+
+def parse_mode(text: str) -> Mode:
+    try:
+        return Mode[text.upper()]
+    except KeyError:
+        raise InputError(f"unknown mode {text!r}", hint="use zk or optimistic") from None
