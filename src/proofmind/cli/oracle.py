@@ -157,6 +157,16 @@ def run_status(path: Path | None, request_id: int) -> None:
             console.print(f"  challenge window ends at block {state.challenge_ends}")
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM during start-up stops like Ctrl-C (the running node installs its own handler)."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
@@ -173,6 +183,7 @@ def run_serve(
 ) -> None:
     from proofmind.oracle.node import NodeConfig, OracleNode
 
+    _stop_on_sigterm()
     _logging()
     workspace = open_workspace(path)
     chain = workspace.connect()
@@ -202,7 +213,10 @@ def run_serve(
 
     modes = ", ".join(f"{s.package.name} ({s.mode.name.lower()})" for s in node.served.values())
     logging.getLogger("proofmind.oracle").info("serving %s on %s", modes, oracle.address)
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        logging.getLogger("proofmind.oracle").info("oracle node stopped")
 
 
 def run_challenge(path: Path | None, models: list[str], poll: float, start_block: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
+from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
@@ -170,7 +171,7 @@ class OracleClient:
             fee = int(self.model(model_id)["fee"])
         fn = self.oracle.functions.requestInference(model_id, list(values), callback_gas)
         receipt = self._sender(account).transact(fn, value=fee)
-        (event,) = self.oracle.events.InferenceRequested().process_receipt(receipt)
+        (event,) = self.oracle.events.InferenceRequested().process_receipt(receipt, errors=DISCARD)
         return int(event["args"]["requestId"])
 
     def state(self, request_id: int) -> RequestState:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
 from proofmind.chain.events import BlockRange, LogReader, Reorg, ReorgSafeCursor
@@ -344,7 +345,9 @@ class OracleNode:
                 continue
             ends = {
                 int(e["args"]["requestId"]): int(e["args"]["challengeEnds"])
-                for e in self.oracle.oracle.events.InferenceProposed().process_receipt(receipt)
+                for e in self.oracle.oracle.events.InferenceProposed().process_receipt(
+                    receipt, errors=DISCARD
+                )
             }
             with self.state.transaction() as conn:
                 conn.executemany(
@@ -433,7 +436,9 @@ class OracleNode:
         return keep
 
     def _log_callbacks(self, receipt: dict[str, Any]) -> None:
-        for event in self.oracle.oracle.events.CallbackDone().process_receipt(receipt):
+        for event in self.oracle.oracle.events.CallbackDone().process_receipt(
+            receipt, errors=DISCARD
+        ):
             if not event["args"]["success"]:
                 self.metrics.callback_failures.inc()
                 log.warning(
