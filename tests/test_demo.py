@@ -22,6 +22,7 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert report.chain_id == 31337
         assert set(report.contracts) == {
             "ContributionRegistry",
+            "InferenceOracle",
             "MerkleCommitments",
             "ProvenanceRegistry",
             "RewardDistributor",
@@ -38,9 +39,13 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         values = report.contributor_values
         assert values["carol"] < min(values["alice"], values["bob"])  # carol's labels are wrong
         assert report.reward_epoch == 0 and report.claimed > 0
+        # the airdrop paid the low-risk claimant only, on proofs verified on-chain
+        assert report.oracle_scores["honest"] < 0.5 <= report.oracle_scores["flagged"]
+        assert report.airdrop_paid == {"honest": 100 * 10**18, "flagged": 0}
 
         again = run_demo(tmp_path, Console(file=io.StringIO(), width=200))
         assert again.dataset_root == report.dataset_root
         assert again.contracts == report.contracts
+        assert again.airdrop_paid == report.airdrop_paid
     finally:
         Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()

@@ -52,6 +52,8 @@ class DemoReport:
     contributor_values: dict[str, float] = field(default_factory=dict)
     reward_epoch: int = -1
     claimed: int = 0
+    oracle_scores: dict[str, float] = field(default_factory=dict)
+    airdrop_paid: dict[str, int] = field(default_factory=dict)
     proved: list[str] = field(default_factory=list)
 
 
@@ -292,6 +294,27 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
         )
 
     _step(console, "Contributions → values → rewards", ownership)
+
+    def oracle() -> tuple[None, str]:
+        from proofmind import demo_oracle
+
+        result = demo_oracle.run(demo, workspace, chain)
+        report.oracle_scores = result.scores
+        report.airdrop_paid = result.paid
+        gas = ", ".join(f"{g:,}" for g in result.verify_gas)
+        shown = ", ".join(
+            f"{who} {result.scores[who]:.3f} → {result.paid[who] / 10**18:.0f} tokens"
+            for who in result.scores
+        )
+        report.proved.append(
+            f"the fraud model became an EZKL circuit (logrows {result.logrows}); the airdrop "
+            f"asked the oracle for two claimants' risk scores, the node proved them, the chain "
+            f"verified the proofs (fulfil gas {gas}) and paid only the low-risk claimant: {shown}"
+        )
+        stand_ins = ", ".join(f"{w} = {a[:10]}…" for w, a in result.stand_ins.items())
+        return None, f"{shown} (devnet wallets standing in for {stand_ins})"
+
+    _step(console, "Verifiable oracle → sybil-gated airdrop", oracle)
 
 
 __all__ = ["DemoReport", "run_demo"]
