@@ -49,11 +49,11 @@ def test_node_answers_both_modes_once(
     )
     try:
         asyncio.run(node.step())
-        assert oracle.state(proved).status == Status.FULFILLED
+        assert oracle.state(proved).status == Status.FULFILLED  # automine: already mined
         assert all(oracle.state(i).status == Status.PROPOSED for i in opt)
         chain.mine(3)
-        asyncio.run(node.step())
-        asyncio.run(node.step())  # nothing left: must not send anything again
+        for _ in range(3):  # receipts, finalization, its receipt; then nothing is left to send
+            asyncio.run(node.step())
     finally:
         node.close()
     for request_id, x in zip(opt, sample_inputs, strict=True):
@@ -78,17 +78,20 @@ def test_node_recovers_in_flight_rows_from_chain(
     ids = [oracle.request(opt_id, x) for x in sample_inputs[:2]]
     config = NodeConfig(start_block=start, finalize=False)
     node = OracleNode(chain, oracle, tmp_path / "node.sqlite", [pkg], config=config)
-    asyncio.run(node.step())
-    assert node.counts() == {"proposed": 2}
-    node._mark(ids, "sending")  # what a kill between sending and recording leaves
+    asyncio.run(node.step())  # proposes; the receipt is read on the next step
+    assert node.counts() == {"sending": 2}
+    # what a kill between sending and recording the hash leaves: no hash to look up
+    with node.state.transaction() as conn:
+        conn.execute("UPDATE oracle_requests SET tx_hash=NULL")
     node.close()
     again = OracleNode(
         chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start)
     )
-    again.reconcile()
+    again.reconcile()  # the chain says they were proposed by us
     assert again.counts() == {"proposed": 2}
     chain.mine(3)
-    asyncio.run(again.step())
+    asyncio.run(again.step())  # finalize sent
+    asyncio.run(again.step())  # its receipt read
     assert again.counts() == {"done": 2}
     proposals = oracle.oracle.events.InferenceProposed().get_logs(from_block=start)
     assert len(proposals) == 2

@@ -175,7 +175,10 @@ class OracleClient:
         return int(event["args"]["requestId"])
 
     def state(self, request_id: int) -> RequestState:
-        r = self.oracle.functions.getRequest(request_id).call()
+        return self.to_state(request_id, self.oracle.functions.getRequest(request_id).call())
+
+    @staticmethod
+    def to_state(request_id: int, r: Sequence[Any]) -> RequestState:
         return RequestState(
             request_id, r[0], r[1], r[2], Status(r[3]), r[4], r[5], r[6], r[7], r[8], r[9]
         )

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
@@ -168,6 +169,7 @@ class OracleNode:
         self.stopping = asyncio.Event()
         self.last_step = time.time()
         self._pool: ProcessPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         event = oracle.oracle.events.InferenceRequested()
         self._topic = event.topic
         self._event = event
@@ -177,6 +179,7 @@ class OracleNode:
     async def run(self, *, until_idle: bool = False) -> None:
         """Serve until stopped (SIGTERM / SIGINT finish the current step, then return)."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stopping.set)
@@ -193,6 +196,11 @@ class OracleNode:
         finally:
             self.close()
             log.info("oracle node stopped")
+
+    def stop(self) -> None:
+        """Ask a running node to stop after its current step (from any thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.stopping.set)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -212,10 +220,11 @@ class OracleNode:
         """One round: read new requests, answer, submit, finalize. True when it did anything."""
         seen = await asyncio.to_thread(self.follow)
         answered = await self.answer()
+        confirmed = await asyncio.to_thread(self.confirm)
         sent = await asyncio.to_thread(self.submit)
         finalized = await asyncio.to_thread(self.finalize) if self.config.finalize else 0
         self._update_gauges()
-        return bool(seen or answered or sent or finalized)
+        return bool(seen or answered or confirmed or sent or finalized)
 
     # -- following ---------------------------------------------------------------------------
 
@@ -272,11 +281,11 @@ class OracleNode:
                 "DELETE FROM oracle_requests WHERE block >= ? AND state IN ('new', 'answered')",
                 (reorg.fork_block,),
             )
-            conn.execute(
-                "UPDATE oracle_requests SET state='sending' WHERE block >= ? AND state='proposed'",
-                (reorg.fork_block,),
-            )
-        self.reconcile()
+        proposed = self.state.conn.execute(
+            "SELECT * FROM oracle_requests WHERE block >= ? AND state='proposed'",
+            (reorg.fork_block,),
+        ).fetchall()
+        self._reconcile_rows(proposed)  # the proposal may have left with the old branch
 
     # -- answering ---------------------------------------------------------------------------
 
@@ -325,6 +334,8 @@ class OracleNode:
     # -- submitting --------------------------------------------------------------------------
 
     def submit(self) -> int:
+        """Send proposals (batched) and zk fulfilments for answered requests still open on
+        chain; their receipts are read by :meth:`confirm` (sending never waits for a block)."""
         rows = self._rows("answered", limit=self.config.batch_size * 4)
         if not rows:
             return 0
@@ -334,49 +345,21 @@ class OracleNode:
         for batch in _chunks(optimistic, self.config.batch_size):
             ids = [r["request_id"] for r in batch]
             outputs = [json.loads(r["output"]) for r in batch]
-            self._mark(ids, "sending")
-            try:
-                receipt = self.oracle.propose(ids, outputs, account=self.account)
-            except ContractReverted as exc:
-                log.warning(
-                    "proposal of %d answer(s) refused (%s); re-reading their state", len(ids), exc
-                )
-                self.reconcile()
-                continue
-            ends = {
-                int(e["args"]["requestId"]): int(e["args"]["challengeEnds"])
-                for e in self.oracle.oracle.events.InferenceProposed().process_receipt(
-                    receipt, errors=DISCARD
-                )
-            }
-            with self.state.transaction() as conn:
-                conn.executemany(
-                    "UPDATE oracle_requests SET state='proposed', challenge_ends=?, tx_hash=?, "
-                    "updated_at=? WHERE request_id=?",
-                    [(ends[i], receipt["transactionHash"].hex(), time.time(), i) for i in ids],
-                )
-            self.metrics.answered.labels("optimistic").inc(len(ids))
-            sent += len(ids)
+            fn = self.oracle.oracle.functions.propose(ids, outputs)
+            sent += self._send(ids, fn, "sending", f"propose {len(ids)} answer(s)")
         for row in (r for r in open_rows if r["mode"] == Mode.ZK):
             doc = json.loads(row["output"])
-            request_id = row["request_id"]
-            proof = zk.Proof(
-                json.loads(row["input"]), doc["output"], bytes.fromhex(doc["proof"]), []
+            fn = self.oracle.oracle.functions.fulfill(
+                row["request_id"],
+                json.loads(row["input"]),
+                doc["output"],
+                bytes.fromhex(doc["proof"]),
             )
-            self._mark([request_id], "sending")
-            try:
-                receipt = self.oracle.fulfill(request_id, proof, account=self.account)
-            except ContractReverted as exc:
-                log.error("fulfilment of request %d refused: %s", request_id, exc)
-                self.reconcile()
-                continue
-            self._log_callbacks(receipt)
-            self._set(request_id, "done", tx_hash=receipt["transactionHash"].hex())
-            self.metrics.answered.labels("zk").inc()
-            sent += 1
+            sent += self._send([row["request_id"]], fn, "sending", f"fulfil {row['request_id']}")
         return sent
 
     def finalize(self) -> int:
+        """Send finalizations of our proposals whose challenge window has closed."""
         head = int(self.chain.w3.eth.block_number)
         rows = [
             r
@@ -385,38 +368,122 @@ class OracleNode:
         ]
         if not rows:
             return 0
-        open_rows = self._still_open(rows, Status.PROPOSED)
-        done = 0
-        for batch in _chunks(open_rows, self.config.batch_size):
+        sent = 0
+        for batch in _chunks(self._still_open(rows, Status.PROPOSED), self.config.batch_size):
             ids = [r["request_id"] for r in batch]
             outputs = [json.loads(r["output"]) for r in batch]
-            try:
-                receipt = self.oracle.finalize(ids, outputs, account=self.account)
-            except ContractReverted as exc:
-                log.warning("finalization refused (%s); re-reading state", exc)
-                self.reconcile()
+            fn = self.oracle.oracle.functions.finalize(ids, outputs)
+            sent += self._send(ids, fn, "finalizing", f"finalize {len(ids)} answer(s)")
+        return sent
+
+    def _send(self, ids: Sequence[int], fn: Any, state: str, label: str) -> int:
+        self._mark(ids, state)  # a crash from here on is settled by reading the chain back
+        try:
+            tx_hash = self.sender.submit(
+                {"to": self.oracle.address, "data": fn._encode_transaction_data()}, label=label
+            )
+        except ContractReverted as exc:  # the gas estimate saw it fail: nothing was sent
+            log.warning("%s refused (%s); re-reading their state", label, exc)
+            self._reconcile_rows(self._rows_by_id(ids))
+            return 0
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE oracle_requests SET tx_hash=?, updated_at=? WHERE request_id=?",
+                [(tx_hash.to_0x_hex(), time.time(), i) for i in ids],
+            )
+        return len(ids)
+
+    def confirm(self) -> int:
+        """Read the receipts of sent transactions and move their requests on."""
+        rows = self._rows("sending") + self._rows("finalizing")
+        by_tx: dict[str | None, list[sqlite3.Row]] = {}
+        for row in rows:
+            by_tx.setdefault(row["tx_hash"], []).append(row)
+        done = 0
+        for tx_hash, group in by_tx.items():
+            if tx_hash is None:  # died between marking and sending: the chain says what happened
+                self._reconcile_rows(group)
                 continue
-            self._log_callbacks(receipt)
-            self._mark(ids, "done")
-            self.metrics.finalized.inc(len(ids))
-            done += len(ids)
+            try:
+                receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                stale = time.time() - min(r["updated_at"] for r in group)
+                known = self._tx_known(tx_hash)
+                if not known or stale > self.sender.settings.receipt_timeout:
+                    log.warning(
+                        "transaction %s is gone; re-reading %d request(s)", tx_hash, len(group)
+                    )
+                    self._reconcile_rows(group)
+                continue
+            if receipt["status"] != 1:
+                log.warning(
+                    "transaction %s reverted; re-reading %d request(s)", tx_hash, len(group)
+                )
+                self._reconcile_rows(group)
+                continue
+            self._apply(group, dict(receipt))
+            done += len(group)
         return done
+
+    def _tx_known(self, tx_hash: str) -> bool:
+        try:
+            return self.chain.w3.eth.get_transaction(tx_hash) is not None  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return False
+
+    def _apply(self, rows: Sequence[sqlite3.Row], receipt: dict[str, Any]) -> None:
+        events = self.oracle.oracle.events
+        ends = {
+            int(e["args"]["requestId"]): int(e["args"]["challengeEnds"])
+            for e in events.InferenceProposed().process_receipt(receipt, errors=DISCARD)
+        }
+        self._log_callbacks(receipt)
+        now = time.time()
+        updates = []
+        for row in rows:
+            rid = row["request_id"]
+            if row["state"] == "sending" and rid in ends:
+                updates.append(("proposed", ends[rid], now, rid))
+                self.metrics.answered.labels("optimistic").inc()
+            else:
+                updates.append(("done", row["challenge_ends"], now, rid))
+                if row["state"] == "finalizing":
+                    self.metrics.finalized.inc()
+                else:
+                    self.metrics.answered.labels("zk").inc()
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE oracle_requests SET state=?, challenge_ends=?, updated_at=? "
+                "WHERE request_id=?",
+                updates,
+            )
 
     # -- reading the chain back --------------------------------------------------------------
 
     def reconcile(self) -> None:
-        """Set every in-flight request to what the chain says happened to it."""
-        rows = self._rows("sending") + self._rows("proposed")
-        if rows:
-            self._still_open(rows, None)
+        """At start: settle in-flight requests from their receipts or the chain's state."""
+        self.confirm()
+
+    def _reconcile_rows(self, rows: Sequence[sqlite3.Row]) -> None:
+        self._still_open(rows, None)
+
+    def _statuses(self, ids: Sequence[int]) -> list[Any]:
+        """getRequest of many requests in one JSON-RPC batch."""
+        fn = self.oracle.oracle.functions.getRequest
+        with self.chain.w3.batch_requests() as batch:
+            for request_id in ids:
+                batch.add(fn(request_id))
+            results: list[Any] = list(batch.execute())
+        return [self.oracle.to_state(i, r) for i, r in zip(ids, results, strict=True)]
 
     def _still_open(self, rows: Sequence[sqlite3.Row], wanted: Status | None) -> list[sqlite3.Row]:
         """Rows whose on-chain status is ``wanted``; the others move to the state it implies."""
+        if not rows:
+            return []
         head = int(self.chain.w3.eth.block_number)
         keep = []
         me = self.account.address.lower()
-        for row in rows:
-            st = self.oracle.state(row["request_id"])
+        for row, st in zip(rows, self._statuses([r["request_id"] for r in rows]), strict=True):
             mine = st.node.lower() == me
             if st.status == Status.PENDING:
                 new = "expired" if st.deadline < head + 1 else "answered"
@@ -436,9 +503,8 @@ class OracleNode:
         return keep
 
     def _log_callbacks(self, receipt: dict[str, Any]) -> None:
-        for event in self.oracle.oracle.events.CallbackDone().process_receipt(
-            receipt, errors=DISCARD
-        ):
+        callbacks = self.oracle.oracle.events.CallbackDone()
+        for event in callbacks.process_receipt(receipt, errors=DISCARD):
             if not event["args"]["success"]:
                 self.metrics.callback_failures.inc()
                 log.warning(
@@ -460,7 +526,7 @@ class OracleNode:
     def _open_rows(self) -> int:
         row = self.state.conn.execute(
             "SELECT COUNT(*) FROM oracle_requests "
-            "WHERE state IN ('new', 'answered', 'sending', 'proposed')"
+            "WHERE state IN ('new', 'answered', 'sending', 'proposed', 'finalizing')"
         ).fetchone()
         return int(row[0])
 
@@ -469,6 +535,15 @@ class OracleNode:
         sql = f"UPDATE oracle_requests SET state=?, updated_at=?{assignments} WHERE request_id=?"
         with self.state.transaction() as conn:
             conn.execute(sql, (state, time.time(), *fields.values(), request_id))
+
+    def _rows_by_id(self, ids: Sequence[int]) -> list[sqlite3.Row]:
+        marks = ",".join("?" * len(ids))
+        return list(
+            self.state.conn.execute(
+                f"SELECT * FROM oracle_requests WHERE request_id IN ({marks}) ORDER BY request_id",
+                list(ids),
+            )
+        )
 
     def _mark(self, ids: Sequence[int], state: str) -> None:
         with self.state.transaction() as conn:
