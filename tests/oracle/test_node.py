@@ -75,7 +75,8 @@ def test_node_recovers_in_flight_rows_from_chain(
     pkg = zk_pair[0]
     start = chain.w3.eth.block_number + 1
     oracle, _, opt_id = _setup(chain, pkg)
-    ids = [oracle.request(opt_id, x) for x in sample_inputs[:2]]
+    for x in sample_inputs[:2]:
+        oracle.request(opt_id, x)
     config = NodeConfig(start_block=start, finalize=False)
     node = OracleNode(chain, oracle, tmp_path / "node.sqlite", [pkg], config=config)
     asyncio.run(node.step())  # proposes; the receipt is read on the next step

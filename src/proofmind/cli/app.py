@@ -659,6 +659,13 @@ def fraud_train(
         bool,
         typer.Option(help="Record data, run (with CV metrics) and model in the lineage ledger."),
     ] = False,
+    mlp_onnx: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also train the circuit-friendly fraud MLP and write it as ONNX here "
+            "(with PATH.calibration.csv of model inputs) for `proofmind model package`."
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Train the classifier on every labelled address (LightGBM text model).
@@ -666,10 +673,30 @@ def fraud_train(
     Examples:
       proofmind fraud train --data chaindata --labels labels.csv -o fraud-model.txt
       proofmind fraud train --data chaindata --labels labels.csv --register
+      proofmind fraud train --data chaindata --labels labels.csv --mlp-onnx fraud-mlp.onnx
     """
-    from proofmind.cli.intel import run_train
+    from proofmind.cli.intel import run_train, run_train_mlp
 
     run_train(data, labels, output, register, workspace)
+    if mlp_onnx is not None:
+        run_train_mlp(data, labels, mlp_onnx)
+
+
+@fraud_app.command("export")
+def fraud_export(
+    model: Annotated[Path, typer.Argument(help="A model from `fraud train`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="ONNX file.")] = Path(
+        "fraud-model.onnx"
+    ),
+) -> None:
+    """Export the LightGBM model as ONNX (illicit-class probability), for onnxruntime.
+
+    Example:
+      proofmind fraud export fraud-model.txt -o fraud-model.onnx
+    """
+    from proofmind.cli.intel import run_export
+
+    run_export(model, output)
 
 
 @fraud_app.command("score")

@@ -76,6 +76,30 @@ def run_train(
     console.print("Anchor it with `proofmind provenance anchor`; check it with `proofmind verify`.")
 
 
+def run_train_mlp(data: Path, labels_path: Path, output: Path) -> None:
+    import numpy as np
+
+    from proofmind.intel.fraud import labelled
+    from proofmind.intel.fraud_onnx import export_mlp, train_mlp
+
+    labels = read_labels(labels_path)
+    x, y = labelled(address_features(connect(data), list(labels)), labels)
+    model = train_mlp(x, y)
+    export_mlp(model, output)
+    calibration = output.with_suffix(".calibration.csv")
+    inputs = model.prepare(x)
+    np.savetxt(calibration, inputs[:: max(1, len(inputs) // 64)], delimiter=",")
+    console.print(f"Fraud MLP → {output} (inputs: signed log of the {x.shape[1]} features);")
+    console.print(f"calibration inputs → {calibration} (for `proofmind model package`)")
+
+
+def run_export(model: Path, output: Path) -> None:
+    from proofmind.intel.fraud_onnx import export_lightgbm
+
+    export_lightgbm(model, output)
+    console.print(f"{model} → {output} (ONNX; input x: 1 × features, output y: P(illicit))")
+
+
 def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: int) -> None:
     import lightgbm as lgb
 
