@@ -1,0 +1,133 @@
+"""Pre-flight refusals, the challenge watcher, metrics and health, a reverting consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import deploy
+from proofmind.chain.devnet import free_port
+from proofmind.errors import InputError
+from proofmind.ml import zk
+from proofmind.ml.onnx_models import reference_mlp
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash, oracle_model_id
+from proofmind.oracle.node import NodeConfig, OracleNode
+from proofmind.oracle.watcher import Watcher
+from proofmind.store.blobs import BlobStore
+
+Pair = tuple[zk.Package, zk.Package]
+
+
+def _oracle(chain: Chain, pkg: zk.Package, mode: Mode) -> tuple[OracleClient, bytes]:
+    contract, _ = deploy(chain, "InferenceOracle")
+    oracle = OracleClient(chain, contract)
+    model_id = oracle_model_id(pkg, mode)
+    oracle.register(
+        model_id,
+        verifier=oracle.deploy_verifier(pkg),
+        input_length=pkg.input_size,
+        output_length=pkg.output_size,
+        terms=Terms(mode, challenge_window=10),
+    )
+    return oracle, model_id
+
+
+def test_preflight_reports_and_refuses_what_does_not_fit(tmp_path: Path) -> None:
+    model = reference_mlp(tmp_path / "mlp.onnx")
+    np.savetxt(tmp_path / "cal.csv", np.random.default_rng(0).normal(0, 1, (8, 16)), delimiter=",")
+    report = zk.preflight(model, tmp_path / "cal.csv", memory_mb=50)
+    assert report.logrows >= 10 and report.samples == 8
+    assert 0 < report.quantization["max_abs"] < 0.01  # fixed point vs float, on every sample
+    assert report.refusal() is not None and "MB" in report.refusal()  # type: ignore[operator]
+    blobs = BlobStore(tmp_path / "blobs")
+    with pytest.raises(zk.ZkError, match="needs about"):
+        zk.package(
+            model, tmp_path / "cal.csv", store=blobs.adopt, path_of=blobs.path_of, memory_mb=50
+        )
+    assert not (tmp_path / "blobs").exists()  # refused before anything was stored
+    np.savetxt(tmp_path / "bad.csv", np.zeros((2, 5)), delimiter=",")
+    with pytest.raises(InputError, match=r"have 5 values each; mlp\.onnx takes 16"):
+        zk.preflight(model, tmp_path / "bad.csv")
+
+
+def test_watcher_challenges_a_wrong_answer(
+    chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
+) -> None:
+    pkg = zk_pair[0]
+    oracle, model_id = _oracle(chain, pkg, Mode.OPTIMISTIC)
+    liar, watcher_account = chain.accounts[2], chain.accounts[3]
+    oracle.deposit(10**18, account=liar)
+    start = chain.w3.eth.block_number + 1
+    honest_id = oracle.request(model_id, sample_inputs[0])
+    lied_id = oracle.request(model_id, sample_inputs[1])
+    right = zk.circuit_output(pkg, sample_inputs[0])
+    oracle.propose(
+        [honest_id, lied_id], [right, [zk.circuit_output(pkg, sample_inputs[1])[0] - 50]], liar
+    )
+    watcher = Watcher(
+        chain, oracle, tmp_path / "w.sqlite", [pkg], account=watcher_account, start_block=start
+    )
+    verdicts = {v.request_id: v for v in watcher.step()}
+    assert verdicts[honest_id].proposed_ok and not verdicts[honest_id].challenged
+    assert verdicts[lied_id].challenged and not verdicts[lied_id].proposed_ok
+    state = oracle.state(lied_id)
+    assert state.status == Status.FULFILLED
+    assert state.output_hash == io_hash(zk.circuit_output(pkg, sample_inputs[1]))
+    assert oracle.balance(watcher_account.address) == 10**17 + state.fee  # the liar's bond
+    assert watcher.step() == []  # nothing new
+
+
+def test_metrics_health_and_a_reverting_consumer(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pkg = zk_pair[0]
+    oracle, model_id = _oracle(chain, pkg, Mode.ZK)
+    # a contract without onInference asks (impersonated): its callback must revert harmlessly
+    token, _ = deploy(chain, "RewardToken", "T", "T", chain.accounts[0].address)
+    rpc = chain.w3.provider.make_request  # type: ignore[attr-defined]
+    rpc("anvil_impersonateAccount", [token.address])
+    rpc("anvil_setBalance", [token.address, hex(10**18)])
+    start = chain.w3.eth.block_number + 1
+    fn = oracle.oracle.functions.requestInference(model_id, sample_inputs[0], 100_000)
+    tx = fn.transact({"from": token.address, "value": 10**15})
+    chain.w3.eth.wait_for_transaction_receipt(tx)
+    rpc("anvil_stopImpersonatingAccount", [token.address])
+    node = OracleNode(
+        chain, oracle, tmp_path / "n.sqlite", [pkg], config=NodeConfig(start_block=start)
+    )
+    port = free_port("127.0.0.1")
+
+    async def scenario() -> tuple[dict[str, object], str]:
+        runner = await node.serve_http("127.0.0.1", port)
+        try:
+            await node.step()
+            await node.step()
+            base = f"http://127.0.0.1:{port}"
+            health = await asyncio.to_thread(urllib.request.urlopen, base + "/health")
+            metrics = await asyncio.to_thread(urllib.request.urlopen, base + "/metrics")
+            return json.loads(health.read()), metrics.read().decode()
+        finally:
+            await runner.cleanup()
+
+    with caplog.at_level(logging.WARNING, logger="proofmind.oracle"):
+        try:
+            health, metrics = asyncio.run(scenario())
+        finally:
+            node.close()
+    assert oracle.state(1).status == Status.FULFILLED  # answered although the callback failed
+    assert any("callback of request 1 failed" in r.message for r in caplog.records)
+    assert health["status"] == "ok" and health["queue"] == {"done": 1}
+    assert "proofmind_oracle_callback_failures_total 1.0" in metrics
+    assert 'proofmind_oracle_answers_submitted_total{mode="zk"} 1.0' in metrics
+    assert "proofmind_oracle_proving_seconds_count 1.0" in metrics
