@@ -116,3 +116,73 @@ def test_one_block_and_blocks_only(chain: Chain, tmp_path: Path) -> None:
     assert bare.rows["logs"] == 0 and len(blocks) == head + 1
     assert bare.rows["transactions"] == sum(b[8] for b in blocks) == len(txs)
     assert all(t[11] is None for t in table(tmp_path / "bare", "transactions"))  # no status
+
+
+def test_follow_tails_new_blocks_through_a_reorg(chain: Chain, tmp_path: Path) -> None:
+    """`--follow`: blocks mined while it runs arrive (confirmations deep), a reorg under the
+    followed blocks is undone, and what is stored is exactly the canonical chain."""
+    import sqlite3
+    import threading
+    import time
+
+    out = tmp_path / "chain"
+    stop = threading.Event()
+    done: list[object] = []
+
+    def run() -> None:
+        done.append(
+            ingest(
+                chain.w3,
+                url_of(chain),
+                out,
+                chain_id=chain.chain_id,
+                follow=True,
+                confirmations=2,
+                range_blocks=5,
+                poll_seconds=0.05,
+                stop=stop.is_set,
+            )
+        )
+
+    def stored_up_to() -> int:
+        if not (out / "_ingest.sqlite").exists():
+            return -1
+        with sqlite3.connect(out / "_ingest.sqlite") as con:
+            row = con.execute("SELECT next_block FROM cursors WHERE name='ingest'").fetchone()
+        return -1 if row is None else int(row[0]) - 1
+
+    def caught_up() -> None:
+        target = chain.w3.eth.block_number - 2
+        deadline = time.monotonic() + 30
+        while stored_up_to() < target:
+            assert time.monotonic() < deadline, "follow mode did not catch up"
+            time.sleep(0.05)
+
+    first = chain.w3.eth.block_number + 1  # other tests' blocks are not this test's to judge
+    follower = threading.Thread(target=run)
+    follower.start()
+    try:
+        traffic(chain, transfers=4, tokens=0)
+        caught_up()
+        fork = chain.snapshot()
+        for n in range(4):  # the follower stores two of these (two stay unconfirmed)
+            chain.sender().send({"to": chain.accounts[6].address, "value": 1 + n})
+        caught_up()
+        chain.revert(fork)
+        for n in range(7):  # a longer, different history
+            chain.sender().send({"to": chain.accounts[7].address, "value": 100 + n})
+        caught_up()
+    finally:
+        stop.set()
+        follower.join(30)
+    report = done[0]
+    head = chain.w3.eth.block_number - 2
+    blocks = table(out, "blocks")
+    assert [b[0] for b in blocks] == list(range(head + 1))
+    assert [b[1] for b in blocks] == [
+        chain.w3.eth.get_block(n)["hash"].to_0x_hex() for n in range(head + 1)
+    ]
+    assert len(report.reorgs) == 1  # type: ignore[attr-defined]
+    receivers = {t[6] for t in table(out, "transactions") if t[0] >= first}
+    assert chain.accounts[6].address.lower() not in receivers  # the dropped branch is gone
+    assert chain.accounts[7].address.lower() in receivers
