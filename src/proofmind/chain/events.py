@@ -243,8 +243,12 @@ class ReorgSafeCursor:
         headers = self._fetch(list(range(start, end + 1)))
         present = [h for h in headers if h is not None]
         cut = first_break(tip, present)
-        if cut == 0:
-            return self._rewind()  # the chain moved between our two reads
+        if cut == 0 and tip is not None:
+            # the chain moved between our two reads: rewind only if our tip is gone now
+            (now,) = self._fetch([tip.number])
+            if now is None or now.hash != tip.hash:
+                return self._rewind()
+            return None  # the range came from a branch that lost; read it again next poll
         if cut is not None:
             present = present[:cut]
         if not present:

@@ -15,8 +15,10 @@ with exponential backoff.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -423,8 +425,7 @@ def ingest(
     transactions only, one request per block)."""
     out.mkdir(parents=True, exist_ok=True)
     state = StateDB(out / "_ingest.sqlite")
-    loop = asyncio.new_event_loop()
-    fetcher = _BlockFetcher(loop, RpcBatcher(url))
+    fetcher = _BlockFetcher(RpcBatcher(url))
     cursor = ReorgSafeCursor(
         w3,
         state,
@@ -440,8 +441,7 @@ def ingest(
     try:
         _drive(cursor, fetcher, out, end, follow, receipts, poll_seconds, report, progress, stop)
     finally:
-        loop.run_until_complete(fetcher.close())
-        loop.close()
+        fetcher.close()
         state.close()
     (out / "_ingest.json").write_text(
         json.dumps({"chain_id": chain_id, "next_block": cursor.next_block})
@@ -453,35 +453,83 @@ def ingest(
 
 
 class _BlockFetcher:
-    """Full blocks fetched once: the cursor's header checks and the rows use the same answers."""
+    """Full blocks fetched once: the cursor's header checks and the rows use the same answers.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, batcher: RpcBatcher) -> None:
-        self.loop = loop
+    Requests run on an event loop in a background thread, so the next range can be fetched
+    (``prefetch``) while the current one is turned into rows and written.
+    """
+
+    def __init__(self, batcher: RpcBatcher) -> None:
         self.batcher = batcher
         self.cache: dict[int, dict[str, Any]] = {}
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
         self._session: aiohttp.ClientSession | None = None
+        self._pending: list[concurrent.futures.Future[list[Any]]] = []
+        self._prefetched: dict[int, dict[str, Any]] = {}
 
     def call_many(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        return self.loop.run_until_complete(self._call(calls))
+        return asyncio.run_coroutine_threadsafe(self._call(calls), self.loop).result()
 
     async def _call(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         return await self.batcher.call_many(self._session, calls)
 
+    def prefetch(self, numbers: Sequence[int]) -> None:
+        """Start fetching ``numbers`` in the background; :meth:`headers` will use them."""
+        calls = [("eth_getBlockByNumber", [hex(n), True]) for n in numbers]
+        self._pending.append(asyncio.run_coroutine_threadsafe(self._call(calls), self.loop))
+
+    def _settle(self) -> None:
+        for future in self._pending:
+            try:
+                blocks = future.result()
+            except ChainError:
+                continue  # fetched again below, and its error raised there
+            self._prefetched.update({int(b["number"], 16): b for b in blocks if b is not None})
+        self._pending.clear()
+
     def headers(self, numbers: Sequence[int]) -> list[BlockRef | None]:
-        blocks = self.call_many([("eth_getBlockByNumber", [hex(n), True]) for n in numbers])
-        self.cache.update({int(b["number"], 16): b for b in blocks if b is not None})
-        return [_ref(b) for b in blocks]
+        """Blocks as the node has them: prefetched ones are used once, everything else (the
+        cursor's check of its tip, its rewinds) is read afresh."""
+        self._settle()
+        found = {n: self._prefetched.pop(n) for n in numbers if n in self._prefetched}
+        missing = [n for n in numbers if n not in found]
+        if missing:
+            blocks = self.call_many([("eth_getBlockByNumber", [hex(n), True]) for n in missing])
+            found.update({int(b["number"], 16): b for b in blocks if b is not None})
+        self.cache.update(found)
+        return [_ref(found.get(n)) for n in numbers]
 
     def forget_through(self, number: int) -> None:
         """Drop cached blocks up to ``number`` (written and committed)."""
         for n in [n for n in self.cache if n <= number]:
             del self.cache[n]
 
-    async def close(self) -> None:
+    def forget_all(self) -> None:
+        self._settle()
+        self._prefetched.clear()
+        self.cache.clear()
+
+    def close(self) -> None:
+        self._settle()
         if self._session is not None:
-            await self._session.close()
+            asyncio.run_coroutine_threadsafe(self._session.close(), self.loop).result()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def _prefetch_next(
+    cursor: ReorgSafeCursor, fetcher: _BlockFetcher, first: int, end: int | None
+) -> None:
+    last = min(first + cursor.max_blocks - 1, cursor.safe_head())
+    if end is not None:
+        last = min(last, end)
+    if last >= first:
+        fetcher.prefetch(range(first, last + 1))
 
 
 def _ref(block: dict[str, Any] | None) -> BlockRef | None:
@@ -507,6 +555,7 @@ def _drive(
             return
         step = cursor.poll()
         if isinstance(step, Reorg):
+            fetcher.forget_all()  # prefetched blocks may be of the old branch
             undo_from(out, step.fork_block)
             report.reorgs.append(step)
             continue
@@ -523,6 +572,7 @@ def _drive(
         ):
             continue  # the chain moved while we read: poll again (it rewinds if it must)
         got: list[dict[str, Any]] = [b for b in blocks if b is not None]
+        _prefetch_next(cursor, fetcher, step.end + 1, end)
         block_receipts: list[list[dict[str, Any]]] = [[] for _ in got]
         if receipts:
             answers = fetcher.call_many([("eth_getBlockReceipts", [b["number"]]) for b in got])
