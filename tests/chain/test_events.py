@@ -224,3 +224,33 @@ def test_first_break_finds_the_broken_link(hashes: list[str], data: st.DataObjec
         assert first_break(None, broken) == k
     tip = BlockRef(9, "0xtip", "0x")
     assert first_break(tip, headers) == 0
+
+
+def test_a_stale_range_above_a_standing_tip_is_read_again(chain: Chain, tmp_path: Path) -> None:
+    """A range whose first block does not link to our tip, while the tip itself still stands
+    (the range was read from a branch that lost): no rewind, the range is read again."""
+    from proofmind.chain.events import BlockRef, fetch_headers_batched
+
+    mine(chain, 4)
+    stale = {"on": False}
+
+    def fetch(numbers: list[int]) -> list[BlockRef | None]:
+        refs = fetch_headers_batched(chain.w3, numbers)
+        if stale["on"] and len(numbers) > 1:  # the range read, not the tip check
+            stale["on"] = False
+            return [
+                BlockRef(r.number, "0x" + "ab" * 32, "0x" + "cd" * 32) if r else r for r in refs
+            ]
+        return refs
+
+    cursor = ReorgSafeCursor(
+        chain.w3, StateDB(tmp_path / "s.sqlite"), "t", chain_id=chain.chain_id, fetch_headers=fetch
+    )
+    seen: dict[int, str] = {}
+    drain(cursor, seen, [])
+    mine(chain, 3)
+    stale["on"] = True
+    assert cursor.poll() is None  # stale read: nothing handed out, nothing rewound
+    reorgs: list[Reorg] = []
+    drain(cursor, seen, reorgs)
+    assert reorgs == [] and seen == canonical(chain, chain.w3.eth.block_number)
