@@ -1,0 +1,109 @@
+"""The `model` and `oracle` commands end to end, as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proofmind.chain.accounts import Keystore
+from proofmind.chain.base import Chain
+from proofmind.ml.onnx_models import reference_mlp
+from tests.test_cli import assert_one_line_error, run
+
+COMMANDS = [
+    ["model", "preflight"],
+    ["model", "package"],
+    ["model", "list"],
+    ["oracle", "register"],
+    ["oracle", "request"],
+    ["oracle", "status"],
+    ["oracle", "serve"],
+    ["oracle", "challenge"],
+    ["fraud", "export"],
+]
+
+
+def test_every_command_has_help_with_examples(tmp_path: Path) -> None:
+    for command in COMMANDS:
+        result = run(*command, "--help", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "Example" in result.stdout, command
+
+
+def test_preflight_and_its_errors(tmp_path: Path) -> None:
+    model = reference_mlp(tmp_path / "mlp.onnx")
+    np.savetxt(tmp_path / "cal.csv", np.random.default_rng(1).normal(0, 1, (6, 16)), delimiter=",")
+    result = run("model", "preflight", "mlp.onnx", "--calibration", "cal.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "logrows" in result.stdout and "quantization error" in result.stdout
+    assert "fits" in result.stdout
+    (tmp_path / "short.csv").write_text("1,2,3\n")
+    assert_one_line_error(
+        run("model", "preflight", str(model), "--calibration", "short.csv", cwd=tmp_path),
+        "short.csv",
+        "3 values each",
+    )
+    assert_one_line_error(
+        run("model", "preflight", "nope.onnx", "--calibration", "cal.csv", cwd=tmp_path),
+        "nope.onnx",
+    )
+
+
+@pytest.mark.devnet
+def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
+    reference_mlp(tmp_path / "mlp.onnx", seed=3)
+    rng = np.random.default_rng(2)
+    np.savetxt(tmp_path / "cal.csv", rng.normal(0, 1, (16, 16)), delimiter=",")
+    assert run("init", cwd=tmp_path).returncode == 0
+    Keystore(tmp_path / ".proofmind" / "keystore").import_key("me", chain.accounts[8].key, "pw")
+    env = {
+        "PROOFMIND_CHAIN_BACKEND": "rpc",
+        "PROOFMIND_CHAIN_RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        "PROOFMIND_CHAIN_ACCOUNT": "me",
+        "PROOFMIND_KEYSTORE_PASSWORD": "pw",
+    }
+    packaged = run(
+        "model",
+        "package",
+        "mlp.onnx",
+        "--calibration",
+        "cal.csv",
+        "--name",
+        "mlp",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert packaged.returncode == 0, packaged.stderr
+    assert "NOT secure" in packaged.stderr  # the development SRS is called what it is
+    assert "verifier 0x" in packaged.stdout and "provenance record" in packaged.stdout
+    assert "mlp" in run("model", "list", cwd=tmp_path, env=env).stdout
+    registered = run("oracle", "register", "mlp", "--mode", "zk", cwd=tmp_path, env=env)
+    assert registered.returncode == 0, registered.stderr
+    values = ",".join(f"{v:.3f}" for v in rng.normal(0, 1, 16))
+    asked = run("oracle", "request", "mlp", "--input", values, cwd=tmp_path, env=env)
+    assert asked.returncode == 0, asked.stderr
+    request_id = asked.stdout.split()[1]
+    status = run("oracle", "status", request_id, cwd=tmp_path, env=env)
+    assert "pending" in status.stdout, status.stdout + status.stderr
+    assert_one_line_error(
+        run("oracle", "request", "mlp", "--input", "1,2", cwd=tmp_path, env=env),
+        "2 values",
+        "16",
+    )
+    assert_one_line_error(
+        run(
+            "oracle",
+            "request",
+            "mlp",
+            "--input",
+            "1,2",
+            "--mode",
+            "optimistic",
+            cwd=tmp_path,
+            env=env,
+        ),
+        "not served in optimistic mode",
+        "oracle register mlp",
+    )
