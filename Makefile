@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_merkle.py
 	$(BIN)/python benchmarks/bench_provenance.py
 	$(BIN)/python benchmarks/bench_valuation.py
+	$(BIN)/python benchmarks/bench_oracle.py
 
 clean:
 	rm -rf $(VENV) node_modules out cache .mypy_cache .ruff_cache .pytest_cache

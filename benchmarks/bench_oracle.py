@@ -41,7 +41,7 @@ from proofmind.chain.contracts import deploy
 from proofmind.chain.devnet import Devnet, DevnetBackend
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import reference_mlp
-from proofmind.oracle.client import Mode, OracleClient, Terms, oracle_model_id
+from proofmind.oracle.client import Mode, OracleClient, Terms
 from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.settings import DevnetSettings, TxSettings
 from proofmind.store.blobs import BlobStore
@@ -115,14 +115,7 @@ def zk_model(
     verify_gas = call.estimate_gas()
     data = bytes.fromhex(call._encode_transaction_data().removeprefix("0x"))
     intrinsic = 21_000 + sum(16 if b else 4 for b in data)
-    model_id = oracle_model_id(pkg, Mode.ZK)
-    oracle.register(
-        model_id,
-        verifier=verifier,
-        input_length=pkg.input_size,
-        output_length=pkg.output_size,
-        terms=Terms(Mode.ZK),
-    )
+    model_id = oracle.register_package(pkg, Terms(Mode.ZK), verifier=verifier)
     request = oracle.request(model_id, inputs[0])
     fulfil_gas = oracle.fulfill(request, proofs[0])["gasUsed"]
     # latency with the node serving: request block → fulfilment (callback) block
@@ -166,14 +159,8 @@ def optimistic(
     burst: int,
     db: Path,
 ) -> dict[str, object]:
-    model_id = oracle_model_id(pkg, Mode.OPTIMISTIC)
-    oracle.register(
-        model_id,
-        verifier=oracle.deploy_verifier(pkg),
-        input_length=pkg.input_size,
-        output_length=pkg.output_size,
-        terms=Terms(Mode.OPTIMISTIC, fee=10**12, bond=10**15, challenge_window=2, timeout=10_000),
-    )
+    terms = Terms(Mode.OPTIMISTIC, fee=10**12, bond=10**15, challenge_window=2, timeout=10_000)
+    model_id = oracle.register_package(pkg, terms)
     oracle.deposit(10**15 * (burst + 200))
     answers = [zk.circuit_output(pkg, x) for x in inputs]
     gas: dict[str, float] = {}
@@ -183,52 +170,60 @@ def optimistic(
         gas[f"propose_x{size}"] = oracle.propose(ids, outs)["gasUsed"] / size
         chain.mine(3)
         gas[f"finalize_x{size}"] = oracle.finalize(ids, outs)["gasUsed"] / size
-    # a burst served by the node
-    requester = chain.accounts[1]
-    sender = chain.sender(requester)
+    # the node serving a burst, then a steady stream (2 requests a second)
+    sender = chain.sender(chain.accounts[1])
+    events = oracle.oracle.events
+
+    def send(count: int, pause: float) -> list[int]:
+        hashes = []
+        for i in range(count):
+            fn = oracle.oracle.functions.requestInference(model_id, inputs[i % len(inputs)], 0)
+            tx = {"to": oracle.address, "data": fn._encode_transaction_data(), "value": 10**12}
+            hashes.append(sender.submit({**tx, "gas": 300_000}))
+            time.sleep(pause)
+        receipts = [sender.wait(h) for h in hashes]
+        return [int(r["blockNumber"]) for r in receipts]
+
+    def latencies(first: int) -> list[int]:
+        head = chain.w3.eth.block_number
+        asked = {
+            e["args"]["requestId"]: e["blockNumber"]
+            for e in events.InferenceRequested().get_logs(from_block=first, to_block=head)
+        }
+        proposed = {
+            e["args"]["requestId"]: e["blockNumber"]
+            for e in events.InferenceProposed().get_logs(from_block=first, to_block=head)
+        }
+        return [proposed[r] - asked[r] for r in asked if r in proposed]
+
     start = chain.w3.eth.block_number + 1
     node = OracleNode(
         chain, oracle, db, [pkg], config=NodeConfig(start_block=start, poll_interval=0.05)
     )
     thread = run_node(node)
-    began = time.perf_counter()
     try:
-        hashes = []
-        for i in range(burst):
-            fn = oracle.oracle.functions.requestInference(model_id, inputs[i % len(inputs)], 0)
-            hashes.append(
-                sender.submit(
-                    {
-                        "to": oracle.address,
-                        "data": fn._encode_transaction_data(),
-                        "value": 10**12,
-                        "gas": 300_000,
-                    }
-                )
-            )
-        for h in hashes:
-            sender.wait(h)
-        events = oracle.oracle.events
-        wait_for(lambda: len(events.InferenceProposed().get_logs(from_block=start)) >= burst, 600)
+        began = time.perf_counter()
+        send(burst, 0)
+        wait_for(lambda: len(latencies(start)) >= burst, 600)
         served = time.perf_counter() - began
+        burst_latency = latencies(start)
+        steady_start = chain.w3.eth.block_number + 1
+        steady = 60
+        send(steady, 0.5)
+        wait_for(lambda: len(latencies(steady_start)) >= steady, 120)
+        steady_latency = latencies(steady_start)
     finally:
         node.stop()
         thread.join(60)
-    asked = {
-        e["args"]["requestId"]: e["blockNumber"]
-        for e in events.InferenceRequested().get_logs(from_block=start)
-    }
-    proposed = {
-        e["args"]["requestId"]: e["blockNumber"]
-        for e in events.InferenceProposed().get_logs(from_block=start)
-    }
-    latency = [proposed[r] - asked[r] for r in asked]
     return {
         **gas,
         "burst": burst,
         "requests_per_s": burst / served,
-        "latency_p50_blocks": float(np.percentile(latency, 50)),
-        "latency_p95_blocks": float(np.percentile(latency, 95)),
+        "burst_p50_blocks": float(np.percentile(burst_latency, 50)),
+        "burst_p95_blocks": float(np.percentile(burst_latency, 95)),
+        "steady": steady,
+        "latency_p50_blocks": float(np.percentile(steady_latency, 50)),
+        "latency_p95_blocks": float(np.percentile(steady_latency, 95)),
     }
 
 
@@ -278,6 +273,7 @@ def main() -> None:
             rows = {}
             reference = None
             for label, path, samples in models:
+                print(f"{label}: packaging, proving, serving …", flush=True)
                 pkg, seconds, pre = package(
                     path, samples[:: max(1, len(samples) // 64)], blobs, path.stem
                 )
@@ -295,6 +291,7 @@ def main() -> None:
                 if reference is None:
                     reference = (pkg, inputs)
             assert reference is not None
+            print("optimistic mode …", flush=True)
             opt = optimistic(
                 chain, oracle, reference[0], reference[1], args.burst, folder / "opt-node.sqlite"
             )
@@ -305,7 +302,8 @@ def main() -> None:
 
 
 def verdict(value: float, limit: float) -> str:
-    return f"{value:,.0f} → {'met' if value <= limit else 'NOT met'}"
+    shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    return f"{shown} → {'met' if value <= limit else 'NOT met'}"
 
 
 def report(rows: dict[str, dict[str, Any]], opt: dict[str, Any]) -> None:
@@ -328,16 +326,21 @@ def report(rows: dict[str, dict[str, Any]], opt: dict[str, Any]) -> None:
     for key in ("propose_x1", "propose_x50", "finalize_x1", "finalize_x50"):
         print(f"  {key}: {opt[key]:,.0f}")
     print(
-        f"  burst of {opt['burst']}: {opt['requests_per_s']:.1f} requests/s served; "
-        f"request → proposal p50 {opt['latency_p50_blocks']:.0f} blocks, "
-        f"p95 {opt['latency_p95_blocks']:.0f} blocks"
+        f"  burst of {opt['burst']} at once: {opt['requests_per_s']:.1f} requests/s served; "
+        f"request → proposal p50 {opt['burst_p50_blocks']:.0f} blocks, "
+        f"p95 {opt['burst_p95_blocks']:.0f} blocks"
+    )
+    print(
+        f"  steady stream of {opt['steady']} (2 a second): request → proposal "
+        f"p50 {opt['latency_p50_blocks']:.0f} blocks, p95 {opt['latency_p95_blocks']:.0f} blocks"
     )
     worst = max(r["verify_exec_gas"] for r in rows.values())
     print("\ntargets")
     print(f"  verify ≤ 600k gas (execution): {verdict(worst, 600_000)}")
     print(f"  optimistic ≤ 120k gas/request: {verdict(opt['propose_x1'], 120_000)}")
     print(f"  batched ≤ 60k gas/request: {verdict(opt['propose_x50'], 60_000)}")
-    print(f"  p50 latency ≤ 2 blocks: {verdict(opt['latency_p50_blocks'], 2)}")
+    print(f"  p50 latency ≤ 2 blocks (steady): {verdict(opt['latency_p50_blocks'], 2)}")
+    print(f"  p50 latency ≤ 2 blocks (burst): {verdict(opt['burst_p50_blocks'], 2)}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
 from proofmind.ml import zk
-from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash, oracle_model_id
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 
 Pair = tuple[zk.Package, zk.Package]
@@ -20,17 +20,10 @@ def _setup(chain: Chain, pkg: zk.Package, *, window: int = 2) -> tuple[OracleCli
     contract, _ = deploy(chain, "InferenceOracle")
     oracle = OracleClient(chain, contract)
     verifier = oracle.deploy_verifier(pkg)
-    ids = []
-    for mode in (Mode.ZK, Mode.OPTIMISTIC):
-        model_id = oracle_model_id(pkg, mode)
-        oracle.register(
-            model_id,
-            verifier=verifier,
-            input_length=pkg.input_size,
-            output_length=pkg.output_size,
-            terms=Terms(mode, challenge_window=window),
-        )
-        ids.append(model_id)
+    ids = [
+        oracle.register_package(pkg, Terms(mode, challenge_window=window), verifier=verifier)
+        for mode in (Mode.ZK, Mode.OPTIMISTIC)
+    ]
     oracle.deposit(10**19)  # the node's bonds
     return oracle, ids[0], ids[1]
 

@@ -17,7 +17,7 @@ from proofmind.chain.devnet import free_port
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import reference_mlp
-from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash, oracle_model_id
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.oracle.watcher import Watcher
 from proofmind.store.blobs import BlobStore
@@ -28,15 +28,7 @@ Pair = tuple[zk.Package, zk.Package]
 def _oracle(chain: Chain, pkg: zk.Package, mode: Mode) -> tuple[OracleClient, bytes]:
     contract, _ = deploy(chain, "InferenceOracle")
     oracle = OracleClient(chain, contract)
-    model_id = oracle_model_id(pkg, mode)
-    oracle.register(
-        model_id,
-        verifier=oracle.deploy_verifier(pkg),
-        input_length=pkg.input_size,
-        output_length=pkg.output_size,
-        terms=Terms(mode, challenge_window=10),
-    )
-    return oracle, model_id
+    return oracle, oracle.register_package(pkg, Terms(mode, challenge_window=10))
 
 
 def test_preflight_reports_and_refuses_what_does_not_fit(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
 from proofmind.errors import ContractReverted
 from proofmind.ml import zk
-from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash, oracle_model_id
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -23,15 +23,7 @@ def oracle(chain: Chain) -> OracleClient:
 
 
 def _register(oracle: OracleClient, pkg: zk.Package, mode: Mode, **terms: int) -> bytes:
-    model_id = oracle_model_id(pkg, mode)
-    oracle.register(
-        model_id,
-        verifier=oracle.deploy_verifier(pkg),
-        input_length=pkg.input_size,
-        output_length=pkg.output_size,
-        terms=Terms(mode, **terms),
-    )
-    return model_id
+    return oracle.register_package(pkg, Terms(mode, **terms))
 
 
 def test_deterministic_output_equals_proved_output(

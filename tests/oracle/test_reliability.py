@@ -23,7 +23,6 @@ from proofmind.oracle.client import (
     Status,
     Terms,
     io_hash,
-    oracle_model_id,
     save_package,
 )
 from proofmind.workspace import init_workspace
@@ -71,10 +70,8 @@ def test_burst_survives_sigkill(
     save_package(ws, pkg)
     contract, _ = deploy(chain, "InferenceOracle", registry=DeploymentRegistry(ws.state))
     oracle = OracleClient(chain, contract)
-    model_id = oracle_model_id(pkg, Mode.OPTIMISTIC)
     terms = Terms(Mode.OPTIMISTIC, fee=10**12, bond=10**15, challenge_window=2, timeout=100_000)
-    verifier = oracle.deploy_verifier(pkg)
-    oracle.register(model_id, verifier=verifier, input_length=16, output_length=1, terms=terms)
+    model_id = oracle.register_package(pkg, terms)
     node_account = chain.accounts[5]
     oracle.deposit(REQUESTS * 10**15, account=node_account)
     Keystore(ws.keystore_dir).import_key("node", node_account.key, "pw")

@@ -148,6 +148,19 @@ class OracleClient:
         fn = self.oracle.functions.registerModel(model_id, cfg)
         return dict(self._sender(account).transact(fn))
 
+    def register_package(self, pkg: Package, terms: Terms, *, verifier: str | None = None) -> bytes:
+        """Serve a packaged model in ``terms.mode`` (deploying its verifier unless given);
+        returns the oracle's model id."""
+        model_id = oracle_model_id(pkg, terms.mode)
+        self.register(
+            model_id,
+            verifier=verifier or self.deploy_verifier(pkg),
+            input_length=pkg.input_size,
+            output_length=pkg.output_size,
+            terms=terms,
+        )
+        return model_id
+
     def model(self, model_id: bytes) -> dict[str, Any]:
         names = [
             o["name"]

@@ -27,6 +27,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from proofmind.oracle.client import Mode, OracleClient, Status, oracle_model_id
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle")
+MAX_PROVER_ATTEMPTS = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS oracle_requests (
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS oracle_requests (
     challenge_ends INTEGER,
     tx_hash        TEXT,
     error          TEXT,
+    attempts       INTEGER NOT NULL DEFAULT 0,
     updated_at     REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS oracle_requests_state ON oracle_requests(state);
@@ -67,6 +70,7 @@ CREATE INDEX IF NOT EXISTS oracle_requests_state ON oracle_requests(state);
 class NodeConfig:
     confirmations: int = 0
     batch_size: int = 50
+    answer_chunk: int = 20
     poll_interval: float = 0.25
     provers: int = 1
     finalize: bool = True
@@ -219,9 +223,17 @@ class OracleNode:
     async def step(self) -> bool:
         """One round: read new requests, answer, submit, finalize. True when it did anything."""
         seen = await asyncio.to_thread(self.follow)
-        answered = await self.answer()
         confirmed = await asyncio.to_thread(self.confirm)
-        sent = await asyncio.to_thread(self.submit)
+        answered = sent = 0
+        while True:
+            # answer and send in small chunks, so the first answers of a burst go out in the
+            # next block instead of waiting for the whole burst
+            done = await self.answer(limit=self.config.answer_chunk)
+            answered += done
+            sent += await asyncio.to_thread(self.submit)
+            if not done or self.stopping.is_set():
+                break
+            seen += await asyncio.to_thread(self.follow)
         finalized = await asyncio.to_thread(self.finalize) if self.config.finalize else 0
         self._update_gauges()
         return bool(seen or answered or confirmed or sent or finalized)
@@ -289,8 +301,8 @@ class OracleNode:
 
     # -- answering ---------------------------------------------------------------------------
 
-    async def answer(self) -> int:
-        rows = self._rows("new", limit=self.config.batch_size * 4)
+    async def answer(self, limit: int = 100) -> int:
+        rows = self._rows("new", limit=limit)
         if not rows:
             return 0
         jobs = []
@@ -322,9 +334,24 @@ class OracleNode:
         except ProofmindError as exc:
             self._fail(request_id, exc)
             return
+        except BrokenProcessPool as exc:  # the prover died (out of memory, killed)
+            self._prover_died(request_id, exc)
+            return
         self.metrics.proving.observe(time.perf_counter() - started)
         doc = {"output": proof.output, "proof": proof.proof.hex()}
         self._set(request_id, "answered", output=json.dumps(doc))
+
+    def _prover_died(self, request_id: int, exc: Exception) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None  # a fresh pool on the next proof
+        row = self._rows_by_id([request_id])[0]
+        attempts = int(row["attempts"]) + 1
+        if attempts >= MAX_PROVER_ATTEMPTS:
+            self._fail(request_id, ProofmindError(f"the prover died {attempts} times: {exc}"))
+            return
+        log.error("the prover died on request %d (%s); retrying", request_id, exc)
+        self._set(request_id, "new", attempts=attempts)
 
     def _fail(self, request_id: int, exc: Exception) -> None:
         log.error("request %d cannot be answered: %s", request_id, exc)

@@ -4,7 +4,7 @@ record it in the provenance ledger), register it on the oracle, request, and rea
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,21 +92,14 @@ def verifier_of(workspace: Workspace, chain: Chain, pkg: zk.Package) -> str:
 
 
 def register(
-    workspace: Workspace, chain: Chain, name: str, terms: Terms, *, committee: Sequence[str] = ()
+    workspace: Workspace, chain: Chain, name: str, terms: Terms
 ) -> tuple[OracleClient, bytes]:
     pkg = load_package(workspace, name)
     oracle = OracleClient.open(chain, workspace)
     model_id = oracle_model_id(pkg, terms.mode)
     if oracle.model_exists(model_id):
         return oracle, model_id
-    verifier = verifier_of(workspace, chain, pkg)
-    oracle.register(
-        model_id,
-        verifier=verifier,
-        input_length=pkg.input_size,
-        output_length=pkg.output_size,
-        terms=terms,
-    )
+    oracle.register_package(pkg, terms, verifier=verifier_of(workspace, chain, pkg))
     return oracle, model_id
 
 
