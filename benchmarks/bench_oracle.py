@@ -115,7 +115,7 @@ def zk_model(
     verify_gas = call.estimate_gas()
     data = bytes.fromhex(call._encode_transaction_data().removeprefix("0x"))
     intrinsic = 21_000 + sum(16 if b else 4 for b in data)
-    model_id = oracle.register_package(pkg, Terms(Mode.ZK), verifier=verifier)
+    model_id = oracle.register_package(pkg, Terms(Mode.ZK, timeout=10_000), verifier=verifier)
     request = oracle.request(model_id, inputs[0])
     fulfil_gas = oracle.fulfill(request, proofs[0])["gasUsed"]
     # latency with the node serving: request block → fulfilment (callback) block

@@ -850,7 +850,9 @@ def oracle_register(
     fee: Annotated[int, typer.Option(help="Fee per request, in wei.")] = 10**15,
     bond: Annotated[int, typer.Option(help="Optimistic: bond per answer, in wei.")] = 10**17,
     window: Annotated[int, typer.Option(help="Optimistic: challenge window, in blocks.")] = 5,
-    timeout: Annotated[int, typer.Option(help="Blocks before an unanswered request refunds.")] = 50,
+    timeout: Annotated[
+        int, typer.Option(help="Blocks before an unanswered request refunds (allow for proving).")
+    ] = 300,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Serve a packaged model on the InferenceOracle (deployed first when missing).

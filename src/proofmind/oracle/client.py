@@ -43,7 +43,7 @@ class Terms:
     fee: int = 10**15
     bond: int = 10**17
     challenge_window: int = 5
-    timeout: int = 50
+    timeout: int = 300
     value_bits: int = VALUE_BITS
     quorum: int = 0
     committee: tuple[str, ...] = field(default_factory=tuple)

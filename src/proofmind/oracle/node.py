@@ -305,6 +305,13 @@ class OracleNode:
         rows = self._rows("new", limit=limit)
         if not rows:
             return 0
+        head = await asyncio.to_thread(lambda: int(self.chain.w3.eth.block_number))
+        late = [r for r in rows if r["deadline"] <= head]  # cannot be answered in time any more
+        for row in late:
+            log.warning("request %d expired (deadline block %d) before it was answered",
+                        row["request_id"], row["deadline"])  # fmt: skip
+            self._set(row["request_id"], "expired")
+        rows = [r for r in rows if r["deadline"] > head]
         jobs = []
         for row in rows:
             served = self.served[row["model_id"]]
@@ -526,6 +533,12 @@ class OracleNode:
                 keep.append(row)
                 continue
             if new != row["state"]:
+                if new == "expired":
+                    log.warning(
+                        "request %d expired unanswered at block %d (its answer came too late)",
+                        row["request_id"],
+                        st.deadline,
+                    )
                 self._set(row["request_id"], new, challenge_ends=st.challenge_ends or None)
         return keep
 
