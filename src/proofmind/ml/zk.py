@@ -42,9 +42,10 @@ DEV_SRS_WARNING = (
     "known here, so proofs made with it are NOT secure; give --srs with a file from a public "
     "ceremony for production"
 )
-# measured for the reference MLP at logrows 15 on a 2-core machine: proving 5.1 s, 394 MB peak;
-# both grow about linearly in 2^logrows
-_PROVE_SECONDS_AT_15 = 5.1
+# measured for the reference MLP at logrows 15 on a 2-core machine (benchmarks/bench_oracle.py):
+# proving 6.3 s, 394 MB peak; both grow about linearly in 2^logrows (the fraud MLP at logrows
+# 18 proves in 49.5 s, 7.9× the reference)
+_PROVE_SECONDS_AT_15 = 6.3
 _PROVE_MB_AT_15 = 394.0
 _BASE_MB = 90.0
 
