@@ -42,12 +42,15 @@ DEV_SRS_WARNING = (
     "known here, so proofs made with it are NOT secure; give --srs with a file from a public "
     "ceremony for production"
 )
-# measured for the reference MLP at logrows 15 on a 2-core machine (benchmarks/bench_oracle.py):
-# proving 6.3 s, 394 MB peak; both grow about linearly in 2^logrows (the fraud MLP at logrows
-# 18 proves in 49.5 s, 7.9× the reference)
-_PROVE_SECONDS_AT_15 = 6.3
+# measured on a 2-core machine (benchmarks/bench_oracle.py, one advice column): the reference
+# MLP proves in 3.2 s at logrows 15, the fraud MLP in 32.5 s at logrows 18 — time grows as
+# (2^logrows)^1.1 (FFTs and MSMs are n log n). Memory grows about linearly in 2^logrows from
+# 394 MB peak at logrows 15, measured with two columns (which need more): an upper estimate.
+_PROVE_SECONDS_AT_15 = 3.2
+_PROVE_TIME_EXPONENT = 1.1
 _PROVE_MB_AT_15 = 394.0
 _BASE_MB = 90.0
+DEFAULT_COLUMNS = 1
 
 
 class ZkError(ProofmindError):
@@ -201,7 +204,8 @@ def available_memory_mb() -> float:
 def estimate(logrows: int) -> tuple[float, float]:
     """(proving seconds, peak MB) at ``logrows``, scaled from the measured reference."""
     factor = 2.0 ** (logrows - 15)
-    return _PROVE_SECONDS_AT_15 * factor, _BASE_MB + (_PROVE_MB_AT_15 - _BASE_MB) * factor
+    seconds = _PROVE_SECONDS_AT_15 * factor**_PROVE_TIME_EXPONENT
+    return seconds, _BASE_MB + (_PROVE_MB_AT_15 - _BASE_MB) * factor
 
 
 def load_calibration(path: Path, model: OnnxModel) -> npt.NDArray[np.float64]:
@@ -251,13 +255,23 @@ def _check(ok: object, step: str) -> None:
 
 
 def _settings(
-    model: Path, samples: npt.NDArray[np.float64], work: Path, max_logrows: int | None
+    model: Path,
+    samples: npt.NDArray[np.float64],
+    work: Path,
+    max_logrows: int | None,
+    columns: int,
 ) -> dict[str, Any]:
+    if columns < 1:
+        raise InputError(f"columns must be at least 1, not {columns}")
     ezkl = _ezkl()
     args = ezkl.PyRunArgs()
     args.input_visibility = "public"
     args.output_visibility = "public"
     args.param_visibility = "fixed"
+    # one advice column per region: fewer polynomial commitments, so a smaller proof and a
+    # cheaper verifier (reference MLP: 2,272 B and 468k gas against 3,648 B and 624k with
+    # EZKL's default of 2) and faster proving; a big model may need more rows (logrows)
+    args.num_inner_cols = columns
     settings = work / "settings.json"
     cal = work / "calibration.json"
     cal.write_text(json.dumps({"input_data": [samples.reshape(-1).tolist()]}))
@@ -302,6 +316,7 @@ def preflight(
     calibration: Path,
     *,
     max_logrows: int | None = None,
+    columns: int = DEFAULT_COLUMNS,
     memory_mb: float | None = None,
 ) -> Preflight:
     """Settings, calibration and circuit for the model (seconds), then estimates of proving
@@ -309,7 +324,7 @@ def preflight(
     model = OnnxModel.load(model_path)
     samples = load_calibration(calibration, model)
     with _workdir() as work:
-        settings = _settings(model_path, samples, work, max_logrows)
+        settings = _settings(model_path, samples, work, max_logrows, columns)
         compiled = work / "model.compiled"
         _check(
             _ezkl().compile_circuit(str(model_path), str(compiled), str(work / "settings.json")),
@@ -422,6 +437,7 @@ def package(
     name: str | None = None,
     srs: Path | None = None,
     max_logrows: int | None = None,
+    columns: int = DEFAULT_COLUMNS,
     memory_mb: float | None = None,
     progress: Callable[[str], None] = lambda step: None,
 ) -> Package:
@@ -438,7 +454,7 @@ def package(
         raise InputError(f"SRS file {srs} does not exist", hint="give the ceremony's .srs file")
     with _workdir() as work:
         progress("settings and calibration")
-        settings_doc = _settings(model_path, samples, work, max_logrows)
+        settings_doc = _settings(model_path, samples, work, max_logrows, columns)
         logrows = int(settings_doc["run_args"]["logrows"])
         seconds, mb = estimate(logrows)
         available = memory_mb if memory_mb is not None else available_memory_mb()

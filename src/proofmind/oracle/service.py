@@ -44,6 +44,7 @@ def package_model(
     name: str | None = None,
     srs: Path | None = None,
     max_logrows: int | None = None,
+    columns: int = zk.DEFAULT_COLUMNS,
     progress: Callable[[str], None] = lambda step: None,
 ) -> Packaged:
     """Package ``model`` for proving, deploy its verifier and queue its provenance record
@@ -58,6 +59,7 @@ def package_model(
             name=name,
             srs=srs,
             max_logrows=max_logrows,
+            columns=columns,
             progress=progress,
         )
     for warning in caught:
