@@ -123,3 +123,5 @@ def test_metrics_health_and_a_reverting_consumer(
     assert "proofmind_oracle_callback_failures_total 1.0" in metrics
     assert 'proofmind_oracle_answers_submitted_total{mode="zk"} 1.0' in metrics
     assert "proofmind_oracle_proving_seconds_count 1.0" in metrics
+    assert "proofmind_oracle_float_drift_count 1.0" in metrics  # cross-checked with onnxruntime
+    assert 'proofmind_oracle_float_drift_bucket{le="0.01"} 1.0' in metrics  # a calibrated input

@@ -778,6 +778,14 @@ CalibrationOption = Annotated[
     typer.Option(help="Sample inputs: CSV (one per row), .npy, or EZKL JSON {input_data: …}."),
 ]
 MaxLogrowsOption = Annotated[int | None, typer.Option(help="Refuse circuits larger than 2^N rows.")]
+ColumnsOption = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Advice columns per circuit region: 1 gives the smallest proof and the cheapest "
+        "verifier; more fit a big model in fewer rows (lower logrows).",
+    ),
+]
 ModelsOption = Annotated[
     list[str], typer.Option("--model", "-m", help="A packaged model's name (repeatable).")
 ]
@@ -791,6 +799,7 @@ def model_preflight(
     model: Annotated[Path, typer.Argument(help="The ONNX model.")],
     calibration: CalibrationOption,
     max_logrows: MaxLogrowsOption = None,
+    columns: ColumnsOption = 1,
 ) -> None:
     """Before the long setup: logrows, proving time and memory, and the quantization error of
     the circuit against the float model on the calibration samples. Refuses, with the reason,
@@ -801,7 +810,7 @@ def model_preflight(
     """
     from proofmind.cli.oracle import run_preflight
 
-    run_preflight(model, calibration, max_logrows)
+    run_preflight(model, calibration, max_logrows, columns)
 
 
 @model_app.command("package")
@@ -817,6 +826,7 @@ def model_package(
         ),
     ] = None,
     max_logrows: MaxLogrowsOption = None,
+    columns: ColumnsOption = 1,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Settings, calibration, circuit, keys and the Solidity verifier (compiled with solc-js,
@@ -828,7 +838,7 @@ def model_package(
     """
     from proofmind.cli.oracle import run_package
 
-    run_package(workspace, model, calibration, name, srs, max_logrows)
+    run_package(workspace, model, calibration, name, srs, max_logrows, columns)
 
 
 @model_app.command("list")
@@ -853,6 +863,16 @@ def oracle_register(
     timeout: Annotated[
         int, typer.Option(help="Blocks before an unanswered request refunds (allow for proving).")
     ] = 300,
+    committee: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Optimistic without a verifier: a committee member's address (repeatable); "
+            "disputes are settled by the members' re-execution votes."
+        ),
+    ] = None,
+    quorum: Annotated[
+        int | None, typer.Option(help="Votes that settle a dispute (default: a majority).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Serve a packaged model on the InferenceOracle (deployed first when missing).
@@ -860,10 +880,12 @@ def oracle_register(
     Examples:
       proofmind oracle register mlp --mode zk
       proofmind oracle register mlp --mode optimistic --bond 100000000000000000 --window 5
+      proofmind oracle register mlp --mode optimistic --committee 0xA.. --committee 0xB.. \
+          --committee 0xC..
     """
     from proofmind.cli.oracle import run_register
 
-    run_register(workspace, name, mode, fee, bond, window, timeout)
+    run_register(workspace, name, mode, fee, bond, window, timeout, committee or [], quorum)
 
 
 @oracle_app.command("request")
@@ -932,8 +954,10 @@ def oracle_challenge(
     start_block: StartBlockOption = "0",
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Watch optimistic answers; recompute each with the circuit and dispute a wrong one with
-    a ZK proof (the proposer's bond is paid to this account).
+    """Watch optimistic answers; recompute each with the circuit and dispute a wrong one: with
+    a ZK proof when the model has a verifier (the proposer's bond is paid to this account),
+    else with a bond its committee settles. A committee member's watcher also votes, with its
+    own re-execution, in every dispute of its models.
 
     Example:
       proofmind oracle challenge -m mlp

@@ -6,13 +6,15 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
+from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
 from proofmind.errors import InputError
 from proofmind.ml import zk
-from proofmind.oracle.client import OracleClient, Status, Terms, load_package
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, load_package
 from proofmind.oracle.service import package_model, parse_mode, register
 from proofmind.workspace import open_workspace
 
@@ -20,8 +22,8 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def run_preflight(model: Path, calibration: Path, max_logrows: int | None) -> None:
-    report = zk.preflight(model, calibration, max_logrows=max_logrows)
+def run_preflight(model: Path, calibration: Path, max_logrows: int | None, columns: int) -> None:
+    report = zk.preflight(model, calibration, max_logrows=max_logrows, columns=columns)
     table = Table("estimate", "value", title=f"pre-flight of {model.name}")
     table.add_row("logrows", str(report.logrows))
     table.add_row("circuit rows used", f"{report.rows:,}")
@@ -48,6 +50,7 @@ def run_package(
     name: str | None,
     srs: Path | None,
     max_logrows: int | None,
+    columns: int,
 ) -> None:
     workspace = open_workspace(path)
     chain = workspace.connect()
@@ -59,6 +62,7 @@ def run_package(
         name=name,
         srs=srs,
         max_logrows=max_logrows,
+        columns=columns,
         progress=lambda step: (err if step.startswith("WARNING") else console).print(f"• {step}"),
     )
     pkg = done.package
@@ -96,13 +100,49 @@ def run_register(
     bond: int,
     window: int,
     timeout: int,
+    committee: list[str],
+    quorum: int | None,
 ) -> None:
+    terms = Terms(
+        parse_mode(mode),
+        fee=fee,
+        bond=bond,
+        challenge_window=window,
+        timeout=timeout,
+        **committee_terms(mode, committee, quorum),
+    )
     workspace = open_workspace(path)
     chain = workspace.connect()
-    terms = Terms(parse_mode(mode), fee=fee, bond=bond, challenge_window=window, timeout=timeout)
     oracle, model_id = register(workspace, chain, name, terms)
     console.print(f"{name} served in {mode} mode by InferenceOracle {oracle.address}")
+    if committee:
+        console.print(f"  disputes settled by {terms.quorum} of {len(committee)} committee votes")
     console.print(f"  oracle model id 0x{model_id.hex()}")
+
+
+def committee_terms(mode: str, committee: list[str], quorum: int | None) -> dict[str, Any]:
+    if not committee:
+        if quorum is not None:
+            raise InputError("--quorum needs a --committee", hint="name members with --committee")
+        return {}
+    if parse_mode(mode) != Mode.OPTIMISTIC:
+        raise InputError(
+            "a committee settles optimistic disputes; zk answers are proved",
+            hint="use --mode optimistic, or drop --committee",
+        )
+    bad = [a for a in committee if not is_address(a)]
+    if bad:
+        raise InputError(f"not an address: {', '.join(bad)}", hint="give 0x-prefixed addresses")
+    members = {to_checksum_address(a) for a in committee}
+    if len(members) != len(committee):
+        raise InputError("the committee names an address twice")
+    votes = quorum if quorum is not None else len(members) // 2 + 1
+    if not len(members) // 2 < votes <= len(members):
+        raise InputError(
+            f"quorum {votes} is not a majority of {len(members)} members",
+            hint=f"give a quorum between {len(members) // 2 + 1} and {len(members)}",
+        )
+    return {"quorum": votes, "committee": tuple(sorted(members))}
 
 
 def _values(pkg: zk.Package, text: str) -> list[int]:

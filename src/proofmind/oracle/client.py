@@ -149,12 +149,16 @@ class OracleClient:
         return dict(self._sender(account).transact(fn))
 
     def register_package(self, pkg: Package, terms: Terms, *, verifier: str | None = None) -> bytes:
-        """Serve a packaged model in ``terms.mode`` (deploying its verifier unless given);
-        returns the oracle's model id."""
+        """Serve a packaged model in ``terms.mode`` (deploying its verifier unless given, or
+        without one when ``terms.committee`` settles disputes); returns the oracle's model id."""
         model_id = oracle_model_id(pkg, terms.mode)
+        if terms.committee:  # disputes settled by the committee's re-execution, not by proof
+            verifier = None
+        elif verifier is None:
+            verifier = self.deploy_verifier(pkg)
         self.register(
             model_id,
-            verifier=verifier or self.deploy_verifier(pkg),
+            verifier=verifier,
             input_length=pkg.input_size,
             output_length=pkg.output_size,
             terms=terms,
@@ -225,6 +229,21 @@ class OracleClient:
     ) -> dict[str, Any]:
         fn = self.oracle.functions.challenge(request_id, proof.input, proof.output, proof.proof)
         return dict(self._sender(account).transact(fn))
+
+    def dispute(self, request_id: int, account: LocalAccount | None = None) -> dict[str, Any]:
+        """Dispute a proposal of a committee model (locks a bond equal to the proposer's)."""
+        return dict(self._sender(account).transact(self.oracle.functions.dispute(request_id)))
+
+    def vote(
+        self, request_id: int, output: Sequence[int], account: LocalAccount | None = None
+    ) -> dict[str, Any]:
+        """A committee member's re-executed output for a disputed request."""
+        fn = self.oracle.functions.vote(request_id, list(output))
+        return dict(self._sender(account).transact(fn))
+
+    def is_committee_member(self, model_id: bytes, account: str) -> bool:
+        fn = self.oracle.functions.isCommitteeMember(model_id, to_checksum_address(account))
+        return bool(fn.call())
 
     def deposit(self, amount: int, account: LocalAccount | None = None) -> dict[str, Any]:
         return dict(self._sender(account).transact(self.oracle.functions.deposit(), value=amount))

@@ -1,6 +1,7 @@
 """The oracle node: follows `InferenceRequested` events through the reorg-safe cursor, answers
 with the circuit's fixed-point output (optimistic mode) or an EZKL proof made in a process pool
-(zk mode), and submits — proposals in batches, then finalization after the challenge window.
+(zk mode), cross-checks each answer against onnxruntime's float output of the packaged model,
+and submits — proposals in batches, then finalization after the challenge window.
 
 Every request moves through a persistent SQLite queue:
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
@@ -40,6 +42,7 @@ from proofmind.chain.base import Chain
 from proofmind.chain.events import BlockRange, LogReader, Reorg, ReorgSafeCursor
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
+from proofmind.ml.onnx_models import OnnxModel
 from proofmind.oracle.client import Mode, OracleClient, Status, oracle_model_id
 from proofmind.store.state import StateDB
 
@@ -76,6 +79,9 @@ class NodeConfig:
     finalize: bool = True
     start_block: int | str = 0
     cursor_name: str = "oracle-node"
+    # warn when the circuit's answer is further than this (relative to max(1, |output|)) from
+    # onnxruntime's float output: the input probably lies outside the calibrated ranges
+    drift_warning: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class Served:
     package: zk.Package
     mode: Mode
     input_length: int
+    float_model: OnnxModel  # the packaged ONNX model in onnxruntime, to cross-check answers
 
 
 def _prove(pkg: zk.Package, values: list[int]) -> zk.Proof:
@@ -123,6 +130,12 @@ class Metrics:
         self.proving = Histogram(
             "proofmind_oracle_proving_seconds", "time to prove one request", registry=self.registry
         )
+        self.drift = Histogram(
+            "proofmind_oracle_float_drift",
+            "largest |circuit output - onnxruntime float output| of an answer",
+            buckets=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, float("inf")),
+            registry=self.registry,
+        )
         self.block = Gauge(
             "proofmind_oracle_cursor_block", "next block the node reads", registry=self.registry
         )
@@ -151,10 +164,12 @@ class OracleNode:
                     conn.execute(statement)
         self.served: dict[str, Served] = {}
         for pkg in packages:
+            float_model = OnnxModel.load(pkg.paths["model"])
             for mode in Mode:
                 model_id = oracle_model_id(pkg, mode)
                 if oracle.model_exists(model_id):
-                    self.served["0x" + model_id.hex()] = Served(pkg, mode, pkg.input_size)
+                    served = Served(pkg, mode, pkg.input_size, float_model)
+                    self.served["0x" + model_id.hex()] = served
         if not self.served:
             raise InputError(
                 "none of the given models is registered on the oracle at " + oracle.address,
@@ -329,7 +344,24 @@ class OracleNode:
         except ProofmindError as exc:
             self._fail(request_id, exc)
             return
+        self._cross_check(request_id, served, values, output)
         self._set(request_id, "answered", output=json.dumps(output))
+
+    def _cross_check(
+        self, request_id: int, served: Served, values: list[int], output: list[int]
+    ) -> None:
+        """The answer is the circuit's fixed-point output; onnxruntime's float output of the
+        same input shows how far quantization moved it (a metric, and a warning when far)."""
+        pkg = served.package
+        expected = served.float_model.run(zk.dequantize(values, pkg.input_scale))
+        gap = float(np.max(np.abs(np.asarray(zk.dequantize(output, pkg.output_scale)) - expected)))
+        self.metrics.drift.observe(gap)
+        if gap > self.config.drift_warning * max(1.0, float(np.max(np.abs(expected)))):
+            log.warning(
+                "request %d: the circuit's answer is %.3g from onnxruntime's float output %s; "
+                "the input may lie outside the ranges %s was calibrated on",
+                request_id, gap, expected.tolist(), pkg.name,
+            )  # fmt: skip
 
     async def _answer_zk(self, request_id: int, served: Served, values: list[int]) -> None:
         started = time.perf_counter()
@@ -345,6 +377,7 @@ class OracleNode:
             self._prover_died(request_id, exc)
             return
         self.metrics.proving.observe(time.perf_counter() - started)
+        self._cross_check(request_id, served, values, proof.output)
         doc = {"output": proof.output, "proof": proof.proof.hex()}
         self._set(request_id, "answered", output=json.dumps(doc))
 

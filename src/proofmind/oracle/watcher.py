@@ -1,5 +1,7 @@
 """`proofmind oracle challenge`: watch optimistic proposals, recompute each answer with the
-circuit's fixed-point forward pass, and dispute a wrong one with a ZK proof of the right one."""
+circuit's fixed-point forward pass, and dispute a wrong one — with a ZK proof of the right one
+when the model has a verifier, or with a bond its committee settles otherwise. An account on a
+model's committee also votes, with its own re-execution, in every dispute of that model."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
 
 from proofmind.chain.base import Chain
 from proofmind.chain.events import LogReader, Reorg, ReorgSafeCursor
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
-from proofmind.oracle.client import Mode, OracleClient, Status, oracle_model_id
+from proofmind.oracle.client import Mode, OracleClient, Status, io_hash, oracle_model_id
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle.watcher")
@@ -27,6 +30,7 @@ class Verdict:
     proposed_ok: bool
     challenged: bool
     detail: str
+    voted: bool = False
 
 
 class Watcher:
@@ -53,6 +57,10 @@ class Watcher:
                 "none of the given models is served in optimistic mode on " + oracle.address,
                 hint="register one with `proofmind oracle register NAME --mode optimistic`",
             )
+        models = {model_id: self.oracle.model(model_id) for model_id in self.served}
+        self.by_proof = {m: int(cfg["verifier"], 16) != 0 for m, cfg in models.items()}
+        self.bond = {m: int(cfg["bond"]) for m, cfg in models.items()}
+        self.member = {m: oracle.is_committee_member(m, self.account.address) for m in self.served}
         self.cursor = ReorgSafeCursor(
             chain.w3,
             StateDB(db_path),
@@ -73,21 +81,26 @@ class Watcher:
     def step(self) -> list[Verdict]:
         found: list[Verdict] = []
         proposed = self.oracle.oracle.events.InferenceProposed()
+        challenged = self.oracle.oracle.events.ProposalChallenged()
         while (blocks := self.cursor.poll()) is not None:
             if isinstance(blocks, Reorg):
-                continue  # proposals of the new branch arrive in the next ranges
+                continue  # events of the new branch arrive in the next ranges
             logs = self.reader.get_logs(
-                blocks.start, blocks.end, address=self.oracle.address, topics=[proposed.topic]
+                blocks.start,
+                blocks.end,
+                address=self.oracle.address,
+                topics=[[proposed.topic, challenged.topic]],
             )
             for entry in logs:
-                args = proposed.process_log(entry)["args"]
-                found.append(
-                    self._check(
-                        int(args["requestId"]),
-                        [int(v) for v in args["output"]],
-                        int(entry["blockNumber"]),
-                    )
-                )
+                block = int(entry["blockNumber"])
+                if HexBytes(entry["topics"][0]) == HexBytes(proposed.topic):
+                    args = proposed.process_log(entry)["args"]
+                    output = [int(v) for v in args["output"]]
+                    found.append(self._check(int(args["requestId"]), output, block))
+                else:
+                    args = challenged.process_log(entry)["args"]
+                    if not args["byProof"] and (verdict := self._vote(args["requestId"], block)):
+                        found.append(verdict)
             self.cursor.commit(blocks)
         self.verdicts += found
         return found
@@ -107,11 +120,13 @@ class Watcher:
         log.warning(
             "request %d: proposed %s, the circuit says %s — proving", request_id, output, right
         )
-        if (
-            state.status != Status.PROPOSED
-            or int(self.chain.w3.eth.block_number) >= state.challenge_ends
-        ):
+        if state.status != Status.PROPOSED:
+            detail = f"wrong, but no longer open to challenge ({state.status.name.lower()})"
+            return Verdict(request_id, False, False, detail)
+        if int(self.chain.w3.eth.block_number) >= state.challenge_ends:
             return Verdict(request_id, False, False, "wrong, but the challenge window has closed")
+        if not self.by_proof[state.model_id]:
+            return self._dispute(request_id, state.model_id, output, right)
         proof = zk.prove(pkg, values)
         try:
             self.oracle.challenge(request_id, proof, account=self.account)
@@ -119,6 +134,45 @@ class Watcher:
             return Verdict(request_id, False, False, f"challenge refused: {exc}")
         return Verdict(
             request_id, False, True, f"challenged: proposed {output}, proved {proof.output}"
+        )
+
+    def _dispute(
+        self, request_id: int, model_id: bytes, output: list[int], right: list[int]
+    ) -> Verdict:
+        """Lock a bond against a wrong proposal of a committee model (depositing what the
+        account's oracle balance lacks); the committee's votes settle it."""
+        short = self.bond[model_id] - self.oracle.balance(self.account.address)
+        try:
+            if short > 0:
+                self.oracle.deposit(short, account=self.account)
+            self.oracle.dispute(request_id, account=self.account)
+        except ContractReverted as exc:
+            return Verdict(request_id, False, False, f"dispute refused: {exc}")
+        return Verdict(
+            request_id,
+            False,
+            True,
+            f"disputed: proposed {output}, the circuit says {right}; the committee votes",
+        )
+
+    def _vote(self, request_id: int, block: int) -> Verdict | None:
+        """Vote in a committee dispute of a watched model when this account is a member."""
+        state = self.oracle.state(request_id)
+        pkg = self.served.get(state.model_id)
+        if pkg is None or not self.member[state.model_id] or state.status != Status.DISPUTED:
+            return None
+        try:
+            right = zk.circuit_output(pkg, self._input(request_id, block))
+            self.oracle.vote(request_id, right, account=self.account)
+        except ProofmindError as exc:  # the circuit refused the input, or the vote reverted
+            return Verdict(request_id, True, False, f"could not vote: {exc}")
+        upheld = io_hash(right) == state.output_hash
+        return Verdict(
+            request_id,
+            upheld,
+            False,
+            f"voted {right}: {'upholds' if upheld else 'overturns'} the proposal",
+            voted=True,
         )
 
     def run(self, poll_interval: float = 0.5, stop: float | None = None) -> None:

@@ -1,0 +1,100 @@
+"""Optimistic models without a verifier: the watcher disputes a wrong answer with a bond and
+committee members settle every dispute by re-execution votes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import deploy
+from proofmind.ml import zk
+from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
+from proofmind.oracle.watcher import Verdict, Watcher
+from tests.test_cli import assert_one_line_error, run
+
+BOND = 10**17
+
+
+def _settle(watcher: Watcher) -> dict[int, list[Verdict]]:
+    seen: dict[int, list[Verdict]] = {}
+    for _ in range(3):  # a dispute sent in one step is voted on in the next
+        for verdict in watcher.step():
+            seen.setdefault(verdict.request_id, []).append(verdict)
+    return seen
+
+
+@pytest.mark.devnet
+def test_committee_overturns_a_lie_and_upholds_a_right_answer(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: tuple[zk.Package, zk.Package],
+    sample_inputs: list[list[int]],
+) -> None:
+    pkg = zk_pair[0]
+    contract, _ = deploy(chain, "InferenceOracle")
+    oracle = OracleClient(chain, contract)
+    members = chain.accounts[3:6]
+    terms = Terms(
+        Mode.OPTIMISTIC,
+        bond=BOND,
+        challenge_window=20,
+        quorum=2,
+        committee=tuple(m.address for m in members),
+    )
+    model_id = oracle.register_package(pkg, terms)
+    assert int(oracle.model(model_id)["verifier"], 16) == 0  # no verifier: the committee decides
+    node, griefer = chain.accounts[2], chain.accounts[6]
+    oracle.deposit(10**18, account=node)
+    oracle.deposit(BOND, account=griefer)
+    start = chain.w3.eth.block_number + 1
+    right_id = oracle.request(model_id, sample_inputs[0])
+    lied_id = oracle.request(model_id, sample_inputs[1])
+    right = [zk.circuit_output(pkg, x) for x in sample_inputs[:2]]
+    oracle.propose([right_id, lied_id], [right[0], [right[1][0] + 77]], node)
+    oracle.dispute(right_id, account=griefer)  # a dispute of a right answer
+
+    first = Watcher(
+        chain, oracle, tmp_path / "a.sqlite", [pkg], account=members[0], start_block=start
+    )
+    seen = _settle(first)
+    assert any(v.challenged for v in seen[lied_id])  # disputed, its bond deposited on the way
+    assert [v.proposed_ok for v in seen[right_id] if v.voted] == [True]
+    assert [v.proposed_ok for v in seen[lied_id] if v.voted] == [False]
+    assert oracle.state(lied_id).status == Status.DISPUTED  # one vote of a quorum of two
+
+    second = Watcher(
+        chain, oracle, tmp_path / "b.sqlite", [pkg], account=members[1], start_block=start
+    )
+    later = _settle(second)
+    assert [v.proposed_ok for v in later[right_id] if v.voted] == [True]
+    assert [v.proposed_ok for v in later[lied_id] if v.voted] == [False]  # the quorum's vote
+    for request_id, output in ((right_id, right[0]), (lied_id, right[1])):
+        state = oracle.state(request_id)
+        assert state.status == Status.FULFILLED
+        assert state.output_hash == io_hash(output)
+    fee = oracle.state(right_id).fee
+    assert oracle.balance(members[0].address) == 2 * BOND + fee  # won the liar's bond
+    assert oracle.balance(node.address) == 10**18 + fee  # kept one bond, lost the other
+    assert oracle.balance(griefer.address) == 0
+    # a non-member watcher disputes nothing further and never votes
+    outsider = Watcher(
+        chain, oracle, tmp_path / "c.sqlite", [pkg], account=chain.accounts[7], start_block=start
+    )
+    assert not any(v.voted or v.challenged for v in outsider.step())
+
+
+def test_register_refuses_a_bad_committee(tmp_path: Path) -> None:
+    member, other = "0x" + "11" * 20, "0x" + "22" * 20
+    cases = [
+        (["--mode", "zk", "--committee", member], "zk answers are proved"),
+        (["--mode", "optimistic", "--committee", "0x12"], "not an address: 0x12"),
+        (
+            ["--mode", "optimistic", "--committee", member, "--committee", other, "--quorum", "1"],
+            "quorum 1 is not a majority of 2",
+        ),
+        (["--mode", "optimistic", "--quorum", "2"], "--quorum needs a --committee"),
+    ]
+    for args, message in cases:
+        assert_one_line_error(run("oracle", "register", "mlp", *args, cwd=tmp_path), message)
