@@ -353,7 +353,11 @@ class OracleNode:
         """The answer is the circuit's fixed-point output; onnxruntime's float output of the
         same input shows how far quantization moved it (a metric, and a warning when far)."""
         pkg = served.package
-        expected = served.float_model.run(zk.dequantize(values, pkg.input_scale))
+        try:
+            expected = served.float_model.run(zk.dequantize(values, pkg.input_scale))
+        except ProofmindError as exc:  # the answer stands: it is the circuit's
+            log.warning("request %d: onnxruntime could not cross-check it: %s", request_id, exc)
+            return
         gap = float(np.max(np.abs(np.asarray(zk.dequantize(output, pkg.output_scale)) - expected)))
         self.metrics.drift.observe(gap)
         if gap > self.config.drift_warning * max(1.0, float(np.max(np.abs(expected)))):

@@ -117,9 +117,7 @@ class Watcher:
             return Verdict(request_id, True, False, f"cannot recompute: {exc}")
         if right == output:
             return Verdict(request_id, True, False, "proposal matches the circuit")
-        log.warning(
-            "request %d: proposed %s, the circuit says %s — proving", request_id, output, right
-        )
+        log.warning("request %d: proposed %s, the circuit says %s", request_id, output, right)
         if state.status != Status.PROPOSED:
             detail = f"wrong, but no longer open to challenge ({state.status.name.lower()})"
             return Verdict(request_id, False, False, detail)
@@ -146,7 +144,7 @@ class Watcher:
             if short > 0:
                 self.oracle.deposit(short, account=self.account)
             self.oracle.dispute(request_id, account=self.account)
-        except ContractReverted as exc:
+        except ProofmindError as exc:  # refused by the contract, or the deposit failed
             return Verdict(request_id, False, False, f"dispute refused: {exc}")
         return Verdict(
             request_id,
