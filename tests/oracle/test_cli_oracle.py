@@ -19,6 +19,10 @@ COMMANDS = [
     ["oracle", "register"],
     ["oracle", "request"],
     ["oracle", "status"],
+    ["oracle", "balance"],
+    ["oracle", "deposit"],
+    ["oracle", "withdraw"],
+    ["oracle", "refund"],
     ["oracle", "serve"],
     ["oracle", "challenge"],
     ["fraud", "export"],
@@ -88,6 +92,17 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     status = run("oracle", "status", request_id, cwd=tmp_path, env=env)
     assert "pending" in status.stdout, status.stdout + status.stderr
     assert_one_line_error(
+        run("oracle", "refund", request_id, cwd=tmp_path, env=env), "NotExpired", request_id
+    )
+    # money: deposit, balance, a withdrawal beyond it refused, then all of it withdrawn
+    assert run("oracle", "deposit", "1000", cwd=tmp_path, env=env).returncode == 0
+    assert "1,000 wei" in run("oracle", "balance", cwd=tmp_path, env=env).stdout
+    assert_one_line_error(
+        run("oracle", "withdraw", "5000", cwd=tmp_path, env=env), "InsufficientBalance"
+    )
+    withdrawn = run("oracle", "withdraw", cwd=tmp_path, env=env)
+    assert "withdrew 1,000 wei" in withdrawn.stdout and ": 0 wei" in withdrawn.stdout
+    assert_one_line_error(
         run("oracle", "request", "mlp", "--input", "1,2", cwd=tmp_path, env=env),
         "2 values",
         "16",
@@ -107,3 +122,13 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
         "not served in optimistic mode",
         "oracle register mlp",
     )
+    # an unanswered request past its deadline is refunded to the requester's balance
+    assert run("oracle", "register", "mlp", "--mode", "optimistic", "--timeout", "1",
+               cwd=tmp_path, env=env).returncode == 0  # fmt: skip
+    late = run("oracle", "request", "mlp", "--input", values, "--mode", "optimistic",
+               cwd=tmp_path, env=env).stdout.split()[1]  # fmt: skip
+    chain.mine(2)
+    refunded = run("oracle", "refund", late, cwd=tmp_path, env=env)
+    assert refunded.returncode == 0, refunded.stderr
+    assert "credited to" in refunded.stdout
+    assert "1,000,000,000,000,000 wei" in run("oracle", "balance", cwd=tmp_path, env=env).stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,18 @@ def test_node_refuses_models_not_on_the_oracle(chain: Chain, tmp_path: Path, zk_
     contract, _ = deploy(chain, "InferenceOracle")
     with pytest.raises(Exception, match="none of the given models is registered"):
         OracleNode(chain, OracleClient(chain, contract), tmp_path / "n.sqlite", [zk_pair[0]])
+
+
+def test_node_says_when_it_cannot_afford_a_bond(
+    chain: Chain, tmp_path: Path, zk_pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    oracle, _, _ = _setup(chain, zk_pair[0])
+    poor = chain.accounts[9]  # nothing deposited
+    node = OracleNode(chain, oracle, tmp_path / "n.sqlite", [zk_pair[0]], account=poor)
+    try:
+        with caplog.at_level(logging.WARNING, logger="proofmind.oracle"):
+            node.reconcile()
+    finally:
+        node.close()
+    (warning,) = [r.message for r in caplog.records if "less than one bond" in r.message]
+    assert poor.address in warning and "proofmind oracle deposit" in warning

@@ -923,6 +923,69 @@ def oracle_status(
     run_status(workspace, request_id)
 
 
+@oracle_app.command("balance")
+def oracle_balance(workspace: WorkspaceOption = None) -> None:
+    """This account's balance on the oracle: fees earned, bonds returned or won, refunds and
+    deposits, withdrawable (pull payments).
+
+    Example:
+      proofmind oracle balance
+    """
+    from proofmind.cli.oracle import run_money
+
+    run_money(workspace, "balance")
+
+
+@oracle_app.command("deposit")
+def oracle_deposit(
+    amount: Annotated[int, typer.Argument(min=1, help="Wei to deposit.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Deposit to this account's oracle balance: a node's bonds for optimistic answers are
+    locked from it.
+
+    Example:
+      proofmind oracle deposit 1000000000000000000
+    """
+    from proofmind.cli.oracle import run_money
+
+    run_money(workspace, "deposit", amount)
+
+
+@oracle_app.command("withdraw")
+def oracle_withdraw(
+    amount: Annotated[
+        int | None, typer.Argument(min=1, help="Wei to withdraw (default: all of it).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Withdraw from this account's oracle balance to the account.
+
+    Examples:
+      proofmind oracle withdraw
+      proofmind oracle withdraw 500000000000000000
+    """
+    from proofmind.cli.oracle import run_money
+
+    run_money(workspace, "withdraw", amount)
+
+
+@oracle_app.command("refund")
+def oracle_refund(
+    request_id: Annotated[int, typer.Argument(help="The request id.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Refund a request nobody answered by its deadline: the fee is credited to the requester's
+    oracle balance (anyone may send this).
+
+    Example:
+      proofmind oracle refund 7
+    """
+    from proofmind.cli.oracle import run_refund
+
+    run_refund(workspace, request_id)
+
+
 @oracle_app.command("serve")
 def oracle_serve(
     models: ModelsOption,

@@ -197,6 +197,43 @@ def run_status(path: Path | None, request_id: int) -> None:
             console.print(f"  challenge window ends at block {state.challenge_ends}")
 
 
+def _wei(amount: int) -> str:
+    return f"{amount:,} wei ({amount / 10**18:.6g} ETH)"
+
+
+def run_money(path: Path | None, action: str, amount: int | None = None) -> None:
+    """balance / deposit / withdraw of this account's balance on the oracle."""
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    me = chain.default_account.address
+    if action == "deposit" and amount is not None:
+        oracle.deposit(amount)
+        console.print(f"deposited {_wei(amount)}")
+    elif action == "withdraw":
+        available = oracle.balance(me)
+        amount = available if amount is None else amount
+        if amount == 0:
+            raise InputError(f"{me} has nothing to withdraw from InferenceOracle {oracle.address}")
+        oracle.withdraw(amount)
+        console.print(f"withdrew {_wei(amount)}")
+    console.print(f"{me} on InferenceOracle {oracle.address}: {_wei(oracle.balance(me))}")
+
+
+def run_refund(path: Path | None, request_id: int) -> None:
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    state = oracle.state(request_id)
+    if state.status == Status.NONE:
+        raise InputError(f"request {request_id} does not exist on {oracle.address}")
+    oracle.refund(request_id)
+    console.print(
+        f"request {request_id} refunded: {_wei(state.fee)} credited to {state.requester} "
+        "(`proofmind oracle withdraw` takes it out)"
+    )
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM during start-up stops like Ctrl-C (the running node installs its own handler)."""
     import signal

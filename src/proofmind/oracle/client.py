@@ -248,6 +248,15 @@ class OracleClient:
     def deposit(self, amount: int, account: LocalAccount | None = None) -> dict[str, Any]:
         return dict(self._sender(account).transact(self.oracle.functions.deposit(), value=amount))
 
+    def withdraw(self, amount: int, account: LocalAccount | None = None) -> dict[str, Any]:
+        fn = self.oracle.functions.withdraw(amount)
+        return dict(self._sender(account).transact(fn))
+
+    def refund(self, request_id: int, account: LocalAccount | None = None) -> dict[str, Any]:
+        """Credit an unanswered request's fee back to its requester, after its deadline."""
+        fn = self.oracle.functions.refund(request_id)
+        return dict(self._sender(account).transact(fn))
+
     def balance(self, account: str) -> int:
         return int(self.oracle.functions.balanceOf(to_checksum_address(account)).call())
 

@@ -532,8 +532,20 @@ class OracleNode:
     # -- reading the chain back --------------------------------------------------------------
 
     def reconcile(self) -> None:
-        """At start: settle in-flight requests from their receipts or the chain's state."""
+        """At start: settle in-flight requests from their receipts or the chain's state, and
+        say so when the node cannot afford the bond of an optimistic answer."""
         self.confirm()
+        balance = self.oracle.balance(self.account.address)
+        for model_id, served in self.served.items():
+            if served.mode != Mode.OPTIMISTIC:
+                continue
+            bond = int(self.oracle.model(bytes.fromhex(model_id[2:]))["bond"])
+            if balance < bond:
+                log.warning(
+                    "%s's oracle balance is %d wei, less than one bond of %s (%d wei): its "
+                    "optimistic answers will be refused until `proofmind oracle deposit` adds "
+                    "to it", self.account.address, balance, served.package.name, bond,
+                )  # fmt: skip
 
     def _reconcile_rows(self, rows: Sequence[sqlite3.Row]) -> None:
         self._still_open(rows, None)
