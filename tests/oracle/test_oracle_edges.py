@@ -135,3 +135,15 @@ def test_metrics_health_and_a_reverting_consumer(
     with caplog.at_level(logging.WARNING, logger="proofmind.oracle"):
         node._cross_check(99, next(iter(node.served.values())), sample_inputs[0], far)
     assert any("request 99: the circuit's answer is 0.5" in r.message for r in caplog.records)
+
+
+def test_a_verifier_too_big_for_ethereum_is_refused(
+    zk_pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = zk_pair[0].paths["verifier_sol"]
+    abi, _ = zk.compile_verifier(source)  # the reference MLP's verifier fits EIP-170
+    assert any(item.get("name") == "verifyProof" for item in abi)
+    monkeypatch.setattr(zk, "MAX_CODE_SIZE", 1_000)
+    with pytest.raises(zk.ZkError, match="over the 1,000-byte limit of EIP-170") as refused:
+        zk.compile_verifier(source)
+    assert "--max-logrows" in (refused.value.hint or "")

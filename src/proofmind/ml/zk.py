@@ -51,6 +51,7 @@ _PROVE_TIME_EXPONENT = 1.1
 _PROVE_MB_AT_15 = 394.0
 _BASE_MB = 90.0
 DEFAULT_COLUMNS = 1
+MAX_CODE_SIZE = 24_576  # EIP-170: the largest contract code Ethereum deploys
 
 
 class ZkError(ProofmindError):
@@ -389,7 +390,9 @@ def compile_verifier(source: Path) -> tuple[list[dict[str, Any]], str]:
         "settings": {
             "optimizer": {"enabled": True, "runs": 1},
             "evmVersion": "cancun",
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+            },
         },
     }
     node = shutil.which("node")
@@ -409,6 +412,14 @@ def compile_verifier(source: Path) -> tuple[list[dict[str, Any]], str]:
     if errors:
         raise ZkError(f"the verifier EZKL wrote does not compile: {errors[0]['formattedMessage']}")
     (contract,) = output["contracts"]["Verifier.sol"].values()
+    size = len(contract["evm"]["deployedBytecode"]["object"]) // 2
+    if size > MAX_CODE_SIZE:
+        raise ZkError(
+            f"the verifier of this circuit is {size:,} bytes of code, over the {MAX_CODE_SIZE:,}"
+            "-byte limit of EIP-170: Ethereum and its L2s refuse to deploy it",
+            hint="spread the lookup tables over fewer columns: a higher --max-logrows "
+            "(or none), or fewer --columns",
+        )
     return contract["abi"], "0x" + contract["evm"]["bytecode"]["object"]
 
 
