@@ -14,7 +14,14 @@ from rich.table import Table
 
 from proofmind.errors import InputError
 from proofmind.ml import zk
-from proofmind.oracle.client import Mode, OracleClient, Status, Terms, load_package
+from proofmind.oracle.client import (
+    Mode,
+    OracleClient,
+    RequestState,
+    Status,
+    Terms,
+    load_package,
+)
 from proofmind.oracle.service import package_model, parse_mode, register
 from proofmind.workspace import open_workspace
 
@@ -173,13 +180,18 @@ def run_request(path: Path | None, name: str, mode: str, values: str, callback_g
     console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
 
 
-def run_status(path: Path | None, request_id: int) -> None:
+def _existing(path: Path | None, request_id: int) -> tuple[OracleClient, RequestState]:
+    """The workspace's oracle and the state of one of its requests (which must exist)."""
     workspace = open_workspace(path)
-    chain = workspace.connect()
-    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    oracle = OracleClient.open(workspace.connect(), workspace, deploy_missing=False)
     state = oracle.state(request_id)
     if state.status == Status.NONE:
         raise InputError(f"request {request_id} does not exist on {oracle.address}")
+    return oracle, state
+
+
+def run_status(path: Path | None, request_id: int) -> None:
+    oracle, state = _existing(path, request_id)
     console.print(f"request {request_id}: [bold]{state.status.name.lower()}[/bold]")
     console.print(
         f"  model 0x{state.model_id.hex()}, fee {state.fee} wei, deadline block {state.deadline}"
@@ -221,12 +233,7 @@ def run_money(path: Path | None, action: str, amount: int | None = None) -> None
 
 
 def run_refund(path: Path | None, request_id: int) -> None:
-    workspace = open_workspace(path)
-    chain = workspace.connect()
-    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
-    state = oracle.state(request_id)
-    if state.status == Status.NONE:
-        raise InputError(f"request {request_id} does not exist on {oracle.address}")
+    oracle, state = _existing(path, request_id)
     oracle.refund(request_id)
     console.print(
         f"request {request_id} refunded: {_wei(state.fee)} credited to {state.requester} "
