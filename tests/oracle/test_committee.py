@@ -25,6 +25,20 @@ def _settle(watcher: Watcher) -> dict[int, list[Verdict]]:
     return seen
 
 
+def _committee_oracle(chain: Chain, pkg: zk.Package, window: int) -> tuple[OracleClient, bytes]:
+    """An oracle serving ``pkg`` optimistically, disputes settled by 2 of accounts 3, 4, 5."""
+    contract, _ = deploy(chain, "InferenceOracle")
+    oracle = OracleClient(chain, contract)
+    terms = Terms(
+        Mode.OPTIMISTIC,
+        bond=BOND,
+        challenge_window=window,
+        quorum=2,
+        committee=tuple(m.address for m in chain.accounts[3:6]),
+    )
+    return oracle, oracle.register_package(pkg, terms)
+
+
 @pytest.mark.devnet
 def test_committee_overturns_a_lie_and_upholds_a_right_answer(
     chain: Chain,
@@ -33,17 +47,8 @@ def test_committee_overturns_a_lie_and_upholds_a_right_answer(
     sample_inputs: list[list[int]],
 ) -> None:
     pkg = zk_pair[0]
-    contract, _ = deploy(chain, "InferenceOracle")
-    oracle = OracleClient(chain, contract)
     members = chain.accounts[3:6]
-    terms = Terms(
-        Mode.OPTIMISTIC,
-        bond=BOND,
-        challenge_window=20,
-        quorum=2,
-        committee=tuple(m.address for m in members),
-    )
-    model_id = oracle.register_package(pkg, terms)
+    oracle, model_id = _committee_oracle(chain, pkg, window=20)
     assert int(oracle.model(model_id)["verifier"], 16) == 0  # no verifier: the committee decides
     node, griefer = chain.accounts[2], chain.accounts[6]
     oracle.deposit(10**18, account=node)
@@ -83,6 +88,37 @@ def test_committee_overturns_a_lie_and_upholds_a_right_answer(
         chain, oracle, tmp_path / "c.sqlite", [pkg], account=chain.accounts[7], start_block=start
     )
     assert not any(v.voted or v.challenged for v in outsider.step())
+
+
+@pytest.mark.devnet
+def test_a_dispute_without_quorum_is_abandoned(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: tuple[zk.Package, zk.Package],
+    sample_inputs: list[list[int]],
+) -> None:
+    pkg = zk_pair[0]
+    oracle, model_id = _committee_oracle(chain, pkg, window=3)
+    requester, node, disputer = chain.accounts[1], chain.accounts[2], chain.accounts[6]
+    oracle.deposit(BOND, account=node)
+    oracle.deposit(BOND, account=disputer)
+    start = chain.w3.eth.block_number + 1
+    request_id = oracle.request(model_id, sample_inputs[2], account=requester)
+    oracle.propose([request_id], [zk.circuit_output(pkg, sample_inputs[2])], node)
+    oracle.dispute(request_id, account=disputer)
+    refunds_before = oracle.balance(requester.address)
+    # no member votes: this watcher is not on the committee
+    watcher = Watcher(
+        chain, oracle, tmp_path / "w.sqlite", [pkg], account=chain.accounts[7], start_block=start
+    )
+    assert not any("abandoned" in v.detail for v in watcher.step())  # voting is still open
+    chain.mine(4)
+    closed = [v for v in watcher.step() if "abandoned" in v.detail]
+    assert [v.request_id for v in closed] == [request_id]
+    assert oracle.state(request_id).status == Status.REFUNDED
+    assert oracle.balance(node.address) == BOND and oracle.balance(disputer.address) == BOND
+    assert oracle.balance(requester.address) == refunds_before + oracle.state(request_id).fee
+    assert watcher.step() == []  # closed once
 
 
 def test_register_refuses_a_bad_committee(tmp_path: Path) -> None:

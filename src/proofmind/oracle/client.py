@@ -241,6 +241,17 @@ class OracleClient:
         fn = self.oracle.functions.vote(request_id, list(output))
         return dict(self._sender(account).transact(fn))
 
+    def abandon_dispute(
+        self, request_id: int, account: LocalAccount | None = None
+    ) -> dict[str, Any]:
+        """Close a committee dispute that reached no quorum in time: bonds back, fee refunded."""
+        fn = self.oracle.functions.abandonDispute(request_id)
+        return dict(self._sender(account).transact(fn))
+
+    def voting_ends(self, request_id: int) -> int:
+        """Last block at which the committee may vote on a disputed request."""
+        return int(self.oracle.functions.disputes(request_id).call()[1])
+
     def is_committee_member(self, model_id: bytes, account: str) -> bool:
         fn = self.oracle.functions.isCommitteeMember(model_id, to_checksum_address(account))
         return bool(fn.call())

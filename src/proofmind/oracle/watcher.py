@@ -27,7 +27,7 @@ log = logging.getLogger("proofmind.oracle.watcher")
 @dataclass(frozen=True)
 class Verdict:
     request_id: int
-    proposed_ok: bool
+    proposed_ok: bool | None  # None: not judged (a stalled dispute closed)
     challenged: bool
     detail: str
     voted: bool = False
@@ -70,6 +70,7 @@ class Watcher:
         )
         self.reader = LogReader(chain.w3)
         self.verdicts: list[Verdict] = []
+        self.disputes: dict[int, int] = {}  # committee disputes seen → last voting block
 
     def _input(self, request_id: int, block: int) -> list[int]:
         event = self.oracle.oracle.events.InferenceRequested()
@@ -102,6 +103,7 @@ class Watcher:
                     if not args["byProof"] and (verdict := self._vote(args["requestId"], block)):
                         found.append(verdict)
             self.cursor.commit(blocks)
+        found += self._close_stalled()
         self.verdicts += found
         return found
 
@@ -157,7 +159,10 @@ class Watcher:
         """Vote in a committee dispute of a watched model when this account is a member."""
         state = self.oracle.state(request_id)
         pkg = self.served.get(state.model_id)
-        if pkg is None or not self.member[state.model_id] or state.status != Status.DISPUTED:
+        if pkg is None or state.status != Status.DISPUTED:
+            return None
+        self.disputes[request_id] = self.oracle.voting_ends(request_id)
+        if not self.member[state.model_id]:
             return None
         try:
             right = zk.circuit_output(pkg, self._input(request_id, block))
@@ -172,6 +177,26 @@ class Watcher:
             f"voted {right}: {'upholds' if upheld else 'overturns'} the proposal",
             voted=True,
         )
+
+    def _close_stalled(self) -> list[Verdict]:
+        """Abandon the committee disputes of watched models that reached no quorum in time:
+        both bonds go back and the requester is refunded (anyone may; nothing stays locked)."""
+        head = int(self.chain.w3.eth.block_number)
+        closed = []
+        for request_id, ends in list(self.disputes.items()):
+            if head <= ends:
+                continue
+            del self.disputes[request_id]
+            if self.oracle.state(request_id).status != Status.DISPUTED:
+                continue  # settled by its votes
+            try:
+                self.oracle.abandon_dispute(request_id, account=self.account)
+            except ProofmindError as exc:  # another watcher closed it first
+                log.info("request %d: dispute not abandoned: %s", request_id, exc)
+                continue
+            detail = f"dispute abandoned: no quorum by block {ends}; bonds back, fee refunded"
+            closed.append(Verdict(request_id, None, False, detail))
+        return closed
 
     def run(self, poll_interval: float = 0.5, stop: float | None = None) -> None:
         while stop is None or time.time() < stop:
