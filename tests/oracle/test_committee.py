@@ -112,6 +112,9 @@ def test_a_dispute_without_quorum_is_abandoned(
         chain, oracle, tmp_path / "w.sqlite", [pkg], account=chain.accounts[7], start_block=start
     )
     assert not any("abandoned" in v.detail for v in watcher.step())  # voting is still open
+    watcher = Watcher(  # restarted: it remembers the open dispute
+        chain, oracle, tmp_path / "w.sqlite", [pkg], account=chain.accounts[7], start_block=start
+    )
     chain.mine(4)
     closed = [v for v in watcher.step() if "abandoned" in v.detail]
     assert [v.request_id for v in closed] == [request_id]

@@ -5,6 +5,7 @@ model's committee also votes, with its own re-execution, in every dispute of tha
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from proofmind.oracle.client import Mode, OracleClient, Status, io_hash, oracle_
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle.watcher")
+_DISPUTES = "oracle-watcher.disputes"
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,19 @@ class Watcher:
         self.by_proof = {m: int(cfg["verifier"], 16) != 0 for m, cfg in models.items()}
         self.bond = {m: int(cfg["bond"]) for m, cfg in models.items()}
         self.member = {m: oracle.is_committee_member(m, self.account.address) for m in self.served}
+        self.state = StateDB(db_path)
         self.cursor = ReorgSafeCursor(
             chain.w3,
-            StateDB(db_path),
+            self.state,
             "oracle-watcher",
             chain_id=chain.chain_id,
             start_block=start_block,
         )
         self.reader = LogReader(chain.w3)
         self.verdicts: list[Verdict] = []
-        self.disputes: dict[int, int] = {}  # committee disputes seen → last voting block
+        # committee disputes seen → their last voting block (kept across restarts)
+        saved = json.loads(self.state.get_value(_DISPUTES) or "{}")
+        self.disputes: dict[int, int] = {int(k): int(v) for k, v in saved.items()}
 
     def _input(self, request_id: int, block: int) -> list[int]:
         event = self.oracle.oracle.events.InferenceRequested()
@@ -162,6 +167,7 @@ class Watcher:
         if pkg is None or state.status != Status.DISPUTED:
             return None
         self.disputes[request_id] = self.oracle.voting_ends(request_id)
+        self._save_disputes()
         if not self.member[state.model_id]:
             return None
         try:
@@ -178,6 +184,9 @@ class Watcher:
             voted=True,
         )
 
+    def _save_disputes(self) -> None:
+        self.state.set_value(_DISPUTES, json.dumps(self.disputes))
+
     def _close_stalled(self) -> list[Verdict]:
         """Abandon the committee disputes of watched models that reached no quorum in time:
         both bonds go back and the requester is refunded (anyone may; nothing stays locked)."""
@@ -186,16 +195,16 @@ class Watcher:
         for request_id, ends in list(self.disputes.items()):
             if head <= ends:
                 continue
+            if self.oracle.state(request_id).status == Status.DISPUTED:  # else settled by votes
+                try:
+                    self.oracle.abandon_dispute(request_id, account=self.account)
+                except ProofmindError as exc:  # another watcher closed it first
+                    log.info("request %d: dispute not abandoned: %s", request_id, exc)
+                else:
+                    detail = f"dispute abandoned: no quorum by block {ends}"
+                    closed.append(Verdict(request_id, None, False, detail + "; bonds returned"))
             del self.disputes[request_id]
-            if self.oracle.state(request_id).status != Status.DISPUTED:
-                continue  # settled by its votes
-            try:
-                self.oracle.abandon_dispute(request_id, account=self.account)
-            except ProofmindError as exc:  # another watcher closed it first
-                log.info("request %d: dispute not abandoned: %s", request_id, exc)
-                continue
-            detail = f"dispute abandoned: no quorum by block {ends}; bonds back, fee refunded"
-            closed.append(Verdict(request_id, None, False, detail))
+            self._save_disputes()
         return closed
 
     def run(self, poll_interval: float = 0.5, stop: float | None = None) -> None:
