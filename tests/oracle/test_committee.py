@@ -15,6 +15,7 @@ from proofmind.oracle.watcher import Verdict, Watcher
 from tests.test_cli import assert_one_line_error, run
 
 BOND = 10**17
+Pair = tuple[zk.Package, zk.Package]
 
 
 def _settle(watcher: Watcher) -> dict[int, list[Verdict]]:
@@ -43,7 +44,7 @@ def _committee_oracle(chain: Chain, pkg: zk.Package, window: int) -> tuple[Oracl
 def test_committee_overturns_a_lie_and_upholds_a_right_answer(
     chain: Chain,
     tmp_path: Path,
-    zk_pair: tuple[zk.Package, zk.Package],
+    zk_pair: Pair,
     sample_inputs: list[list[int]],
 ) -> None:
     pkg = zk_pair[0]
@@ -94,7 +95,7 @@ def test_committee_overturns_a_lie_and_upholds_a_right_answer(
 def test_a_dispute_without_quorum_is_abandoned(
     chain: Chain,
     tmp_path: Path,
-    zk_pair: tuple[zk.Package, zk.Package],
+    zk_pair: Pair,
     sample_inputs: list[list[int]],
 ) -> None:
     pkg = zk_pair[0]

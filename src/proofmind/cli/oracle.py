@@ -12,6 +12,7 @@ from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
+from proofmind.chain.base import Chain
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
@@ -23,7 +24,7 @@ from proofmind.oracle.client import (
     load_package,
 )
 from proofmind.oracle.service import package_model, parse_mode, register
-from proofmind.workspace import open_workspace
+from proofmind.workspace import Workspace, open_workspace
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -180,10 +181,16 @@ def run_request(path: Path | None, name: str, mode: str, values: str, callback_g
     console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
 
 
+def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
+    """The workspace, its chain and its InferenceOracle (which must be deployed)."""
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    return workspace, chain, OracleClient.open(chain, workspace, deploy_missing=False)
+
+
 def _existing(path: Path | None, request_id: int) -> tuple[OracleClient, RequestState]:
     """The workspace's oracle and the state of one of its requests (which must exist)."""
-    workspace = open_workspace(path)
-    oracle = OracleClient.open(workspace.connect(), workspace, deploy_missing=False)
+    _, _, oracle = _open_oracle(path)
     state = oracle.state(request_id)
     if state.status == Status.NONE:
         raise InputError(f"request {request_id} does not exist on {oracle.address}")
@@ -215,9 +222,7 @@ def _wei(amount: int) -> str:
 
 def run_money(path: Path | None, action: str, amount: int | None = None) -> None:
     """balance / deposit / withdraw of this account's balance on the oracle."""
-    workspace = open_workspace(path)
-    chain = workspace.connect()
-    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    _, chain, oracle = _open_oracle(path)
     me = chain.default_account.address
     if action == "deposit" and amount is not None:
         oracle.deposit(amount)
@@ -307,9 +312,7 @@ def run_challenge(path: Path | None, models: list[str], poll: float, start_block
     from proofmind.oracle.watcher import Watcher
 
     _logging()
-    workspace = open_workspace(path)
-    chain = workspace.connect()
-    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    workspace, chain, oracle = _open_oracle(path)
     watcher = Watcher(
         chain,
         oracle,

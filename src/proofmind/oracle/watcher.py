@@ -105,7 +105,9 @@ class Watcher:
                     found.append(self._check(int(args["requestId"]), output, block))
                 else:
                     args = challenged.process_log(entry)["args"]
-                    if not args["byProof"] and (verdict := self._vote(args["requestId"], block)):
+                    if args["byProof"]:
+                        continue  # settled in its own transaction
+                    if verdict := self._on_committee_dispute(args["requestId"], block):
                         found.append(verdict)
             self.cursor.commit(blocks)
         found += self._close_stalled()
@@ -160,8 +162,9 @@ class Watcher:
             f"disputed: proposed {output}, the circuit says {right}; the committee votes",
         )
 
-    def _vote(self, request_id: int, block: int) -> Verdict | None:
-        """Vote in a committee dispute of a watched model when this account is a member."""
+    def _on_committee_dispute(self, request_id: int, block: int) -> Verdict | None:
+        """Remember a committee dispute of a watched model (to close it should it stall) and
+        vote in it when this account is a member."""
         state = self.oracle.state(request_id)
         pkg = self.served.get(state.model_id)
         if pkg is None or state.status != Status.DISPUTED:
@@ -190,11 +193,12 @@ class Watcher:
     def _close_stalled(self) -> list[Verdict]:
         """Abandon the committee disputes of watched models that reached no quorum in time:
         both bonds go back and the requester is refunded (anyone may; nothing stays locked)."""
+        if not self.disputes:
+            return []  # no block-number read on every poll
         head = int(self.chain.w3.eth.block_number)
         closed = []
-        for request_id, ends in list(self.disputes.items()):
-            if head <= ends:
-                continue
+        ended = [(r, ends) for r, ends in self.disputes.items() if head > ends]
+        for request_id, ends in ended:
             if self.oracle.state(request_id).status == Status.DISPUTED:  # else settled by votes
                 try:
                     self.oracle.abandon_dispute(request_id, account=self.account)
@@ -204,6 +208,7 @@ class Watcher:
                     detail = f"dispute abandoned: no quorum by block {ends}"
                     closed.append(Verdict(request_id, None, False, detail + "; bonds returned"))
             del self.disputes[request_id]
+        if ended:
             self._save_disputes()
         return closed
 
