@@ -10,16 +10,21 @@ import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 ///         contributor signs off-chain (dataset, rows root, licence, consent, expiry, nonce);
 ///         its id is the EIP-712 digest. The contributor — or anyone relaying the
 ///         contributor's signed revocation — marks it revoked here; nothing can un-revoke it.
+/// @dev A signed revocation names its contributor: an ERC-1271 wallet that accepts its owner
+///      key's signature over any digest would otherwise accept a revocation meant for another
+///      wallet of the same owner (same contribution id, same nonce).
 contract ContributionRegistry is EIP712, Nonces {
     bytes32 public constant CONTRIBUTION_TYPEHASH = keccak256(
         "Contribution(bytes32 datasetId,bytes32 rowsRoot,uint256 rowCount,bytes32 licence,bool consent,uint64 expiry,uint256 nonce)"
     );
     bytes32 public constant REVOKE_TYPEHASH =
-        keccak256("Revoke(bytes32 contribution,uint256 nonce,uint256 deadline)");
+        keccak256("Revoke(address contributor,bytes32 contribution,uint256 nonce,uint256 deadline)");
 
     mapping(address contributor => mapping(bytes32 contribution => uint256 revokedAt)) public revokedAt;
 
     event Revoked(address indexed contributor, bytes32 indexed contribution, uint256 timestamp);
+    /// @notice `owner` gave up the unused signatures made with `nonce` (see useNonce).
+    event NonceCancelled(address indexed owner, uint256 nonce);
 
     error AlreadyRevoked(address contributor, bytes32 contribution);
     error ExpiredSignature(uint256 deadline);
@@ -56,13 +61,28 @@ contract ContributionRegistry is EIP712, Nonces {
         external
     {
         if (block.timestamp > deadline) revert ExpiredSignature(deadline);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(REVOKE_TYPEHASH, contribution, _useNonce(contributor), deadline))
-        );
+        bytes32 digest = revokeDigest(contributor, contribution, _useNonce(contributor), deadline);
         if (!SignatureChecker.isValidSignatureNow(contributor, digest, signature)) {
             revert InvalidSignature(contributor);
         }
         _revoke(contributor, contribution);
+    }
+
+    /// @notice The EIP-712 digest `contributor` signs to let anyone revoke `contribution`.
+    function revokeDigest(address contributor, bytes32 contribution, uint256 nonce, uint256 deadline)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(REVOKE_TYPEHASH, contributor, contribution, nonce, deadline)));
+    }
+
+    /// @notice Give up your current nonce: a revocation signed with it that was never relayed
+    ///         can no longer be used, and the next signature takes the next nonce.
+    /// @return nonce The nonce cancelled.
+    function useNonce() external returns (uint256 nonce) {
+        nonce = _useNonce(msg.sender);
+        emit NonceCancelled(msg.sender, nonce);
     }
 
     function isRevoked(address contributor, bytes32 contribution) external view returns (bool) {

@@ -37,7 +37,11 @@ contract MerkleCommitments {
     uint256 private _count;
 
     /// @notice Commit a Merkle root of `leafCount` rows described at `uri`.
-    /// @dev First committer wins; a root is never overwritten.
+    /// @dev First committer wins; a root is never overwritten. The committer is whoever sent
+    ///      the first transaction, not necessarily who built the dataset: a root is public once
+    ///      it is in the mempool, so anyone can copy it and commit it first. Read `committer` as
+    ///      "first to publish on this chain", never as authorship; authorship is the
+    ///      ProvenanceRegistry record its creator registered or signed (`registerFor`).
     function commit(bytes32 root, uint64 leafCount, string calldata uri) external {
         if (root == bytes32(0)) revert EmptyRoot();
         Commitment storage existing = _commitments[root];

@@ -12,6 +12,9 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 /// @dev A record's id commits to every field (kind, content hash, creator, uri, parents,
 ///      supersedes), so storage keeps one packed slot per record and the fields travel in the
 ///      RecordRegistered event: anyone holding the fields can recompute the id and check it.
+///      A signed registration names its creator: an ERC-1271 wallet that accepts its owner key's
+///      signature over any digest would otherwise accept a registration meant for another
+///      wallet of the same owner (same record, same nonce).
 contract ProvenanceRegistry is EIP712, Nonces {
     enum Kind {
         Dataset,
@@ -37,7 +40,7 @@ contract ProvenanceRegistry is EIP712, Nonces {
     }
 
     bytes32 public constant REGISTER_TYPEHASH = keccak256(
-        "Register(uint8 kind,bytes32 contentHash,string uri,bytes32[] parents,bytes32 supersedes,uint256 nonce,uint256 deadline)"
+        "Register(address creator,uint8 kind,bytes32 contentHash,string uri,bytes32[] parents,bytes32 supersedes,uint256 nonce,uint256 deadline)"
     );
 
     error EmptyContentHash();
@@ -60,6 +63,8 @@ contract ProvenanceRegistry is EIP712, Nonces {
         bytes32[] parents,
         bytes32 supersedes
     );
+    /// @notice `owner` gave up the unused signatures made with `nonce` (see useNonce).
+    event NonceCancelled(address indexed owner, uint256 nonce);
 
     mapping(bytes32 id => Record) private _records;
     uint256 private _count;
@@ -88,14 +93,26 @@ contract ProvenanceRegistry is EIP712, Nonces {
         returns (bytes32 id)
     {
         if (block.timestamp > deadline) revert ExpiredSignature(deadline);
-        bytes32 digest = _hashTypedDataV4(_structHash(input, _useNonce(creator), deadline));
+        bytes32 digest = _hashTypedDataV4(_structHash(input, creator, _useNonce(creator), deadline));
         if (!SignatureChecker.isValidSignatureNow(creator, digest, signature)) revert InvalidSignature(creator);
         return _register(input, creator);
     }
 
     /// @notice The EIP-712 digest `creator` signs to register `input` with `nonce`.
-    function registerDigest(RecordInput calldata input, uint256 nonce, uint256 deadline) external view returns (bytes32) {
-        return _hashTypedDataV4(_structHash(input, nonce, deadline));
+    function registerDigest(RecordInput calldata input, address creator, uint256 nonce, uint256 deadline)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(_structHash(input, creator, nonce, deadline));
+    }
+
+    /// @notice Give up your current nonce: a registration signed with it that was never relayed
+    ///         can no longer be used, and the next signature takes the next nonce.
+    /// @return nonce The nonce cancelled.
+    function useNonce() external returns (uint256 nonce) {
+        nonce = _useNonce(msg.sender);
+        emit NonceCancelled(msg.sender, nonce);
     }
 
     /// @notice The id of a record: a commitment to all of its fields.
@@ -167,10 +184,15 @@ contract ProvenanceRegistry is EIP712, Nonces {
         }
     }
 
-    function _structHash(RecordInput calldata input, uint256 nonce, uint256 deadline) private pure returns (bytes32) {
+    function _structHash(RecordInput calldata input, address creator, uint256 nonce, uint256 deadline)
+        private
+        pure
+        returns (bytes32)
+    {
         return keccak256(
             abi.encode(
                 REGISTER_TYPEHASH,
+                creator,
                 input.kind,
                 input.contentHash,
                 keccak256(bytes(input.uri)),

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ContributionRegistry} from "../src/ContributionRegistry.sol";
+import {OwnerKeyWallet} from "./utils/OwnerKeyWallet.sol";
 import {Test} from "./utils/Test.sol";
 
 contract ContributionRegistryTest is Test {
@@ -22,8 +23,17 @@ contract ContributionRegistryTest is Test {
         view
         returns (bytes memory)
     {
-        bytes32 structHash = keccak256(abi.encode(registry.REVOKE_TYPEHASH(), contribution, nonce, deadline));
+        return _revokeSignature(contributor, contribution, nonce, deadline, key);
+    }
+
+    function _revokeSignature(address who, bytes32 contribution, uint256 nonce, uint256 deadline, uint256 key)
+        internal
+        view
+        returns (bytes memory)
+    {
+        bytes32 structHash = keccak256(abi.encode(registry.REVOKE_TYPEHASH(), who, contribution, nonce, deadline));
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", registry.domainSeparator(), structHash));
+        vm.assertEq(digest, registry.revokeDigest(who, contribution, nonce, deadline), "revokeDigest");
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
         return abi.encodePacked(r, s, v);
     }
@@ -83,5 +93,48 @@ contract ContributionRegistryTest is Test {
         vm.assertTrue(a != registry.contributionId(dataset, rows, 1, bytes32(0), false, expiry, 0), "consent");
         vm.assertTrue(a != registry.contributionId(dataset, rows, 2, bytes32(0), true, expiry, 0), "count");
         vm.assertTrue(a != registry.contributionId(dataset, rows, 1, bytes32(0), true, expiry, 1), "nonce");
+    }
+
+    function test_anErc1271WalletRevokesByItsOwnersSignature() public {
+        OwnerKeyWallet wallet = new OwnerKeyWallet(contributor);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory signature = _revokeSignature(address(wallet), id, 0, deadline, KEY);
+        registry.revokeFor(address(wallet), id, deadline, signature);
+        vm.assertTrue(registry.isRevoked(address(wallet), id), "revoked for the wallet");
+        vm.assertFalse(registry.isRevoked(contributor, id), "not for the owner key itself");
+    }
+
+    function test_aRevocationForOneWalletDoesNotReplayOnAnotherOfTheSameOwner() public {
+        OwnerKeyWallet walletA = new OwnerKeyWallet(contributor);
+        OwnerKeyWallet walletB = new OwnerKeyWallet(contributor);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory forA = _revokeSignature(address(walletA), id, 0, deadline, KEY);
+        registry.revokeFor(address(walletA), id, deadline, forA);
+        // walletB's nonce is 0 as well: only the contributor in the signed struct tells them apart
+        vm.expectRevert(abi.encodeWithSelector(ContributionRegistry.InvalidSignature.selector, address(walletB)));
+        registry.revokeFor(address(walletB), id, deadline, forA);
+        vm.assertFalse(registry.isRevoked(address(walletB), id), "walletB keeps its consent");
+    }
+
+    function test_aCancelledNonceVoidsTheSignatureMadeWithIt() public {
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory stuck = _revokeSignature(id, 0, deadline, KEY);
+        vm.expectEmit(true, false, false, true);
+        emit ContributionRegistry.NonceCancelled(contributor, 0);
+        vm.prank(contributor);
+        vm.assertEq(registry.useNonce(), 0, "the nonce cancelled");
+        vm.expectRevert(abi.encodeWithSelector(ContributionRegistry.InvalidSignature.selector, contributor));
+        registry.revokeFor(contributor, id, deadline, stuck);
+        // the next signature takes the next nonce and goes through
+        registry.revokeFor(contributor, id, deadline, _revokeSignature(id, 1, deadline, KEY));
+        vm.assertTrue(registry.isRevoked(contributor, id), "revoked with nonce 1");
+    }
+
+    function test_aWalletCancelsItsOwnNonce() public {
+        OwnerKeyWallet wallet = new OwnerKeyWallet(contributor);
+        vm.prank(contributor);
+        wallet.execute(address(registry), abi.encodeCall(ContributionRegistry.useNonce, ()));
+        vm.assertEq(registry.nonces(address(wallet)), 1, "the wallet's nonce moved");
+        vm.assertEq(registry.nonces(contributor), 0, "not the owner key's");
     }
 }

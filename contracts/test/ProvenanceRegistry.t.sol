@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ProvenanceRegistry} from "../src/ProvenanceRegistry.sol";
+import {OwnerKeyWallet} from "./utils/OwnerKeyWallet.sol";
 import {Test} from "./utils/Test.sol";
 
 contract ProvenanceRegistryTest is Test {
@@ -109,8 +110,63 @@ contract ProvenanceRegistryTest is Test {
         view
         returns (bytes memory)
     {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, registry.registerDigest(input, nonce, deadline));
+        return _signedFor(alice, input, nonce, deadline, key);
+    }
+
+    function _signedFor(
+        address creator,
+        ProvenanceRegistry.RecordInput memory input,
+        uint256 nonce,
+        uint256 deadline,
+        uint256 key
+    ) internal view returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, registry.registerDigest(input, creator, nonce, deadline));
         return abi.encodePacked(r, s, v);
+    }
+
+    function test_anErc1271WalletRegistersByItsOwnersSignature() public {
+        OwnerKeyWallet wallet = new OwnerKeyWallet(alice);
+        ProvenanceRegistry.RecordInput memory input =
+            _input(ProvenanceRegistry.Kind.Dataset, keccak256("wallet rows"), new bytes32[](0));
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory signature = _signedFor(address(wallet), input, 0, deadline, ALICE_KEY);
+        vm.prank(RELAYER);
+        bytes32 id = registry.registerFor(input, address(wallet), deadline, signature);
+        vm.assertEq(registry.recordOf(id).creator, address(wallet), "the wallet is the creator");
+        vm.assertEq(registry.nonces(address(wallet)), 1, "the wallet's nonce is used");
+    }
+
+    function test_aRegistrationForOneWalletDoesNotReplayOnAnotherOfTheSameOwner() public {
+        OwnerKeyWallet walletA = new OwnerKeyWallet(alice);
+        OwnerKeyWallet walletB = new OwnerKeyWallet(alice);
+        ProvenanceRegistry.RecordInput memory input =
+            _input(ProvenanceRegistry.Kind.Dataset, keccak256("only for A"), new bytes32[](0));
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory forA = _signedFor(address(walletA), input, 0, deadline, ALICE_KEY);
+        vm.prank(RELAYER);
+        registry.registerFor(input, address(walletA), deadline, forA);
+        // walletB's nonce is 0 as well: only the creator in the signed struct tells them apart
+        vm.expectRevert(abi.encodeWithSelector(ProvenanceRegistry.InvalidSignature.selector, address(walletB)));
+        vm.prank(RELAYER);
+        registry.registerFor(input, address(walletB), deadline, forA);
+        vm.assertFalse(registry.exists(registry.recordId(input, address(walletB))), "nothing in walletB's name");
+    }
+
+    function test_aCancelledNonceVoidsTheSignatureMadeWithIt() public {
+        ProvenanceRegistry.RecordInput memory input =
+            _input(ProvenanceRegistry.Kind.Dataset, keccak256("changed my mind"), new bytes32[](0));
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes memory stuck = _signed(input, 0, deadline, ALICE_KEY);
+        vm.expectEmit(true, false, false, true);
+        emit ProvenanceRegistry.NonceCancelled(alice, 0);
+        vm.prank(alice);
+        vm.assertEq(registry.useNonce(), 0, "the nonce cancelled");
+        vm.expectRevert(abi.encodeWithSelector(ProvenanceRegistry.InvalidSignature.selector, alice));
+        vm.prank(RELAYER);
+        registry.registerFor(input, alice, deadline, stuck);
+        vm.prank(RELAYER);
+        bytes32 id = registry.registerFor(input, alice, deadline, _signed(input, 1, deadline, ALICE_KEY));
+        vm.assertEq(registry.recordOf(id).creator, alice, "registered with nonce 1");
     }
 
     function test_relayedRegistrationAndReplay() public {

@@ -56,8 +56,12 @@ def test_python_ids_and_digests_equal_the_contract(
         record.as_tuple(), devnet_chain.w3.to_checksum_address(address)
     ).call() == record.record_id(address)
     client = ProvenanceRegistryClient(devnet_chain, shared_registry)
-    ours = typed_data_hash(client.domain, REGISTER_TYPES, "Register", record.typed_message(5, 77))
-    assert shared_registry.functions.registerDigest(record.as_tuple(), 5, 77).call() == ours
+    message = record.typed_message(address, 5, 77)
+    ours = typed_data_hash(client.domain, REGISTER_TYPES, "Register", message)
+    theirs = shared_registry.functions.registerDigest(
+        record.as_tuple(), devnet_chain.w3.to_checksum_address(address), 5, 77
+    ).call()
+    assert theirs == ours
 
 
 def test_lineage_registered_in_one_batch(client: ProvenanceRegistryClient, chain: Chain) -> None:
@@ -94,7 +98,12 @@ def test_relayed_registration_replay_and_expiry(
     with pytest.raises(ContractReverted, match="ExpiredSignature"):
         client.register_for(record, creator.address, now - 1, stale, relayer=relayer)
     forged = sign_registration(
-        Account.create(), client.domain, record, nonce=1, deadline=now + 3600
+        Account.create(),
+        client.domain,
+        record,
+        nonce=1,
+        deadline=now + 3600,
+        creator=creator.address,
     )
     with pytest.raises(ContractReverted, match="InvalidSignature"):
         client.register_for(record, creator.address, now + 3600, forged, relayer=relayer)

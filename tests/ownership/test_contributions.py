@@ -10,13 +10,17 @@ import pytest
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
-from proofmind.errors import InputError
+from proofmind.crypto.eip712 import typed_data_hash
+from proofmind.errors import ContractReverted, InputError
 from proofmind.ownership.contributions import (
+    REVOKE_TYPES,
     Contribution,
     assemble,
     contribute,
     dataset_id,
     licence_hash,
+    revocation_message,
+    sign_revocation,
 )
 
 pytestmark = pytest.mark.devnet
@@ -145,6 +149,72 @@ def test_expired_replayed_or_swapped_contributions_are_refused(
     # the signed rows are alice's; bob's file in their place does not match
     with pytest.raises(InputError, match="does not hold the signed rows"):
         assemble([(items[0][0], items[1][1]), items[2]], **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_relayed_revocation_signed_in_python(setup: tuple) -> None:
+    chain, registry, items = setup
+    carol, contribution = chain.accounts[3], items[2][0]
+    deadline = chain.w3.eth.get_block("latest")["timestamp"] + 3600
+    message = revocation_message(contribution, nonce=0, deadline=deadline)
+    theirs = registry.functions.revokeDigest(
+        message["contributor"], message["contribution"], 0, deadline
+    ).call()
+    ours = typed_data_hash(contribution.domain, REVOKE_TYPES, "Revoke", message)
+    assert theirs == ours
+    signature = sign_revocation(carol, contribution, nonce=0, deadline=deadline)
+    relayer = chain.accounts[1]
+    call = registry.functions.revokeFor(carol.address, message["contribution"], deadline, signature)
+    chain.sender(relayer).transact(call)
+    assert registry.functions.isRevoked(carol.address, message["contribution"]).call()
+
+
+def test_a_cancelled_nonce_voids_an_unrelayed_revocation(setup: tuple) -> None:
+    chain, registry, items = setup
+    carol, contribution = chain.accounts[3], items[2][0]
+    deadline = chain.w3.eth.get_block("latest")["timestamp"] + 3600
+    stuck = sign_revocation(carol, contribution, nonce=0, deadline=deadline)
+    chain.sender(carol).transact(registry.functions.useNonce())
+    call = registry.functions.revokeFor(
+        carol.address, bytes.fromhex(contribution.id[2:]), deadline, stuck
+    )
+    with pytest.raises(ContractReverted, match="InvalidSignature"):
+        chain.sender(chain.accounts[1]).transact(call)
+
+
+@pytest.mark.parametrize("where", ["registry", "chain"])
+def test_a_contribution_for_another_registry_or_chain_is_refused(
+    setup: tuple, tmp_path: Path, where: str
+) -> None:
+    # its revocation lives elsewhere: the local lookup would always answer "not revoked"
+    chain, registry, items = setup
+    other, _ = deploy(chain, "ContributionRegistry")
+    alice, data = items[0]
+    if where == "registry":
+        moved = replace(alice, registry=other.address)
+        message = f"signed for the ContributionRegistry at {other.address}"
+    else:
+        moved = replace(alice, chain_id=chain.chain_id + 1)
+        message = f"signed for chain {chain.chain_id + 1}, but the registry checked is on"
+    resigned = contribute(
+        chain.accounts[1],
+        data,
+        dataset=moved.dataset,
+        licence=moved.licence,
+        expiry=moved.expiry,
+        nonce=moved.nonce,
+        chain_id=moved.chain_id,
+        registry=moved.registry,
+        work_dir=tmp_path / "work",
+    )
+    with pytest.raises(InputError, match=message):
+        assemble(
+            [(resigned, data), *items[1:]],
+            dataset="fraud-labels",
+            output=tmp_path / "a.csv",
+            registry=registry,
+            work_dir=tmp_path / "w",
+        )
+    assert not (tmp_path / "a.csv").exists()
 
 
 def test_an_expiry_in_the_past_cannot_be_signed(chain: Chain, tmp_path: Path) -> None:

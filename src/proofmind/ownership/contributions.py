@@ -47,6 +47,16 @@ CONTRIBUTION_TYPES = {
         {"name": "nonce", "type": "uint256"},
     ]
 }
+# a relayed revocation names its contributor, so a signature an ERC-1271 wallet accepts cannot be
+# replayed for another wallet of the same owner key (ContributionRegistry.revokeFor)
+REVOKE_TYPES = {
+    "Revoke": [
+        {"name": "contributor", "type": "address"},
+        {"name": "contribution", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+        {"name": "deadline", "type": "uint256"},
+    ]
+}
 FORMAT = "proofmind-contribution-v1"
 ASSEMBLY_FORMAT = "proofmind-assembly-v1"
 
@@ -161,6 +171,61 @@ def contribute(
     return Contribution(**{**fields, "signature": "0x" + signature.hex()})  # type: ignore[arg-type]
 
 
+def revocation_message(
+    contribution: Contribution, *, nonce: int, deadline: int, contributor: str | None = None
+) -> dict[str, Any]:
+    """The ``Revoke`` struct that lets anyone relay the revocation of ``contribution``."""
+    return {
+        "contributor": to_checksum_address(contributor or contribution.contributor),
+        "contribution": bytes.fromhex(contribution.id[2:]),
+        "nonce": nonce,
+        "deadline": deadline,
+    }
+
+
+def sign_revocation(
+    signer: LocalAccount,
+    contribution: Contribution,
+    *,
+    nonce: int,
+    deadline: int,
+    contributor: str | None = None,
+) -> bytes:
+    """The contributor's EIP-712 signature for ``revokeFor(contributor, id, deadline, sig)``.
+
+    ``contributor`` defaults to the one the contribution names; for an ERC-1271 wallet it is the
+    wallet's address and ``signer`` its owner key. ``nonce`` is the registry's
+    ``nonces(contributor)``; ``useNonce()`` cancels a signature that was never relayed.
+    """
+    message = revocation_message(
+        contribution, nonce=nonce, deadline=deadline, contributor=contributor
+    )
+    return sign_typed_data(signer, contribution.domain, REVOKE_TYPES, "Revoke", message)
+
+
+def check_registry(contribution: Contribution, registry: Contract) -> None:
+    """Raise InputError unless ``contribution`` was signed for ``registry`` on its chain.
+
+    A revocation is recorded only in the registry the contribution names: looking it up in
+    another one (or on another chain) would always answer "not revoked".
+    """
+    who = f"contribution {contribution.id[:12]}… by {contribution.contributor}"
+    chain_id = int(registry.w3.eth.chain_id)
+    if contribution.chain_id != chain_id:
+        raise InputError(
+            f"{who} was signed for chain {contribution.chain_id}, but the registry checked is on "
+            f"chain {chain_id}: its revocation cannot be looked up here",
+            hint="assemble on the chain the contributor signed for, or ask them to sign again",
+        )
+    if to_checksum_address(contribution.registry) != to_checksum_address(registry.address):
+        raise InputError(
+            f"{who} was signed for the ContributionRegistry at {contribution.registry}, not the "
+            f"one at {registry.address}: its revocation cannot be looked up here",
+            hint="use the workspace whose registry the contributor signed for, or ask them to "
+            "sign again",
+        )
+
+
 def revoked_at(registry: Contract, contribution: Contribution) -> int:
     """When the contributor revoked it on-chain (unix time), 0 if never."""
     return int(
@@ -211,6 +276,7 @@ def check_contribution(
     if contribution.expiry <= now:
         raise InputError(f"{who} expired at {contribution.expiry}")
     if registry is not None:
+        check_registry(contribution, registry)
         at = revoked_at(registry, contribution)
         if at:
             raise InputError(f"{who} was revoked on-chain at {at}")

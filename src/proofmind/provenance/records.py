@@ -13,6 +13,7 @@ from enum import IntEnum
 from typing import Any
 
 from eth_abi.abi import encode
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
@@ -27,6 +28,7 @@ DOMAIN_NAME = "proofmind ProvenanceRegistry"
 DOMAIN_VERSION = "1"
 REGISTER_TYPES = {
     "Register": [
+        {"name": "creator", "type": "address"},
         {"name": "kind", "type": "uint8"},
         {"name": "contentHash", "type": "bytes32"},
         {"name": "uri", "type": "string"},
@@ -84,8 +86,11 @@ class RecordInput:
             )
         )
 
-    def typed_message(self, nonce: int, deadline: int) -> dict[str, Any]:
+    def typed_message(self, creator: str, nonce: int, deadline: int) -> dict[str, Any]:
+        """The ``Register`` struct ``creator`` signs; naming the creator keeps a signature for
+        one ERC-1271 wallet from being accepted for another wallet of the same owner key."""
         return {
+            "creator": to_checksum_address(creator),
             "kind": int(self.kind),
             "contentHash": self.content_hash,
             "uri": self.uri,
@@ -129,11 +134,15 @@ def sign_registration(
     *,
     nonce: int,
     deadline: int,
+    creator: str | None = None,
 ) -> bytes:
-    """The creator's EIP-712 signature that lets anyone relay ``record`` (see registerFor)."""
-    return sign_typed_data(
-        signer, domain, REGISTER_TYPES, "Register", record.typed_message(nonce, deadline)
-    )
+    """The creator's EIP-712 signature that lets anyone relay ``record`` (see registerFor).
+
+    ``creator`` defaults to the signer's own address; for an ERC-1271 wallet pass the wallet's
+    address (its owner key signs, the wallet is the creator)."""
+    account = signer if isinstance(signer, LocalAccount) else Account.from_key(signer)
+    message = record.typed_message(creator or account.address, nonce, deadline)
+    return sign_typed_data(account, domain, REGISTER_TYPES, "Register", message)
 
 
 class ProvenanceRegistryClient:
