@@ -60,6 +60,7 @@ contract ContributionRegistry is EIP712, Nonces {
     function revokeFor(address contributor, bytes32 contribution, uint256 deadline, bytes calldata signature)
         external
     {
+        // slither-disable-next-line timestamp (a signature deadline is hours or days away; the seconds a validator can shift the timestamp do not matter)
         if (block.timestamp > deadline) revert ExpiredSignature(deadline);
         bytes32 digest = revokeDigest(contributor, contribution, _useNonce(contributor), deadline);
         if (!SignatureChecker.isValidSignatureNow(contributor, digest, signature)) {

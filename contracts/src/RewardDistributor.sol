@@ -61,6 +61,7 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
     {
         if (root == bytes32(0)) revert EmptyRoot();
         if (total == 0) revert NothingToFund();
+        // slither-disable-next-line timestamp (claim deadlines are days away; a validator shifting the timestamp by seconds changes nothing that matters)
         if (deadline <= block.timestamp) revert DeadlineNotInFuture(deadline);
         epoch = _epochs.length;
         _epochs.push(Epoch(root, valuation, total, 0, deadline, false));
@@ -74,6 +75,7 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
         nonReentrant
     {
         Epoch storage e = _epoch(epoch);
+        // slither-disable-next-line timestamp (the claim window is days long; a few seconds of timestamp drift at its edge are accepted by design)
         if (block.timestamp > e.deadline) revert ClaimWindowClosed(epoch, e.deadline);
         if (claimed[epoch][account]) revert AlreadyClaimed(epoch, account);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
@@ -89,6 +91,7 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
     /// @notice After the deadline, send what was not claimed to `to`.
     function sweep(uint256 epoch, address to) external onlyOwner nonReentrant returns (uint256 amount) {
         Epoch storage e = _epoch(epoch);
+        // slither-disable-next-line timestamp (the sweep waits for the end of a days-long window; seconds of drift at its edge are accepted by design)
         if (block.timestamp <= e.deadline) revert ClaimWindowOpen(epoch, e.deadline);
         if (e.swept) revert AlreadySwept(epoch);
         e.swept = true;
