@@ -8,7 +8,7 @@ from web3 import Web3
 
 from proofmind.chain.accounts import Keystore
 from proofmind.chain.base import Chain, ChainBackend
-from proofmind.errors import ConfigError, ConnectionFailed, KeystoreError, WrongChain
+from proofmind.errors import ChainError, ConfigError, ConnectionFailed, KeystoreError, WrongChain
 from proofmind.settings import ChainSettings, DevnetSettings, KeystoreSettings, TxSettings
 
 
@@ -96,6 +96,12 @@ def read_chain_id(w3: Web3, where: str) -> int:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ChainError):  # already a redacted, one-line account
+        return exc.message
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return f"HTTP {status}"
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     # transport errors quote the full URL, which may carry an API key
     lowered = text.lower()

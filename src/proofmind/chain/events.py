@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 from web3.types import LogReceipt, RPCEndpoint
 
-from proofmind.chain.retry import with_retries
+from proofmind.chain.retry import RetryPolicy, with_retries
 from proofmind.errors import ChainError, InputError, ReorgDetected
 from proofmind.store.state import StateDB
 
@@ -206,6 +206,7 @@ class ReorgSafeCursor:
         history: int = 128,
         max_blocks: int = 500,
         fetch_headers: Callable[[Sequence[int]], list[BlockRef | None]] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if confirmations < 0 or history < 1 or max_blocks < 1:
             raise InputError("confirmations ≥ 0, history ≥ 1 and max_blocks ≥ 1 are required")
@@ -217,6 +218,7 @@ class ReorgSafeCursor:
         self.history = history
         self.max_blocks = max_blocks
         self._fetch = fetch_headers or (lambda numbers: fetch_headers_batched(w3, numbers))
+        self.retry = retry or RetryPolicy()
         self._load_or_create(start_block)
 
     @property
@@ -227,7 +229,8 @@ class ReorgSafeCursor:
         return int(row["next_block"])
 
     def safe_head(self) -> int:
-        return int(self.w3.eth.block_number) - self.confirmations
+        head = with_retries(lambda: self.w3.eth.block_number, policy=self.retry)
+        return int(head) - self.confirmations
 
     def poll(self) -> BlockRange | Reorg | None:
         """The next confirmed range to process, a Reorg to handle first, or None (caught up)."""

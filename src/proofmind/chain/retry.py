@@ -1,26 +1,69 @@
-"""Bounded retries with exponential backoff for transient RPC failures."""
+"""The one retry policy for JSON-RPC traffic: what is transient, and how long to wait.
+
+The synchronous path (web3 calls: :func:`with_retries`) and the asynchronous batched path
+(:class:`~proofmind.chain.batch.BatchedRpc`, bulk ingestion) both read it from here.
+"""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import requests
 from web3.exceptions import TooManyRequests
 
-from proofmind.errors import ChainError
+from proofmind.chain.redact import redact
+from proofmind.errors import ChainError, InputError
 
 T = TypeVar("T")
 
-TRANSIENT_HTTP = frozenset({429, 500, 502, 503, 504})
+# HTTP statuses worth another try: rate limited, or the node / its proxy overloaded
+RATE_LIMITED_HTTP = frozenset({429})
+OVERLOADED_HTTP = frozenset({500, 502, 503, 504})
+TRANSIENT_HTTP = RATE_LIMITED_HTTP | OVERLOADED_HTTP
+# JSON-RPC error codes hosted nodes use for "slow down"
+RATE_LIMITED_RPC = frozenset({-32005, -32029, 429})
 
 
-def with_retries(call: Callable[[], T], *, retries: int, backoff: float) -> T:
-    """Run ``call``; retry connection errors, timeouts, HTTP 429 and 5xx up to ``retries``
-    times, doubling the wait from ``backoff`` seconds. Other errors pass through at once."""
-    delay = backoff
-    for attempt in range(retries + 1):
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``retries`` more attempts after the first, waiting ``backoff`` seconds, doubling each
+    time up to ``max_delay``; ``jitter`` spreads the waits of concurrent callers (0: none)."""
+
+    retries: int = 4
+    backoff: float = 0.25
+    max_delay: float = 30.0
+    jitter: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or self.backoff < 0 or self.max_delay < 0 or self.jitter < 0:
+            raise InputError(f"a retry policy takes no negative values, got {self}")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (0 for the first)."""
+        base = min(self.max_delay, self.backoff * 2.0**attempt)
+        return float(base * (1 + self.jitter * random.random()))
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    retries: int | None = None,
+    backoff: float | None = None,
+    policy: RetryPolicy | None = None,
+) -> T:
+    """Run ``call``; retry connection errors, timeouts, HTTP 429 and 5xx as ``policy`` says
+    (or ``retries`` / ``backoff``). Other errors pass through at once."""
+    if policy is None:
+        defaults = RetryPolicy()
+        policy = RetryPolicy(
+            retries=defaults.retries if retries is None else retries,
+            backoff=defaults.backoff if backoff is None else backoff,
+        )
+    for attempt in range(policy.retries + 1):
         try:
             return call()
         except (requests.ConnectionError, requests.Timeout, TooManyRequests) as exc:
@@ -30,11 +73,21 @@ def with_retries(call: Callable[[], T], *, retries: int, backoff: float) -> T:
             if status not in TRANSIENT_HTTP:
                 raise
             failure = exc
-        if attempt == retries:
+        if attempt == policy.retries:
+            # not chained: the transport's exception quotes the URL, and a logged traceback
+            # would print it; its redacted first line is kept instead
             raise ChainError(
-                f"the node did not answer after {attempt + 1} attempts ({type(failure).__name__})",
+                f"the node did not answer after {attempt + 1} attempts "
+                f"({type(failure).__name__}: {describe(failure)})",
                 hint="check that the node is up; retries are set by PROOFMIND_TX_MAX_RETRIES",
-            ) from failure
-        time.sleep(delay)
-        delay *= 2
+            ) from None
+        time.sleep(policy.delay(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def describe(exc: BaseException) -> str:
+    """The first line of ``exc``, with any URL and its secrets removed."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    return redact(text[:300], url) if isinstance(url, str) else redact(text[:300])

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-from urllib.parse import urlsplit, urlunsplit
+import json
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
+import requests
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
+from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint, RPCResponse
 
 from proofmind.chain.base import ChainBackend
-from proofmind.errors import ConfigError
+from proofmind.chain.redact import protect_transport_logs, redact, redact_url
+from proofmind.errors import ChainError, ConfigError
+
+__all__ = ["RpcBackend", "http_web3", "redact_url"]
 
 
 class RpcBackend(ChainBackend):
@@ -40,20 +46,52 @@ class RpcBackend(ChainBackend):
 
 def http_web3(url: str, timeout: float = 30.0) -> Web3:
     """A Web3 over HTTP whose only retries are proofmind's own (bounded, with backoff):
-    web3's built-in retries would multiply them."""
-    provider = Web3.HTTPProvider(
+    web3's built-in retries would multiply them. Its errors and logs never show the URL's
+    secrets."""
+    protect_transport_logs()
+    provider = RedactingHTTPProvider(
         url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
     )
     return Web3(provider)
 
 
-def redact_url(url: str) -> str:
-    """Hide credentials and API keys that providers put in URLs (user:pass@, /v3/<key>)."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    path = parts.path
-    segments = path.split("/")
-    redacted = ["***" if len(seg) >= 20 and seg.isalnum() else seg for seg in segments]
-    return urlunsplit((parts.scheme, netloc, "/".join(redacted), "", ""))
+class RedactingHTTPProvider(HTTPProvider):
+    """web3's HTTP provider, but a transport error says what failed without the URL's secrets.
+
+    The error keeps its class (and HTTP response), so :func:`~proofmind.chain.retry.with_retries`
+    and the eth_getLogs range handling still tell a 429 from a 413; a body that is not JSON
+    becomes a ChainError.
+    """
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        try:
+            return super().make_request(method, params)
+        except requests.RequestException as exc:
+            raise _redacted_copy(exc, str(self.endpoint_uri)) from None
+        except json.JSONDecodeError:
+            raise _not_json(str(self.endpoint_uri), method) from None
+
+    def make_batch_request(
+        self, batch_requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        try:
+            return super().make_batch_request(batch_requests)
+        except requests.RequestException as exc:
+            raise _redacted_copy(exc, str(self.endpoint_uri)) from None
+        except json.JSONDecodeError:
+            raise _not_json(str(self.endpoint_uri), "a batch") from None
+
+    def __str__(self) -> str:
+        return f"RPC connection {redact_url(str(self.endpoint_uri))}"
+
+
+def _redacted_copy(exc: requests.RequestException, url: str) -> requests.RequestException:
+    text = redact(str(exc), url, *([exc.request.url] if exc.request and exc.request.url else []))
+    return type(exc)(text, response=exc.response)
+
+
+def _not_json(url: str, what: str) -> ChainError:
+    return ChainError(
+        f"{redact_url(url)} answered {what} with something that is not JSON-RPC",
+        hint="check that the URL is the node's JSON-RPC endpoint (a proxy's error page is not)",
+    )

@@ -201,6 +201,7 @@ def run_ingest_rpc(
 ) -> None:
     from rich.progress import Progress
 
+    from proofmind.chain.connect import read_chain_id
     from proofmind.chain.devnet import DevnetBackend
     from proofmind.chain.rpc import http_web3, redact_url
     from proofmind.intel.ingest import ingest
@@ -215,12 +216,7 @@ def run_ingest_rpc(
             )
         url = chain.backend.record.rpc_url
     w3 = http_web3(url)
-    try:
-        chain_id = int(w3.eth.chain_id)
-    except Exception as exc:
-        raise InputError(
-            f"cannot reach {redact_url(url)}: {exc}", hint="check the URL and that the node runs"
-        ) from exc
+    chain_id = read_chain_id(w3, redact_url(url))
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("ingesting blocks", total=None)
         try:

@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_error(text: str) -> None:
-    line = " ".join(text.split())  # one line, whatever the message held
+    from proofmind.chain.redact import redact
+
+    # the last guard: no URL in an error, ours or a library's, shows its credentials or key
+    line = redact(" ".join(text.split()))  # one line, whatever the message held
     if sys.stderr.isatty():
         sys.stderr.write(f"\x1b[31merror:\x1b[0m {line}\n")
     else:

@@ -7,9 +7,10 @@ blocks a reorganisation replaced. Each committed range is one Parquet file per t
 second, so a crash in between replays it, overwriting its own files: no duplicates, no gaps.
 
 Fetching is asynchronous batched JSON-RPC (``eth_getBlockByNumber`` with full transactions and
-``eth_getBlockReceipts``): several batches in flight, the batch size halving when the node
-refuses or times out and growing back on success, and HTTP 429 / rate-limit errors answered
-with exponential backoff.
+``eth_getBlockReceipts``) through the chain layer's :class:`~proofmind.chain.batch.BatchedRpc`:
+several batches in flight, the batch size halving when the node refuses or times out and
+growing back on success, and HTTP 429 / rate-limit errors answered with exponential backoff
+(the chain layer's retry policy; no error message shows the URL's secrets).
 """
 
 from __future__ import annotations
@@ -17,26 +18,26 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from proofmind.chain.batch import BULK_RETRY, BatchedRpc
 from proofmind.chain.events import BlockRange, BlockRef, Reorg, ReorgSafeCursor
-from proofmind.errors import ChainError, ConnectionFailed
+from proofmind.chain.retry import RetryPolicy
+from proofmind.errors import ChainError
 from proofmind.intel.etherscan import BLOCK_RANGE
 from proofmind.store.state import StateDB
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 TABLES = ("blocks", "transactions", "logs", "erc20_transfers", "native_transfers")
-_RATE_LIMITED = (-32005, -32029, 429)
 
 
 @dataclass
@@ -47,135 +48,6 @@ class IngestReport:
     backoffs: int = 0
     batch_size: int = 0
     seconds: float = 0.0
-
-
-class RpcBatcher:
-    """Batched JSON-RPC over HTTP with a concurrency limit, adaptive batch size and backoff."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        concurrency: int = 4,
-        batch_size: int = 50,
-        max_batch: int = 100,
-        retries: int = 8,
-        timeout: float = 60.0,
-    ) -> None:
-        self.url = url
-        self.batch_size = batch_size
-        self.max_batch = max_batch
-        self.retries = retries
-        self.timeout = timeout
-        self.backoffs = 0
-        self._gate = asyncio.Semaphore(concurrency)
-        self._ids = 0
-
-    async def call_many(
-        self, session: aiohttp.ClientSession, calls: list[tuple[str, list[Any]]]
-    ) -> list[Any]:
-        """Results of ``calls`` in order, split into batches of the current size."""
-        out: list[Any] = [None] * len(calls)
-        pending = list(range(len(calls)))
-        while pending:
-            size = max(1, self.batch_size)
-            chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-            results = await asyncio.gather(
-                *(self._batch(session, [calls[i] for i in c]) for c in chunks)
-            )
-            pending = []
-            for chunk, result in zip(chunks, results, strict=True):
-                if result is None:  # refused: retry these with smaller batches
-                    pending += chunk
-                    continue
-                for i, value in zip(chunk, result, strict=True):
-                    out[i] = value
-        return out
-
-    async def _batch(
-        self, session: aiohttp.ClientSession, calls: list[tuple[str, list[Any]]]
-    ) -> list[Any] | None:
-        payload = []
-        for method, params in calls:
-            self._ids += 1
-            payload.append({"jsonrpc": "2.0", "id": self._ids, "method": method, "params": params})
-        delay = 0.25
-        for _attempt in range(self.retries):
-            async with self._gate:
-                try:
-                    async with session.post(
-                        self.url, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout)
-                    ) as response:
-                        if response.status == 429:
-                            raise _RateLimited
-                        if response.status >= 500 or response.status == 413:
-                            raise _Refused
-                        body = await response.json(content_type=None)
-                except _RateLimited:
-                    body = None
-                except (_Refused, TimeoutError):
-                    if len(calls) > 1:
-                        self._shrink(len(calls))
-                        return None
-                    body = None  # a single call: back off and try again
-                except (aiohttp.ClientConnectionError, ConnectionError) as exc:
-                    raise ConnectionFailed(
-                        f"cannot reach {self.url}: {exc}",
-                        hint="check the node URL and that it runs",
-                    ) from exc
-            if body is None or _rate_limited(body):
-                self.backoffs += 1
-                await asyncio.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 30.0)
-                continue
-            if isinstance(body, dict):  # one error for the whole batch (e.g. batch too large)
-                if len(calls) > 1:
-                    self._shrink(len(calls))
-                    return None
-                _raise(body)
-            by_id = {item["id"]: item for item in body}
-            results = []
-            for request in payload:
-                item = by_id.get(request["id"])
-                if item is None or "error" in item:
-                    if len(calls) > 1:
-                        self._shrink(len(calls))
-                        return None
-                    _raise(item or {"error": {"message": "no answer"}})
-                results.append(item["result"])
-            if self.batch_size < self.max_batch:
-                self.batch_size = min(
-                    self.max_batch, self.batch_size + max(1, self.batch_size // 4)
-                )
-            return results
-        raise ChainError(
-            f"{self.url} kept refusing or rate-limiting after {self.retries} attempts",
-            hint="lower the load (fewer concurrent batches) or try later",
-        )
-
-    def _shrink(self, size: int) -> None:
-        self.batch_size = max(1, min(self.batch_size, size) // 2)
-
-
-class _RateLimited(Exception):
-    pass
-
-
-class _Refused(Exception):
-    pass
-
-
-def _rate_limited(body: Any) -> bool:
-    items = body if isinstance(body, list) else [body]
-    return any(
-        isinstance(i, dict) and "error" in i and i["error"].get("code") in _RATE_LIMITED
-        for i in items
-    )
-
-
-def _raise(body: dict[str, Any]) -> NoReturn:
-    error = body.get("error", {})
-    raise ChainError(f"the node refused a request: {error.get('message', error)}")
 
 
 # --------------------------------------------------------------------------- rows
@@ -418,14 +290,17 @@ def ingest(
     poll_seconds: float = 2.0,
     progress: Callable[[int], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    retry: RetryPolicy | None = None,
 ) -> IngestReport:
     """Ingest blocks ``start``..``end`` (or to the safe head; with ``follow`` keep going) from
     ``url`` into ``out``. Resumes from the checkpoint in ``out/_ingest.sqlite``. Without
     ``receipts``, transactions carry no status or gas used and no logs are read (blocks and
-    transactions only, one request per block)."""
+    transactions only, one request per block). ``retry`` says how long requests wait out a
+    rate-limiting or overloaded node (default: the bulk requests ``BULK_RETRY``, the cursor's
+    block-number reads the chain layer's default)."""
     out.mkdir(parents=True, exist_ok=True)
     state = StateDB(out / "_ingest.sqlite")
-    fetcher = _BlockFetcher(RpcBatcher(url))
+    fetcher = _BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY))
     cursor = ReorgSafeCursor(
         w3,
         state,
@@ -435,6 +310,7 @@ def ingest(
         start_block=start,
         max_blocks=range_blocks,
         fetch_headers=fetcher.headers,
+        retry=retry,
     )
     report = IngestReport()
     began = time.perf_counter()
@@ -459,7 +335,7 @@ class _BlockFetcher:
     (``prefetch``) while the current one is turned into rows and written.
     """
 
-    def __init__(self, batcher: RpcBatcher) -> None:
+    def __init__(self, batcher: BatchedRpc) -> None:
         self.batcher = batcher
         self.cache: dict[int, dict[str, Any]] = {}
         self.loop = asyncio.new_event_loop()
