@@ -49,7 +49,7 @@ def secret_urls(port: int) -> list[str]:
 
 @contextmanager
 def misbehaving_node(mode: str, upstream: str | None = None) -> Iterator[int]:
-    """A JSON-RPC server on any path. ``mode``: "429", "500", "not-json" or "hang-up" for
+    """A JSON-RPC server on any path. ``mode``: an HTTP status, "not-json" or "hang-up" for
     every request, or "batch-..." to answer single calls from ``upstream`` and fail batches."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -115,7 +115,7 @@ def run_ingest(url: str, out: Path) -> ProofmindError:
     return info.value
 
 
-@pytest.mark.parametrize("mode", ["429", "500", "not-json", "hang-up"])
+@pytest.mark.parametrize("mode", ["401", "429", "500", "not-json", "hang-up"])
 def test_a_failing_node_never_shows_the_secret(
     mode: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -158,7 +158,7 @@ def test_failing_batches_never_show_the_secret(
             caplog.clear()
 
 
-@pytest.mark.parametrize("mode", ["refused", "500", "not-json"])
+@pytest.mark.parametrize("mode", ["refused", "401", "500", "not-json"])
 def test_the_ingest_command_never_shows_the_secret(
     mode: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -168,7 +168,7 @@ def test_the_ingest_command_never_shows_the_secret(
         for url in secret_urls(port):
             code = main(["ingest", "rpc", "--url", url, "-o", str(tmp_path / "out"), "--to", "3"])
             shown = everything_shown(None, caplog, capsys)
-            assert code != 0 and "error: cannot reach http://127.0.0.1:" in shown, shown
+            assert code != 0 and "error: " in shown and "http://127.0.0.1:" in shown, shown
             assert_no_secret(shown)
             caplog.clear()
 

@@ -87,6 +87,8 @@ def open_chain(
 def read_chain_id(w3: Web3, where: str) -> int:
     try:
         return int(w3.eth.chain_id)
+    except ChainError as exc:  # the transport's own account: it names the URL (redacted)
+        raise ConnectionFailed(exc.message, hint=exc.hint) from None
     except Exception as exc:
         raise ConnectionFailed(
             f"cannot reach {where}: {_reason(exc)}",
@@ -96,8 +98,6 @@ def read_chain_id(w3: Web3, where: str) -> int:
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ChainError):  # already a redacted, one-line account
-        return exc.message
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
     if isinstance(status, int):

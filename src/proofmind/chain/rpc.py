@@ -13,9 +13,13 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from proofmind.chain.base import ChainBackend
 from proofmind.chain.redact import protect_transport_logs, redact, redact_url
-from proofmind.errors import ChainError, ConfigError
+from proofmind.chain.retry import TRANSIENT_HTTP
+from proofmind.errors import ChainError, ConfigError, ConnectionFailed
 
 __all__ = ["RpcBackend", "http_web3", "redact_url"]
+
+# statuses whose error keeps its class: retried (429, 5xx) or a range to split (413, eth_getLogs)
+_RETRIED_OR_SPLIT = TRANSIENT_HTTP | {413}
 
 
 class RpcBackend(ChainBackend):
@@ -85,7 +89,15 @@ class RedactingHTTPProvider(HTTPProvider):
         return f"RPC connection {redact_url(str(self.endpoint_uri))}"
 
 
-def _redacted_copy(exc: requests.RequestException, url: str) -> requests.RequestException:
+def _redacted_copy(exc: requests.RequestException, url: str) -> Exception:
+    status = exc.response.status_code if exc.response is not None else None
+    if isinstance(exc, requests.HTTPError) and status not in _RETRIED_OR_SPLIT:
+        # 401, 403, 404...: no retry cures it, and it is most often a wrong URL or API key
+        return ConnectionFailed(
+            f"{redact_url(url)} refused the request: HTTP {status} "
+            f"{exc.response.reason if exc.response is not None else ''}".rstrip(),
+            hint="check the URL and the API key it carries",
+        )
     text = redact(str(exc), url, *([exc.request.url] if exc.request and exc.request.url else []))
     return type(exc)(text, response=exc.response)
 
