@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proofmind.chain.redact import protect_transport_logs, redact, redact_url, url_secrets
 
@@ -80,3 +82,25 @@ def test_transport_loggers_are_filtered(caplog: pytest.LogCaptureFixture) -> Non
     assert len(caplog.records) == 2
     assert all(secret not in r.getMessage() for r in caplog.records)
     assert "https://n.example/v3/***" in caplog.records[0].getMessage()
+
+
+# a key as providers issue them: 16-64 characters of letters, digits, "-" and "_", with a digit
+KEYS = st.text(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=15, max_size=63
+).map(lambda k: k + "7")
+
+
+@given(
+    key=KEYS,
+    where=st.sampled_from(["path", "query", "password"]),
+    host=st.sampled_from(["127.0.0.1:8545", "eth-mainnet.example.io", "node.example:443"]),
+)
+def test_any_provider_key_is_masked(key: str, where: str, host: str) -> None:
+    url = {
+        "path": f"https://{host}/v2/{key}",
+        "query": f"https://{host}/rpc?apikey={key}",
+        "password": f"https://user:{key}@{host}/",
+    }[where]
+    assert key not in redact_url(url)
+    quoted = f"POST failed for {url}: Max retries exceeded with url: /v2/{key}?apikey={key}"
+    assert key not in redact(quoted, url)
