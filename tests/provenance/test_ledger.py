@@ -143,15 +143,18 @@ def test_lineage_exports(lineage: Lineage) -> None:
 
 
 def test_a_finished_run_is_anchored_when_it_ends(ws: Workspace, tmp_path: Path) -> None:
+    """With its datasets, and nothing else: another pending record stays pending."""
     from proofmind.chain.devnet import Devnet
 
+    unrelated = Ledger(ws).add(Kind.DATASET, "unrelated", "0x" + "ab" * 32, "proofmind://x")
     try:
         with track_run("anchored", datasets=[write_dataset(tmp_path / "d")], workspace=ws) as run:
             run.log_metric(0, loss=0.5)
         assert run.record is not None
         records = Ledger(ws).all()
-        assert [r.kind for r in records] == [Kind.DATASET, Kind.TRAINING_RUN]
-        assert all(r.anchored for r in records)
+        assert [r.kind for r in records] == [Kind.DATASET, Kind.DATASET, Kind.TRAINING_RUN]
+        assert [r.anchored for r in records] == [False, True, True]
+        assert records[0].key == unrelated.key and records[0].state == "pending"
     finally:
         Devnet(ws.chain_dir, ws.devnet_settings()).down()
 
