@@ -33,11 +33,12 @@ class Mirror(Protocol):
 
 def reconcile(chain: Chain, *mirrors: Mirror) -> list[str]:
     """Settle ``mirrors`` against ``chain``, in order (later ones may rely on earlier ones:
-    pass the deployment registry first). Returns every correction made, each also logged."""
+    pass the deployment registry first). Returns every correction made (each also logged at
+    INFO; a command shows them to its user)."""
     corrections: list[str] = []
     for mirror in mirrors:
         for line in mirror.reconcile(chain):
-            log.warning("%s", line)
+            log.info("%s", line)
             corrections.append(line)
     return corrections
 
