@@ -1,0 +1,87 @@
+"""The ledger and the deployment registry are settled against the chain before they are
+trusted: what the chain lost goes back to pending (or is forgotten), what it holds is kept,
+and nothing is sent twice."""
+
+from __future__ import annotations
+
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry
+from proofmind.chain.reconcile import reconcile
+from proofmind.crypto.keccak import keccak256
+from proofmind.provenance.ledger import REGISTRY, Ledger, LocalRecord
+from proofmind.provenance.records import Kind
+from proofmind.workspace import Workspace
+
+pytestmark = pytest.mark.devnet
+
+
+def _queue(ledger: Ledger, n: int) -> list[LocalRecord]:
+    data = ledger.add(Kind.DATASET, "data", "0x" + keccak256(b"data").hex(), "proofmind://d")
+    runs = [
+        ledger.add(
+            Kind.TRAINING_RUN,
+            f"run-{i}",
+            "0x" + keccak256(f"run{i}".encode()).hex(),
+            f"proofmind://run/{i}",
+            parents=[data],
+        )
+        for i in range(n - 1)
+    ]
+    return [data, *runs]
+
+
+def test_records_the_chain_lost_go_back_to_pending(ws: Workspace, chain: Chain) -> None:
+    ledger = Ledger(ws)
+    records = _queue(ledger, 3)
+    before = chain.snapshot()
+    first = ledger.anchor(chain)
+    assert len(first.anchored) == 3 and not first.corrections
+    chain.revert(before)  # the chain forgets them, as a devnet restarted from an older state
+
+    again = ledger.anchor(chain)
+    registry = DeploymentRegistry(ws.state).get(chain.chain_id, REGISTRY)
+    assert registry is not None
+    assert again.deployed_registry, "the registry itself was lost: deployed again"
+    assert [r.key for r in again.anchored] == [r.key for r in records]
+    assert len(again.corrections) == 4
+    assert again.corrections[0].startswith(f"{REGISTRY} was recorded at ")
+    assert all("back to pending" in line for line in again.corrections[1:])
+    assert all(r.anchored and r.registry == registry.address for r in ledger.all())
+    assert ledger.anchor(chain).corrections == []  # now they agree
+
+
+def test_sent_records_are_settled_not_sent_again(ws: Workspace, chain: Chain) -> None:
+    """A command stopped after its first transaction: the next one confirms the record that
+    transaction registered and sends only the others (a second registration would revert)."""
+    ledger = Ledger(ws)
+    records = _queue(ledger, 4)
+
+    def stop(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ledger.anchor(chain, batch_size=1, progress=stop)
+    assert [r.state for r in ledger.all()][1:] == ["pending"] * 3
+    report = ledger.anchor(chain, batch_size=2)
+    assert [r.key for r in report.anchored] == [r.key for r in records[1:]]
+    assert len(report.tx_hashes) == 2 and not report.waiting
+    assert all(r.anchored for r in ledger.all())
+
+
+def test_deployments_without_code_are_forgotten(ws: Workspace, chain: Chain) -> None:
+    from proofmind.chain.contracts import deploy
+
+    deployments = DeploymentRegistry(ws.state)
+    before = chain.snapshot()
+    _, kept = deploy(chain, "MerkleCommitments", registry=deployments)
+    lost_at = chain.snapshot()
+    deploy(chain, REGISTRY, registry=deployments)
+    chain.revert(lost_at)
+    corrections = reconcile(chain, deployments)
+    assert len(corrections) == 1 and corrections[0].startswith(f"{REGISTRY} was recorded at")
+    assert [d.name for d in deployments.list(chain.chain_id)] == ["MerkleCommitments"]
+    assert deployments.get(chain.chain_id, "MerkleCommitments") == kept
+    chain.revert(before)
+    assert reconcile(chain, deployments) and deployments.list(chain.chain_id) == []
