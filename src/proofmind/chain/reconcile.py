@@ -57,9 +57,13 @@ class TxOutcome:
     receipt: dict[str, Any] | None = None
 
 
-def tx_outcome(chain: Chain, tx_hash: str, *, confirmations: int | None = None) -> TxOutcome:
+def tx_outcome(
+    chain: Chain, tx_hash: str, *, confirmations: int | None = None, durable: bool = True
+) -> TxOutcome:
     """What became of a transaction this workspace sent. ``confirmations`` None takes the
-    chain's setting; a confirmed transaction is also durable (see Chain.confirmed_block)."""
+    chain's setting; with ``durable`` a confirmed transaction is also in the state a restarted
+    devnet resumes from (see Chain.confirmed_block) — a service that re-reads the chain after
+    every restart, as the oracle node does, may do without."""
     try:
         receipt: dict[str, Any] = dict(chain.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
     except TransactionNotFound:
@@ -71,6 +75,9 @@ def tx_outcome(chain: Chain, tx_hash: str, *, confirmations: int | None = None) 
     block = int(receipt["blockNumber"])
     if receipt["status"] != 1:
         return TxOutcome(Fate.REVERTED, block, receipt)
-    if chain.confirmed_block(confirmations) < block:
+    depth = chain.tx_settings.confirmations if confirmations is None else confirmations
+    head = int(chain.w3.eth.block_number)
+    trusted = chain.confirmed_block(depth) if durable else head - depth
+    if trusted < block:
         return TxOutcome(Fate.WAITING, block, receipt)
     return TxOutcome(Fate.CONFIRMED, block, receipt)
