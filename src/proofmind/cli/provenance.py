@@ -88,6 +88,8 @@ def run_mlflow(path: Path | None, run_id: str, tracking: str, datasets: list[Pat
 
 
 def run_anchor(path: Path | None, batch_size: int) -> None:
+    from proofmind.cli.chainstate import show_corrections
+
     workspace = open_workspace(path)
     ledger = Ledger(workspace)
     if not ledger.all():
@@ -95,12 +97,11 @@ def run_anchor(path: Path | None, batch_size: int) -> None:
         return
     chain = workspace.connect()  # the ledger is checked against the chain before it is trusted
     with _progress() as bar:
-        task = bar.add_task("anchoring", total=len(ledger.pending()))
+        task = bar.add_task("anchoring", total=sum(r.state == "pending" for r in ledger.pending()))
         report = ledger.anchor(
             chain, batch_size=batch_size, progress=lambda n: bar.advance(task, n)
         )
-    for line in report.corrections:
-        console.print(f"[yellow]ledger corrected:[/yellow] {line}")
+    show_corrections(report.corrections)
     if report.deployed_registry:
         console.print(f"Deployed ProvenanceRegistry at {report.registry}")
     if not report.tx_hashes and not report.waiting:
