@@ -20,6 +20,7 @@ import fcntl
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -331,8 +332,17 @@ def _read(path: Path) -> bytes:
         return b""
 
 
+_DUMP_HEAD = re.compile(rb'\{"block":\{"number":"0x([0-9a-fA-F]+)"')
+_DUMP_TAIL = b'"historical_states":null}'
+
+
 def _dump_block(raw: bytes) -> int:
     """The block an anvil state dump ends at; -1 when it is missing or incomplete."""
+    head = _DUMP_HEAD.match(raw)
+    if head is not None and raw.rstrip().endswith(_DUMP_TAIL):
+        # anvil writes the block first and this key last: a complete dump, read without
+        # parsing what may be many megabytes of accounts and blocks
+        return int(head.group(1), 16)
     try:
         state = json.loads(raw)
         number = state.get("best_block_number")

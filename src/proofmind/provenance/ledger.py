@@ -348,11 +348,13 @@ class Ledger:
 
     def _settle(self, chain: Chain) -> None:
         """Mark sent records anchored once their block is confirmed and they are on-chain."""
-        confirmed = chain.confirmed_block()
         rows = [
-            r
-            for r in self._sent(chain)
-            if r.block_number is not None and r.block_number <= confirmed
+            LocalRecord.from_row(row)
+            for row in self.state.conn.execute(
+                "SELECT * FROM records WHERE status='pending' AND record_id IS NOT NULL "
+                "AND chain_id=? AND block_number<=? ORDER BY key",
+                (chain.chain_id, chain.confirmed_block()),
+            )
         ]
         present = self._on_chain(chain, rows)
         with self.state.transaction() as conn:
