@@ -201,3 +201,24 @@ def test_two_concurrent_starts_share_one_node(devnet: Devnet) -> None:
     finally:
         for pid in _anvils_serving(devnet.state_file):
             os.kill(pid, signal.SIGTERM)
+
+
+def test_deleting_the_state_resets_the_chain_for_good(devnet: Devnet) -> None:
+    """The backup of a discarded chain is never resumed from later."""
+    record, _ = devnet.up()
+    chain = open_chain(DevnetBackend(devnet))
+    stranger = Account.create().address
+    chain.sender().send({"to": stranger, "value": 5})
+    devnet.persist(record.rpc_url)
+    devnet.down()
+    devnet.state_file.unlink()  # the user resets the chain
+    reset_at = time.time()
+    devnet.up()
+    assert not devnet.backup_file.exists()
+    assert devnet.wait_persisted(reset_at)  # anvil saved the new chain
+    record = devnet.read_record()
+    assert record is not None
+    os.kill(record.pid, signal.SIGKILL)
+    devnet._proc.wait(timeout=5)  # type: ignore[union-attr]
+    devnet.up()
+    assert open_chain(DevnetBackend(devnet)).w3.eth.get_balance(stranger) == 0

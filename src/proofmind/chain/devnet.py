@@ -308,8 +308,12 @@ class Devnet:
         """Resume from the newest complete state: anvil's dump, or the backup when the dump
         was cut short by a kill or is older than a block proofmind already trusted."""
         backup = self.backup_file
+        self._persisted, self._seen_dump = -1, None
         if not self.state_file.exists():
-            return  # a fresh chain (or one the user reset on purpose)
+            # a fresh chain (or one the user reset by deleting the state): the backup belongs
+            # to the chain that was discarded, and must never be resumed from
+            backup.unlink(missing_ok=True)
+            return
         state_raw = _read(self.state_file)
         state_block, backup_block = _dump_block(state_raw), _dump_block(_read(backup))
         if backup_block > state_block:
