@@ -85,3 +85,35 @@ def test_deployments_without_code_are_forgotten(ws: Workspace, chain: Chain) -> 
     assert deployments.get(chain.chain_id, "MerkleCommitments") == kept
     chain.revert(before)
     assert reconcile(chain, deployments) and deployments.list(chain.chain_id) == []
+
+
+def test_cli_anchor_does_not_trust_a_ledger_the_chain_lost(ws: Workspace, chain: Chain) -> None:
+    """The reported case: after the chain lost anchored records, `provenance anchor` said
+    "every record is on-chain". It checks first, says what it corrected, and anchors them."""
+    from proofmind.chain.accounts import Keystore
+    from tests.test_cli import run
+
+    Keystore(ws.keystore_dir).import_key("curator", chain.accounts[0].key, "pw")
+    ledger = Ledger(ws)
+    records = _queue(ledger, 2)
+    env = {
+        "PROOFMIND_WORKSPACE": str(ws.root),
+        "PROOFMIND_CHAIN_BACKEND": "rpc",
+        "PROOFMIND_CHAIN_RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        "PROOFMIND_CHAIN_ACCOUNT": "curator",
+        "PROOFMIND_KEYSTORE_PASSWORD": "pw",
+    }
+    before = chain.snapshot()
+    first = run("provenance", "anchor", cwd=ws.root.parent, env=env)
+    assert first.returncode == 0 and "Anchored 2 record(s)" in first.stdout, first.stderr
+    chain.revert(before)
+
+    again = run("provenance", "anchor", cwd=ws.root.parent, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "every record is on" not in again.stdout
+    assert "Anchored 2 record(s)" in again.stdout
+    assert again.stderr.count("corrected:") == 3  # the registry, and both records
+    assert all(r.anchored for r in ledger.all()) and len(records) == 2
+    settled = run("provenance", "anchor", cwd=ws.root.parent, env=env)
+    assert "Nothing to anchor: every record is on chain 31337." in settled.stdout
+    assert "corrected:" not in settled.stderr
