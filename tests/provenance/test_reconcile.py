@@ -117,3 +117,22 @@ def test_cli_anchor_does_not_trust_a_ledger_the_chain_lost(ws: Workspace, chain:
     settled = run("provenance", "anchor", cwd=ws.root.parent, env=env)
     assert "Nothing to anchor: every record is on chain 31337." in settled.stdout
     assert "corrected:" not in settled.stderr
+
+
+def test_pending_records_already_registered_are_not_sent_again(ws: Workspace, chain: Chain) -> None:
+    """A record the registry holds while the ledger says pending (an older proofmind killed
+    between receipt and ledger, a restored ledger) would make every batch with it revert."""
+    from proofmind.provenance.records import ProvenanceRegistryClient
+
+    ledger = Ledger(ws)
+    data, run = _queue(ledger, 2)
+    contract, _ = ledger.registry(chain, deploy_if_missing=True)
+    client = ProvenanceRegistryClient(chain, contract)  # type: ignore[arg-type]
+    client.register([data.record_input([])])  # on-chain, never recorded in the ledger
+    report = ledger.anchor(chain)
+    assert [r.key for r in report.anchored] == [run.key]
+    assert report.corrections == [
+        f"{data.label()} is registered on chain {chain.chain_id} but was not marked anchored: "
+        "anchored now"
+    ]
+    assert all(r.anchored for r in ledger.all())

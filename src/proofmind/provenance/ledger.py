@@ -17,7 +17,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eth_utils.address import to_checksum_address
@@ -421,14 +421,49 @@ class Ledger:
             elif not r.anchored and r.block_number is None:
                 self._find_block(chain, r)
         self._unsend(lost)
+        for r in self._registered_but_pending(chain):
+            self._find_block(chain, r)
         before = {r.key for r in rows if r.anchored}
         self._settle(chain)
         for r in self.all():
             if r.anchored and r.key not in before and r.chain_id == chain.chain_id:
                 corrections.append(
-                    f"{r.label()} was sent earlier and is on chain {chain.chain_id}: anchored"
+                    f"{r.label()} is registered on chain {chain.chain_id} but was not marked "
+                    "anchored: anchored now"
                 )
         return corrections
+
+    def _registered_but_pending(self, chain: Chain) -> list[LocalRecord]:
+        """Pending records the current registry already holds, as sent by the default account
+        (a command of an older proofmind stopped between its receipt and the ledger, or the
+        ledger restored from a backup): they are marked sent, since sending them again would
+        revert with RecordExists."""
+        deployment = DeploymentRegistry(self.state).get(chain.chain_id, REGISTRY)
+        if deployment is None or not chain.accounts:
+            return []
+        creator = chain.default_account.address
+        ids: dict[int, str] = {}
+        candidates = []
+        for record in self.pending():
+            if record.record_id is not None:
+                continue
+            parent_ids = [ids.get(p) or self.get(p).record_id for p in record.parents]
+            if None in parent_ids:
+                continue
+            record_input = record.record_input([bytes.fromhex(str(p)[2:]) for p in parent_ids])
+            ids[record.key] = "0x" + record_input.record_id(creator).hex()
+            candidates.append(
+                replace(record, record_id=ids[record.key], registry=deployment.address)
+            )
+        present = self._on_chain(chain, candidates)
+        found = [r for r in candidates if present[r.key]]
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET record_id=?, creator=?, chain_id=?, registry=? "
+                "WHERE key=? AND status='pending'",
+                [(r.record_id, creator, chain.chain_id, r.registry, r.key) for r in found],
+            )
+        return [self.get(r.key) for r in found]
 
     def _find_block(self, chain: Chain, record: LocalRecord) -> None:
         """The block and transaction that registered ``record``, from its event."""
