@@ -62,6 +62,11 @@ def test_a_record_absent_on_chain(lineage: Lineage) -> None:
     problems = [p for f in report.findings for p in f.problems]
     assert not report.ok
     assert any("is absent on chain 31337" in p for p in problems)
+    # not forever: anchoring again finds the ledger wrong and registers the record again
+    again = ledger.anchor(chain)
+    assert [r.key for r in again.anchored] == [extra.record.key]
+    report = verify_path(lineage.ws, Path(str(extra.record.path)), connect=lambda: chain, workers=1)
+    assert report.ok, [p for f in report.findings for p in f.problems]
 
 
 def test_verify_on_the_wrong_chain(lineage: Lineage) -> None:
