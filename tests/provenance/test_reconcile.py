@@ -87,22 +87,28 @@ def test_deployments_without_code_are_forgotten(ws: Workspace, chain: Chain) -> 
     assert reconcile(chain, deployments) and deployments.list(chain.chain_id) == []
 
 
-def test_cli_anchor_does_not_trust_a_ledger_the_chain_lost(ws: Workspace, chain: Chain) -> None:
-    """The reported case: after the chain lost anchored records, `provenance anchor` said
-    "every record is on-chain". It checks first, says what it corrected, and anchors them."""
+def _cli_env(ws: Workspace, chain: Chain) -> dict[str, str]:
+    """The CLI on the session devnet, signing with its first account from the keystore."""
     from proofmind.chain.accounts import Keystore
-    from tests.test_cli import run
 
     Keystore(ws.keystore_dir).import_key("curator", chain.accounts[0].key, "pw")
-    ledger = Ledger(ws)
-    records = _queue(ledger, 2)
-    env = {
+    return {
         "PROOFMIND_WORKSPACE": str(ws.root),
         "PROOFMIND_CHAIN_BACKEND": "rpc",
         "PROOFMIND_CHAIN_RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
         "PROOFMIND_CHAIN_ACCOUNT": "curator",
         "PROOFMIND_KEYSTORE_PASSWORD": "pw",
     }
+
+
+def test_cli_anchor_does_not_trust_a_ledger_the_chain_lost(ws: Workspace, chain: Chain) -> None:
+    """The reported case: after the chain lost anchored records, `provenance anchor` said
+    "every record is on-chain". It checks first, says what it corrected, and anchors them."""
+    from tests.test_cli import run
+
+    env = _cli_env(ws, chain)
+    ledger = Ledger(ws)
+    records = _queue(ledger, 2)
     before = chain.snapshot()
     first = run("provenance", "anchor", cwd=ws.root.parent, env=env)
     assert first.returncode == 0 and "Anchored 2 record(s)" in first.stdout, first.stderr
@@ -136,3 +142,19 @@ def test_pending_records_already_registered_are_not_sent_again(ws: Workspace, ch
         "anchored now"
     ]
     assert all(r.anchored for r in ledger.all())
+
+
+def test_cli_deploy_forgets_contracts_the_chain_lost(ws: Workspace, chain: Chain) -> None:
+    from tests.test_cli import run
+
+    env = _cli_env(ws, chain)
+    before = chain.snapshot()
+    first = run("contracts", "deploy", "MerkleCommitments", cwd=ws.root.parent, env=env)
+    assert first.returncode == 0 and "deployed" in first.stdout, first.stderr
+    chain.revert(before)
+    again = run("contracts", "deploy", "MerkleCommitments", cwd=ws.root.parent, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "corrected: MerkleCommitments was recorded at" in again.stderr
+    assert "deployed" in again.stdout
+    kept = run("contracts", "deploy", "MerkleCommitments", cwd=ws.root.parent, env=env)
+    assert "kept" in kept.stdout and "corrected" not in kept.stderr
