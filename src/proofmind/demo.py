@@ -81,8 +81,7 @@ def run_demo(directory: Path, console: Console | None = None) -> DemoReport:
     _step(console, "Tampered row", lambda: _tamper(chain, contract, tree, report))
     _lineage(console, workspace, chain, report)
 
-    if isinstance(chain.backend, DevnetBackend):
-        chain.backend.devnet.wait_persisted(time.time() - 0.5)
+    chain.wait_confirmed(int(chain.w3.eth.block_number))  # the devnet saved what it showed
     elapsed = time.monotonic() - started
     console.print(
         Panel(

@@ -137,6 +137,17 @@ class TxSettings(ComponentSettings):
     receipt_timeout: float = Field(default=120.0, gt=0)
     poll_interval: float = Field(default=0.05, gt=0)
     priority_fee_gwei: float = Field(default=1.0, ge=0)
+    confirmations: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="blocks on top of a transaction's block before local state trusts it "
+        "(chain-backed state such as an anchored record); on the devnet the block must also "
+        "be in anvil's saved state",
+    )
+    confirmation_timeout: float = Field(
+        default=30.0, gt=0, description="how long a command waits for that depth"
+    )
 
 
 class KeystoreSettings(ComponentSettings):

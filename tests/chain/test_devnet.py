@@ -110,3 +110,115 @@ def test_stale_record_is_replaced(devnet: Devnet) -> None:
     assert not devnet.status().running
     record, started = devnet.up()
     assert started and record.pid != 999_999
+
+
+def _anvils_serving(state_file: Path) -> list[int]:
+    """Live anvil processes whose state file is ``state_file``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"anvil") and str(state_file).encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_two_concurrent_chain_up_start_one_node(tmp_path: Path) -> None:
+    """`proofmind chain up & proofmind chain up & wait`: one starts, the other reuses it."""
+    import subprocess
+    import sys
+
+    from proofmind.workspace import init_workspace
+
+    ws, _ = init_workspace(tmp_path)
+    env = {**os.environ, "PROOFMIND_WORKSPACE": str(ws.root)}
+    command = [sys.executable, "-m", "proofmind", "chain"]
+    state_file = Devnet(ws.chain_dir, ws.devnet_settings()).state_file
+    try:
+        procs = [
+            subprocess.Popen([*command, "up"], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        outputs = sorted(p.communicate(timeout=60)[0] for p in procs)
+        assert [p.returncode for p in procs] == [0, 0]
+        assert outputs[0].startswith("Reusing devnet") and outputs[1].startswith("Started"), outputs
+        pids = {line.split("pid ")[1].split(")")[0] for line in outputs}
+        assert len(pids) == 1, outputs
+        assert _anvils_serving(state_file) == [int(pids.pop())]
+    finally:
+        down = subprocess.run([*command, "down"], env=env, capture_output=True, check=False)
+        assert down.returncode == 0
+        deadline = time.monotonic() + 10
+        while _anvils_serving(state_file) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _anvils_serving(state_file) == [], "`chain down` left an anvil running"
+
+
+def test_a_restart_never_resumes_before_a_persisted_block(devnet: Devnet) -> None:
+    """anvil's own dump may be older than the state proofmind saw saved (a dump of an older
+    state landing late, or cut short): the start resumes from the newer backup."""
+    record, _ = devnet.up()
+    chain = open_chain(DevnetBackend(devnet))
+    devnet.persist(record.rpc_url)
+    older = devnet.state_file.read_bytes()
+    stranger = Account.create().address
+    receipt = chain.sender().send({"to": stranger, "value": 4242})
+    assert devnet.persist(record.rpc_url) >= receipt["blockNumber"]
+    assert chain.wait_confirmed(receipt["blockNumber"], timeout=1.0)
+    os.kill(record.pid, signal.SIGKILL)
+    devnet._proc.wait(timeout=5)  # type: ignore[union-attr]
+    devnet.state_file.write_bytes(older)
+    devnet.up()
+    assert open_chain(DevnetBackend(devnet)).w3.eth.get_balance(stranger) == 4242
+
+
+def test_two_concurrent_starts_share_one_node(devnet: Devnet) -> None:
+    """Two starts racing (released together): the lock makes the second wait and reuse."""
+    import threading
+
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, bool]] = []
+
+    def start() -> None:
+        node = Devnet(devnet.chain_dir, devnet.settings)
+        barrier.wait()
+        record, started = node.up()
+        results.append((record.pid, started))
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert sorted(started for _, started in results) == [False, True]
+        assert len({pid for pid, _ in results}) == 1
+        assert _anvils_serving(devnet.state_file) == [results[0][0]]
+    finally:
+        for pid in _anvils_serving(devnet.state_file):
+            os.kill(pid, signal.SIGTERM)
+
+
+def test_deleting_the_state_resets_the_chain_for_good(devnet: Devnet) -> None:
+    """The backup of a discarded chain is never resumed from later."""
+    record, _ = devnet.up()
+    chain = open_chain(DevnetBackend(devnet))
+    stranger = Account.create().address
+    chain.sender().send({"to": stranger, "value": 5})
+    devnet.persist(record.rpc_url)
+    devnet.down()
+    devnet.state_file.unlink()  # the user resets the chain
+    reset_at = time.time()
+    devnet.up()
+    assert not devnet.backup_file.exists()
+    assert devnet.wait_persisted(reset_at)  # anvil saved the new chain
+    record = devnet.read_record()
+    assert record is not None
+    os.kill(record.pid, signal.SIGKILL)
+    devnet._proc.wait(timeout=5)  # type: ignore[union-attr]
+    devnet.up()
+    assert open_chain(DevnetBackend(devnet)).w3.eth.get_balance(stranger) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -67,9 +68,11 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
         )
         assert published.returncode == 0, published.stderr
         bob = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # devnet account 2
-        assert (
-            run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path).returncode == 0
-        )
+        tree = json.loads((tmp_path / ".proofmind/rewards/epoch-31337-0.json").read_text())
+        owed = next(int(v["value"][1]) for v in tree["values"] if v["value"][0] == bob)
+        claimed = run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path)
+        assert claimed.returncode == 0, claimed.stderr
+        assert f"paid {owed} base units" in claimed.stdout
         assert_one_line_error(
             run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path),
             "AlreadyClaimed",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -10,8 +11,9 @@ from hypothesis import strategies as st
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
+from proofmind.chain.reconcile import reconcile
 from proofmind.errors import ContractReverted, InputError
-from proofmind.ownership.rewards import RewardsClient, exact, payout_tree, payouts
+from proofmind.ownership.rewards import EpochTrees, RewardsClient, exact, payout_tree, payouts
 
 ACCOUNTS = [f"0x{n:040x}" for n in range(1, 40)]
 value = st.floats(min_value=-1.0, max_value=1.0, allow_nan=False, allow_subnormal=True)
@@ -75,3 +77,34 @@ def test_publish_claim_and_no_double_claim(chain: Chain) -> None:
     with pytest.raises(InputError, match="has no payout"):
         client.claim(epoch, tree, accounts[2])  # harmful data, no payout
     assert client.status(epoch).claimed == 2 * 10**18
+
+
+@pytest.mark.devnet
+def test_saved_trees_the_chain_lost_are_moved_aside(chain: Chain, tmp_path: Path) -> None:
+    """A tree kept for an epoch the distributor does not hold (the chain was reset or
+    restarted from an older state) would make every claim revert: it is moved aside, and the
+    claim says there is no tree for that epoch."""
+    owner = chain.sender().address
+    token, _ = deploy(chain, "RewardToken", "Data Reward", "DATA", owner)
+    distributor, _ = deploy(chain, "RewardDistributor", token.address, owner)
+    chain.sender().transact(token.functions.mint(owner, 10**21))
+    client = RewardsClient(chain, distributor, token)
+    trees = EpochTrees(tmp_path / "rewards", distributor)
+    accounts = [a.address for a in chain.accounts[1:3]]
+    deadline = chain.w3.eth.get_block("latest")["timestamp"] + 3600
+    kept = payout_tree(payouts(list(zip(accounts, [0.5, 0.5], strict=True)), 1000))
+    epoch, _ = client.publish(kept, 1000, deadline, b"\x11" * 32)
+    trees.save(chain.chain_id, epoch, kept)
+    lost = payout_tree(payouts(list(zip(accounts, [0.9, 0.1], strict=True)), 500))
+    trees.save(chain.chain_id, epoch + 1, lost)  # published, then lost with the chain
+    assert reconcile(chain, trees) == [
+        f"reward tree epoch-{chain.chain_id}-{epoch + 1}.json does not match the distributor "
+        f"on chain {chain.chain_id}, which has no such epoch: moved aside to "
+        f"epoch-{chain.chain_id}-{epoch + 1}.stale"
+    ]
+    assert trees.load(chain.chain_id, epoch).root_hex == kept.root_hex
+    with pytest.raises(InputError, match=f"no tree for epoch {epoch + 1}"):
+        trees.load(chain.chain_id, epoch + 1)
+    assert reconcile(chain, trees) == []  # agreeing state is left alone
+    receipt = client.claim(epoch, trees.load(chain.chain_id, epoch), accounts[0])
+    assert client.paid(receipt) == 500

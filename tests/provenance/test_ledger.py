@@ -37,29 +37,18 @@ def test_batches_of_fifty_cost_under_60k_gas_per_record(
     assert len(client_ids) == 120
 
 
-def test_a_failed_anchoring_transaction_changes_nothing(
-    ws: Workspace, chain: Chain, tmp_path: Path
-) -> None:
+def test_a_failed_anchoring_transaction_changes_nothing(ws: Workspace, chain: Chain) -> None:
+    """A batch the registry refuses leaves every record of it pending, as it was. (A record
+    registered already is not refused: the ledger finds it on-chain first, see
+    test_reconcile.py.)"""
     ledger = Ledger(ws)
-    first = ledger.add(Kind.DATASET, "a", "0x" + "01" * 32, "proofmind://dataset/a")
-    ledger.anchor(chain)
-    # the same record registered again from another workspace's ledger → RecordExists
-    from proofmind.workspace import init_workspace
-
-    other_ws, _ = init_workspace(tmp_path / "other")
-    from proofmind.chain.contracts import DeploymentRegistry
-
-    DeploymentRegistry(other_ws.state).record(
-        DeploymentRegistry(ws.state).get(chain.chain_id, "ProvenanceRegistry")
-    )  # type: ignore[arg-type]
-    other = Ledger(other_ws)
-    other.add(Kind.DATASET, "a", first.content_hash, first.uri)
-    other.add(Kind.DATASET, "b", "0x" + "02" * 32, "proofmind://dataset/b")
-    before = [(r.key, r.status, r.record_id) for r in other.all()]
+    ledger.add(Kind.DATASET, "a", "0x" + "01" * 32, "proofmind://dataset/a")
+    ledger.add(Kind.INFERENCE, "orphan", "0x" + "02" * 32, "proofmind://inference/orphan")
+    before = [(r.key, r.status, r.record_id) for r in ledger.all()]
     with pytest.raises(ContractReverted) as failed:
-        other.anchor(chain)
-    assert failed.value.error_name == "RecordExists"
-    assert [(r.key, r.status, r.record_id) for r in other.all()] == before
+        ledger.anchor(chain)
+    assert failed.value.error_name == "InferenceNeedsModel"  # an inference names its model
+    assert [(r.key, r.status, r.record_id) for r in ledger.all()] == before
 
 
 def test_a_record_absent_on_chain(lineage: Lineage) -> None:
@@ -73,6 +62,11 @@ def test_a_record_absent_on_chain(lineage: Lineage) -> None:
     problems = [p for f in report.findings for p in f.problems]
     assert not report.ok
     assert any("is absent on chain 31337" in p for p in problems)
+    # not forever: anchoring again finds the ledger wrong and registers the record again
+    again = ledger.anchor(chain)
+    assert [r.key for r in again.anchored] == [extra.record.key]
+    report = verify_path(lineage.ws, Path(str(extra.record.path)), connect=lambda: chain, workers=1)
+    assert report.ok, [p for f in report.findings for p in f.problems]
 
 
 def test_verify_on_the_wrong_chain(lineage: Lineage) -> None:
@@ -143,15 +137,18 @@ def test_lineage_exports(lineage: Lineage) -> None:
 
 
 def test_a_finished_run_is_anchored_when_it_ends(ws: Workspace, tmp_path: Path) -> None:
+    """With its datasets, and nothing else: another pending record stays pending."""
     from proofmind.chain.devnet import Devnet
 
+    unrelated = Ledger(ws).add(Kind.DATASET, "unrelated", "0x" + "ab" * 32, "proofmind://x")
     try:
         with track_run("anchored", datasets=[write_dataset(tmp_path / "d")], workspace=ws) as run:
             run.log_metric(0, loss=0.5)
         assert run.record is not None
         records = Ledger(ws).all()
-        assert [r.kind for r in records] == [Kind.DATASET, Kind.TRAINING_RUN]
-        assert all(r.anchored for r in records)
+        assert [r.kind for r in records] == [Kind.DATASET, Kind.DATASET, Kind.TRAINING_RUN]
+        assert [r.anchored for r in records] == [False, True, True]
+        assert records[0].key == unrelated.key and records[0].state == "pending"
     finally:
         Devnet(ws.chain_dir, ws.devnet_settings()).down()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,6 +40,16 @@ class ChainBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - most backends hold nothing to release
         """Release what the backend holds (it does not stop a devnet others may use)."""
+
+    def durable_block(self, head: int) -> int:
+        """The newest block that survives the node being killed. A real node's blocks are
+        as durable as the chain (depth covers reorgs); the devnet's lag behind its dumps."""
+        return head
+
+    def persist(self) -> int:
+        """Ask the node to make its blocks durable now; returns the newest durable block
+        (-1: this backend cannot). Real nodes persist on their own."""
+        return -1
 
 
 @dataclass
@@ -113,6 +124,28 @@ class Chain:
 
     def close(self) -> None:
         self.backend.close()
+
+    def confirmed_block(self, confirmations: int | None = None) -> int:
+        """The newest block local state may trust: ``confirmations`` deep (default: the
+        settings') and durable. -1 when no block is yet."""
+        depth = self.tx_settings.confirmations if confirmations is None else confirmations
+        head = int(self.w3.eth.block_number)
+        return min(head - depth, self.backend.durable_block(head))
+
+    def wait_confirmed(
+        self, block: int, confirmations: int | None = None, timeout: float | None = None
+    ) -> bool:
+        """Wait until ``block`` is confirmed (see :meth:`confirmed_block`); False on timeout."""
+        wait = self.tx_settings.confirmation_timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        head = int(self.w3.eth.block_number)
+        if self.backend.durable_block(head) < block:
+            self.backend.persist()
+        while self.confirmed_block(confirmations) < block:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(self.tx_settings.poll_interval)
+        return True
 
     def _require_snapshots(self) -> None:
         if not self.backend.supports_snapshots:

@@ -3,6 +3,7 @@ per-chain deployment registry kept in the workspace's SQLite state."""
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import time
@@ -132,6 +133,21 @@ class DeploymentRegistry:
     def forget(self, chain_id: int, name: str) -> None:
         with self.state.transaction() as conn:
             conn.execute("DELETE FROM deployments WHERE chain_id=? AND name=?", (chain_id, name))
+
+    def reconcile(self, chain: Chain) -> builtins.list[str]:
+        """Forget deployments on ``chain`` whose address has no code any more (the chain was
+        reset, or restarted from a state saved before they were deployed)."""
+        corrections = []
+        for deployment in self.list(chain.chain_id):
+            if chain.w3.eth.get_code(to_checksum_address(deployment.address)):
+                continue
+            self.forget(chain.chain_id, deployment.name)
+            corrections.append(
+                f"{deployment.name} was recorded at {deployment.address} on chain "
+                f"{chain.chain_id} (block {deployment.block_number}), but there is no code "
+                "there: forgotten, it is deployed again when needed"
+            )
+        return corrections
 
 
 def deploy(

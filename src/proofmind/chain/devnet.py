@@ -2,15 +2,25 @@
 
 State is dumped by anvil every ``state_interval`` seconds and on a clean exit into the
 workspace, so killing the process (even with SIGKILL) and starting again keeps deployed
-contracts and balances. A record file says which process serves which port, so a second
-``proofmind`` command reuses the running node instead of starting another.
+contracts and balances — up to the last dump. What survives a kill is therefore the newest
+*complete* dump: every complete dump proofmind reads (or asks for, with :meth:`Devnet.persist`)
+is also written, atomically, to ``anvil-state.json.bak``, and a start resumes from whichever of
+the two files holds the newer block. Local state that must agree with the chain (an anchored
+record, a deployment) trusts a block only once :meth:`Devnet.persisted_block` reaches it.
+
+A record file says which process serves which port, so a second ``proofmind`` command reuses
+the running node instead of starting another; starting takes a file lock, so two commands
+starting at once start one node, and the second reuses it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -103,6 +113,8 @@ class Devnet:
         self.chain_dir = chain_dir
         self.settings = settings
         self._proc: subprocess.Popen[bytes] | None = None
+        self._seen_dump: tuple[int, int] | None = None  # (mtime_ns, size) of the dump last read
+        self._persisted = -1
 
     @property
     def record_path(self) -> Path:
@@ -113,8 +125,27 @@ class Devnet:
         return self.chain_dir / "anvil-state.json"
 
     @property
+    def backup_file(self) -> Path:
+        return self.state_file.with_suffix(".json.bak")
+
+    @property
     def log_file(self) -> Path:
         return self.chain_dir / "anvil.log"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.chain_dir / "devnet.lock"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Held while starting or stopping: a second `chain up` waits, then reuses the node."""
+        self.chain_dir.mkdir(parents=True, exist_ok=True)
+        with self.lock_file.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def read_record(self) -> DevnetRecord | None:
         try:
@@ -144,23 +175,64 @@ class Devnet:
         current = self.status()
         if current.running and current.record is not None:
             return current.record, False
-        if current.record is not None and _is_anvil_process(current.record.pid):
-            _terminate(current.record.pid, timeout=5.0)  # alive but not answering: restart
-        return self._start(), True
+        with self._locked():
+            current = self.status()  # another command may have started it while we waited
+            if current.running and current.record is not None:
+                return current.record, False
+            if current.record is not None and _is_anvil_process(current.record.pid):
+                _terminate(current.record.pid, timeout=5.0)  # alive but not answering: restart
+            return self._start(), True
 
     def down(self) -> bool:
         """Stop the node cleanly (anvil dumps its state on exit). Returns whether one ran."""
-        record = self.read_record()
-        stopped = False
-        if record is not None and _is_anvil_process(record.pid):
-            _terminate(record.pid, timeout=10.0)
-            stopped = True
-        if self._proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5.0)
-            self._proc = None
-        self.record_path.unlink(missing_ok=True)
-        return stopped
+        with self._locked():
+            record = self.read_record()
+            stopped = False
+            if record is not None and _is_anvil_process(record.pid):
+                _terminate(record.pid, timeout=10.0)
+                stopped = True
+            if self._proc is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self._proc.wait(timeout=5.0)
+                self._proc = None
+            self.record_path.unlink(missing_ok=True)
+            return stopped
+
+    def persisted_block(self) -> int:
+        """The newest block a restart resumes from (-1: none). Reads anvil's dump when it
+        changed; a complete one newer than the backup becomes the backup."""
+        if self._persisted < 0:
+            self._persisted = _dump_block(_read(self.backup_file))
+        try:
+            stat = self.state_file.stat()
+        except FileNotFoundError:
+            return self._persisted
+        seen = (stat.st_mtime_ns, stat.st_size)
+        if seen != self._seen_dump:
+            raw = _read(self.state_file)
+            block = _dump_block(raw)
+            if block >= 0:  # complete: remember it (a dump being written is read next time)
+                self._seen_dump = seen
+                if block > self._persisted:
+                    _write_atomically(self.backup_file, raw)
+                    self._persisted = block
+        return self._persisted
+
+    def persist(self, rpc_url: str) -> int:
+        """Have anvil dump its state now (``anvil_dumpState``) and save it where a restart
+        finds it; returns the block saved."""
+        reply = _rpc(rpc_url, "anvil_dumpState", [], timeout=30.0)
+        if not isinstance(reply, str) or not reply.startswith("0x"):
+            raise ChainError(f"anvil_dumpState answered {str(reply)[:80]!r}")
+        raw = gzip.decompress(bytes.fromhex(reply[2:]))
+        block = _dump_block(raw)
+        if block < 0:
+            raise ChainError("anvil_dumpState answered a state proofmind cannot read")
+        if block > self.persisted_block():
+            _write_atomically(self.backup_file, raw)
+            _write_atomically(self.state_file, raw)
+            self._persisted = block
+        return self._persisted
 
     def wait_persisted(self, since: float, timeout: float | None = None) -> bool:
         """Wait until anvil has dumped its state after ``since`` (a time.time() value)."""
@@ -233,22 +305,65 @@ class Devnet:
         return record
 
     def _guard_state_file(self) -> None:
-        """Keep a last good copy of the state; a dump cut short by SIGKILL falls back to it."""
-        backup = self.state_file.with_suffix(".json.bak")
-        if self.state_file.exists():
-            try:
-                json.loads(self.state_file.read_text())
-            except ValueError:
-                if backup.exists():
-                    print(
-                        f"warning: {self.state_file} was cut short; restoring {backup.name}",
-                        file=sys.stderr,
-                    )
-                    shutil.copyfile(backup, self.state_file)
-                else:
-                    self.state_file.rename(self.state_file.with_suffix(".json.corrupt"))
-                return
-            shutil.copyfile(self.state_file, backup)
+        """Resume from the newest complete state: anvil's dump, or the backup when the dump
+        was cut short by a kill or is older than a block proofmind already trusted."""
+        backup = self.backup_file
+        self._persisted, self._seen_dump = -1, None
+        if not self.state_file.exists():
+            # a fresh chain (or one the user reset by deleting the state): the backup belongs
+            # to the chain that was discarded, and must never be resumed from
+            backup.unlink(missing_ok=True)
+            return
+        state_raw = _read(self.state_file)
+        state_block, backup_block = _dump_block(state_raw), _dump_block(_read(backup))
+        if backup_block > state_block:
+            why = "was cut short" if state_block < 0 else f"ends at block {state_block}"
+            print(
+                f"warning: {self.state_file} {why}; restoring {backup.name} (block {backup_block})",
+                file=sys.stderr,
+            )
+            shutil.copyfile(backup, self.state_file)
+        elif state_block < 0:
+            self.state_file.rename(self.state_file.with_suffix(".json.corrupt"))
+        else:
+            _write_atomically(backup, state_raw)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+_DUMP_HEAD = re.compile(rb'\{"block":\{"number":"0x([0-9a-fA-F]+)"')
+_DUMP_TAIL = b'"historical_states":null}'
+
+
+def _dump_block(raw: bytes) -> int:
+    """The block an anvil state dump ends at; -1 when it is missing or incomplete."""
+    head = _DUMP_HEAD.match(raw)
+    if head is not None and raw.rstrip().endswith(_DUMP_TAIL):
+        # anvil writes the block first and this key last: a complete dump, read without
+        # parsing what may be many megabytes of accounts and blocks
+        return int(head.group(1), 16)
+    try:
+        state = json.loads(raw)
+        number = state.get("best_block_number")
+        if number is None:
+            number = state["block"]["number"]
+        return int(number, 16) if isinstance(number, str) else int(number)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return -1
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    tmp.replace(path)
 
 
 class DevnetBackend(ChainBackend):
@@ -275,6 +390,27 @@ class DevnetBackend(ChainBackend):
     @property
     def supports_snapshots(self) -> bool:
         return True
+
+    def durable_block(self, head: int) -> int:
+        return min(head, self.devnet.persisted_block())
+
+    def persist(self) -> int:
+        if self.record is None:
+            return -1
+        return self.devnet.persist(self.record.rpc_url)
+
+
+def _rpc(url: str, method: str, params: list[object], timeout: float) -> object:
+    payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    try:
+        response = requests.post(url, json=payload, timeout=timeout)
+        response.raise_for_status()
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise ConnectionFailed(f"no answer from {url} to {method}: {type(exc).__name__}") from exc
+    if "error" in body:
+        raise ChainError(f"{method} failed: {body['error']}")
+    return body.get("result")
 
 
 def _probe(url: str, timeout: float) -> tuple[int, int]:

@@ -349,8 +349,11 @@ def provenance_anchor(
 ) -> None:
     """Register every pending record on-chain, in batches; prints gas per record.
 
-    The local ledger changes only after each transaction's receipt, so a failed
-    transaction leaves it as it was. Deploys the ProvenanceRegistry if it is missing.
+    The ledger is first checked against the chain: a record it marks anchored that the
+    chain does not hold goes back to pending, one sent earlier that the chain holds is
+    marked anchored (never sent twice). A record is marked anchored only once its block is
+    PROOFMIND_TX_CONFIRMATIONS deep and, on the devnet, saved. Deploys the
+    ProvenanceRegistry if it is missing.
 
     Example:
       proofmind provenance anchor --batch-size 50

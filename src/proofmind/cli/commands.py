@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -115,23 +114,17 @@ def deploy_suite(
 
 
 def run_contracts_deploy(path: Path | None, names: list[str], force: bool) -> None:
+    from proofmind.cli.chainstate import confirm, settle
+
     workspace = _workspace(path)
     chain = workspace.connect()
-    started = time.time()
+    settle(chain, DeploymentRegistry(workspace.state))  # forget contracts whose code is gone
     rows = deploy_suite(chain, workspace, names, force)
+    confirm(chain)  # on the devnet: saved, so a killed node does not lose them
     table = Table("contract", "address", "status", title=f"chain {chain.chain_id}")
     for name, address, status in rows:
         table.add_row(name, address, status)
     console.print(table)
-    _wait_devnet_persisted(workspace, chain, started)
-
-
-def _wait_devnet_persisted(workspace: Workspace, chain: Chain, since: float) -> None:
-    """On the devnet, return only once anvil has saved what this command changed."""
-    from proofmind.chain.devnet import DevnetBackend
-
-    if isinstance(chain.backend, DevnetBackend):
-        chain.backend.devnet.wait_persisted(since)
 
 
 def run_contracts_list(path: Path | None) -> None:
@@ -218,10 +211,11 @@ def run_contracts_call(
             ) from None
         console.print(show(result))
         return
-    started = time.time()
+    from proofmind.cli.chainstate import confirm
+
     receipt = chain.sender().transact(fn)
+    confirm(chain)
     console.print(
         f"{name}.{function} mined in block {receipt['blockNumber']} "
         f"(tx {receipt['transactionHash'].to_0x_hex()}, {receipt['gasUsed']:,} gas)"
     )
-    _wait_devnet_persisted(workspace, chain, started)

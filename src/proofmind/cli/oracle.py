@@ -119,9 +119,14 @@ def run_register(
         timeout=timeout,
         **committee_terms(mode, committee, quorum),
     )
+    from proofmind.chain.contracts import DeploymentRegistry
+    from proofmind.cli.chainstate import confirm, settle
+
     workspace = open_workspace(path)
     chain = workspace.connect()
+    settle(chain, DeploymentRegistry(workspace.state))
     oracle, model_id = register(workspace, chain, name, terms)
+    confirm(chain)
     console.print(f"{name} served in {mode} mode by InferenceOracle {oracle.address}")
     if committee:
         console.print(f"  disputes settled by {terms.quorum} of {len(committee)} committee votes")

@@ -11,12 +11,13 @@ from rich.table import Table
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
-from proofmind.crypto.merkle import StandardMerkleTree
+from proofmind.cli.chainstate import confirm, settle, show_corrections
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Contribution, contribute
 from proofmind.ownership.flow import (
     Valuation,
     assemble_dataset,
+    epoch_trees,
     load_valuation,
     publish_epoch,
     rewards_client,
@@ -38,7 +39,9 @@ def _account(chain: Chain, index: int) -> object:
 
 
 def _contributions(chain: Chain, workspace: Workspace) -> object:
-    return attach(chain, "ContributionRegistry", DeploymentRegistry(workspace.state))
+    deployments = DeploymentRegistry(workspace.state)
+    settle(chain, deployments)
+    return attach(chain, "ContributionRegistry", deployments)
 
 
 def run_contribute(
@@ -116,6 +119,7 @@ def run_revoke(path: Path | None, file: Path, index: int) -> None:
     chain.sender(account).transact(  # type: ignore[arg-type]
         registry.functions.revoke(bytes.fromhex(contribution.id[2:]))  # type: ignore[attr-defined]
     )
+    confirm(chain)
     console.print(f"Revoked contribution {contribution.id} on chain {chain.chain_id}")
 
 
@@ -162,15 +166,17 @@ def run_publish(path: Path | None, digest: str, pool: int, days: int, mint: bool
     document = load_valuation(workspace, digest)
     ledger = Ledger(workspace)
     record = ledger.find(digest)
-    if not record.anchored:
-        ledger.anchor(chain)
+    settle(chain, DeploymentRegistry(workspace.state))
     client = rewards_client(chain, workspace)
+    settle(chain, epoch_trees(workspace, client))
+    show_corrections(ledger.anchor(chain, only=[record]).corrections)  # its valuation only
     if mint:
         client.chain.sender().transact(client.token.functions.mint(chain.sender().address, pool))
     deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + days * 86_400
     valuation = Valuation(document, [], ledger.get(record.key))
     epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline)
     until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(deadline))
+    confirm(chain)
     console.print(
         f"Published epoch {epoch}: {len(tree.values)} payouts, {pool} base units, root "
         f"{tree.root_hex}, claims until {until} UTC"
@@ -181,12 +187,17 @@ def run_publish(path: Path | None, digest: str, pool: int, days: int, mint: bool
 def run_claim(path: Path | None, epoch: int, account: str) -> None:
     workspace = open_workspace(path)
     chain = workspace.connect()
-    saved = workspace.root / "rewards" / f"epoch-{chain.chain_id}-{epoch}.json"
-    if not saved.is_file():
-        raise InputError(f"no tree for epoch {epoch} in this workspace ({saved})")
-    tree = StandardMerkleTree.load(saved.read_text())
-    receipt = rewards_client(chain, workspace).claim(epoch, tree, account)
-    console.print(f"Claimed epoch {epoch} for {account} ({int(receipt['gasUsed']):,} gas)")
+    settle(chain, DeploymentRegistry(workspace.state))
+    client = rewards_client(chain, workspace)
+    trees = epoch_trees(workspace, client)
+    settle(chain, trees)
+    tree = trees.load(chain.chain_id, epoch)
+    receipt = client.claim(epoch, tree, account)
+    confirm(chain)
+    console.print(
+        f"Claimed epoch {epoch} for {account}: paid {client.paid(receipt)} base units "
+        f"({int(receipt['gasUsed']):,} gas)"
+    )
 
 
 def run_status(path: Path | None, epoch: int | None) -> None:

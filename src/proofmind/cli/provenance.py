@@ -88,27 +88,40 @@ def run_mlflow(path: Path | None, run_id: str, tracking: str, datasets: list[Pat
 
 
 def run_anchor(path: Path | None, batch_size: int) -> None:
+    from proofmind.cli.chainstate import show_corrections
+
     workspace = open_workspace(path)
     ledger = Ledger(workspace)
-    pending = ledger.pending()
-    if not pending:
-        console.print("Nothing to anchor: every record is on-chain.")
+    if not ledger.all():
+        console.print("Nothing to anchor: this workspace has no records yet.")
         return
-    chain = workspace.connect()
+    chain = workspace.connect()  # the ledger is checked against the chain before it is trusted
     with _progress() as bar:
-        task = bar.add_task("anchoring", total=len(pending))
+        task = bar.add_task("anchoring", total=sum(r.state == "pending" for r in ledger.pending()))
         report = ledger.anchor(
             chain, batch_size=batch_size, progress=lambda n: bar.advance(task, n)
         )
+    show_corrections(report.corrections)
     if report.deployed_registry:
         console.print(f"Deployed ProvenanceRegistry at {report.registry}")
-    console.print(
-        f"Anchored {len(report.anchored)} record(s) on chain {chain.chain_id} in "
-        f"{len(report.tx_hashes)} transaction(s): {report.gas_used:,} gas, "
-        f"[bold]{report.gas_per_record:,.0f} gas/record[/bold]"
-    )
+    if not report.tx_hashes and not report.waiting:
+        console.print(f"Nothing to anchor: every record is on chain {chain.chain_id}.")
+        return
+    if report.tx_hashes:
+        console.print(
+            f"Anchored {len(report.anchored)} record(s) on chain {chain.chain_id} in "
+            f"{len(report.tx_hashes)} transaction(s): {report.gas_used:,} gas, "
+            f"[bold]{report.gas_per_record:,.0f} gas/record[/bold]"
+        )
     for record in report.anchored:
         console.print(f"  {record.kind_name:8} {record.name:24} {record.record_id}")
+    if report.waiting:
+        depth = chain.tx_settings.confirmations
+        console.print(
+            f"[yellow]{len(report.waiting)} record(s) sent but not yet confirmed[/yellow] "
+            f"({depth} block(s) deep and saved); run `proofmind provenance anchor` again to "
+            "settle them — they are not sent twice"
+        )
 
 
 def run_list(path: Path | None) -> None:
@@ -123,7 +136,7 @@ def run_list(path: Path | None) -> None:
             r.kind_name,
             r.name,
             r.content_hash[:18] + "…",
-            r.status,
+            r.state,
             (r.record_id or "")[:18] + ("…" if r.record_id else ""),
             ",".join(map(str, r.parents)),
         )

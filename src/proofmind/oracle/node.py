@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 from eth_account.signers.local import LocalAccount
-from web3.exceptions import TransactionNotFound
 from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
 from proofmind.chain.events import BlockRange, LogReader, Reorg, ReorgSafeCursor
+from proofmind.chain.reconcile import Fate, tx_outcome
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import OnnxModel
@@ -475,32 +475,27 @@ class OracleNode:
             if tx_hash is None:  # died between marking and sending: the chain says what happened
                 self._reconcile_rows(group)
                 continue
-            try:
-                receipt = self.chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
+            outcome = tx_outcome(self.chain, tx_hash, confirmations=0, durable=False)
+            if outcome.fate is Fate.WAITING:  # sent, not mined: give it the receipt timeout
                 stale = time.time() - min(r["updated_at"] for r in group)
-                known = self._tx_known(tx_hash)
-                if not known or stale > self.sender.settings.receipt_timeout:
+                if stale > self.sender.settings.receipt_timeout:
                     log.warning(
                         "transaction %s is gone; re-reading %d request(s)", tx_hash, len(group)
                     )
                     self._reconcile_rows(group)
                 continue
-            if receipt["status"] != 1:
+            if outcome.fate is not Fate.CONFIRMED or outcome.receipt is None:
                 log.warning(
-                    "transaction %s reverted; re-reading %d request(s)", tx_hash, len(group)
+                    "transaction %s %s; re-reading %d request(s)",
+                    tx_hash,
+                    "reverted" if outcome.fate is Fate.REVERTED else "is gone",
+                    len(group),
                 )
                 self._reconcile_rows(group)
                 continue
-            self._apply(group, dict(receipt))
+            self._apply(group, outcome.receipt)
             done += len(group)
         return done
-
-    def _tx_known(self, tx_hash: str) -> bool:
-        try:
-            return self.chain.w3.eth.get_transaction(tx_hash) is not None  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return False
 
     def _apply(self, rows: Sequence[sqlite3.Row], receipt: dict[str, Any]) -> None:
         events = self.oracle.oracle.events

@@ -20,7 +20,7 @@ from proofmind.crypto.keccak import keccak256
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Assembly, Contribution, assemble
-from proofmind.ownership.rewards import RewardsClient, payout_tree, payouts
+from proofmind.ownership.rewards import EpochTrees, RewardsClient, payout_tree, payouts
 from proofmind.ownership.valuation import (
     BANZHAF_METHOD,
     METHOD,
@@ -209,8 +209,9 @@ def publish_epoch(
     tree = payout_tree(payouts(values, pool))
     client = rewards_client(chain, workspace)
     epoch, _ = client.publish(tree, pool, deadline, bytes.fromhex(valuation.hash[2:]))
-    folder = workspace.root / "rewards"
-    folder.mkdir(exist_ok=True)
-    target = folder / f"epoch-{chain.chain_id}-{epoch}.json"
-    target.write_text(json.dumps(tree.dump(), indent=1))
+    target = epoch_trees(workspace, client).save(chain.chain_id, epoch, tree)
     return epoch, tree, target
+
+
+def epoch_trees(workspace: Workspace, client: RewardsClient) -> EpochTrees:
+    return EpochTrees(workspace.root / "rewards", client.distributor)

@@ -10,18 +10,22 @@ after the deadline. Contributors whose data was harmful (value ≤ 0) are listed
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 from web3.contract import Contract
+from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
 from proofmind.crypto.merkle import StandardMerkleTree
-from proofmind.errors import InputError
+from proofmind.errors import InputError, ProofmindError
 
 PAYOUT_ENCODING = ["address", "uint256"]
 
@@ -113,6 +117,11 @@ class RewardsClient:
         call = self.distributor.functions.claim(epoch, key, int(row[1]), proof)
         return dict(self.chain.sender().transact(call))
 
+    def paid(self, receipt: dict[str, Any]) -> int:
+        """The amount a claim's receipt says was paid (its ``Claimed`` event)."""
+        events = self.distributor.events.Claimed().process_receipt(receipt, errors=DISCARD)
+        return sum(int(e["args"]["amount"]) for e in events)
+
     def status(self, epoch: int) -> EpochStatus:
         root, valuation, funded, claimed, deadline, swept = self.distributor.functions.epochOf(
             epoch
@@ -120,3 +129,62 @@ class RewardsClient:
         return EpochStatus(
             epoch, "0x" + root.hex(), funded, claimed, deadline, swept, "0x" + valuation.hex()
         )
+
+
+class EpochTrees:
+    """The epoch trees this workspace published (``epoch-CHAIN-N.json``, OZ's standard-v1
+    dump), kept for claims. A mirror of the distributor's epochs (see chain.reconcile): a tree
+    whose epoch the distributor does not hold with the same root is moved aside."""
+
+    _NAME = re.compile(r"epoch-(\d+)-(\d+)\.json")
+
+    def __init__(self, folder: Path, distributor: Contract) -> None:
+        self.folder = folder
+        self.distributor = distributor
+
+    def path(self, chain_id: int, epoch: int) -> Path:
+        return self.folder / f"epoch-{chain_id}-{epoch}.json"
+
+    def save(self, chain_id: int, epoch: int, tree: StandardMerkleTree) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.path(chain_id, epoch)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(tree.dump(), indent=1))
+        tmp.replace(target)
+        return target
+
+    def load(self, chain_id: int, epoch: int) -> StandardMerkleTree:
+        saved = self.path(chain_id, epoch)
+        if not saved.is_file():
+            raise InputError(
+                f"no tree for epoch {epoch} in this workspace ({saved})",
+                hint="claim from the workspace that published the epoch, or copy its tree there",
+            )
+        return StandardMerkleTree.load(saved.read_text())
+
+    def reconcile(self, chain: Chain) -> list[str]:
+        corrections = []
+        count = int(self.distributor.functions.epochCount().call())
+        for saved in sorted(self.folder.glob(f"epoch-{chain.chain_id}-*.json")):
+            match = self._NAME.fullmatch(saved.name)
+            if match is None:
+                continue
+            epoch = int(match.group(2))
+            root = (
+                "0x" + bytes(self.distributor.functions.epochOf(epoch).call()[0]).hex()
+                if epoch < count
+                else None
+            )
+            try:
+                tree_root: str | None = StandardMerkleTree.load(saved.read_text()).root_hex
+            except (ProofmindError, ValueError, KeyError, TypeError):
+                tree_root = None  # unreadable: it cannot be claimed from either
+            if root is not None and tree_root == root:
+                continue
+            saved.replace(saved.with_suffix(".stale"))
+            held = "has no such epoch" if root is None else f"holds root {root}"
+            corrections.append(
+                f"reward tree {saved.name} does not match the distributor on chain "
+                f"{chain.chain_id}, which {held}: moved aside to {saved.with_suffix('.stale').name}"
+            )
+        return corrections

@@ -1,8 +1,12 @@
 """The workspace's lineage ledger: records made locally, then anchored on-chain in batches.
 
-A record is *pending* until the transaction that registers it has a receipt; only then does
-the ledger mark it *anchored* (with its on-chain id, creator, chain and transaction), in one
-SQLite transaction per batch. A failed transaction therefore leaves the ledger as it was.
+A record is *pending*, then *sent* (its on-chain id, creator and registry are written before
+its transaction leaves), then *anchored* — only once its block is confirmed: the configured
+number of blocks deep and, on the devnet, in the state a restarted node resumes from. Before
+it trusts itself the ledger is reconciled with the chain (a :class:`~proofmind.chain.reconcile.
+Mirror`): what the registry does not hold goes back to pending, what it holds is anchored. So a
+command killed at any point, or a node restarted from an older state, never leaves a record
+marked anchored that is not on-chain, nor one sent twice.
 Parents are kept as local keys; on-chain ids (which commit to the creator) are computed when
 the records are anchored, parents first.
 """
@@ -13,13 +17,22 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from eth_utils.address import to_checksum_address
+
 from proofmind.chain.base import Chain
-from proofmind.chain.contracts import DeploymentRegistry, attach, deploy, is_current
-from proofmind.errors import InputError, WorkspaceError, WrongChain
-from proofmind.provenance.records import Kind, ProvenanceRegistryClient, RecordInput
+from proofmind.chain.contracts import (
+    DeploymentRegistry,
+    attach,
+    deploy,
+    is_current,
+    load_artifact,
+)
+from proofmind.chain.reconcile import Fate, reconcile, tx_outcome
+from proofmind.errors import ContractReverted, InputError, WorkspaceError, WrongChain
+from proofmind.provenance.records import Kind, RecordInput
 from proofmind.workspace import Workspace
 
 REGISTRY = "ProvenanceRegistry"
@@ -58,6 +71,13 @@ class LocalRecord:
     def anchored(self) -> bool:
         return self.status == "anchored"
 
+    @property
+    def state(self) -> str:
+        """anchored; sent (its transaction is out, its block not yet confirmed); pending."""
+        if self.anchored:
+            return "anchored"
+        return "sent" if self.record_id is not None else "pending"
+
     def record_input(self, parent_ids: Sequence[bytes]) -> RecordInput:
         return RecordInput(
             self.kind, bytes.fromhex(self.content_hash[2:]), self.uri, tuple(parent_ids)
@@ -90,7 +110,10 @@ class LocalRecord:
 
 @dataclass
 class AnchorReport:
-    anchored: list[LocalRecord] = field(default_factory=list)
+    anchored: list[LocalRecord] = field(default_factory=list)  # sent by this call, confirmed
+    waiting: list[LocalRecord] = field(default_factory=list)  # sent, not yet confirmed
+    corrections: list[str] = field(default_factory=list)  # where the ledger disagreed
+    sent: int = 0  # records this call sent
     tx_hashes: list[str] = field(default_factory=list)
     gas_used: int = 0
     registry: str = ""
@@ -98,7 +121,7 @@ class AnchorReport:
 
     @property
     def gas_per_record(self) -> float:
-        return self.gas_used / len(self.anchored) if self.anchored else 0.0
+        return self.gas_used / self.sent if self.sent else 0.0
 
 
 class Ledger:
@@ -229,63 +252,247 @@ class Ledger:
         batch_size: int = 50,
         deploy_if_missing: bool = True,
         progress: Callable[[int], None] | None = None,
+        only: Sequence[LocalRecord] | None = None,
     ) -> AnchorReport:
-        """Register every pending record, ``batch_size`` per transaction, parents first."""
+        """Register pending records, ``batch_size`` per transaction, parents first: every one,
+        or with ``only`` just those and their ancestors that are not anchored yet.
+
+        The ledger is first reconciled with the chain (see :meth:`reconcile`). A record is
+        marked anchored only once its block is confirmed — ``confirmations`` deep and, on the
+        devnet, in the state a restart resumes from; records sent whose block is not confirmed
+        within ``confirmation_timeout`` stay *sent* (``report.waiting``) and the next anchor
+        settles them without sending them again."""
         if not 1 <= batch_size <= 500:
             raise InputError(f"batch size must be 1 to 500, got {batch_size}")
-        pending = self.pending()
         report = AnchorReport()
-        if not pending:
-            return report
-        contract, report.deployed_registry = self.registry(
-            chain, deploy_if_missing=deploy_if_missing
-        )
-        client = ProvenanceRegistryClient(chain, contract)  # type: ignore[arg-type]
-        report.registry = client.contract.address
+        report.corrections = reconcile(chain, DeploymentRegistry(self.state), self)
+        wanted = None if only is None else {a.key for r in only for a in self.ancestors(r)}
+        todo = [
+            r for r in self.pending() if r.record_id is None and (wanted is None or r.key in wanted)
+        ]
+        sent_now: list[int] = []
+        if todo:
+            contract, report.deployed_registry = self.registry(
+                chain, deploy_if_missing=deploy_if_missing
+            )
+            report.registry = contract.address  # type: ignore[attr-defined]
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
+                self._send(chain, contract, batch, report)
+                sent_now += [r.key for r in batch]
+                self._settle(chain)
+                if progress is not None:
+                    progress(len(batch))
+        blocks = [r.block_number for r in self._sent(chain) if r.block_number is not None]
+        if blocks:
+            chain.wait_confirmed(max(blocks))
+            self._settle(chain)
+        report.sent = len(sent_now)
+        report.anchored = [r for r in map(self.get, sent_now) if r.anchored]
+        report.waiting = self._sent(chain)
+        return report
+
+    def _sent(self, chain: Chain) -> list[LocalRecord]:
+        return [
+            r for r in self.pending() if r.record_id is not None and r.chain_id == chain.chain_id
+        ]
+
+    def _send(
+        self, chain: Chain, contract: object, batch: list[LocalRecord], report: AnchorReport
+    ) -> None:
+        """One registerBatch transaction. The records are marked *sent* (their ids, creator
+        and registry) before it leaves, so a command killed at any point leaves records the
+        next :meth:`reconcile` can look up on-chain instead of sending them twice."""
         sender = chain.sender()
         creator = sender.address
+        registry = str(contract.address)  # type: ignore[attr-defined]
+        inputs: list[RecordInput] = []
         ids: dict[int, str] = {}
-        for start in range(0, len(pending), batch_size):
-            batch = pending[start : start + batch_size]
-            inputs = []
-            for record in batch:
-                parent_ids = [
-                    bytes.fromhex(self._parent_id(p, ids, chain)[2:]) for p in record.parents
-                ]
-                record_input = record.record_input(parent_ids)
-                ids[record.key] = "0x" + record_input.record_id(creator).hex()
-                inputs.append(record_input)
-            outcome = client.register(inputs, batch_size=len(inputs), account=sender.account)
+        for record in batch:
+            parent_ids = [bytes.fromhex(self._parent_id(p, ids, chain)[2:]) for p in record.parents]
+            record_input = record.record_input(parent_ids)
+            ids[record.key] = "0x" + record_input.record_id(creator).hex()
+            inputs.append(record_input)
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET record_id=?, creator=?, chain_id=?, registry=?, tx_hash=NULL, "
+                "block_number=NULL WHERE key=? AND status='pending'",
+                [(ids[r.key], creator, chain.chain_id, registry, r.key) for r in batch],
+            )
+        call = contract.functions.registerBatch([i.as_tuple() for i in inputs])  # type: ignore[attr-defined]
+        label = f"registerBatch of {len(batch)} record(s)"
+        keys = [r.key for r in batch]
+        try:
+            tx_hash = sender.submit(
+                {"to": registry, "data": call._encode_transaction_data()}, label=label
+            )
+        except ContractReverted:
+            self._unsend(keys)  # refused at the gas estimate: nothing left
+            raise
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET tx_hash=? WHERE key=?", [(tx_hash.to_0x_hex(), k) for k in keys]
+            )
+        try:
+            receipt = sender.wait(tx_hash, label=label)
+        except ContractReverted:
+            self._unsend(keys)
+            raise
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET block_number=? WHERE key=?",
+                [(int(receipt["blockNumber"]), k) for k in keys],
+            )
+        report.tx_hashes.append(tx_hash.to_0x_hex())
+        report.gas_used += int(receipt["gasUsed"])
+
+    def _settle(self, chain: Chain) -> None:
+        """Mark sent records anchored once their block is confirmed and they are on-chain."""
+        rows = [
+            LocalRecord.from_row(row)
+            for row in self.state.conn.execute(
+                "SELECT * FROM records WHERE status='pending' AND record_id IS NOT NULL "
+                "AND chain_id=? AND block_number<=? ORDER BY key",
+                (chain.chain_id, chain.confirmed_block()),
+            )
+        ]
+        present = self._on_chain(chain, rows)
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET status='anchored', anchored_at=? WHERE key=? "
+                "AND status='pending'",
+                [(time.time(), r.key) for r in rows if present[r.key]],
+            )
+        self._unsend([r.key for r in rows if not present[r.key]])  # left with a reorg
+
+    def _unsend(self, keys: Sequence[int]) -> None:
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET status='pending', record_id=NULL, creator=NULL, "
+                "chain_id=NULL, registry=NULL, tx_hash=NULL, block_number=NULL, "
+                "anchored_at=NULL WHERE key=?",
+                [(k,) for k in keys],
+            )
+
+    def _on_chain(self, chain: Chain, records: Sequence[LocalRecord]) -> dict[int, bool]:
+        """Whether each record's id is registered at its registry, in one JSON-RPC batch."""
+        abi = load_artifact(REGISTRY).abi
+        found = {r.key: False for r in records}
+        registries = {r.registry for r in records if r.registry}
+        alive = {a for a in registries if chain.w3.eth.get_code(to_checksum_address(a))}
+        live = [r for r in records if r.registry in alive]
+        if not live:
+            return found
+        contracts = {
+            a: chain.w3.eth.contract(address=to_checksum_address(a), abi=abi) for a in alive
+        }
+        for start in range(0, len(live), 500):  # bounded JSON-RPC batches
+            chunk = live[start : start + 500]
+            with chain.w3.batch_requests() as batch:
+                for r in chunk:
+                    record_id = bytes.fromhex(str(r.record_id)[2:])
+                    batch.add(contracts[str(r.registry)].functions.exists(record_id))
+                results = list(batch.execute())
+            for r, exists in zip(chunk, results, strict=True):
+                found[r.key] = bool(exists)
+        return found
+
+    def reconcile(self, chain: Chain) -> list[str]:
+        """Bring the ledger in line with ``chain``: a record marked anchored that the registry
+        does not hold goes back to pending; a record sent whose transaction is gone or failed
+        goes back to pending; a record sent that the registry holds (a command stopped before
+        it could say so) is anchored once confirmed. Returns one line per correction."""
+        rows = [r for r in self.all() if r.record_id is not None and r.chain_id == chain.chain_id]
+        present = self._on_chain(chain, rows)
+        corrections: list[str] = []
+        lost = []
+        for r in rows:
+            if r.anchored and not present[r.key]:
+                lost.append(r.key)
+                corrections.append(
+                    f"{r.label()} was marked anchored (record {r.record_id}, block "
+                    f"{r.block_number}) but chain {chain.chain_id} does not hold it: back to "
+                    "pending"
+                )
+            elif not r.anchored and not present[r.key]:
+                fate = tx_outcome(chain, r.tx_hash).fate if r.tx_hash else Fate.GONE
+                if fate != Fate.WAITING:  # not in flight: it will never land, send it again
+                    lost.append(r.key)
+            elif not r.anchored and r.block_number is None:
+                self._find_block(chain, r)
+        self._unsend(lost)
+        for r in self._registered_but_pending(chain):
+            self._find_block(chain, r)
+        before = {r.key for r in rows if r.anchored}
+        self._settle(chain)
+        for r in self.all():
+            if r.anchored and r.key not in before and r.chain_id == chain.chain_id:
+                corrections.append(
+                    f"{r.label()} is registered on chain {chain.chain_id} but was not marked "
+                    "anchored: anchored now"
+                )
+        return corrections
+
+    def _registered_but_pending(self, chain: Chain) -> list[LocalRecord]:
+        """Pending records the current registry already holds, as sent by the default account
+        (a command of an older proofmind stopped between its receipt and the ledger, or the
+        ledger restored from a backup): they are marked sent, since sending them again would
+        revert with RecordExists."""
+        deployment = DeploymentRegistry(self.state).get(chain.chain_id, REGISTRY)
+        if deployment is None or not chain.accounts:
+            return []
+        creator = chain.default_account.address
+        ids: dict[int, str] = {}
+        candidates = []
+        for record in self.pending():
+            if record.record_id is not None:
+                continue
+            parent_ids = [ids.get(p) or self.get(p).record_id for p in record.parents]
+            if None in parent_ids:
+                continue
+            record_input = record.record_input([bytes.fromhex(str(p)[2:]) for p in parent_ids])
+            ids[record.key] = "0x" + record_input.record_id(creator).hex()
+            candidates.append(
+                replace(record, record_id=ids[record.key], registry=deployment.address)
+            )
+        present = self._on_chain(chain, candidates)
+        found = [r for r in candidates if present[r.key]]
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET record_id=?, creator=?, chain_id=?, registry=? "
+                "WHERE key=? AND status='pending'",
+                [(r.record_id, creator, chain.chain_id, r.registry, r.key) for r in found],
+            )
+        return [self.get(r.key) for r in found]
+
+    def _find_block(self, chain: Chain, record: LocalRecord) -> None:
+        """The block and transaction that registered ``record``, from its event."""
+        contract = chain.w3.eth.contract(address=record.registry, abi=load_artifact(REGISTRY).abi)  # type: ignore[arg-type]
+        deployment = DeploymentRegistry(self.state).get(chain.chain_id, REGISTRY)
+        since = (
+            deployment.block_number if deployment and deployment.address == record.registry else 0
+        )
+        logs = contract.events.RecordRegistered().get_logs(
+            from_block=since,
+            argument_filters={"id": bytes.fromhex(record.record_id[2:])},  # type: ignore[index]
+        )
+        if logs:
             with self.state.transaction() as conn:
-                for record in batch:
-                    conn.execute(
-                        "UPDATE records SET status='anchored', record_id=?, creator=?, "
-                        "chain_id=?, registry=?, tx_hash=?, block_number=?, anchored_at=? "
-                        "WHERE key=? AND status='pending'",
-                        (
-                            ids[record.key],
-                            creator,
-                            chain.chain_id,
-                            report.registry,
-                            outcome.tx_hashes[-1],
-                            outcome.blocks[-1],
-                            time.time(),
-                            record.key,
-                        ),
-                    )
-            report.tx_hashes += outcome.tx_hashes
-            report.gas_used += outcome.gas_used
-            report.anchored += [self.get(r.key) for r in batch]
-            if progress is not None:
-                progress(len(batch))
-        return report
+                conn.execute(
+                    "UPDATE records SET tx_hash=?, block_number=? WHERE key=?",
+                    (
+                        logs[0]["transactionHash"].to_0x_hex(),
+                        int(logs[0]["blockNumber"]),
+                        record.key,
+                    ),
+                )
 
     def _parent_id(self, key: int, fresh: dict[int, str], chain: Chain) -> str:
         if key in fresh:
             return fresh[key]
         parent = self.get(key)
-        if not parent.anchored or parent.record_id is None:
-            raise WorkspaceError(f"parent {parent.label()} is neither anchored nor pending")
+        if parent.record_id is None:
+            raise WorkspaceError(f"parent {parent.label()} is neither anchored nor sent")
         if parent.chain_id != chain.chain_id:
             raise WrongChain(
                 f"parent {parent.label()} is anchored on chain {parent.chain_id}, but this "

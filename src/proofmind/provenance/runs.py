@@ -152,7 +152,8 @@ def track_run(
     anchor: bool = True,
 ) -> Iterator[Run]:
     """Log a training run; when it ends, its head becomes a lineage record, anchored on-chain
-    right away (with any other pending records) unless ``anchor=False``. ``datasets`` are paths
+    right away — it and the records it descends from that are not anchored yet (its datasets),
+    no other pending record — unless ``anchor=False``. ``datasets`` are paths
     to data files or folders; any not yet committed are committed first.
 
     A run that raises is logged as failed and its record left pending. If anchoring fails
@@ -169,7 +170,8 @@ def track_run(
     run._close("finished")
     if anchor:
         try:
-            run.ledger.anchor(ws.connect())
+            assert run.record is not None  # _close queued it
+            run.ledger.anchor(ws.connect(), only=[run.record])
         except ProofmindError as exc:
             warnings.warn(
                 f"run {name!r} is logged in {run.directory}, but its record could not be "

@@ -184,7 +184,8 @@ class _Verifier:
         if not contract.functions.exists(record_id).call():
             finding.problems.append(
                 f"record {record.record_id} is absent on chain {chain.chain_id} "
-                f"(registry {address}): it was never registered there, or the chain was reset"
+                f"(registry {address}): it was never registered there, or the chain was reset "
+                "— `proofmind provenance anchor` registers it again"
             )
             return
         creator, kind, registered_at = contract.functions.recordOf(record_id).call()

@@ -1,0 +1,36 @@
+"""How commands that write chain-backed state treat it: the workspace's mirrors of the chain
+are reconciled before they are trusted, and a command reports what it did on-chain only once
+that is confirmed (deep enough, and saved by the devnet). Imported only when such a command
+runs."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from proofmind.chain.base import Chain
+from proofmind.chain.reconcile import Mirror, reconcile
+
+_notes = Console(stderr=True, soft_wrap=True)
+
+
+def show_corrections(corrections: list[str]) -> None:
+    for line in corrections:
+        _notes.print(f"[yellow]corrected:[/yellow] {line}", markup=True, highlight=False)
+
+
+def settle(chain: Chain, *mirrors: Mirror) -> None:
+    """Reconcile ``mirrors`` with ``chain`` and say what was corrected."""
+    show_corrections(reconcile(chain, *mirrors))
+
+
+def confirm(chain: Chain) -> None:
+    """Wait until what this command sent is confirmed; say so when it is not yet."""
+    head = int(chain.w3.eth.block_number)
+    if not chain.wait_confirmed(head):
+        depth = chain.tx_settings.confirmations
+        _notes.print(
+            f"[yellow]note:[/yellow] block {head} is not yet {depth} block(s) deep; the next "
+            "command checks it against the chain again",
+            markup=True,
+            highlight=False,
+        )
