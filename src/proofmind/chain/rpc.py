@@ -98,7 +98,9 @@ def _redacted_copy(exc: requests.RequestException, url: str) -> Exception:
             f"{exc.response.reason if exc.response is not None else ''}".rstrip(),
             hint="check the URL and the API key it carries",
         )
-    text = redact(str(exc), url, *([exc.request.url] if exc.request and exc.request.url else []))
+    request_url = exc.request.url if exc.request is not None else None
+    extra = [request_url.decode() if isinstance(request_url, bytes) else request_url]
+    text = redact(str(exc), url, *(u for u in extra if u))
     return type(exc)(text, response=exc.response)
 
 
