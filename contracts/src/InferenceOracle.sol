@@ -103,6 +103,7 @@ contract InferenceOracle is ReentrancyGuard {
 
     mapping(bytes32 modelId => Model) public models;
     mapping(bytes32 modelId => mapping(address member => bool)) public isCommitteeMember;
+    mapping(bytes32 modelId => address[]) internal committees;
     mapping(uint256 requestId => Request) public requests;
     mapping(uint256 requestId => Dispute) public disputes;
     mapping(uint256 requestId => mapping(address member => bool)) public hasVoted;
@@ -113,7 +114,9 @@ contract InferenceOracle is ReentrancyGuard {
     uint256 public lockedBonds;
     uint256 public requestCount;
 
-    event ModelRegistered(bytes32 indexed modelId, address indexed owner, address verifier, Mode mode);
+    event ModelRegistered(
+        bytes32 indexed modelId, address indexed owner, bytes32 indexed key, address verifier, Mode mode
+    );
     event ModelUpdated(bytes32 indexed modelId, uint64 fee, bool active);
     event InferenceRequested(
         uint256 indexed requestId,
@@ -168,9 +171,12 @@ contract InferenceOracle is ReentrancyGuard {
 
     // ---------------------------------------------------------------- models
 
-    /// @notice Register `modelId` (e.g. the model's provenance record id) with its verifier and
-    ///         terms. The verifier and mode of a model never change: a new circuit is a new model.
-    function registerModel(bytes32 modelId, ModelConfig calldata cfg) external {
+    /// @notice Register a model under `key` (e.g. its package digest and mode) with its verifier
+    ///         and terms. Its id is `modelIdOf(msg.sender, key)`: ids live in the registrant's
+    ///         namespace, so nobody can take the id a node expects from another owner. The
+    ///         verifier and mode of a model never change: a new circuit is a new model.
+    function registerModel(bytes32 key, ModelConfig calldata cfg) external returns (bytes32 modelId) {
+        modelId = modelIdOf(msg.sender, key);
         if (models[modelId].owner != address(0)) revert ModelExists(modelId);
         if (cfg.mode == Mode.None) revert BadModelConfig("mode must be Zk or Optimistic");
         if (cfg.mode == Mode.Zk && cfg.verifier == address(0)) revert BadModelConfig("zk mode needs a verifier");
@@ -207,9 +213,12 @@ contract InferenceOracle is ReentrancyGuard {
             timeout: cfg.timeout
         });
         for (uint256 i = 0; i < cfg.committee.length; i++) {
-            isCommitteeMember[modelId][cfg.committee[i]] = true;
+            address member = cfg.committee[i];
+            if (isCommitteeMember[modelId][member]) revert BadModelConfig("the committee names a member twice");
+            isCommitteeMember[modelId][member] = true;
         }
-        emit ModelRegistered(modelId, msg.sender, cfg.verifier, cfg.mode);
+        committees[modelId] = cfg.committee;
+        emit ModelRegistered(modelId, msg.sender, key, cfg.verifier, cfg.mode);
     }
 
     /// @notice The model's owner changes its fee or pauses new requests.
@@ -432,6 +441,16 @@ contract InferenceOracle is ReentrancyGuard {
 
     function getModel(bytes32 modelId) external view returns (Model memory) {
         return _model(modelId);
+    }
+
+    /// @notice The committee that settles the disputes of a model without a verifier.
+    function committeeOf(bytes32 modelId) external view returns (address[] memory) {
+        return committees[modelId];
+    }
+
+    /// @notice The id of the model `owner` registered under `key`.
+    function modelIdOf(address owner, bytes32 key) public pure returns (bytes32) {
+        return keccak256(abi.encode(owner, key));
     }
 
     /// @notice The public inputs of a proof for `input` → `output` (as the verifier sees them).

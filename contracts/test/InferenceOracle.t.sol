@@ -14,6 +14,13 @@ contract HashVerifier {
     }
 }
 
+/// @dev What a model squatter registers: a verifier that accepts any proof.
+contract AcceptAll {
+    function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
+        return true;
+    }
+}
+
 contract RecordingConsumer is IInferenceConsumer {
     InferenceOracle public immutable oracle;
     mapping(uint256 => uint256) public calls;
@@ -86,9 +93,12 @@ abstract contract OracleFixture is Test {
     InferenceOracle internal oracle;
     HashVerifier internal verifier;
     RecordingConsumer internal consumer;
-    bytes32 internal constant ZK = keccak256("zk-model");
-    bytes32 internal constant OPT = keccak256("optimistic-model");
-    bytes32 internal constant COMMITTEE = keccak256("committee-model");
+    bytes32 internal constant ZK_KEY = keccak256("zk-model");
+    bytes32 internal constant OPT_KEY = keccak256("optimistic-model");
+    bytes32 internal constant COMMITTEE_KEY = keccak256("committee-model");
+    bytes32 internal ZK;
+    bytes32 internal OPT;
+    bytes32 internal COMMITTEE;
     uint64 internal constant FEE = 0.01 ether;
     uint96 internal constant BOND = 1 ether;
     uint32 internal constant WINDOW = 5;
@@ -102,13 +112,15 @@ abstract contract OracleFixture is Test {
         oracle = new InferenceOracle();
         verifier = new HashVerifier();
         consumer = new RecordingConsumer(oracle);
-        oracle.registerModel(ZK, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
-        oracle.registerModel(OPT, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0));
+        ZK = oracle.registerModel(ZK_KEY, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
+        OPT = oracle.registerModel(
+            OPT_KEY, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0)
+        );
         address[] memory committee = new address[](3);
         for (uint256 i = 0; i < 3; i++) {
             committee[i] = members[i];
         }
-        oracle.registerModel(COMMITTEE, _cfg(address(0), InferenceOracle.Mode.Optimistic, committee, 2));
+        COMMITTEE = oracle.registerModel(COMMITTEE_KEY, _cfg(address(0), InferenceOracle.Mode.Optimistic, committee, 2));
         vm.deal(address(this), 100 ether);
         vm.deal(node, 100 ether);
         vm.deal(challenger, 100 ether);
@@ -218,7 +230,7 @@ contract InferenceOracleTest is OracleFixture {
 
     function test_bad_model_configs_rejected() public {
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ModelExists.selector, ZK));
-        oracle.registerModel(ZK, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
+        oracle.registerModel(ZK_KEY, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "zk mode needs a verifier"));
         oracle.registerModel(bytes32("a"), _cfg(address(0), InferenceOracle.Mode.Zk, new address[](0), 0));
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "verifier has no code"));
@@ -230,6 +242,39 @@ contract InferenceOracleTest is OracleFixture {
             abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "quorum must be a majority of the committee")
         );
         oracle.registerModel(bytes32("c"), _cfg(address(0), InferenceOracle.Mode.Optimistic, two, 1));
+        address[] memory twice = new address[](3);
+        twice[0] = members[0];
+        twice[1] = members[1];
+        twice[2] = members[0];
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "the committee names a member twice")
+        );
+        oracle.registerModel(bytes32("d"), _cfg(address(0), InferenceOracle.Mode.Optimistic, twice, 2));
+    }
+
+    // ------------------------------------------------ finding: model squatting
+
+    /// An attacker who registers the key an honest owner will use (with a verifier that accepts
+    /// everything and a huge bond) gets an id in its own namespace: the owner's registration
+    /// still succeeds, and the owner's id, the one its node serves, is the owner's model.
+    function test_squatting_a_key_does_not_take_the_owners_id() public {
+        address attacker = address(0xBAD);
+        AcceptAll yes = new AcceptAll();
+        bytes32 key = keccak256("package-digest|optimistic");
+        InferenceOracle.ModelConfig memory evil =
+            _cfg(address(yes), InferenceOracle.Mode.Optimistic, new address[](0), 0);
+        evil.bond = 10 ether;
+        vm.prank(attacker);
+        bytes32 squatted = oracle.registerModel(key, evil);
+        bytes32 mine = oracle.registerModel(key, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0));
+        vm.assertEq(mine, oracle.modelIdOf(address(this), key), "owner's namespace");
+        vm.assertEq(squatted, oracle.modelIdOf(attacker, key), "attacker's namespace");
+        vm.assertTrue(mine != squatted, "different models");
+        InferenceOracle.Model memory m = oracle.getModel(mine);
+        vm.assertEq(m.owner, address(this), "owner");
+        vm.assertEq(m.verifier, address(verifier), "the owner's verifier");
+        vm.assertEq(uint256(m.bond), uint256(BOND), "the owner's bond");
+        vm.assertEq(oracle.committeeOf(COMMITTEE).length, 3, "committee readable");
     }
 
     // ------------------------------------------------ zk mode

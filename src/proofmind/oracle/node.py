@@ -43,7 +43,16 @@ from proofmind.chain.events import BlockRange, LogReader, Reorg, ReorgSafeCursor
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import OnnxModel
-from proofmind.oracle.client import Mode, OracleClient, Status, oracle_model_id
+from proofmind.oracle.client import (
+    DEFAULT_MAX_BOND,
+    Mode,
+    ModelPolicy,
+    OracleClient,
+    Status,
+    model_problem,
+    oracle_model_id,
+    verifier_runtime,
+)
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle")
@@ -82,6 +91,11 @@ class NodeConfig:
     # warn when the circuit's answer is further than this (relative to max(1, |output|)) from
     # onnxruntime's float output: the input probably lies outside the calibrated ranges
     drift_warning: float = 0.01
+    # the model owner whose registrations are served (default: the chain's default account),
+    # the most wei one answer may lock, and the accounts a committee may hold (None: any)
+    model_owner: str | None = None
+    max_bond: int = DEFAULT_MAX_BOND
+    trusted_committee: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,17 +176,29 @@ class OracleNode:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+        policy = ModelPolicy(
+            self.config.model_owner or chain.default_account.address,
+            self.config.max_bond,
+            self.config.trusted_committee,
+        )
         self.served: dict[str, Served] = {}
         for pkg in packages:
             float_model = OnnxModel.load(pkg.paths["model"])
+            runtime = verifier_runtime(chain, pkg)
             for mode in Mode:
-                model_id = oracle_model_id(pkg, mode)
-                if oracle.model_exists(model_id):
-                    served = Served(pkg, mode, pkg.input_size, float_model)
-                    self.served["0x" + model_id.hex()] = served
+                problem = model_problem(oracle, pkg, mode, policy, runtime)
+                if problem == "not registered":
+                    continue
+                if problem is not None:
+                    name = f"{pkg.name} in {mode.name.lower()} mode"
+                    log.error("refusing to serve %s: %s", name, problem)
+                    continue
+                model_id = oracle_model_id(pkg, mode, policy.owner)
+                self.served["0x" + model_id.hex()] = Served(pkg, mode, pkg.input_size, float_model)
         if not self.served:
             raise InputError(
-                "none of the given models is registered on the oracle at " + oracle.address,
+                f"none of the given models is registered by {policy.owner} (as packaged) on the "
+                f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
         self.cursor = ReorgSafeCursor(
