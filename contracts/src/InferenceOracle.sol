@@ -129,6 +129,9 @@ contract InferenceOracle is ReentrancyGuard {
     );
     event InferenceProposed(uint256 indexed requestId, address indexed node, int256[] output, uint32 challengeEnds);
     event InferenceFulfilled(uint256 indexed requestId, address indexed node, bytes32 outputHash, int256[] output);
+    /// @notice A batched `propose` or `finalize` left out a request that is no longer open to
+    ///         it (answered by someone else first, finalized, expired).
+    event AnswerSkipped(uint256 indexed requestId, Status status);
     event CallbackDone(uint256 indexed requestId, bool success, bytes reason);
     event ProposalChallenged(uint256 indexed requestId, address indexed challenger, bool byProof);
     event DisputeVote(uint256 indexed requestId, address indexed member, bytes32 outputHash);
@@ -283,13 +286,19 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice Propose answers to optimistic-mode requests, locking each model's bond from the
-    ///         caller's balance (`deposit` first).
+    ///         caller's balance (`deposit` first). A request that is no longer pending (another
+    ///         node answered first, or it expired) is skipped with `AnswerSkipped`, so one copied
+    ///         answer cannot revert a whole batch.
     function propose(uint256[] calldata requestIds, int256[][] calldata outputs) external nonReentrant {
         if (requestIds.length != outputs.length) revert LengthMismatch();
         uint256 locked;
         for (uint256 i = 0; i < requestIds.length; i++) {
             uint256 requestId = requestIds[i];
-            Request storage r = _pending(requestId);
+            Request storage r = _request(requestId);
+            if (r.status != Status.Pending || block.number > r.deadline) {
+                emit AnswerSkipped(requestId, r.status);
+                continue;
+            }
             Model storage m = models[r.modelId];
             if (m.mode != Mode.Optimistic) revert WrongMode(r.modelId, m.mode);
             int256[] calldata output = outputs[i];
@@ -307,13 +316,17 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice After the challenge window, settle unchallenged proposals: the proposer gets its
-    ///         bond back and the fee; the consumer is called back. Anyone may call this.
+    ///         bond back and the fee; the consumer is called back. Anyone may call this; a request
+    ///         no longer proposed (finalized by someone else first, challenged) is skipped.
     function finalize(uint256[] calldata requestIds, int256[][] calldata outputs) external nonReentrant {
         if (requestIds.length != outputs.length) revert LengthMismatch();
         for (uint256 i = 0; i < requestIds.length; i++) {
             uint256 requestId = requestIds[i];
             Request storage r = _request(requestId);
-            if (r.status != Status.Proposed) revert WrongStatus(requestId, r.status);
+            if (r.status != Status.Proposed) {
+                emit AnswerSkipped(requestId, r.status);
+                continue;
+            }
             if (block.number <= r.challengeEnds) revert ChallengeWindowOpen(requestId, r.challengeEnds);
             int256[] calldata output = outputs[i];
             if (keccak256(abi.encode(output)) != r.outputHash) revert OutputMismatch(requestId);

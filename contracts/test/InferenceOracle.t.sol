@@ -440,10 +440,10 @@ contract InferenceOracleTest is OracleFixture {
         vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
         vm.assertEq(uint256(consumer.first(id)), 43, "consumer gets the proved output");
         vm.roll(block.number + WINDOW + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Fulfilled)
-        );
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(id, InferenceOracle.Status.Fulfilled);
         oracle.finalize(_one(id), _outs(42));
+        vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "finalizing a settled answer pays nothing");
     }
 
     function test_challenge_after_window_rejected() public {
@@ -482,6 +482,46 @@ contract InferenceOracleTest is OracleFixture {
         }
         vm.expectRevert(InferenceOracle.LengthMismatch.selector);
         oracle.propose(ids, new int256[][](3));
+    }
+
+    // ------------------------------------------------ finding: one copied proposal griefs a batch
+
+    /// An attacker copies one answer of the node's pending batch and gets it mined first: the
+    /// node's batch still proposes the others (the copied id is skipped with an event), and a
+    /// finalize batch skips an id someone else finalized first.
+    function test_batches_skip_ids_that_are_no_longer_open() public {
+        uint256[] memory ids = new uint256[](3);
+        int256[][] memory outs = new int256[][](3);
+        for (uint256 i = 0; i < 3; i++) {
+            ids[i] = consumer.ask{value: FEE}(OPT, _input());
+            outs[i] = _output(int256(i));
+        }
+        vm.prank(challenger); // the copier
+        oracle.propose(_one(ids[1]), _outs(1));
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(ids[1], InferenceOracle.Status.Proposed);
+        vm.prank(node);
+        oracle.propose(ids, outs);
+        vm.assertEq(oracle.balanceOf(node), 10 ether - 2 * uint256(BOND), "two bonds, not three");
+        vm.assertEq(oracle.getRequest(ids[0]).node, node, "first proposed");
+        vm.assertEq(oracle.getRequest(ids[1]).node, challenger, "the copy stands");
+        vm.assertEq(oracle.getRequest(ids[2]).node, node, "third proposed");
+        vm.roll(block.number + WINDOW + 1);
+        oracle.finalize(_one(ids[0]), _outs(0)); // someone finalizes one first
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(ids[0], InferenceOracle.Status.Fulfilled);
+        oracle.finalize(ids, outs);
+        for (uint256 i = 0; i < 3; i++) {
+            vm.assertEq(consumer.calls(ids[i]), 1, "each called back once");
+        }
+        vm.assertEq(oracle.balanceOf(node), 10 ether + 2 * uint256(FEE), "bonds back, two fees");
+        // an expired request is skipped too
+        uint256 late = consumer.ask{value: FEE}(OPT, _input());
+        vm.roll(block.number + TIMEOUT + 1);
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(late, InferenceOracle.Status.Pending);
+        vm.prank(node);
+        oracle.propose(_one(late), _outs(5));
     }
 
     // ------------------------------------------------ committee disputes (no verifier)

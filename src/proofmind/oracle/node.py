@@ -313,6 +313,8 @@ class OracleNode:
                     time.time(),
                 )
             )
+        for row in rows:
+            self._log_state(int(row[0]), str(row[1]), "seen", int(row[4]), None)
         with self.state.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO oracle_requests"
@@ -372,6 +374,7 @@ class OracleNode:
             return
         self._cross_check(request_id, served, values, output)
         self._set(request_id, "answered", output=json.dumps(output))
+        self._log_state(request_id, self._model_of(request_id), "answered", None, None)
 
     def _cross_check(
         self, request_id: int, served: Served, values: list[int], output: list[int]
@@ -410,6 +413,7 @@ class OracleNode:
         self._cross_check(request_id, served, values, proof.output)
         doc = {"output": proof.output, "proof": proof.proof.hex()}
         self._set(request_id, "answered", output=json.dumps(doc))
+        self._log_state(request_id, self._model_of(request_id), "proved", None, None)
 
     def _prover_died(self, request_id: int, exc: Exception) -> None:
         if self._pool is not None:
@@ -534,26 +538,57 @@ class OracleNode:
             int(e["args"]["requestId"]): int(e["args"]["challengeEnds"])
             for e in events.InferenceProposed().process_receipt(receipt, errors=DISCARD)
         }
+        # ids a batch left out because someone else answered or finalized them first
+        skipped = {
+            int(e["args"]["requestId"])
+            for e in events.AnswerSkipped().process_receipt(receipt, errors=DISCARD)
+        }
         self._log_callbacks(receipt)
         now = time.time()
-        updates = []
+        block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+        share = gas // max(1, len(rows) - len(skipped & {r["request_id"] for r in rows}))
+        updates, recheck = [], []
         for row in rows:
             rid = row["request_id"]
+            if rid in skipped:
+                recheck.append(row)
+                continue
             if row["state"] == "sending" and rid in ends:
                 updates.append(("proposed", ends[rid], now, rid))
                 self.metrics.answered.labels("optimistic").inc()
+                new = "proposed"
             else:
                 updates.append(("done", row["challenge_ends"], now, rid))
                 if row["state"] == "finalizing":
                     self.metrics.finalized.inc()
+                    new = "finalized"
                 else:
                     self.metrics.answered.labels("zk").inc()
+                    new = "fulfilled"
+            self._log_state(rid, row["model_id"], new, block, share)
         with self.state.transaction() as conn:
             conn.executemany(
                 "UPDATE oracle_requests SET state=?, challenge_ends=?, updated_at=? "
                 "WHERE request_id=?",
                 updates,
             )
+        if recheck:
+            log.info(
+                "%d request(s) were skipped by the batch in block %d (answered or finalized by "
+                "someone else first); re-reading them", len(recheck), block,
+            )  # fmt: skip
+            self._reconcile_rows(recheck)
+
+    def _log_state(
+        self, request_id: int, model_id: str, state: str, block: int | None, gas: int | None
+    ) -> None:
+        """One INFO line per state change of a request: id, model, block, gas."""
+        served = self.served.get(model_id)
+        model = f"{served.package.name}/{served.mode.name.lower()}" if served else model_id
+        log.info(
+            "request %d %s: model %s, block %s, gas %s",
+            request_id, state, model, "-" if block is None else block, "-" if gas is None else gas,
+        )  # fmt: skip
 
     # -- reading the chain back --------------------------------------------------------------
 
@@ -615,6 +650,7 @@ class OracleNode:
                         st.deadline,
                     )
                 self._set(row["request_id"], new, challenge_ends=st.challenge_ends or None)
+                self._log_state(row["request_id"], row["model_id"], new, head, None)
         return keep
 
     def _log_callbacks(self, receipt: dict[str, Any]) -> None:
@@ -650,6 +686,9 @@ class OracleNode:
         sql = f"UPDATE oracle_requests SET state=?, updated_at=?{assignments} WHERE request_id=?"
         with self.state.transaction() as conn:
             conn.execute(sql, (state, time.time(), *fields.values(), request_id))
+
+    def _model_of(self, request_id: int) -> str:
+        return str(self._rows_by_id([request_id])[0]["model_id"])
 
     def _rows_by_id(self, ids: Sequence[int]) -> list[sqlite3.Row]:
         marks = ",".join("?" * len(ids))
