@@ -98,7 +98,8 @@ contract InferenceOracle is ReentrancyGuard {
     /// @dev BN254 scalar field: EZKL encodes a negative fixed-point value v as R + v.
     uint256 internal constant FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
-    /// @dev gas kept back for the oracle's own work after a callback
+    /// @dev gas kept back beyond the consumer's limit (and its 1/64): the CALL itself and the
+    ///      oracle's own work after it (copying at most 256 bytes of reason, `CallbackDone`)
     uint256 internal constant CALLBACK_RESERVE = 10_000;
 
     mapping(bytes32 modelId => Model) public models;
@@ -541,12 +542,15 @@ contract InferenceOracle is ReentrancyGuard {
         address consumer = r.requester;
         if (consumer.code.length == 0) return; // an account without code reads the events
         uint256 gasLimit = r.callbackGasLimit;
-        // EIP-150 passes at most 63/64 of the remaining gas: make sure the consumer gets all of
-        // its limit, so a node cannot make a callback fail by sending too little gas
-        if (gasleft() < gasLimit + gasLimit / 63 + CALLBACK_RESERVE) revert InsufficientCallbackGas(requestId);
+        // encode (and allocate) first: their cost grows with the output, and must not come out
+        // of the consumer's share after the check
         bytes memory data = abi.encodeCall(IInferenceConsumer.onInference, (requestId, output));
         bool success;
         bytes memory reason = new bytes(0);
+        // EIP-150 passes at most 63/64 of the remaining gas: make sure the consumer gets all of
+        // its limit, so a node cannot make a callback fail by sending too little gas. Nothing
+        // but the CALL runs between this check and the call.
+        if (gasleft() < gasLimit + gasLimit / 63 + CALLBACK_RESERVE) revert InsufficientCallbackGas(requestId);
         assembly ("memory-safe") {
             success := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
         }
