@@ -89,6 +89,13 @@ contract InferenceOracle is ReentrancyGuard {
         uint64 fee;
     }
 
+    /// @dev keccak256(abi.encode(requestId, sender, keccak256(proof))), truncated, and the block
+    ///      it was made in: one slot
+    struct Commitment {
+        bytes28 hash;
+        uint32 blockNumber;
+    }
+
     struct Dispute {
         address challenger;
         uint32 votingEnds;
@@ -107,6 +114,8 @@ contract InferenceOracle is ReentrancyGuard {
     mapping(bytes32 modelId => address[]) internal committees;
     mapping(uint256 requestId => Request) public requests;
     mapping(uint256 requestId => Dispute) public disputes;
+    /// @notice Commitments to a proof not yet revealed, per request and sender.
+    mapping(uint256 requestId => mapping(address sender => Commitment)) public commitments;
     mapping(uint256 requestId => mapping(address member => bool)) public hasVoted;
     mapping(uint256 requestId => mapping(bytes32 outputHash => uint256)) public votes;
     /// @notice Withdrawable wei per account (fees earned, bonds returned or won, refunds, deposits).
@@ -134,6 +143,7 @@ contract InferenceOracle is ReentrancyGuard {
     ///         it (answered by someone else first, finalized, expired).
     event AnswerSkipped(uint256 indexed requestId, Status status);
     event CallbackDone(uint256 indexed requestId, bool success, bytes reason);
+    event Committed(uint256 indexed requestId, address indexed sender);
     event ProposalChallenged(uint256 indexed requestId, address indexed challenger, bool byProof);
     event DisputeVote(uint256 indexed requestId, address indexed member, bytes32 outputHash);
     event DisputeSettled(uint256 indexed requestId, address indexed winner, bool proposalUpheld);
@@ -170,6 +180,9 @@ contract InferenceOracle is ReentrancyGuard {
     error VotingOpen(uint256 requestId, uint32 votingEnds);
     error VotingClosed(uint256 requestId, uint32 votingEnds);
     error InsufficientCallbackGas(uint256 requestId);
+    error NotCommitted(uint256 requestId, address sender);
+    error RevealTooEarly(uint256 requestId, uint32 committedAt);
+    error ProposerCannotChallenge(uint256 requestId);
     error LengthMismatch();
     error TransferFailed();
 
@@ -192,7 +205,8 @@ contract InferenceOracle is ReentrancyGuard {
         if (cfg.timeout == 0) revert BadModelConfig("timeout must be positive");
         if (cfg.mode == Mode.Optimistic) {
             if (cfg.bond == 0) revert BadModelConfig("optimistic mode needs a bond");
-            if (cfg.challengeWindow == 0) revert BadModelConfig("optimistic mode needs a challenge window");
+            // a challenger commits in one block of the window and reveals in a later one
+            if (cfg.challengeWindow < 2) revert BadModelConfig("optimistic mode needs a challenge window of 2+ blocks");
             if (cfg.verifier == address(0)) {
                 if (cfg.quorum == 0 || cfg.quorum > cfg.committee.length) {
                     revert BadModelConfig("a model without a verifier needs a committee and 0 < quorum <= its size");
@@ -340,8 +354,26 @@ contract InferenceOracle is ReentrancyGuard {
         }
     }
 
-    /// @notice Dispute a proposal with a valid proof of a different output. The proposer's bond
-    ///         and the fee go to the caller, and the consumer receives the proved output.
+    /// @notice Commit to a proof before sending it, so that nobody who sees it in the mempool can
+    ///         send it as their own: `commitment` is `keccak256(abi.encode(requestId, msg.sender,
+    ///         keccak256(proof)))`. Reveal it (`challenge`) in a later block. A challenge is
+    ///         committed before the last block of the challenge window.
+    function commit(uint256 requestId, bytes32 commitment) external {
+        Request storage r = _request(requestId);
+        if (r.status == Status.Proposed) {
+            if (block.number >= r.challengeEnds) revert ChallengeWindowClosed(requestId, r.challengeEnds);
+        } else {
+            revert WrongStatus(requestId, r.status);
+        }
+        commitments[requestId][msg.sender] = Commitment(bytes28(commitment), _blockNumber());
+        emit Committed(requestId, msg.sender);
+    }
+
+    /// @notice Dispute a proposal with a valid proof of a different output, committed to
+    ///         (`commit`) in an earlier block by the caller, who may not be the proposer. The
+    ///         consumer receives the proved output; the caller gets the fee and half of the
+    ///         proposer's bond, the requester the other half — so a proposer that challenges its
+    ///         own wrong answer through another address still loses half its bond.
     function challenge(uint256 requestId, int256[] calldata input, int256[] calldata output, bytes calldata proof)
         external
         nonReentrant
@@ -350,13 +382,17 @@ contract InferenceOracle is ReentrancyGuard {
         Model storage m = models[r.modelId];
         _checkChallengeable(requestId, r);
         if (m.verifier == address(0)) revert NoVerifier(r.modelId);
+        if (msg.sender == r.node) revert ProposerCannotChallenge(requestId);
+        _reveal(requestId, proof);
         bytes32 outputHash = keccak256(abi.encode(output));
         if (outputHash == r.outputHash) revert SameOutput(requestId);
         _checkProof(requestId, r, m, input, output, proof);
         r.status = Status.Fulfilled;
         r.outputHash = outputHash;
-        lockedBonds -= m.bond;
-        balanceOf[msg.sender] += uint256(m.bond) + r.fee;
+        uint256 bond = m.bond;
+        lockedBonds -= bond;
+        balanceOf[msg.sender] += bond - bond / 2 + r.fee;
+        balanceOf[r.requester] += bond / 2;
         emit ProposalChallenged(requestId, msg.sender, true);
         emit DisputeSettled(requestId, msg.sender, false);
         emit InferenceFulfilled(requestId, msg.sender, outputHash, output);
@@ -365,11 +401,15 @@ contract InferenceOracle is ReentrancyGuard {
 
     /// @notice Dispute a proposal of a model without a verifier: lock a bond equal to the
     ///         proposer's; the model's committee re-executes and votes within one challenge window.
+    ///         The first dispute stands (it is the disputer's commitment: it locks a bond); the
+    ///         proposer may not dispute its own answer, and should it do so through another
+    ///         address, it still loses half its bond to the requester (see `vote`).
     function dispute(uint256 requestId) external nonReentrant {
         Request storage r = _request(requestId);
         Model storage m = models[r.modelId];
         _checkChallengeable(requestId, r);
         if (m.verifier != address(0)) revert BadModelConfig("this model's disputes are settled by proof: call challenge");
+        if (msg.sender == r.node) revert ProposerCannotChallenge(requestId);
         _lock(msg.sender, m.bond);
         r.status = Status.Disputed;
         disputes[requestId] = Dispute(msg.sender, uint32(block.number) + m.challengeWindow, 0);
@@ -377,7 +417,9 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice A committee member's re-execution result for a disputed request. The first
-    ///         output to reach the model's quorum settles it; the consumer receives it.
+    ///         output to reach the model's quorum settles it; the consumer receives it. An upheld
+    ///         proposer gets both bonds and the fee; an overturned proposal pays the disputer its
+    ///         bond back, the fee and half the proposer's bond, and the requester the other half.
     function vote(uint256 requestId, int256[] calldata output) external nonReentrant {
         Request storage r = _request(requestId);
         if (r.status != Status.Disputed) revert WrongStatus(requestId, r.status);
@@ -396,8 +438,14 @@ contract InferenceOracle is ReentrancyGuard {
         address winner = upheld ? r.node : d.challenger;
         r.status = Status.Fulfilled;
         r.outputHash = outputHash;
-        lockedBonds -= 2 * uint256(m.bond);
-        balanceOf[winner] += 2 * uint256(m.bond) + r.fee;
+        uint256 bond = m.bond;
+        lockedBonds -= 2 * bond;
+        if (upheld) {
+            balanceOf[winner] += 2 * bond + r.fee;
+        } else {
+            balanceOf[winner] += 2 * bond - bond / 2 + r.fee;
+            balanceOf[r.requester] += bond / 2;
+        }
         emit DisputeSettled(requestId, winner, upheld);
         emit InferenceFulfilled(requestId, winner, outputHash, output);
         _callback(requestId, r, output);
@@ -499,6 +547,20 @@ contract InferenceOracle is ReentrancyGuard {
     function _checkChallengeable(uint256 requestId, Request storage r) private view {
         if (r.status != Status.Proposed) revert WrongStatus(requestId, r.status);
         if (block.number > r.challengeEnds) revert ChallengeWindowClosed(requestId, r.challengeEnds);
+    }
+
+    /// @dev The caller committed to `proof` for this request in an earlier block; the
+    ///      commitment is used up.
+    function _reveal(uint256 requestId, bytes calldata proof) private {
+        Commitment memory c = commitments[requestId][msg.sender];
+        bytes32 expected = keccak256(abi.encode(requestId, msg.sender, keccak256(proof)));
+        if (c.blockNumber == 0 || c.hash != bytes28(expected)) revert NotCommitted(requestId, msg.sender);
+        if (block.number <= c.blockNumber) revert RevealTooEarly(requestId, c.blockNumber);
+        delete commitments[requestId][msg.sender];
+    }
+
+    function _blockNumber() private view returns (uint32) {
+        return uint32(block.number);
     }
 
     function _checkRange(int256[] calldata values, uint8 bits) private pure {

@@ -166,6 +166,13 @@ abstract contract OracleFixture is Test {
         return abi.encodePacked(keccak256(abi.encode(oracle.instancesOf(input, output))));
     }
 
+    /// `who` commits to `proof` for request `id`; the next block begins (reveals come later)
+    function _commit(address who, uint256 id, bytes memory proof) internal {
+        vm.prank(who);
+        oracle.commit(id, keccak256(abi.encode(id, who, keccak256(proof))));
+        vm.roll(block.number + 1);
+    }
+
     function _one(uint256 id) internal pure returns (uint256[] memory ids) {
         ids = new uint256[](1);
         ids[0] = id;
@@ -426,17 +433,21 @@ contract InferenceOracleTest is OracleFixture {
         vm.prank(node);
         oracle.propose(_one(id), _outs(42));
         bytes memory same = _proof(_input(), _output(42));
+        _commit(challenger, id, same);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.SameOutput.selector, id));
         oracle.challenge(id, _input(), _output(42), same);
         bytes memory wrong = _proof(_input(), _output(44));
+        _commit(challenger, id, wrong);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.challenge(id, _input(), _output(43), wrong);
         bytes memory proof0 = _proof(_input(), _output(43));
+        _commit(challenger, id, proof0);
         vm.prank(challenger);
         oracle.challenge(id, _input(), _output(43), proof0);
-        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND + FEE, "challenger wins bond and fee");
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND / 2 + FEE, "challenger wins half the bond and the fee");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "the requester gets the other half");
         vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
         vm.assertEq(uint256(consumer.first(id)), 43, "consumer gets the proved output");
         vm.roll(block.number + WINDOW + 1);
@@ -524,6 +535,78 @@ contract InferenceOracleTest is OracleFixture {
         oracle.propose(_one(late), _outs(5));
     }
 
+    // ------------------------------------------------ finding: challenge rewards bound to the challenger
+
+    function _proposedWrong() internal returns (uint256 id) {
+        id = consumer.ask{value: FEE}(OPT, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42)); // the right answer is 43
+    }
+
+    /// The wrong proposer copies the honest challenger's proof from the mempool and sends it
+    /// first: without a commitment of its own, made in an earlier block, it is refused.
+    function test_a_copied_challenge_proof_is_refused() public {
+        uint256 id = _proposedWrong();
+        bytes memory proof = _proof(_input(), _output(43));
+        _commit(challenger, id, proof);
+        address alt = address(0xA17); // the proposer's second address
+        vm.prank(alt);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotCommitted.selector, id, alt));
+        oracle.challenge(id, _input(), _output(43), proof);
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ProposerCannotChallenge.selector, id));
+        oracle.challenge(id, _input(), _output(43), proof);
+        // a commitment made once the proof is public comes too late: it reveals a block later
+        vm.prank(alt);
+        oracle.commit(id, keccak256(abi.encode(id, alt, keccak256(proof))));
+        vm.prank(alt);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RevealTooEarly.selector, id, uint32(block.number)));
+        oracle.challenge(id, _input(), _output(43), proof);
+        vm.prank(challenger);
+        oracle.challenge(id, _input(), _output(43), proof);
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND / 2 + FEE, "the committer gains");
+        vm.assertEq(oracle.balanceOf(alt), 0, "the copier gains nothing");
+    }
+
+    /// A wrong proposer that challenges itself through a second address loses half its bond.
+    function test_a_self_challenge_loses_money() public {
+        uint256 id = _proposedWrong();
+        address alt = address(0xA17);
+        uint256 before = oracle.balanceOf(node) + BOND + oracle.balanceOf(alt); // + the bond locked
+        bytes memory proof = _proof(_input(), _output(43));
+        _commit(alt, id, proof);
+        vm.prank(alt);
+        oracle.challenge(id, _input(), _output(43), proof);
+        uint256 afterwards = oracle.balanceOf(node) + oracle.balanceOf(alt);
+        vm.assertEq(before - afterwards, BOND / 2 - FEE, "lost half the bond (less the fee it earned)");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "paid to the requester");
+    }
+
+    /// The same for committee disputes: the proposer cannot dispute itself, and a second
+    /// address that does (and wins) still costs it half its bond.
+    function test_a_self_dispute_loses_money() public {
+        uint256 id = consumer.ask{value: FEE}(COMMITTEE, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ProposerCannotChallenge.selector, id));
+        oracle.dispute(id);
+        address alt = address(0xA17);
+        vm.deal(alt, 2 ether);
+        vm.prank(alt);
+        oracle.deposit{value: BOND}();
+        uint256 before = oracle.balanceOf(node) + oracle.balanceOf(alt) + BOND; // + the bond locked
+        vm.prank(alt);
+        oracle.dispute(id);
+        vm.prank(members[0]);
+        oracle.vote(id, _output(43));
+        vm.prank(members[1]);
+        oracle.vote(id, _output(43));
+        uint256 afterwards = oracle.balanceOf(node) + oracle.balanceOf(alt);
+        vm.assertEq(before - afterwards, BOND / 2 - FEE, "lost half the bond (less the fee)");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "paid to the requester");
+    }
+
     // ------------------------------------------------ committee disputes (no verifier)
 
     function _disputed() internal returns (uint256 id) {
@@ -546,7 +629,8 @@ contract InferenceOracleTest is OracleFixture {
         oracle.vote(id, _output(42));
         vm.prank(members[1]);
         oracle.vote(id, _output(43));
-        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND + FEE, "challenger gets both bonds and the fee");
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND / 2 + FEE, "challenger: its bond, half the node's, the fee");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "the requester gets the other half");
         vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
         vm.assertEq(uint256(consumer.first(id)), 43, "re-executed output delivered");
         vm.assertEq(oracle.lockedBonds(), 0, "nothing locked");

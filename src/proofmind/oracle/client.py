@@ -87,6 +87,20 @@ def oracle_model_id(pkg: Package, mode: Mode, owner: str) -> bytes:
     )
 
 
+def commitment(request_id: int, sender: str, proof: bytes) -> bytes:
+    """keccak256(abi.encode(requestId, sender, keccak256(proof))): what `commit` records."""
+    from eth_abi.abi import encode
+
+    from proofmind.crypto.keccak import keccak256
+
+    return keccak256(
+        encode(
+            ["uint256", "address", "bytes32"],
+            [request_id, to_checksum_address(sender), keccak256(proof)],
+        )
+    )
+
+
 def io_hash(values: Sequence[int]) -> bytes:
     """keccak256(abi.encode(int256[])) — the commitment the oracle stores for an input/output."""
     from eth_abi.abi import encode
@@ -183,6 +197,19 @@ class OracleClient:
 
     def _sender(self, account: LocalAccount | None) -> Any:
         return self.chain.sender(account)
+
+    def reveal_gas(self, fn: Any, sender: Any) -> int:
+        """Gas for revealing a commitment made in the latest block. A revealing call must run
+        in a later block than its commitment, so it is estimated against the pending block
+        (estimating against the latest one would see it revert as too early)."""
+        from web3.exceptions import ContractLogicError
+
+        tx = {"from": sender.address, "to": self.address, "data": fn._encode_transaction_data()}
+        try:
+            estimate = self.chain.w3.eth.estimate_gas(tx, "pending")  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            raise sender.revert_error(exc.data, f"{fn.fn_name}()", exc.message) from None
+        return int(estimate * sender.settings.gas_multiplier)
 
     # -- models ----------------------------------------------------------------------------
 
@@ -305,11 +332,24 @@ class OracleClient:
         fn = self.oracle.functions.finalize(list(request_ids), [list(o) for o in outputs])
         return dict(self._sender(account).transact(fn))
 
+    def commit(
+        self, request_id: int, proof: bytes, account: LocalAccount | None = None
+    ) -> dict[str, Any]:
+        """Commit to ``proof`` for ``request_id`` before revealing it (``challenge``): whoever
+        copies the revealed proof has no commitment of its own."""
+        sender = account or self.chain.default_account
+        fn = self.oracle.functions.commit(request_id, commitment(request_id, sender.address, proof))
+        return dict(self._sender(account).transact(fn))
+
     def challenge(
         self, request_id: int, proof: Proof, account: LocalAccount | None = None
     ) -> dict[str, Any]:
+        """Commit to ``proof``, then (in a later block: the commitment's receipt is in) reveal
+        it as a challenge of the proposal of ``request_id``."""
+        self.commit(request_id, proof.proof, account)
         fn = self.oracle.functions.challenge(request_id, proof.input, proof.output, proof.proof)
-        return dict(self._sender(account).transact(fn))
+        sender = self._sender(account)
+        return dict(sender.transact(fn, gas=self.reveal_gas(fn, sender)))
 
     def dispute(self, request_id: int, account: LocalAccount | None = None) -> dict[str, Any]:
         """Dispute a proposal of a committee model (locks a bond equal to the proposer's)."""

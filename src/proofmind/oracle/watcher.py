@@ -148,12 +148,14 @@ class Watcher:
         if state.status != Status.PROPOSED:
             detail = f"wrong, but no longer open to challenge ({state.status.name.lower()})"
             return Verdict(request_id, False, False, detail)
-        if int(self.chain.w3.eth.block_number) >= state.challenge_ends:
+        # a proof challenge is committed before the window's last block and revealed after
+        last = state.challenge_ends - 1 if self.by_proof[state.model_id] else state.challenge_ends
+        if int(self.chain.w3.eth.block_number) >= last:
             return Verdict(request_id, False, False, "wrong, but the challenge window has closed")
         if not self.by_proof[state.model_id]:
             return self._dispute(request_id, state.model_id, output, right)
         proof = zk.prove(pkg, values)
-        try:
+        try:  # commit, then reveal once the commitment is mined: a copier has no commitment
             self.oracle.challenge(request_id, proof, account=self.account)
         except ContractReverted as exc:
             return Verdict(request_id, False, False, f"challenge refused: {exc}")
