@@ -283,7 +283,9 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice Answer a zk-mode request with an EZKL proof whose public inputs are the request's
-    ///         input followed by `output`. The fee goes to the caller.
+    ///         input followed by `output`, committed to (`commit`) by the caller in an earlier
+    ///         block. The fee goes to the caller. The proof's public inputs do not name the
+    ///         prover, so without the commitment anyone could send a copy of it first.
     function fulfill(uint256 requestId, int256[] calldata input, int256[] calldata output, bytes calldata proof)
         external
         nonReentrant
@@ -291,6 +293,7 @@ contract InferenceOracle is ReentrancyGuard {
         Request storage r = _pending(requestId);
         Model storage m = models[r.modelId];
         if (m.mode != Mode.Zk) revert WrongMode(r.modelId, m.mode);
+        _reveal(requestId, proof);
         _checkProof(requestId, r, m, input, output, proof);
         r.status = Status.Fulfilled;
         r.outputHash = keccak256(abi.encode(output));
@@ -356,12 +359,15 @@ contract InferenceOracle is ReentrancyGuard {
 
     /// @notice Commit to a proof before sending it, so that nobody who sees it in the mempool can
     ///         send it as their own: `commitment` is `keccak256(abi.encode(requestId, msg.sender,
-    ///         keccak256(proof)))`. Reveal it (`challenge`) in a later block. A challenge is
-    ///         committed before the last block of the challenge window.
+    ///         keccak256(proof)))`. Reveal it (`fulfill` of a pending zk request, `challenge` of a
+    ///         proposal) in a later block. A challenge is committed before the last block of the
+    ///         challenge window, an answer before the request's deadline.
     function commit(uint256 requestId, bytes32 commitment) external {
         Request storage r = _request(requestId);
         if (r.status == Status.Proposed) {
             if (block.number >= r.challengeEnds) revert ChallengeWindowClosed(requestId, r.challengeEnds);
+        } else if (r.status == Status.Pending) {
+            if (block.number >= r.deadline) revert RequestExpired(requestId, r.deadline);
         } else {
             revert WrongStatus(requestId, r.status);
         }

@@ -289,6 +289,7 @@ contract InferenceOracleTest is OracleFixture {
     function test_zk_fulfil_pays_node_and_calls_back() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(-1234));
+        _commit(node, id, proof);
         vm.prank(node);
         oracle.fulfill(id, _input(), _output(-1234), proof);
         vm.assertEq(consumer.calls(id), 1, "one callback");
@@ -302,6 +303,7 @@ contract InferenceOracleTest is OracleFixture {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
         proof[3] ^= 0x01;
+        _commit(node, id, proof);
         vm.prank(node);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.fulfill(id, _input(), _output(5), proof);
@@ -309,6 +311,7 @@ contract InferenceOracleTest is OracleFixture {
 
     function test_zk_malformed_proof_rejected_not_bubbled() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        _commit(address(this), id, hex"0102");
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.fulfill(id, _input(), _output(5), hex"0102");
     }
@@ -316,6 +319,7 @@ contract InferenceOracleTest is OracleFixture {
     function test_zk_mismatched_output_rejected() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.fulfill(id, _input(), _output(6), proof);
     }
@@ -325,6 +329,7 @@ contract InferenceOracleTest is OracleFixture {
         int256[] memory other = _input();
         other[0] = 1;
         bytes memory proof = _proof(other, _output(5));
+        _commit(address(this), id, proof);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InputMismatch.selector, id));
         oracle.fulfill(id, other, _output(5), proof);
     }
@@ -332,6 +337,7 @@ contract InferenceOracleTest is OracleFixture {
     function test_zk_double_fulfil_rejected() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         oracle.fulfill(id, _input(), _output(5), proof);
         bytes memory again = _proof(_input(), _output(5));
         vm.expectRevert(
@@ -353,6 +359,7 @@ contract InferenceOracleTest is OracleFixture {
         RevertingConsumer bad = new RevertingConsumer();
         uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         oracle.fulfill(id, _input(), _output(5), proof);
         vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "fulfilled");
     }
@@ -360,8 +367,9 @@ contract InferenceOracleTest is OracleFixture {
     function test_gas_burning_callback_is_capped() public {
         GasBurningConsumer bad = new GasBurningConsumer();
         uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
-        uint256 before = gasleft();
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
+        uint256 before = gasleft();
         oracle.fulfill(id, _input(), _output(5), proof);
         vm.assertTrue(before - gasleft() < 400_000, "burnt at most the callback limit");
         vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "fulfilled");
@@ -371,6 +379,7 @@ contract InferenceOracleTest is OracleFixture {
         GasBurningConsumer bad = new GasBurningConsumer();
         uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         (bool ok, bytes memory ret) = address(oracle).call{gas: 150_000}(
             abi.encodeCall(InferenceOracle.fulfill, (id, _input(), _output(5), proof))
         );
@@ -383,6 +392,7 @@ contract InferenceOracleTest is OracleFixture {
         ReentrantConsumer re = new ReentrantConsumer(oracle);
         bytes memory proof = _proof(_input(), _output(5));
         uint256 id = re.ask{value: FEE}(ZK, _input(), proof);
+        _commit(address(this), id, proof);
         oracle.fulfill(id, _input(), _output(5), proof);
         vm.assertFalse(re.reentered(), "re-entry refused");
         vm.assertEq(oracle.balanceOf(address(this)), FEE, "paid once");
@@ -533,6 +543,43 @@ contract InferenceOracleTest is OracleFixture {
         emit InferenceOracle.AnswerSkipped(late, InferenceOracle.Status.Pending);
         vm.prank(node);
         oracle.propose(_one(late), _outs(5));
+    }
+
+    // ------------------------------------------------ finding: copied zk fulfilments
+
+    /// A copier sees the prover's fulfil in the mempool and sends the same proof first: it has
+    /// no commitment (or only one made after the proof became public), so the fee goes to the
+    /// prover that committed first.
+    function test_a_copied_fulfil_earns_nothing() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(9));
+        address copier = address(0xC0C0);
+        vm.prank(node);
+        oracle.commit(id, keccak256(abi.encode(id, node, keccak256(proof))));
+        // copying the commitment itself is useless: it names the node
+        vm.prank(copier);
+        oracle.commit(id, keccak256(abi.encode(id, node, keccak256(proof))));
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RevealTooEarly.selector, id, uint32(block.number)));
+        oracle.fulfill(id, _input(), _output(9), proof); // the same block: too early
+        vm.roll(block.number + 1);
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotCommitted.selector, id, copier));
+        oracle.fulfill(id, _input(), _output(9), proof);
+        vm.prank(copier); // commits once it sees the proof: it could reveal only in a later block
+        oracle.commit(id, keccak256(abi.encode(id, copier, keccak256(proof))));
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RevealTooEarly.selector, id, uint32(block.number)));
+        oracle.fulfill(id, _input(), _output(9), proof);
+        vm.prank(node);
+        oracle.fulfill(id, _input(), _output(9), proof);
+        vm.assertEq(oracle.balanceOf(node), 10 ether + FEE, "the fee goes to the committed prover");
+        vm.assertEq(oracle.balanceOf(copier), 0, "the copier gets nothing");
+        vm.prank(copier);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Fulfilled)
+        );
+        oracle.commit(id, bytes32(0));
     }
 
     // ------------------------------------------------ finding: challenge rewards bound to the challenger
@@ -705,6 +752,7 @@ contract InferenceOracleTest is OracleFixture {
     function testFuzz_only_the_proved_output_is_accepted(int64 proved, int64 claimed) public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(proved));
+        _commit(address(this), id, proof);
         if (proved != claimed) {
             vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         }

@@ -42,6 +42,7 @@ contract SybilGatedAirdropTest is OracleFixture {
 
     function _answer(uint256 id, int256 score) internal {
         bytes memory proof = _proof(_input(), _output(score));
+        _commit(node, id, proof);
         vm.prank(node);
         oracle.fulfill(id, _input(), _output(score), proof);
     }

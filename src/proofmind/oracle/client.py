@@ -311,8 +311,12 @@ class OracleClient:
     def fulfill(
         self, request_id: int, proof: Proof, account: LocalAccount | None = None
     ) -> dict[str, Any]:
+        """Commit to ``proof``, then (its receipt is in: a later block) reveal it as the answer
+        to a zk request; returns the fulfilment's receipt."""
+        self.commit(request_id, proof.proof, account)
         fn = self.oracle.functions.fulfill(request_id, proof.input, proof.output, proof.proof)
-        return dict(self._sender(account).transact(fn))
+        sender = self._sender(account)
+        return dict(sender.transact(fn, gas=self.reveal_gas(fn, sender)))
 
     def propose(
         self,
@@ -335,8 +339,8 @@ class OracleClient:
     def commit(
         self, request_id: int, proof: bytes, account: LocalAccount | None = None
     ) -> dict[str, Any]:
-        """Commit to ``proof`` for ``request_id`` before revealing it (``challenge``): whoever
-        copies the revealed proof has no commitment of its own."""
+        """Commit to ``proof`` for ``request_id`` before revealing it (``challenge`` or zk
+        ``fulfill``): whoever copies the revealed proof has no commitment of its own."""
         sender = account or self.chain.default_account
         fn = self.oracle.functions.commit(request_id, commitment(request_id, sender.address, proof))
         return dict(self._sender(account).transact(fn))

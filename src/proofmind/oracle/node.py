@@ -6,7 +6,7 @@ and submits — proposals in batches, then finalization after the challenge wind
 Every request moves through a persistent SQLite queue:
 
     new → answered → sending → proposed → done          (optimistic)
-    new → answered → sending → done                     (zk)
+    new → answered → committing → committed → sending → done   (zk: commit, then reveal)
     … → failed (bad input: logged, left to the requester's refund) | expired | lost
 
 Exactly-once effects across crashes come from two rules: a request is inserted once (its id is
@@ -49,6 +49,7 @@ from proofmind.oracle.client import (
     ModelPolicy,
     OracleClient,
     Status,
+    commitment,
     model_problem,
     oracle_model_id,
     verifier_runtime,
@@ -435,11 +436,10 @@ class OracleNode:
     # -- submitting --------------------------------------------------------------------------
 
     def submit(self) -> int:
-        """Send proposals (batched) and zk fulfilments for answered requests still open on
-        chain; their receipts are read by :meth:`confirm` (sending never waits for a block)."""
+        """Send proposals (batched) for answered optimistic requests still open on chain, and
+        commitments to the proofs of zk ones; then reveal (fulfil) the proofs whose commitment
+        is mined. Receipts are read by :meth:`confirm` (sending never waits for a block)."""
         rows = self._rows("answered", limit=self.config.batch_size * 4)
-        if not rows:
-            return 0
         open_rows = self._still_open(rows, Status.PENDING)
         sent = 0
         optimistic = [r for r in open_rows if r["mode"] == Mode.OPTIMISTIC]
@@ -448,7 +448,24 @@ class OracleNode:
             outputs = [json.loads(r["output"]) for r in batch]
             fn = self.oracle.oracle.functions.propose(ids, outputs)
             sent += self._send(ids, fn, "sending", f"propose {len(ids)} answer(s)")
-        for row in (r for r in open_rows if r["mode"] == Mode.ZK):
+        # a zk proof names no prover: commit to it first, or a copier takes the fee
+        proved = [r for r in open_rows if r["mode"] == Mode.ZK]
+        for row in proved:
+            rid = row["request_id"]
+            proof = bytes.fromhex(json.loads(row["output"])["proof"])
+            fn = self.oracle.oracle.functions.commit(
+                rid, commitment(rid, self.account.address, proof)
+            )
+            self._send([rid], fn, "committing", f"commit to the proof of {rid}")
+        if proved:
+            self.confirm()  # commitments mined already (a devnet) are revealed in this step
+        return sent + self._reveal()
+
+    def _reveal(self) -> int:
+        """Fulfil the zk requests whose commitment is mined (in an earlier block than any
+        transaction sent from now on)."""
+        sent = 0
+        for row in self._still_open(self._rows("committed"), Status.PENDING):
             doc = json.loads(row["output"])
             fn = self.oracle.oracle.functions.fulfill(
                 row["request_id"],
@@ -456,7 +473,8 @@ class OracleNode:
                 doc["output"],
                 bytes.fromhex(doc["proof"]),
             )
-            sent += self._send([row["request_id"]], fn, "sending", f"fulfil {row['request_id']}")
+            label = f"fulfil {row['request_id']}"
+            sent += self._send([row["request_id"]], fn, "sending", label, reveal=True)
         return sent
 
     def finalize(self) -> int:
@@ -477,12 +495,15 @@ class OracleNode:
             sent += self._send(ids, fn, "finalizing", f"finalize {len(ids)} answer(s)")
         return sent
 
-    def _send(self, ids: Sequence[int], fn: Any, state: str, label: str) -> int:
+    def _send(
+        self, ids: Sequence[int], fn: Any, state: str, label: str, *, reveal: bool = False
+    ) -> int:
         self._mark(ids, state)  # a crash from here on is settled by reading the chain back
+        params = {"to": self.oracle.address, "data": fn._encode_transaction_data()}
         try:
-            tx_hash = self.sender.submit(
-                {"to": self.oracle.address, "data": fn._encode_transaction_data()}, label=label
-            )
+            if reveal:  # runs a block after its commitment: estimate it there
+                params["gas"] = self.oracle.reveal_gas(fn, self.sender)
+            tx_hash = self.sender.submit(params, label=label)
         except ContractReverted as exc:  # the gas estimate saw it fail: nothing was sent
             log.warning("%s refused (%s); re-reading their state", label, exc)
             self._reconcile_rows(self._rows_by_id(ids))
@@ -496,7 +517,7 @@ class OracleNode:
 
     def confirm(self) -> int:
         """Read the receipts of sent transactions and move their requests on."""
-        rows = self._rows("sending") + self._rows("finalizing")
+        rows = self._rows("sending") + self._rows("finalizing") + self._rows("committing")
         by_tx: dict[str | None, list[sqlite3.Row]] = {}
         for row in rows:
             by_tx.setdefault(row["tx_hash"], []).append(row)
@@ -522,7 +543,10 @@ class OracleNode:
                 )
                 self._reconcile_rows(group)
                 continue
-            self._apply(group, dict(receipt))
+            if group[0]["state"] == "committing":
+                self._committed(group, dict(receipt))
+            else:
+                self._apply(group, dict(receipt))
             done += len(group)
         return done
 
@@ -578,6 +602,12 @@ class OracleNode:
                 "someone else first); re-reading them", len(recheck), block,
             )  # fmt: skip
             self._reconcile_rows(recheck)
+
+    def _committed(self, rows: Sequence[sqlite3.Row], receipt: dict[str, Any]) -> None:
+        block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+        self._mark([r["request_id"] for r in rows], "committed")
+        for row in rows:
+            self._log_state(row["request_id"], row["model_id"], "committed", block, gas)
 
     def _log_state(
         self, request_id: int, model_id: str, state: str, block: int | None, gas: int | None
@@ -677,7 +707,8 @@ class OracleNode:
     def _open_rows(self) -> int:
         row = self.state.conn.execute(
             "SELECT COUNT(*) FROM oracle_requests "
-            "WHERE state IN ('new', 'answered', 'sending', 'proposed', 'finalizing')"
+            "WHERE state IN ('new', 'answered', 'committing', 'committed', 'sending', 'proposed', "
+            "'finalizing')"
         ).fetchone()
         return int(row[0])
 
