@@ -185,6 +185,7 @@ contract InferenceOracle is ReentrancyGuard {
     error ProposerCannotChallenge(uint256 requestId);
     error LengthMismatch();
     error TransferFailed();
+    error BlockNumberTooLarge(uint256 blockNumber);
 
     // ---------------------------------------------------------------- models
 
@@ -266,7 +267,7 @@ contract InferenceOracle is ReentrancyGuard {
         if (msg.value > type(uint64).max) revert FeeTooHigh(msg.value);
         if (callbackGasLimit > MAX_CALLBACK_GAS) revert CallbackGasTooHigh(callbackGasLimit, MAX_CALLBACK_GAS);
         requestId = ++requestCount;
-        uint32 deadline = uint32(block.number) + m.timeout;
+        uint32 deadline = _blockNumber() + m.timeout;
         requests[requestId] = Request({
             requester: msg.sender,
             callbackGasLimit: callbackGasLimit,
@@ -322,7 +323,7 @@ contract InferenceOracle is ReentrancyGuard {
             int256[] calldata output = outputs[i];
             if (output.length != m.outputLength) revert OutputShape(m.outputLength, output.length);
             _checkRange(output, m.valueBits);
-            uint32 ends = uint32(block.number) + m.challengeWindow;
+            uint32 ends = _blockNumber() + m.challengeWindow;
             r.status = Status.Proposed;
             r.outputHash = keccak256(abi.encode(output));
             r.node = msg.sender;
@@ -418,7 +419,7 @@ contract InferenceOracle is ReentrancyGuard {
         if (msg.sender == r.node) revert ProposerCannotChallenge(requestId);
         _lock(msg.sender, m.bond);
         r.status = Status.Disputed;
-        disputes[requestId] = Dispute(msg.sender, uint32(block.number) + m.challengeWindow, 0);
+        disputes[requestId] = Dispute(msg.sender, _blockNumber() + m.challengeWindow, 0);
         emit ProposalChallenged(requestId, msg.sender, false);
     }
 
@@ -435,6 +436,7 @@ contract InferenceOracle is ReentrancyGuard {
         if (block.number > d.votingEnds) revert VotingClosed(requestId, d.votingEnds);
         if (hasVoted[requestId][msg.sender]) revert AlreadyVoted(requestId, msg.sender);
         if (output.length != m.outputLength) revert OutputShape(m.outputLength, output.length);
+        _checkRange(output, m.valueBits);
         hasVoted[requestId][msg.sender] = true;
         bytes32 outputHash = keccak256(abi.encode(output));
         uint256 count = ++votes[requestId][outputHash];
@@ -493,12 +495,13 @@ contract InferenceOracle is ReentrancyGuard {
 
     /// @notice Send `amount` of the caller's balance to the caller.
     function withdraw(uint256 amount) external nonReentrant {
-        uint256 available = balanceOf[msg.sender];
-        if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
-        balanceOf[msg.sender] = available - amount;
-        emit Withdrawn(msg.sender, amount);
-        (bool ok,) = payable(msg.sender).call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        _withdraw(payable(msg.sender), amount);
+    }
+
+    /// @notice Send `amount` of the caller's balance to `to` (a consumer contract that cannot
+    ///         receive ether, or that passes a refund on to whoever paid it).
+    function withdrawTo(address payable to, uint256 amount) external nonReentrant {
+        _withdraw(to, amount);
     }
 
     // ---------------------------------------------------------------- views
@@ -565,8 +568,22 @@ contract InferenceOracle is ReentrancyGuard {
         delete commitments[requestId][msg.sender];
     }
 
+    /// @dev Block numbers are stored in 32 bits (one storage slot per request part). That
+    ///      lasts 4.29e9 blocks: ~1,600 years at 12 s a block, ~34 years at 250 ms. Past it the
+    ///      oracle refuses new requests, proposals and disputes instead of wrapping deadlines
+    ///      (and a deadline or window that would pass 2^32 reverts by checked arithmetic).
     function _blockNumber() private view returns (uint32) {
+        if (block.number > type(uint32).max) revert BlockNumberTooLarge(block.number);
         return uint32(block.number);
+    }
+
+    function _withdraw(address payable to, uint256 amount) private {
+        uint256 available = balanceOf[msg.sender];
+        if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
+        balanceOf[msg.sender] = available - amount;
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed();
     }
 
     function _checkRange(int256[] calldata values, uint8 bits) private pure {

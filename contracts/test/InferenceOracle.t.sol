@@ -734,6 +734,40 @@ contract InferenceOracleTest is OracleFixture {
         oracle.withdraw(7 ether);
     }
 
+    // ------------------------------------------------ smaller findings
+
+    function test_votes_are_range_checked_like_proposals() public {
+        uint256 id = _disputed();
+        int256[] memory huge = _output(int256(1) << 64);
+        vm.prank(members[0]);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ValueOutOfRange.selector, 0, huge[0], 64));
+        oracle.vote(id, huge);
+    }
+
+    function test_block_numbers_past_32_bits_are_refused_not_wrapped() public {
+        vm.roll(uint256(type(uint32).max) + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.BlockNumberTooLarge.selector, uint256(type(uint32).max) + 1)
+        );
+        consumer.ask{value: FEE}(ZK, _input());
+        vm.roll(uint256(type(uint32).max) - 5); // a deadline past 2^32 reverts too
+        vm.expectRevert(abi.encodeWithSignature("Panic(uint256)", 0x11));
+        consumer.ask{value: FEE}(ZK, _input());
+    }
+
+    function test_withdraw_to_another_address() public {
+        address payable to = payable(address(0x7070));
+        vm.prank(node);
+        oracle.withdrawTo(to, 3 ether);
+        vm.assertEq(to.balance, 3 ether, "sent to the named address");
+        vm.assertEq(oracle.balanceOf(node), 7 ether, "from the caller's balance");
+        vm.prank(challenger);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.InsufficientBalance.selector, challenger, 11 ether, 10 ether)
+        );
+        oracle.withdrawTo(to, 11 ether);
+    }
+
     // ------------------------------------------------ fuzz
 
     function testFuzz_instances_are_field_elements(int128 a, int128 b) public view {
