@@ -19,11 +19,15 @@ from proofmind.oracle.client import (
     OracleClient,
     Status,
     Terms,
+    deploy_verifier,
     model_key,
     oracle_model_id,
+    save_package,
 )
 from proofmind.oracle.node import NodeConfig, OracleNode
+from proofmind.oracle.service import register
 from proofmind.oracle.watcher import Watcher
+from proofmind.workspace import init_workspace
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -111,3 +115,29 @@ def test_terms_outside_the_policy_are_refused_in_one_line(
     )
     loose = ModelPolicy(chain.accounts[2].address, committee=frozenset(m.lower() for m in members))
     assert Watcher(chain, oracle, tmp_path / "w3.sqlite", [pkg], policy=loose).served
+
+
+@pytest.mark.devnet
+def test_register_reports_success_only_for_its_own_matching_model(
+    chain: Chain, tmp_path: Path, zk_pair: Pair
+) -> None:
+    pkg = zk_pair[0]
+    ws, _ = init_workspace(tmp_path)
+    for path in pkg.paths.values():
+        ws.blobs.put_file(path)
+    save_package(ws, pkg)
+    verifier = deploy_verifier(chain, pkg)
+    ws.state.set_value(f"zk.verifier.{chain.chain_id}.0x{pkg.model_id.hex()}", verifier)
+    # someone registered the package's key first, under its own address
+    squatter = chain.accounts[6]
+    OracleClient.open(chain, ws).register_package(
+        pkg, Terms(Mode.OPTIMISTIC, bond=10**19), verifier=verifier, account=squatter
+    )
+    oracle, model_id = register(ws, chain, pkg.name, Terms(Mode.OPTIMISTIC))
+    assert oracle.model(model_id)["owner"] == chain.default_account.address
+    assert int(oracle.model(model_id)["bond"]) == Terms(Mode.OPTIMISTIC).bond
+    assert register(ws, chain, pkg.name, Terms(Mode.OPTIMISTIC))[1] == model_id  # idempotent
+    with pytest.raises(
+        InputError, match="already registered in optimistic mode with other terms: bond"
+    ):
+        register(ws, chain, pkg.name, Terms(Mode.OPTIMISTIC, bond=2 * 10**17))
