@@ -89,6 +89,13 @@ contract InferenceOracle is ReentrancyGuard {
         uint64 fee;
     }
 
+    /// @dev keccak256(abi.encode(requestId, sender, keccak256(proof))), truncated, and the block
+    ///      it was made in: one slot
+    struct Commitment {
+        bytes28 hash;
+        uint32 blockNumber;
+    }
+
     struct Dispute {
         address challenger;
         uint32 votingEnds;
@@ -98,13 +105,17 @@ contract InferenceOracle is ReentrancyGuard {
     /// @dev BN254 scalar field: EZKL encodes a negative fixed-point value v as R + v.
     uint256 internal constant FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint32 public constant MAX_CALLBACK_GAS = 2_000_000;
-    /// @dev gas kept back for the oracle's own work after a callback
+    /// @dev gas kept back beyond the consumer's limit (and its 1/64): the CALL itself and the
+    ///      oracle's own work after it (copying at most 256 bytes of reason, `CallbackDone`)
     uint256 internal constant CALLBACK_RESERVE = 10_000;
 
     mapping(bytes32 modelId => Model) public models;
     mapping(bytes32 modelId => mapping(address member => bool)) public isCommitteeMember;
+    mapping(bytes32 modelId => address[]) internal committees;
     mapping(uint256 requestId => Request) public requests;
     mapping(uint256 requestId => Dispute) public disputes;
+    /// @notice Commitments to a proof not yet revealed, per request and sender.
+    mapping(uint256 requestId => mapping(address sender => Commitment)) public commitments;
     mapping(uint256 requestId => mapping(address member => bool)) public hasVoted;
     mapping(uint256 requestId => mapping(bytes32 outputHash => uint256)) public votes;
     /// @notice Withdrawable wei per account (fees earned, bonds returned or won, refunds, deposits).
@@ -113,7 +124,9 @@ contract InferenceOracle is ReentrancyGuard {
     uint256 public lockedBonds;
     uint256 public requestCount;
 
-    event ModelRegistered(bytes32 indexed modelId, address indexed owner, address verifier, Mode mode);
+    event ModelRegistered(
+        bytes32 indexed modelId, address indexed owner, bytes32 indexed key, address verifier, Mode mode
+    );
     event ModelUpdated(bytes32 indexed modelId, uint64 fee, bool active);
     event InferenceRequested(
         uint256 indexed requestId,
@@ -126,7 +139,11 @@ contract InferenceOracle is ReentrancyGuard {
     );
     event InferenceProposed(uint256 indexed requestId, address indexed node, int256[] output, uint32 challengeEnds);
     event InferenceFulfilled(uint256 indexed requestId, address indexed node, bytes32 outputHash, int256[] output);
+    /// @notice A batched `propose` or `finalize` left out a request that is no longer open to
+    ///         it (answered by someone else first, finalized, expired).
+    event AnswerSkipped(uint256 indexed requestId, Status status);
     event CallbackDone(uint256 indexed requestId, bool success, bytes reason);
+    event Committed(uint256 indexed requestId, address indexed sender);
     event ProposalChallenged(uint256 indexed requestId, address indexed challenger, bool byProof);
     event DisputeVote(uint256 indexed requestId, address indexed member, bytes32 outputHash);
     event DisputeSettled(uint256 indexed requestId, address indexed winner, bool proposalUpheld);
@@ -163,14 +180,21 @@ contract InferenceOracle is ReentrancyGuard {
     error VotingOpen(uint256 requestId, uint32 votingEnds);
     error VotingClosed(uint256 requestId, uint32 votingEnds);
     error InsufficientCallbackGas(uint256 requestId);
+    error NotCommitted(uint256 requestId, address sender);
+    error RevealTooEarly(uint256 requestId, uint32 committedAt);
+    error ProposerCannotChallenge(uint256 requestId);
     error LengthMismatch();
     error TransferFailed();
+    error BlockNumberTooLarge(uint256 blockNumber);
 
     // ---------------------------------------------------------------- models
 
-    /// @notice Register `modelId` (e.g. the model's provenance record id) with its verifier and
-    ///         terms. The verifier and mode of a model never change: a new circuit is a new model.
-    function registerModel(bytes32 modelId, ModelConfig calldata cfg) external {
+    /// @notice Register a model under `key` (e.g. its package digest and mode) with its verifier
+    ///         and terms. Its id is `modelIdOf(msg.sender, key)`: ids live in the registrant's
+    ///         namespace, so nobody can take the id a node expects from another owner. The
+    ///         verifier and mode of a model never change: a new circuit is a new model.
+    function registerModel(bytes32 key, ModelConfig calldata cfg) external returns (bytes32 modelId) {
+        modelId = modelIdOf(msg.sender, key);
         if (models[modelId].owner != address(0)) revert ModelExists(modelId);
         if (cfg.mode == Mode.None) revert BadModelConfig("mode must be Zk or Optimistic");
         if (cfg.mode == Mode.Zk && cfg.verifier == address(0)) revert BadModelConfig("zk mode needs a verifier");
@@ -182,7 +206,8 @@ contract InferenceOracle is ReentrancyGuard {
         if (cfg.timeout == 0) revert BadModelConfig("timeout must be positive");
         if (cfg.mode == Mode.Optimistic) {
             if (cfg.bond == 0) revert BadModelConfig("optimistic mode needs a bond");
-            if (cfg.challengeWindow == 0) revert BadModelConfig("optimistic mode needs a challenge window");
+            // a challenger commits in one block of the window and reveals in a later one
+            if (cfg.challengeWindow < 2) revert BadModelConfig("optimistic mode needs a challenge window of 2+ blocks");
             if (cfg.verifier == address(0)) {
                 if (cfg.quorum == 0 || cfg.quorum > cfg.committee.length) {
                     revert BadModelConfig("a model without a verifier needs a committee and 0 < quorum <= its size");
@@ -207,9 +232,12 @@ contract InferenceOracle is ReentrancyGuard {
             timeout: cfg.timeout
         });
         for (uint256 i = 0; i < cfg.committee.length; i++) {
-            isCommitteeMember[modelId][cfg.committee[i]] = true;
+            address member = cfg.committee[i];
+            if (isCommitteeMember[modelId][member]) revert BadModelConfig("the committee names a member twice");
+            isCommitteeMember[modelId][member] = true;
         }
-        emit ModelRegistered(modelId, msg.sender, cfg.verifier, cfg.mode);
+        committees[modelId] = cfg.committee;
+        emit ModelRegistered(modelId, msg.sender, key, cfg.verifier, cfg.mode);
     }
 
     /// @notice The model's owner changes its fee or pauses new requests.
@@ -239,7 +267,7 @@ contract InferenceOracle is ReentrancyGuard {
         if (msg.value > type(uint64).max) revert FeeTooHigh(msg.value);
         if (callbackGasLimit > MAX_CALLBACK_GAS) revert CallbackGasTooHigh(callbackGasLimit, MAX_CALLBACK_GAS);
         requestId = ++requestCount;
-        uint32 deadline = uint32(block.number) + m.timeout;
+        uint32 deadline = _blockNumber() + m.timeout;
         requests[requestId] = Request({
             requester: msg.sender,
             callbackGasLimit: callbackGasLimit,
@@ -256,7 +284,9 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice Answer a zk-mode request with an EZKL proof whose public inputs are the request's
-    ///         input followed by `output`. The fee goes to the caller.
+    ///         input followed by `output`, committed to (`commit`) by the caller in an earlier
+    ///         block. The fee goes to the caller. The proof's public inputs do not name the
+    ///         prover, so without the commitment anyone could send a copy of it first.
     function fulfill(uint256 requestId, int256[] calldata input, int256[] calldata output, bytes calldata proof)
         external
         nonReentrant
@@ -264,6 +294,7 @@ contract InferenceOracle is ReentrancyGuard {
         Request storage r = _pending(requestId);
         Model storage m = models[r.modelId];
         if (m.mode != Mode.Zk) revert WrongMode(r.modelId, m.mode);
+        _reveal(requestId, proof);
         _checkProof(requestId, r, m, input, output, proof);
         r.status = Status.Fulfilled;
         r.outputHash = keccak256(abi.encode(output));
@@ -274,19 +305,25 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice Propose answers to optimistic-mode requests, locking each model's bond from the
-    ///         caller's balance (`deposit` first).
+    ///         caller's balance (`deposit` first). A request that is no longer pending (another
+    ///         node answered first, or it expired) is skipped with `AnswerSkipped`, so one copied
+    ///         answer cannot revert a whole batch.
     function propose(uint256[] calldata requestIds, int256[][] calldata outputs) external nonReentrant {
         if (requestIds.length != outputs.length) revert LengthMismatch();
         uint256 locked;
         for (uint256 i = 0; i < requestIds.length; i++) {
             uint256 requestId = requestIds[i];
-            Request storage r = _pending(requestId);
+            Request storage r = _request(requestId);
+            if (r.status != Status.Pending || block.number > r.deadline) {
+                emit AnswerSkipped(requestId, r.status);
+                continue;
+            }
             Model storage m = models[r.modelId];
             if (m.mode != Mode.Optimistic) revert WrongMode(r.modelId, m.mode);
             int256[] calldata output = outputs[i];
             if (output.length != m.outputLength) revert OutputShape(m.outputLength, output.length);
             _checkRange(output, m.valueBits);
-            uint32 ends = uint32(block.number) + m.challengeWindow;
+            uint32 ends = _blockNumber() + m.challengeWindow;
             r.status = Status.Proposed;
             r.outputHash = keccak256(abi.encode(output));
             r.node = msg.sender;
@@ -298,13 +335,17 @@ contract InferenceOracle is ReentrancyGuard {
     }
 
     /// @notice After the challenge window, settle unchallenged proposals: the proposer gets its
-    ///         bond back and the fee; the consumer is called back. Anyone may call this.
+    ///         bond back and the fee; the consumer is called back. Anyone may call this; a request
+    ///         no longer proposed (finalized by someone else first, challenged) is skipped.
     function finalize(uint256[] calldata requestIds, int256[][] calldata outputs) external nonReentrant {
         if (requestIds.length != outputs.length) revert LengthMismatch();
         for (uint256 i = 0; i < requestIds.length; i++) {
             uint256 requestId = requestIds[i];
             Request storage r = _request(requestId);
-            if (r.status != Status.Proposed) revert WrongStatus(requestId, r.status);
+            if (r.status != Status.Proposed) {
+                emit AnswerSkipped(requestId, r.status);
+                continue;
+            }
             if (block.number <= r.challengeEnds) revert ChallengeWindowOpen(requestId, r.challengeEnds);
             int256[] calldata output = outputs[i];
             if (keccak256(abi.encode(output)) != r.outputHash) revert OutputMismatch(requestId);
@@ -317,8 +358,29 @@ contract InferenceOracle is ReentrancyGuard {
         }
     }
 
-    /// @notice Dispute a proposal with a valid proof of a different output. The proposer's bond
-    ///         and the fee go to the caller, and the consumer receives the proved output.
+    /// @notice Commit to a proof before sending it, so that nobody who sees it in the mempool can
+    ///         send it as their own: `commitment` is `keccak256(abi.encode(requestId, msg.sender,
+    ///         keccak256(proof)))`. Reveal it (`fulfill` of a pending zk request, `challenge` of a
+    ///         proposal) in a later block. A challenge is committed before the last block of the
+    ///         challenge window, an answer before the request's deadline.
+    function commit(uint256 requestId, bytes32 commitment) external {
+        Request storage r = _request(requestId);
+        if (r.status == Status.Proposed) {
+            if (block.number >= r.challengeEnds) revert ChallengeWindowClosed(requestId, r.challengeEnds);
+        } else if (r.status == Status.Pending) {
+            if (block.number >= r.deadline) revert RequestExpired(requestId, r.deadline);
+        } else {
+            revert WrongStatus(requestId, r.status);
+        }
+        commitments[requestId][msg.sender] = Commitment(bytes28(commitment), _blockNumber());
+        emit Committed(requestId, msg.sender);
+    }
+
+    /// @notice Dispute a proposal with a valid proof of a different output, committed to
+    ///         (`commit`) in an earlier block by the caller, who may not be the proposer. The
+    ///         consumer receives the proved output; the caller gets the fee and half of the
+    ///         proposer's bond, the requester the other half — so a proposer that challenges its
+    ///         own wrong answer through another address still loses half its bond.
     function challenge(uint256 requestId, int256[] calldata input, int256[] calldata output, bytes calldata proof)
         external
         nonReentrant
@@ -327,13 +389,17 @@ contract InferenceOracle is ReentrancyGuard {
         Model storage m = models[r.modelId];
         _checkChallengeable(requestId, r);
         if (m.verifier == address(0)) revert NoVerifier(r.modelId);
+        if (msg.sender == r.node) revert ProposerCannotChallenge(requestId);
+        _reveal(requestId, proof);
         bytes32 outputHash = keccak256(abi.encode(output));
         if (outputHash == r.outputHash) revert SameOutput(requestId);
         _checkProof(requestId, r, m, input, output, proof);
         r.status = Status.Fulfilled;
         r.outputHash = outputHash;
-        lockedBonds -= m.bond;
-        balanceOf[msg.sender] += uint256(m.bond) + r.fee;
+        uint256 bond = m.bond;
+        lockedBonds -= bond;
+        balanceOf[msg.sender] += bond - bond / 2 + r.fee;
+        balanceOf[r.requester] += bond / 2;
         emit ProposalChallenged(requestId, msg.sender, true);
         emit DisputeSettled(requestId, msg.sender, false);
         emit InferenceFulfilled(requestId, msg.sender, outputHash, output);
@@ -342,19 +408,25 @@ contract InferenceOracle is ReentrancyGuard {
 
     /// @notice Dispute a proposal of a model without a verifier: lock a bond equal to the
     ///         proposer's; the model's committee re-executes and votes within one challenge window.
+    ///         The first dispute stands (it is the disputer's commitment: it locks a bond); the
+    ///         proposer may not dispute its own answer, and should it do so through another
+    ///         address, it still loses half its bond to the requester (see `vote`).
     function dispute(uint256 requestId) external nonReentrant {
         Request storage r = _request(requestId);
         Model storage m = models[r.modelId];
         _checkChallengeable(requestId, r);
         if (m.verifier != address(0)) revert BadModelConfig("this model's disputes are settled by proof: call challenge");
+        if (msg.sender == r.node) revert ProposerCannotChallenge(requestId);
         _lock(msg.sender, m.bond);
         r.status = Status.Disputed;
-        disputes[requestId] = Dispute(msg.sender, uint32(block.number) + m.challengeWindow, 0);
+        disputes[requestId] = Dispute(msg.sender, _blockNumber() + m.challengeWindow, 0);
         emit ProposalChallenged(requestId, msg.sender, false);
     }
 
     /// @notice A committee member's re-execution result for a disputed request. The first
-    ///         output to reach the model's quorum settles it; the consumer receives it.
+    ///         output to reach the model's quorum settles it; the consumer receives it. An upheld
+    ///         proposer gets both bonds and the fee; an overturned proposal pays the disputer its
+    ///         bond back, the fee and half the proposer's bond, and the requester the other half.
     function vote(uint256 requestId, int256[] calldata output) external nonReentrant {
         Request storage r = _request(requestId);
         if (r.status != Status.Disputed) revert WrongStatus(requestId, r.status);
@@ -364,6 +436,7 @@ contract InferenceOracle is ReentrancyGuard {
         if (block.number > d.votingEnds) revert VotingClosed(requestId, d.votingEnds);
         if (hasVoted[requestId][msg.sender]) revert AlreadyVoted(requestId, msg.sender);
         if (output.length != m.outputLength) revert OutputShape(m.outputLength, output.length);
+        _checkRange(output, m.valueBits);
         hasVoted[requestId][msg.sender] = true;
         bytes32 outputHash = keccak256(abi.encode(output));
         uint256 count = ++votes[requestId][outputHash];
@@ -373,8 +446,14 @@ contract InferenceOracle is ReentrancyGuard {
         address winner = upheld ? r.node : d.challenger;
         r.status = Status.Fulfilled;
         r.outputHash = outputHash;
-        lockedBonds -= 2 * uint256(m.bond);
-        balanceOf[winner] += 2 * uint256(m.bond) + r.fee;
+        uint256 bond = m.bond;
+        lockedBonds -= 2 * bond;
+        if (upheld) {
+            balanceOf[winner] += 2 * bond + r.fee;
+        } else {
+            balanceOf[winner] += 2 * bond - bond / 2 + r.fee;
+            balanceOf[r.requester] += bond / 2;
+        }
         emit DisputeSettled(requestId, winner, upheld);
         emit InferenceFulfilled(requestId, winner, outputHash, output);
         _callback(requestId, r, output);
@@ -416,12 +495,13 @@ contract InferenceOracle is ReentrancyGuard {
 
     /// @notice Send `amount` of the caller's balance to the caller.
     function withdraw(uint256 amount) external nonReentrant {
-        uint256 available = balanceOf[msg.sender];
-        if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
-        balanceOf[msg.sender] = available - amount;
-        emit Withdrawn(msg.sender, amount);
-        (bool ok,) = payable(msg.sender).call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        _withdraw(payable(msg.sender), amount);
+    }
+
+    /// @notice Send `amount` of the caller's balance to `to` (a consumer contract that cannot
+    ///         receive ether, or that passes a refund on to whoever paid it).
+    function withdrawTo(address payable to, uint256 amount) external nonReentrant {
+        _withdraw(to, amount);
     }
 
     // ---------------------------------------------------------------- views
@@ -432,6 +512,16 @@ contract InferenceOracle is ReentrancyGuard {
 
     function getModel(bytes32 modelId) external view returns (Model memory) {
         return _model(modelId);
+    }
+
+    /// @notice The committee that settles the disputes of a model without a verifier.
+    function committeeOf(bytes32 modelId) external view returns (address[] memory) {
+        return committees[modelId];
+    }
+
+    /// @notice The id of the model `owner` registered under `key`.
+    function modelIdOf(address owner, bytes32 key) public pure returns (bytes32) {
+        return keccak256(abi.encode(owner, key));
     }
 
     /// @notice The public inputs of a proof for `input` → `output` (as the verifier sees them).
@@ -466,6 +556,34 @@ contract InferenceOracle is ReentrancyGuard {
     function _checkChallengeable(uint256 requestId, Request storage r) private view {
         if (r.status != Status.Proposed) revert WrongStatus(requestId, r.status);
         if (block.number > r.challengeEnds) revert ChallengeWindowClosed(requestId, r.challengeEnds);
+    }
+
+    /// @dev The caller committed to `proof` for this request in an earlier block; the
+    ///      commitment is used up.
+    function _reveal(uint256 requestId, bytes calldata proof) private {
+        Commitment memory c = commitments[requestId][msg.sender];
+        bytes32 expected = keccak256(abi.encode(requestId, msg.sender, keccak256(proof)));
+        if (c.blockNumber == 0 || c.hash != bytes28(expected)) revert NotCommitted(requestId, msg.sender);
+        if (block.number <= c.blockNumber) revert RevealTooEarly(requestId, c.blockNumber);
+        delete commitments[requestId][msg.sender];
+    }
+
+    /// @dev Block numbers are stored in 32 bits (one storage slot per request part). That
+    ///      lasts 4.29e9 blocks: ~1,600 years at 12 s a block, ~34 years at 250 ms. Past it the
+    ///      oracle refuses new requests, proposals and disputes instead of wrapping deadlines
+    ///      (and a deadline or window that would pass 2^32 reverts by checked arithmetic).
+    function _blockNumber() private view returns (uint32) {
+        if (block.number > type(uint32).max) revert BlockNumberTooLarge(block.number);
+        return uint32(block.number);
+    }
+
+    function _withdraw(address payable to, uint256 amount) private {
+        uint256 available = balanceOf[msg.sender];
+        if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
+        balanceOf[msg.sender] = available - amount;
+        emit Withdrawn(msg.sender, amount);
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed();
     }
 
     function _checkRange(int256[] calldata values, uint8 bits) private pure {
@@ -509,12 +627,15 @@ contract InferenceOracle is ReentrancyGuard {
         address consumer = r.requester;
         if (consumer.code.length == 0) return; // an account without code reads the events
         uint256 gasLimit = r.callbackGasLimit;
-        // EIP-150 passes at most 63/64 of the remaining gas: make sure the consumer gets all of
-        // its limit, so a node cannot make a callback fail by sending too little gas
-        if (gasleft() < gasLimit + gasLimit / 63 + CALLBACK_RESERVE) revert InsufficientCallbackGas(requestId);
+        // encode (and allocate) first: their cost grows with the output, and must not come out
+        // of the consumer's share after the check
         bytes memory data = abi.encodeCall(IInferenceConsumer.onInference, (requestId, output));
         bool success;
         bytes memory reason = new bytes(0);
+        // EIP-150 passes at most 63/64 of the remaining gas: make sure the consumer gets all of
+        // its limit, so a node cannot make a callback fail by sending too little gas. Nothing
+        // but the CALL runs between this check and the call.
+        if (gasleft() < gasLimit + gasLimit / 63 + CALLBACK_RESERVE) revert InsufficientCallbackGas(requestId);
         assembly ("memory-safe") {
             success := call(gasLimit, consumer, 0, add(data, 0x20), mload(data), 0, 0)
         }

@@ -34,12 +34,17 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
 
     mapping(address account => ClaimStatus) public claims;
     mapping(uint256 requestId => address account) public claimantOf;
+    /// @notice Oracle fees paid by claims still pending: a refund of one of them belongs to its
+    ///         claimant, never to the owner.
+    uint256 public pendingFees;
+    mapping(uint256 requestId => uint256 fee) public feeOf;
 
     event FeaturesRootSet(bytes32 root);
     event ClaimRequested(address indexed account, uint256 indexed requestId);
     event ClaimPaid(address indexed account, uint256 indexed requestId, int256 score, uint256 amount);
     event ClaimUnfunded(address indexed account, uint256 indexed requestId, int256 score);
     event ClaimRejected(address indexed account, uint256 indexed requestId, int256 score);
+    event ClaimReset(address indexed account, uint256 indexed requestId, uint256 refunded);
 
     error NotOracle(address caller);
     error AlreadyClaimed(address account, ClaimStatus status);
@@ -76,33 +81,39 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
         claims[msg.sender] = ClaimStatus.Pending;
         requestId = oracle.requestInference{value: msg.value}(modelId, features, CALLBACK_GAS);
         claimantOf[requestId] = msg.sender;
+        feeOf[requestId] = msg.value;
+        pendingFees += msg.value;
         emit ClaimRequested(msg.sender, requestId);
     }
 
-    /// @notice A claim whose request the oracle refunded may be tried again.
+    /// @notice A claim that stayed pending although its request is over may be tried again:
+    ///         the oracle refunded the request (its fee goes back to the claimant), or answered
+    ///         it but the callback failed (the fee paid for that answer).
     function reset(uint256 requestId) external {
         address account = claimantOf[requestId];
         if (account == address(0)) revert UnknownRequest(requestId);
-        InferenceOracle.Request memory r = oracle.getRequest(requestId);
-        if (r.status != InferenceOracle.Status.Refunded || claims[account] != ClaimStatus.Pending) {
-            revert AlreadyClaimed(account, claims[account]);
-        }
-        delete claimantOf[requestId];
+        InferenceOracle.Status status = oracle.getRequest(requestId).status;
+        bool over = status == InferenceOracle.Status.Refunded || status == InferenceOracle.Status.Fulfilled;
+        if (!over || claims[account] != ClaimStatus.Pending) revert AlreadyClaimed(account, claims[account]);
+        uint256 fee = _settle(requestId);
         claims[account] = ClaimStatus.None;
+        uint256 refunded = status == InferenceOracle.Status.Refunded ? fee : 0;
+        emit ClaimReset(account, requestId, refunded);
+        if (refunded > 0) oracle.withdrawTo(payable(account), refunded);
     }
 
-    /// @notice Refunds from the oracle reach this contract's oracle balance; the owner collects them.
-    function collectRefunds(address payable to) external onlyOwner {
+    /// @notice What the oracle credited this contract beyond the refunds owed to pending
+    ///         claimants (e.g. the requester's share of a slashed bond) goes to the owner.
+    function collectSurplus(address payable to) external onlyOwner {
         uint256 balance = oracle.balanceOf(address(this));
-        oracle.withdraw(balance);
-        (bool ok,) = to.call{value: balance}("");
-        require(ok, "transfer failed");
+        if (balance > pendingFees) oracle.withdrawTo(to, balance - pendingFees);
     }
 
     function onInference(uint256 requestId, int256[] calldata output) external {
         if (msg.sender != address(oracle)) revert NotOracle(msg.sender);
         address account = claimantOf[requestId];
         if (account == address(0)) revert UnknownRequest(requestId);
+        _settle(requestId);
         int256 score = output[0];
         if (score < threshold && token.balanceOf(address(this)) < amount) {
             claims[account] = ClaimStatus.None; // may claim again once the airdrop is refilled
@@ -115,6 +126,13 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
             claims[account] = ClaimStatus.Rejected;
             emit ClaimRejected(account, requestId, score);
         }
+    }
+
+    function _settle(uint256 requestId) private returns (uint256 fee) {
+        fee = feeOf[requestId];
+        pendingFees -= fee;
+        delete feeOf[requestId];
+        delete claimantOf[requestId];
     }
 
     receive() external payable {}

@@ -14,6 +14,13 @@ contract HashVerifier {
     }
 }
 
+/// @dev What a model squatter registers: a verifier that accepts any proof.
+contract AcceptAll {
+    function verifyProof(bytes calldata, uint256[] calldata) external pure returns (bool) {
+        return true;
+    }
+}
+
 contract RecordingConsumer is IInferenceConsumer {
     InferenceOracle public immutable oracle;
     mapping(uint256 => uint256) public calls;
@@ -86,9 +93,12 @@ abstract contract OracleFixture is Test {
     InferenceOracle internal oracle;
     HashVerifier internal verifier;
     RecordingConsumer internal consumer;
-    bytes32 internal constant ZK = keccak256("zk-model");
-    bytes32 internal constant OPT = keccak256("optimistic-model");
-    bytes32 internal constant COMMITTEE = keccak256("committee-model");
+    bytes32 internal constant ZK_KEY = keccak256("zk-model");
+    bytes32 internal constant OPT_KEY = keccak256("optimistic-model");
+    bytes32 internal constant COMMITTEE_KEY = keccak256("committee-model");
+    bytes32 internal ZK;
+    bytes32 internal OPT;
+    bytes32 internal COMMITTEE;
     uint64 internal constant FEE = 0.01 ether;
     uint96 internal constant BOND = 1 ether;
     uint32 internal constant WINDOW = 5;
@@ -102,13 +112,15 @@ abstract contract OracleFixture is Test {
         oracle = new InferenceOracle();
         verifier = new HashVerifier();
         consumer = new RecordingConsumer(oracle);
-        oracle.registerModel(ZK, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
-        oracle.registerModel(OPT, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0));
+        ZK = oracle.registerModel(ZK_KEY, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
+        OPT = oracle.registerModel(
+            OPT_KEY, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0)
+        );
         address[] memory committee = new address[](3);
         for (uint256 i = 0; i < 3; i++) {
             committee[i] = members[i];
         }
-        oracle.registerModel(COMMITTEE, _cfg(address(0), InferenceOracle.Mode.Optimistic, committee, 2));
+        COMMITTEE = oracle.registerModel(COMMITTEE_KEY, _cfg(address(0), InferenceOracle.Mode.Optimistic, committee, 2));
         vm.deal(address(this), 100 ether);
         vm.deal(node, 100 ether);
         vm.deal(challenger, 100 ether);
@@ -152,6 +164,13 @@ abstract contract OracleFixture is Test {
 
     function _proof(int256[] memory input, int256[] memory output) internal view returns (bytes memory) {
         return abi.encodePacked(keccak256(abi.encode(oracle.instancesOf(input, output))));
+    }
+
+    /// `who` commits to `proof` for request `id`; the next block begins (reveals come later)
+    function _commit(address who, uint256 id, bytes memory proof) internal {
+        vm.prank(who);
+        oracle.commit(id, keccak256(abi.encode(id, who, keccak256(proof))));
+        vm.roll(block.number + 1);
     }
 
     function _one(uint256 id) internal pure returns (uint256[] memory ids) {
@@ -218,7 +237,7 @@ contract InferenceOracleTest is OracleFixture {
 
     function test_bad_model_configs_rejected() public {
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ModelExists.selector, ZK));
-        oracle.registerModel(ZK, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
+        oracle.registerModel(ZK_KEY, _cfg(address(verifier), InferenceOracle.Mode.Zk, new address[](0), 0));
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "zk mode needs a verifier"));
         oracle.registerModel(bytes32("a"), _cfg(address(0), InferenceOracle.Mode.Zk, new address[](0), 0));
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "verifier has no code"));
@@ -230,6 +249,39 @@ contract InferenceOracleTest is OracleFixture {
             abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "quorum must be a majority of the committee")
         );
         oracle.registerModel(bytes32("c"), _cfg(address(0), InferenceOracle.Mode.Optimistic, two, 1));
+        address[] memory twice = new address[](3);
+        twice[0] = members[0];
+        twice[1] = members[1];
+        twice[2] = members[0];
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.BadModelConfig.selector, "the committee names a member twice")
+        );
+        oracle.registerModel(bytes32("d"), _cfg(address(0), InferenceOracle.Mode.Optimistic, twice, 2));
+    }
+
+    // ------------------------------------------------ finding: model squatting
+
+    /// An attacker who registers the key an honest owner will use (with a verifier that accepts
+    /// everything and a huge bond) gets an id in its own namespace: the owner's registration
+    /// still succeeds, and the owner's id, the one its node serves, is the owner's model.
+    function test_squatting_a_key_does_not_take_the_owners_id() public {
+        address attacker = address(0xBAD);
+        AcceptAll yes = new AcceptAll();
+        bytes32 key = keccak256("package-digest|optimistic");
+        InferenceOracle.ModelConfig memory evil =
+            _cfg(address(yes), InferenceOracle.Mode.Optimistic, new address[](0), 0);
+        evil.bond = 10 ether;
+        vm.prank(attacker);
+        bytes32 squatted = oracle.registerModel(key, evil);
+        bytes32 mine = oracle.registerModel(key, _cfg(address(verifier), InferenceOracle.Mode.Optimistic, new address[](0), 0));
+        vm.assertEq(mine, oracle.modelIdOf(address(this), key), "owner's namespace");
+        vm.assertEq(squatted, oracle.modelIdOf(attacker, key), "attacker's namespace");
+        vm.assertTrue(mine != squatted, "different models");
+        InferenceOracle.Model memory m = oracle.getModel(mine);
+        vm.assertEq(m.owner, address(this), "owner");
+        vm.assertEq(m.verifier, address(verifier), "the owner's verifier");
+        vm.assertEq(uint256(m.bond), uint256(BOND), "the owner's bond");
+        vm.assertEq(oracle.committeeOf(COMMITTEE).length, 3, "committee readable");
     }
 
     // ------------------------------------------------ zk mode
@@ -237,6 +289,7 @@ contract InferenceOracleTest is OracleFixture {
     function test_zk_fulfil_pays_node_and_calls_back() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(-1234));
+        _commit(node, id, proof);
         vm.prank(node);
         oracle.fulfill(id, _input(), _output(-1234), proof);
         vm.assertEq(consumer.calls(id), 1, "one callback");
@@ -250,6 +303,7 @@ contract InferenceOracleTest is OracleFixture {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
         proof[3] ^= 0x01;
+        _commit(node, id, proof);
         vm.prank(node);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.fulfill(id, _input(), _output(5), proof);
@@ -257,6 +311,7 @@ contract InferenceOracleTest is OracleFixture {
 
     function test_zk_malformed_proof_rejected_not_bubbled() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        _commit(address(this), id, hex"0102");
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.fulfill(id, _input(), _output(5), hex"0102");
     }
@@ -264,6 +319,7 @@ contract InferenceOracleTest is OracleFixture {
     function test_zk_mismatched_output_rejected() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.fulfill(id, _input(), _output(6), proof);
     }
@@ -273,6 +329,7 @@ contract InferenceOracleTest is OracleFixture {
         int256[] memory other = _input();
         other[0] = 1;
         bytes memory proof = _proof(other, _output(5));
+        _commit(address(this), id, proof);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InputMismatch.selector, id));
         oracle.fulfill(id, other, _output(5), proof);
     }
@@ -280,6 +337,7 @@ contract InferenceOracleTest is OracleFixture {
     function test_zk_double_fulfil_rejected() public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         oracle.fulfill(id, _input(), _output(5), proof);
         bytes memory again = _proof(_input(), _output(5));
         vm.expectRevert(
@@ -301,6 +359,7 @@ contract InferenceOracleTest is OracleFixture {
         RevertingConsumer bad = new RevertingConsumer();
         uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         oracle.fulfill(id, _input(), _output(5), proof);
         vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "fulfilled");
     }
@@ -308,8 +367,9 @@ contract InferenceOracleTest is OracleFixture {
     function test_gas_burning_callback_is_capped() public {
         GasBurningConsumer bad = new GasBurningConsumer();
         uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
-        uint256 before = gasleft();
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
+        uint256 before = gasleft();
         oracle.fulfill(id, _input(), _output(5), proof);
         vm.assertTrue(before - gasleft() < 400_000, "burnt at most the callback limit");
         vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "fulfilled");
@@ -319,6 +379,7 @@ contract InferenceOracleTest is OracleFixture {
         GasBurningConsumer bad = new GasBurningConsumer();
         uint256 id = bad.ask{value: FEE}(oracle, ZK, _input());
         bytes memory proof = _proof(_input(), _output(5));
+        _commit(address(this), id, proof);
         (bool ok, bytes memory ret) = address(oracle).call{gas: 150_000}(
             abi.encodeCall(InferenceOracle.fulfill, (id, _input(), _output(5), proof))
         );
@@ -331,6 +392,7 @@ contract InferenceOracleTest is OracleFixture {
         ReentrantConsumer re = new ReentrantConsumer(oracle);
         bytes memory proof = _proof(_input(), _output(5));
         uint256 id = re.ask{value: FEE}(ZK, _input(), proof);
+        _commit(address(this), id, proof);
         oracle.fulfill(id, _input(), _output(5), proof);
         vm.assertFalse(re.reentered(), "re-entry refused");
         vm.assertEq(oracle.balanceOf(address(this)), FEE, "paid once");
@@ -381,24 +443,28 @@ contract InferenceOracleTest is OracleFixture {
         vm.prank(node);
         oracle.propose(_one(id), _outs(42));
         bytes memory same = _proof(_input(), _output(42));
+        _commit(challenger, id, same);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.SameOutput.selector, id));
         oracle.challenge(id, _input(), _output(42), same);
         bytes memory wrong = _proof(_input(), _output(44));
+        _commit(challenger, id, wrong);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         oracle.challenge(id, _input(), _output(43), wrong);
         bytes memory proof0 = _proof(_input(), _output(43));
+        _commit(challenger, id, proof0);
         vm.prank(challenger);
         oracle.challenge(id, _input(), _output(43), proof0);
-        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND + FEE, "challenger wins bond and fee");
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND / 2 + FEE, "challenger wins half the bond and the fee");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "the requester gets the other half");
         vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
         vm.assertEq(uint256(consumer.first(id)), 43, "consumer gets the proved output");
         vm.roll(block.number + WINDOW + 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Fulfilled)
-        );
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(id, InferenceOracle.Status.Fulfilled);
         oracle.finalize(_one(id), _outs(42));
+        vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "finalizing a settled answer pays nothing");
     }
 
     function test_challenge_after_window_rejected() public {
@@ -439,6 +505,155 @@ contract InferenceOracleTest is OracleFixture {
         oracle.propose(ids, new int256[][](3));
     }
 
+    // ------------------------------------------------ finding: one copied proposal griefs a batch
+
+    /// An attacker copies one answer of the node's pending batch and gets it mined first: the
+    /// node's batch still proposes the others (the copied id is skipped with an event), and a
+    /// finalize batch skips an id someone else finalized first.
+    function test_batches_skip_ids_that_are_no_longer_open() public {
+        uint256[] memory ids = new uint256[](3);
+        int256[][] memory outs = new int256[][](3);
+        for (uint256 i = 0; i < 3; i++) {
+            ids[i] = consumer.ask{value: FEE}(OPT, _input());
+            outs[i] = _output(int256(i));
+        }
+        vm.prank(challenger); // the copier
+        oracle.propose(_one(ids[1]), _outs(1));
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(ids[1], InferenceOracle.Status.Proposed);
+        vm.prank(node);
+        oracle.propose(ids, outs);
+        vm.assertEq(oracle.balanceOf(node), 10 ether - 2 * uint256(BOND), "two bonds, not three");
+        vm.assertEq(oracle.getRequest(ids[0]).node, node, "first proposed");
+        vm.assertEq(oracle.getRequest(ids[1]).node, challenger, "the copy stands");
+        vm.assertEq(oracle.getRequest(ids[2]).node, node, "third proposed");
+        vm.roll(block.number + WINDOW + 1);
+        oracle.finalize(_one(ids[0]), _outs(0)); // someone finalizes one first
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(ids[0], InferenceOracle.Status.Fulfilled);
+        oracle.finalize(ids, outs);
+        for (uint256 i = 0; i < 3; i++) {
+            vm.assertEq(consumer.calls(ids[i]), 1, "each called back once");
+        }
+        vm.assertEq(oracle.balanceOf(node), 10 ether + 2 * uint256(FEE), "bonds back, two fees");
+        // an expired request is skipped too
+        uint256 late = consumer.ask{value: FEE}(OPT, _input());
+        vm.roll(block.number + TIMEOUT + 1);
+        vm.expectEmit(true, false, false, true);
+        emit InferenceOracle.AnswerSkipped(late, InferenceOracle.Status.Pending);
+        vm.prank(node);
+        oracle.propose(_one(late), _outs(5));
+    }
+
+    // ------------------------------------------------ finding: copied zk fulfilments
+
+    /// A copier sees the prover's fulfil in the mempool and sends the same proof first: it has
+    /// no commitment (or only one made after the proof became public), so the fee goes to the
+    /// prover that committed first.
+    function test_a_copied_fulfil_earns_nothing() public {
+        uint256 id = consumer.ask{value: FEE}(ZK, _input());
+        bytes memory proof = _proof(_input(), _output(9));
+        address copier = address(0xC0C0);
+        vm.prank(node);
+        oracle.commit(id, keccak256(abi.encode(id, node, keccak256(proof))));
+        // copying the commitment itself is useless: it names the node
+        vm.prank(copier);
+        oracle.commit(id, keccak256(abi.encode(id, node, keccak256(proof))));
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RevealTooEarly.selector, id, uint32(block.number)));
+        oracle.fulfill(id, _input(), _output(9), proof); // the same block: too early
+        vm.roll(block.number + 1);
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotCommitted.selector, id, copier));
+        oracle.fulfill(id, _input(), _output(9), proof);
+        vm.prank(copier); // commits once it sees the proof: it could reveal only in a later block
+        oracle.commit(id, keccak256(abi.encode(id, copier, keccak256(proof))));
+        vm.prank(copier);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RevealTooEarly.selector, id, uint32(block.number)));
+        oracle.fulfill(id, _input(), _output(9), proof);
+        vm.prank(node);
+        oracle.fulfill(id, _input(), _output(9), proof);
+        vm.assertEq(oracle.balanceOf(node), 10 ether + FEE, "the fee goes to the committed prover");
+        vm.assertEq(oracle.balanceOf(copier), 0, "the copier gets nothing");
+        vm.prank(copier);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.WrongStatus.selector, id, InferenceOracle.Status.Fulfilled)
+        );
+        oracle.commit(id, bytes32(0));
+    }
+
+    // ------------------------------------------------ finding: challenge rewards bound to the challenger
+
+    function _proposedWrong() internal returns (uint256 id) {
+        id = consumer.ask{value: FEE}(OPT, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42)); // the right answer is 43
+    }
+
+    /// The wrong proposer copies the honest challenger's proof from the mempool and sends it
+    /// first: without a commitment of its own, made in an earlier block, it is refused.
+    function test_a_copied_challenge_proof_is_refused() public {
+        uint256 id = _proposedWrong();
+        bytes memory proof = _proof(_input(), _output(43));
+        _commit(challenger, id, proof);
+        address alt = address(0xA17); // the proposer's second address
+        vm.prank(alt);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.NotCommitted.selector, id, alt));
+        oracle.challenge(id, _input(), _output(43), proof);
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ProposerCannotChallenge.selector, id));
+        oracle.challenge(id, _input(), _output(43), proof);
+        // a commitment made once the proof is public comes too late: it reveals a block later
+        vm.prank(alt);
+        oracle.commit(id, keccak256(abi.encode(id, alt, keccak256(proof))));
+        vm.prank(alt);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.RevealTooEarly.selector, id, uint32(block.number)));
+        oracle.challenge(id, _input(), _output(43), proof);
+        vm.prank(challenger);
+        oracle.challenge(id, _input(), _output(43), proof);
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND / 2 + FEE, "the committer gains");
+        vm.assertEq(oracle.balanceOf(alt), 0, "the copier gains nothing");
+    }
+
+    /// A wrong proposer that challenges itself through a second address loses half its bond.
+    function test_a_self_challenge_loses_money() public {
+        uint256 id = _proposedWrong();
+        address alt = address(0xA17);
+        uint256 before = oracle.balanceOf(node) + BOND + oracle.balanceOf(alt); // + the bond locked
+        bytes memory proof = _proof(_input(), _output(43));
+        _commit(alt, id, proof);
+        vm.prank(alt);
+        oracle.challenge(id, _input(), _output(43), proof);
+        uint256 afterwards = oracle.balanceOf(node) + oracle.balanceOf(alt);
+        vm.assertEq(before - afterwards, BOND / 2 - FEE, "lost half the bond (less the fee it earned)");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "paid to the requester");
+    }
+
+    /// The same for committee disputes: the proposer cannot dispute itself, and a second
+    /// address that does (and wins) still costs it half its bond.
+    function test_a_self_dispute_loses_money() public {
+        uint256 id = consumer.ask{value: FEE}(COMMITTEE, _input());
+        vm.prank(node);
+        oracle.propose(_one(id), _outs(42));
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ProposerCannotChallenge.selector, id));
+        oracle.dispute(id);
+        address alt = address(0xA17);
+        vm.deal(alt, 2 ether);
+        vm.prank(alt);
+        oracle.deposit{value: BOND}();
+        uint256 before = oracle.balanceOf(node) + oracle.balanceOf(alt) + BOND; // + the bond locked
+        vm.prank(alt);
+        oracle.dispute(id);
+        vm.prank(members[0]);
+        oracle.vote(id, _output(43));
+        vm.prank(members[1]);
+        oracle.vote(id, _output(43));
+        uint256 afterwards = oracle.balanceOf(node) + oracle.balanceOf(alt);
+        vm.assertEq(before - afterwards, BOND / 2 - FEE, "lost half the bond (less the fee)");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "paid to the requester");
+    }
+
     // ------------------------------------------------ committee disputes (no verifier)
 
     function _disputed() internal returns (uint256 id) {
@@ -461,7 +676,8 @@ contract InferenceOracleTest is OracleFixture {
         oracle.vote(id, _output(42));
         vm.prank(members[1]);
         oracle.vote(id, _output(43));
-        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND + FEE, "challenger gets both bonds and the fee");
+        vm.assertEq(oracle.balanceOf(challenger), 10 ether + BOND / 2 + FEE, "challenger: its bond, half the node's, the fee");
+        vm.assertEq(oracle.balanceOf(address(consumer)), BOND / 2, "the requester gets the other half");
         vm.assertEq(oracle.balanceOf(node), 10 ether - BOND, "node slashed");
         vm.assertEq(uint256(consumer.first(id)), 43, "re-executed output delivered");
         vm.assertEq(oracle.lockedBonds(), 0, "nothing locked");
@@ -518,6 +734,40 @@ contract InferenceOracleTest is OracleFixture {
         oracle.withdraw(7 ether);
     }
 
+    // ------------------------------------------------ smaller findings
+
+    function test_votes_are_range_checked_like_proposals() public {
+        uint256 id = _disputed();
+        int256[] memory huge = _output(int256(1) << 64);
+        vm.prank(members[0]);
+        vm.expectRevert(abi.encodeWithSelector(InferenceOracle.ValueOutOfRange.selector, 0, huge[0], 64));
+        oracle.vote(id, huge);
+    }
+
+    function test_block_numbers_past_32_bits_are_refused_not_wrapped() public {
+        vm.roll(uint256(type(uint32).max) + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.BlockNumberTooLarge.selector, uint256(type(uint32).max) + 1)
+        );
+        consumer.ask{value: FEE}(ZK, _input());
+        vm.roll(uint256(type(uint32).max) - 5); // a deadline past 2^32 reverts too
+        vm.expectRevert(abi.encodeWithSignature("Panic(uint256)", 0x11));
+        consumer.ask{value: FEE}(ZK, _input());
+    }
+
+    function test_withdraw_to_another_address() public {
+        address payable to = payable(address(0x7070));
+        vm.prank(node);
+        oracle.withdrawTo(to, 3 ether);
+        vm.assertEq(to.balance, 3 ether, "sent to the named address");
+        vm.assertEq(oracle.balanceOf(node), 7 ether, "from the caller's balance");
+        vm.prank(challenger);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceOracle.InsufficientBalance.selector, challenger, 11 ether, 10 ether)
+        );
+        oracle.withdrawTo(to, 11 ether);
+    }
+
     // ------------------------------------------------ fuzz
 
     function testFuzz_instances_are_field_elements(int128 a, int128 b) public view {
@@ -536,6 +786,7 @@ contract InferenceOracleTest is OracleFixture {
     function testFuzz_only_the_proved_output_is_accepted(int64 proved, int64 claimed) public {
         uint256 id = consumer.ask{value: FEE}(ZK, _input());
         bytes memory proof = _proof(_input(), _output(proved));
+        _commit(address(this), id, proof);
         if (proved != claimed) {
             vm.expectRevert(abi.encodeWithSelector(InferenceOracle.InvalidProof.selector, id));
         }

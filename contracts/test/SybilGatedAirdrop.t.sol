@@ -42,6 +42,7 @@ contract SybilGatedAirdropTest is OracleFixture {
 
     function _answer(uint256 id, int256 score) internal {
         bytes memory proof = _proof(_input(), _output(score));
+        _commit(node, id, proof);
         vm.prank(node);
         oracle.fulfill(id, _input(), _output(score), proof);
     }
@@ -94,6 +95,50 @@ contract SybilGatedAirdropTest is OracleFixture {
         oracle.refund(third);
         airdrop.reset(third);
         vm.assertEq(uint256(airdrop.claims(sybil)), uint256(SybilGatedAirdrop.ClaimStatus.None), "reset");
-        vm.assertEq(oracle.balanceOf(address(airdrop)), FEE, "refund held for the airdrop");
+        vm.assertEq(oracle.balanceOf(address(airdrop)), 0, "nothing kept for the owner");
     }
+
+    /// Finding: a refunded fee went to the airdrop's owner (collectRefunds), not the claimant.
+    function test_a_refunded_fee_goes_back_to_the_claimant() public {
+        vm.prank(sybil);
+        uint256 id = airdrop.claim{value: FEE}(_input(), _proofFor(leafHonest));
+        vm.assertEq(airdrop.pendingFees(), FEE, "fee owed while pending");
+        vm.roll(block.number + TIMEOUT + 1);
+        oracle.refund(id);
+        airdrop.collectSurplus(payable(address(this))); // the owner cannot take it
+        vm.assertEq(oracle.balanceOf(address(airdrop)), FEE, "still held for the claimant");
+        uint256 before = sybil.balance;
+        airdrop.reset(id); // anyone may reset; the refund goes to the claimant
+        vm.assertEq(sybil.balance, before + FEE, "refund paid to the claimant");
+        vm.assertEq(airdrop.pendingFees(), 0, "nothing owed");
+        vm.expectRevert(abi.encodeWithSelector(SybilGatedAirdrop.UnknownRequest.selector, id));
+        airdrop.reset(id);
+    }
+
+    /// Finding: a claim whose callback failed stayed pending forever.
+    function test_a_claim_whose_callback_failed_can_be_reset() public {
+        vm.prank(honest);
+        uint256 id = airdrop.claim{value: FEE}(_input(), _proofFor(leafSybil));
+        VmMock(address(vm)).mockCallRevert(
+            address(token), abi.encodeWithSelector(token.transfer.selector), "paused"
+        );
+        _answer(id, 300); // the callback's transfer reverts: the request is answered anyway
+        vm.assertEq(uint256(oracle.getRequest(id).status), uint256(InferenceOracle.Status.Fulfilled), "answered");
+        vm.assertEq(uint256(airdrop.claims(honest)), uint256(SybilGatedAirdrop.ClaimStatus.Pending), "stuck");
+        VmMock(address(vm)).clearMockedCalls();
+        uint256 before = honest.balance;
+        airdrop.reset(id);
+        vm.assertEq(uint256(airdrop.claims(honest)), uint256(SybilGatedAirdrop.ClaimStatus.None), "may claim again");
+        vm.assertEq(honest.balance, before, "the fee paid for an answer is not refunded");
+        vm.prank(honest);
+        uint256 again = airdrop.claim{value: FEE}(_input(), _proofFor(leafSybil));
+        _answer(again, 300);
+        vm.assertEq(token.balanceOf(honest), 100 ether, "paid on the second try");
+    }
+}
+
+/// @dev Cheatcodes this test needs beyond the shared Vm interface.
+interface VmMock {
+    function mockCallRevert(address callee, bytes calldata data, bytes calldata revertData) external;
+    function clearMockedCalls() external;
 }

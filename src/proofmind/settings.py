@@ -157,3 +157,23 @@ class KeystoreSettings(ComponentSettings):
     model_config = SettingsConfigDict(env_prefix="PROOFMIND_KEYSTORE_", extra="ignore")
 
     password: str | None = Field(default=None, repr=False)
+
+
+class OracleSettings(ComponentSettings):
+    """What the oracle node and watcher accept before they lock a bond on a model.
+    ``PROOFMIND_ORACLE_MAX_BOND_WEI=2000000000000000000``."""
+
+    toml_table: ClassVar[str] = "oracle"
+    model_config = SettingsConfigDict(env_prefix="PROOFMIND_ORACLE_", extra="ignore")
+
+    model_owner: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="account whose model registrations are served; None: the signing account",
+    )
+    max_bond_wei: int = Field(
+        default=10**18, ge=0, description="most wei one answer or dispute may lock"
+    )
+    trusted_committee: list[str] | None = Field(
+        default=None, description="the only accounts a dispute committee may hold; None: any"
+    )

@@ -111,3 +111,55 @@ def test_node_says_when_it_cannot_afford_a_bond(
         node.close()
     (warning,) = [r.message for r in caplog.records if "less than one bond" in r.message]
     assert poor.address in warning and "proofmind oracle deposit" in warning
+
+
+def test_a_copied_answer_does_not_sink_the_nodes_batch(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Someone proposes one answer of the node's batch first (same block, mined before it):
+    the batch proposes the others, and the node marks the copied one lost."""
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, _, opt_id = _setup(chain, pkg)
+    copier = chain.accounts[2]
+    oracle.deposit(10**18, account=copier)
+    ids = [oracle.request(opt_id, x) for x in sample_inputs[:3]]
+    node = OracleNode(
+        chain, oracle, tmp_path / "n.sqlite", [pkg], config=NodeConfig(start_block=start)
+    )
+    rpc = chain.w3.provider.make_request  # type: ignore[attr-defined]
+    caplog.set_level(logging.INFO, logger="proofmind.oracle")
+    try:
+        node.follow()
+        asyncio.run(node.answer())
+        copied = zk.circuit_output(pkg, sample_inputs[1])
+        rpc("evm_setAutomine", [False])
+        try:
+            fn = oracle.oracle.functions.propose([ids[1]], [copied])
+            chain.sender(copier).submit(
+                {"to": oracle.address, "data": fn._encode_transaction_data()}
+            )
+            assert node.submit() == 3  # the copy is not mined yet: all three look open
+            rpc("evm_mine", [])
+        finally:
+            rpc("evm_setAutomine", [True])
+        node.confirm()
+    finally:
+        node.close()
+    assert oracle.state(ids[1]).node == copier.address
+    assert [oracle.state(i).node for i in (ids[0], ids[2])] == [chain.default_account.address] * 2
+    assert node.counts() == {"proposed": 2, "lost": 1}
+    assert oracle.balance(chain.default_account.address) == 10**19 - 2 * 10**17  # two bonds
+    # one INFO line per state change: request id, model, block, gas
+    lines = [r.message for r in caplog.records if r.message.startswith(f"request {ids[0]} ")]
+    assert [line.split(":")[0] for line in lines] == [
+        f"request {ids[0]} seen",
+        f"request {ids[0]} answered",
+        f"request {ids[0]} proposed",
+    ]
+    assert "model mlp0/optimistic, block " in lines[-1] and "gas -" not in lines[-1]
+    assert any(f"request {ids[1]} lost" in r.message for r in caplog.records)

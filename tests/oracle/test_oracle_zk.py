@@ -86,7 +86,7 @@ def test_optimistic_wrong_answer_slashed_right_answer_finalizes(
 ) -> None:
     pkg = zk_pair[0]
     bond = 10**17
-    model_id = _register(oracle, pkg, Mode.OPTIMISTIC, bond=bond, challenge_window=3)
+    model_id = _register(oracle, pkg, Mode.OPTIMISTIC, bond=bond, challenge_window=5)
     node, challenger, requester = chain.accounts[2], chain.accounts[3], chain.accounts[1]
     oracle.deposit(10 * bond, account=node)
     good, bad = (oracle.request(model_id, x, account=requester) for x in sample_inputs[:2])
@@ -99,15 +99,19 @@ def test_optimistic_wrong_answer_slashed_right_answer_finalizes(
     assert zk.circuit_output(pkg, sample_inputs[1]) != lie
     proof = zk.prove(pkg, sample_inputs[1])
     before = oracle.balance(challenger.address)
-    oracle.challenge(bad, proof, account=challenger)
+    with pytest.raises(ContractReverted, match="ProposerCannotChallenge"):
+        oracle.challenge(bad, proof, account=node)
+    refunds = oracle.balance(requester.address)
+    oracle.challenge(bad, proof, account=challenger)  # commits, then reveals
     fee = oracle.state(bad).fee
-    assert oracle.balance(challenger.address) == before + bond + fee
+    assert oracle.balance(challenger.address) == before + bond // 2 + fee
+    assert oracle.balance(requester.address) == refunds + bond // 2  # the other half
     assert oracle.state(bad).output_hash == io_hash(proof.output)
     with pytest.raises(ContractReverted, match="SameOutput"):  # a right answer stands
         oracle.challenge(good, zk.prove(pkg, sample_inputs[0]), account=challenger)
     with pytest.raises(ContractReverted, match="ChallengeWindowOpen"):
         oracle.finalize([good], [right])
-    chain.mine(3)
+    chain.mine(5)
     oracle.finalize([good], [right])
     assert oracle.state(good).status == Status.FULFILLED
     # two bonds locked, the lie's lost, the right one back with its fee

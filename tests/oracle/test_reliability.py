@@ -81,6 +81,8 @@ def test_burst_survives_sigkill(
         "PROOFMIND_CHAIN_RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
         "PROOFMIND_CHAIN_ACCOUNT": "node",
         "PROOFMIND_KEYSTORE_PASSWORD": "pw",
+        # the node signs as its own account and serves the models the owner registered
+        "PROOFMIND_ORACLE_MODEL_OWNER": chain.default_account.address,
     }
     start = chain.w3.eth.block_number + 1
     events = oracle.oracle.events

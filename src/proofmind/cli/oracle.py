@@ -178,7 +178,7 @@ def run_request(path: Path | None, name: str, mode: str, values: str, callback_g
     chain = workspace.connect()
     pkg = load_package(workspace, name)
     oracle = OracleClient.open(chain, workspace, deploy_missing=False)
-    model_id = oracle_model_id(pkg, parse_mode(mode))
+    model_id = oracle_model_id(pkg, parse_mode(mode), chain.default_account.address)
     if not oracle.model_exists(model_id):
         raise InputError(f"{name} is not served in {mode} mode",
                          hint=f"run `proofmind oracle register {name} --mode {mode}`")  # fmt: skip
@@ -265,6 +265,20 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
+def _policy(workspace: Workspace, chain: Chain) -> Any:
+    """The node's and watcher's model policy from the workspace's [oracle] settings."""
+    from proofmind.oracle.client import ModelPolicy
+    from proofmind.settings import OracleSettings
+
+    settings = OracleSettings.load(workspace.config_path)
+    committee = settings.trusted_committee
+    return ModelPolicy(
+        settings.model_owner or chain.default_account.address,
+        settings.max_bond_wei,
+        None if committee is None else frozenset(a.lower() for a in committee),
+    )
+
+
 def run_serve(
     path: Path | None,
     models: list[str],
@@ -283,12 +297,16 @@ def run_serve(
     chain = workspace.connect()
     packages = [load_package(workspace, m) for m in models]
     oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    policy = _policy(workspace, chain)
     config = NodeConfig(
         confirmations=confirmations,
         batch_size=batch,
         poll_interval=poll,
         provers=provers,
         start_block=int(start_block) if start_block.isdigit() else start_block,
+        model_owner=policy.owner,
+        max_bond=policy.max_bond,
+        trusted_committee=policy.committee,
     )
     node = OracleNode(chain, oracle, workspace.root / "oracle-node.sqlite", packages, config=config)
 
@@ -324,6 +342,7 @@ def run_challenge(path: Path | None, models: list[str], poll: float, start_block
         workspace.root / "oracle-watcher.sqlite",
         [load_package(workspace, m) for m in models],
         start_block=int(start_block) if start_block.isdigit() else start_block,
+        policy=_policy(workspace, chain),
     )
     try:
         watcher.run(poll)

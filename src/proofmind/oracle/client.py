@@ -64,11 +64,41 @@ class RequestState:
     fee: int
 
 
-def oracle_model_id(pkg: Package, mode: Mode) -> bytes:
-    """The oracle's id of a packaged model served in ``mode`` (one package, two modes)."""
+# the most wei a node or watcher locks on one answer or dispute unless configured otherwise
+DEFAULT_MAX_BOND = 10**18
+
+
+def model_key(pkg: Package, mode: Mode) -> bytes:
+    """The key a packaged model is registered under in ``mode`` (one package, two modes)."""
     from proofmind.crypto.keccak import keccak256
 
     return keccak256(pkg.model_id + bytes([int(mode)]))
+
+
+def oracle_model_id(pkg: Package, mode: Mode, owner: str) -> bytes:
+    """The oracle's id of ``pkg`` served in ``mode`` as registered by ``owner``: ids live in
+    the registrant's namespace, so another account cannot take the id this one expects."""
+    from eth_abi.abi import encode
+
+    from proofmind.crypto.keccak import keccak256
+
+    return keccak256(
+        encode(["address", "bytes32"], [to_checksum_address(owner), model_key(pkg, mode)])
+    )
+
+
+def commitment(request_id: int, sender: str, proof: bytes) -> bytes:
+    """keccak256(abi.encode(requestId, sender, keccak256(proof))): what `commit` records."""
+    from eth_abi.abi import encode
+
+    from proofmind.crypto.keccak import keccak256
+
+    return keccak256(
+        encode(
+            ["uint256", "address", "bytes32"],
+            [request_id, to_checksum_address(sender), keccak256(proof)],
+        )
+    )
 
 
 def io_hash(values: Sequence[int]) -> bytes:
@@ -86,6 +116,60 @@ def deploy_verifier(chain: Chain, pkg: Package) -> str:
         pkg.verifier_abi, pkg.verifier_bytecode, label=f"deploy verifier of {pkg.name}"
     )
     return str(receipt["contractAddress"])
+
+
+def verifier_runtime(chain: Chain, pkg: Package) -> bytes:
+    """The code the package's verifier has once deployed (its creation code run in eth_call)."""
+    return bytes(chain.w3.eth.call({"data": pkg.verifier_bytecode}))  # type: ignore[typeddict-item]
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    """What a node or watcher accepts of a model before it locks a bond on it: the owner it
+    trusts, a cap on the bond, and (optionally) the only accounts a committee may hold."""
+
+    owner: str
+    max_bond: int = DEFAULT_MAX_BOND
+    committee: frozenset[str] | None = None
+
+
+def model_problem(
+    oracle: OracleClient, pkg: Package, mode: Mode, policy: ModelPolicy, runtime: bytes
+) -> str | None:
+    """Why the on-chain model ``pkg``/``mode`` of ``policy.owner`` must not be served or
+    watched (None when it matches the package and the policy; "not registered" when absent).
+    ``runtime`` is the package's verifier code (:func:`verifier_runtime`)."""
+    model_id = oracle_model_id(pkg, mode, policy.owner)
+    if not oracle.model_exists(model_id):
+        return "not registered"
+    m = oracle.model(model_id)
+    expected = {
+        "owner": (m["owner"].lower(), policy.owner.lower()),
+        "mode": (int(m["mode"]), int(mode)),
+        "input length": (int(m["inputLength"]), pkg.input_size),
+        "output length": (int(m["outputLength"]), pkg.output_size),
+        "value bits": (int(m["valueBits"]), VALUE_BITS),
+    }
+    for name, (got, want) in expected.items():
+        if got != want:
+            return f"{name} {got} is not the package's {want}"
+    if int(m["bond"]) > policy.max_bond:
+        return f"bond {m['bond']} wei is over the cap of {policy.max_bond} wei"
+    verifier = str(m["verifier"])
+    if int(verifier, 16) != 0:
+        code = bytes(oracle.chain.w3.eth.get_code(to_checksum_address(verifier)))
+        if code != runtime:
+            return f"verifier {verifier} is not the package's verifier"
+        return None
+    committee = oracle.committee(model_id)
+    if not committee or 2 * int(m["quorum"]) <= len(committee):
+        return f"quorum {m['quorum']} is not a majority of a committee of {len(committee)}"
+    if policy.committee is not None:
+        trusted = {a.lower() for a in policy.committee}
+        strangers = sorted(a for a in committee if a.lower() not in trusted)
+        if strangers:
+            return f"committee members {', '.join(strangers)} are not trusted"
+    return None
 
 
 class OracleClient:
@@ -114,6 +198,19 @@ class OracleClient:
     def _sender(self, account: LocalAccount | None) -> Any:
         return self.chain.sender(account)
 
+    def reveal_gas(self, fn: Any, sender: Any) -> int:
+        """Gas for revealing a commitment made in the latest block. A revealing call must run
+        in a later block than its commitment, so it is estimated against the pending block
+        (estimating against the latest one would see it revert as too early)."""
+        from web3.exceptions import ContractLogicError
+
+        tx = {"from": sender.address, "to": self.address, "data": fn._encode_transaction_data()}
+        try:
+            estimate = self.chain.w3.eth.estimate_gas(tx, "pending")  # type: ignore[arg-type]
+        except ContractLogicError as exc:
+            raise sender.revert_error(exc.data, f"{fn.fn_name}()", exc.message) from None
+        return int(estimate * sender.settings.gas_multiplier)
+
     # -- models ----------------------------------------------------------------------------
 
     def deploy_verifier(self, pkg: Package) -> str:
@@ -124,7 +221,7 @@ class OracleClient:
 
     def register(
         self,
-        model_id: bytes,
+        key: bytes,
         *,
         verifier: str | None,
         input_length: int,
@@ -145,25 +242,36 @@ class OracleClient:
             terms.quorum,
             [to_checksum_address(a) for a in terms.committee],
         )
-        fn = self.oracle.functions.registerModel(model_id, cfg)
+        fn = self.oracle.functions.registerModel(key, cfg)
         return dict(self._sender(account).transact(fn))
 
-    def register_package(self, pkg: Package, terms: Terms, *, verifier: str | None = None) -> bytes:
+    def register_package(
+        self,
+        pkg: Package,
+        terms: Terms,
+        *,
+        verifier: str | None = None,
+        account: LocalAccount | None = None,
+    ) -> bytes:
         """Serve a packaged model in ``terms.mode`` (deploying its verifier unless given, or
         without one when ``terms.committee`` settles disputes); returns the oracle's model id."""
-        model_id = oracle_model_id(pkg, terms.mode)
+        owner = (account or self.chain.default_account).address
         if terms.committee:  # disputes settled by the committee's re-execution, not by proof
             verifier = None
         elif verifier is None:
             verifier = self.deploy_verifier(pkg)
         self.register(
-            model_id,
+            model_key(pkg, terms.mode),
             verifier=verifier,
             input_length=pkg.input_size,
             output_length=pkg.output_size,
             terms=terms,
+            account=account,
         )
-        return model_id
+        return oracle_model_id(pkg, terms.mode, owner)
+
+    def committee(self, model_id: bytes) -> list[str]:
+        return [str(a) for a in self.oracle.functions.committeeOf(model_id).call()]
 
     def model(self, model_id: bytes) -> dict[str, Any]:
         names = [
@@ -203,8 +311,12 @@ class OracleClient:
     def fulfill(
         self, request_id: int, proof: Proof, account: LocalAccount | None = None
     ) -> dict[str, Any]:
+        """Commit to ``proof``, then (its receipt is in: a later block) reveal it as the answer
+        to a zk request; returns the fulfilment's receipt."""
+        self.commit(request_id, proof.proof, account)
         fn = self.oracle.functions.fulfill(request_id, proof.input, proof.output, proof.proof)
-        return dict(self._sender(account).transact(fn))
+        sender = self._sender(account)
+        return dict(sender.transact(fn, gas=self.reveal_gas(fn, sender)))
 
     def propose(
         self,
@@ -224,11 +336,24 @@ class OracleClient:
         fn = self.oracle.functions.finalize(list(request_ids), [list(o) for o in outputs])
         return dict(self._sender(account).transact(fn))
 
+    def commit(
+        self, request_id: int, proof: bytes, account: LocalAccount | None = None
+    ) -> dict[str, Any]:
+        """Commit to ``proof`` for ``request_id`` before revealing it (``challenge`` or zk
+        ``fulfill``): whoever copies the revealed proof has no commitment of its own."""
+        sender = account or self.chain.default_account
+        fn = self.oracle.functions.commit(request_id, commitment(request_id, sender.address, proof))
+        return dict(self._sender(account).transact(fn))
+
     def challenge(
         self, request_id: int, proof: Proof, account: LocalAccount | None = None
     ) -> dict[str, Any]:
+        """Commit to ``proof``, then (in a later block: the commitment's receipt is in) reveal
+        it as a challenge of the proposal of ``request_id``."""
+        self.commit(request_id, proof.proof, account)
         fn = self.oracle.functions.challenge(request_id, proof.input, proof.output, proof.proof)
-        return dict(self._sender(account).transact(fn))
+        sender = self._sender(account)
+        return dict(sender.transact(fn, gas=self.reveal_gas(fn, sender)))
 
     def dispute(self, request_id: int, account: LocalAccount | None = None) -> dict[str, Any]:
         """Dispute a proposal of a committee model (locks a bond equal to the proposer's)."""

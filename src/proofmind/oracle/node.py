@@ -6,7 +6,7 @@ and submits — proposals in batches, then finalization after the challenge wind
 Every request moves through a persistent SQLite queue:
 
     new → answered → sending → proposed → done          (optimistic)
-    new → answered → sending → done                     (zk)
+    new → answered → committing → committed → sending → done   (zk: commit, then reveal)
     … → failed (bad input: logged, left to the requester's refund) | expired | lost
 
 Exactly-once effects across crashes come from two rules: a request is inserted once (its id is
@@ -43,7 +43,17 @@ from proofmind.chain.reconcile import Fate, tx_outcome
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import OnnxModel
-from proofmind.oracle.client import Mode, OracleClient, Status, oracle_model_id
+from proofmind.oracle.client import (
+    DEFAULT_MAX_BOND,
+    Mode,
+    ModelPolicy,
+    OracleClient,
+    Status,
+    commitment,
+    model_problem,
+    oracle_model_id,
+    verifier_runtime,
+)
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle")
@@ -82,6 +92,11 @@ class NodeConfig:
     # warn when the circuit's answer is further than this (relative to max(1, |output|)) from
     # onnxruntime's float output: the input probably lies outside the calibrated ranges
     drift_warning: float = 0.01
+    # the model owner whose registrations are served (default: the chain's default account),
+    # the most wei one answer may lock, and the accounts a committee may hold (None: any)
+    model_owner: str | None = None
+    max_bond: int = DEFAULT_MAX_BOND
+    trusted_committee: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,17 +177,29 @@ class OracleNode:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+        policy = ModelPolicy(
+            self.config.model_owner or chain.default_account.address,
+            self.config.max_bond,
+            self.config.trusted_committee,
+        )
         self.served: dict[str, Served] = {}
         for pkg in packages:
             float_model = OnnxModel.load(pkg.paths["model"])
+            runtime = verifier_runtime(chain, pkg)
             for mode in Mode:
-                model_id = oracle_model_id(pkg, mode)
-                if oracle.model_exists(model_id):
-                    served = Served(pkg, mode, pkg.input_size, float_model)
-                    self.served["0x" + model_id.hex()] = served
+                problem = model_problem(oracle, pkg, mode, policy, runtime)
+                if problem == "not registered":
+                    continue
+                if problem is not None:
+                    name = f"{pkg.name} in {mode.name.lower()} mode"
+                    log.error("refusing to serve %s: %s", name, problem)
+                    continue
+                model_id = oracle_model_id(pkg, mode, policy.owner)
+                self.served["0x" + model_id.hex()] = Served(pkg, mode, pkg.input_size, float_model)
         if not self.served:
             raise InputError(
-                "none of the given models is registered on the oracle at " + oracle.address,
+                f"none of the given models is registered by {policy.owner} (as packaged) on the "
+                f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
         self.cursor = ReorgSafeCursor(
@@ -287,6 +314,8 @@ class OracleNode:
                     time.time(),
                 )
             )
+        for row in rows:
+            self._log_state(int(row[0]), str(row[1]), "seen", int(row[4]), None)
         with self.state.transaction() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO oracle_requests"
@@ -346,6 +375,7 @@ class OracleNode:
             return
         self._cross_check(request_id, served, values, output)
         self._set(request_id, "answered", output=json.dumps(output))
+        self._log_state(request_id, self._model_of(request_id), "answered", None, None)
 
     def _cross_check(
         self, request_id: int, served: Served, values: list[int], output: list[int]
@@ -384,6 +414,7 @@ class OracleNode:
         self._cross_check(request_id, served, values, proof.output)
         doc = {"output": proof.output, "proof": proof.proof.hex()}
         self._set(request_id, "answered", output=json.dumps(doc))
+        self._log_state(request_id, self._model_of(request_id), "proved", None, None)
 
     def _prover_died(self, request_id: int, exc: Exception) -> None:
         if self._pool is not None:
@@ -405,11 +436,10 @@ class OracleNode:
     # -- submitting --------------------------------------------------------------------------
 
     def submit(self) -> int:
-        """Send proposals (batched) and zk fulfilments for answered requests still open on
-        chain; their receipts are read by :meth:`confirm` (sending never waits for a block)."""
+        """Send proposals (batched) for answered optimistic requests still open on chain, and
+        commitments to the proofs of zk ones; then reveal (fulfil) the proofs whose commitment
+        is mined. Receipts are read by :meth:`confirm` (sending never waits for a block)."""
         rows = self._rows("answered", limit=self.config.batch_size * 4)
-        if not rows:
-            return 0
         open_rows = self._still_open(rows, Status.PENDING)
         sent = 0
         optimistic = [r for r in open_rows if r["mode"] == Mode.OPTIMISTIC]
@@ -418,7 +448,24 @@ class OracleNode:
             outputs = [json.loads(r["output"]) for r in batch]
             fn = self.oracle.oracle.functions.propose(ids, outputs)
             sent += self._send(ids, fn, "sending", f"propose {len(ids)} answer(s)")
-        for row in (r for r in open_rows if r["mode"] == Mode.ZK):
+        # a zk proof names no prover: commit to it first, or a copier takes the fee
+        proved = [r for r in open_rows if r["mode"] == Mode.ZK]
+        for row in proved:
+            rid = row["request_id"]
+            proof = bytes.fromhex(json.loads(row["output"])["proof"])
+            fn = self.oracle.oracle.functions.commit(
+                rid, commitment(rid, self.account.address, proof)
+            )
+            self._send([rid], fn, "committing", f"commit to the proof of {rid}")
+        if proved:
+            self.confirm()  # commitments mined already (a devnet) are revealed in this step
+        return sent + self._reveal()
+
+    def _reveal(self) -> int:
+        """Fulfil the zk requests whose commitment is mined (in an earlier block than any
+        transaction sent from now on)."""
+        sent = 0
+        for row in self._still_open(self._rows("committed"), Status.PENDING):
             doc = json.loads(row["output"])
             fn = self.oracle.oracle.functions.fulfill(
                 row["request_id"],
@@ -426,7 +473,8 @@ class OracleNode:
                 doc["output"],
                 bytes.fromhex(doc["proof"]),
             )
-            sent += self._send([row["request_id"]], fn, "sending", f"fulfil {row['request_id']}")
+            label = f"fulfil {row['request_id']}"
+            sent += self._send([row["request_id"]], fn, "sending", label, reveal=True)
         return sent
 
     def finalize(self) -> int:
@@ -447,12 +495,15 @@ class OracleNode:
             sent += self._send(ids, fn, "finalizing", f"finalize {len(ids)} answer(s)")
         return sent
 
-    def _send(self, ids: Sequence[int], fn: Any, state: str, label: str) -> int:
+    def _send(
+        self, ids: Sequence[int], fn: Any, state: str, label: str, *, reveal: bool = False
+    ) -> int:
         self._mark(ids, state)  # a crash from here on is settled by reading the chain back
+        params = {"to": self.oracle.address, "data": fn._encode_transaction_data()}
         try:
-            tx_hash = self.sender.submit(
-                {"to": self.oracle.address, "data": fn._encode_transaction_data()}, label=label
-            )
+            if reveal:  # runs a block after its commitment: estimate it there
+                params["gas"] = self.oracle.reveal_gas(fn, self.sender)
+            tx_hash = self.sender.submit(params, label=label)
         except ContractReverted as exc:  # the gas estimate saw it fail: nothing was sent
             log.warning("%s refused (%s); re-reading their state", label, exc)
             self._reconcile_rows(self._rows_by_id(ids))
@@ -466,7 +517,7 @@ class OracleNode:
 
     def confirm(self) -> int:
         """Read the receipts of sent transactions and move their requests on."""
-        rows = self._rows("sending") + self._rows("finalizing")
+        rows = self._rows("sending") + self._rows("finalizing") + self._rows("committing")
         by_tx: dict[str | None, list[sqlite3.Row]] = {}
         for row in rows:
             by_tx.setdefault(row["tx_hash"], []).append(row)
@@ -493,7 +544,10 @@ class OracleNode:
                 )
                 self._reconcile_rows(group)
                 continue
-            self._apply(group, outcome.receipt)
+            if group[0]["state"] == "committing":
+                self._committed(group, dict(outcome.receipt))
+            else:
+                self._apply(group, dict(outcome.receipt))
             done += len(group)
         return done
 
@@ -503,26 +557,63 @@ class OracleNode:
             int(e["args"]["requestId"]): int(e["args"]["challengeEnds"])
             for e in events.InferenceProposed().process_receipt(receipt, errors=DISCARD)
         }
+        # ids a batch left out because someone else answered or finalized them first
+        skipped = {
+            int(e["args"]["requestId"])
+            for e in events.AnswerSkipped().process_receipt(receipt, errors=DISCARD)
+        }
         self._log_callbacks(receipt)
         now = time.time()
-        updates = []
+        block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+        share = gas // max(1, len(rows) - len(skipped & {r["request_id"] for r in rows}))
+        updates, recheck = [], []
         for row in rows:
             rid = row["request_id"]
+            if rid in skipped:
+                recheck.append(row)
+                continue
             if row["state"] == "sending" and rid in ends:
                 updates.append(("proposed", ends[rid], now, rid))
                 self.metrics.answered.labels("optimistic").inc()
+                new = "proposed"
             else:
                 updates.append(("done", row["challenge_ends"], now, rid))
                 if row["state"] == "finalizing":
                     self.metrics.finalized.inc()
+                    new = "finalized"
                 else:
                     self.metrics.answered.labels("zk").inc()
+                    new = "fulfilled"
+            self._log_state(rid, row["model_id"], new, block, share)
         with self.state.transaction() as conn:
             conn.executemany(
                 "UPDATE oracle_requests SET state=?, challenge_ends=?, updated_at=? "
                 "WHERE request_id=?",
                 updates,
             )
+        if recheck:
+            log.info(
+                "%d request(s) were skipped by the batch in block %d (answered or finalized by "
+                "someone else first); re-reading them", len(recheck), block,
+            )  # fmt: skip
+            self._reconcile_rows(recheck)
+
+    def _committed(self, rows: Sequence[sqlite3.Row], receipt: dict[str, Any]) -> None:
+        block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
+        self._mark([r["request_id"] for r in rows], "committed")
+        for row in rows:
+            self._log_state(row["request_id"], row["model_id"], "committed", block, gas)
+
+    def _log_state(
+        self, request_id: int, model_id: str, state: str, block: int | None, gas: int | None
+    ) -> None:
+        """One INFO line per state change of a request: id, model, block, gas."""
+        served = self.served.get(model_id)
+        model = f"{served.package.name}/{served.mode.name.lower()}" if served else model_id
+        log.info(
+            "request %d %s: model %s, block %s, gas %s",
+            request_id, state, model, "-" if block is None else block, "-" if gas is None else gas,
+        )  # fmt: skip
 
     # -- reading the chain back --------------------------------------------------------------
 
@@ -584,6 +675,7 @@ class OracleNode:
                         st.deadline,
                     )
                 self._set(row["request_id"], new, challenge_ends=st.challenge_ends or None)
+                self._log_state(row["request_id"], row["model_id"], new, head, None)
         return keep
 
     def _log_callbacks(self, receipt: dict[str, Any]) -> None:
@@ -610,7 +702,8 @@ class OracleNode:
     def _open_rows(self) -> int:
         row = self.state.conn.execute(
             "SELECT COUNT(*) FROM oracle_requests "
-            "WHERE state IN ('new', 'answered', 'sending', 'proposed', 'finalizing')"
+            "WHERE state IN ('new', 'answered', 'committing', 'committed', 'sending', 'proposed', "
+            "'finalizing')"
         ).fetchone()
         return int(row[0])
 
@@ -619,6 +712,9 @@ class OracleNode:
         sql = f"UPDATE oracle_requests SET state=?, updated_at=?{assignments} WHERE request_id=?"
         with self.state.transaction() as conn:
             conn.execute(sql, (state, time.time(), *fields.values(), request_id))
+
+    def _model_of(self, request_id: int) -> str:
+        return str(self._rows_by_id([request_id])[0]["model_id"])
 
     def _rows_by_id(self, ids: Sequence[int]) -> list[sqlite3.Row]:
         marks = ",".join("?" * len(ids))

@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proofmind.chain.base import Chain
-from proofmind.errors import InputError
+from proofmind.errors import InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
     Mode,
+    ModelPolicy,
     OracleClient,
     Terms,
     deploy_verifier,
     load_package,
+    model_problem,
     oracle_model_id,
     save_package,
+    verifier_runtime,
 )
 from proofmind.provenance.api import register_model
 from proofmind.workspace import Workspace
@@ -96,12 +99,35 @@ def verifier_of(workspace: Workspace, chain: Chain, pkg: zk.Package) -> str:
 def register(
     workspace: Workspace, chain: Chain, name: str, terms: Terms
 ) -> tuple[OracleClient, bytes]:
+    """Register ``name`` in ``terms.mode`` under the workspace's account (once), then read
+    the model back: success is reported only for a model that is this account's and matches
+    the package and the terms asked for."""
     pkg = load_package(workspace, name)
     oracle = OracleClient.open(chain, workspace)
-    model_id = oracle_model_id(pkg, terms.mode)
-    if oracle.model_exists(model_id):
-        return oracle, model_id
-    oracle.register_package(pkg, terms, verifier=verifier_of(workspace, chain, pkg))
+    owner = chain.default_account.address
+    model_id = oracle_model_id(pkg, terms.mode, owner)
+    if not oracle.model_exists(model_id):
+        oracle.register_package(pkg, terms, verifier=verifier_of(workspace, chain, pkg))
+    policy = ModelPolicy(owner, max_bond=2**96)  # the bond is compared with the terms below
+    problem = model_problem(oracle, pkg, terms.mode, policy, verifier_runtime(chain, pkg))
+    if problem is not None:
+        raise ProofmindError(
+            f"{name} in {terms.mode.name.lower()} mode on {oracle.address} is not the model as "
+            f"packaged: {problem}",
+            hint="package the model again (a new package is a new model id)",
+        )
+    fields = {"fee": terms.fee, "bond": terms.bond, "challengeWindow": terms.challenge_window,
+              "timeout": terms.timeout}  # fmt: skip
+    m = oracle.model(model_id)
+    if terms.mode == Mode.ZK:
+        fields = {"fee": terms.fee, "timeout": terms.timeout}
+    other = {k: int(m[k]) for k, v in fields.items() if int(m[k]) != v}
+    if other:
+        raise InputError(
+            f"{name} is already registered in {terms.mode.name.lower()} mode with other terms: "
+            + ", ".join(f"{k} {v}" for k, v in other.items()),
+            hint="give the registered terms, or package the model again under another name",
+        )
     return oracle, model_id
 
 

@@ -19,7 +19,16 @@ from proofmind.chain.base import Chain
 from proofmind.chain.events import LogReader, Reorg, ReorgSafeCursor
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
-from proofmind.oracle.client import Mode, OracleClient, Status, io_hash, oracle_model_id
+from proofmind.oracle.client import (
+    Mode,
+    ModelPolicy,
+    OracleClient,
+    Status,
+    io_hash,
+    model_problem,
+    oracle_model_id,
+    verifier_runtime,
+)
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle.watcher")
@@ -45,18 +54,27 @@ class Watcher:
         *,
         account: LocalAccount | None = None,
         start_block: int | str = 0,
+        policy: ModelPolicy | None = None,
     ) -> None:
+        """Watch the optimistic models of ``packages`` registered by ``policy.owner`` (default:
+        the chain's default account) whose on-chain terms match the package and the policy."""
         self.chain = chain
         self.oracle = oracle
         self.account = account or chain.default_account
-        self.served = {
-            oracle_model_id(pkg, Mode.OPTIMISTIC): pkg
-            for pkg in packages
-            if oracle.model_exists(oracle_model_id(pkg, Mode.OPTIMISTIC))
-        }
+        policy = policy or ModelPolicy(chain.default_account.address)
+        self.served: dict[bytes, zk.Package] = {}
+        for pkg in packages:
+            problem = model_problem(
+                oracle, pkg, Mode.OPTIMISTIC, policy, verifier_runtime(chain, pkg)
+            )
+            if problem is None:
+                self.served[oracle_model_id(pkg, Mode.OPTIMISTIC, policy.owner)] = pkg
+            elif problem != "not registered":
+                log.error("refusing to watch %s: %s", pkg.name, problem)
         if not self.served:
             raise InputError(
-                "none of the given models is served in optimistic mode on " + oracle.address,
+                f"none of the given models is served in optimistic mode by {policy.owner} (as "
+                f"packaged) on {oracle.address}",
                 hint="register one with `proofmind oracle register NAME --mode optimistic`",
             )
         models = {model_id: self.oracle.model(model_id) for model_id in self.served}
@@ -130,12 +148,14 @@ class Watcher:
         if state.status != Status.PROPOSED:
             detail = f"wrong, but no longer open to challenge ({state.status.name.lower()})"
             return Verdict(request_id, False, False, detail)
-        if int(self.chain.w3.eth.block_number) >= state.challenge_ends:
+        # a proof challenge is committed before the window's last block and revealed after
+        last = state.challenge_ends - 1 if self.by_proof[state.model_id] else state.challenge_ends
+        if int(self.chain.w3.eth.block_number) >= last:
             return Verdict(request_id, False, False, "wrong, but the challenge window has closed")
         if not self.by_proof[state.model_id]:
             return self._dispute(request_id, state.model_id, output, right)
         proof = zk.prove(pkg, values)
-        try:
+        try:  # commit, then reveal once the commitment is mined: a copier has no commitment
             self.oracle.challenge(request_id, proof, account=self.account)
         except ContractReverted as exc:
             return Verdict(request_id, False, False, f"challenge refused: {exc}")
