@@ -43,8 +43,6 @@ typecheck:
 # is fixed, or suppressed where it is with `// slither-disable-next-line DETECTOR (reason)`.
 # slither.config.json: what is analysed. Offline: forge compiles with solc-js, Slither reads
 # forge's build-info (no solc download); ~15 s when the sources did not change.
-# TEMPORARY: InferenceOracle.sol and SybilGatedAirdrop.sol are filtered out of the report until
-# their pending changes land and their findings are fixed or suppressed there.
 slither: $(SLITHER_STAMP) $(SLITHER_BUILD)/.stamp
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(SLITHER_VENV)/bin/slither . --fail-medium
 

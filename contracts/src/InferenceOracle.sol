@@ -193,6 +193,7 @@ contract InferenceOracle is ReentrancyGuard {
     ///         and terms. Its id is `modelIdOf(msg.sender, key)`: ids live in the registrant's
     ///         namespace, so nobody can take the id a node expects from another owner. The
     ///         verifier and mode of a model never change: a new circuit is a new model.
+    // slither-disable-next-line cyclomatic-complexity (one check per field of the configuration, each with its own named error; splitting them hides the list)
     function registerModel(bytes32 key, ModelConfig calldata cfg) external returns (bytes32 modelId) {
         modelId = modelIdOf(msg.sender, key);
         if (models[modelId].owner != address(0)) revert ModelExists(modelId);
@@ -287,6 +288,7 @@ contract InferenceOracle is ReentrancyGuard {
     ///         input followed by `output`, committed to (`commit`) by the caller in an earlier
     ///         block. The fee goes to the caller. The proof's public inputs do not name the
     ///         prover, so without the commitment anyone could send a copy of it first.
+    // slither-disable-next-line reentrancy-benign (the only external call is the model's verifier, fixed at registration; the function is nonReentrant and the request is no longer pending once it returns)
     function fulfill(uint256 requestId, int256[] calldata input, int256[] calldata output, bytes calldata proof)
         external
         nonReentrant
@@ -310,7 +312,7 @@ contract InferenceOracle is ReentrancyGuard {
     ///         answer cannot revert a whole batch.
     function propose(uint256[] calldata requestIds, int256[][] calldata outputs) external nonReentrant {
         if (requestIds.length != outputs.length) revert LengthMismatch();
-        uint256 locked;
+        uint256 locked = 0;
         for (uint256 i = 0; i < requestIds.length; i++) {
             uint256 requestId = requestIds[i];
             Request storage r = _request(requestId);
@@ -351,6 +353,7 @@ contract InferenceOracle is ReentrancyGuard {
             if (keccak256(abi.encode(output)) != r.outputHash) revert OutputMismatch(requestId);
             uint256 bond = models[r.modelId].bond;
             r.status = Status.Fulfilled;
+// slither-disable-next-line costly-loop (one warm SSTORE per finalized request of a batch that pays a ~25k-gas callback each; a local sum would save ~100 gas per request at the cost of clarity)
             lockedBonds -= bond;
             balanceOf[r.node] += bond + r.fee;
             emit InferenceFulfilled(requestId, r.node, r.outputHash, output);
@@ -381,6 +384,7 @@ contract InferenceOracle is ReentrancyGuard {
     ///         consumer receives the proved output; the caller gets the fee and half of the
     ///         proposer's bond, the requester the other half — so a proposer that challenges its
     ///         own wrong answer through another address still loses half its bond.
+    // slither-disable-next-line reentrancy-benign (the only external call before the writes is the model's verifier, fixed at registration; the function is nonReentrant)
     function challenge(uint256 requestId, int256[] calldata input, int256[] calldata output, bytes calldata proof)
         external
         nonReentrant
@@ -582,6 +586,7 @@ contract InferenceOracle is ReentrancyGuard {
         if (amount > available) revert InsufficientBalance(msg.sender, amount, available);
         balanceOf[msg.sender] = available - amount;
         emit Withdrawn(msg.sender, amount);
+        // slither-disable-next-line low-level-calls (pull payment to any address, contracts included; the balance is debited first and a failure reverts)
         (bool ok,) = to.call{value: amount}("");
         if (!ok) revert TransferFailed();
     }
@@ -623,6 +628,7 @@ contract InferenceOracle is ReentrancyGuard {
     /// @dev Calls the consumer with at most its gas limit; a revert or a gas-burning callback is
     ///      recorded in `CallbackDone` and never undoes the fulfilment. Return data is not copied
     ///      beyond 256 bytes, so a consumer cannot make the oracle pay for a huge revert reason.
+    // slither-disable-next-line assembly (the CALL must not copy return data, so a consumer cannot make the oracle pay for a huge revert reason; Solidity's call copies it all)
     function _callback(uint256 requestId, Request storage r, int256[] calldata output) private {
         address consumer = r.requester;
         if (consumer.code.length == 0) return; // an account without code reads the events
