@@ -43,6 +43,8 @@ def test_preflight_and_its_errors(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "logrows" in result.stdout and "quantization error" in result.stdout
     assert "fits" in result.stdout
+    # EZKL's own ASCII report would follow proofmind's table
+    assert "Numerical Fidelity Report" not in result.stdout + result.stderr
     (tmp_path / "short.csv").write_text("1,2,3\n")
     assert_one_line_error(
         run("model", "preflight", str(model), "--calibration", "short.csv", cwd=tmp_path),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from proofmind.chain.contracts import deploy
 from proofmind.chain.devnet import free_port
 from proofmind.errors import InputError
 from proofmind.ml import zk
-from proofmind.ml.onnx_models import reference_mlp
+from proofmind.ml.onnx_models import mlp_onnx, reference_mlp
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.oracle.watcher import Watcher
@@ -34,12 +35,19 @@ def _oracle(chain: Chain, pkg: zk.Package, mode: Mode) -> tuple[OracleClient, by
 def test_preflight_reports_and_refuses_what_does_not_fit(tmp_path: Path) -> None:
     model = reference_mlp(tmp_path / "mlp.onnx")
     np.savetxt(tmp_path / "cal.csv", np.random.default_rng(0).normal(0, 1, (8, 16)), delimiter=",")
-    report = zk.preflight(model, tmp_path / "cal.csv", memory_mb=50)
-    assert report.logrows >= 10 and report.samples == 8
+    report = zk.preflight(model, tmp_path / "cal.csv")
+    assert report.logrows >= 10 and report.samples == 8 and report.fits
     assert 0 < report.quantization["max_abs"] < 0.01  # fixed point vs float, on every sample
-    assert report.refusal() is not None and "MB" in report.refusal()  # type: ignore[operator]
+    # its rows alone need more than 50 MB: refused before calibration, with lower bounds
+    early = zk.preflight(model, tmp_path / "cal.csv", memory_mb=50)
+    assert not early.calibrated and not early.quantization and early.logrows < report.logrows
+    assert "needs at least" in str(early.refusal())
+    # calibrated logrows need more than 200 MB: refused before compiling and running samples
+    late = zk.preflight(model, tmp_path / "cal.csv", memory_mb=200)
+    assert late.calibrated and late.logrows == report.logrows and late.samples == 0
+    assert "needs about" in str(late.refusal())
     blobs = BlobStore(tmp_path / "blobs")
-    with pytest.raises(zk.ZkError, match="needs about"):
+    with pytest.raises(zk.ZkError, match="needs at least"):
         zk.package(
             model, tmp_path / "cal.csv", store=blobs.adopt, path_of=blobs.path_of, memory_mb=50
         )
@@ -47,6 +55,24 @@ def test_preflight_reports_and_refuses_what_does_not_fit(tmp_path: Path) -> None
     np.savetxt(tmp_path / "bad.csv", np.zeros((2, 5)), delimiter=",")
     with pytest.raises(InputError, match=r"have 5 values each; mlp\.onnx takes 16"):
         zk.preflight(model, tmp_path / "bad.csv")
+
+
+def test_preflight_refuses_a_big_model_before_calibrating_it(tmp_path: Path) -> None:
+    """A model whose circuit rows alone need more memory than there is is refused in the
+    seconds EZKL's first settings take, not after minutes of calibration."""
+    rng = np.random.default_rng(0)
+    layers = [
+        (rng.normal(0, 0.1, (64, 512)), np.zeros(512)),
+        (rng.normal(0, 0.1, (512, 512)), np.zeros(512)),
+        (rng.normal(0, 0.1, (512, 1)), np.zeros(1)),
+    ]
+    model = mlp_onnx(layers, tmp_path / "big.onnx")
+    np.savetxt(tmp_path / "cal.csv", rng.normal(0, 1, (8, 64)), delimiter=",")
+    started = time.monotonic()
+    report = zk.preflight(model, tmp_path / "cal.csv", memory_mb=2_000)
+    assert not report.calibrated and report.rows > 2**18 and report.logrows >= 19
+    assert time.monotonic() - started < 8  # calibrating it alone takes longer
+    assert "needs at least" in str(report.refusal())
 
 
 def test_watcher_challenges_a_wrong_answer(

@@ -417,6 +417,14 @@ def provenance_lineage(
 def verify(
     path: Annotated[Path, typer.Argument(help="A model file, a dataset, or a run folder.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    reproduce: Annotated[
+        bool,
+        typer.Option(
+            "--reproduce",
+            help="Train the run (a run folder, or the run of a model) again from its committed "
+            "data and logged parameters, and compare the model bytes and metrics.",
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Re-derive every hash from the files, check the on-chain records and the lineage.
@@ -424,12 +432,18 @@ def verify(
     Prints OK, or exactly what differs (file, row, log entry, byte, card field).
     Exit code 0 only when everything matches; 1 when something differs.
 
+    With --reproduce: train the run again (same code version, same data, same parameters) and
+    say whether the model comes out byte for byte the same; exit 0 only then.
+
     Examples:
       proofmind verify model.onnx
       proofmind verify data/train.csv --json
+      proofmind verify --reproduce fraud-model.txt
     """
-    from proofmind.cli.provenance import run_verify
+    from proofmind.cli.provenance import run_reproduce, run_verify
 
+    if reproduce:
+        raise typer.Exit(run_reproduce(workspace, path, as_json))
     raise typer.Exit(run_verify(workspace, path, as_json))
 
 
@@ -678,11 +692,9 @@ def fraud_train(
       proofmind fraud train --data chaindata --labels labels.csv --register
       proofmind fraud train --data chaindata --labels labels.csv --mlp-onnx fraud-mlp.onnx
     """
-    from proofmind.cli.intel import run_train, run_train_mlp
+    from proofmind.cli.intel import run_train
 
-    run_train(data, labels, output, register, workspace)
-    if mlp_onnx is not None:
-        run_train_mlp(data, labels, mlp_onnx)
+    run_train(data, labels, output, register, workspace, mlp_onnx)
 
 
 @fraud_app.command("export")

@@ -56,41 +56,43 @@ def run_evaluate(data: Path, labels_path: Path, folds: int) -> None:
 
 
 def run_train(
-    data: Path, labels_path: Path, output: Path, register: bool, workspace: Path | None
+    data: Path,
+    labels_path: Path,
+    output: Path,
+    register: bool,
+    workspace: Path | None,
+    mlp_onnx: Path | None = None,
 ) -> None:
     if not register:
         labels = read_labels(labels_path)
         features = address_features(connect(data), list(labels))
         rows, illicit = train_model(features, labels, output)
         console.print(f"Trained on {rows} addresses ({illicit} illicit) → {output}")
+        if mlp_onnx is not None:
+            from proofmind.intel.fraud import labelled
+            from proofmind.intel.fraud_onnx import write_mlp
+
+            calibration = write_mlp(*labelled(features, labels), mlp_onnx)
+            console.print(
+                f"Fraud MLP → {mlp_onnx} (inputs: signed log of the {len(features.names)} "
+                f"features);\ncalibration inputs → {calibration} (for `proofmind model package`)"
+            )
         return
     from proofmind.intel.fraud import train_registered
     from proofmind.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    record, report = train_registered(ws, data, labels_path, output)
+    record, report = train_registered(ws, data, labels_path, output, mlp_onnx)
     console.print(
         f"Trained → {output}; cross-validated F1 {report.metrics['f1']}; model record "
         f"{record.key} ({record.status}), lineage: run and {len(data_tables(data)) + 1} datasets"
     )
+    if mlp_onnx is not None:
+        from proofmind.intel.fraud_onnx import calibration_path
+
+        console.print(f"Fraud MLP → {mlp_onnx}, calibration inputs → {calibration_path(mlp_onnx)}")
+        console.print("  (both logged as artifacts of the same run)")
     console.print("Anchor it with `proofmind provenance anchor`; check it with `proofmind verify`.")
-
-
-def run_train_mlp(data: Path, labels_path: Path, output: Path) -> None:
-    import numpy as np
-
-    from proofmind.intel.fraud import labelled
-    from proofmind.intel.fraud_onnx import export_mlp, train_mlp
-
-    labels = read_labels(labels_path)
-    x, y = labelled(address_features(connect(data), list(labels)), labels)
-    model = train_mlp(x, y)
-    export_mlp(model, output)
-    calibration = output.with_suffix(".calibration.csv")
-    inputs = model.prepare(x)
-    np.savetxt(calibration, inputs[:: max(1, len(inputs) // 64)], delimiter=",")
-    console.print(f"Fraud MLP → {output} (inputs: signed log of the {x.shape[1]} features);")
-    console.print(f"calibration inputs → {calibration} (for `proofmind model package`)")
 
 
 def run_export(model: Path, output: Path) -> None:

@@ -33,17 +33,23 @@ err = Console(stderr=True, soft_wrap=True)
 def run_preflight(model: Path, calibration: Path, max_logrows: int | None, columns: int) -> None:
     report = zk.preflight(model, calibration, max_logrows=max_logrows, columns=columns)
     table = Table("estimate", "value", title=f"pre-flight of {model.name}")
-    table.add_row("logrows", str(report.logrows))
+    about = "≈" if report.calibrated else "≥"  # before calibration: lower bounds
+    table.add_row("logrows", str(report.logrows) if report.calibrated else f"≥ {report.logrows}")
     table.add_row("circuit rows used", f"{report.rows:,}")
-    table.add_row("input / output scale", f"2^{report.input_scale} / 2^{report.output_scale}")
-    table.add_row("proving time", f"≈ {report.prove_seconds:,.1f} s")
-    table.add_row("proving memory", f"≈ {report.prove_memory_mb:,.0f} MB")
+    if report.calibrated:
+        table.add_row("input / output scale", f"2^{report.input_scale} / 2^{report.output_scale}")
+    table.add_row("proving time", f"{about} {report.prove_seconds:,.1f} s")
+    table.add_row("proving memory", f"{about} {report.prove_memory_mb:,.0f} MB")
     table.add_row("memory available", f"{report.available_memory_mb:,.0f} MB")
     q = report.quantization
-    table.add_row(
-        f"quantization error ({report.samples} samples)",
-        f"mean {q['mean_abs']:.2e}, p99 {q['p99_abs']:.2e}, max {q['max_abs']:.2e}",
-    )
+    if q:
+        table.add_row(
+            f"quantization error ({report.samples} samples)",
+            f"mean {q['mean_abs']:.2e}, p99 {q['p99_abs']:.2e}, max {q['max_abs']:.2e}",
+        )
+    else:
+        stage = "calibration" if not report.calibrated else "compiling the circuit"
+        table.add_row("quantization error", f"not measured: refused before {stage}")
     console.print(table)
     refusal = report.refusal()
     if refusal:

@@ -178,6 +178,34 @@ def run_verify(path: Path | None, target: Path, as_json: bool) -> int:
     return 0 if report.ok else 1
 
 
+def run_reproduce(path: Path | None, target: Path, as_json: bool) -> int:
+    from proofmind.intel import fraud
+    from proofmind.provenance.reproduce import reproduce_run
+
+    workspace = open_workspace(path)
+    if not as_json:
+        err.print(f"training {target} again from its logged parameters…")
+    result = reproduce_run(workspace, target, {fraud.TRAINER: fraud.retrain})
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
+        return 0 if result.ok else 1
+    console.print(f"run [bold]{result.run.name}[/bold]  {result.run.path}")
+    for line in result.same:
+        console.print(f"  [green]SAME[/green]     {line}")
+    for line in result.problems:
+        console.print(f"  [red]DIFFERS[/red]  {line}")
+    for line in result.notes:
+        console.print(f"  note: {line}")
+    if result.ok:
+        console.print(
+            f"[green]reproduced[/green]: the same code and data give the same model "
+            f"(trained again in {result.seconds:.0f} s)"
+        )
+    else:
+        console.print("[red]not reproduced[/red]")
+    return 0 if result.ok else 1
+
+
 def print_report(report: VerifyReport, out: Console) -> None:
     for finding in report.findings:
         r = finding.record

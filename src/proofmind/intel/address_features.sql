@@ -2,22 +2,32 @@
 -- Era-invariant by construction: no absolute timestamp, block number or gas price level is
 -- used, only counts, shares, amounts, durations and gaps (shifting every timestamp and block
 -- by a constant changes nothing).
+--
+-- Bit-identical on every run and machine, whatever the number of DuckDB threads: a parallel
+-- aggregate adds its rows in whatever order the threads deliver them, and floating-point
+-- addition is not associative. So amounts are summed exactly as integers (wei as HUGEINT,
+-- whatever type the Parquet column has: DuckDB stores HUGEINT as DOUBLE there, `ingest rpc`
+-- writes text) and turned into ether once; integer averages (shares, counts) are exact already; the few
+-- floating-point reductions left (standard deviations, the gas ratio) reduce a sorted list,
+-- and every window orders its rows totally (timestamp, then position in the block, then hash).
 WITH t AS (
     SELECT x.address AS account, tx.from_address AS src, tx.to_address AS dst,
-           tx.timestamp AS ts, CAST(tx.value_wei AS DOUBLE) / 1e18 AS eth,
+           tx.timestamp AS ts, tx.tx_index, tx.hash, CAST(tx.value_wei AS HUGEINT) AS wei,
+           CAST(tx.value_wei AS DOUBLE) / 1e18 AS eth,
            1 - tx.status AS err, tx.input, tx.method_id, tx.gas, tx.gas_used, tx.nonce,
            tx.contract_address, tx.from_address = x.address AS outgoing
     FROM targets x JOIN transactions tx
       ON tx.from_address = x.address OR tx.to_address = x.address
 ),
 gaps AS (
-    SELECT account, ts - lag(ts) OVER (PARTITION BY account ORDER BY ts) AS gap FROM t
+    SELECT account, ts - lag(ts) OVER (PARTITION BY account ORDER BY ts, tx_index, hash) AS gap
+    FROM t
 ),
 forward AS (
     SELECT account, next_out - ts AS delay FROM (
         SELECT account, ts, outgoing,
                min(CASE WHEN outgoing THEN ts END) OVER (
-                   PARTITION BY account ORDER BY ts
+                   PARTITION BY account ORDER BY ts, tx_index, hash
                    ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_out
         FROM t)
     WHERE NOT outgoing AND next_out IS NOT NULL
@@ -39,28 +49,34 @@ a AS (
         avg((input <> '0x')::INT) AS call_share,
         count(DISTINCT method_id) AS uniq_methods,
         sum((contract_address IS NOT NULL)::INT) AS creations,
-        avg(eth) AS mean_eth, max(eth) AS max_eth, median(eth) AS med_eth, stddev(eth) AS sd_eth,
-        avg(CASE WHEN outgoing THEN eth END) AS mean_out_eth,
-        avg(CASE WHEN NOT outgoing THEN eth END) AS mean_in_eth,
-        sum(CASE WHEN outgoing THEN eth ELSE 0 END) AS sum_out,
-        sum(CASE WHEN NOT outgoing THEN eth ELSE 0 END) AS sum_in,
+        CAST(sum(wei) AS DOUBLE) / count(*) / 1e18 AS mean_eth,
+        max(eth) AS max_eth, median(eth) AS med_eth,
+        list_aggregate(list_sort(list(eth)), 'stddev_samp') AS sd_eth,
+        CAST(sum(CASE WHEN outgoing THEN wei END) AS DOUBLE)
+            / count(CASE WHEN outgoing THEN 1 END) / 1e18 AS mean_out_eth,
+        CAST(sum(CASE WHEN NOT outgoing THEN wei END) AS DOUBLE)
+            / count(CASE WHEN NOT outgoing THEN 1 END) / 1e18 AS mean_in_eth,
+        CAST(sum(CASE WHEN outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18 AS sum_out,
+        CAST(sum(CASE WHEN NOT outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18 AS sum_in,
         avg((eth = 0)::INT) AS zero_share,
         max(ts) - min(ts) AS span,
-        avg(gas_used / nullif(gas, 0)) AS gas_ratio,
+        list_aggregate(list_sort(list(gas_used / nullif(gas, 0))), 'avg') AS gas_ratio,
         avg(gas_used) AS mean_gas_used,
         max(CASE WHEN outgoing THEN nonce END) AS max_nonce,
         avg((eth > 0 AND round(eth * 100) = eth * 100)::INT) AS round_share,
         count(DISTINCT CASE WHEN NOT outgoing THEN src END)
             / greatest(sum((NOT outgoing)::INT), 1) AS in_uniq_ratio,
-        ln(1 + sum(CASE WHEN outgoing THEN eth ELSE 0 END))
-            - ln(1 + sum(CASE WHEN NOT outgoing THEN eth ELSE 0 END)) AS log_flow_ratio,
+        ln(1 + CAST(sum(CASE WHEN outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18)
+            - ln(1 + CAST(sum(CASE WHEN NOT outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18)
+            AS log_flow_ratio,
         avg((src = dst)::INT) AS self_share,
         count(DISTINCT CASE WHEN outgoing THEN dst ELSE src END) / count(*) AS peer_ratio
     FROM t GROUP BY account
 ),
 g AS (
     SELECT account, avg(gap) AS mean_gap, median(gap) AS med_gap, min(gap) AS min_gap,
-           max(gap) AS max_gap, stddev(gap) AS sd_gap, avg((gap < 60)::INT) AS burst_share
+           max(gap) AS max_gap, list_aggregate(list_sort(list(gap)), 'stddev_samp') AS sd_gap,
+           avg((gap < 60)::INT) AS burst_share
     FROM gaps WHERE gap IS NOT NULL GROUP BY account
 ),
 tok AS (

@@ -9,6 +9,7 @@ LightGBM's exact per-feature contributions (TreeSHAP) to an address's log-odds.
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,10 +31,16 @@ PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "feature_fraction": 0.8,
     "verbosity": -1,
+    # the same bytes on every run and machine: a fixed histogram layout (LightGBM otherwise
+    # picks row- or column-wise by timing a trial), deterministic reductions, fixed threads
     "num_threads": 2,
     "deterministic": True,
+    "force_col_wise": True,
 }
 ROUNDS = 400
+FOLDS = 5
+SEED = 0
+TRAINER = "fraud-lightgbm"  # how a registered run names this trainer, for `verify --reproduce`
 
 
 def features_sql() -> str:
@@ -129,14 +136,26 @@ def stratified_folds(y: NDArray[np.int64], folds: int, seed: int) -> NDArray[np.
 
 
 def train(
-    x: NDArray[np.float64], y: NDArray[np.int64], names: list[str], seed: int = 0
+    x: NDArray[np.float64],
+    y: NDArray[np.int64],
+    names: list[str],
+    seed: int = SEED,
+    params: Mapping[str, Any] = PARAMS,
+    rounds: int = ROUNDS,
 ) -> lgb.Booster:
     data = lgb.Dataset(x, label=y, feature_name=names, free_raw_data=False)
-    return lgb.train({**PARAMS, "seed": seed}, data, num_boost_round=ROUNDS)
+    return lgb.train({**params, "seed": seed}, data, num_boost_round=rounds)
 
 
 def evaluate(
-    features: Features, labels: dict[str, int], *, folds: int = 5, seed: int = 0, boot: int = 1000
+    features: Features,
+    labels: dict[str, int],
+    *,
+    folds: int = FOLDS,
+    seed: int = SEED,
+    boot: int = 1000,
+    params: Mapping[str, Any] = PARAMS,
+    rounds: int = ROUNDS,
 ) -> Evaluation:
     """Address-disjoint ``folds``-fold cross-validation on the labelled addresses."""
     x, y = labelled(features, labels)
@@ -145,7 +164,7 @@ def evaluate(
     fold = stratified_folds(y, folds, seed)
     scores = np.zeros(len(y))
     for k in range(folds):
-        model = train(x[fold != k], y[fold != k], features.names, seed)
+        model = train(x[fold != k], y[fold != k], features.names, seed, params, rounds)
         scores[fold == k] = model.predict(x[fold == k])
     point = _metrics(y, scores, 0.5)
     rng = np.random.default_rng(seed)
@@ -191,32 +210,41 @@ def labelled(
     return features.matrix[rows], y
 
 
-def train_model(features: Features, labels: dict[str, int], output: Path) -> tuple[int, int]:
+def train_model(
+    features: Features,
+    labels: dict[str, int],
+    output: Path,
+    *,
+    seed: int = SEED,
+    params: Mapping[str, Any] = PARAMS,
+    rounds: int = ROUNDS,
+) -> tuple[int, int]:
     """Train on every labelled address and save a LightGBM text model; (rows, illicit)."""
     x, y = labelled(features, labels)
-    train(x, y, features.names).save_model(str(output))
+    train(x, y, features.names, seed, params, rounds).save_model(str(output))
     return len(y), int(y.sum())
 
 
 def train_registered(
-    workspace: Any, data: Path, labels_path: Path, output: Path
+    workspace: Any, data: Path, labels_path: Path, output: Path, mlp_output: Path | None = None
 ) -> tuple[Any, Evaluation]:
     """Cross-validate, train and register the model in the lineage ledger: the table folders
-    and the labels are committed as datasets, the run logs the metrics, the model gets a card
-    with them."""
-    from proofmind.intel.etherscan import connect
+    and the labels are committed as datasets, the run logs the metrics and everything needed
+    to train again (`proofmind verify --reproduce`), the model gets a card with the metrics.
+    With ``mlp_output`` the circuit-friendly MLP is trained in the same run and logged too."""
     from proofmind.provenance.api import register_model
     from proofmind.provenance.runs import track_run
 
-    labels = read_labels(labels_path)
+    read_labels(labels_path)  # a bad labels file fails here, before a run is opened
     datasets = [*data_tables(data), labels_path]
-    with track_run("fraud-lightgbm", datasets=datasets, workspace=workspace, anchor=False) as run:
-        features = address_features(connect(data), list(labels))
-        report = evaluate(features, labels)
-        run.log_params(**PARAMS, rounds=ROUNDS, features=features.names, folds=report.folds)
+    with track_run(TRAINER, datasets=datasets, workspace=workspace, anchor=False) as run:
+        params = run_params(data, labels_path, output, mlp_output)
+        fitted = _fit(params, output.parent, mlp_output)
+        run.log_params(params, features=fitted.names)
+        report = fitted.report
         run.log_metric(0, **{k: m.value for k, m in report.metrics.items()})
-        rows, illicit = train_model(features, labels, output)
-        run.log_artifact(output)
+        for path in fitted.written:
+            run.log_artifact(path)
     card = {
         "intended_use": "ranking Ethereum accounts for phishing / fraud review",
         "metrics": {
@@ -225,9 +253,91 @@ def train_registered(
         },
         "training_data": [d.content_hash for d in run.datasets],
         "limitations": (
-            f"trained on {rows} labelled accounts ({illicit} illicit); features use no absolute "
-            "time, but labels come from public scam lists and may not cover new schemes"
+            f"trained on {fitted.rows} labelled accounts ({fitted.illicit} illicit); features "
+            "use no absolute time, but labels come from public scam lists and may not cover "
+            "new schemes"
         ),
     }
     record = register_model(workspace, output, run=run, card=card)
     return record, report
+
+
+def run_params(
+    data: Path, labels_path: Path, output: Path, mlp_output: Path | None
+) -> dict[str, Any]:
+    """What a registered run logs: the LightGBM parameters as they are, plus how to train
+    again — this trainer, its inputs, its outputs' names, seed and folds, library versions."""
+    from importlib.metadata import version
+
+    return {
+        **PARAMS,
+        "rounds": ROUNDS,
+        "seed": SEED,
+        "folds": FOLDS,
+        "trainer": TRAINER,
+        "inputs": {"data": str(data.resolve()), "labels": str(labels_path.resolve())},
+        "outputs": {"model": output.name, "mlp": mlp_output.name if mlp_output else None},
+        "libraries": {name: version(name) for name in ("duckdb", "lightgbm", "numpy")},
+    }
+
+
+_RUN_KEYS = {"rounds", "seed", "folds", "trainer", "inputs", "outputs", "libraries", "features"}
+
+
+@dataclass
+class _Fitted:
+    report: Evaluation
+    rows: int
+    illicit: int
+    written: list[Path]  # the model first
+    names: list[str]  # of the features
+
+
+def _fit(params: Mapping[str, Any], folder: Path, mlp_output: Path | None = None) -> _Fitted:
+    """Evaluate and train as ``params`` (a run's logged parameters) say, writing the outputs
+    into ``folder`` (the MLP at ``mlp_output`` when given, else in ``folder`` too when the
+    parameters name one)."""
+    from proofmind.intel.etherscan import connect
+    from proofmind.intel.fraud_onnx import write_mlp
+
+    inputs, outputs = params["inputs"], params["outputs"]
+    lightgbm = {k: v for k, v in params.items() if k not in _RUN_KEYS}
+    seed, rounds = int(params["seed"]), int(params["rounds"])
+    labels = read_labels(Path(inputs["labels"]))
+    features = address_features(connect(Path(inputs["data"])), list(labels))
+    if "features" in params and params["features"] != features.names:
+        raise InputError(
+            "this code computes other features than the run logged: "
+            + _list_change(params["features"], features.names),
+            hint="check out the code version the run recorded",
+        )
+    report = evaluate(
+        features, labels, folds=int(params["folds"]), seed=seed, params=lightgbm, rounds=rounds
+    )
+    output = folder / outputs["model"]
+    rows, illicit = train_model(features, labels, output, seed=seed, params=lightgbm, rounds=rounds)
+    written = [output]
+    if outputs.get("mlp"):
+        mlp = mlp_output or folder / outputs["mlp"]
+        written += [mlp, write_mlp(*labelled(features, labels), mlp, seed=seed)]
+    return _Fitted(report, rows, illicit, written, features.names)
+
+
+def _list_change(old: list[str], new: list[str]) -> str:
+    added, removed = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+    parts = [f"added {', '.join(added)}"] if added else []
+    parts += [f"removed {', '.join(removed)}"] if removed else []
+    return "; ".join(parts) or "the same names in another order"
+
+
+def retrain(params: Mapping[str, Any], folder: Path) -> tuple[list[Path], dict[str, float]]:
+    """Train again from a registered run's logged parameters, into ``folder``: the files
+    written (named as the run named them) and the cross-validated metrics."""
+    missing = {"inputs", "outputs", "seed", "rounds", "folds"} - set(params)
+    if missing:
+        raise InputError(
+            f"the run did not log {', '.join(sorted(missing))}, which training again needs",
+            hint="it was logged by an older proofmind: train and register it again",
+        )
+    fitted = _fit(params, folder)
+    return fitted.written, {k: m.value for k, m in fitted.report.metrics.items()}

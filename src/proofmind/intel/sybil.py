@@ -148,9 +148,11 @@ def detect(
         "UNION SELECT address FROM cand)"
     )
     n = int(con.execute("SELECT count(*) FROM nodes").fetchone()[0])  # type: ignore[index]
+    # in a fixed order: Leiden's result for a seed depends on the order edges are given in,
+    # and a parallel join returns rows in whatever order its threads finish
     pairs = con.execute(
         "SELECT a.id, b.id, w FROM kept JOIN nodes a ON a.address = kept.s "
-        "JOIN nodes b ON b.address = kept.d"
+        "JOIN nodes b ON b.address = kept.d ORDER BY a.id, b.id"
     ).fetchall()
     graph = ig.Graph(n=n, edges=[(a, b) for a, b, _ in pairs], directed=False)
     graph.es["weight"] = [float(w) for _, _, w in pairs]
@@ -360,7 +362,10 @@ def _supervised(result: SybilResult, labels: dict[str, int], seed: int) -> None:
         "min_data_in_leaf": 20,
         "verbosity": -1,
         "seed": seed,
+        # the same scores on every run: see fraud.PARAMS
+        "num_threads": 2,
         "deterministic": True,
+        "force_col_wise": True,
     }
     for k in range(5):
         model = lgb.train(params, lgb.Dataset(x[fold != k], y[fold != k]), 300)

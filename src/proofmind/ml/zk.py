@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import os
 import shutil
@@ -20,7 +21,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,12 @@ class Package:
 
 @dataclass(frozen=True)
 class Preflight:
+    """The estimates, and the quantization error when the model was calibrated and fits.
+
+    ``calibrated`` is False when the circuit's rows alone (known in seconds, before the slow
+    calibration) already need more memory than there is: logrows and the estimates are then
+    lower bounds, and no scale or quantization error was measured."""
+
     logrows: int
     rows: int
     input_scale: int
@@ -168,6 +175,7 @@ class Preflight:
     available_memory_mb: float
     quantization: dict[str, float]
     samples: int
+    calibrated: bool = True
 
     @property
     def fits(self) -> bool:
@@ -176,6 +184,12 @@ class Preflight:
     def refusal(self) -> str | None:
         if self.fits:
             return None
+        if not self.calibrated:
+            return (
+                f"proving needs at least {self.prove_memory_mb:,.0f} MB: the circuit has "
+                f"{self.rows:,} rows, so logrows is at least {self.logrows}, but only "
+                f"{self.available_memory_mb:,.0f} MB is available"
+            )
         return (
             f"proving needs about {self.prove_memory_mb:,.0f} MB at logrows {self.logrows}, "
             f"but only {self.available_memory_mb:,.0f} MB is available"
@@ -255,13 +269,9 @@ def _check(ok: object, step: str) -> None:
         raise ZkError(f"EZKL {step} failed")
 
 
-def _settings(
-    model: Path,
-    samples: npt.NDArray[np.float64],
-    work: Path,
-    max_logrows: int | None,
-    columns: int,
-) -> dict[str, Any]:
+def _generate_settings(model: Path, work: Path, columns: int) -> dict[str, Any]:
+    """EZKL's settings before calibration (seconds): the circuit's rows are known, its scales
+    and lookup ranges are not."""
     if columns < 1:
         raise InputError(f"columns must be at least 1, not {columns}")
     ezkl = _ezkl()
@@ -274,22 +284,63 @@ def _settings(
     # EZKL's default of 2) and faster proving; a big model may need more rows (logrows)
     args.num_inner_cols = columns
     settings = work / "settings.json"
-    cal = work / "calibration.json"
-    cal.write_text(json.dumps({"input_data": [samples.reshape(-1).tolist()]}))
     try:
         _check(ezkl.gen_settings(str(model), str(settings), py_run_args=args), "gen_settings")
-        # EZKL splits the flat sample list into inputs of the model's shape and fits the
-        # lookup ranges and scales to all of them
-        _check(
-            ezkl.calibrate_settings(
-                str(cal), str(model), str(settings), "resources", max_logrows=max_logrows
-            ),
-            "calibrate_settings",
-        )
     except RuntimeError as exc:
         raise ZkError(f"EZKL cannot build a circuit for {model.name}: {exc}") from exc
     doc: dict[str, Any] = json.loads(settings.read_text())
     return doc
+
+
+def least_logrows(settings: dict[str, Any], max_logrows: int | None) -> int:
+    """A lower bound of the calibrated logrows: calibration fits every row of the circuit in
+    one column (their number does not depend on the scales it picks), unless capped."""
+    rows = max(int(settings.get("num_rows", 1)), 2)
+    least = math.ceil(math.log2(rows))
+    return least if max_logrows is None else min(least, max_logrows)
+
+
+def _calibrate(
+    model: Path, samples: npt.NDArray[np.float64], work: Path, max_logrows: int | None
+) -> dict[str, Any]:
+    """Calibrate the settings in ``work`` on ``samples`` (slow for a big model)."""
+    ezkl = _ezkl()
+    settings = work / "settings.json"
+    cal = work / "calibration.json"
+    cal.write_text(json.dumps({"input_data": [samples.reshape(-1).tolist()]}))
+    try:
+        # EZKL splits the flat sample list into inputs of the model's shape and fits the
+        # lookup ranges and scales to all of them
+        with _without_fidelity_report():
+            _check(
+                ezkl.calibrate_settings(
+                    str(cal), str(model), str(settings), "resources", max_logrows=max_logrows
+                ),
+                "calibrate_settings",
+            )
+    except RuntimeError as exc:
+        raise ZkError(f"EZKL cannot build a circuit for {model.name}: {exc}") from exc
+    doc: dict[str, Any] = json.loads(settings.read_text())
+    return doc
+
+
+class _DropFidelityReport(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Numerical Fidelity Report" not in record.getMessage()
+
+
+@contextmanager
+def _without_fidelity_report() -> Iterator[None]:
+    """EZKL's calibration logs an ASCII "Numerical Fidelity Report" as a warning (through
+    Python logging, printed on stderr when no handler is set up); proofmind measures and
+    shows the quantization error itself, so that one record is dropped."""
+    logger = logging.getLogger("ezkl.execute")
+    drop = _DropFidelityReport()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _forward(compiled: Path, work: Path, x_int: Sequence[int], scale: int) -> dict[str, Any]:
@@ -320,20 +371,56 @@ def preflight(
     columns: int = DEFAULT_COLUMNS,
     memory_mb: float | None = None,
 ) -> Preflight:
-    """Settings, calibration and circuit for the model (seconds), then estimates of proving
-    time and memory and the quantization error of the circuit against onnxruntime in float."""
+    """Settings, calibration and circuit for the model, then estimates of proving time and
+    memory and the quantization error of the circuit against onnxruntime in float.
+
+    Returns as soon as the estimates show that proving would not fit in memory, without the
+    slow steps left: right after EZKL's first settings (seconds) when the circuit's rows alone
+    are too many, or after calibration, before compiling and running the samples."""
     model = OnnxModel.load(model_path)
     samples = load_calibration(calibration, model)
+    available = memory_mb if memory_mb is not None else available_memory_mb()
     with _workdir() as work:
-        settings = _settings(model_path, samples, work, max_logrows, columns)
+        first = _generate_settings(model_path, work, columns)
+        least = least_logrows(first, max_logrows)
+        seconds, mb = estimate(least)
+        if mb > available:
+            return Preflight(
+                logrows=least,
+                rows=int(first.get("num_rows", 0)),
+                input_scale=int(first["run_args"]["input_scale"]),
+                output_scale=int(first["model_output_scales"][0]),
+                prove_seconds=seconds,
+                prove_memory_mb=mb,
+                available_memory_mb=available,
+                quantization={},
+                samples=0,
+                calibrated=False,
+            )
+        settings = _calibrate(model_path, samples, work, max_logrows)
+        run_args = settings["run_args"]
+        in_scale = int(settings["model_input_scales"][0])
+        out_scale = int(settings["model_output_scales"][0])
+        logrows = int(run_args["logrows"])
+        seconds, mb = estimate(logrows)
+        report = Preflight(
+            logrows=logrows,
+            rows=int(settings.get("num_rows", 0)),
+            input_scale=in_scale,
+            output_scale=out_scale,
+            prove_seconds=seconds,
+            prove_memory_mb=mb,
+            available_memory_mb=available,
+            quantization={},
+            samples=0,
+        )
+        if not report.fits:
+            return report
         compiled = work / "model.compiled"
         _check(
             _ezkl().compile_circuit(str(model_path), str(compiled), str(work / "settings.json")),
             "compile_circuit",
         )
-        run_args = settings["run_args"]
-        in_scale = int(settings["model_input_scales"][0])
-        out_scale = int(settings["model_output_scales"][0])
         errors = []
         for sample in samples:
             x_int = quantize(sample, in_scale)
@@ -341,16 +428,8 @@ def preflight(
             circuit = np.asarray(dequantize(_ints(witness["outputs"]), out_scale))
             errors.append(circuit - model.run(sample))
         err = np.abs(np.concatenate(errors))
-    logrows = int(run_args["logrows"])
-    seconds, mb = estimate(logrows)
-    return Preflight(
-        logrows=logrows,
-        rows=int(settings.get("num_rows", 0)),
-        input_scale=in_scale,
-        output_scale=out_scale,
-        prove_seconds=seconds,
-        prove_memory_mb=mb,
-        available_memory_mb=memory_mb if memory_mb is not None else available_memory_mb(),
+    return replace(
+        report,
         quantization={
             "mean_abs": float(err.mean()),
             "max_abs": float(err.max()),
@@ -463,12 +542,22 @@ def package(
     samples = load_calibration(calibration, model)
     if srs is not None and not srs.is_file():
         raise InputError(f"SRS file {srs} does not exist", hint="give the ceremony's .srs file")
+    available = memory_mb if memory_mb is not None else available_memory_mb()
     with _workdir() as work:
         progress("settings and calibration")
-        settings_doc = _settings(model_path, samples, work, max_logrows, columns)
+        first = _generate_settings(model_path, work, columns)
+        least = least_logrows(first, max_logrows)
+        least_mb = estimate(least)[1]
+        if least_mb > available:
+            raise ZkError(
+                f"proving {model_path.name} needs at least {least_mb:,.0f} MB: its "
+                f"circuit has {int(first.get('num_rows', 0)):,} rows, so logrows is at least "
+                f"{least}, but only {available:,.0f} MB is available",
+                hint="shrink the model or its input, or lower --max-logrows",
+            )
+        settings_doc = _calibrate(model_path, samples, work, max_logrows)
         logrows = int(settings_doc["run_args"]["logrows"])
         seconds, mb = estimate(logrows)
-        available = memory_mb if memory_mb is not None else available_memory_mb()
         if mb > available:
             raise ZkError(
                 f"proving {model_path.name} needs about {mb:,.0f} MB at logrows {logrows}, but "

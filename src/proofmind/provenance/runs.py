@@ -160,7 +160,10 @@ def track_run(
     (no chain, no funds), the run stays logged and pending, with a warning: run
     `proofmind provenance anchor` to retry."""
     ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
-    start = {"code": code_fingerprint(Path.cwd()), "environment": environment_fingerprint()}
+    start = {
+        "code": {**code_fingerprint(Path.cwd()), "proofmind": package_fingerprint()},
+        "environment": environment_fingerprint(),
+    }
     run = open_run(ws, name, datasets, directory, start)
     try:
         yield run
@@ -236,6 +239,22 @@ def code_fingerprint(directory: Path) -> dict[str, Any]:
     return {
         "git_commit": commit.decode().strip(),
         "diff_keccak": "0x" + keccak256(dirty).hex() if dirty else None,
+    }
+
+
+def package_fingerprint() -> dict[str, Any]:
+    """proofmind's version and keccak256 of its own code (every .py and .sql file of the
+    installed package, by relative path): what trains a model with proofmind's trainers,
+    wherever the command was run from and whether or not it is a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    parts = []
+    for file in sorted(root.rglob("*")):
+        if file.suffix in (".py", ".sql") and file.is_file():
+            relative = file.relative_to(root).as_posix().encode()
+            parts.append(relative + b"\0" + keccak256_file(file))
+    return {
+        "version": importlib.metadata.version("proofmind"),
+        "source_keccak": "0x" + keccak256(b"".join(parts)).hex(),
     }
 
 
