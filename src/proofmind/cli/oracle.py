@@ -8,11 +8,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
 from proofmind.chain.base import Chain
+from proofmind.cli.params import parse_address
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
@@ -138,10 +138,7 @@ def committee_terms(mode: str, committee: list[str], quorum: int | None) -> dict
             "a committee settles optimistic disputes; zk answers are proved",
             hint="use --mode optimistic, or drop --committee",
         )
-    bad = [a for a in committee if not is_address(a)]
-    if bad:
-        raise InputError(f"not an address: {', '.join(bad)}", hint="give 0x-prefixed addresses")
-    members = {to_checksum_address(a) for a in committee}
+    members = {parse_address(a, "committee member") for a in committee}
     if len(members) != len(committee):
         raise InputError("the committee names an address twice")
     votes = quorum if quorum is not None else len(members) // 2 + 1

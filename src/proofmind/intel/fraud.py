@@ -173,6 +173,57 @@ def explain(
     return out
 
 
+def require_data(data: Path) -> None:
+    """Fail unless ``data`` is a folder `proofmind ingest` wrote (with transactions or ERC-20
+    transfers): features of a missing folder are all empty, and a model would score them."""
+    if not data.is_dir():
+        raise InputError(
+            f"data folder {data} does not exist",
+            hint="write it with `proofmind ingest etherscan FILES -o DIR` (or `ingest rpc`) "
+            "and pass --data DIR",
+        )
+    if not data_tables(data):
+        raise InputError(
+            f"data folder {data} holds no transactions or erc20_transfers tables (Parquet)",
+            hint="point --data at the folder `proofmind ingest` wrote",
+        )
+
+
+def with_data(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> set[str]:
+    """The addresses (lower-cased) that appear in a transaction or an ERC-20 transfer."""
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted (address VARCHAR)")
+    con.executemany("INSERT INTO wanted VALUES (?)", [[a.lower()] for a in addresses])
+    rows = con.execute(
+        "SELECT DISTINCT a FROM (SELECT from_address AS a FROM transactions "
+        "UNION ALL SELECT to_address FROM transactions "
+        "UNION ALL SELECT from_address FROM erc20_transfers "
+        "UNION ALL SELECT to_address FROM erc20_transfers) "
+        "WHERE a IN (SELECT address FROM wanted)"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def check_labels(
+    con: duckdb.DuckDBPyConnection, labels: dict[str, int], labels_path: Path, data: Path
+) -> int:
+    """How many labelled addresses appear in the data; an error when too few to learn from."""
+    present = with_data(con, list(labels))
+    if not present:
+        raise InputError(
+            f"none of the {len(labels)} addresses in {labels_path} appears in {data} "
+            "(0 labels matched)",
+            hint="the labels and the data must be of the same accounts: check both paths",
+        )
+    classes = {labels[a] for a in present}
+    if len(classes) < 2:
+        raise InputError(
+            f"only {len(present)} of {len(labels)} labelled addresses appear in {data}, all "
+            f"with flag {classes.pop()}: a classifier needs both classes",
+            hint="ingest the transactions of the other class's addresses too",
+        )
+    return len(present)
+
+
 def data_tables(data: Path) -> list[Path]:
     """The canonical table folders under ``data`` that hold Parquet files."""
     return [
@@ -210,8 +261,11 @@ def train_registered(
 
     labels = read_labels(labels_path)
     datasets = [*data_tables(data), labels_path]
+    require_data(data)
+    con = connect(data)
+    check_labels(con, labels, labels_path, data)
     with track_run("fraud-lightgbm", datasets=datasets, workspace=workspace, anchor=False) as run:
-        features = address_features(connect(data), list(labels))
+        features = address_features(con, list(labels))
         report = evaluate(features, labels)
         run.log_params(**PARAMS, rounds=ROUNDS, features=features.names, folds=report.folds)
         run.log_metric(0, **{k: m.value for k, m in report.metrics.items()})
