@@ -239,7 +239,7 @@ def run_ingest_rpc(
     workspace: Path | None,
     url: str | None,
     out: Path,
-    start: int,
+    start: int | None,
     end: int | None,
     follow: bool,
     confirmations: int,
@@ -248,7 +248,7 @@ def run_ingest_rpc(
 
     from proofmind.chain.devnet import DevnetBackend
     from proofmind.chain.rpc import http_web3, redact_url
-    from proofmind.intel.ingest import ingest
+    from proofmind.intel.ingest import check_range, ingest
     from proofmind.workspace import open_workspace
 
     if url is None:
@@ -266,6 +266,7 @@ def run_ingest_rpc(
         raise InputError(
             f"cannot reach {redact_url(url)}: {exc}", hint="check the URL and that the node runs"
         ) from exc
+    check_range(w3, out, start, end, follow=follow, confirmations=confirmations)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("ingesting blocks", total=None)
         try:
