@@ -39,6 +39,11 @@ def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool
         report = import_etherscan(files, out, strict=strict)
     for table, rows in report.tables.items():
         console.print(f"{table}: {rows:,} rows → {out / table}/ (Parquet, by block range)")
+        if report.duplicates.get(table):
+            console.print(
+                f"  {report.duplicates[table]:,} duplicate row(s) dropped (a row that appears "
+                "more than once, e.g. in two accounts' exports, is kept once)"
+            )
     if report.bad_rows:
         err.print(f"{len(report.bad_rows)} malformed row(s) left out:")
         for row in report.bad_rows[:20]:
@@ -267,7 +272,7 @@ def run_ingest_rpc(
             f"cannot reach {redact_url(url)}: {exc}", hint="check the URL and that the node runs"
         ) from exc
     check_range(w3, out, start, end, follow=follow, confirmations=confirmations)
-    with Progress(console=err, transient=True) as bar:
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("ingesting blocks", total=None)
         try:
             report = ingest(
