@@ -120,6 +120,7 @@ def run_export(model: Path, output: Path) -> None:
 
 def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: int) -> None:
     import lightgbm as lgb
+    import numpy as np
 
     if not model_path.is_file():
         raise InputError(f"no model at {model_path}", hint="train one with `proofmind fraud train`")
@@ -139,7 +140,7 @@ def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: i
                 f"{model_path} was trained on other features",
                 hint="retrain it with this version of proofmind",
             )
-        predicted = model.predict(features.matrix).tolist()
+        predicted = [float(p) for p in np.asarray(model.predict(features.matrix))]
         scores = dict(zip(features.addresses, predicted, strict=True))
         if explain_top:
             found = explain(model, features.matrix, features.names, explain_top)

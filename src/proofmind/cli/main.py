@@ -92,7 +92,13 @@ _USER_ERRNOS = {
 def _interrupted(exc: BaseException) -> bool:
     """Ctrl-C inside a DuckDB query arrives as its InterruptException, not KeyboardInterrupt."""
     duckdb = sys.modules.get("duckdb")
-    return duckdb is not None and isinstance(exc, duckdb.InterruptException)
+    if duckdb is None:
+        return False
+    # depending on where the query is, DuckDB raises its InterruptException or a bare
+    # RuntimeError("Query interrupted")
+    return isinstance(exc, duckdb.InterruptException) or (
+        type(exc) is RuntimeError and str(exc).strip() == "Query interrupted"
+    )
 
 
 def _contract_revert(exc: BaseException) -> ProofmindError | None:
