@@ -76,6 +76,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["rows.csv", "--dataset", "d", "--account", "-1"], "--account"),
         (["rows.csv", "--dataset", "d", "-o", "/proc/x/c.json"], "/proc"),
         (["rows.csv", "--dataset", "d", "--account", "99"], "no account 99"),
+        (["rows.csv", "--dataset", "d", "--days", "0"], "--days"),
     ],
     ("data", "assemble"): [
         (["nosuch.json", "--dataset", "d", "-o", "/proc/x/a.csv"], "/proc"),
@@ -102,6 +103,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("rewards", "status"): [
         (["--epoch", "-1"], "--epoch"),
         (["--epoch", "999"], "UnknownEpoch"),
+        (["--epoch", POOL_TOO_BIG], "--epoch"),
     ],
     ("ingest", "rpc"): [
         (["--url", "{url}", "--from", "10", "--to", "5", "-o", "r"], "before --from"),
@@ -164,6 +166,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["mlp", "--mode", "optimistic", "--committee", BAD_CHECKSUM], "EIP-55"),
         (["mlp", "--mode", "optimistic", "--committee", SHORT], "38 hex digits"),
         (["mlp", "--fee", "-1"], "--fee"),
+        (["mlp", "--bond", str(2**96)], "--bond"),
+        (["mlp", "--mode", "optimistic", "--committee", GOOD, "--quorum", "256"], "--quorum"),
         (["mlp", "--mode", "bogus"], "bogus"),
     ],
     ("oracle", "request"): [
@@ -174,7 +178,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["mlp", "--input", "1,2", "--callback-gas", "-5"], "--callback-gas"),
         (["mlp", "--input", "nosuchfile"], "neither numbers nor a file"),
     ],
-    ("oracle", "status"): [(["9999"], "UnknownRequest"), (["notanint"], "request_id")],
+    ("oracle", "status"): [
+        (["9999"], "UnknownRequest"),
+        (["notanint"], "request_id"),
+        ([POOL_TOO_BIG], "request_id"),
+    ],
     ("oracle", "balance"): [(["-w", NO_WS], "no proofmind workspace")],
     ("oracle", "deposit"): [(["0"], "amount"), ([POOL_TOO_BIG], "amount")],
     ("oracle", "withdraw"): [([], "nothing to withdraw"), (["0"], "amount")],

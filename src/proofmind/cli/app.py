@@ -452,7 +452,9 @@ def data_contribute(
     data: Annotated[Path, typer.Argument(help="Your rows: a CSV or Parquet file.")],
     dataset: Annotated[str, typer.Option(help="The dataset the curator announced.")],
     licence: Annotated[str, typer.Option(help="Licence (SPDX id or text).")] = "CC-BY-4.0",
-    days: Annotated[int, typer.Option(min=1, help="Consent lasts this many days.")] = 365,
+    days: Annotated[
+        int, typer.Option(min=1, max=36_500, help="Consent lasts this many days.")
+    ] = 365,
     account: AccountOption = 0,
     output: Annotated[
         Path | None,
@@ -539,7 +541,7 @@ def rewards_value(
 def rewards_publish(
     valuation: Annotated[str, typer.Argument(help="The valuation hash `rewards value` printed.")],
     pool: Annotated[int, typer.Option(min=0, max=UINT256_MAX, help="Token base units to pay out.")],
-    days: Annotated[int, typer.Option(min=1, help="Claim window in days.")] = 30,
+    days: Annotated[int, typer.Option(min=1, max=36_500, help="Claim window in days.")] = 30,
     mint: Annotated[bool, typer.Option(help="Mint the pool first (token owner only).")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -555,7 +557,7 @@ def rewards_publish(
 
 @rewards_app.command("claim")
 def rewards_claim(
-    epoch: Annotated[int, typer.Option(min=0, help="The epoch number.")],
+    epoch: Annotated[int, typer.Option(min=0, max=UINT256_MAX, help="The epoch number.")],
     account: Annotated[
         str, typer.Option(parser=address, help="The contributor's address (paid to it).")
     ],
@@ -573,7 +575,9 @@ def rewards_claim(
 
 @rewards_app.command("status")
 def rewards_status(
-    epoch: Annotated[int | None, typer.Option(min=0, help="One epoch (default: all).")] = None,
+    epoch: Annotated[
+        int | None, typer.Option(min=0, max=UINT256_MAX, help="One epoch (default: all).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Funded, claimed, deadline and sweep state of the reward epochs.
@@ -922,7 +926,7 @@ def oracle_register(
     ] = None,
     quorum: Annotated[
         int | None,
-        typer.Option(min=1, help="Votes that settle a dispute (default: a majority)."),
+        typer.Option(min=1, max=255, help="Votes that settle a dispute (default: a majority)."),
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -963,7 +967,7 @@ def oracle_request(
 
 @oracle_app.command("status")
 def oracle_status(
-    request_id: Annotated[int, typer.Argument(min=0, help="The request id.")],
+    request_id: Annotated[int, typer.Argument(min=0, max=UINT256_MAX, help="The request id.")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Show a request: status, output, challenge window.
@@ -1026,7 +1030,7 @@ def oracle_withdraw(
 
 @oracle_app.command("refund")
 def oracle_refund(
-    request_id: Annotated[int, typer.Argument(min=0, help="The request id.")],
+    request_id: Annotated[int, typer.Argument(min=0, max=UINT256_MAX, help="The request id.")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Refund a request nobody answered by its deadline: the fee is credited to the requester's
