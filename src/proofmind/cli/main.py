@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> int:
             return known.exit_code if not _interrupted(exc) else EXIT_INTERRUPTED
         if os.environ.get("PROOFMIND_DEBUG"):
             raise
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 300 else text[:300] + "…"  # library messages can be huge
         _print_error(
-            f"internal error: {type(exc).__name__}: {exc} — this is a bug in proofmind; "
+            f"internal error: {type(exc).__name__}: {text} — this is a bug in proofmind; "
             "rerun with PROOFMIND_DEBUG=1 to see the traceback and report it"
         )
         return 70
