@@ -153,6 +153,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["edges.csv", "--candidates", "labels.csv", "-o", "/proc/x"], "/proc"),
         (["edges.csv", "--candidates", "labels.csv", "-o", "afile/s"], "afile is a file"),
         (["edges.csv", "--candidates", "labels.csv", "--min-cluster", "0"], "--min-cluster"),
+        (["long.csv", "--candidates", "labels.csv", "-o", "s"], "line 2 is longer"),
+        (["edges.csv", "--candidates", "long.csv", "-o", "s"], "long.csv"),
     ],
     ("demo",): [(["--dir", "/proc/x"], "/proc/x")],
     ("model", "preflight"): [
