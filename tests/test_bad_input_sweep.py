@@ -129,6 +129,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--labels", "labels.csv", "--data", "emptydir"], "holds no transactions"),
         (["--labels", "nomatch.csv", "--data", "chaindata"], "0 labels matched"),
         (["--labels", "labels.csv", "--data", "chaindata", "--folds", "1"], "--folds"),
+        (["--labels", "longlabels.csv", "--data", "chaindata"], "cannot read longlabels.csv"),
+        (["--labels", "mlp.onnx", "--data", "chaindata"], "cannot read mlp.onnx"),
     ],
     ("fraud", "train"): [
         (["--labels", "labels.csv", "--data", "nosuchdir", "-o", "m2.txt"], "does not exist"),
@@ -239,6 +241,7 @@ def _fixtures(root: Path) -> None:
     (root / "empty.csv").write_text("")
     (root / "rows.csv").write_text("a,b\n1,2\n3,4\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
+    (root / "longlabels.csv").write_text(f"address,flag\n{GOOD},{'1' * 200_000}\n")
     (root / "longtx.csv").write_text(TX_HEADER + "\n" + "1," * 19 + "x" * 3_000_000 + "\n")
     (root / "edges.csv").write_text(f"from,to\n{GOOD},{ABSENT}\n")
     (root / "header-only.csv").write_text(",".join(f"x{i}" for i in range(16)) + "\n")

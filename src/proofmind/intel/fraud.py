@@ -72,8 +72,8 @@ def read_labels(path: Path) -> dict[str, int]:
                 if row["flag"] not in ("0", "1"):
                     raise InputError(f"{path}, line {n}: flag must be 0 or 1, got {row['flag']!r}")
                 labels[row["address"].lower()] = int(row["flag"])
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read {path}: {exc}", hint="give a CSV of address,flag") from exc
     if len(set(labels.values())) < 2:
         raise InputError(f"{path} must hold both classes (flag 0 and 1)")
     return labels
