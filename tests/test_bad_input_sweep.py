@@ -142,6 +142,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("fraud", "export"): [
         (["nosuch.txt", "-o", "m.onnx"], "nosuch.txt"),
         (["model.txt", "-o", "/proc/x/m.onnx"], "/proc"),
+        (["labels.csv", "-o", "m.onnx"], "not a LightGBM text model"),
     ],
     ("fraud", "score"): [
         ([ABSENT, "--data", "chaindata", "--model", "model.txt"], "nothing scored"),
@@ -149,6 +150,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([BAD_CHECKSUM, "--data", "chaindata", "--model", "model.txt"], "EIP-55"),
         ([GOOD, "--data", "nosuchdir", "--model", "model.txt"], "nosuchdir does not exist"),
         (["nosuchfile", "--data", "chaindata", "--model", "model.txt"], "nosuchfile"),
+        ([GOOD, "--data", "chaindata", "--model", "labels.csv"], "not a LightGBM text model"),
     ],
     ("sybil", "detect"): [
         (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),

@@ -119,14 +119,13 @@ def run_export(model: Path, output: Path) -> None:
 
 
 def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: int) -> None:
-    import lightgbm as lgb
     import numpy as np
 
-    if not model_path.is_file():
-        raise InputError(f"no model at {model_path}", hint="train one with `proofmind fraud train`")
+    from proofmind.intel.fraud import load_model
+
+    model = load_model(model_path)
     wanted = _addresses(addresses)
     require_data(data)
-    model = lgb.Booster(model_file=str(model_path))
     con = connect(data)
     # an address without a single transaction has an all-empty feature vector: the model
     # would score it confidently, so it gets no score at all

@@ -173,6 +173,26 @@ def explain(
     return out
 
 
+def load_model(path: Path) -> lgb.Booster:
+    """The LightGBM text model at ``path`` (as `fraud train` writes it)."""
+    if not path.is_file():
+        raise InputError(f"no model at {path}", hint="train one with `proofmind fraud train`")
+    try:
+        with path.open("rb") as f:
+            first = f.readline(64).strip()
+    except OSError as exc:
+        raise InputError(f"cannot read model {path}: {exc}") from exc
+    if first != b"tree":  # checked first: LightGBM prints its own "[Fatal]" line otherwise
+        raise InputError(
+            f"{path} is not a LightGBM text model",
+            hint="give a model written by `proofmind fraud train`",
+        )
+    try:
+        return lgb.Booster(model_file=str(path))
+    except lgb.basic.LightGBMError as exc:
+        raise InputError(f"{path} is not a readable LightGBM model: {exc}") from exc
+
+
 def require_data(data: Path) -> None:
     """Fail unless ``data`` is a folder `proofmind ingest` wrote (with transactions or ERC-20
     transfers): features of a missing folder are all empty, and a model would score them."""
