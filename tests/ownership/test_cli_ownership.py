@@ -67,9 +67,10 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
         )
         assert published.returncode == 0, published.stderr
         bob = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # devnet account 2
-        assert (
-            run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path).returncode == 0
-        )
+        claimed = run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path)
+        assert claimed.returncode == 0, claimed.stderr
+        paid = re.search(r"([\d,]+) token base units paid", claimed.stdout)
+        assert paid is not None and 0 < int(paid.group(1).replace(",", "")) <= 1000000
         assert_one_line_error(
             run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path),
             "AlreadyClaimed",

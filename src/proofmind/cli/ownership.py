@@ -186,7 +186,11 @@ def run_claim(path: Path | None, epoch: int, account: str) -> None:
         raise InputError(f"no tree for epoch {epoch} in this workspace ({saved})")
     tree = StandardMerkleTree.load(saved.read_text())
     receipt = rewards_client(chain, workspace).claim(epoch, tree, account)
-    console.print(f"Claimed epoch {epoch} for {account} ({int(receipt['gasUsed']):,} gas)")
+    paid = sum(int(r[1]) for r in tree.values if str(r[0]).lower() == account.lower())
+    console.print(
+        f"Claimed epoch {epoch} for {account}: {paid:,} token base units paid "
+        f"({int(receipt['gasUsed']):,} gas)"
+    )
 
 
 def run_status(path: Path | None, epoch: int | None) -> None:
