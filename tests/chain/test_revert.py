@@ -67,3 +67,47 @@ def test_empty_and_unknown_data() -> None:
 def test_any_bytes_decode_without_raising(data: bytes) -> None:
     decoded = ErrorDecoder([ABI]).decode(data)
     assert isinstance(decoded.reason, str)
+
+
+def _sample(kind: str) -> object:
+    """A value of the canonical ABI type ``kind`` (for encoding an error's arguments)."""
+    if kind.endswith("]"):
+        return []
+    if kind.startswith("("):
+        from eth_abi.grammar import parse
+
+        return tuple(_sample(c.to_type_str()) for c in parse(kind).components)
+    if kind == "address":
+        return "0x" + "00" * 19 + "07"
+    if kind == "bool":
+        return True
+    if kind == "string":
+        return "why"
+    if kind == "bytes":
+        return b"\x01\x02"
+    if kind.startswith("bytes"):
+        return b"\x05" * int(kind[5:])
+    return 7  # uintN / intN / enums
+
+
+def test_every_custom_error_of_every_shipped_contract_is_decoded() -> None:
+    """`oracle status 9999` once printed raw revert data: the decoder the CLI and the sender
+    use must know each error of each artifact shipped in the package, by name and arguments."""
+    from proofmind.chain.contracts import artifact_names, load_artifact
+    from proofmind.chain.revert import _canonical_type
+    from proofmind.chain.sender import default_decoder
+
+    decoder = default_decoder()
+    seen = 0
+    for name in artifact_names():
+        for item in load_artifact(name).abi:
+            if item.get("type") != "error":
+                continue
+            types = [_canonical_type(i) for i in item.get("inputs", [])]
+            selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+            data = selector + encode(types, [_sample(t) for t in types])
+            decoded = decoder.decode("0x" + data.hex())
+            assert decoded.name == item["name"], (name, item["name"], decoded.reason)
+            assert decoded.reason.startswith(item["name"] + "(")
+            seen += 1
+    assert seen > 50  # every contract's own errors and the OpenZeppelin ones they inherit

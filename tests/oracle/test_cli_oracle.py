@@ -90,6 +90,7 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     values = ",".join(f"{v:.3f}" for v in rng.normal(0, 1, 16))
     asked = run("oracle", "request", "mlp", "--input", values, cwd=tmp_path, env=env)
     assert asked.returncode == 0, asked.stderr
+    assert "at scale 2^" in asked.stdout and "(= " in asked.stdout  # raw and real values
     request_id = asked.stdout.split()[1]
     status = run("oracle", "status", request_id, cwd=tmp_path, env=env)
     assert "pending" in status.stdout, status.stdout + status.stderr

@@ -130,7 +130,7 @@ def test_register_refuses_a_bad_committee(tmp_path: Path) -> None:
     member, other = "0x" + "11" * 20, "0x" + "22" * 20
     cases = [
         (["--mode", "zk", "--committee", member], "zk answers are proved"),
-        (["--mode", "optimistic", "--committee", "0x12"], "not an address: 0x12"),
+        (["--mode", "optimistic", "--committee", "0x12"], "'0x12' is not an address"),
         (
             ["--mode", "optimistic", "--committee", member, "--committee", other, "--quorum", "1"],
             "quorum 1 is not a majority of 2",

@@ -6,8 +6,7 @@ import json
 import re
 from typing import Any
 
-from eth_utils.address import is_address, to_checksum_address
-
+from proofmind.cli.params import parse_address
 from proofmind.errors import InputError
 
 _ARRAY = re.compile(r"^(.*)\[(\d*)\]$")
@@ -40,6 +39,10 @@ def _parse(fn: str, name: str, param: dict[str, Any], text: Any) -> Any:
                 _parse(fn, f"{name}.{c['name']}", c, v) for c, v in zip(parts, value, strict=True)
             )
         return _scalar(kind, text)
+    except InputError as exc:
+        raise InputError(
+            f"argument {name} of {fn} must be {kind}: {exc.message}", hint=exc.hint
+        ) from exc
     except (ValueError, TypeError) as exc:
         raise InputError(
             f"argument {name} of {fn} must be {kind}, got {text!r}",
@@ -49,9 +52,9 @@ def _parse(fn: str, name: str, param: dict[str, Any], text: Any) -> Any:
 
 def _scalar(kind: str, text: Any) -> Any:
     if kind == "address":
-        if not isinstance(text, str) or not is_address(text):
+        if not isinstance(text, str):
             raise ValueError("not an address")
-        return to_checksum_address(text)
+        return parse_address(text)
     if kind.startswith(("uint", "int")):
         value = int(text, 0) if isinstance(text, str) else int(text)
         bits = int(kind.lstrip("uint") or 256)

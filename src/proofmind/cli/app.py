@@ -8,6 +8,15 @@ from typing import Annotated
 import typer
 
 from proofmind import __version__
+from proofmind.cli.params import (
+    UINT32_MAX,
+    UINT64_MAX,
+    UINT96_MAX,
+    UINT256_MAX,
+    address,
+    output_dir,
+    output_file,
+)
 
 app = typer.Typer(
     name="proofmind",
@@ -344,7 +353,7 @@ def provenance_mlflow(
 
 @provenance_app.command("anchor")
 def provenance_anchor(
-    batch_size: Annotated[int, typer.Option(help="Records per transaction.")] = 50,
+    batch_size: Annotated[int, typer.Option(min=1, help="Records per transaction.")] = 50,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Register every pending record on-chain, in batches; prints gas per record.
@@ -378,7 +387,7 @@ def provenance_list(workspace: WorkspaceOption = None) -> None:
 @provenance_app.command("proof")
 def provenance_proof(
     path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
-    row: Annotated[int, typer.Option(help="Row index (0-based, across all files).")],
+    row: Annotated[int, typer.Option(min=0, help="Row index (0-based, across all files).")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Print the Merkle inclusion proof of one row as JSON (checkable with OZ MerkleProof).
@@ -398,7 +407,10 @@ def provenance_lineage(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="json, prov or dot.")] = "json",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", parser=output_file, help="Write to a file instead of stdout."
+        ),
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -448,7 +460,7 @@ def verify(
 
 
 AccountOption = Annotated[
-    int, typer.Option("--account", help="Index of the signing account on this chain.")
+    int, typer.Option("--account", min=0, help="Index of the signing account on this chain.")
 ]
 
 
@@ -457,9 +469,14 @@ def data_contribute(
     data: Annotated[Path, typer.Argument(help="Your rows: a CSV or Parquet file.")],
     dataset: Annotated[str, typer.Option(help="The dataset the curator announced.")],
     licence: Annotated[str, typer.Option(help="Licence (SPDX id or text).")] = "CC-BY-4.0",
-    days: Annotated[int, typer.Option(help="Consent lasts this many days.")] = 365,
+    days: Annotated[
+        int, typer.Option(min=1, max=36_500, help="Consent lasts this many days.")
+    ] = 365,
     account: AccountOption = 0,
-    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", parser=output_file, help="Where to write the contribution."),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Commit your rows and sign (EIP-712) a contribution: dataset, rows root, licence,
@@ -477,7 +494,9 @@ def data_contribute(
 def data_assemble(
     contributions: Annotated[list[Path], typer.Argument(help="*.contribution.json files.")],
     dataset: Annotated[str, typer.Option(help="The dataset being assembled.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The assembled CSV.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", parser=output_file, help="The assembled CSV.")
+    ],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Check every contribution (signature, consent, expiry, revocation, rows) and write one
@@ -514,7 +533,7 @@ def rewards_value(
     test: Annotated[Path, typer.Option(help="Held-out CSV the value is measured on.")],
     features: Annotated[str, typer.Option(help="Comma-separated numeric feature columns.")],
     label: Annotated[str, typer.Option(help="The label column.")],
-    k: Annotated[int, typer.Option(help="Neighbours of the KNN classifier.")] = 5,
+    k: Annotated[int, typer.Option(min=1, help="Neighbours of the KNN classifier.")] = 5,
     name: Annotated[str, typer.Option(help="Record name.")] = "valuation",
     method: Annotated[
         str, typer.Option(help="knn-shapley (exact, per row) or banzhaf (per contributor).")
@@ -538,8 +557,8 @@ def rewards_value(
 @rewards_app.command("publish")
 def rewards_publish(
     valuation: Annotated[str, typer.Argument(help="The valuation hash `rewards value` printed.")],
-    pool: Annotated[int, typer.Option(help="Token base units to pay out.")],
-    days: Annotated[int, typer.Option(help="Claim window in days.")] = 30,
+    pool: Annotated[int, typer.Option(min=0, max=UINT256_MAX, help="Token base units to pay out.")],
+    days: Annotated[int, typer.Option(min=1, max=36_500, help="Claim window in days.")] = 30,
     mint: Annotated[bool, typer.Option(help="Mint the pool first (token owner only).")] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -555,8 +574,10 @@ def rewards_publish(
 
 @rewards_app.command("claim")
 def rewards_claim(
-    epoch: Annotated[int, typer.Option(help="The epoch number.")],
-    account: Annotated[str, typer.Option(help="The contributor's address (paid to it).")],
+    epoch: Annotated[int, typer.Option(min=0, max=UINT256_MAX, help="The epoch number.")],
+    account: Annotated[
+        str, typer.Option(parser=address, help="The contributor's address (paid to it).")
+    ],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Claim an account's payout (anyone may submit it; the tokens go to the account).
@@ -571,7 +592,9 @@ def rewards_claim(
 
 @rewards_app.command("status")
 def rewards_status(
-    epoch: Annotated[int | None, typer.Option(help="One epoch (default: all).")] = None,
+    epoch: Annotated[
+        int | None, typer.Option(min=0, max=UINT256_MAX, help="One epoch (default: all).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Funded, claimed, deadline and sweep state of the reward epochs.
@@ -589,14 +612,25 @@ DataDirOption = Annotated[Path, typer.Option("--data", help="The folder `proofmi
 
 @ingest_app.command("rpc")
 def ingest_rpc(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("chaindata"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
+    ] = Path("chaindata"),
     url: Annotated[
         str | None, typer.Option(help="JSON-RPC URL (default: this workspace's chain).")
     ] = None,
-    start: Annotated[int, typer.Option("--from", help="First block.")] = 0,
-    end: Annotated[int | None, typer.Option("--to", help="Last block (default: head).")] = None,
+    start: Annotated[
+        int | None,
+        typer.Option(
+            "--from", min=0, help="First block (default: 0, or where the last run stopped)."
+        ),
+    ] = None,
+    end: Annotated[
+        int | None, typer.Option("--to", min=0, help="Last block (default: head).")
+    ] = None,
     follow: Annotated[bool, typer.Option(help="Keep tailing the chain (Ctrl-C stops).")] = False,
-    confirmations: Annotated[int, typer.Option(help="Blocks to wait before a block is read.")] = 0,
+    confirmations: Annotated[
+        int, typer.Option(min=0, help="Blocks to wait before a block is read.")
+    ] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest blocks, transactions, logs, ERC-20 and native transfers into Parquet.
@@ -616,7 +650,9 @@ def ingest_rpc(
 @ingest_app.command("etherscan")
 def ingest_etherscan(
     files: Annotated[list[Path], typer.Argument(help="Etherscan txlist / tokentx CSV exports.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("chaindata"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
+    ] = Path("chaindata"),
     strict: Annotated[bool, typer.Option(help="Fail on the first malformed row.")] = False,
 ) -> None:
     """Import Etherscan-format exports (.csv or .csv.gz) into canonical tables.
@@ -634,7 +670,9 @@ def ingest_etherscan(
 @ingest_app.command("edges")
 def ingest_edges(
     files: Annotated[list[Path], typer.Argument(help="CSV / Parquet edge lists (from, to, …).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("chaindata"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
+    ] = Path("chaindata"),
     strict: Annotated[bool, typer.Option(help="Fail on the first malformed row.")] = False,
 ) -> None:
     """Import transfer edge lists (the hop_sybil format: chain, kind, from, to) into the
@@ -653,7 +691,7 @@ def ingest_edges(
 def fraud_evaluate(
     labels: Annotated[Path, typer.Option(help="CSV of address,flag (1 = illicit).")],
     data: DataDirOption = Path("chaindata"),
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
 ) -> None:
     """Address-disjoint cross-validation: precision, recall, F1, PR-AUC with 95% CIs.
 
@@ -668,9 +706,9 @@ def fraud_evaluate(
 @fraud_app.command("train")
 def fraud_train(
     labels: Annotated[Path, typer.Option(help="CSV of address,flag (1 = illicit).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Model file.")] = Path(
-        "fraud-model.txt"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", parser=output_file, help="Model file.")
+    ] = Path("fraud-model.txt"),
     data: DataDirOption = Path("chaindata"),
     register: Annotated[
         bool,
@@ -679,8 +717,9 @@ def fraud_train(
     mlp_onnx: Annotated[
         Path | None,
         typer.Option(
+            parser=output_file,
             help="Also train the circuit-friendly fraud MLP and write it as ONNX here "
-            "(with PATH.calibration.csv of model inputs) for `proofmind model package`."
+            "(with PATH.calibration.csv of model inputs) for `proofmind model package`.",
         ),
     ] = None,
     workspace: WorkspaceOption = None,
@@ -700,9 +739,9 @@ def fraud_train(
 @fraud_app.command("export")
 def fraud_export(
     model: Annotated[Path, typer.Argument(help="A model from `fraud train`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="ONNX file.")] = Path(
-        "fraud-model.onnx"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", parser=output_file, help="ONNX file.")
+    ] = Path("fraud-model.onnx"),
 ) -> None:
     """Export the LightGBM model as ONNX (illicit-class probability), for onnxruntime.
 
@@ -722,7 +761,7 @@ def fraud_score(
     ),
     data: DataDirOption = Path("chaindata"),
     explain: Annotated[
-        int, typer.Option(help="Show this many top feature contributions per address.")
+        int, typer.Option(min=0, help="Show this many top feature contributions per address.")
     ] = 0,
 ) -> None:
     """Score addresses (probability of illicit); CSV on stdout, with explanations if asked.
@@ -744,15 +783,17 @@ def sybil_detect(
     candidates: Annotated[
         Path, typer.Option(help="CSV of candidate addresses (address[, is_sybil, …]).")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("sybil"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
+    ] = Path("sybil"),
     hub_degree: Annotated[
-        int, typer.Option(help="Addresses with more counterparties are hubs, left out.")
+        int, typer.Option(min=1, help="Addresses with more counterparties are hubs, left out.")
     ] = 100,
     hubs: Annotated[
         Path | None, typer.Option(help="File of further hub addresses, one a line.")
     ] = None,
     min_cluster: Annotated[
-        int, typer.Option(help="Flag communities with at least this many candidates.")
+        int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
     ] = 8,
     labels: Annotated[
         bool, typer.Option(help="Use is_sybil labels for the supervised stage and evaluation.")
@@ -792,7 +833,9 @@ CalibrationOption = Annotated[
     Path,
     typer.Option(help="Sample inputs: CSV (one per row), .npy, or EZKL JSON {input_data: …}."),
 ]
-MaxLogrowsOption = Annotated[int | None, typer.Option(help="Refuse circuits larger than 2^N rows.")]
+MaxLogrowsOption = Annotated[
+    int | None, typer.Option(min=1, max=30, help="Refuse circuits larger than 2^N rows.")
+]
 ColumnsOption = Annotated[
     int,
     typer.Option(
@@ -872,21 +915,33 @@ def model_list(workspace: WorkspaceOption = None) -> None:
 def oracle_register(
     name: Annotated[str, typer.Argument(help="A packaged model's name.")],
     mode: Annotated[str, typer.Option(help="zk (every answer proved) or optimistic.")] = "zk",
-    fee: Annotated[int, typer.Option(help="Fee per request, in wei.")] = 10**15,
-    bond: Annotated[int, typer.Option(help="Optimistic: bond per answer, in wei.")] = 10**17,
-    window: Annotated[int, typer.Option(help="Optimistic: challenge window, in blocks.")] = 5,
+    fee: Annotated[int, typer.Option(min=0, max=UINT64_MAX, help="Fee per request, in wei.")] = 10
+    ** 15,
+    bond: Annotated[
+        int, typer.Option(min=0, max=UINT96_MAX, help="Optimistic: bond per answer, in wei.")
+    ] = 10**17,
+    window: Annotated[
+        int, typer.Option(min=0, max=UINT32_MAX, help="Optimistic: challenge window, in blocks.")
+    ] = 5,
     timeout: Annotated[
-        int, typer.Option(help="Blocks before an unanswered request refunds (allow for proving).")
+        int,
+        typer.Option(
+            min=1,
+            max=UINT32_MAX,
+            help="Blocks before an unanswered request refunds (allow for proving).",
+        ),
     ] = 300,
     committee: Annotated[
         list[str] | None,
         typer.Option(
+            parser=address,
             help="Optimistic without a verifier: a committee member's address (repeatable); "
-            "disputes are settled by the members' re-execution votes."
+            "disputes are settled by the members' re-execution votes.",
         ),
     ] = None,
     quorum: Annotated[
-        int | None, typer.Option(help="Votes that settle a dispute (default: a majority).")
+        int | None,
+        typer.Option(min=1, max=255, help="Votes that settle a dispute (default: a majority)."),
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -910,7 +965,9 @@ def oracle_request(
         str, typer.Option("--input", help="Input values: comma-separated, a JSON list or a file.")
     ],
     mode: Annotated[str, typer.Option(help="zk or optimistic.")] = "zk",
-    callback_gas: Annotated[int, typer.Option(help="Gas for the callback (contracts).")] = 0,
+    callback_gas: Annotated[
+        int, typer.Option(min=0, max=UINT32_MAX, help="Gas for the callback (contracts).")
+    ] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Request an inference from this account (values are quantized to the circuit's scale).
@@ -925,7 +982,7 @@ def oracle_request(
 
 @oracle_app.command("status")
 def oracle_status(
-    request_id: Annotated[int, typer.Argument(help="The request id.")],
+    request_id: Annotated[int, typer.Argument(min=0, max=UINT256_MAX, help="The request id.")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Show a request: status, output, challenge window.
@@ -953,7 +1010,7 @@ def oracle_balance(workspace: WorkspaceOption = None) -> None:
 
 @oracle_app.command("deposit")
 def oracle_deposit(
-    amount: Annotated[int, typer.Argument(min=1, help="Wei to deposit.")],
+    amount: Annotated[int, typer.Argument(min=1, max=UINT256_MAX, help="Wei to deposit.")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Deposit to this account's oracle balance: a node's bonds for optimistic answers are
@@ -970,7 +1027,8 @@ def oracle_deposit(
 @oracle_app.command("withdraw")
 def oracle_withdraw(
     amount: Annotated[
-        int | None, typer.Argument(min=1, help="Wei to withdraw (default: all of it).")
+        int | None,
+        typer.Argument(min=1, max=UINT256_MAX, help="Wei to withdraw (default: all of it)."),
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -987,7 +1045,7 @@ def oracle_withdraw(
 
 @oracle_app.command("refund")
 def oracle_refund(
-    request_id: Annotated[int, typer.Argument(help="The request id.")],
+    request_id: Annotated[int, typer.Argument(min=0, max=UINT256_MAX, help="The request id.")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Refund a request nobody answered by its deadline: the fee is credited to the requester's
@@ -1004,13 +1062,16 @@ def oracle_refund(
 @oracle_app.command("serve")
 def oracle_serve(
     models: ModelsOption,
-    confirmations: Annotated[int, typer.Option(help="Blocks to wait before reading.")] = 0,
-    batch: Annotated[int, typer.Option(help="Answers per proposal transaction.")] = 50,
-    poll: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.25,
-    provers: Annotated[int, typer.Option(help="Prover processes (zk mode).")] = 1,
+    confirmations: Annotated[int, typer.Option(min=0, help="Blocks to wait before reading.")] = 0,
+    batch: Annotated[int, typer.Option(min=1, help="Answers per proposal transaction.")] = 50,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls when idle.")] = 0.25,
+    provers: Annotated[int, typer.Option(min=1, help="Prover processes (zk mode).")] = 1,
     start_block: StartBlockOption = "0",
     http_port: Annotated[
-        int | None, typer.Option(help="Serve /metrics (Prometheus) and /health on this port.")
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Serve /metrics (Prometheus) and /health on this port."
+        ),
     ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -1028,7 +1089,7 @@ def oracle_serve(
 @oracle_app.command("challenge")
 def oracle_challenge(
     models: ModelsOption,
-    poll: Annotated[float, typer.Option(help="Seconds between polls.")] = 0.5,
+    poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls.")] = 0.5,
     start_block: StartBlockOption = "0",
     workspace: WorkspaceOption = None,
 ) -> None:

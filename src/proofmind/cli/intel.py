@@ -10,15 +10,20 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from proofmind.cli.params import parse_address
 from proofmind.errors import InputError
 from proofmind.intel.etherscan import connect, import_etherscan
 from proofmind.intel.fraud import (
+    Features,
     address_features,
+    check_labels,
     data_tables,
     evaluate,
     explain,
     read_labels,
+    require_data,
     train_model,
+    with_data,
 )
 
 console = Console(soft_wrap=True)
@@ -34,6 +39,11 @@ def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool
         report = import_etherscan(files, out, strict=strict)
     for table, rows in report.tables.items():
         console.print(f"{table}: {rows:,} rows → {out / table}/ (Parquet, by block range)")
+        if report.duplicates.get(table):
+            console.print(
+                f"  {report.duplicates[table]:,} duplicate row(s) dropped (a row that appears "
+                "more than once, e.g. in two accounts' exports, is kept once)"
+            )
     if report.bad_rows:
         err.print(f"{len(report.bad_rows)} malformed row(s) left out:")
         for row in report.bad_rows[:20]:
@@ -42,9 +52,18 @@ def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool
             err.print(f"  … and {len(report.bad_rows) - 20} more")
 
 
-def run_evaluate(data: Path, labels_path: Path, folds: int) -> None:
+def _labelled_features(data: Path, labels_path: Path) -> tuple[dict[str, int], Features]:
+    """The labels and their addresses' features; an error when the data cannot back them."""
     labels = read_labels(labels_path)
-    features = address_features(connect(data), list(labels))
+    require_data(data)
+    con = connect(data)
+    matched = check_labels(con, labels, labels_path, data)
+    console.print(f"{matched:,} of {len(labels):,} labelled addresses appear in {data}")
+    return labels, address_features(con, list(labels))
+
+
+def run_evaluate(data: Path, labels_path: Path, folds: int) -> None:
+    labels, features = _labelled_features(data, labels_path)
     report = evaluate(features, labels, folds=folds)
     table = Table(
         "metric (illicit class)", "value (95% CI)", title=f"{folds}-fold address-disjoint CV"
@@ -64,8 +83,7 @@ def run_train(
     mlp_onnx: Path | None = None,
 ) -> None:
     if not register:
-        labels = read_labels(labels_path)
-        features = address_features(connect(data), list(labels))
+        labels, features = _labelled_features(data, labels_path)
         rows, illicit = train_model(features, labels, output)
         console.print(f"Trained on {rows} addresses ({illicit} illicit) → {output}")
         if mlp_onnx is not None:
@@ -103,39 +121,71 @@ def run_export(model: Path, output: Path) -> None:
 
 
 def run_score(data: Path, model_path: Path, addresses: list[str], explain_top: int) -> None:
-    import lightgbm as lgb
+    import numpy as np
 
-    if not model_path.is_file():
-        raise InputError(f"no model at {model_path}", hint="train one with `proofmind fraud train`")
-    model = lgb.Booster(model_file=str(model_path))
+    from proofmind.intel.fraud import load_model
+
+    model = load_model(model_path)
     wanted = _addresses(addresses)
-    features = address_features(connect(data), wanted)
-    if features.names != model.feature_name():
-        raise InputError(
-            f"{model_path} was trained on other features",
-            hint="retrain it with this version of proofmind",
-        )
-    scores = model.predict(features.matrix)
-    reasons = explain(model, features.matrix, features.names, explain_top) if explain_top else []
+    require_data(data)
+    con = connect(data)
+    # an address without a single transaction has an all-empty feature vector: the model
+    # would score it confidently, so it gets no score at all
+    present = with_data(con, wanted)
+    scores: dict[str, float] = {}
+    reasons: dict[str, list[tuple[str, float]]] = {}
+    if present:
+        features = address_features(con, [a for a in wanted if a in present])
+        if features.names != model.feature_name():
+            raise InputError(
+                f"{model_path} was trained on other features",
+                hint="retrain it with this version of proofmind",
+            )
+        predicted = [float(p) for p in np.asarray(model.predict(features.matrix))]
+        scores = dict(zip(features.addresses, predicted, strict=True))
+        if explain_top:
+            found = explain(model, features.matrix, features.names, explain_top)
+            reasons = dict(zip(features.addresses, found, strict=True))
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["address", "score", *(["explanation"] if explain_top else [])])
-    for n, (address, score) in enumerate(zip(features.addresses, scores, strict=True)):
-        extra = [json.dumps({k: round(v, 4) for k, v in reasons[n]})] if explain_top else []
-        writer.writerow([address, f"{float(score):.6f}", *extra])
+    writer.writerow(["address", "status", "score", *(["explanation"] if explain_top else [])])
+    for address in wanted:
+        if address not in scores:
+            writer.writerow([address, "no data", "", *([""] if explain_top else [])])
+            continue
+        why = reasons.get(address, [])
+        extra = [json.dumps({k: round(v, 4) for k, v in why})] if explain_top else []
+        writer.writerow([address, "scored", f"{float(scores[address]):.6f}", *extra])
+    missing = len([a for a in wanted if a not in scores])
+    if not scores:
+        raise InputError(
+            f"none of the {len(wanted)} address(es) has a transaction in {data}: nothing scored",
+            hint="ingest their transactions first, or check --data",
+        )
+    if missing:
+        err.print(f"{missing} of {len(wanted)} address(es) have no data in {data} (not scored)")
 
 
 def _addresses(items: list[str]) -> list[str]:
+    """Addresses (lower-case) from the arguments: each an address or a CSV file whose first
+    column holds them (a header and other rows not starting with 0x are skipped)."""
     out: list[str] = []
     for item in items:
         path = Path(item)
-        if path.is_file():
-            with path.open(newline="", encoding="utf-8-sig") as f:
-                out += [row[0] for row in csv.reader(f) if row and row[0].startswith("0x")]
+        if not item.startswith("0x") and path.is_file():
+            try:
+                with path.open(newline="", encoding="utf-8-sig") as f:
+                    for n, row in enumerate(csv.reader(f), start=1):
+                        if row and row[0].strip().startswith("0x"):
+                            out.append(parse_address(row[0], f"{path}, line {n}:").lower())
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                raise InputError(f"cannot read addresses from {path}: {exc}") from exc
+        elif not item.startswith("0x"):
+            raise InputError(
+                f"{item!r} is neither an address nor a file",
+                hint="give 0x-addresses or CSV files of them",
+            )
         else:
-            out.append(item)
-    bad = [a for a in out if len(a) != 42 or not a.startswith("0x")]
-    if bad:
-        raise InputError(f"not an address: {bad[0]!r}", hint="give 0x-addresses or a CSV of them")
+            out.append(parse_address(item).lower())
     return out
 
 
@@ -196,7 +246,7 @@ def run_ingest_rpc(
     workspace: Path | None,
     url: str | None,
     out: Path,
-    start: int,
+    start: int | None,
     end: int | None,
     follow: bool,
     confirmations: int,
@@ -206,7 +256,7 @@ def run_ingest_rpc(
     from proofmind.chain.connect import read_chain_id
     from proofmind.chain.devnet import DevnetBackend
     from proofmind.chain.rpc import http_web3, redact_url
-    from proofmind.intel.ingest import ingest
+    from proofmind.intel.ingest import check_range, ingest
     from proofmind.workspace import open_workspace
 
     if url is None:
@@ -219,7 +269,8 @@ def run_ingest_rpc(
         url = chain.backend.record.rpc_url
     w3 = http_web3(url)
     chain_id = read_chain_id(w3, redact_url(url))
-    with Progress(console=err, transient=True) as bar:
+    check_range(w3, out, start, end, follow=follow, confirmations=confirmations)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("ingesting blocks", total=None)
         try:
             report = ingest(

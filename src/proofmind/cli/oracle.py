@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
-from eth_utils.address import is_address, to_checksum_address
 from rich.console import Console
 from rich.table import Table
 
 from proofmind.chain.base import Chain
+from proofmind.cli.params import parse_address
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
@@ -149,10 +150,7 @@ def committee_terms(mode: str, committee: list[str], quorum: int | None) -> dict
             "a committee settles optimistic disputes; zk answers are proved",
             hint="use --mode optimistic, or drop --committee",
         )
-    bad = [a for a in committee if not is_address(a)]
-    if bad:
-        raise InputError(f"not an address: {', '.join(bad)}", hint="give 0x-prefixed addresses")
-    members = {to_checksum_address(a) for a in committee}
+    members = {parse_address(a, "committee member") for a in committee}
     if len(members) != len(committee):
         raise InputError("the committee names an address twice")
     votes = quorum if quorum is not None else len(members) // 2 + 1
@@ -164,22 +162,69 @@ def committee_terms(mode: str, committee: list[str], quorum: int | None) -> dict
     return {"quorum": votes, "committee": tuple(sorted(members))}
 
 
-def _values(pkg: zk.Package, text: str) -> list[int]:
-    source = Path(text)
-    raw = source.read_text() if source.is_file() else text
+def parse_values(text: str) -> list[float]:
+    """Input values from ``--input``: inline (comma-separated numbers or a JSON list) or a
+    file holding the same. Which one is decided by the text itself, never by trying to open
+    it: a list (``[``, or a comma) or a single number is inline, anything else a file."""
+    stripped = text.strip()
+    inline = stripped.startswith("[") or "," in stripped or _is_number(stripped)
+    if not inline:
+        source = Path(stripped)
+        if not source.is_file():
+            raise InputError(
+                f"--input {text!r} is neither numbers nor a file",
+                hint="give comma-separated numbers, a JSON list, or the path of a file of them",
+            )
+        try:
+            stripped = source.read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read input values from {source}: {exc}") from exc
     try:
-        values = (
-            json.loads(raw) if raw.strip().startswith("[") else [float(v) for v in raw.split(",")]
+        raw = json.loads(stripped) if stripped.startswith("[") else stripped.split(",")
+        values = [_number(v) for v in (raw if isinstance(raw, list) else [raw])]
+    except (ValueError, TypeError) as exc:
+        raise InputError(
+            f"cannot read input values from {_short(text)}: {exc}",
+            hint="give comma-separated numbers or a JSON list of numbers",
+        ) from exc
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    if bad is not None:
+        raise InputError(
+            f"input value {bad} is {values[bad]}: the circuit takes finite numbers only",
+            hint="replace NaN and infinite values (e.g. by the feature's mean)",
         )
-    except ValueError as exc:
-        raise InputError(f"cannot read input values from {text!r}: {exc}",
-                         hint="give comma-separated numbers or a JSON list") from exc  # fmt: skip
-    return zk.check_input(pkg, zk.quantize(values, pkg.input_scale))
+    return values
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value.strip() if isinstance(value, str) else value)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
+def _fixed_point(values: list[int], scale: int, limit: int = 8) -> str:
+    """Raw fixed-point integers with the real values they stand for."""
+    shown = ", ".join(f"{v} (= {v / 2**scale:.6g})" for v in values[:limit])
+    more = f", … {len(values) - limit} more" if len(values) > limit else ""
+    return f"[{shown}{more}] at scale 2^{scale}"
 
 
 def run_request(path: Path | None, name: str, mode: str, values: str, callback_gas: int) -> None:
     from proofmind.oracle.client import oracle_model_id
 
+    parsed = parse_values(values)
     workspace = open_workspace(path)
     chain = workspace.connect()
     pkg = load_package(workspace, name)
@@ -188,8 +233,10 @@ def run_request(path: Path | None, name: str, mode: str, values: str, callback_g
     if not oracle.model_exists(model_id):
         raise InputError(f"{name} is not served in {mode} mode",
                          hint=f"run `proofmind oracle register {name} --mode {mode}`")  # fmt: skip
-    request_id = oracle.request(model_id, _values(pkg, values), callback_gas=callback_gas)
+    fixed = zk.check_input(pkg, zk.quantize(parsed, pkg.input_scale))
+    request_id = oracle.request(model_id, fixed, callback_gas=callback_gas)
     console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
+    console.print(f"  input {_fixed_point(fixed, pkg.input_scale)}")
 
 
 def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
@@ -199,17 +246,39 @@ def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
     return workspace, chain, OracleClient.open(chain, workspace, deploy_missing=False)
 
 
-def _existing(path: Path | None, request_id: int) -> tuple[OracleClient, RequestState]:
-    """The workspace's oracle and the state of one of its requests (which must exist)."""
-    _, _, oracle = _open_oracle(path)
+def _existing(path: Path | None, request_id: int) -> tuple[Workspace, OracleClient, RequestState]:
+    """The workspace, its oracle and the state of one of its requests (which must exist)."""
+    workspace, _, oracle = _open_oracle(path)
     state = oracle.state(request_id)
     if state.status == Status.NONE:
         raise InputError(f"request {request_id} does not exist on {oracle.address}")
-    return oracle, state
+    return workspace, oracle, state
+
+
+def _package_of(workspace: Workspace, oracle: OracleClient, model_id: bytes) -> zk.Package | None:
+    """The workspace's package served under the oracle's ``model_id`` (in either mode, by the
+    model's registrant)."""
+    from proofmind.oracle.client import oracle_model_id
+
+    owner = str(oracle.model(model_id)["owner"])
+
+    rows = workspace.state.conn.execute(
+        "SELECT key FROM kv WHERE key LIKE 'zk.package.%' AND key NOT LIKE 'zk.package.0x%'"
+    ).fetchall()
+    for row in rows:
+        try:
+            pkg = load_package(workspace, row["key"].removeprefix("zk.package."))
+        except InputError:
+            continue
+        if any(
+            oracle_model_id(pkg, mode, owner) == model_id for mode in (Mode.ZK, Mode.OPTIMISTIC)
+        ):
+            return pkg
+    return None
 
 
 def run_status(path: Path | None, request_id: int) -> None:
-    oracle, state = _existing(path, request_id)
+    workspace, oracle, state = _existing(path, request_id)
     console.print(f"request {request_id}: [bold]{state.status.name.lower()}[/bold]")
     console.print(
         f"  model 0x{state.model_id.hex()}, fee {state.fee} wei, deadline block {state.deadline}"
@@ -222,7 +291,10 @@ def run_status(path: Path | None, request_id: int) -> None:
         )
         logs = event().get_logs(from_block=0, argument_filters={"requestId": request_id})
         if logs:
-            console.print(f"  output {list(logs[-1]['args']['output'])}")
+            output = [int(v) for v in logs[-1]["args"]["output"]]
+            pkg = _package_of(workspace, oracle, state.model_id)
+            shown = str(output) if pkg is None else _fixed_point(output, pkg.output_scale)
+            console.print(f"  output {shown}")
         if state.status == Status.PROPOSED:
             console.print(f"  challenge window ends at block {state.challenge_ends}")
 
@@ -249,7 +321,7 @@ def run_money(path: Path | None, action: str, amount: int | None = None) -> None
 
 
 def run_refund(path: Path | None, request_id: int) -> None:
-    oracle, state = _existing(path, request_id)
+    _, oracle, state = _existing(path, request_id)
     oracle.refund(request_id)
     console.print(
         f"request {request_id} refunded: {_wei(state.fee)} credited to {state.requester} "

@@ -31,6 +31,7 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # redirected, a bar would only leave blank lines behind
     )
 
 

@@ -22,6 +22,7 @@ from proofmind.intel.etherscan import (
     BLOCK_RANGE,
     BadRow,
     ImportReport,
+    csv_error,
     publish_tables,
     sql_string,
 )
@@ -86,11 +87,14 @@ def _read(
     try:
         columns = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
     except duckdb.Error as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+        raise csv_error(exc, [path]) from None
     if not {"from", "to"} <= set(columns):
         raise InputError(f"{path} needs columns from and to (it has {', '.join(columns)})")
     raw = f"raw{n}"
-    con.execute(f"CREATE TABLE {raw} AS SELECT *, row_number() OVER () AS _row FROM {source}")
+    try:
+        con.execute(f"CREATE TABLE {raw} AS SELECT *, row_number() OVER () AS _row FROM {source}")
+    except duckdb.Error as exc:
+        raise csv_error(exc, [path]) from None
     bad = con.execute(
         f'SELECT _row, "from", "to" FROM {raw} '
         f"WHERE NOT regexp_matches(lower(\"from\"), '{ADDRESS_PATTERN}') "

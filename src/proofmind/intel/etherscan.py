@@ -12,6 +12,7 @@ in two accounts' exports is stored once.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -84,6 +85,9 @@ class BadRow:
 class ImportReport:
     tables: dict[str, int] = field(default_factory=dict)  # table → rows written
     bad_rows: list[BadRow] = field(default_factory=list)
+    # table → well-formed rows left out because an equal row was kept (a transaction in two
+    # accounts' exports, or the same export given twice)
+    duplicates: dict[str, int] = field(default_factory=dict)
 
 
 def _kind(path: Path) -> str:
@@ -170,11 +174,14 @@ def _load(
     listing = ", ".join(sql_string(f) for f in files)
     # every column as text first, so a bad cell is found and named by us, with its line
     con.execute(f"DROP TABLE IF EXISTS {kind}_raw")
-    con.execute(
-        f"CREATE TABLE {kind}_raw AS SELECT *, row_number() OVER () AS _row FROM read_csv("
-        f"[{listing}], header=true, all_varchar=true, filename=true, store_rejects=true, "
-        "rejects_table='rejects', rejects_scan='rejects_scan')"
-    )
+    try:
+        con.execute(
+            f"CREATE TABLE {kind}_raw AS SELECT *, row_number() OVER () AS _row FROM read_csv("
+            f"[{listing}], header=true, all_varchar=true, filename=true, store_rejects=true, "
+            "rejects_table='rejects', rejects_scan='rejects_scan')"
+        )
+    except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+        raise csv_error(exc, files) from None
     rejected = con.execute(
         "SELECT s.file_path, e.line, arg_min(e.error_message, e.column_idx) FROM rejects e "
         "JOIN rejects_scan s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 2"
@@ -217,7 +224,10 @@ def _load(
         _bad(report, BadRow(str(file), _line_of(inside, rejected_lines), str(message)), strict)
     con.execute(f"DROP TABLE IF EXISTS {kind}_clean")
     con.execute(f"CREATE TABLE {kind}_clean AS {_canonical(kind, problem)}")
-    return int(con.execute(f"SELECT count(*) FROM {kind}_clean").fetchone()[0])  # type: ignore[index]
+    kept = int(con.execute(f"SELECT count(*) FROM {kind}_clean").fetchone()[0])  # type: ignore[index]
+    valid = con.execute(f"SELECT count(*) FROM {kind}_raw WHERE {problem} IS NULL").fetchone()
+    report.duplicates[kind] = int(valid[0]) - kept  # type: ignore[index]
+    return kept
 
 
 def _canonical(kind: str, problem: str) -> str:
@@ -244,6 +254,44 @@ def _canonical(kind: str, problem: str) -> str:
         "CAST(tokenDecimal AS INTEGER) AS token_decimals, tokenName AS token_name, "
         f"tokenSymbol AS token_symbol {where}"
     )
+
+
+def csv_error(exc: duckdb.Error, files: Sequence[Path]) -> InputError:
+    """DuckDB's CSV reader error, in one line that names the file and line. Its own message
+    holds the whole offending line and the reader's settings, which can run to megabytes."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    named = re.search(r"file = (\S+)", text)
+    where = named.group(1) if named else ", ".join(str(f) for f in files)
+    at = f", line {line.group(1)}" if line else ""
+    limit = re.search(r"Maximum line size of (\d+) bytes", text)
+    if limit:
+        size = int(limit.group(1))
+        found = _first_long_line([Path(where)] if named else list(files), size)
+        if found is not None:  # DuckDB's line numbers can be off by the header: ours are not
+            where, at = str(found[0]), f", line {found[1]}"
+        return InputError(
+            f"{where}{at} is longer than the reader's block ({size / 1e6:g} MB)",
+            hint="split the long line into rows, or give the data as Parquet",
+        )
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return InputError(f"cannot read {where}{at}: {first[:200]}", hint="check the file")
+
+
+def _first_long_line(files: Sequence[Path], limit: int) -> tuple[Path, int] | None:
+    """(file, line number) of the first line longer than ``limit`` bytes (to word an error)."""
+    import gzip
+
+    for path in files:
+        opener = gzip.open if path.name.endswith(".gz") else open
+        try:
+            with opener(path, "rb") as raw:
+                for number, line in enumerate(raw, start=1):
+                    if len(line) > limit:
+                        return path, number
+        except OSError:
+            continue
+    return None
 
 
 def sql_string(value: object) -> str:

@@ -79,8 +79,8 @@ def read_labels(path: Path) -> dict[str, int]:
                 if row["flag"] not in ("0", "1"):
                     raise InputError(f"{path}, line {n}: flag must be 0 or 1, got {row['flag']!r}")
                 labels[row["address"].lower()] = int(row["flag"])
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read {path}: {exc}", hint="give a CSV of address,flag") from exc
     if len(set(labels.values())) < 2:
         raise InputError(f"{path} must hold both classes (flag 0 and 1)")
     return labels
@@ -192,6 +192,77 @@ def explain(
     return out
 
 
+def load_model(path: Path) -> lgb.Booster:
+    """The LightGBM text model at ``path`` (as `fraud train` writes it)."""
+    if not path.is_file():
+        raise InputError(f"no model at {path}", hint="train one with `proofmind fraud train`")
+    try:
+        with path.open("rb") as f:
+            first = f.readline(64).strip()
+    except OSError as exc:
+        raise InputError(f"cannot read model {path}: {exc}") from exc
+    if first != b"tree":  # checked first: LightGBM prints its own "[Fatal]" line otherwise
+        raise InputError(
+            f"{path} is not a LightGBM text model",
+            hint="give a model written by `proofmind fraud train`",
+        )
+    try:
+        return lgb.Booster(model_file=str(path))
+    except lgb.basic.LightGBMError as exc:
+        raise InputError(f"{path} is not a readable LightGBM model: {exc}") from exc
+
+
+def require_data(data: Path) -> None:
+    """Fail unless ``data`` is a folder `proofmind ingest` wrote (with transactions or ERC-20
+    transfers): features of a missing folder are all empty, and a model would score them."""
+    if not data.is_dir():
+        raise InputError(
+            f"data folder {data} does not exist",
+            hint="write it with `proofmind ingest etherscan FILES -o DIR` (or `ingest rpc`) "
+            "and pass --data DIR",
+        )
+    if not data_tables(data):
+        raise InputError(
+            f"data folder {data} holds no transactions or erc20_transfers tables (Parquet)",
+            hint="point --data at the folder `proofmind ingest` wrote",
+        )
+
+
+def with_data(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> set[str]:
+    """The addresses (lower-cased) that appear in a transaction or an ERC-20 transfer."""
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted (address VARCHAR)")
+    con.executemany("INSERT INTO wanted VALUES (?)", [[a.lower()] for a in addresses])
+    rows = con.execute(
+        "SELECT DISTINCT a FROM (SELECT from_address AS a FROM transactions "
+        "UNION ALL SELECT to_address FROM transactions "
+        "UNION ALL SELECT from_address FROM erc20_transfers "
+        "UNION ALL SELECT to_address FROM erc20_transfers) "
+        "WHERE a IN (SELECT address FROM wanted)"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def check_labels(
+    con: duckdb.DuckDBPyConnection, labels: dict[str, int], labels_path: Path, data: Path
+) -> int:
+    """How many labelled addresses appear in the data; an error when too few to learn from."""
+    present = with_data(con, list(labels))
+    if not present:
+        raise InputError(
+            f"none of the {len(labels)} addresses in {labels_path} appears in {data} "
+            "(0 labels matched)",
+            hint="the labels and the data must be of the same accounts: check both paths",
+        )
+    classes = {labels[a] for a in present}
+    if len(classes) < 2:
+        raise InputError(
+            f"only {len(present)} of {len(labels)} labelled addresses appear in {data}, all "
+            f"with flag {classes.pop()}: a classifier needs both classes",
+            hint="ingest the transactions of the other class's addresses too",
+        )
+    return len(present)
+
+
 def data_tables(data: Path) -> list[Path]:
     """The canonical table folders under ``data`` that hold Parquet files."""
     return [
@@ -232,10 +303,12 @@ def train_registered(
     and the labels are committed as datasets, the run logs the metrics and everything needed
     to train again (`proofmind verify --reproduce`), the model gets a card with the metrics.
     With ``mlp_output`` the circuit-friendly MLP is trained in the same run and logged too."""
+    from proofmind.intel.etherscan import connect
     from proofmind.provenance.api import register_model
     from proofmind.provenance.runs import track_run
 
-    read_labels(labels_path)  # a bad labels file fails here, before a run is opened
+    require_data(data)
+    check_labels(connect(data), read_labels(labels_path), labels_path, data)
     datasets = [*data_tables(data), labels_path]
     with track_run(TRAINER, datasets=datasets, workspace=workspace, anchor=False) as run:
         params = run_params(data, labels_path, output, mlp_output)

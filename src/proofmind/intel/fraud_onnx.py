@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from proofmind.errors import InputError
 from proofmind.ml.onnx_models import mlp_onnx
 
 
@@ -27,14 +26,13 @@ def export_lightgbm(model_file: Path, out: Path) -> Path:
 
     The graph takes ``x`` (1 × features, float32) and returns the illicit-class probability.
     """
-    import lightgbm as lgb
     import onnx
     import onnxmltools
     from onnxmltools.convert.common.data_types import FloatTensorType
 
-    if not model_file.is_file():
-        raise InputError(f"no model at {model_file}", hint="train one with `proofmind fraud train`")
-    booster = lgb.Booster(model_file=str(model_file))
+    from proofmind.intel.fraud import load_model
+
+    booster = load_model(model_file)
     n = booster.num_feature()
     model = onnxmltools.convert_lightgbm(
         booster, initial_types=[("x", FloatTensorType([1, n]))], target_opset=15, zipmap=False

@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ import pyarrow.parquet as pq
 from proofmind.chain.batch import BULK_RETRY, BatchedRpc
 from proofmind.chain.events import BlockRange, BlockRef, Reorg, ReorgSafeCursor
 from proofmind.chain.retry import RetryPolicy
-from proofmind.errors import ChainError
+from proofmind.errors import ChainError, InputError
 from proofmind.intel.etherscan import BLOCK_RANGE
 from proofmind.store.state import StateDB
 
@@ -281,7 +283,7 @@ def ingest(
     out: Path,
     *,
     chain_id: int,
-    start: int = 0,
+    start: int | None = None,
     end: int | None = None,
     follow: bool = False,
     confirmations: int = 0,
@@ -297,7 +299,12 @@ def ingest(
     ``receipts``, transactions carry no status or gas used and no logs are read (blocks and
     transactions only, one request per block). ``retry`` says how long requests wait out a
     rate-limiting or overloaded node (default: the bulk requests ``BULK_RETRY``, the cursor's
-    block-number reads the chain layer's default)."""
+    block-number reads the chain layer's default).
+
+    ``start`` (default: block 0 in a new folder, the checkpoint in one written before) and
+    ``end`` are checked against the chain head and the checkpoint before anything is written,
+    so an impossible range fails instead of moving the checkpoint past blocks never read."""
+    first = check_range(w3, out, start, end, follow=follow, confirmations=confirmations)
     out.mkdir(parents=True, exist_ok=True)
     state = StateDB(out / "_ingest.sqlite")
     fetcher = _BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY))
@@ -307,7 +314,7 @@ def ingest(
         "ingest",
         chain_id=chain_id,
         confirmations=confirmations,
-        start_block=start,
+        start_block=first,
         max_blocks=range_blocks,
         fetch_headers=fetcher.headers,
         retry=retry,
@@ -326,6 +333,62 @@ def ingest(
     report.batch_size = fetcher.batcher.batch_size
     report.seconds = time.perf_counter() - began
     return report
+
+
+def saved_next_block(out: Path) -> int | None:
+    """The block the checkpoint in ``out`` resumes at; None when ``out`` has none."""
+    path = out / "_ingest.sqlite"
+    if not path.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT next_block FROM cursors WHERE name='ingest'").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else int(row[0])
+
+
+def check_range(
+    w3: Any,
+    out: Path,
+    start: int | None,
+    end: int | None,
+    *,
+    follow: bool = False,
+    confirmations: int = 0,
+) -> int:
+    """The first block to read; an InputError for a range that is impossible (reversed,
+    beyond the chain head) or that disagrees with the checkpoint already in ``out``."""
+    if min(start or 0, end or 0) < 0:
+        raise InputError("block numbers cannot be negative")
+    if start is not None and end is not None and end < start:
+        raise InputError(
+            f"--to {end} is before --from {start}", hint="give --from ≤ --to (both inclusive)"
+        )
+    head = int(w3.eth.block_number) - confirmations
+    confirmed = f" ({confirmations} confirmation(s) below the head)" if confirmations else ""
+    if not follow:
+        for flag, block in (("--to", end), ("--from", start)):
+            if block is not None and block > head:
+                raise InputError(
+                    f"{flag} {block} is beyond the chain's last readable block {head}{confirmed}",
+                    hint=f"give blocks up to {head}, or --follow to wait for new blocks",
+                )
+    saved = saved_next_block(out)
+    if saved is None:
+        return 0 if start is None else start
+    if start is not None and start != saved:
+        raise InputError(
+            f"{out} already holds blocks up to {saved - 1} and resumes at block {saved}, "
+            f"not at --from {start}",
+            hint="drop --from to resume there, or ingest that range into a new folder",
+        )
+    if end is not None and end < saved:
+        raise InputError(
+            f"{out} already holds blocks up to {saved - 1}: --to {end} asks for nothing new",
+            hint="give a later --to, or ingest that range into a new folder",
+        )
+    return saved
 
 
 class _BlockFetcher:

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from proofmind.errors import InputError
-from proofmind.intel.etherscan import ADDRESS_PATTERN, sql_string
+from proofmind.intel.etherscan import ADDRESS_PATTERN, csv_error, sql_string
 
 EVIDENCE_CLUSTERS = 50  # the largest clusters get written evidence
 FEATURES = [
@@ -81,8 +81,10 @@ def read_candidates(path: Path) -> tuple[list[str], dict[str, int], dict[str, tu
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(
+            f"cannot read {path}: {exc}", hint="give a CSV with an address column"
+        ) from exc
     if not rows or "address" not in rows[0]:
         raise InputError(f"{path} needs an address column")
     addresses = [r["address"].lower() for r in rows]
@@ -213,12 +215,15 @@ def _load_edges(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
             raise InputError(f"edge file {path} does not exist")
         reader = "read_parquet" if str(path).endswith(".parquet") else "read_csv"
         options = "" if reader == "read_parquet" else ", all_varchar=true, header=true"
-        columns = [
-            c[0]
-            for c in con.execute(
-                f"DESCRIBE SELECT * FROM {reader}({sql_string(path)}{options})"
-            ).fetchall()
-        ]
+        try:
+            columns = [
+                c[0]
+                for c in con.execute(
+                    f"DESCRIBE SELECT * FROM {reader}({sql_string(path)}{options})"
+                ).fetchall()
+            ]
+        except duckdb.Error as exc:
+            raise csv_error(exc, [Path(path)]) from None
         if not {"from", "to"} <= set(columns):
             raise InputError(f"{path} needs columns from and to (it has {', '.join(columns)})")
         chain = "chain" if "chain" in columns else "''"
@@ -229,7 +234,10 @@ def _load_edges(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> None:
         )
     if not parts:
         raise InputError("no transfers found in the given edge files or folders")
-    con.execute("CREATE TABLE e AS " + " UNION ALL ".join(parts))
+    try:
+        con.execute("CREATE TABLE e AS " + " UNION ALL ".join(parts))
+    except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+        raise csv_error(exc, [Path(p) for p in files]) from None
     bad = con.execute(
         f"SELECT count(*) FROM e WHERE NOT regexp_matches(s, '{ADDRESS_PATTERN}') "
         f"OR NOT regexp_matches(d, '{ADDRESS_PATTERN}')"

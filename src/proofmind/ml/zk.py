@@ -238,10 +238,17 @@ def load_calibration(path: Path, model: OnnxModel) -> npt.NDArray[np.float64]:
         else:
             text = path.read_text().splitlines()
             skip = 1 if text and any(c.isalpha() for c in text[0].replace("e", "")) else 0
-            data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+                data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read calibration samples from {path}: {exc}") from exc
     data = np.asarray(data, dtype=np.float64)
+    if data.size == 0:
+        raise InputError(
+            f"calibration file {path} holds no samples (a header only, or empty)",
+            hint="give at least one row of input values per sample",
+        )
     if data.ndim == 1:
         data = data.reshape(1, -1)
     data = data.reshape(data.shape[0], -1)

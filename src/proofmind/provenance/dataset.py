@@ -194,7 +194,15 @@ def _arrow_schema(name: str, path: Path) -> list[dict[str, str]]:
         opener = gzip.open if name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8-sig", newline="") as text:
             header = next(csv.reader(text), None)
-    except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as exc:
+    except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise InputError(
+                f"{path}: the header row has a cell longer than {csv.field_size_limit():,} "
+                "characters",
+                hint="check that the file is a CSV with a header row",
+            ) from exc
+        raise InputError(f"cannot read {path}: {exc}", hint="check the file") from exc
+    except (OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputError(f"cannot read {path}: {exc}", hint="check the file") from exc
     if not header:
         raise InputError(f"{path} is empty: a CSV file needs a header row")
@@ -256,7 +264,27 @@ def _batches(name: str, path: Path, schema: list[dict[str, str]]) -> Iterator[pa
                 f"{bad.first.actual_columns} ({bad.first.text[:80]!r})",
                 hint="fix the row (quote cells that contain commas) and commit again",
             ) from exc
+        if "straddl" in str(exc):  # Arrow's words for a line longer than its read block
+            raise _long_line(path) from exc
         raise InputError(f"cannot read {path}: {exc}", hint="check the file") from exc
+
+
+def _long_line(path: Path) -> InputError:
+    """The error for a CSV line that does not fit in one of Arrow's read blocks."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    where = "a line"
+    try:
+        with opener(path, "rb") as raw:
+            for number, line in enumerate(raw, start=1):
+                if len(line) > _BLOCK:
+                    where = f"line {number}"
+                    break
+    except OSError:
+        pass
+    return InputError(
+        f"{path}: {where} is longer than the reader's block ({_BLOCK / 2**20:g} MB)",
+        hint="split the long line into rows, or store the data as Parquet",
+    )
 
 
 def _bad_line(path: Path, width: int) -> int | None:

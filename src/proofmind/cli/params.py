@@ -1,0 +1,117 @@
+"""Typed command-line values, checked while the command line is parsed, before any work starts.
+
+Every command that takes an address, an output file or an output folder uses these parsers, so
+the same bad value gets the same one-line error everywhere. Kept free of heavy imports: this
+module loads with the CLI, before any command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from proofmind.errors import InputError
+
+T = TypeVar("T")
+_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
+UINT96_MAX = 2**96 - 1
+UINT256_MAX = 2**256 - 1
+
+
+def parse_address(text: str, what: str = "address") -> str:
+    """The checksummed form of ``text``, a 0x-prefixed 20-byte hex address.
+
+    All-lower or all-upper hex carries no checksum and is accepted; mixed case must be a valid
+    EIP-55 checksum, because a mixed-case address with a wrong checksum is most often a typo.
+    """
+    from eth_utils.address import to_checksum_address
+
+    value = text.strip() if isinstance(text, str) else ""
+    if not _HEX_ADDRESS.match(value):
+        digits = len(value.removeprefix("0x"))
+        why = (
+            "it is not hex"
+            if re.search(r"[^0-9a-fA-Fx]", value)
+            else f"it has {digits} hex digits, not 40"
+        )
+        raise InputError(
+            f"{what} {text!r} is not an address: {why}",
+            hint="give 0x followed by 40 hex digits (20 bytes)",
+        )
+    checksummed = to_checksum_address(value)
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and value != checksummed:
+        raise InputError(
+            f"{what} {text!r} fails its EIP-55 checksum (its mixed case does not match its "
+            "digits: most often a typo)",
+            hint="copy the address again from its source",
+        )
+    return checksummed
+
+
+def _for_click(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """A parser whose InputError becomes Click's BadParameter, so the error names the option."""
+    import typer
+
+    def parser(text: str) -> T:
+        try:
+            return parse(text)
+        except InputError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parser
+
+
+def _address(text: str) -> str:
+    return parse_address(str(text))
+
+
+def check_writable(path: Path, *, folder: bool) -> Path:
+    """Fail now, not after the work, when ``path`` cannot be written: the nearest existing
+    folder above it must be a folder we can create files in, and ``path`` itself, if it exists,
+    must be a folder (``folder``) or a file. Nothing is left behind by the check."""
+    kind = "output folder" if folder else "output file"
+    if path.exists():
+        if folder and not path.is_dir():
+            raise InputError(f"{kind} {path} is a file", hint="give a folder (or a new name)")
+        if not folder and path.is_dir():
+            raise InputError(f"{kind} {path} is a folder", hint="give a file name")
+    parent = path if folder and path.is_dir() else path.parent
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(
+            f"cannot write {kind} {path}: {existing} is a file, not a folder",
+            hint="choose a path whose folders are folders",
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".proofmind-write-check-", dir=existing)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {kind} {path}: {existing} is not writable ({exc.strerror})",
+            hint="choose a folder you can write to",
+        ) from exc
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def _output_dir(text: str) -> Path:
+    return check_writable(Path(text), folder=True)
+
+
+def _output_file(text: str) -> Path:
+    return check_writable(Path(text), folder=False)
+
+
+# Typer parsers: an address; a folder the command creates or writes into; a file it writes
+address = _for_click(_address)
+output_dir = _for_click(_output_dir)
+output_file = _for_click(_output_file)

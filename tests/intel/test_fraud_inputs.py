@@ -1,0 +1,87 @@
+"""Fraud commands never answer confidently without data: an address absent from the data gets
+"no data" instead of a score; missing data folders and labels that match nothing are errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.intel.etherscan import connect, import_etherscan
+from proofmind.intel.fraud import address_features, read_labels, train_model
+from tests.intel.test_fraud import synthetic
+
+ABSENT = "0x000000000000000000000000000000000000dead"
+
+
+@pytest.fixture
+def trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str]]:
+    tx, tokens, accounts = synthetic(tmp_path)
+    (tmp_path / "labels.csv").write_text(
+        "address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts))
+    )
+    import_etherscan([tx, tokens], tmp_path / "chaindata")
+    labels = read_labels(tmp_path / "labels.csv")
+    features = address_features(connect(tmp_path / "chaindata"), list(labels))
+    train_model(features, labels, tmp_path / "model.txt")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, accounts
+
+
+def test_an_address_without_data_is_not_scored(
+    trained: tuple[Path, list[str]], capfd: pytest.CaptureFixture[str]
+) -> None:
+    _, accounts = trained
+    code = main(
+        ["fraud", "score", accounts[0], ABSENT, "--data", "chaindata", "--model", "model.txt"]
+    )
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["address"] for r in rows] == [accounts[0], ABSENT]
+    assert rows[0]["status"] == "scored" and 0 <= float(rows[0]["score"]) <= 1
+    assert rows[1]["status"] == "no data" and rows[1]["score"] == ""  # once 0.999991
+    assert "1 of 2 address(es) have no data" in err
+
+
+def test_a_csv_of_addresses_is_checked_like_arguments(
+    trained: tuple[Path, list[str]], capfd: pytest.CaptureFixture[str]
+) -> None:
+    root, accounts = trained
+    (root / "wanted.csv").write_text(f"address\n{accounts[1]}\n{ABSENT}\n")
+    assert main(["fraud", "score", "wanted.csv", "--data", "chaindata"]) == 2  # no model here
+    capfd.readouterr()
+    code = main(["fraud", "score", "wanted.csv", "--data", "chaindata", "--model", "model.txt"])
+    out, _ = capfd.readouterr()
+    assert code == 0 and out.count("no data") == 1 and out.count("scored") == 1
+    (root / "typo.csv").write_text("address\n0xAbcdef0123456789abcdef0123456789abcdef01\n")
+    code = main(["fraud", "score", "typo.csv", "--data", "chaindata", "--model", "model.txt"])
+    assert code == 2 and "typo.csv, line 2" in capfd.readouterr().err
+
+
+def test_evaluate_says_how_many_labels_matched(
+    trained: tuple[Path, list[str]], capfd: pytest.CaptureFixture[str]
+) -> None:
+    root, accounts = trained
+    extra = "".join(f"0x{n:040x},{n % 2}\n" for n in range(10**6, 10**6 + 5))
+    (root / "more.csv").write_text((root / "labels.csv").read_text() + extra)
+    code = main(["fraud", "train", "--labels", "more.csv", "--data", "chaindata", "-o", "m.txt"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert f"{len(accounts)} of {len(accounts) + 5} labelled addresses appear in chaindata" in out
+    (root / "oneclass.csv").write_text(f"address,flag\n{accounts[0]},1\n{ABSENT},0\n")
+    code = main(["fraud", "evaluate", "--labels", "oneclass.csv", "--data", "chaindata"])
+    assert code == 2
+    assert "only 1 of 2 labelled addresses appear in chaindata" in capfd.readouterr().err
+
+
+def test_duplicate_rows_are_counted(tmp_path: Path) -> None:
+    tx, tokens, _ = synthetic(tmp_path)
+    once = import_etherscan([tx, tokens], tmp_path / "once")
+    twice = import_etherscan([tx, tx, tokens, tokens], tmp_path / "twice")
+    assert once.tables == twice.tables
+    assert once.duplicates == {"transactions": 0, "erc20_transfers": 0}
+    assert twice.duplicates == once.tables  # every row of the second copy was dropped

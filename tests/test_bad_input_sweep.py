@@ -1,0 +1,383 @@
+"""Every command, given bad input, fails the same way: exit 1 or 2 (never 70, "a bug"), exactly
+one line on stderr, no traceback, and nothing left behind (no new file, no new ledger row).
+
+The commands are enumerated from the Typer app, so a new command without bad inputs in
+``CASES`` fails ``test_every_command_has_bad_inputs``. The commands run in-process
+(``proofmind.cli.main(argv)``) against the session devnet, through the rpc backend and a
+workspace whose contracts are deployed; the few that install signal handlers or logging run as
+subprocesses.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proofmind.chain.accounts import Keystore
+from proofmind.chain.base import Chain
+from proofmind.cli.main import main
+from proofmind.workspace import init_workspace
+
+GOOD = "0x00000000000000000000000000000000000003e8"  # an account of the synthetic exports
+ABSENT = "0x000000000000000000000000000000000000dead"  # in no row of them
+BAD_CHECKSUM = "0xAbcdef0123456789abcdef0123456789abcdef01"  # mixed case, wrong EIP-55
+SHORT = "0x" + "ab" * 19  # 19 bytes
+NON_HEX = "0x" + "zz" * 20
+LONG_LIST = ",".join(["0.5"] * 3000)  # once tried as a file name: "File name too long"
+POOL_TOO_BIG = str(2**256)
+NO_WS = "/nonexistent/workspace"
+
+# command path → bad inputs: (arguments after the command, a phrase the error must hold)
+CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
+    ("init",): [(["/proc/x"], "/proc/x"), (["afile"], "afile")],
+    ("chain", "up"): [([], "rpc"), (["-w", NO_WS], "no proofmind workspace")],
+    ("chain", "down"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("chain", "status"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("contracts", "deploy"): [(["NoSuchContract"], "NoSuchContract")],
+    ("contracts", "list"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("contracts", "call"): [
+        (["MerkleCommitments", "isCommitted", "0x12"], "bytes32"),
+        (["MerkleCommitments", "nosuchfunction"], "nosuchfunction"),
+    ],
+    ("contracts", "send"): [
+        (["MerkleCommitments", "commit", "0x12", "1", "x"], "bytes32"),
+        (["RewardToken", "transfer", BAD_CHECKSUM, "1"], "EIP-55"),
+        (["RewardToken", "transfer", SHORT, "1"], "40"),
+        (["--", "RewardToken", "transfer", GOOD, "-1"], "uint256"),
+    ],
+    ("accounts", "new"): [(["../evil"], "invalid account name")],
+    ("accounts", "import"): [(["../evil"], "invalid account name")],
+    ("accounts", "list"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("provenance", "dataset"): [
+        (["nosuch.csv"], "nosuch.csv"),
+        (["long.csv"], "line 2 is longer than the reader's block"),
+        (["empty.csv"], "empty.csv"),
+    ],
+    ("provenance", "model"): [(["nosuch.onnx"], "nosuch.onnx")],
+    ("provenance", "mlflow"): [(["abc", "--tracking", "nosuchdir"], "nosuchdir")],
+    ("provenance", "anchor"): [(["--batch-size", "0"], "--batch-size")],
+    ("provenance", "list"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("provenance", "proof"): [(["rows.csv", "--row", "-1"], "--row")],
+    ("provenance", "lineage"): [
+        (["--format", "xml"], "xml"),
+        (["-o", "/proc/x/lineage.json"], "/proc"),
+        (["-o", "afile/lineage.json"], "afile is a file"),
+    ],
+    ("verify",): [(["nosuch.onnx"], "nosuch.onnx")],
+    ("data", "contribute"): [
+        (["nosuch.csv", "--dataset", "d"], "nosuch.csv"),
+        (["rows.csv", "--dataset", "d", "--account", "-1"], "--account"),
+        (["rows.csv", "--dataset", "d", "-o", "/proc/x/c.json"], "/proc"),
+        (["rows.csv", "--dataset", "d", "--account", "99"], "no account 99"),
+        (["rows.csv", "--dataset", "d", "--days", "0"], "--days"),
+    ],
+    ("data", "assemble"): [
+        (["nosuch.json", "--dataset", "d", "-o", "/proc/x/a.csv"], "/proc"),
+        (["nosuch.json", "--dataset", "d", "-o", "afile/a.csv"], "afile is a file"),
+        (["nosuch.json", "--dataset", "d", "-o", "out.csv"], "nosuch.json"),
+    ],
+    ("data", "revoke"): [(["nosuch.json"], "nosuch.json")],
+    ("rewards", "value"): [
+        (["nosuch.csv", "--test", "t.csv", "--features", "x", "--label", "y"], "nosuch.csv"),
+        (["rows.csv", "--test", "rows.csv", "--features", "a", "--label", "b", "--k", "0"], "--k"),
+    ],
+    ("rewards", "publish"): [
+        (["0x00", "--pool", "-5", "--mint"], "--pool"),
+        (["0x00", "--pool", POOL_TOO_BIG, "--mint"], "--pool"),
+        (["0x" + "ab" * 32, "--pool", "5"], "0xabab"),
+    ],
+    ("rewards", "claim"): [
+        (["--epoch", "0", "--account", SHORT], "38 hex digits"),
+        (["--epoch", "0", "--account", NON_HEX], "not hex"),
+        (["--epoch", "0", "--account", BAD_CHECKSUM], "EIP-55"),
+        (["--epoch", "-1", "--account", GOOD], "--epoch"),
+        (["--epoch", "7", "--account", GOOD], "epoch 7"),
+    ],
+    ("rewards", "status"): [
+        (["--epoch", "-1"], "--epoch"),
+        (["--epoch", "999"], "UnknownEpoch"),
+        (["--epoch", POOL_TOO_BIG], "--epoch"),
+    ],
+    ("ingest", "rpc"): [
+        (["--url", "{url}", "--from", "10", "--to", "5", "-o", "r"], "before --from"),
+        (["--url", "{url}", "--from", "100000", "--to", "100010", "-o", "r"], "beyond"),
+        (["--url", "{url}", "--to", "100010", "-o", "r"], "beyond"),
+        (["--url", "{url}", "-o", "/proc/x"], "/proc"),
+        (["--url", "{url}", "-o", "afile/out"], "afile is a file"),
+        (["--url", "{url}", "--from", "-1"], "--from"),
+    ],
+    ("ingest", "etherscan"): [
+        (["nosuch.csv", "-o", "e"], "nosuch.csv"),
+        (["txlist.csv.gz", "-o", "/proc/x"], "/proc"),
+        (["txlist.csv.gz", "-o", "afile"], "afile is a file"),
+        (["longtx.csv", "-o", "e"], "line 2 is longer than the reader's block"),
+    ],
+    ("ingest", "edges"): [
+        (["nosuch.csv", "-o", "e"], "nosuch.csv"),
+        (["long.csv", "-o", "e"], "line 2 is longer than the reader's block"),
+        (["long.csv", "-o", "/proc/x"], "/proc"),
+    ],
+    ("fraud", "evaluate"): [
+        (["--labels", "labels.csv", "--data", "nosuchdir"], "nosuchdir does not exist"),
+        (["--labels", "labels.csv", "--data", "emptydir"], "holds no transactions"),
+        (["--labels", "nomatch.csv", "--data", "chaindata"], "0 labels matched"),
+        (["--labels", "labels.csv", "--data", "chaindata", "--folds", "1"], "--folds"),
+        (["--labels", "longlabels.csv", "--data", "chaindata"], "cannot read longlabels.csv"),
+        (["--labels", "mlp.onnx", "--data", "chaindata"], "cannot read mlp.onnx"),
+    ],
+    ("fraud", "train"): [
+        (["--labels", "labels.csv", "--data", "nosuchdir", "-o", "m2.txt"], "does not exist"),
+        (["--labels", "nomatch.csv", "--data", "chaindata", "-o", "m2.txt"], "0 labels"),
+        (["--labels", "labels.csv", "--data", "chaindata", "-o", "/proc/x/m.txt"], "/proc"),
+        (["--labels", "labels.csv", "--data", "nosuchdir", "--register"], "does not exist"),
+        (["--labels", "labels.csv", "--data", "chaindata", "--mlp-onnx", "afile/m"], "afile"),
+    ],
+    ("fraud", "export"): [
+        (["nosuch.txt", "-o", "m.onnx"], "nosuch.txt"),
+        (["model.txt", "-o", "/proc/x/m.onnx"], "/proc"),
+        (["labels.csv", "-o", "m.onnx"], "not a LightGBM text model"),
+    ],
+    ("fraud", "score"): [
+        ([ABSENT, "--data", "chaindata", "--model", "model.txt"], "nothing scored"),
+        ([NON_HEX, "--data", "chaindata", "--model", "model.txt"], "not hex"),
+        ([BAD_CHECKSUM, "--data", "chaindata", "--model", "model.txt"], "EIP-55"),
+        ([GOOD, "--data", "nosuchdir", "--model", "model.txt"], "nosuchdir does not exist"),
+        (["nosuchfile", "--data", "chaindata", "--model", "model.txt"], "nosuchfile"),
+        ([GOOD, "--data", "chaindata", "--model", "labels.csv"], "not a LightGBM text model"),
+    ],
+    ("sybil", "detect"): [
+        (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),
+        (["edges.csv", "--candidates", "labels.csv", "-o", "/proc/x"], "/proc"),
+        (["edges.csv", "--candidates", "labels.csv", "-o", "afile/s"], "afile is a file"),
+        (["edges.csv", "--candidates", "labels.csv", "--min-cluster", "0"], "--min-cluster"),
+        (["long.csv", "--candidates", "labels.csv", "-o", "s"], "line 2 is longer"),
+        (["edges.csv", "--candidates", "long.csv", "-o", "s"], "long.csv"),
+    ],
+    ("demo",): [(["--dir", "/proc/x"], "/proc/x")],
+    ("model", "preflight"): [
+        (["mlp.onnx", "--calibration", "header-only.csv"], "holds no samples"),
+        (["nosuch.onnx", "--calibration", "cal.csv"], "nosuch.onnx"),
+        (["mlp.onnx", "--calibration", "cal.csv", "--max-logrows", "0"], "--max-logrows"),
+    ],
+    ("model", "package"): [(["mlp.onnx", "--calibration", "header-only.csv"], "no samples")],
+    ("model", "list"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("oracle", "register"): [
+        (["mlp", "--mode", "optimistic", "--committee", BAD_CHECKSUM], "EIP-55"),
+        (["mlp", "--mode", "optimistic", "--committee", SHORT], "38 hex digits"),
+        (["mlp", "--fee", "-1"], "--fee"),
+        (["mlp", "--bond", str(2**96)], "--bond"),
+        (["mlp", "--mode", "optimistic", "--committee", GOOD, "--quorum", "256"], "--quorum"),
+        (["mlp", "--mode", "bogus"], "bogus"),
+    ],
+    ("oracle", "request"): [
+        (["mlp", "--input", "1,nan,2"], "nan"),
+        (["mlp", "--input", "[1, Infinity]"], "inf"),
+        (["mlp", "--input", LONG_LIST], "mlp"),
+        (["mlp", "--input", "1" * 400], "inf"),
+        (["mlp", "--input", "1,2", "--callback-gas", "-5"], "--callback-gas"),
+        (["mlp", "--input", "nosuchfile"], "neither numbers nor a file"),
+    ],
+    ("oracle", "status"): [
+        (["9999"], "UnknownRequest"),
+        (["notanint"], "request_id"),
+        ([POOL_TOO_BIG], "request_id"),
+    ],
+    ("oracle", "balance"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("oracle", "deposit"): [(["0"], "amount"), ([POOL_TOO_BIG], "amount")],
+    ("oracle", "withdraw"): [([], "nothing to withdraw"), (["0"], "amount")],
+    ("oracle", "refund"): [(["999"], "UnknownRequest"), (["--", "-1"], "request_id")],
+    ("oracle", "serve"): [(["-m", "nosuch"], "nosuch"), (["-m", "x", "--provers", "0"], "provers")],
+    ("oracle", "challenge"): [(["-m", "nosuch"], "nosuch"), (["-m", "x", "--poll", "0"], "poll")],
+}
+# these install signal handlers or configure logging: run them in a process of their own
+SUBPROCESS = {("oracle", "serve"), ("oracle", "challenge"), ("demo",)}
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    """Every leaf command of the CLI, from the Typer app itself."""
+    import typer
+
+    from proofmind.cli.app import app
+
+    def walk(command: object, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+        children = getattr(command, "commands", None)
+        if not children:
+            yield prefix
+            return
+        for name, child in sorted(children.items()):
+            yield from walk(child, (*prefix, name))
+
+    return list(walk(typer.main.get_command(app), ()))
+
+
+def test_every_command_has_bad_inputs() -> None:
+    missing = [" ".join(p) for p in command_paths() if p not in CASES]
+    assert not missing, f"add bad inputs for these commands to CASES: {missing}"
+    stale = [" ".join(p) for p in CASES if p not in command_paths()]
+    assert not stale, f"CASES names commands that do not exist: {stale}"
+
+
+ALL = [
+    pytest.param(path, args, needle, id=f"{' '.join(path)}[{n}]")
+    for path, cases in CASES.items()
+    for n, (args, needle) in enumerate(cases)
+]
+
+
+def _fixtures(root: Path) -> None:
+    """The files the bad inputs point at (each is fine; the inputs around them are not)."""
+    from proofmind.intel.etherscan import connect, import_etherscan
+    from proofmind.intel.fraud import address_features, read_labels, train_model
+    from proofmind.ml.onnx_models import reference_mlp
+    from tests.intel.test_fraud import TX_HEADER, synthetic
+
+    (root / "afile").write_text("a regular file\n")
+    (root / "emptydir").mkdir()
+    (root / "empty.csv").write_text("")
+    (root / "rows.csv").write_text("a,b\n1,2\n3,4\n")
+    (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
+    (root / "longlabels.csv").write_text(f"address,flag\n{GOOD},{'1' * 200_000}\n")
+    (root / "longtx.csv").write_text(TX_HEADER + "\n" + "1," * 19 + "x" * 3_000_000 + "\n")
+    (root / "edges.csv").write_text(f"from,to\n{GOOD},{ABSENT}\n")
+    (root / "header-only.csv").write_text(",".join(f"x{i}" for i in range(16)) + "\n")
+    reference_mlp(root / "mlp.onnx")
+    np.savetxt(root / "cal.csv", np.random.default_rng(1).normal(0, 1, (4, 16)), delimiter=",")
+    tx, tokens, accounts = synthetic(root)
+    labels = "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts))
+    (root / "labels.csv").write_text("address,flag\n" + labels)
+    (root / "nomatch.csv").write_text(f"address,flag\n{'0x' + '1' * 40},1\n{'0x' + '2' * 40},0\n")
+    import_etherscan([tx, tokens], root / "chaindata")
+    parsed = read_labels(root / "labels.csv")
+    train_model(
+        address_features(connect(root / "chaindata"), list(parsed)), parsed, root / "model.txt"
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep(
+    devnet_chain: Chain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A workspace on the session devnet (contracts deployed) with the fixture files; the
+    chain is rolled back afterwards."""
+    snapshot = devnet_chain.snapshot()
+    root = tmp_path_factory.mktemp("sweep")
+    workspace, _ = init_workspace(root)
+    Keystore(workspace.keystore_dir).import_key("me", devnet_chain.accounts[9].key, "pw")
+    workspace.close()
+    url = str(devnet_chain.w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+    env = {
+        "PROOFMIND_CHAIN_BACKEND": "rpc",
+        "PROOFMIND_CHAIN_RPC_URL": url,
+        "PROOFMIND_CHAIN_ACCOUNT": "me",
+        "PROOFMIND_KEYSTORE_PASSWORD": "pw",
+    }
+    _fixtures(root)
+    with pytest.MonkeyPatch.context() as mp:
+        _environment(mp, root, env)
+        assert main(["contracts", "deploy"]) == 0
+    yield root, env
+    devnet_chain.revert(snapshot)
+
+
+def _environment(mp: pytest.MonkeyPatch, root: Path, env: dict[str, str]) -> None:
+    for key in [k for k in os.environ if k.startswith("PROOFMIND_")]:
+        mp.delenv(key)
+    for key, value in env.items():
+        mp.setenv(key, value)
+    mp.setenv("COLUMNS", "200")
+    mp.chdir(root)
+
+
+def _files(root: Path) -> set[str]:
+    return {
+        str(Path(folder, name).relative_to(root))
+        for folder, _, names in os.walk(root)
+        for name in names
+        if not name.endswith(("-wal", "-shm", "-journal"))
+    }
+
+
+def _ledger(root: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(root / ".proofmind" / "state.sqlite") as conn:
+        return [
+            row
+            for table in ("records", "kv", "deployments", "cursors")
+            for row in conn.execute(f"SELECT * FROM {table} ORDER BY 1")
+        ]
+
+
+@pytest.mark.devnet
+@pytest.mark.parametrize(("path", "args", "needle"), ALL)
+def test_bad_input_is_one_line_and_changes_nothing(
+    sweep: tuple[Path, dict[str, str]],
+    path: tuple[str, ...],
+    args: list[str],
+    needle: str,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root, env = sweep
+    argv = [*path, *(a.replace("{url}", env["PROOFMIND_CHAIN_RPC_URL"]) for a in args)]
+    files, ledger = _files(root), _ledger(root)
+    _environment(monkeypatch, root, env)
+    if path in SUBPROCESS:
+        done = subprocess.run(
+            [sys.executable, "-m", "proofmind", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        code, stderr = done.returncode, done.stderr
+    else:
+        capfd.readouterr()
+        code = main(argv)
+        stderr = capfd.readouterr().err
+    lines = stderr.strip().splitlines()
+    assert code in (1, 2), (code, stderr)
+    assert "Traceback" not in stderr
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "internal error" not in lines[0], lines[0]
+    assert needle in lines[0], lines[0]
+    assert _files(root) == files, "a failed command left files behind"
+    assert _ledger(root) == ledger, "a failed command changed the ledger or the workspace state"
+
+
+SHARED_TX = Path(__file__).resolve().parents[2] / "shared/datasets/eth_fraud/transactions.csv.gz"
+
+
+@pytest.mark.skipif(not SHARED_TX.is_file(), reason="../shared/datasets/eth_fraud is absent")
+def test_ctrl_c_during_an_import_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """Ctrl-C inside a DuckDB query surfaced as "internal error: RuntimeError: Query
+    interrupted — this is a bug"; it is an interruption: one line, exit 130, nothing written."""
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proofmind", "ingest", "etherscan", str(SHARED_TX), "-o", "out"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    # the staging folder appears just before DuckDB starts reading the 35 MB export
+    while not any(p.name.startswith(".import-") for p in tmp_path.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted"), stderr
+    assert list(tmp_path.iterdir()) == []  # the staged tables were removed, nothing published
