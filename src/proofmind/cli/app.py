@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from proofmind import __version__
+from proofmind.cli.monitor import monitor_app
 
 app = typer.Typer(
     name="proofmind",
@@ -62,6 +63,7 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(monitor_app, name="monitor")
 
 WorkspaceOption = Annotated[
     Path | None,

@@ -1,0 +1,18 @@
+"""Streaming detectors over prices (and, later, confirmed blocks), with replay and scoring."""
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceObservation, Severity
+from proofmind.monitor.depeg import DepegDetector
+from proofmind.monitor.feed import FeedHealthDetector
+from proofmind.monitor.registry import available, load_detectors
+
+__all__ = [
+    "Alert",
+    "DepegDetector",
+    "Detector",
+    "Event",
+    "FeedHealthDetector",
+    "PriceObservation",
+    "Severity",
+    "available",
+    "load_detectors",
+]
