@@ -107,3 +107,12 @@ def test_depeg_guard_on_the_dev_price_set() -> None:
     assert {a.subject for a in alerts} <= pegged
     # the 2022-01-21 23:00 print that every stablecoin shows at once is CoinGecko's, not a depeg
     assert not [a for a in alerts if 1642806000 <= a.time <= 1642820400]
+
+
+def test_the_shipped_sample_is_what_its_script_makes(tmp_path: Path) -> None:
+    import runpy
+
+    made = tmp_path / "sample.csv"
+    script = runpy.run_path(str(REPO / "scripts/make_monitor_sample.py"))
+    script["main"](str(made))
+    assert made.read_bytes() == (DATA / "sample_prices.csv").read_bytes()
