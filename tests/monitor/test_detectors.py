@@ -15,6 +15,7 @@ from proofmind.monitor import (
     DepegDetector,
     FeedHealthDetector,
     PriceObservation,
+    RatioDetector,
     available,
     load_detectors,
 )
@@ -156,3 +157,50 @@ def test_detectors_are_found_by_entry_point() -> None:
         load_detectors(["nope"])
     with pytest.raises(InputError, match="bad parameters for detector 'depeg'"):
         load_detectors(["depeg"], {"depeg": {"thresold": 0.03}})
+
+
+def eth_and_steth(hours: int, discount: dict[int, float]) -> list[PriceObservation]:
+    rng = random.Random(3)
+    price, out = 2000.0, []
+    for h in range(hours):
+        price *= math.exp(rng.gauss(0, 0.01))
+        if h == 25 * 24:
+            price *= 1.4  # the underlying jumps; the derivative follows it
+        out.append(PriceObservation("ETH", h * HOUR + 60, price))
+        ratio = (1 + rng.gauss(0, 0.0005)) * discount.get(h, 1.0)
+        out.append(PriceObservation("STETH", h * HOUR + 360, price * ratio))  # 5 min apart
+    return out
+
+
+def test_a_derivative_discount_against_its_underlying_alerts_once() -> None:
+    discount = {h: 0.94 for h in range(20 * 24, 21 * 24)}
+    alerts = run(RatioDetector(pairs={"STETH": "ETH"}), eth_and_steth(30 * 24, discount))
+    assert [(a.detector, a.kind, a.subject) for a in alerts] == [("ratio", "discount", "STETH/ETH")]
+    assert alerts[0].time - 20 * HOUR * 24 <= 3 * HOUR
+    # a jump of the underlying alone, which the derivative follows, is quiet
+    assert run(RatioDetector(pairs={"STETH": "ETH"}), eth_and_steth(30 * 24, {})) == []
+
+
+def test_a_ratio_is_not_formed_from_a_stale_leg() -> None:
+    series = [
+        o
+        for o in eth_and_steth(30 * 24, {})
+        if not (o.subject == "STETH" and 25 * 24 - 6 <= o.time / HOUR < 25 * 24 + 6)
+    ]
+    detector = RatioDetector(pairs={"STETH": "ETH"})
+    assert run(detector, series) == []  # ETH jumps 40% while STETH is silent for 12 h
+    assert detector.to_state()["inner"]["assets"]["STETH/ETH"]["pegged"] is True
+    # pairing each price with the other leg's whatever its age: the ratio is too noisy to learn
+    loose = RatioDetector(pairs={"STETH": "ETH"}, align_seconds=30 * 24 * HOUR)
+    run(loose, series)
+    assert loose.to_state()["inner"]["assets"]["STETH/ETH"]["pegged"] is False
+
+
+def test_the_ratio_detector_restores_its_state() -> None:
+    discount = {h: 0.94 for h in range(20 * 24, 21 * 24)}
+    events = sorted(eth_and_steth(30 * 24, discount), key=lambda e: e.time)
+    whole = run(RatioDetector(pairs={"STETH": "ETH"}), events)
+    first = RatioDetector(pairs={"STETH": "ETH"})
+    head = run(first, events[:900])
+    second = RatioDetector.from_state(json.loads(json.dumps(first.to_state())))
+    assert head + run(second, events[900:]) == whole and len(whole) == 1

@@ -116,3 +116,17 @@ def test_the_shipped_sample_is_what_its_script_makes(tmp_path: Path) -> None:
     script = runpy.run_path(str(REPO / "scripts/make_monitor_sample.py"))
     script["main"](str(made))
     assert made.read_bytes() == (DATA / "sample_prices.csv").read_bytes()
+
+
+def test_cli_detector_parameters_reach_the_detector(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = str(DATA / "sample_prices.csv")
+    out = tmp_path / "a.jsonl"
+    params = '{"depeg": {"threshold": 0.5}}'
+    assert (
+        main(["monitor", "replay", sample, "-d", "depeg", "--params", params, "-o", str(out)]) == 0
+    )
+    assert out.read_text() == ""  # USDX's 7% dip is under a 50% threshold
+    assert main(["monitor", "replay", sample, "--params", "[1]"]) == 2
+    assert "must be a JSON object of objects" in capsys.readouterr().err

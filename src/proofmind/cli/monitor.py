@@ -39,6 +39,13 @@ def replay_command(
             "--state", help="Detector state JSON: resumed from if it exists, saved after."
         ),
     ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help='Detector parameters as JSON, {"detector": {"name": value}}, or @file.json.',
+        ),
+    ] = None,
     subjects: Annotated[
         str | None,
         typer.Option(
@@ -57,11 +64,13 @@ def replay_command(
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         --events src/proofmind/monitor/data/depeg_events.csv
       proofmind monitor replay day2.csv --state monitor-state.json   # continues from day 1
+      proofmind monitor replay prices.parquet -d ratio \\
+        --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
     """
     from proofmind.cli.monitor_run import run_replay
 
     chosen = subjects.split(",") if subjects else None
-    run_replay(prices, events, out, detectors or ["depeg", "feed-health"], state, chosen)
+    run_replay(prices, events, out, detectors or ["depeg", "feed-health"], state, chosen, params)
 
 
 @monitor_app.command("detectors")

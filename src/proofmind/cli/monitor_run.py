@@ -26,10 +26,11 @@ def run_replay(
     names: list[str],
     state_path: Path | None,
     subjects: list[str] | None,
+    params: str | None = None,
 ) -> None:
     events = read_events(events_path) if events_path is not None else None
     series = read_prices(prices)
-    detectors = _restore(state_path, names)
+    detectors = _restore(state_path, names, _params(params))
     started = time.perf_counter()
     alerts = replay(series, detectors)
     elapsed = time.perf_counter() - started
@@ -68,9 +69,30 @@ def run_replay(
         console.print(f"[red]missed[/red]: {window.subject} {window.source}")
 
 
-def _restore(path: Path | None, names: list[str]) -> list[Detector]:
+def _params(text: str | None) -> dict[str, dict[str, Any]]:
+    if text is None:
+        return {}
+    source = "--params"
+    try:
+        if text.startswith("@"):
+            source = text[1:]
+            text = Path(source).read_text(encoding="utf-8")
+        parsed = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read detector parameters from {source}: {exc}") from exc
+    if not isinstance(parsed, dict) or not all(isinstance(v, dict) for v in parsed.values()):
+        raise InputError(
+            f"detector parameters from {source} must be a JSON object of objects",
+            hint='e.g. {"depeg": {"threshold": 0.03}}',
+        )
+    return parsed
+
+
+def _restore(
+    path: Path | None, names: list[str], params: dict[str, dict[str, Any]]
+) -> list[Detector]:
     if path is None or not path.exists():
-        return load_detectors(names)
+        return load_detectors(names, params)
     try:
         saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return [detector_class(name).from_state(saved[name]) for name in names]

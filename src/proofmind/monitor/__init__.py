@@ -3,6 +3,7 @@
 from proofmind.monitor.api import Alert, Detector, Event, PriceObservation, Severity
 from proofmind.monitor.depeg import DepegDetector
 from proofmind.monitor.feed import FeedHealthDetector
+from proofmind.monitor.ratio import RatioDetector
 from proofmind.monitor.registry import available, load_detectors
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Event",
     "FeedHealthDetector",
     "PriceObservation",
+    "RatioDetector",
     "Severity",
     "available",
     "load_detectors",
