@@ -93,14 +93,26 @@ def test_a_collapsed_coin_alerts_once_then_stops_being_pegged() -> None:
     assert detector.to_state()["assets"]["USTX"]["pegged"] is False
 
 
-def test_a_move_of_every_stablecoin_at_once_is_the_quote_not_a_depeg() -> None:
+def test_a_brief_move_of_every_stablecoin_at_once_is_the_quote_not_a_depeg() -> None:
     names = ["USDA", "USDB", "USDC", "USDD", "USDE"]
-    dip = {h: 0.97 for h in range(20 * 24, 20 * 24 + 4)}
+    dip = {h: 0.97 for h in range(20 * 24, 20 * 24 + 3)}
     together = [o for i, n in enumerate(names) for o in with_prices(stable(n, 30 * 24, i), dip)]
     assert run(DepegDetector(), together) == []
     alone = [o for i, n in enumerate(names) for o in stable(n, 30 * 24, i) if n != "USDA"]
     alone += with_prices(stable("USDA", 30 * 24, 0), dip)
-    assert [a.subject for a in run(DepegDetector(), alone)] == ["USDA"]
+    alerts = run(DepegDetector(), alone)
+    assert [a.subject for a in alerts] == ["USDA"]
+    assert alerts[0].evidence["shared_with_other_pegged_assets"] is False
+
+
+def test_a_lasting_depeg_of_most_stablecoins_at_once_still_alerts_after_four_hours() -> None:
+    names = ["USDA", "USDB", "USDC", "USDD", "USDE"]
+    dip = {h: 0.95 for h in range(20 * 24, 22 * 24)}
+    together = [o for i, n in enumerate(names) for o in with_prices(stable(n, 30 * 24, i), dip)]
+    alerts = run(DepegDetector(), together)
+    assert sorted(a.subject for a in alerts) == names
+    assert all(a.evidence["shared_with_other_pegged_assets"] for a in alerts)
+    assert all(4 * HOUR <= a.time - 20 * 24 * HOUR <= 6 * HOUR for a in alerts)
 
 
 def test_a_feed_that_goes_quiet_beyond_its_heartbeat_is_stale() -> None:

@@ -35,7 +35,6 @@ class _Asset:
     recovered_since: float | None = None
     last_time: float = 0.0
     last_median: float = 0.0
-    quiet_until: float = 0.0
 
 
 class DepegDetector(Detector):
@@ -57,7 +56,7 @@ class DepegDetector(Detector):
         premium: bool = False,
         common_mode_min: int = 3,
         align_seconds: float = 2 * HOUR,
-        quiet_seconds: float = 6 * HOUR,
+        common_mode_seconds: float = 4 * HOUR,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -72,7 +71,7 @@ class DepegDetector(Detector):
         self.premium = premium
         self.common_mode_min = common_mode_min
         self.align_seconds = align_seconds
-        self.quiet_seconds = quiet_seconds
+        self.common_mode_seconds = common_mode_seconds
         self._assets: dict[str, _Asset] = {}
 
     def params(self) -> dict[str, Any]:
@@ -89,7 +88,7 @@ class DepegDetector(Detector):
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
         asset.last_time, asset.last_median = event.time, median
-        if not asset.pegged or event.time < asset.quiet_until:
+        if not asset.pegged:
             return []
         if asset.in_episode:
             self._track_recovery(asset, event.time, median)
@@ -111,14 +110,13 @@ class DepegDetector(Detector):
             or event.time - asset.below_since < self.confirm_seconds
         ):
             return []
-        if self._common_mode(event.subject, event.time, median):
-            asset.quiet_until = event.time + self.quiet_seconds
-            asset.below_count, asset.below_since, asset.first_outside = 0, None, None
-            return []
-        asset.in_episode, asset.recovered_since = True, None
         onset = asset.first_outside if asset.first_outside is not None else asset.below_since
+        common = self._common_mode(event.subject, event.time, median)
+        if common and event.time - onset < self.common_mode_seconds:
+            return []  # wait: a quote glitch ends within hours, a shared depeg does not
+        asset.in_episode, asset.recovered_since = True, None
         asset.below_count, asset.below_since, asset.first_outside = 0, None, None
-        return [self._alert(event, median, onset)]
+        return [self._alert(event, median, onset, common)]
 
     def _common_mode(self, subject: str, time: float, median: float) -> bool:
         """Most other pegged assets moved the same way at the same time: the quote (the
@@ -134,7 +132,7 @@ class DepegDetector(Detector):
         same = sum(m * median > 0 and abs(m) > self.threshold / 2 for m in others)
         return same * 2 >= len(others)
 
-    def _alert(self, event: PriceObservation, median: float, onset: float) -> Alert:
+    def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
         side = "below" if median < 0 else "above"
         return Alert(
             detector=self.name,
@@ -148,6 +146,7 @@ class DepegDetector(Detector):
                 f"(median of the last 3 prices), confirmed over "
                 f"{(event.time - onset) / HOUR:.1f} h; it had held the peg for "
                 f"{self.window_hours // 24} days before"
+                + ("; most other pegged assets moved with it" if common else "")
             ),
             evidence={
                 "price": event.price,
@@ -155,6 +154,7 @@ class DepegDetector(Detector):
                 "peg": self.peg,
                 "threshold": self.threshold,
                 "first_outside_time": onset,
+                "shared_with_other_pegged_assets": common,
             },
         )
 
