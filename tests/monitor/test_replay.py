@@ -130,3 +130,11 @@ def test_cli_detector_parameters_reach_the_detector(
     assert out.read_text() == ""  # USDX's 7% dip is under a 50% threshold
     assert main(["monitor", "replay", sample, "--params", "[1]"]) == 2
     assert "must be a JSON object of objects" in capsys.readouterr().err
+
+
+def test_a_bad_parquet_row_is_reported_by_row(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    table = {"symbol": ["USDX", "USDX"], "timestamp": [1, 2], "usd_price": [1.0, float("nan")]}
+    pq.write_table(pa.table(table), path)
+    with pytest.raises(InputError, match=r"p\.parquet, row 1: bad price row"):
+        read_prices(path)

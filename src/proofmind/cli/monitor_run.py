@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,11 @@ def run_replay(
         )
     console.print(table)
     summary = report.summary()
+    console.print("scored: depeg alerts")
     console.print(json.dumps(summary, indent=1))
+    others = Counter(f"{a.detector}/{a.kind}" for a in alerts if a.detector != "depeg")
+    if others:
+        console.print(f"not scored: {dict(sorted(others.items()))}")
     for score in report.subjects.values():
         for label in score.unscored:
             console.print(f"not scored (less than 14 days of prices before it): {label}")
