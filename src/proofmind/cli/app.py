@@ -17,6 +17,7 @@ from proofmind.cli.params import (
     output_dir,
     output_file,
 )
+from proofmind.cli.monitor import monitor_app
 
 app = typer.Typer(
     name="proofmind",
@@ -71,6 +72,7 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(provenance_app, name="provenance")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(monitor_app, name="monitor")
 
 WorkspaceOption = Annotated[
     Path | None,

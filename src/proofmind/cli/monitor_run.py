@@ -1,0 +1,114 @@
+"""What `proofmind monitor replay` does; imported only when it runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.errors import InputError
+from proofmind.monitor.api import Detector
+from proofmind.monitor.prices import read_prices
+from proofmind.monitor.registry import detector_class, load_detectors
+from proofmind.monitor.replay import evaluate_alerts, read_events, replay, write_alerts
+
+console = Console(soft_wrap=True)
+
+
+def run_replay(
+    prices: Path,
+    events_path: Path | None,
+    out: Path | None,
+    names: list[str],
+    state_path: Path | None,
+    subjects: list[str] | None,
+    params: str | None = None,
+) -> None:
+    events = read_events(events_path) if events_path is not None else None
+    series = read_prices(prices)
+    detectors = _restore(state_path, names, _params(params))
+    started = time.perf_counter()
+    alerts = replay(series, detectors)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"{len(series):,} prices, {len(alerts):,} alerts in {elapsed:.2f} s "
+        f"({len(series) / max(elapsed, 1e-9):,.0f} prices/s)"
+    )
+    if out is not None:
+        write_alerts(alerts, out)
+        console.print(f"alerts → {out}")
+    if state_path is not None:
+        _save(state_path, detectors)
+    if events is None:
+        return
+    report = evaluate_alerts(alerts, events, series, subjects=set(subjects) if subjects else None)
+    table = Table("asset", "events", "detected", "delay h", "false alerts", "per asset-year")
+    for score in report.subjects.values():
+        if not (score.events or score.false_alerts or score.unscored):
+            continue
+        delays = ", ".join(f"{d:.1f}" for d in score.delays_hours) or "-"
+        table.add_row(
+            score.subject,
+            str(score.events),
+            str(score.detected),
+            delays,
+            str(score.false_alerts),
+            f"{score.false_per_year:.2f}",
+        )
+    console.print(table)
+    summary = report.summary()
+    console.print("scored: depeg alerts")
+    console.print(json.dumps(summary, indent=1))
+    others = Counter(f"{a.detector}/{a.kind}" for a in alerts if a.detector != "depeg")
+    if others:
+        console.print(f"not scored: {dict(sorted(others.items()))}")
+    for score in report.subjects.values():
+        for label in score.unscored:
+            console.print(f"not scored (less than 14 days of prices before it): {label}")
+    for window in report.missed:
+        console.print(f"[red]missed[/red]: {window.subject} {window.source}")
+
+
+def _params(text: str | None) -> dict[str, dict[str, Any]]:
+    if text is None:
+        return {}
+    source = "--params"
+    try:
+        if text.startswith("@"):
+            source = text[1:]
+            text = Path(source).read_text(encoding="utf-8")
+        parsed = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read detector parameters from {source}: {exc}") from exc
+    if not isinstance(parsed, dict) or not all(isinstance(v, dict) for v in parsed.values()):
+        raise InputError(
+            f"detector parameters from {source} must be a JSON object of objects",
+            hint='e.g. {"depeg": {"threshold": 0.03}}',
+        )
+    return parsed
+
+
+def _restore(
+    path: Path | None, names: list[str], params: dict[str, dict[str, Any]]
+) -> list[Detector]:
+    if path is None or not path.exists():
+        return load_detectors(names, params)
+    try:
+        saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return [detector_class(name).from_state(saved[name]) for name in names]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"cannot restore detector state from {path}: {exc}",
+            hint="delete the file to start fresh, or pass the detectors it was saved with",
+        ) from exc
+
+
+def _save(path: Path, detectors: list[Detector]) -> None:
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(json.dumps({d.name: d.to_state() for d in detectors}), encoding="utf-8")
+    temporary.replace(path)

@@ -1,0 +1,73 @@
+"""The detector interface: what a detector sees, what it emits, and how its state persists.
+
+A detector follows Forta's bot shape, ``evaluate(event) -> list[Alert]``. It keeps only bounded
+state of its own (no module globals), which ``to_state()`` turns into a JSON-able dict and
+``from_state()`` turns back into a detector that continues exactly where the first one stopped.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal, Self
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceObservation:
+    """One price of one asset: ``time`` in Unix seconds (UTC), ``price`` in the quote currency."""
+
+    subject: str
+    time: float
+    price: float
+
+
+# Confirmed blocks will join this union when the chain detectors arrive.
+Event = PriceObservation
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What a detector raises. ``score`` orders alerts of one detector (higher is worse)."""
+
+    detector: str
+    severity: Severity
+    subject: str
+    time: float
+    score: float
+    explanation: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    block: int | None = None
+    kind: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, float]:
+        """Identifies the alert: the same condition seen twice gives the same key."""
+        return (self.detector, self.kind, self.subject, self.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Detector(ABC):
+    """Base of every detector. Subclasses set ``name`` and implement the three methods.
+
+    ``__init__`` takes only keyword parameters and stores them; ``to_state()`` must include
+    whatever ``from_state()`` needs to rebuild the detector, parameters included.
+    """
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def evaluate(self, event: Event) -> list[Alert]:
+        """Look at one event (in time order per subject) and return the alerts it raises."""
+
+    @abstractmethod
+    def to_state(self) -> dict[str, Any]:
+        """The detector's parameters and bounded state as a JSON-able dict."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        """A detector that continues from ``state`` (what ``to_state()`` returned)."""

@@ -1,0 +1,210 @@
+"""Depeg detector: a pegged asset trades below its peg, confirmed, not a one-point glitch.
+
+Whether an asset is pegged is learned from its own history, never from its symbol: it becomes
+pegged after a window (14 days by default) in which nearly every observation sat within ±1% of
+the peg and the window was well covered. It stops being pegged when that window holds almost no
+observation near the peg any more (a collapsed coin, or a token that only passed by $1), so it
+does not alert for ever after. Confirmation: the median of the last three observations must be
+below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning at least
+``confirm_seconds``; one bad print moves neither the median nor the alert. One alert per episode;
+an episode ends when the median is back within ``band`` of the peg for ``recover_seconds``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Self
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
+
+HOUR = 3600.0
+
+
+@dataclass
+class _Asset:
+    buckets: deque[list[int]] = field(default_factory=deque)  # [hour, near-peg count, count]
+    near: int = 0
+    total: int = 0
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
+    pegged: bool = False
+    below_count: int = 0
+    below_since: float | None = None
+    first_outside: float | None = None
+    in_episode: bool = False
+    recovered_since: float | None = None
+    last_time: float = 0.0
+    last_median: float = 0.0
+
+
+class DepegDetector(Detector):
+    name: ClassVar[str] = "depeg"
+
+    def __init__(
+        self,
+        *,
+        peg: float = 1.0,
+        threshold: float = 0.02,
+        band: float = 0.01,
+        window_hours: int = 14 * 24,
+        min_near_fraction: float = 0.95,
+        min_coverage: float = 0.5,
+        unpeg_fraction: float = 0.2,
+        confirm: int = 2,
+        confirm_seconds: float = 1800.0,
+        recover_seconds: float = 72 * HOUR,
+        premium: bool = False,
+        common_mode_min: int = 3,
+        align_seconds: float = 2 * HOUR,
+        common_mode_seconds: float = 4 * HOUR,
+    ) -> None:
+        self.peg = peg
+        self.threshold = threshold
+        self.band = band
+        self.window_hours = window_hours
+        self.min_near_fraction = min_near_fraction
+        self.min_coverage = min_coverage
+        self.unpeg_fraction = unpeg_fraction
+        self.confirm = confirm
+        self.confirm_seconds = confirm_seconds
+        self.recover_seconds = recover_seconds
+        self.premium = premium
+        self.common_mode_min = common_mode_min
+        self.align_seconds = align_seconds
+        self.common_mode_seconds = common_mode_seconds
+        self._assets: dict[str, _Asset] = {}
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def evaluate(self, event: Event) -> list[Alert]:
+        if not isinstance(event, PriceObservation):
+            return []
+        asset = self._assets.get(event.subject)
+        if asset is None:
+            asset = self._assets[event.subject] = _Asset()
+        deviation = event.price / self.peg - 1.0
+        self._update_window(asset, event.time, abs(deviation) <= self.band)
+        asset.recent.append(deviation)
+        median = sorted(asset.recent)[len(asset.recent) // 2]
+        asset.last_time, asset.last_median = event.time, median
+        if not asset.pegged:
+            return []
+        if asset.in_episode:
+            self._track_recovery(asset, event.time, median)
+            return []
+        outside = median < -self.threshold or (self.premium and median > self.threshold)
+        if abs(deviation) > self.threshold:
+            if asset.first_outside is None:
+                asset.first_outside = event.time
+        elif not outside:
+            asset.first_outside = None
+        if not outside:
+            asset.below_count, asset.below_since = 0, None
+            return []
+        if asset.below_since is None:
+            asset.below_since = event.time
+        asset.below_count += 1
+        if (
+            asset.below_count < self.confirm
+            or event.time - asset.below_since < self.confirm_seconds
+        ):
+            return []
+        onset = asset.first_outside if asset.first_outside is not None else asset.below_since
+        common = self._common_mode(event.subject, event.time, median)
+        if common and event.time - onset < self.common_mode_seconds:
+            return []  # wait: a quote glitch ends within hours, a shared depeg does not
+        asset.in_episode, asset.recovered_since = True, None
+        asset.below_count, asset.below_since, asset.first_outside = 0, None, None
+        return [self._alert(event, median, onset, common)]
+
+    def _common_mode(self, subject: str, time: float, median: float) -> bool:
+        """Most other pegged assets moved the same way at the same time: the quote (the
+        aggregator's USD reference) moved, not this asset's peg. Timestamps of different feeds
+        do not align, so "the same time" is each one's latest price within ``align_seconds``."""
+        others = [
+            a.last_median
+            for s, a in self._assets.items()
+            if s != subject and a.pegged and time - a.last_time <= self.align_seconds
+        ]
+        if len(others) < self.common_mode_min:
+            return False
+        same = sum(m * median > 0 and abs(m) > self.threshold / 2 for m in others)
+        return same * 2 >= len(others)
+
+    def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
+        side = "below" if median < 0 else "above"
+        return Alert(
+            detector=self.name,
+            kind="depeg",
+            severity="critical" if abs(median) >= 0.05 else "high",
+            subject=event.subject,
+            time=event.time,
+            score=round(abs(median), 6),
+            explanation=(
+                f"{event.subject} trades {abs(median):.1%} {side} its peg of {self.peg:g} "
+                f"(median of the last 3 prices), confirmed over "
+                f"{(event.time - onset) / HOUR:.1f} h; it had held the peg for "
+                f"{self.window_hours // 24} days before"
+                + ("; most other pegged assets moved with it" if common else "")
+            ),
+            evidence={
+                "price": event.price,
+                "median_deviation": round(median, 6),
+                "peg": self.peg,
+                "threshold": self.threshold,
+                "first_outside_time": onset,
+                "shared_with_other_pegged_assets": common,
+            },
+        )
+
+    def _update_window(self, asset: _Asset, time: float, near: bool) -> None:
+        hour = int(time // HOUR)
+        if asset.buckets and asset.buckets[-1][0] == hour:
+            bucket = asset.buckets[-1]
+        else:
+            bucket = [hour, 0, 0]
+            asset.buckets.append(bucket)
+        bucket[1] += near
+        bucket[2] += 1
+        asset.near += near
+        asset.total += 1
+        while asset.buckets and asset.buckets[0][0] <= hour - self.window_hours:
+            _, old_near, old_total = asset.buckets.popleft()
+            asset.near -= old_near
+            asset.total -= old_total
+        fraction = asset.near / asset.total
+        if not asset.pegged:
+            covered = len(asset.buckets) >= self.min_coverage * self.window_hours
+            spans = hour - asset.buckets[0][0] >= 0.9 * self.window_hours
+            asset.pegged = covered and spans and fraction >= self.min_near_fraction
+        elif fraction < self.unpeg_fraction:
+            asset.pegged = asset.in_episode = False
+            asset.below_count, asset.below_since, asset.first_outside = 0, None, None
+
+    def _track_recovery(self, asset: _Asset, time: float, median: float) -> None:
+        if abs(median) > self.band:
+            asset.recovered_since = None
+        elif asset.recovered_since is None:
+            asset.recovered_since = time
+        elif time - asset.recovered_since >= self.recover_seconds:
+            asset.in_episode, asset.recovered_since = False, None
+
+    def to_state(self) -> dict[str, Any]:
+        assets = {}
+        for subject, asset in self._assets.items():
+            state = asdict(asset)
+            state["buckets"] = [list(b) for b in asset.buckets]
+            state["recent"] = list(asset.recent)
+            assets[subject] = state
+        return {"detector": self.name, "params": self.params(), "assets": assets}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        detector = cls(**state["params"])
+        for subject, saved in state["assets"].items():
+            asset = _Asset(**{k: v for k, v in saved.items() if k not in ("buckets", "recent")})
+            asset.buckets = deque([list(b) for b in saved["buckets"]])
+            asset.recent = deque(saved["recent"], maxlen=3)
+            detector._assets[subject] = asset
+        return detector

@@ -1,0 +1,80 @@
+"""Discount of a derivative against its underlying (stETH/ETH, WBTC/BTC…), as a ratio series.
+
+Each pair's ratio is an observation of its own subject ("STETH/ETH") fed to an inner
+:class:`DepegDetector`, so the same rules hold: the ratio must first hold its peg for the
+learning window, glitches are voted down by a median, one alert per episode. Feeds of the two
+assets do not tick together: a ratio is formed only when the other leg's latest price is at most
+``align_seconds`` (15 minutes) apart, since a ratio of two moments carries the underlying's
+move between them as a false discount; it is refreshed on an update of either leg.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Self
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
+from proofmind.monitor.depeg import DepegDetector
+
+
+class RatioDetector(Detector):
+    name: ClassVar[str] = "ratio"
+
+    def __init__(
+        self,
+        *,
+        pairs: dict[str, str] | None = None,
+        pegs: dict[str, float] | None = None,
+        align_seconds: float = 900.0,
+        depeg: dict[str, Any] | None = None,
+    ) -> None:
+        self.pairs = dict(pairs or {})  # derivative -> underlying
+        self.pegs = dict(pegs or {})  # derivative -> expected ratio (1.0 when absent)
+        self.align_seconds = align_seconds
+        self.depeg = dict(depeg or {})
+        self._inner = DepegDetector(**self.depeg)
+        self._latest: dict[str, list[float]] = {}  # subject -> [time, price]
+
+    def evaluate(self, event: Event) -> list[Alert]:
+        if not isinstance(event, PriceObservation):
+            return []
+        self._latest[event.subject] = [event.time, event.price]
+        alerts: list[Alert] = []
+        for derivative, underlying in self.pairs.items():
+            if event.subject not in (derivative, underlying):
+                continue
+            legs = self._latest.get(derivative), self._latest.get(underlying)
+            if legs[0] is None or legs[1] is None:
+                continue
+            if abs(legs[0][0] - legs[1][0]) > self.align_seconds:
+                continue  # one leg is stale: a ratio of two moments is not a discount
+            ratio = legs[0][1] / legs[1][1] / self.pegs.get(derivative, 1.0)
+            pair = PriceObservation(f"{derivative}/{underlying}", event.time, ratio)
+            alerts += [self._relabel(a) for a in self._inner.evaluate(pair)]
+        return alerts
+
+    def _relabel(self, alert: Alert) -> Alert:
+        return Alert(
+            detector=self.name,
+            kind="discount",
+            severity=alert.severity,
+            subject=alert.subject,
+            time=alert.time,
+            score=alert.score,
+            explanation=alert.explanation.replace("trades", "ratio trades", 1),
+            evidence=alert.evidence,
+        )
+
+    def to_state(self) -> dict[str, Any]:
+        params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {
+            "params": params,
+            "inner": self._inner.to_state(),
+            "latest": {k: list(v) for k, v in self._latest.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        detector = cls(**state["params"])
+        detector._inner = DepegDetector.from_state(state["inner"])
+        detector._latest = {k: list(v) for k, v in state["latest"].items()}
+        return detector

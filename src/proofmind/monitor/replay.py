@@ -1,0 +1,204 @@
+"""Replay detectors over a price series and score their alerts against labelled event windows.
+
+Scoring (per subject, for one detector, ``depeg`` by default):
+- an event window is detected when an alert falls inside ``[start, end]``;
+- its delay runs from the window's onset, the first observation in the window outside ±2% of
+  the peg whose next observation is outside too (so a lone glitch does not start the clock),
+  to the first alert in the window;
+- an alert outside every window of its subject is a false alert; the rate is per asset-year of
+  observed series (first to last observation of the subject);
+- a window with less than ``min_history_days`` of the subject's data before it cannot be
+  detected by a detector that learns the peg from history: it is reported, not scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from proofmind.errors import InputError
+from proofmind.monitor.api import Alert, Detector, PriceObservation
+from proofmind.monitor.prices import PriceSeries
+
+YEAR = 365.25 * 86400.0
+
+
+def replay(series: PriceSeries, detectors: list[Detector]) -> list[Alert]:
+    alerts: list[Alert] = []
+    evaluators = [d.evaluate for d in detectors]
+    for subject, time, price in zip(
+        series.symbol.tolist(), series.time.tolist(), series.price.tolist(), strict=True
+    ):
+        event = PriceObservation(subject, time, price)
+        for evaluate in evaluators:
+            found = evaluate(event)
+            if found:
+                alerts.extend(found)
+    return alerts
+
+
+def write_alerts(alerts: Iterable[Alert], path: Path) -> int:
+    rows = [a.to_dict() for a in alerts]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".partial")
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for row in rows:
+            row["evidence"] = json.dumps(row["evidence"], sort_keys=True)
+        pq.write_table(pa.Table.from_pylist(rows), temporary)
+    else:
+        with temporary.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, sort_keys=True) + "\n")
+    temporary.replace(path)  # never a half-written alert file
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class EventWindow:
+    subject: str
+    start: float
+    end: float
+    source: str
+
+
+def read_events(path: Path) -> list[EventWindow]:
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read events file {path}: {exc}") from exc
+    events = []
+    with handle:
+        lines = (line for line in handle if not line.startswith("#"))
+        reader = csv.DictReader(lines)
+        needed = {"subject", "start", "end", "source"}
+        if not needed <= set(reader.fieldnames or []):
+            raise InputError(
+                f"{path}: the events file needs the columns subject,start,end,source",
+                hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
+            )
+        for number, row in enumerate(reader, start=2):
+            try:
+                start, end = _instant(row["start"]), _instant(row["end"])
+            except ValueError as exc:
+                raise InputError(f"{path}, record {number}: {exc}") from exc
+            if end < start:
+                raise InputError(f"{path}, record {number}: end is before start")
+            events.append(EventWindow(row["subject"], start, end, row["source"]))
+    return events
+
+
+def _instant(text: str) -> float:
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+@dataclass
+class SubjectScore:
+    subject: str
+    years: float
+    events: int = 0
+    detected: int = 0
+    delays_hours: list[float] = field(default_factory=list)
+    false_alerts: int = 0
+    unscored: list[str] = field(default_factory=list)
+
+    @property
+    def false_per_year(self) -> float:
+        return self.false_alerts / self.years if self.years else 0.0
+
+
+@dataclass
+class Evaluation:
+    subjects: dict[str, SubjectScore]
+    missed: list[EventWindow]
+
+    def summary(self) -> dict[str, Any]:
+        scores = list(self.subjects.values())
+        delays = [d for s in scores for d in s.delays_hours]
+        years = sum(s.years for s in scores)
+        false = sum(s.false_alerts for s in scores)
+        return {
+            "events": sum(s.events for s in scores),
+            "detected": sum(s.detected for s in scores),
+            "recall": (sum(s.detected for s in scores) / max(1, sum(s.events for s in scores))),
+            "median_delay_hours": statistics.median(delays) if delays else None,
+            "max_delay_hours": max(delays) if delays else None,
+            "false_alerts": false,
+            "asset_years": round(years, 3),
+            "false_per_asset_year": false / years if years else 0.0,
+        }
+
+
+def evaluate_alerts(
+    alerts: list[Alert],
+    events: list[EventWindow],
+    series: PriceSeries,
+    *,
+    detector: str = "depeg",
+    peg: float = 1.0,
+    threshold: float = 0.02,
+    min_history_days: float = 14.0,
+    subjects: set[str] | None = None,
+) -> Evaluation:
+    wanted = subjects if subjects is not None else set(series.symbol.tolist())
+    by_subject = {
+        s: [a for a in alerts if a.detector == detector and a.subject == s] for s in wanted
+    }
+    scores: dict[str, SubjectScore] = {}
+    missed: list[EventWindow] = []
+    for subject in sorted(wanted):
+        mask = series.symbol == subject
+        times, prices = series.time[mask], series.price[mask]
+        if len(times) == 0:
+            continue
+        score = scores[subject] = SubjectScore(subject, (times[-1] - times[0]) / YEAR)
+        windows = [e for e in events if e.subject == subject]
+        own = by_subject[subject]
+        score.false_alerts = sum(not any(w.start <= a.time <= w.end for w in windows) for a in own)
+        for window in windows:
+            if times[0] > window.start - min_history_days * 86400:
+                score.unscored.append(_label(window))
+                continue
+            score.events += 1
+            hits = sorted(a.time for a in own if window.start <= a.time <= window.end)
+            if not hits:
+                missed.append(window)
+                continue
+            score.detected += 1
+            onset = _onset(times, prices, window, peg, threshold)
+            score.delays_hours.append(max(0.0, hits[0] - (onset or window.start)) / 3600)
+    return Evaluation(scores, missed)
+
+
+def _onset(
+    times: NDArray[np.float64],
+    prices: NDArray[np.float64],
+    window: EventWindow,
+    peg: float,
+    threshold: float,
+) -> float | None:
+    inside = np.flatnonzero((times >= window.start) & (times <= window.end))
+    outside = np.abs(prices[inside] / peg - 1) > threshold
+    for k in range(len(inside) - 1):
+        if outside[k] and outside[k + 1]:
+            return float(times[inside[k]])
+    return None
+
+
+def _label(window: EventWindow) -> str:
+    day = datetime.fromtimestamp(window.start, UTC).date().isoformat()
+    return f"{window.subject} {day}"

@@ -1,0 +1,218 @@
+"""Depeg and feed-health detectors on constructed series whose right answer is known."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from proofmind.errors import InputError
+from proofmind.monitor import (
+    Alert,
+    DepegDetector,
+    FeedHealthDetector,
+    PriceObservation,
+    RatioDetector,
+    available,
+    load_detectors,
+)
+from proofmind.monitor.api import Detector
+from proofmind.monitor.prices import read_prices
+from proofmind.monitor.replay import replay
+
+HOUR = 3600.0
+SAMPLE = Path(__file__).resolve().parents[2] / "src/proofmind/monitor/data/sample_prices.csv"
+
+
+def stable(subject: str, hours: int, seed: int = 1, start: float = 0.0) -> list[PriceObservation]:
+    rng = random.Random(seed)
+    return [
+        PriceObservation(subject, start + h * HOUR + rng.uniform(0, 600), 1 + rng.gauss(0, 0.001))
+        for h in range(hours)
+    ]
+
+
+def run(detector: Detector, events: list[PriceObservation]) -> list[Alert]:
+    return [a for e in sorted(events, key=lambda e: e.time) for a in detector.evaluate(e)]
+
+
+def with_prices(events: list[PriceObservation], prices: dict[int, float]) -> list[PriceObservation]:
+    return [
+        PriceObservation(e.subject, e.time, prices.get(i, e.price)) for i, e in enumerate(events)
+    ]
+
+
+def test_a_confirmed_depeg_alerts_once_within_three_hours() -> None:
+    series = stable("USDX", 30 * 24)
+    drop = {h: 0.95 for h in range(20 * 24, 22 * 24)}
+    alerts = run(DepegDetector(), with_prices(series, drop))
+    assert len(alerts) == 1
+    first_outside = series[20 * 24].time
+    assert 0 < alerts[0].time - first_outside <= 3 * HOUR
+    assert alerts[0].subject == "USDX" and alerts[0].severity == "critical"
+    assert alerts[0].evidence["first_outside_time"] == first_outside
+
+
+def test_single_point_glitches_never_alert() -> None:
+    glitches = {15 * 24: 0.5, 18 * 24: 0.9, 18 * 24 + 5: 1.3, 25 * 24: 0.0001}
+    assert run(DepegDetector(), with_prices(stable("USDX", 30 * 24), glitches)) == []
+
+
+def test_a_premium_alerts_only_when_asked() -> None:
+    premium = {h: 1.05 for h in range(20 * 24, 21 * 24)}
+    series = with_prices(stable("USDX", 30 * 24), premium)
+    assert run(DepegDetector(), series) == []
+    assert len(run(DepegDetector(premium=True), series)) == 1
+
+
+def test_assets_that_are_not_pegged_never_alert_as_depegs() -> None:
+    rng = random.Random(5)
+    price, walk = 1.0, []
+    for h in range(120 * 24):  # a volatile token that keeps crossing $1
+        price *= math.exp(rng.gauss(0, 0.01))
+        walk.append(PriceObservation("TOKA", h * HOUR, price))
+    crash = [
+        PriceObservation("ETHX", h * HOUR, 3000.0 * (0.5 if h > 600 else 1)) for h in range(900)
+    ]
+    assert run(DepegDetector(), walk + crash) == []
+
+
+def test_no_alert_before_the_peg_is_learned_from_history() -> None:
+    launch = with_prices(stable("NEWC", 30 * 24), {h: 0.9 for h in range(48)})
+    assert run(DepegDetector(), launch) == []
+
+
+def test_a_collapsed_coin_alerts_once_then_stops_being_pegged() -> None:
+    series = stable("USTX", 90 * 24)
+    collapse = {h: 0.02 + 0.5 * math.exp(-(h - 20 * 24) / 24) for h in range(20 * 24, 90 * 24)}
+    detector = DepegDetector()
+    assert len(run(detector, with_prices(series, collapse))) == 1
+    assert detector.to_state()["assets"]["USTX"]["pegged"] is False
+
+
+def test_a_brief_move_of_every_stablecoin_at_once_is_the_quote_not_a_depeg() -> None:
+    names = ["USDA", "USDB", "USDC", "USDD", "USDE"]
+    dip = {h: 0.97 for h in range(20 * 24, 20 * 24 + 3)}
+    together = [o for i, n in enumerate(names) for o in with_prices(stable(n, 30 * 24, i), dip)]
+    assert run(DepegDetector(), together) == []
+    alone = [o for i, n in enumerate(names) for o in stable(n, 30 * 24, i) if n != "USDA"]
+    alone += with_prices(stable("USDA", 30 * 24, 0), dip)
+    alerts = run(DepegDetector(), alone)
+    assert [a.subject for a in alerts] == ["USDA"]
+    assert alerts[0].evidence["shared_with_other_pegged_assets"] is False
+
+
+def test_a_lasting_depeg_of_most_stablecoins_at_once_still_alerts_after_four_hours() -> None:
+    names = ["USDA", "USDB", "USDC", "USDD", "USDE"]
+    dip = {h: 0.95 for h in range(20 * 24, 22 * 24)}
+    together = [o for i, n in enumerate(names) for o in with_prices(stable(n, 30 * 24, i), dip)]
+    alerts = run(DepegDetector(), together)
+    assert sorted(a.subject for a in alerts) == names
+    assert all(a.evidence["shared_with_other_pegged_assets"] for a in alerts)
+    assert all(4 * HOUR <= a.time - 20 * 24 * HOUR <= 6 * HOUR for a in alerts)
+
+
+def test_a_feed_that_goes_quiet_beyond_its_heartbeat_is_stale() -> None:
+    series = [o for o in stable("USDY", 100) if not 40 <= o.time / HOUR < 52]
+    configured = run(FeedHealthDetector(heartbeats={"USDY": 3 * HOUR}), series)
+    assert [a.kind for a in configured] == ["stale"]
+    assert configured[0].time == pytest.approx(series[39].time + 3 * HOUR)
+    learned = run(FeedHealthDetector(), series)  # 6 x the median interval, at least 6 h
+    assert [a.kind for a in learned] == ["stale"]
+    assert run(FeedHealthDetector(), stable("USDY", 100)) == []
+
+
+def test_a_feed_pinned_at_its_minimum_answer_alerts_once() -> None:
+    series = with_prices(stable("LUNAX", 100), {h: 0.10 for h in range(40, 90)})
+    alerts = run(FeedHealthDetector(bounds={"LUNAX": [0.10, 1000.0]}, pinned_count=3), series)
+    assert [(a.kind, a.time) for a in alerts] == [("pinned", series[42].time)]
+    assert "minimum" in alerts[0].explanation
+
+
+def test_a_feed_repeating_one_answer_for_a_day_is_pinned() -> None:
+    series = with_prices(stable("FEEDZ", 100), {h: 0.995 for h in range(30, 60)})
+    alerts = run(FeedHealthDetector(), series)
+    assert [a.kind for a in alerts] == ["pinned"]
+    assert alerts[0].time == series[53].time  # 24 answers spanning at least 12 h
+
+
+@pytest.mark.parametrize("cut", [1, 700, 2100, 3500])
+def test_saved_and_restored_state_gives_the_alerts_of_an_uninterrupted_run(cut: int) -> None:
+    series = read_prices(SAMPLE)
+    whole = replay(series, [DepegDetector(), FeedHealthDetector()])
+    assert {a.kind for a in whole} == {"depeg", "stale", "pinned"}
+    first = [DepegDetector(), FeedHealthDetector()]
+    head = replay(_slice(series, 0, cut), first)
+    saved = json.loads(json.dumps([d.to_state() for d in first]))
+    second: list[Detector] = [
+        DepegDetector.from_state(saved[0]),
+        FeedHealthDetector.from_state(saved[1]),
+    ]
+    tail = replay(_slice(series, cut, len(series)), second)
+    assert head + tail == whole
+
+
+def _slice(series, start: int, stop: int):  # type: ignore[no-untyped-def]
+    from proofmind.monitor.prices import PriceSeries
+
+    return PriceSeries(series.symbol[start:stop], series.time[start:stop], series.price[start:stop])
+
+
+def test_detectors_are_found_by_entry_point() -> None:
+    assert {"depeg", "feed-health"} <= set(available())
+    loaded = load_detectors(["depeg"], {"depeg": {"threshold": 0.03}})
+    assert isinstance(loaded[0], DepegDetector) and loaded[0].threshold == 0.03
+    with pytest.raises(InputError, match="no detector named 'nope'"):
+        load_detectors(["nope"])
+    with pytest.raises(InputError, match="bad parameters for detector 'depeg'"):
+        load_detectors(["depeg"], {"depeg": {"thresold": 0.03}})
+
+
+def eth_and_steth(hours: int, discount: dict[int, float]) -> list[PriceObservation]:
+    rng = random.Random(3)
+    price, out = 2000.0, []
+    for h in range(hours):
+        price *= math.exp(rng.gauss(0, 0.01))
+        if h == 25 * 24:
+            price *= 1.4  # the underlying jumps; the derivative follows it
+        out.append(PriceObservation("ETH", h * HOUR + 60, price))
+        ratio = (1 + rng.gauss(0, 0.0005)) * discount.get(h, 1.0)
+        out.append(PriceObservation("STETH", h * HOUR + 360, price * ratio))  # 5 min apart
+    return out
+
+
+def test_a_derivative_discount_against_its_underlying_alerts_once() -> None:
+    discount = {h: 0.94 for h in range(20 * 24, 21 * 24)}
+    alerts = run(RatioDetector(pairs={"STETH": "ETH"}), eth_and_steth(30 * 24, discount))
+    assert [(a.detector, a.kind, a.subject) for a in alerts] == [("ratio", "discount", "STETH/ETH")]
+    assert alerts[0].time - 20 * HOUR * 24 <= 3 * HOUR
+    # a jump of the underlying alone, which the derivative follows, is quiet
+    assert run(RatioDetector(pairs={"STETH": "ETH"}), eth_and_steth(30 * 24, {})) == []
+
+
+def test_a_ratio_is_not_formed_from_a_stale_leg() -> None:
+    series = [
+        o
+        for o in eth_and_steth(30 * 24, {})
+        if not (o.subject == "STETH" and 25 * 24 - 6 <= o.time / HOUR < 25 * 24 + 6)
+    ]
+    detector = RatioDetector(pairs={"STETH": "ETH"})
+    assert run(detector, series) == []  # ETH jumps 40% while STETH is silent for 12 h
+    assert detector.to_state()["inner"]["assets"]["STETH/ETH"]["pegged"] is True
+    # pairing each price with the other leg's whatever its age: the ratio is too noisy to learn
+    loose = RatioDetector(pairs={"STETH": "ETH"}, align_seconds=30 * 24 * HOUR)
+    run(loose, series)
+    assert loose.to_state()["inner"]["assets"]["STETH/ETH"]["pegged"] is False
+
+
+def test_the_ratio_detector_restores_its_state() -> None:
+    discount = {h: 0.94 for h in range(20 * 24, 21 * 24)}
+    events = sorted(eth_and_steth(30 * 24, discount), key=lambda e: e.time)
+    whole = run(RatioDetector(pairs={"STETH": "ETH"}), events)
+    first = RatioDetector(pairs={"STETH": "ETH"})
+    head = run(first, events[:900])
+    second = RatioDetector.from_state(json.loads(json.dumps(first.to_state())))
+    assert head + run(second, events[900:]) == whole and len(whole) == 1
