@@ -33,6 +33,7 @@ NON_HEX = "0x" + "zz" * 20
 LONG_LIST = ",".join(["0.5"] * 3000)  # once tried as a file name: "File name too long"
 POOL_TOO_BIG = str(2**256)
 NO_WS = "/nonexistent/workspace"
+SAMPLE_PRICES = Path(__file__).parents[1] / "src/proofmind/monitor/data/sample_prices.csv"
 
 # command path → bad inputs: (arguments after the command, a phrase the error must hold)
 CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
@@ -152,6 +153,14 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["nosuchfile", "--data", "chaindata", "--model", "model.txt"], "nosuchfile"),
         ([GOOD, "--data", "chaindata", "--model", "labels.csv"], "not a LightGBM text model"),
     ],
+    ("monitor", "replay"): [
+        (["nosuch.csv"], "nosuch.csv"),
+        ([str(SAMPLE_PRICES), "--params", "{bad"], "--params"),
+        ([str(SAMPLE_PRICES), "-d", "nosuch"], "no detector named 'nosuch'"),
+        ([str(SAMPLE_PRICES), "-o", "/proc/x/alerts.jsonl"], "/proc"),
+        ([str(SAMPLE_PRICES), "-o", "afile/alerts.jsonl"], "afile is a file"),
+    ],
+    ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("sybil", "detect"): [
         (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),
         (["edges.csv", "--candidates", "labels.csv", "-o", "/proc/x"], "/proc"),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from proofmind import __version__
+from proofmind.cli.monitor import monitor_app
 from proofmind.cli.params import (
     UINT32_MAX,
     UINT64_MAX,
@@ -17,7 +18,6 @@ from proofmind.cli.params import (
     output_dir,
     output_file,
 )
-from proofmind.cli.monitor import monitor_app
 
 app = typer.Typer(
     name="proofmind",

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from proofmind.cli.params import output_file
+
 monitor_app = typer.Typer(
     help="Detectors over prices (depeg, feed health): replay history and score it.",
     no_args_is_help=True,
@@ -25,7 +27,12 @@ def replay_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write alerts here: .jsonl (JSON lines) or .parquet."),
+        typer.Option(
+            "--out",
+            "-o",
+            parser=output_file,
+            help="Write alerts here: .jsonl (JSON lines) or .parquet.",
+        ),
     ] = None,
     detectors: Annotated[
         list[str] | None,
