@@ -148,7 +148,8 @@ def test_failing_batches_never_show_the_secret(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
-    caplog.set_level(logging.DEBUG)
+    chain.w3.provider.make_request("anvil_mine", ["0x3"])  # type: ignore[arg-type]
+    caplog.set_level(logging.DEBUG)  # blocks 0..3 exist: the range is valid, the batches fail
     with misbehaving_node(mode, upstream) as port:
         for i, url in enumerate(secret_urls(port)):
             error = run_ingest(url, tmp_path / str(i))

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from proofmind.chain.batch import BULK_RETRY, BatchedRpc
 from proofmind.chain.events import BlockRange, BlockRef, Reorg, ReorgSafeCursor
-from proofmind.chain.retry import RetryPolicy
+from proofmind.chain.retry import RetryPolicy, with_retries
 from proofmind.errors import ChainError, InputError
 from proofmind.intel.etherscan import BLOCK_RANGE
 from proofmind.store.state import StateDB
@@ -304,7 +304,9 @@ def ingest(
     ``start`` (default: block 0 in a new folder, the checkpoint in one written before) and
     ``end`` are checked against the chain head and the checkpoint before anything is written,
     so an impossible range fails instead of moving the checkpoint past blocks never read."""
-    first = check_range(w3, out, start, end, follow=follow, confirmations=confirmations)
+    first = check_range(
+        w3, out, start, end, follow=follow, confirmations=confirmations, retry=retry
+    )
     out.mkdir(parents=True, exist_ok=True)
     state = StateDB(out / "_ingest.sqlite")
     fetcher = _BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY))
@@ -356,16 +358,18 @@ def check_range(
     *,
     follow: bool = False,
     confirmations: int = 0,
+    retry: RetryPolicy | None = None,
 ) -> int:
     """The first block to read; an InputError for a range that is impossible (reversed,
-    beyond the chain head) or that disagrees with the checkpoint already in ``out``."""
+    beyond the chain head) or that disagrees with the checkpoint already in ``out``. The head
+    is read with ``retry`` (the chain layer's default policy when None)."""
     if min(start or 0, end or 0) < 0:
         raise InputError("block numbers cannot be negative")
     if start is not None and end is not None and end < start:
         raise InputError(
             f"--to {end} is before --from {start}", hint="give --from ≤ --to (both inclusive)"
         )
-    head = int(w3.eth.block_number) - confirmations
+    head = int(with_retries(lambda: w3.eth.block_number, policy=retry)) - confirmations
     confirmed = f" ({confirmations} confirmation(s) below the head)" if confirmations else ""
     if not follow:
         for flag, block in (("--to", end), ("--from", start)):
