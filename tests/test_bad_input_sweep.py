@@ -159,6 +159,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "-d", "nosuch"], "no detector named 'nosuch'"),
         ([str(SAMPLE_PRICES), "-o", "/proc/x/alerts.jsonl"], "/proc"),
         ([str(SAMPLE_PRICES), "-o", "afile/alerts.jsonl"], "afile is a file"),
+        ([str(SAMPLE_PRICES), "--subjects", "NOPE"], "no price in"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("sybil", "detect"): [

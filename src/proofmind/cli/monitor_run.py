@@ -31,6 +31,12 @@ def run_replay(
 ) -> None:
     events = read_events(events_path) if events_path is not None else None
     series = read_prices(prices)
+    unknown = sorted(set(subjects or ()) - set(series.symbol.tolist()))
+    if unknown:
+        raise InputError(
+            f"--subjects names assets with no price in {prices}: {', '.join(unknown)}",
+            hint="use the symbols of the price file's symbol column",
+        )
     detectors = _restore(state_path, names, _params(params))
     started = time.perf_counter()
     alerts = replay(series, detectors)
