@@ -160,6 +160,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "-o", "/proc/x/alerts.jsonl"], "/proc"),
         ([str(SAMPLE_PRICES), "-o", "afile/alerts.jsonl"], "afile is a file"),
         ([str(SAMPLE_PRICES), "--subjects", "NOPE"], "no price in"),
+        ([str(SAMPLE_PRICES), "-o", "alerts.txt"], "alert format"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("sybil", "detect"): [

@@ -18,6 +18,7 @@ from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import evaluate_alerts, read_events, replay, write_alerts
 
 console = Console(soft_wrap=True)
+ALERT_FORMATS = (".jsonl", ".parquet")
 
 
 def run_replay(
@@ -29,6 +30,11 @@ def run_replay(
     subjects: list[str] | None,
     params: str | None = None,
 ) -> None:
+    if out is not None and out.suffix not in ALERT_FORMATS:
+        raise InputError(
+            f"cannot tell the alert format of {out} from its suffix",
+            hint="name it .jsonl (JSON lines) or .parquet",
+        )
     events = read_events(events_path) if events_path is not None else None
     series = read_prices(prices)
     unknown = sorted(set(subjects or ()) - set(series.symbol.tolist()))
