@@ -1,0 +1,273 @@
+"""The alert store: every alert a monitor raised, once, in one SQLite file.
+
+Writers (``proofmind monitor run``) and readers (the HTTP API, the dashboard's live feed, an agent)
+share the file: WAL mode lets readers go on while the monitor writes. An alert is identified by
+its key (detector, kind, subject, time), so storing the same condition twice keeps the first copy
+(``add`` returns ``None``): replays and restarts never duplicate an alert. Alerts raised on a block
+that a reorg dropped are not deleted but marked retracted, so whoever saw them can be told.
+
+Ids grow monotonically; a reader that remembers the last id it saw asks for ``after_id`` and gets
+exactly what is new (this is how the live feed streams).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from proofmind.errors import InputError, WorkspaceError
+from proofmind.monitor.api import Alert
+
+ALERTS_FILE = "monitor/alerts.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_key    TEXT    NOT NULL UNIQUE,
+    detector     TEXT    NOT NULL,
+    kind         TEXT    NOT NULL,
+    severity     TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    time         REAL    NOT NULL,
+    block        INTEGER,
+    block_hash   TEXT,
+    score        REAL    NOT NULL,
+    explanation  TEXT    NOT NULL,
+    evidence     TEXT    NOT NULL,
+    status       TEXT    NOT NULL DEFAULT 'active',
+    stored_at    REAL    NOT NULL,
+    retracted_at REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
+CREATE INDEX IF NOT EXISTS alerts_detector ON alerts(detector, id);
+CREATE INDEX IF NOT EXISTS alerts_subject ON alerts(subject, id);
+CREATE INDEX IF NOT EXISTS alerts_block ON alerts(block);
+"""
+
+STATUSES = ("active", "retracted")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert as stored: the alert itself plus its id, status and block hash."""
+
+    id: int
+    alert: Alert
+    status: str
+    stored_at: float
+    block_hash: str | None = None
+    retracted_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            **self.alert.to_dict(),
+            "status": self.status,
+            "stored_at": self.stored_at,
+            "block_hash": self.block_hash,
+            "retracted_at": self.retracted_at,
+        }
+
+
+def alert_key(alert: Alert) -> str:
+    """The text form of :attr:`Alert.key`, stable across processes and versions."""
+    return json.dumps(list(alert.key), separators=(",", ":"))
+
+
+def _row_to_stored(row: sqlite3.Row) -> StoredAlert:
+    alert = Alert(
+        detector=row["detector"],
+        severity=row["severity"],
+        subject=row["subject"],
+        time=row["time"],
+        score=row["score"],
+        explanation=row["explanation"],
+        evidence=json.loads(row["evidence"]),
+        block=row["block"],
+        kind=row["kind"],
+    )
+    return StoredAlert(
+        id=row["id"],
+        alert=alert,
+        status=row["status"],
+        stored_at=row["stored_at"],
+        block_hash=row["block_hash"],
+        retracted_at=row["retracted_at"],
+    )
+
+
+class AlertStore:
+    """Alerts in SQLite. Thread-safe; one connection per store, one transaction per write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise WorkspaceError(
+                f"cannot open the alert store {path}: {exc}",
+                hint="check that the folder is writable and the file is a proofmind alert store",
+            ) from exc
+
+    @classmethod
+    def for_workspace(cls, root: Path) -> AlertStore:
+        """The store of the workspace whose `.proofmind/` folder is ``root``."""
+        return cls(root / ALERTS_FILE)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def add(self, alert: Alert, *, block_hash: str | None = None) -> int | None:
+        """Store ``alert``; its id, or ``None`` when an alert with the same key is stored."""
+        ids = self.add_many([(alert, block_hash)])
+        return ids[0]
+
+    def add_many(self, alerts: Iterable[tuple[Alert, str | None]]) -> list[int | None]:
+        """Store several alerts in one transaction; per alert its id or ``None`` (duplicate)."""
+        now = time.time()
+        out: list[int | None] = []
+        with self._write() as conn:
+            for alert, block_hash in alerts:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO alerts (alert_key, detector, kind, severity, subject,"
+                    " time, block, block_hash, score, explanation, evidence, stored_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        alert_key(alert),
+                        alert.detector,
+                        alert.kind,
+                        alert.severity,
+                        alert.subject,
+                        alert.time,
+                        alert.block,
+                        block_hash,
+                        alert.score,
+                        alert.explanation,
+                        json.dumps(alert.evidence, sort_keys=True, default=str),
+                        now,
+                    ),
+                )
+                out.append(cur.lastrowid if cur.rowcount == 1 else None)
+        return out
+
+    def get(self, alert_id: int) -> StoredAlert | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return None if row is None else _row_to_stored(row)
+
+    @staticmethod
+    def _where(
+        detector: str | None,
+        subject: str | None,
+        severity: str | None,
+        status: str | None,
+        after_id: int | None,
+        before_id: int | None,
+    ) -> tuple[str, list[Any]]:
+        if status is not None and status not in STATUSES:
+            raise InputError(
+                f"unknown alert status {status!r}", hint=f"use one of {', '.join(STATUSES)}"
+            )
+        clauses: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("detector", detector),
+            ("subject", subject),
+            ("severity", severity),
+            ("status", status),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if after_id is not None:
+            clauses.append("id > ?")
+            args.append(after_id)
+        if before_id is not None:
+            clauses.append("id < ?")
+            args.append(before_id)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+    def query(
+        self,
+        *,
+        detector: str | None = None,
+        subject: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        after_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[StoredAlert]:
+        """A page of alerts matching every given filter (keyset pagination by id)."""
+        where, args = self._where(detector, subject, severity, status, after_id, before_id)
+        order = "DESC" if newest_first else "ASC"
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM alerts{where} ORDER BY id {order} LIMIT ?",
+                [*args, max(0, int(limit))],
+            ).fetchall()
+        return [_row_to_stored(row) for row in rows]
+
+    def count(
+        self,
+        *,
+        detector: str | None = None,
+        subject: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+    ) -> int:
+        where, args = self._where(detector, subject, severity, status, None, None)
+        with self._lock:
+            row = self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()
+        return int(row[0])
+
+    def last_id(self) -> int:
+        """The id of the newest alert (0 when the store is empty)."""
+        with self._lock:
+            row = self._conn.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()
+        return int(row[0])
+
+    def retract_from_block(self, block: int) -> list[StoredAlert]:
+        """Mark every active alert raised on ``block`` or later retracted (a reorg dropped it).
+
+        Returns the alerts retracted now, so they can be delivered as retractions.
+        """
+        now = time.time()
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id FROM alerts WHERE block >= ? AND status = 'active' ORDER BY id",
+                (block,),
+            ).fetchall()
+            ids = [row["id"] for row in rows]
+            conn.executemany(
+                "UPDATE alerts SET status = 'retracted', retracted_at = ? WHERE id = ?",
+                [(now, alert_id) for alert_id in ids],
+            )
+        return [stored for alert_id in ids if (stored := self.get(alert_id)) is not None]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
