@@ -14,10 +14,12 @@ from proofmind.cli.params import (
     UINT64_MAX,
     UINT96_MAX,
     UINT256_MAX,
+    Engine,
     address,
     output_dir,
     output_file,
 )
+from proofmind.errors import InputError
 
 app = typer.Typer(
     name="proofmind",
@@ -755,25 +757,137 @@ def fraud_export(
     run_export(model, output)
 
 
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        case_sensitive=False,
+        help="duckdb: this machine. spark: a Spark cluster (`pip install 'proofmind[spark]'`, "
+        "Java 17+).",
+    ),
+]
+MasterOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Spark master URL (local[*], spark://HOST:7077, yarn, k8s://…); "
+        "default local[*]. Only with --engine spark.",
+        show_default=False,
+    ),
+]
+DataLocationOption = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="The folder `proofmind ingest` wrote; with --engine spark also a Hadoop-compatible "
+        "URI of its copy (s3a://…, hdfs://…).",
+    ),
+]
+
+
 @fraud_app.command("score")
 def fraud_score(
-    addresses: Annotated[list[str], typer.Argument(help="Addresses, or CSV files of them.")],
+    addresses: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Addresses, or CSV files of them (with --out: default every address).",
+            show_default=False,
+        ),
+    ] = None,
     model: Annotated[Path, typer.Option(help="A model from `fraud train`.")] = Path(
         "fraud-model.txt"
     ),
-    data: DataDirOption = Path("chaindata"),
+    data: DataLocationOption = "chaindata",
     explain: Annotated[
         int, typer.Option(min=0, help="Show this many top feature contributions per address.")
     ] = 0,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write address, status, score as Parquet here (a file; a folder with Spark) "
+            "instead of CSV on stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    engine: EngineOption = Engine.duckdb,
+    master: MasterOption = None,
 ) -> None:
-    """Score addresses (probability of illicit); CSV on stdout, with explanations if asked.
+    """Score addresses (probability of illicit); CSV on stdout, or Parquet with --out.
 
-    Example:
+    An address without a transaction in the data gets the status "no data", never a score.
+    With --out and no addresses, every address in the data is scored; --engine spark runs the
+    same features and model on a Spark cluster, per partition.
+
+    Examples:
       proofmind fraud score 0xab… 0xcd… --data chaindata --model fraud-model.txt --explain 3
+      proofmind fraud score --data chaindata --out scores.parquet
+      proofmind fraud score --engine spark --master spark://head:7077 \\
+          --data s3a://bucket/chaindata --out s3a://bucket/scores
     """
-    from proofmind.cli.intel import run_score
+    if master is not None and engine is not Engine.spark:
+        raise InputError("--master is for --engine spark", hint="add --engine spark")
+    if out is None:
+        if engine is Engine.spark:
+            raise InputError(
+                "--engine spark writes its scores as Parquet: --out is required",
+                hint="add --out scores (a folder, or a URI on the cluster's file system)",
+            )
+        if not addresses:
+            raise InputError(
+                "no address to score",
+                hint="give addresses (or CSV files of them), or --out FILE.parquet to score "
+                "every address in the data",
+            )
+        from proofmind.cli.intel import run_score
 
-    run_score(data, model, addresses, explain)
+        run_score(Path(data), model, addresses, explain)
+        return
+    if explain:
+        raise InputError(
+            "--explain prints to the terminal and cannot be combined with --out",
+            hint="drop --explain, or score a few addresses without --out",
+        )
+    from proofmind.cli.features import run_score_out
+
+    run_score_out(data, model, addresses or [], out, engine, master)
+
+
+@fraud_app.command("features")
+def fraud_features(
+    addresses: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Addresses, or CSV files of them (default: every address).", show_default=False
+        ),
+    ] = None,
+    data: DataLocationOption = "chaindata",
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Parquet output: a file (duckdb), a folder or URI (spark).",
+        ),
+    ] = "features.parquet",
+    engine: EngineOption = Engine.duckdb,
+    master: MasterOption = None,
+) -> None:
+    """Compute the fraud model's address features and write them as Parquet.
+
+    One definition of the features (SQL), run by DuckDB on this machine or translated to
+    Spark SQL for a cluster: both give the same values (to 1e-9 relative). Columns: address,
+    the features, has_data (whether the address has a transaction or ERC-20 transfer).
+
+    Examples:
+      proofmind fraud features --data chaindata --out features.parquet
+      proofmind fraud features 0xab… --data chaindata --out one.parquet
+      proofmind fraud features --engine spark --master local[*] --data chaindata --out features
+    """
+    if master is not None and engine is not Engine.spark:
+        raise InputError("--master is for --engine spark", hint="add --engine spark")
+    from proofmind.cli.features import run_features
+
+    run_features(data, addresses or [], out, engine, master)
 
 
 @sybil_app.command("detect")

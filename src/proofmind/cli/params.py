@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
@@ -115,3 +116,10 @@ def _output_file(text: str) -> Path:
 address = _for_click(_address)
 output_dir = _for_click(_output_dir)
 output_file = _for_click(_output_file)
+
+
+class Engine(StrEnum):
+    """Where `fraud features|score` compute: in-process DuckDB, or a Spark cluster."""
+
+    duckdb = "duckdb"
+    spark = "spark"

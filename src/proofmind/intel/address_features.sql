@@ -7,17 +7,28 @@
 -- aggregate adds its rows in whatever order the threads deliver them, and floating-point
 -- addition is not associative. So amounts are summed exactly as integers (wei as HUGEINT,
 -- whatever type the Parquet column has: DuckDB stores HUGEINT as DOUBLE there, `ingest rpc`
--- writes text) and turned into ether once; integer averages (shares, counts) are exact already; the few
+-- writes text) and turned into ether once (through their decimal text, the one conversion to
+-- DOUBLE that DuckDB and Spark both round correctly: DuckDB's HUGEINT cast can be an ulp off); integer averages (shares, counts) are exact already; the few
 -- floating-point reductions left (standard deviations, the gas ratio) reduce a sorted list,
 -- and every window orders its rows totally (timestamp, then position in the block, then hash).
-WITH t AS (
-    SELECT x.address AS account, tx.from_address AS src, tx.to_address AS dst,
-           tx.timestamp AS ts, tx.tx_index, tx.hash, CAST(tx.value_wei AS HUGEINT) AS wei,
-           CAST(tx.value_wei AS DOUBLE) / 1e18 AS eth,
-           1 - tx.status AS err, tx.input, tx.method_id, tx.gas, tx.gas_used, tx.nonce,
-           tx.contract_address, tx.from_address = x.address AS outgoing
-    FROM targets x JOIN transactions tx
-      ON tx.from_address = x.address OR tx.to_address = x.address
+-- An account's transactions are the union of two equi-joins (sent, and received from someone
+-- else) rather than one OR-join: a hash join on each side, where an OR condition forces a
+-- nested-loop join (DuckDB, Spark SQL alike). A self-transfer appears once, as sent.
+WITH mine AS (
+    SELECT x.address AS account, tx.*
+    FROM targets x JOIN transactions tx ON tx.from_address = x.address
+    UNION ALL
+    SELECT x.address AS account, tx.*
+    FROM targets x JOIN transactions tx ON tx.to_address = x.address
+    WHERE tx.from_address IS DISTINCT FROM x.address
+),
+t AS (
+    SELECT account, from_address AS src, to_address AS dst,
+           timestamp AS ts, tx_index, hash, CAST(value_wei AS HUGEINT) AS wei,
+           CAST(value_wei AS DOUBLE) / 1e18 AS eth,
+           1 - status AS err, input, method_id, gas, gas_used, nonce,
+           contract_address, from_address = account AS outgoing
+    FROM mine
 ),
 gaps AS (
     SELECT account, ts - lag(ts) OVER (PARTITION BY account ORDER BY ts, tx_index, hash) AS gap
@@ -49,15 +60,15 @@ a AS (
         avg((input <> '0x')::INT) AS call_share,
         count(DISTINCT method_id) AS uniq_methods,
         sum((contract_address IS NOT NULL)::INT) AS creations,
-        CAST(sum(wei) AS DOUBLE) / count(*) / 1e18 AS mean_eth,
+        CAST(CAST(sum(wei) AS VARCHAR) AS DOUBLE) / count(*) / 1e18 AS mean_eth,
         max(eth) AS max_eth, median(eth) AS med_eth,
         list_aggregate(list_sort(list(eth)), 'stddev_samp') AS sd_eth,
-        CAST(sum(CASE WHEN outgoing THEN wei END) AS DOUBLE)
+        CAST(CAST(sum(CASE WHEN outgoing THEN wei END) AS VARCHAR) AS DOUBLE)
             / count(CASE WHEN outgoing THEN 1 END) / 1e18 AS mean_out_eth,
-        CAST(sum(CASE WHEN NOT outgoing THEN wei END) AS DOUBLE)
+        CAST(CAST(sum(CASE WHEN NOT outgoing THEN wei END) AS VARCHAR) AS DOUBLE)
             / count(CASE WHEN NOT outgoing THEN 1 END) / 1e18 AS mean_in_eth,
-        CAST(sum(CASE WHEN outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18 AS sum_out,
-        CAST(sum(CASE WHEN NOT outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18 AS sum_in,
+        CAST(CAST(sum(CASE WHEN outgoing THEN wei ELSE 0 END) AS VARCHAR) AS DOUBLE) / 1e18 AS sum_out,
+        CAST(CAST(sum(CASE WHEN NOT outgoing THEN wei ELSE 0 END) AS VARCHAR) AS DOUBLE) / 1e18 AS sum_in,
         avg((eth = 0)::INT) AS zero_share,
         max(ts) - min(ts) AS span,
         list_aggregate(list_sort(list(gas_used / nullif(gas, 0))), 'avg') AS gas_ratio,
@@ -66,8 +77,10 @@ a AS (
         avg((eth > 0 AND round(eth * 100) = eth * 100)::INT) AS round_share,
         count(DISTINCT CASE WHEN NOT outgoing THEN src END)
             / greatest(sum((NOT outgoing)::INT), 1) AS in_uniq_ratio,
-        ln(1 + CAST(sum(CASE WHEN outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18)
-            - ln(1 + CAST(sum(CASE WHEN NOT outgoing THEN wei ELSE 0 END) AS DOUBLE) / 1e18)
+        -- one logarithm of the quotient, not a difference of two: no cancellation to
+        -- magnify a last-bit difference between two engines' ln
+        ln((1 + CAST(CAST(sum(CASE WHEN outgoing THEN wei ELSE 0 END) AS VARCHAR) AS DOUBLE) / 1e18)
+            / (1 + CAST(CAST(sum(CASE WHEN NOT outgoing THEN wei ELSE 0 END) AS VARCHAR) AS DOUBLE) / 1e18))
             AS log_flow_ratio,
         avg((src = dst)::INT) AS self_share,
         count(DISTINCT CASE WHEN outgoing THEN dst ELSE src END) / count(*) AS peer_ratio
@@ -80,15 +93,21 @@ g AS (
     FROM gaps WHERE gap IS NOT NULL GROUP BY account
 ),
 tok AS (
-    SELECT x.address AS account, count(*) AS n_tok, count(DISTINCT e.token) AS uniq_tok,
-           avg((e.from_address = x.address)::INT) AS tok_out_share,
-           avg((e.value = '0')::INT) AS tok_zero_share,
-           avg((regexp_matches(lower(coalesce(e.token_name, '') || ' ' || coalesce(e.token_symbol, '')),
+    SELECT account, count(*) AS n_tok, count(DISTINCT token) AS uniq_tok,
+           avg((from_address = account)::INT) AS tok_out_share,
+           avg((value = '0')::INT) AS tok_zero_share,
+           avg((regexp_matches(lower(coalesce(token_name, '') || ' ' || coalesce(token_symbol, '')),
                '(http|www|\.com|\.io|\.net|claim|visit|airdrop|reward|\$)'))::INT) AS tok_spam_share,
-           count(DISTINCT e.from_address) AS tok_uniq_src
-    FROM targets x JOIN erc20_transfers e
-      ON e.from_address = x.address OR e.to_address = x.address
-    GROUP BY x.address
+           count(DISTINCT from_address) AS tok_uniq_src
+    FROM (
+        SELECT x.address AS account, e.*
+        FROM targets x JOIN erc20_transfers e ON e.from_address = x.address
+        UNION ALL
+        SELECT x.address AS account, e.*
+        FROM targets x JOIN erc20_transfers e ON e.to_address = x.address
+        WHERE e.from_address IS DISTINCT FROM x.address
+    )
+    GROUP BY account
 ),
 fw AS (
     SELECT account, median(delay) AS med_forward_delay,

@@ -67,6 +67,15 @@ _SCHEMAS = {
     ),
 }
 ADDRESS_PATTERN = "^0x[0-9a-f]{40}$"
+
+
+def table_columns(table: str) -> list[tuple[str, str]]:
+    """The canonical columns of ``table`` (transactions, erc20_transfers) as (name, DuckDB type)."""
+    return [
+        (name, kind) for name, kind in (c.strip().split(" ", 1) for c in _SCHEMAS[table].split(","))
+    ]
+
+
 _HASH = "^0x[0-9a-f]{64}$"
 
 

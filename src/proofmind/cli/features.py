@@ -1,0 +1,207 @@
+"""`fraud features` and `fraud score --engine spark|--out`: features and scores as Parquet, on
+DuckDB (this machine) or Spark (a cluster). Imported only when one of them runs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from proofmind.cli.params import Engine, check_writable
+from proofmind.errors import InputError
+
+if TYPE_CHECKING:
+    import duckdb
+    import lightgbm as lgb
+    import pyarrow as pa
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def data_location(data: str, engine: Engine) -> str:
+    """``data`` checked as far as it can be before any work: a local folder must exist and
+    hold the canonical tables; a URI (s3a://, hdfs://…) is for the Spark engine only."""
+    from proofmind.intel.fraud import require_data
+    from proofmind.intel.spark import local_path
+
+    path = local_path(data)
+    if path is None:
+        if engine is not Engine.spark:
+            raise InputError(
+                f"--data {data} is a URI: only the Spark engine reads other file systems",
+                hint="add --engine spark, or copy the tables to a local folder",
+            )
+        return data
+    require_data(path)
+    return str(path)
+
+
+def out_location(out: str, engine: Engine) -> str:
+    """``out`` checked writable now (local paths), so a long job does not fail at its end."""
+    from proofmind.intel.spark import local_path
+
+    path = local_path(out)
+    if path is None:
+        if engine is not Engine.spark:
+            raise InputError(
+                f"--out {out} is a URI: only the Spark engine writes other file systems",
+                hint="add --engine spark, or give a local file",
+            )
+        return out
+    if path.suffix.lower() != ".parquet" and engine is Engine.duckdb:
+        raise InputError(
+            f"--out {out} does not end in .parquet", hint="name it e.g. scores.parquet"
+        )
+    check_writable(path, folder=engine is Engine.spark)
+    return str(path)
+
+
+def run_features(
+    data: str, addresses: list[str], out: str, engine: Engine, master: str | None
+) -> None:
+    from proofmind.cli.intel import _addresses
+
+    wanted = _addresses(addresses) if addresses else None
+    data = data_location(data, engine)
+    out = out_location(out, engine)
+    started = time.monotonic()
+    if engine is Engine.spark:
+        from proofmind.intel import spark as sp
+
+        session = sp.session(master)
+        sp.register_tables(session, data)
+        with err.status("computing features on Spark…"):
+            sp.write_parquet(sp.address_features(session, wanted), out)
+            rows = session.read.parquet(out).count()
+    else:
+        import pyarrow as pa
+
+        from proofmind.intel.etherscan import connect
+        from proofmind.intel.fraud import address_features, with_data
+
+        con = connect(Path(data))
+        targets = wanted if wanted is not None else all_addresses(con)
+        with err.status(f"computing the features of {len(targets):,} address(es)…"):
+            features = address_features(con, targets)
+            present = with_data(con, features.addresses)
+        table = pa.table(
+            {
+                "address": features.addresses,
+                **{n: features.matrix[:, j] for j, n in enumerate(features.names)},
+                "has_data": [a in present for a in features.addresses],
+            }
+        )
+        write_parquet_file(table, Path(out))
+        rows = table.num_rows
+    err.print(
+        f"features of {rows:,} address(es) → {out} ({engine.value}, "
+        f"{time.monotonic() - started:.1f} s)"
+    )
+
+
+def run_score_out(
+    data: str,
+    model_path: Path,
+    addresses: list[str],
+    out: str,
+    engine: Engine,
+    master: str | None,
+) -> None:
+    """Scores as Parquet (address, status, score): every address in the data when none is
+    given."""
+    from proofmind.cli.intel import _addresses
+    from proofmind.intel.fraud import load_model
+
+    model = load_model(model_path)
+    wanted = _addresses(addresses) if addresses else None
+    data = data_location(data, engine)
+    out = out_location(out, engine)
+    started = time.monotonic()
+    if engine is Engine.spark:
+        from proofmind.intel import spark as sp
+
+        session = sp.session(master)
+        sp.register_tables(session, data)
+        with err.status("scoring on Spark…"):
+            sp.write_parquet(sp.score(sp.address_features(session, wanted), model), out)
+            written = session.read.parquet(out)
+            total = written.count()
+            scored = written.where("status = 'scored'").count()
+    else:
+        from proofmind.intel.etherscan import connect
+
+        con = connect(Path(data))
+        table = score_table(con, model, wanted if wanted is not None else all_addresses(con))
+        total = table.num_rows
+        scored = sum(1 for s in table.column("status").to_pylist() if s == "scored")
+        write_parquet_file(table, Path(out))
+    err.print(
+        f"{scored:,} of {total:,} address(es) scored → {out} ({engine.value}, "
+        f"{time.monotonic() - started:.1f} s)"
+    )
+    if not scored:
+        raise InputError(
+            f"none of the {total:,} address(es) has a transaction in {data}: nothing scored",
+            hint="ingest their transactions first, or check --data",
+        )
+    if scored < total:
+        err.print(f"{total - scored:,} address(es) have no data in {data} (status 'no data')")
+
+
+def all_addresses(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every address that sends or receives a transaction or an ERC-20 transfer."""
+    rows = con.execute(
+        "SELECT DISTINCT a FROM (SELECT from_address AS a FROM transactions "
+        "UNION ALL SELECT to_address FROM transactions "
+        "UNION ALL SELECT from_address FROM erc20_transfers "
+        "UNION ALL SELECT to_address FROM erc20_transfers) WHERE a IS NOT NULL ORDER BY a"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def score_table(con: duckdb.DuckDBPyConnection, model: lgb.Booster, wanted: list[str]) -> pa.Table:
+    """``address, status, score`` of ``wanted`` on DuckDB, the same columns as on Spark."""
+    import numpy as np
+    import pyarrow as pa
+
+    from proofmind.intel.fraud import address_features, with_data
+
+    present = with_data(con, wanted)
+    scores: dict[str, float] = {}
+    if present:
+        with err.status(f"computing the features of {len(present):,} address(es)…"):
+            features = address_features(con, [a for a in wanted if a in present])
+        if features.names != model.feature_name():
+            raise InputError(
+                "the model was trained on other features",
+                hint="retrain it with this version of proofmind",
+            )
+        predicted = np.asarray(model.predict(features.matrix), dtype=np.float64)
+        scores = dict(zip(features.addresses, predicted.tolist(), strict=True))
+    ordered = sorted(dict.fromkeys(wanted))
+    return pa.table(
+        {
+            "address": ordered,
+            "status": ["scored" if a in scores else "no data" for a in ordered],
+            "score": pa.array([scores.get(a) for a in ordered], type=pa.float64()),
+        }
+    )
+
+
+def write_parquet_file(table: pa.Table, out: Path) -> None:
+    """Write ``table`` to ``out`` whole or not at all (a temporary file, then a rename)."""
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
