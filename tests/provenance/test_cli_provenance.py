@@ -37,7 +37,7 @@ def test_commit_anchor_verify_tamper(tmp_path: Path) -> None:
         assert bad.returncode == 1
         report = json.loads(bad.stdout)
         assert not report["ok"]
-        assert "row 7 differs (d.csv, data row 7)" in report["records"][0]["problems"]
+        assert "row 7 differs (line 9 of d.csv, data row 7)" in report["records"][0]["problems"]
 
         missing = run("verify", "nope.csv", cwd=tmp_path)
         assert missing.returncode == 2

@@ -95,7 +95,7 @@ def test_a_verified_dataset_and_a_changed_last_row(tmp_path: Path) -> None:
     data.write_text(data.read_text().replace("49,x", "49,y"))
     check = check_dataset(data, committed, workers=1)
     assert not check.ok and check.changed_rows == [49]
-    assert "row 49 differs (d.csv, data row 49)" in check.problems
+    assert "row 49 differs (line 51 of d.csv, data row 49)" in check.problems
 
 
 def test_appended_rows_are_reported(tmp_path: Path) -> None:
@@ -194,3 +194,13 @@ def test_csv_cells_are_committed_as_written(tmp_path: Path) -> None:
     rows = [["007", "123456789012345678901234567890"], [" 1 ", "1.50"]]
     leaves = [row_leaf(i, r) for i, r in enumerate(rows)]
     assert committed.manifest.root == MerkleTree.of(leaves, sort_leaves=False).root_hex
+
+
+def test_a_changed_row_is_named_by_the_line_an_editor_shows(tmp_path: Path) -> None:
+    """A quoted cell spanning lines and a blank line shift the line, not the data row."""
+    data = tmp_path / "d.csv"
+    data.write_text('a,b\n0,"two\nlines"\n\n1,x\n2,x\n')
+    committed = commit_dataset(data, tmp_path / "out", workers=1)
+    data.write_text('a,b\n0,"two\nlines"\n\n1,x\n2,y\n')
+    check = check_dataset(data, committed, workers=1)
+    assert "row 2 differs (line 6 of d.csv, data row 2)" in check.problems

@@ -36,7 +36,7 @@ def test_a_changed_row_is_pinpointed(lineage: Lineage) -> None:
     part.write_text("\n".join(lines) + "\n")
     found = problems(lineage)
     assert "file part-1.csv changed (its SHA-256 differs from the manifest)" in found
-    assert "row 24 differs (part-1.csv, data row 4)" in found
+    assert "row 24 differs (line 6 of part-1.csv, data row 4)" in found
     assert not any("row 23 " in p or "row 25 " in p for p in found)
 
 

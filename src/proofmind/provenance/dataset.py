@@ -186,6 +186,12 @@ def dataset_files(path: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
+def _open_text(path: Path) -> Any:
+    """A CSV file (gzipped or not) as text for Python's csv module."""
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
+
+
 def _arrow_schema(name: str, path: Path) -> list[dict[str, str]]:
     try:
         if name.endswith(".parquet"):
@@ -485,7 +491,7 @@ def check_dataset(
             problems.append(f"row count is {scan.rows}, committed {manifest.rows}")
         if check.root != manifest.root:
             problems.append(f"Merkle root is {check.root}, committed {manifest.root}")
-            _pinpoint_rows(leaves_path, scan.rows, committed, check)
+            _pinpoint_rows(leaves_path, scan.rows, committed, check, current_files)
     check.ok = not problems
     return check
 
@@ -508,7 +514,11 @@ def _span(f: DataFile) -> str:
 
 
 def _pinpoint_rows(
-    leaves_path: Path, rows: int, committed: Commitment, check: DatasetCheck
+    leaves_path: Path,
+    rows: int,
+    committed: Commitment,
+    check: DatasetCheck,
+    files: dict[str, Path],
 ) -> None:
     """Compare leaves with the committed tree's, after checking that tree is the committed
     one (its leaves must hash up to the committed root)."""
@@ -530,7 +540,8 @@ def _pinpoint_rows(
                     continue
                 for k in range(0, min(len(old), len(new)), NODE):
                     if old[k : k + NODE] != new[k : k + NODE]:
-                        _note_row(first + k // NODE, manifest, check)
+                        _note_row(first + k // NODE, check)
+    _describe_rows(check, manifest, files)
     if check.changed_row_count > MAX_LISTED_ROWS:
         check.problems.append(
             f"{check.changed_row_count} rows differ in all (the first {MAX_LISTED_ROWS} are listed)"
@@ -541,12 +552,50 @@ def _pinpoint_rows(
         check.problems.append(f"rows {lo}–{hi - 1} were {verb} at the end")
 
 
-def _note_row(row: int, manifest: Manifest, check: DatasetCheck) -> None:
+def _note_row(row: int, check: DatasetCheck) -> None:
     check.changed_row_count += 1
     if len(check.changed_rows) < MAX_LISTED_ROWS:
         check.changed_rows.append(row)
-        f, inner = manifest.file_of_row(row)
-        check.problems.append(f"row {row} differs ({f.path}, data row {inner})")
+
+
+def _describe_rows(check: DatasetCheck, manifest: Manifest, files: dict[str, Path]) -> None:
+    """A problem line per listed changed row: the dataset row, and where a person finds it —
+    the line of a CSV file as an editor numbers it (a quoted cell may span lines, so it is
+    counted, not computed), next to the 0-based data row inside the file."""
+    located = [(row, *manifest.file_of_row(row)) for row in check.changed_rows]
+    lines: dict[tuple[str, int], int] = {}
+    for name in dict.fromkeys(f.path for _, f, _ in located):
+        path = files.get(name)
+        if path is not None and not name.endswith(".parquet"):
+            wanted = {inner for _, f, inner in located if f.path == name}
+            lines.update({(name, r): n for r, n in csv_lines(path, wanted).items()})
+    for row, f, inner in located:
+        line = lines.get((f.path, inner))
+        where = f"line {line} of {f.path}" if line is not None else f.path
+        check.problems.append(f"row {row} differs ({where}, data row {inner})")
+
+
+def csv_lines(path: Path, rows: set[int]) -> dict[int, int]:
+    """The 1-based line on which each 0-based data row in ``rows`` of the CSV file at ``path``
+    starts (after its header; blank lines are skipped, as the reader skips them)."""
+    found: dict[int, int] = {}
+    if not rows:
+        return found
+    try:
+        with _open_text(path) as text:
+            reader = csv.reader(text)
+            end, row = 0, -1  # the header is row -1
+            for cells in reader:
+                if cells:
+                    if row in rows:
+                        found[row] = end + 1
+                        if len(found) == len(rows):
+                            break
+                    row += 1
+                end = reader.line_num
+    except (OSError, UnicodeDecodeError, csv.Error):
+        pass  # the row is still named by its index
+    return found
 
 
 def _tree_is_sound(tree: Any, manifest: Manifest) -> bool:
