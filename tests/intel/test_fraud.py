@@ -97,7 +97,7 @@ def test_malformed_rows_are_named_and_left_out(tmp_path: Path) -> None:
     assert (7, "timeStamp is not a number") in found
     assert (10, "from is not an address") in found
     assert report.tables["transactions"] == len(lines) - 1 - 3
-    with pytest.raises(InputError, match=r"txlist.csv.gz, line 4"):
+    with pytest.raises(InputError, match=r"line 4 of \S*txlist.csv.gz \(data row 2\)"):
         import_etherscan([tx], tmp_path / "strict", strict=True)
     assert not (tmp_path / "strict").exists()
 
@@ -142,3 +142,30 @@ def test_a_trained_model_is_registered_with_its_lineage(tmp_path: Path) -> None:
     assert kinds == ["dataset", "dataset", "dataset", "model", "run"]
     assert set(report.metrics) == {"precision", "recall", "f1", "pr_auc"}
     ws.close()
+
+
+def test_genesis_allocations_are_kept_as_inflows(tmp_path: Path) -> None:
+    """Etherscan lists a genesis allocation as a row from "GENESIS" with hash
+    "GENESIS_<account>": it is imported (no sender) and counts as received ether."""
+    account = addr(4242)
+    other = addr(77)
+    tx = tmp_path / "txlist.csv"
+    tx.write_text(
+        TX_HEADER + "\n"
+        f"{account},0,1438269973,GENESIS_{account[2:]},,,0,GENESIS,{account},"
+        "200000000000000000000,0,0,0,,,,0,0,,\n"
+        f"{account},100,1438300000,0x{'01' * 32},0,0x{'ab' * 32},0,{account},{other},"
+        "50000000000000000000,21000,1,0,1,0x,,1,21000,0x,\n"
+    )
+    report = import_etherscan([tx], tmp_path / "data")
+    assert report.tables["transactions"] == 2 and not report.bad_rows
+    con = connect(tmp_path / "data")
+    genesis = con.execute(
+        "SELECT from_address, to_address, hash, value_wei, input FROM transactions "
+        "WHERE block_number = 0"
+    ).fetchall()
+    assert genesis == [(None, account, f"genesis_{account[2:]}", 200 * 10**18, "0x")]
+    features = address_features(con, [account])
+    row = dict(zip(features.names, features.matrix[0], strict=True))
+    assert row["n_tx"] == 2 and row["n_out"] == 1
+    assert row["sum_in"] == 200.0 and row["sum_out"] == 50.0

@@ -59,7 +59,7 @@ def test_a_csv_of_addresses_is_checked_like_arguments(
     assert code == 0 and out.count("no data") == 1 and out.count("scored") == 1
     (root / "typo.csv").write_text("address\n0xAbcdef0123456789abcdef0123456789abcdef01\n")
     code = main(["fraud", "score", "typo.csv", "--data", "chaindata", "--model", "model.txt"])
-    assert code == 2 and "typo.csv, line 2" in capfd.readouterr().err
+    assert code == 2 and "line 2 of typo.csv" in capfd.readouterr().err
 
 
 def test_evaluate_says_how_many_labels_matched(

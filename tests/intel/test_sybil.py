@@ -115,5 +115,5 @@ def test_edges_imported_into_the_canonical_tables_give_the_same_flags(tmp_path: 
         a for a, f in zip(from_folder.addresses, from_folder.flagged.tolist(), strict=True) if f
     }
     assert flagged == farm
-    with pytest.raises(InputError, match=r"edges.csv, line 6"):
+    with pytest.raises(InputError, match=r"line 6 of \S*edges.csv \(data row 4\)"):
         import_edges([edges], tmp_path / "strict", strict=True)

@@ -176,7 +176,7 @@ def _addresses(items: list[str]) -> list[str]:
                 with path.open(newline="", encoding="utf-8-sig") as f:
                     for n, row in enumerate(csv.reader(f), start=1):
                         if row and row[0].strip().startswith("0x"):
-                            out.append(parse_address(row[0], f"{path}, line {n}:").lower())
+                            out.append(parse_address(row[0], f"line {n} of {path}:").lower())
             except (OSError, UnicodeDecodeError, csv.Error) as exc:
                 raise InputError(f"cannot read addresses from {path}: {exc}") from exc
         elif not item.startswith("0x"):

@@ -13,7 +13,8 @@
 -- and every window orders its rows totally (timestamp, then position in the block, then hash).
 -- An account's transactions are the union of two equi-joins (sent, and received from someone
 -- else) rather than one OR-join: a hash join on each side, where an OR condition forces a
--- nested-loop join (DuckDB, Spark SQL alike). A self-transfer appears once, as sent.
+-- nested-loop join (DuckDB, Spark SQL alike). A self-transfer appears once, as sent; a genesis
+-- allocation (no sender) is received.
 WITH mine AS (
     SELECT x.address AS account, tx.*
     FROM targets x JOIN transactions tx ON tx.from_address = x.address
@@ -27,7 +28,7 @@ t AS (
            timestamp AS ts, tx_index, hash, CAST(value_wei AS HUGEINT) AS wei,
            CAST(value_wei AS DOUBLE) / 1e18 AS eth,
            1 - status AS err, input, method_id, gas, gas_used, nonce,
-           contract_address, from_address = account AS outgoing
+           contract_address, coalesce(from_address = account, false) AS outgoing
     FROM mine
 ),
 gaps AS (

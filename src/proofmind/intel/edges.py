@@ -103,9 +103,9 @@ def _read(
     for row, src, dst in bad:
         reason = f"from {src!r}" if not _is_address(src) else f"to {dst!r}"
         bad_row = (
-            BadRow(str(path), None, f"row {row}: {reason} is not an address")
+            BadRow(str(path), None, f"{reason} is not an address", int(row) - 1)
             if parquet
-            else BadRow(str(path), int(row) + 1, f"{reason} is not an address")
+            else BadRow(str(path), int(row) + 1, f"{reason} is not an address", int(row) - 1)
         )
         if strict:
             raise InputError(f"malformed row: {bad_row}", hint="fix it, or import without --strict")

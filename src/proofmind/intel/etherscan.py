@@ -77,16 +77,25 @@ def table_columns(table: str) -> list[tuple[str, str]]:
 
 
 _HASH = "^0x[0-9a-f]{64}$"
+# A genesis allocation in a txlist export: from "GENESIS", hash "GENESIS_<the account>"
+# (no 0x), block 0. Kept as an inflow with no sender (from_address NULL).
+_GENESIS_HASH = "^genesis_(0x)?[0-9a-f]{40}$"
 
 
 @dataclass(frozen=True)
 class BadRow:
+    """A row left out of an import. ``line`` is the line an editor shows (1 = the header),
+    ``data_row`` the row's 0-based index among the file's data rows (Parquet has no lines)."""
+
     file: str
     line: int | None
     reason: str
+    data_row: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}, line {self.line}" if self.line is not None else self.file
+        where = f"line {self.line} of {self.file}" if self.line is not None else self.file
+        if self.data_row is not None:
+            where += f" (data row {self.data_row})"
         return f"{where}: {self.reason}"
 
 
@@ -196,7 +205,7 @@ def _load(
         "JOIN rejects_scan s USING (scan_id, file_id) GROUP BY ALL ORDER BY 1, 2"
     ).fetchall()
     for file, line, message in rejected:
-        _bad(report, BadRow(str(file), int(line), str(message)), strict)
+        _bad(report, BadRow(str(file), int(line), str(message), int(line) - 2), strict)
     checks = []
     for name, sql_type in columns.items():
         if sql_type != "VARCHAR":
@@ -204,15 +213,20 @@ def _load(
                 f'CASE WHEN "{name}" <> \'\' AND TRY_CAST("{name}" AS {sql_type}) IS NULL '
                 f"THEN '{name} is not a number' END"
             )
+    genesis = kind == "transactions"  # txlist exports list genesis allocations
     for name in ("from", "contractAddress", "to"):
         if name in columns:
+            allowed = f"'{ADDRESS_PATTERN}'"
+            if genesis and name == "from":
+                allowed = f"'{ADDRESS_PATTERN}|^genesis$'"
             checks.append(
                 f"CASE WHEN \"{name}\" <> '' AND "
-                f"NOT regexp_matches(lower(\"{name}\"), '{ADDRESS_PATTERN}') "
+                f'NOT regexp_matches(lower("{name}"), {allowed}) '
                 f"THEN '{name} is not an address' END"
             )
+    hashes = f"'{_HASH}|{_GENESIS_HASH}'" if genesis else f"'{_HASH}'"
     checks.append(
-        f"CASE WHEN NOT regexp_matches(lower(hash), '{_HASH}') "
+        f"CASE WHEN NOT regexp_matches(lower(hash), {hashes}) "
         "THEN 'hash is not a transaction hash' END"
     )
     if kind == "erc20_transfers":
@@ -230,7 +244,8 @@ def _load(
     )
     for file, row, message in bad:
         inside = int(row) - int(first_rows[file]) + 1
-        _bad(report, BadRow(str(file), _line_of(inside, rejected_lines), str(message)), strict)
+        line = _line_of(inside, rejected_lines)
+        _bad(report, BadRow(str(file), line, str(message), line - 2), strict)
     con.execute(f"DROP TABLE IF EXISTS {kind}_clean")
     con.execute(f"CREATE TABLE {kind}_clean AS {_canonical(kind, problem)}")
     kept = int(con.execute(f"SELECT count(*) FROM {kind}_clean").fetchone()[0])  # type: ignore[index]
@@ -245,12 +260,16 @@ def _canonical(kind: str, problem: str) -> str:
         return (
             "SELECT DISTINCT ON (lower(hash)) "
             "CAST(blockNumber AS BIGINT) AS block_number, CAST(timeStamp AS BIGINT) AS timestamp, "
-            "lower(hash) AS hash, CAST(transactionIndex AS INTEGER) AS tx_index, "
-            'CAST(nonce AS BIGINT) AS nonce, lower("from") AS from_address, '
+            "lower(hash) AS hash, CAST(nullif(transactionIndex, '') AS INTEGER) AS tx_index, "
+            "CAST(nullif(nonce, '') AS BIGINT) AS nonce, "
+            'CASE WHEN lower("from") = \'genesis\' THEN NULL ELSE lower("from") END '
+            "AS from_address, "
             "nullif(lower(\"to\"), '') AS to_address, CAST(value AS HUGEINT) AS value_wei, "
-            "CAST(gas AS BIGINT) AS gas, CAST(gasPrice AS HUGEINT) AS gas_price, "
-            "CAST(gasUsed AS BIGINT) AS gas_used, 1 - CAST(isError AS INTEGER) AS status, "
-            "input, nullif(methodId, '') AS method_id, "
+            "CAST(nullif(gas, '') AS BIGINT) AS gas, "
+            "CAST(nullif(gasPrice, '') AS HUGEINT) AS gas_price, "
+            "CAST(nullif(gasUsed, '') AS BIGINT) AS gas_used, "
+            "1 - CAST(isError AS INTEGER) AS status, "
+            "coalesce(nullif(input, ''), '0x') AS input, nullif(methodId, '') AS method_id, "
             f"nullif(lower(contractAddress), '') AS contract_address {where}"
         )
     return (
