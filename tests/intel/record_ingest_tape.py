@@ -25,12 +25,20 @@ CHAIN_ID = 31337
 
 
 def golden_rows(out: Path) -> dict[str, list[dict[str, object]]]:
+    """The rows of every table, as JSON values (exact wei decimals as their digits)."""
+    from decimal import Decimal
+
     import pyarrow.parquet as pq
+
+    def plain(value: object) -> object:
+        return str(int(value)) if isinstance(value, Decimal) else value
 
     rows = {}
     for table in ("blocks", "transactions", "logs", "erc20_transfers", "native_transfers"):
         files = sorted((out / table).glob("**/*.parquet"))
-        rows[table] = [r for f in files for r in pq.read_table(f).to_pylist()]
+        rows[table] = [
+            {k: plain(v) for k, v in r.items()} for f in files for r in pq.read_table(f).to_pylist()
+        ]
     return rows
 
 

@@ -6,8 +6,8 @@
 -- Bit-identical on every run and machine, whatever the number of DuckDB threads: a parallel
 -- aggregate adds its rows in whatever order the threads deliver them, and floating-point
 -- addition is not associative. So amounts are summed exactly as integers (wei as HUGEINT,
--- whatever type the Parquet column has: DuckDB stores HUGEINT as DOUBLE there, `ingest rpc`
--- writes text) and turned into ether once (through their decimal text, the one conversion to
+-- whatever type the Parquet column has: DECIMAL(38, 0) now, DOUBLE or text in tables written
+-- by earlier versions) and turned into ether once (through their decimal text, the one conversion to
 -- DOUBLE that DuckDB and Spark both round correctly: DuckDB's HUGEINT cast can be an ulp off); integer averages (shares, counts) are exact already; the few
 -- floating-point reductions left (standard deviations, the gas ratio) reduce a sorted list,
 -- and every window orders its rows totally (timestamp, then position in the block, then hash).
@@ -26,7 +26,7 @@ WITH mine AS (
 t AS (
     SELECT account, from_address AS src, to_address AS dst,
            timestamp AS ts, tx_index, hash, CAST(value_wei AS HUGEINT) AS wei,
-           CAST(value_wei AS DOUBLE) / 1e18 AS eth,
+           CAST(CAST(CAST(value_wei AS HUGEINT) AS VARCHAR) AS DOUBLE) / 1e18 AS eth,
            1 - status AS err, input, method_id, gas, gas_used, nonce,
            contract_address, coalesce(from_address = account, false) AS outgoing
     FROM mine

@@ -58,7 +58,9 @@ def import_edges(paths: Sequence[Path], out_dir: Path, *, strict: bool = False) 
                 "CAST(NULL AS VARCHAR) AS token_name, CAST(NULL AS VARCHAR) AS token_symbol, chain"
                 if table == "erc20_transfers"
                 else "block_number, timestamp, hash, from_address, to_address, "
-                "value AS value_wei, chain"
+                # wei as an exact integer (canonical); a value that is not one is left out
+                "CASE WHEN regexp_matches(value, '^[0-9]{1,38}$') "
+                "THEN CAST(value AS DECIMAL(38,0)) END AS value_wei, chain"
             )
             con.execute(
                 f"COPY (SELECT {columns}, "

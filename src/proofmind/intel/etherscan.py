@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from proofmind.errors import InputError
+from proofmind.intel.tables import ddl, sql_columns
 
 BLOCK_RANGE = 100_000
 TX_COLUMNS = {
@@ -53,27 +54,13 @@ TOKEN_COLUMNS = {
     "tokenSymbol": "VARCHAR",
     "tokenDecimal": "INTEGER",
 }
-_SCHEMAS = {
-    "transactions": (
-        "block_number BIGINT, timestamp BIGINT, hash VARCHAR, tx_index INTEGER, nonce BIGINT, "
-        "from_address VARCHAR, to_address VARCHAR, value_wei HUGEINT, gas BIGINT, "
-        "gas_price HUGEINT, gas_used BIGINT, status INTEGER, input VARCHAR, method_id VARCHAR, "
-        "contract_address VARCHAR"
-    ),
-    "erc20_transfers": (
-        "block_number BIGINT, timestamp BIGINT, hash VARCHAR, log_index INTEGER, token VARCHAR, "
-        "from_address VARCHAR, to_address VARCHAR, value VARCHAR, token_decimals INTEGER, "
-        "token_name VARCHAR, token_symbol VARCHAR"
-    ),
-}
+_SCHEMAS = {table: ddl(table) for table in ("transactions", "erc20_transfers")}
 ADDRESS_PATTERN = "^0x[0-9a-f]{40}$"
 
 
 def table_columns(table: str) -> list[tuple[str, str]]:
     """The canonical columns of ``table`` (transactions, erc20_transfers) as (name, DuckDB type)."""
-    return [
-        (name, kind) for name, kind in (c.strip().split(" ", 1) for c in _SCHEMAS[table].split(","))
-    ]
+    return sql_columns(table)
 
 
 _HASH = "^0x[0-9a-f]{64}$"
@@ -264,9 +251,9 @@ def _canonical(kind: str, problem: str) -> str:
             "CAST(nullif(nonce, '') AS BIGINT) AS nonce, "
             'CASE WHEN lower("from") = \'genesis\' THEN NULL ELSE lower("from") END '
             "AS from_address, "
-            "nullif(lower(\"to\"), '') AS to_address, CAST(value AS HUGEINT) AS value_wei, "
+            "nullif(lower(\"to\"), '') AS to_address, CAST(value AS DECIMAL(38,0)) AS value_wei, "
             "CAST(nullif(gas, '') AS BIGINT) AS gas, "
-            "CAST(nullif(gasPrice, '') AS HUGEINT) AS gas_price, "
+            "CAST(nullif(gasPrice, '') AS DECIMAL(38,0)) AS gas_price, "
             "CAST(nullif(gasUsed, '') AS BIGINT) AS gas_used, "
             "1 - CAST(isError AS INTEGER) AS status, "
             "coalesce(nullif(input, ''), '0x') AS input, nullif(methodId, '') AS method_id, "

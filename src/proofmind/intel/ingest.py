@@ -36,6 +36,7 @@ from proofmind.chain.events import BlockRange, BlockRef, Reorg, ReorgSafeCursor
 from proofmind.chain.retry import RetryPolicy, with_retries
 from proofmind.errors import ChainError, InputError
 from proofmind.intel.etherscan import BLOCK_RANGE
+from proofmind.intel.tables import arrow_schema
 from proofmind.store.state import StateDB
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -93,15 +94,14 @@ def block_rows(
                     "nonce": int(tx["nonce"], 16),
                     "from_address": tx["from"].lower(),
                     "to_address": tx["to"].lower() if tx.get("to") else None,
-                    "value_wei": str(value),
+                    "value_wei": value,
                     "gas": int(tx["gas"], 16),
-                    "gas_price": str(
-                        _int(receipt.get("effectiveGasPrice") or tx.get("gasPrice")) or 0
-                    ),
+                    "gas_price": _int(receipt.get("effectiveGasPrice") or tx.get("gasPrice")) or 0,
                     "gas_used": _int(receipt.get("gasUsed")),
                     "status": status,
                     "input": tx["input"],
-                    "method_id": tx["input"][:10] if len(tx["input"]) >= 10 else None,
+                    # as Etherscan has it: the selector, or "0x" for a plain transfer
+                    "method_id": tx["input"][:10],
                     "contract_address": (receipt.get("contractAddress") or "").lower() or None,
                 }
             )
@@ -115,7 +115,7 @@ def block_rows(
                         "to_address": (
                             tx.get("to") or receipt.get("contractAddress") or ""
                         ).lower(),
-                        "value_wei": str(value),
+                        "value_wei": value,
                     }
                 )
             for log in receipt.get("logs", []):
@@ -152,78 +152,7 @@ def block_rows(
     return rows
 
 
-SCHEMAS = {
-    "blocks": pa.schema(
-        [
-            ("block_number", pa.int64()),
-            ("hash", pa.string()),
-            ("parent_hash", pa.string()),
-            ("timestamp", pa.int64()),
-            ("miner", pa.string()),
-            ("gas_used", pa.int64()),
-            ("gas_limit", pa.int64()),
-            ("base_fee", pa.int64()),
-            ("tx_count", pa.int32()),
-        ]
-    ),
-    "transactions": pa.schema(
-        [
-            ("block_number", pa.int64()),
-            ("timestamp", pa.int64()),
-            ("hash", pa.string()),
-            ("tx_index", pa.int32()),
-            ("nonce", pa.int64()),
-            ("from_address", pa.string()),
-            ("to_address", pa.string()),
-            ("value_wei", pa.string()),
-            ("gas", pa.int64()),
-            ("gas_price", pa.string()),
-            ("gas_used", pa.int64()),
-            ("status", pa.int32()),
-            ("input", pa.string()),
-            ("method_id", pa.string()),
-            ("contract_address", pa.string()),
-        ]
-    ),
-    "logs": pa.schema(
-        [
-            ("block_number", pa.int64()),
-            ("hash", pa.string()),
-            ("log_index", pa.int32()),
-            ("address", pa.string()),
-            ("topic0", pa.string()),
-            ("topic1", pa.string()),
-            ("topic2", pa.string()),
-            ("topic3", pa.string()),
-            ("data", pa.string()),
-        ]
-    ),
-    "erc20_transfers": pa.schema(
-        [
-            ("block_number", pa.int64()),
-            ("timestamp", pa.int64()),
-            ("hash", pa.string()),
-            ("log_index", pa.int32()),
-            ("token", pa.string()),
-            ("from_address", pa.string()),
-            ("to_address", pa.string()),
-            ("value", pa.string()),
-            ("token_decimals", pa.int32()),
-            ("token_name", pa.string()),
-            ("token_symbol", pa.string()),
-        ]
-    ),
-    "native_transfers": pa.schema(
-        [
-            ("block_number", pa.int64()),
-            ("timestamp", pa.int64()),
-            ("hash", pa.string()),
-            ("from_address", pa.string()),
-            ("to_address", pa.string()),
-            ("value_wei", pa.string()),
-        ]
-    ),
-}
+SCHEMAS = {table: arrow_schema(table) for table in TABLES}
 
 
 # --------------------------------------------------------------------------- files

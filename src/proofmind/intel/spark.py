@@ -51,7 +51,7 @@ _SORTED_REDUCTIONS = {
     "(v - (s.mean + (v - s.mean) / (s.n + 1)))), "
     "s -> CASE WHEN s.n < 2 THEN NULL ELSE sqrt(s.m2 / (s.n - 1)) END)",
 }
-_SPARK_TYPES = {"HUGEINT": "DECIMAL(38,0)", "VARCHAR": "STRING", "INTEGER": "INT"}
+_SPARK_TYPES = {"VARCHAR": "STRING", "INTEGER": "INT"}
 
 
 def to_spark_sql(sql: str) -> str:
@@ -208,8 +208,9 @@ def register_tables(spark: SparkSession, data: str) -> list[str]:
 
 
 def _exact(frame: DataFrame, name: str, kind: str) -> Any:
-    """Column ``name`` of ``frame``; a HUGEINT column that Parquet holds as DOUBLE becomes the
-    exact integer the double is (as DuckDB casts it), not Spark's cast, which goes through the
+    """Column ``name`` of ``frame``; a wei column that Parquet holds as DOUBLE (tables written
+    before wei became DECIMAL) becomes the exact integer the double is (as DuckDB casts it),
+    not Spark's cast, which goes through the
     shortest decimal text of the double (1.7999727e20 → …70000000000000, where the double is
     …69999999991808). The double splits exactly into a high part (a multiple of 2^32) and a
     low part, each an exact BIGINT."""
@@ -217,7 +218,9 @@ def _exact(frame: DataFrame, name: str, kind: str) -> Any:
     from pyspark.sql.types import DoubleType, FloatType
 
     column = frame[name]
-    if kind != "HUGEINT" or not isinstance(frame.schema[name].dataType, DoubleType | FloatType):
+    if not kind.startswith("DECIMAL") or not isinstance(
+        frame.schema[name].dataType, DoubleType | FloatType
+    ):
         return column
     value = column.cast("double")
     high = sf.floor(value / sf.lit(2.0**32))
