@@ -175,6 +175,27 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--data", "hdfs://nn/d"], "only the Spark engine"),
         (["--data", "chaindata", "--master", "local[2]"], "--master is for --engine"),
     ],
+    ("gov", "ingest"): [
+        (["nosuch.csv", "-o", "g"], "nosuch.csv does not exist"),
+        (["rows.csv", "-o", "g"], "lacks column(s)"),
+        (["afile", "-o", "g"], "neither a .csv"),
+        (["labels.csv", "-o", "g"], "lacks column(s)"),
+        (["badsnap.json", "-o", "g"], "not a Snapshot GraphQL answer"),
+        (["badprop.csv", "-o", "g", "--strict"], "line 2 of"),
+        (["badprop.csv", "-o", "afile"], "afile is a file"),
+    ],
+    ("gov", "predict"): [
+        (["--data", "nosuchdir"], "holds no proposals table"),
+        (["--data", "govdata", "--dao", "nosuch"], "no DAO named 'nosuch'"),
+        (["--data", "govdata", "--test-share", "0.99"], "--test-share"),
+        (["--data", "govdata", "-o", "/proc/x/f.csv"], "/proc"),
+        (["--data", "govtiny"], "too few"),
+    ],
+    ("gov", "report"): [
+        (["--data", "nosuchdir"], "holds no proposals table"),
+        (["--data", "govdata", "-o", "afile/r.md"], "afile"),
+        (["--data", "govtiny", "-o", "r.md"], "too few"),
+    ],
     ("monitor", "replay"): [
         (["nosuch.csv"], "nosuch.csv"),
         ([str(SAMPLE_PRICES), "--params", "{bad"], "--params"),
@@ -287,6 +308,13 @@ def _fixtures(root: Path) -> None:
     (root / "labels.csv").write_text("address,flag\n" + labels)
     (root / "nomatch.csv").write_text(f"address,flag\n{'0x' + '1' * 40},1\n{'0x' + '2' * 40},0\n")
     import_etherscan([tx, tokens], root / "chaindata")
+    from proofmind.gov.tables import import_governance
+    from tests.gov.test_gov import HEADER, proposals_csv
+
+    import_governance([proposals_csv(root / "proposals.csv", n=60)], root / "govdata")
+    import_governance([proposals_csv(root / "tiny.csv", n=10)], root / "govtiny")
+    (root / "badsnap.json").write_text('{"data": 5}')
+    (root / "badprop.csv").write_text(f"{HEADER}\nid,s,0xnothex,poll,t,x,y,0,1,passed\n")
     parsed = read_labels(root / "labels.csv")
     train_model(
         address_features(connect(root / "chaindata"), list(parsed)), parsed, root / "model.txt"

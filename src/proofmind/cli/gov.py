@@ -1,0 +1,100 @@
+"""`proofmind gov …`: governance proposals in, outcome forecasts and signals out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from proofmind.cli.params import output_dir, output_file
+
+gov_app = typer.Typer(
+    help="Governance: ingest proposals and votes, forecast outcomes, report.",
+    no_args_is_help=True,
+)
+
+DataOption = Annotated[
+    Path, typer.Option("--data", help="The folder `proofmind gov ingest` wrote.")
+]
+DaoOption = Annotated[
+    str | None,
+    typer.Option(help="Which DAO of the data (default: the only one).", show_default=False),
+]
+TestShareOption = Annotated[
+    float,
+    typer.Option(min=0.05, max=0.8, help="The latest share of proposals held out for testing."),
+]
+
+
+@gov_app.command("ingest")
+def gov_ingest(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Decentraland proposals exports (.csv) or Snapshot GraphQL (.json)."),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
+    ] = Path("govdata"),
+    dao: Annotated[
+        str | None,
+        typer.Option(help="DAO name for the rows (default: decentraland / the Snapshot space)."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on the first malformed row.")] = False,
+) -> None:
+    """Load proposals (and votes) into canonical Parquet tables with DuckDB views.
+
+    Examples:
+      proofmind gov ingest proposals.csv -o govdata
+      proofmind gov ingest snapshot-space.json --dao mydao -o govdata
+    """
+    from proofmind.cli.govrun import run_ingest
+
+    run_ingest(files, out, dao, strict)
+
+
+@gov_app.command("predict")
+def gov_predict(
+    data: DataOption = Path("govdata"),
+    dao: DaoOption = None,
+    test_share: TestShareOption = 0.3,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", parser=output_file, help="Forecasts CSV for the open proposals."
+        ),
+    ] = None,
+) -> None:
+    """Forecast whether proposals pass, from what was known at their creation.
+
+    Prints a time-ordered evaluation (train on the earlier proposals, test on the later ones)
+    with bootstrap CIs, next to the majority-class and type-only baselines, and calibration.
+    Then trains on every proposal with an outcome and forecasts those still open.
+
+    Examples:
+      proofmind gov predict --data govdata
+      proofmind gov predict --data govdata --test-share 0.2 -o forecasts.csv
+    """
+    from proofmind.cli.govrun import run_predict
+
+    run_predict(data, dao, test_share, out)
+
+
+@gov_app.command("report")
+def gov_report(
+    data: DataOption = Path("govdata"),
+    dao: DaoOption = None,
+    test_share: TestShareOption = 0.3,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_file, help="Markdown report.")
+    ] = Path("governance-report.md"),
+) -> None:
+    """Write a Markdown report: evaluation with baselines, calibration, forecasts of open
+    proposals, and voting-power concentration per proposal (when votes were ingested).
+
+    Example:
+      proofmind gov report --data govdata -o governance-report.md
+    """
+    from proofmind.cli.govrun import run_report
+
+    run_report(data, dao, test_share, out)

@@ -1,0 +1,179 @@
+"""The `gov` commands' work. Imported only when one of them runs."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.errors import InputError
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def run_ingest(files: list[Path], out: Path, dao: str | None, strict: bool) -> None:
+    from proofmind.gov.tables import import_governance
+
+    report = import_governance(files, out, dao=dao, strict=strict)
+    console.print(f"proposals: {report.proposals:,} rows → {out / 'proposals'}/")
+    console.print(f"votes: {report.votes:,} rows → {out / 'votes'}/")
+    for row in report.bad_rows[:20]:
+        err.print(f"  left out: {row}")
+    if len(report.bad_rows) > 20:
+        err.print(f"  … and {len(report.bad_rows) - 20} more malformed rows")
+
+
+def _dao(data: Path, dao: str | None) -> tuple[Any, str]:
+    from proofmind.gov.forecast import daos
+    from proofmind.gov.tables import connect
+
+    con = connect(data)
+    found = daos(con)
+    if dao is None:
+        if len(found) != 1:
+            raise InputError(
+                f"{data} holds {len(found)} DAOs ({', '.join(found) or 'none'})",
+                hint="choose one with --dao",
+            )
+        dao = found[0]
+    elif dao not in found:
+        raise InputError(
+            f"no DAO named {dao!r} in {data}", hint=f"one of: {', '.join(found) or 'none'}"
+        )
+    return con, dao
+
+
+def _evaluate(data: Path, dao: str | None, test_share: float) -> Any:
+    from proofmind.gov import forecast as fc
+
+    con, name = _dao(data, dao)
+    proposals = fc.history_features(con, name)
+    try:
+        with err.status("training and evaluating on the time-ordered split…"):
+            evaluation = fc.evaluate(proposals, name, test_share)
+    except ValueError as exc:
+        raise InputError(str(exc), hint="ingest more proposals with outcomes") from exc
+    return con, name, proposals, evaluation
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _open_forecasts(proposals: Any) -> list[tuple[str, int, str, str, float]]:
+    import numpy as np
+
+    from proofmind.gov.forecast import OutcomeModel
+
+    open_rows = np.flatnonzero(np.isnan(proposals.passed))
+    if not len(open_rows):
+        return []
+    model = OutcomeModel().fit(proposals)
+    pending = proposals.take(open_rows)
+    p_pass = model.predict(pending)
+    found = zip(pending.ids, pending.created, pending.types, pending.texts, p_pass, strict=True)
+    return [(i, int(c), t, x, float(p)) for i, c, t, x, p in found]
+
+
+def run_predict(data: Path, dao: str | None, test_share: float, out: Path | None) -> None:
+    _, name, proposals, evaluation = _evaluate(data, dao, test_share)
+    table = Table(
+        title=f"{name}: trained on {evaluation.train:,} proposals before "
+        f"{_day(evaluation.cut)}, tested on the {evaluation.test:,} after "
+        f"(pass rate {evaluation.base_rate_train:.0%} → {evaluation.base_rate_test:.0%})"
+    )
+    table.add_column("forecast")
+    metric_names = ["ROC-AUC", "PR-AUC", "F1", "accuracy", "Brier"]
+    for m in metric_names:
+        table.add_column(m, justify="right")
+    for model, values in evaluation.metrics.items():
+        table.add_row(
+            model,
+            *[
+                f"{values[m][0]:.3f} [{values[m][1]:.3f}, {values[m][2]:.3f}]"
+                if m in values
+                else ""
+                for m in metric_names
+            ],
+        )
+    console.print(table)
+    console.print("95% bootstrap intervals; the last row is the paired gain in ROC-AUC.")
+    console.print("Calibration on the test split (forecast bin: mean forecast → observed):")
+    for lo, mean, observed, n in evaluation.reliability:
+        console.print(f"  {lo:.1f}–{lo + 0.1:.1f}: {mean:.2f} → {observed:.2f} ({n})")
+    forecasts = _open_forecasts(proposals)
+    if not forecasts:
+        console.print("No open proposal to forecast (every proposal has an outcome).")
+        return
+    if out is None:
+        for pid, created, kind, text, p in forecasts[:20]:
+            console.print(f"{pid}  {_day(int(created))}  {kind:12} {p:.2f}  {text[:60]}")
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["proposal_id", "created", "type", "title", "p_pass"])
+        for pid, created, kind, text, p in forecasts:
+            writer.writerow([pid, _day(int(created)), kind, text, f"{p:.4f}"])
+    os.replace(tmp, out)
+    console.print(f"{len(forecasts)} open proposal(s) forecast → {out}")
+
+
+def run_report(data: Path, dao: str | None, test_share: float, out: Path) -> None:
+    from proofmind.gov.signals import concentration
+
+    con, name, proposals, evaluation = _evaluate(data, dao, test_share)
+    lines = [
+        f"# Governance report: {name}",
+        "",
+        f"{len(proposals.ids):,} proposals from {_day(int(proposals.created.min()))} to "
+        f"{_day(int(proposals.created.max()))}.",
+        "",
+        "## Outcome forecast (time-ordered evaluation)",
+        "",
+        f"Trained on {evaluation.train:,} proposals created before {_day(evaluation.cut)} "
+        f"(pass rate {evaluation.base_rate_train:.1%}), tested on the {evaluation.test:,} "
+        f"after (pass rate {evaluation.base_rate_test:.1%}). 95% bootstrap intervals.",
+        "",
+        "| forecast | ROC-AUC | PR-AUC | F1 | accuracy | Brier |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for model, values in evaluation.metrics.items():
+        cells = [
+            f"{values[m][0]:.3f} [{values[m][1]:.3f}, {values[m][2]:.3f}]" if m in values else ""
+            for m in ("ROC-AUC", "PR-AUC", "F1", "accuracy", "Brier")
+        ]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    lines += ["", "Calibration (test split):", "", "| forecast bin | mean forecast | passed | n |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    for lo, mean, observed, n in evaluation.reliability:
+        lines.append(f"| {lo:.1f}–{lo + 0.1:.1f} | {mean:.2f} | {observed:.2f} | {n} |")
+    forecasts = _open_forecasts(proposals)
+    lines += ["", "## Open proposals", ""]
+    if forecasts:
+        lines += ["| proposal | created | type | title | P(pass) |", "|---|---|---|---|---:|"]
+        for pid, created, kind, text, p in forecasts:
+            title = text.replace("|", "\\|")[:80]
+            lines.append(f"| {pid} | {_day(int(created))} | {kind} | {title} | {p:.2f} |")
+    else:
+        lines.append("None: every proposal has an outcome.")
+    signals = [s for s in concentration(con) if s[0] == name]
+    lines += ["", "## Voting-power concentration", ""]
+    if signals:
+        lines += ["| proposal | voters | Gini | Nakamoto coefficient |", "|---|---:|---:|---:|"]
+        for _, pid, voters, g, k in signals:
+            lines.append(f"| {pid} | {voters} | {g:.3f} | {k} |")
+    else:
+        lines.append("No votes were ingested for this DAO.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, out)
+    console.print(f"report → {out}")

@@ -1,0 +1,271 @@
+"""Governance proposals and votes as canonical tables (Parquet + DuckDB views), from the
+Decentraland DAO export (`proposals.csv`) and from Snapshot's GraphQL JSON.
+
+``proposals``: dao, proposal_id, author, type, title, body, created_at, voting_ends_at (Unix
+seconds), threshold_vp, status (as the source has it), passed (1 passed, 0 rejected, null while
+voting or unknown), source (file and line / index).
+``votes``: dao, proposal_id, voter, choice, vp, created_at.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from proofmind.errors import InputError
+from proofmind.intel.etherscan import ADDRESS_PATTERN, BadRow, sql_string
+
+PROPOSALS = pa.schema(
+    [
+        ("dao", pa.string()),
+        ("proposal_id", pa.string()),
+        ("author", pa.string()),
+        ("type", pa.string()),
+        ("title", pa.string()),
+        ("body", pa.string()),
+        ("created_at", pa.int64()),
+        ("voting_ends_at", pa.int64()),
+        ("threshold_vp", pa.float64()),
+        ("status", pa.string()),
+        ("passed", pa.int8()),
+        ("source", pa.string()),
+    ]
+)
+VOTES = pa.schema(
+    [
+        ("dao", pa.string()),
+        ("proposal_id", pa.string()),
+        ("voter", pa.string()),
+        ("choice", pa.string()),
+        ("vp", pa.float64()),
+        ("created_at", pa.int64()),
+    ]
+)
+DECENTRALAND = (
+    "proposal_id",
+    "author",
+    "type",
+    "title",
+    "created_at",
+    "voting_ends_at",
+    "threshold_vp",
+    "status",
+)
+# Decentraland's outcomes: passed, then executed (enacted) or not funded, all count as passed
+PASSED = {"passed": 1, "enacted": 1, "out_of_budget": 1, "rejected": 0}
+
+
+@dataclass
+class GovImport:
+    proposals: int = 0
+    votes: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+
+def import_governance(
+    paths: Sequence[Path], out: Path, *, dao: str | None = None, strict: bool = False
+) -> GovImport:
+    """Read Decentraland CSV exports and Snapshot JSON files into ``out/{proposals,votes}``
+    (replacing what is there, all or nothing). Malformed rows are reported with file and line
+    and left out (``strict``: the first one fails and nothing is written)."""
+    if not paths:
+        raise InputError(
+            "no governance files to import", hint="give proposals.csv or Snapshot JSON"
+        )
+    report = GovImport()
+    proposals: list[dict[str, Any]] = []
+    votes: list[dict[str, Any]] = []
+    for given in paths:
+        path = Path(given)
+        if not path.is_file():
+            raise InputError(f"{path} does not exist")
+        if path.suffix.lower() == ".json":
+            p, v = _snapshot(path, dao, report, strict)
+        elif path.suffix.lower() == ".csv":
+            p, v = _decentraland(path, dao or "decentraland", report, strict), []
+        else:
+            raise InputError(
+                f"{path} is neither a .csv (Decentraland export) nor a .json (Snapshot GraphQL)",
+                hint="give proposals.csv or a Snapshot JSON file",
+            )
+        proposals += p
+        votes += v
+    seen: set[tuple[str, str]] = set()
+    for row in proposals:
+        key = (row["dao"], row["proposal_id"])
+        if key in seen:
+            _bad(report, BadRow(row["source"], None, f"duplicate proposal {key[1]}"), strict)
+        seen.add(key)
+    if not proposals:
+        raise InputError(
+            f"no proposal could be read from {', '.join(str(p) for p in paths)}",
+            hint="check the files' format (see docs/governance.md)",
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    staged = Path(tempfile.mkdtemp(prefix=".gov-", dir=out))
+    try:
+        for name, rows, schema in (("proposals", proposals, PROPOSALS), ("votes", votes, VOTES)):
+            (staged / name).mkdir()
+            pq.write_table(
+                pa.Table.from_pylist(rows, schema=schema), staged / name / "part.parquet"
+            )
+        for name in ("proposals", "votes"):
+            if (out / name).exists():
+                shutil.rmtree(out / name)
+            (staged / name).rename(out / name)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    report.proposals, report.votes = len(proposals), len(votes)
+    return report
+
+
+def connect(data: Path) -> duckdb.DuckDBPyConnection:
+    """DuckDB views ``proposals`` and ``votes`` over the tables `gov ingest` wrote."""
+    if not (data / "proposals").is_dir():
+        raise InputError(
+            f"{data} holds no proposals table",
+            hint="write it with `proofmind gov ingest FILES -o DIR` and pass --data DIR",
+        )
+    con = duckdb.connect()
+    for name in ("proposals", "votes"):
+        pattern = sql_string(f"{data / name}/*.parquet")
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({pattern})")
+    return con
+
+
+def _bad(report: GovImport, row: BadRow, strict: bool) -> None:
+    if strict:
+        raise InputError(f"malformed row: {row}", hint="fix it, or import without --strict")
+    report.bad_rows.append(row)
+
+
+def _time(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _decentraland(path: Path, dao: str, report: GovImport, strict: bool) -> list[dict[str, Any]]:
+    import re
+
+    rows: list[dict[str, Any]] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in DECENTRALAND if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(
+                    f"{path} lacks column(s) {', '.join(missing)}",
+                    hint="expected Decentraland's proposals export (see docs/governance.md)",
+                )
+            previous = reader.line_num  # the header's last line
+            for n, record in enumerate(reader):
+                line, previous = previous + 1, reader.line_num  # a title may span lines
+                try:
+                    if None in record or any(record[c] is None for c in DECENTRALAND):
+                        raise ValueError("wrong number of cells")
+                    author = record["author"].strip().lower()
+                    if not re.match(ADDRESS_PATTERN, author):
+                        raise ValueError(f"author {record['author']!r} is not an address")
+                    status = record["status"].strip()
+                    threshold = float(record["threshold_vp"] or 0)
+                    if not math.isfinite(threshold) or threshold < 0:
+                        raise ValueError(f"threshold_vp {record['threshold_vp']!r} is invalid")
+                    created, ends = _time(record["created_at"]), _time(record["voting_ends_at"])
+                except ValueError as exc:
+                    _bad(report, BadRow(str(path), line, str(exc), n), strict)
+                    continue
+                rows.append(
+                    {
+                        "dao": dao,
+                        "proposal_id": record["proposal_id"].strip(),
+                        "author": author,
+                        "type": record["type"].strip().lower() or "unknown",
+                        "title": record["title"],
+                        "body": None,
+                        "created_at": created,
+                        "voting_ends_at": ends,
+                        "threshold_vp": threshold,
+                        "status": status,
+                        "passed": PASSED.get(status),
+                        "source": f"line {line} of {path}",
+                    }
+                )
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    return rows
+
+
+def _snapshot(
+    path: Path, dao: str | None, report: GovImport, strict: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Snapshot's GraphQL answer: ``{"data": {"proposals": [...], "votes": [...]}}``."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        data = document["data"]
+        if not isinstance(data, dict):
+            raise TypeError('"data" must be an object')
+        raw_proposals = data.get("proposals") or []
+        raw_votes = data.get("votes") or []
+        if not isinstance(raw_proposals, list) or not isinstance(raw_votes, list):
+            raise TypeError("proposals and votes must be lists")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"{path} is not a Snapshot GraphQL answer: {exc}",
+            hint='expected {"data": {"proposals": [...], "votes": [...]}}',
+        ) from exc
+    proposals, votes = [], []
+    for n, p in enumerate(raw_proposals):
+        try:
+            scores = [float(s) for s in p.get("scores") or []]
+            total = float(p.get("scores_total") or sum(scores))
+            quorum = float(p.get("quorum") or 0)
+            state = str(p["state"])
+            passed = None
+            if state == "closed":
+                passed = int(len(scores) >= 2 and scores[0] > scores[1] and total >= quorum)
+            proposals.append(
+                {
+                    "dao": dao or str(p["space"]["id"]),
+                    "proposal_id": str(p["id"]),
+                    "author": str(p["author"]).lower(),
+                    "type": str(p.get("type") or "snapshot"),
+                    "title": str(p["title"]),
+                    "body": p.get("body"),
+                    "created_at": int(p["start"]),
+                    "voting_ends_at": int(p["end"]),
+                    "threshold_vp": quorum,
+                    "status": state,
+                    "passed": passed,
+                    "source": f"proposal {n} of {path}",
+                }
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            _bad(report, BadRow(str(path), None, f"proposal {n}: {exc!r}"), strict)
+    space = {p["proposal_id"]: p["dao"] for p in proposals}
+    for n, v in enumerate(raw_votes):
+        try:
+            proposal = str(v["proposal"]["id"])
+            votes.append(
+                {
+                    "dao": dao or space.get(proposal) or str(v["space"]["id"]),
+                    "proposal_id": proposal,
+                    "voter": str(v["voter"]).lower(),
+                    "choice": json.dumps(v["choice"]),
+                    "vp": float(v["vp"]),
+                    "created_at": int(v["created"]),
+                }
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            _bad(report, BadRow(str(path), None, f"vote {n}: {exc!r}"), strict)
+    return proposals, votes

@@ -1,0 +1,151 @@
+"""Governance: ingest (Decentraland CSV, Snapshot JSON), creation-time features that never
+look ahead, the time-ordered evaluation with its baselines, and the CLI."""
+
+from __future__ import annotations
+
+import random
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.errors import InputError
+from proofmind.gov import forecast as fc
+from proofmind.gov.signals import gini, nakamoto
+from proofmind.gov.tables import connect, import_governance
+
+HEADER = (
+    "proposal_id,snapshot_id,author,type,title,created_at,voting_ends_at,threshold_vp,"
+    "forum_topic_id,status"
+)
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dao_proposals"
+SAMPLE = Path(str(resources.files("proofmind.gov").joinpath("data/snapshot_sample.json")))
+
+
+def proposals_csv(path: Path, n: int = 300, seed: int = 3) -> Path:
+    """Synthetic Decentraland-format proposals: grants pass less often than polls, some
+    authors mostly succeed, a week of voting each; the last five are still open."""
+    rng = random.Random(seed)
+    lines = [HEADER]
+    t = 1_620_000_000
+    authors = [f"0x{a:040x}" for a in range(1, 25)]
+    for i in range(n):
+        t += rng.randrange(3_600, 200_000)
+        kind = rng.choice(["poll", "grant", "poi", "governance"])
+        author = rng.choice(authors)
+        good = int(author[-1], 16) % 3 == 0
+        p = {"poll": 0.55, "grant": 0.25, "poi": 0.6, "governance": 0.4}[kind] + 0.25 * good
+        status = "passed" if rng.random() < p else "rejected"
+        if i >= n - 5:
+            status = "pending"
+        created = np.datetime64(t, "s").astype(str) + ".000Z"
+        ends = np.datetime64(t + 7 * 86_400, "s").astype(str) + ".000Z"
+        title = (
+            f'"{kind} proposal {i}: fund, build, add {rng.choice(["parcel", "wearable", "event"])}"'
+        )
+        lines.append(f"id-{i},snap-{i},{author},{kind},{title},{created},{ends},0,{i},{status}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    import_governance([proposals_csv(tmp_path / "p.csv")], tmp_path / "gov")
+    return tmp_path / "gov"
+
+
+def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) -> None:
+    """Features of proposal p from the full table equal those computed when the table holds
+    only what existed at p's creation (later proposals removed, outcomes not yet known
+    blanked)."""
+    import duckdb
+
+    full = fc.history_features(connect(data), "decentraland")
+    con = connect(data)
+    for k in (40, 150, 290):
+        cut = int(full.created[k])
+        rows = con.execute(
+            "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed) "
+            "FROM proposals WHERE created_at <= $cut",
+            {"cut": cut},
+        ).arrow()
+        truncated = duckdb.connect()
+        truncated.register("snapshot_rows", rows)
+        truncated.execute("CREATE TABLE proposals AS SELECT * FROM snapshot_rows")
+        past = fc.history_features(truncated, "decentraland")
+        assert past.ids == full.ids[: k + 1]
+        np.testing.assert_array_equal(past.numeric, full.numeric[: k + 1])
+
+
+def test_evaluation_is_time_ordered_with_baselines(data: Path) -> None:
+    proposals = fc.history_features(connect(data), "decentraland")
+    evaluation = fc.evaluate(proposals, "decentraland", test_share=0.3)
+    assert set(evaluation.metrics) == {"majority class", "type only", "model", "model − type only"}
+    assert evaluation.metrics["majority class"]["ROC-AUC"][0] == 0.5
+    value, lo, hi = evaluation.metrics["model"]["ROC-AUC"]
+    assert lo <= value <= hi and value > 0.6  # types and authors carry signal here
+    assert evaluation.train + evaluation.test <= 295  # open proposals are not evaluated
+    assert sum(n for *_, n in evaluation.reliability) == evaluation.test
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets/dao_proposals is absent")
+def test_decentraland_dev_data(tmp_path: Path) -> None:
+    report = import_governance([SHARED / "proposals.csv"], tmp_path / "gov")
+    assert report.proposals == 2517 and not report.bad_rows
+    evaluation = fc.evaluate(fc.history_features(connect(tmp_path / "gov"), "decentraland"), "d")
+    model, baseline = evaluation.metrics["model"], evaluation.metrics["type only"]
+    assert model["ROC-AUC"][0] > baseline["ROC-AUC"][0]
+    assert model["Brier"][0] < evaluation.metrics["majority class"]["Brier"][0]
+
+
+def test_snapshot_sample_is_parsed(tmp_path: Path) -> None:
+    report = import_governance([SAMPLE], tmp_path / "gov")
+    assert (report.proposals, report.votes) == (3, 6) and not report.bad_rows
+    con = connect(tmp_path / "gov")
+    rows = con.execute("SELECT title, passed, status FROM proposals ORDER BY created_at").fetchall()
+    assert [r[1] for r in rows] == [1, 0, None]  # For wins; Against wins; still active
+    voters = con.execute("SELECT DISTINCT voter FROM votes ORDER BY 1").fetchall()
+    assert voters[0][0] == "0xaaaa000000000000000000000000000000000001"  # lower-cased
+
+
+def test_malformed_rows_are_named_with_file_and_line(tmp_path: Path) -> None:
+    path = proposals_csv(tmp_path / "p.csv", n=30)
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4].replace(",0x", ",0xnothex", 1)
+    cells = lines[9].split(",")
+    lines[9] = lines[9].replace(cells[-5], "soon")  # created_at not a time
+    path.write_text("\n".join(lines) + "\n")
+    report = import_governance([path], tmp_path / "gov")
+    found = [str(b) for b in report.bad_rows]
+    assert any(f"line 5 of {path} (data row 3): author" in f for f in found), found
+    assert any(f"line 10 of {path} (data row 8)" in f for f in found), found
+    assert report.proposals == 28
+    with pytest.raises(InputError, match="line 5 of"):
+        import_governance([path], tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict" / "proposals").exists()
+
+
+def test_concentration_signals() -> None:
+    assert gini(np.array([1.0, 1.0, 1.0, 1.0])) == pytest.approx(0.0)
+    assert gini(np.array([0.0, 0.0, 0.0, 10.0])) == pytest.approx(0.75)
+    assert nakamoto(np.array([800.5, 100.0, 120.0, 10.0])) == 1
+    assert nakamoto(np.array([30.0, 30.0, 30.0, 10.0])) == 2
+
+
+def test_cli_ingest_predict_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    proposals_csv(tmp_path / "p.csv")
+    assert main(["gov", "ingest", "p.csv", str(SAMPLE), "-o", "gd"]) == 0
+    assert main(["gov", "predict", "--data", "gd"]) == 2  # two DAOs: --dao is required
+    assert "choose one with --dao" in capsys.readouterr().err
+    assert main(["gov", "predict", "--data", "gd", "--dao", "decentraland", "-o", "f.csv"]) == 0
+    shown = capsys.readouterr().out
+    assert "type only" in shown and "majority" in shown and "Calibration" in shown
+    assert len((tmp_path / "f.csv").read_text().splitlines()) == 1 + 5  # the open proposals
+    assert main(["gov", "report", "--data", "gd", "--dao", "sample.eth", "-o", "r.md"]) == 2
+    assert "too few" in capsys.readouterr().err  # 2 outcomes cannot be evaluated
+    assert main(["gov", "report", "--data", "gd", "--dao", "decentraland", "-o", "r.md"]) == 0
+    assert "## Open proposals" in (tmp_path / "r.md").read_text()
