@@ -33,6 +33,8 @@ NON_HEX = "0x" + "zz" * 20
 LONG_LIST = ",".join(["0.5"] * 3000)  # once tried as a file name: "File name too long"
 POOL_TOO_BIG = str(2**256)
 NO_WS = "/nonexistent/workspace"
+WATCH = '{"watch": {"addresses": ["0x00000000000000000000000000000000000003e8"]}}'
+
 SAMPLE_PRICES = Path(__file__).parents[1] / "src/proofmind/monitor/data/sample_prices.csv"
 
 # command path → bad inputs: (arguments after the command, a phrase the error must hold)
@@ -206,6 +208,18 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "-o", "alerts.txt"], "alert format"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
+    ("monitor", "run"): [
+        ([], "bad parameters for detector 'watch'"),
+        (["-d", "nosuch"], "no detector named 'nosuch'"),
+        (["-d", "depeg"], "read prices, not blocks"),
+        (["--params", "{bad"], "--params"),
+        (["--params", '{"watch": {"addresses": ["0xzz"]}}'], "list of 0x-addresses"),
+        (["--params", WATCH, "--from-block", "soon"], "--from-block"),
+        (["--params", WATCH, "--webhook", "ftp://x"], "not an http(s) URL"),
+        (["--params", WATCH, "--jsonl", "/proc/x/a.jsonl"], "/proc"),
+        (["--params", WATCH, "--confirmations", "-1"], "--confirmations"),
+        (["--params", WATCH, "-w", NO_WS], "no proofmind workspace"),
+    ],
     ("sybil", "detect"): [
         (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),
         (["edges.csv", "--candidates", "labels.csv", "-o", "/proc/x"], "/proc"),

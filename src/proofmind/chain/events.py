@@ -284,6 +284,20 @@ class ReorgSafeCursor:
                 (processed.end + 1, time.time(), self.name),
             )
 
+    def rewind_to(self, block: int) -> None:
+        """Move the cursor back so that ``block`` is the next one polled (a consumer whose own
+        state can only be restored to an earlier block than the fork)."""
+        if block > self.next_block:
+            raise ChainError(
+                f"cursor {self.name!r} cannot rewind forward, to {block} from {self.next_block}"
+            )
+        with self.state.transaction() as conn:
+            conn.execute("DELETE FROM cursor_blocks WHERE name=? AND number>=?", (self.name, block))
+            conn.execute(
+                "UPDATE cursors SET next_block=?, updated_at=? WHERE name=?",
+                (block, time.time(), self.name),
+            )
+
     def stored_blocks(self) -> list[BlockRef]:
         rows = self.state.conn.execute(
             "SELECT number, hash, parent_hash FROM cursor_blocks WHERE name=? ORDER BY number",

@@ -10,7 +10,7 @@ import typer
 from proofmind.cli.params import output_file
 
 monitor_app = typer.Typer(
-    help="Detectors over prices (depeg, feed health): replay history and score it.",
+    help="Detectors over blocks and prices: follow a chain live, or replay history and score it.",
     no_args_is_help=True,
 )
 
@@ -91,3 +91,84 @@ def detectors_command() -> None:
 
     for name, target in sorted(available().items()):
         typer.echo(f"{name}\t{target}")
+
+
+@monitor_app.command("run")
+def run_command(
+    detectors: Annotated[
+        list[str] | None,
+        typer.Option("--detector", "-d", help="Block detector to run (repeat; default: watch)."),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(
+            "--params",
+            help='Detector parameters as JSON, {"detector": {"name": value}}, or @file.json.',
+        ),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Follow this JSON-RPC node instead of the workspace's chain."),
+    ] = None,
+    confirmations: Annotated[
+        int, typer.Option(min=0, help="Blocks a block must be buried under before it counts.")
+    ] = 0,
+    from_block: Annotated[
+        str, typer.Option(help="First block on a first run (a number, or latest).")
+    ] = "latest",
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            parser=output_file, help="Append alerts and retractions to this JSON-lines file."
+        ),
+    ] = None,
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="POST alerts here (repeat; signed with PROOFMIND_MONITOR_WEBHOOK_SECRET)."
+        ),
+    ] = None,
+    terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
+    http_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve /health and /metrics on 127.0.0.1:PORT."),
+    ] = None,
+    max_blocks: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many blocks.")
+    ] = None,
+    until_block: Annotated[
+        int | None, typer.Option(min=0, help="Stop once this block is processed.")
+    ] = None,
+    poll: Annotated[float, typer.Option(min=0.05, help="Seconds between polls when idle.")] = 1.0,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, help="Delivery attempts before a dead letter.")
+    ] = 8,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="PROOFMIND_WORKSPACE",
+            show_default=False,
+            help="The .proofmind workspace (default: the nearest above here).",
+        ),
+    ] = None,
+) -> None:
+    """Follow the chain block by block and raise alerts as they happen.
+
+    Alerts are stored once in the workspace (monitor/alerts.sqlite), delivered to the terminal,
+    a JSON-lines file and webhooks (HMAC-signed, retried with backoff, dead-lettered), and
+    retracted when a reorg drops their block. Restart it any time: it resumes where it stopped.
+
+    Examples:
+      proofmind monitor run --params '{"watch": {"addresses": ["0xab…"]}}'
+      proofmind monitor run -d watch -d funding-fan-out --params @monitor.json \\
+          --jsonl alerts.jsonl --webhook https://hooks.example.com/proofmind --http-port 9108
+      proofmind monitor run --url https://rpc.example.org --confirmations 12 --from-block 19000000
+    """
+    from proofmind.cli.monitor_run import run_live
+
+    run_live(
+        workspace, url, detectors or ["watch"], params, confirmations, from_block, jsonl,
+        webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
+    )  # fmt: skip

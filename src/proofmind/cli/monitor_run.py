@@ -18,6 +18,7 @@ from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import evaluate_alerts, read_events, replay, write_alerts
 
 console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
 
@@ -124,3 +125,96 @@ def _save(path: Path, detectors: list[Detector]) -> None:
     temporary = path.with_name(path.name + ".partial")
     temporary.write_text(json.dumps({d.name: d.to_state() for d in detectors}), encoding="utf-8")
     temporary.replace(path)
+
+
+def run_live(
+    workspace_path: Path | None,
+    url: str | None,
+    names: list[str],
+    params: str | None,
+    confirmations: int,
+    from_block: str,
+    jsonl: Path | None,
+    webhooks: list[str],
+    terminal: bool,
+    http_port: int | None,
+    max_blocks: int | None,
+    until_block: int | None,
+    poll: float,
+    max_attempts: int,
+) -> None:
+    import logging
+    import signal
+
+    from proofmind.monitor.service import MonitorService
+    from proofmind.monitor.sinks import JsonlSink, TerminalSink, WebhookSink
+    from proofmind.monitor.store import AlertStore
+    from proofmind.store.state import StateDB
+    from proofmind.workspace import open_workspace
+
+    detectors = load_detectors(names, _params(params))
+    wrong = [d.name for d in detectors if "block" not in d.events]
+    if wrong:
+        raise InputError(
+            f"detector(s) {', '.join(wrong)} read prices, not blocks",
+            hint="`monitor run` runs block detectors (watch, funding-fan-out); replay price "
+            "series with `monitor replay`",
+        )
+    start: int | str = "latest"
+    if from_block != "latest":
+        if not from_block.isdigit():
+            raise InputError(
+                f"--from-block {from_block!r} is not a block number", hint="a number or latest"
+            )
+        start = int(from_block)
+    for hook in webhooks:
+        if not hook.startswith(("http://", "https://")):
+            raise InputError(f"--webhook {hook!r} is not an http(s) URL")
+    workspace = open_workspace(workspace_path)
+    if url is not None:
+        from proofmind.chain.rpc import http_web3
+        from proofmind.errors import ChainError
+
+        w3 = http_web3(url)
+        try:
+            chain_id = int(w3.eth.chain_id)
+        except Exception as exc:
+            raise ChainError(f"cannot reach {url}: {type(exc).__name__}") from exc
+    else:
+        chain = workspace.connect()
+        w3, chain_id = chain.w3, chain.chain_id
+    sinks: list[Any] = [TerminalSink()] if terminal else []
+    if jsonl is not None:
+        sinks.append(JsonlSink(jsonl))
+    sinks += [WebhookSink(h) for h in webhooks]
+    folder = workspace.root / "monitor"
+    folder.mkdir(parents=True, exist_ok=True)
+    store = AlertStore.for_workspace(workspace.root)
+    service = MonitorService(
+        w3,
+        StateDB(folder / "cursor.sqlite"),
+        store,
+        detectors,
+        sinks,
+        chain_id=chain_id,
+        confirmations=confirmations,
+        start_block=start,
+        poll_interval=poll,
+        max_attempts=max_attempts,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    if http_port is not None:
+        service.serve_http("127.0.0.1", http_port)
+        err.print(f"health on http://127.0.0.1:{http_port}/health, metrics on /metrics")
+    err.print(
+        f"monitoring chain {chain_id} from block {service.cursor.next_block} with "
+        f"{', '.join(d.name for d in detectors)} → {', '.join(s.name for s in sinks) or 'store'}"
+    )
+    stats = service.run(max_blocks=max_blocks, until_block=until_block)
+    store.close()
+    err.print(
+        f"stopped at block {service.cursor.next_block}: {stats.blocks} block(s), "
+        f"{stats.alerts} alert(s), {stats.retracted} retracted, deliveries {stats.deliveries}"
+    )

@@ -23,8 +23,22 @@ class PriceObservation:
     price: float
 
 
-# Confirmed blocks will join this union when the chain detectors arrive.
-Event = PriceObservation
+@dataclass(frozen=True, slots=True)
+class BlockEvent:
+    """One confirmed block as canonical rows (the tables of `proofmind ingest`): its
+    ``transactions`` (``status`` 0 for a reverted one), ``logs``, ``erc20_transfers`` and
+    ``native_transfers`` (successful value transfers only)."""
+
+    number: int
+    hash: str
+    time: float
+    transactions: tuple[dict[str, Any], ...] = ()
+    logs: tuple[dict[str, Any], ...] = ()
+    erc20_transfers: tuple[dict[str, Any], ...] = ()
+    native_transfers: tuple[dict[str, Any], ...] = ()
+
+
+Event = PriceObservation | BlockEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +72,8 @@ class Detector(ABC):
     """
 
     name: ClassVar[str]
+    # which events the detector wants: "price" (PriceObservation), "block" (BlockEvent)
+    events: ClassVar[tuple[str, ...]] = ("price",)
 
     @abstractmethod
     def evaluate(self, event: Event) -> list[Alert]:

@@ -49,7 +49,26 @@ CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
 CREATE INDEX IF NOT EXISTS alerts_detector ON alerts(detector, id);
 CREATE INDEX IF NOT EXISTS alerts_subject ON alerts(subject, id);
 CREATE INDEX IF NOT EXISTS alerts_block ON alerts(block);
+-- what `monitor run` still has to deliver: one row per (alert or retraction, sink), written in
+-- the transaction that stores the alert, so nothing stored goes undelivered
+CREATE TABLE IF NOT EXISTS outbox (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    alert_id    INTEGER NOT NULL REFERENCES alerts(id),
+    event       TEXT    NOT NULL,           -- 'alert' or 'retraction'
+    sink        TEXT    NOT NULL,
+    status      TEXT    NOT NULL DEFAULT 'pending',  -- pending, delivered, dead
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     REAL    NOT NULL DEFAULT 0,
+    last_error  TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sink, status, next_at);
+-- the detectors' state after each processed block range (the last few, to rewind on a reorg)
+CREATE TABLE IF NOT EXISTS monitor_state (
+    end_block   INTEGER PRIMARY KEY,
+    state       TEXT    NOT NULL
+);
 """
+KEPT_STATES = 64  # block ranges whose detector state is kept for rewinding
 
 STATUSES = ("active", "retracted")
 
@@ -267,6 +286,157 @@ class AlertStore:
                 [(now, alert_id) for alert_id in ids],
             )
         return [stored for alert_id in ids if (stored := self.get(alert_id)) is not None]
+
+    # ----------------------------------------------------------------- monitor run
+
+    def commit_range(
+        self,
+        alerts: Iterable[tuple[Alert, str | None]],
+        sinks: Iterable[str],
+        end_block: int,
+        state: dict[str, Any],
+    ) -> list[int]:
+        """One transaction: the new alerts, an outbox row per new alert and sink, and the
+        detectors' state after ``end_block``. Returns the ids of the alerts new here."""
+        now = time.time()
+        sinks = list(sinks)
+        new: list[int] = []
+        with self._write() as conn:
+            for alert, block_hash in alerts:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO alerts (alert_key, detector, kind, severity, subject,"
+                    " time, block, block_hash, score, explanation, evidence, stored_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (alert_key(alert), alert.detector, alert.kind, alert.severity,
+                     alert.subject, alert.time, alert.block, block_hash, alert.score,
+                     alert.explanation, json.dumps(alert.evidence, sort_keys=True, default=str),
+                     now),
+                )  # fmt: skip
+                if cur.rowcount == 1 and cur.lastrowid is not None:
+                    new.append(cur.lastrowid)
+            conn.executemany(
+                "INSERT INTO outbox (alert_id, event, sink) VALUES (?, 'alert', ?)",
+                [(alert_id, sink) for alert_id in new for sink in sinks],
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO monitor_state (end_block, state) VALUES (?, ?)",
+                (end_block, json.dumps(state, sort_keys=True)),
+            )
+            conn.execute(
+                "DELETE FROM monitor_state WHERE end_block NOT IN (SELECT end_block FROM "
+                "monitor_state ORDER BY end_block DESC LIMIT ?)",
+                (KEPT_STATES,),
+            )
+        return new
+
+    def processed_through(self) -> tuple[int, dict[str, Any]] | None:
+        """The last block range end whose alerts are stored, and the state after it."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT end_block, state FROM monitor_state ORDER BY end_block DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def oldest_state_block(self) -> int:
+        """The end block of the oldest detector state kept (-1 when there is none)."""
+        with self._lock:
+            row = self._conn.execute("SELECT min(end_block) FROM monitor_state").fetchone()
+        return -1 if row[0] is None else int(row[0])
+
+    def rewind(self, fork_block: int, sinks: Iterable[str]) -> tuple[list[StoredAlert], Any]:
+        """A reorg replaced ``fork_block`` and later: retract the alerts raised there (each
+        retraction queued for every sink), drop the states after the fork, and return the
+        retracted alerts with the state before the fork (None: start afresh; an error when
+        the states kept do not reach back that far)."""
+        now = time.time()
+        sinks = list(sinks)
+        with self._write() as conn:
+            kept = conn.execute(
+                "SELECT end_block, state FROM monitor_state WHERE end_block < ? "
+                "ORDER BY end_block DESC LIMIT 1",
+                (fork_block,),
+            ).fetchone()
+            later = conn.execute(
+                "SELECT count(*) FROM monitor_state WHERE end_block >= ?", (fork_block,)
+            ).fetchone()[0]
+            oldest = conn.execute("SELECT min(end_block) FROM monitor_state").fetchone()[0]
+            if kept is None and later and oldest is not None and oldest >= fork_block:
+                total = conn.execute("SELECT count(*) FROM monitor_state").fetchone()[0]
+                if total >= KEPT_STATES:
+                    raise InputError(
+                        f"a reorg from block {fork_block} reaches below the detector states "
+                        f"kept (the oldest ends at block {oldest})",
+                        hint="start the monitor again from an earlier block with a new store",
+                    )
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM alerts WHERE block >= ? AND status = 'active' ORDER BY id",
+                    (fork_block,),
+                ).fetchall()
+            ]
+            for alert_id in ids:
+                # the key is freed: the new branch may raise the same alert again
+                conn.execute(
+                    "UPDATE alerts SET status = 'retracted', retracted_at = ?, "
+                    "alert_key = alert_key || '#retracted:' || id WHERE id = ?",
+                    (now, alert_id),
+                )
+            conn.executemany(
+                "INSERT INTO outbox (alert_id, event, sink) VALUES (?, 'retraction', ?)",
+                [(alert_id, sink) for alert_id in ids for sink in sinks],
+            )
+            conn.execute("DELETE FROM monitor_state WHERE end_block >= ?", (fork_block,))
+        retracted = [stored for alert_id in ids if (stored := self.get(alert_id)) is not None]
+        return retracted, (json.loads(kept[1]) if kept is not None else None)
+
+    def pending(self, sink: str, limit: int = 100) -> list[tuple[int, str, int, StoredAlert]]:
+        """(outbox id, event, attempts so far, alert) due for delivery to ``sink``, oldest
+        first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT o.id AS outbox_id, o.event, o.attempts, a.* FROM outbox o JOIN alerts a "
+                "ON a.id = o.alert_id WHERE o.sink = ? AND o.status = 'pending' "
+                "AND o.next_at <= ? ORDER BY o.id LIMIT ?",
+                (sink, time.time(), limit),
+            ).fetchall()
+        return [
+            (int(r["outbox_id"]), str(r["event"]), int(r["attempts"]), _row_to_stored(r))
+            for r in rows
+        ]
+
+    def delivered(self, outbox_ids: Iterable[int]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET status = 'delivered', attempts = attempts + 1 WHERE id = ?",
+                [(i,) for i in outbox_ids],
+            )
+
+    def failed(self, outbox_id: int, error: str, retry_at: float | None) -> None:
+        """A delivery attempt failed: retry at ``retry_at``, or dead-letter it (None)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_at = ?, "
+                "status = ? WHERE id = ?",
+                (error, retry_at or 0, "pending" if retry_at else "dead", outbox_id),
+            )
+
+    def outbox_counts(self) -> dict[tuple[str, str], int]:
+        """(sink, status) → rows."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT sink, status, count(*) FROM outbox GROUP BY sink, status"
+            ).fetchall()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def dead_letters(self) -> list[tuple[int, str, str, int, str]]:
+        """(outbox id, sink, event, alert id, last error) of deliveries given up on."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, sink, event, alert_id, last_error FROM outbox "
+                "WHERE status = 'dead' ORDER BY id"
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows]
 
     def close(self) -> None:
         with self._lock:

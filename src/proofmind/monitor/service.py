@@ -1,0 +1,313 @@
+"""`proofmind monitor run`: follow a chain block by block, run the block detectors, store the
+alerts once and deliver them, and take back what a reorg undid.
+
+Each step: the reorg-safe cursor hands over the next confirmed block range; every block becomes
+a ``BlockEvent`` for the detectors; the new alerts, their outbox rows and the detectors' state
+after the range are stored in one SQLite transaction; then the cursor moves past the range.
+A crash between the two commits replays the range: the stored state says it was done, so it is
+skipped, not evaluated twice. A reorg retracts the alerts of the dropped blocks (the
+retractions are delivered like alerts), restores the detectors' state from before the fork and
+moves the cursor back to match. Deliveries run on their own thread, so a slow webhook does not
+hold up detection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from web3 import Web3
+
+from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
+from proofmind.errors import ChainError, ReorgDetected
+from proofmind.monitor.api import Alert, Detector
+from proofmind.monitor.blocks import fetch_block
+from proofmind.monitor.registry import detector_class
+from proofmind.monitor.sinks import deliver_due
+from proofmind.monitor.store import AlertStore
+from proofmind.store.state import StateDB
+
+log = logging.getLogger("proofmind.monitor")
+
+
+@dataclass
+class MonitorStats:
+    started: float = field(default_factory=time.time)
+    last_step: float = field(default_factory=time.time)
+    blocks: int = 0
+    alerts: int = 0
+    retracted: int = 0
+    reorgs: int = 0
+    deliveries: dict[str, int] = field(
+        default_factory=lambda: {"delivered": 0, "retried": 0, "dead": 0}
+    )
+    next_block: int = 0
+    head_lag: int = 0
+
+
+class MonitorService:
+    def __init__(
+        self,
+        w3: Web3,
+        state: StateDB,
+        store: AlertStore,
+        detectors: list[Detector],
+        sinks: list[Any],
+        *,
+        chain_id: int,
+        confirmations: int = 0,
+        start_block: int | str = "latest",
+        poll_interval: float = 1.0,
+        max_attempts: int = 8,
+        backoff: float = 1.0,
+        max_range: int = 100,
+    ) -> None:
+        self.w3, self.store, self.sinks = w3, store, sinks
+        self.initial = {d.name: d.to_state() for d in detectors}
+        self.detectors = detectors
+        self.poll_interval = poll_interval
+        self.max_attempts, self.backoff = max_attempts, backoff
+        self.cursor = ReorgSafeCursor(
+            w3,
+            state,
+            "monitor",
+            chain_id=chain_id,
+            confirmations=confirmations,
+            start_block=start_block,
+            max_blocks=max_range,
+        )
+        self.stats = MonitorStats()
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        done = store.processed_through()
+        if done is None:
+            # the state before the first block, so a reorg there has something to rewind to
+            store.commit_range([], [], self.cursor.next_block - 1, self._state())
+        else:
+            self._restore(done[1])
+            if done[0] + 1 < self.cursor.next_block:
+                # the cursor is ahead of the stored state (states pruned, or another store)
+                self.cursor.rewind_to(done[0] + 1)
+
+    # -- state -------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        return {d.name: d.to_state() for d in self.detectors}
+
+    def _restore(self, state: dict[str, Any] | None) -> None:
+        state = state or self.initial
+        self.detectors = [
+            detector_class(d.name).from_state(state.get(d.name, self.initial[d.name]))
+            for d in self.detectors
+        ]
+
+    # -- one step ----------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Process what the cursor offers; False when caught up."""
+        try:
+            found: BlockRange | Reorg | None = self.cursor.poll()
+        except ReorgDetected as exc:
+            # every block the cursor remembers changed: fine if the monitor began there (the
+            # blocks before it were never watched), fatal otherwise
+            first = self.store.oldest_state_block() + 1
+            if exc.fork_block > first:
+                raise
+            self.cursor.rewind_to(first)
+            found = Reorg(fork_block=first, depth=exc.fork_block - first, old_hash="",
+                          new_hash=None)  # fmt: skip
+        self.stats.last_step = time.time()
+        if found is None:
+            return False
+        if isinstance(found, Reorg):
+            self._reorg(found)
+            return True
+        self._process(found)
+        return True
+
+    def _process(self, blocks: BlockRange) -> None:
+        done = self.store.processed_through()
+        through = done[0] if done else blocks.start - 1
+        alerts: list[tuple[Alert, str | None]] = []
+        evaluated = 0
+        try:
+            for ref in blocks.blocks:
+                if ref.number <= through:
+                    continue  # stored before a crash, the cursor had not moved yet
+                event = fetch_block(self.w3, ref.number)
+                if event.hash != ref.hash:
+                    # the block changed under us: forget this range, the next poll sees the reorg
+                    self._restore(done[1] if done else None)
+                    return
+                for detector in self.detectors:
+                    if "block" in detector.events:
+                        alerts += [(a, event.hash) for a in detector.evaluate(event)]
+                evaluated += 1
+        except BaseException:
+            self._restore(done[1] if done else None)  # the detectors saw uncommitted blocks
+            raise
+        self.stats.blocks += evaluated
+        if blocks.end > through:
+            new = self.store.commit_range(
+                alerts, [s.name for s in self.sinks], blocks.end, self._state()
+            )
+            self.stats.alerts += len(new)
+            if new:
+                log.info("blocks %d–%d: %d new alert(s)", blocks.start, blocks.end, len(new))
+                self._kick.set()
+        self.cursor.commit(blocks)
+        self.stats.next_block = blocks.end + 1
+
+    def _reorg(self, reorg: Reorg) -> None:
+        retracted, state = self.store.rewind(reorg.fork_block, [s.name for s in self.sinks])
+        self._restore(state)
+        done = self.store.processed_through()
+        if done is not None and done[0] + 1 < self.cursor.next_block:
+            self.cursor.rewind_to(done[0] + 1)
+        self.stats.reorgs += 1
+        self.stats.retracted += len(retracted)
+        log.warning(
+            "reorg from block %d (depth %d): %d alert(s) retracted, resuming at block %d",
+            reorg.fork_block, reorg.depth, len(retracted), self.cursor.next_block,
+        )  # fmt: skip
+        if retracted:
+            self._kick.set()
+
+    # -- running -----------------------------------------------------------------------
+
+    def deliver(self, deadline: float | None = None) -> None:
+        counts = deliver_due(
+            self.store,
+            self.sinks,
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+            deadline=deadline,
+        )
+        for k, v in counts.items():
+            self.stats.deliveries[k] += v
+
+    def _deliverer(self) -> None:
+        while not self._stop.is_set():
+            self._kick.wait(timeout=min(1.0, self.backoff))
+            self._kick.clear()
+            try:
+                self.deliver()
+            except Exception:  # keep delivering; the error is logged with its cause
+                log.exception("delivery pass failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+
+    def run(
+        self,
+        *,
+        max_blocks: int | None = None,
+        until_block: int | None = None,
+        drain_seconds: float = 10.0,
+        on_step: Callable[[MonitorService], None] | None = None,
+    ) -> MonitorStats:
+        """Follow the chain until stopped (or ``max_blocks`` processed, or the cursor passes
+        ``until_block``); then deliver what is still due for up to ``drain_seconds``."""
+        worker = threading.Thread(target=self._deliverer, name="monitor-delivery", daemon=True)
+        worker.start()
+        try:
+            failures = 0
+            while not self._stop.is_set():
+                try:
+                    busy = self.step()
+                    failures = 0
+                except ReorgDetected:
+                    raise  # deeper than the blocks remembered: needs a person
+                except ChainError as exc:  # the node is away or erring: wait and try again
+                    failures += 1
+                    wait = min(60.0, self.poll_interval * 2**failures)
+                    log.warning("%s; retrying in %.0f s", exc, wait)
+                    self._stop.wait(wait)
+                    continue
+                if on_step is not None:
+                    on_step(self)
+                if max_blocks is not None and self.stats.blocks >= max_blocks:
+                    break
+                if until_block is not None and self.cursor.next_block > until_block:
+                    break
+                if not busy:
+                    self._stop.wait(self.poll_interval)
+        finally:
+            self._stop.set()
+            self._kick.set()
+            worker.join(timeout=30)
+            self.drain(drain_seconds)
+        return self.stats
+
+    def drain(self, seconds: float) -> None:
+        """Deliver what is pending, waiting for retries that fall due, for up to ``seconds``
+        (what is still pending then stays in the outbox for the next run)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.deliver(deadline=end)
+            counts = self.store.outbox_counts()
+            if not any(n for (_, status), n in counts.items() if status == "pending"):
+                return
+            time.sleep(min(0.05, self.backoff))
+
+    # -- /health and /metrics ----------------------------------------------------------
+
+    def serve_http(self, host: str, port: int) -> ThreadingHTTPServer:
+        """``/health`` (JSON) and ``/metrics`` (Prometheus text) on a thread."""
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                s = service.stats
+                if self.path == "/health":
+                    age = time.time() - s.last_step
+                    ok = age < max(30.0, 20 * service.poll_interval)
+                    body = json.dumps(
+                        {
+                            "status": "ok" if ok else "stalled",
+                            "seconds_since_last_step": round(age, 3),
+                            "next_block": service.cursor.next_block,
+                            "detectors": [d.name for d in service.detectors],
+                            "outbox": {
+                                f"{sink}/{status}": n
+                                for (sink, status), n in service.store.outbox_counts().items()
+                            },
+                        }
+                    ).encode()
+                    self._send(200 if ok else 503, "application/json", body)
+                elif self.path == "/metrics":
+                    lines = [
+                        f"proofmind_monitor_blocks_total {s.blocks}",
+                        f"proofmind_monitor_alerts_total {s.alerts}",
+                        f"proofmind_monitor_retractions_total {s.retracted}",
+                        f"proofmind_monitor_reorgs_total {s.reorgs}",
+                        f"proofmind_monitor_next_block {service.cursor.next_block}",
+                        *(
+                            f'proofmind_monitor_deliveries_total{{result="{k}"}} {v}'
+                            for k, v in s.deliveries.items()
+                        ),
+                    ]
+                    self._send(200, "text/plain; version=0.0.4", ("\n".join(lines) + "\n").encode())
+                else:
+                    self._send(404, "text/plain", b"not found\n")
+
+            def _send(self, status: int, kind: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        threading.Thread(target=server.serve_forever, name="monitor-http", daemon=True).start()
+        return server

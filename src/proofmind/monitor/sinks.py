@@ -1,0 +1,189 @@
+"""Where `monitor run` delivers alerts and retractions: the terminal, a JSON-lines file, webhooks.
+
+Delivery is driven by the store's outbox (a row per alert or retraction and sink, written with
+the alert): a sink is told about each row until it accepts it, then the row is marked delivered.
+A crash between "accepted" and "marked" would deliver that row twice, so each sink makes a
+repeat harmless: the JSON-lines file remembers the delivery ids it holds, and a webhook carries
+the delivery id as ``Idempotency-Key`` for the receiver to drop a repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from proofmind.monitor.store import AlertStore, StoredAlert
+
+log = logging.getLogger("proofmind.monitor")
+
+SIGNATURE_HEADER = "X-Proofmind-Signature"
+SECRET_ENV = "PROOFMIND_MONITOR_WEBHOOK_SECRET"
+
+
+class DeliveryError(Exception):
+    """A sink could not take a delivery now (it is retried later)."""
+
+
+class Sink(Protocol):
+    name: str
+
+    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+        """Hand over one alert or retraction; raise DeliveryError to retry later."""
+
+
+def payload(delivery: int, event: str, alert: StoredAlert) -> dict[str, Any]:
+    return {"delivery": delivery, "event": event, "alert": alert.to_dict()}
+
+
+class TerminalSink:
+    """Alerts as lines on the terminal (Rich)."""
+
+    name = "terminal"
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(soft_wrap=True, highlight=False)
+
+    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+        a = alert.alert
+        colour = {"critical": "red", "high": "red", "medium": "yellow"}.get(a.severity, "cyan")
+        what = "RETRACTED " if event == "retraction" else ""
+        block = f" block {a.block}" if a.block is not None else ""
+        self.console.print(
+            f"[{colour}]{what}{a.severity.upper()}[/] {a.detector}{block} {a.subject}: "
+            f"{a.explanation}"
+        )
+
+
+class JsonlSink:
+    """One JSON object per line: ``{"delivery", "event", "alert"}``, appended and fsynced.
+    On start it reads the delivery ids the file already holds, so a delivery repeated after a
+    crash is not written twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = f"jsonl:{path.resolve()}"
+        self.written: set[int] = set()
+        if path.exists():
+            with path.open("rb") as f:
+                for line in f:
+                    try:
+                        self.written.add(int(json.loads(line)["delivery"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line cut short by a crash: the delivery is redone
+
+    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+        if delivery in self.written:
+            return
+        line = json.dumps(payload(delivery, event, alert), sort_keys=True, default=str)
+        try:
+            with self.path.open("ab") as f:
+                if f.tell() and not _ends_with_newline(self.path):
+                    f.write(b"\n")  # after a torn last line
+                f.write(line.encode() + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise DeliveryError(f"cannot append to {self.path}: {exc}") from exc
+        self.written.add(delivery)
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+class WebhookSink:
+    """POST each delivery as JSON, signed with HMAC-SHA256 over the body
+    (``X-Proofmind-Signature: sha256=<hex>``, the secret from PROOFMIND_MONITOR_WEBHOOK_SECRET),
+    with ``Idempotency-Key`` and a timeout (5 s by default, like Tenderly's). Any answer but
+    2xx, a timeout or a refused connection is a failure to retry."""
+
+    def __init__(self, url: str, secret: str | None = None, timeout: float = 5.0) -> None:
+        self.url = url
+        self.name = f"webhook:{url}"
+        self.secret = (secret if secret is not None else os.environ.get(SECRET_ENV, "")).encode()
+        self.timeout = timeout
+
+    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+        import requests
+
+        body = json.dumps(payload(delivery, event, alert), sort_keys=True, default=str).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"proofmind-{delivery}",
+            "User-Agent": "proofmind-monitor",
+        }
+        if self.secret:
+            digest = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+            headers[SIGNATURE_HEADER] = f"sha256={digest}"
+        try:
+            answer = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        if not 200 <= answer.status_code < 300:
+            raise DeliveryError(f"HTTP {answer.status_code}")
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """Whether ``header`` (X-Proofmind-Signature) signs ``body`` with ``secret`` — for
+    receivers."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return header is not None and hmac.compare_digest(expected, header)
+
+
+def deliver_due(
+    store: AlertStore,
+    sinks: list[Any],
+    *,
+    max_attempts: int = 8,
+    backoff: float = 1.0,
+    max_backoff: float = 300.0,
+    deadline: float | None = None,
+) -> dict[str, int]:
+    """Deliver what is due, sink by sink, in outbox order; a failure stops that sink's pass
+    (so a receiver sees deliveries in order) and is retried with exponential backoff, and
+    after ``max_attempts`` the delivery goes to the dead letters (logged, kept in the
+    store). Returns counts of delivered, retried and dead deliveries."""
+    counts = {"delivered": 0, "retried": 0, "dead": 0}
+    for sink in sinks:
+        while deadline is None or time.monotonic() < deadline:
+            due = store.pending(sink.name)
+            if not due:
+                break
+            failed = False
+            for delivery, event, attempts, alert in due:
+                try:
+                    sink.deliver(delivery, event, alert)
+                except DeliveryError as exc:
+                    if attempts + 1 >= max_attempts:
+                        store.failed(delivery, str(exc), None)
+                        counts["dead"] += 1
+                        log.error(
+                            "%s: delivery %d (alert %d) given up after %d attempts: %s; "
+                            "kept as a dead letter",
+                            sink.name, delivery, alert.id, attempts + 1, exc,
+                        )  # fmt: skip
+                        continue
+                    wait = min(max_backoff, backoff * 2**attempts)
+                    store.failed(delivery, str(exc), time.time() + wait)
+                    counts["retried"] += 1
+                    log.warning(
+                        "%s: delivery %d failed (%s); retry %d in %.1f s",
+                        sink.name, delivery, exc, attempts + 1, wait,
+                    )  # fmt: skip
+                    failed = True
+                    break
+                store.delivered([delivery])
+                counts["delivered"] += 1
+            if failed:
+                break
+    return counts

@@ -1,0 +1,204 @@
+"""Block detectors: activity of watched addresses, and one funder seeding many fresh addresses
+(the funding pattern of sybil farms)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, ClassVar, Self
+
+from proofmind.errors import InputError
+from proofmind.monitor.api import Alert, BlockEvent, Detector, Event
+
+
+def _addresses(values: Any, what: str) -> list[str]:
+    import re
+
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and re.fullmatch(r"0x[0-9a-fA-F]{40}", v) for v in values
+    ):
+        raise InputError(f"{what} must be a list of 0x-addresses, got {values!r}")
+    return sorted({v.lower() for v in values})
+
+
+class WatchDetector(Detector):
+    """Every transaction, ether transfer or ERC-20 transfer that touches a watched address;
+    a reverted transaction is its own, more severe kind (it moved nothing, but someone tried).
+
+    Parameters: ``addresses`` (the watched list), ``min_wei`` (ignore smaller ether moves)."""
+
+    name: ClassVar[str] = "watch"
+    events: ClassVar[tuple[str, ...]] = ("block",)
+
+    def __init__(self, *, addresses: list[str], min_wei: int = 0) -> None:
+        self.addresses = _addresses(addresses, "watch: addresses")
+        if not isinstance(min_wei, int) or min_wei < 0:
+            raise InputError(f"watch: min_wei must be an integer ≥ 0, got {min_wei!r}")
+        self.min_wei = min_wei
+        self._set = set(self.addresses)
+
+    def evaluate(self, event: Event) -> list[Alert]:
+        if not isinstance(event, BlockEvent):
+            return []
+        alerts = []
+        for tx in event.transactions:
+            touched = {tx["from_address"], tx["to_address"]} & self._set
+            if not touched:
+                continue
+            value = int(tx["value_wei"] or 0)
+            reverted = tx["status"] == 0
+            if not reverted and value < self.min_wei and tx["input"] == "0x":
+                continue
+            for address in sorted(touched):
+                direction = "from" if tx["from_address"] == address else "to"
+                alerts.append(
+                    Alert(
+                        detector=self.name,
+                        severity="medium" if reverted else "info",
+                        subject=address,
+                        time=event.time,
+                        score=float(value) / 1e18,
+                        explanation=(
+                            f"{'reverted ' if reverted else ''}transaction {direction} "
+                            f"{address} moving {value / 1e18:g} ETH"
+                        ),
+                        evidence={
+                            "hash": tx["hash"],
+                            "from": tx["from_address"],
+                            "to": tx["to_address"],
+                            "value_wei": str(value),
+                            "status": tx["status"],
+                            "method_id": tx["method_id"],
+                        },
+                        block=event.number,
+                        kind=f"{'reverted' if reverted else 'tx'}:{tx['hash']}",
+                    )
+                )
+        for transfer in event.erc20_transfers:
+            touched = {transfer["from_address"], transfer["to_address"]} & self._set
+            for address in sorted(touched):
+                alerts.append(
+                    Alert(
+                        detector=self.name,
+                        severity="info",
+                        subject=address,
+                        time=event.time,
+                        score=0.0,
+                        explanation=f"ERC-20 {transfer['token']} transfer touching {address}",
+                        evidence={
+                            k: transfer[k]
+                            for k in ("hash", "token", "from_address", "to_address", "value")
+                        },
+                        block=event.number,
+                        kind=f"erc20:{transfer['hash']}:{transfer['log_index']}",
+                    )
+                )
+        return alerts
+
+    def to_state(self) -> dict[str, Any]:
+        return {"addresses": self.addresses, "min_wei": self.min_wei}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        return cls(addresses=state["addresses"], min_wei=state["min_wei"])
+
+
+class FundingFanOutDetector(Detector):
+    """One funder sending ether to ``min_recipients`` or more fresh addresses (never seen
+    before by this detector) within ``window_blocks``: the way sybil farms seed their wallets.
+
+    The memory is bounded: the ``max_seen`` most recently seen addresses are remembered as
+    not fresh; each funder's recent fresh recipients are kept for the window only."""
+
+    name: ClassVar[str] = "funding-fan-out"
+    events: ClassVar[tuple[str, ...]] = ("block",)
+
+    def __init__(
+        self, *, min_recipients: int = 10, window_blocks: int = 100, max_seen: int = 50_000
+    ) -> None:
+        for label, value in (("min_recipients", min_recipients), ("window_blocks", window_blocks),
+                             ("max_seen", max_seen)):  # fmt: skip
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"funding-fan-out: {label} must be an integer ≥ 1")
+        self.min_recipients, self.window_blocks, self.max_seen = (
+            min_recipients,
+            window_blocks,
+            max_seen,
+        )
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._funded: dict[str, list[tuple[int, str]]] = {}  # funder → [(block, recipient)]
+        self._alerted: dict[str, int] = {}  # funder → block of its last alert
+
+    def _see(self, address: str) -> bool:
+        """Remember ``address``; whether it was new."""
+        new = address not in self._seen
+        self._seen[address] = None
+        self._seen.move_to_end(address)
+        while len(self._seen) > self.max_seen:
+            self._seen.popitem(last=False)
+        return new
+
+    def evaluate(self, event: Event) -> list[Alert]:
+        if not isinstance(event, BlockEvent):
+            return []
+        alerts = []
+        horizon = event.number - self.window_blocks
+        for tx in event.transactions:
+            self._see(tx["from_address"])
+        for transfer in event.native_transfers:
+            funder, recipient = transfer["from_address"], transfer["to_address"]
+            if not self._see(recipient):
+                continue
+            recent = [(b, r) for b, r in self._funded.get(funder, []) if b > horizon]
+            recent.append((event.number, recipient))
+            self._funded[funder] = recent[-self.min_recipients * 4 :]
+            last = self._alerted.get(funder)
+            if len(recent) >= self.min_recipients and (last is None or last <= horizon):
+                self._alerted[funder] = event.number
+                alerts.append(
+                    Alert(
+                        detector=self.name,
+                        severity="high",
+                        subject=funder,
+                        time=event.time,
+                        score=float(len(recent)),
+                        explanation=(
+                            f"{funder} funded {len(recent)} fresh addresses within "
+                            f"{self.window_blocks} blocks"
+                        ),
+                        evidence={
+                            "recipients": [r for _, r in recent][-20:],
+                            "first_block": recent[0][0],
+                        },
+                        block=event.number,
+                        kind="fan-out",
+                    )
+                )
+        self._funded = {
+            f: [(b, r) for b, r in v if b > horizon]
+            for f, v in self._funded.items()
+            if any(b > horizon for b, _ in v)
+        }
+        self._alerted = {f: b for f, b in self._alerted.items() if b > horizon}
+        return alerts
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "min_recipients": self.min_recipients,
+            "window_blocks": self.window_blocks,
+            "max_seen": self.max_seen,
+            "seen": list(self._seen),
+            "funded": self._funded,
+            "alerted": self._alerted,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Self:
+        detector = cls(
+            min_recipients=state["min_recipients"],
+            window_blocks=state["window_blocks"],
+            max_seen=state["max_seen"],
+        )
+        detector._seen = OrderedDict.fromkeys(state["seen"])
+        detector._funded = {f: [(int(b), str(r)) for b, r in v] for f, v in state["funded"].items()}
+        detector._alerted = {f: int(b) for f, b in state["alerted"].items()}
+        return detector

@@ -1,0 +1,187 @@
+"""`monitor run` on the devnet: block detectors, alerts stored once, delivered to a webhook
+receiver run here (signed, retried, dead-lettered) and to a JSON-lines file, retracted after a
+reorg, exactly once across restarts."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import deploy
+from proofmind.monitor.api import BlockEvent
+from proofmind.monitor.service import MonitorService
+from proofmind.monitor.sinks import SIGNATURE_HEADER, JsonlSink, WebhookSink, verify_signature
+from proofmind.monitor.store import AlertStore
+from proofmind.monitor.watch import FundingFanOutDetector, WatchDetector
+from proofmind.store.state import StateDB
+
+pytestmark = pytest.mark.devnet
+SECRET = "test-secret"
+
+
+class Receiver:
+    """A webhook receiver on a free port; ``status`` is what it answers."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def service(
+    chain: Chain, folder: Path, watched: str, sinks: list[Any], **kw: Any
+) -> MonitorService:
+    return MonitorService(
+        chain.w3,
+        StateDB(folder / "cursor.sqlite"),
+        AlertStore(folder / "alerts.sqlite"),
+        [WatchDetector(addresses=[watched])],
+        sinks,
+        chain_id=chain.chain_id,
+        poll_interval=0.05,
+        backoff=0.05,
+        **kw,
+    )
+
+
+def test_alerts_reach_a_signed_webhook_and_a_file(
+    chain: Chain, tmp_path: Path, receiver: Receiver
+) -> None:
+    watched = chain.accounts[5].address
+    start = chain.w3.eth.block_number + 1
+    chain.sender().send({"to": watched, "value": 10**18})
+    token, _ = deploy(chain, "RewardToken", "T", "T", chain.sender().address)
+    # a transaction from the watched account that reverts (a transfer it cannot pay for)
+    data = token.functions.transfer(chain.accounts[6].address, 10**30)._encode_transaction_data()
+    chain.w3.eth.send_transaction({"from": watched, "to": token.address, "data": data,
+                                   "gas": 100_000})  # fmt: skip
+    head = chain.w3.eth.block_number
+    sinks = [JsonlSink(tmp_path / "alerts.jsonl"), WebhookSink(receiver.url, secret=SECRET)]
+    monitor = service(chain, tmp_path, watched, sinks, start_block=start)
+    stats = monitor.run(until_block=head)
+    assert stats.alerts == 2 and stats.deliveries["delivered"] == 4
+    kinds = sorted(d["alert"]["kind"].split(":")[0] for d in receiver.deliveries())
+    assert kinds == ["reverted", "tx"]
+    for headers, body in receiver.received:
+        assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
+        assert headers["Idempotency-Key"].startswith("proofmind-")
+    lines = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["alert"]["severity"] for line in lines) == ["info", "medium"]
+
+
+def test_a_failing_webhook_is_retried_then_dead_lettered(
+    chain: Chain, tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.status = 500
+    watched = chain.accounts[5].address
+    start = chain.w3.eth.block_number + 1
+    chain.sender().send({"to": watched, "value": 1})
+    monitor = service(chain, tmp_path, watched, [JsonlSink(tmp_path / "a.jsonl"),
+                      WebhookSink(receiver.url, secret=SECRET)], start_block=start,
+                      max_attempts=3)  # fmt: skip
+    monitor.run(until_block=chain.w3.eth.block_number)
+    assert len(receiver.received) == 3  # every attempt reached the receiver
+    dead = monitor.store.dead_letters()
+    assert len(dead) == 1 and dead[0][1].startswith("webhook:") and "HTTP 500" in dead[0][4]
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1  # the file still got it
+
+
+@pytest.mark.parametrize("kept_blocks", [0, 3], ids=["fork-at-first-block", "fork-later"])
+def test_a_reorg_retracts_the_alerts_of_dropped_blocks(
+    chain: Chain, tmp_path: Path, kept_blocks: int
+) -> None:
+    watched = chain.accounts[5].address
+    start = chain.w3.eth.block_number + 1
+    chain.mine(kept_blocks)  # blocks the reorg keeps (the common ancestor is among them)
+    before = chain.snapshot()
+    chain.sender().send({"to": watched, "value": 7})
+    monitor = service(chain, tmp_path, watched, [JsonlSink(tmp_path / "a.jsonl")],
+                      start_block=start)  # fmt: skip
+    monitor.run(until_block=chain.w3.eth.block_number)
+    assert monitor.stats.alerts == 1
+    chain.revert(before)  # the block with the transfer is gone; a longer branch replaces it
+    chain.sender().send({"to": chain.accounts[6].address, "value": 8})
+    chain.mine(2)
+    monitor = service(chain, tmp_path, watched, [JsonlSink(tmp_path / "a.jsonl")])
+    monitor.run(until_block=chain.w3.eth.block_number)
+    events = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in events] == ["alert", "retraction"]
+    assert events[1]["alert"]["status"] == "retracted"
+    assert monitor.store.count(status="active") == 0
+
+
+def test_restarts_deliver_each_alert_once(
+    chain: Chain, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between storing a range and moving the cursor, then restarted: the range is
+    not evaluated again, and nothing is stored or delivered twice."""
+    watched = chain.accounts[5].address
+    start = chain.w3.eth.block_number + 1
+    for n in range(3):
+        chain.sender().send({"to": watched, "value": 100 + n})
+    sinks = [JsonlSink(tmp_path / "a.jsonl"), WebhookSink(receiver.url, secret=SECRET)]
+    first = service(chain, tmp_path, watched, sinks, start_block=start)
+
+    def crash(*_: Any) -> None:
+        raise KeyboardInterrupt("killed after the store's commit")
+
+    monkeypatch.setattr(first.cursor, "commit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        first.run(until_block=chain.w3.eth.block_number)
+    chain.sender().send({"to": watched, "value": 200})
+    sinks = [JsonlSink(tmp_path / "a.jsonl"), WebhookSink(receiver.url, secret=SECRET)]
+    second = service(chain, tmp_path, watched, sinks)
+    second.run(until_block=chain.w3.eth.block_number)
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    keys = [json.loads(line)["alert"]["id"] for line in lines]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 4
+    received = {d["alert"]["id"] for d in receiver.deliveries()}
+    assert len(received) == 4
+    assert second.store.count() == 4
+
+
+def test_funding_fan_out_detector_and_its_state() -> None:
+    funder = "0x" + "f" * 40
+    detector = FundingFanOutDetector(min_recipients=3, window_blocks=10)
+    alerts = []
+    for n in range(5):
+        event = BlockEvent(
+            number=100 + n,
+            hash=f"0x{n:064x}",
+            time=1_700_000_000 + n,
+            native_transfers=({"from_address": funder, "to_address": f"0x{n + 1:040x}"},),
+        )
+        alerts += detector.evaluate(event)
+        detector = FundingFanOutDetector.from_state(json.loads(json.dumps(detector.to_state())))
+    assert [(a.subject, a.block, a.score) for a in alerts] == [(funder, 102, 3.0)]
