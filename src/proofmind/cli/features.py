@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -60,20 +60,34 @@ def out_location(out: str, engine: Engine) -> str:
     return str(path)
 
 
-def run_features(
-    data: str, addresses: list[str], out: str, engine: Engine, master: str | None
-) -> None:
+def _checked(
+    addresses: list[str], data: str, out: str, engine: Engine
+) -> tuple[list[str] | None, str, str]:
+    """The addresses (None: every address), data and output, each checked before any work."""
     from proofmind.cli.intel import _addresses
 
     wanted = _addresses(addresses) if addresses else None
-    data = data_location(data, engine)
-    out = out_location(out, engine)
+    return wanted, data_location(data, engine), out_location(out, engine)
+
+
+def _spark(data: str, master: str | None) -> Any:
+    """A Spark session with the canonical tables of ``data`` registered."""
+    from proofmind.intel import spark as sp
+
+    session = sp.session(master)
+    sp.register_tables(session, data)
+    return session
+
+
+def run_features(
+    data: str, addresses: list[str], out: str, engine: Engine, master: str | None
+) -> None:
+    wanted, data, out = _checked(addresses, data, out, engine)
     started = time.monotonic()
     if engine is Engine.spark:
         from proofmind.intel import spark as sp
 
-        session = sp.session(master)
-        sp.register_tables(session, data)
+        session = _spark(data, master)
         with err.status("computing features on Spark…"):
             sp.write_parquet(sp.address_features(session, wanted), out)
             rows = session.read.parquet(out).count()
@@ -113,19 +127,15 @@ def run_score_out(
 ) -> None:
     """Scores as Parquet (address, status, score): every address in the data when none is
     given."""
-    from proofmind.cli.intel import _addresses
     from proofmind.intel.fraud import load_model
 
     model = load_model(model_path)
-    wanted = _addresses(addresses) if addresses else None
-    data = data_location(data, engine)
-    out = out_location(out, engine)
+    wanted, data, out = _checked(addresses, data, out, engine)
     started = time.monotonic()
     if engine is Engine.spark:
         from proofmind.intel import spark as sp
 
-        session = sp.session(master)
-        sp.register_tables(session, data)
+        session = _spark(data, master)
         with err.status("scoring on Spark…"):
             sp.write_parquet(sp.score(sp.address_features(session, wanted), model), out)
             written = session.read.parquet(out)

@@ -9,6 +9,14 @@ import typer
 
 from proofmind.cli.params import output_file
 
+ParamsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--params",
+        help='Detector parameters as JSON, {"detector": {"name": value}}, or @file.json.',
+    ),
+]
+
 monitor_app = typer.Typer(
     help="Detectors over blocks and prices: follow a chain live, or replay history and score it.",
     no_args_is_help=True,
@@ -46,13 +54,7 @@ def replay_command(
             "--state", help="Detector state JSON: resumed from if it exists, saved after."
         ),
     ] = None,
-    params: Annotated[
-        str | None,
-        typer.Option(
-            "--params",
-            help='Detector parameters as JSON, {"detector": {"name": value}}, or @file.json.',
-        ),
-    ] = None,
+    params: ParamsOption = None,
     subjects: Annotated[
         str | None,
         typer.Option(
@@ -99,13 +101,7 @@ def run_command(
         list[str] | None,
         typer.Option("--detector", "-d", help="Block detector to run (repeat; default: watch)."),
     ] = None,
-    params: Annotated[
-        str | None,
-        typer.Option(
-            "--params",
-            help='Detector parameters as JSON, {"detector": {"name": value}}, or @file.json.',
-        ),
-    ] = None,
+    params: ParamsOption = None,
     url: Annotated[
         str | None,
         typer.Option(help="Follow this JSON-RPC node instead of the workspace's chain."),

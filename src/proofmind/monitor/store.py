@@ -122,6 +122,32 @@ def _row_to_stored(row: sqlite3.Row) -> StoredAlert:
     )
 
 
+def _insert(
+    conn: sqlite3.Connection, alert: Alert, block_hash: str | None, now: float
+) -> int | None:
+    """Store ``alert`` unless its key is stored; its new id, or None."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO alerts (alert_key, detector, kind, severity, subject,"
+        " time, block, block_hash, score, explanation, evidence, stored_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            alert_key(alert),
+            alert.detector,
+            alert.kind,
+            alert.severity,
+            alert.subject,
+            alert.time,
+            alert.block,
+            block_hash,
+            alert.score,
+            alert.explanation,
+            json.dumps(alert.evidence, sort_keys=True, default=str),
+            now,
+        ),
+    )
+    return cur.lastrowid if cur.rowcount == 1 else None
+
+
 class AlertStore:
     """Alerts in SQLite. Thread-safe; one connection per store, one transaction per write."""
 
@@ -168,27 +194,7 @@ class AlertStore:
         now = time.time()
         out: list[int | None] = []
         with self._write() as conn:
-            for alert, block_hash in alerts:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO alerts (alert_key, detector, kind, severity, subject,"
-                    " time, block, block_hash, score, explanation, evidence, stored_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        alert_key(alert),
-                        alert.detector,
-                        alert.kind,
-                        alert.severity,
-                        alert.subject,
-                        alert.time,
-                        alert.block,
-                        block_hash,
-                        alert.score,
-                        alert.explanation,
-                        json.dumps(alert.evidence, sort_keys=True, default=str),
-                        now,
-                    ),
-                )
-                out.append(cur.lastrowid if cur.rowcount == 1 else None)
+            out = [_insert(conn, alert, block_hash, now) for alert, block_hash in alerts]
         return out
 
     def get(self, alert_id: int) -> StoredAlert | None:
@@ -303,17 +309,9 @@ class AlertStore:
         new: list[int] = []
         with self._write() as conn:
             for alert, block_hash in alerts:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO alerts (alert_key, detector, kind, severity, subject,"
-                    " time, block, block_hash, score, explanation, evidence, stored_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (alert_key(alert), alert.detector, alert.kind, alert.severity,
-                     alert.subject, alert.time, alert.block, block_hash, alert.score,
-                     alert.explanation, json.dumps(alert.evidence, sort_keys=True, default=str),
-                     now),
-                )  # fmt: skip
-                if cur.rowcount == 1 and cur.lastrowid is not None:
-                    new.append(cur.lastrowid)
+                alert_id = _insert(conn, alert, block_hash, now)
+                if alert_id is not None:
+                    new.append(alert_id)
             conn.executemany(
                 "INSERT INTO outbox (alert_id, event, sink) VALUES (?, 'alert', ?)",
                 [(alert_id, sink) for alert_id in new for sink in sinks],
