@@ -141,6 +141,16 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--labels", "labels.csv", "--data", "chaindata", "-o", "/proc/x/m.txt"], "/proc"),
         (["--labels", "labels.csv", "--data", "nosuchdir", "--register"], "does not exist"),
         (["--labels", "labels.csv", "--data", "chaindata", "--mlp-onnx", "afile/m"], "afile"),
+        (
+            ["--labels", "labels.csv", "--data", "chaindata", "--first-n", "2", "--register"],
+            "--first-n cannot",
+        ),
+    ],
+    ("fraud", "early-warning"): [
+        (["--labels", "labels.csv", "--data", "nosuchdir"], "nosuchdir does not exist"),
+        (["--labels", "labels.csv", "--data", "chaindata", "--first-n", "0,3"], "--first-n"),
+        (["--labels", "labels.csv", "--data", "chaindata", "--first-n", "a"], "--first-n"),
+        (["--labels", "nomatch.csv", "--data", "chaindata"], "0 labels matched"),
     ],
     ("fraud", "export"): [
         (["nosuch.txt", "-o", "m.onnx"], "nosuch.txt"),
@@ -166,6 +176,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
             "nosuchdir does not exist",
         ),
         (["--model", "model.txt", "--engine", "sparkle", "-o", "s"], "sparkle"),
+        ([GOOD, "--model", "model.txt", "--first-n", "0"], "--first-n"),
+        (["--model", "model.txt", "--first-n", "3", "-o", "s.parquet"], "--first-n scores"),
     ],
     ("fraud", "features"): [
         (["--data", "nosuchdir"], "nosuchdir does not exist"),

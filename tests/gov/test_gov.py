@@ -66,11 +66,15 @@ def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) 
     con = connect(data)
     for k in (40, 150, 290):
         cut = int(full.created[k])
-        rows = con.execute(
-            "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed) "
-            "FROM proposals WHERE created_at <= $cut",
-            {"cut": cut},
-        ).arrow()
+        rows = (
+            con.execute(
+                "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed) "
+                "FROM proposals WHERE created_at <= $cut",
+                {"cut": cut},
+            )
+            .arrow()
+            .read_all()
+        )
         truncated = duckdb.connect()
         truncated.register("snapshot_rows", rows)
         truncated.execute("CREATE TABLE proposals AS SELECT * FROM snapshot_rows")

@@ -6,6 +6,7 @@ import gzip
 import random
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pytest
 
@@ -169,3 +170,50 @@ def test_genesis_allocations_are_kept_as_inflows(tmp_path: Path) -> None:
     row = dict(zip(features.names, features.matrix[0], strict=True))
     assert row["n_tx"] == 2 and row["n_out"] == 1
     assert row["sum_in"] == 200.0 and row["sum_out"] == 50.0
+
+
+@pytest.mark.parametrize("first_n", [1, 3, 5])
+def test_early_warning_features_never_look_past_the_nth_transaction(
+    tmp_path: Path, first_n: int
+) -> None:
+    """Features from each account's first N transactions equal the features of the same
+    account computed on data that holds nothing later: its first N transactions and its token
+    transfers up to the N-th."""
+    tx, tokens, accounts = synthetic(tmp_path)
+    import_etherscan([tx, tokens], tmp_path / "data")
+    con = connect(tmp_path / "data")
+    early = address_features(con, accounts, first_n)
+    for k, account in enumerate(accounts[:8]):
+        past = duckdb.connect()
+        past.register("tx_all", con.execute("SELECT * FROM transactions").arrow().read_all())
+        past.register("tok_all", con.execute("SELECT * FROM erc20_transfers").arrow().read_all())
+        past.execute(
+            "CREATE TABLE transactions AS SELECT * FROM tx_all "
+            "WHERE from_address = $a OR to_address = $a "
+            "ORDER BY timestamp, tx_index, hash LIMIT $n",
+            {"a": account, "n": first_n},
+        )
+        past.execute(
+            "CREATE TABLE erc20_transfers AS SELECT * FROM tok_all "
+            "WHERE (from_address = $a OR to_address = $a) AND timestamp <= "
+            "(SELECT CASE WHEN count(*) >= $n THEN max(timestamp) ELSE 9e18 END "
+            "FROM transactions)",
+            {"a": account, "n": first_n},
+        )
+        alone = address_features(past, [account])
+        np.testing.assert_array_equal(alone.matrix[0], early.matrix[k])
+
+
+def test_early_warning_curve_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from proofmind.cli.main import main
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    import_etherscan([tx, tokens], tmp_path / "data")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
+    args = ["--labels", str(labels), "--data", str(tmp_path / "data"), "--folds", "2"]
+    assert main(["fraud", "early-warning", *args, "--first-n", "3,1"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.index("first 1 ") < shown.index("first 3 ") < shown.index("full history")

@@ -729,6 +729,7 @@ def fraud_train(
         ),
     ] = None,
     workspace: WorkspaceOption = None,
+    first_n: FirstNOption = None,
 ) -> None:
     """Train the classifier on every labelled address (LightGBM text model).
 
@@ -739,7 +740,35 @@ def fraud_train(
     """
     from proofmind.cli.intel import run_train
 
-    run_train(data, labels, output, register, workspace, mlp_onnx)
+    run_train(data, labels, output, register, workspace, mlp_onnx, first_n)
+
+
+@fraud_app.command("early-warning")
+def fraud_early_warning(
+    labels: Annotated[Path, typer.Option(help="CSV of address,flag (1 = illicit).")],
+    data: DataDirOption = Path("chaindata"),
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
+    first_n: Annotated[
+        str, typer.Option("--first-n", help="History lengths to try, comma-separated.")
+    ] = "1,3,5,10",
+) -> None:
+    """How early can an account be flagged? Cross-validated F1 and PR-AUC (95% CIs) of models
+    that see only each account's first N transactions, for each N and the full history.
+
+    Example:
+      proofmind fraud early-warning --data chaindata --labels labels.csv --first-n 1,3,5,10
+    """
+    from proofmind.cli.intel import run_early_warning
+
+    try:
+        ns = sorted({int(n) for n in first_n.split(",") if n.strip()})
+    except ValueError:
+        ns = []
+    if not ns or ns[0] < 1:
+        raise InputError(
+            f"--first-n {first_n!r} is not a list of whole numbers ≥ 1", hint="e.g. 1,3,5,10"
+        )
+    run_early_warning(data, labels, folds, ns)
 
 
 @fraud_app.command("export")
@@ -759,6 +788,16 @@ def fraud_export(
     run_export(model, output)
 
 
+FirstNOption = Annotated[
+    int | None,
+    typer.Option(
+        "--first-n",
+        min=1,
+        help="Early warning: use only each account's first N transactions (a model trained "
+        "with the same N).",
+        show_default=False,
+    ),
+]
 EngineOption = Annotated[
     Engine,
     typer.Option(
@@ -813,6 +852,7 @@ def fraud_score(
     ] = None,
     engine: EngineOption = Engine.duckdb,
     master: MasterOption = None,
+    first_n: FirstNOption = None,
 ) -> None:
     """Score addresses (probability of illicit); CSV on stdout, or Parquet with --out.
 
@@ -842,8 +882,13 @@ def fraud_score(
             )
         from proofmind.cli.intel import run_score
 
-        run_score(Path(data), model, addresses, explain)
+        run_score(Path(data), model, addresses, explain, first_n)
         return
+    if first_n is not None:
+        raise InputError(
+            "--first-n scores on the terminal only (not with --out or --engine spark) for now",
+            hint="drop --out, or score the full history",
+        )
     if explain:
         raise InputError(
             "--explain prints to the terminal and cannot be combined with --out",

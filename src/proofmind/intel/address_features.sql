@@ -3,6 +3,10 @@
 -- used, only counts, shares, amounts, durations and gaps (shifting every timestamp and block
 -- by a constant changes nothing).
 --
+-- Early warning (`features_sql(first_n=N)` in fraud.py): each account keeps only its first N
+-- transactions (in time order) and the token transfers up to the N-th of them, at the two
+-- `-- @…` markers below; nothing later can reach its features.
+--
 -- Bit-identical on every run and machine, whatever the number of DuckDB threads: a parallel
 -- aggregate adds its rows in whatever order the threads deliver them, and floating-point
 -- addition is not associative. So amounts are summed exactly as integers (wei as HUGEINT,
@@ -29,7 +33,7 @@ t AS (
            CAST(CAST(CAST(value_wei AS HUGEINT) AS VARCHAR) AS DOUBLE) / 1e18 AS eth,
            1 - status AS err, input, method_id, gas, gas_used, nonce,
            contract_address, coalesce(from_address = account, false) AS outgoing
-    FROM mine
+    FROM mine -- @first_n
 ),
 gaps AS (
     SELECT account, ts - lag(ts) OVER (PARTITION BY account ORDER BY ts, tx_index, hash) AS gap
@@ -107,7 +111,7 @@ tok AS (
         SELECT x.address AS account, e.*
         FROM targets x JOIN erc20_transfers e ON e.to_address = x.address
         WHERE e.from_address IS DISTINCT FROM x.address
-    )
+    ) -- @tokens_until_first_n
     GROUP BY account
 ),
 fw AS (

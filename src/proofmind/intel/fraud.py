@@ -43,8 +43,25 @@ SEED = 0
 TRAINER = "fraud-lightgbm"  # how a registered run names this trainer, for `verify --reproduce`
 
 
-def features_sql() -> str:
-    return resources.files("proofmind.intel").joinpath("address_features.sql").read_text()
+def features_sql(first_n: int | None = None) -> str:
+    """The address features' SQL; with ``first_n``, computed on each account's first N
+    transactions only (and its token transfers up to the N-th): early warning, no look-ahead."""
+    sql = resources.files("proofmind.intel").joinpath("address_features.sql").read_text()
+    if first_n is None:
+        return sql
+    if not isinstance(first_n, int) or first_n < 1:
+        raise InputError(f"first_n must be a whole number ≥ 1, got {first_n!r}")
+    sql = sql.replace(
+        "FROM mine -- @first_n",
+        "FROM mine QUALIFY row_number() OVER "
+        f"(PARTITION BY account ORDER BY timestamp, tx_index, hash) <= {first_n}",
+    )
+    return sql.replace(
+        ") -- @tokens_until_first_n",
+        ") AS e LEFT JOIN (SELECT account AS cut_account, CASE WHEN count(*) >= "
+        f"{first_n} THEN max(ts) END AS cutoff FROM t GROUP BY account) AS c "
+        "ON c.cut_account = e.account WHERE c.cutoff IS NULL OR e.timestamp <= c.cutoff",
+    )
 
 
 @dataclass
@@ -54,12 +71,15 @@ class Features:
     matrix: NDArray[np.float64]
 
 
-def address_features(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> Features:
-    """The feature matrix of ``addresses`` (lower-cased) from the canonical tables in ``con``."""
+def address_features(
+    con: duckdb.DuckDBPyConnection, addresses: list[str], first_n: int | None = None
+) -> Features:
+    """The feature matrix of ``addresses`` (lower-cased) from the canonical tables in ``con``
+    (with ``first_n``: from each account's first N transactions only)."""
     wanted = [a.lower() for a in addresses]
     con.execute("CREATE OR REPLACE TEMP TABLE targets (address VARCHAR)")
     con.executemany("INSERT INTO targets VALUES (?)", [[a] for a in wanted])
-    result = con.execute(features_sql())
+    result = con.execute(features_sql(first_n))
     names = [d[0] for d in result.description][1:]
     rows = result.fetchall()
     found = [r[0] for r in rows]
