@@ -1,0 +1,150 @@
+"""The monitor's speed: alert latency live on a devnet that mines a block a second, and replay
+throughput over a price history next to a plain DuckDB scan of the same file.
+
+Latency: `MonitorService` follows a fresh devnet (1-second blocks) with the `watch` detector
+and a webhook receiver run here; --alerts transfers to the watched address are sent at random
+moments. For each, the latency is from the moment a separate poller (every 20 ms) first sees the
+block that holds it to the moment the receiver has the alert (stored → signed POST → 2xx); in
+blocks, divided by the block time.
+
+Replay: `monitor replay`'s detectors (depeg, feed-health) over the token price history, rows per
+second, against DuckDB reading and aggregating the same file (the speed limit of a scan).
+
+Usage: python benchmarks/bench_monitor.py [--alerts 60] [--prices PRICES.csv.gz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+PRICES = (
+    Path(__file__).resolve().parents[2] / "shared" / "datasets" / "token_prices" / "prices.csv.gz"
+)
+
+
+def latency(alerts: int) -> None:
+    from proofmind.chain.connect import open_chain
+    from proofmind.chain.devnet import Devnet, DevnetBackend
+    from proofmind.monitor.service import MonitorService
+    from proofmind.monitor.sinks import WebhookSink
+    from proofmind.monitor.store import AlertStore
+    from proofmind.monitor.watch import WatchDetector
+    from proofmind.settings import DevnetSettings, TxSettings
+    from proofmind.store.state import StateDB
+
+    received: dict[str, float] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received[body["alert"]["evidence"]["hash"]] = time.monotonic()
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp:
+        folder = Path(tmp)
+        devnet = Devnet(folder / "chain", DevnetSettings(block_time=1.0))
+        devnet.up()
+        chain = open_chain(DevnetBackend(devnet), tx=TxSettings(poll_interval=0.05))
+        try:
+            watched = chain.accounts[3].address
+            seen: dict[int, float] = {}
+            stop = threading.Event()
+
+            def poll_heads() -> None:
+                while not stop.is_set():
+                    seen.setdefault(chain.w3.eth.block_number, time.monotonic())
+                    time.sleep(0.02)
+
+            threading.Thread(target=poll_heads, daemon=True).start()
+            monitor = MonitorService(
+                chain.w3,
+                StateDB(folder / "cursor.sqlite"),
+                AlertStore(folder / "alerts.sqlite"),
+                [WatchDetector(addresses=[watched])],
+                [WebhookSink(f"http://127.0.0.1:{server.server_address[1]}/")],
+                chain_id=chain.chain_id,
+                poll_interval=0.1,
+            )
+            runner = threading.Thread(target=monitor.run, daemon=True)
+            runner.start()
+            sender = chain.sender()
+            hashes = []
+            rng = random.Random(1)
+            for _ in range(alerts):
+                time.sleep(rng.uniform(0.2, 1.6))
+                hashes.append(sender.submit({"to": watched, "value": 1}).to_0x_hex())
+            deadline = time.monotonic() + 30
+            while len(received) < alerts and time.monotonic() < deadline:
+                time.sleep(0.1)
+            monitor.stop()
+            runner.join(timeout=30)
+            stop.set()
+            seconds = []
+            for tx_hash in hashes:
+                block = chain.w3.eth.get_transaction_receipt(tx_hash)["blockNumber"]
+                if tx_hash in received and block in seen:
+                    seconds.append(received[tx_hash] - seen[block])
+        finally:
+            chain.close()
+            devnet.down()
+            server.shutdown()
+    seconds.sort()
+    p50 = statistics.median(seconds)
+    p99 = seconds[min(len(seconds) - 1, int(0.99 * len(seconds)))]
+    print(f"alert latency over {len(seconds)} of {alerts} alerts (1-second blocks):")
+    print(f"  p50 {p50:.3f} s = {p50:.2f} blocks, p99 {p99:.3f} s = {p99:.2f} blocks, "
+          f"max {seconds[-1]:.3f} s")  # fmt: skip
+
+
+def replay_speed(prices: Path) -> None:
+    import duckdb
+
+    from proofmind.monitor.prices import read_prices
+    from proofmind.monitor.registry import load_detectors
+    from proofmind.monitor.replay import replay
+
+    started = time.perf_counter()
+    count = duckdb.sql(
+        f"SELECT count(*), sum(usd_price), count(DISTINCT symbol) FROM read_csv('{prices}')"
+    ).fetchone()
+    scan = time.perf_counter() - started
+    rows = int(count[0]) if count else 0
+    started = time.perf_counter()
+    series = read_prices(prices)
+    alerts = replay(series, load_detectors(["depeg", "feed-health"]))
+    took = time.perf_counter() - started
+    print(f"replay of {rows:,} prices with depeg + feed-health: {took:.2f} s "
+          f"({rows / took:,.0f} rows/s, {len(alerts)} alerts)")  # fmt: skip
+    print(f"DuckDB scan of the same file: {scan:.2f} s ({rows / scan:,.0f} rows/s); "
+          f"replay at {scan / took:.0%} of the scan")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=60)
+    parser.add_argument("--prices", type=Path, default=PRICES)
+    opts = parser.parse_args()
+    latency(opts.alerts)
+    if opts.prices.is_file():
+        replay_speed(opts.prices)
+    else:
+        print(f"replay: {opts.prices} is absent, skipped")
+
+
+if __name__ == "__main__":
+    main()
