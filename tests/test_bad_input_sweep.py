@@ -232,6 +232,18 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--params", WATCH, "--confirmations", "-1"], "--confirmations"),
         (["--params", WATCH, "-w", NO_WS], "no proofmind workspace"),
     ],
+    ("sybil", "train"): [
+        (["nosuch.csv", "--candidates", "sybillabels.csv", "-o", "sm"], "nosuch.csv"),
+        (["edges.csv", "--candidates", "rows.csv", "-o", "sm"], "needs an address column"),
+        (["edges.csv", "--candidates", "sybcands.csv", "-o", "sm"], "no is_sybil labels"),
+        (["edges.csv", "--candidates", "sybillabels.csv", "-o", "afile"], "afile is a file"),
+        (["edges.csv", "--candidates", "sybillabels.csv", "-o", "sm"], "too few to train"),
+    ],
+    ("sybil", "score"): [
+        (["edges.csv", "--candidates", "sybcands.csv", "--model", "emptydir"], "not a sybil model"),
+        (["edges.csv", "--candidates", "sybcands.csv", "--model", "nosuchdir"], "not a sybil"),
+        (["edges.csv", "--candidates", "sybcands.csv", "-o", "/proc/x.csv"], "/proc"),
+    ],
     ("sybil", "detect"): [
         (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),
         (["edges.csv", "--candidates", "labels.csv", "-o", "/proc/x"], "/proc"),
@@ -340,6 +352,8 @@ def _fixtures(root: Path) -> None:
     import_governance([proposals_csv(root / "proposals.csv", n=60)], root / "govdata")
     import_governance([proposals_csv(root / "tiny.csv", n=10)], root / "govtiny")
     (root / "badsnap.json").write_text('{"data": 5}')
+    (root / "sybcands.csv").write_text(f"address\n{GOOD}\n")
+    (root / "sybillabels.csv").write_text(f"address,is_sybil\n{GOOD},1\n{ABSENT},0\n")
     (root / "badprop.csv").write_text(f"{HEADER}\nid,s,0xnothex,poll,t,x,y,0,1,passed\n")
     parsed = read_labels(root / "labels.csv")
     train_model(

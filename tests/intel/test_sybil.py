@@ -117,3 +117,47 @@ def test_edges_imported_into_the_canonical_tables_give_the_same_flags(tmp_path: 
     assert flagged == farm
     with pytest.raises(InputError, match=r"line 6 of \S*edges.csv \(data row 4\)"):
         import_edges([edges], tmp_path / "strict", strict=True)
+
+
+def test_train_once_score_later_also_new_candidates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`sybil train` then `sybil score`: on the training candidates the scores are the model's
+    on the training features (same inputs, same numbers); new candidates get a probability."""
+    import csv
+
+    import lightgbm as lgb
+
+    from proofmind.cli.main import main
+
+    edges, candidates, farm = planted(tmp_path)
+    train_part = [a for i, a in enumerate(candidates) if i % 4 != 0]
+    held_out = [a for i, a in enumerate(candidates) if i % 4 == 0]
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "address,is_sybil\n" + "".join(f"{a},{int(a in farm)}\n" for a in train_part)
+    )
+    assert main(["sybil", "train", str(edges), "--candidates", str(labelled),
+                 "-o", str(tmp_path / "m")]) == 0  # fmt: skip
+    assert "5-fold CV ROC-AUC" in capsys.readouterr().out
+    model = lgb.Booster(model_file=str(tmp_path / "m" / "model.txt"))
+    trained = detect([edges], train_part, labels=None)
+    expected = model.predict(trained.features)
+
+    assert main(["sybil", "score", str(edges), "--candidates", str(labelled),
+                 "--model", str(tmp_path / "m"), "-o", str(tmp_path / "s.csv")]) == 0  # fmt: skip
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert [r["address"] for r in rows] == train_part
+    np.testing.assert_allclose([float(r["p_sybil"]) for r in rows], expected, atol=1e-6)
+
+    new = tmp_path / "new.csv"
+    new.write_text("address\n" + "".join(f"{a}\n" for a in held_out))
+    assert main(["sybil", "score", str(edges), "--candidates", str(new),
+                 "--model", str(tmp_path / "m"), "-o", str(tmp_path / "n.csv")]) == 0  # fmt: skip
+    scored = {
+        r["address"]: float(r["p_sybil"]) for r in csv.DictReader((tmp_path / "n.csv").open())
+    }
+    assert set(scored) == set(held_out)
+    sybils = [p for a, p in scored.items() if a in farm]
+    honest = [p for a, p in scored.items() if a not in farm]
+    assert min(sybils) > max(honest)  # the unseen farm members rank above the unseen users

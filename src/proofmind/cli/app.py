@@ -973,6 +973,65 @@ def sybil_detect(
     run_sybil(edges, candidates, out, hub_degree, hubs, min_cluster, labels)
 
 
+@sybil_app.command("train")
+def sybil_train(
+    edges: Annotated[
+        list[Path],
+        typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
+    ],
+    candidates: Annotated[
+        Path, typer.Option(help="CSV of labelled candidates (address, is_sybil, …).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_dir, help="Model folder.")
+    ] = Path("sybil-model"),
+    hub_degree: Annotated[
+        int, typer.Option(min=1, help="Addresses with more counterparties are hubs, left out.")
+    ] = 100,
+    hubs: Annotated[
+        Path | None, typer.Option(help="File of further hub addresses, one a line.")
+    ] = None,
+    min_cluster: Annotated[
+        int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
+    ] = 8,
+) -> None:
+    """Train a sybil model once (LightGBM on graph features) and save it with its settings.
+
+    Prints the 5-fold cross-validated ROC-AUC; `sybil score` applies the model later to new
+    candidates in the same or an updated graph.
+
+    Example:
+      proofmind sybil train transfer_edges.csv.gz --candidates labels.csv -o sybil-model
+    """
+    from proofmind.cli.intel import run_sybil_train
+
+    run_sybil_train(edges, candidates, out, hub_degree, hubs, min_cluster)
+
+
+@sybil_app.command("score")
+def sybil_score(
+    edges: Annotated[
+        list[Path],
+        typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
+    ],
+    candidates: Annotated[Path, typer.Option(help="CSV of candidate addresses to score.")],
+    model: Annotated[Path, typer.Option(help="The folder `proofmind sybil train` wrote.")] = Path(
+        "sybil-model"
+    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", parser=output_file, help="Scores CSV.")
+    ] = Path("sybil-scores.csv"),
+) -> None:
+    """P(sybil) for candidates — also ones the model never saw — with a trained model.
+
+    Example:
+      proofmind sybil score new_edges.csv.gz --candidates new.csv --model sybil-model -o s.csv
+    """
+    from proofmind.cli.intel import run_sybil_score
+
+    run_sybil_score(edges, candidates, model, out)
+
+
 @app.command()
 def demo(
     directory: Annotated[

@@ -353,17 +353,30 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} seconds"
 
 
-def _supervised(result: SybilResult, labels: dict[str, int], seed: int) -> None:
-    import lightgbm as lgb
+FEATURES = [
+    "degree",
+    "graph_neighbours",
+    "component_size",
+    "component_candidates",
+    "community_size",
+    "community_candidates",
+    "community_candidate_share",
+    "candidate_neighbours",
+    "neighbours",
+    "log_volume",
+    "community_first_use_spread",
+    "first_use_from_community_median",
+    "hop_transfers",
+    "polygon_edges",
+    "xdai_edges",
+    "optimism_edges",
+    "ethereum_edges",
+]
+ROUNDS = 300
 
-    from proofmind.intel.fraud import average_precision, stratified_folds
 
-    rows = np.array([i for i, a in enumerate(result.addresses) if a in labels])
-    y = np.array([labels[result.addresses[i]] for i in rows])
-    x = result.features[rows]
-    fold = stratified_folds(y, 5, seed)
-    scores = np.zeros(len(y))
-    params = {
+def _params(seed: int) -> dict[str, Any]:
+    return {
         "objective": "binary",
         "learning_rate": 0.05,
         "num_leaves": 31,
@@ -375,8 +388,44 @@ def _supervised(result: SybilResult, labels: dict[str, int], seed: int) -> None:
         "deterministic": True,
         "force_col_wise": True,
     }
+
+
+def train_model(result: SybilResult, labels: dict[str, int], seed: int = 1) -> Any:
+    """A LightGBM model of P(sybil) from the graph features of every labelled candidate."""
+    import lightgbm as lgb
+
+    rows = _labelled_rows(result, labels)
+    y = np.array([labels[result.addresses[i]] for i in rows])
+    dataset = lgb.Dataset(result.features[rows], y, feature_name=FEATURES)
+    return lgb.train(_params(seed), dataset, ROUNDS)
+
+
+def _labelled_rows(result: SybilResult, labels: dict[str, int]) -> NDArray[np.int64]:
+    """The labelled candidates' rows; an error when 5-fold CV or training cannot work."""
+    rows = np.array([i for i, a in enumerate(result.addresses) if a in labels], dtype=np.int64)
+    counts = np.bincount([labels[result.addresses[i]] for i in rows], minlength=2)
+    if len(rows) < 10 or counts.min() < 5:
+        raise InputError(
+            f"{len(rows)} labelled candidates ({counts[1]} sybil, {counts[0]} not): too few to "
+            "train a model (5-fold CV needs at least 5 of each)",
+            hint="label more candidates (is_sybil 0 and 1), or run without labels",
+        )
+    return rows
+
+
+def _supervised(result: SybilResult, labels: dict[str, int], seed: int) -> None:
+    import lightgbm as lgb
+
+    from proofmind.intel.fraud import average_precision, stratified_folds
+
+    rows = _labelled_rows(result, labels)
+    y = np.array([labels[result.addresses[i]] for i in rows])
+    x = result.features[rows]
+    fold = stratified_folds(y, 5, seed)
+    scores = np.zeros(len(y))
+    params = _params(seed)
     for k in range(5):
-        model = lgb.train(params, lgb.Dataset(x[fold != k], y[fold != k]), 300)
+        model = lgb.train(params, lgb.Dataset(x[fold != k], y[fold != k]), ROUNDS)
         scores[fold == k] = model.predict(x[fold == k])
     supervised = np.full(len(result.addresses), np.nan)
     supervised[rows] = scores
