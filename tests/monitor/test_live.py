@@ -185,3 +185,19 @@ def test_funding_fan_out_detector_and_its_state() -> None:
         alerts += detector.evaluate(event)
         detector = FundingFanOutDetector.from_state(json.loads(json.dumps(detector.to_state())))
     assert [(a.subject, a.block, a.score) for a in alerts] == [(funder, 102, 3.0)]
+
+
+def test_new_parameters_on_restart_take_effect(chain: Chain, tmp_path: Path) -> None:
+    """A restart with another watch list watches the new list (the saved state of a detector
+    whose parameters changed is not restored)."""
+    first, second = chain.accounts[5].address, chain.accounts[6].address
+    start = chain.w3.eth.block_number + 1
+    chain.sender().send({"to": first, "value": 1})
+    service(chain, tmp_path, first, [], start_block=start).run(
+        until_block=chain.w3.eth.block_number
+    )
+    chain.sender().send({"to": second, "value": 2})
+    monitor = service(chain, tmp_path, second, [])
+    monitor.run(until_block=chain.w3.eth.block_number)
+    subjects = [a.alert.subject for a in monitor.store.query(limit=10)]
+    assert sorted(subjects) == sorted([first.lower(), second.lower()])

@@ -98,14 +98,27 @@ class MonitorService:
     # -- state -------------------------------------------------------------------------
 
     def _state(self) -> dict[str, Any]:
-        return {d.name: d.to_state() for d in self.detectors}
+        """Each detector's state, with the configuration it started from (so a restart with
+        other parameters is noticed)."""
+        return {
+            d.name: {"config": self.initial[d.name], "state": d.to_state()} for d in self.detectors
+        }
 
-    def _restore(self, state: dict[str, Any] | None) -> None:
-        state = state or self.initial
-        self.detectors = [
-            detector_class(d.name).from_state(state.get(d.name, self.initial[d.name]))
-            for d in self.detectors
-        ]
+    def _restore(self, saved: dict[str, Any] | None) -> None:
+        """Detectors as saved; one whose parameters changed since (or that is new) starts
+        afresh with the new parameters."""
+        saved = saved or {}
+        detectors = []
+        for d in self.detectors:
+            entry = saved.get(d.name)
+            if isinstance(entry, dict) and entry.get("config") == self.initial[d.name]:
+                detectors.append(detector_class(d.name).from_state(entry["state"]))
+                continue
+            if entry is not None:
+                log.warning("%s: parameters changed since the last run; its state starts afresh",
+                            d.name)  # fmt: skip
+            detectors.append(detector_class(d.name).from_state(self.initial[d.name]))
+        self.detectors = detectors
 
     # -- one step ----------------------------------------------------------------------
 
