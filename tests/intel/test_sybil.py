@@ -161,3 +161,15 @@ def test_train_once_score_later_also_new_candidates(
     sybils = [p for a, p in scored.items() if a in farm]
     honest = [p for a, p in scored.items() if a not in farm]
     assert min(sybils) > max(honest)  # the unseen farm members rank above the unseen users
+
+
+def test_grouped_folds_never_split_a_cluster() -> None:
+    from proofmind.intel.sybil import grouped_folds
+
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 40, 1000)
+    folds = grouped_folds(groups, 5, seed=1)
+    for g in np.unique(groups):
+        assert len(set(folds[groups == g].tolist())) == 1
+    sizes = np.bincount(folds, minlength=5)
+    assert sizes.min() > 0.6 * sizes.max()  # balanced enough to evaluate on
