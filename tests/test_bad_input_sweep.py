@@ -238,6 +238,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["edges.csv", "--candidates", "sybcands.csv", "-o", "sm"], "no is_sybil labels"),
         (["edges.csv", "--candidates", "sybillabels.csv", "-o", "afile"], "afile is a file"),
         (["edges.csv", "--candidates", "sybillabels.csv", "-o", "sm"], "too few to train"),
+        (
+            ["edges.csv", "--candidates", "sybillabels.csv", "--register", "-w", NO_WS],
+            "no proofmind workspace",
+        ),
     ],
     ("sybil", "score"): [
         (["edges.csv", "--candidates", "sybcands.csv", "--model", "emptydir"], "not a sybil model"),

@@ -173,3 +173,27 @@ def test_grouped_folds_never_split_a_cluster() -> None:
         assert len(set(folds[groups == g].tolist())) == 1
     sizes = np.bincount(folds, minlength=5)
     assert sizes.min() > 0.6 * sizes.max()  # balanced enough to evaluate on
+
+
+def test_a_trained_sybil_model_is_registered_with_its_lineage(tmp_path: Path) -> None:
+    from proofmind.cli.main import main
+    from proofmind.provenance.ledger import Ledger
+    from proofmind.workspace import init_workspace, open_workspace
+
+    edges, candidates, farm = planted(tmp_path)
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "address,is_sybil\n" + "".join(f"{a},{int(a in farm)}\n" for a in candidates)
+    )
+    ws, _ = init_workspace(tmp_path / "project")
+    ws.close()
+    assert main(["sybil", "train", str(edges), "--candidates", str(labelled), "-o",
+                 str(tmp_path / "m"), "--register", "-w", str(ws.root)]) == 0  # fmt: skip
+    assert (tmp_path / "m" / "model.txt.card.json").is_file()
+    ws = open_workspace(ws.root)
+    ledger = Ledger(ws)
+    models = [r for r in ledger.all() if r.kind_name == "model"]
+    assert len(models) == 1
+    kinds = sorted(r.kind_name for r in ledger.ancestors(models[0]))
+    assert kinds == ["dataset", "dataset", "model", "run"]
+    ws.close()

@@ -994,18 +994,23 @@ def sybil_train(
     min_cluster: Annotated[
         int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
     ] = 8,
+    register: Annotated[
+        bool, typer.Option(help="Record edges, candidates, run and model in the lineage ledger.")
+    ] = False,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Train a sybil model once (LightGBM on graph features) and save it with its settings.
 
     Prints the 5-fold cross-validated ROC-AUC; `sybil score` applies the model later to new
     candidates in the same or an updated graph.
 
-    Example:
+    Examples:
       proofmind sybil train transfer_edges.csv.gz --candidates labels.csv -o sybil-model
+      proofmind sybil train edges.csv.gz --candidates labels.csv -o sybil-model --register
     """
     from proofmind.cli.intel import run_sybil_train
 
-    run_sybil_train(edges, candidates, out, hub_degree, hubs, min_cluster)
+    run_sybil_train(edges, candidates, out, hub_degree, hubs, min_cluster, register, workspace)
 
 
 @sybil_app.command("score")
