@@ -197,3 +197,15 @@ def test_a_trained_sybil_model_is_registered_with_its_lineage(tmp_path: Path) ->
     kinds = sorted(r.kind_name for r in ledger.ancestors(models[0]))
     assert kinds == ["dataset", "dataset", "model", "run"]
     ws.close()
+
+
+def test_threshold_for_a_false_positive_target() -> None:
+    from proofmind.intel.sybil import fpr_threshold, wilson
+
+    rng = np.random.default_rng(2)
+    y = np.array([0] * 1000 + [1] * 200)
+    score = np.concatenate([rng.uniform(0, 1, 1000), rng.uniform(0.5, 1, 200)])
+    threshold = fpr_threshold(y, score, 0.02)
+    assert np.sum(score[y == 0] >= threshold) == 20  # exactly the 2% allowed
+    low, high = wilson(20, 1000)
+    assert low < 0.02 < high and low > 0.01 and high < 0.035

@@ -961,6 +961,15 @@ def sybil_detect(
     labels: Annotated[
         bool, typer.Option(help="Use is_sybil labels for the supervised stage and evaluation.")
     ] = False,
+    max_fpr: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="With --labels: report the threshold for this false-positive "
+            "rate among eligible candidates (grouped CV).",
+        ),
+    ] = 0.02,
 ) -> None:
     """Leiden communities on the transfer graph without hubs; flags, per-cluster evidence,
     a Markdown report and the Merkle root of the flagged list.
@@ -970,7 +979,7 @@ def sybil_detect(
     """
     from proofmind.cli.intel import run_sybil
 
-    run_sybil(edges, candidates, out, hub_degree, hubs, min_cluster, labels)
+    run_sybil(edges, candidates, out, hub_degree, hubs, min_cluster, labels, max_fpr)
 
 
 @sybil_app.command("train")
@@ -994,6 +1003,15 @@ def sybil_train(
     min_cluster: Annotated[
         int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
     ] = 8,
+    max_fpr: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="Flag at the threshold that keeps this share of eligible "
+            "candidates unflagged (chosen on grouped CV).",
+        ),
+    ] = 0.02,
     register: Annotated[
         bool, typer.Option(help="Record edges, candidates, run and model in the lineage ledger.")
     ] = False,
@@ -1010,7 +1028,9 @@ def sybil_train(
     """
     from proofmind.cli.intel import run_sybil_train
 
-    run_sybil_train(edges, candidates, out, hub_degree, hubs, min_cluster, register, workspace)
+    run_sybil_train(
+        edges, candidates, out, hub_degree, hubs, min_cluster, register, workspace, max_fpr
+    )
 
 
 @sybil_app.command("score")

@@ -243,6 +243,7 @@ def run_sybil(
     hubs_path: Path | None,
     min_cluster: int,
     use_labels: bool,
+    max_fpr: float = 0.02,
 ) -> None:
     from proofmind.intel.sybil import detect, markdown_report, merkle_root, read_candidates
 
@@ -258,6 +259,7 @@ def run_sybil(
         hub_degree=hub_degree,
         hubs=hubs,
         min_cluster=min_cluster,
+        max_fpr=max_fpr,
     )
     out.mkdir(parents=True, exist_ok=True)
     with (out / "scores.csv").open("w", newline="") as f:
@@ -360,6 +362,7 @@ def run_sybil_train(
     min_cluster: int,
     register: bool = False,
     workspace: Path | None = None,
+    max_fpr: float = 0.02,
 ) -> None:
     """Train on every labelled candidate and save the model with what scoring needs to compute
     the same features later: the hub settings, the training candidates and their metadata."""
@@ -381,7 +384,7 @@ def run_sybil_train(
     hubs = _hub_list(hubs_path)
     with err.status("building the graph and cross-validating…"):
         result = detect(edges, candidates, meta=meta, labels=labels, hub_degree=hub_degree,
-                        hubs=hubs, min_cluster=min_cluster)  # fmt: skip
+                        hubs=hubs, min_cluster=min_cluster, max_fpr=max_fpr)  # fmt: skip
         model = train_model(result, labels)
     out.mkdir(parents=True, exist_ok=True)
     sidecar = {
@@ -396,6 +399,7 @@ def run_sybil_train(
         "labelled": len(labels),
         "sybils": sum(labels.values()),
         "cross_validation": result.metrics,
+        "threshold": result.metrics["threshold_at_max_fpr"],
     }
     for name, text in (
         ("model.txt", model.model_to_string()),
@@ -411,6 +415,12 @@ def run_sybil_train(
         f"{out}/model.txt; 5-fold CV ROC-AUC {m['roc_auc']:.3f} (grouped by community "
         f"{m['grouped_roc_auc']:.3f}), PR-AUC {m['pr_auc']:.3f}, precision at recall 0.7 "
         f"{m['precision_at_recall_0.7']:.3f}"
+    )
+    console.print(
+        f"flag threshold {m['threshold_at_max_fpr']:.4f} for ≤ {max_fpr:.1%} false positives: "
+        f"estimated FPR {m['fpr_at_threshold']:.2%} (95% CI {m['fpr_at_threshold_ci_low']:.2%}"
+        f"–{m['fpr_at_threshold_ci_high']:.2%}), recall {m['recall_at_threshold']:.1%} "
+        "(grouped CV)"
     )
     if register:
         record = _register_sybil(workspace, edges, candidates_path, out, sidecar)
@@ -502,18 +512,20 @@ def run_sybil_score(edges: list[Path], candidates_path: Path, model_dir: Path, o
     rows = [position[a] for a in wanted]
     scores = np.asarray(model.predict(result.features[rows]), dtype=np.float64)
     training = set(sidecar["candidates"])
+    threshold = float(sidecar["threshold"])
     fd_path = out.with_name(f".{out.name}.partial")
     with fd_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["address", "p_sybil", "community", "community_candidates", "flagged",
-                         "in_training"])  # fmt: skip
+        writer.writerow(["address", "p_sybil", "flag", "community", "community_candidates",
+                         "community_flagged", "in_training"])  # fmt: skip
         for address, i, p in zip(wanted, rows, scores.tolist(), strict=True):
-            writer.writerow([address, f"{p:.6f}", int(result.community[i]),
+            writer.writerow([address, f"{p:.6f}", int(p >= threshold), int(result.community[i]),
                              int(result.unsupervised[i]), int(result.flagged[i]),
                              int(address in training)])  # fmt: skip
     fd_path.replace(out)
     new = sum(1 for a in wanted if a not in training)
     console.print(
         f"{len(wanted):,} candidates scored ({new:,} not in training) → {out}; "
-        f"{int((scores >= 0.5).sum()):,} at P(sybil) ≥ 0.5"
+        f"{int((scores >= threshold).sum()):,} flagged (P(sybil) ≥ {threshold:.4f}, the "
+        "threshold chosen for the training's false-positive target)"
     )

@@ -116,6 +116,7 @@ def detect(
     hubs: Sequence[str] = (),
     min_cluster: int = 8,
     seed: int = 1,
+    max_fpr: float = 0.02,
 ) -> SybilResult:
     """Score ``candidates`` on the transfer graph in ``edge_files`` (CSV/Parquet with
     ``from``, ``to`` and optionally ``chain``, ``kind`` columns)."""
@@ -188,7 +189,7 @@ def detect(
         component=component[index],
     )
     if labels:
-        _supervised(result, labels, seed)
+        _supervised(result, labels, seed, max_fpr)
     con.close()
     return result
 
@@ -415,7 +416,9 @@ def _labelled_rows(result: SybilResult, labels: dict[str, int]) -> NDArray[np.in
     return rows
 
 
-def _supervised(result: SybilResult, labels: dict[str, int], seed: int) -> None:
+def _supervised(
+    result: SybilResult, labels: dict[str, int], seed: int, max_fpr: float = 0.02
+) -> None:
     import lightgbm as lgb
 
     from proofmind.intel.fraud import average_precision, stratified_folds
@@ -460,6 +463,43 @@ def _supervised(result: SybilResult, labels: dict[str, int], seed: int) -> None:
         "baseline_same_component_recall": float(np.mean(baseline[y == 1])),
         "baseline_same_component_false_positive_rate_eligible": float(np.mean(baseline[y == 0])),
     }
+    # the threshold for a target false-positive rate, chosen on the grouped out-of-fold scores,
+    # and the false-positive rate it gives with a 95% interval (Wilson) over the eligible ones
+    threshold = fpr_threshold(y, grouped_scores, max_fpr)
+    negatives = int((y == 0).sum())
+    false = int((grouped_scores[y == 0] >= threshold).sum())
+    low, high = wilson(false, negatives)
+    result.metrics.update(
+        {
+            "max_fpr": max_fpr,
+            "threshold_at_max_fpr": threshold,
+            "fpr_at_threshold": false / max(negatives, 1),
+            "fpr_at_threshold_ci_low": low,
+            "fpr_at_threshold_ci_high": high,
+            "recall_at_threshold": float(np.mean(grouped_scores[y == 1] >= threshold)),
+        }
+    )
+
+
+def fpr_threshold(y: NDArray[np.int64], score: NDArray[np.float64], max_fpr: float) -> float:
+    """The lowest score threshold at which at most ``max_fpr`` of the negatives score at or
+    above it (scores ≥ threshold are flagged)."""
+    negatives = np.sort(score[y == 0])[::-1]
+    allowed = int(np.floor(max_fpr * len(negatives)))
+    if allowed >= len(negatives):
+        return float(negatives.min()) if len(negatives) else 0.5
+    above = float(negatives[allowed])  # the highest negative that must stay unflagged
+    return float(np.nextafter(above, np.inf))
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson 95% interval of a proportion k / n."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def grouped_folds(groups: NDArray[np.int64], folds: int, seed: int) -> NDArray[np.int64]:
