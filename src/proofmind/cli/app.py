@@ -937,39 +937,44 @@ def fraud_features(
     run_features(data, addresses or [], out, engine, master)
 
 
+EdgesArgument = Annotated[
+    list[Path],
+    typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
+]
+HubDegreeOption = Annotated[
+    int, typer.Option(min=1, help="Addresses with more counterparties are hubs, left out.")
+]
+HubsOption = Annotated[Path | None, typer.Option(help="File of further hub addresses, one a line.")]
+MinClusterOption = Annotated[
+    int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
+]
+MaxFprOption = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=0.5,
+        help="The share of eligible (non-sybil) candidates the model may flag: its threshold "
+        "is chosen for it on grouped CV (needs labels).",
+    ),
+]
+
+
 @sybil_app.command("detect")
 def sybil_detect(
-    edges: Annotated[
-        list[Path],
-        typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
-    ],
+    edges: EdgesArgument,
     candidates: Annotated[
         Path, typer.Option(help="CSV of candidate addresses (address[, is_sybil, …]).")
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
     ] = Path("sybil"),
-    hub_degree: Annotated[
-        int, typer.Option(min=1, help="Addresses with more counterparties are hubs, left out.")
-    ] = 100,
-    hubs: Annotated[
-        Path | None, typer.Option(help="File of further hub addresses, one a line.")
-    ] = None,
-    min_cluster: Annotated[
-        int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
-    ] = 8,
+    hub_degree: HubDegreeOption = 100,
+    hubs: HubsOption = None,
+    min_cluster: MinClusterOption = 8,
     labels: Annotated[
         bool, typer.Option(help="Use is_sybil labels for the supervised stage and evaluation.")
     ] = False,
-    max_fpr: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=0.5,
-            help="With --labels: report the threshold for this false-positive "
-            "rate among eligible candidates (grouped CV).",
-        ),
-    ] = 0.02,
+    max_fpr: MaxFprOption = 0.02,
 ) -> None:
     """Leiden communities on the transfer graph without hubs; flags, per-cluster evidence,
     a Markdown report and the Merkle root of the flagged list.
@@ -984,34 +989,17 @@ def sybil_detect(
 
 @sybil_app.command("train")
 def sybil_train(
-    edges: Annotated[
-        list[Path],
-        typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
-    ],
+    edges: EdgesArgument,
     candidates: Annotated[
         Path, typer.Option(help="CSV of labelled candidates (address, is_sybil, …).")
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", parser=output_dir, help="Model folder.")
     ] = Path("sybil-model"),
-    hub_degree: Annotated[
-        int, typer.Option(min=1, help="Addresses with more counterparties are hubs, left out.")
-    ] = 100,
-    hubs: Annotated[
-        Path | None, typer.Option(help="File of further hub addresses, one a line.")
-    ] = None,
-    min_cluster: Annotated[
-        int, typer.Option(min=1, help="Flag communities with at least this many candidates.")
-    ] = 8,
-    max_fpr: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=0.5,
-            help="Flag at the threshold that keeps this share of eligible "
-            "candidates unflagged (chosen on grouped CV).",
-        ),
-    ] = 0.02,
+    hub_degree: HubDegreeOption = 100,
+    hubs: HubsOption = None,
+    min_cluster: MinClusterOption = 8,
+    max_fpr: MaxFprOption = 0.02,
     register: Annotated[
         bool, typer.Option(help="Record edges, candidates, run and model in the lineage ledger.")
     ] = False,
@@ -1035,10 +1023,7 @@ def sybil_train(
 
 @sybil_app.command("score")
 def sybil_score(
-    edges: Annotated[
-        list[Path],
-        typer.Argument(help="Edge lists (CSV/Parquet: from, to) or folders `ingest` wrote."),
-    ],
+    edges: EdgesArgument,
     candidates: Annotated[Path, typer.Option(help="CSV of candidate addresses to score.")],
     model: Annotated[Path, typer.Option(help="The folder `proofmind sybil train` wrote.")] = Path(
         "sybil-model"

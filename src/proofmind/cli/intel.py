@@ -248,9 +248,7 @@ def run_sybil(
     from proofmind.intel.sybil import detect, markdown_report, merkle_root, read_candidates
 
     candidates, labels, meta = read_candidates(candidates_path)
-    hubs: list[str] = []
-    if hubs_path is not None:
-        hubs = [line.strip() for line in hubs_path.read_text().splitlines() if line.strip()]
+    hubs = _hub_list(hubs_path)
     result = detect(
         edges,
         candidates,

@@ -356,25 +356,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} seconds"
 
 
-FEATURES = [
-    "degree",
-    "graph_neighbours",
-    "component_size",
-    "component_candidates",
-    "community_size",
-    "community_candidates",
-    "community_candidate_share",
-    "candidate_neighbours",
-    "neighbours",
-    "log_volume",
-    "community_first_use_spread",
-    "first_use_from_community_median",
-    "hop_transfers",
-    "polygon_edges",
-    "xdai_edges",
-    "optimism_edges",
-    "ethereum_edges",
-]
 ROUNDS = 300
 
 
