@@ -209,3 +209,24 @@ def test_threshold_for_a_false_positive_target() -> None:
     assert np.sum(score[y == 0] >= threshold) == 20  # exactly the 2% allowed
     low, high = wilson(20, 1000)
     assert low < 0.02 < high and low > 0.01 and high < 0.035
+
+
+@pytest.mark.parametrize("funded", [False, True])
+def test_a_large_community_is_flagged_only_with_corroboration(tmp_path: Path, funded: bool) -> None:
+    """Twelve friends who pay each other form a community big enough to flag; without a
+    shared counterparty or a common start they are not flagged, with one funder they are."""
+    friends = [addr(200 + i) for i in range(12)]
+    edges = [(a, b) for i, a in enumerate(friends) for b in friends[i + 1 :]]
+    if funded:
+        edges += [(addr(7), f) for f in friends]
+    path = tmp_path / "edges.csv"
+    path.write_text("from,to\n" + "".join(f"{a},{b}\n" for a, b in edges))
+    meta = {f: (100.0, 1_600_000_000 + i * 30 * 86_400) for i, f in enumerate(friends)}
+    result = detect([path], friends, meta=meta, min_cluster=8)
+    assert result.unsupervised.max() >= 8  # large enough by size alone
+    assert bool(result.flagged.all()) is funded and bool(result.flagged.any()) is funded
+    if funded:
+        assert (
+            "flagged because 12 of 12 transacted with one outside address"
+            in result.clusters[0].evidence[0]
+        )

@@ -170,12 +170,16 @@ def detect(
     is_candidate[index] = True
     community_candidates = np.bincount(community, weights=is_candidate)
     unsupervised = community_candidates[community[index]]
-    flagged = unsupervised >= min_cluster
+    large = unsupervised >= min_cluster
+    corroboration = _corroboration(con, candidates, community[index], large, meta or {})
+    flagged = large & np.array([corroboration.get(int(c), "") != "" for c in community[index]])
 
     features = _features(
         con, graph, candidates, index, community, component, is_candidate, meta or {}
     )
     clusters = _clusters(con, candidates, community[index], flagged, meta or {})
+    for cluster in clusters:
+        cluster.evidence.insert(0, f"flagged because {corroboration[cluster.id]}")
     result = SybilResult(
         candidates,
         community[index],
@@ -308,6 +312,61 @@ def _features(
             ]
         )
     return np.array(rows, dtype=np.float64)
+
+
+SHARED_COUNTERPARTY = 0.5  # share of a community's candidates that used one counterparty
+BURST_SECONDS = 86_400  # first bridge use within a day …
+BURST_SHARE = 0.5  # … by this share of a community's candidates
+
+
+def _corroboration(
+    con: duckdb.DuckDBPyConnection,
+    candidates: list[str],
+    community: NDArray[np.int64],
+    large: NDArray[np.bool_],
+    meta: dict[str, tuple[float, float]],
+) -> dict[int, str]:
+    """For each community large enough to flag, the evidence that corroborates it, or "".
+
+    Size alone flags ordinary users who share friends or an app; a community is flagged only
+    when its candidates also share one counterparty outside their own ranks (a funder or a
+    sink; hubs excluded, so an exchange does not count) or started within one day of each
+    other, the two patterns of farms."""
+    members: dict[int, list[str]] = {}
+    for address, c, big in zip(candidates, community.tolist(), large.tolist(), strict=True):
+        if big:
+            members.setdefault(c, []).append(address)
+    if not members:
+        return {}
+    rows = [(a, c) for c, addresses in members.items() for a in addresses]
+    con.execute("CREATE OR REPLACE TEMP TABLE flag_cand (address VARCHAR, community BIGINT)")
+    con.executemany("INSERT INTO flag_cand VALUES (?, ?)", rows)
+    shared = dict(
+        con.execute(
+            "SELECT community, max(k) FROM (SELECT f.community, x.other, "
+            "count(DISTINCT f.address) AS k FROM flag_cand f JOIN "
+            "(SELECT s AS address, d AS other FROM kept UNION ALL SELECT d, s FROM kept) x "
+            "USING (address) WHERE NOT EXISTS (SELECT 1 FROM flag_cand g "
+            "WHERE g.address = x.other AND g.community = f.community) "
+            "GROUP BY ALL) GROUP BY community"
+        ).fetchall()
+    )
+    evidence: dict[int, str] = {}
+    for c, addresses in members.items():
+        found = []
+        k = int(shared.get(c, 0))
+        if k >= SHARED_COUNTERPARTY * len(addresses):
+            found.append(f"{k} of {len(addresses)} transacted with one outside address")
+        times = np.sort([t for a in addresses if np.isfinite(t := meta.get(a, (np.nan,) * 2)[1])])
+        if len(times):
+            within = np.searchsorted(times, times + BURST_SECONDS, side="right") - np.arange(
+                len(times)
+            )
+            burst = int(within.max())
+            if burst >= BURST_SHARE * len(addresses):
+                found.append(f"{burst} of {len(addresses)} started within a day")
+        evidence[c] = "; ".join(found)
+    return evidence
 
 
 def _clusters(
