@@ -982,7 +982,7 @@ def sybil_detect(
     Example:
       proofmind sybil detect transfer_edges.csv.gz --candidates labels.csv --labels -o sybil
     """
-    from proofmind.cli.intel import run_sybil
+    from proofmind.cli.sybil import run_sybil
 
     run_sybil(edges, candidates, out, hub_degree, hubs, min_cluster, labels, max_fpr)
 
@@ -1005,16 +1005,19 @@ def sybil_train(
     ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Train a sybil model once (LightGBM on graph features) and save it with its settings.
+    """Train a sybil model once and save it with its feature schema, graph settings, hub list,
+    calibration and flag threshold.
 
-    Prints the 5-fold cross-validated ROC-AUC; `sybil score` applies the model later to new
-    candidates in the same or an updated graph.
+    Cross-validates grouped by community and funder (a farm never on both sides), prints the
+    model beside the rule baseline and the unsupervised flags with 95% intervals, and picks
+    the threshold for --max-fpr. `sybil score` applies the model later to new candidates in
+    the same or an updated graph.
 
     Examples:
       proofmind sybil train transfer_edges.csv.gz --candidates labels.csv -o sybil-model
       proofmind sybil train edges.csv.gz --candidates labels.csv -o sybil-model --register
     """
-    from proofmind.cli.intel import run_sybil_train
+    from proofmind.cli.sybil import run_sybil_train
 
     run_sybil_train(
         edges, candidates, out, hub_degree, hubs, min_cluster, register, workspace, max_fpr
@@ -1029,15 +1032,20 @@ def sybil_score(
         "sybil-model"
     ),
     out: Annotated[
-        Path, typer.Option("--out", "-o", parser=output_file, help="Scores CSV.")
+        Path,
+        typer.Option(
+            "--out", "-o", parser=output_file, help="Scores: CSV, or Parquet if it ends .parquet."
+        ),
     ] = Path("sybil-scores.csv"),
 ) -> None:
-    """P(sybil) for candidates — also ones the model never saw — with a trained model.
+    """Calibrated P(sybil) for candidates — also ones the model never saw — with a trained
+    model, flagged at the threshold chosen in training.
 
-    Example:
+    Examples:
       proofmind sybil score new_edges.csv.gz --candidates new.csv --model sybil-model -o s.csv
+      proofmind sybil score edges.csv.gz --candidates new.csv --model sybil-model -o s.parquet
     """
-    from proofmind.cli.intel import run_sybil_score
+    from proofmind.cli.sybil import run_sybil_score
 
     run_sybil_score(edges, candidates, model, out)
 

@@ -180,13 +180,14 @@ def run_verify(path: Path | None, target: Path, as_json: bool) -> int:
 
 
 def run_reproduce(path: Path | None, target: Path, as_json: bool) -> int:
-    from proofmind.intel import fraud
+    from proofmind.intel import fraud, sybil_model
     from proofmind.provenance.reproduce import reproduce_run
 
     workspace = open_workspace(path)
     if not as_json:
         err.print(f"training {target} again from its logged parameters…")
-    result = reproduce_run(workspace, target, {fraud.TRAINER: fraud.retrain})
+    trainers = {fraud.TRAINER: fraud.retrain, sybil_model.TRAINER: sybil_model.retrain}
+    result = reproduce_run(workspace, target, trainers)
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         return 0 if result.ok else 1

@@ -99,8 +99,9 @@ def reproduce_run(
         raise InputError(
             f"run {run.name!r} did not log a trainer proofmind can run again "
             f"(it logged {result.trainer!r}; known: {known})",
-            hint="runs of `proofmind fraud train --register` can be reproduced; for your own "
-            "training code, run it again and compare the outputs with `proofmind verify`",
+            hint="runs of `proofmind fraud train --register` and `sybil train --register` can "
+            "be reproduced; for your own training code, run it again and compare the outputs "
+            "with `proofmind verify`",
         )
     if status != "finished":
         result.problems.append(f"the run did not finish (status {status!r}): nothing to compare")
