@@ -247,6 +247,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["edges.csv", "--candidates", "sybcands.csv", "--model", "emptydir"], "not a sybil model"),
         (["edges.csv", "--candidates", "sybcands.csv", "--model", "nosuchdir"], "not a sybil"),
         (["edges.csv", "--candidates", "sybcands.csv", "-o", "/proc/x.csv"], "/proc"),
+        (["edges.csv", "--candidates", "sybcands.csv", "-o", "/proc/x.parquet"], "/proc"),
+        (["edges.csv", "--candidates", "sybcands.csv", "--model", "oldsybil"], "another version"),
     ],
     ("sybil", "detect"): [
         (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),
@@ -363,6 +365,9 @@ def _fixtures(root: Path) -> None:
     train_model(
         address_features(connect(root / "chaindata"), list(parsed)), parsed, root / "model.txt"
     )
+    (root / "oldsybil").mkdir()  # a sybil model folder of an earlier format
+    (root / "oldsybil" / "model.txt").write_bytes((root / "model.txt").read_bytes())
+    (root / "oldsybil" / "model.json").write_text('{"format": "proofmind-sybil-model/1"}')
 
 
 @pytest.fixture(scope="module")

@@ -73,3 +73,16 @@ def test_behavioural_similarity(tree: dict[str, dict[str, float]]) -> None:
 def test_every_feature_belongs_to_one_family() -> None:
     listed = [name for family in FAMILIES.values() for name in family]
     assert sorted(listed) == sorted(FEATURES) and len(set(FEATURES)) == len(FEATURES)
+
+
+def test_with_timestamps_the_primary_funder_is_the_first_sender(tmp_path: Path) -> None:
+    """X sent to A first; F sent later but funded three addresses. Without timestamps F is A's
+    primary funder (the larger fan-out), with them X is."""
+    x = addr(5)
+    edges = [(x, A, 100), (F, A, 200), (F, B, 200), (F, C, 200)]
+    timed, untimed = tmp_path / "timed.csv", tmp_path / "untimed.csv"
+    timed.write_text("from,to,timestamp\n" + "".join(f"{a},{b},{t}\n" for a, b, t in edges))
+    untimed.write_text("from,to\n" + "".join(f"{a},{b}\n" for a, b, _ in edges))
+    fanout = FEATURES.index("funder_fanout")
+    assert detect([timed], [A]).features[0, fanout] == 1  # X funded only A
+    assert detect([untimed], [A]).features[0, fanout] == 3  # F funded A, B and C
