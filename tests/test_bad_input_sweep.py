@@ -236,6 +236,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["nosuch.csv", "--candidates", "sybillabels.csv", "-o", "sm"], "nosuch.csv"),
         (["edges.csv", "--candidates", "rows.csv", "-o", "sm"], "needs an address column"),
         (["edges.csv", "--candidates", "sybcands.csv", "-o", "sm"], "no is_sybil labels"),
+        (["edges.csv", "--candidates", "badlabel.csv", "-o", "sm"], "is_sybil must be 0, 1"),
         (["edges.csv", "--candidates", "sybillabels.csv", "-o", "afile"], "afile is a file"),
         (["edges.csv", "--candidates", "sybillabels.csv", "-o", "sm"], "too few to train"),
         (
@@ -249,6 +250,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["edges.csv", "--candidates", "sybcands.csv", "-o", "/proc/x.csv"], "/proc"),
         (["edges.csv", "--candidates", "sybcands.csv", "-o", "/proc/x.parquet"], "/proc"),
         (["edges.csv", "--candidates", "sybcands.csv", "--model", "oldsybil"], "another version"),
+        (["edges.csv", "--candidates", "badcands.csv"], "line 3 of badcands.csv: '0x12'"),
     ],
     ("sybil", "detect"): [
         (["nosuch.csv", "--candidates", "labels.csv", "-o", "s"], "nosuch.csv"),
@@ -360,6 +362,8 @@ def _fixtures(root: Path) -> None:
     (root / "badsnap.json").write_text('{"data": 5}')
     (root / "sybcands.csv").write_text(f"address\n{GOOD}\n")
     (root / "sybillabels.csv").write_text(f"address,is_sybil\n{GOOD},1\n{ABSENT},0\n")
+    (root / "badcands.csv").write_text(f"address\n{GOOD}\n0x12\n")
+    (root / "badlabel.csv").write_text(f"address,is_sybil\n{GOOD},yes\n")
     (root / "badprop.csv").write_text(f"{HEADER}\nid,s,0xnothex,poll,t,x,y,0,1,passed\n")
     parsed = read_labels(root / "labels.csv")
     train_model(

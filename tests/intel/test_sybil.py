@@ -116,6 +116,16 @@ def test_bad_edges_and_candidates(tmp_path: Path) -> None:
     no_address.write_text("who\n1\n")
     with pytest.raises(InputError, match="needs an address column"):
         read_candidates(no_address)
+    good = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"  # EIP-55
+    cands = tmp_path / "cands.csv"
+    cands.write_text(f"address,is_sybil\n{good},1\n")
+    assert read_candidates(cands)[:2] == ([good.lower()], {good.lower(): 1})
+    cands.write_text(f"address,is_sybil\n{good},1\n{good[:-1] + 'D'},\n")
+    with pytest.raises(InputError, match=r"line 3 of .*is not an address"):
+        read_candidates(cands)
+    cands.write_text(f"address,is_sybil\n{good},maybe\n")
+    with pytest.raises(InputError, match=r"line 2 of .*is_sybil must be 0, 1 or empty"):
+        read_candidates(cands)
 
 
 def test_too_few_groups_for_grouped_cross_validation(tmp_path: Path) -> None:

@@ -156,8 +156,8 @@ def run_sybil_score(edges: list[Path], candidates_path: Path, model_dir: Path, o
     from proofmind.intel.sybil import read_candidates
     from proofmind.intel.sybil_model import SybilModel, score
 
-    model = SybilModel.load(model_dir)
     wanted, _, meta = read_candidates(candidates_path)
+    model = SybilModel.load(model_dir)
     with err.status("building the graph and scoring…"):
         scores = score(model, edges, wanted, meta)
     scores.write(out)

@@ -17,6 +17,7 @@ and an optional supervised stage.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,31 +86,47 @@ class SybilResult:
 
 
 def read_candidates(path: Path) -> tuple[list[str], dict[str, int], dict[str, tuple[float, float]]]:
-    """Candidates (``address``), labels (``is_sybil`` if present) and metadata
-    (``total_volume_usd``, ``first_hop_tx_ts`` if present) from a CSV."""
+    """Candidates (``address``), labels (``is_sybil`` 0 or 1, or empty, if present) and
+    metadata (``total_volume_usd``, ``first_hop_tx_ts`` if present) from a CSV; a row that
+    is not one of those is an error naming its line."""
+    from eth_utils.address import is_checksum_address
+
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows = [(reader.line_num, r) for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(
             f"cannot read {path}: {exc}", hint="give a CSV with an address column"
         ) from exc
-    if not rows or "address" not in rows[0]:
+    if not rows or "address" not in rows[0][1]:
         raise InputError(f"{path} needs an address column")
-    addresses = [r["address"].lower() for r in rows]
-    labels = {
-        r["address"].lower(): int(r["is_sybil"]) for r in rows if r.get("is_sybil") in ("0", "1")
-    }
-    meta = {}
-    for r in rows:
+    addresses: list[str] = []
+    labels: dict[str, int] = {}
+    meta: dict[str, tuple[float, float]] = {}
+    for line, r in rows:
+        raw = (r.get("address") or "").strip()
+        address = raw.lower()
+        if not re.match(ADDRESS_PATTERN, address) or (
+            raw not in (address, "0x" + address[2:].upper()) and not is_checksum_address(raw)
+        ):
+            raise InputError(f"line {line} of {path}: {raw!r} is not an address (0x and 40 hex)")
+        addresses.append(address)
+        label = (r.get("is_sybil") or "").strip()
+        if label in ("0", "1"):
+            labels[address] = int(label)
+        elif label:
+            raise InputError(
+                f"line {line} of {path}: is_sybil must be 0, 1 or empty, not {label!r}"
+            )
         try:
-            meta[r["address"].lower()] = (
+            meta[address] = (
                 float(r.get("total_volume_usd") or "nan"),
                 float(r.get("first_hop_tx_ts") or "nan"),
             )
         except ValueError:
             raise InputError(
-                f"{path}: {r['address']} has a non-numeric volume or timestamp"
+                f"line {line} of {path}: {raw} has a non-numeric volume or timestamp"
             ) from None
     return addresses, labels, meta
 
