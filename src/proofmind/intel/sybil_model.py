@@ -172,7 +172,9 @@ class CrossValidation:
     metrics: Metrics = field(default_factory=dict)
 
 
-def labelled_rows(result: SybilResult, labels: Mapping[str, int], folds: int = FOLDS) -> Any:
+def labelled_rows(
+    result: SybilResult, labels: Mapping[str, int], folds: int = FOLDS
+) -> NDArray[np.int64]:
     """The labelled candidates' rows; an error when cross-validation cannot work."""
     rows = np.array([i for i, a in enumerate(result.addresses) if a in labels], dtype=np.int64)
     counts = np.bincount([labels[result.addresses[i]] for i in rows], minlength=2)
