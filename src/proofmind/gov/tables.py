@@ -1,5 +1,7 @@
 """Governance proposals and votes as canonical tables (Parquet + DuckDB views), from the
-Decentraland DAO export (`proposals.csv`) and from Snapshot's GraphQL JSON.
+Decentraland DAO export (`proposals.csv`), Snapshot's GraphQL JSON (one answer per file) and
+Snapshot vote objects as JSON lines (one per line, as a paginated download writes them; read by
+DuckDB, so millions of votes stream to Parquet without passing through Python).
 
 ``proposals``: dao, proposal_id, author, type, title, body, created_at, voting_ends_at (Unix
 seconds), threshold_vp, status (as the source has it), passed (1 passed, 0 rejected, null while
@@ -63,6 +65,7 @@ DECENTRALAND = (
     "threshold_vp",
     "status",
 )
+JSON_LINES = (".jsonl", ".ndjson")
 # Decentraland's outcomes: passed, then executed (enacted) or not funded, all count as passed
 PASSED = {"passed": 1, "enacted": 1, "out_of_budget": 1, "rejected": 0}
 
@@ -87,18 +90,23 @@ def import_governance(
     report = GovImport()
     proposals: list[dict[str, Any]] = []
     votes: list[dict[str, Any]] = []
+    vote_lines: list[Path] = []
     for given in paths:
         path = Path(given)
         if not path.is_file():
             raise InputError(f"{path} does not exist")
+        if path.suffix.lower() in JSON_LINES:
+            vote_lines.append(path)
+            continue
         if path.suffix.lower() == ".json":
             p, v = _snapshot(path, dao, report, strict)
         elif path.suffix.lower() == ".csv":
             p, v = _decentraland(path, dao or "decentraland", report, strict), []
         else:
             raise InputError(
-                f"{path} is neither a .csv (Decentraland export) nor a .json (Snapshot GraphQL)",
-                hint="give proposals.csv or a Snapshot JSON file",
+                f"{path} is neither a .csv (Decentraland export), a .json (Snapshot GraphQL) "
+                "nor a .jsonl (Snapshot votes, one per line)",
+                hint="give proposals.csv, a Snapshot JSON file or Snapshot votes as JSON lines",
             )
         proposals += p
         votes += v
@@ -116,18 +124,19 @@ def import_governance(
     out.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=".gov-", dir=out))
     try:
-        for name, rows, schema in (("proposals", proposals, PROPOSALS), ("votes", votes, VOTES)):
-            (staged / name).mkdir()
-            pq.write_table(
-                pa.Table.from_pylist(rows, schema=schema), staged / name / "part.parquet"
-            )
+        (staged / "proposals").mkdir()
+        pq.write_table(
+            pa.Table.from_pylist(proposals, schema=PROPOSALS),
+            staged / "proposals" / "part.parquet",
+        )
+        report.votes = _write_votes(votes, vote_lines, proposals, dao, staged, report, strict)
         for name in ("proposals", "votes"):
             if (out / name).exists():
                 shutil.rmtree(out / name)
             (staged / name).rename(out / name)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-    report.proposals, report.votes = len(proposals), len(votes)
+    report.proposals = len(proposals)
     return report
 
 
@@ -261,7 +270,7 @@ def _snapshot(
                     "dao": dao or space.get(proposal) or str(v["space"]["id"]),
                     "proposal_id": proposal,
                     "voter": str(v["voter"]).lower(),
-                    "choice": json.dumps(v["choice"]),
+                    "choice": json.dumps(v["choice"], separators=(",", ":")),
                     "vp": float(v["vp"]),
                     "created_at": int(v["created"]),
                 }
@@ -269,3 +278,120 @@ def _snapshot(
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             _bad(report, BadRow(str(path), None, f"vote {n}: {exc!r}"), strict)
     return proposals, votes
+
+
+# A Snapshot vote object as DuckDB reads it from JSON lines: every field as text or JSON, checked
+# and converted below, so a wrong type is a reported row, not a failed import.
+VOTE_FIELDS = {
+    "voter": "VARCHAR",
+    "created": "VARCHAR",
+    "vp": "VARCHAR",
+    "choice": "JSON",
+    "proposal": "JSON",
+    "space": "JSON",
+}
+VOTE_OK = (
+    "dao IS NOT NULL AND proposal_id IS NOT NULL AND regexp_full_match(voter, '0x[0-9a-f]{40}') "
+    "AND isfinite(vp) AND vp >= 0 AND created_at IS NOT NULL"
+)
+
+
+def _vote_lines_sql(path: Path, dao: str | None) -> str:
+    given = "NULL" if dao is None else sql_string(dao)
+    return f"""
+        SELECT coalesce({given}, space ->> 'id', d.dao) AS dao, proposal ->> 'id' AS proposal_id,
+            lower(voter) AS voter, CAST(choice AS VARCHAR) AS choice,
+            TRY_CAST(vp AS DOUBLE) AS vp, TRY_CAST(created AS BIGINT) AS created_at
+        FROM read_json({sql_string(str(path))}, format = 'newline_delimited',
+                       columns = {VOTE_FIELDS!r})
+        LEFT JOIN proposal_dao d ON d.proposal_id = proposal ->> 'id'"""
+
+
+def _write_votes(
+    parsed: list[dict[str, Any]],
+    files: list[Path],
+    proposals: list[dict[str, Any]],
+    dao: str | None,
+    staged: Path,
+    report: GovImport,
+    strict: bool,
+) -> int:
+    """Write ``staged/votes/part.parquet`` from the votes already parsed and the JSON-lines
+    files. A clean file goes from DuckDB's reader straight to Parquet; a file with a malformed
+    line is read line by line instead, so that each bad line is named and the rest kept.
+    Returns the number of votes written."""
+    (staged / "votes").mkdir()
+    con = duckdb.connect()
+    proposal_dao = {p["proposal_id"]: p["dao"] for p in proposals}
+    con.register(
+        "proposal_dao",
+        pa.table({"proposal_id": list(proposal_dao), "dao": list(proposal_dao.values())}),
+    )
+    parts = ["SELECT * FROM parsed"]
+    for path in files:
+        if not path.is_file():
+            raise InputError(f"{path} does not exist")
+        query = _vote_lines_sql(path, dao)
+        try:
+            found = con.execute(
+                f"SELECT count(*) FROM ({query}) WHERE NOT coalesce({VOTE_OK}, false)"
+            ).fetchone()
+            clean = found is not None and found[0] == 0
+        except duckdb.Error:
+            clean = False  # not JSON lines throughout
+        if clean:
+            parts.append(query)
+        else:
+            parsed += _vote_lines_slowly(path, dao, proposal_dao, report, strict)
+    con.register("parsed", pa.Table.from_pylist(parsed, schema=VOTES))
+    target = sql_string(str(staged / "votes" / "part.parquet"))
+    union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
+    con.execute(f"COPY ({union}) TO {target} (FORMAT parquet)")
+    written = con.execute(f"SELECT count(*) FROM read_parquet({target})").fetchone()
+    return int(written[0]) if written else 0
+
+
+def _vote_lines_slowly(
+    path: Path,
+    dao: str | None,
+    proposal_dao: dict[str, str],
+    report: GovImport,
+    strict: bool,
+) -> list[dict[str, Any]]:
+    import re
+
+    rows = []
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line, text in enumerate(f, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    v = json.loads(text)
+                    proposal = str(v["proposal"]["id"])
+                    voter = str(v["voter"]).lower()
+                    if not re.match(ADDRESS_PATTERN, voter):
+                        raise ValueError(f"voter {v['voter']!r} is not an address")
+                    vp = float(v["vp"])
+                    if not math.isfinite(vp) or vp < 0:
+                        raise ValueError(f"vp {v['vp']!r} is invalid")
+                    space = (v.get("space") or {}).get("id")
+                    owner = dao or space or proposal_dao.get(proposal)
+                    if owner is None:
+                        raise ValueError(f"no space given and proposal {proposal} is unknown")
+                    rows.append(
+                        {
+                            "dao": str(owner),
+                            "proposal_id": proposal,
+                            "voter": voter,
+                            "choice": json.dumps(v["choice"], separators=(",", ":")),
+                            "vp": vp,
+                            "created_at": int(v["created"]),
+                        }
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    reason = str(exc) if isinstance(exc, ValueError) else f"{exc!r}"
+                    _bad(report, BadRow(str(path), line, f"vote: {reason}"), strict)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    return rows
