@@ -279,10 +279,7 @@ def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) 
         "type only": type_only(train, test),
         "model": OutcomeModel(seed).fit(train).predict(test),
     }
-    metrics = {name: _metrics(y, p, seed) for name, p in scores.items()}
-    metrics["model − type only"] = {
-        "ROC-AUC": _paired_auc_gain(y, scores["model"], scores["type only"], seed)
-    }
+    metrics = _metrics(y, scores, seed)
     return Evaluation(
         dao,
         len(train.ids),
@@ -296,56 +293,75 @@ def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) 
 
 
 def _metrics(
-    y: NDArray[np.int64], p: NDArray[np.float64], seed: int, rounds: int = 1000
-) -> dict[str, tuple[float, float, float]]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    def compute(yy: NDArray[np.int64], pp: NDArray[np.float64]) -> dict[str, float]:
-        predicted = pp >= 0.5
-        tp = float(np.sum(predicted & (yy == 1)))
-        precision = tp / max(float(np.sum(predicted)), 1.0)
-        recall = tp / max(float(np.sum(yy == 1)), 1.0)
-        both = len(set(yy.tolist())) == 2
-        return {
-            "ROC-AUC": float(roc_auc_score(yy, pp)) if both else float("nan"),
-            "PR-AUC": float(average_precision_score(yy, pp)) if both else float("nan"),
-            "F1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "accuracy": float(np.mean(predicted == (yy == 1))),
-            "Brier": float(np.mean((pp - yy) ** 2)),
-        }
-
-    point = compute(y, p)
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {k: [] for k in point}
-    for _ in range(rounds):
-        idx = rng.integers(0, len(y), len(y))
-        for k, v in compute(y[idx], p[idx]).items():
-            samples[k].append(v)
-    return {
-        k: (v, float(np.nanpercentile(samples[k], 2.5)), float(np.nanpercentile(samples[k], 97.5)))
-        for k, v in point.items()
-    }
-
-
-def _paired_auc_gain(
     y: NDArray[np.int64],
-    model: NDArray[np.float64],
-    baseline: NDArray[np.float64],
+    scores: dict[str, NDArray[np.float64]],
     seed: int,
     rounds: int = 1000,
-) -> tuple[float, float, float]:
-    """ROC-AUC of ``model`` minus that of ``baseline`` on the same proposals, with a paired
-    bootstrap CI: the model beats the baseline when the interval is above 0."""
-    from sklearn.metrics import roc_auc_score
-
-    point = float(roc_auc_score(y, model) - roc_auc_score(y, baseline))
+    pair: tuple[str, str] = ("model", "type only"),
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Each forecast's metrics with 95% bootstrap intervals, and the paired ROC-AUC gain of
+    ``pair[0]`` over ``pair[1]`` (the same resampled proposals for both: the first beats the
+    second when the interval is above 0). A resample is a vector of counts, so every metric is
+    a weighted sum over the sorted scores: 1,000 resamples of 30,000 proposals take a second."""
+    n = len(y)
     rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(rounds):
-        idx = rng.integers(0, len(y), len(y))
-        if len(set(y[idx].tolist())) == 2:
-            gains.append(roc_auc_score(y[idx], model[idx]) - roc_auc_score(y[idx], baseline[idx]))
-    return point, float(np.percentile(gains, 2.5)), float(np.percentile(gains, 97.5))
+    draws = [np.ones((1, n))]  # the point estimate first
+    for start in range(0, rounds, 100):
+        batch = [
+            np.bincount(rng.integers(0, n, n), minlength=n)
+            for _ in range(start, min(start + 100, rounds))
+        ]
+        draws.append(np.array(batch, dtype=np.float64))
+    values: dict[str, dict[str, list[NDArray[np.float64]]]] = {name: {} for name in scores}
+    gains: list[NDArray[np.float64]] = []
+    for weights in draws:
+        for name, p in scores.items():
+            for metric, v in _weighted_metrics(y, p, weights).items():
+                values[name].setdefault(metric, []).append(v)
+        auc = {name: values[name]["ROC-AUC"][-1] for name in pair}
+        gains.append(auc[pair[0]] - auc[pair[1]])
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for name, metrics in values.items():
+        out[name] = {m: _interval(np.concatenate(v)) for m, v in metrics.items()}
+    out[f"{pair[0]} − {pair[1]}"] = {"ROC-AUC": _interval(np.concatenate(gains))}
+    return out
+
+
+def _interval(v: NDArray[np.float64]) -> tuple[float, float, float]:
+    """(point estimate, 2.5th and 97.5th percentile of the resamples) from [point, *resamples]."""
+    rest = v[1:][~np.isnan(v[1:])]
+    if not len(rest):
+        return float(v[0]), float("nan"), float("nan")
+    return float(v[0]), float(np.percentile(rest, 2.5)), float(np.percentile(rest, 97.5))
+
+
+def _weighted_metrics(
+    y: NDArray[np.int64], p: NDArray[np.float64], w: NDArray[np.float64]
+) -> dict[str, NDArray[np.float64]]:
+    """ROC-AUC, PR-AUC (average precision, as scikit-learn defines it), F1 and accuracy at 0.5,
+    and the Brier score, for each row of case weights ``w`` (rounds × proposals)."""
+    order = np.argsort(-p, kind="stable")
+    ps, ys, ws = p[order], y[order].astype(np.float64), w[:, order]
+    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])  # groups of tied scores
+    pos = np.add.reduceat(ws * ys, starts, axis=1)
+    neg = np.add.reduceat(ws * (1 - ys), starts, axis=1)
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    cum_pos, cum_neg = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = n_neg[:, None] - cum_neg + 0.5 * neg  # negatives scored lower, ties half
+        auc = (pos * below).sum(axis=1) / (n_pos * n_neg)
+        precision = cum_pos / (cum_pos + cum_neg)
+        ap = (pos * np.nan_to_num(precision)).sum(axis=1) / n_pos
+        both = (n_pos > 0) & (n_neg > 0)
+        auc, ap = np.where(both, auc, np.nan), np.where(both, ap, np.nan)
+        predicted = (ps >= 0.5).astype(np.float64)
+        tp = (ws * ys * predicted).sum(axis=1)
+        f1 = 2 * tp / ((ws * predicted).sum(axis=1) + n_pos)
+        f1 = np.nan_to_num(f1)
+        total = ws.sum(axis=1)
+        accuracy = (ws * (predicted == ys)).sum(axis=1) / total
+        brier = (ws * (ps - ys) ** 2).sum(axis=1) / total
+    return {"ROC-AUC": auc, "PR-AUC": ap, "F1": f1, "accuracy": accuracy, "Brier": brier}
 
 
 def reliability(

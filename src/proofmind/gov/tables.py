@@ -66,6 +66,9 @@ DECENTRALAND = (
     "status",
 )
 JSON_LINES = (".jsonl", ".ndjson")
+# DuckDB's working memory for governance queries: beyond it, sorts and windows spill to disk, so
+# ten million votes use no more memory than one million.
+MEMORY_LIMIT = "512MB"
 # Decentraland's outcomes: passed, then executed (enacted) or not funded, all count as passed
 PASSED = {"passed": 1, "enacted": 1, "out_of_budget": 1, "rejected": 0}
 
@@ -75,6 +78,8 @@ class GovImport:
     proposals: int = 0
     votes: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
+    # JSON-lines files with a malformed line, read line by line (slowly) to name each one
+    read_line_by_line: list[str] = field(default_factory=list)
 
 
 def import_governance(
@@ -147,11 +152,15 @@ def connect(data: Path) -> duckdb.DuckDBPyConnection:
             f"{data} holds no proposals table",
             hint="write it with `proofmind gov ingest FILES -o DIR` and pass --data DIR",
         )
-    con = duckdb.connect()
+    con = _duckdb(data / ".spill")
     for name in ("proposals", "votes"):
         pattern = sql_string(f"{data / name}/*.parquet")
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({pattern})")
     return con
+
+
+def _duckdb(spill: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
 
 
 def _bad(report: GovImport, row: BadRow, strict: bool) -> None:
@@ -280,15 +289,15 @@ def _snapshot(
     return proposals, votes
 
 
-# A Snapshot vote object as DuckDB reads it from JSON lines: every field as text or JSON, checked
-# and converted below, so a wrong type is a reported row, not a failed import.
+# A Snapshot vote object as DuckDB reads it from JSON lines. A line that does not fit (not JSON,
+# a field of the wrong type) fails the fast read, and the file is then read line by line.
 VOTE_FIELDS = {
     "voter": "VARCHAR",
-    "created": "VARCHAR",
-    "vp": "VARCHAR",
+    "created": "BIGINT",
+    "vp": "DOUBLE",
     "choice": "JSON",
-    "proposal": "JSON",
-    "space": "JSON",
+    "proposal": "STRUCT(id VARCHAR)",
+    "space": "STRUCT(id VARCHAR)",
 }
 VOTE_OK = (
     "dao IS NOT NULL AND proposal_id IS NOT NULL AND regexp_full_match(voter, '0x[0-9a-f]{40}') "
@@ -297,14 +306,17 @@ VOTE_OK = (
 
 
 def _vote_lines_sql(path: Path, dao: str | None) -> str:
-    given = "NULL" if dao is None else sql_string(dao)
+    source = f"""read_json({sql_string(str(path))}, format = 'newline_delimited',
+                           columns = {VOTE_FIELDS!r})"""
+    if dao is not None:
+        owner, join = sql_string(dao), ""
+    else:  # the vote's space, or the space of the proposal it is for
+        owner = "coalesce(space.id, d.dao)"
+        join = "LEFT JOIN proposal_dao d ON (d.proposal_id = proposal.id)"
     return f"""
-        SELECT coalesce({given}, space ->> 'id', d.dao) AS dao, proposal ->> 'id' AS proposal_id,
-            lower(voter) AS voter, CAST(choice AS VARCHAR) AS choice,
-            TRY_CAST(vp AS DOUBLE) AS vp, TRY_CAST(created AS BIGINT) AS created_at
-        FROM read_json({sql_string(str(path))}, format = 'newline_delimited',
-                       columns = {VOTE_FIELDS!r})
-        LEFT JOIN proposal_dao d ON d.proposal_id = proposal ->> 'id'"""
+        SELECT {owner} AS dao, proposal.id AS proposal_id, lower(voter) AS voter,
+            CAST(choice AS VARCHAR) AS choice, vp, created AS created_at
+        FROM {source} {join}"""
 
 
 def _write_votes(
@@ -316,54 +328,61 @@ def _write_votes(
     report: GovImport,
     strict: bool,
 ) -> int:
-    """Write ``staged/votes/part.parquet`` from the votes already parsed and the JSON-lines
-    files. A clean file goes from DuckDB's reader straight to Parquet; a file with a malformed
-    line is read line by line instead, so that each bad line is named and the rest kept.
-    Returns the number of votes written."""
-    (staged / "votes").mkdir()
-    con = duckdb.connect()
+    """Write ``staged/votes/`` from the votes already parsed and the JSON-lines files. A clean
+    file goes from DuckDB's reader straight to Parquet in one pass; a file with a malformed line
+    is read line by line instead, so that each bad line is named and the rest kept. Returns the
+    number of votes written."""
+    folder = staged / "votes"
+    folder.mkdir()
+    con = _duckdb(staged / ".spill")
     proposal_dao = {p["proposal_id"]: p["dao"] for p in proposals}
     con.register(
         "proposal_dao",
         pa.table({"proposal_id": list(proposal_dao), "dao": list(proposal_dao.values())}),
     )
-    parts = ["SELECT * FROM parsed"]
-    for path in files:
+    written = 0
+    for n, path in enumerate(files):
         if not path.is_file():
             raise InputError(f"{path} does not exist")
-        query = _vote_lines_sql(path, dao)
+        target = folder / f"lines-{n}.parquet"
         try:
+            con.execute(f"COPY ({_vote_lines_sql(path, dao)}) TO {sql_string(str(target))}")
             found = con.execute(
-                f"SELECT count(*) FROM ({query}) WHERE NOT coalesce({VOTE_OK}, false)"
+                f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({VOTE_OK}, false)) "
+                f"FROM read_parquet({sql_string(str(target))})"
             ).fetchone()
-            clean = found is not None and found[0] == 0
-        except duckdb.Error:
-            clean = False  # not JSON lines throughout
-        if clean:
-            parts.append(query)
-        else:
-            parsed += _vote_lines_slowly(path, dao, proposal_dao, report, strict)
-    con.register("parsed", pa.Table.from_pylist(parsed, schema=VOTES))
-    target = sql_string(str(staged / "votes" / "part.parquet"))
-    union = " UNION ALL ".join(f"SELECT * FROM ({q})" for q in parts)
-    con.execute(f"COPY ({union}) TO {target} (FORMAT parquet)")
-    written = con.execute(f"SELECT count(*) FROM read_parquet({target})").fetchone()
-    return int(written[0]) if written else 0
+            rows, bad = found if found else (0, 0)
+        except (duckdb.InvalidInputException, duckdb.ConversionException):
+            rows, bad = 0, 1  # not JSON lines of vote objects throughout
+        if bad:
+            report.read_line_by_line.append(str(path))
+            rows = _vote_lines_slowly(path, target, dao, proposal_dao, report, strict)
+        written += rows
+    pq.write_table(pa.Table.from_pylist(parsed, schema=VOTES), folder / "parsed.parquet")
+    return written + len(parsed)
 
 
 def _vote_lines_slowly(
     path: Path,
+    target: Path,
     dao: str | None,
     proposal_dao: dict[str, str],
     report: GovImport,
     strict: bool,
-) -> list[dict[str, Any]]:
+    batch: int = 100_000,
+) -> int:
+    """Read a JSON-lines file of votes line by line into ``target`` (Parquet, written in
+    batches), naming each malformed line. Returns the number of votes written."""
     import re
 
-    rows = []
+    rows: list[dict[str, Any]] = []
+    written = 0
     try:
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8") as f, pq.ParquetWriter(target, VOTES) as writer:
             for line, text in enumerate(f, start=1):
+                if len(rows) >= batch:
+                    writer.write_table(pa.Table.from_pylist(rows, schema=VOTES))
+                    written, rows = written + len(rows), []
                 if not text.strip():
                     continue
                 try:
@@ -392,6 +411,7 @@ def _vote_lines_slowly(
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     reason = str(exc) if isinstance(exc, ValueError) else f"{exc!r}"
                     _bad(report, BadRow(str(path), line, f"vote: {reason}"), strict)
+            writer.write_table(pa.Table.from_pylist(rows, schema=VOTES))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
-    return rows
+    return written + len(rows)
