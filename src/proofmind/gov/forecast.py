@@ -260,10 +260,18 @@ class Evaluation:
     reliability: list[tuple[float, float, float, int]]  # bin lo, hi, observed, count
 
 
-def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) -> Evaluation:
+def evaluate(
+    data: Proposals,
+    dao: str,
+    test_share: float = 0.3,
+    seed: int = 0,
+    refit_days: int | None = 90,
+) -> Evaluation:
     """Train on the earlier proposals, test on the later ``test_share`` (by creation time;
     the training set is cut back so that every training outcome was known before the first
-    test proposal was created)."""
+    test proposal was created). With ``refit_days``, also the model as it is used: refitted
+    every ``refit_days`` on the outcomes known by then, each fit forecasting the proposals
+    created in the next period (reported as its own row)."""
     known = np.flatnonzero(~np.isnan(data.passed))
     if len(known) < 20:
         raise ValueError(f"only {len(known)} proposals of {dao} have an outcome: too few")
@@ -279,6 +287,10 @@ def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) 
         "type only": type_only(train, test),
         "model": OutcomeModel(seed).fit(train).predict(test),
     }
+    if refit_days:
+        scores[f"model, refitted every {refit_days} days"] = _walk_forward(
+            data, known, test_rows, refit_days, seed
+        )
     metrics = _metrics(y, scores, seed)
     return Evaluation(
         dao,
@@ -290,6 +302,27 @@ def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) 
         metrics,
         reliability(y, scores["model"]),
     )
+
+
+def _walk_forward(
+    data: Proposals,
+    known: NDArray[np.int64],
+    test_rows: NDArray[np.int64],
+    days: int,
+    seed: int,
+) -> NDArray[np.float64]:
+    """Forecasts of the test proposals by a model refitted at the start of each period on the
+    outcomes known by then."""
+    forecasts = np.full(len(test_rows), np.nan)
+    start = int(data.created[test_rows[0]])
+    while start <= int(data.created[test_rows[-1]]):
+        inside = (data.created[test_rows] >= start) & (data.created[test_rows] < start + days * DAY)
+        if inside.any():
+            train = [i for i in known if data.ends[i] <= start and data.created[i] < start]
+            model = OutcomeModel(seed).fit(data.take(train))
+            forecasts[inside] = model.predict(data.take(test_rows[inside]))
+        start += days * DAY
+    return forecasts
 
 
 def _metrics(
