@@ -185,7 +185,7 @@ def test_malformed_vote_lines_are_named(tmp_path: Path) -> None:
     assert report.votes == 6 + 6 and report.read_line_by_line == [str(path)]
     with pytest.raises(InputError, match="line 3 of"):
         import_governance([SAMPLE, path], tmp_path / "strict", strict=True)
-    assert not (tmp_path / "strict" / "votes").exists()
+    assert not (tmp_path / "strict").exists()
 
 
 def test_bootstrap_metrics_match_scikit_learn() -> None:

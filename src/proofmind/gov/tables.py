@@ -126,6 +126,7 @@ def import_governance(
             f"no proposal could be read from {', '.join(str(p) for p in paths)}",
             hint="check the files' format (see docs/governance.md)",
         )
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=".gov-", dir=out))
     try:
@@ -139,6 +140,11 @@ def import_governance(
             if (out / name).exists():
                 shutil.rmtree(out / name)
             (staged / name).rename(out / name)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        if made:
+            shutil.rmtree(out, ignore_errors=True)  # nothing of this import is left behind
+        raise
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     report.proposals = len(proposals)
