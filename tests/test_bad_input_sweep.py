@@ -197,6 +197,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["badsnap.json", "-o", "g"], "not a Snapshot GraphQL answer"),
         (["badprop.csv", "-o", "g", "--strict"], "line 2 of"),
         (["badprop.csv", "-o", "afile"], "afile is a file"),
+        (["proposals.csv", "badvotes.jsonl", "-o", "g", "--strict"], "line 1 of"),
+        (["proposals.csv", "nosuch.jsonl", "-o", "g"], "nosuch.jsonl does not exist"),
     ],
     ("gov", "predict"): [
         (["--data", "nosuchdir"], "holds no proposals table"),
@@ -365,6 +367,7 @@ def _fixtures(root: Path) -> None:
     (root / "badcands.csv").write_text(f"address\n{GOOD}\n0x12\n")
     (root / "badlabel.csv").write_text(f"address,is_sybil\n{GOOD},yes\n")
     (root / "badprop.csv").write_text(f"{HEADER}\nid,s,0xnothex,poll,t,x,y,0,1,passed\n")
+    (root / "badvotes.jsonl").write_text('{"voter": "0x12", "proposal": {"id": "id-1"}}\n')
     parsed = read_labels(root / "labels.csv")
     train_model(
         address_features(connect(root / "chaindata"), list(parsed)), parsed, root / "model.txt"

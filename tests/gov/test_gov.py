@@ -3,6 +3,7 @@ look ahead, the time-ordered evaluation with its baselines, and the CLI."""
 
 from __future__ import annotations
 
+import json
 import random
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from proofmind.cli.main import main
 from proofmind.errors import InputError
 from proofmind.gov import forecast as fc
-from proofmind.gov.signals import gini, nakamoto
+from proofmind.gov.signals import concentration, concentration_over_time, gini, nakamoto
 from proofmind.gov.tables import connect, import_governance
 
 HEADER = (
@@ -86,7 +87,13 @@ def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) 
 def test_evaluation_is_time_ordered_with_baselines(data: Path) -> None:
     proposals = fc.history_features(connect(data), "decentraland")
     evaluation = fc.evaluate(proposals, "decentraland", test_share=0.3)
-    assert set(evaluation.metrics) == {"majority class", "type only", "model", "model − type only"}
+    assert set(evaluation.metrics) == {
+        "majority class",
+        "type only",
+        "model",
+        "model, refitted every 90 days",
+        "model − type only",
+    }
     assert evaluation.metrics["majority class"]["ROC-AUC"][0] == 0.5
     value, lo, hi = evaluation.metrics["model"]["ROC-AUC"]
     assert lo <= value <= hi and value > 0.6  # types and authors carry signal here
@@ -101,7 +108,11 @@ def test_decentraland_dev_data(tmp_path: Path) -> None:
     evaluation = fc.evaluate(fc.history_features(connect(tmp_path / "gov"), "decentraland"), "d")
     model, baseline = evaluation.metrics["model"], evaluation.metrics["type only"]
     assert model["ROC-AUC"][0] > baseline["ROC-AUC"][0]
-    assert model["Brier"][0] < evaluation.metrics["majority class"]["Brier"][0]
+    gain, low, _ = evaluation.metrics["model − type only"]["ROC-AUC"]
+    assert low > 0, f"gain over type-only {gain:.3f}, its interval starts at {low:.3f}"
+    assert model["Brier"][0] < min(
+        baseline["Brier"][0], evaluation.metrics["majority class"]["Brier"][0]
+    )
 
 
 def test_snapshot_sample_is_parsed(tmp_path: Path) -> None:
@@ -129,6 +140,93 @@ def test_malformed_rows_are_named_with_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="line 5 of"):
         import_governance([path], tmp_path / "strict", strict=True)
     assert not (tmp_path / "strict" / "proposals").exists()
+
+
+def snapshot_vote_lines(path: Path, extra: list[str] | None = None) -> Path:
+    """The sample's votes as JSON lines (Snapshot vote objects, one per line)."""
+    votes = json.loads(SAMPLE.read_text())["data"]["votes"]
+    lines = [json.dumps(v) for v in votes]
+    path.write_text("\n".join(lines[:2] + (extra or []) + lines[2:]) + "\n")
+    return path
+
+
+def test_snapshot_vote_lines(tmp_path: Path) -> None:
+    """Clean JSON lines go through DuckDB in one pass; the votes match the JSON answer's."""
+    report = import_governance(
+        [SAMPLE, snapshot_vote_lines(tmp_path / "v.jsonl")], tmp_path / "gov", dao="mine"
+    )
+    assert (report.proposals, report.votes) == (3, 12)
+    assert not report.bad_rows and not report.read_line_by_line
+    con = connect(tmp_path / "gov")
+    pairs = con.execute(
+        "SELECT voter, choice, vp, created_at, count(*) FROM votes GROUP BY ALL HAVING dao = 'mine'"
+    ).fetchall()
+    assert len(pairs) == 6 and all(r[-1] == 2 for r in pairs)  # each vote from both files
+    # votes of the same voter on the same proposal count once (the latest) in the signals
+    assert {r[2] for r in concentration(con, "mine")} == {4, 2}
+
+
+def test_malformed_vote_lines_are_named(tmp_path: Path) -> None:
+    path = snapshot_vote_lines(
+        tmp_path / "v.jsonl",
+        [
+            "{not json",
+            json.dumps({"voter": "0x12", "created": 1, "vp": 1, "choice": 1,
+                        "proposal": {"id": "x"}}),
+            json.dumps({"voter": "0x" + "1" * 40, "created": 1, "vp": -3, "choice": 1,
+                        "proposal": {"id": "x"}}),
+        ],
+    )  # fmt: skip
+    report = import_governance([SAMPLE, path], tmp_path / "gov")
+    found = [str(b) for b in report.bad_rows]
+    assert found[0].startswith(f"line 3 of {path}: vote: Expecting property name"), found
+    assert found[1] == f"line 4 of {path}: vote: voter '0x12' is not an address", found
+    assert found[2] == f"line 5 of {path}: vote: vp -3 is invalid", found
+    assert report.votes == 6 + 6 and report.read_line_by_line == [str(path)]
+    with pytest.raises(InputError, match="line 3 of"):
+        import_governance([SAMPLE, path], tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict").exists()
+
+
+def test_bootstrap_metrics_match_scikit_learn() -> None:
+    """The weighted-sum metrics equal scikit-learn's on the resampled rows (ties included)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    p = np.round(np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1), 2)  # many ties
+    idx = rng.integers(0, 300, 300)
+    w = np.bincount(idx, minlength=300).astype(np.float64)[None, :]
+    got = fc._weighted_metrics(y, p, w)
+    assert got["ROC-AUC"][0] == pytest.approx(roc_auc_score(y[idx], p[idx]))
+    assert got["PR-AUC"][0] == pytest.approx(average_precision_score(y[idx], p[idx]))
+    assert got["Brier"][0] == pytest.approx(np.mean((p[idx] - y[idx]) ** 2))
+    assert got["accuracy"][0] == pytest.approx(np.mean((p[idx] >= 0.5) == y[idx]))
+
+
+def test_concentration_in_duckdb_matches_the_definitions() -> None:
+    import duckdb
+
+    rng = np.random.default_rng(2)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE votes (dao TEXT, proposal_id TEXT, voter TEXT, choice TEXT, "
+                "vp DOUBLE, created_at BIGINT)")  # fmt: skip
+    expected = {}
+    for k in range(30):
+        vp = np.round(rng.pareto(1.1, int(rng.integers(1, 40))) * 100, 1)
+        vp[: k % 3] = vp[0]  # ties
+        expected[f"p{k}"] = (len(vp), gini(vp), nakamoto(vp))
+        con.executemany(
+            "INSERT INTO votes VALUES ('d', ?, ?, '1', ?, 1)",
+            [(f"p{k}", f"0x{i:040x}", float(v)) for i, v in enumerate(vp)],
+        )
+    con.execute("CREATE TABLE proposals AS SELECT DISTINCT dao, proposal_id, 0 AS created_at "
+                "FROM votes")  # fmt: skip
+    for _, pid, voters, g, k in concentration(con, "d"):
+        assert (voters, k) == (expected[pid][0], expected[pid][2])
+        assert g == pytest.approx(expected[pid][1], abs=1e-12)
+    [(_, n, *_)] = concentration_over_time(con, "d")
+    assert n == 30
 
 
 def test_concentration_signals() -> None:

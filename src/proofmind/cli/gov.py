@@ -31,7 +31,10 @@ TestShareOption = Annotated[
 def gov_ingest(
     files: Annotated[
         list[Path],
-        typer.Argument(help="Decentraland proposals exports (.csv) or Snapshot GraphQL (.json)."),
+        typer.Argument(
+            help="Decentraland proposals exports (.csv), Snapshot GraphQL answers (.json) or "
+            "Snapshot votes as JSON lines (.jsonl)."
+        ),
     ],
     out: Annotated[
         Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
@@ -47,6 +50,7 @@ def gov_ingest(
     Examples:
       proofmind gov ingest proposals.csv -o govdata
       proofmind gov ingest snapshot-space.json --dao mydao -o govdata
+      proofmind gov ingest snapshot-space.json votes.jsonl -o govdata
     """
     from proofmind.cli.govrun import run_ingest
 

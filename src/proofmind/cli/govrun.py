@@ -24,6 +24,8 @@ def run_ingest(files: list[Path], out: Path, dao: str | None, strict: bool) -> N
     report = import_governance(files, out, dao=dao, strict=strict)
     console.print(f"proposals: {report.proposals:,} rows → {out / 'proposals'}/")
     console.print(f"votes: {report.votes:,} rows → {out / 'votes'}/")
+    for path in report.read_line_by_line:
+        err.print(f"  {path} has malformed lines: read line by line (slow) to name them")
     for row in report.bad_rows[:20]:
         err.print(f"  left out: {row}")
     if len(report.bad_rows) > 20:
@@ -127,8 +129,6 @@ def run_predict(data: Path, dao: str | None, test_share: float, out: Path | None
 
 
 def run_report(data: Path, dao: str | None, test_share: float, out: Path) -> None:
-    from proofmind.gov.signals import concentration
-
     con, name, proposals, evaluation = _evaluate(data, dao, test_share)
     lines = [
         f"# Governance report: {name}",
@@ -164,16 +164,46 @@ def run_report(data: Path, dao: str | None, test_share: float, out: Path) -> Non
             lines.append(f"| {pid} | {_day(int(created))} | {kind} | {title} | {p:.2f} |")
     else:
         lines.append("None: every proposal has an outcome.")
-    signals = [s for s in concentration(con) if s[0] == name]
-    lines += ["", "## Voting-power concentration", ""]
-    if signals:
-        lines += ["| proposal | voters | Gini | Nakamoto coefficient |", "|---|---:|---:|---:|"]
-        for _, pid, voters, g, k in signals:
-            lines.append(f"| {pid} | {voters} | {g:.3f} | {k} |")
-    else:
-        lines.append("No votes were ingested for this DAO.")
+    lines += _concentration_section(con, name)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(tmp, out)
     console.print(f"report → {out}")
+
+
+SHOWN = 50
+
+
+def _concentration_section(con: Any, name: str) -> list[str]:
+    from proofmind.gov.signals import (
+        concentration,
+        concentration_over_time,
+        concentration_table,
+    )
+
+    lines = ["", "## Voting-power concentration", ""]
+    concentration_table(con, name)
+    signals = concentration(con, name, limit=SHOWN)
+    if not signals:
+        return [*lines, "No votes were ingested for this DAO."]
+    lines += [
+        "Per quarter of creation: the median Gini coefficient of the voters' power, the median",
+        "Nakamoto coefficient (the fewest voters holding more than half of it), and the share",
+        "of proposals where two voters or fewer hold that majority.",
+        "",
+        "| quarter | proposals | median Gini | median Nakamoto | majority ≤ 2 voters |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for quarter, n, g, k, share in concentration_over_time(con, name):
+        lines.append(f"| {quarter} | {n:,} | {g:.3f} | {k:.0f} | {share:.0%} |")
+    lines += [
+        "",
+        f"The {len(signals)} most concentrated proposals (fewest voters to a majority first):",
+        "",
+        "| proposal | voters | Gini | Nakamoto coefficient |",
+        "|---|---:|---:|---:|",
+    ]
+    for _, pid, voters, g, k in signals:
+        lines.append(f"| {pid} | {voters:,} | {g:.3f} | {k} |")
+    return lines

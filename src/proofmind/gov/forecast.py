@@ -2,15 +2,19 @@
 on time-ordered splits, always next to its baselines.
 
 Known at creation: the proposal's type, title (and body when the source has one), voting
-duration, threshold, the hour and weekday it opened, and history — the author's earlier
-proposals and the recent pass rates overall and of its type, counting only proposals whose
-voting had *ended* by then (an earlier proposal still being voted on has no outcome yet).
+duration, threshold, and history — the author's earlier proposals and their outcomes, and the
+pass rate of the proposal's type (so far, and over the last 90 days), counting only proposals
+whose voting had *ended* by then (an earlier proposal still being voted on has no outcome yet).
 Nothing later leaks in: ``history_features`` is a pure function of the proposals created before
 each one and the outcomes known at its creation, and a test recomputes it on truncated data.
 
+The history is computed with window functions over one time line of events (a proposal's
+creation, an outcome becoming known), so it scales linearly: 100,000 proposals take a second.
+
 The base rate moves (Decentraland: 36% passed in 2021, 54% in 2023), so the model weighs recent
-proposals more (an exponential decay with a one-year half-life) and sees the recent pass rates
-as features; calibration is reported on the later split (Brier score, reliability table).
+proposals more (an exponential decay with a one-year half-life), sees the recent pass rate of the
+proposal's type as a feature, and is recalibrated on the latest part of its training data;
+calibration is reported on the later split (Brier score, reliability table).
 """
 
 from __future__ import annotations
@@ -26,72 +30,82 @@ from numpy.typing import NDArray
 DAY = 86_400
 HALF_LIFE_DAYS = 365.0
 RECENT_DAYS = 90
-PRIOR = 5.0  # pseudo-proposals at the overall rate, for the smoothed rates
+PRIOR = 5.0  # pseudo-proposals at the enclosing rate, for the smoothed type rates
+AUTHOR_PRIOR = 2.0  # pseudo-proposals at the type's recent rate, for the author's rate
 
-# Every history column of proposal p reads only proposals q created before p, and q's outcome
-# only when q's voting ended by p's creation.
+# One time line per DAO: each proposal's creation (a query, at 2t + 1) and each outcome at the
+# time it became known (2t, the end of voting, at least a second after creation). A running sum
+# up to a query counts exactly the outcomes known by then; a range of 2 × 90 days before it, those
+# that became known in the 90 days before.
 HISTORY_SQL = f"""
-WITH p AS (SELECT * FROM proposals WHERE dao = $dao),
-hist AS (
-    SELECT p.proposal_id,
-        count(q.proposal_id) AS author_prior,
-        count(CASE WHEN q.voting_ends_at <= p.created_at AND q.passed IS NOT NULL THEN 1 END)
-            AS author_known,
-        sum(CASE WHEN q.voting_ends_at <= p.created_at THEN q.passed END) AS author_passed,
-        min(q.created_at) AS author_first
-    FROM p LEFT JOIN p AS q
-      ON q.author = p.author AND q.created_at < p.created_at
-    GROUP BY p.proposal_id
+WITH p AS (
+    SELECT proposal_id, author, type, title, coalesce(body, '') AS body, created_at,
+        voting_ends_at, threshold_vp, passed
+    FROM proposals WHERE dao = $dao
+),
+line AS (
+    SELECT proposal_id, author, type, 2 * created_at + 1 AS k, 0 AS known, 0 AS won FROM p
+    UNION ALL
+    SELECT NULL, author, type, 2 * greatest(voting_ends_at, created_at + 1), 1, passed
+    FROM p WHERE passed IS NOT NULL
+),
+running AS (
+    SELECT proposal_id,
+        sum(known) OVER w_all AS all_known, sum(won) OVER w_all AS all_passed,
+        sum(known) OVER w_type AS type_all_known, sum(won) OVER w_type AS type_all_passed,
+        sum(known) OVER w_recent AS type_known, sum(won) OVER w_recent AS type_passed,
+        sum(known) OVER w_author AS author_known, sum(won) OVER w_author AS author_passed
+    FROM line
+    WINDOW w_all AS (ORDER BY k RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+        w_type AS (PARTITION BY type ORDER BY k
+                   RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+        w_recent AS (PARTITION BY type ORDER BY k
+                     RANGE BETWEEN {2 * RECENT_DAYS * DAY} PRECEDING AND CURRENT ROW),
+        w_author AS (PARTITION BY author ORDER BY k
+                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    QUALIFY proposal_id IS NOT NULL
+),
+authors AS (
+    SELECT proposal_id, min(created_at) OVER w AS author_first
+    FROM p
+    WINDOW w AS (PARTITION BY author ORDER BY created_at
+                 RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+),
+rates AS (
+    SELECT *, (all_passed + {PRIOR} * 0.5) / (all_known + {PRIOR}) AS overall FROM running
+),
+type_rates AS (
+    SELECT *, (type_all_passed + {PRIOR} * overall) / (type_all_known + {PRIOR}) AS type_rate
+    FROM rates
 ),
 recent AS (
-    SELECT p.proposal_id,
-        count(q.passed) AS recent_known, sum(q.passed) AS recent_passed,
-        count(CASE WHEN q.type = p.type THEN q.passed END) AS type_known,
-        sum(CASE WHEN q.type = p.type THEN q.passed END) AS type_passed
-    FROM p LEFT JOIN p AS q
-      ON q.created_at < p.created_at AND q.voting_ends_at <= p.created_at
-     AND q.voting_ends_at > p.created_at - {RECENT_DAYS * DAY}
-    GROUP BY p.proposal_id
-),
-ever AS (
-    SELECT p.proposal_id, count(q.passed) AS all_known, sum(q.passed) AS all_passed,
-        count(CASE WHEN q.type = p.type THEN q.passed END) AS type_all_known,
-        sum(CASE WHEN q.type = p.type THEN q.passed END) AS type_all_passed
-    FROM p LEFT JOIN p AS q
-      ON q.created_at < p.created_at AND q.voting_ends_at <= p.created_at
-    GROUP BY p.proposal_id
+    SELECT *, (type_passed + {PRIOR} * type_rate) / (type_known + {PRIOR}) AS type_recent
+    FROM type_rates
 )
-SELECT p.proposal_id, p.type, p.title, coalesce(p.body, '') AS body, p.created_at,
-    p.voting_ends_at, p.threshold_vp, p.passed,
+SELECT p.proposal_id, p.type, trim(p.title || ' ' || p.body) AS text, p.created_at,
+    p.voting_ends_at, coalesce(CAST(p.passed AS DOUBLE), 'NaN'::DOUBLE) AS passed,
     (p.voting_ends_at - p.created_at) / {DAY}.0 AS duration_days,
     ln(1 + greatest(p.threshold_vp, 0)) AS log_threshold,
-    hour(to_timestamp(p.created_at)) AS hour_utc,
-    isodow(to_timestamp(p.created_at)) AS weekday,
-    h.author_prior, h.author_known, coalesce(h.author_passed, 0) AS author_passed,
-    coalesce((p.created_at - h.author_first) / {DAY}.0, -1) AS author_days_active,
-    coalesce(r.recent_known, 0) AS recent_known, coalesce(r.recent_passed, 0) AS recent_passed,
-    coalesce(r.type_known, 0) AS type_known, coalesce(r.type_passed, 0) AS type_passed,
-    coalesce(e.all_known, 0) AS all_known, coalesce(e.all_passed, 0) AS all_passed,
-    coalesce(e.type_all_known, 0) AS type_all_known,
-    coalesce(e.type_all_passed, 0) AS type_all_passed
-FROM p JOIN hist h USING (proposal_id) JOIN recent r USING (proposal_id)
-JOIN ever e USING (proposal_id)
+    ln(1 + CASE WHEN trim(p.title) = '' THEN 0
+                ELSE len(regexp_split_to_array(trim(p.title), '\\s+')) END) AS log_title_words,
+    ln(1 + r.author_known) AS log_author_known,
+    ln(1 + coalesce((p.created_at - a.author_first) / {DAY}.0, 0)) AS log_author_days,
+    logit((r.author_passed + {AUTHOR_PRIOR} * r.type_recent) / (r.author_known + {AUTHOR_PRIOR}))
+        AS author_rate,
+    logit(r.type_recent) AS type_recent_rate
+FROM p JOIN recent r USING (proposal_id) JOIN authors a USING (proposal_id)
 ORDER BY p.created_at, p.proposal_id
 """
+LOGIT_MACRO = "CREATE OR REPLACE TEMP MACRO logit(x) AS ln(x / (1 - x))"
 
 NUMERIC = [
     "duration_days",
     "log_threshold",
-    "hour_utc",
-    "weekday",
-    "author_prior",
-    "author_known",
+    "log_title_words",
+    "log_author_known",
+    "log_author_days",
     "author_rate",
-    "author_days_active",
-    "recent_rate",
     "type_recent_rate",
-    "type_rate",
-    "title_words",
 ]
 
 
@@ -126,48 +140,18 @@ def daos(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def history_features(con: duckdb.DuckDBPyConnection, dao: str) -> Proposals:
     """Every proposal of ``dao`` with the features known at its creation."""
-    rows = con.execute(HISTORY_SQL, {"dao": dao}).fetchall()
-    names = [d[0] for d in con.description or []]
-    col = {n: i for i, n in enumerate(names)}
-
-    def rate(passed: float, known: float, prior: NDArray[np.float64] | float) -> Any:
-        return (passed + PRIOR * prior) / (known + PRIOR)
-
-    ids, types, texts, created, ends, passed, numeric = [], [], [], [], [], [], []
-    for r in rows:
-        overall = rate(r[col["all_passed"]], r[col["all_known"]], 0.5)
-        type_rate = rate(r[col["type_all_passed"]], r[col["type_all_known"]], overall)
-        title = str(r[col["title"]] or "")
-        ids.append(str(r[col["proposal_id"]]))
-        types.append(str(r[col["type"]]))
-        texts.append(f"{title} {r[col['body']]}".strip())
-        created.append(int(r[col["created_at"]]))
-        ends.append(int(r[col["voting_ends_at"]]))
-        passed.append(np.nan if r[col["passed"]] is None else float(r[col["passed"]]))
-        numeric.append(
-            [
-                float(r[col["duration_days"]]),
-                float(r[col["log_threshold"]]),
-                float(r[col["hour_utc"]]),
-                float(r[col["weekday"]]),
-                float(r[col["author_prior"]]),
-                float(r[col["author_known"]]),
-                rate(r[col["author_passed"]], r[col["author_known"]], overall),
-                float(r[col["author_days_active"]]),
-                rate(r[col["recent_passed"]], r[col["recent_known"]], overall),
-                rate(r[col["type_passed"]], r[col["type_known"]], type_rate),
-                type_rate,
-                float(len(title.split())),
-            ]
-        )
+    con.execute(LOGIT_MACRO)
+    columns = con.execute(HISTORY_SQL, {"dao": dao}).fetchnumpy()
     return Proposals(
-        ids,
-        types,
-        texts,
-        np.array(created, dtype=np.int64),
-        np.array(ends, dtype=np.int64),
-        np.array(passed, dtype=np.float64),
-        np.array(numeric, dtype=np.float64).reshape(len(rows), len(NUMERIC)),
+        [str(i) for i in columns["proposal_id"]],
+        [str(t) for t in columns["type"]],
+        [str(t) for t in columns["text"]],
+        np.asarray(columns["created_at"], dtype=np.int64),
+        np.asarray(columns["voting_ends_at"], dtype=np.int64),
+        np.asarray(columns["passed"], dtype=np.float64),
+        np.column_stack([np.asarray(columns[c], dtype=np.float64) for c in NUMERIC]).reshape(
+            len(columns["proposal_id"]), len(NUMERIC)
+        ),
     )
 
 
@@ -276,10 +260,18 @@ class Evaluation:
     reliability: list[tuple[float, float, float, int]]  # bin lo, hi, observed, count
 
 
-def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) -> Evaluation:
+def evaluate(
+    data: Proposals,
+    dao: str,
+    test_share: float = 0.3,
+    seed: int = 0,
+    refit_days: int | None = 90,
+) -> Evaluation:
     """Train on the earlier proposals, test on the later ``test_share`` (by creation time;
     the training set is cut back so that every training outcome was known before the first
-    test proposal was created)."""
+    test proposal was created). With ``refit_days``, also the model as it is used: refitted
+    every ``refit_days`` on the outcomes known by then, each fit forecasting the proposals
+    created in the next period (reported as its own row)."""
     known = np.flatnonzero(~np.isnan(data.passed))
     if len(known) < 20:
         raise ValueError(f"only {len(known)} proposals of {dao} have an outcome: too few")
@@ -295,10 +287,11 @@ def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) 
         "type only": type_only(train, test),
         "model": OutcomeModel(seed).fit(train).predict(test),
     }
-    metrics = {name: _metrics(y, p, seed) for name, p in scores.items()}
-    metrics["model − type only"] = {
-        "ROC-AUC": _paired_auc_gain(y, scores["model"], scores["type only"], seed)
-    }
+    if refit_days:
+        scores[f"model, refitted every {refit_days} days"] = _walk_forward(
+            data, known, test_rows, refit_days, seed
+        )
+    metrics = _metrics(y, scores, seed)
     return Evaluation(
         dao,
         len(train.ids),
@@ -311,57 +304,97 @@ def evaluate(data: Proposals, dao: str, test_share: float = 0.3, seed: int = 0) 
     )
 
 
+def _walk_forward(
+    data: Proposals,
+    known: NDArray[np.int64],
+    test_rows: NDArray[np.int64],
+    days: int,
+    seed: int,
+) -> NDArray[np.float64]:
+    """Forecasts of the test proposals by a model refitted at the start of each period on the
+    outcomes known by then."""
+    forecasts = np.full(len(test_rows), np.nan)
+    start = int(data.created[test_rows[0]])
+    while start <= int(data.created[test_rows[-1]]):
+        inside = (data.created[test_rows] >= start) & (data.created[test_rows] < start + days * DAY)
+        if inside.any():
+            train = [i for i in known if data.ends[i] <= start and data.created[i] < start]
+            model = OutcomeModel(seed).fit(data.take(train))
+            forecasts[inside] = model.predict(data.take(test_rows[inside]))
+        start += days * DAY
+    return forecasts
+
+
 def _metrics(
-    y: NDArray[np.int64], p: NDArray[np.float64], seed: int, rounds: int = 1000
-) -> dict[str, tuple[float, float, float]]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    def compute(yy: NDArray[np.int64], pp: NDArray[np.float64]) -> dict[str, float]:
-        predicted = pp >= 0.5
-        tp = float(np.sum(predicted & (yy == 1)))
-        precision = tp / max(float(np.sum(predicted)), 1.0)
-        recall = tp / max(float(np.sum(yy == 1)), 1.0)
-        both = len(set(yy.tolist())) == 2
-        return {
-            "ROC-AUC": float(roc_auc_score(yy, pp)) if both else float("nan"),
-            "PR-AUC": float(average_precision_score(yy, pp)) if both else float("nan"),
-            "F1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-            "accuracy": float(np.mean(predicted == (yy == 1))),
-            "Brier": float(np.mean((pp - yy) ** 2)),
-        }
-
-    point = compute(y, p)
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {k: [] for k in point}
-    for _ in range(rounds):
-        idx = rng.integers(0, len(y), len(y))
-        for k, v in compute(y[idx], p[idx]).items():
-            samples[k].append(v)
-    return {
-        k: (v, float(np.nanpercentile(samples[k], 2.5)), float(np.nanpercentile(samples[k], 97.5)))
-        for k, v in point.items()
-    }
-
-
-def _paired_auc_gain(
     y: NDArray[np.int64],
-    model: NDArray[np.float64],
-    baseline: NDArray[np.float64],
+    scores: dict[str, NDArray[np.float64]],
     seed: int,
     rounds: int = 1000,
-) -> tuple[float, float, float]:
-    """ROC-AUC of ``model`` minus that of ``baseline`` on the same proposals, with a paired
-    bootstrap CI: the model beats the baseline when the interval is above 0."""
-    from sklearn.metrics import roc_auc_score
-
-    point = float(roc_auc_score(y, model) - roc_auc_score(y, baseline))
+    pair: tuple[str, str] = ("model", "type only"),
+) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Each forecast's metrics with 95% bootstrap intervals, and the paired ROC-AUC gain of
+    ``pair[0]`` over ``pair[1]`` (the same resampled proposals for both: the first beats the
+    second when the interval is above 0). A resample is a vector of counts, so every metric is
+    a weighted sum over the sorted scores: 1,000 resamples of 30,000 proposals take a second."""
+    n = len(y)
     rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(rounds):
-        idx = rng.integers(0, len(y), len(y))
-        if len(set(y[idx].tolist())) == 2:
-            gains.append(roc_auc_score(y[idx], model[idx]) - roc_auc_score(y[idx], baseline[idx]))
-    return point, float(np.percentile(gains, 2.5)), float(np.percentile(gains, 97.5))
+    draws = [np.ones((1, n))]  # the point estimate first
+    for start in range(0, rounds, 100):
+        batch = [
+            np.bincount(rng.integers(0, n, n), minlength=n)
+            for _ in range(start, min(start + 100, rounds))
+        ]
+        draws.append(np.array(batch, dtype=np.float64))
+    values: dict[str, dict[str, list[NDArray[np.float64]]]] = {name: {} for name in scores}
+    gains: list[NDArray[np.float64]] = []
+    for weights in draws:
+        for name, p in scores.items():
+            for metric, v in _weighted_metrics(y, p, weights).items():
+                values[name].setdefault(metric, []).append(v)
+        auc = {name: values[name]["ROC-AUC"][-1] for name in pair}
+        gains.append(auc[pair[0]] - auc[pair[1]])
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for name, metrics in values.items():
+        out[name] = {m: _interval(np.concatenate(v)) for m, v in metrics.items()}
+    out[f"{pair[0]} − {pair[1]}"] = {"ROC-AUC": _interval(np.concatenate(gains))}
+    return out
+
+
+def _interval(v: NDArray[np.float64]) -> tuple[float, float, float]:
+    """(point estimate, 2.5th and 97.5th percentile of the resamples) from [point, *resamples]."""
+    rest = v[1:][~np.isnan(v[1:])]
+    if not len(rest):
+        return float(v[0]), float("nan"), float("nan")
+    return float(v[0]), float(np.percentile(rest, 2.5)), float(np.percentile(rest, 97.5))
+
+
+def _weighted_metrics(
+    y: NDArray[np.int64], p: NDArray[np.float64], w: NDArray[np.float64]
+) -> dict[str, NDArray[np.float64]]:
+    """ROC-AUC, PR-AUC (average precision, as scikit-learn defines it), F1 and accuracy at 0.5,
+    and the Brier score, for each row of case weights ``w`` (rounds × proposals)."""
+    order = np.argsort(-p, kind="stable")
+    ps, ys, ws = p[order], y[order].astype(np.float64), w[:, order]
+    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])  # groups of tied scores
+    pos = np.add.reduceat(ws * ys, starts, axis=1)
+    neg = np.add.reduceat(ws * (1 - ys), starts, axis=1)
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    cum_pos, cum_neg = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = n_neg[:, None] - cum_neg + 0.5 * neg  # negatives scored lower, ties half
+        auc = (pos * below).sum(axis=1) / (n_pos * n_neg)
+        precision = cum_pos / (cum_pos + cum_neg)
+        ap = (pos * np.nan_to_num(precision)).sum(axis=1) / n_pos
+        both = (n_pos > 0) & (n_neg > 0)
+        auc, ap = np.where(both, auc, np.nan), np.where(both, ap, np.nan)
+        predicted = (ps >= 0.5).astype(np.float64)
+        tp = (ws * ys * predicted).sum(axis=1)
+        f1 = 2 * tp / ((ws * predicted).sum(axis=1) + n_pos)
+        f1 = np.nan_to_num(f1)
+        total = ws.sum(axis=1)
+        accuracy = (ws * (predicted == ys)).sum(axis=1) / total
+        brier = (ws * (ps - ys) ** 2).sum(axis=1) / total
+    return {"ROC-AUC": auc, "PR-AUC": ap, "F1": f1, "accuracy": accuracy, "Brier": brier}
 
 
 def reliability(

@@ -1,5 +1,7 @@
 """Governance proposals and votes as canonical tables (Parquet + DuckDB views), from the
-Decentraland DAO export (`proposals.csv`) and from Snapshot's GraphQL JSON.
+Decentraland DAO export (`proposals.csv`), Snapshot's GraphQL JSON (one answer per file) and
+Snapshot vote objects as JSON lines (one per line, as a paginated download writes them; read by
+DuckDB, so millions of votes stream to Parquet without passing through Python).
 
 ``proposals``: dao, proposal_id, author, type, title, body, created_at, voting_ends_at (Unix
 seconds), threshold_vp, status (as the source has it), passed (1 passed, 0 rejected, null while
@@ -63,6 +65,10 @@ DECENTRALAND = (
     "threshold_vp",
     "status",
 )
+JSON_LINES = (".jsonl", ".ndjson")
+# DuckDB's working memory for governance queries: beyond it, sorts and windows spill to disk, so
+# ten million votes use no more memory than one million.
+MEMORY_LIMIT = "512MB"
 # Decentraland's outcomes: passed, then executed (enacted) or not funded, all count as passed
 PASSED = {"passed": 1, "enacted": 1, "out_of_budget": 1, "rejected": 0}
 
@@ -72,6 +78,8 @@ class GovImport:
     proposals: int = 0
     votes: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
+    # JSON-lines files with a malformed line, read line by line (slowly) to name each one
+    read_line_by_line: list[str] = field(default_factory=list)
 
 
 def import_governance(
@@ -87,18 +95,23 @@ def import_governance(
     report = GovImport()
     proposals: list[dict[str, Any]] = []
     votes: list[dict[str, Any]] = []
+    vote_lines: list[Path] = []
     for given in paths:
         path = Path(given)
         if not path.is_file():
             raise InputError(f"{path} does not exist")
+        if path.suffix.lower() in JSON_LINES:
+            vote_lines.append(path)
+            continue
         if path.suffix.lower() == ".json":
             p, v = _snapshot(path, dao, report, strict)
         elif path.suffix.lower() == ".csv":
             p, v = _decentraland(path, dao or "decentraland", report, strict), []
         else:
             raise InputError(
-                f"{path} is neither a .csv (Decentraland export) nor a .json (Snapshot GraphQL)",
-                hint="give proposals.csv or a Snapshot JSON file",
+                f"{path} is neither a .csv (Decentraland export), a .json (Snapshot GraphQL) "
+                "nor a .jsonl (Snapshot votes, one per line)",
+                hint="give proposals.csv, a Snapshot JSON file or Snapshot votes as JSON lines",
             )
         proposals += p
         votes += v
@@ -113,21 +126,28 @@ def import_governance(
             f"no proposal could be read from {', '.join(str(p) for p in paths)}",
             hint="check the files' format (see docs/governance.md)",
         )
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     staged = Path(tempfile.mkdtemp(prefix=".gov-", dir=out))
     try:
-        for name, rows, schema in (("proposals", proposals, PROPOSALS), ("votes", votes, VOTES)):
-            (staged / name).mkdir()
-            pq.write_table(
-                pa.Table.from_pylist(rows, schema=schema), staged / name / "part.parquet"
-            )
+        (staged / "proposals").mkdir()
+        pq.write_table(
+            pa.Table.from_pylist(proposals, schema=PROPOSALS),
+            staged / "proposals" / "part.parquet",
+        )
+        report.votes = _write_votes(votes, vote_lines, proposals, dao, staged, report, strict)
         for name in ("proposals", "votes"):
             if (out / name).exists():
                 shutil.rmtree(out / name)
             (staged / name).rename(out / name)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        if made:
+            shutil.rmtree(out, ignore_errors=True)  # nothing of this import is left behind
+        raise
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-    report.proposals, report.votes = len(proposals), len(votes)
+    report.proposals = len(proposals)
     return report
 
 
@@ -138,11 +158,15 @@ def connect(data: Path) -> duckdb.DuckDBPyConnection:
             f"{data} holds no proposals table",
             hint="write it with `proofmind gov ingest FILES -o DIR` and pass --data DIR",
         )
-    con = duckdb.connect()
+    con = _duckdb(data / ".spill")
     for name in ("proposals", "votes"):
         pattern = sql_string(f"{data / name}/*.parquet")
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({pattern})")
     return con
+
+
+def _duckdb(spill: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
 
 
 def _bad(report: GovImport, row: BadRow, strict: bool) -> None:
@@ -261,7 +285,7 @@ def _snapshot(
                     "dao": dao or space.get(proposal) or str(v["space"]["id"]),
                     "proposal_id": proposal,
                     "voter": str(v["voter"]).lower(),
-                    "choice": json.dumps(v["choice"]),
+                    "choice": json.dumps(v["choice"], separators=(",", ":")),
                     "vp": float(v["vp"]),
                     "created_at": int(v["created"]),
                 }
@@ -269,3 +293,131 @@ def _snapshot(
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             _bad(report, BadRow(str(path), None, f"vote {n}: {exc!r}"), strict)
     return proposals, votes
+
+
+# A Snapshot vote object as DuckDB reads it from JSON lines. A line that does not fit (not JSON,
+# a field of the wrong type) fails the fast read, and the file is then read line by line.
+VOTE_FIELDS = {
+    "voter": "VARCHAR",
+    "created": "BIGINT",
+    "vp": "DOUBLE",
+    "choice": "JSON",
+    "proposal": "STRUCT(id VARCHAR)",
+    "space": "STRUCT(id VARCHAR)",
+}
+VOTE_OK = (
+    "dao IS NOT NULL AND proposal_id IS NOT NULL AND regexp_full_match(voter, '0x[0-9a-f]{40}') "
+    "AND isfinite(vp) AND vp >= 0 AND created_at IS NOT NULL"
+)
+
+
+def _vote_lines_sql(path: Path, dao: str | None) -> str:
+    source = f"""read_json({sql_string(str(path))}, format = 'newline_delimited',
+                           columns = {VOTE_FIELDS!r})"""
+    if dao is not None:
+        owner, join = sql_string(dao), ""
+    else:  # the vote's space, or the space of the proposal it is for
+        owner = "coalesce(space.id, d.dao)"
+        join = "LEFT JOIN proposal_dao d ON (d.proposal_id = proposal.id)"
+    return f"""
+        SELECT {owner} AS dao, proposal.id AS proposal_id, lower(voter) AS voter,
+            CAST(choice AS VARCHAR) AS choice, vp, created AS created_at
+        FROM {source} {join}"""
+
+
+def _write_votes(
+    parsed: list[dict[str, Any]],
+    files: list[Path],
+    proposals: list[dict[str, Any]],
+    dao: str | None,
+    staged: Path,
+    report: GovImport,
+    strict: bool,
+) -> int:
+    """Write ``staged/votes/`` from the votes already parsed and the JSON-lines files. A clean
+    file goes from DuckDB's reader straight to Parquet in one pass; a file with a malformed line
+    is read line by line instead, so that each bad line is named and the rest kept. Returns the
+    number of votes written."""
+    folder = staged / "votes"
+    folder.mkdir()
+    con = _duckdb(staged / ".spill")
+    proposal_dao = {p["proposal_id"]: p["dao"] for p in proposals}
+    con.register(
+        "proposal_dao",
+        pa.table({"proposal_id": list(proposal_dao), "dao": list(proposal_dao.values())}),
+    )
+    written = 0
+    for n, path in enumerate(files):
+        if not path.is_file():
+            raise InputError(f"{path} does not exist")
+        target = folder / f"lines-{n}.parquet"
+        try:
+            con.execute(f"COPY ({_vote_lines_sql(path, dao)}) TO {sql_string(str(target))}")
+            found = con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({VOTE_OK}, false)) "
+                f"FROM read_parquet({sql_string(str(target))})"
+            ).fetchone()
+            rows, bad = found if found else (0, 0)
+        except (duckdb.InvalidInputException, duckdb.ConversionException):
+            rows, bad = 0, 1  # not JSON lines of vote objects throughout
+        if bad:
+            report.read_line_by_line.append(str(path))
+            rows = _vote_lines_slowly(path, target, dao, proposal_dao, report, strict)
+        written += rows
+    pq.write_table(pa.Table.from_pylist(parsed, schema=VOTES), folder / "parsed.parquet")
+    return written + len(parsed)
+
+
+def _vote_lines_slowly(
+    path: Path,
+    target: Path,
+    dao: str | None,
+    proposal_dao: dict[str, str],
+    report: GovImport,
+    strict: bool,
+    batch: int = 100_000,
+) -> int:
+    """Read a JSON-lines file of votes line by line into ``target`` (Parquet, written in
+    batches), naming each malformed line. Returns the number of votes written."""
+    import re
+
+    rows: list[dict[str, Any]] = []
+    written = 0
+    try:
+        with path.open(encoding="utf-8") as f, pq.ParquetWriter(target, VOTES) as writer:
+            for line, text in enumerate(f, start=1):
+                if len(rows) >= batch:
+                    writer.write_table(pa.Table.from_pylist(rows, schema=VOTES))
+                    written, rows = written + len(rows), []
+                if not text.strip():
+                    continue
+                try:
+                    v = json.loads(text)
+                    proposal = str(v["proposal"]["id"])
+                    voter = str(v["voter"]).lower()
+                    if not re.match(ADDRESS_PATTERN, voter):
+                        raise ValueError(f"voter {v['voter']!r} is not an address")
+                    vp = float(v["vp"])
+                    if not math.isfinite(vp) or vp < 0:
+                        raise ValueError(f"vp {v['vp']!r} is invalid")
+                    space = (v.get("space") or {}).get("id")
+                    owner = dao or space or proposal_dao.get(proposal)
+                    if owner is None:
+                        raise ValueError(f"no space given and proposal {proposal} is unknown")
+                    rows.append(
+                        {
+                            "dao": str(owner),
+                            "proposal_id": proposal,
+                            "voter": voter,
+                            "choice": json.dumps(v["choice"], separators=(",", ":")),
+                            "vp": vp,
+                            "created_at": int(v["created"]),
+                        }
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    reason = str(exc) if isinstance(exc, ValueError) else f"{exc!r}"
+                    _bad(report, BadRow(str(path), line, f"vote: {reason}"), strict)
+            writer.write_table(pa.Table.from_pylist(rows, schema=VOTES))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    return written + len(rows)
