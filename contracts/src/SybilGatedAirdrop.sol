@@ -13,6 +13,12 @@ import {IInferenceConsumer, InferenceOracle} from "./InferenceOracle.sol";
 ///         `featuresRoot`, which the owner publishes from the ingested chain data (OpenZeppelin
 ///         StandardMerkleTree leaf: keccak256(keccak256(abi.encode(account, features)))), so
 ///         nobody can claim with made-up features.
+///         Addresses a sybil report flagged are kept out by a second tree: once the owner sets a
+///         flagged list, a claimant also proves it is *not* on it, with a leaf (low, high) of
+///         `exclusionRoot` such that low < claimant < high. That tree's leaves are the gaps
+///         between consecutive flagged addresses (sorted, with 0x0 and 0xff…ff at the ends), so
+///         a flagged address falls in no gap. An accepted appeal removes its address from the
+///         list: the owner sets the new roots and that address can claim.
 contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
     using SafeERC20 for IERC20;
 
@@ -31,6 +37,12 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
     int256 public immutable threshold;
     uint32 public constant CALLBACK_GAS = 150_000;
     bytes32 public featuresRoot;
+    /// @notice Root of the flagged list as the sybil report names it (leaves: address), which
+    ///         appeals refer to; 0 while no list is set.
+    bytes32 public flaggedRoot;
+    /// @notice Root of the gaps between flagged addresses (leaves: address low, address high);
+    ///         claims prove non-membership against it. 0 while no list is set.
+    bytes32 public exclusionRoot;
 
     mapping(address account => ClaimStatus) public claims;
     mapping(uint256 requestId => address account) public claimantOf;
@@ -40,6 +52,8 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
     mapping(uint256 requestId => uint256 fee) public feeOf;
 
     event FeaturesRootSet(bytes32 root);
+    /// @notice A (new) flagged list: `previous` is the flagged root it replaces.
+    event FlaggedListSet(bytes32 indexed flaggedRoot, bytes32 exclusionRoot, bytes32 indexed previous);
     event ClaimRequested(address indexed account, uint256 indexed requestId);
     event ClaimPaid(address indexed account, uint256 indexed requestId, int256 score, uint256 amount);
     event ClaimUnfunded(address indexed account, uint256 indexed requestId, int256 score);
@@ -50,6 +64,9 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
     error AlreadyClaimed(address account, ClaimStatus status);
     error NotEligible(address account);
     error UnknownRequest(uint256 requestId);
+    error Flagged(address account);
+    error FlaggedListSetUseClaimUnflagged();
+    error InvalidFlaggedList();
 
     constructor(
         InferenceOracle oracle_,
@@ -71,10 +88,52 @@ contract SybilGatedAirdrop is IInferenceConsumer, Ownable {
         emit FeaturesRootSet(root);
     }
 
+    /// @notice Set the flagged list (a sybil report's, or the one an accepted appeal left):
+    ///         both of its roots, or both 0 to lift it.
+    function setFlaggedList(bytes32 flaggedRoot_, bytes32 exclusionRoot_) external onlyOwner {
+        if ((flaggedRoot_ == bytes32(0)) != (exclusionRoot_ == bytes32(0))) revert InvalidFlaggedList();
+        bytes32 previous = flaggedRoot;
+        flaggedRoot = flaggedRoot_;
+        exclusionRoot = exclusionRoot_;
+        emit FlaggedListSet(flaggedRoot_, exclusionRoot_, previous);
+    }
+
+    /// @notice Whether `account` is provably not on the flagged list: (low, high) is a leaf of
+    ///         `exclusionRoot` with low < account < high. True for everyone while no list is set.
+    function isUnflagged(address account, address low, address high, bytes32[] calldata proof)
+        public
+        view
+        returns (bool)
+    {
+        if (exclusionRoot == bytes32(0)) return true;
+        if (!(low < account && account < high)) return false;
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(low, high))));
+        return MerkleProof.verifyCalldata(proof, exclusionRoot, leaf);
+    }
+
     /// @notice Ask the oracle to score the caller; pay the oracle's fee. The tokens arrive when
-    ///         the answer does, if the score is under the threshold.
-    // slither-disable-next-line reentrancy-benign,reentrancy-events (the call is to the immutable oracle, which returns the request id the writes need; the claim is marked pending before it)
+    ///         the answer does, if the score is under the threshold. Only while no flagged list
+    ///         is set; then `claimUnflagged`.
     function claim(int256[] calldata features, bytes32[] calldata proof) external payable returns (uint256 requestId) {
+        if (exclusionRoot != bytes32(0)) revert FlaggedListSetUseClaimUnflagged();
+        requestId = _claim(features, proof);
+    }
+
+    /// @notice `claim` with a proof that the caller is not on the flagged list: the gap
+    ///         (low, high) of the exclusion tree it falls in.
+    function claimUnflagged(
+        int256[] calldata features,
+        bytes32[] calldata proof,
+        address low,
+        address high,
+        bytes32[] calldata gapProof
+    ) external payable returns (uint256 requestId) {
+        if (!isUnflagged(msg.sender, low, high, gapProof)) revert Flagged(msg.sender);
+        requestId = _claim(features, proof);
+    }
+
+    // slither-disable-next-line reentrancy-benign,reentrancy-events (the call is to the immutable oracle, which returns the request id the writes need; the claim is marked pending before it)
+    function _claim(int256[] calldata features, bytes32[] calldata proof) private returns (uint256 requestId) {
         ClaimStatus status = claims[msg.sender];
         if (status != ClaimStatus.None) revert AlreadyClaimed(msg.sender, status);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(msg.sender, features))));

@@ -135,6 +135,104 @@ contract SybilGatedAirdropTest is OracleFixture {
         _answer(again, 300);
         vm.assertEq(token.balanceOf(honest), 100 ether, "paid on the second try");
     }
+
+    // ------------------------------------------------------------------ flagged list, appeals
+
+    address internal constant TOP = address(type(uint160).max);
+
+    event FlaggedListSet(bytes32 indexed flaggedRoot, bytes32 exclusionRoot, bytes32 indexed previous);
+
+    function _gap(address low, address high) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(low, high))));
+    }
+
+    /// The exclusion tree of one flagged address f: gaps (0, f) and (f, TOP).
+    function _listOf(address f) internal pure returns (bytes32 root, bytes32 below, bytes32 above) {
+        below = _gap(address(0), f);
+        above = _gap(f, TOP);
+        root = _pair(below, above);
+    }
+
+    function test_a_flagged_address_cannot_claim_until_an_appeal_lifts_it() public {
+        (bytes32 root, bytes32 below, bytes32 above) = _listOf(sybil);
+        vm.expectEmit(true, true, true, true);
+        emit FlaggedListSet(keccak256("report"), root, bytes32(0));
+        airdrop.setFlaggedList(keccak256("report"), root);
+        // the sybil is in no gap: neither neighbour proof helps it
+        vm.startPrank(sybil);
+        vm.expectRevert(abi.encodeWithSelector(SybilGatedAirdrop.Flagged.selector, sybil));
+        airdrop.claimUnflagged{value: FEE}(_input(), _proofFor(leafHonest), address(0), sybil, _proofFor(above));
+        vm.expectRevert(abi.encodeWithSelector(SybilGatedAirdrop.Flagged.selector, sybil));
+        airdrop.claimUnflagged{value: FEE}(_input(), _proofFor(leafHonest), sybil, TOP, _proofFor(below));
+        vm.expectRevert(SybilGatedAirdrop.FlaggedListSetUseClaimUnflagged.selector);
+        airdrop.claim{value: FEE}(_input(), _proofFor(leafHonest));
+        vm.stopPrank();
+        // the honest address (0x1111 < 0x2222) proves it sits in the gap (0, sybil)
+        vm.prank(honest);
+        uint256 id = airdrop.claimUnflagged{value: FEE}(
+            _input(), _proofFor(leafSybil), address(0), sybil, _proofFor(above)
+        );
+        _answer(id, 300);
+        vm.assertEq(token.balanceOf(honest), 100 ether, "unflagged claimant paid");
+        // an accepted appeal empties the list: one gap (0, TOP)
+        bytes32 empty = _gap(address(0), TOP);
+        vm.expectEmit(true, true, true, true);
+        emit FlaggedListSet(keccak256("appealed"), empty, keccak256("report"));
+        airdrop.setFlaggedList(keccak256("appealed"), empty);
+        vm.prank(sybil);
+        uint256 second = airdrop.claimUnflagged{value: FEE}(
+            _input(), _proofFor(leafHonest), address(0), TOP, new bytes32[](0)
+        );
+        vm.assertEq(uint256(airdrop.claims(sybil)), uint256(SybilGatedAirdrop.ClaimStatus.Pending), "claimed");
+        vm.assertEq(airdrop.claimantOf(second), sybil, "request is the sybil's");
+    }
+
+    function test_only_the_owner_sets_the_flagged_list() public {
+        vm.prank(sybil);
+        vm.expectRevert(abi.encodeWithSignature("OwnableUnauthorizedAccount(address)", sybil));
+        airdrop.setFlaggedList(keccak256("a"), keccak256("b"));
+    }
+
+    function test_a_flagged_list_needs_both_roots_or_neither() public {
+        vm.expectRevert(SybilGatedAirdrop.InvalidFlaggedList.selector);
+        airdrop.setFlaggedList(keccak256("a"), bytes32(0));
+        vm.expectRevert(SybilGatedAirdrop.InvalidFlaggedList.selector);
+        airdrop.setFlaggedList(bytes32(0), keccak256("b"));
+        airdrop.setFlaggedList(keccak256("a"), keccak256("b"));
+        airdrop.setFlaggedList(bytes32(0), bytes32(0)); // lifted: plain claims again
+        vm.prank(honest);
+        airdrop.claim{value: FEE}(_input(), _proofFor(leafSybil));
+    }
+
+    /// Three flagged addresses, four gaps: an address is provably unflagged iff it is not one
+    /// of the three, and then exactly by the gap it falls in.
+    function testFuzz_exclusion_proofs_admit_exactly_the_unflagged(uint160 a, uint160 b, uint160 c, address x)
+        public
+    {
+        a = uint160(bound(a, 1, type(uint160).max - 3));
+        b = uint160(bound(b, a + 1, type(uint160).max - 2));
+        c = uint160(bound(c, b + 1, type(uint160).max - 1));
+        address[5] memory ends = [address(0), address(a), address(b), address(c), TOP];
+        bytes32[4] memory leaves;
+        for (uint256 i = 0; i < 4; i++) {
+            leaves[i] = _gap(ends[i], ends[i + 1]);
+        }
+        bytes32 left = _pair(leaves[0], leaves[1]);
+        bytes32 right = _pair(leaves[2], leaves[3]);
+        airdrop.setFlaggedList(keccak256("list"), _pair(left, right));
+        bool flagged = x == ends[1] || x == ends[2] || x == ends[3];
+        uint256 admitted;
+        for (uint256 i = 0; i < 4; i++) {
+            bytes32[] memory proof = new bytes32[](2);
+            proof[0] = leaves[i ^ 1];
+            proof[1] = i < 2 ? right : left;
+            if (airdrop.isUnflagged(x, ends[i], ends[i + 1], proof)) admitted++;
+            // a leaf that is not in the tree never passes, whatever its range
+            vm.assertFalse(airdrop.isUnflagged(x, address(0), TOP, proof), "forged gap");
+        }
+        uint256 expected = flagged || x == address(0) || x == TOP ? 0 : 1;
+        vm.assertEq(admitted, expected, "admitted by exactly the gap it falls in");
+    }
 }
 
 /// @dev Cheatcodes this test needs beyond the shared Vm interface.
