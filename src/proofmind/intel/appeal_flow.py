@@ -1,9 +1,9 @@
 """Appeals in a workspace: flagged lists, signed appeals and reviewers' decisions in SQLite
 (``.proofmind/appeals.sqlite``), their history in the lineage ledger, new roots on the airdrop.
 
-Lineage: a flagged list is a dataset record; an appeal is a dataset record whose parent is the
-list it contests; a decision is a run record whose parents are the appeal and the list it was
-applied to; the list an accepted appeal leaves is a dataset record whose parent is the decision.
+Lineage (all dataset records, which the registry lets descend from datasets only): a flagged
+list; an appeal, whose parent is the list it contests; a decision, whose parents are the appeal
+and the list it was applied to; the list an accepted appeal leaves, whose parent is the decision.
 Everything a command checks is checked before it writes anything; what it writes goes to the
 ledger (idempotent: the same document gives the same record), then on-chain, then SQLite in one
 transaction, so a command that fails half-way can simply be run again.
@@ -118,10 +118,13 @@ class AppealRow:
 class AppealStore:
     """The appeals database of one workspace."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        """Opening for reading (``create=False``) a database that does not exist yet gives an
+        empty one in memory, so a command that fails leaves no file behind."""
         self.path = path
+        where = path if create or path.exists() else ":memory:"
         try:
-            self.conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            self.conn = sqlite3.connect(where, timeout=30.0, isolation_level=None)
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -130,8 +133,8 @@ class AppealStore:
             raise WorkspaceError(f"cannot open the appeals database {path}: {exc}") from exc
 
     @classmethod
-    def of(cls, workspace: Workspace) -> AppealStore:
-        return cls(workspace.root / "appeals.sqlite")
+    def of(cls, workspace: Workspace, *, create: bool = False) -> AppealStore:
+        return cls(workspace.root / "appeals.sqlite", create=create)
 
     def close(self) -> None:
         self.conn.close()
@@ -323,14 +326,14 @@ def publish_list(
 ) -> ListRow:
     """Record a sybil report's flagged list (appeals may then name its root), anchor it in the
     ledger and, given an airdrop, set it there. Publishing the same list again is harmless."""
-    store = AppealStore.of(workspace)
+    contract = None
+    if airdrop is not None:
+        contract = airdrop_contract(chain, airdrop, chain.sender().address)
+    store = AppealStore.of(workspace, create=True)
     try:
         existing = store.list_row(flagged.root)
         if existing is not None and airdrop is None:
             return existing
-        contract = None
-        if airdrop is not None:
-            contract = airdrop_contract(chain, airdrop, chain.sender().address)
         record = _list_record(workspace, flagged, source, [])
         Ledger(workspace).anchor(chain, only=[record])
         tx_hash = None
@@ -498,7 +501,7 @@ def decide_appeal(
         }
         digest = _put(workspace, document)
         decision = ledger.add(
-            Kind.TRAINING_RUN,
+            Kind.DATASET,
             f"sybil appeal decision {appeal.id[:10]}",
             digest,
             f"proofmind://sybil/decision/{appeal.id}",
