@@ -10,6 +10,7 @@ subprocesses.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -33,6 +34,7 @@ NON_HEX = "0x" + "zz" * 20
 LONG_LIST = ",".join(["0.5"] * 3000)  # once tried as a file name: "File name too long"
 POOL_TOO_BIG = str(2**256)
 NO_WS = "/nonexistent/workspace"
+ROOT32 = "0x" + "ab" * 32  # a flagged-list root no report of the sweep's workspace has
 WATCH = '{"watch": {"addresses": ["0x00000000000000000000000000000000000003e8"]}}'
 
 SAMPLE_PRICES = Path(__file__).parents[1] / "src/proofmind/monitor/data/sample_prices.csv"
@@ -262,6 +264,44 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["long.csv", "--candidates", "labels.csv", "-o", "s"], "line 2 is longer"),
         (["edges.csv", "--candidates", "long.csv", "-o", "s"], "long.csv"),
     ],
+    ("sybil", "appeal", "publish"): [
+        (["nosuchdir"], "nosuchdir"),
+        (["badflagged.txt"], "line 2 of badflagged.txt"),
+        (["flagged.txt", "--airdrop", GOOD], "no contract at"),
+        (["flagged.txt", "--airdrop", BAD_CHECKSUM], "EIP-55"),
+        (["flagged.txt", "-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("sybil", "appeal", "sign"): [
+        (["--key", "nosuch.key", "--report", ROOT32, "--reason", "r"], "nosuch.key"),
+        (["--key", "afile", "--report", ROOT32, "--reason", "r"], "holds no private key"),
+        (["--key", "appeal.key", "--report", "0x12", "--reason", "r"], "not a 32-byte root"),
+        (["--key", "appeal.key", "--report", "nosuchdir", "--reason", "r"], "nosuchdir"),
+        (["--key", "appeal.key", "--report", ROOT32, "--reason", " "], "needs a reason"),
+        (["--key", "appeal.key", "--report", ROOT32, "--reason", "r", "-o", "/proc/a"], "/proc"),
+        (["--key", "appeal.key", "--report", ROOT32, "--reason", "r", "--days", "0"], "--days"),
+    ],
+    ("sybil", "appeal", "submit"): [
+        (["nosuch.json"], "nosuch.json"),
+        (["rows.csv"], "is not JSON"),
+        (["badsnap.json"], "not a signed appeal"),
+        (["appeal.json"], "no flagged list of this workspace"),
+    ],
+    ("sybil", "appeal", "decide"): [
+        (["0xabcdef12", "--accept", "--reason", "r"], "no appeal 0xabcdef12"),
+        (["xyz", "--reject", "--reason", "r"], "not an appeal id"),
+        (["0xabcdef12", "--reason", "r"], "--accept or --reject"),
+        (["0xabcdef12", "--accept", "--reason", " "], "needs a reason"),
+    ],
+    ("sybil", "appeal", "list"): [
+        (["--status", "maybe"], "maybe"),
+        (["-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("sybil", "appeal", "show"): [(["0xabcdef12"], "no appeal"), (["zz"], "not an appeal id")],
+    ("sybil", "appeal", "proof"): [
+        ([SHORT], "38 hex digits"),
+        ([GOOD], "no flagged list in this workspace"),
+        ([GOOD, "--root", "0x12"], "not a 32-byte root"),
+    ],
     ("demo",): [(["--dir", "/proc/x"], "/proc/x")],
     ("model", "preflight"): [
         (["mlp.onnx", "--calibration", "header-only.csv"], "holds no samples"),
@@ -372,6 +412,14 @@ def _fixtures(root: Path) -> None:
     train_model(
         address_features(connect(root / "chaindata"), list(parsed)), parsed, root / "model.txt"
     )
+    from proofmind.intel.appeals import sign_appeal
+
+    key = "0x" + "42" * 32
+    (root / "appeal.key").write_text(key + "\n")
+    (root / "flagged.txt").write_text(f"{GOOD}\n")
+    (root / "badflagged.txt").write_text(f"{GOOD}\n0x12\n")
+    appeal = sign_appeal(key, ROOT32, "r", nonce=1, deadline=2**40, chain_id=31337)
+    (root / "appeal.json").write_text(json.dumps(appeal.to_json()))
     (root / "oldsybil").mkdir()  # a sybil model folder of an earlier format
     (root / "oldsybil" / "model.txt").write_bytes((root / "model.txt").read_bytes())
     (root / "oldsybil" / "model.json").write_text('{"format": "proofmind-sybil-model/1"}')

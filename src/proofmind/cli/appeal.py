@@ -68,10 +68,10 @@ def read_flagged(path: Path) -> FlaggedList:
 
 def _report_root(report: str) -> str:
     text = report.strip()
-    if text.lower().startswith("0x") and len(text) == 66:
+    if text.lower().startswith("0x") and not Path(text).exists():
         from proofmind.intel.appeals import parse_root
 
-        return parse_root(text, "report root")
+        return parse_root(text, "--report")
     return read_flagged(Path(report)).root
 
 
