@@ -177,6 +177,7 @@ def test_an_accepted_appeal_lets_the_address_claim_a_rejected_one_does_not(
     code, out, err = _run(capfd, "sybil", "appeal", "show", ids[0])
     assert code == 0, err
     assert f"signed by  {cleared.address}" in out and after.root in out
+    assert "sybil flagged list" in out  # the new list's record is shown too
     # the history is anchored: appeal → decision → new list, each a parent of the next
     workspace = open_workspace(p["root"])
     try:

@@ -331,13 +331,15 @@ def appeal_show(appeal_id: AppealId, workspace: WorkspaceOption = None) -> None:
     store = AppealStore.of(ws)
     try:
         row = store.appeal(appeal_id)
-        _show(row, Ledger(ws))
+        new_root = row.decision.new_root if row.decision else None
+        new_list = store.list_row(new_root) if new_root else None
+        _show(row, Ledger(ws), None if new_list is None else new_list.record_key)
     finally:
         store.close()
         ws.close()
 
 
-def _show(row: AppealRow, ledger: Any) -> None:
+def _show(row: AppealRow, ledger: Any, new_list_key: int | None) -> None:
     from proofmind.errors import CryptoError
 
     appeal = row.appeal
@@ -368,6 +370,8 @@ def _show(row: AppealRow, ledger: Any) -> None:
         if decision.tx_hash:
             lines.append(f"airdrop tx {decision.tx_hash}")
         records.append(ledger.get(decision.record_key))
+        if new_list_key is not None:
+            records.append(ledger.get(new_list_key))
     for record in records:
         lines.append(
             f"ledger     {record.key} {record.label()} {record.state}"

@@ -380,8 +380,8 @@ def check_appeal(store: AppealStore, appeal: Appeal, now: float) -> ListRow:
         raise InputError(
             f"appeal {appeal.id} names report root {appeal.report_root}, which is no flagged "
             "list of this workspace",
-            hint="appeal against a root `proofmind sybil publish` recorded (`sybil appeal list "
-            "--reports` shows them)",
+            hint="appeal against a root `proofmind sybil appeal publish` recorded "
+            "(`sybil appeal list --reports` shows them)",
         )
     if appeal.chain_id != listed.chain_id:
         raise InputError(
