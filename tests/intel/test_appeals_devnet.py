@@ -247,3 +247,29 @@ def test_tampered_misdirected_and_replayed_appeals_are_refused(
     code, _, err = _run(capfd, "sybil", "appeal", "decide", good["id"], "--accept", "--reason", "y")
     assert code == 2 and "already rejected" in err
     assert _state(root) == before
+
+
+@pytest.mark.devnet
+def test_a_list_changed_on_the_airdrop_since_is_not_overwritten(
+    project: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    p = project
+    airdrop, chain = p["airdrop"], p["chain"]
+    assert _run(capfd, "sybil", "appeal", "publish", "sybil", "--airdrop", airdrop.address)[0] == 0
+    code, _, err = _run(
+        capfd, "sybil", "appeal", "sign", "--key", "key0", "--report", "sybil",
+        "--reason", "mine", "-o", "a.json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert _run(capfd, "sybil", "appeal", "submit", "a.json")[0] == 0
+    other = FlaggedList.of([p["honest"].address])  # the owner set another list meanwhile
+    fn = airdrop.functions.setFlaggedList(
+        bytes.fromhex(other.root[2:]), bytes.fromhex(other.exclusion_root[2:])
+    )
+    chain.sender(chain.accounts[OWNER]).transact(fn)
+    before = _state(p["root"])
+    appeal_id = json.loads((p["root"] / "a.json").read_text())["id"]
+    code, _, err = _run(capfd, "sybil", "appeal", "decide", appeal_id, "--accept", "--reason", "y")
+    assert code == 2 and f"holds the flagged list {other.root}" in err, err
+    assert _state(p["root"]) == before
+    assert airdrop.functions.flaggedRoot().call() == bytes.fromhex(other.root[2:])

@@ -289,6 +289,19 @@ def _set_on_airdrop(chain: Chain, contract: Any, flagged: FlaggedList) -> str:
     return str(receipt["transactionHash"].to_0x_hex())
 
 
+def _check_airdrop_holds(contract: Any, head: ListRow, new: FlaggedList) -> None:
+    """Refuse to replace a list on the airdrop that is not the one the appeal was decided on
+    (someone set another there since): that change would be silently undone."""
+    on_chain = "0x" + bytes(contract.functions.flaggedRoot().call()).hex()
+    if on_chain not in (head.root, new.root):  # new.root: a decision run again after a failure
+        raise InputError(
+            f"the airdrop {contract.address} holds the flagged list {on_chain}, not {head.root} "
+            "that this appeal would change",
+            hint="publish the list the airdrop should hold with `sybil appeal publish "
+            "--airdrop`, or set it back, then decide again",
+        )
+
+
 # ------------------------------------------------------------------ publishing a report
 
 
@@ -371,6 +384,15 @@ def publish_list(
 # ------------------------------------------------------------------ appeals
 
 
+@contextmanager
+def _refused_twice(what: str) -> Iterator[None]:
+    """Two commands racing past the checks: the database's unique keys let one through."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise InputError(f"{what} was submitted or decided by another command just now") from None
+
+
 def check_appeal(store: AppealStore, appeal: Appeal, now: float) -> ListRow:
     """Every reason to refuse an appeal, before anything is written: its signature, the report
     it names, the chain, its deadline, and whether it was seen before (replay)."""
@@ -427,7 +449,7 @@ def submit_appeal(workspace: Workspace, appeal: Appeal, now: float | None = None
             parents=[ledger.get(listed.record_key)],
             meta=digest,
         )
-        with store.transaction() as conn:
+        with store.transaction() as conn, _refused_twice(f"appeal {appeal.id}"):
             conn.execute(
                 "INSERT INTO appeals(id, account, report_root, reason, nonce, deadline, chain_id, "
                 "signature, record_key, submitted_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -489,6 +511,7 @@ def decide_appeal(
             new = head.flagged.without([appeal.account])
             if head.airdrop is not None:
                 contract = airdrop_contract(chain, head.airdrop, reviewer)
+                _check_airdrop_holds(contract, head, new)
         ledger = Ledger(workspace)
         document = {
             "format": DECISION_FORMAT,
@@ -516,7 +539,7 @@ def decide_appeal(
         if new is not None and contract is not None:
             tx_hash = _set_on_airdrop(chain, contract, new)
         now = time.time()
-        with store.transaction() as conn:
+        with store.transaction() as conn, _refused_twice(f"appeal {appeal.id}"):
             if new is not None and store.list_row(new.root) is None:
                 conn.execute(
                     "INSERT INTO lists(root, exclusion_root, parent_root, appeal_id, addresses, "
