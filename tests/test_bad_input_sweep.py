@@ -267,6 +267,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("sybil", "appeal", "publish"): [
         (["nosuchdir"], "nosuchdir"),
         (["badflagged.txt"], "line 2 of badflagged.txt"),
+        (["editedreport"], "flagged.txt beside it give"),
         (["flagged.txt", "--airdrop", GOOD], "no contract at"),
         (["flagged.txt", "--airdrop", BAD_CHECKSUM], "EIP-55"),
         (["flagged.txt", "-w", NO_WS], "no proofmind workspace"),
@@ -413,11 +414,17 @@ def _fixtures(root: Path) -> None:
         address_features(connect(root / "chaindata"), list(parsed)), parsed, root / "model.txt"
     )
     from proofmind.intel.appeals import sign_appeal
+    from proofmind.intel.sybil import merkle_root
 
     key = "0x" + "42" * 32
     (root / "appeal.key").write_text(key + "\n")
     (root / "flagged.txt").write_text(f"{GOOD}\n")
     (root / "badflagged.txt").write_text(f"{GOOD}\n0x12\n")
+    (root / "editedreport").mkdir()  # flagged.txt edited after `sybil detect` wrote it
+    (root / "editedreport" / "flagged.txt").write_text(f"{GOOD}\n{ABSENT}\n")
+    (root / "editedreport" / "report.md").write_text(
+        f"- Merkle root of the flagged list: `{merkle_root([GOOD])}`\n"
+    )
     appeal = sign_appeal(key, ROOT32, "r", nonce=1, deadline=2**40, chain_id=31337)
     (root / "appeal.json").write_text(json.dumps(appeal.to_json()))
     (root / "oldsybil").mkdir()  # a sybil model folder of an earlier format

@@ -22,6 +22,7 @@ from proofmind.cli.main import main
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import ContractReverted
 from proofmind.intel.appeals import FlaggedList
+from proofmind.intel.sybil import merkle_root
 from proofmind.workspace import init_workspace, open_workspace
 
 FEATURES = [3, -2]
@@ -69,6 +70,9 @@ def project(chain: Chain, tmp_path: Path) -> Iterator[dict[str, Any]]:
     others = ["0x" + f"{n:040x}" for n in (0x1234, 0xBEEF, 0xC0FFEE)]  # the rest of the farm
     addresses = [a.address for a in flagged_accounts] + others
     (report / "flagged.txt").write_text("".join(a + "\n" for a in sorted(addresses)))
+    # as `sybil detect` writes it: report.md states the root of flagged.txt
+    stated = f"- Merkle root of the flagged list: `{merkle_root(addresses)}`\n"
+    (report / "report.md").write_text(stated)
     for n, account in enumerate(flagged_accounts):
         (tmp_path / f"key{n}").write_text(account.key.to_0x_hex() + "\n")
     with pytest.MonkeyPatch.context() as mp:

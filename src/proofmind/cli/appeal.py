@@ -63,7 +63,28 @@ def read_flagged(path: Path) -> FlaggedList:
             addresses.append(parse_address(text, "flagged address"))
         except InputError as exc:
             raise InputError(f"line {n} of {source}: {exc}") from None
-    return FlaggedList.of(addresses)
+    flagged = FlaggedList.of(addresses)
+    _check_report(path / "report.md" if path.is_dir() else None, flagged)
+    return flagged
+
+
+def _check_report(report: Path | None, flagged: FlaggedList) -> None:
+    """The root report.md states must be the root of flagged.txt beside it."""
+    import re
+
+    if report is None or not report.is_file():
+        return
+    try:
+        text = report.read_text(encoding="utf-8")
+        found = re.search(r"Merkle root of the flagged list: `(0x[0-9a-f]{64})`", text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {report}: {exc}") from exc
+    if found is not None and found.group(1) != flagged.root:
+        raise InputError(
+            f"{report} states the flagged root {found.group(1)}, but the addresses of "
+            f"flagged.txt beside it give {flagged.root}",
+            hint="run `proofmind sybil detect` again; do not edit its files by hand",
+        )
 
 
 def _report_root(report: str) -> str:
