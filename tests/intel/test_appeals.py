@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -121,3 +122,26 @@ def test_an_empty_list_has_one_gap() -> None:
     assert [(int(lo, 16), int(hi, 16)) for lo, hi in empty.gaps()] == [(0, 2**160 - 1)]
     low, high, proof = empty.exclusion_proof("0x" + "12" * 20)
     assert proof == [] and int(low, 16) == 0 and int(high, 16) == 2**160 - 1
+
+
+def test_sign_with_an_encrypted_keystore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from proofmind.cli.main import main
+
+    key = "0x" + "42" * 32
+    keystore = Account.encrypt(key, "pw", kdf="pbkdf2", iterations=16)
+    (tmp_path / "me.json").write_text(json.dumps(keystore))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROOFMIND_KEYSTORE_PASSWORD", "pw")
+    argv = ["sybil", "appeal", "sign", "--key", "me.json", "--report", "0x" + "ab" * 32]
+    assert main([*argv, "--reason", "mine", "--nonce", "3", "-o", "a.json"]) == 0
+    appeal = Appeal.loads((tmp_path / "a.json").read_text())
+    assert appeal.account == Account.from_key(key).address and appeal.nonce == 3
+    appeal.check_signature()
+    monkeypatch.setenv("PROOFMIND_KEYSTORE_PASSWORD", "wrong")
+    capfd.readouterr()
+    assert main([*argv, "--reason", "mine", "-o", "b.json"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot unlock the keystore me.json" in err[0]
+    assert not (tmp_path / "b.json").exists()
