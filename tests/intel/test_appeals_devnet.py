@@ -1,6 +1,6 @@
 """Appeals end to end on the devnet, through the CLI: a sybil report's flagged list is set on a
 SybilGatedAirdrop; a flagged address signs an appeal, the reviewer accepts it, the new root
-goes on-chain and the address can claim; a rejected one still cannot; tampered, misdirected
+goes on-chain and the address claims and is paid; a rejected one still cannot; tampered, misdirected
 and replayed appeals are refused with one clear line and change nothing."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from eth_account.signers.local import LocalAccount
+from web3.logs import DISCARD
 
 from proofmind.chain.accounts import Keystore
 from proofmind.chain.base import Chain
@@ -29,9 +30,11 @@ FEATURES = [3, -2]
 OWNER = 9  # the workspace's account: deploys nothing, owns the airdrop, reviews appeals
 
 
-def _airdrop(chain: Chain, claimants: list[LocalAccount]) -> tuple[Any, StandardMerkleTree]:
-    """An airdrop whose oracle serves an optimistic model (so a claim is a real request) and
-    whose features root holds every claimant."""
+def _airdrop(
+    chain: Chain, claimants: list[LocalAccount]
+) -> tuple[Any, StandardMerkleTree, Any, Any]:  # noqa: E501
+    """An airdrop (funded) whose oracle serves an optimistic model, so a claim is a real
+    request that a node answers, and whose features root holds every claimant."""
     owner = chain.accounts[OWNER].address
     oracle, _ = deploy(chain, "InferenceOracle")
     token, _ = deploy(chain, "RewardToken", "Drop", "DROP", chain.sender().address)
@@ -48,7 +51,18 @@ def _airdrop(chain: Chain, claimants: list[LocalAccount]) -> tuple[Any, Standard
         [[a.address, FEATURES] for a in claimants], ["address", "int256[]"]
     )
     chain.sender(chain.accounts[OWNER]).transact(airdrop.functions.setFeaturesRoot(tree.root))
-    return airdrop, tree
+    chain.sender().transact(token.functions.mint(airdrop.address, 1_000))
+    return airdrop, tree, oracle, token
+
+
+def _answer(chain: Chain, oracle: Any, request_id: int, score: int) -> None:
+    """A node answers optimistically; nobody disputes; after the window it is final and the
+    oracle calls the airdrop back."""
+    node = chain.sender(chain.accounts[6])
+    node.transact(oracle.functions.deposit(), value=10)
+    node.transact(oracle.functions.propose([request_id], [[score]]))
+    chain.mine(3)
+    node.transact(oracle.functions.finalize([request_id], [[score]]))
 
 
 @pytest.fixture
@@ -64,7 +78,7 @@ def project(chain: Chain, tmp_path: Path) -> Iterator[dict[str, Any]]:
     }
     flagged_accounts = [chain.accounts[1], chain.accounts[2]]
     honest = chain.accounts[3]
-    airdrop, tree = _airdrop(chain, [*flagged_accounts, honest])
+    airdrop, tree, oracle, token = _airdrop(chain, [*flagged_accounts, honest])
     report = tmp_path / "sybil"
     report.mkdir()
     others = ["0x" + f"{n:040x}" for n in (0x1234, 0xBEEF, 0xC0FFEE)]  # the rest of the farm
@@ -86,6 +100,8 @@ def project(chain: Chain, tmp_path: Path) -> Iterator[dict[str, Any]]:
             "root": tmp_path,
             "chain": chain,
             "airdrop": airdrop,
+            "oracle": oracle,
+            "token": token,
             "tree": tree,
             "flagged": flagged_accounts,
             "honest": honest,
@@ -160,8 +176,11 @@ def test_an_accepted_appeal_lets_the_address_claim_a_rejected_one_does_not(
     gap = json.loads(out)
     assert gap["root"] == after.root
     receipt = _claim(p, cleared, gap["low"], gap["high"], gap["proof"])
-    assert receipt["status"] == 1
     assert airdrop.functions.claims(cleared.address).call() == 1  # Pending: the oracle asked
+    (event,) = airdrop.events.ClaimRequested().process_receipt(receipt, errors=DISCARD)
+    _answer(p["chain"], p["oracle"], event["args"]["requestId"], 300)  # low risk
+    assert airdrop.functions.claims(cleared.address).call() == 2  # Paid
+    assert p["token"].functions.balanceOf(cleared.address).call() == 100
 
     code, out, err = _run(
         capfd, "sybil", "appeal", "decide", ids[1][:12], "--reject", "--reason", "farm funder"
