@@ -32,7 +32,7 @@ OWNER = 9  # the workspace's account: deploys nothing, owns the airdrop, reviews
 
 def _airdrop(
     chain: Chain, claimants: list[LocalAccount]
-) -> tuple[Any, StandardMerkleTree, Any, Any]:  # noqa: E501
+) -> tuple[Any, StandardMerkleTree, Any, Any]:
     """An airdrop (funded) whose oracle serves an optimistic model, so a claim is a real
     request that a node answers, and whose features root holds every claimant."""
     owner = chain.accounts[OWNER].address
