@@ -212,6 +212,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--data", "govdata", "-o", "afile/r.md"], "afile"),
         (["--data", "govtiny", "-o", "r.md"], "too few"),
     ],
+    ("gov", "texts"): [
+        (["--data", "nosuchdir"], "holds no proposals table"),
+        (["--data", "govdata", "--dao", "nosuch"], "no DAO named 'nosuch'"),
+        (["--data", "govdata", "--show", "-1"], "--show"),
+    ],
     ("monitor", "replay"): [
         (["nosuch.csv"], "nosuch.csv"),
         ([str(SAMPLE_PRICES), "--params", "{bad"], "--params"),

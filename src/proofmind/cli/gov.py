@@ -84,6 +84,25 @@ def gov_predict(
     run_predict(data, dao, test_share, out)
 
 
+@gov_app.command("texts")
+def gov_texts(
+    data: DataOption = Path("govdata"),
+    dao: DaoOption = None,
+    show: Annotated[int, typer.Option(min=0, help="Print this many of the latest.")] = 5,
+) -> None:
+    """Summarise, categorise, extract keywords and score the tone of every proposal's text
+    (the body, or the title when there is none), offline; writes the table `texts` next to
+    the proposals, which `gov report` then shows with its evidence sentences.
+
+    Examples:
+      proofmind gov texts --data govdata
+      proofmind gov texts --data govdata --dao mydao --show 0
+    """
+    from proofmind.cli.govrun import run_texts
+
+    run_texts(data, dao, show)
+
+
 @gov_app.command("report")
 def gov_report(
     data: DataOption = Path("govdata"),

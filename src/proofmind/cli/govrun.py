@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from proofmind.errors import InputError
@@ -164,6 +165,7 @@ def run_report(data: Path, dao: str | None, test_share: float, out: Path) -> Non
             lines.append(f"| {pid} | {_day(int(created))} | {kind} | {title} | {p:.2f} |")
     else:
         lines.append("None: every proposal has an outcome.")
+    lines += _texts_section(con, name)
     lines += _concentration_section(con, name)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -207,3 +209,109 @@ def _concentration_section(con: Any, name: str) -> list[str]:
     for _, pid, voters, g, k in signals:
         lines.append(f"| {pid} | {voters:,} | {g:.3f} | {k} |")
     return lines
+
+
+def run_texts(data: Path, dao: str | None, show: int) -> None:
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from proofmind.gov.text import TEXTS, text_rows
+
+    con, name = _dao(data, dao)
+    proposals = con.execute(
+        "SELECT dao, proposal_id, title, body, type FROM proposals WHERE dao = ? "
+        "ORDER BY created_at, proposal_id",
+        [name],
+    ).fetchall()
+    with err.status(f"reading {len(proposals):,} proposal texts…"):
+        rows = text_rows(proposals)
+    schema = pa.schema([(c, pa.list_(pa.string()) if t == "list<string>" else t) for c, t in TEXTS])
+    target = data / "texts"
+    kept: list[dict[str, Any]] = []
+    if target.is_dir():  # other DAOs' rows stay
+        kept = [
+            r
+            for r in pq.read_table(target).to_pylist()  # small: one row per proposal
+            if r["dao"] != name
+        ]
+    staged = Path(tempfile.mkdtemp(prefix=".texts-", dir=data))
+    try:
+        pq.write_table(pa.Table.from_pylist(kept + rows, schema=schema), staged / "part.parquet")
+        shutil.rmtree(target, ignore_errors=True)
+        staged.rename(target)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    console.print(f"texts: {len(rows):,} proposals of {name} → {target}/")
+    for row, (_, pid, title, _, _) in (
+        list(zip(rows, proposals, strict=True))[-show:] if show else []
+    ):
+        console.print(
+            escape(
+                f"{pid}  [{', '.join(row['categories'])}] tone {row['tone']:+.2f}  {title[:60]}\n"
+                f"    {row['summary'][:160]}\n    keywords: {', '.join(row['keywords'])}"
+            )
+        )
+
+
+TEXTS_SHOWN = 20
+
+
+def _texts_section(con: Any, name: str) -> list[str]:
+    import json
+
+    from proofmind.gov.text import text_rows
+
+    made = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'texts'").fetchone()
+    latest = con.execute(
+        "SELECT dao, proposal_id, title, body, created_at, type FROM proposals WHERE dao = ? "
+        "ORDER BY created_at DESC, proposal_id LIMIT ?",
+        [name, TEXTS_SHOWN],
+    ).fetchall()
+    lines = ["", "## Proposal texts", ""]
+    if made and made[0]:
+        counts = con.execute(
+            "SELECT c, count(*) FROM (SELECT unnest(categories) AS c FROM texts WHERE dao = ?) "
+            "GROUP BY c ORDER BY count(*) DESC, c",
+            [name],
+        ).fetchall()
+        tones = con.execute("SELECT avg(tone) FROM texts WHERE dao = ?", [name]).fetchone()
+        if counts:
+            lines += [
+                "Categories (keyword rules; a proposal may have several): "
+                + ", ".join(f"{c} {n:,}" for c, n in counts)
+                + (f". Mean tone (VADER compound): {tones[0]:+.2f}." if tones else "."),
+                "",
+            ]
+    lines += [
+        f"The {len(latest)} latest proposals: an extractive summary (the body's sentences that "
+        "share the most words with the title), categories, keywords (YAKE) and tone (VADER), "
+        "each with the sentences it rests on. Titles only where a proposal has no body.",
+        "",
+    ]
+    rows = text_rows((d, p, t, b, k) for d, p, t, b, _, k in latest)
+    for row, (_, pid, title, body, created, _) in zip(rows, latest, strict=True):
+        lines += [f"### {_md(title)[:120]}", "", f"`{pid}`, {_day(int(created))}"]
+        if body:
+            lines.append(f"- summary: {_md(row['summary'])}")
+        categories = json.loads(row["category_evidence"])
+        lines.append(
+            "- categories: "
+            + "; ".join(
+                e["label"]
+                + (f" (\u201c{_md(e['sentences'][0])[:140]}\u201d)" if e["sentences"] else "")
+                for e in categories
+            )
+        )
+        if row["keywords"]:
+            lines.append("- keywords: " + ", ".join(_md(k) for k in row["keywords"]))
+        tone = f"- tone: {row['tone']:+.2f}"
+        for e in json.loads(row["tone_evidence"]):
+            tone += f"; {e['label']} {e['score']:+.2f}: \u201c{_md(e['sentences'][0])[:140]}\u201d"
+        lines += [tone, ""]
+    return lines
+
+
+def _md(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")

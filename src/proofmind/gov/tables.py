@@ -66,6 +66,8 @@ DECENTRALAND = (
     "status",
 )
 JSON_LINES = (".jsonl", ".ndjson")
+# tables computed from the proposals (`gov texts`), removed when the proposals are replaced
+DERIVED = ("texts",)
 # DuckDB's working memory for governance queries: beyond it, sorts and windows spill to disk, so
 # ten million votes use no more memory than one million.
 MEMORY_LIMIT = "512MB"
@@ -140,6 +142,8 @@ def import_governance(
             if (out / name).exists():
                 shutil.rmtree(out / name)
             (staged / name).rename(out / name)
+        for derived in DERIVED:  # made from the tables just replaced: stale now
+            shutil.rmtree(out / derived, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         if made:
@@ -152,14 +156,17 @@ def import_governance(
 
 
 def connect(data: Path) -> duckdb.DuckDBPyConnection:
-    """DuckDB views ``proposals`` and ``votes`` over the tables `gov ingest` wrote."""
+    """DuckDB views ``proposals`` and ``votes`` over the tables `gov ingest` wrote (and
+    ``texts`` when `gov texts` made it)."""
     if not (data / "proposals").is_dir():
         raise InputError(
             f"{data} holds no proposals table",
             hint="write it with `proofmind gov ingest FILES -o DIR` and pass --data DIR",
         )
     con = _duckdb(data / ".spill")
-    for name in ("proposals", "votes"):
+    for name in ("proposals", "votes", *DERIVED):
+        if name in DERIVED and not (data / name).is_dir():
+            continue
         pattern = sql_string(f"{data / name}/*.parquet")
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({pattern})")
     return con
