@@ -199,6 +199,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["badprop.csv", "-o", "afile"], "afile is a file"),
         (["proposals.csv", "badvotes.jsonl", "-o", "g", "--strict"], "line 1 of"),
         (["proposals.csv", "nosuch.jsonl", "-o", "g"], "nosuch.jsonl does not exist"),
+        (["-o", "g"], "no governance files"),
+        (["--chain", "chaindata", "-o", "g"], "--chain and --governor go together"),
+        (["--chain", "chaindata", "--governor", "0x12", "-o", "g"], "is not an address"),
+        (["--chain", "nosuchdir", "--governor", "0x" + "a" * 40, "-o", "g"], "holds no logs"),
     ],
     ("gov", "predict"): [
         (["--data", "nosuchdir"], "holds no proposals table"),

@@ -30,12 +30,13 @@ TestShareOption = Annotated[
 @gov_app.command("ingest")
 def gov_ingest(
     files: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="Decentraland proposals exports (.csv), Snapshot GraphQL answers (.json) or "
-            "Snapshot votes as JSON lines (.jsonl)."
+            "Snapshot votes as JSON lines (.jsonl).",
+            show_default=False,
         ),
-    ],
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", parser=output_dir, help="Output folder.")
     ] = Path("govdata"),
@@ -44,6 +45,17 @@ def gov_ingest(
         typer.Option(help="DAO name for the rows (default: decentraland / the Snapshot space)."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on the first malformed row.")] = False,
+    chain: Annotated[
+        Path | None,
+        typer.Option(
+            help="Chain tables written by `proofmind ingest rpc` holding Governor events.",
+            show_default=False,
+        ),
+    ] = None,
+    governor: Annotated[
+        list[str] | None,
+        typer.Option(help="OpenZeppelin Governor address (repeatable).", show_default=False),
+    ] = None,
 ) -> None:
     """Load proposals (and votes) into canonical Parquet tables with DuckDB views.
 
@@ -51,10 +63,11 @@ def gov_ingest(
       proofmind gov ingest proposals.csv -o govdata
       proofmind gov ingest snapshot-space.json --dao mydao -o govdata
       proofmind gov ingest snapshot-space.json votes.jsonl -o govdata
+      proofmind gov ingest --chain chaindata --governor 0xGOVERNOR -o govdata
     """
     from proofmind.cli.govrun import run_ingest
 
-    run_ingest(files, out, dao, strict)
+    run_ingest(files or [], out, dao, strict, chain, governor or [])
 
 
 @gov_app.command("predict")
@@ -111,13 +124,21 @@ def gov_report(
     out: Annotated[
         Path, typer.Option("--out", "-o", parser=output_file, help="Markdown report.")
     ] = Path("governance-report.md"),
+    late: Annotated[
+        float,
+        typer.Option(min=0.01, max=1.0, help="Final share of the voting window that is 'late'."),
+    ] = 0.1,
+    top_k: Annotated[
+        int, typer.Option(min=1, help="How many of the largest voters count as large.")
+    ] = 10,
 ) -> None:
     """Write a Markdown report: evaluation with baselines, calibration, forecasts of open
-    proposals, and voting-power concentration per proposal (when votes were ingested).
+    proposals, proposal texts, and from votes and calldata: voting-power concentration,
+    last-minute swings by the largest voters, actions that move funds or upgrade contracts.
 
     Example:
       proofmind gov report --data govdata -o governance-report.md
     """
     from proofmind.cli.govrun import run_report
 
-    run_report(data, dao, test_share, out)
+    run_report(data, dao, test_share, out, late, top_k)

@@ -19,12 +19,23 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-def run_ingest(files: list[Path], out: Path, dao: str | None, strict: bool) -> None:
+def run_ingest(
+    files: list[Path],
+    out: Path,
+    dao: str | None,
+    strict: bool,
+    chain: Path | None = None,
+    governors: list[str] | None = None,
+) -> None:
     from proofmind.gov.tables import import_governance
 
-    report = import_governance(files, out, dao=dao, strict=strict)
+    report = import_governance(
+        files, out, dao=dao, strict=strict, chain=chain, governors=governors or []
+    )
     console.print(f"proposals: {report.proposals:,} rows → {out / 'proposals'}/")
     console.print(f"votes: {report.votes:,} rows → {out / 'votes'}/")
+    if report.actions:
+        console.print(f"actions: {report.actions:,} rows → {out / 'actions'}/")
     for path in report.read_line_by_line:
         err.print(f"  {path} has malformed lines: read line by line (slow) to name them")
     for row in report.bad_rows[:20]:
@@ -129,7 +140,9 @@ def run_predict(data: Path, dao: str | None, test_share: float, out: Path | None
     console.print(f"{len(forecasts)} open proposal(s) forecast → {out}")
 
 
-def run_report(data: Path, dao: str | None, test_share: float, out: Path) -> None:
+def run_report(
+    data: Path, dao: str | None, test_share: float, out: Path, late: float = 0.1, top_k: int = 10
+) -> None:
     con, name, proposals, evaluation = _evaluate(data, dao, test_share)
     lines = [
         f"# Governance report: {name}",
@@ -167,6 +180,8 @@ def run_report(data: Path, dao: str | None, test_share: float, out: Path) -> Non
         lines.append("None: every proposal has an outcome.")
     lines += _texts_section(con, name)
     lines += _concentration_section(con, name)
+    lines += _swings_section(con, name, late, top_k)
+    lines += _actions_section(con, name)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
@@ -315,3 +330,69 @@ def _texts_section(con: Any, name: str) -> list[str]:
 
 def _md(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def _swings_section(con: Any, name: str, late: float, top_k: int) -> list[str]:
+    from proofmind.gov.signals import late_swings
+
+    lines = ["", "## Last-minute swings by large holders", ""]
+    swings = late_swings(con, name, late=late, top_k=top_k, min_share=0.2)
+    if not swings:
+        return [
+            *lines,
+            f"No proposal where the {top_k} largest voters, voting in the final {late:.0%} of "
+            "the window, flipped the outcome or held over 20% of the power.",
+        ]
+    flips = sum(bool(s["flipped"]) for s in swings)
+    lines += [
+        f"Votes of the {top_k} largest voters of a proposal cast in the final {late:.0%} of its "
+        f"voting window. {flips} proposal(s) where they flipped the leader (For vs Against "
+        "without them → with them); then those where they held over 20% of the power.",
+        "",
+        "| proposal | voters | late large voters | their share | For/Against before | after "
+        "| flipped |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
+    for s in swings[:SHOWN]:
+        before = "For" if s["for_led_before"] else "Against"
+        after = "For" if s["for_leads"] else "Against"
+        lines.append(
+            f"| {s['proposal_id']} | {s['voters']:,} | {s['late_large_voters']} | "
+            f"{s['late_share']:.0%} | {before} ({s['for_before']:,.0f} / "
+            f"{s['against_before']:,.0f}) | {after} ({s['for_vp']:,.0f} / "
+            f"{s['against_vp']:,.0f}) | {'**yes**' if s['flipped'] else 'no'} |"
+        )
+    return lines
+
+
+def _actions_section(con: Any, name: str) -> list[str]:
+    from proofmind.gov.calldata import flag_action
+
+    rows = con.execute(
+        "SELECT proposal_id, action_index, target, value, calldata FROM actions WHERE dao = ? "
+        "ORDER BY proposal_id, action_index",
+        [name],
+    ).fetchall()
+    if not rows:
+        return []
+    flags = [flag_action(int(i), str(t), int(v), str(c)) for _, i, t, v, c in rows]
+    lines = [
+        "",
+        "## Proposals that move funds, upgrade contracts or change control",
+        "",
+        "From the calldata of the Governor proposals' actions (the 4-byte selector against "
+        "well-known functions, arguments decoded).",
+        "",
+        "| proposal | action | target | kind | function | arguments |",
+        "|---|---:|---|---|---|---|",
+    ]
+    for (pid, *_), flag in zip(rows, flags, strict=True):
+        if flag.kind == "call":
+            continue
+        lines.append(
+            f"| {pid} | {flag.index} | {flag.target} | **{flag.kind}** | "
+            f"`{flag.function}` | {_md(flag.detail)[:120]} |"
+        )
+    if len(lines) == 7:
+        lines.append("| (none) | | | | | |")
+    return lines
