@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from eth_abi.abi import encode
 
+from proofmind.cli.main import main
 from proofmind.gov.calldata import flag_action, flag_proposal, selector
 from proofmind.gov.governor import EVENTS, TOPICS, governor_rows
 from proofmind.gov.signals import late_swings
 from proofmind.gov.tables import connect, import_governance
+from proofmind.workspace import open_workspace
 
 T0, T1 = 1_700_000_000, 1_700_000_000 + 100_000  # a voting window; the final 10% from T1-10_000
 
@@ -155,3 +158,29 @@ def test_governor_events_decode(tmp_path: Path) -> None:
     )  # fmt: skip
     (q,) = governor_rows([_log(1, 0, "ProposalCreated", by_block)], times, "g", "c").proposals
     assert q["voting_ends_at"] == T0 + 200 + 2 * 100 and q["passed"] is None
+
+
+def test_predict_record_and_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from proofmind.provenance import Kind, Ledger
+    from proofmind.workspace import init_workspace
+
+    from .test_gov import proposals_csv
+
+    data = tmp_path / "gov"
+    import_governance([proposals_csv(tmp_path / "p.csv")], data)
+    ws, _ = init_workspace(tmp_path / "ws")
+    ws.close()
+    args = ["gov", "predict", "--data", str(data), "--record", "--no-anchor"]
+    assert main([*args, "-w", str(tmp_path / "ws")]) == 0
+    (document,) = (data / "forecasts").glob("forecast-*.json")
+    forecast = json.loads(document.read_text())
+    assert len(forecast["forecasts"]) == 5  # the five open proposals
+    ws = open_workspace(tmp_path / "ws")
+    try:
+        kinds = sorted(r.kind for r in Ledger(ws).all())
+        assert kinds == [Kind.MODEL, Kind.INFERENCE]
+    finally:
+        ws.close()
+    capsys.readouterr()
+    assert main(["gov", "check", str(document), "--data", str(data)]) == 0
+    assert "5 forecast(s) whose inputs the tables reproduce, 0 whose" in capsys.readouterr().out

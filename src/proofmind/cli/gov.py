@@ -21,6 +21,16 @@ DaoOption = Annotated[
     str | None,
     typer.Option(help="Which DAO of the data (default: the only one).", show_default=False),
 ]
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="PROOFMIND_WORKSPACE",
+        help="The .proofmind workspace (default: the nearest one above the current directory).",
+        show_default=False,
+    ),
+]
 TestShareOption = Annotated[
     float,
     typer.Option(min=0.05, max=0.8, help="The latest share of proposals held out for testing."),
@@ -81,6 +91,14 @@ def gov_predict(
             "--out", "-o", parser=output_file, help="Forecasts CSV for the open proposals."
         ),
     ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(help="Record the model and the forecasts in the workspace's lineage ledger."),
+    ] = False,
+    anchor: Annotated[
+        bool, typer.Option(help="With --record: anchor the record on the chain now.")
+    ] = True,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Forecast whether proposals pass, from what was known at their creation.
 
@@ -91,10 +109,29 @@ def gov_predict(
     Examples:
       proofmind gov predict --data govdata
       proofmind gov predict --data govdata --test-share 0.2 -o forecasts.csv
+      proofmind gov predict --data govdata --record    # commit forecasts before votes end
     """
     from proofmind.cli.govrun import run_predict
 
-    run_predict(data, dao, test_share, out)
+    run_predict(data, dao, test_share, out, record, workspace, anchor)
+
+
+@gov_app.command("check")
+def gov_check(
+    document: Annotated[
+        Path, typer.Argument(help="A forecast document `gov predict --record` wrote.")
+    ],
+    data: DataOption = Path("govdata"),
+) -> None:
+    """Check a recorded forecast: recompute its proposals' inputs hashes from the tables and
+    score the forecasts of proposals that have an outcome now (Brier score).
+
+    Example:
+      proofmind gov check govdata/forecasts/forecast-1a2b3c4d5e6f.json --data govdata
+    """
+    from proofmind.cli.govrun import run_check
+
+    run_check(data, document)
 
 
 @gov_app.command("texts")

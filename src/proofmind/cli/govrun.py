@@ -82,22 +82,36 @@ def _day(ts: int) -> str:
 
 
 def _open_forecasts(proposals: Any) -> list[tuple[str, int, str, str, float]]:
+    return _fit_open(proposals)[1]
+
+
+def _fit_open(proposals: Any) -> tuple[Any, list[tuple[str, int, str, str, float]]]:
+    """The model fitted on every proposal with an outcome, and its forecasts of the open
+    ones (none: no model)."""
     import numpy as np
 
     from proofmind.gov.forecast import OutcomeModel
 
     open_rows = np.flatnonzero(np.isnan(proposals.passed))
     if not len(open_rows):
-        return []
+        return None, []
     model = OutcomeModel().fit(proposals)
     pending = proposals.take(open_rows)
     p_pass = model.predict(pending)
     found = zip(pending.ids, pending.created, pending.types, pending.texts, p_pass, strict=True)
-    return [(i, int(c), t, x, float(p)) for i, c, t, x, p in found]
+    return model, [(i, int(c), t, x, float(p)) for i, c, t, x, p in found]
 
 
-def run_predict(data: Path, dao: str | None, test_share: float, out: Path | None) -> None:
-    _, name, proposals, evaluation = _evaluate(data, dao, test_share)
+def run_predict(
+    data: Path,
+    dao: str | None,
+    test_share: float,
+    out: Path | None,
+    record: bool = False,
+    workspace: Path | None = None,
+    anchor: bool = True,
+) -> None:
+    con, name, proposals, evaluation = _evaluate(data, dao, test_share)
     table = Table(
         title=f"{name}: trained on {evaluation.train:,} proposals before "
         f"{_day(evaluation.cut)}, tested on the {evaluation.test:,} after "
@@ -122,10 +136,17 @@ def run_predict(data: Path, dao: str | None, test_share: float, out: Path | None
     console.print("Calibration on the test split (forecast bin: mean forecast → observed):")
     for lo, mean, observed, n in evaluation.reliability:
         console.print(f"  {lo:.1f}–{lo + 0.1:.1f}: {mean:.2f} → {observed:.2f} ({n})")
-    forecasts = _open_forecasts(proposals)
+    model, forecasts = _fit_open(proposals)
     if not forecasts:
+        if record:
+            raise InputError(
+                "no open proposal to forecast: nothing to record",
+                hint="record forecasts while a vote is still open",
+            )
         console.print("No open proposal to forecast (every proposal has an outcome).")
         return
+    if record:
+        _record(con, name, model, forecasts, evaluation, data, workspace, anchor)
     if out is None:
         for pid, created, kind, text, p in forecasts[:20]:
             console.print(f"{pid}  {_day(int(created))}  {kind:12} {p:.2f}  {text[:60]}")
@@ -396,3 +417,66 @@ def _actions_section(con: Any, name: str) -> list[str]:
     if len(lines) == 7:
         lines.append("| (none) | | | | | |")
     return lines
+
+
+def _record(
+    con: Any,
+    name: str,
+    model: Any,
+    forecasts: list[tuple[str, int, str, str, float]],
+    evaluation: Any,
+    data: Path,
+    workspace: Path | None,
+    anchor: bool,
+) -> None:
+    from proofmind.gov.record import anchor_forecast, record_forecasts
+    from proofmind.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    metrics = {
+        m: [round(float(x), 4) for x in values[m]]
+        for m in ("ROC-AUC", "Brier")
+        for values in [evaluation.metrics["model"]]
+        if m in values
+    }
+    recorded = record_forecasts(
+        ws,
+        con,
+        name,
+        model,
+        [(pid, p) for pid, _, _, _, p in forecasts],
+        metrics,
+        data / "forecasts",
+    )
+    console.print(
+        f"recorded: model record {recorded.model_record.key}, forecast record "
+        f"{recorded.record.key} (inputs {recorded.inputs_hash[:18]}…) → {recorded.document}"
+    )
+    if not anchor:
+        console.print("Anchor it with `proofmind provenance anchor` before the votes end.")
+        return
+    done = anchor_forecast(ws, ws.connect(), recorded)
+    console.print(
+        f"anchored in block {done.block_number} ({_day(done.block_time)}): before the end of "
+        f"{len(done.before_vote_end)} vote(s)"
+        + (f"; after the end of {len(done.too_late)}" if done.too_late else "")
+    )
+
+
+def run_check(data: Path, document: Path) -> None:
+    from proofmind.gov.record import check_forecast
+    from proofmind.gov.tables import connect
+
+    found = check_forecast(connect(data), document)
+    console.print(
+        f"{len(found.unchanged)} forecast(s) whose inputs the tables reproduce, "
+        f"{len(found.changed)} whose proposal changed or is gone"
+    )
+    for pid in found.changed[:20]:
+        err.print(f"  inputs changed: {pid}")
+    for pid, p, y in found.resolved:
+        console.print(f"  {pid}: forecast {p:.2f}, {'passed' if y else 'rejected'}")
+    if found.brier is not None:
+        console.print(f"Brier score over {len(found.resolved)} resolved: {found.brier:.3f}")
+    else:
+        console.print("No forecast proposal has an outcome yet.")
