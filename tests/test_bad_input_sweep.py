@@ -216,6 +216,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--data", "govdata", "-o", "afile/r.md"], "afile"),
         (["--data", "govtiny", "-o", "r.md"], "too few"),
     ],
+    ("gov", "check"): [
+        (["nosuch.json", "--data", "govdata"], "is not a recorded governance forecast"),
+        (["afile", "--data", "govdata"], "is not a recorded governance forecast"),
+        (["afile", "--data", "nosuchdir"], "holds no proposals table"),
+    ],
     ("gov", "texts"): [
         (["--data", "nosuchdir"], "holds no proposals table"),
         (["--data", "govdata", "--dao", "nosuch"], "no DAO named 'nosuch'"),
