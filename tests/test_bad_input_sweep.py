@@ -200,6 +200,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["proposals.csv", "badvotes.jsonl", "-o", "g", "--strict"], "line 1 of"),
         (["proposals.csv", "nosuch.jsonl", "-o", "g"], "nosuch.jsonl does not exist"),
         (["-o", "g"], "no governance files"),
+        (["proposals.csv", "--rpc", "http://127.0.0.1:9", "-o", "g"], "--rpc goes with --chain"),
         (["--chain", "chaindata", "-o", "g"], "--chain and --governor go together"),
         (["--chain", "chaindata", "--governor", "0x12", "-o", "g"], "is not an address"),
         (["--chain", "nosuchdir", "--governor", "0x" + "a" * 40, "-o", "g"], "holds no logs"),

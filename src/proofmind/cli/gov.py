@@ -66,6 +66,13 @@ def gov_ingest(
         list[str] | None,
         typer.Option(help="OpenZeppelin Governor address (repeatable).", show_default=False),
     ] = None,
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            help="JSON-RPC URL of that chain: outcomes and quorums from the Governor's state().",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Load proposals (and votes) into canonical Parquet tables with DuckDB views.
 
@@ -74,10 +81,11 @@ def gov_ingest(
       proofmind gov ingest snapshot-space.json --dao mydao -o govdata
       proofmind gov ingest snapshot-space.json votes.jsonl -o govdata
       proofmind gov ingest --chain chaindata --governor 0xGOVERNOR -o govdata
+      proofmind gov ingest --chain chaindata --governor 0xGOVERNOR --rpc http://127.0.0.1:8545
     """
     from proofmind.cli.govrun import run_ingest
 
-    run_ingest(files or [], out, dao, strict, chain, governor or [])
+    run_ingest(files or [], out, dao, strict, chain, governor or [], rpc)
 
 
 @gov_app.command("predict")

@@ -26,12 +26,23 @@ def run_ingest(
     strict: bool,
     chain: Path | None = None,
     governors: list[str] | None = None,
+    rpc: str | None = None,
 ) -> None:
     from proofmind.gov.tables import import_governance
 
+    onchain = None
+    if rpc is not None:
+        if chain is None:
+            raise InputError("--rpc goes with --chain and --governor")
+        from proofmind.chain.connect import read_chain_id
+        from proofmind.chain.rpc import http_web3, redact_url
+
+        onchain = http_web3(rpc)
+        read_chain_id(onchain, redact_url(rpc))  # one clear error when it does not answer
     report = import_governance(
-        files, out, dao=dao, strict=strict, chain=chain, governors=governors or []
-    )
+        files, out, dao=dao, strict=strict, chain=chain, governors=governors or [],
+        onchain=onchain,
+    )  # fmt: skip
     console.print(f"proposals: {report.proposals:,} rows → {out / 'proposals'}/")
     console.print(f"votes: {report.votes:,} rows → {out / 'votes'}/")
     if report.actions:

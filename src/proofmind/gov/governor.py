@@ -199,3 +199,50 @@ def governor_rows(
             row["passed"] = int(for_ > against)
         out.proposals.append(row)
     return out
+
+
+STATE_ABI = [
+    {"name": n, "type": "function", "stateMutability": "view",
+     "inputs": [{"name": "x", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]}
+    for n in ("state", "quorum", "proposalSnapshot")
+]  # fmt: skip
+# IGovernor.ProposalState → (status, passed)
+STATES = {
+    0: ("pending", None),
+    1: ("active", None),
+    2: ("canceled", None),
+    3: ("defeated", 0),
+    4: ("succeeded", 1),
+    5: ("queued", 1),
+    6: ("expired", 1),  # succeeded, then not executed in time
+    7: ("executed", 1),
+}
+
+
+def apply_chain_state(w3: Any, governor: str, proposals: list[dict[str, Any]]) -> int:
+    """Settle the proposals of ``governor`` by asking the chain (``w3``): the Governor's
+    ``state()`` (which knows the quorum) gives status and outcome, ``quorum(snapshot)`` the
+    threshold in token units (left 0 while the snapshot is in the future). Returns how many
+    proposals it settled."""
+    from eth_utils.address import to_checksum_address
+    from web3.exceptions import ContractLogicError
+
+    contract = w3.eth.contract(address=to_checksum_address(governor), abi=STATE_ABI)
+    settled = 0
+    for row in proposals:
+        pid = int(row["proposal_id"])
+        try:
+            state = int(contract.functions.state(pid).call())
+        except ContractLogicError as exc:
+            raise InputError(
+                f"{governor} does not know proposal {pid}: {exc}",
+                hint="is --rpc the chain the events were ingested from?",
+            ) from exc
+        row["status"], row["passed"] = STATES.get(state, (f"state {state}", None))
+        try:
+            snapshot = int(contract.functions.proposalSnapshot(pid).call())
+            row["threshold_vp"] = int(contract.functions.quorum(snapshot).call()) / TOKEN_UNIT
+        except ContractLogicError:  # a snapshot in the future: no quorum yet
+            pass
+        settled += 1
+    return settled

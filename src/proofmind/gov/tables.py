@@ -107,10 +107,13 @@ def import_governance(
     strict: bool = False,
     chain: Path | None = None,
     governors: Sequence[str] = (),
+    onchain: Any = None,
 ) -> GovImport:
     """Read Decentraland CSV exports, Snapshot JSON files and the events of OpenZeppelin
     Governor contracts ``governors`` in the chain tables at ``chain`` (`proofmind ingest rpc`)
     into ``out/{proposals,votes,actions}`` (replacing what is there, all or nothing).
+    With ``onchain`` (a Web3 of that chain) the Governor proposals' status, outcome and
+    quorum come from the contract's ``state()`` and ``quorum()`` instead of the events alone.
     Malformed rows are reported with file and line and left out (``strict``: the first one
     fails and nothing is written)."""
     if not paths and chain is None:
@@ -129,7 +132,7 @@ def import_governance(
     actions: list[dict[str, Any]] = []
     vote_lines: list[Path] = []
     if chain is not None:
-        from proofmind.gov.governor import governor_rows, read_chain_logs
+        from proofmind.gov.governor import apply_chain_state, governor_rows, read_chain_logs
 
         for governor in governors:
             if not re.fullmatch(ADDRESS_PATTERN, governor.lower()):
@@ -142,6 +145,8 @@ def import_governance(
             )
             for bad in rows.bad:
                 _bad(report, bad, strict)
+            if onchain is not None:
+                apply_chain_state(onchain, governor, rows.proposals)
             proposals += rows.proposals
             votes += rows.votes
             actions += rows.actions
