@@ -84,7 +84,7 @@ def make_data(folder: Path, proposals: int, votes: int) -> tuple[Path, Path]:
 def measure(folder: Path) -> dict[str, float]:
     """The timed run (in its own process): ingest, features, evaluation, forecast, signals."""
     from proofmind.gov import forecast as fc
-    from proofmind.gov.signals import concentration, concentration_over_time
+    from proofmind.gov.signals import concentration, concentration_over_time, late_swings
     from proofmind.gov.tables import connect, import_governance
 
     times: dict[str, float] = {}
@@ -109,6 +109,9 @@ def measure(folder: Path) -> dict[str, float]:
     top = concentration(con, "bench", limit=50)
     quarters = concentration_over_time(con, "bench")
     times["vote concentration"] = time.perf_counter() - t
+    t = time.perf_counter()
+    swings = late_swings(con, "bench", late=0.1, top_k=10, min_share=0.2)
+    times["late swings"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - start
     times["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     times["proposals"] = report.proposals
@@ -117,6 +120,7 @@ def measure(folder: Path) -> dict[str, float]:
     times["auc_model"] = evaluation.metrics["model"]["ROC-AUC"][0]
     times["auc_type"] = evaluation.metrics["type only"]["ROC-AUC"][0]
     times["signal_rows"] = len(top) + len(quarters)
+    times["swing_rows"] = len(swings)
     return times
 
 

@@ -201,6 +201,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["badprop.csv", "-o", "afile"], "afile is a file"),
         (["proposals.csv", "badvotes.jsonl", "-o", "g", "--strict"], "line 1 of"),
         (["proposals.csv", "nosuch.jsonl", "-o", "g"], "nosuch.jsonl does not exist"),
+        (["-o", "g"], "no governance files"),
+        (["proposals.csv", "--rpc", "http://127.0.0.1:9", "-o", "g"], "--rpc goes with --chain"),
+        (["--chain", "chaindata", "-o", "g"], "--chain and --governor go together"),
+        (["--chain", "chaindata", "--governor", "0x12", "-o", "g"], "is not an address"),
+        (["--chain", "nosuchdir", "--governor", "0x" + "a" * 40, "-o", "g"], "holds no logs"),
     ],
     ("gov", "predict"): [
         (["--data", "nosuchdir"], "holds no proposals table"),
@@ -213,6 +218,16 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--data", "nosuchdir"], "holds no proposals table"),
         (["--data", "govdata", "-o", "afile/r.md"], "afile"),
         (["--data", "govtiny", "-o", "r.md"], "too few"),
+    ],
+    ("gov", "check"): [
+        (["nosuch.json", "--data", "govdata"], "is not a recorded governance forecast"),
+        (["afile", "--data", "govdata"], "is not a recorded governance forecast"),
+        (["afile", "--data", "nosuchdir"], "holds no proposals table"),
+    ],
+    ("gov", "texts"): [
+        (["--data", "nosuchdir"], "holds no proposals table"),
+        (["--data", "govdata", "--dao", "nosuch"], "no DAO named 'nosuch'"),
+        (["--data", "govdata", "--show", "-1"], "--show"),
     ],
     ("monitor", "replay"): [
         (["nosuch.csv"], "nosuch.csv"),

@@ -208,8 +208,9 @@ REWARD_TOKEN = ("proofmind Data Reward", "PMDR")
 _DEPENDS_ON = {"RewardDistributor": "RewardToken"}
 
 
-# Example consumers take per-use constructor arguments: not part of the default suite.
-EXAMPLES = frozenset({"SybilGatedAirdrop"})
+# Example consumers and the governance pair take per-use constructor arguments: not part of
+# the default suite.
+EXAMPLES = frozenset({"SybilGatedAirdrop", "ProofmindGovernor", "ProofmindVotes"})
 
 
 def suite_names() -> list[str]:

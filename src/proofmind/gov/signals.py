@@ -110,3 +110,67 @@ def _ensure(con: duckdb.DuckDBPyConnection, dao: str | None) -> None:
 
 def _float(x: Any) -> float:
     return float("nan") if x is None else float(x)
+
+
+# Last-minute swings: per proposal, the voters among the ``k`` largest (by the voting power of
+# their latest vote) whose latest vote fell in the final ``late`` share of the voting window.
+# The leader (For = choice 1 vs Against = choice 2; Snapshot's single-choice and Governor votes
+# as ingested) is computed with every vote and without those late large votes: when the two
+# differ, the late large holders decided the outcome.
+SWINGS_SQL = """
+WITH v AS (
+    SELECT dao, proposal_id, voter, arg_max(vp, created_at) AS vp,
+        arg_max(choice, created_at) AS choice, max(created_at) AS voted_at
+    FROM votes WHERE dao = $dao GROUP BY dao, proposal_id, voter
+),
+r AS (
+    SELECT v.*, p.created_at AS opens, p.voting_ends_at AS closes,
+        row_number() OVER (PARTITION BY v.dao, v.proposal_id ORDER BY vp DESC, voter) AS size_rank,
+        TRY_CAST(choice AS INTEGER) AS c
+    FROM v JOIN proposals p USING (dao, proposal_id)
+    WHERE p.voting_ends_at > p.created_at
+),
+f AS (
+    SELECT *, (size_rank <= $k AND voted_at >= closes - $late * (closes - opens)) AS late_large
+    FROM r
+),
+t AS (
+    SELECT dao, proposal_id, count(*) AS voters,
+        count(*) FILTER (WHERE late_large) AS late_large_voters,
+        coalesce(sum(vp) FILTER (WHERE late_large), 0) / nullif(sum(vp), 0) AS late_share,
+        coalesce(sum(vp) FILTER (WHERE c = 1), 0) AS for_vp,
+        coalesce(sum(vp) FILTER (WHERE c = 2), 0) AS against_vp,
+        coalesce(sum(vp) FILTER (WHERE c = 1 AND NOT late_large), 0) AS for_before,
+        coalesce(sum(vp) FILTER (WHERE c = 2 AND NOT late_large), 0) AS against_before
+    FROM f GROUP BY dao, proposal_id
+)
+SELECT *, for_vp > against_vp AS for_leads, for_before > against_before AS for_led_before,
+    late_large_voters > 0 AND (for_vp > against_vp) <> (for_before > against_before) AS flipped
+FROM t
+"""
+
+
+def late_swings(
+    con: duckdb.DuckDBPyConnection,
+    dao: str,
+    *,
+    late: float = 0.1,
+    top_k: int = 10,
+    min_share: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Per proposal with votes whose late large votes (the ``top_k`` largest voters voting in the
+    final ``late`` share of the window) hold more than ``min_share`` of the power, or flipped
+    the leader: voters, late large voters, their share, For and Against before and after,
+    and whether they flipped it. Flips first, then the largest late share."""
+    if not 0 < late <= 1:
+        raise ValueError("late must be in (0, 1]")
+    rows = con.execute(
+        f"""SELECT * FROM ({SWINGS_SQL}) WHERE flipped OR late_share > $min
+        ORDER BY flipped DESC, late_share DESC, dao, proposal_id""",
+        {"dao": dao, "k": int(top_k), "late": float(late), "min": float(min_share)},
+    ).fetchall()
+    names = [
+        "dao", "proposal_id", "voters", "late_large_voters", "late_share", "for_vp",
+        "against_vp", "for_before", "against_before", "for_leads", "for_led_before", "flipped",
+    ]  # fmt: skip
+    return [dict(zip(names, row, strict=True)) for row in rows]

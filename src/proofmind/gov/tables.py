@@ -7,6 +7,8 @@ DuckDB, so millions of votes stream to Parquet without passing through Python).
 seconds), threshold_vp, status (as the source has it), passed (1 passed, 0 rejected, null while
 voting or unknown), source (file and line / index).
 ``votes``: dao, proposal_id, voter, choice, vp, created_at.
+``actions`` (Governor proposals): dao, proposal_id, action_index, target, value, signature,
+calldata.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -55,6 +58,17 @@ VOTES = pa.schema(
         ("created_at", pa.int64()),
     ]
 )
+ACTIONS = pa.schema(
+    [
+        ("dao", pa.string()),
+        ("proposal_id", pa.string()),
+        ("action_index", pa.int32()),
+        ("target", pa.string()),
+        ("value", pa.string()),  # wei, decimal text (uint256)
+        ("signature", pa.string()),
+        ("calldata", pa.string()),
+    ]
+)
 DECENTRALAND = (
     "proposal_id",
     "author",
@@ -66,6 +80,8 @@ DECENTRALAND = (
     "status",
 )
 JSON_LINES = (".jsonl", ".ndjson")
+# tables computed from the proposals (`gov texts`), removed when the proposals are replaced
+DERIVED = ("texts",)
 # DuckDB's working memory for governance queries: beyond it, sorts and windows spill to disk, so
 # ten million votes use no more memory than one million.
 MEMORY_LIMIT = "512MB"
@@ -77,25 +93,63 @@ PASSED = {"passed": 1, "enacted": 1, "out_of_budget": 1, "rejected": 0}
 class GovImport:
     proposals: int = 0
     votes: int = 0
+    actions: int = 0
     bad_rows: list[BadRow] = field(default_factory=list)
     # JSON-lines files with a malformed line, read line by line (slowly) to name each one
     read_line_by_line: list[str] = field(default_factory=list)
 
 
 def import_governance(
-    paths: Sequence[Path], out: Path, *, dao: str | None = None, strict: bool = False
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    dao: str | None = None,
+    strict: bool = False,
+    chain: Path | None = None,
+    governors: Sequence[str] = (),
+    onchain: Any = None,
 ) -> GovImport:
-    """Read Decentraland CSV exports and Snapshot JSON files into ``out/{proposals,votes}``
-    (replacing what is there, all or nothing). Malformed rows are reported with file and line
-    and left out (``strict``: the first one fails and nothing is written)."""
-    if not paths:
+    """Read Decentraland CSV exports, Snapshot JSON files and the events of OpenZeppelin
+    Governor contracts ``governors`` in the chain tables at ``chain`` (`proofmind ingest rpc`)
+    into ``out/{proposals,votes,actions}`` (replacing what is there, all or nothing).
+    With ``onchain`` (a Web3 of that chain) the Governor proposals' status, outcome and
+    quorum come from the contract's ``state()`` and ``quorum()`` instead of the events alone.
+    Malformed rows are reported with file and line and left out (``strict``: the first one
+    fails and nothing is written)."""
+    if not paths and chain is None:
         raise InputError(
-            "no governance files to import", hint="give proposals.csv or Snapshot JSON"
+            "no governance files to import",
+            hint="give proposals.csv or Snapshot JSON, or --chain DIR --governor ADDRESS",
+        )
+    if (chain is None) != (not governors):
+        raise InputError(
+            "--chain and --governor go together",
+            hint="--chain DIR (from `proofmind ingest rpc`) --governor ADDRESS",
         )
     report = GovImport()
     proposals: list[dict[str, Any]] = []
     votes: list[dict[str, Any]] = []
+    actions: list[dict[str, Any]] = []
     vote_lines: list[Path] = []
+    if chain is not None:
+        from proofmind.gov.governor import apply_chain_state, governor_rows, read_chain_logs
+
+        for governor in governors:
+            if not re.fullmatch(ADDRESS_PATTERN, governor.lower()):
+                raise InputError(f"--governor {governor!r} is not an address")
+        logs, times = read_chain_logs(chain, governors)
+        for governor in governors:
+            mine = [log for log in logs if str(log["address"]).lower() == governor.lower()]
+            rows = governor_rows(
+                mine, times, dao or f"governor-{governor.lower()[:10]}", str(chain)
+            )
+            for bad in rows.bad:
+                _bad(report, bad, strict)
+            if onchain is not None:
+                apply_chain_state(onchain, governor, rows.proposals)
+            proposals += rows.proposals
+            votes += rows.votes
+            actions += rows.actions
     for given in paths:
         path = Path(given)
         if not path.is_file():
@@ -121,6 +175,11 @@ def import_governance(
         if key in seen:
             _bad(report, BadRow(row["source"], None, f"duplicate proposal {key[1]}"), strict)
         seen.add(key)
+    if not proposals and chain is not None and not paths:
+        raise InputError(
+            f"no ProposalCreated event of {', '.join(governors)} in {chain}",
+            hint="check the Governor address and that `ingest rpc` covered its blocks",
+        )
     if not proposals:
         raise InputError(
             f"no proposal could be read from {', '.join(str(p) for p in paths)}",
@@ -136,10 +195,17 @@ def import_governance(
             staged / "proposals" / "part.parquet",
         )
         report.votes = _write_votes(votes, vote_lines, proposals, dao, staged, report, strict)
-        for name in ("proposals", "votes"):
+        (staged / "actions").mkdir()
+        pq.write_table(
+            pa.Table.from_pylist(actions, schema=ACTIONS), staged / "actions" / "part.parquet"
+        )
+        report.actions = len(actions)
+        for name in ("proposals", "votes", "actions"):
             if (out / name).exists():
                 shutil.rmtree(out / name)
             (staged / name).rename(out / name)
+        for derived in DERIVED:  # made from the tables just replaced: stale now
+            shutil.rmtree(out / derived, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         if made:
@@ -152,14 +218,22 @@ def import_governance(
 
 
 def connect(data: Path) -> duckdb.DuckDBPyConnection:
-    """DuckDB views ``proposals`` and ``votes`` over the tables `gov ingest` wrote."""
+    """DuckDB views ``proposals`` and ``votes`` over the tables `gov ingest` wrote (and
+    ``texts`` when `gov texts` made it)."""
     if not (data / "proposals").is_dir():
         raise InputError(
             f"{data} holds no proposals table",
             hint="write it with `proofmind gov ingest FILES -o DIR` and pass --data DIR",
         )
     con = _duckdb(data / ".spill")
-    for name in ("proposals", "votes"):
+    if not (data / "actions").is_dir():  # written before Governor actions were a table
+        con.execute(
+            "CREATE TABLE actions (dao VARCHAR, proposal_id VARCHAR, action_index INTEGER, "
+            "target VARCHAR, value VARCHAR, signature VARCHAR, calldata VARCHAR)"
+        )
+    for name in ("proposals", "votes", "actions", *DERIVED):
+        if name in (*DERIVED, "actions") and not (data / name).is_dir():
+            continue
         pattern = sql_string(f"{data / name}/*.parquet")
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({pattern})")
     return con
@@ -180,8 +254,6 @@ def _time(text: str) -> int:
 
 
 def _decentraland(path: Path, dao: str, report: GovImport, strict: bool) -> list[dict[str, Any]]:
-    import re
-
     rows: list[dict[str, Any]] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -379,8 +451,6 @@ def _vote_lines_slowly(
 ) -> int:
     """Read a JSON-lines file of votes line by line into ``target`` (Parquet, written in
     batches), naming each malformed line. Returns the number of votes written."""
-    import re
-
     rows: list[dict[str, Any]] = []
     written = 0
     try:
