@@ -89,14 +89,10 @@ def run_package(
 
 
 def run_list(path: Path | None) -> None:
-    workspace = open_workspace(path)
-    rows = workspace.state.conn.execute(
-        "SELECT key, value FROM kv WHERE key LIKE 'zk.package.%' AND key NOT LIKE 'zk.package.0x%'"
-        " ORDER BY key"
-    ).fetchall()
+    from proofmind.app.oracle import list_models
+
     table = Table("name", "model id", "logrows", "input", "srs")
-    for row in rows:
-        pkg = load_package(workspace, row["key"].removeprefix("zk.package."))
+    for pkg in list_models(open_workspace(path)):
         table.add_row(
             pkg.name,
             "0x" + pkg.model_id.hex()[:16] + "…",
@@ -255,48 +251,22 @@ def _existing(path: Path | None, request_id: int) -> tuple[Workspace, OracleClie
     return workspace, oracle, state
 
 
-def _package_of(workspace: Workspace, oracle: OracleClient, model_id: bytes) -> zk.Package | None:
-    """The workspace's package served under the oracle's ``model_id`` (in either mode, by the
-    model's registrant)."""
-    from proofmind.oracle.client import oracle_model_id
-
-    owner = str(oracle.model(model_id)["owner"])
-
-    rows = workspace.state.conn.execute(
-        "SELECT key FROM kv WHERE key LIKE 'zk.package.%' AND key NOT LIKE 'zk.package.0x%'"
-    ).fetchall()
-    for row in rows:
-        try:
-            pkg = load_package(workspace, row["key"].removeprefix("zk.package."))
-        except InputError:
-            continue
-        if any(
-            oracle_model_id(pkg, mode, owner) == model_id for mode in (Mode.ZK, Mode.OPTIMISTIC)
-        ):
-            return pkg
-    return None
-
-
 def run_status(path: Path | None, request_id: int) -> None:
-    workspace, oracle, state = _existing(path, request_id)
-    console.print(f"request {request_id}: [bold]{state.status.name.lower()}[/bold]")
-    console.print(
-        f"  model 0x{state.model_id.hex()}, fee {state.fee} wei, deadline block {state.deadline}"
-    )
-    if state.status in (Status.PROPOSED, Status.FULFILLED):
-        event = (
-            oracle.oracle.events.InferenceFulfilled
-            if state.status == Status.FULFILLED
-            else oracle.oracle.events.InferenceProposed
+    from proofmind.app.oracle import request_status
+
+    workspace = open_workspace(path)
+    view = request_status(workspace, workspace.connect(), request_id)
+    console.print(f"request {request_id}: [bold]{view.status}[/bold]")
+    console.print(f"  model {view.model_id}, fee {view.fee} wei, deadline block {view.deadline}")
+    if view.output is not None:
+        shown = (
+            str(view.output)
+            if view.output_scale is None
+            else _fixed_point(view.output, view.output_scale)
         )
-        logs = event().get_logs(from_block=0, argument_filters={"requestId": request_id})
-        if logs:
-            output = [int(v) for v in logs[-1]["args"]["output"]]
-            pkg = _package_of(workspace, oracle, state.model_id)
-            shown = str(output) if pkg is None else _fixed_point(output, pkg.output_scale)
-            console.print(f"  output {shown}")
-        if state.status == Status.PROPOSED:
-            console.print(f"  challenge window ends at block {state.challenge_ends}")
+        console.print(f"  output {shown}")
+    if view.challenge_ends is not None:
+        console.print(f"  challenge window ends at block {view.challenge_ends}")
 
 
 def _wei(amount: int) -> str:
