@@ -193,3 +193,35 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
         if state.status == Status.PROPOSED:
             view.challenge_ends = state.challenge_ends
     return view
+
+
+def create_request(
+    workspace: Workspace,
+    chain: Chain,
+    model: str,
+    mode: str,
+    values: list[float],
+    callback_gas: int = 0,
+) -> tuple[int, list[int], int]:
+    """Ask the oracle for ``model``'s answer on ``values`` (`proofmind oracle request`):
+    the request id, the fixed-point input sent, and its scale."""
+    import math
+
+    from proofmind.ml import zk
+    from proofmind.oracle.service import parse_mode
+
+    bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
+    if bad is not None:
+        raise InputError(f"input value {bad} is {values[bad]}, not a finite number")
+    pkg = load_package(workspace, model)
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    chosen = parse_mode(mode)
+    model_id = oracle_model_id(pkg, chosen, chain.default_account.address)
+    if not oracle.model_exists(model_id):
+        raise InputError(
+            f"{model} is not served in {mode} mode",
+            hint=f"run `proofmind oracle register {model} --mode {mode}`",
+        )
+    fixed = zk.check_input(pkg, zk.quantize(values, pkg.input_scale))
+    request_id = oracle.request(model_id, fixed, callback_gas=callback_gas)
+    return request_id, fixed, pkg.input_scale

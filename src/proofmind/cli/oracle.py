@@ -218,21 +218,15 @@ def _fixed_point(values: list[int], scale: int, limit: int = 8) -> str:
 
 
 def run_request(path: Path | None, name: str, mode: str, values: str, callback_gas: int) -> None:
-    from proofmind.oracle.client import oracle_model_id
+    from proofmind.app.oracle import create_request
 
     parsed = parse_values(values)
     workspace = open_workspace(path)
-    chain = workspace.connect()
-    pkg = load_package(workspace, name)
-    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
-    model_id = oracle_model_id(pkg, parse_mode(mode), chain.default_account.address)
-    if not oracle.model_exists(model_id):
-        raise InputError(f"{name} is not served in {mode} mode",
-                         hint=f"run `proofmind oracle register {name} --mode {mode}`")  # fmt: skip
-    fixed = zk.check_input(pkg, zk.quantize(parsed, pkg.input_scale))
-    request_id = oracle.request(model_id, fixed, callback_gas=callback_gas)
+    request_id, fixed, scale = create_request(
+        workspace, workspace.connect(), name, mode, parsed, callback_gas
+    )
     console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
-    console.print(f"  input {_fixed_point(fixed, pkg.input_scale)}")
+    console.print(f"  input {_fixed_point(fixed, scale)}")
 
 
 def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
