@@ -309,16 +309,9 @@ def _logging() -> None:
 
 def _policy(workspace: Workspace, chain: Chain) -> Any:
     """The node's and watcher's model policy from the workspace's [oracle] settings."""
-    from proofmind.oracle.client import ModelPolicy
-    from proofmind.settings import OracleSettings
+    from proofmind.app.hosting import model_policy
 
-    settings = OracleSettings.load(workspace.config_path)
-    committee = settings.trusted_committee
-    return ModelPolicy(
-        settings.model_owner or chain.default_account.address,
-        settings.max_bond_wei,
-        None if committee is None else frozenset(a.lower() for a in committee),
-    )
+    return model_policy(workspace, chain)
 
 
 def run_serve(

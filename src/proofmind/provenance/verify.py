@@ -106,9 +106,8 @@ def verify_record(
     verifier = _Verifier(workspace, ledger, connect or workspace.connect, workers)
     report = VerifyReport(path.name)
     for ancestor in ledger.ancestors(record):
-        if ancestor.key == record.key:
-            ancestor = replace(ancestor, path=str(path))
-        report.findings.append(verifier.check(ancestor))
+        checked = replace(ancestor, path=str(path)) if ancestor.key == record.key else ancestor
+        report.findings.append(verifier.check(checked))
     return report
 
 
