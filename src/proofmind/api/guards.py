@@ -142,17 +142,14 @@ def _caller(request: Request, services: Services, *, required: bool) -> ApiKey |
             slug="missing-credentials",
             headers={"WWW-Authenticate": 'Bearer realm="proofmind"'},
         )
-    who = (
-        f"key:{key.id}"
-        if key is not None
-        else f"ip:{request.client.host if request.client else '-'}"
-    )
+    host = request.client.host if request.client else "-"
+    who = f"key:{key.id}" if key is not None else f"ip:{host}"
     wait = services.limiter.take(who)
     if wait > 0:
+        caller = f"API key {key.prefix}…" if key is not None else f"address {host}"
         raise ApiProblem(
             429,
-            f"too many requests from {who.split(':', maxsplit=1)[0]} "
-            f"{key.prefix + '…' if key else (request.client.host if request.client else '')}",
+            f"too many requests from {caller}",
             hint=f"retry in {wait:.1f} s",
             slug="rate-limited",
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
