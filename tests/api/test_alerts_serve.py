@@ -4,6 +4,7 @@ workspace reaches a Server-Sent Events client within 2 s; SIGTERM stops it clean
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import queue
 import re
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from web3 import Web3
 
+from proofmind.chain.base import Chain
 from proofmind.client import Client
 from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
@@ -67,12 +70,17 @@ def test_alert_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
 
 
 @pytest.fixture
-def served(ws: Workspace) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`proofmind serve --port 0` over ``ws``; its URL (read from its first line)."""
+def served(
+    ws: Workspace, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`proofmind serve --port 0` over ``ws`` (more arguments and environment by indirect
+    parametrization); its URL, read from its first line."""
+    args, extra_env = getattr(request, "param", ([], {}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
     env["PROOFMIND_API_SSE_POLL_SECONDS"] = "0.1"
+    env |= {k: v(request) if callable(v) else v for k, v in extra_env.items()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "proofmind", "serve", "--port", "0", "-w", str(ws.root)],
+        [sys.executable, "-m", "proofmind", "serve", "--port", "0", "-w", str(ws.root), *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -145,3 +153,43 @@ def test_sse_delivers_a_stored_alert_within_two_seconds(
     assert any("stopped: api stopped" in line for line in rest), rest
     store.close()
     assert Path(ws.root / "monitor" / "alerts.sqlite").is_file()
+
+
+WATCHED = "0x00000000000000000000000000000000000b0b0b"
+
+
+def _rpc_url(request: pytest.FixtureRequest) -> str:
+    chain = request.getfixturevalue("chain")
+    return str(chain.w3.provider.endpoint_uri)
+
+
+MONITOR = (
+    ["--monitor", "-d", "watch", "--params", json.dumps({"watch": {"addresses": [WATCHED]}})],
+    {"PROOFMIND_CHAIN_BACKEND": "rpc", "PROOFMIND_CHAIN_RPC_URL": _rpc_url},
+)
+
+
+@pytest.mark.devnet
+@pytest.mark.parametrize("served", [MONITOR], indirect=True, ids=["monitor"])
+def test_serve_hosts_the_monitor_whose_alerts_stream_live(
+    chain: Chain, served: tuple[subprocess.Popen[str], str]
+) -> None:
+    process, url = served
+    with Client(url, timeout=10) as api:
+        deadline = time.monotonic() + 15
+        while api.health()["tasks"].get("monitor", {}).get("state") != "running":
+            assert time.monotonic() < deadline, api.health()
+            time.sleep(0.1)
+        stream = api.stream_alerts(timeout=15)
+        time.sleep(1.5)  # the monitor has read the chain head and the stream is open
+        sent_at = time.monotonic()
+        chain.sender().send({"to": Web3.to_checksum_address(WATCHED), "value": 10**18})
+        got = next(stream)
+        latency = time.monotonic() - sent_at
+        assert got["detector"] == "watch" and got["subject"].lower() == WATCHED
+        assert latency < 5.0, latency  # the monitor polls each second, the stream 10 times
+        stream.close()  # type: ignore[attr-defined]
+        assert api.health()["tasks"]["monitor"]["restarts"] == 0
+        assert 'proofmind_task_up{task="monitor"} 1' in api.http.get("/metrics").text
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
