@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,15 @@ def record_view(workspace: Workspace, record: LocalRecord) -> dict[str, Any]:
 def shown_path(workspace: Workspace, path: str | None) -> str | None:
     if path is None:
         return None
-    project = workspace.root.parent.resolve()
-    try:
-        return str(Path(path).relative_to(project))
-    except ValueError:
-        return Path(path).name
+    project = _project_prefix(workspace.root)
+    if path.startswith(project):  # paths in the ledger are absolute and resolved
+        return path[len(project) :]
+    return os.path.basename(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _project_prefix(root: Path) -> str:
+    return str(root.parent.resolve()).rstrip(os.sep) + os.sep
 
 
 def list_records(

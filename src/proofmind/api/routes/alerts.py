@@ -59,9 +59,9 @@ def alerts(
     if not svc.has_alert_store():
         return page_response(request, Page(()), lambda a: a)
     page = list_alerts(svc.alerts(), filters, limit=limit, cursor=cursor)
-    return page_response(
-        request, page, lambda a: a.to_dict(), [("total", svc.alerts().count(**filters.__dict__))]
-    )
+    # the total is counted for the first page only: later pages of the same list need not
+    extra = [] if cursor else [("total", svc.alerts().count(**filters.__dict__))]
+    return page_response(request, page, lambda a: a.to_dict(), extra)
 
 
 def _event(alert: StoredAlert) -> str:

@@ -33,9 +33,10 @@ def records(
 
 
 @router.get("/records/{ref}", response_model=RecordOut)
-def record(request: Request, ref: str) -> Response:
+async def record(request: Request, ref: str) -> Response:
     """One record by local key or 0x id (on-chain record id or content hash). Anchored
     records carry an ETag and may be cached; send If-None-Match to get 304."""
+    # on the event loop: one primary-key read, cheaper than the hop to a worker thread
     ws = services(request).workspace
     found = get_record(ws, ref)
     return cached(request, record_view(ws, found), stable=found.anchored)
@@ -76,7 +77,7 @@ def _by_kind(kind: str, plural: str) -> None:
         page = list_records(ws, kind=kind, limit=limit, cursor=cursor)
         return page_response(request, page, lambda r: record_view(ws, r))
 
-    def one(request: Request, ref: str) -> Response:
+    async def one(request: Request, ref: str) -> Response:
         ws = services(request).workspace
         found = get_record(ws, ref, kind=kind)
         return cached(request, record_view(ws, found), stable=found.anchored)
