@@ -139,6 +139,20 @@ async def load(url: str, paths: list[str], clients: int, seconds: float) -> dict
     }
 
 
+def server_seconds(url: str) -> tuple[float, int]:
+    """Time the server spent inside the application (its own histogram), and requests."""
+    text = httpx.get(url + "/metrics").text
+    total = sum(
+        float(m)
+        for m in re.findall(r"^proofmind_api_request_seconds_sum\{[^}]*\} (\S+)", text, re.M)
+    )
+    count = sum(
+        float(m)
+        for m in re.findall(r"^proofmind_api_request_seconds_count\{[^}]*\} (\S+)", text, re.M)
+    )
+    return total, int(count)
+
+
 def in_process(ws: Any, keys: list[int], n: int = 20_000) -> dict[str, float]:
     """The record handler's work without the framework: look up, view, serialize, ETag."""
     from starlette.requests import Request
@@ -241,9 +255,15 @@ def main() -> None:
                 ],
             }
             asyncio.run(load(url, scenarios["GET /api/v1/records/{key}"][:200], 10, 1.0))  # warm
-            for name, paths in scenarios.items():
-                results[name] = asyncio.run(load(url, paths, args.clients, args.seconds))
-                print(name, json.dumps(results[name]), flush=True)
+            for clients in sorted({args.clients, 10}, reverse=True):
+                for name, paths in scenarios.items():
+                    before = server_seconds(url)
+                    result = asyncio.run(load(url, paths, clients, args.seconds))
+                    after = server_seconds(url)
+                    # mean time inside the app per request (middleware, routing, handler)
+                    result["app_ms"] = (after[0] - before[0]) / (after[1] - before[1]) * 1000
+                    results[f"{name} × {clients} clients"] = result
+                    print(name, clients, json.dumps(result), flush=True)
             results["in-process record handler"] = in_process(ws, keys)
             print("in-process", json.dumps(results["in-process record handler"]), flush=True)
             results["SSE"] = sse_latency(url, ws.root, alerts=100, watchers=10)

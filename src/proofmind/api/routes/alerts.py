@@ -28,7 +28,7 @@ KEEPALIVE_SECONDS = 15.0
 Text = Annotated[str | None, Query(max_length=200)]
 
 
-def _filters(
+async def _filters(
     detector: Text = None,
     subject: Text = None,
     severity: Annotated[
@@ -47,7 +47,7 @@ Filters = Annotated[AlertFilter, Depends(_filters)]
 
 
 @router.get("", response_model=AlertPage)
-def alerts(
+async def alerts(
     request: Request,
     filters: Filters,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -55,6 +55,7 @@ def alerts(
 ) -> Response:
     """Alerts matching every filter given, newest first, a page at a time (keyset pagination:
     as fast on page 1,000 as on page 1)."""
+    # on the event loop, like record pages: indexed reads, then pure Python
     svc = services(request)
     if not svc.has_alert_store():
         return page_response(request, Page(()), lambda a: a)

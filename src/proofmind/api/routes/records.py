@@ -20,13 +20,15 @@ FORMATS = {"json": "application/json", "prov": "application/json", "dot": "text/
 
 
 @router.get("/records", response_model=RecordPage)
-def records(
+async def records(
     request: Request,
     kind: Annotated[str | None, Query(description="dataset, run, model or inference")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Response:
     """Every record of the workspace, oldest first, a page at a time."""
+    # on the event loop: a keyset page is one indexed read and pure Python after it, which
+    # the GIL would serialise on a worker thread anyway
     ws = services(request).workspace
     page = list_records(ws, kind=kind, limit=limit, cursor=cursor)
     return page_response(request, page, lambda r: record_view(ws, r))
