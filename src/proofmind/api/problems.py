@@ -134,6 +134,12 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     import logging
 
+    from proofmind.chain.revert import contract_revert
+
+    revert = contract_revert(exc)  # a view call the contract refused: the CLI's words
+    if revert is not None:
+        return problem(409, str(revert), slug="contract-reverted", instance=request.url.path)
+
     logging.getLogger("proofmind.api").exception("unexpected error on %s", request.url.path)
     return problem(
         500,

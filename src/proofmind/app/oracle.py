@@ -11,6 +11,7 @@ from typing import Any
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.chain.base import Chain
+from proofmind.chain.revert import contract_revert
 from proofmind.errors import InputError, NotFound, WorkspaceError
 from proofmind.ml.zk import Package
 from proofmind.oracle.client import Mode, OracleClient, Status, load_package, oracle_model_id
@@ -167,7 +168,15 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
     if not 0 <= request_id < 2**256:
         raise InputError(f"request id {request_id} is out of range")
     oracle = OracleClient.open(chain, workspace, deploy_missing=False)
-    state = oracle.state(request_id)
+    try:
+        state = oracle.state(request_id)
+    except Exception as exc:
+        revert = contract_revert(exc)
+        if revert is None:
+            raise
+        if revert.error_name == "UnknownRequest":  # same words as the CLI, as a 404
+            raise NotFound(revert.message, hint=revert.hint) from exc
+        raise revert from exc
     if state.status == Status.NONE:
         raise NotFound(f"request {request_id} does not exist on {oracle.address}")
     view = RequestView(
