@@ -3,6 +3,8 @@ request on chain (as `proofmind oracle request` does) and its status reads back 
 
 from __future__ import annotations
 
+import asyncio
+import time
 import warnings
 from pathlib import Path
 
@@ -10,10 +12,12 @@ import numpy as np
 import pytest
 
 from proofmind.app.apikeys import create_key
+from proofmind.app.hosting import oracle_service
+from proofmind.app.runner import Supervisor
 from proofmind.chain.base import Chain
 from proofmind.client import ApiError
 from proofmind.ml.onnx_models import reference_mlp
-from proofmind.oracle.client import Mode, Terms
+from proofmind.oracle.client import Mode, OracleClient, Terms
 from proofmind.oracle.service import package_model, register
 from proofmind.workspace import Workspace
 
@@ -59,3 +63,27 @@ def test_models_requests_and_status(
     assert zk_mode.json()["detail"] == (
         "mlp is not served in zk mode — run `proofmind oracle register mlp --mode zk`"
     )
+    # the node, hosted as a task the way `proofmind serve -m mlp` hosts it, answers it
+    request_id = created["request_id"]
+    OracleClient.open(chain, ws, deploy_missing=False).deposit(10**18)  # the node's bonds
+    supervisor = Supervisor(backoff=0.1)
+    supervisor.add("oracle-node", oracle_service(ws, ["mlp"], poll=0.05, connect=lambda: chain))
+
+    async def serve_until_proposed() -> None:
+        shutdown = asyncio.Event()
+        runner = asyncio.create_task(supervisor.run(shutdown))
+        deadline = time.monotonic() + 15
+        while api.oracle_request(request_id)["status"] != "proposed":
+            assert time.monotonic() < deadline, supervisor.health()
+            await asyncio.sleep(0.2)
+        shutdown.set()
+        await asyncio.wait_for(runner, 10)
+
+    asyncio.run(serve_until_proposed())
+    assert supervisor.status["oracle-node"].restarts == 0
+    answered = api.oracle_request(request_id)
+    assert answered["output"] and answered["challenge_ends"] > 0
+    assert len(answered["output_values"]) == len(answered["output"])
+    queue = api.oracle_requests()["items"]
+    assert [(r["request_id"], r["state"]) for r in queue] == [(request_id, "proposed")]
+    assert api.oracle_requests(state="done")["items"] == []

@@ -86,9 +86,11 @@ def monitor_service(
     confirmations: int = 0,
     start_block: int | str = "latest",
     poll: float = 1.0,
+    connect: Callable[[], Chain] | None = None,
 ) -> Service:
     """`proofmind monitor run` (block detectors, alerts into the workspace's store) on a
-    worker thread; rebuilt from its stored state after a failure."""
+    worker thread; rebuilt from its stored state after a failure. ``connect`` gives the chain
+    (default: the workspace's)."""
 
     def build() -> Any:
         from proofmind.monitor.registry import load_detectors
@@ -96,7 +98,7 @@ def monitor_service(
         from proofmind.monitor.store import AlertStore
         from proofmind.store.state import StateDB
 
-        chain = workspace.connect()
+        chain = (connect or workspace.connect)()
         folder = workspace.root / "monitor"
         folder.mkdir(parents=True, exist_ok=True)
         return MonitorService(
@@ -121,15 +123,17 @@ def oracle_service(
     confirmations: int = 0,
     poll: float = 0.25,
     start_block: int | str = 0,
+    connect: Callable[[], Chain] | None = None,
 ) -> Service:
-    """The oracle node serving ``models`` (packaged model names)."""
+    """The oracle node serving ``models`` (packaged model names); ``connect`` gives the chain
+    (default: the workspace's)."""
 
     async def run(shutdown: asyncio.Event) -> None:
         from proofmind.oracle.client import OracleClient, load_package
         from proofmind.oracle.node import NodeConfig, OracleNode
 
         def build() -> OracleNode:
-            chain = workspace.connect()
+            chain = (connect or workspace.connect)()
             policy = model_policy(workspace, chain)
             config = NodeConfig(
                 confirmations=confirmations,
