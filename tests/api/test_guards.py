@@ -4,6 +4,7 @@ and nothing written."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -207,7 +208,11 @@ def test_cors_is_configurable(ws: Workspace, make_api: MakeApi) -> None:
 
 def test_openapi_and_metrics(ws: Workspace, make_api: MakeApi) -> None:
     _, http = make_api()
-    assert http.get("/docs").status_code == 200
+    docs = http.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()
+    for asset in re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', docs.text):
+        assert http.get(asset).status_code == 200, asset  # served here, offline
+    assert http.get("/redoc").status_code == 200
     paths = http.get("/openapi.json").json()["paths"]
     for path in (
         "/api/v1/records/{ref}/lineage",

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from proofmind import __version__
 from proofmind.api import problems
@@ -39,12 +40,15 @@ def create_app(
         finally:
             await services.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc from assets shipped in a Python package, not a CDN
+    app = FastAPIOffline(
         title="proofmind",
         version=__version__,
         summary="Lineage records, verification, the verifiable AI oracle, alerts and rewards "
         "of a proofmind workspace.",
         docs_url="/docs",
+        redoc_url="/redoc",
+        static_url="/docs-assets",
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
