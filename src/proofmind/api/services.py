@@ -70,12 +70,20 @@ class AlertHub:
         self.poll = poll
         self._queues: set[asyncio.Queue[StoredAlert]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._primed: asyncio.Event | None = None
         self._last = 0
         self.closing = asyncio.Event()
 
-    async def _run(self) -> None:
+    @property
+    def position(self) -> int:
+        """The newest alert id the hub has handed out (or found when it started): every alert
+        after it reaches each subscriber's queue."""
+        return self._last
+
+    async def _run(self, primed: asyncio.Event) -> None:
         store = self._store()
         self._last = await asyncio.to_thread(store.last_id)
+        primed.set()
         while self._queues and not self.closing.is_set():
             new = await asyncio.to_thread(alerts_after, store, self._last)
             for alert in new:
@@ -93,8 +101,11 @@ class AlertHub:
         queue: asyncio.Queue[StoredAlert] = asyncio.Queue()
         self._queues.add(queue)
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="alert-hub")
+            self._primed = asyncio.Event()
+            self._task = asyncio.create_task(self._run(self._primed), name="alert-hub")
         try:
+            assert self._primed is not None
+            await self._primed.wait()  # from here on, nothing after `position` is missed
             yield queue
         finally:
             self._queues.discard(queue)

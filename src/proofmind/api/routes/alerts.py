@@ -106,12 +106,15 @@ async def stream(
         try:
             async with hub.subscribe() as queue:
                 yield "retry: 1000\n: connected\n\n"
-                last = resume if resume is not None else await run_in_threadpool(store.last_id)
-                if resume is not None:
-                    for alert in await run_in_threadpool(alerts_after, store, resume, filters):
+                last = hub.position if resume is None else resume
+                while resume is not None and last < hub.position:  # what was missed, in pages
+                    missed = await run_in_threadpool(alerts_after, store, last, filters)
+                    for alert in missed:
                         last = alert.id
                         svc.metrics.streamed.inc()
                         yield _event(alert)
+                    if len(missed) < 500:
+                        break
                 quiet_since = time.monotonic()
                 while not hub.closing.is_set():
                     get = asyncio.ensure_future(queue.get())
