@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from proofmind.api.problems import PROBLEM_JSON, ApiProblem, problem
+from proofmind.api.problems import ApiProblem, problem
 from proofmind.app.apikeys import ApiKey, check_key
 
 if TYPE_CHECKING:
@@ -225,7 +225,6 @@ def _template(scope: Scope) -> str:
 
 
 __all__ = [
-    "PROBLEM_JSON",
     "BodyLimit",
     "RateLimiter",
     "RequestMetrics",

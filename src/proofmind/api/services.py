@@ -161,6 +161,11 @@ class Services:
             self._hub = AlertHub(self.alerts, self.settings.sse_poll_seconds)
         return self._hub
 
+    def end_streams(self) -> None:
+        """Let every open alert stream finish (the server is shutting down)."""
+        if self._hub is not None:
+            self._hub.closing.set()
+
     async def close(self) -> None:
         if self._hub is not None:
             await self._hub.close()

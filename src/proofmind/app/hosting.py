@@ -53,9 +53,9 @@ def api_service(
 
         async def stop_on_shutdown() -> None:
             await shutdown.wait()
-            hub = getattr(getattr(app.state, "services", None), "_hub", None)
-            if hub is not None:
-                hub.closing.set()  # live streams end, so the server can close
+            services = getattr(app.state, "services", None)
+            if services is not None:
+                services.end_streams()  # live streams end, so the server can close
             server.should_exit = True
 
         stopper = asyncio.ensure_future(stop_on_shutdown())
