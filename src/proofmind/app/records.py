@@ -11,7 +11,7 @@ from typing import Any
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import InputError, NotFound, WorkspaceError
 from proofmind.provenance.ledger import KIND_NAMES, Ledger, LocalRecord
-from proofmind.provenance.lineage import export, record_json
+from proofmind.provenance.lineage import export, lineage_records, record_json
 from proofmind.provenance.records import Kind
 from proofmind.workspace import Workspace
 
@@ -88,11 +88,19 @@ def get_record(workspace: Workspace, ref: str, *, kind: str | None = None) -> Lo
     return record
 
 
-def record_lineage(workspace: Workspace, ref: str | None, fmt: str = "json") -> tuple[int, str]:
+def record_lineage(
+    workspace: Workspace, ref: str | None, fmt: str = "json", *, paths: bool = False
+) -> tuple[int, str]:
     """``ref`` and its ancestors (everything when None) as JSON, PROV-JSON or DOT text; with
-    the number of records exported. The same as `proofmind provenance lineage`."""
+    the number of records exported (`proofmind provenance lineage`). ``paths``: ``ref`` may
+    also be a committed file's path (the CLI's reading; the HTTP API never allows it)."""
     ledger = Ledger(workspace)
-    records = ledger.all() if ref is None else ledger.ancestors(get_record(workspace, ref))
+    if ref is None:
+        records = ledger.all()
+    elif paths:
+        records = lineage_records(ledger, ref)
+    else:
+        records = ledger.ancestors(get_record(workspace, ref))
     records = sorted(records, key=lambda r: r.key)
     return len(records), export(records, fmt)
 
