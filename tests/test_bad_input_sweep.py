@@ -353,9 +353,21 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("oracle", "refund"): [(["999"], "UnknownRequest"), (["--", "-1"], "request_id")],
     ("oracle", "serve"): [(["-m", "nosuch"], "nosuch"), (["-m", "x", "--provers", "0"], "provers")],
     ("oracle", "challenge"): [(["-m", "nosuch"], "nosuch"), (["-m", "x", "--poll", "0"], "poll")],
+    ("api-key", "create"): [([""], "not allowed"), (["a/b"], "not allowed"), (["x" * 65], "1-64")],
+    ("api-key", "list"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("api-key", "revoke"): [(["999"], "no API key '999'"), (["-w", NO_WS, "1"], "no proofmind")],
+    ("serve",): [
+        (["--port", "70000"], "--port"),
+        (["--from-block", "abc"], "abc"),
+        (["--monitor", "-d", "nosuch"], "nosuch"),
+        (["--monitor", "-d", "depeg"], "prices, not blocks"),
+        (["--monitor", "--params", "{bad"], "--params"),
+        (["-m", "nosuch"], "nosuch"),
+        (["-w", NO_WS], "no proofmind workspace"),
+    ],
 }
 # these install signal handlers or configure logging: run them in a process of their own
-SUBPROCESS = {("oracle", "serve"), ("oracle", "challenge"), ("demo",)}
+SUBPROCESS = {("oracle", "serve"), ("oracle", "challenge"), ("demo",), ("serve",)}
 
 
 def command_paths() -> list[tuple[str, ...]]:

@@ -35,6 +35,10 @@ class InputError(ProofmindError):
     exit_code = 2
 
 
+class NotFound(InputError):
+    """What the user named (a record, an alert, a request, a key) does not exist."""
+
+
 class CryptoError(ProofmindError):
     """A hash, proof or signature is malformed or does not verify."""
 

@@ -177,3 +177,30 @@ class OracleSettings(ComponentSettings):
     trusted_committee: list[str] | None = Field(
         default=None, description="the only accounts a dispute committee may hold; None: any"
     )
+
+
+class ApiSettings(ComponentSettings):
+    """The HTTP API of `proofmind serve`. ``PROOFMIND_API_PORT=8650``,
+    ``PROOFMIND_API_CORS_ORIGINS='["https://dash.example.org"]'``."""
+
+    toml_table: ClassVar[str] = "api"
+    model_config = SettingsConfigDict(env_prefix="PROOFMIND_API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8650, ge=0, le=65535, description="0 picks a free port")
+    public_reads: bool = Field(
+        default=True, description="read endpoints answer without an API key (writes never do)"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins a browser page may call the API from"
+    )
+    max_body_bytes: int = Field(
+        default=32 * 2**20, ge=1024, description="largest request body (uploads included)"
+    )
+    rate_per_second: float = Field(
+        default=50.0, gt=0, description="requests per second per API key (or per client address)"
+    )
+    rate_burst: int = Field(default=200, ge=1, description="requests allowed at once")
+    sse_poll_seconds: float = Field(
+        default=0.2, gt=0, le=5, description="how often the alert stream looks for new alerts"
+    )

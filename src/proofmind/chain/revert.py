@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+
+from proofmind.errors import ContractReverted
 
 ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -104,3 +107,27 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+def contract_revert(exc: BaseException) -> ContractReverted | None:
+    """A call that reverted outside the transaction sender (a view call), as the
+    ContractReverted it stands for: decoded against the custom errors of every contract
+    proofmind ships. None when ``exc`` is not a revert."""
+    if "web3" not in sys.modules:
+        return None
+    from web3.exceptions import ContractLogicError
+
+    if not isinstance(exc, ContractLogicError):
+        return None
+    from proofmind.chain.sender import default_decoder
+
+    data = exc.data if isinstance(exc.data, str | bytes) else None
+    decoded = default_decoder().decode(data)
+    reason = decoded.reason if decoded.name is not None or data else str(exc.message or exc)
+    return ContractReverted(
+        f"the contract refused the call: {reason}",
+        hint="check the arguments (ids, amounts, addresses) and the contract's state",
+        reason=reason,
+        error_name=decoded.name,
+        error_args=decoded.args,
+    )

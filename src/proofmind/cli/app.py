@@ -21,6 +21,7 @@ from proofmind.cli.params import (
     output_dir,
     output_file,
 )
+from proofmind.cli.serve import api_key_app, serve
 from proofmind.errors import InputError
 
 app = typer.Typer(
@@ -79,6 +80,8 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(gov_app, name="gov")
 sybil_app.add_typer(appeal_app, name="appeal")
+app.add_typer(api_key_app, name="api-key")
+app.command("serve")(serve)
 
 WorkspaceOption = Annotated[
     Path | None,

@@ -66,7 +66,9 @@ def known_error(exc: BaseException) -> ProofmindError | None:
     """The ProofmindError a library exception stands for, or None when it is a bug."""
     if _interrupted(exc):
         return ProofmindError(INTERRUPTED)
-    revert = _contract_revert(exc)
+    from proofmind.chain.revert import contract_revert
+
+    revert = contract_revert(exc)
     if revert is not None:
         return revert
     if isinstance(exc, OSError) and exc.errno in _USER_ERRNOS:
@@ -100,30 +102,6 @@ def _interrupted(exc: BaseException) -> bool:
     # RuntimeError("Query interrupted")
     return isinstance(exc, duckdb.InterruptException) or (
         type(exc) is RuntimeError and str(exc).strip() == "Query interrupted"
-    )
-
-
-def _contract_revert(exc: BaseException) -> ProofmindError | None:
-    """A call that reverted outside the transaction sender (a view call): decoded against the
-    custom errors of every contract proofmind ships."""
-    if "web3" not in sys.modules:
-        return None
-    from web3.exceptions import ContractLogicError
-
-    if not isinstance(exc, ContractLogicError):
-        return None
-    from proofmind.chain.sender import default_decoder
-    from proofmind.errors import ContractReverted
-
-    data = exc.data if isinstance(exc.data, str | bytes) else None
-    decoded = default_decoder().decode(data)
-    reason = decoded.reason if decoded.name is not None or data else str(exc.message or exc)
-    return ContractReverted(
-        f"the contract refused the call: {reason}",
-        hint="check the arguments (ids, amounts, addresses) and the contract's state",
-        reason=reason,
-        error_name=decoded.name,
-        error_args=decoded.args,
     )
 
 

@@ -89,14 +89,10 @@ def run_package(
 
 
 def run_list(path: Path | None) -> None:
-    workspace = open_workspace(path)
-    rows = workspace.state.conn.execute(
-        "SELECT key, value FROM kv WHERE key LIKE 'zk.package.%' AND key NOT LIKE 'zk.package.0x%'"
-        " ORDER BY key"
-    ).fetchall()
+    from proofmind.app.oracle import list_models
+
     table = Table("name", "model id", "logrows", "input", "srs")
-    for row in rows:
-        pkg = load_package(workspace, row["key"].removeprefix("zk.package."))
+    for pkg in list_models(open_workspace(path)):
         table.add_row(
             pkg.name,
             "0x" + pkg.model_id.hex()[:16] + "…",
@@ -222,21 +218,15 @@ def _fixed_point(values: list[int], scale: int, limit: int = 8) -> str:
 
 
 def run_request(path: Path | None, name: str, mode: str, values: str, callback_gas: int) -> None:
-    from proofmind.oracle.client import oracle_model_id
+    from proofmind.app.oracle import create_request
 
     parsed = parse_values(values)
     workspace = open_workspace(path)
-    chain = workspace.connect()
-    pkg = load_package(workspace, name)
-    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
-    model_id = oracle_model_id(pkg, parse_mode(mode), chain.default_account.address)
-    if not oracle.model_exists(model_id):
-        raise InputError(f"{name} is not served in {mode} mode",
-                         hint=f"run `proofmind oracle register {name} --mode {mode}`")  # fmt: skip
-    fixed = zk.check_input(pkg, zk.quantize(parsed, pkg.input_scale))
-    request_id = oracle.request(model_id, fixed, callback_gas=callback_gas)
+    request_id, fixed, scale = create_request(
+        workspace, workspace.connect(), name, mode, parsed, callback_gas
+    )
     console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
-    console.print(f"  input {_fixed_point(fixed, pkg.input_scale)}")
+    console.print(f"  input {_fixed_point(fixed, scale)}")
 
 
 def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
@@ -255,48 +245,22 @@ def _existing(path: Path | None, request_id: int) -> tuple[Workspace, OracleClie
     return workspace, oracle, state
 
 
-def _package_of(workspace: Workspace, oracle: OracleClient, model_id: bytes) -> zk.Package | None:
-    """The workspace's package served under the oracle's ``model_id`` (in either mode, by the
-    model's registrant)."""
-    from proofmind.oracle.client import oracle_model_id
-
-    owner = str(oracle.model(model_id)["owner"])
-
-    rows = workspace.state.conn.execute(
-        "SELECT key FROM kv WHERE key LIKE 'zk.package.%' AND key NOT LIKE 'zk.package.0x%'"
-    ).fetchall()
-    for row in rows:
-        try:
-            pkg = load_package(workspace, row["key"].removeprefix("zk.package."))
-        except InputError:
-            continue
-        if any(
-            oracle_model_id(pkg, mode, owner) == model_id for mode in (Mode.ZK, Mode.OPTIMISTIC)
-        ):
-            return pkg
-    return None
-
-
 def run_status(path: Path | None, request_id: int) -> None:
-    workspace, oracle, state = _existing(path, request_id)
-    console.print(f"request {request_id}: [bold]{state.status.name.lower()}[/bold]")
-    console.print(
-        f"  model 0x{state.model_id.hex()}, fee {state.fee} wei, deadline block {state.deadline}"
-    )
-    if state.status in (Status.PROPOSED, Status.FULFILLED):
-        event = (
-            oracle.oracle.events.InferenceFulfilled
-            if state.status == Status.FULFILLED
-            else oracle.oracle.events.InferenceProposed
+    from proofmind.app.oracle import request_status
+
+    workspace = open_workspace(path)
+    view = request_status(workspace, workspace.connect(), request_id)
+    console.print(f"request {request_id}: [bold]{view.status}[/bold]")
+    console.print(f"  model {view.model_id}, fee {view.fee} wei, deadline block {view.deadline}")
+    if view.output is not None:
+        shown = (
+            str(view.output)
+            if view.output_scale is None
+            else _fixed_point(view.output, view.output_scale)
         )
-        logs = event().get_logs(from_block=0, argument_filters={"requestId": request_id})
-        if logs:
-            output = [int(v) for v in logs[-1]["args"]["output"]]
-            pkg = _package_of(workspace, oracle, state.model_id)
-            shown = str(output) if pkg is None else _fixed_point(output, pkg.output_scale)
-            console.print(f"  output {shown}")
-        if state.status == Status.PROPOSED:
-            console.print(f"  challenge window ends at block {state.challenge_ends}")
+        console.print(f"  output {shown}")
+    if view.challenge_ends is not None:
+        console.print(f"  challenge window ends at block {view.challenge_ends}")
 
 
 def _wei(amount: int) -> str:
@@ -345,16 +309,9 @@ def _logging() -> None:
 
 def _policy(workspace: Workspace, chain: Chain) -> Any:
     """The node's and watcher's model policy from the workspace's [oracle] settings."""
-    from proofmind.oracle.client import ModelPolicy
-    from proofmind.settings import OracleSettings
+    from proofmind.app.hosting import model_policy
 
-    settings = OracleSettings.load(workspace.config_path)
-    committee = settings.trusted_committee
-    return ModelPolicy(
-        settings.model_owner or chain.default_account.address,
-        settings.max_bond_wei,
-        None if committee is None else frozenset(a.lower() for a in committee),
-    )
+    return model_policy(workspace, chain)
 
 
 def run_serve(

@@ -201,16 +201,14 @@ def run_claim(path: Path | None, epoch: int, account: str) -> None:
 
 
 def run_status(path: Path | None, epoch: int | None) -> None:
+    from proofmind.app.rewards import reward_epochs
+
     workspace = open_workspace(path)
-    chain = workspace.connect()
-    client = rewards_client(chain, workspace)
-    count = int(client.distributor.functions.epochCount().call())
-    epochs = [epoch] if epoch is not None else list(range(count))
+    epochs = reward_epochs(workspace, workspace.connect(), epoch)
     table = Table("epoch", "funded", "claimed", "deadline (UTC)", "swept", "valuation")
-    for e in epochs:
-        s = client.status(e)
+    for s in epochs:
         table.add_row(
-            str(e),
+            str(s.epoch),
             str(s.funded),
             str(s.claimed),
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(s.deadline)),

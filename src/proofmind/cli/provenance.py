@@ -14,7 +14,6 @@ from rich.table import Table
 from proofmind.errors import InputError
 from proofmind.provenance.api import commit, register_model
 from proofmind.provenance.ledger import Ledger
-from proofmind.provenance.lineage import export, lineage_records
 from proofmind.provenance.records import Kind
 from proofmind.provenance.verify import VerifyReport, verify_path
 from proofmind.workspace import open_workspace
@@ -160,13 +159,14 @@ def run_proof(path: Path | None, data: Path, row: int) -> None:
 
 
 def run_lineage(path: Path | None, ref: str | None, fmt: str, output: Path | None) -> None:
-    records = lineage_records(Ledger(open_workspace(path)), ref)
-    text = export(records, fmt)
+    from proofmind.app.records import record_lineage
+
+    count, text = record_lineage(open_workspace(path), ref, fmt, paths=True)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {len(records)} record(s) as {fmt} to {output}")
+    console.print(f"Wrote {count} record(s) as {fmt} to {output}")
 
 
 def run_verify(path: Path | None, target: Path, as_json: bool) -> int:

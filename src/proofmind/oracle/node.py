@@ -222,11 +222,13 @@ class OracleNode:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    async def run(self, *, until_idle: bool = False) -> None:
-        """Serve until stopped (SIGTERM / SIGINT finish the current step, then return)."""
+    async def run(self, *, until_idle: bool = False, handle_signals: bool = True) -> None:
+        """Serve until stopped (SIGTERM / SIGINT finish the current step, then return; a host
+        process that handles signals itself passes ``handle_signals=False`` and calls
+        :meth:`stop`)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stopping.set)
         try:

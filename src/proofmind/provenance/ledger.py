@@ -179,6 +179,20 @@ class Ledger:
         rows = self.state.conn.execute("SELECT * FROM records ORDER BY key").fetchall()
         return [LocalRecord.from_row(r) for r in rows]
 
+    def page(
+        self, *, kinds: Sequence[Kind] = (), after_key: int = 0, limit: int = 100
+    ) -> list[LocalRecord]:
+        """Up to ``limit`` records with a key above ``after_key`` (of ``kinds``, when given),
+        in key order: keyset pagination that stays fast however many records there are."""
+        where, args = "key > ?", [after_key]
+        if kinds:
+            where += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += [int(k) for k in kinds]
+        rows = self.state.conn.execute(
+            f"SELECT * FROM records WHERE {where} ORDER BY key LIMIT ?", [*args, max(0, limit)]
+        ).fetchall()
+        return [LocalRecord.from_row(r) for r in rows]
+
     def pending(self) -> list[LocalRecord]:
         rows = self.state.conn.execute(
             "SELECT * FROM records WHERE status='pending' ORDER BY key"

@@ -37,28 +37,30 @@ def _node(record: LocalRecord) -> str:
     return f"pm:{record.kind_name}-{record.key}"
 
 
+def record_json(r: LocalRecord) -> dict[str, Any]:
+    """One record as the JSON export (and the HTTP API) shows it."""
+    return {
+        "key": r.key,
+        "kind": r.kind_name,
+        "name": r.name,
+        "content_hash": r.content_hash,
+        "uri": r.uri,
+        "path": r.path,
+        "status": r.status,
+        "record_id": r.record_id,
+        "creator": r.creator,
+        "chain_id": r.chain_id,
+        "registry": r.registry,
+        "tx_hash": r.tx_hash,
+        "block_number": r.block_number,
+        "parents": list(r.parents),
+    }
+
+
 def to_json(records: Sequence[LocalRecord]) -> dict[str, Any]:
     keys = {r.key for r in records}
     return {
-        "records": [
-            {
-                "key": r.key,
-                "kind": r.kind_name,
-                "name": r.name,
-                "content_hash": r.content_hash,
-                "uri": r.uri,
-                "path": r.path,
-                "status": r.status,
-                "record_id": r.record_id,
-                "creator": r.creator,
-                "chain_id": r.chain_id,
-                "registry": r.registry,
-                "tx_hash": r.tx_hash,
-                "block_number": r.block_number,
-                "parents": list(r.parents),
-            }
-            for r in records
-        ],
+        "records": [record_json(r) for r in records],
         "edges": [{"from": p, "to": r.key} for r in records for p in r.parents if p in keys],
     }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,25 @@ def verify_path(
     report = VerifyReport(str(path))
     for record in ledger.ancestors(target):
         report.findings.append(verifier.check(record))
+    return report
+
+
+def verify_record(
+    workspace: Workspace,
+    record: LocalRecord,
+    path: Path,
+    *,
+    connect: Callable[[], Chain] | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify the file or folder at ``path`` as if it were ``record``'s (a copy of a committed
+    dataset or model sent from elsewhere), and everything ``record`` came from."""
+    ledger = Ledger(workspace)
+    verifier = _Verifier(workspace, ledger, connect or workspace.connect, workers)
+    report = VerifyReport(path.name)
+    for ancestor in ledger.ancestors(record):
+        checked = replace(ancestor, path=str(path)) if ancestor.key == record.key else ancestor
+        report.findings.append(verifier.check(checked))
     return report
 
 

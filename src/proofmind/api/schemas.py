@@ -1,0 +1,127 @@
+"""Response shapes, for the OpenAPI document (the endpoints build plain JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document; ``detail`` is the CLI's message for the same error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class RecordOut(BaseModel):
+    key: int
+    kind: str = Field(description="dataset, run, model or inference")
+    name: str
+    content_hash: str
+    uri: str
+    path: str | None = Field(description="relative to the project folder")
+    status: str
+    state: str = Field(description="pending, sent or anchored")
+    record_id: str | None
+    creator: str | None
+    chain_id: int | None
+    registry: str | None
+    tx_hash: str | None
+    block_number: int | None
+    parents: list[int]
+    created_at: float
+
+
+class RecordPage(BaseModel):
+    items: list[RecordOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class AlertOut(BaseModel):
+    id: int
+    detector: str
+    kind: str
+    severity: str
+    subject: str
+    time: float
+    score: float
+    explanation: str
+    evidence: dict[str, Any]
+    block: int | None
+    block_hash: str | None
+    status: str
+    stored_at: float
+    retracted_at: float | None
+
+
+class AlertPage(BaseModel):
+    items: list[AlertOut]
+    next_cursor: str | None
+
+
+class VerifyRecord(BaseModel):
+    kind: str
+    name: str
+    path: str | None
+    record_id: str | None
+    ok: bool
+    problems: list[str]
+    notes: list[str]
+
+
+class VerifyOut(BaseModel):
+    """The report of `proofmind verify --json`."""
+
+    target: str
+    ok: bool
+    records: list[VerifyRecord]
+
+
+class VerifyPath(BaseModel):
+    path: str = Field(description="a file or folder relative to the project folder")
+
+
+class ModelOut(BaseModel):
+    name: str
+    model_id: str
+    logrows: int
+    input_shape: list[int]
+    input_scale: int
+    output_shape: list[int]
+    output_scale: int
+    srs: str
+
+
+class RequestCreate(BaseModel):
+    model: str = Field(description="a packaged model's name", max_length=200)
+    mode: str = Field(default="zk", description="zk or optimistic")
+    values: list[float] = Field(description="the model's input, as real numbers", max_length=65536)
+    callback_gas: int = Field(default=0, ge=0, le=2**32 - 1)
+
+
+class RequestCreated(BaseModel):
+    request_id: int
+    input: list[int] = Field(description="the fixed-point input sent on chain")
+    input_scale: int
+
+
+class EpochOut(BaseModel):
+    epoch: int
+    root: str
+    funded: str = Field(description="wei, as a decimal string")
+    claimed: str
+    deadline: int
+    swept: bool
+    valuation: str
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: float
+    revoked_at: float | None

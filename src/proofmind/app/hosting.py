@@ -1,0 +1,173 @@
+"""The services `proofmind serve` hosts, each as an asyncio service for the :class:`Supervisor`:
+the HTTP API on uvicorn, the block monitor, the oracle node."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from proofmind.app.runner import Service, threaded
+from proofmind.workspace import Workspace
+
+if TYPE_CHECKING:
+    from proofmind.chain.base import Chain
+    from proofmind.oracle.client import ModelPolicy
+
+log = logging.getLogger("proofmind.serve")
+
+
+def api_service(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    on_started: Callable[[str], None] | None = None,
+    grace: int = 5,
+) -> Service:
+    """The FastAPI ``app`` on uvicorn. The host process owns the signals: uvicorn's own
+    handlers are not installed; the shutdown event stops it (open streams get ``grace``
+    seconds)."""
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    async def run(shutdown: asyncio.Event) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=grace,
+            access_log=False,
+        )
+        server = _Server(config)
+        serving = asyncio.ensure_future(server.serve())
+
+        async def stop_on_shutdown() -> None:
+            await shutdown.wait()
+            services = getattr(app.state, "services", None)
+            if services is not None:
+                services.end_streams()  # live streams end, so the server can close
+            server.should_exit = True
+
+        stopper = asyncio.ensure_future(stop_on_shutdown())
+        try:
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.02)
+            if server.started and on_started is not None:
+                bound = server.servers[0].sockets[0].getsockname()
+                on_started(f"http://{bound[0]}:{bound[1]}")
+            await serving
+            if not shutdown.is_set():
+                raise RuntimeError("the HTTP server stopped by itself (is the port taken?)")
+        finally:
+            stopper.cancel()
+            if not serving.done():
+                server.should_exit = True
+                with contextlib.suppress(Exception):
+                    await serving
+
+    return run
+
+
+def monitor_service(
+    workspace: Workspace,
+    names: list[str],
+    params: dict[str, dict[str, Any]],
+    *,
+    confirmations: int = 0,
+    start_block: int | str = "latest",
+    poll: float = 1.0,
+    connect: Callable[[], Chain] | None = None,
+) -> Service:
+    """`proofmind monitor run` (block detectors, alerts into the workspace's store) on a
+    worker thread; rebuilt from its stored state after a failure. ``connect`` gives the chain
+    (default: the workspace's)."""
+
+    def build() -> Any:
+        from proofmind.monitor.registry import load_detectors
+        from proofmind.monitor.service import MonitorService
+        from proofmind.monitor.store import AlertStore
+        from proofmind.store.state import StateDB
+
+        chain = (connect or workspace.connect)()
+        folder = workspace.root / "monitor"
+        folder.mkdir(parents=True, exist_ok=True)
+        return MonitorService(
+            chain.w3,
+            StateDB(folder / "cursor.sqlite"),
+            AlertStore.for_workspace(workspace.root),
+            load_detectors(names, params),
+            [],
+            chain_id=chain.chain_id,
+            confirmations=confirmations,
+            start_block=start_block,
+            poll_interval=poll,
+        )
+
+    return threaded(build)
+
+
+def oracle_service(
+    workspace: Workspace,
+    models: list[str],
+    *,
+    confirmations: int = 0,
+    poll: float = 0.25,
+    start_block: int | str = 0,
+    connect: Callable[[], Chain] | None = None,
+) -> Service:
+    """The oracle node serving ``models`` (packaged model names); ``connect`` gives the chain
+    (default: the workspace's)."""
+
+    async def run(shutdown: asyncio.Event) -> None:
+        from proofmind.oracle.client import OracleClient, load_package
+        from proofmind.oracle.node import NodeConfig, OracleNode
+
+        def build() -> OracleNode:
+            chain = (connect or workspace.connect)()
+            policy = model_policy(workspace, chain)
+            config = NodeConfig(
+                confirmations=confirmations,
+                poll_interval=poll,
+                start_block=start_block,
+                model_owner=policy.owner,
+                max_bond=policy.max_bond,
+                trusted_committee=policy.committee,
+            )
+            oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+            packages = [load_package(workspace, m) for m in models]
+            db: Path = workspace.root / "oracle-node.sqlite"
+            return OracleNode(chain, oracle, db, packages, config=config)
+
+        node = await asyncio.to_thread(build)
+        stopper = asyncio.ensure_future(shutdown.wait())
+        stopper.add_done_callback(lambda _: node.stopping.set())
+        try:
+            await node.run(handle_signals=False)
+        finally:
+            stopper.cancel()
+
+    return run
+
+
+def model_policy(workspace: Workspace, chain: Chain) -> ModelPolicy:
+    """The oracle node's and watcher's model policy from the workspace's [oracle] settings."""
+    from proofmind.oracle.client import ModelPolicy
+    from proofmind.settings import OracleSettings
+
+    settings = OracleSettings.load(workspace.config_path)
+    committee = settings.trusted_committee
+    return ModelPolicy(
+        settings.model_owner or chain.default_account.address,
+        settings.max_bond_wei,
+        None if committee is None else frozenset(a.lower() for a in committee),
+    )

@@ -1,0 +1,118 @@
+"""Lineage records of a workspace: list by kind, look one up, export a record's lineage."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
+from proofmind.errors import InputError, NotFound, WorkspaceError
+from proofmind.provenance.ledger import KIND_NAMES, Ledger, LocalRecord
+from proofmind.provenance.lineage import export, lineage_records, record_json
+from proofmind.provenance.records import Kind
+from proofmind.workspace import Workspace
+
+KINDS: dict[str, Kind] = {name: kind for kind, name in KIND_NAMES.items()}
+# a record is named by its local key or by a 0x-prefixed 32-byte id (on-chain id or content
+# hash); never by a path, so no request can make the server look at a file of its choosing
+_REF = re.compile(r"^(?:[0-9]{1,18}|0x[0-9a-fA-F]{64})$")
+
+
+def parse_kind(name: str | None) -> Kind | None:
+    if name is None:
+        return None
+    kind = KINDS.get(name)
+    if kind is None:
+        raise InputError(f"unknown record kind {name!r}", hint=f"use one of {', '.join(KINDS)}")
+    return kind
+
+
+def record_view(workspace: Workspace, record: LocalRecord) -> dict[str, Any]:
+    """A record as shown outside the workspace: its path relative to the project folder."""
+    view = record_json(record)
+    view["path"] = shown_path(workspace, record.path)
+    view["created_at"] = record.created_at
+    view["state"] = record.state
+    return view
+
+
+def shown_path(workspace: Workspace, path: str | None) -> str | None:
+    if path is None:
+        return None
+    project = _project_prefix(workspace.root)
+    if path.startswith(project):  # paths in the ledger are absolute and resolved
+        return path[len(project) :]
+    return os.path.basename(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _project_prefix(root: Path) -> str:
+    return str(root.parent.resolve()).rstrip(os.sep) + os.sep
+
+
+def list_records(
+    workspace: Workspace, *, kind: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Page[LocalRecord]:
+    """A page of records (of ``kind``: dataset, run, model, inference), oldest first."""
+    chosen = parse_kind(kind)
+    after = decode_cursor("records", cursor) or 0
+    rows = Ledger(workspace).page(
+        kinds=() if chosen is None else (chosen,), after_key=after, limit=check_limit(limit) + 1
+    )
+    more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, encode_cursor("records", items[-1].key) if more and items else None)
+
+
+def get_record(workspace: Workspace, ref: str, *, kind: str | None = None) -> LocalRecord:
+    """The record with local key or 0x id ``ref`` (of ``kind``, when given)."""
+    if not _REF.match(ref):
+        raise InputError(
+            f"{ref[:80]!r} is not a record key or id",
+            hint="give a local key (a number) or a 0x-prefixed 32-byte record id or content hash",
+        )
+    ledger = Ledger(workspace)
+    try:
+        record = ledger.find(ref)
+    except (InputError, WorkspaceError) as exc:
+        raise NotFound(
+            f"no record for {ref!r} in this workspace",
+            hint="`proofmind provenance list` (or GET /api/v1/records) shows them",
+        ) from exc
+    wanted = parse_kind(kind)
+    if wanted is not None and record.kind != wanted:
+        raise NotFound(f"record {ref!r} is a {record.kind_name}, not a {kind}")
+    return record
+
+
+def record_lineage(
+    workspace: Workspace, ref: str | None, fmt: str = "json", *, paths: bool = False
+) -> tuple[int, str]:
+    """``ref`` and its ancestors (everything when None) as JSON, PROV-JSON or DOT text; with
+    the number of records exported (`proofmind provenance lineage`). ``paths``: ``ref`` may
+    also be a committed file's path (the CLI's reading; the HTTP API never allows it)."""
+    ledger = Ledger(workspace)
+    if ref is None:
+        records = ledger.all()
+    elif paths:
+        records = lineage_records(ledger, ref)
+    else:
+        records = ledger.ancestors(get_record(workspace, ref))
+    records = sorted(records, key=lambda r: r.key)
+    return len(records), export(records, fmt)
+
+
+def counts(workspace: Workspace) -> dict[str, int]:
+    """Records per kind and state, for an overview."""
+    rows = workspace.state.conn.execute(
+        "SELECT kind, status, record_id IS NOT NULL AS sent, count(*) AS n FROM records "
+        "GROUP BY kind, status, sent"
+    ).fetchall()
+    out: dict[str, int] = {name: 0 for name in KINDS} | {"anchored": 0, "pending": 0}
+    for row in rows:
+        out[KIND_NAMES[Kind(row["kind"])]] += row["n"]
+        out["anchored" if row["status"] == "anchored" else "pending"] += row["n"]
+    return out

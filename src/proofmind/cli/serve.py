@@ -1,0 +1,140 @@
+"""`proofmind serve` (the HTTP API and, as asked, the monitor and the oracle node in one
+process) and `proofmind api-key` (the keys its write endpoints need)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="PROOFMIND_WORKSPACE",
+        show_default=False,
+        help="The .proofmind workspace (default: the nearest above here).",
+    ),
+]
+
+api_key_app = typer.Typer(
+    help="API keys for the HTTP API's write endpoints (stored hashed in the workspace).",
+    no_args_is_help=True,
+)
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: [api] host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Port (default: [api] port, 8650; 0 picks one)."),
+    ] = None,
+    monitor: Annotated[
+        bool, typer.Option(help="Also follow the chain with the block detectors.")
+    ] = False,
+    detectors: Annotated[
+        list[str] | None,
+        typer.Option("--detector", "-d", help="Block detector for --monitor (repeat)."),
+    ] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(help='Detector parameters, {"detector": {"name": value}}, or @file.json.'),
+    ] = None,
+    from_block: Annotated[
+        str, typer.Option(help="First block the monitor reads on a first run (or latest).")
+    ] = "latest",
+    oracle_models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--oracle-model", "-m", help="Run the oracle node for this packaged model (repeat)."
+        ),
+    ] = None,
+    confirmations: Annotated[
+        int, typer.Option(min=0, help="Blocks the monitor and the node wait before reading.")
+    ] = 0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs, /health, /metrics) and, when asked, the block
+    monitor and the oracle node, as tasks of one process. A task that fails is restarted with
+    exponential backoff; /health shows each task's state. SIGTERM / Ctrl-C stop everything
+    cleanly.
+
+    Examples:
+      proofmind serve
+      proofmind serve --port 8080 --monitor -d watch --params @monitor.json
+      proofmind serve -m mlp --monitor
+    """
+    from proofmind.cli.serve_run import run_serve
+
+    run_serve(
+        workspace, host, port, monitor, detectors or ["watch"], params, from_block,
+        oracle_models or [], confirmations,
+    )  # fmt: skip
+
+
+@api_key_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="What the key is for (shown in lists).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Create a key and print it once (only its SHA-256 hash is kept).
+
+    Example:
+      proofmind api-key create dashboard
+    """
+    from proofmind.app.apikeys import create_key
+    from proofmind.workspace import open_workspace
+
+    key, token = create_key(open_workspace(workspace).state, name)
+    typer.echo(token)
+    typer.echo(
+        f"API key {key.id} ({key.name}) created; it is shown only now — send it as "
+        "`Authorization: Bearer KEY`",
+        err=True,
+    )
+
+
+@api_key_app.command("list")
+def list_(workspace: WorkspaceOption = None) -> None:
+    """List the keys: id, name, prefix, created, revoked.
+
+    Example:
+      proofmind api-key list
+    """
+    import time
+
+    from proofmind.app.apikeys import list_keys
+    from proofmind.workspace import open_workspace
+
+    keys = list_keys(open_workspace(workspace).state)
+    if not keys:
+        typer.echo("No API keys yet: `proofmind api-key create NAME` makes one.")
+    for key in keys:
+        made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(key.created_at))
+        gone = (
+            "active"
+            if key.revoked_at is None
+            else "revoked " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(key.revoked_at))
+        )
+        typer.echo(f"{key.id}\t{key.name}\t{key.prefix}…\t{made}\t{gone}")
+
+
+@api_key_app.command("revoke")
+def revoke(
+    key: Annotated[str, typer.Argument(help="The key's id or prefix (from `api-key list`).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Revoke a key: requests with it are refused from now on.
+
+    Example:
+      proofmind api-key revoke 3
+    """
+    from proofmind.app.apikeys import revoke_key
+    from proofmind.workspace import open_workspace
+
+    done = revoke_key(open_workspace(workspace).state, key)
+    typer.echo(f"API key {done.id} ({done.name}) revoked")

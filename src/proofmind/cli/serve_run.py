@@ -1,0 +1,81 @@
+"""`proofmind serve`, once it runs: compose the services and run them until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from rich.console import Console
+
+from proofmind.errors import InputError
+
+err = Console(stderr=True, soft_wrap=True)
+
+
+def run_serve(
+    workspace_path: Path | None,
+    host: str | None,
+    port: int | None,
+    monitor: bool,
+    detectors: list[str],
+    params: str | None,
+    from_block: str,
+    oracle_models: list[str],
+    confirmations: int,
+) -> None:
+    from proofmind.api import create_app
+    from proofmind.app.hosting import api_service, monitor_service, oracle_service
+    from proofmind.app.runner import Supervisor, install_signal_handlers
+    from proofmind.cli.monitor_run import _params
+    from proofmind.monitor.registry import load_detectors
+    from proofmind.settings import ApiSettings
+    from proofmind.workspace import open_workspace
+
+    workspace = open_workspace(workspace_path)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = ApiSettings.load(workspace.config_path, **overrides)
+    start: int | str = "latest"
+    if from_block != "latest":
+        if not from_block.isdigit():
+            raise InputError(
+                f"--from-block {from_block!r} is not a block number", hint="a number or latest"
+            )
+        start = int(from_block)
+    parsed = _params(params) if monitor else {}
+    if monitor:  # refuse unknown or price-only detectors now, not in a restart loop
+        wrong = [d.name for d in load_detectors(detectors, parsed) if "block" not in d.events]
+        if wrong:
+            raise InputError(f"detector(s) {', '.join(wrong)} read prices, not blocks")
+    if oracle_models:
+        from proofmind.oracle.client import load_package
+
+        for name in oracle_models:
+            load_package(workspace, name)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    supervisor = Supervisor()
+    app = create_app(workspace, settings, health=supervisor)
+
+    def started(url: str) -> None:
+        err.print(f"proofmind API on {url} (OpenAPI at {url}/docs, health at {url}/health)")
+
+    supervisor.add("api", api_service(app, settings.host, settings.port, on_started=started))
+    if monitor:
+        supervisor.add(
+            "monitor",
+            monitor_service(
+                workspace, detectors, parsed, confirmations=confirmations, start_block=start
+            ),
+        )
+    if oracle_models:
+        supervisor.add(
+            "oracle-node", oracle_service(workspace, oracle_models, confirmations=confirmations)
+        )
+
+    async def main() -> None:
+        shutdown = asyncio.Event()
+        install_signal_handlers(shutdown)
+        await supervisor.run(shutdown)
+
+    asyncio.run(main())
+    err.print("stopped: " + ", ".join(f"{n} {s.state}" for n, s in supervisor.status.items()))

@@ -1,0 +1,240 @@
+"""A Python client of the HTTP API (`proofmind serve`), on httpx.
+
+    from proofmind.client import Client
+
+    with Client("http://127.0.0.1:8650", api_key="pmk_…") as api:
+        for record in api.iter_records(kind="model"):
+            print(record["name"], api.lineage(record["key"]))
+        report = api.verify_file("data/train.csv", record=1)
+        for alert in api.stream_alerts():
+            print(alert["severity"], alert["explanation"])
+
+Every error the server answers with (an RFC 9457 problem document) is raised as
+:class:`ApiError`, whose message is the server's ``detail`` — the CLI's wording.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from proofmind.errors import ProofmindError
+
+API = "/api/v1"
+
+
+class ApiError(ProofmindError):
+    """The server refused a request; ``status`` and the ``problem`` document say why."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        self.status = status
+        self.problem = problem
+        super().__init__(str(problem.get("detail") or problem.get("title") or status))
+
+
+class Client:
+    """Calls one proofmind server. ``http`` may be any ``httpx.Client`` (FastAPI's TestClient
+    included); by default one is made for ``base_url``."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8650",
+        *,
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._own = http is None
+        self.api_key = api_key
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own:
+            self.http.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    @staticmethod
+    def _check(response: httpx.Response) -> httpx.Response:
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"detail": response.text[:500]}
+            raise ApiError(response.status_code, problem if isinstance(problem, dict) else {})
+        return response
+
+    def _get(self, path: str, **params: Any) -> Any:
+        query = {k: v for k, v in params.items() if v is not None}
+        response = self.http.get(API + path, params=query, headers=self._headers())
+        return self._check(response).json()
+
+    def _text(self, path: str, **params: Any) -> str:
+        query = {k: v for k, v in params.items() if v is not None}
+        return self._check(self.http.get(API + path, params=query, headers=self._headers())).text
+
+    def _pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
+        cursor = None
+        while True:
+            page = self._get(path, cursor=cursor, **params)
+            yield from page["items"]
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return
+
+    # -- records and lineage -------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        return dict(self._get("/overview"))
+
+    def records(
+        self, *, kind: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page: ``{"items": [...], "next_cursor": ...}``."""
+        return dict(self._get("/records", kind=kind, limit=limit, cursor=cursor))
+
+    def iter_records(
+        self, *, kind: str | None = None, limit: int = 500
+    ) -> Iterator[dict[str, Any]]:
+        """Every record (of ``kind``), page after page."""
+        return self._pages("/records", kind=kind, limit=limit)
+
+    def record(self, ref: str | int) -> dict[str, Any]:
+        return dict(self._get(f"/records/{ref}"))
+
+    def lineage(self, ref: str | int | None = None, *, format: str = "prov") -> Any:
+        """PROV-JSON (default) or the JSON export as a dict; ``dot`` as text."""
+        path = "/lineage" if ref is None else f"/records/{ref}/lineage"
+        text = self._text(path, format=format)
+        return text if format == "dot" else json.loads(text)
+
+    # -- verify --------------------------------------------------------------------------
+
+    def verify_path(self, path: str) -> dict[str, Any]:
+        """Verify a file or folder named relative to the server's project folder."""
+        response = self.http.post(API + "/verify", json={"path": path}, headers=self._headers())
+        return dict(self._check(response).json())
+
+    def verify_file(
+        self, file: str | Path | bytes, *, record: str | int, filename: str | None = None
+    ) -> dict[str, Any]:
+        """Upload a dataset or model file and verify it as ``record``."""
+        if isinstance(file, bytes):
+            content, name = file, filename or "upload"
+        else:
+            content, name = Path(file).read_bytes(), filename or Path(file).name
+        response = self.http.post(
+            API + "/verify",
+            files={"file": (name, content, "application/octet-stream")},
+            data={"record": str(record)},
+            headers=self._headers(),
+        )
+        return dict(self._check(response).json())
+
+    # -- oracle --------------------------------------------------------------------------
+
+    def oracle_models(self) -> list[dict[str, Any]]:
+        return list(self._get("/oracle/models"))
+
+    def oracle_requests(
+        self, *, state: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        return dict(self._get("/oracle/requests", state=state, limit=limit, cursor=cursor))
+
+    def oracle_request(self, request_id: int) -> dict[str, Any]:
+        return dict(self._get(f"/oracle/requests/{request_id}"))
+
+    def create_request(
+        self, model: str, values: list[float], *, mode: str = "zk", callback_gas: int = 0
+    ) -> dict[str, Any]:
+        """Ask the oracle for an inference (needs an API key)."""
+        body = {"model": model, "values": values, "mode": mode, "callback_gas": callback_gas}
+        response = self.http.post(API + "/oracle/requests", json=body, headers=self._headers())
+        return dict(self._check(response).json())
+
+    # -- alerts --------------------------------------------------------------------------
+
+    def alerts(
+        self,
+        *,
+        detector: str | None = None,
+        subject: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(
+            self._get(
+                "/alerts",
+                detector=detector,
+                subject=subject,
+                severity=severity,
+                status=status,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
+
+    def alert(self, alert_id: int) -> dict[str, Any]:
+        return dict(self._get(f"/alerts/{alert_id}"))
+
+    def stream_alerts(
+        self, *, after: int | None = None, timeout: float | None = None, **filters: str
+    ) -> Iterator[dict[str, Any]]:
+        """Alerts as they are stored (Server-Sent Events); ``after``: first those stored
+        after that alert id. Runs until the caller stops iterating or the server closes."""
+        params = {k: v for k, v in {**filters, "after": after}.items() if v is not None}
+        with self.http.stream(
+            "GET",
+            API + "/alerts/stream",
+            params=params,
+            headers=self._headers({"Accept": "text/event-stream"}),
+            timeout=httpx.Timeout(timeout or 30.0, read=timeout),
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                self._check(response)
+            event, data = "message", list[str]()
+            for line in response.iter_lines():
+                if line == "":
+                    if data and event == "alert":
+                        yield json.loads("\n".join(data))
+                    event, data = "message", []
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+
+    # -- rewards and service -------------------------------------------------------------
+
+    def reward_epochs(self) -> list[dict[str, Any]]:
+        return list(self._get("/rewards/epochs"))
+
+    def reward_epoch(self, epoch: int) -> dict[str, Any]:
+        return dict(self._get(f"/rewards/epochs/{epoch}"))
+
+    def health(self) -> dict[str, Any]:
+        response = self.http.get("/health", headers=self._headers())
+        if response.status_code not in (200, 503):
+            self._check(response)
+        return dict(response.json())
+
+
+__all__ = ["ApiError", "Client"]

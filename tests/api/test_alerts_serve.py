@@ -1,0 +1,195 @@
+"""Alerts through the API, and `proofmind serve` as a real process: an alert stored in the
+workspace reaches a Server-Sent Events client within 2 s; SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from proofmind.chain.base import Chain
+from proofmind.client import Client
+from proofmind.monitor.api import Alert
+from proofmind.monitor.store import AlertStore
+from proofmind.workspace import Workspace
+
+from .conftest import MakeApi
+
+
+def alert(n: int, *, detector: str = "watch", severity: str = "high") -> Alert:
+    return Alert(
+        detector=detector,
+        severity=severity,  # type: ignore[arg-type]
+        subject=f"0x{n:040x}",
+        time=1_700_000_000.0 + n,
+        score=float(n),
+        explanation=f"alert {n}",
+        evidence={"n": n},
+        block=100 + n,
+        kind="transfer",
+    )
+
+
+def test_alert_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
+    store = AlertStore.for_workspace(ws.root)
+    for n in range(1, 26):
+        store.add(alert(n, detector="watch" if n % 5 else "funding-fan-out"))
+    store.retract_from_block(124)  # alerts 24 and 25
+    api, http = make_api()
+    first = api.alerts(limit=10)
+    assert [a["id"] for a in first["items"]] == list(range(25, 15, -1))
+    assert first["total"] == 25
+    seen = [a["id"] for a in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor is not None:
+        page = api.alerts(limit=10, cursor=cursor)
+        seen += [a["id"] for a in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == list(range(25, 0, -1))
+    fan = api.alerts(detector="funding-fan-out")
+    assert [a["id"] for a in fan["items"]] == [25, 20, 15, 10, 5] and fan["total"] == 5
+    assert [a["id"] for a in api.alerts(status="retracted")["items"]] == [25, 24]
+    one = api.alert(7)
+    assert one["explanation"] == "alert 7" and one["evidence"] == {"n": 7}
+    etag = http.get("/api/v1/alerts/7").headers["etag"]
+    assert http.get("/api/v1/alerts/7", headers={"If-None-Match": etag}).status_code == 304
+    assert api.overview()["alerts"] == {"total": 25, "active": 23, "last_id": 25}
+    store.close()
+
+
+@pytest.fixture
+def served(
+    ws: Workspace, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`proofmind serve --port 0` over ``ws`` (more arguments and environment by indirect
+    parametrization); its URL, read from its first line."""
+    args, extra_env = getattr(request, "param", ([], {}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
+    env["PROOFMIND_API_SSE_POLL_SECONDS"] = "0.1"
+    env |= {k: v(request) if callable(v) else v for k, v in extra_env.items()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proofmind", "serve", "--port", "0", "-w", str(ws.root), *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(line) for line in process.stderr],
+        daemon=True,  # type: ignore[union-attr]
+    ).start()
+    url = None
+    deadline = time.monotonic() + 20
+    while url is None and time.monotonic() < deadline:
+        try:
+            found = re.search(r"API on (http://\S+) ", lines.get(timeout=1))
+        except queue.Empty:
+            continue
+        url = found.group(1) if found else None
+    assert url is not None, "serve printed no URL"
+    process.lines = lines  # type: ignore[attr-defined]
+    yield process, url
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_sse_delivers_a_stored_alert_within_two_seconds(
+    ws: Workspace, served: tuple[subprocess.Popen[str], str]
+) -> None:
+    process, url = served
+    store = AlertStore.for_workspace(ws.root)
+    store.add(alert(1))  # before the stream: sent only to a client that asks with after=
+    received: queue.Queue[tuple[float, dict[str, object]]] = queue.Queue()
+    ready = threading.Event()
+
+    def listen() -> None:
+        with Client(url, timeout=10) as api:
+            stream = api.stream_alerts(timeout=15)
+            ready.set()
+            for item in stream:
+                received.put((time.monotonic(), item))
+
+    threading.Thread(target=listen, daemon=True).start()
+    assert ready.wait(10)
+    time.sleep(0.5)  # the stream is open and the hub polling
+    latencies = []
+    for n in range(2, 7):
+        stored_at = time.monotonic()
+        store.add(alert(n))
+        got_at, item = received.get(timeout=2)
+        assert item["explanation"] == f"alert {n}"
+        latencies.append(got_at - stored_at)
+    assert max(latencies) < 2.0, latencies
+    with Client(url) as api:
+        resumed = api.stream_alerts(after=0, timeout=5)
+        assert [next(resumed)["id"] for _ in range(3)] == [1, 2, 3]
+        resumed.close()  # type: ignore[attr-defined]
+        health = api.health()
+        assert health["status"] == "ok" and health["tasks"]["api"]["state"] == "running"
+    # SIGTERM with a stream still open: the server stops cleanly, soon
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    rest: list[str] = []
+    with contextlib.suppress(queue.Empty):  # the reader thread may lag behind the exit
+        while not any("stopped: api stopped" in line for line in rest):
+            rest.append(process.lines.get(timeout=5))  # type: ignore[attr-defined]
+    assert any("stopped: api stopped" in line for line in rest), rest
+    store.close()
+    assert Path(ws.root / "monitor" / "alerts.sqlite").is_file()
+
+
+WATCHED = "0x00000000000000000000000000000000000b0b0b"
+
+
+def _rpc_url(request: pytest.FixtureRequest) -> str:
+    chain = request.getfixturevalue("chain")
+    return str(chain.w3.provider.endpoint_uri)
+
+
+MONITOR = (
+    ["--monitor", "-d", "watch", "--params", json.dumps({"watch": {"addresses": [WATCHED]}})],
+    {"PROOFMIND_CHAIN_BACKEND": "rpc", "PROOFMIND_CHAIN_RPC_URL": _rpc_url},
+)
+
+
+@pytest.mark.devnet
+@pytest.mark.parametrize("served", [MONITOR], indirect=True, ids=["monitor"])
+def test_serve_hosts_the_monitor_whose_alerts_stream_live(
+    chain: Chain, served: tuple[subprocess.Popen[str], str]
+) -> None:
+    process, url = served
+    with Client(url, timeout=10) as api:
+        deadline = time.monotonic() + 15
+        while api.health()["tasks"].get("monitor", {}).get("state") != "running":
+            assert time.monotonic() < deadline, api.health()
+            time.sleep(0.1)
+        stream = api.stream_alerts(timeout=15)
+        time.sleep(1.5)  # the monitor has read the chain head and the stream is open
+        sent_at = time.monotonic()
+        chain.sender().send({"to": Web3.to_checksum_address(WATCHED), "value": 10**18})
+        got = next(stream)
+        latency = time.monotonic() - sent_at
+        assert got["detector"] == "watch" and got["subject"].lower() == WATCHED
+        assert latency < 5.0, latency  # the monitor polls each second, the stream 10 times
+        stream.close()  # type: ignore[attr-defined]
+        assert api.health()["tasks"]["monitor"]["restarts"] == 0
+        assert 'proofmind_task_up{task="monitor"} 1' in api.http.get("/metrics").text
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0
