@@ -140,6 +140,12 @@ class DecisionLog:
     def for_workspace(cls, root: Path) -> DecisionLog:
         return cls(root / DECISIONS_FILE)
 
+    @classmethod
+    def existing(cls, root: Path) -> DecisionLog | None:
+        """The workspace's log if it has one (reading never creates it)."""
+        path = root / DECISIONS_FILE
+        return cls(path) if path.exists() else None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from proofmind import __version__
+from proofmind.cli.agent import agent_app
 from proofmind.cli.gov import gov_app
 from proofmind.cli.monitor import monitor_app
 from proofmind.cli.params import (
@@ -77,6 +78,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(gov_app, name="gov")
+app.add_typer(agent_app, name="agent")
 
 WorkspaceOption = Annotated[
     Path | None,
