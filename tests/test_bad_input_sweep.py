@@ -73,7 +73,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["-o", "/proc/x/lineage.json"], "/proc"),
         (["-o", "afile/lineage.json"], "afile is a file"),
     ],
-    ("verify",): [(["nosuch.onnx"], "nosuch.onnx")],
+    ("verify",): [
+        (["nosuch.onnx"], "nosuch.onnx"),
+        (["0x" + "ab" * 32], "is not on chain"),
+    ],
     ("data", "contribute"): [
         (["nosuch.csv", "--dataset", "d"], "nosuch.csv"),
         (["rows.csv", "--dataset", "d", "--account", "-1"], "--account"),
@@ -242,6 +245,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("agent", "policy", "unpause"): [(["--safe", "nosuch"], "no guarded Safe")],
     ("agent", "queue"): [(["--safe", "nosuch"], "no guarded Safe")],
     ("agent", "veto"): [(["0x12", "--safe", "t"], "is not an action id")],
+    ("agent", "anchor"): [(["-w", NO_WS], "no proofmind workspace")],
     ("agent", "decisions"): [(["--status", "nope"], "--status 'nope'")],
     ("agent", "run"): [
         (["nosuch.toml", "--safe", "t"], "nosuch.toml"),

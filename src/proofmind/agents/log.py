@@ -234,6 +234,11 @@ class DecisionLog:
                 (status, time.time(), *values.values(), decision_id),
             )
 
+    def update_anchor(self, decision_id: str, record_id: str) -> None:
+        """The decision's ledger record is anchored on-chain as ``record_id``."""
+        with self._write() as conn:
+            conn.execute("UPDATE decisions SET anchor=? WHERE id=?", (record_id, decision_id))
+
     def open(self, policy: str) -> list[Decision]:
         marks = ",".join("?" for _ in OPEN)
         with self._lock:

@@ -429,6 +429,26 @@ def agent_decisions(
         )
 
 
+@agent_app.command("anchor")
+def agent_anchor(workspace: WorkspaceOption = None) -> None:
+    """Anchor the final decisions not yet anchored in the provenance ledger (in batches).
+
+    `agent run` does this by itself every --anchor-every seconds and when it stops.
+
+    Examples:
+        proofmind agent anchor
+    """
+    from proofmind.agents.trace import anchor_decisions
+    from proofmind.provenance.ledger import Ledger
+
+    ws, chain, log = _open(workspace)
+    if log is None:
+        typer.echo("no decisions yet")
+        return
+    count = anchor_decisions(Ledger(ws), chain, log)
+    typer.echo(f"anchored {count} decision(s) in the provenance ledger")
+
+
 @agent_app.command("run")
 def agent_run(
     policy_file: Annotated[Path, typer.Argument(help="The policy (TOML) the agent follows.")],
@@ -437,6 +457,10 @@ def agent_run(
     interval: Annotated[
         float, typer.Option(min=0.05, max=3600, help="Seconds between steps.")
     ] = 1.0,
+    anchor_every: Annotated[
+        float,
+        typer.Option(min=1, help="Anchor final decisions in the ledger this often (seconds)."),
+    ] = 60.0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run an agent: monitor alerts -> decision -> eth_call pre-check -> guarded transaction.
@@ -450,10 +474,13 @@ def agent_run(
     """
     import signal
     import threading
+    import time
 
     from proofmind.agents.policy import load_policy
     from proofmind.agents.runtime import AgentRuntime
+    from proofmind.agents.trace import anchor_decisions
     from proofmind.monitor.store import AlertStore
+    from proofmind.provenance.ledger import Ledger
 
     policy = load_policy(policy_file)
     ws, chain, log = _open(workspace)
@@ -469,8 +496,10 @@ def agent_run(
     runtime = AgentRuntime(
         guard, account, policy, AlertStore.for_workspace(ws.root), log, on_event=typer.echo
     )
+    ledger = Ledger(ws)
     if once:
         _print_step(runtime.step())
+        anchor_decisions(ledger, chain, log)
         return
     stop = threading.Event()
 
@@ -480,7 +509,14 @@ def agent_run(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     typer.echo(f"agent {account.address} running {policy.name} on guard {guard.address}")
-    runtime.run(stop, interval)
+    last_anchor = time.monotonic()
+    while not stop.is_set():
+        runtime.step()
+        if time.monotonic() - last_anchor >= anchor_every:
+            anchor_decisions(ledger, chain, log)
+            last_anchor = time.monotonic()
+        stop.wait(interval)
+    anchor_decisions(ledger, chain, log)
     typer.echo(f"stopped; decisions: {log.counts(policy.name)}")
 
 
@@ -489,3 +525,24 @@ def _print_step(report: Any) -> None:
         f"decided {report.decided}, executed {report.executed}, queued {report.queued}, "
         f"refused {report.refused}, vetoed {report.vetoed}"
     )
+
+
+def run_verify_tx(workspace_path: Path | None, tx_hash: str, as_json: bool) -> int:
+    """`proofmind verify TXHASH`: an agent transaction back to its decision, model, run, data."""
+    from proofmind.agents.trace import trace_transaction
+    from proofmind.provenance.ledger import Ledger
+
+    ws, chain, log = _open(workspace_path)
+    trace = trace_transaction(chain, log, Ledger(ws), tx_hash)
+    if as_json:
+        typer.echo(json.dumps(trace.to_json(), indent=2))
+        return 0 if trace.ok else 1
+    for line in trace.ok_lines:
+        typer.echo(f"  OK       {line}")
+    for item in trace.lineage:
+        where = item["record_id"] or "(not anchored)"
+        typer.echo(f"  lineage  {item['kind']} {item['name']!r} {where}")
+    for line in trace.problems:
+        typer.echo(f"  DIFFERS  {line}")
+    typer.echo("OK: decision -> model -> run -> data all check out" if trace.ok else "NOT OK")
+    return 0 if trace.ok else 1
