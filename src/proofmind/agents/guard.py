@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi.abi import encode
+from eth_abi.exceptions import EncodingError
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
@@ -81,10 +82,15 @@ def encode_action(action: ActionSpec) -> Call:
             f"the rule gives {len(action.args)}",
             hint="list one value per parameter in args",
         )
-    values = [_arg(kind, value) for kind, value in zip(type_list, action.args, strict=True)]
-    return Call(
-        action.target, action.value, selector_of(action.function) + encode(type_list, values)
-    )
+    try:
+        values = [_arg(kind, value) for kind, value in zip(type_list, action.args, strict=True)]
+        encoded = encode(type_list, values)
+    except (EncodingError, ValueError, TypeError) as exc:
+        raise InputError(
+            f"arguments {action.args!r} do not fit {action.function}: {exc}",
+            hint="give one value of the right type per parameter",
+        ) from None
+    return Call(action.target, action.value, selector_of(action.function) + encoded)
 
 
 def _arg(kind: str, value: Any) -> Any:
