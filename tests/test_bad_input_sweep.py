@@ -245,6 +245,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("agent", "policy", "unpause"): [(["--safe", "nosuch"], "no guarded Safe")],
     ("agent", "queue"): [(["--safe", "nosuch"], "no guarded Safe")],
     ("agent", "veto"): [(["0x12", "--safe", "t"], "is not an action id")],
+    ("mcp",): [
+        (["nosuch.toml", "--safe", "t"], "nosuch.toml"),
+        (["policy.toml", "--safe", "t", "--sybil-reports", "afile"], "is not a folder"),
+        (["policy.toml", "--safe", "nosuch"], "no guarded Safe"),
+    ],
     ("agent", "anchor"): [(["-w", NO_WS], "no proofmind workspace")],
     ("agent", "decisions"): [(["--status", "nope"], "--status 'nope'")],
     ("agent", "run"): [

@@ -546,3 +546,38 @@ def run_verify_tx(workspace_path: Path | None, tx_hash: str, as_json: bool) -> i
         typer.echo(f"  DIFFERS  {line}")
     typer.echo("OK: decision -> model -> run -> data all check out" if trace.ok else "NOT OK")
     return 0 if trace.ok else 1
+
+
+def mcp_command(
+    policy_file: Annotated[Path, typer.Argument(help="The policy (TOML) of the agent.")],
+    safe: SafeOption,
+    sybil_reports: Annotated[
+        Path | None,
+        typer.Option(help="Folder of `sybil detect` outputs the sybil_status tool may read."),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Serve the agent's tools to an MCP client (Model Context Protocol, over stdio).
+
+    Tools: read_alerts, decision_log, guard_status, sybil_status, propose_action. The one
+    state-changing tool acts only through the on-chain AgentGuard: a prompt-injected client
+    cannot exceed the policy. Configure it in an MCP client as the command below.
+
+    Examples:
+        proofmind mcp depeg-guard.toml --safe treasury
+        proofmind mcp depeg-guard.toml --safe treasury --sybil-reports reports/
+    """
+    from proofmind.agents.policy import load_policy
+    from proofmind.agents.runtime import AgentRuntime
+    from proofmind.agents.tools import AgentTools, build_server
+    from proofmind.monitor.store import AlertStore
+
+    policy = load_policy(policy_file)
+    if sybil_reports is not None and not sybil_reports.is_dir():
+        raise InputError(f"--sybil-reports {sybil_reports} is not a folder")
+    ws, chain, log = _open(workspace)
+    guard = _guard(chain, log, safe)
+    assert log is not None  # _guard found the Safe in it
+    account = chain.account(policy.agent)
+    runtime = AgentRuntime(guard, account, policy, AlertStore.for_workspace(ws.root), log)
+    build_server(AgentTools(runtime, sybil_reports)).run("stdio")

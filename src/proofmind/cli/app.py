@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from proofmind import __version__
-from proofmind.cli.agent import agent_app
+from proofmind.cli.agent import agent_app, mcp_command
 from proofmind.cli.gov import gov_app
 from proofmind.cli.monitor import monitor_app
 from proofmind.cli.params import (
@@ -79,6 +79,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(gov_app, name="gov")
 app.add_typer(agent_app, name="agent")
+app.command("mcp")(mcp_command)
 
 WorkspaceOption = Annotated[
     Path | None,
