@@ -250,6 +250,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["policy.toml", "--safe", "t", "--sybil-reports", "afile"], "is not a folder"),
         (["policy.toml", "--safe", "nosuch"], "no guarded Safe"),
     ],
+    ("agent", "sentinel"): [
+        (["--safe", "nosuch", "--guardian", "0", "--once"], "no guarded Safe"),
+        (["--safe", "t", "--guardian", "0", "--max-ratio", "0.5"], "--max-ratio"),
+    ],
     ("agent", "anchor"): [(["-w", NO_WS], "no proofmind workspace")],
     ("agent", "decisions"): [(["--status", "nope"], "--status 'nope'")],
     ("agent", "run"): [

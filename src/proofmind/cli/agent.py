@@ -429,6 +429,61 @@ def agent_decisions(
         )
 
 
+@agent_app.command("sentinel")
+def agent_sentinel(
+    safe: SafeOption,
+    guardian: Annotated[int, typer.Option(help="Index of the guardian account that vetoes.")],
+    once: Annotated[bool, typer.Option("--once", help="One scan, then exit.")] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, max=3600, help="Seconds between scans.")
+    ] = 2.0,
+    max_ratio: Annotated[
+        float, typer.Option(min=1.0, help="Veto amounts above this multiple of the median.")
+    ] = 5.0,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Veto queued agent actions the monitor distrusts (unknown decision, flagged counterparty,
+    outsized amount), as a guardian of the guard.
+
+    Examples:
+        proofmind agent sentinel --safe treasury --guardian 6
+        proofmind agent sentinel --safe treasury --guardian 6 --once
+    """
+    import signal
+    import threading
+
+    from proofmind.agents.log import DecisionLog
+    from proofmind.agents.sentinel import Sentinel
+    from proofmind.monitor.store import AlertStore
+
+    ws, chain, log = _open(workspace)
+    guard = _guard(chain, log, safe)
+    account = chain.account(guardian)
+    if not guard.contract.functions.isGuardian(account.address).call():
+        raise InputError(
+            f"{account.address} is not a guardian of guard {guard.address}",
+            hint="name it in the policy's guardians and grant the policy again",
+        )
+    sentinel = Sentinel(
+        guard,
+        account,
+        log or DecisionLog.for_workspace(ws.root),
+        AlertStore.for_workspace(ws.root),
+        max_ratio=max_ratio,
+    )
+    stop = threading.Event()
+    if not once:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while True:
+        for verdict in sentinel.scan():
+            state = "VETOED" if verdict.vetoed else "ok"
+            why = "; ".join(verdict.reasons) or "no reason to doubt it"
+            typer.echo(f"{state:<6} {verdict.action_id} to {verdict.to}: {why}")
+        if once or stop.wait(interval):
+            break
+
+
 @agent_app.command("anchor")
 def agent_anchor(workspace: WorkspaceOption = None) -> None:
     """Anchor the final decisions not yet anchored in the provenance ledger (in batches).
