@@ -52,7 +52,7 @@ class Verdict:
 
 def _address_words(data: bytes) -> list[str]:
     """Argument words of ``data`` that look like addresses (12 zero bytes, then 20 others)."""
-    found = []
+    found: list[str] = []
     for start in range(4, len(data) - 31, 32):
         word = data[start : start + 32]
         if word[:12] == b"\x00" * 12 and word[12:] != b"\x00" * 20 and any(word[12:16]):
