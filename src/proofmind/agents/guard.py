@@ -169,6 +169,10 @@ class Guard:
             return self.chain.sender(account).transact(fn)
         return self._owners([account], fn, "veto")
 
+    def veto_by_owners(self, owners: Sequence[LocalAccount], action_id: bytes) -> TxReceipt:
+        """Veto a queued action with a Safe transaction signed by the owners."""
+        return self._owners(owners, self.contract.functions.veto(action_id), "veto")
+
     # -- reads ------------------------------------------------------------------------------
 
     def grant_of(self, agent: str) -> dict[str, Any]:
