@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 /// @notice The part of a Safe (or any Zodiac avatar) a module uses.
 interface IModuleAvatar {
@@ -31,7 +31,7 @@ interface IModuleAvatar {
 ///         BUCKETS buckets stays within the cap. Those buckets cover at least the last `window`
 ///         seconds, so no interval of `window` seconds ever sees more than the cap leave the Safe.
 ///         (The check is stricter than an exact sliding window by up to one bucket.)
-contract AgentGuard is ReentrancyGuard {
+contract AgentGuard is ReentrancyGuardTransient {
     uint8 public constant NO_ARG = type(uint8).max;
     uint256 public constant BUCKETS = 4;
     uint256 public constant GRACE_PERIOD = 7 days;

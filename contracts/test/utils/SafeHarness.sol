@@ -68,3 +68,22 @@ abstract contract SafeHarness is Test {
         );
     }
 }
+
+/// @notice A 1:1 "pool" with Uniswap v2's swap signature: the swap-like call of the gas benchmark.
+contract SwapLikeRouter {
+    function swapExactTokensForTokens(
+        uint256 amountIn,
+        uint256 amountOutMin,
+        address[] calldata path,
+        address to,
+        uint256 deadline
+    ) external returns (uint256[] memory amounts) {
+        require(block.timestamp <= deadline, "expired");
+        require(amountIn >= amountOutMin, "slippage");
+        TestToken(path[0]).transferFrom(msg.sender, address(this), amountIn);
+        TestToken(path[path.length - 1]).transfer(to, amountIn);
+        amounts = new uint256[](2);
+        amounts[0] = amountIn;
+        amounts[1] = amountIn;
+    }
+}

@@ -18,6 +18,7 @@ from eth_abi.abi import encode
 from eth_abi.exceptions import EncodingError
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
 from web3.types import TxReceipt
@@ -229,6 +230,14 @@ class Guard:
                 False, decoded.error_name, tuple(decoded.error_args), decoded.reason or ""
             )
         return Simulation(True)
+
+    def submit(
+        self, account: LocalAccount, call: Call, decision_id: bytes, method: str = "execute"
+    ) -> HexBytes:
+        """Send the action and return its hash once the node accepted it (no waiting)."""
+        fn = self._fn(method, call, decision_id)
+        params = {"to": self.address, "data": fn._encode_transaction_data()}
+        return self.chain.sender(account).submit(params, label=f"{method}()")
 
     def send(
         self, account: LocalAccount, call: Call, decision_id: bytes, method: str = "execute"

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
 
 from proofmind.agents.guard import Call, Guard, decision_id_of, encode_action, now_on_chain
 from proofmind.agents.log import Decision, DecisionLog, canonical
@@ -67,6 +70,7 @@ class AgentRuntime:
         log: DecisionLog,
         *,
         on_event: Callable[[str], None] | None = None,
+        receipt_wait: float = 5.0,
     ) -> None:
         self.guard = guard
         self.account = account
@@ -75,6 +79,7 @@ class AgentRuntime:
         self.alerts = alerts
         self.log = log
         self.on_event = on_event or (lambda _message: None)
+        self.receipt_wait = receipt_wait
         self.policy_id = guard.grant_of(self.agent)["policy_id"]
 
     # -- decide -----------------------------------------------------------------------------
@@ -137,16 +142,24 @@ class AgentRuntime:
         ident = bytes.fromhex(decision.id[2:])
         call = self._call(decision)
         status = decision.status
-        if status in ("decided", "sending"):
+        if status == "sending" and decision.tx_hash:
+            self._poll(decision, ident, call, report)
+        elif status in ("decided", "sending"):
             if self.guard.decision_used(ident):
                 self._after_use(decision, ident, call, report)
                 return
             simulation = self.guard.simulate(self.agent, call, ident)
             if simulation.ok:
+                # written before the transaction leaves: a crash from here on is recovered
+                # through the guard's record of the decision id, never by a blind resend
                 self.log.update(
                     decision.id, "sending", outcome={"simulation": simulation.to_dict()}
                 )
-                self._send(decision, ident, call, "execute", report)
+                tx = self.guard.submit(self.account, call, ident).to_0x_hex()
+                self.log.update(decision.id, "sending", tx_hash=tx)
+                fresh = self.log.get(decision.id)
+                if fresh is not None:
+                    self._poll(fresh, ident, call, report)
             elif simulation.needs_timelock:
                 queued = self.guard.simulate(self.agent, call, ident, "queue")
                 if not queued.ok:
@@ -158,6 +171,42 @@ class AgentRuntime:
                 self._refuse(decision, simulation, report)
         elif status in ("queued", "sending_queued"):
             self._advance_queued(decision, ident, call, report)
+
+    def _poll(self, decision: Decision, ident: bytes, call: Call, report: StepReport) -> None:
+        """Look for the receipt of the decision's transaction without waiting for it."""
+        w3 = self.guard.chain.w3
+        tx = str(decision.tx_hash)
+        try:
+            w3.eth.get_transaction_receipt(tx)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            if self.guard.decision_used(ident):
+                self._after_use(decision, ident, call, report)
+                return
+            try:
+                w3.eth.get_transaction(tx)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                # the node dropped it: decide again whether to send (the id is still unused)
+                self.log.update(decision.id, "decided")
+            return
+        try:
+            receipt = self.guard.chain.sender(self.account).wait(HexBytes(tx))
+        except ContractReverted as exc:
+            if exc.error_name == "DecisionAlreadyUsed" or self.guard.decision_used(ident):
+                self._after_use(decision, ident, call, report)
+                return
+            # the chain moved between the simulation and the send (another action spent the
+            # cap, a veto, a pause): refused by the guard on-chain, recorded with its reason
+            self.log.update(
+                decision.id,
+                "refused",
+                outcome={"error": exc.error_name, "reason": exc.reason, "on_chain": True},
+            )
+            report.refused += 1
+            self.on_event(f"refused on-chain {decision.id[:10]}: {exc.reason}")
+            return
+        self.log.update(decision.id, "executed", tx_hash=tx)
+        report.executed += 1
+        self.on_event(f"executed {decision.id[:10]} in {tx} (block {receipt['blockNumber']})")
 
     def _send(
         self, decision: Decision, ident: bytes, call: Call, method: str, report: StepReport
@@ -242,7 +291,21 @@ class AgentRuntime:
         report.decided = self.observe()
         for decision in self.log.open(self.policy.name):
             self._settle_safely(decision, report)
+        self._await_receipts(report)
         return report
+
+    def _await_receipts(self, report: StepReport) -> None:
+        """Wait (up to ``receipt_wait`` s) for the transactions this step sent to be mined."""
+        deadline = time.monotonic() + self.receipt_wait
+        while True:
+            sending = [
+                d for d in self.log.open(self.policy.name) if d.status == "sending" and d.tx_hash
+            ]
+            if not sending or time.monotonic() > deadline:
+                return
+            for decision in sending:
+                self._settle_safely(decision, report)
+            time.sleep(0.02)
 
     def _settle_safely(self, decision: Decision, report: StepReport) -> None:
         try:
