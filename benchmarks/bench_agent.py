@@ -225,12 +225,14 @@ def latency(alerts: int) -> None:
         f"  blocks after the head at alert time: p50 {statistics.median(blocks):.0f}, "
         f"p99 {blocks[p99]}, max {blocks[-1]}  (target p50 <= 2)"
     )
-    print(f"  seconds stored -> receipt: p50 {statistics.median(seconds):.2f}, p99 {seconds[p99]:.2f}")
+    p50 = statistics.median(seconds)
+    print(f"  seconds stored -> receipt: p50 {p50:.2f}, p99 {seconds[p99]:.2f}")
 
 
 def decision_time(log: Any, decision_id: str) -> float:
     """When the decision reached 'executed' (the log's updated_at), on the monotonic clock."""
-    row = log._conn.execute("SELECT updated_at FROM decisions WHERE id=?", (decision_id,)).fetchone()
+    query = "SELECT updated_at FROM decisions WHERE id=?"
+    row = log._conn.execute(query, (decision_id,)).fetchone()
     return float(row[0]) - time.time() + time.monotonic()
 
 
