@@ -241,6 +241,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ],
     ("agent", "policy", "show"): [(["--safe", "nosuch", "--agent", "0"], "no guarded Safe")],
     ("agent", "policy", "revoke"): [(["--safe", "nosuch", "--agent", "0"], "no guarded Safe")],
+    ("agent", "policy", "renew"): [
+        (["--safe", "t", "--agent", "0", "--expires-in", "soon"], "--expires-in"),
+        (["--safe", "t", "--agent", "0", "--expires-in", "400d"], "at most 365 days"),
+        (["--safe", "nosuch", "--agent", "0", "--expires-in", "1d"], "no guarded Safe"),
+    ],
     ("agent", "policy", "pause"): [(["--safe", "nosuch"], "no guarded Safe")],
     ("agent", "policy", "unpause"): [(["--safe", "nosuch"], "no guarded Safe")],
     ("agent", "queue"): [(["--safe", "nosuch"], "no guarded Safe")],
@@ -259,6 +264,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("agent", "run"): [
         (["nosuch.toml", "--safe", "t"], "nosuch.toml"),
         (["policy.toml", "--safe", "nosuch", "--once"], "no guarded Safe"),
+        (["policy.toml", "--safe", "t", "--once", "--since", "yesterday"], "--since"),
     ],
     ("monitor", "run"): [
         ([], "bad parameters for detector 'watch'"),

@@ -51,7 +51,7 @@ def test_an_agent_transaction_leads_back_to_model_run_and_data(
     assert anchor_decisions(ledger, treasury.chain, treasury.log) == 0  # nothing twice
     trace = trace_transaction(treasury.chain, treasury.log, ledger, tx)
     assert trace.ok, trace.problems
-    assert [item["kind"] for item in trace.lineage] == ["model", "run", "dataset"]
+    assert [item["kind"] for item in trace.lineage] == ["model", "model", "run", "dataset"]
     assert all(item["record_id"] for item in trace.lineage)
     assert any("hashes to the decision id" in line for line in trace.ok_lines)
 

@@ -154,6 +154,9 @@ class Guard:
         policy_id: bytes = c.grants(agent).call()[0]
         return "0x" + policy_id.hex()
 
+    def renew(self, owners: Sequence[LocalAccount], agent: str, expiry: int) -> None:
+        self._owners(owners, self.contract.functions.renew(agent, expiry), "renew")
+
     def revoke(self, owners: Sequence[LocalAccount], agent: str) -> None:
         self._owners(owners, self.contract.functions.revoke(agent), "revoke")
 

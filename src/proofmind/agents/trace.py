@@ -1,7 +1,8 @@
 """Decisions in the provenance ledger, and the walk from an agent's transaction back to its data.
 
 Each final decision becomes an *inference* record of the ledger (content hash = the decision
-id, parent = the policy's model record when it names one), anchored on-chain in batches. So a
+id) whose parent is the policy, a *model* record (content hash = the policy file's hash), itself
+under the model record the policy names, if any; anchored on-chain in batches. So a
 transaction the guard executed leads to: its ActionExecuted event -> the decision id -> the
 decision record (whose hash must still be that id) -> the ledger record anchoring it -> the
 model -> the model's training run -> the run's datasets.
@@ -38,11 +39,16 @@ def anchor_decisions(ledger: Ledger, chain: Chain, log: DecisionLog, limit: int 
     were anchored now (those whose block is not yet confirmed are anchored by a later call)."""
     decisions = log.unanchored(limit)
     records: dict[str, LocalRecord] = {}
+    policies: dict[tuple[str, str, str], LocalRecord] = {}
     for decision in decisions:
-        parents = []
-        model = decision.record.get("model_record")
-        if model:
-            parents.append(ledger.find(str(model)))
+        key = (
+            str(decision.record.get("policy")),
+            str(decision.record.get("policy_hash")),
+            str(decision.record.get("model_record") or ""),
+        )
+        if key not in policies:
+            policies[key] = _policy_record(ledger, *key)
+        parents = [policies[key]]
         meta = {"status": decision.status, "tx_hash": decision.tx_hash, "policy": decision.policy}
         records[decision.id] = ledger.add(
             Kind.INFERENCE,
@@ -64,6 +70,18 @@ def anchor_decisions(ledger: Ledger, chain: Chain, log: DecisionLog, limit: int 
             log.update_anchor(decision_id, str(fresh.record_id))
             count += 1
     return count
+
+
+def _policy_record(ledger: Ledger, name: str, policy_hash: str, model: str) -> LocalRecord:
+    """The policy as a model record (its rules decide); under the model record it names."""
+    parents = [ledger.find(model)] if model else []
+    return ledger.add(
+        Kind.MODEL,
+        f"agent policy {name}",
+        policy_hash,
+        f"proofmind:agent-policy:{name}",
+        parents=parents,
+    )
 
 
 @dataclass
@@ -205,5 +223,5 @@ def _check_ledger(trace: Trace, ledger: Ledger, decision: Decision) -> None:
         )
         if not ancestor.anchored:
             trace.problems.append(f"{ancestor.label()} is {ancestor.state}, not anchored")
-    if not trace.lineage:
-        trace.ok_lines.append("the policy names no model record: the lineage ends at the decision")
+    if len(trace.lineage) == 1:
+        trace.ok_lines.append("the policy names no model record: the lineage ends at the policy")

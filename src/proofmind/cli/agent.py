@@ -268,6 +268,36 @@ def policy_revoke(
     typer.echo(f"revoked the grant of {address}")
 
 
+@policy_app.command("renew")
+def policy_renew(
+    safe: SafeOption,
+    agent: Annotated[str, typer.Option(help="Agent account: index or address.")],
+    expires_in: Annotated[str, typer.Option(help="New expiry from now, e.g. 7d, 12h.")],
+    owners: OwnersOption = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Extend an agent's grant (renewal is explicit; grants always expire).
+
+    Examples:
+        proofmind agent policy renew --safe treasury --agent 4 --expires-in 7d
+    """
+    from proofmind.cli.params import parse_address
+
+    seconds = _duration(expires_in, "--expires-in")
+    if not 0 < seconds <= 365 * 86_400:
+        raise InputError(f"--expires-in {expires_in!r} must be more than 0 and at most 365 days")
+    _ws, chain, log = _open(workspace)
+    guard = _guard(chain, log, safe)
+    address = parse_address(
+        _account_arg(chain, agent).address if agent.isdigit() else agent, "--agent"
+    )
+    if not guard.grant_of(address)["active"]:
+        raise InputError(f"{address} holds no grant on guard {guard.address}")
+    expiry = int(chain.w3.eth.get_block("latest")["timestamp"]) + seconds
+    guard.renew(_owners(chain, guard, owners), address, expiry)
+    typer.echo(f"renewed the grant of {address} until {expiry} (unix)")
+
+
 @policy_app.command("pause")
 def policy_pause(
     safe: SafeOption,
@@ -516,12 +546,21 @@ def agent_run(
         float,
         typer.Option(min=1, help="Anchor final decisions in the ledger this often (seconds)."),
     ] = 60.0,
+    since: Annotated[
+        str,
+        typer.Option(
+            help="On a policy's first run: act on alerts stored from now on (now), or on every "
+            "active alert already stored (start)."
+        ),
+    ] = "now",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run an agent: monitor alerts -> decision -> eth_call pre-check -> guarded transaction.
 
     Every decision is written to the decision log before anything is sent; after a crash the
-    agent resumes without sending anything twice. Stop with Ctrl-C or SIGTERM.
+    agent resumes without sending anything twice. A policy's first run starts from the alerts
+    stored from then on (--since start: every active alert already stored). Stop with Ctrl-C
+    or SIGTERM.
 
     Examples:
         proofmind agent run depeg-guard.toml --safe treasury
@@ -537,6 +576,8 @@ def agent_run(
     from proofmind.monitor.store import AlertStore
     from proofmind.provenance.ledger import Ledger
 
+    if since not in ("now", "start"):
+        raise InputError(f"--since {since!r} is not one of: now, start")
     policy = load_policy(policy_file)
     ws, chain, log = _open(workspace)
     guard = _guard(chain, log, safe)
@@ -548,9 +589,10 @@ def agent_run(
             f"{account.address} holds no grant on guard {guard.address}",
             hint=f"grant it first: `proofmind agent policy grant {policy_file} --safe {safe}`",
         )
-    runtime = AgentRuntime(
-        guard, account, policy, AlertStore.for_workspace(ws.root), log, on_event=typer.echo
-    )
+    alerts = AlertStore.for_workspace(ws.root)
+    if since == "now" and log.cursor(policy.name) == 0:
+        log.record([], policy.name, alerts.last_id())  # a new policy starts from here
+    runtime = AgentRuntime(guard, account, policy, alerts, log, on_event=typer.echo)
     ledger = Ledger(ws)
     if once:
         _print_step(runtime.step())
