@@ -22,8 +22,18 @@ export const SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: "cancun",
   metadata: { bytecodeHash: "none", appendCBOR: false },
-  remappings: ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"],
+  remappings: [
+    "@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/",
+    "@safe-global/safe-contracts/=node_modules/@safe-global/safe-contracts/",
+  ],
 };
+
+// Contracts from npm packages that proofmind deploys itself (the devnet's Safe for guarded
+// agents): compiled with the same settings and shipped as artifacts like ours.
+const EXTERNAL = [
+  "node_modules/@safe-global/safe-contracts/contracts/Safe.sol",
+  "node_modules/@safe-global/safe-contracts/contracts/proxies/SafeProxyFactory.sol",
+];
 
 function solidityFiles(dir) {
   return readdirSync(path.join(ROOT, dir))
@@ -38,7 +48,7 @@ function solidityFiles(dir) {
 function findImports(importPath) {
   const file = path.join(ROOT, importPath);
   if (!file.startsWith(ROOT + path.sep) || !existsSync(file)) {
-    return { error: `File not found: ${importPath} (run \`npm ci\` for @openzeppelin/contracts)` };
+    return { error: `File not found: ${importPath} (run \`npm ci\` for the npm contract packages)` };
   }
   return { contents: readFileSync(file, "utf8") };
 }
@@ -54,7 +64,7 @@ function sortKeys(value) {
 const stable = (value) => `${JSON.stringify(sortKeys(value), null, 2)}\n`;
 
 function compile() {
-  const files = solidityFiles(SRC);
+  const files = [...solidityFiles(SRC), ...EXTERNAL];
   const input = {
     language: "Solidity",
     sources: Object.fromEntries(

@@ -75,7 +75,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["-o", "/proc/x/lineage.json"], "/proc"),
         (["-o", "afile/lineage.json"], "afile is a file"),
     ],
-    ("verify",): [(["nosuch.onnx"], "nosuch.onnx")],
+    ("verify",): [
+        (["nosuch.onnx"], "nosuch.onnx"),
+        (["0x" + "ab" * 32], "is not on chain"),
+    ],
     ("data", "contribute"): [
         (["nosuch.csv", "--dataset", "d"], "nosuch.csv"),
         (["rows.csv", "--dataset", "d", "--account", "-1"], "--account"),
@@ -239,6 +242,47 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "-o", "alerts.txt"], "alert format"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
+    ("agent", "safe", "create"): [
+        (["--name", "bad name!", "--owner", "0"], "--name"),
+        (["--name", "t", "--owner", "0", "--delay", "soon"], "--delay"),
+        (["--name", "t", "--owner", "0", "--delay", "31d"], "out of range"),
+        (["--name", "t", "--owner", "5"], "account index 5 is out of range"),
+        (["--name", "t", "--owner", "0", "--threshold", "2"], "threshold 2 is impossible"),
+    ],
+    ("agent", "safe", "list"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("agent", "policy", "grant"): [
+        (["nosuch.toml", "--safe", "t"], "nosuch.toml"),
+        (["afile", "--safe", "t"], "not valid TOML"),
+        (["badpolicy.toml", "--safe", "t"], "recipients.0"),
+        (["policy.toml", "--safe", "nosuch"], "no guarded Safe named 'nosuch'"),
+    ],
+    ("agent", "policy", "show"): [(["--safe", "nosuch", "--agent", "0"], "no guarded Safe")],
+    ("agent", "policy", "revoke"): [(["--safe", "nosuch", "--agent", "0"], "no guarded Safe")],
+    ("agent", "policy", "renew"): [
+        (["--safe", "t", "--agent", "0", "--expires-in", "soon"], "--expires-in"),
+        (["--safe", "t", "--agent", "0", "--expires-in", "400d"], "at most 365 days"),
+        (["--safe", "nosuch", "--agent", "0", "--expires-in", "1d"], "no guarded Safe"),
+    ],
+    ("agent", "policy", "pause"): [(["--safe", "nosuch"], "no guarded Safe")],
+    ("agent", "policy", "unpause"): [(["--safe", "nosuch"], "no guarded Safe")],
+    ("agent", "queue"): [(["--safe", "nosuch"], "no guarded Safe")],
+    ("agent", "veto"): [(["0x12", "--safe", "t"], "is not an action id")],
+    ("mcp",): [
+        (["nosuch.toml", "--safe", "t"], "nosuch.toml"),
+        (["policy.toml", "--safe", "t", "--sybil-reports", "afile"], "is not a folder"),
+        (["policy.toml", "--safe", "nosuch"], "no guarded Safe"),
+    ],
+    ("agent", "sentinel"): [
+        (["--safe", "nosuch", "--guardian", "0", "--once"], "no guarded Safe"),
+        (["--safe", "t", "--guardian", "0", "--max-ratio", "0.5"], "--max-ratio"),
+    ],
+    ("agent", "anchor"): [(["-w", NO_WS], "no proofmind workspace")],
+    ("agent", "decisions"): [(["--status", "nope"], "--status 'nope'")],
+    ("agent", "run"): [
+        (["nosuch.toml", "--safe", "t"], "nosuch.toml"),
+        (["policy.toml", "--safe", "nosuch", "--once"], "no guarded Safe"),
+        (["policy.toml", "--safe", "t", "--once", "--since", "yesterday"], "--since"),
+    ],
     ("monitor", "run"): [
         ([], "bad parameters for detector 'watch'"),
         (["-d", "nosuch"], "no detector named 'nosuch'"),
@@ -409,6 +453,9 @@ def _fixtures(root: Path) -> None:
     from tests.intel.test_fraud import TX_HEADER, synthetic
 
     (root / "afile").write_text("a regular file\n")
+    policy = f'name = "p"\nagent = 0\nexpires_in = "1d"\nrecipients = ["{GOOD}"]\n'
+    (root / "policy.toml").write_text(policy)
+    (root / "badpolicy.toml").write_text(policy.replace(GOOD, SHORT))
     (root / "emptydir").mkdir()
     (root / "empty.csv").write_text("")
     (root / "rows.csv").write_text("a,b\n1,2\n3,4\n")

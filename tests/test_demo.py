@@ -42,10 +42,15 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         # the airdrop paid the low-risk claimant only, on proofs verified on-chain
         assert report.oracle_scores["honest"] < 0.5 <= report.oracle_scores["flagged"]
         assert report.airdrop_paid == {"honest": 100 * 10**18, "flagged": 0}
+        # the guarded agent: moved within the cap, vetoed, refused beyond it, expired, traced
+        assert report.agent_moved == 300 * 10**18 and report.agent_vetoed.startswith("0x")
+        assert report.agent_over_cap.startswith("CapExceeded")
+        assert report.agent_expired == "GrantExpired" and report.agent_trace_ok
 
         again = run_demo(tmp_path, Console(file=io.StringIO(), width=200))
         assert again.dataset_root == report.dataset_root
         assert again.contracts == report.contracts
         assert again.airdrop_paid == report.airdrop_paid
+        assert again.agent_trace_ok
     finally:
         Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()

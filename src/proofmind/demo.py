@@ -54,6 +54,11 @@ class DemoReport:
     claimed: int = 0
     oracle_scores: dict[str, float] = field(default_factory=dict)
     airdrop_paid: dict[str, int] = field(default_factory=dict)
+    agent_moved: int = 0
+    agent_vetoed: str = ""
+    agent_over_cap: str = ""
+    agent_expired: str = ""
+    agent_trace_ok: bool = False
     proved: list[str] = field(default_factory=list)
 
 
@@ -314,6 +319,31 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
         return None, f"{shown} (devnet wallets standing in for {stand_ins})"
 
     _step(console, "Verifiable oracle → sybil-gated airdrop", oracle)
+
+    def agent() -> tuple[None, str]:
+        from proofmind import demo_agent
+
+        result = demo_agent.run(workspace, chain)
+        report.agent_moved = result.moved
+        report.agent_vetoed = result.vetoed
+        report.agent_over_cap = result.over_cap_error
+        report.agent_expired = result.expired_error
+        report.agent_trace_ok = result.trace is not None and result.trace.ok
+        report.proved.append(
+            f"a guarded agent acted only inside the DAO's on-chain policy: on the depeg alert it "
+            f"moved {result.moved / 10**18:.0f} DUSD from the Safe, a larger move was queued and "
+            f"vetoed by the owners, a move beyond the cap was refused on-chain "
+            f"({result.over_cap_error.split('(')[0]}), after expiry it could not act; verify "
+            f"walks the move to decision → detector → evaluation run → price data"
+        )
+        return None, (
+            f"Safe {result.safe[:10]}…, guard {result.guard[:10]}…: moved "
+            f"{result.moved / 10**18:.0f} DUSD, vetoed {result.vetoed[:10]}…, over the cap "
+            f"{result.over_cap_error.split('(')[0]}, expired {result.expired_error}; "
+            f"verify `proofmind verify {result.move_tx}`"
+        )
+
+    _step(console, "Guarded agent (Safe + AgentGuard)", agent)
 
 
 __all__ = ["DemoReport", "run_demo"]

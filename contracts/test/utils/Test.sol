@@ -17,6 +17,7 @@ interface Vm {
     function roll(uint256 blockNumber) external;
     function deal(address account, uint256 newBalance) external;
     function expectRevert(bytes4 revertData) external;
+    function expectRevert() external;
     function assertTrue(bool condition, string calldata message) external pure;
     function assertFalse(bool condition, string calldata message) external pure;
     function assertEq(uint256 left, uint256 right, string calldata message) external pure;

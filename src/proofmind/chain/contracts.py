@@ -211,11 +211,13 @@ _DEPENDS_ON = {"RewardDistributor": "RewardToken"}
 # Example consumers and the governance pair take per-use constructor arguments: not part of
 # the default suite.
 EXAMPLES = frozenset({"SybilGatedAirdrop", "ProofmindGovernor", "ProofmindVotes"})
+# A guarded agent's Safe and its AgentGuard module: one per treasury, made by `agent safe create`.
+AGENT_CONTRACTS = frozenset({"AgentGuard", "Safe", "SafeProxyFactory"})
 
 
 def suite_names() -> list[str]:
     """The contracts `contracts deploy` deploys when given no names."""
-    return [name for name in artifact_names() if name not in EXAMPLES]
+    return [name for name in artifact_names() if name not in EXAMPLES | AGENT_CONTRACTS]
 
 
 def suite_order(names: list[str]) -> list[str]:
@@ -244,6 +246,11 @@ def suite_args(chain: Chain, registry: DeploymentRegistry, name: str) -> tuple[A
                 hint="run `proofmind contracts deploy RewardToken RewardDistributor`",
             )
         return (to_checksum_address(token.address), owner)
+    if name == "AgentGuard":
+        raise WorkspaceError(
+            "AgentGuard is a Safe module deployed for one Safe",
+            hint="create a Safe with its guard: `proofmind agent safe create`",
+        )
     if name in EXAMPLES:
         raise WorkspaceError(
             f"{name} is an example consumer whose constructor takes per-use arguments",

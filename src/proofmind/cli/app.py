@@ -9,6 +9,7 @@ import typer
 
 from proofmind import __version__
 from proofmind.cli.appeal import appeal_app
+from proofmind.cli.agent import agent_app, mcp_command
 from proofmind.cli.gov import gov_app
 from proofmind.cli.monitor import monitor_app
 from proofmind.cli.params import (
@@ -82,6 +83,8 @@ app.add_typer(gov_app, name="gov")
 sybil_app.add_typer(appeal_app, name="appeal")
 app.add_typer(api_key_app, name="api-key")
 app.command("serve")(serve)
+app.add_typer(agent_app, name="agent")
+app.command("mcp")(mcp_command)
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -438,7 +441,12 @@ def provenance_lineage(
 
 @app.command()
 def verify(
-    path: Annotated[Path, typer.Argument(help="A model file, a dataset, or a run folder.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A model file, a dataset, a run folder, or the hash of an agent's transaction."
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     reproduce: Annotated[
         bool,
@@ -462,9 +470,14 @@ def verify(
       proofmind verify model.onnx
       proofmind verify data/train.csv --json
       proofmind verify --reproduce fraud-model.txt
+      proofmind verify 0x<hash of an agent's transaction>   (decision -> model -> run -> data)
     """
     from proofmind.cli.provenance import run_reproduce, run_verify
 
+    if not path.exists() and str(path).startswith("0x") and len(str(path)) == 66:
+        from proofmind.cli.agent import run_verify_tx
+
+        raise typer.Exit(run_verify_tx(workspace, str(path), as_json))
     if reproduce:
         raise typer.Exit(run_reproduce(workspace, path, as_json))
     raise typer.Exit(run_verify(workspace, path, as_json))

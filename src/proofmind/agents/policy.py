@@ -1,0 +1,194 @@
+"""An agent policy file (TOML): what the guard allows on-chain, and the rules the agent follows.
+
+The on-chain half (scopes, recipients, caps, guardians, expiry) is what `agent policy grant`
+writes to the AgentGuard through the Safe; the off-chain half (rules) is what `agent run` decides
+with. The guard enforces the first whatever the second says.
+
+Amounts are strings of base units, with an optional exponent (``"250e18"``); durations are a
+number of seconds or ``"30m"``, ``"12h"``, ``"7d"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import is_address, to_checksum_address
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from proofmind.errors import InputError
+
+NATIVE = "native"
+NO_ARG = 255
+MAX_UINT128 = 2**128 - 1
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_amount(value: Any) -> int:
+    """``"250e18"`` / ``"1000"`` / ``1000`` -> an integer number of base units."""
+    try:
+        number = Decimal(str(value).strip().replace("_", ""))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount (base units, e.g. '250e18')") from None
+    if number != number.to_integral_value() or number < 0:
+        raise ValueError(f"{value!r} is not a whole, non-negative number of base units")
+    return int(number)
+
+
+def parse_duration(value: Any) -> int:
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration (seconds, or e.g. '30m', '12h', '7d')")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _address(value: Any) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise ValueError(f"{value!r} is not an address (0x followed by 40 hex digits)")
+    if value != value.lower() and value != to_checksum_address(value):
+        raise ValueError(f"{value!r} has a wrong checksum (mixed case that does not match)")
+    return to_checksum_address(value)
+
+
+def _token(value: Any) -> str:
+    return NATIVE if value == NATIVE else _address(value)
+
+
+Address = Annotated[str, BeforeValidator(_address)]
+Token = Annotated[str, BeforeValidator(_token)]
+Amount = Annotated[int, BeforeValidator(parse_amount)]
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def selector_of(function: str) -> bytes:
+    """4-byte selector of ``"transfer(address,uint256)"``; ``native`` -> 0x00000000."""
+    if function == NATIVE:
+        return b"\x00" * 4
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\([A-Za-z0-9_,\[\]]*\)", function):
+        raise ValueError(
+            f"{function!r} is not a function signature like 'transfer(address,uint256)'"
+        )
+    return bytes(function_signature_to_4byte_selector(function))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScopeSpec(_Strict):
+    target: Address
+    function: str = Field(description="signature, e.g. 'transfer(address,uint256)', or 'native'")
+    recipient_arg: int | None = Field(None, ge=0, le=254)
+    amount_arg: int | None = Field(None, ge=0, le=254)
+    cap_token: Token | None = None
+    max_amount: Amount = 0
+
+    @property
+    def selector(self) -> bytes:
+        return selector_of(self.function)
+
+    def on_chain(self) -> tuple[bool, int, int, str, int]:
+        """The AgentGuard.Scope tuple."""
+        cap = self.cap_token
+        if cap is None:
+            cap = self.target if self.amount_arg is not None else NATIVE
+        return (
+            True,
+            NO_ARG if self.recipient_arg is None else self.recipient_arg,
+            NO_ARG if self.amount_arg is None else self.amount_arg,
+            "0x" + "00" * 20 if cap == NATIVE else cap,
+            self.max_amount,
+        )
+
+
+class CapSpec(_Strict):
+    token: Token
+    limit: Amount
+    window: Duration
+    timelock_above: Amount | None = None
+
+    def on_chain(self) -> tuple[str, int, int, int]:
+        token = "0x" + "00" * 20 if self.token == NATIVE else self.token
+        above = MAX_UINT128 if self.timelock_above is None else self.timelock_above
+        return token, self.limit, self.window, above
+
+
+class ActionSpec(_Strict):
+    target: Address
+    function: str = NATIVE
+    args: list[Any] = Field(default_factory=list)
+    value: Amount = 0
+
+
+class RuleSpec(_Strict):
+    """When an alert matches every given field, propose ``action``."""
+
+    detector: str | None = None
+    kind: str | None = None
+    subject: str | None = None
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = "info"
+    action: ActionSpec
+    explanation: str = ""
+
+
+class Policy(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    agent: int | str = Field(description="devnet account index, or keystore name")
+    expires_in: Duration
+    guardians: list[Address] = Field(default_factory=list)
+    recipients: list[Address] = Field(default_factory=list)
+    scope: list[ScopeSpec] = Field(default_factory=list)
+    cap: list[CapSpec] = Field(default_factory=list)
+    rule: list[RuleSpec] = Field(default_factory=list)
+    model_record: str | None = Field(
+        None, description="provenance record id of the model the rules come from, if any"
+    )
+    source_hash: str = ""
+
+    @property
+    def policy_hash(self) -> str:
+        return self.source_hash
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and check a policy file; every problem names the file and the field."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"cannot read policy {path}: {exc.strerror}", hint="give the path of a .toml policy"
+        ) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"policy {path} is not valid TOML: {exc}", hint="fix the file") from None
+    data["source_hash"] = "0x" + hashlib.sha256(raw).hexdigest()
+    try:
+        policy = Policy.model_validate(data)
+        for function in [s.function for s in policy.scope] + [
+            r.action.function for r in policy.rule
+        ]:
+            selector_of(function)
+    except (ValidationError, ValueError) as exc:
+        raise InputError(
+            f"policy {path} is invalid: {_first_problem(exc)}", hint="see docs/agents.md"
+        ) from None
+    if policy.expires_in <= 0:
+        raise InputError(f"policy {path}: expires_in must be positive", hint="e.g. '7d'")
+    return policy
+
+
+def _first_problem(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        return f"{where}: {message}"
+    return str(exc)

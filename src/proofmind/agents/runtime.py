@@ -1,0 +1,321 @@
+"""The agent runtime: observe -> decide -> simulate -> pre-check -> send -> record.
+
+Crash safety (exactly once): a decision is written to the log, with the alert cursor, before
+anything is sent; its id is the one-use decision id the guard checks on-chain. After a crash
+(even SIGKILL between sending and recording) the runtime asks the guard whether the id was used:
+if so it finds the executing transaction in the guard's events and records it; if not, it sends
+again. A second send of a used id can only revert (``DecisionAlreadyUsed``): no action ever
+executes twice, and every intended action executes once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+
+from proofmind.agents.guard import Call, Guard, decision_id_of, encode_action, now_on_chain
+from proofmind.agents.log import Decision, DecisionLog, canonical
+from proofmind.agents.policy import SEVERITIES, Policy, RuleSpec
+from proofmind.errors import ContractReverted, TransactionError
+from proofmind.monitor.store import AlertStore, StoredAlert
+
+RECORD_VERSION = 1
+
+
+def _matches(rule: RuleSpec, stored: StoredAlert) -> bool:
+    alert = stored.alert
+    if rule.detector is not None and rule.detector != alert.detector:
+        return False
+    if rule.kind is not None and rule.kind != alert.kind:
+        return False
+    if rule.subject is not None and rule.subject != alert.subject:
+        return False
+    severity = alert.severity if alert.severity in SEVERITIES else "info"
+    return SEVERITIES.index(severity) >= SEVERITIES.index(rule.min_severity)
+
+
+def inputs_hash(stored: StoredAlert) -> str:
+    """sha256 of the alert as the agent saw it (canonical JSON)."""
+    return "0x" + hashlib.sha256(canonical(stored.alert.to_dict())).hexdigest()
+
+
+@dataclass
+class StepReport:
+    decided: int = 0
+    executed: int = 0
+    queued: int = 0
+    refused: int = 0
+    vetoed: int = 0
+    noop: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+class AgentRuntime:
+    """Runs one policy for one agent key against one guard."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        account: LocalAccount,
+        policy: Policy,
+        alerts: AlertStore,
+        log: DecisionLog,
+        *,
+        on_event: Callable[[str], None] | None = None,
+        receipt_wait: float = 5.0,
+    ) -> None:
+        self.guard = guard
+        self.account = account
+        self.agent = str(account.address)
+        self.policy = policy
+        self.alerts = alerts
+        self.log = log
+        self.on_event = on_event or (lambda _message: None)
+        self.receipt_wait = receipt_wait
+        self.policy_id = guard.grant_of(self.agent)["policy_id"]
+
+    # -- decide -----------------------------------------------------------------------------
+
+    def decide(self, stored: StoredAlert) -> tuple[str, dict[str, Any], str]:
+        """(decision id, record, initial status) for one alert: the first matching rule acts."""
+        rule_index, call, explanation = None, None, "no rule of the policy matches this alert"
+        for index, rule in enumerate(self.policy.rule):
+            if _matches(rule, stored):
+                rule_index, call = index, encode_action(rule.action)
+                explanation = rule.explanation or (
+                    f"rule {index} ({rule.detector or 'any'}/{rule.subject or 'any'}, "
+                    f"severity >= {rule.min_severity}) matched: {stored.alert.explanation}"
+                )
+                break
+        record = {
+            "version": RECORD_VERSION,
+            "policy": self.policy.name,
+            "policy_hash": self.policy.policy_hash,
+            "policy_id": self.policy_id,
+            "guard": self.guard.address,
+            "agent": self.agent,
+            "model_record": self.policy.model_record,
+            "alert": {
+                "id": stored.id,
+                "detector": stored.alert.detector,
+                "kind": stored.alert.kind,
+                "subject": stored.alert.subject,
+                "severity": stored.alert.severity,
+                "time": stored.alert.time,
+            },
+            "inputs_hash": inputs_hash(stored),
+            "rule": rule_index,
+            "action": None if call is None else call.to_dict(),
+            "explanation": explanation,
+        }
+        decision_id = "0x" + decision_id_of(canonical(record)).hex()
+        return decision_id, record, "decided" if call is not None else "noop"
+
+    def observe(self, limit: int = 100) -> int:
+        """Decide on the alerts stored since the last step; returns how many decisions were new."""
+        cursor = self.log.cursor(self.policy.name)
+        fresh = self.alerts.query(after_id=cursor, status="active", limit=limit, newest_first=False)
+        if not fresh:
+            return 0
+        decisions = []
+        for stored in fresh:
+            decision_id, record, status = self.decide(stored)
+            decisions.append((decision_id, stored.id, record, status))
+        return self.log.record(decisions, self.policy.name, fresh[-1].id)
+
+    # -- act --------------------------------------------------------------------------------
+
+    def _call(self, decision: Decision) -> Call:
+        action = decision.record["action"]
+        return Call(action["to"], int(action["value"]), bytes.fromhex(action["data"][2:]))
+
+    def settle(self, decision: Decision, report: StepReport) -> None:
+        """Move one open decision forward as far as it can go now."""
+        ident = bytes.fromhex(decision.id[2:])
+        call = self._call(decision)
+        status = decision.status
+        if status == "sending" and decision.tx_hash:
+            self._poll(decision, ident, call, report)
+        elif status in ("decided", "sending"):
+            if self.guard.decision_used(ident):
+                self._after_use(decision, ident, call, report)
+                return
+            simulation = self.guard.simulate(self.agent, call, ident)
+            if simulation.ok:
+                # written before the transaction leaves: a crash from here on is recovered
+                # through the guard's record of the decision id, never by a blind resend
+                self.log.update(
+                    decision.id, "sending", outcome={"simulation": simulation.to_dict()}
+                )
+                tx = self.guard.submit(self.account, call, ident).to_0x_hex()
+                self.log.update(decision.id, "sending", tx_hash=tx)
+                fresh = self.log.get(decision.id)
+                if fresh is not None:
+                    self._poll(fresh, ident, call, report)
+            elif simulation.needs_timelock:
+                queued = self.guard.simulate(self.agent, call, ident, "queue")
+                if not queued.ok:
+                    self._refuse(decision, queued, report)
+                    return
+                self.guard.send(self.account, call, ident, "queue")
+                self._after_use(decision, ident, call, report)
+            else:
+                self._refuse(decision, simulation, report)
+        elif status in ("queued", "sending_queued"):
+            self._advance_queued(decision, ident, call, report)
+
+    def _poll(self, decision: Decision, ident: bytes, call: Call, report: StepReport) -> None:
+        """Look for the receipt of the decision's transaction without waiting for it."""
+        w3 = self.guard.chain.w3
+        tx = str(decision.tx_hash)
+        try:
+            w3.eth.get_transaction_receipt(tx)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            if self.guard.decision_used(ident):
+                self._after_use(decision, ident, call, report)
+                return
+            try:
+                w3.eth.get_transaction(tx)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                # the node dropped it: decide again whether to send (the id is still unused)
+                self.log.update(decision.id, "decided")
+            return
+        try:
+            receipt = self.guard.chain.sender(self.account).wait(HexBytes(tx))
+        except ContractReverted as exc:
+            if exc.error_name == "DecisionAlreadyUsed" or self.guard.decision_used(ident):
+                self._after_use(decision, ident, call, report)
+                return
+            # the chain moved between the simulation and the send (another action spent the
+            # cap, a veto, a pause): refused by the guard on-chain, recorded with its reason
+            self.log.update(
+                decision.id,
+                "refused",
+                outcome={"error": exc.error_name, "reason": exc.reason, "on_chain": True},
+            )
+            report.refused += 1
+            self.on_event(f"refused on-chain {decision.id[:10]}: {exc.reason}")
+            return
+        self.log.update(decision.id, "executed", tx_hash=tx)
+        report.executed += 1
+        self.on_event(f"executed {decision.id[:10]} in {tx} (block {receipt['blockNumber']})")
+
+    def _send(
+        self, decision: Decision, ident: bytes, call: Call, method: str, report: StepReport
+    ) -> None:
+        try:
+            receipt = self.guard.send(self.account, call, ident, method)
+        except ContractReverted as exc:
+            # the chain moved between the simulation and the send (another action spent the
+            # cap, a veto, a pause): refused by the guard, recorded with its reason
+            self.log.update(
+                decision.id, "refused", outcome={"error": exc.error_name, "reason": exc.reason}
+            )
+            report.refused += 1
+            self.on_event(f"refused {decision.id[:10]}: {exc.reason}")
+            return
+        tx = receipt["transactionHash"].to_0x_hex()
+        self.log.update(decision.id, "executed", tx_hash=tx)
+        report.executed += 1
+        self.on_event(f"executed {decision.id[:10]} in {tx} (block {receipt['blockNumber']})")
+
+    def _refuse(self, decision: Decision, simulation: Any, report: StepReport) -> None:
+        self.log.update(decision.id, "refused", outcome={"simulation": simulation.to_dict()})
+        report.refused += 1
+        self.on_event(f"refused {decision.id[:10]}: {simulation.reason}")
+
+    def _after_use(self, decision: Decision, ident: bytes, call: Call, report: StepReport) -> None:
+        """The guard has seen this decision id: find out whether it executed or was queued."""
+        tx = self.guard.execution_of(ident)
+        if tx is not None:
+            self.log.update(decision.id, "executed", tx_hash=tx.lower())
+            report.executed += 1
+            self.on_event(f"executed {decision.id[:10]} in {tx}")
+            return
+        action_id = self.guard.action_id(self.agent, call, ident)
+        eta, state = self.guard.queued(action_id)
+        if state == "None":
+            # used but neither executed nor queued: the id was spent by a send that reverted
+            # after being counted, which the guard makes impossible; record it honestly
+            self.log.update(decision.id, "refused", outcome={"error": "DecisionAlreadyUsed"})
+            report.refused += 1
+            return
+        self.log.update(decision.id, "queued", action_id="0x" + action_id.hex(), eta=eta)
+        report.queued += 1
+        self.on_event(f"queued {decision.id[:10]} as 0x{action_id.hex()[:10]}, executable at {eta}")
+        if state != "Queued":
+            fresh = self.log.get(decision.id)
+            if fresh is not None:
+                self._advance_queued(fresh, ident, call, report)
+
+    def _advance_queued(
+        self, decision: Decision, ident: bytes, call: Call, report: StepReport
+    ) -> None:
+        action_id = self.guard.action_id(self.agent, call, ident)
+        eta, state = self.guard.queued(action_id)
+        if state == "Vetoed":
+            self.log.update(decision.id, "vetoed")
+            report.vetoed += 1
+            self.on_event(f"vetoed {decision.id[:10]}")
+            return
+        if state == "Executed":
+            tx = self.guard.execution_of(ident)
+            self.log.update(decision.id, "executed", tx_hash=None if tx is None else tx.lower())
+            report.executed += 1
+            return
+        if now_on_chain(self.guard.chain) < eta:
+            return
+        simulation = self.guard.simulate(self.agent, call, ident, "executeQueued")
+        if simulation.ok:
+            self.log.update(decision.id, "sending_queued")
+            self._send(decision, ident, call, "executeQueued", report)
+        elif simulation.error_name == "QueueExpired":
+            self.log.update(decision.id, "lapsed", outcome={"simulation": simulation.to_dict()})
+        elif simulation.error_name in ("NotAgent", "PolicyChanged", "GrantExpired"):
+            self._refuse(decision, simulation, report)
+        # otherwise (a cap full for now, a pause): try again on a later step
+
+    def step(self) -> StepReport:
+        """One round: settle what is open, decide on new alerts, settle those."""
+        report = StepReport()
+        for decision in self.log.open(self.policy.name):
+            self._settle_safely(decision, report)
+        report.decided = self.observe()
+        for decision in self.log.open(self.policy.name):
+            self._settle_safely(decision, report)
+        self._await_receipts(report)
+        return report
+
+    def _await_receipts(self, report: StepReport) -> None:
+        """Wait (up to ``receipt_wait`` s) for the transactions this step sent to be mined."""
+        deadline = time.monotonic() + self.receipt_wait
+        while True:
+            sending = [
+                d for d in self.log.open(self.policy.name) if d.status == "sending" and d.tx_hash
+            ]
+            if not sending or time.monotonic() > deadline:
+                return
+            for decision in sending:
+                self._settle_safely(decision, report)
+            time.sleep(0.02)
+
+    def _settle_safely(self, decision: Decision, report: StepReport) -> None:
+        try:
+            self.settle(decision, report)
+        except TransactionError as exc:
+            # the node refused or timed out: the decision stays open and is retried next step
+            self.on_event(f"will retry {decision.id[:10]}: {exc}")
+
+    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Step until ``stop`` is set."""
+        while not stop.is_set():
+            self.step()
+            stop.wait(interval)

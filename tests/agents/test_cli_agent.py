@@ -1,0 +1,116 @@
+"""The `agent` commands end to end on a workspace's own devnet: create a guarded Safe, grant a
+policy, run the agent on a stored alert, inspect, veto, pause, renew, revoke, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from proofmind.chain.contracts import deploy
+from proofmind.chain.devnet import Devnet
+from proofmind.cli.main import main
+from proofmind.monitor.api import Alert
+from proofmind.monitor.store import AlertStore
+from proofmind.settings import DevnetSettings
+from proofmind.workspace import init_workspace
+
+pytestmark = pytest.mark.devnet
+
+POLICY = """
+name = "cli-guard"
+agent = 4
+expires_in = "1d"
+guardians = ["{guardian}"]
+recipients = ["{reserve}"]
+[[scope]]
+target = "{token}"
+function = "transfer(address,uint256)"
+recipient_arg = 0
+amount_arg = 1
+[[cap]]
+token = "{token}"
+limit = "1000e18"
+window = "1d"
+timelock_above = "400e18"
+[[rule]]
+detector = "depeg"
+[rule.action]
+target = "{token}"
+function = "transfer(address,uint256)"
+args = ["{reserve}", "{amount}"]
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    code = main(list(args))
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
+def test_agent_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ws, _ = init_workspace(tmp_path)
+    w = ["-w", str(tmp_path)]
+    try:
+        chain = ws.connect()
+        token, _ = deploy(chain, "RewardToken", "Test USD", "TUSD", chain.accounts[0].address)
+        out = run(capsys, "agent", "safe", "create", "--name", "t", *w,
+                  "--owner", "1", "--owner", "2", "--owner", "3", "--delay", "10m")  # fmt: skip
+        safe = out.split()[1]
+        chain.sender().transact(token.functions.mint(safe, 10**24))
+        assert "t: Safe" in run(capsys, "agent", "safe", "list", *w)
+        fields = {
+            "guardian": chain.accounts[6].address,
+            "reserve": chain.accounts[5].address,
+            "token": token.address,
+        }
+        small = tmp_path / "small.toml"
+        small.write_text(POLICY.format(amount="100e18", **fields))
+        large = tmp_path / "large.toml"
+        large.write_text(POLICY.format(amount="500e18", **fields).replace("cli-guard", "big"))
+        assert "granted cli-guard" in run(capsys, "agent", "policy", "grant", str(small),
+                                          "--safe", "t", *w)  # fmt: skip
+        store = AlertStore.for_workspace(ws.root)
+        store.add(Alert("depeg", "high", "USDC", 1.0, 0.05, "USDC off its peg", kind="depeg"))
+        assert "executed 1" in run(capsys, "agent", "run", str(small), "--safe", "t", "--once",
+                                   "--since", "start", *w)  # fmt: skip
+        decisions = json.loads(run(capsys, "agent", "decisions", "--json", *w))
+        assert [d["status"] for d in decisions] == ["executed"]
+        assert decisions[0]["anchor"]  # anchored in the ledger by `run --once`
+        assert "OK: decision" in run(capsys, "verify", decisions[0]["tx_hash"], *w)
+
+        # a large move is queued; the guardian vetoes it
+        run(capsys, "agent", "policy", "grant", str(large), "--safe", "t", *w)
+        # a new policy starts from the alerts stored from its first run on
+        assert "decided 0" in run(capsys, "agent", "run", str(large), "--safe", "t", "--once", *w)
+        store.add(Alert("depeg", "high", "USDC", 2.0, 0.05, "USDC off its peg again", kind="depeg"))
+        assert "queued 1" in run(capsys, "agent", "run", str(large), "--safe", "t", "--once", *w)
+        queued = json.loads(run(capsys, "agent", "queue", "--safe", "t", "--json", *w))
+        assert [q["on_chain"] for q in queued] == ["Queued"]
+        run(capsys, "agent", "veto", queued[0]["action_id"], "--safe", "t", "--guardian", "6", *w)
+        queued = json.loads(run(capsys, "agent", "queue", "--safe", "t", "--json", *w))
+        assert [q["on_chain"] for q in queued] == ["Vetoed"]
+
+        # pause (guardian), unpause (owners), renew, revoke by the agent itself
+        run(capsys, "agent", "policy", "pause", "--safe", "t", "--guardian", "6", *w)
+        shown = json.loads(run(capsys, "agent", "policy", "show", "--safe", "t", "--agent", "4",
+                               "--json", *w))  # fmt: skip
+        assert shown["paused"] is True and shown["active"] is True
+        run(capsys, "agent", "policy", "unpause", "--safe", "t", *w)
+        run(capsys, "agent", "policy", "renew", "--safe", "t", "--agent", "4",
+            "--expires-in", "2d", *w)  # fmt: skip
+        renewed = json.loads(run(capsys, "agent", "policy", "show", "--safe", "t", "--agent", "4",
+                                 "--json", *w))  # fmt: skip
+        assert renewed["expiry"] > shown["expiry"] and renewed["paused"] is False
+        run(capsys, "agent", "policy", "revoke", "--safe", "t", "--agent", "4", "--by-agent", *w)
+        shown = json.loads(run(capsys, "agent", "policy", "show", "--safe", "t", "--agent", "4",
+                               "--json", *w))  # fmt: skip
+        assert shown["active"] is False
+        code = main(["agent", "run", str(large), "--safe", "t", "--once", *w])
+        assert code == 2 and "holds no grant" in capsys.readouterr().err
+        store.close()
+    finally:
+        ws.close()
+        Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()

@@ -1,0 +1,22 @@
+"""The guarded-agent scenario of `proofmind demo`, on the session devnet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from proofmind import demo_agent
+from proofmind.chain.base import Chain
+from proofmind.workspace import init_workspace
+
+
+def test_the_demo_scenario_runs_every_step(chain: Chain, tmp_path: Path) -> None:
+    ws, _ = init_workspace(tmp_path)
+    demo = demo_agent.run(ws, chain)
+    assert demo.moved == 300 * 10**18
+    assert demo.vetoed.startswith("0x")
+    assert demo.over_cap_error.startswith("CapExceeded")
+    assert demo.expired_error == "GrantExpired"
+    assert demo.trace is not None and demo.trace.ok
+    assert [item["kind"] for item in demo.trace.lineage] == ["model", "model", "run", "dataset"]
+    assert demo.decisions == {"executed": 2, "vetoed": 1, "refused": 1}
+    ws.close()

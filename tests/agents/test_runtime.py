@@ -1,0 +1,150 @@
+"""The agent runtime on the devnet: alert -> decision -> guarded action, and every refusal."""
+
+from __future__ import annotations
+
+import itertools
+
+from web3.logs import DISCARD
+
+from proofmind.agents.log import DecisionLog
+from proofmind.agents.policy import load_policy
+from proofmind.agents.runtime import AgentRuntime
+from proofmind.monitor.api import Alert
+from tests.agents.conftest import DELAY, E18, Treasury
+
+_times = itertools.count(1_700_000_000)
+
+
+def depeg(treasury: Treasury, subject: str = "USDC", severity: str = "high") -> int:
+    alert = Alert(
+        detector="depeg",
+        kind="depeg",
+        severity=severity,  # type: ignore[arg-type]
+        subject=subject,
+        time=float(next(_times)),
+        score=0.04,
+        explanation=f"{subject} trades 4.0% below its peg",
+    )
+    stored = treasury.alerts.add(alert)
+    assert stored is not None
+    return stored
+
+
+def runtime(treasury: Treasury, rules: str, **kwargs: str) -> AgentRuntime:
+    policy = load_policy(treasury.policy_file(rules, **kwargs))
+    treasury.guard.grant(treasury.owners, policy, treasury.agent.address)
+    return AgentRuntime(treasury.guard, treasury.agent, policy, treasury.alerts, treasury.log)
+
+
+def warp(treasury: Treasury, seconds: int) -> None:
+    treasury.chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    treasury.chain.mine()
+
+
+def test_an_alert_becomes_one_guarded_transfer_with_its_decision_recorded(
+    treasury: Treasury,
+) -> None:
+    agent = runtime(treasury, treasury.rule("250e18"))
+    depeg(treasury)
+    depeg(treasury, subject="DAI")  # matches no rule: a recorded "do nothing"
+    report = agent.step()
+    assert (report.decided, report.executed, report.noop) == (2, 1, 0)
+    assert treasury.balance(treasury.treasury) == 250 * E18
+    executed = treasury.log.query(status="executed")
+    assert len(executed) == 1
+    record = executed[0].record
+    assert record["alert"]["subject"] == "USDC" and record["inputs_hash"].startswith("0x")
+    assert record["policy_id"] == treasury.guard.grant_of(treasury.agent.address)["policy_id"]
+    # the transaction carries the decision id, and the log finds the decision by its hash
+    receipt = treasury.chain.w3.eth.get_transaction_receipt(executed[0].tx_hash)  # type: ignore[arg-type]
+    events = treasury.guard.contract.events.ActionExecuted().process_receipt(
+        receipt, errors=DISCARD
+    )
+    assert "0x" + events[0]["args"]["decisionId"].hex() == executed[0].id
+    assert treasury.log.by_tx(executed[0].tx_hash or "") == executed[0]
+    assert [d.record["explanation"] for d in treasury.log.query(status="noop")] == [
+        "no rule of the policy matches this alert"
+    ]
+    # stepping again decides nothing new and sends nothing
+    again = agent.step()
+    assert (again.decided, again.executed) == (0, 0)
+    assert treasury.balance(treasury.treasury) == 250 * E18
+
+
+def test_over_the_cap_is_refused_before_anything_is_sent(treasury: Treasury) -> None:
+    agent = runtime(treasury, treasury.rule("300e18"))
+    for _ in range(4):
+        depeg(treasury)
+    nonce = treasury.chain.w3.eth.get_transaction_count(treasury.agent.address)
+    report = agent.step()
+    assert (report.executed, report.refused) == (3, 1)
+    assert treasury.balance(treasury.treasury) == 900 * E18
+    refused = treasury.log.query(status="refused")[0]
+    assert refused.outcome["simulation"]["error"] == "CapExceeded"
+    assert refused.tx_hash is None
+    # three transactions: the refused one was never sent
+    assert treasury.chain.w3.eth.get_transaction_count(treasury.agent.address) == nonce + 3
+
+
+def test_a_recipient_outside_the_allowlist_is_refused(treasury: Treasury) -> None:
+    outsider = treasury.chain.accounts[7].address
+    agent = runtime(treasury, treasury.rule("10e18", to=outsider))
+    depeg(treasury)
+    assert agent.step().refused == 1
+    assert treasury.log.query(status="refused")[0].outcome["simulation"]["error"] == (
+        "RecipientNotAllowed"
+    )
+    assert treasury.balance(outsider) == 0
+
+
+def test_a_large_move_is_queued_and_the_guardian_vetoes_it(treasury: Treasury) -> None:
+    agent = runtime(treasury, treasury.rule("500e18"))
+    depeg(treasury)
+    report = agent.step()
+    assert (report.queued, report.executed) == (1, 0)
+    queued = treasury.log.query(status="queued")[0]
+    assert queued.action_id is not None and queued.eta is not None
+    treasury.guard.veto(treasury.guardian, bytes.fromhex(queued.action_id[2:]), as_guardian=True)
+    warp(treasury, DELAY + 1)
+    assert agent.step().vetoed == 1
+    assert treasury.log.get(queued.id).status == "vetoed"  # type: ignore[union-attr]
+    assert treasury.balance(treasury.treasury) == 0
+
+
+def test_a_queued_move_executes_after_the_delay(treasury: Treasury) -> None:
+    agent = runtime(treasury, treasury.rule("500e18"))
+    depeg(treasury)
+    agent.step()
+    assert agent.step().executed == 0  # too early: still queued
+    warp(treasury, DELAY + 1)
+    assert agent.step().executed == 1
+    assert treasury.balance(treasury.treasury) == 500 * E18
+
+
+def test_after_expiry_the_agent_cannot_act(treasury: Treasury) -> None:
+    agent = runtime(treasury, treasury.rule("10e18"), expires_in="1h")
+    warp(treasury, 3601)
+    depeg(treasury)
+    assert agent.step().refused == 1
+    assert treasury.log.query(status="refused")[0].outcome["simulation"]["error"] == "GrantExpired"
+
+
+def test_a_send_whose_record_was_lost_is_found_not_repeated(treasury: Treasury) -> None:
+    agent = runtime(treasury, treasury.rule("100e18"))
+    depeg(treasury)
+    agent.observe()
+    decision = treasury.log.open("depeg-guard")[0]
+    # the runtime sent the action and died before writing it down
+    treasury.log.update(decision.id, "sending")
+    call = agent._call(decision)
+    sent = treasury.guard.send(treasury.agent, call, bytes.fromhex(decision.id[2:]))
+    restarted = AgentRuntime(
+        treasury.guard,
+        treasury.agent,
+        agent.policy,
+        treasury.alerts,
+        DecisionLog(treasury.log.path),
+    )
+    assert restarted.step().executed == 1
+    assert treasury.log.get(decision.id).tx_hash == sent["transactionHash"].to_0x_hex()  # type: ignore[union-attr]
+    assert treasury.balance(treasury.treasury) == 100 * E18
