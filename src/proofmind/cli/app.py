@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from proofmind import __version__
-from proofmind.cli.appeal import appeal_app
 from proofmind.cli.agent import agent_app, mcp_command
+from proofmind.cli.appeal import appeal_app
 from proofmind.cli.gov import gov_app
 from proofmind.cli.monitor import monitor_app
 from proofmind.cli.params import (
