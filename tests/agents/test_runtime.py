@@ -148,3 +148,22 @@ def test_a_send_whose_record_was_lost_is_found_not_repeated(treasury: Treasury) 
     assert restarted.step().executed == 1
     assert treasury.log.get(decision.id).tx_hash == sent["transactionHash"].to_0x_hex()  # type: ignore[union-attr]
     assert treasury.balance(treasury.treasury) == 100 * E18
+
+
+def test_an_onnx_model_gates_the_rules(treasury: Treasury) -> None:
+    from proofmind.ml.onnx_models import mlp_onnx
+
+    # a one-layer model: sigmoid(100 * score - 3): acts from a score of 0.03
+    mlp_onnx([([[100.0]], [-3.0])], treasury.tmp / "gate.onnx", name="depeg-gate")
+    extra = '[model]\npath = "gate.onnx"\nfeatures = ["score"]\nact_above = 0.5\n'
+    agent = runtime(treasury, treasury.rule("10e18"), extra=extra)
+    calm = Alert("depeg", "high", "USDC", float(next(_times)), 0.01, "USDC 1% below its peg",
+                 kind="depeg")  # fmt: skip
+    treasury.alerts.add(calm)
+    depeg(treasury)  # score 0.04
+    report = agent.step()
+    assert (report.decided, report.executed) == (2, 1)
+    noop = treasury.log.query(status="noop")[0].record
+    assert noop["model"]["output"] < 0.5 and "no action" in noop["explanation"]
+    acted = treasury.log.query(status="executed")[0].record
+    assert acted["model"]["inputs"] == [0.04] and acted["model"]["output"] >= 0.5

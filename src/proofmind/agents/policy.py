@@ -138,6 +138,17 @@ class RuleSpec(_Strict):
     explanation: str = ""
 
 
+class ModelSpec(_Strict):
+    """An ONNX model that gates the rules: a matching rule acts only when the model's output on
+    the alert's features reaches ``act_above``."""
+
+    path: Path = Field(description="the .onnx file, relative to the policy file")
+    features: list[str] = Field(
+        min_length=1, description="alert fields in model-input order: score, evidence.NAME"
+    )
+    act_above: float = 0.5
+
+
 class Policy(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     agent: int | str = Field(description="devnet account index, or keystore name")
@@ -150,6 +161,7 @@ class Policy(_Strict):
     model_record: str | None = Field(
         None, description="provenance record id of the model the rules come from, if any"
     )
+    model: ModelSpec | None = None
     source_hash: str = ""
 
     @property
@@ -180,6 +192,17 @@ def load_policy(path: Path) -> Policy:
         raise InputError(
             f"policy {path} is invalid: {_first_problem(exc)}", hint="see docs/agents.md"
         ) from None
+    if policy.model is not None:
+        resolved = (path.parent / policy.model.path).resolve()
+        if not resolved.is_file():
+            raise InputError(
+                f"policy {path}: model.path {policy.model.path} does not exist (looked for "
+                f"{resolved})",
+                hint="give the .onnx file's path relative to the policy file",
+            )
+        policy = policy.model_copy(
+            update={"model": policy.model.model_copy(update={"path": resolved})}
+        )
     if policy.expires_in <= 0:
         raise InputError(f"policy {path}: expires_in must be positive", hint="e.g. '7d'")
     return policy

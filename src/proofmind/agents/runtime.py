@@ -80,20 +80,58 @@ class AgentRuntime:
         self.log = log
         self.on_event = on_event or (lambda _message: None)
         self.receipt_wait = receipt_wait
+        self._model: Any = None
         self.policy_id = guard.grant_of(self.agent)["policy_id"]
 
     # -- decide -----------------------------------------------------------------------------
 
+    def _model_gate(self, stored: StoredAlert) -> tuple[bool, dict[str, Any], str]:
+        """(act?, what the model saw and said, why) for the policy's ONNX model."""
+        spec = self.policy.model
+        assert spec is not None
+        if self._model is None:
+            from proofmind.ml.onnx_models import OnnxModel
+
+            self._model = OnnxModel.load(spec.path)
+        values: list[float] = []
+        for name in spec.features:
+            source: Any = stored.alert.evidence if name.startswith("evidence.") else None
+            value = (
+                source.get(name.removeprefix("evidence."))
+                if source is not None
+                else getattr(stored.alert, name, None)
+            )
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return (
+                    False,
+                    {"inputs": None},
+                    f"the model's input {name} is missing or not a number",
+                )
+            values.append(float(value))
+        output = float(self._model.run(values)[0])
+        seen = {"inputs": values, "output": round(output, 9), "act_above": spec.act_above}
+        if output >= spec.act_above:
+            return True, seen, f"the model scored {output:.3f} >= {spec.act_above}"
+        return False, seen, f"the model scored {output:.3f} < {spec.act_above}: no action"
+
     def decide(self, stored: StoredAlert) -> tuple[str, dict[str, Any], str]:
-        """(decision id, record, initial status) for one alert: the first matching rule acts."""
+        """(decision id, record, initial status) for one alert: the first matching rule acts
+        (when the policy has a model: only if the model's output reaches its threshold)."""
         rule_index, call, explanation = None, None, "no rule of the policy matches this alert"
+        model_view: dict[str, Any] | None = None
         for index, rule in enumerate(self.policy.rule):
             if _matches(rule, stored):
-                rule_index, call = index, encode_action(rule.action)
                 explanation = rule.explanation or (
                     f"rule {index} ({rule.detector or 'any'}/{rule.subject or 'any'}, "
                     f"severity >= {rule.min_severity}) matched: {stored.alert.explanation}"
                 )
+                rule_index = index
+                if self.policy.model is not None:
+                    act, model_view, why = self._model_gate(stored)
+                    explanation = f"{explanation}; {why}"
+                    if not act:
+                        break
+                call = encode_action(rule.action)
                 break
         record = {
             "version": RECORD_VERSION,
@@ -116,6 +154,8 @@ class AgentRuntime:
             "action": None if call is None else call.to_dict(),
             "explanation": explanation,
         }
+        if model_view is not None:
+            record["model"] = model_view
         decision_id = "0x" + decision_id_of(canonical(record)).hex()
         return decision_id, record, "decided" if call is not None else "noop"
 

@@ -589,6 +589,18 @@ def agent_run(
             f"{account.address} holds no grant on guard {guard.address}",
             hint=f"grant it first: `proofmind agent policy grant {policy_file} --safe {safe}`",
         )
+    if policy.model is not None and policy.model_record:
+        from proofmind.crypto.keccak import keccak256_file
+
+        record = Ledger(ws).find(policy.model_record)
+        actual = "0x" + keccak256_file(policy.model.path).hex()
+        if record.content_hash.lower() != actual:
+            raise InputError(
+                f"policy {policy_file}: model {policy.model.path} is not the model of record "
+                f"{policy.model_record} (its keccak-256 is {actual}, the record's "
+                f"{record.content_hash})",
+                hint="register this model (`proofmind provenance model`) and name its record",
+            )
     alerts = AlertStore.for_workspace(ws.root)
     if since == "now" and log.cursor(policy.name) == 0:
         log.record([], policy.name, alerts.last_id())  # a new policy starts from here
