@@ -149,6 +149,17 @@ class ModelSpec(_Strict):
     act_above: float = 0.5
 
 
+class LlmSpec(_Strict):
+    """An LLM behind an OpenAI-compatible chat-completions endpoint that picks which of the
+    policy's rules (if any) to apply to an alert. It can only choose among the rules' actions;
+    the guard bounds whatever it picks. Never required, never a default."""
+
+    endpoint: str = Field(pattern=r"^https?://", description="base URL, e.g. http://host/v1")
+    model: str
+    api_key_env: str | None = Field(None, description="environment variable with the API key")
+    timeout: float = Field(20.0, gt=0, le=300)
+
+
 class Policy(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     agent: int | str = Field(description="devnet account index, or keystore name")
@@ -162,6 +173,7 @@ class Policy(_Strict):
         None, description="provenance record id of the model the rules come from, if any"
     )
     model: ModelSpec | None = None
+    llm: LlmSpec | None = None
     source_hash: str = ""
 
     @property

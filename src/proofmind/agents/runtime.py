@@ -119,7 +119,23 @@ class AgentRuntime:
         (when the policy has a model: only if the model's output reaches its threshold)."""
         rule_index, call, explanation = None, None, "no rule of the policy matches this alert"
         model_view: dict[str, Any] | None = None
-        for index, rule in enumerate(self.policy.rule):
+        llm_view: dict[str, Any] | None = None
+        candidates = list(enumerate(self.policy.rule))
+        if self.policy.llm is not None:
+            from proofmind.agents.llm import choose_rule
+
+            chosen, why, llm_view = choose_rule(
+                self.policy.llm, stored.alert.to_dict(), self.policy.rule
+            )
+            explanation = why
+            if chosen is None:
+                candidates = []
+            elif not _matches(self.policy.rule[chosen], stored):
+                explanation = f"{why}; but the alert does not meet that rule's conditions"
+                candidates = []
+            else:
+                candidates = [(chosen, self.policy.rule[chosen])]
+        for index, rule in candidates:
             if _matches(rule, stored):
                 explanation = rule.explanation or (
                     f"rule {index} ({rule.detector or 'any'}/{rule.subject or 'any'}, "
@@ -156,6 +172,8 @@ class AgentRuntime:
         }
         if model_view is not None:
             record["model"] = model_view
+        if llm_view is not None:
+            record["llm"] = llm_view
         decision_id = "0x" + decision_id_of(canonical(record)).hex()
         return decision_id, record, "decided" if call is not None else "noop"
 
