@@ -209,7 +209,7 @@ _DEPENDS_ON = {"RewardDistributor": "RewardToken"}
 
 
 # Example consumers take per-use constructor arguments: not part of the default suite.
-EXAMPLES = frozenset({"SybilGatedAirdrop"})
+EXAMPLES = frozenset({"SybilGatedAirdrop", "ReplayPriceFeed"})
 
 
 def suite_names() -> list[str]:

@@ -142,22 +142,28 @@ def run_live(
     until_block: int | None,
     poll: float,
     max_attempts: int,
+    feed_specs: list[str] | None = None,
+    feed_read: str = "logs",
 ) -> None:
     import logging
     import signal
 
+    from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
     from proofmind.monitor.service import MonitorService
     from proofmind.monitor.sinks import JsonlSink, TerminalSink, WebhookSink
     from proofmind.monitor.store import AlertStore
     from proofmind.store.state import StateDB
     from proofmind.workspace import open_workspace
 
+    feeds = parse_feeds(feed_specs or [])
+    if feed_read not in READ_MODES:
+        raise InputError(f"--feed-read {feed_read!r} is not one of {', '.join(READ_MODES)}")
     detectors = load_detectors(names, _params(params))
     wrong = [d.name for d in detectors if "block" not in d.events]
-    if wrong:
+    if wrong and not feeds:
         raise InputError(
             f"detector(s) {', '.join(wrong)} read prices, not blocks",
-            hint="`monitor run` runs block detectors (watch, funding-fan-out); replay price "
+            hint="name the price feeds to read with --feed SUBJECT=0xADDRESS, or replay price "
             "series with `monitor replay`",
         )
     start: int | str = "latest"
@@ -183,6 +189,10 @@ def run_live(
     else:
         chain = workspace.connect()
         w3, chain_id = chain.w3, chain.chain_id
+    reader = None
+    if feeds:
+        reader = FeedReader(feeds, read="rounds" if feed_read == "rounds" else "logs")
+        reader.connect(w3)  # a wrong address fails here, before anything is stored
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
@@ -201,6 +211,7 @@ def run_live(
         start_block=start,
         poll_interval=poll,
         max_attempts=max_attempts,
+        feeds=reader,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
@@ -211,10 +222,63 @@ def run_live(
     err.print(
         f"monitoring chain {chain_id} from block {service.cursor.next_block} with "
         f"{', '.join(d.name for d in detectors)} → {', '.join(s.name for s in sinks) or 'store'}"
+        + (f"; feeds {', '.join(f'{k}={v}' for k, v in feeds.items())}" if feeds else "")
     )
     stats = service.run(max_blocks=max_blocks, until_block=until_block)
     store.close()
     err.print(
         f"stopped at block {service.cursor.next_block}: {stats.blocks} block(s), "
+        f"{stats.rounds} feed round(s), "
         f"{stats.alerts} alert(s), {stats.retracted} retracted, deliveries {stats.deliveries}"
+    )
+
+
+def run_feed_replay(
+    workspace_path: Path | None,
+    symbol: str,
+    prices: Path | None,
+    feed_address: str | None,
+    warmup: int,
+    interval: float,
+    limit: int | None,
+) -> None:
+    import re
+
+    from eth_utils.address import to_checksum_address
+
+    from proofmind.chain.contracts import load_artifact
+    from proofmind.monitor.feedreplay import (
+        FEED_CONTRACT,
+        Pushed,
+        deploy_feed,
+        one_series,
+        push_history,
+        sample_path,
+    )
+    from proofmind.workspace import open_workspace
+
+    if feed_address is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", feed_address):
+        raise InputError(f"--feed {feed_address!r} is not a 0x-address")
+    times, values = one_series(read_prices(prices or sample_path()), symbol)
+    if limit is not None:
+        times, values = times[:limit], values[:limit]
+    workspace = open_workspace(workspace_path)
+    chain = workspace.connect()
+    if feed_address is None:
+        feed = deploy_feed(chain, f"{symbol} / USD (replay)")
+        console.print(f"deployed {FEED_CONTRACT} for {symbol} at {feed.address}")
+    else:
+        if not chain.w3.eth.get_code(to_checksum_address(feed_address)):
+            raise InputError(f"there is no contract at {feed_address} on chain {chain.chain_id}")
+        abi = load_artifact(FEED_CONTRACT).abi
+        feed = chain.w3.eth.contract(address=to_checksum_address(feed_address), abi=abi)
+
+    def report(pushed: Pushed) -> None:
+        if pushed.last > pushed.first or interval:
+            console.print(f"rounds {pushed.first}–{pushed.last} → block {pushed.block}")
+
+    done = push_history(chain, feed, times, values, warmup=warmup, interval=interval,
+                        on_push=report)  # fmt: skip
+    console.print(
+        f"pushed {len(times)} {symbol} round(s) in {len(done)} transaction(s) to {feed.address}"
     )
