@@ -237,6 +237,16 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--feed", f"FEI={ABSENT}"], "does not answer decimals"),
         (["--feed", f"FEI={ABSENT}", "--feed-read", "calls"], "--feed-read"),
     ],
+    ("monitor", "anchor"): [
+        (["--max-alerts", "0"], "--max-alerts"),
+        (["-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("monitor", "verify"): [
+        (["0"], "alert_id"),
+        (["abc"], "alert_id"),
+        (["999999"], "no alert 999999"),
+        (["1", "--json", "/proc/x/p.json"], "/proc"),
+    ],
     ("monitor", "feed-replay"): [
         (["NOPE"], "no prices of 'NOPE'"),
         (["FEI", "--prices", "nosuch.csv"], "nosuch.csv"),

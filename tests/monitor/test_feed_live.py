@@ -131,7 +131,7 @@ def test_feed_specs_and_a_wrong_address(chain: Chain) -> None:
         reader.connect(chain.w3)
 
 
-def test_the_cli_replays_the_sample_into_a_feed_and_monitors_it(
+def test_the_cli_replays_the_sample_into_a_feed_monitors_and_anchors_it(
     chain: Chain, tmp_path: Path
 ) -> None:
     import os
@@ -174,3 +174,10 @@ def test_the_cli_replays_the_sample_into_a_feed_and_monitors_it(
     alert = json.loads(line)["alert"]
     assert alert["detector"] == "depeg" and alert["subject"] == "FEI"
     assert alert["block"] > start and alert["evidence"]["round_id"] > 780
+    # the alert anchored on the provenance ledger, then proved
+    anchored = cli("monitor", "anchor")
+    assert "1 new batch(es) of 1 alert(s); 1 batch record(s) anchored now" in anchored
+    proof_file = tmp_path / "proof.json"
+    verified = cli("monitor", "verify", str(alert["id"]), "--json", str(proof_file))
+    assert f"alert {alert['id']} verified" in verified
+    assert json.loads(proof_file.read_text())["ok"] is True

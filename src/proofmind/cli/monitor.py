@@ -139,6 +139,13 @@ def run_command(
         ),
     ] = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
+    anchor_every: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="Anchor new alerts on the provenance ledger every this many seconds.",
+        ),
+    ] = None,
     http_port: Annotated[
         int | None,
         typer.Option(min=1, max=65535, help="Serve /health and /metrics on 127.0.0.1:PORT."),
@@ -179,6 +186,7 @@ def run_command(
           --jsonl alerts.jsonl --webhook https://hooks.example.com/proofmind --http-port 9108
       proofmind monitor run --url https://rpc.example.org --confirmations 12 --from-block 19000000
       proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
+      proofmind monitor run --params @monitor.json --anchor-every 3600
     """
     from proofmind.cli.monitor_run import run_live
 
@@ -186,7 +194,7 @@ def run_command(
     run_live(
         workspace, url, detectors or default, params, confirmations, from_block, jsonl,
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
-        feed or [], feed_read,
+        feed or [], feed_read, anchor_every,
     )  # fmt: skip
 
 
@@ -233,3 +241,61 @@ def feed_replay_command(
     from proofmind.cli.monitor_run import run_feed_replay
 
     run_feed_replay(workspace, symbol, prices, feed, warmup, interval, limit)
+
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="PROOFMIND_WORKSPACE",
+        show_default=False,
+        help="The .proofmind workspace (default: the nearest above here).",
+    ),
+]
+
+
+@monitor_app.command("anchor")
+def anchor_command(
+    max_alerts: Annotated[
+        int, typer.Option(min=1, help="Alerts per batch (one Merkle root each).")
+    ] = 10_000,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Anchor the monitor's new alerts on the provenance ledger, as Merkle roots of batches.
+
+    The alerts stored since the last batch form a new batch; its root is registered on the
+    ProvenanceRegistry like any ledger record. An interrupted run is finished by the next.
+
+    Examples:
+      proofmind monitor anchor
+      proofmind monitor anchor --max-alerts 1000
+    """
+    from proofmind.cli.monitor_run import run_anchor
+
+    run_anchor(workspace, max_alerts)
+
+
+@monitor_app.command("verify")
+def verify_command(
+    alert_id: Annotated[int, typer.Argument(min=1, help="The alert's id (in the alert store).")],
+    json_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", parser=output_file, help="Write the proof (leaf, path, root, record) here."
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Prove that an alert is unaltered and in a batch anchored on chain.
+
+    Exit code 0 when it is, 1 with the reason when it is not (altered, not batched or not
+    anchored yet, or absent from the chain).
+
+    Examples:
+      proofmind monitor verify 42
+      proofmind monitor verify 42 --json alert-42.proof.json
+    """
+    from proofmind.cli.monitor_run import run_verify
+
+    raise typer.Exit(run_verify(workspace, alert_id, json_out))
