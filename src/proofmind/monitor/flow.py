@@ -113,7 +113,7 @@ class FlowAnomalyDetector(Detector):
         if self._model is None:
             from river import anomaly  # ~1 s to import: only when the first block arrives
 
-            limits: dict[Hashable, tuple[float, float]] = dict(LIMITS)
+            limits: dict[Hashable, tuple[float, float]] = {k: v for k, v in LIMITS.items()}
             self._model = anomaly.HalfSpaceTrees(
                 n_trees=self.n_trees,
                 height=self.height,
