@@ -181,3 +181,34 @@ def test_the_cli_replays_the_sample_into_a_feed_monitors_and_anchors_it(
     verified = cli("monitor", "verify", str(alert["id"]), "--json", str(proof_file))
     assert f"alert {alert['id']} verified" in verified
     assert json.loads(proof_file.read_text())["ok"] is True
+
+
+def test_a_reorg_retracts_a_feed_alert_and_rereads_the_new_rounds(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The block holding the round that raised the depeg alert is dropped by a reorg: the alert
+    is retracted, and the rounds of the new branch (same round ids, calm prices) are read."""
+    start = chain.w3.eth.block_number + 1
+    feed = deploy_feed(chain, "FEI / USD")
+    times, prices = _series("FEI")
+    warm = sum(t < LIVE_FROM for t in times)
+    push_history(chain, feed, times[:warm], prices[:warm], warmup=warm)
+    before = chain.snapshot()
+    push_history(chain, feed, times[warm:], prices[warm:])  # the dip: one alert
+    feeds = {"FEI": feed.address}
+    first = _monitor(chain, tmp_path, feeds, "logs", start)
+    first.run(until_block=chain.w3.eth.block_number)
+    assert [a.alert.detector for a in first.store.query(limit=10)] == ["depeg"]
+
+    chain.revert(before)  # the blocks of the dip are gone; a calm branch replaces them
+    calm = [1.0 + (k % 3) * 1e-4 for k in range(len(times) - warm)]  # not pinned either
+    push_history(chain, feed, times[warm:], calm)
+    chain.mine(2)
+    second = _monitor(chain, tmp_path, feeds, "logs", start)
+    second.run(until_block=chain.w3.eth.block_number)
+    stored = second.store.query(limit=10)
+    assert [(a.alert.detector, a.status) for a in stored] == [("depeg", "retracted")]
+    events = [json.loads(line)["event"] for line in (tmp_path / "alerts.jsonl").open()]
+    assert events == ["alert", "retraction"]
+    assert second.feeds is not None
+    assert second.feeds.last_round[feed.address.lower()] == len(times)
