@@ -4,10 +4,13 @@ Volatility of a window (a day by default) is the realised volatility of the asse
 inside it, ``sqrt(sum r²)``. Returns are taken on the median of the last three prices, so one bad
 print (a glitch) does not count as two large moves. The forecast is of the next window's log
 realised volatility, by statsforecast's AutoETS (exponential smoothing with the smoothing weight
-and the error variance fitted to the asset's own history), with a prediction interval; its
-upper bound is the alert threshold. The detector alerts as soon as the running realised
-volatility of the current window passes the bound (it only grows within a window, so the
-window's end need not be awaited), once per window, after a warm-up of ``min_history`` windows.
+and the error variance fitted to the asset's own history), with a prediction interval. Its
+upper bound, the half-width widened by ``width``, is the alert threshold: the model's Gaussian
+interval is too narrow for the fat tails of realised volatility, and 1.2 brings the breach
+rate of the 99% bound to its nominal 0.5% on the tuning split. The detector alerts as soon as
+the running realised volatility of the current window passes the bound (it only grows within
+a window, so the window's end need not be awaited), once per window, after a warm-up of
+``min_history`` windows.
 
 ``backtest`` scores the forecast against two naive baselines on the same windows: the rolling
 standard deviation of the last week's returns, and RiskMetrics' EWMA (λ = 0.94 per return).
@@ -28,14 +31,16 @@ from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
 Z = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.96, 0.98: 2.3263, 0.99: 2.5758}
 
 
-def forecast_log_vol(history: list[float], level: int) -> tuple[float, float]:
+def forecast_log_vol(history: list[float], level: int, width: float = 1.0) -> tuple[float, float]:
     """AutoETS forecast of the next value of ``history`` (log realised volatilities): the
-    mean and the upper bound of the ``level``% prediction interval."""
+    mean and the upper bound of the ``level``% prediction interval, its half-width times
+    ``width``."""
     from statsforecast.models import AutoETS  # ~1-2 s to import: only when a forecast is due
 
     y = np.asarray(history, dtype=np.float64)
     found = AutoETS(season_length=1, model="ZNN").forecast(y=y, h=1, level=[level])
-    return float(found["mean"][0]), float(found[f"hi-{level}"][0])
+    mean = float(found["mean"][0])
+    return mean, mean + width * (float(found[f"hi-{level}"][0]) - mean)
 
 
 @dataclass
@@ -60,12 +65,14 @@ class VolatilityDetector(Detector):
         *,
         window_seconds: float = 86400.0,
         level: int = 99,
+        width: float = 1.2,
         min_history: int = 21,
         max_history: int = 90,
         min_returns: int = 6,
     ) -> None:
         self.window_seconds = window_seconds
         self.level = level
+        self.width = width
         self.min_history = min_history
         self.max_history = max_history
         self.min_returns = min_returns
@@ -99,7 +106,7 @@ class VolatilityDetector(Detector):
         asset.window, asset.sum_sq, asset.returns = window, 0.0, 0
         asset.forecast = None
         if len(asset.history) >= self.min_history:
-            mean, upper = forecast_log_vol(list(asset.history), self.level)
+            mean, upper = forecast_log_vol(list(asset.history), self.level, self.width)
             asset.forecast = [float(window), mean, upper]
 
     def _check(self, event: PriceObservation, asset: _Asset, window: int) -> list[Alert]:
@@ -217,6 +224,7 @@ def backtest(
     *,
     window_seconds: float = 86400.0,
     level: int = 99,
+    width: float = 1.2,
     min_history: int = 21,
     max_history: int = 90,
     lookback_windows: int = 7,
@@ -237,7 +245,7 @@ def backtest(
         forecasts: dict[str, tuple[float, float]] = {}
         if k >= min_history and windows[k] - windows[k - 1] == 1:
             history = vols[max(0, k - max_history) : k]
-            forecasts["autoets"] = forecast_log_vol(list(history), level)
+            forecasts["autoets"] = forecast_log_vol(list(history), level, width)
             past = np.concatenate(groups[max(0, k - lookback_windows) : k])
             rolling = 0.5 * math.log(float(np.var(past)) * per_window + 1e-30)
             assert ewma_var is not None
@@ -251,7 +259,7 @@ def backtest(
             score.sq_error += (vols[k] - mean) ** 2
             variance_mean = 2 * mean
             if name == "autoets":  # a forecast of log volatility: the variance's mean is higher
-                variance_mean += 2 * ((upper - mean) / z) ** 2
+                variance_mean += 2 * ((upper - mean) / width / z) ** 2
             ratio = math.exp(2 * vols[k] - variance_mean)  # realised / forecast variance
             score.qlike += ratio - math.log(ratio) - 1
             score.breaches += vols[k] > upper
