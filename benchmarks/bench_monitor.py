@@ -7,10 +7,16 @@ moments. For each, the latency is from the moment a separate poller (every 20 ms
 block that holds it to the moment the receiver has the alert (stored → signed POST → 2xx); in
 blocks, divided by the block time.
 
+Feed latency (--feed-rounds N): the same devnet, a ReplayPriceFeed, and `MonitorService`
+reading it (AnswerUpdated logs) with the depeg and volatility detectors. The shipped real FEI
+sample is pushed: its warm-up in batches, then N rounds one per transaction up to and past the
+22 June 2022 dip; for each alert, the latency from the moment the poller first sees the block
+holding the round that triggers it to the moment the webhook receiver has the alert.
+
 Replay: `monitor replay`'s detectors (depeg, feed-health) over the token price history, rows per
 second, against DuckDB reading and aggregating the same file (the speed limit of a scan).
 
-Usage: python benchmarks/bench_monitor.py [--alerts 60] [--prices PRICES.csv.gz]
+Usage: python benchmarks/bench_monitor.py [--alerts 60] [--feed-rounds 40] [--prices PRICES.csv.gz]
 """
 
 from __future__ import annotations
@@ -111,6 +117,98 @@ def latency(alerts: int) -> None:
           f"max {seconds[-1]:.3f} s")  # fmt: skip
 
 
+def feed_latency(rounds: int) -> None:
+    from datetime import UTC, datetime
+
+    from proofmind.chain.connect import open_chain
+    from proofmind.chain.devnet import Devnet, DevnetBackend
+    from proofmind.monitor.depeg import DepegDetector
+    from proofmind.monitor.feedreplay import deploy_feed, one_series, push_history, sample_path
+    from proofmind.monitor.pricefeed import FeedReader
+    from proofmind.monitor.prices import read_prices
+    from proofmind.monitor.service import MonitorService
+    from proofmind.monitor.sinks import WebhookSink
+    from proofmind.monitor.store import AlertStore
+    from proofmind.monitor.volatility import VolatilityDetector
+    from proofmind.settings import DevnetSettings, TxSettings
+    from proofmind.store.state import StateDB
+
+    received: dict[int, tuple[float, str]] = {}  # round id -> (time, detector)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            alert = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["alert"]
+            received[int(alert["evidence"]["round_id"])] = (time.monotonic(), alert["detector"])
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    times, prices = one_series(read_prices(sample_path()), "FEI")
+    dip = int(datetime(2022, 6, 22, 6, tzinfo=UTC).timestamp())
+    end = sum(t <= dip for t in times)
+    warm = end - rounds
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory(prefix="bench-feed-") as tmp:
+        folder = Path(tmp)
+        devnet = Devnet(folder / "chain", DevnetSettings(block_time=1.0))
+        devnet.up()
+        chain = open_chain(DevnetBackend(devnet), tx=TxSettings(poll_interval=0.05))
+        try:
+            start = chain.w3.eth.block_number + 1
+            feed = deploy_feed(chain, "FEI / USD")
+            push_history(chain, feed, times[:warm], prices[:warm], warmup=warm)
+            seen: dict[int, float] = {}
+            stop = threading.Event()
+
+            def poll_heads() -> None:
+                while not stop.is_set():
+                    seen.setdefault(chain.w3.eth.block_number, time.monotonic())
+                    time.sleep(0.02)
+
+            threading.Thread(target=poll_heads, daemon=True).start()
+            monitor = MonitorService(
+                chain.w3,
+                StateDB(folder / "cursor.sqlite"),
+                AlertStore(folder / "alerts.sqlite"),
+                [DepegDetector(), VolatilityDetector()],
+                [WebhookSink(f"http://127.0.0.1:{server.server_address[1]}/")],
+                chain_id=chain.chain_id,
+                start_block=start,
+                poll_interval=0.1,
+                feeds=FeedReader({"FEI": feed.address}),
+            )
+            runner = threading.Thread(target=monitor.run, daemon=True)
+            runner.start()
+            block_of = {}
+            for t, p in zip(times[warm:end], prices[warm:end], strict=True):
+                (done,) = push_history(chain, feed, [t], [p])
+                block_of[done.first] = done.block
+            deadline = time.monotonic() + 20
+            while monitor.cursor.next_block <= block_of[max(block_of)] and (
+                time.monotonic() < deadline
+            ):
+                time.sleep(0.1)
+            time.sleep(1.0)
+            monitor.stop()
+            runner.join(timeout=30)
+            stop.set()
+        finally:
+            chain.close()
+            devnet.down()
+            server.shutdown()
+    print(f"feed alert latency ({rounds} FEI rounds pushed one per 1-second block):")
+    for round_id, (at, detector) in sorted(received.items()):
+        block = block_of.get(round_id)
+        if block is None or block not in seen:
+            print(f"  {detector}: round {round_id} (in the warm-up batches)")
+            continue
+        wait = at - seen[block]
+        print(f"  {detector}: round {round_id}, block {block}: {wait:.3f} s = {wait:.2f} blocks")
+
+
 def replay_speed(prices: Path) -> None:
     import duckdb
 
@@ -138,8 +236,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=60)
     parser.add_argument("--prices", type=Path, default=PRICES)
+    parser.add_argument("--feed-rounds", type=int, default=40)
     opts = parser.parse_args()
     latency(opts.alerts)
+    if opts.feed_rounds:
+        feed_latency(opts.feed_rounds)
     if opts.prices.is_file():
         replay_speed(opts.prices)
     else:

@@ -294,6 +294,26 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--params", WATCH, "--jsonl", "/proc/x/a.jsonl"], "/proc"),
         (["--params", WATCH, "--confirmations", "-1"], "--confirmations"),
         (["--params", WATCH, "-w", NO_WS], "no proofmind workspace"),
+        (["--feed", "FEI"], "SUBJECT=0xADDRESS"),
+        (["--feed", f"FEI={ABSENT}"], "does not answer decimals"),
+        (["--feed", f"FEI={ABSENT}", "--feed-read", "calls"], "--feed-read"),
+    ],
+    ("monitor", "anchor"): [
+        (["--max-alerts", "0"], "--max-alerts"),
+        (["-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("monitor", "verify"): [
+        (["0"], "alert_id"),
+        (["abc"], "alert_id"),
+        (["999999"], "no alert 999999"),
+        (["1", "--json", "/proc/x/p.json"], "/proc"),
+    ],
+    ("monitor", "feed-replay"): [
+        (["NOPE"], "no prices of 'NOPE'"),
+        (["FEI", "--prices", "nosuch.csv"], "nosuch.csv"),
+        (["FEI", "--feed", "0x12"], "not a 0x-address"),
+        (["FEI", "--feed", ABSENT], "no contract at"),
+        (["FEI", "--warmup", "-1"], "--warmup"),
     ],
     ("sybil", "train"): [
         (["nosuch.csv", "--candidates", "sybillabels.csv", "-o", "sm"], "nosuch.csv"),

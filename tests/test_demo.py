@@ -42,6 +42,9 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         # the airdrop paid the low-risk claimant only, on proofs verified on-chain
         assert report.oracle_scores["honest"] < 0.5 <= report.oracle_scores["flagged"]
         assert report.airdrop_paid == {"honest": 100 * 10**18, "flagged": 0}
+        # the monitor raised the FEI depeg alert in the block of its price round, and proved it
+        assert report.depeg_alert_block == report.depeg_round_block > 0
+        assert report.alert_proved
         # the guarded agent: moved within the cap, vetoed, refused beyond it, expired, traced
         assert report.agent_moved == 300 * 10**18 and report.agent_vetoed.startswith("0x")
         assert report.agent_over_cap.startswith("CapExceeded")
@@ -51,6 +54,7 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert again.dataset_root == report.dataset_root
         assert again.contracts == report.contracts
         assert again.airdrop_paid == report.airdrop_paid
+        assert again.alert_proved
         assert again.agent_trace_ok
     finally:
         Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()

@@ -59,6 +59,9 @@ class DemoReport:
     agent_over_cap: str = ""
     agent_expired: str = ""
     agent_trace_ok: bool = False
+    depeg_alert_block: int = -1  # the block the monitor stored the depeg alert with
+    depeg_round_block: int = -1  # the block holding the price round that triggered it
+    alert_proved: bool = False
     proved: list[str] = field(default_factory=list)
 
 
@@ -319,6 +322,23 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
         return None, f"{shown} (devnet wallets standing in for {stand_ins})"
 
     _step(console, "Verifiable oracle → sybil-gated airdrop", oracle)
+
+    def monitor() -> tuple[None, str]:
+        from proofmind import demo_monitor
+
+        result = demo_monitor.run(workspace, chain)
+        alert = result.alert.alert
+        report.depeg_alert_block, report.depeg_round_block = alert.block or -1, result.round_block
+        report.alert_proved = result.proved
+        report.proved.append(
+            f"a Chainlink-compatible feed replayed FEI's real prices of June 2022; the monitor "
+            f"raised the depeg alert in block {alert.block}, the block of the round that "
+            f"triggered it (round {alert.evidence['round_id']}), and the alert, anchored on the "
+            f"provenance ledger, {'verified' if result.proved else 'did NOT verify'}"
+        )
+        return None, f"{alert.explanation} (feed {result.feed[:10]}…, block {alert.block})"
+
+    _step(console, "Price feed → monitor → depeg alert", monitor)
 
     def agent() -> tuple[None, str]:
         from proofmind import demo_agent

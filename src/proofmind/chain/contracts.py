@@ -208,9 +208,11 @@ REWARD_TOKEN = ("proofmind Data Reward", "PMDR")
 _DEPENDS_ON = {"RewardDistributor": "RewardToken"}
 
 
-# Example consumers and the governance pair take per-use constructor arguments: not part of
-# the default suite.
-EXAMPLES = frozenset({"SybilGatedAirdrop", "ProofmindGovernor", "ProofmindVotes"})
+# Example consumers, the governance pair and the replay price feed take per-use constructor
+# arguments: not part of the default suite.
+EXAMPLES = frozenset(
+    {"SybilGatedAirdrop", "ProofmindGovernor", "ProofmindVotes", "ReplayPriceFeed"}
+)
 # A guarded agent's Safe and its AgentGuard module: one per treasury, made by `agent safe create`.
 AGENT_CONTRACTS = frozenset({"AgentGuard", "Safe", "SafeProxyFactory"})
 

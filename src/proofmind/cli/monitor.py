@@ -99,9 +99,23 @@ def detectors_command() -> None:
 def run_command(
     detectors: Annotated[
         list[str] | None,
-        typer.Option("--detector", "-d", help="Block detector to run (repeat; default: watch)."),
+        typer.Option(
+            "--detector",
+            "-d",
+            help="Detector to run (repeat; default: watch, or depeg and feed-health with --feed).",
+        ),
     ] = None,
     params: ParamsOption = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A price feed to read each block, SUBJECT=0xADDRESS (AggregatorV3; repeat)."
+        ),
+    ] = None,
+    feed_read: Annotated[
+        str,
+        typer.Option(help="How to see new rounds: logs (AnswerUpdated) or rounds (calls)."),
+    ] = "logs",
     url: Annotated[
         str | None,
         typer.Option(help="Follow this JSON-RPC node instead of the workspace's chain."),
@@ -125,6 +139,13 @@ def run_command(
         ),
     ] = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
+    anchor_every: Annotated[
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="Anchor new alerts on the provenance ledger every this many seconds.",
+        ),
+    ] = None,
     http_port: Annotated[
         int | None,
         typer.Option(min=1, max=65535, help="Serve /health and /metrics on 127.0.0.1:PORT."),
@@ -152,6 +173,9 @@ def run_command(
 ) -> None:
     """Follow the chain block by block and raise alerts as they happen.
 
+    With --feed, each block's new rounds of those price feeds (Chainlink AggregatorV3Interface)
+    go to the price detectors (depeg, feed-health) too.
+
     Alerts are stored once in the workspace (monitor/alerts.sqlite), delivered to the terminal,
     a JSON-lines file and webhooks (HMAC-signed, retried with backoff, dead-lettered), and
     retracted when a reorg drops their block. Restart it any time: it resumes where it stopped.
@@ -161,10 +185,117 @@ def run_command(
       proofmind monitor run -d watch -d funding-fan-out --params @monitor.json \\
           --jsonl alerts.jsonl --webhook https://hooks.example.com/proofmind --http-port 9108
       proofmind monitor run --url https://rpc.example.org --confirmations 12 --from-block 19000000
+      proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
+      proofmind monitor run --params @monitor.json --anchor-every 3600
     """
     from proofmind.cli.monitor_run import run_live
 
+    default = ["depeg", "feed-health"] if feed else ["watch"]
     run_live(
-        workspace, url, detectors or ["watch"], params, confirmations, from_block, jsonl,
+        workspace, url, detectors or default, params, confirmations, from_block, jsonl,
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
+        feed or [], feed_read, anchor_every,
     )  # fmt: skip
+
+
+@monitor_app.command("feed-replay")
+def feed_replay_command(
+    symbol: Annotated[str, typer.Argument(help="The asset whose prices to push, e.g. FEI.")],
+    prices: Annotated[
+        Path | None,
+        typer.Option(help="Price file (symbol, timestamp ms, usd_price); default: the sample."),
+    ] = None,
+    feed: Annotated[
+        str | None,
+        typer.Option(help="Push into this ReplayPriceFeed (default: deploy a new one)."),
+    ] = None,
+    warmup: Annotated[
+        int, typer.Option(min=0, help="Push the first N prices in batches (a detector's warm-up).")
+    ] = 0,
+    interval: Annotated[
+        float, typer.Option(min=0.0, help="Seconds between rounds after the warm-up.")
+    ] = 0.0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Push at most this many prices.")] = None,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="PROOFMIND_WORKSPACE",
+            show_default=False,
+            help="The .proofmind workspace (default: the nearest above here).",
+        ),
+    ] = None,
+) -> None:
+    """Replay a price history into a Chainlink-compatible feed on the chain, round by round.
+
+    Deploys a ReplayPriceFeed (AggregatorV3Interface, 8 decimals) unless --feed names one, and
+    pushes the asset's prices with their own times as updatedAt. The default prices are the
+    shipped real sample (FEI and USDC, hourly, 2022-05-20 to 2022-08-25).
+
+    Examples:
+      proofmind monitor feed-replay FEI --warmup 700 --interval 1
+      proofmind monitor feed-replay USDC --prices prices.csv.gz \\
+          --feed 0x5FbDB2315678afecb367f032d93F642f64180aa3
+    """
+    from proofmind.cli.monitor_run import run_feed_replay
+
+    run_feed_replay(workspace, symbol, prices, feed, warmup, interval, limit)
+
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="PROOFMIND_WORKSPACE",
+        show_default=False,
+        help="The .proofmind workspace (default: the nearest above here).",
+    ),
+]
+
+
+@monitor_app.command("anchor")
+def anchor_command(
+    max_alerts: Annotated[
+        int, typer.Option(min=1, help="Alerts per batch (one Merkle root each).")
+    ] = 10_000,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Anchor the monitor's new alerts on the provenance ledger, as Merkle roots of batches.
+
+    The alerts stored since the last batch form a new batch; its root is registered on the
+    ProvenanceRegistry like any ledger record. An interrupted run is finished by the next.
+
+    Examples:
+      proofmind monitor anchor
+      proofmind monitor anchor --max-alerts 1000
+    """
+    from proofmind.cli.monitor_run import run_anchor
+
+    run_anchor(workspace, max_alerts)
+
+
+@monitor_app.command("verify")
+def verify_command(
+    alert_id: Annotated[int, typer.Argument(min=1, help="The alert's id (in the alert store).")],
+    json_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", parser=output_file, help="Write the proof (leaf, path, root, record) here."
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Prove that an alert is unaltered and in a batch anchored on chain.
+
+    Exit code 0 when it is, 1 with the reason when it is not (altered, not batched or not
+    anchored yet, or absent from the chain).
+
+    Examples:
+      proofmind monitor verify 42
+      proofmind monitor verify 42 --json alert-42.proof.json
+    """
+    from proofmind.cli.monitor_run import run_verify
+
+    raise typer.Exit(run_verify(workspace, alert_id, json_out))

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from proofmind.errors import InputError
+from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Detector
 from proofmind.monitor.prices import read_prices
 from proofmind.monitor.registry import detector_class, load_detectors
@@ -142,22 +142,29 @@ def run_live(
     until_block: int | None,
     poll: float,
     max_attempts: int,
+    feed_specs: list[str] | None = None,
+    feed_read: str = "logs",
+    anchor_every: float | None = None,
 ) -> None:
     import logging
     import signal
 
+    from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
     from proofmind.monitor.service import MonitorService
     from proofmind.monitor.sinks import JsonlSink, TerminalSink, WebhookSink
     from proofmind.monitor.store import AlertStore
     from proofmind.store.state import StateDB
     from proofmind.workspace import open_workspace
 
+    feeds = parse_feeds(feed_specs or [])
+    if feed_read not in READ_MODES:
+        raise InputError(f"--feed-read {feed_read!r} is not one of {', '.join(READ_MODES)}")
     detectors = load_detectors(names, _params(params))
     wrong = [d.name for d in detectors if "block" not in d.events]
-    if wrong:
+    if wrong and not feeds:
         raise InputError(
             f"detector(s) {', '.join(wrong)} read prices, not blocks",
-            hint="`monitor run` runs block detectors (watch, funding-fan-out); replay price "
+            hint="name the price feeds to read with --feed SUBJECT=0xADDRESS, or replay price "
             "series with `monitor replay`",
         )
     start: int | str = "latest"
@@ -183,6 +190,10 @@ def run_live(
     else:
         chain = workspace.connect()
         w3, chain_id = chain.w3, chain.chain_id
+    reader = None
+    if feeds:
+        reader = FeedReader(feeds, read="rounds" if feed_read == "rounds" else "logs")
+        reader.connect(w3)  # a wrong address fails here, before anything is stored
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
@@ -201,6 +212,7 @@ def run_live(
         start_block=start,
         poll_interval=poll,
         max_attempts=max_attempts,
+        feeds=reader,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
@@ -211,10 +223,156 @@ def run_live(
     err.print(
         f"monitoring chain {chain_id} from block {service.cursor.next_block} with "
         f"{', '.join(d.name for d in detectors)} → {', '.join(s.name for s in sinks) or 'store'}"
+        + (f"; feeds {', '.join(f'{k}={v}' for k, v in feeds.items())}" if feeds else "")
     )
-    stats = service.run(max_blocks=max_blocks, until_block=until_block)
+    on_step = None
+    if anchor_every is not None:
+        on_step = _anchoring(workspace, store, anchor_every)
+    stats = service.run(max_blocks=max_blocks, until_block=until_block, on_step=on_step)
+    if anchor_every is not None:
+        _anchor_now(workspace, store)
     store.close()
     err.print(
         f"stopped at block {service.cursor.next_block}: {stats.blocks} block(s), "
+        f"{stats.rounds} feed round(s), "
         f"{stats.alerts} alert(s), {stats.retracted} retracted, deliveries {stats.deliveries}"
     )
+
+
+def run_feed_replay(
+    workspace_path: Path | None,
+    symbol: str,
+    prices: Path | None,
+    feed_address: str | None,
+    warmup: int,
+    interval: float,
+    limit: int | None,
+) -> None:
+    import re
+
+    from eth_utils.address import to_checksum_address
+
+    from proofmind.chain.contracts import load_artifact
+    from proofmind.monitor.feedreplay import (
+        FEED_CONTRACT,
+        Pushed,
+        deploy_feed,
+        one_series,
+        push_history,
+        sample_path,
+    )
+    from proofmind.workspace import open_workspace
+
+    if feed_address is not None and not re.fullmatch(r"0x[0-9a-fA-F]{40}", feed_address):
+        raise InputError(f"--feed {feed_address!r} is not a 0x-address")
+    times, values = one_series(read_prices(prices or sample_path()), symbol)
+    if limit is not None:
+        times, values = times[:limit], values[:limit]
+    workspace = open_workspace(workspace_path)
+    chain = workspace.connect()
+    if feed_address is None:
+        feed = deploy_feed(chain, f"{symbol} / USD (replay)")
+        console.print(f"deployed {FEED_CONTRACT} for {symbol} at {feed.address}")
+    else:
+        if not chain.w3.eth.get_code(to_checksum_address(feed_address)):
+            raise InputError(f"there is no contract at {feed_address} on chain {chain.chain_id}")
+        abi = load_artifact(FEED_CONTRACT).abi
+        feed = chain.w3.eth.contract(address=to_checksum_address(feed_address), abi=abi)
+
+    def report(pushed: Pushed) -> None:
+        if pushed.last > pushed.first or interval:
+            console.print(f"rounds {pushed.first}–{pushed.last} → block {pushed.block}")
+
+    done = push_history(chain, feed, times, values, warmup=warmup, interval=interval,
+                        on_push=report)  # fmt: skip
+    console.print(
+        f"pushed {len(times)} {symbol} round(s) in {len(done)} transaction(s) to {feed.address}"
+    )
+
+
+def _anchor_now(workspace: Any, store: Any) -> None:
+    import logging
+
+    from proofmind.services.alert_anchoring import anchor_alerts
+
+    try:
+        done = anchor_alerts(workspace, workspace.connect(), store)
+    except ProofmindError as exc:  # the monitor goes on; the next attempt anchors the rest
+        logging.getLogger("proofmind.monitor").warning("anchoring alerts failed: %s", exc)
+        return
+    if done.new_batches or done.anchored:
+        err.print(
+            f"anchored {done.anchored} alert batch(es) ({sum(b.count for b in done.new_batches)} "
+            f"new alert(s)), {done.waiting} waiting for confirmation"
+        )
+
+
+def _anchoring(workspace: Any, store: Any, every: float) -> Any:
+    last = [time.monotonic()]
+
+    def step(_: Any) -> None:
+        if time.monotonic() - last[0] >= every:
+            last[0] = time.monotonic()
+            _anchor_now(workspace, store)
+
+    return step
+
+
+def run_anchor(workspace_path: Path | None, max_alerts: int) -> None:
+    from proofmind.monitor.store import ALERTS_FILE, AlertStore
+    from proofmind.services.alert_anchoring import anchor_alerts
+    from proofmind.workspace import open_workspace
+
+    workspace = open_workspace(workspace_path)
+    if not (workspace.root / ALERTS_FILE).exists():
+        console.print("Nothing to anchor: this workspace has no alert store yet.")
+        return
+    store = AlertStore.for_workspace(workspace.root)
+    if not store.last_id():
+        console.print("Nothing to anchor: the alert store is empty.")
+        return
+    done = anchor_alerts(workspace, workspace.connect(), store, max_alerts=max_alerts)
+    new = sum(b.count for b in done.new_batches)
+    console.print(
+        f"{len(done.new_batches)} new batch(es) of {new} alert(s); {done.anchored} batch "
+        f"record(s) anchored now ({done.gas_used:,} gas)"
+    )
+    for batch, record in zip(store.batches(), done.records, strict=True):
+        console.print(
+            f"  batch {batch.batch}: alerts {batch.first_id}–{batch.last_id} root {batch.root} "
+            f"{record.state} {record.record_id or ''}"
+        )
+    if done.waiting:
+        console.print(
+            f"[yellow]{done.waiting} record(s) sent but not yet confirmed[/yellow]; run "
+            "`proofmind monitor anchor` again to settle them"
+        )
+
+
+def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None) -> int:
+    from proofmind.monitor.store import ALERTS_FILE, AlertStore
+    from proofmind.services.alert_anchoring import prove_alert
+    from proofmind.workspace import open_workspace
+
+    workspace = open_workspace(workspace_path)
+    if not (workspace.root / ALERTS_FILE).exists():
+        raise InputError(
+            f"no alert {alert_id}: this workspace has no alert store yet",
+            hint="alerts are stored by `proofmind monitor run`",
+        )
+    store = AlertStore.for_workspace(workspace.root)
+    result = prove_alert(workspace, workspace.connect(), store, alert_id)
+    if json_out is not None:
+        temporary = json_out.with_name(json_out.name + ".partial")
+        temporary.write_text(json.dumps(result.to_json(), indent=1), encoding="utf-8")
+        temporary.replace(json_out)
+    if result.ok:
+        console.print(
+            f"[green]alert {alert_id} verified[/green]: in batch {result.batch} (root "
+            f"{result.root}), anchored on chain {result.chain_id} as record {result.record_id} "
+            f"(block {result.block_number}); proof of {len(result.proof)} node(s)"
+        )
+        return 0
+    for problem in result.problems:
+        console.print(f"[red]alert {alert_id} not verified[/red]: {problem}")
+    return 1

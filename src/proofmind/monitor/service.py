@@ -4,6 +4,9 @@ alerts once and deliver them, and take back what a reorg undid.
 Each step: the reorg-safe cursor hands over the next confirmed block range; every block becomes
 a ``BlockEvent`` for the detectors; the new alerts, their outbox rows and the detectors' state
 after the range are stored in one SQLite transaction; then the cursor moves past the range.
+With price feeds (``feeds``), the new rounds of each block become ``PriceObservation``s for the
+price detectors (depeg, feed-health…), and their alerts carry the block (so a reorg retracts
+them too) and the round as evidence.
 A crash between the two commits replays the range: the stored state says it was done, so it is
 skipped, not evaluated twice. A reorg retracts the alerts of the dropped blocks (the
 retractions are delivered like alerts), restores the detectors' state from before the fork and
@@ -18,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,14 +29,16 @@ from web3 import Web3
 
 from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
 from proofmind.errors import ChainError, ReorgDetected
-from proofmind.monitor.api import Alert, Detector
+from proofmind.monitor.api import Alert, BlockEvent, Detector
 from proofmind.monitor.blocks import fetch_block
+from proofmind.monitor.pricefeed import FeedReader
 from proofmind.monitor.registry import detector_class
 from proofmind.monitor.sinks import deliver_due
 from proofmind.monitor.store import AlertStore
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.monitor")
+FEEDS_KEY = "@feeds"  # the feed reader's entry in the saved state (not a detector name)
 
 
 @dataclass
@@ -41,6 +46,7 @@ class MonitorStats:
     started: float = field(default_factory=time.time)
     last_step: float = field(default_factory=time.time)
     blocks: int = 0
+    rounds: int = 0
     alerts: int = 0
     retracted: int = 0
     reorgs: int = 0
@@ -67,8 +73,10 @@ class MonitorService:
         max_attempts: int = 8,
         backoff: float = 1.0,
         max_range: int = 100,
+        feeds: FeedReader | None = None,
     ) -> None:
         self.w3, self.store, self.sinks = w3, store, sinks
+        self.feeds = feeds
         self.initial = {d.name: d.to_state() for d in detectors}
         self.detectors = detectors
         self.poll_interval = poll_interval
@@ -100,9 +108,12 @@ class MonitorService:
     def _state(self) -> dict[str, Any]:
         """Each detector's state, with the configuration it started from (so a restart with
         other parameters is noticed)."""
-        return {
+        state = {
             d.name: {"config": self.initial[d.name], "state": d.to_state()} for d in self.detectors
         }
+        if self.feeds is not None:
+            state[FEEDS_KEY] = {"config": self.feeds.config(), "state": self.feeds.to_state()}
+        return state
 
     def _restore(self, saved: dict[str, Any] | None) -> None:
         """Detectors as saved; one whose parameters changed since (or that is new) starts
@@ -119,6 +130,10 @@ class MonitorService:
                             d.name)  # fmt: skip
             detectors.append(detector_class(d.name).from_state(self.initial[d.name]))
         self.detectors = detectors
+        if self.feeds is not None:
+            entry = saved.get(FEEDS_KEY)
+            same = isinstance(entry, dict) and entry.get("config") == self.feeds.config()
+            self.feeds.restore(entry["state"] if same and entry else None)
 
     # -- one step ----------------------------------------------------------------------
 
@@ -161,6 +176,8 @@ class MonitorService:
                 for detector in self.detectors:
                     if "block" in detector.events:
                         alerts += [(a, event.hash) for a in detector.evaluate(event)]
+                if self.feeds is not None:
+                    alerts += self._feed_alerts(event)
                 evaluated += 1
         except BaseException:
             self._restore(done[1] if done else None)  # the detectors saw uncommitted blocks
@@ -176,6 +193,23 @@ class MonitorService:
                 self._kick.set()
         self.cursor.commit(blocks)
         self.stats.next_block = blocks.end + 1
+
+    def _feed_alerts(self, event: BlockEvent) -> list[tuple[Alert, str | None]]:
+        """The price detectors on each new feed round of the block; their alerts are dated by
+        the round, raised at the block, with the round as evidence."""
+        assert self.feeds is not None
+        alerts: list[tuple[Alert, str | None]] = []
+        rounds = self.feeds.read(self.w3, event)
+        self.stats.rounds += len(rounds)
+        for found in rounds:
+            for detector in self.detectors:
+                if "price" not in detector.events:
+                    continue
+                for alert in detector.evaluate(found.observation):
+                    evidence = {**alert.evidence, **found.evidence()}
+                    alerts.append((replace(alert, block=event.number, evidence=evidence),
+                                   event.hash))  # fmt: skip
+        return alerts
 
     def _reorg(self, reorg: Reorg) -> None:
         retracted, state = self.store.rewind(reorg.fork_block, [s.name for s in self.sinks])
@@ -298,6 +332,7 @@ class MonitorService:
                 elif self.path == "/metrics":
                     lines = [
                         f"proofmind_monitor_blocks_total {s.blocks}",
+                        f"proofmind_monitor_feed_rounds_total {s.rounds}",
                         f"proofmind_monitor_alerts_total {s.alerts}",
                         f"proofmind_monitor_retractions_total {s.retracted}",
                         f"proofmind_monitor_reorgs_total {s.reorgs}",

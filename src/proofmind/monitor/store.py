@@ -62,6 +62,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error  TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sink, status, next_at);
+-- batches of alerts whose Merkle root is anchored on the provenance ledger: the alerts with ids
+-- first_id..last_id, their leaves (32 bytes each, in id order) and the ledger record's key
+CREATE TABLE IF NOT EXISTS alert_batches (
+    batch       INTEGER PRIMARY KEY AUTOINCREMENT,
+    first_id    INTEGER NOT NULL,
+    last_id     INTEGER NOT NULL UNIQUE,
+    count       INTEGER NOT NULL,
+    root        TEXT    NOT NULL,
+    leaves      BLOB    NOT NULL,
+    record_key  INTEGER,
+    created_at  REAL    NOT NULL
+);
 -- the detectors' state after each processed block range (the last few, to rewind on a reorg)
 CREATE TABLE IF NOT EXISTS monitor_state (
     end_block   INTEGER PRIMARY KEY,
@@ -71,6 +83,24 @@ CREATE TABLE IF NOT EXISTS monitor_state (
 KEPT_STATES = 64  # block ranges whose detector state is kept for rewinding
 
 STATUSES = ("active", "retracted")
+
+
+LEAF_TYPES = ("uint256", "bytes32")  # (alert id, keccak256 of its canonical content)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBatch:
+    """Alerts ``first_id``..``last_id`` under one Merkle root (OpenZeppelin-compatible tree of
+    ``leaf_hash(LEAF_TYPES, (id, content hash))``, leaves in id order, not sorted)."""
+
+    batch: int
+    first_id: int
+    last_id: int
+    count: int
+    root: str
+    leaves: tuple[bytes, ...]
+    record_key: int | None
+    created_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +123,41 @@ class StoredAlert:
             "block_hash": self.block_hash,
             "retracted_at": self.retracted_at,
         }
+
+
+def alert_content_hash(stored: StoredAlert) -> bytes:
+    """keccak256 of what an alert says, canonical JSON: everything but its delivery status
+    (a later retraction does not change what was raised)."""
+    from proofmind.crypto.keccak import keccak256
+
+    content = {
+        "id": stored.id,
+        **stored.alert.to_dict(),
+        "block_hash": stored.block_hash,
+    }
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return keccak256(text.encode())
+
+
+def alert_leaf(stored: StoredAlert) -> bytes:
+    """The alert's leaf in its batch's Merkle tree."""
+    from proofmind.crypto.merkle import leaf_hash
+
+    return leaf_hash(LEAF_TYPES, (stored.id, alert_content_hash(stored)))
+
+
+def _row_to_batch(row: sqlite3.Row) -> AlertBatch:
+    blob = bytes(row["leaves"])
+    return AlertBatch(
+        batch=row["batch"],
+        first_id=row["first_id"],
+        last_id=row["last_id"],
+        count=row["count"],
+        root=row["root"],
+        leaves=tuple(blob[i : i + 32] for i in range(0, len(blob), 32)),
+        record_key=row["record_key"],
+        created_at=row["created_at"],
+    )
 
 
 def alert_key(alert: Alert) -> str:
@@ -435,6 +500,57 @@ class AlertStore:
                 "WHERE status = 'dead' ORDER BY id"
             ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows]
+
+    # ----------------------------------------------------------------- anchoring batches
+
+    def new_batch(self, max_alerts: int = 10_000) -> AlertBatch | None:
+        """Put the alerts stored since the last batch (at most ``max_alerts``) in a new batch
+        and return it; None when there is no new alert."""
+        from proofmind.crypto.merkle import MerkleTree
+
+        if max_alerts < 1:
+            raise InputError(f"a batch holds at least one alert, got max_alerts={max_alerts}")
+        with self._write() as conn:
+            after = conn.execute("SELECT coalesce(max(last_id), 0) FROM alert_batches").fetchone()
+            rows = conn.execute(
+                "SELECT * FROM alerts WHERE id > ? ORDER BY id LIMIT ?", (after[0], max_alerts)
+            ).fetchall()
+            if not rows:
+                return None
+            leaves = [alert_leaf(_row_to_stored(row)) for row in rows]
+            root = MerkleTree.of(leaves, sort_leaves=False).root_hex
+            cur = conn.execute(
+                "INSERT INTO alert_batches (first_id, last_id, count, root, leaves, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (rows[0]["id"], rows[-1]["id"], len(rows), root, b"".join(leaves), time.time()),
+            )
+            batch = conn.execute(
+                "SELECT * FROM alert_batches WHERE batch = ?", (cur.lastrowid,)
+            ).fetchone()
+        return _row_to_batch(batch)
+
+    def batches(self, *, unrecorded: bool = False) -> list[AlertBatch]:
+        where = " WHERE record_key IS NULL" if unrecorded else ""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM alert_batches{where} ORDER BY batch"
+            ).fetchall()
+        return [_row_to_batch(row) for row in rows]
+
+    def batch_of(self, alert_id: int) -> AlertBatch | None:
+        """The batch holding alert ``alert_id``, if it is in one yet."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM alert_batches WHERE first_id <= ? AND last_id >= ?",
+                (alert_id, alert_id),
+            ).fetchone()
+        return None if row is None else _row_to_batch(row)
+
+    def set_batch_record(self, batch: int, record_key: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE alert_batches SET record_key = ? WHERE batch = ?", (record_key, batch)
+            )
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,1 @@
+"""Use cases that join domains (here: the monitor's alerts anchored on the provenance ledger)."""
