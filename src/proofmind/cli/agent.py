@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from proofmind.cli.params import WorkspaceOption, parse_address
 from proofmind.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,16 +32,6 @@ policy_app = typer.Typer(help="Grant, show, pause and revoke agent policies.", n
 agent_app.add_typer(safe_app, name="safe")
 agent_app.add_typer(policy_app, name="policy")
 
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="PROOFMIND_WORKSPACE",
-        help="The .proofmind workspace (default: the nearest above here).",
-        show_default=False,
-    ),
-]
 SafeOption = Annotated[
     str, typer.Option("--safe", "-s", help="Name of the guarded Safe (`agent safe create`).")
 ]
@@ -223,8 +214,6 @@ def policy_show(
     _ws, chain, log = _open(workspace)
     guard = _guard(chain, log, safe)
     address = _account_arg(chain, agent).address if agent.isdigit() else agent
-    from proofmind.cli.params import parse_address
-
     grant = guard.grant_of(parse_address(address, "--agent"))
     grant["guard"], grant["safe"] = guard.address, guard.safe
     if as_json:
@@ -252,8 +241,6 @@ def policy_revoke(
         proofmind agent policy revoke --safe treasury --agent 4
         proofmind agent policy revoke --safe treasury --agent 4 --by-agent
     """
-    from proofmind.cli.params import parse_address
-
     _ws, chain, log = _open(workspace)
     guard = _guard(chain, log, safe)
     address = parse_address(
@@ -281,8 +268,6 @@ def policy_renew(
     Examples:
         proofmind agent policy renew --safe treasury --agent 4 --expires-in 7d
     """
-    from proofmind.cli.params import parse_address
-
     seconds = _duration(expires_in, "--expires-in")
     if not 0 < seconds <= 365 * 86_400:
         raise InputError(f"--expires-in {expires_in!r} must be more than 0 and at most 365 days")

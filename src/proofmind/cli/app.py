@@ -18,6 +18,7 @@ from proofmind.cli.params import (
     UINT96_MAX,
     UINT256_MAX,
     Engine,
+    WorkspaceOption,
     address,
     output_dir,
     output_file,
@@ -85,17 +86,6 @@ app.add_typer(api_key_app, name="api-key")
 app.command("serve")(serve)
 app.add_typer(agent_app, name="agent")
 app.command("mcp")(mcp_command)
-
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="PROOFMIND_WORKSPACE",
-        help="The .proofmind workspace (default: the nearest one above the current directory).",
-        show_default=False,
-    ),
-]
 
 
 def _version(value: bool) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from proofmind.cli.params import UINT256_MAX, address, output_file, parse_address
+from proofmind.cli.params import UINT256_MAX, WorkspaceOption, address, output_file, parse_address
 from proofmind.errors import InputError
 
 if TYPE_CHECKING:
@@ -23,16 +23,6 @@ appeal_app = typer.Typer(
     no_args_is_help=True,
 )
 
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="PROOFMIND_WORKSPACE",
-        help="The .proofmind workspace (default: the nearest one above the current directory).",
-        show_default=False,
-    ),
-]
 AppealId = Annotated[str, typer.Argument(help="An appeal id (or a unique prefix of it).")]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from proofmind.cli.params import output_dir, output_file
+from proofmind.cli.params import WorkspaceOption, output_dir, output_file
 
 gov_app = typer.Typer(
     help="Governance: ingest proposals and votes, forecast outcomes, report.",
@@ -20,16 +20,6 @@ DataOption = Annotated[
 DaoOption = Annotated[
     str | None,
     typer.Option(help="Which DAO of the data (default: the only one).", show_default=False),
-]
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="PROOFMIND_WORKSPACE",
-        help="The .proofmind workspace (default: the nearest one above the current directory).",
-        show_default=False,
-    ),
 ]
 TestShareOption = Annotated[
     float,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from proofmind.cli.params import output_file
+from proofmind.cli.params import WorkspaceOption, output_file
 
 ParamsOption = Annotated[
     str | None,
@@ -241,18 +241,6 @@ def feed_replay_command(
     from proofmind.cli.monitor_run import run_feed_replay
 
     run_feed_replay(workspace, symbol, prices, feed, warmup, interval, limit)
-
-
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="PROOFMIND_WORKSPACE",
-        show_default=False,
-        help="The .proofmind workspace (default: the nearest above here).",
-    ),
-]
 
 
 @monitor_app.command("anchor")

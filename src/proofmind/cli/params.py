@@ -13,11 +13,24 @@ import tempfile
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
+
+import typer
 
 from proofmind.errors import InputError
 
 T = TypeVar("T")
+
+WorkspaceOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="PROOFMIND_WORKSPACE",
+        help="The .proofmind workspace (default: the nearest one above the current directory).",
+        show_default=False,
+    ),
+]
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1

@@ -3,21 +3,11 @@ process) and `proofmind api-key` (the keys its write endpoints need)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-WorkspaceOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace",
-        "-w",
-        envvar="PROOFMIND_WORKSPACE",
-        show_default=False,
-        help="The .proofmind workspace (default: the nearest above here).",
-    ),
-]
+from proofmind.cli.params import WorkspaceOption
 
 api_key_app = typer.Typer(
     help="API keys for the HTTP API's write endpoints (stored hashed in the workspace).",
