@@ -72,8 +72,12 @@ def test_models_requests_and_status(
     async def serve_until_proposed() -> None:
         shutdown = asyncio.Event()
         runner = asyncio.create_task(supervisor.run(shutdown))
-        deadline = time.monotonic() + 15
-        while api.oracle_request(request_id)["status"] != "proposed":
+        deadline = time.monotonic() + 30
+        # proposed on-chain, and the node has recorded it in its own queue (it writes that
+        # after the receipt, so under load the chain can be ahead of the node's state)
+        while api.oracle_request(request_id)["status"] != "proposed" or [
+            r["state"] for r in api.oracle_requests()["items"]
+        ] != ["proposed"]:
             assert time.monotonic() < deadline, supervisor.health()
             await asyncio.sleep(0.2)
         shutdown.set()
