@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from proofmind.chain.base import Chain
+from proofmind.errors import ConfigError
 from proofmind.settings import ApiSettings
 from proofmind.workspace import Workspace
 
@@ -57,10 +58,14 @@ def serve(
 
     from proofmind.api import create_app
 
+    def no_chain() -> Chain:
+        # a workspace of its own would start a devnet that outlives the test
+        raise ConfigError("this test serves no chain", hint="pass connect=")
+
     app = create_app(
         ws,
         ApiSettings(sse_poll_seconds=0.1, rate_per_second=10_000, rate_burst=10_000, **settings),  # type: ignore[arg-type]
-        connect=connect,
+        connect=connect or no_chain,
     )
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from proofmind.app.apikeys import create_key
+from proofmind.chain.base import Chain
 from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import Workspace
@@ -193,7 +194,7 @@ def test_a_write_without_an_api_key_is_refused(ws: Workspace, page: Any) -> None
     assert not (ws.root / "oracle-node.sqlite").exists()
 
 
-def test_every_page_loads_within_1s_at_scale(ws: Workspace, page: Any) -> None:
+def test_every_page_loads_within_1s_at_scale(ws: Workspace, chain: Chain, page: Any) -> None:
     store = AlertStore.for_workspace(ws.root)
     store.add_many(
         [
@@ -209,7 +210,7 @@ def test_every_page_loads_within_1s_at_scale(ws: Workspace, page: Any) -> None:
             [(k, k % 4, f"r{k}", f"0x{k:064x}", f"[{k - 1}]" if k % 4 and k > 1 else "[]",
               str(Path(ws.root.parent, f"r{k}"))) for k in range(1, 10_001)],
         )  # fmt: skip
-    with serve(ws) as url:
+    with serve(ws, connect=lambda: chain) as url:
         ready(page, url + "/")  # a first load warms the browser's cache of the static files
         timings = {name or "overview": ready(page, f"{url}/{name}") for name in PAGES}
         ready(page, url + "/lineage")

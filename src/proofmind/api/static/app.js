@@ -448,9 +448,17 @@ async function agents() {
   const status = el('select', { id: 'd-status' }, el('option', { value: '' }, 'any'),
     ['noop', 'decided', 'sending', 'queued', 'sending_queued', 'executed', 'refused', 'vetoed', 'lapsed'].map((s) => el('option', { value: s }, s)));
   const list = pager('Decisions', (cursor) => api(`agents/decisions${query({ limit: 50, cursor, status: status.value })}`),
-    (items) => table(['#', 'policy', 'alert', 'action', 'guard', 'transaction', 'when'], items.map((d) => [
-      d.seq, d.policy, d.alert_id ?? '—', d.record.action ? el('code', {}, JSON.stringify(d.record.action).slice(0, 80)) : 'none',
-      el('span', { class: `badge ${GUARD_CLASS[d.status] ?? ''}` }, d.guard), el('code', {}, short(d.tx_hash, 14)), when(d.created_at)])));
+    (items) => table(['#', 'policy', 'alert', 'action', 'why', 'guard', 'transaction', 'when'], items.map((d) => {
+      const action = d.record.action;
+      const alertSeen = d.record.alert;
+      const refusal = d.outcome && (d.outcome.error || d.outcome.reason);
+      return [d.seq, d.policy, alertSeen ? `#${alertSeen.id} ${alertSeen.detector} (${alertSeen.severity})` : d.alert_id ?? '—',
+        action ? el('span', {}, 'call ', el('code', {}, short(action.to, 12)), action.value && action.value !== '0' ? ` value ${action.value}` : '') : 'none',
+        d.record.explanation || '—',
+        el('span', {}, el('span', { class: `badge ${GUARD_CLASS[d.status] ?? ''}`, 'data-status': d.status }, d.guard),
+          refusal ? el('div', { class: 'muted' }, String(refusal)) : null),
+        el('code', {}, short(d.tx_hash, 14)), when(d.created_at)];
+    })));
   status.addEventListener('change', () => list.reload());
   parts.push(el('h2', {}, 'Guarded Safes'),
     table(['agent', 'chain', 'Safe', 'AgentGuard'], summary.agents.map((a) => [a.name, a.chain_id, el('code', {}, a.safe), el('code', {}, a.guard)])),
