@@ -32,7 +32,7 @@ $(NPM_STAMP): package.json package-lock.json
 
 $(VENDOR_STAMP): $(NPM_STAMP)
 	mkdir -p $(VENDOR)
-	cp node_modules/cytoscape/dist/cytoscape.esm.min.mjs $(VENDOR)/cytoscape.esm.min.mjs
+	cp node_modules/cytoscape/dist/cytoscape.esm.min.mjs $(VENDOR)/cytoscape.esm.min.js
 	cp node_modules/cytoscape/LICENSE $(VENDOR)/cytoscape.LICENSE
 	@touch $@
 

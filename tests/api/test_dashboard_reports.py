@@ -3,6 +3,7 @@ their pages in a real Chromium, on a phone-sized screen too."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from proofmind.workspace import Workspace
 
 from .browser import serve
 from .conftest import MakeApi
+from .test_alerts_serve import served  # noqa: F401  (`proofmind serve` as a process)
 from .test_dashboard import browser, ready  # noqa: F401  (the module's shared Chromium)
 
 SAFE, GUARD = "0x" + "5a" * 20, "0x" + "6b" * 20
@@ -155,3 +157,28 @@ def test_sybil_and_agent_pages_on_a_phone(ws: Workspace, phone: Any) -> None:
         phone.select_option("#d-status", "refused")
         phone.wait_for_function("() => document.querySelectorAll('[data-status]').length === 1")
         assert "OverCap" in phone.inner_text("#view")
+
+
+def test_proofmind_serve_prints_and_serves_the_dashboard(
+    ws: Workspace,
+    served: tuple[subprocess.Popen[str], str],  # noqa: F811
+) -> None:
+    import httpx
+
+    process, url = served
+    line = process.lines.get(timeout=5)  # type: ignore[attr-defined]
+    assert line.strip() == f"dashboard: {url}/ (Ctrl-C stops the service)"
+    home = httpx.get(url + "/")
+    assert home.status_code == 200 and "<title>Overview · proofmind</title>" in home.text
+    assert "script-src 'self'" in home.headers["content-security-policy"]
+    for path in ("/static/app.js", "/static/vendor/cytoscape.esm.min.js"):
+        script = httpx.get(url + path)
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert httpx.get(url + "/static/../pyproject.toml").status_code == 404
+    assert httpx.get(url + "/nowhere").status_code == 404
+
+
+def test_demo_names_the_dashboard_url(ws: Workspace) -> None:
+    from proofmind.demo import dashboard_url
+
+    assert dashboard_url(ws) == "http://127.0.0.1:8650/"

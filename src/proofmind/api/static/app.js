@@ -187,7 +187,7 @@ async function lineage() {
     }
     graph.dataset.edges = doc.edges.map((e) => `${records[e.from].kind}>${records[e.to].kind}`).join(' ');
     try {
-      const { default: cytoscape } = await import('/static/vendor/cytoscape.esm.min.mjs');
+      const { default: cytoscape } = await import('/static/vendor/cytoscape.esm.min.js');
       if (cy) cy.destroy();
       cy = cytoscape({
         container: graph,
