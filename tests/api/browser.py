@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from proofmind.agents.log import DecisionLog
 from proofmind.chain.base import Chain
 from proofmind.errors import ConfigError
 from proofmind.settings import ApiSettings
@@ -85,3 +86,75 @@ def serve(
         app.state.services.end_streams()
         server.should_exit = True
         thread.join(10)
+
+
+# -- workspaces with something to show ----------------------------------------------------
+
+SAFE, GUARD = "0x" + "5a" * 20, "0x" + "6b" * 20
+
+
+def decisions(ws: Workspace, count: int = 60) -> None:
+    """``count`` decisions of the policy depeg: every third a noop, the last but one
+    executed, the one before refused by the guard."""
+    log = DecisionLog.for_workspace(ws.root)
+    log.add_agent("treasury", 31337, SAFE, GUARD)
+    rows = []
+    for n in range(1, count + 1):
+        action = {"to": "0x" + "77" * 20, "value": "0", "data": "0x"} if n % 3 else None
+        record = {
+            "policy": "depeg",
+            "alert": {"id": n, "detector": "depeg", "severity": "high", "kind": "depeg"},
+            "action": action,
+            "explanation": f"price at {0.9 - n / 1000:.3f} below 0.95",
+        }
+        rows.append((f"0x{n:064x}", n, record, "decided" if action else "noop"))
+    log.record(rows, policy="depeg", cursor=count)
+    log.update(f"0x{count - 1:064x}", "executed", tx_hash="0x" + "ab" * 32)
+    log.update(f"0x{count - 2:064x}", "refused", outcome={"error": "OverCap"})
+    log.close()
+
+
+def sybil_report(folder: Path, candidates: int = 300) -> Path:
+    """A `sybil detect` output folder: with 300 candidates, communities 0-9 flagged, the larger
+    the lower the id; with more, a third of ``candidates // 10`` communities flagged."""
+    folder.mkdir(parents=True)
+    lines = ["address,community,community_candidates,flagged,supervised_score"]
+    span = max(30, candidates // 10)
+    for n in range(candidates):
+        community = n % span
+        flagged = community < span // 3 and (span > 30 or n < 150 + community * 10)
+        lines.append(f"0x{n:040x},{community},10,{int(flagged)},")
+    (folder / "scores.csv").write_text("\n".join(lines) + "\n")
+    (folder / "report.md").write_text(
+        "# Sybil report\n\n- transfer graph: 900 addresses, 2,000 edges after removing 3 hubs\n"
+        "- candidates: 300; flagged: 100 in 10 clusters\n"
+        "- Merkle root of the flagged list: `0xabc`\n\n## Why communities were flagged\n\n"
+        "## Largest flagged clusters (top 20)\n\n"
+        "### Cluster 3: 6 addresses (0x00…)\n- 5 of the 6 addresses transacted with 0xdeadbeef…\n"
+        "- first used the bridge within 2.0 hours of each other\n\n"
+        "### Cluster 4: 6 addresses (0x00…)\n- (no shared counterparty)\n\n"
+    )
+    return folder
+
+
+def oracle_queue(ws: Workspace, count: int) -> None:
+    """An oracle node's queue with ``count`` requests in every state."""
+    import json
+    import sqlite3
+
+    from proofmind.app.oracle import NODE_DB, QUEUE_STATES
+    from proofmind.oracle.node import _SCHEMA
+
+    conn = sqlite3.connect(ws.root / NODE_DB)
+    conn.executescript(_SCHEMA)
+    with conn:
+        conn.executemany(
+            "INSERT INTO oracle_requests(request_id, model_id, mode, input, block, deadline, "
+            "state, output, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (n, "0x" + "ab" * 32, 1 + n % 2, json.dumps([n, 2 * n]), 10 + n, 10_000 + n,
+                 QUEUE_STATES[n % len(QUEUE_STATES)], json.dumps([n % 7]), 1.7e9 + n)
+                for n in range(1, count + 1)
+            ],
+        )  # fmt: skip
+    conn.close()

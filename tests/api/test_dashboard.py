@@ -19,7 +19,7 @@ from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import Workspace
 
-from .browser import REPO, chromium_path, serve
+from .browser import REPO, chromium_path, decisions, oracle_queue, serve, sybil_report
 from .conftest import ROWS, Lineage
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
@@ -39,7 +39,7 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as pw:
         launched = pw.chromium.launch(
             executable_path=chromium_path(),
-            args=["--no-zygote", "--use-gl=angle", "--use-angle=swiftshader"],
+            args=["--no-zygote", "--disable-quic", "--use-gl=angle", "--use-angle=swiftshader"],
         )
         yield launched
         launched.close()
@@ -210,11 +210,24 @@ def test_every_page_loads_within_1s_at_scale(ws: Workspace, chain: Chain, page: 
             [(k, k % 4, f"r{k}", f"0x{k:064x}", f"[{k - 1}]" if k % 4 and k > 1 else "[]",
               str(Path(ws.root.parent, f"r{k}"))) for k in range(1, 10_001)],
         )  # fmt: skip
-    with serve(ws, connect=lambda: chain) as url:
-        ready(page, url + "/")  # a first load warms the browser's cache of the static files
+    decisions(ws, 20_000)
+    oracle_queue(ws, 20_000)
+    sybil_report(ws.root.parent / "sybil-out", candidates=100_000)
+    with serve(ws, connect=lambda: chain, sybil_report=Path("sybil-out")) as url:
+        ready(page, url + "/verify")  # a first load warms the browser's cache of the static files
         timings = {name or "overview": ready(page, f"{url}/{name}") for name in PAGES}
         ready(page, url + "/lineage")
         assert page.locator("#record-list li").count() == 20
         assert page.locator("#lineage-list li").count() >= 2
+        ready(page, url + "/oracle")
+        first = page.locator("ol.timeline").first
+        assert first.get_attribute("aria-label") == "request 20000: committing"  # 20000 % 11
+        assert first.locator("li.done").all_inner_texts() == ["requested"]
+        assert first.locator("li.now").inner_text() == "answered"
+        assert page.locator("ol.timeline").count() == 25
+        ready(page, url + "/sybil")
+        assert "33,330 of 100,000 candidates flagged in 3,333 clusters" in page.inner_text("#view")
+        ready(page, url + "/agents")
+        assert page.locator("[data-status]").count() == 50
     assert max(timings.values()) <= 1.0, timings
     print("page load seconds:", {k: round(v, 3) for k, v in timings.items()})

@@ -10,54 +10,12 @@ from typing import Any
 
 import pytest
 
-from proofmind.agents.log import DecisionLog
 from proofmind.workspace import Workspace
 
-from .browser import serve
+from .browser import GUARD, SAFE, decisions, serve, sybil_report
 from .conftest import MakeApi
 from .test_alerts_serve import served  # noqa: F401  (`proofmind serve` as a process)
 from .test_dashboard import browser, ready  # noqa: F401  (the module's shared Chromium)
-
-SAFE, GUARD = "0x" + "5a" * 20, "0x" + "6b" * 20
-
-
-def decisions(ws: Workspace, count: int = 60) -> None:
-    log = DecisionLog.for_workspace(ws.root)
-    log.add_agent("treasury", 31337, SAFE, GUARD)
-    rows = []
-    for n in range(1, count + 1):
-        action = {"to": "0x" + "77" * 20, "value": "0", "data": "0x"} if n % 3 else None
-        record = {
-            "policy": "depeg",
-            "alert": {"id": n, "detector": "depeg", "severity": "high", "kind": "depeg"},
-            "action": action,
-            "explanation": f"price at {0.9 - n / 1000:.3f} below 0.95",
-        }
-        rows.append((f"0x{n:064x}", n, record, "decided" if action else "noop"))
-    log.record(rows, policy="depeg", cursor=count)
-    log.update(f"0x{count - 1:064x}", "executed", tx_hash="0x" + "ab" * 32)
-    log.update(f"0x{count - 2:064x}", "refused", outcome={"error": "OverCap"})
-    log.close()
-
-
-def sybil_report(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    lines = ["address,community,community_candidates,flagged,supervised_score"]
-    for n in range(300):
-        community = n % 30  # communities 0-9 flagged, the larger the lower the id
-        flagged = community < 10 and n < 150 + community * 10
-        lines.append(f"0x{n:040x},{community},10,{int(flagged)},")
-    (folder / "scores.csv").write_text("\n".join(lines) + "\n")
-    (folder / "report.md").write_text(
-        "# Sybil report\n\n- transfer graph: 900 addresses, 2,000 edges after removing 3 hubs\n"
-        "- candidates: 300; flagged: 100 in 10 clusters\n"
-        "- Merkle root of the flagged list: `0xabc`\n\n## Why communities were flagged\n\n"
-        "## Largest flagged clusters (top 20)\n\n"
-        "### Cluster 3: 6 addresses (0x00…)\n- 5 of the 6 addresses transacted with 0xdeadbeef…\n"
-        "- first used the bridge within 2.0 hours of each other\n\n"
-        "### Cluster 4: 6 addresses (0x00…)\n- (no shared counterparty)\n\n"
-    )
-    return folder
 
 
 def test_decisions_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
