@@ -19,7 +19,15 @@ from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import Workspace
 
-from .browser import REPO, chromium_path, decisions, oracle_queue, serve, sybil_report
+from .browser import (
+    LOW_CONTRAST_JS,
+    REPO,
+    chromium_path,
+    decisions,
+    oracle_queue,
+    serve,
+    sybil_report,
+)
 from .conftest import ROWS, Lineage
 
 pytestmark = [pytest.mark.browser, pytest.mark.node]
@@ -89,6 +97,14 @@ def test_overview_loads_without_console_errors(lineage: Lineage, page: Any) -> N
         assert any(text.startswith("3\non chain") for text in cards), cards
         assert "backend" in page.inner_text("#view")
         assert page.locator("a[aria-current=page]").inner_text() == "Overview"
+        # keyboard: the first Tab reaches the skip link, which moves focus to the content
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
+        page.keyboard.press("Tab")  # from the content on, not back to the navigation
+        assert page.evaluate("() => document.activeElement.closest('nav')") is None
+        assert page.evaluate(LOW_CONTRAST_JS) == []
         assert page.problems == []
 
 

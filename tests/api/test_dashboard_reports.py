@@ -12,7 +12,7 @@ import pytest
 
 from proofmind.workspace import Workspace
 
-from .browser import GUARD, SAFE, decisions, serve, sybil_report
+from .browser import GUARD, LOW_CONTRAST_JS, SAFE, decisions, serve, sybil_report
 from .conftest import MakeApi
 from .test_alerts_serve import served  # noqa: F401  (`proofmind serve` as a process)
 from .test_dashboard import browser, ready  # noqa: F401  (the module's shared Chromium)
@@ -104,6 +104,8 @@ def test_sybil_and_agent_pages_on_a_phone(ws: Workspace, phone: Any) -> None:
                 ".filter(e => !e.labels || e.labels.length === 0).map(e => e.id)"
             )
             assert unlabelled == [], f"/{name}: inputs without a label: {unlabelled}"
+            low = phone.evaluate(LOW_CONTRAST_JS)
+            assert low == [], f"/{name}: text below WCAG AA contrast: {low}"
         ready(phone, url + "/sybil")
         assert phone.locator("#clusters details").count() == 10
         phone.locator("#clusters details[data-cluster='3'] summary").click()
