@@ -17,6 +17,7 @@ from proofmind.app.apikeys import create_key
 from proofmind.chain.base import Chain
 from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
+from proofmind.provenance import Ledger, register_model, track_run
 from proofmind.workspace import Workspace
 
 from .browser import (
@@ -68,6 +69,28 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+@pytest.fixture
+def demo(ws: Workspace, chain: Chain, tmp_path: Path) -> Lineage:
+    """A workspace like the demo's: two datasets → a training run → a model with a card, all
+    anchored on the devnet. ``keys``: the record keys by kind (``dataset``: train.csv)."""
+    data = tmp_path / "data" / "train.csv"
+    data.parent.mkdir()
+    data.write_text("\n".join(ROWS) + "\n")
+    labels = tmp_path / "data" / "labels.csv"
+    labels.write_text(
+        "address,is_fraud\n" + "".join(f"0x{n:040x},{n % 3 == 0:d}\n" for n in range(40))
+    )
+    model = tmp_path / "fraud-model.bin"
+    with track_run("fraud-demo", datasets=[data, labels], workspace=ws, anchor=False) as run:
+        run.log_params(lr=0.1)
+        model.write_bytes(bytes(range(256)) * 4)
+        run.log_artifact(model)
+    register_model(ws, model, run=run, card={"intended_use": "tests"}, owner=None)
+    assert len(Ledger(ws).anchor(chain).anchored) == 4
+    keys = {r.kind_name: r.key for r in Ledger(ws).all() if r.name != "labels"}
+    return Lineage(ws, chain, data, model, keys)
+
+
 def ready(page: Any, url: str) -> float:
     """Open ``url`` and wait until its page has drawn its data; the seconds it took."""
     started = time.perf_counter()
@@ -90,12 +113,14 @@ def alert(n: int) -> Alert:
     )
 
 
-def test_overview_loads_without_console_errors(lineage: Lineage, page: Any) -> None:
-    with serve(lineage.ws, connect=lambda: lineage.chain) as url:
+def test_overview_loads_without_console_errors(demo: Lineage, page: Any) -> None:
+    with serve(demo.ws, connect=lambda: demo.chain) as url:
         ready(page, url + "/")
         cards = page.locator(".card").all_inner_texts()
-        assert any(text.startswith("3\non chain") for text in cards), cards
-        assert "backend" in page.inner_text("#view")
+        assert any(text.startswith("4\non chain") for text in cards), cards
+        assert f"chain 31337, head block {demo.chain.w3.eth.block_number}" in page.inner_text(
+            "#chain"
+        )
         assert page.locator("a[aria-current=page]").inner_text() == "Overview"
         # keyboard: the first Tab reaches the skip link, which moves focus to the content
         page.keyboard.press("Tab")
@@ -108,27 +133,27 @@ def test_overview_loads_without_console_errors(lineage: Lineage, page: Any) -> N
         assert page.problems == []
 
 
-def test_lineage_graph_model_run_dataset(lineage: Lineage, page: Any, tmp_path: Path) -> None:
-    with serve(lineage.ws, connect=lambda: lineage.chain) as url:
+def test_lineage_graph_model_run_dataset(demo: Lineage, page: Any, tmp_path: Path) -> None:
+    with serve(demo.ws, connect=lambda: demo.chain) as url:
         ready(page, url + "/lineage")
         kinds = page.locator("#lineage-list li").evaluate_all("e => e.map(x => x.dataset.kind)")
-        assert kinds == ["model", "run", "dataset"]
+        assert kinds == ["model", "run", "dataset", "dataset"]
         edges = page.get_attribute("#graph", "data-edges") or ""
         assert set(edges.split()) == {"dataset>run", "run>model"}
         graph = page.evaluate(
             "() => ({nodes: pmLineageGraph.nodes().map(n => n.data('label')),"
             " edges: pmLineageGraph.edges().length})"
         )
-        assert len(graph["nodes"]) == 3 and graph["edges"] == 2
+        assert len(graph["nodes"]) == 4 and graph["edges"] == 3
         # click the run in the drawn graph: its details, with its on-chain status
-        run_key = lineage.keys["run"]
+        run_key = demo.keys["run"]
         box = page.locator("#graph").bounding_box()
         at = page.evaluate(f"() => pmLineageGraph.$id('r{run_key}').renderedPosition()")
         page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
-        assert page.inner_text("#detail h2") == "run fraud-api"
+        assert page.inner_text("#detail h2") == "run fraud-demo"
         assert "on chain" in page.inner_text("#detail")
         # the text list is keyboard-operable and says the same
-        page.locator("#lineage-list li[data-kind=dataset] button").focus()
+        page.locator("#lineage-list li[data-kind=dataset] button").first.focus()
         page.keyboard.press("Enter")
         assert page.inner_text("#detail h2").startswith("dataset ")
         page.locator("#lineage-list li[data-kind=model] button").click()
@@ -136,13 +161,13 @@ def test_lineage_graph_model_run_dataset(lineage: Lineage, page: Any, tmp_path: 
         assert page.problems == []
 
 
-def test_tampered_file_dropped_on_verify_shows_the_row(lineage: Lineage, page: Any) -> None:
+def test_tampered_file_dropped_on_verify_shows_the_row(demo: Lineage, page: Any) -> None:
     tampered = list(ROWS)
     tampered[7] = tampered[7].replace(",1,", ",0,")  # data row 6, line 8 of the file
     content = "\n".join(tampered) + "\n"
-    with serve(lineage.ws, connect=lambda: lineage.chain) as url:
+    with serve(demo.ws, connect=lambda: demo.chain) as url:
         ready(page, url + "/verify")
-        page.fill("#record", str(lineage.keys["dataset"]))
+        page.fill("#record", str(demo.keys["dataset"]))
         page.evaluate(
             """(text) => {
                 const data = new DataTransfer();

@@ -48,7 +48,8 @@ def test_decisions_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
 
 def test_sybil_clusters_from_a_report_folder(ws: Workspace, make_api: MakeApi) -> None:
     _, http = make_api()
-    missing = http.get("/api/v1/sybil/report")
+    assert http.get("/api/v1/sybil/report").json() == {"configured": False}
+    missing = http.get("/api/v1/sybil/clusters")
     assert missing.status_code == 404 and "no sybil report" in missing.json()["detail"]
     folder = sybil_report(ws.root.parent / "reports" / "sybil")
     _, http = make_api(sybil_report=Path("reports/sybil"))

@@ -24,9 +24,13 @@ async def _report(request: Request) -> Any:
 
 @router.get("/report")
 async def report(request: Request) -> dict[str, Any]:
-    """The report's summary lines, candidates and flagged clusters counted."""
+    """The report's summary lines, candidates and flagged clusters counted; ``configured``
+    is false (and nothing else is said) when the service was given no report folder."""
+    if services(request).settings.sybil_report is None:
+        return {"configured": False}
     found = await _report(request)
     return {
+        "configured": True,
         "folder": found.folder.name,
         "summary": list(found.summary),
         "candidates": found.candidates,

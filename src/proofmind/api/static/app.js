@@ -106,8 +106,8 @@ const query = (params) => {
 // -- pages ---------------------------------------------------------------------------------
 
 async function overview() {
-  const [summary, health, contracts] = await Promise.allSettled([
-    api('overview'), api('/health'), api('contracts')]);
+  const [summary, health, contracts, chain] = await Promise.allSettled([
+    api('overview'), api('/health'), api('contracts'), api('chain')]);
   const parts = [];
   if (summary.status === 'fulfilled') {
     const s = summary.value;
@@ -116,8 +116,12 @@ async function overview() {
       ['datasets', r.dataset], ['runs', r.run], ['models', r.model], ['inferences', r.inference],
       ['on chain', r.anchored], ['pending', r.pending], ['alerts', s.alerts.total],
       ['active alerts', s.alerts.active], ['packaged models', s.models]];
+    const live = chain.status === 'fulfilled' ? chain.value : null;
     parts.push(el('h2', {}, 'Chain'),
-      el('p', {}, `backend ${s.chain.backend}, chain id ${s.chain.chain_id ?? 'from the node'}, proofmind ${s.version}`),
+      live ? el('p', { id: 'chain' }, el('span', { class: 'badge ok' }, 'connected'),
+        ` chain ${live.chain_id}, head block ${num(live.block)}, ${live.where}`)
+        : el('div', {}, problemBox(chain.reason)),
+      el('p', { class: 'muted' }, `configured backend ${s.chain.backend}; proofmind ${s.version}`),
       el('h2', {}, 'Counts'),
       el('div', { class: 'cards' }, cards.map(([name, n]) =>
         el('div', { class: 'card' }, el('div', { class: 'n' }, num(n)), el('div', { class: 'muted' }, name)))));
@@ -411,6 +415,12 @@ async function sybil() {
   let report;
   try {
     report = await api('sybil/report');
+    if (!report.configured) {
+      view.replaceChildren(el('p', { id: 'no-report' }, 'No sybil report is configured for this service. Set ',
+        el('code', {}, '[api] sybil_report'), ' (or ', el('code', {}, 'PROOFMIND_API_SYBIL_REPORT'),
+        ') to the --out folder of ', el('code', {}, 'proofmind sybil detect'), ' and restart it.'));
+      return;
+    }
   } catch (error) {
     view.replaceChildren(problemBox(error));
     return;
