@@ -207,7 +207,7 @@ async function lineage() {
           ...Object.entries(KIND_COLOURS).map(([k, c]) => ({ selector: `.${k}`,
             style: { 'background-color': c, shape: KIND_SHAPES[k] } })),
           { selector: '.pending', style: { 'border-color': '#8a4b00', 'border-style': 'dashed' } },
-          { selector: 'node:selected', style: { 'overlay-color': '#ffbf47', 'overlay-opacity': 0.45, 'overlay-padding': 6 } },
+          { selector: 'node:selected', style: { 'overlay-color': '#ffbf47', 'overlay-opacity': 0.3, 'overlay-padding': 8 } },
           { selector: 'edge', style: { width: 2, 'line-color': '#6b7683', 'target-arrow-color': '#6b7683',
             'target-arrow-shape': 'triangle', 'curve-style': 'bezier' } },
         ],
