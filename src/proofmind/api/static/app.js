@@ -312,12 +312,21 @@ const STAGES = ['requested', 'answered', 'proposed / proved', 'finalized'];
 const STAGE_OF = { new: 0, answered: 1, committing: 1, committed: 1, sending: 1, proposed: 2,
   finalizing: 2, done: 3 };
 
+// where each queue state is on the way; failed, expired and lost (another node answered) end
+// it early, disputed after the answer was proposed
+const ENDS = { disputed: 3, failed: 1, expired: 1, lost: 1 };
+
 function timeline(row) {
   const at = STAGE_OF[row.state];
-  const failed = at === undefined;
+  const stop = ENDS[row.state];
+  const cls = (i) => {
+    if (at !== undefined) return i < at || at === 3 ? 'done' : i === at ? 'now' : '';
+    return i < stop ? 'done' : '';
+  };
+  const shown = at !== undefined ? STAGES : STAGES.slice(0, stop);
   return el('ol', { class: 'timeline', 'aria-label': `request ${row.request_id}: ${row.state}` },
-    STAGES.map((name, i) => el('li', { class: !failed && i < at ? 'done' : !failed && i === at ? (at === 3 ? 'done' : 'now') : '' }, name)),
-    failed ? el('li', { class: 'failed' }, row.state) : null);
+    shown.map((name, i) => el('li', { class: cls(i) }, name)),
+    at === undefined ? el('li', { class: 'failed' }, row.state) : null);
 }
 
 async function oracle() {
@@ -329,7 +338,7 @@ async function oracle() {
   const values = el('input', { type: 'text', id: 'values', placeholder: '0.1, 0.2, …', required: true });
   const outcome = el('div', { id: 'request-outcome', 'aria-live': 'polite' });
   const state = el('select', { id: 'state' }, el('option', { value: '' }, 'any'),
-    ['new', 'answered', 'proposed', 'finalizing', 'done', 'failed', 'expired', 'lost'].map((s) => el('option', { value: s }, s)));
+    ['new', 'answered', 'proposed', 'finalizing', 'done', 'disputed', 'failed', 'expired', 'lost'].map((s) => el('option', { value: s }, s)));
   const form = el('form', { id: 'request-form', 'aria-label': 'Request an inference' },
     el('div', { class: 'row' },
       el('div', {}, el('label', { for: 'model' }, 'Model'), model),
