@@ -9,6 +9,7 @@ import os
 import statistics
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,12 @@ def test_stored_alert_reaches_the_live_feed(ws: Workspace, page: Any, tmp_path: 
         assert "#15" in page.locator("#feed li").first.inner_text()
         page.wait_for_selector("section[aria-label='Stored alerts'] [role=status]:text('of 15')")
         page.screenshot(path=str(shots(tmp_path) / "dashboard-alerts.png"), full_page=True)
+        # what a detector writes is shown as text, never run as markup
+        hostile = store.add(replace(alert(16), explanation="<img src=x onerror='window.pwned=1'>"))
+        item = page.wait_for_selector(f"#feed li[data-id='{hostile}']", timeout=2_000)
+        assert "<img src=x onerror='window.pwned=1'>" in item.inner_text()
+        assert page.evaluate("() => window.pwned") is None
+        assert page.locator("#feed img").count() == 0
         assert page.problems == []
     store.close()
 
