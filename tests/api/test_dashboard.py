@@ -155,6 +155,10 @@ def test_lineage_graph_model_run_dataset(demo: Lineage, page: Any, tmp_path: Pat
         page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
         assert page.inner_text("#detail h2") == "run fraud-demo"
         assert "on chain" in page.inner_text("#detail")
+        page.click("#reroot")  # the run's own lineage: the run and its two datasets
+        page.wait_for_function("() => pmLineageGraph.nodes().length === 3")
+        page.goto(url + "/lineage")
+        page.wait_for_selector("body[data-ready=true]")
         # the text list is keyboard-operable and says the same
         page.locator("#lineage-list li[data-kind=dataset] button").first.focus()
         page.keyboard.press("Enter")

@@ -158,6 +158,7 @@ async function lineage() {
     el('span', {}, el('span', { class: 'swatch', style: `background:${c}` }), k)),
   el('span', {}, '— solid border: on chain; dashed: pending'));
   let cy = null;
+  let root = null;
   let records = {};
   let listButtons = [];
 
@@ -172,13 +173,17 @@ async function lineage() {
         ['transaction', el('code', {}, r.tx_hash || '—')],
         ['block', r.block_number ?? '—'],
         ['came from', parents.length ? parents.map((p) => `${p.kind} ${p.name}`).join(', ') : '—'],
-      ]));
+      ]),
+      r.key !== root && r.parents.length ? el('button', { type: 'button', class: 'secondary', id: 'reroot',
+        onclick: () => { history.replaceState(null, '', `?kind=${r.kind}&record=${r.key}`); draw(r.key); } },
+      `Show the lineage of ${r.kind} ${r.name} only`) : null);
     for (const b of listButtons) b.setAttribute('aria-pressed', String(b.dataset.key === String(r.key)));
     if (cy) { cy.$(':selected').unselect(); cy.$id(`r${r.key}`).select(); }
   }
 
   async function draw(ref) {
     const doc = await api(`records/${encodeURIComponent(ref)}/lineage?format=json`);
+    root = Number(ref);
     records = Object.fromEntries(doc.records.map((r) => [r.key, r]));
     const byKind = (k) => doc.records.filter((r) => r.kind === k);
     chainList.replaceChildren();
