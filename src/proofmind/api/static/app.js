@@ -107,7 +107,7 @@ const query = (params) => {
 
 async function overview() {
   const [summary, health, contracts, chain] = await Promise.allSettled([
-    api('overview'), api('/health'), api('contracts'), api('chain')]);
+    api('overview'), fetch('/health').then((r) => r.json()), api('contracts'), api('chain')]);
   const parts = [];
   if (summary.status === 'fulfilled') {
     const s = summary.value;
