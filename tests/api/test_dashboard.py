@@ -203,6 +203,17 @@ def test_tampered_file_dropped_on_verify_shows_the_row(demo: Lineage, page: Any)
         page.wait_for_function(
             "() => document.querySelector('#verdict')?.textContent.includes('Matches')"
         )
+        # from the keyboard: Enter on the drop zone opens the file chooser
+        page.focus("#drop")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files(
+            {"name": "copy.csv", "mimeType": "text/csv", "buffer": content.encode()}
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#verdict')?.textContent.includes('Does not match')"
+        )
+        assert "(copy.csv)" in page.inner_text("#verdict")
 
 
 def test_stored_alert_reaches_the_live_feed(ws: Workspace, page: Any, tmp_path: Path) -> None:
