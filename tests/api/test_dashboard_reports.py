@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from proofmind.chain.base import Chain
 from proofmind.workspace import Workspace
 
 from .browser import GUARD, LOW_CONTRAST_JS, SAFE, decisions, serve, sybil_report
@@ -19,10 +20,12 @@ from .test_dashboard import browser, ready  # noqa: F401  (the module's shared C
 
 
 def test_decisions_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
-    _, http = make_api()
+    api, http = make_api()
     assert http.get("/api/v1/agents/decisions").json() == {"items": [], "next_cursor": None}
     assert not (ws.root / "agents").exists()  # reading never creates the log
     decisions(ws)
+    assert [d["seq"] for d in api.iter_decisions(status="noop")] == list(range(60, 0, -3))
+    assert api.agents()["counts"]["refused"] == 1
     first = http.get("/api/v1/agents/decisions?limit=25").json()
     assert [d["seq"] for d in first["items"]] == list(range(60, 35, -1))
     seen = [d["seq"] for d in first["items"]]
@@ -52,7 +55,8 @@ def test_sybil_clusters_from_a_report_folder(ws: Workspace, make_api: MakeApi) -
     missing = http.get("/api/v1/sybil/clusters")
     assert missing.status_code == 404 and "no sybil report" in missing.json()["detail"]
     folder = sybil_report(ws.root.parent / "reports" / "sybil")
-    _, http = make_api(sybil_report=Path("reports/sybil"))
+    api, http = make_api(sybil_report=Path("reports/sybil"))
+    assert api.sybil_clusters(limit=1)["items"][0]["size"] == 8  # community 9: 9, 39, … 219
     report = http.get("/api/v1/sybil/report").json()
     assert report["candidates"] == 300 and report["clusters"] == 10
     assert report["summary"][0].startswith("transfer graph: 900 addresses")
@@ -79,8 +83,8 @@ def test_contracts_listed(ws: Workspace, make_api: MakeApi) -> None:
             31337, "ProvenanceRegistry", "0x" + "12" * 20, "0x" + "34" * 32, 7, "h", "d", 1.0
         )
     )
-    _, http = make_api()
-    assert [c["name"] for c in http.get("/api/v1/contracts").json()] == ["ProvenanceRegistry"]
+    api, _ = make_api()
+    assert [c["name"] for c in api.contracts()] == ["ProvenanceRegistry"]
 
 
 @pytest.fixture
@@ -143,3 +147,10 @@ def test_demo_names_the_dashboard_url(ws: Workspace) -> None:
     from proofmind.demo import dashboard_url
 
     assert dashboard_url(ws) == "http://127.0.0.1:8650/"
+
+
+def test_chain_endpoint(make_api: MakeApi, devnet_chain: Chain) -> None:
+    api, _ = make_api()
+    found = api.chain()
+    assert found["chain_id"] == 31337 and found["block"] == devnet_chain.w3.eth.block_number
+    assert found["where"].startswith("devnet (anvil at http://127.0.0.1:")
