@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PY_STAMP  := $(VENV)/.stamp-install
 NPM_STAMP := node_modules/.stamp-npm-ci
+# the dashboard's front-end packages, copied from node_modules into the Python package's data
+VENDOR := src/proofmind/api/static/vendor
+VENDOR_STAMP := $(VENDOR)/.stamp-vendor
 
 SLITHER_VENV  := $(VENV)/slither
 SLITHER_STAMP := $(SLITHER_VENV)/.stamp-install
@@ -13,7 +16,7 @@ SLITHER_BUILD := out/slither
 
 .PHONY: setup demo test lint typecheck slither forge pytest compile bench clean
 
-setup: $(PY_STAMP) $(NPM_STAMP)
+setup: $(PY_STAMP) $(NPM_STAMP) $(VENDOR_STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +30,17 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+$(VENDOR_STAMP): $(NPM_STAMP)
+	mkdir -p $(VENDOR)
+	cp node_modules/cytoscape/dist/cytoscape.esm.min.mjs $(VENDOR)/cytoscape.esm.min.js
+	cp node_modules/cytoscape/LICENSE $(VENDOR)/cytoscape.LICENSE
+	@touch $@
+
+# The demo, then the service with its dashboard (Ctrl-C stops it; the devnet keeps running
+# until `proofmind chain down`).
 demo: setup
 	$(BIN)/proofmind demo
+	$(BIN)/proofmind serve
 
 test: setup lint typecheck slither forge pytest
 

@@ -230,6 +230,39 @@ class Client:
     def reward_epoch(self, epoch: int) -> dict[str, Any]:
         return dict(self._get(f"/rewards/epochs/{epoch}"))
 
+    def chain(self) -> dict[str, Any]:
+        return dict(self._get("/chain"))
+
+    def contracts(self) -> list[dict[str, Any]]:
+        return list(self._get("/contracts"))
+
+    # -- agents and sybil reports ----------------------------------------------------------
+
+    def agents(self) -> dict[str, Any]:
+        return dict(self._get("/agents"))
+
+    def decisions(
+        self,
+        *,
+        policy: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        return dict(
+            self._get("/agents/decisions", policy=policy, status=status, limit=limit, cursor=cursor)
+        )
+
+    def iter_decisions(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every decision matching ``filters`` (policy, status), newest first, page by page."""
+        return self._pages("/agents/decisions", **filters)
+
+    def sybil_report(self) -> dict[str, Any]:
+        return dict(self._get("/sybil/report"))
+
+    def sybil_clusters(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        return dict(self._get("/sybil/clusters", limit=limit, cursor=cursor))
+
     def health(self) -> dict[str, Any]:
         response = self.http.get("/health", headers=self._headers())
         if response.status_code not in (200, 503):

@@ -100,7 +100,17 @@ def run_demo(directory: Path, console: Console | None = None) -> DemoReport:
     )
     if isinstance(chain.backend, DevnetBackend):
         console.print("[dim]The devnet keeps running; stop it with `proofmind chain down`.[/dim]")
+    console.print(f"dashboard: run `proofmind serve` → {dashboard_url(workspace)}")
     return report
+
+
+def dashboard_url(workspace: Workspace) -> str:
+    """Where `proofmind serve` shows the dashboard of ``workspace`` ([api] host and port)."""
+    from proofmind.settings import ApiSettings
+
+    settings = ApiSettings.load(workspace.config_path)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}/"
 
 
 def _workspace(directory: Path, console: Console) -> Workspace:

@@ -204,3 +204,8 @@ class ApiSettings(ComponentSettings):
     sse_poll_seconds: float = Field(
         default=0.2, gt=0, le=5, description="how often the alert stream looks for new alerts"
     )
+    sybil_report: Path | None = Field(
+        default=None,
+        description="a folder written by `proofmind sybil detect` (report.md, scores.csv) that "
+        "the dashboard shows; relative paths start at the project folder",
+    )

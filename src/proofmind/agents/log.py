@@ -263,9 +263,19 @@ class DecisionLog:
         return None if row is None else _row(row)
 
     def query(
-        self, *, policy: str | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        policy: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before_seq: int | None = None,
     ) -> list[Decision]:
-        clauses, args = [], []
+        """Newest first; ``before_seq``: only decisions older than that one (the next page)."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        if before_seq is not None:
+            clauses.append("seq<?")
+            args.append(before_seq)
         if policy:
             clauses.append("policy=?")
             args.append(policy)

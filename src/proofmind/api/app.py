@@ -10,9 +10,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from proofmind import __version__
-from proofmind.api import problems
+from proofmind.api import dashboard, problems
 from proofmind.api.guards import BodyLimit, RequestMetrics
-from proofmind.api.routes import alerts, oracle, records, rewards, system, verify
+from proofmind.api.routes import (
+    agents,
+    alerts,
+    contracts,
+    oracle,
+    records,
+    rewards,
+    sybil,
+    system,
+    verify,
+)
 from proofmind.api.services import HealthSource, Services
 from proofmind.chain.base import Chain
 from proofmind.settings import ApiSettings
@@ -55,10 +65,11 @@ def create_app(
     app.state.services = services
     problems.install(app)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (records, verify, oracle, alerts, rewards):
+    for module in (records, verify, oracle, alerts, rewards, agents, sybil, contracts):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(system.router)
+    dashboard.install(app)
     # outermost last: metrics see every answer, the body limit runs before anything reads
     if settings.cors_origins:
         app.add_middleware(

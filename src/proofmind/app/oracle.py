@@ -67,7 +67,7 @@ def package_of(workspace: Workspace, oracle: OracleClient, model_id: bytes) -> P
 
 QUEUE_STATES = (
     "new", "answered", "committing", "committed", "sending", "proposed", "finalizing",
-    "done", "failed", "expired", "lost",
+    "done", "failed", "expired", "lost", "disputed",
 )  # fmt: skip
 
 

@@ -48,10 +48,10 @@ def serve(
     ] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /docs, /health, /metrics) and, when asked, the block
-    monitor and the oracle node, as tasks of one process. A task that fails is restarted with
-    exponential backoff; /health shows each task's state. SIGTERM / Ctrl-C stop everything
-    cleanly.
+    """Run the HTTP API (OpenAPI at /docs, /health, /metrics) with the web dashboard (at /)
+    and, when asked, the block monitor and the oracle node, as tasks of one process. A task
+    that fails is restarted with exponential backoff; /health shows each task's state.
+    SIGTERM / Ctrl-C stop everything cleanly.
 
     Examples:
       proofmind serve

@@ -58,6 +58,7 @@ def run_serve(
 
     def started(url: str) -> None:
         err.print(f"proofmind API on {url} (OpenAPI at {url}/docs, health at {url}/health)")
+        err.print(f"dashboard: {url}/ (Ctrl-C stops the service)")
 
     supervisor.add("api", api_service(app, settings.host, settings.port, on_started=started))
     if monitor:

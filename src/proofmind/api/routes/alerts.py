@@ -119,16 +119,18 @@ async def stream(
                 while not hub.closing.is_set():
                     get = asyncio.ensure_future(queue.get())
                     closing = asyncio.ensure_future(hub.closing.wait())
-                    done, _ = await asyncio.wait(
-                        {get, closing},
-                        timeout=KEEPALIVE_SECONDS,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    for task in (get, closing):
-                        if task not in done:
-                            task.cancel()
-                            with contextlib.suppress(asyncio.CancelledError):
-                                await task
+                    try:
+                        done, _ = await asyncio.wait(
+                            {get, closing},
+                            timeout=KEEPALIVE_SECONDS,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )
+                    finally:  # also when the client went away while we waited
+                        for task in (get, closing):
+                            if not task.done():
+                                task.cancel()
+                                with contextlib.suppress(asyncio.CancelledError):
+                                    await task
                     if get in done:
                         alert = get.result()
                         if alert.id > last and _wanted(alert, filters):
