@@ -76,7 +76,7 @@ forge:
 	node_modules/.bin/forge test
 
 pytest:
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 # Regenerate the contract artifacts shipped in src/proofmind/artifacts (see docs/contracts.md).
 compile: $(NPM_STAMP)
