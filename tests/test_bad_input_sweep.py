@@ -64,6 +64,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["nosuch.csv"], "nosuch.csv"),
         (["long.csv"], "line 2 is longer than the reader's block"),
         (["empty.csv"], "empty.csv"),
+        (["rows.csv", "--engine", "dask"], "unknown engine"),
+    ],
+    ("provenance", "check"): [
+        (["rows.csv", "--chunks", "9:2"], "FIRST:END"),
+        (["rows.csv", "--engine", "dask"], "unknown engine"),
     ],
     ("provenance", "model"): [(["nosuch.onnx"], "nosuch.onnx")],
     ("provenance", "mlflow"): [(["abc", "--tracking", "nosuchdir"], "nosuchdir")],

@@ -297,19 +297,61 @@ def accounts_list(workspace: WorkspaceOption = None) -> None:
 def provenance_dataset(
     path: Annotated[Path, typer.Argument(help="A .csv, .csv.gz or .parquet file, or a folder.")],
     name: Annotated[str | None, typer.Option(help="Record name (default: the file name).")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="local, spark or ray: commit in chunks (format v2) on that engine."),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Commit a dataset: canonical rows → Merkle root, manifest and tree in the workspace.
 
-    Queues a pending dataset record; `proofmind provenance anchor` puts it on-chain.
+    Queues a pending dataset record; `proofmind provenance anchor` puts it on-chain. With
+    --engine the tree is chunked (2^16 rows a chunk under a top tree): local, Spark and Ray
+    give the same root for the same rows (docs/scaling.md).
 
     Examples:
       proofmind provenance dataset data/train.csv
       proofmind provenance dataset data/ --name fraud-2024
+      proofmind provenance dataset data/ --engine spark --master spark://head:7077
+      proofmind provenance dataset data/ --engine ray --master ray://head:10001
     """
     from proofmind.cli.provenance import run_dataset
 
-    run_dataset(workspace, path, name)
+    run_dataset(workspace, path, name, engine=engine, master=master, workers=workers)
+
+
+@provenance_app.command("check")
+def provenance_check(
+    path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
+    engine: Annotated[str, typer.Option(help="local, spark or ray.")] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
+    ] = None,
+    chunks: Annotated[
+        str | None, typer.Option(help="Only chunks FIRST:END (end excluded), to split a check.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Re-derive a chunked dataset commitment chunk by chunk on an engine; exit 1 on a change.
+
+    Each task reads one chunk's rows only, so no machine reads the whole dataset.
+
+    Examples:
+      proofmind provenance check data/ --engine spark --master spark://head:7077
+      proofmind provenance check data/ --engine ray --chunks 0:1000
+    """
+    from proofmind.cli.provenance import run_check
+
+    raise typer.Exit(run_check(workspace, path, engine, master, chunks, workers))
 
 
 @provenance_app.command("model")
