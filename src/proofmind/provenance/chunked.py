@@ -379,6 +379,9 @@ def commit_chunked(
             master=master,
             progress=progress,
         )
+        if tree_dir is not None:  # a task killed mid-write leaves its temporary file
+            for stale in Path(tree_dir).glob(".*"):
+                stale.unlink()
         (work / "chunks.bin").write_bytes(b"".join(roots))
         files = [
             DataFile(i.name, i.bytes, i.sha256, i.rows, first)
