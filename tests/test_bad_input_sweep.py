@@ -100,6 +100,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("rewards", "value"): [
         (["nosuch.csv", "--test", "t.csv", "--features", "x", "--label", "y"], "nosuch.csv"),
         (["rows.csv", "--test", "rows.csv", "--features", "a", "--label", "b", "--k", "0"], "--k"),
+        (["r.csv", "--test", "t.csv", "--features", "a", "--label", "b", "--engine", "x"], "x"),
     ],
     ("rewards", "publish"): [
         (["0x00", "--pool", "-5", "--mint"], "--pool"),

@@ -604,6 +604,12 @@ def rewards_value(
     method: Annotated[
         str, typer.Option(help="knn-shapley (exact, per row) or banzhaf (per contributor).")
     ] = "knn-shapley",
+    engine: Annotated[
+        str, typer.Option(help="knn-shapley batches on local or ray (the same values).")
+    ] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Ray address, e.g. ray://head:10001 (default: local).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Value each contributor (negative values shown) and queue a valuation record (method,
@@ -613,11 +619,13 @@ def rewards_value(
       proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag
       proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag \\
         --method banzhaf
+      proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag \\
+        --engine ray --master ray://head:10001
     """
     from proofmind.cli.ownership import run_value
 
     columns = [f.strip() for f in features.split(",")]
-    run_value(workspace, train, test, columns, label, k, name, method)
+    run_value(workspace, train, test, columns, label, k, name, method, engine=engine, master=master)
 
 
 @rewards_app.command("publish")
