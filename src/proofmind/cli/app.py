@@ -1373,7 +1373,9 @@ def oracle_serve(
     confirmations: Annotated[int, typer.Option(min=0, help="Blocks to wait before reading.")] = 0,
     batch: Annotated[int, typer.Option(min=1, help="Answers per proposal transaction.")] = 50,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls when idle.")] = 0.25,
-    provers: Annotated[int, typer.Option(min=1, help="Prover processes (zk mode).")] = 1,
+    provers: Annotated[
+        str, typer.Option(help="Prover processes (zk mode), or a Ray cluster: ray://HOST:PORT.")
+    ] = "1",
     start_block: StartBlockOption = "0",
     http_port: Annotated[
         int | None,
@@ -1386,8 +1388,9 @@ def oracle_serve(
     """Run the oracle node: follow requests, answer (prove in zk mode), propose in batches,
     finalize. Its queue survives crashes; SIGTERM / Ctrl-C stop it cleanly.
 
-    Example:
+    Examples:
       proofmind oracle serve -m mlp --http-port 9464
+      proofmind oracle serve -m mlp --provers ray://head:10001
     """
     from proofmind.cli.oracle import run_serve
 
