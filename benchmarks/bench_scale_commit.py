@@ -7,6 +7,7 @@ of that process tree (Spark's JVMs and Python workers, Ray's raylet and workers 
 give the same root; the single-tree (v1) root is printed next to it.
 
 Usage: python benchmarks/bench_scale_commit.py [--rows 20000000] [--keep-trees]
+       [--only v1,local,spark,ray] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--keep-trees", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated engines to run")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -131,7 +133,7 @@ def main() -> None:
         roots = set()
         only = set(filter(None, args.only.split(",")))
         for label, engine, workers in CONFIGS:
-            if only and engine not in only:
+            if (only and engine not in only) or str(workers) not in args.workers.split(","):
                 continue
             out = base / "out"
             cmd = [sys.executable, __file__, "--run", engine, str(workers), str(base / "data")]
