@@ -189,3 +189,16 @@ def test_ray_root_equals_local(
     assert done.manifest.root == local_root
     assert verify_proof(done.root, done.proof(2999).leaf, done.proof(2999).proof)
     assert check_chunked(data[0], done, engine="ray").ok
+
+
+def test_a_failed_spark_task_is_one_clear_error(
+    data: tuple[Path, list[list[str]]], tmp_path: Path, spark: object
+) -> None:
+    from proofmind.provenance.chunked import chunk_root, make_plan, run_tasks
+
+    folder = tmp_path / "data"
+    shutil.copytree(data[0], folder)
+    plan, _ = make_plan(folder, chunk_rows=CHUNK)
+    (folder / "a.csv").unlink()  # gone between the plan and the chunks
+    with pytest.raises(InputError, match="a Spark task failed: .*a.csv"):
+        run_tasks("spark", chunk_root, [(plan, 0, None)], master="local[2]")

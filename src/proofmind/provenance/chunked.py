@@ -231,7 +231,15 @@ def _run_spark(
     # ordered task numbers, a contiguous range per partition; a failed task (a lost executor)
     # is run again by Spark, and a task's result depends only on its number
     numbers = sc.parallelize(range(len(tasks)), slices)
-    pairs = numbers.mapPartitions(_spark_task(fn, list(tasks))).collect()
+    try:
+        pairs = numbers.mapPartitions(_spark_task(fn, list(tasks))).collect()
+    except Exception as exc:  # a task failed maxFailures times: say why in one line
+        lines = [line.strip() for line in str(exc).splitlines() if "Error" in line]
+        cause = next((line for line in lines if "InputError" in line), lines[0] if lines else "")
+        raise InputError(
+            f"a Spark task failed: {cause or type(exc).__name__}",
+            hint="the executors' logs have the details",
+        ) from exc
     results = dict(pairs)
     return [results[n] for n in range(len(tasks))]
 
