@@ -200,5 +200,5 @@ def test_a_failed_spark_task_is_one_clear_error(
     shutil.copytree(data[0], folder)
     plan, _ = make_plan(folder, chunk_rows=CHUNK)
     (folder / "a.csv").unlink()  # gone between the plan and the chunks
-    with pytest.raises(InputError, match="a Spark task failed: .*a.csv"):
+    with pytest.raises(InputError, match=r"a Spark task failed: .*a\.csv"):
         run_tasks("spark", chunk_root, [(plan, 0, None)], master="local[2]")
