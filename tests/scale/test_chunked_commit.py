@@ -7,6 +7,7 @@ groups in ways that do not line up with the chunks.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -139,6 +140,12 @@ def test_cli_commit_and_check(data: tuple[Path, list[list[str]]], tmp_path: Path
     result = runner.invoke(app, ["provenance", "check", str(data[0]), *ws])
     assert result.exit_code == 0, result.output
     assert "OK" in result.output
+    result = runner.invoke(app, ["provenance", "proof", str(data[0]), "--row", "1000", *ws])
+    assert result.exit_code == 0, result.output
+    proof = json.loads(result.output)
+    assert proof["leaf"] == "0x" + row_leaf(1000, data[1][1000]).hex()
+    assert len(proof["proof"]) == 8 + 4  # 256-row chunk, then 12 chunk roots
+    assert verify_proof(proof["root"], proof["leaf"], proof["proof"])
     result = runner.invoke(app, ["provenance", "check", str(data[0]), "--chunks", "3:1", *ws])
     assert isinstance(result.exception, InputError)
     assert "is not FIRST:END" in result.exception.message
