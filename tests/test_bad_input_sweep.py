@@ -64,6 +64,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["nosuch.csv"], "nosuch.csv"),
         (["long.csv"], "line 2 is longer than the reader's block"),
         (["empty.csv"], "empty.csv"),
+        (["rows.csv", "--engine", "dask"], "unknown engine"),
+    ],
+    ("provenance", "check"): [
+        (["rows.csv", "--chunks", "9:2"], "FIRST:END"),
+        (["rows.csv", "--engine", "dask"], "unknown engine"),
     ],
     ("provenance", "model"): [(["nosuch.onnx"], "nosuch.onnx")],
     ("provenance", "mlflow"): [(["abc", "--tracking", "nosuchdir"], "nosuchdir")],
@@ -95,6 +100,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("rewards", "value"): [
         (["nosuch.csv", "--test", "t.csv", "--features", "x", "--label", "y"], "nosuch.csv"),
         (["rows.csv", "--test", "rows.csv", "--features", "a", "--label", "b", "--k", "0"], "--k"),
+        (["r.csv", "--test", "t.csv", "--features", "a", "--label", "b", "--engine", "x"], "x"),
     ],
     ("rewards", "publish"): [
         (["0x00", "--pool", "-5", "--mint"], "--pool"),

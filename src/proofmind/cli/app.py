@@ -287,19 +287,61 @@ def accounts_list(workspace: WorkspaceOption = None) -> None:
 def provenance_dataset(
     path: Annotated[Path, typer.Argument(help="A .csv, .csv.gz or .parquet file, or a folder.")],
     name: Annotated[str | None, typer.Option(help="Record name (default: the file name).")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="local, spark or ray: commit in chunks (format v2) on that engine."),
+    ] = None,
+    master: Annotated[
+        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Commit a dataset: canonical rows → Merkle root, manifest and tree in the workspace.
 
-    Queues a pending dataset record; `proofmind provenance anchor` puts it on-chain.
+    Queues a pending dataset record; `proofmind provenance anchor` puts it on-chain. With
+    --engine the tree is chunked (2^16 rows a chunk under a top tree): local, Spark and Ray
+    give the same root for the same rows (docs/scaling.md).
 
     Examples:
       proofmind provenance dataset data/train.csv
       proofmind provenance dataset data/ --name fraud-2024
+      proofmind provenance dataset data/ --engine spark --master spark://head:7077
+      proofmind provenance dataset data/ --engine ray --master ray://head:10001
     """
     from proofmind.cli.provenance import run_dataset
 
-    run_dataset(workspace, path, name)
+    run_dataset(workspace, path, name, engine=engine, master=master, workers=workers)
+
+
+@provenance_app.command("check")
+def provenance_check(
+    path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
+    engine: Annotated[str, typer.Option(help="local, spark or ray.")] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
+    ] = None,
+    chunks: Annotated[
+        str | None, typer.Option(help="Only chunks FIRST:END (end excluded), to split a check.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Re-derive a chunked dataset commitment chunk by chunk on an engine; exit 1 on a change.
+
+    Each task reads one chunk's rows only, so no machine reads the whole dataset.
+
+    Examples:
+      proofmind provenance check data/ --engine spark --master spark://head:7077
+      proofmind provenance check data/ --engine ray --chunks 0:1000
+    """
+    from proofmind.cli.provenance import run_check
+
+    raise typer.Exit(run_check(workspace, path, engine, master, chunks, workers))
 
 
 @provenance_app.command("model")
@@ -552,6 +594,12 @@ def rewards_value(
     method: Annotated[
         str, typer.Option(help="knn-shapley (exact, per row) or banzhaf (per contributor).")
     ] = "knn-shapley",
+    engine: Annotated[
+        str, typer.Option(help="knn-shapley batches on local or ray (the same values).")
+    ] = "local",
+    master: Annotated[
+        str | None, typer.Option(help="Ray address, e.g. ray://head:10001 (default: local).")
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Value each contributor (negative values shown) and queue a valuation record (method,
@@ -561,11 +609,13 @@ def rewards_value(
       proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag
       proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag \\
         --method banzhaf
+      proofmind rewards value assembled.csv --test test.csv --features x1,x2 --label flag \\
+        --engine ray --master ray://head:10001
     """
     from proofmind.cli.ownership import run_value
 
     columns = [f.strip() for f in features.split(",")]
-    run_value(workspace, train, test, columns, label, k, name, method)
+    run_value(workspace, train, test, columns, label, k, name, method, engine=engine, master=master)
 
 
 @rewards_app.command("publish")
@@ -1313,7 +1363,9 @@ def oracle_serve(
     confirmations: Annotated[int, typer.Option(min=0, help="Blocks to wait before reading.")] = 0,
     batch: Annotated[int, typer.Option(min=1, help="Answers per proposal transaction.")] = 50,
     poll: Annotated[float, typer.Option(min=0.01, help="Seconds between polls when idle.")] = 0.25,
-    provers: Annotated[int, typer.Option(min=1, help="Prover processes (zk mode).")] = 1,
+    provers: Annotated[
+        str, typer.Option(help="Prover processes (zk mode), or a Ray cluster: ray://HOST:PORT.")
+    ] = "1",
     start_block: StartBlockOption = "0",
     http_port: Annotated[
         int | None,
@@ -1326,8 +1378,9 @@ def oracle_serve(
     """Run the oracle node: follow requests, answer (prove in zk mode), propose in batches,
     finalize. Its queue survives crashes; SIGTERM / Ctrl-C stop it cleanly.
 
-    Example:
+    Examples:
       proofmind oracle serve -m mlp --http-port 9464
+      proofmind oracle serve -m mlp --provers ray://head:10001
     """
     from proofmind.cli.oracle import run_serve
 

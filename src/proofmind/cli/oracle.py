@@ -320,11 +320,19 @@ def run_serve(
     confirmations: int,
     batch: int,
     poll: float,
-    provers: int,
+    provers: str,
     start_block: str,
     http_port: int | None,
 ) -> None:
     from proofmind.oracle.node import NodeConfig, OracleNode
+    from proofmind.oracle.ray_provers import is_ray_address
+
+    address = provers if is_ray_address(provers) else None
+    if address is None and not (provers.isdigit() and int(provers) >= 1):
+        raise InputError(
+            f"--provers {provers!r} is neither a number of processes (1 or more) nor a Ray address",
+            hint="e.g. --provers 2, or --provers ray://head:10001",
+        )
 
     _stop_on_sigterm()
     _logging()
@@ -337,7 +345,8 @@ def run_serve(
         confirmations=confirmations,
         batch_size=batch,
         poll_interval=poll,
-        provers=provers,
+        provers=1 if address else int(provers),
+        prover_address=address,
         start_block=int(start_block) if start_block.isdigit() else start_block,
         model_owner=policy.owner,
         max_bond=policy.max_bond,

@@ -132,10 +132,22 @@ def run_value(
     k: int,
     name: str,
     method: str,
+    *,
+    engine: str = "local",
+    master: str | None = None,
 ) -> None:
     workspace = open_workspace(path)
     valuation = value_contributions(
-        workspace, train, test, features=features, label=label, k=k, name=name, method=method
+        workspace,
+        train,
+        test,
+        features=features,
+        label=label,
+        k=k,
+        name=name,
+        method=method,
+        engine=engine,
+        master=master,
     )
     _print_values(valuation)
     parameters = valuation.document["parameters"]

@@ -34,20 +34,94 @@ def _progress() -> Progress:
     )
 
 
-def run_dataset(path: Path | None, data: Path, name: str | None) -> None:
+def run_dataset(
+    path: Path | None,
+    data: Path,
+    name: str | None,
+    *,
+    engine: str | None = None,
+    master: str | None = None,
+    workers: int | None = None,
+) -> None:
     workspace = open_workspace(path)
     started = time.perf_counter()
     with _progress() as bar:
-        task = bar.add_task("hashing rows", total=None)
-        done = commit(workspace, data, name=name, progress=lambda n: bar.advance(task, n))
+        task = bar.add_task("hashing rows" if engine is None else "hashing chunks", total=None)
+        done = commit(
+            workspace,
+            data,
+            name=name,
+            engine=engine,
+            master=master,
+            workers=workers,
+            progress=lambda n: bar.advance(task, n),
+        )
     manifest = done.commitment.manifest
     console.print(
         f"Committed [bold]{manifest.name}[/bold]: {manifest.rows:,} rows in "
         f"{len(manifest.files)} file(s), {time.perf_counter() - started:.1f}s"
+        + ("" if engine is None else f" on {engine}")
     )
     console.print(f"  Merkle root {manifest.root}")
     console.print(f"  manifest    {manifest.hash}")
     console.print(f"  record {done.record.key} ({done.record.status})")
+
+
+def run_check(
+    path: Path | None,
+    data: Path,
+    engine: str,
+    master: str | None,
+    chunks: str | None,
+    workers: int | None,
+) -> int:
+    from proofmind.provenance.api import dataset_commitment
+    from proofmind.provenance.chunked import ENGINES, check_chunked
+
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}", hint=f"use one of {', '.join(ENGINES)}")
+    span = None
+    if chunks is not None:
+        first, sep, end = chunks.partition(":")
+        if not sep or not first.isdigit() or not end.isdigit() or int(first) >= int(end):
+            raise InputError(f"--chunks {chunks!r} is not FIRST:END", hint="e.g. --chunks 0:100")
+        span = range(int(first), int(end))
+    workspace = open_workspace(path)
+    found = [r for r in Ledger(workspace).by_path(data) if r.kind == Kind.DATASET]
+    if not found:
+        raise InputError(
+            f"{data} is not a committed dataset in this workspace",
+            hint=f"run `proofmind provenance dataset {data} --engine {engine}` first",
+        )
+    commitment = dataset_commitment(workspace, found[0])
+    if commitment.manifest.chunk_rows is None:
+        raise InputError(
+            f"{data} was committed in one tree (format v1), which is checked on one machine",
+            hint=f"use `proofmind verify {data}`, or commit it again with --engine",
+        )
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("checking chunks", total=None)
+        check = check_chunked(
+            data,
+            commitment,
+            engine=engine,
+            master=master,
+            workers=workers,
+            chunks=span,
+            progress=lambda n: bar.advance(task, n),
+        )
+    what = "all chunks" if span is None else f"chunks {span.start}–{span.stop - 1}"
+    if check.ok:
+        console.print(
+            f"[green]OK[/green] {data}: {what} match the committed root "
+            f"{commitment.manifest.root} ({time.perf_counter() - started:.1f}s on {engine})"
+        )
+        return 0
+    console.print(f"[red]CHANGED[/red] {data}:")
+    for problem in check.problems:
+        console.print(f"  {problem}")
+    return 1
 
 
 def run_model(

@@ -27,7 +27,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +86,8 @@ class NodeConfig:
     answer_chunk: int = 20
     poll_interval: float = 0.25
     provers: int = 1
+    # a Ray cluster to prove on (ray://HOST:PORT, auto, or local) instead of local processes
+    prover_address: str | None = None
     finalize: bool = True
     start_block: int | str = 0
     cursor_name: str = "oracle-node"
@@ -214,7 +216,7 @@ class OracleNode:
         self.metrics = Metrics()
         self.stopping = asyncio.Event()
         self.last_step = time.time()
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Executor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         event = oracle.oracle.events.InferenceRequested()
         self._topic = event.topic
@@ -255,7 +257,11 @@ class OracleNode:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def _provers(self) -> ProcessPoolExecutor:
+    def _provers(self) -> Executor:
+        if self._pool is None and self.config.prover_address is not None:
+            from proofmind.oracle.ray_provers import RayProvers
+
+            self._pool = RayProvers(self.config.prover_address, self.config.provers)
         # forkserver, not fork: this process runs threads (asyncio.to_thread, HTTP server)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(

@@ -116,13 +116,18 @@ def value_contributions(
     standardize: bool = True,
     method: str = "knn-shapley",
     seed: int = 0,
+    engine: str = "local",
+    master: str | None = None,
 ) -> Valuation:
     """Value every contributor of ``train`` (an assembled dataset, with a contributor column)
     on ``test`` and queue the valuation as a lineage record.
 
     ``knn-shapley``: exact KNN-Shapley of every row, summed per contributor. ``banzhaf``: Data
     Banzhaf of each contributor as a whole (seeded Monte Carlo, convergence recorded), here
-    with the KNN classifier's accuracy as the utility."""
+    with the KNN classifier's accuracy as the utility. ``engine="ray"`` runs KNN-Shapley's
+    test-point batches as Ray tasks (``master``: the cluster); the values are the same."""
+    if engine not in ("local", "ray"):
+        raise InputError(f"unknown engine {engine!r}", hint="use local or ray")
     x, y, owners = read_table(train, features, label, owner=True)
     xq, yq, _ = read_table(test, features, label, owner=False)
     if standardize:  # z-scores from the training rows, so no feature dominates the distance
@@ -137,7 +142,8 @@ def value_contributions(
         "standardize": standardize,
     }
     if method == "knn-shapley":
-        contributors = by_contributor(knn_shapley(x, y, xq, yq, k), owners)
+        values = knn_shapley(x, y, xq, yq, k, engine=engine, master=master)
+        contributors = by_contributor(values, owners)
         method_name = METHOD
     elif method == "banzhaf":
         names = sorted(set(owners))

@@ -59,11 +59,16 @@ def knn_shapley(
     *,
     batch_bytes: int = 1 << 27,
     progress: Callable[[int], None] | None = None,
+    engine: str = "local",
+    master: str | None = None,
 ) -> NDArray[np.float64]:
     """Exact KNN-Shapley value of every training point (Euclidean distance, ``k`` neighbours).
 
     Equal to pyDVL's ``KNNShapleyValuation`` (tested to 1e-8). Memory is bounded by
-    ``batch_bytes`` per batch of test points, whatever the number of training points."""
+    ``batch_bytes`` per batch of test points, whatever the number of training points.
+    ``engine="ray"`` runs the batches as Ray tasks (on the cluster at ``master``, or a local
+    one): the training set goes to the object store once, and the batch sums are added in batch
+    order, as here, so the values are the same."""
     xt, xq = _as_features("x_train", x_train), _as_features("x_test", x_test)
     yt, yq = np.asarray(y_train), np.asarray(y_test)
     n, m = xt.shape[0], xq.shape[0]
@@ -76,26 +81,51 @@ def knn_shapley(
         raise InputError(f"x_train has {xt.shape[1]} features, x_test {xq.shape[1]}")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError(f"k must be a positive int, got {k!r}")
+    if engine not in ("local", "ray"):
+        raise InputError(f"unknown engine {engine!r}", hint="use local or ray")
+    batch = max(1, min(m, batch_bytes // (8 * 5 * n)))
+    starts = range(0, m, batch)
+    values = np.zeros(n)
+    if engine == "ray":
+        from proofmind.provenance.chunked import ray_init
+
+        ray = ray_init(master)
+        task = ray.remote(max_retries=5)(_batch_values)
+        train = ray.put((xt, yt, k))  # once to the object store, not once a task
+        refs = [task.remote(train, xq[a : a + batch], yq[a : a + batch]) for a in starts]
+        for ref, a in zip(refs, starts, strict=True):
+            values += ray.get(ref)
+            if progress is not None:
+                progress(min(batch, m - a))
+        return values / m
+    for a in starts:
+        values += _batch_values((xt, yt, k), xq[a : a + batch], yq[a : a + batch])
+        if progress is not None:
+            progress(min(batch, m - a))
+    return values / m
+
+
+def _batch_values(
+    train: tuple[NDArray[np.float64], NDArray[Any], int],
+    q: NDArray[np.float64],
+    labels: NDArray[Any],
+) -> NDArray[np.float64]:
+    """The sum over the test points ``q`` of every training point's KNN-Shapley value."""
+    xt, yt, k = train
+    n = xt.shape[0]
     # 1 / max(K, i) for the 1-based positions i = 1 .. N - 1
     step = 1.0 / np.maximum(k, np.arange(1, n, dtype=np.float64))
-    values = np.zeros(n)
     sq_train = np.einsum("ij,ij->i", xt, xt)
-    batch = max(1, min(m, batch_bytes // (8 * 5 * n)))
-    for start in range(0, m, batch):
-        q, labels = xq[start : start + batch], yq[start : start + batch]
-        # |x - q|² = |x|² - 2 x·q + |q|²; the last term is the same for every x, so the order
-        # of |x|² - 2 x·q (one BLAS product) is the order of the distances
-        order = np.argsort(sq_train[None, :] - 2.0 * (q @ xt.T), axis=1)
-        match = (yt[order] == labels[:, None]).astype(np.float64)
-        s = np.empty_like(match)
-        s[:, -1] = match[:, -1] / n
-        if n > 1:
-            diff = (match[:, :-1] - match[:, 1:]) * step
-            s[:, :-1] = s[:, -1:] + np.cumsum(diff[:, ::-1], axis=1)[:, ::-1]
-        values += np.bincount(order.ravel(), weights=s.ravel(), minlength=n)
-        if progress is not None:
-            progress(len(q))
-    return values / m
+    # |x - q|² = |x|² - 2 x·q + |q|²; the last term is the same for every x, so the order
+    # of |x|² - 2 x·q (one BLAS product) is the order of the distances
+    order = np.argsort(sq_train[None, :] - 2.0 * (q @ xt.T), axis=1)
+    match = (yt[order] == labels[:, None]).astype(np.float64)
+    s = np.empty_like(match)
+    s[:, -1] = match[:, -1] / n
+    if n > 1:
+        diff = (match[:, :-1] - match[:, 1:]) * step
+        s[:, :-1] = s[:, -1:] + np.cumsum(diff[:, ::-1], axis=1)[:, ::-1]
+    return np.bincount(order.ravel(), weights=s.ravel(), minlength=n).astype(np.float64)
 
 
 @dataclass(frozen=True)

@@ -77,15 +77,32 @@ def commit(
     workers: int | None = None,
     progress: Any = None,
     contributions: str | None = None,
+    engine: str | None = None,
+    master: str | None = None,
 ) -> Committed:
     """Commit the dataset at ``path`` into the workspace and queue its record.
 
     ``contributions`` is the hash of the assembly document (kept in the blob store) when the
-    dataset was assembled from signed contributions; it goes into the record's URI. The same
+    dataset was assembled from signed contributions; it goes into the record's URI. ``engine``
+    (local, spark or ray) commits in chunks (``proofmind-dataset-v2``, see
+    :mod:`proofmind.provenance.chunked`) on that engine, ``master`` naming its cluster. The same
     unchanged data at the same path keeps its existing record."""
-    commitment = commit_dataset(
-        Path(path), workspace.root / "datasets", name=name, workers=workers, progress=progress
-    )
+    if engine is None:
+        commitment = commit_dataset(
+            Path(path), workspace.root / "datasets", name=name, workers=workers, progress=progress
+        )
+    else:
+        from proofmind.provenance.chunked import commit_chunked
+
+        commitment = commit_chunked(
+            Path(path),
+            workspace.root / "datasets",
+            name=name,
+            engine=engine,
+            master=master,
+            workers=workers,
+            progress=progress,
+        )
     manifest = commitment.manifest
     ledger = Ledger(workspace)
     if contributions is None and name is None:

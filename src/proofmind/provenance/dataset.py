@@ -49,6 +49,7 @@ from proofmind.provenance._hashing import (
 
 ENCODING = "proofmind-rows-v1"
 MANIFEST_FORMAT = "proofmind-dataset-v1"
+CHUNKED_FORMAT = "proofmind-dataset-v2"  # the same leaves under a chunked tree (chunked.py)
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _BLOCK = 1 << 20  # Arrow reads ahead ~40 blocks: 1 MiB keeps that at ~40 MB
 _UNSUPPORTED_HINT = "proofmind commits flat tables of numbers, text, booleans and dates"
@@ -77,10 +78,11 @@ class Manifest:
     rows: int
     schema: list[dict[str, str]]
     files: list[DataFile] = field(default_factory=list)
+    chunk_rows: int | None = None  # set for a chunked (v2) commitment
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": MANIFEST_FORMAT,
+        data: dict[str, Any] = {
+            "format": MANIFEST_FORMAT if self.chunk_rows is None else CHUNKED_FORMAT,
             "encoding": ENCODING,
             "name": self.name,
             "root": self.root,
@@ -88,6 +90,9 @@ class Manifest:
             "schema": self.schema,
             "files": [vars(f) for f in self.files],
         }
+        if self.chunk_rows is not None:
+            data["chunk_rows"] = self.chunk_rows
+        return data
 
     @property
     def hash(self) -> str:
@@ -95,21 +100,28 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], source: str = "manifest") -> Manifest:
-        if data.get("format") != MANIFEST_FORMAT or data.get("encoding") != ENCODING:
+        fmt = data.get("format")
+        if fmt not in (MANIFEST_FORMAT, CHUNKED_FORMAT) or data.get("encoding") != ENCODING:
             raise InputError(
-                f"{source} is not a {MANIFEST_FORMAT} manifest",
+                f"{source} is not a {MANIFEST_FORMAT} or {CHUNKED_FORMAT} manifest",
                 hint="commit the dataset again with this version of proofmind",
             )
         try:
-            return cls(
+            manifest = cls(
                 name=str(data["name"]),
                 root=str(data["root"]),
                 rows=int(data["rows"]),
                 schema=[dict(c) for c in data["schema"]],
                 files=[DataFile(**f) for f in data["files"]],
+                chunk_rows=int(data["chunk_rows"]) if fmt == CHUNKED_FORMAT else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{source} is malformed: {exc}") from exc
+        if manifest.chunk_rows is not None and (
+            manifest.chunk_rows < 1 or manifest.chunk_rows & (manifest.chunk_rows - 1)
+        ):
+            raise InputError(f"{source} is malformed: chunk_rows is not a power of two")
+        return manifest
 
     def file_of_row(self, row: int) -> tuple[DataFile, int]:
         """The file holding dataset row ``row`` and the row's index inside it."""
@@ -121,7 +133,8 @@ class Manifest:
 
 @dataclass
 class Commitment:
-    """A committed dataset: its manifest and the Merkle tree file (OZ array layout)."""
+    """A committed dataset: its manifest and the Merkle tree file (OZ array layout), or for a
+    chunked commitment its ``chunks.bin`` (the chunk trees lie beside it)."""
 
     manifest: Manifest
     tree_path: Path
@@ -137,6 +150,11 @@ class Commitment:
                 f"row {row} is out of range: {self.manifest.name} has {rows} rows",
                 hint=f"pick a row from 0 to {rows - 1}",
             )
+        if self.manifest.chunk_rows is not None:
+            from proofmind.provenance.chunked import chunk_proof
+
+            leaf, path = chunk_proof(self.tree_path.parent, self.manifest.chunk_rows, rows, row)
+            return RowProof(row, leaf, path, self.root)
         with self.tree_path.open("rb") as tree:
             leaf = read_node(tree, 2 * rows - 2 - row)
             return RowProof(row, leaf, tree_proof(tree, rows, row), self.root)
@@ -422,7 +440,7 @@ def commit_dataset(
             shutil.rmtree(work)
         else:
             work.rename(final)
-        return Commitment(load_manifest(final / "manifest.json"), final / "tree.bin")
+        return load_commitment(final)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -444,7 +462,9 @@ def load_manifest(path: Path) -> Manifest:
 
 
 def load_commitment(directory: Path) -> Commitment:
-    return Commitment(load_manifest(directory / "manifest.json"), directory / "tree.bin")
+    manifest = load_manifest(directory / "manifest.json")
+    tree = "tree.bin" if manifest.chunk_rows is None else "chunks.bin"
+    return Commitment(manifest, directory / tree)
 
 
 @dataclass
@@ -466,8 +486,13 @@ def check_dataset(
     path: Path, committed: Commitment, *, workers: int | None = None, progress: Any = None
 ) -> DatasetCheck:
     """Re-derive the dataset at ``path`` and compare it with ``committed``: file by file,
-    then row by row through the committed tree when the roots differ."""
+    then row by row through the committed tree when the roots differ. A chunked commitment
+    is checked chunk by chunk (see :func:`proofmind.provenance.chunked.check_chunked`)."""
     manifest = committed.manifest
+    if manifest.chunk_rows is not None:
+        from proofmind.provenance.chunked import check_chunked
+
+        return check_chunked(path, committed, workers=workers, progress=progress)
     try:
         current_files = dict(dataset_files(Path(path)))
     except InputError as exc:
