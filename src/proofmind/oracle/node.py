@@ -261,7 +261,7 @@ class OracleNode:
         if self._pool is None and self.config.prover_address is not None:
             from proofmind.oracle.ray_provers import RayProvers
 
-            self._pool = RayProvers(self.config.prover_address, self.config.provers)
+            self._pool = RayProvers(self.config.prover_address)  # a local Ray: every core
         # forkserver, not fork: this process runs threads (asyncio.to_thread, HTTP server)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(

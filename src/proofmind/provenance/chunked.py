@@ -23,6 +23,7 @@ the committed one, so no machine reads the whole dataset.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -234,8 +235,10 @@ def _run_spark(
     try:
         pairs = numbers.mapPartitions(_spark_task(fn, list(tasks))).collect()
     except Exception as exc:  # a task failed maxFailures times: say why in one line
-        lines = [line.strip() for line in str(exc).splitlines() if "Error" in line]
-        cause = next((line for line in lines if "InputError" in line), lines[0] if lines else "")
+        # the Python worker's traceback ends with "proofmind.errors.InputError: <message>"
+        found = re.findall(r"(?m)^\S*InputError: (.+)$", str(exc))
+        errors = re.findall(r"(?m)^\S*(?:Error|Exception): .+$", str(exc))
+        cause = found[-1] if found else (errors[-1] if errors else "")
         raise InputError(
             f"a Spark task failed: {cause or type(exc).__name__}",
             hint="the executors' logs have the details",
