@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proofmind.errors import InputError, WorkspaceError
+from proofmind.errors import InputError
+from proofmind.store.sqlite import immediate, open_database
 
 DECISIONS_FILE = "agents/decisions.sqlite"
 FINAL = ("noop", "executed", "refused", "vetoed", "lapsed")
@@ -122,19 +123,13 @@ class DecisionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise WorkspaceError(
-                f"cannot open the decision log {path}: {exc}",
-                hint="check the file permissions, or move the file away",
-            ) from exc
+        self._conn = open_database(
+            path,
+            _SCHEMA,
+            what="decision log",
+            hint="check the file permissions, or move the file away",
+            synchronous="FULL",
+        )
 
     @classmethod
     def for_workspace(cls, root: Path) -> DecisionLog:
@@ -148,14 +143,8 @@ class DecisionLog:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, immediate(self._conn) as conn:
+            yield conn
 
     # -- agents (Safe + guard set-ups) --------------------------------------------------------
 

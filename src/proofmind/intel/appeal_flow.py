@@ -26,6 +26,7 @@ from proofmind.intel.appeals import ZERO_ROOT, Appeal, FlaggedList
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
+from proofmind.store.sqlite import immediate
 from proofmind.workspace import Workspace
 
 AIRDROP = "SybilGatedAirdrop"
@@ -141,13 +142,8 @@ class AppealStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with immediate(self.conn) as conn:
+            yield conn
 
     # ------------------------------------------------------------------ reads
 

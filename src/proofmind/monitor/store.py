@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proofmind.errors import InputError, WorkspaceError
+from proofmind.errors import InputError
 from proofmind.monitor.api import Alert
+from proofmind.store.sqlite import immediate, open_database
 
 ALERTS_FILE = "monitor/alerts.sqlite"
 
@@ -219,19 +220,12 @@ class AlertStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.row_factory = sqlite3.Row
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise WorkspaceError(
-                f"cannot open the alert store {path}: {exc}",
-                hint="check that the folder is writable and the file is a proofmind alert store",
-            ) from exc
+        self._conn = open_database(
+            path,
+            _SCHEMA,
+            what="alert store",
+            hint="check that the folder is writable and the file is a proofmind alert store",
+        )
 
     @classmethod
     def for_workspace(cls, root: Path) -> AlertStore:
@@ -240,14 +234,8 @@ class AlertStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, immediate(self._conn) as conn:
+            yield conn
 
     def add(self, alert: Alert, *, block_hash: str | None = None) -> int | None:
         """Store ``alert``; its id, or ``None`` when an alert with the same key is stored."""
