@@ -367,8 +367,7 @@ def commit_chunked(
         DataFile,
         Manifest,
         _default_name,
-        canonical_json,
-        load_commitment,
+        publish_commitment,
     )
 
     path = Path(path)
@@ -406,13 +405,7 @@ def commit_chunked(
             files,
             chunk_rows=chunk_rows,
         )
-        (work / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
-        final = out_dir / manifest.hash[2:]
-        if final.exists():
-            shutil.rmtree(work)
-        else:
-            work.rename(final)
-        return load_commitment(final)
+        return publish_commitment(work, out_dir, manifest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

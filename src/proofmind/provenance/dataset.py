@@ -434,13 +434,7 @@ def commit_dataset(
         manifest = Manifest(
             name or _default_name(path), "0x" + root.hex(), scan.rows, scan.schema, scan.files
         )
-        (work / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
-        final = out_dir / manifest.hash[2:]
-        if final.exists():
-            shutil.rmtree(work)
-        else:
-            work.rename(final)
-        return load_commitment(final)
+        return publish_commitment(work, out_dir, manifest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -459,6 +453,18 @@ def load_manifest(path: Path) -> Manifest:
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read dataset manifest {path}: {exc}") from exc
     return Manifest.from_json(data, str(path))
+
+
+def publish_commitment(work: Path, out_dir: Path, manifest: Manifest) -> Commitment:
+    """Write ``manifest`` into the finished work folder and move it to
+    ``out_dir/<manifest hash>/`` in one rename (an identical commitment already there is kept)."""
+    (work / "manifest.json").write_bytes(canonical_json(manifest.to_json()))
+    final = out_dir / manifest.hash[2:]
+    if final.exists():
+        shutil.rmtree(work)
+    else:
+        work.rename(final)
+    return load_commitment(final)
 
 
 def load_commitment(directory: Path) -> Commitment:
