@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from proofmind.errors import WorkspaceError
+from proofmind.store.sqlite import immediate
 
 SCHEMA_VERSION = 2
 
@@ -102,14 +103,8 @@ class StateDB:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: committed on success, rolled back on any exception."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(self.conn) as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def journal_mode(self) -> str:
         return str(self.conn.execute("PRAGMA journal_mode").fetchone()[0])
