@@ -13,10 +13,14 @@ an episode ends when the median is back within ``band`` of the peg for ``recover
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
+import numpy as np
+from numpy.typing import NDArray
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation
 
 HOUR = 3600.0
 
@@ -73,6 +77,7 @@ class DepegDetector(Detector):
         self.align_seconds = align_seconds
         self.common_mode_seconds = common_mode_seconds
         self._assets: dict[str, _Asset] = {}
+        self._batch_peers: Callable[[str], list[tuple[bool, float, float]]] | None = None
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -123,14 +128,20 @@ class DepegDetector(Detector):
         aggregator's USD reference) moved, not this asset's peg. Timestamps of different feeds
         do not align, so "the same time" is each one's latest price within ``align_seconds``."""
         others = [
-            a.last_median
-            for s, a in self._assets.items()
-            if s != subject and a.pegged and time - a.last_time <= self.align_seconds
+            last_median
+            for pegged, last_time, last_median in self._peers(subject)
+            if pegged and time - last_time <= self.align_seconds
         ]
         if len(others) < self.common_mode_min:
             return False
         same = sum(m * median > 0 and abs(m) > self.threshold / 2 for m in others)
         return same * 2 >= len(others)
+
+    def _peers(self, subject: str) -> list[tuple[bool, float, float]]:
+        """``(pegged, last_time, last_median)`` of every other asset, as of now."""
+        if self._batch_peers is not None:  # the batched path knows them from its arrays
+            return self._batch_peers(subject)
+        return [(a.pegged, a.last_time, a.last_median) for s, a in self._assets.items() if s != subject]
 
     def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
         side = "below" if median < 0 else "above"
@@ -190,6 +201,10 @@ class DepegDetector(Detector):
         elif time - asset.recovered_since >= self.recover_seconds:
             asset.in_episode, asset.recovered_since = False, None
 
+    def evaluate_batch(self, batch: PriceBatch) -> list[tuple[int, Alert]]:
+        groups = list(zip(batch.subjects, batch.rows, batch.times, batch.prices, strict=True))
+        return run_groups(self, groups)
+
     def to_state(self) -> dict[str, Any]:
         assets = {}
         for subject, asset in self._assets.items():
@@ -208,3 +223,179 @@ class DepegDetector(Detector):
             asset.recent = deque(saved["recent"], maxlen=3)
             detector._assets[subject] = asset
         return detector
+
+
+# -- batched path ---------------------------------------------------------------------------
+#
+# The rules live in ``evaluate`` above and nowhere else. The batched path computes in NumPy only
+# what is pure data (the learning window's counts, the median of three, the pegged flag that
+# ``_update_window`` derives from them) and calls ``evaluate`` itself on every row where the
+# episode state can move: a row of a pegged asset whose price or median is outside the
+# threshold, a row where the pegged flag flips, and every row after those until the asset is
+# back in its resting state. On the rows it skips, ``evaluate`` provably returns nothing and
+# leaves the episode state as it was; before each row it does run, the asset's window, median
+# and last price are set to exactly what ``evaluate`` would have left there.
+
+Group = tuple[str, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
+
+
+@dataclass
+class _Arrays:
+    keys: NDArray[np.int64]
+    time: NDArray[np.float64]
+    price: NDArray[np.float64]
+    deviation: NDArray[np.float64]
+    near: NDArray[np.bool_]
+    hour: NDArray[np.int64]
+    start: NDArray[np.int64]  # first row of the learning window, per row
+    median: NDArray[np.float64]
+    pegged: NDArray[np.bool_]  # after the row's window update
+
+
+def _median3(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``sorted(last three)[len // 2]`` per row, as ``evaluate`` takes it (a selection)."""
+    out = values.copy()
+    if len(values) > 1:
+        out[1] = max(values[0], values[1])
+    if len(values) > 2:
+        a, b, c = values[:-2], values[1:-1], values[2:]
+        out[2:] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    return out
+
+
+class _BatchedDepeg:
+    """Runs one :class:`DepegDetector` over groups (subject, keys, times, prices); keys order
+    the rows of all groups as ``evaluate`` would see them."""
+
+    def __init__(self, detector: DepegDetector, groups: list[Group]) -> None:
+        self.d = detector
+        self.arrays = {subject: self._prepare(k, t, p) for subject, k, t, p in groups}
+        self.key = 0
+
+    def _prepare(
+        self, keys: NDArray[np.int64], time: NDArray[np.float64], price: NDArray[np.float64]
+    ) -> _Arrays:
+        d = self.d
+        deviation = price / d.peg - 1.0
+        near = np.abs(deviation) <= d.band
+        hour = (time // HOUR).astype(np.int64)
+        start = np.searchsorted(hour, hour - d.window_hours, side="right").astype(np.int64)
+        index = np.arange(len(time))
+        total = index + 1 - start
+        near_sum = np.cumsum(near)
+        near_count = near_sum - np.where(start > 0, near_sum[start - 1], 0)
+        new_hour = np.ones(len(hour), dtype=bool)
+        new_hour[1:] = hour[1:] != hour[:-1]
+        hours_sum = np.cumsum(new_hour)
+        buckets = hours_sum - hours_sum[start] + 1
+        fraction = near_count / total
+        covered = buckets >= d.min_coverage * d.window_hours
+        spans = hour - hour[start] >= 0.9 * d.window_hours
+        peg = covered & spans & (fraction >= d.min_near_fraction)
+        unpeg = fraction < d.unpeg_fraction
+        pegged = np.zeros(len(time), dtype=bool)
+        if (peg & unpeg).any():  # parameters where one row can both peg and unpeg
+            state = False
+            for i in range(len(time)):
+                state = (not unpeg[i]) if state else bool(peg[i])
+                pegged[i] = state
+        else:
+            marks = np.flatnonzero(peg | unpeg)
+            if len(marks):
+                last = np.full(len(time), -1, dtype=np.int64)
+                last[marks] = marks
+                last = np.maximum.accumulate(last)
+                pegged = np.where(last >= 0, peg[np.maximum(last, 0)], False)
+        return _Arrays(keys, time, price, deviation, near, hour, start, _median3(deviation), pegged)
+
+    def peers(self, subject: str) -> list[tuple[bool, float, float]]:
+        found = []
+        for other, a in self.arrays.items():
+            if other == subject:
+                continue
+            k = int(np.searchsorted(a.keys, self.key, side="left")) - 1
+            if k >= 0:
+                found.append((bool(a.pegged[k]), float(a.time[k]), float(a.median[k])))
+        for other, asset in self.d._assets.items():  # restored assets this batch has no rows of
+            if other != subject and other not in self.arrays:
+                found.append((asset.pegged, asset.last_time, asset.last_median))
+        return found
+
+    def run(self) -> list[tuple[int, Alert]]:
+        found: list[tuple[int, Alert]] = []
+        self.d._batch_peers = self.peers
+        try:
+            for subject, a in self.arrays.items():
+                found += self._walk(subject, a)
+        finally:
+            self.d._batch_peers = None
+        return found
+
+    def _walk(self, subject: str, a: _Arrays) -> list[tuple[int, Alert]]:
+        d = self.d
+        asset = d._assets[subject] = _Asset()
+        n = len(a.time)
+        outside = a.median < -d.threshold
+        if d.premium:
+            outside |= a.median > d.threshold
+        flips = np.zeros(n, dtype=bool)
+        flips[0] = a.pegged[0]
+        flips[1:] = a.pegged[1:] != a.pegged[:-1]
+        active = (a.pegged & ((np.abs(a.deviation) > d.threshold) | outside)) | flips
+        found: list[tuple[int, Alert]] = []
+        done = -1  # the last row whose state ``asset`` holds
+        for i in np.flatnonzero(active).tolist():
+            if i <= done:
+                continue
+            if done != i - 1:
+                self._forward(asset, a, i - 1)
+            while True:
+                self.key = key = int(a.keys[i])
+                event = PriceObservation(subject, float(a.time[i]), float(a.price[i]))
+                found += [(key, alert) for alert in d.evaluate(event)]
+                done = i
+                i += 1
+                if i >= n or (
+                    not asset.in_episode
+                    and asset.below_count == 0
+                    and asset.below_since is None
+                    and asset.first_outside is None
+                ):
+                    break
+        if done != n - 1:
+            self._forward(asset, a, n - 1)
+        return found
+
+    def _forward(self, asset: _Asset, a: _Arrays, k: int) -> None:
+        """Set the data part of ``asset`` to what ``evaluate`` leaves after row ``k``."""
+        if k < 0:
+            return
+        lo = int(a.start[k])
+        hours, first = np.unique(a.hour[lo : k + 1], return_index=True)
+        near = np.add.reduceat(a.near[lo : k + 1].astype(np.int64), first)
+        counts = np.diff(np.append(first, k + 1 - lo))
+        asset.buckets = deque(
+            [h, n, c] for h, n, c in zip(hours.tolist(), near.tolist(), counts.tolist(), strict=True)
+        )
+        asset.near, asset.total = int(near.sum()), int(counts.sum())
+        asset.recent = deque(a.deviation[max(0, k - 2) : k + 1].tolist(), maxlen=3)
+        asset.pegged = bool(a.pegged[k])
+        asset.last_time, asset.last_median = float(a.time[k]), float(a.median[k])
+
+
+def run_groups(detector: DepegDetector, groups: list[Group]) -> list[tuple[int, Alert]]:
+    """The depeg rules over groups of rows (see ``_BatchedDepeg``); a subject that already has
+    state (restored, or seen before) is run row by row through ``evaluate`` instead."""
+    if not groups:
+        return []
+    if any(subject in detector._assets for subject, *_ in groups):
+        keys = np.concatenate([g[1] for g in groups])
+        order = np.argsort(keys, kind="stable")
+        subject = np.concatenate([np.full(len(g[1]), k) for k, g in enumerate(groups)])[order]
+        time = np.concatenate([g[2] for g in groups])[order].tolist()
+        price = np.concatenate([g[3] for g in groups])[order].tolist()
+        found: list[tuple[int, Alert]] = []
+        for key, s, t, p in zip(keys[order].tolist(), subject.tolist(), time, price, strict=True):
+            found += [(key, x) for x in detector.evaluate(PriceObservation(groups[s][0], t, p))]
+        return found
+    return _BatchedDepeg(detector, groups).run()
