@@ -13,10 +13,14 @@ sample is pushed: its warm-up in batches, then N rounds one per transaction up t
 22 June 2022 dip; for each alert, the latency from the moment the poller first sees the block
 holding the round that triggers it to the moment the webhook receiver has the alert.
 
-Replay: `monitor replay`'s detectors (depeg, feed-health) over the token price history, rows per
-second, against DuckDB reading and aggregating the same file (the speed limit of a scan).
+Replay: `monitor replay` with every installed price detector (depeg, feed-health, ratio over
+stablecoin/USDC pairs, volatility) over the token price history, reading the file included, rows
+per second, against DuckDB reading and aggregating the same file (the speed limit of a scan);
+the two alternate --repeats times and the medians are compared. --streaming also times the
+row-by-row path and checks that it gives the same alerts.
 
 Usage: python benchmarks/bench_monitor.py [--alerts 60] [--feed-rounds 40] [--prices PRICES.csv.gz]
+         [--repeats 3] [--streaming] [--only latency|feed|replay]
 """
 
 from __future__ import annotations
@@ -209,27 +213,63 @@ def feed_latency(rounds: int) -> None:
         print(f"  {detector}: round {round_id}, block {block}: {wait:.3f} s = {wait:.2f} blocks")
 
 
-def replay_speed(prices: Path) -> None:
+# stablecoins priced in USDC: a depeg seen without the aggregator's USD quote in between
+RATIO_PAIRS = {
+    s: "USDC"
+    for s in ("DAI", "USDT", "BUSD", "TUSD", "FRAX", "LUSD", "sUSD", "GUSD", "USDP", "FEI")
+}
+
+
+def price_detectors() -> list[str]:
+    """Every installed detector that takes prices: the benchmark leaves none out."""
+    from proofmind.monitor.registry import available, detector_class
+
+    return sorted(n for n in available() if "price" in detector_class(n).events)
+
+
+def replay_speed(prices: Path, repeats: int, streaming: bool) -> None:
     import duckdb
 
     from proofmind.monitor.prices import read_prices
     from proofmind.monitor.registry import load_detectors
-    from proofmind.monitor.replay import replay
+    from proofmind.monitor.replay import replay, replay_streaming
 
-    started = time.perf_counter()
-    count = duckdb.sql(
-        f"SELECT count(*), sum(usd_price), count(DISTINCT symbol) FROM read_csv('{prices}')"
-    ).fetchone()
-    scan = time.perf_counter() - started
-    rows = int(count[0]) if count else 0
-    started = time.perf_counter()
-    series = read_prices(prices)
-    alerts = replay(series, load_detectors(["depeg", "feed-health"]))
-    took = time.perf_counter() - started
-    print(f"replay of {rows:,} prices with depeg + feed-health: {took:.2f} s "
-          f"({rows / took:,.0f} rows/s, {len(alerts)} alerts)")  # fmt: skip
-    print(f"DuckDB scan of the same file: {scan:.2f} s ({rows / scan:,.0f} rows/s); "
-          f"replay at {scan / took:.0%} of the scan")  # fmt: skip
+    names = price_detectors()
+    params = {"ratio": {"pairs": RATIO_PAIRS}}
+    scans, takes, alerts = [], [], []
+    rows = 0
+    for _ in range(repeats):  # alternate, so both see the same load on a shared machine
+        started = time.perf_counter()
+        count = duckdb.sql(
+            f"SELECT count(*), sum(usd_price), count(DISTINCT symbol) FROM read_csv('{prices}')"
+        ).fetchone()
+        scans.append(time.perf_counter() - started)
+        rows = int(count[0]) if count else 0
+        started = time.perf_counter()
+        series = read_prices(prices)
+        read = time.perf_counter() - started
+        detectors = load_detectors(names, params)
+        alerts = replay(series, detectors)
+        takes.append(time.perf_counter() - started)
+        print(f"  run: DuckDB scan {scans[-1]:.2f} s; replay {takes[-1]:.2f} s (reading "
+              f"{read:.2f} s) -> {scans[-1] / takes[-1]:.0%}")  # fmt: skip
+    scan, took = statistics.median(scans), statistics.median(takes)
+    kinds: dict[str, int] = {}
+    for alert in alerts:
+        kinds[alert.detector] = kinds.get(alert.detector, 0) + 1
+    print(f"replay of {rows:,} prices with {' + '.join(names)} (ratio: {len(RATIO_PAIRS)} pairs), "
+          f"reading the file included, median of {repeats}: {took:.2f} s "
+          f"({rows / took:,.0f} rows/s; alerts {kinds})")  # fmt: skip
+    print(f"DuckDB scan of the same file, median of {repeats}: {scan:.2f} s "
+          f"({rows / scan:,.0f} rows/s); replay at {scan / took:.0%} of the scan")  # fmt: skip
+    if streaming:
+        series = read_prices(prices)
+        started = time.perf_counter()
+        reference = replay_streaming(series, load_detectors(names, params))
+        slow = time.perf_counter() - started
+        print(f"row-by-row replay (evaluate per price, reading excluded): {slow:.2f} s "
+              f"({rows / slow:,.0f} rows/s); same alerts as the batched path: "
+              f"{reference == alerts}")  # fmt: skip
 
 
 def main() -> None:
@@ -237,12 +277,18 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=60)
     parser.add_argument("--prices", type=Path, default=PRICES)
     parser.add_argument("--feed-rounds", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3, help="replay / scan pairs to run")
+    parser.add_argument("--streaming", action="store_true", help="also time row-by-row replay")
+    parser.add_argument("--only", choices=("latency", "feed", "replay"), help="run one part")
     opts = parser.parse_args()
-    latency(opts.alerts)
-    if opts.feed_rounds:
+    if opts.only in (None, "latency"):
+        latency(opts.alerts)
+    if opts.feed_rounds and opts.only in (None, "feed"):
         feed_latency(opts.feed_rounds)
+    if opts.only not in (None, "replay"):
+        return
     if opts.prices.is_file():
-        replay_speed(opts.prices)
+        replay_speed(opts.prices, opts.repeats, opts.streaming)
     else:
         print(f"replay: {opts.prices} is absent, skipped")
 

@@ -141,7 +141,9 @@ class DepegDetector(Detector):
         """``(pegged, last_time, last_median)`` of every other asset, as of now."""
         if self._batch_peers is not None:  # the batched path knows them from its arrays
             return self._batch_peers(subject)
-        return [(a.pegged, a.last_time, a.last_median) for s, a in self._assets.items() if s != subject]
+        return [
+            (a.pegged, a.last_time, a.last_median) for s, a in self._assets.items() if s != subject
+        ]
 
     def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
         side = "below" if median < 0 else "above"
@@ -344,9 +346,10 @@ class _BatchedDepeg:
         active = (a.pegged & ((np.abs(a.deviation) > d.threshold) | outside)) | flips
         found: list[tuple[int, Alert]] = []
         done = -1  # the last row whose state ``asset`` holds
-        for i in np.flatnonzero(active).tolist():
-            if i <= done:
+        for start in np.flatnonzero(active).tolist():
+            if start <= done:
                 continue
+            i = start
             if done != i - 1:
                 self._forward(asset, a, i - 1)
             while True:
@@ -375,7 +378,8 @@ class _BatchedDepeg:
         near = np.add.reduceat(a.near[lo : k + 1].astype(np.int64), first)
         counts = np.diff(np.append(first, k + 1 - lo))
         asset.buckets = deque(
-            [h, n, c] for h, n, c in zip(hours.tolist(), near.tolist(), counts.tolist(), strict=True)
+            [h, n, c]
+            for h, n, c in zip(hours.tolist(), near.tolist(), counts.tolist(), strict=True)
         )
         asset.near, asset.total = int(near.sum()), int(counts.sum())
         asset.recent = deque(a.deviation[max(0, k - 2) : k + 1].tolist(), maxlen=3)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
+from numpy.typing import NDArray
 
 from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, stream_batch
 
@@ -149,7 +150,11 @@ class FeedHealthDetector(Detector):
         return found
 
     def _walk(
-        self, subject: str, rows: np.ndarray, time: np.ndarray, price: np.ndarray
+        self,
+        subject: str,
+        rows: NDArray[np.int64],
+        time: NDArray[np.float64],
+        price: NDArray[np.float64],
     ) -> list[tuple[int, Alert]]:
         n = len(time)
         index = np.arange(n)
@@ -182,9 +187,10 @@ class FeedHealthDetector(Detector):
             feed.repeat, feed.repeat_since = int(repeat[k]), float(time[run_start[k]])
             feed.at_bound = int(at_bound[k])
 
-        for i in np.flatnonzero(active).tolist():
-            if i <= done:
+        for start in np.flatnonzero(active).tolist():
+            if start <= done:
                 continue
+            i = start
             if done != i - 1 and i > 0:
                 forward(i - 1)
             while True:

@@ -76,7 +76,8 @@ class Smoother:
             errors = [x - level for level in self.level]
             self.sse = [keep * sse + e * e for sse, e in zip(self.sse, errors, strict=True)]
             self.level = [
-                level + alpha * e for level, alpha, e in zip(self.level, ALPHAS, errors, strict=True)
+                level + alpha * e
+                for level, alpha, e in zip(self.level, ALPHAS, errors, strict=True)
             ]
             self.weight = keep * self.weight + 1.0
         self.count += 1
@@ -298,7 +299,9 @@ class VolatilityDetector(Detector):
             previous = w.index[:-1]
             gap = np.where(previous == 0, 0, w.index[1:] - previous)
             op[a, 1 : len(w.index)] = np.where(update, 1, np.where(gap > 1, 2, 0))
-            value[a, 1 : len(w.index)][update] = [0.5 * math.log(t) for t in totals[update].tolist()]
+            value[a, 1 : len(w.index)][update] = [
+                0.5 * math.log(t) for t in totals[update].tolist()
+            ]
         alphas = np.array(ALPHAS)
         level = np.zeros((count, len(ALPHAS)))
         sse = np.zeros((count, len(ALPHAS)))
@@ -451,39 +454,53 @@ def backtest(
     lookback_windows: int = 7,
     ewma_lambda: float = 0.94,
     min_returns: int = 6,
+    reference: bool = True,
+    reference_width: float = 1.2,
 ) -> dict[str, MethodScore]:
-    """One asset's one-window-ahead forecasts of log realised volatility, scored: AutoETS (the
-    detector's), the rolling standard deviation of the last ``lookback_windows`` windows'
-    returns, and RiskMetrics EWMA. Each baseline's interval is its forecast plus z × the
-    standard deviation of its own past log errors (same level), so breach rates compare."""
+    """One asset's one-window-ahead forecasts of log realised volatility, scored: the
+    detector's online smoothing (``smoothing``), AutoETS refitted on the last ``max_history``
+    windows at every window (``autoets``, the model it replaces; ``reference=False`` leaves it
+    out, it takes ~4 ms a window), the rolling standard deviation of the last
+    ``lookback_windows`` windows' returns, and RiskMetrics EWMA. Each baseline's interval is its
+    forecast plus z × the standard deviation of its own past log errors (same level), so breach
+    rates compare."""
     windows, vols, groups = window_log_vols(times, prices, window_seconds, min_returns)
     z = Z.get(level / 100, 2.5758)
-    scores = {m: MethodScore(m) for m in ("autoets", "rolling_std", "ewma")}
+    methods = ("smoothing", "autoets", "rolling_std", "ewma") if reference else (
+        "smoothing", "rolling_std", "ewma"
+    )  # fmt: skip
+    scores = {m: MethodScore(m) for m in methods}
     errors: dict[str, list[float]] = {"rolling_std": [], "ewma": []}
     ewma_var: float | None = None
+    model = Smoother()
     for k in range(len(windows)):
         per_window = len(groups[k])
-        forecasts: dict[str, tuple[float, float]] = {}
+        forecasts: dict[str, tuple[float, float, float]] = {}  # mean, upper, width used
         if k >= min_history and windows[k] - windows[k - 1] == 1:
-            history = vols[max(0, k - max_history) : k]
-            forecasts["autoets"] = forecast_log_vol(list(history), level, width)
+            mean, sigma = model.forecast()
+            forecasts["smoothing"] = (mean, mean + width * z * sigma, width)
+            if reference:
+                history = vols[max(0, k - max_history) : k]
+                found = forecast_log_vol(list(history), level, reference_width)
+                forecasts["autoets"] = (*found, reference_width)
             past = np.concatenate(groups[max(0, k - lookback_windows) : k])
             rolling = 0.5 * math.log(float(np.var(past)) * per_window + 1e-30)
             assert ewma_var is not None
             ewma = 0.5 * math.log(ewma_var * per_window + 1e-30)
             for name, mean in (("rolling_std", rolling), ("ewma", ewma)):
                 spread = float(np.std(errors[name][-max_history:])) if errors[name] else 1.0
-                forecasts[name] = (mean, mean + z * spread)
-        for name, (mean, upper) in forecasts.items():
+                forecasts[name] = (mean, mean + z * spread, 0.0)
+        for name, (mean, upper, widened) in forecasts.items():
             score = scores[name]
             score.windows += 1
             score.sq_error += (vols[k] - mean) ** 2
             variance_mean = 2 * mean
-            if name == "autoets":  # a forecast of log volatility: the variance's mean is higher
-                variance_mean += 2 * ((upper - mean) / width / z) ** 2
+            if widened:  # a forecast of log volatility: the variance's mean is higher
+                variance_mean += 2 * ((upper - mean) / widened / z) ** 2
             ratio = math.exp(2 * vols[k] - variance_mean)  # realised / forecast variance
             score.qlike += ratio - math.log(ratio) - 1
             score.breaches += vols[k] > upper
+        model.update(float(vols[k]), max_history)
         if k >= 1:  # the baselines' errors, kept from the start so their intervals exist
             past = np.concatenate(groups[max(0, k - lookback_windows) : k])
             rolling = 0.5 * math.log(float(np.var(past)) * per_window + 1e-30)
