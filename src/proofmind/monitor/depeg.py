@@ -100,15 +100,16 @@ class DepegDetector(Detector):
         if asset is None:
             asset = self._assets[event.subject] = _Asset()
         deviation = event.price / self.peg - 1.0
-        off = abs(deviation) > self.threshold
-        self._update_window(asset, event.time, abs(deviation) <= self.band, off)
-        if not off:
-            asset.run, asset.area = 0, 0.0
-        else:
+        size = abs(deviation)
+        off = size > self.threshold
+        self._update_window(asset, event.time, size <= self.band, off)
+        if off:
             if asset.run:
                 hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
-                asset.area += (abs(deviation) - self.threshold) * hours
+                asset.area += (size - self.threshold) * hours
             asset.run += 1
+        elif asset.run:
+            asset.run, asset.area = 0, 0.0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
         asset.last_time, asset.last_median = event.time, median
@@ -118,7 +119,7 @@ class DepegDetector(Detector):
             self._track_recovery(asset, event.time, median)
             return []
         outside = median < -self.threshold or (self.premium and median > self.threshold)
-        if abs(deviation) > self.threshold:
+        if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
         elif not outside:
