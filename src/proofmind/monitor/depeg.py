@@ -6,8 +6,14 @@ the peg and the window was well covered. It stops being pegged when that window 
 observation near the peg any more (a collapsed coin, or a token that only passed by $1), so it
 does not alert for ever after. Confirmation: the median of the last three observations must be
 below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning at least
-``confirm_seconds``; one bad print moves neither the median nor the alert. One alert per episode;
-an episode ends when the median is back within ``band`` of the peg for ``recover_seconds``.
+``confirm_seconds``, and the latest observation itself must be outside the threshold
+(``confirm_latest``): one bad print moves neither the median nor the alert, and a dip that is
+already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
+the learning window's prices (before the current run) were outside ±threshold, the current run
+of prices outside must also have reached ``noisy_area`` of depth beyond the threshold × hours
+(0.03: a drop to 0.95 gets there in two hours, a 2.5% dip takes six) — the routine 2-3% dips
+of one to three hours such a feed prints stay under it. One alert per episode; an episode ends
+when the median is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
@@ -27,9 +33,13 @@ HOUR = 3600.0
 
 @dataclass
 class _Asset:
-    buckets: deque[list[int]] = field(default_factory=deque)  # [hour, near-peg count, count]
+    # [hour, near-peg count, count, count outside ±threshold]
+    buckets: deque[list[int]] = field(default_factory=deque)
     near: int = 0
     total: int = 0
+    off: int = 0
+    run: int = 0  # consecutive prices outside ±threshold, up to the latest
+    area: float = 0.0  # depth beyond the threshold x hours, over that run
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     pegged: bool = False
     below_count: int = 0
@@ -61,6 +71,9 @@ class DepegDetector(Detector):
         common_mode_min: int = 3,
         align_seconds: float = 2 * HOUR,
         common_mode_seconds: float = 4 * HOUR,
+        confirm_latest: bool = True,
+        noisy_fraction: float = 0.01,
+        noisy_area: float = 0.03,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -76,6 +89,9 @@ class DepegDetector(Detector):
         self.common_mode_min = common_mode_min
         self.align_seconds = align_seconds
         self.common_mode_seconds = common_mode_seconds
+        self.confirm_latest = confirm_latest
+        self.noisy_fraction = noisy_fraction
+        self.noisy_area = noisy_area
         self._assets: dict[str, _Asset] = {}
         self._batch_peers: Callable[[str], list[tuple[bool, float, float]]] | None = None
 
@@ -89,7 +105,16 @@ class DepegDetector(Detector):
         if asset is None:
             asset = self._assets[event.subject] = _Asset()
         deviation = event.price / self.peg - 1.0
-        self._update_window(asset, event.time, abs(deviation) <= self.band)
+        size = abs(deviation)
+        off = size > self.threshold
+        self._update_window(asset, event.time, size <= self.band, off)
+        if off:
+            if asset.run:
+                hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
+                asset.area += (size - self.threshold) * hours
+            asset.run += 1
+        elif asset.run:
+            asset.run, asset.area = 0, 0.0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
         asset.last_time, asset.last_median = event.time, median
@@ -99,7 +124,7 @@ class DepegDetector(Detector):
             self._track_recovery(asset, event.time, median)
             return []
         outside = median < -self.threshold or (self.premium and median > self.threshold)
-        if abs(deviation) > self.threshold:
+        if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
         elif not outside:
@@ -115,13 +140,21 @@ class DepegDetector(Detector):
             or event.time - asset.below_since < self.confirm_seconds
         ):
             return []
+        if self.confirm_latest and not off:
+            return []  # the latest price is back inside: the alert would say what is no longer so
+        if (
+            asset.total
+            and asset.off - asset.run >= self.noisy_fraction * asset.total
+            and asset.area < self.noisy_area
+        ):
+            return []
         onset = asset.first_outside if asset.first_outside is not None else asset.below_since
         common = self._common_mode(event.subject, event.time, median)
         if common and event.time - onset < self.common_mode_seconds:
             return []  # wait: a quote glitch ends within hours, a shared depeg does not
         asset.in_episode, asset.recovered_since = True, None
         asset.below_count, asset.below_since, asset.first_outside = 0, None, None
-        return [self._alert(event, median, onset, common)]
+        return [self._alert(event, median, onset, common, asset)]
 
     def _common_mode(self, subject: str, time: float, median: float) -> bool:
         """Most other pegged assets moved the same way at the same time: the quote (the
@@ -145,7 +178,9 @@ class DepegDetector(Detector):
             (a.pegged, a.last_time, a.last_median) for s, a in self._assets.items() if s != subject
         ]
 
-    def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
+    def _alert(
+        self, event: PriceObservation, median: float, onset: float, common: bool, asset: _Asset
+    ) -> Alert:
         side = "below" if median < 0 else "above"
         return Alert(
             detector=self.name,
@@ -168,24 +203,29 @@ class DepegDetector(Detector):
                 "threshold": self.threshold,
                 "first_outside_time": onset,
                 "shared_with_other_pegged_assets": common,
+                "window_off_peg_fraction": round((asset.off - asset.run) / asset.total, 6),
+                "depth_hours": round(asset.area, 6),
             },
         )
 
-    def _update_window(self, asset: _Asset, time: float, near: bool) -> None:
+    def _update_window(self, asset: _Asset, time: float, near: bool, off: bool) -> None:
         hour = int(time // HOUR)
         if asset.buckets and asset.buckets[-1][0] == hour:
             bucket = asset.buckets[-1]
         else:
-            bucket = [hour, 0, 0]
+            bucket = [hour, 0, 0, 0]
             asset.buckets.append(bucket)
         bucket[1] += near
         bucket[2] += 1
+        bucket[3] += off
         asset.near += near
         asset.total += 1
+        asset.off += off
         while asset.buckets and asset.buckets[0][0] <= hour - self.window_hours:
-            _, old_near, old_total = asset.buckets.popleft()
+            _, old_near, old_total, old_off = asset.buckets.popleft()
             asset.near -= old_near
             asset.total -= old_total
+            asset.off -= old_off
         fraction = asset.near / asset.total
         if not asset.pegged:
             covered = len(asset.buckets) >= self.min_coverage * self.window_hours
@@ -221,7 +261,7 @@ class DepegDetector(Detector):
         detector = cls(**state["params"])
         for subject, saved in state["assets"].items():
             asset = _Asset(**{k: v for k, v in saved.items() if k not in ("buckets", "recent")})
-            asset.buckets = deque([list(b) for b in saved["buckets"]])
+            asset.buckets = deque([[*b, 0][:4] for b in saved["buckets"]])  # older: 3 fields
             asset.recent = deque(saved["recent"], maxlen=3)
             detector._assets[subject] = asset
         return detector
@@ -248,6 +288,9 @@ class _Arrays:
     price: NDArray[np.float64]
     deviation: NDArray[np.float64]
     near: NDArray[np.bool_]
+    off: NDArray[np.bool_]
+    run_start: NDArray[np.int64]  # first row of the run of prices outside ±threshold (-1: none)
+    steps: NDArray[np.float64]  # what each price outside adds to the run's depth x hours
     hour: NDArray[np.int64]
     start: NDArray[np.int64]  # first row of the learning window, per row
     median: NDArray[np.float64]
@@ -279,10 +322,18 @@ class _BatchedDepeg:
     ) -> _Arrays:
         d = self.d
         deviation = price / d.peg - 1.0
-        near = np.abs(deviation) <= d.band
+        size = np.abs(deviation)
+        near = size <= d.band
+        off = size > d.threshold
+        index = np.arange(len(time))
+        run_start = np.maximum.accumulate(np.where(off, -1, index))  # last row inside, or -1
+        run_start = np.where(off, run_start + 1, -1)
+        steps = np.zeros(len(time))
+        if len(time) > 1:
+            hours = np.minimum(time[1:] - time[:-1], 2 * HOUR) / HOUR
+            steps[1:] = (size[1:] - d.threshold) * hours
         hour = (time // HOUR).astype(np.int64)
         start = np.searchsorted(hour, hour - d.window_hours, side="right").astype(np.int64)
-        index = np.arange(len(time))
         total = index + 1 - start
         near_sum = np.cumsum(near)
         near_count = near_sum - np.where(start > 0, near_sum[start - 1], 0)
@@ -308,7 +359,10 @@ class _BatchedDepeg:
                 last[marks] = marks
                 last = np.maximum.accumulate(last)
                 pegged = np.where(last >= 0, peg[np.maximum(last, 0)], False)
-        return _Arrays(keys, time, price, deviation, near, hour, start, _median3(deviation), pegged)
+        return _Arrays(
+            keys, time, price, deviation, near, off, run_start, steps, hour, start,
+            _median3(deviation), pegged,
+        )  # fmt: skip
 
     def peers(self, subject: str) -> list[tuple[bool, float, float]]:
         found = []
@@ -343,7 +397,7 @@ class _BatchedDepeg:
         flips = np.zeros(n, dtype=bool)
         flips[0] = a.pegged[0]
         flips[1:] = a.pegged[1:] != a.pegged[:-1]
-        active = (a.pegged & ((np.abs(a.deviation) > d.threshold) | outside)) | flips
+        active = (a.pegged & (a.off | outside)) | flips
         found: list[tuple[int, Alert]] = []
         done = -1  # the last row whose state ``asset`` holds
         for start in np.flatnonzero(active).tolist():
@@ -376,12 +430,19 @@ class _BatchedDepeg:
         lo = int(a.start[k])
         hours, first = np.unique(a.hour[lo : k + 1], return_index=True)
         near = np.add.reduceat(a.near[lo : k + 1].astype(np.int64), first)
+        off = np.add.reduceat(a.off[lo : k + 1].astype(np.int64), first)
         counts = np.diff(np.append(first, k + 1 - lo))
         asset.buckets = deque(
-            [h, n, c]
-            for h, n, c in zip(hours.tolist(), near.tolist(), counts.tolist(), strict=True)
+            list(bucket)
+            for bucket in zip(
+                hours.tolist(), near.tolist(), counts.tolist(), off.tolist(), strict=True
+            )
         )
-        asset.near, asset.total = int(near.sum()), int(counts.sum())
+        asset.near, asset.total, asset.off = int(near.sum()), int(counts.sum()), int(off.sum())
+        start = int(a.run_start[k])
+        asset.run = k - start + 1 if start >= 0 else 0
+        # the run's depth x hours, added one price at a time as ``evaluate`` adds it
+        asset.area = float(np.cumsum(a.steps[start + 1 : k + 1])[-1]) if asset.run > 1 else 0.0
         asset.recent = deque(a.deviation[max(0, k - 2) : k + 1].tolist(), maxlen=3)
         asset.pegged = bool(a.pegged[k])
         asset.last_time, asset.last_median = float(a.time[k]), float(a.median[k])
