@@ -213,11 +213,9 @@ def feed_latency(rounds: int) -> None:
         print(f"  {detector}: round {round_id}, block {block}: {wait:.3f} s = {wait:.2f} blocks")
 
 
-# stablecoins priced in USDC: a depeg seen without the aggregator's USD quote in between
-RATIO_PAIRS = {
-    s: "USDC"
-    for s in ("DAI", "USDT", "BUSD", "TUSD", "FRAX", "LUSD", "sUSD", "GUSD", "USDP", "FEI")
-}
+# the ratio detector's pairs: stablecoins priced in USDC (a depeg seen without the
+# aggregator's USD quote in between), as shipped for `monitor replay --params @...`
+PARAMS = Path(__file__).resolve().parents[1] / "src/proofmind/monitor/data/stablecoin_pairs.json"
 
 
 def price_detectors() -> list[str]:
@@ -235,7 +233,7 @@ def replay_speed(prices: Path, repeats: int, streaming: bool) -> None:
     from proofmind.monitor.replay import replay, replay_streaming
 
     names = price_detectors()
-    params = {"ratio": {"pairs": RATIO_PAIRS}}
+    params = json.loads(PARAMS.read_text(encoding="utf-8"))
     scans, takes, alerts = [], [], []
     rows = 0
     for _ in range(repeats):  # alternate, so both see the same load on a shared machine
@@ -257,7 +255,8 @@ def replay_speed(prices: Path, repeats: int, streaming: bool) -> None:
     kinds: dict[str, int] = {}
     for alert in alerts:
         kinds[alert.detector] = kinds.get(alert.detector, 0) + 1
-    print(f"replay of {rows:,} prices with {' + '.join(names)} (ratio: {len(RATIO_PAIRS)} pairs), "
+    pairs = len(params["ratio"]["pairs"])
+    print(f"replay of {rows:,} prices with {' + '.join(names)} (ratio: {pairs} pairs), "
           f"reading the file included, median of {repeats}: {took:.2f} s "
           f"({rows / took:,.0f} rows/s; alerts {kinds})")  # fmt: skip
     print(f"DuckDB scan of the same file, median of {repeats}: {scan:.2f} s "

@@ -1,8 +1,8 @@
-"""`replay` runs each price detector's batched path (`evaluate_batch`); it must raise exactly the
-alerts of the row-by-row path (`evaluate` on every price), in the same order, and leave every
-detector in exactly the same state: on the shipped samples, on constructed series that hit every
-rule (depegs, glitches, a shared quote move, pinned and stale feeds, gaps, a zero price), and on a
-slice of the dev price set."""
+"""`replay` passes the whole series to each detector's `evaluate_many` as one columnar chunk
+(a `PriceBatch`); the shipped price detectors' array paths must raise exactly the alerts of
+`evaluate` on every price, in the same order, and leave the detector in exactly the same state:
+on the shipped samples, on constructed series that hit every rule (depegs, glitches, a shared
+quote move, pinned and stale feeds, gaps, a zero price), and on a slice of the dev price set."""
 
 from __future__ import annotations
 
@@ -30,14 +30,18 @@ def _state(detector: Any) -> Any:
 
 
 def _same(series: PriceSeries, params: dict[str, dict[str, Any]], names: list[str] = ALL) -> int:
-    batched, streamed = load_detectors(names, params), load_detectors(names, params)
-    fast = replay(series, batched)
-    slow = replay_streaming(series, streamed)
-    assert [a.key for a in fast] == [a.key for a in slow]
-    assert fast == slow  # severity, score, explanation and evidence too
-    for one, other in zip(batched, streamed, strict=True):
-        assert _state(one) == _state(other), one.name
-    return len(fast)
+    batch = series.batch()
+    for name in names:  # each detector: its array path against evaluate, price by price
+        (fast_detector,) = load_detectors([name], params)
+        (slow_detector,) = load_detectors([name], params)
+        fast = fast_detector.evaluate_many(batch)
+        slow = [alert for event in batch for alert in slow_detector.evaluate(event)]
+        assert [a.key for a in fast] == [a.key for a in slow], name
+        assert fast == slow, name  # severity, score, explanation and evidence too
+        assert _state(fast_detector) == _state(slow_detector), name
+    together = replay(series, load_detectors(names, params))
+    assert together == replay_streaming(series, load_detectors(names, params))
+    return len(together)
 
 
 def _constructed() -> PriceSeries:

@@ -8,7 +8,9 @@ state of its own (no module globals), which ``to_state()`` turns into a JSON-abl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
@@ -44,13 +46,14 @@ class BlockEvent:
 Event = PriceObservation | BlockEvent
 
 
-@dataclass(frozen=True)
-class PriceBatch:
-    """A whole price series in columns, split per subject, for a detector's batched path.
+@dataclass(frozen=True, eq=False)
+class PriceBatch(Sequence[PriceObservation]):
+    """A whole price series as a sequence of ``PriceObservation`` in replay order (time order
+    across subjects, ties in file order), held in columns per subject, so that a detector's
+    ``evaluate_many`` can work on arrays.
 
-    Rows are numbered in replay order (time order across subjects, ties in file order);
-    ``rows[k]``, ``times[k]`` and ``prices[k]`` are subject ``subjects[k]``'s rows (ascending),
-    times and prices. ``size`` is the number of rows in all."""
+    ``rows[k]``, ``times[k]`` and ``prices[k]`` are subject ``subjects[k]``'s row numbers
+    (ascending), times and prices; ``size`` is the number of rows in all."""
 
     subjects: tuple[str, ...]
     rows: tuple[NDArray[np.int64], ...]
@@ -58,20 +61,26 @@ class PriceBatch:
     prices: tuple[NDArray[np.float64], ...]
     size: int
 
-    def observations(self) -> list[tuple[int, PriceObservation]]:
-        """Every row as ``(row, PriceObservation)``, in replay order."""
+    def __len__(self) -> int:
+        return self.size
+
+    @cached_property
+    def _columns(self) -> tuple[list[int], list[float], list[float]]:
         subject = np.empty(self.size, dtype=np.int64)
         time = np.empty(self.size, dtype=np.float64)
         price = np.empty(self.size, dtype=np.float64)
         for k, rows in enumerate(self.rows):
             subject[rows], time[rows], price[rows] = k, self.times[k], self.prices[k]
+        return subject.tolist(), time.tolist(), price.tolist()
+
+    def __getitem__(self, index: int) -> PriceObservation:  # type: ignore[override]
+        subject, time, price = self._columns
+        return PriceObservation(self.subjects[subject[index]], time[index], price[index])
+
+    def __iter__(self) -> Iterator[PriceObservation]:
         names = self.subjects
-        return [
-            (row, PriceObservation(names[s], t, p))
-            for row, (s, t, p) in enumerate(
-                zip(subject.tolist(), time.tolist(), price.tolist(), strict=True)
-            )
-        ]
+        for s, t, p in zip(*self._columns, strict=True):
+            yield PriceObservation(names[s], t, p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +121,14 @@ class Detector(ABC):
     def evaluate(self, event: Event) -> list[Alert]:
         """Look at one event (in time order per subject) and return the alerts it raises."""
 
-    def evaluate_batch(self, batch: PriceBatch) -> list[tuple[int, Alert]]:
-        """All alerts that ``evaluate`` raises over ``batch`` in replay order, each with the
-        row that raised it, in the order ``evaluate`` raises them; afterwards the detector's
-        state is what ``evaluate`` leaves. This default calls ``evaluate`` on every row; a
-        detector may override it with a faster path that gives exactly the same result."""
-        return stream_batch(self, batch)
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """The alerts of ``events`` (in order), exactly as ``evaluate`` on each in turn would
+        raise them. Replay calls this with a chunk of events; a detector may override it with a
+        faster path (columnar, cached) whose alerts and state after the chunk are the same."""
+        alerts: list[Alert] = []
+        for event in events:
+            alerts.extend(self.evaluate(event))
+        return alerts
 
     @abstractmethod
     def to_state(self) -> dict[str, Any]:
@@ -129,12 +140,8 @@ class Detector(ABC):
         """A detector that continues from ``state`` (what ``to_state()`` returned)."""
 
 
-def stream_batch(detector: Detector, batch: PriceBatch) -> list[tuple[int, Alert]]:
-    """``evaluate`` on every row of ``batch`` in replay order: the reference batched path."""
-    found: list[tuple[int, Alert]] = []
-    evaluate = detector.evaluate
-    for row, observation in batch.observations():
-        alerts = evaluate(observation)
-        if alerts:
-            found.extend((row, alert) for alert in alerts)
-    return found
+def in_row_order(found: list[tuple[int, Alert]]) -> list[Alert]:
+    """Alerts found with the row that raised them, in the order ``evaluate`` raises them: by
+    row, a row's alerts in the order found."""
+    found.sort(key=lambda pair: pair[0])
+    return [alert for _, alert in found]

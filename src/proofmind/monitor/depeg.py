@@ -19,14 +19,14 @@ when the median is back within ``band`` of the peg for ``recover_seconds``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 
 HOUR = 3600.0
 
@@ -243,7 +243,11 @@ class DepegDetector(Detector):
         elif time - asset.recovered_since >= self.recover_seconds:
             asset.in_episode, asset.recovered_since = False, None
 
-    def evaluate_batch(self, batch: PriceBatch) -> list[tuple[int, Alert]]:
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
         groups = list(zip(batch.subjects, batch.rows, batch.times, batch.prices, strict=True))
         return run_groups(self, groups)
 

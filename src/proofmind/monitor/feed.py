@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, stream_batch
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 
 
 @dataclass
@@ -134,14 +135,18 @@ class FeedHealthDetector(Detector):
             )
         ]
 
-    def evaluate_batch(self, batch: PriceBatch) -> list[tuple[int, Alert]]:
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
         """``evaluate`` on the rows where something can happen: a gap longer than the shortest
         heartbeat the feed can have (its own, else ``min_heartbeat``), a run of at least
         ``pinned_count`` equal answers or answers at a bound, and the rows after one until the
         feed is no longer pinned. Every other row provably raises nothing and changes no state
         but the data (last answer, intervals, run lengths), which is set before each row run."""
         if any(subject in self._feeds for subject in batch.subjects):
-            return stream_batch(self, batch)
+            return None  # state from before: row by row
         found: list[tuple[int, Alert]] = []
         for subject, rows, time, price in zip(
             batch.subjects, batch.rows, batch.times, batch.prices, strict=True

@@ -10,11 +10,12 @@ move between them as a false discount; it is refreshed on an update of either le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, stream_batch
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 from proofmind.monitor.depeg import DepegDetector, Group, run_groups
 
 
@@ -54,13 +55,17 @@ class RatioDetector(Detector):
             alerts += [self._relabel(a) for a in self._inner.evaluate(pair)]
         return alerts
 
-    def evaluate_batch(self, batch: PriceBatch) -> list[tuple[int, Alert]]:
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
         """Each pair's ratio series is formed in NumPy exactly as ``evaluate`` forms it (the
         latest price of each leg up to and including the row, both legs within
         ``align_seconds``), then the inner depeg detector's batched path runs over all pairs
         at once (its common-mode rule looks across them). Ordered by row, then pair."""
         if self._latest or self._inner._assets or any(d == u for d, u in self.pairs.items()):
-            return stream_batch(self, batch)
+            return None  # state from before: row by row
         index = {subject: k for k, subject in enumerate(batch.subjects)}
         pairs = list(self.pairs.items())
         groups: list[Group] = []

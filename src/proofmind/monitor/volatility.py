@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -35,7 +36,7 @@ from proofmind.monitor.api import (
     Event,
     PriceBatch,
     PriceObservation,
-    stream_batch,
+    in_row_order,
 )
 
 Z = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.96, 0.98: 2.3263, 0.99: 2.5758}
@@ -220,7 +221,11 @@ class VolatilityDetector(Detector):
             return None
         return math.exp(asset.forecast[1]), math.exp(asset.forecast[2])
 
-    def evaluate_batch(self, batch: PriceBatch) -> list[tuple[int, Alert]]:
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
         """The same alerts and state as ``evaluate`` row by row, in bulk: per asset, the
         returns (``math.log``, as ``evaluate`` takes them) and each window's running sum of
         their squares, added one by one; then every asset's window ends at once, the
@@ -229,7 +234,7 @@ class VolatilityDetector(Detector):
         whose final realised volatility comes within 1e-9 of its bound (the running sum only
         grows within a window, so no other window can alert)."""
         if any(subject in self._assets for subject in batch.subjects):
-            return stream_batch(self, batch)
+            return None  # state from before: row by row
         found: list[tuple[int, Alert]] = []
         assets: list[_Windows] = []
         for subject, rows, time, price in zip(
