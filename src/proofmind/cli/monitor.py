@@ -75,6 +75,9 @@ def replay_command(
       proofmind monitor replay day2.csv --state monitor-state.json   # continues from day 1
       proofmind monitor replay prices.parquet -d ratio \\
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
+      proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
+        -d depeg -d feed-health -d ratio -d volatility \\
+        --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
     """
     from proofmind.cli.monitor_run import run_replay
 

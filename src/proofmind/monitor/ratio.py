@@ -81,7 +81,8 @@ class RatioDetector(Detector):
                 legs.append((at >= 0, batch.times[k][safe], batch.prices[k][safe]))
             (seen_d, time_d, price_d), (seen_u, time_u, price_u) = legs
             keep = seen_d & seen_u & (np.abs(time_d - time_u) <= self.align_seconds)
-            is_d = np.isin(rows, batch.rows[d])
+            at_d = np.maximum(np.searchsorted(batch.rows[d], rows, side="right") - 1, 0)
+            is_d = batch.rows[d][at_d] == rows  # the row is the derivative's own
             time = np.where(is_d, time_d, time_u)[keep]
             ratio = (price_d / price_u / self.pegs.get(derivative, 1.0))[keep]
             keys = rows[keep] * len(pairs) + position
