@@ -7,12 +7,12 @@ realised volatility, by simple exponential smoothing whose smoothing weight is c
 a grid (``ALPHAS``): every weight's level and its exponentially forgotten sum of squared
 one-step errors are updated in closed form at each window's end (a few dozen float operations),
 and the weight with the smallest error sum gives the forecast; its error gives the prediction
-interval. This is the model statsforecast's AutoETS fits ("ANN", simple exponential smoothing),
-without refitting it from scratch every day (~4 ms a fit). The interval's half-width, widened by
-``width``, is the alert threshold: realised volatility has fatter tails than the Gaussian
-interval. The detector alerts as soon as the running realised volatility of the current window
-passes the bound (it only grows within a window, so the window's end need not be awaited), once
-per window, after a warm-up of ``min_history`` windows.
+interval. This is the model statsforecast's AutoETS fits to such a series (simple exponential
+smoothing, "ZNN"), without refitting it from scratch every day (~4 ms a fit). The interval's
+half-width, widened by ``width``, is the alert threshold: realised volatility has fatter tails
+than the Gaussian interval. The detector alerts as soon as the running realised volatility of
+the current window passes the bound (it only grows within a window, so the window's end need
+not be awaited), once per window, after a warm-up of ``min_history`` windows.
 
 ``backtest`` scores the forecast against AutoETS refitted every window (the reference it
 replaces) and two naive baselines on the same windows: the rolling standard deviation of the
@@ -48,7 +48,7 @@ def forecast_log_vol(history: list[float], level: int, width: float = 1.0) -> tu
     """AutoETS forecast of the next value of ``history`` (log realised volatilities): the
     mean and the upper bound of the ``level``% prediction interval, its half-width times
     ``width``. The reference the detector's online forecast is backtested against."""
-    from statsforecast.models import AutoETS  # ~1-2 s to import: only when a forecast is due
+    from statsforecast.models import AutoETS  # ~1-2 s to import: only when a backtest runs
 
     y = np.asarray(history, dtype=np.float64)
     found = AutoETS(season_length=1, model="ZNN").forecast(y=y, h=1, level=[level])
