@@ -131,3 +131,16 @@ def test_a_slice_of_the_dev_price_set_gives_the_same_alerts_and_state() -> None:
     part = PriceSeries(series.symbol[:cut], series.time[:cut], series.price[:cut])
     pairs = {s: "USDC" for s in ("DAI", "USDT", "BUSD", "TUSD", "FRAX", "LUSD", "sUSD", "FEI")}
     assert _same(part, {"ratio": {"pairs": pairs}}) > 0
+
+
+def test_a_day_with_far_more_prices_than_the_others_gives_the_same_result() -> None:
+    # 200 hourly days, then one day at 5,000 prices: the per-window sums are taken window by
+    # window there, not in a grid of 201 x 5,000
+    rng = np.random.default_rng(11)
+    hourly = 1.6e9 + np.arange(200 * 24, dtype=np.float64) * HOUR
+    dense = hourly[-1] + HOUR + np.arange(5000, dtype=np.float64) * 17.0
+    time = np.concatenate((hourly, dense))
+    price = 20 * np.exp(np.cumsum(0.004 * rng.standard_normal(len(time))))
+    price[len(hourly) + 2500 :] *= np.exp(np.cumsum(0.01 * rng.standard_normal(2500)))
+    series = PriceSeries(np.array(["G"] * len(time)), time, price)
+    assert _same(series, {"volatility": {"width": 0.8}}, ["volatility", "feed-health"]) > 0

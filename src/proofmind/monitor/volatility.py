@@ -118,7 +118,7 @@ class _Windows:
     firsts: NDArray[np.int64]  # the window's first row with a return
     lengths: NDArray[np.int64]  # returns in the window
     totals: NDArray[np.float64]  # sum of squared returns over the window
-    running: NDArray[np.float64]  # running sums, a row per window
+    running: NDArray[np.float64]  # per row: the window's sum of squared returns so far
     last_median: float
     mean: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     upper: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
@@ -272,19 +272,26 @@ class VolatilityDetector(Detector):
         cuts = np.flatnonzero(window[1:] != window[:-1]) + 1
         starts = np.concatenate(([0], cuts))
         ends = np.concatenate((cuts, [n]))
-        # each window's running sums of squared returns, added one by one as ``evaluate``
-        # adds them: a row per window, left-aligned, zero-padded; cumsum runs along the row
+        # each window's running sums of squared returns, per row (0 before the window's first
+        # return), added one by one as ``evaluate`` adds them: in a grid of a row per window,
+        # left-aligned and zero-padded, cumsum running along the rows; or, when one window
+        # holds far more prices than the others (the grid would be large), window by window
         firsts = np.maximum(starts, 2)
         lengths = np.maximum(ends - firsts, 0)
-        grid = np.zeros((len(starts), max(1, int(lengths.max()))))
         column = np.arange(n) - np.repeat(firsts, ends - starts)
         inside = column >= 0
-        grid[np.repeat(np.arange(len(starts)), ends - starts)[inside], column[inside]] = squares[
-            inside
-        ]
-        running = np.cumsum(grid, axis=1)
-        totals = running[np.arange(len(starts)), np.maximum(lengths - 1, 0)]
-        totals[lengths == 0] = 0.0
+        running = np.zeros(n)
+        widest = max(1, int(lengths.max()))
+        if len(starts) * widest <= 4 * n + 100_000:
+            grid = np.zeros((len(starts), widest))
+            which = np.repeat(np.arange(len(starts)), ends - starts)[inside]
+            grid[which, column[inside]] = squares[inside]
+            running[inside] = np.cumsum(grid, axis=1)[which, column[inside]]
+        else:
+            for first, end in zip(firsts.tolist(), ends.tolist(), strict=True):
+                if first < end:
+                    running[first:end] = np.cumsum(squares[first:end])
+        totals = np.where(lengths > 0, running[ends - 1], 0.0)
         return _Windows(
             subject, rows, time, price, window[starts], starts, ends, firsts, lengths, totals,
             running, float(median[-1]),
@@ -361,7 +368,7 @@ class VolatilityDetector(Detector):
             first = int(w.firsts[k])
             for i in range(int(w.starts[k]), int(w.ends[k])):
                 asset.returns = max(0, i - first + 1)
-                asset.sum_sq = float(w.running[k, asset.returns - 1]) if asset.returns else 0.0
+                asset.sum_sq = float(w.running[i])
                 event = PriceObservation(w.subject, float(w.time[i]), float(w.price[i]))
                 found += [(int(w.rows[i]), alert) for alert in self._check(event, asset, window)]
                 if asset.alerted == window:
