@@ -323,6 +323,56 @@ def in_process(ws: Any, keys: list[int], n: int = 20_000) -> dict[str, float]:
     }
 
 
+def in_process_app(ws: Any, keys: list[int], cache_mb: float, n: int = 20_000) -> dict[str, float]:
+    """The whole ASGI application (middleware, routing or the record cache, handler) called
+    in-process, without a server or a socket: what the framework adds to the handler."""
+    from proofmind.api import create_app
+    from proofmind.settings import ApiSettings
+
+    app = create_app(
+        ws, ApiSettings(record_cache_mb=cache_mb, rate_per_second=1e9, rate_burst=10**9)
+    )
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    def scope(key: int) -> dict[str, Any]:
+        path = f"/api/v1/records/{key}"
+        return {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8650), "state": {},
+        }  # fmt: skip
+
+    async def run() -> list[float]:
+        for key in keys:  # steady state, as over the network
+            await app(scope(key), receive, send)
+        rng = random.Random(1)
+        times = []
+        for _ in range(n):
+            request = scope(rng.choice(keys))
+            started = time.perf_counter()
+            await app(request, receive, send)
+            times.append(time.perf_counter() - started)
+        return times
+
+    times = asyncio.run(run())
+    if set(statuses) != {200}:
+        raise RuntimeError(f"in-process answers were {sorted(set(statuses))}, not 200")
+    ms = np.array(times) * 1000
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "rps": n / sum(times),
+    }
+
+
 def sse_latency(url: str, ws_root: Path, alerts: int, watchers: int) -> dict[str, float]:
     """Alerts stored one every 50 ms; the time each takes to reach every watcher."""
     from proofmind.client import Client
@@ -471,6 +521,10 @@ def main() -> None:
                 )
             results["in-process record handler"] = in_process(ws, keys)
             print("in-process", json.dumps(results["in-process record handler"]), flush=True)
+            for label, cache_mb in (("cache off", 0.0), ("cache on", 32.0)):
+                name = f"in-process ASGI app, record {label}"
+                results[name] = in_process_app(ws, keys, cache_mb)
+                print(name, json.dumps(results[name]), flush=True)
             if not args.no_sse:
                 results["SSE"] = sse_latency(url, ws.root, alerts=100, watchers=10)
                 print("SSE", json.dumps(results["SSE"]), flush=True)
