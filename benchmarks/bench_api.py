@@ -21,7 +21,7 @@ with it on; before each, every record is read once (steady state: the cache hold
 
 Usage: python benchmarks/bench_api.py [--clients 100] [--seconds 8] [--records 10000]
        [--alerts 100000] [--generator lean|httpx] [--no-cross-check] [--no-sse]
-       [--only-records]
+       [--only-records] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -464,6 +464,9 @@ def main() -> None:
         help="load generator of every endpoint (the other one cross-checks record reads)",
     )
     parser.add_argument("--no-cross-check", action="store_true", help="skip the other generator")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of the record reads at --clients clients"
+    )
     parser.add_argument("--no-sse", action="store_true")
     parser.add_argument("--only-records", action="store_true", help="record reads only")
     args = parser.parse_args()
@@ -511,9 +514,12 @@ def main() -> None:
                 for name, paths in scenarios.items():
                     if args.only_records and paths is not record_paths:
                         continue
-                    results[f"{name} × {clients} clients"] = measure(
-                        args.generator, url, process.pid, name, paths, clients, args.seconds
-                    )
+                    runs = args.repeat if paths is record_paths and clients == args.clients else 1
+                    for run in range(runs):  # the record reads again: how much the noise moves
+                        label = f"{name} × {clients} clients" + (f" (run {run + 1})" * (runs > 1))
+                        results[label] = measure(
+                            args.generator, url, process.pid, name, paths, clients, args.seconds
+                        )
             if not args.no_cross_check:
                 name = "GET /api/v1/records/{key}"
                 results[f"{name} × {args.clients} clients [{other}]"] = measure(
