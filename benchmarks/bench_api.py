@@ -21,7 +21,7 @@ with it on; before each, every record is read once (steady state: the cache hold
 
 Usage: python benchmarks/bench_api.py [--clients 100] [--seconds 8] [--records 10000]
        [--alerts 100000] [--generator lean|httpx] [--no-cross-check] [--no-sse]
-       [--only-records] [--repeat 3]
+       [--only-records] [--repeat 3] [--baseline-python ../old/.venv/bin/python]
 """
 
 from __future__ import annotations
@@ -95,15 +95,16 @@ def make_workspace(root: Path, records: int, alerts: int) -> Any:
 
 
 def start_server(
-    ws_root: Path, **settings: str
+    ws_root: Path, python: str = sys.executable, **settings: str
 ) -> tuple[subprocess.Popen[str], str, queue.Queue[str]]:
-    """`proofmind serve` over ``ws_root``; ``settings``: [api] settings (as environment)."""
+    """`proofmind serve` over ``ws_root`` run by ``python``; ``settings``: [api] settings (as
+    environment)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
     env |= {"PROOFMIND_API_RATE_PER_SECOND": "1000000", "PROOFMIND_API_RATE_BURST": "1000000",
             "PROOFMIND_API_SSE_POLL_SECONDS": "0.1"}  # fmt: skip
     env |= {f"PROOFMIND_API_{k.upper()}": v for k, v in settings.items()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "proofmind", "serve", "--port", "0", "-w", str(ws_root)],
+        [python, "-m", "proofmind", "serve", "--port", "0", "-w", str(ws_root)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -451,6 +452,27 @@ def measure(
     return result
 
 
+def baseline(
+    args: argparse.Namespace, root: Path, scenarios: dict[str, list[str]], results: dict[str, Any]
+) -> None:
+    """Every scenario at ``--clients`` against the baseline installation's server."""
+    process, url, _ = start_server(root, python=args.baseline_python)
+    try:
+        asyncio.run(sweep(url, scenarios["GET /api/v1/records/{key}"]))
+        for name, paths in scenarios.items():
+            got = measure(args.generator, url, process.pid, name, paths, args.clients, args.seconds)
+            results[f"{name} × {args.clients} clients [baseline]"] = got
+            ours = results.get(f"{name} × {args.clients} clients") or results.get(
+                f"{name} × {args.clients} clients (run 1)"
+            )
+            if ours is not None:
+                got["server_cpu_ratio"] = got["server_cpu_ms"] / ours["server_cpu_ms"]
+                print(f"  baseline / this server, CPU per request: {got['server_cpu_ratio']:.2f}×")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=100)
@@ -466,6 +488,12 @@ def main() -> None:
     parser.add_argument("--no-cross-check", action="store_true", help="skip the other generator")
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of the record reads at --clients clients"
+    )
+    parser.add_argument(
+        "--baseline-python",
+        help="also run every endpoint at --clients clients against the server of another "
+        "installation (the interpreter of a virtualenv holding an earlier proofmind), same "
+        "workspace and generator, and print the ratios",
     )
     parser.add_argument("--no-sse", action="store_true")
     parser.add_argument("--only-records", action="store_true", help="record reads only")
@@ -531,6 +559,8 @@ def main() -> None:
                 name = f"in-process ASGI app, record {label}"
                 results[name] = in_process_app(ws, keys, cache_mb)
                 print(name, json.dumps(results[name]), flush=True)
+            if args.baseline_python:
+                baseline(args, ws.root, scenarios, results)
             if not args.no_sse:
                 results["SSE"] = sse_latency(url, ws.root, alerts=100, watchers=10)
                 print("SSE", json.dumps(results["SSE"]), flush=True)
