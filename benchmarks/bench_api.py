@@ -10,7 +10,7 @@ keep-alive connection each; the next request as soon as the last is answered), f
 
 Two load generators: ``lean`` (default) — keep-alive HTTP/1.1 connections as asyncio protocols
 on uvloop, prepared request bytes, each answer read by its Content-Length (status checked, body
-not parsed) — and ``httpx`` (one AsyncClient per client), which costs ~40× more CPU per request
+not parsed) — and ``httpx`` (one AsyncClient per client), which costs 40–60× more CPU per request
 than the lean one and, sharing two cores with the server, measures mostly itself. Record reads
 at 100 clients are run with both. Each result gives the server's and the generator's CPU per
 request (from /proc and ``time.process_time``), which the machine's other load does not skew
