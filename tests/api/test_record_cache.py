@@ -1,6 +1,6 @@
 """Record answers kept in memory (`RecordCache`): a hit is byte-for-byte the endpoint's own
 answer, any write to the workspace is seen at once, and a hit passes the same key check and
-rate limit as the endpoint."""
+rate limit as the endpoint. And the event loop `proofmind serve` runs on."""
 
 from __future__ import annotations
 
@@ -158,3 +158,31 @@ def test_a_record_read_while_pending_is_read_anchored_after(
     assert anchored.json()["state"] == "anchored" and anchored.json()["record_id"]
     assert anchored.headers["cache-control"].startswith("public, max-age=")
     assert http.get(f"/api/v1/records/{anchored.json()['record_id']}").content == (anchored.content)
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"), [("auto", "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio")]
+)
+def test_serve_runs_on_the_chosen_event_loop(choice: str, expected: str) -> None:
+    import asyncio
+
+    from proofmind.app.hosting import run_loop
+
+    seen: list[str] = []
+
+    async def main() -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__.split(".")[0])
+
+    run_loop(main, choice)
+    assert seen == [expected]
+
+
+def test_an_unknown_event_loop_is_refused() -> None:
+    from proofmind.app.hosting import run_loop
+    from proofmind.errors import InputError
+
+    async def main() -> None:
+        raise AssertionError("not run")
+
+    with pytest.raises(InputError, match="unknown event loop 'trio'"):
+        run_loop(main, "trio")
