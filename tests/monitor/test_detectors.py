@@ -156,6 +156,16 @@ def test_a_sharp_depeg_on_a_noisy_feed_alerts_within_three_hours(level: float) -
     assert 0 < alerts[0].time - series[start].time <= 3 * HOUR
 
 
+def test_a_depeg_on_a_noisy_feed_with_prints_back_at_the_peg_still_alerts() -> None:
+    # a thin feed switching between quotes: every third price of the depeg is back at $1
+    start = 40 * 24 + 10
+    series = noisy_feed("THIN", 60 * 24)
+    depeg = {h: 0.96 for h in range(start, start + 48) if (h - start) % 3 != 2}
+    alerts = run(DepegDetector(), with_prices(series, depeg))
+    assert len(alerts) == 1
+    assert 0 < alerts[0].time - series[start].time <= 4 * HOUR
+
+
 def test_a_shallow_lasting_depeg_on_a_noisy_feed_alerts_later_but_alerts() -> None:
     start = 40 * 24 + 10
     series = noisy_feed("THIN", 60 * 24)
