@@ -11,11 +11,11 @@ below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning 
 already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
 the learning window's prices (before the current run of prices outside) were outside
 ±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
-× hours since it left the band (0.03: a drop to 0.95 gets there in two hours, a 2.5% dip takes
-six; on the median, so one print back at the peg in the middle of a depeg does not restart it)
-— the routine 2-3% dips of one to three hours such a feed prints stay under it. One alert per
-episode; an episode ends when the median is back within ``band`` of the peg for
-``recover_seconds``.
+× hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
+quiet feed needs, a 2.5% dip takes four; on the median, so one print back at the peg in the
+middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
+hours such a feed prints stay under it. One alert per episode; an episode ends when the median
+is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class DepegDetector(Detector):
         common_mode_seconds: float = 4 * HOUR,
         confirm_latest: bool = True,
         noisy_fraction: float = 0.01,
-        noisy_area: float = 0.03,
+        noisy_area: float = 0.02,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
