@@ -12,7 +12,7 @@ already over does not alert. Thin, noisy feeds need more: when at least ``noisy_
 the learning window's prices (before the current run of prices outside) were outside
 ±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
 × hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
-quiet feed needs, a 2.5% dip takes four; on the median, so one print back at the peg in the
+quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg in the
 middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
 hours such a feed prints stay under it. One alert per episode; an episode ends when the median
 is back within ``band`` of the peg for ``recover_seconds``.
