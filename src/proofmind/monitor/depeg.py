@@ -9,11 +9,13 @@ below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning 
 ``confirm_seconds``, and the latest observation itself must be outside the threshold
 (``confirm_latest``): one bad print moves neither the median nor the alert, and a dip that is
 already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
-the learning window's prices (before the current run) were outside ±threshold, the current run
-of prices outside must also have reached ``noisy_area`` of depth beyond the threshold × hours
-(0.03: a drop to 0.95 gets there in two hours, a 2.5% dip takes six) — the routine 2-3% dips
-of one to three hours such a feed prints stay under it. One alert per episode; an episode ends
-when the median is back within ``band`` of the peg for ``recover_seconds``.
+the learning window's prices (before the current run of prices outside) were outside
+±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
+× hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
+quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg in the
+middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
+hours such a feed prints stay under it. One alert per episode; an episode ends when the median
+is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class _Asset:
     total: int = 0
     off: int = 0
     run: int = 0  # consecutive prices outside ±threshold, up to the latest
-    area: float = 0.0  # depth beyond the threshold x hours, over that run
+    area: float = 0.0  # the median's depth beyond the threshold x hours, while it is outside
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     pegged: bool = False
     below_count: int = 0
@@ -69,7 +71,7 @@ class DepegDetector(Detector):
         common_mode_seconds: float = 4 * HOUR,
         confirm_latest: bool = True,
         noisy_fraction: float = 0.01,
-        noisy_area: float = 0.03,
+        noisy_area: float = 0.02,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -103,22 +105,21 @@ class DepegDetector(Detector):
         size = abs(deviation)
         off = size > self.threshold
         self._update_window(asset, event.time, size <= self.band, off)
-        if off:
-            if asset.run:
-                hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
-                asset.area += (size - self.threshold) * hours
-            asset.run += 1
-        elif asset.run:
-            asset.run, asset.area = 0, 0.0
+        asset.run = asset.run + 1 if off else 0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
+        outside = median < -self.threshold or (self.premium and median > self.threshold)
+        if outside:
+            hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
+            asset.area += (abs(median) - self.threshold) * hours
+        elif asset.area:
+            asset.area = 0.0
         asset.last_time, asset.last_median = event.time, median
         if not asset.pegged:
             return []
         if asset.in_episode:
             self._track_recovery(asset, event.time, median)
             return []
-        outside = median < -self.threshold or (self.premium and median > self.threshold)
         if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
