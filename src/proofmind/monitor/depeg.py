@@ -9,11 +9,13 @@ below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning 
 ``confirm_seconds``, and the latest observation itself must be outside the threshold
 (``confirm_latest``): one bad print moves neither the median nor the alert, and a dip that is
 already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
-the learning window's prices (before the current run) were outside ±threshold, the current run
-of prices outside must also have reached ``noisy_area`` of depth beyond the threshold × hours
-(0.03: a drop to 0.95 gets there in two hours, a 2.5% dip takes six) — the routine 2-3% dips
-of one to three hours such a feed prints stay under it. One alert per episode; an episode ends
-when the median is back within ``band`` of the peg for ``recover_seconds``.
+the learning window's prices (before the current run of prices outside) were outside
+±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
+× hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
+quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg in the
+middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
+hours such a feed prints stay under it. One alert per episode; an episode ends when the median
+is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class _Asset:
     total: int = 0
     off: int = 0
     run: int = 0  # consecutive prices outside ±threshold, up to the latest
-    area: float = 0.0  # depth beyond the threshold x hours, over that run
+    area: float = 0.0  # the median's depth beyond the threshold x hours, while it is outside
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     pegged: bool = False
     below_count: int = 0
@@ -73,7 +75,7 @@ class DepegDetector(Detector):
         common_mode_seconds: float = 4 * HOUR,
         confirm_latest: bool = True,
         noisy_fraction: float = 0.01,
-        noisy_area: float = 0.03,
+        noisy_area: float = 0.02,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -108,22 +110,21 @@ class DepegDetector(Detector):
         size = abs(deviation)
         off = size > self.threshold
         self._update_window(asset, event.time, size <= self.band, off)
-        if off:
-            if asset.run:
-                hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
-                asset.area += (size - self.threshold) * hours
-            asset.run += 1
-        elif asset.run:
-            asset.run, asset.area = 0, 0.0
+        asset.run = asset.run + 1 if off else 0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
+        outside = median < -self.threshold or (self.premium and median > self.threshold)
+        if outside:
+            hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
+            asset.area += (abs(median) - self.threshold) * hours
+        elif asset.area:
+            asset.area = 0.0
         asset.last_time, asset.last_median = event.time, median
         if not asset.pegged:
             return []
         if asset.in_episode:
             self._track_recovery(asset, event.time, median)
             return []
-        outside = median < -self.threshold or (self.premium and median > self.threshold)
         if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
@@ -294,7 +295,8 @@ class _Arrays:
     near: NDArray[np.bool_]
     off: NDArray[np.bool_]
     run_start: NDArray[np.int64]  # first row of the run of prices outside ±threshold (-1: none)
-    steps: NDArray[np.float64]  # what each price outside adds to the run's depth x hours
+    area_start: NDArray[np.int64]  # first row of the run of medians outside (-1: none)
+    steps: NDArray[np.float64]  # what each median outside adds to the depth x hours
     hour: NDArray[np.int64]
     start: NDArray[np.int64]  # first row of the learning window, per row
     median: NDArray[np.float64]
@@ -332,10 +334,15 @@ class _BatchedDepeg:
         index = np.arange(len(time))
         run_start = np.maximum.accumulate(np.where(off, -1, index))  # last row inside, or -1
         run_start = np.where(off, run_start + 1, -1)
-        steps = np.zeros(len(time))
-        if len(time) > 1:
-            hours = np.minimum(time[1:] - time[:-1], 2 * HOUR) / HOUR
-            steps[1:] = (size[1:] - d.threshold) * hours
+        median = _median3(deviation)
+        outside = median < -d.threshold
+        if d.premium:
+            outside |= median > d.threshold
+        area_start = np.maximum.accumulate(np.where(outside, -1, index))
+        area_start = np.where(outside, area_start + 1, -1)
+        previous = np.zeros(len(time))  # a new asset's last_time is 0
+        previous[1:] = time[:-1]
+        steps = (np.abs(median) - d.threshold) * (np.minimum(time - previous, 2 * HOUR) / HOUR)
         hour = (time // HOUR).astype(np.int64)
         start = np.searchsorted(hour, hour - d.window_hours, side="right").astype(np.int64)
         total = index + 1 - start
@@ -364,8 +371,8 @@ class _BatchedDepeg:
                 last = np.maximum.accumulate(last)
                 pegged = np.where(last >= 0, peg[np.maximum(last, 0)], False)
         return _Arrays(
-            keys, time, price, deviation, near, off, run_start, steps, hour, start,
-            _median3(deviation), pegged,
+            keys, time, price, deviation, near, off, run_start, area_start, steps, hour, start,
+            median, pegged,
         )  # fmt: skip
 
     def peers(self, subject: str) -> list[tuple[bool, float, float]]:
@@ -445,8 +452,9 @@ class _BatchedDepeg:
         asset.near, asset.total, asset.off = int(near.sum()), int(counts.sum()), int(off.sum())
         start = int(a.run_start[k])
         asset.run = k - start + 1 if start >= 0 else 0
-        # the run's depth x hours, added one price at a time as ``evaluate`` adds it
-        asset.area = float(np.cumsum(a.steps[start + 1 : k + 1])[-1]) if asset.run > 1 else 0.0
+        # the median's depth x hours while outside, added one price at a time as ``evaluate``
+        start = int(a.area_start[k])
+        asset.area = float(np.cumsum(a.steps[start : k + 1])[-1]) if start >= 0 else 0.0
         asset.recent = deque(a.deviation[max(0, k - 2) : k + 1].tolist(), maxlen=3)
         asset.pegged = bool(a.pegged[k])
         asset.last_time, asset.last_median = float(a.time[k]), float(a.median[k])
