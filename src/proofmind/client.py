@@ -149,8 +149,12 @@ class Client:
 
     # -- oracle --------------------------------------------------------------------------
 
-    def oracle_models(self) -> list[dict[str, Any]]:
-        return list(self._get("/oracle/models"))
+    def oracle_models(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the packaged models, by name."""
+        return dict(self._get("/oracle/models", limit=limit, cursor=cursor))
+
+    def iter_oracle_models(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/oracle/models", limit=limit)
 
     def oracle_requests(
         self, *, state: str | None = None, limit: int = 100, cursor: str | None = None
@@ -224,17 +228,39 @@ class Client:
 
     # -- rewards and service -------------------------------------------------------------
 
-    def reward_epochs(self) -> list[dict[str, Any]]:
-        return list(self._get("/rewards/epochs"))
+    def reward_epochs(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the distributor's epochs, oldest first."""
+        return dict(self._get("/rewards/epochs", limit=limit, cursor=cursor))
+
+    def iter_reward_epochs(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/rewards/epochs", limit=limit)
 
     def reward_epoch(self, epoch: int) -> dict[str, Any]:
         return dict(self._get(f"/rewards/epochs/{epoch}"))
 
+    def reward_claim(self, epoch: int, account: str) -> dict[str, Any]:
+        """What ``account`` passes to the distributor's ``claim`` for ``epoch``: amount,
+        Merkle proof, and whether it has been claimed."""
+        return dict(self._get(f"/rewards/epochs/{epoch}/claims/{account}"))
+
+    def reward_claims(
+        self, epoch: int, *, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the payouts of ``epoch``, in its tree's order."""
+        return dict(self._get(f"/rewards/epochs/{epoch}/claims", limit=limit, cursor=cursor))
+
+    def iter_reward_claims(self, epoch: int, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages(f"/rewards/epochs/{epoch}/claims", limit=limit)
+
     def chain(self) -> dict[str, Any]:
         return dict(self._get("/chain"))
 
-    def contracts(self) -> list[dict[str, Any]]:
-        return list(self._get("/contracts"))
+    def contracts(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the workspace's deployments on its chain, by name."""
+        return dict(self._get("/contracts", limit=limit, cursor=cursor))
+
+    def iter_contracts(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/contracts", limit=limit)
 
     # -- agents and sybil reports ----------------------------------------------------------
 

@@ -232,7 +232,7 @@ def test_openapi_and_metrics(ws: Workspace, make_api: MakeApi) -> None:
 
 def test_chain_backed_reads_say_what_is_missing(lineage: Lineage, make_api: MakeApi) -> None:
     api, http = make_api()
-    assert api.oracle_models() == []
+    assert api.oracle_models() == {"items": [], "next_cursor": None}
     assert api.oracle_requests() == {"items": [], "next_cursor": None}
     not_deployed = http.get("/api/v1/oracle/requests/5")
     assert not_deployed.status_code == 404

@@ -96,6 +96,25 @@ class ModelOut(BaseModel):
     srs: str
 
 
+class ModelPage(BaseModel):
+    items: list[ModelOut]
+    next_cursor: str | None
+
+
+class ContractOut(BaseModel):
+    name: str
+    address: str
+    chain_id: int
+    block_number: int
+    tx_hash: str
+    deployed_at: float
+
+
+class ContractPage(BaseModel):
+    items: list[ContractOut]
+    next_cursor: str | None
+
+
 class RequestCreate(BaseModel):
     model: str = Field(description="a packaged model's name", max_length=200)
     mode: str = Field(default="zk", description="zk or optimistic")
@@ -117,6 +136,29 @@ class EpochOut(BaseModel):
     deadline: int
     swept: bool
     valuation: str
+
+
+class EpochPage(BaseModel):
+    items: list[EpochOut]
+    next_cursor: str | None
+
+
+class ClaimOut(BaseModel):
+    """The arguments of ``RewardDistributor.claim(epoch, account, amount, proof)``."""
+
+    epoch: int
+    account: str = Field(description="checksummed; the tokens go to it")
+    amount: str = Field(description="base units, as a decimal string")
+    proof: list[str] = Field(description="the Merkle proof, 0x-prefixed 32-byte nodes")
+    claimed: bool = Field(description="paid already (read from the distributor)")
+    root: str
+    deadline: int = Field(description="claims are accepted until this time (unix seconds)")
+    distributor: str
+
+
+class ClaimPage(BaseModel):
+    items: list[ClaimOut]
+    next_cursor: str | None
 
 
 class KeyOut(BaseModel):

@@ -106,8 +106,8 @@ const query = (params) => {
 // -- pages ---------------------------------------------------------------------------------
 
 async function overview() {
-  const [summary, health, contracts, chain] = await Promise.allSettled([
-    api('overview'), fetch('/health').then((r) => r.json()), api('contracts'), api('chain')]);
+  const [summary, health, chain] = await Promise.allSettled([
+    api('overview'), fetch('/health').then((r) => r.json()), api('chain')]);
   const parts = [];
   if (summary.status === 'fulfilled') {
     const s = summary.value;
@@ -135,12 +135,12 @@ async function overview() {
     tasks.length ? table(['task', 'state', 'restarts', 'last error'], tasks.map(([name, t]) =>
       [name, t.state, num(t.restarts ?? 0), t.last_error || '—'])) : null);
   } else parts.push(problemBox(health.reason));
-  parts.push(el('h2', {}, 'Contracts'));
-  if (contracts.status === 'fulfilled') {
-    parts.push(table(['contract', 'address', 'chain', 'block', 'deployed'], contracts.value.map((c) =>
+  const contracts = pager('Contracts', (cursor) => api(`contracts${query({ limit: 20, cursor })}`),
+    (items) => table(['contract', 'address', 'chain', 'block', 'deployed'], items.map((c) =>
       [c.name, el('code', {}, c.address), c.chain_id, num(c.block_number), when(c.deployed_at)])));
-  } else parts.push(problemBox(contracts.reason));
+  parts.push(el('h2', {}, 'Contracts'), contracts);
   view.replaceChildren(...parts);
+  await contracts.ready;
 }
 
 const KIND_COLOURS = { dataset: '#1f6feb', run: '#7c3aed', model: '#0f766e', inference: '#9a3412' };
@@ -376,7 +376,8 @@ async function oracle() {
     el('h2', {}, 'Request an inference'), el('p', { class: 'muted' }, 'Sending a request is an on-chain transaction: it needs an API key (`proofmind api-key create NAME`).'),
     form, el('h2', {}, 'Requests'), el('label', { for: 'state' }, 'State'), state, list);
   try {
-    const models = await api('oracle/models');
+    // the first 200 by name: a request form, not a catalogue
+    const models = (await api(`oracle/models${query({ limit: 200 })}`)).items;
     model.replaceChildren(...models.map((m) => el('option', { value: m.name }, m.name)));
     if (!models.length) model.append(el('option', { value: '' }, 'no packaged model'));
   } catch (error) {
@@ -453,14 +454,12 @@ async function sybil() {
 }
 
 async function rewards() {
-  try {
-    const epochs = await api('rewards/epochs');
-    const eth = (wei) => `${(Number(BigInt(wei) / 10n ** 12n) / 1e6).toLocaleString('en')}`;
-    view.replaceChildren(table(['epoch', 'funded (tokens)', 'claimed', 'deadline', 'swept', 'root'], epochs.map((e) => [
+  const eth = (wei) => `${(Number(BigInt(wei) / 10n ** 12n) / 1e6).toLocaleString('en')}`;
+  const list = pager('Reward epochs', (cursor) => api(`rewards/epochs${query({ limit: 25, cursor })}`),
+    (items) => table(['epoch', 'funded (tokens)', 'claimed', 'deadline', 'swept', 'root'], items.map((e) => [
       e.epoch, eth(e.funded), eth(e.claimed), when(e.deadline), e.swept ? 'yes' : 'no', el('code', {}, short(e.root, 18))])));
-  } catch (error) {
-    view.replaceChildren(problemBox(error));
-  }
+  view.replaceChildren(list);
+  await list.ready;
 }
 
 const GUARD_CLASS = { executed: 'ok', noop: '', refused: 'bad', vetoed: 'bad', lapsed: 'warn', queued: 'warn' };
