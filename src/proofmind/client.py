@@ -289,6 +289,19 @@ class Client:
     def sybil_clusters(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
         return dict(self._get("/sybil/clusters", limit=limit, cursor=cursor))
 
+    # -- fraud scores ----------------------------------------------------------------------
+
+    def fraud_score(self, address: str, *, explain: int = 0) -> dict[str, Any]:
+        """P(illicit) of ``address`` (``status`` "no data" and no score when it has no
+        transaction in the service's tables)."""
+        return dict(self._get(f"/fraud/scores/{address}", explain=explain or None))
+
+    def fraud_scores(self, addresses: list[str], *, explain: int = 0) -> list[dict[str, Any]]:
+        """Scores of up to 1,000 addresses in one request (needs an API key)."""
+        body = {"addresses": addresses, "explain": explain}
+        response = self.http.post(API + "/fraud/scores", json=body, headers=self._headers())
+        return list(self._check(response).json()["items"])
+
     def health(self) -> dict[str, Any]:
         response = self.http.get("/health", headers=self._headers())
         if response.status_code not in (200, 503):

@@ -161,6 +161,25 @@ class ClaimPage(BaseModel):
     next_cursor: str | None
 
 
+class FraudScoreOut(BaseModel):
+    address: str = Field(description="lower-case")
+    status: str = Field(description='"scored", or "no data" (no transaction in the tables)')
+    score: float | None = Field(description="P(illicit), when scored")
+    explanation: dict[str, float] | None = Field(
+        default=None, description="the largest feature contributions to the log-odds"
+    )
+
+
+class FraudScorePage(BaseModel):
+    items: list[FraudScoreOut]
+    next_cursor: str | None
+
+
+class FraudBatch(BaseModel):
+    addresses: list[str] = Field(min_length=1, max_length=1000)
+    explain: int = Field(default=0, ge=0, le=20)
+
+
 class KeyOut(BaseModel):
     id: int
     name: str

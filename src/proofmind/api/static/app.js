@@ -426,18 +426,44 @@ async function alerts() {
   await list.ready;
 }
 
+function fraudLookup() {
+  const input = el('input', { type: 'text', id: 'fraud-address', required: true, autocomplete: 'off',
+    placeholder: '0x followed by 40 hex digits', pattern: '0x[0-9a-fA-F]{40}', spellcheck: 'false' });
+  const out = el('div', { id: 'fraud-result', 'aria-live': 'polite' });
+  const form = el('form', { id: 'fraud-form', 'aria-label': 'Fraud score', onsubmit: async (event) => {
+    event.preventDefault();
+    out.replaceChildren(el('span', { class: 'muted' }, 'scoring…'));
+    try {
+      const s = await api(`fraud/scores/${encodeURIComponent(input.value.trim())}?explain=3`);
+      out.replaceChildren(s.status === 'scored'
+        ? el('p', {}, el('span', { class: `badge ${s.score >= 0.5 ? 'bad' : 'ok'}`, 'data-status': s.status },
+          `P(illicit) ${s.score.toFixed(3)}`), ' ', el('code', {}, s.address),
+        s.explanation ? el('ul', {}, Object.entries(s.explanation).map(([k, v]) =>
+          el('li', {}, `${k}: ${v > 0 ? '+' : ''}${v}`))) : null)
+        : el('p', {}, el('span', { class: 'badge warn', 'data-status': 'no data' }, 'no data'), ' ',
+          el('code', {}, s.address), ' has no transaction in the ingested tables: not scored'));
+    } catch (error) {
+      out.replaceChildren(problemBox(error));
+    }
+  } }, el('div', { class: 'row' },
+    el('div', {}, el('label', { for: 'fraud-address' }, 'Address'), input),
+    el('div', {}, el('button', { type: 'submit' }, 'Score'))));
+  return el('section', { 'aria-label': 'Fraud score' }, el('h2', {}, 'Fraud score of an address'), form, out);
+}
+
 async function sybil() {
+  const lookup = fraudLookup();
   let report;
   try {
     report = await api('sybil/report');
     if (!report.configured) {
-      view.replaceChildren(el('p', { id: 'no-report' }, 'No sybil report is configured for this service. Set ',
+      view.replaceChildren(lookup, el('h2', {}, 'Sybil report'), el('p', { id: 'no-report' }, 'No sybil report is configured for this service. Set ',
         el('code', {}, '[api] sybil_report'), ' (or ', el('code', {}, 'PROOFMIND_API_SYBIL_REPORT'),
         ') to the --out folder of ', el('code', {}, 'proofmind sybil detect'), ' and restart it.'));
       return;
     }
   } catch (error) {
-    view.replaceChildren(problemBox(error));
+    view.replaceChildren(lookup, problemBox(error));
     return;
   }
   const list = pager('Clusters', (cursor) => api(`sybil/clusters${query({ limit: 20, cursor })}`),
@@ -447,7 +473,7 @@ async function sybil() {
       c.evidence.length ? el('ul', {}, c.evidence.map((e) => el('li', {}, e))) : el('p', { class: 'muted' }, 'no written evidence (the report details the largest clusters)'),
       el('h3', {}, `Members${c.size > c.members.length ? ` (first ${c.members.length})` : ''}`),
       el('p', { class: 'mono' }, c.members.join(' '))))));
-  view.replaceChildren(
+  view.replaceChildren(lookup, el('h2', {}, 'Sybil report'),
     el('p', {}, `Report ${report.folder}: ${num(report.flagged)} of ${num(report.candidates)} candidates flagged in ${num(report.clusters)} clusters.`),
     el('ul', {}, report.summary.map((s) => el('li', {}, s))), el('h2', {}, 'Flagged clusters, largest first'), list);
   await list.ready;
