@@ -89,6 +89,10 @@ class Client:
         query = {k: v for k, v in params.items() if v is not None}
         return self._check(self.http.get(API + path, params=query, headers=self._headers())).text
 
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.http.post(API + path, json=body, headers=self._headers())
+        return self._check(response).json()
+
     def _pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         cursor = None
         while True:
@@ -282,6 +286,71 @@ class Client:
     def iter_decisions(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every decision matching ``filters`` (policy, status), newest first, page by page."""
         return self._pages("/agents/decisions", **filters)
+
+    def agent_policies(
+        self, safe: str, *, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the grants of guarded Safe ``safe`` (every agent ever granted)."""
+        return dict(self._get(f"/agents/safes/{safe}/policies", limit=limit, cursor=cursor))
+
+    def agent_policy(self, safe: str, agent: str | int) -> dict[str, Any]:
+        """The grant of ``agent`` (an account index or an address) on ``safe``'s guard."""
+        return dict(self._get(f"/agents/safes/{safe}/policies/{agent}"))
+
+    def grant_policy(
+        self, safe: str, policy: str, *, owners: list[int] | None = None
+    ) -> dict[str, Any]:
+        """Write the policy TOML at ``policy`` (relative to the server's project folder) to
+        the guard (needs an API key)."""
+        return dict(
+            self._post(f"/agents/safes/{safe}/policies", {"policy": policy, "owners": owners})
+        )
+
+    def revoke_policy(
+        self,
+        safe: str,
+        agent: str | int,
+        *,
+        owners: list[int] | None = None,
+        by_agent: bool = False,
+    ) -> dict[str, Any]:
+        """Revoke ``agent``'s grant (needs an API key); the grant as it is afterwards."""
+        body = {"owners": owners, "by_agent": by_agent}
+        return dict(self._post(f"/agents/safes/{safe}/policies/{agent}/revoke", body))
+
+    def pause_guard(
+        self, safe: str, *, guardian: int | None = None, owners: list[int] | None = None
+    ) -> dict[str, Any]:
+        """Stop every agent of ``safe``'s guard (needs an API key)."""
+        body = {"guardian": guardian, "owners": owners}
+        return dict(self._post(f"/agents/safes/{safe}/pause", body))
+
+    def unpause_guard(self, safe: str, *, owners: list[int] | None = None) -> dict[str, Any]:
+        """Lift a pause (needs an API key)."""
+        return dict(self._post(f"/agents/safes/{safe}/unpause", {"owners": owners}))
+
+    def start_sybil_run(
+        self, edges: list[str], candidates: str, *, out: str = "sybil", **options: Any
+    ) -> dict[str, Any]:
+        """Start `sybil detect` on files of the server's project folder (needs an API key):
+        the job, whose ``url`` :meth:`sybil_run` follows. ``options``: hub_degree, hubs,
+        min_cluster, labels, max_fpr."""
+        body = {"edges": edges, "candidates": candidates, "out": out, **options}
+        return dict(self._post("/sybil/runs", body))
+
+    def sybil_run(self, job_id: str) -> dict[str, Any]:
+        return dict(self._get(f"/sybil/runs/{job_id}"))
+
+    def wait_sybil_run(self, job_id: str, *, timeout: float = 600.0) -> dict[str, Any]:
+        """Poll the run until it is done or failed (or ``timeout`` seconds pass)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.sybil_run(job_id)
+            if job["status"] != "running" or time.monotonic() > deadline:
+                return job
+            time.sleep(0.2)
 
     def sybil_report(self) -> dict[str, Any]:
         return dict(self._get("/sybil/report"))

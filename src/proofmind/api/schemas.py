@@ -180,6 +180,77 @@ class FraudBatch(BaseModel):
     explain: int = Field(default=0, ge=0, le=20)
 
 
+class GrantOut(BaseModel):
+    agent: str
+    policy_id: str
+    expiry: int = Field(description="unix seconds")
+    active: bool
+    paused: bool = Field(description="the whole guard is paused")
+    delay: int = Field(description="the timelock delay, seconds")
+    guard: str
+    safe: str
+
+
+class GrantPage(BaseModel):
+    items: list[GrantOut]
+    next_cursor: str | None
+
+
+Owners = Field(
+    default=None,
+    max_length=50,
+    description="account indexes of the owners that sign (default: every owner whose key the "
+    "workspace holds)",
+)
+
+
+class SignersIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    owners: list[int] | None = Owners
+    guardian: int | None = Field(default=None, ge=0, description="sign as this guardian instead")
+
+
+class RevokeIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    owners: list[int] | None = Owners
+    by_agent: bool = Field(default=False, description="the agent revokes its own grant")
+
+
+class GrantIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    policy: str = Field(
+        max_length=1000, description="the policy TOML, relative to the project folder"
+    )
+    owners: list[int] | None = Owners
+
+
+class SybilRunIn(BaseModel):
+    """`proofmind sybil detect` options; paths are relative to the project folder."""
+
+    model_config = {"extra": "forbid"}
+    edges: list[str] = Field(
+        min_length=1, max_length=20, description="edge lists (CSV/Parquet) or ingested folders"
+    )
+    candidates: str = Field(max_length=1000, description="CSV of candidate addresses")
+    out: str = Field(default="sybil", max_length=1000, description="the output folder")
+    hub_degree: int = Field(default=100, ge=1)
+    hubs: str | None = Field(default=None, max_length=1000)
+    min_cluster: int = Field(default=8, ge=1)
+    labels: bool = Field(default=False, description="use is_sybil labels (and evaluate)")
+    max_fpr: float = Field(default=0.02, ge=0, le=0.5)
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str = Field(description="running, done or failed")
+    url: str
+    started_at: float
+    finished_at: float | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None = Field(description="status and detail (the CLI's words)")
+
+
 class KeyOut(BaseModel):
     id: int
     name: str
