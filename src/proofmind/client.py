@@ -122,10 +122,13 @@ class Client:
     def record(self, ref: str | int) -> dict[str, Any]:
         return dict(self._get(f"/records/{ref}"))
 
-    def lineage(self, ref: str | int | None = None, *, format: str = "prov") -> Any:
-        """PROV-JSON (default) or the JSON export as a dict; ``dot`` as text."""
+    def lineage(
+        self, ref: str | int | None = None, *, format: str = "prov", direction: str | None = None
+    ) -> Any:
+        """PROV-JSON (default) or the JSON export as a dict; ``dot`` as text. ``direction``:
+        ancestors (default), descendants or both."""
         path = "/lineage" if ref is None else f"/records/{ref}/lineage"
-        text = self._text(path, format=format)
+        text = self._text(path, format=format, direction=direction)
         return text if format == "dot" else json.loads(text)
 
     # -- verify --------------------------------------------------------------------------

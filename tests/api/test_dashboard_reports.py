@@ -17,6 +17,7 @@ from .browser import GUARD, LOW_CONTRAST_JS, SAFE, decisions, serve, sybil_repor
 from .conftest import MakeApi
 from .test_alerts_serve import served  # noqa: F401  (`proofmind serve` as a process)
 from .test_dashboard import browser, ready  # noqa: F401  (the module's shared Chromium)
+from .test_fraud_api import accounts  # noqa: F401  (a trained fraud model and its tables)
 
 
 def test_decisions_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
@@ -176,3 +177,23 @@ def test_chain_endpoint(make_api: MakeApi, devnet_chain: Chain) -> None:
     found = api.chain()
     assert found["chain_id"] == 31337 and found["block"] == devnet_chain.w3.eth.block_number
     assert found["where"].startswith("devnet (anvil at http://127.0.0.1:")
+
+
+def test_fraud_lookup_on_the_sybil_page(
+    ws: Workspace,
+    accounts: list[str],  # noqa: F811
+    phone: Any,
+) -> None:
+    from .test_fraud_api import ABSENT
+
+    with serve(ws) as url:
+        ready(phone, f"{url}/sybil")
+        phone.fill("#fraud-address", accounts[1])
+        phone.click("#fraud-form button[type=submit]")
+        phone.wait_for_selector("#fraud-result [data-status=scored]")
+        assert "P(illicit) 0." in phone.inner_text("#fraud-result")
+        assert phone.locator("#fraud-result li").count() == 3  # the top contributions
+        phone.fill("#fraud-address", ABSENT)
+        phone.click("#fraud-form button[type=submit]")
+        phone.wait_for_selector("#fraud-result [data-status='no data']")
+        assert "has no transaction in the ingested tables" in phone.inner_text("#fraud-result")

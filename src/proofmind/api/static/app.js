@@ -164,6 +164,7 @@ async function lineage() {
 
   function showRecord(r) {
     const parents = r.parents.map((k) => records[k]).filter(Boolean);
+    const children = Object.values(records).filter((c) => c.parents.includes(r.key));
     detail.replaceChildren(
       el('h2', {}, `${r.kind} ${r.name}`),
       table(['field', 'value'], [
@@ -173,16 +174,18 @@ async function lineage() {
         ['transaction', el('code', {}, r.tx_hash || '—')],
         ['block', r.block_number ?? '—'],
         ['came from', parents.length ? parents.map((p) => `${p.kind} ${p.name}`).join(', ') : '—'],
+        ['used by', children.length ? children.map((c) => `${c.kind} ${c.name}`).join(', ') : '—'],
       ]),
-      r.key !== root && r.parents.length ? el('button', { type: 'button', class: 'secondary', id: 'reroot',
+      r.key !== root ? el('button', { type: 'button', class: 'secondary', id: 'reroot',
         onclick: () => { history.replaceState(null, '', `?kind=${r.kind}&record=${r.key}`); draw(r.key); } },
-      `Show the lineage of ${r.kind} ${r.name} only`) : null);
+      `Show the lineage of ${r.kind} ${r.name}`) : null);
     for (const b of listButtons) b.setAttribute('aria-pressed', String(b.dataset.key === String(r.key)));
     if (cy) { cy.$(':selected').unselect(); cy.$id(`r${r.key}`).select(); }
   }
 
   async function draw(ref) {
-    const doc = await api(`records/${encodeURIComponent(ref)}/lineage?format=json`);
+    // both ways: what the record came from and what was made from it
+    const doc = await api(`records/${encodeURIComponent(ref)}/lineage?format=json&direction=both`);
     root = Number(ref);
     records = Object.fromEntries(doc.records.map((r) => [r.key, r]));
     const byKind = (k) => doc.records.filter((r) => r.kind === k);
