@@ -16,7 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from proofmind.addresses import parse_address
+from proofmind.addresses import parse_address as _parse_address
 from proofmind.errors import InputError
 
 T = TypeVar("T")
@@ -35,6 +35,12 @@ UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 UINT96_MAX = 2**96 - 1
 UINT256_MAX = 2**256 - 1
+
+
+def parse_address(text: str, what: str = "address") -> str:
+    """The checksummed address ``text`` names (see :func:`proofmind.addresses.parse_address`,
+    which the application layer uses too: the same words from the CLI and the API)."""
+    return _parse_address(text, what)
 
 
 def _for_click(parse: Callable[[str], T]) -> Callable[[str], T]:
