@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from proofmind.provenance import Ledger, track_run
+from proofmind import track_run
+from proofmind.provenance import Ledger
 
 from .conftest import Lineage, MakeApi
 
