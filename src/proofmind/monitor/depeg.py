@@ -6,8 +6,16 @@ the peg and the window was well covered. It stops being pegged when that window 
 observation near the peg any more (a collapsed coin, or a token that only passed by $1), so it
 does not alert for ever after. Confirmation: the median of the last three observations must be
 below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning at least
-``confirm_seconds``; one bad print moves neither the median nor the alert. One alert per episode;
-an episode ends when the median is back within ``band`` of the peg for ``recover_seconds``.
+``confirm_seconds``, and the latest observation itself must be outside the threshold
+(``confirm_latest``): one bad print moves neither the median nor the alert, and a dip that is
+already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
+the learning window's prices (before the current run of prices outside) were outside
+±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
+× hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
+quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg in the
+middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
+hours such a feed prints stay under it. One alert per episode; an episode ends when the median
+is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
@@ -23,9 +31,13 @@ HOUR = 3600.0
 
 @dataclass
 class _Asset:
-    buckets: deque[list[int]] = field(default_factory=deque)  # [hour, near-peg count, count]
+    # [hour, near-peg count, count, count outside ±threshold]
+    buckets: deque[list[int]] = field(default_factory=deque)
     near: int = 0
     total: int = 0
+    off: int = 0
+    run: int = 0  # consecutive prices outside ±threshold, up to the latest
+    area: float = 0.0  # the median's depth beyond the threshold x hours, while it is outside
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     pegged: bool = False
     below_count: int = 0
@@ -57,6 +69,9 @@ class DepegDetector(Detector):
         common_mode_min: int = 3,
         align_seconds: float = 2 * HOUR,
         common_mode_seconds: float = 4 * HOUR,
+        confirm_latest: bool = True,
+        noisy_fraction: float = 0.01,
+        noisy_area: float = 0.02,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -72,6 +87,9 @@ class DepegDetector(Detector):
         self.common_mode_min = common_mode_min
         self.align_seconds = align_seconds
         self.common_mode_seconds = common_mode_seconds
+        self.confirm_latest = confirm_latest
+        self.noisy_fraction = noisy_fraction
+        self.noisy_area = noisy_area
         self._assets: dict[str, _Asset] = {}
 
     def params(self) -> dict[str, Any]:
@@ -84,17 +102,25 @@ class DepegDetector(Detector):
         if asset is None:
             asset = self._assets[event.subject] = _Asset()
         deviation = event.price / self.peg - 1.0
-        self._update_window(asset, event.time, abs(deviation) <= self.band)
+        size = abs(deviation)
+        off = size > self.threshold
+        self._update_window(asset, event.time, size <= self.band, off)
+        asset.run = asset.run + 1 if off else 0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
+        outside = median < -self.threshold or (self.premium and median > self.threshold)
+        if outside:
+            hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
+            asset.area += (abs(median) - self.threshold) * hours
+        elif asset.area:
+            asset.area = 0.0
         asset.last_time, asset.last_median = event.time, median
         if not asset.pegged:
             return []
         if asset.in_episode:
             self._track_recovery(asset, event.time, median)
             return []
-        outside = median < -self.threshold or (self.premium and median > self.threshold)
-        if abs(deviation) > self.threshold:
+        if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
         elif not outside:
@@ -110,13 +136,21 @@ class DepegDetector(Detector):
             or event.time - asset.below_since < self.confirm_seconds
         ):
             return []
+        if self.confirm_latest and not off:
+            return []  # the latest price is back inside: the alert would say what is no longer so
+        if (
+            asset.total
+            and asset.off - asset.run >= self.noisy_fraction * asset.total
+            and asset.area < self.noisy_area
+        ):
+            return []
         onset = asset.first_outside if asset.first_outside is not None else asset.below_since
         common = self._common_mode(event.subject, event.time, median)
         if common and event.time - onset < self.common_mode_seconds:
             return []  # wait: a quote glitch ends within hours, a shared depeg does not
         asset.in_episode, asset.recovered_since = True, None
         asset.below_count, asset.below_since, asset.first_outside = 0, None, None
-        return [self._alert(event, median, onset, common)]
+        return [self._alert(event, median, onset, common, asset)]
 
     def _common_mode(self, subject: str, time: float, median: float) -> bool:
         """Most other pegged assets moved the same way at the same time: the quote (the
@@ -132,7 +166,9 @@ class DepegDetector(Detector):
         same = sum(m * median > 0 and abs(m) > self.threshold / 2 for m in others)
         return same * 2 >= len(others)
 
-    def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
+    def _alert(
+        self, event: PriceObservation, median: float, onset: float, common: bool, asset: _Asset
+    ) -> Alert:
         side = "below" if median < 0 else "above"
         return Alert(
             detector=self.name,
@@ -155,24 +191,29 @@ class DepegDetector(Detector):
                 "threshold": self.threshold,
                 "first_outside_time": onset,
                 "shared_with_other_pegged_assets": common,
+                "window_off_peg_fraction": round((asset.off - asset.run) / asset.total, 6),
+                "depth_hours": round(asset.area, 6),
             },
         )
 
-    def _update_window(self, asset: _Asset, time: float, near: bool) -> None:
+    def _update_window(self, asset: _Asset, time: float, near: bool, off: bool) -> None:
         hour = int(time // HOUR)
         if asset.buckets and asset.buckets[-1][0] == hour:
             bucket = asset.buckets[-1]
         else:
-            bucket = [hour, 0, 0]
+            bucket = [hour, 0, 0, 0]
             asset.buckets.append(bucket)
         bucket[1] += near
         bucket[2] += 1
+        bucket[3] += off
         asset.near += near
         asset.total += 1
+        asset.off += off
         while asset.buckets and asset.buckets[0][0] <= hour - self.window_hours:
-            _, old_near, old_total = asset.buckets.popleft()
+            _, old_near, old_total, old_off = asset.buckets.popleft()
             asset.near -= old_near
             asset.total -= old_total
+            asset.off -= old_off
         fraction = asset.near / asset.total
         if not asset.pegged:
             covered = len(asset.buckets) >= self.min_coverage * self.window_hours
@@ -204,7 +245,7 @@ class DepegDetector(Detector):
         detector = cls(**state["params"])
         for subject, saved in state["assets"].items():
             asset = _Asset(**{k: v for k, v in saved.items() if k not in ("buckets", "recent")})
-            asset.buckets = deque([list(b) for b in saved["buckets"]])
+            asset.buckets = deque([[*b, 0][:4] for b in saved["buckets"]])  # older: 3 fields
             asset.recent = deque(saved["recent"], maxlen=3)
             detector._assets[subject] = asset
         return detector
