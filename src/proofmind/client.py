@@ -89,6 +89,10 @@ class Client:
         query = {k: v for k, v in params.items() if v is not None}
         return self._check(self.http.get(API + path, params=query, headers=self._headers())).text
 
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.http.post(API + path, json=body, headers=self._headers())
+        return self._check(response).json()
+
     def _pages(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
         cursor = None
         while True:
@@ -118,10 +122,13 @@ class Client:
     def record(self, ref: str | int) -> dict[str, Any]:
         return dict(self._get(f"/records/{ref}"))
 
-    def lineage(self, ref: str | int | None = None, *, format: str = "prov") -> Any:
-        """PROV-JSON (default) or the JSON export as a dict; ``dot`` as text."""
+    def lineage(
+        self, ref: str | int | None = None, *, format: str = "prov", direction: str | None = None
+    ) -> Any:
+        """PROV-JSON (default) or the JSON export as a dict; ``dot`` as text. ``direction``:
+        ancestors (default), descendants or both."""
         path = "/lineage" if ref is None else f"/records/{ref}/lineage"
-        text = self._text(path, format=format)
+        text = self._text(path, format=format, direction=direction)
         return text if format == "dot" else json.loads(text)
 
     # -- verify --------------------------------------------------------------------------
@@ -149,8 +156,12 @@ class Client:
 
     # -- oracle --------------------------------------------------------------------------
 
-    def oracle_models(self) -> list[dict[str, Any]]:
-        return list(self._get("/oracle/models"))
+    def oracle_models(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the packaged models, by name."""
+        return dict(self._get("/oracle/models", limit=limit, cursor=cursor))
+
+    def iter_oracle_models(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/oracle/models", limit=limit)
 
     def oracle_requests(
         self, *, state: str | None = None, limit: int = 100, cursor: str | None = None
@@ -224,17 +235,39 @@ class Client:
 
     # -- rewards and service -------------------------------------------------------------
 
-    def reward_epochs(self) -> list[dict[str, Any]]:
-        return list(self._get("/rewards/epochs"))
+    def reward_epochs(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the distributor's epochs, oldest first."""
+        return dict(self._get("/rewards/epochs", limit=limit, cursor=cursor))
+
+    def iter_reward_epochs(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/rewards/epochs", limit=limit)
 
     def reward_epoch(self, epoch: int) -> dict[str, Any]:
         return dict(self._get(f"/rewards/epochs/{epoch}"))
 
+    def reward_claim(self, epoch: int, account: str) -> dict[str, Any]:
+        """What ``account`` passes to the distributor's ``claim`` for ``epoch``: amount,
+        Merkle proof, and whether it has been claimed."""
+        return dict(self._get(f"/rewards/epochs/{epoch}/claims/{account}"))
+
+    def reward_claims(
+        self, epoch: int, *, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the payouts of ``epoch``, in its tree's order."""
+        return dict(self._get(f"/rewards/epochs/{epoch}/claims", limit=limit, cursor=cursor))
+
+    def iter_reward_claims(self, epoch: int, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages(f"/rewards/epochs/{epoch}/claims", limit=limit)
+
     def chain(self) -> dict[str, Any]:
         return dict(self._get("/chain"))
 
-    def contracts(self) -> list[dict[str, Any]]:
-        return list(self._get("/contracts"))
+    def contracts(self, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the workspace's deployments on its chain, by name."""
+        return dict(self._get("/contracts", limit=limit, cursor=cursor))
+
+    def iter_contracts(self, *, limit: int = 100) -> Iterator[dict[str, Any]]:
+        return self._pages("/contracts", limit=limit)
 
     # -- agents and sybil reports ----------------------------------------------------------
 
@@ -257,11 +290,89 @@ class Client:
         """Every decision matching ``filters`` (policy, status), newest first, page by page."""
         return self._pages("/agents/decisions", **filters)
 
+    def agent_policies(
+        self, safe: str, *, limit: int = 100, cursor: str | None = None
+    ) -> dict[str, Any]:
+        """One page of the grants of guarded Safe ``safe`` (every agent ever granted)."""
+        return dict(self._get(f"/agents/safes/{safe}/policies", limit=limit, cursor=cursor))
+
+    def agent_policy(self, safe: str, agent: str | int) -> dict[str, Any]:
+        """The grant of ``agent`` (an account index or an address) on ``safe``'s guard."""
+        return dict(self._get(f"/agents/safes/{safe}/policies/{agent}"))
+
+    def grant_policy(
+        self, safe: str, policy: str, *, owners: list[int] | None = None
+    ) -> dict[str, Any]:
+        """Write the policy TOML at ``policy`` (relative to the server's project folder) to
+        the guard (needs an API key)."""
+        return dict(
+            self._post(f"/agents/safes/{safe}/policies", {"policy": policy, "owners": owners})
+        )
+
+    def revoke_policy(
+        self,
+        safe: str,
+        agent: str | int,
+        *,
+        owners: list[int] | None = None,
+        by_agent: bool = False,
+    ) -> dict[str, Any]:
+        """Revoke ``agent``'s grant (needs an API key); the grant as it is afterwards."""
+        body = {"owners": owners, "by_agent": by_agent}
+        return dict(self._post(f"/agents/safes/{safe}/policies/{agent}/revoke", body))
+
+    def pause_guard(
+        self, safe: str, *, guardian: int | None = None, owners: list[int] | None = None
+    ) -> dict[str, Any]:
+        """Stop every agent of ``safe``'s guard (needs an API key)."""
+        body = {"guardian": guardian, "owners": owners}
+        return dict(self._post(f"/agents/safes/{safe}/pause", body))
+
+    def unpause_guard(self, safe: str, *, owners: list[int] | None = None) -> dict[str, Any]:
+        """Lift a pause (needs an API key)."""
+        return dict(self._post(f"/agents/safes/{safe}/unpause", {"owners": owners}))
+
+    def start_sybil_run(
+        self, edges: list[str], candidates: str, *, out: str = "sybil", **options: Any
+    ) -> dict[str, Any]:
+        """Start `sybil detect` on files of the server's project folder (needs an API key):
+        the job, whose ``url`` :meth:`sybil_run` follows. ``options``: hub_degree, hubs,
+        min_cluster, labels, max_fpr."""
+        body = {"edges": edges, "candidates": candidates, "out": out, **options}
+        return dict(self._post("/sybil/runs", body))
+
+    def sybil_run(self, job_id: str) -> dict[str, Any]:
+        return dict(self._get(f"/sybil/runs/{job_id}"))
+
+    def wait_sybil_run(self, job_id: str, *, timeout: float = 600.0) -> dict[str, Any]:
+        """Poll the run until it is done or failed (or ``timeout`` seconds pass)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.sybil_run(job_id)
+            if job["status"] != "running" or time.monotonic() > deadline:
+                return job
+            time.sleep(0.2)
+
     def sybil_report(self) -> dict[str, Any]:
         return dict(self._get("/sybil/report"))
 
     def sybil_clusters(self, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
         return dict(self._get("/sybil/clusters", limit=limit, cursor=cursor))
+
+    # -- fraud scores ----------------------------------------------------------------------
+
+    def fraud_score(self, address: str, *, explain: int = 0) -> dict[str, Any]:
+        """P(illicit) of ``address`` (``status`` "no data" and no score when it has no
+        transaction in the service's tables)."""
+        return dict(self._get(f"/fraud/scores/{address}", explain=explain or None))
+
+    def fraud_scores(self, addresses: list[str], *, explain: int = 0) -> list[dict[str, Any]]:
+        """Scores of up to 1,000 addresses in one request (needs an API key)."""
+        body = {"addresses": addresses, "explain": explain}
+        response = self.http.post(API + "/fraud/scores", json=body, headers=self._headers())
+        return list(self._check(response).json()["items"])
 
     def health(self) -> dict[str, Any]:
         response = self.http.get("/health", headers=self._headers())

@@ -220,3 +220,13 @@ class ApiSettings(ComponentSettings):
         description="a folder written by `proofmind sybil detect` (report.md, scores.csv) that "
         "the dashboard shows; relative paths start at the project folder",
     )
+    fraud_model: Path | None = Field(
+        default=None,
+        description="the LightGBM model of `proofmind fraud train` that /fraud/scores uses "
+        "(default: fraud-model.txt in the project folder)",
+    )
+    fraud_data: Path | None = Field(
+        default=None,
+        description="the folder `proofmind ingest` wrote that /fraud/scores reads (default: "
+        "chaindata in the project folder)",
+    )

@@ -6,6 +6,7 @@ an API key, and every page loads within 1 s with 100,000 alerts and 10,000 recor
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -155,8 +156,16 @@ def test_lineage_graph_model_run_dataset(demo: Lineage, page: Any, tmp_path: Pat
         page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
         assert page.inner_text("#detail h2") == "run fraud-demo"
         assert "on chain" in page.inner_text("#detail")
-        page.click("#reroot")  # the run's own lineage: the run and its two datasets
+        assert re.search(r"used by\s+model ", page.inner_text("#detail"))
+        # a dataset's lineage runs downwards too: the run that used it, the model it made
+        dataset = demo.keys["dataset"]
+        page.locator(f"#lineage-list li[data-key='{dataset}'] button").click()
+        page.click("#reroot")
         page.wait_for_function("() => pmLineageGraph.nodes().length === 3")
+        kinds = page.locator("#lineage-list li").evaluate_all("e => e.map(x => x.dataset.kind)")
+        assert kinds == ["model", "run", "dataset"]
+        edges = page.get_attribute("#graph", "data-edges") or ""
+        assert set(edges.split()) == {"dataset>run", "run>model"}
         page.goto(url + "/lineage")
         page.wait_for_selector("body[data-ready=true]")
         # the text list is keyboard-operable and says the same

@@ -17,6 +17,7 @@ from .browser import GUARD, LOW_CONTRAST_JS, SAFE, decisions, serve, sybil_repor
 from .conftest import MakeApi
 from .test_alerts_serve import served  # noqa: F401  (`proofmind serve` as a process)
 from .test_dashboard import browser, ready  # noqa: F401  (the module's shared Chromium)
+from .test_fraud_api import accounts  # noqa: F401  (a trained fraud model and its tables)
 
 
 def test_decisions_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
@@ -78,13 +79,35 @@ def test_sybil_clusters_from_a_report_folder(ws: Workspace, make_api: MakeApi) -
 def test_contracts_listed(ws: Workspace, make_api: MakeApi) -> None:
     from proofmind.chain.contracts import Deployment, DeploymentRegistry
 
-    DeploymentRegistry(ws.state).record(
+    registry = DeploymentRegistry(ws.state)
+    registry.record(
         Deployment(
             31337, "ProvenanceRegistry", "0x" + "12" * 20, "0x" + "34" * 32, 7, "h", "d", 1.0
         )
     )
-    api, _ = make_api()
-    assert [c["name"] for c in api.contracts()] == ["ProvenanceRegistry"]
+    api, http = make_api()
+    assert [c["name"] for c in api.contracts()["items"]] == ["ProvenanceRegistry"]
+    names = ["AgentGuard", "InferenceOracle", "RewardDistributor", "RewardToken", "Zeta"]
+    for n, name in enumerate(names):
+        registry.record(Deployment(31337, name, f"0x{n:040x}", "0x" + "34" * 32, n, "h", "d", 1.0))
+    registry.record(
+        Deployment(1, "OtherChain", "0x" + "56" * 20, "0x" + "34" * 32, 1, "h", "d", 1.0)
+    )
+    # the workspace names no chain id here: every chain's, by chain then name
+    first = api.contracts(limit=2)
+    assert [c["name"] for c in first["items"]] == ["OtherChain", "AgentGuard"]
+    second = api.contracts(limit=2, cursor=first["next_cursor"])
+    assert [c["name"] for c in second["items"]] == ["InferenceOracle", "ProvenanceRegistry"]
+    every = [(c["chain_id"], c["name"]) for c in api.iter_contracts(limit=2)]
+    assert every == [(1, "OtherChain")] + [
+        (31337, n) for n in sorted([*names, "ProvenanceRegistry"])
+    ]
+    bad = http.get("/api/v1/contracts", params={"cursor": first["next_cursor"][:-2] + "!!"})
+    assert bad.status_code == 400 and "is not a cursor of this list" in bad.json()["detail"]
+    from proofmind.app.paging import encode_cursor
+
+    alien = http.get("/api/v1/contracts", params={"cursor": encode_cursor("records", 5)})
+    assert alien.status_code == 400  # another list's cursor
 
 
 @pytest.fixture
@@ -154,3 +177,23 @@ def test_chain_endpoint(make_api: MakeApi, devnet_chain: Chain) -> None:
     found = api.chain()
     assert found["chain_id"] == 31337 and found["block"] == devnet_chain.w3.eth.block_number
     assert found["where"].startswith("devnet (anvil at http://127.0.0.1:")
+
+
+def test_fraud_lookup_on_the_sybil_page(
+    ws: Workspace,
+    accounts: list[str],  # noqa: F811
+    phone: Any,
+) -> None:
+    from .test_fraud_api import ABSENT
+
+    with serve(ws) as url:
+        ready(phone, f"{url}/sybil")
+        phone.fill("#fraud-address", accounts[1])
+        phone.click("#fraud-form button[type=submit]")
+        phone.wait_for_selector("#fraud-result [data-status=scored]")
+        assert "P(illicit) 0." in phone.inner_text("#fraud-result")
+        assert phone.locator("#fraud-result li").count() == 3  # the top contributions
+        phone.fill("#fraud-address", ABSENT)
+        phone.click("#fraud-form button[type=submit]")
+        phone.wait_for_selector("#fraud-result [data-status='no data']")
+        assert "has no transaction in the ingested tables" in phone.inner_text("#fraud-result")

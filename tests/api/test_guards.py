@@ -142,6 +142,30 @@ def test_bad_requests(ws: Workspace, make_api: MakeApi) -> None:
         (http.post("/api/v1/verify", json={"path": "/etc/passwd"}), 400),
         (http.post("/api/v1/verify", json={"path": ".proofmind/state.sqlite"}), 400),
         (http.post("/api/v1/verify", json={"path": "a\x00b"}), 400),
+        (http.get("/api/v1/records/1/lineage", params={"direction": "../x"}), 400),
+        (http.get("/api/v1/fraud/scores/%2E%2E"), 400),
+        (http.get("/api/v1/fraud/scores/..%5C..%5Cfraud-model.txt"), 400),
+        (http.get("/api/v1/sybil/runs/%2E%2E"), 422),
+        (http.get("/api/v1/sybil/runs/abc123"), 404),
+        (
+            http.post(
+                "/api/v1/sybil/runs",
+                json={"edges": ["../../etc/passwd"], "candidates": "c.csv"},
+                headers=auth,
+            ),
+            400,
+        ),
+        (
+            http.post(
+                "/api/v1/sybil/runs",
+                json={"edges": ["e.csv"], "candidates": "c.csv", "out": "/tmp/x"},
+                headers=auth,
+            ),
+            400,
+        ),
+        (http.get("/api/v1/oracle/models", params={"cursor": "bm90LWEtY3Vyc29y"}), 400),
+        (http.get("/api/v1/contracts", params={"cursor": "bm90LWEtY3Vyc29y"}), 400),
+        (http.post("/api/v1/fraud/scores", json={"addresses": ["0x1"]}), 401),
     ]
     for n, (response, status) in enumerate(cases):
         assert response.status_code == status, (n, response.status_code, response.text)
@@ -220,6 +244,10 @@ def test_openapi_and_metrics(ws: Workspace, make_api: MakeApi) -> None:
         "/api/v1/alerts/stream",
         "/api/v1/oracle/requests",
         "/api/v1/rewards/epochs",
+        "/api/v1/rewards/epochs/{epoch}/claims/{account}",
+        "/api/v1/fraud/scores/{address}",
+        "/api/v1/agents/safes/{safe}/pause",
+        "/api/v1/sybil/runs",
     ):
         assert path in paths
     http.get("/api/v1/records/77")
@@ -232,7 +260,7 @@ def test_openapi_and_metrics(ws: Workspace, make_api: MakeApi) -> None:
 
 def test_chain_backed_reads_say_what_is_missing(lineage: Lineage, make_api: MakeApi) -> None:
     api, http = make_api()
-    assert api.oracle_models() == []
+    assert api.oracle_models() == {"items": [], "next_cursor": None}
     assert api.oracle_requests() == {"items": [], "next_cursor": None}
     not_deployed = http.get("/api/v1/oracle/requests/5")
     assert not_deployed.status_code == 404

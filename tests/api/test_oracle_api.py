@@ -38,7 +38,7 @@ def test_models_requests_and_status(
     register(ws, chain, "mlp", Terms(Mode.OPTIMISTIC))
     _, token = create_key(ws.state, "requester")
     api, http = make_api(api_key=token)
-    (model,) = api.oracle_models()
+    (model,) = api.oracle_models()["items"]
     assert model["name"] == "mlp" and model["model_id"] == "0x" + done.package.model_id.hex()
     values = [float(v) for v in rng.normal(0, 1, 16)]
     created = api.create_request("mlp", values, mode="optimistic")

@@ -17,6 +17,7 @@ from proofmind.api.routes import (
     agents,
     alerts,
     contracts,
+    fraud,
     oracle,
     records,
     rewards,
@@ -66,7 +67,7 @@ def create_app(
     app.state.services = services
     problems.install(app)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (records, verify, oracle, alerts, rewards, agents, sybil, contracts):
+    for module in (records, verify, oracle, alerts, rewards, agents, sybil, fraud, contracts):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(system.router)

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
+from proofmind.app.paging import (
+    Page,
+    check_limit,
+    decode_cursor,
+    decode_text_cursor,
+    encode_cursor,
+    encode_text_cursor,
+    page_of,
+)
 from proofmind.chain.base import Chain
 from proofmind.chain.revert import contract_revert
 from proofmind.errors import InputError, NotFound, WorkspaceError
@@ -32,6 +40,20 @@ def package_names(workspace: Workspace) -> list[str]:
 def list_models(workspace: Workspace) -> list[Package]:
     """The workspace's packaged models (`proofmind model list`)."""
     return [load_package(workspace, name) for name in package_names(workspace)]
+
+
+def models_page(
+    workspace: Workspace, *, limit: int = 100, cursor: str | None = None
+) -> Page[Package]:
+    """A page of the workspace's packaged models, by name (keyset on the state's key)."""
+    after = decode_text_cursor("models", cursor)
+    rows = workspace.state.conn.execute(
+        _PACKAGES.replace("ORDER BY key", "AND key > ? ORDER BY key LIMIT ?"),
+        ("zk.package." + (after or ""), check_limit(limit) + 1),
+    ).fetchall()
+    names = [str(row["key"]).removeprefix("zk.package.") for row in rows]
+    page = page_of(names, limit, lambda name: encode_text_cursor("models", name))
+    return Page([load_package(workspace, name) for name in page.items], page.next_cursor)
 
 
 def model_view(pkg: Package) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -52,3 +52,33 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     return limit
+
+
+def encode_text_cursor(scope: str, last_key: str) -> str:
+    """A cursor after a text key (a name): lists ordered by name page the same way."""
+    return base64.urlsafe_b64encode(f"{scope}:{last_key}".encode()).decode().rstrip("=")
+
+
+def decode_text_cursor(scope: str, cursor: str | None) -> str | None:
+    """The last text key a cursor of ``scope`` names (None for the first page)."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        name, sep, key = text.partition(":")
+        if name != scope or not sep:
+            raise ValueError(text)
+        return key
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cursor {cursor[:40]!r} is not a cursor of this list",
+            hint="pass the next_cursor of the previous page unchanged, or none for the first page",
+        ) from exc
+
+
+def page_of(items: Sequence[T], limit: int, cursor: Callable[[T], str]) -> Page[T]:
+    """The page of the first ``limit`` of ``items`` (read as ``limit + 1``: one more tells
+    whether a next page exists), its cursor made from the last item shown."""
+    shown = items[:limit]
+    more = len(items) > limit and bool(shown)
+    return Page(shown, cursor(shown[-1]) if more else None)

@@ -11,7 +11,7 @@ from typing import Any
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import InputError, NotFound, WorkspaceError
 from proofmind.provenance.ledger import KIND_NAMES, Ledger, LocalRecord
-from proofmind.provenance.lineage import export, lineage_records, record_json
+from proofmind.provenance.lineage import export, record_json
 from proofmind.provenance.records import Kind
 from proofmind.workspace import Workspace
 
@@ -88,19 +88,63 @@ def get_record(workspace: Workspace, ref: str, *, kind: str | None = None) -> Lo
     return record
 
 
+DIRECTIONS = ("ancestors", "descendants", "both")
+
+
+def parse_direction(direction: str) -> str:
+    if direction not in DIRECTIONS:
+        raise InputError(
+            f"unknown lineage direction {direction!r}", hint=f"use one of {', '.join(DIRECTIONS)}"
+        )
+    return direction
+
+
+def descendants(workspace: Workspace, record: LocalRecord) -> list[LocalRecord]:
+    """``record`` and every record made from it (runs that used a dataset, the models they
+    produced, the inferences of those models, …), each once: one query per generation."""
+    seen: dict[int, LocalRecord] = {record.key: record}
+    frontier = [record.key]
+    conn = workspace.state.conn
+    while frontier:
+        found: list[LocalRecord] = []
+        for at in range(0, len(frontier), 500):  # SQLite's bound-parameter limit
+            batch = frontier[at : at + 500]
+            rows = conn.execute(
+                "SELECT DISTINCT r.* FROM records AS r, json_each(r.parents) AS p "
+                f"WHERE p.value IN ({','.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+            found += [LocalRecord.from_row(row) for row in rows]
+        frontier = []
+        for child in found:
+            if child.key not in seen:
+                seen[child.key] = child
+                frontier.append(child.key)
+    return list(seen.values())
+
+
 def record_lineage(
-    workspace: Workspace, ref: str | None, fmt: str = "json", *, paths: bool = False
+    workspace: Workspace,
+    ref: str | None,
+    fmt: str = "json",
+    *,
+    paths: bool = False,
+    direction: str = "ancestors",
 ) -> tuple[int, str]:
     """``ref`` and its ancestors (everything when None) as JSON, PROV-JSON or DOT text; with
-    the number of records exported (`proofmind provenance lineage`). ``paths``: ``ref`` may
-    also be a committed file's path (the CLI's reading; the HTTP API never allows it)."""
+    the number of records exported (`proofmind provenance lineage`). ``direction``:
+    ``descendants`` follows the lineage the other way (what was made from ``ref``), ``both``
+    gives the two. ``paths``: ``ref`` may also be a committed file's path (the CLI's
+    reading; the HTTP API never allows it)."""
+    parse_direction(direction)
     ledger = Ledger(workspace)
     if ref is None:
         records = ledger.all()
-    elif paths:
-        records = lineage_records(ledger, ref)
     else:
-        records = ledger.ancestors(get_record(workspace, ref))
+        root = ledger.find(ref) if paths else get_record(workspace, ref)
+        up = ledger.ancestors(root) if direction != "descendants" else [root]
+        down = descendants(workspace, root) if direction != "ancestors" else [root]
+        records = list({r.key: r for r in [*up, *down]}.values())
     records = sorted(records, key=lambda r: r.key)
     return len(records), export(records, fmt)
 

@@ -57,39 +57,15 @@ def _open(workspace_path: Path | None) -> tuple[Workspace, Chain, DecisionLog | 
 
 
 def _guard(chain: Chain, log: DecisionLog | None, name: str) -> Guard:
-    from proofmind.agents.guard import Guard
+    from proofmind.app.agents import guard_of
 
-    if log is None:
-        raise InputError(
-            f"no guarded Safe named {name!r}: this workspace has none yet",
-            hint="create one with `proofmind agent safe create --name NAME`",
-        )
-    chain_id, _safe, guard = log.agent(name)
-    if chain_id != chain.chain_id:
-        raise InputError(
-            f"guarded Safe {name!r} is on chain {chain_id}, the workspace is connected to "
-            f"chain {chain.chain_id}",
-            hint="connect the workspace to that chain, or create a Safe here",
-        )
-    return Guard(chain, guard)
+    return guard_of(chain, log, name)
 
 
 def _owners(chain: Chain, guard: Guard, indexes: list[int] | None) -> list[LocalAccount]:
-    from eth_utils.address import to_checksum_address
+    from proofmind.app.agents import owner_signers
 
-    from proofmind.agents.safe import safe_at
-
-    if indexes:
-        return [chain.account(i) for i in indexes]
-    safe = safe_at(chain, guard.safe)
-    owners = {to_checksum_address(o) for o in safe.functions.getOwners().call()}
-    held = [a for a in chain.accounts if to_checksum_address(a.address) in owners]
-    if not held:
-        raise InputError(
-            f"this workspace holds no key of an owner of Safe {guard.safe}",
-            hint="the owners sign with their own wallets; give --owner for local owner keys",
-        )
-    return held
+    return owner_signers(chain, guard, indexes)
 
 
 def _duration(text: str, what: str) -> int:
@@ -102,7 +78,9 @@ def _duration(text: str, what: str) -> int:
 
 
 def _account_arg(chain: Chain, text: str) -> LocalAccount:
-    return chain.account(int(text) if text.isdigit() else text)
+    from proofmind.app.agents import agent_account
+
+    return agent_account(chain, text)
 
 
 @safe_app.command("create")
@@ -185,15 +163,13 @@ def policy_grant(
         proofmind agent policy grant depeg-guard.toml --safe treasury --owner 1 --owner 2
     """
     from proofmind.agents.policy import load_policy
+    from proofmind.app.agents import grant_policy
 
     policy = load_policy(policy_file)
-    _ws, chain, log = _open(workspace)
-    guard = _guard(chain, log, safe)
-    agent = chain.account(policy.agent)
-    policy_id = guard.grant(_owners(chain, guard, owners), policy, agent.address)
-    grant = guard.grant_of(agent.address)
+    ws, chain, _log = _open(workspace)
+    policy_id, grant = grant_policy(ws, chain, safe, policy, owners)
     typer.echo(
-        f"granted {policy.name} to {agent.address}: policy {policy_id[:18]}…, "
+        f"granted {policy.name} to {grant['agent']}: policy {policy_id[:18]}…, "
         f"{len(policy.scope)} scope(s), {len(policy.cap)} cap(s), "
         f"{len(policy.recipients)} recipient(s), expires at {grant['expiry']} (unix)"
     )
@@ -211,16 +187,15 @@ def policy_show(
     Examples:
         proofmind agent policy show --safe treasury --agent 4
     """
-    _ws, chain, log = _open(workspace)
-    guard = _guard(chain, log, safe)
-    address = _account_arg(chain, agent).address if agent.isdigit() else agent
-    grant = guard.grant_of(parse_address(address, "--agent"))
-    grant["guard"], grant["safe"] = guard.address, guard.safe
+    from proofmind.app.agents import show_policy
+
+    ws, chain, _log = _open(workspace)
+    grant = show_policy(ws, chain, safe, agent)
     if as_json:
         typer.echo(json.dumps(grant, indent=2))
         return
     state = "active" if grant["active"] else "none (revoked or never granted)"
-    typer.echo(f"agent {grant['agent']} on guard {guard.address} (Safe {guard.safe})")
+    typer.echo(f"agent {grant['agent']} on guard {grant['guard']} (Safe {grant['safe']})")
     typer.echo(f"  grant: {state}; policy {grant['policy_id']}; expiry {grant['expiry']}")
     typer.echo(f"  paused: {grant['paused']}; timelock delay {grant['delay']}s")
 
@@ -241,17 +216,10 @@ def policy_revoke(
         proofmind agent policy revoke --safe treasury --agent 4
         proofmind agent policy revoke --safe treasury --agent 4 --by-agent
     """
-    _ws, chain, log = _open(workspace)
-    guard = _guard(chain, log, safe)
-    address = parse_address(
-        _account_arg(chain, agent).address if agent.isdigit() or by_agent else agent, "--agent"
-    )
-    if not guard.grant_of(address)["active"]:
-        raise InputError(f"{address} holds no grant on guard {guard.address}")
-    if by_agent:
-        chain.sender(_account_arg(chain, agent)).transact(guard.contract.functions.revoke(address))
-    else:
-        guard.revoke(_owners(chain, guard, owners), address)
+    from proofmind.app.agents import revoke_policy
+
+    ws, chain, _log = _open(workspace)
+    address = revoke_policy(ws, chain, safe, agent, owners=owners, by_agent=by_agent)
     typer.echo(f"revoked the grant of {address}")
 
 
@@ -298,12 +266,10 @@ def policy_pause(
         proofmind agent policy pause --safe treasury
         proofmind agent policy pause --safe treasury --guardian 6
     """
-    _ws, chain, log = _open(workspace)
-    guard = _guard(chain, log, safe)
-    if guardian is not None:
-        chain.sender(chain.account(guardian)).transact(guard.contract.functions.pause())
-    else:
-        guard.pause(_owners(chain, guard, owners))
+    from proofmind.app.agents import pause_guard
+
+    ws, chain, _log = _open(workspace)
+    guard = pause_guard(ws, chain, safe, guardian=guardian, owners=owners)
     typer.echo(f"paused guard {guard.address}: no agent can act until the owners unpause")
 
 
@@ -316,9 +282,10 @@ def policy_unpause(
     Examples:
         proofmind agent policy unpause --safe treasury
     """
-    _ws, chain, log = _open(workspace)
-    guard = _guard(chain, log, safe)
-    guard.unpause(_owners(chain, guard, owners))
+    from proofmind.app.agents import unpause_guard
+
+    ws, chain, _log = _open(workspace)
+    guard = unpause_guard(ws, chain, safe, owners=owners)
     typer.echo(f"unpaused guard {guard.address}")
 
 

@@ -19,11 +19,9 @@ from proofmind.intel.fraud import (
     check_labels,
     data_tables,
     evaluate,
-    explain,
     read_labels,
     require_data,
     train_model,
-    with_data,
 )
 
 console = Console(soft_wrap=True)
@@ -166,42 +164,20 @@ def run_score(
     explain_top: int,
     first_n: int | None = None,
 ) -> None:
-    import numpy as np
+    from proofmind.app.fraud import SCORED, score_addresses
 
-    from proofmind.intel.fraud import load_model
-
-    model = load_model(model_path)
     wanted = _addresses(addresses)
-    require_data(data)
-    con = connect(data)
-    # an address without a single transaction has an all-empty feature vector: the model
-    # would score it confidently, so it gets no score at all
-    present = with_data(con, wanted)
-    scores: dict[str, float] = {}
-    reasons: dict[str, list[tuple[str, float]]] = {}
-    if present:
-        features = address_features(con, [a for a in wanted if a in present], first_n)
-        if features.names != model.feature_name():
-            raise InputError(
-                f"{model_path} was trained on other features",
-                hint="retrain it with this version of proofmind",
-            )
-        predicted = [float(p) for p in np.asarray(model.predict(features.matrix))]
-        scores = dict(zip(features.addresses, predicted, strict=True))
-        if explain_top:
-            found = explain(model, features.matrix, features.names, explain_top)
-            reasons = dict(zip(features.addresses, found, strict=True))
+    found = score_addresses(data, model_path, wanted, explain_top=explain_top, first_n=first_n)
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["address", "status", "score", *(["explanation"] if explain_top else [])])
-    for address in wanted:
-        if address not in scores:
-            writer.writerow([address, "no data", "", *([""] if explain_top else [])])
+    for row in found:
+        if row.status != SCORED:
+            writer.writerow([row.address, row.status, "", *([""] if explain_top else [])])
             continue
-        why = reasons.get(address, [])
-        extra = [json.dumps({k: round(v, 4) for k, v in why})] if explain_top else []
-        writer.writerow([address, "scored", f"{float(scores[address]):.6f}", *extra])
-    missing = len([a for a in wanted if a not in scores])
-    if not scores:
+        extra = [json.dumps({k: round(v, 4) for k, v in row.explanation})] if explain_top else []
+        writer.writerow([row.address, row.status, f"{float(row.score or 0.0):.6f}", *extra])
+    missing = len([r for r in found if r.status != SCORED])
+    if missing == len(found):
         raise InputError(
             f"none of the {len(wanted)} address(es) has a transaction in {data}: nothing scored",
             hint="ingest their transactions first, or check --data",

@@ -200,14 +200,13 @@ def run_claim(path: Path | None, epoch: int, account: str) -> None:
     workspace = open_workspace(path)
     chain = workspace.connect()
     settle(chain, DeploymentRegistry(workspace.state))
-    client = rewards_client(chain, workspace)
-    trees = epoch_trees(workspace, client)
-    settle(chain, trees)
-    tree = trees.load(chain.chain_id, epoch)
-    receipt = client.claim(epoch, tree, account)
+    from proofmind.app.rewards import submit_claim
+
+    settle(chain, epoch_trees(workspace, rewards_client(chain, workspace)))
+    _claim, paid, receipt = submit_claim(workspace, chain, epoch, account)
     confirm(chain)
     console.print(
-        f"Claimed epoch {epoch} for {account}: paid {client.paid(receipt)} base units "
+        f"Claimed epoch {epoch} for {account}: paid {paid} base units "
         f"({int(receipt['gasUsed']):,} gas)"
     )
 

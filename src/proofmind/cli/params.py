@@ -8,7 +8,6 @@ module loads with the CLI, before any command runs.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from enum import StrEnum
@@ -17,6 +16,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from proofmind.addresses import parse_address as _parse_address
 from proofmind.errors import InputError
 
 T = TypeVar("T")
@@ -31,7 +31,6 @@ WorkspaceOption = Annotated[
         show_default=False,
     ),
 ]
-_HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 UINT96_MAX = 2**96 - 1
@@ -39,34 +38,9 @@ UINT256_MAX = 2**256 - 1
 
 
 def parse_address(text: str, what: str = "address") -> str:
-    """The checksummed form of ``text``, a 0x-prefixed 20-byte hex address.
-
-    All-lower or all-upper hex carries no checksum and is accepted; mixed case must be a valid
-    EIP-55 checksum, because a mixed-case address with a wrong checksum is most often a typo.
-    """
-    from eth_utils.address import to_checksum_address
-
-    value = text.strip() if isinstance(text, str) else ""
-    if not _HEX_ADDRESS.match(value):
-        digits = len(value.removeprefix("0x"))
-        why = (
-            "it is not hex"
-            if re.search(r"[^0-9a-fA-Fx]", value)
-            else f"it has {digits} hex digits, not 40"
-        )
-        raise InputError(
-            f"{what} {text!r} is not an address: {why}",
-            hint="give 0x followed by 40 hex digits (20 bytes)",
-        )
-    checksummed = to_checksum_address(value)
-    body = value[2:]
-    if body != body.lower() and body != body.upper() and value != checksummed:
-        raise InputError(
-            f"{what} {text!r} fails its EIP-55 checksum (its mixed case does not match its "
-            "digits: most often a typo)",
-            hint="copy the address again from its source",
-        )
-    return checksummed
+    """The checksummed address ``text`` names (see :func:`proofmind.addresses.parse_address`,
+    which the application layer uses too: the same words from the CLI and the API)."""
+    return _parse_address(text, what)
 
 
 def _for_click(parse: Callable[[str], T]) -> Callable[[str], T]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from rich.console import Console
@@ -23,45 +22,13 @@ def run_sybil(
     use_labels: bool,
     max_fpr: float = 0.02,
 ) -> None:
-    from proofmind.intel.sybil import detect, markdown_report, merkle_root, read_candidates
+    from proofmind.app.sybil_run import SybilSettings, detect_to_folder
 
-    candidates, labels, meta = read_candidates(candidates_path)
-    hubs = hub_list(hubs_path)
-    result = detect(
-        edges,
-        candidates,
-        meta=meta,
-        labels=labels if use_labels else None,
-        hub_degree=hub_degree,
-        hubs=hubs,
-        min_cluster=min_cluster,
-        max_fpr=max_fpr,
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "scores.csv").open("w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(
-            ["address", "community", "community_candidates", "flagged", "supervised_score"]
-        )
-        for n, address in enumerate(result.addresses):
-            supervised = "" if result.supervised is None else f"{result.supervised[n]:.6f}"
-            writer.writerow(
-                [
-                    address,
-                    int(result.community[n]),
-                    int(result.unsupervised[n]),
-                    int(result.flagged[n]),
-                    supervised,
-                ]
-            )
-    (out / "report.md").write_text(
-        markdown_report(result, labels=labels if use_labels else None), encoding="utf-8"
-    )
-    flagged = [a for a, f in zip(result.addresses, result.flagged.tolist(), strict=True) if f]
-    (out / "flagged.txt").write_text("".join(a + "\n" for a in sorted(flagged)))
+    settings = SybilSettings(hub_degree, hubs_path, min_cluster, use_labels, max_fpr)
+    result = detect_to_folder(edges, candidates_path, out, settings)
     console.print(
-        f"{len(flagged):,} of {len(result.addresses):,} candidates flagged in "
-        f"{len(result.clusters):,} clusters; Merkle root {merkle_root(flagged)}"
+        f"{result.flagged:,} of {result.candidates:,} candidates flagged in "
+        f"{result.clusters:,} clusters; Merkle root {result.merkle_root}"
     )
     if result.cross_validation:
         print_comparison(result.cross_validation, max_fpr)
@@ -143,12 +110,9 @@ def run_sybil_train(
 
 
 def hub_list(path: Path | None) -> list[str]:
-    if path is None:
-        return []
-    try:
-        return [line.strip().lower() for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read hubs from {path}: {exc}") from exc
+    from proofmind.app.sybil_run import hub_list as read_hubs
+
+    return read_hubs(path)
 
 
 def run_sybil_score(edges: list[Path], candidates_path: Path, model_dir: Path, out: Path) -> None:

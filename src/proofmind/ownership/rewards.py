@@ -25,9 +25,13 @@ from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
 from proofmind.crypto.merkle import StandardMerkleTree
-from proofmind.errors import InputError, ProofmindError
+from proofmind.errors import InputError, NotFound, ProofmindError
 
 PAYOUT_ENCODING = ["address", "uint256"]
+
+
+class NoPayout(NotFound):
+    """The account has no leaf in the epoch's tree (its data was not valued, or harmful)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,16 @@ def payout_tree(items: Sequence[Payout]) -> StandardMerkleTree:
     return StandardMerkleTree.of(rows, PAYOUT_ENCODING)
 
 
+def payout_of(epoch: int, tree: StandardMerkleTree, account: str) -> tuple[str, int, list[bytes]]:
+    """What ``account`` passes to the distributor's ``claim`` for ``epoch``: its checksummed
+    address, its amount and the Merkle proof of that leaf in ``tree``."""
+    key = to_checksum_address(account)
+    row = next((r for r in tree.values if to_checksum_address(str(r[0])) == key), None)
+    if row is None:
+        raise NoPayout(f"{key} has no payout in epoch {epoch}")
+    return key, int(row[1]), tree.get_proof(tree.values.index(row))
+
+
 @dataclass(frozen=True)
 class EpochStatus:
     epoch: int
@@ -109,13 +123,13 @@ class RewardsClient:
 
     def claim(self, epoch: int, tree: StandardMerkleTree, account: str) -> dict[str, Any]:
         """Submit ``account``'s claim (anyone may; the tokens go to ``account``)."""
-        key = to_checksum_address(account)
-        row = next((r for r in tree.values if to_checksum_address(str(r[0])) == key), None)
-        if row is None:
-            raise InputError(f"{key} has no payout in epoch {epoch}")
-        proof = tree.get_proof(tree.values.index(row))
-        call = self.distributor.functions.claim(epoch, key, int(row[1]), proof)
+        key, amount, proof = payout_of(epoch, tree, account)
+        call = self.distributor.functions.claim(epoch, key, amount, proof)
         return dict(self.chain.sender().transact(call))
+
+    def claimed(self, epoch: int, account: str) -> bool:
+        """Whether ``account``'s payout of ``epoch`` has been paid."""
+        return bool(self.distributor.functions.claimed(epoch, to_checksum_address(account)).call())
 
     def paid(self, receipt: dict[str, Any]) -> int:
         """The amount a claim's receipt says was paid (its ``Claimed`` event)."""
@@ -156,7 +170,7 @@ class EpochTrees:
     def load(self, chain_id: int, epoch: int) -> StandardMerkleTree:
         saved = self.path(chain_id, epoch)
         if not saved.is_file():
-            raise InputError(
+            raise NotFound(
                 f"no tree for epoch {epoch} in this workspace ({saved})",
                 hint="claim from the workspace that published the epoch, or copy its tree there",
             )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from proofmind.api.guards import read_access
-from proofmind.api.routes.common import ERRORS, services
-from proofmind.app.contracts import list_contracts
+from proofmind.api.routes.common import ERRORS, page_response, services
+from proofmind.api.schemas import ContractPage
+from proofmind.app.contracts import contract_view, contracts_page
 
 router = APIRouter(dependencies=[Depends(read_access)], tags=["system"], responses=ERRORS)
 
@@ -31,8 +32,14 @@ async def chain(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(read)
 
 
-@router.get("/contracts")
-def contracts(request: Request) -> list[dict[str, Any]]:
-    """Deployed or attached contracts of the workspace's chain (no chain is read)."""
+@router.get("/contracts", response_model=ContractPage)
+def contracts(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """Deployed or attached contracts of the workspace's chain by name, a page at a time (no
+    chain is read)."""
     ws = services(request).workspace
-    return list_contracts(ws, ws.chain_settings().chain_id)
+    page = contracts_page(ws, ws.chain_settings().chain_id, limit=limit, cursor=cursor)
+    return page_response(request, page, contract_view)

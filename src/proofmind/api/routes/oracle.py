@@ -10,18 +10,23 @@ from fastapi.concurrency import run_in_threadpool
 
 from proofmind.api.guards import read_access, require_json, write_access
 from proofmind.api.routes.common import ERRORS, page_response, services
-from proofmind.api.schemas import ModelOut, RequestCreate, RequestCreated
-from proofmind.app.oracle import create_request, list_models, list_requests, model_view
+from proofmind.api.schemas import ModelPage, RequestCreate, RequestCreated
+from proofmind.app.oracle import create_request, list_requests, model_view, models_page
 from proofmind.app.oracle import request_status as status_of
 
 router = APIRouter(prefix="/oracle", tags=["oracle"], responses=ERRORS)
 UINT256_MAX = 2**256 - 1
 
 
-@router.get("/models", response_model=list[ModelOut], dependencies=[Depends(read_access)])
-def models(request: Request) -> list[dict[str, Any]]:
-    """The workspace's packaged models (`proofmind model list`)."""
-    return [model_view(pkg) for pkg in list_models(services(request).workspace)]
+@router.get("/models", response_model=ModelPage, dependencies=[Depends(read_access)])
+def models(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The workspace's packaged models by name, a page at a time (`proofmind model list`)."""
+    page = models_page(services(request).workspace, limit=limit, cursor=cursor)
+    return page_response(request, page, model_view)
 
 
 @router.get("/requests", dependencies=[Depends(read_access)])

@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from proofmind.api.guards import read_access
 from proofmind.api.routes.common import ERRORS, cached, page_response, services
 from proofmind.api.schemas import RecordOut, RecordPage
-from proofmind.app.records import get_record, list_records, record_lineage, record_view
+from proofmind.app.records import (
+    get_record,
+    list_records,
+    parse_direction,
+    record_lineage,
+    record_view,
+)
 from proofmind.errors import InputError
 
 router = APIRouter(dependencies=[Depends(read_access)], tags=["records"], responses=ERRORS)
@@ -44,12 +50,14 @@ async def record(request: Request, ref: str) -> Response:
     return cached(request, record_view(ws, found), stable=found.anchored)
 
 
-def _lineage(request: Request, ref: str | None, fmt: str) -> Response:
+def _lineage(request: Request, ref: str | None, fmt: str, direction: str = "ancestors") -> Response:
     if fmt not in FORMATS:
         raise InputError(f"unknown lineage format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    parse_direction(direction)
     ws = services(request).workspace
-    stable = ref is not None and get_record(ws, ref).anchored
-    _, text = record_lineage(ws, ref, fmt)
+    # an anchored record's ancestors never change; what is made from it later does
+    stable = ref is not None and direction == "ancestors" and get_record(ws, ref).anchored
+    _, text = record_lineage(ws, ref, fmt, direction=direction)
     return cached(request, text.encode(), stable=stable, media_type=FORMATS[fmt])
 
 
@@ -58,10 +66,18 @@ def lineage(
     request: Request,
     ref: str,
     format: Annotated[str, Query(description="prov (W3C PROV-JSON), json or dot")] = "prov",
+    direction: Annotated[
+        str,
+        Query(
+            description="ancestors (what it came from), descendants (what was made from it: "
+            "runs, models, inferences) or both"
+        ),
+    ] = "ancestors",
 ) -> Response:
-    """The record and everything it came from, as W3C PROV-JSON (default), the JSON of
-    `proofmind provenance lineage` or a Graphviz drawing."""
-    return _lineage(request, ref, format)
+    """The record and everything it came from (``direction=ancestors``), everything made
+    from it (``descendants``) or both, as W3C PROV-JSON (default), the JSON of `proofmind
+    provenance lineage` or a Graphviz drawing."""
+    return _lineage(request, ref, format, direction)
 
 
 @router.get("/lineage")

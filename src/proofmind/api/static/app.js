@@ -106,8 +106,8 @@ const query = (params) => {
 // -- pages ---------------------------------------------------------------------------------
 
 async function overview() {
-  const [summary, health, contracts, chain] = await Promise.allSettled([
-    api('overview'), fetch('/health').then((r) => r.json()), api('contracts'), api('chain')]);
+  const [summary, health, chain] = await Promise.allSettled([
+    api('overview'), fetch('/health').then((r) => r.json()), api('chain')]);
   const parts = [];
   if (summary.status === 'fulfilled') {
     const s = summary.value;
@@ -135,12 +135,12 @@ async function overview() {
     tasks.length ? table(['task', 'state', 'restarts', 'last error'], tasks.map(([name, t]) =>
       [name, t.state, num(t.restarts ?? 0), t.last_error || '—'])) : null);
   } else parts.push(problemBox(health.reason));
-  parts.push(el('h2', {}, 'Contracts'));
-  if (contracts.status === 'fulfilled') {
-    parts.push(table(['contract', 'address', 'chain', 'block', 'deployed'], contracts.value.map((c) =>
+  const contracts = pager('Contracts', (cursor) => api(`contracts${query({ limit: 20, cursor })}`),
+    (items) => table(['contract', 'address', 'chain', 'block', 'deployed'], items.map((c) =>
       [c.name, el('code', {}, c.address), c.chain_id, num(c.block_number), when(c.deployed_at)])));
-  } else parts.push(problemBox(contracts.reason));
+  parts.push(el('h2', {}, 'Contracts'), contracts);
   view.replaceChildren(...parts);
+  await contracts.ready;
 }
 
 const KIND_COLOURS = { dataset: '#1f6feb', run: '#7c3aed', model: '#0f766e', inference: '#9a3412' };
@@ -164,6 +164,7 @@ async function lineage() {
 
   function showRecord(r) {
     const parents = r.parents.map((k) => records[k]).filter(Boolean);
+    const children = Object.values(records).filter((c) => c.parents.includes(r.key));
     detail.replaceChildren(
       el('h2', {}, `${r.kind} ${r.name}`),
       table(['field', 'value'], [
@@ -173,16 +174,18 @@ async function lineage() {
         ['transaction', el('code', {}, r.tx_hash || '—')],
         ['block', r.block_number ?? '—'],
         ['came from', parents.length ? parents.map((p) => `${p.kind} ${p.name}`).join(', ') : '—'],
+        ['used by', children.length ? children.map((c) => `${c.kind} ${c.name}`).join(', ') : '—'],
       ]),
-      r.key !== root && r.parents.length ? el('button', { type: 'button', class: 'secondary', id: 'reroot',
+      r.key !== root ? el('button', { type: 'button', class: 'secondary', id: 'reroot',
         onclick: () => { history.replaceState(null, '', `?kind=${r.kind}&record=${r.key}`); draw(r.key); } },
-      `Show the lineage of ${r.kind} ${r.name} only`) : null);
+      `Show the lineage of ${r.kind} ${r.name}`) : null);
     for (const b of listButtons) b.setAttribute('aria-pressed', String(b.dataset.key === String(r.key)));
     if (cy) { cy.$(':selected').unselect(); cy.$id(`r${r.key}`).select(); }
   }
 
   async function draw(ref) {
-    const doc = await api(`records/${encodeURIComponent(ref)}/lineage?format=json`);
+    // both ways: what the record came from and what was made from it
+    const doc = await api(`records/${encodeURIComponent(ref)}/lineage?format=json&direction=both`);
     root = Number(ref);
     records = Object.fromEntries(doc.records.map((r) => [r.key, r]));
     const byKind = (k) => doc.records.filter((r) => r.kind === k);
@@ -376,7 +379,8 @@ async function oracle() {
     el('h2', {}, 'Request an inference'), el('p', { class: 'muted' }, 'Sending a request is an on-chain transaction: it needs an API key (`proofmind api-key create NAME`).'),
     form, el('h2', {}, 'Requests'), el('label', { for: 'state' }, 'State'), state, list);
   try {
-    const models = await api('oracle/models');
+    // the first 200 by name: a request form, not a catalogue
+    const models = (await api(`oracle/models${query({ limit: 200 })}`)).items;
     model.replaceChildren(...models.map((m) => el('option', { value: m.name }, m.name)));
     if (!models.length) model.append(el('option', { value: '' }, 'no packaged model'));
   } catch (error) {
@@ -425,18 +429,44 @@ async function alerts() {
   await list.ready;
 }
 
+function fraudLookup() {
+  const input = el('input', { type: 'text', id: 'fraud-address', required: true, autocomplete: 'off',
+    placeholder: '0x followed by 40 hex digits', pattern: '0x[0-9a-fA-F]{40}', spellcheck: 'false' });
+  const out = el('div', { id: 'fraud-result', 'aria-live': 'polite' });
+  const form = el('form', { id: 'fraud-form', 'aria-label': 'Fraud score', onsubmit: async (event) => {
+    event.preventDefault();
+    out.replaceChildren(el('span', { class: 'muted' }, 'scoring…'));
+    try {
+      const s = await api(`fraud/scores/${encodeURIComponent(input.value.trim())}?explain=3`);
+      out.replaceChildren(s.status === 'scored'
+        ? el('p', {}, el('span', { class: `badge ${s.score >= 0.5 ? 'bad' : 'ok'}`, 'data-status': s.status },
+          `P(illicit) ${s.score.toFixed(3)}`), ' ', el('code', {}, s.address),
+        s.explanation ? el('ul', {}, Object.entries(s.explanation).map(([k, v]) =>
+          el('li', {}, `${k}: ${v > 0 ? '+' : ''}${v}`))) : null)
+        : el('p', {}, el('span', { class: 'badge warn', 'data-status': 'no data' }, 'no data'), ' ',
+          el('code', {}, s.address), ' has no transaction in the ingested tables: not scored'));
+    } catch (error) {
+      out.replaceChildren(problemBox(error));
+    }
+  } }, el('div', { class: 'row' },
+    el('div', {}, el('label', { for: 'fraud-address' }, 'Address'), input),
+    el('div', {}, el('button', { type: 'submit' }, 'Score'))));
+  return el('section', { 'aria-label': 'Fraud score' }, el('h2', {}, 'Fraud score of an address'), form, out);
+}
+
 async function sybil() {
+  const lookup = fraudLookup();
   let report;
   try {
     report = await api('sybil/report');
     if (!report.configured) {
-      view.replaceChildren(el('p', { id: 'no-report' }, 'No sybil report is configured for this service. Set ',
+      view.replaceChildren(lookup, el('h2', {}, 'Sybil report'), el('p', { id: 'no-report' }, 'No sybil report is configured for this service. Set ',
         el('code', {}, '[api] sybil_report'), ' (or ', el('code', {}, 'PROOFMIND_API_SYBIL_REPORT'),
         ') to the --out folder of ', el('code', {}, 'proofmind sybil detect'), ' and restart it.'));
       return;
     }
   } catch (error) {
-    view.replaceChildren(problemBox(error));
+    view.replaceChildren(lookup, problemBox(error));
     return;
   }
   const list = pager('Clusters', (cursor) => api(`sybil/clusters${query({ limit: 20, cursor })}`),
@@ -446,21 +476,19 @@ async function sybil() {
       c.evidence.length ? el('ul', {}, c.evidence.map((e) => el('li', {}, e))) : el('p', { class: 'muted' }, 'no written evidence (the report details the largest clusters)'),
       el('h3', {}, `Members${c.size > c.members.length ? ` (first ${c.members.length})` : ''}`),
       el('p', { class: 'mono' }, c.members.join(' '))))));
-  view.replaceChildren(
+  view.replaceChildren(lookup, el('h2', {}, 'Sybil report'),
     el('p', {}, `Report ${report.folder}: ${num(report.flagged)} of ${num(report.candidates)} candidates flagged in ${num(report.clusters)} clusters.`),
     el('ul', {}, report.summary.map((s) => el('li', {}, s))), el('h2', {}, 'Flagged clusters, largest first'), list);
   await list.ready;
 }
 
 async function rewards() {
-  try {
-    const epochs = await api('rewards/epochs');
-    const eth = (wei) => `${(Number(BigInt(wei) / 10n ** 12n) / 1e6).toLocaleString('en')}`;
-    view.replaceChildren(table(['epoch', 'funded (tokens)', 'claimed', 'deadline', 'swept', 'root'], epochs.map((e) => [
+  const eth = (wei) => `${(Number(BigInt(wei) / 10n ** 12n) / 1e6).toLocaleString('en')}`;
+  const list = pager('Reward epochs', (cursor) => api(`rewards/epochs${query({ limit: 25, cursor })}`),
+    (items) => table(['epoch', 'funded (tokens)', 'claimed', 'deadline', 'swept', 'root'], items.map((e) => [
       e.epoch, eth(e.funded), eth(e.claimed), when(e.deadline), e.swept ? 'yes' : 'no', el('code', {}, short(e.root, 18))])));
-  } catch (error) {
-    view.replaceChildren(problemBox(error));
-  }
+  view.replaceChildren(list);
+  await list.ready;
 }
 
 const GUARD_CLASS = { executed: 'ok', noop: '', refused: 'bad', vetoed: 'bad', lapsed: 'warn', queued: 'warn' };

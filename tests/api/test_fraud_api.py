@@ -1,0 +1,131 @@
+"""Fraud scores through the API: the scores `proofmind fraud score` prints, as JSON; an
+address without data is answered "no data", never scored and never an error."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from proofmind.app.apikeys import create_key
+from proofmind.cli.main import main
+from proofmind.client import ApiError
+from proofmind.intel.etherscan import connect, import_etherscan
+from proofmind.intel.fraud import address_features, read_labels, train_model
+from proofmind.workspace import Workspace
+from tests.intel.test_fraud import synthetic
+
+from .conftest import MakeApi
+
+ABSENT = "0x000000000000000000000000000000000000dEaD"
+
+
+@pytest.fixture
+def accounts(ws: Workspace) -> list[str]:
+    """A trained model and ingested tables at the CLI's default places in the project."""
+    project = ws.root.parent
+    tx, tokens, accounts = synthetic(project)
+    (project / "labels.csv").write_text(
+        "address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts))
+    )
+    import_etherscan([tx, tokens], project / "chaindata")
+    labels = read_labels(project / "labels.csv")
+    train_model(
+        address_features(connect(project / "chaindata"), list(labels)),
+        labels,
+        project / "fraud-model.txt",
+    )
+    return accounts
+
+
+def test_scores_are_the_cli_scores(
+    ws: Workspace,
+    accounts: list[str],
+    make_api: MakeApi,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(ws.root.parent)
+    assert main(["fraud", "score", *accounts[:3], ABSENT, "--explain", "2"]) == 0
+    printed = list(csv.DictReader(io.StringIO(capfd.readouterr().out)))
+    api, http = make_api()
+    for row in printed:
+        got = api.fraud_score(row["address"], explain=2)
+        assert got["address"] == row["address"] and got["status"] == row["status"]
+        if row["status"] == "scored":
+            assert f"{got['score']:.6f}" == row["score"]
+            assert len(got["explanation"]) == 2
+    absent = api.fraud_score(ABSENT)  # any case: answered lower-case
+    assert absent == {
+        "address": ABSENT.lower(),
+        "status": "no data",
+        "score": None,
+        "explanation": None,
+    }
+    assert http.get(f"/api/v1/fraud/scores/{ABSENT}").status_code == 200
+
+    _, token = create_key(ws.state, "scorer")
+    keyed, _ = make_api(api_key=token)
+    batch = keyed.fraud_scores([accounts[0], ABSENT, accounts[0].upper().replace("0X", "0x")])
+    assert [s["address"] for s in batch] == [accounts[0], ABSENT.lower()]  # each once, in order
+    assert batch[0]["score"] == api.fraud_score(accounts[0])["score"]
+
+
+def test_bad_input_is_refused(ws: Workspace, accounts: list[str], make_api: MakeApi) -> None:
+    api, http = make_api()
+    bad = http.get("/api/v1/fraud/scores/0x12zz")
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == (
+        "address '0x12zz' is not an address: it is not hex — give 0x followed by 40 hex digits "
+        "(20 bytes)"
+    )
+    assert http.get("/api/v1/fraud/scores/%2E%2E%2Fx").status_code == 404  # no such route
+    assert http.get("/api/v1/fraud/scores/%2E%2E").status_code == 400
+    with pytest.raises(ApiError) as keyless:  # a batch needs a key
+        api.fraud_scores([accounts[0]])
+    assert keyless.value.status == 401
+    _, token = create_key(ws.state, "scorer")
+    auth = {"Authorization": f"Bearer {token}"}
+    wrong = http.post(
+        "/api/v1/fraud/scores",
+        json={"addresses": [accounts[0]]},
+        headers={"Authorization": "Bearer pmk_nope"},
+    )
+    assert wrong.status_code == 401
+    malformed = http.post(
+        "/api/v1/fraud/scores",
+        content=b'{"addresses": [',
+        headers=auth | {"Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400 and malformed.json()["type"].endswith("malformed-json")
+    form = http.post("/api/v1/fraud/scores", data={"addresses": accounts[0]}, headers=auth)
+    assert form.status_code == 415
+    too_many = http.post(
+        "/api/v1/fraud/scores", json={"addresses": [accounts[0]] * 1001}, headers=auth
+    )
+    assert too_many.status_code == 422
+    one_bad = http.post(
+        "/api/v1/fraud/scores", json={"addresses": [accounts[0], "0xabc"]}, headers=auth
+    )
+    assert one_bad.status_code == 400 and "'0xabc' is not an address" in one_bad.json()["detail"]
+
+
+def test_without_a_model_the_service_says_what_to_do(
+    ws: Workspace, accounts: list[str], make_api: MakeApi
+) -> None:
+    project = ws.root.parent
+    (project / "models").mkdir()
+    (project / "fraud-model.txt").rename(project / "models" / "fraud-v2.txt")
+    _, http = make_api()
+    missing = http.get(f"/api/v1/fraud/scores/{accounts[0]}")
+    assert missing.status_code == 500
+    assert missing.json()["detail"].startswith(f"no fraud model at {project / 'fraud-model.txt'}")
+    assert "fraud_model" in missing.json()["detail"]
+    configured, _ = make_api(fraud_model=Path("models/fraud-v2.txt"))
+    assert configured.fraud_score(accounts[0])["status"] == "scored"
+    no_data, _ = make_api(fraud_model=Path("models/fraud-v2.txt"), fraud_data=Path("nowhere"))
+    with pytest.raises(ApiError) as gone:
+        no_data.fraud_score(accounts[0])
+    assert gone.value.status == 500 and "no ingested data at" in str(gone.value)
