@@ -8,6 +8,7 @@ state of its own (no module globals), which ``to_state()`` turns into a JSON-abl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, Self
 
@@ -78,6 +79,15 @@ class Detector(ABC):
     @abstractmethod
     def evaluate(self, event: Event) -> list[Alert]:
         """Look at one event (in time order per subject) and return the alerts it raises."""
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """The alerts of ``events`` (in order), exactly as ``evaluate`` on each in turn would
+        raise them. Replay calls this with a chunk of events; a detector may override it with a
+        faster path (columnar, cached) whose alerts and state after the chunk are the same."""
+        alerts: list[Alert] = []
+        for event in events:
+            alerts.extend(self.evaluate(event))
+        return alerts
 
     @abstractmethod
     def to_state(self) -> dict[str, Any]:

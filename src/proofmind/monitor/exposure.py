@@ -11,6 +11,7 @@ recently used first out); the cache is not part of the state: it is rebuilt from
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -78,6 +79,43 @@ class FraudExposureDetector(Detector):
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return None if value == _MISSING else value
+
+    def score_many(self, addresses: list[str]) -> None:
+        """Score the addresses not in the cache yet with one query and one model call, and
+        cache them (what ``score`` would give each, one by one)."""
+        import numpy as np
+
+        from proofmind.intel.etherscan import connect
+        from proofmind.intel.fraud import address_features, with_data
+
+        todo = list(dict.fromkeys(a.lower() for a in addresses if a.lower() not in self._cache))
+        if not todo:
+            return
+        if self._con is None:
+            self._con = connect(Path(self.data))
+        present = with_data(self._con, todo)
+        scores: dict[str, float] = {}
+        if present:
+            features = address_features(self._con, sorted(present))
+            values = np.asarray(self._model.predict(features.matrix), dtype=np.float64)
+            scores = dict(zip(features.addresses, values.tolist(), strict=True))
+        for address in todo:
+            self._cache[address] = float(scores.get(address, _MISSING))
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """Over a replayed chunk: only the blocks touching a watched address are built; their
+        counterparties are scored together first (one model call), then each block evaluated."""
+        from proofmind.monitor.watch import touching
+
+        chosen = [events[i] for i in touching(events, self._set)]
+        blocks = [e for e in chosen if isinstance(e, BlockEvent)]
+        self.score_many([m[1] for e in blocks for m in self._moves(e)])
+        alerts: list[Alert] = []
+        for event in blocks:
+            alerts.extend(self.evaluate(event))
+        return alerts
 
     def _moves(self, event: BlockEvent) -> list[tuple[str, str, str, int, str, str]]:
         """(watched, counterparty, direction, value, asset, tx hash) of each successful move."""
