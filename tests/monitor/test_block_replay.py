@@ -187,9 +187,10 @@ def test_replay_command_writes_alerts_and_resumes_from_state(
             )
     halves = []
     for part in ("a", "b"):
+        written = tmp_path / f"{part}.jsonl"
         assert main(["monitor", "replay", str(tmp_path / part), "-d", "subject-flow",
-                     "--state", str(state), "-o", str(tmp_path / f"{part}.jsonl")]) == 0  # fmt: skip
-        halves += [json.loads(x) for x in (tmp_path / f"{part}.jsonl").read_text().splitlines()]
+                     "--state", str(state), "-o", str(written)]) == 0  # fmt: skip
+        halves += [json.loads(x) for x in written.read_text().splitlines()]
     assert halves == whole
     # replaying a folder already covered by the state adds nothing
     assert main(["monitor", "replay", str(tmp_path / "b"), "-d", "subject-flow",
