@@ -63,6 +63,9 @@ class BlockBatch(Sequence[BlockEvent]):
     hashes: list[str]
     tables: dict[str, pa.Table]
     offsets: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    # the batch of consecutive blocks this one was cut from (read in one query), if any: a
+    # detector may look ahead in it to fill a cache (never to raise alerts)
+    segment: BlockBatch | None = None
 
     def __post_init__(self) -> None:
         for name, table in self.tables.items():
@@ -105,6 +108,30 @@ class BlockBatch(Sequence[BlockEvent]):
             return self.events[i]
         return self._event(i, lambda n, lo, hi: self.tables[n].slice(lo, hi - lo).to_pylist())
 
+    def events_at(self, indexes: Sequence[int]) -> list[BlockEvent]:
+        """The blocks at ``indexes`` (ascending), their rows converted in one go."""
+        if "events" in self.__dict__ or len(indexes) > len(self) // 4:
+            return [self.events[i] for i in indexes]
+        chosen = np.asarray(indexes, dtype=np.int64)
+        rows: dict[str, list[dict[str, Any]]] = {}
+        starts: dict[str, NDArray[np.int64]] = {}
+        for name, table in self.tables.items():
+            lo, hi = self.offsets[name][chosen], self.offsets[name][chosen + 1]
+            counts = hi - lo
+            take = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+            take += np.arange(int(counts.sum()), dtype=np.int64)
+            rows[name] = table.take(pa.array(take, pa.int64())).to_pylist()
+            starts[name] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        out = []
+        for k, i in enumerate(chosen.tolist()):
+
+            def part(name: str, lo: int, hi: int, k: int = k) -> list[dict[str, Any]]:
+                a, b = int(starts[name][k]), int(starts[name][k + 1])
+                return rows[name][a:b]
+
+            out.append(self._event(i, part))
+        return out
+
     @overload
     def __getitem__(self, index: int) -> BlockEvent: ...
 
@@ -125,9 +152,10 @@ class BlockBatch(Sequence[BlockEvent]):
 
 
 class BlockTables:
-    """The ingested tables under ``folder``, read as ``BlockBatch``es of ``chunk`` blocks."""
+    """The ingested tables under ``folder``, read as ``BlockBatch``es of ``chunk`` blocks; the
+    memory held is about ``chunk × segment`` blocks' rows."""
 
-    def __init__(self, folder: Path, *, chunk: int = 20_000) -> None:
+    def __init__(self, folder: Path, *, chunk: int = 20_000, segment: int = 10) -> None:
         from proofmind.intel.etherscan import connect
 
         if not folder.is_dir():
@@ -141,9 +169,9 @@ class BlockTables:
                 "with Parquet files)",
                 hint="write them with `proofmind ingest etherscan FILES -o DIR` or `ingest rpc`",
             )
-        if chunk < 1:
-            raise InputError(f"chunk must be ≥ 1 block, got {chunk}")
-        self.folder, self.chunk = folder, chunk
+        if chunk < 1 or segment < 1:
+            raise InputError(f"chunk and segment must be ≥ 1, got {chunk} and {segment}")
+        self.folder, self.chunk, self.segment = folder, chunk, segment
         try:
             self.con = connect(folder)
             present = {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}
@@ -191,39 +219,42 @@ class BlockTables:
         times = self._blocks[1]
         return (float(times.min()), float(times.max())) if len(times) else None
 
+    def _read(self, name: str, source: str, first: int, last: int) -> pa.Table:
+        where = f"WHERE block_number BETWEEN {first} AND {last}"
+        return (
+            self.con.execute(f"SELECT * FROM {source} {where} ORDER BY {_ORDER[name]}")
+            .to_arrow_table()
+            .combine_chunks()
+        )
+
     def batches(self, after: int | None = None) -> Iterator[BlockBatch]:
-        """The blocks after block ``after`` (all when None), ``chunk`` at a time."""
+        """The blocks after block ``after`` (all when None), ``chunk`` at a time. The tables
+        are read ``segment`` chunks per query (one scan), then sliced without copying."""
         numbers, times, hashes = self._blocks
         start = 0 if after is None else int(np.searchsorted(numbers, after, side="right"))
-        for lo in range(start, len(numbers), self.chunk):
-            hi = min(lo + self.chunk, len(numbers))
-            first, last = int(numbers[lo]), int(numbers[hi - 1])
-            where = f"WHERE block_number BETWEEN {first} AND {last}"
-            tables = {
-                name: self.con.execute(f"SELECT * FROM {name} {where} ORDER BY {_ORDER[name]}")
-                .to_arrow_table()
-                .combine_chunks()
-                for name in TABLES
-            }
-            native = (
-                "native_transfers"
-                if self.has["native_transfers"]
-                else (f"({_NATIVE_FROM_TRANSACTIONS})")
-            )
-            tables["native_transfers"] = (
-                self.con.execute(
-                    f"SELECT * FROM {native} {where} ORDER BY {_ORDER['native_transfers']}"
-                )
-                .to_arrow_table()
-                .combine_chunks()
-            )
+        step = self.chunk * self.segment
+        native = (
+            "native_transfers"
+            if self.has["native_transfers"]
+            else (f"({_NATIVE_FROM_TRANSACTIONS})")
+        )
+        for seg_lo in range(start, len(numbers), step):
+            seg_hi = min(seg_lo + step, len(numbers))
+            first, last = int(numbers[seg_lo]), int(numbers[seg_hi - 1])
+            tables = {name: self._read(name, name, first, last) for name in TABLES}
+            tables["native_transfers"] = self._read("native_transfers", native, first, last)
             if self.has["logs"]:
-                tables["logs"] = (
-                    self.con.execute(f"SELECT * FROM logs {where} ORDER BY {_ORDER['logs']}")
-                    .to_arrow_table()
-                    .combine_chunks()
-                )
-            yield BlockBatch(numbers[lo:hi], times[lo:hi], hashes[lo:hi], tables)
+                tables["logs"] = self._read("logs", "logs", first, last)
+            whole = BlockBatch(numbers[seg_lo:seg_hi], times[seg_lo:seg_hi],
+                               hashes[seg_lo:seg_hi], tables)  # fmt: skip
+            for lo in range(0, seg_hi - seg_lo, self.chunk):
+                hi = min(lo + self.chunk, seg_hi - seg_lo)
+                parts = {}
+                for name, table in tables.items():
+                    a, b = int(whole.offsets[name][lo]), int(whole.offsets[name][hi])
+                    parts[name] = table.slice(a, b - a)
+                yield BlockBatch(whole.numbers[lo:hi], whole.times[lo:hi],
+                                 whole.hashes[lo:hi], parts, segment=whole)  # fmt: skip
 
 
 def replay_blocks(

@@ -56,6 +56,7 @@ class FraudExposureDetector(Detector):
         self._set = set(self.addresses)
         self._cache: OrderedDict[str, float] = OrderedDict()
         self._con: Any = None
+        self._prefetched: Any = None  # the replayed segment whose counterparties are cached
 
     def score(self, address: str) -> float | None:
         """The model's score of ``address`` from the tables, or None if it has no data there."""
@@ -107,9 +108,20 @@ class FraudExposureDetector(Detector):
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
         """Over a replayed chunk: only the blocks touching a watched address are built; their
         counterparties are scored together first (one model call), then each block evaluated."""
-        from proofmind.monitor.watch import touching
+        from proofmind.monitor.blockreplay import BlockBatch
+        from proofmind.monitor.watch import _blocks, touching
 
-        chosen = [events[i] for i in touching(events, self._set)]
+        segment = events.segment if isinstance(events, BlockBatch) else None
+        if segment is not None and segment is not self._prefetched:
+            # score the counterparties of the whole segment at once: one feature query and one
+            # model call instead of one per chunk (the cache is filled, nothing else changes)
+            self._prefetched = segment
+            ahead = _blocks(segment, touching(segment, self._set))
+            counterparties = [
+                m[1] for e in ahead if isinstance(e, BlockEvent) for m in self._moves(e)
+            ]
+            self.score_many(counterparties[: self.cache_size])
+        chosen = _blocks(events, touching(events, self._set))
         blocks = [e for e in chosen if isinstance(e, BlockEvent)]
         self.score_many([m[1] for e in blocks for m in self._moves(e)])
         alerts: list[Alert] = []

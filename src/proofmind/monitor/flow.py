@@ -203,12 +203,15 @@ class FlowAnomalyDetector(Detector):
         trees.store(counter, first_window)
         keep = self.window_size + self._seen % self.window_size
         self._recent = (self._recent + x[-keep:].tolist())[-keep:]
+        raised = []
         for k in np.flatnonzero(scores >= self.threshold).tolist():
             number = int(events.numbers[start + k])
             if self._last_alert is not None and number - self._last_alert < self.cooldown_blocks:
                 continue
             self._last_alert = number
-            alerts.append(self._alert(events[start + k], float(scores[k])))
+            raised.append(k)
+        blocks = events.events_at([start + k for k in raised])
+        alerts += [self._alert(b, float(scores[k])) for b, k in zip(blocks, raised, strict=True)]
         return alerts
 
     def to_state(self) -> dict[str, Any]:

@@ -45,6 +45,15 @@ def touching(events: Sequence[Event], addresses: set[str]) -> list[int]:
     return sorted(set(np.concatenate(blocks).tolist()))
 
 
+def _blocks(events: Sequence[Event], indexes: list[int]) -> list[Event]:
+    """The events at ``indexes``, a replayed chunk's rows converted in one go."""
+    from proofmind.monitor.blockreplay import BlockBatch
+
+    if isinstance(events, BlockBatch):
+        return list(events.events_at(indexes))
+    return [events[i] for i in indexes]
+
+
 class WatchDetector(Detector):
     """Every transaction, ether transfer or ERC-20 transfer that touches a watched address;
     a reverted transaction is its own, more severe kind (it moved nothing, but someone tried).
@@ -123,8 +132,8 @@ class WatchDetector(Detector):
         """Over a replayed chunk: only the blocks with a row touching a watched address are
         built and evaluated (the others raise nothing)."""
         alerts: list[Alert] = []
-        for i in touching(events, self._set):
-            alerts.extend(self.evaluate(events[i]))
+        for event in _blocks(events, touching(events, self._set)):
+            alerts.extend(self.evaluate(event))
         return alerts
 
     def to_state(self) -> dict[str, Any]:
