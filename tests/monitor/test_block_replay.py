@@ -261,3 +261,15 @@ def test_real_eth_fraud_history_batched_equals_loop_and_flows_are_bounded(
         )
     assert max(by_window.values()) <= 2 * detector.max_alerts
     assert len(detector._subjects) <= detector.max_subjects
+
+
+def test_confidence_intervals_match_published_values() -> None:
+    from proofmind.monitor.blockreplay import poisson_interval, wilson
+
+    # Garwood's exact 95% intervals (tables in Garwood 1936 / any statistics text)
+    assert poisson_interval(0) == pytest.approx((0.0, 3.689), abs=1e-3)
+    assert poisson_interval(1) == pytest.approx((0.0253, 5.5716), abs=1e-3)
+    assert poisson_interval(10) == pytest.approx((4.795, 18.390), abs=1e-3)
+    assert poisson_interval(400) == pytest.approx((361.8, 441.3), rel=2e-3)
+    assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-3)
+    assert wilson(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-3)

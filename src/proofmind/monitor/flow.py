@@ -291,8 +291,9 @@ class _ArrayTrees:
             [np.ones_like(below[:, :, :1]), ~np.cumsum(below, axis=2).astype(bool)[:, :, :-1]],
             axis=2,
         )
-        total = (mass * weights * counted).sum(axis=(1, 2))
-        return 1.0 - total.astype(np.float64) / float(model._max_score)
+        total = np.asarray((mass * weights * counted).sum(axis=(1, 2)), dtype=np.float64)
+        scores: NDArray[np.float64] = 1.0 - total / float(model._max_score)
+        return scores
 
     def learn(self, paths: NDArray[np.int64]) -> None:
         trees, size = self.l_mass.shape

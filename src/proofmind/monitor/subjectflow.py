@@ -163,15 +163,15 @@ class SubjectFlowDetector(Detector):
         if self.senders:
             watched = self._watched
             out: dict[str, list[Any]] = {}
-            for sender, value in zip(senders, ether, strict=True):
+            for sender, amount in zip(senders, ether, strict=True):
                 if watched is not None and sender not in watched:
                     continue
                 entry = out.get(sender)
                 if entry is None:
-                    out[sender] = [1, value]
+                    out[sender] = [1, amount]
                 else:
                     entry[0] += 1
-                    entry[1] += value
+                    entry[1] += amount
             found += [("address", s, c, v, "ETH") for s, (c, v) in out.items()]
         return found
 

@@ -31,9 +31,10 @@ def touching(events: Sequence[Event], addresses: set[str]) -> list[int]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+    from numpy.typing import NDArray
 
     wanted = pa.array(sorted(addresses), pa.string())
-    blocks: list[np.ndarray] = []
+    blocks: list[NDArray[np.int64]] = []
     for table in ("transactions", "erc20_transfers"):
         rows = events.tables[table]
         hit = pc.or_(
