@@ -66,6 +66,8 @@ class BlockBatch(Sequence[BlockEvent]):
     # the batch of consecutive blocks this one was cut from (read in one query), if any: a
     # detector may look ahead in it to fill a cache (never to raise alerts)
     segment: BlockBatch | None = None
+    base: int = 0  # the index of this batch's first block in ``segment``
+    _memo: dict[int, BlockEvent] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name, table in self.tables.items():
@@ -109,9 +111,20 @@ class BlockBatch(Sequence[BlockEvent]):
         return self._event(i, lambda n, lo, hi: self.tables[n].slice(lo, hi - lo).to_pylist())
 
     def events_at(self, indexes: Sequence[int]) -> list[BlockEvent]:
-        """The blocks at ``indexes`` (ascending), their rows converted in one go."""
-        if "events" in self.__dict__ or len(indexes) > len(self) // 4:
+        """The blocks at ``indexes`` (ascending), their rows converted in one go; a block
+        converted once (for another detector, or through the segment) is not converted again."""
+        if "events" in self.__dict__:
             return [self.events[i] for i in indexes]
+        if self.segment is not None:
+            return self.segment.events_at([self.base + i for i in indexes])
+        todo = sorted({i for i in indexes if i not in self._memo})
+        for i, event in zip(todo, self._convert(todo), strict=True):
+            self._memo[i] = event
+        return [self._memo[i] for i in indexes]
+
+    def _convert(self, indexes: Sequence[int]) -> list[BlockEvent]:
+        if not indexes:
+            return []
         chosen = np.asarray(indexes, dtype=np.int64)
         rows: dict[str, list[dict[str, Any]]] = {}
         starts: dict[str, NDArray[np.int64]] = {}
@@ -254,7 +267,8 @@ class BlockTables:
                     a, b = int(whole.offsets[name][lo]), int(whole.offsets[name][hi])
                     parts[name] = table.slice(a, b - a)
                 yield BlockBatch(whole.numbers[lo:hi], whole.times[lo:hi],
-                                 whole.hashes[lo:hi], parts, segment=whole)  # fmt: skip
+                                 whole.hashes[lo:hi], parts, segment=whole,
+                                 base=lo)  # fmt: skip
 
 
 def replay_blocks(
