@@ -111,6 +111,7 @@ class FlowAnomalyDetector(Detector):
         self._seen = 0
         self._recent: list[list[float]] = []  # features since the previous window began
         self._last_alert: int | None = None
+        self._arrays: _ArrayTrees | None = None  # the trees as arrays while replaying in batches
 
     def _trees(self) -> Any:
         if self._model is None:
@@ -137,6 +138,9 @@ class FlowAnomalyDetector(Detector):
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, BlockEvent):
             return []
+        if self._arrays is not None:  # the batched path's masses, back into river's nodes
+            self._arrays.store()
+            self._arrays = None
         features = block_features(event)[0]
         warm = self._seen >= 2 * self.window_size
         score = float(self._trees().score_one(features)) if warm else 0.0
@@ -182,7 +186,9 @@ class FlowAnomalyDetector(Detector):
             alerts += self.evaluate(events[0])
             start = 1
         x = batch_features(events)[start:]
-        trees = _ArrayTrees(self._trees())
+        if self._arrays is None:
+            self._arrays = _ArrayTrees(self._trees())
+        trees = self._arrays
         model, window = self._trees(), self.window_size
         counter, first_window = int(model.counter), bool(model._first_window)
         paths = trees.paths(x)
@@ -200,7 +206,8 @@ class FlowAnomalyDetector(Detector):
                 trees.pivot()
                 counter, first_window = 0, False
             row = end
-        trees.store(counter, first_window)
+        # the masses stay in the arrays until a row-by-row call needs the river model's
+        model.counter, model._first_window = counter, first_window
         keep = self.window_size + self._seen % self.window_size
         self._recent = (self._recent + x[-keep:].tolist())[-keep:]
         raised = []
@@ -304,11 +311,10 @@ class _ArrayTrees:
         self.r_mass = self.l_mass
         self.l_mass = np.zeros_like(self.r_mass)
 
-    def store(self, counter: int, first_window: bool) -> None:
+    def store(self) -> None:
         for t, order in enumerate(self.nodes):
             for h, node in enumerate(order):
                 node.l_mass, node.r_mass = int(self.l_mass[t, h]), int(self.r_mass[t, h])
-        self.model.counter, self.model._first_window = counter, first_window
 
 
 def _log1p(values: NDArray[Any]) -> NDArray[np.float64]:
