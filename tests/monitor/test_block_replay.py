@@ -251,14 +251,25 @@ def test_real_eth_fraud_history_batched_equals_loop_and_flows_are_bounded(
     tables = BlockTables(tmp_path / "data", chunk=5000, segment=2)
     first = list(tables.batches())[:4]  # 20,000 real blocks (the loop path is slow)
     # held-out accounts with a short history in these blocks (the loop path scores each
-    # counterparty with its own feature query: a long history would take minutes)
+    # counterparty with its own feature query: a long history would take minutes), some of
+    # them exposed (found by a first batched pass over all held-out accounts)
     moves: dict[str, int] = {}
     for batch in first:
         for event in batch:
             for tx in event.transactions:
                 for address in (tx["from_address"], tx["to_address"]):
                     moves[address] = moves.get(address, 0) + 1
-    watched = sorted(a for a in labels if a not in train and 2 <= moves.get(a, 0) <= 6)[:8]
+    held_out = sorted(a for a in labels if a not in train)
+    survey = load_detectors(
+        ["fraud-exposure"],
+        {"fraud-exposure": {"addresses": held_out, "model": str(tmp_path / "m.txt"),
+                            "data": str(tmp_path / "data")}},
+    )  # fmt: skip
+    exposed = {a.subject for a in replay_blocks(first, survey)}
+    short = [a for a in held_out if 2 <= moves.get(a, 0) <= 20]
+    quiet = [a for a in short if a not in exposed]
+    watched = sorted([a for a in short if a in exposed][:3] + quiet[:3])
+    assert any(a in exposed for a in watched)
     params: dict[str, dict[str, object]] = {
         "watch": {"addresses": watched},
         "fraud-exposure": {"addresses": watched, "model": str(tmp_path / "m.txt"),
