@@ -25,7 +25,7 @@ _MISSING = -1.0
 class FraudExposureDetector(Detector):
     """Parameters: ``addresses`` (the watched list), ``model`` (a `fraud train` model file),
     ``data`` (the canonical chain tables the features come from), ``threshold`` (0.5),
-    ``min_wei`` (ignore smaller ether moves), ``cache`` (scores kept, 10,000)."""
+    ``min_wei`` (ignore smaller ether moves), ``cache`` (scores kept, 50,000)."""
 
     name: ClassVar[str] = "fraud-exposure"
     events: ClassVar[tuple[str, ...]] = ("block",)
@@ -38,7 +38,7 @@ class FraudExposureDetector(Detector):
         data: str,
         threshold: float = 0.5,
         min_wei: int = 0,
-        cache: int = 10_000,
+        cache: int = 50_000,
     ) -> None:
         from proofmind.intel.fraud import load_model, require_data
 
