@@ -106,6 +106,7 @@ def run_block_replay(
     if after is not None:
         err.print(f"resuming after block {after:,} (from {state_path})")
     last = [after]
+    done = [0]
     started = time.perf_counter()
     with Progress(
         TextColumn("replay"),
@@ -122,11 +123,12 @@ def run_block_replay(
         def advance(batch: Any) -> None:
             bar.advance(task, len(batch))
             last[0] = int(batch.numbers[-1])
+            done[0] += len(batch)
 
         alerts = replay_blocks(tables.batches(after), detectors, on_batch=advance)
     elapsed = time.perf_counter() - started
     console.print(
-        f"{rows:,} rows (transactions + transfers) in {total:,} blocks, {len(alerts):,} alerts "
+        f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks, {len(alerts):,} alerts "
         f"in {elapsed:.2f} s ({rows / max(elapsed, 1e-9):,.0f} rows/s)"
     )
     if out is not None:
