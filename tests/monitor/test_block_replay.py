@@ -27,6 +27,7 @@ needs_shared = pytest.mark.skipif(
 )
 TOKEN = "0x" + "70" * 20
 FUNDER = "0x" + "f0" * 20
+USER = f"0x{7:040x}"  # one of the 30 ordinary users
 
 
 def _addr(n: int) -> str:
@@ -36,7 +37,8 @@ def _addr(n: int) -> str:
 def _write_tables(folder: Path, blocks: int, seed: int = 3, burst: int | None = None) -> None:
     """Constructed canonical tables: per block a few small ether transfers among 30 users, a
     reverted transaction now and then, and 1-3 transfers of one token; ``burst``: that block
-    has 40 large token transfers and a funder seeding 15 fresh addresses with 30 ETH each."""
+    has 40 large token transfers, a funder seeding 15 fresh addresses with 30 ETH each, and
+    one of the users (``USER``) sending 8 transfers of 120 ETH."""
     rng = random.Random(seed)
     txs: list[dict[str, object]] = []
     transfers: list[dict[str, object]] = []
@@ -46,6 +48,7 @@ def _write_tables(folder: Path, blocks: int, seed: int = 3, burst: int | None = 
                  for _ in range(rng.randint(1, 3))]  # fmt: skip
         if burst is not None and number == 1000 + burst:
             moves += [(FUNDER, _addr(10**6 + k), 30.0) for k in range(15)]
+            moves += [(USER, _addr(2 * 10**6 + k), 120.0) for k in range(8)]
         for index, (sender, receiver, ether) in enumerate(moves):
             txs.append(
                 {
@@ -121,12 +124,14 @@ def test_an_injected_token_burst_is_flagged_and_steady_flow_is_not(tmp_path: Pat
     _write_tables(tmp_path / "burst", 600, burst=500)
     # the funder of the burst is new: in its own warm-up, it raises nothing (the fan-out
     # detector is the one for fresh funders)
-    for name, expect in (("steady", []), ("burst", [(1500, TOKEN)])):
+    for name, expect in (("steady", []), ("burst", [(1500, TOKEN), (1500, USER)])):
         detector = SubjectFlowDetector()
         alerts = replay_blocks(BlockTables(tmp_path / name).batches(), [detector])
         assert sorted((a.block, a.subject) for a in alerts) == sorted(expect), name
     token_alert = next(a for a in alerts if a.kind == "token-flow")
     assert token_alert.evidence["count"] == 40 and token_alert.score >= 6
+    user_alert = next(a for a in alerts if a.kind == "address-flow")
+    assert user_alert.evidence["count"] >= 8 and user_alert.evidence["volume"] >= 960
 
 
 def test_subject_flow_warm_up_alert_budget_and_memory_bound() -> None:
@@ -171,10 +176,10 @@ def test_replay_command_writes_alerts_and_resumes_from_state(
     assert code == 0
     printed = capsys.readouterr().out
     whole = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [(a["block"], a["subject"]) for a in whole] == [(1500, TOKEN)]
+    assert [(a["block"], a["subject"]) for a in whole] == [(1500, TOKEN), (1500, USER)]
     scored = printed[printed.index("scored: all block alerts") :]
     summary = json.loads(scored[scored.index("{") : scored.rindex("}") + 1])
-    assert summary["events"] == 2 and summary["detected"] == 1 and summary["false_alerts"] == 0
+    assert summary["events"] == 2 and summary["detected"] == 1 and summary["false_alerts"] == 1
     # the same history in two folders, replayed in turn through --state: the same alerts
     table = pq.read_table(tmp_path / "all" / "transactions" / "block_range=0" / "p.parquet")
     transfers = pq.read_table(tmp_path / "all" / "erc20_transfers" / "block_range=0" / "p.parquet")
