@@ -275,29 +275,31 @@ class _ArrayTrees:
 
     def paths(self, x: NDArray[np.float64]) -> NDArray[np.int64]:
         """(rows, trees, height + 1) heap indexes of the nodes each row walks through."""
-        rows, trees = x.shape[0], self.feature.shape[0]
+        rows, (trees, size) = x.shape[0], self.feature.shape
+        feature, threshold = self.feature.ravel(), self.threshold.ravel()
+        base = (np.arange(trees, dtype=np.int64) * size)[None, :]
+        values = np.ascontiguousarray(x).ravel()
+        row_base = (np.arange(rows, dtype=np.int64) * x.shape[1])[:, None]
         out = np.zeros((rows, trees, self.height + 1), dtype=np.int64)
-        tree = np.arange(trees)[None, :]
         index = np.zeros((rows, trees), dtype=np.int64)
         for depth in range(self.height):
-            feature = self.feature[tree, index]
-            value = np.take_along_axis(x, feature, axis=1)
-            index = 2 * index + 1 + (value >= self.threshold[tree, index])
+            node = base + index
+            value = values.take(row_base + feature.take(node))
+            index = 2 * index + 1 + (value >= threshold.take(node))
             out[:, :, depth + 1] = index
         return out
 
     def scores(self, paths: NDArray[np.int64]) -> NDArray[np.float64]:
         """river's score_one of each row against the current reference masses."""
         model = self.model
-        tree = np.arange(paths.shape[1])[None, :, None]
-        mass = self.r_mass[tree, paths]  # (rows, trees, depth)
+        trees, size = self.r_mass.shape
+        base = (np.arange(trees, dtype=np.int64) * size)[None, :, None]
+        mass = self.r_mass.ravel().take(base + paths)  # (rows, trees, depth)
         weights = 2 ** np.arange(self.height + 1, dtype=np.int64)
         below = mass < model.size_limit
         # a node counts up to and including the first one under the size limit
-        counted = np.concatenate(
-            [np.ones_like(below[:, :, :1]), ~np.cumsum(below, axis=2).astype(bool)[:, :, :-1]],
-            axis=2,
-        )
+        last = np.where(below.any(axis=2), below.argmax(axis=2), self.height)
+        counted = np.arange(self.height + 1)[None, None, :] <= last[:, :, None]
         total = np.asarray((mass * weights * counted).sum(axis=(1, 2)), dtype=np.float64)
         scores: NDArray[np.float64] = 1.0 - total / float(model._max_score)
         return scores
