@@ -312,3 +312,16 @@ def test_confidence_intervals_match_published_values() -> None:
     assert poisson_interval(400) == pytest.approx((361.8, 441.3), rel=2e-3)
     assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-3)
     assert wilson(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-3)
+
+
+def test_subject_flow_on_a_watch_list_batched_equals_loop(tmp_path: Path) -> None:
+    _write_tables(tmp_path / "data", 400, burst=300)
+    params = {"addresses": [USER, _addr(9)], "tokens": False, "warmup": 5, "threshold": 2.0}
+    loop, batched = SubjectFlowDetector(**params), SubjectFlowDetector(**params)  # type: ignore[arg-type]
+    tables = BlockTables(tmp_path / "data", chunk=50)
+    expected = replay_blocks(tables.batches(), [loop], batched=False)
+    assert replay_blocks(tables.batches(), [batched]) == expected
+    assert {a.subject for a in expected} <= {USER, _addr(9)} and (1300, USER) in {
+        (a.block, a.subject) for a in expected
+    }
+    assert loop.to_state() == batched.to_state()

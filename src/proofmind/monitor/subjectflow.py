@@ -178,11 +178,12 @@ class SubjectFlowDetector(Detector):
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, BlockEvent):
             return []
+        sent = [t for t in event.native_transfers if t["from_address"] is not None]  # not genesis
         flows = self._flows(
             [str(t.get("token") or "") for t in event.erc20_transfers],
             [str(t.get("value") or "0") for t in event.erc20_transfers],
-            [str(t["from_address"]) for t in event.native_transfers],
-            [int(t.get("value_wei") or 0) / 1e18 for t in event.native_transfers],
+            [str(t["from_address"]) for t in sent],
+            [int(t.get("value_wei") or 0) / 1e18 for t in sent],
         )
         alerts = []
         for kind, subject, count, volume, unit in flows:
@@ -196,27 +197,53 @@ class SubjectFlowDetector(Detector):
 
         if not isinstance(events, BlockBatch):
             return super().evaluate_many(events)
+        import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
         erc20, native = events.tables["erc20_transfers"], events.tables["native_transfers"]
-        tokens = erc20.column("token").fill_null("").to_pylist()
-        values = erc20.column("value").fill_null("0").to_pylist()
-        senders = native.column("from_address").cast(pa.string()).to_pylist()
-        wei = native.column("value_wei").fill_null(0).cast(pa.string())
-        ether = (pc.cast(wei, pa.float64()).to_numpy(zero_copy_only=False) / 1e18).tolist()
-        off_t, off_n = events.offsets["erc20_transfers"], events.offsets["native_transfers"]
-        alerts = []
-        for i in range(len(events)):
-            t0, t1, n0, n1 = int(off_t[i]), int(off_t[i + 1]), int(off_n[i]), int(off_n[i + 1])
-            if t0 == t1 and n0 == n1:
+        groups: list[tuple[Any, ...]] = []  # (block, kind order, first row, kind, subjects, …)
+        if self.tokens and erc20.num_rows:
+            tokens = erc20.column("token").fill_null("").cast(pa.string())
+            values = pc.cast(erc20.column("value").fill_null("0"), pa.float64())
+            groups.append(("token", 0, events.block_of_rows("erc20_transfers"), tokens,
+                           values.to_numpy(zero_copy_only=False), "base units"))  # fmt: skip
+        if self.senders and native.num_rows:
+            senders = native.column("from_address").cast(pa.string())
+            wei = native.column("value_wei").fill_null(0).cast(pa.string())
+            ether = pc.cast(wei, pa.float64()).to_numpy(zero_copy_only=False) / 1e18
+            block = events.block_of_rows("native_transfers")
+            keep = pc.is_valid(senders)  # a genesis allocation has no sender
+            if self._watched is not None:
+                watched = pa.array(sorted(self._watched), pa.string())
+                keep = pc.and_(keep, pc.is_in(senders, value_set=watched))
+            mask = keep.fill_null(False).to_numpy(zero_copy_only=False)
+            senders, ether, block = senders.filter(pa.array(mask)), ether[mask], block[mask]
+            groups.append(("address", 1, block, senders, ether, "ETH"))
+        flows: list[tuple[int, int, int, str, str, int, float, str]] = []
+        for kind, order, block, names, amounts, unit in groups:
+            if not len(block):
                 continue
-            flows = self._flows(tokens[t0:t1], values[t0:t1], senders[n0:n1], ether[n0:n1])
-            number, time = int(events.numbers[i]), float(events.times[i])
-            for kind, subject, count, volume, unit in flows:
-                alert = self._observe(kind, subject, count, volume, number, time, unit)
-                if alert is not None:
-                    alerts.append(alert)
+            encoded = pc.dictionary_encode(pa.concat_arrays(names.chunks) if isinstance(
+                names, pa.ChunkedArray) else names)  # fmt: skip
+            dictionary = encoded.dictionary.to_pylist()
+            code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            key = block.astype(np.int64) * (len(dictionary) + 1) + code
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            counts = np.bincount(inverse)
+            volumes = np.zeros(len(first), dtype=np.float64)
+            np.add.at(volumes, inverse, amounts)  # in row order, as the loop adds them
+            for g, row in enumerate(first.tolist()):
+                flows.append((int(block[row]), order, row, kind, dictionary[int(code[row])],
+                              int(counts[g]), float(volumes[g]), unit))  # fmt: skip
+        flows.sort(key=lambda f: f[:3])
+        alerts = []
+        numbers, times = events.numbers, events.times
+        for i, _, _, kind, subject, count, volume, unit in flows:
+            alert = self._observe(kind, subject, count, volume, int(numbers[i]),
+                                  float(times[i]), unit)  # fmt: skip
+            if alert is not None:
+                alerts.append(alert)
         return alerts
 
     # -- state -------------------------------------------------------------------------
