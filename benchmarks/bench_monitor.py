@@ -13,8 +13,11 @@ sample is pushed: its warm-up in batches, then N rounds one per transaction up t
 22 June 2022 dip; for each alert, the latency from the moment the poller first sees the block
 holding the round that triggers it to the moment the webhook receiver has the alert.
 
-Replay: `monitor replay`'s detectors (depeg, feed-health) over the token price history, rows per
-second, against DuckDB reading and aggregating the same file (the speed limit of a scan).
+Replay: `monitor replay` with every installed price detector (depeg, feed-health, ratio over
+stablecoin/USDC pairs, volatility) over the token price history, reading the file included, rows
+per second, against DuckDB reading and aggregating the same file (the speed limit of a scan);
+the two alternate --repeats times and the medians are compared. --streaming also times the
+row-by-row path and checks that it gives the same alerts.
 
 Block replay (block_replay_speed): `monitor replay` over the eth_fraud tables ingested by
 `proofmind ingest etherscan` (done first, not timed), with every block detector on: watch and
@@ -25,7 +28,7 @@ the detectors read (median of three scans). Detector construction and river's im
 timed; reading the tables, rebuilding the blocks and all detector work are.
 
 Usage: python benchmarks/bench_monitor.py [--alerts 60] [--feed-rounds 40] [--prices PRICES.csv.gz]
-                                          [--block-data DIR] [--parts latency,feed,replay,blocks]
+         [--repeats 3] [--streaming] [--block-data DIR] [--only latency|feed|replay|blocks]
 """
 
 from __future__ import annotations
@@ -219,27 +222,76 @@ def feed_latency(rounds: int) -> None:
         print(f"  {detector}: round {round_id}, block {block}: {wait:.3f} s = {wait:.2f} blocks")
 
 
-def replay_speed(prices: Path) -> None:
+# the ratio detector's pairs: stablecoins priced in USDC (a depeg seen without the
+# aggregator's USD quote in between), as shipped for `monitor replay --params @...`
+PARAMS = Path(__file__).resolve().parents[1] / "src/proofmind/monitor/data/stablecoin_pairs.json"
+
+
+def price_detectors() -> list[str]:
+    """Every installed detector that takes prices: the benchmark leaves none out."""
+    from proofmind.monitor.registry import available, detector_class
+
+    return sorted(n for n in available() if "price" in detector_class(n).events)
+
+
+def replay_speed(prices: Path, repeats: int, streaming: bool) -> None:
     import duckdb
 
     from proofmind.monitor.prices import read_prices
     from proofmind.monitor.registry import load_detectors
-    from proofmind.monitor.replay import replay
+    from proofmind.monitor.replay import replay, replay_streaming
 
-    started = time.perf_counter()
-    count = duckdb.sql(
-        f"SELECT count(*), sum(usd_price), count(DISTINCT symbol) FROM read_csv('{prices}')"
-    ).fetchone()
-    scan = time.perf_counter() - started
-    rows = int(count[0]) if count else 0
-    started = time.perf_counter()
+    names = price_detectors()
+    params = json.loads(PARAMS.read_text(encoding="utf-8"))
+    scans, takes, alerts = [], [], []
+    scan_cpu, take_cpu = [], []  # CPU seconds (all threads): less sensitive to a busy machine
+    rows = 0
+    for _ in range(repeats):  # alternate, so both see the same load on a shared machine
+        started, cpu = time.perf_counter(), time.process_time()
+        count = duckdb.sql(
+            f"SELECT count(*), sum(usd_price), count(DISTINCT symbol) FROM read_csv('{prices}')"
+        ).fetchone()
+        scans.append(time.perf_counter() - started)
+        scan_cpu.append(time.process_time() - cpu)
+        rows = int(count[0]) if count else 0
+        started, cpu = time.perf_counter(), time.process_time()
+        series = read_prices(prices)
+        read = time.perf_counter() - started
+        detectors = load_detectors(names, params)
+        alerts = replay(series, detectors)
+        takes.append(time.perf_counter() - started)
+        take_cpu.append(time.process_time() - cpu)
+        print(f"  run: DuckDB scan {scans[-1]:.2f} s; replay {takes[-1]:.2f} s (reading "
+              f"{read:.2f} s) -> {scans[-1] / takes[-1]:.0%}")  # fmt: skip
+    scan, took = statistics.median(scans), statistics.median(takes)
+    kinds: dict[str, int] = {}
+    for alert in alerts:
+        kinds[alert.detector] = kinds.get(alert.detector, 0) + 1
+    pairs = len(params["ratio"]["pairs"])
+    print(f"replay of {rows:,} prices with {' + '.join(names)} (ratio: {pairs} pairs), "
+          f"reading the file included, median of {repeats}: {took:.2f} s "
+          f"({rows / took:,.0f} rows/s; alerts {kinds})")  # fmt: skip
+    print(f"DuckDB scan of the same file, median of {repeats}: {scan:.2f} s "
+          f"({rows / scan:,.0f} rows/s); replay at {scan / took:.0%} of the scan")  # fmt: skip
+    cpu_scan, cpu_take = statistics.median(scan_cpu), statistics.median(take_cpu)
+    print(f"CPU time (all threads), medians: DuckDB scan {cpu_scan:.2f} s, "
+          f"replay {cpu_take:.2f} s: {cpu_scan / cpu_take:.0%} of the scan's")  # fmt: skip
     series = read_prices(prices)
-    alerts = replay(series, load_detectors(["depeg", "feed-health"]))
-    took = time.perf_counter() - started
-    print(f"replay of {rows:,} prices with depeg + feed-health: {took:.2f} s "
-          f"({rows / took:,.0f} rows/s, {len(alerts)} alerts)")  # fmt: skip
-    print(f"DuckDB scan of the same file: {scan:.2f} s ({rows / scan:,.0f} rows/s); "
-          f"replay at {scan / took:.0%} of the scan")  # fmt: skip
+    started = time.perf_counter()
+    batch = series.batch()
+    parts = [f"columns per asset {time.perf_counter() - started:.2f} s"]
+    for detector in load_detectors(names, params):
+        started = time.perf_counter()
+        detector.evaluate_many(batch)
+        parts.append(f"{detector.name} {time.perf_counter() - started:.2f} s")
+    print(f"where the time goes (one more run, reading excluded): {', '.join(parts)}")
+    if streaming:
+        started = time.perf_counter()
+        reference = replay_streaming(series, load_detectors(names, params))
+        slow = time.perf_counter() - started
+        print(f"row-by-row replay (evaluate per price, reading excluded): {slow:.2f} s "
+              f"({rows / slow:,.0f} rows/s); same alerts as the batched path: "
+              f"{reference == alerts}")  # fmt: skip
 
 
 def block_replay_speed(data: Path | None) -> None:
@@ -272,9 +324,9 @@ def block_replay_speed(data: Path | None) -> None:
         detectors = load_detectors(names, params)
         import river.anomaly  # noqa: F401  (imported once per process, not per replay)
 
-        scans = []
+        scans, scan_cpu = [], []
         for _ in range(3):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             scan_con = connect(data)
             tx = scan_con.execute(
                 "SELECT count(*), sum(value_wei), count(DISTINCT from_address), "
@@ -288,14 +340,15 @@ def block_replay_speed(data: Path | None) -> None:
                 "FROM erc20_transfers"
             ).fetchone()
             scans.append(time.perf_counter() - started)
+            scan_cpu.append(time.process_time() - cpu)
             scan_con.close()
         assert tx is not None and tr is not None
         rows = int(tx[0]) + int(tr[0])
         scan = statistics.median(scans)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         tables = BlockTables(data)
         alerts = replay_blocks(tables.batches(), detectors)
-        took = time.perf_counter() - started
+        took, took_cpu = time.perf_counter() - started, time.process_time() - cpu
         con.close()
     counts: dict[str, int] = {}
     for alert in alerts:
@@ -304,6 +357,9 @@ def block_replay_speed(data: Path | None) -> None:
           f"{took:.2f} s ({rows / took:,.0f} rows/s); alerts {counts}")  # fmt: skip
     print(f"DuckDB scan of the same tables (median of 3): {scan:.3f} s ({rows / scan:,.0f} "
           f"rows/s); replay at {scan / took:.1%} of the scan")  # fmt: skip
+    cpu_scan = statistics.median(scan_cpu)
+    print(f"CPU time (all threads): replay {took_cpu:.2f} s, scan {cpu_scan:.3f} s; replay at "
+          f"{cpu_scan / took_cpu:.1%} of the scan")  # fmt: skip
 
 
 def main() -> None:
@@ -311,21 +367,24 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=60)
     parser.add_argument("--prices", type=Path, default=PRICES)
     parser.add_argument("--feed-rounds", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3, help="replay / scan pairs to run")
+    parser.add_argument("--streaming", action="store_true", help="also time row-by-row replay")
     parser.add_argument("--block-data", type=Path, default=None,
                         help="ingested eth_fraud tables (default: ingest them first)")  # fmt: skip
-    parser.add_argument("--parts", default="latency,feed,replay,blocks")
+    parser.add_argument(
+        "--only", choices=("latency", "feed", "replay", "blocks"), help="run one part"
+    )
     opts = parser.parse_args()
-    parts = set(opts.parts.split(","))
-    if "latency" in parts:
+    if opts.only in (None, "latency"):
         latency(opts.alerts)
-    if "feed" in parts and opts.feed_rounds:
+    if opts.feed_rounds and opts.only in (None, "feed"):
         feed_latency(opts.feed_rounds)
-    if "replay" in parts:
+    if opts.only in (None, "replay"):
         if opts.prices.is_file():
-            replay_speed(opts.prices)
+            replay_speed(opts.prices, opts.repeats, opts.streaming)
         else:
             print(f"replay: {opts.prices} is absent, skipped")
-    if "blocks" in parts:
+    if opts.only in (None, "blocks"):
         if (ETH_FRAUD / "labels.csv").is_file():
             block_replay_speed(opts.block_data)
         else:

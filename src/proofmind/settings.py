@@ -201,6 +201,17 @@ class ApiSettings(ComponentSettings):
         default=50.0, gt=0, description="requests per second per API key (or per client address)"
     )
     rate_burst: int = Field(default=200, ge=1, description="requests allowed at once")
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        default="auto",
+        description="the event loop of `proofmind serve`: auto (uvloop when installed), "
+        "uvloop or asyncio",
+    )
+    record_cache_mb: float = Field(
+        default=32.0,
+        ge=0,
+        description="memory for answers to GET /api/v1/records/{ref} kept between writes to the "
+        "workspace (0: none)",
+    )
     sse_poll_seconds: float = Field(
         default=0.2, gt=0, le=5, description="how often the alert stream looks for new alerts"
     )

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from proofmind.app.apikeys import create_key
-from proofmind.app.hosting import oracle_service
+from proofmind.app.hosting import oracle_service, run_loop
 from proofmind.app.runner import Supervisor
 from proofmind.chain.base import Chain
 from proofmind.client import ApiError
@@ -83,7 +83,7 @@ def test_models_requests_and_status(
         shutdown.set()
         await asyncio.wait_for(runner, 10)
 
-    asyncio.run(serve_until_proposed())
+    run_loop(serve_until_proposed)  # on the event loop `proofmind serve` runs (uvloop)
     assert supervisor.status["oracle-node"].restarts == 0
     answered = api.oracle_request(request_id)
     assert answered["output"] and answered["challenge_ends"] > 0

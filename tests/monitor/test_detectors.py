@@ -115,6 +115,85 @@ def test_a_lasting_depeg_of_most_stablecoins_at_once_still_alerts_after_four_hou
     assert all(4 * HOUR <= a.time - 20 * 24 * HOUR <= 6 * HOUR for a in alerts)
 
 
+def test_a_dip_that_is_already_back_on_peg_does_not_alert() -> None:
+    # two prices 2.8% low, then back: the median of three is still low at the third price,
+    # but an alert saying the asset trades below its peg would already be untrue
+    dip = {20 * 24: 0.972, 20 * 24 + 1: 0.971}
+    series = with_prices(stable("USDX", 30 * 24), dip)
+    assert run(DepegDetector(), series) == []
+    assert len(run(DepegDetector(confirm_latest=False), series)) == 1  # what it used to do
+
+
+def noisy_feed(subject: str, hours: int, seed: int = 7) -> list[PriceObservation]:
+    """A thin feed: near the peg, but every three days a 2.2-2.8% dip for two or three hours
+    that comes back by itself (the shape sUSD's and FEI's hourly prices show)."""
+    rng = random.Random(seed)
+    series = stable(subject, hours, seed)
+    blips: dict[int, float] = {}
+    for start in range(3 * 24 + 5, hours - 24, 3 * 24):
+        for h in range(start, start + rng.choice([2, 3])):
+            blips[h] = 1 - rng.uniform(0.022, 0.028)
+    return with_prices(series, blips)
+
+
+def test_a_noisy_thin_feed_with_routine_short_dips_does_not_alert() -> None:
+    series = noisy_feed("THIN", 60 * 24)
+    detector = DepegDetector()
+    assert run(detector, series) == []
+    state = detector.to_state()["assets"]["THIN"]
+    assert state["pegged"] is True  # it is watched, its dips are just too small and short
+    # without the noise-aware rule the same feed raises alerts
+    assert run(DepegDetector(noisy_fraction=2.0), noisy_feed("THIN", 60 * 24)) != []
+
+
+@pytest.mark.parametrize("level", [0.95, 0.96])
+def test_a_sharp_depeg_on_a_noisy_feed_alerts_within_three_hours(level: float) -> None:
+    start = 40 * 24 + 10
+    series = noisy_feed("THIN", 60 * 24)
+    series = with_prices(series, {h: level for h in range(start, start + 48)})
+    alerts = run(DepegDetector(), series)
+    assert len(alerts) == 1
+    assert 0 < alerts[0].time - series[start].time <= 3 * HOUR
+
+
+def test_a_depeg_on_a_noisy_feed_with_prints_back_at_the_peg_still_alerts() -> None:
+    # a thin feed switching between quotes: every third price of the depeg is back at $1
+    start = 40 * 24 + 10
+    series = noisy_feed("THIN", 60 * 24)
+    depeg = {h: 0.96 for h in range(start, start + 48) if (h - start) % 3 != 2}
+    alerts = run(DepegDetector(), with_prices(series, depeg))
+    assert len(alerts) == 1
+    assert 0 < alerts[0].time - series[start].time <= 4 * HOUR
+
+
+def test_a_shallow_lasting_depeg_on_a_noisy_feed_alerts_later_but_alerts() -> None:
+    start = 40 * 24 + 10
+    series = noisy_feed("THIN", 60 * 24)
+    series = with_prices(series, {h: 0.975 for h in range(start, start + 24)})
+    alerts = run(DepegDetector(), series)
+    assert len(alerts) == 1  # 0.5% beyond the threshold per hour: 0.02 after four hours
+    assert 3 * HOUR < alerts[0].time - series[start].time <= 6 * HOUR
+    # the same shallow depeg on a quiet feed alerts at the usual two hours
+    quiet = with_prices(stable("QUIET", 60 * 24), {h: 0.975 for h in range(start, start + 24)})
+    alerts = run(DepegDetector(), quiet)
+    assert len(alerts) == 1 and alerts[0].time - quiet[start].time <= 3 * HOUR
+
+
+def test_state_saved_before_the_noise_count_is_restored() -> None:
+    series = with_prices(stable("USDX", 30 * 24), {h: 0.95 for h in range(25 * 24, 26 * 24)})
+    detector = DepegDetector()
+    run(detector, series[: 20 * 24])
+    state = json.loads(json.dumps(detector.to_state()))
+    old = state["assets"]["USDX"]
+    old["buckets"] = [b[:3] for b in old["buckets"]]  # that format had no off-peg count
+    for key in ("off", "run", "area"):
+        del old[key]
+    restored = DepegDetector.from_state(state)
+    alerts = run(restored, series[20 * 24 :])
+    assert [a.time for a in alerts] == [a.time for a in run(DepegDetector(), series)]
+    assert all(len(b) == 4 for b in restored.to_state()["assets"]["USDX"]["buckets"])
+
+
 def test_a_feed_that_goes_quiet_beyond_its_heartbeat_is_stale() -> None:
     series = [o for o in stable("USDY", 100) if not 40 <= o.time / HOUR < 52]
     configured = run(FeedHealthDetector(heartbeats={"USDY": 3 * HOUR}), series)

@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from proofmind import __version__
 from proofmind.api import dashboard, problems
+from proofmind.api.cache import RecordCache
 from proofmind.api.guards import BodyLimit, RequestMetrics
 from proofmind.api.routes import (
     agents,
@@ -70,7 +71,12 @@ def create_app(
     app.include_router(v1)
     app.include_router(system.router)
     dashboard.install(app)
-    # outermost last: metrics see every answer, the body limit runs before anything reads
+    # outermost last: metrics see every answer, the body limit runs before anything reads,
+    # CORS headers go on cached answers too; every middleware is plain ASGI (no
+    # BaseHTTPMiddleware: no task or memory stream per request)
+    app.add_middleware(
+        RecordCache, services=services, max_bytes=int(settings.record_cache_mb * 2**20)
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

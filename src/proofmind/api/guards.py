@@ -105,8 +105,7 @@ class RateLimiter:
             return (1 - bucket.tokens) / self.rate
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+def _bearer(header: str | None) -> str | None:
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
@@ -121,8 +120,13 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
-def _caller(request: Request, services: Services, *, required: bool) -> ApiKey | None:
-    token = _bearer(request)
+def authorize(
+    services: Services, authorization: str | None, host: str, *, required: bool
+) -> ApiKey | None:
+    """The caller's key (None: no key given and none ``required``), after the per-caller rate
+    limit; :class:`ApiProblem` 401 / 429 otherwise. ``authorization``: the request's
+    Authorization header; ``host``: the client's address."""
+    token = _bearer(authorization)
     key = None
     if token is not None:
         key = check_key(services.workspace.state, token)
@@ -142,7 +146,6 @@ def _caller(request: Request, services: Services, *, required: bool) -> ApiKey |
             slug="missing-credentials",
             headers={"WWW-Authenticate": 'Bearer realm="proofmind"'},
         )
-    host = request.client.host if request.client else "-"
     who = f"key:{key.id}" if key is not None else f"ip:{host}"
     wait = services.limiter.take(who)
     if wait > 0:
@@ -154,6 +157,12 @@ def _caller(request: Request, services: Services, *, required: bool) -> ApiKey |
             slug="rate-limited",
             headers={"Retry-After": str(max(1, round(wait + 0.5)))},
         )
+    return key
+
+
+def _caller(request: Request, services: Services, *, required: bool) -> ApiKey | None:
+    host = request.client.host if request.client else "-"
+    key = authorize(services, request.headers.get("authorization"), host, required=required)
     request.state.api_key = key
     return key
 
@@ -216,6 +225,9 @@ class RequestMetrics:
 
 def _template(scope: Scope) -> str:
     """The matched route with its parameters as ``{name}`` (ids never become label values)."""
+    answered: str | None = scope.get("proofmind.route")  # answered before routing (a cache)
+    if answered is not None:
+        return answered
     if scope.get("route") is None:
         return "unmatched"
     params: dict[str, Any] = scope.get("path_params") or {}
@@ -228,6 +240,7 @@ __all__ = [
     "BodyLimit",
     "RateLimiter",
     "RequestMetrics",
+    "authorize",
     "read_access",
     "require_json",
     "write_access",

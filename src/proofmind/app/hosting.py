@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proofmind.app.runner import Service, threaded
+from proofmind.errors import InputError
 from proofmind.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -18,6 +19,27 @@ if TYPE_CHECKING:
     from proofmind.oracle.client import ModelPolicy
 
 log = logging.getLogger("proofmind.serve")
+
+
+def run_loop(main: Callable[[], Coroutine[Any, Any, None]], loop: str = "auto") -> None:
+    """Run ``main()`` to its end on uvloop (libuv: cheaper sockets, timers and callbacks than
+    asyncio's selector loop; what uvicorn itself picks when installed) or on asyncio's own
+    loop. ``loop``: auto (uvloop when installed), uvloop or asyncio."""
+    if loop not in ("auto", "uvloop", "asyncio"):
+        raise InputError(f"unknown event loop {loop!r}", hint="use auto, uvloop or asyncio")
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError as exc:
+            if loop == "uvloop":
+                raise InputError(
+                    "the uvloop event loop is not installed", hint="pip install uvloop"
+                ) from exc
+        else:
+            factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
 
 
 def api_service(
@@ -47,6 +69,7 @@ def api_service(
             lifespan="on",
             timeout_graceful_shutdown=grace,
             access_log=False,
+            http="auto",  # httptools (C parser) when installed, else h11
         )
         server = _Server(config)
         serving = asyncio.ensure_future(server.serve())

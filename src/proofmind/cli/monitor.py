@@ -92,8 +92,11 @@ def replay_command(
       proofmind monitor replay day2.csv --state monitor-state.json   # continues from day 1
       proofmind monitor replay prices.parquet -d ratio \\
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
+      proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
+        -d depeg -d feed-health -d ratio -d volatility \\
+        --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
       proofmind monitor replay chaindata/ --out block-alerts.jsonl --state blocks-state.json
-      proofmind monitor replay chaindata/ -d watch -d subject-flow \
+      proofmind monitor replay chaindata/ -d watch -d subject-flow \\
         --params '{"watch": {"addresses": ["0xab…"]}}' --events incidents.csv
     """
     from proofmind.cli.monitor_blocks import input_kind, run_block_replay

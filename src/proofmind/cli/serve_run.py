@@ -25,7 +25,7 @@ def run_serve(
     confirmations: int,
 ) -> None:
     from proofmind.api import create_app
-    from proofmind.app.hosting import api_service, monitor_service, oracle_service
+    from proofmind.app.hosting import api_service, monitor_service, oracle_service, run_loop
     from proofmind.app.runner import Supervisor, install_signal_handlers
     from proofmind.cli.monitor_run import _params
     from proofmind.monitor.registry import load_detectors
@@ -78,5 +78,5 @@ def run_serve(
         install_signal_handlers(shutdown)
         await supervisor.run(shutdown)
 
-    asyncio.run(main())
+    run_loop(main, settings.event_loop)
     err.print("stopped: " + ", ".join(f"{n} {s.state}" for n, s in supervisor.status.items()))

@@ -8,9 +8,13 @@ state of its own (no module globals), which ``to_state()`` turns into a JSON-abl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Literal, Self
+
+import numpy as np
+from numpy.typing import NDArray
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
@@ -40,6 +44,43 @@ class BlockEvent:
 
 
 Event = PriceObservation | BlockEvent
+
+
+@dataclass(frozen=True, eq=False)
+class PriceBatch(Sequence[PriceObservation]):
+    """A whole price series as a sequence of ``PriceObservation`` in replay order (time order
+    across subjects, ties in file order), held in columns per subject, so that a detector's
+    ``evaluate_many`` can work on arrays.
+
+    ``rows[k]``, ``times[k]`` and ``prices[k]`` are subject ``subjects[k]``'s row numbers
+    (ascending), times and prices; ``size`` is the number of rows in all."""
+
+    subjects: tuple[str, ...]
+    rows: tuple[NDArray[np.int64], ...]
+    times: tuple[NDArray[np.float64], ...]
+    prices: tuple[NDArray[np.float64], ...]
+    size: int
+
+    def __len__(self) -> int:
+        return self.size
+
+    @cached_property
+    def _columns(self) -> tuple[list[int], list[float], list[float]]:
+        subject = np.empty(self.size, dtype=np.int64)
+        time = np.empty(self.size, dtype=np.float64)
+        price = np.empty(self.size, dtype=np.float64)
+        for k, rows in enumerate(self.rows):
+            subject[rows], time[rows], price[rows] = k, self.times[k], self.prices[k]
+        return subject.tolist(), time.tolist(), price.tolist()
+
+    def __getitem__(self, index: int) -> PriceObservation:  # type: ignore[override]
+        subject, time, price = self._columns
+        return PriceObservation(self.subjects[subject[index]], time[index], price[index])
+
+    def __iter__(self) -> Iterator[PriceObservation]:
+        names = self.subjects
+        for s, t, p in zip(*self._columns, strict=True):
+            yield PriceObservation(names[s], t, p)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +138,10 @@ class Detector(ABC):
     @abstractmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
         """A detector that continues from ``state`` (what ``to_state()`` returned)."""
+
+
+def in_row_order(found: list[tuple[int, Alert]]) -> list[Alert]:
+    """Alerts found with the row that raised them, in the order ``evaluate`` raises them: by
+    row, a row's alerts in the order found."""
+    found.sort(key=lambda pair: pair[0])
+    return [alert for _, alert in found]

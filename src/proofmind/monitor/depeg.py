@@ -6,26 +6,42 @@ the peg and the window was well covered. It stops being pegged when that window 
 observation near the peg any more (a collapsed coin, or a token that only passed by $1), so it
 does not alert for ever after. Confirmation: the median of the last three observations must be
 below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning at least
-``confirm_seconds``; one bad print moves neither the median nor the alert. One alert per episode;
-an episode ends when the median is back within ``band`` of the peg for ``recover_seconds``.
+``confirm_seconds``, and the latest observation itself must be outside the threshold
+(``confirm_latest``): one bad print moves neither the median nor the alert, and a dip that is
+already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
+the learning window's prices (before the current run of prices outside) were outside
+±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
+× hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
+quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg in the
+middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
+hours such a feed prints stay under it. One alert per episode; an episode ends when the median
+is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
+import numpy as np
+from numpy.typing import NDArray
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 
 HOUR = 3600.0
 
 
 @dataclass
 class _Asset:
-    buckets: deque[list[int]] = field(default_factory=deque)  # [hour, near-peg count, count]
+    # [hour, near-peg count, count, count outside ±threshold]
+    buckets: deque[list[int]] = field(default_factory=deque)
     near: int = 0
     total: int = 0
+    off: int = 0
+    run: int = 0  # consecutive prices outside ±threshold, up to the latest
+    area: float = 0.0  # the median's depth beyond the threshold x hours, while it is outside
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
     pegged: bool = False
     below_count: int = 0
@@ -57,6 +73,9 @@ class DepegDetector(Detector):
         common_mode_min: int = 3,
         align_seconds: float = 2 * HOUR,
         common_mode_seconds: float = 4 * HOUR,
+        confirm_latest: bool = True,
+        noisy_fraction: float = 0.01,
+        noisy_area: float = 0.02,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -72,7 +91,11 @@ class DepegDetector(Detector):
         self.common_mode_min = common_mode_min
         self.align_seconds = align_seconds
         self.common_mode_seconds = common_mode_seconds
+        self.confirm_latest = confirm_latest
+        self.noisy_fraction = noisy_fraction
+        self.noisy_area = noisy_area
         self._assets: dict[str, _Asset] = {}
+        self._batch_peers: Callable[[str], list[tuple[bool, float, float]]] | None = None
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -84,17 +107,25 @@ class DepegDetector(Detector):
         if asset is None:
             asset = self._assets[event.subject] = _Asset()
         deviation = event.price / self.peg - 1.0
-        self._update_window(asset, event.time, abs(deviation) <= self.band)
+        size = abs(deviation)
+        off = size > self.threshold
+        self._update_window(asset, event.time, size <= self.band, off)
+        asset.run = asset.run + 1 if off else 0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
+        outside = median < -self.threshold or (self.premium and median > self.threshold)
+        if outside:
+            hours = min(event.time - asset.last_time, 2 * HOUR) / HOUR
+            asset.area += (abs(median) - self.threshold) * hours
+        elif asset.area:
+            asset.area = 0.0
         asset.last_time, asset.last_median = event.time, median
         if not asset.pegged:
             return []
         if asset.in_episode:
             self._track_recovery(asset, event.time, median)
             return []
-        outside = median < -self.threshold or (self.premium and median > self.threshold)
-        if abs(deviation) > self.threshold:
+        if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
         elif not outside:
@@ -110,29 +141,47 @@ class DepegDetector(Detector):
             or event.time - asset.below_since < self.confirm_seconds
         ):
             return []
+        if self.confirm_latest and not off:
+            return []  # the latest price is back inside: the alert would say what is no longer so
+        if (
+            asset.total
+            and asset.off - asset.run >= self.noisy_fraction * asset.total
+            and asset.area < self.noisy_area
+        ):
+            return []
         onset = asset.first_outside if asset.first_outside is not None else asset.below_since
         common = self._common_mode(event.subject, event.time, median)
         if common and event.time - onset < self.common_mode_seconds:
             return []  # wait: a quote glitch ends within hours, a shared depeg does not
         asset.in_episode, asset.recovered_since = True, None
         asset.below_count, asset.below_since, asset.first_outside = 0, None, None
-        return [self._alert(event, median, onset, common)]
+        return [self._alert(event, median, onset, common, asset)]
 
     def _common_mode(self, subject: str, time: float, median: float) -> bool:
         """Most other pegged assets moved the same way at the same time: the quote (the
         aggregator's USD reference) moved, not this asset's peg. Timestamps of different feeds
         do not align, so "the same time" is each one's latest price within ``align_seconds``."""
         others = [
-            a.last_median
-            for s, a in self._assets.items()
-            if s != subject and a.pegged and time - a.last_time <= self.align_seconds
+            last_median
+            for pegged, last_time, last_median in self._peers(subject)
+            if pegged and time - last_time <= self.align_seconds
         ]
         if len(others) < self.common_mode_min:
             return False
         same = sum(m * median > 0 and abs(m) > self.threshold / 2 for m in others)
         return same * 2 >= len(others)
 
-    def _alert(self, event: PriceObservation, median: float, onset: float, common: bool) -> Alert:
+    def _peers(self, subject: str) -> list[tuple[bool, float, float]]:
+        """``(pegged, last_time, last_median)`` of every other asset, as of now."""
+        if self._batch_peers is not None:  # the batched path knows them from its arrays
+            return self._batch_peers(subject)
+        return [
+            (a.pegged, a.last_time, a.last_median) for s, a in self._assets.items() if s != subject
+        ]
+
+    def _alert(
+        self, event: PriceObservation, median: float, onset: float, common: bool, asset: _Asset
+    ) -> Alert:
         side = "below" if median < 0 else "above"
         return Alert(
             detector=self.name,
@@ -155,24 +204,29 @@ class DepegDetector(Detector):
                 "threshold": self.threshold,
                 "first_outside_time": onset,
                 "shared_with_other_pegged_assets": common,
+                "window_off_peg_fraction": round((asset.off - asset.run) / asset.total, 6),
+                "depth_hours": round(asset.area, 6),
             },
         )
 
-    def _update_window(self, asset: _Asset, time: float, near: bool) -> None:
+    def _update_window(self, asset: _Asset, time: float, near: bool, off: bool) -> None:
         hour = int(time // HOUR)
         if asset.buckets and asset.buckets[-1][0] == hour:
             bucket = asset.buckets[-1]
         else:
-            bucket = [hour, 0, 0]
+            bucket = [hour, 0, 0, 0]
             asset.buckets.append(bucket)
         bucket[1] += near
         bucket[2] += 1
+        bucket[3] += off
         asset.near += near
         asset.total += 1
+        asset.off += off
         while asset.buckets and asset.buckets[0][0] <= hour - self.window_hours:
-            _, old_near, old_total = asset.buckets.popleft()
+            _, old_near, old_total, old_off = asset.buckets.popleft()
             asset.near -= old_near
             asset.total -= old_total
+            asset.off -= old_off
         fraction = asset.near / asset.total
         if not asset.pegged:
             covered = len(asset.buckets) >= self.min_coverage * self.window_hours
@@ -190,6 +244,14 @@ class DepegDetector(Detector):
         elif time - asset.recovered_since >= self.recover_seconds:
             asset.in_episode, asset.recovered_since = False, None
 
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
+        groups = list(zip(batch.subjects, batch.rows, batch.times, batch.prices, strict=True))
+        return run_groups(self, groups)
+
     def to_state(self) -> dict[str, Any]:
         assets = {}
         for subject, asset in self._assets.items():
@@ -204,7 +266,213 @@ class DepegDetector(Detector):
         detector = cls(**state["params"])
         for subject, saved in state["assets"].items():
             asset = _Asset(**{k: v for k, v in saved.items() if k not in ("buckets", "recent")})
-            asset.buckets = deque([list(b) for b in saved["buckets"]])
+            asset.buckets = deque([[*b, 0][:4] for b in saved["buckets"]])  # older: 3 fields
             asset.recent = deque(saved["recent"], maxlen=3)
             detector._assets[subject] = asset
         return detector
+
+
+# -- batched path ---------------------------------------------------------------------------
+#
+# The rules live in ``evaluate`` above and nowhere else. The batched path computes in NumPy only
+# what is pure data (the learning window's counts, the median of three, the pegged flag that
+# ``_update_window`` derives from them) and calls ``evaluate`` itself on every row where the
+# episode state can move: a row of a pegged asset whose price or median is outside the
+# threshold, a row where the pegged flag flips, and every row after those until the asset is
+# back in its resting state. On the rows it skips, ``evaluate`` provably returns nothing and
+# leaves the episode state as it was; before each row it does run, the asset's window, median
+# and last price are set to exactly what ``evaluate`` would have left there.
+
+Group = tuple[str, NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]
+
+
+@dataclass
+class _Arrays:
+    keys: NDArray[np.int64]
+    time: NDArray[np.float64]
+    price: NDArray[np.float64]
+    deviation: NDArray[np.float64]
+    near: NDArray[np.bool_]
+    off: NDArray[np.bool_]
+    run_start: NDArray[np.int64]  # first row of the run of prices outside ±threshold (-1: none)
+    area_start: NDArray[np.int64]  # first row of the run of medians outside (-1: none)
+    steps: NDArray[np.float64]  # what each median outside adds to the depth x hours
+    hour: NDArray[np.int64]
+    start: NDArray[np.int64]  # first row of the learning window, per row
+    median: NDArray[np.float64]
+    pegged: NDArray[np.bool_]  # after the row's window update
+
+
+def _median3(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``sorted(last three)[len // 2]`` per row, as ``evaluate`` takes it (a selection)."""
+    out = values.copy()
+    if len(values) > 1:
+        out[1] = max(values[0], values[1])
+    if len(values) > 2:
+        a, b, c = values[:-2], values[1:-1], values[2:]
+        out[2:] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    return out
+
+
+class _BatchedDepeg:
+    """Runs one :class:`DepegDetector` over groups (subject, keys, times, prices); keys order
+    the rows of all groups as ``evaluate`` would see them."""
+
+    def __init__(self, detector: DepegDetector, groups: list[Group]) -> None:
+        self.d = detector
+        self.arrays = {subject: self._prepare(k, t, p) for subject, k, t, p in groups}
+        self.key = 0
+
+    def _prepare(
+        self, keys: NDArray[np.int64], time: NDArray[np.float64], price: NDArray[np.float64]
+    ) -> _Arrays:
+        d = self.d
+        deviation = price / d.peg - 1.0
+        size = np.abs(deviation)
+        near = size <= d.band
+        off = size > d.threshold
+        index = np.arange(len(time))
+        run_start = np.maximum.accumulate(np.where(off, -1, index))  # last row inside, or -1
+        run_start = np.where(off, run_start + 1, -1)
+        median = _median3(deviation)
+        outside = median < -d.threshold
+        if d.premium:
+            outside |= median > d.threshold
+        area_start = np.maximum.accumulate(np.where(outside, -1, index))
+        area_start = np.where(outside, area_start + 1, -1)
+        previous = np.zeros(len(time))  # a new asset's last_time is 0
+        previous[1:] = time[:-1]
+        steps = (np.abs(median) - d.threshold) * (np.minimum(time - previous, 2 * HOUR) / HOUR)
+        hour = (time // HOUR).astype(np.int64)
+        start = np.searchsorted(hour, hour - d.window_hours, side="right").astype(np.int64)
+        total = index + 1 - start
+        near_sum = np.cumsum(near)
+        near_count = near_sum - np.where(start > 0, near_sum[start - 1], 0)
+        new_hour = np.ones(len(hour), dtype=bool)
+        new_hour[1:] = hour[1:] != hour[:-1]
+        hours_sum = np.cumsum(new_hour)
+        buckets = hours_sum - hours_sum[start] + 1
+        fraction = near_count / total
+        covered = buckets >= d.min_coverage * d.window_hours
+        spans = hour - hour[start] >= 0.9 * d.window_hours
+        peg = covered & spans & (fraction >= d.min_near_fraction)
+        unpeg = fraction < d.unpeg_fraction
+        pegged = np.zeros(len(time), dtype=bool)
+        if (peg & unpeg).any():  # parameters where one row can both peg and unpeg
+            state = False
+            for i in range(len(time)):
+                state = (not unpeg[i]) if state else bool(peg[i])
+                pegged[i] = state
+        else:
+            marks = np.flatnonzero(peg | unpeg)
+            if len(marks):
+                last = np.full(len(time), -1, dtype=np.int64)
+                last[marks] = marks
+                last = np.maximum.accumulate(last)
+                pegged = np.where(last >= 0, peg[np.maximum(last, 0)], False)
+        return _Arrays(
+            keys, time, price, deviation, near, off, run_start, area_start, steps, hour, start,
+            median, pegged,
+        )  # fmt: skip
+
+    def peers(self, subject: str) -> list[tuple[bool, float, float]]:
+        found = []
+        for other, a in self.arrays.items():
+            if other == subject:
+                continue
+            k = int(np.searchsorted(a.keys, self.key, side="left")) - 1
+            if k >= 0:
+                found.append((bool(a.pegged[k]), float(a.time[k]), float(a.median[k])))
+        for other, asset in self.d._assets.items():  # restored assets this batch has no rows of
+            if other != subject and other not in self.arrays:
+                found.append((asset.pegged, asset.last_time, asset.last_median))
+        return found
+
+    def run(self) -> list[tuple[int, Alert]]:
+        found: list[tuple[int, Alert]] = []
+        self.d._batch_peers = self.peers
+        try:
+            for subject, a in self.arrays.items():
+                found += self._walk(subject, a)
+        finally:
+            self.d._batch_peers = None
+        return found
+
+    def _walk(self, subject: str, a: _Arrays) -> list[tuple[int, Alert]]:
+        d = self.d
+        asset = d._assets[subject] = _Asset()
+        n = len(a.time)
+        outside = a.median < -d.threshold
+        if d.premium:
+            outside |= a.median > d.threshold
+        flips = np.zeros(n, dtype=bool)
+        flips[0] = a.pegged[0]
+        flips[1:] = a.pegged[1:] != a.pegged[:-1]
+        active = (a.pegged & (a.off | outside)) | flips
+        found: list[tuple[int, Alert]] = []
+        done = -1  # the last row whose state ``asset`` holds
+        for start in np.flatnonzero(active).tolist():
+            if start <= done:
+                continue
+            i = start
+            if done != i - 1:
+                self._forward(asset, a, i - 1)
+            while True:
+                self.key = key = int(a.keys[i])
+                event = PriceObservation(subject, float(a.time[i]), float(a.price[i]))
+                found += [(key, alert) for alert in d.evaluate(event)]
+                done = i
+                i += 1
+                if i >= n or (
+                    not asset.in_episode
+                    and asset.below_count == 0
+                    and asset.below_since is None
+                    and asset.first_outside is None
+                ):
+                    break
+        if done != n - 1:
+            self._forward(asset, a, n - 1)
+        return found
+
+    def _forward(self, asset: _Asset, a: _Arrays, k: int) -> None:
+        """Set the data part of ``asset`` to what ``evaluate`` leaves after row ``k``."""
+        if k < 0:
+            return
+        lo = int(a.start[k])
+        hours, first = np.unique(a.hour[lo : k + 1], return_index=True)
+        near = np.add.reduceat(a.near[lo : k + 1].astype(np.int64), first)
+        off = np.add.reduceat(a.off[lo : k + 1].astype(np.int64), first)
+        counts = np.diff(np.append(first, k + 1 - lo))
+        asset.buckets = deque(
+            list(bucket)
+            for bucket in zip(
+                hours.tolist(), near.tolist(), counts.tolist(), off.tolist(), strict=True
+            )
+        )
+        asset.near, asset.total, asset.off = int(near.sum()), int(counts.sum()), int(off.sum())
+        start = int(a.run_start[k])
+        asset.run = k - start + 1 if start >= 0 else 0
+        # the median's depth x hours while outside, added one price at a time as ``evaluate``
+        start = int(a.area_start[k])
+        asset.area = float(np.cumsum(a.steps[start : k + 1])[-1]) if start >= 0 else 0.0
+        asset.recent = deque(a.deviation[max(0, k - 2) : k + 1].tolist(), maxlen=3)
+        asset.pegged = bool(a.pegged[k])
+        asset.last_time, asset.last_median = float(a.time[k]), float(a.median[k])
+
+
+def run_groups(detector: DepegDetector, groups: list[Group]) -> list[tuple[int, Alert]]:
+    """The depeg rules over groups of rows (see ``_BatchedDepeg``); a subject that already has
+    state (restored, or seen before) is run row by row through ``evaluate`` instead."""
+    if not groups:
+        return []
+    if any(subject in detector._assets for subject, *_ in groups):
+        keys = np.concatenate([g[1] for g in groups])
+        order = np.argsort(keys, kind="stable")
+        subject = np.concatenate([np.full(len(g[1]), k) for k, g in enumerate(groups)])[order]
+        time = np.concatenate([g[2] for g in groups])[order].tolist()
+        price = np.concatenate([g[3] for g in groups])[order].tolist()
+        found: list[tuple[int, Alert]] = []
+        for key, s, t, p in zip(keys[order].tolist(), subject.tolist(), time, price, strict=True):
+            found += [(key, x) for x in detector.evaluate(PriceObservation(groups[s][0], t, p))]
+        return found
+    return _BatchedDepeg(detector, groups).run()

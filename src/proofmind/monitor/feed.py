@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
+import numpy as np
+from numpy.typing import NDArray
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 
 
 @dataclass
@@ -130,6 +134,80 @@ class FeedHealthDetector(Detector):
                 evidence={"price": event.price, "bounds": bound, "repeats": feed.repeat},
             )
         ]
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
+        """``evaluate`` on the rows where something can happen: a gap longer than the shortest
+        heartbeat the feed can have (its own, else ``min_heartbeat``), a run of at least
+        ``pinned_count`` equal answers or answers at a bound, and the rows after one until the
+        feed is no longer pinned. Every other row provably raises nothing and changes no state
+        but the data (last answer, intervals, run lengths), which is set before each row run."""
+        if any(subject in self._feeds for subject in batch.subjects):
+            return None  # state from before: row by row
+        found: list[tuple[int, Alert]] = []
+        for subject, rows, time, price in zip(
+            batch.subjects, batch.rows, batch.times, batch.prices, strict=True
+        ):
+            found += self._walk(subject, rows, time, price)
+        return found
+
+    def _walk(
+        self,
+        subject: str,
+        rows: NDArray[np.int64],
+        time: NDArray[np.float64],
+        price: NDArray[np.float64],
+    ) -> list[tuple[int, Alert]]:
+        n = len(time)
+        index = np.arange(n)
+        gap = np.zeros(n)
+        gap[1:] = np.diff(time)
+        same = np.zeros(n, dtype=bool)
+        same[1:] = price[1:] == price[:-1]
+        run_start = np.maximum.accumulate(np.where(same, 0, index))
+        repeat = index - run_start + 1
+        bound = self.bounds.get(subject)
+        at = (
+            (price <= bound[0]) | (price >= bound[1])
+            if bound is not None
+            else np.zeros(n, dtype=bool)
+        )
+        at_bound = index - np.maximum.accumulate(np.where(at, -1, index))
+        shortest = float(self.heartbeats.get(subject, self.min_heartbeat))
+        active = np.zeros(n, dtype=bool)
+        active[1:] = gap[1:] > shortest
+        active |= (repeat >= self.pinned_count) | (at_bound >= self.pinned_count)
+        positive = np.flatnonzero(gap > 0)
+        feed = self._feeds[subject] = _Feed()
+        found: list[tuple[int, Alert]] = []
+        done = -1
+
+        def forward(k: int) -> None:  # the data ``evaluate`` leaves after row k
+            feed.last_time, feed.last_price = float(time[k]), float(price[k])
+            upto = int(np.searchsorted(positive, k, side="right"))
+            feed.intervals = deque(gap[positive[max(0, upto - 48) : upto]].tolist(), maxlen=48)
+            feed.repeat, feed.repeat_since = int(repeat[k]), float(time[run_start[k]])
+            feed.at_bound = int(at_bound[k])
+
+        for start in np.flatnonzero(active).tolist():
+            if start <= done:
+                continue
+            i = start
+            if done != i - 1 and i > 0:
+                forward(i - 1)
+            while True:
+                event = PriceObservation(subject, float(time[i]), float(price[i]))
+                found += [(int(rows[i]), alert) for alert in self.evaluate(event)]
+                done = i
+                i += 1
+                if i >= n or not feed.pinned:
+                    break
+        if done != n - 1:
+            forward(n - 1)
+        return found
 
     def to_state(self) -> dict[str, Any]:
         feeds = {

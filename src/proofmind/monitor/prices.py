@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from proofmind.errors import InputError
+from proofmind.monitor.api import PriceBatch
 
 COLUMNS = ("symbol", "timestamp", "usd_price")
 
@@ -28,9 +29,36 @@ class PriceSeries:
     symbol: NDArray[np.str_]
     time: NDArray[np.float64]
     price: NDArray[np.float64]
+    # optional: ``symbol`` as codes into ``names`` (what read_prices gives; saves a sort)
+    codes: NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
+    names: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.time)
+
+    def batch(self) -> PriceBatch:
+        """The series in columns per subject (subjects in order of first appearance)."""
+        if self.codes is not None and self.names is not None:
+            codes, names = self.codes, self.names
+        else:
+            found, first, codes = np.unique(self.symbol, return_index=True, return_inverse=True)
+            rank = np.empty(len(found), dtype=np.int64)
+            rank[np.argsort(first, kind="stable")] = np.arange(len(found))
+            codes = rank[codes.reshape(-1)]
+            names = tuple(str(found[k]) for k in np.argsort(first, kind="stable"))
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes, minlength=len(names))
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        rows, times, prices, subjects = [], [], [], []
+        for k, name in enumerate(names):
+            if counts[k] == 0:
+                continue
+            chosen = order[bounds[k] : bounds[k + 1]].astype(np.int64)
+            rows.append(chosen)
+            times.append(self.time[chosen])
+            prices.append(self.price[chosen])
+            subjects.append(name)
+        return PriceBatch(tuple(subjects), tuple(rows), tuple(times), tuple(prices), len(self))
 
 
 def read_prices(path: Path) -> PriceSeries:
@@ -43,25 +71,36 @@ def read_prices(path: Path) -> PriceSeries:
             f"{path}: missing column(s) {', '.join(missing)}",
             hint=f"the file needs the columns {', '.join(COLUMNS)} (timestamp in epoch ms)",
         )
-    symbol = table.column("symbol").to_numpy(zero_copy_only=False)
+    try:
+        symbols = table.column("symbol").cast(pa.string()).combine_chunks().dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise InputError(f"{path}: symbol must be text ({exc})") from exc
+    names = symbols.dictionary.to_pylist()
+    codes = symbols.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     try:
         stamp = table.column("timestamp").cast(pa.float64()).to_numpy(zero_copy_only=False)
         price = table.column("usd_price").cast(pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"{path}: timestamp and usd_price must be numbers ({exc})") from exc
     bad = ~np.isfinite(stamp) | ~np.isfinite(price) | (price <= 0) | (stamp <= 0)
-    bad |= np.array([not isinstance(s, str) or not s for s in symbol], dtype=bool)
+    empty = np.array([not name for name in names] + [True], dtype=bool)
+    bad |= empty[codes]
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        symbol = names[codes[row]] if codes[row] >= 0 else None
         where = f"line {row + 2}" if path.suffix != ".parquet" else f"row {row}"
         raise InputError(
-            f"{path}, {where}: bad price row (symbol={symbol[row]!r}, timestamp={stamp[row]}, "
+            f"{path}, {where}: bad price row (symbol={symbol!r}, timestamp={stamp[row]}, "
             f"usd_price={price[row]}); {int(bad.sum())} bad row(s) in all",
             hint="prices must be positive finite numbers, timestamps epoch milliseconds, "
             "symbols non-empty; fix or drop the rows",
         )
     order = np.argsort(stamp, kind="stable")
-    return PriceSeries(symbol[order].astype(str), stamp[order] / 1000.0, price[order])
+    codes = codes[order]
+    text = np.array(names) if names else np.array([], dtype=str)
+    return PriceSeries(
+        text[codes], stamp[order] / 1000.0, price[order], codes=codes, names=tuple(names)
+    )
 
 
 def _read_parquet(path: Path) -> pa.Table:

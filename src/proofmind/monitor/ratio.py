@@ -10,10 +10,13 @@ move between them as a false discount; it is refreshed on an update of either le
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
-from proofmind.monitor.api import Alert, Detector, Event, PriceObservation
-from proofmind.monitor.depeg import DepegDetector
+import numpy as np
+
+from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
+from proofmind.monitor.depeg import DepegDetector, Group, run_groups
 
 
 class RatioDetector(Detector):
@@ -51,6 +54,44 @@ class RatioDetector(Detector):
             pair = PriceObservation(f"{derivative}/{underlying}", event.time, ratio)
             alerts += [self._relabel(a) for a in self._inner.evaluate(pair)]
         return alerts
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
+        return super().evaluate_many(events) if found is None else in_row_order(found)
+
+    def _alert_rows(self, batch: PriceBatch) -> list[tuple[int, Alert]] | None:
+        """Each pair's ratio series is formed in NumPy exactly as ``evaluate`` forms it (the
+        latest price of each leg up to and including the row, both legs within
+        ``align_seconds``), then the inner depeg detector's batched path runs over all pairs
+        at once (its common-mode rule looks across them). Ordered by row, then pair."""
+        if self._latest or self._inner._assets or any(d == u for d, u in self.pairs.items()):
+            return None  # state from before: row by row
+        index = {subject: k for k, subject in enumerate(batch.subjects)}
+        pairs = list(self.pairs.items())
+        groups: list[Group] = []
+        for position, (derivative, underlying) in enumerate(pairs):
+            if derivative not in index or underlying not in index:
+                continue
+            d, u = index[derivative], index[underlying]
+            rows = np.union1d(batch.rows[d], batch.rows[u])
+            legs = []
+            for k in (d, u):
+                at = np.searchsorted(batch.rows[k], rows, side="right") - 1
+                safe = np.maximum(at, 0)
+                legs.append((at >= 0, batch.times[k][safe], batch.prices[k][safe]))
+            (seen_d, time_d, price_d), (seen_u, time_u, price_u) = legs
+            keep = seen_d & seen_u & (np.abs(time_d - time_u) <= self.align_seconds)
+            at_d = np.maximum(np.searchsorted(batch.rows[d], rows, side="right") - 1, 0)
+            is_d = batch.rows[d][at_d] == rows  # the row is the derivative's own
+            time = np.where(is_d, time_d, time_u)[keep]
+            ratio = (price_d / price_u / self.pegs.get(derivative, 1.0))[keep]
+            keys = rows[keep] * len(pairs) + position
+            groups.append((f"{derivative}/{underlying}", keys.astype(np.int64), time, ratio))
+        raised = sorted(run_groups(self._inner, groups), key=lambda pair: pair[0])
+        found = [(key // len(pairs), self._relabel(alert)) for key, alert in raised]
+        for subject, time, price in zip(batch.subjects, batch.times, batch.prices, strict=True):
+            self._latest[subject] = [float(time[-1]), float(price[-1])]
+        return found
 
     def _relabel(self, alert: Alert) -> Alert:
         return Alert(

@@ -33,17 +33,39 @@ YEAR = 365.25 * 86400.0
 
 
 def replay(series: PriceSeries, detectors: list[Detector]) -> list[Alert]:
-    alerts: list[Alert] = []
-    evaluators = [d.evaluate for d in detectors]
+    """Every detector over the whole series, through ``Detector.evaluate_many`` with the series
+    as one columnar chunk (a ``PriceBatch``): the shipped price detectors then skip, in NumPy,
+    the rows that provably cannot change their outcome and run their own ``evaluate`` rules on
+    the others. Each detector raises exactly what ``evaluate`` on every price would, and is
+    left in the same state. The alerts come in time order, ties in detector order."""
+    if not detectors:
+        return []
+    batch = series.batch()
+    found = [(d, detector.evaluate_many(batch)) for d, detector in enumerate(detectors)]
+    return _in_time_order(found)
+
+
+def replay_streaming(series: PriceSeries, detectors: list[Detector]) -> list[Alert]:
+    """The reference: one ``PriceObservation`` at a time through every detector's
+    ``evaluate``; the same alerts as ``replay``, in the same order."""
+    found: list[tuple[int, list[Alert]]] = [(d, []) for d in range(len(detectors))]
+    evaluators = [(d.evaluate, found[k][1]) for k, d in enumerate(detectors)]
     for subject, time, price in zip(
         series.symbol.tolist(), series.time.tolist(), series.price.tolist(), strict=True
     ):
         event = PriceObservation(subject, time, price)
-        for evaluate in evaluators:
-            found = evaluate(event)
-            if found:
-                alerts.extend(found)
-    return alerts
+        for evaluate, alerts in evaluators:
+            raised = evaluate(event)
+            if raised:
+                alerts.extend(raised)
+    return _in_time_order(found)
+
+
+def _in_time_order(found: list[tuple[int, list[Alert]]]) -> list[Alert]:
+    """Merged by alert time; equal times by detector, then in the order raised."""
+    merged = [(alert.time, d, k, alert) for d, alerts in found for k, alert in enumerate(alerts)]
+    merged.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [alert for *_, alert in merged]
 
 
 def write_alerts(alerts: Iterable[Alert], path: Path) -> int:

@@ -1,0 +1,146 @@
+"""`replay` passes the whole series to each detector's `evaluate_many` as one columnar chunk
+(a `PriceBatch`); the shipped price detectors' array paths must raise exactly the alerts of
+`evaluate` on every price, in the same order, and leave the detector in exactly the same state:
+on the shipped samples, on constructed series that hit every rule (depegs, glitches, a shared
+quote move, pinned and stale feeds, gaps, a zero price), and on a slice of the dev price set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from proofmind.monitor.feedreplay import sample_path
+from proofmind.monitor.prices import PriceSeries, read_prices
+from proofmind.monitor.registry import load_detectors
+from proofmind.monitor.replay import replay, replay_streaming
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "src/proofmind/monitor/data"
+PRICES = REPO.parent / "shared" / "datasets" / "token_prices" / "prices.csv.gz"
+ALL = ["depeg", "feed-health", "ratio", "volatility"]
+HOUR = 3600.0
+
+
+def _state(detector: Any) -> Any:
+    return json.loads(json.dumps(detector.to_state(), sort_keys=True))
+
+
+def _same(series: PriceSeries, params: dict[str, dict[str, Any]], names: list[str] = ALL) -> int:
+    batch = series.batch()
+    for name in names:  # each detector: its array path against evaluate, price by price
+        (fast_detector,) = load_detectors([name], params)
+        (slow_detector,) = load_detectors([name], params)
+        fast = fast_detector.evaluate_many(batch)
+        slow = [alert for event in batch for alert in slow_detector.evaluate(event)]
+        assert [a.key for a in fast] == [a.key for a in slow], name
+        assert fast == slow, name  # severity, score, explanation and evidence too
+        assert _state(fast_detector) == _state(slow_detector), name
+    together = replay(series, load_detectors(names, params))
+    assert together == replay_streaming(series, load_detectors(names, params))
+    return len(together)
+
+
+def _constructed() -> PriceSeries:
+    """Six assets, 60 days hourly at unaligned minutes, with every kind of trouble."""
+    rng = np.random.default_rng(7)
+    symbols, times, prices = [], [], []
+    base = 1.6e9
+    for k, name in enumerate(("A", "B", "C", "D", "E", "F")):
+        hours = np.arange(60 * 24, dtype=np.float64)
+        t = base + hours * HOUR + 60.0 * (7 * k + 3)  # feeds do not tick together
+        p = 1.0 + 0.001 * rng.standard_normal(len(hours))
+        if name == "A":
+            p[30 * 24 : 30 * 24 + 10] = 0.95  # a real depeg, then back
+            p[40 * 24] = 0.5  # a one-point glitch
+            p[52 * 24 : 52 * 24 + 3] = 1.04  # a premium
+        if name in ("A", "B", "C", "D"):
+            p[45 * 24] = 0.975  # the quote moves for all at once, for an hour
+            p[47 * 24 : 47 * 24 + 6] = 0.97  # and once for six hours
+        if name == "E":
+            p[35 * 24 : 35 * 24 + 30] = 1.0  # a pinned answer, repeated
+            p[38 * 24 : 38 * 24 + 30] = 0.5  # at its minimum answer
+        if name == "F":
+            p = 50 * np.exp(np.cumsum(0.01 * rng.standard_normal(len(hours))))  # not pegged
+            p[44 * 24 : 46 * 24] *= np.exp(np.cumsum(0.08 * rng.standard_normal(48)))
+        keep = np.ones(len(hours), dtype=bool)
+        if name == "B":
+            keep[50 * 24 : 50 * 24 + 12] = False  # a stale feed
+        if name == "C":
+            keep[20 * 24 : 23 * 24] = False  # a gap of days
+        symbols += [name] * int(keep.sum())
+        times.append(t[keep])
+        prices.append(p[keep])
+    time, price = np.concatenate(times), np.concatenate(prices)
+    order = np.argsort(time, kind="stable")
+    return PriceSeries(np.array(symbols)[order], time[order], price[order])
+
+
+PARAMS: dict[str, dict[str, Any]] = {
+    "ratio": {"pairs": {"A": "B", "C": "D", "D": "B"}},
+    "feed-health": {"heartbeats": {"D": 7200.0}, "bounds": {"E": [0.6, 5.0]}},
+    "volatility": {"min_history": 10, "width": 0.8},
+}
+
+
+def test_the_shipped_samples_give_the_same_alerts_and_state() -> None:
+    feed = read_prices(sample_path())
+    assert _same(feed, {"ratio": {"pairs": {"FEI": "USDC"}}}) > 0
+    assert _same(feed, {"volatility": {"width": 0.8}, "depeg": {"premium": True}}) > 0
+    _same(read_prices(DATA / "sample_prices.csv"), {})
+
+
+def test_every_rule_fires_and_both_paths_agree() -> None:
+    series = _constructed()
+    fast = replay(series, load_detectors(ALL, PARAMS))
+    kinds = {(a.detector, a.kind) for a in fast}
+    assert {("depeg", "depeg"), ("feed-health", "stale"), ("feed-health", "pinned")} <= kinds
+    assert {("ratio", "discount"), ("volatility", "volatility")} <= kinds
+    assert any(a.evidence.get("shared_with_other_pegged_assets") for a in fast)
+    _same(series, PARAMS)
+    _same(series, {**PARAMS, "depeg": {"premium": True, "confirm": 3}})
+
+
+def test_a_zero_price_and_a_restored_state_take_the_row_by_row_path() -> None:
+    series = _constructed()
+    price = series.price.copy()
+    price[np.flatnonzero(series.symbol == "F")[100]] = 0.0
+    broken = PriceSeries(series.symbol, series.time, price)
+    _same(broken, PARAMS, ["feed-health", "volatility"])
+    cut = len(series) // 2
+    head = PriceSeries(series.symbol[:cut], series.time[:cut], series.price[:cut])
+    tail = PriceSeries(series.symbol[cut:], series.time[cut:], series.price[cut:])
+    first = load_detectors(ALL, PARAMS)
+    alerts = replay(head, first)
+    resumed = [type(d).from_state(json.loads(json.dumps(d.to_state()))) for d in first]
+    alerts += replay(tail, resumed)
+    whole = load_detectors(ALL, PARAMS)
+    assert alerts == replay_streaming(series, whole)
+    for one, other in zip(resumed, whole, strict=True):
+        assert _state(one) == _state(other)
+
+
+@pytest.mark.skipif(not PRICES.is_file(), reason="../shared/datasets/token_prices is absent")
+def test_a_slice_of_the_dev_price_set_gives_the_same_alerts_and_state() -> None:
+    series = read_prices(PRICES)
+    # the first 150,000 prices: the 2021 stress days, all 35 assets
+    cut = 150_000
+    part = PriceSeries(series.symbol[:cut], series.time[:cut], series.price[:cut])
+    pairs = {s: "USDC" for s in ("DAI", "USDT", "BUSD", "TUSD", "FRAX", "LUSD", "sUSD", "FEI")}
+    assert _same(part, {"ratio": {"pairs": pairs}}) > 0
+
+
+def test_a_day_with_far_more_prices_than_the_others_gives_the_same_result() -> None:
+    # 200 hourly days, then one day at 5,000 prices: the per-window sums are taken window by
+    # window there, not in a grid of 201 x 5,000
+    rng = np.random.default_rng(11)
+    hourly = 1.6e9 + np.arange(200 * 24, dtype=np.float64) * HOUR
+    dense = hourly[-1] + HOUR + np.arange(5000, dtype=np.float64) * 17.0
+    time = np.concatenate((hourly, dense))
+    price = 20 * np.exp(np.cumsum(0.004 * rng.standard_normal(len(time))))
+    price[len(hourly) + 2500 :] *= np.exp(np.cumsum(0.01 * rng.standard_normal(2500)))
+    series = PriceSeries(np.array(["G"] * len(time)), time, price)
+    assert _same(series, {"volatility": {"width": 0.8}}, ["volatility", "feed-health"]) > 0
