@@ -19,8 +19,16 @@ per second, against DuckDB reading and aggregating the same file (the speed limi
 the two alternate --repeats times and the medians are compared. --streaming also times the
 row-by-row path and checks that it gives the same alerts.
 
+Block replay (block_replay_speed): `monitor replay` over the eth_fraud tables ingested by
+`proofmind ingest etherscan` (done first, not timed), with every block detector on: watch and
+fraud-exposure (20 watched labelled addresses, a fraud model trained on the other half of the
+labels), funding-fan-out, flow-anomaly and subject-flow; rows per second (rows = transactions +
+ERC-20 transfers) against a plain DuckDB scan of the same Parquet tables that reads every column
+the detectors read (median of three scans). Detector construction and river's import are not
+timed; reading the tables, rebuilding the blocks and all detector work are.
+
 Usage: python benchmarks/bench_monitor.py [--alerts 60] [--feed-rounds 40] [--prices PRICES.csv.gz]
-         [--repeats 3] [--streaming] [--only latency|feed|replay]
+         [--repeats 3] [--streaming] [--block-data DIR] [--only latency|feed|replay|blocks]
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from typing import Any
 PRICES = (
     Path(__file__).resolve().parents[2] / "shared" / "datasets" / "token_prices" / "prices.csv.gz"
 )
+ETH_FRAUD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "eth_fraud"
 
 
 def latency(alerts: int) -> None:
@@ -285,6 +294,74 @@ def replay_speed(prices: Path, repeats: int, streaming: bool) -> None:
               f"{reference == alerts}")  # fmt: skip
 
 
+def block_replay_speed(data: Path | None) -> None:
+    from proofmind.intel.etherscan import connect, import_etherscan
+    from proofmind.intel.fraud import address_features, read_labels, train_model
+    from proofmind.monitor.blockreplay import BlockTables, replay_blocks
+    from proofmind.monitor.registry import load_detectors
+
+    with tempfile.TemporaryDirectory(prefix="bench-blocks-") as tmp:
+        folder = Path(tmp)
+        if data is None:
+            data = folder / "data"
+            import_etherscan(
+                [ETH_FRAUD / "transactions.csv.gz", ETH_FRAUD / "token_transfers.csv.gz"], data
+            )
+        labels = read_labels(ETH_FRAUD / "labels.csv")
+        train = {a: y for a, y in labels.items() if int(a[-1], 16) % 2 == 0}
+        watched = sorted(a for a in labels if a not in train)[:20]
+        con = connect(data)
+        train_model(address_features(con, list(train)), train, folder / "model.txt")
+        params: dict[str, dict[str, Any]] = {
+            "watch": {"addresses": watched},
+            "fraud-exposure": {
+                "addresses": watched,
+                "model": str(folder / "model.txt"),
+                "data": str(data),
+            },
+        }
+        names = ["watch", "fraud-exposure", "funding-fan-out", "flow-anomaly", "subject-flow"]
+        detectors = load_detectors(names, params)
+        import river.anomaly  # noqa: F401  (imported once per process, not per replay)
+
+        scans, scan_cpu = [], []
+        for _ in range(3):
+            started, cpu = time.perf_counter(), time.process_time()
+            scan_con = connect(data)
+            tx = scan_con.execute(
+                "SELECT count(*), sum(value_wei), count(DISTINCT from_address), "
+                "count(DISTINCT to_address), sum(status), sum(length(input)), "
+                "count(DISTINCT hash), max(timestamp), count(DISTINCT block_number) "
+                "FROM transactions"
+            ).fetchone()
+            tr = scan_con.execute(
+                "SELECT count(*), count(DISTINCT token), count(DISTINCT from_address), "
+                "count(DISTINCT to_address), max(length(value)), count(DISTINCT block_number) "
+                "FROM erc20_transfers"
+            ).fetchone()
+            scans.append(time.perf_counter() - started)
+            scan_cpu.append(time.process_time() - cpu)
+            scan_con.close()
+        assert tx is not None and tr is not None
+        rows = int(tx[0]) + int(tr[0])
+        scan = statistics.median(scans)
+        started, cpu = time.perf_counter(), time.process_time()
+        tables = BlockTables(data)
+        alerts = replay_blocks(tables.batches(), detectors)
+        took, took_cpu = time.perf_counter() - started, time.process_time() - cpu
+        con.close()
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert.detector] = counts.get(alert.detector, 0) + 1
+    print(f"block replay of {rows:,} rows ({tables.block_count:,} blocks) with {', '.join(names)}: "
+          f"{took:.2f} s ({rows / took:,.0f} rows/s); alerts {counts}")  # fmt: skip
+    print(f"DuckDB scan of the same tables (median of 3): {scan:.3f} s ({rows / scan:,.0f} "
+          f"rows/s); replay at {scan / took:.1%} of the scan")  # fmt: skip
+    cpu_scan = statistics.median(scan_cpu)
+    print(f"CPU time (all threads): replay {took_cpu:.2f} s, scan {cpu_scan:.3f} s; replay at "
+          f"{cpu_scan / took_cpu:.1%} of the scan")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=60)
@@ -292,18 +369,26 @@ def main() -> None:
     parser.add_argument("--feed-rounds", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3, help="replay / scan pairs to run")
     parser.add_argument("--streaming", action="store_true", help="also time row-by-row replay")
-    parser.add_argument("--only", choices=("latency", "feed", "replay"), help="run one part")
+    parser.add_argument("--block-data", type=Path, default=None,
+                        help="ingested eth_fraud tables (default: ingest them first)")  # fmt: skip
+    parser.add_argument(
+        "--only", choices=("latency", "feed", "replay", "blocks"), help="run one part"
+    )
     opts = parser.parse_args()
     if opts.only in (None, "latency"):
         latency(opts.alerts)
     if opts.feed_rounds and opts.only in (None, "feed"):
         feed_latency(opts.feed_rounds)
-    if opts.only not in (None, "replay"):
-        return
-    if opts.prices.is_file():
-        replay_speed(opts.prices, opts.repeats, opts.streaming)
-    else:
-        print(f"replay: {opts.prices} is absent, skipped")
+    if opts.only in (None, "replay"):
+        if opts.prices.is_file():
+            replay_speed(opts.prices, opts.repeats, opts.streaming)
+        else:
+            print(f"replay: {opts.prices} is absent, skipped")
+    if opts.only in (None, "blocks"):
+        if (ETH_FRAUD / "labels.csv").is_file():
+            block_replay_speed(opts.block_data)
+        else:
+            print(f"block replay: {ETH_FRAUD} is absent, skipped")
 
 
 if __name__ == "__main__":

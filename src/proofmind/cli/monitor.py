@@ -27,7 +27,10 @@ monitor_app = typer.Typer(
 def replay_command(
     prices: Annotated[
         Path,
-        typer.Argument(help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (ms), usd_price."),
+        typer.Argument(
+            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (ms), usd_price; or a "
+            "folder of block tables written by `proofmind ingest etherscan|rpc`."
+        ),
     ],
     events: Annotated[
         Path | None,
@@ -45,7 +48,11 @@ def replay_command(
     detectors: Annotated[
         list[str] | None,
         typer.Option(
-            "--detector", "-d", help="Detector to run (repeat; default: depeg, feed-health)."
+            "--detector",
+            "-d",
+            help="Detector to run (repeat; default: depeg, feed-health for prices; "
+            "funding-fan-out, flow-anomaly, subject-flow and the configured watch / "
+            "fraud-exposure for block tables).",
         ),
     ] = None,
     state: Annotated[
@@ -61,8 +68,18 @@ def replay_command(
             "--subjects", help="Score only these comma-separated assets (an evaluation split)."
         ),
     ] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--input", help="What the input is: auto (a folder is block tables), prices, blocks."
+        ),
+    ] = "auto",
 ) -> None:
-    """Run detectors over a price history as fast as possible; score them against events.
+    """Run detectors over a price history or ingested block tables; score them against events.
+
+    Over block tables (a folder of `proofmind ingest`), each block is rebuilt as the live
+    monitor sees it and goes to the block detectors; with --events (subject = address), prints
+    event-level recall, delay and false alerts per month outside the windows.
 
     With --events, prints per asset the event windows detected, the delay from the first
     non-glitch price outside ±2% of the peg to the alert, and the false alerts per asset-year
@@ -78,8 +95,17 @@ def replay_command(
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
+      proofmind monitor replay chaindata/ --out block-alerts.jsonl --state blocks-state.json
+      proofmind monitor replay chaindata/ -d watch -d subject-flow \\
+        --params '{"watch": {"addresses": ["0xab…"]}}' --events incidents.csv
     """
+    from proofmind.cli.monitor_blocks import input_kind, run_block_replay
     from proofmind.cli.monitor_run import run_replay
+
+    if input_kind(prices, kind) == "blocks":
+        chosen = subjects.split(",") if subjects else None
+        run_block_replay(prices, events, out, detectors, state, chosen, params)
+        return
 
     chosen = subjects.split(",") if subjects else None
     run_replay(prices, events, out, detectors or ["depeg", "feed-health"], state, chosen, params)

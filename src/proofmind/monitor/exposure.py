@@ -11,6 +11,7 @@ recently used first out); the cache is not part of the state: it is rebuilt from
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -24,7 +25,7 @@ _MISSING = -1.0
 class FraudExposureDetector(Detector):
     """Parameters: ``addresses`` (the watched list), ``model`` (a `fraud train` model file),
     ``data`` (the canonical chain tables the features come from), ``threshold`` (0.5),
-    ``min_wei`` (ignore smaller ether moves), ``cache`` (scores kept, 10,000)."""
+    ``min_wei`` (ignore smaller ether moves), ``cache`` (scores kept, 50,000)."""
 
     name: ClassVar[str] = "fraud-exposure"
     events: ClassVar[tuple[str, ...]] = ("block",)
@@ -37,7 +38,7 @@ class FraudExposureDetector(Detector):
         data: str,
         threshold: float = 0.5,
         min_wei: int = 0,
-        cache: int = 10_000,
+        cache: int = 50_000,
     ) -> None:
         from proofmind.intel.fraud import load_model, require_data
 
@@ -55,6 +56,7 @@ class FraudExposureDetector(Detector):
         self._set = set(self.addresses)
         self._cache: OrderedDict[str, float] = OrderedDict()
         self._con: Any = None
+        self._prefetched: Any = None  # the replayed segment whose counterparties are cached
 
     def score(self, address: str) -> float | None:
         """The model's score of ``address`` from the tables, or None if it has no data there."""
@@ -78,6 +80,54 @@ class FraudExposureDetector(Detector):
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return None if value == _MISSING else value
+
+    def score_many(self, addresses: list[str]) -> None:
+        """Score the addresses not in the cache yet with one query and one model call, and
+        cache them (what ``score`` would give each, one by one)."""
+        import numpy as np
+
+        from proofmind.intel.etherscan import connect
+        from proofmind.intel.fraud import address_features, with_data
+
+        todo = list(dict.fromkeys(a.lower() for a in addresses if a.lower() not in self._cache))
+        if not todo:
+            return
+        if self._con is None:
+            self._con = connect(Path(self.data))
+        present = with_data(self._con, todo)
+        scores: dict[str, float] = {}
+        if present:
+            features = address_features(self._con, sorted(present))
+            values = np.asarray(self._model.predict(features.matrix), dtype=np.float64)
+            scores = dict(zip(features.addresses, values.tolist(), strict=True))
+        for address in todo:
+            self._cache[address] = float(scores.get(address, _MISSING))
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """Over a replayed chunk: only the blocks touching a watched address are built; their
+        counterparties are scored together first (one model call), then each block evaluated."""
+        from proofmind.monitor.blockreplay import BlockBatch
+        from proofmind.monitor.watch import _blocks, touching
+
+        segment = events.segment if isinstance(events, BlockBatch) else None
+        if segment is not None and segment is not self._prefetched:
+            # score the counterparties of the whole segment at once: one feature query and one
+            # model call instead of one per chunk (the cache is filled, nothing else changes)
+            self._prefetched = segment
+            ahead = _blocks(segment, touching(segment, self._set))
+            counterparties = [
+                m[1] for e in ahead if isinstance(e, BlockEvent) for m in self._moves(e)
+            ]
+            self.score_many(counterparties[: self.cache_size])
+        chosen = _blocks(events, touching(events, self._set))
+        blocks = [e for e in chosen if isinstance(e, BlockEvent)]
+        self.score_many([m[1] for e in blocks for m in self._moves(e)])
+        alerts: list[Alert] = []
+        for event in blocks:
+            alerts.extend(self.evaluate(event))
+        return alerts
 
     def _moves(self, event: BlockEvent) -> list[tuple[str, str, str, int, str, str]]:
         """(watched, counterparty, direction, value, asset, tx hash) of each successful move."""

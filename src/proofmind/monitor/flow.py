@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, BlockEvent, Detector, Event
@@ -108,6 +111,7 @@ class FlowAnomalyDetector(Detector):
         self._seen = 0
         self._recent: list[list[float]] = []  # features since the previous window began
         self._last_alert: int | None = None
+        self._arrays: _ArrayTrees | None = None  # the trees as arrays while replaying in batches
 
     def _trees(self) -> Any:
         if self._model is None:
@@ -134,7 +138,10 @@ class FlowAnomalyDetector(Detector):
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, BlockEvent):
             return []
-        features, top, evidence = block_features(event)
+        if self._arrays is not None:  # the batched path's masses, back into river's nodes
+            self._arrays.store()
+            self._arrays = None
+        features = block_features(event)[0]
         warm = self._seen >= 2 * self.window_size
         score = float(self._trees().score_one(features)) if warm else 0.0
         self._learn(features)
@@ -143,24 +150,76 @@ class FlowAnomalyDetector(Detector):
         if self._last_alert is not None and event.number - self._last_alert < self.cooldown_blocks:
             return []
         self._last_alert = event.number
-        return [
-            Alert(
-                detector=self.name,
-                kind="flow",
-                severity="high" if score >= 0.9 else "medium",
-                subject=top or f"block:{event.number}",
-                time=event.time,
-                score=round(score, 6),
-                explanation=(
-                    f"block {event.number}: value flow unlike the last {self.window_size} blocks "
-                    f"(anomaly score {score:.2f}): {evidence['native_transfers']} ether "
-                    f"transfer(s) moving {evidence['ether_moved']:g} ETH, largest fan-out "
-                    f"{evidence['top_fan_out']}"
-                ),
-                evidence={**evidence, "features": {k: round(v, 4) for k, v in features.items()}},
-                block=event.number,
-            )
-        ]
+        return [self._alert(event, score)]
+
+    def _alert(self, event: BlockEvent, score: float) -> Alert:
+        features, top, evidence = block_features(event)
+        return Alert(
+            detector=self.name,
+            kind="flow",
+            severity="high" if score >= 0.9 else "medium",
+            subject=top or f"block:{event.number}",
+            time=event.time,
+            score=round(score, 6),
+            explanation=(
+                f"block {event.number}: value flow unlike the last {self.window_size} blocks "
+                f"(anomaly score {score:.2f}): {evidence['native_transfers']} ether "
+                f"transfer(s) moving {evidence['ether_moved']:g} ETH, largest fan-out "
+                f"{evidence['top_fan_out']}"
+            ),
+            evidence={**evidence, "features": {k: round(v, 4) for k, v in features.items()}},
+            block=event.number,
+        )
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """Over a replayed chunk: the features of all its blocks at once, and the trees scored
+        and taught a window segment at a time (the reference masses only change at the end of
+        a window), with the same integer masses as river's one-row-at-a-time path, hence the
+        same scores and alerts; the river model is left as the loop would leave it."""
+        from proofmind.monitor.blockreplay import BlockBatch
+
+        if not isinstance(events, BlockBatch) or not len(events):
+            return super().evaluate_many(events)
+        alerts: list[Alert] = []
+        start = 0
+        if not self._trees().trees:  # river builds the trees on the first row it learns
+            alerts += self.evaluate(events[0])
+            start = 1
+        x = batch_features(events)[start:]
+        if self._arrays is None:
+            self._arrays = _ArrayTrees(self._trees())
+        trees = self._arrays
+        model, window = self._trees(), self.window_size
+        counter, first_window = int(model.counter), bool(model._first_window)
+        paths = trees.paths(x)
+        scores = np.zeros(len(x), dtype=np.float64)
+        row = 0
+        while row < len(x):
+            end = min(len(x), row + window - counter)
+            warm_from = min(end, max(row, row + 2 * window - self._seen))
+            if warm_from < end:
+                scores[warm_from:end] = trees.scores(paths[warm_from:end])
+            trees.learn(paths[row:end])
+            self._seen += end - row
+            counter += end - row
+            if counter == window:
+                trees.pivot()
+                counter, first_window = 0, False
+            row = end
+        # the masses stay in the arrays until a row-by-row call needs the river model's
+        model.counter, model._first_window = counter, first_window
+        keep = self.window_size + self._seen % self.window_size
+        self._recent = (self._recent + x[-keep:].tolist())[-keep:]
+        raised = []
+        for k in np.flatnonzero(scores >= self.threshold).tolist():
+            number = int(events.numbers[start + k])
+            if self._last_alert is not None and number - self._last_alert < self.cooldown_blocks:
+                continue
+            self._last_alert = number
+            raised.append(k)
+        blocks = events.events_at([start + k for k in raised])
+        alerts += [self._alert(b, float(scores[k])) for b, k in zip(blocks, raised, strict=True)]
+        return alerts
 
     def to_state(self) -> dict[str, Any]:
         params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -183,3 +242,150 @@ class FlowAnomalyDetector(Detector):
         detector._recent = recent
         detector._last_alert = state["last_alert"]
         return detector
+
+
+class _ArrayTrees:
+    """The Half-Space Trees of a river model as arrays (nodes in heap order), to score and learn
+    many rows at once with the same integer masses, hence the same scores, as river's
+    ``score_one`` / ``learn_one`` one row at a time; ``store()`` writes the masses back."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.height = int(model.height)
+        size = 2 ** (self.height + 1) - 1
+        columns = {name: k for k, name in enumerate(LIMITS)}
+        self.nodes: list[list[Any]] = []
+        trees = len(model.trees)
+        self.feature = np.zeros((trees, size), dtype=np.int64)
+        self.threshold = np.zeros((trees, size), dtype=np.float64)
+        self.l_mass = np.zeros((trees, size), dtype=np.int64)
+        self.r_mass = np.zeros((trees, size), dtype=np.int64)
+        for t, root in enumerate(model.trees):
+            order: list[Any] = [None] * size
+            stack = [(root, 0)]
+            while stack:
+                node, h = stack.pop()
+                order[h] = node
+                self.l_mass[t, h], self.r_mass[t, h] = node.l_mass, node.r_mass
+                if hasattr(node, "feature"):
+                    self.feature[t, h] = columns[node.feature]
+                    self.threshold[t, h] = node.threshold
+                    stack += [(node.children[0], 2 * h + 1), (node.children[1], 2 * h + 2)]
+            self.nodes.append(order)
+
+    def paths(self, x: NDArray[np.float64]) -> NDArray[np.int64]:
+        """(rows, trees, height + 1) heap indexes of the nodes each row walks through."""
+        rows, (trees, size) = x.shape[0], self.feature.shape
+        feature, threshold = self.feature.ravel(), self.threshold.ravel()
+        base = (np.arange(trees, dtype=np.int64) * size)[None, :]
+        values = np.ascontiguousarray(x).ravel()
+        row_base = (np.arange(rows, dtype=np.int64) * x.shape[1])[:, None]
+        out = np.zeros((rows, trees, self.height + 1), dtype=np.int64)
+        index = np.zeros((rows, trees), dtype=np.int64)
+        for depth in range(self.height):
+            node = base + index
+            value = values.take(row_base + feature.take(node))
+            index = 2 * index + 1 + (value >= threshold.take(node))
+            out[:, :, depth + 1] = index
+        return out
+
+    def scores(self, paths: NDArray[np.int64]) -> NDArray[np.float64]:
+        """river's score_one of each row against the current reference masses."""
+        model = self.model
+        trees, size = self.r_mass.shape
+        base = (np.arange(trees, dtype=np.int64) * size)[None, :, None]
+        mass = self.r_mass.ravel().take(base + paths)  # (rows, trees, depth)
+        weights = 2 ** np.arange(self.height + 1, dtype=np.int64)
+        below = mass < model.size_limit
+        # a node counts up to and including the first one under the size limit
+        last = np.where(below.any(axis=2), below.argmax(axis=2), self.height)
+        counted = np.arange(self.height + 1)[None, None, :] <= last[:, :, None]
+        total = np.asarray((mass * weights * counted).sum(axis=(1, 2)), dtype=np.float64)
+        scores: NDArray[np.float64] = 1.0 - total / float(model._max_score)
+        return scores
+
+    def learn(self, paths: NDArray[np.int64]) -> None:
+        trees, size = self.l_mass.shape
+        flat = (np.arange(trees)[None, :, None] * size + paths).ravel()
+        self.l_mass += np.bincount(flat, minlength=trees * size).reshape(trees, size)
+
+    def pivot(self) -> None:
+        self.r_mass = self.l_mass
+        self.l_mass = np.zeros_like(self.r_mass)
+
+    def store(self) -> None:
+        for t, order in enumerate(self.nodes):
+            for h, node in enumerate(order):
+                node.l_mass, node.r_mass = int(self.l_mass[t, h]), int(self.r_mass[t, h])
+
+
+def _log1p(values: NDArray[Any]) -> NDArray[np.float64]:
+    """``math.log1p`` of each value (NumPy's may differ in the last bit), once per distinct
+    value."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    return np.array([math.log1p(v) for v in unique.tolist()], dtype=np.float64)[inverse]
+
+
+def batch_features(batch: Any) -> NDArray[np.float64]:
+    """``block_features`` of every block of a ``BlockBatch`` at once: the same numbers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(batch)
+    txs, native, erc20 = (batch.tables[t] for t in ("transactions", "native_transfers",
+                                                      "erc20_transfers"))  # fmt: skip
+    tx_block = batch.block_of_rows("transactions")
+    native_block = batch.block_of_rows("native_transfers")
+    erc20_block = batch.block_of_rows("erc20_transfers")
+    counts = {name: np.diff(batch.offsets[name]) for name in batch.offsets}
+    status = txs.column("status").fill_null(-1).to_numpy(zero_copy_only=False)
+    reverted = np.bincount(tx_block[status == 0], minlength=n)
+    wei = native.column("value_wei").fill_null(0).cast(pa.string())
+    ether = pc.cast(wei, pa.float64()).to_numpy(zero_copy_only=False) / 1e18
+    total = np.zeros(n, dtype=np.float64)
+    largest = np.zeros(n, dtype=np.float64)
+    if len(ether):
+        start = batch.offsets["native_transfers"][:-1]
+        present = counts["native_transfers"] > 0
+        largest[present] = np.maximum.reduceat(ether, start[present])
+        single = counts["native_transfers"] == 1
+        total[single] = ether[start[single]]
+        values = ether.tolist()
+        for i in np.flatnonzero(counts["native_transfers"] > 1).tolist():
+            lo, hi = int(start[i]), int(start[i] + counts["native_transfers"][i])
+            total[i] = sum(values[lo:hi])  # as block_features adds them
+    # one code per address across the columns (null is its own code, -1)
+    columns = [txs.column("from_address"), native.column("from_address"),
+               native.column("to_address"), erc20.column("from_address"),
+               erc20.column("to_address")]  # fmt: skip
+    # one array first: encoding a chunked array gives each chunk its own dictionary, and
+    # unifying them costs ten times the encoding
+    parts = [a for c in columns for a in c.cast(pa.string()).chunks]
+    joined = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    codes = pc.dictionary_encode(joined).indices
+    code = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    sizes = np.cumsum([0] + [len(c) for c in columns])
+    tx_from, nat_from, nat_to, erc_from, erc_to = (code[sizes[k] : sizes[k + 1]]
+                                                   for k in range(5))  # fmt: skip
+    width = int(code.max()) + 1 if len(code) else 1
+
+    def distinct_per_block(block: NDArray[np.int64], key: NDArray[np.int64]) -> NDArray[np.int64]:
+        pairs = np.unique(block * width + key)
+        return np.bincount(pairs // width, minlength=n)
+
+    senders = distinct_per_block(tx_block, tx_from)
+    recipients = distinct_per_block(
+        np.concatenate([native_block, erc20_block]), np.concatenate([nat_to, erc_to])
+    )
+    fan_out = np.zeros(n, dtype=np.int64)
+    block = np.concatenate([native_block, erc20_block])
+    if len(block):
+        triples = np.unique(
+            (block * width + np.concatenate([nat_from, erc_from])) * width
+            + np.concatenate([nat_to, erc_to])
+        )
+        per_sender, count = np.unique(triples // width, return_counts=True)
+        np.maximum.at(fan_out, per_sender // width, count)
+    raw = [counts["transactions"], reverted, counts["native_transfers"], total, largest,
+           counts["erc20_transfers"], senders, recipients, fan_out]  # fmt: skip
+    return np.stack([_log1p(np.asarray(r)) for r in raw], axis=1)

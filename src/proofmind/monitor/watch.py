@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 from proofmind.errors import InputError
@@ -18,6 +19,40 @@ def _addresses(values: Any, what: str) -> list[str]:
     ):
         raise InputError(f"{what} must be a list of 0x-addresses, got {values!r}")
     return sorted({v.lower() for v in values})
+
+
+def touching(events: Sequence[Event], addresses: set[str]) -> list[int]:
+    """The indexes of the blocks of ``events`` with a transaction or an ERC-20 transfer from or
+    to one of ``addresses`` (all of them when ``events`` is not a replayed ``BlockBatch``)."""
+    from proofmind.monitor.blockreplay import BlockBatch
+
+    if not isinstance(events, BlockBatch):
+        return list(range(len(events)))
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from numpy.typing import NDArray
+
+    wanted = pa.array(sorted(addresses), pa.string())
+    blocks: list[NDArray[np.int64]] = []
+    for table in ("transactions", "erc20_transfers"):
+        rows = events.tables[table]
+        hit = pc.or_(
+            pc.is_in(rows.column("from_address"), value_set=wanted),
+            pc.is_in(rows.column("to_address"), value_set=wanted),
+        ).fill_null(False)
+        index = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        blocks.append(events.block_of_rows(table)[index])
+    return sorted(set(np.concatenate(blocks).tolist()))
+
+
+def _blocks(events: Sequence[Event], indexes: list[int]) -> list[Event]:
+    """The events at ``indexes``, a replayed chunk's rows converted in one go."""
+    from proofmind.monitor.blockreplay import BlockBatch
+
+    if isinstance(events, BlockBatch):
+        return list(events.events_at(indexes))
+    return [events[i] for i in indexes]
 
 
 class WatchDetector(Detector):
@@ -94,6 +129,14 @@ class WatchDetector(Detector):
                 )
         return alerts
 
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """Over a replayed chunk: only the blocks with a row touching a watched address are
+        built and evaluated (the others raise nothing)."""
+        alerts: list[Alert] = []
+        for event in _blocks(events, touching(events, self._set)):
+            alerts.extend(self.evaluate(event))
+        return alerts
+
     def to_state(self) -> dict[str, Any]:
         return {"addresses": self.addresses, "min_wei": self.min_wei}
 
@@ -154,25 +197,7 @@ class FundingFanOutDetector(Detector):
             last = self._alerted.get(funder)
             if len(recent) >= self.min_recipients and (last is None or last <= horizon):
                 self._alerted[funder] = event.number
-                alerts.append(
-                    Alert(
-                        detector=self.name,
-                        severity="high",
-                        subject=funder,
-                        time=event.time,
-                        score=float(len(recent)),
-                        explanation=(
-                            f"{funder} funded {len(recent)} fresh addresses within "
-                            f"{self.window_blocks} blocks"
-                        ),
-                        evidence={
-                            "recipients": [r for _, r in recent][-20:],
-                            "first_block": recent[0][0],
-                        },
-                        block=event.number,
-                        kind="fan-out",
-                    )
-                )
+                alerts.append(self._alert(funder, recent, event.number, event.time))
         self._funded = {
             f: [(b, r) for b, r in v if b > horizon]
             for f, v in self._funded.items()
@@ -180,6 +205,76 @@ class FundingFanOutDetector(Detector):
         }
         self._alerted = {f: b for f, b in self._alerted.items() if b > horizon}
         return alerts
+
+    def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
+        """Over a replayed chunk: the same bookkeeping as ``evaluate``, read from the chunk's
+        columns instead of row dicts; the windows are pruned once at the end of the chunk
+        (the alerts only look at recipients within the window, so they are the same)."""
+        from proofmind.monitor.blockreplay import BlockBatch
+
+        if not isinstance(events, BlockBatch):
+            return super().evaluate_many(events)
+        import pyarrow as pa
+
+        txs, native = events.tables["transactions"], events.tables["native_transfers"]
+        senders = txs.column("from_address").cast(pa.string()).to_pylist()
+        funders = native.column("from_address").cast(pa.string()).to_pylist()
+        recipients = native.column("to_address").cast(pa.string()).to_pylist()
+        off_t, off_n = events.offsets["transactions"], events.offsets["native_transfers"]
+        seen, funded, alerted = self._seen, self._funded, self._alerted
+        keep, limit, window = self.min_recipients * 4, self.max_seen, self.window_blocks
+        alerts = []
+        horizon = 0
+        for i in range(len(events)):
+            number = int(events.numbers[i])
+            horizon = number - window
+            for address in senders[off_t[i] : off_t[i + 1]]:
+                seen[address] = None
+                seen.move_to_end(address)
+            while len(seen) > limit:
+                seen.popitem(last=False)
+            n0, n1 = int(off_n[i]), int(off_n[i + 1])
+            for funder, recipient in zip(funders[n0:n1], recipients[n0:n1], strict=True):
+                new = recipient not in seen
+                seen[recipient] = None
+                seen.move_to_end(recipient)
+                while len(seen) > limit:
+                    seen.popitem(last=False)
+                if not new:
+                    continue
+                recent = [(b, r) for b, r in funded.get(funder, []) if b > horizon]
+                recent.append((number, recipient))
+                funded[funder] = recent[-keep:]
+                last = alerted.get(funder)
+                if len(recent) >= self.min_recipients and (last is None or last <= horizon):
+                    alerted[funder] = number
+                    alerts.append(self._alert(funder, recent, number, float(events.times[i])))
+        if len(events):
+            self._funded = {
+                f: [(b, r) for b, r in v if b > horizon]
+                for f, v in funded.items()
+                if any(b > horizon for b, _ in v)
+            }
+            self._alerted = {f: b for f, b in alerted.items() if b > horizon}
+        return alerts
+
+    def _alert(self, funder: str, recent: list[tuple[int, str]], number: int, time: float) -> Alert:
+        return Alert(
+            detector=self.name,
+            severity="high",
+            subject=funder,
+            time=time,
+            score=float(len(recent)),
+            explanation=(
+                f"{funder} funded {len(recent)} fresh addresses within {self.window_blocks} blocks"
+            ),
+            evidence={
+                "recipients": [r for _, r in recent][-20:],
+                "first_block": recent[0][0],
+            },
+            block=number,
+            kind="fan-out",
+        )
 
     def to_state(self) -> dict[str, Any]:
         return {

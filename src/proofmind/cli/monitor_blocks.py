@@ -1,0 +1,193 @@
+"""What `proofmind monitor replay` does over a folder of ingested block tables; imported only
+when it runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from proofmind.errors import InputError
+from proofmind.monitor.api import Detector
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+KINDS = ("auto", "prices", "blocks")
+PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+# block detectors that need no parameters; watch and fraud-exposure run when --params has them
+BLOCK_DEFAULTS = ["funding-fan-out", "flow-anomaly", "subject-flow"]
+CONFIGURED = ["watch", "fraud-exposure"]
+STATE_KEY = "@blocks"  # the replay's own entry in the state file (not a detector name)
+
+
+def input_kind(path: Path, kind: str) -> str:
+    """'prices' or 'blocks': what ``path`` is, as ``kind`` says or (auto) as it looks."""
+    from proofmind.monitor.blockreplay import is_block_tables
+
+    if kind not in KINDS:
+        raise InputError(f"--input {kind!r} is not one of {', '.join(KINDS)}")
+    if kind != "auto":
+        return kind
+    if path.is_dir():
+        if is_block_tables(path):
+            return "blocks"
+        raise InputError(
+            f"{path} is a folder without ingested block tables (transactions/ or "
+            "erc20_transfers/ with Parquet files)",
+            hint="write them with `proofmind ingest etherscan FILES -o DIR` or `ingest rpc`, "
+            "or give a price file",
+        )
+    if path.name.endswith(PRICE_SUFFIXES):
+        return "prices"
+    if not path.exists():
+        raise InputError(
+            f"{path} does not exist",
+            hint="give a price file (.csv, .csv.gz, .parquet) or a folder of ingested tables",
+        )
+    raise InputError(
+        f"cannot tell what {path} holds",
+        hint="give a price file (.csv, .csv.gz, .parquet) or a folder written by "
+        "`proofmind ingest`, or say which with --input prices|blocks",
+    )
+
+
+def run_block_replay(
+    folder: Path,
+    events_path: Path | None,
+    out: Path | None,
+    names: list[str] | None,
+    state_path: Path | None,
+    subjects: list[str] | None,
+    params: str | None,
+    chunk: int = 20_000,
+) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from proofmind.cli.monitor_run import ALERT_FORMATS, _params
+    from proofmind.monitor.blockreplay import BlockTables, evaluate_block_alerts, replay_blocks
+    from proofmind.monitor.replay import read_events, write_alerts
+
+    if out is not None and out.suffix not in ALERT_FORMATS:
+        raise InputError(
+            f"cannot tell the alert format of {out} from its suffix",
+            hint="name it .jsonl (JSON lines) or .parquet",
+        )
+    if subjects:
+        raise InputError(
+            "--subjects selects price assets; it does not apply to block tables",
+            hint="score block alerts against --events of the addresses you want",
+        )
+    events = read_events(events_path) if events_path is not None else None
+    parsed = _params(params)
+    if names is None:
+        names = BLOCK_DEFAULTS + [n for n in CONFIGURED if n in parsed]
+    detectors, after = _restore(state_path, names, parsed)
+    wrong = [d.name for d in detectors if "block" not in d.events]
+    if wrong:
+        raise InputError(
+            f"detector(s) {', '.join(wrong)} read prices, not blocks",
+            hint="replay a price file for them; block detectors: "
+            + ", ".join(BLOCK_DEFAULTS + CONFIGURED),
+        )
+    tables = BlockTables(folder, chunk=chunk)
+    total = tables.block_count
+    rows = tables.row_count(after)
+    if after is not None:
+        err.print(f"resuming after block {after:,} (from {state_path})")
+    last = [after]
+    done = [0]
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("replay", total=total if after is None else _left(tables, after))
+
+        def advance(batch: Any) -> None:
+            bar.advance(task, len(batch))
+            last[0] = int(batch.numbers[-1])
+            done[0] += len(batch)
+
+        alerts = replay_blocks(tables.batches(after), detectors, on_batch=advance)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks, {len(alerts):,} alerts "
+        f"in {elapsed:.2f} s ({rows / max(elapsed, 1e-9):,.0f} rows/s)"
+    )
+    if out is not None:
+        write_alerts(alerts, out)
+        console.print(f"alerts → {out}")
+    if state_path is not None:
+        _save(state_path, detectors, last[0])
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert.detector] = counts.get(alert.detector, 0) + 1
+    console.print(f"alerts by detector: {json.dumps(dict(sorted(counts.items())))}")
+    if events is None:
+        return
+    report = evaluate_block_alerts(alerts, events, tables.first_last_time())
+    table = Table("detector", "alerts", "outside every window")
+    for name, count in sorted(report.per_detector.items()):
+        table.add_row(name, str(count["alerts"]), str(count["false"]))
+    console.print(table)
+    console.print("scored: all block alerts, by subject")
+    console.print(json.dumps(report.summary(), indent=1))
+    for window in report.missed:
+        console.print(f"[red]missed[/red]: {window.subject} {window.source}")
+
+
+def _left(tables: Any, after: int) -> int:
+    import numpy as np
+
+    numbers = tables.numbers
+    return int(len(numbers) - np.searchsorted(numbers, after, side="right"))
+
+
+def _restore(
+    path: Path | None, names: list[str], params: dict[str, dict[str, Any]]
+) -> tuple[list[Detector], int | None]:
+    from proofmind.monitor.registry import detector_class, load_detectors
+
+    if path is None or not path.exists():
+        return load_detectors(names, params), None
+    try:
+        saved: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        mark = saved.get(STATE_KEY)
+        if not isinstance(mark, dict):
+            raise InputError(
+                f"{path} is not the state of a block replay",
+                hint="give the --state file a block replay wrote, or a new path",
+            )
+        detectors = [detector_class(name).from_state(saved[name]) for name in names]
+        last = mark.get("last_block")
+        return detectors, None if last is None else int(last)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"cannot restore detector state from {path}: {exc}",
+            hint="delete the file to start fresh, or pass the detectors it was saved with",
+        ) from exc
+
+
+def _save(path: Path, detectors: list[Detector], last_block: int | None) -> None:
+    state: dict[str, Any] = {d.name: d.to_state() for d in detectors}
+    state[STATE_KEY] = {"last_block": last_block}
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(json.dumps(state), encoding="utf-8")
+    temporary.replace(path)

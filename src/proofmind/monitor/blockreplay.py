@@ -1,0 +1,426 @@
+"""Replay block detectors over ingested chain tables (the folder `proofmind ingest etherscan|rpc`
+writes): the same ``BlockEvent``s the live monitor sees, rebuilt from the canonical rows.
+
+Rows are grouped per block, blocks in ascending order; within a block, transactions by
+``tx_index`` and transfers by ``log_index`` (then hash). A reverted transaction keeps ``status``
+0 and moves nothing: the ether transfers of a block are its successful transactions with a
+value, as `ingest rpc` derives them (read from the ``native_transfers`` table when one was
+written). The ``blocks`` table, when present, gives every block (empty ones too) and its hash;
+without it, the blocks are those with a transaction or a transfer, and their hash is empty.
+
+Blocks come in chunks (``BlockBatch``): a sequence of ``BlockEvent``s built lazily from Arrow
+columns. A detector's ``evaluate_many`` gets the whole chunk and may use the columns directly;
+the alerts of a chunk are then put in the order the block-by-block loop raises them (block, then
+detector), so both paths give the same list.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, overload
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+from proofmind.errors import InputError
+from proofmind.monitor.api import Alert, BlockEvent, Detector
+from proofmind.monitor.replay import EventWindow
+
+TABLES = ("transactions", "erc20_transfers")
+_ORDER = {
+    "transactions": "block_number, tx_index, hash",
+    "erc20_transfers": "block_number, log_index, hash, token, from_address, to_address, value",
+    "native_transfers": "block_number, hash, from_address, to_address",
+    "logs": "block_number, log_index, hash",
+}
+# the ether transfers of a block when no native_transfers table was written: its successful
+# transactions with a value (the rows `ingest rpc` derives from the receipts)
+_NATIVE_FROM_TRANSACTIONS = (
+    "SELECT block_number, timestamp, hash, from_address, "
+    "coalesce(to_address, contract_address, '') AS to_address, value_wei FROM transactions "
+    "WHERE status = 1 AND value_wei > 0"
+)
+
+
+def is_block_tables(path: Path) -> bool:
+    """Whether ``path`` is a folder of ingested tables (transactions or ERC-20 transfers)."""
+    return path.is_dir() and any(any((path / t).glob("**/*.parquet")) for t in TABLES)
+
+
+@dataclass
+class BlockBatch(Sequence[BlockEvent]):
+    """Consecutive blocks as Arrow tables sorted by block, with each block's row offsets."""
+
+    numbers: NDArray[np.int64]
+    times: NDArray[np.float64]
+    hashes: list[str]
+    tables: dict[str, pa.Table]
+    offsets: dict[str, NDArray[np.int64]] = field(default_factory=dict)
+    # the batch of consecutive blocks this one was cut from (read in one query), if any: a
+    # detector may look ahead in it to fill a cache (never to raise alerts)
+    segment: BlockBatch | None = None
+    base: int = 0  # the index of this batch's first block in ``segment``
+    _memo: dict[int, BlockEvent] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, table in self.tables.items():
+            blocks = table.column("block_number").to_numpy()
+            found = np.searchsorted(blocks, self.numbers, side="left")
+            self.offsets[name] = np.append(found, len(blocks)).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def rows(self, table: str) -> int:
+        return self.tables[table].num_rows if table in self.tables else 0
+
+    def block_of_rows(self, table: str) -> NDArray[np.int64]:
+        """For each row of ``table``, the index of its block in this batch."""
+        counts = np.diff(self.offsets[table])
+        return np.repeat(np.arange(len(self), dtype=np.int64), counts)
+
+    @cached_property
+    def _dicts(self) -> dict[str, list[dict[str, Any]]]:
+        return {name: table.to_pylist() for name, table in self.tables.items()}
+
+    def _event(self, i: int, rows: Callable[[str, int, int], list[dict[str, Any]]]) -> BlockEvent:
+        parts: dict[str, tuple[dict[str, Any], ...]] = {}
+        for name in ("transactions", "logs", "erc20_transfers", "native_transfers"):
+            if name in self.tables:
+                lo, hi = int(self.offsets[name][i]), int(self.offsets[name][i + 1])
+                parts[name] = tuple(rows(name, lo, hi)) if hi > lo else ()
+        return BlockEvent(int(self.numbers[i]), self.hashes[i], float(self.times[i]), **parts)
+
+    @cached_property
+    def events(self) -> list[BlockEvent]:
+        """Every block of the batch as a ``BlockEvent`` (the rows converted once)."""
+        dicts = self._dicts
+        return [self._event(i, lambda n, lo, hi: dicts[n][lo:hi]) for i in range(len(self))]
+
+    def event(self, i: int) -> BlockEvent:
+        """Block ``i`` alone (converts only its rows)."""
+        if "events" in self.__dict__:
+            return self.events[i]
+        return self._event(i, lambda n, lo, hi: self.tables[n].slice(lo, hi - lo).to_pylist())
+
+    def events_at(self, indexes: Sequence[int]) -> list[BlockEvent]:
+        """The blocks at ``indexes`` (ascending), their rows converted in one go; a block
+        converted once (for another detector, or through the segment) is not converted again."""
+        if "events" in self.__dict__:
+            return [self.events[i] for i in indexes]
+        if self.segment is not None:
+            return self.segment.events_at([self.base + i for i in indexes])
+        todo = sorted({i for i in indexes if i not in self._memo})
+        for i, event in zip(todo, self._convert(todo), strict=True):
+            self._memo[i] = event
+        return [self._memo[i] for i in indexes]
+
+    def _convert(self, indexes: Sequence[int]) -> list[BlockEvent]:
+        if not indexes:
+            return []
+        chosen = np.asarray(indexes, dtype=np.int64)
+        rows: dict[str, list[dict[str, Any]]] = {}
+        starts: dict[str, NDArray[np.int64]] = {}
+        for name, table in self.tables.items():
+            lo, hi = self.offsets[name][chosen], self.offsets[name][chosen + 1]
+            counts = hi - lo
+            take = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+            take += np.arange(int(counts.sum()), dtype=np.int64)
+            rows[name] = table.take(pa.array(take, pa.int64())).to_pylist()
+            starts[name] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        out = []
+        for k, i in enumerate(chosen.tolist()):
+
+            def part(name: str, lo: int, hi: int, k: int = k) -> list[dict[str, Any]]:
+                a, b = int(starts[name][k]), int(starts[name][k + 1])
+                return rows[name][a:b]
+
+            out.append(self._event(i, part))
+        return out
+
+    @overload
+    def __getitem__(self, index: int) -> BlockEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[BlockEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> BlockEvent | Sequence[BlockEvent]:
+        if isinstance(index, slice):
+            return self.events[index]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.event(index)
+
+    def __iter__(self) -> Iterator[BlockEvent]:
+        return iter(self.events)
+
+
+class BlockTables:
+    """The ingested tables under ``folder``, read as ``BlockBatch``es of ``chunk`` blocks; the
+    memory held is about ``chunk × segment`` blocks' rows."""
+
+    def __init__(self, folder: Path, *, chunk: int = 20_000, segment: int = 10) -> None:
+        from proofmind.intel.etherscan import connect
+
+        if not folder.is_dir():
+            raise InputError(
+                f"{folder} is not a folder of block tables",
+                hint="write one with `proofmind ingest etherscan FILES -o DIR` or `ingest rpc`",
+            )
+        if not is_block_tables(folder):
+            raise InputError(
+                f"{folder} holds no ingested block tables (transactions/ or erc20_transfers/ "
+                "with Parquet files)",
+                hint="write them with `proofmind ingest etherscan FILES -o DIR` or `ingest rpc`",
+            )
+        if chunk < 1 or segment < 1:
+            raise InputError(f"chunk and segment must be ≥ 1, got {chunk} and {segment}")
+        self.folder, self.chunk, self.segment = folder, chunk, segment
+        try:
+            self.con = connect(folder)
+            present = {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}
+            self.has = {t: t in present for t in ("blocks", "logs", "native_transfers")}
+            self._blocks = self._block_list()
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0][:200]
+            raise InputError(f"cannot read the block tables in {folder}: {first}") from exc
+
+    def _block_list(self) -> tuple[NDArray[np.int64], NDArray[np.float64], list[str]]:
+        if self.has["blocks"]:
+            sql = (
+                "SELECT block_number, any_value(timestamp), any_value(hash) FROM blocks "
+                "GROUP BY 1 ORDER BY 1"
+            )
+        else:
+            sql = (
+                "SELECT block_number, min(timestamp), '' FROM (SELECT block_number, timestamp "
+                "FROM transactions UNION ALL SELECT block_number, timestamp FROM erc20_transfers) "
+                "GROUP BY 1 ORDER BY 1"
+            )
+        table = self.con.execute(sql).to_arrow_table()
+        numbers = table.column(0).to_numpy().astype(np.int64)
+        times = table.column(1).cast(pa.float64()).fill_null(0.0).to_numpy()
+        return numbers, times.astype(np.float64), [str(h) for h in table.column(2).to_pylist()]
+
+    @property
+    def numbers(self) -> NDArray[np.int64]:
+        """The block numbers, ascending."""
+        return self._blocks[0]
+
+    @property
+    def block_count(self) -> int:
+        return len(self._blocks[0])
+
+    def row_count(self, after: int | None = None) -> int:
+        where = "" if after is None else f" WHERE block_number > {int(after)}"
+        total = 0
+        for table in TABLES:
+            found = self.con.execute(f"SELECT count(*) FROM {table}{where}").fetchone()
+            total += int(found[0]) if found else 0
+        return total
+
+    def first_last_time(self) -> tuple[float, float] | None:
+        times = self._blocks[1]
+        return (float(times.min()), float(times.max())) if len(times) else None
+
+    def _read(self, name: str, source: str, first: int, last: int) -> pa.Table:
+        where = f"WHERE block_number BETWEEN {first} AND {last}"
+        return (
+            self.con.execute(f"SELECT * FROM {source} {where} ORDER BY {_ORDER[name]}")
+            .to_arrow_table()
+            .combine_chunks()
+        )
+
+    def batches(self, after: int | None = None) -> Iterator[BlockBatch]:
+        """The blocks after block ``after`` (all when None), ``chunk`` at a time. The tables
+        are read ``segment`` chunks per query (one scan), then sliced without copying."""
+        numbers, times, hashes = self._blocks
+        start = 0 if after is None else int(np.searchsorted(numbers, after, side="right"))
+        step = self.chunk * self.segment
+        native = (
+            "native_transfers"
+            if self.has["native_transfers"]
+            else (f"({_NATIVE_FROM_TRANSACTIONS})")
+        )
+        for seg_lo in range(start, len(numbers), step):
+            seg_hi = min(seg_lo + step, len(numbers))
+            first, last = int(numbers[seg_lo]), int(numbers[seg_hi - 1])
+            tables = {name: self._read(name, name, first, last) for name in TABLES}
+            tables["native_transfers"] = self._read("native_transfers", native, first, last)
+            if self.has["logs"]:
+                tables["logs"] = self._read("logs", "logs", first, last)
+            whole = BlockBatch(numbers[seg_lo:seg_hi], times[seg_lo:seg_hi],
+                               hashes[seg_lo:seg_hi], tables)  # fmt: skip
+            for lo in range(0, seg_hi - seg_lo, self.chunk):
+                hi = min(lo + self.chunk, seg_hi - seg_lo)
+                parts = {}
+                for name, table in tables.items():
+                    a, b = int(whole.offsets[name][lo]), int(whole.offsets[name][hi])
+                    parts[name] = table.slice(a, b - a)
+                yield BlockBatch(whole.numbers[lo:hi], whole.times[lo:hi],
+                                 whole.hashes[lo:hi], parts, segment=whole,
+                                 base=lo)  # fmt: skip
+
+
+def replay_blocks(
+    batches: Iterator[BlockBatch] | Sequence[BlockBatch],
+    detectors: list[Detector],
+    *,
+    batched: bool = True,
+    on_batch: Callable[[BlockBatch], None] | None = None,
+) -> list[Alert]:
+    """The alerts of the block detectors over ``batches``, in the order of a block-by-block
+    loop (for each block, each detector in turn). With ``batched``, each detector sees a whole
+    batch through ``evaluate_many``; without, ``evaluate`` block by block (the reference)."""
+    wanted = [d for d in detectors if "block" in d.events]
+    alerts: list[Alert] = []
+    for batch in batches:
+        if not batched:
+            for event in batch:
+                for detector in wanted:
+                    alerts.extend(detector.evaluate(event))
+        else:
+            found: list[tuple[int, int, int, Alert]] = []
+            for position, detector in enumerate(wanted):
+                for k, alert in enumerate(detector.evaluate_many(batch)):
+                    found.append((alert.block if alert.block is not None else -1, position, k,
+                                  alert))  # fmt: skip
+            found.sort(key=lambda item: item[:3])
+            alerts.extend(item[3] for item in found)
+        if on_batch is not None:
+            on_batch(batch)
+    return alerts
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class BlockEvaluation:
+    """Event-level scores of block alerts against windows of subjects (addresses, tokens)."""
+
+    events: int
+    detected: int
+    delays_hours: list[float]
+    false_alerts: int
+    months: float
+    missed: list[EventWindow]
+    per_detector: dict[str, dict[str, int]]
+
+    def summary(self) -> dict[str, Any]:
+        low, high = wilson(self.detected, self.events)
+        false_low, false_high = poisson_interval(self.false_alerts)
+        per_month = self.false_alerts / self.months if self.months else 0.0
+        return {
+            "events": self.events,
+            "detected": self.detected,
+            "recall": self.detected / self.events if self.events else None,
+            "recall_95ci": [round(low, 4), round(high, 4)] if self.events else None,
+            "median_delay_hours": statistics.median(self.delays_hours)
+            if self.delays_hours
+            else None,
+            "max_delay_hours": max(self.delays_hours) if self.delays_hours else None,
+            "false_alerts": self.false_alerts,
+            "months": round(self.months, 3),
+            "false_per_month": per_month,
+            "false_per_month_95ci": [
+                round(false_low / self.months, 4) if self.months else None,
+                round(false_high / self.months, 4) if self.months else None,
+            ],
+            "per_detector": self.per_detector,
+        }
+
+
+def evaluate_block_alerts(
+    alerts: list[Alert], events: list[EventWindow], span: tuple[float, float] | None
+) -> BlockEvaluation:
+    """A window is detected when an alert on its subject (any block detector) falls inside it;
+    the delay runs from the window's start to that first alert. An alert on no window of its
+    subject is a false alert; the rate is per month (30.44 days) of replayed history."""
+    windows: dict[str, list[EventWindow]] = {}
+    for window in events:
+        windows.setdefault(window.subject.lower(), []).append(window)
+    by_subject: dict[str, list[Alert]] = {}
+    per_detector: dict[str, dict[str, int]] = {}
+    false = 0
+    for alert in alerts:
+        subject = alert.subject.lower()
+        by_subject.setdefault(subject, []).append(alert)
+        inside = any(w.start <= alert.time <= w.end for w in windows.get(subject, []))
+        counts = per_detector.setdefault(alert.detector, {"alerts": 0, "false": 0})
+        counts["alerts"] += 1
+        if not inside:
+            counts["false"] += 1
+            false += 1
+    delays, missed = [], []
+    for subject, own in windows.items():
+        times = sorted(a.time for a in by_subject.get(subject, []))
+        for window in own:
+            hits = [t for t in times if window.start <= t <= window.end]
+            if hits:
+                delays.append(max(0.0, hits[0] - window.start) / 3600)
+            else:
+                missed.append(window)
+    months = (span[1] - span[0]) / (30.44 * 86400) if span else 0.0
+    return BlockEvaluation(
+        events=len(events),
+        detected=len(events) - len(missed),
+        delays_hours=delays,
+        false_alerts=false,
+        months=months,
+        missed=missed,
+        per_detector=per_detector,
+    )
+
+
+def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% by default)."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Garwood) interval of a Poisson count: the rates whose tail probability of
+    ``count`` is (1 − level) / 2, found by bisection on the Poisson distribution function."""
+    tail = (1 - level) / 2
+    if count > 300:  # exp(−rate) underflows: the Wilson–Hilferty approximation (error < 0.1%)
+        z = statistics.NormalDist().inv_cdf(1 - tail)
+        k, m = count, count + 1
+        return (
+            k * (1 - 1 / (9 * k) - z / (3 * math.sqrt(k))) ** 3,
+            m * (1 - 1 / (9 * m) + z / (3 * math.sqrt(m))) ** 3,
+        )
+
+    def at_most(k: int, rate: float) -> float:  # P(X ≤ k) for X ~ Poisson(rate)
+        term = total = math.exp(-rate)
+        for i in range(1, k + 1):
+            term *= rate / i
+            total += term
+        return total
+
+    def solve(target: float, k: int) -> float:  # the rate where P(X ≤ k) = target
+        low, high = 0.0, 10.0 + 10.0 * k
+        for _ in range(200):
+            middle = (low + high) / 2
+            if at_most(k, middle) > target:
+                low = middle
+            else:
+                high = middle
+        return (low + high) / 2
+
+    lower = 0.0 if count == 0 else solve(1 - tail, count - 1)
+    return (lower, solve(tail, count))

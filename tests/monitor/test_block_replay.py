@@ -1,0 +1,327 @@
+"""`monitor replay` over ingested block tables: the BlockEvents rebuilt from the canonical rows,
+the batched detector paths equal to the block-by-block loop, state save/restore, scoring, and
+the per-token / per-address flow model on constructed and on real (eth_fraud) data."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.errors import InputError
+from proofmind.intel.etherscan import import_etherscan
+from proofmind.intel.tables import arrow_schema
+from proofmind.monitor.api import BlockEvent
+from proofmind.monitor.blockreplay import BlockTables, replay_blocks
+from proofmind.monitor.registry import load_detectors
+from proofmind.monitor.subjectflow import SubjectFlowDetector
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "eth_fraud"
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason="../shared/datasets/eth_fraud is not beside the repo"
+)
+TOKEN = "0x" + "70" * 20
+FUNDER = "0x" + "f0" * 20
+USER = f"0x{7:040x}"  # one of the 30 ordinary users
+
+
+def _addr(n: int) -> str:
+    return f"0x{n:040x}"
+
+
+def _write_tables(folder: Path, blocks: int, seed: int = 3, burst: int | None = None) -> None:
+    """Constructed canonical tables: per block a few small ether transfers among 30 users, a
+    reverted transaction now and then, and 1-3 transfers of one token; ``burst``: that block
+    has 40 large token transfers, a funder seeding 15 fresh addresses with 30 ETH each, and
+    one of the users (``USER``) sending 8 transfers of 120 ETH."""
+    rng = random.Random(seed)
+    txs: list[dict[str, object]] = []
+    transfers: list[dict[str, object]] = []
+    for number in range(1000, 1000 + blocks):
+        ts = 1_600_000_000 + 12 * number
+        moves = [(_addr(rng.randint(1, 30)), _addr(rng.randint(1, 30)), rng.uniform(0.1, 2))
+                 for _ in range(rng.randint(1, 3))]  # fmt: skip
+        if burst is not None and number == 1000 + burst:
+            moves += [(FUNDER, _addr(10**6 + k), 30.0) for k in range(15)]
+            moves += [(USER, _addr(2 * 10**6 + k), 120.0) for k in range(8)]
+        for index, (sender, receiver, ether) in enumerate(moves):
+            txs.append(
+                {
+                    "block_number": number, "timestamp": ts,
+                    "hash": f"0x{number:032x}{index:032x}", "tx_index": index, "nonce": 0,
+                    "from_address": sender, "to_address": receiver,
+                    "value_wei": int(ether * 1e18), "gas": 21000, "gas_price": 10**9,
+                    "gas_used": 21000, "status": 0 if rng.random() < 0.05 else 1,
+                    "input": "0x", "method_id": None, "contract_address": None,
+                }
+            )  # fmt: skip
+        is_burst = burst is not None and number == 1000 + burst
+        count = 40 if is_burst else rng.randint(1, 3)
+        for k in range(count):
+            value = 10**24 if is_burst else rng.randint(10**18, 5 * 10**18)
+            transfers.append(
+                {
+                    "block_number": number, "timestamp": ts, "hash": f"0x{number:032x}{k:032x}",
+                    "log_index": k, "token": TOKEN, "from_address": _addr(rng.randint(1, 30)),
+                    "to_address": _addr(rng.randint(1, 30)), "value": str(value),
+                    "token_decimals": 18, "token_name": "T", "token_symbol": "T",
+                }
+            )  # fmt: skip
+    for table, rows in (("transactions", txs), ("erc20_transfers", transfers)):
+        part = folder / table / "block_range=0"  # as `ingest` partitions them
+        part.mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(table)), part / "p.parquet")
+
+
+def test_block_events_are_the_canonical_rows_per_block(tmp_path: Path) -> None:
+    _write_tables(tmp_path / "data", 50)
+    tables = BlockTables(tmp_path / "data", chunk=7)
+    events = [e for batch in tables.batches() for e in batch]
+    assert [e.number for e in events] == list(range(1000, 1050))
+    source = pq.read_table(tmp_path / "data" / "transactions" / "block_range=0").to_pylist()
+    assert sum(len(e.transactions) for e in events) == len(source)
+    for event in events:
+        assert all(tx["block_number"] == event.number for tx in event.transactions)
+        assert [tx["tx_index"] for tx in event.transactions] == sorted(
+            tx["tx_index"] for tx in event.transactions
+        )
+        # the ether transfers are the successful transactions with a value: a reverted one
+        # stays a transaction with status 0 and moves nothing
+        moved = [tx["hash"] for tx in event.transactions if tx["status"] == 1]
+        assert [t["hash"] for t in event.native_transfers] == moved
+        assert event.time == 1_600_000_000 + 12 * event.number
+    assert any(tx["status"] == 0 for e in events for tx in e.transactions)
+
+
+def test_batched_paths_equal_the_block_by_block_loop(tmp_path: Path) -> None:
+    _write_tables(tmp_path / "data", 700, burst=640)
+    watched = [_addr(3), _addr(7)]
+    params = {
+        "watch": {"addresses": watched},
+        "flow-anomaly": {"window_size": 50, "threshold": 0.6, "cooldown_blocks": 5},
+        "funding-fan-out": {"min_recipients": 5, "max_seen": 40},
+        "subject-flow": {"warmup": 10, "threshold": 3.0, "cooldown_blocks": 5},
+    }
+    names = list(params)
+    loop, batched = load_detectors(names, params), load_detectors(names, params)
+    tables = BlockTables(tmp_path / "data", chunk=64)
+    expected = replay_blocks(tables.batches(), loop, batched=False)
+    got = replay_blocks(tables.batches(), batched, batched=True)
+    assert got == expected
+    kinds = {a.detector for a in expected}
+    assert kinds == set(names)  # every detector raised something: the equality is not vacuous
+    for a, b in zip(loop, batched, strict=True):
+        assert json.dumps(a.to_state(), sort_keys=True) == json.dumps(b.to_state(), sort_keys=True)
+
+
+def test_an_injected_token_burst_is_flagged_and_steady_flow_is_not(tmp_path: Path) -> None:
+    _write_tables(tmp_path / "steady", 600)
+    _write_tables(tmp_path / "burst", 600, burst=500)
+    # the funder of the burst is new: in its own warm-up, it raises nothing (the fan-out
+    # detector is the one for fresh funders)
+    for name, expect in (("steady", []), ("burst", [(1500, TOKEN), (1500, USER)])):
+        detector = SubjectFlowDetector()
+        alerts = replay_blocks(BlockTables(tmp_path / name).batches(), [detector])
+        assert sorted((a.block, a.subject) for a in alerts) == sorted(expect), name
+    token_alert = next(a for a in alerts if a.kind == "token-flow")
+    assert token_alert.evidence["count"] == 40 and token_alert.score >= 6
+    user_alert = next(a for a in alerts if a.kind == "address-flow")
+    assert user_alert.evidence["count"] >= 8 and user_alert.evidence["volume"] >= 960
+
+
+def test_subject_flow_warm_up_alert_budget_and_memory_bound() -> None:
+    def block(n: int, senders: list[tuple[str, float]]) -> BlockEvent:
+        rows = tuple(
+            {"from_address": s, "to_address": _addr(1), "value_wei": int(v * 1e18)}
+            for s, v in senders
+        )
+        return BlockEvent(n, "", float(n), native_transfers=rows)
+
+    quiet = [(_addr(100 + k), 1.0) for k in range(8)]
+    burst = [(_addr(100 + k), 500.0) for k in range(8)]
+    early = SubjectFlowDetector(warmup=20, max_alerts=3, rate_blocks=1000, max_subjects=8)
+    alerts = [a for n in range(5) for a in early.evaluate(block(n, quiet))]
+    alerts += early.evaluate(block(5, burst))  # in the warm-up: nothing
+    assert alerts == []
+    for n in range(6, 40):
+        early.evaluate(block(n, quiet))
+    found = early.evaluate(block(40, burst))
+    assert len(found) == 3  # eight subjects burst at once, the budget allows three
+    assert len(early._subjects) == 8
+    early.evaluate(block(41, [(_addr(999), 1.0)]))
+    assert len(early._subjects) == 8 and f"address:{_addr(100)}" not in early._subjects
+    restored = SubjectFlowDetector.from_state(json.loads(json.dumps(early.to_state())))
+    assert restored.to_state() == early.to_state()
+
+
+def test_replay_command_writes_alerts_and_resumes_from_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_tables(tmp_path / "all", 600, burst=500)
+    out, state = tmp_path / "alerts.jsonl", tmp_path / "state.json"
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\n"
+        f"{TOKEN},2020-09-13T17:00,2020-09-13T18:00,constructed burst\n"
+        f"{_addr(5)},2020-09-13T00:00,2020-09-13T01:00,a window with no alert\n",
+        encoding="utf-8",
+    )
+    code = main(["monitor", "replay", str(tmp_path / "all"), "-d", "subject-flow", "-o", str(out),
+                 "--events", str(events)])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    whole = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(a["block"], a["subject"]) for a in whole] == [(1500, TOKEN), (1500, USER)]
+    scored = printed[printed.index("scored: all block alerts") :]
+    summary = json.loads(scored[scored.index("{") : scored.rindex("}") + 1])
+    assert summary["events"] == 2 and summary["detected"] == 1 and summary["false_alerts"] == 1
+    # the same history in two folders, replayed in turn through --state: the same alerts
+    table = pq.read_table(tmp_path / "all" / "transactions" / "block_range=0" / "p.parquet")
+    transfers = pq.read_table(tmp_path / "all" / "erc20_transfers" / "block_range=0" / "p.parquet")
+    for part, keep in (("a", lambda b: b < 1300), ("b", lambda b: b >= 1300)):
+        for name, rows in (("transactions", table), ("erc20_transfers", transfers)):
+            mask = pa.array([keep(b) for b in rows.column("block_number").to_pylist()])
+            (tmp_path / part / name / "block_range=0").mkdir(parents=True)
+            pq.write_table(
+                rows.filter(mask), tmp_path / part / name / "block_range=0" / "p.parquet"
+            )
+    halves = []
+    for part in ("a", "b"):
+        written = tmp_path / f"{part}.jsonl"
+        assert main(["monitor", "replay", str(tmp_path / part), "-d", "subject-flow",
+                     "--state", str(state), "-o", str(written)]) == 0  # fmt: skip
+        halves += [json.loads(x) for x in written.read_text().splitlines()]
+    assert halves == whole
+    # replaying a folder already covered by the state adds nothing
+    assert main(["monitor", "replay", str(tmp_path / "b"), "-d", "subject-flow",
+                 "--state", str(state), "-o", str(tmp_path / "again.jsonl")]) == 0  # fmt: skip
+    assert (tmp_path / "again.jsonl").read_text() == ""
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("empty-dir", [], "is a folder without ingested block tables"),
+        ("text", [], "cannot tell what"),
+        ("tables", ["-d", "depeg"], "read prices, not blocks"),
+        ("tables", ["--input", "xml"], "--input 'xml' is not one of"),
+        ("tables", ["--subjects", "FEI"], "--subjects selects price assets"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    setup: str,
+    args: list[str],
+    message: str,
+) -> None:
+    target = tmp_path / "x"
+    if setup == "empty-dir":
+        target.mkdir()
+    elif setup == "text":
+        target = tmp_path / "notes.txt"
+        target.write_text("hello", encoding="utf-8")
+    else:
+        _write_tables(target, 5)
+    assert main(["monitor", "replay", str(target), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_block_tables_reject_a_folder_without_tables(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="holds no ingested block tables"):
+        BlockTables(tmp_path)
+
+
+@needs_shared
+def test_real_eth_fraud_history_batched_equals_loop_and_flows_are_bounded(
+    tmp_path: Path,
+) -> None:
+    import_etherscan(
+        [SHARED / "transactions.csv.gz", SHARED / "token_transfers.csv.gz"], tmp_path / "data"
+    )
+    from proofmind.intel.etherscan import connect
+    from proofmind.intel.fraud import address_features, read_labels, train_model
+
+    labels = read_labels(SHARED / "labels.csv")
+    train = {a: y for a, y in labels.items() if int(a[-1], 16) % 2 == 0}
+    train_model(
+        address_features(connect(tmp_path / "data"), list(train)), train, tmp_path / "m.txt"
+    )
+    tables = BlockTables(tmp_path / "data", chunk=5000, segment=2)
+    first = list(tables.batches())[:4]  # 20,000 real blocks (the loop path is slow)
+    # held-out accounts with a short history in these blocks (the loop path scores each
+    # counterparty with its own feature query: a long history would take minutes), some of
+    # them exposed (found by a first batched pass over all held-out accounts)
+    moves: dict[str, int] = {}
+    for batch in first:
+        for event in batch:
+            for tx in event.transactions:
+                for address in (tx["from_address"], tx["to_address"]):
+                    moves[address] = moves.get(address, 0) + 1
+    held_out = sorted(a for a in labels if a not in train)
+    survey = load_detectors(
+        ["fraud-exposure"],
+        {"fraud-exposure": {"addresses": held_out, "model": str(tmp_path / "m.txt"),
+                            "data": str(tmp_path / "data")}},
+    )  # fmt: skip
+    exposed = {a.subject for a in replay_blocks(first, survey)}
+    short = [a for a in held_out if 2 <= moves.get(a, 0) <= 20]
+    quiet = [a for a in short if a not in exposed]
+    watched = sorted([a for a in short if a in exposed][:3] + quiet[:3])
+    assert any(a in exposed for a in watched)
+    params: dict[str, dict[str, object]] = {
+        "watch": {"addresses": watched},
+        "fraud-exposure": {"addresses": watched, "model": str(tmp_path / "m.txt"),
+                           "data": str(tmp_path / "data"), "cache": 20},
+    }  # fmt: skip
+    names = ["watch", "fraud-exposure", "flow-anomaly", "funding-fan-out", "subject-flow"]
+    loop, batched = load_detectors(names, params), load_detectors(names, params)
+    expected = replay_blocks(first, loop, batched=False)
+    got = replay_blocks(first, batched, batched=True)
+    assert got == expected
+    assert {a.detector for a in expected} >= {"watch", "fraud-exposure", "flow-anomaly"}
+    for a, b in zip(loop, batched, strict=True):
+        assert json.dumps(a.to_state(), sort_keys=True) == json.dumps(b.to_state(), sort_keys=True)
+    # the whole history through the per-subject model: alerts within the global budget
+    detector = SubjectFlowDetector()
+    alerts = replay_blocks(tables.batches(), [detector])
+    assert alerts and all(a.detector == "subject-flow" for a in alerts)
+    by_window: dict[int, int] = {}
+    for alert in alerts:
+        assert alert.block is not None
+        by_window[alert.block // detector.rate_blocks] = (
+            by_window.get(alert.block // detector.rate_blocks, 0) + 1
+        )
+    assert max(by_window.values()) <= 2 * detector.max_alerts
+    assert len(detector._subjects) <= detector.max_subjects
+
+
+def test_confidence_intervals_match_published_values() -> None:
+    from proofmind.monitor.blockreplay import poisson_interval, wilson
+
+    # Garwood's exact 95% intervals (tables in Garwood 1936 / any statistics text)
+    assert poisson_interval(0) == pytest.approx((0.0, 3.689), abs=1e-3)
+    assert poisson_interval(1) == pytest.approx((0.0253, 5.5716), abs=1e-3)
+    assert poisson_interval(10) == pytest.approx((4.795, 18.390), abs=1e-3)
+    assert poisson_interval(400) == pytest.approx((361.8, 441.3), rel=2e-3)
+    assert wilson(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-3)
+    assert wilson(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-3)
+
+
+def test_subject_flow_on_a_watch_list_batched_equals_loop(tmp_path: Path) -> None:
+    _write_tables(tmp_path / "data", 400, burst=300)
+    params = {"addresses": [USER, _addr(9)], "tokens": False, "warmup": 5, "threshold": 2.0}
+    loop, batched = SubjectFlowDetector(**params), SubjectFlowDetector(**params)  # type: ignore[arg-type]
+    tables = BlockTables(tmp_path / "data", chunk=50)
+    expected = replay_blocks(tables.batches(), [loop], batched=False)
+    assert replay_blocks(tables.batches(), [batched]) == expected
+    assert {a.subject for a in expected} <= {USER, _addr(9)} and (1300, USER) in {
+        (a.block, a.subject) for a in expected
+    }
+    assert loop.to_state() == batched.to_state()
