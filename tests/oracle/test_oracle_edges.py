@@ -134,7 +134,7 @@ def test_metrics_health_and_a_reverting_consumer(
             await node.step()
             for _ in range(20):  # the fulfilment's receipt is read on a later step
                 await node.step()
-                if not node._open_rows():
+                if not node.queue.open_count():
                     break
                 await asyncio.sleep(0.2)
             base = f"http://127.0.0.1:{port}"
