@@ -601,6 +601,8 @@ class OracleNode:
                     bytes(event["args"]["reason"]).hex()[:128],
                 )
 
+    # -- the queue ---------------------------------------------------------------------------
+
     def counts(self) -> dict[str, int]:
         """Requests by state."""
         return self.queue.counts()
