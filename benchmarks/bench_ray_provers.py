@@ -22,7 +22,7 @@ import numpy as np
 
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import reference_mlp
-from proofmind.oracle.node import _prove
+from proofmind.oracle.node._node import _prove
 from proofmind.store.blobs import BlobStore
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from proofmind import demo_agent
 from proofmind.chain.base import Chain
+from proofmind.demo import agent as demo_agent
 from proofmind.workspace import init_workspace
 
 

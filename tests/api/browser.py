@@ -143,7 +143,7 @@ def oracle_queue(ws: Workspace, count: int) -> None:
     import sqlite3
 
     from proofmind.app.oracle import NODE_DB, QUEUE_STATES
-    from proofmind.oracle.node import _SCHEMA
+    from proofmind.oracle.node._queue import _SCHEMA
 
     conn = sqlite3.connect(ws.root / NODE_DB)
     conn.executescript(_SCHEMA)

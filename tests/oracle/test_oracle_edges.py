@@ -18,6 +18,7 @@ from proofmind.chain.devnet import free_port
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import mlp_onnx, reference_mlp
+from proofmind.ml.zk import _verifier
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.oracle.watcher import Watcher
@@ -133,7 +134,7 @@ def test_metrics_health_and_a_reverting_consumer(
             await node.step()
             for _ in range(20):  # the fulfilment's receipt is read on a later step
                 await node.step()
-                if not node._open_rows():
+                if not node.queue.open_count():
                     break
                 await asyncio.sleep(0.2)
             base = f"http://127.0.0.1:{port}"
@@ -170,7 +171,7 @@ def test_a_verifier_too_big_for_ethereum_is_refused(
     source = zk_pair[0].paths["verifier_sol"]
     abi, _ = zk.compile_verifier(source)  # the reference MLP's verifier fits EIP-170
     assert any(item.get("name") == "verifyProof" for item in abi)
-    monkeypatch.setattr(zk, "MAX_CODE_SIZE", 1_000)
+    monkeypatch.setattr(_verifier, "MAX_CODE_SIZE", 1_000)
     with pytest.raises(zk.ZkError, match="over the 1,000-byte limit of EIP-170") as refused:
         zk.compile_verifier(source)
     assert "--max-logrows" in (refused.value.hint or "")

@@ -17,7 +17,8 @@ from proofmind.chain.base import Chain
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import Status, io_hash
-from proofmind.oracle.node import NodeConfig, OracleNode, _prove
+from proofmind.oracle.node import NodeConfig, OracleNode
+from proofmind.oracle.node._node import _prove
 from tests.oracle.test_node import _setup
 from tests.scale.test_worker_loss import processes
 

@@ -173,9 +173,9 @@ def test_many_small_batches_match_the_reference_tree(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
 ) -> None:
     """Batches of odd sizes: leaf pairs that straddle two batches are joined correctly."""
-    from proofmind.provenance import dataset
+    from proofmind.provenance.dataset import _reading
 
-    monkeypatch.setattr(dataset, "_BLOCK", 997)  # a few dozen rows a batch, sizes vary
+    monkeypatch.setattr(_reading, "_BLOCK", 997)  # a few dozen rows a batch, sizes vary
     rows = [[str(i), "x" * (i % 13)] for i in range(count)]
     data = write_csv(tmp_path / "d.csv", ["n", "pad"], rows)
     committed = commit_dataset(data, tmp_path / "out", workers=1)

@@ -40,6 +40,7 @@ from proofmind.chain.accounts import derive_accounts
 from proofmind.chain.base import ChainBackend
 from proofmind.errors import ChainError, ConnectionFailed, NodeNotInstalled
 from proofmind.settings import DevnetSettings
+from proofmind.tooling import node_modules_dirs
 
 INSTALL_HINT = (
     "install it with `npm ci` in the proofmind checkout (it pins @foundry-rs/anvil), or "
@@ -66,14 +67,6 @@ class DevnetStatus:
     record: DevnetRecord | None
     block_number: int | None = None
     detail: str = ""
-
-
-def node_modules_dirs(search_from: Path | None = None) -> Iterator[Path]:
-    """node_modules folders in the cwd (or ``search_from``) and the package's folders, and up."""
-    for start in (search_from or Path.cwd(), Path(__file__).resolve().parent):
-        for folder in (start.resolve(), *start.resolve().parents):
-            if (folder / "node_modules").is_dir():
-                yield folder / "node_modules"
 
 
 def find_anvil(settings: DevnetSettings, search_from: Path | None = None) -> Path:

@@ -81,23 +81,23 @@ class Plan:
 
 def describe_file(name: str, path: str) -> FileInfo:
     """Row count, SHA-256 and schema of one data file (Parquet rows come from its footer)."""
-    from proofmind.provenance.dataset import _arrow_schema, _batches, _file_hash
+    from proofmind.provenance.dataset._reading import file_sha256, read_batches, read_schema
 
     file = Path(path)
     try:
-        schema = _arrow_schema(name, file)
+        schema = read_schema(name, file)
         if name.endswith(".parquet"):
             rows = pq.ParquetFile(file).metadata.num_rows
         else:
-            rows = sum(b.num_rows for b in _batches(name, file, schema))
-        return FileInfo(name, path, file.stat().st_size, _file_hash(file), rows, schema)
+            rows = sum(b.num_rows for b in read_batches(name, file, schema))
+        return FileInfo(name, path, file.stat().st_size, file_sha256(file), rows, schema)
     except InputError as exc:
         return FileInfo(name, path, 0, "", 0, [], exc.message)
 
 
 def _rows(name: str, path: str, schema: list[dict[str, str]], lo: int, hi: int) -> Iterator[Any]:
     """Batches holding rows [lo, hi) of one file; Parquet skips the row groups before ``lo``."""
-    from proofmind.provenance.dataset import _batches
+    from proofmind.provenance.dataset._reading import read_batches
 
     file = Path(path)
     if name.endswith(".parquet"):
@@ -115,7 +115,7 @@ def _rows(name: str, path: str, schema: list[dict[str, str]], lo: int, hi: int) 
             return
         batches: Iterator[Any] = reader.iter_batches(batch_size=1 << 16, row_groups=groups)
     else:
-        start, batches = 0, _batches(name, file, schema)
+        start, batches = 0, read_batches(name, file, schema)
     for batch in batches:
         end = start + batch.num_rows
         if end > lo and start < hi:
@@ -314,7 +314,7 @@ def make_plan(
     master: str | None = None,
 ) -> tuple[Plan, list[FileInfo]]:
     """Describe every file (one task each), check they share a schema, and lay out the chunks."""
-    from proofmind.provenance.dataset import _check_types, _describe_drift, dataset_files
+    from proofmind.provenance.dataset._reading import check_types, dataset_files, describe_drift
 
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}", hint=f"use one of {', '.join(ENGINES)}")
@@ -329,11 +329,11 @@ def make_plan(
         if info.error is not None:
             raise InputError(info.error)
         if schema is None:
-            _check_types(info.schema, Path(info.path))
+            check_types(info.schema, Path(info.path))
             schema = info.schema
         elif info.schema != schema:
             raise InputError(
-                f"{info.path}: schema drift — {_describe_drift(schema, info.schema)}",
+                f"{info.path}: schema drift — {describe_drift(schema, info.schema)}",
                 hint=f"every file of a dataset must have the columns of {infos[0].name}",
             )
         layout.append((info.name, info.path, rows, info.rows))
@@ -363,12 +363,8 @@ def commit_chunked(
 ) -> Commitment:
     """Commit the dataset at ``path`` as ``proofmind-dataset-v2`` on ``engine``; writes
     ``out_dir/<manifest hash>/`` atomically and returns the commitment."""
-    from proofmind.provenance.dataset import (
-        DataFile,
-        Manifest,
-        _default_name,
-        publish_commitment,
-    )
+    from proofmind.provenance.dataset import DataFile, Manifest, publish_commitment
+    from proofmind.provenance.dataset._commit import default_name
 
     path = Path(path)
     plan, infos = make_plan(
@@ -398,7 +394,7 @@ def commit_chunked(
             for i, (_, _, first, _) in zip(infos, plan.files, strict=True)
         ]
         manifest = Manifest(
-            name or _default_name(path),
+            name or default_name(path),
             "0x" + top_root(roots).hex(),
             plan.rows,
             [{"name": n, "type": t} for n, t in plan.schema],
@@ -460,7 +456,9 @@ def check_chunked(
     committed ``proofmind-dataset-v2`` commitment. ``chunks`` checks only those chunk numbers
     (so several jobs can split one check); the committed chunk roots are always checked against
     the committed root."""
-    from proofmind.provenance.dataset import DatasetCheck, _describe_drift, _file_problems
+    from proofmind.provenance.dataset import DatasetCheck
+    from proofmind.provenance.dataset._check import file_problems
+    from proofmind.provenance.dataset._reading import describe_drift
 
     manifest = committed.manifest
     assert manifest.chunk_rows is not None
@@ -479,10 +477,10 @@ def check_chunked(
         )
     except InputError as exc:
         return DatasetCheck("", 0, False, [*problems, exc.message])
-    problems += _file_problems(manifest, {i.name: i.sha256 for i in infos})
+    problems += file_problems(manifest, {i.name: i.sha256 for i in infos})
     schema = [{"name": n, "type": t} for n, t in plan.schema]
     if schema != manifest.schema:
-        problems.append(f"schema drift: {_describe_drift(manifest.schema, schema)}")
+        problems.append(f"schema drift: {describe_drift(manifest.schema, schema)}")
     if plan.rows != manifest.rows:
         problems.append(f"row count is {plan.rows}, committed {manifest.rows}")
     numbers = list(chunks if chunks is not None else range(plan.chunks))

@@ -1,7 +1,5 @@
-"""`proofmind demo`: the end-to-end story on the local devnet, in one command.
-
-Each step prints one line; the run ends with a summary of what was proved on-chain.
-"""
+"""The story `proofmind demo` tells, step by step: devnet, contracts, a dataset commitment with
+row proofs and a tampered row, then the chapters of the other modules of this package."""
 
 from __future__ import annotations
 
@@ -231,7 +229,7 @@ def _tamper(
 
 
 def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoReport) -> None:
-    from proofmind import demo_lineage as lineage
+    from proofmind.demo import lineage
 
     demo = lineage.prepare(workspace)
 
@@ -291,7 +289,7 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
     _step(console, "Tampered transaction", tamper)
 
     def ownership() -> tuple[None, str]:
-        from proofmind import demo_ownership
+        from proofmind.demo import ownership as demo_ownership
 
         result = demo_ownership.run(demo, workspace, chain)
         assert result.valuation is not None
@@ -313,7 +311,7 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
     _step(console, "Contributions → values → rewards", ownership)
 
     def oracle() -> tuple[None, str]:
-        from proofmind import demo_oracle
+        from proofmind.demo import oracle as demo_oracle
 
         result = demo_oracle.run(demo, workspace, chain)
         report.oracle_scores = result.scores
@@ -334,7 +332,7 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
     _step(console, "Verifiable oracle → sybil-gated airdrop", oracle)
 
     def monitor() -> tuple[None, str]:
-        from proofmind import demo_monitor
+        from proofmind.demo import monitor as demo_monitor
 
         result = demo_monitor.run(workspace, chain)
         alert = result.alert.alert
@@ -351,7 +349,7 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
     _step(console, "Price feed → monitor → depeg alert", monitor)
 
     def agent() -> tuple[None, str]:
-        from proofmind import demo_agent
+        from proofmind.demo import agent as demo_agent
 
         result = demo_agent.run(workspace, chain)
         report.agent_moved = result.moved
@@ -374,6 +372,3 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
         )
 
     _step(console, "Guarded agent (Safe + AgentGuard)", agent)
-
-
-__all__ = ["DemoReport", "run_demo"]

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
-from proofmind.demo_lineage import FEATURES, LineageDemo, features
+from proofmind.demo.lineage import FEATURES, LineageDemo, features
 from proofmind.ownership.contributions import contribute
 from proofmind.ownership.flow import (
     Valuation,

@@ -1,20 +1,5 @@
-"""The oracle node: follows `InferenceRequested` events through the reorg-safe cursor, answers
-with the circuit's fixed-point output (optimistic mode) or an EZKL proof made in a process pool
-(zk mode), cross-checks each answer against onnxruntime's float output of the packaged model,
-and submits — proposals in batches, then finalization after the challenge window.
-
-Every request moves through a persistent SQLite queue:
-
-    new → answered → sending → proposed → done          (optimistic)
-    new → answered → committing → committed → sending → done   (zk: commit, then reveal)
-    … → failed (bad input: logged, left to the requester's refund) | expired | lost
-
-Exactly-once effects across crashes come from two rules: a request is inserted once (its id is
-the primary key, and the cursor commits a block range only after its requests are stored), and
-nothing is sent for a request before its on-chain status is read back and found still open — so
-a node killed between sending and recording picks up what the chain says happened. The contract
-itself refuses a second answer, so even a race with another node cannot answer twice.
-"""
+"""The oracle node's loop: follow requests, answer (circuit output or proof), cross-check with
+onnxruntime, submit, finalize, and read the chain back after a crash."""
 
 from __future__ import annotations
 
@@ -54,29 +39,12 @@ from proofmind.oracle.client import (
     oracle_model_id,
     verifier_runtime,
 )
+from proofmind.oracle.node._http import Metrics, serve_http
+from proofmind.oracle.node._queue import RequestQueue
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle")
 MAX_PROVER_ATTEMPTS = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS oracle_requests (
-    request_id     INTEGER PRIMARY KEY,
-    model_id       TEXT NOT NULL,
-    mode           INTEGER NOT NULL,
-    input          TEXT NOT NULL,
-    block          INTEGER NOT NULL,
-    deadline       INTEGER NOT NULL,
-    state          TEXT NOT NULL,
-    output         TEXT,
-    challenge_ends INTEGER,
-    tx_hash        TEXT,
-    error          TEXT,
-    attempts       INTEGER NOT NULL DEFAULT 0,
-    updated_at     REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS oracle_requests_state ON oracle_requests(state);
-"""
 
 
 @dataclass(frozen=True)
@@ -114,50 +82,6 @@ def _prove(pkg: zk.Package, values: list[int]) -> zk.Proof:
     return zk.prove(pkg, values)
 
 
-class Metrics:
-    """Prometheus metrics of one node (its own registry, so several nodes can share a process)."""
-
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-        self.registry = CollectorRegistry()
-        self.seen = Counter(
-            "proofmind_oracle_requests_seen", "requests read from the chain", registry=self.registry
-        )
-        self.answered = Counter(
-            "proofmind_oracle_answers_submitted",
-            "answers sent on-chain",
-            ["mode"],
-            registry=self.registry,
-        )
-        self.finalized = Counter(
-            "proofmind_oracle_finalized", "proposals finalized", registry=self.registry
-        )
-        self.failed = Counter(
-            "proofmind_oracle_failed", "requests that cannot be answered", registry=self.registry
-        )
-        self.callback_failures = Counter(
-            "proofmind_oracle_callback_failures",
-            "consumer callbacks that reverted",
-            registry=self.registry,
-        )
-        self.queue = Gauge(
-            "proofmind_oracle_queue", "requests by state", ["state"], registry=self.registry
-        )
-        self.proving = Histogram(
-            "proofmind_oracle_proving_seconds", "time to prove one request", registry=self.registry
-        )
-        self.drift = Histogram(
-            "proofmind_oracle_float_drift",
-            "largest |circuit output - onnxruntime float output| of an answer",
-            buckets=(1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, float("inf")),
-            registry=self.registry,
-        )
-        self.block = Gauge(
-            "proofmind_oracle_cursor_block", "next block the node reads", registry=self.registry
-        )
-
-
 class OracleNode:
     def __init__(
         self,
@@ -175,10 +99,7 @@ class OracleNode:
         self.account = account or chain.default_account
         self.sender = chain.sender(self.account)
         self.state = StateDB(db_path)
-        with self.state.transaction() as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        self.queue = RequestQueue(self.state)
         policy = ModelPolicy(
             self.config.model_owner or chain.default_account.address,
             self.config.max_bond,
@@ -238,7 +159,7 @@ class OracleNode:
             while not self.stopping.is_set():
                 busy = await self.step()
                 self.last_step = time.time()
-                if until_idle and not busy and not self._open_rows():
+                if until_idle and not busy and not self.queue.open_count():
                     return
                 if not busy:
                     with contextlib.suppress(TimeoutError):
@@ -324,13 +245,7 @@ class OracleNode:
             )
         for row in rows:
             self._log_state(int(row[0]), str(row[1]), "seen", int(row[4]), None)
-        with self.state.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO oracle_requests"
-                "(request_id, model_id, mode, input, block, deadline, state, updated_at) "
-                "VALUES (?,?,?,?,?,?,'new',?)",
-                rows,
-            )
+        self.queue.add(rows)
         self.metrics.seen.inc(len(rows))
         return len(rows)
 
@@ -340,21 +255,13 @@ class OracleNode:
             reorg.fork_block,
             reorg.depth,
         )
-        with self.state.transaction() as conn:
-            conn.execute(
-                "DELETE FROM oracle_requests WHERE block >= ? AND state IN ('new', 'answered')",
-                (reorg.fork_block,),
-            )
-        proposed = self.state.conn.execute(
-            "SELECT * FROM oracle_requests WHERE block >= ? AND state='proposed'",
-            (reorg.fork_block,),
-        ).fetchall()
+        proposed = self.queue.forget_unsent(reorg.fork_block)
         self._reconcile_rows(proposed)  # the proposal may have left with the old branch
 
     # -- answering ---------------------------------------------------------------------------
 
     async def answer(self, limit: int = 100) -> int:
-        rows = self._rows("new", limit=limit)
+        rows = self.queue.rows("new", limit=limit)
         if not rows:
             return 0
         head = await asyncio.to_thread(lambda: int(self.chain.w3.eth.block_number))
@@ -362,7 +269,7 @@ class OracleNode:
         for row in late:
             log.warning("request %d expired (deadline block %d) before it was answered",
                         row["request_id"], row["deadline"])  # fmt: skip
-            self._set(row["request_id"], "expired")
+            self.queue.set_state(row["request_id"], "expired")
         rows = [r for r in rows if r["deadline"] > head]
         jobs = []
         for row in rows:
@@ -382,8 +289,8 @@ class OracleNode:
             self._fail(request_id, exc)
             return
         self._cross_check(request_id, served, values, output)
-        self._set(request_id, "answered", output=json.dumps(output))
-        self._log_state(request_id, self._model_of(request_id), "answered", None, None)
+        self.queue.set_state(request_id, "answered", output=json.dumps(output))
+        self._log_state(request_id, self.queue.model_of(request_id), "answered", None, None)
 
     def _cross_check(
         self, request_id: int, served: Served, values: list[int], output: list[int]
@@ -421,25 +328,25 @@ class OracleNode:
         self.metrics.proving.observe(time.perf_counter() - started)
         self._cross_check(request_id, served, values, proof.output)
         doc = {"output": proof.output, "proof": proof.proof.hex()}
-        self._set(request_id, "answered", output=json.dumps(doc))
-        self._log_state(request_id, self._model_of(request_id), "proved", None, None)
+        self.queue.set_state(request_id, "answered", output=json.dumps(doc))
+        self._log_state(request_id, self.queue.model_of(request_id), "proved", None, None)
 
     def _prover_died(self, request_id: int, exc: Exception) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None  # a fresh pool on the next proof
-        row = self._rows_by_id([request_id])[0]
+        row = self.queue.rows_by_id([request_id])[0]
         attempts = int(row["attempts"]) + 1
         if attempts >= MAX_PROVER_ATTEMPTS:
             self._fail(request_id, ProofmindError(f"the prover died {attempts} times: {exc}"))
             return
         log.error("the prover died on request %d (%s); retrying", request_id, exc)
-        self._set(request_id, "new", attempts=attempts)
+        self.queue.set_state(request_id, "new", attempts=attempts)
 
     def _fail(self, request_id: int, exc: Exception) -> None:
         log.error("request %d cannot be answered: %s", request_id, exc)
         self.metrics.failed.inc()
-        self._set(request_id, "failed", error=str(exc))
+        self.queue.set_state(request_id, "failed", error=str(exc))
 
     # -- submitting --------------------------------------------------------------------------
 
@@ -447,7 +354,7 @@ class OracleNode:
         """Send proposals (batched) for answered optimistic requests still open on chain, and
         commitments to the proofs of zk ones; then reveal (fulfil) the proofs whose commitment
         is mined. Receipts are read by :meth:`confirm` (sending never waits for a block)."""
-        rows = self._rows("answered", limit=self.config.batch_size * 4)
+        rows = self.queue.rows("answered", limit=self.config.batch_size * 4)
         open_rows = self._still_open(rows, Status.PENDING)
         sent = 0
         optimistic = [r for r in open_rows if r["mode"] == Mode.OPTIMISTIC]
@@ -473,7 +380,7 @@ class OracleNode:
         """Fulfil the zk requests whose commitment is mined (in an earlier block than any
         transaction sent from now on)."""
         sent = 0
-        for row in self._still_open(self._rows("committed"), Status.PENDING):
+        for row in self._still_open(self.queue.rows("committed"), Status.PENDING):
             doc = json.loads(row["output"])
             fn = self.oracle.oracle.functions.fulfill(
                 row["request_id"],
@@ -490,7 +397,7 @@ class OracleNode:
         head = int(self.chain.w3.eth.block_number)
         rows = [
             r
-            for r in self._rows("proposed", limit=self.config.batch_size * 4)
+            for r in self.queue.rows("proposed", limit=self.config.batch_size * 4)
             if r["challenge_ends"] is not None and r["challenge_ends"] < head
         ]
         if not rows:
@@ -506,7 +413,7 @@ class OracleNode:
     def _send(
         self, ids: Sequence[int], fn: Any, state: str, label: str, *, reveal: bool = False
     ) -> int:
-        self._mark(ids, state)  # a crash from here on is settled by reading the chain back
+        self.queue.mark(ids, state)  # a crash from here on is settled by reading the chain back
         params = {"to": self.oracle.address, "data": fn._encode_transaction_data()}
         try:
             if reveal:  # runs a block after its commitment: estimate it there
@@ -514,18 +421,18 @@ class OracleNode:
             tx_hash = self.sender.submit(params, label=label)
         except ContractReverted as exc:  # the gas estimate saw it fail: nothing was sent
             log.warning("%s refused (%s); re-reading their state", label, exc)
-            self._reconcile_rows(self._rows_by_id(ids))
+            self._reconcile_rows(self.queue.rows_by_id(ids))
             return 0
-        with self.state.transaction() as conn:
-            conn.executemany(
-                "UPDATE oracle_requests SET tx_hash=?, updated_at=? WHERE request_id=?",
-                [(tx_hash.to_0x_hex(), time.time(), i) for i in ids],
-            )
+        self.queue.record_tx(ids, tx_hash.to_0x_hex())
         return len(ids)
 
     def confirm(self) -> int:
         """Read the receipts of sent transactions and move their requests on."""
-        rows = self._rows("sending") + self._rows("finalizing") + self._rows("committing")
+        rows = (
+            self.queue.rows("sending")
+            + self.queue.rows("finalizing")
+            + self.queue.rows("committing")
+        )
         by_tx: dict[str | None, list[sqlite3.Row]] = {}
         for row in rows:
             by_tx.setdefault(row["tx_hash"], []).append(row)
@@ -593,12 +500,7 @@ class OracleNode:
                     self.metrics.answered.labels("zk").inc()
                     new = "fulfilled"
             self._log_state(rid, row["model_id"], new, block, share)
-        with self.state.transaction() as conn:
-            conn.executemany(
-                "UPDATE oracle_requests SET state=?, challenge_ends=?, updated_at=? "
-                "WHERE request_id=?",
-                updates,
-            )
+        self.queue.settle(updates)
         if recheck:
             log.info(
                 "%d request(s) were skipped by the batch in block %d (answered or finalized by "
@@ -608,7 +510,7 @@ class OracleNode:
 
     def _committed(self, rows: Sequence[sqlite3.Row], receipt: dict[str, Any]) -> None:
         block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
-        self._mark([r["request_id"] for r in rows], "committed")
+        self.queue.mark([r["request_id"] for r in rows], "committed")
         for row in rows:
             self._log_state(row["request_id"], row["model_id"], "committed", block, gas)
 
@@ -682,7 +584,9 @@ class OracleNode:
                         row["request_id"],
                         st.deadline,
                     )
-                self._set(row["request_id"], new, challenge_ends=st.challenge_ends or None)
+                self.queue.set_state(
+                    row["request_id"], new, challenge_ends=st.challenge_ends or None
+                )
                 self._log_state(row["request_id"], row["model_id"], new, head, None)
         return keep
 
@@ -699,54 +603,9 @@ class OracleNode:
 
     # -- the queue ---------------------------------------------------------------------------
 
-    def _rows(self, state: str, limit: int = 1_000_000) -> list[sqlite3.Row]:
-        return list(
-            self.state.conn.execute(
-                "SELECT * FROM oracle_requests WHERE state=? ORDER BY request_id LIMIT ?",
-                (state, limit),
-            )
-        )
-
-    def _open_rows(self) -> int:
-        row = self.state.conn.execute(
-            "SELECT COUNT(*) FROM oracle_requests "
-            "WHERE state IN ('new', 'answered', 'committing', 'committed', 'sending', 'proposed', "
-            "'finalizing')"
-        ).fetchone()
-        return int(row[0])
-
-    def _set(self, request_id: int, state: str, **fields: Any) -> None:
-        assignments = "".join(f", {k}=?" for k in fields)
-        sql = f"UPDATE oracle_requests SET state=?, updated_at=?{assignments} WHERE request_id=?"
-        with self.state.transaction() as conn:
-            conn.execute(sql, (state, time.time(), *fields.values(), request_id))
-
-    def _model_of(self, request_id: int) -> str:
-        return str(self._rows_by_id([request_id])[0]["model_id"])
-
-    def _rows_by_id(self, ids: Sequence[int]) -> list[sqlite3.Row]:
-        marks = ",".join("?" * len(ids))
-        return list(
-            self.state.conn.execute(
-                f"SELECT * FROM oracle_requests WHERE request_id IN ({marks}) ORDER BY request_id",
-                list(ids),
-            )
-        )
-
-    def _mark(self, ids: Sequence[int], state: str) -> None:
-        with self.state.transaction() as conn:
-            conn.executemany(
-                "UPDATE oracle_requests SET state=?, updated_at=? WHERE request_id=?",
-                [(state, time.time(), i) for i in ids],
-            )
-
     def counts(self) -> dict[str, int]:
-        return {
-            r[0]: int(r[1])
-            for r in self.state.conn.execute(
-                "SELECT state, COUNT(*) FROM oracle_requests GROUP BY state"
-            )
-        }
+        """Requests by state."""
+        return self.queue.counts()
 
     def _update_gauges(self) -> None:
         for state, n in self.counts().items():
@@ -754,35 +613,23 @@ class OracleNode:
 
     # -- health and metrics over HTTP --------------------------------------------------------
 
+    def health(self) -> tuple[dict[str, Any], bool]:
+        """What ``/health`` shows, and whether the node is stepping."""
+        age = time.time() - self.last_step
+        ok = age < max(30.0, 20 * self.config.poll_interval)
+        doc = {
+            "status": "ok" if ok else "stalled",
+            "seconds_since_last_step": round(age, 3),
+            "next_block": self.cursor.next_block,
+            "queue": self.counts(),
+            "oracle": self.oracle.address,
+            "models": {mid: s.mode.name.lower() for mid, s in self.served.items()},
+        }
+        return doc, ok
+
     async def serve_http(self, host: str, port: int) -> Any:
         """Start ``/metrics`` (Prometheus) and ``/health`` (JSON); returns the runner."""
-        from aiohttp import web
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        async def metrics(_: web.Request) -> web.Response:
-            body = generate_latest(self.metrics.registry)
-            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-        async def health(_: web.Request) -> web.Response:
-            age = time.time() - self.last_step
-            ok = age < max(30.0, 20 * self.config.poll_interval)
-            doc = {
-                "status": "ok" if ok else "stalled",
-                "seconds_since_last_step": round(age, 3),
-                "next_block": self.cursor.next_block,
-                "queue": self.counts(),
-                "oracle": self.oracle.address,
-                "models": {mid: s.mode.name.lower() for mid, s in self.served.items()},
-            }
-            return web.json_response(doc, status=200 if ok else 503)
-
-        app = web.Application()
-        app.router.add_get("/metrics", metrics)
-        app.router.add_get("/health", health)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        return runner
+        return await serve_http(host, port, self.metrics, self.health)
 
 
 def _chunks(rows: Sequence[sqlite3.Row], size: int) -> Iterable[Sequence[sqlite3.Row]]:

@@ -17,7 +17,7 @@ from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
 from proofmind.crypto.keccak import keccak256_file
 from proofmind.crypto.merkle import StandardMerkleTree
-from proofmind.demo_lineage import LineageDemo, features
+from proofmind.demo.lineage import LineageDemo, features
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import mlp_onnx

@@ -1,0 +1,34 @@
+"""Ingest a chain from any JSON-RPC endpoint into the canonical Parquet tables.
+
+Blocks advance through a :class:`~proofmind.chain.events.ReorgSafeCursor` (persisted in
+``OUT/_ingest.sqlite``), so ingestion resumes where it stopped and, in follow mode, undoes the
+blocks a reorganisation replaced. Each committed range is one Parquet file per table
+(``OUT/<table>/block_range=N/part-START-END.parquet``); a range is written first and committed
+second, so a crash in between replays it, overwriting its own files: no duplicates, no gaps.
+
+Fetching is asynchronous batched JSON-RPC (``eth_getBlockByNumber`` with full transactions and
+``eth_getBlockReceipts``) through the chain layer's :class:`~proofmind.chain.batch.BatchedRpc`:
+several batches in flight, the batch size halving when the node refuses or times out and
+growing back on success, and HTTP 429 / rate-limit errors answered with exponential backoff
+(the chain layer's retry policy; no error message shows the URL's secrets).
+
+The parts: ``_transport`` (fetching), ``_mapper`` (blocks and receipts → rows, pure),
+``_tables`` (the Parquet files), ``_driver`` (range checks, the cursor loop).
+"""
+
+from proofmind.intel.ingest._driver import IngestReport, check_range, ingest, saved_next_block
+from proofmind.intel.ingest._mapper import TABLES, TRANSFER_TOPIC, block_rows
+from proofmind.intel.ingest._tables import SCHEMAS, undo_from, write_range
+
+__all__ = [
+    "SCHEMAS",
+    "TABLES",
+    "TRANSFER_TOPIC",
+    "IngestReport",
+    "block_rows",
+    "check_range",
+    "ingest",
+    "saved_next_block",
+    "undo_from",
+    "write_range",
+]

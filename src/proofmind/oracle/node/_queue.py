@@ -1,0 +1,135 @@
+"""The oracle node's persistent request queue: one SQLite table with a row per request, which
+the node moves through the states listed in :mod:`proofmind.oracle.node`."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from proofmind.store.state import StateDB
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS oracle_requests (
+    request_id     INTEGER PRIMARY KEY,
+    model_id       TEXT NOT NULL,
+    mode           INTEGER NOT NULL,
+    input          TEXT NOT NULL,
+    block          INTEGER NOT NULL,
+    deadline       INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    output         TEXT,
+    challenge_ends INTEGER,
+    tx_hash        TEXT,
+    error          TEXT,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    updated_at     REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS oracle_requests_state ON oracle_requests(state);
+"""
+
+
+class RequestQueue:
+    """The ``oracle_requests`` table in the node's state database."""
+
+    def __init__(self, state: StateDB) -> None:
+        self.state = state
+        with state.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Queue new requests, each (request_id, model_id, mode, input, block, deadline,
+        updated_at); a request queued already is left as it is."""
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO oracle_requests"
+                "(request_id, model_id, mode, input, block, deadline, state, updated_at) "
+                "VALUES (?,?,?,?,?,?,'new',?)",
+                rows,
+            )
+
+    def forget_unsent(self, fork_block: int) -> list[sqlite3.Row]:
+        """After a reorg at ``fork_block``: drop the requests from there on that nothing was
+        sent for, and return the proposed ones (their proposal may have left with the old
+        branch)."""
+        with self.state.transaction() as conn:
+            conn.execute(
+                "DELETE FROM oracle_requests WHERE block >= ? AND state IN ('new', 'answered')",
+                (fork_block,),
+            )
+        return list(
+            self.state.conn.execute(
+                "SELECT * FROM oracle_requests WHERE block >= ? AND state='proposed'",
+                (fork_block,),
+            ).fetchall()
+        )
+
+    def rows(self, state: str, limit: int = 1_000_000) -> list[sqlite3.Row]:
+        return list(
+            self.state.conn.execute(
+                "SELECT * FROM oracle_requests WHERE state=? ORDER BY request_id LIMIT ?",
+                (state, limit),
+            )
+        )
+
+    def open_count(self) -> int:
+        """How many requests the node still has work on."""
+        row = self.state.conn.execute(
+            "SELECT COUNT(*) FROM oracle_requests "
+            "WHERE state IN ('new', 'answered', 'committing', 'committed', 'sending', 'proposed', "
+            "'finalizing')"
+        ).fetchone()
+        return int(row[0])
+
+    def set_state(self, request_id: int, state: str, **fields: Any) -> None:
+        assignments = "".join(f", {k}=?" for k in fields)
+        sql = f"UPDATE oracle_requests SET state=?, updated_at=?{assignments} WHERE request_id=?"
+        with self.state.transaction() as conn:
+            conn.execute(sql, (state, time.time(), *fields.values(), request_id))
+
+    def model_of(self, request_id: int) -> str:
+        return str(self.rows_by_id([request_id])[0]["model_id"])
+
+    def rows_by_id(self, ids: Sequence[int]) -> list[sqlite3.Row]:
+        marks = ",".join("?" * len(ids))
+        return list(
+            self.state.conn.execute(
+                f"SELECT * FROM oracle_requests WHERE request_id IN ({marks}) ORDER BY request_id",
+                list(ids),
+            )
+        )
+
+    def mark(self, ids: Sequence[int], state: str) -> None:
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE oracle_requests SET state=?, updated_at=? WHERE request_id=?",
+                [(state, time.time(), i) for i in ids],
+            )
+
+    def record_tx(self, ids: Sequence[int], tx_hash: str) -> None:
+        """The transaction sent for ``ids`` (its receipt moves them on)."""
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE oracle_requests SET tx_hash=?, updated_at=? WHERE request_id=?",
+                [(tx_hash, time.time(), i) for i in ids],
+            )
+
+    def settle(self, updates: Sequence[tuple[str, int | None, float, int]]) -> None:
+        """Apply (state, challenge_ends, updated_at, request_id) updates in one transaction."""
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE oracle_requests SET state=?, challenge_ends=?, updated_at=? "
+                "WHERE request_id=?",
+                updates,
+            )
+
+    def counts(self) -> dict[str, int]:
+        return {
+            r[0]: int(r[1])
+            for r in self.state.conn.execute(
+                "SELECT state, COUNT(*) FROM oracle_requests GROUP BY state"
+            )
+        }
