@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from proofmind.app.ownership import rewards_client
 from proofmind.chain.base import Chain
 from proofmind.errors import NotFound
-from proofmind.ownership.flow import rewards_client
 from proofmind.ownership.rewards import EpochStatus
 from proofmind.workspace import Workspace
 
