@@ -33,11 +33,35 @@ EXPECTED = {
     "sign_typed_data",
     "recover_typed_data",
     "track_run",
-    "commit_dataset",
+    "record_dataset",
     "register_model",
     "verify_path",
     "Ledger",
     "ProofmindError",
+    "Stores",
+    "LocalStores",
+    "deploy_suite",
+    "zk_preflight",
+    "zk_package",
+    "zk_prove",
+    "ZkPackage",
+    "OracleClient",
+    "OracleMode",
+    "OracleTerms",
+    "load_package",
+    "package_model",
+    "register_oracle_model",
+    "Contribution",
+    "contribute",
+    "assemble_dataset",
+    "value_contributions",
+    "publish_epoch",
+    "RewardsClient",
+    "import_etherscan",
+    "address_features",
+    "train_fraud_registered",
+    "detect_sybils",
+    "train_sybil_registered",
 }
 
 
@@ -58,3 +82,16 @@ def test_import_is_lazy() -> None:
     code = "import sys, proofmind; print('web3' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_commit_dataset_is_a_deprecated_alias_of_record_dataset() -> None:
+    import pytest
+
+    with pytest.warns(DeprecationWarning, match="record_dataset"):
+        alias = proofmind.commit_dataset
+    assert alias is proofmind.record_dataset
+    with pytest.warns(DeprecationWarning, match="record_dataset"):
+        from proofmind.provenance import commit_dataset
+    from proofmind.provenance.api import commit
+
+    assert commit_dataset is commit

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from proofmind.app.provenance import track_run
 from proofmind.chain.base import Chain
 from proofmind.client import Client
-from proofmind.provenance import Ledger, register_model, track_run
+from proofmind.provenance import Ledger, register_model
 from proofmind.settings import ApiSettings
 from proofmind.workspace import Workspace, init_workspace
 

@@ -18,10 +18,11 @@ import pytest
 
 from proofmind.app.apikeys import create_key
 from proofmind.app.oracle import QUEUE_STATES
+from proofmind.app.provenance import track_run
 from proofmind.chain.base import Chain
 from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
-from proofmind.provenance import Ledger, register_model, track_run
+from proofmind.provenance import Ledger, register_model
 from proofmind.workspace import Workspace
 
 from .browser import (

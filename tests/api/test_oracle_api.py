@@ -13,12 +13,12 @@ import pytest
 
 from proofmind.app.apikeys import create_key
 from proofmind.app.hosting import oracle_service, run_loop
+from proofmind.app.oracle_service import package_model, register
 from proofmind.app.runner import Supervisor
 from proofmind.chain.base import Chain
 from proofmind.client import ApiError
 from proofmind.ml.onnx_models import reference_mlp
 from proofmind.oracle.client import Mode, OracleClient, Terms
-from proofmind.oracle.service import package_model, register
 from proofmind.workspace import Workspace
 
 from .conftest import MakeApi

@@ -126,7 +126,7 @@ def test_cross_validated_f1_on_eth_fraud(tmp_path: Path) -> None:
 
 
 def test_a_trained_model_is_registered_with_its_lineage(tmp_path: Path) -> None:
-    from proofmind.intel.fraud import train_registered
+    from proofmind.app.training import train_fraud_registered
     from proofmind.provenance.ledger import Ledger
     from proofmind.provenance.records import Kind
     from proofmind.workspace import init_workspace
@@ -136,7 +136,7 @@ def test_a_trained_model_is_registered_with_its_lineage(tmp_path: Path) -> None:
     labels = tmp_path / "labels.csv"
     labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
     ws, _ = init_workspace(tmp_path)
-    record, report = train_registered(ws, tmp_path / "data", labels, tmp_path / "model.txt")
+    record, report = train_fraud_registered(ws, tmp_path / "data", labels, tmp_path / "model.txt")
     assert record.kind == Kind.MODEL and (tmp_path / "model.txt.card.json").is_file()
     ledger = Ledger(ws)
     kinds = sorted(r.kind_name for r in ledger.ancestors(record))

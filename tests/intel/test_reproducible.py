@@ -220,8 +220,8 @@ def test_verify_reproduce_reports_changed_data(registered: tuple[Path, Path, Pat
 
 def test_verify_reproduce_reports_params_that_did_not_make_the_model(tmp_path: Path) -> None:
     """A run whose log claims other parameters than the ones that trained its model."""
+    from proofmind.app.provenance import track_run
     from proofmind.provenance.api import register_model
-    from proofmind.provenance.runs import track_run
 
     tx, tokens, accounts = synthetic(tmp_path)
     import_etherscan([tx, tokens], tmp_path / "data")
@@ -269,7 +269,7 @@ def test_verify_reproduce_says_when_the_code_is_another_version(
 
 
 def test_verify_reproduce_refuses_a_run_it_cannot_train(tmp_path: Path) -> None:
-    from proofmind.provenance.runs import track_run
+    from proofmind.app.provenance import track_run
 
     (tmp_path / "d.csv").write_text("a,b\n1,2\n")
     ws, _ = init_workspace(tmp_path)

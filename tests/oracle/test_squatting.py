@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from proofmind.app.oracle_service import register
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
 from proofmind.errors import InputError
@@ -25,7 +26,6 @@ from proofmind.oracle.client import (
     save_package,
 )
 from proofmind.oracle.node import NodeConfig, OracleNode
-from proofmind.oracle.service import register
 from proofmind.oracle.watcher import Watcher
 from proofmind.workspace import init_workspace
 

@@ -8,20 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proofmind.chain.base import Chain
-from proofmind.chain.contracts import DeploymentRegistry, attach
-from proofmind.cli.commands import deploy_suite
-from proofmind.ownership.contributions import contribute
-from proofmind.ownership.flow import (
+from proofmind.app.deploy import deploy_suite
+from proofmind.app.ownership import (
     assemble_dataset,
     load_valuation,
     publish_epoch,
     rewards_client,
     value_contributions,
 )
+from proofmind.app.provenance import track_run, verify_path
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry, attach
+from proofmind.ownership.contributions import contribute
 from proofmind.provenance.ledger import Ledger
-from proofmind.provenance.runs import track_run
-from proofmind.provenance.verify import verify_path
 from proofmind.workspace import Workspace
 
 pytestmark = pytest.mark.devnet

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from proofmind.app.provenance import track_run
 from proofmind.chain.base import Chain
-from proofmind.provenance import Ledger, register_model, track_run
+from proofmind.provenance import Ledger, register_model
 from proofmind.provenance.verify import VerifyReport, verify_path
 from proofmind.workspace import Workspace, init_workspace
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from proofmind.app.provenance import record_dataset, track_run
 from proofmind.chain.base import Chain
 from proofmind.errors import ContractReverted, InputError, WrongChain
-from proofmind.provenance import Kind, Ledger, commit_dataset, track_run
+from proofmind.provenance import Kind, Ledger
 from proofmind.provenance.lineage import export, lineage_records
 from proofmind.provenance.verify import verify_path
 from proofmind.workspace import Workspace
@@ -55,7 +56,7 @@ def test_a_record_absent_on_chain(lineage: Lineage) -> None:
     chain = lineage.chain
     snapshot = chain.snapshot()
     ledger = Ledger(lineage.ws)
-    extra = commit_dataset(lineage.ws, write_dataset(lineage.data.parent / "more"))
+    extra = record_dataset(lineage.ws, write_dataset(lineage.data.parent / "more"))
     ledger.anchor(chain)
     chain.revert(snapshot)  # the chain forgets the anchoring; the ledger does not
     report = verify_path(lineage.ws, Path(str(extra.record.path)), connect=lambda: chain, workers=1)
@@ -82,7 +83,7 @@ def test_verify_on_the_wrong_chain(lineage: Lineage) -> None:
 
 def test_pending_records_do_not_verify(ws: Workspace, chain: Chain, tmp_path: Path) -> None:
     data = write_dataset(tmp_path / "data")
-    commit_dataset(ws, data)
+    record_dataset(ws, data)
     report = verify_path(ws, data, connect=lambda: chain, workers=1)
     assert not report.ok
     assert report.findings[0].problems == ["not anchored yet: run `proofmind provenance anchor`"]

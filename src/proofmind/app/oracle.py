@@ -238,8 +238,8 @@ def create_request(
     the request id, the fixed-point input sent, and its scale."""
     import math
 
+    from proofmind.app.oracle_service import parse_mode
     from proofmind.ml import zk
-    from proofmind.oracle.service import parse_mode
 
     bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
     if bad is not None:

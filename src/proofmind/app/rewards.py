@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from proofmind.addresses import parse_address
+from proofmind.app.ownership import epoch_trees, rewards_client
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.chain.base import Chain
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import NotFound
-from proofmind.ownership.flow import epoch_trees, rewards_client
 from proofmind.ownership.rewards import EpochStatus, RewardsClient, payout_of
 from proofmind.workspace import Workspace
 

@@ -13,6 +13,7 @@ from typing import Any
 from proofmind.app.records import get_record, shown_path
 from proofmind.chain.base import Chain
 from proofmind.errors import InputError
+from proofmind.ownership.contributions import assembly_check
 from proofmind.provenance.api import dataset_commitment
 from proofmind.provenance.records import Kind
 from proofmind.provenance.verify import VerifyReport, verify_path, verify_record
@@ -45,7 +46,12 @@ def verify_workspace_path(
     workspace: Workspace, relative: str, *, connect: Callable[[], Chain] | None = None
 ) -> VerifyReport:
     """`proofmind verify PATH` for a path relative to the project folder."""
-    return verify_path(workspace, project_path(workspace, relative), connect=connect)
+    return verify_path(
+        workspace,
+        project_path(workspace, relative),
+        connect=connect or workspace.connect,
+        assembly_check=assembly_check,
+    )
 
 
 def verify_upload(
@@ -85,7 +91,13 @@ def verify_upload(
             card = Path(record.path + ".card.json")
             if card.is_file():  # the card is checked with the model; it stays the workspace's
                 (Path(tmp) / card.name).write_bytes(card.read_bytes())
-        report = verify_record(workspace, record, target, connect=connect)
+        report = verify_record(
+            workspace,
+            record,
+            target,
+            connect=connect or workspace.connect,
+            assembly_check=assembly_check,
+        )
     report.target = filename
     for finding in report.findings:
         if finding.record.key == record.key:

@@ -8,17 +8,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from proofmind.app.deploy import deploy_suite
 from proofmind.chain.accounts import Keystore
-from proofmind.chain.base import Chain
 from proofmind.chain.contracts import (
     DeploymentRegistry,
     artifact_names,
-    deploy,
     is_current,
     load_artifact,
-    suite_args,
-    suite_names,
-    suite_order,
 )
 from proofmind.chain.devnet import Devnet
 from proofmind.errors import InputError
@@ -92,25 +88,6 @@ def run_chain_status(path: Path | None) -> None:
         f"{chain.backend.describe()} [green]reachable[/green]: chain {chain.chain_id}, "
         f"block {chain.w3.eth.block_number}, {len(chain.accounts)} signing account(s)"
     )
-
-
-def deploy_suite(
-    chain: Chain, workspace: Workspace, names: list[str], force: bool = False
-) -> list[tuple[str, str, str]]:
-    """Deploy ``names`` (default all); returns (name, address, "deployed" | "kept") rows."""
-    registry = DeploymentRegistry(workspace.state)
-    wanted = suite_order(names or suite_names())
-    for name in wanted:
-        load_artifact(name)  # fail on an unknown name before sending anything
-    rows = []
-    for name in wanted:
-        existing = registry.get(chain.chain_id, name)
-        if existing is not None and not force and is_current(chain, existing):
-            rows.append((name, existing.address, "kept"))
-            continue
-        _, deployment = deploy(chain, name, *suite_args(chain, registry, name), registry=registry)
-        rows.append((name, deployment.address, "deployed"))
-    return rows
 
 
 def run_contracts_deploy(path: Path | None, names: list[str], force: bool) -> None:

@@ -133,11 +133,11 @@ def run_train(
                 f"features);\ncalibration inputs → {calibration} (for `proofmind model package`)"
             )
         return
-    from proofmind.intel.fraud import train_registered
+    from proofmind.app.training import train_fraud_registered
     from proofmind.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    record, report = train_registered(ws, data, labels_path, output, mlp_onnx)
+    record, report = train_fraud_registered(ws, data, labels_path, output, mlp_onnx)
     console.print(
         f"Trained → {output}; cross-validated F1 {report.metrics['f1']}; model record "
         f"{record.key} ({record.status}), lineage: run and {len(data_tables(data)) + 1} datasets"

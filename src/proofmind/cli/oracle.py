@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
 from proofmind.cli.params import parse_address
 from proofmind.errors import InputError
@@ -24,7 +25,6 @@ from proofmind.oracle.client import (
     Terms,
     load_package,
 )
-from proofmind.oracle.service import package_model, parse_mode, register
 from proofmind.workspace import Workspace, open_workspace
 
 console = Console(soft_wrap=True)

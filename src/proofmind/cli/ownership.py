@@ -9,12 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from proofmind.chain.base import Chain
-from proofmind.chain.contracts import DeploymentRegistry, attach
-from proofmind.cli.chainstate import confirm, settle, show_corrections
-from proofmind.errors import InputError
-from proofmind.ownership.contributions import Contribution, contribute
-from proofmind.ownership.flow import (
+from proofmind.app.ownership import (
     Valuation,
     assemble_dataset,
     epoch_trees,
@@ -23,6 +18,11 @@ from proofmind.ownership.flow import (
     rewards_client,
     value_contributions,
 )
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry, attach
+from proofmind.cli.chainstate import confirm, settle, show_corrections
+from proofmind.errors import InputError
+from proofmind.ownership.contributions import Contribution, contribute
 from proofmind.provenance.ledger import Ledger
 from proofmind.workspace import Workspace, open_workspace
 

@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from proofmind.app.provenance import verify_path
 from proofmind.errors import InputError
 from proofmind.provenance.api import commit, register_model
 from proofmind.provenance.ledger import Ledger
 from proofmind.provenance.records import Kind
-from proofmind.provenance.verify import VerifyReport, verify_path
+from proofmind.provenance.verify import VerifyReport
 from proofmind.workspace import open_workspace
 
 console = Console(soft_wrap=True)

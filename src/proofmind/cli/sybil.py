@@ -75,12 +75,12 @@ def run_sybil_train(
     record = None
     with err.status("building the graph, cross-validating, training…"):
         if register:
-            from proofmind.intel.sybil_model import train_registered
+            from proofmind.app.training import train_sybil_registered
             from proofmind.workspace import open_workspace
 
             ws = open_workspace(workspace)
             try:
-                record, training = train_registered(
+                record, training = train_sybil_registered(
                     ws, edges, candidates_path, out, settings, max_fpr
                 )
             finally:

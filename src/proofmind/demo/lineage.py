@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from proofmind.app.provenance import track_run, verify_path
 from proofmind.chain.base import Chain
 from proofmind.provenance.api import Committed, register_model
 from proofmind.provenance.ledger import AnchorReport, Ledger, LocalRecord
-from proofmind.provenance.runs import Run, track_run
-from proofmind.provenance.verify import VerifyReport, verify_path
+from proofmind.provenance.runs import Run
+from proofmind.provenance.verify import VerifyReport
 from proofmind.workspace import Workspace
 
 TX_SAMPLE = "eth_fraud_tx_sample.csv"

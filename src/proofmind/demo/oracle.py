@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from proofmind.app.oracle_service import package_model, register, verifier_of
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
 from proofmind.crypto.keccak import keccak256_file
@@ -23,7 +24,6 @@ from proofmind.ml import zk
 from proofmind.ml.onnx_models import mlp_onnx
 from proofmind.oracle.client import Mode, Terms, load_package
 from proofmind.oracle.node import NodeConfig, OracleNode
-from proofmind.oracle.service import package_model, register, verifier_of
 from proofmind.workspace import Workspace
 
 NAME = "fraud-risk"

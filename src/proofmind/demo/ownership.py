@@ -10,17 +10,17 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from proofmind.chain.base import Chain
-from proofmind.chain.contracts import DeploymentRegistry, attach
-from proofmind.demo.lineage import FEATURES, LineageDemo, features
-from proofmind.ownership.contributions import contribute
-from proofmind.ownership.flow import (
+from proofmind.app.ownership import (
     Valuation,
     assemble_dataset,
     publish_epoch,
     rewards_client,
     value_contributions,
 )
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import DeploymentRegistry, attach
+from proofmind.demo.lineage import FEATURES, LineageDemo, features
+from proofmind.ownership.contributions import contribute
 from proofmind.provenance.ledger import Ledger
 from proofmind.workspace import Workspace
 

@@ -142,7 +142,7 @@ def _connect(workspace: Workspace, report: DemoReport) -> tuple[Chain, str]:
 
 
 def _deploy(chain: Chain, workspace: Workspace, report: DemoReport) -> tuple[None, str]:
-    from proofmind.cli.commands import deploy_suite
+    from proofmind.app.deploy import deploy_suite
 
     rows = deploy_suite(chain, workspace, [])
     report.contracts = {name: address for name, address, _ in rows}

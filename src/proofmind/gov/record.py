@@ -9,8 +9,7 @@ chain the record is anchored at once; the anchoring block's time shows it came b
 vote's end. ``check_forecast`` later recomputes the inputs hashes from the tables and scores
 the forecasts against the outcomes.
 
-The workspace and ledger are passed in (imported lazily), as the other trainers that register
-models do.
+The workspace's stores and the chain are passed in; the ledger is imported lazily.
 """
 
 from __future__ import annotations
@@ -21,13 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import duckdb
 
 from proofmind.crypto import keccak256
 from proofmind.errors import InputError
+
+if TYPE_CHECKING:
+    from proofmind.chain.base import Chain
+    from proofmind.store.stores import Stores
 
 FORMAT = "proofmind-gov-forecast-v1"
 # what a forecast may depend on: the proposal as it was when it was created
@@ -84,7 +87,7 @@ class RecordedForecast:
 
 
 def record_forecasts(
-    workspace: Any,
+    workspace: Stores,
     con: duckdb.DuckDBPyConnection,
     dao: str,
     model: Any,
@@ -168,7 +171,9 @@ class AnchoredForecast:
     too_late: list[str]
 
 
-def anchor_forecast(workspace: Any, chain: Any, recorded: RecordedForecast) -> AnchoredForecast:
+def anchor_forecast(
+    workspace: Stores, chain: Chain, recorded: RecordedForecast
+) -> AnchoredForecast:
     """Anchor the forecast record (and its model) and say, per proposal, whether the anchoring
     block came before the end of its vote."""
     from proofmind.provenance.ledger import Ledger

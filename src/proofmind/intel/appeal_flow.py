@@ -27,7 +27,7 @@ from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
 from proofmind.store.sqlite import immediate
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 AIRDROP = "SybilGatedAirdrop"
 LIST_FORMAT = "proofmind-sybil-flagged-list-v1"
@@ -134,7 +134,7 @@ class AppealStore:
             raise WorkspaceError(f"cannot open the appeals database {path}: {exc}") from exc
 
     @classmethod
-    def of(cls, workspace: Workspace, *, create: bool = False) -> AppealStore:
+    def of(cls, workspace: Stores, *, create: bool = False) -> AppealStore:
         return cls(workspace.root / "appeals.sqlite", create=create)
 
     def close(self) -> None:
@@ -301,12 +301,12 @@ def _check_airdrop_holds(contract: Any, head: ListRow, new: FlaggedList) -> None
 # ------------------------------------------------------------------ publishing a report
 
 
-def _put(workspace: Workspace, document: dict[str, Any]) -> str:
+def _put(workspace: Stores, document: dict[str, Any]) -> str:
     return workspace.blobs.put(canonical_json(document))
 
 
 def _list_record(
-    workspace: Workspace, flagged: FlaggedList, source: str, parents: list[LocalRecord]
+    workspace: Stores, flagged: FlaggedList, source: str, parents: list[LocalRecord]
 ) -> LocalRecord:
     document = {
         "format": LIST_FORMAT,
@@ -327,7 +327,7 @@ def _list_record(
 
 
 def publish_list(
-    workspace: Workspace,
+    workspace: Stores,
     chain: Chain,
     flagged: FlaggedList,
     source: str,
@@ -430,7 +430,7 @@ def check_appeal(store: AppealStore, appeal: Appeal, now: float) -> ListRow:
     return listed
 
 
-def submit_appeal(workspace: Workspace, appeal: Appeal, now: float | None = None) -> AppealRow:
+def submit_appeal(workspace: Stores, appeal: Appeal, now: float | None = None) -> AppealRow:
     """Check a signed appeal and record it (pending) with its ledger record."""
     store = AppealStore.of(workspace)
     try:
@@ -468,7 +468,7 @@ def submit_appeal(workspace: Workspace, appeal: Appeal, now: float | None = None
 
 
 def decide_appeal(
-    workspace: Workspace, chain: Chain, ref: str, accept: bool, reason: str
+    workspace: Stores, chain: Chain, ref: str, accept: bool, reason: str
 ) -> AppealRow:
     """Accept or reject a pending appeal as this chain account (the reviewer). Accepting removes
     the address from the newest list descended from the appealed one; the new list is recorded,

@@ -327,45 +327,6 @@ def train_model(
     return len(y), int(y.sum())
 
 
-def train_registered(
-    workspace: Any, data: Path, labels_path: Path, output: Path, mlp_output: Path | None = None
-) -> tuple[Any, Evaluation]:
-    """Cross-validate, train and register the model in the lineage ledger: the table folders
-    and the labels are committed as datasets, the run logs the metrics and everything needed
-    to train again (`proofmind verify --reproduce`), the model gets a card with the metrics.
-    With ``mlp_output`` the circuit-friendly MLP is trained in the same run and logged too."""
-    from proofmind.intel.etherscan import connect
-    from proofmind.provenance.api import register_model
-    from proofmind.provenance.runs import track_run
-
-    require_data(data)
-    check_labels(connect(data), read_labels(labels_path), labels_path, data)
-    datasets = [*data_tables(data), labels_path]
-    with track_run(TRAINER, datasets=datasets, workspace=workspace, anchor=False) as run:
-        params = run_params(data, labels_path, output, mlp_output)
-        fitted = _fit(params, output.parent, mlp_output)
-        run.log_params(params, features=fitted.names)
-        report = fitted.report
-        run.log_metric(0, **{k: m.value for k, m in report.metrics.items()})
-        for path in fitted.written:
-            run.log_artifact(path)
-    card = {
-        "intended_use": "ranking Ethereum accounts for phishing / fraud review",
-        "metrics": {
-            k: {"value": round(m.value, 4), "ci95": [round(m.low, 4), round(m.high, 4)]}
-            for k, m in report.metrics.items()
-        },
-        "training_data": [d.content_hash for d in run.datasets],
-        "limitations": (
-            f"trained on {fitted.rows} labelled accounts ({fitted.illicit} illicit); features "
-            "use no absolute time, but labels come from public scam lists and may not cover "
-            "new schemes"
-        ),
-    }
-    record = register_model(workspace, output, run=run, card=card)
-    return record, report
-
-
 def run_params(
     data: Path, labels_path: Path, output: Path, mlp_output: Path | None
 ) -> dict[str, Any]:
@@ -389,7 +350,7 @@ _RUN_KEYS = {"rounds", "seed", "folds", "trainer", "inputs", "outputs", "librari
 
 
 @dataclass
-class _Fitted:
+class Fitted:
     report: Evaluation
     rows: int
     illicit: int
@@ -397,7 +358,7 @@ class _Fitted:
     names: list[str]  # of the features
 
 
-def _fit(params: Mapping[str, Any], folder: Path, mlp_output: Path | None = None) -> _Fitted:
+def fit_params(params: Mapping[str, Any], folder: Path, mlp_output: Path | None = None) -> Fitted:
     """Evaluate and train as ``params`` (a run's logged parameters) say, writing the outputs
     into ``folder`` (the MLP at ``mlp_output`` when given, else in ``folder`` too when the
     parameters name one)."""
@@ -424,7 +385,7 @@ def _fit(params: Mapping[str, Any], folder: Path, mlp_output: Path | None = None
     if outputs.get("mlp"):
         mlp = mlp_output or folder / outputs["mlp"]
         written += [mlp, write_mlp(*labelled(features, labels), mlp, seed=seed)]
-    return _Fitted(report, rows, illicit, written, features.names)
+    return Fitted(report, rows, illicit, written, features.names)
 
 
 def _list_change(old: list[str], new: list[str]) -> str:
@@ -443,5 +404,5 @@ def retrain(params: Mapping[str, Any], folder: Path) -> tuple[list[Path], dict[s
             f"the run did not log {', '.join(sorted(missing))}, which training again needs",
             hint="it was logged by an older proofmind: train and register it again",
         )
-    fitted = _fit(params, folder)
+    fitted = fit_params(params, folder)
     return fitted.written, {k: m.value for k, m in fitted.report.metrics.items()}

@@ -655,7 +655,7 @@ def run_params(
     }
 
 
-def _fit(params: Mapping[str, Any], folder: Path) -> tuple[Training, list[Path]]:
+def fit_params(params: Mapping[str, Any], folder: Path) -> tuple[Training, list[Path]]:
     """Train as a run's logged ``params`` say, writing the model folder into ``folder``."""
     from proofmind.intel.sybil import read_candidates
 
@@ -689,53 +689,5 @@ def retrain(params: Mapping[str, Any], folder: Path) -> tuple[list[Path], dict[s
             f"the run did not log {', '.join(sorted(missing))}, which training again needs",
             hint="it was logged by an older proofmind: train and register it again",
         )
-    training, written = _fit(params, folder)
+    training, written = fit_params(params, folder)
     return written, flat_metrics(training.model)
-
-
-def train_registered(
-    workspace: Any,
-    edges: Sequence[Path],
-    candidates_path: Path,
-    folder: Path,
-    settings: GraphSettings,
-    max_fpr: float = FPR_TARGET,
-) -> tuple[Any, Training]:
-    """Train and register the model in the lineage ledger, as `fraud train --register` does:
-    the edge files and the candidates are committed as datasets, the run logs the settings,
-    the feature schema, everything training again needs and the cross-validated metrics, and
-    the model gets a card with those metrics and their intervals."""
-    from proofmind.provenance.api import register_model
-    from proofmind.provenance.runs import track_run
-
-    datasets = [*edges, candidates_path]
-    with track_run(TRAINER, datasets=datasets, workspace=workspace, anchor=False) as run:
-        params = run_params(edges, candidates_path, settings, max_fpr)
-        training, written = _fit(params, folder)
-        run.log_params(params, features=FEATURES)
-        run.log_metric(0, **flat_metrics(training.model))
-        for path in written:
-            run.log_artifact(path)
-    model = training.model
-    card = {
-        "intended_use": "ranking airdrop candidates for sybil review (not automatic exclusion)",
-        "metrics": {
-            k: {"value": round(v, 4), "ci95": [round(low, 4), round(high, 4)]}
-            for k, (v, low, high) in model.metrics.items()
-            if np.isfinite(v)
-        },
-        "description": (
-            f"LightGBM on {len(FEATURES)} graph and behaviour features, Platt-calibrated; "
-            f"flags P(sybil) ≥ {model.threshold:.6g}, the threshold chosen for at most "
-            f"{model.max_fpr:.1%} false positives among eligible candidates (grouped CV)"
-        ),
-        "training_data": [d.content_hash for d in run.datasets],
-        "limitations": (
-            f"trained on {model.labelled} labelled candidates ({model.sybils} sybil) whose "
-            "labels came from one review process; validated by cross-validation grouped by "
-            "community and funder, but sybils found another way may score lower "
-            "(see docs/analytics.md)"
-        ),
-    }
-    record = register_model(workspace, folder / "model.txt", run=run, card=card)
-    return record, training

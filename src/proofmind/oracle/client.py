@@ -18,7 +18,7 @@ from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
 from proofmind.errors import ContractNotFound, InputError
 from proofmind.ml.zk import VALUE_BITS, Package, Proof
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 
 class Mode(IntEnum):
@@ -178,9 +178,7 @@ class OracleClient:
         self.oracle = oracle
 
     @classmethod
-    def open(
-        cls, chain: Chain, workspace: Workspace, *, deploy_missing: bool = True
-    ) -> OracleClient:
+    def open(cls, chain: Chain, workspace: Stores, *, deploy_missing: bool = True) -> OracleClient:
         """The workspace's InferenceOracle on this chain (deployed first when missing)."""
         registry = DeploymentRegistry(workspace.state)
         try:
@@ -402,7 +400,7 @@ class OracleClient:
 _KEY = "zk.package."
 
 
-def save_package(workspace: Workspace, pkg: Package) -> str:
+def save_package(workspace: Stores, pkg: Package) -> str:
     """Store the package's manifest in the blob store and name it in the workspace state."""
     digest = workspace.blobs.put(json.dumps(pkg.manifest(), sort_keys=True).encode())
     workspace.state.set_value(_KEY + pkg.name, digest)
@@ -410,7 +408,7 @@ def save_package(workspace: Workspace, pkg: Package) -> str:
     return digest
 
 
-def load_package(workspace: Workspace, name_or_id: str) -> Package:
+def load_package(workspace: Stores, name_or_id: str) -> Package:
     digest = workspace.state.get_value(_KEY + name_or_id)
     if digest is None:
         raise InputError(

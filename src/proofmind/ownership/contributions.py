@@ -24,6 +24,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
+from proofmind.chain.base import Chain
+from proofmind.chain.contracts import load_artifact
 from proofmind.crypto.eip712 import (
     Eip712Domain,
     recover_typed_data,
@@ -355,3 +357,36 @@ def _write_assembly(
                     kept += 1
             assembly.rows[contribution.contributor] = kept
             assembly.duplicates[contribution.contributor] = dropped
+
+
+def assembly_check(document: dict[str, Any], chain: Chain) -> tuple[list[str], list[str]]:
+    """Problems and notes for the contributions of an assembly document (see
+    :meth:`Assembly.document`) on ``chain``: any expired, revoked, or on another chain."""
+    problems: list[str] = []
+    notes: list[str] = []
+    now = time.time()
+    abi = load_artifact("ContributionRegistry").abi
+    for raw in document.get("contributions", []):
+        fields = {k: raw[k] for k in Contribution.__dataclass_fields__}
+        c = Contribution(**fields)
+        who = f"contribution {c.id[:12]}… by {c.contributor}"
+        if c.expiry <= now:
+            problems.append(f"{who} expired at {c.expiry}: its consent has lapsed")
+        if c.chain_id != chain.chain_id:
+            problems.append(
+                f"{who}: its revocation lives on chain {c.chain_id}, this workspace is "
+                f"connected to chain {chain.chain_id}"
+            )
+            continue
+        registry = chain.w3.eth.contract(address=to_checksum_address(c.registry), abi=abi)
+        if not chain.w3.eth.get_code(registry.address):
+            problems.append(f"{who}: no ContributionRegistry at {c.registry}")
+            continue
+        contributor = to_checksum_address(c.contributor)
+        at = registry.functions.revokedAt(contributor, bytes.fromhex(c.id[2:])).call()
+        if at:
+            problems.append(f"{who} was revoked at {at}: consent withdrawn")
+    if not any("contribution" in p for p in problems):
+        count = len(document.get("contributions", []))
+        notes.append(f"{count} signed contributions, none revoked or expired")
+    return problems, notes

@@ -19,7 +19,7 @@ from proofmind.provenance.dataset import Commitment, canonical_json, commit_data
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
 from proofmind.provenance.runs import LOG_FILE
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 CARD_SUFFIX = ".card.json"
 CARD_FORMAT = "proofmind-model-card-v1"
@@ -70,7 +70,7 @@ def uri_param(uri: str, key: str) -> str | None:
 
 
 def commit(
-    workspace: Workspace,
+    workspace: Stores,
     path: Path,
     *,
     name: str | None = None,
@@ -123,7 +123,7 @@ def commit(
     return Committed(commitment, record)
 
 
-def dataset_commitment(workspace: Workspace, record: LocalRecord) -> Commitment:
+def dataset_commitment(workspace: Stores, record: LocalRecord) -> Commitment:
     if record.meta is None:
         raise InputError(f"{record.label()} has no commitment in this workspace")
     return load_commitment(workspace.root / record.meta)
@@ -142,7 +142,7 @@ def card_message(model_hash: str, card_digest: str) -> str:
 
 
 def register_model(
-    workspace: Workspace,
+    workspace: Stores,
     path: Path,
     *,
     name: str | None = None,

@@ -33,7 +33,7 @@ from proofmind.chain.contracts import (
 from proofmind.chain.reconcile import Fate, reconcile, tx_outcome
 from proofmind.errors import ContractReverted, InputError, WorkspaceError, WrongChain
 from proofmind.provenance.records import Kind, RecordInput
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 REGISTRY = "ProvenanceRegistry"
 KIND_NAMES = {
@@ -127,8 +127,8 @@ class AnchorReport:
 class Ledger:
     """Records of one workspace (``state.sqlite``, table ``records``)."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
+    def __init__(self, workspace: Stores) -> None:
+        self.stores = workspace
         self.state = workspace.state
 
     # ------------------------------------------------------------------ local records

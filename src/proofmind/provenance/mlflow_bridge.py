@@ -15,7 +15,7 @@ from typing import Any
 
 from proofmind.errors import InputError, ProofmindError
 from proofmind.provenance.runs import Run, open_run
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -37,7 +37,7 @@ def tracking_uri(location: str | Path) -> str:
 
 
 def import_mlflow_run(
-    workspace: Workspace,
+    workspace: Stores,
     location: str | Path,
     run_id: str,
     *,

@@ -31,7 +31,7 @@ from proofmind.provenance.runs import (
     package_fingerprint,
     read_log,
 )
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 # (the run's logged parameters, an empty folder) → (the files written, the metrics)
 Trainer = Callable[[Mapping[str, Any], Path], tuple[list[Path], dict[str, float]]]
@@ -65,9 +65,7 @@ class Reproduction:
         }
 
 
-def reproduce_run(
-    workspace: Workspace, target: Path, trainers: Mapping[str, Trainer]
-) -> Reproduction:
+def reproduce_run(workspace: Stores, target: Path, trainers: Mapping[str, Trainer]) -> Reproduction:
     """Train the run at ``target`` (its folder, or a model it registered) again and compare."""
     ledger = Ledger(workspace)
     run = find_run(ledger, target)
@@ -229,9 +227,7 @@ def _check_outputs_on_disk(artifacts: list[dict[str, Any]], result: Reproduction
             )
 
 
-def _check_data(
-    workspace: Workspace, ledger: Ledger, run: LocalRecord, result: Reproduction
-) -> bool:
+def _check_data(workspace: Stores, ledger: Ledger, run: LocalRecord, result: Reproduction) -> bool:
     datasets = [ledger.get(k) for k in run.parents]
     changed = False
     for record in datasets:
@@ -250,7 +246,7 @@ def _check_data(
 
 
 def _compare_artifacts(
-    workspace: Workspace,
+    workspace: Stores,
     artifacts: list[dict[str, Any]],
     written: list[Path],
     result: Reproduction,
@@ -274,7 +270,7 @@ def _compare_artifacts(
         result.notes.append(f"training again also wrote {name}, which the run did not log")
 
 
-def _first_difference(workspace: Workspace, path: Path, logged: str) -> str:
+def _first_difference(workspace: Stores, path: Path, logged: str) -> str:
     """Where the new file first departs from the logged one (the workspace keeps a copy)."""
     if not workspace.blobs.has(logged):
         return ""

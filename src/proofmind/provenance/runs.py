@@ -22,19 +22,22 @@ import re
 import subprocess
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from math import isfinite
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proofmind.crypto.keccak import keccak256, keccak256_file
 from proofmind.errors import InputError, ProofmindError
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
-from proofmind.workspace import Workspace, open_workspace
+from proofmind.store.stores import Stores
+
+if TYPE_CHECKING:
+    from proofmind.chain.base import Chain
 
 LOG_FILE = "run.jsonl"
 ZERO = "0x" + "00" * 32
@@ -115,7 +118,7 @@ class Run:
         file = Path(path)
         if not file.is_file():
             raise InputError(f"artifact {file} is not a file", hint="log files the run wrote")
-        digest = self.ledger.workspace.blobs.put_file(file)
+        digest = self.ledger.stores.blobs.put_file(file)
         item = {
             "name": name or file.name,
             "path": str(file.resolve()),
@@ -130,7 +133,7 @@ class Run:
         artifacts = [a["keccak"] for a in self.artifacts]
         self._append("end", {"status": status, "artifacts": artifacts}, when)
         self._log.close()
-        log_copy = self.ledger.workspace.blobs.put_file(self.log_path)
+        log_copy = self.ledger.stores.blobs.put_file(self.log_path)
         self.record = self.ledger.add(
             Kind.TRAINING_RUN,
             self.name,
@@ -143,49 +146,49 @@ class Run:
 
 
 @contextmanager
-def track_run(
+def logged_run(
+    stores: Stores,
     name: str,
     datasets: Sequence[str | Path] = (),
     *,
-    workspace: Workspace | Path | None = None,
     directory: str | Path | None = None,
-    anchor: bool = True,
+    connect: Callable[[], Chain] | None = None,
 ) -> Iterator[Run]:
-    """Log a training run; when it ends, its head becomes a lineage record, anchored on-chain
-    right away — it and the records it descends from that are not anchored yet (its datasets),
-    no other pending record — unless ``anchor=False``. ``datasets`` are paths
-    to data files or folders; any not yet committed are committed first.
+    """Log a training run into ``stores``; when it ends, its head becomes a lineage record,
+    anchored on the chain ``connect`` opens right away — it and the records it descends from
+    that are not anchored yet (its datasets), no other pending record — unless ``connect`` is
+    None. ``datasets`` are paths to data files or folders; any not yet committed are committed
+    first. (``proofmind.track_run`` finds the workspace and its chain for you.)
 
     A run that raises is logged as failed and its record left pending. If anchoring fails
     (no chain, no funds), the run stays logged and pending, with a warning: run
     `proofmind provenance anchor` to retry."""
-    ws = workspace if isinstance(workspace, Workspace) else open_workspace(workspace)
     start = {
         "code": {**code_fingerprint(Path.cwd()), "proofmind": package_fingerprint()},
         "environment": environment_fingerprint(),
     }
-    run = open_run(ws, name, datasets, directory, start)
+    run = open_run(stores, name, datasets, directory, start)
     try:
         yield run
     except BaseException as exc:
         run._close(f"failed: {type(exc).__name__}: {exc}"[:300])
         raise
     run._close("finished")
-    if anchor:
+    if connect is not None:
         try:
             assert run.record is not None  # _close queued it
-            run.ledger.anchor(ws.connect(), only=[run.record])
+            run.ledger.anchor(connect(), only=[run.record])
         except ProofmindError as exc:
             warnings.warn(
                 f"run {name!r} is logged in {run.directory}, but its record could not be "
                 f"anchored: {exc} — run `proofmind provenance anchor` to retry",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=5,  # the caller of proofmind.track_run's with-block
             )
 
 
 def open_run(
-    ws: Workspace,
+    ws: Stores,
     name: str,
     datasets: Sequence[str | Path],
     directory: str | Path | None,

@@ -9,7 +9,6 @@ only to *locate* a difference once a hash disagrees, never to decide that someth
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,7 +30,11 @@ from proofmind.provenance.dataset import check_dataset
 from proofmind.provenance.ledger import Ledger, LocalRecord, require_anchored_on
 from proofmind.provenance.records import Kind
 from proofmind.provenance.runs import LOG_FILE, changed_fields, diff_logs, file_keccak, read_log
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
+
+# (a dataset's assembly document, the chain) -> (problems, notes): checks the signed
+# contributions it was assembled from (proofmind.ownership.contributions.assembly_check).
+AssemblyCheck = Callable[[dict[str, Any], Chain], tuple[list[str], list[str]]]
 
 
 @dataclass
@@ -76,16 +79,19 @@ class VerifyReport:
 
 
 def verify_path(
-    workspace: Workspace,
+    workspace: Stores,
     path: Path,
     *,
-    connect: Callable[[], Chain] | None = None,
+    connect: Callable[[], Chain],
     workers: int | None = None,
+    assembly_check: AssemblyCheck | None = None,
 ) -> VerifyReport:
-    """Verify the model file, dataset or run folder at ``path`` and everything it came from."""
+    """Verify the model file, dataset or run folder at ``path`` and everything it came from;
+    ``connect`` opens the chain the anchored records are checked on, ``assembly_check`` checks
+    the signed contributions of a dataset assembled from them (see :data:`AssemblyCheck`)."""
     ledger = Ledger(workspace)
     target = _target_record(ledger, Path(path))
-    verifier = _Verifier(workspace, ledger, connect or workspace.connect, workers)
+    verifier = _Verifier(workspace, ledger, connect, workers, assembly_check)
     report = VerifyReport(str(path))
     for record in ledger.ancestors(target):
         report.findings.append(verifier.check(record))
@@ -93,17 +99,18 @@ def verify_path(
 
 
 def verify_record(
-    workspace: Workspace,
+    workspace: Stores,
     record: LocalRecord,
     path: Path,
     *,
-    connect: Callable[[], Chain] | None = None,
+    connect: Callable[[], Chain],
     workers: int | None = None,
+    assembly_check: AssemblyCheck | None = None,
 ) -> VerifyReport:
     """Verify the file or folder at ``path`` as if it were ``record``'s (a copy of a committed
     dataset or model sent from elsewhere), and everything ``record`` came from."""
     ledger = Ledger(workspace)
-    verifier = _Verifier(workspace, ledger, connect or workspace.connect, workers)
+    verifier = _Verifier(workspace, ledger, connect, workers, assembly_check)
     report = VerifyReport(path.name)
     for ancestor in ledger.ancestors(record):
         checked = replace(ancestor, path=str(path)) if ancestor.key == record.key else ancestor
@@ -131,16 +138,18 @@ def _target_record(ledger: Ledger, path: Path) -> LocalRecord:
 class _Verifier:
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Stores,
         ledger: Ledger,
         connect: Callable[[], Chain],
         workers: int | None,
+        assembly_check: AssemblyCheck | None = None,
     ) -> None:
         self.workspace = workspace
         self.ledger = ledger
         self._connect = connect
         self._chain: Chain | None = None
         self.workers = workers
+        self.assembly_check = assembly_check
 
     @property
     def chain(self) -> Chain:
@@ -242,37 +251,19 @@ class _Verifier:
 
     def _contributions(self, digest: str, finding: Finding) -> None:
         """Flag contributions that expired or were revoked since the data was assembled."""
-        from proofmind.ownership.contributions import Contribution
-
         if not self.workspace.blobs.has(digest):
             finding.problems.append(f"the assembly document {digest} is not in this workspace")
             return
+        if self.assembly_check is None:
+            finding.problems.append(
+                "the dataset was assembled from signed contributions, which this check was not "
+                "given a way to verify: use proofmind.verify_path (or `proofmind verify`)"
+            )
+            return
         document = json.loads(self.workspace.blobs.path_of(digest).read_bytes())
-        now = time.time()
-        abi = load_artifact("ContributionRegistry").abi
-        for raw in document.get("contributions", []):
-            fields = {k: raw[k] for k in Contribution.__dataclass_fields__}
-            c = Contribution(**fields)
-            who = f"contribution {c.id[:12]}… by {c.contributor}"
-            if c.expiry <= now:
-                finding.problems.append(f"{who} expired at {c.expiry}: its consent has lapsed")
-            if c.chain_id != self.chain.chain_id:
-                finding.problems.append(
-                    f"{who}: its revocation lives on chain {c.chain_id}, this workspace is "
-                    f"connected to chain {self.chain.chain_id}"
-                )
-                continue
-            registry = self.chain.w3.eth.contract(address=to_checksum_address(c.registry), abi=abi)
-            if not self.chain.w3.eth.get_code(registry.address):
-                finding.problems.append(f"{who}: no ContributionRegistry at {c.registry}")
-                continue
-            contributor = to_checksum_address(c.contributor)
-            at = registry.functions.revokedAt(contributor, bytes.fromhex(c.id[2:])).call()
-            if at:
-                finding.problems.append(f"{who} was revoked at {at}: consent withdrawn")
-        if not any("contribution" in p for p in finding.problems):
-            count = len(document.get("contributions", []))
-            finding.notes.append(f"{count} signed contributions, none revoked or expired")
+        problems, notes = self.assembly_check(document, self.chain)
+        finding.problems += problems
+        finding.notes += notes
 
     # ------------------------------------------------------------------ runs
 

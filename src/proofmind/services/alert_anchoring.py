@@ -25,7 +25,7 @@ from proofmind.errors import InputError
 from proofmind.monitor.store import AlertBatch, AlertStore, alert_leaf
 from proofmind.provenance.ledger import Ledger, LocalRecord, require_anchored_on
 from proofmind.provenance.records import Kind, ProvenanceRegistryClient
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 URI = "proofmind://monitor/alerts"
 
@@ -52,7 +52,7 @@ def _record_of(ledger: Ledger, batch: AlertBatch) -> LocalRecord:
 
 
 def anchor_alerts(
-    workspace: Workspace, chain: Chain, store: AlertStore, *, max_alerts: int = 10_000
+    workspace: Stores, chain: Chain, store: AlertStore, *, max_alerts: int = 10_000
 ) -> AnchoredBatches:
     """Batch the alerts not yet in a batch and anchor every batch not yet on chain."""
     report = AnchoredBatches()
@@ -106,7 +106,7 @@ class AlertProof:
         }
 
 
-def prove_alert(workspace: Workspace, chain: Chain, store: AlertStore, alert_id: int) -> AlertProof:
+def prove_alert(workspace: Stores, chain: Chain, store: AlertStore, alert_id: int) -> AlertProof:
     """Check alert ``alert_id`` against its anchored batch (see the module's docstring)."""
     result = AlertProof(alert_id)
     stored = store.get(alert_id)
@@ -144,9 +144,7 @@ def prove_alert(workspace: Workspace, chain: Chain, store: AlertStore, alert_id:
     return result
 
 
-def _check_record(
-    workspace: Workspace, chain: Chain, batch: AlertBatch, result: AlertProof
-) -> None:
+def _check_record(workspace: Stores, chain: Chain, batch: AlertBatch, result: AlertProof) -> None:
     if batch.record_key is None:
         result.problems.append("the batch has no ledger record yet: run `proofmind monitor anchor`")
         return

@@ -24,7 +24,7 @@ from proofmind.oracle.client import (
     verifier_runtime,
 )
 from proofmind.provenance.api import register_model
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def _verifier_key(chain_id: int, pkg: zk.Package) -> str:
 
 
 def package_model(
-    workspace: Workspace,
+    workspace: Stores,
     chain: Chain,
     model: Path,
     calibration: Path,
@@ -86,7 +86,7 @@ def package_model(
     return Packaged(pkg, verifier, record.name)
 
 
-def verifier_of(workspace: Workspace, chain: Chain, pkg: zk.Package) -> str:
+def verifier_of(workspace: Stores, chain: Chain, pkg: zk.Package) -> str:
     address = workspace.state.get_value(_verifier_key(chain.chain_id, pkg))
     if address is None or not chain.w3.eth.get_code(address):  # type: ignore[arg-type]
         raise InputError(
@@ -97,7 +97,7 @@ def verifier_of(workspace: Workspace, chain: Chain, pkg: zk.Package) -> str:
 
 
 def register(
-    workspace: Workspace, chain: Chain, name: str, terms: Terms
+    workspace: Stores, chain: Chain, name: str, terms: Terms
 ) -> tuple[OracleClient, bytes]:
     """Register ``name`` in ``terms.mode`` under the workspace's account (once), then read
     the model back: success is reported only for a model that is this account's and matches

@@ -34,14 +34,14 @@ from proofmind.provenance.api import Committed, commit
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
-from proofmind.workspace import Workspace
+from proofmind.store.stores import Stores
 
 VALUATION_FORMAT = "proofmind-valuation-v1"
 OWNER_COLUMN = "contributor"
 
 
 def assemble_dataset(
-    workspace: Workspace,
+    workspace: Stores,
     items: Sequence[tuple[Contribution, Path]],
     *,
     dataset: str,
@@ -105,7 +105,7 @@ class Valuation:
 
 
 def value_contributions(
-    workspace: Workspace,
+    workspace: Stores,
     train: Path,
     test: Path,
     *,
@@ -188,7 +188,7 @@ def value_contributions(
     return Valuation(document, contributors, record)
 
 
-def load_valuation(workspace: Workspace, digest: str) -> dict[str, Any]:
+def load_valuation(workspace: Stores, digest: str) -> dict[str, Any]:
     if not workspace.blobs.has(digest):
         raise InputError(f"no valuation {digest} in this workspace")
     data: dict[str, Any] = json.loads(workspace.blobs.path_of(digest).read_bytes())
@@ -197,7 +197,7 @@ def load_valuation(workspace: Workspace, digest: str) -> dict[str, Any]:
     return data
 
 
-def rewards_client(chain: Chain, workspace: Workspace) -> RewardsClient:
+def rewards_client(chain: Chain, workspace: Stores) -> RewardsClient:
     deployments = DeploymentRegistry(workspace.state)
     return RewardsClient(
         chain,
@@ -207,7 +207,7 @@ def rewards_client(chain: Chain, workspace: Workspace) -> RewardsClient:
 
 
 def publish_epoch(
-    workspace: Workspace, chain: Chain, valuation: Valuation, pool: int, deadline: int
+    workspace: Stores, chain: Chain, valuation: Valuation, pool: int, deadline: int
 ) -> tuple[int, StandardMerkleTree, Path]:
     """Pay ``pool`` base units by the valuation: the epoch's tree is saved in the workspace
     (``rewards/epoch-N.json``, OZ's standard-v1 dump) for claims."""
@@ -219,5 +219,5 @@ def publish_epoch(
     return epoch, tree, target
 
 
-def epoch_trees(workspace: Workspace, client: RewardsClient) -> EpochTrees:
+def epoch_trees(workspace: Stores, client: RewardsClient) -> EpochTrees:
     return EpochTrees(workspace.root / "rewards", client.distributor)
