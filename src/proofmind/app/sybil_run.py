@@ -5,6 +5,7 @@ report.md and flagged.txt (the folder /sybil/report reads)."""
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,10 @@ def detect_to_folder(
         max_fpr=settings.max_fpr,
     )
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "scores.csv").open("w", newline="") as f:
+    # each file is written beside its final name and renamed into place only once all three
+    # are complete: a run stopped mid-write (a server shutting down) leaves the folder as it was
+    staged = {name: out / f".{name}.partial" for name in ("scores.csv", "report.md", "flagged.txt")}
+    with staged["scores.csv"].open("w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(
             ["address", "community", "community_candidates", "flagged", "supervised_score"]
@@ -93,11 +97,13 @@ def detect_to_folder(
                     supervised,
                 ]
             )
-    (out / "report.md").write_text(
+    staged["report.md"].write_text(
         markdown_report(result, labels=labels if settings.use_labels else None), encoding="utf-8"
     )
     flagged = [a for a, f in zip(result.addresses, result.flagged.tolist(), strict=True) if f]
-    (out / "flagged.txt").write_text("".join(a + "\n" for a in sorted(flagged)))
+    staged["flagged.txt"].write_text("".join(a + "\n" for a in sorted(flagged)))
+    for name, path in staged.items():
+        os.replace(path, out / name)
     return SybilRunResult(
         out=out,
         candidates=len(result.addresses),
