@@ -114,3 +114,70 @@ def test_agent_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     finally:
         ws.close()
         Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()
+
+
+def test_an_agent_hosted_as_a_serve_task(tmp_path: Path) -> None:
+    """`proofmind serve --agent POLICY --safe t`: the agent runs as a supervised task, shows in
+    /health, acts on a stored alert, and the shutdown event ends it promptly."""
+    import asyncio
+    import time
+
+    from proofmind.agents.log import DecisionLog
+    from proofmind.app.agents import guard_of
+    from proofmind.app.hosting import agent_service, run_loop
+    from proofmind.app.runner import Supervisor
+
+    ws, _ = init_workspace(tmp_path)
+    w = ["-w", str(tmp_path)]
+    try:
+        chain = ws.connect()
+        token, _ = deploy(chain, "RewardToken", "Test USD", "TUSD", chain.accounts[0].address)
+        assert main(["agent", "safe", "create", "--name", "t", *w, "--owner", "1", "--owner",
+                     "2", "--owner", "3", "--delay", "10m"]) == 0  # fmt: skip
+        log = DecisionLog.existing(ws.root)
+        assert log is not None
+        fields = {
+            "guardian": chain.accounts[6].address,
+            "reserve": chain.accounts[5].address,
+            "token": token.address,
+        }
+        policy = tmp_path / "small.toml"
+        policy.write_text(POLICY.format(amount="100e18", **fields))
+        assert main(["agent", "policy", "grant", str(policy), "--safe", "t", *w]) == 0
+        chain.sender().transact(token.functions.mint(guard_of(chain, log, "t").safe, 10**24))
+        store = AlertStore.for_workspace(ws.root)
+        supervisor = Supervisor(backoff=0.1)
+        supervisor.add(
+            "agent-cli-guard",
+            agent_service(ws, policy, "t", interval=0.1, since="start", connect=lambda: chain),
+        )
+        reserve = chain.accounts[5].address
+        stopped_in: list[float] = []
+
+        async def serve_until_executed() -> None:
+            shutdown = asyncio.Event()
+            runner = asyncio.create_task(supervisor.run(shutdown))
+            await asyncio.sleep(0.5)
+            store.add(Alert("depeg", "high", "USDC", 1.0, 0.05, "USDC off its peg", kind="depeg"))
+            deadline = time.monotonic() + 30
+            while int(token.functions.balanceOf(reserve).call()) != 100 * 10**18:
+                assert time.monotonic() < deadline, supervisor.health()
+                await asyncio.sleep(0.1)
+            health = supervisor.health()
+            assert health["status"] == "ok"
+            assert health["tasks"]["agent-cli-guard"]["state"] == "running"
+            shutdown.set()
+            begun = time.monotonic()
+            await asyncio.wait_for(runner, 10)
+            stopped_in.append(time.monotonic() - begun)
+
+        run_loop(serve_until_executed)
+        assert supervisor.status["agent-cli-guard"].restarts == 0
+        assert supervisor.status["agent-cli-guard"].state == "stopped"
+        assert stopped_in[0] < 3  # the agent's loop ends on the shutdown event
+        assert log.counts("cli-guard") == {"executed": 1}
+        store.close()
+        log.close()
+    finally:
+        ws.close()
+        Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()

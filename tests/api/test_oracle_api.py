@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from proofmind.app.apikeys import create_key
-from proofmind.app.hosting import oracle_service, run_loop
+from proofmind.app.hosting import oracle_service, run_loop, watcher_service
 from proofmind.app.oracle_service import package_model, register
 from proofmind.app.runner import Supervisor
 from proofmind.chain.base import Chain
@@ -68,6 +68,9 @@ def test_models_requests_and_status(
     OracleClient.open(chain, ws, deploy_missing=False).deposit(10**18)  # the node's bonds
     supervisor = Supervisor(backoff=0.1)
     supervisor.add("oracle-node", oracle_service(ws, ["mlp"], poll=0.05, connect=lambda: chain))
+    # and the challenge watcher beside it, as `proofmind serve -c mlp` hosts it
+    supervisor.add("oracle-watcher", watcher_service(ws, ["mlp"], poll=0.05, connect=lambda: chain))
+    stopped_in: list[float] = []
 
     async def serve_until_proposed() -> None:
         shutdown = asyncio.Event()
@@ -80,11 +83,24 @@ def test_models_requests_and_status(
         ] != ["proposed"]:
             assert time.monotonic() < deadline, supervisor.health()
             await asyncio.sleep(0.2)
+        health = supervisor.health()
+        assert health["status"] == "ok", health
+        assert {n: t["state"] for n, t in health["tasks"].items()} == {
+            "oracle-node": "running",
+            "oracle-watcher": "running",
+        }
+        metrics = supervisor.metrics_text()
+        assert 'proofmind_task_up{task="oracle-watcher"} 1' in metrics
         shutdown.set()
+        begun = time.monotonic()
         await asyncio.wait_for(runner, 10)
+        stopped_in.append(time.monotonic() - begun)
 
     run_loop(serve_until_proposed)  # on the event loop `proofmind serve` runs (uvloop)
     assert supervisor.status["oracle-node"].restarts == 0
+    assert supervisor.status["oracle-watcher"].restarts == 0
+    assert supervisor.status["oracle-watcher"].state == "stopped"
+    assert stopped_in[0] < 3  # the watcher's loop ends on the shutdown event, not a sleep
     answered = api.oracle_request(request_id)
     assert answered["output"] and answered["challenge_ends"] > 0
     assert len(answered["output_values"]) == len(answered["output"])

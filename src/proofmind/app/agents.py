@@ -1,11 +1,13 @@
 """Agent policies on a guarded Safe's AgentGuard: list and show grants, grant, revoke, pause
-and unpause (`proofmind agent policy …` and the HTTP API's /agents/safes/…). Writes are Safe
+and unpause (`proofmind agent policy …` and the HTTP API's /agents/safes/…); the agent loop
+`proofmind agent run` and `proofmind serve --agent` run. Writes are Safe
 transactions signed by the owner keys the workspace holds (or a guardian's / the agent's own
 key where the guard allows it)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proofmind.addresses import parse_address
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from proofmind.agents.guard import Guard
     from proofmind.agents.log import DecisionLog
     from proofmind.agents.policy import Policy
+    from proofmind.agents.runtime import AgentRuntime
 
 
 def open_guard(workspace: Workspace, chain: Chain, name: str) -> Guard:
@@ -178,3 +181,98 @@ def unpause_guard(
     guard = open_guard(workspace, chain, safe)
     guard.unpause(owner_signers(chain, guard, owners))
     return guard
+
+
+class AgentLoop:
+    """`proofmind agent run`'s loop: step every ``interval`` seconds, anchor the final
+    decisions in the ledger every ``anchor_every`` seconds and once more when stopped.
+    ``run()`` until ``stop()`` (from any thread)."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        chain: Chain,
+        runtime: AgentRuntime,
+        *,
+        interval: float = 1.0,
+        anchor_every: float = 60.0,
+    ) -> None:
+        import threading
+
+        from proofmind.provenance.ledger import Ledger
+
+        self.chain, self.runtime = chain, runtime
+        self.interval, self.anchor_every = interval, anchor_every
+        self.ledger = Ledger(workspace)
+        self.stopping = threading.Event()
+
+    def anchor(self) -> int:
+        from proofmind.agents.trace import anchor_decisions
+
+        return anchor_decisions(self.ledger, self.chain, self.runtime.log)
+
+    def run(self) -> None:
+        import time
+
+        last_anchor = time.monotonic()
+        while not self.stopping.is_set():
+            self.runtime.step()
+            if time.monotonic() - last_anchor >= self.anchor_every:
+                self.anchor()
+                last_anchor = time.monotonic()
+            self.stopping.wait(self.interval)
+        self.anchor()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def open_agent(
+    workspace: Workspace,
+    chain: Chain,
+    log: DecisionLog | None,
+    policy_file: Path,
+    safe: str,
+    *,
+    since: str = "now",
+    on_event: Callable[[str], None] | None = None,
+    interval: float = 1.0,
+    anchor_every: float = 60.0,
+) -> AgentLoop:
+    """The agent of ``policy_file`` on the guarded Safe ``safe``, checked before it runs: the
+    agent holds a grant, the policy's model is its model of record. A new policy starts from
+    the alerts stored from now on (``since="now"``) or from every active one (``"start"``)."""
+    from proofmind.agents.policy import load_policy
+    from proofmind.agents.runtime import AgentRuntime
+    from proofmind.monitor.store import AlertStore
+    from proofmind.provenance.ledger import Ledger
+
+    if since not in ("now", "start"):
+        raise InputError(f"--since {since!r} is not one of: now, start")
+    policy = load_policy(policy_file)
+    guard = guard_of(chain, log, safe)
+    assert log is not None  # guard_of found the Safe in it
+    account = chain.account(policy.agent)
+    grant = guard.grant_of(account.address)
+    if not grant["active"]:
+        raise InputError(
+            f"{account.address} holds no grant on guard {guard.address}",
+            hint=f"grant it first: `proofmind agent policy grant {policy_file} --safe {safe}`",
+        )
+    if policy.model is not None and policy.model_record:
+        from proofmind.crypto.keccak import keccak256_file
+
+        record = Ledger(workspace).find(policy.model_record)
+        actual = "0x" + keccak256_file(policy.model.path).hex()
+        if record.content_hash.lower() != actual:
+            raise InputError(
+                f"policy {policy_file}: model {policy.model.path} is not the model of record "
+                f"{policy.model_record} (its keccak-256 is {actual}, the record's "
+                f"{record.content_hash})",
+                hint="register this model (`proofmind provenance model`) and name its record",
+            )
+    alerts = AlertStore.for_workspace(workspace.root)
+    if since == "now" and log.cursor(policy.name) == 0:
+        log.record([], policy.name, alerts.last_id())  # a new policy starts from here
+    runtime = AgentRuntime(guard, account, policy, alerts, log, on_event=on_event)
+    return AgentLoop(workspace, chain, runtime, interval=interval, anchor_every=anchor_every)

@@ -1,5 +1,5 @@
 """The services `proofmind serve` hosts, each as an asyncio service for the :class:`Supervisor`:
-the HTTP API on uvicorn, the block monitor, the oracle node."""
+the HTTP API on uvicorn, the block monitor, the oracle node, the challenge watcher and agents."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from proofmind.workspace import Workspace
 if TYPE_CHECKING:
     from proofmind.chain.base import Chain
     from proofmind.oracle.client import ModelPolicy
+    from proofmind.oracle.watcher import Watcher
 
 log = logging.getLogger("proofmind.serve")
 
@@ -180,6 +181,92 @@ def oracle_service(
             stopper.cancel()
 
     return run
+
+
+class Loop:
+    """A blocking loop as a :class:`~proofmind.app.runner.Stoppable`: ``run()`` calls
+    ``body()``, ``stop()`` calls ``halt()``."""
+
+    def __init__(self, body: Callable[[], Any], halt: Callable[[], None]) -> None:
+        self.body, self.halt = body, halt
+
+    def run(self) -> Any:
+        return self.body()
+
+    def stop(self) -> None:
+        self.halt()
+
+
+def build_watcher(
+    workspace: Workspace,
+    models: list[str],
+    *,
+    start_block: int | str = 0,
+    connect: Callable[[], Chain] | None = None,
+) -> Watcher:
+    """The challenge watcher of ``models`` (packaged model names) with the workspace's model
+    policy and its state in ``oracle-watcher.sqlite``."""
+    from proofmind.oracle.client import OracleClient, load_package
+    from proofmind.oracle.watcher import Watcher
+
+    chain = (connect or workspace.connect)()
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    return Watcher(
+        chain,
+        oracle,
+        workspace.root / "oracle-watcher.sqlite",
+        [load_package(workspace, m) for m in models],
+        start_block=start_block,
+        policy=model_policy(workspace, chain),
+    )
+
+
+def watcher_service(
+    workspace: Workspace,
+    models: list[str],
+    *,
+    poll: float = 0.5,
+    start_block: int | str = 0,
+    connect: Callable[[], Chain] | None = None,
+) -> Service:
+    """`proofmind oracle challenge` for ``models`` on a worker thread: it recomputes every
+    optimistic answer and disputes a wrong one; rebuilt from its stored cursor after a
+    failure. ``connect`` gives the chain (default: the workspace's)."""
+
+    def build() -> Loop:
+        watcher = build_watcher(workspace, models, start_block=start_block, connect=connect)
+        return Loop(lambda: watcher.run(poll), watcher.stop)
+
+    return threaded(build)
+
+
+def agent_service(
+    workspace: Workspace,
+    policy_file: Path,
+    safe: str,
+    *,
+    interval: float = 1.0,
+    anchor_every: float = 60.0,
+    since: str = "now",
+    connect: Callable[[], Chain] | None = None,
+) -> Service:
+    """`proofmind agent run POLICY --safe SAFE` on a worker thread; after a failure it resumes
+    from its decision log (nothing is sent twice). ``connect`` gives the chain (default: the
+    workspace's)."""
+
+    def build() -> Any:
+        from proofmind.agents.log import DecisionLog
+        from proofmind.app.agents import open_agent
+
+        chain = (connect or workspace.connect)()
+        log_ = DecisionLog.existing(workspace.root)
+        return open_agent(
+            workspace, chain, log_, policy_file, safe, since=since,
+            on_event=lambda text: log.info("agent %s: %s", policy_file.stem, text),
+            interval=interval, anchor_every=anchor_every,
+        )  # fmt: skip
+
+    return threaded(build)
 
 
 def model_policy(workspace: Workspace, chain: Chain) -> ModelPolicy:

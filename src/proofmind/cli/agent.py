@@ -518,67 +518,38 @@ def agent_run(
         proofmind agent run depeg-guard.toml --safe treasury
         proofmind agent run depeg-guard.toml --safe treasury --once
     """
-    import signal
-    import threading
-    import time
+    import asyncio
 
-    from proofmind.agents.policy import load_policy
-    from proofmind.agents.runtime import AgentRuntime
-    from proofmind.agents.trace import anchor_decisions
-    from proofmind.monitor.store import AlertStore
-    from proofmind.provenance.ledger import Ledger
+    from proofmind.app.agents import open_agent
+    from proofmind.app.hosting import run_loop
+    from proofmind.app.runner import install_signal_handlers, threaded
 
-    if since not in ("now", "start"):
+    if since not in ("now", "start"):  # before the workspace's chain is touched
         raise InputError(f"--since {since!r} is not one of: now, start")
-    policy = load_policy(policy_file)
     ws, chain, log = _open(workspace)
-    guard = _guard(chain, log, safe)
-    assert log is not None  # _guard found the Safe in it
-    account = chain.account(policy.agent)
-    grant = guard.grant_of(account.address)
-    if not grant["active"]:
-        raise InputError(
-            f"{account.address} holds no grant on guard {guard.address}",
-            hint=f"grant it first: `proofmind agent policy grant {policy_file} --safe {safe}`",
-        )
-    if policy.model is not None and policy.model_record:
-        from proofmind.crypto.keccak import keccak256_file
-
-        record = Ledger(ws).find(policy.model_record)
-        actual = "0x" + keccak256_file(policy.model.path).hex()
-        if record.content_hash.lower() != actual:
-            raise InputError(
-                f"policy {policy_file}: model {policy.model.path} is not the model of record "
-                f"{policy.model_record} (its keccak-256 is {actual}, the record's "
-                f"{record.content_hash})",
-                hint="register this model (`proofmind provenance model`) and name its record",
-            )
-    alerts = AlertStore.for_workspace(ws.root)
-    if since == "now" and log.cursor(policy.name) == 0:
-        log.record([], policy.name, alerts.last_id())  # a new policy starts from here
-    runtime = AgentRuntime(guard, account, policy, alerts, log, on_event=typer.echo)
-    ledger = Ledger(ws)
+    agent = open_agent(
+        ws, chain, log, policy_file, safe, since=since, on_event=typer.echo,
+        interval=interval, anchor_every=anchor_every,
+    )  # fmt: skip
+    runtime = agent.runtime
     if once:
         _print_step(runtime.step())
-        anchor_decisions(ledger, chain, log)
+        agent.anchor()
         return
-    stop = threading.Event()
 
-    def _stop(_signum: int, _frame: Any) -> None:
-        stop.set()
+    async def main() -> None:  # the loop `proofmind serve --agent` hosts it with
+        shutdown = asyncio.Event()
+        install_signal_handlers(shutdown)
+        await threaded(lambda: agent)(shutdown)
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    typer.echo(f"agent {account.address} running {policy.name} on guard {guard.address}")
-    last_anchor = time.monotonic()
-    while not stop.is_set():
-        runtime.step()
-        if time.monotonic() - last_anchor >= anchor_every:
-            anchor_decisions(ledger, chain, log)
-            last_anchor = time.monotonic()
-        stop.wait(interval)
-    anchor_decisions(ledger, chain, log)
-    typer.echo(f"stopped; decisions: {log.counts(policy.name)}")
+    typer.echo(
+        f"agent {runtime.agent} running {runtime.policy.name} on guard {runtime.guard.address}"
+    )
+    try:
+        run_loop(main)
+    except KeyboardInterrupt:  # before the handlers are installed
+        agent.anchor()
+    typer.echo(f"stopped; decisions: {runtime.log.counts(runtime.policy.name)}")
 
 
 def _print_step(report: Any) -> None:

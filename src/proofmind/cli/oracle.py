@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -376,19 +377,21 @@ def run_serve(
 
 
 def run_challenge(path: Path | None, models: list[str], poll: float, start_block: str) -> None:
-    from proofmind.oracle.watcher import Watcher
+    from proofmind.app.hosting import Loop, build_watcher, run_loop
+    from proofmind.app.runner import install_signal_handlers, threaded
 
     _logging()
-    workspace, chain, oracle = _open_oracle(path)
-    watcher = Watcher(
-        chain,
-        oracle,
-        workspace.root / "oracle-watcher.sqlite",
-        [load_package(workspace, m) for m in models],
+    watcher = build_watcher(
+        open_workspace(path),
+        models,
         start_block=int(start_block) if start_block.isdigit() else start_block,
-        policy=_policy(workspace, chain),
     )
-    try:
-        watcher.run(poll)
-    except KeyboardInterrupt:
-        err.print(f"stopped; {sum(v.challenged for v in watcher.verdicts)} challenge(s) made")
+
+    async def main() -> None:  # the loop `proofmind serve` hosts it with, until SIGTERM/Ctrl-C
+        shutdown = asyncio.Event()
+        install_signal_handlers(shutdown)
+        await threaded(lambda: Loop(lambda: watcher.run(poll), watcher.stop))(shutdown)
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the handlers are installed
+        run_loop(main)
+    err.print(f"stopped; {sum(v.challenged for v in watcher.verdicts)} challenge(s) made")

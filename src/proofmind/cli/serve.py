@@ -1,8 +1,9 @@
-"""`proofmind serve` (the HTTP API and, as asked, the monitor and the oracle node in one
-process) and `proofmind api-key` (the keys its write endpoints need)."""
+"""`proofmind serve` (the HTTP API and, as asked, the monitor, the oracle node, the challenge
+watcher and agents in one process) and `proofmind api-key` (the keys its write endpoints need)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -46,10 +47,34 @@ def serve(
     confirmations: Annotated[
         int, typer.Option(min=0, help="Blocks the monitor and the node wait before reading.")
     ] = 0,
+    challenge_models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--challenge-model",
+            "-c",
+            help="Run the challenge watcher (`oracle challenge`) for this model (repeat).",
+        ),
+    ] = None,
+    challenge_poll: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between the challenge watcher's polls.")
+    ] = 0.5,
+    agents: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--agent", help="Run the agent of this policy (`agent run`) on --safe (repeat)."
+        ),
+    ] = None,
+    safe: Annotated[
+        str | None, typer.Option(help="The guarded Safe (name or address) --agent acts on.")
+    ] = None,
+    agent_interval: Annotated[
+        float, typer.Option(min=0.05, max=3600, help="Seconds between an agent's steps.")
+    ] = 1.0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs, /health, /metrics) with the web dashboard (at /)
-    and, when asked, the block monitor and the oracle node, as tasks of one process. A task
+    and, when asked, the block monitor, the oracle node, the challenge watcher and agents, as
+    tasks of one process. A task
     that fails is restarted with exponential backoff; /health shows each task's state.
     SIGTERM / Ctrl-C stop everything cleanly.
 
@@ -57,12 +82,15 @@ def serve(
       proofmind serve
       proofmind serve --port 8080 --monitor -d watch --params @monitor.json
       proofmind serve -m mlp --monitor
+      proofmind serve -c mlp --challenge-poll 2
+      proofmind serve --monitor -d depeg --agent depeg-guard.toml --safe treasury
     """
     from proofmind.cli.serve_run import run_serve
 
     run_serve(
         workspace, host, port, monitor, detectors or ["watch"], params, from_block,
-        oracle_models or [], confirmations,
+        oracle_models or [], confirmations, challenge_models or [], challenge_poll,
+        agents or [], safe, agent_interval,
     )  # fmt: skip
 
 

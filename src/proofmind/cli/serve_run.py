@@ -23,9 +23,21 @@ def run_serve(
     from_block: str,
     oracle_models: list[str],
     confirmations: int,
+    challenge_models: list[str],
+    challenge_poll: float,
+    agents: list[Path],
+    safe: str | None,
+    agent_interval: float,
 ) -> None:
     from proofmind.api import create_app
-    from proofmind.app.hosting import api_service, monitor_service, oracle_service, run_loop
+    from proofmind.app.hosting import (
+        agent_service,
+        api_service,
+        monitor_service,
+        oracle_service,
+        run_loop,
+        watcher_service,
+    )
     from proofmind.app.runner import Supervisor, install_signal_handlers
     from proofmind.cli.monitor_run import _params
     from proofmind.monitor.registry import load_detectors
@@ -47,11 +59,20 @@ def run_serve(
         wrong = [d.name for d in load_detectors(detectors, parsed) if "block" not in d.events]
         if wrong:
             raise InputError(f"detector(s) {', '.join(wrong)} read prices, not blocks")
-    if oracle_models:
+    if oracle_models or challenge_models:
         from proofmind.oracle.client import load_package
 
-        for name in oracle_models:
+        for name in [*oracle_models, *challenge_models]:
             load_package(workspace, name)
+    agent_names: list[str] = []
+    if agents:
+        from proofmind.agents.policy import load_policy
+
+        if safe is None:
+            raise InputError("--agent needs --safe: the guarded Safe the agent acts on")
+        agent_names = [f"agent-{load_policy(path).name}" for path in agents]
+        if len(set(agent_names)) < len(agent_names):
+            raise InputError("two --agent policies have the same name", hint="one per policy")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     supervisor = Supervisor()
     app = create_app(workspace, settings, health=supervisor)
@@ -72,6 +93,14 @@ def run_serve(
         supervisor.add(
             "oracle-node", oracle_service(workspace, oracle_models, confirmations=confirmations)
         )
+    if challenge_models:
+        supervisor.add(
+            "oracle-watcher", watcher_service(workspace, challenge_models, poll=challenge_poll)
+        )
+
+    for name, path in zip(agent_names, agents, strict=True):
+        assert safe is not None
+        supervisor.add(name, agent_service(workspace, path, safe, interval=agent_interval))
 
     async def main() -> None:
         shutdown = asyncio.Event()

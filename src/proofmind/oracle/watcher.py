@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ class Watcher:
         # committee disputes seen → their last voting block (kept across restarts)
         saved = json.loads(self.state.get_value(_DISPUTES) or "{}")
         self.disputes: dict[int, int] = {int(k): int(v) for k, v in saved.items()}
+        self.stopping = threading.Event()
 
     def _input(self, request_id: int, block: int) -> list[int]:
         event = self.oracle.oracle.events.InferenceRequested()
@@ -233,7 +235,13 @@ class Watcher:
         return closed
 
     def run(self, poll_interval: float = 0.5, stop: float | None = None) -> None:
-        while stop is None or time.time() < stop:
+        """Step every ``poll_interval`` seconds until :meth:`stop` is called (or the
+        ``stop`` time, a ``time.time()`` value, has passed)."""
+        while not self.stopping.is_set() and (stop is None or time.time() < stop):
             for verdict in self.step():
                 log.info("request %d: %s", verdict.request_id, verdict.detail)
-            time.sleep(poll_interval)
+            self.stopping.wait(poll_interval)
+
+    def stop(self) -> None:
+        """End :meth:`run` after its current step (from any thread)."""
+        self.stopping.set()
