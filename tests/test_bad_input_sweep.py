@@ -436,6 +436,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--monitor", "-d", "depeg"], "prices, not blocks"),
         (["--monitor", "--params", "{bad"], "--params"),
         (["-m", "nosuch"], "nosuch"),
+        (["-c", "nosuch"], "nosuch"),
+        (["--agent", "policy.toml"], "--safe"),
+        (["--agent", "nosuch.toml", "--safe", "t"], "nosuch.toml"),
+        (["--agent", "policy.toml", "--safe", "nosuch"], "no guarded Safe"),
+        (["--agent", "policy.toml", "--agent-interval", "0"], "--agent-interval"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
 }

@@ -4,6 +4,10 @@ policy, run the agent on a stored alert, inspect, veto, pause, renew, revoke, ve
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,7 +124,6 @@ def test_an_agent_hosted_as_a_serve_task(tmp_path: Path) -> None:
     """`proofmind serve --agent POLICY --safe t`: the agent runs as a supervised task, shows in
     /health, acts on a stored alert, and the shutdown event ends it promptly."""
     import asyncio
-    import time
 
     from proofmind.agents.log import DecisionLog
     from proofmind.app.agents import guard_of
@@ -176,6 +179,21 @@ def test_an_agent_hosted_as_a_serve_task(tmp_path: Path) -> None:
         assert supervisor.status["agent-cli-guard"].state == "stopped"
         assert stopped_in[0] < 3  # the agent's loop ends on the shutdown event
         assert log.counts("cli-guard") == {"executed": 1}
+
+        # `agent run` runs the same loop under the same signal handling: SIGTERM ends it at once
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "proofmind", "agent", "run", str(policy), "--safe", "t",
+             "--interval", "0.2", *w],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert agent.stdout is not None
+        assert "running cli-guard" in agent.stdout.readline()
+        agent.send_signal(signal.SIGTERM)
+        begun = time.monotonic()
+        out, errors = agent.communicate(timeout=20)
+        assert agent.returncode == 0, errors
+        assert time.monotonic() - begun < 10
+        assert "stopped; decisions: {'executed': 1}" in out
         store.close()
         log.close()
     finally:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +14,7 @@ import pytest
 from proofmind.chain.accounts import Keystore
 from proofmind.chain.base import Chain
 from proofmind.ml.onnx_models import reference_mlp
-from tests.test_cli import assert_one_line_error, run
+from tests.test_cli import PROOFMIND, assert_one_line_error, run
 
 COMMANDS = [
     ["model", "preflight"],
@@ -135,3 +139,20 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     assert refunded.returncode == 0, refunded.stderr
     assert "credited to" in refunded.stdout
     assert "1,000,000,000,000,000 wei" in run("oracle", "balance", cwd=tmp_path, env=env).stdout
+    # the challenge watcher runs until SIGTERM, which ends it at once and cleanly
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
+    watcher = subprocess.Popen(
+        [*PROOFMIND, "oracle", "challenge", "-m", "mlp", "--poll", "0.1"],
+        cwd=tmp_path, env={**full_env, **env}, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert watcher.stderr is not None
+    seen: list[str] = []
+    while not seen or ("watching mlp" not in seen[-1] and seen[-1]):
+        seen.append(watcher.stderr.readline())  # "" at its end: it exited
+    assert "watching mlp" in seen[-1], seen
+    watcher.send_signal(signal.SIGTERM)
+    begun = time.monotonic()
+    _, errors = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, errors
+    assert time.monotonic() - begun < 10
+    assert "stopped; 0 challenge(s) made" in errors

@@ -540,11 +540,11 @@ def agent_run(
     async def main() -> None:  # the loop `proofmind serve --agent` hosts it with
         shutdown = asyncio.Event()
         install_signal_handlers(shutdown)
+        typer.echo(  # once SIGTERM stops it cleanly
+            f"agent {runtime.agent} running {runtime.policy.name} on guard {runtime.guard.address}"
+        )
         await threaded(lambda: agent)(shutdown)
 
-    typer.echo(
-        f"agent {runtime.agent} running {runtime.policy.name} on guard {runtime.guard.address}"
-    )
     try:
         run_loop(main)
     except KeyboardInterrupt:  # before the handlers are installed

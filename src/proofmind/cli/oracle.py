@@ -390,6 +390,10 @@ def run_challenge(path: Path | None, models: list[str], poll: float, start_block
     async def main() -> None:  # the loop `proofmind serve` hosts it with, until SIGTERM/Ctrl-C
         shutdown = asyncio.Event()
         install_signal_handlers(shutdown)
+        logging.getLogger("proofmind.oracle").info(  # once SIGTERM stops it cleanly
+            "watching %s on %s", ", ".join(p.name for p in watcher.served.values()),
+            watcher.oracle.address,
+        )  # fmt: skip
         await threaded(lambda: Loop(lambda: watcher.run(poll), watcher.stop))(shutdown)
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the handlers are installed

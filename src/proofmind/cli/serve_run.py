@@ -73,6 +73,18 @@ def run_serve(
         agent_names = [f"agent-{load_policy(path).name}" for path in agents]
         if len(set(agent_names)) < len(agent_names):
             raise InputError("two --agent policies have the same name", hint="one per policy")
+        from proofmind.agents.log import DecisionLog
+
+        log = DecisionLog.existing(workspace.root)
+        if log is None:
+            raise InputError(
+                f"no guarded Safe named {safe!r}: this workspace has none yet",
+                hint="create one with `proofmind agent safe create --name NAME`",
+            )
+        try:
+            log.agent(safe)  # refuses an unknown Safe now, not in a restart loop
+        finally:
+            log.close()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     supervisor = Supervisor()
     app = create_app(workspace, settings, health=supervisor)
