@@ -83,7 +83,7 @@ def serve(
       proofmind serve --port 8080 --monitor -d watch --params @monitor.json
       proofmind serve -m mlp --monitor
       proofmind serve -c mlp --challenge-poll 2
-      proofmind serve --monitor -d depeg --agent depeg-guard.toml --safe treasury
+      proofmind serve --agent depeg-guard.toml --safe treasury
     """
     from proofmind.cli.serve_run import run_serve
 
