@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,31 @@ def test_an_agent_hosted_as_a_serve_task(tmp_path: Path) -> None:
         assert agent.returncode == 0, errors
         assert time.monotonic() - begun < 10
         assert "stopped; decisions: {'executed': 1}" in out
+
+        # and `proofmind serve --agent`: /health lists the agent's task; SIGTERM ends it all
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "proofmind", "serve", "--port", "0", "--agent", str(policy),
+             "--safe", "t", *w],
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert serve.stderr is not None
+        line = serve.stderr.readline()
+        while line and "proofmind API on" not in line:
+            line = serve.stderr.readline()
+        url = line.split("proofmind API on ")[1].split()[0]
+        deadline = time.monotonic() + 20
+        while True:
+            with urllib.request.urlopen(url + "/health") as response:
+                tasks = json.loads(response.read())["tasks"]
+            if tasks.get("agent-cli-guard", {}).get("state") == "running":
+                break
+            assert time.monotonic() < deadline, tasks
+            time.sleep(0.2)
+        assert set(tasks) == {"api", "agent-cli-guard"}
+        serve.send_signal(signal.SIGTERM)
+        _, errors = serve.communicate(timeout=20)
+        assert serve.returncode == 0, errors
+        assert "agent-cli-guard stopped" in errors
         store.close()
         log.close()
     finally:
