@@ -182,6 +182,9 @@ def test_tampered_file_dropped_on_verify_shows_the_row(demo: Lineage, page: Any)
     tampered = list(ROWS)
     tampered[7] = tampered[7].replace(",1,", ",0,")  # data row 6, line 8 of the file
     content = "\n".join(tampered) + "\n"
+    # A listener from the start arms Chromium's file-chooser interception long before the
+    # keyboard opens one; arming it inside expect_file_chooser races the key press.
+    page.on("filechooser", lambda _chooser: None)
     with serve(demo.ws, connect=lambda: demo.chain) as url:
         ready(page, url + "/verify")
         page.fill("#record", str(demo.keys["dataset"]))
