@@ -114,3 +114,16 @@ def test_cli_and_demo_do_not_import_each_other() -> None:
         found = {i for i in imports_of(f) if i.startswith("proofmind.demo")}
         # the `demo` command runs the demo: the CLI may call it, the demo never calls the CLI
         assert found <= {"proofmind.demo", "proofmind.demo.run_demo"}, (f.name, found)
+
+
+def test_cli_and_api_meet_only_in_the_application_layer() -> None:
+    """The CLI and the HTTP API both call ``proofmind.app``; neither calls the other, and the
+    application layer calls neither (``serve`` only hosts the API app it is given)."""
+    for f in (PACKAGE / "api").rglob("*.py"):
+        assert not any(i.startswith("proofmind.cli") for i in imports_of(f)), f.name
+    for f in (PACKAGE / "app").rglob("*.py"):
+        bad = {i for i in imports_of(f) if i.startswith(("proofmind.cli", "proofmind.api"))}
+        assert not bad, (f.name, bad)
+    for f in (PACKAGE / "cli").rglob("*.py"):
+        found = {i for i in imports_of(f) if i.startswith("proofmind.api")}
+        assert found <= {"proofmind.api", "proofmind.api.create_app"}, (f.name, found)
