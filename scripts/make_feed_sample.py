@@ -5,7 +5,7 @@ Usage: python scripts/make_feed_sample.py ../shared/datasets/token_prices/prices
 
 FEI and USDC hourly prices (CoinGecko, via bhemen/aave-data) from 2022-05-20 to 2022-08-25:
 FEI holds its peg from early June, dips 2-4% below $1 on 22 June 2022, and trades off peg
-after Fei Protocol's shutdown announcement of 16 August 2022; USDC stays calm throughout.
+after Fei Labs' shutdown proposal of 19 August 2022; USDC stays calm throughout.
 The output is byte-for-byte reproducible (gzip without a name or time stamp).
 """
 
