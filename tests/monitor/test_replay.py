@@ -109,6 +109,27 @@ def test_depeg_guard_on_the_dev_price_set() -> None:
     assert not [a for a in alerts if 1642806000 <= a.time <= 1642820400]
 
 
+def test_every_event_window_cites_a_public_source_by_url() -> None:
+    # a window without a source would turn a false alert into a "detection"
+    for window in read_events(DATA / "depeg_events.csv"):
+        assert "https://" in window.source, window
+        assert window.start < window.end
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PRICES.is_file(), reason="../shared/datasets/token_prices is absent")
+def test_the_per_asset_table_in_the_docs_is_what_eval_depeg_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import runpy
+
+    script = runpy.run_path(str(REPO / "benchmarks/eval_depeg.py"))
+    script["table"](read_prices(PRICES), read_events(DATA / "depeg_events.csv"))
+    printed = capsys.readouterr().out
+    assert printed.startswith("| asset | split |")
+    assert printed in (REPO / "docs/monitor.md").read_text(encoding="utf-8")
+
+
 def test_the_shipped_sample_is_what_its_script_makes(tmp_path: Path) -> None:
     import runpy
 
