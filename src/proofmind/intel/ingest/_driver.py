@@ -113,7 +113,14 @@ async def ingest_async(
 
         first = await off(
             lambda: check_range(
-                w3, out, start, end, follow=follow, confirmations=confirmations, retry=retry
+                w3,
+                out,
+                start,
+                end,
+                follow=follow,
+                confirmations=confirmations,
+                retry=retry,
+                chain_id=chain_id,
             )
         )
         out.mkdir(parents=True, exist_ok=True)
@@ -160,12 +167,16 @@ async def ingest_async(
 
 def saved_next_block(out: Path) -> int | None:
     """The block the checkpoint in ``out`` resumes at; None when ``out`` has none."""
+    return _saved(out, "next_block")
+
+
+def _saved(out: Path, column: str) -> int | None:
     path = out / "_ingest.sqlite"
     if not path.is_file():
         return None
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
-            row = conn.execute("SELECT next_block FROM cursors WHERE name='ingest'").fetchone()
+            row = conn.execute(f"SELECT {column} FROM cursors WHERE name='ingest'").fetchone()
     except sqlite3.Error:
         return None
     return None if row is None else int(row[0])
@@ -180,10 +191,12 @@ def check_range(
     follow: bool = False,
     confirmations: int = 0,
     retry: RetryPolicy | None = None,
+    chain_id: int | None = None,
 ) -> int:
     """The first block to read; an InputError for a range that is impossible (reversed,
-    beyond the chain head) or that disagrees with the checkpoint already in ``out``. The head
-    is read with ``retry`` (the chain layer's default policy when None)."""
+    beyond the chain head) or that disagrees with the checkpoint already in ``out`` (its
+    blocks, or with ``chain_id`` given, its chain). The head is read with ``retry`` (the chain
+    layer's default policy when None)."""
     if min(start or 0, end or 0) < 0:
         raise InputError("block numbers cannot be negative")
     if start is not None and end is not None and end < start:
@@ -202,6 +215,13 @@ def check_range(
     saved = saved_next_block(out)
     if saved is None:
         return 0 if start is None else start
+    saved_chain = _saved(out, "chain_id")
+    if chain_id is not None and saved_chain is not None and saved_chain != chain_id:
+        raise InputError(
+            f"{out} holds blocks of chain {saved_chain}, not of chain {chain_id} (the node's)",
+            hint="ingest this chain into another folder, or point --url at chain "
+            f"{saved_chain}'s node",
+        )
     if start is not None and start != saved:
         raise InputError(
             f"{out} already holds blocks up to {saved - 1} and resumes at block {saved}, "
