@@ -198,3 +198,28 @@ def test_a_failing_ingest_task_is_restarted_with_backoff(
     assert status.state == "stopped"
     assert status.last_error is not None and "cannot reach" in status.last_error
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_shutdown_ends_the_run_at_a_range_boundary(chain: Chain, tmp_path: Path) -> None:
+    """Shutdown set while a range is being read: that range is written and committed, the next
+    one (already being fetched) is dropped, and the next run continues after it."""
+    from proofmind.intel.ingest import IngestReport, ingest, ingest_async
+
+    mine(chain, range(5000, 5006))
+    head, url, out = chain.w3.eth.block_number, url_of(chain), tmp_path / "out"
+
+    async def first_range() -> IngestReport:
+        shutdown = asyncio.Event()
+        return await ingest_async(
+            chain.w3, url, out, chain_id=chain.chain_id, range_blocks=2, follow=True,
+            progress=lambda _: shutdown.set(), shutdown=shutdown,
+        )  # fmt: skip
+
+    report = asyncio.run(first_range())
+    assert report.blocks == 2
+    assert stored_up_to(out) == 1
+    assert json.loads((out / "_ingest.json").read_text())["next_block"] == 2
+    check_tables(chain, out, 1)
+    rest = ingest(chain.w3, url, out, chain_id=chain.chain_id, range_blocks=2)
+    assert rest.blocks == head - 1
+    check_tables(chain, out, head)
