@@ -126,6 +126,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--url", "{url}", "-o", "/proc/x"], "/proc"),
         (["--url", "{url}", "-o", "afile/out"], "afile is a file"),
         (["--url", "{url}", "--from", "-1"], "--from"),
+        (["--url", "{url}", "--follow", "--poll", "0"], "--poll"),
     ],
     ("ingest", "etherscan"): [
         (["nosuch.csv", "-o", "e"], "nosuch.csv"),
@@ -441,6 +442,9 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--agent", "nosuch.toml", "--safe", "t"], "nosuch.toml"),
         (["--agent", "policy.toml", "--safe", "nosuch"], "no guarded Safe"),
         (["--agent", "policy.toml", "--agent-interval", "0"], "--agent-interval"),
+        (["--ingest", "/proc/x"], "/proc"),
+        (["--ingest", "r", "--ingest-poll", "0"], "--ingest-poll"),
+        (["--ingest", "r", "--ingest-url", "http://127.0.0.1:9"], "cannot reach"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
 }

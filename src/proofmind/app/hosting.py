@@ -1,5 +1,6 @@
 """The services `proofmind serve` hosts, each as an asyncio service for the :class:`Supervisor`:
-the HTTP API on uvicorn, the block monitor, the oracle node, the challenge watcher and agents."""
+the HTTP API on uvicorn, the block monitor, the oracle node, the challenge watcher, agents and
+block ingestion."""
 
 from __future__ import annotations
 
@@ -267,6 +268,40 @@ def agent_service(
         )  # fmt: skip
 
     return threaded(build)
+
+
+def ingest_service(
+    workspace: Workspace,
+    out: Path,
+    *,
+    url: str | None = None,
+    confirmations: int = 0,
+    poll: float = 2.0,
+    on_range: Callable[[int], None] | None = None,
+    connect: Callable[[], Chain] | None = None,
+) -> Service:
+    """`proofmind ingest rpc --follow -o OUT` as an asyncio service: blocks of the node at
+    ``url`` (default: the workspace's devnet, through ``connect``) into the Parquet tables in
+    ``out``. It returns at a range boundary once shutdown is set; after a failure it resumes
+    from its checkpoint (no gaps, no duplicates). ``on_range`` hears the blocks of each range
+    written."""
+
+    async def run(shutdown: asyncio.Event) -> None:
+        from proofmind.app.ingest import node_url, open_source
+        from proofmind.intel.ingest import ingest_async
+
+        def source_of() -> Any:
+            return open_source(url or node_url((connect or workspace.connect)()))
+
+        source = await asyncio.to_thread(source_of)
+        report = await ingest_async(
+            source.w3, source.url, out, chain_id=source.chain_id, follow=True,
+            confirmations=confirmations, poll_seconds=poll, progress=on_range,
+            shutdown=shutdown,
+        )  # fmt: skip
+        log.info("ingest: %d block(s) written to %s this run", report.blocks, out)
+
+    return run
 
 
 def model_policy(workspace: Workspace, chain: Chain) -> ModelPolicy:

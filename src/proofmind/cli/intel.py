@@ -218,50 +218,61 @@ def run_ingest_rpc(
     end: int | None,
     follow: bool,
     confirmations: int,
+    poll: float = 2.0,
 ) -> None:
+    """`ingest rpc`, one-shot or --follow, as a service of the shared runner: SIGTERM or
+    Ctrl-C stop it at a range boundary (what is written is committed, nothing half-written)."""
+    import asyncio
+
     from rich.progress import Progress
 
-    from proofmind.chain.connect import read_chain_id
-    from proofmind.chain.devnet import DevnetBackend
-    from proofmind.chain.rpc import http_web3, redact_url
-    from proofmind.intel.ingest import check_range, ingest
+    from proofmind.app.hosting import run_loop
+    from proofmind.app.ingest import node_url, open_source
+    from proofmind.app.runner import install_signal_handlers
+    from proofmind.intel.ingest import IngestReport, check_range, ingest_async, saved_next_block
     from proofmind.workspace import open_workspace
 
     if url is None:
-        chain = open_workspace(workspace).connect()
-        if not isinstance(chain.backend, DevnetBackend) or chain.backend.record is None:
-            raise InputError(
-                f"cannot ingest from {chain.backend.describe()} without a URL",
-                hint="pass --url (the node's HTTP JSON-RPC endpoint)",
-            )
-        url = chain.backend.record.rpc_url
-    w3 = http_web3(url)
-    chain_id = read_chain_id(w3, redact_url(url))
-    check_range(w3, out, start, end, follow=follow, confirmations=confirmations)
+        url = node_url(open_workspace(workspace).connect())
+    source = open_source(url)
+    check_range(
+        source.w3, out, start, end, follow=follow, confirmations=confirmations,
+        chain_id=source.chain_id,
+    )  # fmt: skip
+    reports: list[IngestReport] = []
+    stopped = False
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("ingesting blocks", total=None)
+
+        async def main() -> None:
+            nonlocal stopped
+            shutdown = asyncio.Event()
+            install_signal_handlers(shutdown)
+            reports.append(
+                await ingest_async(
+                    source.w3, url, out, chain_id=source.chain_id, start=start, end=end,
+                    follow=follow, confirmations=confirmations, poll_seconds=poll,
+                    progress=lambda n: bar.advance(task, n), shutdown=shutdown,
+                )
+            )  # fmt: skip
+            stopped = shutdown.is_set()
+
         try:
-            report = ingest(
-                w3,
-                url,
-                out,
-                chain_id=chain_id,
-                start=start,
-                end=end,
-                follow=follow,
-                confirmations=confirmations,
-                progress=lambda n: bar.advance(task, n),
-            )
-        except KeyboardInterrupt:
+            run_loop(main)
+        except KeyboardInterrupt:  # before the signal handlers were installed
             console.print("stopped; the next run resumes from the checkpoint")
             return
+    report = reports[0]
     rate = report.rows["transactions"] / report.seconds if report.seconds else 0.0
-    console.print(
+    summary = (
         f"{report.blocks:,} blocks, {report.rows['transactions']:,} transactions "
         f"({rate:,.0f} tx/s), {report.rows['logs']:,} logs, "
         f"{report.rows['erc20_transfers']:,} ERC-20 and {report.rows['native_transfers']:,} "
         f"native transfers → {out}"
     )
+    if stopped:
+        summary = f"stopped: {summary}; the next run resumes at block {saved_next_block(out)}"
+    console.print(summary)
     if report.reorgs:
         console.print(
             f"  {len(report.reorgs)} reorg(s) undone (from block {report.reorgs[0].fork_block})"

@@ -43,24 +43,33 @@ def ingest_rpc(
     end: Annotated[
         int | None, typer.Option("--to", min=0, help="Last block (default: head).")
     ] = None,
-    follow: Annotated[bool, typer.Option(help="Keep tailing the chain (Ctrl-C stops).")] = False,
+    follow: Annotated[
+        bool, typer.Option(help="Keep tailing the chain (Ctrl-C / SIGTERM stop it).")
+    ] = False,
     confirmations: Annotated[
         int, typer.Option(min=0, help="Blocks to wait before a block is read.")
     ] = 0,
+    poll: Annotated[
+        float, typer.Option(min=0.05, max=3600, help="Seconds --follow waits for new blocks.")
+    ] = 2.0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Ingest blocks, transactions, logs, ERC-20 and native transfers into Parquet.
 
     Resumes from its checkpoint; in --follow mode reorganised blocks are removed and replaced.
+    Ctrl-C or SIGTERM stop it at a range boundary (what was read is written and committed;
+    exit 0, a one-line summary); the next run continues there. `proofmind serve --ingest OUT`
+    runs the same follower as a supervised task.
 
     Examples:
       proofmind ingest rpc -o chaindata
       proofmind ingest rpc --url https://node.example --from 19000000 --to 19001000
       proofmind ingest rpc --follow --confirmations 2
+      proofmind ingest rpc --follow --poll 12 --url https://node.example -o chaindata
     """
     from proofmind.cli.intel import run_ingest_rpc
 
-    run_ingest_rpc(workspace, url, out, start, end, follow, confirmations)
+    run_ingest_rpc(workspace, url, out, start, end, follow, confirmations, poll)
 
 
 @ingest_app.command("etherscan")

@@ -1,5 +1,6 @@
 """`proofmind serve` (the HTTP API and, as asked, the monitor, the oracle node, the challenge
-watcher and agents in one process) and `proofmind api-key` (the keys its write endpoints need)."""
+watcher, agents and block ingestion in one process) and `proofmind api-key` (the keys its
+write endpoints need)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from proofmind.cli.params import WorkspaceOption
+from proofmind.cli.params import WorkspaceOption, output_dir
 
 api_key_app = typer.Typer(
     help="API keys for the HTTP API's write endpoints (stored hashed in the workspace).",
@@ -45,7 +46,8 @@ def serve(
         ),
     ] = None,
     confirmations: Annotated[
-        int, typer.Option(min=0, help="Blocks the monitor and the node wait before reading.")
+        int,
+        typer.Option(min=0, help="Blocks the monitor, the node and ingestion wait before reading."),
     ] = 0,
     challenge_models: Annotated[
         list[str] | None,
@@ -70,13 +72,29 @@ def serve(
     agent_interval: Annotated[
         float, typer.Option(min=0.05, max=3600, help="Seconds between an agent's steps.")
     ] = 1.0,
+    ingest: Annotated[
+        Path | None,
+        typer.Option(
+            "--ingest",
+            parser=output_dir,
+            metavar="OUT",
+            help="Also ingest the chain's blocks into this folder (`ingest rpc --follow`).",
+        ),
+    ] = None,
+    ingest_url: Annotated[
+        str | None,
+        typer.Option(help="JSON-RPC URL --ingest reads (default: this workspace's chain)."),
+    ] = None,
+    ingest_poll: Annotated[
+        float, typer.Option(min=0.05, max=3600, help="Seconds --ingest waits for new blocks.")
+    ] = 2.0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs, /health, /metrics) with the web dashboard (at /)
-    and, when asked, the block monitor, the oracle node, the challenge watcher and agents, as
-    tasks of one process. A task
-    that fails is restarted with exponential backoff; /health shows each task's state.
-    SIGTERM / Ctrl-C stop everything cleanly.
+    and, when asked, the block monitor, the oracle node, the challenge watcher, agents and
+    block ingestion (into Parquet tables, like `ingest rpc --follow`), as tasks of one
+    process. A task that fails is restarted with exponential backoff; /health shows each
+    task's state. SIGTERM / Ctrl-C stop everything cleanly (ingestion at a range boundary).
 
     Examples:
       proofmind serve
@@ -84,13 +102,15 @@ def serve(
       proofmind serve -m mlp --monitor
       proofmind serve -c mlp --challenge-poll 2
       proofmind serve --agent depeg-guard.toml --safe treasury
+      proofmind serve --ingest chaindata --confirmations 2
+      proofmind serve --ingest chaindata --ingest-url https://node.example --ingest-poll 12
     """
     from proofmind.cli.serve_run import run_serve
 
     run_serve(
         workspace, host, port, monitor, detectors or ["watch"], params, from_block,
         oracle_models or [], confirmations, challenge_models or [], challenge_poll,
-        agents or [], safe, agent_interval,
+        agents or [], safe, agent_interval, ingest, ingest_url, ingest_poll,
     )  # fmt: skip
 
 

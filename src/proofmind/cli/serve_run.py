@@ -28,11 +28,15 @@ def run_serve(
     agents: list[Path],
     safe: str | None,
     agent_interval: float,
+    ingest: Path | None = None,
+    ingest_url: str | None = None,
+    ingest_poll: float = 2.0,
 ) -> None:
     from proofmind.api import create_app
     from proofmind.app.hosting import (
         agent_service,
         api_service,
+        ingest_service,
         monitor_service,
         oracle_service,
         run_loop,
@@ -85,6 +89,11 @@ def run_serve(
             log.agent(safe)  # refuses an unknown Safe now, not in a restart loop
         finally:
             log.close()
+    if ingest is not None:  # an unreachable node or another chain's folder: refused now
+        from proofmind.app.ingest import check_follow, node_url, open_source
+
+        source = open_source(ingest_url or node_url(workspace.connect()))
+        check_follow(source, ingest, confirmations=confirmations)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     supervisor = Supervisor()
     app = create_app(workspace, settings, health=supervisor)
@@ -113,6 +122,14 @@ def run_serve(
     for name, path in zip(agent_names, agents, strict=True):
         assert safe is not None
         supervisor.add(name, agent_service(workspace, path, safe, interval=agent_interval))
+
+    if ingest is not None:
+        supervisor.add(
+            "ingest",
+            ingest_service(
+                workspace, ingest, url=ingest_url, confirmations=confirmations, poll=ingest_poll
+            ),
+        )
 
     async def main() -> None:
         shutdown = asyncio.Event()

@@ -12,11 +12,21 @@ several batches in flight, the batch size halving when the node refuses or times
 growing back on success, and HTTP 429 / rate-limit errors answered with exponential backoff
 (the chain layer's retry policy; no error message shows the URL's secrets).
 
+:func:`ingest_async` is the asyncio service (requests on the caller's loop, the cursor and the
+writes on one worker thread; a shutdown event stops it at a range boundary); :func:`ingest`
+runs it to its end for a synchronous caller.
+
 The parts: ``_transport`` (fetching), ``_mapper`` (blocks and receipts → rows, pure),
 ``_tables`` (the Parquet files), ``_driver`` (range checks, the cursor loop).
 """
 
-from proofmind.intel.ingest._driver import IngestReport, check_range, ingest, saved_next_block
+from proofmind.intel.ingest._driver import (
+    IngestReport,
+    check_range,
+    ingest,
+    ingest_async,
+    saved_next_block,
+)
 from proofmind.intel.ingest._mapper import TABLES, TRANSFER_TOPIC, block_rows
 from proofmind.intel.ingest._tables import SCHEMAS, undo_from, write_range
 
@@ -28,6 +38,7 @@ __all__ = [
     "block_rows",
     "check_range",
     "ingest",
+    "ingest_async",
     "saved_next_block",
     "undo_from",
     "write_range",
