@@ -99,10 +99,18 @@ def _output_file(text: str) -> Path:
     return check_writable(Path(text), folder=False)
 
 
-# Typer parsers: an address; a folder the command creates or writes into; a file it writes
+def _direction(text: str) -> str:
+    from proofmind.app.records import parse_direction  # the API's check and words
+
+    return parse_direction(text)
+
+
+# Typer parsers: an address; a folder the command creates or writes into; a file it writes;
+# a lineage direction (ancestors, descendants, both)
 address = _for_click(_address)
 output_dir = _for_click(_output_dir)
 output_file = _for_click(_output_file)
+direction = _for_click(_direction)
 
 
 class Engine(StrEnum):

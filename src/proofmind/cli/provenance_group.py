@@ -9,6 +9,7 @@ import typer
 
 from proofmind.cli.params import (
     WorkspaceOption,
+    direction,
     output_file,
 )
 
@@ -193,17 +194,31 @@ def provenance_lineage(
             "--output", "-o", parser=output_file, help="Write to a file instead of stdout."
         ),
     ] = None,
+    direction_: Annotated[
+        str,
+        typer.Option(
+            "--direction",
+            parser=direction,
+            help="ancestors: what REF was made from; descendants: what was made from REF "
+            "(runs, models, inferences); both.",
+        ),
+    ] = "ancestors",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Export lineage as JSON, W3C PROV-JSON or a Graphviz DOT drawing.
 
+    By default REF and everything it descends from; --direction descendants follows the
+    lineage the other way (what used a dataset, what a run produced), both gives the two.
+
     Examples:
       proofmind provenance lineage model.onnx --format prov
+      proofmind provenance lineage data/train.csv --direction descendants
+      proofmind provenance lineage 3 --direction both --format dot -o around-3.dot
       proofmind provenance lineage --format dot -o lineage.dot && dot -Tsvg lineage.dot
     """
     from proofmind.cli.provenance import run_lineage
 
-    run_lineage(workspace, ref, fmt, output)
+    run_lineage(workspace, ref, fmt, output, direction_)
 
 
 def verify(
