@@ -118,3 +118,33 @@ class Engine(StrEnum):
 
     duckdb = "duckdb"
     spark = "spark"
+
+
+# Where a command runs, one definition each (the same flag, type and help everywhere):
+# `fraud features|score` on DuckDB or Spark, and the dataset commitments of `provenance
+# dataset|check` in local processes, on Spark or on Ray.
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        case_sensitive=False,
+        help="duckdb: this machine. spark: a Spark cluster (`pip install 'proofmind[spark]'`, "
+        "Java 17+).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--master",
+        help="Spark master URL (local[*], spark://HOST:7077, yarn, k8s://…); "
+        "default local[*]. Only with --engine spark.",
+        show_default=False,
+    ),
+]
+ClusterMasterOption = Annotated[
+    str | None,
+    typer.Option("--master", help="Spark master or Ray address (default: this machine)."),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Local processes / Ray CPUs (default: all cores)."),
+]

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from proofmind.cli.params import (
+    ClusterMasterOption,
+    WorkersOption,
     WorkspaceOption,
     direction,
     output_file,
@@ -27,12 +29,8 @@ def provenance_dataset(
         str | None,
         typer.Option(help="local, spark or ray: commit in chunks (format v2) on that engine."),
     ] = None,
-    master: Annotated[
-        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
-    ] = None,
+    master: ClusterMasterOption = None,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Commit a dataset: canonical rows → Merkle root, manifest and tree in the workspace.
@@ -56,15 +54,11 @@ def provenance_dataset(
 def provenance_check(
     path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
     engine: Annotated[str, typer.Option(help="local, spark or ray.")] = "local",
-    master: Annotated[
-        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
-    ] = None,
+    master: ClusterMasterOption = None,
     chunks: Annotated[
         str | None, typer.Option(help="Only chunks FIRST:END (end excluded), to split a check.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
-    ] = None,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Re-derive a chunked dataset commitment chunk by chunk on an engine; exit 1 on a change.
