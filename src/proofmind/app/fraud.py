@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 SCORED, NO_DATA = "scored", "no data"
 MAX_BATCH = 1000  # addresses per API request: features of each are one DuckDB pass
-# the table folders `intel.etherscan.connect` reads: their Parquet files key the tables cache
-TABLES = ("transactions", "erc20_transfers", "blocks", "logs", "native_transfers")
+# the tables the features read (of those `intel.etherscan.connect` opens): held in memory by
+# a service, their Parquet files key that copy
+TABLES = ("transactions", "erc20_transfers")
 MEMO_ADDRESSES = 50_000  # feature vectors kept per data folder (about 0.5 KB each)
 
 
@@ -189,10 +190,6 @@ class _Tables:
                 self.names[first_n] = address_features(self.con, [], first_n).names
             return self.names[first_n], found
 
-    def close(self) -> None:
-        with self.lock:
-            self.con.close()
-
 
 _TABLES: dict[Path, _Tables] = {}
 _TABLES_LOCK = threading.Lock()
@@ -230,10 +227,11 @@ def _tables(data: Path) -> _Tables:
         loaded = _TABLES.get(key)
         if loaded is not None and loaded.stamp == stamp:
             return loaded
-        if loaded is not None:
-            loaded.close()
+        # tables replaced are dropped, not closed: a scoring that holds them finishes on
+        # them, and DuckDB frees them with the last reference
+        _TABLES.pop(key, None)
         if len(_TABLES) >= 2:  # a service reads one folder; a test or two at most
-            _TABLES.pop(next(iter(_TABLES))).close()
+            _TABLES.pop(next(iter(_TABLES)))
         fresh = _TABLES[key] = _Tables(key, stamp)
         return fresh
 
@@ -241,8 +239,6 @@ def _tables(data: Path) -> _Tables:
 def clear_tables() -> None:
     """Drop the loaded tables (they are loaded again when next asked for)."""
     with _TABLES_LOCK:
-        for loaded in _TABLES.values():
-            loaded.close()
         _TABLES.clear()
 
 
