@@ -17,7 +17,7 @@ from proofmind.cli.main import main
 from proofmind.client import ApiError
 from proofmind.intel.etherscan import connect, import_etherscan
 from proofmind.intel.fraud import address_features, read_labels, train_model
-from proofmind.provenance import Ledger
+from proofmind.provenance import Ledger, register_model
 from proofmind.workspace import Workspace
 from tests.intel.test_fraud import synthetic
 
@@ -184,6 +184,13 @@ def test_scores_with_a_registered_model_checked_against_its_record(
     assert http.get(url, params={"model": "999"}).status_code == 404
     traversal = http.get(url, params={"model": "../fraud-model.txt"})
     assert traversal.status_code == 400 and "is not a record key or id" in traversal.text
+    other = project / "models" / "weights.npz"  # a model record, but not a LightGBM model
+    other.write_bytes(b"PK\x03\x04 not a booster")
+    not_lgb = http.get(url, params={"model": register_model(ws, other).key})
+    assert not_lgb.status_code == 400
+    assert not_lgb.json()["detail"] == (
+        f"{other} is not a LightGBM text model — give a model written by `proofmind fraud train`"
+    )
 
     path = project / "models" / "registered.txt"
     original = path.read_bytes()
@@ -202,7 +209,7 @@ def test_scores_with_a_registered_model_checked_against_its_record(
     path.with_suffix(".moved").rename(path)
     path.write_bytes(original)  # restored: used again
     assert f"{api.fraud_score(accounts[0], model=model.key)['score']:.6f}" == cli[accounts[0]]
-    assert len(Ledger(ws).all()) == len(records)  # scoring wrote nothing
+    assert len(Ledger(ws).all()) == len(records) + 1  # scoring wrote nothing
 
 
 def test_the_tables_stay_loaded_until_the_data_changes(
