@@ -79,6 +79,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--format", "xml"], "xml"),
         (["-o", "/proc/x/lineage.json"], "/proc"),
         (["-o", "afile/lineage.json"], "afile is a file"),
+        (["1", "--direction", "sideways"], "use one of ancestors, descendants, both"),
+        (["1", "--direction", "Both", "-o", "l.json"], "unknown lineage direction 'Both'"),
     ],
     ("verify",): [
         (["nosuch.onnx"], "nosuch.onnx"),

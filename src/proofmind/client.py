@@ -363,15 +363,29 @@ class Client:
 
     # -- fraud scores ----------------------------------------------------------------------
 
-    def fraud_score(self, address: str, *, explain: int = 0) -> dict[str, Any]:
+    def fraud_score(
+        self, address: str, *, explain: int = 0, model: str | int | None = None
+    ) -> dict[str, Any]:
         """P(illicit) of ``address`` (``status`` "no data" and no score when it has no
-        transaction in the service's tables)."""
-        return dict(self._get(f"/fraud/scores/{address}", explain=explain or None))
+        transaction in the service's tables). ``model``: a model record (local key or 0x id)
+        to score with instead of the service's configured model file."""
+        return dict(
+            self._get(
+                f"/fraud/scores/{address}",
+                explain=explain or None,
+                model=None if model is None else str(model),
+            )
+        )
 
-    def fraud_scores(self, addresses: list[str], *, explain: int = 0) -> list[dict[str, Any]]:
+    def fraud_scores(
+        self, addresses: list[str], *, explain: int = 0, model: str | int | None = None
+    ) -> list[dict[str, Any]]:
         """Scores of up to 1,000 addresses in one request (needs an API key)."""
         body = {"addresses": addresses, "explain": explain}
-        response = self.http.post(API + "/fraud/scores", json=body, headers=self._headers())
+        params = {} if model is None else {"model": str(model)}
+        response = self.http.post(
+            API + "/fraud/scores", json=body, params=params, headers=self._headers()
+        )
         return list(self._check(response).json()["items"])
 
     def health(self) -> dict[str, Any]:

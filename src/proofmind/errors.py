@@ -105,3 +105,7 @@ class ContractNotFound(ProofmindError):
 
 class KeystoreError(ProofmindError):
     """An encrypted keystore is missing, unreadable, or the password is wrong."""
+
+
+class RecordMismatch(ProofmindError):
+    """A file no longer matches the ledger record that names it (changed, or gone)."""

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from proofmind.app import fraud as fraud_app
 from proofmind.app.apikeys import create_key
 from proofmind.cli.main import main
 from proofmind.client import ApiError
 from proofmind.intel.etherscan import connect, import_etherscan
 from proofmind.intel.fraud import address_features, read_labels, train_model
+from proofmind.provenance import Ledger, register_model
 from proofmind.workspace import Workspace
 from tests.intel.test_fraud import synthetic
 
@@ -129,3 +133,117 @@ def test_without_a_model_the_service_says_what_to_do(
     with pytest.raises(ApiError) as gone:
         no_data.fraud_score(accounts[0])
     assert gone.value.status == 500 and "no ingested data at" in str(gone.value)
+
+
+def _cli_scores(argv: list[str], capfd: pytest.CaptureFixture[str]) -> dict[str, str]:
+    assert main(["fraud", "score", *argv]) == 0
+    return {r["address"]: r["score"] for r in csv.DictReader(io.StringIO(capfd.readouterr().out))}
+
+
+def test_scores_with_a_registered_model_checked_against_its_record(
+    ws: Workspace,
+    accounts: list[str],
+    make_api: MakeApi,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """?model=KEY|0xID scores with a model of the ledger, used only while its file hashes to
+    the record's keccak-256; the configured model file is not needed for it."""
+    project = ws.root.parent
+    monkeypatch.chdir(project)
+    (project / "models").mkdir()
+    (project / "labels2.csv").write_text(  # other labels: another model than fraud-model.txt
+        "address,flag\n" + "".join(f"{a},{int(i % 3 == 0)}\n" for i, a in enumerate(accounts))
+    )
+    argv = ["--data", "chaindata", "--labels", "labels2.csv", "-o", "models/registered.txt"]
+    assert main(["fraud", "train", *argv, "--register"]) == 0
+    capfd.readouterr()
+    records = Ledger(ws).all()
+    model = next(r for r in records if r.kind_name == "model")
+    dataset = next(r for r in records if r.kind_name == "dataset")
+    cli = _cli_scores([*accounts[:4], "--model", "models/registered.txt"], capfd)
+    assert cli != _cli_scores(accounts[:4], capfd)
+
+    api, http = make_api(fraud_model=Path("no-such-model.txt"))  # the setting is not used
+    for ref in (model.key, model.content_hash):
+        for address in accounts[:4]:
+            got = api.fraud_score(address, model=ref)
+            assert f"{got['score']:.6f}" == cli[address]
+    _, token = create_key(ws.state, "scorer")
+    keyed, _ = make_api(api_key=token)
+    batch = keyed.fraud_scores(accounts[:4], model=model.key)
+    assert [f"{s['score']:.6f}" for s in batch] == [cli[a] for a in accounts[:4]]
+    with pytest.raises(ApiError) as unset:  # without ?model= the setting still applies
+        api.fraud_score(accounts[0])
+    assert unset.value.status == 500 and "no fraud model at" in str(unset.value)
+
+    url = f"/api/v1/fraud/scores/{accounts[0]}"
+    wrong_kind = http.get(url, params={"model": dataset.key})
+    assert wrong_kind.status_code == 404
+    assert wrong_kind.json()["detail"] == f"record '{dataset.key}' is a dataset, not a model"
+    assert http.get(url, params={"model": "999"}).status_code == 404
+    traversal = http.get(url, params={"model": "../fraud-model.txt"})
+    assert traversal.status_code == 400 and "is not a record key or id" in traversal.text
+    other = project / "models" / "weights.npz"  # a model record, but not a LightGBM model
+    other.write_bytes(b"PK\x03\x04 not a booster")
+    not_lgb = http.get(url, params={"model": register_model(ws, other).key})
+    assert not_lgb.status_code == 400
+    assert not_lgb.json()["detail"] == (
+        f"{other} is not a LightGBM text model — give a model written by `proofmind fraud train`"
+    )
+
+    path = project / "models" / "registered.txt"
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"tree", b"tree\n", 1))  # one byte more
+    changed = http.get(url, params={"model": model.key})
+    assert changed.status_code == 409
+    assert changed.headers["content-type"] == "application/problem+json"
+    detail = changed.json()["detail"]
+    assert detail.startswith(
+        f"model {path} is not the model of record {model.key} (its keccak-256 is 0x"
+    )
+    assert f"the record's {model.content_hash})" in detail and "proofmind verify" in detail
+    path.rename(path.with_suffix(".moved"))
+    gone = http.get(url, params={"model": model.key})
+    assert gone.status_code == 409 and gone.json()["detail"].startswith(f"no model at {path}")
+    path.with_suffix(".moved").rename(path)
+    path.write_bytes(original)  # restored: used again
+    assert f"{api.fraud_score(accounts[0], model=model.key)['score']:.6f}" == cli[accounts[0]]
+    assert len(Ledger(ws).all()) == len(records) + 1  # scoring wrote nothing
+
+
+def test_the_tables_stay_loaded_until_the_data_changes(
+    ws: Workspace,
+    accounts: list[str],
+    make_api: MakeApi,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The service keeps the tables (and the features it computed) in memory; new data in
+    the folder is seen by the next call, scored as the CLI scores it."""
+    project = ws.root.parent
+    monkeypatch.chdir(project)
+    data = project / "chaindata"
+    api, _ = make_api()
+    before = {a: api.fraud_score(a)["score"] for a in accounts[:3]}
+    loaded = fraud_app._tables(data)
+    assert fraud_app._tables(data) is loaded  # nothing changed: the same tables
+    assert api.fraud_score(accounts[0])["score"] == before[accounts[0]]
+    assert fraud_app._tables(data) is loaded
+
+    # other exports of the same accounts replace the tables: new files, new features
+    shutil.rmtree(data)
+    (project / "v2").mkdir()
+    tx, tokens, _ = synthetic(project / "v2", seed=9)
+    import_etherscan([tx, tokens], data)
+    after = {a: api.fraud_score(a) for a in accounts[:3]}
+    assert fraud_app._tables(data) is not loaded
+    cli = _cli_scores(accounts[:3], capfd)
+    assert {a: f"{s['score']:.6f}" for a, s in after.items()} == cli
+    assert {a: s["score"] for a, s in after.items()} != before
+
+    current = fraud_app._tables(data)
+    touched = next(data.glob("transactions/**/*.parquet"))
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    assert fraud_app._tables(data) is not current  # a file written again: loaded again
+    assert api.fraud_score(accounts[0])["score"] == after[accounts[0]]["score"]

@@ -20,6 +20,7 @@ from proofmind.errors import (
     InputError,
     NotFound,
     ProofmindError,
+    RecordMismatch,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -73,7 +74,7 @@ def status_of(exc: ProofmindError) -> int:
         return 404
     if isinstance(exc, InputError):
         return 400
-    if isinstance(exc, ContractReverted):
+    if isinstance(exc, ContractReverted | RecordMismatch):
         return 409
     if isinstance(exc, ChainError):
         return 503

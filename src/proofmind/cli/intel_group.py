@@ -9,6 +9,8 @@ import typer
 
 from proofmind.cli.params import (
     Engine,
+    EngineOption,
+    SparkMasterOption,
     WorkspaceOption,
     output_dir,
     output_file,
@@ -217,22 +219,6 @@ FirstNOption = Annotated[
         show_default=False,
     ),
 ]
-EngineOption = Annotated[
-    Engine,
-    typer.Option(
-        case_sensitive=False,
-        help="duckdb: this machine. spark: a Spark cluster (`pip install 'proofmind[spark]'`, "
-        "Java 17+).",
-    ),
-]
-MasterOption = Annotated[
-    str | None,
-    typer.Option(
-        help="Spark master URL (local[*], spark://HOST:7077, yarn, k8s://…); "
-        "default local[*]. Only with --engine spark.",
-        show_default=False,
-    ),
-]
 DataLocationOption = Annotated[
     str,
     typer.Option(
@@ -270,7 +256,7 @@ def fraud_score(
         ),
     ] = None,
     engine: EngineOption = Engine.duckdb,
-    master: MasterOption = None,
+    master: SparkMasterOption = None,
     first_n: FirstNOption = None,
 ) -> None:
     """Score addresses (probability of illicit); CSV on stdout, or Parquet with --out.
@@ -336,7 +322,7 @@ def fraud_features(
         ),
     ] = "features.parquet",
     engine: EngineOption = Engine.duckdb,
-    master: MasterOption = None,
+    master: SparkMasterOption = None,
 ) -> None:
     """Compute the fraud model's address features and write them as Parquet.
 

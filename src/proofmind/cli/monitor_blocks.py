@@ -74,9 +74,14 @@ def run_block_replay(
         TimeRemainingColumn,
     )
 
-    from proofmind.cli.monitor_run import ALERT_FORMATS, _params
+    from proofmind.cli.monitor_run import (
+        ALERT_FORMATS,
+        ReplayScores,
+        _params,
+        print_replay_summary,
+    )
     from proofmind.monitor.blockreplay import BlockTables, evaluate_block_alerts, replay_blocks
-    from proofmind.monitor.replay import read_events, write_alerts
+    from proofmind.monitor.replay import read_events
 
     if out is not None and out.suffix not in ALERT_FORMATS:
         raise InputError(
@@ -127,30 +132,31 @@ def run_block_replay(
 
         alerts = replay_blocks(tables.batches(after), detectors, on_batch=advance)
     elapsed = time.perf_counter() - started
-    console.print(
-        f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks, {len(alerts):,} alerts "
-        f"in {elapsed:.2f} s ({rows / max(elapsed, 1e-9):,.0f} rows/s)"
-    )
-    if out is not None:
-        write_alerts(alerts, out)
-        console.print(f"alerts → {out}")
-    if state_path is not None:
-        _save(state_path, detectors, last[0])
     counts: dict[str, int] = {}
     for alert in alerts:
         counts[alert.detector] = counts.get(alert.detector, 0) + 1
-    console.print(f"alerts by detector: {json.dumps(dict(sorted(counts.items())))}")
-    if events is None:
-        return
-    report = evaluate_block_alerts(alerts, events, tables.first_last_time())
-    table = Table("detector", "alerts", "outside every window")
-    for name, count in sorted(report.per_detector.items()):
-        table.add_row(name, str(count["alerts"]), str(count["false"]))
-    console.print(table)
-    console.print("scored: all block alerts, by subject")
-    console.print(json.dumps(report.summary(), indent=1))
-    for window in report.missed:
-        console.print(f"[red]missed[/red]: {window.subject} {window.source}")
+
+    def scores() -> ReplayScores | None:
+        if events is None:
+            return None
+        report = evaluate_block_alerts(alerts, events, tables.first_last_time())
+        table = Table("detector", "alerts", "outside every window")
+        for name, count in sorted(report.per_detector.items()):
+            table.add_row(name, str(count["alerts"]), str(count["false"]))
+        heading = "scored: all block alerts, by subject"
+        return ReplayScores(table, heading, report.summary(), [], report.missed)
+
+    print_replay_summary(
+        f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks",
+        rows,
+        "rows",
+        alerts,
+        elapsed,
+        out,
+        save=None if state_path is None else lambda: _save(state_path, detectors, last[0]),
+        after_save=[f"alerts by detector: {json.dumps(dict(sorted(counts.items())))}"],
+        scores=scores,
+    )
 
 
 def _left(tables: Any, after: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from proofmind.errors import InputError, ProofmindError
-from proofmind.monitor.api import Detector
+from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.prices import read_prices
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import evaluate_alerts, read_events, replay, write_alerts
@@ -48,42 +50,95 @@ def run_replay(
     started = time.perf_counter()
     alerts = replay(series, detectors)
     elapsed = time.perf_counter() - started
+
+    def scores() -> ReplayScores | None:
+        if events is None:
+            return None
+        chosen = set(subjects) if subjects else None
+        report = evaluate_alerts(alerts, events, series, subjects=chosen)
+        table = Table("asset", "events", "detected", "delay h", "false alerts", "per asset-year")
+        for score in report.subjects.values():
+            if not (score.events or score.false_alerts or score.unscored):
+                continue
+            delays = ", ".join(f"{d:.1f}" for d in score.delays_hours) or "-"
+            table.add_row(
+                score.subject,
+                str(score.events),
+                str(score.detected),
+                delays,
+                str(score.false_alerts),
+                f"{score.false_per_year:.2f}",
+            )
+        notes = []
+        others = Counter(f"{a.detector}/{a.kind}" for a in alerts if a.detector != "depeg")
+        if others:
+            notes.append(f"not scored: {dict(sorted(others.items()))}")
+        for score in report.subjects.values():
+            notes += [
+                f"not scored (less than 14 days of prices before it): {label}"
+                for label in score.unscored
+            ]
+        return ReplayScores(table, "scored: depeg alerts", report.summary(), notes, report.missed)
+
+    print_replay_summary(
+        f"{len(series):,} prices",
+        len(series),
+        "prices",
+        alerts,
+        elapsed,
+        out,
+        save=None if state_path is None else lambda: _save(state_path, detectors),
+        scores=scores,
+    )
+
+
+@dataclass
+class ReplayScores:
+    """A replay scored against labelled event windows: the per-subject table, the heading
+    and summary of what was scored, notes on what was not, the windows no alert fell in."""
+
+    table: Table
+    heading: str
+    summary: dict[str, Any]
+    notes: list[str]
+    missed: Sequence[Any]  # event windows: .subject, .source
+
+
+def print_replay_summary(
+    counted: str,
+    count: int,
+    unit: str,
+    alerts: Sequence[Alert],
+    elapsed: float,
+    out: Path | None,
+    *,
+    save: Callable[[], None] | None = None,
+    after_save: Sequence[str] = (),
+    scores: Callable[[], ReplayScores | None] | None = None,
+) -> None:
+    """What `monitor replay` prints when a replay (of prices or of block tables) is done, in
+    this order: throughput; the alerts written to ``out``; ``save`` (the detector state)
+    called; the ``after_save`` lines; the scores against the events, when there are some."""
     console.print(
-        f"{len(series):,} prices, {len(alerts):,} alerts in {elapsed:.2f} s "
-        f"({len(series) / max(elapsed, 1e-9):,.0f} prices/s)"
+        f"{counted}, {len(alerts):,} alerts in {elapsed:.2f} s "
+        f"({count / max(elapsed, 1e-9):,.0f} {unit}/s)"
     )
     if out is not None:
         write_alerts(alerts, out)
         console.print(f"alerts → {out}")
-    if state_path is not None:
-        _save(state_path, detectors)
-    if events is None:
+    if save is not None:
+        save()
+    for line in after_save:
+        console.print(line)
+    scored = scores() if scores is not None else None
+    if scored is None:
         return
-    report = evaluate_alerts(alerts, events, series, subjects=set(subjects) if subjects else None)
-    table = Table("asset", "events", "detected", "delay h", "false alerts", "per asset-year")
-    for score in report.subjects.values():
-        if not (score.events or score.false_alerts or score.unscored):
-            continue
-        delays = ", ".join(f"{d:.1f}" for d in score.delays_hours) or "-"
-        table.add_row(
-            score.subject,
-            str(score.events),
-            str(score.detected),
-            delays,
-            str(score.false_alerts),
-            f"{score.false_per_year:.2f}",
-        )
-    console.print(table)
-    summary = report.summary()
-    console.print("scored: depeg alerts")
-    console.print(json.dumps(summary, indent=1))
-    others = Counter(f"{a.detector}/{a.kind}" for a in alerts if a.detector != "depeg")
-    if others:
-        console.print(f"not scored: {dict(sorted(others.items()))}")
-    for score in report.subjects.values():
-        for label in score.unscored:
-            console.print(f"not scored (less than 14 days of prices before it): {label}")
-    for window in report.missed:
+    console.print(scored.table)
+    console.print(scored.heading)
+    console.print(json.dumps(scored.summary, indent=1))
+    for line in scored.notes:
+        console.print(line)
+    for window in scored.missed:
         console.print(f"[red]missed[/red]: {window.subject} {window.source}")
 
 

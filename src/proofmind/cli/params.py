@@ -99,10 +99,18 @@ def _output_file(text: str) -> Path:
     return check_writable(Path(text), folder=False)
 
 
-# Typer parsers: an address; a folder the command creates or writes into; a file it writes
+def _direction(text: str) -> str:
+    from proofmind.app.records import parse_direction  # the API's check and words
+
+    return parse_direction(text)
+
+
+# Typer parsers: an address; a folder the command creates or writes into; a file it writes;
+# a lineage direction (ancestors, descendants, both)
 address = _for_click(_address)
 output_dir = _for_click(_output_dir)
 output_file = _for_click(_output_file)
+direction = _for_click(_direction)
 
 
 class Engine(StrEnum):
@@ -110,3 +118,33 @@ class Engine(StrEnum):
 
     duckdb = "duckdb"
     spark = "spark"
+
+
+# Where a command runs, one definition each (the same flag, type and help everywhere):
+# `fraud features|score` on DuckDB or Spark, and the dataset commitments of `provenance
+# dataset|check` in local processes, on Spark or on Ray.
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        case_sensitive=False,
+        help="duckdb: this machine. spark: a Spark cluster (`pip install 'proofmind[spark]'`, "
+        "Java 17+).",
+    ),
+]
+SparkMasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--master",
+        help="Spark master URL (local[*], spark://HOST:7077, yarn, k8s://…); "
+        "default local[*]. Only with --engine spark.",
+        show_default=False,
+    ),
+]
+ClusterMasterOption = Annotated[
+    str | None,
+    typer.Option("--master", help="Spark master or Ray address (default: this machine)."),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Local processes / Ray CPUs (default: all cores)."),
+]

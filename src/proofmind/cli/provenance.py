@@ -233,10 +233,16 @@ def run_proof(path: Path | None, data: Path, row: int) -> None:
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
-def run_lineage(path: Path | None, ref: str | None, fmt: str, output: Path | None) -> None:
+def run_lineage(
+    path: Path | None,
+    ref: str | None,
+    fmt: str,
+    output: Path | None,
+    direction: str = "ancestors",
+) -> None:
     from proofmind.app.records import record_lineage
 
-    count, text = record_lineage(open_workspace(path), ref, fmt, paths=True)
+    count, text = record_lineage(open_workspace(path), ref, fmt, paths=True, direction=direction)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return

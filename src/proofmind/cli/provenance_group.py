@@ -8,7 +8,10 @@ from typing import Annotated
 import typer
 
 from proofmind.cli.params import (
+    ClusterMasterOption,
+    WorkersOption,
     WorkspaceOption,
+    direction,
     output_file,
 )
 
@@ -26,12 +29,8 @@ def provenance_dataset(
         str | None,
         typer.Option(help="local, spark or ray: commit in chunks (format v2) on that engine."),
     ] = None,
-    master: Annotated[
-        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
-    ] = None,
+    master: ClusterMasterOption = None,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Commit a dataset: canonical rows → Merkle root, manifest and tree in the workspace.
@@ -55,15 +54,11 @@ def provenance_dataset(
 def provenance_check(
     path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
     engine: Annotated[str, typer.Option(help="local, spark or ray.")] = "local",
-    master: Annotated[
-        str | None, typer.Option(help="Spark master or Ray address (default: this machine).")
-    ] = None,
+    master: ClusterMasterOption = None,
     chunks: Annotated[
         str | None, typer.Option(help="Only chunks FIRST:END (end excluded), to split a check.")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, help="Local processes / Ray CPUs (default: all cores).")
-    ] = None,
+    workers: WorkersOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Re-derive a chunked dataset commitment chunk by chunk on an engine; exit 1 on a change.
@@ -193,17 +188,31 @@ def provenance_lineage(
             "--output", "-o", parser=output_file, help="Write to a file instead of stdout."
         ),
     ] = None,
+    direction_: Annotated[
+        str,
+        typer.Option(
+            "--direction",
+            parser=direction,
+            help="ancestors: what REF was made from; descendants: what was made from REF "
+            "(runs, models, inferences); both.",
+        ),
+    ] = "ancestors",
     workspace: WorkspaceOption = None,
 ) -> None:
     """Export lineage as JSON, W3C PROV-JSON or a Graphviz DOT drawing.
 
+    By default REF and everything it descends from; --direction descendants follows the
+    lineage the other way (what used a dataset, what a run produced), both gives the two.
+
     Examples:
       proofmind provenance lineage model.onnx --format prov
+      proofmind provenance lineage data/train.csv --direction descendants
+      proofmind provenance lineage 3 --direction both --format dot -o around-3.dot
       proofmind provenance lineage --format dot -o lineage.dot && dot -Tsvg lineage.dot
     """
     from proofmind.cli.provenance import run_lineage
 
-    run_lineage(workspace, ref, fmt, output)
+    run_lineage(workspace, ref, fmt, output, direction_)
 
 
 def verify(

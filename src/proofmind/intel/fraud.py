@@ -226,21 +226,29 @@ def explain(
 
 def load_model(path: Path) -> lgb.Booster:
     """The LightGBM text model at ``path`` (as `fraud train` writes it)."""
+    return model_from_bytes(read_model(path), path)
+
+
+def read_model(path: Path) -> bytes:
+    """The bytes of the model file ``path``: one read, so what is hashed is what is loaded."""
     if not path.is_file():
         raise InputError(f"no model at {path}", hint="train one with `proofmind fraud train`")
     try:
-        with path.open("rb") as f:
-            first = f.readline(64).strip()
+        return path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read model {path}: {exc}") from exc
-    if first != b"tree":  # checked first: LightGBM prints its own "[Fatal]" line otherwise
+
+
+def model_from_bytes(data: bytes, path: Path) -> lgb.Booster:
+    """The LightGBM text model held in ``data`` (read from ``path``, named in errors)."""
+    if data[:64].split(b"\n", 1)[0].strip() != b"tree":  # LightGBM prints a "[Fatal]" line
         raise InputError(
             f"{path} is not a LightGBM text model",
             hint="give a model written by `proofmind fraud train`",
         )
     try:
-        return lgb.Booster(model_file=str(path))
-    except lgb.basic.LightGBMError as exc:
+        return lgb.Booster(model_str=data.decode("utf-8"))
+    except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is not a readable LightGBM model: {exc}") from exc
 
 
