@@ -37,7 +37,7 @@ def _progress() -> Progress:
 
 def run_dataset(
     path: Path | None,
-    data: Path,
+    data: Path | str,
     name: str | None,
     *,
     engine: str | None = None,
@@ -70,7 +70,7 @@ def run_dataset(
 
 def run_check(
     path: Path | None,
-    data: Path,
+    data: Path | str,
     engine: str,
     master: str | None,
     chunks: str | None,
@@ -218,7 +218,7 @@ def run_list(path: Path | None) -> None:
     console.print(table)
 
 
-def run_proof(path: Path | None, data: Path, row: int) -> None:
+def run_proof(path: Path | None, data: Path | str, row: int) -> None:
     from proofmind.provenance.api import dataset_commitment
 
     workspace = open_workspace(path)
