@@ -264,4 +264,10 @@ def chunk_roots(
         if tree_dir is not None:
             _write_tree(tree_dir, chunk, tree)
         roots[chunk] = tree[0]
+    missing = [k for k in numbers if k not in roots]
+    if missing:  # a file Spark did not hand to any task
+        raise InputError(
+            f"Spark read no rows of chunk {missing[0]} ({len(missing)} chunk(s) missing)",
+            hint="the files changed while they were read; run again",
+        )
     return [roots[k] for k in numbers]
