@@ -91,7 +91,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("verify",): [
         (["nosuch.onnx"], "nosuch.onnx"),
         (["0x" + "ab" * 32], "is not on chain"),
-        (["s3://bucket/d"], "provenance check s3://bucket/d"),
+        (["s3://bucket/d"], "nothing in this workspace's ledger describes s3://bucket/d"),
     ],
     ("data", "contribute"): [
         (["nosuch.csv", "--dataset", "d"], "nosuch.csv"),

@@ -335,9 +335,13 @@ def test_cli_commits_and_checks_a_uri(spaced: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     proof = json.loads(result.output)
     assert verify_proof(proof["root"], proof["leaf"], proof["proof"])
-    result = runner.invoke(app, ["verify", uri, *ws])
-    assert isinstance(result.exception, InputError)
-    assert "provenance check" in str(result.exception)
+    # verify reads the dataset from its URI too (not anchored here: that is its only problem)
+    result = runner.invoke(app, ["verify", uri, "--json", *ws])
+    assert result.exit_code == 1, result.output
+    (finding,) = json.loads(result.output)["records"]
+    assert finding["path"] == uri.rstrip("/")
+    assert [p.split(":")[0] for p in finding["problems"]] == ["not anchored yet"]
+    assert any("3000 rows" in note for note in finding["notes"])
 
 
 def test_spark_reads_a_uri_through_hadoop(

@@ -244,7 +244,7 @@ def run_lineage(path: Path | None, ref: str | None, fmt: str, output: Path | Non
     console.print(f"Wrote {count} record(s) as {fmt} to {output}")
 
 
-def run_verify(path: Path | None, target: Path, as_json: bool) -> int:
+def run_verify(path: Path | None, target: Path | str, as_json: bool) -> int:
     workspace = open_workspace(path)
     report = verify_path(workspace, target)
     if as_json:

@@ -263,18 +263,13 @@ def verify(
       proofmind verify data/train.csv --json
       proofmind verify --reproduce fraud-model.txt
       proofmind verify 0x<hash of an agent's transaction>   (decision -> model -> run -> data)
+      proofmind verify s3://bucket/train/   (a dataset committed from a URI, read from there)
     """
     from proofmind.cli.provenance import run_reproduce, run_verify
-    from proofmind.errors import InputError
-    from proofmind.provenance.dataset import is_uri
 
-    if is_uri(path):
-        raise InputError(
-            f"{path}: verify reads local files; a dataset committed from a URI is checked "
-            "where it lives",
-            hint=f"run `proofmind provenance check {path} --engine local` (or spark, ray)",
-        )
-    target = Path(path)
+    target = data_arg(path)
+    if isinstance(target, str):  # a dataset committed from a URI: read from there
+        raise typer.Exit(run_verify(workspace, target, as_json))
     if not target.exists() and path.startswith("0x") and len(path) == 66:
         from proofmind.cli.agent import run_verify_tx
 
