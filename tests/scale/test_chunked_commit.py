@@ -307,6 +307,21 @@ def test_bad_uris_say_what_is_wrong(tmp_path: Path) -> None:
         assert "ARROW_LIBHDFS_DIR" in str(caught.value) and "--engine spark" in str(caught.value)
 
 
+def test_credentials_in_a_uri_are_neither_shown_nor_kept(tmp_path: Path) -> None:
+    from proofmind.provenance.dataset import without_secrets
+    from proofmind.provenance.ledger import place
+
+    given = "s3://AKIAEXAMPLE:s3cr3t@bucket/train/?region=eu-west-1&secret_key=k&session_token=t"
+    assert without_secrets(given) == "s3://bucket/train/?region=eu-west-1"
+    assert place(given) == "s3://bucket/train/?region=eu-west-1"
+    assert place("file:///data/my data/") == "file:///data/my%20data"
+    assert without_secrets("hdfs://nn:8020/x") == "hdfs://nn:8020/x"
+    with pytest.raises(InputError) as caught:
+        commit_chunked("foo://user:s3cr3t@bucket/data?token=t0k3n", tmp_path)
+    assert "s3cr3t" not in str(caught.value) and "t0k3n" not in str(caught.value)
+    assert "foo://bucket/data" in str(caught.value)
+
+
 def test_cli_commits_and_checks_a_uri(spaced: Path, tmp_path: Path) -> None:
     from proofmind.cli.app import app
     from proofmind.provenance.ledger import Ledger

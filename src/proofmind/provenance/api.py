@@ -21,6 +21,7 @@ from proofmind.provenance.dataset import (
     commit_dataset,
     is_uri,
     load_commitment,
+    without_secrets,
 )
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
@@ -98,7 +99,7 @@ def commit(
     workers read the files from there, and the record keeps the URI as given."""
     if is_uri(str(path)) and engine is None:
         raise InputError(
-            f"{path}: a URI is committed in chunks, on an engine",
+            f"{without_secrets(str(path))}: a URI is committed in chunks, on an engine",
             hint="add --engine local (or spark, ray): each worker reads its own files",
         )
     if engine is None:

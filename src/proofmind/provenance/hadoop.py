@@ -29,7 +29,7 @@ from proofmind.provenance._hashing import NODE, leaf_block
 from proofmind.provenance.chunked import FileInfo, Plan, describe, file_rows, spark_failure
 from proofmind.provenance.chunked import write_tree as _write_tree
 from proofmind.provenance.dataset._encoding import SUFFIXES
-from proofmind.provenance.dataset._location import BytesFile, Location
+from proofmind.provenance.dataset._location import BytesFile, Location, without_secrets
 
 _GLOB = re.compile(r"([\\{}\[\]*?])")
 
@@ -51,8 +51,10 @@ def _java_error(exc: BaseException) -> tuple[str, str]:
     return "", text.splitlines()[0] if text else type(exc).__name__
 
 
-def _hadoop_error(uri: str, exc: BaseException) -> Exception:
+def _hadoop_error(given: str, exc: BaseException) -> Exception:
     cls, message = _java_error(exc)
+    uri = without_secrets(given)
+    message = message.replace(given, uri)
     scheme = uri.partition("://")[0]
     if cls.endswith("UnsupportedFileSystemException"):
         return InputError(
@@ -103,7 +105,7 @@ def list_files(master: str | None, location: Location) -> list[tuple[str, str]]:
     """(relative name, Hadoop path) of every data file, in commit order (the rules of a local
     folder: hidden files and folders skipped)."""
     spark = _spark(master)
-    uri = location.given
+    uri, shown = location.given, location.shown
     try:
         path = _jpath(spark, uri)
         fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
@@ -112,10 +114,10 @@ def list_files(master: str | None, location: Location) -> list[tuple[str, str]]:
             name = str(status.getPath().getName())
             if not name.endswith(SUFFIXES):
                 raise InputError(
-                    f"{uri} is not a CSV or Parquet file",
+                    f"{shown} is not a CSV or Parquet file",
                     hint="commit a .csv, .csv.gz or .parquet file, or a folder of them",
                 )
-            return _readable([(name, str(status.getPath().toString()))], uri)
+            return _readable([(name, str(status.getPath().toString()))], shown)
         base = str(fs.makeQualified(path).toUri().getPath()).rstrip("/")
         found = []
         listing = fs.listFiles(path, True)
@@ -130,8 +132,8 @@ def list_files(master: str | None, location: Location) -> list[tuple[str, str]]:
     except Exception as exc:
         raise _hadoop_error(uri, exc) from exc
     if not found:
-        raise InputError(f"{uri} holds no .csv, .csv.gz or .parquet file", hint="check the URI")
-    return _readable(sorted(found), uri)
+        raise InputError(f"{shown} holds no .csv, .csv.gz or .parquet file", hint="check the URI")
+    return _readable(sorted(found), shown)
 
 
 def _readable(files: list[tuple[str, str]], uri: str) -> list[tuple[str, str]]:
@@ -172,7 +174,7 @@ def describe_files(
     by_path = {i.path: i for i in infos}
     missing = [name for name, path in files if path not in by_path]
     if missing:
-        raise InputError(f"{location.given}: Spark did not read {', '.join(missing[:5])}")
+        raise InputError(f"{location.shown}: Spark did not read {', '.join(missing[:5])}")
     return [by_path[path] for _, path in files]
 
 

@@ -32,7 +32,7 @@ from proofmind.chain.contracts import (
 )
 from proofmind.chain.reconcile import Fate, reconcile, tx_outcome
 from proofmind.errors import ContractReverted, InputError, WorkspaceError, WrongChain
-from proofmind.provenance.dataset import is_uri
+from proofmind.provenance.dataset import is_uri, without_secrets
 from proofmind.provenance.records import Kind, RecordInput
 from proofmind.store.stores import Stores
 
@@ -46,10 +46,10 @@ KIND_NAMES = {
 
 
 def place(path: Path | str) -> str:
-    """Where a record's file lives, as the ledger keeps it: a URI as given (a space written
-    %20, no trailing slash), a local path absolute and resolved."""
+    """Where a record's file lives, as the ledger keeps it: a URI as given (less credentials,
+    a space written %20, no trailing slash), a local path absolute and resolved."""
     if is_uri(str(path)):
-        return str(path).replace(" ", "%20").rstrip("/")
+        return without_secrets(str(path)).replace(" ", "%20").rstrip("/")
     return str(Path(path).resolve())
 
 

@@ -45,7 +45,7 @@ from proofmind.provenance.dataset._encoding import (
     row_bytes,
     row_leaf,
 )
-from proofmind.provenance.dataset._location import Location, is_uri, locate
+from proofmind.provenance.dataset._location import Location, is_uri, locate, without_secrets
 from proofmind.provenance.dataset._reading import dataset_files
 
 __all__ = [
@@ -72,4 +72,5 @@ __all__ = [
     "publish_commitment",
     "row_bytes",
     "row_leaf",
+    "without_secrets",
 ]

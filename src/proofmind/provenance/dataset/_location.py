@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from proofmind.errors import ConfigError, InputError
 from proofmind.provenance.dataset._encoding import SUFFIXES
@@ -50,6 +50,23 @@ def normalise_uri(uri: str) -> str:
     return uri
 
 
+_SECRET = re.compile(r"(?i)secret|token|password|passwd|credential|signature|key")
+
+
+def without_secrets(uri: str) -> str:
+    """``uri`` without credentials (``user:secret@``, ``?secret_key=…``, ``?session_token=…``):
+    what messages show and the ledger keeps. The workers' environment supplies them."""
+    if not is_uri(uri):
+        return uri
+    parts = urlsplit(uri)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    kept = urlencode([(k, v) for k, v in query if not _SECRET.search(k)], safe=":/")
+    if netloc == parts.netloc and len(kept) == len(parts.query):
+        return uri  # nothing secret: exactly as given
+    return urlunsplit((parts.scheme, netloc, parts.path, kept, parts.fragment))
+
+
 @functools.lru_cache(maxsize=16)
 def _from_uri(uri: str) -> tuple[Any, str]:
     from pyarrow import ArrowException
@@ -59,32 +76,33 @@ def _from_uri(uri: str) -> tuple[Any, str]:
     try:
         return FileSystem.from_uri(uri)  # type: ignore[no-any-return]
     except (ArrowException, OSError, ValueError) as exc:
+        shown = without_secrets(uri)
         text = str(exc).strip()
         first = text.splitlines()[0] if text else type(exc).__name__
         if "Unrecognized filesystem type" in text:
             raise InputError(
-                f"{uri}: unknown file system {scheme}://",
+                f"{shown}: unknown file system {scheme}://",
                 hint=f"give a local path or a {KNOWN} URI "
                 "(--engine spark also reads any scheme its Hadoop has a connector for)",
             ) from exc
         if "Cannot parse URI" in text:
             raise InputError(
-                f"{uri} is not a valid URI ({first})",
+                f"{shown} is not a valid URI ({first})",
                 hint="percent-encode special characters, e.g. a space as %20",
             ) from exc
         if scheme in ("hdfs", "viewfs") and ("libjvm" in text or "libhdfs" in text):
             raise ConfigError(
-                f"{uri}: reading {scheme}:// needs libhdfs and a Java runtime, and this "
+                f"{shown}: reading {scheme}:// needs libhdfs and a Java runtime, and this "
                 "machine has not got them",
                 hint=HDFS_HINT,
             ) from exc
         if "compiled without" in text or "not built with" in text.lower():
             raise ConfigError(
-                f"{uri}: this PyArrow cannot read {scheme}:// ({first})",
+                f"{shown}: this PyArrow cannot read {scheme}:// ({first})",
                 hint="pip install --upgrade pyarrow (the PyPI wheels read s3, gs and abfs)",
             ) from exc
         raise InputError(
-            f"cannot open {uri}: {first}",
+            f"cannot open {shown}: {first}",
             hint="check the URI, the network and the credentials in your environment",
         ) from exc
 
@@ -107,6 +125,11 @@ class Location:
     def local(self) -> bool:
         return self.uri is None and self.fs is None
 
+    @property
+    def shown(self) -> str:
+        """``given`` as messages show it (no credentials)."""
+        return without_secrets(self.given)
+
     def filesystem(self) -> Any:
         if self.fs is not None:
             return self.fs
@@ -120,7 +143,7 @@ class Location:
         """How a file is named in messages: its path, or its place under the given URI."""
         if self.local or not inner.startswith(self.root):
             return inner
-        return self.given.rstrip("/") + inner[len(self.root.rstrip("/")) :]
+        return self.shown.rstrip("/") + inner[len(self.root.rstrip("/")) :]
 
     def open(self, inner: str) -> Any:
         """A random-access binary file (PyArrow ``NativeFile``) for ``inner``."""
@@ -160,16 +183,16 @@ def list_files(location: Location) -> list[tuple[str, str]]:
             name = PurePosixPath(root).name
             if not name.endswith(SUFFIXES):
                 raise InputError(
-                    f"{location.given} is not a CSV or Parquet file",
+                    f"{location.shown} is not a CSV or Parquet file",
                     hint="commit a .csv, .csv.gz or .parquet file, or a folder of them",
                 )
             return [(name, root)]
         if info.type != FileType.Directory:
-            raise InputError(f"{location.given} does not exist", hint="check the path or URI")
+            raise InputError(f"{location.shown} does not exist", hint="check the path or URI")
         entries = fs.get_file_info(FileSelector(root, recursive=True))
     except OSError as exc:
         raise InputError(
-            f"cannot list {location.given}: {str(exc).splitlines()[0]}",
+            f"cannot list {location.shown}: {str(exc).splitlines()[0]}",
             hint="check the URI, the network and the credentials in your environment",
         ) from exc
     base = root.rstrip("/")
@@ -184,7 +207,7 @@ def list_files(location: Location) -> list[tuple[str, str]]:
         found.append((rel, entry.path))
     if not found:
         raise InputError(
-            f"{location.given} holds no .csv, .csv.gz or .parquet file",
+            f"{location.shown} holds no .csv, .csv.gz or .parquet file",
             hint="point at your data files",
         )
     return sorted(found)
