@@ -396,3 +396,41 @@ def test_ray_reads_a_uri_itself(
     done = commit_chunked(uri, tmp_path, chunk_rows=CHUNK, engine="ray", name="d")
     assert done.manifest.hash == local_commit.manifest.hash
     assert check_chunked(uri, local_commit, engine="ray").ok
+
+
+def test_an_s3_uri_over_http(
+    spaced: Path, tmp_path: Path, local_commit: Commitment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s3:// through PyArrow's S3 client, against moto's S3 server on this machine (the real
+    protocol; no bucket of a cloud is reachable here): the workers list and read the objects."""
+    server_module = pytest.importorskip("moto.server", reason="needs moto[server] (dev extra)")
+    from pyarrow.fs import LocalFileSystem, S3FileSystem, copy_files
+
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(key, "testing")  # the workers' environment holds the credentials
+        endpoint = f"endpoint_override={host}:{port}&scheme=http&region=us-east-1"
+        s3 = S3FileSystem(
+            endpoint_override=f"{host}:{port}",
+            scheme="http",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
+        s3.create_dir("bucket")
+        copy_files(
+            str(spaced),
+            "bucket/my data",
+            source_filesystem=LocalFileSystem(),
+            destination_filesystem=s3,
+        )
+        uri = f"s3://bucket/my%20data?{endpoint}"
+        done = commit_chunked(uri, tmp_path, chunk_rows=CHUNK, name="d", workers=2)
+        assert done.manifest.hash == local_commit.manifest.hash
+        assert check_chunked(uri, local_commit, workers=2).ok
+        with pytest.raises(InputError, match="does not exist"):
+            commit_chunked(f"s3://bucket/nosuch?{endpoint}", tmp_path)
+    finally:
+        server.stop()
