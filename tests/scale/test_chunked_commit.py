@@ -434,3 +434,28 @@ def test_an_s3_uri_over_http(
             commit_chunked(f"s3://bucket/nosuch?{endpoint}", tmp_path)
     finally:
         server.stop()
+
+
+def test_python_api_and_a_run_take_a_uri(spaced: Path, tmp_path: Path) -> None:
+    import proofmind
+    from proofmind.chain.base import Chain
+    from proofmind.provenance.runs import logged_run
+    from proofmind.provenance.verify import verify_path
+    from proofmind.workspace import init_workspace
+
+    def no_chain() -> Chain:
+        raise AssertionError("nothing is anchored: the chain is never asked")
+
+    workspace, _ = init_workspace(tmp_path / "ws")
+    uri = spaced.as_uri()
+    with pytest.raises(InputError, match="add --engine local"):
+        proofmind.record_dataset(workspace, uri)
+    done = proofmind.record_dataset(workspace, uri, engine="local", workers=2)
+    assert done.record.path == uri
+    with logged_run(workspace, "uri-run", [uri]) as run:
+        run.log_metric(0, loss=1.0)
+    assert [r.key for r in run.datasets] == [done.record.key]  # the same record, reused
+    report = verify_path(workspace, run.directory, connect=no_chain)
+    dataset = next(f for f in report.findings if f.record.key == done.record.key)
+    assert [p.split(":")[0] for p in dataset.problems] == ["not anchored yet"]
+    assert any("3000 rows" in note for note in dataset.notes)  # read from the URI and matched

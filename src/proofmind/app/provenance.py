@@ -56,7 +56,8 @@ def record_dataset(
     its Merkle commitment is written under ``.proofmind/datasets`` and a dataset record is
     queued for anchoring. ``options`` are those of :func:`proofmind.provenance.api.commit`
     (``name``, ``workers``, ``engine``, ...). The same unchanged data keeps its record."""
-    return commit(workspace_of(workspace), Path(path), **options)
+    where = path if is_uri(str(path)) else Path(path)  # a URI needs engine=...
+    return commit(workspace_of(workspace), where, **options)
 
 
 def verify_path(
