@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from proofmind.crypto.merkle import make_tree, verify_proof
-from proofmind.errors import InputError
+from proofmind.errors import ConfigError, InputError
 from proofmind.provenance.chunked import check_chunked, commit_chunked, top_root
 from proofmind.provenance.dataset import (
     Commitment,
@@ -277,7 +277,6 @@ def test_a_change_is_found_through_a_uri(
 
 
 def test_bad_uris_say_what_is_wrong(tmp_path: Path) -> None:
-    from proofmind.errors import ConfigError
     from proofmind.provenance.dataset._location import normalise_uri
 
     with pytest.raises(InputError, match="unknown file system foo://"):
@@ -380,6 +379,8 @@ def test_spark_reads_a_uri_through_hadoop(
     assert one.manifest.root == commit_dataset(spaced, tmp_path / "v1").manifest.root
     with pytest.raises(InputError, match="Spark's Hadoop has no file system for foo://"):
         commit_chunked("foo://bucket/data", tmp_path, engine="spark")
+    with pytest.raises(ConfigError, match="lacks the s3a:// connector"):  # no hadoop-aws jar
+        commit_chunked("s3a://bucket/data", tmp_path, engine="spark")
     with pytest.raises(InputError, match="does not exist"):
         commit_chunked((tmp_path / "nosuch").as_uri(), tmp_path, engine="spark")
     odd = tmp_path / "odd"

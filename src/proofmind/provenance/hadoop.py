@@ -59,8 +59,9 @@ def _hadoop_error(given: str, exc: BaseException) -> Exception:
     if cls.endswith("UnsupportedFileSystemException"):
         return InputError(
             f"{uri}: Spark's Hadoop has no file system for {scheme}://",
-            hint="use a scheme your cluster reads (hdfs://, s3a://, gs://, abfss://, file://) "
-            "or add its connector to spark.jars.packages",
+            hint="add the scheme's connector jar to Spark (spark.jars or spark.jars.packages: "
+            "the GCS connector for gs://, hadoop-azure for abfss://), or use one it reads "
+            "(file://, hdfs://)",
         )
     if "ClassNotFoundException" in cls or "ClassNotFoundException" in message:
         found = re.search(r"Class (\S+) not found", message)
