@@ -6,8 +6,12 @@ of that process tree (Spark's JVMs and Python workers, Ray's raylet and workers 
 0.2 s and reports the peak of the whole tree and of its largest process. Every chunked run must
 give the same root; the single-tree (v1) root is printed next to it.
 
+With --uri the chunked runs read the data as a file:// URI: local and Ray workers through
+PyArrow's file system, Spark through its Hadoop file system (whole files per task); the roots
+must equal those of the path.
+
 Usage: python benchmarks/bench_scale_commit.py [--rows 20000000] [--keep-trees]
-       [--only v1,local,spark,ray] [--workers 1,2]
+       [--only v1,local,spark,ray] [--workers 1,2] [--uri]
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ def generate(folder: Path, rows: int) -> None:
         pq.write_table(table, folder / f"part-{n:05d}.parquet", row_group_size=1 << 16)
 
 
-def run_one(engine: str, workers: int, data: str, out: str, keep: bool) -> None:
+def run_one(engine: str, workers: int, data: str, out: str, keep: bool, uri: bool) -> None:
     """In the child: commit and print {seconds, root, rows} as JSON."""
     from proofmind.provenance.chunked import commit_chunked
     from proofmind.provenance.dataset import commit_dataset
@@ -66,8 +70,9 @@ def run_one(engine: str, workers: int, data: str, out: str, keep: bool) -> None:
             from proofmind.intel.spark import session
 
             session(master)  # the JVM start is part of the time
+        source: Path | str = Path(data).as_uri() if uri else Path(data)
         done = commit_chunked(
-            Path(data), Path(out), engine=engine, master=master, workers=workers, trees=keep
+            source, Path(out), engine=engine, master=master, workers=workers, trees=keep
         )
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "root": done.manifest.root, "rows": done.manifest.rows}))
@@ -111,11 +116,12 @@ def main() -> None:
     parser.add_argument("--keep-trees", action="store_true")
     parser.add_argument("--only", default="", help="comma-separated engines to run")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    parser.add_argument("--uri", action="store_true", help="read the data as a file:// URI")
     parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         engine, workers, data, out = args.run
-        run_one(engine, int(workers), data, out, args.keep_trees)
+        run_one(engine, int(workers), data, out, args.keep_trees, args.uri)
         return
     base = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
@@ -140,13 +146,17 @@ def main() -> None:
             cmd.append(str(out))
             if args.keep_trees:
                 cmd.append("--keep-trees")
+            shown = label
+            if args.uri:
+                cmd.append("--uri")
+                shown = label.replace("chunked", "chunked, file:// URI")
             result, total, one = measure(cmd)
             shutil.rmtree(out, ignore_errors=True)
             seconds = float(result["seconds"])  # type: ignore[arg-type]
             if engine != "v1":
                 roots.add(result["root"])
             print(
-                f"| {label} | {workers} | {seconds:.1f} | {args.rows / seconds:,.0f} | "
+                f"| {shown} | {workers} | {seconds:.1f} | {args.rows / seconds:,.0f} | "
                 f"{total / 2**20:,.0f} MiB / {one / 2**20:,.0f} MiB |",
                 flush=True,
             )

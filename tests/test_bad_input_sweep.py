@@ -65,16 +65,24 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["long.csv"], "line 2 is longer than the reader's block"),
         (["empty.csv"], "empty.csv"),
         (["rows.csv", "--engine", "dask"], "unknown engine"),
+        (["foo://bucket/d", "--engine", "local"], "unknown file system foo://"),
+        (["file:///nonexistent/d", "--engine", "ray"], "does not exist"),
+        (["hdfs://namenode:8020/d", "--engine", "local"], "needs libhdfs"),
+        (["file:///nonexistent/d"], "add --engine local"),
     ],
     ("provenance", "check"): [
         (["rows.csv", "--chunks", "9:2"], "FIRST:END"),
         (["rows.csv", "--engine", "dask"], "unknown engine"),
+        (["s3://bucket/d"], "not a committed dataset"),
     ],
     ("provenance", "model"): [(["nosuch.onnx"], "nosuch.onnx")],
     ("provenance", "mlflow"): [(["abc", "--tracking", "nosuchdir"], "nosuchdir")],
     ("provenance", "anchor"): [(["--batch-size", "0"], "--batch-size")],
     ("provenance", "list"): [(["-w", NO_WS], "no proofmind workspace")],
-    ("provenance", "proof"): [(["rows.csv", "--row", "-1"], "--row")],
+    ("provenance", "proof"): [
+        (["rows.csv", "--row", "-1"], "--row"),
+        (["gs://bucket/d", "--row", "0"], "not a committed dataset"),
+    ],
     ("provenance", "lineage"): [
         (["--format", "xml"], "xml"),
         (["-o", "/proc/x/lineage.json"], "/proc"),
@@ -85,6 +93,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("verify",): [
         (["nosuch.onnx"], "nosuch.onnx"),
         (["0x" + "ab" * 32], "is not on chain"),
+        (["s3://bucket/d"], "nothing in this workspace's ledger describes s3://bucket/d"),
     ],
     ("data", "contribute"): [
         (["nosuch.csv", "--dataset", "d"], "nosuch.csv"),

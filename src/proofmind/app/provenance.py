@@ -12,6 +12,7 @@ from typing import Any
 from proofmind.chain.base import Chain
 from proofmind.ownership.contributions import assembly_check
 from proofmind.provenance.api import Committed, commit
+from proofmind.provenance.dataset import is_uri
 from proofmind.provenance.runs import Run, logged_run
 from proofmind.provenance.verify import VerifyReport
 from proofmind.provenance.verify import verify_path as verify_in
@@ -55,7 +56,8 @@ def record_dataset(
     its Merkle commitment is written under ``.proofmind/datasets`` and a dataset record is
     queued for anchoring. ``options`` are those of :func:`proofmind.provenance.api.commit`
     (``name``, ``workers``, ``engine``, ...). The same unchanged data keeps its record."""
-    return commit(workspace_of(workspace), Path(path), **options)
+    where = path if is_uri(str(path)) else Path(path)  # a URI needs engine=...
+    return commit(workspace_of(workspace), where, **options)
 
 
 def verify_path(
@@ -70,7 +72,7 @@ def verify_path(
     ws = workspace_of(workspace)
     return verify_in(
         ws,
-        Path(path),
+        path if is_uri(str(path)) else Path(path),
         connect=connect or ws.connect,
         workers=workers,
         assembly_check=assembly_check,

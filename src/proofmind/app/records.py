@@ -10,6 +10,7 @@ from typing import Any
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import InputError, NotFound, WorkspaceError
+from proofmind.provenance.dataset import is_uri
 from proofmind.provenance.ledger import KIND_NAMES, Ledger, LocalRecord
 from proofmind.provenance.lineage import export, record_json
 from proofmind.provenance.records import Kind
@@ -42,6 +43,8 @@ def record_view(workspace: Workspace, record: LocalRecord) -> dict[str, Any]:
 def shown_path(workspace: Workspace, path: str | None) -> str | None:
     if path is None:
         return None
+    if is_uri(path):  # a dataset committed from another file system: its URI as given
+        return path
     project = _project_prefix(workspace.root)
     if path.startswith(project):  # paths in the ledger are absolute and resolved
         return path[len(project) :]

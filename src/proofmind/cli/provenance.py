@@ -37,7 +37,7 @@ def _progress() -> Progress:
 
 def run_dataset(
     path: Path | None,
-    data: Path,
+    data: Path | str,
     name: str | None,
     *,
     engine: str | None = None,
@@ -70,7 +70,7 @@ def run_dataset(
 
 def run_check(
     path: Path | None,
-    data: Path,
+    data: Path | str,
     engine: str,
     master: str | None,
     chunks: str | None,
@@ -218,7 +218,7 @@ def run_list(path: Path | None) -> None:
     console.print(table)
 
 
-def run_proof(path: Path | None, data: Path, row: int) -> None:
+def run_proof(path: Path | None, data: Path | str, row: int) -> None:
     from proofmind.provenance.api import dataset_commitment
 
     workspace = open_workspace(path)
@@ -250,7 +250,7 @@ def run_lineage(
     console.print(f"Wrote {count} record(s) as {fmt} to {output}")
 
 
-def run_verify(path: Path | None, target: Path, as_json: bool) -> int:
+def run_verify(path: Path | None, target: Path | str, as_json: bool) -> int:
     workspace = open_workspace(path)
     report = verify_path(workspace, target)
     if as_json:

@@ -15,6 +15,14 @@ from proofmind.cli.params import (
     output_file,
 )
 
+
+def data_arg(text: str) -> Path | str:
+    """A dataset argument: a URI as given, else a path."""
+    from proofmind.provenance.dataset import is_uri
+
+    return text if is_uri(text) else Path(text)
+
+
 provenance_app = typer.Typer(
     help="Commit datasets and models, anchor their lineage on-chain, export it.",
     no_args_is_help=True,
@@ -23,7 +31,13 @@ provenance_app = typer.Typer(
 
 @provenance_app.command("dataset")
 def provenance_dataset(
-    path: Annotated[Path, typer.Argument(help="A .csv, .csv.gz or .parquet file, or a folder.")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="A .csv, .csv.gz or .parquet file, or a folder; with --engine also a URI "
+            "(file://, hdfs://, s3://, gs://, abfs://…) the workers read from."
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="Record name (default: the file name).")] = None,
     engine: Annotated[
         str | None,
@@ -37,22 +51,28 @@ def provenance_dataset(
 
     Queues a pending dataset record; `proofmind provenance anchor` puts it on-chain. With
     --engine the tree is chunked (2^16 rows a chunk under a top tree): local, Spark and Ray
-    give the same root for the same rows (docs/scaling.md).
+    give the same root for the same rows (docs/scaling.md), read from a path or a URI. Local
+    and Ray workers open a URI with PyArrow (s3a:// is read as s3://; hdfs:// needs libhdfs),
+    Spark through its own Hadoop file systems. The record keeps the URI as given.
 
     Examples:
       proofmind provenance dataset data/train.csv
       proofmind provenance dataset data/ --name fraud-2024
       proofmind provenance dataset data/ --engine spark --master spark://head:7077
       proofmind provenance dataset data/ --engine ray --master ray://head:10001
+      proofmind provenance dataset s3://bucket/train/ --engine ray --master ray://head:10001
+      proofmind provenance dataset hdfs://nn:8020/train --engine spark --master yarn
     """
     from proofmind.cli.provenance import run_dataset
 
-    run_dataset(workspace, path, name, engine=engine, master=master, workers=workers)
+    run_dataset(workspace, data_arg(path), name, engine=engine, master=master, workers=workers)
 
 
 @provenance_app.command("check")
 def provenance_check(
-    path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
+    path: Annotated[
+        str, typer.Argument(help="A committed dataset: the file, folder or URI committed.")
+    ],
     engine: Annotated[str, typer.Option(help="local, spark or ray.")] = "local",
     master: ClusterMasterOption = None,
     chunks: Annotated[
@@ -63,15 +83,18 @@ def provenance_check(
 ) -> None:
     """Re-derive a chunked dataset commitment chunk by chunk on an engine; exit 1 on a change.
 
-    Each task reads one chunk's rows only, so no machine reads the whole dataset.
+    Each task reads one chunk's rows only, so no machine reads the whole dataset. A dataset
+    committed from a URI is checked at that URI (give it as committed).
 
     Examples:
       proofmind provenance check data/ --engine spark --master spark://head:7077
       proofmind provenance check data/ --engine ray --chunks 0:1000
+      proofmind provenance check s3://bucket/train/ --engine ray --master ray://head:10001
+      proofmind provenance check hdfs://nn:8020/train --engine spark --master yarn
     """
     from proofmind.cli.provenance import run_check
 
-    raise typer.Exit(run_check(workspace, path, engine, master, chunks, workers))
+    raise typer.Exit(run_check(workspace, data_arg(path), engine, master, chunks, workers))
 
 
 @provenance_app.command("model")
@@ -162,18 +185,21 @@ def provenance_list(workspace: WorkspaceOption = None) -> None:
 
 @provenance_app.command("proof")
 def provenance_proof(
-    path: Annotated[Path, typer.Argument(help="A committed dataset (file or folder).")],
+    path: Annotated[
+        str, typer.Argument(help="A committed dataset: the file, folder or URI committed.")
+    ],
     row: Annotated[int, typer.Option(min=0, help="Row index (0-based, across all files).")],
     workspace: WorkspaceOption = None,
 ) -> None:
     """Print the Merkle inclusion proof of one row as JSON (checkable with OZ MerkleProof).
 
-    Example:
+    Examples:
       proofmind provenance proof data/train.csv --row 1234
+      proofmind provenance proof s3://bucket/train/ --row 1234
     """
     from proofmind.cli.provenance import run_proof
 
-    run_proof(workspace, path, row)
+    run_proof(workspace, data_arg(path), row)
 
 
 @provenance_app.command("lineage")
@@ -217,9 +243,9 @@ def provenance_lineage(
 
 def verify(
     path: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="A model file, a dataset, a run folder, or the hash of an agent's transaction."
+            help="A model file, a dataset, a run folder, or the hash of an agent's transaction.",
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -246,13 +272,17 @@ def verify(
       proofmind verify data/train.csv --json
       proofmind verify --reproduce fraud-model.txt
       proofmind verify 0x<hash of an agent's transaction>   (decision -> model -> run -> data)
+      proofmind verify s3://bucket/train/   (a dataset committed from a URI, read from there)
     """
     from proofmind.cli.provenance import run_reproduce, run_verify
 
-    if not path.exists() and str(path).startswith("0x") and len(str(path)) == 66:
+    target = data_arg(path)
+    if isinstance(target, str):  # a dataset committed from a URI: read from there
+        raise typer.Exit(run_verify(workspace, target, as_json))
+    if not target.exists() and path.startswith("0x") and len(path) == 66:
         from proofmind.cli.agent import run_verify_tx
 
-        raise typer.Exit(run_verify_tx(workspace, str(path), as_json))
+        raise typer.Exit(run_verify_tx(workspace, path, as_json))
     if reproduce:
-        raise typer.Exit(run_reproduce(workspace, path, as_json))
-    raise typer.Exit(run_verify(workspace, path, as_json))
+        raise typer.Exit(run_reproduce(workspace, target, as_json))
+    raise typer.Exit(run_verify(workspace, target, as_json))

@@ -15,7 +15,14 @@ from eth_account.signers.local import LocalAccount
 
 from proofmind.crypto.keccak import keccak256
 from proofmind.errors import CryptoError, InputError
-from proofmind.provenance.dataset import Commitment, canonical_json, commit_dataset, load_commitment
+from proofmind.provenance.dataset import (
+    Commitment,
+    canonical_json,
+    commit_dataset,
+    is_uri,
+    load_commitment,
+    without_secrets,
+)
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
 from proofmind.provenance.runs import LOG_FILE
@@ -71,7 +78,7 @@ def uri_param(uri: str, key: str) -> str | None:
 
 def commit(
     workspace: Stores,
-    path: Path,
+    path: Path | str,
     *,
     name: str | None = None,
     workers: int | None = None,
@@ -86,7 +93,15 @@ def commit(
     dataset was assembled from signed contributions; it goes into the record's URI. ``engine``
     (local, spark or ray) commits in chunks (``proofmind-dataset-v2``, see
     :mod:`proofmind.provenance.chunked`) on that engine, ``master`` naming its cluster. The same
-    unchanged data at the same path keeps its existing record."""
+    unchanged data at the same path keeps its existing record.
+
+    ``path`` may be a URI (file://, hdfs://, s3://, gs://, abfs://, …; with ``engine``): the
+    workers read the files from there, and the record keeps the URI as given."""
+    if is_uri(str(path)) and engine is None:
+        raise InputError(
+            f"{without_secrets(str(path))}: a URI is committed in chunks, on an engine",
+            hint="add --engine local (or spark, ray): each worker reads its own files",
+        )
     if engine is None:
         commitment = commit_dataset(
             Path(path), workspace.root / "datasets", name=name, workers=workers, progress=progress
@@ -95,7 +110,7 @@ def commit(
         from proofmind.provenance.chunked import commit_chunked
 
         commitment = commit_chunked(
-            Path(path),
+            path if is_uri(str(path)) else Path(path),
             workspace.root / "datasets",
             name=name,
             engine=engine,
@@ -106,7 +121,7 @@ def commit(
     manifest = commitment.manifest
     ledger = Ledger(workspace)
     if contributions is None and name is None:
-        for existing in ledger.by_path(Path(path)):
+        for existing in ledger.by_path(path):
             if existing.kind == Kind.DATASET and existing.content_hash == manifest.root:
                 return Committed(commitment, existing)
     uri = dataset_uri(manifest.name, manifest.hash)

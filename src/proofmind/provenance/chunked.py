@@ -36,9 +36,17 @@ import pyarrow.parquet as pq
 from proofmind.crypto._tree import build as build_tree
 from proofmind.errors import ConfigError, InputError
 from proofmind.provenance._hashing import NODE, leaf_block
+from proofmind.provenance.dataset._location import (
+    Location,
+    RemoteFile,
+    is_uri,
+    list_files,
+    locate,
+)
 
 if TYPE_CHECKING:
     from proofmind.provenance.dataset import Commitment, DatasetCheck
+    from proofmind.provenance.dataset._reading import DataPath
 
 CHUNK_ROWS = 1 << 16
 ENGINES = ("local", "spark", "ray")
@@ -66,6 +74,9 @@ class Plan:
     schema: tuple[tuple[str, str], ...]
     rows: int
     chunk_rows: int
+    # where the paths are: None for local paths; a file system every worker opens itself
+    location: Location | None = None
+    hadoop: bool = False  # paths are Hadoop paths, read through Spark (provenance.hadoop)
 
     @property
     def chunks(self) -> int:
@@ -79,29 +90,44 @@ class Plan:
 # --------------------------------------------------------------------------- tasks (workers)
 
 
-def describe_file(name: str, path: str) -> FileInfo:
-    """Row count, SHA-256 and schema of one data file (Parquet rows come from its footer)."""
-    from proofmind.provenance.dataset._reading import file_sha256, read_batches, read_schema
+def data_file(path: str, location: Location | None) -> DataPath:
+    """The file at ``path``: a local path, or a file the calling worker opens in ``location``."""
+    return Path(path) if location is None or location.local else RemoteFile(location, path)
 
-    file = Path(path)
+
+def describe_file(name: str, path: str, location: Location | None = None) -> FileInfo:
+    """Row count, SHA-256 and schema of one data file (Parquet rows come from its footer)."""
+    return describe(name, path, data_file(path, location))
+
+
+def describe(name: str, path: str, file: DataPath) -> FileInfo:
+    from proofmind.provenance.dataset._reading import (
+        _arrow_source,
+        file_sha256,
+        file_size,
+        read_batches,
+        read_schema,
+    )
+
     try:
         schema = read_schema(name, file)
         if name.endswith(".parquet"):
-            rows = pq.ParquetFile(file).metadata.num_rows
+            rows = pq.ParquetFile(_arrow_source(file)).metadata.num_rows
         else:
             rows = sum(b.num_rows for b in read_batches(name, file, schema))
-        return FileInfo(name, path, file.stat().st_size, file_sha256(file), rows, schema)
+        return FileInfo(name, path, file_size(file), file_sha256(file), rows, schema)
     except InputError as exc:
         return FileInfo(name, path, 0, "", 0, [], exc.message)
 
 
-def _rows(name: str, path: str, schema: list[dict[str, str]], lo: int, hi: int) -> Iterator[Any]:
+def file_rows(
+    name: str, file: DataPath, schema: list[dict[str, str]], lo: int, hi: int
+) -> Iterator[Any]:
     """Batches holding rows [lo, hi) of one file; Parquet skips the row groups before ``lo``."""
-    from proofmind.provenance.dataset._reading import read_batches
+    from proofmind.provenance.dataset._reading import _arrow_source, read_batches
 
-    file = Path(path)
     if name.endswith(".parquet"):
-        reader = pq.ParquetFile(file)
+        reader = pq.ParquetFile(_arrow_source(file))
         groups: list[int] = []
         start = at = 0
         for g in range(reader.metadata.num_row_groups):
@@ -134,7 +160,8 @@ def chunk_tree(plan: Plan, chunk: int) -> list[bytes]:
         a, b = max(lo, first), min(hi, first + rows)
         if a >= b:
             continue
-        for batch in _rows(name, path, schema, a - first, b - first):
+        file = data_file(path, plan.location)
+        for batch in file_rows(name, file, schema, a - first, b - first):
             block, _ = leaf_block(batch, lo + len(leaves))
             leaves.extend(block[i : i + NODE] for i in range(0, len(block), NODE))
     if len(leaves) != hi - lo:
@@ -151,12 +178,17 @@ def chunk_root(plan: Plan, chunk: int, tree_dir: str | None = None) -> bytes:
     A task is idempotent: run twice (a retry after a lost worker), it writes the same bytes."""
     tree = chunk_tree(plan, chunk)
     if tree_dir is not None:
-        target = Path(tree_dir) / f"{chunk}.bin"
-        fd, tmp = tempfile.mkstemp(dir=tree_dir, prefix=f".{chunk}-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(b"".join(tree))
-        os.replace(tmp, target)
+        write_tree(tree_dir, chunk, tree)
     return tree[0]
+
+
+def write_tree(tree_dir: str, chunk: int, tree: list[bytes]) -> None:
+    """``tree_dir/<chunk>.bin``, written whole or not at all (a temporary file, renamed)."""
+    target = Path(tree_dir) / f"{chunk}.bin"
+    fd, tmp = tempfile.mkstemp(dir=tree_dir, prefix=f".{chunk}-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(b"".join(tree))
+    os.replace(tmp, target)
 
 
 # --------------------------------------------------------------------------- engines
@@ -235,16 +267,21 @@ def _run_spark(
     try:
         pairs = numbers.mapPartitions(_spark_task(fn, list(tasks))).collect()
     except Exception as exc:  # a task failed maxFailures times: say why in one line
-        # the Python worker's traceback ends with "proofmind.errors.InputError: <message>"
-        found = re.findall(r"(?m)^\S*InputError: (.+)$", str(exc))
-        errors = re.findall(r"(?m)^\S*(?:Error|Exception): .+$", str(exc))
-        cause = found[-1] if found else (errors[-1] if errors else "")
-        raise InputError(
-            f"a Spark task failed: {cause or type(exc).__name__}",
-            hint="the executors' logs have the details",
-        ) from exc
+        raise spark_failure(exc) from exc
     results = dict(pairs)
     return [results[n] for n in range(len(tasks))]
+
+
+def spark_failure(exc: BaseException) -> InputError:
+    """A failed Spark job in one line: the Python worker's traceback ends with
+    "proofmind.errors.InputError: <message>", or the JVM's with its exception."""
+    found = re.findall(r"(?m)^\S*InputError: (.+)$", str(exc))
+    errors = re.findall(r"(?m)^\S*(?:Error|Exception): .+$", str(exc))
+    cause = found[-1] if found else (errors[-1] if errors else "")
+    return InputError(
+        f"a Spark task failed: {cause or type(exc).__name__}",
+        hint="the executors' logs have the details",
+    )
 
 
 def ray_init(master: str | None, workers: int | None = None) -> Any:
@@ -306,34 +343,53 @@ def _run_ray(
 
 
 def make_plan(
-    path: Path,
+    path: Path | str,
     *,
     engine: str = "local",
     chunk_rows: int = CHUNK_ROWS,
     workers: int | None = None,
     master: str | None = None,
+    filesystem: Any = None,
 ) -> tuple[Plan, list[FileInfo]]:
-    """Describe every file (one task each), check they share a schema, and lay out the chunks."""
+    """Describe every file (one task each), check they share a schema, and lay out the chunks.
+
+    ``path`` is a local path, a URI (each worker opens its files with PyArrow, or on Spark
+    through Spark's Hadoop file systems), or a path inside ``filesystem`` (a PyArrow
+    ``FileSystem``, e.g. a ``SubTreeFileSystem``)."""
     from proofmind.provenance.dataset._reading import check_types, dataset_files, describe_drift
 
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}", hint=f"use one of {', '.join(ENGINES)}")
     if chunk_rows < 1 or chunk_rows & (chunk_rows - 1):
         raise InputError(f"chunk size {chunk_rows} is not a power of two", hint="e.g. 65536")
-    files = dataset_files(Path(path))
-    tasks = [(name, str(p.resolve())) for name, p in files]
-    infos: list[FileInfo] = run_tasks(engine, describe_file, tasks, workers=workers, master=master)
+    location: Location | None = None
+    hadoop = False
+    if engine == "spark" and filesystem is None and is_uri(path):
+        from proofmind.provenance import hadoop as hdfs
+
+        location = hdfs.locate(master, str(path))
+        hadoop = True
+        infos = hdfs.describe_files(master, location, hdfs.list_files(master, location))
+    elif filesystem is None and not is_uri(path):
+        files = dataset_files(Path(path))
+        tasks: list[tuple[Any, ...]] = [(name, str(p.resolve())) for name, p in files]
+        infos = run_tasks(engine, describe_file, tasks, workers=workers, master=master)
+    else:
+        location = locate(path, filesystem)
+        tasks = [(name, inner, location) for name, inner in list_files(location)]
+        infos = run_tasks(engine, describe_file, tasks, workers=workers, master=master)
+    shown = location.display if location is not None else str
     schema: list[dict[str, str]] | None = None
     layout, rows = [], 0
     for info in infos:
         if info.error is not None:
             raise InputError(info.error)
         if schema is None:
-            check_types(info.schema, Path(info.path))
+            check_types(info.schema, shown(info.path))
             schema = info.schema
         elif info.schema != schema:
             raise InputError(
-                f"{info.path}: schema drift — {describe_drift(schema, info.schema)}",
+                f"{shown(info.path)}: schema drift — {describe_drift(schema, info.schema)}",
                 hint=f"every file of a dataset must have the columns of {infos[0].name}",
             )
         layout.append((info.name, info.path, rows, info.rows))
@@ -341,8 +397,37 @@ def make_plan(
     if rows == 0:
         raise InputError(f"{path} has no rows", hint="a dataset needs at least one row")
     assert schema is not None
-    plan = Plan(tuple(layout), tuple((c["name"], c["type"]) for c in schema), rows, chunk_rows)
+    columns = tuple((c["name"], c["type"]) for c in schema)
+    plan = Plan(tuple(layout), columns, rows, chunk_rows, location, hadoop)
     return plan, infos
+
+
+def chunk_roots(
+    plan: Plan,
+    numbers: Sequence[int],
+    tree_dir: str | None,
+    *,
+    engine: str,
+    master: str | None,
+    workers: int | None,
+    progress: Callable[[int], None] | None = None,
+) -> list[bytes]:
+    """The roots of chunks ``numbers`` on ``engine`` (trees written to ``tree_dir``)."""
+    if plan.hadoop:
+        from proofmind.provenance import hadoop as hdfs
+
+        roots = hdfs.chunk_roots(master, plan, numbers, tree_dir)
+        if progress is not None:
+            progress(len(numbers))
+        return roots
+    return run_tasks(
+        engine,
+        chunk_root,
+        [(plan, k, tree_dir) for k in numbers],
+        workers=workers,
+        master=master,
+        progress=progress,
+    )
 
 
 def top_root(chunk_roots: Sequence[bytes]) -> bytes:
@@ -350,7 +435,7 @@ def top_root(chunk_roots: Sequence[bytes]) -> bytes:
 
 
 def commit_chunked(
-    path: Path,
+    path: Path | str,
     out_dir: Path,
     *,
     name: str | None = None,
@@ -360,16 +445,26 @@ def commit_chunked(
     chunk_rows: int = CHUNK_ROWS,
     trees: bool = True,
     progress: Callable[[int], None] | None = None,
+    filesystem: Any = None,
 ) -> Commitment:
-    """Commit the dataset at ``path`` as ``proofmind-dataset-v2`` on ``engine``; writes
-    ``out_dir/<manifest hash>/`` atomically and returns the commitment."""
+    """Commit the dataset at ``path`` (a local path, a URI, or a path in ``filesystem``, see
+    :func:`make_plan`) as ``proofmind-dataset-v2`` on ``engine``; writes
+    ``out_dir/<manifest hash>/`` atomically and returns the commitment. Where the data lives
+    is not in the manifest: the same rows give the same manifest from a path or a URI."""
     from proofmind.provenance.dataset import DataFile, Manifest, publish_commitment
     from proofmind.provenance.dataset._commit import default_name
+    from proofmind.provenance.dataset._location import default_name as uri_name
 
-    path = Path(path)
     plan, infos = make_plan(
-        path, engine=engine, chunk_rows=chunk_rows, workers=workers, master=master
+        path,
+        engine=engine,
+        chunk_rows=chunk_rows,
+        workers=workers,
+        master=master,
+        filesystem=filesystem,
     )
+    if name is None:
+        name = uri_name(str(path)) if plan.location is not None else default_name(Path(path))
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".commit-", dir=out_dir))
     try:
@@ -377,12 +472,13 @@ def commit_chunked(
         if trees:
             (work / "trees").mkdir()
             tree_dir = str((work / "trees").resolve())
-        roots = run_tasks(
-            engine,
-            chunk_root,
-            [(plan, k, tree_dir) for k in range(plan.chunks)],
-            workers=workers,
+        roots = chunk_roots(
+            plan,
+            range(plan.chunks),
+            tree_dir,
+            engine=engine,
             master=master,
+            workers=workers,
             progress=progress,
         )
         if tree_dir is not None:  # a task killed mid-write leaves its temporary file
@@ -394,7 +490,7 @@ def commit_chunked(
             for i, (_, _, first, _) in zip(infos, plan.files, strict=True)
         ]
         manifest = Manifest(
-            name or default_name(path),
+            name,
             "0x" + top_root(roots).hex(),
             plan.rows,
             [{"name": n, "type": t} for n, t in plan.schema],
@@ -443,7 +539,7 @@ def _chunk_roots(directory: Path) -> list[bytes]:
 
 
 def check_chunked(
-    path: Path,
+    path: Path | str,
     committed: Commitment,
     *,
     engine: str = "local",
@@ -451,6 +547,7 @@ def check_chunked(
     workers: int | None = None,
     chunks: range | None = None,
     progress: Callable[[int], None] | None = None,
+    filesystem: Any = None,
 ) -> DatasetCheck:
     """Re-derive the dataset at ``path`` chunk by chunk on ``engine`` and compare it with the
     committed ``proofmind-dataset-v2`` commitment. ``chunks`` checks only those chunk numbers
@@ -469,11 +566,12 @@ def check_chunked(
         problems.append("the committed chunk roots do not hash to the committed root")
     try:
         plan, infos = make_plan(
-            Path(path),
+            path,
             engine=engine,
             chunk_rows=manifest.chunk_rows,
             workers=workers,
             master=master,
+            filesystem=filesystem,
         )
     except InputError as exc:
         return DatasetCheck("", 0, False, [*problems, exc.message])
@@ -489,13 +587,8 @@ def check_chunked(
             f"chunks {numbers[0]}–{numbers[-1]} are out of range",
             hint=f"the dataset has chunks 0–{plan.chunks - 1}",
         )
-    now = run_tasks(
-        engine,
-        chunk_root,
-        [(plan, k, None) for k in numbers],
-        workers=workers,
-        master=master,
-        progress=progress,
+    now = chunk_roots(
+        plan, numbers, None, engine=engine, master=master, workers=workers, progress=progress
     )
     changed = [k for k, r in zip(numbers, now, strict=True) if k >= len(roots) or roots[k] != r]
     for k in changed[:20]:

@@ -32,6 +32,7 @@ from proofmind.chain.contracts import (
 )
 from proofmind.chain.reconcile import Fate, reconcile, tx_outcome
 from proofmind.errors import ContractReverted, InputError, WorkspaceError, WrongChain
+from proofmind.provenance.dataset import is_uri, without_secrets
 from proofmind.provenance.records import Kind, RecordInput
 from proofmind.store.stores import Stores
 
@@ -42,6 +43,14 @@ KIND_NAMES = {
     Kind.MODEL: "model",
     Kind.INFERENCE: "inference",
 }
+
+
+def place(path: Path | str) -> str:
+    """Where a record's file lives, as the ledger keeps it: a URI as given (less credentials,
+    a space written %20, no trailing slash), a local path absolute and resolved."""
+    if is_uri(str(path)):
+        return without_secrets(str(path)).replace(" ", "%20").rstrip("/")
+    return str(Path(path).resolve())
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ class Ledger:
     ) -> LocalRecord:
         """A pending record, or the existing one with the same fields (adding is idempotent)."""
         keys = json.dumps(sorted({p.key for p in parents}))
-        where = str(Path(path).resolve()) if path is not None else None
+        where = place(path) if path is not None else None
         with self.state.transaction() as conn:
             row = conn.execute(
                 "SELECT * FROM records WHERE kind=? AND content_hash=? AND uri=? AND parents=?",
@@ -199,10 +208,11 @@ class Ledger:
         ).fetchall()
         return [LocalRecord.from_row(r) for r in rows]
 
-    def by_path(self, path: Path) -> list[LocalRecord]:
-        """Records of the file or folder at ``path``, newest first."""
+    def by_path(self, path: Path | str) -> list[LocalRecord]:
+        """Records of the file or folder at ``path`` (a path, or a URI as committed), newest
+        first."""
         rows = self.state.conn.execute(
-            "SELECT * FROM records WHERE path=? ORDER BY key DESC", (str(path.resolve()),)
+            "SELECT * FROM records WHERE path=? ORDER BY key DESC", (place(path),)
         ).fetchall()
         return [LocalRecord.from_row(r) for r in rows]
 
@@ -225,7 +235,7 @@ class Ledger:
             ).fetchone()
             if row is not None:
                 return LocalRecord.from_row(row)
-        found = self.by_path(Path(ref))
+        found = self.by_path(ref)
         if found:
             return found[0]
         raise InputError(

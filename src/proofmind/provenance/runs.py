@@ -157,8 +157,8 @@ def logged_run(
     """Log a training run into ``stores``; when it ends, its head becomes a lineage record,
     anchored on the chain ``connect`` opens right away — it and the records it descends from
     that are not anchored yet (its datasets), no other pending record — unless ``connect`` is
-    None. ``datasets`` are paths to data files or folders; any not yet committed are committed
-    first. (``proofmind.track_run`` finds the workspace and its chain for you.)
+    None. ``datasets`` are paths to data files or folders, or URIs; any not yet committed are
+    committed first. (``proofmind.track_run`` finds the workspace and its chain for you.)
 
     A run that raises is logged as failed and its record left pending. If anchoring fails
     (no chain, no funds), the run stays logged and pending, with a warning: run
@@ -197,13 +197,18 @@ def open_run(
 ) -> Run:
     """A new run folder with its ``start`` entry written; the datasets are committed first."""
     from proofmind.provenance.api import commit
+    from proofmind.provenance.dataset import is_uri
 
     if not _NAME.match(name):
         raise InputError(
             f"run name {name!r} is not usable",
             hint="use letters, digits, '.', '_' and '-' (up to 100 characters)",
         )
-    inputs = [commit(ws, Path(d)) for d in datasets]
+    # a URI is read by local workers, in chunks (as `provenance dataset URI --engine local`)
+    inputs = [
+        commit(ws, str(d), engine="local") if is_uri(str(d)) else commit(ws, Path(d))
+        for d in datasets
+    ]
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     folder = Path(directory) if directory is not None else ws.root / "runs" / f"{name}-{stamp}"
     if directory is None:

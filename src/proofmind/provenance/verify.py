@@ -26,7 +26,7 @@ from proofmind.provenance.api import (
     dataset_commitment,
     uri_param,
 )
-from proofmind.provenance.dataset import check_dataset
+from proofmind.provenance.dataset import check_dataset, is_uri
 from proofmind.provenance.ledger import Ledger, LocalRecord, require_anchored_on
 from proofmind.provenance.records import Kind
 from proofmind.provenance.runs import LOG_FILE, changed_fields, diff_logs, file_keccak, read_log
@@ -80,7 +80,7 @@ class VerifyReport:
 
 def verify_path(
     workspace: Stores,
-    path: Path,
+    path: Path | str,
     *,
     connect: Callable[[], Chain],
     workers: int | None = None,
@@ -88,9 +88,10 @@ def verify_path(
 ) -> VerifyReport:
     """Verify the model file, dataset or run folder at ``path`` and everything it came from;
     ``connect`` opens the chain the anchored records are checked on, ``assembly_check`` checks
-    the signed contributions of a dataset assembled from them (see :data:`AssemblyCheck`)."""
+    the signed contributions of a dataset assembled from them (see :data:`AssemblyCheck`).
+    ``path`` may be the URI a dataset was committed from: it is read from there."""
     ledger = Ledger(workspace)
-    target = _target_record(ledger, Path(path))
+    target = _target_record(ledger, path if is_uri(str(path)) else Path(path))
     verifier = _Verifier(workspace, ledger, connect, workers, assembly_check)
     report = VerifyReport(str(path))
     for record in ledger.ancestors(target):
@@ -118,10 +119,15 @@ def verify_record(
     return report
 
 
-def _target_record(ledger: Ledger, path: Path) -> LocalRecord:
+def _target_record(ledger: Ledger, path: Path | str) -> LocalRecord:
     found = ledger.by_path(path)
     if found:
         return found[0]
+    if isinstance(path, str):  # a URI no record has
+        raise InputError(
+            f"nothing in this workspace's ledger describes {path}",
+            hint=f"commit it first: `proofmind provenance dataset {path} --engine local`",
+        )
     if not path.exists():
         raise InputError(f"{path} does not exist", hint="check the path")
     if path.is_file():
@@ -166,6 +172,11 @@ class _Verifier:
         }.get(record.kind)
         if record.path is None:
             finding.problems.append(f"the ledger has no file or folder for {record.label()}")
+        elif is_uri(record.path) and record.kind == Kind.DATASET:
+            try:  # committed from a URI: read from there, chunk by chunk, on this machine
+                self._dataset(record, record.path, finding)
+            except ProofmindError as exc:
+                finding.problems.append(exc.message)
         elif not Path(record.path).exists():
             finding.problems.append(f"{record.path} is missing")
         elif local is not None:
@@ -229,7 +240,7 @@ class _Verifier:
 
     # ------------------------------------------------------------------ datasets
 
-    def _dataset(self, record: LocalRecord, path: Path, finding: Finding) -> None:
+    def _dataset(self, record: LocalRecord, path: Path | str, finding: Finding) -> None:
         commitment = dataset_commitment(self.workspace, record)
         manifest = commitment.manifest
         if (

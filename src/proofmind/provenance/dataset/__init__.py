@@ -45,6 +45,7 @@ from proofmind.provenance.dataset._encoding import (
     row_bytes,
     row_leaf,
 )
+from proofmind.provenance.dataset._location import Location, is_uri, locate, without_secrets
 from proofmind.provenance.dataset._reading import dataset_files
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "Commitment",
     "DataFile",
     "DatasetCheck",
+    "Location",
     "Manifest",
     "RowProof",
     "canonical_json",
@@ -63,9 +65,12 @@ __all__ = [
     "commit_dataset",
     "csv_lines",
     "dataset_files",
+    "is_uri",
     "load_commitment",
     "load_manifest",
+    "locate",
     "publish_commitment",
     "row_bytes",
     "row_leaf",
+    "without_secrets",
 ]

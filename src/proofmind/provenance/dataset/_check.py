@@ -39,11 +39,16 @@ MAX_LISTED_ROWS = 20
 
 
 def check_dataset(
-    path: Path, committed: Commitment, *, workers: int | None = None, progress: Any = None
+    path: Path | str,
+    committed: Commitment,
+    *,
+    workers: int | None = None,
+    progress: Any = None,
 ) -> DatasetCheck:
     """Re-derive the dataset at ``path`` and compare it with ``committed``: file by file,
     then row by row through the committed tree when the roots differ. A chunked commitment
-    is checked chunk by chunk (see :func:`proofmind.provenance.chunked.check_chunked`)."""
+    is checked chunk by chunk (see :func:`proofmind.provenance.chunked.check_chunked`), also
+    from the URI it was committed from."""
     manifest = committed.manifest
     if manifest.chunk_rows is not None:
         from proofmind.provenance.chunked import check_chunked

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ import pyarrow.parquet as pq
 from proofmind.errors import InputError
 from proofmind.provenance._hashing import Hasher, LeafWriter, leaf_block
 from proofmind.provenance.dataset._encoding import SUFFIXES, DataFile
+from proofmind.provenance.dataset._location import BytesFile, RemoteFile
+
+# a local file, one in another file system (read by the worker), or one already read whole
+DataPath = Path | RemoteFile | BytesFile
 
 _BLOCK = 1 << 20  # Arrow reads ahead ~40 blocks: 1 MiB keeps that at ~40 MB
 _UNSUPPORTED_HINT = "proofmind commits flat tables of numbers, text, booleans and dates"
@@ -49,13 +54,34 @@ def dataset_files(path: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def read_schema(name: str, path: Path) -> list[dict[str, str]]:
+def _binary(path: DataPath) -> Any:
+    """``path``'s bytes as a buffered stream that iterates by line (gzip undone for .gz)."""
+    raw: Any = path.open("rb")
+    if str(path).endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw)
+    return raw if isinstance(path, Path) else io.BufferedReader(raw)
+
+
+def _text(path: DataPath) -> io.TextIOWrapper:
+    """``path`` as text (UTF-8, a BOM dropped, gzip undone when its name ends in .gz)."""
+    return io.TextIOWrapper(_binary(path), encoding="utf-8-sig", newline="")
+
+
+def _arrow_source(path: DataPath) -> Any:
+    """What PyArrow reads ``path`` from: the local path itself, else an open file."""
+    return path if isinstance(path, Path) else path.open("rb")
+
+
+def file_size(path: DataPath) -> int:
+    return path.stat().st_size if isinstance(path, Path) else path.size()
+
+
+def read_schema(name: str, path: DataPath) -> list[dict[str, str]]:
     try:
         if name.endswith(".parquet"):
-            schema = pq.read_schema(path)
+            schema = pq.read_schema(_arrow_source(path))
             return [{"name": f.name, "type": str(f.type)} for f in schema]
-        opener = gzip.open if name.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as text:
+        with _text(path) as text:
             header = next(csv.reader(text), None)
     except csv.Error as exc:
         if "field limit" in str(exc):
@@ -72,7 +98,7 @@ def read_schema(name: str, path: Path) -> list[dict[str, str]]:
     return [{"name": n, "type": "string"} for n in header]
 
 
-def check_types(schema: list[dict[str, str]], path: Path) -> None:
+def check_types(schema: list[dict[str, str]], path: DataPath | str) -> None:
     for column in schema:
         t = column["type"]
         if t.startswith(("list", "large_list", "struct", "map", "binary", "large_binary")):
@@ -93,15 +119,22 @@ class _BadRow:
         return "error"
 
 
-def read_batches(name: str, path: Path, schema: list[dict[str, str]]) -> Iterator[pa.RecordBatch]:
+def read_batches(
+    name: str, path: DataPath, schema: list[dict[str, str]]
+) -> Iterator[pa.RecordBatch]:
     bad = _BadRow()
     try:
         if name.endswith(".parquet"):
-            yield from pq.ParquetFile(path).iter_batches(batch_size=1 << 16)
+            yield from pq.ParquetFile(_arrow_source(path)).iter_batches(batch_size=1 << 16)
             return
         names = [c["name"] for c in schema]
+        if isinstance(path, Path):
+            stream = pa.input_stream(str(path), compression="detect")
+        else:
+            gz = "gzip" if name.endswith(".gz") else None
+            stream = pa.input_stream(path.open("rb"), compression=gz)
         reader = pcsv.open_csv(
-            pa.input_stream(str(path), compression="detect"),
+            stream,
             read_options=pcsv.ReadOptions(block_size=_BLOCK),
             parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=bad),
             convert_options=pcsv.ConvertOptions(
@@ -132,12 +165,11 @@ def read_batches(name: str, path: Path, schema: list[dict[str, str]]) -> Iterato
         raise InputError(f"cannot read {path}: {exc}", hint="check the file") from exc
 
 
-def _long_line(path: Path) -> InputError:
+def _long_line(path: DataPath) -> InputError:
     """The error for a CSV line that does not fit in one of Arrow's read blocks."""
-    opener = gzip.open if path.name.endswith(".gz") else open
     where = "a line"
     try:
-        with opener(path, "rb") as raw:
+        with _binary(path) as raw:
             for number, line in enumerate(raw, start=1):
                 if len(line) > _BLOCK:
                     where = f"line {number}"
@@ -150,16 +182,15 @@ def _long_line(path: Path) -> InputError:
     )
 
 
-def _bad_line(path: Path, width: int) -> int | None:
+def _bad_line(path: DataPath, width: int) -> int | None:
     """The line of the first record without ``width`` cells (only run to word an error)."""
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as text:
+        with _text(path) as text:
             reader = csv.reader(text)
             for record in reader:
                 if len(record) != width:
                     return reader.line_num
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, UnicodeDecodeError, csv.Error, InputError):
         return None
     return None
 
@@ -213,9 +244,11 @@ def scan_leaves(path: Path, leaves_out: Path, hasher: Hasher, progress: Any = No
     return Scan(rows, schema, out)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: DataPath) -> str:
     """SHA-256 of the file, hex, as `sha256sum` prints it."""
     digest = hashlib.sha256()
+    if isinstance(path, BytesFile):
+        return hashlib.sha256(path.data).hexdigest()
     try:
         with path.open("rb") as f:
             while chunk := f.read(1 << 20):
