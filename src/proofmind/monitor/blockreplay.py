@@ -27,6 +27,7 @@ from typing import Any, overload
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from proofmind.errors import InputError
@@ -162,6 +163,53 @@ class BlockBatch(Sequence[BlockEvent]):
 
     def __iter__(self) -> Iterator[BlockEvent]:
         return iter(self.events)
+
+
+def lru_replay(
+    codes: NDArray[np.int64], start: int, capacity: int
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """A least-recently-used memory of ``capacity`` keys, replayed over a sequence of accesses
+    at once. ``codes`` are the keys (integers): first the ``start`` keys the memory holds
+    (oldest first), then the accesses. Returns, for each access, whether its key was held just
+    before it, and the positions in ``codes`` of the keys held after the last access (oldest
+    first).
+
+    Such a memory always holds the ``capacity`` most recently accessed distinct keys, so a key
+    is held at access t, last accessed at p, when fewer than ``capacity`` distinct keys were
+    accessed between p and t: surely when t − p − 1 < capacity; otherwise counted (the
+    accesses in between that are the first of their key since p)."""
+    n = len(codes)
+    order = np.argsort(codes, kind="stable")
+    same = codes[order[1:]] == codes[order[:-1]]
+    prev = np.full(n, -1, dtype=np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    at = np.arange(start, n, dtype=np.int64)
+    last = prev[start:]
+    held = (last >= 0) & (at - last - 1 < capacity)
+    for k in np.flatnonzero((last >= 0) & ~held).tolist():
+        p, t = int(last[k]), start + k
+        held[k] = int(np.count_nonzero(prev[p + 1 : t] < p)) < capacity
+    final = np.ones(n, dtype=np.bool_)
+    final[order[:-1][same]] = False  # a key accessed again later is not its last access
+    return held, np.flatnonzero(final)[-capacity:]
+
+
+def string_codes(
+    *columns: pa.Array | pa.ChunkedArray,
+) -> tuple[pa.Array, list[NDArray[np.int64]]]:
+    """One integer code per distinct string across ``columns`` (no nulls): the distinct
+    strings (an Arrow array, indexed by code), and each column's codes."""
+    parts: list[pa.Array] = []
+    for column in columns:
+        if isinstance(column, pa.ChunkedArray):
+            parts.extend(c.cast(pa.string()) for c in column.chunks)
+        else:
+            parts.append(column.cast(pa.string()))
+    joined = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(joined)
+    code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    sizes = np.cumsum([0] + [len(c) for c in columns])
+    return encoded.dictionary, [code[sizes[k] : sizes[k + 1]] for k in range(len(columns))]
 
 
 class BlockTables:

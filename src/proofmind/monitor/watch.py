@@ -168,8 +168,16 @@ class FundingFanOutDetector(Detector):
             max_seen,
         )
         self._seen: OrderedDict[str, None] = OrderedDict()
+        # after a batched chunk, the remembered addresses as an Arrow array (oldest first);
+        # ``_seen`` is then rebuilt from it only when a block-by-block call or the state needs it
+        self._held: Any = None
         self._funded: dict[str, list[tuple[int, str]]] = {}  # funder → [(block, recipient)]
         self._alerted: dict[str, int] = {}  # funder → block of its last alert
+
+    def _memory(self) -> OrderedDict[str, None]:
+        if self._held is not None:
+            self._seen, self._held = OrderedDict.fromkeys(self._held.to_pylist()), None
+        return self._seen
 
     def _see(self, address: str) -> bool:
         """Remember ``address``; whether it was new."""
@@ -183,6 +191,7 @@ class FundingFanOutDetector(Detector):
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, BlockEvent):
             return []
+        self._memory()
         alerts = []
         horizon = event.number - self.window_blocks
         for tx in event.transactions:
@@ -207,55 +216,65 @@ class FundingFanOutDetector(Detector):
         return alerts
 
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
-        """Over a replayed chunk: the same bookkeeping as ``evaluate``, read from the chunk's
-        columns instead of row dicts; the windows are pruned once at the end of the chunk
-        (the alerts only look at recipients within the window, so they are the same)."""
-        from proofmind.monitor.blockreplay import BlockBatch
+        """Over a replayed chunk: which recipients are fresh is found for the whole chunk at
+        once (``lru_replay`` over the chunk's senders and recipients, in the order the loop
+        sees them: per block its senders, then its ether recipients); only the fresh ones go
+        through the per-funder bookkeeping. The windows are pruned once at the end of the
+        chunk (the alerts only look at recipients within the window, so they are the same)."""
+        from proofmind.monitor.blockreplay import BlockBatch, lru_replay, string_codes
 
-        if not isinstance(events, BlockBatch):
+        if not isinstance(events, BlockBatch) or not len(events):
             return super().evaluate_many(events)
+        import numpy as np
         import pyarrow as pa
 
         txs, native = events.tables["transactions"], events.tables["native_transfers"]
-        senders = txs.column("from_address").cast(pa.string()).to_pylist()
-        funders = native.column("from_address").cast(pa.string()).to_pylist()
-        recipients = native.column("to_address").cast(pa.string()).to_pylist()
-        off_t, off_n = events.offsets["transactions"], events.offsets["native_transfers"]
-        seen, funded, alerted = self._seen, self._funded, self._alerted
-        keep, limit, window = self.min_recipients * 4, self.max_seen, self.window_blocks
+        columns = [txs.column("from_address"), native.column("from_address"),
+                   native.column("to_address")]  # fmt: skip
+        if any(c.null_count for c in columns):
+            return super().evaluate_many(events)  # a genesis row: the loop's own handling
+        names, (held_codes, senders, _, recipients) = string_codes(
+            self._held if self._held is not None else pa.array(list(self._seen), pa.string()),
+            *columns,
+        )
+        n_tx = len(senders)
+        tx_block = events.block_of_rows("transactions")
+        native_block = events.block_of_rows("native_transfers")
+        # per block its senders, then its recipients (a stable sort keeps the row order)
+        order = np.argsort(np.concatenate([2 * tx_block, 2 * native_block + 1]), kind="stable")
+        accesses = np.concatenate([senders, recipients])[order]
+        start = len(held_codes)
+        held, kept = lru_replay(np.concatenate([held_codes, accesses]), start, self.max_seen)
+        where = np.empty(len(order), dtype=np.int64)
+        where[order] = np.arange(len(order), dtype=np.int64)
+        fresh = np.flatnonzero(~held[where[n_tx:]])  # native rows with a fresh recipient
+        funded, alerted = self._funded, self._alerted
+        keep, window = self.min_recipients * 4, self.window_blocks
         alerts = []
-        horizon = 0
-        for i in range(len(events)):
+        take = pa.array(fresh, pa.int64())
+        fresh_funders = native.column("from_address").take(take).to_pylist()
+        fresh_recipients = native.column("to_address").take(take).to_pylist()
+        for row, funder, recipient in zip(fresh.tolist(), fresh_funders, fresh_recipients,
+                                          strict=True):  # fmt: skip
+            i = int(native_block[row])
             number = int(events.numbers[i])
             horizon = number - window
-            for address in senders[off_t[i] : off_t[i + 1]]:
-                seen[address] = None
-                seen.move_to_end(address)
-            while len(seen) > limit:
-                seen.popitem(last=False)
-            n0, n1 = int(off_n[i]), int(off_n[i + 1])
-            for funder, recipient in zip(funders[n0:n1], recipients[n0:n1], strict=True):
-                new = recipient not in seen
-                seen[recipient] = None
-                seen.move_to_end(recipient)
-                while len(seen) > limit:
-                    seen.popitem(last=False)
-                if not new:
-                    continue
-                recent = [(b, r) for b, r in funded.get(funder, []) if b > horizon]
-                recent.append((number, recipient))
-                funded[funder] = recent[-keep:]
-                last = alerted.get(funder)
-                if len(recent) >= self.min_recipients and (last is None or last <= horizon):
-                    alerted[funder] = number
-                    alerts.append(self._alert(funder, recent, number, float(events.times[i])))
-        if len(events):
-            self._funded = {
-                f: [(b, r) for b, r in v if b > horizon]
-                for f, v in funded.items()
-                if any(b > horizon for b, _ in v)
-            }
-            self._alerted = {f: b for f, b in alerted.items() if b > horizon}
+            recent = [(b, r) for b, r in funded.get(funder, []) if b > horizon]
+            recent.append((number, recipient))
+            funded[funder] = recent[-keep:]
+            last = alerted.get(funder)
+            if len(recent) >= self.min_recipients and (last is None or last <= horizon):
+                alerted[funder] = number
+                alerts.append(self._alert(funder, recent, number, float(events.times[i])))
+        every = np.concatenate([held_codes, accesses])[kept]
+        self._held = names.take(pa.array(every, pa.int64()))
+        horizon = int(events.numbers[-1]) - window
+        self._funded = {
+            f: [(b, r) for b, r in v if b > horizon]
+            for f, v in funded.items()
+            if any(b > horizon for b, _ in v)
+        }
+        self._alerted = {f: b for f, b in alerted.items() if b > horizon}
         return alerts
 
     def _alert(self, funder: str, recent: list[tuple[int, str]], number: int, time: float) -> Alert:
@@ -281,7 +300,7 @@ class FundingFanOutDetector(Detector):
             "min_recipients": self.min_recipients,
             "window_blocks": self.window_blocks,
             "max_seen": self.max_seen,
-            "seen": list(self._seen),
+            "seen": list(self._memory()),
             "funded": self._funded,
             "alerted": self._alerted,
         }
