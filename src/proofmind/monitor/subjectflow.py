@@ -102,6 +102,16 @@ class SubjectFlowDetector(Detector):
         score = max(z_count, z_volume)
         if seen < self.warmup or score < self.threshold:
             return None
+        return self._decide(model, kind, subject, count, volume, number, time, unit,
+                            (seen, score, z_count, z_volume, mean_c, mean_v))  # fmt: skip
+
+    def _decide(
+        self, model: list[float], kind: str, subject: str, count: int, volume: float,
+        number: int, time: float, unit: str, found: tuple[float, ...],
+    ) -> Alert | None:  # fmt: skip
+        """The alert of a warm subject scoring above the threshold, unless its cooldown or the
+        global budget holds it back (``found``: seen, score, z's, the means before learning)."""
+        seen, score, z_count, z_volume, mean_c, mean_v = found
         if model[5] >= 0 and number - model[5] < self.cooldown_blocks:
             return None
         recent = self._recent
@@ -193,16 +203,21 @@ class SubjectFlowDetector(Detector):
         return alerts
 
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
-        from proofmind.monitor.blockreplay import BlockBatch
+        """Over a replayed chunk: each block's flows per subject from the columns (grouped
+        with NumPy), which subjects the bounded memory still holds at each flow found for the
+        whole chunk at once (``lru_replay``), then the models updated in one tight loop in the
+        order of the block-by-block path (per block tokens, then senders, each by first row),
+        with the same float operations, hence the same scores, alerts and state."""
+        from proofmind.monitor.blockreplay import BlockBatch, lru_replay, string_codes
 
-        if not isinstance(events, BlockBatch):
+        if not isinstance(events, BlockBatch) or not len(events):
             return super().evaluate_many(events)
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
         erc20, native = events.tables["erc20_transfers"], events.tables["native_transfers"]
-        groups: list[tuple[Any, ...]] = []  # (block, kind order, first row, kind, subjects, …)
+        groups: list[tuple[Any, ...]] = []  # (kind, kind order, block of row, names, amounts, unit)
         if self.tokens and erc20.num_rows:
             tokens = erc20.column("token").fill_null("").cast(pa.string())
             values = pc.cast(erc20.column("value").fill_null("0"), pa.float64())
@@ -220,30 +235,80 @@ class SubjectFlowDetector(Detector):
             mask = keep.fill_null(False).to_numpy(zero_copy_only=False)
             senders, ether, block = senders.filter(pa.array(mask)), ether[mask], block[mask]
             groups.append(("address", 1, block, senders, ether, "ETH"))
-        flows: list[tuple[int, int, int, str, str, int, float, str]] = []
+        parts: list[tuple[Any, ...]] = []  # per group: its flows' arrays
         for kind, order, block, names, amounts, unit in groups:
             if not len(block):
                 continue
             encoded = pc.dictionary_encode(pa.concat_arrays(names.chunks) if isinstance(
                 names, pa.ChunkedArray) else names)  # fmt: skip
-            dictionary = encoded.dictionary.to_pylist()
             code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            key = block.astype(np.int64) * (len(dictionary) + 1) + code
+            key = block.astype(np.int64) * (len(encoded.dictionary) + 1) + code
             _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             counts = np.bincount(inverse)
             volumes = np.zeros(len(first), dtype=np.float64)
             np.add.at(volumes, inverse, amounts)  # in row order, as the loop adds them
-            for g, row in enumerate(first.tolist()):
-                flows.append((int(block[row]), order, row, kind, dictionary[int(code[row])],
-                              int(counts[g]), float(volumes[g]), unit))  # fmt: skip
-        flows.sort(key=lambda f: f[:3])
-        alerts = []
+            labels = pc.binary_join_element_wise(kind + ":", encoded.dictionary, "")
+            parts.append((kind, order, block[first], first, code[first], counts, volumes,
+                          unit, encoded.dictionary, labels))  # fmt: skip
+        if not parts:
+            return []
+        held_keys = pa.array(list(self._subjects), pa.string())
+        every, codes = string_codes(held_keys, *(p[9] for p in parts))
+        start = len(held_keys)
+        block = np.concatenate([p[2] for p in parts])
+        order = np.concatenate([np.full(len(p[3]), p[1], dtype=np.int64) for p in parts])
+        first = np.concatenate([p[3] for p in parts])
+        rank = np.lexsort((first, order, block))  # per block tokens, then senders
+        group = np.concatenate([np.full(len(p[3]), g, dtype=np.int64)
+                                for g, p in enumerate(parts)])[rank]  # fmt: skip
+        subject = np.concatenate([p[4] for p in parts])[rank]  # its code in its group
+        flow_key = np.concatenate([c[p[4]] for c, p in zip(codes[1:], parts, strict=True)])[rank]
+        counts = np.concatenate([p[5] for p in parts])[rank]
+        volumes = np.concatenate([p[6] for p in parts])[rank]
+        block = block[rank]
+        held, kept = lru_replay(np.concatenate([codes[0], flow_key]), start, self.max_subjects)
+        models: dict[int, list[float]] = dict(
+            zip(codes[0].tolist(), self._subjects.values(), strict=True)
+        )
         numbers, times = events.numbers, events.times
-        for i, _, _, kind, subject, count, volume, unit in flows:
-            alert = self._observe(kind, subject, count, volume, int(numbers[i]),
-                                  float(times[i]), unit)  # fmt: skip
+        a, min_std, warmup, threshold = self.alpha, self.min_std, self.warmup, self.threshold
+        sqrt, log1p = math.sqrt, math.log1p
+        alerts = []
+        for j, (c, is_held, count, volume) in enumerate(zip(
+                flow_key.tolist(), held.tolist(), counts.tolist(), volumes.tolist(),
+                strict=True)):  # fmt: skip
+            x_count, x_volume = log1p(count), log1p(volume)
+            if is_held:
+                model = models[c]
+            else:
+                model = models[c] = [0.0, x_count, 0.0, x_volume, 0.0, -1.0]
+            seen, mean_c, var_c, mean_v, var_v = model[0], model[1], model[2], model[3], model[4]
+            z_count = (x_count - mean_c) / max(sqrt(var_c), min_std)
+            z_volume = (x_volume - mean_v) / max(sqrt(var_v), min_std)
+            diff = x_count - mean_c
+            model[1] = mean_c + a * diff
+            model[2] = (1 - a) * (var_c + diff * a * diff)
+            diff = x_volume - mean_v
+            model[3] = mean_v + a * diff
+            model[4] = (1 - a) * (var_v + diff * a * diff)
+            model[0] = seen + 1
+            score = max(z_count, z_volume)
+            if seen < warmup or score < threshold:
+                continue
+            part = parts[int(group[j])]
+            i = int(block[j])
+            alert = self._decide(
+                model, part[0], str(part[8][int(subject[j])]), count, volume,
+                int(numbers[i]), float(times[i]), part[7],
+                (seen, score, z_count, z_volume, mean_c, mean_v),
+            )  # fmt: skip
             if alert is not None:
                 alerts.append(alert)
+        final = np.concatenate([codes[0], flow_key])[kept]
+        self._subjects = OrderedDict(
+            zip(every.take(pa.array(final, pa.int64())).to_pylist(),
+                (models[c] for c in final.tolist()), strict=True)
+        )  # fmt: skip
         return alerts
 
     # -- state -------------------------------------------------------------------------
