@@ -325,3 +325,34 @@ def test_subject_flow_on_a_watch_list_batched_equals_loop(tmp_path: Path) -> Non
         (a.block, a.subject) for a in expected
     }
     assert loop.to_state() == batched.to_state()
+
+
+@pytest.mark.parametrize("chunk", [1, 37, 700])
+def test_tight_memories_evict_the_same_and_restore_mid_replay(tmp_path: Path, chunk: int) -> None:
+    """Memories far smaller than the addresses and subjects in play (evictions in nearly every
+    block, a forgotten address fresh again): the per-chunk LRU replays of funding-fan-out and
+    subject-flow give the loop's alerts and state, also across a save/restore mid-replay."""
+    from proofmind.monitor.registry import detector_class
+
+    _write_tables(tmp_path / "data", 700, seed=5, burst=500)
+    params = {
+        "funding-fan-out": {"min_recipients": 3, "window_blocks": 30, "max_seen": 12},
+        "subject-flow": {"warmup": 4, "threshold": 1.5, "cooldown_blocks": 3,
+                         "max_subjects": 9, "max_alerts": 50, "rate_blocks": 100},
+    }  # fmt: skip
+    names = list(params)
+    loop = load_detectors(names, params)
+    tables = BlockTables(tmp_path / "data", chunk=chunk)
+    batches = list(tables.batches())
+    expected = replay_blocks(batches, loop, batched=False)
+    assert {a.detector for a in expected} == set(names)
+    half = max(1, len(batches) // 2)
+    first = load_detectors(names, params)
+    got = replay_blocks(batches[:half], first)
+    restored = [detector_class(d.name).from_state(json.loads(json.dumps(d.to_state())))
+                for d in first]  # fmt: skip
+    got += replay_blocks(batches[half:], restored)
+    assert got == expected
+    for a, b in zip(loop, restored, strict=True):
+        assert json.dumps(a.to_state(), sort_keys=True) == json.dumps(b.to_state(), sort_keys=True)
+    assert len(restored[0]._memory()) <= 12 and len(restored[1]._subjects) <= 9  # type: ignore[attr-defined]
