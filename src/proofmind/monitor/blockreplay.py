@@ -68,6 +68,9 @@ class BlockBatch(Sequence[BlockEvent]):
     # detector may look ahead in it to fill a cache (never to raise alerts)
     segment: BlockBatch | None = None
     base: int = 0  # the index of this batch's first block in ``segment``
+    # the ``BlockTables`` a segment was read from: a detector may query them ahead (to fill a
+    # cache, never to raise alerts)
+    source: Any = None
     _memo: dict[int, BlockEvent] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -280,6 +283,23 @@ class BlockTables:
         times = self._blocks[1]
         return (float(times.min()), float(times.max())) if len(times) else None
 
+    def counterparties(self, addresses: Sequence[str], first: int, limit: int) -> list[str]:
+        """The addresses that moved ether or tokens to or from one of ``addresses`` (lower-case)
+        from block ``first`` on, by the first block they did so in, at most ``limit``."""
+        wanted = "(SELECT unnest($1::VARCHAR[]))"
+        part = (
+            "SELECT CASE WHEN from_address IN {w} THEN to_address ELSE from_address END AS c, "
+            "block_number FROM {t} WHERE block_number >= $2 "
+            "AND (from_address IN {w} OR to_address IN {w})"
+        )
+        sql = (
+            f"SELECT c FROM ({part.format(w=wanted, t='transactions')} UNION ALL "
+            f"{part.format(w=wanted, t='erc20_transfers')}) WHERE c IS NOT NULL "
+            "GROUP BY c ORDER BY min(block_number), c LIMIT $3"
+        )
+        rows = self.con.execute(sql, [list(addresses), int(first), int(limit)]).fetchall()
+        return [str(r[0]) for r in rows]
+
     def _read(self, name: str, source: str, first: int, last: int) -> pa.Table:
         where = f"WHERE block_number BETWEEN {first} AND {last}"
         return (
@@ -307,7 +327,7 @@ class BlockTables:
             if self.has["logs"]:
                 tables["logs"] = self._read("logs", "logs", first, last)
             whole = BlockBatch(numbers[seg_lo:seg_hi], times[seg_lo:seg_hi],
-                               hashes[seg_lo:seg_hi], tables)  # fmt: skip
+                               hashes[seg_lo:seg_hi], tables, source=self)  # fmt: skip
             for lo in range(0, seg_hi - seg_lo, self.chunk):
                 hi = min(lo + self.chunk, seg_hi - seg_lo)
                 parts = {}

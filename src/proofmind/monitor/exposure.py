@@ -57,6 +57,7 @@ class FraudExposureDetector(Detector):
         self._cache: OrderedDict[str, float] = OrderedDict()
         self._con: Any = None
         self._prefetched: Any = None  # the replayed segment whose counterparties are cached
+        self._ahead: Any = None  # the replayed tables whose counterparties are all cached
 
     def score(self, address: str) -> float | None:
         """The model's score of ``address`` from the tables, or None if it has no data there."""
@@ -112,6 +113,17 @@ class FraudExposureDetector(Detector):
         from proofmind.monitor.watch import _blocks, touching
 
         segment = events.segment if isinstance(events, BlockBatch) else None
+        source = segment.source if segment is not None else None
+        if source is not None and source is not self._ahead and len(segment or ()):
+            # the counterparties of the whole rest of the replay, from its tables, in one
+            # query and one model call (if they fit the cache; else segment by segment)
+            self._ahead = source
+            found = source.counterparties(self.addresses, int(events.numbers[0]), self.cache_size)
+            self.score_many(found)
+            if len(found) < self.cache_size:
+                self._prefetched = segment = None
+        elif source is not None and source is self._ahead and self._prefetched is None:
+            segment = None  # all cached already
         if segment is not None and segment is not self._prefetched:
             # score the counterparties of the whole segment at once: one feature query and one
             # model call instead of one per chunk (the cache is filled, nothing else changes)
