@@ -356,3 +356,23 @@ def test_tight_memories_evict_the_same_and_restore_mid_replay(tmp_path: Path, ch
     for a, b in zip(loop, restored, strict=True):
         assert json.dumps(a.to_state(), sort_keys=True) == json.dumps(b.to_state(), sort_keys=True)
     assert len(restored[0]._memory()) <= 12 and len(restored[1]._subjects) <= 9  # type: ignore[attr-defined]
+
+
+def test_counterparties_ahead_are_those_of_the_rows(tmp_path: Path) -> None:
+    _write_tables(tmp_path / "data", 120, burst=100)
+    tables = BlockTables(tmp_path / "data")
+    seen: dict[str, int] = {}
+    for batch in tables.batches():
+        for event in batch:
+            if event.number < 1050:
+                continue
+            for row in (*event.transactions, *event.erc20_transfers):
+                if USER in (row["from_address"], row["to_address"]):
+                    other = (
+                        row["to_address"] if row["from_address"] == USER else row["from_address"]
+                    )
+                    seen.setdefault(other, event.number)
+    expected = sorted(seen, key=lambda a: (seen[a], a))
+    assert len(expected) > 10
+    assert tables.counterparties([USER], 1050, 1000) == expected
+    assert tables.counterparties([USER], 1050, 5) == expected[:5]

@@ -112,13 +112,14 @@ class FraudExposureDetector(Detector):
         from proofmind.monitor.blockreplay import BlockBatch
         from proofmind.monitor.watch import _blocks, touching
 
-        segment = events.segment if isinstance(events, BlockBatch) else None
+        batch = events if isinstance(events, BlockBatch) else None
+        segment = batch.segment if batch is not None else None
         source = segment.source if segment is not None else None
-        if source is not None and source is not self._ahead and len(segment or ()):
+        if batch is not None and source is not None and source is not self._ahead and len(batch):
             # the counterparties of the whole rest of the replay, from its tables, in one
             # query and one model call (if they fit the cache; else segment by segment)
             self._ahead = source
-            found = source.counterparties(self.addresses, int(events.numbers[0]), self.cache_size)
+            found = source.counterparties(self.addresses, int(batch.numbers[0]), self.cache_size)
             self.score_many(found)
             if len(found) < self.cache_size:
                 self._prefetched = segment = None

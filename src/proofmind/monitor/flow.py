@@ -322,7 +322,7 @@ class _ArrayTrees:
 def _log1p(values: NDArray[Any]) -> NDArray[np.float64]:
     """``math.log1p`` of each value (NumPy's may differ in the last bit), once per distinct
     value."""
-    if values.dtype.kind in "iu" and len(values) and 0 <= values.min() and values.max() < 65_536:
+    if values.dtype.kind in "iu" and len(values) and values.min() >= 0 and values.max() < 65_536:
         # small counts: a table of math.log1p(k), indexed (no sort)
         table = np.array([math.log1p(k) for k in range(int(values.max()) + 1)], dtype=np.float64)
         out: NDArray[np.float64] = table[values]
