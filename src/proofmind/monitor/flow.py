@@ -217,9 +217,37 @@ class FlowAnomalyDetector(Detector):
                 continue
             self._last_alert = number
             raised.append(k)
-        blocks = events.events_at([start + k for k in raised])
-        alerts += [self._alert(b, float(scores[k])) for b, k in zip(blocks, raised, strict=True)]
+        if raised:
+            evidence = _Evidence(events, [start + k for k in raised])
+            alerts += [self._alert_at(events, start + k, x[k], float(scores[k]), evidence)
+                       for k in raised]  # fmt: skip
         return alerts
+
+    def _alert_at(
+        self, batch: Any, i: int, row: NDArray[np.float64], score: float, found: _Evidence
+    ) -> Alert:
+        """``_alert`` of block ``i`` of a replayed chunk from its columns: the features are
+        ``row`` (``batch_features``' numbers, the same as ``block_features``'), the evidence
+        from the block's rows (the same sums in the same order)."""
+        number, time = int(batch.numbers[i]), float(batch.times[i])
+        features = dict(zip(LIMITS, row.tolist(), strict=True))
+        top, evidence = found.at(i)
+        return Alert(
+            detector=self.name,
+            kind="flow",
+            severity="high" if score >= 0.9 else "medium",
+            subject=top or f"block:{number}",
+            time=time,
+            score=round(score, 6),
+            explanation=(
+                f"block {number}: value flow unlike the last {self.window_size} blocks "
+                f"(anomaly score {score:.2f}): {evidence['native_transfers']} ether "
+                f"transfer(s) moving {evidence['ether_moved']:g} ETH, largest fan-out "
+                f"{evidence['top_fan_out']}"
+            ),
+            evidence={**evidence, "features": {k: round(v, 4) for k, v in features.items()}},
+            block=number,
+        )
 
     def to_state(self) -> dict[str, Any]:
         params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -242,6 +270,61 @@ class FlowAnomalyDetector(Detector):
         detector._recent = recent
         detector._last_alert = state["last_alert"]
         return detector
+
+
+class _Evidence:
+    """``block_features``' evidence of single blocks of a replayed chunk, from its columns
+    (converted to Python values once per chunk, and only the columns it needs)."""
+
+    def __init__(self, batch: Any, blocks: list[int]) -> None:
+        import pyarrow as pa
+
+        self.batch = batch
+        self.rows: dict[str, dict[str, list[Any]]] = {}
+        self.start: dict[str, dict[int, int]] = {}  # block → its first row in ``rows``
+        for name, columns in (("native_transfers", ("from_address", "to_address", "value_wei")),
+                              ("erc20_transfers", ("from_address", "to_address"))):  # fmt: skip
+            lo, hi = batch.offsets[name][blocks], batch.offsets[name][np.asarray(blocks) + 1]
+            counts = hi - lo
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            take = np.repeat(lo - starts, counts) + np.arange(int(counts.sum()), dtype=np.int64)
+            chosen = batch.tables[name].select(list(columns)).take(pa.array(take, pa.int64()))
+            self.rows[name] = {c: chosen.column(c).to_pylist() for c in columns}
+            self.start[name] = dict(zip(blocks, starts.tolist(), strict=True))
+
+    def at(self, i: int) -> tuple[str | None, dict[str, Any]]:
+        offsets = self.batch.offsets
+        counts = {name: int(offsets[name][i + 1] - offsets[name][i]) for name in self.rows}
+        n0 = self.start["native_transfers"][i]
+        n1 = n0 + counts["native_transfers"]
+        e0 = self.start["erc20_transfers"][i]
+        e1 = e0 + counts["erc20_transfers"]
+        native, erc20 = self.rows["native_transfers"], self.rows["erc20_transfers"]
+        out_eth: dict[str, float] = defaultdict(float)
+        recipients_of: dict[str, set[str]] = defaultdict(set)
+        values = []
+        for sender, receiver, wei in zip(native["from_address"][n0:n1],
+                                         native["to_address"][n0:n1],
+                                         native["value_wei"][n0:n1], strict=True):  # fmt: skip
+            value = int(wei or 0) / 1e18
+            values.append(value)
+            out_eth[sender] += value
+            recipients_of[sender].add(receiver)
+        for sender, receiver in zip(erc20["from_address"][e0:e1], erc20["to_address"][e0:e1],
+                                    strict=True):  # fmt: skip
+            recipients_of[sender].add(receiver)
+        total = sum(values)
+        top = max(out_eth, key=lambda a: out_eth[a]) if out_eth else None
+        transactions = offsets["transactions"]
+        return top, {
+            "transactions": int(transactions[i + 1] - transactions[i]),
+            "native_transfers": n1 - n0,
+            "erc20_transfers": e1 - e0,
+            "ether_moved": round(total, 6),
+            "top_sender": top,
+            "top_sender_ether": round(out_eth[top], 6) if top else 0.0,
+            "top_fan_out": max((len(r) for r in recipients_of.values()), default=0),
+        }
 
 
 class _ArrayTrees:
