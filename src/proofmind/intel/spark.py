@@ -311,8 +311,9 @@ def address_features(spark: SparkSession, addresses: list[str] | None = None) ->
 
 
 def score(features: DataFrame, model: lgb.Booster) -> DataFrame:
-    """``address, status, score`` for every row of ``features``: the model's probability where
-    the address has data, status "no data" and no score where it has none."""
+    """``address, status, score`` for every row of ``features``, in its order (the features of
+    ``address_features`` come sorted by address): the model's probability where the address
+    has data, status "no data" and no score where it has none."""
     from pyspark.sql import functions as sf
 
     names = list(model.feature_name())
