@@ -10,6 +10,7 @@ block_range= folders. The model: LightGBM trained on 2,000 random accounts with 
 (scoring cost does not depend on what the model learnt).
 
 Usage: python benchmarks/bench_spark.py [--rows 2000000] [--workers 1,2] [--driver-memory 6g]
+       [--partitions N]
 """
 
 from __future__ import annotations
@@ -92,13 +93,14 @@ def model_file(data: Path, folder: Path) -> Path:
     return path
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak memory (GB, proportional set size) of the process tree of
-    ``proofmind ARGS``."""
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, every process of the tree) and peak memory
+    (GB, proportional set size) of the process tree of ``proofmind ARGS``."""
     command = [sys.executable, "-m", "proofmind", *args]
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     peak = 0
+    cpu: dict[int, float] = {}  # the last CPU seconds seen of each process of the tree
     done = threading.Event()
 
     def sample() -> None:
@@ -111,6 +113,12 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
                 peak = max(peak, sum(p.memory_full_info().pss for p in tree))
             except psutil.Error:
                 pass
+            for p in tree:
+                try:
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
+                except psutil.Error:
+                    pass
             time.sleep(0.2)
 
     poller = threading.Thread(target=sample, daemon=True)
@@ -120,7 +128,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     elapsed = time.monotonic() - started
     if process.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{stderr}")
-    return elapsed, peak / 1e9
+    return elapsed, sum(cpu.values()), peak / 1e9
 
 
 def main() -> None:
@@ -128,6 +136,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--workers", default="1,2", help="Spark local worker counts to run")
     parser.add_argument("--driver-memory", default="6g")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        help="shuffle partitions per worker (PROOFMIND_SPARK_PARTITIONS = this × workers); "
+        "default: the engine's own choice",
+    )
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
         root = Path(tmp)
@@ -144,25 +158,32 @@ def main() -> None:
         }
         base = ["fraud", "score", "--data", str(root / "data"), "--model", str(model)]
         results = []
-        seconds, gb = run([*base, "--out", str(root / "duckdb.parquet")], env)
-        results.append(("DuckDB (this process, 2 threads)", seconds, gb, root / "duckdb.parquet"))
+        seconds, cpu, gb = run([*base, "--out", str(root / "duckdb.parquet")], env)
+        results.append(
+            ("DuckDB (this process, 2 threads)", seconds, cpu, gb, root / "duckdb.parquet")
+        )
         for workers in [int(w) for w in opts.workers.split(",")]:
             out = root / f"spark{workers}"
-            seconds, gb = run(
+            seconds, cpu, gb = run(
                 [*base, "--out", str(out), "--engine", "spark", "--master", f"local[{workers}]"],
-                {**env, "PROOFMIND_SPARK_PARTITIONS": str(4 * workers)},
+                env
+                if opts.partitions is None
+                else {**env, "PROOFMIND_SPARK_PARTITIONS": str(opts.partitions * workers)},
             )
-            results.append((f"Spark local[{workers}]", seconds, gb, out / "*.parquet"))
-        reference = duckdb.sql(f"SELECT * FROM '{results[0][3]}' ORDER BY address").fetchall()
+            results.append((f"Spark local[{workers}]", seconds, cpu, gb, out / "*.parquet"))
+        reference = duckdb.sql(f"SELECT * FROM '{results[0][4]}' ORDER BY address").fetchall()
         print(
             f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
             f"{len(reference):,} addresses scored"
         )
-        print(f"{'engine':36} {'seconds':>8} {'rows/s':>10} {'peak GB':>8} {'vs DuckDB':>9}  same")
-        for name, seconds, gb, out in results:
+        print(
+            f"{'engine':36} {'seconds':>8} {'CPU s':>8} {'rows/s':>10} {'peak GB':>8} "
+            f"{'vs DuckDB':>9}  same"
+        )
+        for name, seconds, cpu, gb, out in results:
             rows = duckdb.sql(f"SELECT * FROM read_parquet('{out}') ORDER BY address").fetchall()
             print(
-                f"{name:36} {seconds:8.1f} {opts.rows / seconds:10,.0f} {gb:8.2f} "
+                f"{name:36} {seconds:8.1f} {cpu:8.1f} {opts.rows / seconds:10,.0f} {gb:8.2f} "
                 f"{results[0][1] / seconds:8.2f}×  {rows == reference}"
             )
 
