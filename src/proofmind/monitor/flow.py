@@ -154,21 +154,33 @@ class FlowAnomalyDetector(Detector):
 
     def _alert(self, event: BlockEvent, score: float) -> Alert:
         features, top, evidence = block_features(event)
+        return self._flow_alert(event.number, event.time, score, features, top, evidence)
+
+    def _flow_alert(
+        self,
+        number: int,
+        time: float,
+        score: float,
+        features: dict[str, float],
+        top: str | None,
+        evidence: dict[str, Any],
+    ) -> Alert:
+        """The alert of block ``number``, from the per-event and the batched path alike."""
         return Alert(
             detector=self.name,
             kind="flow",
             severity="high" if score >= 0.9 else "medium",
-            subject=top or f"block:{event.number}",
-            time=event.time,
+            subject=top or f"block:{number}",
+            time=time,
             score=round(score, 6),
             explanation=(
-                f"block {event.number}: value flow unlike the last {self.window_size} blocks "
+                f"block {number}: value flow unlike the last {self.window_size} blocks "
                 f"(anomaly score {score:.2f}): {evidence['native_transfers']} ether "
                 f"transfer(s) moving {evidence['ether_moved']:g} ETH, largest fan-out "
                 f"{evidence['top_fan_out']}"
             ),
             evidence={**evidence, "features": {k: round(v, 4) for k, v in features.items()}},
-            block=event.number,
+            block=number,
         )
 
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
@@ -232,22 +244,7 @@ class FlowAnomalyDetector(Detector):
         number, time = int(batch.numbers[i]), float(batch.times[i])
         features = dict(zip(LIMITS, row.tolist(), strict=True))
         top, evidence = found.at(i)
-        return Alert(
-            detector=self.name,
-            kind="flow",
-            severity="high" if score >= 0.9 else "medium",
-            subject=top or f"block:{number}",
-            time=time,
-            score=round(score, 6),
-            explanation=(
-                f"block {number}: value flow unlike the last {self.window_size} blocks "
-                f"(anomaly score {score:.2f}): {evidence['native_transfers']} ether "
-                f"transfer(s) moving {evidence['ether_moved']:g} ETH, largest fan-out "
-                f"{evidence['top_fan_out']}"
-            ),
-            evidence={**evidence, "features": {k: round(v, 4) for k, v in features.items()}},
-            block=number,
-        )
+        return self._flow_alert(number, time, score, features, top, evidence)
 
     def to_state(self) -> dict[str, Any]:
         params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
