@@ -9,13 +9,14 @@ as DOUBLE wei the way `ingest etherscan` writes it, in Parquet files of 1M rows 
 block_range= folders. The model: LightGBM trained on 2,000 random accounts with random labels
 (scoring cost does not depend on what the model learnt).
 
-Usage: python benchmarks/bench_spark.py [--rows 2000000] [--workers 1,2] [--driver-memory 6g]
-       [--partitions N]
+Usage: python benchmarks/bench_spark.py [--rows 2000000] [--engines duckdb,spark1,spark2]
+       [--driver-memory 6g] [--partitions N] [--work DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -93,9 +94,10 @@ def model_file(data: Path, folder: Path) -> Path:
     return path
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system, every process of the tree) and peak memory
-    (GB, proportional set size) of the process tree of ``proofmind ARGS``."""
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system, every process of the tree), peak memory
+    (GB, proportional set size) of the process tree of ``proofmind ARGS``, and the last line
+    of its error output when it failed ("" when it did not)."""
     command = [sys.executable, "-m", "proofmind", *args]
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
@@ -126,15 +128,20 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     _, stderr = process.communicate()
     done.set()
     elapsed = time.monotonic() - started
-    if process.returncode:
-        raise SystemExit(f"{' '.join(args)} failed:\n{stderr}")
-    return elapsed, sum(cpu.values()), peak / 1e9
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    failure = (lines[-1] if lines else f"exit {process.returncode}") if process.returncode else ""
+    return elapsed, sum(cpu.values()), peak / 1e9, failure
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--workers", default="1,2", help="Spark local worker counts to run")
+    parser.add_argument(
+        "--engines",
+        default="duckdb,spark1,spark2",
+        help="runs, in order: duckdb, sparkN (Spark with N local workers)",
+    )
+    parser.add_argument("--workers", help="Spark local worker counts (old form of --engines)")
     parser.add_argument("--driver-memory", default="6g")
     parser.add_argument(
         "--partitions",
@@ -142,50 +149,112 @@ def main() -> None:
         help="shuffle partitions per worker (PROOFMIND_SPARK_PARTITIONS = this × workers); "
         "default: the engine's own choice",
     )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="keep the tables, the model, the scores and the results here, and reuse them: "
+        "a long benchmark can run its engines in several invocations (default: a temporary "
+        "folder, removed at the end)",
+    )
     opts = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
-        root = Path(tmp)
+    engines = opts.engines.split(",")
+    if opts.workers:
+        engines = ["duckdb", *(f"spark{w}" for w in opts.workers.split(","))]
+    if opts.work is None:
+        with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
+            bench(Path(tmp), opts, engines)
+    else:
+        opts.work.mkdir(parents=True, exist_ok=True)
+        bench(opts.work, opts, engines)
+
+
+def bench(root: Path, opts: argparse.Namespace, engines: list[str]) -> None:
+    data = root / "data"
+    if not (data / "transactions").exists():
         t0 = time.monotonic()
-        accounts = generate(root / "data", opts.rows)
+        accounts = generate(data, opts.rows)
         print(
             f"generated {opts.rows:,} transactions, {opts.rows // 10:,} transfers, "
-            f"≤ {accounts:,} accounts in {time.monotonic() - t0:.0f} s"
+            f"≤ {accounts:,} accounts in {time.monotonic() - t0:.0f} s",
+            flush=True,
         )
-        model = model_file(root / "data", root)
-        env = {
-            **os.environ,
-            "PYSPARK_SUBMIT_ARGS": f"--driver-memory {opts.driver_memory} pyspark-shell",
-        }
-        base = ["fraud", "score", "--data", str(root / "data"), "--model", str(model)]
-        results = []
-        seconds, cpu, gb = run([*base, "--out", str(root / "duckdb.parquet")], env)
-        results.append(
-            ("DuckDB (this process, 2 threads)", seconds, cpu, gb, root / "duckdb.parquet")
-        )
-        for workers in [int(w) for w in opts.workers.split(",")]:
+    model = root / "model.txt"
+    if not model.exists():
+        model_file(data, root)
+    env = {
+        **os.environ,
+        "PYSPARK_SUBMIT_ARGS": f"--driver-memory {opts.driver_memory} pyspark-shell",
+    }
+    base = ["fraud", "score", "--data", str(data), "--model", str(model)]
+    log = root / "results.jsonl"
+    for engine in engines:
+        if engine == "duckdb":
+            name, out, args, run_env = (
+                "DuckDB (this process, 2 threads)",
+                root / "duckdb.parquet",
+                ["--out", str(root / "duckdb.parquet")],
+                env,
+            )
+        else:
+            workers = int(engine.removeprefix("spark"))
             out = root / f"spark{workers}"
-            seconds, cpu, gb = run(
-                [*base, "--out", str(out), "--engine", "spark", "--master", f"local[{workers}]"],
+            name = f"Spark local[{workers}]"
+            args = ["--out", str(out), "--engine", "spark", "--master", f"local[{workers}]"]
+            run_env = (
                 env
                 if opts.partitions is None
-                else {**env, "PROOFMIND_SPARK_PARTITIONS": str(opts.partitions * workers)},
+                else {**env, "PROOFMIND_SPARK_PARTITIONS": str(opts.partitions * workers)}
             )
-            results.append((f"Spark local[{workers}]", seconds, cpu, gb, out / "*.parquet"))
-        reference = duckdb.sql(f"SELECT * FROM '{results[0][4]}' ORDER BY address").fetchall()
+        started = time.strftime("%H:%M:%S", time.gmtime())
+        seconds, cpu, gb, failure = run([*base, *args], run_env)
+        result = {
+            "engine": name,
+            "rows": opts.rows,
+            "seconds": seconds,
+            "cpu": cpu,
+            "gb": gb,
+            "out": str(out if engine == "duckdb" else out / "*.parquet"),
+            "failure": failure,
+            "started": started,
+        }
+        with log.open("a") as f:
+            f.write(json.dumps(result) + "\n")
+        print(f"{name}: {seconds:.1f} s, {cpu:.1f} CPU s, {gb:.2f} GB {failure}", flush=True)
+    report(log)
+
+
+def report(log: Path) -> None:
+    """The table of every run recorded in ``log`` (the latest of each engine)."""
+    latest = {}
+    for line in log.read_text().splitlines():
+        r = json.loads(line)
+        latest[r["engine"]] = r
+    runs = list(latest.values())
+    done = [r for r in runs if not r["failure"]]
+    base = next((r for r in done if r["engine"].startswith("DuckDB")), None)
+    reference = (
+        duckdb.sql(f"SELECT * FROM read_parquet('{done[0]['out']}') ORDER BY address").fetchall()
+        if done
+        else []
+    )
+    print(
+        f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"{len(reference):,} addresses scored"
+    )
+    print(
+        f"{'engine':36} {'started':>8} {'seconds':>8} {'CPU s':>8} {'rows/s':>10} {'peak GB':>8} "
+        f"{'vs DuckDB':>9}  same"
+    )
+    for r in runs:
+        if r["failure"]:
+            print(f"{r['engine']:36} {r['started']:>8} {r['seconds']:8.1f} failed: {r['failure']}")
+            continue
+        rows = duckdb.sql(f"SELECT * FROM read_parquet('{r['out']}') ORDER BY address").fetchall()
+        ratio = f"{base['seconds'] / r['seconds']:8.2f}×" if base else "       —"
         print(
-            f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-            f"{len(reference):,} addresses scored"
+            f"{r['engine']:36} {r['started']:>8} {r['seconds']:8.1f} {r['cpu']:8.1f} "
+            f"{r['rows'] / r['seconds']:10,.0f} {r['gb']:8.2f} {ratio}  {rows == reference}"
         )
-        print(
-            f"{'engine':36} {'seconds':>8} {'CPU s':>8} {'rows/s':>10} {'peak GB':>8} "
-            f"{'vs DuckDB':>9}  same"
-        )
-        for name, seconds, cpu, gb, out in results:
-            rows = duckdb.sql(f"SELECT * FROM read_parquet('{out}') ORDER BY address").fetchall()
-            print(
-                f"{name:36} {seconds:8.1f} {cpu:8.1f} {opts.rows / seconds:10,.0f} {gb:8.2f} "
-                f"{results[0][1] / seconds:8.2f}×  {rows == reference}"
-            )
 
 
 if __name__ == "__main__":

@@ -217,3 +217,94 @@ def test_early_warning_curve_from_the_cli(
     assert main(["fraud", "early-warning", *args, "--first-n", "3,1"]) == 0
     shown = capsys.readouterr().out
     assert shown.index("first 1 ") < shown.index("first 3 ") < shown.index("full history")
+
+
+def test_features_in_batches_equal_one_query(tmp_path: Path) -> None:
+    """`fraud score --out` on all addresses features them in batches of bounded rows: the
+    same numbers, bit for bit, as one query over all of them, and every address with data
+    (a genesis allocation's receiver, a self-transfer's sender) is found and counted once
+    per row."""
+    from proofmind.intel.fraud import address_rows, feature_batches
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    account, genesis = accounts[0], addr(4242)
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        TX_HEADER + "\n"
+        f"{genesis},0,1438269973,GENESIS_{genesis[2:]},,,0,GENESIS,{genesis},"
+        "200000000000000000000,0,0,0,,,,0,0,,\n"
+        f"{account},11000000,1600000001,0x{'12' * 32},99,0x{'ab' * 32},0,{account},{account},"
+        "1000,21000,1,0,1,0x,,1,21000,0x,\n"
+    )
+    import_etherscan([tx, tokens, extra], tmp_path / "data")
+    con = connect(tmp_path / "data")
+    rows = address_rows(con, None)
+    assert genesis in rows and list(rows) == sorted(rows)
+    counted = con.execute(
+        "SELECT count(*) FROM transactions WHERE from_address = ? OR to_address = ?",
+        [account, account],
+    ).fetchone()
+    tokens_of = con.execute(
+        "SELECT count(*) FROM erc20_transfers WHERE from_address = ? OR to_address = ?",
+        [account, account],
+    ).fetchone()
+    assert counted is not None and tokens_of is not None
+    assert rows[account] == counted[0] + tokens_of[0]
+    whole = address_features(con, list(rows))
+    batches = list(feature_batches(con, rows, batch_rows=40))
+    assert len(batches) > 3
+    assert [a for b in batches for a in b.addresses] == whole.addresses
+    assert np.array_equal(np.vstack([b.matrix for b in batches]), whole.matrix, equal_nan=True)
+    assert address_rows(con, [account.upper(), addr(999_999)]) == {account: rows[account]}
+
+
+def test_cli_features_and_scores_of_every_address_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fraud features --out` and `fraud score --out` on DuckDB, batch by batch: one row per
+    address in address order, equal to one query's; an address asked for without data gets
+    a row with NaN features / status "no data"."""
+    import pyarrow.parquet as pq
+
+    from proofmind.cli.main import main
+    from proofmind.intel import fraud
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    data = tmp_path / "data"
+    import_etherscan([tx, tokens], data)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
+    model = tmp_path / "m.txt"
+    assert (
+        main(
+            ["fraud", "train", "--data", str(data), "--labels", str(labels), "--output", str(model)]
+        )
+        == 0
+    )
+    monkeypatch.setattr(fraud, "BATCH_ROWS", 50)
+    out = tmp_path / "f.parquet"
+    assert main(["fraud", "features", "--data", str(data), "--out", str(out)]) == 0
+    table = pq.read_table(out).to_pydict()
+    everyone = list(fraud.address_rows(connect(data), None))
+    whole = address_features(connect(data), everyone)
+    assert table["address"] == whole.addresses == sorted(everyone)
+    got = np.array([table[n] for n in whole.names], dtype=np.float64).T
+    assert np.array_equal(got, whole.matrix, equal_nan=True)
+    nobody = addr(999_999)
+    assert (
+        main(["fraud", "features", accounts[1], nobody, "--data", str(data), "--out", str(out)])
+        == 0
+    )
+    table = pq.read_table(out).to_pydict()
+    assert table["address"] == sorted([accounts[1], nobody])
+    assert table["has_data"] == [a != nobody for a in table["address"]]
+    assert np.isnan(table["n_tx"][table["address"].index(nobody)])
+    scores = tmp_path / "s.parquet"
+    assert (
+        main(["fraud", "score", "--data", str(data), "--model", str(model), "--out", str(scores)])
+        == 0
+    )
+    scored = pq.read_table(scores).to_pydict()
+    predicted = fraud.load_model(model).predict(whole.matrix)
+    assert scored["address"] == whole.addresses and set(scored["status"]) == {"scored"}
+    assert scored["score"] == [float(p) for p in predicted]

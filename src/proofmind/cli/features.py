@@ -15,9 +15,13 @@ from proofmind.cli.params import Engine, check_writable
 from proofmind.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import duckdb
     import lightgbm as lgb
     import pyarrow as pa
+
+    from proofmind.intel.fraud import Features
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -92,21 +96,28 @@ def run_features(
             sp.write_parquet(sp.address_features(session, wanted), out)
             rows = session.read.parquet(out).count()
     else:
+        import numpy as np
         import pyarrow as pa
 
         from proofmind.intel.etherscan import connect
-        from proofmind.intel.fraud import address_features, with_data
+        from proofmind.intel.fraud import address_features
 
         con = connect(Path(data))
-        targets = wanted if wanted is not None else all_addresses(con)
-        with err.status(f"computing the features of {len(targets):,} address(es)…"):
-            features = address_features(con, targets)
-            present = with_data(con, features.addresses)
+        rows_of = address_rows(con, wanted)
+        batches = list(featured(con, rows_of))
+        names = batches[0].names if batches else address_features(con, []).names
+        matrix = np.vstack([b.matrix for b in batches]) if batches else np.empty((0, len(names)))
+        # the addresses asked for without data get a row too (NULL features, has_data false),
+        # in address order with the others
+        order = sorted(dict.fromkeys(wanted if wanted is not None else rows_of))
+        position = {a: i for i, a in enumerate(a for b in batches for a in b.addresses)}
+        rows_at = np.array([position.get(a, -1) for a in order], dtype=np.int64)
+        padded = np.vstack([matrix, np.full((1, len(names)), np.nan)])[rows_at]
         table = pa.table(
             {
-                "address": features.addresses,
-                **{n: features.matrix[:, j] for j, n in enumerate(features.names)},
-                "has_data": [a in present for a in features.addresses],
+                "address": order,
+                **{n: padded[:, j] for j, n in enumerate(names)},
+                "has_data": [a in position for a in order],
             }
         )
         write_parquet_file(table, Path(out))
@@ -145,7 +156,7 @@ def run_score_out(
         from proofmind.intel.etherscan import connect
 
         con = connect(Path(data))
-        table = score_table(con, model, wanted if wanted is not None else all_addresses(con))
+        table = score_table(con, model, wanted)
         total = table.num_rows
         scored = sum(1 for s in table.column("status").to_pylist() if s == "scored")
         write_parquet_file(table, Path(out))
@@ -162,37 +173,56 @@ def run_score_out(
         err.print(f"{total - scored:,} address(es) have no data in {data} (status 'no data')")
 
 
-def all_addresses(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every address that sends or receives a transaction or an ERC-20 transfer."""
-    rows = con.execute(
-        "SELECT DISTINCT a FROM (SELECT from_address AS a FROM transactions "
-        "UNION ALL SELECT to_address FROM transactions "
-        "UNION ALL SELECT from_address FROM erc20_transfers "
-        "UNION ALL SELECT to_address FROM erc20_transfers) WHERE a IS NOT NULL ORDER BY a"
-    ).fetchall()
-    return [r[0] for r in rows]
+def address_rows(con: duckdb.DuckDBPyConnection, wanted: list[str] | None) -> dict[str, int]:
+    """The rows of each address with data among ``wanted`` (None: every address)."""
+    from proofmind.intel.fraud import address_rows as count
+
+    with err.status("finding the addresses and their rows…"):
+        return count(con, wanted)
 
 
-def score_table(con: duckdb.DuckDBPyConnection, model: lgb.Booster, wanted: list[str]) -> pa.Table:
-    """``address, status, score`` of ``wanted`` on DuckDB, the same columns as on Spark."""
+def featured(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> Iterator[Features]:
+    """The features of the addresses of ``rows`` in batches of bounded memory, with a
+    progress bar over the rows."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from proofmind.intel.fraud import feature_batches
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(
+            f"features of {len(rows):,} address(es), rows", total=sum(rows.values())
+        )
+        for batch in feature_batches(con, rows):
+            progress.advance(task, sum(rows[a] for a in batch.addresses))
+            yield batch
+
+
+def score_table(
+    con: duckdb.DuckDBPyConnection, model: lgb.Booster, wanted: list[str] | None
+) -> pa.Table:
+    """``address, status, score`` of ``wanted`` (None: every address in the data) on DuckDB,
+    the same columns as on Spark; the features computed and scored batch by batch."""
     import numpy as np
     import pyarrow as pa
 
-    from proofmind.intel.fraud import address_features, with_data
-
-    present = with_data(con, wanted)
+    rows = address_rows(con, wanted)
     scores: dict[str, float] = {}
-    if present:
-        with err.status(f"computing the features of {len(present):,} address(es)…"):
-            features = address_features(con, [a for a in wanted if a in present])
+    for features in featured(con, rows):
         if features.names != model.feature_name():
             raise InputError(
                 "the model was trained on other features",
                 hint="retrain it with this version of proofmind",
             )
         predicted = np.asarray(model.predict(features.matrix), dtype=np.float64)
-        scores = dict(zip(features.addresses, predicted.tolist(), strict=True))
-    ordered = sorted(dict.fromkeys(wanted))
+        scores.update(zip(features.addresses, predicted.tolist(), strict=True))
+    ordered = sorted(dict.fromkeys(wanted if wanted is not None else rows))
     return pa.table(
         {
             "address": ordered,

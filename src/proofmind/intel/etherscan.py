@@ -332,8 +332,11 @@ def _bad(report: ImportReport, row: BadRow, strict: bool) -> None:
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views ``transactions`` and ``erc20_transfers`` (and ``blocks``,
     ``logs``, ``native_transfers`` when `ingest rpc` wrote them) over the Parquet files under
-    ``data_dir`` (an empty table when the two main tables have no files)."""
+    ``data_dir`` (an empty table when the two main tables have no files). DuckDB's own
+    progress bar is off: it writes to the terminal between a command's lines and output, and
+    the long commands show their own."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     for table in ("blocks", "logs", "native_transfers"):
         if any((data_dir / table).glob("**/*.parquet")):
             pattern = sql_string(f"{data_dir / table}/**/*.parquet")

@@ -9,7 +9,7 @@ LightGBM's exact per-feature contributions (TreeSHAP) to an address's log-odds.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -76,14 +76,67 @@ def address_features(
 ) -> Features:
     """The feature matrix of ``addresses`` (lower-cased) from the canonical tables in ``con``
     (with ``first_n``: from each account's first N transactions only)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     wanted = [a.lower() for a in addresses]
     _address_table(con, "targets", wanted)
-    result = con.execute(features_sql(first_n))
-    names = [d[0] for d in result.description][1:]
-    rows = result.fetchall()
-    found = [r[0] for r in rows]
-    matrix = np.array([[np.nan if v is None else float(v) for v in r[1:]] for r in rows])
-    return Features(found, names, matrix.reshape(len(rows), len(names)))
+    table = con.execute(features_sql(first_n)).to_arrow_table()
+    names = table.column_names[1:]
+    matrix = np.empty((table.num_rows, len(names)))
+    for j, name in enumerate(names):
+        # through Arrow, not Python objects: integers and decimals are cast to float64
+        # (exact for every value these features take), NULL becomes NaN
+        column = pc.cast(table.column(name), pa.float64())
+        matrix[:, j] = column.to_numpy(zero_copy_only=False)
+    found = table.column(0).to_pylist()
+    return Features(found, names, matrix)
+
+
+BATCH_ROWS = 8_000_000
+"""Transaction and transfer rows per batch of `feature_batches`: DuckDB's memory grows with the
+rows of the accounts featured at once (about 0.8 KB per row), so this keeps a batch near 6 GB."""
+
+
+def address_rows(con: duckdb.DuckDBPyConnection, addresses: list[str] | None) -> dict[str, int]:
+    """Rows (transactions and ERC-20 transfers, sent or received) of each address of
+    ``addresses`` (lower-cased) that has any, or of every address in the data (None), in
+    address order."""
+    where = ""
+    if addresses is not None:
+        _address_table(con, "wanted", [a.lower() for a in addresses])
+        where = "WHERE a IN (SELECT address FROM wanted)"
+    rows = con.execute(
+        "SELECT a, count(*) FROM (SELECT from_address AS a FROM transactions "
+        "UNION ALL SELECT to_address FROM transactions "
+        "WHERE to_address IS DISTINCT FROM from_address "
+        "UNION ALL SELECT from_address FROM erc20_transfers "
+        "UNION ALL SELECT to_address FROM erc20_transfers "
+        "WHERE to_address IS DISTINCT FROM from_address) "
+        f"{where} GROUP BY a HAVING a IS NOT NULL ORDER BY a"
+    ).fetchall()
+    return dict(rows)
+
+
+def feature_batches(
+    con: duckdb.DuckDBPyConnection, rows: Mapping[str, int], batch_rows: int | None = None
+) -> Iterator[Features]:
+    """`address_features` of the addresses of ``rows`` (address → its rows, as `address_rows`
+    gives), in their order, in consecutive batches of at most ``batch_rows`` rows (an address
+    with more has a batch of its own): the features are the same as in one query (each
+    account's depend on its own rows only) and memory is bounded by the batch, not the data.
+    Default: `BATCH_ROWS`."""
+    limit = BATCH_ROWS if batch_rows is None else batch_rows
+    batch: list[str] = []
+    size = 0
+    for address, n in rows.items():
+        if batch and size + n > limit:
+            yield address_features(con, batch)
+            batch, size = [], 0
+        batch.append(address)
+        size += n
+    if batch:
+        yield address_features(con, batch)
 
 
 def _address_table(con: duckdb.DuckDBPyConnection, name: str, addresses: list[str]) -> None:
