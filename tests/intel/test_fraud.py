@@ -308,3 +308,36 @@ def test_cli_features_and_scores_of_every_address_in_batches(
     predicted = fraud.load_model(model).predict(whole.matrix)
     assert scored["address"] == whole.addresses and set(scored["status"]) == {"scored"}
     assert scored["score"] == [float(p) for p in predicted]
+
+
+def test_cli_scores_with_a_registered_model_only_as_registered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fraud score --model KEY` scores with the ledger's model record, as the API's
+    ?model= does: the same scores as the file, and refused once the file is not the one
+    whose keccak-256 was registered."""
+    from proofmind.app.training import train_fraud_registered
+    from proofmind.cli.main import main
+    from proofmind.workspace import init_workspace
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    data = tmp_path / "data"
+    import_etherscan([tx, tokens], data)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
+    ws, _ = init_workspace(tmp_path)
+    model = tmp_path / "model.txt"
+    record, _ = train_fraud_registered(ws, data, labels, model)
+    ws.close()
+    capsys.readouterr()
+    common = [accounts[2], "--data", str(data), "--workspace", str(tmp_path)]
+    assert main(["fraud", "score", *common, "--model", str(model)]) == 0
+    by_file = capsys.readouterr().out
+    assert main(["fraud", "score", *common, "--model", str(record.key)]) == 0
+    assert capsys.readouterr().out == by_file and "scored" in by_file
+    model.write_text(model.read_text().replace("learning_rate", "learning_rate ", 1))
+    assert main(["fraud", "score", *common, "--model", str(record.key)]) != 0
+    shown = capsys.readouterr()
+    assert f"is not the model of record {record.key}" in shown.err and not shown.out
+    assert main(["fraud", "score", *common, "--model", "12345"]) != 0
+    assert "no record for '12345'" in capsys.readouterr().err

@@ -121,6 +121,20 @@ def registered_model(workspace: Workspace, ref: str) -> RegisteredModel:
     return _registered(record, ref, path, _stamp(path))
 
 
+def resolve_model(model: str, workspace: Path | None = None) -> Path | RegisteredModel:
+    """``model`` as the CLI's --model takes it: a model file, or (when no such file exists)
+    the local key or 0x id of a model record in the workspace, checked as
+    `registered_model` checks it."""
+    from proofmind.app.records import is_record_ref
+
+    path = Path(model)
+    if path.exists() or not is_record_ref(model):
+        return path
+    from proofmind.workspace import open_workspace
+
+    return registered_model(open_workspace(workspace), model)
+
+
 @functools.lru_cache(maxsize=8)
 def _registered(
     record: LocalRecord, ref: str, path: Path, _stamp: tuple[int, int]

@@ -70,6 +70,11 @@ def list_records(
     return Page(items, encode_cursor("records", items[-1].key) if more and items else None)
 
 
+def is_record_ref(ref: str) -> bool:
+    """Whether ``ref`` has the form of a local key (a number) or a 0x record id."""
+    return bool(_REF.match(ref))
+
+
 def get_record(workspace: Workspace, ref: str, *, kind: str | None = None) -> LocalRecord:
     """The record with local key or 0x id ``ref`` (of ``kind``, when given)."""
     if not _REF.match(ref):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import lightgbm as lgb
     import pyarrow as pa
 
+    from proofmind.app.fraud import RegisteredModel
     from proofmind.intel.fraud import Features
 
 err = Console(stderr=True, soft_wrap=True)
@@ -130,7 +131,7 @@ def run_features(
 
 def run_score_out(
     data: str,
-    model_path: Path,
+    model_path: Path | RegisteredModel,
     addresses: list[str],
     out: str,
     engine: Engine,
@@ -138,9 +139,12 @@ def run_score_out(
 ) -> None:
     """Scores as Parquet (address, status, score): every address in the data when none is
     given."""
+    from proofmind.app.fraud import RegisteredModel
     from proofmind.intel.fraud import load_model
 
-    model = load_model(model_path)
+    model = (
+        model_path.booster if isinstance(model_path, RegisteredModel) else load_model(model_path)
+    )
     wanted, data, out = _checked(addresses, data, out, engine)
     started = time.monotonic()
     if engine is Engine.spark:

@@ -6,6 +6,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +24,9 @@ from proofmind.intel.fraud import (
     require_data,
     train_model,
 )
+
+if TYPE_CHECKING:
+    from proofmind.app.fraud import RegisteredModel
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -159,7 +163,7 @@ def run_export(model: Path, output: Path) -> None:
 
 def run_score(
     data: Path,
-    model_path: Path,
+    model_path: Path | RegisteredModel,
     addresses: list[str],
     explain_top: int,
     first_n: int | None = None,

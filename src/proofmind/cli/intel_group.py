@@ -238,9 +238,13 @@ def fraud_score(
             show_default=False,
         ),
     ] = None,
-    model: Annotated[Path, typer.Option(help="A model from `fraud train`.")] = Path(
-        "fraud-model.txt"
-    ),
+    model: Annotated[
+        str,
+        typer.Option(
+            help="A model file from `fraud train`, or the local key or 0x id of a registered "
+            "model record (used only if the file's keccak-256 is the record's)."
+        ),
+    ] = "fraud-model.txt",
     data: DataLocationOption = "chaindata",
     explain: Annotated[
         int, typer.Option(min=0, help="Show this many top feature contributions per address.")
@@ -258,6 +262,7 @@ def fraud_score(
     engine: EngineOption = Engine.duckdb,
     master: SparkMasterOption = None,
     first_n: FirstNOption = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
     """Score addresses (probability of illicit); CSV on stdout, or Parquet with --out.
 
@@ -268,6 +273,7 @@ def fraud_score(
     Examples:
       proofmind fraud score 0xab… 0xcd… --data chaindata --model fraud-model.txt --explain 3
       proofmind fraud score --data chaindata --out scores.parquet
+      proofmind fraud score 0xab… --data chaindata --model 3   (model record 3 of the ledger)
       proofmind fraud score --engine spark --master spark://head:7077 \\
           --data s3a://bucket/chaindata --out s3a://bucket/scores
     """
@@ -285,9 +291,10 @@ def fraud_score(
                 hint="give addresses (or CSV files of them), or --out FILE.parquet to score "
                 "every address in the data",
             )
+        from proofmind.app.fraud import resolve_model
         from proofmind.cli.intel import run_score
 
-        run_score(Path(data), model, addresses, explain, first_n)
+        run_score(Path(data), resolve_model(model, workspace), addresses, explain, first_n)
         return
     if first_n is not None:
         raise InputError(
@@ -299,9 +306,10 @@ def fraud_score(
             "--explain prints to the terminal and cannot be combined with --out",
             hint="drop --explain, or score a few addresses without --out",
         )
+    from proofmind.app.fraud import resolve_model
     from proofmind.cli.features import run_score_out
 
-    run_score_out(data, model, addresses or [], out, engine, master)
+    run_score_out(data, resolve_model(model, workspace), addresses or [], out, engine, master)
 
 
 @fraud_app.command("features")
