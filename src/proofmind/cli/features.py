@@ -108,7 +108,7 @@ def run_features(
         batches = list(featured(con, rows_of))
         names = batches[0].names if batches else address_features(con, []).names
         matrix = np.vstack([b.matrix for b in batches]) if batches else np.empty((0, len(names)))
-        # the addresses asked for without data get a row too (NULL features, has_data false),
+        # the addresses asked for without data get a row too (NaN features, has_data false),
         # in address order with the others
         order = sorted(dict.fromkeys(wanted if wanted is not None else rows_of))
         position = {a: i for i, a in enumerate(a for b in batches for a in b.addresses)}

@@ -95,7 +95,8 @@ def address_features(
 
 BATCH_ROWS = 8_000_000
 """Transaction and transfer rows per batch of `feature_batches`: DuckDB's memory grows with the
-rows of the accounts featured at once (about 0.8 KB per row), so this keeps a batch near 6 GB."""
+rows of the accounts featured at once (about 0.8 KB per row in one query); with this, scoring
+50M transactions peaked at 8.3 GB for the whole process (docs/benchmarks.md)."""
 
 
 def address_rows(con: duckdb.DuckDBPyConnection, addresses: list[str] | None) -> dict[str, int]:
@@ -323,15 +324,7 @@ def require_data(data: Path) -> None:
 
 def with_data(con: duckdb.DuckDBPyConnection, addresses: list[str]) -> set[str]:
     """The addresses (lower-cased) that appear in a transaction or an ERC-20 transfer."""
-    _address_table(con, "wanted", [a.lower() for a in addresses])
-    rows = con.execute(
-        "SELECT DISTINCT a FROM (SELECT from_address AS a FROM transactions "
-        "UNION ALL SELECT to_address FROM transactions "
-        "UNION ALL SELECT from_address FROM erc20_transfers "
-        "UNION ALL SELECT to_address FROM erc20_transfers) "
-        "WHERE a IN (SELECT address FROM wanted)"
-    ).fetchall()
-    return {r[0] for r in rows}
+    return set(address_rows(con, addresses))
 
 
 def check_labels(
