@@ -187,6 +187,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([GOOD, "--data", "nosuchdir", "--model", "model.txt"], "nosuchdir does not exist"),
         (["nosuchfile", "--data", "chaindata", "--model", "model.txt"], "nosuchfile"),
         ([GOOD, "--data", "chaindata", "--model", "labels.csv"], "not a LightGBM text model"),
+        ([GOOD, "--data", "chaindata", "--model", "424242"], "no record for '424242'"),
+        ([GOOD, "--data", "chaindata", "--model", "0x" + "ab" * 32], "no record for '0xabab"),
         (["--data", "chaindata", "--model", "model.txt"], "no address to score"),
         ([GOOD, "--model", "model.txt", "--engine", "spark"], "--out is required"),
         ([GOOD, "--model", "model.txt", "--master", "local[2]"], "--master is for --engine"),

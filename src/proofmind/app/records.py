@@ -77,7 +77,7 @@ def is_record_ref(ref: str) -> bool:
 
 def get_record(workspace: Workspace, ref: str, *, kind: str | None = None) -> LocalRecord:
     """The record with local key or 0x id ``ref`` (of ``kind``, when given)."""
-    if not _REF.match(ref):
+    if not is_record_ref(ref):
         raise InputError(
             f"{ref[:80]!r} is not a record key or id",
             hint="give a local key (a number) or a 0x-prefixed 32-byte record id or content hash",

@@ -105,20 +105,17 @@ def run_features(
 
         con = connect(Path(data))
         rows_of = address_rows(con, wanted)
-        batches = list(featured(con, rows_of))
+        # an address asked for without data is featured too, with no rows: its features are
+        # NaN and has_data false; each address once, the batches in address order
+        order = sorted(set(wanted)) if wanted is not None else list(rows_of)
+        batches = list(featured(con, {a: rows_of.get(a, 0) for a in order}))
         names = batches[0].names if batches else address_features(con, []).names
         matrix = np.vstack([b.matrix for b in batches]) if batches else np.empty((0, len(names)))
-        # the addresses asked for without data get a row too (NaN features, has_data false),
-        # in address order with the others
-        order = sorted(dict.fromkeys(wanted if wanted is not None else rows_of))
-        position = {a: i for i, a in enumerate(a for b in batches for a in b.addresses)}
-        rows_at = np.array([position.get(a, -1) for a in order], dtype=np.int64)
-        padded = np.vstack([matrix, np.full((1, len(names)), np.nan)])[rows_at]
         table = pa.table(
             {
                 "address": order,
-                **{n: padded[:, j] for j, n in enumerate(names)},
-                "has_data": [a in position for a in order],
+                **{n: matrix[:, j] for j, n in enumerate(names)},
+                "has_data": [a in rows_of for a in order],
             }
         )
         write_parquet_file(table, Path(out))
