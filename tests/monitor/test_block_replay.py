@@ -376,3 +376,88 @@ def test_counterparties_ahead_are_those_of_the_rows(tmp_path: Path) -> None:
     assert len(expected) > 10
     assert tables.counterparties([USER], 1050, 1000) == expected
     assert tables.counterparties([USER], 1050, 5) == expected[:5]
+
+
+def test_ether_transfers_derived_from_transactions_equal_the_sql_derivation(
+    tmp_path: Path,
+) -> None:
+    """Without a native_transfers table, a block's ether transfers come from its transactions
+    in Arrow: the same rows, in the same order, as DuckDB derives them (a contract creation
+    goes to the created contract; reverted and zero-value transactions move nothing)."""
+    from proofmind.intel.etherscan import connect
+    from proofmind.monitor.blockreplay import native_from_transactions
+
+    _write_tables(tmp_path / "data", 60, burst=40)
+    part = tmp_path / "data" / "transactions" / "block_range=0" / "p.parquet"
+    rows = pq.read_table(part).to_pylist()
+    creation = {**rows[0], "hash": "0x" + "c1" * 32, "tx_index": 99, "to_address": None,
+                "contract_address": "0x" + "cc" * 20, "value_wei": 5 * 10**18}  # fmt: skip
+    zero = {**rows[1], "hash": "0x" + "0e" * 32, "tx_index": 98, "value_wei": 0}
+    rows += [creation, zero]
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema("transactions")), part)
+    con = connect(tmp_path / "data")
+    expected = con.execute(
+        "SELECT block_number, timestamp, hash, from_address, "
+        "coalesce(to_address, contract_address, '') AS to_address, value_wei FROM transactions "
+        "WHERE status = 1 AND value_wei > 0 ORDER BY block_number, hash, from_address, to_address"
+    ).to_arrow_table()
+    transactions = con.execute(
+        "SELECT * FROM transactions ORDER BY block_number, tx_index, hash"
+    ).to_arrow_table()
+    got = native_from_transactions(transactions)
+    assert got.equals(expected.combine_chunks())
+    assert "0x" + "cc" * 20 in got.column("to_address").to_pylist()
+    assert "0x" + "0e" * 32 not in got.column("hash").to_pylist()
+    events = [e for batch in BlockTables(tmp_path / "data", chunk=9).batches() for e in batch]
+    assert [t["hash"] for e in events for t in e.native_transfers] == got.column(
+        "hash"
+    ).to_pylist()
+
+
+@pytest.mark.parametrize("same_folder", [True, False], ids=["features-from-replayed", "other"])
+def test_exposure_scores_only_counterparties_with_data_in_its_own_tables(
+    tmp_path: Path, same_folder: bool
+) -> None:
+    """fraud-exposure scores counterparties from the tables given as its ``data``: replaying
+    other tables, a counterparty absent from its own has no score and raises nothing (the
+    batched path knows every counterparty has data only when both are the same folder)."""
+    from proofmind.intel.etherscan import connect
+    from proofmind.intel.fraud import address_features, train_model
+
+    _write_tables(tmp_path / "replayed", 300, burst=250)
+    _write_tables(tmp_path / "other", 300, seed=9)  # the same users, no burst
+    users = [_addr(n) for n in range(1, 31)]
+    labels = {a: n % 2 for n, a in enumerate(users)}
+    train_model(address_features(connect(tmp_path / "replayed"), users), labels,
+                tmp_path / "m.txt")  # fmt: skip
+    data = tmp_path / ("replayed" if same_folder else "other")
+    params = {"addresses": [USER], "model": str(tmp_path / "m.txt"), "data": str(data),
+              "threshold": 1e-9}  # fmt: skip
+    loop = load_detectors(["fraud-exposure"], {"fraud-exposure": params})
+    batched = load_detectors(["fraud-exposure"], {"fraud-exposure": params})
+    tables = BlockTables(tmp_path / "replayed", chunk=40, segment=2)
+    expected = replay_blocks(tables.batches(), loop, batched=False)
+    assert replay_blocks(tables.batches(), batched) == expected
+    burst = {_addr(2 * 10**6 + k) for k in range(8)}  # USER's recipients in the burst block
+    exposed = {a.evidence["counterparty"] for a in expected}
+    assert exposed & set(users)
+    assert (burst <= exposed) if same_folder else not (burst & exposed)
+
+
+def test_block_tables_leave_mimalloc_unless_the_user_chose_a_pool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    _write_tables(tmp_path / "data", 5)
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.mimalloc_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+        BlockTables(tmp_path / "data")
+        assert pa.default_memory_pool().backend_name == "mimalloc"  # the user's choice stands
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
+        BlockTables(tmp_path / "data")
+        assert pa.default_memory_pool().backend_name in ("jemalloc", "system")
+    finally:
+        pa.set_memory_pool(before)

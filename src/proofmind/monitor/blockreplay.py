@@ -41,13 +41,53 @@ _ORDER = {
     "native_transfers": "block_number, hash, from_address, to_address",
     "logs": "block_number, log_index, hash",
 }
-# the ether transfers of a block when no native_transfers table was written: its successful
-# transactions with a value (the rows `ingest rpc` derives from the receipts)
-_NATIVE_FROM_TRANSACTIONS = (
-    "SELECT block_number, timestamp, hash, from_address, "
-    "coalesce(to_address, contract_address, '') AS to_address, value_wei FROM transactions "
-    "WHERE status = 1 AND value_wei > 0"
-)
+
+
+def native_from_transactions(transactions: pa.Table) -> pa.Table:
+    """The ether transfers of blocks when no native_transfers table was written: their
+    successful transactions with a value (the rows `ingest rpc` derives from the receipts),
+    ``to_address`` the contract created when there is no recipient, sorted as the table is
+    read (block, hash, sender, recipient)."""
+    value = transactions.column("value_wei")
+    moved = pc.and_(
+        pc.equal(transactions.column("status"), 1),
+        pc.greater(value, pa.scalar(0, value.type)),
+    )
+    wanted = ["block_number", "timestamp", "hash", "from_address", "to_address",
+              "contract_address", "value_wei"]  # fmt: skip
+    rows = transactions.select(wanted).filter(moved)  # not the other columns (input is large)
+    recipient = pc.coalesce(rows["to_address"], rows["contract_address"], pa.scalar(""))
+    native = pa.table(
+        {
+            "block_number": rows["block_number"],
+            "timestamp": rows["timestamp"],
+            "hash": rows["hash"],
+            "from_address": rows["from_address"],
+            "to_address": recipient,
+            "value_wei": rows["value_wei"],
+        }
+    )
+    keys = [(k, "ascending") for k in _ORDER["native_transfers"].split(", ")]
+    return native.take(pc.sort_indices(native, keys)).combine_chunks()
+
+
+def prefer_steady_allocator() -> None:
+    """Switch the process's Arrow memory pool from mimalloc (pyarrow's default) to jemalloc
+    (or the system's allocator), unless ``ARROW_DEFAULT_MEMORY_POOL`` chose one. Measured on
+    the eth_fraud block tables (docs/benchmarks.md): with mimalloc, filtering and taking a
+    segment's rows took 0.3–0.6 s a time instead of 0.01–0.03 s, varying from run to run,
+    which made block replay 15–40% slower; price replay was unaffected."""
+    import os
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or (
+        pa.default_memory_pool().backend_name != "mimalloc"
+    ):
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
 
 
 def is_block_tables(path: Path) -> bool:
@@ -72,6 +112,8 @@ class BlockBatch(Sequence[BlockEvent]):
     # cache, never to raise alerts)
     source: Any = None
     _memo: dict[int, BlockEvent] = field(default_factory=dict, repr=False)
+    # what detectors derive from the chunk and may share (keyed by what was derived)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name, table in self.tables.items():
@@ -236,6 +278,7 @@ class BlockTables:
         if chunk < 1 or segment < 1:
             raise InputError(f"chunk and segment must be ≥ 1, got {chunk} and {segment}")
         self.folder, self.chunk, self.segment = folder, chunk, segment
+        prefer_steady_allocator()
         try:
             self.con = connect(folder)
             present = {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}
@@ -300,13 +343,24 @@ class BlockTables:
         rows = self.con.execute(sql, [list(addresses), int(first), int(limit)]).fetchall()
         return [str(r[0]) for r in rows]
 
-    def _read(self, name: str, source: str, first: int, last: int) -> pa.Table:
+    def _read(self, name: str, first: int, last: int) -> pa.Table:
         where = f"WHERE block_number BETWEEN {first} AND {last}"
         return (
-            self.con.execute(f"SELECT * FROM {source} {where} ORDER BY {_ORDER[name]}")
+            self.con.execute(f"SELECT * FROM {name} {where} ORDER BY {_ORDER[name]}")
             .to_arrow_table()
             .combine_chunks()
         )
+
+    def _segment(self, first: int, last: int) -> dict[str, pa.Table]:
+        """The rows of blocks ``first`` to ``last``, per table, sorted."""
+        tables = {name: self._read(name, first, last) for name in TABLES}
+        if self.has["native_transfers"]:
+            tables["native_transfers"] = self._read("native_transfers", first, last)
+        else:
+            tables["native_transfers"] = native_from_transactions(tables["transactions"])
+        if self.has["logs"]:
+            tables["logs"] = self._read("logs", first, last)
+        return tables
 
     def batches(self, after: int | None = None) -> Iterator[BlockBatch]:
         """The blocks after block ``after`` (all when None), ``chunk`` at a time. The tables
@@ -314,18 +368,9 @@ class BlockTables:
         numbers, times, hashes = self._blocks
         start = 0 if after is None else int(np.searchsorted(numbers, after, side="right"))
         step = self.chunk * self.segment
-        native = (
-            "native_transfers"
-            if self.has["native_transfers"]
-            else (f"({_NATIVE_FROM_TRANSACTIONS})")
-        )
         for seg_lo in range(start, len(numbers), step):
             seg_hi = min(seg_lo + step, len(numbers))
-            first, last = int(numbers[seg_lo]), int(numbers[seg_hi - 1])
-            tables = {name: self._read(name, name, first, last) for name in TABLES}
-            tables["native_transfers"] = self._read("native_transfers", native, first, last)
-            if self.has["logs"]:
-                tables["logs"] = self._read("logs", "logs", first, last)
+            tables = self._segment(int(numbers[seg_lo]), int(numbers[seg_hi - 1]))
             whole = BlockBatch(numbers[seg_lo:seg_hi], times[seg_lo:seg_hi],
                                hashes[seg_lo:seg_hi], tables, source=self)  # fmt: skip
             for lo in range(0, seg_hi - seg_lo, self.chunk):

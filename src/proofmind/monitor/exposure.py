@@ -11,15 +11,31 @@ recently used first out); the cache is not part of the state: it is rebuilt from
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, BlockEvent, Detector, Event
 from proofmind.monitor.watch import _addresses
 
+if TYPE_CHECKING:
+    from proofmind.monitor.blockreplay import BlockBatch
+
 _MISSING = -1.0
+# (watched, counterparty, direction, value, asset, tx hash)
+_Move = tuple[str, str, str, int, str, str]
+
+
+def _transfer_move(transfer: Mapping[str, Any]) -> tuple[str, str, int, str, str]:
+    """(sender, receiver, value, token, tx hash) of an ERC-20 transfer."""
+    return (
+        transfer["from_address"],
+        transfer["to_address"],
+        int(transfer.get("value") or 0),
+        str(transfer.get("token", "")),
+        str(transfer.get("hash", "")),
+    )
 
 
 class FraudExposureDetector(Detector):
@@ -82,9 +98,10 @@ class FraudExposureDetector(Detector):
             self._cache.popitem(last=False)
         return None if value == _MISSING else value
 
-    def score_many(self, addresses: list[str]) -> None:
+    def score_many(self, addresses: list[str], *, all_present: bool = False) -> None:
         """Score the addresses not in the cache yet with one query and one model call, and
-        cache them (what ``score`` would give each, one by one)."""
+        cache them (what ``score`` would give each, one by one). ``all_present``: the caller
+        knows each has rows in the tables (the check is skipped)."""
         import numpy as np
 
         from proofmind.intel.etherscan import connect
@@ -95,7 +112,7 @@ class FraudExposureDetector(Detector):
             return
         if self._con is None:
             self._con = connect(Path(self.data))
-        present = with_data(self._con, todo)
+        present = set(todo) if all_present else with_data(self._con, todo)
         scores: dict[str, float] = {}
         if present:
             features = address_features(self._con, sorted(present))
@@ -107,20 +124,25 @@ class FraudExposureDetector(Detector):
                 self._cache.popitem(last=False)
 
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
-        """Over a replayed chunk: only the blocks touching a watched address are built; their
-        counterparties are scored together first (one model call), then each block evaluated."""
+        """Over a replayed chunk: only the rows touching a watched address are read; their
+        counterparties are scored together first (one model call), then the moves alerted in
+        the loop's order."""
         from proofmind.monitor.blockreplay import BlockBatch
-        from proofmind.monitor.watch import _blocks, touching
 
-        batch = events if isinstance(events, BlockBatch) else None
-        segment = batch.segment if batch is not None else None
+        if not isinstance(events, BlockBatch):
+            blocks = [e for e in events if isinstance(e, BlockEvent)]
+            self.score_many([move[1] for event in blocks for move in self._moves(event)])
+            return super().evaluate_many(events)
+        segment = events.segment
         source = segment.source if segment is not None else None
-        if batch is not None and source is not None and source is not self._ahead and len(batch):
+        if source is not None and source is not self._ahead and len(events):
             # the counterparties of the whole rest of the replay, from its tables, in one
             # query and one model call (if they fit the cache; else segment by segment)
             self._ahead = source
-            found = source.counterparties(self.addresses, int(batch.numbers[0]), self.cache_size)
-            self.score_many(found)
+            found = source.counterparties(self.addresses, int(events.numbers[0]), self.cache_size)
+            # read from the rows of the tables the features come from: each has data there
+            same = Path(source.folder).resolve() == Path(self.data).resolve()
+            self.score_many(found, all_present=same)
             if len(found) < self.cache_size:
                 self._prefetched = segment = None
         elif source is not None and source is self._ahead and self._prefetched is None:
@@ -129,52 +151,62 @@ class FraudExposureDetector(Detector):
             # score the counterparties of the whole segment at once: one feature query and one
             # model call instead of one per chunk (the cache is filled, nothing else changes)
             self._prefetched = segment
-            ahead = _blocks(segment, touching(segment, self._set))
-            counterparties = [
-                m[1] for e in ahead if isinstance(e, BlockEvent) for m in self._moves(e)
-            ]
-            self.score_many(counterparties[: self.cache_size])
-        chosen = _blocks(events, touching(events, self._set))
-        blocks = [e for e in chosen if isinstance(e, BlockEvent)]
-        self.score_many([m[1] for e in blocks for m in self._moves(e)])
+            ahead = [move[1] for _, move in self._batch_moves(segment)]
+            self.score_many(ahead[: self.cache_size])
+        moves = self._batch_moves(events)
+        self.score_many([move[1] for _, move in moves])
         alerts: list[Alert] = []
-        for event in blocks:
-            alerts.extend(self.evaluate(event))
+        for i, move in moves:
+            alerts.extend(self._alerts([move], int(events.numbers[i]), float(events.times[i])))
         return alerts
 
-    def _moves(self, event: BlockEvent) -> list[tuple[str, str, str, int, str, str]]:
-        """(watched, counterparty, direction, value, asset, tx hash) of each successful move."""
-        moves = []
-        for tx in event.transactions:
-            if tx["status"] == 0 or tx["to_address"] is None:
-                continue
-            value = int(tx["value_wei"] or 0)
-            if value < self.min_wei and tx["input"] == "0x":
-                continue
-            moves.append((tx["from_address"], tx["to_address"], value, "ETH", tx["hash"]))
-        for transfer in event.erc20_transfers:
-            moves.append(
-                (
-                    transfer["from_address"],
-                    transfer["to_address"],
-                    int(transfer.get("value") or 0),
-                    str(transfer.get("token", "")),
-                    str(transfer.get("hash", "")),
-                )
-            )
-        found = []
-        for sender, receiver, value, asset, tx_hash in moves:
-            if receiver in self._set and sender not in self._set:
-                found.append((receiver, sender, "received from", value, asset, tx_hash))
-            if sender in self._set and receiver not in self._set:
-                found.append((sender, receiver, "sent to", value, asset, tx_hash))
+    def _batch_moves(self, batch: BlockBatch) -> list[tuple[int, _Move]]:
+        """The moves of a replayed chunk with the index of their block, in the loop's order."""
+        from proofmind.monitor.watch import WatchDetector, touching_records
+
+        # the columns the watch detector reads (a superset of a move's): one conversion for both
+        found: list[tuple[int, _Move]] = []
+        columns = WatchDetector.COLUMNS
+        for (i, _, _), table, record in touching_records(batch, self._set, columns):
+            move = self._tx_move(record) if table == "transactions" else _transfer_move(record)
+            if move is not None:
+                found.extend((i, m) for m in self._sides(move))
         return found
+
+    def _tx_move(self, tx: Mapping[str, Any]) -> tuple[str, str, int, str, str] | None:
+        """(sender, receiver, value, asset, tx hash) of a successful transaction, if counted."""
+        if tx["status"] == 0 or tx["to_address"] is None:
+            return None
+        value = int(tx["value_wei"] or 0)
+        if value < self.min_wei and tx["input"] == "0x":
+            return None
+        return (tx["from_address"], tx["to_address"], value, "ETH", tx["hash"])
+
+    def _sides(self, move: tuple[str, str, int, str, str]) -> list[_Move]:
+        """(watched, counterparty, direction, value, asset, tx hash) of a move, per watched side
+        whose other side is not watched."""
+        sender, receiver, value, asset, tx_hash = move
+        found = []
+        if receiver in self._set and sender not in self._set:
+            found.append((receiver, sender, "received from", value, asset, tx_hash))
+        if sender in self._set and receiver not in self._set:
+            found.append((sender, receiver, "sent to", value, asset, tx_hash))
+        return found
+
+    def _moves(self, event: BlockEvent) -> list[_Move]:
+        """(watched, counterparty, direction, value, asset, tx hash) of each successful move."""
+        moves = [m for tx in event.transactions if (m := self._tx_move(tx)) is not None]
+        moves += [_transfer_move(transfer) for transfer in event.erc20_transfers]
+        return [side for move in moves for side in self._sides(move)]
 
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, BlockEvent):
             return []
+        return self._alerts(self._moves(event), event.number, event.time)
+
+    def _alerts(self, moves: list[_Move], number: int, time: float) -> list[Alert]:
         alerts = []
-        for watched, other, direction, value, asset, tx_hash in self._moves(event):
+        for watched, other, direction, value, asset, tx_hash in moves:
             score = self.score(other)
             if score is None or score < self.threshold:
                 continue
@@ -183,7 +215,7 @@ class FraudExposureDetector(Detector):
                     detector=self.name,
                     severity="critical" if score >= 0.9 else "high",
                     subject=watched,
-                    time=event.time,
+                    time=time,
                     score=round(score, 6),
                     explanation=(
                         f"{watched} {direction} {other}, which the fraud model scores "
@@ -197,7 +229,7 @@ class FraudExposureDetector(Detector):
                         "value": str(value),
                         "model": self.model_path,
                     },
-                    block=event.number,
+                    block=number,
                     kind=f"exposure:{tx_hash}:{other}",
                 )
             )

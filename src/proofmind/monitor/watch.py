@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import numpy as np
+from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, BlockEvent, Detector, Event
+
+if TYPE_CHECKING:
+    from proofmind.monitor.blockreplay import BlockBatch
 
 
 def _addresses(values: Any, what: str) -> list[str]:
@@ -21,38 +27,47 @@ def _addresses(values: Any, what: str) -> list[str]:
     return sorted({v.lower() for v in values})
 
 
-def touching(events: Sequence[Event], addresses: set[str]) -> list[int]:
-    """The indexes of the blocks of ``events`` with a transaction or an ERC-20 transfer from or
-    to one of ``addresses`` (all of them when ``events`` is not a replayed ``BlockBatch``)."""
-    from proofmind.monitor.blockreplay import BlockBatch
-
-    if not isinstance(events, BlockBatch):
-        return list(range(len(events)))
-    import numpy as np
+def touching_rows(events: BlockBatch, addresses: set[str], table: str) -> NDArray[np.int64]:
+    """The rows of ``table`` in a replayed chunk from or to one of ``addresses``, ascending."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    from numpy.typing import NDArray
 
+    if table not in events.tables:
+        return np.empty(0, dtype=np.int64)
+    rows = events.tables[table]
     wanted = pa.array(sorted(addresses), pa.string())
-    blocks: list[NDArray[np.int64]] = []
-    for table in ("transactions", "erc20_transfers"):
-        rows = events.tables[table]
-        hit = pc.or_(
-            pc.is_in(rows.column("from_address"), value_set=wanted),
-            pc.is_in(rows.column("to_address"), value_set=wanted),
-        ).fill_null(False)
-        index = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
-        blocks.append(events.block_of_rows(table)[index])
-    return sorted(set(np.concatenate(blocks).tolist()))
+    hit = pc.or_(
+        pc.is_in(rows.column("from_address"), value_set=wanted),
+        pc.is_in(rows.column("to_address"), value_set=wanted),
+    ).fill_null(False)
+    return np.flatnonzero(hit.to_numpy(zero_copy_only=False)).astype(np.int64)
 
 
-def _blocks(events: Sequence[Event], indexes: list[int]) -> list[Event]:
-    """The events at ``indexes``, a replayed chunk's rows converted in one go."""
-    from proofmind.monitor.blockreplay import BlockBatch
+def touching_records(
+    events: BlockBatch, addresses: set[str], columns: dict[str, tuple[str, ...]]
+) -> list[tuple[tuple[int, int, int], str, dict[str, Any]]]:
+    """The rows of a replayed chunk from or to one of ``addresses``, only their ``columns``
+    (per table) as dicts, in the order a block-by-block loop reads them: by block, then the
+    tables in the order of ``columns``, then by row. Each comes with that sort key (block index
+    in the chunk, table, row) and its table's name. Kept on the chunk: detectors asking for the
+    same rows (watch and fraud-exposure on one list) share them."""
+    import pyarrow as pa
 
-    if isinstance(events, BlockBatch):
-        return list(events.events_at(indexes))
-    return [events[i] for i in indexes]
+    key = ("touching_records", frozenset(addresses), tuple(columns.items()))
+    if key in events.memo:
+        return events.memo[key]  # type: ignore[no-any-return]
+    found: list[tuple[tuple[int, int, int], str, dict[str, Any]]] = []
+    for order, (table, wanted) in enumerate(columns.items()):
+        rows = touching_rows(events, addresses, table)
+        if not len(rows):
+            continue
+        blocks = events.block_of_rows(table)[rows].tolist()
+        records = events.tables[table].take(pa.array(rows)).select(list(wanted)).to_pylist()
+        for i, row, record in zip(blocks, rows.tolist(), records, strict=True):
+            found.append(((i, order, row), table, record))
+    found.sort(key=lambda item: item[0])
+    events.memo[key] = found
+    return found
 
 
 class WatchDetector(Detector):
@@ -71,70 +86,101 @@ class WatchDetector(Detector):
         self.min_wei = min_wei
         self._set = set(self.addresses)
 
+    # the columns of each table the alerts read
+    COLUMNS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "transactions": (
+            "hash",
+            "from_address",
+            "to_address",
+            "value_wei",
+            "status",
+            "input",
+            "method_id",
+        ),
+        "erc20_transfers": ("hash", "log_index", "token", "from_address", "to_address", "value"),
+    }
+
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, BlockEvent):
             return []
         alerts = []
         for tx in event.transactions:
-            touched = {tx["from_address"], tx["to_address"]} & self._set
-            if not touched:
-                continue
-            value = int(tx["value_wei"] or 0)
-            reverted = tx["status"] == 0
-            if not reverted and value < self.min_wei and tx["input"] == "0x":
-                continue
-            for address in sorted(touched):
-                direction = "from" if tx["from_address"] == address else "to"
-                alerts.append(
-                    Alert(
-                        detector=self.name,
-                        severity="medium" if reverted else "info",
-                        subject=address,
-                        time=event.time,
-                        score=float(value) / 1e18,
-                        explanation=(
-                            f"{'reverted ' if reverted else ''}transaction {direction} "
-                            f"{address} moving {value / 1e18:g} ETH"
-                        ),
-                        evidence={
-                            "hash": tx["hash"],
-                            "from": tx["from_address"],
-                            "to": tx["to_address"],
-                            "value_wei": str(value),
-                            "status": tx["status"],
-                            "method_id": tx["method_id"],
-                        },
-                        block=event.number,
-                        kind=f"{'reverted' if reverted else 'tx'}:{tx['hash']}",
-                    )
-                )
+            alerts.extend(self._tx_alerts(tx, event.number, event.time))
         for transfer in event.erc20_transfers:
-            touched = {transfer["from_address"], transfer["to_address"]} & self._set
-            for address in sorted(touched):
-                alerts.append(
-                    Alert(
-                        detector=self.name,
-                        severity="info",
-                        subject=address,
-                        time=event.time,
-                        score=0.0,
-                        explanation=f"ERC-20 {transfer['token']} transfer touching {address}",
-                        evidence={
-                            k: transfer[k]
-                            for k in ("hash", "token", "from_address", "to_address", "value")
-                        },
-                        block=event.number,
-                        kind=f"erc20:{transfer['hash']}:{transfer['log_index']}",
-                    )
-                )
+            alerts.extend(self._transfer_alerts(transfer, event.number, event.time))
         return alerts
 
+    def _tx_alerts(self, tx: Mapping[str, Any], number: int, time: float) -> list[Alert]:
+        touched = {tx["from_address"], tx["to_address"]} & self._set
+        if not touched:
+            return []
+        value = int(tx["value_wei"] or 0)
+        reverted = tx["status"] == 0
+        if not reverted and value < self.min_wei and tx["input"] == "0x":
+            return []
+        alerts = []
+        for address in sorted(touched):
+            direction = "from" if tx["from_address"] == address else "to"
+            alerts.append(
+                Alert(
+                    detector=self.name,
+                    severity="medium" if reverted else "info",
+                    subject=address,
+                    time=time,
+                    score=float(value) / 1e18,
+                    explanation=(
+                        f"{'reverted ' if reverted else ''}transaction {direction} "
+                        f"{address} moving {value / 1e18:g} ETH"
+                    ),
+                    evidence={
+                        "hash": tx["hash"],
+                        "from": tx["from_address"],
+                        "to": tx["to_address"],
+                        "value_wei": str(value),
+                        "status": tx["status"],
+                        "method_id": tx["method_id"],
+                    },
+                    block=number,
+                    kind=f"{'reverted' if reverted else 'tx'}:{tx['hash']}",
+                )
+            )
+        return alerts
+
+    def _transfer_alerts(
+        self, transfer: Mapping[str, Any], number: int, time: float
+    ) -> list[Alert]:
+        touched = {transfer["from_address"], transfer["to_address"]} & self._set
+        return [
+            Alert(
+                detector=self.name,
+                severity="info",
+                subject=address,
+                time=time,
+                score=0.0,
+                explanation=f"ERC-20 {transfer['token']} transfer touching {address}",
+                evidence={
+                    k: transfer[k] for k in ("hash", "token", "from_address", "to_address", "value")
+                },
+                block=number,
+                kind=f"erc20:{transfer['hash']}:{transfer['log_index']}",
+            )
+            for address in sorted(touched)
+        ]
+
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
-        """Over a replayed chunk: only the blocks with a row touching a watched address are
-        built and evaluated (the others raise nothing)."""
+        """Over a replayed chunk: only the rows touching a watched address are read (the
+        columns the alerts need), in the loop's order; the others raise nothing."""
+        from proofmind.monitor.blockreplay import BlockBatch
+
+        if not isinstance(events, BlockBatch):
+            return super().evaluate_many(events)
         alerts: list[Alert] = []
-        for event in _blocks(events, touching(events, self._set)):
-            alerts.extend(self.evaluate(event))
+        for (i, _, _), table, record in touching_records(events, self._set, self.COLUMNS):
+            number, time = int(events.numbers[i]), float(events.times[i])
+            if table == "transactions":
+                alerts.extend(self._tx_alerts(record, number, time))
+            else:
+                alerts.extend(self._transfer_alerts(record, number, time))
         return alerts
 
     def to_state(self) -> dict[str, Any]:
