@@ -65,3 +65,14 @@ def test_node_and_export_give_the_same_table(chain: Chain, tmp_path: Path) -> No
     assert len(tables[0]) == last - first + 1  # one transaction a block (automine)
     assert tables[0] == tables[1]
     assert any(row[7] == 123 * 10**18 + 456_789 for row in tables[0])  # exact, not a DOUBLE
+
+
+def test_duckdb_connections_draw_no_progress_bar_of_their_own(tmp_path: Path) -> None:
+    """DuckDB's terminal progress bar would write between a command's lines (and over its
+    own Rich bars): every connection proofmind opens has it off."""
+    from proofmind.gov.tables import _duckdb
+    from proofmind.intel.etherscan import new_connection
+
+    setting = "SELECT current_setting('enable_progress_bar')"
+    for con in (new_connection(), connect(tmp_path), _duckdb(tmp_path / ".spill")):
+        assert con.execute(setting).fetchone() == (False,)

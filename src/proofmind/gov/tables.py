@@ -240,7 +240,9 @@ def connect(data: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _duckdb(spill: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
+    from proofmind.intel.etherscan import new_connection
+
+    return new_connection({"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
 
 
 def _bad(report: GovImport, row: BadRow, strict: bool) -> None:

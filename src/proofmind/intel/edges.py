@@ -23,6 +23,7 @@ from proofmind.intel.etherscan import (
     BadRow,
     ImportReport,
     csv_error,
+    new_connection,
     publish_tables,
     sql_string,
 )
@@ -36,7 +37,7 @@ def import_edges(paths: Sequence[Path], out_dir: Path, *, strict: bool = False) 
     if not paths:
         raise InputError("no edge files to import")
     report = ImportReport()
-    con = duckdb.connect()
+    con = new_connection()
     parts = []
     for n, path in enumerate(paths):
         parts.append(_read(con, Path(path), n, report, strict))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,7 +131,7 @@ def import_etherscan(paths: Sequence[Path], out_dir: Path, *, strict: bool = Fal
     if not paths:
         raise InputError("no files to import")
     report = ImportReport()
-    con = duckdb.connect()
+    con = new_connection()
     by_kind: dict[str, list[Path]] = {}
     for path in paths:
         by_kind.setdefault(_kind(Path(path)), []).append(Path(path))
@@ -329,14 +329,20 @@ def _bad(report: ImportReport, row: BadRow, strict: bool) -> None:
     report.bad_rows.append(row)
 
 
+def new_connection(config: Mapping[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB without DuckDB's own terminal progress bar: it writes between a
+    command's lines and output, and the long commands show their own."""
+    con = duckdb.connect(config=dict(config or {}))
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views ``transactions`` and ``erc20_transfers`` (and ``blocks``,
     ``logs``, ``native_transfers`` when `ingest rpc` wrote them) over the Parquet files under
-    ``data_dir`` (an empty table when the two main tables have no files). DuckDB's own
-    progress bar is off: it writes to the terminal between a command's lines and output, and
-    the long commands show their own."""
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
+    ``data_dir`` (an empty table when the two main tables have no files), from
+    `new_connection`."""
+    con = new_connection()
     for table in ("blocks", "logs", "native_transfers"):
         if any((data_dir / table).glob("**/*.parquet")):
             pattern = sql_string(f"{data_dir / table}/**/*.parquet")

@@ -147,7 +147,9 @@ def detect(
     ``from``, ``to`` and optionally ``chain``, ``kind`` columns)."""
     if not candidates:
         raise InputError("no candidate addresses to score")
-    con = duckdb.connect()
+    from proofmind.intel.etherscan import new_connection
+
+    con = new_connection()
     _load_edges(con, edge_files)
     con.execute("CREATE TABLE cand AS SELECT DISTINCT unnest(?) AS address", [candidates])
     con.execute(
