@@ -11,6 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from proofmind.cli.main import main
 from proofmind.errors import InputError
@@ -409,9 +411,7 @@ def test_ether_transfers_derived_from_transactions_equal_the_sql_derivation(
     assert "0x" + "cc" * 20 in got.column("to_address").to_pylist()
     assert "0x" + "0e" * 32 not in got.column("hash").to_pylist()
     events = [e for batch in BlockTables(tmp_path / "data", chunk=9).batches() for e in batch]
-    assert [t["hash"] for e in events for t in e.native_transfers] == got.column(
-        "hash"
-    ).to_pylist()
+    assert [t["hash"] for e in events for t in e.native_transfers] == got.column("hash").to_pylist()
 
 
 @pytest.mark.parametrize("same_folder", [True, False], ids=["features-from-replayed", "other"])
@@ -461,3 +461,36 @@ def test_block_tables_leave_mimalloc_unless_the_user_chose_a_pool(
         assert pa.default_memory_pool().backend_name in ("jemalloc", "system")
     finally:
         pa.set_memory_pool(before)
+
+
+@given(
+    accesses=st.lists(st.integers(0, 30), max_size=300),
+    held=st.lists(st.integers(0, 40), max_size=12, unique=True),
+    capacity=st.integers(1, 15),
+)
+@settings(max_examples=300, deadline=None)
+def test_lru_replay_counts_as_the_memory_itself_keeps(
+    accesses: list[int], held: list[int], capacity: int
+) -> None:
+    """`lru_replay` (counting distinct keys between accesses) and the access-by-access memory
+    it falls back to when the counting gets long give the same: which accesses found their
+    key held, and which keys are held at the end (by their last position, oldest first)."""
+    import numpy as np
+
+    from proofmind.monitor import blockreplay
+
+    start = held[:capacity]
+    codes = np.asarray(start + accesses, dtype=np.int64)
+    counted = blockreplay.lru_replay(codes, len(start), capacity)
+    kept = blockreplay._lru_loop(codes, len(start), capacity)
+    assert counted[0].tolist() == kept[0].tolist()
+    assert counted[1].tolist() == kept[1].tolist()
+    # and a naive list-based memory agrees on the held flags
+    memory: list[int] = list(start)
+    for k, key in enumerate(accesses):
+        assert counted[0][k] == (key in memory)
+        if key in memory:
+            memory.remove(key)
+        memory.append(key)
+        memory = memory[-capacity:]
+    assert [int(codes[p]) for p in counted[1]] == memory

@@ -231,12 +231,46 @@ def lru_replay(
     at = np.arange(start, n, dtype=np.int64)
     last = prev[start:]
     held = (last >= 0) & (at - last - 1 < capacity)
-    for k in np.flatnonzero((last >= 0) & ~held).tolist():
+    counted = np.flatnonzero((last >= 0) & ~held)
+    if int((at[counted] - last[counted]).sum()) > LRU_COUNT_BUDGET * max(n, 1):
+        # counting would cost more than the memory itself: keep it, access by access
+        return _lru_loop(codes, start, capacity)
+    for k in counted.tolist():
         p, t = int(last[k]), start + k
         held[k] = int(np.count_nonzero(prev[p + 1 : t] < p)) < capacity
     final = np.ones(n, dtype=np.bool_)
     final[order[:-1][same]] = False  # a key accessed again later is not its last access
     return held, np.flatnonzero(final)[-capacity:]
+
+
+LRU_COUNT_BUDGET = 64
+"""`lru_replay` counts the distinct keys between a key's accesses when they are more than the
+capacity apart; when these spans add up to more than this many times the accesses (keys that
+come back long after, as on a busy chain), it keeps the memory access by access instead."""
+
+
+def _lru_loop(
+    codes: NDArray[np.int64], start: int, capacity: int
+) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+    """`lru_replay` by keeping the memory itself (an ordered dict of key → its last position)."""
+    from collections import OrderedDict
+
+    memory: OrderedDict[int, int] = OrderedDict()
+    keys = codes.tolist()
+    for position, key in enumerate(keys[:start]):
+        memory[key] = position
+    while len(memory) > capacity:
+        memory.popitem(last=False)
+    held = np.zeros(len(keys) - start, dtype=np.bool_)
+    for position in range(start, len(keys)):
+        key = keys[position]
+        if key in memory:
+            held[position - start] = True
+            memory.move_to_end(key)
+        memory[key] = position
+        if len(memory) > capacity:
+            memory.popitem(last=False)
+    return held, np.fromiter(memory.values(), dtype=np.int64, count=len(memory))
 
 
 def string_codes(
