@@ -320,6 +320,20 @@ def test_cli_features_and_scores_of_every_address_in_batches(
     predicted = fraud.load_model(model).predict(whole.matrix)
     assert scored["address"] == whole.addresses and set(scored["status"]) == {"scored"}
     assert scored["score"] == [float(p) for p in predicted]
+    # written batch by batch: one row group per batch, the memory held is one batch's
+    assert pq.ParquetFile(scores).num_row_groups > 3
+    assert pq.ParquetFile(out).num_row_groups >= 1
+    wanted = [accounts[3], nobody, accounts[1], accounts[3]]
+    command = ["fraud", "score", *wanted, "--data", str(data), "--model", str(model)]
+    assert main([*command, "--out", str(scores)]) == 0
+    some = pq.read_table(scores).to_pydict()
+    assert some["address"] == sorted({accounts[1], accounts[3], nobody})
+    expected = dict(zip(whole.addresses, (float(p) for p in predicted), strict=True))
+    for address, status, score in zip(some["address"], some["status"], some["score"],
+                                      strict=True):  # fmt: skip
+        assert (status, score) == (
+            ("no data", None) if address == nobody else ("scored", expected[address])
+        )
 
 
 def test_cli_scores_with_a_registered_model_only_as_registered(
@@ -353,3 +367,40 @@ def test_cli_scores_with_a_registered_model_only_as_registered(
     assert f"is not the model of record {record.key}" in shown.err and not shown.out
     assert main(["fraud", "score", *common, "--model", "12345"]) == 2
     assert "no record for '12345'" in capsys.readouterr().err
+
+
+def test_cli_scores_out_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `fraud score --out` that fails after its first batch was written leaves the previous
+    file as it was and no partial file beside it."""
+    from collections.abc import Iterator
+
+    from proofmind.cli import features as cli_features
+    from proofmind.cli.main import main
+    from proofmind.intel import fraud
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    data = tmp_path / "data"
+    import_etherscan([tx, tokens], data)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
+    model = tmp_path / "m.txt"
+    train = ["fraud", "train", "--data", str(data), "--labels", str(labels), "--output", str(model)]
+    assert main(train) == 0
+    monkeypatch.setattr(fraud, "BATCH_ROWS", 50)
+    out = tmp_path / "out" / "s.parquet"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous scores")
+    real = cli_features.featured
+
+    def failing(*args: object) -> Iterator[fraud.Features]:
+        batches = real(*args)  # type: ignore[arg-type]
+        yield next(batches)
+        raise InputError("the disk went away")
+
+    monkeypatch.setattr(cli_features, "featured", failing)
+    command = ["fraud", "score", "--data", str(data), "--model", str(model), "--out", str(out)]
+    assert main(command) == 2
+    assert out.read_bytes() == b"the previous scores"
+    assert [p.name for p in out.parent.iterdir()] == ["s.parquet"]

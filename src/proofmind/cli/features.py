@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from proofmind.cli.params import Engine, check_writable
 from proofmind.errors import InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     import duckdb
     import lightgbm as lgb
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
     from proofmind.intel.fraud import Features
 
 err = Console(stderr=True, soft_wrap=True)
+
+
+def _score_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema([("address", pa.string()), ("status", pa.string()), ("score", pa.float64())])
 
 
 def data_location(data: str, engine: Engine) -> str:
@@ -97,7 +104,6 @@ def run_features(
             sp.write_parquet(sp.address_features(session, wanted), out)
             rows = session.read.parquet(out).count()
     else:
-        import numpy as np
         import pyarrow as pa
 
         from proofmind.intel.etherscan import connect
@@ -106,20 +112,29 @@ def run_features(
         con = connect(Path(data))
         rows_of = address_rows(con, wanted)
         # an address asked for without data is featured too, with no rows: its features are
-        # NaN and has_data false; each address once, the batches in address order
+        # NaN and has_data false; each address once, the batches in address order, each
+        # written as it comes (the memory held is one batch's)
         order = sorted(set(wanted)) if wanted is not None else list(rows_of)
-        batches = list(featured(con, {a: rows_of.get(a, 0) for a in order}))
-        names = batches[0].names if batches else address_features(con, []).names
-        matrix = np.vstack([b.matrix for b in batches]) if batches else np.empty((0, len(names)))
-        table = pa.table(
-            {
-                "address": order,
-                **{n: matrix[:, j] for j, n in enumerate(names)},
-                "has_data": [a in rows_of for a in order],
-            }
-        )
-        write_parquet_file(table, Path(out))
-        rows = table.num_rows
+        names = address_features(con, []).names
+        schema = pa.schema(
+            [("address", pa.string()), *((n, pa.float64()) for n in names),
+             ("has_data", pa.bool_())]
+        )  # fmt: skip
+        rows = 0
+        with parquet_sink(Path(out), schema) as write:
+            for batch in featured(con, {a: rows_of.get(a, 0) for a in order}):
+                columns = {n: batch.matrix[:, j] for j, n in enumerate(batch.names)}
+                write(
+                    pa.table(
+                        {
+                            "address": batch.addresses,
+                            **columns,
+                            "has_data": [a in rows_of for a in batch.addresses],
+                        },
+                        schema=schema,
+                    )
+                )
+                rows += len(batch.addresses)
     err.print(
         f"features of {rows:,} address(es) → {out} ({engine.value}, "
         f"{time.monotonic() - started:.1f} s)"
@@ -157,10 +172,12 @@ def run_score_out(
         from proofmind.intel.etherscan import connect
 
         con = connect(Path(data))
-        table = score_table(con, model, wanted)
-        total = table.num_rows
-        scored = sum(1 for s in table.column("status").to_pylist() if s == "scored")
-        write_parquet_file(table, Path(out))
+        total = scored = 0
+        with parquet_sink(Path(out), _score_schema()) as write:
+            for table in score_batches(con, model, wanted):
+                write(table)
+                total += table.num_rows
+                scored += table.num_rows - table.column("score").null_count
     err.print(
         f"{scored:,} of {total:,} address(es) scored → {out} ({engine.value}, "
         f"{time.monotonic() - started:.1f} s)"
@@ -205,43 +222,51 @@ def featured(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> Iterator[F
             yield batch
 
 
-def score_table(
+def score_batches(
     con: duckdb.DuckDBPyConnection, model: lgb.Booster, wanted: list[str] | None
-) -> pa.Table:
+) -> Iterator[pa.Table]:
     """``address, status, score`` of ``wanted`` (None: every address in the data) on DuckDB,
-    the same columns as on Spark; the features computed and scored batch by batch."""
+    the same columns as on Spark, in address order: the features computed and scored batch by
+    batch, each batch's scores a table of its own. An address without data goes through its
+    batch with no rows and gets status 'no data' and no score."""
     import numpy as np
     import pyarrow as pa
 
     rows = address_rows(con, wanted)
-    scores: dict[str, float] = {}
-    for features in featured(con, rows):
+    ordered = sorted(set(wanted)) if wanted is not None else list(rows)
+    for features in featured(con, {a: rows.get(a, 0) for a in ordered}):
         if features.names != model.feature_name():
             raise InputError(
                 "the model was trained on other features",
                 hint="retrain it with this version of proofmind",
             )
-        predicted = np.asarray(model.predict(features.matrix), dtype=np.float64)
-        scores.update(zip(features.addresses, predicted.tolist(), strict=True))
-    ordered = sorted(dict.fromkeys(wanted if wanted is not None else rows))
-    return pa.table(
-        {
-            "address": ordered,
-            "status": ["scored" if a in scores else "no data" for a in ordered],
-            "score": pa.array([scores.get(a) for a in ordered], type=pa.float64()),
-        }
-    )
+        has = np.array([a in rows for a in features.addresses], dtype=np.bool_)
+        predicted = np.full(len(has), np.nan)
+        if has.any():
+            predicted[has] = np.asarray(model.predict(features.matrix[has]), dtype=np.float64)
+        yield pa.table(
+            {
+                "address": features.addresses,
+                "status": np.where(has, "scored", "no data").tolist(),
+                "score": pa.array(predicted, type=pa.float64(), mask=~has),
+            },
+            schema=_score_schema(),
+        )
 
 
-def write_parquet_file(table: pa.Table, out: Path) -> None:
-    """Write ``table`` to ``out`` whole or not at all (a temporary file, then a rename)."""
+@contextmanager
+def parquet_sink(out: Path, schema: pa.Schema) -> Iterator[Callable[[pa.Table], None]]:
+    """A writer of tables of ``schema`` into the Parquet file ``out``, one row group after
+    another, whole or not at all: a temporary file beside it, renamed when the block ends
+    without an error (an empty table when nothing was written), removed otherwise."""
     import pyarrow.parquet as pq
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            yield writer.write_table
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
