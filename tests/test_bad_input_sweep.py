@@ -203,6 +203,9 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--model", "model.txt", "--engine", "sparkle", "-o", "s"], "sparkle"),
         ([GOOD, "--model", "model.txt", "--first-n", "0"], "--first-n"),
         (["--model", "model.txt", "--first-n", "3", "-o", "s.parquet"], "--first-n scores"),
+        (["--model", "model.txt", "-o", "s.parquet", "--batch-rows", "0"], "--batch-rows"),
+        ([GOOD, "--model", "model.txt", "--batch-rows", "10"], "--batch-rows sizes the batches"),
+        (["--model", "model.txt", "-o", "s", "--engine", "spark", "--batch-rows", "9"], "Spark"),
     ],
     ("fraud", "features"): [
         (["--data", "nosuchdir"], "nosuchdir does not exist"),
@@ -213,6 +216,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--data", "chaindata", "-o", "afile", "--engine", "spark"], "afile is a file"),
         (["--data", "hdfs://nn/d"], "only the Spark engine"),
         (["--data", "chaindata", "--master", "local[2]"], "--master is for --engine"),
+        (["--data", "chaindata", "--batch-rows", "-1"], "--batch-rows"),
+        (["--data", "chaindata", "-o", "f", "--engine", "spark", "--batch-rows", "9"], "Spark"),
     ],
     ("gov", "ingest"): [
         (["nosuch.csv", "-o", "g"], "nosuch.csv does not exist"),

@@ -322,7 +322,14 @@ def test_cli_features_and_scores_of_every_address_in_batches(
     assert scored["score"] == [float(p) for p in predicted]
     # written batch by batch: one row group per batch, the memory held is one batch's
     assert pq.ParquetFile(scores).num_row_groups > 3
-    assert pq.ParquetFile(out).num_row_groups >= 1
+    # --batch-rows sizes the batches: smaller than the 50 rows above, the same features
+    small = tmp_path / "small.parquet"
+    features = ["fraud", "features", "--data", str(data), "--out", str(small)]
+    assert main([*features, "--batch-rows", "20"]) == 0
+    assert pq.ParquetFile(small).num_row_groups > pq.ParquetFile(scores).num_row_groups
+    again = pq.read_table(small).to_pydict()
+    assert np.array_equal(np.array([again[n] for n in whole.names], dtype=np.float64).T,
+                          whole.matrix, equal_nan=True)  # fmt: skip
     wanted = [accounts[3], nobody, accounts[1], accounts[3]]
     command = ["fraud", "score", *wanted, "--data", str(data), "--model", str(model)]
     assert main([*command, "--out", str(scores)]) == 0

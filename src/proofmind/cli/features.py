@@ -92,7 +92,12 @@ def _spark(data: str, master: str | None) -> Any:
 
 
 def run_features(
-    data: str, addresses: list[str], out: str, engine: Engine, master: str | None
+    data: str,
+    addresses: list[str],
+    out: str,
+    engine: Engine,
+    master: str | None,
+    batch_rows: int | None = None,
 ) -> None:
     wanted, data, out = _checked(addresses, data, out, engine)
     started = time.monotonic()
@@ -122,7 +127,7 @@ def run_features(
         )  # fmt: skip
         rows = 0
         with parquet_sink(Path(out), schema) as write:
-            for batch in featured(con, {a: rows_of.get(a, 0) for a in order}):
+            for batch in featured(con, {a: rows_of.get(a, 0) for a in order}, batch_rows):
                 columns = {n: batch.matrix[:, j] for j, n in enumerate(batch.names)}
                 write(
                     pa.table(
@@ -148,6 +153,7 @@ def run_score_out(
     out: str,
     engine: Engine,
     master: str | None,
+    batch_rows: int | None = None,
 ) -> None:
     """Scores as Parquet (address, status, score): every address in the data when none is
     given."""
@@ -174,7 +180,7 @@ def run_score_out(
         con = connect(Path(data))
         total = scored = 0
         with parquet_sink(Path(out), _score_schema()) as write:
-            for table in score_batches(con, model, wanted):
+            for table in score_batches(con, model, wanted, batch_rows):
                 write(table)
                 total += table.num_rows
                 scored += table.num_rows - table.column("score").null_count
@@ -199,9 +205,11 @@ def address_rows(con: duckdb.DuckDBPyConnection, wanted: list[str] | None) -> di
         return count(con, wanted)
 
 
-def featured(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> Iterator[Features]:
-    """The features of the addresses of ``rows`` in batches of bounded memory, with a
-    progress bar over the rows."""
+def featured(
+    con: duckdb.DuckDBPyConnection, rows: dict[str, int], batch_rows: int | None = None
+) -> Iterator[Features]:
+    """The features of the addresses of ``rows`` in batches of bounded memory (at most
+    ``batch_rows`` rows, default `BATCH_ROWS`), with a progress bar over the rows."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from proofmind.intel.fraud import feature_batches
@@ -217,13 +225,16 @@ def featured(con: duckdb.DuckDBPyConnection, rows: dict[str, int]) -> Iterator[F
         task = progress.add_task(
             f"features of {len(rows):,} address(es), rows", total=sum(rows.values())
         )
-        for batch in feature_batches(con, rows):
+        for batch in feature_batches(con, rows, batch_rows):
             progress.advance(task, sum(rows[a] for a in batch.addresses))
             yield batch
 
 
 def score_batches(
-    con: duckdb.DuckDBPyConnection, model: lgb.Booster, wanted: list[str] | None
+    con: duckdb.DuckDBPyConnection,
+    model: lgb.Booster,
+    wanted: list[str] | None,
+    batch_rows: int | None = None,
 ) -> Iterator[pa.Table]:
     """``address, status, score`` of ``wanted`` (None: every address in the data) on DuckDB,
     the same columns as on Spark, in address order: the features computed and scored batch by
@@ -234,7 +245,7 @@ def score_batches(
 
     rows = address_rows(con, wanted)
     ordered = sorted(set(wanted)) if wanted is not None else list(rows)
-    for features in featured(con, {a: rows.get(a, 0) for a in ordered}):
+    for features in featured(con, {a: rows.get(a, 0) for a in ordered}, batch_rows):
         if features.names != model.feature_name():
             raise InputError(
                 "the model was trained on other features",
