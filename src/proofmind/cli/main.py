@@ -13,7 +13,9 @@ import os
 import sys
 
 import typer
-from typer._click import exceptions as click_errors  # Typer vendors its own Click
+
+# Typer vendors its own Click since 0.26 (pinned in pyproject.toml); its exceptions live here
+from typer._click import exceptions as click_errors
 
 from proofmind.errors import InputError, ProofmindError
 
