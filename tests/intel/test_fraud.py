@@ -258,6 +258,22 @@ def test_features_in_batches_equal_one_query(tmp_path: Path) -> None:
     assert address_rows(con, [account.upper(), addr(999_999)]) == {account: rows[account]}
 
 
+def _trained_on_synthetic(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """The synthetic exports ingested, and a model trained on them with `fraud train`: the
+    data folder, the model file and the accounts."""
+    from proofmind.cli.main import main
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    data = tmp_path / "data"
+    import_etherscan([tx, tokens], data)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
+    model = tmp_path / "m.txt"
+    train = ["fraud", "train", "--data", str(data), "--labels", str(labels), "--output", str(model)]
+    assert main(train) == 0
+    return data, model, accounts
+
+
 def test_cli_features_and_scores_of_every_address_in_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,18 +285,7 @@ def test_cli_features_and_scores_of_every_address_in_batches(
     from proofmind.cli.main import main
     from proofmind.intel import fraud
 
-    tx, tokens, accounts = synthetic(tmp_path)
-    data = tmp_path / "data"
-    import_etherscan([tx, tokens], data)
-    labels = tmp_path / "labels.csv"
-    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
-    model = tmp_path / "m.txt"
-    assert (
-        main(
-            ["fraud", "train", "--data", str(data), "--labels", str(labels), "--output", str(model)]
-        )
-        == 0
-    )
+    data, model, accounts = _trained_on_synthetic(tmp_path)
     monkeypatch.setattr(fraud, "BATCH_ROWS", 50)
     out = tmp_path / "f.parquet"
     assert main(["fraud", "features", "--data", str(data), "--out", str(out)]) == 0
@@ -387,14 +392,7 @@ def test_cli_scores_out_is_written_whole_or_not_at_all(
     from proofmind.cli.main import main
     from proofmind.intel import fraud
 
-    tx, tokens, accounts = synthetic(tmp_path)
-    data = tmp_path / "data"
-    import_etherscan([tx, tokens], data)
-    labels = tmp_path / "labels.csv"
-    labels.write_text("address,flag\n" + "".join(f"{a},{i % 2}\n" for i, a in enumerate(accounts)))
-    model = tmp_path / "m.txt"
-    train = ["fraud", "train", "--data", str(data), "--labels", str(labels), "--output", str(model)]
-    assert main(train) == 0
+    data, model, _ = _trained_on_synthetic(tmp_path)
     monkeypatch.setattr(fraud, "BATCH_ROWS", 50)
     out = tmp_path / "out" / "s.parquet"
     out.parent.mkdir()
