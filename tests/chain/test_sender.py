@@ -50,3 +50,22 @@ def test_receipt_wait_times_out(chain: Chain) -> None:
             sender.send({"to": Account.create().address, "value": 1})
     finally:
         chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+
+
+def test_gas_covers_a_checkpoint_written_in_a_later_block(chain: Chain) -> None:
+    """ERC20Votes keeps a supply checkpoint per block timestamp: a mint estimated in the block
+    of the previous one updates that slot, but mined a second later it writes a fresh one
+    (about 20,000 gas more). The multiplier alone falls short; the limit sent covers it."""
+    from proofmind.chain.contracts import deploy
+    from proofmind.chain.sender import gas_limit
+
+    owner = chain.sender()
+    token, _ = deploy(chain, "ProofmindVotes", "Votes", "V", owner.address)
+    owner.transact(token.functions.mint(chain.accounts[1].address, 10))
+    call = token.functions.mint(chain.accounts[2].address, 10)
+    tx = {"from": owner.address, "to": token.address, "data": call._encode_transaction_data()}
+    estimate = chain.w3.eth.estimate_gas(tx)  # type: ignore[arg-type]
+    chain.w3.provider.make_request("evm_increaseTime", [3])  # type: ignore[arg-type]
+    receipt = owner.send({**tx, "gas": gas_limit(estimate, owner.settings)})
+    assert receipt["status"] == 1
+    assert receipt["gasUsed"] > int(estimate * owner.settings.gas_multiplier)

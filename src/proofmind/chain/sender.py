@@ -124,7 +124,7 @@ class TxSender:
             raise self.revert_error(exc.data, label, exc.message) from None
         except Web3RPCError as exc:
             raise self._rpc_failure(exc, tx, label) from None
-        return int(estimate * self.settings.gas_multiplier)
+        return gas_limit(estimate, self.settings)
 
     def _fill_fees(self, tx: dict[str, Any]) -> None:
         if "maxFeePerGas" in tx or "gasPrice" in tx:
@@ -219,6 +219,20 @@ class TxSender:
             f"using {receipt['gasUsed']} gas",
             hint="it may have run out of gas; retry with a higher gas limit",
         )
+
+
+SLOT_HEADROOM = 25_000
+"""Gas always added over a small estimate. A storage write the estimate ran as an update of an
+existing slot can be a write to a fresh slot (20,000 gas more) once mined: a checkpoint keyed by
+the block's timestamp (ERC20Votes' mint and delegate, a Governor's votes) estimated in the
+block of the previous checkpoint and mined in the next one. 20% of a 67,000-gas mint was not
+enough (the mint reverted out of gas on a busy devnet)."""
+
+
+def gas_limit(estimate: int, settings: TxSettings) -> int:
+    """The gas limit sent for ``estimate``: ``gas_multiplier`` times it, and at least
+    `SLOT_HEADROOM` more."""
+    return max(int(estimate * settings.gas_multiplier), estimate + SLOT_HEADROOM)
 
 
 def _call_params(fn: ContractFunction, value: int, gas: int | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from web3.logs import DISCARD
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
+from proofmind.chain.sender import gas_limit
 from proofmind.errors import ContractNotFound, InputError
 from proofmind.ml.zk import VALUE_BITS, Package, Proof
 from proofmind.store.stores import Stores
@@ -207,7 +208,7 @@ class OracleClient:
             estimate = self.chain.w3.eth.estimate_gas(tx, "pending")  # type: ignore[arg-type]
         except ContractLogicError as exc:
             raise sender.revert_error(exc.data, f"{fn.fn_name}()", exc.message) from None
-        return int(estimate * sender.settings.gas_multiplier)
+        return gas_limit(estimate, sender.settings)
 
     # -- models ----------------------------------------------------------------------------
 
