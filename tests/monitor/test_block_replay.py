@@ -494,3 +494,31 @@ def test_lru_replay_counts_as_the_memory_itself_keeps(
         memory.append(key)
         memory = memory[-capacity:]
     assert [int(codes[p]) for p in counted[1]] == memory
+
+
+@pytest.mark.parametrize("chunk", [7, 150])
+def test_flow_scores_and_masses_equal_river_row_by_row(tmp_path: Path, chunk: int) -> None:
+    """flow-anomaly with a threshold every warm block passes: each block's score (in its
+    alert) and, after the replay, every tree node's masses equal river's row-by-row path,
+    with chunks that start and end inside windows and several windows per chunk."""
+    from proofmind.monitor.flow import FlowAnomalyDetector
+
+    _write_tables(tmp_path / "data", 400, burst=300)
+    params = {"window_size": 20, "threshold": 0.01, "cooldown_blocks": 1}
+    loop, batched = FlowAnomalyDetector(**params), FlowAnomalyDetector(**params)  # type: ignore[arg-type]
+    tables = BlockTables(tmp_path / "data", chunk=chunk)
+    expected = replay_blocks(tables.batches(), [loop], batched=False)
+    assert len(expected) > 300  # nearly every block after the two warm-up windows
+    assert replay_blocks(tables.batches(), [batched]) == expected
+    assert batched._arrays is not None
+    batched._arrays.store()
+
+    def masses(detector: FlowAnomalyDetector) -> list[tuple[int, int]]:
+        found, stack = [], list(detector._trees().trees)
+        while stack:
+            node = stack.pop()
+            found.append((node.l_mass, node.r_mass))
+            stack += getattr(node, "children", [])
+        return found
+
+    assert masses(batched) == masses(loop)
