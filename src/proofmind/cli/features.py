@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,14 +121,16 @@ def run_features(
         # NaN and has_data false; each address once, the batches in address order, each
         # written as it comes (the memory held is one batch's)
         order = sorted(set(wanted)) if wanted is not None else list(rows_of)
-        names = address_features(con, []).names
+        batches = featured(con, {a: rows_of.get(a, 0) for a in order}, batch_rows)
+        first = next(batches, None)  # the feature names come with it (a query only if none)
+        names = first.names if first is not None else address_features(con, []).names
         schema = pa.schema(
             [("address", pa.string()), *((n, pa.float64()) for n in names),
              ("has_data", pa.bool_())]
         )  # fmt: skip
         rows = 0
         with parquet_sink(Path(out), schema) as write:
-            for batch in featured(con, {a: rows_of.get(a, 0) for a in order}, batch_rows):
+            for batch in chain([first] if first is not None else [], batches):
                 columns = {n: batch.matrix[:, j] for j, n in enumerate(batch.names)}
                 write(
                     pa.table(
