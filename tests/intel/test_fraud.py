@@ -279,7 +279,7 @@ def test_cli_features_and_scores_of_every_address_in_batches(
 ) -> None:
     """`fraud features --out` and `fraud score --out` on DuckDB, batch by batch: one row per
     address in address order, equal to one query's; an address asked for without data gets
-    a row with NaN features / status "no data"."""
+    a row with null features / status "no data"."""
     import pyarrow.parquet as pq
 
     from proofmind.cli.main import main
@@ -315,7 +315,10 @@ def test_cli_features_and_scores_of_every_address_in_batches(
     table = pq.read_table(out).to_pydict()
     assert table["address"] == sorted([accounts[1], nobody])
     assert table["has_data"] == [a != nobody for a in table["address"]]
-    assert np.isnan(table["n_tx"][table["address"].index(nobody)])
+    # null, as Spark writes it, not NaN: every feature of the address without data
+    row = table["address"].index(nobody)
+    assert all(table[n][row] is None for n in whole.names)
+    assert pq.read_table(out).column("n_tx").null_count == 1
     scores = tmp_path / "s.parquet"
     assert (
         main(["fraud", "score", "--data", str(data), "--model", str(model), "--out", str(scores)])

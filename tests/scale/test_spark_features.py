@@ -206,6 +206,45 @@ def test_cli_scores_every_address_on_spark(data: tuple[Path, list[str]], tmp_pat
     assert len(duck) > 80 and duck == spark_rows
 
 
+def test_cli_features_out_on_both_engines_alike(
+    data: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """`fraud features --out`: the same columns on both engines, null in the same places (an
+    address without data, a mean of no outgoing transfer): NULL, never NaN on one side."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    folder, accounts = data
+    nobody = "0x" + "00" * 19 + "97"
+    wanted = [*accounts[:30], nobody]
+    tables = {}
+    for engine, out in (("duckdb", tmp_path / "d.parquet"), ("spark", tmp_path / "s")):
+        done = subprocess.run(
+            [sys.executable, "-m", "proofmind", "fraud", "features", *wanted, "--data",
+             str(folder), "--out", str(out), "--engine", engine, "--master", "local[2]"]
+            if engine == "spark"
+            else [sys.executable, "-m", "proofmind", "fraud", "features", *wanted, "--data",
+                  str(folder), "--out", str(out)],
+            check=False, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        tables[engine] = pq.read_table(out).sort_by("address")
+    duck, spark_table = tables["duckdb"], tables["spark"]
+    assert duck.column_names == spark_table.column_names
+    assert duck.column("address").to_pylist() == sorted(wanted)
+    assert duck.column("has_data").to_pylist() == spark_table.column("has_data").to_pylist()
+    nulls = 0
+    for name in duck.column_names[1:-1]:
+        a, b = duck.column(name), spark_table.column(name).cast("float64")
+        assert pc.sum(pc.is_nan(a)).as_py() == 0, f"{name}: NaN written by DuckDB"
+        assert a.is_null().to_pylist() == b.is_null().to_pylist(), name
+        nulls += a.null_count
+        x, y = a.to_numpy(zero_copy_only=False), b.to_numpy(zero_copy_only=False)
+        assert np.allclose(x, y, rtol=1e-15, atol=0.0, equal_nan=True), name
+    assert duck.column("n_tx")[sorted(wanted).index(nobody)].as_py() is None
+    assert nulls >= len(duck.column_names) - 2  # the address without data's, at least
+
+
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")

@@ -118,7 +118,7 @@ def run_features(
         con = connect(Path(data))
         rows_of = address_rows(con, wanted)
         # an address asked for without data is featured too, with no rows: its features are
-        # NaN and has_data false; each address once, the batches in address order, each
+        # null and has_data false; each address once, the batches in address order, each
         # written as it comes (the memory held is one batch's)
         order = sorted(set(wanted)) if wanted is not None else list(rows_of)
         batches = featured(con, {a: rows_of.get(a, 0) for a in order}, batch_rows)
@@ -131,7 +131,12 @@ def run_features(
         rows = 0
         with parquet_sink(Path(out), schema) as write:
             for batch in chain([first] if first is not None else [], batches):
-                columns = {n: batch.matrix[:, j] for j, n in enumerate(batch.names)}
+                # a feature the SQL leaves NULL is NaN in the matrix: written as null again,
+                # as Spark writes it (the SQL never divides by zero, so a NaN is a NULL)
+                columns = {
+                    n: pa.array(batch.matrix[:, j], from_pandas=True)
+                    for j, n in enumerate(batch.names)
+                }
                 write(
                     pa.table(
                         {
