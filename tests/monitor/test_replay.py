@@ -82,6 +82,30 @@ def test_cli_replay_scores_the_shipped_sample(
     assert '"recall": 1.0' in capsys.readouterr().out
 
 
+def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An events file written by someone else: a subject in another case is the price file's
+    symbol; a window of an asset with no price is listed as not scored (not dropped without a
+    word); a missed window whose prices never left the band says so."""
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\n"
+        "usdx,2023-01-31T00:00,2023-02-03T00:00,https://example.org/depeg\n"
+        "NOPE,2023-01-20,2023-01-21,https://example.org/absent\n"
+        "USDY,2023-01-20,2023-01-21,https://example.org/quiet\n",
+        encoding="utf-8",
+    )
+    argv = ["monitor", "replay", str(DATA / "sample_prices.csv"), "--events", str(events)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") : out.index("}") + 1])
+    assert (summary["events"], summary["detected"]) == (2, 1)
+    assert "not scored (no price of NOPE in sample_prices.csv): NOPE 2023-01-20" in out
+    assert "missed: USDY https://example.org/quiet (its prices never left ±2%" in out
+    assert "missed: USDX" not in out and "missed: usdx" not in out
+
+
 def test_cli_replay_of_a_bad_file_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

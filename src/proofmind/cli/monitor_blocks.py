@@ -144,7 +144,8 @@ def run_block_replay(
         for name, count in sorted(report.per_detector.items()):
             table.add_row(name, str(count["alerts"]), str(count["false"]))
         heading = "scored: all block alerts, by subject"
-        return ReplayScores(table, heading, report.summary(), [], report.missed)
+        missed = [f"{w.subject} {w.source}" for w in report.missed]
+        return ReplayScores(table, heading, report.summary(), [], missed)
 
     print_replay_summary(
         f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks",

@@ -17,7 +17,13 @@ from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.prices import read_prices
 from proofmind.monitor.registry import detector_class, load_detectors
-from proofmind.monitor.replay import evaluate_alerts, read_events, replay, write_alerts
+from proofmind.monitor.replay import (
+    evaluate_alerts,
+    read_events,
+    replay,
+    window_label,
+    write_alerts,
+)
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -78,7 +84,17 @@ def run_replay(
                 f"not scored (less than 14 days of prices before it): {label}"
                 for label in score.unscored
             ]
-        return ReplayScores(table, "scored: depeg alerts", report.summary(), notes, report.missed)
+        notes += [
+            f"not scored (no price of {w.subject} in {prices.name}): {window_label(w)}"
+            for w in report.absent
+            if chosen is None or w.subject in chosen
+        ]
+        quiet = " (its prices never left ±2% of the peg two in a row inside the window)"
+        missed = [
+            f"{w.subject} {w.source}{quiet if w in report.never_outside else ''}"
+            for w in report.missed
+        ]
+        return ReplayScores(table, "scored: depeg alerts", report.summary(), notes, missed)
 
     print_replay_summary(
         f"{len(series):,} prices",
@@ -101,7 +117,7 @@ class ReplayScores:
     heading: str
     summary: dict[str, Any]
     notes: list[str]
-    missed: Sequence[Any]  # event windows: .subject, .source
+    missed: Sequence[str]  # per window no alert fell in: its subject, source and why
 
 
 def print_replay_summary(
@@ -138,8 +154,8 @@ def print_replay_summary(
     console.print(json.dumps(scored.summary, indent=1))
     for line in scored.notes:
         console.print(line)
-    for window in scored.missed:
-        console.print(f"[red]missed[/red]: {window.subject} {window.source}")
+    for line in scored.missed:
+        console.print(f"[red]missed[/red]: {line}")
 
 
 def _params(text: str | None) -> dict[str, dict[str, Any]]:

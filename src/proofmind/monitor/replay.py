@@ -8,7 +8,10 @@ Scoring (per subject, for one detector, ``depeg`` by default):
 - an alert outside every window of its subject is a false alert; the rate is per asset-year of
   observed series (first to last observation of the subject);
 - a window with less than ``min_history_days`` of the subject's data before it cannot be
-  detected by a detector that learns the peg from history: it is reported, not scored.
+  detected by a detector that learns the peg from history: it is reported, not scored;
+- an event's subject is matched to the price file's symbols exactly, or ignoring case when
+  that names one symbol (``SUSD`` / ``sUSD``); a window of an asset with no price at all is
+  reported, not scored.
 """
 
 from __future__ import annotations
@@ -147,6 +150,9 @@ class SubjectScore:
 class Evaluation:
     subjects: dict[str, SubjectScore]
     missed: list[EventWindow]
+    absent: list[EventWindow] = field(default_factory=list)  # no price of the asset at all
+    # missed windows in which the price never left ±threshold two observations in a row
+    never_outside: list[EventWindow] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         scores = list(self.subjects.values())
@@ -176,12 +182,15 @@ def evaluate_alerts(
     min_history_days: float = 14.0,
     subjects: set[str] | None = None,
 ) -> Evaluation:
-    wanted = subjects if subjects is not None else set(series.symbol.tolist())
+    symbols = set(series.symbol.tolist())
+    events = match_subjects(events, symbols)
+    wanted = subjects if subjects is not None else symbols
     by_subject = {
         s: [a for a in alerts if a.detector == detector and a.subject == s] for s in wanted
     }
     scores: dict[str, SubjectScore] = {}
     missed: list[EventWindow] = []
+    quiet: list[EventWindow] = []
     for subject in sorted(wanted):
         mask = series.symbol == subject
         times, prices = series.time[mask], series.price[mask]
@@ -193,17 +202,37 @@ def evaluate_alerts(
         score.false_alerts = sum(not any(w.start <= a.time <= w.end for w in windows) for a in own)
         for window in windows:
             if times[0] > window.start - min_history_days * 86400:
-                score.unscored.append(_label(window))
+                score.unscored.append(window_label(window))
                 continue
             score.events += 1
             hits = sorted(a.time for a in own if window.start <= a.time <= window.end)
+            onset = _onset(times, prices, window, peg, threshold)
             if not hits:
                 missed.append(window)
+                if onset is None:
+                    quiet.append(window)
                 continue
             score.detected += 1
-            onset = _onset(times, prices, window, peg, threshold)
             score.delays_hours.append(max(0.0, hits[0] - (onset or window.start)) / 3600)
-    return Evaluation(scores, missed)
+    absent = [e for e in events if e.subject not in symbols]
+    return Evaluation(scores, missed, absent, quiet)
+
+
+def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWindow]:
+    """``events`` with each subject spelt as in ``symbols``: an exact match first, else the one
+    symbol equal to it ignoring case (an events file may write ``SUSD`` for the feed's
+    ``sUSD``); a subject matching none, or several, is left as it is."""
+    folded: dict[str, list[str]] = {}
+    for symbol in symbols:
+        folded.setdefault(symbol.casefold(), []).append(symbol)
+    matched = []
+    for event in events:
+        same = folded.get(event.subject.casefold(), [])
+        if event.subject not in symbols and len(same) == 1:
+            matched.append(EventWindow(same[0], event.start, event.end, event.source))
+        else:
+            matched.append(event)
+    return matched
 
 
 def _onset(
@@ -221,6 +250,6 @@ def _onset(
     return None
 
 
-def _label(window: EventWindow) -> str:
+def window_label(window: EventWindow) -> str:
     day = datetime.fromtimestamp(window.start, UTC).date().isoformat()
     return f"{window.subject} {day}"
