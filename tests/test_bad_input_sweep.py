@@ -268,6 +268,9 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["govdata"], "folder without ingested block tables"),
         ([str(SAMPLE_PRICES), "--input", "blocks"], "is not a folder of block tables"),
         ([str(SAMPLE_PRICES), "--input", "xml"], "--input 'xml'"),
+        (["chaindata", "--strict"], "--strict is for price files"),
+        (["badprices.csv", "--strict"], "badprices.csv, line 3: usd_price 'abc' is not a number"),
+        (["nogoodprices.csv"], "no good price row"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("agent", "safe", "create"): [
@@ -515,6 +518,9 @@ def _fixtures(root: Path) -> None:
     (root / "emptydir").mkdir()
     (root / "empty.csv").write_text("")
     (root / "rows.csv").write_text("a,b\n1,2\n3,4\n")
+    prices = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\n"
+    (root / "badprices.csv").write_text(prices + "USDX,1672534800000,abc\n")
+    (root / "nogoodprices.csv").write_text("symbol,timestamp,usd_price\nUSDX,2023-01-01,1.0\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
     (root / "longlabels.csv").write_text(f"address,flag\n{GOOD},{'1' * 200_000}\n")
     (root / "longtx.csv").write_text(TX_HEADER + "\n" + "1," * 19 + "x" * 3_000_000 + "\n")

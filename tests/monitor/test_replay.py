@@ -111,9 +111,53 @@ def test_cli_replay_of_a_bad_file_is_one_line_and_exit_2(
 ) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(GOOD + "USDX,1672538400000,abc\n", encoding="utf-8")
-    assert main(["monitor", "replay", str(bad)]) == 2
+    assert main(["monitor", "replay", str(bad), "--strict"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "line 4" in err and "Traceback" not in err
+
+
+def test_cli_replay_skips_malformed_rows_by_line_and_replays_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real feeds have the odd empty or zero price: by default such a row is left out with a
+    warning naming its line and reason, and the replay of every other row is the replay of the
+    file without it (same alerts); every kind of bad row at once, in a file pyarrow's reader
+    rejects (a short line) and in one it reads (zero and empty prices only)."""
+    rows = (DATA / "sample_prices.csv").read_text(encoding="utf-8").splitlines()
+    header, body = rows[0], rows[1:]
+    bad = {
+        10: "USDX,1672538400000,abc",
+        500: "USDX,1672538400000",
+        1000: "USDX,1672538400000,0",
+        1500: ",1672538400000,1.0",
+        2000: "USDX,1672538400000,",
+    }
+    mixed = list(body)
+    for at, row in sorted(bad.items(), reverse=True):
+        mixed.insert(at, row)
+    clean, dirty, readable = tmp_path / "clean.csv", tmp_path / "dirty.csv", tmp_path / "z.csv"
+    clean.write_text("\n".join([header, *body]) + "\n", encoding="utf-8")
+    dirty.write_text("\n".join([header, *mixed]) + "\n", encoding="utf-8")
+    zeros = [r for r in mixed if r not in (bad[10], bad[500])]
+    readable.write_text("\n".join([header, *zeros]) + "\n", encoding="utf-8")
+    outs = []
+    for path in (clean, dirty, readable):
+        out = tmp_path / f"{path.stem}.jsonl"
+        assert main(["monitor", "replay", str(path), "--out", str(out)]) == 0
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[0] == outs[1] == outs[2] and outs[0]
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "malformed" in line]
+    assert len(warnings) == 2 and "skipped 5 malformed row(s)" in warnings[0]
+    # line 1 is the header; each bad row sits after the ones inserted before it
+    lines = [at + k + 2 for k, at in enumerate(sorted(bad))]
+    assert [f"line {n}:" in warnings[0] for n in lines] == [True] * 5
+    assert "usd_price 'abc' is not a number" in warnings[0]
+    assert "2 field(s), the header has 3" in warnings[0]
+    assert "skipped 3 malformed row(s)" in warnings[1]
+    assert read_prices(dirty, skip_bad=True).skipped[0].startswith(f"line {lines[0]}:")
+    with pytest.raises(InputError, match=f"line {lines[0]}"):
+        read_prices(dirty)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from proofmind.cli.params import WorkspaceOption, output_file
+from proofmind.errors import InputError
 
 ParamsOption = Annotated[
     str | None,
@@ -74,6 +75,14 @@ def replay_command(
             "--input", help="What the input is: auto (a folder is block tables), prices, blocks."
         ),
     ] = "auto",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Price files: a malformed row is an error (exit 2) instead of a row skipped "
+            "with a warning that names its line.",
+        ),
+    ] = False,
 ) -> None:
     """Run detectors over a price history or ingested block tables; score them against events.
 
@@ -85,11 +94,15 @@ def replay_command(
     non-glitch price outside ±2% of the peg to the alert, and the false alerts per asset-year
     outside the windows (depeg detector).
 
+    A price row that is not a price (an empty or zero price, a field that is not a number, a
+    wrong field count) is skipped with a warning naming its line; --strict makes it an error.
+
     Examples:
       proofmind monitor replay prices.csv.gz --out alerts.jsonl
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         --events src/proofmind/monitor/data/depeg_events.csv
       proofmind monitor replay day2.csv --state monitor-state.json   # continues from day 1
+      proofmind monitor replay vendor.csv --strict   # stop at the first malformed row
       proofmind monitor replay prices.parquet -d ratio \\
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
@@ -103,12 +116,19 @@ def replay_command(
     from proofmind.cli.monitor_run import run_replay
 
     if input_kind(prices, kind) == "blocks":
+        if strict:
+            raise InputError(
+                f"--strict is for price files; {prices} holds block tables",
+                hint="drop --strict: block tables are checked when they are ingested",
+            )
         chosen = subjects.split(",") if subjects else None
         run_block_replay(prices, events, out, detectors, state, chosen, params)
         return
 
     chosen = subjects.split(",") if subjects else None
-    run_replay(prices, events, out, detectors or ["depeg", "feed-health"], state, chosen, params)
+    run_replay(
+        prices, events, out, detectors or ["depeg", "feed-health"], state, chosen, params, strict
+    )
 
 
 @monitor_app.command("detectors")

@@ -26,6 +26,7 @@ from proofmind.monitor.replay import (
 )
 
 console = Console(soft_wrap=True)
+SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
 err = Console(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
@@ -38,6 +39,7 @@ def run_replay(
     state_path: Path | None,
     subjects: list[str] | None,
     params: str | None = None,
+    strict: bool = False,
 ) -> None:
     if out is not None and out.suffix not in ALERT_FORMATS:
         raise InputError(
@@ -45,7 +47,17 @@ def run_replay(
             hint="name it .jsonl (JSON lines) or .parquet",
         )
     events = read_events(events_path) if events_path is not None else None
-    series = read_prices(prices)
+    series = read_prices(prices, skip_bad=not strict)
+    if series.skipped:
+        shown = "; ".join(series.skipped[:SHOWN_BAD_ROWS])
+        more = len(series.skipped) - SHOWN_BAD_ROWS
+        err.print(
+            f"[yellow]skipped {len(series.skipped):,} malformed row(s) of {prices}[/yellow] "
+            f"(not replayed; --strict makes them an error): {shown}"
+            + (f"; and {more:,} more" if more > 0 else ""),
+            markup=True,
+            highlight=False,
+        )
     unknown = sorted(set(subjects or ()) - set(series.symbol.tolist()))
     if unknown:
         raise InputError(

@@ -1,7 +1,9 @@
 """Read a price series file: CSV (optionally gzip) or Parquet with symbol, timestamp, usd_price.
 
 ``timestamp`` is Unix epoch milliseconds (the shared token_prices format). A bad row is reported
-with its file and line, never skipped silently: a replay over half-read data would score wrong.
+with its file and line, never skipped silently: by default it is an error; with ``skip_bad`` it
+is left out and listed in the series' ``skipped``, for the caller to print (real feeds have the
+odd empty or zero price, and one such row should not stop a replay of the others).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gzip
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +35,8 @@ class PriceSeries:
     # optional: ``symbol`` as codes into ``names`` (what read_prices gives; saves a sort)
     codes: NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
     names: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    # the rows left out by ``read_prices(..., skip_bad=True)``: where and why, in file order
+    skipped: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -61,10 +66,24 @@ class PriceSeries:
         return PriceBatch(tuple(subjects), tuple(rows), tuple(times), tuple(prices), len(self))
 
 
-def read_prices(path: Path) -> PriceSeries:
+def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
+    """The price series in ``path``, sorted by time. A row that is not a price (a field that is
+    not a number, a wrong field count, an empty symbol, a price or timestamp ≤ 0) is an error
+    naming its line, or with ``skip_bad`` is left out and described in ``skipped``; a file
+    with no good row is an error either way."""
     if not path.is_file():
         raise InputError(f"price file {path} does not exist", hint="give a CSV or Parquet path")
-    table = _read_parquet(path) if path.suffix == ".parquet" else _read_csv(path)
+    lines: NDArray[np.int64] | None = None  # the file line of each row, when not row + 2
+    skipped: list[str] = []
+    if path.suffix == ".parquet":
+        table = _read_parquet(path)
+    else:
+        try:
+            table = _read_csv(path)
+        except InputError:
+            if not skip_bad:
+                raise
+            table, lines, skipped = _read_csv_rows(path)  # row by row: slower, names each line
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(
@@ -85,22 +104,51 @@ def read_prices(path: Path) -> PriceSeries:
     bad = ~np.isfinite(stamp) | ~np.isfinite(price) | (price <= 0) | (stamp <= 0)
     empty = np.array([not name for name in names] + [True], dtype=bool)
     bad |= empty[codes]
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+
+    def where(row: int) -> str:
+        if path.suffix == ".parquet":
+            return f"row {row}"
+        return f"line {row + 2 if lines is None else int(lines[row])}"
+
+    def described(row: int) -> str:
         symbol = names[codes[row]] if codes[row] >= 0 else None
-        where = f"line {row + 2}" if path.suffix != ".parquet" else f"row {row}"
+        return (
+            f"{where(row)}: bad price row (symbol={symbol!r}, timestamp={stamp[row]}, "
+            f"usd_price={price[row]})"
+        )
+
+    if bad.any() and not skip_bad:
         raise InputError(
-            f"{path}, {where}: bad price row (symbol={symbol!r}, timestamp={stamp[row]}, "
-            f"usd_price={price[row]}); {int(bad.sum())} bad row(s) in all",
+            f"{path}, {described(int(np.flatnonzero(bad)[0]))}; {int(bad.sum())} bad row(s) in all",
             hint="prices must be positive finite numbers, timestamps epoch milliseconds, "
             "symbols non-empty; fix or drop the rows",
+        )
+    if bad.any():
+        found = [described(r) for r in np.flatnonzero(bad).tolist()]
+        skipped = sorted([*skipped, *found], key=_line_of)
+        keep = ~bad
+        codes, stamp, price = codes[keep], stamp[keep], price[keep]
+    if skipped and not len(stamp):
+        raise InputError(
+            f"{path}: no good price row ({len(skipped)} bad; the first, {skipped[0]})",
+            hint="the file needs the columns symbol, timestamp (epoch ms), usd_price",
         )
     order = np.argsort(stamp, kind="stable")
     codes = codes[order]
     text = np.array(names) if names else np.array([], dtype=str)
     return PriceSeries(
-        text[codes], stamp[order] / 1000.0, price[order], codes=codes, names=tuple(names)
+        text[codes],
+        stamp[order] / 1000.0,
+        price[order],
+        codes=codes,
+        names=tuple(names),
+        skipped=tuple(skipped),
     )
+
+
+def _line_of(text: str) -> int:
+    """The number in "line 12: …" / "row 3: …", to keep the skipped rows in file order."""
+    return int(text.split(":", 1)[0].split()[1])
 
 
 def _read_parquet(path: Path) -> pa.Table:
@@ -121,6 +169,55 @@ def _read_csv(path: Path) -> pa.Table:
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
+
+
+def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
+    """The CSV read line by line (when pyarrow's reader fails on a bad line): the rows with the
+    header's field count and numbers where numbers belong, each one's line, and what was
+    wrong with each other line."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    lines: list[int] = []
+    skipped: list[str] = []
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+            index = {name: i for i, name in enumerate(header)}
+            missing = [c for c in COLUMNS if c not in index]
+            if missing:
+                raise InputError(
+                    f"{path}: missing column(s) {', '.join(missing)}",
+                    hint=f"the file needs the columns {', '.join(COLUMNS)} (timestamp in epoch ms)",
+                )
+            for line, row in enumerate(reader, start=2):
+                if len(row) != len(header):
+                    skipped.append(
+                        f"line {line}: {len(row)} field(s), the header has {len(header)}"
+                    )
+                    continue
+                values = [row[index["timestamp"]], row[index["usd_price"]]]
+                wrong = [(c, v) for c, v in zip(("timestamp", "usd_price"), values, strict=True)
+                         if not _is_number(v)]  # fmt: skip
+                if wrong:
+                    skipped.append(f"line {line}: {wrong[0][0]} {wrong[0][1]!r} is not a number")
+                    continue
+                columns["symbol"].append(row[index["symbol"]])
+                columns["timestamp"].append(float(values[0]))
+                columns["usd_price"].append(float(values[1]))
+                lines.append(line)
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        raise InputError(f"cannot read CSV file {path}: {exc}") from exc
+    table = pa.table(
+        {
+            "symbol": pa.array(columns["symbol"], pa.string()),
+            "timestamp": pa.array(columns["timestamp"], pa.float64()),
+            "usd_price": pa.array(columns["usd_price"], pa.float64()),
+        }
+    )
+    return table, np.array(lines, dtype=np.int64), skipped
 
 
 def _raise_first_bad_line(path: Path, cause: Exception) -> None:
