@@ -106,6 +106,22 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     assert "missed: USDX" not in out and "missed: usdx" not in out
 
 
+def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
+    """A byte-order mark, CRLF line ends, spaces around names, no source column: read; a
+    record without an end is an error naming it (was an internal error)."""
+    events = tmp_path / "events.csv"
+    events.write_bytes(b"\xef\xbb\xbfsubject, start, end\r\n USDX ,2023-01-31,2023-02-03\r\n")
+    [window] = read_events(events)
+    assert (window.subject, window.source) == ("USDX", "")
+    assert window.end - window.start == 3 * 86400
+    prices = tmp_path / "p.csv"
+    prices.write_bytes(b"\xef\xbb\xbf" + GOOD.encode() + b"USDX,1672538400000,abc\n")
+    assert read_prices(prices, skip_bad=True).price.tolist() == [1.0, 0.999]
+    events.write_text("subject,start,end,source\nUSDX,2023-01-31\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"events\.csv, record 2: no end"):
+        read_events(events)
+
+
 def test_cli_replay_of_a_bad_file_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

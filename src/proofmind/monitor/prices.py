@@ -180,7 +180,7 @@ def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
     lines: list[int] = []
     skipped: list[str] = []
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
@@ -224,7 +224,7 @@ def _raise_first_bad_line(path: Path, cause: Exception) -> None:
     """pyarrow does not say which line failed; scan the file once to say it."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:

@@ -100,27 +100,35 @@ class EventWindow:
 
 def read_events(path: Path) -> list[EventWindow]:
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"cannot read events file {path}: {exc}") from exc
     events = []
     with handle:
         lines = (line for line in handle if not line.startswith("#"))
         reader = csv.DictReader(lines)
-        needed = {"subject", "start", "end", "source"}
-        if not needed <= set(reader.fieldnames or []):
+        header = [name.strip() for name in reader.fieldnames or []]
+        reader.fieldnames = header
+        if not {"subject", "start", "end"} <= set(header):
             raise InputError(
-                f"{path}: the events file needs the columns subject,start,end,source",
+                f"{path}: the events file needs the columns subject,start,end (and source)",
                 hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
             )
         for number, row in enumerate(reader, start=2):
+            absent = [c for c in ("subject", "start", "end") if not (row.get(c) or "").strip()]
+            if absent:  # a source may be empty (it is printed, not checked)
+                raise InputError(
+                    f"{path}, record {number}: no {', '.join(absent)}",
+                    hint="each window needs subject,start,end (and a source, e.g. a URL)",
+                )
             try:
                 start, end = _instant(row["start"]), _instant(row["end"])
             except ValueError as exc:
                 raise InputError(f"{path}, record {number}: {exc}") from exc
             if end < start:
                 raise InputError(f"{path}, record {number}: end is before start")
-            events.append(EventWindow(row["subject"], start, end, row["source"]))
+            source = (row.get("source") or "").strip()
+            events.append(EventWindow(row["subject"].strip(), start, end, source))
     return events
 
 
