@@ -84,6 +84,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
             if not skip_bad:
                 raise
             table, lines, skipped = _read_csv_rows(path)  # row by row: slower, names each line
+    table = table.rename_columns([name.strip() for name in table.column_names])
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(
@@ -185,7 +186,7 @@ def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
             header = next(reader, None)
             if header is None:
                 raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-            index = {name: i for i, name in enumerate(header)}
+            index = {name.strip(): i for i, name in enumerate(header)}
             missing = [c for c in COLUMNS if c not in index]
             if missing:
                 raise InputError(
@@ -229,7 +230,7 @@ def _raise_first_bad_line(path: Path, cause: Exception) -> None:
             header = next(reader, None)
             if header is None:
                 raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-            index = {name: i for i, name in enumerate(header)}
+            index = {name.strip(): i for i, name in enumerate(header)}
             for line, row in enumerate(reader, start=2):
                 if len(row) != len(header):
                     raise InputError(
