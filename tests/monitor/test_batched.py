@@ -104,6 +104,34 @@ def test_every_rule_fires_and_both_paths_agree() -> None:
     _same(series, {**PARAMS, "depeg": {"premium": True, "confirm": 3}})
 
 
+def test_automatic_pairs_give_the_same_alerts_and_state() -> None:
+    """Pairs read from the symbols (stETH/WETH with a discount, aDAI/DAI with DAI at $1, a
+    wrapped coin), found on the array path from the chunk's subjects and row by row as each
+    subject first appears, next to a pair the user names."""
+    rng = np.random.default_rng(5)
+    hours = np.arange(40 * 24, dtype=np.float64)
+    weth = 2000 * np.exp(np.cumsum(0.01 * rng.standard_normal(len(hours))))
+    steth = weth * (1 + 0.0005 * rng.standard_normal(len(hours)))
+    steth[25 * 24 : 26 * 24] *= 0.94
+    dai = 1 + 0.001 * rng.standard_normal(len(hours))
+    adai = dai * (1 + 0.0005 * rng.standard_normal(len(hours)))
+    adai[30 * 24 : 31 * 24] *= 0.95
+    legs = {"WETH": (weth, 60.0), "stETH": (steth, 300.0), "ETH": (weth * 1.0001, 90.0),
+            "DAI": (dai, 120.0), "ADAI": (adai, 420.0)}  # fmt: skip
+    symbols = np.concatenate([[name] * len(hours) for name in legs])
+    time = np.concatenate([1.6e9 + hours * HOUR + offset for _, offset in legs.values()])
+    price = np.concatenate([p for p, _ in legs.values()])
+    order = np.argsort(time, kind="stable")
+    series = PriceSeries(symbols[order], time[order], price[order])
+    fast = replay(series, load_detectors(["ratio"], {}))
+    assert {a.subject for a in fast} == {"stETH/ETH"}  # not aDAI/DAI: DAI is at $1
+    assert _same(series, {}, ["ratio"]) == 1
+    assert _same(series, {"ratio": {"pairs": {"ADAI": "DAI"}}}, ["ratio"]) == 2
+    # a pair whose legs never come within align_seconds forms no ratio (was an IndexError)
+    apart = {"pairs": {"ADAI": "DAI"}, "align_seconds": 60.0, "auto_pairs": False}
+    assert _same(series, {"ratio": apart}, ["ratio"]) == 0
+
+
 def test_a_zero_price_and_a_restored_state_take_the_row_by_row_path() -> None:
     series = _constructed()
     price = series.price.copy()

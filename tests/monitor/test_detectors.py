@@ -1,4 +1,4 @@
-"""Depeg and feed-health detectors on constructed series whose right answer is known."""
+"""Depeg, ratio and feed-health detectors on constructed series whose right answer is known."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from proofmind.monitor import (
 )
 from proofmind.monitor.api import Detector
 from proofmind.monitor.prices import read_prices
+from proofmind.monitor.ratio import symbol_pairs
 from proofmind.monitor.replay import replay
 
 HOUR = 3600.0
@@ -299,3 +300,52 @@ def test_the_ratio_detector_restores_its_state() -> None:
     head = run(first, events[:900])
     second = RatioDetector.from_state(json.loads(json.dumps(first.to_state())))
     assert head + run(second, events[900:]) == whole and len(whole) == 1
+
+
+def test_derivatives_are_paired_with_their_underlyings_by_symbol() -> None:
+    found = symbol_pairs(
+        ["STETH", "ETH", "WETH", "wstETH", "RENBTC", "REN", "WBTC", "USDC", "USDT", "DAI",
+         "ADAI", "xSUSHI", "SUSHI", "UNI", "OP", "OPX", "LINK"]
+    )  # fmt: skip
+    assert found == {
+        "ADAI": "DAI",  # paired, but formed no ratio while DAI is at $1 (below)
+        "RENBTC": "WBTC",  # a suffix beats a prefix (REN)
+        "STETH": "ETH",  # the unwrapped underlying beats WETH
+        "WETH": "ETH",  # a wrapped coin against what it wraps
+        "wstETH": "STETH",  # the longest base
+        "xSUSHI": "SUSHI",  # paired; its ratio never holds 1, so it never alerts
+    }  # ETH is not WETH's derivative; OP is too short a base; USDC / USDT derive from nothing
+
+
+def steth_weth(hours: int, discount: dict[int, float]) -> list[PriceObservation]:
+    """``eth_and_steth`` under the names a price file would use: WETH and stETH."""
+    renamed = {"ETH": "WETH", "STETH": "stETH"}
+    return [
+        PriceObservation(renamed[o.subject], o.time, o.price)
+        for o in eth_and_steth(hours, discount)
+    ]
+
+
+def test_a_discount_is_found_without_naming_the_pair() -> None:
+    discount = {h: 0.94 for h in range(20 * 24, 21 * 24)}
+    series = steth_weth(30 * 24, discount)
+    alerts = run(RatioDetector(), series)
+    assert [(a.kind, a.subject) for a in alerts] == [("discount", "stETH/WETH")]
+    assert run(RatioDetector(auto_pairs=False), series) == []
+    assert run(RatioDetector(), steth_weth(30 * 24, {})) == []  # ETH's jump, followed: quiet
+    # every asset of a detector restored from its state keeps its automatic pairs
+    events = sorted(series, key=lambda e: e.time)
+    first = RatioDetector()
+    head = run(first, events[:900])
+    second = RatioDetector.from_state(json.loads(json.dumps(first.to_state())))
+    assert head + run(second, events[900:]) == alerts
+
+
+def test_an_automatic_pair_on_a_dollar_coin_is_left_to_the_depeg_detector() -> None:
+    """aDAI 5% under DAI while DAI holds $1: the depeg detector's alert, not a second one."""
+    dip = {h: 0.95 for h in range(20 * 24, 21 * 24)}
+    series = stable("DAI", 30 * 24, 2) + with_prices(stable("ADAI", 30 * 24, 3), dip)
+    assert run(RatioDetector(), series) == []
+    assert [a.subject for a in run(DepegDetector(), series)] == ["ADAI"]
+    # named by the user, the pair is watched all the same
+    assert [a.subject for a in run(RatioDetector(pairs={"ADAI": "DAI"}), series)] == ["ADAI/DAI"]

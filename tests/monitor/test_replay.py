@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -13,8 +15,9 @@ import pytest
 from proofmind.cli.main import main
 from proofmind.errors import InputError
 from proofmind.monitor import DepegDetector
-from proofmind.monitor.prices import read_prices
-from proofmind.monitor.replay import evaluate_alerts, read_events, replay
+from proofmind.monitor.prices import PriceSeries, read_prices
+from proofmind.monitor.ratio import RatioDetector
+from proofmind.monitor.replay import EventWindow, evaluate_alerts, read_events, replay
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "src/proofmind/monitor/data"
@@ -120,6 +123,48 @@ def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
     events.write_text("subject,start,end,source\nUSDX,2023-01-31\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"events\.csv, record 2: no end"):
         read_events(events)
+
+
+def _series(legs: dict[str, tuple[np.ndarray, float]], start: float) -> PriceSeries:
+    hours = len(next(iter(legs.values()))[0])
+    symbols = np.concatenate([[name] * hours for name in legs])
+    time = np.concatenate([start + np.arange(hours) * 3600.0 + off for _, off in legs.values()])
+    price = np.concatenate([p for p, _ in legs.values()])
+    order = np.argsort(time, kind="stable")
+    return PriceSeries(symbols[order], time[order], price[order])
+
+
+def test_a_derivative_discount_is_scored_for_the_derivative() -> None:
+    """A ratio alert on stETH/WETH counts for stETH: its window is detected, the delay runs
+    from the ratio's first two observations outside ±2% (stETH's own dollar price is never
+    near $1); a depeg seen by both the depeg and the ratio detector is one false alert."""
+    rng = np.random.default_rng(3)
+    start = datetime(2022, 5, 1, tzinfo=UTC).timestamp()
+    n = 40 * 24
+    weth = 2000 * np.exp(np.cumsum(0.01 * rng.standard_normal(n)))
+    steth = weth * (1 + 0.0005 * rng.standard_normal(n))
+    steth[25 * 24 : 27 * 24] *= 0.95  # 26 May, from 00:00
+    dai = 1 + 0.0005 * rng.standard_normal(n)
+    adai = dai.copy()
+    adai[30 * 24 : 31 * 24] *= 0.95
+    series = _series(
+        {"WETH": (weth, 60.0), "stETH": (steth, 300.0), "DAI": (dai, 90.0), "ADAI": (adai, 400.0)},
+        start,
+    )
+    window = EventWindow("STETH", start + 25 * 86400 - 3600, start + 28 * 86400, "constructed")
+    ratio = RatioDetector(pairs={"ADAI": "DAI"})
+    alerts = replay(series, [DepegDetector(), ratio])
+    assert sorted((a.detector, a.subject) for a in alerts) == [
+        ("depeg", "ADAI"), ("ratio", "ADAI/DAI"), ("ratio", "stETH/WETH")
+    ]  # fmt: skip
+    report = evaluate_alerts(alerts, [window], series)
+    steth_score, adai_score = report.subjects["stETH"], report.subjects["ADAI"]
+    assert (steth_score.events, steth_score.detected, steth_score.false_alerts) == (1, 1, 0)
+    assert 1.9 <= steth_score.delays_hours[0] <= 2.1  # the ratio's onset, not the window's
+    assert adai_score.false_alerts == 1  # one episode, two detectors
+    assert evaluate_alerts(alerts, [window], series, detectors=("depeg",)).missed == [
+        EventWindow("stETH", window.start, window.end, window.source)
+    ]
 
 
 def test_cli_replay_of_a_bad_file_is_one_line_and_exit_2(

@@ -10,6 +10,9 @@ import typer
 from proofmind.cli.params import WorkspaceOption, output_file
 from proofmind.errors import InputError
 
+PRICE_DEFAULTS = ["depeg", "feed-health", "ratio"]
+"""`monitor replay`'s detectors over prices: the ratio one pairs derivatives by their symbols."""
+
 ParamsOption = Annotated[
     str | None,
     typer.Option(
@@ -51,7 +54,7 @@ def replay_command(
         typer.Option(
             "--detector",
             "-d",
-            help="Detector to run (repeat; default: depeg, feed-health for prices; "
+            help="Detector to run (repeat; default: depeg, feed-health, ratio for prices; "
             "funding-fan-out, flow-anomaly, subject-flow and the configured watch / "
             "fraud-exposure for block tables).",
         ),
@@ -127,7 +130,7 @@ def replay_command(
 
     chosen = subjects.split(",") if subjects else None
     run_replay(
-        prices, events, out, detectors or ["depeg", "feed-health"], state, chosen, params, strict
+        prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params, strict
     )
 
 

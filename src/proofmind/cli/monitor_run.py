@@ -18,6 +18,7 @@ from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.prices import read_prices
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
+    SCORED,
     evaluate_alerts,
     read_events,
     replay,
@@ -88,7 +89,7 @@ def run_replay(
                 f"{score.false_per_year:.2f}",
             )
         notes = []
-        others = Counter(f"{a.detector}/{a.kind}" for a in alerts if a.detector != "depeg")
+        others = Counter(f"{a.detector}/{a.kind}" for a in alerts if a.detector not in SCORED)
         if others:
             notes.append(f"not scored: {dict(sorted(others.items()))}")
         for score in report.subjects.values():
@@ -106,7 +107,8 @@ def run_replay(
             f"{w.subject} {w.source}{quiet if w in report.never_outside else ''}"
             for w in report.missed
         ]
-        return ReplayScores(table, "scored: depeg alerts", report.summary(), notes, missed)
+        heading = "scored: depeg alerts and ratio discounts (as their derivative's)"
+        return ReplayScores(table, heading, report.summary(), notes, missed)
 
     print_replay_summary(
         f"{len(series):,} prices",

@@ -6,17 +6,55 @@ learning window, glitches are voted down by a median, one alert per episode. Fee
 assets do not tick together: a ratio is formed only when the other leg's latest price is at most
 ``align_seconds`` (15 minutes) apart, since a ratio of two moments carries the underlying's
 move between them as a false discount; it is refreshed on an update of either leg.
+
+Pairs come from ``pairs`` and, unless ``auto_pairs`` is off, from the symbols themselves
+(`symbol_pairs`): a symbol that ends or starts with another asset's symbol, or with what that
+symbol wraps (``WETH`` wraps ``ETH``), is paired with it (``STETH``/``ETH``, ``RENBTC``/``WBTC``)
+and watched for a discount against a ratio of 1 (``pegs`` sets another). Most such pairs never
+hold a ratio of 1 for the learning window (``WSTETH``/``STETH``, ``XSUSHI``/``SUSHI``: they
+accrue), so the learning rule keeps them quiet. An automatic pair is not formed while its
+underlying trades within 10% of $1: a dollar coin and what derives from it are watched against
+$1 by the depeg detector already.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
 from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 from proofmind.monitor.depeg import DepegDetector, Group, run_groups
+
+DOLLAR_BAND = 0.1
+"""An automatic pair forms no ratio while its underlying trades within this of $1."""
+
+
+def symbol_pairs(subjects: Iterable[str]) -> dict[str, str]:
+    """Derivative → underlying, read from the symbols: ``D`` derives from ``U`` when ``D``
+    ends or starts with ``U``'s base (``U`` itself, or what it wraps: ``WETH`` → ``ETH``), the
+    base has at least 3 letters, and ``D`` is neither ``U`` nor the base. Of several
+    underlyings a suffix beats a prefix (``RENBTC`` → ``WBTC``, not ``REN``), then the longest
+    base wins (``WSTETH`` → ``STETH``, not ``ETH``), then the unwrapped one (``STETH`` →
+    ``ETH`` when both ``ETH`` and ``WETH`` are there), then the first in order. Case is
+    ignored; pairs come sorted by derivative."""
+    names = sorted(set(subjects))
+    pairs: dict[str, str] = {}
+    for derivative in names:
+        d = derivative.upper()
+        best: tuple[int, int, int, str] | None = None
+        for underlying in names:
+            u = underlying.upper()
+            base = u[1:] if u.startswith("W") and len(u) > 3 else u
+            if len(base) < 3 or d in (u, base) or not (d.endswith(base) or d.startswith(base)):
+                continue
+            rank = (int(not d.endswith(base)), -len(base), int(u != base), underlying)
+            if best is None or rank < best:
+                best = rank
+        if best is not None:
+            pairs[derivative] = best[3]
+    return pairs
 
 
 class RatioDetector(Detector):
@@ -29,20 +67,34 @@ class RatioDetector(Detector):
         pegs: dict[str, float] | None = None,
         align_seconds: float = 900.0,
         depeg: dict[str, Any] | None = None,
+        auto_pairs: bool = True,
     ) -> None:
         self.pairs = dict(pairs or {})  # derivative -> underlying
         self.pegs = dict(pegs or {})  # derivative -> expected ratio (1.0 when absent)
         self.align_seconds = align_seconds
         self.depeg = dict(depeg or {})
+        self.auto_pairs = auto_pairs
         self._inner = DepegDetector(**self.depeg)
         self._latest: dict[str, list[float]] = {}  # subject -> [time, price]
+        self._auto: dict[str, str] = {}  # the automatic pairs of the subjects seen so far
+
+    def watched(self) -> dict[str, str]:
+        """Every pair watched now: the given ones, then the automatic ones of the subjects
+        seen so far (a derivative given in ``pairs`` keeps its given underlying)."""
+        return {**self.pairs, **{d: u for d, u in self._auto.items() if d not in self.pairs}}
+
+    def _discover(self, subjects: Iterable[str]) -> None:
+        if self.auto_pairs:
+            self._auto = symbol_pairs(subjects)
 
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, PriceObservation):
             return []
+        if event.subject not in self._latest:
+            self._discover([*self._latest, event.subject])
         self._latest[event.subject] = [event.time, event.price]
         alerts: list[Alert] = []
-        for derivative, underlying in self.pairs.items():
+        for derivative, underlying in self.watched().items():
             if event.subject not in (derivative, underlying):
                 continue
             legs = self._latest.get(derivative), self._latest.get(underlying)
@@ -50,6 +102,8 @@ class RatioDetector(Detector):
                 continue
             if abs(legs[0][0] - legs[1][0]) > self.align_seconds:
                 continue  # one leg is stale: a ratio of two moments is not a discount
+            if self._dollar(derivative, legs[1][1]):
+                continue
             ratio = legs[0][1] / legs[1][1] / self.pegs.get(derivative, 1.0)
             pair = PriceObservation(f"{derivative}/{underlying}", event.time, ratio)
             alerts += [self._relabel(a) for a in self._inner.evaluate(pair)]
@@ -66,8 +120,9 @@ class RatioDetector(Detector):
         at once (its common-mode rule looks across them). Ordered by row, then pair."""
         if self._latest or self._inner._assets or any(d == u for d, u in self.pairs.items()):
             return None  # state from before: row by row
+        self._discover(batch.subjects)
         index = {subject: k for k, subject in enumerate(batch.subjects)}
-        pairs = list(self.pairs.items())
+        pairs = list(self.watched().items())
         groups: list[Group] = []
         for position, (derivative, underlying) in enumerate(pairs):
             if derivative not in index or underlying not in index:
@@ -81,6 +136,10 @@ class RatioDetector(Detector):
                 legs.append((at >= 0, batch.times[k][safe], batch.prices[k][safe]))
             (seen_d, time_d, price_d), (seen_u, time_u, price_u) = legs
             keep = seen_d & seen_u & (np.abs(time_d - time_u) <= self.align_seconds)
+            if derivative not in self.pairs:  # automatic: not while the underlying is ~$1
+                keep &= np.abs(price_u - 1.0) > DOLLAR_BAND
+            if not keep.any():
+                continue  # no ratio formed: the inner detector never sees the pair
             at_d = np.maximum(np.searchsorted(batch.rows[d], rows, side="right") - 1, 0)
             is_d = batch.rows[d][at_d] == rows  # the row is the derivative's own
             time = np.where(is_d, time_d, time_u)[keep]
@@ -92,6 +151,10 @@ class RatioDetector(Detector):
         for subject, time, price in zip(batch.subjects, batch.times, batch.prices, strict=True):
             self._latest[subject] = [float(time[-1]), float(price[-1])]
         return found
+
+    def _dollar(self, derivative: str, underlying_price: float) -> bool:
+        """An automatic pair whose underlying trades within `DOLLAR_BAND` of $1."""
+        return derivative not in self.pairs and abs(underlying_price - 1.0) <= DOLLAR_BAND
 
     def _relabel(self, alert: Alert) -> Alert:
         return Alert(
@@ -118,4 +181,5 @@ class RatioDetector(Detector):
         detector = cls(**state["params"])
         detector._inner = DepegDetector.from_state(state["inner"])
         detector._latest = {k: list(v) for k, v in state["latest"].items()}
+        detector._discover(detector._latest)  # the automatic pairs follow from the subjects
         return detector

@@ -1,10 +1,14 @@
 """Replay detectors over a price series and score their alerts against labelled event windows.
 
-Scoring (per subject, for one detector, ``depeg`` by default):
+Scoring (per subject, for the ``depeg`` detector and the ``ratio`` detector's discounts, whose
+subject ``STETH/ETH`` counts for the derivative ``STETH``):
 - an event window is detected when an alert falls inside ``[start, end]``;
 - its delay runs from the window's onset, the first observation in the window outside ±2% of
   the peg whose next observation is outside too (so a lone glitch does not start the clock),
-  to the first alert in the window;
+  to the first alert in the window; when that alert is a ratio discount, the observations are
+  the ratio's (the derivative's prices over its underlying's latest, at most 15 minutes older);
+- the two detectors' alerts on one subject less than 72 hours after a counted alert of the other
+  are the same episode, counted once;
 - an alert outside every window of its subject is a false alert; the rate is per asset-year of
   observed series (first to last observation of the subject);
 - a window with less than ``min_history_days`` of the subject's data before it cannot be
@@ -179,12 +183,36 @@ class Evaluation:
         }
 
 
+SCORED = ("depeg", "ratio")
+"""The detectors whose alerts `evaluate_alerts` scores: depegs, and discounts of derivatives."""
+EPISODE_SECONDS = 72 * 3600.0
+"""Alerts of different detectors on one subject this close to a counted one: the same episode."""
+ALIGN_SECONDS = 900.0  # a ratio's legs at most this far apart (the ratio detector's default)
+
+
+def scored_subject(alert: Alert) -> str:
+    """The asset an alert is scored for: a ratio's derivative (``STETH`` of ``STETH/ETH``)."""
+    return alert.subject.split("/", 1)[0] if alert.detector == "ratio" else alert.subject
+
+
+def one_per_episode(alerts: list[Alert]) -> list[Alert]:
+    """``alerts`` of one subject in time order, less those within `EPISODE_SECONDS` after a
+    kept alert of another detector (a depeg seen as a depeg and as a discount is one)."""
+    kept: list[Alert] = []
+    for alert in sorted(alerts, key=lambda a: a.time):
+        if not any(
+            k.detector != alert.detector and alert.time - k.time <= EPISODE_SECONDS for k in kept
+        ):
+            kept.append(alert)
+    return kept
+
+
 def evaluate_alerts(
     alerts: list[Alert],
     events: list[EventWindow],
     series: PriceSeries,
     *,
-    detector: str = "depeg",
+    detectors: tuple[str, ...] = SCORED,
     peg: float = 1.0,
     threshold: float = 0.02,
     min_history_days: float = 14.0,
@@ -193,9 +221,11 @@ def evaluate_alerts(
     symbols = set(series.symbol.tolist())
     events = match_subjects(events, symbols)
     wanted = subjects if subjects is not None else symbols
-    by_subject = {
-        s: [a for a in alerts if a.detector == detector and a.subject == s] for s in wanted
-    }
+    grouped: dict[str, list[Alert]] = {s: [] for s in wanted}
+    for alert in alerts:
+        if alert.detector in detectors and scored_subject(alert) in grouped:
+            grouped[scored_subject(alert)].append(alert)
+    by_subject = {s: one_per_episode(own) for s, own in grouped.items()}
     scores: dict[str, SubjectScore] = {}
     missed: list[EventWindow] = []
     quiet: list[EventWindow] = []
@@ -213,15 +243,19 @@ def evaluate_alerts(
                 score.unscored.append(window_label(window))
                 continue
             score.events += 1
-            hits = sorted(a.time for a in own if window.start <= a.time <= window.end)
-            onset = _onset(times, prices, window, peg, threshold)
+            hits = [a for a in own if window.start <= a.time <= window.end]
             if not hits:
                 missed.append(window)
-                if onset is None:
+                if _onset(times, prices, window, peg, threshold) is None:
                     quiet.append(window)
                 continue
             score.detected += 1
-            score.delays_hours.append(max(0.0, hits[0] - (onset or window.start)) / 3600)
+            if hits[0].detector == "ratio":  # the onset of the ratio series, as a 1.0 peg
+                ratio_times, ratios = ratio_series(series, hits[0].subject)
+                onset = _onset(ratio_times, ratios, window, 1.0, threshold)
+            else:
+                onset = _onset(times, prices, window, peg, threshold)
+            score.delays_hours.append(max(0.0, hits[0].time - (onset or window.start)) / 3600)
     absent = [e for e in events if e.subject not in symbols]
     return Evaluation(scores, missed, absent, quiet)
 
@@ -241,6 +275,24 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
         else:
             matched.append(event)
     return matched
+
+
+def ratio_series(
+    series: PriceSeries, pair: str, align: float = ALIGN_SECONDS
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The ratio ``D/U`` of ``pair`` at each price of ``D`` whose underlying's latest price
+    is at most ``align`` seconds older: the times and ratios."""
+    derivative, _, underlying = pair.partition("/")
+    d_mask, u_mask = series.symbol == derivative, series.symbol == underlying
+    d_times, d_prices = series.time[d_mask], series.price[d_mask]
+    u_times, u_prices = series.time[u_mask], series.price[u_mask]
+    if not len(d_times) or not len(u_times):
+        return np.empty(0), np.empty(0)
+    at = np.searchsorted(u_times, d_times, side="right") - 1
+    keep = at >= 0
+    at = np.maximum(at, 0)
+    keep &= np.abs(d_times - u_times[at]) <= align
+    return d_times[keep], (d_prices / u_prices[at])[keep]
 
 
 def _onset(
