@@ -129,9 +129,7 @@ def replay_command(
         return
 
     chosen = subjects.split(",") if subjects else None
-    run_replay(
-        prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params, strict
-    )
+    run_replay(prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params, strict)
 
 
 @monitor_app.command("detectors")
