@@ -173,8 +173,9 @@ def test_replay_command_writes_alerts_and_resumes_from_state(
         f"{_addr(5)},2020-09-13T00:00,2020-09-13T01:00,a window with no alert\n",
         encoding="utf-8",
     )
+    report = tmp_path / "scores.json"
     code = main(["monitor", "replay", str(tmp_path / "all"), "-d", "subject-flow", "-o", str(out),
-                 "--events", str(events)])  # fmt: skip
+                 "--events", str(events), "--report", str(report)])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     whole = [json.loads(line) for line in out.read_text().splitlines()]
@@ -182,6 +183,9 @@ def test_replay_command_writes_alerts_and_resumes_from_state(
     scored = printed[printed.index("scored: all block alerts") :]
     summary = json.loads(scored[scored.index("{") : scored.rindex("}") + 1])
     assert summary["events"] == 2 and summary["detected"] == 1 and summary["false_alerts"] == 1
+    written = json.loads(report.read_text(encoding="utf-8"))  # --report: the same, as JSON
+    assert written["summary"] == summary
+    assert [w["subject"] for w in written["missed"]] == [_addr(5)]
     # the same history in two folders, replayed in turn through --state: the same alerts
     table = pq.read_table(tmp_path / "all" / "transactions" / "block_range=0" / "p.parquet")
     transfers = pq.read_table(tmp_path / "all" / "erc20_transfers" / "block_range=0" / "p.parquet")

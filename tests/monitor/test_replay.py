@@ -99,7 +99,9 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
         "USDY,2023-01-20,2023-01-21,https://example.org/quiet\n",
         encoding="utf-8",
     )
-    argv = ["monitor", "replay", str(DATA / "sample_prices.csv"), "--events", str(events)]
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(DATA / "sample_prices.csv"), "--events", str(events),
+            "--report", str(report)]  # fmt: skip
     assert main(argv) == 0
     out = capsys.readouterr().out
     summary = json.loads(out[out.index("{") : out.index("}") + 1])
@@ -107,6 +109,19 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     assert "not scored (no price of NOPE in sample_prices.csv): NOPE 2023-01-20" in out
     assert "missed: USDY https://example.org/quiet (its prices never left ±2%" in out
     assert "missed: USDX" not in out and "missed: usdx" not in out
+    # --report: the same scores as JSON, every asset, for a script to read
+    written = json.loads(report.read_text(encoding="utf-8"))
+    assert written["summary"] == summary
+    assert sorted(a["asset"] for a in written["assets"]) == ["FEEDZ", "TOKA", "USDX", "USDY"]
+    [usdx] = [a for a in written["assets"] if a["asset"] == "USDX"]
+    assert (usdx["events"], usdx["detected"], len(usdx["delays_hours"])) == (1, 1, 1)
+    assert written["missed"] == [
+        {"subject": "USDY", "start": "2023-01-20T00:00:00+00:00",
+         "end": "2023-01-21T00:00:00+00:00", "source": "https://example.org/quiet",
+         "never_outside": True}
+    ]  # fmt: skip
+    assert [w["subject"] for w in written["not_scored_no_prices"]] == ["NOPE"]
+    assert set(written["not_scored_alerts"]) == {"feed-health/pinned", "feed-health/stale"}
 
 
 def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:

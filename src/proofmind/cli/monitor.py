@@ -78,6 +78,15 @@ def replay_command(
             "--input", help="What the input is: auto (a folder is block tables), prices, blocks."
         ),
     ] = "auto",
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            parser=output_file,
+            help="With --events: write the scores as JSON here (summary, per asset or "
+            "detector, missed windows, what was not scored).",
+        ),
+    ] = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -103,7 +112,7 @@ def replay_command(
     Examples:
       proofmind monitor replay prices.csv.gz --out alerts.jsonl
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
-        --events src/proofmind/monitor/data/depeg_events.csv
+        --events src/proofmind/monitor/data/depeg_events.csv --report scores.json
       proofmind monitor replay day2.csv --state monitor-state.json   # continues from day 1
       proofmind monitor replay vendor.csv --strict   # stop at the first malformed row
       proofmind monitor replay prices.parquet -d ratio \\
@@ -118,6 +127,11 @@ def replay_command(
     from proofmind.cli.monitor_blocks import input_kind, run_block_replay
     from proofmind.cli.monitor_run import run_replay
 
+    if report is not None and events is None:
+        raise InputError(
+            "--report writes the scores against --events, and no --events was given",
+            hint="add --events EVENTS.csv, or drop --report",
+        )
     if input_kind(prices, kind) == "blocks":
         if strict:
             raise InputError(
@@ -125,11 +139,13 @@ def replay_command(
                 hint="drop --strict: block tables are checked when they are ingested",
             )
         chosen = subjects.split(",") if subjects else None
-        run_block_replay(prices, events, out, detectors, state, chosen, params)
+        run_block_replay(prices, events, out, detectors, state, chosen, params, report=report)
         return
 
     chosen = subjects.split(",") if subjects else None
-    run_replay(prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params, strict)
+    run_replay(
+        prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params, strict, report
+    )
 
 
 @monitor_app.command("detectors")

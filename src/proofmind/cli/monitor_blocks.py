@@ -65,6 +65,7 @@ def run_block_replay(
     subjects: list[str] | None,
     params: str | None,
     chunk: int = 20_000,
+    report: Path | None = None,
 ) -> None:
     from rich.progress import (
         BarColumn,
@@ -79,6 +80,7 @@ def run_block_replay(
         ReplayScores,
         _params,
         print_replay_summary,
+        window_json,
     )
     from proofmind.monitor.blockreplay import BlockTables, evaluate_block_alerts, replay_blocks
     from proofmind.monitor.replay import read_events
@@ -139,13 +141,18 @@ def run_block_replay(
     def scores() -> ReplayScores | None:
         if events is None:
             return None
-        report = evaluate_block_alerts(alerts, events, tables.first_last_time())
+        scored = evaluate_block_alerts(alerts, events, tables.first_last_time())
         table = Table("detector", "alerts", "outside every window")
-        for name, count in sorted(report.per_detector.items()):
+        for name, count in sorted(scored.per_detector.items()):
             table.add_row(name, str(count["alerts"]), str(count["false"]))
         heading = "scored: all block alerts, by subject"
-        missed = [f"{w.subject} {w.source}" for w in report.missed]
-        return ReplayScores(table, heading, report.summary(), [], missed)
+        missed = [f"{w.subject} {w.source}" for w in scored.missed]
+        details = {
+            "summary": scored.summary(),
+            "per_detector": scored.per_detector,
+            "missed": [window_json(w) for w in scored.missed],
+        }
+        return ReplayScores(table, heading, scored.summary(), [], missed, details)
 
     print_replay_summary(
         f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks",
@@ -157,6 +164,7 @@ def run_block_replay(
         save=None if state_path is None else lambda: _save(state_path, detectors, last[0]),
         after_save=[f"alerts by detector: {json.dumps(dict(sorted(counts.items())))}"],
         scores=scores,
+        report=report,
     )
 
 

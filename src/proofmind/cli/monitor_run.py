@@ -6,7 +6,8 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def run_replay(
     subjects: list[str] | None,
     params: str | None = None,
     strict: bool = False,
+    report_path: Path | None = None,
 ) -> None:
     if out is not None and out.suffix not in ALERT_FORMATS:
         raise InputError(
@@ -108,7 +110,29 @@ def run_replay(
             for w in report.missed
         ]
         heading = "scored: depeg alerts and ratio discounts (as their derivative's)"
-        return ReplayScores(table, heading, report.summary(), notes, missed)
+        details = {
+            "summary": report.summary(),
+            "assets": [
+                {
+                    "asset": score.subject,
+                    "years": round(score.years, 4),
+                    "events": score.events,
+                    "detected": score.detected,
+                    "delays_hours": score.delays_hours,
+                    "false_alerts": score.false_alerts,
+                    "false_per_asset_year": score.false_per_year,
+                    "not_scored": score.unscored,
+                }
+                for score in report.subjects.values()
+            ],
+            "missed": [
+                {**window_json(w), "never_outside": w in report.never_outside}
+                for w in report.missed
+            ],
+            "not_scored_no_prices": [window_json(w) for w in report.absent],
+            "not_scored_alerts": dict(sorted(others.items())),
+        }
+        return ReplayScores(table, heading, report.summary(), notes, missed, details)
 
     print_replay_summary(
         f"{len(series):,} prices",
@@ -119,6 +143,7 @@ def run_replay(
         out,
         save=None if state_path is None else lambda: _save(state_path, detectors),
         scores=scores,
+        report=report_path,
     )
 
 
@@ -132,6 +157,17 @@ class ReplayScores:
     summary: dict[str, Any]
     notes: list[str]
     missed: Sequence[str]  # per window no alert fell in: its subject, source and why
+    details: dict[str, Any] = field(default_factory=dict)  # all of it, for --report as JSON
+
+
+def window_json(window: Any) -> dict[str, Any]:
+    """An event window as JSON: subject, start and end (ISO 8601, UTC), source."""
+    return {
+        "subject": window.subject,
+        "start": datetime.fromtimestamp(window.start, UTC).isoformat(),
+        "end": datetime.fromtimestamp(window.end, UTC).isoformat(),
+        "source": window.source,
+    }
 
 
 def print_replay_summary(
@@ -145,6 +181,7 @@ def print_replay_summary(
     save: Callable[[], None] | None = None,
     after_save: Sequence[str] = (),
     scores: Callable[[], ReplayScores | None] | None = None,
+    report: Path | None = None,
 ) -> None:
     """What `monitor replay` prints when a replay (of prices or of block tables) is done, in
     this order: throughput; the alerts written to ``out``; ``save`` (the detector state)
@@ -170,6 +207,12 @@ def print_replay_summary(
         console.print(line)
     for line in scored.missed:
         console.print(f"[red]missed[/red]: {line}")
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        partial = report.with_name(report.name + ".partial")
+        partial.write_text(json.dumps(scored.details, indent=1) + "\n", encoding="utf-8")
+        partial.replace(report)  # never a half-written report
+        console.print(f"scores → {report}")
 
 
 def _params(text: str | None) -> dict[str, dict[str, Any]]:
