@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,10 +177,40 @@ def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
     """The CSV read line by line (when pyarrow's reader fails on a bad line): the rows with the
     header's field count and numbers where numbers belong, each one's line, and what was
     wrong with each other line."""
-    opener = gzip.open if path.suffix == ".gz" else open
     columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     lines: list[int] = []
     skipped: list[str] = []
+    for line, values, problem in _csv_lines(path):
+        if problem is not None:
+            skipped.append(f"line {line}: {problem}")
+            continue
+        columns["symbol"].append(values[0])
+        columns["timestamp"].append(float(values[1]))
+        columns["usd_price"].append(float(values[2]))
+        lines.append(line)
+    table = pa.table(
+        {
+            "symbol": pa.array(columns["symbol"], pa.string()),
+            "timestamp": pa.array(columns["timestamp"], pa.float64()),
+            "usd_price": pa.array(columns["usd_price"], pa.float64()),
+        }
+    )
+    return table, np.array(lines, dtype=np.int64), skipped
+
+
+def _raise_first_bad_line(path: Path, cause: Exception) -> None:
+    """pyarrow does not say which line failed; scan the file once to say it."""
+    for line, _, problem in _csv_lines(path, cause):
+        if problem is not None:
+            raise InputError(f"{path}, line {line}: {problem}", hint="fix or drop the line")
+
+
+def _csv_lines(
+    path: Path, cause: Exception | None = None
+) -> Iterator[tuple[int, list[str], str | None]]:
+    """Each data line of the CSV: its number, its symbol, timestamp and usd_price fields, and
+    what is wrong with it (None: nothing; the fields are then numbers where they should be)."""
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
@@ -195,56 +226,16 @@ def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
                 )
             for line, row in enumerate(reader, start=2):
                 if len(row) != len(header):
-                    skipped.append(
-                        f"line {line}: {len(row)} field(s), the header has {len(header)}"
-                    )
+                    yield line, [], f"{len(row)} field(s), the header has {len(header)}"
                     continue
-                values = [row[index["timestamp"]], row[index["usd_price"]]]
-                wrong = [(c, v) for c, v in zip(("timestamp", "usd_price"), values, strict=True)
-                         if not _is_number(v)]  # fmt: skip
+                values = [row[index[c]] for c in COLUMNS]
+                wrong = [k for k in (1, 2) if not _is_number(values[k])]
                 if wrong:
-                    skipped.append(f"line {line}: {wrong[0][0]} {wrong[0][1]!r} is not a number")
+                    yield line, [], f"{COLUMNS[wrong[0]]} {values[wrong[0]]!r} is not a number"
                     continue
-                columns["symbol"].append(row[index["symbol"]])
-                columns["timestamp"].append(float(values[0]))
-                columns["usd_price"].append(float(values[1]))
-                lines.append(line)
+                yield line, values, None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
-        raise InputError(f"cannot read CSV file {path}: {exc}") from exc
-    table = pa.table(
-        {
-            "symbol": pa.array(columns["symbol"], pa.string()),
-            "timestamp": pa.array(columns["timestamp"], pa.float64()),
-            "usd_price": pa.array(columns["usd_price"], pa.float64()),
-        }
-    )
-    return table, np.array(lines, dtype=np.int64), skipped
-
-
-def _raise_first_bad_line(path: Path, cause: Exception) -> None:
-    """pyarrow does not say which line failed; scan the file once to say it."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-            index = {name.strip(): i for i, name in enumerate(header)}
-            for line, row in enumerate(reader, start=2):
-                if len(row) != len(header):
-                    raise InputError(
-                        f"{path}, line {line}: {len(row)} field(s), the header has {len(header)}",
-                        hint="fix or drop the line",
-                    )
-                for column in ("timestamp", "usd_price"):
-                    if column in index and not _is_number(row[index[column]]):
-                        raise InputError(
-                            f"{path}, line {line}: {column} {row[index[column]]!r} is not a number",
-                            hint="fix or drop the line",
-                        )
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read CSV file {path}: {exc}") from cause
+        raise InputError(f"cannot read CSV file {path}: {exc}") from (cause or exc)
 
 
 def _is_number(text: str) -> bool:
