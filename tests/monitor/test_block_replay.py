@@ -448,21 +448,31 @@ def test_exposure_scores_only_counterparties_with_data_in_its_own_tables(
     assert (burst <= exposed) if same_folder else not (burst & exposed)
 
 
-def test_block_tables_leave_mimalloc_unless_the_user_chose_a_pool(
+def test_block_tables_leave_mimalloc_while_reading_unless_the_user_chose_a_pool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Arrow's pool is switched only while the batches are read, then put back: a program
+    that replays blocks keeps its own pool for everything else."""
     import pyarrow as pa
 
-    _write_tables(tmp_path / "data", 5)
+    _write_tables(tmp_path / "data", 50)
     before = pa.default_memory_pool()
     try:
         pa.set_memory_pool(pa.mimalloc_memory_pool())
         monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
-        BlockTables(tmp_path / "data")
-        assert pa.default_memory_pool().backend_name == "mimalloc"  # the user's choice stands
+        for _ in BlockTables(tmp_path / "data", chunk=10).batches():
+            assert pa.default_memory_pool().backend_name == "mimalloc"  # the user's choice
         monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL")
-        BlockTables(tmp_path / "data")
-        assert pa.default_memory_pool().backend_name in ("jemalloc", "system")
+        tables = BlockTables(tmp_path / "data", chunk=10)
+        assert pa.default_memory_pool().backend_name == "mimalloc"
+        pools = {pa.default_memory_pool().backend_name for _ in tables.batches()}
+        assert pools <= {"jemalloc", "system"} and pools
+        assert pa.default_memory_pool().backend_name == "mimalloc"  # put back when done
+        reading = tables.batches()
+        next(reading)
+        assert pa.default_memory_pool().backend_name != "mimalloc"
+        reading.close()  # a replay stopped half way puts it back too
+        assert pa.default_memory_pool().backend_name == "mimalloc"
     finally:
         pa.set_memory_pool(before)
 

@@ -71,23 +71,25 @@ def native_from_transactions(transactions: pa.Table) -> pa.Table:
     return native.take(pc.sort_indices(native, keys)).combine_chunks()
 
 
-def prefer_steady_allocator() -> None:
-    """Switch the process's Arrow memory pool from mimalloc (pyarrow's default) to jemalloc
-    (or the system's allocator), unless ``ARROW_DEFAULT_MEMORY_POOL`` chose one. Measured on
-    the eth_fraud block tables (docs/benchmarks.md): with mimalloc, filtering and taking a
-    segment's rows took 0.3–0.6 s a time instead of 0.01–0.03 s, varying from run to run,
-    which made block replay 15–40% slower; price replay was unaffected."""
+def prefer_steady_allocator() -> pa.MemoryPool | None:
+    """Switch Arrow's default memory pool from mimalloc (pyarrow's default) to jemalloc (or
+    the system's allocator), unless ``ARROW_DEFAULT_MEMORY_POOL`` chose one; the pool it
+    replaced, for the caller to put back (None: nothing changed). Measured on the eth_fraud
+    block tables (docs/benchmarks.md): with mimalloc, filtering and taking a segment's rows
+    took 0.3–0.6 s a time instead of 0.01–0.03 s, varying from run to run, which made block
+    replay 15–40% slower; price replay was unaffected. An array keeps the pool it was
+    allocated from, so putting the old one back later is safe."""
     import os
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or (
-        pa.default_memory_pool().backend_name != "mimalloc"
-    ):
-        return
+    previous = pa.default_memory_pool()
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or previous.backend_name != "mimalloc":
+        return None
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:  # a pyarrow built without jemalloc
         pool = pa.system_memory_pool()
     pa.set_memory_pool(pool)
+    return previous
 
 
 def is_block_tables(path: Path) -> bool:
@@ -312,7 +314,6 @@ class BlockTables:
         if chunk < 1 or segment < 1:
             raise InputError(f"chunk and segment must be ≥ 1, got {chunk} and {segment}")
         self.folder, self.chunk, self.segment = folder, chunk, segment
-        prefer_steady_allocator()
         try:
             self.con = connect(folder)
             present = {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}
@@ -398,7 +399,17 @@ class BlockTables:
 
     def batches(self, after: int | None = None) -> Iterator[BlockBatch]:
         """The blocks after block ``after`` (all when None), ``chunk`` at a time. The tables
-        are read ``segment`` chunks per query (one scan), then sliced without copying."""
+        are read ``segment`` chunks per query (one scan), then sliced without copying. While
+        the batches are being read, Arrow's default pool is `prefer_steady_allocator`'s; the
+        process's own comes back when they are done (or the iteration is closed)."""
+        previous = prefer_steady_allocator()
+        try:
+            yield from self._batches(after)
+        finally:
+            if previous is not None:
+                pa.set_memory_pool(previous)
+
+    def _batches(self, after: int | None) -> Iterator[BlockBatch]:
         numbers, times, hashes = self._blocks
         start = 0 if after is None else int(np.searchsorted(numbers, after, side="right"))
         step = self.chunk * self.segment
