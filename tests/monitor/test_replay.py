@@ -173,6 +173,8 @@ def test_a_derivative_discount_is_scored_for_the_derivative() -> None:
         ("depeg", "ADAI"), ("ratio", "ADAI/DAI"), ("ratio", "stETH/WETH")
     ]  # fmt: skip
     report = evaluate_alerts(alerts, [window], series)
+    pair = EventWindow("STETH/WETH", window.start, window.end, window.source)
+    assert evaluate_alerts(alerts, [pair], series).subjects["stETH"].detected == 1
     steth_score, adai_score = report.subjects["stETH"], report.subjects["ADAI"]
     assert (steth_score.events, steth_score.detected, steth_score.false_alerts) == (1, 1, 0)
     assert 1.9 <= steth_score.delays_hours[0] <= 2.1  # the ratio's onset, not the window's

@@ -263,17 +263,20 @@ def evaluate_alerts(
 def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWindow]:
     """``events`` with each subject spelt as in ``symbols``: an exact match first, else the one
     symbol equal to it ignoring case (an events file may write ``SUSD`` for the feed's
-    ``sUSD``); a subject matching none, or several, is left as it is."""
+    ``sUSD``); a pair ``STETH/ETH`` stands for its derivative, as ratio alerts are scored; a
+    subject matching none, or several, is left as it is."""
     folded: dict[str, list[str]] = {}
     for symbol in symbols:
         folded.setdefault(symbol.casefold(), []).append(symbol)
     matched = []
     for event in events:
-        same = folded.get(event.subject.casefold(), [])
-        if event.subject not in symbols and len(same) == 1:
-            matched.append(EventWindow(same[0], event.start, event.end, event.source))
-        else:
-            matched.append(event)
+        subject = event.subject
+        if subject not in symbols and "/" in subject:
+            subject = subject.split("/", 1)[0].strip()
+        same = folded.get(subject.casefold(), [])
+        if subject not in symbols and len(same) == 1:
+            subject = same[0]
+        matched.append(EventWindow(subject, event.start, event.end, event.source))
     return matched
 
 
