@@ -11,7 +11,8 @@ from proofmind.cli.params import WorkspaceOption, output_file
 from proofmind.errors import InputError
 
 PRICE_DEFAULTS = ["depeg", "feed-health", "ratio"]
-"""`monitor replay`'s detectors over prices: the ratio one pairs derivatives by their symbols."""
+"""The detectors over prices (`monitor replay`, `monitor run --feed`); ratio pairs derivatives
+with their underlyings by the feeds' names (stETH with ETH)."""
 
 ParamsOption = Annotated[
     str | None,
@@ -240,7 +241,7 @@ def run_command(
     """Follow the chain block by block and raise alerts as they happen.
 
     With --feed, each block's new rounds of those price feeds (Chainlink AggregatorV3Interface)
-    go to the price detectors (depeg, feed-health) too.
+    go to the price detectors (depeg, feed-health, ratio) too.
 
     Alerts are stored once in the workspace (monitor/alerts.sqlite), delivered to the terminal,
     a JSON-lines file and webhooks (HMAC-signed, retried with backoff, dead-lettered), and
@@ -256,7 +257,7 @@ def run_command(
     """
     from proofmind.cli.monitor_run import run_live
 
-    default = ["depeg", "feed-health"] if feed else ["watch"]
+    default = PRICE_DEFAULTS if feed else ["watch"]
     run_live(
         workspace, url, detectors or default, params, confirmations, from_block, jsonl,
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
