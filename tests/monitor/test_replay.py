@@ -33,6 +33,8 @@ GOOD = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\nUSDX,1672534800000,0
         ("USDX,1672538400000", r"bad\.csv, line 4: 2 field\(s\), the header has 3"),
         (",1672538400000,1.0", r"bad\.csv, line 4: bad price row"),
         ("USDX,yesterday,1.0", r"bad\.csv, line 4: timestamp 'yesterday' is not a number"),
+        ("USDX,1e300,1.0", r"bad\.csv, line 4: bad price row"),  # was an internal IndexError
+        ("USDX,1672538400000,1e300", r"bad\.csv, line 4: bad price row"),  # overflowed
     ],
 )
 def test_a_malformed_row_is_reported_with_file_and_line(
@@ -42,6 +44,19 @@ def test_a_malformed_row_is_reported_with_file_and_line(
     path.write_text(GOOD + row + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=message):
         read_prices(path)
+    assert read_prices(path, skip_bad=True).price.tolist() == [1.0, 0.999]  # the others stay
+
+
+def test_a_broken_file_is_a_clear_error_not_an_internal_one(tmp_path: Path) -> None:
+    twice = tmp_path / "twice.csv"
+    twice.write_text("symbol,symbol,timestamp,usd_price\nUSDX,Y,1672531200000,1.0\n")
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(gzip.compress((GOOD * 50).encode())[:60])
+    for skip in (False, True):
+        with pytest.raises(InputError, match="symbol appear more than once"):
+            read_prices(twice, skip_bad=skip)
+        with pytest.raises(InputError, match=r"cannot read CSV file .*cut\.csv\.gz"):
+            read_prices(cut, skip_bad=skip)
 
 
 def test_gzip_csv_and_parquet_read_the_same(tmp_path: Path) -> None:

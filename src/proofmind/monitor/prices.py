@@ -24,6 +24,8 @@ from proofmind.errors import InputError
 from proofmind.monitor.api import PriceBatch
 
 COLUMNS = ("symbol", "timestamp", "usd_price")
+LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
+MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ class PriceSeries:
 
 def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     """The price series in ``path``, sorted by time. A row that is not a price (a field that is
-    not a number, a wrong field count, an empty symbol, a price or timestamp ≤ 0) is an error
+    not a number, a wrong field count, an empty symbol, a price or timestamp ≤ 0, a price of
+    1e15 or more, a timestamp from the year 3000 on) is an error
     naming its line, or with ``skip_bad`` is left out and described in ``skipped``; a file
     with no good row is an error either way."""
     if not path.is_file():
@@ -86,6 +89,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
                 raise
             table, lines, skipped = _read_csv_rows(path)  # row by row: slower, names each line
     table = table.rename_columns([name.strip() for name in table.column_names])
+    _check_header(path, table.column_names)
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise InputError(
@@ -104,6 +108,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"{path}: timestamp and usd_price must be numbers ({exc})") from exc
     bad = ~np.isfinite(stamp) | ~np.isfinite(price) | (price <= 0) | (stamp <= 0)
+    bad |= (stamp >= LAST_TIMESTAMP_MS) | (price >= MAX_PRICE)
     empty = np.array([not name for name in names] + [True], dtype=bool)
     bad |= empty[codes]
 
@@ -122,8 +127,8 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     if bad.any() and not skip_bad:
         raise InputError(
             f"{path}, {described(int(np.flatnonzero(bad)[0]))}; {int(bad.sum())} bad row(s) in all",
-            hint="prices must be positive finite numbers, timestamps epoch milliseconds, "
-            "symbols non-empty; fix or drop the rows",
+            hint="prices must be positive numbers under 1e15, timestamps epoch milliseconds "
+            "before the year 3000, symbols non-empty; fix or drop the rows",
         )
     if bad.any():
         found = [described(r) for r in np.flatnonzero(bad).tolist()]
@@ -171,6 +176,10 @@ def _read_csv(path: Path) -> pa.Table:
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
+    except OSError as exc:  # a truncated or corrupt gzip stream, a read error
+        raise InputError(
+            f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
+        ) from exc
 
 
 def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
@@ -217,6 +226,7 @@ def _csv_lines(
             header = next(reader, None)
             if header is None:
                 raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+            _check_header(path, [name.strip() for name in header])
             index = {name.strip(): i for i, name in enumerate(header)}
             missing = [c for c in COLUMNS if c not in index]
             if missing:
@@ -236,6 +246,15 @@ def _csv_lines(
                 yield line, values, None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot read CSV file {path}: {exc}") from (cause or exc)
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    twice = sorted({n for n in names if n in COLUMNS and names.count(n) > 1})
+    if twice:
+        raise InputError(
+            f"{path}: the column(s) {', '.join(twice)} appear more than once in the header",
+            hint="keep one of each: symbol, timestamp, usd_price",
+        )
 
 
 def _is_number(text: str) -> bool:
