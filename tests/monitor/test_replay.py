@@ -153,6 +153,13 @@ def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
     events.write_text("subject,start,end,source\nUSDX,2023-01-31\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"events\.csv, record 2: no end"):
         read_events(events)
+    # a header naming a column twice (the last one would win, silently); not text at all
+    events.write_text("subject,subject,start,end\nUSDX,Y,2023-01-01,2023-01-02\n")
+    with pytest.raises(InputError, match="subject appear more than once"):
+        read_events(events)
+    events.write_bytes(b"\x00\xff\xfe\x01")
+    with pytest.raises(InputError, match="cannot read events file"):
+        read_events(events)
 
 
 def _series(legs: dict[str, tuple[np.ndarray, float]], start: float) -> PriceSeries:

@@ -104,35 +104,50 @@ class EventWindow:
 
 def read_events(path: Path) -> list[EventWindow]:
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read events file {path}: {exc}") from exc
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return _events(path, handle)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(
+            f"cannot read events file {path}: {exc}",
+            hint="a UTF-8 CSV with the columns subject,start,end,source",
+        ) from exc
+
+
+def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
     events = []
-    with handle:
-        lines = (line for line in handle if not line.startswith("#"))
-        reader = csv.DictReader(lines)
-        header = [name.strip() for name in reader.fieldnames or []]
-        reader.fieldnames = header
-        if not {"subject", "start", "end"} <= set(header):
+    lines = (line for line in handle if not line.startswith("#"))
+    reader = csv.DictReader(lines)
+    header = [name.strip() for name in reader.fieldnames or []]
+    reader.fieldnames = header
+    if not {"subject", "start", "end"} <= set(header):
+        raise InputError(
+            f"{path}: the events file needs the columns subject,start,end (and source)",
+            hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
+        )
+    twice = sorted({n for n in header if header.count(n) > 1})
+    if twice:
+        raise InputError(
+            f"{path}: the column(s) {', '.join(twice)} appear more than once in the header",
+            hint="keep one of each: subject, start, end, source",
+        )
+    for number, row in enumerate(reader, start=2):
+        absent = [c for c in ("subject", "start", "end") if not (row.get(c) or "").strip()]
+        if absent:  # a source may be empty (it is printed, not checked)
             raise InputError(
-                f"{path}: the events file needs the columns subject,start,end (and source)",
-                hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
+                f"{path}, record {number}: no {', '.join(absent)}",
+                hint="each window needs subject,start,end (and a source, e.g. a URL)",
             )
-        for number, row in enumerate(reader, start=2):
-            absent = [c for c in ("subject", "start", "end") if not (row.get(c) or "").strip()]
-            if absent:  # a source may be empty (it is printed, not checked)
-                raise InputError(
-                    f"{path}, record {number}: no {', '.join(absent)}",
-                    hint="each window needs subject,start,end (and a source, e.g. a URL)",
-                )
-            try:
-                start, end = _instant(row["start"]), _instant(row["end"])
-            except ValueError as exc:
-                raise InputError(f"{path}, record {number}: {exc}") from exc
-            if end < start:
-                raise InputError(f"{path}, record {number}: end is before start")
-            source = (row.get("source") or "").strip()
-            events.append(EventWindow(row["subject"].strip(), start, end, source))
+        try:
+            start, end = _instant(row["start"]), _instant(row["end"])
+        except ValueError as exc:
+            raise InputError(
+                f"{path}, record {number}: {exc}",
+                hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
+            ) from exc
+        if end < start:
+            raise InputError(f"{path}, record {number}: end is before start")
+        source = (row.get("source") or "").strip()
+        events.append(EventWindow(row["subject"].strip(), start, end, source))
     return events
 
 
