@@ -269,6 +269,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "--input", "blocks"], "is not a folder of block tables"),
         ([str(SAMPLE_PRICES), "--input", "xml"], "--input 'xml'"),
         (["chaindata", "--strict"], "--strict is for price files"),
+        ([str(SAMPLE_PRICES), "--params", '{"depeg": {"window_hours": 0}}'], "window_hours"),
+        ([str(SAMPLE_PRICES), "--params", '{"depeg": {"peg": "one"}}'], "peg must be a number"),
         ([str(SAMPLE_PRICES), "--report", "r.json"], "no --events was given"),
         ([str(SAMPLE_PRICES), "--report", "/proc/x/r.json"], "/proc"),
         (["badprices.csv", "--strict"], "badprices.csv, line 3: usd_price 'abc' is not a number"),

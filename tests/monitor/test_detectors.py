@@ -349,3 +349,39 @@ def test_an_automatic_pair_on_a_dollar_coin_is_left_to_the_depeg_detector() -> N
     assert [a.subject for a in run(DepegDetector(), series)] == ["ADAI"]
     # named by the user, the pair is watched all the same
     assert [a.subject for a in run(RatioDetector(pairs={"ADAI": "DAI"}), series)] == ["ADAI/DAI"]
+
+
+def test_every_shipped_detector_accepts_its_own_defaults_and_names_a_bad_parameter() -> None:
+    """The checks `load_detectors` makes (types from the constructor's annotations, numbers
+    finite and ≥ 0, some > 0, some ≤ 1) accept every default, and each kind of bad value is
+    one clear error naming the detector, the parameter and the value."""
+    import inspect
+
+    from proofmind.monitor.registry import check_params, detector_class
+
+    for name in available():
+        cls = detector_class(name)
+        defaults = {
+            k: p.default
+            for k, p in inspect.signature(cls.__init__).parameters.items()
+            if k != "self" and p.default is not inspect.Parameter.empty and p.default is not None
+        }
+        check_params(cls, defaults)  # no error
+        for key in cls.positive | cls.fractions:
+            assert key in defaults or key in ("heartbeats", "pegs"), (name, key)
+    bad = [
+        ("depeg", {"threshold": "x"}, 'threshold must be a number, got "x"'),
+        ("depeg", {"threshold": -0.02}, "threshold must be finite and not negative"),
+        ("depeg", {"threshold": 2}, "threshold must be at most 1"),
+        ("depeg", {"window_hours": 0}, "window_hours must be more than 0"),  # was IndexError
+        ("depeg", {"window_hours": 1.5}, "window_hours must be a whole number"),
+        ("depeg", {"premium": 1}, "premium must be true or false"),
+        ("feed-health", {"heartbeats": {"USDC": -5}}, "heartbeats must be finite"),
+        ("ratio", {"pairs": ["STETH"]}, "pairs must be of type dict"),
+        ("ratio", {"depeg": {"confirm": 0}}, "\\(its depeg parameters\\): confirm must be more"),
+        ("volatility", {"level": 150}, "level must be between 0 and 100"),
+        ("subject-flow", {"alpha": float("nan")}, "alpha must be finite"),
+    ]
+    for name, params, message in bad:
+        with pytest.raises(InputError, match=f"detector '{name}'.*{message}"):
+            load_detectors([name], {name: params})

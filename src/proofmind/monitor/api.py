@@ -116,6 +116,10 @@ class Detector(ABC):
     name: ClassVar[str]
     # which events the detector wants: "price" (PriceObservation), "block" (BlockEvent)
     events: ClassVar[tuple[str, ...]] = ("price",)
+    # parameters checked when the detector is loaded by name (every number in a parameter must
+    # be finite and ≥ 0, and of the annotated type): these must be > 0, these ≤ 1
+    positive: ClassVar[frozenset[str]] = frozenset()
+    fractions: ClassVar[frozenset[str]] = frozenset()
 
     @abstractmethod
     def evaluate(self, event: Event) -> list[Alert]:

@@ -55,6 +55,22 @@ class _Asset:
 
 class DepegDetector(Detector):
     name: ClassVar[str] = "depeg"
+    positive: ClassVar[frozenset[str]] = frozenset(
+        {
+            "peg",
+            "threshold",
+            "band",
+            "window_hours",
+            "min_near_fraction",
+            "min_coverage",
+            "confirm",
+            "common_mode_min",
+            "align_seconds",
+        }
+    )
+    fractions: ClassVar[frozenset[str]] = frozenset(
+        {"threshold", "band", "min_near_fraction", "min_coverage", "unpeg_fraction"}
+    )
 
     def __init__(
         self,

@@ -44,6 +44,8 @@ class FraudExposureDetector(Detector):
     ``min_wei`` (ignore smaller ether moves), ``cache`` (scores kept, 50,000)."""
 
     name: ClassVar[str] = "fraud-exposure"
+    positive: ClassVar[frozenset[str]] = frozenset({"cache"})
+    fractions: ClassVar[frozenset[str]] = frozenset({"threshold"})
     events: ClassVar[tuple[str, ...]] = ("block",)
 
     def __init__(

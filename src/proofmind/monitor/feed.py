@@ -37,6 +37,9 @@ class _Feed:
 
 class FeedHealthDetector(Detector):
     name: ClassVar[str] = "feed-health"
+    positive: ClassVar[frozenset[str]] = frozenset(
+        {"heartbeats", "stale_factor", "min_heartbeat", "pinned_count"}
+    )
 
     def __init__(
         self,

@@ -83,6 +83,10 @@ class FlowAnomalyDetector(Detector):
     """Blocks whose value flow is unlike the recent blocks' (see the module's docstring)."""
 
     name: ClassVar[str] = "flow-anomaly"
+    positive: ClassVar[frozenset[str]] = frozenset(
+        {"window_size", "threshold", "n_trees", "height"}
+    )
+    fractions: ClassVar[frozenset[str]] = frozenset({"threshold"})
     events: ClassVar[tuple[str, ...]] = ("block",)
 
     def __init__(

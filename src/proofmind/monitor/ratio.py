@@ -26,6 +26,7 @@ import numpy as np
 
 from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 from proofmind.monitor.depeg import DepegDetector, Group, run_groups
+from proofmind.monitor.registry import check_params
 
 DOLLAR_BAND = 0.1
 """An automatic pair forms no ratio while its underlying trades within this of $1."""
@@ -59,6 +60,7 @@ def symbol_pairs(subjects: Iterable[str]) -> dict[str, str]:
 
 class RatioDetector(Detector):
     name: ClassVar[str] = "ratio"
+    positive: ClassVar[frozenset[str]] = frozenset({"pegs", "align_seconds"})
 
     def __init__(
         self,
@@ -74,6 +76,7 @@ class RatioDetector(Detector):
         self.align_seconds = align_seconds
         self.depeg = dict(depeg or {})
         self.auto_pairs = auto_pairs
+        check_params(DepegDetector, self.depeg, "detector 'ratio' (its depeg parameters)")
         self._inner = DepegDetector(**self.depeg)
         self._latest: dict[str, list[float]] = {}  # subject -> [time, price]
         self._auto: dict[str, str] = {}  # the automatic pairs of the subjects seen so far

@@ -8,6 +8,9 @@ A package adds its own by declaring, in its pyproject.toml::
 
 from __future__ import annotations
 
+import json
+import math
+import typing
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -46,8 +49,65 @@ def load_detectors(
     detectors = []
     for name in names:
         cls = detector_class(name)
+        given = params.get(name, {})
+        check_params(cls, given)
         try:
-            detectors.append(cls(**params.get(name, {})))
+            detectors.append(cls(**given))
         except TypeError as exc:
             raise InputError(f"bad parameters for detector {name!r}: {exc}") from exc
     return detectors
+
+
+def check_params(cls: type[Detector], given: dict[str, Any], owner: str | None = None) -> None:
+    """Each parameter in ``given`` of the type ``cls.__init__`` declares (an int is a float;
+    a bool, a string or ``null`` is not a number), every number in it finite and ≥ 0, those in
+    ``cls.positive`` > 0 and those in ``cls.fractions`` ≤ 1: an `InputError` naming the
+    detector, the parameter and the value otherwise. A parameter the constructor does not
+    take is left to it (it says so). ``owner`` names whose parameters they are, when not the
+    detector's own (the ratio detector's inner depeg parameters)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    hints = typing.get_type_hints(cls.__init__)
+    for key, value in given.items():
+        hint = hints.get(key)
+        if hint is None:
+            continue
+
+        def bad(what: str, key: str = key, value: Any = value) -> InputError:
+            return InputError(
+                f"bad parameters for {owner or f'detector {cls.name!r}'}: {key} must be "
+                f"{what}, got {json.dumps(value, default=str)}",
+                hint="see `proofmind monitor detectors` and docs/monitor.md for each parameter",
+            )
+
+        try:
+            TypeAdapter(hint).validate_python(value, strict=True)
+        except ValidationError as exc:
+            raise bad(_kind(hint)) from exc
+        for number in _numbers(value):
+            if not math.isfinite(number) or number < 0:
+                raise bad("finite and not negative")
+            if key in cls.positive and number <= 0:
+                raise bad("more than 0")
+            if key in cls.fractions and number > 1:
+                raise bad("at most 1 (a fraction)")
+
+
+def _numbers(value: Any) -> list[float]:
+    """The numbers in a parameter's value (bools are not numbers), nested ones included."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+def _kind(hint: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    if hint in names:
+        return names[hint]
+    return f"of type {str(hint).replace('typing.', '')}"

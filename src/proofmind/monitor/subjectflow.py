@@ -37,6 +37,10 @@ class SubjectFlowDetector(Detector):
     """Per-token and per-address flow bursts (see the module's docstring)."""
 
     name: ClassVar[str] = "subject-flow"
+    positive: ClassVar[frozenset[str]] = frozenset(
+        {"threshold", "alpha", "min_std", "max_alerts", "rate_blocks", "max_subjects"}
+    )
+    fractions: ClassVar[frozenset[str]] = frozenset({"alpha"})
     events: ClassVar[tuple[str, ...]] = ("block",)
 
     def __init__(

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import NDArray
 
+from proofmind.errors import InputError
 from proofmind.monitor.api import (
     Alert,
     Detector,
@@ -130,6 +131,9 @@ class VolatilityDetector(Detector):
     """Realised volatility above the upper bound of the forecast interval (see the module)."""
 
     name: ClassVar[str] = "volatility"
+    positive: ClassVar[frozenset[str]] = frozenset(
+        {"window_seconds", "level", "width", "min_history", "max_history", "min_returns"}
+    )
 
     def __init__(
         self,
@@ -141,6 +145,12 @@ class VolatilityDetector(Detector):
         max_history: int = 90,
         min_returns: int = 6,
     ) -> None:
+        if not 0 < level < 100:
+            raise InputError(
+                f"bad parameters for detector 'volatility': level must be between 0 and 100 "
+                f"(a percentage), got {level}",
+                hint="e.g. 99 for the 99% interval",
+            )
         self.window_seconds = window_seconds
         self.level = level
         self.width = width

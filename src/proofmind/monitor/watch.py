@@ -199,6 +199,7 @@ class FundingFanOutDetector(Detector):
     not fresh; each funder's recent fresh recipients are kept for the window only."""
 
     name: ClassVar[str] = "funding-fan-out"
+    positive: ClassVar[frozenset[str]] = frozenset({"min_recipients", "window_blocks", "max_seen"})
     events: ClassVar[tuple[str, ...]] = ("block",)
 
     def __init__(
