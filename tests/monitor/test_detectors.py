@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from proofmind.errors import InputError
 from proofmind.monitor import (
@@ -21,7 +23,7 @@ from proofmind.monitor import (
 )
 from proofmind.monitor.api import Detector
 from proofmind.monitor.prices import read_prices
-from proofmind.monitor.ratio import symbol_pairs
+from proofmind.monitor.ratio import add_symbol, symbol_pairs
 from proofmind.monitor.replay import replay
 
 HOUR = 3600.0
@@ -385,3 +387,21 @@ def test_every_shipped_detector_accepts_its_own_defaults_and_names_a_bad_paramet
     for name, params, message in bad:
         with pytest.raises(InputError, match=f"detector '{name}'.*{message}"):
             load_detectors([name], {name: params})
+
+
+@given(
+    st.permutations(["STETH", "ETH", "WETH", "wstETH", "RENBTC", "REN", "WBTC", "ADAI", "DAI",
+                     "xSUSHI", "SUSHI", "BTCB", "crvUSD", "CRV", "OP", "OPX"]),
+    st.lists(st.text("ABCETHW", min_size=1, max_size=6), max_size=8),
+)  # fmt: skip
+def test_pairs_found_one_symbol_at_a_time_do_not_depend_on_the_order(
+    symbols: list[str], more: list[str]
+) -> None:
+    """The live path adds each subject as it first appears (linear per subject); the pairs
+    must be those of all the symbols at once, whatever the order they came in."""
+    names = list(dict.fromkeys([*symbols, *more]))
+    pairs: dict[str, str] = {}
+    seen: list[str] = []
+    for name in names:
+        add_symbol(pairs, seen, name)
+    assert dict(sorted(pairs.items())) == symbol_pairs(names)

@@ -40,22 +40,37 @@ def symbol_pairs(subjects: Iterable[str]) -> dict[str, str]:
     base wins (``WSTETH`` → ``STETH``, not ``ETH``), then the unwrapped one (``STETH`` →
     ``ETH`` when both ``ETH`` and ``WETH`` are there), then the first in order. Case is
     ignored; pairs come sorted by derivative."""
-    names = sorted(set(subjects))
     pairs: dict[str, str] = {}
-    for derivative in names:
-        d = derivative.upper()
-        best: tuple[int, int, int, str] | None = None
-        for underlying in names:
-            u = underlying.upper()
-            base = u[1:] if u.startswith("W") and len(u) > 3 else u
-            if len(base) < 3 or d in (u, base) or not (d.endswith(base) or d.startswith(base)):
-                continue
-            rank = (int(not d.endswith(base)), -len(base), int(u != base), underlying)
-            if best is None or rank < best:
-                best = rank
-        if best is not None:
-            pairs[derivative] = best[3]
-    return pairs
+    seen: list[str] = []
+    for subject in sorted(set(subjects)):
+        add_symbol(pairs, seen, subject)
+    return dict(sorted(pairs.items()))
+
+
+def add_symbol(pairs: dict[str, str], seen: list[str], subject: str) -> None:
+    """Update the `symbol_pairs` ``pairs`` of the symbols ``seen`` with one more symbol, in
+    time linear in the symbols (the new one as a derivative, and as a better underlying)."""
+    best = min((r for u in seen if (r := _rank(subject, u)) is not None), default=None)
+    if best is not None:
+        pairs[subject] = best[3]
+    for derivative in seen:
+        rank = _rank(derivative, subject)
+        if rank is None:
+            continue
+        current = pairs.get(derivative)
+        held = _rank(derivative, current) if current is not None else None
+        if held is None or rank < held:
+            pairs[derivative] = subject
+    seen.append(subject)
+
+
+def _rank(derivative: str, underlying: str) -> tuple[int, int, int, str] | None:
+    """How well ``underlying`` fits as ``derivative``'s (lower is better); None: it does not."""
+    d, u = derivative.upper(), underlying.upper()
+    base = u[1:] if u.startswith("W") and len(u) > 3 else u
+    if len(base) < 3 or d in (u, base) or not (d.endswith(base) or d.startswith(base)):
+        return None
+    return (int(not d.endswith(base)), -len(base), int(u != base), underlying)
 
 
 class RatioDetector(Detector):
@@ -80,6 +95,7 @@ class RatioDetector(Detector):
         self._inner = DepegDetector(**self.depeg)
         self._latest: dict[str, list[float]] = {}  # subject -> [time, price]
         self._auto: dict[str, str] = {}  # the automatic pairs of the subjects seen so far
+        self._seen: list[str] = []  # the subjects they were read from
 
     def watched(self) -> dict[str, str]:
         """Every pair watched now: the given ones, then the automatic ones of the subjects
@@ -87,14 +103,19 @@ class RatioDetector(Detector):
         return {**self.pairs, **{d: u for d, u in self._auto.items() if d not in self.pairs}}
 
     def _discover(self, subjects: Iterable[str]) -> None:
+        """The automatic pairs of ``subjects`` (all subjects seen so far), from scratch."""
+        self._auto, self._seen = {}, []
         if self.auto_pairs:
-            self._auto = symbol_pairs(subjects)
+            for subject in sorted(set(subjects)):
+                add_symbol(self._auto, self._seen, subject)
+            self._auto = dict(sorted(self._auto.items()))
 
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, PriceObservation):
             return []
-        if event.subject not in self._latest:
-            self._discover([*self._latest, event.subject])
+        if event.subject not in self._latest and self.auto_pairs:
+            add_symbol(self._auto, self._seen, event.subject)  # linear, not a fresh search
+            self._auto = dict(sorted(self._auto.items()))  # the array path's order
         self._latest[event.subject] = [event.time, event.price]
         alerts: list[Alert] = []
         for derivative, underlying in self.watched().items():
