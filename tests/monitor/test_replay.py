@@ -121,6 +121,9 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     out = capsys.readouterr().out
     summary = json.loads(out[out.index("{") : out.index("}") + 1])
     assert (summary["events"], summary["detected"]) == (2, 1)
+    assert summary["recall_95ci"] == [0.0945, 0.9055]  # Wilson, 1 of 2
+    low, high = summary["false_per_asset_year_95ci"]
+    assert low <= summary["false_per_asset_year"] <= high
     assert "not scored (no price of NOPE in sample_prices.csv): NOPE 2023-01-20" in out
     assert "missed: USDY https://example.org/quiet (its prices never left ±2%" in out
     assert "missed: USDX" not in out and "missed: usdx" not in out

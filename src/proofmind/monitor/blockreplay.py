@@ -16,7 +16,6 @@ detector), so both paths give the same list.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, BlockEvent, Detector
-from proofmind.monitor.replay import EventWindow
+from proofmind.monitor.replay import EventWindow, poisson_interval, wilson
 
 TABLES = ("transactions", "erc20_transfers")
 _ORDER = {
@@ -538,47 +537,3 @@ def evaluate_block_alerts(
         missed=missed,
         per_detector=per_detector,
     )
-
-
-def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
-    """The Wilson score interval of a proportion (95% by default)."""
-    if trials == 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:
-    """The exact (Garwood) interval of a Poisson count: the rates whose tail probability of
-    ``count`` is (1 − level) / 2, found by bisection on the Poisson distribution function."""
-    tail = (1 - level) / 2
-    if count > 300:  # exp(−rate) underflows: the Wilson–Hilferty approximation (error < 0.1%)
-        z = statistics.NormalDist().inv_cdf(1 - tail)
-        k, m = count, count + 1
-        return (
-            k * (1 - 1 / (9 * k) - z / (3 * math.sqrt(k))) ** 3,
-            m * (1 - 1 / (9 * m) + z / (3 * math.sqrt(m))) ** 3,
-        )
-
-    def at_most(k: int, rate: float) -> float:  # P(X ≤ k) for X ~ Poisson(rate)
-        term = total = math.exp(-rate)
-        for i in range(1, k + 1):
-            term *= rate / i
-            total += term
-        return total
-
-    def solve(target: float, k: int) -> float:  # the rate where P(X ≤ k) = target
-        low, high = 0.0, 10.0 + 10.0 * k
-        for _ in range(200):
-            middle = (low + high) / 2
-            if at_most(k, middle) > target:
-                low = middle
-            else:
-                high = middle
-        return (low + high) / 2
-
-    lower = 0.0 if count == 0 else solve(1 - tail, count - 1)
-    return (lower, solve(tail, count))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -182,19 +183,28 @@ class Evaluation:
     never_outside: list[EventWindow] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
+        """The totals over every asset, with 95% intervals: Wilson's on the recall, the exact
+        Poisson (Garwood) one on the false alerts per asset-year."""
         scores = list(self.subjects.values())
         delays = [d for s in scores for d in s.delays_hours]
         years = sum(s.years for s in scores)
         false = sum(s.false_alerts for s in scores)
+        events, detected = sum(s.events for s in scores), sum(s.detected for s in scores)
+        low, high = wilson(detected, events)
+        false_low, false_high = poisson_interval(false)
         return {
-            "events": sum(s.events for s in scores),
-            "detected": sum(s.detected for s in scores),
-            "recall": (sum(s.detected for s in scores) / max(1, sum(s.events for s in scores))),
+            "events": events,
+            "detected": detected,
+            "recall": detected / max(1, events),
+            "recall_95ci": [round(low, 4), round(high, 4)] if events else None,
             "median_delay_hours": statistics.median(delays) if delays else None,
             "max_delay_hours": max(delays) if delays else None,
             "false_alerts": false,
             "asset_years": round(years, 3),
             "false_per_asset_year": false / years if years else 0.0,
+            "false_per_asset_year_95ci": (
+                [round(false_low / years, 4), round(false_high / years, 4)] if years else None
+            ),
         }
 
 
@@ -331,3 +341,47 @@ def _onset(
 def window_label(window: EventWindow) -> str:
     day = datetime.fromtimestamp(window.start, UTC).date().isoformat()
     return f"{window.subject} {day}"
+
+
+def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% by default)."""
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Garwood) interval of a Poisson count: the rates whose tail probability of
+    ``count`` is (1 − level) / 2, found by bisection on the Poisson distribution function."""
+    tail = (1 - level) / 2
+    if count > 300:  # exp(−rate) underflows: the Wilson–Hilferty approximation (error < 0.1%)
+        z = statistics.NormalDist().inv_cdf(1 - tail)
+        k, m = count, count + 1
+        return (
+            k * (1 - 1 / (9 * k) - z / (3 * math.sqrt(k))) ** 3,
+            m * (1 - 1 / (9 * m) + z / (3 * math.sqrt(m))) ** 3,
+        )
+
+    def at_most(k: int, rate: float) -> float:  # P(X ≤ k) for X ~ Poisson(rate)
+        term = total = math.exp(-rate)
+        for i in range(1, k + 1):
+            term *= rate / i
+            total += term
+        return total
+
+    def solve(target: float, k: int) -> float:  # the rate where P(X ≤ k) = target
+        low, high = 0.0, 10.0 + 10.0 * k
+        for _ in range(200):
+            middle = (low + high) / 2
+            if at_most(k, middle) > target:
+                low = middle
+            else:
+                high = middle
+        return (low + high) / 2
+
+    lower = 0.0 if count == 0 else solve(1 - tail, count - 1)
+    return (lower, solve(tail, count))
