@@ -387,6 +387,14 @@ def test_every_shipped_detector_accepts_its_own_defaults_and_names_a_bad_paramet
     for name, params, message in bad:
         with pytest.raises(InputError, match=f"detector '{name}'.*{message}"):
             load_detectors([name], {name: params})
+    with pytest.raises(InputError, match="window_hours must be finite"):  # 1e400 as an int
+        load_detectors(["depeg"], {"depeg": {"window_hours": 10**400}})
+
+    class Plugin(DepegDetector):  # a plugin whose annotations do not resolve: left to it
+        def __init__(self, *, limit: NoSuchType = 1) -> None:  # type: ignore[name-defined]  # noqa: F821
+            super().__init__()
+
+    check_params(Plugin, {"limit": "anything"})
 
 
 @given(

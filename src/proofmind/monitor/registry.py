@@ -65,12 +65,19 @@ def check_params(cls: type[Detector], given: dict[str, Any], owner: str | None =
     detector, the parameter and the value otherwise. A parameter the constructor does not
     take is left to it (it says so). ``owner`` names whose parameters they are, when not the
     detector's own (the ratio detector's inner depeg parameters)."""
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
-    hints = typing.get_type_hints(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - a plugin's annotations that do not resolve: no checks
+        hints = {}
     for key, value in given.items():
         hint = hints.get(key)
         if hint is None:
+            continue
+        try:
+            adapter = TypeAdapter(hint)
+        except PydanticSchemaGenerationError:  # a type pydantic cannot check: left to the class
             continue
 
         def bad(what: str, key: str = key, value: Any = value) -> InputError:
@@ -81,7 +88,7 @@ def check_params(cls: type[Detector], given: dict[str, Any], owner: str | None =
             )
 
         try:
-            TypeAdapter(hint).validate_python(value, strict=True)
+            adapter.validate_python(value, strict=True)
         except ValidationError as exc:
             raise bad(_kind(hint)) from exc
         for number in _numbers(value):
@@ -98,7 +105,7 @@ def _numbers(value: Any) -> list[float]:
     if isinstance(value, bool):
         return []
     if isinstance(value, int | float):
-        return [float(value)]
+        return [float(value) if abs(value) < 1e308 else math.inf]  # a 400-digit int overflows
     if isinstance(value, dict):
         return [n for v in value.values() for n in _numbers(v)]
     if isinstance(value, list | tuple):
