@@ -330,3 +330,64 @@ def test_a_bad_parquet_row_is_reported_by_row(tmp_path: Path) -> None:
     pq.write_table(pa.table(table), path)
     with pytest.raises(InputError, match=r"p\.parquet, row 1: bad price row"):
         read_prices(path)
+
+
+def _csv(path: Path, symbol: str, start: float, prices: np.ndarray, offset: float) -> Path:
+    rows = [f"{symbol},{int((start + h * 3600 + offset) * 1000)},{p!r}" for h, p in
+            enumerate(prices.tolist())]  # fmt: skip
+    path.write_text("symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_several_price_files_replay_as_one_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A derivative's prices in one file and its underlying's in another (as a per-asset export
+    gives them) are paired by symbol and replayed as one file holding both would be; a row that
+    an overlapping later file repeats is kept once and counted; a bad row is named with its
+    file; a folder of block tables cannot be mixed with price files."""
+    from proofmind.monitor.prices import read_price_files
+
+    rng = np.random.default_rng(5)
+    start = datetime(2022, 5, 1, tzinfo=UTC).timestamp()
+    n = 40 * 24
+    weth = 2000 * np.exp(np.cumsum(0.01 * rng.standard_normal(n)))
+    steth = weth * (1 + 0.0005 * rng.standard_normal(n))
+    steth[25 * 24 : 27 * 24] *= 0.95
+    a = _csv(tmp_path / "steth_usd.csv", "stETH", start, steth, 300.0)
+    b = _csv(tmp_path / "weth_usd.csv", "WETH", start, weth, 60.0)
+    both = tmp_path / "both.csv"
+    both.write_text(
+        a.read_text(encoding="utf-8") + "".join(b.read_text(encoding="utf-8").splitlines(True)[1:]),
+        encoding="utf-8",
+    )
+    # the last 100 WETH hours again, in a second export that also has a bad row
+    tail = b.read_text(encoding="utf-8").splitlines(True)
+    again = tmp_path / "weth_recent.csv"
+    again.write_text(tail[0] + "WETH,1651500000000,abc\n" + "".join(tail[-100:]), encoding="utf-8")
+
+    merged = read_price_files([a, b, again], skip_bad=True)
+    one = read_prices(both)
+    assert merged.duplicates == 100 and len(merged) == len(one) == 2 * n
+    assert merged.symbol.tolist() == one.symbol.tolist()
+    assert merged.time.tolist() == one.time.tolist() and merged.price.tolist() == one.price.tolist()
+    assert merged.skipped == ("weth_recent.csv line 2: usd_price 'abc' is not a number",)
+    with pytest.raises(InputError, match=r"weth_recent\.csv, line 2"):
+        read_price_files([a, again])
+
+    outs = []
+    for paths in ([both], [a, b, again]):
+        out = tmp_path / f"alerts{len(paths)}.jsonl"
+        assert main(["monitor", "replay", *map(str, paths), "--out", str(out)]) == 0
+        outs.append(out.read_text(encoding="utf-8"))
+    assert outs[0] == outs[1] and '"stETH/WETH"' in outs[0]
+    err = capsys.readouterr().err
+    assert "100 price row(s) of a later file equal to one of an earlier file" in err
+    assert "skipped 1 malformed row(s)" in err and "weth_recent.csv line 2:" in err
+
+    tables = tmp_path / "tables" / "transactions"
+    tables.mkdir(parents=True)
+    pq.write_table(pa.table({"block_number": [1]}), tables / "part.parquet")
+    assert main(["monitor", "replay", str(tmp_path / "tables"), str(a)]) == 2
+    err = capsys.readouterr().err
+    assert "give one folder of block tables, not 2 inputs" in err and "Traceback" not in err

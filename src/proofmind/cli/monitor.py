@@ -31,10 +31,11 @@ monitor_app = typer.Typer(
 @monitor_app.command("replay")
 def replay_command(
     prices: Annotated[
-        Path,
+        list[Path],
         typer.Argument(
-            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (ms), usd_price; or a "
-            "folder of block tables written by `proofmind ingest etherscan|rpc`."
+            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (ms), usd_price (several "
+            "files are replayed as one series); or a folder of block tables written by "
+            "`proofmind ingest etherscan|rpc`."
         ),
     ],
     events: Annotated[
@@ -109,6 +110,8 @@ def replay_command(
 
     A price row that is not a price (an empty or zero price, a field that is not a number, a
     wrong field count) is skipped with a warning naming its line; --strict makes it an error.
+    Several price files (one per asset, or a derivative's and its underlying's) are replayed
+    as one series in time order; a row repeated in a later file is kept once.
 
     Examples:
       proofmind monitor replay prices.csv.gz --out alerts.jsonl
@@ -118,6 +121,7 @@ def replay_command(
       proofmind monitor replay vendor.csv --strict   # stop at the first malformed row
       proofmind monitor replay prices.parquet -d ratio \\
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
+      proofmind monitor replay steth.csv weth.csv   # STETH/WETH paired by symbol
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
@@ -133,14 +137,21 @@ def replay_command(
             "--report writes the scores against --events, and no --events was given",
             hint="add --events EVENTS.csv, or drop --report",
         )
-    if input_kind(prices, kind) == "blocks":
+    kinds = [input_kind(path, kind) for path in prices]
+    if "blocks" in kinds:
+        if len(prices) > 1:
+            raise InputError(
+                f"give one folder of block tables, not {len(prices)} inputs "
+                f"({', '.join(str(p) for p in prices)})",
+                hint="replay one folder of `proofmind ingest` tables, or several price files",
+            )
         if strict:
             raise InputError(
-                f"--strict is for price files; {prices} holds block tables",
+                f"--strict is for price files; {prices[0]} holds block tables",
                 hint="drop --strict: block tables are checked when they are ingested",
             )
         chosen = subjects.split(",") if subjects else None
-        run_block_replay(prices, events, out, detectors, state, chosen, params, report=report)
+        run_block_replay(prices[0], events, out, detectors, state, chosen, params, report=report)
         return
 
     chosen = subjects.split(",") if subjects else None

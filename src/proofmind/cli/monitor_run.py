@@ -16,7 +16,7 @@ from rich.table import Table
 
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Alert, Detector
-from proofmind.monitor.prices import read_prices
+from proofmind.monitor.prices import read_price_files, read_prices
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
     SCORED,
@@ -34,7 +34,7 @@ ALERT_FORMATS = (".jsonl", ".parquet")
 
 
 def run_replay(
-    prices: Path,
+    prices: Sequence[Path],
     events_path: Path | None,
     out: Path | None,
     names: list[str],
@@ -50,12 +50,19 @@ def run_replay(
             hint="name it .jsonl (JSON lines) or .parquet",
         )
     events = read_events(events_path) if events_path is not None else None
-    series = read_prices(prices, skip_bad=not strict)
+    series = read_price_files(prices, skip_bad=not strict)
+    named = ", ".join(str(p) for p in prices)
+    if series.duplicates:
+        err.print(
+            f"{series.duplicates:,} price row(s) of a later file equal to one of an earlier "
+            "file (same symbol, time and price) kept once",
+            highlight=False,
+        )
     if series.skipped:
         shown = "; ".join(series.skipped[:SHOWN_BAD_ROWS])
         more = len(series.skipped) - SHOWN_BAD_ROWS
         err.print(
-            f"[yellow]skipped {len(series.skipped):,} malformed row(s) of {prices}[/yellow] "
+            f"[yellow]skipped {len(series.skipped):,} malformed row(s) of {named}[/yellow] "
             f"(not replayed; --strict makes them an error): {shown}"
             + (f"; and {more:,} more" if more > 0 else ""),
             markup=True,
@@ -64,7 +71,7 @@ def run_replay(
     unknown = sorted(set(subjects or ()) - set(series.symbol.tolist()))
     if unknown:
         raise InputError(
-            f"--subjects names assets with no price in {prices}: {', '.join(unknown)}",
+            f"--subjects names assets with no price in {named}: {', '.join(unknown)}",
             hint="use the symbols of the price file's symbol column",
         )
     detectors = _restore(state_path, names, _params(params))
@@ -100,7 +107,8 @@ def run_replay(
                 for label in score.unscored
             ]
         notes += [
-            f"not scored (no price of {w.subject} in {prices.name}): {window_label(w)}"
+            f"not scored (no price of {w.subject} in {', '.join(p.name for p in prices)}): "
+            f"{window_label(w)}"
             for w in report.absent
             if chosen is None or w.subject in chosen
         ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ class PriceSeries:
     names: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
     # the rows left out by ``read_prices(..., skip_bad=True)``: where and why, in file order
     skipped: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # rows of a later file equal to one of an earlier file (`read_price_files`), left out
+    duplicates: int = field(default=0, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -150,6 +152,60 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         codes=codes,
         names=tuple(names),
         skipped=tuple(skipped),
+    )
+
+
+def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceSeries:
+    """The price series of several files as one, sorted by time (ties keep the order of the
+    files, then of their rows): one file per asset, or a derivative's prices and its
+    underlying's from two sources. Each file is read as `read_prices` reads it; a row equal
+    in symbol, time and price to one of an earlier file (files that overlap) is kept once and
+    counted in ``duplicates``. The skipped rows are named with their file."""
+    if not paths:
+        raise InputError("no price file given", hint="give one or more CSV or Parquet files")
+    if len(paths) == 1:
+        return read_prices(paths[0], skip_bad=skip_bad)
+    parts = [read_prices(path, skip_bad=skip_bad) for path in paths]
+    index: dict[str, int] = {}  # symbol -> its code in the merged series
+    codes, times, prices, files = [], [], [], []
+    for k, part in enumerate(parts):
+        assert part.codes is not None and part.names is not None  # read_prices sets both
+        part_names, part_codes = part.names, part.codes
+        remap = np.array([index.setdefault(n, len(index)) for n in part_names], dtype=np.int64)
+        codes.append(remap[part_codes] if len(part_codes) else part_codes)
+        times.append(part.time)
+        prices.append(part.price)
+        files.append(np.full(len(part), k, dtype=np.int64))
+    code, file = np.concatenate(codes), np.concatenate(files)
+    time, price = np.concatenate(times), np.concatenate(prices)
+    # a row is dropped when a row of an earlier file has the same symbol, time and price
+    order = np.lexsort((file, price, time, code))
+    same = np.zeros(len(order), dtype=bool)
+    if len(order) > 1:
+        a, b = order[1:], order[:-1]
+        same[1:] = (code[a] == code[b]) & (time[a] == time[b]) & (price[a] == price[b])
+    group = np.cumsum(~same) - 1  # one group per distinct (symbol, time, price)
+    first_file = file[order][~same]  # the earliest file of each group (sorted by file last)
+    dropped = np.zeros(len(code), dtype=bool)
+    dropped[order] = file[order] > first_file[group]
+    keep = np.flatnonzero(~dropped)
+    keep = keep[np.argsort(time[keep], kind="stable")]
+    skipped = tuple(
+        f"{path.name} {text}"
+        for path, part in zip(paths, parts, strict=True)
+        for text in part.skipped
+    )
+    code = code[keep]
+    names = list(index)
+    text = np.array(names) if names else np.array([], dtype=str)
+    return PriceSeries(
+        text[code],
+        time[keep],
+        price[keep],
+        codes=code,
+        names=tuple(names),
+        skipped=skipped,
+        duplicates=int(dropped.sum()),
     )
 
 
