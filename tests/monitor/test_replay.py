@@ -391,3 +391,31 @@ def test_several_price_files_replay_as_one_series(
     assert main(["monitor", "replay", str(tmp_path / "tables"), str(a)]) == 2
     err = capsys.readouterr().err
     assert "give one folder of block tables, not 2 inputs" in err and "Traceback" not in err
+
+
+def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
+    """The price file's ``symbol`` for the subject, other names for the bounds, any case, and
+    Unix times in seconds or milliseconds read as the same windows as the documented form; a
+    column that could be either of two is an error naming both."""
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\nUSDX,2023-01-31T00:00,2023-02-03T12:00,https://e.org/a\n",
+        encoding="utf-8",
+    )
+    documented = read_events(events)
+    for header, start, end in [
+        ("Symbol,Start_Time,End_Time,URL", "1675123200", "1675425600"),
+        ("asset,begin,until,reference", "1675123200000", "1675425600000"),
+        ("token,START,STOP,Sources", "2023-01-31T00:00:00Z", "2023-02-03 12:00:00+00:00"),
+        ("Subject,start,end,source,address", "1675123200", "2023-02-03T12:00"),
+    ]:
+        extra = ",0xab" if header.endswith("address") else ""
+        events.write_text(f"{header}\nUSDX,{start},{end},https://e.org/a{extra}\n")
+        assert read_events(events) == documented, header
+    events.write_text("symbol,asset,start,end\nUSDX,USDX,1675123200,1675425600\n")
+    with pytest.raises(InputError, match="the columns symbol and asset could both be the subject"):
+        read_events(events)
+    for bad in ("-5", "nan", "4e13", "tomorrow"):
+        events.write_text(f"subject,start,end\nUSDX,{bad},1675425600\n")
+        with pytest.raises(InputError, match=r"events\.csv, record 2"):
+            read_events(events)

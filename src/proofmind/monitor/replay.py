@@ -114,22 +114,54 @@ def read_events(path: Path) -> list[EventWindow]:
         ) from exc
 
 
-def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
-    events = []
-    lines = (line for line in handle if not line.startswith("#"))
-    reader = csv.DictReader(lines)
-    header = [name.strip() for name in reader.fieldnames or []]
-    reader.fieldnames = header
-    if not {"subject", "start", "end"} <= set(header):
-        raise InputError(
-            f"{path}: the events file needs the columns subject,start,end (and source)",
-            hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
-        )
-    twice = sorted({n for n in header if header.count(n) > 1})
+# other names the columns of an events file may go by (any case), read when the column's own
+# name is absent: the price file's ``symbol``, and what other tools call a window's bounds
+EVENT_COLUMNS = {
+    "subject": ("symbol", "asset", "token", "address"),
+    "start": ("start_time", "begin"),
+    "end": ("end_time", "stop", "until"),
+    "source": ("sources", "url", "reference"),
+}
+
+
+def _event_header(path: Path, names: list[str]) -> list[str]:
+    """The header as `_events` reads it: names stripped; a column named by a synonym of subject,
+    start, end or source (any case) renamed to it when no column has that name itself."""
+    header = [name.strip() for name in names]
+    lowered = [name.lower() for name in header]
+    twice = sorted({n for n, low in zip(header, lowered, strict=True) if lowered.count(low) > 1})
     if twice:
         raise InputError(
             f"{path}: the column(s) {', '.join(twice)} appear more than once in the header",
             hint="keep one of each: subject, start, end, source",
+        )
+    for key, aliases in EVENT_COLUMNS.items():
+        if key in lowered:
+            header[lowered.index(key)] = key
+            continue
+        found = [i for i, name in enumerate(lowered) if name in aliases]
+        if len(found) > 1:
+            raise InputError(
+                f"{path}: the columns {' and '.join(header[i] for i in found)} could both be "
+                f"the {key}",
+                hint=f"name the one to use {key}",
+            )
+        if found:
+            header[found[0]] = key
+    return header
+
+
+def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
+    events = []
+    lines = (line for line in handle if not line.startswith("#"))
+    reader = csv.DictReader(lines)
+    header = _event_header(path, list(reader.fieldnames or []))
+    reader.fieldnames = header
+    if not {"subject", "start", "end"} <= set(header):
+        raise InputError(
+            f"{path}: the events file needs the columns subject,start,end (and source)",
+            hint="dates as ISO 8601 in UTC (e.g. 2022-05-09T00:00) or Unix time; subject may "
+            "also be called symbol or asset",
         )
     for number, row in enumerate(reader, start=2):
         absent = [c for c in ("subject", "start", "end") if not (row.get(c) or "").strip()]
@@ -143,7 +175,8 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
         except ValueError as exc:
             raise InputError(
                 f"{path}, record {number}: {exc}",
-                hint="dates as ISO 8601 in UTC, e.g. 2022-05-09T00:00",
+                hint="dates as ISO 8601 in UTC (e.g. 2022-05-09T00:00) or Unix time in "
+                "seconds or milliseconds",
             ) from exc
         if end < start:
             raise InputError(f"{path}, record {number}: end is before start")
@@ -152,11 +185,31 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
     return events
 
 
+EPOCH_MS_FROM = 1e11  # a Unix time this large is in milliseconds (1e11 s is the year 5138)
+
+
 def _instant(text: str) -> float:
-    moment = datetime.fromisoformat(text.strip())
+    """ISO 8601 (UTC unless it says otherwise), or Unix time in seconds or milliseconds (the
+    price files' unit)."""
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"{text!r} is not a time")
+        seconds = number / 1000 if number >= EPOCH_MS_FROM else number
+        if seconds >= LAST_SECOND:
+            raise ValueError(f"{text!r} is after the year 3000")
+        return seconds
+    moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+LAST_SECOND = 32_503_680_000  # 3000-01-01 UTC
 
 
 @dataclass
