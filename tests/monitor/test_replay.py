@@ -419,3 +419,24 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
         events.write_text(f"subject,start,end\nUSDX,{bad},1675425600\n")
         with pytest.raises(InputError, match=r"events\.csv, record 2"):
             read_events(events)
+
+
+def test_an_alert_shortly_before_a_documented_start_detects_the_window() -> None:
+    """Documented events are dated to the day: an alert up to a day before a window's start is
+    an early detection (delay 0, not false); one earlier than that is a false alert, and the
+    window, in which the detector does not alert again (one alert per episode), is missed."""
+    rng = np.random.default_rng(11)
+    start = datetime(2022, 5, 1, tzinfo=UTC).timestamp()
+    usdx = 1 + 0.0005 * rng.standard_normal(40 * 24)
+    usdx[25 * 24 + 20 :] = 0.9  # from the evening of day 25 on
+    series = _series({"USDX": (usdx, 120.0)}, start)
+    alerts = replay(series, [DepegDetector()])
+    [alert] = alerts
+    day = start + 26 * 86400  # the documented start: the next day, 00:00
+    assert day - 4 * 3600 < alert.time < day
+    report = evaluate_alerts(alerts, [EventWindow("USDX", day, day + 5 * 86400, "doc")], series)
+    score = report.subjects["USDX"]
+    assert (score.detected, score.false_alerts, score.delays_hours) == (1, 0, [0.0])
+    late = EventWindow("USDX", alert.time + 86400 + 60, day + 5 * 86400, "doc")
+    report = evaluate_alerts(alerts, [late], series)
+    assert (report.subjects["USDX"].false_alerts, report.missed) == (1, [late])

@@ -266,6 +266,11 @@ SCORED = ("depeg", "ratio")
 EPISODE_SECONDS = 72 * 3600.0
 """Alerts of different detectors on one subject this close to a counted one: the same episode."""
 ALIGN_SECONDS = 900.0  # a ratio's legs at most this far apart (the ratio detector's default)
+LEAD_SECONDS = 86400.0
+"""An alert this long before a window's start counts for the window (an early detection, delay
+0), not as a false alert: documented events are dated to the day, in some time zone, and a
+depeg often starts to show the evening before its news; one alert per episode means the
+detector will not alert again inside the window."""
 
 
 def scored_subject(alert: Alert) -> str:
@@ -295,7 +300,12 @@ def evaluate_alerts(
     threshold: float = 0.02,
     min_history_days: float = 14.0,
     subjects: set[str] | None = None,
+    lead_seconds: float = LEAD_SECONDS,
 ) -> Evaluation:
+    """Event-level scores of the ``detectors``' alerts (one per episode and subject) against
+    ``events``: a window is detected by an alert from `lead_seconds` before its start to its
+    end; the delay runs from the first two prices in a row outside ±``threshold`` of the peg in
+    the window (0 for an early alert); any other alert is a false one."""
     symbols = set(series.symbol.tolist())
     events = match_subjects(events, symbols)
     wanted = subjects if subjects is not None else symbols
@@ -315,13 +325,15 @@ def evaluate_alerts(
         score = scores[subject] = SubjectScore(subject, (times[-1] - times[0]) / YEAR)
         windows = [e for e in events if e.subject == subject]
         own = by_subject[subject]
-        score.false_alerts = sum(not any(w.start <= a.time <= w.end for w in windows) for a in own)
+        score.false_alerts = sum(
+            not any(w.start - lead_seconds <= a.time <= w.end for w in windows) for a in own
+        )
         for window in windows:
             if times[0] > window.start - min_history_days * 86400:
                 score.unscored.append(window_label(window))
                 continue
             score.events += 1
-            hits = [a for a in own if window.start <= a.time <= window.end]
+            hits = [a for a in own if window.start - lead_seconds <= a.time <= window.end]
             if not hits:
                 missed.append(window)
                 if _onset(times, prices, window, peg, threshold) is None:
