@@ -407,6 +407,7 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
         ("Symbol,Start_Time,End_Time,URL", "1675123200", "1675425600"),
         ("asset,begin,until,reference", "1675123200000", "1675425600000"),
         ("token,START,STOP,Sources", "2023-01-31T00:00:00Z", "2023-02-03 12:00:00+00:00"),
+        ("subject,start,end,source", "20230131", "2023-02-03T13:00+01:00"),
         ("Subject,start,end,source,address", "1675123200", "2023-02-03T12:00"),
     ]:
         extra = ",0xab" if header.endswith("address") else ""
@@ -415,7 +416,7 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
     events.write_text("symbol,asset,start,end\nUSDX,USDX,1675123200,1675425600\n")
     with pytest.raises(InputError, match="the columns symbol and asset could both be the subject"):
         read_events(events)
-    for bad in ("-5", "nan", "4e13", "tomorrow"):
+    for bad in ("-5", "nan", "inf", "4e13", "tomorrow"):
         events.write_text(f"subject,start,end\nUSDX,{bad},1675425600\n")
         with pytest.raises(InputError, match=r"events\.csv, record 2"):
             read_events(events)

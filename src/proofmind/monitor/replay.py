@@ -185,23 +185,22 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
     return events
 
 
+EPOCH_FROM = 1e9  # a number this large is Unix time (2001-09-09 on); smaller is read as ISO
 EPOCH_MS_FROM = 1e11  # a Unix time this large is in milliseconds (1e11 s is the year 5138)
 
 
 def _instant(text: str) -> float:
-    """ISO 8601 (UTC unless it says otherwise), or Unix time in seconds or milliseconds (the
-    price files' unit)."""
+    """ISO 8601 (UTC unless it says otherwise, ``20220509`` too), or Unix time in seconds or
+    milliseconds (the price files' unit) from 2001 on."""
     text = text.strip()
     try:
         number = float(text)
     except ValueError:
-        number = None
-    if number is not None:
-        if not math.isfinite(number) or number < 0:
-            raise ValueError(f"{text!r} is not a time")
+        number = math.nan
+    if number >= EPOCH_FROM:  # False for NaN, a small number or none
         seconds = number / 1000 if number >= EPOCH_MS_FROM else number
         if seconds >= LAST_SECOND:
-            raise ValueError(f"{text!r} is after the year 3000")
+            raise ValueError(f"{text!r} is not a time before the year 3000")
         return seconds
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
