@@ -385,6 +385,16 @@ def test_several_price_files_replay_as_one_series(
     assert "100 price row(s) of a later file equal to one of an earlier file" in err
     assert "skipped 1 malformed row(s)" in err and "weth_recent.csv line 2:" in err
 
+    # the derivative alone: its window is missed, and the note says what would show it
+    events = tmp_path / "events.csv"
+    day = int(start + 25 * 86400)
+    events.write_text(f"symbol,start,end\nSTETH,{day},{day + 3 * 86400}\n", encoding="utf-8")
+    for paths in ([a], [a, b]):
+        assert main(["monitor", "replay", *map(str, paths), "--events", str(events)]) == 0
+        out = capsys.readouterr().out
+        hint = "far from $1 and no underlying was paired with it: give the underlying's prices"
+        assert (hint in out) == (len(paths) == 1) and ("missed: stETH" in out) == (len(paths) == 1)
+
     tables = tmp_path / "tables" / "transactions"
     tables.mkdir(parents=True)
     pq.write_table(pa.table({"block_number": [1]}), tables / "part.parquet")

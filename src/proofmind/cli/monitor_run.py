@@ -16,10 +16,12 @@ from rich.table import Table
 
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Alert, Detector
-from proofmind.monitor.prices import read_price_files, read_prices
+from proofmind.monitor.prices import PriceSeries, read_price_files, read_prices
+from proofmind.monitor.ratio import RatioDetector
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
     SCORED,
+    EventWindow,
     evaluate_alerts,
     read_events,
     replay,
@@ -113,10 +115,21 @@ def run_replay(
             if chosen is None or w.subject in chosen
         ]
         quiet = " (its prices never left ±2% of the peg two in a row inside the window)"
-        missed = [
-            f"{w.subject} {w.source}{quiet if w in report.never_outside else ''}"
-            for w in report.missed
-        ]
+        paired = {d for det in detectors if isinstance(det, RatioDetector) for d in det.watched()}
+        unpaired = (
+            " (its prices are far from $1 and no underlying was paired with it: give the "
+            "underlying's prices too, e.g. as a second file, or name the pair with --params "
+            '\'{"ratio": {"pairs": {"DERIVATIVE": "UNDERLYING"}}}\')'
+        )
+
+        def why(window: EventWindow) -> str:
+            if window in report.never_outside:
+                return quiet
+            if window.subject not in paired and far_from_dollar(series, window):
+                return unpaired
+            return ""
+
+        missed = [f"{w.subject} {w.source}{why(w)}" for w in report.missed]
         heading = "scored: depeg alerts and ratio discounts (as their derivative's)"
         details = {
             "summary": report.summary(),
@@ -153,6 +166,19 @@ def run_replay(
         scores=scores,
         report=report_path,
     )
+
+
+def far_from_dollar(series: PriceSeries, window: EventWindow, band: float = 0.1) -> bool:
+    """Whether ``window``'s asset traded more than ``band`` away from $1 inside it (median):
+    not a dollar coin, so only a ratio to its underlying can show its discount."""
+    import numpy as np
+
+    inside = (
+        (series.symbol == window.subject)
+        & (series.time >= window.start)
+        & (series.time <= window.end)
+    )
+    return bool(inside.any()) and abs(float(np.median(series.price[inside])) - 1.0) > band
 
 
 @dataclass
