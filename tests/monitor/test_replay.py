@@ -451,3 +451,28 @@ def test_an_alert_shortly_before_a_documented_start_detects_the_window() -> None
     late = EventWindow("USDX", alert.time + 86400 + 60, day + 5 * 86400, "doc")
     report = evaluate_alerts(alerts, [late], series)
     assert (report.subjects["USDX"].false_alerts, report.missed) == (1, [late])
+
+
+def test_a_file_in_unix_seconds_is_read_as_seconds_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Many exports write Unix seconds: read as milliseconds they would all fall in January
+    1970 and the detectors' hours would be seconds. A file whose timestamps are all under 1e11
+    is read as seconds (one line says so) and replays as its milliseconds twin does."""
+    rows = (DATA / "sample_prices.csv").read_text(encoding="utf-8").splitlines()
+    seconds = [rows[0]]
+    for row in rows[1:]:
+        symbol, stamp, price = row.split(",")
+        seconds.append(f"{symbol},{int(stamp) / 1000:.3f},{price}")
+    path = tmp_path / "seconds.csv"
+    path.write_text("\n".join(seconds) + "\n", encoding="utf-8")
+    ms, s = read_prices(DATA / "sample_prices.csv"), read_prices(path)
+    assert np.allclose(ms.time, s.time, rtol=0, atol=1e-3) and ms.price.tolist() == s.price.tolist()
+    assert ms.notes == () and "read as Unix seconds" in s.notes[0]
+    outs = []
+    for source in (DATA / "sample_prices.csv", path):
+        out = tmp_path / f"{source.stem}.jsonl"
+        assert main(["monitor", "replay", str(source), "--out", str(out)]) == 0
+        outs.append([json.loads(line)["kind"] for line in out.read_text().splitlines()])
+    assert outs[0] == outs[1] and outs[0]
+    assert "seconds.csv: timestamps read as Unix seconds" in capsys.readouterr().err

@@ -54,6 +54,8 @@ def run_replay(
     events = read_events(events_path) if events_path is not None else None
     series = read_price_files(prices, skip_bad=not strict)
     named = ", ".join(str(p) for p in prices)
+    for note in series.notes:
+        err.print(note, highlight=False)
     if series.duplicates:
         err.print(
             f"{series.duplicates:,} price row(s) of a later file equal to one of an earlier "

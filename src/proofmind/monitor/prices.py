@@ -1,9 +1,11 @@
 """Read a price series file: CSV (optionally gzip) or Parquet with symbol, timestamp, usd_price.
 
-``timestamp`` is Unix epoch milliseconds (the shared token_prices format). A bad row is reported
-with its file and line, never skipped silently: by default it is an error; with ``skip_bad`` it
-is left out and listed in the series' ``skipped``, for the caller to print (real feeds have the
-odd empty or zero price, and one such row should not stop a replay of the others).
+``timestamp`` is Unix epoch milliseconds (the shared token_prices format); a file whose
+timestamps are all under 1e11 (as milliseconds, before March 1973) is in seconds and read so.
+A bad row is reported with its file and line, never skipped silently: by default it is an
+error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
+to print (real feeds have the odd empty or zero price, and one such row should not stop a
+replay of the others).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from proofmind.monitor.api import PriceBatch
 COLUMNS = ("symbol", "timestamp", "usd_price")
 LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
+SECONDS_BELOW = 1e11  # a file whose timestamps are all under this is in seconds (as ms: 1973)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class PriceSeries:
     skipped: tuple[str, ...] = field(default=(), repr=False, compare=False)
     # rows of a later file equal to one of an earlier file (`read_price_files`), left out
     duplicates: int = field(default=0, repr=False, compare=False)
+    # how the file was read where it differs from the documented format, for the caller to print
+    notes: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -109,6 +114,16 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         price = table.column("usd_price").cast(pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"{path}: timestamp and usd_price must be numbers ({exc})") from exc
+    raw = stamp
+    valid = np.isfinite(stamp) & (stamp > 0)
+    notes: tuple[str, ...] = ()
+    if valid.any() and float(stamp[valid].max()) < SECONDS_BELOW:
+        # epoch milliseconds this small would all be before March 1973: the file is in seconds
+        stamp = stamp * 1000.0
+        notes = (
+            f"{path.name}: timestamps read as Unix seconds (all are under 1e11, which in "
+            "milliseconds would be before March 1973)",
+        )
     bad = ~np.isfinite(stamp) | ~np.isfinite(price) | (price <= 0) | (stamp <= 0)
     bad |= (stamp >= LAST_TIMESTAMP_MS) | (price >= MAX_PRICE)
     empty = np.array([not name for name in names] + [True], dtype=bool)
@@ -122,7 +137,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     def described(row: int) -> str:
         symbol = names[codes[row]] if codes[row] >= 0 else None
         return (
-            f"{where(row)}: bad price row (symbol={symbol!r}, timestamp={stamp[row]}, "
+            f"{where(row)}: bad price row (symbol={symbol!r}, timestamp={raw[row]}, "
             f"usd_price={price[row]})"
         )
 
@@ -130,7 +145,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         raise InputError(
             f"{path}, {described(int(np.flatnonzero(bad)[0]))}; {int(bad.sum())} bad row(s) in all",
             hint="prices must be positive numbers under 1e15, timestamps epoch milliseconds "
-            "before the year 3000, symbols non-empty; fix or drop the rows",
+            "(or seconds) before the year 3000, symbols non-empty; fix or drop the rows",
         )
     if bad.any():
         found = [described(r) for r in np.flatnonzero(bad).tolist()]
@@ -152,6 +167,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         codes=codes,
         names=tuple(names),
         skipped=tuple(skipped),
+        notes=notes,
     )
 
 
@@ -206,6 +222,7 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
         names=tuple(names),
         skipped=skipped,
         duplicates=int(dropped.sum()),
+        notes=tuple(note for part in parts for note in part.notes),
     )
 
 
