@@ -33,9 +33,9 @@ def replay_command(
     prices: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (ms), usd_price (several "
-            "files are replayed as one series); or a folder of block tables written by "
-            "`proofmind ingest etherscan|rpc`."
+            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (Unix ms, or s), usd_price "
+            "(several files are replayed as one series); or a folder of block tables written "
+            "by `proofmind ingest etherscan|rpc`."
         ),
     ],
     events: Annotated[
