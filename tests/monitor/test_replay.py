@@ -466,6 +466,9 @@ def test_a_file_in_unix_seconds_is_read_as_seconds_and_says_so(
         seconds.append(f"{symbol},{int(stamp) / 1000:.3f},{price}")
     path = tmp_path / "seconds.csv"
     path.write_text("\n".join(seconds) + "\n", encoding="utf-8")
+    stray = tmp_path / "stray.csv"  # one row in milliseconds: a bad row, not the file's unit
+    stray.write_text("\n".join([*seconds, "USDX,1675000000000,1.0"]) + "\n", encoding="utf-8")
+    assert read_prices(stray, skip_bad=True).time.tolist() == read_prices(path).time.tolist()
     ms, s = read_prices(DATA / "sample_prices.csv"), read_prices(path)
     assert np.allclose(ms.time, s.time, rtol=0, atol=1e-3) and ms.price.tolist() == s.price.tolist()
     assert ms.notes == () and "read as Unix seconds" in s.notes[0]

@@ -1,7 +1,7 @@
 """Read a price series file: CSV (optionally gzip) or Parquet with symbol, timestamp, usd_price.
 
 ``timestamp`` is Unix epoch milliseconds (the shared token_prices format); a file whose
-timestamps are all under 1e11 (as milliseconds, before March 1973) is in seconds and read so.
+timestamps are under 1e11 (median; as milliseconds, before March 1973) is in seconds, read so.
 A bad row is reported with its file and line, never skipped silently: by default it is an
 error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
 to print (real feeds have the odd empty or zero price, and one such row should not stop a
@@ -28,7 +28,7 @@ from proofmind.monitor.api import PriceBatch
 COLUMNS = ("symbol", "timestamp", "usd_price")
 LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
-SECONDS_BELOW = 1e11  # a file whose timestamps are all under this is in seconds (as ms: 1973)
+SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,12 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     raw = stamp
     valid = np.isfinite(stamp) & (stamp > 0)
     notes: tuple[str, ...] = ()
-    if valid.any() and float(stamp[valid].max()) < SECONDS_BELOW:
-        # epoch milliseconds this small would all be before March 1973: the file is in seconds
+    if valid.any() and float(np.median(stamp[valid])) < SECONDS_BELOW:
+        # epoch milliseconds this small would be before March 1973: the file is in seconds (the
+        # median, so that one stray value does not decide; it then fails as a row)
         stamp = stamp * 1000.0
         notes = (
-            f"{path.name}: timestamps read as Unix seconds (all are under 1e11, which in "
+            f"{path.name}: timestamps read as Unix seconds (they are under 1e11, which in "
             "milliseconds would be before March 1973)",
         )
     bad = ~np.isfinite(stamp) | ~np.isfinite(price) | (price <= 0) | (stamp <= 0)
