@@ -76,6 +76,14 @@ def test_gzip_csv_and_parquet_read_the_same(tmp_path: Path) -> None:
     a, b = read_prices(gz), read_prices(parquet)
     assert a.time.tolist() == b.time.tolist() == [1672531200.0, 1672534800.0]
     assert a.price.tolist() == b.price.tolist() == [1.0, 0.999]
+    # a date-time column (as pandas writes one), with or without a zone: the same instants
+    for zone in (None, "UTC", "Europe/Paris"):
+        moments = pa.array([1672531200000, 1672534800000], pa.timestamp("ms")).cast(
+            pa.timestamp("ns", tz=zone)
+        )
+        table = {"symbol": ["USDX"] * 2, "timestamp": moments, "usd_price": [1.0, 0.999]}
+        pq.write_table(pa.table(table), parquet)
+        assert read_prices(parquet).time.tolist() == a.time.tolist(), zone
     pq.write_table(pa.table({"symbol": ["USDX"], "timestamp": [1], "price": [1.0]}), parquet)
     with pytest.raises(InputError, match="missing column"):
         read_prices(parquet)

@@ -109,8 +109,15 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         raise InputError(f"{path}: symbol must be text ({exc})") from exc
     names = symbols.dictionary.to_pylist()
     codes = symbols.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    moments = table.column("timestamp")
+    if pa.types.is_timestamp(moments.type) or pa.types.is_date(moments.type):
+        # a date-time column (Parquet written from pandas, say): as epoch milliseconds, UTC
+        # when it carries no zone
+        unit = pa.timestamp("ms", tz=getattr(moments.type, "tz", None))
+        moments = moments.cast(unit, safe=False)  # below a millisecond: truncated
+        moments = moments.cast(pa.int64())
     try:
-        stamp = table.column("timestamp").cast(pa.float64()).to_numpy(zero_copy_only=False)
+        stamp = moments.cast(pa.float64()).to_numpy(zero_copy_only=False)
         price = table.column("usd_price").cast(pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"{path}: timestamp and usd_price must be numbers ({exc})") from exc
