@@ -97,6 +97,15 @@ def replay_command(
             "with a warning that names its line.",
         ),
     ] = False,
+    reference: Annotated[
+        bool,
+        typer.Option(
+            "--reference/--no-reference",
+            help="Price files: when a derivative of ETH or BTC (stETH, renBTC…) has no "
+            "underlying in the input, take WETH / WBTC from the shipped reference prices "
+            "(hourly, 2021-01 to 2023-02) for its ratio; said on stderr when used.",
+        ),
+    ] = True,
 ) -> None:
     """Run detectors over a price history or ingested block tables; score them against events.
 
@@ -122,6 +131,7 @@ def replay_command(
       proofmind monitor replay prices.parquet -d ratio \\
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
       proofmind monitor replay steth.csv weth.csv   # STETH/WETH paired by symbol
+      proofmind monitor replay steth.csv   # no ETH given: the shipped WETH reference
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
@@ -156,7 +166,16 @@ def replay_command(
 
     chosen = subjects.split(",") if subjects else None
     run_replay(
-        prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params, strict, report
+        prices,
+        events,
+        out,
+        detectors or PRICE_DEFAULTS,
+        state,
+        chosen,
+        params,
+        strict,
+        report,
+        reference=reference,
     )
 
 

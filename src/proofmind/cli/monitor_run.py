@@ -18,6 +18,7 @@ from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.prices import PriceSeries, read_price_files, read_prices
 from proofmind.monitor.ratio import RatioDetector
+from proofmind.monitor.reference import needed_references, with_references
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
     SCORED,
@@ -45,6 +46,7 @@ def run_replay(
     params: str | None = None,
     strict: bool = False,
     report_path: Path | None = None,
+    reference: bool = True,
 ) -> None:
     if out is not None and out.suffix not in ALERT_FORMATS:
         raise InputError(
@@ -79,15 +81,27 @@ def run_replay(
             hint="use the symbols of the price file's symbol column",
         )
     detectors = _restore(state_path, names, _params(params))
+    replayed, added = series, frozenset[str]()
+    ratio = next((d for d in detectors if isinstance(d, RatioDetector)), None)
+    if reference and ratio is not None:
+        needed = needed_references(
+            series.names or series.symbol.tolist(), ratio.pairs, auto_pairs=ratio.auto_pairs
+        )
+        use = with_references(series, needed)
+        for note in use.notes:
+            err.print(note, highlight=False)
+        replayed, added = use.series, use.added
     started = time.perf_counter()
-    alerts = replay(series, detectors)
+    alerts = replay(replayed, detectors)
+    # the reference asset is there for ratios: what is said about it alone is not the user's
+    alerts = [a for a in alerts if a.subject not in added]
     elapsed = time.perf_counter() - started
 
     def scores() -> ReplayScores | None:
         if events is None:
             return None
         chosen = set(subjects) if subjects else None
-        report = evaluate_alerts(alerts, events, series, subjects=chosen)
+        report = evaluate_alerts(alerts, events, series, subjects=chosen, ratios=replayed)
         table = Table("asset", "events", "detected", "delay h", "false alerts", "per asset-year")
         for score in report.subjects.values():
             if not (score.events or score.false_alerts or score.unscored):

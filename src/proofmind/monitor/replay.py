@@ -300,11 +300,14 @@ def evaluate_alerts(
     min_history_days: float = 14.0,
     subjects: set[str] | None = None,
     lead_seconds: float = LEAD_SECONDS,
+    ratios: PriceSeries | None = None,
 ) -> Evaluation:
     """Event-level scores of the ``detectors``' alerts (one per episode and subject) against
     ``events``: a window is detected by an alert from `lead_seconds` before its start to its
     end; the delay runs from the first two prices in a row outside ±``threshold`` of the peg in
-    the window (0 for an early alert); any other alert is a false one."""
+    the window (0 for an early alert); any other alert is a false one. ``ratios``: the series
+    the ratio detector replayed, when it holds more than ``series`` (underlyings from the
+    shipped reference), for the ratios' onsets."""
     symbols = set(series.symbol.tolist())
     events = match_subjects(events, symbols)
     wanted = subjects if subjects is not None else symbols
@@ -340,8 +343,8 @@ def evaluate_alerts(
                 continue
             score.detected += 1
             if hits[0].detector == "ratio":  # the onset of the ratio series, as a 1.0 peg
-                ratio_times, ratios = ratio_series(series, hits[0].subject)
-                onset = _onset(ratio_times, ratios, window, 1.0, threshold)
+                pair = ratio_series(series if ratios is None else ratios, hits[0].subject)
+                onset = _onset(pair[0], pair[1], window, 1.0, threshold)
             else:
                 onset = _onset(times, prices, window, peg, threshold)
             score.delays_hours.append(max(0.0, hits[0].time - (onset or window.start)) / 3600)
