@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from proofmind.monitor.prices import write_prices_gz
 
 SYMBOLS = ("FEI", "USDC")
 START = datetime(2022, 5, 20, tzinfo=UTC)
@@ -32,16 +33,8 @@ def main(source: Path, target: Path) -> None:
             if row["symbol"] in SYMBOLS and first <= float(row["timestamp"]) < last
         ]
     rows.sort(key=lambda row: int(row["timestamp"]))
-    text = io.StringIO(newline="")
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["symbol", "timestamp", "usd_price"])
-    writer.writerows([row["symbol"], row["timestamp"], row["usd_price"]] for row in rows)
-    with (
-        target.open("wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out,
-    ):
-        out.write(text.getvalue().encode())
-    print(f"{len(rows)} prices → {target}")
+    count = write_prices_gz(([r["symbol"], r["timestamp"], r["usd_price"]] for r in rows), target)
+    print(f"{count} prices → {target}")
 
 
 if __name__ == "__main__":

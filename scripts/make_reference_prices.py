@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import sys
 from pathlib import Path
+
+from proofmind.monitor.prices import write_prices_gz
 
 SYMBOLS = ("WETH", "WBTC")
 
@@ -25,17 +26,10 @@ def main(source: Path, target: Path) -> None:
     with gzip.open(source, "rt", encoding="utf-8", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["symbol"] in SYMBOLS]
     rows.sort(key=lambda row: (int(row["timestamp"]), SYMBOLS.index(row["symbol"])))
-    text = io.StringIO(newline="")
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["symbol", "timestamp", "usd_price"])
-    for row in rows:
-        writer.writerow([row["symbol"], row["timestamp"], f"{float(row['usd_price']):.7g}"])
-    with (
-        target.open("wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out,
-    ):
-        out.write(text.getvalue().encode())
-    print(f"{len(rows)} prices → {target}")
+    count = write_prices_gz(
+        ([r["symbol"], r["timestamp"], f"{float(r['usd_price']):.7g}"] for r in rows), target
+    )
+    print(f"{count} prices → {target}")
 
 
 if __name__ == "__main__":

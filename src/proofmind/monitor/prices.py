@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,27 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         skipped=tuple(skipped),
         notes=notes,
     )
+
+
+def write_prices_gz(rows: Iterable[Sequence[str]], target: Path) -> int:
+    """Write price rows (symbol, timestamp, usd_price, as text) under the documented header as
+    a gzip CSV that is byte-for-byte reproducible (no file name or time in the gzip header),
+    written whole or not at all; the number of rows written."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    partial = target.with_name(target.name + ".partial")
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out,
+    ):
+        out.write(text.getvalue().encode())
+    partial.replace(target)
+    return count
 
 
 def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceSeries:
