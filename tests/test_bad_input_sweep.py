@@ -524,7 +524,7 @@ def _fixtures(root: Path) -> None:
     (root / "rows.csv").write_text("a,b\n1,2\n3,4\n")
     prices = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\n"
     (root / "badprices.csv").write_text(prices + "USDX,1672534800000,abc\n")
-    (root / "nogoodprices.csv").write_text("symbol,timestamp,usd_price\nUSDX,2023-01-01,1.0\n")
+    (root / "nogoodprices.csv").write_text("symbol,timestamp,usd_price\nUSDX,yesterday,1.0\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
     (root / "longlabels.csv").write_text(f"address,flag\n{GOOD},{'1' * 200_000}\n")
     (root / "longtx.csv").write_text(TX_HEADER + "\n" + "1," * 19 + "x" * 3_000_000 + "\n")

@@ -84,8 +84,8 @@ def test_gzip_csv_and_parquet_read_the_same(tmp_path: Path) -> None:
         table = {"symbol": ["USDX"] * 2, "timestamp": moments, "usd_price": [1.0, 0.999]}
         pq.write_table(pa.table(table), parquet)
         assert read_prices(parquet).time.tolist() == a.time.tolist(), zone
-    pq.write_table(pa.table({"symbol": ["USDX"], "timestamp": [1], "price": [1.0]}), parquet)
-    with pytest.raises(InputError, match="missing column"):
+    pq.write_table(pa.table({"symbol": ["USDX"], "timestamp": [1], "amount": [1.0]}), parquet)
+    with pytest.raises(InputError, match=r"missing column\(s\) usd_price"):
         read_prices(parquet)
 
 

@@ -33,9 +33,11 @@ def replay_command(
     prices: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (Unix ms, or s), usd_price "
-            "(several files are replayed as one series); or a folder of block tables written "
-            "by `proofmind ingest etherscan|rpc`."
+            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (Unix ms or s, or ISO "
+            "8601), usd_price, also under other exports' names (price, close, snapped_at, "
+            "date…); a file of one asset may name it by its own name instead of a symbol "
+            "column (UST_usd.csv); several files are replayed as one series. Or a folder of "
+            "block tables written by `proofmind ingest etherscan|rpc`."
         ),
     ],
     events: Annotated[
@@ -120,7 +122,9 @@ def replay_command(
     A price row that is not a price (an empty or zero price, a field that is not a number, a
     wrong field count) is skipped with a warning naming its line; --strict makes it an error.
     Several price files (one per asset, or a derivative's and its underlying's) are replayed
-    as one series in time order; a row repeated in a later file is kept once.
+    as one series in time order; a row repeated in a later file is kept once. Exports of other
+    tools read as they are (CoinGecko's snapped_at,price,…; USD_price; date-time texts);
+    stderr says which column was taken for which.
 
     Examples:
       proofmind monitor replay prices.csv.gz --out alerts.jsonl
@@ -132,6 +136,7 @@ def replay_command(
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
       proofmind monitor replay steth.csv weth.csv   # STETH/WETH paired by symbol
       proofmind monitor replay steth.csv   # no ETH given: the shipped WETH reference
+      proofmind monitor replay UST_usd.csv terrausd-usd-max.csv   # one asset per file
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector

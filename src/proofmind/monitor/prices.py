@@ -1,7 +1,13 @@
 """Read a price series file: CSV (optionally gzip) or Parquet with symbol, timestamp, usd_price.
 
 ``timestamp`` is Unix epoch milliseconds (the shared token_prices format); a file whose
-timestamps are under 1e11 (median; as milliseconds, before March 1973) is in seconds, read so.
+timestamps are under 1e11 (median; as milliseconds, before March 1973) is in seconds, read so;
+ISO 8601 date-times (``2022-05-09 00:00:00 UTC``, as CoinGecko's export writes them) are read
+too, UTC when they carry no zone. Column names are read in any case, and a column is also
+found under the names other exports give it (`PRICE_COLUMNS`: ``price``, ``close``,
+``snapped_at``, ``asset``…). A file with no symbol column holds one asset, named by the file
+(``UST_usd.csv`` is UST's, ``steth-usd-max.csv`` stETH's: `symbol_from_file_name`). What was
+read differently from the documented format is said in the series' ``notes``.
 A bad row is reported with its file and line, never skipped silently: by default it is an
 error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
 to print (real feeds have the odd empty or zero price, and one such row should not stop a
@@ -14,13 +20,16 @@ import csv
 import gzip
 import io
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from proofmind.errors import InputError
@@ -30,6 +39,19 @@ COLUMNS = ("symbol", "timestamp", "usd_price")
 LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
+
+# other names the columns of a price file go by (any case), read when no column has the
+# documented name: CoinGecko's CSV export (snapped_at, price), candles (close), other tools'
+PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "symbol": ("asset", "token", "ticker", "coin"),
+    "timestamp": ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at", "updated_at"),
+    "usd_price": ("price", "price_usd", "usd", "close"),
+}
+# what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
+_NAME_TAIL = re.compile(r"[-_. ](usd[-_]max|usd[-_]prices?|usd|prices?|hourly)$", re.IGNORECASE)
+# file names that are not a symbol: a file so named needs its symbol column
+_NOT_SYMBOLS = frozenset({"prices", "price", "data", "export", "feed", "series", "sample", "usd",
+                          "output", "file", "download", "chart", "history"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,6 +99,136 @@ class PriceSeries:
         return PriceBatch(tuple(subjects), tuple(rows), tuple(times), tuple(prices), len(self))
 
 
+def symbol_from_file_name(path: Path) -> str | None:
+    """The asset a one-asset file is named after: the name without its suffixes and a
+    ``_usd`` / ``-usd-max`` / ``_prices`` tail (``UST_usd.csv`` → ``UST``, CoinGecko's
+    ``steth-usd-max.csv`` → ``steth``); None when what is left is no symbol (``prices.csv``)."""
+    name = path.name
+    for suffix in (".gz", ".csv", ".parquet"):
+        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    name = _NAME_TAIL.sub("", name).strip()
+    if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
+        return None
+    return name
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which column of a file is which: the header name holding each of ``COLUMNS`` (None for
+    a symbol taken from the file's name, then ``symbol``), and what to tell the user."""
+
+    names: dict[str, str | None]
+    symbol: str | None
+    notes: tuple[str, ...]
+
+
+def _layout(path: Path, header: Sequence[str]) -> _Layout:
+    """Find symbol, timestamp and usd_price in ``header``: by name in any case, else by one of
+    `PRICE_COLUMNS`' other names (two candidates are an error naming both), the symbol else
+    from the file's name."""
+    cleaned = [name.strip().lstrip("\ufeff").strip() for name in header]
+    lowered = [name.lower() for name in cleaned]
+    names: dict[str, str | None] = {}
+    renamed = []
+    for key, aliases in PRICE_COLUMNS.items():
+        exact = [i for i, low in enumerate(lowered) if low == key]
+        if len(exact) > 1:
+            raise InputError(
+                f"{path}: the column(s) {key} appear more than once in the header "
+                f"({', '.join(repr(cleaned[i]) for i in exact)})",
+                hint="keep one of each: symbol, timestamp, usd_price",
+            )
+        found = exact or [i for i, low in enumerate(lowered) if low in aliases]
+        if len(found) > 1:
+            raise InputError(
+                f"{path}: the columns {' and '.join(repr(cleaned[i]) for i in found)} could both "
+                f"be the {key}",
+                hint=f"rename the one to use {key}",
+            )
+        names[key] = header[found[0]] if found else None
+        if found and not exact:
+            renamed.append(f"{key} ← {cleaned[found[0]]!r}")
+    missing = [key for key in COLUMNS if names[key] is None]
+    symbol = symbol_from_file_name(path) if names["symbol"] is None else None
+    if symbol is not None:
+        missing.remove("symbol")
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}",
+            hint=f"the file needs the columns {', '.join(COLUMNS)} (timestamp in epoch ms, or "
+            "ISO 8601); other exports' names are read too (price, close, time, date, snapped_at, "
+            "asset…), and a file of one asset may leave out symbol when its name is the "
+            "symbol's (UST_usd.csv)",
+        )
+    notes = []
+    if renamed:
+        notes.append(f"{path.name}: columns read as {', '.join(renamed)}")
+    if symbol is not None:
+        notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
+                     "file's name)")  # fmt: skip
+    return _Layout(names, symbol, tuple(notes))
+
+
+def _csv_header(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+        raise InputError(
+            f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
+        ) from exc
+    if header is None:
+        raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+    return header
+
+
+def _first_field(path: Path, column: str | None) -> str | None:
+    """The first value of ``column`` that is not empty (to tell numbers from date-times)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            for row in csv.DictReader(handle):  # the first that is not empty
+                value = row.get(column) if column is not None else None
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+        return None  # the full read says what is wrong, with its line
+    return None
+
+
+def parse_time_ms(text: str) -> float | None:
+    """An ISO 8601 date-time (``2022-05-09T00:00Z``, ``2022-05-09 00:00:00 UTC``, a date) as
+    Unix milliseconds, UTC when it names no zone; None when it is not one."""
+    text = text.strip()
+    if text.upper().endswith(" UTC"):
+        text = text[:-4] + "+00:00"
+    if len(text) < 10 or not text[:4].isdigit():
+        return None  # not a date (fromisoformat also takes week dates and bare numbers)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() * 1000.0
+
+
+def _times_ms(
+    column: pa.ChunkedArray | pa.Array,
+) -> tuple[NDArray[np.float64], list[str], NDArray[np.int64]]:
+    """Date-time texts as Unix milliseconds (NaN where a text is not one), each distinct text
+    parsed once; and the distinct texts with each row's index in them, to name a bad row."""
+    encoded = pc.dictionary_encode(column.cast(pa.string()))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    texts = encoded.dictionary.to_pylist()
+    parsed = [parse_time_ms(t) for t in texts]
+    table = np.array([math.nan if v is None else v for v in parsed] + [math.nan], np.float64)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return table[codes], [*texts, ""], codes
+
+
 def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     """The price series in ``path``, sorted by time. A row that is not a price (a field that is
     not a number, a wrong field count, an empty symbol, a price or timestamp ≤ 0, a price of
@@ -88,22 +240,20 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     lines: NDArray[np.int64] | None = None  # the file line of each row, when not row + 2
     skipped: list[str] = []
     if path.suffix == ".parquet":
-        table = _read_parquet(path)
+        whole = _read_parquet(path)
+        layout = _layout(path, whole.column_names)
+        table = _canonical(whole, layout)
     else:
+        layout = _layout(path, _csv_header(path))
+        first = _first_field(path, layout.names["timestamp"])
+        dated = first is not None and not _is_number(first) and parse_time_ms(first) is not None
         try:
-            table = _read_csv(path)
+            table = _canonical(_read_csv(path, layout, dated), layout)
         except InputError:
             if not skip_bad:
                 raise
-            table, lines, skipped = _read_csv_rows(path)  # row by row: slower, names each line
-    table = table.rename_columns([name.strip() for name in table.column_names])
-    _check_header(path, table.column_names)
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)}",
-            hint=f"the file needs the columns {', '.join(COLUMNS)} (timestamp in epoch ms)",
-        )
+            # row by row: slower, names each line
+            table, lines, skipped = _read_csv_rows(path, layout, dated)
     try:
         symbols = table.column("symbol").cast(pa.string()).combine_chunks().dictionary_encode()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -111,25 +261,34 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     names = symbols.dictionary.to_pylist()
     codes = symbols.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     moments = table.column("timestamp")
+    texts: list[str] | None = None  # date-time texts, to name a bad row by what it holds
+    codes_of_text: NDArray[np.int64] | None = None
     if pa.types.is_timestamp(moments.type) or pa.types.is_date(moments.type):
         # a date-time column (Parquet written from pandas, say): as epoch milliseconds, UTC
         # when it carries no zone
         unit = pa.timestamp("ms", tz=getattr(moments.type, "tz", None))
         moments = moments.cast(unit, safe=False)  # below a millisecond: truncated
         moments = moments.cast(pa.int64())
+    elif pa.types.is_string(moments.type) or pa.types.is_large_string(moments.type):
+        # ISO 8601 texts (CoinGecko's export, a spreadsheet's): parsed, UTC without a zone
+        parsed, texts, codes_of_text = _times_ms(moments)
+        moments = pa.array(parsed, pa.float64())
+    notes: tuple[str, ...] = layout.notes
     try:
         stamp = moments.cast(pa.float64()).to_numpy(zero_copy_only=False)
         price = table.column("usd_price").cast(pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InputError(f"{path}: timestamp and usd_price must be numbers ({exc})") from exc
+        raise InputError(
+            f"{path}: {layout.names['timestamp']!r} must be times and "
+            f"{layout.names['usd_price']!r} numbers ({exc})"
+        ) from exc
     raw = stamp
     valid = np.isfinite(stamp) & (stamp > 0)
-    notes: tuple[str, ...] = ()
-    if valid.any() and float(np.median(stamp[valid])) < SECONDS_BELOW:
+    if texts is None and valid.any() and float(np.median(stamp[valid])) < SECONDS_BELOW:
         # epoch milliseconds this small would be before March 1973: the file is in seconds (the
         # median, so that one stray value does not decide; it then fails as a row)
         stamp = stamp * 1000.0
-        notes = (
+        notes += (
             f"{path.name}: timestamps read as Unix seconds (they are under 1e11, which in "
             "milliseconds would be before March 1973)",
         )
@@ -145,6 +304,9 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
 
     def described(row: int) -> str:
         symbol = names[codes[row]] if codes[row] >= 0 else None
+        if texts is not None and codes_of_text is not None and not np.isfinite(stamp[row]):
+            time = texts[codes_of_text[row]]
+            return f"{where(row)}: timestamp {time!r} is not a date-time (symbol={symbol!r})"
         return (
             f"{where(row)}: bad price row (symbol={symbol!r}, timestamp={raw[row]}, "
             f"usd_price={price[row]})"
@@ -270,14 +432,28 @@ def _read_parquet(path: Path) -> pa.Table:
         raise InputError(f"cannot read Parquet file {path}: {exc}") from exc
 
 
-def _read_csv(path: Path) -> pa.Table:
+def _canonical(table: pa.Table, layout: _Layout) -> pa.Table:
+    """``table``'s symbol, timestamp and usd_price columns under those names (a symbol taken
+    from the file's name repeated on every row)."""
+    names = layout.names
+    columns: dict[str, Any] = {
+        key: table.column(names[key]) for key in COLUMNS if names[key] is not None
+    }
+    if names["symbol"] is None:
+        columns["symbol"] = pa.array([layout.symbol] * table.num_rows, pa.string())
+    return pa.table({key: columns[key] for key in COLUMNS})
+
+
+def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
     import pyarrow.csv as pcsv
 
-    types = {"symbol": pa.string(), "timestamp": pa.float64(), "usd_price": pa.float64()}
+    kinds = {"symbol": pa.string(), "timestamp": pa.string() if dated else pa.float64(),
+             "usd_price": pa.float64()}  # fmt: skip
+    types = {name: kinds[key] for key, name in layout.names.items() if name is not None}
     try:
         return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
     except pa.ArrowInvalid as exc:
-        _raise_first_bad_line(path, exc)
+        _raise_first_bad_line(path, layout, dated, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
     except OSError as exc:  # a truncated or corrupt gzip stream, a read error
         raise InputError(
@@ -285,43 +461,46 @@ def _read_csv(path: Path) -> pa.Table:
         ) from exc
 
 
-def _read_csv_rows(path: Path) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
+def _read_csv_rows(
+    path: Path, layout: _Layout, dated: bool
+) -> tuple[pa.Table, NDArray[np.int64], list[str]]:
     """The CSV read line by line (when pyarrow's reader fails on a bad line): the rows with the
-    header's field count and numbers where numbers belong, each one's line, and what was
-    wrong with each other line."""
+    header's field count and numbers (or date-times) where they belong, as the columns symbol,
+    timestamp and usd_price; each one's line; and what was wrong with each other line."""
     columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
     lines: list[int] = []
     skipped: list[str] = []
-    for line, values, problem in _csv_lines(path):
+    for line, values, problem in _csv_lines(path, layout, dated):
         if problem is not None:
             skipped.append(f"line {line}: {problem}")
             continue
         columns["symbol"].append(values[0])
-        columns["timestamp"].append(float(values[1]))
+        columns["timestamp"].append(values[1] if dated else float(values[1]))
         columns["usd_price"].append(float(values[2]))
         lines.append(line)
     table = pa.table(
         {
             "symbol": pa.array(columns["symbol"], pa.string()),
-            "timestamp": pa.array(columns["timestamp"], pa.float64()),
+            "timestamp": pa.array(columns["timestamp"], pa.string() if dated else pa.float64()),
             "usd_price": pa.array(columns["usd_price"], pa.float64()),
         }
     )
     return table, np.array(lines, dtype=np.int64), skipped
 
 
-def _raise_first_bad_line(path: Path, cause: Exception) -> None:
+def _raise_first_bad_line(path: Path, layout: _Layout, dated: bool, cause: Exception) -> None:
     """pyarrow does not say which line failed; scan the file once to say it."""
-    for line, _, problem in _csv_lines(path, cause):
+    for line, _, problem in _csv_lines(path, layout, dated, cause):
         if problem is not None:
             raise InputError(f"{path}, line {line}: {problem}", hint="fix or drop the line")
 
 
 def _csv_lines(
-    path: Path, cause: Exception | None = None
+    path: Path, layout: _Layout, dated: bool, cause: Exception | None = None
 ) -> Iterator[tuple[int, list[str], str | None]]:
     """Each data line of the CSV: its number, its symbol, timestamp and usd_price fields, and
-    what is wrong with it (None: nothing; the fields are then numbers where they should be)."""
+    what is wrong with it (None: nothing; the fields are then numbers where they should be, or
+    a date-time for the timestamp when the file's are ``dated``)."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
@@ -329,35 +508,24 @@ def _csv_lines(
             header = next(reader, None)
             if header is None:
                 raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-            _check_header(path, [name.strip() for name in header])
-            index = {name.strip(): i for i, name in enumerate(header)}
-            missing = [c for c in COLUMNS if c not in index]
-            if missing:
-                raise InputError(
-                    f"{path}: missing column(s) {', '.join(missing)}",
-                    hint=f"the file needs the columns {', '.join(COLUMNS)} (timestamp in epoch ms)",
-                )
+            index = {name: i for i, name in enumerate(header)}
+            where = [index[n] if n is not None else None for n in layout.names.values()]
             for line, row in enumerate(reader, start=2):
                 if len(row) != len(header):
                     yield line, [], f"{len(row)} field(s), the header has {len(header)}"
                     continue
-                values = [row[index[c]] for c in COLUMNS]
-                wrong = [k for k in (1, 2) if not _is_number(values[k])]
+                values = [row[i] if i is not None else str(layout.symbol) for i in where]
+                if dated and parse_time_ms(values[1]) is None:
+                    problem = f"timestamp {values[1]!r} is not a date-time (symbol={values[0]!r})"
+                    yield line, [], problem
+                    continue
+                wrong = [k for k in (1, 2)[dated:] if not _is_number(values[k])]
                 if wrong:
                     yield line, [], f"{COLUMNS[wrong[0]]} {values[wrong[0]]!r} is not a number"
                     continue
                 yield line, values, None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot read CSV file {path}: {exc}") from (cause or exc)
-
-
-def _check_header(path: Path, names: list[str]) -> None:
-    twice = sorted({n for n in names if n in COLUMNS and names.count(n) > 1})
-    if twice:
-        raise InputError(
-            f"{path}: the column(s) {', '.join(twice)} appear more than once in the header",
-            hint="keep one of each: symbol, timestamp, usd_price",
-        )
 
 
 def _is_number(text: str) -> bool:

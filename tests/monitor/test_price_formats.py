@@ -1,0 +1,174 @@
+"""Price files as other tools export them: other column names, date-time texts, one asset per
+file named by the file (the upstream files of the dev price set, CoinGecko's CSV export)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.errors import InputError
+from proofmind.monitor.prices import parse_time_ms, read_prices, symbol_from_file_name
+
+CANONICAL = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\nUSDX,1672534800000,0.999\n"
+JAN_1 = 1672531200.0  # 2023-01-01T00:00Z
+
+
+def test_the_upstream_header_and_spreadsheet_headers_read_as_the_documented_one(
+    tmp_path: Path,
+) -> None:
+    """bhemen/aave-data writes ``USD_price``; a spreadsheet adds a byte-order mark, capitals
+    and spaces: the same series, and nothing to say about it."""
+    reference = tmp_path / "canonical.csv"
+    reference.write_text(CANONICAL, encoding="utf-8")
+    upstream = tmp_path / "USDX_usd.csv"
+    upstream.write_text(CANONICAL.replace("usd_price", "USD_price"), encoding="utf-8")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(
+        "\ufeff Symbol , Timestamp ,USD_Price\r\n"
+        + CANONICAL.split("\n", 1)[1].replace("\n", "\r\n"),
+        encoding="utf-8",
+    )
+    want = read_prices(reference)
+    for path in (upstream, sheet):
+        got = read_prices(path)
+        assert got.symbol.tolist() == want.symbol.tolist() == ["USDX", "USDX"]
+        assert got.time.tolist() == want.time.tolist() and got.price.tolist() == [1.0, 0.999]
+        assert got.notes == (), path
+
+
+def test_a_coingecko_export_is_one_asset_named_by_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "steth-usd-max.csv"
+    path.write_text(
+        "snapped_at,price,market_cap,total_volume\n"
+        "2023-01-01 00:00:00 UTC,1190.5,1.0e9,2.0e7\n"
+        "2023-01-02 00:00:00 UTC,1201.25,1.1e9,2.1e7\n",
+        encoding="utf-8",
+    )
+    series = read_prices(path)
+    assert series.symbol.tolist() == ["steth", "steth"]
+    assert series.time.tolist() == [JAN_1, JAN_1 + 86400]
+    assert series.price.tolist() == [1190.5, 1201.25]
+    assert series.notes == (
+        "steth-usd-max.csv: columns read as timestamp ← 'snapped_at', usd_price ← 'price'",
+        "steth-usd-max.csv: no symbol column; its prices are read as steth's (the file's name)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("UST_usd.csv", "UST"),
+        ("stETH_usd.csv.gz", "stETH"),
+        ("sUSD_usd.csv", "sUSD"),  # the tail needs its separator: sUSD stays sUSD
+        ("terrausd-usd-max.csv", "terrausd"),
+        ("weth_prices.parquet", "weth"),
+        ("RAI.csv", "RAI"),
+        ("prices.csv", None),
+        ("data.parquet", None),
+        ("_usd.csv", None),
+        ("my prices (1).csv", None),
+    ],
+)
+def test_the_symbol_a_file_name_gives(name: str, symbol: str | None) -> None:
+    assert symbol_from_file_name(Path(name)) == symbol
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2023-01-01", JAN_1),
+        ("2023-01-01T01:00Z", JAN_1 + 3600),
+        ("2023-01-01 01:00:00 UTC", JAN_1 + 3600),
+        ("2023-01-01T03:00:00+02:00", JAN_1 + 3600),  # a zone is honoured
+        ("2023-01-01T01:00:00.250", JAN_1 + 3600.25),  # no zone: UTC
+        ("yesterday", None),
+        ("1672531200000", None),  # a number is not a date-time
+        ("2023-13-01", None),
+        ("", None),
+    ],
+)
+def test_date_time_texts(text: str, seconds: float | None) -> None:
+    got = parse_time_ms(text)
+    assert got == (None if seconds is None else seconds * 1000.0)
+
+
+def test_date_times_with_a_bad_one_name_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "USDX_usd.csv"
+    path.write_text(
+        "time,price\n2023-01-01T00:00Z,1.0\nnot a time,0.5\n2023-01-01T01:00Z,0.999\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"USDX_usd\.csv, line 3: timestamp 'not a time' is not a"):
+        read_prices(path)
+    series = read_prices(path, skip_bad=True)
+    assert series.time.tolist() == [JAN_1, JAN_1 + 3600] and series.price.tolist() == [1.0, 0.999]
+    assert series.skipped == ("line 3: timestamp 'not a time' is not a date-time (symbol='USDX')",)
+    # a line pyarrow cannot read either (a wrong field count): the same words, row by row
+    path.write_text(path.read_text() + "2023-01-01T02:00Z,1.0,extra\n", encoding="utf-8")
+    series = read_prices(path, skip_bad=True)
+    assert series.skipped == (
+        "line 3: timestamp 'not a time' is not a date-time (symbol='USDX')",
+        "line 5: 3 field(s), the header has 2",
+    )
+    # the same in Parquet: the row is named by its number and what it holds
+    dates = ["2023-01-01T00:00Z", "soon", "2023-01-01T01:00Z"]
+    table = pa.table({"Asset": ["USDX"] * 3, "Date": dates, "Close": [1.0, 0.5, 0.999]})
+    parquet = tmp_path / "candles.parquet"
+    pq.write_table(table, parquet)
+    with pytest.raises(InputError, match=r"row 1: timestamp 'soon' is not a date-time"):
+        read_prices(parquet)
+    series = read_prices(parquet, skip_bad=True)
+    assert series.symbol.tolist() == ["USDX", "USDX"] and series.time.tolist()[1] == JAN_1 + 3600
+    assert series.notes == (
+        "candles.parquet: columns read as symbol ← 'Asset', timestamp ← 'Date', "
+        "usd_price ← 'Close'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            "symbol,timestamp,price,close",
+            r"the columns 'price' and 'close' could both be the usd_price",
+        ),
+        ("Symbol,symbol,timestamp,usd_price", r"the column\(s\) symbol appear more than once"),
+        ("timestamp,usd_price", r"prices\.csv: missing column\(s\) symbol"),
+        ("symbol,when,usd_price", r"missing column\(s\) timestamp"),
+    ],
+)
+def test_headers_that_cannot_be_read_say_why(tmp_path: Path, header: str, message: str) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(header + "\nUSDX,1672531200000,1.0,1.0\n", encoding="utf-8")
+    for skip in (False, True):
+        with pytest.raises(InputError, match=message):
+            read_prices(path, skip_bad=skip)
+
+
+def test_cli_replays_one_asset_files_and_says_how_it_read_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three weeks on the peg, then 5% below: the depeg alert is about the asset the file is
+    named after, and stderr says how the file was read."""
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    rows = ["snapped_at,price"]
+    for hour in range(21 * 24 + 6):
+        price = (1.0 + 0.001 * ((hour % 5) - 2)) if hour < 21 * 24 else 0.95
+        rows.append(f"{(start + timedelta(hours=hour)):%Y-%m-%d %H:%M:%S} UTC,{price}")
+    path = tmp_path / "USDX_usd.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["monitor", "replay", str(path), "--out", str(out)]) == 0
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    depegs = [a for a in alerts if a["detector"] == "depeg"]
+    assert [a["subject"] for a in depegs] == ["USDX"]
+    assert depegs[0]["time"] - (start + timedelta(hours=21 * 24)).timestamp() <= 3 * 3600
+    err = capsys.readouterr().err
+    assert "USDX_usd.csv: columns read as timestamp ← 'snapped_at', usd_price ← 'price'" in err
+    assert "no symbol column; its prices are read as USDX's" in err
