@@ -265,7 +265,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "-o", "afile/alerts.jsonl"], "afile is a file"),
         ([str(SAMPLE_PRICES), "--subjects", "NOPE"], "no price in"),
         ([str(SAMPLE_PRICES), "-o", "alerts.txt"], "alert format"),
-        (["govdata"], "folder without ingested block tables"),
+        (["govdata"], "folder with neither ingested block tables"),
         ([str(SAMPLE_PRICES), "--input", "blocks"], "is not a folder of block tables"),
         ([str(SAMPLE_PRICES), "--input", "xml"], "--input 'xml'"),
         (["chaindata", "--strict"], "--strict is for price files"),

@@ -212,7 +212,7 @@ def test_replay_command_writes_alerts_and_resumes_from_state(
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [
-        ("empty-dir", [], "is a folder without ingested block tables"),
+        ("empty-dir", [], "is a folder with neither ingested block tables"),
         ("text", [], "cannot tell what"),
         ("tables", ["-d", "depeg"], "read prices, not blocks"),
         ("tables", ["--input", "xml"], "--input 'xml' is not one of"),

@@ -172,3 +172,35 @@ def test_cli_replays_one_asset_files_and_says_how_it_read_them(
     err = capsys.readouterr().err
     assert "USDX_usd.csv: columns read as timestamp ← 'snapped_at', usd_price ← 'price'" in err
     assert "no symbol column; its prices are read as USDX's" in err
+
+
+def test_cli_replays_a_folder_of_price_files_and_leaves_out_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder laid out as upstream's data/usd_prices: one *_usd.csv per asset and an
+    errors.csv that holds no prices. The price files replay as one series; the other file is
+    left out with a line that says why; a folder with no price file is an error."""
+    folder = tmp_path / "usd_prices"
+    folder.mkdir()
+    start = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    for symbol in ("USDX", "USDY"):
+        rows = [f"{symbol},{start + hour * 3_600_000},1.0" for hour in range(48)]
+        (folder / f"{symbol}_usd.csv").write_text(
+            "symbol,timestamp,USD_price\n" + "\n".join(rows) + "\n", encoding="utf-8"
+        )
+    (folder / "errors.csv").write_text("symbol,timestamp,error\nUSDX,1,timeout\n")
+    (folder / "notes.txt").write_text("not a price file either, and not a .csv\n")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["monitor", "replay", str(folder), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "96 prices" in captured.out
+    assert f"left out {folder / 'errors.csv'} (not a price file: missing column(s) usd_price)" in (
+        captured.err
+    )
+    (folder / "USDX_usd.csv").unlink()
+    (folder / "USDY_usd.csv").unlink()
+    assert main(["monitor", "replay", str(folder)]) == 2
+    assert f"no file in {folder} is a price file" in capsys.readouterr().err
+    (folder / "errors.csv").unlink()
+    assert main(["monitor", "replay", str(folder)]) == 2
+    assert "neither ingested block tables" in capsys.readouterr().err

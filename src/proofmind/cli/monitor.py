@@ -36,8 +36,8 @@ def replay_command(
             help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (Unix ms or s, or ISO "
             "8601), usd_price, also under other exports' names (price, close, snapped_at, "
             "date…); a file of one asset may name it by its own name instead of a symbol "
-            "column (UST_usd.csv); several files are replayed as one series. Or a folder of "
-            "block tables written by `proofmind ingest etherscan|rpc`."
+            "column (UST_usd.csv); several files, or a folder of them, are replayed as one "
+            "series. Or a folder of block tables written by `proofmind ingest etherscan|rpc`."
         ),
     ],
     events: Annotated[
@@ -137,6 +137,7 @@ def replay_command(
       proofmind monitor replay steth.csv weth.csv   # STETH/WETH paired by symbol
       proofmind monitor replay steth.csv   # no ETH given: the shipped WETH reference
       proofmind monitor replay UST_usd.csv terrausd-usd-max.csv   # one asset per file
+      proofmind monitor replay data/usd_prices/   # every price file in the folder
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
@@ -144,7 +145,7 @@ def replay_command(
       proofmind monitor replay chaindata/ -d watch -d subject-flow \\
         --params '{"watch": {"addresses": ["0xab…"]}}' --events incidents.csv
     """
-    from proofmind.cli.monitor_blocks import input_kind, run_block_replay
+    from proofmind.cli.monitor_blocks import input_kind, price_files, run_block_replay
     from proofmind.cli.monitor_run import run_replay
 
     if report is not None and events is None:
@@ -171,7 +172,7 @@ def replay_command(
 
     chosen = subjects.split(",") if subjects else None
     run_replay(
-        prices,
+        price_files(prices),
         events,
         out,
         detectors or PRICE_DEFAULTS,

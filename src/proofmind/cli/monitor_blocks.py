@@ -25,6 +25,48 @@ CONFIGURED = ["watch", "fraud-exposure"]
 STATE_KEY = "@blocks"  # the replay's own entry in the state file (not a detector name)
 
 
+def price_files_in(folder: Path) -> list[Path]:
+    """The price files (.csv, .csv.gz, .parquet) directly in ``folder``, by name."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.name.endswith(PRICE_SUFFIXES) and not p.name.startswith(".")
+    )
+
+
+def price_files(inputs: list[Path]) -> list[Path]:
+    """The price files of ``inputs``: a file as given; a folder's price files by name, less
+    those whose header is not a price file's (upstream's errors.csv beside its *_usd.csv),
+    each left out with one line on stderr."""
+    from proofmind.monitor.prices import not_a_price_file
+
+    files: list[Path] = []
+    for path in inputs:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = price_files_in(path)
+        if not found:
+            raise InputError(
+                f"{path} holds no price file (.csv, .csv.gz, .parquet)",
+                hint="give the price files, or the folder they are in",
+            )
+        for file in found:
+            problem = not_a_price_file(file)
+            if problem is None:
+                files.append(file)
+            else:
+                err.print(
+                    f"left out {file} (not a price file: {problem})", highlight=False, markup=False
+                )
+        if not any(f.parent == path for f in files):
+            raise InputError(
+                f"no file in {path} is a price file (each lacks symbol, timestamp or usd_price)",
+                hint="the files need the columns symbol, timestamp, usd_price",
+            )
+    return files
+
+
 def input_kind(path: Path, kind: str) -> str:
     """'prices' or 'blocks': what ``path`` is, as ``kind`` says or (auto) as it looks."""
     from proofmind.monitor.blockreplay import is_block_tables
@@ -36,11 +78,13 @@ def input_kind(path: Path, kind: str) -> str:
     if path.is_dir():
         if is_block_tables(path):
             return "blocks"
+        if price_files_in(path):
+            return "prices"
         raise InputError(
-            f"{path} is a folder without ingested block tables (transactions/ or "
-            "erc20_transfers/ with Parquet files)",
-            hint="write them with `proofmind ingest etherscan FILES -o DIR` or `ingest rpc`, "
-            "or give a price file",
+            f"{path} is a folder with neither ingested block tables (transactions/ or "
+            "erc20_transfers/ with Parquet files) nor price files (.csv, .csv.gz, .parquet)",
+            hint="write block tables with `proofmind ingest etherscan FILES -o DIR` or `ingest "
+            "rpc`, or give price files",
         )
     if path.name.endswith(PRICE_SUFFIXES):
         return "prices"

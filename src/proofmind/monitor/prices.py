@@ -169,6 +169,25 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
     return _Layout(names, symbol, tuple(notes))
 
 
+def not_a_price_file(path: Path) -> str | None:
+    """Why ``path``'s header is not a price file's (its columns), or None when it is one; read
+    from the header alone, to leave such files of a folder out (upstream's errors.csv)."""
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            try:
+                header = pq.read_schema(path).names
+            except (OSError, pa.ArrowInvalid) as exc:
+                return f"not a Parquet file ({str(exc).splitlines()[0][:120]})"
+        else:
+            header = _csv_header(path)
+        _layout(path, header)
+    except InputError as exc:
+        return exc.message.removeprefix(f"{path}: ")
+    return None
+
+
 def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
