@@ -32,7 +32,13 @@ from numpy.typing import NDArray
 from proofmind.monitor.api import PriceObservation
 from proofmind.monitor.depeg import DepegDetector
 from proofmind.monitor.prices import PriceSeries, read_prices
-from proofmind.monitor.replay import EventWindow, evaluate_alerts, read_events, replay
+from proofmind.monitor.replay import (
+    EventWindow,
+    evaluate_alerts,
+    is_escalation,
+    read_events,
+    replay,
+)
 
 HERE = Path(__file__).resolve().parent.parent
 PRICES = HERE.parent / "shared" / "datasets" / "token_prices" / "prices.csv.gz"
@@ -97,6 +103,8 @@ def false_alerts(series: PriceSeries, events: list[EventWindow], gap: float = 3.
     print("| asset | alert (UTC) | price | median | outside ±2% (UTC) | hours | prices out | min |")
     print("|---|---|---|---|---|---|---|---|")
     for alert in alerts:
+        if is_escalation(alert):
+            continue  # its episode's first alert is the one counted (and listed)
         windows = [e for e in events if e.subject == alert.subject]
         if any(w.start <= alert.time <= w.end for w in windows):
             continue

@@ -96,6 +96,49 @@ def test_a_collapsed_coin_alerts_once_then_stops_being_pegged() -> None:
     assert detector.to_state()["assets"]["USTX"]["pegged"] is False
 
 
+def test_a_depeg_that_becomes_a_collapse_is_said_again_once() -> None:
+    """UST's shape: a 3% slip that the first alert reports, then a fall to a few cents. The
+    escalation comes when the median of three is past 5% and 1.5x the first alert's depth
+    (4.5%: 5% here), confirmed like the first alert, and only once in the episode."""
+    series = stable("USTX", 40 * 24)
+    slip = {h: 0.97 for h in range(20 * 24, 22 * 24)}
+    fall = {h: max(0.03, 0.9 - 0.02 * (h - 22 * 24)) for h in range(22 * 24, 40 * 24)}
+    alerts = run(DepegDetector(), with_prices(series, {**slip, **fall}))
+    assert [a.severity for a in alerts] == ["high", "critical"]
+    first, deeper = alerts
+    assert "escalation" not in first.evidence and deeper.evidence["escalation"] is True
+    assert (first.kind, deeper.kind) == ("depeg", "escalation")
+    assert deeper.evidence["episode_alert_time"] == first.time
+    assert deeper.evidence["episode_alert_deviation"] == pytest.approx(-0.03)
+    # the fall starts at hour 22 x 24 at 10% below: the median of three is past 5% one price
+    # later, confirmed at the next (two prices spanning 30 minutes)
+    assert 0 < deeper.time - series[22 * 24].time <= 3 * HOUR
+    assert "has deepened" in deeper.explanation and "past 5.0%" in deeper.explanation
+
+
+def test_a_depeg_that_hovers_or_prints_one_deep_glitch_is_not_escalated() -> None:
+    series = stable("USDX", 40 * 24)
+    hover = {h: 0.955 - 0.005 * (h % 3) for h in range(20 * 24, 30 * 24)}  # 4.5% to 5.5%
+    glitches = {22 * 24: 0.5, 25 * 24: 0.2}  # single prints, far below
+    alerts = run(DepegDetector(), with_prices(series, {**hover, **glitches}))
+    assert len(alerts) == 1  # 5.5% is past 5% but not 1.5 x the first alert's 4.5%+
+
+
+def test_a_discount_that_deepens_weeks_later_in_the_same_episode_is_said_again() -> None:
+    """stETH's 2022 shape: a 3% discount in May that never came back within ±1% for 72 hours,
+    then 6-7% in June. Without the escalation the June discount raised nothing."""
+    series = stable("USDX", 70 * 24)
+    may = {h: 0.97 for h in range(20 * 24, 23 * 24)}
+    between = {h: 0.985 for h in range(23 * 24, 45 * 24)}  # 1.5% off: the episode stays open
+    june = {h: 0.935 for h in range(45 * 24, 50 * 24)}
+    alerts = run(DepegDetector(), with_prices(series, {**may, **between, **june}))
+    assert [a.severity for a in alerts] == ["high", "critical"]
+    assert 0 < alerts[1].time - series[45 * 24].time <= 3 * HOUR
+    # and with escalate=0, one alert per episode as before
+    quiet = run(DepegDetector(escalate=0.0), with_prices(series, {**may, **between, **june}))
+    assert len(quiet) == 1
+
+
 def test_a_brief_move_of_every_stablecoin_at_once_is_the_quote_not_a_depeg() -> None:
     names = ["USDA", "USDB", "USDC", "USDD", "USDE"]
     dip = {h: 0.97 for h in range(20 * 24, 20 * 24 + 3)}
@@ -198,7 +241,7 @@ def test_state_saved_before_the_noise_count_is_restored() -> None:
     restored = DepegDetector.from_state(state)
     alerts = run(restored, series[20 * 24 :])
     assert [a.time for a in alerts] == [a.time for a in run(DepegDetector(), series)]
-    assert all(len(b) == 4 for b in restored.to_state()["assets"]["USDX"]["buckets"])
+    assert all(len(b) == 5 for b in restored.to_state()["assets"]["USDX"]["buckets"])
 
 
 def test_a_feed_that_goes_quiet_beyond_its_heartbeat_is_stale() -> None:
@@ -229,7 +272,7 @@ def test_a_feed_repeating_one_answer_for_a_day_is_pinned() -> None:
 def test_saved_and_restored_state_gives_the_alerts_of_an_uninterrupted_run(cut: int) -> None:
     series = read_prices(SAMPLE)
     whole = replay(series, [DepegDetector(), FeedHealthDetector()])
-    assert {a.kind for a in whole} == {"depeg", "stale", "pinned"}
+    assert {a.kind for a in whole} == {"depeg", "escalation", "stale", "pinned"}
     first = [DepegDetector(), FeedHealthDetector()]
     head = replay(_slice(series, 0, cut), first)
     saved = json.loads(json.dumps([d.to_state() for d in first]))
@@ -277,6 +320,22 @@ def test_a_derivative_discount_against_its_underlying_alerts_once() -> None:
     assert alerts[0].time - 20 * HOUR * 24 <= 3 * HOUR
     # a jump of the underlying alone, which the derivative follows, is quiet
     assert run(RatioDetector(pairs={"STETH": "ETH"}), eth_and_steth(30 * 24, {})) == []
+
+
+def test_a_discount_that_deepens_weeks_later_escalates_as_a_discount() -> None:
+    """stETH against ETH in 2022: 3% in May, 1.5% for three weeks (never back within ±1%, so
+    the episode stays open), 6.5% in June: the June discount is said, as an escalation."""
+    discount = {h: 0.97 for h in range(20 * 24, 23 * 24)}
+    discount |= {h: 0.985 for h in range(23 * 24, 45 * 24)}
+    discount |= {h: 0.935 for h in range(45 * 24, 50 * 24)}
+    alerts = run(RatioDetector(pairs={"STETH": "ETH"}), eth_and_steth(60 * 24, discount))
+    assert [(a.kind, a.severity) for a in alerts] == [
+        ("discount", "high"),
+        ("escalation", "critical"),
+    ]
+    assert {a.subject for a in alerts} == {"STETH/ETH"}
+    assert 0 < alerts[1].time - 45 * 24 * HOUR <= 3 * HOUR
+    assert "ratio trades 6.5% below" in alerts[1].explanation
 
 
 def test_a_ratio_is_not_formed_from_a_stale_leg() -> None:

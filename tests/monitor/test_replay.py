@@ -104,8 +104,14 @@ def test_cli_replay_scores_the_shipped_sample(
     ]
     assert main(argv) == 0
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
-    assert sorted(a["kind"] for a in alerts) == ["depeg", "pinned", "stale"]
-    assert '"recall": 1.0' in capsys.readouterr().out
+    assert sorted(a["kind"] for a in alerts) == ["depeg", "escalation", "pinned", "stale"]
+    # USDX's 3.4% depeg deepens to 6.8% within hours: one escalation, not a false alert
+    first, deeper = (a for a in alerts if a["detector"] == "depeg")
+    assert first["severity"] == "high" and "escalation" not in first["evidence"]
+    assert deeper["severity"] == "critical" and deeper["evidence"]["escalation"] is True
+    assert deeper["evidence"]["episode_alert_time"] == first["time"]
+    printed = capsys.readouterr().out
+    assert '"recall": 1.0' in printed and '"false_alerts": 0' in printed
 
 
 def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_score(

@@ -122,6 +122,7 @@ timelock_above = "400e18"
 
 [[rule]]
 detector = "depeg"
+kind = "depeg"
 subject = "USDX"
 min_severity = "high"
 explanation = "USDX lost its peg: move 300 DUSD of the treasury to the reserve"

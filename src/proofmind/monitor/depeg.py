@@ -3,19 +3,21 @@
 Whether an asset is pegged is learned from its own history, never from its symbol: it becomes
 pegged after a window (14 days by default) in which nearly every observation sat within ±1% of
 the peg and the window was well covered. It stops being pegged when that window holds almost no
-observation near the peg any more (a collapsed coin, or a token that only passed by $1), so it
-does not alert for ever after. Confirmation: the median of the last three observations must be
-below ``peg × (1 - threshold)`` for ``confirm`` observations in a row spanning at least
-``confirm_seconds``, and the latest observation itself must be outside the threshold
-(``confirm_latest``): one bad print moves neither the median nor the alert, and a dip that is
-already over does not alert. Thin, noisy feeds need more: when at least ``noisy_fraction`` of
-the learning window's prices (before the current run of prices outside) were outside
-±threshold, the median must also have accumulated ``noisy_area`` of depth beyond the threshold
-× hours since it left the band (0.02: a drop of about 3% or more gets there in the two hours a
-quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg in the
-middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to three
-hours such a feed prints stay under it. One alert per episode; an episode ends when the median
-is back within ``band`` of the peg for ``recover_seconds``.
+observation within ±10% of the peg any more (``unpeg_band``: a collapsed coin, or a token that
+only passed by $1), so it does not alert for ever after; a coin a few percent off its peg for
+weeks is a depeg in progress and stays watched. Confirmation: the median of the last three
+observations must be below ``peg × (1 - threshold)`` for ``confirm`` observations in a row
+spanning at least ``confirm_seconds``, and the latest observation itself must be outside the
+threshold (``confirm_latest``): one bad print moves neither the median nor the alert, and a dip
+that is already over does not alert. Thin, noisy feeds need more: when at least
+``noisy_fraction`` of the learning window's prices (before the current run of prices outside)
+were outside ±threshold, the median must also have accumulated ``noisy_area`` of depth beyond
+the threshold × hours since it left the band (0.02: a drop of about 3% or more gets there in the
+two hours a quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg
+in the middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to
+three hours such a feed prints stay under it. One alert per episode, and one escalation when the
+episode deepens past ``escalate`` (5%) and to 1.5 times its first alert's depth; an episode ends
+when the median is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -31,15 +34,19 @@ from numpy.typing import NDArray
 from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 
 HOUR = 3600.0
+DEEPEN = 1.5
+"""An episode's escalation needs the depeg at least this many times as deep as its first alert
+(and past ``escalate``)."""
 
 
 @dataclass
 class _Asset:
-    # [hour, near-peg count, count, count outside ±threshold]
+    # [hour, near-peg count, count, count outside ±threshold, count within ±unpeg_band]
     buckets: deque[list[int]] = field(default_factory=deque)
     near: int = 0
     total: int = 0
     off: int = 0
+    kept: int = 0  # within ±unpeg_band: a depeg in progress, not a coin that left its peg
     run: int = 0  # consecutive prices outside ±threshold, up to the latest
     area: float = 0.0  # the median's depth beyond the threshold x hours, while it is outside
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
@@ -51,6 +58,13 @@ class _Asset:
     recovered_since: float | None = None
     last_time: float = 0.0
     last_median: float = 0.0
+    # the episode's escalation: raised (or not needed: the first alert was that deep already),
+    # and the run of medians past ``escalate`` confirming it
+    escalated: bool = False
+    deep_count: int = 0
+    deep_since: float | None = None
+    alert_time: float | None = None  # the episode's first alert, for the escalation's words
+    alert_median: float = 0.0
 
 
 class DepegDetector(Detector):
@@ -69,7 +83,15 @@ class DepegDetector(Detector):
         }
     )
     fractions: ClassVar[frozenset[str]] = frozenset(
-        {"threshold", "band", "min_near_fraction", "min_coverage", "unpeg_fraction"}
+        {
+            "threshold",
+            "band",
+            "min_near_fraction",
+            "min_coverage",
+            "unpeg_fraction",
+            "escalate",
+            "unpeg_band",
+        }
     )
 
     def __init__(
@@ -82,6 +104,7 @@ class DepegDetector(Detector):
         min_near_fraction: float = 0.95,
         min_coverage: float = 0.5,
         unpeg_fraction: float = 0.2,
+        unpeg_band: float = 0.1,
         confirm: int = 2,
         confirm_seconds: float = 1800.0,
         recover_seconds: float = 72 * HOUR,
@@ -92,6 +115,7 @@ class DepegDetector(Detector):
         confirm_latest: bool = True,
         noisy_fraction: float = 0.01,
         noisy_area: float = 0.02,
+        escalate: float = 0.05,
     ) -> None:
         self.peg = peg
         self.threshold = threshold
@@ -100,6 +124,7 @@ class DepegDetector(Detector):
         self.min_near_fraction = min_near_fraction
         self.min_coverage = min_coverage
         self.unpeg_fraction = unpeg_fraction
+        self.unpeg_band = unpeg_band
         self.confirm = confirm
         self.confirm_seconds = confirm_seconds
         self.recover_seconds = recover_seconds
@@ -110,6 +135,7 @@ class DepegDetector(Detector):
         self.confirm_latest = confirm_latest
         self.noisy_fraction = noisy_fraction
         self.noisy_area = noisy_area
+        self.escalate = escalate
         self._assets: dict[str, _Asset] = {}
         self._batch_peers: Callable[[str], list[tuple[bool, float, float]]] | None = None
 
@@ -125,7 +151,7 @@ class DepegDetector(Detector):
         deviation = event.price / self.peg - 1.0
         size = abs(deviation)
         off = size > self.threshold
-        self._update_window(asset, event.time, size <= self.band, off)
+        self._update_window(asset, event.time, size <= self.band, off, size <= self.unpeg_band)
         asset.run = asset.run + 1 if off else 0
         asset.recent.append(deviation)
         median = sorted(asset.recent)[len(asset.recent) // 2]
@@ -140,7 +166,7 @@ class DepegDetector(Detector):
             return []
         if asset.in_episode:
             self._track_recovery(asset, event.time, median)
-            return []
+            return self._escalation(event, asset, deviation, median)
         if off:
             if asset.first_outside is None:
                 asset.first_outside = event.time
@@ -171,7 +197,63 @@ class DepegDetector(Detector):
             return []  # wait: a quote glitch ends within hours, a shared depeg does not
         asset.in_episode, asset.recovered_since = True, None
         asset.below_count, asset.below_since, asset.first_outside = 0, None, None
+        asset.escalated = not self.escalate or abs(median) >= self.escalate
+        asset.deep_count, asset.deep_since = 0, None
+        asset.alert_time, asset.alert_median = event.time, median
         return [self._alert(event, median, onset, common, asset)]
+
+    def _escalation(
+        self, event: PriceObservation, asset: _Asset, deviation: float, median: float
+    ) -> list[Alert]:
+        """One more alert in an episode whose first alert was under ``escalate`` (5%) deep,
+        when it deepens past it and to `DEEPEN` times the first alert's depth (a depeg that
+        hovers at 5% does not say "deeper" at 5.1%): the median of three beyond that level at
+        ``confirm`` prices in a row over ``confirm_seconds``, and the latest price too. A 2%
+        depeg that becomes a collapse (UST in May 2022) or a discount that deepens weeks
+        later (stETH in June 2022, while the May episode was still open) is said again, once
+        per episode."""
+        if asset.escalated or not asset.in_episode:
+            return []
+        side = -1.0 if asset.alert_median < 0 else 1.0
+        level = max(self.escalate, DEEPEN * abs(asset.alert_median))
+        if median * side < level:
+            asset.deep_count, asset.deep_since = 0, None
+            return []
+        if asset.deep_since is None:
+            asset.deep_since = event.time
+        asset.deep_count += 1
+        if asset.deep_count < self.confirm or event.time - asset.deep_since < self.confirm_seconds:
+            return []
+        if self.confirm_latest and deviation * side < level:
+            return []
+        asset.escalated = True
+        onset, asset.deep_count, asset.deep_since = asset.deep_since, 0, None
+        first = asset.alert_time if asset.alert_time is not None else onset
+        alert = self._alert(event, median, onset, False, asset)
+        when = datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return [
+            Alert(
+                detector=alert.detector,
+                kind="escalation",  # a policy acting once per depeg matches kind "depeg"
+                severity="critical",
+                subject=alert.subject,
+                time=alert.time,
+                score=alert.score,
+                explanation=(
+                    f"{event.subject} trades {abs(median):.1%} {'below' if side < 0 else 'above'}"
+                    f" its peg of {self.peg:g} (median of the last 3 prices), past "
+                    f"{level:.1%}, confirmed over {(event.time - onset) / HOUR:.1f} h: "
+                    f"the episode alerted at {abs(asset.alert_median):.1%} on {when} has "
+                    "deepened"
+                ),
+                evidence={
+                    **alert.evidence,
+                    "escalation": True,
+                    "episode_alert_time": first,
+                    "episode_alert_deviation": round(asset.alert_median, 6),
+                },
+            )
+        ]
 
     def _common_mode(self, subject: str, time: float, median: float) -> bool:
         """Most other pegged assets moved the same way at the same time: the quote (the
@@ -225,32 +307,36 @@ class DepegDetector(Detector):
             },
         )
 
-    def _update_window(self, asset: _Asset, time: float, near: bool, off: bool) -> None:
+    def _update_window(self, asset: _Asset, time: float, near: bool, off: bool, kept: bool) -> None:
         hour = int(time // HOUR)
         if asset.buckets and asset.buckets[-1][0] == hour:
             bucket = asset.buckets[-1]
         else:
-            bucket = [hour, 0, 0, 0]
+            bucket = [hour, 0, 0, 0, 0]
             asset.buckets.append(bucket)
         bucket[1] += near
         bucket[2] += 1
         bucket[3] += off
+        bucket[4] += kept
         asset.near += near
         asset.total += 1
         asset.off += off
+        asset.kept += kept
         while asset.buckets and asset.buckets[0][0] <= hour - self.window_hours:
-            _, old_near, old_total, old_off = asset.buckets.popleft()
+            _, old_near, old_total, old_off, old_kept = asset.buckets.popleft()
             asset.near -= old_near
             asset.total -= old_total
             asset.off -= old_off
-        fraction = asset.near / asset.total
+            asset.kept -= old_kept
         if not asset.pegged:
             covered = len(asset.buckets) >= self.min_coverage * self.window_hours
             spans = hour - asset.buckets[0][0] >= 0.9 * self.window_hours
+            fraction = asset.near / asset.total
             asset.pegged = covered and spans and fraction >= self.min_near_fraction
-        elif fraction < self.unpeg_fraction:
+        elif asset.kept / asset.total < self.unpeg_fraction:
             asset.pegged = asset.in_episode = False
             asset.below_count, asset.below_since, asset.first_outside = 0, None, None
+            asset.deep_count, asset.deep_since = 0, None
 
     def _track_recovery(self, asset: _Asset, time: float, median: float) -> None:
         if abs(median) > self.band:
@@ -259,6 +345,7 @@ class DepegDetector(Detector):
             asset.recovered_since = time
         elif time - asset.recovered_since >= self.recover_seconds:
             asset.in_episode, asset.recovered_since = False, None
+            asset.deep_count, asset.deep_since = 0, None
 
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
         found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
@@ -282,10 +369,19 @@ class DepegDetector(Detector):
         detector = cls(**state["params"])
         for subject, saved in state["assets"].items():
             asset = _Asset(**{k: v for k, v in saved.items() if k not in ("buckets", "recent")})
-            asset.buckets = deque([[*b, 0][:4] for b in saved["buckets"]])  # older: 3 fields
+            # older states: 3 fields (no off count), then 4 (no kept count: all kept)
+            asset.buckets = deque(_bucket(b) for b in saved["buckets"])
+            if "kept" not in saved:
+                asset.kept = sum(b[4] for b in asset.buckets)
             asset.recent = deque(saved["recent"], maxlen=3)
             detector._assets[subject] = asset
         return detector
+
+
+def _bucket(saved: list[int]) -> list[int]:
+    """A saved learning-window bucket with every field of the current format."""
+    bucket = [*saved, 0][:4] if len(saved) < 4 else list(saved[:5])
+    return bucket if len(bucket) == 5 else [*bucket, bucket[2]]
 
 
 # -- batched path ---------------------------------------------------------------------------
@@ -310,6 +406,7 @@ class _Arrays:
     deviation: NDArray[np.float64]
     near: NDArray[np.bool_]
     off: NDArray[np.bool_]
+    kept: NDArray[np.bool_]
     run_start: NDArray[np.int64]  # first row of the run of prices outside ±threshold (-1: none)
     area_start: NDArray[np.int64]  # first row of the run of medians outside (-1: none)
     steps: NDArray[np.float64]  # what each median outside adds to the depth x hours
@@ -347,6 +444,7 @@ class _BatchedDepeg:
         size = np.abs(deviation)
         near = size <= d.band
         off = size > d.threshold
+        kept = size <= d.unpeg_band
         index = np.arange(len(time))
         run_start = np.maximum.accumulate(np.where(off, -1, index))  # last row inside, or -1
         run_start = np.where(off, run_start + 1, -1)
@@ -364,6 +462,8 @@ class _BatchedDepeg:
         total = index + 1 - start
         near_sum = np.cumsum(near)
         near_count = near_sum - np.where(start > 0, near_sum[start - 1], 0)
+        kept_sum = np.cumsum(kept)
+        kept_count = kept_sum - np.where(start > 0, kept_sum[start - 1], 0)
         new_hour = np.ones(len(hour), dtype=bool)
         new_hour[1:] = hour[1:] != hour[:-1]
         hours_sum = np.cumsum(new_hour)
@@ -372,7 +472,7 @@ class _BatchedDepeg:
         covered = buckets >= d.min_coverage * d.window_hours
         spans = hour - hour[start] >= 0.9 * d.window_hours
         peg = covered & spans & (fraction >= d.min_near_fraction)
-        unpeg = fraction < d.unpeg_fraction
+        unpeg = kept_count / total < d.unpeg_fraction
         pegged = np.zeros(len(time), dtype=bool)
         if (peg & unpeg).any():  # parameters where one row can both peg and unpeg
             state = False
@@ -387,8 +487,8 @@ class _BatchedDepeg:
                 last = np.maximum.accumulate(last)
                 pegged = np.where(last >= 0, peg[np.maximum(last, 0)], False)
         return _Arrays(
-            keys, time, price, deviation, near, off, run_start, area_start, steps, hour, start,
-            median, pegged,
+            keys, time, price, deviation, near, off, kept, run_start, area_start, steps, hour,
+            start, median, pegged,
         )  # fmt: skip
 
     def peers(self, subject: str) -> list[tuple[bool, float, float]]:
@@ -458,14 +558,17 @@ class _BatchedDepeg:
         hours, first = np.unique(a.hour[lo : k + 1], return_index=True)
         near = np.add.reduceat(a.near[lo : k + 1].astype(np.int64), first)
         off = np.add.reduceat(a.off[lo : k + 1].astype(np.int64), first)
+        kept = np.add.reduceat(a.kept[lo : k + 1].astype(np.int64), first)
         counts = np.diff(np.append(first, k + 1 - lo))
         asset.buckets = deque(
             list(bucket)
             for bucket in zip(
-                hours.tolist(), near.tolist(), counts.tolist(), off.tolist(), strict=True
+                hours.tolist(), near.tolist(), counts.tolist(), off.tolist(), kept.tolist(),
+                strict=True,
             )
-        )
+        )  # fmt: skip
         asset.near, asset.total, asset.off = int(near.sum()), int(counts.sum()), int(off.sum())
+        asset.kept = int(kept.sum())
         start = int(a.run_start[k])
         asset.run = k - start + 1 if start >= 0 else 0
         # the median's depth x hours while outside, added one price at a time as ``evaluate``

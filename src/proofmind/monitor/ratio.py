@@ -183,7 +183,7 @@ class RatioDetector(Detector):
     def _relabel(self, alert: Alert) -> Alert:
         return Alert(
             detector=self.name,
-            kind="discount",
+            kind="escalation" if alert.kind == "escalation" else "discount",
             severity=alert.severity,
             subject=alert.subject,
             time=alert.time,

@@ -277,6 +277,13 @@ def scored_subject(alert: Alert) -> str:
     return alert.subject.split("/", 1)[0] if alert.detector == "ratio" else alert.subject
 
 
+def is_escalation(alert: Alert) -> bool:
+    """An alert that an open episode has deepened (past 5%): it may detect a window (the
+    episode's first alert came before it), and is never a false alert of its own — the
+    episode's first alert is the one counted."""
+    return bool(alert.evidence.get("escalation"))
+
+
 def one_per_episode(alerts: list[Alert]) -> list[Alert]:
     """``alerts`` of one subject in time order, less those within `EPISODE_SECONDS` after a
     kept alert of another detector (a depeg seen as a depeg and as a discount is one)."""
@@ -328,7 +335,9 @@ def evaluate_alerts(
         windows = [e for e in events if e.subject == subject]
         own = by_subject[subject]
         score.false_alerts = sum(
-            not any(w.start - lead_seconds <= a.time <= w.end for w in windows) for a in own
+            not is_escalation(a)
+            and not any(w.start - lead_seconds <= a.time <= w.end for w in windows)
+            for a in own
         )
         for window in windows:
             if times[0] > window.start - min_history_days * 86400:
