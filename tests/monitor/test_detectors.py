@@ -124,6 +124,25 @@ def test_a_depeg_that_hovers_or_prints_one_deep_glitch_is_not_escalated() -> Non
     assert len(alerts) == 1  # 5.5% is past 5% but not 1.5 x the first alert's 4.5%+
 
 
+def test_an_episode_restored_from_a_state_without_its_first_alert_does_not_escalate() -> None:
+    """A state saved before escalations existed holds an open episode but not its first alert:
+    the restored detector cannot say how deep that was, so it stays quiet, as it was."""
+    series = stable("USDX", 40 * 24)
+    prices = {h: 0.97 for h in range(20 * 24, 22 * 24)}
+    prices |= {h: 0.8 for h in range(22 * 24, 24 * 24)}
+    series = with_prices(series, prices)
+    detector = DepegDetector()
+    assert len(run(detector, series[: 21 * 24])) == 1  # the first alert, before the cut
+    state = json.loads(json.dumps(detector.to_state()))
+    old = state["assets"]["USDX"]
+    for key in ("escalated", "deep_count", "deep_since", "alert_time", "alert_median", "kept"):
+        del old[key]
+    old["buckets"] = [b[:4] for b in old["buckets"]]
+    restored = DepegDetector.from_state(state)
+    assert run(restored, series[21 * 24 :]) == []
+    assert [a.kind for a in run(DepegDetector(), series)] == ["depeg", "escalation"]
+
+
 def test_a_discount_that_deepens_weeks_later_in_the_same_episode_is_said_again() -> None:
     """stETH's 2022 shape: a 3% discount in May that never came back within ±1% for 72 hours,
     then 6-7% in June. Without the escalation the June discount raised nothing."""

@@ -212,8 +212,8 @@ class DepegDetector(Detector):
         depeg that becomes a collapse (UST in May 2022) or a discount that deepens weeks
         later (stETH in June 2022, while the May episode was still open) is said again, once
         per episode."""
-        if asset.escalated or not asset.in_episode:
-            return []
+        if asset.escalated or not asset.in_episode or asset.alert_time is None:
+            return []  # (no first alert on record: an episode restored from an older state)
         side = -1.0 if asset.alert_median < 0 else 1.0
         level = max(self.escalate, DEEPEN * abs(asset.alert_median))
         if median * side < level:
@@ -228,7 +228,7 @@ class DepegDetector(Detector):
             return []
         asset.escalated = True
         onset, asset.deep_count, asset.deep_since = asset.deep_since, 0, None
-        first = asset.alert_time if asset.alert_time is not None else onset
+        first = asset.alert_time
         alert = self._alert(event, median, onset, False, asset)
         when = datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return [
