@@ -136,7 +136,7 @@ def test_date_times_with_a_bad_one_name_its_line(tmp_path: Path) -> None:
     [
         (
             "symbol,timestamp,price,close",
-            r"the columns 'price' and 'close' could both be the usd_price",
+            r"the columns price and close could both be the usd_price",
         ),
         ("Symbol,symbol,timestamp,usd_price", r"the column\(s\) symbol appear more than once"),
         ("timestamp,usd_price", r"prices\.csv: missing column\(s\) symbol"),

@@ -122,32 +122,45 @@ class _Layout:
     notes: tuple[str, ...]
 
 
-def _layout(path: Path, header: Sequence[str]) -> _Layout:
-    """Find symbol, timestamp and usd_price in ``header``: by name in any case, else by one of
-    `PRICE_COLUMNS`' other names (two candidates are an error naming both), the symbol else
-    from the file's name."""
+def find_columns(
+    path: Path, header: Sequence[str], aliases: dict[str, tuple[str, ...]]
+) -> dict[str, int | None]:
+    """Where each key of ``aliases`` is in ``header``: the column of that name in any case
+    (spaces and a byte-order mark around it ignored), else the one column named by one of its
+    aliases; None when there is none. A name twice, or two aliases of one key, is an error
+    naming them (price files, and events files, are read so)."""
     cleaned = [name.strip().lstrip("\ufeff").strip() for name in header]
     lowered = [name.lower() for name in cleaned]
-    names: dict[str, str | None] = {}
-    renamed = []
-    for key, aliases in PRICE_COLUMNS.items():
+    found: dict[str, int | None] = {}
+    for key, others in aliases.items():
         exact = [i for i, low in enumerate(lowered) if low == key]
         if len(exact) > 1:
             raise InputError(
                 f"{path}: the column(s) {key} appear more than once in the header "
                 f"({', '.join(repr(cleaned[i]) for i in exact)})",
-                hint="keep one of each: symbol, timestamp, usd_price",
+                hint=f"keep one of each: {', '.join(aliases)}",
             )
-        found = exact or [i for i, low in enumerate(lowered) if low in aliases]
-        if len(found) > 1:
+        candidates = exact or [i for i, low in enumerate(lowered) if low in others]
+        if len(candidates) > 1:
             raise InputError(
-                f"{path}: the columns {' and '.join(repr(cleaned[i]) for i in found)} could both "
+                f"{path}: the columns {' and '.join(cleaned[i] for i in candidates)} could both "
                 f"be the {key}",
-                hint=f"rename the one to use {key}",
+                hint=f"name the one to use {key}",
             )
-        names[key] = header[found[0]] if found else None
-        if found and not exact:
-            renamed.append(f"{key} ← {cleaned[found[0]]!r}")
+        found[key] = candidates[0] if candidates else None
+    return found
+
+
+def _layout(path: Path, header: Sequence[str]) -> _Layout:
+    """Find symbol, timestamp and usd_price in ``header`` (`find_columns` with
+    `PRICE_COLUMNS`), the symbol else from the file's name."""
+    names: dict[str, str | None] = {}
+    renamed = []
+    for key, at in find_columns(path, header, PRICE_COLUMNS).items():
+        names[key] = None if at is None else header[at]
+        column = "" if at is None else header[at].strip().lstrip("\ufeff").strip()
+        if column and column.lower() != key:
+            renamed.append(f"{key} ← {column!r}")
     missing = [key for key in COLUMNS if names[key] is None]
     symbol = symbol_from_file_name(path) if names["symbol"] is None else None
     if symbol is not None:
@@ -171,7 +184,7 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
 
 def not_a_price_file(path: Path) -> str | None:
     """Why ``path``'s header is not a price file's (its columns), or None when it is one; read
-    from the header alone, to leave such files of a folder out (upstream's errors.csv)."""
+    from its first lines, to leave such files of a folder out (upstream's errors.csv)."""
     try:
         if path.suffix == ".parquet":
             import pyarrow.parquet as pq
@@ -180,40 +193,40 @@ def not_a_price_file(path: Path) -> str | None:
                 header = pq.read_schema(path).names
             except (OSError, pa.ArrowInvalid) as exc:
                 return f"not a Parquet file ({str(exc).splitlines()[0][:120]})"
+            _layout(path, header)
         else:
-            header = _csv_header(path)
-        _layout(path, header)
+            _csv_layout(path)
     except InputError as exc:
         return exc.message.removeprefix(f"{path}: ")
     return None
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_layout(path: Path) -> tuple[_Layout, bool]:
+    """The CSV's `_layout`, and whether its times are date-time texts (its first time that is
+    not empty is one), from one read of its first lines."""
     opener = gzip.open if path.suffix == ".gz" else open
+    first: str | None = None
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+            layout = _layout(path, header)
+            at = header.index(str(layout.names["timestamp"]))
+            try:
+                for row in reader:
+                    if len(row) > at and row[at].strip():
+                        first = row[at].strip()
+                        break
+            except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+                pass  # the full read says what is wrong, with its line
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
         ) from exc
-    if header is None:
-        raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-    return header
-
-
-def _first_field(path: Path, column: str | None) -> str | None:
-    """The first value of ``column`` that is not empty (to tell numbers from date-times)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            for row in csv.DictReader(handle):  # the first that is not empty
-                value = row.get(column) if column is not None else None
-                if isinstance(value, str) and value.strip():
-                    return value.strip()
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error):
-        return None  # the full read says what is wrong, with its line
-    return None
+    dated = first is not None and not _is_number(first) and parse_time_ms(first) is not None
+    return layout, dated
 
 
 def parse_time_ms(text: str) -> float | None:
@@ -263,9 +276,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         layout = _layout(path, whole.column_names)
         table = _canonical(whole, layout)
     else:
-        layout = _layout(path, _csv_header(path))
-        first = _first_field(path, layout.names["timestamp"])
-        dated = first is not None and not _is_number(first) and parse_time_ms(first) is not None
+        layout, dated = _csv_layout(path)
         try:
             table = _canonical(_read_csv(path, layout, dated), layout)
         except InputError:

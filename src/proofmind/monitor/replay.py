@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, Detector, PriceObservation
-from proofmind.monitor.prices import PriceSeries
+from proofmind.monitor.prices import PriceSeries, find_columns
 
 YEAR = 365.25 * 86400.0
 
@@ -135,19 +135,9 @@ def _event_header(path: Path, names: list[str]) -> list[str]:
             f"{path}: the column(s) {', '.join(twice)} appear more than once in the header",
             hint="keep one of each: subject, start, end, source",
         )
-    for key, aliases in EVENT_COLUMNS.items():
-        if key in lowered:
-            header[lowered.index(key)] = key
-            continue
-        found = [i for i, name in enumerate(lowered) if name in aliases]
-        if len(found) > 1:
-            raise InputError(
-                f"{path}: the columns {' and '.join(header[i] for i in found)} could both be "
-                f"the {key}",
-                hint=f"name the one to use {key}",
-            )
-        if found:
-            header[found[0]] = key
+    for key, at in find_columns(path, header, EVENT_COLUMNS).items():
+        if at is not None:
+            header[at] = key
     return header
 
 
