@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -232,13 +232,10 @@ class DepegDetector(Detector):
         alert = self._alert(event, median, onset, False, asset)
         when = datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%d %H:%M UTC")
         return [
-            Alert(
-                detector=alert.detector,
+            replace(
+                alert,
                 kind="escalation",  # a policy acting once per depeg matches kind "depeg"
                 severity="critical",
-                subject=alert.subject,
-                time=alert.time,
-                score=alert.score,
                 explanation=(
                     f"{event.subject} trades {abs(median):.1%} {'below' if side < 0 else 'above'}"
                     f" its peg of {self.peg:g} (median of the last 3 prices), past "
@@ -336,7 +333,6 @@ class DepegDetector(Detector):
         elif asset.kept / asset.total < self.unpeg_fraction:
             asset.pegged = asset.in_episode = False
             asset.below_count, asset.below_since, asset.first_outside = 0, None, None
-            asset.deep_count, asset.deep_since = 0, None
 
     def _track_recovery(self, asset: _Asset, time: float, median: float) -> None:
         if abs(median) > self.band:
@@ -345,7 +341,6 @@ class DepegDetector(Detector):
             asset.recovered_since = time
         elif time - asset.recovered_since >= self.recover_seconds:
             asset.in_episode, asset.recovered_since = False, None
-            asset.deep_count, asset.deep_since = 0, None
 
     def evaluate_many(self, events: Sequence[Event]) -> list[Alert]:
         found = self._alert_rows(events) if isinstance(events, PriceBatch) else None
