@@ -275,6 +275,9 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ([str(SAMPLE_PRICES), "--report", "/proc/x/r.json"], "/proc"),
         (["badprices.csv", "--strict"], "badprices.csv, line 3: usd_price 'abc' is not a number"),
         (["nogoodprices.csv"], "no good price row"),
+        (["badtimes_usd.csv", "--strict"], "line 3: timestamp 'soon' is not a date-time"),
+        (["twoprices.csv"], "the columns price and close could both be the usd_price"),
+        (["noprices"], "no file in noprices is a price file"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("agent", "safe", "create"): [
@@ -525,6 +528,10 @@ def _fixtures(root: Path) -> None:
     prices = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\n"
     (root / "badprices.csv").write_text(prices + "USDX,1672534800000,abc\n")
     (root / "nogoodprices.csv").write_text("symbol,timestamp,usd_price\nUSDX,yesterday,1.0\n")
+    (root / "badtimes_usd.csv").write_text("time,price\n2023-01-01T00:00Z,1.0\nsoon,1.0\n")
+    (root / "twoprices.csv").write_text("symbol,timestamp,price,close\nUSDX,1672531200000,1,1\n")
+    (root / "noprices").mkdir()
+    (root / "noprices" / "errors.csv").write_text("aave,1660608000.0,rate limited\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
     (root / "longlabels.csv").write_text(f"address,flag\n{GOOD},{'1' * 200_000}\n")
     (root / "longtx.csv").write_text(TX_HEADER + "\n" + "1," * 19 + "x" * 3_000_000 + "\n")

@@ -51,19 +51,21 @@ def price_files(inputs: list[Path]) -> list[Path]:
                 f"{path} holds no price file (.csv, .csv.gz, .parquet)",
                 hint="give the price files, or the folder they are in",
             )
-        for file in found:
-            problem = not_a_price_file(file)
-            if problem is None:
-                files.append(file)
-            else:
-                err.print(
-                    f"left out {file} (not a price file: {problem})", highlight=False, markup=False
-                )
-        if not any(f.parent == path for f in files):
+        problems = {file: not_a_price_file(file) for file in found}
+        left_out = {file: problem for file, problem in problems.items() if problem is not None}
+        if len(left_out) == len(found):
+            named = "; ".join(f"{f.name}: {why}" for f, why in list(left_out.items())[:3])
             raise InputError(
-                f"no file in {path} is a price file (each lacks symbol, timestamp or usd_price)",
+                f"no file in {path} is a price file ({named}"
+                + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+                + ")",
                 hint="the files need the columns symbol, timestamp, usd_price",
             )
+        for file, problem in left_out.items():
+            err.print(
+                f"left out {file} (not a price file: {problem})", highlight=False, markup=False
+            )
+        files += [file for file in found if file not in left_out]
     return files
 
 
