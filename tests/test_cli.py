@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 
 from proofmind.chain.base import Chain
 from proofmind.chain.devnet import free_port
@@ -48,6 +50,69 @@ def test_version_and_help(tmp_path: Path) -> None:
         result = run(*command, "--help", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "Usage" in result.stdout
+
+
+def _commands(group: typer.Typer, path: list[str]) -> Iterator[list[str]]:
+    for command in group.registered_commands:
+        assert command.callback is not None
+        yield [*path, command.name or command.callback.__name__.replace("_", "-")]
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None and isinstance(sub.name, str):
+            yield from _commands(sub.typer_instance, [*path, sub.name])
+
+
+def test_help_fits_an_80_column_terminal() -> None:
+    """Every command's --help at 80 columns: prose is wrapped by Rich (not broken where the
+    docstring's lines end), and each example line stays whole and indented under its heading."""
+    from typer.testing import CliRunner
+
+    from proofmind.cli.app import app
+
+    commands = list(_commands(app, []))
+    assert len(commands) > 60
+    runner = CliRunner()
+    for command in commands:
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"})
+        assert result.exit_code == 0, (command, result.output)
+        text = result.output.split("╭", 1)[0]  # the help text, before the option panels
+        lines = text.splitlines()
+        headings = [i for i, line in enumerate(lines) if line.strip() in ("Examples:", "Example:")]
+        assert headings, f"{' '.join(command)}: no Examples in --help"
+        for line in lines[headings[0] + 1 :]:
+            if not line.strip():
+                break
+            assert line.startswith("   "), f"{' '.join(command)}: example broken: {line!r}"
+
+
+def test_reflow_keeps_examples_and_joins_prose() -> None:
+    from proofmind.cli.app import reflow
+
+    doc = """Summary line.
+
+    A paragraph wrapped
+    in the source.
+
+    Examples:
+      proofmind monitor replay day2.csv --state monitor-state.json --strict --out alerts.jsonl
+      proofmind monitor replay prices.csv --events events.csv --report scores.json  # scored
+      proofmind x \\
+        --params '{"a": "b --c d"}' --out a-very-long-file-name-for-the-alerts.jsonl  # note
+    """
+    assert reflow(doc).split("\n") == [
+        "Summary line.",
+        "",
+        "A paragraph wrapped in the source.",
+        "",
+        "Examples:",
+        "  proofmind monitor replay day2.csv --state monitor-state.json --strict \\",
+        "    --out alerts.jsonl",
+        "  # scored",
+        "  proofmind monitor replay prices.csv --events events.csv --report scores.json",
+        "  # note",
+        "  proofmind x \\",
+        '    --params \'{"a": "b --c d"}\' \\',
+        "    --out a-very-long-file-name-for-the-alerts.jsonl",
+    ]
 
 
 def test_help_does_not_import_the_chain_stack() -> None:

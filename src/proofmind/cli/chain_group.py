@@ -30,10 +30,11 @@ def init(
 ) -> None:
     """Create a workspace: config.toml, SQLite state, keystore, chain state, blob store.
 
+    Running it again is safe: existing files are kept.
+
     Examples:
       proofmind init
       proofmind init ~/projects/fraud-model
-    Running it again is safe: existing files are kept.
     """
     from proofmind.cli.commands import run_init
 
@@ -153,7 +154,8 @@ def contracts_send(
     Reverts are decoded: a custom error prints with its name and arguments.
 
     Example:
-      proofmind contracts send MerkleCommitments commit 0x5e1f…(32 bytes hex) 250 ipfs://bafy…
+      proofmind contracts send MerkleCommitments commit \\
+        0x5e1f…(32 bytes hex) 250 ipfs://bafy…
     """
     from proofmind.cli.commands import run_contracts_call
 

@@ -295,7 +295,7 @@ def fraud_score(
       proofmind fraud score 0xab… 0xcd… --data chaindata --model fraud-model.txt --explain 3
       proofmind fraud score --data chaindata --out scores.parquet
       proofmind fraud score --data chaindata --out scores.parquet --batch-rows 2000000
-      proofmind fraud score 0xab… --data chaindata --model 3   (model record 3 of the ledger)
+      proofmind fraud score 0xab… --data chaindata --model 3   # model record 3 of the ledger
       proofmind fraud score --engine spark --master spark://head:7077 \\
           --data s3a://bucket/chaindata --out s3a://bucket/scores
     """

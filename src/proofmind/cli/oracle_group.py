@@ -146,8 +146,8 @@ def oracle_register(
     Examples:
       proofmind oracle register mlp --mode zk
       proofmind oracle register mlp --mode optimistic --bond 100000000000000000 --window 5
-      proofmind oracle register mlp --mode optimistic --committee 0xA.. --committee 0xB.. \
-          --committee 0xC..
+      proofmind oracle register mlp --mode optimistic \\
+        --committee 0xA.. --committee 0xB.. --committee 0xC..
     """
     from proofmind.cli.oracle import run_register
 

@@ -66,8 +66,8 @@ def data_assemble(
     CSV with a contributor column; rows sent twice are kept once.
 
     Example:
-      proofmind data assemble alice.csv.contribution.json bob.csv.contribution.json \\
-        --dataset fraud-labels -o assembled.csv
+      proofmind data assemble alice.csv.contribution.json \\
+        bob.csv.contribution.json --dataset fraud-labels -o assembled.csv
     """
     from proofmind.cli.ownership import run_assemble
 

@@ -271,8 +271,8 @@ def verify(
       proofmind verify model.onnx
       proofmind verify data/train.csv --json
       proofmind verify --reproduce fraud-model.txt
-      proofmind verify 0x<hash of an agent's transaction>   (decision -> model -> run -> data)
-      proofmind verify s3://bucket/train/   (a dataset committed from a URI, read from there)
+      proofmind verify 0x<hash of an agent's transaction>   # decision -> model -> run -> data
+      proofmind verify s3://bucket/train/   # a dataset committed from a URI, read from there
     """
     from proofmind.cli.provenance import run_reproduce, run_verify
 
