@@ -149,7 +149,7 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     assert (usdx["events"], usdx["detected"], len(usdx["delays_hours"])) == (1, 1, 1)
     assert written["missed"] == [
         {"subject": "USDY", "start": "2023-01-20T00:00:00+00:00",
-         "end": "2023-01-21T00:00:00+00:00", "source": "https://example.org/quiet",
+         "end": "2023-01-21T23:59:59+00:00", "source": "https://example.org/quiet",
          "never_outside": True}
     ]  # fmt: skip
     assert [w["subject"] for w in written["not_scored_no_prices"]] == ["NOPE"]
@@ -163,7 +163,7 @@ def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
     events.write_bytes(b"\xef\xbb\xbfsubject, start, end\r\n USDX ,2023-01-31,2023-02-03\r\n")
     [window] = read_events(events)
     assert (window.subject, window.source) == ("USDX", "")
-    assert window.end - window.start == 3 * 86400
+    assert window.end - window.start == 4 * 86400 - 1  # an end date alone: the whole day
     prices = tmp_path / "p.csv"
     prices.write_bytes(b"\xef\xbb\xbf" + GOOD.encode() + b"USDX,1672538400000,abc\n")
     assert read_prices(prices, skip_bad=True).price.tolist() == [1.0, 0.999]
@@ -438,6 +438,12 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
         extra = ",0xab" if header.endswith("address") else ""
         events.write_text(f"{header}\nUSDX,{start},{end},https://e.org/a{extra}\n")
         assert read_events(events) == documented, header
+    # a window written to the day, as people date events: its end date is the whole day
+    events.write_text("Ticker,from,to,url\nUSDX,2023-01-31,2023-02-03,https://e.org/a\n")
+    [window] = read_events(events)
+    assert (window.start, window.end) == (1675123200, 1675468799)  # 2023-02-03 23:59:59
+    events.write_text("coin,start_date,end_date\nUSDX,20230131,20230203\n")
+    assert read_events(events)[0].end == 1675468799
     events.write_text("symbol,asset,start,end\nUSDX,USDX,1675123200,1675425600\n")
     with pytest.raises(InputError, match="the columns symbol and asset could both be the subject"):
         read_events(events)

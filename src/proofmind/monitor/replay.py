@@ -117,9 +117,9 @@ def read_events(path: Path) -> list[EventWindow]:
 # other names the columns of an events file may go by (any case), read when the column's own
 # name is absent: the price file's ``symbol``, and what other tools call a window's bounds
 EVENT_COLUMNS = {
-    "subject": ("symbol", "asset", "token", "address"),
-    "start": ("start_time", "begin"),
-    "end": ("end_time", "stop", "until"),
+    "subject": ("symbol", "asset", "token", "ticker", "coin", "address"),
+    "start": ("start_time", "start_date", "begin", "from"),
+    "end": ("end_time", "end_date", "stop", "until", "to"),
     "source": ("sources", "url", "reference"),
 }
 
@@ -161,7 +161,7 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
                 hint="each window needs subject,start,end (and a source, e.g. a URL)",
             )
         try:
-            start, end = _instant(row["start"]), _instant(row["end"])
+            start, end = _instant(row["start"]), _instant(row["end"], end_of_day=True)
         except ValueError as exc:
             raise InputError(
                 f"{path}, record {number}: {exc}",
@@ -179,9 +179,14 @@ EPOCH_FROM = 1e9  # a number this large is Unix time (2001-09-09 on); smaller is
 EPOCH_MS_FROM = 1e11  # a Unix time this large is in milliseconds (1e11 s is the year 5138)
 
 
-def _instant(text: str) -> float:
+DAY = 86400.0
+
+
+def _instant(text: str, *, end_of_day: bool = False) -> float:
     """ISO 8601 (UTC unless it says otherwise, ``20220509`` too), or Unix time in seconds or
-    milliseconds (the price files' unit) from 2001 on."""
+    milliseconds (the price files' unit) from 2001 on. With ``end_of_day``, a date with no time
+    of day (a window's end, ``2022-05-31``) is the last second of that day, as a person writing
+    a window to the day means it."""
     text = text.strip()
     try:
         number = float(text)
@@ -195,7 +200,8 @@ def _instant(text: str) -> float:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    whole_day = end_of_day and len(text) in (8, 10)  # 20220531 or 2022-05-31: a date only
+    return moment.timestamp() + (DAY - 1 if whole_day else 0)
 
 
 LAST_SECOND = 32_503_680_000  # 3000-01-01 UTC
