@@ -172,3 +172,24 @@ def test_a_day_with_far_more_prices_than_the_others_gives_the_same_result() -> N
     price[len(hourly) + 2500 :] *= np.exp(np.cumsum(0.01 * rng.standard_normal(2500)))
     series = PriceSeries(np.array(["G"] * len(time)), time, price)
     assert _same(series, {"volatility": {"width": 0.8}}, ["volatility", "feed-health"]) > 0
+
+
+def test_daily_feeds_give_the_same_result() -> None:
+    """Daily prices (their learning window counted in days), one feed with a day missing now
+    and then, one with a depeg: the array path counts the days as ``evaluate`` does."""
+    rng = np.random.default_rng(5)
+    symbols, times, prices = [], [], []
+    for k, name in enumerate(("DA", "DB", "DC")):
+        days = np.arange(120, dtype=np.float64)
+        if name == "DB":
+            days = days[(days % 9 != 4)]  # a day missing now and then
+        price = 1.0 + 0.002 * rng.standard_normal(len(days))
+        if name == "DC":
+            price[70:76] = [0.97, 0.95, 0.94, 0.96, 0.97, 0.99]
+        symbols += [name] * len(days)
+        times.append(1.6e9 + days * 86400.0 + 600.0 * k)
+        prices.append(price)
+    time = np.concatenate(times)
+    order = np.argsort(time, kind="stable")
+    series = PriceSeries(np.array(symbols)[order], time[order], np.concatenate(prices)[order])
+    assert _same(series, {}, ["depeg", "feed-health"]) > 0

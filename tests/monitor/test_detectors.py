@@ -88,6 +88,42 @@ def test_no_alert_before_the_peg_is_learned_from_history() -> None:
     assert run(DepegDetector(), launch) == []
 
 
+def daily(subject: str, days: int, seed: int = 2) -> list[PriceObservation]:
+    """One price a day (CoinGecko's exports), at 00:00 UTC."""
+    rng = random.Random(seed)
+    return [PriceObservation(subject, d * 86400.0, 1 + rng.gauss(0, 0.001)) for d in range(days)]
+
+
+def test_a_daily_feed_is_watched_and_its_depeg_alerts() -> None:
+    """A daily series never fills half the hours of the learning window; its days are what
+    cover it. The depeg alerts at the third daily price below the peg (the median of three is
+    outside from the second, confirmed at the next), and a state saved mid-way gives the same
+    alerts."""
+    series = with_prices(daily("USDD", 60), {40: 0.96, 41: 0.95, 42: 0.93, 43: 0.94})
+    detector = DepegDetector()
+    [alert] = run(detector, series)
+    assert alert.time == series[42].time and alert.evidence["first_outside_time"] == series[40].time
+    for cut in (20, 41, 42):
+        first = DepegDetector()
+        head = run(first, series[:cut])
+        restored = DepegDetector.from_state(json.loads(json.dumps(first.to_state())))
+        assert head + run(restored, series[cut:]) == [alert], cut
+    # a daily feed with days missing (fewer than nine in ten of the window's) is not learnt
+    gappy = [e for k, e in enumerate(series) if k % 5 != 0]
+    assert run(DepegDetector(), gappy) == []
+
+
+def test_a_thin_hourly_feed_is_still_judged_by_its_hours() -> None:
+    """A feed with prices every day but in a few hours of it, more than four a day: its days
+    are all there, yet it fills under half the window's hours, so it is not learnt as pegged
+    (the thin, noisy feeds of the dev set stay as they were)."""
+    series = [e for e in stable("THIN", 60 * 24) if int(e.time // HOUR) % 24 < 6]
+    detector = DepegDetector()
+    run(detector, series)
+    assert detector.to_state()["assets"]["THIN"]["pegged"] is False
+    assert run(DepegDetector(min_coverage=0.2), series) == []  # learnt, and quiet
+
+
 def test_a_collapsed_coin_alerts_once_then_stops_being_pegged() -> None:
     series = stable("USTX", 90 * 24)
     collapse = {h: 0.02 + 0.5 * math.exp(-(h - 20 * 24) / 24) for h in range(20 * 24, 90 * 24)}

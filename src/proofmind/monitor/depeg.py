@@ -2,28 +2,29 @@
 
 Whether an asset is pegged is learned from its own history, never from its symbol: it becomes
 pegged after a window (14 days by default) in which nearly every observation sat within ±1% of
-the peg and the window was well covered. It stops being pegged when that window holds almost no
-observation within ±10% of the peg any more (``unpeg_band``: a collapsed coin, or a token that
-only passed by $1), so it does not alert for ever after; a coin a few percent off its peg for
-weeks is a depeg in progress and stays watched. Confirmation: the median of the last three
-observations must be below ``peg × (1 - threshold)`` for ``confirm`` observations in a row
-spanning at least ``confirm_seconds``, and the latest observation itself must be outside the
-threshold (``confirm_latest``): one bad print moves neither the median nor the alert, and a dip
-that is already over does not alert. Thin, noisy feeds need more: when at least
-``noisy_fraction`` of the learning window's prices (before the current run of prices outside)
-were outside ±threshold, the median must also have accumulated ``noisy_area`` of depth beyond
-the threshold × hours since it left the band (0.02: a drop of about 3% or more gets there in the
-two hours a quiet feed needs, a 2.5% dip about five; on the median, so one print back at the peg
-in the middle of a depeg does not restart it) — the routine dips of up to about 2.8% for one to
-three hours such a feed prints stay under it. One alert per episode, and one escalation when the
-episode deepens past ``escalate`` (5%) and to 1.5 times its first alert's depth; an episode ends
-when the median is back within ``band`` of the peg for ``recover_seconds``.
+the peg and the window was well covered: prices in half its hours, or, for a feed with at most
+four prices a day (a daily series), on nine in ten of its days. It stops being pegged when that
+window holds almost no observation within ±10% of the peg any more (``unpeg_band``: a collapsed
+coin, or a token that only passed by $1), so it does not alert for ever after; a coin a few
+percent off its peg for weeks is a depeg in progress and stays watched. Confirmation: the median
+of the last three observations must be below ``peg × (1 - threshold)`` for ``confirm``
+observations in a row spanning at least ``confirm_seconds``, and the latest observation itself
+must be outside the threshold (``confirm_latest``): one bad print moves neither the median nor
+the alert, and a dip that is already over does not alert. Thin, noisy feeds need more: when at
+least ``noisy_fraction`` of the learning window's prices (before the current run of prices
+outside) were outside ±threshold, the median must also have accumulated ``noisy_area`` of depth
+beyond the threshold × hours since it left the band (0.02: a drop of about 3% or more gets there
+in the two hours a quiet feed needs, a 2.5% dip about five; on the median, so one print back at
+the peg in the middle of a depeg does not restart it) — the routine dips of up to about 2.8% for
+one to three hours such a feed prints stay under it. One alert per episode, and one escalation
+when the episode deepens past ``escalate`` (5%) and to 1.5 times its first alert's depth; an
+episode ends when the median is back within ``band`` of the peg for ``recover_seconds``.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
@@ -34,6 +35,9 @@ from numpy.typing import NDArray
 from proofmind.monitor.api import Alert, Detector, Event, PriceBatch, PriceObservation, in_row_order
 
 HOUR = 3600.0
+SPARSE_PER_DAY = 4
+"""A feed with at most this many prices a day on average (one every six hours or fewer) has its
+learning window's coverage counted in days, not hours."""
 DEEPEN = 1.5
 """An episode's escalation needs the depeg at least this many times as deep as its first alert
 (and past ``escalate``)."""
@@ -47,6 +51,7 @@ class _Asset:
     total: int = 0
     off: int = 0
     kept: int = 0  # within ±unpeg_band: a depeg in progress, not a coin that left its peg
+    days: int = 0  # the days (UTC) the buckets fall on: a daily feed's coverage
     run: int = 0  # consecutive prices outside ±threshold, up to the latest
     area: float = 0.0  # the median's depth beyond the threshold x hours, while it is outside
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
@@ -88,6 +93,7 @@ class DepegDetector(Detector):
             "band",
             "min_near_fraction",
             "min_coverage",
+            "min_day_coverage",
             "unpeg_fraction",
             "escalate",
             "unpeg_band",
@@ -103,6 +109,7 @@ class DepegDetector(Detector):
         window_hours: int = 14 * 24,
         min_near_fraction: float = 0.95,
         min_coverage: float = 0.5,
+        min_day_coverage: float = 0.9,
         unpeg_fraction: float = 0.2,
         unpeg_band: float = 0.1,
         confirm: int = 2,
@@ -123,6 +130,7 @@ class DepegDetector(Detector):
         self.window_hours = window_hours
         self.min_near_fraction = min_near_fraction
         self.min_coverage = min_coverage
+        self.min_day_coverage = min_day_coverage
         self.unpeg_fraction = unpeg_fraction
         self.unpeg_band = unpeg_band
         self.confirm = confirm
@@ -309,6 +317,8 @@ class DepegDetector(Detector):
         if asset.buckets and asset.buckets[-1][0] == hour:
             bucket = asset.buckets[-1]
         else:
+            if not asset.buckets or asset.buckets[-1][0] // 24 != hour // 24:
+                asset.days += 1
             bucket = [hour, 0, 0, 0, 0]
             asset.buckets.append(bucket)
         bucket[1] += near
@@ -320,19 +330,32 @@ class DepegDetector(Detector):
         asset.off += off
         asset.kept += kept
         while asset.buckets and asset.buckets[0][0] <= hour - self.window_hours:
-            _, old_near, old_total, old_off, old_kept = asset.buckets.popleft()
+            old_hour, old_near, old_total, old_off, old_kept = asset.buckets.popleft()
+            if not asset.buckets or asset.buckets[0][0] // 24 != old_hour // 24:
+                asset.days -= 1
             asset.near -= old_near
             asset.total -= old_total
             asset.off -= old_off
             asset.kept -= old_kept
         if not asset.pegged:
-            covered = len(asset.buckets) >= self.min_coverage * self.window_hours
+            covered = self._covered(len(asset.buckets), asset.days, asset.total)
             spans = hour - asset.buckets[0][0] >= 0.9 * self.window_hours
             fraction = asset.near / asset.total
             asset.pegged = covered and spans and fraction >= self.min_near_fraction
         elif asset.kept / asset.total < self.unpeg_fraction:
             asset.pegged = asset.in_episode = False
             asset.below_count, asset.below_since, asset.first_outside = 0, None, None
+
+    def _covered(self, hours: Any, days: Any, total: Any) -> Any:
+        """Whether a learning window with ``total`` prices in this many hours and days
+        (numbers or arrays) is well covered. A feed that updates more than `SPARSE_PER_DAY`
+        times a day on average is judged by its hours (``min_coverage`` of them: a thin hourly
+        feed with gaps of days is not); a sparser one, such as a daily feed (CoinGecko's
+        exports), by its days (``min_day_coverage`` of them)."""
+        sparse = total <= SPARSE_PER_DAY * days
+        return (hours >= self.min_coverage * self.window_hours) | (
+            sparse & (days >= self.min_day_coverage * self.window_hours / 24)
+        )
 
     def _track_recovery(self, asset: _Asset, time: float, median: float) -> None:
         if abs(median) > self.band:
@@ -368,9 +391,15 @@ class DepegDetector(Detector):
             asset.buckets = deque(_bucket(b) for b in saved["buckets"])
             if "kept" not in saved:
                 asset.kept = sum(b[4] for b in asset.buckets)
+            asset.days = _days(asset.buckets)
             asset.recent = deque(saved["recent"], maxlen=3)
             detector._assets[subject] = asset
         return detector
+
+
+def _days(buckets: Iterable[list[int]]) -> int:
+    """The days (UTC) learning-window buckets fall on."""
+    return len({bucket[0] // 24 for bucket in buckets})
 
 
 def _bucket(saved: list[int]) -> list[int]:
@@ -463,8 +492,12 @@ class _BatchedDepeg:
         new_hour[1:] = hour[1:] != hour[:-1]
         hours_sum = np.cumsum(new_hour)
         buckets = hours_sum - hours_sum[start] + 1
+        day = hour // 24
+        new_day = np.ones(len(day), dtype=bool)
+        new_day[1:] = day[1:] != day[:-1]
+        days_sum = np.cumsum(new_day)
         fraction = near_count / total
-        covered = buckets >= d.min_coverage * d.window_hours
+        covered = d._covered(buckets, days_sum - days_sum[start] + 1, total)
         spans = hour - hour[start] >= 0.9 * d.window_hours
         peg = covered & spans & (fraction >= d.min_near_fraction)
         unpeg = kept_count / total < d.unpeg_fraction
@@ -564,6 +597,7 @@ class _BatchedDepeg:
         )  # fmt: skip
         asset.near, asset.total, asset.off = int(near.sum()), int(counts.sum()), int(off.sum())
         asset.kept = int(kept.sum())
+        asset.days = _days(asset.buckets)
         start = int(a.run_start[k])
         asset.run = k - start + 1 if start >= 0 else 0
         # the median's depth x hours while outside, added one price at a time as ``evaluate``
