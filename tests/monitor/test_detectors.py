@@ -428,9 +428,20 @@ def test_derivatives_are_paired_with_their_underlyings_by_symbol() -> None:
         "RENBTC": "WBTC",  # a suffix beats a prefix (REN)
         "STETH": "ETH",  # the unwrapped underlying beats WETH
         "WETH": "ETH",  # a wrapped coin against what it wraps
-        "wstETH": "STETH",  # the longest base
+        "wstETH": "STETH",  # what it wraps (W and its symbol), not ETH
         "xSUSHI": "SUSHI",  # paired; its ratio never holds 1, so it never alerts
     }  # ETH is not WETH's derivative; OP is too short a base; USDC / USDT derive from nothing
+    # a symbol that only ends another's name is not its underlying: the shortest base wins
+    nested = symbol_pairs(["ankrETH", "rETH", "rsETH", "sETH", "weETH", "eETH", "ETH", "wstETH"])
+    assert nested == {
+        "ankrETH": "ETH",  # not rETH
+        "eETH": "ETH",
+        "rETH": "ETH",
+        "rsETH": "ETH",  # not sETH
+        "sETH": "ETH",
+        "weETH": "eETH",  # wraps it
+        "wstETH": "ETH",  # no stETH here
+    }
 
 
 def steth_weth(hours: int, discount: dict[int, float]) -> list[PriceObservation]:

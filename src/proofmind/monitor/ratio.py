@@ -36,10 +36,11 @@ def symbol_pairs(subjects: Iterable[str]) -> dict[str, str]:
     """Derivative → underlying, read from the symbols: ``D`` derives from ``U`` when ``D``
     ends or starts with ``U``'s base (``U`` itself, or what it wraps: ``WETH`` → ``ETH``), the
     base has at least 3 letters, and ``D`` is neither ``U`` nor the base. Of several
-    underlyings a suffix beats a prefix (``RENBTC`` → ``WBTC``, not ``REN``), then the longest
-    base wins (``WSTETH`` → ``STETH``, not ``ETH``), then the unwrapped one (``STETH`` →
-    ``ETH`` when both ``ETH`` and ``WETH`` are there), then the first in order. Case is
-    ignored; pairs come sorted by derivative."""
+    underlyings a suffix beats a prefix (``RENBTC`` → ``WBTC``, not ``REN``), then the one
+    ``D`` wraps (``W`` and its base: ``WSTETH`` → ``STETH``, not ``ETH``), then the shortest
+    base (``ANKRETH`` and ``RSETH`` → ``ETH``, not ``RETH`` or ``SETH``, which only end their
+    names), then the unwrapped one (``STETH`` → ``ETH`` when both ``ETH`` and ``WETH`` are
+    there), then the first in order. Case is ignored; pairs come sorted by derivative."""
     pairs: dict[str, str] = {}
     seen: list[str] = []
     for subject in sorted(set(subjects)):
@@ -52,7 +53,7 @@ def add_symbol(pairs: dict[str, str], seen: list[str], subject: str) -> None:
     time linear in the symbols (the new one as a derivative, and as a better underlying)."""
     best = min((r for u in seen if (r := _rank(subject, u)) is not None), default=None)
     if best is not None:
-        pairs[subject] = best[3]
+        pairs[subject] = best[-1]
     for derivative in seen:
         rank = _rank(derivative, subject)
         if rank is None:
@@ -64,13 +65,14 @@ def add_symbol(pairs: dict[str, str], seen: list[str], subject: str) -> None:
     seen.append(subject)
 
 
-def _rank(derivative: str, underlying: str) -> tuple[int, int, int, str] | None:
+def _rank(derivative: str, underlying: str) -> tuple[int, int, int, int, str] | None:
     """How well ``underlying`` fits as ``derivative``'s (lower is better); None: it does not."""
     d, u = derivative.upper(), underlying.upper()
     base = u[1:] if u.startswith("W") and len(u) > 3 else u
     if len(base) < 3 or d in (u, base) or not (d.endswith(base) or d.startswith(base)):
         return None
-    return (int(not d.endswith(base)), -len(base), int(u != base), underlying)
+    wraps = d == "W" + base  # WSTETH wraps STETH, WEETH wraps EETH
+    return (int(not d.endswith(base)), int(not wraps), len(base), int(u != base), underlying)
 
 
 class RatioDetector(Detector):
