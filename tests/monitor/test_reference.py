@@ -34,6 +34,8 @@ def test_the_reference_is_needed_only_for_a_derivative_without_underlying() -> N
     assert needed_references(["stETH", "ETH"]) == {}  # its own underlying, unwrapped
     assert needed_references(["renBTC", "DAI"]) == {"renBTC": "WBTC"}
     assert needed_references(["USDC", "DAI", "WBTC"]) == {}  # WBTC is the file's own
+    # a symbol that only ends another's name: ETH is still what each derives from
+    assert needed_references(["rsETH", "sETH"]) == {"rsETH": "WETH", "sETH": "WETH"}
     assert needed_references(["stETH"], auto_pairs=False) == {}
     assert needed_references(["XYZ"], {"XYZ": "WBTC"}, auto_pairs=False) == {"XYZ": "WBTC"}
     assert needed_references(["XYZ"], {"XYZ": "NOPE"}) == {}  # not a reference symbol

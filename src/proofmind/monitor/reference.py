@@ -53,15 +53,15 @@ def needed_references(
 ) -> dict[str, str]:
     """Derivative → reference symbol, for each of ``symbols`` that pairs with an underlying
     the symbols lack and the reference has: a pair given in ``pairs``, else (``auto_pairs``)
-    its automatic pair among the symbols and the reference together."""
+    its automatic pair among the symbols and the reference together (``rsETH`` with ``sETH``
+    and no ETH: WETH, as ``rsETH`` pairs with it once it is there)."""
     own = set(symbols)
     shipped = set(reference_prices())
     given = dict(pairs or {})
     found = {d: u for d, u in given.items() if d in own and u not in own and u in shipped}
     if auto_pairs:
-        among_own = symbol_pairs(own)
         with_reference = symbol_pairs(own | shipped)
-        for derivative in sorted(own - set(given) - set(among_own)):
+        for derivative in sorted(own - set(given)):
             underlying = with_reference.get(derivative)
             if underlying in shipped and underlying not in own:
                 found[derivative] = underlying
