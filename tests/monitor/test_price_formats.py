@@ -204,3 +204,41 @@ def test_cli_replays_a_folder_of_price_files_and_leaves_out_the_others(
     (folder / "errors.csv").unlink()
     assert main(["monitor", "replay", str(folder)]) == 2
     assert "neither ingested block tables" in capsys.readouterr().err
+
+
+def test_cli_scores_a_folder_of_daily_coingecko_exports(tmp_path: Path) -> None:
+    """CoinGecko's exports are daily, one coin per file named by its symbol: a dollar coin's
+    depeg and a derivative's discount against its underlying (both in the folder) are found
+    on one price a day, and scored against windows written to the day."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    days = 60
+    eth = 1500 * np.exp(np.cumsum(0.03 * rng.standard_normal(days)))
+    ratio = 1 + 0.001 * rng.standard_normal(days)
+    ratio[30:36] = 0.94  # 31 January to 5 February
+    usdx = 1 + 0.001 * rng.standard_normal(days)
+    usdx[45:50] = [0.96, 0.95, 0.93, 0.95, 0.97]  # 15 to 19 February
+    folder = tmp_path / "coingecko"
+    folder.mkdir()
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    for symbol, prices in (("eth", eth), ("steth", eth * ratio), ("usdx", usdx)):
+        rows = ["snapped_at,price,market_cap,total_volume"] + [
+            f"{start + timedelta(days=d):%Y-%m-%d %H:%M:%S} UTC,{p:.6f},0,0"
+            for d, p in enumerate(prices)
+        ]
+        (folder / f"{symbol}-usd-max.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "Symbol,Start,End,URL\n"
+        "STETH,2023-01-31,2023-02-05,https://example.org/steth\n"
+        "USDX,2023-02-15,2023-02-19,https://example.org/usdx\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(folder), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    scores = json.loads(report.read_text(encoding="utf-8"))
+    summary = scores["summary"]
+    assert (summary["events"], summary["detected"], summary["false_alerts"]) == (2, 2, 0)
+    assert summary["max_delay_hours"] <= 48
