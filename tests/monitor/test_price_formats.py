@@ -242,3 +242,66 @@ def test_cli_scores_a_folder_of_daily_coingecko_exports(tmp_path: Path) -> None:
     summary = scores["summary"]
     assert (summary["events"], summary["detected"], summary["false_alerts"]) == (2, 2, 0)
     assert summary["max_delay_hours"] <= 48
+
+
+def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path) -> None:
+    """pandas' pivot: a time column and a column of prices per asset, named by its symbol. An
+    empty cell is no price at that time; a cell that is not a number is a bad row named by its
+    line and asset; stderr says how the file was read."""
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "date,USDC,DAI,stETH\n"
+        "2023-01-01T00:00,1.0,0.999,1200\n"
+        "2023-01-01T01:00,1.001,,1201\n"
+        "2023-01-01T02:00,0.999,1.0,\n",
+        encoding="utf-8",
+    )
+    series = read_prices(path)
+    assert series.symbol.tolist() == ["USDC", "DAI", "stETH", "USDC", "stETH", "USDC", "DAI"]
+    assert series.time.tolist() == [JAN_1] * 3 + [JAN_1 + 3600] * 2 + [JAN_1 + 7200] * 2
+    assert series.price.tolist() == [1.0, 0.999, 1200, 1.001, 1201, 0.999, 1.0]
+    assert series.notes == ("prices.csv: one column per asset (USDC, DAI, stETH), times in 'date'",)
+    path.write_text("timestamp,USDC,DAI\n1672531200000,1.0,abc\n1672534800000,0,1\n")
+    with pytest.raises(InputError, match=r"prices\.csv, line 2: DAI 'abc' is not a number"):
+        read_prices(path)
+    lenient = read_prices(path, skip_bad=True)
+    assert lenient.symbol.tolist() == ["USDC", "DAI"] and lenient.price.tolist() == [1.0, 1.0]
+    assert lenient.skipped == (
+        "line 2: DAI 'abc' is not a number",
+        "line 3: bad price row (symbol='USDC', timestamp=1672534800000.0, usd_price=0.0)",
+    )
+    table = pa.table({"time": pa.array([JAN_1, JAN_1 + 3600]), "USDC": [1.0, None],
+                      "DAI": [0.999, 1.0]})  # fmt: skip
+    pq.write_table(table, tmp_path / "wide.parquet")
+    wide = read_prices(tmp_path / "wide.parquet")
+    assert wide.symbol.tolist() == ["USDC", "DAI", "DAI"]
+    pq.write_table(table.append_column("note", pa.array(["a", "b"])), tmp_path / "text.parquet")
+    with pytest.raises(InputError, match="missing column"):
+        read_prices(tmp_path / "text.parquet")  # a column of notes: not one asset's prices
+    pq.write_table(table.append_column("LUSD", pa.array(["a", "b"])), tmp_path / "text.parquet")
+    with pytest.raises(InputError, match="column 'LUSD' holds string, not prices"):
+        read_prices(tmp_path / "text.parquet")
+    # one column of another name in a file named by its asset: not an asset called "value"
+    (tmp_path / "UST_usd.csv").write_text("timestamp,value\n1672531200000,1.0\n")
+    with pytest.raises(InputError, match="missing column"):
+        read_prices(tmp_path / "UST_usd.csv")
+    # a file of a folder whose other columns hold no numbers is no price file
+    (tmp_path / "log.csv").write_text("timestamp,comment,by\n1672531200000,restarted,ops\n")
+    from proofmind.monitor.prices import not_a_price_file
+
+    assert "hold no price in its first row" in str(not_a_price_file(tmp_path / "log.csv"))
+    assert not_a_price_file(tmp_path / "prices.csv") is None
+
+
+def test_cli_finds_a_depeg_in_a_table_of_one_column_per_asset(tmp_path: Path) -> None:
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    rows = ["time,USDX,ETH"]
+    for hour in range(21 * 24 + 6):
+        usdx = (1.0 + 0.001 * ((hour % 5) - 2)) if hour < 21 * 24 else 0.95
+        rows.append(f"{(start + timedelta(hours=hour)):%Y-%m-%dT%H:%M}Z,{usdx},{1500 + hour}")
+    path = tmp_path / "pivot.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "alerts.jsonl"
+    assert main(["monitor", "replay", str(path), "--out", str(out)]) == 0
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [a["subject"] for a in alerts if a["detector"] == "depeg"] == ["USDX"]

@@ -6,8 +6,10 @@ ISO 8601 date-times (``2022-05-09 00:00:00 UTC``, as CoinGecko's export writes t
 too, UTC when they carry no zone. Column names are read in any case, and a column is also
 found under the names other exports give it (`PRICE_COLUMNS`: ``price``, ``close``,
 ``snapped_at``, ``asset``…). A file with no symbol column holds one asset, named by the file
-(``UST_usd.csv`` is UST's, ``steth-usd-max.csv`` stETH's: `symbol_from_file_name`). What was
-read differently from the documented format is said in the series' ``notes``.
+(``UST_usd.csv`` is UST's, ``steth-usd-max.csv`` stETH's: `symbol_from_file_name`). A table of
+a time column and one column of prices per asset, named by its symbol (``date,USDC,DAI``, a
+pivot), is read as those assets' prices, an empty cell being no price. What was read
+differently from the documented format is said in the series' ``notes``.
 A bad row is reported with its file and line, never skipped silently: by default it is an
 error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
 to print (real feeds have the odd empty or zero price, and one such row should not stop a
@@ -49,6 +51,10 @@ PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
 _NAME_TAIL = re.compile(r"[-_. ](usd[-_]max|usd[-_]prices?|usd|prices?|hourly)$", re.IGNORECASE)
+# columns of a market-data file that are not one asset's prices: a file with one of them and no
+# price column is not read as one column per asset
+_NOT_ASSETS = frozenset({"market_cap", "total_volume", "volume", "open", "high", "low", "vwap",
+                         "trades", "count", "error", "note", "notes"})  # fmt: skip
 # file names that are not a symbol: a file so named needs its symbol column
 _NOT_SYMBOLS = frozenset({"prices", "price", "data", "export", "feed", "series", "sample", "usd",
                           "output", "file", "download", "chart", "history"})  # fmt: skip
@@ -120,6 +126,9 @@ class _Layout:
     names: dict[str, str | None]
     symbol: str | None
     notes: tuple[str, ...]
+    # one column per asset (a wide table, pandas' pivot): those columns' header names, the
+    # header's names being the symbols; empty for a file of rows (symbol, timestamp, price)
+    assets: tuple[str, ...] = ()
 
 
 def find_columns(
@@ -162,6 +171,10 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
         if column and column.lower() != key:
             renamed.append(f"{key} ← {column!r}")
     missing = [key for key in COLUMNS if names[key] is None]
+    if missing == ["symbol", "usd_price"]:
+        wide = _wide(path, header, str(names["timestamp"]))
+        if wide is not None:
+            return wide
     symbol = symbol_from_file_name(path) if names["symbol"] is None else None
     if symbol is not None:
         missing.remove("symbol")
@@ -170,8 +183,9 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
             f"{path}: missing column(s) {', '.join(missing)}",
             hint=f"the file needs the columns {', '.join(COLUMNS)} (timestamp in epoch ms, or "
             "ISO 8601); other exports' names are read too (price, close, time, date, snapped_at, "
-            "asset…), and a file of one asset may leave out symbol when its name is the "
-            "symbol's (UST_usd.csv)",
+            "asset…), a file of one asset may leave out symbol when its name is the "
+            "symbol's (UST_usd.csv), and a time column with one column of prices per asset, "
+            "named by its symbol, is read too",
         )
     notes = []
     if renamed:
@@ -180,6 +194,24 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
                      "file's name)")  # fmt: skip
     return _Layout(names, symbol, tuple(notes))
+
+
+def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
+    """The layout of a table with a time column and one column per asset named by its symbol
+    (``timestamp,USDC,DAI``), or None when the other columns do not look like that."""
+    assets = [name for name in header if name != time]
+    cleaned = [name.strip().lstrip("\ufeff").strip() for name in assets]
+    if not assets or any(not n or n.lower() in _NOT_ASSETS for n in cleaned):
+        return None
+    if len(set(cleaned)) < len(cleaned):
+        return None  # a symbol twice: its rows could not be told apart
+    named = symbol_from_file_name(path)
+    if len(cleaned) == 1 and named is not None and cleaned[0].lower() != named.lower():
+        return None  # UST_usd.csv with time,value: a price column of another name, not asset
+    shown = ", ".join(cleaned[:6]) + (f" and {len(cleaned) - 6} more" if len(cleaned) > 6 else "")
+    note = f"{path.name}: one column per asset ({shown}), times in {time.strip()!r}"
+    return _Layout({"symbol": None, "timestamp": time, "usd_price": None}, None, (note,),
+                   tuple(assets))  # fmt: skip
 
 
 def not_a_price_file(path: Path) -> str | None:
@@ -214,13 +246,23 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
                 raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
             layout = _layout(path, header)
             at = header.index(str(layout.names["timestamp"]))
+            cells: list[str] = []
             try:
                 for row in reader:
                     if len(row) > at and row[at].strip():
                         first = row[at].strip()
+                        cells = [row[header.index(a)] for a in layout.assets if
+                                 header.index(a) < len(row)]  # fmt: skip
                         break
             except (OSError, UnicodeDecodeError, EOFError, csv.Error):
                 pass  # the full read says what is wrong, with its line
+            if layout.assets and not any(_is_number(c) for c in cells):
+                raise InputError(
+                    f"{path}: missing column(s) symbol, usd_price (and its other columns, "
+                    f"{', '.join(layout.assets)}, hold no price in its first row)",
+                    hint="write the columns symbol, timestamp, usd_price, or a time column and "
+                    "one column of prices per asset, named by its symbol",
+                )
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
@@ -270,15 +312,17 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     if not path.is_file():
         raise InputError(f"price file {path} does not exist", hint="give a CSV or Parquet path")
     lines: NDArray[np.int64] | None = None  # the file line of each row, when not row + 2
+    origin: NDArray[np.int64] | None = None  # the file row of each row (one column per asset)
     skipped: list[str] = []
     if path.suffix == ".parquet":
         whole = _read_parquet(path)
         layout = _layout(path, whole.column_names)
-        table = _canonical(whole, layout)
+        table, origin = _canonical(whole, layout, path)
     else:
         layout, dated = _csv_layout(path)
         try:
-            table = _canonical(_read_csv(path, layout, dated), layout)
+            table, origin = _canonical(_read_csv(path, layout, dated), layout, path)
+            lines = None if origin is None else origin + 2
         except InputError:
             if not skip_bad:
                 raise
@@ -329,7 +373,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
 
     def where(row: int) -> str:
         if path.suffix == ".parquet":
-            return f"row {row}"
+            return f"row {row if origin is None else int(origin[row])}"
         return f"line {row + 2 if lines is None else int(lines[row])}"
 
     def described(row: int) -> str:
@@ -462,16 +506,47 @@ def _read_parquet(path: Path) -> pa.Table:
         raise InputError(f"cannot read Parquet file {path}: {exc}") from exc
 
 
-def _canonical(table: pa.Table, layout: _Layout) -> pa.Table:
+def _canonical(
+    table: pa.Table, layout: _Layout, path: Path
+) -> tuple[pa.Table, NDArray[np.int64] | None]:
     """``table``'s symbol, timestamp and usd_price columns under those names (a symbol taken
-    from the file's name repeated on every row)."""
+    from the file's name repeated on every row); a table of one column per asset as rows of
+    its prices (an empty cell is no price then, not a bad row), with the row each came from."""
     names = layout.names
+    if layout.assets:
+        return _melt(table, layout, path)
     columns: dict[str, Any] = {
         key: table.column(names[key]) for key in COLUMNS if names[key] is not None
     }
     if names["symbol"] is None:
         columns["symbol"] = pa.array([layout.symbol] * table.num_rows, pa.string())
-    return pa.table({key: columns[key] for key in COLUMNS})
+    return pa.table({key: columns[key] for key in COLUMNS}), None
+
+
+def _melt(table: pa.Table, layout: _Layout, path: Path) -> tuple[pa.Table, NDArray[np.int64]]:
+    time = table.column(str(layout.names["timestamp"]))
+    parts, origins = [], []
+    for name in layout.assets:
+        prices = table.column(name)
+        if not (pa.types.is_floating(prices.type) or pa.types.is_integer(prices.type)
+                or pa.types.is_null(prices.type)):  # fmt: skip
+            raise InputError(
+                f"{path}: column {name.strip()!r} holds {prices.type}, not prices",
+                hint="one column of prices per asset, named by its symbol, and a time column",
+            )
+        rows = np.flatnonzero(prices.is_valid().to_numpy(zero_copy_only=False))
+        symbol = name.strip().lstrip("\ufeff").strip()
+        parts.append(
+            pa.table(
+                {
+                    "symbol": pa.array([symbol] * len(rows), pa.string()),
+                    "timestamp": time.take(rows),
+                    "usd_price": prices.take(rows).cast(pa.float64()),
+                }
+            )
+        )
+        origins.append(rows)
+    return pa.concat_tables(parts), np.concatenate(origins).astype(np.int64)
 
 
 def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
@@ -480,6 +555,7 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
     kinds = {"symbol": pa.string(), "timestamp": pa.string() if dated else pa.float64(),
              "usd_price": pa.float64()}  # fmt: skip
     types = {name: kinds[key] for key, name in layout.names.items() if name is not None}
+    types.update({name: pa.float64() for name in layout.assets})
     try:
         return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
     except pa.ArrowInvalid as exc:
@@ -544,6 +620,9 @@ def _csv_lines(
                 if len(row) != len(header):
                     yield line, [], f"{len(row)} field(s), the header has {len(header)}"
                     continue
+                if layout.assets:
+                    yield from _wide_cells(line, row, header, layout, dated)
+                    continue
                 values = [row[i] if i is not None else str(layout.symbol) for i in where]
                 if dated and parse_time_ms(values[1]) is None:
                     problem = f"timestamp {values[1]!r} is not a date-time (symbol={values[0]!r})"
@@ -556,6 +635,29 @@ def _csv_lines(
                 yield line, values, None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
         raise InputError(f"cannot read CSV file {path}: {exc}") from (cause or exc)
+
+
+def _wide_cells(
+    line: int, row: list[str], header: list[str], layout: _Layout, dated: bool
+) -> Iterator[tuple[int, list[str], str | None]]:
+    """`_csv_lines` for a line of one column per asset: a price per asset cell (an empty cell
+    is no price at that time, not a problem)."""
+    time = row[header.index(str(layout.names["timestamp"]))]
+    if dated and parse_time_ms(time) is None:
+        yield line, [], f"timestamp {time!r} is not a date-time"
+        return
+    if not dated and not _is_number(time):
+        yield line, [], f"timestamp {time!r} is not a number"
+        return
+    for name in layout.assets:
+        cell = row[header.index(name)]
+        symbol = name.strip().lstrip("\ufeff").strip()
+        if not cell.strip():
+            continue
+        if not _is_number(cell):
+            yield line, [], f"{symbol} {cell!r} is not a number"
+            continue
+        yield line, [symbol, time, cell], None
 
 
 def _is_number(text: str) -> bool:
