@@ -261,6 +261,9 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     assert series.time.tolist() == [JAN_1] * 3 + [JAN_1 + 3600] * 2 + [JAN_1 + 7200] * 2
     assert series.price.tolist() == [1.0, 0.999, 1200, 1.001, 1201, 0.999, 1.0]
     assert series.notes == ("prices.csv: one column per asset (USDC, DAI, stETH), times in 'date'",)
+    # first rows with no price at all (an outer join of the assets' times) are fine
+    path.write_text("date,USDC,DAI\n2022-12-31,,\n2023-01-01,1.0,\n", encoding="utf-8")
+    assert read_prices(path).symbol.tolist() == ["USDC"]
     path.write_text("timestamp,USDC,DAI\n1672531200000,1.0,abc\n1672534800000,0,1\n")
     with pytest.raises(InputError, match=r"prices\.csv, line 2: DAI 'abc' is not a number"):
         read_prices(path)
@@ -289,7 +292,7 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     (tmp_path / "log.csv").write_text("timestamp,comment,by\n1672531200000,restarted,ops\n")
     from proofmind.monitor.prices import not_a_price_file
 
-    assert "hold no price in its first row" in str(not_a_price_file(tmp_path / "log.csv"))
+    assert "hold no price in its first 100 rows" in str(not_a_price_file(tmp_path / "log.csv"))
     assert not_a_price_file(tmp_path / "prices.csv") is None
 
 

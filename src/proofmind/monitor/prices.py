@@ -40,6 +40,7 @@ from proofmind.monitor.api import PriceBatch
 COLUMNS = ("symbol", "timestamp", "usd_price")
 LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
+WIDE_ROWS_LOOKED_AT = 100  # a table of one column per asset has a price in one of these rows
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
 
 # other names the columns of a price file go by (any case), read when no column has the
@@ -246,20 +247,22 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
                 raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
             layout = _layout(path, header)
             at = header.index(str(layout.names["timestamp"]))
-            cells: list[str] = []
+            columns = [header.index(a) for a in layout.assets]
+            priced = not columns  # one column per asset: a price in one of the first rows
             try:
-                for row in reader:
-                    if len(row) > at and row[at].strip():
+                for number, row in enumerate(reader):
+                    if first is None and len(row) > at and row[at].strip():
                         first = row[at].strip()
-                        cells = [row[header.index(a)] for a in layout.assets if
-                                 header.index(a) < len(row)]  # fmt: skip
+                    priced = priced or any(k < len(row) and _is_number(row[k]) for k in columns)
+                    if (first is not None and priced) or number >= WIDE_ROWS_LOOKED_AT:
                         break
             except (OSError, UnicodeDecodeError, EOFError, csv.Error):
                 pass  # the full read says what is wrong, with its line
-            if layout.assets and not any(_is_number(c) for c in cells):
+            if not priced:
                 raise InputError(
                     f"{path}: missing column(s) symbol, usd_price (and its other columns, "
-                    f"{', '.join(layout.assets)}, hold no price in its first row)",
+                    f"{', '.join(layout.assets)}, hold no price in its first "
+                    f"{WIDE_ROWS_LOOKED_AT} rows)",
                     hint="write the columns symbol, timestamp, usd_price, or a time column and "
                     "one column of prices per asset, named by its symbol",
                 )
