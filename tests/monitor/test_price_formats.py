@@ -261,6 +261,9 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     assert series.time.tolist() == [JAN_1] * 3 + [JAN_1 + 3600] * 2 + [JAN_1 + 7200] * 2
     assert series.price.tolist() == [1.0, 0.999, 1200, 1.001, 1201, 0.999, 1.0]
     assert series.notes == ("prices.csv: one column per asset (USDC, DAI, stETH), times in 'date'",)
+    # pandas' to_csv without index=False: an unnamed first column of row numbers, not an asset
+    path.write_text(",timestamp,USDC,DAI\n0,1672531200000,1.0,0.999\n", encoding="utf-8")
+    assert read_prices(path).symbol.tolist() == ["USDC", "DAI"]
     # first rows with no price at all (an outer join of the assets' times) are fine
     path.write_text("date,USDC,DAI\n2022-12-31,,\n2023-01-01,1.0,\n", encoding="utf-8")
     assert read_prices(path).symbol.tolist() == ["USDC"]

@@ -200,7 +200,8 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
 def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
     """The layout of a table with a time column and one column per asset named by its symbol
     (``timestamp,USDC,DAI``), or None when the other columns do not look like that."""
-    assets = [name for name in header if name != time]
+    # an unnamed first column is pandas' row index (to_csv without index=False): not an asset
+    assets = [name for k, name in enumerate(header) if name != time and (k or name.strip())]
     cleaned = [name.strip().lstrip("\ufeff").strip() for name in assets]
     if not assets or any(not n or n.lower() in _NOT_ASSETS for n in cleaned):
         return None
