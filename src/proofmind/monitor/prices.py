@@ -255,7 +255,7 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
                     if first is None and len(row) > at and row[at].strip():
                         first = row[at].strip()
                     priced = priced or any(k < len(row) and _is_number(row[k]) for k in columns)
-                    if (first is not None and priced) or number >= WIDE_ROWS_LOOKED_AT:
+                    if first is not None and (priced or number >= WIDE_ROWS_LOOKED_AT):
                         break
             except (OSError, UnicodeDecodeError, EOFError, csv.Error):
                 pass  # the full read says what is wrong, with its line
