@@ -150,7 +150,8 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     assert written["missed"] == [
         {"subject": "USDY", "start": "2023-01-20T00:00:00+00:00",
          "end": "2023-01-21T23:59:59+00:00", "source": "https://example.org/quiet",
-         "never_outside": True}
+         "never_outside": True,
+         "why": "its prices never left ±2% of the peg two in a row inside the window"}
     ]  # fmt: skip
     assert [w["subject"] for w in written["not_scored_no_prices"]] == ["NOPE"]
     assert set(written["not_scored_alerts"]) == {"feed-health/pinned", "feed-health/stale"}
@@ -500,3 +501,41 @@ def test_a_file_in_unix_seconds_is_read_as_seconds_and_says_so(
         outs.append([json.loads(line)["kind"] for line in out.read_text().splitlines()])
     assert outs[0] == outs[1] and outs[0]
     assert "seconds.csv: timestamps read as Unix seconds" in capsys.readouterr().err
+
+
+def test_a_missed_window_says_why_the_depeg_detector_could_not_alert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A coin that traded 1.5% under its peg for weeks was never learnt as pegged; a window
+    that starts days into a depeg the detector had already alerted (one alert per episode):
+    each missed window says so, on the terminal and in --report."""
+    start = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
+    rows = []
+    for hour in range(40 * 24):
+        off = 0.985 if hour < 30 * 24 else 0.95  # USDA: never near the peg, then lower
+        held = 1.0 + 0.0005 * ((hour % 5) - 2) if hour < 20 * 24 else 0.95  # USDB
+        t = int((start + hour * 3600) * 1000)
+        rows += [f"USDA,{t},{off}", f"USDB,{t + 60_000},{held}"]
+    prices = tmp_path / "p.csv"
+    prices.write_text("symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\n"
+        "USDA,2023-01-31,2023-02-05,https://example.org/a\n"
+        "USDB,2023-01-26,2023-02-05,https://example.org/b\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(prices), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "missed: USDA https://example.org/a (not watched as pegged when it began: in the 14 days "
+        "before it, fewer than 95% of its prices were within ±1% of its peg (1)" in out
+    )
+    assert (
+        "missed: USDB https://example.org/b (an episode alerted on 2023-01-21 02:01 UTC was "
+        "still open when it began: one alert per episode)" in out
+    )
+    why = {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
+    assert why["USDB"].startswith("an episode alerted on 2023-01-21")

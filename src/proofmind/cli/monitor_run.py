@@ -16,6 +16,7 @@ from rich.table import Table
 
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Alert, Detector
+from proofmind.monitor.depeg import DepegDetector
 from proofmind.monitor.prices import PriceSeries, read_price_files, read_prices
 from proofmind.monitor.ratio import RatioDetector
 from proofmind.monitor.reference import needed_references, with_references
@@ -143,7 +144,7 @@ def run_replay(
                 return quiet
             if window.subject not in paired and far_from_dollar(series, window):
                 return unpaired
-            return ""
+            return unwatched(series, window, detectors)
 
         missed = [f"{w.subject} {w.source}{why(w)}" for w in report.missed]
         heading = "scored: depeg alerts and ratio discounts (as their derivative's)"
@@ -163,7 +164,11 @@ def run_replay(
                 for score in report.subjects.values()
             ],
             "missed": [
-                {**window_json(w), "never_outside": w in report.never_outside}
+                {
+                    **window_json(w),
+                    "never_outside": w in report.never_outside,
+                    "why": why(w).strip(" ()") or None,
+                }
                 for w in report.missed
             ],
             "not_scored_no_prices": [window_json(w) for w in report.absent],
@@ -182,6 +187,33 @@ def run_replay(
         scores=scores,
         report=report_path,
     )
+
+
+def unwatched(series: PriceSeries, window: EventWindow, detectors: Sequence[Detector]) -> str:
+    """Why the depeg detector could not alert in ``window``, as its state at the window's
+    start shows (the asset's prices before it replayed into a fresh detector of the same
+    parameters): not learnt as pegged, or inside an episode that had alerted already (one
+    alert per episode); empty when neither (or no depeg detector ran)."""
+    depeg = next((d for d in detectors if isinstance(d, DepegDetector)), None)
+    if depeg is None:
+        return ""
+    probe = DepegDetector(**depeg.params())
+    before = (series.symbol == window.subject) & (series.time < window.start)
+    replay(PriceSeries(series.symbol[before], series.time[before], series.price[before]), [probe])
+    pegged, alerted = probe.watching(window.subject)
+    if not pegged:
+        return (
+            f" (not watched as pegged when it began: in the {probe.window_hours // 24} days "
+            f"before it, fewer than {probe.min_near_fraction:.0%} of its prices were within "
+            f"±{probe.band:.0%} of its peg ({probe.peg:g}), or too few prices covered them)"
+        )
+    if alerted is not None:
+        when = datetime.fromtimestamp(alerted, UTC).strftime("%Y-%m-%d %H:%M")
+        return (
+            f" (an episode alerted on {when} UTC was still open when it began: one alert per "
+            "episode)"
+        )
+    return ""
 
 
 def far_from_dollar(series: PriceSeries, window: EventWindow, band: float = 0.1) -> bool:

@@ -373,6 +373,14 @@ class DepegDetector(Detector):
         groups = list(zip(batch.subjects, batch.rows, batch.times, batch.prices, strict=True))
         return run_groups(self, groups)
 
+    def watching(self, subject: str) -> tuple[bool, float | None]:
+        """Whether ``subject`` is learnt as pegged now, and when the alert of its episode
+        still open was raised (None: no episode open)."""
+        asset = self._assets.get(subject)
+        if asset is None:
+            return False, None
+        return asset.pegged, asset.alert_time if asset.in_episode else None
+
     def to_state(self) -> dict[str, Any]:
         assets = {}
         for subject, asset in self._assets.items():
