@@ -142,8 +142,8 @@ def run_replay(
         def why(window: EventWindow) -> str:
             if window in report.never_outside:
                 return quiet
-            if window.subject not in paired and far_from_dollar(series, window):
-                return unpaired
+            if far_from_dollar(series, window):  # a derivative: the depeg detector's not
+                return unpaired if window.subject not in paired else ""
             return unwatched(series, window, detectors)
 
         missed = [f"{w.subject} {w.source}{why(w)}" for w in report.missed]
