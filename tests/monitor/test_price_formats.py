@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -156,19 +157,12 @@ def test_cli_replays_one_asset_files_and_says_how_it_read_them(
 ) -> None:
     """Three weeks on the peg, then 5% below: the depeg alert is about the asset the file is
     named after, and stderr says how the file was read."""
-    start = datetime(2023, 1, 1, tzinfo=UTC)
-    rows = ["snapped_at,price"]
-    for hour in range(21 * 24 + 6):
-        price = (1.0 + 0.001 * ((hour % 5) - 2)) if hour < 21 * 24 else 0.95
-        rows.append(f"{(start + timedelta(hours=hour)):%Y-%m-%d %H:%M:%S} UTC,{price}")
+    rows = [f"{moment:%Y-%m-%d %H:%M:%S} UTC,{price}" for moment, price in _peg_then_depeg()]
     path = tmp_path / "USDX_usd.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    out = tmp_path / "alerts.jsonl"
-    assert main(["monitor", "replay", str(path), "--out", str(out)]) == 0
-    alerts = [json.loads(line) for line in out.read_text().splitlines()]
-    depegs = [a for a in alerts if a["detector"] == "depeg"]
+    path.write_text("snapped_at,price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    depegs = _depegs(tmp_path, path)
     assert [a["subject"] for a in depegs] == ["USDX"]
-    assert depegs[0]["time"] - (start + timedelta(hours=21 * 24)).timestamp() <= 3 * 3600
+    assert depegs[0]["time"] - (JAN_1 + 21 * 24 * 3600) <= 3 * 3600
     err = capsys.readouterr().err
     assert "USDX_usd.csv: columns read as timestamp ← 'snapped_at', usd_price ← 'price'" in err
     assert "no symbol column; its prices are read as USDX's" in err
@@ -300,14 +294,27 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
 
 
 def test_cli_finds_a_depeg_in_a_table_of_one_column_per_asset(tmp_path: Path) -> None:
-    start = datetime(2023, 1, 1, tzinfo=UTC)
-    rows = ["time,USDX,ETH"]
-    for hour in range(21 * 24 + 6):
-        usdx = (1.0 + 0.001 * ((hour % 5) - 2)) if hour < 21 * 24 else 0.95
-        rows.append(f"{(start + timedelta(hours=hour)):%Y-%m-%dT%H:%M}Z,{usdx},{1500 + hour}")
+    rows = [
+        f"{moment:%Y-%m-%dT%H:%M}Z,{price},{1500 + hour}"
+        for hour, (moment, price) in enumerate(_peg_then_depeg())
+    ]
     path = tmp_path / "pivot.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    path.write_text("time,USDX,ETH\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert [a["subject"] for a in _depegs(tmp_path, path)] == ["USDX"]
+
+
+def _peg_then_depeg() -> list[tuple[datetime, float]]:
+    """Hourly from 2023-01-01: three weeks within ±0.2% of $1, then six hours at $0.95."""
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    return [
+        (start + timedelta(hours=h), (1.0 + 0.001 * ((h % 5) - 2)) if h < 21 * 24 else 0.95)
+        for h in range(21 * 24 + 6)
+    ]
+
+
+def _depegs(tmp_path: Path, path: Path) -> list[dict[str, Any]]:
+    """The depeg alerts of `monitor replay` over ``path``."""
     out = tmp_path / "alerts.jsonl"
     assert main(["monitor", "replay", str(path), "--out", str(out)]) == 0
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [a["subject"] for a in alerts if a["detector"] == "depeg"] == ["USDX"]
+    return [a for a in alerts if a["detector"] == "depeg"]
