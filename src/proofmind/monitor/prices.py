@@ -24,6 +24,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,17 +236,25 @@ def not_a_price_file(path: Path) -> str | None:
     return None
 
 
+@contextmanager
+def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    """The price CSV (gzip or not) open: its header, and a reader of its other lines; an
+    empty file is an error. Read errors are the caller's to word."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+        yield header, reader
+
+
 def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     """The CSV's `_layout`, and whether its times are date-time texts (its first time that is
     not empty is one), from one read of its first lines."""
-    opener = gzip.open if path.suffix == ".gz" else open
     first: str | None = None
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+        with _csv_header(path) as (header, reader):
             layout = _layout(path, header)
             at = header.index(str(layout.names["timestamp"]))
             columns = [header.index(a) for a in layout.assets]
@@ -611,13 +620,8 @@ def _csv_lines(
     """Each data line of the CSV: its number, its symbol, timestamp and usd_price fields, and
     what is wrong with it (None: nothing; the fields are then numbers where they should be, or
     a date-time for the timestamp when the file's are ``dated``)."""
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
+        with _csv_header(path) as (header, reader):
             index = {name: i for i, name in enumerate(header)}
             where = [index[n] if n is not None else None for n in layout.names.values()]
             for line, row in enumerate(reader, start=2):
