@@ -75,9 +75,9 @@ def reflow(doc: str) -> str:
         laid: list[str] = []
         start = 0  # where the current example begins (its lines may end with a backslash)
         for line in lines:
-            if not laid or not laid[-1].endswith("\\"):
-                start = len(laid)
             continued = bool(laid) and laid[-1].endswith("\\")
+            if not continued:
+                start = len(laid)
             command, mark, comment = line.partition("  # ")
             if len(line) > EXAMPLE_WIDTH and mark and command.strip():
                 first = laid[start] if start < len(laid) else line

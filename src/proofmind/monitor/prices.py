@@ -629,7 +629,7 @@ def _csv_lines(
                     yield line, [], f"{len(row)} field(s), the header has {len(header)}"
                     continue
                 if layout.assets:
-                    yield from _wide_cells(line, row, header, layout, dated)
+                    yield from _wide_cells(line, row, index, layout, dated)
                     continue
                 values = [row[i] if i is not None else str(layout.symbol) for i in where]
                 if dated and parse_time_ms(values[1]) is None:
@@ -646,11 +646,11 @@ def _csv_lines(
 
 
 def _wide_cells(
-    line: int, row: list[str], header: list[str], layout: _Layout, dated: bool
+    line: int, row: list[str], index: dict[str, int], layout: _Layout, dated: bool
 ) -> Iterator[tuple[int, list[str], str | None]]:
-    """`_csv_lines` for a line of one column per asset: a price per asset cell (an empty cell
-    is no price at that time, not a problem)."""
-    time = row[header.index(str(layout.names["timestamp"]))]
+    """`_csv_lines` for a line of one column per asset (``index``: each header name's
+    column): a price per asset cell (an empty cell is no price at that time, not a problem)."""
+    time = row[index[str(layout.names["timestamp"])]]
     if dated and parse_time_ms(time) is None:
         yield line, [], f"timestamp {time!r} is not a date-time"
         return
@@ -658,7 +658,7 @@ def _wide_cells(
         yield line, [], f"timestamp {time!r} is not a number"
         return
     for name in layout.assets:
-        cell = row[header.index(name)]
+        cell = row[index[name]]
         symbol = name.strip().lstrip("\ufeff").strip()
         if not cell.strip():
             continue
