@@ -258,6 +258,16 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     # pandas' to_csv without index=False: an unnamed first column of row numbers, not an asset
     path.write_text(",timestamp,USDC,DAI\n0,1672531200000,1.0,0.999\n", encoding="utf-8")
     assert read_prices(path).symbol.tolist() == ["USDC", "DAI"]
+    # pandas' to_csv of a pivot whose date-time index has no name: the times have no name
+    path.write_text(",USDC,DAI\n2023-01-01 00:00:00,1.0,0.999\n2023-01-01 01:00:00,,1.0\n")
+    unnamed = read_prices(path)
+    assert unnamed.symbol.tolist() == ["USDC", "DAI", "DAI"]
+    assert unnamed.time.tolist() == [JAN_1, JAN_1, JAN_1 + 3600]
+    assert unnamed.notes == ("prices.csv: one column per asset (USDC, DAI), times in pandas' "
+                             "unnamed index",)  # fmt: skip
+    path.write_text(",USDC,DAI\n0,1.0,0.999\n")  # row numbers are not times
+    with pytest.raises(InputError, match="missing column"):
+        read_prices(path)
     # first rows with no price at all (an outer join of the assets' times) are fine
     path.write_text("date,USDC,DAI\n2022-12-31,,\n2023-01-01,1.0,\n", encoding="utf-8")
     assert read_prices(path).symbol.tolist() == ["USDC"]
@@ -275,6 +285,11 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     pq.write_table(table, tmp_path / "wide.parquet")
     wide = read_prices(tmp_path / "wide.parquet")
     assert wide.symbol.tolist() == ["USDC", "DAI", "DAI"]
+    # pandas' to_parquet of such a pivot: its unnamed date-time index in __index_level_0__
+    moments = pa.array([JAN_1 * 1000, JAN_1 * 1000 + 3_600_000], pa.timestamp("ms"))
+    indexed = table.drop_columns(["time"]).append_column("__index_level_0__", moments)
+    pq.write_table(indexed, tmp_path / "indexed.parquet")
+    assert read_prices(tmp_path / "indexed.parquet").time.tolist() == [JAN_1, JAN_1, JAN_1 + 3600]
     pq.write_table(table.append_column("note", pa.array(["a", "b"])), tmp_path / "text.parquet")
     with pytest.raises(InputError, match="missing column"):
         read_prices(tmp_path / "text.parquet")  # a column of notes: not one asset's prices

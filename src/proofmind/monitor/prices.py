@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -42,6 +43,7 @@ COLUMNS = ("symbol", "timestamp", "usd_price")
 LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
 WIDE_ROWS_LOOKED_AT = 100  # a table of one column per asset has a price in one of these rows
+PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed index
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
 
 # other names the columns of a price file go by (any case), read when no column has the
@@ -162,9 +164,10 @@ def find_columns(
     return found
 
 
-def _layout(path: Path, header: Sequence[str]) -> _Layout:
+def _layout(path: Path, header: Sequence[str], index_time: str | None = None) -> _Layout:
     """Find symbol, timestamp and usd_price in ``header`` (`find_columns` with
-    `PRICE_COLUMNS`), the symbol else from the file's name."""
+    `PRICE_COLUMNS`), the symbol else from the file's name. ``index_time``: the column of
+    pandas' unnamed date-time index, the times when no column is named so."""
     names: dict[str, str | None] = {}
     renamed = []
     for key, at in find_columns(path, header, PRICE_COLUMNS).items():
@@ -172,6 +175,8 @@ def _layout(path: Path, header: Sequence[str]) -> _Layout:
         column = "" if at is None else header[at].strip().lstrip("\ufeff").strip()
         if column and column.lower() != key:
             renamed.append(f"{key} ← {column!r}")
+    if names["timestamp"] is None and index_time is not None:
+        names["timestamp"] = index_time
     missing = [key for key in COLUMNS if names[key] is None]
     if missing == ["symbol", "usd_price"]:
         wide = _wide(path, header, str(names["timestamp"]))
@@ -212,7 +217,9 @@ def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
     if len(cleaned) == 1 and named is not None and cleaned[0].lower() != named.lower():
         return None  # UST_usd.csv with time,value: a price column of another name, not asset
     shown = ", ".join(cleaned[:6]) + (f" and {len(cleaned) - 6} more" if len(cleaned) > 6 else "")
-    note = f"{path.name}: one column per asset ({shown}), times in {time.strip()!r}"
+    unnamed = time == PANDAS_INDEX or not time.strip().lstrip("\ufeff")
+    where = "pandas' unnamed index" if unnamed else repr(time.strip())
+    note = f"{path.name}: one column per asset ({shown}), times in {where}"
     return _Layout({"symbol": None, "timestamp": time, "usd_price": None}, None, (note,),
                    tuple(assets))  # fmt: skip
 
@@ -225,10 +232,10 @@ def not_a_price_file(path: Path) -> str | None:
             import pyarrow.parquet as pq
 
             try:
-                header = pq.read_schema(path).names
+                schema = pq.read_schema(path)
             except (OSError, pa.ArrowInvalid) as exc:
                 return f"not a Parquet file ({str(exc).splitlines()[0][:120]})"
-            _layout(path, header)
+            _layout(path, schema.names, _parquet_index_time(schema))
         else:
             _csv_layout(path)
     except InputError as exc:
@@ -249,13 +256,29 @@ def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
         yield header, reader
 
 
+def _parquet_index_time(schema: pa.Schema) -> str | None:
+    """The column pandas writes an unnamed date-time index to, when ``schema`` has one."""
+    at = schema.get_field_index(PANDAS_INDEX)
+    kind = schema.field(at).type if at >= 0 else None
+    return PANDAS_INDEX if kind is not None and (pa.types.is_timestamp(kind)
+                                                  or pa.types.is_date(kind)) else None  # fmt: skip
+
+
 def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     """The CSV's `_layout`, and whether its times are date-time texts (its first time that is
-    not empty is one), from one read of its first lines."""
+    not empty is one), from one read of its first lines. A first column with no name and a
+    date-time in the first line is pandas' unnamed date-time index: the times."""
     first: str | None = None
     try:
-        with _csv_header(path) as (header, reader):
-            layout = _layout(path, header)
+        with _csv_header(path) as (header, rows):
+            head = next(rows, None)
+            index_time = None
+            if head and len(header) > 1 and not header[0].strip().lstrip("\ufeff"):
+                stamp = head[0].strip()
+                if stamp and not _is_number(stamp) and parse_time_ms(stamp) is not None:
+                    index_time = header[0]
+            layout = _layout(path, header, index_time)
+            reader = rows if head is None else itertools.chain([head], rows)
             at = header.index(str(layout.names["timestamp"]))
             columns = [header.index(a) for a in layout.assets]
             priced = not columns  # one column per asset: a price in one of the first rows
@@ -329,7 +352,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     skipped: list[str] = []
     if path.suffix == ".parquet":
         whole = _read_parquet(path)
-        layout = _layout(path, whole.column_names)
+        layout = _layout(path, whole.column_names, _parquet_index_time(whole.schema))
         table, origin = _canonical(whole, layout, path)
     else:
         layout, dated = _csv_layout(path)
