@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from proofmind.monitor.feedreplay import sample_path
 from proofmind.monitor.prices import PriceSeries, read_prices
@@ -74,3 +76,34 @@ def test_backtest_scores_the_forecast_and_the_baselines() -> None:
         summary = score.summary()
         assert summary["windows"] > 60 and 0 < summary["rmse_log_vol"] < 2
         assert 0 <= summary["breach_rate"] <= 0.1
+
+
+def test_replay_says_when_prices_are_too_sparse_for_its_windows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One price a day gives no window of six returns: the forecast never starts. The replay
+    says so, and how to give it weekly windows; not for hourly prices, nor weekly windows."""
+    from proofmind.cli.main import main
+    from proofmind.cli.monitor_run import too_sparse_for
+
+    series = read_prices(sample_path())
+    day = (series.time // 86400).astype(np.int64)
+    first = np.ones(len(series), dtype=bool)
+    for symbol in ("FEI", "USDC"):
+        rows = np.flatnonzero(series.symbol == symbol)
+        first[rows[1:]] = day[rows[1:]] != day[rows[:-1]]
+    daily = PriceSeries(series.symbol[first], series.time[first], series.price[first])
+    assert too_sparse_for(VolatilityDetector(), series) == ""
+    note = too_sparse_for(VolatilityDetector(), daily)
+    assert note.startswith("volatility: no forecast for FEI, USDC: their 24 h windows hold a ")
+    assert "median of 1 price(s)" in note and '"window_seconds": 604800' in note
+    assert too_sparse_for(VolatilityDetector(window_seconds=7 * 86400, min_history=8), daily) == ""
+    path = tmp_path / "daily.csv"
+    rows = zip(daily.symbol.tolist(), daily.time.tolist(), daily.price.tolist(), strict=True)
+    path.write_text(
+        "symbol,timestamp,usd_price\n" + "".join(f"{s},{t * 1000:.0f},{p}\n" for s, t, p in rows)
+    )
+    assert main(["monitor", "replay", str(path), "-d", "volatility"]) == 0
+    assert "volatility: no forecast for FEI, USDC" in capsys.readouterr().err
+    assert main(["monitor", "replay", str(sample_path()), "-d", "volatility"]) == 0
+    assert "no forecast" not in capsys.readouterr().err

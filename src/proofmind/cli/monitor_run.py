@@ -30,6 +30,7 @@ from proofmind.monitor.replay import (
     window_label,
     write_alerts,
 )
+from proofmind.monitor.volatility import VolatilityDetector
 
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
@@ -92,6 +93,11 @@ def run_replay(
         for note in use.notes:
             err.print(note, highlight=False)
         replayed, added = use.series, use.added
+    volatility = next((d for d in detectors if isinstance(d, VolatilityDetector)), None)
+    if volatility is not None:
+        note = too_sparse_for(volatility, series)
+        if note:
+            err.print(note, highlight=False)
     started = time.perf_counter()
     alerts = replay(replayed, detectors)
     # the reference asset is there for ratios: what is said about it alone is not the user's
@@ -186,6 +192,38 @@ def run_replay(
         save=None if state_path is None else lambda: _save(state_path, detectors),
         scores=scores,
         report=report_path,
+    )
+
+
+def too_sparse_for(detector: VolatilityDetector, series: PriceSeries) -> str:
+    """What to tell the user when some assets' prices are too sparse for the volatility
+    detector's windows (fewer than ``min_history`` windows with ``min_returns`` returns, over
+    at least ``min_history`` windows: a daily series under the default daily window); empty
+    when none are."""
+    import numpy as np
+
+    if not len(series):
+        return ""
+    names, codes = np.unique(series.symbol, return_inverse=True)
+    window = (series.time // detector.window_seconds).astype(np.int64)
+    pairs, counts = np.unique(np.stack([codes.reshape(-1), window - window.min()]), axis=1,
+                              return_counts=True)  # fmt: skip
+    sparse, per_window = [], []
+    for code, name in enumerate(names.tolist()):
+        held = counts[pairs[0] == code]
+        full = int(np.sum(held > detector.min_returns))  # n prices give about n - 1 returns
+        if len(held) >= detector.min_history and full < detector.min_history:
+            sparse.append(str(name))
+            per_window.append(float(np.median(held)))
+    if not sparse:
+        return ""
+    shown = ", ".join(sparse[:6]) + (f" and {len(sparse) - 6} more" if len(sparse) > 6 else "")
+    hours = detector.window_seconds / 3600
+    return (
+        f"volatility: no forecast for {shown}: their {hours:g} h windows hold a median of "
+        f"{float(np.median(per_window)):g} price(s), and a window needs {detector.min_returns} "
+        "returns; for daily prices give it weekly windows: --params "
+        '\'{"volatility": {"window_seconds": 604800}}\''
     )
 
 
