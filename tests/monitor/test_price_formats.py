@@ -263,8 +263,8 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     unnamed = read_prices(path)
     assert unnamed.symbol.tolist() == ["USDC", "DAI", "DAI"]
     assert unnamed.time.tolist() == [JAN_1, JAN_1, JAN_1 + 3600]
-    assert unnamed.notes == ("prices.csv: one column per asset (USDC, DAI), times in pandas' "
-                             "unnamed index",)  # fmt: skip
+    note = "prices.csv: one column per asset (USDC, DAI), times in pandas' index"
+    assert unnamed.notes == (note,)
     path.write_text(",USDC,DAI\n0,1.0,0.999\n")  # row numbers are not times
     with pytest.raises(InputError, match="missing column"):
         read_prices(path)
@@ -316,6 +316,53 @@ def test_cli_finds_a_depeg_in_a_table_of_one_column_per_asset(tmp_path: Path) ->
     path = tmp_path / "pivot.csv"
     path.write_text("time,USDX,ETH\n" + "\n".join(rows) + "\n", encoding="utf-8")
     assert [a["subject"] for a in _depegs(tmp_path, path)] == ["USDX"]
+
+
+def test_json_as_coingecko_api_and_pandas_write_it(tmp_path: Path) -> None:
+    """CoinGecko's market_chart (one asset, named by the file), pandas' to_json of a pivot
+    (its default orient, the date-time index as keys), JSON lines with a bad line; broken
+    JSON and JSON of another shape are errors saying where and what is read."""
+    chart = {"prices": [[JAN_1 * 1000, 1.0001], [JAN_1 * 1000 + 3_600_000, 0.999]],
+             "market_caps": [[JAN_1 * 1000, 5e9]], "total_volumes": []}  # fmt: skip
+    (tmp_path / "usdc.json").write_text(json.dumps(chart))
+    series = read_prices(tmp_path / "usdc.json")
+    assert series.symbol.tolist() == ["usdc", "usdc"]
+    assert (series.time.tolist(), series.price.tolist()) == ([JAN_1, JAN_1 + 3600], [1.0001, 0.999])
+    ms = str(int(JAN_1 * 1000))
+    pivot = {"USDC": {ms: 1.0, str(int(JAN_1 * 1000) + 3_600_000): 1.001}, "DAI": {ms: 0.999}}
+    (tmp_path / "pivot.json").write_text(json.dumps(pivot))
+    wide = read_prices(tmp_path / "pivot.json")
+    assert wide.symbol.tolist() == ["USDC", "DAI", "USDC"]
+    assert wide.time.tolist() == [JAN_1, JAN_1, JAN_1 + 3600]
+    assert wide.notes == ("pivot.json: one column per asset (USDC, DAI), times in pandas' index",)
+    lines = tmp_path / "prices.jsonl"
+    lines.write_text(
+        '{"symbol": "DAI", "timestamp": "2023-01-01T00:00Z", "price": 1.0}\n\n'
+        '{"symbol": "DAI", "timestamp": "2023-01-01T01:00Z", "price": 0}\n'
+    )
+    with pytest.raises(InputError, match=r"prices\.jsonl, line 3: bad price row"):
+        read_prices(lines)
+    assert read_prices(lines, skip_bad=True).skipped == (
+        "line 3: bad price row (symbol='DAI', timestamp=1672534800000.0, usd_price=0.0)",
+    )
+    (tmp_path / "broken.json").write_text('{"prices": [[1672531200000, 1.0],')
+    with pytest.raises(InputError, match=r"broken\.json, line 1, column 34: not JSON"):
+        read_prices(tmp_path / "broken.json")
+    (tmp_path / "status.json").write_text('{"status": "ok"}')
+    with pytest.raises(InputError, match="JSON that is not a price series") as caught:
+        read_prices(tmp_path / "status.json")
+    assert "market_chart" in caught.value.hint
+    from proofmind.monitor.prices import not_a_price_file
+
+    assert not_a_price_file(tmp_path / "status.json") == "JSON that is not a price series"
+
+
+def test_cli_finds_a_depeg_in_a_coingecko_market_chart(tmp_path: Path) -> None:
+    chart = {"prices": [[m.timestamp() * 1000, p] for m, p in _peg_then_depeg()]}
+    folder = tmp_path / "charts"
+    folder.mkdir()
+    (folder / "USDX.json").write_text(json.dumps(chart))
+    assert [a["subject"] for a in _depegs(tmp_path, folder)] == ["USDX"]
 
 
 def _peg_then_depeg() -> list[tuple[datetime, float]]:

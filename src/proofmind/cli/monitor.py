@@ -33,7 +33,8 @@ def replay_command(
     prices: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV (.csv / .csv.gz) or Parquet: symbol, timestamp (Unix ms or s, or ISO "
+            help="CSV (.csv / .csv.gz), Parquet or JSON (CoinGecko's market_chart, pandas' "
+            "to_json, JSON lines): symbol, timestamp (Unix ms or s, or ISO "
             "8601), usd_price, also under other exports' names (price, close, snapped_at, "
             "date…); a file of one asset may name it by its own name instead of a symbol "
             "column (UST_usd.csv), and a time column with one column of prices per asset "

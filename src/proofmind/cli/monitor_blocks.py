@@ -18,7 +18,9 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 KINDS = ("auto", "prices", "blocks")
-PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".json", ".json.gz", ".jsonl", ".jsonl.gz",
+                  ".ndjson")  # fmt: skip
+PRICE_KINDS = ".csv, .csv.gz, .parquet, .json, .jsonl"  # as the messages name them
 # block detectors that need no parameters; watch and fraud-exposure run when --params has them
 BLOCK_DEFAULTS = ["funding-fan-out", "flow-anomaly", "subject-flow"]
 CONFIGURED = ["watch", "fraud-exposure"]
@@ -26,7 +28,7 @@ STATE_KEY = "@blocks"  # the replay's own entry in the state file (not a detecto
 
 
 def price_files_in(folder: Path) -> list[Path]:
-    """The price files (.csv, .csv.gz, .parquet) directly in ``folder``, by name."""
+    """The price files (`PRICE_SUFFIXES`) directly in ``folder``, by name."""
     return sorted(
         p
         for p in folder.iterdir()
@@ -48,7 +50,7 @@ def price_files(inputs: list[Path]) -> list[Path]:
         found = price_files_in(path)
         if not found:
             raise InputError(
-                f"{path} holds no price file (.csv, .csv.gz, .parquet)",
+                f"{path} holds no price file ({PRICE_KINDS})",
                 hint="give the price files, or the folder they are in",
             )
         problems = {file: not_a_price_file(file) for file in found}
@@ -84,7 +86,7 @@ def input_kind(path: Path, kind: str) -> str:
             return "prices"
         raise InputError(
             f"{path} is a folder with neither ingested block tables (transactions/ or "
-            "erc20_transfers/ with Parquet files) nor price files (.csv, .csv.gz, .parquet)",
+            f"erc20_transfers/ with Parquet files) nor price files ({PRICE_KINDS})",
             hint="write block tables with `proofmind ingest etherscan FILES -o DIR` or `ingest "
             "rpc`, or give price files",
         )
@@ -93,11 +95,11 @@ def input_kind(path: Path, kind: str) -> str:
     if not path.exists():
         raise InputError(
             f"{path} does not exist",
-            hint="give a price file (.csv, .csv.gz, .parquet) or a folder of ingested tables",
+            hint=f"give a price file ({PRICE_KINDS}) or a folder of ingested tables",
         )
     raise InputError(
         f"cannot tell what {path} holds",
-        hint="give a price file (.csv, .csv.gz, .parquet) or a folder written by "
+        hint=f"give a price file ({PRICE_KINDS}) or a folder written by "
         "`proofmind ingest`, or say which with --input prices|blocks",
     )
 

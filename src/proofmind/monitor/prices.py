@@ -1,4 +1,4 @@
-"""Read a price series file: CSV (optionally gzip) or Parquet with symbol, timestamp, usd_price.
+"""Read a price series file (CSV, optionally gzip; Parquet; JSON): symbol, timestamp, usd_price.
 
 ``timestamp`` is Unix epoch milliseconds (the shared token_prices format); a file whose
 timestamps are under 1e11 (median; as milliseconds, before March 1973) is in seconds, read so;
@@ -9,7 +9,10 @@ found under the names other exports give it (`PRICE_COLUMNS`: ``price``, ``close
 (``UST_usd.csv`` is UST's, ``steth-usd-max.csv`` stETH's: `symbol_from_file_name`). A table of
 a time column and one column of prices per asset, named by its symbol (``date,USDC,DAI``, a
 pivot), is read as those assets' prices, an empty cell being no price. What was read
-differently from the documented format is said in the series' ``notes``.
+differently from the documented format is said in the series' ``notes``. JSON is read as
+CoinGecko's API gives it (``market_chart``: ``{"prices": [[ms, price], …]}``, one asset, named
+by the file) and as pandas' ``to_json`` writes a frame (records, JSON lines, or its default
+column orient with a date-time index), then as the other formats are (`_read_json`).
 A bad row is reported with its file and line, never skipped silently: by default it is an
 error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
 to print (real feeds have the odd empty or zero price, and one such row should not stop a
@@ -22,6 +25,7 @@ import csv
 import gzip
 import io
 import itertools
+import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,6 +47,12 @@ COLUMNS = ("symbol", "timestamp", "usd_price")
 LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is not a price's
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
 WIDE_ROWS_LOOKED_AT = 100  # a table of one column per asset has a price in one of these rows
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+JSON_SHAPES = (
+    'give CoinGecko\'s market_chart ({"prices": [[ms, price], …]}) or a list of [time, price] '
+    "pairs (the asset named by the file), or a list (or JSON lines) of objects with symbol, "
+    "timestamp, usd_price"
+)
 PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed index
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
 
@@ -114,7 +124,7 @@ def symbol_from_file_name(path: Path) -> str | None:
     ``_usd`` / ``-usd-max`` / ``_prices`` tail (``UST_usd.csv`` → ``UST``, CoinGecko's
     ``steth-usd-max.csv`` → ``steth``); None when what is left is no symbol (``prices.csv``)."""
     name = path.name
-    for suffix in (".gz", ".csv", ".parquet"):
+    for suffix in (".gz", ".csv", ".parquet", ".jsonl", ".ndjson", ".json"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
     name = _NAME_TAIL.sub("", name).strip()
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
@@ -218,7 +228,7 @@ def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
         return None  # UST_usd.csv with time,value: a price column of another name, not asset
     shown = ", ".join(cleaned[:6]) + (f" and {len(cleaned) - 6} more" if len(cleaned) > 6 else "")
     unnamed = time == PANDAS_INDEX or not time.strip().lstrip("\ufeff")
-    where = "pandas' unnamed index" if unnamed else repr(time.strip())
+    where = "pandas' index" if unnamed else repr(time.strip())
     note = f"{path.name}: one column per asset ({shown}), times in {where}"
     return _Layout({"symbol": None, "timestamp": time, "usd_price": None}, None, (note,),
                    tuple(assets))  # fmt: skip
@@ -228,7 +238,10 @@ def not_a_price_file(path: Path) -> str | None:
     """Why ``path``'s header is not a price file's (its columns), or None when it is one; read
     from its first lines, to leave such files of a folder out (upstream's errors.csv)."""
     try:
-        if path.suffix == ".parquet":
+        if is_json(path):
+            names = _read_json(path)[0].column_names
+            _layout(path, names, PANDAS_INDEX if PANDAS_INDEX in names else None)
+        elif path.suffix == ".parquet":
             import pyarrow.parquet as pq
 
             try:
@@ -346,11 +359,20 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     naming its line, or with ``skip_bad`` is left out and described in ``skipped``; a file
     with no good row is an error either way."""
     if not path.is_file():
-        raise InputError(f"price file {path} does not exist", hint="give a CSV or Parquet path")
+        raise InputError(
+            f"price file {path} does not exist", hint="give a CSV, Parquet or JSON path"
+        )
     lines: NDArray[np.int64] | None = None  # the file line of each row, when not row + 2
     origin: NDArray[np.int64] | None = None  # the file row of each row (one column per asset)
     skipped: list[str] = []
-    if path.suffix == ".parquet":
+    records: NDArray[np.int64] | None = None  # JSON: the record (or line) of each row
+    if is_json(path):
+        whole, records, unit = _read_json(path)
+        index = PANDAS_INDEX if PANDAS_INDEX in whole.column_names else None
+        layout = _layout(path, whole.column_names, index)
+        table, origin = _canonical(whole, layout, path)
+        records = records if origin is None else records[origin]
+    elif path.suffix == ".parquet":
         whole = _read_parquet(path)
         layout = _layout(path, whole.column_names, _parquet_index_time(whole.schema))
         table, origin = _canonical(whole, layout, path)
@@ -408,6 +430,8 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     bad |= empty[codes]
 
     def where(row: int) -> str:
+        if records is not None:
+            return f"{unit} {int(records[row])}"
         if path.suffix == ".parquet":
             return f"row {row if origin is None else int(origin[row])}"
         return f"line {row + 2 if lines is None else int(lines[row])}"
@@ -480,7 +504,7 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
     in symbol, time and price to one of an earlier file (files that overlap) is kept once and
     counted in ``duplicates``. The skipped rows are named with their file."""
     if not paths:
-        raise InputError("no price file given", hint="give one or more CSV or Parquet files")
+        raise InputError("no price file given", hint="give one or more CSV, Parquet or JSON files")
     if len(paths) == 1:
         return read_prices(paths[0], skip_bad=skip_bad)
     parts = [read_prices(path, skip_bad=skip_bad) for path in paths]
@@ -526,6 +550,120 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
         duplicates=int(dropped.sum()),
         notes=tuple(note for part in parts for note in part.notes),
     )
+
+
+def is_json(path: Path) -> bool:
+    """Whether ``path`` is named as JSON (``.json``, ``.jsonl``, ``.ndjson``, gzip or not)."""
+    return path.name.lower().removesuffix(".gz").endswith(JSON_SUFFIXES)
+
+
+def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
+    """A JSON price file as a table of its records' fields, the record each row is (1 on),
+    and what a record is called in a bad row's place ("record", or "line" for JSON lines).
+
+    Read: CoinGecko's ``market_chart`` (``{"prices": [[ms, price], …], …}``, the asset named
+    by the file), a bare list of ``[time, price]`` pairs (the same), a list of objects (pandas'
+    ``to_json(orient="records")``: their keys are the columns), or JSON lines of objects."""
+    lined = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InputError(
+            f"cannot read JSON file {path}: {exc}", hint="check the file is whole"
+        ) from exc
+    items: list[Any] = []
+    numbers: list[int] = []
+    try:
+        if lined:
+            for number, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    items.append(json.loads(line))
+                    numbers.append(number)
+        else:
+            items = _json_items(json.loads(text))
+            numbers = list(range(1, len(items) + 1))
+    except json.JSONDecodeError as exc:
+        where = f"line {number}" if lined else f"line {exc.lineno}, column {exc.colno}"
+        raise InputError(
+            f"{path}, {where}: not JSON ({exc.msg})", hint="fix the file, or give it as CSV"
+        ) from exc
+    except ValueError as exc:
+        raise InputError(
+            f"{path}: JSON that is not a price series",
+            hint=JSON_SHAPES,
+        ) from exc
+    unit = "line" if lined else "record"
+    pairs = bool(items) and all(isinstance(i, list) for i in items)
+    wrong = next((n for n, i in zip(numbers, items, strict=True)
+                  if (len(i) != 2 if pairs else not isinstance(i, dict))), None)  # fmt: skip
+    if not items:
+        raise InputError(f"{path} holds no price", hint=JSON_SHAPES)
+    if wrong is not None:
+        what = "not a [time, price] pair" if pairs else "neither an object nor a [time, price] pair"
+        raise InputError(f"{path}, {unit} {wrong}: {what}", hint=JSON_SHAPES)
+    try:
+        if pairs:
+            table = pa.table({"timestamp": pa.array([i[0] for i in items]),
+                              "usd_price": pa.array([i[1] for i in items])})  # fmt: skip
+        else:
+            table = pa.Table.from_pylist(items)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(
+            f"{path}: a field holds values of different kinds ({exc})",
+            hint="numbers for prices; numbers or ISO 8601 texts for times",
+        ) from exc
+    return table, np.array(numbers, dtype=np.int64), unit
+
+
+def _json_items(data: Any) -> list[Any]:
+    """The records of a JSON document: a list as it is; CoinGecko's market_chart's prices;
+    pandas' ``to_json`` of a frame in its default orient (``{column: {index: value}}``), or
+    ``split`` or ``index``, its index a column when it holds times (not when it holds row
+    numbers). ValueError when it is none of these."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, dict):
+        raise ValueError("not a list or an object")
+    if isinstance(data.get("prices"), list):
+        return list(data["prices"])  # CoinGecko's market_chart; its other series are not read
+    if isinstance(data.get("columns"), list) and isinstance(data.get("data"), list):
+        columns, index = data["columns"], data.get("index") or []
+        rows = [dict(zip(columns, row, strict=False)) for row in data["data"]]
+        return _with_times(rows, [str(i) for i in index])
+    if not data or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError("not a frame")
+    keys = [str(k) for k in data]
+    if _times(keys) or all(k.isdigit() for k in keys):  # orient="index": {row: {column: …}}
+        return _with_times(list(data.values()), keys)
+    index = list(dict.fromkeys(k for column in data.values() for k in column))
+    rows = [{column: data[column].get(k) for column in data} for k in index]
+    return _with_times(rows, index)
+
+
+def _times(keys: Sequence[str]) -> bool:
+    """Whether ``keys`` (a frame's index, as JSON writes it) are times, not row numbers:
+    epoch seconds or milliseconds (from 1973 on), or ISO 8601 date-times."""
+    return bool(keys) and all(
+        float(k) > 1e8 if _is_number(k) else parse_time_ms(k) is not None for k in keys
+    )
+
+
+def _with_times(rows: list[Any], index: Sequence[str]) -> list[Any]:
+    """``rows`` with their index as a column (named as pandas' to_parquet names an unnamed
+    index) when it holds times and no column of the rows is a time already."""
+    if len(index) != len(rows) or not _times(index):
+        return rows
+    names = {"timestamp", *PRICE_COLUMNS["timestamp"]}
+    first = rows[0] if rows and isinstance(rows[0], dict) else {}
+    if any(str(k).strip().lower() in names for k in first):
+        return rows
+    stamps = [float(k) if _is_number(k) else k for k in index]
+    return [
+        {PANDAS_INDEX: t, **r} if isinstance(r, dict) else r
+        for t, r in zip(stamps, rows, strict=True)
+    ]
 
 
 def _line_of(text: str) -> int:
