@@ -590,16 +590,13 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
             f"{path}, {where}: not JSON ({exc.msg})", hint="fix the file, or give it as CSV"
         ) from exc
     except ValueError as exc:
-        raise InputError(
-            f"{path}: JSON that is not a price series",
-            hint=JSON_SHAPES,
-        ) from exc
-    unit = "line" if lined else "record"
-    pairs = bool(items) and all(isinstance(i, list) for i in items)
-    wrong = next((n for n, i in zip(numbers, items, strict=True)
-                  if (len(i) != 2 if pairs else not isinstance(i, dict))), None)  # fmt: skip
+        raise InputError(f"{path}: JSON that is not a price series", hint=JSON_SHAPES) from exc
     if not items:
         raise InputError(f"{path} holds no price", hint=JSON_SHAPES)
+    unit = "line" if lined else "record"
+    pairs = all(isinstance(i, list) for i in items)
+    wrong = next((n for n, i in zip(numbers, items, strict=True)
+                  if (len(i) != 2 if pairs else not isinstance(i, dict))), None)  # fmt: skip
     if wrong is not None:
         what = "not a [time, price] pair" if pairs else "neither an object nor a [time, price] pair"
         raise InputError(f"{path}, {unit} {wrong}: {what}", hint=JSON_SHAPES)
