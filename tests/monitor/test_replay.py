@@ -539,3 +539,44 @@ def test_a_missed_window_says_why_the_depeg_detector_could_not_alert(
     )
     why = {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
     assert why["USDB"].startswith("an episode alerted on 2023-01-21")
+
+
+def test_a_missed_derivative_window_says_why_the_ratio_detector_could_not_alert(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same for derivatives, on their ratio to the underlying: stETH 1.5% under ETH for
+    weeks was never learnt as pegged to it; rETH's window began inside an episode that had
+    alerted already."""
+    start = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
+    rows = []
+    for hour in range(40 * 24):
+        eth = 1500.0 + 50.0 * np.sin(hour / 37.0)
+        steth = 0.985 if hour < 30 * 24 else 0.95
+        reth = 1.0 + 0.0005 * ((hour % 5) - 2) if hour < 20 * 24 else 0.95
+        t = int((start + hour * 3600) * 1000)
+        rows += [f"ETH,{t},{eth}", f"stETH,{t + 60_000},{eth * steth}"]
+        rows += [f"rETH,{t + 120_000},{eth * reth}"]
+    prices = tmp_path / "p.csv"
+    prices.write_text("symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\n"
+        "stETH,2023-01-31,2023-02-05,https://example.org/s\n"
+        "rETH,2023-01-26,2023-02-05,https://example.org/r\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(prices), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "missed: stETH https://example.org/s (not watched as pegged when it began: in the 14 "
+        "days before it, fewer than 95% of its ratios to ETH were within ±1% of the expected "
+        "ratio (1)" in out
+    )
+    assert (
+        "missed: rETH https://example.org/r (an episode alerted on 2023-01-21 02:02 UTC was "
+        "still open when it began: one alert per episode)" in out
+    )
+    why = {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
+    assert why["stETH"].startswith("not watched as pegged")

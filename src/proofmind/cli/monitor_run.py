@@ -149,7 +149,9 @@ def run_replay(
             if window in report.never_outside:
                 return quiet
             if far_from_dollar(series, window):  # a derivative: the depeg detector's not
-                return unpaired if window.subject not in paired else ""
+                if window.subject not in paired:
+                    return unpaired
+                return unwatched_ratio(replayed, window, detectors)
             return unwatched(series, window, detectors)
 
         missed = [f"{w.subject} {w.source}{why(w)}" for w in report.missed]
@@ -236,14 +238,41 @@ def unwatched(series: PriceSeries, window: EventWindow, detectors: Sequence[Dete
     if depeg is None:
         return ""
     probe = DepegDetector(**depeg.params())
-    before = (series.symbol == window.subject) & (series.time < window.start)
-    replay(PriceSeries(series.symbol[before], series.time[before], series.price[before]), [probe])
+    replay(_before(series, window, {window.subject}), [probe])
     pegged, alerted = probe.watching(window.subject)
+    return _why_not(probe, pegged, alerted, "its prices", f"its peg ({probe.peg:g})")
+
+
+def unwatched_ratio(series: PriceSeries, window: EventWindow, detectors: Sequence[Detector]) -> str:
+    """`unwatched` for a derivative's window: the ratio detector's state for its pair at the
+    window's start (``series``: what the ratio detector replayed, references included)."""
+    ratio = next((d for d in detectors if isinstance(d, RatioDetector)), None)
+    underlying = None if ratio is None else ratio.watched().get(window.subject)
+    if ratio is None or underlying is None:
+        return ""
+    probe = RatioDetector(**ratio.params())
+    replay(_before(series, window, {window.subject, underlying}), [probe])
+    _, pegged, alerted = probe.watching(window.subject)
+    inner = DepegDetector(**probe.depeg)
+    expected = f"the expected ratio ({probe.pegs.get(window.subject, 1.0):g})"
+    return _why_not(inner, pegged, alerted, f"its ratios to {underlying}", expected)
+
+
+def _before(series: PriceSeries, window: EventWindow, subjects: set[str]) -> PriceSeries:
+    """The prices of ``subjects`` in ``series`` before ``window`` begins."""
+    import numpy as np
+
+    keep = np.isin(series.symbol, list(subjects)) & (series.time < window.start)
+    return PriceSeries(series.symbol[keep], series.time[keep], series.price[keep])
+
+
+def _why_not(probe: DepegDetector, pegged: bool, alerted: float | None, what: str, peg: str) -> str:
+    """The words of `unwatched`: not learnt as pegged, or an episode that had alerted."""
     if not pegged:
         return (
             f" (not watched as pegged when it began: in the {probe.window_hours // 24} days "
-            f"before it, fewer than {probe.min_near_fraction:.0%} of its prices were within "
-            f"±{probe.band:.0%} of its peg ({probe.peg:g}), or too few prices covered them)"
+            f"before it, fewer than {probe.min_near_fraction:.0%} of {what} were within "
+            f"±{probe.band:.0%} of {peg}, or too few prices covered them)"
         )
     if alerted is not None:
         when = datetime.fromtimestamp(alerted, UTC).strftime("%Y-%m-%d %H:%M")

@@ -104,6 +104,15 @@ class RatioDetector(Detector):
         seen so far (a derivative given in ``pairs`` keeps its given underlying)."""
         return {**self.pairs, **{d: u for d, u in self._auto.items() if d not in self.pairs}}
 
+    def watching(self, derivative: str) -> tuple[str | None, bool, float | None]:
+        """The underlying ``derivative`` is paired with now (None: none), whether their
+        ratio is learnt as pegged, and when the alert of its episode still open was raised
+        (None: no episode open), as `DepegDetector.watching` tells them."""
+        underlying = self.watched().get(derivative)
+        if underlying is None:
+            return None, False, None
+        return underlying, *self._inner.watching(f"{derivative}/{underlying}")
+
     def _discover(self, subjects: Iterable[str]) -> None:
         """The automatic pairs of ``subjects`` (all subjects seen so far), from scratch."""
         self._auto, self._seen = {}, []
@@ -194,10 +203,12 @@ class RatioDetector(Detector):
             evidence=alert.evidence,
         )
 
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
     def to_state(self) -> dict[str, Any]:
-        params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         return {
-            "params": params,
+            "params": self.params(),
             "inner": self._inner.to_state(),
             "latest": {k: list(v) for k, v in self._latest.items()},
         }
