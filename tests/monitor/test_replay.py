@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -509,35 +510,19 @@ def test_a_missed_window_says_why_the_depeg_detector_could_not_alert(
     """A coin that traded 1.5% under its peg for weeks was never learnt as pegged; a window
     that starts days into a depeg the detector had already alerted (one alert per episode):
     each missed window says so, on the terminal and in --report."""
-    start = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
-    rows = []
-    for hour in range(40 * 24):
-        off = 0.985 if hour < 30 * 24 else 0.95  # USDA: never near the peg, then lower
-        held = 1.0 + 0.0005 * ((hour % 5) - 2) if hour < 20 * 24 else 0.95  # USDB
-        t = int((start + hour * 3600) * 1000)
-        rows += [f"USDA,{t},{off}", f"USDB,{t + 60_000},{held}"]
-    prices = tmp_path / "p.csv"
-    prices.write_text("symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    events = tmp_path / "events.csv"
-    events.write_text(
-        "subject,start,end,source\n"
-        "USDA,2023-01-31,2023-02-05,https://example.org/a\n"
-        "USDB,2023-01-26,2023-02-05,https://example.org/b\n",
-        encoding="utf-8",
-    )
-    report = tmp_path / "scores.json"
-    argv = ["monitor", "replay", str(prices), "--events", str(events), "--report", str(report)]
-    assert main(argv) == 0
-    out = " ".join(capsys.readouterr().out.split())
+
+    def prices(hour: int) -> dict[str, float]:
+        return {"USDA": _off_then_lower(hour), "USDB": _held_then_down(hour)}
+
+    out, why = _missed_reasons(tmp_path, capsys, prices)
     assert (
-        "missed: USDA https://example.org/a (not watched as pegged when it began: in the 14 days "
-        "before it, fewer than 95% of its prices were within ±1% of its peg (1)" in out
+        "missed: USDA https://example.org/USDA (not watched as pegged when it began: in the 14 "
+        "days before it, fewer than 95% of its prices were within ±1% of its peg (1)" in out
     )
     assert (
-        "missed: USDB https://example.org/b (an episode alerted on 2023-01-21 02:01 UTC was "
+        "missed: USDB https://example.org/USDB (an episode alerted on 2023-01-21 02:01 UTC was "
         "still open when it began: one alert per episode)" in out
     )
-    why = {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
     assert why["USDB"].startswith("an episode alerted on 2023-01-21")
 
 
@@ -547,36 +532,60 @@ def test_a_missed_derivative_window_says_why_the_ratio_detector_could_not_alert(
     """The same for derivatives, on their ratio to the underlying: stETH 1.5% under ETH for
     weeks was never learnt as pegged to it; rETH's window began inside an episode that had
     alerted already."""
-    start = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
-    rows = []
-    for hour in range(40 * 24):
+
+    def prices(hour: int) -> dict[str, float]:
         eth = 1500.0 + 50.0 * np.sin(hour / 37.0)
-        steth = 0.985 if hour < 30 * 24 else 0.95
-        reth = 1.0 + 0.0005 * ((hour % 5) - 2) if hour < 20 * 24 else 0.95
-        t = int((start + hour * 3600) * 1000)
-        rows += [f"ETH,{t},{eth}", f"stETH,{t + 60_000},{eth * steth}"]
-        rows += [f"rETH,{t + 120_000},{eth * reth}"]
-    prices = tmp_path / "p.csv"
-    prices.write_text("symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    events = tmp_path / "events.csv"
-    events.write_text(
-        "subject,start,end,source\n"
-        "stETH,2023-01-31,2023-02-05,https://example.org/s\n"
-        "rETH,2023-01-26,2023-02-05,https://example.org/r\n",
-        encoding="utf-8",
-    )
-    report = tmp_path / "scores.json"
-    argv = ["monitor", "replay", str(prices), "--events", str(events), "--report", str(report)]
-    assert main(argv) == 0
-    out = " ".join(capsys.readouterr().out.split())
+        return {"stETH": eth * _off_then_lower(hour), "rETH": eth * _held_then_down(hour),
+                "ETH": eth}  # fmt: skip
+
+    out, why = _missed_reasons(tmp_path, capsys, prices)
     assert (
-        "missed: stETH https://example.org/s (not watched as pegged when it began: in the 14 "
+        "missed: stETH https://example.org/stETH (not watched as pegged when it began: in the 14 "
         "days before it, fewer than 95% of its ratios to ETH were within ±1% of the expected "
         "ratio (1)" in out
     )
     assert (
-        "missed: rETH https://example.org/r (an episode alerted on 2023-01-21 02:02 UTC was "
+        "missed: rETH https://example.org/rETH (an episode alerted on 2023-01-21 02:02 UTC was "
         "still open when it began: one alert per episode)" in out
     )
-    why = {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
     assert why["stETH"].startswith("not watched as pegged")
+
+
+def _off_then_lower(hour: int) -> float:
+    """1.5% under the peg for 30 days, never near it, then 5% under."""
+    return 0.985 if hour < 30 * 24 else 0.95
+
+
+def _held_then_down(hour: int) -> float:
+    """Within ±0.1% of the peg for 20 days, then 5% under."""
+    return 1.0 + 0.0005 * ((hour % 5) - 2) if hour < 20 * 24 else 0.95
+
+
+def _missed_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], prices: Callable[[int], dict[str, float]]
+) -> tuple[str, dict[str, str]]:
+    """`monitor replay --events` of 40 days of hourly ``prices(hour)`` from 2023-01-01 (each
+    asset a minute after the one before it), its first asset's window from day 30 and its
+    second's from day 25: the terminal's words in one line, and each missed window's `why`
+    in --report."""
+    start = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
+    rows = [
+        f"{symbol},{int((start + hour * 3600 + 60 * k) * 1000)},{price}"
+        for hour in range(40 * 24)
+        for k, (symbol, price) in enumerate(prices(hour).items())
+    ]
+    path = tmp_path / "p.csv"
+    path.write_text("symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    late, early = list(prices(0))[:2]
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\n"
+        f"{late},2023-01-31,2023-02-05,https://example.org/{late}\n"
+        f"{early},2023-01-26,2023-02-05,https://example.org/{early}\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(path), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    return out, {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
