@@ -119,6 +119,31 @@ def test_a_replayed_depeg_is_raised_at_its_round(chain: Chain, tmp_path: Path, r
     assert sum(monitor.feeds.last_round.values()) == total
 
 
+def test_a_daily_heartbeat_feed_is_learnt_and_its_depeg_raised(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A stablecoin feed that writes one round a day (a 24-hour heartbeat and a deviation
+    threshold the calm never crosses): learnt as pegged from its days, its depeg raised live
+    at the third round below the peg, as the same detector raises it offline, in that round's
+    block; the feed's daily cadence is not stale."""
+    start = chain.w3.eth.block_number + 1
+    feed = deploy_feed(chain, "USDX / USD")
+    times = [_at("2023-01-01T00:10") + day * 86400 for day in range(40)]
+    prices = [1.0 + 0.001 * ((day % 5) - 2) if day < 34 else 0.95 for day in range(40)]
+    push_history(chain, feed, times[:30], prices[:30], warmup=30)
+    block_of = {t: push_history(chain, feed, [t], [p])[0].block
+                for t, p in zip(times[30:], prices[30:], strict=True)}  # fmt: skip
+    monitor = _monitor(chain, tmp_path, {"USDX": feed.address}, "rounds", start)
+    monitor.run(until_block=chain.w3.eth.block_number)
+    stored = [a.alert for a in monitor.store.query(limit=100, newest_first=False)]
+    offline = DepegDetector()
+    expected = [a.time for t, p in zip(times, prices, strict=True)
+                for a in offline.evaluate(PriceObservation("USDX", float(t), p))]  # fmt: skip
+    assert [(a.detector, a.time) for a in stored] == [("depeg", times[36])]
+    assert expected == [times[36]]
+    assert stored[0].block == block_of[times[36]]
+
+
 def test_feed_specs_and_a_wrong_address(chain: Chain) -> None:
     from proofmind.errors import InputError
 
