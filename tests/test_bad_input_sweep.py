@@ -278,6 +278,9 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["badtimes_usd.csv", "--strict"], "line 3: timestamp 'soon' is not a date-time"),
         (["twoprices.csv"], "the columns price and close could both be the usd_price"),
         (["noprices"], "no file in noprices is a price file"),
+        (["broken.json"], "broken.json, line 1, column 34: not JSON"),
+        (["status.json"], "status.json: JSON that is not a price series"),
+        (["badlines.jsonl", "--strict"], "badlines.jsonl, line 2: bad price row"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("agent", "safe", "create"): [
@@ -530,6 +533,12 @@ def _fixtures(root: Path) -> None:
     (root / "nogoodprices.csv").write_text("symbol,timestamp,usd_price\nUSDX,yesterday,1.0\n")
     (root / "badtimes_usd.csv").write_text("time,price\n2023-01-01T00:00Z,1.0\nsoon,1.0\n")
     (root / "twoprices.csv").write_text("symbol,timestamp,price,close\nUSDX,1672531200000,1,1\n")
+    (root / "broken.json").write_text('{"prices": [[1672531200000, 1.0],')
+    (root / "status.json").write_text('{"status": "ok"}')
+    (root / "badlines.jsonl").write_text(
+        '{"symbol": "USDX", "timestamp": 1672531200000, "usd_price": 1.0}\n'
+        '{"symbol": "USDX", "timestamp": 1672534800000, "usd_price": null}\n'
+    )
     (root / "noprices").mkdir()
     (root / "noprices" / "errors.csv").write_text("aave,1660608000.0,rate limited\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")
