@@ -357,6 +357,38 @@ def test_json_as_coingecko_api_and_pandas_write_it(tmp_path: Path) -> None:
     assert not_a_price_file(tmp_path / "status.json") == "JSON that is not a price series"
 
 
+def test_a_spreadsheet_csv_with_semicolons_and_a_decimal_comma(tmp_path: Path) -> None:
+    """A spreadsheet in a locale whose decimal mark is a comma saves CSV with semicolons
+    (``0,9987``): read so, said on stderr; a bad cell is still named by its line. Tabs too."""
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "symbol;timestamp;usd_price\n"
+        "USDC;2023-01-01T00:00;0,9987\n"
+        "USDC;2023-01-01T01:00;1,0012\n"
+        "USDC;2023-01-01T02:00;1\n"
+    )
+    series = read_prices(path)
+    assert series.price.tolist() == [0.9987, 1.0012, 1.0]
+    assert series.notes == ("prices.csv: fields separated by ';', numbers with a decimal comma",)
+    path.write_text("date;USDC;DAI\n2023-01-01;0,9987;1\n2023-01-02;;0,98\n2023-01-03;x;1\n")
+    with pytest.raises(InputError, match=r"prices\.csv, line 4: USDC 'x' is not a number"):
+        read_prices(path)
+    wide = read_prices(path, skip_bad=True)
+    assert (wide.symbol.tolist(), wide.price.tolist()) == (["USDC", "DAI", "DAI", "DAI"],
+                                                           [0.9987, 1.0, 0.98, 1.0])  # fmt: skip
+    path.write_text("date;USDC\n2023-01-01;0.9987\n")  # semicolons, decimal points
+    assert read_prices(path).price.tolist() == [0.9987]
+    tabs = tmp_path / "usdc.tsv"
+    tabs.write_text("timestamp\tprice\n1672531200000\t0.9987\n")
+    series = read_prices(tabs)
+    assert series.symbol.tolist() == ["usdc"] and series.price.tolist() == [0.9987]
+    assert "usdc.tsv: fields separated by a tab" in series.notes
+    # a comma-separated file's quoted decimal comma is not a number: a bad row, as before
+    path.write_text('symbol,timestamp,usd_price\nUSDC,2023-01-01T00:00,"0,9987"\n')
+    with pytest.raises(InputError, match="usd_price '0,9987' is not a number"):
+        read_prices(path)
+
+
 def test_cli_finds_a_depeg_in_a_coingecko_market_chart(tmp_path: Path) -> None:
     chart = {"prices": [[m.timestamp() * 1000, p] for m, p in _peg_then_depeg()]}
     folder = tmp_path / "charts"

@@ -33,7 +33,8 @@ def replay_command(
     prices: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV (.csv / .csv.gz), Parquet or JSON (CoinGecko's market_chart, pandas' "
+            help="CSV (.csv / .csv.gz; commas, or semicolons with decimal commas, or tabs), "
+            "Parquet or JSON (CoinGecko's market_chart, pandas' "
             "to_json, JSON lines): symbol, timestamp (Unix ms or s, or ISO "
             "8601), usd_price, also under other exports' names (price, close, snapped_at, "
             "date…); a file of one asset may name it by its own name instead of a symbol "
@@ -140,6 +141,7 @@ def replay_command(
       proofmind monitor replay steth.csv   # no ETH given: the shipped WETH reference
       proofmind monitor replay UST_usd.csv terrausd-usd-max.csv   # one asset per file
       proofmind monitor replay data/usd_prices/   # every price file in the folder
+      proofmind monitor replay usdc.json   # CoinGecko's market_chart, named by the asset
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector

@@ -18,9 +18,9 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 KINDS = ("auto", "prices", "blocks")
-PRICE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".json", ".json.gz", ".jsonl", ".jsonl.gz",
-                  ".ndjson")  # fmt: skip
-PRICE_KINDS = ".csv, .csv.gz, .parquet, .json, .jsonl"  # as the messages name them
+PRICE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".json", ".json.gz",
+                  ".jsonl", ".jsonl.gz", ".ndjson")  # fmt: skip
+PRICE_KINDS = ".csv, .csv.gz, .tsv, .parquet, .json, .jsonl"  # as the messages name them
 # block detectors that need no parameters; watch and fraud-exposure run when --params has them
 BLOCK_DEFAULTS = ["funding-fan-out", "flow-anomaly", "subject-flow"]
 CONFIGURED = ["watch", "fraud-exposure"]

@@ -29,8 +29,8 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ JSON_SHAPES = (
     "timestamp, usd_price"
 )
 PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed index
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
 
 # other names the columns of a price file go by (any case), read when no column has the
@@ -124,7 +125,7 @@ def symbol_from_file_name(path: Path) -> str | None:
     ``_usd`` / ``-usd-max`` / ``_prices`` tail (``UST_usd.csv`` → ``UST``, CoinGecko's
     ``steth-usd-max.csv`` → ``steth``); None when what is left is no symbol (``prices.csv``)."""
     name = path.name
-    for suffix in (".gz", ".csv", ".parquet", ".jsonl", ".ndjson", ".json"):
+    for suffix in (".gz", ".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
     name = _NAME_TAIL.sub("", name).strip()
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
@@ -143,6 +144,13 @@ class _Layout:
     # one column per asset (a wide table, pandas' pivot): those columns' header names, the
     # header's names being the symbols; empty for a file of rows (symbol, timestamp, price)
     assets: tuple[str, ...] = ()
+    # a CSV's field separator and decimal mark (a spreadsheet's in many locales: ``;`` and ``,``)
+    delimiter: str = ","
+    decimal: str = "."
+
+    def number(self, text: str) -> str:
+        """A number's text as Python reads it (a decimal comma as a point)."""
+        return text.replace(",", ".") if self.decimal == "," else text
 
 
 def find_columns(
@@ -257,16 +265,20 @@ def not_a_price_file(path: Path) -> str | None:
 
 
 @contextmanager
-def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
-    """The price CSV (gzip or not) open: its header, and a reader of its other lines; an
-    empty file is an error. Read errors are the caller's to word."""
+def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], str]]:
+    """The price CSV (gzip or not) open: its header, a reader of its other lines, and its
+    field separator: a comma, or a semicolon or tab when the header holds more of those (a
+    spreadsheet's CSV in locales whose decimal mark is a comma, a TSV). An empty file is an
+    error. Read errors are the caller's to word."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+        line = handle.readline()
+        delimiter = max((",", ";", "\t"), key=lambda d: (line.count(d), d == ","))
+        reader = csv.reader(itertools.chain([line], handle), delimiter=delimiter)
         header = next(reader, None)
         if header is None:
             raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-        yield header, reader
+        yield header, reader, delimiter
 
 
 def _parquet_index_time(schema: pa.Schema) -> str | None:
@@ -280,10 +292,12 @@ def _parquet_index_time(schema: pa.Schema) -> str | None:
 def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     """The CSV's `_layout`, and whether its times are date-time texts (its first time that is
     not empty is one), from one read of its first lines. A first column with no name and a
-    date-time in the first line is pandas' unnamed date-time index: the times."""
+    date-time in the first line is pandas' unnamed date-time index: the times. A file
+    separated by semicolons or tabs whose first prices are written with a decimal comma
+    (``0,9987``) is read with that mark."""
     first: str | None = None
     try:
-        with _csv_header(path) as (header, rows):
+        with _csv_header(path) as (header, rows, delimiter):
             head = next(rows, None)
             index_time = None
             if head and len(header) > 1 and not header[0].strip().lstrip("\ufeff"):
@@ -291,19 +305,26 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
                 if stamp and not _is_number(stamp) and parse_time_ms(stamp) is not None:
                     index_time = header[0]
             layout = _layout(path, header, index_time)
-            reader = rows if head is None else itertools.chain([head], rows)
             at = header.index(str(layout.names["timestamp"]))
+            price = layout.names["usd_price"]
             columns = [header.index(a) for a in layout.assets]
-            priced = not columns  # one column per asset: a price in one of the first rows
-            try:
-                for number, row in enumerate(reader):
-                    if first is None and len(row) > at and row[at].strip():
-                        first = row[at].strip()
-                    priced = priced or any(k < len(row) and _is_number(row[k]) for k in columns)
-                    if first is not None and (priced or number >= WIDE_ROWS_LOOKED_AT):
-                        break
-            except (OSError, UnicodeDecodeError, EOFError, csv.Error):
-                pass  # the full read says what is wrong, with its line
+            cells = columns or ([header.index(price)] if price is not None else [])
+            looked: list[list[str]] = [] if head is None else [head]
+            # a read error: the full read says what is wrong, with its line
+            with suppress(OSError, UnicodeDecodeError, EOFError, csv.Error):
+                looked += itertools.islice(rows, WIDE_ROWS_LOOKED_AT - len(looked))
+            first = next((row[at].strip() for row in looked if len(row) > at
+                          and row[at].strip()), None)  # fmt: skip
+            values = [row[k].strip() for row in looked for k in cells if k < len(row)]
+            if delimiter != ",":
+                comma = any(_DECIMAL_COMMA.fullmatch(v) for v in values)
+                named = "a tab" if delimiter == "\t" else repr(delimiter)
+                note = f"{path.name}: fields separated by {named}" + (
+                    ", numbers with a decimal comma" if comma else ""
+                )
+                layout = replace(layout, delimiter=delimiter, decimal="," if comma else ".",
+                                 notes=(*layout.notes, note))  # fmt: skip
+            priced = not columns or any(_is_number(layout.number(v)) for v in values)
             if not priced:
                 raise InputError(
                     f"{path}: missing column(s) symbol, usd_price (and its other columns, "
@@ -727,8 +748,10 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
              "usd_price": pa.float64()}  # fmt: skip
     types = {name: kinds[key] for key, name in layout.names.items() if name is not None}
     types.update({name: pa.float64() for name in layout.assets})
+    parse = pcsv.ParseOptions(delimiter=layout.delimiter)
+    convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
     try:
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(column_types=types))
+        return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, layout, dated, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
@@ -779,7 +802,7 @@ def _csv_lines(
     what is wrong with it (None: nothing; the fields are then numbers where they should be, or
     a date-time for the timestamp when the file's are ``dated``)."""
     try:
-        with _csv_header(path) as (header, reader):
+        with _csv_header(path) as (header, reader, _):
             index = {name: i for i, name in enumerate(header)}
             where = [index[n] if n is not None else None for n in layout.names.values()]
             for line, row in enumerate(reader, start=2):
@@ -790,6 +813,8 @@ def _csv_lines(
                     yield from _wide_cells(line, row, index, layout, dated)
                     continue
                 values = [row[i] if i is not None else str(layout.symbol) for i in where]
+                values[2] = layout.number(values[2])
+                values[1] = values[1] if dated else layout.number(values[1])
                 if dated and parse_time_ms(values[1]) is None:
                     problem = f"timestamp {values[1]!r} is not a date-time (symbol={values[0]!r})"
                     yield line, [], problem
@@ -816,7 +841,7 @@ def _wide_cells(
         yield line, [], f"timestamp {time!r} is not a number"
         return
     for name in layout.assets:
-        cell = row[index[name]]
+        cell = layout.number(row[index[name]])
         symbol = name.strip().lstrip("\ufeff").strip()
         if not cell.strip():
             continue
