@@ -156,6 +156,13 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     ]  # fmt: skip
     assert [w["subject"] for w in written["not_scored_no_prices"]] == ["NOPE"]
     assert set(written["not_scored_alerts"]) == {"feed-health/pinned", "feed-health/stale"}
+    # the window detected: by which alert, when, and the delay from the onset it counts from
+    [found] = written["detected"]
+    assert found["subject"] == found["alert"]["subject"] == "USDX"
+    assert found["alert"]["detector"] == "depeg" and found["onset"] <= found["alert"]["time"]
+    assert found["delay_hours"] == usdx["delays_hours"][0]
+    assert f"detected: USDX 2023-01-31 by the depeg alert of {found['alert']['time'][:10]}" in out
+    assert written["false_alerts"] == []
 
 
 def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
@@ -471,9 +478,13 @@ def test_an_alert_shortly_before_a_documented_start_detects_the_window() -> None
     report = evaluate_alerts(alerts, [EventWindow("USDX", day, day + 5 * 86400, "doc")], series)
     score = report.subjects["USDX"]
     assert (score.detected, score.false_alerts, score.delays_hours) == (1, 0, [0.0])
+    [found] = report.detected  # early: before its prices left ±2% inside the window
+    assert (found.alert, found.delay_hours) == (alert, 0.0) and found.onset is not None
+    assert found.alert.time < found.onset and report.false == []
     late = EventWindow("USDX", alert.time + 86400 + 60, day + 5 * 86400, "doc")
     report = evaluate_alerts(alerts, [late], series)
     assert (report.subjects["USDX"].false_alerts, report.missed) == (1, [late])
+    assert (report.false, report.detected) == ([alert], [])
 
 
 def test_a_file_in_unix_seconds_is_read_as_seconds_and_says_so(

@@ -23,6 +23,7 @@ from proofmind.monitor.reference import needed_references, with_references
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
     SCORED,
+    Detection,
     EventWindow,
     evaluate_alerts,
     read_events,
@@ -155,6 +156,7 @@ def run_replay(
             return unwatched(series, window, detectors)
 
         missed = [f"{w.subject} {w.source}{why(w)}" for w in report.missed]
+        detected = [detection_line(d) for d in report.detected]
         heading = "scored: depeg alerts and ratio discounts (as their derivative's)"
         details = {
             "summary": report.summary(),
@@ -179,10 +181,20 @@ def run_replay(
                 }
                 for w in report.missed
             ],
+            "detected": [
+                {
+                    **window_json(d.window),
+                    "alert": alert_json(d.alert),
+                    "onset": None if d.onset is None else iso(d.onset),
+                    "delay_hours": d.delay_hours,
+                }
+                for d in report.detected
+            ],
+            "false_alerts": [alert_json(a) for a in report.false],
             "not_scored_no_prices": [window_json(w) for w in report.absent],
             "not_scored_alerts": dict(sorted(others.items())),
         }
-        return ReplayScores(table, heading, report.summary(), notes, missed, details)
+        return ReplayScores(table, heading, report.summary(), notes, missed, details, detected)
 
     print_replay_summary(
         f"{len(series):,} prices",
@@ -307,16 +319,44 @@ class ReplayScores:
     notes: list[str]
     missed: Sequence[str]  # per window no alert fell in: its subject, source and why
     details: dict[str, Any] = field(default_factory=dict)  # all of it, for --report as JSON
+    detected: Sequence[str] = ()  # per window detected: by which alert, when, the delay
+
+
+def iso(moment: float) -> str:
+    """Unix seconds as ISO 8601 in UTC."""
+    return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
 def window_json(window: Any) -> dict[str, Any]:
     """An event window as JSON: subject, start and end (ISO 8601, UTC), source."""
     return {
         "subject": window.subject,
-        "start": datetime.fromtimestamp(window.start, UTC).isoformat(),
-        "end": datetime.fromtimestamp(window.end, UTC).isoformat(),
+        "start": iso(window.start),
+        "end": iso(window.end),
         "source": window.source,
     }
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """What a score report says of an alert: detector, kind, subject, time (ISO 8601, UTC),
+    score (the alert file has the rest)."""
+    return {"detector": alert.detector, "kind": alert.kind, "subject": alert.subject,
+            "time": iso(alert.time), "score": alert.score}  # fmt: skip
+
+
+def detection_line(found: Detection) -> str:
+    """A detected window on the terminal: which, by which alert, when, how long after."""
+    at = datetime.fromtimestamp(found.alert.time, UTC).strftime("%Y-%m-%d %H:%M")
+    what = "ratios" if found.alert.detector == "ratio" else "prices"
+    if found.onset is None:
+        after = f"{found.delay_hours:.1f} h after the window began (its {what} never left ±2%)"
+    elif found.alert.time < found.onset:
+        after = f"before its {what} left ±2%"
+    else:
+        after = f"{found.delay_hours:.1f} h after its first two {what} outside ±2%"
+    detector, kind = found.alert.detector, found.alert.kind
+    kind = detector if kind == detector else f"{detector} {kind}"
+    return f"{window_label(found.window)} by the {kind} alert of {at} UTC, {after}"
 
 
 def print_replay_summary(
@@ -354,6 +394,8 @@ def print_replay_summary(
     console.print(json.dumps(scored.summary, indent=1))
     for line in scored.notes:
         console.print(line)
+    for line in scored.detected:
+        console.print(f"[green]detected[/green]: {line}", highlight=False)
     for line in scored.missed:
         console.print(f"[red]missed[/red]: {line}")
     if report is not None:

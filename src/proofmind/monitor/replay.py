@@ -222,6 +222,17 @@ class SubjectScore:
         return self.false_alerts / self.years if self.years else 0.0
 
 
+@dataclass(frozen=True)
+class Detection:
+    """A window detected: the first alert in it (or up to `LEAD_SECONDS` before it), the
+    onset its delay runs from (None: the window's start), and the delay in hours."""
+
+    window: EventWindow
+    alert: Alert
+    onset: float | None
+    delay_hours: float
+
+
 @dataclass
 class Evaluation:
     subjects: dict[str, SubjectScore]
@@ -229,6 +240,8 @@ class Evaluation:
     absent: list[EventWindow] = field(default_factory=list)  # no price of the asset at all
     # missed windows in which the price never left ±threshold two observations in a row
     never_outside: list[EventWindow] = field(default_factory=list)
+    detected: list[Detection] = field(default_factory=list)  # by subject, then file order
+    false: list[Alert] = field(default_factory=list)  # the false alerts, by subject and time
 
     def summary(self) -> dict[str, Any]:
         """The totals over every asset, with 95% intervals: Wilson's on the recall, the exact
@@ -322,6 +335,8 @@ def evaluate_alerts(
     scores: dict[str, SubjectScore] = {}
     missed: list[EventWindow] = []
     quiet: list[EventWindow] = []
+    detected: list[Detection] = []
+    false: list[Alert] = []
     for subject in sorted(wanted):
         mask = series.symbol == subject
         times, prices = series.time[mask], series.price[mask]
@@ -330,11 +345,14 @@ def evaluate_alerts(
         score = scores[subject] = SubjectScore(subject, (times[-1] - times[0]) / YEAR)
         windows = [e for e in events if e.subject == subject]
         own = by_subject[subject]
-        score.false_alerts = sum(
-            not is_escalation(a)
-            and not any(w.start - lead_seconds <= a.time <= w.end for w in windows)
+        wrong = [
+            a
             for a in own
-        )
+            if not is_escalation(a)
+            and not any(w.start - lead_seconds <= a.time <= w.end for w in windows)
+        ]
+        score.false_alerts = len(wrong)
+        false += wrong
         for window in windows:
             if times[0] > window.start - min_history_days * 86400:
                 score.unscored.append(window_label(window))
@@ -352,9 +370,11 @@ def evaluate_alerts(
                 onset = _onset(pair[0], pair[1], window, 1.0, threshold)
             else:
                 onset = _onset(times, prices, window, peg, threshold)
-            score.delays_hours.append(max(0.0, hits[0].time - (onset or window.start)) / 3600)
+            delay = max(0.0, hits[0].time - (onset or window.start)) / 3600
+            score.delays_hours.append(delay)
+            detected.append(Detection(window, hits[0], onset, delay))
     absent = [e for e in events if e.subject not in symbols]
-    return Evaluation(scores, missed, absent, quiet)
+    return Evaluation(scores, missed, absent, quiet, detected, false)
 
 
 def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWindow]:
