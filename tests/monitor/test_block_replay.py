@@ -186,6 +186,9 @@ def test_replay_command_writes_alerts_and_resumes_from_state(
     written = json.loads(report.read_text(encoding="utf-8"))  # --report: the same, as JSON
     assert written["summary"] == summary
     assert [w["subject"] for w in written["missed"]] == [_addr(5)]
+    [found] = written["detected"]  # the burst's window, by the token's alert
+    assert (found["subject"], found["alert"]["subject"]) == (TOKEN, TOKEN)
+    assert f"detected: {TOKEN} 2020-09-13 by the subject-flow " in " ".join(printed.split())
     # the same history in two folders, replayed in turn through --state: the same alerts
     table = pq.read_table(tmp_path / "all" / "transactions" / "block_range=0" / "p.parquet")
     transfers = pq.read_table(tmp_path / "all" / "erc20_transfers" / "block_range=0" / "p.parquet")

@@ -127,6 +127,8 @@ def run_block_replay(
         ALERT_FORMATS,
         ReplayScores,
         _params,
+        alert_json,
+        detection_line,
         print_replay_summary,
         window_json,
     )
@@ -199,8 +201,17 @@ def run_block_replay(
             "summary": scored.summary(),
             "per_detector": scored.per_detector,
             "missed": [window_json(w) for w in scored.missed],
+            "detected": [
+                {
+                    **window_json(d.window),
+                    "alert": alert_json(d.alert),
+                    "delay_hours": d.delay_hours,
+                }
+                for d in scored.found
+            ],
         }
-        return ReplayScores(table, heading, scored.summary(), [], missed, details)
+        detected = [detection_line(d, None) for d in scored.found]
+        return ReplayScores(table, heading, scored.summary(), [], missed, details, detected)
 
     print_replay_summary(
         f"{rows:,} rows (transactions + transfers) in {done[0]:,} blocks",

@@ -344,12 +344,16 @@ def alert_json(alert: Alert) -> dict[str, Any]:
             "time": iso(alert.time), "score": alert.score}  # fmt: skip
 
 
-def detection_line(found: Detection) -> str:
-    """A detected window on the terminal: which, by which alert, when, how long after."""
+def detection_line(found: Detection, what: str | None = "prices") -> str:
+    """A detected window on the terminal: which, by which alert, when, how long after.
+    ``what`` left ±2% for the onset (the prices, or a ratio's; None: block windows, whose
+    delay runs from their start)."""
     at = datetime.fromtimestamp(found.alert.time, UTC).strftime("%Y-%m-%d %H:%M")
-    what = "ratios" if found.alert.detector == "ratio" else "prices"
+    what = "ratios" if what and found.alert.detector == "ratio" else what
     if found.onset is None:
-        after = f"{found.delay_hours:.1f} h after the window began (its {what} never left ±2%)"
+        after = f"{found.delay_hours:.1f} h after the window began" + (
+            f" (its {what} never left ±2%)" if what else ""
+        )
     elif found.alert.time < found.onset:
         after = f"before its {what} left ±2%"
     else:

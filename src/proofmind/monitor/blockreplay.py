@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, BlockEvent, Detector
-from proofmind.monitor.replay import EventWindow, poisson_interval, wilson
+from proofmind.monitor.replay import Detection, EventWindow, poisson_interval, wilson
 
 TABLES = ("transactions", "erc20_transfers")
 _ORDER = {
@@ -472,6 +472,7 @@ class BlockEvaluation:
     months: float
     missed: list[EventWindow]
     per_detector: dict[str, dict[str, int]]
+    found: list[Detection] = field(default_factory=list)  # each detected window's first alert
 
     def summary(self) -> dict[str, Any]:
         low, high = wilson(self.detected, self.events)
@@ -518,13 +519,14 @@ def evaluate_block_alerts(
         if not inside:
             counts["false"] += 1
             false += 1
-    delays, missed = [], []
+    delays, missed, found = [], [], []
     for subject, own in windows.items():
-        times = sorted(a.time for a in by_subject.get(subject, []))
+        ordered = sorted(by_subject.get(subject, []), key=lambda a: a.time)
         for window in own:
-            hits = [t for t in times if window.start <= t <= window.end]
+            hits = [a for a in ordered if window.start <= a.time <= window.end]
             if hits:
-                delays.append(max(0.0, hits[0] - window.start) / 3600)
+                delays.append(max(0.0, hits[0].time - window.start) / 3600)
+                found.append(Detection(window, hits[0], None, delays[-1]))
             else:
                 missed.append(window)
     months = (span[1] - span[0]) / (30.44 * 86400) if span else 0.0
@@ -536,4 +538,5 @@ def evaluate_block_alerts(
         months=months,
         missed=missed,
         per_detector=per_detector,
+        found=found,
     )
