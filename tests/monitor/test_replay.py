@@ -600,3 +600,18 @@ def _missed_reasons(
     assert main(argv) == 0
     out = " ".join(capsys.readouterr().out.split())
     return out, {w["subject"]: w["why"] for w in json.loads(report.read_text())["missed"]}
+
+
+def test_the_terminal_lists_twenty_detected_windows_and_counts_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rich.table import Table
+
+    from proofmind.cli.monitor_run import ReplayScores, print_replay_summary
+
+    lines = [f"W{k} by the depeg alert" for k in range(25)]
+    scored = ReplayScores(Table(), "scored", {}, [], [], {}, lines)
+    print_replay_summary("25 prices", 25, "prices", [], 1.0, None, scores=lambda: scored)
+    out = capsys.readouterr().out
+    assert "detected: W19 by the depeg alert" in out and "W20" not in out
+    assert "detected: and 5 more windows (--report lists them all)" in out

@@ -35,6 +35,7 @@ from proofmind.monitor.volatility import VolatilityDetector
 
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
+SHOWN_DETECTED = 20  # detected windows listed on the terminal; the rest are counted
 err = Console(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
@@ -398,8 +399,11 @@ def print_replay_summary(
     console.print(json.dumps(scored.summary, indent=1))
     for line in scored.notes:
         console.print(line)
-    for line in scored.detected:
+    for line in scored.detected[:SHOWN_DETECTED]:
         console.print(f"[green]detected[/green]: {line}", highlight=False)
+    if len(scored.detected) > SHOWN_DETECTED:
+        more = len(scored.detected) - SHOWN_DETECTED
+        console.print(f"detected: and {more:,} more windows (--report lists them all)")
     for line in scored.missed:
         console.print(f"[red]missed[/red]: {line}")
     if report is not None:
