@@ -447,6 +447,11 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
         extra = ",0xab" if header.endswith("address") else ""
         events.write_text(f"{header}\nUSDX,{start},{end},https://e.org/a{extra}\n")
         assert read_events(events) == documented, header
+    # a spreadsheet's semicolons (a locale with a decimal comma), a TSV
+    for sep in (";", "\t"):
+        row = sep.join(["USDX", "2023-01-31T00:00", "2023-02-03T12:00", "https://e.org/a"])
+        events.write_text(sep.join(["subject", "start", "end", "source"]) + f"\n{row}\n")
+        assert read_events(events) == documented, repr(sep)
     # a window written to the day, as people date events: its end date is the whole day
     events.write_text("Ticker,from,to,url\nUSDX,2023-01-31,2023-02-03,https://e.org/a\n")
     [window] = read_events(events)

@@ -264,16 +264,21 @@ def not_a_price_file(path: Path) -> str | None:
     return None
 
 
+def sniff_delimiter(header: str) -> str:
+    """A CSV header line's field separator: a comma, or a semicolon or tab when the line holds
+    more of those (a spreadsheet's CSV in a locale whose decimal mark is a comma; a TSV)."""
+    return max((",", ";", "\t"), key=lambda d: (header.count(d), d == ","))
+
+
 @contextmanager
 def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], str]]:
     """The price CSV (gzip or not) open: its header, a reader of its other lines, and its
-    field separator: a comma, or a semicolon or tab when the header holds more of those (a
-    spreadsheet's CSV in locales whose decimal mark is a comma, a TSV). An empty file is an
-    error. Read errors are the caller's to word."""
+    field separator (`sniff_delimiter`). An empty file is an error. Read errors are the
+    caller's to word."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         line = handle.readline()
-        delimiter = max((",", ";", "\t"), key=lambda d: (line.count(d), d == ","))
+        delimiter = sniff_delimiter(line)
         reader = csv.reader(itertools.chain([line], handle), delimiter=delimiter)
         header = next(reader, None)
         if header is None:

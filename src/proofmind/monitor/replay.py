@@ -21,6 +21,7 @@ subject ``STETH/ETH`` counts for the derivative ``STETH``):
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import statistics
@@ -35,7 +36,7 @@ from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, Detector, PriceObservation
-from proofmind.monitor.prices import PriceSeries, find_columns
+from proofmind.monitor.prices import PriceSeries, find_columns, sniff_delimiter
 
 YEAR = 365.25 * 86400.0
 
@@ -144,7 +145,8 @@ def _event_header(path: Path, names: list[str]) -> list[str]:
 def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
     events = []
     lines = (line for line in handle if not line.startswith("#"))
-    reader = csv.DictReader(lines)
+    first = next(lines, "")
+    reader = csv.DictReader(itertools.chain([first], lines), delimiter=sniff_delimiter(first))
     header = _event_header(path, list(reader.fieldnames or []))
     reader.fieldnames = header
     if not {"subject", "start", "end"} <= set(header):
