@@ -376,6 +376,11 @@ def test_a_spreadsheet_csv_with_semicolons_and_a_decimal_comma(tmp_path: Path) -
     wide = read_prices(path, skip_bad=True)
     assert (wide.symbol.tolist(), wide.price.tolist()) == (["USDC", "DAI", "DAI", "DAI"],
                                                            [0.9987, 1.0, 0.98, 1.0])  # fmt: skip
+    path.write_text(
+        "symbol;timestamp;usd_price\nUSDC;1672531200000;0,9987\nUSDC;1672534800000;1,x\n"
+    )
+    with pytest.raises(InputError, match=r"line 3: usd_price '1,x' is not a number"):
+        read_prices(path)  # named as the file writes it
     path.write_text("date;USDC\n2023-01-01;0.9987\n")  # semicolons, decimal points
     assert read_prices(path).price.tolist() == [0.9987]
     tabs = tmp_path / "usdc.tsv"

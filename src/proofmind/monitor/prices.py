@@ -12,7 +12,9 @@ pivot), is read as those assets' prices, an empty cell being no price. What was 
 differently from the documented format is said in the series' ``notes``. JSON is read as
 CoinGecko's API gives it (``market_chart``: ``{"prices": [[ms, price], …]}``, one asset, named
 by the file) and as pandas' ``to_json`` writes a frame (records, JSON lines, or its default
-column orient with a date-time index), then as the other formats are (`_read_json`).
+column orient with a date-time index), then as the other formats are (`_read_json`). A CSV
+separated by semicolons or tabs is read so (`sniff_delimiter`), with a decimal comma when its
+first prices are written with one (a spreadsheet's CSV in many locales).
 A bad row is reported with its file and line, never skipped silently: by default it is an
 error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
 to print (real feeds have the odd empty or zero price, and one such row should not stop a
@@ -817,16 +819,15 @@ def _csv_lines(
                 if layout.assets:
                     yield from _wide_cells(line, row, index, layout, dated)
                     continue
-                values = [row[i] if i is not None else str(layout.symbol) for i in where]
-                values[2] = layout.number(values[2])
-                values[1] = values[1] if dated else layout.number(values[1])
+                raw = [row[i] if i is not None else str(layout.symbol) for i in where]
+                values = [raw[0], raw[1] if dated else layout.number(raw[1]), layout.number(raw[2])]
                 if dated and parse_time_ms(values[1]) is None:
                     problem = f"timestamp {values[1]!r} is not a date-time (symbol={values[0]!r})"
                     yield line, [], problem
                     continue
                 wrong = [k for k in (1, 2)[dated:] if not _is_number(values[k])]
                 if wrong:
-                    yield line, [], f"{COLUMNS[wrong[0]]} {values[wrong[0]]!r} is not a number"
+                    yield line, [], f"{COLUMNS[wrong[0]]} {raw[wrong[0]]!r} is not a number"
                     continue
                 yield line, values, None
     except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
@@ -846,14 +847,14 @@ def _wide_cells(
         yield line, [], f"timestamp {time!r} is not a number"
         return
     for name in layout.assets:
-        cell = layout.number(row[index[name]])
+        cell = row[index[name]]
         symbol = name.strip().lstrip("\ufeff").strip()
         if not cell.strip():
             continue
-        if not _is_number(cell):
+        if not _is_number(layout.number(cell)):
             yield line, [], f"{symbol} {cell!r} is not a number"
             continue
-        yield line, [symbol, time, cell], None
+        yield line, [symbol, time, layout.number(cell)], None
 
 
 def _is_number(text: str) -> bool:
