@@ -78,32 +78,59 @@ def test_backtest_scores_the_forecast_and_the_baselines() -> None:
         assert 0 <= summary["breach_rate"] <= 0.1
 
 
-def test_replay_says_when_prices_are_too_sparse_for_its_windows(
+def test_daily_prices_get_weekly_windows_and_the_replay_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """One price a day gives no window of six returns: the forecast never starts. The replay
-    says so, and how to give it weekly windows; not for hourly prices, nor weekly windows."""
+    """One price a day gives no daily window of six returns: the forecast would never start.
+    When every asset is so sparse, the replay gives the detector weekly windows and says so
+    (with the warm-up the history is too short for); when only some are, or the window was
+    given, it keeps the window and names the assets left without a forecast."""
     from proofmind.cli.main import main
-    from proofmind.cli.monitor_run import too_sparse_for
+    from proofmind.cli.monitor_run import fit_volatility
 
     series = read_prices(sample_path())
+    daily = _first_of_each_day(series)
+    hourly = VolatilityDetector()
+    assert fit_volatility(hourly, series) == (hourly, "")
+    weekly, note = fit_volatility(VolatilityDetector(), daily)
+    assert weekly.window_seconds == 7 * 86400 and weekly.width == hourly.width
+    assert note.startswith("volatility: every asset has about one price a day or fewer")
+    assert "its warm-up of 21 windows needs 21 weeks of prices, these span 14" in note
+    kept, note = fit_volatility(hourly, daily, fixed=True)  # the window was given
+    assert kept is hourly and note.startswith("volatility: no forecast for FEI, USDC: their 24 h")
+    assert "median of 1 price(s)" in note and '"window_seconds": 604800' in note
+    mixed = PriceSeries(*(np.concatenate([a[series.symbol == "FEI"], b[daily.symbol == "USDC"]])
+                          for a, b in ((series.symbol, daily.symbol), (series.time, daily.time),
+                                       (series.price, daily.price))))  # fmt: skip
+    kept, note = fit_volatility(hourly, mixed)
+    assert kept is hourly and note.startswith("volatility: no forecast for USDC:")
+    # a long daily series: weekly windows forecast it, and a volatile month breaks out
+    rng = np.random.default_rng(5)
+    returns = 0.01 * rng.standard_normal(320)
+    returns[280:300] *= 8
+    start = 1_609_459_200.0  # 2021-01-01
+    path = tmp_path / "abc_usd.csv"
+    path.write_text("timestamp,price\n" + "".join(
+        f"{int((start + d * 86400) * 1000)},{p}\n"
+        for d, p in enumerate(100 * np.exp(np.cumsum(returns)))))  # fmt: skip
+    out = tmp_path / "alerts.jsonl"
+    assert main(["monitor", "replay", str(path), "-d", "volatility", "-o", str(out)]) == 0
+    assert "weekly windows (window_seconds 604800) instead; --params" in capsys.readouterr().err
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert alerts and all(280 <= (a["time"] - start) / 86400 < 310 for a in alerts)
+    assert "168 h window" in alerts[0]["explanation"]
+    argv = ["monitor", "replay", str(path), "-d", "volatility", "-o", str(out),
+            "--params", '{"volatility": {"window_seconds": 86400}}']  # fmt: skip
+    assert main(argv) == 0
+    assert "volatility: no forecast for abc" in capsys.readouterr().err
+    assert out.read_text() == ""
+
+
+def _first_of_each_day(series: PriceSeries) -> PriceSeries:
+    """Each asset's first price of each day (UTC)."""
     day = (series.time // 86400).astype(np.int64)
     first = np.ones(len(series), dtype=bool)
-    for symbol in ("FEI", "USDC"):
+    for symbol in set(series.symbol.tolist()):
         rows = np.flatnonzero(series.symbol == symbol)
         first[rows[1:]] = day[rows[1:]] != day[rows[:-1]]
-    daily = PriceSeries(series.symbol[first], series.time[first], series.price[first])
-    assert too_sparse_for(VolatilityDetector(), series) == ""
-    note = too_sparse_for(VolatilityDetector(), daily)
-    assert note.startswith("volatility: no forecast for FEI, USDC: their 24 h windows hold a ")
-    assert "median of 1 price(s)" in note and '"window_seconds": 604800' in note
-    assert too_sparse_for(VolatilityDetector(window_seconds=7 * 86400, min_history=8), daily) == ""
-    path = tmp_path / "daily.csv"
-    rows = zip(daily.symbol.tolist(), daily.time.tolist(), daily.price.tolist(), strict=True)
-    path.write_text(
-        "symbol,timestamp,usd_price\n" + "".join(f"{s},{t * 1000:.0f},{p}\n" for s, t, p in rows)
-    )
-    assert main(["monitor", "replay", str(path), "-d", "volatility"]) == 0
-    assert "volatility: no forecast for FEI, USDC" in capsys.readouterr().err
-    assert main(["monitor", "replay", str(sample_path()), "-d", "volatility"]) == 0
-    assert "no forecast" not in capsys.readouterr().err
+    return PriceSeries(series.symbol[first], series.time[first], series.price[first])

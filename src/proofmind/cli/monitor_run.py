@@ -36,6 +36,7 @@ from proofmind.monitor.volatility import VolatilityDetector
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
 SHOWN_DETECTED = 20  # detected windows listed on the terminal; the rest are counted
+DAY, WEEK = 86400.0, 7 * 86400.0
 err = Console(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
@@ -84,7 +85,8 @@ def run_replay(
             f"--subjects names assets with no price in {named}: {', '.join(unknown)}",
             hint="use the symbols of the price file's symbol column",
         )
-    detectors = _restore(state_path, names, _params(params))
+    chosen_params = _params(params)
+    detectors = _restore(state_path, names, chosen_params)
     replayed, added = series, frozenset[str]()
     ratio = next((d for d in detectors if isinstance(d, RatioDetector)), None)
     if reference and ratio is not None:
@@ -95,11 +97,14 @@ def run_replay(
         for note in use.notes:
             err.print(note, highlight=False)
         replayed, added = use.series, use.added
-    volatility = next((d for d in detectors if isinstance(d, VolatilityDetector)), None)
-    if volatility is not None:
-        note = too_sparse_for(volatility, series)
-        if note:
-            err.print(note, highlight=False)
+    for k, detector in enumerate(detectors):
+        if isinstance(detector, VolatilityDetector):
+            fixed = "window_seconds" in chosen_params.get("volatility", {}) or bool(
+                state_path and state_path.exists()
+            )
+            detectors[k], note = fit_volatility(detector, series, fixed=fixed)
+            if note:
+                err.print(note, highlight=False)
     started = time.perf_counter()
     alerts = replay(replayed, detectors)
     # the reference asset is there for ratios: what is said about it alone is not the user's
@@ -210,15 +215,54 @@ def run_replay(
     )
 
 
-def too_sparse_for(detector: VolatilityDetector, series: PriceSeries) -> str:
-    """What to tell the user when some assets' prices are too sparse for the volatility
-    detector's windows (fewer than ``min_history`` windows with ``min_returns`` returns, over
-    at least ``min_history`` windows: a daily series under the default daily window); empty
-    when none are."""
+def fit_volatility(
+    detector: VolatilityDetector, series: PriceSeries, *, fixed: bool = False
+) -> tuple[VolatilityDetector, str]:
+    """The volatility detector for ``series``, and what to tell the user. When every asset's
+    prices are too sparse for daily windows (a daily series: one return a window, where six
+    are needed) and fit weekly ones, its windows are a week, unless they are ``fixed`` (given
+    in --params, or restored from a state file). When only some are too sparse, or the window
+    is fixed, it is kept, and the note says which assets get no forecast and what to set."""
+    import numpy as np
+
+    sparse, held = sparse_assets(detector, series)
+    if not sparse:
+        return detector, ""
+    everyone = len(sparse) == len(set(series.symbol.tolist()))
+    if not fixed and everyone and detector.window_seconds == DAY:
+        weekly = VolatilityDetector(**{**detector.params(), "window_seconds": WEEK})
+        if not sparse_assets(weekly, series)[0]:
+            weeks = (float(series.time.max()) - float(series.time.min())) / WEEK
+            short = (
+                f"; its warm-up of {weekly.min_history} windows needs {weekly.min_history} "
+                f"weeks of prices, these span {weeks:.0f}"
+                if weeks < weekly.min_history
+                else ""
+            )
+            return weekly, (
+                "volatility: every asset has about one price a day or fewer, too few for "
+                f"daily windows ({detector.min_returns} returns each): weekly windows "
+                f"(window_seconds {WEEK:.0f}) instead{short}; --params sets another window"
+            )
+    shown = ", ".join(sparse[:6]) + (f" and {len(sparse) - 6} more" if len(sparse) > 6 else "")
+    return detector, (
+        f"volatility: no forecast for {shown}: their {detector.window_seconds / 3600:g} h "
+        f"windows hold a median of {float(np.median(held)):g} price(s), and a window needs "
+        f"{detector.min_returns} returns; for daily prices give it weekly windows: --params "
+        '\'{"volatility": {"window_seconds": 604800}}\''
+    )
+
+
+def sparse_assets(
+    detector: VolatilityDetector, series: PriceSeries
+) -> tuple[list[str], list[float]]:
+    """The assets of ``series`` too sparse for ``detector``'s windows (at least
+    ``min_history`` windows of prices, fewer than that with ``min_returns`` returns), and the
+    median count of prices in their windows."""
     import numpy as np
 
     if not len(series):
-        return ""
+        return [], []
     names, codes = np.unique(series.symbol, return_inverse=True)
     window = (series.time // detector.window_seconds).astype(np.int64)
     pairs, counts = np.unique(np.stack([codes.reshape(-1), window - window.min()]), axis=1,
@@ -230,16 +274,7 @@ def too_sparse_for(detector: VolatilityDetector, series: PriceSeries) -> str:
         if len(held) >= detector.min_history and full < detector.min_history:
             sparse.append(str(name))
             per_window.append(float(np.median(held)))
-    if not sparse:
-        return ""
-    shown = ", ".join(sparse[:6]) + (f" and {len(sparse) - 6} more" if len(sparse) > 6 else "")
-    hours = detector.window_seconds / 3600
-    return (
-        f"volatility: no forecast for {shown}: their {hours:g} h windows hold a median of "
-        f"{float(np.median(per_window)):g} price(s), and a window needs {detector.min_returns} "
-        "returns; for daily prices give it weekly windows: --params "
-        '\'{"volatility": {"window_seconds": 604800}}\''
-    )
+    return sparse, per_window
 
 
 def unwatched(series: PriceSeries, window: EventWindow, detectors: Sequence[Detector]) -> str:

@@ -134,6 +134,11 @@ class Detector(ABC):
             alerts.extend(self.evaluate(event))
         return alerts
 
+    def params(self) -> dict[str, Any]:
+        """The keyword parameters the detector was built with: its public attributes, as
+        ``__init__`` stores them (state lives in ``_``-prefixed ones)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
     @abstractmethod
     def to_state(self) -> dict[str, Any]:
         """The detector's parameters and bounded state as a JSON-able dict."""

@@ -147,9 +147,6 @@ class DepegDetector(Detector):
         self._assets: dict[str, _Asset] = {}
         self._batch_peers: Callable[[str], list[tuple[bool, float, float]]] | None = None
 
-    def params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, PriceObservation):
             return []

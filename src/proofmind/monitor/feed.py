@@ -217,7 +217,7 @@ class FeedHealthDetector(Detector):
             subject: {**vars(feed), "intervals": list(feed.intervals)}
             for subject, feed in self._feeds.items()
         }
-        params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        params = self.params()
         return {"detector": self.name, "params": params, "feeds": feeds}
 
     @classmethod

@@ -251,7 +251,7 @@ class FlowAnomalyDetector(Detector):
         return self._flow_alert(number, time, score, features, top, evidence)
 
     def to_state(self) -> dict[str, Any]:
-        params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        params = self.params()
         return {
             "params": params,
             "seen": self._seen,

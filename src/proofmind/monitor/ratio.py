@@ -203,9 +203,6 @@ class RatioDetector(Detector):
             evidence=alert.evidence,
         )
 
-    def params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-
     def to_state(self) -> dict[str, Any]:
         return {
             "params": self.params(),

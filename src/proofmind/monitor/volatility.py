@@ -397,7 +397,7 @@ class VolatilityDetector(Detector):
         return found
 
     def to_state(self) -> dict[str, Any]:
-        params = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        params = self.params()
         assets = {}
         for subject, asset in self._assets.items():
             state = asdict(asset)
