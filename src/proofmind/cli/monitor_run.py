@@ -17,11 +17,12 @@ from rich.table import Table
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.depeg import DepegDetector
-from proofmind.monitor.prices import PriceSeries, read_price_files, read_prices
+from proofmind.monitor.prices import PriceSeries, read_price_files, read_prices, shown_names
 from proofmind.monitor.ratio import RatioDetector
 from proofmind.monitor.reference import needed_references, with_references
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
+    DAY,
     SCORED,
     Detection,
     EventWindow,
@@ -36,7 +37,7 @@ from proofmind.monitor.volatility import VolatilityDetector
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
 SHOWN_DETECTED = 20  # detected windows listed on the terminal; the rest are counted
-DAY, WEEK = 86400.0, 7 * 86400.0
+WEEK = 7 * DAY
 err = Console(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
@@ -161,7 +162,8 @@ def run_replay(
                 return unwatched_ratio(replayed, window, detectors)
             return unwatched(series, window, detectors)
 
-        missed = [f"{w.subject} {w.source}{why(w)}" for w in report.missed]
+        reasons = {w: why(w) for w in report.missed}  # each replays the prices before w
+        missed = [f"{w.subject} {w.source}{reasons[w]}" for w in report.missed]
         detected = [detection_line(d) for d in report.detected]
         heading = "scored: depeg alerts and ratio discounts (as their derivative's)"
         details = {
@@ -183,7 +185,7 @@ def run_replay(
                 {
                     **window_json(w),
                     "never_outside": w in report.never_outside,
-                    "why": why(w).strip(" ()") or None,
+                    "why": reasons[w].strip(" ()") or None,
                 }
                 for w in report.missed
             ],
@@ -244,10 +246,10 @@ def fit_volatility(
                 f"daily windows ({detector.min_returns} returns each): weekly windows "
                 f"(window_seconds {WEEK:.0f}) instead{short}; --params sets another window"
             )
-    shown = ", ".join(sparse[:6]) + (f" and {len(sparse) - 6} more" if len(sparse) > 6 else "")
+    hours = detector.window_seconds / 3600
     return detector, (
-        f"volatility: no forecast for {shown}: their {detector.window_seconds / 3600:g} h "
-        f"windows hold a median of {float(np.median(held)):g} price(s), and a window needs "
+        f"volatility: no forecast for {shown_names(sparse)}: their {hours:g} h windows hold "
+        f"a median of {float(np.median(held)):g} price(s), and a window needs "
         f"{detector.min_returns} returns; for daily prices give it weekly windows: --params "
         '\'{"volatility": {"window_seconds": 604800}}\''
     )

@@ -35,7 +35,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
@@ -162,7 +162,7 @@ def find_columns(
     (spaces and a byte-order mark around it ignored), else the one column named by one of its
     aliases; None when there is none. A name twice, or two aliases of one key, is an error
     naming them (price files, and events files, are read so)."""
-    cleaned = [name.strip().lstrip("\ufeff").strip() for name in header]
+    cleaned = [_clean_name(name) for name in header]
     lowered = [name.lower() for name in cleaned]
     found: dict[str, int | None] = {}
     for key, others in aliases.items():
@@ -192,7 +192,7 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
     renamed = []
     for key, at in find_columns(path, header, PRICE_COLUMNS).items():
         names[key] = None if at is None else header[at]
-        column = "" if at is None else header[at].strip().lstrip("\ufeff").strip()
+        column = "" if at is None else _clean_name(header[at])
         if column and column.lower() != key:
             renamed.append(f"{key} ← {column!r}")
     if names["timestamp"] is None and index_time is not None:
@@ -228,7 +228,7 @@ def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
     (``timestamp,USDC,DAI``), or None when the other columns do not look like that."""
     # an unnamed first column is pandas' row index (to_csv without index=False): not an asset
     assets = [name for k, name in enumerate(header) if name != time and (k or name.strip())]
-    cleaned = [name.strip().lstrip("\ufeff").strip() for name in assets]
+    cleaned = [_clean_name(name) for name in assets]
     if not assets or any(not n or n.lower() in _NOT_ASSETS for n in cleaned):
         return None
     if len(set(cleaned)) < len(cleaned):
@@ -236,12 +236,18 @@ def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
     named = symbol_from_file_name(path)
     if len(cleaned) == 1 and named is not None and cleaned[0].lower() != named.lower():
         return None  # UST_usd.csv with time,value: a price column of another name, not asset
-    shown = ", ".join(cleaned[:6]) + (f" and {len(cleaned) - 6} more" if len(cleaned) > 6 else "")
-    unnamed = time == PANDAS_INDEX or not time.strip().lstrip("\ufeff")
+    shown = shown_names(cleaned)
+    unnamed = time == PANDAS_INDEX or not _clean_name(time)
     where = "pandas' index" if unnamed else repr(time.strip())
     note = f"{path.name}: one column per asset ({shown}), times in {where}"
     return _Layout({"symbol": None, "timestamp": time, "usd_price": None}, None, (note,),
                    tuple(assets))  # fmt: skip
+
+
+def shown_names(names: Sequence[str], limit: int = 6) -> str:
+    """``names`` for a message: the first ``limit``, then how many more."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def not_a_price_file(path: Path) -> str | None:
@@ -266,6 +272,19 @@ def not_a_price_file(path: Path) -> str | None:
     return None
 
 
+def _clean_name(name: str) -> str:
+    """A column name as a header means it: spaces and a spreadsheet's byte-order mark around
+    it left out."""
+    return name.strip().lstrip("\ufeff").strip()
+
+
+def _open_text(path: Path) -> IO[str]:
+    """A price file (gzip or not) open as UTF-8 text, a byte-order mark left out, its line
+    ends as they are (as the csv module wants them)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
+
+
 def sniff_delimiter(header: str) -> str:
     """A CSV header line's field separator: a comma, or a semicolon or tab when the line holds
     more of those (a spreadsheet's CSV in a locale whose decimal mark is a comma; a TSV)."""
@@ -277,8 +296,7 @@ def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], st
     """The price CSV (gzip or not) open: its header, a reader of its other lines, and its
     field separator (`sniff_delimiter`). An empty file is an error. Read errors are the
     caller's to word."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+    with _open_text(path) as handle:
         line = handle.readline()
         delimiter = sniff_delimiter(line)
         reader = csv.reader(itertools.chain([line], handle), delimiter=delimiter)
@@ -306,11 +324,10 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     try:
         with _csv_header(path) as (header, rows, delimiter):
             head = next(rows, None)
-            index_time = None
-            if head and len(header) > 1 and not header[0].strip().lstrip("\ufeff"):
-                stamp = head[0].strip()
-                if stamp and not _is_number(stamp) and parse_time_ms(stamp) is not None:
-                    index_time = header[0]
+            # pandas' unnamed date-time index: a first column with no name, a date-time in it
+            stamp = head[0].strip() if head else ""
+            unnamed = len(header) > 1 and not _clean_name(header[0])
+            index_time = header[0] if unnamed and _is_date_time(stamp) else None
             layout = _layout(path, header, index_time)
             at = header.index(str(layout.names["timestamp"]))
             price = layout.names["usd_price"]
@@ -344,7 +361,7 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
         ) from exc
-    dated = first is not None and not _is_number(first) and parse_time_ms(first) is not None
+    dated = first is not None and _is_date_time(first)
     return layout, dated
 
 
@@ -593,9 +610,8 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
     by the file), a bare list of ``[time, price]`` pairs (the same), a list of objects (pandas'
     ``to_json(orient="records")``: their keys are the columns), or JSON lines of objects."""
     lined = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig") as handle:
+        with _open_text(path) as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise InputError(
@@ -670,9 +686,7 @@ def _json_items(data: Any) -> list[Any]:
 def _times(keys: Sequence[str]) -> bool:
     """Whether ``keys`` (a frame's index, as JSON writes it) are times, not row numbers:
     epoch seconds or milliseconds (from 1973 on), or ISO 8601 date-times."""
-    return bool(keys) and all(
-        float(k) > 1e8 if _is_number(k) else parse_time_ms(k) is not None for k in keys
-    )
+    return bool(keys) and all(float(k) > 1e8 if _is_number(k) else _is_date_time(k) for k in keys)
 
 
 def _with_times(rows: list[Any], index: Sequence[str]) -> list[Any]:
@@ -734,7 +748,7 @@ def _melt(table: pa.Table, layout: _Layout, path: Path) -> tuple[pa.Table, NDArr
                 hint="one column of prices per asset, named by its symbol, and a time column",
             )
         rows = np.flatnonzero(prices.is_valid().to_numpy(zero_copy_only=False))
-        symbol = name.strip().lstrip("\ufeff").strip()
+        symbol = _clean_name(name)
         parts.append(
             pa.table(
                 {
@@ -848,13 +862,18 @@ def _wide_cells(
         return
     for name in layout.assets:
         cell = row[index[name]]
-        symbol = name.strip().lstrip("\ufeff").strip()
+        symbol = _clean_name(name)
         if not cell.strip():
             continue
         if not _is_number(layout.number(cell)):
             yield line, [], f"{symbol} {cell!r} is not a number"
             continue
         yield line, [symbol, time, layout.number(cell)], None
+
+
+def _is_date_time(text: str) -> bool:
+    """Whether ``text`` is an ISO 8601 date-time, not a number (`parse_time_ms`)."""
+    return bool(text) and not _is_number(text) and parse_time_ms(text) is not None
 
 
 def _is_number(text: str) -> bool:
