@@ -281,6 +281,9 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["broken.json"], "broken.json, line 1, column 34: not JSON"),
         (["status.json"], "status.json: JSON that is not a price series"),
         (["badlines.jsonl", "--strict"], "badlines.jsonl, line 2: bad price row"),
+        (["cut.csv.xz"], "cannot read CSV file cut.csv.xz: Compressed file ended"),
+        (["two.zip"], "zip file two.zip holds 2 files (a.csv, b.csv)"),
+        (["notzip.zip"], "cannot read zip file notzip.zip: File is not a zip file"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("agent", "safe", "create"): [
@@ -539,6 +542,15 @@ def _fixtures(root: Path) -> None:
         '{"symbol": "USDX", "timestamp": 1672531200000, "usd_price": 1.0}\n'
         '{"symbol": "USDX", "timestamp": 1672534800000, "usd_price": null}\n'
     )
+    import lzma
+    import zipfile
+
+    many = "".join(f"USDX,{1672531200000 + k * 3_600_000},1.0\n" for k in range(5_000))
+    (root / "cut.csv.xz").write_bytes(lzma.compress((prices + many).encode())[:2_000])
+    with zipfile.ZipFile(root / "two.zip", "w") as archive:
+        archive.writestr("a.csv", prices)
+        archive.writestr("b.csv", prices)
+    (root / "notzip.zip").write_text(prices)
     (root / "noprices").mkdir()
     (root / "noprices" / "errors.csv").write_text("aave,1660608000.0,rate limited\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")

@@ -394,6 +394,118 @@ def test_a_spreadsheet_csv_with_semicolons_and_a_decimal_comma(tmp_path: Path) -
         read_prices(path)
 
 
+def _compressed(path: Path, kind: str, data: bytes, member: str = "") -> Path:
+    """``data`` written to ``path`` compressed as ``kind`` (a zip archive: as ``member``)."""
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(member, data)
+    elif kind == "zst":
+        with pa.output_stream(str(path), compression="zstd") as out:
+            out.write(data)
+    else:
+        path.write_bytes({"gz": gzip, "bz2": bz2, "xz": lzma}[kind].compress(data))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst"])
+def test_compressed_price_files_read_as_the_plain_ones(tmp_path: Path, kind: str) -> None:
+    """CSV, JSON and Parquet compressed with gzip, bzip2, xz or Zstandard read as they read
+    plain; a one-asset file is named by what it holds (``UST_usd.csv.xz`` is UST's)."""
+    (tmp_path / "prices.csv").write_text(CANONICAL)
+    plain = read_prices(tmp_path / "prices.csv")
+    csv_path = _compressed(tmp_path / f"prices.csv.{kind}", kind, CANONICAL.encode())
+    records = json.dumps(
+        [
+            {"symbol": "USDX", "timestamp": 1672531200000, "usd_price": 1.0},
+            {"symbol": "USDX", "timestamp": 1672534800000, "usd_price": 0.999},
+        ]
+    )
+    json_path = _compressed(tmp_path / f"prices.json.{kind}", kind, records.encode())
+    buffer = pa.BufferOutputStream()
+    pq.write_table(pa.table({"symbol": ["USDX"] * 2, "timestamp": [1672531200000, 1672534800000],
+                             "usd_price": [1.0, 0.999]}), buffer)  # fmt: skip
+    parquet = _compressed(tmp_path / f"prices.parquet.{kind}", kind, buffer.getvalue().to_pybytes())
+    for path in (csv_path, json_path, parquet):
+        series = read_prices(path)
+        assert series.symbol.tolist() == plain.symbol.tolist(), path.name
+        assert series.time.tolist() == plain.time.tolist(), path.name
+        assert series.price.tolist() == plain.price.tolist(), path.name
+    one = _compressed(tmp_path / f"UST_usd.csv.{kind}", kind, b"timestamp,price\n1672531200,1.0\n")
+    assert read_prices(one).symbol.tolist() == ["UST"]
+    assert symbol_from_file_name(one) == "UST"
+
+
+def test_a_zip_archive_of_one_price_file_is_read_as_that_file(tmp_path: Path) -> None:
+    """As Kaggle's downloads come: the archive's one file (macOS's ``__MACOSX`` copies aside)
+    is read, named by its own name, and stderr says which; an archive of several files, an
+    empty one, or a file that is not a zip is a clear error."""
+    import zipfile
+
+    path = tmp_path / "download.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data/UST_usd.csv", "timestamp,price\n1672531200,1.0\n1672534800,0.9\n")
+        archive.writestr("__MACOSX/data/._UST_usd.csv", "resource fork")
+    series = read_prices(path)
+    assert series.symbol.tolist() == ["UST", "UST"]
+    assert series.notes[0] == "download.zip: read data/UST_usd.csv from the archive"
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("data/LUNA_usd.csv", "timestamp,price\n1672531200,80\n")
+    with pytest.raises(InputError, match=r"holds 2 files \(data/UST_usd.csv, data/LUNA_usd.csv"):
+        read_prices(path)
+    zipfile.ZipFile(path, "w").close()
+    with pytest.raises(InputError, match=r"download\.zip is empty: one price file per archive"):
+        read_prices(path)
+    path.write_text(CANONICAL)
+    with pytest.raises(
+        InputError, match=r"cannot read zip file .*download\.zip: File is not a zip"
+    ):
+        read_prices(path)
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz", "zst", "zip"])
+def test_a_truncated_compressed_file_is_an_error_that_says_so(tmp_path: Path, kind: str) -> None:
+    rows = "".join(f"USDX,{1672531200000 + k * 3_600_000},1.0{k % 10}\n" for k in range(20_000))
+    whole = _compressed(
+        tmp_path / f"whole.{kind}", kind, ("symbol,timestamp,usd_price\n" + rows).encode(), "p.csv"
+    )
+    cut = tmp_path / f"prices.csv.{kind}" if kind != "zip" else tmp_path / "prices.zip"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    for skip in (False, True):
+        with pytest.raises(InputError, match=f"cannot read (CSV|zip) file .*{cut.name}") as caught:
+            read_prices(cut, skip_bad=skip)
+        assert caught.value.hint == "check the file is whole"
+
+
+def test_cli_reads_compressed_files_in_a_folder_and_compressed_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder of an xz CSV and a zipped JSON replays as one series; an events file may be
+    compressed too."""
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    rows = [f"USDX,{int(m.timestamp() * 1000)},{p}" for m, p in _peg_then_depeg()]
+    text = "symbol,timestamp,usd_price\n" + "\n".join(rows) + "\n"
+    _compressed(folder / "usdx.csv.xz", "xz", text.encode())
+    chart = {"prices": [[m.timestamp() * 1000, 1.0] for m, _ in _peg_then_depeg()]}
+    _compressed(folder / "usdy.zip", "zip", json.dumps(chart).encode(), "USDY.json")
+    events = _compressed(
+        tmp_path / "events.csv.gz",
+        "gz",
+        b"subject,start,end,source\nUSDX,2023-01-22,2023-01-23,x\n",
+    )
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(folder), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    assert f"{2 * len(rows):,} prices" in capsys.readouterr().out
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert (summary["events"], summary["detected"], summary["false_alerts"]) == (1, 1, 0)
+
+
 def test_cli_finds_a_depeg_in_a_coingecko_market_chart(tmp_path: Path) -> None:
     chart = {"prices": [[m.timestamp() * 1000, p] for m, p in _peg_then_depeg()]}
     folder = tmp_path / "charts"

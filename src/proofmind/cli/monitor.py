@@ -33,9 +33,9 @@ def replay_command(
     prices: Annotated[
         list[Path],
         typer.Argument(
-            help="CSV (.csv / .csv.gz; commas, or semicolons with decimal commas, or tabs), "
-            "Parquet or JSON (CoinGecko's market_chart, pandas' "
-            "to_json, JSON lines): symbol, timestamp (Unix ms or s, or ISO "
+            help="CSV (commas, or semicolons with decimal commas, or tabs), Parquet or JSON "
+            "(CoinGecko's market_chart, pandas' to_json, JSON lines), compressed (.gz, .bz2, "
+            ".xz, .zst) or not, or the one file of a .zip: symbol, timestamp (Unix ms or s, or ISO "
             "8601), usd_price, also under other exports' names (price, close, snapped_at, "
             "date…); a file of one asset may name it by its own name instead of a symbol "
             "column (UST_usd.csv), and a time column with one column of prices per asset "
@@ -142,6 +142,7 @@ def replay_command(
       proofmind monitor replay UST_usd.csv terrausd-usd-max.csv   # one asset per file
       proofmind monitor replay data/usd_prices/   # every price file in the folder
       proofmind monitor replay usdc.json   # CoinGecko's market_chart, named by the asset
+      proofmind monitor replay archive.zip   # a Kaggle download: the one file in it (also .xz…)
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector

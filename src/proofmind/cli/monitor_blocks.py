@@ -18,9 +18,11 @@ console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 KINDS = ("auto", "prices", "blocks")
-PRICE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".parquet", ".json", ".json.gz",
-                  ".jsonl", ".jsonl.gz", ".ndjson")  # fmt: skip
-PRICE_KINDS = ".csv, .csv.gz, .tsv, .parquet, .json, .jsonl"  # as the messages name them
+PRICE_FORMATS = (".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson")
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")  # prices.COMPRESSED less .zip (not imported here)
+PRICE_SUFFIXES = (*PRICE_FORMATS, *(f + c for f in PRICE_FORMATS for c in COMPRESSIONS), ".zip")
+# as the messages name them
+PRICE_KINDS = ".csv, .tsv, .parquet, .json, .jsonl; compressed (.gz, .bz2, .xz, .zst) or zipped"
 # block detectors that need no parameters; watch and fraud-exposure run when --params has them
 BLOCK_DEFAULTS = ["funding-fan-out", "flow-anomaly", "subject-flow"]
 CONFIGURED = ["watch", "fraud-exposure"]
@@ -32,7 +34,7 @@ def price_files_in(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.name.endswith(PRICE_SUFFIXES) and not p.name.startswith(".")
+        if p.is_file() and p.name.lower().endswith(PRICE_SUFFIXES) and not p.name.startswith(".")
     )
 
 
@@ -90,7 +92,7 @@ def input_kind(path: Path, kind: str) -> str:
             hint="write block tables with `proofmind ingest etherscan FILES -o DIR` or `ingest "
             "rpc`, or give price files",
         )
-    if path.name.endswith(PRICE_SUFFIXES):
+    if path.name.lower().endswith(PRICE_SUFFIXES):
         return "prices"
     if not path.exists():
         raise InputError(

@@ -1,4 +1,4 @@
-"""Read a price series file (CSV, optionally gzip; Parquet; JSON): symbol, timestamp, usd_price.
+"""Read a price series file (CSV, Parquet, JSON; compressed or not): symbol, timestamp, usd_price.
 
 ``timestamp`` is Unix epoch milliseconds (the shared token_prices format); a file whose
 timestamps are under 1e11 (median; as milliseconds, before March 1973) is in seconds, read so;
@@ -14,7 +14,9 @@ CoinGecko's API gives it (``market_chart``: ``{"prices": [[ms, price], …]}``, 
 by the file) and as pandas' ``to_json`` writes a frame (records, JSON lines, or its default
 column orient with a date-time index), then as the other formats are (`_read_json`). A CSV
 separated by semicolons or tabs is read so (`sniff_delimiter`), with a decimal comma when its
-first prices are written with one (a spreadsheet's CSV in many locales).
+first prices are written with one (a spreadsheet's CSV in many locales). Any of these may be
+compressed (`COMPRESSED`: gzip, bzip2, xz, Zstandard) or the one file of a zip archive (as
+Kaggle's downloads are): it is read from the archive, named by what it holds (`data_name`).
 A bad row is reported with its file and line, never skipped silently: by default it is an
 error; with ``skip_bad`` it is left out and listed in the series' ``skipped``, for the caller
 to print (real feeds have the odd empty or zero price, and one such row should not stop a
@@ -23,19 +25,23 @@ replay of the others).
 
 from __future__ import annotations
 
+import bz2
 import csv
 import gzip
 import io
 import itertools
 import json
+import lzma
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +63,11 @@ JSON_SHAPES = (
 )
 PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed index
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+# a compressed file's suffix and its compression (pyarrow's codec name, or zip)
+COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
+# what reading a file may raise besides a parse error: a read error, a truncated or corrupt
+# compressed stream (lzma, zip and zlib have their own), text that is not UTF-8
+UNREADABLE = (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
 
 # other names the columns of a price file go by (any case), read when no column has the
@@ -123,11 +134,12 @@ class PriceSeries:
 
 
 def symbol_from_file_name(path: Path) -> str | None:
-    """The asset a one-asset file is named after: the name without its suffixes and a
-    ``_usd`` / ``-usd-max`` / ``_prices`` tail (``UST_usd.csv`` → ``UST``, CoinGecko's
-    ``steth-usd-max.csv`` → ``steth``); None when what is left is no symbol (``prices.csv``)."""
-    name = path.name
-    for suffix in (".gz", ".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json"):
+    """The asset a one-asset file is named after: the name of what it holds (`data_name`)
+    without its suffix and a ``_usd`` / ``-usd-max`` / ``_prices`` tail (``UST_usd.csv`` →
+    ``UST``, CoinGecko's ``steth-usd-max.csv`` → ``steth``); None when what is left is no
+    symbol (``prices.csv``)."""
+    name = data_name(path)
+    for suffix in (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
     name = _NAME_TAIL.sub("", name).strip()
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
@@ -257,12 +269,13 @@ def not_a_price_file(path: Path) -> str | None:
         if is_json(path):
             names = _read_json(path)[0].column_names
             _layout(path, names, PANDAS_INDEX if PANDAS_INDEX in names else None)
-        elif path.suffix == ".parquet":
+        elif is_parquet(path):
             import pyarrow.parquet as pq
 
             try:
-                schema = pq.read_schema(path)
-            except (OSError, pa.ArrowInvalid) as exc:
+                with _parquet_source(path) as source:
+                    schema = pq.read_schema(source)
+            except (*UNREADABLE, pa.ArrowInvalid) as exc:
                 return f"not a Parquet file ({str(exc).splitlines()[0][:120]})"
             _layout(path, schema.names, _parquet_index_time(schema))
         else:
@@ -278,11 +291,82 @@ def _clean_name(name: str) -> str:
     return name.strip().lstrip("\ufeff").strip()
 
 
-def _open_text(path: Path) -> IO[str]:
-    """A price file (gzip or not) open as UTF-8 text, a byte-order mark left out, its line
-    ends as they are (as the csv module wants them)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    return opener(path, "rt", encoding="utf-8-sig", newline="")
+def _zip_member(path: Path) -> str:
+    """The one file of the zip archive ``path`` (folders, macOS's ``__MACOSX/`` copies and
+    hidden files aside); an archive of another number of files is an error."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [
+                info.filename
+                for info in archive.infolist()
+                if not info.is_dir()
+                and not info.filename.startswith("__MACOSX/")
+                and not PurePosixPath(info.filename).name.startswith(".")
+            ]
+    except UNREADABLE as exc:
+        raise InputError(
+            f"cannot read zip file {path}: {exc}", hint="check the file is whole"
+        ) from exc
+    if len(members) != 1:
+        held = f"holds {len(members)} files ({shown_names(members)})" if members else "is empty"
+        raise InputError(
+            f"zip file {path} {held}: one price file per archive is read",
+            hint="unzip it and give the files, or the folder they are in",
+        )
+    return members[0]
+
+
+def data_name(path: Path) -> str:
+    """The name of what a price file holds: its own, less a compression suffix
+    (``prices.csv.xz`` → ``prices.csv``); a zip archive's one file's (without its folder)."""
+    kind = COMPRESSED.get(path.suffix.lower())
+    if kind == "zip":
+        return PurePosixPath(_zip_member(path)).name
+    return path.name[: -len(path.suffix)] if kind else path.name
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` holds Parquet (``.parquet``, compressed or in a zip archive or not)."""
+    return data_name(path).lower().endswith(".parquet")
+
+
+@contextmanager
+def open_data(path: Path) -> Iterator[IO[bytes]]:
+    """A price file open for reading its bytes, decompressed (`COMPRESSED`)."""
+    kind = COMPRESSED.get(path.suffix.lower())
+    if kind == "zip":
+        member = _zip_member(path)
+        with zipfile.ZipFile(path) as archive, archive.open(member) as handle:
+            yield handle
+        return
+    if kind == "zstd":
+        with pa.input_stream(str(path), compression="zstd") as stream:
+            yield stream  # a pyarrow NativeFile: a binary file object
+        return
+    openers: dict[str | None, Callable[[Path, str], Any]] = {
+        "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open,
+    }  # fmt: skip
+    with openers[kind](path, "rb") as handle:
+        yield cast(IO[bytes], handle)
+
+
+@contextmanager
+def open_text(path: Path) -> Iterator[IO[str]]:
+    """A price file (compressed or not) open as UTF-8 text, a byte-order mark left out, its
+    line ends as they are (as the csv module wants them)."""
+    with open_data(path) as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+@contextmanager
+def _parquet_source(path: Path) -> Iterator[Any]:
+    """What pyarrow reads a Parquet file from: its path, or its decompressed bytes in memory
+    (Parquet needs to seek)."""
+    if path.suffix.lower() not in COMPRESSED:
+        yield path
+        return
+    with open_data(path) as raw:
+        yield pa.BufferReader(raw.read())
 
 
 def sniff_delimiter(header: str) -> str:
@@ -293,10 +377,10 @@ def sniff_delimiter(header: str) -> str:
 
 @contextmanager
 def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], str]]:
-    """The price CSV (gzip or not) open: its header, a reader of its other lines, and its
+    """The price CSV (compressed or not) open: its header, a reader of its other lines, and its
     field separator (`sniff_delimiter`). An empty file is an error. Read errors are the
     caller's to word."""
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         line = handle.readline()
         delimiter = sniff_delimiter(line)
         reader = csv.reader(itertools.chain([line], handle), delimiter=delimiter)
@@ -335,7 +419,7 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
             cells = columns or ([header.index(price)] if price is not None else [])
             looked: list[list[str]] = [] if head is None else [head]
             # a read error: the full read says what is wrong, with its line
-            with suppress(OSError, UnicodeDecodeError, EOFError, csv.Error):
+            with suppress(*UNREADABLE, csv.Error):
                 looked += itertools.islice(rows, WIDE_ROWS_LOOKED_AT - len(looked))
             first = next((row[at].strip() for row in looked if len(row) > at
                           and row[at].strip()), None)  # fmt: skip
@@ -357,7 +441,7 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
                     hint="write the columns symbol, timestamp, usd_price, or a time column and "
                     "one column of prices per asset, named by its symbol",
                 )
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+    except (*UNREADABLE, csv.Error) as exc:
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
         ) from exc
@@ -417,7 +501,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         layout = _layout(path, whole.column_names, index)
         table, origin = _canonical(whole, layout, path)
         records = records if origin is None else records[origin]
-    elif path.suffix == ".parquet":
+    elif is_parquet(path):
         whole = _read_parquet(path)
         layout = _layout(path, whole.column_names, _parquet_index_time(whole.schema))
         table, origin = _canonical(whole, layout, path)
@@ -451,6 +535,8 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         parsed, texts, codes_of_text = _times_ms(moments)
         moments = pa.array(parsed, pa.float64())
     notes: tuple[str, ...] = layout.notes
+    if COMPRESSED.get(path.suffix.lower()) == "zip":
+        notes = (f"{path.name}: read {_zip_member(path)} from the archive", *notes)
     try:
         stamp = moments.cast(pa.float64()).to_numpy(zero_copy_only=False)
         price = table.column("usd_price").cast(pa.float64()).to_numpy(zero_copy_only=False)
@@ -474,10 +560,12 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     empty = np.array([not name for name in names] + [True], dtype=bool)
     bad |= empty[codes]
 
+    parquet = records is None and is_parquet(path)
+
     def where(row: int) -> str:
         if records is not None:
             return f"{unit} {int(records[row])}"
-        if path.suffix == ".parquet":
+        if parquet:
             return f"row {row if origin is None else int(origin[row])}"
         return f"line {row + 2 if lines is None else int(lines[row])}"
 
@@ -598,8 +686,9 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
 
 
 def is_json(path: Path) -> bool:
-    """Whether ``path`` is named as JSON (``.json``, ``.jsonl``, ``.ndjson``, gzip or not)."""
-    return path.name.lower().removesuffix(".gz").endswith(JSON_SUFFIXES)
+    """Whether ``path`` holds JSON (``.json``, ``.jsonl``, ``.ndjson``; compressed or in a zip
+    archive or not)."""
+    return data_name(path).lower().endswith(JSON_SUFFIXES)
 
 
 def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
@@ -609,11 +698,11 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
     Read: CoinGecko's ``market_chart`` (``{"prices": [[ms, price], …], …}``, the asset named
     by the file), a bare list of ``[time, price]`` pairs (the same), a list of objects (pandas'
     ``to_json(orient="records")``: their keys are the columns), or JSON lines of objects."""
-    lined = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
+    lined = data_name(path).lower().endswith((".jsonl", ".ndjson"))
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             text = handle.read()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except UNREADABLE as exc:
         raise InputError(
             f"cannot read JSON file {path}: {exc}", hint="check the file is whole"
         ) from exc
@@ -714,8 +803,9 @@ def _read_parquet(path: Path) -> pa.Table:
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as exc:
+        with _parquet_source(path) as source:
+            return pq.read_table(source)
+    except (*UNREADABLE, pa.ArrowInvalid) as exc:
         raise InputError(f"cannot read Parquet file {path}: {exc}") from exc
 
 
@@ -772,11 +862,15 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
     parse = pcsv.ParseOptions(delimiter=layout.delimiter)
     convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
     try:
-        return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+        if COMPRESSED.get(path.suffix.lower()) in (None, "gzip", "bz2", "zstd"):
+            # pyarrow decompresses these itself (from the suffix), faster than through Python
+            return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+        with open_data(path) as raw:
+            return pcsv.read_csv(raw, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, layout, dated, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
-    except OSError as exc:  # a truncated or corrupt gzip stream, a read error
+    except UNREADABLE as exc:  # a truncated or corrupt compressed stream, a read error
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
         ) from exc
@@ -844,8 +938,10 @@ def _csv_lines(
                     yield line, [], f"{COLUMNS[wrong[0]]} {raw[wrong[0]]!r} is not a number"
                     continue
                 yield line, values, None
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
-        raise InputError(f"cannot read CSV file {path}: {exc}") from (cause or exc)
+    except (*UNREADABLE, csv.Error) as exc:
+        raise InputError(
+            f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
+        ) from (cause or exc)
 
 
 def _wide_cells(

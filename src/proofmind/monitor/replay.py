@@ -36,7 +36,13 @@ from numpy.typing import NDArray
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Alert, Detector, PriceObservation
-from proofmind.monitor.prices import PriceSeries, find_columns, sniff_delimiter
+from proofmind.monitor.prices import (
+    UNREADABLE,
+    PriceSeries,
+    find_columns,
+    open_text,
+    sniff_delimiter,
+)
 
 YEAR = 365.25 * 86400.0
 
@@ -105,10 +111,11 @@ class EventWindow:
 
 
 def read_events(path: Path) -> list[EventWindow]:
+    """The event windows of a CSV (compressed or zipped, as a price file may be)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with open_text(path) as handle:
             return _events(path, handle)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except (*UNREADABLE, csv.Error) as exc:
         raise InputError(
             f"cannot read events file {path}: {exc}",
             hint="a UTF-8 CSV with the columns subject,start,end,source",
