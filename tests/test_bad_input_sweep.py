@@ -284,6 +284,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["cut.csv.xz"], "cannot read CSV file cut.csv.xz: Compressed file ended"),
         (["two.zip"], "zip file two.zip holds 2 files (a.csv, b.csv)"),
         (["notzip.zip"], "cannot read zip file notzip.zip: File is not a zip file"),
+        (["klines.csv"], "klines.csv: no header row, and its name is not a Binance kline file's"),
     ],
     ("monitor", "detectors"): [(["extra"], "unexpected extra argument")],
     ("agent", "safe", "create"): [
@@ -551,6 +552,8 @@ def _fixtures(root: Path) -> None:
         archive.writestr("a.csv", prices)
         archive.writestr("b.csv", prices)
     (root / "notzip.zip").write_text(prices)
+    kline = "1677628800000,1.0,1.0,1.0,1.0,10.0,1677632399999,10.0,3,5.0,5.0,0\n"
+    (root / "klines.csv").write_text(kline)
     (root / "noprices").mkdir()
     (root / "noprices" / "errors.csv").write_text("aave,1660608000.0,rate limited\n")
     (root / "long.csv").write_text("a,b\n1," + "x" * 3_000_000 + "\n2,y\n")

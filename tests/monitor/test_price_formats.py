@@ -14,7 +14,12 @@ import pytest
 
 from proofmind.cli.main import main
 from proofmind.errors import InputError
-from proofmind.monitor.prices import parse_time_ms, read_prices, symbol_from_file_name
+from proofmind.monitor.prices import (
+    KLINE_COLUMNS,
+    parse_time_ms,
+    read_prices,
+    symbol_from_file_name,
+)
 
 CANONICAL = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\nUSDX,1672534800000,0.999\n"
 JAN_1 = 1672531200.0  # 2023-01-01T00:00Z
@@ -74,6 +79,10 @@ def test_a_coingecko_export_is_one_asset_named_by_its_file(tmp_path: Path) -> No
         ("data.parquet", None),
         ("_usd.csv", None),
         ("my prices (1).csv", None),
+        ("USDCUSDT-1h-2023-03.csv", "USDC"),  # Binance: the base of a pair quoted in dollars
+        ("BTCFDUSD-1m-2024-01-05.csv.xz", "BTC"),
+        ("WBETHETH-1d-2023-03.csv", "WBETHETH"),  # quoted in ETH: the pair
+        ("klines.csv", None),
     ],
 )
 def test_the_symbol_a_file_name_gives(name: str, symbol: str | None) -> None:
@@ -392,6 +401,80 @@ def test_a_spreadsheet_csv_with_semicolons_and_a_decimal_comma(tmp_path: Path) -
     path.write_text('symbol,timestamp,usd_price\nUSDC,2023-01-01T00:00,"0,9987"\n')
     with pytest.raises(InputError, match="usd_price '0,9987' is not a number"):
         read_prices(path)
+
+
+def _klines(depeg_from: int, hours: int, *, micro: bool = False) -> list[str]:
+    """Lines of a Binance hourly kline CSV from 2023-03-01 (no header): $1 ± 0.05%, then
+    $0.92 from hour ``depeg_from``; times in ms, or µs as Binance's spot files since 2025."""
+    unit = 1000 if micro else 1
+    lines = []
+    for hour in range(hours):
+        opened = (1677628800000 + hour * 3_600_000) * unit
+        close = 0.92 if hour >= depeg_from else 1 + 0.0005 * ((hour % 3) - 1)
+        closed = opened + 3_600_000 * unit - 1
+        lines.append(f"{opened},1.0,1.0,{close},{close},10.0,{closed},10.0,3,5.0,5.0,0")
+    return lines
+
+
+@pytest.mark.parametrize("micro", [False, True])
+def test_a_binance_kline_file_without_a_header(tmp_path: Path, micro: bool) -> None:
+    """Binance's public klines (data.binance.vision): no header row, the pair and interval in
+    the file's name. Read as the close price at the close time, the base asset of a pair quoted
+    in dollars named as the symbol; a bad line is named by its own line (the first is data)."""
+    lines = _klines(20 * 24, 21 * 24 + 6, micro=micro)
+    path = tmp_path / "USDCUSDT-1h-2023-03.csv"
+    path.write_text("\n".join(lines) + "\n")
+    series = read_prices(path)
+    assert set(series.symbol.tolist()) == {"USDC"}
+    assert len(series) == len(lines)
+    assert series.time[0] == pytest.approx(1677628800 + 3600, abs=0.002)  # the last ms or µs
+    assert series.price[-1] == 0.92
+    assert series.notes[0] == (
+        "USDCUSDT-1h-2023-03.csv: no header row: read as a Binance kline file (its close price "
+        "at its close_time)"
+    )
+    assert "the pair USDCUSDT, its prices in USDT read as US dollars" in series.notes[1]
+    assert ("timestamps read as Unix microseconds" in " ".join(series.notes)) is micro
+    depegs = _depegs(tmp_path, path)
+    assert [a["subject"] for a in depegs] == ["USDC"]
+    assert depegs[0]["time"] - (1677628800 + 20 * 24 * 3600) <= 3 * 3600
+    cells = lines[2].split(",")
+    cells[4] = "x"  # the close
+    path.write_text("\n".join([*lines[:2], ",".join(cells), *lines[3:]]) + "\n")
+    with pytest.raises(InputError, match="line 3: usd_price 'x' is not a number"):
+        read_prices(path)
+    assert read_prices(path, skip_bad=True).skipped[0].startswith("line 3: ")
+    nameless = tmp_path / "klines.csv"
+    nameless.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="no header row, and its name is not a Binance kline"):
+        read_prices(nameless)
+
+
+def test_a_binance_kline_file_with_its_header_and_zipped(tmp_path: Path) -> None:
+    """Binance's newer files have a header row: the close price is read at close_time; a
+    monthly zip as downloaded is read as its file."""
+    text = ",".join(KLINE_COLUMNS) + "\n" + "\n".join(_klines(10, 12)) + "\n"
+    zipped = _compressed(tmp_path / "USDCUSDT-1h-2023-03.zip", "zip", text.encode(),
+                         "USDCUSDT-1h-2023-03.csv")  # fmt: skip
+    series = read_prices(zipped)
+    assert series.symbol.tolist() == ["USDC"] * 12
+    assert series.price.tolist()[-2:] == [0.92, 0.92]
+    assert series.time[0] == pytest.approx(1677628800 + 3600 - 0.001, abs=1e-5)
+    assert "columns read as timestamp ← 'close_time', usd_price ← 'close'" in series.notes[1]
+
+
+@pytest.mark.parametrize(("scale", "unit"), [(1_000, "micro"), (1_000_000, "nano")])
+def test_timestamps_in_microseconds_or_nanoseconds(tmp_path: Path, scale: int, unit: str) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        f"symbol,timestamp,usd_price\nUSDX,{1672531200000 * scale},1.0\n"
+        f"USDX,{1672534800000 * scale},0.999\n"
+    )
+    series = read_prices(path)
+    assert series.time.tolist() == [JAN_1, JAN_1 + 3600]
+    assert series.notes == (f"prices.csv: timestamps read as Unix {unit}seconds (they are over "
+                            f"1e{14 if unit == 'micro' else 17}, which in milliseconds would be "
+                            "after the year 5000)",)  # fmt: skip
 
 
 def _compressed(path: Path, kind: str, data: bytes, member: str = "") -> Path:

@@ -39,7 +39,8 @@ def replay_command(
             "8601), usd_price, also under other exports' names (price, close, snapped_at, "
             "date…); a file of one asset may name it by its own name instead of a symbol "
             "column (UST_usd.csv), and a time column with one column of prices per asset "
-            "(date,USDC,DAI) is read too; several files, or a folder of them, are replayed as "
+            "(date,USDC,DAI) is read too, and Binance's klines (USDCUSDT-1h-2023-03.zip, no "
+            "header: USDC's close prices); several files, or a folder of them, are replayed as "
             "one series. Or a folder of block tables written by `proofmind ingest etherscan|rpc`."
         ),
     ],

@@ -69,14 +69,26 @@ COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip":
 # compressed stream (lzma, zip and zlib have their own), text that is not UTF-8
 UNREADABLE = (OSError, EOFError, UnicodeDecodeError, lzma.LZMAError, zipfile.BadZipFile, zlib.error)
 SECONDS_BELOW = 1e11  # a file whose median timestamp is under this is in seconds (as ms: 1973)
+MICROS_FROM = 1e14  # ... over this, in microseconds (as ms: the year 5138)
+NANOS_FROM = 1e17  # ... over this, in nanoseconds (as µs: the year 5138)
 
 # other names the columns of a price file go by (any case), read when no column has the
 # documented name: CoinGecko's CSV export (snapped_at, price), candles (close), other tools'
+_TIMES = ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at", "updated_at")
 PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
     "symbol": ("asset", "token", "ticker", "coin"),
-    "timestamp": ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at", "updated_at"),
+    "timestamp": (*_TIMES, "close_time"),  # a candle's close price is at its close time
     "usd_price": ("price", "price_usd", "usd", "close"),
 }
+# Binance's kline (candle) CSVs (data.binance.vision) have these columns and no header row; the
+# close price is read, at close_time (the candle's last millisecond)
+KLINE_COLUMNS: tuple[str, ...] = ("open_time", "open", "high", "low", "close", "volume")
+KLINE_COLUMNS += ("close_time", "quote_volume", "count", "taker_buy_volume")
+KLINE_COLUMNS += ("taker_buy_quote_volume", "ignore")
+# Binance's file names: pair, interval, month or day (USDCUSDT-1h-2023-03.csv)
+_KLINE_NAME = re.compile(r"(?P<pair>[A-Za-z0-9]+)-\d+(?:s|m|h|d|w|mo)-\d{4}-\d{2}(?:-\d{2})?")
+# quote assets read as US dollars: a pair quoted in one is named by its base (USDCUSDT: USDC)
+USD_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "USD")
 # what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
 _NAME_TAIL = re.compile(r"[-_. ](usd[-_]max|usd[-_]prices?|usd|prices?|hourly)$", re.IGNORECASE)
 # columns of a market-data file that are not one asset's prices: a file with one of them and no
@@ -85,7 +97,8 @@ _NOT_ASSETS = frozenset({"market_cap", "total_volume", "volume", "open", "high",
                          "trades", "count", "error", "note", "notes"})  # fmt: skip
 # file names that are not a symbol: a file so named needs its symbol column
 _NOT_SYMBOLS = frozenset({"prices", "price", "data", "export", "feed", "series", "sample", "usd",
-                          "output", "file", "download", "chart", "history"})  # fmt: skip
+                          "output", "file", "download", "chart", "history", "klines",
+                          "candles", "ohlc", "ohlcv"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -141,10 +154,34 @@ def symbol_from_file_name(path: Path) -> str | None:
     name = data_name(path)
     for suffix in (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    pair = binance_pair(name)
+    if pair is not None:
+        return pair[0]
     name = _NAME_TAIL.sub("", name).strip()
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
         return None
     return name
+
+
+def binance_pair(name: str) -> tuple[str, str] | None:
+    """A Binance kline file's name (without its suffix) as its pair's base and quote, a quote
+    in US dollars split off (``USDCUSDT-1h-2023-03`` → USDC, USDT; ``WBETHETH-1h-2023-03``
+    → WBETHETH, ""); None for another name."""
+    match = _KLINE_NAME.fullmatch(name)
+    if match is None:
+        return None
+    pair = match["pair"]
+    quote = next((q for q in USD_QUOTES if pair.upper().endswith(q) and len(pair) > len(q)), "")
+    return pair[: len(pair) - len(quote)], quote
+
+
+def _kline_names(row: Sequence[str]) -> tuple[str, ...] | None:
+    """`KLINE_COLUMNS` when ``row`` is the first line of a Binance kline CSV with no header (7
+    to 12 numbers, an open and a close time in epoch ms or µs, the close later); else None."""
+    if not 7 <= len(row) <= len(KLINE_COLUMNS) or not all(_is_number(v.strip()) for v in row):
+        return None
+    opened, closed = float(row[0]), float(row[6])
+    return KLINE_COLUMNS[: len(row)] if SECONDS_BELOW <= opened < closed < NANOS_FROM else None
 
 
 @dataclass(frozen=True)
@@ -161,6 +198,13 @@ class _Layout:
     # a CSV's field separator and decimal mark (a spreadsheet's in many locales: ``;`` and ``,``)
     delimiter: str = ","
     decimal: str = "."
+    # a CSV with no header row (Binance's klines): its columns' names
+    columns: tuple[str, ...] = ()
+
+    @property
+    def data_line(self) -> int:
+        """The file line of the first row of data."""
+        return 1 if self.columns else 2
 
     def number(self, text: str) -> str:
         """A number's text as Python reads it (a decimal comma as a point)."""
@@ -230,8 +274,11 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
     if renamed:
         notes.append(f"{path.name}: columns read as {', '.join(renamed)}")
     if symbol is not None:
+        pair = binance_pair(data_name(path).rsplit(".", 1)[0])
+        quote = f"; the pair {symbol}{pair[1]}, its prices in {pair[1]} read as US dollars" if (
+            pair and pair[1] and pair[1] != "USD") else ""  # fmt: skip
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
-                     "file's name)")  # fmt: skip
+                     f"file's name{quote})")  # fmt: skip
     return _Layout(names, symbol, tuple(notes))
 
 
@@ -376,10 +423,11 @@ def sniff_delimiter(header: str) -> str:
 
 
 @contextmanager
-def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], str]]:
-    """The price CSV (compressed or not) open: its header, a reader of its other lines, and its
-    field separator (`sniff_delimiter`). An empty file is an error. Read errors are the
-    caller's to word."""
+def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], str, bool]]:
+    """The price CSV (compressed or not) open: its header, a reader of its lines of data, its
+    field separator (`sniff_delimiter`), and whether it has no header row (a Binance kline
+    file: its header is then `KLINE_COLUMNS`, and its first line is data). An empty file is an
+    error. Read errors are the caller's to word."""
     with open_text(path) as handle:
         line = handle.readline()
         delimiter = sniff_delimiter(line)
@@ -387,7 +435,11 @@ def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], st
         header = next(reader, None)
         if header is None:
             raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-        yield header, reader, delimiter
+        names = _kline_names(header) if delimiter == "," else None
+        if names is not None:
+            yield list(names), itertools.chain([header], reader), delimiter, True
+        else:
+            yield header, reader, delimiter, False
 
 
 def _parquet_index_time(schema: pa.Schema) -> str | None:
@@ -406,13 +458,29 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     (``0,9987``) is read with that mark."""
     first: str | None = None
     try:
-        with _csv_header(path) as (header, rows, delimiter):
+        with _csv_header(path) as (header, rows, delimiter, headerless):
             head = next(rows, None)
             # pandas' unnamed date-time index: a first column with no name, a date-time in it
             stamp = head[0].strip() if head else ""
             unnamed = len(header) > 1 and not _clean_name(header[0])
             index_time = header[0] if unnamed and _is_date_time(stamp) else None
-            layout = _layout(path, header, index_time)
+            try:
+                layout = _layout(path, header, index_time)
+            except InputError as exc:
+                if not headerless:
+                    raise
+                raise InputError(
+                    f"{path}: no header row, and its name is not a Binance kline file's, "
+                    "so its symbol is unknown",
+                    hint="name it as Binance does (USDCUSDT-1h-2023-03.csv), or write the "
+                    f"header {','.join(COLUMNS)}",
+                ) from exc
+            if headerless:
+                note = (f"{path.name}: no header row: read as a Binance kline file (its close "
+                        "price at its close_time)")  # fmt: skip
+                renamed = f"{path.name}: columns read as"  # said by the note
+                kept = [n for n in layout.notes if not n.startswith(renamed)]
+                layout = replace(layout, columns=tuple(header), notes=(note, *kept))
             at = header.index(str(layout.names["timestamp"]))
             price = layout.names["usd_price"]
             columns = [header.index(a) for a in layout.assets]
@@ -491,7 +559,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         raise InputError(
             f"price file {path} does not exist", hint="give a CSV, Parquet or JSON path"
         )
-    lines: NDArray[np.int64] | None = None  # the file line of each row, when not row + 2
+    lines: NDArray[np.int64] | None = None  # each row's file line, when not row + data_line
     origin: NDArray[np.int64] | None = None  # the file row of each row (one column per asset)
     skipped: list[str] = []
     records: NDArray[np.int64] | None = None  # JSON: the record (or line) of each row
@@ -509,7 +577,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         layout, dated = _csv_layout(path)
         try:
             table, origin = _canonical(_read_csv(path, layout, dated), layout, path)
-            lines = None if origin is None else origin + 2
+            lines = None if origin is None else origin + layout.data_line
         except InputError:
             if not skip_bad:
                 raise
@@ -547,13 +615,25 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         ) from exc
     raw = stamp
     valid = np.isfinite(stamp) & (stamp > 0)
-    if texts is None and valid.any() and float(np.median(stamp[valid])) < SECONDS_BELOW:
+    median = float(np.median(stamp[valid])) if texts is None and valid.any() else None
+    if median is not None and median < SECONDS_BELOW:
         # epoch milliseconds this small would be before March 1973: the file is in seconds (the
         # median, so that one stray value does not decide; it then fails as a row)
         stamp = stamp * 1000.0
         notes += (
             f"{path.name}: timestamps read as Unix seconds (they are under 1e11, which in "
             "milliseconds would be before March 1973)",
+        )
+    elif median is not None and median >= MICROS_FROM:
+        # as milliseconds, after the year 5000: microseconds (Binance's klines since 2025) or
+        # nanoseconds (pandas' datetime64 as integers)
+        unit, per_ms, over = (
+            ("nano", 1e6, "1e17") if median >= NANOS_FROM else ("micro", 1e3, "1e14")
+        )
+        stamp = stamp / per_ms
+        notes += (
+            f"{path.name}: timestamps read as Unix {unit}seconds (they are over {over}, which "
+            "in milliseconds would be after the year 5000)",
         )
     bad = ~np.isfinite(stamp) | ~np.isfinite(price) | (price <= 0) | (stamp <= 0)
     bad |= (stamp >= LAST_TIMESTAMP_MS) | (price >= MAX_PRICE)
@@ -567,7 +647,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
             return f"{unit} {int(records[row])}"
         if parquet:
             return f"row {row if origin is None else int(origin[row])}"
-        return f"line {row + 2 if lines is None else int(lines[row])}"
+        return f"line {row + layout.data_line if lines is None else int(lines[row])}"
 
     def described(row: int) -> str:
         symbol = names[codes[row]] if codes[row] >= 0 else None
@@ -861,12 +941,14 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
     types.update({name: pa.float64() for name in layout.assets})
     parse = pcsv.ParseOptions(delimiter=layout.delimiter)
     convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
+    read = pcsv.ReadOptions(column_names=list(layout.columns) or None)
+    options = {"read_options": read, "parse_options": parse, "convert_options": convert}
     try:
         if COMPRESSED.get(path.suffix.lower()) in (None, "gzip", "bz2", "zstd"):
             # pyarrow decompresses these itself (from the suffix), faster than through Python
-            return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
+            return pcsv.read_csv(path, **options)
         with open_data(path) as raw:
-            return pcsv.read_csv(raw, parse_options=parse, convert_options=convert)
+            return pcsv.read_csv(raw, **options)
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, layout, dated, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
@@ -917,10 +999,10 @@ def _csv_lines(
     what is wrong with it (None: nothing; the fields are then numbers where they should be, or
     a date-time for the timestamp when the file's are ``dated``)."""
     try:
-        with _csv_header(path) as (header, reader, _):
+        with _csv_header(path) as (header, reader, _, headerless):
             index = {name: i for i, name in enumerate(header)}
             where = [index[n] if n is not None else None for n in layout.names.values()]
-            for line, row in enumerate(reader, start=2):
+            for line, row in enumerate(reader, start=1 if headerless else 2):
                 if len(row) != len(header):
                     yield line, [], f"{len(row)} field(s), the header has {len(header)}"
                     continue
