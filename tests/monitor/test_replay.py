@@ -442,6 +442,7 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
         ("asset,begin,until,reference", "1675123200000", "1675425600000"),
         ("token,START,STOP,Sources", "2023-01-31T00:00:00Z", "2023-02-03 12:00:00+00:00"),
         ("subject,start,end,source", "20230131", "2023-02-03T13:00+01:00"),
+        ("subject,start,end,source", "2023-01-31 00:00:00 UTC", "2023-02-03 12:00:00 utc"),
         ("Subject,start,end,source,address", "1675123200", "2023-02-03T12:00"),
     ]:
         extra = ",0xab" if header.endswith("address") else ""

@@ -192,7 +192,8 @@ DAY = 86400.0
 
 
 def _instant(text: str, *, end_of_day: bool = False) -> float:
-    """ISO 8601 (UTC unless it says otherwise, ``20220509`` too), or Unix time in seconds or
+    """ISO 8601 (UTC unless it says otherwise, ``20220509`` and ``2022-05-09 00:00:00 UTC``
+    too), or Unix time in seconds or
     milliseconds (the price files' unit) from 2001 on. With ``end_of_day``, a date with no time
     of day (a window's end, ``2022-05-31``) is the last second of that day, as a person writing
     a window to the day means it."""
@@ -206,6 +207,8 @@ def _instant(text: str, *, end_of_day: bool = False) -> float:
         if seconds >= LAST_SECOND:
             raise ValueError(f"{text!r} is not a time before the year 3000")
         return seconds
+    if text.upper().endswith(" UTC"):  # as CoinGecko's exports write their times
+        text = text[:-4] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
