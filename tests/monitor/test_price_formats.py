@@ -72,7 +72,10 @@ def test_a_coingecko_export_is_one_asset_named_by_its_file(tmp_path: Path) -> No
         ("UST_usd.csv", "UST"),
         ("stETH_usd.csv.gz", "stETH"),
         ("sUSD_usd.csv", "sUSD"),  # the tail needs its separator: sUSD stays sUSD
-        ("terrausd-usd-max.csv", "terrausd"),
+        ("terrausd-usd-max.csv", "UST"),  # CoinGecko's id for UST
+        ("usd-coin.json", "USDC"),
+        ("staked-ether.json.gz", "stETH"),
+        ("ustc-usd-max.csv", "ustc"),  # not an id that differs from its symbol: as written
         ("weth_prices.parquet", "weth"),
         ("RAI.csv", "RAI"),
         ("prices.csv", None),
@@ -587,6 +590,49 @@ def test_cli_reads_compressed_files_in_a_folder_and_compressed_events(
     assert f"{2 * len(rows):,} prices" in capsys.readouterr().out
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
     assert (summary["events"], summary["detected"], summary["false_alerts"]) == (1, 1, 0)
+
+
+def test_cli_scores_coingecko_api_files_named_by_coin_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CoinGecko's API names coins by id: files so named (staked-ether.json beside
+    ethereum.json, usd-coin.json) are read as the coins' symbols, so stETH pairs with ETH; an
+    events file may name a coin by its symbol or by its id."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    hours = 30 * 24
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    eth = 1500 * np.exp(np.cumsum(0.004 * rng.standard_normal(hours)))
+    ratio = 1 + 0.0005 * rng.standard_normal(hours)
+    ratio[25 * 24 :] = 0.95  # from 26 January
+    usdc = 1 + 0.0005 * rng.standard_normal(hours)
+    usdc[22 * 24 :] = 0.94  # from 23 January
+    folder = tmp_path / "coingecko"
+    folder.mkdir()
+    for coin, prices in (("ethereum", eth), ("staked-ether", eth * ratio), ("usd-coin", usdc)):
+        stamps = [(start + timedelta(hours=h)).timestamp() * 1000 for h in range(hours)]
+        chart = {"prices": [[t, float(p)] for t, p in zip(stamps, prices, strict=True)]}
+        (folder / f"{coin}.json").write_text(json.dumps(chart))
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "subject,start,end,source\n"
+        "STETH,2023-01-26,2023-01-30,https://example.org/steth\n"
+        "usd-coin,2023-01-23,2023-01-30,https://example.org/usdc\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(folder), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert (
+        "usd-coin.json: no symbol column; its prices are read as USDC's (the file's name, "
+        "CoinGecko's id for USDC)"
+    ) in err
+    scores = json.loads(report.read_text(encoding="utf-8"))
+    summary = scores["summary"]
+    assert (summary["events"], summary["detected"], summary["false_alerts"]) == (2, 2, 0)
+    assert {d["subject"] for d in scores["detected"]} == {"stETH", "USDC"}
 
 
 def test_cli_finds_a_depeg_in_a_coingecko_market_chart(tmp_path: Path) -> None:

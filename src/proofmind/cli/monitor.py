@@ -140,7 +140,7 @@ def replay_command(
         --params '{"ratio": {"pairs": {"STETH": "WETH"}}}'
       proofmind monitor replay steth.csv weth.csv   # STETH/WETH paired by symbol
       proofmind monitor replay steth.csv   # no ETH given: the shipped WETH reference
-      proofmind monitor replay UST_usd.csv terrausd-usd-max.csv   # one asset per file
+      proofmind monitor replay UST_usd.csv staked-ether.json   # one asset per file (stETH)
       proofmind monitor replay data/usd_prices/   # every price file in the folder
       proofmind monitor replay usdc.json   # CoinGecko's market_chart, named by the asset
       proofmind monitor replay archive.zip   # a Kaggle download: the one file in it (also .xz…)

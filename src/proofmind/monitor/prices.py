@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
@@ -149,8 +151,15 @@ class PriceSeries:
 def symbol_from_file_name(path: Path) -> str | None:
     """The asset a one-asset file is named after: the name of what it holds (`data_name`)
     without its suffix and a ``_usd`` / ``-usd-max`` / ``_prices`` tail (``UST_usd.csv`` →
-    ``UST``, CoinGecko's ``steth-usd-max.csv`` → ``steth``); None when what is left is no
+    ``UST``, CoinGecko's ``steth-usd-max.csv`` → ``steth``), a CoinGecko id read as its
+    symbol (``usd-coin.json`` → ``USDC``: `coingecko_symbol`); None when what is left is no
     symbol (``prices.csv``)."""
+    name = _file_stem(path)
+    return None if name is None else coingecko_symbol(name) or name
+
+
+def _file_stem(path: Path) -> str | None:
+    """`symbol_from_file_name` before a CoinGecko id is read as its symbol."""
     name = data_name(path)
     for suffix in (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json"):
         name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
@@ -161,6 +170,24 @@ def symbol_from_file_name(path: Path) -> str | None:
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
         return None
     return name
+
+
+@cache
+def _coingecko_ids() -> dict[str, str]:
+    """CoinGecko's coin ids that are not their symbol, and the symbols (the shipped
+    ``coingecko_ids.csv``)."""
+    with (resources.files("proofmind.monitor") / "data" / "coingecko_ids.csv").open(
+        encoding="utf-8"
+    ) as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return {row["id"]: row["symbol"] for row in rows}
+
+
+def coingecko_symbol(name: str) -> str | None:
+    """The symbol of the coin CoinGecko's API names ``name`` (``usd-coin`` → ``USDC``,
+    ``staked-ether`` → ``stETH``), for the well-known coins whose id is not their symbol; None
+    for another name."""
+    return _coingecko_ids().get(name.strip().lower())
 
 
 def binance_pair(name: str) -> tuple[str, str] | None:
@@ -277,6 +304,9 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
         pair = binance_pair(data_name(path).rsplit(".", 1)[0])
         quote = f"; the pair {symbol}{pair[1]}, its prices in {pair[1]} read as US dollars" if (
             pair and pair[1] and pair[1] != "USD") else ""  # fmt: skip
+        stem = _file_stem(path)
+        if stem is not None and stem != symbol:
+            quote = f", CoinGecko's id for {symbol}"
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
                      f"file's name{quote})")  # fmt: skip
     return _Layout(names, symbol, tuple(notes))

@@ -39,6 +39,7 @@ from proofmind.monitor.api import Alert, Detector, PriceObservation
 from proofmind.monitor.prices import (
     UNREADABLE,
     PriceSeries,
+    coingecko_symbol,
     find_columns,
     open_text,
     sniff_delimiter,
@@ -393,7 +394,8 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
     """``events`` with each subject spelt as in ``symbols``: an exact match first, else the one
     symbol equal to it ignoring case (an events file may write ``SUSD`` for the feed's
     ``sUSD``); a pair ``STETH/ETH`` stands for its derivative, as ratio alerts are scored; a
-    subject matching none, or several, is left as it is."""
+    CoinGecko id (``usd-coin``) for its coin's symbol; a subject matching none, or several, is
+    left as it is."""
     folded: dict[str, list[str]] = {}
     for symbol in symbols:
         folded.setdefault(symbol.casefold(), []).append(symbol)
@@ -402,6 +404,8 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
         subject = event.subject
         if subject not in symbols and "/" in subject:
             subject = subject.split("/", 1)[0].strip()
+        if subject.casefold() not in folded:
+            subject = coingecko_symbol(subject) or subject
         same = folded.get(subject.casefold(), [])
         if subject not in symbols and len(same) == 1:
             subject = same[0]
