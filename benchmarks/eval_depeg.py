@@ -11,9 +11,12 @@ Runs the same replay and scoring as ``proofmind monitor replay --events`` (``rep
 - ``rules``: candidate rules (detector parameters) against the defaults: false alerts on the
   tuning and evaluation splits, per asset, recall and delay on the windows, and the delay each
   costs on constructed depegs of a quiet hourly feed (the cost the dev data cannot show: it
-  has one scored event).
+  has one scored event);
+- ``systemic``: the delay of a depeg of five coins at once (the common-mode wait applies) on
+  simulated feeds whose prices come 55 to 65 minutes apart, as the dev set's mostly do,
+  for several waits (``common_mode_seconds``); needs no data.
 
-    python benchmarks/eval_depeg.py [table|false|rules] [--prices P] [--events E]
+    python benchmarks/eval_depeg.py [table|false|rules|systemic] [--prices P] [--events E]
 """
 
 from __future__ import annotations
@@ -169,6 +172,35 @@ def constructed_delays(params: dict[str, Any]) -> list[str]:
     return out
 
 
+def systemic(trials: int = 200, coins: int = 5) -> None:
+    """Delays of simultaneous depegs (every coin to 0.95 for two days, 20 days in) on feeds
+    with 55-65 minutes between prices, per common-mode wait: median, share over 3 h, max."""
+    print("| common_mode_seconds | alerts | median delay (h) | over 3 h | max (h) |")
+    print("|---|---:|---:|---:|---:|")
+    for wait in (2.5 * HOUR, 2.0 * HOUR, 1.5 * HOUR):
+        rng = np.random.default_rng(0)
+        delays = []
+        for _ in range(trials):
+            events = []
+            for k in range(coins):
+                times = np.cumsum(rng.uniform(3300, 3900, 30 * 24)) + rng.uniform(0, HOUR)
+                onset = 20 * 86400 + rng.uniform(0, HOUR)
+                for t in times:
+                    low = onset <= t < onset + 2 * 86400
+                    price = 0.95 if low else 1 + 0.0005 * rng.standard_normal()
+                    events.append(PriceObservation(f"S{k}", float(t), float(price)))
+            events.sort(key=lambda e: e.time)
+            detector = DepegDetector(common_mode_seconds=wait)
+            for event in events:
+                for alert in detector.evaluate(event):
+                    delays.append((alert.time - alert.evidence["first_outside_time"]) / HOUR)
+        found = np.array(delays)
+        print(
+            f"| {wait / HOUR:g} h | {len(found)} | {np.median(found):.2f} | "
+            f"{np.mean(found > 3):.0%} | {found.max():.2f} |"
+        )
+
+
 def rules(series: PriceSeries, events: list[EventWindow]) -> None:
     print(
         "| rule | false: tuning / evaluation | per asset (false alerts) | recall, delay (h) |"
@@ -193,10 +225,14 @@ def rules(series: PriceSeries, events: list[EventWindow]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("part", nargs="?", choices=["table", "false", "rules"], default="table")
+    parts = ["table", "false", "rules", "systemic"]
+    parser.add_argument("part", nargs="?", choices=parts, default="table")
     parser.add_argument("--prices", type=Path, default=PRICES)
     parser.add_argument("--events", type=Path, default=EVENTS)
     args = parser.parse_args()
+    if args.part == "systemic":
+        systemic()
+        return
     if not args.prices.is_file():
         parser.exit(2, f"error: price file {args.prices} does not exist (give --prices)\n")
     series = read_prices(args.prices)

@@ -118,7 +118,7 @@ class DepegDetector(Detector):
         premium: bool = False,
         common_mode_min: int = 3,
         align_seconds: float = 2 * HOUR,
-        common_mode_seconds: float = 2.5 * HOUR,
+        common_mode_seconds: float = 1.5 * HOUR,
         confirm_latest: bool = True,
         noisy_fraction: float = 0.01,
         noisy_area: float = 0.02,
