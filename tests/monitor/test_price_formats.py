@@ -241,11 +241,7 @@ def test_cli_scores_a_folder_of_daily_coingecko_exports(tmp_path: Path) -> None:
         "USDX,2023-02-15,2023-02-19,https://example.org/usdx\n",
         encoding="utf-8",
     )
-    report = tmp_path / "scores.json"
-    argv = ["monitor", "replay", str(folder), "--events", str(events), "--report", str(report)]
-    assert main(argv) == 0
-    scores = json.loads(report.read_text(encoding="utf-8"))
-    summary = scores["summary"]
+    summary = _scores(tmp_path, folder, events)["summary"]
     assert (summary["events"], summary["detected"], summary["false_alerts"]) == (2, 2, 0)
     assert summary["max_delay_hours"] <= 48
 
@@ -584,11 +580,8 @@ def test_cli_reads_compressed_files_in_a_folder_and_compressed_events(
         "gz",
         b"subject,start,end,source\nUSDX,2023-01-22,2023-01-23,x\n",
     )
-    report = tmp_path / "scores.json"
-    argv = ["monitor", "replay", str(folder), "--events", str(events), "--report", str(report)]
-    assert main(argv) == 0
+    summary = _scores(tmp_path, folder, events)["summary"]
     assert f"{2 * len(rows):,} prices" in capsys.readouterr().out
-    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
     assert (summary["events"], summary["detected"], summary["false_alerts"]) == (1, 1, 0)
 
 
@@ -621,15 +614,12 @@ def test_cli_scores_coingecko_api_files_named_by_coin_id(
         "usd-coin,2023-01-23,2023-01-30,https://example.org/usdc\n",
         encoding="utf-8",
     )
-    report = tmp_path / "scores.json"
-    argv = ["monitor", "replay", str(folder), "--events", str(events), "--report", str(report)]
-    assert main(argv) == 0
+    scores = _scores(tmp_path, folder, events)
     err = capsys.readouterr().err
     assert (
         "usd-coin.json: no symbol column; its prices are read as USDC's (the file's name, "
         "CoinGecko's id for USDC)"
     ) in err
-    scores = json.loads(report.read_text(encoding="utf-8"))
     summary = scores["summary"]
     assert (summary["events"], summary["detected"], summary["false_alerts"]) == (2, 2, 0)
     assert {d["subject"] for d in scores["detected"]} == {"stETH", "USDC"}
@@ -650,6 +640,15 @@ def _peg_then_depeg() -> list[tuple[datetime, float]]:
         (start + timedelta(hours=h), (1.0 + 0.001 * ((h % 5) - 2)) if h < 21 * 24 else 0.95)
         for h in range(21 * 24 + 6)
     ]
+
+
+def _scores(tmp_path: Path, prices: Path, events: Path) -> dict[str, Any]:
+    """The --report of `monitor replay` over ``prices`` scored against ``events``."""
+    report = tmp_path / "scores.json"
+    argv = ["monitor", "replay", str(prices), "--events", str(events), "--report", str(report)]
+    assert main(argv) == 0
+    scores: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
+    return scores
 
 
 def _depegs(tmp_path: Path, path: Path) -> list[dict[str, Any]]:
