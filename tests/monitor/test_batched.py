@@ -17,6 +17,7 @@ from proofmind.monitor.feedreplay import sample_path
 from proofmind.monitor.prices import PriceSeries, read_prices
 from proofmind.monitor.registry import load_detectors
 from proofmind.monitor.replay import replay, replay_streaming
+from proofmind.monitor.volatility import VolatilityDetector
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "src/proofmind/monitor/data"
@@ -42,6 +43,48 @@ def _same(series: PriceSeries, params: dict[str, dict[str, Any]], names: list[st
     together = replay(series, load_detectors(names, params))
     assert together == replay_streaming(series, load_detectors(names, params))
     return len(together)
+
+
+def test_volatility_windows_per_asset_agree_on_both_paths() -> None:
+    """Assets whose windows change length, beside hourly ones: G daily (weekly windows after
+    its first week), H five days only (too few to decide), I daily for three weeks and then
+    hourly (a dense week: daily windows again), J hourly, silent for ten days, then daily
+    (decided anew: weekly). The array path changes them at the same rows as evaluate, with
+    the same alerts and state; also with a warm-up shorter than the probe."""
+    hourly = _constructed()
+    rng = np.random.default_rng(11)
+    start = 1.6e9 - 200 * 86400
+    returns = 0.01 * rng.standard_normal(320)
+    returns[280:300] *= 8
+    parts = {
+        "G": (start + np.arange(320) * 86400 + 3600 * rng.uniform(0, 2, 320),
+              100 * np.exp(np.cumsum(returns))),
+        "H": (1.6e9 + np.arange(5) * 86400.0, np.ones(5)),
+        "I": (np.concatenate([start + np.arange(21) * 86400.0,
+                              start + 21 * 86400 + np.arange(60 * 24) * 3600.0]), None),
+        "J": (np.concatenate([start + np.arange(30 * 24) * 3600.0,
+                              start + 40 * 86400 + np.arange(60) * 86400.0]), None),
+    }  # fmt: skip
+    symbol, time, price = [hourly.symbol], [hourly.time], [hourly.price]
+    for name, (t, p) in parts.items():
+        symbol.append(np.array([name] * len(t)))
+        time.append(t)
+        price.append(p if p is not None else 1 + 0.002 * rng.standard_normal(len(t)))
+    every = np.concatenate(time)
+    order = np.argsort(every, kind="stable")
+    series = PriceSeries(np.concatenate(symbol)[order], every[order], np.concatenate(price)[order])
+    for params in ({}, {"min_history": 3, "width": 0.8}):
+        assert _same(series, {"volatility": params}, ["volatility"]) > 0
+        detector = VolatilityDetector(**params)
+        alerts = replay(series, [detector])
+        assert any(a.subject == "G" and "168 h window" in a.explanation for a in alerts)
+        # H's five days (four ended) decide a probe of three windows, not one of seven
+        assert detector.sparse_subjects() == (["G", "H", "J"] if params else ["G", "J"])
+        assert detector.seconds("I") == 86400  # back to daily windows once hourly
+        early = VolatilityDetector(**params)
+        cut = series.time < start + 20 * 86400
+        replay(PriceSeries(series.symbol[cut], series.time[cut], series.price[cut]), [early])
+        assert early.seconds("I") == 7 * 86400  # ... after weekly ones while daily
 
 
 def _constructed() -> PriceSeries:

@@ -82,48 +82,63 @@ def test_daily_prices_get_weekly_windows_and_the_replay_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """One price a day gives no daily window of six returns: the forecast would never start.
-    When every asset is so sparse, the replay gives the detector weekly windows and says so
-    (with the warm-up the history is too short for); when only some are, or the window was
-    given, it keeps the window and names the assets left without a forecast."""
+    An asset so sparse gets weekly windows after its first week, per asset (an hourly one
+    beside it keeps its daily windows), and the replay says which (with the warm-up the
+    history is too short for); with sparse_window_seconds 0 it keeps its window and the
+    replay names the assets left without a forecast."""
     from proofmind.cli.main import main
-    from proofmind.cli.monitor_run import fit_volatility
+    from proofmind.cli.monitor_run import volatility_note
 
     series = read_prices(sample_path())
     daily = _first_of_each_day(series)
     hourly = VolatilityDetector()
-    assert fit_volatility(hourly, series) == (hourly, "")
-    weekly, note = fit_volatility(VolatilityDetector(), daily)
-    assert weekly.window_seconds == 7 * 86400 and weekly.width == hourly.width
-    assert note.startswith("volatility: every asset has about one price a day or fewer")
-    assert "its warm-up of 21 windows needs 21 weeks of prices, these span 14" in note
-    kept, note = fit_volatility(hourly, daily, fixed=True)  # the window was given
-    assert kept is hourly and note.startswith("volatility: no forecast for FEI, USDC: their 24 h")
-    assert "median of 1 price(s)" in note and '"window_seconds": 604800' in note
+    replay(series, [hourly])
+    assert hourly.sparse_subjects() == [] and volatility_note(hourly, series) == ""
+    weekly = VolatilityDetector()
+    replay(daily, [weekly])
+    assert weekly.sparse_subjects() == ["FEI", "USDC"] and weekly.seconds("FEI") == 7 * 86400
+    note = volatility_note(weekly, daily)
+    assert note.startswith("volatility: FEI, USDC: about one price a day or fewer, too few for "
+                           "24 h windows (6 returns each): 168 h windows")  # fmt: skip
+    assert "its warm-up of 21 windows needs about 22 of them, these prices span 14" in note
     mixed = PriceSeries(*(np.concatenate([a[series.symbol == "FEI"], b[daily.symbol == "USDC"]])
                           for a, b in ((series.symbol, daily.symbol), (series.time, daily.time),
                                        (series.price, daily.price))))  # fmt: skip
-    kept, note = fit_volatility(hourly, mixed)
-    assert kept is hourly and note.startswith("volatility: no forecast for USDC:")
+    both = VolatilityDetector()
+    replay(mixed, [both])
+    assert both.sparse_subjects() == ["USDC"] and both.seconds("FEI") == 86400
+    kept = VolatilityDetector(sparse_window_seconds=0)
+    replay(daily, [kept])
+    note = volatility_note(kept, daily)
+    assert kept.sparse_subjects() == [] and note.startswith("volatility: no forecast for FEI, USDC")
+    assert "median of 1 price(s)" in note and '"window_seconds": 604800' in note
     # a long daily series: weekly windows forecast it, and a volatile month breaks out
-    rng = np.random.default_rng(5)
-    returns = 0.01 * rng.standard_normal(320)
-    returns[280:300] *= 8
-    start = 1_609_459_200.0  # 2021-01-01
     path = tmp_path / "abc_usd.csv"
-    path.write_text("timestamp,price\n" + "".join(
-        f"{int((start + d * 86400) * 1000)},{p}\n"
-        for d, p in enumerate(100 * np.exp(np.cumsum(returns)))))  # fmt: skip
+    start = _daily_with_a_volatile_month(path)
     out = tmp_path / "alerts.jsonl"
     assert main(["monitor", "replay", str(path), "-d", "volatility", "-o", str(out)]) == 0
-    assert "weekly windows (window_seconds 604800) instead; --params" in capsys.readouterr().err
+    assert "abc: about one price a day or fewer" in capsys.readouterr().err
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
     assert alerts and all(280 <= (a["time"] - start) / 86400 < 310 for a in alerts)
     assert "168 h window" in alerts[0]["explanation"]
     argv = ["monitor", "replay", str(path), "-d", "volatility", "-o", str(out),
-            "--params", '{"volatility": {"window_seconds": 86400}}']  # fmt: skip
+            "--params", '{"volatility": {"sparse_window_seconds": 0}}']  # fmt: skip
     assert main(argv) == 0
     assert "volatility: no forecast for abc" in capsys.readouterr().err
     assert out.read_text() == ""
+
+
+def _daily_with_a_volatile_month(path: Path) -> float:
+    """320 daily prices of ``abc`` from 2021-01-01, eight times as volatile on days 280-299,
+    written to ``path``; their start."""
+    rng = np.random.default_rng(5)
+    returns = 0.01 * rng.standard_normal(320)
+    returns[280:300] *= 8
+    start = 1_609_459_200.0  # 2021-01-01
+    path.write_text("timestamp,price\n" + "".join(
+        f"{int((start + d * 86400) * 1000)},{p}\n"
+        for d, p in enumerate(100 * np.exp(np.cumsum(returns)))))  # fmt: skip
+    return start
 
 
 def _first_of_each_day(series: PriceSeries) -> PriceSeries:

@@ -22,7 +22,6 @@ from proofmind.monitor.ratio import RatioDetector
 from proofmind.monitor.reference import needed_references, with_references
 from proofmind.monitor.registry import detector_class, load_detectors
 from proofmind.monitor.replay import (
-    DAY,
     SCORED,
     Detection,
     EventWindow,
@@ -37,7 +36,6 @@ from proofmind.monitor.volatility import VolatilityDetector
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
 SHOWN_DETECTED = 20  # detected windows listed on the terminal; the rest are counted
-WEEK = 7 * DAY
 err = Console(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
@@ -98,19 +96,15 @@ def run_replay(
         for note in use.notes:
             err.print(note, highlight=False)
         replayed, added = use.series, use.added
-    for k, detector in enumerate(detectors):
-        if isinstance(detector, VolatilityDetector):
-            fixed = "window_seconds" in chosen_params.get("volatility", {}) or bool(
-                state_path and state_path.exists()
-            )
-            detectors[k], note = fit_volatility(detector, series, fixed=fixed)
-            if note:
-                err.print(note, highlight=False)
     started = time.perf_counter()
     alerts = replay(replayed, detectors)
     # the reference asset is there for ratios: what is said about it alone is not the user's
     alerts = [a for a in alerts if a.subject not in added]
     elapsed = time.perf_counter() - started
+    for detector in detectors:
+        note = volatility_note(detector, series) if isinstance(detector, VolatilityDetector) else ""
+        if note:
+            err.print(note, highlight=False)
 
     def scores() -> ReplayScores | None:
         if events is None:
@@ -217,42 +211,45 @@ def run_replay(
     )
 
 
-def fit_volatility(
-    detector: VolatilityDetector, series: PriceSeries, *, fixed: bool = False
-) -> tuple[VolatilityDetector, str]:
-    """The volatility detector for ``series``, and what to tell the user. When every asset's
-    prices are too sparse for daily windows (a daily series: one return a window, where six
-    are needed) and fit weekly ones, its windows are a week, unless they are ``fixed`` (given
-    in --params, or restored from a state file). When only some are too sparse, or the window
-    is fixed, it is kept, and the note says which assets get no forecast and what to set."""
+def volatility_note(detector: VolatilityDetector, series: PriceSeries) -> str:
+    """What to tell the user of the volatility detector after a replay of ``series``: the
+    assets it gave longer windows (prices too sparse for its own: a daily series), with the
+    warm-up their history falls short of; and the assets left without a forecast, with the
+    option that gives them one."""
     import numpy as np
 
+    longer = detector.sparse_subjects()
+    hours, weeks = detector.window_seconds / 3600, detector.sparse_window_seconds / 3600
+    notes = []
+    if longer:
+        rows = np.isin(series.symbol, longer)
+        span = float(np.ptp(series.time[rows])) / detector.sparse_window_seconds
+        needed = detector.min_history + detector.probe * hours / weeks
+        short = (
+            f"; its warm-up of {detector.min_history} windows needs about {needed:.0f} of them, "
+            f"these prices span {span:.0f}"
+            if span < needed
+            else ""
+        )
+        notes.append(
+            f"volatility: {shown_names(longer)}: about one price a day or fewer, too few for "
+            f"{hours:g} h windows ({detector.min_returns} returns each): {weeks:g} h windows "
+            f"(sparse_window_seconds) for them{short}"
+        )
     sparse, held = sparse_assets(detector, series)
-    if not sparse:
-        return detector, ""
-    everyone = len(sparse) == len(set(series.symbol.tolist()))
-    if not fixed and everyone and detector.window_seconds == DAY:
-        weekly = VolatilityDetector(**{**detector.params(), "window_seconds": WEEK})
-        if not sparse_assets(weekly, series)[0]:
-            weeks = (float(series.time.max()) - float(series.time.min())) / WEEK
-            short = (
-                f"; its warm-up of {weekly.min_history} windows needs {weekly.min_history} "
-                f"weeks of prices, these span {weeks:.0f}"
-                if weeks < weekly.min_history
-                else ""
-            )
-            return weekly, (
-                "volatility: every asset has about one price a day or fewer, too few for "
-                f"daily windows ({detector.min_returns} returns each): weekly windows "
-                f"(window_seconds {WEEK:.0f}) instead{short}; --params sets another window"
-            )
-    hours = detector.window_seconds / 3600
-    return detector, (
-        f"volatility: no forecast for {shown_names(sparse)}: their {hours:g} h windows hold "
-        f"a median of {float(np.median(held)):g} price(s), and a window needs "
-        f"{detector.min_returns} returns; for daily prices give it weekly windows: --params "
-        '\'{"volatility": {"window_seconds": 604800}}\''
-    )
+    left = [(name, n) for name, n in zip(sparse, held, strict=True) if name not in longer]
+    if left:
+        option = (
+            'a longer window: --params \'{"volatility": {"window_seconds": 604800}}\''
+            if detector.sparse_window_seconds <= detector.window_seconds
+            else "more history, or a longer sparse_window_seconds"
+        )
+        notes.append(
+            f"volatility: no forecast for {shown_names([n for n, _ in left])}: their {hours:g} h "
+            f"windows hold a median of {float(np.median([h for _, h in left])):g} price(s), and "
+            f"a window needs {detector.min_returns} returns; give them {option}"
+        )
+    return "\n".join(notes)
 
 
 def sparse_assets(

@@ -14,6 +14,13 @@ than the Gaussian interval. The detector alerts as soon as the running realised 
 the current window passes the bound (it only grows within a window, so the window's end need
 not be awaited), once per window, after a warm-up of ``min_history`` windows.
 
+An asset whose prices are too sparse for its windows (a daily series: one return a day, where
+a window needs ``min_returns``) gets longer ones, per asset: when most of its first
+`PROBE_WINDOWS` windows held too few returns, its windows become ``sparse_window_seconds``
+long (a week) from then on, its history forgotten (it had no forecast yet). So a daily feed is
+forecast week by week beside hourly ones, live and in replay. A silence longer than a long
+window, or a long window dense enough for short ones, makes them decided anew.
+
 ``backtest`` scores the forecast against AutoETS refitted every window (the reference it
 replaces) and two naive baselines on the same windows: the rolling standard deviation of the
 last week's returns, and RiskMetrics' EWMA (λ = 0.94 per return).
@@ -21,6 +28,7 @@ last week's returns, and RiskMetrics' EWMA (λ = 0.94 per return).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -41,6 +49,7 @@ from proofmind.monitor.api import (
 )
 
 Z = {0.8: 1.2816, 0.9: 1.6449, 0.95: 1.96, 0.98: 2.3263, 0.99: 2.5758}
+PROBE_WINDOWS = 7  # an asset's first windows that decide whether its windows are too short
 # the smoothing weights the forecast chooses from
 ALPHAS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85)
 
@@ -103,6 +112,9 @@ class _Asset:
     model: Smoother = field(default_factory=Smoother)  # of the log realised vol of past windows
     forecast: list[float] | None = None  # [window, mean, upper] for the current window
     alerted: int | None = None  # the window of the last alert
+    sparse: bool = False  # its windows are ``sparse_window_seconds`` long
+    probed: int = 0  # of its first windows (up to the probe), how many ended
+    thin: int = 0  # ... and how many of those held fewer than ``min_returns`` returns
 
 
 @dataclass
@@ -121,6 +133,10 @@ class _Windows:
     totals: NDArray[np.float64]  # sum of squared returns over the window
     running: NDArray[np.float64]  # per row: the window's sum of squared returns so far
     last_median: float
+    last_prices: list[float]  # the asset's last three prices (before any cut)
+    sparse: bool
+    probed: int
+    thin: int
     mean: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     upper: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     ready: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -144,6 +160,7 @@ class VolatilityDetector(Detector):
         min_history: int = 21,
         max_history: int = 90,
         min_returns: int = 6,
+        sparse_window_seconds: float = 7 * 86400.0,
     ) -> None:
         if not 0 < level < 100:
             raise InputError(
@@ -157,17 +174,34 @@ class VolatilityDetector(Detector):
         self.min_history = min_history
         self.max_history = max_history  # the errors' memory, in windows
         self.min_returns = min_returns
+        # windows for an asset too sparse for ``window_seconds`` (0: none, never switch)
+        self.sparse_window_seconds = sparse_window_seconds
         self._assets: dict[str, _Asset] = {}
+
+    @property
+    def probe(self) -> int:
+        """How many of an asset's first windows decide whether they are too short (fewer
+        than its warm-up, so no forecast is lost when they are)."""
+        return min(PROBE_WINDOWS, self.min_history)
+
+    def seconds(self, subject: str) -> float:
+        """The length of ``subject``'s windows."""
+        asset = self._assets.get(subject)
+        return self.sparse_window_seconds if asset and asset.sparse else self.window_seconds
+
+    def sparse_subjects(self) -> list[str]:
+        """The assets given ``sparse_window_seconds`` windows, by name."""
+        return sorted(subject for subject, asset in self._assets.items() if asset.sparse)
 
     def evaluate(self, event: Event) -> list[Alert]:
         if not isinstance(event, PriceObservation) or event.price <= 0:
             return []
         asset = self._assets.setdefault(event.subject, _Asset())
-        window = int(event.time // self.window_seconds)
+        window = int(event.time // self.seconds(event.subject))
         if asset.window is None:
             asset.window = window
         elif window != asset.window:
-            self._close(asset, window)
+            window = self._close(asset, window, event.time)
         asset.prices.append(event.price)
         median = sorted(asset.prices)[len(asset.prices) // 2]
         if asset.last_median is not None and len(asset.prices) == 3:
@@ -177,8 +211,25 @@ class VolatilityDetector(Detector):
         asset.last_median = median
         return self._check(event, asset, window)
 
-    def _close(self, asset: _Asset, window: int) -> None:
-        """The window ended: keep its realised volatility, forecast the next window's."""
+    def _close(self, asset: _Asset, window: int, time: float) -> int:
+        """The window ended: keep its realised volatility, forecast the next window's; the
+        next window's index (another when the asset's windows just became longer)."""
+        seconds = self.sparse_window_seconds if asset.sparse else self.window_seconds
+        jump = window - (asset.window or window)
+        if self._restarts(jump, seconds) or (asset.sparse and self._dense(asset.returns)):
+            # a silence longer than a long window, or a long window dense enough for short
+            # ones: what the feed is now is decided anew (its history kept if it keeps its
+            # windows)
+            if asset.sparse:
+                asset.sparse, asset.probed, asset.thin = False, 0, 0
+                return self._restart(asset, int(time // self.window_seconds))
+            asset.probed, asset.thin = 0, 0
+        elif not asset.sparse and asset.probed < self.probe:
+            asset.probed += 1
+            asset.thin += asset.returns < self.min_returns
+            if self._too_thin(asset.probed, asset.thin):
+                asset.sparse = True
+                return self._restart(asset, int(time // self.sparse_window_seconds))
         if asset.returns >= self.min_returns and asset.sum_sq > 0:
             asset.model.update(0.5 * math.log(asset.sum_sq), self.max_history)
         elif window - (asset.window or window) > 1:
@@ -189,6 +240,32 @@ class VolatilityDetector(Detector):
             mean, sigma = asset.model.forecast()
             z = Z.get(self.level / 100, 2.5758)
             asset.forecast = [float(window), mean, mean + self.width * z * sigma]
+        return window
+
+    def _restart(self, asset: _Asset, window: int) -> int:
+        """The asset's windows change length from ``window`` on: its history is forgotten."""
+        asset.model.reset()
+        asset.window, asset.sum_sq, asset.returns, asset.forecast = window, 0.0, 0, None
+        return window
+
+    def _restarts(self, jump: Any, seconds: float) -> Any:
+        """Whether windows ``jump`` apart (of ``seconds``; a number or an array) are a silence
+        longer than a long window, after which an asset's windows are decided anew (when they
+        can change)."""
+        longer = self.sparse_window_seconds > self.window_seconds
+        return (jump * seconds > self.sparse_window_seconds) & longer
+
+    def _dense(self, returns: Any) -> Any:
+        """Whether a long window that held ``returns`` returns (a number or an array) held
+        enough for every short window in it: the feed has become dense, and its windows are
+        decided anew."""
+        return returns >= self.min_returns * self.sparse_window_seconds / self.window_seconds
+
+    def _too_thin(self, probed: int, thin: int) -> bool:
+        """Whether an asset whose first ``probed`` windows held ``thin`` too few returns
+        gets longer windows: decided when the probe is done, most of them thin."""
+        longer = self.sparse_window_seconds > self.window_seconds
+        return longer and probed == self.probe and 2 * thin > probed
 
     def _check(self, event: PriceObservation, asset: _Asset, window: int) -> list[Alert]:
         if asset.forecast is None or asset.alerted == window or asset.sum_sq <= 0:
@@ -198,6 +275,7 @@ class VolatilityDetector(Detector):
         if realised <= upper:
             return []
         asset.alerted = window
+        seconds = self.sparse_window_seconds if asset.sparse else self.window_seconds
         vol, expected, bound = math.exp(realised), math.exp(mean), math.exp(upper)
         return [
             Alert(
@@ -209,7 +287,7 @@ class VolatilityDetector(Detector):
                 score=round(realised - upper, 6),
                 explanation=(
                     f"{event.subject}: realised volatility {vol:.2%} so far this "
-                    f"{self.window_seconds / 3600:g} h window, above the {self.level}% forecast "
+                    f"{seconds / 3600:g} h window, above the {self.level}% forecast "
                     f"bound {bound:.2%} (forecast {expected:.2%})"
                 ),
                 evidence={
@@ -217,7 +295,7 @@ class VolatilityDetector(Detector):
                     "forecast_volatility": expected,
                     "upper_bound": bound,
                     "level": self.level,
-                    "window_start": window * self.window_seconds,
+                    "window_start": window * seconds,
                     "returns": asset.returns,
                 },
             )
@@ -254,20 +332,25 @@ class VolatilityDetector(Detector):
                 for row, t, p in zip(rows.tolist(), time.tolist(), price.tolist(), strict=True):
                     found += [(row, a) for a in self.evaluate(PriceObservation(subject, t, p))]
             elif len(time):
-                assets.append(self._windows(subject, rows, time, price))
+                assets += self._segments(subject, rows, time, price)
         if assets:
             self._smooth(assets)
-        for windows in assets:
-            found += self._checks(windows)
+        for windows in assets:  # an asset's runs in order, on one state
+            if windows.subject not in self._assets:
+                self._assets[windows.subject] = _Asset()
+            found += self._checks(windows, self._assets[windows.subject])
         return found
 
-    def _windows(
+    def _segments(
         self,
         subject: str,
         rows: NDArray[np.int64],
         time: NDArray[np.float64],
         price: NDArray[np.float64],
-    ) -> _Windows:
+    ) -> list[_Windows]:
+        """One asset's rows cut into runs of windows of one length, as ``evaluate`` changes
+        them (`_close`): a run ends where the probe makes them longer, or where a long silence
+        or a dense long window ends longer ones; each run starts with a fresh model."""
         n = len(time)
         median = price.copy()
         if n > 1:
@@ -278,7 +361,68 @@ class VolatilityDetector(Detector):
         logs = np.zeros(n)
         logs[2:] = list(map(math.log, (median[2:] / median[1:-1]).tolist()))  # rows 0, 1: none
         squares = logs * logs
-        window = (time // self.window_seconds).astype(np.int64)
+        tail = (float(median[-1]), price[-3:].tolist())
+        runs: list[_Windows] = []
+        begin, sparse, probed, thin = 0, False, 0, 0
+        while True:
+            seconds = self.sparse_window_seconds if sparse else self.window_seconds
+            index = (time[begin:] // seconds).astype(np.int64)
+            at = np.flatnonzero(index[1:] != index[:-1]) + 1  # where each window ends
+            jumps = index[at] - index[at - 1]
+            ended = begin + at  # the rows where windows end, and the returns each held
+            held = np.maximum(ended - np.maximum(np.concatenate(([begin], ended[:-1])), 2), 0)
+            restart = self._restarts(jumps, seconds) | (sparse & self._dense(held))
+            # the boundaries `_close` acts on: restarts, and (short windows) the probe's
+            starts = np.flatnonzero(restart).tolist()
+            end, change = n, None
+            k = 0
+            while k < len(ended):
+                if sparse or probed >= self.probe:  # on to the next restart
+                    later = bisect.bisect_left(starts, k)
+                    if later == len(starts):
+                        break
+                    k = starts[later]
+                if restart[k]:
+                    if sparse:
+                        end, change = int(ended[k]), False
+                        break
+                    probed, thin = 0, 0
+                else:
+                    probed += 1
+                    thin += int(held[k]) < self.min_returns
+                    if self._too_thin(probed, thin):
+                        end, change = int(ended[k]), True
+                        break
+                k += 1
+            runs.append(self._windows(subject, rows, time, price, squares, begin, end, sparse,
+                                      probed, thin, tail))  # fmt: skip
+            if change is None:
+                return runs
+            begin, sparse = end, change
+            if not change:
+                probed, thin = 0, 0
+
+    def _windows(
+        self,
+        subject: str,
+        rows: NDArray[np.int64],
+        time: NDArray[np.float64],
+        price: NDArray[np.float64],
+        squares: NDArray[np.float64],
+        begin: int,
+        end: int,
+        sparse: bool,
+        probed: int,
+        thin: int,
+        tail: tuple[float, list[float]],
+    ) -> _Windows:
+        """Rows ``begin`` to ``end`` of one asset (``squares``: its squared returns, 0 at rows
+        0 and 1) cut into windows of one length."""
+        seconds = self.sparse_window_seconds if sparse else self.window_seconds
+        rows, time, price = rows[begin:end], time[begin:end], price[begin:end]
+        squares = squares[begin:end]
+        n = end - begin
+        window = (time // seconds).astype(np.int64)
         cuts = np.flatnonzero(window[1:] != window[:-1]) + 1
         starts = np.concatenate(([0], cuts))
         ends = np.concatenate((cuts, [n]))
@@ -286,7 +430,7 @@ class VolatilityDetector(Detector):
         # return), added one by one as ``evaluate`` adds them: in a grid of a row per window,
         # left-aligned and zero-padded, cumsum running along the rows; or, when one window
         # holds far more prices than the others (the grid would be large), window by window
-        firsts = np.maximum(starts, 2)
+        firsts = np.maximum(starts, 2 - begin)
         lengths = np.maximum(ends - firsts, 0)
         column = np.arange(n) - np.repeat(firsts, ends - starts)
         inside = column >= 0
@@ -298,13 +442,13 @@ class VolatilityDetector(Detector):
             grid[which, column[inside]] = squares[inside]
             running[inside] = np.cumsum(grid, axis=1)[which, column[inside]]
         else:
-            for first, end in zip(firsts.tolist(), ends.tolist(), strict=True):
-                if first < end:
-                    running[first:end] = np.cumsum(squares[first:end])
+            for first, stop in zip(firsts.tolist(), ends.tolist(), strict=True):
+                if first < stop:
+                    running[first:stop] = np.cumsum(squares[first:stop])
         totals = np.where(lengths > 0, running[ends - 1], 0.0)
         return _Windows(
             subject, rows, time, price, window[starts], starts, ends, firsts, lengths, totals,
-            running, float(median[-1]),
+            running, tail[0], tail[1], sparse, probed, thin,
         )  # fmt: skip
 
     def _smooth(self, assets: list[_Windows]) -> None:
@@ -365,8 +509,8 @@ class VolatilityDetector(Detector):
                 model = Smoother(level[a].tolist(), sse[a].tolist(), float(weight[a]), int(seen[a]))
             w.model = model
 
-    def _checks(self, w: _Windows) -> list[tuple[int, Alert]]:
-        asset = self._assets[w.subject] = _Asset()
+    def _checks(self, w: _Windows, asset: _Asset) -> list[tuple[int, Alert]]:
+        asset.sparse, asset.probed, asset.thin = w.sparse, w.probed, w.thin
         found: list[tuple[int, Alert]] = []
         with np.errstate(divide="ignore"):
             realised = 0.5 * np.log(w.totals)
@@ -392,7 +536,7 @@ class VolatilityDetector(Detector):
             else None
         )
         asset.model = w.model
-        asset.prices = deque(w.price[-3:].tolist(), maxlen=3)
+        asset.prices = deque(w.last_prices, maxlen=3)
         asset.last_median = w.last_median
         return found
 
