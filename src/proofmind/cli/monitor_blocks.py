@@ -13,14 +13,13 @@ from rich.table import Table
 
 from proofmind.errors import InputError
 from proofmind.monitor.api import Detector
+from proofmind.monitor.prices import COMPRESSED, FORMATS
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 KINDS = ("auto", "prices", "blocks")
-PRICE_FORMATS = (".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson")
-COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")  # prices.COMPRESSED less .zip (not imported here)
-PRICE_SUFFIXES = (*PRICE_FORMATS, *(f + c for f in PRICE_FORMATS for c in COMPRESSIONS), ".zip")
+PRICE_SUFFIXES = (*FORMATS, *(f + c for f in FORMATS for c in COMPRESSED), ".zip")
 # as the messages name them
 PRICE_KINDS = ".csv, .tsv, .parquet, .json, .jsonl; compressed (.gz, .bz2, .xz, .zst) or zipped"
 # block detectors that need no parameters; watch and fraud-exposure run when --params has them

@@ -58,6 +58,7 @@ LAST_TIMESTAMP_MS = 32_503_680_000_000  # 3000-01-01 UTC: a later timestamp is n
 MAX_PRICE = 1e15  # dollars: more than the world's wealth is a data error, not a price
 WIDE_ROWS_LOOKED_AT = 100  # a table of one column per asset has a price in one of these rows
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+FORMATS = (".csv", ".tsv", ".parquet", *JSON_SUFFIXES)  # what a price file's name ends with
 JSON_SHAPES = (
     'give CoinGecko\'s market_chart ({"prices": [[ms, price], …]}) or a list of [time, price] '
     "pairs (the asset named by the file), or a list (or JSON lines) of objects with symbol, "
@@ -154,15 +155,19 @@ def symbol_from_file_name(path: Path) -> str | None:
     ``UST``, CoinGecko's ``steth-usd-max.csv`` → ``steth``), a CoinGecko id read as its
     symbol (``usd-coin.json`` → ``USDC``: `coingecko_symbol`); None when what is left is no
     symbol (``prices.csv``)."""
-    name = _file_stem(path)
+    name = _stem(_bare_name(path))
     return None if name is None else coingecko_symbol(name) or name
 
 
-def _file_stem(path: Path) -> str | None:
-    """`symbol_from_file_name` before a CoinGecko id is read as its symbol."""
+def _bare_name(path: Path) -> str:
+    """The name of what a price file holds (`data_name`) without its format's suffix."""
     name = data_name(path)
-    for suffix in (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json"):
-        name = name[: -len(suffix)] if name.lower().endswith(suffix) else name
+    suffix = next((s for s in FORMATS if name.lower().endswith(s)), "")
+    return name[: len(name) - len(suffix)]
+
+
+def _stem(name: str) -> str | None:
+    """`symbol_from_file_name` of a bare name, before a CoinGecko id is read as its symbol."""
     pair = binance_pair(name)
     if pair is not None:
         return pair[0]
@@ -301,10 +306,11 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
     if renamed:
         notes.append(f"{path.name}: columns read as {', '.join(renamed)}")
     if symbol is not None:
-        pair = binance_pair(data_name(path).rsplit(".", 1)[0])
+        bare = _bare_name(path)
+        pair = binance_pair(bare)
         quote = f"; the pair {symbol}{pair[1]}, its prices in {pair[1]} read as US dollars" if (
             pair and pair[1] and pair[1] != "USD") else ""  # fmt: skip
-        stem = _file_stem(path)
+        stem = _stem(bare)
         if stem is not None and stem != symbol:
             quote = f", CoinGecko's id for {symbol}"
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
@@ -550,18 +556,25 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
 def parse_time_ms(text: str) -> float | None:
     """An ISO 8601 date-time (``2022-05-09T00:00Z``, ``2022-05-09 00:00:00 UTC``, a date) as
     Unix milliseconds, UTC when it names no zone; None when it is not one."""
-    text = text.strip()
-    if text.upper().endswith(" UTC"):
-        text = text[:-4] + "+00:00"
+    text = _zoned(text.strip())
     if len(text) < 10 or not text[:4].isdigit():
         return None  # not a date (fromisoformat also takes week dates and bare numbers)
     try:
-        moment = datetime.fromisoformat(text)
+        return iso_moment(text).timestamp() * 1000.0
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp() * 1000.0
+
+
+def _zoned(text: str) -> str:
+    """``text`` with a trailing `` UTC`` (as CoinGecko's exports write it) as ``+00:00``."""
+    return text[:-4] + "+00:00" if text.upper().endswith(" UTC") else text
+
+
+def iso_moment(text: str) -> datetime:
+    """An ISO 8601 text as a moment, UTC when it names no zone (`` UTC`` at its end is UTC
+    too); ValueError when it is not one."""
+    moment = datetime.fromisoformat(_zoned(text.strip()))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _times_ms(
@@ -1029,10 +1042,10 @@ def _csv_lines(
     what is wrong with it (None: nothing; the fields are then numbers where they should be, or
     a date-time for the timestamp when the file's are ``dated``)."""
     try:
-        with _csv_header(path) as (header, reader, _, headerless):
+        with _csv_header(path) as (header, reader, _, _):
             index = {name: i for i, name in enumerate(header)}
             where = [index[n] if n is not None else None for n in layout.names.values()]
-            for line, row in enumerate(reader, start=1 if headerless else 2):
+            for line, row in enumerate(reader, start=layout.data_line):
                 if len(row) != len(header):
                     yield line, [], f"{len(row)} field(s), the header has {len(header)}"
                     continue

@@ -41,6 +41,7 @@ from proofmind.monitor.prices import (
     PriceSeries,
     coingecko_symbol,
     find_columns,
+    iso_moment,
     open_text,
     sniff_delimiter,
 )
@@ -208,11 +209,7 @@ def _instant(text: str, *, end_of_day: bool = False) -> float:
         if seconds >= LAST_SECOND:
             raise ValueError(f"{text!r} is not a time before the year 3000")
         return seconds
-    if text.upper().endswith(" UTC"):  # as CoinGecko's exports write their times
-        text = text[:-4] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = iso_moment(text)
     whole_day = end_of_day and len(text) in (8, 10)  # 20220531 or 2022-05-31: a date only
     return moment.timestamp() + (DAY - 1 if whole_day else 0)
 

@@ -187,7 +187,16 @@ class VolatilityDetector(Detector):
     def seconds(self, subject: str) -> float:
         """The length of ``subject``'s windows."""
         asset = self._assets.get(subject)
-        return self.sparse_window_seconds if asset and asset.sparse else self.window_seconds
+        return self._length(asset is not None and asset.sparse)
+
+    def _length(self, sparse: bool) -> float:
+        """The length of an asset's windows, longer ones (``sparse``) or not."""
+        return self.sparse_window_seconds if sparse else self.window_seconds
+
+    @property
+    def _switches(self) -> bool:
+        """Whether an asset's windows can become longer (``sparse_window_seconds`` is)."""
+        return self.sparse_window_seconds > self.window_seconds
 
     def sparse_subjects(self) -> list[str]:
         """The assets given ``sparse_window_seconds`` windows, by name."""
@@ -214,9 +223,10 @@ class VolatilityDetector(Detector):
     def _close(self, asset: _Asset, window: int, time: float) -> int:
         """The window ended: keep its realised volatility, forecast the next window's; the
         next window's index (another when the asset's windows just became longer)."""
-        seconds = self.sparse_window_seconds if asset.sparse else self.window_seconds
         jump = window - (asset.window or window)
-        if self._restarts(jump, seconds) or (asset.sparse and self._dense(asset.returns)):
+        if self._restarts(jump, self._length(asset.sparse)) or (
+            asset.sparse and self._dense(asset.returns)
+        ):
             # a silence longer than a long window, or a long window dense enough for short
             # ones: what the feed is now is decided anew (its history kept if it keeps its
             # windows)
@@ -232,7 +242,7 @@ class VolatilityDetector(Detector):
                 return self._restart(asset, int(time // self.sparse_window_seconds))
         if asset.returns >= self.min_returns and asset.sum_sq > 0:
             asset.model.update(0.5 * math.log(asset.sum_sq), self.max_history)
-        elif window - (asset.window or window) > 1:
+        elif jump > 1:
             asset.model.reset()  # a gap in the feed: the history no longer describes it
         asset.window, asset.sum_sq, asset.returns = window, 0.0, 0
         asset.forecast = None
@@ -252,8 +262,7 @@ class VolatilityDetector(Detector):
         """Whether windows ``jump`` apart (of ``seconds``; a number or an array) are a silence
         longer than a long window, after which an asset's windows are decided anew (when they
         can change)."""
-        longer = self.sparse_window_seconds > self.window_seconds
-        return (jump * seconds > self.sparse_window_seconds) & longer
+        return (jump * seconds > self.sparse_window_seconds) & self._switches
 
     def _dense(self, returns: Any) -> Any:
         """Whether a long window that held ``returns`` returns (a number or an array) held
@@ -264,8 +273,7 @@ class VolatilityDetector(Detector):
     def _too_thin(self, probed: int, thin: int) -> bool:
         """Whether an asset whose first ``probed`` windows held ``thin`` too few returns
         gets longer windows: decided when the probe is done, most of them thin."""
-        longer = self.sparse_window_seconds > self.window_seconds
-        return longer and probed == self.probe and 2 * thin > probed
+        return self._switches and probed == self.probe and 2 * thin > probed
 
     def _check(self, event: PriceObservation, asset: _Asset, window: int) -> list[Alert]:
         if asset.forecast is None or asset.alerted == window or asset.sum_sq <= 0:
@@ -275,7 +283,7 @@ class VolatilityDetector(Detector):
         if realised <= upper:
             return []
         asset.alerted = window
-        seconds = self.sparse_window_seconds if asset.sparse else self.window_seconds
+        seconds = self._length(asset.sparse)
         vol, expected, bound = math.exp(realised), math.exp(mean), math.exp(upper)
         return [
             Alert(
@@ -365,7 +373,7 @@ class VolatilityDetector(Detector):
         runs: list[_Windows] = []
         begin, sparse, probed, thin = 0, False, 0, 0
         while True:
-            seconds = self.sparse_window_seconds if sparse else self.window_seconds
+            seconds = self._length(sparse)
             index = (time[begin:] // seconds).astype(np.int64)
             at = np.flatnonzero(index[1:] != index[:-1]) + 1  # where each window ends
             jumps = index[at] - index[at - 1]
@@ -418,7 +426,7 @@ class VolatilityDetector(Detector):
     ) -> _Windows:
         """Rows ``begin`` to ``end`` of one asset (``squares``: its squared returns, 0 at rows
         0 and 1) cut into windows of one length."""
-        seconds = self.sparse_window_seconds if sparse else self.window_seconds
+        seconds = self._length(sparse)
         rows, time, price = rows[begin:end], time[begin:end], price[begin:end]
         squares = squares[begin:end]
         n = end - begin
