@@ -282,7 +282,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["status.json"], "status.json: JSON that is not a price series"),
         (["badlines.jsonl", "--strict"], "badlines.jsonl, line 2: bad price row"),
         (["cut.csv.xz"], "cannot read CSV file cut.csv.xz: Compressed file ended"),
-        (["two.zip"], "zip file two.zip holds 2 files (a.csv, b.csv)"),
+        (["docs.zip"], "docs.zip holds no price file"),
+        ([str(SAMPLE_PRICES), "--events", "two.zip"], "zip file two.zip holds 2 files (a.csv, b"),
         (["notzip.zip"], "cannot read zip file notzip.zip: File is not a zip file"),
         (["klines.csv"], "klines.csv: no header row, and its name is not a Binance kline file's"),
     ],
@@ -551,6 +552,9 @@ def _fixtures(root: Path) -> None:
     with zipfile.ZipFile(root / "two.zip", "w") as archive:
         archive.writestr("a.csv", prices)
         archive.writestr("b.csv", prices)
+    with zipfile.ZipFile(root / "docs.zip", "w") as archive:
+        archive.writestr("README.md", "prices of two coins\n")
+        archive.writestr("LICENSE", "CC-BY-4.0\n")
     (root / "notzip.zip").write_text(prices)
     kline = "1677628800000,1.0,1.0,1.0,1.0,10.0,1677632399999,10.0,3,5.0,5.0,0\n"
     (root / "klines.csv").write_text(kline)

@@ -212,6 +212,66 @@ def test_cli_replays_a_folder_of_price_files_and_leaves_out_the_others(
     assert "neither ingested block tables" in capsys.readouterr().err
 
 
+def test_cli_replays_a_zip_of_several_price_files_as_the_folder_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Kaggle download: one CSV per coin (its columns SNo,Name,Symbol,Date,…,Close) in a
+    folder of a zip, beside a README, an errors.csv and macOS's copies. It replays as the
+    folder of those files does (the same alerts, byte for byte), alone or inside a folder; the
+    other files are left out, a member named with ``..`` is written under the temporary folder
+    only, and an archive with no price file is an error that says so."""
+    import zipfile
+
+    folder = tmp_path / "coins"
+    folder.mkdir()
+    day = datetime(2022, 1, 1, tzinfo=UTC)
+    for name, symbol in (("USD Coin", "USDX"), ("Ether", "ETHX")):
+        rows = []
+        for k in range(90):
+            price = (0.9 if 70 <= k < 75 else 1.0) if symbol == "USDX" else 3000.0 + 10 * k
+            date = (day + timedelta(days=k)).strftime("%Y-%m-%d 23:59:59")
+            rows.append(f"{k + 1},{name},{symbol},{date},{price},{price},{price},{price},1,1")
+        header = "SNo,Name,Symbol,Date,High,Low,Open,Close,Volume,Marketcap\n"
+        (folder / f"coin_{symbol}.csv").write_text(header + "\n".join(rows) + "\n")
+    errors = "symbol,timestamp,error\nUSDX,1,timeout\n"
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for file in sorted(folder.iterdir()):
+            zipped.write(file, f"crypto/{file.name}")
+            zipped.writestr(f"__MACOSX/crypto/._{file.name}", "resource fork")
+        zipped.writestr("crypto/errors.csv", errors)
+        zipped.writestr("README.md", "one file per coin\n")
+        zipped.writestr("../escape.csv", errors)
+    unzipped, zipped_out = tmp_path / "unzipped.jsonl", tmp_path / "zipped.jsonl"
+    assert main(["monitor", "replay", str(folder), "--out", str(unzipped)]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "replay", str(archive), "--out", str(zipped_out)]) == 0
+    captured = capsys.readouterr()
+    assert "180 prices" in captured.out
+    assert zipped_out.read_bytes() == unzipped.read_bytes()
+    assert '"subject": "USDX"' in unzipped.read_text()
+    read = "archive.zip: read 4 price file(s) from the archive (coin_ETHX.csv, coin_USDX.csv, "
+    assert read + "errors.csv, escape.csv)" in captured.err
+    assert "errors.csv (not a price file: missing column(s) usd_price)" in captured.err
+    assert not (tmp_path / "escape.csv").exists()
+    outer = tmp_path / "downloads"
+    outer.mkdir()
+    archive.rename(outer / archive.name)
+    assert main(["monitor", "replay", str(outer), "--out", str(zipped_out)]) == 0
+    assert zipped_out.read_bytes() == unzipped.read_bytes()
+    capsys.readouterr()
+    with zipfile.ZipFile(tmp_path / "notes.zip", "w") as zipped:
+        zipped.writestr("README.md", "no prices here\n")
+        zipped.writestr("errors.csv", errors)
+    assert main(["monitor", "replay", str(tmp_path / "notes.zip")]) == 2
+    assert "no file in" in capsys.readouterr().err
+    with zipfile.ZipFile(tmp_path / "docs.zip", "w") as zipped:
+        zipped.writestr("README.md", "no prices here\n")
+        zipped.writestr("LICENSE", "text\n")
+    assert main(["monitor", "replay", str(tmp_path / "docs.zip")]) == 2
+    assert "docs.zip holds no price file" in capsys.readouterr().err
+
+
 def test_cli_scores_a_folder_of_daily_coingecko_exports(tmp_path: Path) -> None:
     """CoinGecko's exports are daily, one coin per file named by its symbol: a dollar coin's
     depeg and a derivative's discount against its underlying (both in the folder) are found

@@ -38,38 +38,78 @@ def price_files_in(folder: Path) -> list[Path]:
 
 
 def price_files(inputs: list[Path]) -> list[Path]:
-    """The price files of ``inputs``: a file as given; a folder's price files by name, less
-    those whose header is not a price file's (upstream's errors.csv beside its *_usd.csv),
-    each left out with one line on stderr."""
-    from proofmind.monitor.prices import not_a_price_file
-
+    """The price files of ``inputs``: a file as given; a folder's price files by name, and a
+    zip archive's of several files (a Kaggle download of one CSV per coin), less those whose
+    header is not a price file's (upstream's errors.csv beside its *_usd.csv), each left out
+    with one line on stderr. A zip archive in a folder is read as a file (one price file in
+    it) or as a folder (several)."""
     files: list[Path] = []
     for path in inputs:
-        if not path.is_dir():
+        if path.is_dir():
+            found = [member for file in price_files_in(path) for member in _unpacked(file)]
+            files += _price_files_of(path, found, "folder")
+        elif _several_in_zip(path):
+            files += _price_files_of(path, _unpacked(path), "zip archive")
+        else:
             files.append(path)
-            continue
-        found = price_files_in(path)
-        if not found:
-            raise InputError(
-                f"{path} holds no price file ({PRICE_KINDS})",
-                hint="give the price files, or the folder they are in",
-            )
-        problems = {file: not_a_price_file(file) for file in found}
-        left_out = {file: problem for file, problem in problems.items() if problem is not None}
-        if len(left_out) == len(found):
-            named = "; ".join(f"{f.name}: {why}" for f, why in list(left_out.items())[:3])
-            raise InputError(
-                f"no file in {path} is a price file ({named}"
-                + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
-                + ")",
-                hint="the files need the columns symbol, timestamp, usd_price",
-            )
-        for file, problem in left_out.items():
-            err.print(
-                f"left out {file} (not a price file: {problem})", highlight=False, markup=False
-            )
-        files += [file for file in found if file not in left_out]
     return files
+
+
+def _several_in_zip(path: Path) -> bool:
+    """Whether ``path`` is a zip archive of several files (one that cannot be read is read as a
+    file, to say why)."""
+    from proofmind.monitor.prices import zip_members
+
+    if path.suffix.lower() != ".zip" or not path.is_file():
+        return False
+    try:
+        return len(zip_members(path)) > 1
+    except InputError:
+        return False
+
+
+def _unpacked(path: Path) -> list[Path]:
+    """``path`` itself, or the price files of a zip archive of several (written out to a
+    temporary folder), with a line on stderr naming them."""
+    from proofmind.monitor.prices import shown_names, unpack_zip
+
+    if not _several_in_zip(path):
+        return [path]
+    members = unpack_zip(path, tuple(s for s in PRICE_SUFFIXES if s != ".zip"))
+    if members:
+        names = [m.name for m in members]
+        err.print(
+            f"{path.name}: read {len(members)} price file(s) from the archive "
+            f"({shown_names(names)})",
+            highlight=False,
+            markup=False,
+        )
+    return members
+
+
+def _price_files_of(path: Path, found: list[Path], kind: str) -> list[Path]:
+    """The files of ``found`` (the files of the folder or archive ``path``) whose header is a
+    price file's; the others each left out with a line on stderr; none at all an error."""
+    from proofmind.monitor.prices import not_a_price_file
+
+    if not found:
+        raise InputError(
+            f"{path} holds no price file ({PRICE_KINDS})",
+            hint=f"give the price files, or the {kind} they are in",
+        )
+    problems = {file: not_a_price_file(file) for file in found}
+    left_out = {file: problem for file, problem in problems.items() if problem is not None}
+    if len(left_out) == len(found):
+        named = "; ".join(f"{f.name}: {why}" for f, why in list(left_out.items())[:3])
+        raise InputError(
+            f"no file in {path} is a price file ({named}"
+            + (f"; and {len(found) - 3} more" if len(found) > 3 else "")
+            + ")",
+            hint="the files need the columns symbol, timestamp, usd_price",
+        )
+    for file, problem in left_out.items():
+        err.print(f"left out {file} (not a price file: {problem})", highlight=False, markup=False)
+    return [file for file in found if file not in left_out]
 
 
 def input_kind(path: Path, kind: str) -> str:

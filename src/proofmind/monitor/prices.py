@@ -374,12 +374,12 @@ def _clean_name(name: str) -> str:
     return name.strip().lstrip("\ufeff").strip()
 
 
-def _zip_member(path: Path) -> str:
-    """The one file of the zip archive ``path`` (folders, macOS's ``__MACOSX/`` copies and
-    hidden files aside); an archive of another number of files is an error."""
+def zip_members(path: Path) -> list[str]:
+    """The files of the zip archive ``path``: folders, macOS's ``__MACOSX/`` copies and hidden
+    files aside."""
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [
+            return [
                 info.filename
                 for info in archive.infolist()
                 if not info.is_dir()
@@ -390,6 +390,12 @@ def _zip_member(path: Path) -> str:
         raise InputError(
             f"cannot read zip file {path}: {exc}", hint="check the file is whole"
         ) from exc
+
+
+def _zip_member(path: Path) -> str:
+    """The one file of the zip archive ``path`` (`zip_members`); an archive of another number
+    of files is an error."""
+    members = zip_members(path)
     if len(members) != 1:
         held = f"holds {len(members)} files ({shown_names(members)})" if members else "is empty"
         raise InputError(
@@ -397,6 +403,29 @@ def _zip_member(path: Path) -> str:
             hint="unzip it and give the files, or the folder they are in",
         )
     return members[0]
+
+
+def unpack_zip(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The files of the zip archive ``path`` whose names end with one of ``suffixes`` (any
+    case), by name: written out, with the archive's folders, under a temporary folder named as
+    the archive, which is removed when the process ends (a Kaggle download of one CSV per coin
+    is read as a folder of them). A member's ``..`` and leading ``/`` are dropped, as
+    `zipfile.ZipFile.extract` does: nothing is written outside that folder."""
+    import atexit
+    import shutil
+    import tempfile
+
+    wanted = [m for m in zip_members(path) if m.lower().endswith(suffixes)]
+    folder = Path(tempfile.mkdtemp(prefix="proofmind-zip-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sorted(Path(archive.extract(member, folder / path.name)) for member in wanted)
+    except UNREADABLE as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise InputError(
+            f"cannot read zip file {path}: {exc}", hint="check the file is whole"
+        ) from exc
 
 
 def data_name(path: Path) -> str:
