@@ -462,6 +462,76 @@ def test_a_spreadsheet_csv_with_semicolons_and_a_decimal_comma(tmp_path: Path) -
         read_prices(path)
 
 
+def test_a_cryptodatadownload_file_its_address_line_and_dollar_pairs(tmp_path: Path) -> None:
+    """CryptoDataDownload's hourly files: the site's address on the first line, then the
+    header; newest row first; the symbol a pair (``USDC/USDT``). Read from line 2, the pair as
+    its base with its prices as dollars, stderr saying both; a bad row is named by its line
+    in the file. Two markets of one coin in one file stay apart; other pairs keep their
+    names. Two lines of one field each are no banner (a file with no header)."""
+    path = tmp_path / "Binance_USDCUSDT_1h.csv"
+    rows = [f"{1678579200000 - k * 3_600_000},2023-03-12 {23 - k:02d}:00:00,USDC/USDT,1,1,1,"
+            f"{0.97 + k / 1000},100,98,10" for k in range(4)]  # fmt: skip
+    header = "unix,date,symbol,open,high,low,close,Volume USDC,Volume USDT,tradecount"
+    path.write_text("https://www.CryptoDataDownload.com\n" + header + "\n" + "\n".join(rows))
+    series = read_prices(path)
+    assert series.symbol.tolist() == ["USDC"] * 4
+    assert series.price.tolist() == [0.973, 0.972, 0.971, 0.97]  # in time order
+    assert series.notes[0] == (
+        "Binance_USDCUSDT_1h.csv: its first line ('https://www.CryptoDataDownload.com') is no "
+        "header: read from line 2"
+    )
+    assert series.notes[-1] == (
+        "Binance_USDCUSDT_1h.csv: pairs quoted in dollars read as their base, their prices as "
+        "US dollars (USDC/USDT → USDC)"
+    )
+    path.write_text(path.read_text().replace("USDT,1,1,1,0.972", "USDT,1,1,1,abc"))
+    with pytest.raises(InputError, match=r"Binance_USDCUSDT_1h\.csv, line 5: usd_price 'abc'"):
+        read_prices(path)
+    assert read_prices(path, skip_bad=True).skipped == ("line 5: usd_price 'abc' is not a number",)
+    mixed = tmp_path / "markets.csv"
+    mixed.write_text(
+        "symbol,timestamp,usd_price\nUSDC/USDT,1672531200000,1.0\nUSDC-USD,1672531200000,0.99\n"
+        "DAI-USD,1672531200000,1.0\nSTETH/ETH,1672531200000,0.99\nusd-coin,1672531200000,1\n"
+    )
+    read = read_prices(mixed)
+    assert sorted(set(read.symbol.tolist())) == ["DAI", "STETH/ETH", "USDC-USD", "USDC/USDT",
+                                                 "usd-coin"]  # fmt: skip
+    one_field = tmp_path / "USDX_usd.csv"
+    one_field.write_text("price\n1.0\n")
+    with pytest.raises(InputError, match="missing column"):
+        read_prices(one_field)
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("Lido Staked ETH_6_1_2022-6_30_2022_historical_data_coinmarketcap.csv", "stETH"),
+        ("Tether USDt_20.06.2023-21.08.2023_historical_data_coinmarketcap.csv", "USDT"),
+        ("Bitcoin_weekly_historical_data_coinmarketcap.csv", "BTC"),
+        ("Dai_historical_data_coinmarketcap.csv", "Dai"),
+        ("dYdX_01_01_2023-02_01_2023_historical_data_coinmarketcap.csv", "dYdX"),
+    ],
+)
+def test_a_coinmarketcap_export_is_named_by_its_coin(
+    tmp_path: Path, name: str, symbol: str
+) -> None:
+    """CoinMarketCap's CSV export: semicolons, its ``name`` column a number (not the coin), the
+    coin's name and the dates in the file's name. The coin is the symbol its name stands for
+    (a CoinGecko id, or a name of the shipped table), else its name."""
+    path = tmp_path / name
+    path.write_text(
+        "timeOpen;timeClose;timeHigh;timeLow;name;open;high;low;close;volume;marketCap;timestamp\n"
+        '"2022-06-13T00:00:00.000Z";"2022-06-13T23:59:59.999Z";"2022-06-13T01:00:00.000Z";'
+        '"2022-06-13T20:00:00.000Z";"2781";1.0;1.0;0.93;0.95;1e6;1e9;"2022-06-13T23:59:59.999Z"\n'
+    )
+    series = read_prices(path)
+    assert series.symbol.tolist() == [symbol] and series.price.tolist() == [0.95]
+    assert series.time.tolist() == [datetime(2022, 6, 13, 23, 59, 59, 999000, UTC).timestamp()]
+    coin = name.split("_", maxsplit=1)[0]
+    assert f"(the file's name: CoinMarketCap's export of '{coin}')" in series.notes[1]
+    assert symbol_from_file_name(tmp_path / name.replace(".csv", ".csv.gz")) == symbol
+
+
 def _klines(depeg_from: int, hours: int, *, micro: bool = False) -> list[str]:
     """Lines of a Binance hourly kline CSV from 2023-03-01 (no header): $1 ± 0.05%, then
     $0.92 from hour ``depeg_from``; times in ms, or µs as Binance's spot files since 2025."""

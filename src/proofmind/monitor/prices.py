@@ -92,6 +92,15 @@ KLINE_COLUMNS += ("taker_buy_quote_volume", "ignore")
 _KLINE_NAME = re.compile(r"(?P<pair>[A-Za-z0-9]+)-\d+(?:s|m|h|d|w|mo)-\d{4}-\d{2}(?:-\d{2})?")
 # quote assets read as US dollars: a pair quoted in one is named by its base (USDCUSDT: USDC)
 USD_QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "USD")
+# CoinMarketCap's export names: the coin's name, the dates asked for (in the user's locale's
+# digits and separators), perhaps the interval (Bitcoin_1_1_2023-3_31_2023_historical_data_…)
+_CMC_NAME = re.compile(
+    r"(?P<name>.+?)(?:_[\d._-]+)?(?:_(?:daily|weekly|monthly|hourly))?"
+    r"_historical_data_coinmarketcap",
+    re.IGNORECASE,
+)
+# a symbol column's pair: base, a slash or hyphen, quote (USDC/USDT, USDC-USD)
+_USD_PAIR = re.compile(r"(?P<base>[A-Za-z0-9.]{1,20})[/-](?P<quote>[A-Za-z]{3,5})")
 # what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
 _NAME_TAIL = re.compile(r"[-_. ](usd[-_]max|usd[-_]prices?|usd|prices?|hourly)$", re.IGNORECASE)
 # columns of a market-data file that are not one asset's prices: a file with one of them and no
@@ -171,6 +180,10 @@ def _stem(name: str) -> str | None:
     pair = binance_pair(name)
     if pair is not None:
         return pair[0]
+    named = coinmarketcap_name(name)
+    if named is not None:  # Lido Staked ETH → lido-staked-eth (→ stETH); Dai as it is
+        slug = re.sub(r"\s+", "-", named.lower())
+        return slug if coingecko_symbol(slug) else named.replace(" ", "_")
     name = _NAME_TAIL.sub("", name).strip()
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
         return None
@@ -195,6 +208,14 @@ def coingecko_symbol(name: str) -> str | None:
     return _coingecko_ids().get(name.strip().lower())
 
 
+def coinmarketcap_name(name: str) -> str | None:
+    """The coin's name in the name of a CoinMarketCap export (without its suffix:
+    ``Lido Staked ETH_6_1_2022-6_30_2022_historical_data_coinmarketcap`` → ``Lido Staked
+    ETH``); None for another name."""
+    match = _CMC_NAME.fullmatch(name)
+    return None if match is None else match["name"].strip() or None
+
+
 def binance_pair(name: str) -> tuple[str, str] | None:
     """A Binance kline file's name (without its suffix) as its pair's base and quote, a quote
     in US dollars split off (``USDCUSDT-1h-2023-03`` → USDC, USDT; ``WBETHETH-1h-2023-03``
@@ -205,6 +226,24 @@ def binance_pair(name: str) -> tuple[str, str] | None:
     pair = match["pair"]
     quote = next((q for q in USD_QUOTES if pair.upper().endswith(q) and len(pair) > len(q)), "")
     return pair[: len(pair) - len(quote)], quote
+
+
+def _usd_bases(names: list[str]) -> tuple[list[str], list[str]]:
+    """``names`` (a symbol column's) with each pair quoted in a dollar (`USD_QUOTES`) written as
+    its base (``USDC/USDT`` and ``USDC-USD`` → ``USDC``, as CryptoDataDownload's and Coinbase's
+    files name them), unless that base is another name already (two markets of one coin stay
+    apart); and what was renamed, as ``USDC/USDT → USDC``."""
+    bases = {}
+    for name in names:
+        match = _USD_PAIR.fullmatch(name or "")
+        if match is not None and match["quote"].upper() in USD_QUOTES:
+            bases[name] = match["base"]
+    taken = set(names) - set(bases)
+    counts: dict[str, int] = {}
+    for base in bases.values():
+        counts[base] = counts.get(base, 0) + 1
+    kept = {n: b for n, b in bases.items() if b not in taken and counts[b] == 1}
+    return [kept.get(n, n) for n in names], [f"{n} → {b}" for n, b in kept.items()]
 
 
 def _kline_names(row: Sequence[str]) -> tuple[str, ...] | None:
@@ -232,11 +271,13 @@ class _Layout:
     decimal: str = "."
     # a CSV with no header row (Binance's klines): its columns' names
     columns: tuple[str, ...] = ()
+    # lines before a CSV's header (CryptoDataDownload's address)
+    banner: int = 0
 
     @property
     def data_line(self) -> int:
         """The file line of the first row of data."""
-        return 1 if self.columns else 2
+        return (1 if self.columns else 2) + self.banner
 
     def number(self, text: str) -> str:
         """A number's text as Python reads it (a decimal comma as a point)."""
@@ -313,6 +354,13 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
         stem = _stem(bare)
         if stem is not None and stem != symbol:
             quote = f", CoinGecko's id for {symbol}"
+        named = coinmarketcap_name(bare)
+        if named is not None:
+            quote = f": CoinMarketCap's export of {named!r}" + (
+                "; name the file by the coin's symbol (XYZ_usd.csv) to read it as that"
+                if " " in named and stem == symbol
+                else ""
+            )
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
                      f"file's name{quote})")  # fmt: skip
     return _Layout(names, symbol, tuple(notes))
@@ -488,23 +536,40 @@ def sniff_delimiter(header: str) -> str:
 
 
 @contextmanager
-def _csv_header(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]], str, bool]]:
+def _csv_header(
+    path: Path,
+) -> Iterator[tuple[list[str], Iterator[list[str]], str, bool, str | None]]:
     """The price CSV (compressed or not) open: its header, a reader of its lines of data, its
-    field separator (`sniff_delimiter`), and whether it has no header row (a Binance kline
-    file: its header is then `KLINE_COLUMNS`, and its first line is data). An empty file is an
-    error. Read errors are the caller's to word."""
+    field separator (`sniff_delimiter`), whether it has no header row (a Binance kline file:
+    its header is then `KLINE_COLUMNS`, and its first line is data), and the line before the
+    header when there is one (`_is_banner`: CryptoDataDownload's files start with its
+    address). An empty file is an error. Read errors are the caller's to word."""
     with open_text(path) as handle:
         line = handle.readline()
+        banner, rest = None, cast(Iterator[str], handle)
+        if _is_banner(line):
+            following = handle.readline()
+            if not following or _is_banner(following):  # one field a line: not a banner
+                rest = itertools.chain([following], handle)
+            else:
+                banner, line = line.strip(), following
         delimiter = sniff_delimiter(line)
-        reader = csv.reader(itertools.chain([line], handle), delimiter=delimiter)
+        reader = csv.reader(itertools.chain([line], rest), delimiter=delimiter)
         header = next(reader, None)
         if header is None:
             raise InputError(f"{path} is empty", hint=f"write the header {','.join(COLUMNS)}")
-        names = _kline_names(header) if delimiter == "," else None
+        names = _kline_names(header) if delimiter == "," and banner is None else None
         if names is not None:
-            yield list(names), itertools.chain([header], reader), delimiter, True
+            yield list(names), itertools.chain([header], reader), delimiter, True, None
         else:
-            yield header, reader, delimiter, False
+            yield header, reader, delimiter, False, banner
+
+
+def _is_banner(line: str) -> bool:
+    """Whether ``line`` is one field of text and no header: no comma, semicolon or tab in it
+    (a price file's header names two columns at least) and not empty."""
+    text = line.strip()
+    return bool(text) and not any(d in text for d in (",", ";", "\t"))
 
 
 def _parquet_index_time(schema: pa.Schema) -> str | None:
@@ -523,7 +588,7 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     (``0,9987``) is read with that mark."""
     first: str | None = None
     try:
-        with _csv_header(path) as (header, rows, delimiter, headerless):
+        with _csv_header(path) as (header, rows, delimiter, headerless, banner):
             head = next(rows, None)
             # pandas' unnamed date-time index: a first column with no name, a date-time in it
             stamp = head[0].strip() if head else ""
@@ -557,6 +622,11 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
             first = next((row[at].strip() for row in looked if len(row) > at
                           and row[at].strip()), None)  # fmt: skip
             values = [row[k].strip() for row in looked for k in cells if k < len(row)]
+            if banner is not None:
+                note = (
+                    f"{path.name}: its first line ({banner[:60]!r}) is no header: read from line 2"
+                )
+                layout = replace(layout, banner=1, notes=(note, *layout.notes))
             if delimiter != ",":
                 comma = any(_DECIMAL_COMMA.fullmatch(v) for v in values)
                 named = "a tab" if delimiter == "\t" else repr(delimiter)
@@ -661,6 +731,14 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         raise InputError(f"{path}: symbol must be text ({exc})") from exc
     names = symbols.dictionary.to_pylist()
     codes = symbols.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    notes: tuple[str, ...] = layout.notes
+    if layout.names["symbol"] is not None:
+        names, based = _usd_bases(names)
+        if based:
+            notes += (
+                f"{path.name}: pairs quoted in dollars read as their base, their prices as US "
+                f"dollars ({shown_names(based)})",
+            )
     moments = table.column("timestamp")
     texts: list[str] | None = None  # date-time texts, to name a bad row by what it holds
     codes_of_text: NDArray[np.int64] | None = None
@@ -674,7 +752,6 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         # ISO 8601 texts (CoinGecko's export, a spreadsheet's): parsed, UTC without a zone
         parsed, texts, codes_of_text = _times_ms(moments)
         moments = pa.array(parsed, pa.float64())
-    notes: tuple[str, ...] = layout.notes
     if COMPRESSED.get(path.suffix.lower()) == "zip":
         notes = (f"{path.name}: read {_zip_member(path)} from the archive", *notes)
     try:
@@ -1013,7 +1090,7 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
     types.update({name: pa.float64() for name in layout.assets})
     parse = pcsv.ParseOptions(delimiter=layout.delimiter)
     convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
-    read = pcsv.ReadOptions(column_names=list(layout.columns) or None)
+    read = pcsv.ReadOptions(column_names=list(layout.columns) or None, skip_rows=layout.banner)
     options = {"read_options": read, "parse_options": parse, "convert_options": convert}
     try:
         if COMPRESSED.get(path.suffix.lower()) in (None, "gzip", "bz2", "zstd"):
@@ -1071,7 +1148,7 @@ def _csv_lines(
     what is wrong with it (None: nothing; the fields are then numbers where they should be, or
     a date-time for the timestamp when the file's are ``dated``)."""
     try:
-        with _csv_header(path) as (header, reader, _, _):
+        with _csv_header(path) as (header, reader, *_):
             index = {name: i for i, name in enumerate(header)}
             where = [index[n] if n is not None else None for n in layout.names.values()]
             for line, row in enumerate(reader, start=layout.data_line):
