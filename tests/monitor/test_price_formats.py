@@ -386,6 +386,38 @@ def test_cli_finds_a_depeg_in_a_table_of_one_column_per_asset(tmp_path: Path) ->
     assert [a["subject"] for a in _depegs(tmp_path, path)] == ["USDX"]
 
 
+def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
+    """CryptoCompare's histohour (its records under ``Data``, or ``Data.Data`` in v2: ``time``
+    in seconds, ``close``) and Binance's REST klines (lists of its kline CSV's columns, prices
+    as texts) read as the same series; the file names' kind and interval left out of the
+    symbol; an envelope of no records is still no price series."""
+    hours = [1678579200 + 3600 * k for k in range(3)]
+    closes = [0.97, 0.98, 0.99]
+    rows = [{"time": t, "high": 1.0, "low": 0.9, "open": 1.0, "volumefrom": 10.0,
+             "volumeto": 9.8, "close": c, "conversionType": "direct"}
+            for t, c in zip(hours, closes, strict=True)]  # fmt: skip
+    v2 = tmp_path / "USDC_histohour.json"
+    inner = {"Aggregated": False, "TimeFrom": hours[0], "Data": rows}
+    v2.write_text(json.dumps({"Response": "Success", "HasWarning": False, "Data": inner}))
+    v1 = tmp_path / "USDC-1h.json"
+    v1.write_text(json.dumps({"Response": "Success", "Data": rows}))
+    klines = tmp_path / "USDC_1h_klines.json"
+    klines.write_text(json.dumps([
+        [t * 1000 - 3_600_000, "1.0", "1.0", "0.9", str(c), "100.0", t * 1000 - 1, "98.0", 3,
+         "5.0", "5.0", "0"] for t, c in zip(hours, closes, strict=True)
+    ]))  # fmt: skip
+    for path in (v2, v1, klines):
+        series = read_prices(path)
+        assert series.symbol.tolist() == ["USDC"] * 3, path.name
+        assert series.price.tolist() == closes
+        assert [round(t) for t in series.time] == hours
+    assert "usd_price ← 'close'" in read_prices(klines).notes[0]
+    empty = tmp_path / "USDT_histohour.json"
+    empty.write_text(json.dumps({"Response": "Error", "Message": "rate limit", "Data": {}}))
+    with pytest.raises(InputError, match="JSON that is not a price series"):
+        read_prices(empty)
+
+
 def test_json_as_coingecko_api_and_pandas_write_it(tmp_path: Path) -> None:
     """CoinGecko's market_chart (one asset, named by the file), pandas' to_json of a pivot
     (its default orient, the date-time index as keys), JSON lines with a bad line; broken

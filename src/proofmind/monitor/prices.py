@@ -65,6 +65,8 @@ JSON_SHAPES = (
     "timestamp, usd_price"
 )
 PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed index
+# the keys under which market-data APIs put their records (CryptoCompare: Data, or Data.Data)
+ENVELOPES = ("Data", "data", "result", "results")
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
 # a compressed file's suffix and its compression (pyarrow's codec name, or zip)
 COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
@@ -102,7 +104,12 @@ _CMC_NAME = re.compile(
 # a symbol column's pair: base, a slash or hyphen, quote (USDC/USDT, USDC-USD)
 _USD_PAIR = re.compile(r"(?P<base>[A-Za-z0-9.]{1,20})[/-](?P<quote>[A-Za-z]{3,5})")
 # what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
-_NAME_TAIL = re.compile(r"[-_. ](usd[-_]max|usd[-_]prices?|usd|prices?|hourly)$", re.IGNORECASE)
+# and what names the data's kind or interval (USDC_histohour.json, USDC_1h_klines.json)
+_NAME_TAIL = re.compile(
+    r"(?:[-_. ](?:usd[-_]max|usd[-_]prices?|usd|prices?|hourly|daily|histo(?:minute|hour|day)"
+    r"|klines|candles|ohlcv?|\d{1,2}[mhdw]))+$",
+    re.IGNORECASE,
+)
 # columns of a market-data file that are not one asset's prices: a file with one of them and no
 # price column is not read as one column per asset
 _NOT_ASSETS = frozenset({"market_cap", "total_volume", "volume", "open", "high", "low", "vwap",
@@ -926,7 +933,9 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
 
     Read: CoinGecko's ``market_chart`` (``{"prices": [[ms, price], …], …}``, the asset named
     by the file), a bare list of ``[time, price]`` pairs (the same), a list of objects (pandas'
-    ``to_json(orient="records")``: their keys are the columns), or JSON lines of objects."""
+    ``to_json(orient="records")``: their keys are the columns), or JSON lines of objects; a
+    list of objects in an API's envelope (`_enveloped`); Binance's REST klines (lists of the
+    columns of its kline CSVs, `KLINE_COLUMNS`)."""
     lined = data_name(path).lower().endswith((".jsonl", ".ndjson"))
     try:
         with open_text(path) as handle:
@@ -956,6 +965,9 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
     if not items:
         raise InputError(f"{path} holds no price", hint=JSON_SHAPES)
     unit = "line" if lined else "record"
+    klines = _kline_names([str(v) for v in items[0]]) if isinstance(items[0], list) else None
+    if klines is not None:  # Binance's REST klines: lists of its kline CSV's columns
+        items = [dict(zip(klines, i, strict=False)) if isinstance(i, list) else i for i in items]
     pairs = all(isinstance(i, list) for i in items)
     wrong = next((n for n, i in zip(numbers, items, strict=True)
                   if (len(i) != 2 if pairs else not isinstance(i, dict))), None)  # fmt: skip
@@ -991,6 +1003,9 @@ def _json_items(data: Any) -> list[Any]:
         columns, index = data["columns"], data.get("index") or []
         rows = [dict(zip(columns, row, strict=False)) for row in data["data"]]
         return _with_times(rows, [str(i) for i in index])
+    records = _enveloped(data)
+    if records is not None:
+        return records
     if not data or not all(isinstance(v, dict) for v in data.values()):
         raise ValueError("not a frame")
     keys = [str(k) for k in data]
@@ -999,6 +1014,19 @@ def _json_items(data: Any) -> list[Any]:
     index = list(dict.fromkeys(k for column in data.values() for k in column))
     rows = [{column: data[column].get(k) for column in data} for k in index]
     return _with_times(rows, index)
+
+
+def _enveloped(data: dict[str, Any]) -> list[Any] | None:
+    """The records of a market-data API's answer that wraps them (`ENVELOPES`, one level or
+    two: CryptoCompare's ``{"Response": "Success", "Data": {"Data": [{"time": …, "close": …},
+    …]}}``), when they are a list of objects; else None."""
+    for key in ENVELOPES:
+        inner = data.get(key)
+        if isinstance(inner, dict):
+            inner = next((inner[k] for k in ENVELOPES if isinstance(inner.get(k), list)), None)
+        if isinstance(inner, list) and inner and all(isinstance(i, dict) for i in inner):
+            return inner
+    return None
 
 
 def _times(keys: Sequence[str]) -> bool:
