@@ -4,6 +4,7 @@ file named by the file (the upstream files of the dev price set, CoinGecko's CSV
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -413,9 +414,23 @@ def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
         assert [round(t) for t in series.time] == hours
     assert "usd_price ← 'close'" in read_prices(klines).notes[0]
     empty = tmp_path / "USDT_histohour.json"
-    empty.write_text(json.dumps({"Response": "Error", "Message": "rate limit", "Data": {}}))
+    empty.write_text(json.dumps({"Response": "Success", "Data": {}}))
     with pytest.raises(InputError, match="JSON that is not a price series"):
         read_prices(empty)
+    # an API's error answer saved in place of prices: its own message
+    for answer, said in [
+        ({"Response": "Error", "Message": "You are over your rate limit", "Data": {}},
+         "You are over your rate limit"),
+        ({"status": {"error_code": 429, "error_message": "You've exceeded the Rate Limit."}},
+         "You've exceeded the Rate Limit."),
+        ({"code": -1121, "msg": "Invalid symbol."}, "Invalid symbol."),
+        ({"error": "coin not found"}, "coin not found"),
+    ]:  # fmt: skip
+        empty.write_text(json.dumps(answer))
+        with pytest.raises(
+            InputError, match=re.escape(f"an API's error answer, not prices ({said!r})")
+        ):
+            read_prices(empty)
 
 
 def test_json_as_coingecko_api_and_pandas_write_it(tmp_path: Path) -> None:

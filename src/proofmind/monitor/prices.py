@@ -953,7 +953,14 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
                     items.append(json.loads(line))
                     numbers.append(number)
         else:
-            items = _json_items(json.loads(text))
+            data = json.loads(text)
+            said = _api_error(data)
+            if said is not None:
+                raise InputError(
+                    f"{path}: an API's error answer, not prices ({said!r})",
+                    hint="fetch the prices again (after the limit it names, if any)",
+                )
+            items = _json_items(data)
             numbers = list(range(1, len(items) + 1))
     except json.JSONDecodeError as exc:
         where = f"line {number}" if lined else f"line {exc.lineno}, column {exc.colno}"
@@ -1014,6 +1021,24 @@ def _json_items(data: Any) -> list[Any]:
     index = list(dict.fromkeys(k for column in data.values() for k in column))
     rows = [{column: data[column].get(k) for column in data} for k in index]
     return _with_times(rows, index)
+
+
+def _api_error(data: Any) -> str | None:
+    """The message of a market-data API's error answer saved as a price file: CoinGecko's
+    ``{"status": {"error_code": 429, "error_message": …}}`` (or ``{"error": …}``),
+    CryptoCompare's ``{"Response": "Error", "Message": …}``, Binance's ``{"code": -1121,
+    "msg": …}``; None for other JSON."""
+    if not isinstance(data, dict):
+        return None
+    status = data.get("status")
+    if isinstance(status, dict) and status.get("error_message"):
+        return str(status["error_message"])
+    if data.get("Response") == "Error" and data.get("Message"):
+        return str(data["Message"])
+    if isinstance(data.get("code"), int) and data.get("msg"):
+        return str(data["msg"])
+    error = data.get("error")
+    return str(error) if error and isinstance(error, (str, list, dict)) else None
 
 
 def _enveloped(data: dict[str, Any]) -> list[Any] | None:
