@@ -280,6 +280,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["noprices"], "no file in noprices is a price file"),
         (["broken.json"], "broken.json, line 1, column 34: not JSON"),
         (["status.json"], "status.json: JSON that is not a price series"),
+        (["ratelimit.json"], "ratelimit.json: an API's error answer, not prices (\"You've"),
         (["badlines.jsonl", "--strict"], "badlines.jsonl, line 2: bad price row"),
         (["cut.csv.xz"], "cannot read CSV file cut.csv.xz: Compressed file ended"),
         (["docs.zip"], "docs.zip holds no price file"),
@@ -540,6 +541,9 @@ def _fixtures(root: Path) -> None:
     (root / "twoprices.csv").write_text("symbol,timestamp,price,close\nUSDX,1672531200000,1,1\n")
     (root / "broken.json").write_text('{"prices": [[1672531200000, 1.0],')
     (root / "status.json").write_text('{"status": "ok"}')
+    (root / "ratelimit.json").write_text(
+        '{"status": {"error_code": 429, "error_message": "You\'ve exceeded the Rate Limit."}}'
+    )
     (root / "badlines.jsonl").write_text(
         '{"symbol": "USDX", "timestamp": 1672531200000, "usd_price": 1.0}\n'
         '{"symbol": "USDX", "timestamp": 1672534800000, "usd_price": null}\n'
