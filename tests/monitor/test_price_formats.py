@@ -387,6 +387,31 @@ def test_cli_finds_a_depeg_in_a_table_of_one_column_per_asset(tmp_path: Path) ->
     assert [a["subject"] for a in _depegs(tmp_path, path)] == ["USDX"]
 
 
+@pytest.mark.parametrize(
+    ("header", "stamp"),
+    [
+        ("minute,blockchain,contract_address,symbol,price,decimals", "2023-01-01 00:00:00.000 UTC"),
+        ("hour,symbol,price", "2023-01-01 00:00"),
+        ("day,symbol,price_close", "2023-01-01"),
+        ("block_time,symbol,close_price", "2023-01-01T00:00:00Z"),
+    ],
+)
+def test_dune_exports_and_other_price_and_time_names(
+    tmp_path: Path, header: str, stamp: str
+) -> None:
+    """Dune's prices tables name their time ``minute``, ``hour`` or ``day`` (texts ending in
+    `` UTC``), trades ``block_time``; other APIs call a candle's close ``price_close`` or
+    ``close_price``."""
+    path = tmp_path / "export.csv"
+    fields = {"symbol": "USDC", "price": "0.97", "price_close": "0.97", "close_price": "0.97",
+              "decimals": "6", "blockchain": "ethereum", "contract_address": "0xa0b8"}  # fmt: skip
+    names = header.split(",")
+    path.write_text(header + "\n" + ",".join(fields.get(n, stamp) for n in names) + "\n")
+    series = read_prices(path)
+    assert (series.symbol.tolist(), series.price.tolist()) == (["USDC"], [0.97])
+    assert series.time.tolist() == [JAN_1]
+
+
 def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
     """CryptoCompare's histohour (its records under ``Data``, or ``Data.Data`` in v2: ``time``
     in seconds, ``close``) and Binance's REST klines (lists of its kline CSV's columns, prices

@@ -80,10 +80,11 @@ NANOS_FROM = 1e17  # ... over this, in nanoseconds (as µs: the year 5138)
 # other names the columns of a price file go by (any case), read when no column has the
 # documented name: CoinGecko's CSV export (snapped_at, price), candles (close), other tools'
 _TIMES = ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at", "updated_at")
+_TIMES += ("minute", "hour", "day", "block_time")  # Dune's prices tables and trades
 PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
     "symbol": ("asset", "token", "ticker", "coin"),
     "timestamp": (*_TIMES, "close_time"),  # a candle's close price is at its close time
-    "usd_price": ("price", "price_usd", "usd", "close"),
+    "usd_price": ("price", "price_usd", "usd", "close", "close_price", "price_close"),
 }
 # Binance's kline (candle) CSVs (data.binance.vision) have these columns and no header row; the
 # close price is read, at close_time (the candle's last millisecond)
