@@ -79,8 +79,8 @@ NANOS_FROM = 1e17  # ... over this, in nanoseconds (as µs: the year 5138)
 
 # other names the columns of a price file go by (any case), read when no column has the
 # documented name: CoinGecko's CSV export (snapped_at, price), candles (close), other tools'
-_TIMES = ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at", "updated_at")
-_TIMES += ("minute", "hour", "day", "block_time")  # Dune's prices tables and trades
+_TIMES: tuple[str, ...] = ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at")
+_TIMES += ("updated_at", "minute", "hour", "day", "block_time")  # Dune's: minute … block_time
 PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
     "symbol": ("asset", "token", "ticker", "coin"),
     "timestamp": (*_TIMES, "close_time"),  # a candle's close price is at its close time
