@@ -568,6 +568,9 @@ def test_a_cryptodatadownload_file_its_address_line_and_dollar_pairs(tmp_path: P
     read = read_prices(mixed)
     assert sorted(set(read.symbol.tolist())) == ["DAI", "STETH/ETH", "USDC-USD", "USDC/USDT",
                                                  "usd-coin"]  # fmt: skip
+    excel = tmp_path / "sheet.csv"  # Excel's separator line before the header
+    excel.write_text("sep=;\nsymbol;timestamp;usd_price\nUSDC;1672531200000;0,99\n")
+    assert read_prices(excel).price.tolist() == [0.99]
     one_field = tmp_path / "USDX_usd.csv"
     one_field.write_text("price\n1.0\n")
     with pytest.raises(InputError, match="missing column"):

@@ -575,8 +575,11 @@ def _csv_header(
 
 def _is_banner(line: str) -> bool:
     """Whether ``line`` is one field of text and no header: no comma, semicolon or tab in it
-    (a price file's header names two columns at least) and not empty."""
+    (a price file's header names two columns at least) and not empty; or the separator line
+    Excel reads and writes (``sep=;``: the header that follows says the same)."""
     text = line.strip()
+    if re.fullmatch(r"sep=.", text):
+        return True
     return bool(text) and not any(d in text for d in (",", ";", "\t"))
 
 
