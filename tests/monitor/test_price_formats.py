@@ -87,6 +87,15 @@ def test_a_coingecko_export_is_one_asset_named_by_its_file(tmp_path: Path) -> No
         ("BTCFDUSD-1m-2024-01-05.csv.xz", "BTC"),
         ("WBETHETH-1d-2023-03.csv", "WBETHETH"),  # quoted in ETH: the pair
         ("klines.csv", None),
+        ("BTCUSDT.csv", "BTC"),  # an exchange's pair in capitals, quoted in a dollar coin
+        ("USDCUSDT_1h_klines.json", "USDC"),  # its kind and interval aside
+        ("ETHFDUSD-1h.csv", "ETH"),
+        ("AUSDT.csv", "AUSDT"),  # Aave's aUSDT: a base of one letter is no pair
+        ("TUSD.csv", "TUSD"),
+        ("LUSD_usd.csv", "LUSD"),  # plain USD is no quote split off (LUSD, sUSD, GUSD)
+        ("btcusdt.csv", "btcusdt"),  # not in capitals: as written
+        ("USDC_histohour.json", "USDC"),
+        ("DAI-1d.csv", "DAI"),
     ],
 )
 def test_the_symbol_a_file_name_gives(name: str, symbol: str | None) -> None:

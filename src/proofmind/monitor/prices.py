@@ -102,6 +102,9 @@ _CMC_NAME = re.compile(
     r"_historical_data_coinmarketcap",
     re.IGNORECASE,
 )
+# a file named by an exchange's pair in capitals quoted in a dollar stablecoin (BTCUSDT), its
+# base of 3 characters at least (AUSDT, Aave's aToken, is no pair; plain USD ends sUSD, LUSD…)
+_STABLE_PAIR = re.compile(r"(?P<base>[A-Z0-9]{3,})(?P<quote>FDUSD|USDT|USDC|BUSD|TUSD)")
 # a symbol column's pair: base, a slash or hyphen, quote (USDC/USDT, USDC-USD)
 _USD_PAIR = re.compile(r"(?P<base>[A-Za-z0-9.]{1,20})[/-](?P<quote>[A-Za-z]{3,5})")
 # what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
@@ -185,7 +188,7 @@ def _bare_name(path: Path) -> str:
 
 def _stem(name: str) -> str | None:
     """`symbol_from_file_name` of a bare name, before a CoinGecko id is read as its symbol."""
-    pair = binance_pair(name)
+    pair = dollar_pair(name)
     if pair is not None:
         return pair[0]
     named = coinmarketcap_name(name)
@@ -234,6 +237,17 @@ def binance_pair(name: str) -> tuple[str, str] | None:
     pair = match["pair"]
     quote = next((q for q in USD_QUOTES if pair.upper().endswith(q) and len(pair) > len(q)), "")
     return pair[: len(pair) - len(quote)], quote
+
+
+def dollar_pair(name: str) -> tuple[str, str] | None:
+    """`binance_pair` of a file's bare name; else, for a name that is an exchange's pair in
+    capitals, quoted in a dollar stablecoin (`_STABLE_PAIR`: ``BTCUSDT``, ``USDCUSDT_1h``,
+    its kind or interval aside), its base and quote; None for another name."""
+    pair = binance_pair(name)
+    if pair is not None:
+        return pair
+    match = _STABLE_PAIR.fullmatch(_NAME_TAIL.sub("", name).strip())
+    return None if match is None else (match["base"], match["quote"])
 
 
 def _usd_bases(names: list[str]) -> tuple[list[str], list[str]]:
@@ -356,7 +370,7 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
         notes.append(f"{path.name}: columns read as {', '.join(renamed)}")
     if symbol is not None:
         bare = _bare_name(path)
-        pair = binance_pair(bare)
+        pair = dollar_pair(bare)
         quote = f"; the pair {symbol}{pair[1]}, its prices in {pair[1]} read as US dollars" if (
             pair and pair[1] and pair[1] != "USD") else ""  # fmt: skip
         stem = _stem(bare)
