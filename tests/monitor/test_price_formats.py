@@ -441,7 +441,12 @@ def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
         [t * 1000 - 3_600_000, "1.0", "1.0", "0.9", str(c), "100.0", t * 1000 - 1, "98.0", 3,
          "5.0", "5.0", "0"] for t, c in zip(hours, closes, strict=True)
     ]))  # fmt: skip
-    for path in (v2, v1, klines):
+    dune = tmp_path / "dune_usdc.json"  # Dune's API: rows under result, times as texts
+    texts = [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.000 UTC") for t in hours]
+    found = [{"hour": t, "symbol": "USDC", "price": c} for t, c in zip(texts, closes, strict=True)]
+    answer = {"state": "QUERY_STATE_COMPLETED", "result": {"rows": found, "metadata": {}}}
+    dune.write_text(json.dumps(answer))
+    for path in (v2, v1, klines, dune):
         series = read_prices(path)
         assert series.symbol.tolist() == ["USDC"] * 3, path.name
         assert series.price.tolist() == closes

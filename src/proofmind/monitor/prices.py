@@ -65,8 +65,9 @@ JSON_SHAPES = (
     "timestamp, usd_price"
 )
 PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed index
-# the keys under which market-data APIs put their records (CryptoCompare: Data, or Data.Data)
-ENVELOPES = ("Data", "data", "result", "results")
+# the keys under which market-data APIs put their records (CryptoCompare: Data, or Data.Data;
+# Dune's API: result.rows)
+ENVELOPES = ("Data", "data", "result", "results", "rows", "records")
 _DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
 # a compressed file's suffix and its compression (pyarrow's codec name, or zip)
 COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
@@ -1062,7 +1063,8 @@ def _api_error(data: Any) -> str | None:
 def _enveloped(data: dict[str, Any]) -> list[Any] | None:
     """The records of a market-data API's answer that wraps them (`ENVELOPES`, one level or
     two: CryptoCompare's ``{"Response": "Success", "Data": {"Data": [{"time": …, "close": …},
-    …]}}``), when they are a list of objects; else None."""
+    …]}}``, Dune's ``{"result": {"rows": […], "metadata": …}}``), when they are a list of
+    objects; else None."""
     for key in ENVELOPES:
         inner = data.get(key)
         if isinstance(inner, dict):
