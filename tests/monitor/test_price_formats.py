@@ -621,6 +621,33 @@ def test_a_coinmarketcap_export_is_named_by_its_coin(
     assert symbol_from_file_name(tmp_path / name.replace(".csv", ".csv.gz")) == symbol
 
 
+def test_the_same_note_of_many_files_is_said_once(tmp_path: Path) -> None:
+    """A month of Binance's daily kline files: each would say the same three things but for
+    its name; they are said once each, by the first file, with how many more files they stand
+    for. Notes that differ (another symbol) stay apart."""
+    from proofmind.monitor.prices import read_price_files
+
+    lines = _klines(depeg_from=10_000, hours=24 * 30)
+    paths = []
+    for day in range(30):
+        path = tmp_path / f"USDCUSDT-1h-2023-03-{day + 1:02d}.csv"
+        path.write_text("\n".join(lines[24 * day : 24 * day + 24]) + "\n")
+        paths.append(path)
+    other = tmp_path / "DAI_usd.csv"
+    other.write_text("timestamp,price\n1677628800000,1.0\n")
+    series = read_price_files([*paths, other])
+    assert len(series) == 24 * 30 + 1
+    assert series.notes == (
+        "USDCUSDT-1h-2023-03-01.csv (and 29 more files alike): no header row: read as a Binance "
+        "kline file (its close price at its close_time)",
+        "USDCUSDT-1h-2023-03-01.csv (and 29 more files alike): no symbol column; its prices are "
+        "read as USDC's (the file's name; the pair USDCUSDT, its prices in USDT read as US "
+        "dollars)",
+        "DAI_usd.csv: columns read as usd_price ← 'price'",
+        "DAI_usd.csv: no symbol column; its prices are read as DAI's (the file's name)",
+    )
+
+
 def _klines(depeg_from: int, hours: int, *, micro: bool = False) -> list[str]:
     """Lines of a Binance hourly kline CSV from 2023-03-01 (no header): $1 ± 0.05%, then
     $0.92 from hour ``depeg_from``; times in ms, or µs as Binance's spot files since 2025."""

@@ -936,8 +936,27 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
         names=tuple(names),
         skipped=skipped,
         duplicates=int(dropped.sum()),
-        notes=tuple(note for part in parts for note in part.notes),
+        notes=_alike_notes(paths, parts),
     )
+
+
+def _alike_notes(paths: Sequence[Path], parts: Sequence[PriceSeries]) -> tuple[str, ...]:
+    """The notes of the files ``paths`` (read as ``parts``), each said once for the files it is
+    the same note of but for their names (a year of Binance's daily files: three notes, not
+    1,095): the first such file's, its name followed by how many more it stands for."""
+    alike: dict[str, list[tuple[str, str]]] = {}
+    for path, part in zip(paths, parts, strict=True):
+        name, bare = path.name, _bare_name(path)
+        for note in part.notes:
+            shape = note.replace(name, "\0").replace(bare, "\1") if bare else note
+            alike.setdefault(shape, []).append((note, name))
+    said = []
+    for found in alike.values():
+        note, name = found[0]
+        if len(found) > 1 and note.startswith(f"{name}: "):
+            note = f"{name} (and {len(found) - 1} more files alike): {note[len(name) + 2 :]}"
+        said.append(note)
+    return tuple(said)
 
 
 def is_json(path: Path) -> bool:
