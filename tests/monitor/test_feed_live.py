@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from proofmind.chain.base import Chain
-from proofmind.monitor import DepegDetector, FeedHealthDetector
+from proofmind.monitor import DepegDetector, FeedHealthDetector, RatioDetector
 from proofmind.monitor.api import PriceObservation
 from proofmind.monitor.feedreplay import deploy_feed, one_series, push_history, sample_path
 from proofmind.monitor.pricefeed import FeedReader, parse_feeds
@@ -142,6 +142,55 @@ def test_a_daily_heartbeat_feed_is_learnt_and_its_depeg_raised(
     assert [(a.detector, a.time) for a in stored] == [("depeg", times[36])]
     assert expected == [times[36]]
     assert stored[0].block == block_of[times[36]]
+
+
+def test_a_feed_replayed_from_ingested_logs_raises_what_the_live_monitor_raises(
+    chain: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """FEI's and USDC's real prices pushed into two feeds, the blocks ingested with their logs
+    (`ingest rpc`), and `monitor replay DIR --feed` over them: the price detectors see every
+    round once, at its updatedAt, and raise what they raise offline on the same prices (FEI's
+    depeg of 22 June 2022, nothing on USDC); the decimals given per feed. A folder without
+    the feed's rounds, or price files with --feed, are errors that say what to do."""
+    from proofmind.cli.main import main
+    from proofmind.intel.ingest import ingest
+    from tests.intel.test_ingest import url_of
+
+    start = chain.w3.eth.block_number + 1
+    feeds = {"FEI": deploy_feed(chain, "FEI / USD"), "USDC": deploy_feed(chain, "USDC / USD", 18)}
+    data = {symbol: _series(symbol) for symbol in feeds}
+    for symbol, (times, prices) in data.items():
+        warm = sum(t < LIVE_FROM for t in times)
+        push_history(chain, feeds[symbol], times[:warm], prices[:warm], warmup=warm)
+        for t, price in zip(times[warm:], prices[warm:], strict=True):
+            push_history(chain, feeds[symbol], [t], [price])
+    folder = tmp_path / "chaindata"
+    ingest(chain.w3, url_of(chain), folder, chain_id=chain.chain_id, start=start)
+    out = tmp_path / "alerts.jsonl"
+    fei, usdc = (feeds[s].address for s in ("FEI", "USDC"))
+    args = ["monitor", "replay", str(folder), "--feed", f"FEI={fei}", "--feed", f"USDC={usdc}:18"]
+    assert main([*args, "--out", str(out)]) == 0
+    total = sum(len(times) for times, _ in data.values())
+    assert f"{total:,} prices" in capsys.readouterr().out
+    replayed = [json.loads(line) for line in out.read_text().splitlines()]
+    events = sorted((t, s, round(p * 1e8) / 1e8) for s, (ts, ps) in data.items()
+                    for t, p in zip(ts, ps, strict=True))  # fmt: skip
+    offline = [DepegDetector(), FeedHealthDetector(), RatioDetector()]
+    expected = [(a.detector, a.subject, a.time) for t, s, p in events for d in offline
+                for a in d.evaluate(PriceObservation(s, float(t), p))]  # fmt: skip
+    assert [(a["detector"], a["subject"], a["time"]) for a in replayed] == expected
+    depeg = [a for a in replayed if a["detector"] == "depeg"]
+    assert [a["subject"] for a in depeg] == ["FEI"]
+    assert datetime.fromtimestamp(depeg[0]["time"], UTC).strftime("%Y-%m-%d %H") == (
+        "2022-06-22 04"
+    )
+    other = "0x" + "12" * 20
+    assert main(["monitor", "replay", str(folder), "--feed", f"FEI={other}"]) == 2
+    assert f"no AnswerUpdated log of FEI={other}" in capsys.readouterr().err
+    assert main(["monitor", "replay", str(sample_path()), "--feed", f"FEI={fei}"]) == 2
+    assert "--feed reads a price feed's rounds from one folder of block tables" in (
+        capsys.readouterr().err
+    )
 
 
 def test_feed_specs_and_a_wrong_address(chain: Chain) -> None:

@@ -112,6 +112,14 @@ def replay_command(
             "(hourly, 2021-01 to 2023-02) for its ratio; said on stderr when used.",
         ),
     ] = True,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feed",
+            help="Block tables: replay this price feed's rounds (its AnswerUpdated logs) with "
+            "the price detectors, SUBJECT=0xADDRESS[:DECIMALS] (default 8 decimals; repeat).",
+        ),
+    ] = None,
 ) -> None:
     """Run detectors over a price history or ingested block tables; score them against events.
 
@@ -143,13 +151,14 @@ def replay_command(
       proofmind monitor replay UST_usd.csv staked-ether.json   # one asset per file (stETH)
       proofmind monitor replay data/usd_prices/   # every price file in the folder
       proofmind monitor replay usdc.json   # CoinGecko's market_chart, named by the asset
-      proofmind monitor replay archive.zip   # a Kaggle download: the one file in it (also .xz…)
+      proofmind monitor replay archive.zip   # a Kaggle download: its price files (also .xz…)
       proofmind monitor replay ../shared/datasets/token_prices/prices.csv.gz \\
         -d depeg -d feed-health -d ratio -d volatility \\
         --params @src/proofmind/monitor/data/stablecoin_pairs.json   # every price detector
       proofmind monitor replay chaindata/ --out block-alerts.jsonl --state blocks-state.json
       proofmind monitor replay chaindata/ -d watch -d subject-flow \\
         --params '{"watch": {"addresses": ["0xab…"]}}' --events incidents.csv
+      proofmind monitor replay chaindata/ --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3
     """
     from proofmind.cli.monitor_blocks import input_kind, price_files, run_block_replay
     from proofmind.cli.monitor_run import run_replay
@@ -160,6 +169,21 @@ def replay_command(
             hint="add --events EVENTS.csv, or drop --report",
         )
     kinds = [input_kind(path, kind) for path in prices]
+    if feed and kinds != ["blocks"]:
+        raise InputError(
+            "--feed reads a price feed's rounds from one folder of block tables, not from "
+            + ("price files" if "blocks" not in kinds else f"{len(prices)} inputs"),
+            hint="ingest the feed's blocks with `proofmind ingest rpc -o DIR`, then "
+            "`monitor replay DIR --feed SUBJECT=0xADDRESS`",
+        )
+    if feed:
+        from proofmind.monitor.pricefeed import parse_feed_decimals, rounds_in_tables
+
+        rounds = rounds_in_tables(prices[0], parse_feed_decimals(feed))
+        chosen = subjects.split(",") if subjects else None
+        run_replay(prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params,
+                   strict, report, reference=reference, rounds=rounds)  # fmt: skip
+        return
     if "blocks" in kinds:
         if len(prices) > 1:
             raise InputError(

@@ -51,14 +51,17 @@ def run_replay(
     strict: bool = False,
     report_path: Path | None = None,
     reference: bool = True,
+    rounds: PriceSeries | None = None,
 ) -> None:
+    """Replay the price detectors ``names`` over the price files ``prices``, or over
+    ``rounds`` (a feed's rounds read from block tables: ``prices`` then names the folder)."""
     if out is not None and out.suffix not in ALERT_FORMATS:
         raise InputError(
             f"cannot tell the alert format of {out} from its suffix",
             hint="name it .jsonl (JSON lines) or .parquet",
         )
     events = read_events(events_path) if events_path is not None else None
-    series = read_price_files(prices, skip_bad=not strict)
+    series = rounds if rounds is not None else read_price_files(prices, skip_bad=not strict)
     named = ", ".join(str(p) for p in prices)
     for note in series.notes:
         err.print(note, highlight=False)

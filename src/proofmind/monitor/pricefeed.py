@@ -22,8 +22,10 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
@@ -32,6 +34,9 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Excep
 from proofmind.crypto.keccak import keccak256_hex
 from proofmind.errors import ChainError, InputError
 from proofmind.monitor.api import BlockEvent, PriceObservation
+
+if TYPE_CHECKING:
+    from proofmind.monitor.prices import PriceSeries
 
 log = logging.getLogger("proofmind.monitor")
 
@@ -80,6 +85,85 @@ def parse_feeds(specs: Sequence[str]) -> dict[str, str]:
             raise InputError(f"--feed names {subject} twice")
         feeds[subject] = address.lower()
     return feeds
+
+
+DEFAULT_DECIMALS = 8  # Chainlink's USD feeds' (its ETH-quoted feeds have 18)
+
+
+def parse_feed_decimals(specs: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """``SUBJECT=0xADDRESS[:DECIMALS]`` strings (``monitor replay --feed``: no chain to ask a
+    feed its decimals) as subject → (lower-case address, decimals; `DEFAULT_DECIMALS` when
+    not given)."""
+    plain, decimals = [], {}
+    for spec in specs:
+        head, colon, tail = spec.rpartition(":")
+        if colon and re.fullmatch(r"\d{1,2}", tail.strip()):
+            plain.append(head)
+            decimals[head.partition("=")[0].strip()] = int(tail)
+        else:
+            plain.append(spec)
+    return {s: (a, decimals.get(s, DEFAULT_DECIMALS)) for s, a in parse_feeds(plain).items()}
+
+
+def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> PriceSeries:
+    """The rounds of ``feeds`` (subject → address, decimals) that the ``AnswerUpdated`` logs of
+    the block tables under ``folder`` (`ingest rpc`) hold, as a price series: each round once
+    (a round id not above one seen before is left out, as the live reader does), its price
+    the answer over 10^decimals, at its ``updatedAt``, in time order. An error when the tables
+    have no logs, or none of these feeds'."""
+    import duckdb
+
+    from proofmind.intel.etherscan import connect
+    from proofmind.monitor.prices import PriceSeries
+
+    con = connect(folder)
+    try:
+        present = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        if "logs" not in present:
+            raise InputError(
+                f"{folder} has no logs table, so no feed rounds",
+                hint="ingest the feed's blocks with `proofmind ingest rpc` (with receipts: "
+                "its logs), then replay them with --feed",
+            )
+        subject_of = {address: subject for subject, (address, _) in feeds.items()}
+        rows = con.execute(
+            "SELECT lower(address), topic1, topic2, data FROM logs WHERE lower(topic0) = $1 "
+            "AND lower(address) IN (SELECT unnest($2::VARCHAR[])) "
+            "ORDER BY block_number, log_index",
+            [ANSWER_UPDATED, list(subject_of)],
+        ).fetchall()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0][:200]
+        raise InputError(f"cannot read the logs in {folder}: {first}") from exc
+    finally:
+        con.close()
+    last: dict[str, int] = {}
+    found: list[tuple[float, str, float]] = []
+    for address, topic1, topic2, data in rows:
+        if topic1 is None or topic2 is None:
+            continue  # not Chainlink's AnswerUpdated (its first two fields are indexed)
+        round_id = int(topic2, 16)
+        if round_id <= last.get(address, 0):
+            continue
+        last[address] = round_id
+        answer = int(topic1, 16)
+        answer = answer - 2**256 if answer >= 2**255 else answer
+        updated = int(data, 16) if data not in (None, "0x", "") else 0
+        subject = subject_of[address]
+        found.append((float(updated), subject, answer / 10 ** feeds[subject][1]))
+    if not found:
+        named = ", ".join(f"{s}={a}" for s, (a, _) in feeds.items())
+        raise InputError(
+            f"no AnswerUpdated log of {named} in the tables under {folder}",
+            hint="check the addresses (an aggregator's, not its proxy's: proxies emit no "
+            "rounds) and that the ingested blocks cover the feed's rounds",
+        )
+    found.sort(key=lambda row: row[0])  # stable: rounds of one time keep block order
+    return PriceSeries(
+        np.array([s for _, s, _ in found]),
+        np.array([t for t, _, _ in found], dtype=np.float64),
+        np.array([p for _, _, p in found], dtype=np.float64),
+    )
 
 
 @dataclass(frozen=True, slots=True)
