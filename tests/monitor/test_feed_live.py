@@ -159,11 +159,13 @@ def test_a_feed_replayed_from_ingested_logs_raises_what_the_live_monitor_raises(
     start = chain.w3.eth.block_number + 1
     feeds = {"FEI": deploy_feed(chain, "FEI / USD"), "USDC": deploy_feed(chain, "USDC / USD", 18)}
     data = {symbol: _series(symbol) for symbol in feeds}
+    block_of: dict[tuple[str, int], int] = {}
     for symbol, (times, prices) in data.items():
         warm = sum(t < LIVE_FROM for t in times)
         push_history(chain, feeds[symbol], times[:warm], prices[:warm], warmup=warm)
         for t, price in zip(times[warm:], prices[warm:], strict=True):
-            push_history(chain, feeds[symbol], [t], [price])
+            (done,) = push_history(chain, feeds[symbol], [t], [price])
+            block_of[(symbol, t)] = done.block
     folder = tmp_path / "chaindata"
     ingest(chain.w3, url_of(chain), folder, chain_id=chain.chain_id, start=start)
     out = tmp_path / "alerts.jsonl"
@@ -184,6 +186,11 @@ def test_a_feed_replayed_from_ingested_logs_raises_what_the_live_monitor_raises(
     assert datetime.fromtimestamp(depeg[0]["time"], UTC).strftime("%Y-%m-%d %H") == (
         "2022-06-22 04"
     )
+    # as `monitor run --feed` stores it: the block of its round, the round as evidence
+    assert depeg[0]["block"] == block_of[("FEI", int(depeg[0]["time"]))]
+    assert depeg[0]["evidence"]["feed"] == fei.lower()
+    assert depeg[0]["evidence"]["round_id"] == data["FEI"][0].index(int(depeg[0]["time"])) + 1
+    assert depeg[0]["evidence"]["tx"].startswith("0x")
     other = "0x" + "12" * 20
     assert main(["monitor", "replay", str(folder), "--feed", f"FEI={other}"]) == 2
     assert f"no AnswerUpdated log of FEI={other}" in capsys.readouterr().err

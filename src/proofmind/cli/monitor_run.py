@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +33,9 @@ from proofmind.monitor.replay import (
 )
 from proofmind.monitor.volatility import VolatilityDetector
 
+if TYPE_CHECKING:
+    from proofmind.monitor.pricefeed import FeedHistory
+
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
 SHOWN_DETECTED = 20  # detected windows listed on the terminal; the rest are counted
@@ -51,7 +54,7 @@ def run_replay(
     strict: bool = False,
     report_path: Path | None = None,
     reference: bool = True,
-    rounds: PriceSeries | None = None,
+    rounds: FeedHistory | None = None,
 ) -> None:
     """Replay the price detectors ``names`` over the price files ``prices``, or over
     ``rounds`` (a feed's rounds read from block tables: ``prices`` then names the folder)."""
@@ -61,7 +64,7 @@ def run_replay(
             hint="name it .jsonl (JSON lines) or .parquet",
         )
     events = read_events(events_path) if events_path is not None else None
-    series = rounds if rounds is not None else read_price_files(prices, skip_bad=not strict)
+    series = rounds.series if rounds is not None else read_price_files(prices, skip_bad=not strict)
     named = ", ".join(str(p) for p in prices)
     for note in series.notes:
         err.print(note, highlight=False)
@@ -103,6 +106,8 @@ def run_replay(
     alerts = replay(replayed, detectors)
     # the reference asset is there for ratios: what is said about it alone is not the user's
     alerts = [a for a in alerts if a.subject not in added]
+    if rounds is not None:  # the round behind each alert, as `monitor run --feed` stores it
+        alerts = rounds.attach(alerts)
     elapsed = time.perf_counter() - started
     for detector in detectors:
         note = volatility_note(detector, series) if isinstance(detector, VolatilityDetector) else ""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,7 +33,7 @@ from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3Excep
 
 from proofmind.crypto.keccak import keccak256_hex
 from proofmind.errors import ChainError, InputError
-from proofmind.monitor.api import BlockEvent, PriceObservation
+from proofmind.monitor.api import Alert, BlockEvent, PriceObservation
 
 if TYPE_CHECKING:
     from proofmind.monitor.prices import PriceSeries
@@ -105,7 +105,30 @@ def parse_feed_decimals(specs: Sequence[str]) -> dict[str, tuple[str, int]]:
     return {s: (a, decimals.get(s, DEFAULT_DECIMALS)) for s, a in parse_feeds(plain).items()}
 
 
-def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> PriceSeries:
+@dataclass(frozen=True)
+class FeedHistory:
+    """A feed's past rounds read from block tables: the prices, and the round behind each
+    (subject, time), to give the alerts raised on them what `monitor run` gives its own."""
+
+    series: PriceSeries
+    rounds: dict[tuple[str, float], tuple[int, FeedRound]]  # → (block, round)
+
+    def attach(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """``alerts`` with the block of the round each was raised on, and the round (feed,
+        round id, answer, transaction) in its evidence, as the live monitor stores them."""
+        out = []
+        for alert in alerts:
+            found = self.rounds.get((alert.subject, alert.time))
+            if found is None:
+                out.append(alert)
+                continue
+            block, read = found
+            evidence = {**alert.evidence, **read.evidence()}
+            out.append(replace(alert, block=block, evidence=evidence))
+        return out
+
+
+def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> FeedHistory:
     """The rounds of ``feeds`` (subject → address, decimals) that the ``AnswerUpdated`` logs of
     the block tables under ``folder`` (`ingest rpc`) hold, as a price series: each round once
     (a round id not above one seen before is left out, as the live reader does), its price
@@ -127,8 +150,8 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> PriceSe
             )
         subject_of = {address: subject for subject, (address, _) in feeds.items()}
         rows = con.execute(
-            "SELECT lower(address), topic1, topic2, data FROM logs WHERE lower(topic0) = $1 "
-            "AND lower(address) IN (SELECT unnest($2::VARCHAR[])) "
+            "SELECT lower(address), topic1, topic2, data, block_number, hash FROM logs "
+            "WHERE lower(topic0) = $1 AND lower(address) IN (SELECT unnest($2::VARCHAR[])) "
             "ORDER BY block_number, log_index",
             [ANSWER_UPDATED, list(subject_of)],
         ).fetchall()
@@ -138,8 +161,8 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> PriceSe
     finally:
         con.close()
     last: dict[str, int] = {}
-    found: list[tuple[float, str, float]] = []
-    for address, topic1, topic2, data in rows:
+    found: list[tuple[int, FeedRound]] = []
+    for address, topic1, topic2, data, block, tx in rows:
         if topic1 is None or topic2 is None:
             continue  # not Chainlink's AnswerUpdated (its first two fields are indexed)
         round_id = int(topic2, 16)
@@ -150,7 +173,8 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> PriceSe
         answer = answer - 2**256 if answer >= 2**255 else answer
         updated = int(data, 16) if data not in (None, "0x", "") else 0
         subject = subject_of[address]
-        found.append((float(updated), subject, answer / 10 ** feeds[subject][1]))
+        seen = PriceObservation(subject, float(updated), answer / 10 ** feeds[subject][1])
+        found.append((int(block), FeedRound(seen, address, round_id, answer, tx)))
     if not found:
         named = ", ".join(f"{s}={a}" for s, (a, _) in feeds.items())
         raise InputError(
@@ -158,12 +182,17 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> PriceSe
             hint="check the addresses (an aggregator's, not its proxy's: proxies emit no "
             "rounds) and that the ingested blocks cover the feed's rounds",
         )
-    found.sort(key=lambda row: row[0])  # stable: rounds of one time keep block order
-    return PriceSeries(
-        np.array([s for _, s, _ in found]),
-        np.array([t for t, _, _ in found], dtype=np.float64),
-        np.array([p for _, _, p in found], dtype=np.float64),
+    found.sort(key=lambda pair: pair[1].observation.time)  # stable: block order kept
+    seen_at = [r.observation for _, r in found]
+    series = PriceSeries(
+        np.array([o.subject for o in seen_at]),
+        np.array([o.time for o in seen_at], dtype=np.float64),
+        np.array([o.price for o in seen_at], dtype=np.float64),
     )
+    rounds: dict[tuple[str, float], tuple[int, FeedRound]] = {}
+    for block, read in found:  # an alert dated by a time two rounds share: the first's
+        rounds.setdefault((read.observation.subject, read.observation.time), (block, read))
+    return FeedHistory(series, rounds)
 
 
 @dataclass(frozen=True, slots=True)
