@@ -191,6 +191,28 @@ def test_a_feed_replayed_from_ingested_logs_raises_what_the_live_monitor_raises(
     assert depeg[0]["evidence"]["feed"] == fei.lower()
     assert depeg[0]["evidence"]["round_id"] == data["FEI"][0].index(int(depeg[0]["time"])) + 1
     assert depeg[0]["evidence"]["tx"].startswith("0x")
+    # resumed: the blocks to four hours before FEI's depeg ingested and replayed with --state,
+    # then the rest: together the same alerts, no round read twice; a third run, nothing new
+    middle = min(b for (s, t), b in block_of.items() if s == "FEI" and t >= _at("2022-06-22T00:00"))
+    part, state = tmp_path / "part", tmp_path / "state.json"
+    ingest(chain.w3, url_of(chain), part, chain_id=chain.chain_id, start=start, end=middle)
+    resumed = []
+    for n in range(2):
+        if n:
+            ingest(chain.w3, url_of(chain), part, chain_id=chain.chain_id)
+        half = tmp_path / f"half{n}.jsonl"
+        assert main(["monitor", "replay", str(part), *args[3:], "--state", str(state),
+                     "--out", str(half)]) == 0  # fmt: skip
+        got = [json.loads(line) for line in half.read_text().splitlines()]
+        assert any(a["detector"] == "depeg" for a in got) is bool(n)  # the second run's
+        resumed += got
+    assert sum(json.loads(state.read_text())["@feeds"].values()) == total
+    assert [(a["detector"], a["subject"], a["time"], a["block"]) for a in resumed] == [
+        (a["detector"], a["subject"], a["time"], a["block"]) for a in replayed
+    ]
+    capsys.readouterr()
+    assert main(["monitor", "replay", str(part), *args[3:], "--state", str(state)]) == 0
+    assert "nothing to replay" in capsys.readouterr().out
     other = "0x" + "12" * 20
     assert main(["monitor", "replay", str(folder), "--feed", f"FEI={other}"]) == 2
     assert f"no AnswerUpdated log of FEI={other}" in capsys.readouterr().err

@@ -177,9 +177,13 @@ def replay_command(
             "`monitor replay DIR --feed SUBJECT=0xADDRESS`",
         )
     if feed:
+        from proofmind.cli.monitor_run import console, saved_rounds
         from proofmind.monitor.pricefeed import parse_feed_decimals, rounds_in_tables
 
-        rounds = rounds_in_tables(prices[0], parse_feed_decimals(feed))
+        rounds = rounds_in_tables(prices[0], parse_feed_decimals(feed), saved_rounds(state))
+        if not len(rounds.series):
+            console.print(f"no round newer than those {state} has read: nothing to replay")
+            return
         chosen = subjects.split(",") if subjects else None
         run_replay(prices, events, out, detectors or PRICE_DEFAULTS, state, chosen, params,
                    strict, report, reference=reference, rounds=rounds)  # fmt: skip

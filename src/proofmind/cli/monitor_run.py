@@ -213,7 +213,9 @@ def run_replay(
         alerts,
         elapsed,
         out,
-        save=None if state_path is None else lambda: _save(state_path, detectors),
+        save=None
+        if state_path is None
+        else lambda: _save(state_path, detectors, None if rounds is None else rounds.last_round),
         scores=scores,
         report=report_path,
     )
@@ -490,10 +492,31 @@ def _restore(
         ) from exc
 
 
-def _save(path: Path, detectors: list[Detector]) -> None:
+FEEDS_KEY = "@feeds"  # a feed replay's entry in the state file: the last round read per feed
+
+
+def _save(path: Path, detectors: list[Detector], feeds: dict[str, int] | None = None) -> None:
+    state: dict[str, Any] = {d.name: d.to_state() for d in detectors}
+    if feeds is not None:
+        state[FEEDS_KEY] = feeds
     temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps({d.name: d.to_state() for d in detectors}), encoding="utf-8")
+    temporary.write_text(json.dumps(state), encoding="utf-8")
     temporary.replace(path)
+
+
+def saved_rounds(path: Path | None) -> dict[str, int]:
+    """The last round read per feed address that a feed replay saved in the state file
+    ``path`` (none when there is no such file or entry)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8")).get(FEEDS_KEY) or {}
+        return {str(address): int(last) for address, last in saved.items()}
+    except (OSError, ValueError, AttributeError, TypeError) as exc:
+        raise InputError(
+            f"cannot read the feeds' rounds from the state file {path}: {exc}",
+            hint="delete the file to replay every round afresh",
+        ) from exc
 
 
 def run_live(

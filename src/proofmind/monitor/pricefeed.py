@@ -112,6 +112,7 @@ class FeedHistory:
 
     series: PriceSeries
     rounds: dict[tuple[str, float], tuple[int, FeedRound]]  # → (block, round)
+    last_round: dict[str, int]  # feed address → the last round id read (for a resumed replay)
 
     def attach(self, alerts: Sequence[Alert]) -> list[Alert]:
         """``alerts`` with the block of the round each was raised on, and the round (feed,
@@ -128,12 +129,15 @@ class FeedHistory:
         return out
 
 
-def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> FeedHistory:
+def rounds_in_tables(
+    folder: Path, feeds: dict[str, tuple[str, int]], after: dict[str, int] | None = None
+) -> FeedHistory:
     """The rounds of ``feeds`` (subject → address, decimals) that the ``AnswerUpdated`` logs of
     the block tables under ``folder`` (`ingest rpc`) hold, as a price series: each round once
-    (a round id not above one seen before is left out, as the live reader does), its price
-    the answer over 10^decimals, at its ``updatedAt``, in time order. An error when the tables
-    have no logs, or none of these feeds'."""
+    (a round id not above one seen before, or than ``after``'s for its feed address — what an
+    earlier replay read —, is left out, as the live reader does), its price the answer over
+    10^decimals, at its ``updatedAt``, in time order. An error when the tables have no logs,
+    or none of these feeds'; an empty series when every round is in ``after``."""
     import duckdb
 
     from proofmind.intel.etherscan import connect
@@ -160,7 +164,7 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> FeedHis
         raise InputError(f"cannot read the logs in {folder}: {first}") from exc
     finally:
         con.close()
-    last: dict[str, int] = {}
+    last: dict[str, int] = {a: int(n) for a, n in (after or {}).items() if a in subject_of}
     found: list[tuple[int, FeedRound]] = []
     for address, topic1, topic2, data, block, tx in rows:
         if topic1 is None or topic2 is None:
@@ -175,7 +179,7 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> FeedHis
         subject = subject_of[address]
         seen = PriceObservation(subject, float(updated), answer / 10 ** feeds[subject][1])
         found.append((int(block), FeedRound(seen, address, round_id, answer, tx)))
-    if not found:
+    if not rows:
         named = ", ".join(f"{s}={a}" for s, (a, _) in feeds.items())
         raise InputError(
             f"no AnswerUpdated log of {named} in the tables under {folder}",
@@ -192,7 +196,7 @@ def rounds_in_tables(folder: Path, feeds: dict[str, tuple[str, int]]) -> FeedHis
     rounds: dict[tuple[str, float], tuple[int, FeedRound]] = {}
     for block, read in found:  # an alert dated by a time two rounds share: the first's
         rounds.setdefault((read.observation.subject, read.observation.time), (block, read))
-    return FeedHistory(series, rounds)
+    return FeedHistory(series, rounds, last)
 
 
 @dataclass(frozen=True, slots=True)
