@@ -621,6 +621,42 @@ def test_a_coinmarketcap_export_is_named_by_its_coin(
     assert symbol_from_file_name(tmp_path / name.replace(".csv", ".csv.gz")) == symbol
 
 
+def test_prices_in_a_stablecoin_are_turned_into_dollars_at_its_own_prices(
+    tmp_path: Path,
+) -> None:
+    """Binance's USDCUSDT is USDC in USDT. When USDT's own dollar prices are in the input too,
+    USDC's are turned into dollars at them (the latest USDT price at or before each, at most
+    26 hours old): USDT's dip shows as USDT's, not as a premium of USDC. Alone, or after
+    USDT's last price, USDC's are left as read."""
+    from proofmind.monitor.prices import read_price_files
+
+    hours = 80
+    usdt = [0.95 if 30 <= h < 34 else 1.0 for h in range(hours)]
+    klines = []
+    for h in range(hours):
+        opened = 1677628800000 + h * 3_600_000
+        close = round(1.0 / usdt[h], 6)  # USDC holds $1: in USDT it rises as USDT falls
+        klines.append(f"{opened},1,1,1,{close},10.0,{opened + 3_599_999},10.0,3,5.0,5.0,0")
+    binance = tmp_path / "USDCUSDT-1h-2023-03.csv"
+    binance.write_text("\n".join(klines) + "\n")
+    own = tmp_path / "USDT_usd.csv"
+    rows = [f"{1677628800000 + h * 3_600_000 + 3_599_999},{usdt[h]}" for h in range(40)]
+    own.write_text("timestamp,price\n" + "\n".join(rows) + "\n")
+    alone = read_price_files([binance])
+    assert max(alone.price) > 1.05  # USDT's dip read as a premium of USDC
+    both = read_price_files([binance, own])
+    usdc = both.price[both.symbol == "USDC"]
+    assert usdc[:40] == pytest.approx(1.0, abs=1e-6)  # in dollars, through USDT's dip
+    assert usdc[40:66] == pytest.approx(1.0, abs=1e-6)  # at USDT's last price, a day on
+    assert usdc[66:].tolist() == alone.price[66:].tolist()  # as read after that
+    assert both.notes[-1] == (
+        "USDC: prices in USDT turned into US dollars at USDT's own prices in the input (66 of "
+        "80; 14 with no USDT price in the 26 hours before left as read)"
+    )
+    dips = both.price[both.symbol == "USDT"]
+    assert dips.tolist() == usdt[:40]  # USDT itself: as it is, its dip its own
+
+
 def test_the_same_note_of_many_files_is_said_once(tmp_path: Path) -> None:
     """A month of Binance's daily kline files: each would say the same three things but for
     its name; they are said once each, by the first file, with how many more files they stand

@@ -141,6 +141,9 @@ class PriceSeries:
     duplicates: int = field(default=0, repr=False, compare=False)
     # how the file was read where it differs from the documented format, for the caller to print
     notes: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # (symbol, quote): symbols whose prices were read in a dollar stablecoin (USDCUSDT: USDC in
+    # USDT), for `in_dollars`
+    quotes: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.time)
@@ -251,22 +254,22 @@ def dollar_pair(name: str) -> tuple[str, str] | None:
     return None if match is None else (match["base"], match["quote"])
 
 
-def _usd_bases(names: list[str]) -> tuple[list[str], list[str]]:
+def _usd_bases(names: list[str]) -> tuple[list[str], dict[str, tuple[str, str]]]:
     """``names`` (a symbol column's) with each pair quoted in a dollar (`USD_QUOTES`) written as
     its base (``USDC/USDT`` and ``USDC-USD`` → ``USDC``, as CryptoDataDownload's and Coinbase's
     files name them), unless that base is another name already (two markets of one coin stay
-    apart); and what was renamed, as ``USDC/USDT → USDC``."""
-    bases = {}
+    apart); and each renamed pair's base and quote (``USDC/USDT`` → (``USDC``, ``USDT``))."""
+    pairs = {}
     for name in names:
         match = _USD_PAIR.fullmatch(name or "")
         if match is not None and match["quote"].upper() in USD_QUOTES:
-            bases[name] = match["base"]
-    taken = set(names) - set(bases)
+            pairs[name] = (match["base"], match["quote"].upper())
+    taken = set(names) - set(pairs)
     counts: dict[str, int] = {}
-    for base in bases.values():
+    for base, _ in pairs.values():
         counts[base] = counts.get(base, 0) + 1
-    kept = {n: b for n, b in bases.items() if b not in taken and counts[b] == 1}
-    return [kept.get(n, n) for n in names], [f"{n} → {b}" for n, b in kept.items()]
+    kept = {n: p for n, p in pairs.items() if p[0] not in taken and counts[p[0]] == 1}
+    return [kept[n][0] if n in kept else n for n in names], kept
 
 
 def _kline_names(row: Sequence[str]) -> tuple[str, ...] | None:
@@ -758,13 +761,20 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     names = symbols.dictionary.to_pylist()
     codes = symbols.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     notes: tuple[str, ...] = layout.notes
+    quotes: tuple[tuple[str, str], ...] = ()
     if layout.names["symbol"] is not None:
         names, based = _usd_bases(names)
         if based:
+            renamed = [f"{n} → {b}" for n, (b, _) in based.items()]
             notes += (
                 f"{path.name}: pairs quoted in dollars read as their base, their prices as US "
-                f"dollars ({shown_names(based)})",
+                f"dollars ({shown_names(renamed)})",
             )
+        quotes = tuple((b, q) for b, q in based.values() if q != "USD")
+    elif layout.symbol is not None:
+        pair = dollar_pair(_bare_name(path))
+        if pair is not None and pair[1] not in ("", "USD"):
+            quotes = ((layout.symbol, pair[1]),)
     moments = table.column("timestamp")
     texts: list[str] | None = None  # date-time texts, to name a bad row by what it holds
     codes_of_text: NDArray[np.int64] | None = None
@@ -861,6 +871,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         names=tuple(names),
         skipped=tuple(skipped),
         notes=notes,
+        quotes=quotes,
     )
 
 
@@ -894,7 +905,7 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
     if not paths:
         raise InputError("no price file given", hint="give one or more CSV, Parquet or JSON files")
     if len(paths) == 1:
-        return read_prices(paths[0], skip_bad=skip_bad)
+        return in_dollars(read_prices(paths[0], skip_bad=skip_bad))
     parts = [read_prices(path, skip_bad=skip_bad) for path in paths]
     index: dict[str, int] = {}  # symbol -> its code in the merged series
     codes, times, prices, files = [], [], [], []
@@ -928,7 +939,7 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
     code = code[keep]
     names = list(index)
     text = np.array(names) if names else np.array([], dtype=str)
-    return PriceSeries(
+    series = PriceSeries(
         text[code],
         time[keep],
         price[keep],
@@ -937,7 +948,43 @@ def read_price_files(paths: Sequence[Path], *, skip_bad: bool = False) -> PriceS
         skipped=skipped,
         duplicates=int(dropped.sum()),
         notes=_alike_notes(paths, parts),
+        quotes=tuple(dict.fromkeys(q for part in parts for q in part.quotes)),
     )
+    return in_dollars(series)
+
+
+QUOTE_STALE_SECONDS = 93_600.0  # a quote's price this old still converts (a daily one, late)
+
+
+def in_dollars(series: PriceSeries) -> PriceSeries:
+    """``series`` with the prices of each symbol read in a dollar stablecoin (its ``quotes``:
+    Binance's USDCUSDT is USDC in USDT) turned into US dollars at that coin's own prices in
+    the series (USDT's, from another file): each at the quote's latest price at or before it,
+    not older than `QUOTE_STALE_SECONDS`; the others are left as read (as dollars), and a note
+    says how many were converted. A quote with no prices of its own, or itself quoted in
+    another coin, converts nothing: its prices stay read as dollars."""
+    quoted = dict(series.quotes)
+    price, notes = series.price, list(series.notes)
+    for base, quote in quoted.items():
+        own = np.flatnonzero(series.symbol == quote)
+        rows = np.flatnonzero(series.symbol == base)
+        if quote in quoted or not len(own) or not len(rows):
+            continue
+        times, values = series.time[own], series.price[own]
+        at = np.searchsorted(times, series.time[rows], side="right") - 1
+        fresh = (at >= 0) & (series.time[rows] - times[np.maximum(at, 0)] <= QUOTE_STALE_SECONDS)
+        price = price.copy() if price is series.price else price
+        price[rows[fresh]] *= values[at[fresh]]
+        left = len(rows) - int(fresh.sum())
+        notes.append(
+            f"{base}: prices in {quote} turned into US dollars at {quote}'s own prices in the "
+            f"input ({int(fresh.sum()):,} of {len(rows):,}"
+            + (f"; {left:,} with no {quote} price in the 26 hours before left as read)" if left
+               else ")")
+        )  # fmt: skip
+    if price is series.price:
+        return series
+    return replace(series, price=price, notes=tuple(notes))
 
 
 def _alike_notes(paths: Sequence[Path], parts: Sequence[PriceSeries]) -> tuple[str, ...]:
