@@ -48,10 +48,9 @@ def price_files(inputs: list[Path]) -> list[Path]:
         if path.is_dir():
             found = [member for file in price_files_in(path) for member in _unpacked(file)]
             files += _price_files_of(path, found, "folder")
-        elif _several_in_zip(path):
-            files += _price_files_of(path, _unpacked(path), "zip archive")
-        else:
-            files.append(path)
+        else:  # a file, or a zip archive of several: its price files
+            members = _unpacked(path)
+            files += [path] if members == [path] else _price_files_of(path, members, "zip archive")
     return files
 
 
@@ -171,6 +170,7 @@ def run_block_replay(
         alert_json,
         detection_line,
         print_replay_summary,
+        save_state,
         window_json,
     )
     from proofmind.monitor.blockreplay import BlockTables, evaluate_block_alerts, replay_blocks
@@ -261,7 +261,9 @@ def run_block_replay(
         alerts,
         elapsed,
         out,
-        save=None if state_path is None else lambda: _save(state_path, detectors, last[0]),
+        save=None
+        if state_path is None
+        else lambda: save_state(state_path, detectors, {STATE_KEY: {"last_block": last[0]}}),
         after_save=[f"alerts by detector: {json.dumps(dict(sorted(counts.items())))}"],
         scores=scores,
         report=report,
@@ -298,11 +300,3 @@ def _restore(
             f"cannot restore detector state from {path}: {exc}",
             hint="delete the file to start fresh, or pass the detectors it was saved with",
         ) from exc
-
-
-def _save(path: Path, detectors: list[Detector], last_block: int | None) -> None:
-    state: dict[str, Any] = {d.name: d.to_state() for d in detectors}
-    state[STATE_KEY] = {"last_block": last_block}
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps(state), encoding="utf-8")
-    temporary.replace(path)

@@ -215,7 +215,9 @@ def run_replay(
         out,
         save=None
         if state_path is None
-        else lambda: _save(state_path, detectors, None if rounds is None else rounds.last_round),
+        else lambda: save_state(
+            state_path, detectors, None if rounds is None else {FEEDS_KEY: rounds.last_round}
+        ),
         scores=scores,
         report=report_path,
     )
@@ -495,10 +497,12 @@ def _restore(
 FEEDS_KEY = "@feeds"  # a feed replay's entry in the state file: the last round read per feed
 
 
-def _save(path: Path, detectors: list[Detector], feeds: dict[str, int] | None = None) -> None:
+def save_state(path: Path, detectors: list[Detector], own: dict[str, Any] | None = None) -> None:
+    """Write the detectors' state, and a replay's ``own`` entries (keys starting with ``@``,
+    no detector's name: the last block or the feeds' last rounds), to ``path``: whole or not
+    at all."""
     state: dict[str, Any] = {d.name: d.to_state() for d in detectors}
-    if feeds is not None:
-        state[FEEDS_KEY] = feeds
+    state.update(own or {})
     temporary = path.with_name(path.name + ".partial")
     temporary.write_text(json.dumps(state), encoding="utf-8")
     temporary.replace(path)

@@ -164,21 +164,15 @@ def rounds_in_tables(
         raise InputError(f"cannot read the logs in {folder}: {first}") from exc
     finally:
         con.close()
-    last: dict[str, int] = {a: int(n) for a, n in (after or {}).items() if a in subject_of}
+    # the live reader's decoding and its memory of the last round per feed, from ``after``
+    reader = FeedReader({subject: address for subject, (address, _) in feeds.items()})
+    reader.decimals = {address: decimals for address, decimals in feeds.values()}
+    reader.last_round = {a: int(n) for a, n in (after or {}).items() if a in subject_of}
     found: list[tuple[int, FeedRound]] = []
     for address, topic1, topic2, data, block, tx in rows:
-        if topic1 is None or topic2 is None:
-            continue  # not Chainlink's AnswerUpdated (its first two fields are indexed)
-        round_id = int(topic2, 16)
-        if round_id <= last.get(address, 0):
-            continue
-        last[address] = round_id
-        answer = int(topic1, 16)
-        answer = answer - 2**256 if answer >= 2**255 else answer
-        updated = int(data, 16) if data not in (None, "0x", "") else 0
-        subject = subject_of[address]
-        seen = PriceObservation(subject, float(updated), answer / 10 ** feeds[subject][1])
-        found.append((int(block), FeedRound(seen, address, round_id, answer, tx)))
+        got = reader.from_log(address, topic1, topic2, data, tx)
+        if got is not None:
+            found.append((int(block), got))
     if not rows:
         named = ", ".join(f"{s}={a}" for s, (a, _) in feeds.items())
         raise InputError(
@@ -196,7 +190,7 @@ def rounds_in_tables(
     rounds: dict[tuple[str, float], tuple[int, FeedRound]] = {}
     for block, read in found:  # an alert dated by a time two rounds share: the first's
         rounds.setdefault((read.observation.subject, read.observation.time), (block, read))
-    return FeedHistory(series, rounds, last)
+    return FeedHistory(series, rounds, reader.last_round)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,17 +266,26 @@ class FeedReader:
         for entry in event.logs:
             if entry["address"] not in self._subject or entry["topic0"] != ANSWER_UPDATED:
                 continue
-            if entry["topic1"] is None or entry["topic2"] is None:
-                continue  # not Chainlink's AnswerUpdated (its first two fields are indexed)
-            answer = int(entry["topic1"], 16)
-            if answer >= 2**255:
-                answer -= 2**256
-            updated = int(entry["data"], 16) if entry["data"] not in ("0x", "") else 0
-            got = self._round(entry["address"], int(entry["topic2"], 16), answer, updated,
-                              entry["hash"])  # fmt: skip
+            got = self.from_log(entry["address"], entry["topic1"], entry["topic2"],
+                                entry["data"], entry["hash"])  # fmt: skip
             if got is not None:
                 found.append(got)
         return found
+
+    def from_log(
+        self, address: str, topic1: str | None, topic2: str | None, data: str | None, tx: str
+    ) -> FeedRound | None:
+        """The round of one ``AnswerUpdated`` log of the feed at ``address`` (its indexed
+        answer and round id, its ``updatedAt`` in the data), or None when it is not
+        Chainlink's event or its round was read already (live, and in a replay of ingested
+        logs alike)."""
+        if topic1 is None or topic2 is None:
+            return None  # not Chainlink's AnswerUpdated (its first two fields are indexed)
+        answer = int(topic1, 16)
+        if answer >= 2**255:
+            answer -= 2**256
+        updated = int(data, 16) if data not in (None, "0x", "") else 0
+        return self._round(address, int(topic2, 16), answer, updated, tx)
 
     def _from_rounds(self, w3: Web3, address: str, event: BlockEvent) -> list[FeedRound]:
         functions = self._contract(w3, address).functions
