@@ -35,13 +35,14 @@ def replay_command(
         typer.Argument(
             help="CSV (commas, or semicolons with decimal commas, or tabs), Parquet or JSON "
             "(CoinGecko's market_chart, pandas' to_json, JSON lines), compressed (.gz, .bz2, "
-            ".xz, .zst) or not, or the one file of a .zip: symbol, timestamp (Unix ms or s, or ISO "
-            "8601), usd_price, also under other exports' names (price, close, snapped_at, "
-            "date…); a file of one asset may name it by its own name instead of a symbol "
-            "column (UST_usd.csv), and a time column with one column of prices per asset "
-            "(date,USDC,DAI) is read too, and Binance's klines (USDCUSDT-1h-2023-03.zip, no "
-            "header: USDC's close prices); several files, or a folder of them, are replayed as "
-            "one series. Or a folder of block tables written by `proofmind ingest etherscan|rpc`."
+            ".xz, .zst) or not, or zipped (a .zip of several files: as a folder): symbol, "
+            "timestamp (Unix ms or s, or ISO 8601), usd_price, also under other exports' names "
+            "(price, close, snapped_at, date…); a file of one asset may name it by its own name "
+            "instead of a symbol column (UST_usd.csv), and a time column with one column of "
+            "prices per asset (date,USDC,DAI) is read too, and Binance's klines "
+            "(USDCUSDT-1h-2023-03.zip, no header: USDC's close prices); several files, or a "
+            "folder of them, are replayed as one series. Or a folder of block tables written by "
+            "`proofmind ingest etherscan|rpc`."
         ),
     ],
     events: Annotated[

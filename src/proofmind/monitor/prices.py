@@ -299,6 +299,8 @@ class _Layout:
     columns: tuple[str, ...] = ()
     # lines before a CSV's header (CryptoDataDownload's address)
     banner: int = 0
+    # the dollar coin the prices of a file named by a pair are in (USDCUSDT: USDT; "" for none)
+    quote: str = ""
 
     @property
     def data_line(self) -> int:
@@ -372,24 +374,26 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
     notes = []
     if renamed:
         notes.append(f"{path.name}: columns read as {', '.join(renamed)}")
+    quoted_in = ""  # the dollar coin a pair in the file's name is quoted in (USDCUSDT: USDT)
     if symbol is not None:
         bare = _bare_name(path)
         pair = dollar_pair(bare)
-        quote = f"; the pair {symbol}{pair[1]}, its prices in {pair[1]} read as US dollars" if (
-            pair and pair[1] and pair[1] != "USD") else ""  # fmt: skip
+        quoted_in = pair[1] if pair is not None and pair[1] != "USD" else ""
+        said = (f"; the pair {symbol}{quoted_in}, its prices in {quoted_in} read as US dollars"
+                if quoted_in else "")  # fmt: skip
         stem = _stem(bare)
         if stem is not None and stem != symbol:
-            quote = f", CoinGecko's id for {symbol}"
+            said = f", CoinGecko's id for {symbol}"
         named = coinmarketcap_name(bare)
         if named is not None:
-            quote = f": CoinMarketCap's export of {named!r}" + (
+            said = f": CoinMarketCap's export of {named!r}" + (
                 "; name the file by the coin's symbol (XYZ_usd.csv) to read it as that"
                 if " " in named and stem == symbol
                 else ""
             )
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
-                     f"file's name{quote})")  # fmt: skip
-    return _Layout(names, symbol, tuple(notes))
+                     f"file's name{said})")  # fmt: skip
+    return _Layout(names, symbol, tuple(notes), quote=quoted_in)
 
 
 def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
@@ -771,10 +775,8 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
                 f"dollars ({shown_names(renamed)})",
             )
         quotes = tuple((b, q) for b, q in based.values() if q != "USD")
-    elif layout.symbol is not None:
-        pair = dollar_pair(_bare_name(path))
-        if pair is not None and pair[1] not in ("", "USD"):
-            quotes = ((layout.symbol, pair[1]),)
+    elif layout.symbol is not None and layout.quote:
+        quotes = ((layout.symbol, layout.quote),)
     moments = table.column("timestamp")
     texts: list[str] | None = None  # date-time texts, to name a bad row by what it holds
     codes_of_text: NDArray[np.int64] | None = None
@@ -979,8 +981,8 @@ def in_dollars(series: PriceSeries) -> PriceSeries:
         notes.append(
             f"{base}: prices in {quote} turned into US dollars at {quote}'s own prices in the "
             f"input ({int(fresh.sum()):,} of {len(rows):,}"
-            + (f"; {left:,} with no {quote} price in the 26 hours before left as read)" if left
-               else ")")
+            + (f"; {left:,} with no {quote} price in the {QUOTE_STALE_SECONDS / 3600:g} hours "
+               "before left as read)" if left else ")")
         )  # fmt: skip
     if price is series.price:
         return series
