@@ -421,6 +421,53 @@ def test_dune_exports_and_other_price_and_time_names(
     assert series.time.tolist() == [JAN_1]
 
 
+def test_a_symbol_on_several_chains_is_read_on_one(tmp_path: Path) -> None:
+    """Dune's prices tables list a token's bridged copies on other chains under its symbol:
+    interleaved they would read as one noisy series, so each symbol is read on the chain with
+    the most rows (mainnet among equals) and stderr says so; a symbol on one chain keeps all its
+    rows; a bad row keeps its own line number in the line-by-line reading; Parquet and JSON
+    alike."""
+    hours = [f"2023-03-11 {h:02d}:00:00.000 UTC" for h in range(4)]
+    rows = [(h, "ethereum", "USDC", 0.9 + k / 100) for k, h in enumerate(hours)]
+    rows += [(h, "arbitrum", "USDC", 0.5) for h in hours]
+    rows += [(h, "polygon", "USDC", 0.4) for h in hours[:2]]
+    rows += [(h, "optimism", "DAI", 1.0) for h in hours[:3]]
+    path = tmp_path / "dune.csv"
+    lines = [f"{h},{c},{s},{p}" for h, c, s, p in rows]
+    path.write_text("hour,blockchain,symbol,price\n" + "\n".join(lines) + "\n")
+    series = read_prices(path)
+    usdc = series.price[series.symbol == "USDC"].tolist()
+    assert usdc == [0.9, 0.91, 0.92, 0.93]  # ethereum before arbitrum: as many rows
+    assert (series.symbol == "DAI").sum() == 3
+    (note,) = [n for n in series.notes if "chains" in n]
+    assert "USDC on ethereum (3 chains)" in note and "DAI" not in note
+
+    table = pa.table(
+        {
+            name: [row[k] for row in rows]
+            for k, name in enumerate(("hour", "blockchain", "symbol", "price"))
+        }
+    )
+    pq.write_table(table, tmp_path / "dune.parquet")
+    (tmp_path / "dune.json").write_text(json.dumps({"result": {"rows": table.to_pylist()}}))
+    for other in ("dune.parquet", "dune.json"):
+        again = read_prices(tmp_path / other)
+        assert again.price[again.symbol == "USDC"].tolist() == usdc, other
+
+    # more rows on arbitrum, with a bad price (line 16): named by its own line, as read by
+    # pyarrow (n/a is an empty price) or line by line (abc is no number)
+    extra = [f"2023-03-11 {h:02d}:00:00.000 UTC,arbitrum,USDC,0.5" for h in range(4, 9)]
+    for bad, said in (("n/a", r"line 16: bad price row \(symbol='USDC'"),
+                      ("abc", r"line 16: usd_price 'abc' is not a number")):  # fmt: skip
+        extra[1] = extra[1].rsplit(",", 1)[0] + "," + bad
+        path.write_text("hour,blockchain,symbol,price\n" + "\n".join(lines + extra) + "\n")
+        with pytest.raises(InputError, match=said):
+            read_prices(path)
+        series = read_prices(path, skip_bad=True)
+        assert series.price[series.symbol == "USDC"].tolist() == [0.5] * 8
+        assert len(series.skipped) == 1 and re.match(said, series.skipped[0])
+
+
 def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
     """CryptoCompare's histohour (its records under ``Data``, or ``Data.Data`` in v2: ``time``
     in seconds, ``close``) and Binance's REST klines (lists of its kline CSV's columns, prices

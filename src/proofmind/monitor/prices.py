@@ -87,6 +87,10 @@ PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
     "timestamp": (*_TIMES, "close_time"),  # a candle's close price is at its close time
     "usd_price": ("price", "price_usd", "usd", "close", "close_price", "price_close"),
 }
+# a column naming the chain a row's token is on (Dune's prices tables: one symbol's bridged copies
+# on several chains): one chain per symbol is read (`_one_chain`)
+CHAIN_COLUMNS = ("blockchain", "chain", "chain_name", "network", "chain_id", "chainid")
+MAINNET = frozenset({"ethereum", "eth", "mainnet", "1"})  # first among chains with as many rows
 # Binance's kline (candle) CSVs (data.binance.vision) have these columns and no header row; the
 # close price is read, at close_time (the candle's last millisecond)
 KLINE_COLUMNS: tuple[str, ...] = ("open_time", "open", "high", "low", "close", "volume")
@@ -301,6 +305,8 @@ class _Layout:
     banner: int = 0
     # the dollar coin the prices of a file named by a pair are in (USDCUSDT: USDT; "" for none)
     quote: str = ""
+    # the header name of the column naming each row's chain (`CHAIN_COLUMNS`), if any
+    chain: str | None = None
 
     @property
     def data_line(self) -> int:
@@ -393,7 +399,9 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
             )
         notes.append(f"{path.name}: no symbol column; its prices are read as {symbol}'s (the "
                      f"file's name{said})")  # fmt: skip
-    return _Layout(names, symbol, tuple(notes), quote=quoted_in)
+    lowered = {_clean_name(name).lower(): name for name in header}
+    chain = next((lowered[c] for c in CHAIN_COLUMNS if c in lowered), None)
+    return _Layout(names, symbol, tuple(notes), quote=quoted_in, chain=chain)
 
 
 def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
@@ -758,13 +766,29 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
                 raise
             # row by row: slower, names each line
             table, lines, skipped = _read_csv_rows(path, layout, dated)
+    notes: tuple[str, ...] = layout.notes
+    if "chain" in table.column_names:
+        kept, said = _one_chain(table, path)
+        table = table.drop_columns(["chain"])
+        if kept is not None:  # the file rows of the rows kept, wherever a message names them
+            table = table.take(kept)
+            if records is not None:
+                records = records[kept]
+            elif lines is not None:
+                lines = lines[kept]
+            elif origin is not None:
+                origin = origin[kept]
+            elif is_parquet(path):
+                origin = kept
+            else:
+                lines = kept + layout.data_line
+            notes += (said,)
     try:
         symbols = table.column("symbol").cast(pa.string()).combine_chunks().dictionary_encode()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise InputError(f"{path}: symbol must be text ({exc})") from exc
     names = symbols.dictionary.to_pylist()
     codes = symbols.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    notes: tuple[str, ...] = layout.notes
     quotes: tuple[tuple[str, str], ...] = ()
     if layout.names["symbol"] is not None:
         names, based = _usd_bases(names)
@@ -874,6 +898,36 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         skipped=tuple(skipped),
         notes=notes,
         quotes=quotes,
+    )
+
+
+def _one_chain(table: pa.Table, path: Path) -> tuple[NDArray[np.int64] | None, str]:
+    """The rows to keep of a table whose ``chain`` column names each row's chain: for a symbol
+    priced on several chains (a token and its bridged copies, interleaved they would read as one
+    noisy series), only its rows of the chain with the most (mainnet first among equals); and
+    what to tell the user. None: every symbol is on one chain, all rows kept."""
+    pairs = pa.table(
+        {key: table.column(key).cast(pa.string()).fill_null("") for key in ("symbol", "chain")}
+    )
+    counts = pairs.group_by(["symbol", "chain"]).aggregate([([], "count_all")]).to_pylist()
+    by_symbol: dict[str, list[tuple[int, str]]] = {}
+    for row in counts:
+        by_symbol.setdefault(row["symbol"], []).append((row["count_all"], row["chain"]))
+    several = {s: c for s, c in by_symbol.items() if len(c) > 1}
+    if not several:
+        return None, ""
+    # per symbol, its chain: the most rows, then mainnet, then the first name
+    chosen = {
+        s: min(c, key=lambda n_c: (-n_c[0], n_c[1].strip().lower() not in MAINNET, n_c[1]))[1]
+        for s, c in by_symbol.items()
+    }
+    keys = pc.binary_join_element_wise(pairs.column("symbol"), pairs.column("chain"), "\x1f")
+    wanted = pa.array([f"{s}\x1f{c}" for s, c in chosen.items()], pa.string())
+    kept = np.flatnonzero(pc.is_in(keys, value_set=wanted).to_numpy(zero_copy_only=False))
+    said = [f"{s} on {chosen[s] or '(none)'} ({len(c)} chains)" for s, c in sorted(several.items())]
+    return kept.astype(np.int64), (
+        f"{path.name}: symbols priced on several chains read on one each, the chain with the "
+        f"most rows ({shown_names(said)}); to watch a bridged copy, give its chain's rows alone"
     )
 
 
@@ -1193,7 +1247,10 @@ def _canonical(
     }
     if names["symbol"] is None:
         columns["symbol"] = pa.array([layout.symbol] * table.num_rows, pa.string())
-    return pa.table({key: columns[key] for key in COLUMNS}), None
+    canonical = {key: columns[key] for key in COLUMNS}
+    if layout.chain is not None:
+        canonical["chain"] = table.column(layout.chain)
+    return pa.table(canonical), None
 
 
 def _melt(table: pa.Table, layout: _Layout, path: Path) -> tuple[pa.Table, NDArray[np.int64]]:
@@ -1228,6 +1285,8 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
     kinds = {"symbol": pa.string(), "timestamp": pa.string() if dated else pa.float64(),
              "usd_price": pa.float64()}  # fmt: skip
     types = {name: kinds[key] for key, name in layout.names.items() if name is not None}
+    if layout.chain is not None:
+        types[layout.chain] = pa.string()
     types.update({name: pa.float64() for name in layout.assets})
     parse = pcsv.ParseOptions(delimiter=layout.delimiter)
     convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
@@ -1254,7 +1313,7 @@ def _read_csv_rows(
     """The CSV read line by line (when pyarrow's reader fails on a bad line): the rows with the
     header's field count and numbers (or date-times) where they belong, as the columns symbol,
     timestamp and usd_price; each one's line; and what was wrong with each other line."""
-    columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    columns: dict[str, list[Any]] = {c: [] for c in (*COLUMNS, "chain")}
     lines: list[int] = []
     skipped: list[str] = []
     for line, values, problem in _csv_lines(path, layout, dated):
@@ -1264,6 +1323,7 @@ def _read_csv_rows(
         columns["symbol"].append(values[0])
         columns["timestamp"].append(values[1] if dated else float(values[1]))
         columns["usd_price"].append(float(values[2]))
+        columns["chain"].append(values[3] if len(values) > 3 else None)
         lines.append(line)
     table = pa.table(
         {
@@ -1272,6 +1332,8 @@ def _read_csv_rows(
             "usd_price": pa.array(columns["usd_price"], pa.float64()),
         }
     )
+    if layout.chain is not None:
+        table = table.append_column("chain", pa.array(columns["chain"], pa.string()))
     return table, np.array(lines, dtype=np.int64), skipped
 
 
@@ -1292,6 +1354,7 @@ def _csv_lines(
         with _csv_header(path) as (header, reader, *_):
             index = {name: i for i, name in enumerate(header)}
             where = [index[n] if n is not None else None for n in layout.names.values()]
+            chain = None if layout.chain is None else index[layout.chain]
             for line, row in enumerate(reader, start=layout.data_line):
                 if len(row) != len(header):
                     yield line, [], f"{len(row)} field(s), the header has {len(header)}"
@@ -1309,7 +1372,7 @@ def _csv_lines(
                 if wrong:
                     yield line, [], f"{COLUMNS[wrong[0]]} {raw[wrong[0]]!r} is not a number"
                     continue
-                yield line, values, None
+                yield line, values if chain is None else [*values, row[chain]], None
     except (*UNREADABLE, csv.Error) as exc:
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
