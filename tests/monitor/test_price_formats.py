@@ -114,6 +114,20 @@ def test_the_symbol_a_file_name_gives(name: str, symbol: str | None) -> None:
         ("1672531200000", None),  # a number is not a date-time
         ("2023-13-01", None),
         ("", None),
+        # as spreadsheets and sites write dates (a date of numbers only: either order here)
+        ("01/01/2023 01:00", JAN_1 + 3600),
+        ("1/1/23 1:00 AM", JAN_1 + 3600),
+        ("1/1/2023 12:00 AM", JAN_1),  # midnight
+        ("12/31/2022 1:00 PM", JAN_1 - 11 * 3600),
+        ("31.12.2022 13:00:00", JAN_1 - 11 * 3600),
+        ("Jan 01, 2023", JAN_1),
+        ("1 January 2023 01:00 UTC", JAN_1 + 3600),
+        ("1-Jan-23", JAN_1),
+        ("Sun, 01 Jan 2023 01:00:00 GMT", JAN_1 + 3600),
+        ("13/13/2023", None),
+        ("Feb 30, 2023", None),
+        ("Foo 01, 2023", None),
+        ("1/1/2023 13:00 PM", None),
     ],
 )
 def test_date_time_texts(text: str, seconds: float | None) -> None:
@@ -466,6 +480,75 @@ def test_a_symbol_on_several_chains_is_read_on_one(tmp_path: Path) -> None:
         series = read_prices(path, skip_bad=True)
         assert series.price[series.symbol == "USDC"].tolist() == [0.5] * 8
         assert len(series.skipped) == 1 and re.match(said, series.skipped[0])
+
+
+def test_dates_as_spreadsheets_and_sites_write_them(tmp_path: Path) -> None:
+    """Investing.com's export: quoted fields, newest row first, month/day/year, prices with
+    thousands separators. A date of numbers only is read month-first or day-first for the
+    whole file: a day over 12 tells; else the order in which the rows' times move least
+    (hourly rows across midnight); else the separator (a dot as Europe writes dates). stderr
+    says which, and how sure."""
+    path = tmp_path / "ETH.csv"
+    path.write_text(
+        '"Date","Price","Open","High","Low","Vol.","Change %"\n'
+        '"05/10/2022","2,345.10","2,400.00","2,410.00","2,300.00","1.2M","-2.5%"\n'
+        '"05/09/2022","2,405.55","2,500.00","2,510.00","2,390.00","-","-3.0%"\n'
+    )
+    series = read_prices(path)
+    may_9 = datetime(2022, 5, 9, tzinfo=UTC).timestamp()
+    assert series.time.tolist() == [may_9, may_9 + 86400]
+    assert series.price.tolist() == [2405.55, 2345.1]
+    assert "ETH.csv: prices written with a dollar sign or thousands separators ('2,345.10'), " \
+        "read as numbers" in series.notes  # fmt: skip
+    assert any("dates read as month/day/year ('05/10/2022'): no day over 12 tells, but the " in n
+               for n in series.notes)  # fmt: skip
+
+    def hours(text: str, start: datetime, count: int) -> list[float]:
+        rows = [(start + timedelta(hours=h)).strftime(text) for h in range(count)]
+        path.write_text("time,price\n" + "".join(f"{r},1.0\n" for r in rows))
+        return read_prices(path).time.tolist()
+
+    def expected(start: datetime, count: int) -> list[float]:
+        return [(start + timedelta(hours=h)).timestamp() for h in range(count)]
+
+    start = datetime(2022, 5, 2, 20, tzinfo=UTC)  # across two midnights, every day under 13
+    assert hours("%d/%m/%Y %H:%M", start, 30) == expected(start, 30)
+    assert hours("%m/%d/%Y %H:%M", start, 30) == expected(start, 30)
+    late = datetime(2022, 5, 12, 20, tzinfo=UTC)  # the 13th tells
+    assert hours("%d/%m/%Y %H:%M", late, 30) == expected(late, 30)
+    assert not any("move least" in n for n in read_prices(path).notes)
+    one_day = datetime(2022, 5, 2, tzinfo=UTC)
+    assert hours("%d.%m.%Y %H:%M", one_day, 5) == expected(one_day, 5)  # a dot: day first
+    assert any("as Europe writes dates with '.'" in n for n in read_prices(path).notes)
+    assert hours("%m/%d/%Y %H:%M", one_day, 5) == expected(one_day, 5)  # a slash: month first
+    path.write_text("time,price\n05/13/2022,1.0\n13/05/2022,1.0\n")  # no order fits both
+    with pytest.raises(InputError, match=r"line 2: timestamp '05/13/2022' is not a date-time"):
+        read_prices(path)
+
+
+def test_prices_with_thousands_separators_and_dollar_signs(tmp_path: Path) -> None:
+    """A spreadsheet's formatted prices ($1,234.56, quoted in a CSV; 1.234,56 with semicolons
+    and a decimal comma) are numbers, also when the first one appears past the first rows the
+    format is guessed from; a comma elsewhere (0,9987 in a comma-separated file) is still no
+    number, and a bad price is named by its line."""
+    path = tmp_path / "WBTC.csv"
+    days = [(datetime(2022, 1, 1, tzinfo=UTC) + timedelta(days=d)).date() for d in range(130)]
+    prices = [f"{900 + d}" for d in range(120)] + ['"$1,020.5"', '"1,021"', "$ 1022.75"]
+    rows = [f"{day},{price}" for day, price in zip(days, prices, strict=False)]
+    path.write_text("date,close\n" + "\n".join(rows) + "\n")
+    series = read_prices(path)
+    assert series.price.tolist()[-4:] == [1019.0, 1020.5, 1021.0, 1022.75]
+    assert series.time[-1] == datetime(2022, 5, 3, tzinfo=UTC).timestamp()
+    assert "WBTC.csv: prices written with a dollar sign or thousands separators ('1,234.56'), " \
+        "read as numbers" in series.notes  # fmt: skip
+    path.write_text("date,close\n" + "\n".join([*rows, f'{days[125]},"0,9987"']) + "\n")
+    with pytest.raises(InputError, match=r"line 125: usd_price '0,9987' is not a number"):
+        read_prices(path)
+    assert len(read_prices(path, skip_bad=True).skipped) == 1
+    path.write_text("date;close\n2023-01-01;$ 16.500,25\n2023-01-02;16.600,5\n2023-01-03;x\n")
+    with pytest.raises(InputError, match=r"line 4: usd_price 'x' is not a number"):
+        read_prices(path)
+    assert read_prices(path, skip_bad=True).price.tolist() == [16500.25, 16600.5]
 
 
 def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path, PurePosixPath
@@ -68,7 +68,15 @@ PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed
 # the keys under which market-data APIs put their records (CryptoCompare: Data, or Data.Data;
 # Dune's API: result.rows)
 ENVELOPES = ("Data", "data", "result", "results", "rows", "records")
-_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+_DECIMAL_COMMA = re.compile(r"[-+]?\$?\s?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+")
+# a price written with a dollar sign or thousands separators, in a number with a decimal point
+# (Investing.com's "30,123.5", a spreadsheet's "$1,234.56") or a decimal comma ("1.234,56")
+# a number in thousands groups, by decimal mark; a comma in any other place is no separator
+_IN_GROUPS = {".": r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", ",": r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?"}
+_GROUPED = {
+    mark: re.compile(rf"\$?\s?{groups}|\$\s?\d+(?:{re.escape(mark)}\d*)?")
+    for mark, groups in _IN_GROUPS.items()
+}
 # a compressed file's suffix and its compression (pyarrow's codec name, or zip)
 COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
 # what reading a file may raise besides a parse error: a read error, a truncated or corrupt
@@ -307,6 +315,10 @@ class _Layout:
     quote: str = ""
     # the header name of the column naming each row's chain (`CHAIN_COLUMNS`), if any
     chain: str | None = None
+    # prices written as a person reads them (`_GROUPED`: $1,234.56, or 1.234,56 with a decimal
+    # comma): their thousands separator ("" for none) and whether a dollar sign may come first
+    thousands: str = ""
+    dollar_sign: bool = False
 
     @property
     def data_line(self) -> int:
@@ -314,8 +326,21 @@ class _Layout:
         return (1 if self.columns else 2) + self.banner
 
     def number(self, text: str) -> str:
-        """A number's text as Python reads it (a decimal comma as a point)."""
+        """A number's text as Python reads it: a decimal comma as a point, no dollar sign or
+        thousands separators (`_IN_GROUPS`)."""
+        if text.lstrip().startswith("$"):
+            text = text.strip()[1:].strip()
+        # 1,234.5 is a number in thousands groups wherever it is found (a comma is no decimal
+        # mark in a file whose mark is a point); 1.234,5 where the file's first rows say so
+        if (self.thousands or self.decimal == ".") and re.fullmatch(_IN_GROUPS[self.decimal], text):
+            text = text.replace("," if self.decimal == "." else ".", "")
         return text.replace(",", ".") if self.decimal == "," else text
+
+    @property
+    def written(self) -> bool:
+        """Whether the prices are written with a dollar sign or thousands separators, which
+        the CSV reader does not read as numbers by itself."""
+        return self.dollar_sign or bool(self.thousands)
 
 
 def find_columns(
@@ -676,6 +701,9 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
                 )
                 layout = replace(layout, delimiter=delimiter, decimal="," if comma else ".",
                                  notes=(*layout.notes, note))  # fmt: skip
+            written = [v for v in values if _GROUPED[layout.decimal].fullmatch(v)]
+            if written:
+                layout = _as_written(layout, path, written[0])
             priced = not columns or any(_is_number(layout.number(v)) for v in values)
             if not priced:
                 raise InputError(
@@ -693,16 +721,100 @@ def _csv_layout(path: Path) -> tuple[_Layout, bool]:
     return layout, dated
 
 
-def parse_time_ms(text: str) -> float | None:
-    """An ISO 8601 date-time (``2022-05-09T00:00Z``, ``2022-05-09 00:00:00 UTC``, a date) as
-    Unix milliseconds, UTC when it names no zone; None when it is not one."""
+def parse_time_ms(text: str, order: str | None = None) -> float | None:
+    """A date-time text as Unix milliseconds, UTC when it names no zone; None when it is not
+    one. ISO 8601 (``2022-05-09T00:00Z``, ``2022-05-09 00:00:00 UTC``, a date), or as
+    spreadsheets and some sites write dates (`_local_moment`): ``05/09/2022 14:00``,
+    ``09.05.2022``, ``May 09, 2022``, ``9-May-22 2:00 PM``. ``order`` (``"mdy"`` or
+    ``"dmy"``) says which of day and month comes first in a date of numbers only
+    (`date_order`); None accepts a date valid in either."""
     text = _zoned(text.strip())
-    if len(text) < 10 or not text[:4].isdigit():
-        return None  # not a date (fromisoformat also takes week dates and bare numbers)
+    if len(text) >= 10 and text[:4].isdigit():  # fromisoformat also takes week dates, numbers
+        try:
+            return iso_moment(text).timestamp() * 1000.0
+        except ValueError:
+            return None
+    for each in (order,) if order else ("mdy", "dmy"):
+        moment = _local_moment(text, each)
+        if moment is not None:
+            return moment.timestamp() * 1000.0
+    return None
+
+
+# the time of day after a date: 14:00, 14:00:05, 14:00:05.250, 2:00 PM; then UTC, GMT or Z
+_CLOCK = (
+    r"(?:[ T,]+(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?P<fraction>\.\d{1,6})?)?"
+    r"\s*(?P<half>[AaPp]\.?[Mm]\.?)?)?\s*(?:UTC|GMT|Z|\+00:?00)?"
+)
+# a date in numbers: two numbers of one or two digits and a year, separated by / . or -
+_NUMERIC_DATE = re.compile(
+    r"(?P<first>\d{1,2})(?P<sep>[/.-])(?P<second_>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})" + _CLOCK
+)
+# a date with its month's English name: May 09, 2022 · 9 May 2022 · 9-May-22 · Mon, 09 May 2022
+_MONTH_FIRST = re.compile(
+    r"(?:[A-Za-z]{3,9},? )?(?P<month>[A-Za-z]{3,9})\.? (?P<day>\d{1,2}),? (?P<year>\d{4})" + _CLOCK
+)
+_DAY_FIRST = re.compile(
+    r"(?:[A-Za-z]{3,9},? )?(?P<day>\d{1,2})[ -](?P<month>[A-Za-z]{3,9})\.?[ -](?P<year>\d{4}|\d{2})"
+    + _CLOCK
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _local_moment(text: str, order: str) -> datetime | None:
+    """A date that is not ISO 8601 (`parse_time_ms`), UTC; ``order`` for one of numbers only:
+    ``"mdy"`` (the US's 05/09/2022, May 9) or ``"dmy"`` (Europe's 09/05/2022 and 09.05.2022)."""
+    found = _NUMERIC_DATE.fullmatch(text)
+    if found is not None:
+        first, second = int(found["first"]), int(found["second_"])
+        month, day = (first, second) if order == "mdy" else (second, first)
+    else:
+        found = _MONTH_FIRST.fullmatch(text) or _DAY_FIRST.fullmatch(text)
+        if found is None or found["month"][:3].lower() not in _MONTHS:
+            return None
+        month, day = _MONTHS.index(found["month"][:3].lower()) + 1, int(found["day"])
+    year = int(found["year"]) + (2000 if len(found["year"]) == 2 else 0)
+    hour = int(found["hour"] or 0)
+    if found["half"]:  # 12 AM is midnight, 12 PM noon
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if found["half"][0] in "Pp" else 0)
+    fraction = float(found["fraction"] or 0)
     try:
-        return iso_moment(text).timestamp() * 1000.0
-    except ValueError:
+        moment = datetime(year, month, day, hour, int(found["minute"] or 0),
+                          int(found["second"] or 0), tzinfo=UTC)  # fmt: skip
+    except ValueError:  # 31/02, 25:00
         return None
+    return moment + timedelta(seconds=fraction)
+
+
+def date_order(texts: Sequence[str]) -> tuple[str, str | None]:
+    """Which of day and month comes first in ``texts``' dates of numbers only (``"mdy"`` or
+    ``"dmy"``), and why when the dates alone do not say it. A first number over 12 is a day
+    (dmy), a second one over 12 too (mdy); when every date could be either, the order in which
+    the rows' times move least (hourly rows in a day-first file read month-first jump a month
+    at each midnight); when even that is even (one day's rows), a dot or hyphen is day-first
+    as in Europe, a slash month-first as in the US."""
+    numeric = [m for m in map(_NUMERIC_DATE.fullmatch, texts) if m is not None]
+    if not numeric:
+        return "mdy", None
+    if any(int(m["first"]) > 12 for m in numeric):
+        return "dmy", None
+    if any(int(m["second_"]) > 12 for m in numeric):
+        return "mdy", None
+
+    def moves(order: str) -> float:
+        times = [_local_moment(m[0], order) for m in numeric]
+        stamps = [t.timestamp() for t in times if t is not None]
+        return float(np.abs(np.diff(stamps)).sum()) if len(stamps) > 1 else 0.0
+
+    month_first, day_first = moves("mdy"), moves("dmy")
+    if month_first != day_first:
+        order = "mdy" if month_first < day_first else "dmy"
+        return order, "no day over 12 tells, but the rows' times move least so"
+    order = "mdy" if numeric[0]["sep"] == "/" else "dmy"
+    writes = "the US writes" if order == "mdy" else "Europe writes"
+    return order, f"nothing in the file tells, so as {writes} dates with {numeric[0]['sep']!r}"
 
 
 def _zoned(text: str) -> str:
@@ -719,17 +831,28 @@ def iso_moment(text: str) -> datetime:
 
 def _times_ms(
     column: pa.ChunkedArray | pa.Array,
-) -> tuple[NDArray[np.float64], list[str], NDArray[np.int64]]:
+) -> tuple[NDArray[np.float64], list[str], NDArray[np.int64], str | None]:
     """Date-time texts as Unix milliseconds (NaN where a text is not one), each distinct text
-    parsed once; and the distinct texts with each row's index in them, to name a bad row."""
+    parsed once; the distinct texts with each row's index in them, to name a bad row; and how
+    dates of numbers only were read (`date_order`; None for none)."""
     encoded = pc.dictionary_encode(column.cast(pa.string()))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    texts = encoded.dictionary.to_pylist()
-    parsed = [parse_time_ms(t) for t in texts]
+    texts = encoded.dictionary.to_pylist()  # in the order the rows first hold them
+    first = [_zoned(t.strip()) for t in texts[:WIDE_ROWS_LOOKED_AT] if t]
+    numeric = any(_NUMERIC_DATE.fullmatch(t) for t in first)  # else no order to decide
+    order, why = date_order([_zoned(t.strip()) for t in texts if t]) if numeric else ("mdy", None)
+    parsed = [parse_time_ms(t, order) for t in texts]
     table = np.array([math.nan if v is None else v for v in parsed] + [math.nan], np.float64)
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return table[codes], [*texts, ""], codes
+    said = None
+    if numeric:
+        example = next(t for t in texts if t and _NUMERIC_DATE.fullmatch(_zoned(t.strip())))
+        day_month = "month/day/year" if order == "mdy" else "day/month/year"
+        said = f"dates read as {day_month} ({example!r})" + (
+            f": {why}; write ISO 8601 dates (2022-05-09) to be sure" if why else ""
+        )
+    return table[codes], [*texts, ""], codes, said
 
 
 def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
@@ -759,7 +882,8 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     else:
         layout, dated = _csv_layout(path)
         try:
-            table, origin = _canonical(_read_csv(path, layout, dated), layout, path)
+            read, layout = _read_csv(path, layout, dated)
+            table, origin = _canonical(read, layout, path)
             lines = None if origin is None else origin + layout.data_line
         except InputError:
             if not skip_bad:
@@ -812,8 +936,10 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
         moments = moments.cast(pa.int64())
     elif pa.types.is_string(moments.type) or pa.types.is_large_string(moments.type):
         # ISO 8601 texts (CoinGecko's export, a spreadsheet's): parsed, UTC without a zone
-        parsed, texts, codes_of_text = _times_ms(moments)
+        parsed, texts, codes_of_text, dates = _times_ms(moments)
         moments = pa.array(parsed, pa.float64())
+        if dates is not None:
+            notes += (f"{path.name}: {dates}",)
     if COMPRESSED.get(path.suffix.lower()) == "zip":
         notes = (f"{path.name}: read {_zip_member(path)} from the archive", *notes)
     try:
@@ -1279,25 +1405,26 @@ def _melt(table: pa.Table, layout: _Layout, path: Path) -> tuple[pa.Table, NDArr
     return pa.concat_tables(parts), np.concatenate(origins).astype(np.int64)
 
 
-def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
-    import pyarrow.csv as pcsv
+def _as_written(layout: _Layout, path: Path, example: str) -> _Layout:
+    """``layout`` reading prices written as ``example`` is (`_GROUPED`), and saying so."""
+    thousands = "," if layout.decimal == "." else "."
+    note = f"{path.name}: prices written with a dollar sign or thousands separators ({example!r})"
+    return replace(layout, thousands=thousands, dollar_sign=True,
+                   notes=(*layout.notes, f"{note}, read as numbers"))  # fmt: skip
 
-    kinds = {"symbol": pa.string(), "timestamp": pa.string() if dated else pa.float64(),
-             "usd_price": pa.float64()}  # fmt: skip
-    types = {name: kinds[key] for key, name in layout.names.items() if name is not None}
-    if layout.chain is not None:
-        types[layout.chain] = pa.string()
-    types.update({name: pa.float64() for name in layout.assets})
-    parse = pcsv.ParseOptions(delimiter=layout.delimiter)
-    convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
-    read = pcsv.ReadOptions(column_names=list(layout.columns) or None, skip_rows=layout.banner)
-    options = {"read_options": read, "parse_options": parse, "convert_options": convert}
+
+def _read_csv(path: Path, layout: _Layout, dated: bool) -> tuple[pa.Table, _Layout]:
+    """The CSV's columns, and its layout: when the prices cannot be read as numbers and the
+    file's decimal mark is a point, a second reading takes commas in them as thousands
+    separators (a spreadsheet's 1,234.56 past the first rows, where `_csv_layout` looks)."""
     try:
-        if COMPRESSED.get(path.suffix.lower()) in (None, "gzip", "bz2", "zstd"):
-            # pyarrow decompresses these itself (from the suffix), faster than through Python
-            return pcsv.read_csv(path, **options)
-        with open_data(path) as raw:
-            return pcsv.read_csv(raw, **options)
+        try:
+            return _read_arrow_csv(path, layout, dated), layout
+        except pa.ArrowInvalid:
+            if layout.written or layout.decimal != ".":
+                raise
+            grouped = _as_written(layout, path, "1,234.56")
+            return _read_arrow_csv(path, grouped, dated), grouped
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, layout, dated, exc)
         raise InputError(f"cannot read CSV file {path}: {exc}") from exc
@@ -1305,6 +1432,45 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
         ) from exc
+
+
+def _read_arrow_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
+    import pyarrow.csv as pcsv
+
+    prices = pa.string() if layout.written else pa.float64()  # cleaned, then cast
+    kinds = {"symbol": pa.string(), "timestamp": pa.string() if dated else pa.float64(),
+             "usd_price": prices}  # fmt: skip
+    types = {name: kinds[key] for key, name in layout.names.items() if name is not None}
+    if layout.chain is not None:
+        types[layout.chain] = pa.string()
+    types.update({name: prices for name in layout.assets})
+    parse = pcsv.ParseOptions(delimiter=layout.delimiter)
+    convert = pcsv.ConvertOptions(column_types=types, decimal_point=layout.decimal)
+    read = pcsv.ReadOptions(column_names=list(layout.columns) or None, skip_rows=layout.banner)
+    options = {"read_options": read, "parse_options": parse, "convert_options": convert}
+    if COMPRESSED.get(path.suffix.lower()) in (None, "gzip", "bz2", "zstd"):
+        # pyarrow decompresses these itself (from the suffix), faster than through Python
+        table = pcsv.read_csv(path, **options)
+    else:
+        with open_data(path) as raw:
+            table = pcsv.read_csv(raw, **options)
+    if not layout.written:
+        return table
+    for name in (layout.names["usd_price"], *layout.assets):
+        if name is None:
+            continue
+        text = pc.utf8_trim_whitespace(table.column(name))
+        text = pc.replace_substring_regex(text, r"^\$\s*", "")
+        grouped = pc.match_substring_regex(text, f"^{_IN_GROUPS[layout.decimal]}$")
+        text = pc.if_else(grouped, pc.replace_substring(text, layout.thousands, ""), text)
+        if layout.decimal == ",":
+            text = pc.replace_substring(text, ",", ".")
+        # an empty cell, or one a spreadsheet fills when there is none: no price, as the CSV
+        # reader reads these as numbers
+        empty = pc.match_substring_regex(text, r"^(?:|-|n/?a|nan|null)$", ignore_case=True)
+        numbers = pc.if_else(empty, pa.scalar(None, pa.string()), text).cast(pa.float64())
+        table = table.set_column(table.column_names.index(name), name, numbers)
+    return table
 
 
 def _read_csv_rows(
@@ -1403,7 +1569,7 @@ def _wide_cells(
 
 
 def _is_date_time(text: str) -> bool:
-    """Whether ``text`` is an ISO 8601 date-time, not a number (`parse_time_ms`)."""
+    """Whether ``text`` is a date-time, not a number (`parse_time_ms`)."""
     return bool(text) and not _is_number(text) and parse_time_ms(text) is not None
 
 
