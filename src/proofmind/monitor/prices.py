@@ -831,28 +831,50 @@ def iso_moment(text: str) -> datetime:
 
 def _times_ms(
     column: pa.ChunkedArray | pa.Array,
-) -> tuple[NDArray[np.float64], list[str], NDArray[np.int64], str | None]:
+) -> tuple[NDArray[np.float64], pa.Array, NDArray[np.int64], str | None]:
     """Date-time texts as Unix milliseconds (NaN where a text is not one), each distinct text
-    parsed once; the distinct texts with each row's index in them, to name a bad row; and how
-    dates of numbers only were read (`date_order`; None for none)."""
+    parsed once; the distinct texts with each row's index in them (-1: none), to name a bad
+    row; and how dates of numbers only were read (`date_order`; None for none)."""
     encoded = pc.dictionary_encode(column.cast(pa.string()))
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    texts = encoded.dictionary.to_pylist()  # in the order the rows first hold them
-    first = [_zoned(t.strip()) for t in texts[:WIDE_ROWS_LOOKED_AT] if t]
-    numeric = any(_NUMERIC_DATE.fullmatch(t) for t in first)  # else no order to decide
-    order, why = date_order([_zoned(t.strip()) for t in texts if t]) if numeric else ("mdy", None)
-    parsed = [parse_time_ms(t, order) for t in texts]
-    table = np.array([math.nan if v is None else v for v in parsed] + [math.nan], np.float64)
+    distinct = encoded.dictionary  # in the order the rows first hold them
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    first = [_zoned(t.strip()) for t in distinct[:WIDE_ROWS_LOOKED_AT].to_pylist() if t]
+    example = next((t for t in first if _NUMERIC_DATE.fullmatch(t)), None)
+    times = None if example is not None else _iso_ms(distinct, zoned=_has_zone(first))
     said = None
-    if numeric:
-        example = next(t for t in texts if t and _NUMERIC_DATE.fullmatch(_zoned(t.strip())))
-        day_month = "month/day/year" if order == "mdy" else "day/month/year"
-        said = f"dates read as {day_month} ({example!r})" + (
-            f": {why}; write ISO 8601 dates (2022-05-09) to be sure" if why else ""
-        )
-    return table[codes], [*texts, ""], codes, said
+    if times is None:  # one at a time: dates as spreadsheets write them, or bad ones
+        texts = distinct.to_pylist()
+        order, why = "mdy", None
+        if example is not None:  # else no order to decide
+            order, why = date_order([_zoned(t.strip()) for t in texts if t])
+            day_month = "month/day/year" if order == "mdy" else "day/month/year"
+            said = f"dates read as {day_month} ({example!r})" + (
+                f": {why}; write ISO 8601 dates (2022-05-09) to be sure" if why else ""
+            )
+        parsed = [parse_time_ms(t, order) for t in texts]
+        times = np.array([math.nan if v is None else v for v in parsed], np.float64)
+    return np.append(times, math.nan)[codes], distinct, codes, said
+
+
+def _has_zone(texts: list[str]) -> bool:
+    """Whether the first of ``texts`` ends with a zone (Z, +02:00; `_zoned` made UTC one)."""
+    return bool(texts) and bool(re.search(r"(?:Z|[+-]\d{2}:?\d{2})$", texts[0], re.IGNORECASE))
+
+
+def _iso_ms(texts: pa.Array, *, zoned: bool) -> NDArray[np.float64] | None:
+    """``texts`` as Unix milliseconds through Arrow's ISO 8601 reader (many times faster than
+    one `parse_time_ms` each), when every one is ISO 8601 with no zone, or every one names its
+    zone (tried first when ``zoned``); else None (`parse_time_ms` then reads each, and names
+    the bad ones)."""
+    texts = pc.replace_substring_regex(pc.utf8_trim_whitespace(texts), r"(?i) UTC$", "Z")
+    kinds = [pa.timestamp("us"), pa.timestamp("us", tz="UTC")]
+    for kind in kinds[::-1] if zoned else kinds:
+        with suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            micros = texts.cast(kind).cast(pa.int64())
+            return cast(NDArray[np.float64], micros.to_numpy(zero_copy_only=False) / 1000.0)
+    return None
 
 
 def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
@@ -926,7 +948,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     elif layout.symbol is not None and layout.quote:
         quotes = ((layout.symbol, layout.quote),)
     moments = table.column("timestamp")
-    texts: list[str] | None = None  # date-time texts, to name a bad row by what it holds
+    texts: pa.Array | None = None  # date-time texts, to name a bad row by what it holds
     codes_of_text: NDArray[np.int64] | None = None
     if pa.types.is_timestamp(moments.type) or pa.types.is_date(moments.type):
         # a date-time column (Parquet written from pandas, say): as epoch milliseconds, UTC
@@ -989,7 +1011,7 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     def described(row: int) -> str:
         symbol = names[codes[row]] if codes[row] >= 0 else None
         if texts is not None and codes_of_text is not None and not np.isfinite(stamp[row]):
-            time = texts[codes_of_text[row]]
+            time = texts[codes_of_text[row]].as_py() if codes_of_text[row] >= 0 else ""
             return f"{where(row)}: timestamp {time!r} is not a date-time (symbol={symbol!r})"
         return (
             f"{where(row)}: bad price row (symbol={symbol!r}, timestamp={raw[row]}, "
