@@ -186,6 +186,21 @@ def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:
     events.write_bytes(b"\x00\xff\xfe\x01")
     with pytest.raises(InputError, match="cannot read events file"):
         read_events(events)
+    # dates as a spreadsheet writes them: day-first in the whole file (a 31 tells), an end
+    # with a time of day ends there; month names
+    events.write_text(
+        "subject,start,end\nUSDX,09/05/2022,31/05/2022\nUSDY,01/05/2022 10:00,02/05/2022 12:00\n"
+        'USDZ,"May 9, 2022","May 31, 2022"\n'
+    )
+    day_first, timed, named = read_events(events)
+    may_9 = datetime(2022, 5, 9, tzinfo=UTC).timestamp()
+    assert (day_first.start, day_first.end) == (may_9, may_9 + 23 * 86400 - 1)
+    may_1 = datetime(2022, 5, 1, tzinfo=UTC).timestamp()
+    assert (timed.start, timed.end) == (may_1 + 10 * 3600, may_1 + 86400 + 12 * 3600)
+    assert (named.start, named.end) == (day_first.start, day_first.end)
+    events.write_text("subject,start,end\nUSDX,13/13/2022,31/05/2022\n")
+    with pytest.raises(InputError, match="record 2"):
+        read_events(events)
 
 
 def _series(legs: dict[str, tuple[np.ndarray, float]], start: float) -> PriceSeries:

@@ -40,9 +40,11 @@ from proofmind.monitor.prices import (
     UNREADABLE,
     PriceSeries,
     coingecko_symbol,
+    date_order,
     find_columns,
     iso_moment,
     open_text,
+    parse_time_ms,
     sniff_delimiter,
 )
 
@@ -164,7 +166,11 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
             hint="dates as ISO 8601 in UTC (e.g. 2022-05-09T00:00) or Unix time; subject may "
             "also be called symbol or asset",
         )
-    for number, row in enumerate(reader, start=2):
+    rows = list(reader)
+    # a date of numbers only (05/09/2022) is month- or day-first for the whole file, as in a
+    # price file (`date_order`)
+    order, _ = date_order([(row.get(c) or "").strip() for row in rows for c in ("start", "end")])
+    for number, row in enumerate(rows, start=2):
         absent = [c for c in ("subject", "start", "end") if not (row.get(c) or "").strip()]
         if absent:  # a source may be empty (it is printed, not checked)
             raise InputError(
@@ -172,7 +178,8 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
                 hint="each window needs subject,start,end (and a source, e.g. a URL)",
             )
         try:
-            start, end = _instant(row["start"]), _instant(row["end"], end_of_day=True)
+            start = _instant(row["start"], order=order)
+            end = _instant(row["end"], end_of_day=True, order=order)
         except ValueError as exc:
             raise InputError(
                 f"{path}, record {number}: {exc}",
@@ -193,12 +200,13 @@ EPOCH_MS_FROM = 1e11  # a Unix time this large is in milliseconds (1e11 s is the
 DAY = 86400.0
 
 
-def _instant(text: str, *, end_of_day: bool = False) -> float:
+def _instant(text: str, *, end_of_day: bool = False, order: str = "mdy") -> float:
     """ISO 8601 (UTC unless it says otherwise, ``20220509`` and ``2022-05-09 00:00:00 UTC``
-    too), or Unix time in seconds or
-    milliseconds (the price files' unit) from 2001 on. With ``end_of_day``, a date with no time
-    of day (a window's end, ``2022-05-31``) is the last second of that day, as a person writing
-    a window to the day means it."""
+    too), a date as spreadsheets write them (``05/31/2022``, ``31.05.2022``, ``May 31, 2022``;
+    ``order`` says whether a date of numbers only is month- or day-first), or Unix time in
+    seconds or milliseconds (the price files' unit) from 2001 on. With ``end_of_day``, a date
+    with no time of day (a window's end, ``2022-05-31``) is the last second of that day, as a
+    person writing a window to the day means it."""
     text = text.strip()
     try:
         number = float(text)
@@ -209,9 +217,15 @@ def _instant(text: str, *, end_of_day: bool = False) -> float:
         if seconds >= LAST_SECOND:
             raise ValueError(f"{text!r} is not a time before the year 3000")
         return seconds
-    moment = iso_moment(text)
-    whole_day = end_of_day and len(text) in (8, 10)  # 20220531 or 2022-05-31: a date only
-    return moment.timestamp() + (DAY - 1 if whole_day else 0)
+    try:
+        seconds = iso_moment(text).timestamp()
+        whole_day = end_of_day and len(text) in (8, 10)  # 20220531 or 2022-05-31: a date only
+    except ValueError:
+        local = parse_time_ms(text, order)
+        if local is None:
+            raise
+        seconds, whole_day = local / 1000, end_of_day and ":" not in text
+    return seconds + (DAY - 1 if whole_day else 0)
 
 
 LAST_SECOND = 32_503_680_000  # 3000-01-01 UTC
