@@ -360,6 +360,10 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     path.write_text(",USDC,DAI\n0,1.0,0.999\n")  # row numbers are not times
     with pytest.raises(InputError, match="missing column"):
         read_prices(path)
+    # one asset's column in a file named otherwise: a known symbol is the asset (another name
+    # is a question: below)
+    path.write_text("date,USDC\n2023-01-01,0.999\n")
+    assert read_prices(path).symbol.tolist() == ["USDC"]
     # first rows with no price at all (an outer join of the assets' times) are fine
     path.write_text("date,USDC,DAI\n2022-12-31,,\n2023-01-01,1.0,\n", encoding="utf-8")
     assert read_prices(path).symbol.tolist() == ["USDC"]
@@ -388,9 +392,10 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     pq.write_table(table.append_column("LUSD", pa.array(["a", "b"])), tmp_path / "text.parquet")
     with pytest.raises(InputError, match="column 'LUSD' holds string, not prices"):
         read_prices(tmp_path / "text.parquet")
-    # one column of another name in a file named by its asset: not an asset called "value"
+    # one column of another name in a file named by its asset: is it an asset called "value"?
+    # an error that says both answers
     (tmp_path / "UST_usd.csv").write_text("timestamp,value\n1672531200000,1.0\n")
-    with pytest.raises(InputError, match="missing column"):
+    with pytest.raises(InputError, match=r"is its column 'value' the prices of UST .* or value's"):
         read_prices(tmp_path / "UST_usd.csv")
     # a file of a folder whose other columns hold no numbers is no price file
     (tmp_path / "log.csv").write_text("timestamp,comment,by\n1672531200000,restarted,ops\n")

@@ -393,6 +393,15 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
     symbol = symbol_from_file_name(path) if names["symbol"] is None else None
     if symbol is not None:
         missing.remove("symbol")
+    others = [n for k, n in enumerate(header) if n != names["timestamp"] and (k or n.strip())]
+    if missing == ["usd_price"] and symbol is not None and len(others) == 1:
+        other = _clean_name(others[0])
+        raise InputError(
+            f"{path}: is its column {other!r} the prices of {symbol} (the file's name), or "
+            f"{other}'s prices?",
+            hint=f"name the column price to read {symbol}'s prices, or the file {other}.csv to "
+            f"read {other}'s",
+        )
     if missing:
         raise InputError(
             f"{path}: missing column(s) {', '.join(missing)}",
@@ -440,7 +449,9 @@ def _wide(path: Path, header: Sequence[str], time: str) -> _Layout | None:
     if len(set(cleaned)) < len(cleaned):
         return None  # a symbol twice: its rows could not be told apart
     named = symbol_from_file_name(path)
-    if len(cleaned) == 1 and named is not None and cleaned[0].lower() != named.lower():
+    known = {symbol.lower() for symbol in _coingecko_ids().values()}
+    if (len(cleaned) == 1 and named is not None and cleaned[0].lower() != named.lower()
+            and cleaned[0].lower() not in known):  # fmt: skip
         return None  # UST_usd.csv with time,value: a price column of another name, not asset
     shown = shown_names(cleaned)
     unnamed = time == PANDAS_INDEX or not _clean_name(time)
