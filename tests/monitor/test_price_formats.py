@@ -556,6 +556,35 @@ def test_prices_with_thousands_separators_and_dollar_signs(tmp_path: Path) -> No
     assert read_prices(path, skip_bad=True).price.tolist() == [16500.25, 16600.5]
 
 
+def test_a_subgraphs_answer_and_other_spellings_of_column_names(tmp_path: Path) -> None:
+    """The Graph's GraphQL answer (records under data and the query's one field, nested
+    objects, numbers as texts, camelCase names; priceUSD taken over the candle's close, the
+    same price); column names in camelCase or with spaces are the documented ones."""
+    hours = [1652054400, 1652058000]
+    token = {"symbol": "UST", "id": "0xa47c8bf37f92abed4a126bda807a7b7498661acd"}
+    rows = [{"periodStartUnix": str(t), "priceUSD": p, "close": p, "token": token}
+            for t, p in zip(hours, ("0.98", "0.95"), strict=True)]  # fmt: skip
+    path = tmp_path / "subgraph.json"
+    path.write_text(json.dumps({"data": {"tokenHourDatas": rows}}))
+    series = read_prices(path)
+    assert series.symbol.tolist() == ["UST", "UST"] and series.price.tolist() == [0.98, 0.95]
+    assert series.time.tolist() == [float(t) for t in hours]
+    assert (
+        "symbol ← 'token.symbol', timestamp ← 'periodStartUnix', usd_price ← 'priceUSD'"
+        in (series.notes[0])
+    )
+    # two lists under data: which one holds the prices is not guessed
+    path.write_text(json.dumps({"data": {"tokenHourDatas": rows, "pools": rows}}))
+    with pytest.raises(InputError):
+        read_prices(path)
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("Symbol,Updated At,USD Price\nUSDC,1672531200000,0.999\n")
+    assert read_prices(sheet).price.tolist() == [0.999]
+    sheet.write_text("symbol,updatedAt,price,close\nUSDC,1672531200000,0.999,0.999\n")
+    with pytest.raises(InputError, match="the columns price and close could both be"):
+        read_prices(sheet)  # neither is a USD price by its name
+
+
 def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
     """CryptoCompare's histohour (its records under ``Data``, or ``Data.Data`` in v2: ``time``
     in seconds, ``close``) and Binance's REST klines (lists of its kline CSV's columns, prices

@@ -91,14 +91,18 @@ NANOS_FROM = 1e17  # ... over this, in nanoseconds (as µs: the year 5138)
 _TIMES: tuple[str, ...] = ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at")
 _TIMES += ("updated_at", "minute", "hour", "day", "block_time")  # Dune's: minute … block_time
 PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "symbol": ("asset", "token", "ticker", "coin"),
-    "timestamp": (*_TIMES, "close_time"),  # a candle's close price is at its close time
+    "symbol": ("asset", "token", "ticker", "coin", "token.symbol"),  # a subgraph's token { symbol }
+    # a candle's close price is at its close time; The Graph's subgraphs' periodStartUnix
+    "timestamp": (*_TIMES, "close_time", "period_start_unix", "unix_timestamp"),
     "usd_price": ("price", "price_usd", "usd", "close", "close_price", "price_close"),
 }
 # a column naming the chain a row's token is on (Dune's prices tables: one symbol's bridged copies
 # on several chains): one chain per symbol is read (`_one_chain`)
 CHAIN_COLUMNS = ("blockchain", "chain", "chain_name", "network", "chain_id", "chainid")
 MAINNET = frozenset({"ethereum", "eth", "mainnet", "1"})  # first among chains with as many rows
+# an alias taken over the others when it is one of them (a subgraph's priceUSD beside its candle's
+# close: the same price)
+FIRST_AMONG = {"usd_price": ("priceusd", "usdprice")}
 # Binance's kline (candle) CSVs (data.binance.vision) have these columns and no header row; the
 # close price is read, at close_time (the candle's last millisecond)
 KLINE_COLUMNS: tuple[str, ...] = ("open_time", "open", "high", "low", "close", "volume")
@@ -348,10 +352,12 @@ def find_columns(
 ) -> dict[str, int | None]:
     """Where each key of ``aliases`` is in ``header``: the column of that name in any case
     (spaces and a byte-order mark around it ignored), else the one column named by one of its
-    aliases; None when there is none. A name twice, or two aliases of one key, is an error
-    naming them (price files, and events files, are read so)."""
+    aliases (in any spelling: `_bare_column`); None when there is none. A name twice, or two
+    aliases of one key (unless one is `FIRST_AMONG` them), is an error naming them (price
+    files, and events files, are read so)."""
     cleaned = [_clean_name(name) for name in header]
     lowered = [name.lower() for name in cleaned]
+    bare = [_bare_column(name) for name in cleaned]
     found: dict[str, int | None] = {}
     for key, others in aliases.items():
         exact = [i for i, low in enumerate(lowered) if low == key]
@@ -361,7 +367,11 @@ def find_columns(
                 f"({', '.join(repr(cleaned[i]) for i in exact)})",
                 hint=f"keep one of each: {', '.join(aliases)}",
             )
-        candidates = exact or [i for i, low in enumerate(lowered) if low in others]
+        # another spelling of the name or an alias: camelCase (updatedAt, priceUSD), spaces
+        alike = {_bare_column(name) for name in (key, *others)}
+        candidates = exact or [i for i, name in enumerate(bare) if name in alike]
+        first = [i for i in candidates if bare[i] in FIRST_AMONG.get(key, ())]
+        candidates = first if len(first) == 1 else candidates
         if len(candidates) > 1:
             raise InputError(
                 f"{path}: the columns {' and '.join(cleaned[i] for i in candidates)} could both "
@@ -488,6 +498,12 @@ def not_a_price_file(path: Path) -> str | None:
     except InputError as exc:
         return exc.message.removeprefix(f"{path}: ")
     return None
+
+
+def _bare_column(name: str) -> str:
+    """A column name without case, underscores, hyphens or spaces: ``updatedAt``,
+    ``updated_at`` and ``Updated At`` alike."""
+    return re.sub(r"[\s_-]+", "", name).lower()
 
 
 def _clean_name(name: str) -> str:
@@ -961,6 +977,9 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
     moments = table.column("timestamp")
     texts: pa.Array | None = None  # date-time texts, to name a bad row by what it holds
     codes_of_text: NDArray[np.int64] | None = None
+    if pa.types.is_string(moments.type) or pa.types.is_large_string(moments.type):
+        with suppress(pa.ArrowInvalid):  # numbers written as texts (GraphQL's BigInt): numbers
+            moments = moments.cast(pa.float64())
     if pa.types.is_timestamp(moments.type) or pa.types.is_date(moments.type):
         # a date-time column (Parquet written from pandas, say): as epoch milliseconds, UTC
         # when it carries no zone
@@ -1287,6 +1306,8 @@ def _read_json(path: Path) -> tuple[pa.Table, NDArray[np.int64], str]:
                               "usd_price": pa.array([i[1] for i in items])})  # fmt: skip
         else:
             table = pa.Table.from_pylist(items)
+            while any(pa.types.is_struct(t) for t in table.schema.types):
+                table = table.flatten()  # nested objects: {"token": {"symbol": …}} as token.symbol
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InputError(
             f"{path}: a field holds values of different kinds ({exc})",
@@ -1345,11 +1366,16 @@ def _enveloped(data: dict[str, Any]) -> list[Any] | None:
     """The records of a market-data API's answer that wraps them (`ENVELOPES`, one level or
     two: CryptoCompare's ``{"Response": "Success", "Data": {"Data": [{"time": …, "close": …},
     …]}}``, Dune's ``{"result": {"rows": […], "metadata": …}}``), when they are a list of
-    objects; else None."""
+    objects; else None. GraphQL's answer (The Graph's subgraphs) has them under ``data`` and
+    the query's one field: ``{"data": {"tokenHourDatas": [{"periodStartUnix": …, "priceUSD":
+    …}]}}``."""
     for key in ENVELOPES:
         inner = data.get(key)
         if isinstance(inner, dict):
-            inner = next((inner[k] for k in ENVELOPES if isinstance(inner.get(k), list)), None)
+            lists = [v for v in inner.values() if isinstance(v, list)]
+            named = (inner[k] for k in ENVELOPES if isinstance(inner.get(k), list))
+            # GraphQL's (The Graph's subgraphs): {"data": {"tokenHourDatas": […]}}
+            inner = next(named, lists[0] if len(lists) == 1 and key == "data" else None)
         if isinstance(inner, list) and inner and all(isinstance(i, dict) for i in inner):
             return inner
     return None
