@@ -69,10 +69,10 @@ PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed
 # Dune's API: result.rows)
 ENVELOPES = ("Data", "data", "result", "results", "rows", "records")
 _DECIMAL_COMMA = re.compile(r"[-+]?\$?\s?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+")
-# a price written with a dollar sign or thousands separators, in a number with a decimal point
-# (Investing.com's "30,123.5", a spreadsheet's "$1,234.56") or a decimal comma ("1.234,56")
 # a number in thousands groups, by decimal mark; a comma in any other place is no separator
 _IN_GROUPS = {".": r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", ",": r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?"}
+# a price written with a dollar sign or thousands separators, in a number with a decimal point
+# (Investing.com's "30,123.5", a spreadsheet's "$1,234.56") or a decimal comma ("1.234,56")
 _GROUPED = {
     mark: re.compile(rf"\$?\s?{groups}|\$\s?\d+(?:{re.escape(mark)}\d*)?")
     for mark, groups in _IN_GROUPS.items()
@@ -404,8 +404,8 @@ def _layout(path: Path, header: Sequence[str], index_time: str | None = None) ->
     if symbol is not None:
         missing.remove("symbol")
     others = [n for k, n in enumerate(header) if n != names["timestamp"] and (k or n.strip())]
-    if missing == ["usd_price"] and symbol is not None and len(others) == 1:
-        other = _clean_name(others[0])
+    other = _clean_name(others[0]) if len(others) == 1 else ""
+    if missing == ["usd_price"] and symbol is not None and other.lower() not in ("", *_NOT_ASSETS):
         raise InputError(
             f"{path}: is its column {other!r} the prices of {symbol} (the file's name), or "
             f"{other}'s prices?",
@@ -1464,10 +1464,12 @@ def _melt(table: pa.Table, layout: _Layout, path: Path) -> tuple[pa.Table, NDArr
     return pa.concat_tables(parts), np.concatenate(origins).astype(np.int64)
 
 
-def _as_written(layout: _Layout, path: Path, example: str) -> _Layout:
-    """``layout`` reading prices written as ``example`` is (`_GROUPED`), and saying so."""
+def _as_written(layout: _Layout, path: Path, example: str | None) -> _Layout:
+    """``layout`` reading prices written as ``example`` is (`_GROUPED`; None: further down
+    than the first rows), and saying so."""
     thousands = "," if layout.decimal == "." else "."
-    note = f"{path.name}: prices written with a dollar sign or thousands separators ({example!r})"
+    where = f"({example!r})" if example is not None else "(past the first rows)"
+    note = f"{path.name}: prices written with a dollar sign or thousands separators {where}"
     return replace(layout, thousands=thousands, dollar_sign=True,
                    notes=(*layout.notes, f"{note}, read as numbers"))  # fmt: skip
 
@@ -1482,7 +1484,7 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> tuple[pa.Table, _Layo
         except pa.ArrowInvalid:
             if layout.written or layout.decimal != ".":
                 raise
-            grouped = _as_written(layout, path, "1,234.56")
+            grouped = _as_written(layout, path, None)
             return _read_arrow_csv(path, grouped, dated), grouped
     except pa.ArrowInvalid as exc:
         _raise_first_bad_line(path, layout, dated, exc)
