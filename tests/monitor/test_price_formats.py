@@ -585,6 +585,24 @@ def test_a_subgraphs_answer_and_other_spellings_of_column_names(tmp_path: Path) 
         read_prices(sheet)  # neither is a USD price by its name
 
 
+def test_dunes_chainlink_price_feeds_export(tmp_path: Path) -> None:
+    """Dune's chainlink.price_feeds: the feed's name (USDC / USD) as the symbol, read as its
+    base; oracle_price the price; an ETH-quoted feed (STETH / ETH) a ratio named as one word."""
+    path = tmp_path / "feeds.csv"
+    header = "blockchain,block_time,block_number,feed_name,oracle_price,underlying_token_address"
+    rows = [f"ethereum,2023-03-11 0{h}:00:00.000 UTC,{16_800_000 + h},{name},{price},0xa0b8"
+            for h, (name, price) in enumerate([("USDC / USD", 0.97), ("STETH / ETH", 0.998),
+                                               ("USDC / USD", 0.88)])]  # fmt: skip
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    series = read_prices(path)
+    assert series.symbol.tolist() == ["USDC", "STETH/ETH", "USDC"]
+    assert series.price.tolist() == [0.97, 0.998, 0.88]
+    assert (
+        "symbol ← 'feed_name', timestamp ← 'block_time', usd_price ← 'oracle_price'"
+        in (series.notes[0])
+    )
+
+
 def test_json_as_market_data_apis_answer(tmp_path: Path) -> None:
     """CryptoCompare's histohour (its records under ``Data``, or ``Data.Data`` in v2: ``time``
     in seconds, ``close``) and Binance's REST klines (lists of its kline CSV's columns, prices

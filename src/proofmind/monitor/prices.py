@@ -91,10 +91,19 @@ NANOS_FROM = 1e17  # ... over this, in nanoseconds (as µs: the year 5138)
 _TIMES: tuple[str, ...] = ("time", "timestamp_ms", "ts", "datetime", "date", "snapped_at")
 _TIMES += ("updated_at", "minute", "hour", "day", "block_time")  # Dune's: minute … block_time
 PRICE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "symbol": ("asset", "token", "ticker", "coin", "token.symbol"),  # a subgraph's token { symbol }
+    # a subgraph's token { symbol }; Dune's chainlink.price_feeds: feed_name (USDC / USD)
+    "symbol": ("asset", "token", "ticker", "coin", "token.symbol", "feed_name"),
     # a candle's close price is at its close time; The Graph's subgraphs' periodStartUnix
     "timestamp": (*_TIMES, "close_time", "period_start_unix", "unix_timestamp"),
-    "usd_price": ("price", "price_usd", "usd", "close", "close_price", "price_close"),
+    "usd_price": (
+        "price",
+        "price_usd",
+        "usd",
+        "close",
+        "close_price",
+        "price_close",
+        "oracle_price",
+    ),
 }
 # a column naming the chain a row's token is on (Dune's prices tables: one symbol's bridged copies
 # on several chains): one chain per symbol is read (`_one_chain`)
@@ -122,8 +131,9 @@ _CMC_NAME = re.compile(
 # a file named by an exchange's pair in capitals quoted in a dollar stablecoin (BTCUSDT), its
 # base of 3 characters at least (AUSDT, Aave's aToken, is no pair; plain USD ends sUSD, LUSD…)
 _STABLE_PAIR = re.compile(r"(?P<base>[A-Z0-9]{3,})(?P<quote>FDUSD|USDT|USDC|BUSD|TUSD)")
-# a symbol column's pair: base, a slash or hyphen, quote (USDC/USDT, USDC-USD)
-_USD_PAIR = re.compile(r"(?P<base>[A-Za-z0-9.]{1,20})[/-](?P<quote>[A-Za-z]{3,5})")
+# a symbol column's pair: base, a slash or hyphen, quote (USDC/USDT, USDC-USD; Chainlink's feed
+# names: USDC / USD)
+_USD_PAIR = re.compile(r"(?P<base>[A-Za-z0-9.]{1,20})\s*[/-]\s*(?P<quote>[A-Za-z]{3,5})")
 # what a file name ends with after its symbol (UST_usd.csv, steth-usd-max.csv, weth_prices.csv)
 # and what names the data's kind or interval (USDC_histohour.json, USDC_1h_klines.json)
 _NAME_TAIL = re.compile(
@@ -285,7 +295,9 @@ def _usd_bases(names: list[str]) -> tuple[list[str], dict[str, tuple[str, str]]]
     for base, _ in pairs.values():
         counts[base] = counts.get(base, 0) + 1
     kept = {n: p for n, p in pairs.items() if p[0] not in taken and counts[p[0]] == 1}
-    return [kept[n][0] if n in kept else n for n in names], kept
+    # a pair of another quote as one word (Chainlink's STETH / ETH feed: STETH/ETH)
+    spaced = {n: re.sub(r"\s*/\s*", "/", n) for n in names if n and _USD_PAIR.fullmatch(n)}
+    return [kept[n][0] if n in kept else spaced.get(n, n) for n in names], kept
 
 
 def _kline_names(row: Sequence[str]) -> tuple[str, ...] | None:
