@@ -120,6 +120,9 @@ def test_the_symbol_a_file_name_gives(name: str, symbol: str | None) -> None:
         ("1/1/2023 12:00 AM", JAN_1),  # midnight
         ("12/31/2022 1:00 PM", JAN_1 - 11 * 3600),
         ("31.12.2022 13:00:00", JAN_1 - 11 * 3600),
+        ("2023/01/01 01:00", JAN_1 + 3600),
+        ("2023.1.1", JAN_1),
+        ("2023/13/01", None),
         ("Jan 01, 2023", JAN_1),
         ("1 January 2023 01:00 UTC", JAN_1 + 3600),
         ("1-Jan-23", JAN_1),

@@ -764,15 +764,13 @@ def parse_time_ms(text: str, order: str | None = None) -> float | None:
     """A date-time text as Unix milliseconds, UTC when it names no zone; None when it is not
     one. ISO 8601 (``2022-05-09T00:00Z``, ``2022-05-09 00:00:00 UTC``, a date), or as
     spreadsheets and some sites write dates (`_local_moment`): ``05/09/2022 14:00``,
-    ``09.05.2022``, ``May 09, 2022``, ``9-May-22 2:00 PM``. ``order`` (``"mdy"`` or
+    ``09.05.2022``, ``2022/05/09``, ``May 09, 2022``, ``9-May-22 2:00 PM``. ``order`` (``"mdy"`` or
     ``"dmy"``) says which of day and month comes first in a date of numbers only
     (`date_order`); None accepts a date valid in either."""
     text = _zoned(text.strip())
     if len(text) >= 10 and text[:4].isdigit():  # fromisoformat also takes week dates, numbers
-        try:
+        with suppress(ValueError):
             return iso_moment(text).timestamp() * 1000.0
-        except ValueError:
-            return None
     for each in (order,) if order else ("mdy", "dmy"):
         moment = _local_moment(text, each)
         if moment is not None:
@@ -788,6 +786,10 @@ _CLOCK = (
 # a date in numbers: two numbers of one or two digits and a year, separated by / . or -
 _NUMERIC_DATE = re.compile(
     r"(?P<first>\d{1,2})(?P<sep>[/.-])(?P<second_>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})" + _CLOCK
+)
+# a date in numbers, year first, as East Asian locales write it: 2022/05/09, 2022.05.09
+_YEAR_FIRST = re.compile(
+    r"(?P<year>\d{4})(?P<sep>[/.])(?P<month>\d{1,2})(?P=sep)(?P<day>\d{1,2})" + _CLOCK
 )
 # a date with its month's English name: May 09, 2022 · 9 May 2022 · 9-May-22 · Mon, 09 May 2022
 _MONTH_FIRST = re.compile(
@@ -807,6 +809,8 @@ def _local_moment(text: str, order: str) -> datetime | None:
     if found is not None:
         first, second = int(found["first"]), int(found["second_"])
         month, day = (first, second) if order == "mdy" else (second, first)
+    elif (found := _YEAR_FIRST.fullmatch(text)) is not None:
+        month, day = int(found["month"]), int(found["day"])
     else:
         found = _MONTH_FIRST.fullmatch(text) or _DAY_FIRST.fullmatch(text)
         if found is None or found["month"][:3].lower() not in _MONTHS:
