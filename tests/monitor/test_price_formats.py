@@ -553,6 +553,15 @@ def test_prices_with_thousands_separators_and_dollar_signs(tmp_path: Path) -> No
     with pytest.raises(InputError, match=r"line 125: usd_price '0,9987' is not a number"):
         read_prices(path)
     assert len(read_prices(path, skip_bad=True).skipped) == 1
+    # quoted decimal commas in a comma-separated file are no thousands groups: 0,999 and 1,000
+    # (which could be either, with nothing in the file to tell) are not read as 999 and 1000
+    for rows in (['"0,999"', '"1,0012"'], ['"1,000"', '"1,001"'], ['"1,000"', '"0,9987"']):
+        lines = [f"2023-01-0{k + 1},{price}" for k, price in enumerate(rows)]
+        path.write_text("date,close\n" + "\n".join(lines) + "\n")
+        with pytest.raises(InputError, match=rf"line 2: usd_price '{rows[0][1:-1]}' is not a"):
+            read_prices(path)
+        with pytest.raises(InputError, match="no good price row"):
+            read_prices(path, skip_bad=True)
     path.write_text("date;close\n2023-01-01;$ 16.500,25\n2023-01-02;16.600,5\n2023-01-03;x\n")
     with pytest.raises(InputError, match=r"line 4: usd_price 'x' is not a number"):
         read_prices(path)

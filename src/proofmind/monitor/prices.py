@@ -69,13 +69,27 @@ PANDAS_INDEX = "__index_level_0__"  # where pandas' to_parquet writes an unnamed
 # Dune's API: result.rows)
 ENVELOPES = ("Data", "data", "result", "results", "rows", "records")
 _DECIMAL_COMMA = re.compile(r"[-+]?\$?\s?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+")
-# a number in thousands groups, by decimal mark; a comma in any other place is no separator
-_IN_GROUPS = {".": r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?", ",": r"[-+]?\d{1,3}(?:\.\d{3})+(?:,\d*)?"}
-# a price written with a dollar sign or thousands separators, in a number with a decimal point
-# (Investing.com's "30,123.5", a spreadsheet's "$1,234.56") or a decimal comma ("1.234,56")
+# a number in thousands groups, by decimal mark (1,234.5; 1.234,5); a comma in any other place
+# is no separator, and no number in groups starts with 0 (0,999 is a decimal comma)
+_IN_GROUPS = {
+    ".": r"[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?",
+    ",": r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d*)?",
+}
+# a price that can only be written with a dollar sign or thousands separators, whichever the
+# decimal mark: a dollar sign, two groups or more (1,234,567), or groups then a decimal part
+# (Investing.com's "30,123.5", a spreadsheet's "$1,234.56"; 1.234,56 with a decimal comma).
+# One group alone (1,000) could be a decimal comma: it is no proof.
 _GROUPED = {
-    mark: re.compile(rf"\$?\s?{groups}|\$\s?\d+(?:{re.escape(mark)}\d*)?")
-    for mark, groups in _IN_GROUPS.items()
+    ".": re.compile(
+        r"\$\s?[-+]?[\d,.]+"  # $1234.5, $1,234
+        r"|[-+]?[1-9]\d{0,2}(?:,\d{3}){2,}(?:\.\d*)?"  # 1,234,567
+        r"|[-+]?[1-9]\d{0,2}(?:,\d{3})+\.\d+"  # 1,234.5
+    ),
+    ",": re.compile(
+        r"\$\s?[-+]?[\d.,]+"
+        r"|[-+]?[1-9]\d{0,2}(?:\.\d{3}){2,}(?:,\d*)?"  # 1.234.567
+        r"|[-+]?[1-9]\d{0,2}(?:\.\d{3})+,\d+"  # 1.234,5
+    ),
 }
 # a compressed file's suffix and its compression (pyarrow's codec name, or zip)
 COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
@@ -344,12 +358,10 @@ class _Layout:
     def number(self, text: str) -> str:
         """A number's text as Python reads it: a decimal comma as a point, no dollar sign or
         thousands separators (`_IN_GROUPS`)."""
-        if text.lstrip().startswith("$"):
+        if self.dollar_sign and text.lstrip().startswith("$"):
             text = text.strip()[1:].strip()
-        # 1,234.5 is a number in thousands groups wherever it is found (a comma is no decimal
-        # mark in a file whose mark is a point); 1.234,5 where the file's first rows say so
-        if (self.thousands or self.decimal == ".") and re.fullmatch(_IN_GROUPS[self.decimal], text):
-            text = text.replace("," if self.decimal == "." else ".", "")
+        if self.thousands and re.fullmatch(_IN_GROUPS[self.decimal], text):
+            text = text.replace(self.thousands, "")
         return text.replace(",", ".") if self.decimal == "," else text
 
     @property
@@ -950,10 +962,12 @@ def read_prices(path: Path, *, skip_bad: bool = False) -> PriceSeries:
             read, layout = _read_csv(path, layout, dated)
             table, origin = _canonical(read, layout, path)
             lines = None if origin is None else origin + layout.data_line
-        except InputError:
+        except InputError as exc:
             if not skip_bad:
                 raise
-            # row by row: slower, names each line
+            # row by row: slower, names each line (with thousands separators when the file has
+            # them)
+            layout = exc.layout if isinstance(exc, _UnreadCsv) else layout
             table, lines, skipped = _read_csv_rows(path, layout, dated)
     notes: tuple[str, ...] = layout.notes
     if "chain" in table.column_names:
@@ -1494,21 +1508,41 @@ def _read_csv(path: Path, layout: _Layout, dated: bool) -> tuple[pa.Table, _Layo
     """The CSV's columns, and its layout: when the prices cannot be read as numbers and the
     file's decimal mark is a point, a second reading takes commas in them as thousands
     separators (a spreadsheet's 1,234.56 past the first rows, where `_csv_layout` looks)."""
+    read = layout
     try:
         try:
             return _read_arrow_csv(path, layout, dated), layout
         except pa.ArrowInvalid:
             if layout.written or layout.decimal != ".":
                 raise
-            grouped = _as_written(layout, path, None)
-            return _read_arrow_csv(path, grouped, dated), grouped
+            read = _as_written(layout, path, None)
+            try:
+                return _read_arrow_csv(path, read, dated), read
+            except _Ambiguous:
+                read = layout  # commas that are no proof of thousands: not numbers
+                raise
     except pa.ArrowInvalid as exc:
-        _raise_first_bad_line(path, layout, dated, exc)
-        raise InputError(f"cannot read CSV file {path}: {exc}") from exc
+        try:
+            _raise_first_bad_line(path, read, dated, exc)
+            raise InputError(f"cannot read CSV file {path}: {exc}") from exc
+        except InputError as error:
+            raise _UnreadCsv(error, read) from exc
     except UNREADABLE as exc:  # a truncated or corrupt compressed stream, a read error
         raise InputError(
             f"cannot read CSV file {path}: {exc}", hint="check the file is whole"
         ) from exc
+
+
+class _Ambiguous(pa.ArrowInvalid):  # type: ignore[misc]  # pyarrow has no type stubs
+    """Prices with commas that may as well be decimal marks (1,000 and no 1,234.5)."""
+
+
+class _UnreadCsv(InputError):
+    """A CSV the columnar reader could not read, and the layout to read its lines with."""
+
+    def __init__(self, error: InputError, layout: _Layout) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.layout = layout
 
 
 def _read_arrow_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
@@ -1537,8 +1571,13 @@ def _read_arrow_csv(path: Path, layout: _Layout, dated: bool) -> pa.Table:
         if name is None:
             continue
         text = pc.utf8_trim_whitespace(table.column(name))
+        dollars = pc.any(pc.starts_with(text, "$")).as_py()
         text = pc.replace_substring_regex(text, r"^\$\s*", "")
         grouped = pc.match_substring_regex(text, f"^{_IN_GROUPS[layout.decimal]}$")
+        proof = pc.match_substring_regex(text, f"^(?:{_GROUPED[layout.decimal].pattern})$")
+        if pc.any(grouped).as_py() and not pc.any(proof).as_py() and not dollars:
+            # only numbers like 1,000: as likely decimal commas (1.000) as thousands
+            raise _Ambiguous(f"{name}: commas that may be decimal marks")
         text = pc.if_else(grouped, pc.replace_substring(text, layout.thousands, ""), text)
         if layout.decimal == ",":
             text = pc.replace_substring(text, ",", ".")
