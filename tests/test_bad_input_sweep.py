@@ -352,6 +352,15 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--max-alerts", "0"], "--max-alerts"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
+    ("monitor", "alerts"): [
+        (["0"], "alert_id"),
+        (["abc"], "alert_id"),
+        (["999999"], "no alert 999999"),
+        (["--limit", "0"], "--limit"),
+        (["--severity", "huge"], "unknown severity 'huge'"),
+        (["--status", "gone"], "status"),
+        (["-w", NO_WS], "no proofmind workspace"),
+    ],
     ("monitor", "verify"): [
         (["0"], "alert_id"),
         (["abc"], "alert_id"),

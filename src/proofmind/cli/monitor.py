@@ -381,6 +381,45 @@ def feed_replay_command(
     run_feed_replay(workspace, symbol, prices, feed, warmup, interval, limit)
 
 
+@monitor_app.command("alerts")
+def alerts_command(
+    alert_id: Annotated[
+        int | None, typer.Argument(min=1, help="Show this alert in full, its evidence too.")
+    ] = None,
+    detector: Annotated[
+        str | None, typer.Option("--detector", "-d", help="Only this detector's alerts.")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Only alerts about this subject (address, asset or tx).")
+    ] = None,
+    severity: Annotated[
+        str | None, typer.Option(help="Only this severity: info, low, medium, high, critical.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only active alerts, or only retracted ones (a reorg).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="Each alert as a JSON line, every field, not a table.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List the alerts `monitor run` stored, newest first, or show one in full.
+
+    Filters combine; the table says how many alerts match in all. A retracted alert (raised
+    on a block a reorg dropped) is listed with its status.
+
+    Examples:
+      proofmind monitor alerts
+      proofmind monitor alerts --detector depeg --status active
+      proofmind monitor alerts --subject FEI --limit 1000 --json > fei-alerts.jsonl
+      proofmind monitor alerts 42
+    """
+    from proofmind.cli.monitor_run import run_alerts
+
+    run_alerts(workspace, alert_id, detector, subject, severity, status, limit, json_lines)
+
+
 @monitor_app.command("anchor")
 def anchor_command(
     max_alerts: Annotated[

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from proofmind.errors import InputError, ProofmindError
+from proofmind.errors import InputError, NotFound, ProofmindError
 from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.depeg import DepegDetector
 from proofmind.monitor.prices import PriceSeries, read_price_files, read_prices, shown_names
@@ -743,6 +744,74 @@ def run_anchor(workspace_path: Path | None, max_alerts: int) -> None:
             f"[yellow]{done.waiting} record(s) sent but not yet confirmed[/yellow]; run "
             "`proofmind monitor anchor` again to settle them"
         )
+
+
+def run_alerts(
+    workspace_path: Path | None,
+    alert_id: int | None,
+    detector: str | None,
+    subject: str | None,
+    severity: str | None,
+    status: str | None,
+    limit: int,
+    json_lines: bool,
+) -> None:
+    from typing import get_args
+
+    from proofmind.app.alerts import AlertFilter, get_alert, list_alerts
+    from proofmind.monitor.api import Severity
+    from proofmind.monitor.store import ALERTS_FILE, STATUSES, AlertStore
+    from proofmind.workspace import open_workspace
+
+    for what, value, known in (("severity", severity, get_args(Severity)),
+                               ("alert status", status, STATUSES)):  # fmt: skip
+        if value is not None and value not in known:
+            raise InputError(f"unknown {what} {value!r}", hint=f"use one of {', '.join(known)}")
+    workspace = open_workspace(workspace_path)
+    if not (workspace.root / ALERTS_FILE).exists():
+        if alert_id is not None:
+            raise NotFound(
+                f"no alert {alert_id}: this workspace has no alert store yet",
+                hint="alerts are stored by `proofmind monitor run`",
+            )
+        err.print("No alerts: this workspace has no alert store yet (`proofmind monitor run`).")
+        return
+    store = AlertStore.for_workspace(workspace.root)
+    if alert_id is not None:
+        found = get_alert(store, alert_id).to_dict()
+        if json_lines:
+            print(json.dumps(found, sort_keys=True, default=str))
+        else:
+            console.print_json(json.dumps(found, default=str))
+        return
+    filters = AlertFilter(detector, subject, severity, status)
+    page = list_alerts(store, filters, limit=limit)
+    if json_lines:
+        for stored in page.items:
+            print(json.dumps(stored.to_dict(), sort_keys=True, default=str))
+        return
+    total = store.count(**filters.__dict__)
+    if not page.items:
+        err.print("No alert matches these filters." if store.last_id() else "No alerts yet.")
+        return
+    table = Table(title=f"{len(page.items)} of {total} alert(s), newest first")
+    for column in ("id", "time (UTC)", "block", "detector", "severity", "subject"):
+        table.add_column(column, no_wrap=column in ("id", "time (UTC)", "subject"))
+    table.add_column("explanation", min_width=24)
+    for stored in page.items:
+        alert = stored.alert
+        moment = datetime.fromtimestamp(alert.time, UTC).strftime("%Y-%m-%d %H:%M")
+        shown = "–" if alert.block is None else str(alert.block)
+        # an address or a hash shortened (in full with the alert's id, or --json)
+        subject = alert.subject
+        subject = f"{subject[:8]}…{subject[-6:]}" if len(subject) > 20 else subject
+        said = escape(alert.explanation)
+        if stored.status == "retracted":  # raised on a block a reorg dropped
+            said = f"[yellow]retracted:[/yellow] {said}"
+        table.add_row(str(stored.id), moment, shown, alert.detector, alert.severity, subject, said)
+    console.print(table)
+    if total > len(page.items):
+        err.print(f"{total - len(page.items)} more: raise --limit, or narrow with filters")
 
 
 def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None) -> int:

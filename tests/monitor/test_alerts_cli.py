@@ -1,0 +1,78 @@
+"""`proofmind monitor alerts`: the stored alerts listed newest first with filters, as a table or
+JSON lines, one alert in full; bad filters and absent alerts are one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.monitor.api import Alert
+from proofmind.monitor.store import AlertStore
+from proofmind.workspace import Workspace, init_workspace
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    workspace, _ = init_workspace(tmp_path)
+    yield workspace
+    workspace.close()
+
+
+def _alert(n: int) -> Alert:
+    return Alert(
+        detector="depeg" if n % 5 == 0 else "watch",
+        severity="medium" if n % 3 == 0 else "high",
+        subject="FEI" if n % 5 == 0 else f"0x{n:040x}",
+        time=1_700_000_000.0 + 3600 * n,
+        score=float(n),
+        explanation=f"alert {n}",
+        evidence={"n": n},
+        block=100 + n,
+        kind="transfer",
+    )
+
+
+def test_alerts_listed_filtered_and_shown(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--workspace", str(ws.root)]
+    assert main(["monitor", "alerts", *where]) == 0
+    assert "no alert store yet" in capsys.readouterr().err
+    assert main(["monitor", "alerts", "7", *where]) == 2
+    assert "no alert 7: this workspace has no alert store yet" in capsys.readouterr().err
+
+    store = AlertStore.for_workspace(ws.root)
+    for n in range(1, 26):
+        store.add(_alert(n))
+    store.retract_from_block(124)  # alerts 24 and 25
+    assert main(["monitor", "alerts", "--limit", "3", *where]) == 0
+    out, err = capsys.readouterr()
+    assert "3 of 25 alert(s), newest first" in out
+    assert [int(k) for k in (line.split("│")[1].strip() for line in out.splitlines()
+            if line.startswith("│")) if k] == [25, 24, 23]  # fmt: skip
+    assert "retracted: alert 25" in out and "22 more" in err
+
+    assert main(["monitor", "alerts", "-d", "depeg", "--status", "active", "--json", *where]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in rows] == [20, 15, 10, 5]
+    assert {(r["subject"], r["status"]) for r in rows} == {("FEI", "active")}
+    assert main(["monitor", "alerts", "--severity", "medium", "--json", *where]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 8  # 3, 6, … 24
+
+    assert main(["monitor", "alerts", "25", "--json", *where]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert (one["status"], one["evidence"], one["block"]) == ("retracted", {"n": 25}, 125)
+
+    assert main(["monitor", "alerts", "--subject", "nobody", *where]) == 0
+    assert "No alert matches these filters." in capsys.readouterr().err
+    for bad, said in (
+        (["99"], "no alert 99 in this workspace's alert store"),
+        (["--status", "gone"], "unknown alert status 'gone'"),
+        (["--severity", "huge"], "unknown severity 'huge'"),
+    ):
+        assert main(["monitor", "alerts", *bad, *where]) == 2
+        assert said in capsys.readouterr().err
