@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +163,29 @@ def test_cli_replay_scores_events_of_other_spellings_and_says_what_it_cannot_sco
     assert found["delay_hours"] == usdx["delays_hours"][0]
     assert f"detected: USDX 2023-01-31 by the depeg alert of {found['alert']['time'][:10]}" in out
     assert written["false_alerts"] == []
+
+
+def test_a_ratio_feeds_discount_is_scored_for_its_coin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Chainlink STETH / ETH feed exported from Dune is the series STETH/ETH; an events file
+    naming the coin (stETH) scores that series' alerts: its discount is the window's detection."""
+    start = datetime(2022, 5, 1, tzinfo=UTC)
+    noise = np.random.default_rng(7).normal(0, 0.0008, 24 * 30)
+    lines = ["block_time,feed_name,oracle_price"]
+    for hour, wobble in enumerate(noise):
+        ratio = (0.999 if hour < 24 * 25 else 0.95) + wobble
+        when = (start + timedelta(hours=hour)).strftime("%Y-%m-%d %H:%M:%S.000 UTC")
+        lines.append(f"{when},STETH / ETH,{ratio:.6f}")
+    prices = tmp_path / "feeds.csv"
+    prices.write_text("\n".join(lines) + "\n")
+    events = tmp_path / "events.csv"
+    events.write_text("subject,start,end\nstETH,2022-05-26,2022-05-30\n")
+    assert main(["monitor", "replay", str(prices), "--events", str(events)]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") : out.index("}") + 1])
+    assert (summary["events"], summary["detected"], summary["false_alerts"]) == (1, 1, 0)
+    assert "detected: STETH/ETH 2022-05-26 by the depeg alert of 2022-05-26" in out
 
 
 def test_events_files_as_spreadsheets_write_them(tmp_path: Path) -> None:

@@ -405,11 +405,17 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
     """``events`` with each subject spelt as in ``symbols``: an exact match first, else the one
     symbol equal to it ignoring case (an events file may write ``SUSD`` for the feed's
     ``sUSD``); a pair ``STETH/ETH`` stands for its derivative, as ratio alerts are scored; a
-    CoinGecko id (``usd-coin``) for its coin's symbol; a subject matching none, or several, is
-    left as it is."""
+    CoinGecko id (``usd-coin``) for its coin's symbol; a coin with no series of its own for the
+    one series of its ratio (``stETH`` for a Chainlink feed's ``STETH/ETH``); a subject
+    matching none, or several, is left as it is."""
     folded: dict[str, list[str]] = {}
     for symbol in symbols:
         folded.setdefault(symbol.casefold(), []).append(symbol)
+    # series named by a pair (a feed of STETH / ETH): by their base, for a subject no symbol is
+    based: dict[str, list[str]] = {}
+    for symbol in symbols:
+        if "/" in symbol:
+            based.setdefault(symbol.split("/", 1)[0].strip().casefold(), []).append(symbol)
     matched = []
     for event in events:
         subject = event.subject
@@ -420,6 +426,9 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
         same = folded.get(subject.casefold(), [])
         if subject not in symbols and len(same) == 1:
             subject = same[0]
+        pairs = based.get(subject.casefold(), [])
+        if subject not in symbols and len(pairs) == 1:
+            subject = pairs[0]
         matched.append(EventWindow(subject, event.start, event.end, event.source))
     return matched
 
