@@ -396,7 +396,8 @@ def alerts_command(
         str | None, typer.Option(help="Only this severity: info, low, medium, high, critical.")
     ] = None,
     status: Annotated[
-        str | None, typer.Option(help="Only active alerts, or only retracted ones (a reorg).")
+        str | None,
+        typer.Option(help="Only active, or only retracted (raised on blocks a reorg dropped)."),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     json_lines: Annotated[
@@ -407,7 +408,7 @@ def alerts_command(
     """List the alerts `monitor run` stored, newest first, or show one in full.
 
     Filters combine; the table says how many alerts match in all. A retracted alert (raised
-    on a block a reorg dropped) is listed with its status.
+    on a block a reorg dropped) is listed as retracted.
 
     Examples:
       proofmind monitor alerts
