@@ -63,6 +63,9 @@ def test_alerts_listed_filtered_and_shown(
     assert main(["monitor", "alerts", "--severity", "medium", "--json", *where]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 8  # 3, 6, … 24
 
+    pasted = "0x" + f"{11:040x}".upper()  # an address in another case (...000B)
+    assert main(["monitor", "alerts", "--subject", pasted, "--json", *where]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [11]
     assert main(["monitor", "alerts", "25", "--json", *where]) == 0
     one = json.loads(capsys.readouterr().out)
     assert (one["status"], one["evidence"], one["block"]) == ("retracted", {"n": 25}, 125)

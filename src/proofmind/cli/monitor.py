@@ -390,7 +390,8 @@ def alerts_command(
         str | None, typer.Option("--detector", "-d", help="Only this detector's alerts.")
     ] = None,
     subject: Annotated[
-        str | None, typer.Option(help="Only alerts about this subject (address, asset or tx).")
+        str | None,
+        typer.Option(help="Only alerts about this subject: an address (any case), asset or tx."),
     ] = None,
     severity: Annotated[
         str | None, typer.Option(help="Only this severity: info, low, medium, high, critical.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -784,6 +785,8 @@ def run_alerts(
         else:
             console.print_json(json.dumps(found, default=str))
         return
+    if subject is not None and re.fullmatch(r"0x[0-9a-fA-F]+", subject.strip()):
+        subject = subject.strip().lower()  # addresses and hashes are stored in lower case
     filters = AlertFilter(detector, subject, severity, status)
     page = list_alerts(store, filters, limit=limit)
     if json_lines:
