@@ -61,6 +61,8 @@ def test_alert_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
     fan = api.alerts(detector="funding-fan-out")
     assert [a["id"] for a in fan["items"]] == [25, 20, 15, 10, 5] and fan["total"] == 5
     assert [a["id"] for a in api.alerts(status="retracted")["items"]] == [25, 24]
+    pasted = "0x" + f"{11:040x}".upper()  # an address in another case than stored
+    assert [a["id"] for a in api.alerts(subject=pasted)["items"]] == [11]
     one = api.alert(7)
     assert one["explanation"] == "alert 7" and one["evidence"] == {"n": 7}
     etag = http.get("/api/v1/alerts/7").headers["etag"]

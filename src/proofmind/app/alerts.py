@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import NotFound
 from proofmind.monitor.store import AlertStore, StoredAlert
+
+
+def subject_key(subject: str | None) -> str | None:
+    """A subject as alerts store it: an address or a hash in lower case, whatever case it was
+    given in (a checksummed address); anything else as given."""
+    if subject is not None and re.fullmatch(r"0x[0-9a-fA-F]+", subject.strip()):
+        return subject.strip().lower()
+    return subject
 
 
 @dataclass(frozen=True)

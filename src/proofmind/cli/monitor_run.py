@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -759,7 +758,7 @@ def run_alerts(
 ) -> None:
     from typing import get_args
 
-    from proofmind.app.alerts import AlertFilter, get_alert, list_alerts
+    from proofmind.app.alerts import AlertFilter, get_alert, list_alerts, subject_key
     from proofmind.monitor.api import Severity
     from proofmind.monitor.store import ALERTS_FILE, STATUSES, AlertStore
     from proofmind.workspace import open_workspace
@@ -785,9 +784,7 @@ def run_alerts(
         else:
             console.print_json(json.dumps(found, default=str))
         return
-    if subject is not None and re.fullmatch(r"0x[0-9a-fA-F]+", subject.strip()):
-        subject = subject.strip().lower()  # addresses and hashes are stored in lower case
-    filters = AlertFilter(detector, subject, severity, status)
+    filters = AlertFilter(detector, subject_key(subject), severity, status)
     page = list_alerts(store, filters, limit=limit)
     if json_lines:
         for stored in page.items:

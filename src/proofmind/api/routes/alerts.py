@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from proofmind.api.guards import read_access
 from proofmind.api.routes.common import ERRORS, cached, page_response, services
 from proofmind.api.schemas import AlertOut, AlertPage
-from proofmind.app.alerts import AlertFilter, alerts_after, get_alert, list_alerts
+from proofmind.app.alerts import AlertFilter, alerts_after, get_alert, list_alerts, subject_key
 from proofmind.app.paging import Page
 from proofmind.errors import InputError, NotFound
 from proofmind.monitor.store import STATUSES, StoredAlert
@@ -40,7 +40,7 @@ async def _filters(
         raise InputError(
             f"unknown alert status {status!r}", hint=f"use one of {', '.join(STATUSES)}"
         )
-    return AlertFilter(detector, subject, severity, status)
+    return AlertFilter(detector, subject_key(subject), severity, status)
 
 
 Filters = Annotated[AlertFilter, Depends(_filters)]
