@@ -300,17 +300,18 @@ def _usd_bases(names: list[str]) -> tuple[list[str], dict[str, tuple[str, str]]]
     files name them), unless that base is another name already (two markets of one coin stay
     apart); and each renamed pair's base and quote (``USDC/USDT`` → (``USDC``, ``USDT``))."""
     pairs = {}
+    spaced = {}  # a pair of another quote as one word (Chainlink's STETH / ETH feed: STETH/ETH)
     for name in names:
         match = _USD_PAIR.fullmatch(name or "")
         if match is not None and match["quote"].upper() in USD_QUOTES:
             pairs[name] = (match["base"], match["quote"].upper())
+        if match is not None:
+            spaced[name] = re.sub(r"\s*/\s*", "/", name)
     taken = set(names) - set(pairs)
     counts: dict[str, int] = {}
     for base, _ in pairs.values():
         counts[base] = counts.get(base, 0) + 1
     kept = {n: p for n, p in pairs.items() if p[0] not in taken and counts[p[0]] == 1}
-    # a pair of another quote as one word (Chainlink's STETH / ETH feed: STETH/ETH)
-    spaced = {n: re.sub(r"\s*/\s*", "/", n) for n in names if n and _USD_PAIR.fullmatch(n)}
     return [kept[n][0] if n in kept else spaced.get(n, n) for n in names], kept
 
 
@@ -346,9 +347,8 @@ class _Layout:
     # the header name of the column naming each row's chain (`CHAIN_COLUMNS`), if any
     chain: str | None = None
     # prices written as a person reads them (`_GROUPED`: $1,234.56, or 1.234,56 with a decimal
-    # comma): their thousands separator ("" for none) and whether a dollar sign may come first
+    # comma, a dollar sign allowed before them): their thousands separator ("" for none)
     thousands: str = ""
-    dollar_sign: bool = False
 
     @property
     def data_line(self) -> int:
@@ -358,7 +358,7 @@ class _Layout:
     def number(self, text: str) -> str:
         """A number's text as Python reads it: a decimal comma as a point, no dollar sign or
         thousands separators (`_IN_GROUPS`)."""
-        if self.dollar_sign and text.lstrip().startswith("$"):
+        if self.thousands and text.lstrip().startswith("$"):
             text = text.strip()[1:].strip()
         if self.thousands and re.fullmatch(_IN_GROUPS[self.decimal], text):
             text = text.replace(self.thousands, "")
@@ -368,7 +368,7 @@ class _Layout:
     def written(self) -> bool:
         """Whether the prices are written with a dollar sign or thousands separators, which
         the CSV reader does not read as numbers by itself."""
-        return self.dollar_sign or bool(self.thousands)
+        return bool(self.thousands)
 
 
 def find_columns(
@@ -1500,8 +1500,7 @@ def _as_written(layout: _Layout, path: Path, example: str | None) -> _Layout:
     thousands = "," if layout.decimal == "." else "."
     where = f"({example!r})" if example is not None else "(past the first rows)"
     note = f"{path.name}: prices written with a dollar sign or thousands separators {where}"
-    return replace(layout, thousands=thousands, dollar_sign=True,
-                   notes=(*layout.notes, f"{note}, read as numbers"))  # fmt: skip
+    return replace(layout, thousands=thousands, notes=(*layout.notes, f"{note}, read as numbers"))
 
 
 def _read_csv(path: Path, layout: _Layout, dated: bool) -> tuple[pa.Table, _Layout]:
