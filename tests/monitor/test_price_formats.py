@@ -77,7 +77,8 @@ def test_a_coingecko_export_is_one_asset_named_by_its_file(tmp_path: Path) -> No
         ("usd-coin.json", "USDC"),
         ("staked-ether.json.gz", "stETH"),
         ("ustc-usd-max.csv", "ustc"),  # not an id that differs from its symbol: as written
-        ("weth_prices.parquet", "weth"),
+        ("weth_prices.parquet", "WETH"),  # an id that is its symbol: spelt as the coin
+        ("rai.csv", "RAI"),
         ("RAI.csv", "RAI"),
         ("prices.csv", None),
         ("data.parquet", None),
@@ -367,6 +368,10 @@ def test_a_table_of_one_column_per_asset_is_read_as_their_prices(tmp_path: Path)
     # is a question: below)
     path.write_text("date,USDC\n2023-01-01,0.999\n")
     assert read_prices(path).symbol.tolist() == ["USDC"]
+    path.write_text("date,DAI\n2023-01-01,0.999\n")  # a coin whose CoinGecko id is its symbol
+    assert read_prices(path).symbol.tolist() == ["DAI"]
+    (tmp_path / "crvusd.csv").write_text("date,price\n2023-01-01,0.999\n")
+    assert read_prices(tmp_path / "crvusd.csv").symbol.tolist() == ["crvUSD"]
     # first rows with no price at all (an outer join of the assets' times) are fine
     path.write_text("date,USDC,DAI\n2022-12-31,,\n2023-01-01,1.0,\n", encoding="utf-8")
     assert read_prices(path).symbol.tolist() == ["USDC"]
@@ -791,7 +796,7 @@ def test_a_cryptodatadownload_file_its_address_line_and_dollar_pairs(tmp_path: P
         ("Lido Staked ETH_6_1_2022-6_30_2022_historical_data_coinmarketcap.csv", "stETH"),
         ("Tether USDt_20.06.2023-21.08.2023_historical_data_coinmarketcap.csv", "USDT"),
         ("Bitcoin_weekly_historical_data_coinmarketcap.csv", "BTC"),
-        ("Dai_historical_data_coinmarketcap.csv", "Dai"),
+        ("Dai_historical_data_coinmarketcap.csv", "DAI"),  # dai: its id is its symbol
         ("dYdX_01_01_2023-02_01_2023_historical_data_coinmarketcap.csv", "dYdX"),
     ],
 )
@@ -800,7 +805,7 @@ def test_a_coinmarketcap_export_is_named_by_its_coin(
 ) -> None:
     """CoinMarketCap's CSV export: semicolons, its ``name`` column a number (not the coin), the
     coin's name and the dates in the file's name. The coin is the symbol its name stands for
-    (a CoinGecko id, or a name of the shipped table), else its name."""
+    (a CoinGecko id, or a name of the shipped table), else its name (dYdX)."""
     path = tmp_path / name
     path.write_text(
         "timeOpen;timeClose;timeHigh;timeLow;name;open;high;low;close;volume;marketCap;timestamp\n"

@@ -236,7 +236,7 @@ def _stem(name: str) -> str | None:
     if pair is not None:
         return pair[0]
     named = coinmarketcap_name(name)
-    if named is not None:  # Lido Staked ETH → lido-staked-eth (→ stETH); Dai as it is
+    if named is not None:  # Lido Staked ETH → lido-staked-eth (→ stETH), Dai → DAI; dYdX as is
         slug = re.sub(r"\s+", "-", named.lower())
         return slug if coingecko_symbol(slug) else named.replace(" ", "_")
     name = _NAME_TAIL.sub("", name).strip()
