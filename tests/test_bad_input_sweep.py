@@ -359,6 +359,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--limit", "0"], "--limit"),
         (["--severity", "huge"], "unknown severity 'huge'"),
         (["--status", "gone"], "status"),
+        (["--since", "tomorrow"], "--since 'tomorrow' is not a time"),
+        (["--since", "2d", "--until", "3d"], "the time range is empty"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
     ("monitor", "verify"): [

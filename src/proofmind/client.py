@@ -188,9 +188,13 @@ class Client:
         subject: str | None = None,
         severity: str | None = None,
         status: str | None = None,
+        since: str | float | None = None,
+        until: str | float | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
+        """A page of alerts, newest first; ``since`` / ``until`` bound their times (ISO 8601,
+        unix seconds, or a span before now such as ``24h``)."""
         return dict(
             self._get(
                 "/alerts",
@@ -198,6 +202,8 @@ class Client:
                 subject=subject,
                 severity=severity,
                 status=status,
+                since=since,
+                until=until,
                 limit=limit,
                 cursor=cursor,
             )

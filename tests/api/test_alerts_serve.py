@@ -63,6 +63,17 @@ def test_alert_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
     assert [a["id"] for a in api.alerts(status="retracted")["items"]] == [25, 24]
     pasted = "0x" + f"{11:040x}".upper()  # an address in another case than stored
     assert [a["id"] for a in api.alerts(subject=pasted)["items"]] == [11]
+    # the alerts' own times (1_700_000_000 + n): since inclusive, until not, in any form
+    window = api.alerts(since=1_700_000_020, until="2023-11-14T22:13:43Z")
+    assert [a["id"] for a in window["items"]] == [22, 21, 20] and window["total"] == 3
+    assert api.alerts(since="2023-11-14 22:13:40+00:00", detector="watch")["total"] == 4
+    assert api.alerts(since="1h")["total"] == 0  # 2023's alerts are older than an hour
+    for query, said in (
+        ({"since": "yesterday"}, "since 'yesterday' is not a time"),
+        ({"since": "2023-11-15", "until": "2023-11-14"}, "the time range is empty"),
+    ):
+        answer = http.get("/api/v1/alerts", params=query)
+        assert answer.status_code == 400 and said in answer.text, answer.text
     one = api.alert(7)
     assert one["explanation"] == "alert 7" and one["evidence"] == {"n": 7}
     etag = http.get("/api/v1/alerts/7").headers["etag"]

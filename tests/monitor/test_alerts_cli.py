@@ -70,12 +70,45 @@ def test_alerts_listed_filtered_and_shown(
     one = json.loads(capsys.readouterr().out)
     assert (one["status"], one["evidence"], one["block"]) == ("retracted", {"n": 25}, 125)
 
+    # alert n's time is 1_700_000_000 + 3600 n: 2023-11-14 22:13:20 UTC + n hours
+    span = ["--since", "2023-11-15T18:13:20", "--until", "2023-11-15T21:00Z", "--json"]
+    assert main(["monitor", "alerts", *span, *where]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [22, 21, 20]
+    assert main(["monitor", "alerts", "--since", "1700072000", "-d", "depeg", *where]) == 0
+    assert "2 of 2 alert(s)" in capsys.readouterr().out  # 25 and 20: from hour 20 on
+    assert main(["monitor", "alerts", "--since", "7d", *where]) == 0  # 2023's alerts are older
+    assert "No alert matches these filters." in capsys.readouterr().err
+
     assert main(["monitor", "alerts", "--subject", "nobody", *where]) == 0
     assert "No alert matches these filters." in capsys.readouterr().err
     for bad, said in (
         (["99"], "no alert 99 in this workspace's alert store"),
         (["--status", "gone"], "unknown alert status 'gone'"),
         (["--severity", "huge"], "unknown severity 'huge'"),
+        (["--since", "last week"], "--since 'last week' is not a time"),
+        (["--until", "-5"], "--until '-5' is not a time"),
+        (["--since", "2023-11-16", "--until", "2023-11-15"], "the time range is empty: until"),
     ):
         assert main(["monitor", "alerts", *bad, *where]) == 2
         assert said in capsys.readouterr().err
+
+
+def test_moments_given_for_alert_times() -> None:
+    """ISO 8601 in UTC unless zoned, unix seconds, a span before now; anything else an error
+    that names the option and the forms."""
+    from proofmind.app.alerts import parse_moment
+    from proofmind.errors import InputError
+
+    june = 1_655_856_000.0  # 2022-06-22 00:00 UTC
+    assert parse_moment("2022-06-22") == june
+    assert parse_moment("2022-06-22T04:00") == june + 4 * 3600
+    assert parse_moment("2022-06-22T06:00+02:00") == june + 4 * 3600
+    assert parse_moment("2022-06-22T04:00:00Z") == june + 4 * 3600
+    assert parse_moment(" 1655856000 ") == june
+    assert parse_moment("24h", now=june) == june - 86400
+    assert parse_moment("30m", now=june) == june - 1800
+    assert parse_moment("2w", now=june) == june - 14 * 86400
+    for bad in ("", "soon", "nan", "-1", "2022-13-01", "5y"):
+        with pytest.raises(InputError, match=r"--since .* is not a time") as caught:
+            parse_moment(bad, "--since")
+        assert "span before now (30m, 24h, 7d, 2w)" in (caught.value.hint or "")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
-from proofmind.errors import NotFound
+from proofmind.errors import InputError, NotFound
 from proofmind.monitor.store import AlertStore, StoredAlert
 
 
@@ -18,12 +21,73 @@ def subject_key(subject: str | None) -> str | None:
     return subject
 
 
+_AGO = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_moment(text: str, what: str = "time", now: float | None = None) -> float:
+    """A moment a user gives for alerts' times, as unix seconds: an ISO 8601 date or date-time
+    (``2022-06-22``, ``2022-06-22T04:00``, in UTC unless it names its zone), unix seconds
+    (``1655870400``), or a span before now (``30m``, ``24h``, ``7d``, ``2w``). An error names
+    ``what`` (the option) and the forms."""
+    given = text.strip()
+    hint = (
+        f"give {what} as an ISO 8601 date or time in UTC (2022-06-22, 2022-06-22T04:00), "
+        "unix seconds (1655870400), or a span before now (30m, 24h, 7d, 2w)"
+    )
+    ago = _AGO.fullmatch(given.lower())
+    if ago is not None:
+        span = float(ago["amount"]) * _UNIT_SECONDS[ago["unit"]]
+        return (time.time() if now is None else now) - span
+    try:
+        seconds = float(given)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds) or seconds < 0:
+            raise InputError(f"{what} {text!r} is not a time", hint=hint)
+        return seconds
+    try:
+        moment = datetime.fromisoformat(given.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a time", hint=hint) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
 @dataclass(frozen=True)
 class AlertFilter:
     detector: str | None = None
     subject: str | None = None
     severity: str | None = None
     status: str | None = None
+    since: float | None = None  # the alert's time (block or price time), unix seconds, inclusive
+    until: float | None = None  # ... exclusive
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise InputError(
+                f"the time range is empty: until ({_shown(self.until)}) is not after since "
+                f"({_shown(self.since)})",
+                hint="give an until after since, or leave one out",
+            )
+
+    def matches(self, alert: StoredAlert) -> bool:
+        """Whether a stored alert passes every filter (what the store's query selects)."""
+        a = alert.alert
+        return (
+            (self.detector is None or a.detector == self.detector)
+            and (self.subject is None or a.subject == self.subject)
+            and (self.severity is None or a.severity == self.severity)
+            and (self.status is None or alert.status == self.status)
+            and (self.since is None or a.time >= self.since)
+            and (self.until is None or a.time < self.until)
+        )
+
+
+def _shown(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def list_alerts(
@@ -40,6 +104,8 @@ def list_alerts(
         subject=filters.subject,
         severity=filters.severity,
         status=filters.status,
+        since=filters.since,
+        until=filters.until,
         before_id=before,
         limit=check_limit(limit) + 1,
     )
@@ -64,6 +130,8 @@ def alerts_after(
         subject=filters.subject,
         severity=filters.severity,
         status=filters.status,
+        since=filters.since,
+        until=filters.until,
         after_id=after_id,
         limit=limit,
         newest_first=False,

@@ -400,6 +400,16 @@ def alerts_command(
         str | None,
         typer.Option(help="Only active, or only retracted (raised on blocks a reorg dropped)."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only alerts from this time on (their block's or price's time): an ISO 8601 "
+            "date or time in UTC, unix seconds, or a span before now (30m, 24h, 7d)."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only alerts before this time (the same forms).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     json_lines: Annotated[
         bool, typer.Option("--json", help="Each alert as a JSON line, every field, not a table.")
@@ -413,13 +423,15 @@ def alerts_command(
 
     Examples:
       proofmind monitor alerts
-      proofmind monitor alerts --detector depeg --status active
+      proofmind monitor alerts --detector depeg --status active --since 24h
+      proofmind monitor alerts --subject FEI --since 2022-06-01 --until 2022-07-01
       proofmind monitor alerts --subject FEI --limit 1000 --json > fei-alerts.jsonl
       proofmind monitor alerts 42
     """
-    from proofmind.cli.monitor_run import run_alerts
+    from proofmind.cli.monitor_run import AlertQuery, run_alerts
 
-    run_alerts(workspace, alert_id, detector, subject, severity, status, limit, json_lines)
+    query = AlertQuery(detector, subject, severity, status, since, until)
+    run_alerts(workspace, alert_id, query, limit, json_lines)
 
 
 @monitor_app.command("anchor")

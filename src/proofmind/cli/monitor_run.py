@@ -35,6 +35,7 @@ from proofmind.monitor.replay import (
 from proofmind.monitor.volatility import VolatilityDetector
 
 if TYPE_CHECKING:
+    from proofmind.app.alerts import AlertFilter
     from proofmind.monitor.pricefeed import FeedHistory
 
 console = Console(soft_wrap=True)
@@ -746,27 +747,48 @@ def run_anchor(workspace_path: Path | None, max_alerts: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class AlertQuery:
+    """`monitor alerts`' filters as given on the command line."""
+
+    detector: str | None = None
+    subject: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def checked(self) -> AlertFilter:
+        """The store's filter: each value checked, times read (`parse_moment`)."""
+        from typing import get_args
+
+        from proofmind.app.alerts import AlertFilter, parse_moment, subject_key
+        from proofmind.monitor.api import Severity
+        from proofmind.monitor.store import STATUSES
+
+        for what, value, known in (("severity", self.severity, get_args(Severity)),
+                                   ("alert status", self.status, STATUSES)):  # fmt: skip
+            if value is not None and value not in known:
+                raise InputError(f"unknown {what} {value!r}", hint=f"use one of {', '.join(known)}")
+        since = None if self.since is None else parse_moment(self.since, "--since")
+        until = None if self.until is None else parse_moment(self.until, "--until")
+        return AlertFilter(
+            self.detector, subject_key(self.subject), self.severity, self.status, since, until
+        )
+
+
 def run_alerts(
     workspace_path: Path | None,
     alert_id: int | None,
-    detector: str | None,
-    subject: str | None,
-    severity: str | None,
-    status: str | None,
+    query: AlertQuery,
     limit: int,
     json_lines: bool,
 ) -> None:
-    from typing import get_args
-
-    from proofmind.app.alerts import AlertFilter, get_alert, list_alerts, subject_key
-    from proofmind.monitor.api import Severity
-    from proofmind.monitor.store import ALERTS_FILE, STATUSES, AlertStore
+    from proofmind.app.alerts import get_alert, list_alerts
+    from proofmind.monitor.store import ALERTS_FILE, AlertStore
     from proofmind.workspace import open_workspace
 
-    for what, value, known in (("severity", severity, get_args(Severity)),
-                               ("alert status", status, STATUSES)):  # fmt: skip
-        if value is not None and value not in known:
-            raise InputError(f"unknown {what} {value!r}", hint=f"use one of {', '.join(known)}")
+    filters = query.checked()
     workspace = open_workspace(workspace_path)
     if not (workspace.root / ALERTS_FILE).exists():
         if alert_id is not None:
@@ -784,7 +806,6 @@ def run_alerts(
         else:
             console.print_json(json.dumps(found, default=str))
         return
-    filters = AlertFilter(detector, subject_key(subject), severity, status)
     page = list_alerts(store, filters, limit=limit)
     if json_lines:
         for stored in page.items:

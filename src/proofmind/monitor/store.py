@@ -263,6 +263,8 @@ class AlertStore:
         status: str | None,
         after_id: int | None,
         before_id: int | None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> tuple[str, list[Any]]:
         if status is not None and status not in STATUSES:
             raise InputError(
@@ -285,6 +287,12 @@ class AlertStore:
         if before_id is not None:
             clauses.append("id < ?")
             args.append(before_id)
+        if since is not None:
+            clauses.append("time >= ?")
+            args.append(since)
+        if until is not None:
+            clauses.append("time < ?")
+            args.append(until)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
     def query(
@@ -294,13 +302,18 @@ class AlertStore:
         subject: str | None = None,
         severity: str | None = None,
         status: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
         after_id: int | None = None,
         before_id: int | None = None,
         limit: int = 100,
         newest_first: bool = True,
     ) -> list[StoredAlert]:
-        """A page of alerts matching every given filter (keyset pagination by id)."""
-        where, args = self._where(detector, subject, severity, status, after_id, before_id)
+        """A page of alerts matching every given filter (keyset pagination by id); ``since``
+        and ``until`` bound the alerts' own times (``since`` inclusive, ``until`` not)."""
+        where, args = self._where(
+            detector, subject, severity, status, after_id, before_id, since, until
+        )
         order = "DESC" if newest_first else "ASC"
         with self._lock:
             rows = self._conn.execute(
@@ -316,8 +329,10 @@ class AlertStore:
         subject: str | None = None,
         severity: str | None = None,
         status: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> int:
-        where, args = self._where(detector, subject, severity, status, None, None)
+        where, args = self._where(detector, subject, severity, status, None, None, since, until)
         with self._lock:
             row = self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()
         return int(row[0])

@@ -16,7 +16,14 @@ from fastapi.responses import StreamingResponse
 from proofmind.api.guards import read_access
 from proofmind.api.routes.common import ERRORS, cached, page_response, services
 from proofmind.api.schemas import AlertOut, AlertPage
-from proofmind.app.alerts import AlertFilter, alerts_after, get_alert, list_alerts, subject_key
+from proofmind.app.alerts import (
+    AlertFilter,
+    alerts_after,
+    get_alert,
+    list_alerts,
+    parse_moment,
+    subject_key,
+)
 from proofmind.app.paging import Page
 from proofmind.errors import InputError, NotFound
 from proofmind.monitor.store import STATUSES, StoredAlert
@@ -26,6 +33,11 @@ router = APIRouter(
 )
 KEEPALIVE_SECONDS = 15.0
 Text = Annotated[str | None, Query(max_length=200)]
+MOMENT = (
+    "alerts whose own time (their block's or price's) is from (since) or before (until) this: "
+    "an ISO 8601 date or time, UTC unless zoned (2022-06-22T04:00), unix seconds, or a span "
+    "before now (30m, 24h, 7d)"
+)
 
 
 async def _filters(
@@ -35,12 +47,21 @@ async def _filters(
         str | None, Query(description="info, low, medium, high or critical")
     ] = None,
     status: Annotated[str | None, Query(description=" or ".join(STATUSES))] = None,
+    since: Annotated[str | None, Query(max_length=64, description=MOMENT)] = None,
+    until: Annotated[str | None, Query(max_length=64, description=MOMENT)] = None,
 ) -> AlertFilter:
     if status is not None and status not in STATUSES:
         raise InputError(
             f"unknown alert status {status!r}", hint=f"use one of {', '.join(STATUSES)}"
         )
-    return AlertFilter(detector, subject_key(subject), severity, status)
+    return AlertFilter(
+        detector,
+        subject_key(subject),
+        severity,
+        status,
+        None if since is None else parse_moment(since, "since"),
+        None if until is None else parse_moment(until, "until"),
+    )
 
 
 Filters = Annotated[AlertFilter, Depends(_filters)]
@@ -68,16 +89,6 @@ async def alerts(
 def _event(alert: StoredAlert) -> str:
     data = json.dumps(alert.to_dict(), separators=(",", ":"), default=str)
     return f"id: {alert.id}\nevent: alert\ndata: {data}\n\n"
-
-
-def _wanted(alert: StoredAlert, f: AlertFilter) -> bool:
-    a = alert.alert
-    return (
-        (f.detector is None or a.detector == f.detector)
-        and (f.subject is None or a.subject == f.subject)
-        and (f.severity is None or a.severity == f.severity)
-        and (f.status is None or alert.status == f.status)
-    )
 
 
 @router.get(
@@ -133,7 +144,7 @@ async def stream(
                                     await task
                     if get in done:
                         alert = get.result()
-                        if alert.id > last and _wanted(alert, filters):
+                        if alert.id > last and filters.matches(alert):
                             last = alert.id
                             svc.metrics.streamed.inc()
                             quiet_since = time.monotonic()
