@@ -341,6 +341,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--params", '{"watch": {"addresses": ["0xzz"]}}'], "list of 0x-addresses"),
         (["--params", WATCH, "--from-block", "soon"], "--from-block"),
         (["--params", WATCH, "--webhook", "ftp://x"], "not an http(s) URL"),
+        (
+            ["--params", WATCH, "--slack", "hooks.slack.com/services/T0/B0/secret"],
+            "--slack 'hooks.slack.com/services…' is not an http(s) URL",
+        ),
+        (["--params", WATCH, "--discord", "discord"], "--discord 'discord' is not an http(s)"),
         (["--params", WATCH, "--jsonl", "/proc/x/a.jsonl"], "/proc"),
         (["--params", WATCH, "--confirmations", "-1"], "--confirmations"),
         (["--params", WATCH, "-w", NO_WS], "no proofmind workspace"),

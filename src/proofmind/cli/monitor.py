@@ -276,6 +276,23 @@ def run_command(
             help="POST alerts here (repeat; signed with PROOFMIND_MONITOR_WEBHOOK_SECRET)."
         ),
     ] = None,
+    slack: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="PROOFMIND_MONITOR_SLACK_URL",
+            show_envvar=False,
+            help="Post alerts to this Slack incoming webhook (repeat; or "
+            "PROOFMIND_MONITOR_SLACK_URL, which keeps the URL out of the process list).",
+        ),
+    ] = None,
+    discord: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="PROOFMIND_MONITOR_DISCORD_URL",
+            show_envvar=False,
+            help="Post alerts to this Discord webhook (repeat; or PROOFMIND_MONITOR_DISCORD_URL).",
+        ),
+    ] = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
     anchor_every: Annotated[
         float | None,
@@ -315,8 +332,9 @@ def run_command(
     go to the price detectors (depeg, feed-health, ratio) too.
 
     Alerts are stored once in the workspace (monitor/alerts.sqlite), delivered to the terminal,
-    a JSON-lines file and webhooks (HMAC-signed, retried with backoff, dead-lettered), and
-    retracted when a reorg drops their block. Restart it any time: it resumes where it stopped.
+    a JSON-lines file, webhooks (HMAC-signed, retried with backoff, dead-lettered) and Slack or
+    Discord channels, and retracted when a reorg drops their block. Restart it any time: it
+    resumes where it stopped.
 
     Examples:
       proofmind monitor run --params '{"watch": {"addresses": ["0xab…"]}}'
@@ -325,6 +343,7 @@ def run_command(
       proofmind monitor run --url https://rpc.example.org --confirmations 12 --from-block 19000000
       proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
       proofmind monitor run --params @monitor.json --anchor-every 3600
+      PROOFMIND_MONITOR_SLACK_URL=https://hooks.slack.com/services/… proofmind monitor run
     """
     from proofmind.cli.monitor_run import run_live
 
@@ -332,7 +351,7 @@ def run_command(
     run_live(
         workspace, url, detectors or default, params, confirmations, from_block, jsonl,
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
-        feed or [], feed_read, anchor_every,
+        feed or [], feed_read, anchor_every, {"slack": slack or [], "discord": discord or []},
     )  # fmt: skip
 
 

@@ -543,13 +543,14 @@ def run_live(
     feed_specs: list[str] | None = None,
     feed_read: str = "logs",
     anchor_every: float | None = None,
+    chats: dict[str, list[str]] | None = None,
 ) -> None:
     import logging
     import signal
 
     from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
     from proofmind.monitor.service import MonitorService
-    from proofmind.monitor.sinks import JsonlSink, TerminalSink, WebhookSink
+    from proofmind.monitor.sinks import ChatSink, JsonlSink, TerminalSink, WebhookSink
     from proofmind.monitor.store import AlertStore
     from proofmind.store.state import StateDB
     from proofmind.workspace import open_workspace
@@ -575,6 +576,16 @@ def run_live(
     for hook in webhooks:
         if not hook.startswith(("http://", "https://")):
             raise InputError(f"--webhook {hook!r} is not an http(s) URL")
+    chats = chats or {}
+    for kind, hooks in chats.items():
+        for hook in hooks:
+            if not hook.startswith(("http://", "https://")):
+                shown = hook if len(hook) <= 24 else hook[:24] + "…"  # the URL is a secret
+                raise InputError(
+                    f"--{kind} {shown!r} is not an http(s) URL",
+                    hint=f"give the channel's incoming webhook URL (https://…), or set "
+                    f"PROOFMIND_MONITOR_{kind.upper()}_URL",
+                )
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -596,6 +607,7 @@ def run_live(
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
     sinks += [WebhookSink(h) for h in webhooks]
+    sinks += [ChatSink(kind, h) for kind, hooks in chats.items() for h in hooks]
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)

@@ -1,10 +1,12 @@
-"""Where `monitor run` delivers alerts and retractions: the terminal, a JSON-lines file, webhooks.
+"""Where `monitor run` delivers alerts and retractions: the terminal, a JSON-lines file, webhooks,
+and chat channels (Slack's and Discord's incoming webhooks).
 
 Delivery is driven by the store's outbox (a row per alert or retraction and sink, written with
 the alert): a sink is told about each row until it accepts it, then the row is marked delivered.
 A crash between "accepted" and "marked" would deliver that row twice, so each sink makes a
 repeat harmless: the JSON-lines file remembers the delivery ids it holds, and a webhook carries
-the delivery id as ``Idempotency-Key`` for the receiver to drop a repeat.
+the delivery id as ``Idempotency-Key`` for the receiver to drop a repeat. A chat channel cannot
+drop a repeat: after such a crash its message may show twice.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import hmac
 import json
 import logging
 import os
+import re
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,7 +32,12 @@ SECRET_ENV = "PROOFMIND_MONITOR_WEBHOOK_SECRET"
 
 
 class DeliveryError(Exception):
-    """A sink could not take a delivery now (it is retried later)."""
+    """A sink could not take a delivery now (it is retried later, not before ``retry_after``
+    seconds when the receiver said so)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Sink(Protocol):
@@ -133,6 +143,87 @@ class WebhookSink:
             raise DeliveryError(f"HTTP {answer.status_code}")
 
 
+CHAT_LIMIT = {"slack": 3000, "discord": 2000}  # characters of a message (Discord's hard limit)
+
+
+class ChatSink:
+    """Each delivery as a message in a chat channel, through its incoming webhook: Slack's
+    (``{"text"}``, mrkdwn) or Discord's (``{"content"}``, Markdown, no mentions). The message
+    says the severity, detector, subject, the explanation, block, time and alert id; a
+    retraction says so first. The webhook's URL is its secret, so the sink's name (kept in the
+    store, printed on start) holds a digest of it, not the URL. 429 (rate limited) and any other
+    answer but 2xx are retried, not before the Retry-After the channel gives."""
+
+    def __init__(self, kind: str, url: str, timeout: float = 5.0) -> None:
+        if kind not in CHAT_LIMIT:
+            raise ValueError(f"unknown chat {kind!r}: slack or discord")
+        self.kind, self.url, self.timeout = kind, url, timeout
+        self.name = f"{kind}:{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+    def message(self, event: str, alert: StoredAlert) -> dict[str, Any]:
+        if self.kind == "slack":
+            text = chat_text(event, alert, _slack_escape, "*{}*", CHAT_LIMIT["slack"])
+            return {"text": text}
+        text = chat_text(event, alert, _discord_escape, "**{}**", CHAT_LIMIT["discord"])
+        return {"content": text, "allowed_mentions": {"parse": []}, "username": "proofmind"}
+
+    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+        import requests
+
+        try:
+            answer = requests.post(
+                self.url,
+                json=self.message(event, alert),
+                headers={"User-Agent": "proofmind-monitor"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        if not 200 <= answer.status_code < 300:
+            wait = _retry_after(answer.headers.get("Retry-After"))
+            said = " (rate limited)" if answer.status_code == 429 else ""
+            raise DeliveryError(f"HTTP {answer.status_code}{said}", retry_after=wait)
+
+
+def chat_text(
+    event: str, alert: StoredAlert, escape: Callable[[str], str], bold: str, limit: int
+) -> str:
+    """A delivery as a chat message: a bold headline (``HIGH depeg: FEI``, or ``RETRACTED
+    …`` first), the explanation, then block, time and alert id; the explanation shortened to
+    fit ``limit`` characters."""
+    a = alert.alert
+    head = f"{a.severity.upper()} {a.detector}: {a.subject}"
+    if event == "retraction":
+        dropped = f" (a reorg dropped block {a.block})" if a.block is not None else ""
+        head = f"RETRACTED{dropped}: {head}"
+    when = datetime.fromtimestamp(a.time, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    where = f"block {a.block} · " if a.block is not None else ""
+    foot = f"{where}{when} · proofmind alert {alert.id}"
+    first = bold.format(escape(head))
+    room = limit - len(first) - len(escape(foot)) - 2
+    said = a.explanation if len(a.explanation) <= room else a.explanation[: max(0, room - 1)] + "…"
+    return "\n".join((first, escape(said), escape(foot)))
+
+
+def _slack_escape(text: str) -> str:
+    """The three characters Slack's mrkdwn wants escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _discord_escape(text: str) -> str:
+    """Discord's Markdown characters (and a quote, heading or list mark at the start)
+    backslashed, so a subject or explanation is shown as written."""
+    return re.sub(r"^([>#-])", r"\\\1", re.sub(r"([\\*_~`|])", r"\\\1", text))
+
+
+def _retry_after(header: str | None) -> float | None:
+    """Retry-After in seconds (a number; an HTTP date is not read), None when absent."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     """Whether ``header`` (X-Proofmind-Signature) signs ``body`` with ``secret`` — for
     receivers."""
@@ -174,6 +265,8 @@ def deliver_due(
                         )  # fmt: skip
                         continue
                     wait = min(max_backoff, backoff * 2**attempts)
+                    if exc.retry_after is not None:  # the receiver said when (429)
+                        wait = max(wait, min(exc.retry_after, max_backoff))
                     store.failed(delivery, str(exc), time.time() + wait)
                     counts["retried"] += 1
                     log.warning(

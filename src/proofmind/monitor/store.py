@@ -12,6 +12,7 @@ exactly what is new (this is how the live feed streams).
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import threading
@@ -458,17 +459,20 @@ class AlertStore:
 
     def pending(self, sink: str, limit: int = 100) -> list[tuple[int, str, int, StoredAlert]]:
         """(outbox id, event, attempts so far, alert) due for delivery to ``sink``, oldest
-        first."""
+        first, up to the first that is not due yet: a delivery waiting for its retry holds back
+        the later ones, so a receiver gets them in order (an alert before its retraction)."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT o.id AS outbox_id, o.event, o.attempts, a.* FROM outbox o JOIN alerts a "
-                "ON a.id = o.alert_id WHERE o.sink = ? AND o.status = 'pending' "
-                "AND o.next_at <= ? ORDER BY o.id LIMIT ?",
-                (sink, time.time(), limit),
+                "SELECT o.id AS outbox_id, o.event, o.attempts, o.next_at, a.* FROM outbox o "
+                "JOIN alerts a ON a.id = o.alert_id WHERE o.sink = ? AND o.status = 'pending' "
+                "ORDER BY o.id LIMIT ?",
+                (sink, limit),
             ).fetchall()
+        now = time.time()
+        due = list(itertools.takewhile(lambda r: r["next_at"] <= now, rows))
         return [
             (int(r["outbox_id"]), str(r["event"]), int(r["attempts"]), _row_to_stored(r))
-            for r in rows
+            for r in due
         ]
 
     def delivered(self, outbox_ids: Iterable[int]) -> None:
