@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,18 @@ def test_concurrent_writers_never_duplicate(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert store.count() == 50
+
+
+def test_a_delivery_waiting_for_its_retry_holds_back_the_later_ones(tmp_path: Path) -> None:
+    """A sink gets its deliveries in queue order: while the first waits for its retry, the
+    alert's retraction queued after it is not due either."""
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    store.commit_range([(_alert(block=7), None)], ["hook"], 7, {})
+    store.rewind(7, ["hook"])  # the retraction of the same alert
+    [(first, event, _, _), (_, later, _, _)] = store.pending("hook")
+    assert (event, later) == ("alert", "retraction")
+    store.failed(first, "HTTP 500", time.time() + 60)
+    assert store.pending("hook") == []
+    store.failed(first, "HTTP 500", time.time() - 1)  # due again
+    assert [e for _, e, _, _ in store.pending("hook")] == ["alert", "retraction"]
+    store.close()
