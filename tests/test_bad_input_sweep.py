@@ -346,6 +346,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
             "--slack 'hooks.slack.com/services…' is not an http(s) URL",
         ),
         (["--params", WATCH, "--discord", "discord"], "--discord 'discord' is not an http(s)"),
+        (["--params", WATCH, "--telegram", "my chat"], "not a Telegram chat id or channel"),
+        (["--params", WATCH, "--telegram", "-1001"], "needs the bot's token in PROOFMIND_"),
         (["--params", WATCH, "--jsonl", "/proc/x/a.jsonl"], "/proc"),
         (["--params", WATCH, "--confirmations", "-1"], "--confirmations"),
         (["--params", WATCH, "-w", NO_WS], "no proofmind workspace"),

@@ -1,10 +1,12 @@
-"""Slack and Discord channels as sinks: the message each gets for an alert and a retraction,
-through the store's outbox to an incoming-webhook receiver run here; a 429 is retried after
-the Retry-After it gives; the webhook URL (a secret) is not the sink's stored name."""
+"""Slack, Discord and Telegram channels as sinks: the message each gets for an alert and a
+retraction, through the store's outbox to a receiver run here (an incoming webhook, or a local
+Bot API server); a 429 is retried after the Retry-After it gives; the webhook URL and the bot's
+token (secrets) are neither the sink's stored name nor in its errors."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,30 +24,36 @@ from proofmind.monitor.store import AlertStore
 
 class Channel:
     """An incoming webhook on a free port: answers each POST with the next of ``answers``
-    (status, headers), then 204 as Discord does (Slack says 200)."""
+    (status, headers, body), then 204 as Discord does (Slack says 200)."""
 
     def __init__(self) -> None:
         self.received: list[tuple[float, dict[str, Any]]] = []
-        self.answers: list[tuple[int, dict[str, str]]] = []
+        self.paths: list[str] = []
+        self.answers: list[tuple[int, dict[str, str], bytes]] = []
         channel = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 channel.received.append((time.monotonic(), json.loads(body)))
-                status, headers = channel.answers.pop(0) if channel.answers else (204, {})
+                channel.paths.append(self.path)
+                status, headers, said = (
+                    channel.answers.pop(0) if channel.answers else (204, {}, b"")
+                )
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(said)))
                 self.end_headers()
+                self.wfile.write(said)
 
             def log_message(self, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/webhooks/1/secret-token"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}/api/webhooks/1/secret-token"
 
 
 @pytest.fixture
@@ -89,7 +97,7 @@ def test_a_channel_gets_the_alert_and_its_retraction(
     store = AlertStore(tmp_path / "alerts.sqlite")
     store.commit_range([(DEPEG, "0xabc")], [sink.name], 47, {})
     store.rewind(47, [sink.name])  # a reorg dropped block 47: the alert is retracted
-    channel.answers = [(429, {"Retry-After": "1"})]  # rate limited once
+    channel.answers = [(429, {"Retry-After": "1"}, b"")]  # rate limited once
     totals = _deliver_all(store, sink)
     assert totals == {"delivered": 2, "retried": 1, "dead": 0}
     (refused, _), (first, alert), (_, retraction) = channel.received
@@ -127,10 +135,54 @@ def test_a_channel_that_keeps_failing_ends_in_dead_letters(
     sink = ChatSink("slack", channel.url)
     store = AlertStore(tmp_path / "alerts.sqlite")
     store.commit_range([(DEPEG, None)], [sink.name], 47, {})
-    channel.answers = [(500, {}), (500, {}), (500, {})]
+    channel.answers = [(500, {}, b"")] * 3
     for _ in range(3):
         deliver_due(store, [sink], max_attempts=3, backoff=0.0)
     assert len(channel.received) == 3 and not store.pending(sink.name)
     [(_, name, event, alert_id, error)] = store.dead_letters()
     assert (name, event, alert_id, error) == (sink.name, "alert", 1, "HTTP 500")
     store.close()
+
+
+TOKEN = "123456:AAH-secret-token-of-the-bot_0123"
+
+
+def test_a_telegram_bot_sends_plain_text_and_waits_when_told(
+    tmp_path: Path, channel: Channel
+) -> None:
+    """Telegram's Bot API (here a local Bot API server, as ``PROOFMIND_MONITOR_TELEGRAM_API``
+    names one): sendMessage to the chat; its 429 says when to retry in the JSON body."""
+    sink = ChatSink.telegram("-1001234567890", TOKEN, api=channel.base)
+    assert sink.name == "telegram:-1001234567890"
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    store.commit_range([(DEPEG, None)], [sink.name], 47, {})
+    told = json.dumps({"ok": False, "error_code": 429, "parameters": {"retry_after": 1}})
+    channel.answers = [(429, {}, told.encode())]
+    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0}
+    (refused, _), (sent, message) = channel.received
+    assert sent - refused >= 0.9
+    assert channel.paths == [f"/bot{TOKEN}/sendMessage"] * 2
+    assert message["chat_id"] == "-1001234567890" and message["disable_web_page_preview"]
+    assert message["text"].splitlines()[0] == "HIGH depeg: FEI"  # plain text: nothing escaped
+    assert "<@here> *now*" in message["text"]
+    store.close()
+
+
+def test_a_channel_out_of_reach_fails_without_showing_its_secret(tmp_path: Path) -> None:
+    from proofmind.monitor.sinks import DeliveryError
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for sink in (
+        ChatSink.telegram("@proofmind_alerts", TOKEN, api=f"http://127.0.0.1:{port}"),
+        ChatSink("slack", f"http://127.0.0.1:{port}/services/T0/B0/secret-token"),
+    ):
+        stored = AlertStore(tmp_path / f"{sink.kind}.sqlite")
+        [alert_id] = stored.commit_range([(DEPEG, None)], [sink.name], 47, {})
+        alert = stored.get(alert_id)
+        assert alert is not None
+        with pytest.raises(DeliveryError, match="ConnectionError") as caught:
+            sink.deliver(1, "alert", alert)
+        assert "secret-token" not in str(caught.value) and TOKEN not in str(caught.value)
+        stored.close()

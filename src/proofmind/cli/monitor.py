@@ -293,6 +293,13 @@ def run_command(
             help="Post alerts to this Discord webhook (repeat; or PROOFMIND_MONITOR_DISCORD_URL).",
         ),
     ] = None,
+    telegram: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Send alerts to this Telegram chat id or @channel (repeat), from the bot "
+            "whose token is in PROOFMIND_MONITOR_TELEGRAM_TOKEN."
+        ),
+    ] = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
     anchor_every: Annotated[
         float | None,
@@ -332,9 +339,9 @@ def run_command(
     go to the price detectors (depeg, feed-health, ratio) too.
 
     Alerts are stored once in the workspace (monitor/alerts.sqlite), delivered to the terminal,
-    a JSON-lines file, webhooks (HMAC-signed, retried with backoff, dead-lettered) and Slack or
-    Discord channels, and retracted when a reorg drops their block. Restart it any time: it
-    resumes where it stopped.
+    a JSON-lines file, webhooks (HMAC-signed, retried with backoff, dead-lettered) and Slack,
+    Discord or Telegram channels, and retracted when a reorg drops their block. Restart it any
+    time: it resumes where it stopped.
 
     Examples:
       proofmind monitor run --params '{"watch": {"addresses": ["0xab…"]}}'
@@ -344,6 +351,7 @@ def run_command(
       proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
       proofmind monitor run --params @monitor.json --anchor-every 3600
       PROOFMIND_MONITOR_SLACK_URL=https://hooks.slack.com/services/… proofmind monitor run
+      PROOFMIND_MONITOR_TELEGRAM_TOKEN=123:ABC… proofmind monitor run --telegram -1001234567890
     """
     from proofmind.cli.monitor_run import run_live
 
@@ -351,7 +359,8 @@ def run_command(
     run_live(
         workspace, url, detectors or default, params, confirmations, from_block, jsonl,
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
-        feed or [], feed_read, anchor_every, {"slack": slack or [], "discord": discord or []},
+        feed or [], feed_read, anchor_every,
+        {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
     )  # fmt: skip
 
 

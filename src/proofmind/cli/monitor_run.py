@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -550,7 +552,13 @@ def run_live(
 
     from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
     from proofmind.monitor.service import MonitorService
-    from proofmind.monitor.sinks import ChatSink, JsonlSink, TerminalSink, WebhookSink
+    from proofmind.monitor.sinks import (
+        TELEGRAM_TOKEN_ENV,
+        ChatSink,
+        JsonlSink,
+        TerminalSink,
+        WebhookSink,
+    )
     from proofmind.monitor.store import AlertStore
     from proofmind.store.state import StateDB
     from proofmind.workspace import open_workspace
@@ -576,7 +584,22 @@ def run_live(
     for hook in webhooks:
         if not hook.startswith(("http://", "https://")):
             raise InputError(f"--webhook {hook!r} is not an http(s) URL")
-    chats = chats or {}
+    chats = dict(chats or {})
+    telegram = chats.pop("telegram", [])
+    for chat in telegram:
+        if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{3,31}", chat):
+            raise InputError(
+                f"--telegram {chat!r} is not a Telegram chat id or channel",
+                hint="give a chat id (a number, -100… for a group or channel) or a public "
+                "channel's @name",
+            )
+    token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
+    if telegram and not re.fullmatch(r"\d+:[\w-]{20,}", token):
+        raise InputError(
+            f"--telegram needs the bot's token in {TELEGRAM_TOKEN_ENV}"
+            + (" (it is not a token: digits, a colon, then the key)" if token else ""),
+            hint="create a bot with @BotFather, add it to the chat, and export its token",
+        )
     for kind, hooks in chats.items():
         for hook in hooks:
             if not hook.startswith(("http://", "https://")):
@@ -608,6 +631,7 @@ def run_live(
         sinks.append(JsonlSink(jsonl))
     sinks += [WebhookSink(h) for h in webhooks]
     sinks += [ChatSink(kind, h) for kind, hooks in chats.items() for h in hooks]
+    sinks += [ChatSink.telegram(chat, token) for chat in telegram]
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)

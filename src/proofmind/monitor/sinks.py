@@ -11,6 +11,7 @@ drop a repeat: after such a crash its message may show twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from proofmind.monitor.store import AlertStore, StoredAlert
 
@@ -143,28 +145,43 @@ class WebhookSink:
             raise DeliveryError(f"HTTP {answer.status_code}")
 
 
-CHAT_LIMIT = {"slack": 3000, "discord": 2000}  # characters of a message (Discord's hard limit)
+CHAT_LIMIT = {"slack": 3000, "discord": 2000, "telegram": 4096}  # characters of a message
+TELEGRAM_TOKEN_ENV = "PROOFMIND_MONITOR_TELEGRAM_TOKEN"
+TELEGRAM_API_ENV = "PROOFMIND_MONITOR_TELEGRAM_API"  # a local Bot API server instead
+TELEGRAM_API = "https://api.telegram.org"
 
 
 class ChatSink:
-    """Each delivery as a message in a chat channel, through its incoming webhook: Slack's
-    (``{"text"}``, mrkdwn) or Discord's (``{"content"}``, Markdown, no mentions). The message
-    says the severity, detector, subject, the explanation, block, time and alert id; a
-    retraction says so first. The webhook's URL is its secret, so the sink's name (kept in the
-    store, printed on start) holds a digest of it, not the URL. 429 (rate limited) and any other
-    answer but 2xx are retried, not before the Retry-After the channel gives."""
+    """Each delivery as a message in a chat channel: through Slack's incoming webhook
+    (``{"text"}``, mrkdwn), Discord's (``{"content"}``, Markdown, no mentions), or a Telegram
+    bot's ``sendMessage`` to ``chat`` (plain text). The message says the severity, detector,
+    subject, the explanation, block, time and alert id; a retraction says so first. A webhook's
+    URL and a bot's token are secrets: the sink's name (kept in the store, printed on start)
+    holds a digest of the URL, or the chat id, and errors never show the URL's path. 429 (rate
+    limited) and any other answer but 2xx are retried, not before the Retry-After the channel
+    gives."""
 
-    def __init__(self, kind: str, url: str, timeout: float = 5.0) -> None:
+    def __init__(self, kind: str, url: str, chat: str | None = None, timeout: float = 5.0) -> None:
         if kind not in CHAT_LIMIT:
-            raise ValueError(f"unknown chat {kind!r}: slack or discord")
-        self.kind, self.url, self.timeout = kind, url, timeout
-        self.name = f"{kind}:{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+            raise ValueError(f"unknown chat {kind!r}: {', '.join(CHAT_LIMIT)}")
+        self.kind, self.url, self.chat, self.timeout = kind, url, chat, timeout
+        tail = chat if chat is not None else hashlib.sha256(url.encode()).hexdigest()[:12]
+        self.name = f"{kind}:{tail}"
+
+    @classmethod
+    def telegram(cls, chat: str, token: str, api: str | None = None) -> ChatSink:
+        """A Telegram bot's messages to ``chat`` (a chat id, or a channel's @name)."""
+        base = (api or os.environ.get(TELEGRAM_API_ENV) or TELEGRAM_API).rstrip("/")
+        return cls("telegram", f"{base}/bot{token}/sendMessage", chat=chat)
 
     def message(self, event: str, alert: StoredAlert) -> dict[str, Any]:
+        limit = CHAT_LIMIT[self.kind]
         if self.kind == "slack":
-            text = chat_text(event, alert, _slack_escape, "*{}*", CHAT_LIMIT["slack"])
-            return {"text": text}
-        text = chat_text(event, alert, _discord_escape, "**{}**", CHAT_LIMIT["discord"])
+            return {"text": chat_text(event, alert, _slack_escape, "*{}*", limit)}
+        if self.kind == "telegram":
+            text = chat_text(event, alert, str, "{}", limit)
+            return {"chat_id": self.chat, "text": text, "disable_web_page_preview": True}
+        text = chat_text(event, alert, _discord_escape, "**{}**", limit)
         return {"content": text, "allowed_mentions": {"parse": []}, "username": "proofmind"}
 
     def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
@@ -178,11 +195,21 @@ class ChatSink:
                 timeout=self.timeout,
             )
         except requests.RequestException as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+            said = _without_secret(f"{type(exc).__name__}: {exc}", self.url)
+            raise DeliveryError(said[:240]) from exc
         if not 200 <= answer.status_code < 300:
             wait = _retry_after(answer.headers.get("Retry-After"))
+            if wait is None and self.kind == "telegram":  # {"parameters": {"retry_after": 5}}
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    wait = _retry_after(str(answer.json()["parameters"]["retry_after"]))
             said = " (rate limited)" if answer.status_code == 429 else ""
             raise DeliveryError(f"HTTP {answer.status_code}{said}", retry_after=wait)
+
+
+def _without_secret(text: str, url: str) -> str:
+    """``text`` with ``url``'s path (a webhook's key, a bot's token) left out."""
+    path = urlsplit(url).path
+    return text.replace(path, "/…") if len(path) > 1 else text
 
 
 def chat_text(
