@@ -368,6 +368,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--status", "gone"], "status"),
         (["--since", "tomorrow"], "--since 'tomorrow' is not a time"),
         (["--since", "2d", "--until", "3d"], "the time range is empty"),
+        (["3", "--follow"], "--follow shows alerts as they come"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
     ("monitor", "verify"): [

@@ -4,6 +4,7 @@ JSON lines, one alert in full; bad filters and absent alerts are one-line errors
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +113,50 @@ def test_moments_given_for_alert_times() -> None:
         with pytest.raises(InputError, match=r"--since .* is not a time") as caught:
             parse_moment(bad, "--since")
         assert "span before now (30m, 24h, 7d, 2w)" in (caught.value.hint or "")
+
+
+def test_follow_shows_new_alerts_and_retractions_until_ctrl_c(ws: Workspace) -> None:
+    """`monitor alerts --follow --json` as a process: it waits for the store, shows the
+    alerts stored while it runs (filtered) and a retraction of one, and stops cleanly on
+    SIGINT."""
+    import os
+    import queue
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proofmind", "monitor", "alerts", "--follow", "--json",
+         "--detector", "depeg", "-w", str(ws.root)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()
+    try:
+        time.sleep(2.0)  # started, and waiting for a store that does not exist yet
+        store = AlertStore.for_workspace(ws.root)
+        for n in (1, 5):  # 1 is a watch alert: filtered out
+            store.commit_range([(_alert(n), None)], [], 100 + n, {})
+        seen = json.loads(lines.get(timeout=15))
+        assert (seen["id"], seen["detector"], seen["status"]) == (2, "depeg", "active")
+        store.rewind(105, [])  # a reorg drops block 105: alert 2 is retracted
+        again = json.loads(lines.get(timeout=15))
+        assert (again["id"], again["status"]) == (2, "retracted")
+        store.commit_range([(_alert(10), None)], [], 110, {})
+        assert json.loads(lines.get(timeout=15))["id"] == 3
+        time.sleep(1.5)
+        assert lines.empty()  # each shown once
+        store.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert "following new alerts" in err and "stopped following" in err
+
+
+def test_follow_is_not_for_one_alert(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["monitor", "alerts", "3", "--follow", "--workspace", str(ws.root)]) == 2
+    assert "--follow shows alerts as they come, not one alert" in capsys.readouterr().err

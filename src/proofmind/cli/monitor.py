@@ -442,12 +442,22 @@ def alerts_command(
     json_lines: Annotated[
         bool, typer.Option("--json", help="Each alert as a JSON line, every field, not a table.")
     ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="The last --limit alerts oldest first, then new alerts and retractions as "
+            "they are stored, until Ctrl-C.",
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
     """List the alerts `monitor run` stored, newest first, or show one in full.
 
     Filters combine; the table says how many alerts match in all. A retracted alert (raised
-    on a block a reorg dropped) is listed as retracted.
+    on a block a reorg dropped) is listed as retracted. --follow keeps watching the store, as
+    `tail -f` does a file (also while `monitor run` or `serve --monitor` runs elsewhere).
 
     Examples:
       proofmind monitor alerts
@@ -455,11 +465,13 @@ def alerts_command(
       proofmind monitor alerts --subject FEI --since 2022-06-01 --until 2022-07-01
       proofmind monitor alerts --subject FEI --limit 1000 --json > fei-alerts.jsonl
       proofmind monitor alerts 42
+      proofmind monitor alerts --follow --severity critical
+      proofmind monitor alerts -f --json | jq -r .explanation
     """
     from proofmind.cli.monitor_run import AlertQuery, run_alerts
 
     query = AlertQuery(detector, subject, severity, status, since, until)
-    run_alerts(workspace, alert_id, query, limit, json_lines)
+    run_alerts(workspace, alert_id, query, limit, json_lines, follow)
 
 
 @monitor_app.command("anchor")

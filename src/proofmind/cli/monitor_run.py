@@ -813,17 +813,26 @@ class AlertQuery:
         )
 
 
+FOLLOW_POLL_SECONDS = 0.5
+
+
 def run_alerts(
     workspace_path: Path | None,
     alert_id: int | None,
     query: AlertQuery,
     limit: int,
     json_lines: bool,
+    follow: bool = False,
 ) -> None:
     from proofmind.app.alerts import get_alert, list_alerts
     from proofmind.monitor.store import ALERTS_FILE, AlertStore
     from proofmind.workspace import open_workspace
 
+    if follow and alert_id is not None:
+        raise InputError(
+            "--follow shows alerts as they come, not one alert",
+            hint="leave out the alert id, or --follow",
+        )
     filters = query.checked()
     workspace = open_workspace(workspace_path)
     if not (workspace.root / ALERTS_FILE).exists():
@@ -833,8 +842,18 @@ def run_alerts(
                 hint="alerts are stored by `proofmind monitor run`",
             )
         err.print("No alerts: this workspace has no alert store yet (`proofmind monitor run`).")
-        return
+        if not follow:
+            return
+        try:
+            while not (workspace.root / ALERTS_FILE).exists():
+                time.sleep(FOLLOW_POLL_SECONDS)
+        except KeyboardInterrupt:
+            err.print("stopped following")
+            return
     store = AlertStore.for_workspace(workspace.root)
+    if follow:
+        _follow_alerts(store, filters, limit, json_lines)
+        return
     if alert_id is not None:
         found = get_alert(store, alert_id).to_dict()
         if json_lines:
@@ -869,6 +888,48 @@ def run_alerts(
     console.print(table)
     if total > len(page.items):
         err.print(f"{total - len(page.items)} more: raise --limit, or narrow with filters")
+
+
+def _follow_alerts(store: Any, filters: AlertFilter, limit: int, json_lines: bool) -> None:
+    """The last ``limit`` matching alerts, oldest first, then each one stored from now on and
+    each retraction (of an alert that matches), as lines, until Ctrl-C."""
+    from proofmind.app.alerts import alerts_after, list_alerts
+    from proofmind.monitor.sinks import TerminalSink
+
+    terminal = None if json_lines else TerminalSink()
+    told: set[int] = set()  # alerts whose retraction was shown
+
+    def show(stored: Any) -> None:
+        retracted = stored.status == "retracted"
+        if retracted:
+            told.add(stored.id)
+        if terminal is None:
+            print(json.dumps(stored.to_dict(), sort_keys=True, default=str), flush=True)
+        else:
+            terminal.deliver(stored.id, "retraction" if retracted else "alert", stored)
+
+    watched_from = time.time()
+    last = store.last_id()
+    for stored in reversed(list_alerts(store, filters, limit=limit).items):
+        show(stored)
+    err.print("following new alerts and retractions (Ctrl-C to stop)")
+    try:
+        while True:
+            for stored in alerts_after(store, last, filters):
+                last = stored.id
+                show(stored)
+            # retractions stamped since the last look (a second's margin for the writer's
+            # clock and transaction); those already shown are skipped
+            now = time.time()
+            for stored in store.retracted_since(watched_from - 1.0):
+                if stored.id <= last and stored.id not in told and filters.matches(stored):
+                    show(stored)
+            watched_from = now
+            time.sleep(FOLLOW_POLL_SECONDS)
+    except KeyboardInterrupt:
+        err.print("stopped following")
+    finally:
+        store.close()
 
 
 def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None) -> int:

@@ -338,6 +338,17 @@ class AlertStore:
             row = self._conn.execute(f"SELECT count(*) FROM alerts{where}", args).fetchone()
         return int(row[0])
 
+    def retracted_since(self, moment: float) -> list[StoredAlert]:
+        """Alerts retracted at ``moment`` or later (by their retraction's time), oldest
+        retraction first: what a follower has not been told yet."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM alerts WHERE status = 'retracted' AND retracted_at >= ? "
+                "ORDER BY retracted_at, id",
+                (moment,),
+            ).fetchall()
+        return [_row_to_stored(row) for row in rows]
+
     def last_id(self) -> int:
         """The id of the newest alert (0 when the store is empty)."""
         with self._lock:
