@@ -6,7 +6,10 @@ token (secrets) are neither the sink's stored name nor in its errors."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from proofmind.chain.base import Chain
 from proofmind.monitor.api import Alert
 from proofmind.monitor.sinks import ChatSink, deliver_due
 from proofmind.monitor.store import AlertStore
+from proofmind.workspace import init_workspace
 
 
 class Channel:
@@ -186,3 +191,44 @@ def test_a_channel_out_of_reach_fails_without_showing_its_secret(tmp_path: Path)
             sink.deliver(1, "alert", alert)
         assert "secret-token" not in str(caught.value) and TOKEN not in str(caught.value)
         stored.close()
+
+
+@pytest.mark.devnet
+def test_monitor_run_posts_to_the_channels_it_is_given(
+    chain: Chain, tmp_path: Path, channel: Channel
+) -> None:
+    """`proofmind monitor run` as a user starts it: a Discord webhook on the command line, a
+    Telegram chat with the bot's token (and a local Bot API server) in the environment; a
+    watched transfer on the devnet reaches both as a message; the start line names the sinks
+    without their secrets."""
+    workspace, _ = init_workspace(tmp_path)
+    root = workspace.root
+    workspace.close()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")},
+        "PROOFMIND_CHAIN_BACKEND": "rpc",
+        "PROOFMIND_CHAIN_RPC_URL": str(chain.w3.provider.endpoint_uri),  # type: ignore[attr-defined]
+        "PROOFMIND_MONITOR_TELEGRAM_TOKEN": TOKEN,
+        "PROOFMIND_MONITOR_TELEGRAM_API": channel.base,
+    }
+    watched = chain.accounts[8].address
+    start = chain.w3.eth.block_number + 1
+    chain.sender().send({"to": watched, "value": 10**18})
+    head = chain.w3.eth.block_number
+    run = subprocess.run(
+        [sys.executable, "-m", "proofmind", "monitor", "run", "-w", str(root),
+         "--params", json.dumps({"watch": {"addresses": [watched]}}),
+         "--from-block", str(start), "--until-block", str(head), "--no-terminal",
+         "--discord", channel.url, "--telegram", "-1001234567890"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "telegram:-1001234567890" in run.stderr and "discord:" in run.stderr
+    assert "secret-token" not in run.stderr and TOKEN not in run.stderr
+    messages = sorted((m for _, m in channel.received), key=lambda m: "chat_id" in m)
+    assert [sorted(m) for m in messages] == [
+        ["allowed_mentions", "content", "username"],
+        ["chat_id", "disable_web_page_preview", "text"],
+    ]
+    assert watched.lower() in messages[0]["content"] and watched.lower() in messages[1]["text"]
+    assert channel.paths.count(f"/bot{TOKEN}/sendMessage") == 1
