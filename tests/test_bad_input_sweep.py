@@ -495,6 +495,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["--monitor", "-d", "nosuch"], "nosuch"),
         (["--monitor", "-d", "depeg"], "prices, not blocks"),
         (["--monitor", "--params", "{bad"], "--params"),
+        (["--slack", "https://hooks.slack.com/services/T/B/x"], "deliver the monitor's alerts"),
+        (["--monitor", "--params", WATCH, "--telegram", "@x y"], "not a Telegram chat id"),
         (["-m", "nosuch"], "nosuch"),
         (["-c", "nosuch"], "nosuch"),
         (["--agent", "policy.toml"], "--safe"),

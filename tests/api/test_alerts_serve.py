@@ -24,6 +24,7 @@ from proofmind.client import Client
 from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import Workspace
+from tests.monitor.test_live import Receiver
 
 from .conftest import MakeApi
 
@@ -92,6 +93,7 @@ def served(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
     env["PROOFMIND_API_SSE_POLL_SECONDS"] = "0.1"
     env |= {k: v(request) if callable(v) else v for k, v in extra_env.items()}
+    args = [a(request) if callable(a) else a for a in args]
     process = subprocess.Popen(
         [sys.executable, "-m", "proofmind", "serve", "--port", "0", "-w", str(ws.root), *args],
         stderr=subprocess.PIPE,
@@ -176,17 +178,28 @@ def _rpc_url(request: pytest.FixtureRequest) -> str:
     return str(chain.w3.provider.endpoint_uri)
 
 
+@pytest.fixture
+def slack() -> Iterator[Receiver]:
+    """A Slack incoming webhook's stand-in: records what is posted, answers 200."""
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
 MONITOR = (
-    ["--monitor", "-d", "watch", "--params", json.dumps({"watch": {"addresses": [WATCHED]}})],
+    ["--monitor", "-d", "watch", "--params", json.dumps({"watch": {"addresses": [WATCHED]}}),
+     "--slack", lambda request: request.getfixturevalue("slack").url],
     {"PROOFMIND_CHAIN_BACKEND": "rpc", "PROOFMIND_CHAIN_RPC_URL": _rpc_url},
-)
+)  # fmt: skip
 
 
 @pytest.mark.devnet
 @pytest.mark.parametrize("served", [MONITOR], indirect=True, ids=["monitor"])
 def test_serve_hosts_the_monitor_whose_alerts_stream_live(
-    chain: Chain, served: tuple[subprocess.Popen[str], str]
+    chain: Chain, served: tuple[subprocess.Popen[str], str], slack: Receiver
 ) -> None:
+    """`serve --monitor`: a watched transfer's alert reaches an SSE client, and the Slack
+    channel given with --slack."""
     process, url = served
     with Client(url, timeout=10) as api:
         deadline = time.monotonic() + 15
@@ -203,6 +216,11 @@ def test_serve_hosts_the_monitor_whose_alerts_stream_live(
         assert latency < 5.0, latency  # the monitor polls each second, the stream 10 times
         stream.close()  # type: ignore[attr-defined]
         assert api.health()["tasks"]["monitor"]["restarts"] == 0
+        deadline = time.monotonic() + 10
+        while not slack.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [message] = slack.deliveries()
+        assert message["text"].startswith("*") and WATCHED in message["text"].lower()
         assert 'proofmind_task_up{task="monitor"} 1' in api.http.get("/metrics").text
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0

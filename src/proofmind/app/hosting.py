@@ -112,10 +112,11 @@ def monitor_service(
     start_block: int | str = "latest",
     poll: float = 1.0,
     connect: Callable[[], Chain] | None = None,
+    sinks: list[Any] | None = None,
 ) -> Service:
-    """`proofmind monitor run` (block detectors, alerts into the workspace's store) on a
-    worker thread; rebuilt from its stored state after a failure. ``connect`` gives the chain
-    (default: the workspace's)."""
+    """`proofmind monitor run` (block detectors, alerts into the workspace's store, delivered
+    to ``sinks`` too) on a worker thread; rebuilt from its stored state after a failure.
+    ``connect`` gives the chain (default: the workspace's)."""
 
     def build() -> Any:
         from proofmind.monitor.registry import load_detectors
@@ -131,7 +132,7 @@ def monitor_service(
             StateDB(folder / "cursor.sqlite"),
             AlertStore.for_workspace(workspace.root),
             load_detectors(names, params),
-            [],
+            list(sinks or []),
             chain_id=chain.chain_id,
             confirmations=confirmations,
             start_block=start_block,

@@ -22,6 +22,36 @@ ParamsOption = Annotated[
     ),
 ]
 
+# where `monitor run` and `serve --monitor` deliver alerts besides the store
+WebhookOption = Annotated[
+    list[str] | None,
+    typer.Option(help="POST alerts here (repeat; signed with PROOFMIND_MONITOR_WEBHOOK_SECRET)."),
+]
+SlackOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar="PROOFMIND_MONITOR_SLACK_URL",
+        show_envvar=False,
+        help="Post alerts to this Slack incoming webhook (repeat; or "
+        "PROOFMIND_MONITOR_SLACK_URL, which keeps the URL out of the process list).",
+    ),
+]
+DiscordOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        envvar="PROOFMIND_MONITOR_DISCORD_URL",
+        show_envvar=False,
+        help="Post alerts to this Discord webhook (repeat; or PROOFMIND_MONITOR_DISCORD_URL).",
+    ),
+]
+TelegramOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Send alerts to this Telegram chat id or @channel (repeat), from the bot whose "
+        "token is in PROOFMIND_MONITOR_TELEGRAM_TOKEN."
+    ),
+]
+
 monitor_app = typer.Typer(
     help="Detectors over blocks and prices: follow a chain live, or replay history and score it.",
     no_args_is_help=True,
@@ -270,36 +300,10 @@ def run_command(
             parser=output_file, help="Append alerts and retractions to this JSON-lines file."
         ),
     ] = None,
-    webhook: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="POST alerts here (repeat; signed with PROOFMIND_MONITOR_WEBHOOK_SECRET)."
-        ),
-    ] = None,
-    slack: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar="PROOFMIND_MONITOR_SLACK_URL",
-            show_envvar=False,
-            help="Post alerts to this Slack incoming webhook (repeat; or "
-            "PROOFMIND_MONITOR_SLACK_URL, which keeps the URL out of the process list).",
-        ),
-    ] = None,
-    discord: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar="PROOFMIND_MONITOR_DISCORD_URL",
-            show_envvar=False,
-            help="Post alerts to this Discord webhook (repeat; or PROOFMIND_MONITOR_DISCORD_URL).",
-        ),
-    ] = None,
-    telegram: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Send alerts to this Telegram chat id or @channel (repeat), from the bot "
-            "whose token is in PROOFMIND_MONITOR_TELEGRAM_TOKEN."
-        ),
-    ] = None,
+    webhook: WebhookOption = None,
+    slack: SlackOption = None,
+    discord: DiscordOption = None,
+    telegram: TelegramOption = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
     anchor_every: Annotated[
         float | None,

@@ -527,6 +527,45 @@ def saved_rounds(path: Path | None) -> dict[str, int]:
         ) from exc
 
 
+def remote_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> list[Any]:
+    """The webhook and chat sinks of `monitor run`'s (and `serve --monitor`'s) options, each
+    value checked first: ``webhooks`` URLs; ``chats`` by kind, Slack's and Discord's webhook
+    URLs and Telegram's chats (the bot's token from its environment variable)."""
+    from proofmind.monitor.sinks import TELEGRAM_TOKEN_ENV, ChatSink, WebhookSink
+
+    for hook in webhooks:
+        if not hook.startswith(("http://", "https://")):
+            raise InputError(f"--webhook {hook!r} is not an http(s) URL")
+    chats = dict(chats)
+    telegram = chats.pop("telegram", [])
+    for chat in telegram:
+        if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{3,31}", chat):
+            raise InputError(
+                f"--telegram {chat!r} is not a Telegram chat id or channel",
+                hint="give a chat id (a number, -100… for a group or channel) or a public "
+                "channel's @name",
+            )
+    token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
+    if telegram and not re.fullmatch(r"\d+:[\w-]{20,}", token):
+        raise InputError(
+            f"--telegram needs the bot's token in {TELEGRAM_TOKEN_ENV}"
+            + (" (it is not a token: digits, a colon, then the key)" if token else ""),
+            hint="create a bot with @BotFather, add it to the chat, and export its token",
+        )
+    for kind, hooks in chats.items():
+        for hook in hooks:
+            if not hook.startswith(("http://", "https://")):
+                shown = hook if len(hook) <= 24 else hook[:24] + "…"  # the URL is a secret
+                raise InputError(
+                    f"--{kind} {shown!r} is not an http(s) URL",
+                    hint=f"give the channel's incoming webhook URL (https://…), or set "
+                    f"PROOFMIND_MONITOR_{kind.upper()}_URL",
+                )
+    sinks: list[Any] = [WebhookSink(h) for h in webhooks]
+    sinks += [ChatSink(kind, h) for kind, hooks in chats.items() for h in hooks]
+    return sinks + [ChatSink.telegram(chat, token) for chat in telegram]
+
+
 def run_live(
     workspace_path: Path | None,
     url: str | None,
@@ -552,13 +591,7 @@ def run_live(
 
     from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
     from proofmind.monitor.service import MonitorService
-    from proofmind.monitor.sinks import (
-        TELEGRAM_TOKEN_ENV,
-        ChatSink,
-        JsonlSink,
-        TerminalSink,
-        WebhookSink,
-    )
+    from proofmind.monitor.sinks import JsonlSink, TerminalSink
     from proofmind.monitor.store import AlertStore
     from proofmind.store.state import StateDB
     from proofmind.workspace import open_workspace
@@ -581,34 +614,7 @@ def run_live(
                 f"--from-block {from_block!r} is not a block number", hint="a number or latest"
             )
         start = int(from_block)
-    for hook in webhooks:
-        if not hook.startswith(("http://", "https://")):
-            raise InputError(f"--webhook {hook!r} is not an http(s) URL")
-    chats = dict(chats or {})
-    telegram = chats.pop("telegram", [])
-    for chat in telegram:
-        if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{3,31}", chat):
-            raise InputError(
-                f"--telegram {chat!r} is not a Telegram chat id or channel",
-                hint="give a chat id (a number, -100… for a group or channel) or a public "
-                "channel's @name",
-            )
-    token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
-    if telegram and not re.fullmatch(r"\d+:[\w-]{20,}", token):
-        raise InputError(
-            f"--telegram needs the bot's token in {TELEGRAM_TOKEN_ENV}"
-            + (" (it is not a token: digits, a colon, then the key)" if token else ""),
-            hint="create a bot with @BotFather, add it to the chat, and export its token",
-        )
-    for kind, hooks in chats.items():
-        for hook in hooks:
-            if not hook.startswith(("http://", "https://")):
-                shown = hook if len(hook) <= 24 else hook[:24] + "…"  # the URL is a secret
-                raise InputError(
-                    f"--{kind} {shown!r} is not an http(s) URL",
-                    hint=f"give the channel's incoming webhook URL (https://…), or set "
-                    f"PROOFMIND_MONITOR_{kind.upper()}_URL",
-                )
+    remote = remote_sinks(webhooks, chats or {})
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -629,9 +635,7 @@ def run_live(
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
-    sinks += [WebhookSink(h) for h in webhooks]
-    sinks += [ChatSink(kind, h) for kind, hooks in chats.items() for h in hooks]
-    sinks += [ChatSink.telegram(chat, token) for chat in telegram]
+    sinks += remote
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)

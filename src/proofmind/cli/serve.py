@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from proofmind.cli.monitor import DiscordOption, SlackOption, TelegramOption, WebhookOption
 from proofmind.cli.params import WorkspaceOption, output_dir
 
 api_key_app = typer.Typer(
@@ -39,6 +40,10 @@ def serve(
     from_block: Annotated[
         str, typer.Option(help="First block the monitor reads on a first run (or latest).")
     ] = "latest",
+    webhook: WebhookOption = None,
+    slack: SlackOption = None,
+    discord: DiscordOption = None,
+    telegram: TelegramOption = None,
     oracle_models: Annotated[
         list[str] | None,
         typer.Option(
@@ -99,6 +104,7 @@ def serve(
     Examples:
       proofmind serve
       proofmind serve --port 8080 --monitor -d watch --params @monitor.json
+      proofmind serve --monitor --params @monitor.json --telegram -1001234567890
       proofmind serve -m mlp --monitor
       proofmind serve -c mlp --challenge-poll 2
       proofmind serve --agent depeg-guard.toml --safe treasury
@@ -111,6 +117,7 @@ def serve(
         workspace, host, port, monitor, detectors or ["watch"], params, from_block,
         oracle_models or [], confirmations, challenge_models or [], challenge_poll,
         agents or [], safe, agent_interval, ingest, ingest_url, ingest_poll,
+        webhook or [], {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
     )  # fmt: skip
 
 

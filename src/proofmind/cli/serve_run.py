@@ -31,6 +31,8 @@ def run_serve(
     ingest: Path | None = None,
     ingest_url: str | None = None,
     ingest_poll: float = 2.0,
+    webhooks: list[str] | None = None,
+    chats: dict[str, list[str]] | None = None,
 ) -> None:
     from proofmind.api import create_app
     from proofmind.app.hosting import (
@@ -43,7 +45,7 @@ def run_serve(
         watcher_service,
     )
     from proofmind.app.runner import Supervisor, install_signal_handlers
-    from proofmind.cli.monitor_run import _params
+    from proofmind.cli.monitor_run import _params, remote_sinks
     from proofmind.monitor.registry import load_detectors
     from proofmind.settings import ApiSettings
     from proofmind.workspace import open_workspace
@@ -59,6 +61,12 @@ def run_serve(
             )
         start = int(from_block)
     parsed = _params(params) if monitor else {}
+    sinks = remote_sinks(webhooks or [], chats or {})
+    if sinks and not monitor:
+        raise InputError(
+            "--webhook, --slack, --discord and --telegram deliver the monitor's alerts",
+            hint="add --monitor (with its detectors), or leave them out",
+        )
     if monitor:  # refuse unknown or price-only detectors now, not in a restart loop
         wrong = [d.name for d in load_detectors(detectors, parsed) if "block" not in d.events]
         if wrong:
@@ -107,7 +115,12 @@ def run_serve(
         supervisor.add(
             "monitor",
             monitor_service(
-                workspace, detectors, parsed, confirmations=confirmations, start_block=start
+                workspace,
+                detectors,
+                parsed,
+                confirmations=confirmations,
+                start_block=start,
+                sinks=sinks,
             ),
         )
     if oracle_models:
