@@ -232,3 +232,24 @@ def test_monitor_run_posts_to_the_channels_it_is_given(
     ]
     assert watched.lower() in messages[0]["content"] and watched.lower() in messages[1]["text"]
     assert channel.paths.count(f"/bot{TOKEN}/sendMessage") == 1
+
+
+def test_min_severity_keeps_lower_alerts_in_the_store_only(
+    tmp_path: Path, channel: Channel
+) -> None:
+    """`--min-severity high`: a medium alert and its retraction are passed over (handled, not
+    sent), a high one is sent; the store keeps both."""
+    from proofmind.monitor.sinks import AtLeast
+
+    sink = AtLeast(ChatSink("slack", channel.url), "high")
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    medium = replace(DEPEG, severity="medium", subject="USDC", block=46)
+    store.commit_range([(medium, None), (DEPEG, None)], [sink.name], 47, {})
+    store.rewind(46, [sink.name])  # both retracted
+    assert _deliver_all(store, sink) == {"delivered": 4, "retried": 0, "dead": 0}
+    texts = [m["text"].splitlines()[0] for _, m in channel.received]
+    assert texts == ["*HIGH depeg: FEI*", "*RETRACTED (a reorg dropped block 47): HIGH depeg: FEI*"]
+    assert store.count() == 2
+    store.close()
+    with pytest.raises(ValueError, match="unknown severity 'loud'"):
+        AtLeast(sink, "loud")

@@ -51,6 +51,13 @@ TelegramOption = Annotated[
         "token is in PROOFMIND_MONITOR_TELEGRAM_TOKEN."
     ),
 ]
+MinSeverityOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Deliver only alerts of this severity or above (info, low, medium, high, "
+        "critical) to the terminal, files, webhooks and channels; the store keeps them all."
+    ),
+]
 
 monitor_app = typer.Typer(
     help="Detectors over blocks and prices: follow a chain live, or replay history and score it.",
@@ -304,6 +311,7 @@ def run_command(
     slack: SlackOption = None,
     discord: DiscordOption = None,
     telegram: TelegramOption = None,
+    min_severity: MinSeverityOption = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
     anchor_every: Annotated[
         float | None,
@@ -354,7 +362,8 @@ def run_command(
       proofmind monitor run --url https://rpc.example.org --confirmations 12 --from-block 19000000
       proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
       proofmind monitor run --params @monitor.json --anchor-every 3600
-      PROOFMIND_MONITOR_SLACK_URL=https://hooks.slack.com/services/… proofmind monitor run
+      PROOFMIND_MONITOR_SLACK_URL=https://hooks.slack.com/services/… proofmind monitor run \\
+          --min-severity high
       PROOFMIND_MONITOR_TELEGRAM_TOKEN=123:ABC… proofmind monitor run --telegram -1001234567890
     """
     from proofmind.cli.monitor_run import run_live
@@ -365,6 +374,7 @@ def run_command(
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
         feed or [], feed_read, anchor_every,
         {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
+        min_severity,
     )  # fmt: skip
 
 

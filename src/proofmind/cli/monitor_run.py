@@ -566,6 +566,21 @@ def remote_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> list[Any]:
     return sinks + [ChatSink.telegram(chat, token) for chat in telegram]
 
 
+def at_least(sinks: list[Any], severity: str | None) -> list[Any]:
+    """``sinks`` for alerts of ``severity`` or above (`--min-severity`); all of them as they
+    are when it is None."""
+    from proofmind.monitor.sinks import SEVERITIES, AtLeast
+
+    if severity is None:
+        return sinks
+    if severity not in SEVERITIES:
+        raise InputError(
+            f"--min-severity {severity!r} is not a severity",
+            hint=f"use one of {', '.join(SEVERITIES)}",
+        )
+    return [AtLeast(sink, severity) for sink in sinks]
+
+
 def run_live(
     workspace_path: Path | None,
     url: str | None,
@@ -585,6 +600,7 @@ def run_live(
     feed_read: str = "logs",
     anchor_every: float | None = None,
     chats: dict[str, list[str]] | None = None,
+    min_severity: str | None = None,
 ) -> None:
     import logging
     import signal
@@ -615,6 +631,7 @@ def run_live(
             )
         start = int(from_block)
     remote = remote_sinks(webhooks, chats or {})
+    at_least([], min_severity)  # a wrong severity is refused before anything starts
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -635,7 +652,7 @@ def run_live(
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
-    sinks += remote
+    sinks = at_least(sinks + remote, min_severity)
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)
@@ -661,6 +678,7 @@ def run_live(
     err.print(
         f"monitoring chain {chain_id} from block {service.cursor.next_block} with "
         f"{', '.join(d.name for d in detectors)} → {', '.join(s.name for s in sinks) or 'store'}"
+        + (f" ({min_severity} and above)" if min_severity and sinks else "")
         + (f"; feeds {', '.join(f'{k}={v}' for k, v in feeds.items())}" if feeds else "")
     )
     on_step = None

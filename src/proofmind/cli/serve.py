@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from proofmind.cli.monitor import DiscordOption, SlackOption, TelegramOption, WebhookOption
+from proofmind.cli.monitor import (
+    DiscordOption,
+    MinSeverityOption,
+    SlackOption,
+    TelegramOption,
+    WebhookOption,
+)
 from proofmind.cli.params import WorkspaceOption, output_dir
 
 api_key_app = typer.Typer(
@@ -44,6 +50,7 @@ def serve(
     slack: SlackOption = None,
     discord: DiscordOption = None,
     telegram: TelegramOption = None,
+    min_severity: MinSeverityOption = None,
     oracle_models: Annotated[
         list[str] | None,
         typer.Option(
@@ -118,6 +125,7 @@ def serve(
         oracle_models or [], confirmations, challenge_models or [], challenge_poll,
         agents or [], safe, agent_interval, ingest, ingest_url, ingest_poll,
         webhook or [], {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
+        min_severity,
     )  # fmt: skip
 
 

@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 from urllib.parse import urlsplit
 
+from proofmind.monitor.api import Severity
 from proofmind.monitor.store import AlertStore, StoredAlert
 
 log = logging.getLogger("proofmind.monitor")
@@ -249,6 +250,26 @@ def _retry_after(header: str | None) -> float | None:
         return max(0.0, float(header)) if header else None
     except ValueError:
         return None
+
+
+SEVERITIES: tuple[str, ...] = get_args(Severity)  # lowest first
+
+
+class AtLeast:
+    """``sink`` for alerts of ``severity`` or above only (and their retractions); the others
+    are passed over, counted as handled, so they stay in the store and nowhere else. The name
+    is the sink's: its outbox rows are the same."""
+
+    def __init__(self, sink: Any, severity: str) -> None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}: {', '.join(SEVERITIES)}")
+        self.sink, self.severity = sink, severity
+        self.name = sink.name
+        self._lowest = SEVERITIES.index(severity)
+
+    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+        if SEVERITIES.index(alert.alert.severity) >= self._lowest:
+            self.sink.deliver(delivery, event, alert)
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
