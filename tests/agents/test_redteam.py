@@ -414,6 +414,27 @@ def test_an_llm_obeying_injected_alert_text_is_stopped_on_chain(treasury: Treasu
     _no_harm(s)
 
 
+def test_read_alerts_finds_an_address_in_any_case_and_since_a_time(treasury: Treasury) -> None:
+    """An LLM passes addresses checksummed; alerts store them in lower case."""
+    s = _session(treasury)
+    watched = "0x" + "ab" * 20
+    for n, subject in enumerate((watched, "USDC")):
+        treasury.alerts.add(
+            Alert(detector="watch", kind="tx", severity="medium", subject=subject,
+                  time=1_700_000_000.0 + 3600 * n, score=1.0, explanation=f"alert {n}")
+        )  # fmt: skip
+    found, since, later = call_tools(
+        s,
+        [
+            ("read_alerts", {"subject": to_checksum_address(watched)}),
+            ("read_alerts", {"since": "2023-11-14T22:13:21Z"}),  # after the first alert
+            ("read_alerts", {"since": "1700007200"}),
+        ],
+    )
+    assert [a["explanation"] for a in found] == ["alert 0"]
+    assert [a["explanation"] for a in since] == ["alert 1"] and later == []
+
+
 def test_read_tools_refuse_hostile_arguments(treasury: Treasury) -> None:
     s = _session(treasury)
     (treasury.tmp / "sybil" / "rep").mkdir(parents=True)
@@ -422,6 +443,7 @@ def test_read_tools_refuse_hostile_arguments(treasury: Treasury) -> None:
         s,
         [
             ("read_alerts", {"limit": 10**9}),
+            ("read_alerts", {"since": "'; DROP TABLE alerts; --"}),
             ("decision_log", {"status": "'; DROP TABLE decisions; --"}),
             ("sybil_status", {"address": ATTACKER, "report": "../../etc"}),
             ("sybil_status", {"address": ATTACKER, "report": "nosuch"}),
@@ -429,6 +451,7 @@ def test_read_tools_refuse_hostile_arguments(treasury: Treasury) -> None:
         ],
     )
     assert "out of range" in results[0]["tool_error"]
+    assert "is not a time" in results.pop(1)["tool_error"]
     assert "not a decision status" in results[1]["tool_error"]
     assert "not a report name" in results[2]["tool_error"]
     assert "no sybil report" in results[3]["tool_error"]

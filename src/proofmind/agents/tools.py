@@ -57,11 +57,24 @@ class AgentTools:
     # -- reads ------------------------------------------------------------------------------
 
     def read_alerts(
-        self, detector: str | None = None, subject: str | None = None, limit: int = 20
+        self,
+        detector: str | None = None,
+        subject: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Newest first; an address subject in any case (a checksummed one finds the stored
+        lower-case alerts); ``since`` an ISO 8601 time, unix seconds or a span (``24h``)."""
+        from proofmind.app.alerts import parse_moment, subject_key
+
         if not 1 <= int(limit) <= 500:
             raise InputError(f"limit {limit} is out of range", hint="1 to 500")
-        rows = self.alerts.query(detector=detector, subject=subject, limit=int(limit))
+        rows = self.alerts.query(
+            detector=detector,
+            subject=subject_key(subject),
+            since=None if since is None else parse_moment(since, "since"),
+            limit=int(limit),
+        )
         return [r.to_dict() for r in rows]
 
     def decision_log(self, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
@@ -206,11 +219,18 @@ def build_server(tools: AgentTools) -> Any:
 
     server = FastMCP("proofmind")
 
-    @server.tool(description="Recent monitor alerts (newest first), optionally filtered.")
+    @server.tool(
+        description="Recent monitor alerts (newest first), optionally filtered by detector, "
+        "subject (an asset, or an address in any case) and since (an ISO 8601 time in UTC, "
+        "unix seconds, or a span before now such as 24h)."
+    )
     def read_alerts(
-        detector: str | None = None, subject: str | None = None, limit: int = 20
+        detector: str | None = None,
+        subject: str | None = None,
+        limit: int = 20,
+        since: str | None = None,
     ) -> list[dict[str, Any]]:
-        return tools.read_alerts(detector, subject, limit)
+        return tools.read_alerts(detector, subject, limit, since)
 
     @server.tool(description="The agent's decision log (newest first), optionally by status.")
     def decision_log(status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
