@@ -109,6 +109,8 @@ def test_moments_given_for_alert_times() -> None:
     assert parse_moment("24h", now=june) == june - 86400
     assert parse_moment("30m", now=june) == june - 1800
     assert parse_moment("2w", now=june) == june - 14 * 86400
+    with pytest.raises(InputError, match="not a time in seconds \\(milliseconds\\?\\)"):
+        parse_moment("1655856000000", "--since")
     for bad in ("", "soon", "nan", "-1", "2022-13-01", "5y"):
         with pytest.raises(InputError, match=r"--since .* is not a time") as caught:
             parse_moment(bad, "--since")

@@ -21,6 +21,7 @@ def subject_key(subject: str | None) -> str | None:
     return subject
 
 
+LAST_SECOND = 253_402_300_800.0  # 10000-01-01 UTC
 _AGO = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -46,6 +47,11 @@ def parse_moment(text: str, what: str = "time", now: float | None = None) -> flo
     else:
         if not math.isfinite(seconds) or seconds < 0:
             raise InputError(f"{what} {text!r} is not a time", hint=hint)
+        if seconds >= LAST_SECOND:  # past the year 9999: milliseconds, most likely
+            raise InputError(
+                f"{what} {text!r} is not a time in seconds (milliseconds?)",
+                hint=f"divide milliseconds by 1000; {hint}",
+            )
         return seconds
     try:
         moment = datetime.fromisoformat(given.replace("Z", "+00:00").replace("z", "+00:00"))

@@ -932,14 +932,17 @@ def _follow_alerts(store: Any, filters: AlertFilter, limit: int, json_lines: boo
 
     watched_from = time.time()
     last = store.last_id()
-    for stored in reversed(list_alerts(store, filters, limit=limit).items):
+    listed = list_alerts(store, filters, limit=limit).items  # may hold some stored after last
+    for stored in reversed(listed):
         show(stored)
+    shown = {stored.id for stored in listed if stored.id > last}
     err.print("following new alerts and retractions (Ctrl-C to stop)")
     try:
         while True:
             for stored in alerts_after(store, last, filters):
                 last = stored.id
-                show(stored)
+                if stored.id not in shown:
+                    show(stored)
             # retractions stamped since the last look (a second's margin for the writer's
             # clock and transaction); those already shown are skipped
             now = time.time()

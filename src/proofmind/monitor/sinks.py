@@ -1,5 +1,5 @@
 """Where `monitor run` delivers alerts and retractions: the terminal, a JSON-lines file, webhooks,
-and chat channels (Slack's and Discord's incoming webhooks).
+and chat channels (Slack's and Discord's incoming webhooks, a Telegram bot).
 
 Delivery is driven by the store's outbox (a row per alert or retraction and sink, written with
 the alert): a sink is told about each row until it accepts it, then the row is marked delivered.
@@ -227,10 +227,11 @@ def chat_text(
     when = datetime.fromtimestamp(a.time, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     where = f"block {a.block} · " if a.block is not None else ""
     foot = f"{where}{when} · proofmind alert {alert.id}"
-    first = bold.format(escape(head))
-    room = limit - len(first) - len(escape(foot)) - 2
-    said = a.explanation if len(a.explanation) <= room else a.explanation[: max(0, room - 1)] + "…"
-    return "\n".join((first, escape(said), escape(foot)))
+    first, foot = bold.format(escape(head)), escape(foot)
+    room = limit - len(first) - len(foot) - 2
+    said = escape(a.explanation)  # escaped first: escapes lengthen it
+    said = said if len(said) <= room else said[: max(0, room - 1)] + "…"
+    return "\n".join((first, said, foot))
 
 
 def _slack_escape(text: str) -> str:
