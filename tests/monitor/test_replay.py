@@ -659,3 +659,18 @@ def test_the_terminal_lists_twenty_detected_windows_and_counts_the_rest(
     out = capsys.readouterr().out
     assert "detected: W19 by the depeg alert" in out and "W20" not in out
     assert "detected: and 5 more windows (--report lists them all)" in out
+
+
+def test_events_may_name_coins_by_symbol_id_or_name() -> None:
+    """An events file written by someone else: symbols in another case, CoinGecko ids, coins'
+    names as CoinGecko or CoinMarketCap write them; a name of no known coin is left as it is
+    (and reported as having no prices)."""
+    from proofmind.monitor.replay import match_subjects
+
+    symbols = {"UST", "USDC", "stETH", "DAI", "USDT", "MIM", "USDN"}
+    given = ["ust", "usd-coin", "USD Coin", "TerraUSD", "Lido Staked ETH", "Dai", "Tether",
+             "Magic Internet Money", "Neutrino USD", "Some Other Coin"]  # fmt: skip
+    windows = [EventWindow(name, 0.0, 1.0, "") for name in given]
+    assert [w.subject for w in match_subjects(windows, symbols)] == [
+        "UST", "USDC", "USDC", "UST", "stETH", "DAI", "USDT", "MIM", "USDN", "Some Other Coin"
+    ]  # fmt: skip

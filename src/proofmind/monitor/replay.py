@@ -24,6 +24,7 @@ import csv
 import itertools
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -405,9 +406,10 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
     """``events`` with each subject spelt as in ``symbols``: an exact match first, else the one
     symbol equal to it ignoring case (an events file may write ``SUSD`` for the feed's
     ``sUSD``); a pair ``STETH/ETH`` stands for its derivative, as ratio alerts are scored; a
-    CoinGecko id (``usd-coin``) for its coin's symbol; a coin with no series of its own for the
-    one series of its ratio (``stETH`` for a Chainlink feed's ``STETH/ETH``); a subject
-    matching none, or several, is left as it is."""
+    CoinGecko id (``usd-coin``), or a coin's name that is one in lower case with hyphens
+    (``USD Coin``, ``TerraUSD``, ``Lido Staked ETH`` as CoinMarketCap names it), for its coin's
+    symbol; a coin with no series of its own for the one series of its ratio (``stETH`` for a
+    Chainlink feed's ``STETH/ETH``); a subject matching none, or several, is left as it is."""
     folded: dict[str, list[str]] = {}
     for symbol in symbols:
         folded.setdefault(symbol.casefold(), []).append(symbol)
@@ -421,8 +423,9 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
         subject = event.subject
         if subject not in symbols and "/" in subject:
             subject = subject.split("/", 1)[0].strip()
-        if subject.casefold() not in folded:
-            subject = coingecko_symbol(subject) or subject
+        if subject.casefold() not in folded:  # an id (usd-coin), or a name (USD Coin, TerraUSD)
+            slug = re.sub(r"[\s_]+", "-", subject.strip().lower())
+            subject = coingecko_symbol(subject) or coingecko_symbol(slug) or subject
         same = folded.get(subject.casefold(), [])
         if subject not in symbols and len(same) == 1:
             subject = same[0]
