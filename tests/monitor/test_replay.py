@@ -674,3 +674,8 @@ def test_events_may_name_coins_by_symbol_id_or_name() -> None:
     assert [w.subject for w in match_subjects(windows, symbols)] == [
         "UST", "USDC", "USDC", "UST", "stETH", "DAI", "USDT", "MIM", "USDN", "Some Other Coin"
     ]  # fmt: skip
+    # a ticker that changed: the events file's old one finds the price file's new one, and back
+    renamed = [EventWindow(name, 0.0, 1.0, "") for name in ("UST", "terrausd", "USDP", "usdc")]
+    assert [w.subject for w in match_subjects(renamed, {"USTC", "PAX", "USDC"})] == [
+        "USTC", "USTC", "PAX", "USDC"
+    ]  # fmt: skip

@@ -402,14 +402,21 @@ def evaluate_alerts(
     return Evaluation(scores, missed, absent, quiet, detected, false)
 
 
+RENAMED = (("UST", "USTC"), ("PAX", "USDP"))
+"""Pegged coins whose ticker changed (old, new): TerraUSD became TerraClassicUSD (USTC) after
+its collapse of May 2022, Paxos Standard (PAX) Pax Dollar (USDP) in 2021. Sources list them
+under either, so an events file's one finds the price file's other."""
+
+
 def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWindow]:
     """``events`` with each subject spelt as in ``symbols``: an exact match first, else the one
     symbol equal to it ignoring case (an events file may write ``SUSD`` for the feed's
     ``sUSD``); a pair ``STETH/ETH`` stands for its derivative, as ratio alerts are scored; a
     CoinGecko id (``usd-coin``), or a coin's name that is one in lower case with hyphens
     (``USD Coin``, ``TerraUSD``, ``Lido Staked ETH`` as CoinMarketCap names it), for its coin's
-    symbol; a coin with no series of its own for the one series of its ratio (``stETH`` for a
-    Chainlink feed's ``STETH/ETH``); a subject matching none, or several, is left as it is."""
+    symbol; a ticker for its coin's other ticker (`RENAMED`: ``UST`` finds ``USTC``); a coin
+    with no series of its own for the one series of its ratio (``stETH`` for a Chainlink
+    feed's ``STETH/ETH``); a subject matching none, or several, is left as it is."""
     folded: dict[str, list[str]] = {}
     for symbol in symbols:
         folded.setdefault(symbol.casefold(), []).append(symbol)
@@ -426,6 +433,12 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
         if subject.casefold() not in folded:  # an id (usd-coin), or a name (USD Coin, TerraUSD)
             slug = re.sub(r"[\s_]+", "-", subject.strip().lower())
             subject = coingecko_symbol(subject) or coingecko_symbol(slug) or subject
+        if subject.casefold() not in folded:  # a renamed ticker: UST is USTC since 2022
+            subject = next(
+                (other for old, new in RENAMED for a, other in ((old, new), (new, old))
+                 if subject.casefold() == a.casefold() and other.casefold() in folded),
+                subject,
+            )  # fmt: skip
         same = folded.get(subject.casefold(), [])
         if subject not in symbols and len(same) == 1:
             subject = same[0]
