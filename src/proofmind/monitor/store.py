@@ -282,18 +282,15 @@ class AlertStore:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
-        if after_id is not None:
-            clauses.append("id > ?")
-            args.append(after_id)
-        if before_id is not None:
-            clauses.append("id < ?")
-            args.append(before_id)
-        if since is not None:
-            clauses.append("time >= ?")
-            args.append(since)
-        if until is not None:
-            clauses.append("time < ?")
-            args.append(until)
+        for clause, bound in (
+            ("id > ?", after_id),
+            ("id < ?", before_id),
+            ("time >= ?", since),
+            ("time < ?", until),
+        ):
+            if bound is not None:
+                clauses.append(clause)
+                args.append(bound)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
 
     def query(
