@@ -81,7 +81,7 @@ DEPEG = Alert(
 )
 
 
-def _deliver_all(store: AlertStore, sink: ChatSink, deadline: float = 10.0) -> dict[str, int]:
+def _deliver_all(store: AlertStore, sink: Any, deadline: float = 10.0) -> dict[str, int]:
     totals = {"delivered": 0, "retried": 0, "dead": 0}
     stop = time.monotonic() + deadline
     while store.outbox_counts().get((sink.name, "pending"), 0):  # due now or later
