@@ -539,11 +539,11 @@ def remote_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> list[Any]:
     chats = dict(chats)
     telegram = chats.pop("telegram", [])
     for chat in telegram:
-        if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{3,31}", chat):
+        if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z]\w{4,31}", chat):
             raise InputError(
                 f"--telegram {chat!r} is not a Telegram chat id or channel",
                 hint="give a chat id (a number, -100… for a group or channel) or a public "
-                "channel's @name",
+                "channel's @name (5 to 32 letters, digits or underscores)",
             )
     token = os.environ.get(TELEGRAM_TOKEN_ENV, "").strip()
     if telegram and not re.fullmatch(r"\d+:[\w-]{20,}", token):
