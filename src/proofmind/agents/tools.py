@@ -65,7 +65,7 @@ class AgentTools:
     ) -> list[dict[str, Any]]:
         """Newest first; an address subject in any case (a checksummed one finds the stored
         lower-case alerts); ``since`` an ISO 8601 time, unix seconds or a span (``24h``)."""
-        from proofmind.app.alerts import parse_moment, subject_key
+        from proofmind.monitor.store import parse_moment, subject_key
 
         if not 1 <= int(limit) <= 500:
             raise InputError(f"limit {limit} is out of range", hint="1 to 500")

@@ -362,9 +362,8 @@ def run_command(
       proofmind monitor run --url https://rpc.example.org --confirmations 12 --from-block 19000000
       proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
       proofmind monitor run --params @monitor.json --anchor-every 3600
-      PROOFMIND_MONITOR_SLACK_URL=https://hooks.slack.com/services/… proofmind monitor run \\
-          --min-severity high
-      PROOFMIND_MONITOR_TELEGRAM_TOKEN=123:ABC… proofmind monitor run --telegram -1001234567890
+      proofmind monitor run --min-severity high --slack https://hooks.slack.com/…
+      PROOFMIND_MONITOR_TELEGRAM_TOKEN=123:AB… proofmind monitor run --telegram -1001234
     """
     from proofmind.cli.monitor_run import run_live
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +168,55 @@ def _row_to_batch(row: sqlite3.Row) -> AlertBatch:
 def alert_key(alert: Alert) -> str:
     """The text form of :attr:`Alert.key`, stable across processes and versions."""
     return json.dumps(list(alert.key), separators=(",", ":"))
+
+
+def subject_key(subject: str | None) -> str | None:
+    """A subject as alerts store it: an address or a hash in lower case, whatever case it was
+    given in (a checksummed address); anything else as given."""
+    if subject is not None and re.fullmatch(r"0x[0-9a-fA-F]+", subject.strip()):
+        return subject.strip().lower()
+    return subject
+
+
+LAST_SECOND = 253_402_300_800.0  # 10000-01-01 UTC
+_AGO = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_moment(text: str, what: str = "time", now: float | None = None) -> float:
+    """A moment a user gives for alerts' times, as unix seconds: an ISO 8601 date or date-time
+    (``2022-06-22``, ``2022-06-22T04:00``, in UTC unless it names its zone), unix seconds
+    (``1655870400``), or a span before now (``30m``, ``24h``, ``7d``, ``2w``). An error names
+    ``what`` (the option) and the forms."""
+    given = text.strip()
+    hint = (
+        f"give {what} as an ISO 8601 date or time in UTC (2022-06-22, 2022-06-22T04:00), "
+        "unix seconds (1655870400), or a span before now (30m, 24h, 7d, 2w)"
+    )
+    ago = _AGO.fullmatch(given.lower())
+    if ago is not None:
+        span = float(ago["amount"]) * _UNIT_SECONDS[ago["unit"]]
+        return (time.time() if now is None else now) - span
+    try:
+        seconds = float(given)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds) or seconds < 0:
+            raise InputError(f"{what} {text!r} is not a time", hint=hint)
+        if seconds >= LAST_SECOND:  # past the year 9999: milliseconds, most likely
+            raise InputError(
+                f"{what} {text!r} is not a time in seconds (milliseconds?)",
+                hint=f"divide milliseconds by 1000; {hint}",
+            )
+        return seconds
+    try:
+        moment = datetime.fromisoformat(given.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{what} {text!r} is not a time", hint=hint) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _row_to_stored(row: sqlite3.Row) -> StoredAlert:
