@@ -237,7 +237,7 @@ def _stem(name: str) -> str | None:
         return pair[0]
     named = coinmarketcap_name(name)
     if named is not None:  # Lido Staked ETH → lido-staked-eth (→ stETH), Dai → DAI; dYdX as is
-        slug = re.sub(r"\s+", "-", named.lower())
+        slug = coin_id(named)
         return slug if coingecko_symbol(slug) else named.replace(" ", "_")
     name = _NAME_TAIL.sub("", name).strip()
     if not name or name.lower() in _NOT_SYMBOLS or not re.fullmatch(r"[\w.+-]{1,40}", name):
@@ -254,6 +254,12 @@ def _coingecko_ids() -> dict[str, str]:
     ) as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return {row["id"]: row["symbol"] for row in rows}
+
+
+def coin_id(name: str) -> str:
+    """A coin's name written as CoinGecko's ids are: lower case, words joined by hyphens
+    (``Lido Staked ETH`` → ``lido-staked-eth``)."""
+    return re.sub(r"[\s_]+", "-", name.strip().lower())
 
 
 def coingecko_symbol(name: str) -> str | None:

@@ -24,7 +24,6 @@ import csv
 import itertools
 import json
 import math
-import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from proofmind.monitor.api import Alert, Detector, PriceObservation
 from proofmind.monitor.prices import (
     UNREADABLE,
     PriceSeries,
+    coin_id,
     coingecko_symbol,
     date_order,
     find_columns,
@@ -431,8 +431,7 @@ def match_subjects(events: list[EventWindow], symbols: set[str]) -> list[EventWi
         if subject not in symbols and "/" in subject:
             subject = subject.split("/", 1)[0].strip()
         if subject.casefold() not in folded:  # an id (usd-coin), or a name (USD Coin, TerraUSD)
-            slug = re.sub(r"[\s_]+", "-", subject.strip().lower())
-            subject = coingecko_symbol(subject) or coingecko_symbol(slug) or subject
+            subject = coingecko_symbol(subject) or coingecko_symbol(coin_id(subject)) or subject
         if subject.casefold() not in folded:  # a renamed ticker: UST is USTC since 2022
             subject = next(
                 (other for old, new in RENAMED for a, other in ((old, new), (new, old))
