@@ -29,7 +29,6 @@ from proofmind.monitor.store import AlertStore
 MAX_REASON = 2000
 MAX_ARGS = 16
 UINT256_MAX = 2**256 - 1
-_SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def _address(value: Any, what: str) -> str:

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import InputError, NotFound
-from proofmind.monitor.store import AlertStore, StoredAlert, parse_moment, subject_key
+from proofmind.monitor.store import (
+    STATUSES,
+    AlertStore,
+    StoredAlert,
+    parse_moment,
+    subject_key,
+)
 
 __all__ = [
     "AlertFilter",
@@ -27,6 +33,34 @@ class AlertFilter:
     status: str | None = None
     since: float | None = None  # the alert's time (block or price time), unix seconds, inclusive
     until: float | None = None  # ... exclusive
+
+    @classmethod
+    def given(
+        cls,
+        detector: str | None = None,
+        subject: str | None = None,
+        severity: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        *,
+        option: str = "",
+    ) -> AlertFilter:
+        """The filter a user's texts ask for (the API's query, the CLI's options): the status
+        checked, an address subject as stored (`subject_key`), the times read (`parse_moment`;
+        their errors name ``option`` + since / until, ``--`` for the CLI)."""
+        if status is not None and status not in STATUSES:
+            raise InputError(
+                f"unknown alert status {status!r}", hint=f"use one of {', '.join(STATUSES)}"
+            )
+        return cls(
+            detector,
+            subject_key(subject),
+            severity,
+            status,
+            None if since is None else parse_moment(since, f"{option}since"),
+            None if until is None else parse_moment(until, f"{option}until"),
+        )
 
     def __post_init__(self) -> None:
         if self.since is not None and self.until is not None and self.until <= self.since:

@@ -569,7 +569,8 @@ def remote_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> list[Any]:
 def at_least(sinks: list[Any], severity: str | None) -> list[Any]:
     """``sinks`` for alerts of ``severity`` or above (`--min-severity`); all of them as they
     are when it is None."""
-    from proofmind.monitor.sinks import SEVERITIES, AtLeast
+    from proofmind.monitor.api import SEVERITIES
+    from proofmind.monitor.sinks import AtLeast
 
     if severity is None:
         return sinks
@@ -630,8 +631,7 @@ def run_live(
                 f"--from-block {from_block!r} is not a block number", hint="a number or latest"
             )
         start = int(from_block)
-    remote = remote_sinks(webhooks, chats or {})
-    at_least([], min_severity)  # a wrong severity is refused before anything starts
+    remote = at_least(remote_sinks(webhooks, chats or {}), min_severity)  # checked up front
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -652,7 +652,7 @@ def run_live(
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
-    sinks = at_least(sinks + remote, min_severity)
+    sinks = at_least(sinks, min_severity) + remote
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)
@@ -817,22 +817,19 @@ class AlertQuery:
     until: str | None = None
 
     def checked(self) -> AlertFilter:
-        """The store's filter: each value checked, times read (`parse_moment`)."""
-        from typing import get_args
+        """The store's filter: the severity checked here (the API lets an unknown one match
+        nothing), the rest by `AlertFilter.given`."""
+        from proofmind.app.alerts import AlertFilter
+        from proofmind.monitor.api import SEVERITIES
 
-        from proofmind.app.alerts import AlertFilter, parse_moment, subject_key
-        from proofmind.monitor.api import Severity
-        from proofmind.monitor.store import STATUSES
-
-        for what, value, known in (("severity", self.severity, get_args(Severity)),
-                                   ("alert status", self.status, STATUSES)):  # fmt: skip
-            if value is not None and value not in known:
-                raise InputError(f"unknown {what} {value!r}", hint=f"use one of {', '.join(known)}")
-        since = None if self.since is None else parse_moment(self.since, "--since")
-        until = None if self.until is None else parse_moment(self.until, "--until")
-        return AlertFilter(
-            self.detector, subject_key(self.subject), self.severity, self.status, since, until
-        )
+        if self.severity is not None and self.severity not in SEVERITIES:
+            raise InputError(
+                f"unknown severity {self.severity!r}", hint=f"use one of {', '.join(SEVERITIES)}"
+            )
+        return AlertFilter.given(
+            self.detector, self.subject, self.severity, self.status, self.since, self.until,
+            option="--",
+        )  # fmt: skip
 
 
 FOLLOW_POLL_SECONDS = 0.5

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, get_args
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from proofmind.monitor.api import Severity
+from proofmind.monitor.api import SEVERITIES
 from proofmind.monitor.store import AlertStore, StoredAlert
 
 log = logging.getLogger("proofmind.monitor")
@@ -251,9 +251,6 @@ def _retry_after(header: str | None) -> float | None:
         return max(0.0, float(header)) if header else None
     except ValueError:
         return None
-
-
-SEVERITIES: tuple[str, ...] = get_args(Severity)  # lowest first
 
 
 class AtLeast:

@@ -16,16 +16,9 @@ from fastapi.responses import StreamingResponse
 from proofmind.api.guards import read_access
 from proofmind.api.routes.common import ERRORS, cached, page_response, services
 from proofmind.api.schemas import AlertOut, AlertPage
-from proofmind.app.alerts import (
-    AlertFilter,
-    alerts_after,
-    get_alert,
-    list_alerts,
-    parse_moment,
-    subject_key,
-)
+from proofmind.app.alerts import AlertFilter, alerts_after, get_alert, list_alerts
 from proofmind.app.paging import Page
-from proofmind.errors import InputError, NotFound
+from proofmind.errors import NotFound
 from proofmind.monitor.store import STATUSES, StoredAlert
 
 router = APIRouter(
@@ -50,18 +43,7 @@ async def _filters(
     since: Annotated[str | None, Query(max_length=64, description=MOMENT)] = None,
     until: Annotated[str | None, Query(max_length=64, description=MOMENT)] = None,
 ) -> AlertFilter:
-    if status is not None and status not in STATUSES:
-        raise InputError(
-            f"unknown alert status {status!r}", hint=f"use one of {', '.join(STATUSES)}"
-        )
-    return AlertFilter(
-        detector,
-        subject_key(subject),
-        severity,
-        status,
-        None if since is None else parse_moment(since, "since"),
-        None if until is None else parse_moment(until, "until"),
-    )
+    return AlertFilter.given(detector, subject, severity, status, since, until)
 
 
 Filters = Annotated[AlertFilter, Depends(_filters)]
