@@ -253,3 +253,36 @@ def test_min_severity_keeps_lower_alerts_in_the_store_only(
     store.close()
     with pytest.raises(ValueError, match="unknown severity 'loud'"):
         AtLeast(sink, "loud")
+
+
+def test_a_floor_per_kind_of_sink(tmp_path: Path, channel: Channel) -> None:
+    """`--min-severity slack=high`: the JSON-lines file gets every alert and the channel only
+    the high one; a floor for every sink applies where no kind's floor does; a floor for a kind
+    the run does not send to is refused."""
+    from proofmind.cli.monitor_run import at_least, described, severity_floors
+    from proofmind.errors import InputError
+    from proofmind.monitor.sinks import JsonlSink
+
+    floors = severity_floors(["SLACK=high"], ["jsonl", "slack"])
+    assert floors == {"slack": "high"}
+    jsonl, slack = at_least(
+        [JsonlSink(tmp_path / "a.jsonl"), ChatSink("slack", channel.url)], floors
+    )
+    assert described([jsonl, slack]).endswith("(high and above)")
+    assert f"{jsonl.name}," in described([jsonl, slack])
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    medium = replace(DEPEG, severity="medium", subject="USDC", block=46)
+    store.commit_range([(medium, None), (DEPEG, None)], [jsonl.name, slack.name], 47, {})
+    _deliver_all(store, jsonl)
+    _deliver_all(store, slack)
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    assert [json.loads(line)["alert"]["subject"] for line in lines] == ["USDC", "FEI"]
+    assert [m["text"].splitlines()[0] for _, m in channel.received] == ["*HIGH depeg: FEI*"]
+    store.close()
+    both = severity_floors(["medium", "jsonl=critical"], ["terminal", "jsonl"])
+    kinds = [(s.name, s.severity) for s in at_least([jsonl, slack.sink], both)]
+    assert kinds == [(jsonl.name, "critical"), (slack.name, "medium")]
+    with pytest.raises(InputError, match="is for telegram alerts, and this run sends none"):
+        severity_floors(["telegram=critical"], ["terminal", "slack"])
+    with pytest.raises(InputError, match="repeats the floor for slack"):
+        severity_floors(["slack=high", "slack=low"], ["slack"])

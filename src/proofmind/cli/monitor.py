@@ -52,10 +52,12 @@ TelegramOption = Annotated[
     ),
 ]
 MinSeverityOption = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
         help="Deliver only alerts of this severity or above (info, low, medium, high, "
-        "critical) to the terminal, files, webhooks and channels; the store keeps them all."
+        "critical) to the terminal, files, webhooks and channels; the store keeps them all. "
+        "KIND=LEVEL sets it for one kind of sink (terminal, jsonl, webhook, slack, discord, "
+        "telegram), over the general one (repeat: --min-severity telegram=critical)."
     ),
 ]
 
@@ -363,6 +365,8 @@ def run_command(
       proofmind monitor run --feed FEI=0x5FbDB2315678afecb367f032d93F642f64180aa3 --jsonl a.jsonl
       proofmind monitor run --params @monitor.json --anchor-every 3600
       proofmind monitor run --min-severity high --slack https://hooks.slack.com/…
+      proofmind monitor run --jsonl a.jsonl --slack https://hooks.slack.com/… \\
+          --min-severity slack=high
       PROOFMIND_MONITOR_TELEGRAM_TOKEN=123:AB… proofmind monitor run --telegram -1001234
     """
     from proofmind.cli.monitor_run import run_live

@@ -566,20 +566,63 @@ def remote_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> list[Any]:
     return sinks + [ChatSink.telegram(chat, token) for chat in telegram]
 
 
-def at_least(sinks: list[Any], severity: str | None) -> list[Any]:
-    """``sinks`` for alerts of ``severity`` or above (`--min-severity`); all of them as they
-    are when it is None."""
+SINK_KINDS = ("terminal", "jsonl", "webhook", "slack", "discord", "telegram")
+
+
+def severity_floors(values: list[str] | None, kinds: list[str]) -> dict[str | None, str]:
+    """`--min-severity`'s values checked: ``LEVEL`` for every sink (key None) and
+    ``KIND=LEVEL`` for one kind of sink, which wins over it; ``kinds`` are the sinks' kinds
+    this run has, so a floor for a sink that is not there is an error, not silently unused."""
     from proofmind.monitor.api import SEVERITIES
+
+    floors: dict[str | None, str] = {}
+    for value in values or []:
+        kind, _, level = value.rpartition("=")
+        key = kind.strip().lower() or None
+        if key is not None and key not in SINK_KINDS:
+            raise InputError(
+                f"--min-severity {value!r}: {kind!r} is not a kind of sink",
+                hint=f"use LEVEL, or KIND=LEVEL with KIND one of {', '.join(SINK_KINDS)}",
+            )
+        if level.strip().lower() not in SEVERITIES:
+            raise InputError(
+                f"--min-severity {level!r} is not a severity",
+                hint=f"use one of {', '.join(SEVERITIES)}",
+            )
+        if key in floors:
+            raise InputError(
+                f"--min-severity {value!r} repeats the floor "
+                + (f"for {key}" if key else "for every sink"),
+                hint="give each kind of sink one floor",
+            )
+        if key is not None and key not in kinds:
+            raise InputError(
+                f"--min-severity {value!r} is for {key} alerts, and this run sends none there",
+                hint=f"add a {key} sink (--{key}), or leave the floor out",
+            )
+        floors[key] = level.strip().lower()
+    return floors
+
+
+def at_least(sinks: list[Any], floors: dict[str | None, str]) -> list[Any]:
+    """``sinks`` each given only the alerts at or above its floor (its kind's, else the one
+    for every sink); a sink with no floor as it is."""
     from proofmind.monitor.sinks import AtLeast
 
-    if severity is None:
-        return sinks
-    if severity not in SEVERITIES:
-        raise InputError(
-            f"--min-severity {severity!r} is not a severity",
-            hint=f"use one of {', '.join(SEVERITIES)}",
-        )
-    return [AtLeast(sink, severity) for sink in sinks]
+    wrapped: list[Any] = []
+    for sink in sinks:
+        floor = floors.get(sink.kind, floors.get(None))
+        wrapped.append(sink if floor is None else AtLeast(sink, floor))
+    return wrapped
+
+
+def described(sinks: list[Any]) -> str:
+    """The sinks for a start line: each name, with its floor when it has one."""
+    from proofmind.monitor.sinks import AtLeast
+
+    return ", ".join(
+        f"{s.name} ({s.severity} and above)" if isinstance(s, AtLeast) else s.name for s in sinks
+    )
 
 
 def run_live(
@@ -601,7 +644,7 @@ def run_live(
     feed_read: str = "logs",
     anchor_every: float | None = None,
     chats: dict[str, list[str]] | None = None,
-    min_severity: str | None = None,
+    min_severity: list[str] | None = None,
 ) -> None:
     import logging
     import signal
@@ -631,7 +674,9 @@ def run_live(
                 f"--from-block {from_block!r} is not a block number", hint="a number or latest"
             )
         start = int(from_block)
-    remote = at_least(remote_sinks(webhooks, chats or {}), min_severity)  # checked up front
+    remote = remote_sinks(webhooks, chats or {})  # checked up front, with the floors
+    local = (["terminal"] if terminal else []) + (["jsonl"] if jsonl is not None else [])
+    floors = severity_floors(min_severity, local + [sink.kind for sink in remote])
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -652,7 +697,7 @@ def run_live(
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
-    sinks = at_least(sinks, min_severity) + remote
+    sinks = at_least(sinks + remote, floors)
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)
@@ -677,8 +722,7 @@ def run_live(
         err.print(f"health on http://127.0.0.1:{http_port}/health, metrics on /metrics")
     err.print(
         f"monitoring chain {chain_id} from block {service.cursor.next_block} with "
-        f"{', '.join(d.name for d in detectors)} → {', '.join(s.name for s in sinks) or 'store'}"
-        + (f" ({min_severity} and above)" if min_severity and sinks else "")
+        f"{', '.join(d.name for d in detectors)} → {described(sinks) or 'store'}"
         + (f"; feeds {', '.join(f'{k}={v}' for k, v in feeds.items())}" if feeds else "")
     )
     on_step = None

@@ -33,7 +33,7 @@ def run_serve(
     ingest_poll: float = 2.0,
     webhooks: list[str] | None = None,
     chats: dict[str, list[str]] | None = None,
-    min_severity: str | None = None,
+    min_severity: list[str] | None = None,
 ) -> None:
     from proofmind.api import create_app
     from proofmind.app.hosting import (
@@ -46,7 +46,7 @@ def run_serve(
         watcher_service,
     )
     from proofmind.app.runner import Supervisor, install_signal_handlers
-    from proofmind.cli.monitor_run import _params, at_least, remote_sinks
+    from proofmind.cli.monitor_run import _params, at_least, remote_sinks, severity_floors
     from proofmind.monitor.registry import load_detectors
     from proofmind.settings import ApiSettings
     from proofmind.workspace import open_workspace
@@ -62,13 +62,14 @@ def run_serve(
             )
         start = int(from_block)
     parsed = _params(params) if monitor else {}
-    sinks = at_least(remote_sinks(webhooks or [], chats or {}), min_severity)
-    if (sinks or min_severity is not None) and not monitor:
+    sinks = remote_sinks(webhooks or [], chats or {})
+    if (sinks or min_severity) and not monitor:
         raise InputError(
             "--webhook, --slack, --discord, --telegram and --min-severity are for the "
             "monitor's alerts",
             hint="add --monitor (with its detectors), or leave them out",
         )
+    sinks = at_least(sinks, severity_floors(min_severity, [sink.kind for sink in sinks]))
     if monitor:  # refuse unknown or price-only detectors now, not in a restart loop
         wrong = [d.name for d in load_detectors(detectors, parsed) if "block" not in d.events]
         if wrong:

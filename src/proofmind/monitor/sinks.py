@@ -57,7 +57,7 @@ def payload(delivery: int, event: str, alert: StoredAlert) -> dict[str, Any]:
 class TerminalSink:
     """Alerts as lines on the terminal (Rich)."""
 
-    name = "terminal"
+    name = kind = "terminal"
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -79,6 +79,8 @@ class JsonlSink:
     """One JSON object per line: ``{"delivery", "event", "alert"}``, appended and fsynced.
     On start it reads the delivery ids the file already holds, so a delivery repeated after a
     crash is not written twice."""
+
+    kind = "jsonl"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -119,6 +121,8 @@ class WebhookSink:
     (``X-Proofmind-Signature: sha256=<hex>``, the secret from PROOFMIND_MONITOR_WEBHOOK_SECRET),
     with ``Idempotency-Key`` and a timeout (5 s by default, like Tenderly's). Any answer but
     2xx, a timeout or a refused connection is a failure to retry."""
+
+    kind = "webhook"
 
     def __init__(self, url: str, secret: str | None = None, timeout: float = 5.0) -> None:
         self.url = url
@@ -263,6 +267,7 @@ class AtLeast:
             raise ValueError(f"unknown severity {severity!r}: {', '.join(SEVERITIES)}")
         self.sink, self.severity = sink, severity
         self.name = sink.name
+        self.kind: str = getattr(sink, "kind", sink.name.partition(":")[0])
         self._lowest = SEVERITIES.index(severity)
 
     def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
