@@ -93,6 +93,28 @@ def _deliver_all(store: AlertStore, sink: Any, deadline: float = 10.0) -> dict[s
     return totals
 
 
+def test_retry_after_in_seconds_or_as_an_http_date(tmp_path: Path, channel: Channel) -> None:
+    """Retry-After is read as seconds or as an HTTP date (RFC 9110); a webhook's 503 that
+    gives one is not retried before it."""
+    from email.utils import formatdate
+
+    from proofmind.monitor.sinks import WebhookSink, _retry_after
+
+    now = 1_790_000_000.0
+    assert _retry_after("120", now) == 120.0
+    assert _retry_after(formatdate(now + 90, usegmt=True), now) == 90.0
+    assert _retry_after("Fri, 01 Jan 2021 00:00:00 GMT", now) == 0.0  # already past
+    assert _retry_after("soon", now) is None and _retry_after(None) is None
+    sink = WebhookSink(channel.url, secret="s")
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    store.commit_range([(DEPEG, "0xabc")], [sink.name], 47, {})
+    channel.answers = [(503, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}, b"")]
+    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0}
+    (refused, _), (delivered, body) = channel.received
+    assert delivered - refused >= 0.9 and body["alert"]["subject"] == "FEI"
+    store.close()
+
+
 @pytest.mark.parametrize("kind", ["slack", "discord"])
 def test_a_channel_gets_the_alert_and_its_retraction(
     tmp_path: Path, channel: Channel, kind: str

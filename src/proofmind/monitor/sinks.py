@@ -12,6 +12,7 @@ drop a repeat: after such a crash its message may show twice.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import hmac
 import json
@@ -120,7 +121,8 @@ class WebhookSink:
     """POST each delivery as JSON, signed with HMAC-SHA256 over the body
     (``X-Proofmind-Signature: sha256=<hex>``, the secret from PROOFMIND_MONITOR_WEBHOOK_SECRET),
     with ``Idempotency-Key`` and a timeout (5 s by default, like Tenderly's). Any answer but
-    2xx, a timeout or a refused connection is a failure to retry."""
+    2xx, a timeout or a refused connection is a failure to retry, not before the answer's
+    Retry-After when it has one."""
 
     kind = "webhook"
 
@@ -146,8 +148,9 @@ class WebhookSink:
             answer = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
-        if not 200 <= answer.status_code < 300:
-            raise DeliveryError(f"HTTP {answer.status_code}")
+        if not 200 <= answer.status_code < 300:  # 429 and 503 may say when to come back
+            wait = _retry_after(answer.headers.get("Retry-After"))
+            raise DeliveryError(f"HTTP {answer.status_code}", retry_after=wait)
 
 
 CHAT_LIMIT = {"slack": 3000, "discord": 2000, "telegram": 4096}  # characters of a message
@@ -249,12 +252,22 @@ def _discord_escape(text: str) -> str:
     return re.sub(r"^([>#-])", r"\\\1", re.sub(r"([\\*_~`|])", r"\\\1", text))
 
 
-def _retry_after(header: str | None) -> float | None:
-    """Retry-After in seconds (a number; an HTTP date is not read), None when absent."""
-    try:
-        return max(0.0, float(header)) if header else None
-    except ValueError:
+def _retry_after(header: str | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds from now: a number of seconds, or an HTTP date (RFC 9110, e.g.
+    ``Wed, 21 Oct 2026 07:28:00 GMT``); None when absent or unreadable."""
+    if not header:
         return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" or no zone: RFC 9110 dates are in GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class AtLeast:
