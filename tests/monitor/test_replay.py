@@ -482,6 +482,10 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
         ("subject,start,end,source", "20230131", "2023-02-03T13:00+01:00"),
         ("subject,start,end,source", "2023-01-31 00:00:00 UTC", "2023-02-03 12:00:00 utc"),
         ("Subject,start,end,source,address", "1675123200", "2023-02-03T12:00"),
+        ("asset,window_start,window_end,notes", "1675123200", "1675425600"),
+        ("asset_symbol,Start Date (UTC),End Date (UTC),Link", "1675123200", "1675425600"),
+        ("coinName,startedAt,endedAt,source", "1675123200", "1675425600"),
+        ("subject,start_ts,end_ts,source_url", "1675123200", "1675425600"),
     ]:
         extra = ",0xab" if header.endswith("address") else ""
         events.write_text(f"{header}\nUSDX,{start},{end},https://e.org/a{extra}\n")
@@ -497,6 +501,14 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
     assert (window.start, window.end) == (1675123200, 1675468799)  # 2023-02-03 23:59:59
     events.write_text("coin,start_date,end_date\nUSDX,20230131,20230203\n")
     assert read_events(events)[0].end == 1675468799
+    events.write_text("name,symbol,start,end\nUSD X,USDX,1675123200,1675425600\n")
+    assert read_events(events)[0].subject == "USDX"  # a synonym before a word
+    events.write_text("asset,event_start,window_start,end\nUSDX,1,1675123200,1675425600\n")
+    with pytest.raises(InputError, match="event_start and window_start could both be the start"):
+        read_events(events)
+    events.write_text("event,when,until\nUSDX,1675123200,1675425600\n")
+    with pytest.raises(InputError, match="its header is event,when,end"):
+        read_events(events)
     events.write_text("symbol,asset,start,end\nUSDX,USDX,1675123200,1675425600\n")
     with pytest.raises(InputError, match="the columns symbol and asset could both be the subject"):
         read_events(events)

@@ -24,6 +24,7 @@ import csv
 import itertools
 import json
 import math
+import re
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -137,9 +138,31 @@ EVENT_COLUMNS = {
 }
 
 
+# the words that make a column one of them when neither its name nor a synonym is in the
+# header: `window_start`, `Start Date (UTC)`, `startedAt`, `event_end`, `asset_symbol`, `notes`
+EVENT_WORDS = {
+    "subject": frozenset(
+        {"subject", "symbol", "asset", "token", "ticker", "coin", "stablecoin", "name"}
+    ),
+    "start": frozenset({"start", "started", "starts", "begin", "began", "begins", "from"}),
+    "end": frozenset({"end", "ended", "ends", "stop", "stopped", "until", "to", "finish"}),
+    "source": frozenset(
+        {"source", "sources", "url", "link", "reference", "references", "citation", "notes"}
+    ),
+}
+
+
+def _words(name: str) -> set[str]:
+    """A column name's words: ``startedAt`` → {started, at}, ``Start Date (UTC)`` → {start,
+    date, utc}."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return set(re.findall(r"[a-z0-9]+", spaced.lower()))
+
+
 def _event_header(path: Path, names: list[str]) -> list[str]:
     """The header as `_events` reads it: names stripped; a column named by a synonym of subject,
-    start, end or source (any case) renamed to it when no column has that name itself."""
+    start, end or source (any case) renamed to it when no column has that name itself, else
+    the one column whose name holds one of its words (`EVENT_WORDS`)."""
     header = [name.strip() for name in names]
     lowered = [name.lower() for name in header]
     twice = sorted({n for n, low in zip(header, lowered, strict=True) if lowered.count(low) > 1})
@@ -148,9 +171,24 @@ def _event_header(path: Path, names: list[str]) -> list[str]:
             f"{path}: the column(s) {', '.join(twice)} appear more than once in the header",
             hint="keep one of each: subject, start, end, source",
         )
-    for key, at in find_columns(path, header, EVENT_COLUMNS).items():
+    found = find_columns(path, header, EVENT_COLUMNS)
+    for key, at in found.items():
         if at is not None:
             header[at] = key
+    taken = {at for at in found.values() if at is not None}
+    for key, words in EVENT_WORDS.items():
+        if found[key] is not None:
+            continue
+        fits = [i for i, name in enumerate(header) if i not in taken and _words(name) & words]
+        if len(fits) > 1:
+            raise InputError(
+                f"{path}: the columns {' and '.join(header[i] for i in fits)} could both be "
+                f"the {key}",
+                hint=f"name the one to use {key}",
+            )
+        if fits:
+            header[fits[0]], found[key] = key, fits[0]
+            taken.add(fits[0])
     return header
 
 
@@ -163,7 +201,8 @@ def _events(path: Path, handle: Iterable[str]) -> list[EventWindow]:
     reader.fieldnames = header
     if not {"subject", "start", "end"} <= set(header):
         raise InputError(
-            f"{path}: the events file needs the columns subject,start,end (and source)",
+            f"{path}: the events file needs the columns subject,start,end (and source); "
+            f"its header is {','.join(header)}",
             hint="dates as ISO 8601 in UTC (e.g. 2022-05-09T00:00) or Unix time; subject may "
             "also be called symbol or asset",
         )
