@@ -137,6 +137,29 @@ def test_a_channel_gets_the_alert_and_its_retraction(
             "block 47 · 2022-06-22 04:09:00 UTC · proofmind alert 1",
         ]
         assert retraction["text"].startswith("*RETRACTED (a reorg dropped block 47): HIGH depeg")
+        # the blocks show it as written: plain text, which mrkdwn's * and _ do not touch
+        assert alert["blocks"] == [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": "HIGH depeg: FEI", "emoji": False},
+            },
+            {
+                "type": "section",
+                "text": {"type": "plain_text", "text": DEPEG.explanation, "emoji": False},
+            },
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "plain_text",
+                        "text": "block 47 · 2022-06-22 04:09:00 UTC · proofmind alert 1",
+                        "emoji": False,
+                    }
+                ],
+            },
+        ]
+        header = retraction["blocks"][0]["text"]["text"]
+        assert header == "RETRACTED (a reorg dropped block 47): HIGH depeg: FEI"
     else:
         assert alert["allowed_mentions"] == {"parse": []}  # <@here> pings nobody
         assert alert["content"].splitlines()[1].endswith(r"<@here> \*now\*")

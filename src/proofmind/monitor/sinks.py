@@ -160,14 +160,14 @@ TELEGRAM_API = "https://api.telegram.org"
 
 
 class ChatSink:
-    """Each delivery as a message in a chat channel: through Slack's incoming webhook
-    (``{"text"}``, mrkdwn), Discord's (``{"content"}``, Markdown, no mentions), or a Telegram
-    bot's ``sendMessage`` to ``chat`` (plain text). The message says the severity, detector,
-    subject, the explanation, block, time and alert id; a retraction says so first. A webhook's
-    URL and a bot's token are secrets: the sink's name (kept in the store, printed on start)
-    holds a digest of the URL, or the chat id, and errors never show the URL's path. 429 (rate
-    limited) and any other answer but 2xx are retried, not before the Retry-After the channel
-    gives."""
+    """Each delivery as a message in a chat channel: through Slack's incoming webhook (Block
+    Kit ``blocks`` in plain text, and ``{"text"}`` in mrkdwn for notifications), Discord's
+    (``{"content"}``, Markdown, no mentions), or a Telegram bot's ``sendMessage`` to ``chat``
+    (plain text). The message says the severity, detector, subject, the explanation, block,
+    time and alert id; a retraction says so first. A webhook's URL and a bot's token are
+    secrets: the sink's name (kept in the store, printed on start) holds a digest of the URL,
+    or the chat id, and errors never show the URL's path. 429 (rate limited) and any other
+    answer but 2xx are retried, not before the Retry-After the channel gives."""
 
     def __init__(self, kind: str, url: str, chat: str | None = None, timeout: float = 5.0) -> None:
         if kind not in CHAT_LIMIT:
@@ -185,7 +185,10 @@ class ChatSink:
     def message(self, event: str, alert: StoredAlert) -> dict[str, Any]:
         limit = CHAT_LIMIT[self.kind]
         if self.kind == "slack":
-            return {"text": chat_text(event, alert, _slack_escape, "*{}*", limit)}
+            text = chat_text(
+                event, alert, _slack_escape, "*{}*", limit
+            )  # notifications, and apps without blocks
+            return {"text": text, "blocks": slack_blocks(event, alert)}
         if self.kind == "telegram":
             text = chat_text(event, alert, str, "{}", limit)
             return {"chat_id": self.chat, "text": text, "disable_web_page_preview": True}
@@ -220,12 +223,9 @@ def _without_secret(text: str, url: str) -> str:
     return text.replace(path, "/…") if len(path) > 1 else text
 
 
-def chat_text(
-    event: str, alert: StoredAlert, escape: Callable[[str], str], bold: str, limit: int
-) -> str:
-    """A delivery as a chat message: a bold headline (``HIGH depeg: FEI``, or ``RETRACTED
-    …`` first), the explanation, then block, time and alert id; the explanation shortened to
-    fit ``limit`` characters."""
+def chat_parts(event: str, alert: StoredAlert) -> tuple[str, str, str]:
+    """A delivery as a chat message's three parts, unescaped: the headline (``HIGH depeg:
+    FEI``, or ``RETRACTED …`` first), the explanation, and block, time and alert id."""
     a = alert.alert
     head = f"{a.severity.upper()} {a.detector}: {a.subject}"
     if event == "retraction":
@@ -233,12 +233,39 @@ def chat_text(
         head = f"RETRACTED{dropped}: {head}"
     when = datetime.fromtimestamp(a.time, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     where = f"block {a.block} · " if a.block is not None else ""
-    foot = f"{where}{when} · proofmind alert {alert.id}"
+    return head, a.explanation, f"{where}{when} · proofmind alert {alert.id}"
+
+
+def chat_text(
+    event: str, alert: StoredAlert, escape: Callable[[str], str], bold: str, limit: int
+) -> str:
+    """A delivery as a chat message (`chat_parts`): the headline in bold, the explanation,
+    then block, time and alert id; the explanation shortened to fit ``limit`` characters."""
+    head, explanation, foot = chat_parts(event, alert)
     first, foot = bold.format(escape(head)), escape(foot)
     room = limit - len(first) - len(foot) - 2
-    said = escape(a.explanation)  # escaped first: escapes lengthen it
-    said = said if len(said) <= room else said[: max(0, room - 1)] + "…"
-    return "\n".join((first, said, foot))
+    said = escape(explanation)  # escaped first: escapes lengthen it
+    return "\n".join((first, _cut(said, room), foot))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def slack_blocks(event: str, alert: StoredAlert) -> list[dict[str, Any]]:
+    """The message as Slack's Block Kit blocks, in plain text (shown as written: mrkdwn has
+    no escape for ``*``, ``_`` or ``~``): the headline as a header (150 characters at most),
+    the explanation (3,000), then block, time and alert id in small print."""
+    head, explanation, foot = chat_parts(event, alert)
+
+    def plain(text: str, limit: int) -> dict[str, Any]:
+        return {"type": "plain_text", "text": _cut(text, limit) or "-", "emoji": False}
+
+    return [
+        {"type": "header", "text": plain(head, 150)},
+        {"type": "section", "text": plain(explanation, 3000)},
+        {"type": "context", "elements": [plain(foot, 3000)]},
+    ]
 
 
 def _slack_escape(text: str) -> str:
