@@ -379,6 +379,21 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["3", "--follow"], "--follow shows alerts as they come"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
+    ("monitor", "mute"): [
+        (["FEI", "--for", "0h"], "--for '0h' is not a span of time"),
+        (["FEI", "--for", "soon"], "--for 'soon' is not a span"),
+        (["FEI", "-d", "nosuch"], "no detector of that name"),
+        (["", "--for", "1h"], "the subject to mute is empty"),
+        (["FEI", "-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("monitor", "mutes"): [
+        (["--all", "-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("monitor", "unmute"): [
+        (["0"], "mute_id"),
+        (["abc"], "mute_id"),
+        (["999999"], "no mute 999999"),
+    ],
     ("monitor", "verify"): [
         (["0"], "alert_id"),
         (["abc"], "alert_id"),

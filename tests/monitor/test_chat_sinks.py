@@ -82,7 +82,7 @@ DEPEG = Alert(
 
 
 def _deliver_all(store: AlertStore, sink: Any, deadline: float = 10.0) -> dict[str, int]:
-    totals = {"delivered": 0, "retried": 0, "dead": 0}
+    totals = {"delivered": 0, "retried": 0, "dead": 0, "muted": 0}
     stop = time.monotonic() + deadline
     while store.outbox_counts().get((sink.name, "pending"), 0):  # due now or later
         for key, value in deliver_due(store, [sink], backoff=0.05).items():
@@ -109,7 +109,7 @@ def test_retry_after_in_seconds_or_as_an_http_date(tmp_path: Path, channel: Chan
     store = AlertStore(tmp_path / "alerts.sqlite")
     store.commit_range([(DEPEG, "0xabc")], [sink.name], 47, {})
     channel.answers = [(503, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}, b"")]
-    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0}
+    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0, "muted": 0}
     (refused, _), (delivered, body) = channel.received
     assert delivered - refused >= 0.9 and body["alert"]["subject"] == "FEI"
     store.close()
@@ -126,7 +126,7 @@ def test_a_channel_gets_the_alert_and_its_retraction(
     store.rewind(47, [sink.name])  # a reorg dropped block 47: the alert is retracted
     channel.answers = [(429, {"Retry-After": "1"}, b"")]  # rate limited once
     totals = _deliver_all(store, sink)
-    assert totals == {"delivered": 2, "retried": 1, "dead": 0}
+    assert totals == {"delivered": 2, "retried": 1, "dead": 0, "muted": 0}
     (refused, _), (first, alert), (_, retraction) = channel.received
     assert first - refused >= 0.9  # waited the Retry-After, not the 0.05 s backoff
     if kind == "slack":
@@ -208,7 +208,7 @@ def test_a_telegram_bot_sends_plain_text_and_waits_when_told(
     store.commit_range([(DEPEG, None)], [sink.name], 47, {})
     told = json.dumps({"ok": False, "error_code": 429, "parameters": {"retry_after": 1}})
     channel.answers = [(429, {}, told.encode())]
-    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0}
+    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0, "muted": 0}
     (refused, _), (sent, message) = channel.received
     assert sent - refused >= 0.9
     assert channel.paths == [f"/bot{TOKEN}/sendMessage"] * 2
@@ -291,7 +291,7 @@ def test_min_severity_keeps_lower_alerts_in_the_store_only(
     medium = replace(DEPEG, severity="medium", subject="USDC", block=46)
     store.commit_range([(medium, None), (DEPEG, None)], [sink.name], 47, {})
     store.rewind(46, [sink.name])  # both retracted
-    assert _deliver_all(store, sink) == {"delivered": 4, "retried": 0, "dead": 0}
+    assert _deliver_all(store, sink) == {"delivered": 4, "retried": 0, "dead": 0, "muted": 0}
     texts = [m["text"].splitlines()[0] for _, m in channel.received]
     assert texts == ["*HIGH depeg: FEI*", "*RETRACTED (a reorg dropped block 47): HIGH depeg: FEI*"]
     assert store.count() == 2

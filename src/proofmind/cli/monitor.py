@@ -491,6 +491,70 @@ def alerts_command(
     run_alerts(workspace, alert_id, query, limit, json_lines, follow)
 
 
+@monitor_app.command("mute")
+def mute_command(
+    subject: Annotated[
+        str, typer.Argument(help="Whose alerts to silence: an address (any case), asset or tx.")
+    ],
+    span: Annotated[str, typer.Option("--for", help="For how long: 30m, 24h, 7d, 2w.")] = "24h",
+    detector: Annotated[
+        str | None,
+        typer.Option("--detector", "-d", help="Only this detector's alerts (default: all)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, shown by `monitor mutes`.")] = "",
+    json_out: Annotated[bool, typer.Option("--json", help="The mute as JSON.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Silence a subject's alerts for a while: stored and listed, not delivered.
+
+    While the mute holds, alerts on the subject (from every detector, or the one named) are
+    stored as always, and `monitor alerts`, the API and agents see them, but no sink gets them:
+    not the terminal, files, webhooks or channels. Their retractions are not sent either. A
+    running `monitor run` or `serve --monitor` heeds a new mute from its next delivery.
+
+    Examples:
+      proofmind monitor mute FEI --for 7d --reason "FEI is winding down"
+      proofmind monitor mute 0xab5801a7d398351b8be11c439e05c5b3259aec9b -d watch --for 2h
+    """
+    from proofmind.cli.monitor_run import run_mute
+
+    run_mute(workspace, subject, span, detector, reason, json_out)
+
+
+@monitor_app.command("mutes")
+def mutes_command(
+    every: Annotated[bool, typer.Option("--all", help="Also the mutes that have ended.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Each mute as a JSON line.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List the mutes that hold now (or all of them), oldest first.
+
+    Examples:
+      proofmind monitor mutes
+      proofmind monitor mutes --all --json
+    """
+    from proofmind.cli.monitor_run import run_mutes
+
+    run_mutes(workspace, every, json_out)
+
+
+@monitor_app.command("unmute")
+def unmute_command(
+    mute_id: Annotated[int, typer.Argument(min=1, help="The mute's id (`monitor mutes`).")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """End a mute now: alerts stored from now on are delivered again.
+
+    Alerts stored while it held stay undelivered (they are listed by `monitor alerts`).
+
+    Examples:
+      proofmind monitor unmute 3
+    """
+    from proofmind.cli.monitor_run import run_unmute
+
+    run_unmute(workspace, mute_id)
+
+
 @monitor_app.command("anchor")
 def anchor_command(
     max_alerts: Annotated[

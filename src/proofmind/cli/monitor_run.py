@@ -1025,3 +1025,102 @@ def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None
     for problem in result.problems:
         console.print(f"[red]alert {alert_id} not verified[/red]: {problem}")
     return 1
+
+
+def run_mute(
+    workspace_path: Path | None,
+    subject: str,
+    span: str,
+    detector: str | None,
+    reason: str,
+    json_out: bool,
+) -> None:
+    from proofmind.monitor.registry import available
+    from proofmind.monitor.store import AlertStore, parse_span
+    from proofmind.workspace import open_workspace
+
+    if not subject.strip():
+        raise InputError("the subject to mute is empty", hint="an address, asset or tx hash")
+    seconds = parse_span(span, "--for")
+    if detector is not None and detector not in available():
+        raise InputError(
+            f"--detector {detector!r}: no detector of that name is installed",
+            hint=f"installed detectors: {', '.join(sorted(available()))}",
+        )
+    if len(reason) > 500:
+        raise InputError("--reason is longer than 500 characters", hint="say why in short")
+    workspace = open_workspace(workspace_path)
+    store = AlertStore.for_workspace(workspace.root)
+    mute = store.mute(subject.strip(), seconds, detector=detector, reason=reason.strip())
+    store.close()
+    if json_out:
+        print(json.dumps(mute.to_dict(), sort_keys=True))
+        return
+    whose = f"{detector}'s alerts" if detector else "alerts"
+    err.print(
+        f"mute {mute.id}: {whose} on {mute.subject} stored until {mute.to_dict()['until']} "
+        "are kept and listed, not delivered "
+        f"(`proofmind monitor unmute {mute.id}` ends it sooner)"
+    )
+
+
+def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
+    from proofmind.monitor.store import ALERTS_FILE, AlertStore
+    from proofmind.workspace import open_workspace
+
+    workspace = open_workspace(workspace_path)
+    if not (workspace.root / ALERTS_FILE).exists():
+        err.print("No mutes: this workspace has no alert store yet.")
+        return
+    store = AlertStore.for_workspace(workspace.root)
+    mutes = store.mutes(active_at=None if every else time.time())
+    store.close()
+    if json_out:
+        for mute in mutes:
+            print(json.dumps(mute.to_dict(), sort_keys=True))
+        return
+    if not mutes:
+        err.print("No mutes." if every else "No mute holds now (--all lists the ended ones).")
+        return
+    now = time.time()
+    table = Table(title=f"{len(mutes)} mute(s)" + ("" if every else " holding now"))
+    for column in ("id", "subject", "detector", "until (UTC)"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", min_width=12)
+    for mute in mutes:
+        until = datetime.fromtimestamp(mute.until, UTC).strftime("%Y-%m-%d %H:%M")
+        # an address or a hash shortened (in full with --json), as `monitor alerts` does
+        subject = mute.subject
+        subject = f"{subject[:8]}…{subject[-6:]}" if len(subject) > 20 else subject
+        table.add_row(
+            str(mute.id),
+            subject,
+            mute.detector or "any",
+            until + ("" if mute.until > now else " (ended)"),
+            escape(mute.reason),
+        )
+    console.print(table)
+
+
+def run_unmute(workspace_path: Path | None, mute_id: int) -> None:
+    from proofmind.monitor.store import ALERTS_FILE, AlertStore
+    from proofmind.workspace import open_workspace
+
+    workspace = open_workspace(workspace_path)
+    store = (
+        AlertStore.for_workspace(workspace.root)
+        if (workspace.root / ALERTS_FILE).exists()
+        else None
+    )
+    if store is None or store.mute_by_id(mute_id) is None:
+        raise NotFound(
+            f"no mute {mute_id} in this workspace",
+            hint="`proofmind monitor mutes --all` lists them",
+        )
+    mute = store.unmute(mute_id)
+    store.close()
+    assert mute is not None
+    err.print(
+        f"mute {mute_id} ended: alerts on {mute.subject} stored from now on are delivered "
+        "(those stored while it held stay undelivered)"
+    )

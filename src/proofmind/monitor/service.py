@@ -51,7 +51,7 @@ class MonitorStats:
     retracted: int = 0
     reorgs: int = 0
     deliveries: dict[str, int] = field(
-        default_factory=lambda: {"delivered": 0, "retried": 0, "dead": 0}
+        default_factory=lambda: {"delivered": 0, "retried": 0, "dead": 0, "muted": 0}
     )
     next_block: int = 0
     head_lag: int = 0

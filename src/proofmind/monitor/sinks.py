@@ -334,8 +334,10 @@ def deliver_due(
     """Deliver what is due, sink by sink, in outbox order; a failure stops that sink's pass
     (so a receiver sees deliveries in order) and is retried with exponential backoff, and
     after ``max_attempts`` the delivery goes to the dead letters (logged, kept in the
-    store). Returns counts of delivered, retried and dead deliveries."""
-    counts = {"delivered": 0, "retried": 0, "dead": 0}
+    store). A delivery of an alert a mute covers is not sent (status ``muted``). Returns
+    counts of delivered, retried, dead and muted deliveries."""
+    counts = {"delivered": 0, "retried": 0, "dead": 0, "muted": 0}
+    mutes = store.mutes()  # once a pass: a mute added meanwhile counts from the next pass
     for sink in sinks:
         while deadline is None or time.monotonic() < deadline:
             due = store.pending(sink.name)
@@ -343,6 +345,10 @@ def deliver_due(
                 break
             failed = False
             for delivery, event, attempts, alert in due:
+                if any(mute.covers(alert) for mute in mutes):
+                    store.muted([delivery])
+                    counts["muted"] += 1
+                    continue
                 try:
                     sink.deliver(delivery, event, alert)
                 except DeliveryError as exc:

@@ -79,6 +79,17 @@ CREATE TABLE IF NOT EXISTS alert_batches (
     record_key  INTEGER,
     created_at  REAL    NOT NULL
 );
+-- silences: alerts on ``subject`` (compared without case) from ``detector`` (NULL: any),
+-- stored from starts_at until ``until``, are kept and listed but not delivered to any sink
+CREATE TABLE IF NOT EXISTS mutes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    subject     TEXT    NOT NULL,
+    detector    TEXT,
+    starts_at   REAL    NOT NULL,
+    until       REAL    NOT NULL,
+    reason      TEXT    NOT NULL DEFAULT '',
+    created_at  REAL    NOT NULL
+);
 -- the detectors' state after each processed block range (the last few, to rewind on a reorg)
 CREATE TABLE IF NOT EXISTS monitor_state (
     end_block   INTEGER PRIMARY KEY,
@@ -106,6 +117,42 @@ class AlertBatch:
     leaves: tuple[bytes, ...]
     record_key: int | None
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """A silence: alerts on ``subject`` (any case) from ``detector`` (None: any), stored from
+    ``starts_at`` until ``until``, are not delivered; the store keeps them."""
+
+    id: int
+    subject: str
+    detector: str | None
+    starts_at: float
+    until: float
+    reason: str
+
+    def covers(self, stored: StoredAlert) -> bool:
+        """Whether ``stored`` is silenced: by its subject, detector and the time it was stored
+        (so an alert and its retraction, delivered apart, are silenced alike)."""
+        return (
+            stored.alert.subject.casefold() == self.subject.casefold()
+            and self.detector in (None, stored.alert.detector)
+            and self.starts_at <= stored.stored_at < self.until
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "detector": self.detector,
+            "starts_at": _iso(self.starts_at),
+            "until": _iso(self.until),
+            "reason": self.reason,
+        }
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +264,30 @@ def parse_moment(text: str, what: str = "time", now: float | None = None) -> flo
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def parse_span(text: str, what: str = "span") -> float:
+    """A span a user gives (``30m``, ``24h``, ``7d``, ``2w``, ``90s``) in seconds, more than 0.
+    An error names ``what`` (the option) and the forms."""
+    span = _AGO.fullmatch(text.strip().lower())
+    seconds = float(span["amount"]) * _UNIT_SECONDS[span["unit"]] if span is not None else 0.0
+    if not seconds:
+        raise InputError(
+            f"{what} {text!r} is not a span of time",
+            hint="a number and a unit: 90s, 30m, 24h, 7d, 2w",
+        )
+    return seconds
+
+
+def _row_to_mute(row: sqlite3.Row) -> Mute:
+    return Mute(
+        int(row["id"]),
+        str(row["subject"]),
+        row["detector"],
+        float(row["starts_at"]),
+        float(row["until"]),
+        str(row["reason"]),
+    )
 
 
 def _row_to_stored(row: sqlite3.Row) -> StoredAlert:
@@ -567,6 +638,59 @@ class AlertStore:
                 "WHERE status = 'dead' ORDER BY id"
             ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows]
+
+    def muted(self, outbox_ids: Iterable[int]) -> None:
+        """Deliveries a mute silenced: handled, never sent (status ``muted``)."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE outbox SET status = 'muted' WHERE id = ?", [(i,) for i in outbox_ids]
+            )
+
+    # ----------------------------------------------------------------- mutes
+
+    def mute(
+        self,
+        subject: str,
+        seconds: float,
+        *,
+        detector: str | None = None,
+        reason: str = "",
+        now: float | None = None,
+    ) -> Mute:
+        """Silence alerts on ``subject`` (from ``detector``, or any) stored from now for
+        ``seconds``."""
+        start = time.time() if now is None else now
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO mutes (subject, detector, starts_at, until, reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (subject_key(subject), detector, start, start + seconds, reason, time.time()),
+            )
+        mute = self.mute_by_id(int(cursor.lastrowid or 0))
+        assert mute is not None
+        return mute
+
+    def mute_by_id(self, mute_id: int) -> Mute | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM mutes WHERE id = ?", (mute_id,)).fetchone()
+        return _row_to_mute(row) if row is not None else None
+
+    def mutes(self, active_at: float | None = None) -> list[Mute]:
+        """Every mute, oldest first; with ``active_at``, those not over by then."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM mutes WHERE until > ? ORDER BY id",
+                (-math.inf if active_at is None else active_at,),
+            ).fetchall()
+        return [_row_to_mute(row) for row in rows]
+
+    def unmute(self, mute_id: int, now: float | None = None) -> Mute | None:
+        """End a mute now (alerts stored while it held stay silenced); None if there is no
+        such mute."""
+        end = time.time() if now is None else now
+        with self._write() as conn:
+            conn.execute("UPDATE mutes SET until = min(until, ?) WHERE id = ?", (end, mute_id))
+        return self.mute_by_id(mute_id)
 
     # ----------------------------------------------------------------- anchoring batches
 

@@ -1,0 +1,128 @@
+"""Mutes: a subject's alerts silenced for a while are stored and listed but reach no sink, and
+nor do their retractions; `monitor mute / mutes / unmute` from the CLI, bad input refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.monitor.api import Alert
+from proofmind.monitor.sinks import JsonlSink, deliver_due
+from proofmind.monitor.store import AlertStore
+from proofmind.workspace import Workspace, init_workspace
+
+DEPEG = Alert(
+    detector="depeg",
+    severity="high",
+    subject="FEI",
+    time=1_655_870_940.0,
+    score=0.029,
+    explanation="FEI trades 2.9% below its peg",
+    evidence={},
+    block=47,
+    kind="depeg",
+)
+
+
+def _at(block: int, **changes: str) -> Alert:
+    """DEPEG in ``block`` (an alert's key holds its time: one a block apart)."""
+    return replace(DEPEG, block=block, time=DEPEG.time + 12 * (block - 47), **changes)
+
+
+def _lines(path: Path) -> list[tuple[str, str, int | None]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(r["event"], r["alert"]["subject"], r["alert"]["block"]) for r in rows]
+
+
+def test_a_mute_silences_its_subjects_alerts_and_their_retractions(tmp_path: Path) -> None:
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    sink = JsonlSink(tmp_path / "alerts.jsonl")
+    store.commit_range([(DEPEG, None)], [sink.name], 47, {})  # stored before the mute
+    time.sleep(0.01)
+    fei = store.mute("fei", 3600, reason="winding down")  # any case, any detector
+    only_watch = store.mute("0xAB", 3600, detector="watch")
+    assert (fei.subject, fei.detector, only_watch.subject) == ("fei", None, "0xab")
+    later = [
+        (_at(48), None),  # muted
+        (_at(49, subject="USDC"), None),  # another subject
+        (_at(50, detector="watch", subject="0xab"), None),  # muted
+        (_at(51, subject="0xab"), None),  # the depeg detector's: not muted
+    ]
+    store.commit_range(later, [sink.name], 51, {})
+    counts = deliver_due(store, [sink])
+    assert counts == {"delivered": 3, "retried": 0, "dead": 0, "muted": 2}
+    assert _lines(tmp_path / "alerts.jsonl") == [
+        ("alert", "FEI", 47),
+        ("alert", "USDC", 49),
+        ("alert", "0xab", 51),
+    ]
+    store.rewind(48, [sink.name])  # a reorg drops 48..51: the muted alerts' retractions too
+    assert deliver_due(store, [sink])["muted"] == 2
+    assert [e for e in _lines(tmp_path / "alerts.jsonl") if e[0] == "retraction"] == [
+        ("retraction", "USDC", 49),
+        ("retraction", "0xab", 51),
+    ]
+    assert store.outbox_counts()[(sink.name, "muted")] == 4
+    assert store.count() == 5  # every alert kept
+
+    ended = store.unmute(fei.id)
+    assert ended is not None and ended.until <= time.time()
+    store.commit_range([(_at(60), None)], [sink.name], 60, {})
+    assert deliver_due(store, [sink])["delivered"] == 1  # after the mute: delivered
+    assert [m.id for m in store.mutes(active_at=time.time())] == [only_watch.id]
+    assert [m.id for m in store.mutes()] == [fei.id, only_watch.id]
+    assert store.unmute(99) is None
+    store.close()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    workspace, _ = init_workspace(tmp_path)
+    yield workspace
+    workspace.close()
+
+
+def test_mute_mutes_and_unmute_from_the_cli(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--workspace", str(ws.root)]
+    assert main(["monitor", "mutes", *where]) == 0
+    assert "no alert store yet" in capsys.readouterr().err
+    assert main(["monitor", "mute", "FEI", "--for", "2h", "--reason", "wind-down", *where]) == 0
+    err = capsys.readouterr().err
+    assert "mute 1: alerts on FEI stored until" in err and "monitor unmute 1" in err
+    address = "0xAB5801a7D398351b8bE11C439e05C5B3259aeC9B"
+    assert main(["monitor", "mute", address, "-d", "watch", "--for", "30m", "--json", *where]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["id"], shown["subject"], shown["detector"]) == (2, address.lower(), "watch")
+    started = shown["starts_at"]
+    assert shown["until"] > started
+    assert main(["monitor", "mutes", *where]) == 0
+    out = capsys.readouterr().out
+    assert "2 mute(s) holding now" in out and "wind-down" in out and "0xab5801…9aec9b" in out
+    assert main(["monitor", "unmute", "1", *where]) == 0
+    assert "mute 1 ended" in capsys.readouterr().err
+    assert main(["monitor", "mutes", "--json", *where]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [2]
+    assert main(["monitor", "mutes", "--all", *where]) == 0
+    assert "(ended)" in capsys.readouterr().out
+    for args, message in [
+        (["mute", "FEI", "--for", "0h"], "--for '0h' is not a span of time"),
+        (["mute", "FEI", "--for", "tomorrow"], "--for 'tomorrow' is not a span of time"),
+        (["mute", "FEI", "-d", "nosuch"], "--detector 'nosuch': no detector of that name"),
+        (["mute", " "], "the subject to mute is empty"),
+        (["mute", "FEI", "--reason", "x" * 501], "--reason is longer than 500"),
+        (["unmute", "7"], "no mute 7 in this workspace"),
+    ]:
+        assert main(["monitor", *args, *where]) == 2, args
+        said = capsys.readouterr().err
+        assert message in said and "Traceback" not in said, args
+    store = AlertStore.for_workspace(ws.root)
+    assert len(store.mutes()) == 2  # the refused ones stored nothing
+    store.close()
