@@ -212,6 +212,22 @@ class Client:
     def alert(self, alert_id: int) -> dict[str, Any]:
         return dict(self._get(f"/alerts/{alert_id}"))
 
+    def mutes(self, *, every: bool = False) -> list[dict[str, Any]]:
+        """The mutes that hold now (``every``: the ended ones too), oldest first."""
+        return list(self._get("/mutes", all=str(every).lower())["items"])
+
+    def mute(
+        self, subject: str, span: str = "24h", *, detector: str | None = None, reason: str = ""
+    ) -> dict[str, Any]:
+        """Silence ``subject``'s alerts (``detector``'s, or all) for ``span`` (``2h``, ``7d``):
+        stored and listed, not delivered. Needs an API key."""
+        body = {"subject": subject, "for": span, "detector": detector, "reason": reason}
+        return dict(self._post("/mutes", body))
+
+    def unmute(self, mute_id: int) -> dict[str, Any]:
+        """End mute ``mute_id`` now. Needs an API key."""
+        return dict(self._post(f"/mutes/{mute_id}/end", {}))
+
     def stream_alerts(
         self, *, after: int | None = None, timeout: float | None = None, **filters: str
     ) -> Iterator[dict[str, Any]]:

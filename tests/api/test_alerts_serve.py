@@ -224,3 +224,43 @@ def test_serve_hosts_the_monitor_whose_alerts_stream_live(
         assert 'proofmind_task_up{task="monitor"} 1' in api.http.get("/metrics").text
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
+
+
+def test_mutes_through_the_api(ws: Workspace, make_api: MakeApi) -> None:
+    """List, add and end mutes over HTTP: reads with no key, writes with an API key only, bad
+    values a 400 that names them, an unknown mute a 404; what the API adds, the CLI's store
+    sees."""
+    from proofmind.app.apikeys import create_key
+    from proofmind.client import ApiError
+
+    _, token = create_key(ws.state, "operator")
+    reader, http = make_api()
+    assert reader.mutes() == []  # no alert store yet
+    with pytest.raises(ApiError) as refused:
+        reader.mute("FEI", "2h")
+    assert refused.value.status == 401
+    api, _ = make_api(api_key=token)
+    made = api.mute("0xAB", "2h", detector="watch", reason="known trader")
+    assert (made["id"], made["subject"], made["detector"]) == (1, "0xab", "watch")
+    api.mute("FEI", "30m")
+    assert [m["id"] for m in reader.mutes()] == [1, 2]
+    assert api.unmute(2)["until"] <= time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+    assert [m["id"] for m in reader.mutes()] == [1]
+    assert [m["id"] for m in reader.mutes(every=True)] == [1, 2]
+    for body, message in [
+        ({"subject": "FEI", "for": "soon"}, "--for 'soon' is not a span of time"),
+        ({"subject": "FEI", "detector": "nosuch"}, "no detector of that name"),
+        ({"subject": " "}, "the subject to mute is empty"),
+    ]:
+        with pytest.raises(ApiError) as bad:
+            api._post("/mutes", body)
+        assert bad.value.status == 400 and message in str(bad.value), body
+    with pytest.raises(ApiError) as absent:
+        api.unmute(9)
+    assert absent.value.status == 404
+    raw = http.post("/api/v1/mutes", json={"subject": "FEI", "for": "1h", "colour": "red"},
+                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert raw.status_code in (400, 422)  # an unknown field is refused
+    store = AlertStore.for_workspace(ws.root)
+    assert [(m.id, m.subject) for m in store.mutes()] == [(1, "0xab"), (2, "FEI")]
+    store.close()

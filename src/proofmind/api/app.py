@@ -18,6 +18,7 @@ from proofmind.api.routes import (
     alerts,
     contracts,
     fraud,
+    mutes,
     oracle,
     records,
     rewards,
@@ -67,7 +68,18 @@ def create_app(
     app.state.services = services
     problems.install(app)
     v1 = APIRouter(prefix=API_PREFIX)
-    for module in (records, verify, oracle, alerts, rewards, agents, sybil, fraud, contracts):
+    for module in (
+        records,
+        verify,
+        oracle,
+        alerts,
+        mutes,
+        rewards,
+        agents,
+        sybil,
+        fraud,
+        contracts,
+    ):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(system.router)

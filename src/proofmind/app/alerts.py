@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import InputError, NotFound
 from proofmind.monitor.store import (
     STATUSES,
     AlertStore,
+    Mute,
     StoredAlert,
     parse_moment,
+    parse_span,
     subject_key,
 )
 
 __all__ = [
     "AlertFilter",
+    "add_mute",
     "alerts_after",
+    "checked_mute",
+    "end_mute",
     "get_alert",
     "list_alerts",
     "parse_moment",  # the store's, re-exported for the API and the CLI
@@ -133,3 +139,53 @@ def alerts_after(
         limit=limit,
         newest_first=False,
     )
+
+
+MAX_REASON = 500
+
+
+def checked_mute(
+    subject: str, span: str, detector: str | None = None, reason: str = ""
+) -> dict[str, Any]:
+    """A mute's values checked, as `AlertStore.mute`'s arguments: ``subject``, ``span`` as
+    ``30m``, ``24h``, ``7d``, ``detector`` (an installed one, or None for any) and
+    ``reason``."""
+    from proofmind.monitor.registry import available
+
+    if not subject.strip():
+        raise InputError("the subject to mute is empty", hint="an address, asset or tx hash")
+    seconds = parse_span(span, "--for")
+    if detector is not None and detector not in available():
+        raise InputError(
+            f"--detector {detector!r}: no detector of that name is installed",
+            hint=f"installed detectors: {', '.join(sorted(available()))}",
+        )
+    if len(reason) > MAX_REASON:
+        raise InputError(
+            f"--reason is longer than {MAX_REASON} characters", hint="say why in short"
+        )
+    return {
+        "subject": subject.strip(),
+        "seconds": seconds,
+        "detector": detector,
+        "reason": reason.strip(),
+    }
+
+
+def add_mute(
+    store: AlertStore, subject: str, span: str, detector: str | None = None, reason: str = ""
+) -> Mute:
+    """Silence alerts on ``subject`` (from ``detector``, or any) stored from now for ``span``,
+    each value checked first (`checked_mute`)."""
+    return store.mute(**checked_mute(subject, span, detector, reason))
+
+
+def end_mute(store: AlertStore, mute_id: int) -> Mute:
+    """End mute ``mute_id`` now; NotFound when there is none."""
+    ended = store.unmute(mute_id) if store.mute_by_id(mute_id) is not None else None
+    if ended is None:
+        raise NotFound(
+            f"no mute {mute_id} in this workspace",
+            hint="`proofmind monitor mutes --all` lists them",
+        )
+    return ended

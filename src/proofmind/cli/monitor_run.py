@@ -1035,24 +1035,17 @@ def run_mute(
     reason: str,
     json_out: bool,
 ) -> None:
-    from proofmind.monitor.registry import available
-    from proofmind.monitor.store import AlertStore, parse_span
+    from proofmind.app.alerts import checked_mute
+    from proofmind.monitor.store import AlertStore
     from proofmind.workspace import open_workspace
 
-    if not subject.strip():
-        raise InputError("the subject to mute is empty", hint="an address, asset or tx hash")
-    seconds = parse_span(span, "--for")
-    if detector is not None and detector not in available():
-        raise InputError(
-            f"--detector {detector!r}: no detector of that name is installed",
-            hint=f"installed detectors: {', '.join(sorted(available()))}",
-        )
-    if len(reason) > 500:
-        raise InputError("--reason is longer than 500 characters", hint="say why in short")
+    request = checked_mute(subject, span, detector, reason)  # before a store is made
     workspace = open_workspace(workspace_path)
     store = AlertStore.for_workspace(workspace.root)
-    mute = store.mute(subject.strip(), seconds, detector=detector, reason=reason.strip())
-    store.close()
+    try:
+        mute = store.mute(**request)
+    finally:
+        store.close()
     if json_out:
         print(json.dumps(mute.to_dict(), sort_keys=True))
         return
@@ -1103,23 +1096,21 @@ def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
 
 
 def run_unmute(workspace_path: Path | None, mute_id: int) -> None:
+    from proofmind.app.alerts import end_mute
     from proofmind.monitor.store import ALERTS_FILE, AlertStore
     from proofmind.workspace import open_workspace
 
     workspace = open_workspace(workspace_path)
-    store = (
-        AlertStore.for_workspace(workspace.root)
-        if (workspace.root / ALERTS_FILE).exists()
-        else None
-    )
-    if store is None or store.mute_by_id(mute_id) is None:
+    if not (workspace.root / ALERTS_FILE).exists():
         raise NotFound(
             f"no mute {mute_id} in this workspace",
             hint="`proofmind monitor mutes --all` lists them",
         )
-    mute = store.unmute(mute_id)
-    store.close()
-    assert mute is not None
+    store = AlertStore.for_workspace(workspace.root)
+    try:
+        mute = end_mute(store, mute_id)
+    finally:
+        store.close()
     err.print(
         f"mute {mute_id} ended: alerts on {mute.subject} stored from now on are delivered "
         "(those stored while it held stay undelivered)"
