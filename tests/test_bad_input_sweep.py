@@ -382,6 +382,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("monitor", "mute"): [
         (["FEI", "--for", "0h"], "--for '0h' is not a span of time"),
         (["FEI", "--for", "soon"], "--for 'soon' is not a span"),
+        (["FEI", "--for", "99999999999d"], "is longer than 10 years"),
         (["FEI", "-d", "nosuch"], "no detector of that name"),
         (["", "--for", "1h"], "the subject to mute is empty"),
         (["FEI", "-w", NO_WS], "no proofmind workspace"),

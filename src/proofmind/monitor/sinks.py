@@ -185,9 +185,8 @@ class ChatSink:
     def message(self, event: str, alert: StoredAlert) -> dict[str, Any]:
         limit = CHAT_LIMIT[self.kind]
         if self.kind == "slack":
-            text = chat_text(
-                event, alert, _slack_escape, "*{}*", limit
-            )  # notifications, and apps without blocks
+            # the mrkdwn text is for notifications, and for apps that show no blocks
+            text = chat_text(event, alert, _slack_escape, "*{}*", limit)
             return {"text": text, "blocks": slack_blocks(event, alert)}
         if self.kind == "telegram":
             text = chat_text(event, alert, str, "{}", limit)

@@ -276,7 +276,14 @@ def parse_span(text: str, what: str = "span") -> float:
             f"{what} {text!r} is not a span of time",
             hint="a number and a unit: 90s, 30m, 24h, 7d, 2w",
         )
+    if seconds > MAX_SPAN:
+        raise InputError(
+            f"{what} {text!r} is longer than 10 years", hint="give a span of 3650d or less"
+        )
     return seconds
+
+
+MAX_SPAN = 3650 * 86400.0
 
 
 def _row_to_mute(row: sqlite3.Row) -> Mute:
