@@ -506,6 +506,8 @@ def test_events_files_of_other_tools_are_read(tmp_path: Path) -> None:
     events.write_text("asset,event_start,window_start,end\nUSDX,1,1675123200,1675425600\n")
     with pytest.raises(InputError, match="event_start and window_start could both be the start"):
         read_events(events)
+    events.write_text("asset,start,end,notes,link\nUSDX,1675123200,1675425600,a,b\n")
+    assert read_events(events)[0].source == ""  # two candidates for the optional source
     events.write_text("event,when,until\nUSDX,1675123200,1675425600\n")
     with pytest.raises(InputError, match="its header is event,when,end"):
         read_events(events)

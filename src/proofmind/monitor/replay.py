@@ -180,6 +180,8 @@ def _event_header(path: Path, names: list[str]) -> list[str]:
         if found[key] is not None:
             continue
         fits = [i for i, name in enumerate(header) if i not in taken and _words(name) & words]
+        if len(fits) > 1 and key == "source":  # optional: two candidates make it absent
+            continue
         if len(fits) > 1:
             raise InputError(
                 f"{path}: the columns {' and '.join(header[i] for i in fits)} could both be "
