@@ -1101,16 +1101,13 @@ def run_unmute(workspace_path: Path | None, mute_id: int) -> None:
     from proofmind.workspace import open_workspace
 
     workspace = open_workspace(workspace_path)
-    if not (workspace.root / ALERTS_FILE).exists():
-        raise NotFound(
-            f"no mute {mute_id} in this workspace",
-            hint="`proofmind monitor mutes --all` lists them",
-        )
-    store = AlertStore.for_workspace(workspace.root)
+    exists = (workspace.root / ALERTS_FILE).exists()  # no store is made to end no mute
+    store = AlertStore.for_workspace(workspace.root) if exists else None
     try:
         mute = end_mute(store, mute_id)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     err.print(
         f"mute {mute_id} ended: alerts on {mute.subject} stored from now on are delivered "
         "(those stored while it held stay undelivered)"

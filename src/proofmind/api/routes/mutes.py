@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from proofmind.api.guards import read_access, require_json, write_access
 from proofmind.api.routes.common import ERRORS, services
-from proofmind.app.alerts import add_mute, end_mute
+from proofmind.app.alerts import MAX_REASON, add_mute, end_mute
 
 router = APIRouter(prefix="/mutes", tags=["alerts"], responses=ERRORS)
 READ = [Depends(read_access)]
@@ -28,7 +28,7 @@ class MuteIn(BaseModel):
     detector: str | None = Field(
         default=None, max_length=100, description="only this detector's alerts (null: all)"
     )
-    reason: str = Field(default="", max_length=500, description="why, shown in the list")
+    reason: str = Field(default="", max_length=MAX_REASON, description="why, shown in the list")
 
 
 @router.get("", dependencies=READ)
