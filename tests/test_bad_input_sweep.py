@@ -395,6 +395,20 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["abc"], "mute_id"),
         (["999999"], "no mute 999999"),
     ],
+    ("monitor", "deliveries"): [
+        (["--status", "lost"], "unknown delivery status 'lost'"),
+        (["--limit", "0"], "--limit"),
+        (["-w", NO_WS], "no proofmind workspace"),
+    ],
+    ("monitor", "redeliver"): [
+        ([], "no dead letter named"),
+        (["1", "--all"], "not both"),
+        (["1", "--sink", "webhook"], "--sink goes with --all"),
+        (["0"], "ids"),
+        (["abc"], "ids"),
+        (["999999"], "no delivery 999999"),
+        (["--all", "-w", NO_WS], "no proofmind workspace"),
+    ],
     ("monitor", "verify"): [
         (["0"], "alert_id"),
         (["abc"], "alert_id"),

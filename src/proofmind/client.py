@@ -228,6 +228,26 @@ class Client:
         """End mute ``mute_id`` now. Needs an API key."""
         return dict(self._post(f"/mutes/{mute_id}/end", {}))
 
+    def deliveries(
+        self,
+        *,
+        status: str | None = None,
+        sink: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the deliveries to sinks, newest first (``status="dead"``: the dead
+        letters; ``sink``: a sink's name or kind). Needs an API key."""
+        return dict(self._get("/deliveries", status=status, sink=sink, limit=limit, cursor=cursor))
+
+    def redeliver(
+        self, ids: list[int] | None = None, *, every: bool = False, sink: str | None = None
+    ) -> dict[str, Any]:
+        """Queue dead letters again (``ids``, or ``every`` one, of ``sink`` only if given):
+        ``{"queued": [...], "skipped": [...]}``. Needs an API key."""
+        body = {"ids": ids or [], "all": every, "sink": sink}
+        return dict(self._post("/deliveries/redeliver", body))
+
     def stream_alerts(
         self, *, after: int | None = None, timeout: float | None = None, **filters: str
     ) -> Iterator[dict[str, Any]]:

@@ -264,3 +264,54 @@ def test_mutes_through_the_api(ws: Workspace, make_api: MakeApi) -> None:
     store = AlertStore.for_workspace(ws.root)
     assert [(m.id, m.subject) for m in store.mutes()] == [(1, "0xab"), (2, "FEI")]
     store.close()
+
+
+def test_deliveries_and_redelivery_through_the_api(ws: Workspace, make_api: MakeApi) -> None:
+    """List deliveries and queue dead letters again over HTTP: an API key for both (a sink's
+    name holds its webhook URL), bad values a 400 that names them, an unknown id a 404."""
+    from proofmind.app.apikeys import create_key
+    from proofmind.client import ApiError
+    from proofmind.monitor.sinks import WebhookSink, deliver_due
+
+    _, token = create_key(ws.state, "operator")
+    reader, http = make_api()
+    with pytest.raises(ApiError) as refused:
+        reader.deliveries()
+    assert refused.value.status == 401
+    api, _ = make_api(api_key=token)
+    assert api.deliveries()["items"] == []  # no alert store yet
+    assert api.redeliver(every=True) == {"queued": [], "skipped": []}
+    store = AlertStore.for_workspace(ws.root)
+    hook = WebhookSink("http://127.0.0.1:9/hook", secret="s", timeout=1)  # nobody listens
+    store.add_many([(alert(1), None)])
+    store.commit_range([(alert(2), None)], [hook.name, "terminal"], 2, {})
+    deliver_due(store, [hook], max_attempts=1)
+    page = api.deliveries(status="dead")
+    [dead] = page["items"]
+    assert (dead["sink"], dead["event"], dead["attempts"]) == (hook.name, "alert", 1)
+    assert "ConnectionError" in dead["last_error"]
+    assert [d["sink"] for d in api.deliveries(sink="terminal")["items"]] == ["terminal"]
+    first = api.deliveries(limit=1)
+    assert len(first["items"]) == 1 and first["next_cursor"]
+    rest = api.deliveries(limit=1, cursor=first["next_cursor"])
+    assert rest["items"][0]["id"] < first["items"][0]["id"] and rest["next_cursor"] is None
+    for body, status, message in [
+        ({"ids": [1], "all": True}, 400, "not both"),
+        ({}, 400, "no dead letter named"),
+        ({"ids": [dead["id"]], "sink": "webhook"}, 400, "--sink goes with --all"),
+        ({"ids": [2]}, 400, "delivery 2 is pending"),  # the terminal's, not a dead letter
+        ({"ids": [99]}, 404, "no delivery 99"),
+    ]:
+        with pytest.raises(ApiError) as bad:
+            api._post("/deliveries/redeliver", body)
+        assert bad.value.status == status and message in str(bad.value), body
+    with pytest.raises(ApiError) as unknown:
+        api.deliveries(status="lost")
+    assert unknown.value.status == 400 and "unknown delivery status 'lost'" in str(unknown.value)
+    raw = http.post("/api/v1/deliveries/redeliver", json={"all": True, "colour": "red"},
+                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert raw.status_code in (400, 422)  # an unknown field is refused
+    done = api.redeliver([dead["id"]])
+    assert [d["id"] for d in done["queued"]] == [dead["id"]] and done["skipped"] == []
+    assert [d.status for d in store.deliveries(sink="webhook")] == ["pending"]
+    store.close()

@@ -189,8 +189,13 @@ def test_a_channel_that_keeps_failing_ends_in_dead_letters(
     for _ in range(3):
         deliver_due(store, [sink], max_attempts=3, backoff=0.0)
     assert len(channel.received) == 3 and not store.pending(sink.name)
-    [(_, name, event, alert_id, error)] = store.dead_letters()
-    assert (name, event, alert_id, error) == (sink.name, "alert", 1, "HTTP 500")
+    [dead] = store.deliveries(status="dead")
+    assert (dead.sink, dead.event, dead.alert_id, dead.last_error) == (
+        sink.name,
+        "alert",
+        1,
+        "HTTP 500",
+    )
     store.close()
 
 

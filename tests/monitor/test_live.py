@@ -112,8 +112,8 @@ def test_a_failing_webhook_is_retried_then_dead_lettered(
                       max_attempts=3)  # fmt: skip
     monitor.run(until_block=chain.w3.eth.block_number)
     assert len(receiver.received) == 3  # every attempt reached the receiver
-    dead = monitor.store.dead_letters()
-    assert len(dead) == 1 and dead[0][1].startswith("webhook:") and "HTTP 500" in dead[0][4]
+    [dead] = monitor.store.deliveries(status="dead")
+    assert dead.sink.startswith("webhook:") and "HTTP 500" in (dead.last_error or "")
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1  # the file still got it
 
 

@@ -1,4 +1,5 @@
-"""Monitor alerts of a workspace: filtered pages, one alert, and what is new since an id."""
+"""Monitor alerts of a workspace: filtered pages, one alert, and what is new since an id; mutes;
+the deliveries to sinks, and dead letters delivered again."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from proofmind.errors import InputError, NotFound
 from proofmind.monitor.store import (
     STATUSES,
     AlertStore,
+    Delivery,
     Mute,
+    Redelivery,
     StoredAlert,
+    check_delivery_status,
     parse_moment,
     parse_span,
     subject_key,
@@ -26,7 +30,9 @@ __all__ = [
     "end_mute",
     "get_alert",
     "list_alerts",
+    "list_deliveries",
     "parse_moment",  # the store's, re-exported for the API and the CLI
+    "redeliver",
     "subject_key",
 ]
 
@@ -190,3 +196,61 @@ def end_mute(store: AlertStore | None, mute_id: int) -> Mute:
             hint="`proofmind monitor mutes --all` lists them",
         )
     return ended
+
+
+def list_deliveries(
+    store: AlertStore | None,
+    *,
+    status: str | None = None,
+    sink: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page[Delivery]:
+    """A page of the deliveries to sinks (the outbox), newest first: of ``status`` (pending,
+    delivered, dead, muted) and ``sink`` (a sink's full name or a kind: ``webhook``) if given.
+    An empty page when the workspace has no alert store (``store`` None)."""
+    before = decode_cursor("deliveries", cursor)
+    check_limit(limit)
+    check_delivery_status(status)
+    if store is None:
+        return Page([], None)
+    rows = store.deliveries(status=status, sink=sink, before_id=before, limit=limit + 1)
+    items = rows[:limit]
+    more = len(rows) > limit
+    return Page(items, encode_cursor("deliveries", items[-1].id) if more and items else None)
+
+
+def redeliver(
+    store: AlertStore | None,
+    ids: list[int] | None = None,
+    *,
+    every: bool = False,
+    sink: str | None = None,
+) -> Redelivery:
+    """Queue dead letters again (`AlertStore.redeliver`): those of ``ids``, or with ``every``
+    all of them (of ``sink`` only, if given). A running monitor sends them at its next
+    delivery pass; one started later with their sink, when it starts."""
+    if ids and every:
+        raise InputError(
+            "give the ids of dead letters or --all, not both",
+            hint="`proofmind monitor deliveries --status dead` lists the dead letters",
+        )
+    if not ids and not every:
+        raise InputError(
+            "no dead letter named: give their ids, or --all for every one",
+            hint="`proofmind monitor deliveries --status dead` lists the dead letters",
+        )
+    if ids and sink is not None:
+        raise InputError(
+            "--sink goes with --all (the ids name their deliveries already)",
+            hint="`proofmind monitor redeliver --all --sink webhook`",
+        )
+    if store is None:
+        if ids:
+            raise NotFound(
+                f"no delivery {', '.join(map(str, sorted(set(ids))))}: this workspace has no "
+                "alert store yet",
+                hint="`proofmind monitor run` makes it",
+            )
+        return Redelivery((), ())
+    return store.redeliver(ids if ids else None, sink=sink)

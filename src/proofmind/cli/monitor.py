@@ -555,6 +555,74 @@ def unmute_command(
     run_unmute(workspace, mute_id)
 
 
+@monitor_app.command("deliveries")
+def deliveries_command(
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only pending, delivered, dead (dead letters) or muted deliveries."),
+    ] = None,
+    sink: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this sink's: its name as listed, or a kind of sink (terminal, jsonl, "
+            "webhook, slack, discord, telegram)."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Each delivery as a JSON line, not a table.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List the deliveries of alerts and retractions to sinks, newest first.
+
+    Each alert (and each retraction) is queued once per sink. A delivery a sink keeps refusing
+    becomes a dead letter after --max-attempts tries; the list shows its last error, and
+    `monitor redeliver` queues it again once the receiver is fixed.
+
+    Examples:
+      proofmind monitor deliveries --status dead
+      proofmind monitor deliveries --sink webhook --limit 100
+      proofmind monitor deliveries --status dead --json | jq -r .last_error
+    """
+    from proofmind.cli.monitor_outbox import run_deliveries
+
+    run_deliveries(workspace, status, sink, limit, json_out)
+
+
+@monitor_app.command("redeliver")
+def redeliver_command(
+    ids: Annotated[
+        list[int] | None,
+        typer.Argument(min=1, help="The dead letters' ids (`monitor deliveries --status dead`)."),
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
+    sink: Annotated[
+        str | None,
+        typer.Option(help="With --all: only this sink's (its name, or a kind such as webhook)."),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="What was queued and what was not, as JSON.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Queue dead letters again, once their receiver is fixed.
+
+    Their tries count from zero, and they go first in their sink's order. A running
+    `monitor run` or `serve --monitor` sends them at its next delivery pass; otherwise the next
+    run with their sink does. A webhook gets them under their old Idempotency-Key. An alert a
+    reorg retracted since, and a retraction of an alert the sink never got, are left dead and
+    said so.
+
+    Examples:
+      proofmind monitor redeliver 12 13
+      proofmind monitor redeliver --all --sink webhook
+    """
+    from proofmind.cli.monitor_outbox import run_redeliver
+
+    run_redeliver(workspace, ids or [], every, sink, json_out)
+
+
 @monitor_app.command("anchor")
 def anchor_command(
     max_alerts: Annotated[

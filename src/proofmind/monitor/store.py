@@ -21,12 +21,12 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proofmind.errors import InputError
+from proofmind.errors import InputError, NotFound
 from proofmind.monitor.api import Alert
 from proofmind.store.sqlite import immediate, open_database
 
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     alert_id    INTEGER NOT NULL REFERENCES alerts(id),
     event       TEXT    NOT NULL,           -- 'alert' or 'retraction'
     sink        TEXT    NOT NULL,
-    status      TEXT    NOT NULL DEFAULT 'pending',  -- pending, delivered, dead
+    status      TEXT    NOT NULL DEFAULT 'pending',  -- pending, delivered, dead, muted
     attempts    INTEGER NOT NULL DEFAULT 0,
     next_at     REAL    NOT NULL DEFAULT 0,
     last_error  TEXT
@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS monitor_state (
 KEPT_STATES = 64  # block ranges whose detector state is kept for rewinding
 
 STATUSES = ("active", "retracted")
+OUTBOX_STATUSES = ("pending", "delivered", "dead", "muted")
 
 
 LEAF_TYPES = ("uint256", "bytes32")  # (alert id, keccak256 of its canonical content)
@@ -149,6 +150,86 @@ class Mute:
             "until": _iso(self.until),
             "reason": self.reason,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A row of the outbox: an alert (``event`` "alert") or its retraction for one sink, and
+    how its delivery went (``status``: pending, delivered, dead or muted)."""
+
+    id: int
+    alert_id: int
+    event: str
+    sink: str
+    status: str
+    attempts: int
+    next_at: float  # a pending delivery is not tried before then (its backoff)
+    last_error: str | None
+    detector: str  # of the alert: what a list shows
+    subject: str
+    severity: str
+
+    def to_dict(self) -> dict[str, Any]:
+        waiting = self.status == "pending" and self.next_at > 0
+        return {
+            "id": self.id,
+            "alert_id": self.alert_id,
+            "event": self.event,
+            "sink": self.sink,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": _iso(self.next_at) if waiting else None,
+            "last_error": self.last_error,
+            "detector": self.detector,
+            "subject": self.subject,
+            "severity": self.severity,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Redelivery:
+    """What `AlertStore.redeliver` did: the dead letters queued again, and those left dead
+    with the reason."""
+
+    queued: tuple[Delivery, ...]
+    skipped: tuple[tuple[Delivery, str], ...]
+
+
+def check_delivery_status(status: str | None) -> str | None:
+    """``status`` if it is a delivery's (or None); an error naming the ones there are if not."""
+    if status is not None and status not in OUTBOX_STATUSES:
+        raise InputError(
+            f"unknown delivery status {status!r}", hint=f"use one of {', '.join(OUTBOX_STATUSES)}"
+        )
+    return status
+
+
+def _row_to_delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=int(row["id"]),
+        alert_id=int(row["alert_id"]),
+        event=str(row["event"]),
+        sink=str(row["sink"]),
+        status=str(row["status"]),
+        attempts=int(row["attempts"]),
+        next_at=float(row["next_at"]),
+        last_error=row["last_error"],
+        detector=str(row["detector"]),
+        subject=str(row["subject"]),
+        severity=str(row["severity"]),
+    )
+
+
+_DELIVERY_COLUMNS = (
+    "o.id, o.alert_id, o.event, o.sink, o.status, o.attempts, o.next_at, o.last_error, "
+    "a.detector, a.subject, a.severity, a.status AS alert_status"
+)
+
+
+def _sink_clause(sink: str) -> tuple[str, list[Any]]:
+    """Outbox rows of the sink named ``sink`` in full (``webhook:https://…``), or of every
+    sink of that kind (``webhook``, ``slack``, ``terminal``)."""
+    return "(o.sink = ? OR substr(o.sink, 1, length(?) + 1) = ? || ':')", [sink, sink, sink]
 
 
 def _iso(seconds: float) -> str:
@@ -637,14 +718,104 @@ class AlertStore:
             ).fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}
 
-    def dead_letters(self) -> list[tuple[int, str, str, int, str]]:
-        """(outbox id, sink, event, alert id, last error) of deliveries given up on."""
+    def deliveries(
+        self,
+        *,
+        status: str | None = None,
+        sink: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Outbox rows, newest first: every one, or those of ``status`` and of ``sink`` (a
+        sink's full name, or a kind of sink: ``webhook``)."""
+        clauses: list[str] = ["1"]
+        args: list[Any] = []
+        if check_delivery_status(status) is not None:
+            clauses.append("o.status = ?")
+            args.append(status)
+        if sink is not None:
+            clause, more = _sink_clause(sink)
+            clauses.append(clause)
+            args.extend(more)
+        if before_id is not None:
+            clauses.append("o.id < ?")
+            args.append(before_id)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, sink, event, alert_id, last_error FROM outbox "
-                "WHERE status = 'dead' ORDER BY id"
+                f"SELECT {_DELIVERY_COLUMNS} FROM outbox o JOIN alerts a ON a.id = o.alert_id "
+                f"WHERE {' AND '.join(clauses)} ORDER BY o.id DESC LIMIT ?",
+                [*args, max(0, int(limit))],
             ).fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), str(r[4])) for r in rows]
+        return [_row_to_delivery(row) for row in rows]
+
+    def redeliver(self, ids: Iterable[int] | None = None, *, sink: str | None = None) -> Redelivery:
+        """Queue dead letters again, their attempts counted from zero: those of ``ids``, or
+        (``ids`` None) every dead letter, of ``sink`` only if given. Their old ids put them
+        first in their sink's order. Left dead, with the reason: an alert retracted since (its
+        retraction is what a receiver needs), and a retraction of an alert the sink never got.
+        An id that is no delivery, or no dead letter, is refused and nothing changes."""
+        wanted = None if ids is None else sorted(set(ids))
+        if wanted == []:
+            return Redelivery((), ())
+        clauses: list[str] = ["1"]
+        args: list[Any] = []
+        if wanted is not None:
+            clauses.append(f"o.id IN ({', '.join('?' * len(wanted))})")
+            args.extend(wanted)
+        else:
+            clauses.append("o.status = 'dead'")
+        if sink is not None:
+            clause, more = _sink_clause(sink)
+            clauses.append(clause)
+            args.extend(more)
+        queued: list[Delivery] = []
+        skipped: list[tuple[Delivery, str]] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT {_DELIVERY_COLUMNS} FROM outbox o JOIN alerts a ON a.id = o.alert_id "
+                f"WHERE {' AND '.join(clauses)} ORDER BY o.id",
+                args,
+            ).fetchall()
+            if wanted is not None:
+                missing = sorted(set(wanted) - {int(row["id"]) for row in rows})
+                if missing:
+                    raise NotFound(
+                        f"no delivery {', '.join(map(str, missing))} in this workspace's "
+                        "alert store",
+                        hint="`proofmind monitor deliveries --status dead` lists the dead letters",
+                    )
+                alive = [
+                    f"{row['id']} is {row['status']}" for row in rows if row["status"] != "dead"
+                ]
+                if alive:
+                    raise InputError(
+                        f"only dead letters are delivered again: delivery {'; '.join(alive)}",
+                        hint="`proofmind monitor deliveries --status dead` lists the dead letters",
+                    )
+            for row in rows:
+                delivery = _row_to_delivery(row)
+                if row["event"] == "alert" and row["alert_status"] == "retracted":
+                    skipped.append(
+                        (delivery, f"alert {delivery.alert_id} was retracted since (a reorg)")
+                    )
+                elif (
+                    row["event"] == "retraction"
+                    and not conn.execute(
+                        "SELECT 1 FROM outbox WHERE alert_id = ? AND sink = ? AND event = 'alert' "
+                        "AND status = 'delivered'",
+                        (delivery.alert_id, delivery.sink),
+                    ).fetchone()
+                ):
+                    skipped.append(
+                        (delivery, f"the sink never got alert {delivery.alert_id} to retract")
+                    )
+                else:
+                    queued.append(replace(delivery, status="pending", attempts=0, next_at=0.0))
+            conn.executemany(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_at = 0 WHERE id = ?",
+                [(d.id,) for d in queued],
+            )
+        return Redelivery(tuple(queued), tuple(skipped))
 
     def muted(self, outbox_ids: Iterable[int]) -> None:
         """Deliveries a mute silenced: handled, never sent (status ``muted``)."""

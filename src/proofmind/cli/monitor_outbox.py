@@ -1,0 +1,124 @@
+"""What `proofmind monitor deliveries` and `monitor redeliver` do; imported only when they run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from proofmind.monitor.store import ALERTS_FILE, AlertStore, Delivery
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _store(workspace_path: Path | None) -> AlertStore | None:
+    """The workspace's alert store, or None when it has none yet (none is made to read it)."""
+    from proofmind.workspace import open_workspace
+
+    workspace = open_workspace(workspace_path)
+    exists = (workspace.root / ALERTS_FILE).exists()
+    return AlertStore.for_workspace(workspace.root) if exists else None
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_deliveries(
+    workspace_path: Path | None,
+    status: str | None,
+    sink: str | None,
+    limit: int,
+    json_out: bool,
+) -> None:
+    from proofmind.app.alerts import list_deliveries
+
+    store = _store(workspace_path)
+    try:
+        page = list_deliveries(store, status=status, sink=sink, limit=limit)
+    finally:
+        if store is not None:
+            store.close()
+    if json_out:
+        for delivery in page.items:
+            print(json.dumps(delivery.to_dict(), sort_keys=True))
+        return
+    if not page.items:
+        which = " ".join(filter(None, [status, f"to {sink}" if sink else None]))
+        err.print(f"No {which + ' ' if which else ''}deliveries.")
+        return
+    table = Table(title=f"{len(page.items)} deliveries, newest first")
+    table.add_column("id", no_wrap=True)
+    table.add_column("sink", max_width=40, overflow="fold")
+    for column in ("event", "alert", "subject", "status", "tries"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last error", min_width=10, overflow="fold")
+    for d in page.items:
+        subject = f"{d.subject[:6]}…{d.subject[-4:]}" if len(d.subject) > 14 else d.subject
+        table.add_row(
+            str(d.id),
+            escape(d.sink),
+            d.event,
+            str(d.alert_id),
+            escape(subject),
+            d.status,
+            str(d.attempts),
+            escape(_short(d.last_error or "", 120)),
+        )
+    console.print(table)
+    if page.next_cursor is not None:
+        err.print(f"More deliveries match: --limit over {limit} shows them.")
+
+
+def _line(delivery: Delivery) -> str:
+    what = "" if delivery.event == "alert" else f"{delivery.event} of "
+    return (
+        f"delivery {delivery.id} ({what}alert {delivery.alert_id}, {delivery.subject}) "
+        f"to {delivery.sink}"
+    )
+
+
+def run_redeliver(
+    workspace_path: Path | None,
+    ids: list[int],
+    every: bool,
+    sink: str | None,
+    json_out: bool,
+) -> None:
+    from proofmind.app.alerts import redeliver
+
+    store = _store(workspace_path)
+    try:
+        done = redeliver(store, ids, every=every, sink=sink)
+    finally:
+        if store is not None:
+            store.close()
+    if json_out:
+        print(
+            json.dumps(
+                {
+                    "queued": [d.to_dict() for d in done.queued],
+                    "skipped": [{**d.to_dict(), "reason": why} for d, why in done.skipped],
+                },
+                sort_keys=True,
+            )
+        )
+        return
+    for delivery, why in done.skipped:
+        err.print(f"left dead: {escape(_line(delivery))}: {escape(why)}")
+    if not done.queued:
+        err.print("No dead letter queued again." if done.skipped else "No dead letters.")
+        return
+    for delivery in done.queued:
+        err.print(f"queued again: {escape(_line(delivery))}")
+    sinks = sorted({d.sink for d in done.queued})
+    err.print(
+        f"{len(done.queued)} dead letter(s) queued again, first in their sink's order: a "
+        "running `monitor run` or `serve --monitor` with "
+        + ("that sink" if len(sinks) == 1 else "those sinks")
+        + " sends them at its next delivery pass, or one started later does."
+    )

@@ -1,0 +1,187 @@
+"""Dead letters delivered again: listed with their last error (`monitor deliveries`), queued
+again once the receiver is fixed (`monitor redeliver`), sent under their old Idempotency-Key
+and first in their sink's order; an alert a reorg retracted since, and a retraction of an alert
+the sink never got, are left dead; bad input refused with nothing changed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proofmind.cli.main import main
+from proofmind.errors import InputError, NotFound
+from proofmind.monitor.api import Alert
+from proofmind.monitor.sinks import JsonlSink, WebhookSink, deliver_due
+from proofmind.monitor.store import AlertStore
+from proofmind.workspace import Workspace, init_workspace
+from tests.monitor.test_live import Receiver
+
+DEPEG = Alert(
+    detector="depeg",
+    severity="high",
+    subject="FEI",
+    time=1_655_870_940.0,
+    score=0.029,
+    explanation="FEI trades 2.9% below its peg",
+    evidence={},
+    block=47,
+    kind="depeg",
+)
+
+
+def _at(block: int) -> Alert:
+    return replace(DEPEG, block=block, time=DEPEG.time + 12 * (block - 47))
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def _drain(store: AlertStore, sinks: list[Any]) -> None:
+    """Deliver until nothing is pending (no backoff, two tries each)."""
+    for _ in range(20):
+        deliver_due(store, sinks, max_attempts=2, backoff=0.0)
+        if not any(store.pending(s.name) for s in sinks):
+            return
+    raise AssertionError("deliveries still pending")
+
+
+def _keys(receiver: Receiver) -> list[tuple[str, str, int]]:
+    return [
+        (h["Idempotency-Key"], json.loads(b)["event"], json.loads(b)["alert"]["block"])
+        for h, b in receiver.received
+    ]
+
+
+def test_dead_letters_are_listed_and_delivered_again_in_order(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    hook, lines = WebhookSink(receiver.url, secret="s"), JsonlSink(tmp_path / "a.jsonl")
+    sinks = [hook, lines]
+    names = [s.name for s in sinks]
+    store.commit_range([(_at(47), None), (_at(48), None)], names, 48, {})
+    receiver.status = 500
+    _drain(store, sinks)
+    dead = store.deliveries(status="dead")
+    assert [(d.id, d.event, d.subject, d.attempts, d.last_error) for d in dead] == [
+        (3, "alert", "FEI", 2, "HTTP 500"),  # newest first
+        (1, "alert", "FEI", 2, "HTTP 500"),
+    ]
+    assert {d.sink for d in dead} == {hook.name}
+    assert [d.id for d in store.deliveries(sink="webhook")] == [3, 1]  # a kind of sink
+    assert [d.id for d in store.deliveries(sink=lines.name)] == [4, 2]  # a sink's full name
+    assert store.deliveries(sink="web") == []  # not a kind: no prefix match
+    assert [d.to_dict()["status"] for d in store.deliveries(sink="jsonl")] == ["delivered"] * 2
+
+    store.rewind(48, names)  # a reorg drops block 48: its alert retracted, retractions queued
+    _drain(store, sinks)
+    assert len(store.deliveries(status="dead")) == 3  # the webhook's retraction too
+    receiver.status, receiver.received = 200, []
+    store.commit_range([(_at(50), None)], names, 50, {})  # queued after the dead letters
+
+    done = store.redeliver()
+    assert [(d.id, d.status, d.attempts) for d in done.queued] == [(1, "pending", 0)]
+    assert [(d.id, why) for d, why in done.skipped] == [
+        (3, "alert 2 was retracted since (a reorg)"),
+        (5, "the sink never got alert 2 to retract"),
+    ]
+    _drain(store, sinks)
+    # the dead letter first, under its old key; then what was queued after it
+    assert _keys(receiver) == [("proofmind-1", "alert", 47), ("proofmind-7", "alert", 50)]
+    assert [d.id for d in store.deliveries(status="dead")] == [5, 3]  # left dead
+    assert store.redeliver(sink="jsonl").queued == ()  # the file's sink has none
+    store.close()
+
+
+def test_redeliver_refuses_what_is_not_a_dead_letter_and_changes_nothing(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    hook = WebhookSink(receiver.url, secret="s")
+    store.commit_range([(_at(47), None)], [hook.name], 47, {})
+    receiver.status = 500
+    deliver_due(store, [hook], max_attempts=1)  # dead at once
+    receiver.status = 200
+    store.commit_range([(_at(48), None)], [hook.name], 48, {})
+    deliver_due(store, [hook], max_attempts=1)
+    assert [(d.id, d.status) for d in store.deliveries()] == [(2, "delivered"), (1, "dead")]
+    with pytest.raises(InputError, match=r"only dead letters .* delivery 2 is delivered"):
+        store.redeliver([1, 2])
+    with pytest.raises(NotFound, match="no delivery 8, 9"):
+        store.redeliver([1, 9, 8])
+    with pytest.raises(InputError, match="unknown delivery status 'gone'"):
+        store.deliveries(status="gone")
+    assert [(d.id, d.status) for d in store.deliveries()] == [(2, "delivered"), (1, "dead")]
+    assert store.redeliver([]) == store.redeliver(sink="nosuch")  # nothing queued
+    assert [d.id for d in store.redeliver([1]).queued] == [1]
+    store.close()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    workspace, _ = init_workspace(tmp_path)
+    yield workspace
+    workspace.close()
+
+
+def test_deliveries_and_redeliver_from_the_cli(
+    ws: Workspace, receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--workspace", str(ws.root)]
+    assert main(["monitor", "deliveries", *where]) == 0
+    assert "No deliveries." in capsys.readouterr().err
+    assert main(["monitor", "redeliver", "--all", *where]) == 0
+    assert "No dead letters." in capsys.readouterr().err
+    assert main(["monitor", "redeliver", "4", *where]) == 2
+    assert "no delivery 4: this workspace has no alert store yet" in capsys.readouterr().err
+    store = AlertStore.for_workspace(ws.root)
+    hook = WebhookSink(receiver.url, secret="s")
+    store.commit_range([(_at(47), None)], [hook.name], 47, {})
+    receiver.status = 503
+    deliver_due(store, [hook], max_attempts=1)
+    store.close()
+
+    assert main(["monitor", "deliveries", "--status", "dead", *where]) == 0
+    out = capsys.readouterr().out
+    assert "1 deliveries" in out and "HTTP 503" in out and "webhook:http" in out
+    assert main(["monitor", "deliveries", "--sink", "webhook", "--json", *where]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["id"], row["status"], row["last_error"], row["sink"]) == (
+        1,
+        "dead",
+        "HTTP 503",
+        hook.name,
+    )
+    for args, message in [
+        (["redeliver"], "no dead letter named: give their ids, or --all"),
+        (["redeliver", "1", "--all"], "give the ids of dead letters or --all, not both"),
+        (["redeliver", "1", "--sink", "webhook"], "--sink goes with --all"),
+        (["redeliver", "2"], "no delivery 2 in this workspace's alert store"),
+        (["redeliver", "0"], "greater than or equal to 1"),
+        (["deliveries", "--status", "lost"], "unknown delivery status 'lost'"),
+    ]:
+        assert main(["monitor", *args, *where]) == 2, args
+        said = capsys.readouterr().err
+        assert message in said and "Traceback" not in said, args
+
+    assert main(["monitor", "redeliver", "1", "--json", *where]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert [d["id"] for d in said["queued"]] == [1] and said["skipped"] == []
+    assert main(["monitor", "redeliver", "1", *where]) == 2  # pending now: not a dead letter
+    assert "delivery 1 is pending" in capsys.readouterr().err
+    receiver.status = 200
+    store = AlertStore.for_workspace(ws.root)
+    assert deliver_due(store, [hook])["delivered"] == 1
+    store.close()
+    assert _keys(receiver)[-1] == ("proofmind-1", "alert", 47)
+    assert main(["monitor", "redeliver", "--all", "--sink", "webhook", *where]) == 0
+    assert "No dead letters." in capsys.readouterr().err
