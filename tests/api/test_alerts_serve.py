@@ -311,6 +311,10 @@ def test_deliveries_and_redelivery_through_the_api(ws: Workspace, make_api: Make
     raw = http.post("/api/v1/deliveries/redeliver", json={"all": True, "colour": "red"},
                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert raw.status_code in (400, 422)  # an unknown field is refused
+    metrics = http.get("/metrics").text  # the outbox, with no webhook's path in it
+    assert 'proofmind_monitor_outbox{sink="webhook:http://127.0.0.1:9/…#' in metrics
+    assert '",status="dead"} 1.0' in metrics and "/hook" not in metrics
+    assert 'proofmind_monitor_outbox_oldest_pending_seconds{sink="terminal"}' in metrics
     done = api.redeliver([dead["id"]])
     assert [d["id"] for d in done["queued"]] == [dead["id"]] and done["skipped"] == []
     assert [d.status for d in store.deliveries(sink="webhook")] == ["pending"]

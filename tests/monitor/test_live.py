@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
@@ -115,6 +116,34 @@ def test_a_failing_webhook_is_retried_then_dead_lettered(
     [dead] = monitor.store.deliveries(status="dead")
     assert dead.sink.startswith("webhook:") and "HTTP 500" in (dead.last_error or "")
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1  # the file still got it
+
+    # /metrics and /health say so: the dead letter by its sink, without the webhook's path
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from proofmind.monitor.metrics import public_sink_name
+
+    server = monitor.serve_http("127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        text = requests.get(f"{base}/metrics", timeout=5).text
+        health = requests.get(f"{base}/health", timeout=5).json()
+    finally:
+        server.shutdown()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    hook = public_sink_name(dead.sink)
+    assert "/hook" not in hook and hook.startswith("webhook:http://127.0.0.1:")
+    assert samples[("proofmind_monitor_outbox", (("sink", hook), ("status", "dead")))] == 1
+    lines_sink = (("sink", f"jsonl:{(tmp_path / 'a.jsonl').resolve()}"), ("status", "delivered"))
+    assert samples[("proofmind_monitor_outbox", lines_sink)] == 1
+    assert samples[("proofmind_monitor_deliveries_total", (("result", "dead"),))] == 1
+    assert samples[("proofmind_monitor_deliveries_total", (("result", "retried"),))] == 2
+    assert samples[("proofmind_monitor_blocks_total", ())] >= 1
+    assert "# TYPE proofmind_monitor_alerts_total counter" in text
+    assert health["outbox"][f"{dead.sink}/dead"] == 1 and health["oldest_pending_seconds"] == {}
 
 
 @pytest.mark.parametrize("kept_blocks", [0, 3], ids=["fork-at-first-block", "fork-later"])

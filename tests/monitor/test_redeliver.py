@@ -185,3 +185,34 @@ def test_deliveries_and_redeliver_from_the_cli(
     assert _keys(receiver)[-1] == ("proofmind-1", "alert", 47)
     assert main(["monitor", "redeliver", "--all", "--sink", "webhook", *where]) == 0
     assert "No dead letters." in capsys.readouterr().err
+
+
+def test_the_backlog_and_public_sink_names(tmp_path: Path) -> None:
+    from proofmind.monitor.metrics import metrics_text, outbox_families, public_sink_name
+
+    url = "https://user:pw@hooks.example.com:8443/catch/123/s3cret?token=x"
+    shown = public_sink_name(f"webhook:{url}")
+    assert shown.startswith("webhook:https://hooks.example.com:8443/…#") and "s3cret" not in shown
+    assert "pw" not in shown and shown != public_sink_name(f"webhook:{url}2")
+    for name in ("terminal", "slack:1a2b3c4d5e6f", "jsonl:/var/log/alerts.jsonl"):
+        assert public_sink_name(name) == name
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    assert store.oldest_pending() == {}
+    store.commit_range([(_at(47), None)], ["terminal", f"webhook:{url}"], 47, {})
+    stored = store.deliveries()[0]
+    [alert] = store.query()
+    later = alert.stored_at + 90
+    assert store.oldest_pending(later) == {"terminal": 90.0, f"webhook:{url}": 90.0}
+    store.delivered([stored.id])  # the newest row: the webhook's
+    store.commit_range([(_at(48), None)], ["terminal"], 48, {})
+    assert set(store.oldest_pending(later)) == {"terminal"}
+    store.delivered([d.id for d in store.deliveries(sink="terminal", status="pending")])
+    store.rewind(47, ["terminal"])  # a retraction waits from its alert's retraction
+    retracted = store.get(alert.id)
+    assert retracted is not None and retracted.retracted_at is not None
+    assert store.oldest_pending(later) == {"terminal": later - retracted.retracted_at}
+    text = metrics_text(outbox_families(store, later)).decode()
+    assert 'proofmind_monitor_outbox{sink="terminal",status="pending"}' in text
+    assert "s3cret" not in text and "# TYPE proofmind_monitor_outbox gauge" in text
+    assert "proofmind_monitor_outbox_oldest_pending_seconds" in text
+    store.close()

@@ -326,23 +326,23 @@ class MonitorService:
                                 f"{sink}/{status}": n
                                 for (sink, status), n in service.store.outbox_counts().items()
                             },
+                            "oldest_pending_seconds": {
+                                sink: round(seconds, 3)
+                                for sink, seconds in service.store.oldest_pending().items()
+                            },
                         }
                     ).encode()
                     self._send(200 if ok else 503, "application/json", body)
                 elif self.path == "/metrics":
-                    lines = [
-                        f"proofmind_monitor_blocks_total {s.blocks}",
-                        f"proofmind_monitor_feed_rounds_total {s.rounds}",
-                        f"proofmind_monitor_alerts_total {s.alerts}",
-                        f"proofmind_monitor_retractions_total {s.retracted}",
-                        f"proofmind_monitor_reorgs_total {s.reorgs}",
-                        f"proofmind_monitor_next_block {service.cursor.next_block}",
-                        *(
-                            f'proofmind_monitor_deliveries_total{{result="{k}"}} {v}'
-                            for k, v in s.deliveries.items()
-                        ),
-                    ]
-                    self._send(200, "text/plain; version=0.0.4", ("\n".join(lines) + "\n").encode())
+                    from proofmind.monitor.metrics import (
+                        metrics_text,
+                        monitor_families,
+                        outbox_families,
+                    )
+
+                    families = monitor_families(s, service.cursor.next_block)
+                    body = metrics_text([*families, *outbox_families(service.store)])
+                    self._send(200, "text/plain; version=0.0.4; charset=utf-8", body)
                 else:
                     self._send(404, "text/plain", b"not found\n")
 

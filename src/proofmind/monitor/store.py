@@ -710,6 +710,19 @@ class AlertStore:
                 (error, retry_at or 0, "pending" if retry_at else "dead", outbox_id),
             )
 
+    def oldest_pending(self, now: float | None = None) -> dict[str, float]:
+        """Per sink with deliveries pending, how long the oldest has waited: since its alert
+        was stored (a retraction: since the alert was retracted). The delivery backlog."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT o.sink, min(CASE WHEN o.event = 'retraction' "
+                "THEN coalesce(a.retracted_at, a.stored_at) ELSE a.stored_at END) "
+                "FROM outbox o JOIN alerts a ON a.id = o.alert_id WHERE o.status = 'pending' "
+                "GROUP BY o.sink"
+            ).fetchall()
+        at = time.time() if now is None else now
+        return {str(r[0]): max(0.0, at - float(r[1])) for r in rows}
+
     def outbox_counts(self) -> dict[tuple[str, str], int]:
         """(sink, status) → rows."""
         with self._lock:

@@ -55,10 +55,15 @@ def health(request: Request) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
-    """Prometheus text format: API requests and latency, open streams, and the process's
-    tasks (state, restarts)."""
+    """Prometheus text format: API requests and latency, open streams, the process's tasks
+    (state, restarts), and the monitor's outbox (deliveries by sink and status, the oldest
+    pending) when the workspace has an alert store."""
     svc = services(request)
     body = svc.metrics.text()
+    if svc.has_alert_store():
+        from proofmind.monitor.metrics import metrics_text, outbox_families
+
+        body += metrics_text(outbox_families(svc.alerts()))
     if svc.health_source is not None:
         body += svc.health_source.metrics_text().encode()
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
