@@ -221,7 +221,13 @@ def test_serve_hosts_the_monitor_whose_alerts_stream_live(
             time.sleep(0.1)
         [message] = slack.deliveries()
         assert message["text"].startswith("*") and WATCHED in message["text"].lower()
-        assert 'proofmind_task_up{task="monitor"} 1' in api.http.get("/metrics").text
+        metrics = api.http.get("/metrics").text
+        assert 'proofmind_task_up{task="monitor"} 1' in metrics
+        # the hosted monitor's counters, and its outbox (read from the store)
+        alerts = re.search(r"^proofmind_monitor_alerts_total (\S+)$", metrics, re.M)
+        assert alerts is not None and float(alerts.group(1)) >= 1, metrics
+        assert re.search(r"^proofmind_monitor_blocks_total [1-9]", metrics, re.M), metrics
+        assert 'proofmind_monitor_outbox{sink="slack:' in metrics
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
 

@@ -113,10 +113,12 @@ def monitor_service(
     poll: float = 1.0,
     connect: Callable[[], Chain] | None = None,
     sinks: list[Any] | None = None,
+    on_built: Callable[[Any], None] | None = None,
 ) -> Service:
     """`proofmind monitor run` (block detectors, alerts into the workspace's store, delivered
     to ``sinks`` too) on a worker thread; rebuilt from its stored state after a failure.
-    ``connect`` gives the chain (default: the workspace's)."""
+    ``connect`` gives the chain (default: the workspace's); ``on_built`` is told of each
+    `MonitorService` built (its ``stats`` are what /metrics shows)."""
 
     def build() -> Any:
         from proofmind.monitor.registry import load_detectors
@@ -127,7 +129,7 @@ def monitor_service(
         chain = (connect or workspace.connect)()
         folder = workspace.root / "monitor"
         folder.mkdir(parents=True, exist_ok=True)
-        return MonitorService(
+        service = MonitorService(
             chain.w3,
             StateDB(folder / "cursor.sqlite"),
             AlertStore.for_workspace(workspace.root),
@@ -138,6 +140,9 @@ def monitor_service(
             start_block=start_block,
             poll_interval=poll,
         )
+        if on_built is not None:
+            on_built(service)
+        return service
 
     return threaded(build)
 

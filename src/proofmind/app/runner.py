@@ -62,6 +62,8 @@ class Supervisor:
         self.backoff, self.max_backoff, self.healthy_after = backoff, max_backoff, healthy_after
         self._specs: list[_Spec] = []
         self.status: dict[str, TaskStatus] = {}
+        # more Prometheus text for /metrics: a hosted service's own metrics, while it runs
+        self.metric_sources: list[Callable[[], str]] = []
 
     def add(self, name: str, run: Service, *, restart: bool = True) -> None:
         """Host ``run``; when it raises, start it again after a growing pause (``restart``)."""
@@ -135,7 +137,7 @@ class Supervisor:
             for s in self.status.values()
             for state in STATES
         ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + "".join(source() for source in self.metric_sources)
 
 
 class Stoppable(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -115,6 +116,18 @@ def run_serve(
 
     supervisor.add("api", api_service(app, settings.host, settings.port, on_started=started))
     if monitor:
+        from proofmind.monitor.metrics import metrics_text, monitor_families
+
+        hosted: dict[str, Any] = {}  # the monitor built last (anew at each restart)
+
+        def monitor_metrics() -> str:
+            service = hosted.get("monitor")
+            if service is None:
+                return ""
+            families = monitor_families(service.stats, service.cursor.next_block)
+            return metrics_text(families).decode()
+
+        supervisor.metric_sources.append(monitor_metrics)
         supervisor.add(
             "monitor",
             monitor_service(
@@ -124,6 +137,7 @@ def run_serve(
                 confirmations=confirmations,
                 start_block=start,
                 sinks=sinks,
+                on_built=lambda service: hosted.update(monitor=service),
             ),
         )
     if oracle_models:
