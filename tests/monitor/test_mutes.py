@@ -81,6 +81,24 @@ def test_a_mute_silences_its_subjects_alerts_and_their_retractions(tmp_path: Pat
     store.close()
 
 
+def test_a_mute_of_a_pattern_covers_every_subject_it_matches(tmp_path: Path) -> None:
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    sink = JsonlSink(tmp_path / "alerts.jsonl")
+    store.mute("*", 3600, detector="volatility")  # a detector silenced on every subject
+    store.mute("0xAB*", 3600)  # any case, like a plain subject
+    store.mute("[", 3600)  # an unclosed bracket matches itself only
+    later = [
+        (_at(48, detector="volatility", kind="volatility"), None),  # muted: any subject
+        (_at(49, subject="0xabcdef"), None),  # muted: 0xab*
+        (_at(50, subject="0xcdab"), None),  # delivered: does not start with 0xab
+        (_at(51, subject="FEI"), None),  # delivered: the depeg detector's
+    ]
+    store.commit_range(later, [sink.name], 51, {})
+    assert deliver_due(store, [sink]) == {"delivered": 2, "retried": 0, "dead": 0, "muted": 2}
+    assert _lines(tmp_path / "alerts.jsonl") == [("alert", "0xcdab", 50), ("alert", "FEI", 51)]
+    store.close()
+
+
 @pytest.fixture
 def ws(tmp_path: Path) -> Iterator[Workspace]:
     workspace, _ = init_workspace(tmp_path)
@@ -112,6 +130,12 @@ def test_mute_mutes_and_unmute_from_the_cli(
     assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [2]
     assert main(["monitor", "mutes", "--all", *where]) == 0
     assert "(ended)" in capsys.readouterr().out
+    assert main(["monitor", "mute", "*", "-d", "volatility", "--for", "1h", *where]) == 0
+    assert "mute 3: volatility's alerts on every subject" in capsys.readouterr().err
+    assert main(["monitor", "mute", "[0x]ab*", "--for", "1h", *where]) == 0
+    assert "alerts on subjects matching [0x]ab*" in capsys.readouterr().err
+    assert main(["monitor", "mutes", *where]) == 0
+    assert "[0x]ab*" in capsys.readouterr().out  # shown as given, not read as markup
     for args, message in [
         (["mute", "FEI", "--for", "0h"], "--for '0h' is not a span of time"),
         (["mute", "FEI", "--for", "tomorrow"], "--for 'tomorrow' is not a span of time"),
@@ -124,5 +148,5 @@ def test_mute_mutes_and_unmute_from_the_cli(
         said = capsys.readouterr().err
         assert message in said and "Traceback" not in said, args
     store = AlertStore.for_workspace(ws.root)
-    assert len(store.mutes()) == 2  # the refused ones stored nothing
+    assert len(store.mutes()) == 4  # the refused ones stored nothing
     store.close()

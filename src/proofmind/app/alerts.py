@@ -159,7 +159,10 @@ def checked_mute(
     from proofmind.monitor.registry import available
 
     if not subject.strip():
-        raise InputError("the subject to mute is empty", hint="an address, asset or tx hash")
+        raise InputError(
+            "the subject to mute is empty",
+            hint="an address, asset or tx hash, or a pattern: 0xab* (* for every subject)",
+        )
     seconds = parse_span(span, "--for")
     if detector is not None and detector not in available():
         raise InputError(

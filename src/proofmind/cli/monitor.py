@@ -494,7 +494,11 @@ def alerts_command(
 @monitor_app.command("mute")
 def mute_command(
     subject: Annotated[
-        str, typer.Argument(help="Whose alerts to silence: an address (any case), asset or tx.")
+        str,
+        typer.Argument(
+            help="Whose alerts to silence: an address (any case), asset or tx; or a pattern "
+            "(0xab*, USD?; * for every subject)."
+        ),
     ],
     span: Annotated[str, typer.Option("--for", help="For how long: 30m, 24h, 7d, 2w.")] = "24h",
     detector: Annotated[
@@ -515,6 +519,8 @@ def mute_command(
     Examples:
       proofmind monitor mute FEI --for 7d --reason "FEI is winding down"
       proofmind monitor mute 0xab5801a7d398351b8be11c439e05c5b3259aec9b -d watch --for 2h
+      proofmind monitor mute '*' -d volatility --for 7d   # a detector, on every subject
+      proofmind monitor mute '*' --for 1h --reason "node maintenance"
     """
     from proofmind.cli.monitor_run import run_mute
 

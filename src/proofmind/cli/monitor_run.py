@@ -1049,9 +1049,13 @@ def run_mute(
     if json_out:
         print(json.dumps(mute.to_dict(), sort_keys=True))
         return
+    from proofmind.monitor.store import is_pattern
+
     whose = f"{detector}'s alerts" if detector else "alerts"
+    on = mute.subject if not is_pattern(mute.subject) else f"subjects matching {mute.subject}"
+    on = "every subject" if mute.subject == "*" else on
     err.print(
-        f"mute {mute.id}: {whose} on {mute.subject} stored until {mute.to_dict()['until']} "
+        f"mute {mute.id}: {whose} on {escape(on)} stored until {mute.to_dict()['until']} "
         "are kept and listed, not delivered "
         f"(`proofmind monitor unmute {mute.id}` ends it sooner)"
     )
@@ -1087,7 +1091,7 @@ def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
         subject = f"{subject[:8]}…{subject[-6:]}" if len(subject) > 20 else subject
         table.add_row(
             str(mute.id),
-            subject,
+            escape(subject),
             mute.detector or "any",
             until + ("" if mute.until > now else " (ended)"),
             escape(mute.reason),

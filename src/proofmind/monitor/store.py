@@ -12,6 +12,7 @@ exactly what is new (this is how the live feed streams).
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import json
 import math
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error  TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(sink, status, next_at);
+CREATE INDEX IF NOT EXISTS outbox_alert ON outbox(alert_id);
 -- batches of alerts whose Merkle root is anchored on the provenance ledger: the alerts with ids
 -- first_id..last_id, their leaves (32 bytes each, in id order) and the ledger record's key
 CREATE TABLE IF NOT EXISTS alert_batches (
@@ -79,8 +81,9 @@ CREATE TABLE IF NOT EXISTS alert_batches (
     record_key  INTEGER,
     created_at  REAL    NOT NULL
 );
--- silences: alerts on ``subject`` (compared without case) from ``detector`` (NULL: any),
--- stored from starts_at until ``until``, are kept and listed but not delivered to any sink
+-- silences: alerts on ``subject`` (compared without case; a glob such as ``0xab*`` or ``*``
+-- matches several) from ``detector`` (NULL: any), stored from starts_at until ``until``, are
+-- kept and listed but not delivered to any sink
 CREATE TABLE IF NOT EXISTS mutes (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     subject     TEXT    NOT NULL,
@@ -122,7 +125,8 @@ class AlertBatch:
 
 @dataclass(frozen=True, slots=True)
 class Mute:
-    """A silence: alerts on ``subject`` (any case) from ``detector`` (None: any), stored from
+    """A silence: alerts on ``subject`` (any case; a glob pattern, ``*``, ``?`` and ``[…]``,
+    matches several: ``*`` every subject) from ``detector`` (None: any), stored from
     ``starts_at`` until ``until``, are not delivered; the store keeps them."""
 
     id: int
@@ -135,8 +139,9 @@ class Mute:
     def covers(self, stored: StoredAlert) -> bool:
         """Whether ``stored`` is silenced: by its subject, detector and the time it was stored
         (so an alert and its retraction, delivered apart, are silenced alike)."""
+        subject, pattern = stored.alert.subject.casefold(), self.subject.casefold()
         return (
-            stored.alert.subject.casefold() == self.subject.casefold()
+            (fnmatch.fnmatchcase(subject, pattern) if is_pattern(pattern) else subject == pattern)
             and self.detector in (None, stored.alert.detector)
             and self.starts_at <= stored.stored_at < self.until
         )
@@ -296,6 +301,11 @@ def _row_to_batch(row: sqlite3.Row) -> AlertBatch:
 def alert_key(alert: Alert) -> str:
     """The text form of :attr:`Alert.key`, stable across processes and versions."""
     return json.dumps(list(alert.key), separators=(",", ":"))
+
+
+def is_pattern(subject: str) -> bool:
+    """Whether a mute's subject is a glob pattern (no alert's subject has these characters)."""
+    return any(c in subject for c in "*?[")
 
 
 def subject_key(subject: str | None) -> str | None:

@@ -21,7 +21,10 @@ WRITE = [Depends(write_access), Depends(require_json)]
 
 class MuteIn(BaseModel):
     model_config = {"extra": "forbid", "populate_by_name": True}
-    subject: str = Field(max_length=200, description="an address (any case), asset or tx hash")
+    subject: str = Field(
+        max_length=200,
+        description="an address (any case), asset or tx hash; or a pattern: 0xab*, * (every one)",
+    )
     span: str = Field(
         default="24h", alias="for", max_length=32, description="how long: 30m, 24h, 7d, 2w"
     )
