@@ -22,9 +22,14 @@ import pytest
 
 from proofmind.chain.base import Chain
 from proofmind.monitor.api import Alert
-from proofmind.monitor.sinks import ChatSink, deliver_due
+from proofmind.monitor.sinks import DELIVERY_RESULTS, ChatSink, deliver_due
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import init_workspace
+
+
+def counted(**results: int) -> dict[str, int]:
+    """deliver_due's counts: these results, 0 for the others."""
+    return dict.fromkeys(DELIVERY_RESULTS, 0) | results
 
 
 class Channel:
@@ -82,7 +87,7 @@ DEPEG = Alert(
 
 
 def _deliver_all(store: AlertStore, sink: Any, deadline: float = 10.0) -> dict[str, int]:
-    totals = {"delivered": 0, "retried": 0, "dead": 0, "muted": 0}
+    totals = dict.fromkeys(DELIVERY_RESULTS, 0)
     stop = time.monotonic() + deadline
     while store.outbox_counts().get((sink.name, "pending"), 0):  # due now or later
         for key, value in deliver_due(store, [sink], backoff=0.05).items():
@@ -109,7 +114,7 @@ def test_retry_after_in_seconds_or_as_an_http_date(tmp_path: Path, channel: Chan
     store = AlertStore(tmp_path / "alerts.sqlite")
     store.commit_range([(DEPEG, "0xabc")], [sink.name], 47, {})
     channel.answers = [(503, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}, b"")]
-    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0, "muted": 0}
+    assert _deliver_all(store, sink) == counted(delivered=1, retried=1)
     (refused, _), (delivered, body) = channel.received
     assert delivered - refused >= 0.9 and body["alert"]["subject"] == "FEI"
     store.close()
@@ -126,7 +131,7 @@ def test_a_channel_gets_the_alert_and_its_retraction(
     store.rewind(47, [sink.name])  # a reorg dropped block 47: the alert is retracted
     channel.answers = [(429, {"Retry-After": "1"}, b"")]  # rate limited once
     totals = _deliver_all(store, sink)
-    assert totals == {"delivered": 2, "retried": 1, "dead": 0, "muted": 0}
+    assert totals == counted(delivered=2, retried=1)
     (refused, _), (first, alert), (_, retraction) = channel.received
     assert first - refused >= 0.9  # waited the Retry-After, not the 0.05 s backoff
     if kind == "slack":
@@ -213,7 +218,7 @@ def test_a_telegram_bot_sends_plain_text_and_waits_when_told(
     store.commit_range([(DEPEG, None)], [sink.name], 47, {})
     told = json.dumps({"ok": False, "error_code": 429, "parameters": {"retry_after": 1}})
     channel.answers = [(429, {}, told.encode())]
-    assert _deliver_all(store, sink) == {"delivered": 1, "retried": 1, "dead": 0, "muted": 0}
+    assert _deliver_all(store, sink) == counted(delivered=1, retried=1)
     (refused, _), (sent, message) = channel.received
     assert sent - refused >= 0.9
     assert channel.paths == [f"/bot{TOKEN}/sendMessage"] * 2
@@ -296,7 +301,7 @@ def test_min_severity_keeps_lower_alerts_in_the_store_only(
     medium = replace(DEPEG, severity="medium", subject="USDC", block=46)
     store.commit_range([(medium, None), (DEPEG, None)], [sink.name], 47, {})
     store.rewind(46, [sink.name])  # both retracted
-    assert _deliver_all(store, sink) == {"delivered": 4, "retried": 0, "dead": 0, "muted": 0}
+    assert _deliver_all(store, sink) == counted(delivered=2, filtered=2)
     texts = [m["text"].splitlines()[0] for _, m in channel.received]
     assert texts == ["*HIGH depeg: FEI*", "*RETRACTED (a reorg dropped block 47): HIGH depeg: FEI*"]
     assert store.count() == 2
@@ -336,3 +341,58 @@ def test_a_floor_per_kind_of_sink(tmp_path: Path, channel: Channel) -> None:
         severity_floors(["telegram=critical"], ["terminal", "slack"])
     with pytest.raises(InputError, match="repeats the floor for slack"):
         severity_floors(["slack=high", "slack=low"], ["slack"])
+
+
+def test_a_cooldown_holds_a_detectors_repeats_on_a_subject(tmp_path: Path) -> None:
+    """`--cooldown 1h`: after a detector's alert on a subject, its repeats on that subject
+    within the hour (by the alerts' times) are held, unless more severe; other detectors and
+    subjects are not; a held alert's retraction is held too; a retracted alert holds nothing
+    back; a restart counts from what the store says was sent."""
+    from proofmind.cli.monitor_run import at_least, cooldowns, described
+    from proofmind.errors import InputError
+    from proofmind.monitor.sinks import JsonlSink, SinkPolicy
+
+    path = tmp_path / "a.jsonl"
+    [sink] = at_least([JsonlSink(path)], {}, cooldowns(["1h"], ["jsonl"]))
+    assert isinstance(sink, SinkPolicy) and sink.cooldown == 3600
+    assert "a detector's repeats on a subject held 1h" in described([sink])
+    store = AlertStore(tmp_path / "alerts.sqlite")
+
+    def at(block: int, minutes: int, **changes: str) -> tuple[Alert, None]:
+        return replace(DEPEG, block=block, time=DEPEG.time + 60 * minutes, **changes), None
+
+    raised = [
+        at(1, 0),  # sent
+        at(2, 10),  # held: 10 minutes after
+        at(3, 20, severity="critical"),  # sent: more severe
+        at(4, 30),  # held: 10 minutes after the critical one
+        at(5, 30, detector="volatility", kind="volatility"),  # sent: another detector
+        at(6, 30, subject="USDC"),  # sent: another subject
+        at(7, 80),  # sent: an hour after the critical one
+    ]
+    store.commit_range(raised, [sink.name], 7, {})
+    assert deliver_due(store, [sink]) == counted(delivered=5, throttled=2)
+
+    def sent() -> list[tuple[str, int]]:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return [(r["event"], r["alert"]["block"]) for r in rows]
+
+    assert sent() == [("alert", b) for b in (1, 3, 5, 6, 7)]
+    store.rewind(4, [sink.name])  # blocks 4..7 dropped: 4's retraction held, as 4 was
+    again = [at(4, 35), at(5, 85)]  # the new branch: 35 minutes after 3, then 85
+    store.commit_range(again, [sink.name], 5, {})
+    assert deliver_due(store, [sink]) == counted(delivered=4, throttled=2)
+    assert sent()[5:] == [("retraction", 5), ("retraction", 6), ("retraction", 7), ("alert", 5)]
+
+    restarted = SinkPolicy(JsonlSink(path), cooldown=3600)  # nothing remembered: the store
+    store.commit_range([at(6, 90), at(7, 150)], [sink.name], 7, {})
+    assert deliver_due(store, [restarted]) == counted(delivered=1, throttled=1)
+    assert sent()[-1] == ("alert", 7)
+    assert [d.status for d in store.deliveries(status="throttled")] == ["throttled"] * 5
+    store.close()
+    with pytest.raises(InputError, match="--cooldown 'soon' is not a span of time"):
+        cooldowns(["slack=soon"], ["slack"])
+    with pytest.raises(InputError, match="is for slack alerts, and this run sends none"):
+        cooldowns(["slack=1h"], ["jsonl"])
+    with pytest.raises(InputError, match="repeats the cooldown for every sink"):
+        cooldowns(["1h", "2h"], ["jsonl"])

@@ -61,6 +61,15 @@ MinSeverityOption = Annotated[
     ),
 ]
 
+CooldownOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Send a detector's alert on a subject, then hold its repeats on that subject for "
+        "this span (30m, 6h) by the alerts' own times; a more severe one still goes. The store "
+        "keeps them all. KIND=SPAN sets it for one kind of sink (repeat: --cooldown slack=1h)."
+    ),
+]
+
 monitor_app = typer.Typer(
     help="Detectors over blocks and prices: follow a chain live, or replay history and score it.",
     no_args_is_help=True,
@@ -314,6 +323,7 @@ def run_command(
     discord: DiscordOption = None,
     telegram: TelegramOption = None,
     min_severity: MinSeverityOption = None,
+    cooldown: CooldownOption = None,
     terminal: Annotated[bool, typer.Option(help="Print alerts on the terminal.")] = True,
     anchor_every: Annotated[
         float | None,
@@ -366,7 +376,7 @@ def run_command(
       proofmind monitor run --params @monitor.json --anchor-every 3600
       proofmind monitor run --min-severity high --slack https://hooks.slack.com/…
       proofmind monitor run --jsonl a.jsonl --slack https://hooks.slack.com/… \\
-          --min-severity slack=high
+          --min-severity slack=high --cooldown slack=1h
       PROOFMIND_MONITOR_TELEGRAM_TOKEN=123:AB… proofmind monitor run --telegram -1001234
     """
     from proofmind.cli.monitor_run import run_live
@@ -377,7 +387,7 @@ def run_command(
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
         feed or [], feed_read, anchor_every,
         {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
-        min_severity,
+        min_severity, cooldown,
     )  # fmt: skip
 
 
@@ -565,7 +575,10 @@ def unmute_command(
 def deliveries_command(
     status: Annotated[
         str | None,
-        typer.Option(help="Only pending, delivered, dead (dead letters) or muted deliveries."),
+        typer.Option(
+            help="Only pending, delivered, dead (dead letters), muted, filtered (below a "
+            "--min-severity) or throttled (within a --cooldown) deliveries."
+        ),
     ] = None,
     sink: Annotated[
         str | None,

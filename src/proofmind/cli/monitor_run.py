@@ -569,60 +569,101 @@ def remote_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> list[Any]:
 SINK_KINDS = ("terminal", "jsonl", "webhook", "slack", "discord", "telegram")
 
 
-def severity_floors(values: list[str] | None, kinds: list[str]) -> dict[str | None, str]:
-    """`--min-severity`'s values checked: ``LEVEL`` for every sink (key None) and
-    ``KIND=LEVEL`` for one kind of sink, which wins over it; ``kinds`` are the sinks' kinds
-    this run has, so a floor for a sink that is not there is an error, not silently unused."""
-    from proofmind.monitor.api import SEVERITIES
-
-    floors: dict[str | None, str] = {}
+def _per_kind(
+    option: str, values: list[str] | None, kinds: list[str], read: Callable[[str], Any], noun: str
+) -> dict[str | None, Any]:
+    """An option given as ``VALUE`` for every sink (key None) or ``KIND=VALUE`` for one kind
+    of sink, which wins over it; each value read by ``read``. ``kinds`` are the sinks' kinds
+    this run has, so a value for a sink that is not there is an error, not silently unused."""
+    found: dict[str | None, Any] = {}
     for value in values or []:
-        kind, _, level = value.rpartition("=")
+        kind, _, text = value.rpartition("=")
         key = kind.strip().lower() or None
         if key is not None and key not in SINK_KINDS:
             raise InputError(
-                f"--min-severity {value!r}: {kind!r} is not a kind of sink",
-                hint=f"use LEVEL, or KIND=LEVEL with KIND one of {', '.join(SINK_KINDS)}",
+                f"{option} {value!r}: {kind!r} is not a kind of sink",
+                hint=f"use VALUE, or KIND=VALUE with KIND one of {', '.join(SINK_KINDS)}",
             )
-        if level.strip().lower() not in SEVERITIES:
+        read_value = read(text.strip())
+        if key in found:
             raise InputError(
-                f"--min-severity {level!r} is not a severity",
-                hint=f"use one of {', '.join(SEVERITIES)}",
-            )
-        if key in floors:
-            raise InputError(
-                f"--min-severity {value!r} repeats the floor "
+                f"{option} {value!r} repeats the {noun} "
                 + (f"for {key}" if key else "for every sink"),
-                hint="give each kind of sink one floor",
+                hint=f"give each kind of sink one {noun}",
             )
         if key is not None and key not in kinds:
             raise InputError(
-                f"--min-severity {value!r} is for {key} alerts, and this run sends none there",
-                hint=f"add a {key} sink (--{key}), or leave the floor out",
+                f"{option} {value!r} is for {key} alerts, and this run sends none there",
+                hint=f"add a {key} sink (--{key}), or leave the {noun} out",
             )
-        floors[key] = level.strip().lower()
-    return floors
+        found[key] = read_value
+    return found
 
 
-def at_least(sinks: list[Any], floors: dict[str | None, str]) -> list[Any]:
+def severity_floors(values: list[str] | None, kinds: list[str]) -> dict[str | None, str]:
+    """`--min-severity`'s values checked: ``LEVEL`` for every sink (key None) and
+    ``KIND=LEVEL`` for one kind of sink, which wins over it."""
+    from proofmind.monitor.api import SEVERITIES
+
+    def level(text: str) -> str:
+        if text.lower() not in SEVERITIES:
+            raise InputError(
+                f"--min-severity {text!r} is not a severity",
+                hint=f"use one of {', '.join(SEVERITIES)}",
+            )
+        return text.lower()
+
+    return _per_kind("--min-severity", values, kinds, level, "floor")
+
+
+def cooldowns(values: list[str] | None, kinds: list[str]) -> dict[str | None, float]:
+    """`--cooldown`'s values checked, in seconds: ``SPAN`` for every sink (key None) and
+    ``KIND=SPAN`` for one kind of sink, which wins over it."""
+    from proofmind.monitor.store import parse_span
+
+    return _per_kind("--cooldown", values, kinds, lambda t: parse_span(t, "--cooldown"), "cooldown")
+
+
+def at_least(
+    sinks: list[Any],
+    floors: dict[str | None, str],
+    quiet: dict[str | None, float] | None = None,
+) -> list[Any]:
     """``sinks`` each given only the alerts at or above its floor (its kind's, else the one
-    for every sink); a sink with no floor as it is."""
-    from proofmind.monitor.sinks import AtLeast
+    for every sink) and, with a cooldown (``quiet``, likewise), not the repeats within it; a
+    sink with neither as it is."""
+    from proofmind.monitor.sinks import SinkPolicy
 
+    quiet = quiet or {}
     wrapped: list[Any] = []
     for sink in sinks:
         floor = floors.get(sink.kind, floors.get(None))
-        wrapped.append(sink if floor is None else AtLeast(sink, floor))
+        cooldown = quiet.get(sink.kind, quiet.get(None, 0.0))
+        plain = floor is None and not cooldown
+        wrapped.append(sink if plain else SinkPolicy(sink, floor, cooldown))
     return wrapped
 
 
-def described(sinks: list[Any]) -> str:
-    """The sinks for a start line: each name, with its floor when it has one."""
-    from proofmind.monitor.sinks import AtLeast
+def _span_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
-    return ", ".join(
-        f"{s.name} ({s.severity} and above)" if isinstance(s, AtLeast) else s.name for s in sinks
-    )
+
+def described(sinks: list[Any]) -> str:
+    """The sinks for a start line: each name, with its floor and cooldown when it has them."""
+    from proofmind.monitor.sinks import SinkPolicy
+
+    def one(sink: Any) -> str:
+        if not isinstance(sink, SinkPolicy):
+            return str(sink.name)
+        asks = [f"{sink.severity} and above"] if sink.severity else []
+        if sink.cooldown:
+            asks.append(f"a detector's repeats on a subject held {_span_text(sink.cooldown)}")
+        return f"{sink.name} ({'; '.join(asks)})"
+
+    return ", ".join(one(s) for s in sinks)
 
 
 def run_live(
@@ -645,6 +686,7 @@ def run_live(
     anchor_every: float | None = None,
     chats: dict[str, list[str]] | None = None,
     min_severity: list[str] | None = None,
+    cooldown: list[str] | None = None,
 ) -> None:
     import logging
     import signal
@@ -676,7 +718,8 @@ def run_live(
         start = int(from_block)
     remote = remote_sinks(webhooks, chats or {})  # checked up front, with the floors
     local = (["terminal"] if terminal else []) + (["jsonl"] if jsonl is not None else [])
-    floors = severity_floors(min_severity, local + [sink.kind for sink in remote])
+    kinds = local + [sink.kind for sink in remote]
+    floors, quiet = severity_floors(min_severity, kinds), cooldowns(cooldown, kinds)
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -697,7 +740,7 @@ def run_live(
     sinks: list[Any] = [TerminalSink()] if terminal else []
     if jsonl is not None:
         sinks.append(JsonlSink(jsonl))
-    sinks = at_least(sinks + remote, floors)
+    sinks = at_least(sinks + remote, floors, quiet)
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
     store = AlertStore.for_workspace(workspace.root)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from proofmind.cli.monitor import (
+    CooldownOption,
     DiscordOption,
     MinSeverityOption,
     SlackOption,
@@ -51,6 +52,7 @@ def serve(
     discord: DiscordOption = None,
     telegram: TelegramOption = None,
     min_severity: MinSeverityOption = None,
+    cooldown: CooldownOption = None,
     oracle_models: Annotated[
         list[str] | None,
         typer.Option(
@@ -125,7 +127,7 @@ def serve(
         oracle_models or [], confirmations, challenge_models or [], challenge_poll,
         agents or [], safe, agent_interval, ingest, ingest_url, ingest_poll,
         webhook or [], {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
-        min_severity,
+        min_severity, cooldown,
     )  # fmt: skip
 
 

@@ -35,6 +35,7 @@ def run_serve(
     webhooks: list[str] | None = None,
     chats: dict[str, list[str]] | None = None,
     min_severity: list[str] | None = None,
+    cooldown: list[str] | None = None,
 ) -> None:
     from proofmind.api import create_app
     from proofmind.app.hosting import (
@@ -47,7 +48,13 @@ def run_serve(
         watcher_service,
     )
     from proofmind.app.runner import Supervisor, install_signal_handlers
-    from proofmind.cli.monitor_run import _params, at_least, remote_sinks, severity_floors
+    from proofmind.cli.monitor_run import (
+        _params,
+        at_least,
+        cooldowns,
+        remote_sinks,
+        severity_floors,
+    )
     from proofmind.monitor.registry import load_detectors
     from proofmind.settings import ApiSettings
     from proofmind.workspace import open_workspace
@@ -64,13 +71,14 @@ def run_serve(
         start = int(from_block)
     parsed = _params(params) if monitor else {}
     sinks = remote_sinks(webhooks or [], chats or {})
-    if (sinks or min_severity) and not monitor:
+    if (sinks or min_severity or cooldown) and not monitor:
         raise InputError(
-            "--webhook, --slack, --discord, --telegram and --min-severity are for the "
-            "monitor's alerts",
+            "--webhook, --slack, --discord, --telegram, --min-severity and --cooldown are for "
+            "the monitor's alerts",
             hint="add --monitor (with its detectors), or leave them out",
         )
-    sinks = at_least(sinks, severity_floors(min_severity, [sink.kind for sink in sinks]))
+    kinds = [sink.kind for sink in sinks]
+    sinks = at_least(sinks, severity_floors(min_severity, kinds), cooldowns(cooldown, kinds))
     if monitor:  # refuse unknown or price-only detectors now, not in a restart loop
         wrong = [d.name for d in load_detectors(detectors, parsed) if "block" not in d.events]
         if wrong:

@@ -33,7 +33,7 @@ from proofmind.monitor.api import Alert, BlockEvent, Detector
 from proofmind.monitor.blocks import fetch_block
 from proofmind.monitor.pricefeed import FeedReader
 from proofmind.monitor.registry import detector_class
-from proofmind.monitor.sinks import deliver_due
+from proofmind.monitor.sinks import DELIVERY_RESULTS, deliver_due
 from proofmind.monitor.store import AlertStore
 from proofmind.store.state import StateDB
 
@@ -50,9 +50,7 @@ class MonitorStats:
     alerts: int = 0
     retracted: int = 0
     reorgs: int = 0
-    deliveries: dict[str, int] = field(
-        default_factory=lambda: {"delivered": 0, "retried": 0, "dead": 0, "muted": 0}
-    )
+    deliveries: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DELIVERY_RESULTS, 0))
     next_block: int = 0
     head_lag: int = 0
 

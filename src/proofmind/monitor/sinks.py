@@ -296,22 +296,73 @@ def _retry_after(header: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-class AtLeast:
-    """``sink`` for alerts of ``severity`` or above only (and their retractions); the others
-    are passed over, counted as handled, so they stay in the store and nowhere else. The name
-    is the sink's: its outbox rows are the same."""
+class SinkPolicy:
+    """``sink`` with what a run asks of it: only alerts of ``severity`` or above (and their
+    retractions); and, with ``cooldown`` seconds, no alert of a detector on a subject within
+    that time (by the alerts' own times) after one the sink got, unless it is more severe.
+    What it passes over is handled, not sent: ``filtered`` or ``throttled`` in the outbox, and
+    so are the retractions of those alerts. The name is the sink's: its outbox rows are the
+    same. The last alert sent per detector and subject is read from the store the first time
+    it is needed, so a restart keeps counting from it."""
 
-    def __init__(self, sink: Any, severity: str) -> None:
-        if severity not in SEVERITIES:
+    KEPT = 10_000  # (detector, subject) pairs remembered; the store has the others
+
+    def __init__(self, sink: Any, severity: str | None = None, cooldown: float = 0.0) -> None:
+        if severity is not None and severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}: {', '.join(SEVERITIES)}")
-        self.sink, self.severity = sink, severity
+        if not 0 <= cooldown < float("inf"):
+            raise ValueError(f"a cooldown is 0 or more seconds, not {cooldown!r}")
+        self.sink, self.severity, self.cooldown = sink, severity, float(cooldown)
         self.name = sink.name
         self.kind: str = getattr(sink, "kind", sink.name.partition(":")[0])
-        self._lowest = SEVERITIES.index(severity)
+        self._lowest = SEVERITIES.index(severity) if severity is not None else 0
+        self._sent: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def passes_over(self, store: AlertStore, event: str, alert: StoredAlert) -> str | None:
+        """``filtered`` or ``throttled`` when this delivery is not to be sent, else None."""
+        a = alert.alert
+        rank = SEVERITIES.index(a.severity)
+        if rank < self._lowest:
+            return "filtered"
+        if not self.cooldown:
+            return None
+        if event != "alert":  # a retraction goes where its alert went
+            held = store.delivery_status(alert.id, self.name) == "throttled"
+            return "throttled" if held else None
+        last = self._sent.get((a.detector, a.subject))
+        if last is None:
+            found = store.last_sent(self.name, a.detector, a.subject, a.time)
+            if found is not None:
+                last = self._remember(a.detector, a.subject, found[0], found[1])
+        if last is not None and 0 <= a.time - last[0] < self.cooldown and rank <= last[1]:
+            return "throttled"
+        return None
+
+    def _remember(self, detector: str, subject: str, at: float, severity: str) -> tuple[float, int]:
+        if len(self._sent) >= self.KEPT:  # forget the oldest half: the store still has them
+            kept = sorted(self._sent.items(), key=lambda item: item[1][0])[self.KEPT // 2 :]
+            self._sent = dict(kept)
+        last = self._sent[(detector, subject)] = (at, SEVERITIES.index(severity))
+        return last
 
     def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
-        if SEVERITIES.index(alert.alert.severity) >= self._lowest:
-            self.sink.deliver(delivery, event, alert)
+        self.sink.deliver(delivery, event, alert)
+        a = alert.alert
+        if not self.cooldown:
+            return
+        if event != "alert":  # a retracted alert holds nothing back: read the store again
+            self._sent.pop((a.detector, a.subject), None)
+            return
+        last = self._sent.get((a.detector, a.subject))
+        if last is None or a.time >= last[0]:
+            self._remember(a.detector, a.subject, a.time, a.severity)
+
+
+class AtLeast(SinkPolicy):
+    """``sink`` for alerts of ``severity`` or above only (and their retractions)."""
+
+    def __init__(self, sink: Any, severity: str) -> None:
+        super().__init__(sink, severity=severity)
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -319,6 +370,9 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     receivers."""
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return header is not None and hmac.compare_digest(expected, header)
+
+
+DELIVERY_RESULTS = ("delivered", "retried", "dead", "muted", "filtered", "throttled")
 
 
 def deliver_due(
@@ -333,9 +387,9 @@ def deliver_due(
     """Deliver what is due, sink by sink, in outbox order; a failure stops that sink's pass
     (so a receiver sees deliveries in order) and is retried with exponential backoff, and
     after ``max_attempts`` the delivery goes to the dead letters (logged, kept in the
-    store). A delivery of an alert a mute covers is not sent (status ``muted``). Returns
-    counts of delivered, retried, dead and muted deliveries."""
-    counts = {"delivered": 0, "retried": 0, "dead": 0, "muted": 0}
+    store). A delivery of an alert a mute covers is not sent (status ``muted``), nor one a
+    `SinkPolicy` passes over (``filtered``, ``throttled``). Returns counts of each."""
+    counts = dict.fromkeys(DELIVERY_RESULTS, 0)
     mutes = store.mutes()  # once a pass: a mute added meanwhile counts from the next pass
     for sink in sinks:
         while deadline is None or time.monotonic() < deadline:
@@ -344,9 +398,12 @@ def deliver_due(
                 break
             failed = False
             for delivery, event, attempts, alert in due:
-                if any(mute.covers(alert) for mute in mutes):
-                    store.muted([delivery])
-                    counts["muted"] += 1
+                held = "muted" if any(mute.covers(alert) for mute in mutes) else None
+                if held is None and (passes_over := getattr(sink, "passes_over", None)):
+                    held = passes_over(store, event, alert)
+                if held is not None:
+                    store.handled([delivery], held)
+                    counts[held] += 1
                     continue
                 try:
                     sink.deliver(delivery, event, alert)

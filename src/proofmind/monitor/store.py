@@ -62,7 +62,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     alert_id    INTEGER NOT NULL REFERENCES alerts(id),
     event       TEXT    NOT NULL,           -- 'alert' or 'retraction'
     sink        TEXT    NOT NULL,
-    status      TEXT    NOT NULL DEFAULT 'pending',  -- pending, delivered, dead, muted
+    -- pending, delivered, dead; or handled, not sent: muted, filtered (below the sink's
+    -- severity floor), throttled (within the sink's cooldown)
+    status      TEXT    NOT NULL DEFAULT 'pending',
     attempts    INTEGER NOT NULL DEFAULT 0,
     next_at     REAL    NOT NULL DEFAULT 0,
     last_error  TEXT
@@ -102,7 +104,7 @@ CREATE TABLE IF NOT EXISTS monitor_state (
 KEPT_STATES = 64  # block ranges whose detector state is kept for rewinding
 
 STATUSES = ("active", "retracted")
-OUTBOX_STATUSES = ("pending", "delivered", "dead", "muted")
+OUTBOX_STATUSES = ("pending", "delivered", "dead", "muted", "filtered", "throttled")
 
 
 LEAF_TYPES = ("uint256", "bytes32")  # (alert id, keccak256 of its canonical content)
@@ -840,12 +842,40 @@ class AlertStore:
             )
         return Redelivery(tuple(queued), tuple(skipped))
 
-    def muted(self, outbox_ids: Iterable[int]) -> None:
-        """Deliveries a mute silenced: handled, never sent (status ``muted``)."""
+    def handled(self, outbox_ids: Iterable[int], status: str) -> None:
+        """Deliveries handled without being sent: ``muted`` (a mute covers the alert),
+        ``filtered`` (below the sink's severity floor) or ``throttled`` (within its cooldown)."""
+        if status not in ("muted", "filtered", "throttled"):
+            raise ValueError(f"not a status of a delivery handled unsent: {status!r}")
         with self._write() as conn:
             conn.executemany(
-                "UPDATE outbox SET status = 'muted' WHERE id = ?", [(i,) for i in outbox_ids]
+                "UPDATE outbox SET status = ? WHERE id = ?", [(status, i) for i in outbox_ids]
             )
+
+    def delivery_status(self, alert_id: int, sink: str) -> str | None:
+        """The status of alert ``alert_id``'s delivery (not its retraction's) to ``sink``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT status FROM outbox WHERE alert_id = ? AND sink = ? AND event = 'alert'",
+                (alert_id, sink),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def last_sent(
+        self, sink: str, detector: str, subject: str, at_most: float
+    ) -> tuple[float, str] | None:
+        """(time, severity) of the latest alert of ``detector`` on ``subject`` delivered to
+        ``sink`` and not retracted since, of a time up to ``at_most``: where a cooldown
+        counts from."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT a.time, a.severity FROM alerts a JOIN outbox o ON o.alert_id = a.id "
+                "WHERE a.subject = ? AND a.detector = ? AND a.time <= ? AND a.status = 'active' "
+                "AND o.sink = ? "
+                "AND o.event = 'alert' AND o.status = 'delivered' ORDER BY a.time DESC LIMIT 1",
+                (subject, detector, at_most, sink),
+            ).fetchone()
+        return None if row is None else (float(row[0]), str(row[1]))
 
     # ----------------------------------------------------------------- mutes
 

@@ -43,7 +43,8 @@ def deliveries(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Deliveries of alerts and retractions to sinks, newest first, a page at a time: their
-    status (pending, delivered, dead, muted), tries and last error. Needs an API key."""
+    status (pending, delivered, dead; muted, filtered, throttled: handled, not sent), tries
+    and last error. Needs an API key."""
     svc = services(request)
     store = svc.alerts() if svc.has_alert_store() else None
     page = list_deliveries(store, status=status, sink=sink, limit=limit, cursor=cursor)
