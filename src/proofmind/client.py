@@ -233,12 +233,17 @@ class Client:
         *,
         status: str | None = None,
         sink: str | None = None,
+        alert: int | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """A page of the deliveries to sinks, newest first (``status="dead"``: the dead
-        letters; ``sink``: a sink's name or kind). Needs an API key."""
-        return dict(self._get("/deliveries", status=status, sink=sink, limit=limit, cursor=cursor))
+        letters; ``sink``: a sink's name or kind; ``alert``: one alert's). Needs an API key."""
+        return dict(
+            self._get(
+                "/deliveries", status=status, sink=sink, alert=alert, limit=limit, cursor=cursor
+            )
+        )
 
     def redeliver(
         self, ids: list[int] | None = None, *, every: bool = False, sink: str | None = None

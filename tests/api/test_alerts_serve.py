@@ -297,6 +297,8 @@ def test_deliveries_and_redelivery_through_the_api(ws: Workspace, make_api: Make
     assert (dead["sink"], dead["event"], dead["attempts"]) == (hook.name, "alert", 1)
     assert "ConnectionError" in dead["last_error"]
     assert [d["sink"] for d in api.deliveries(sink="terminal")["items"]] == ["terminal"]
+    assert [d["id"] for d in api.deliveries(alert=2)["items"]] == [2, 1]
+    assert api.deliveries(alert=1)["items"] == []  # stored with no sink
     first = api.deliveries(limit=1)
     assert len(first["items"]) == 1 and first["next_cursor"]
     rest = api.deliveries(limit=1, cursor=first["next_cursor"])

@@ -161,6 +161,14 @@ def test_deliveries_and_redeliver_from_the_cli(
         "HTTP 503",
         hook.name,
     )
+    assert main(["monitor", "deliveries", "--alert", "1", "--json", *where]) == 0
+    assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [1]
+    assert main(["monitor", "deliveries", "--alert", "2", *where]) == 0
+    assert "No deliveries of alert 2." in capsys.readouterr().err
+    assert main(["monitor", "alerts", "1", *where]) == 0  # in full, with where it went
+    said = capsys.readouterr().err
+    assert "alert → webhook:http" in said and "dead after 1 tries (HTTP 503)" in said
+    assert "`monitor redeliver 1`" in said
     for args, message in [
         (["redeliver"], "no dead letter named: give their ids, or --all"),
         (["redeliver", "1", "--all"], "give the ids of dead letters or --all, not both"),

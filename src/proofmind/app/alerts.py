@@ -206,18 +206,22 @@ def list_deliveries(
     *,
     status: str | None = None,
     sink: str | None = None,
+    alert_id: int | None = None,
     limit: int = 100,
     cursor: str | None = None,
 ) -> Page[Delivery]:
     """A page of the deliveries to sinks (the outbox), newest first: of ``status`` (pending,
     delivered, dead, muted, filtered, throttled) and ``sink`` (a sink's full name or a kind:
-    ``webhook``) if given. An empty page when the workspace has no alert store (``store`` None)."""
+    ``webhook``) and of alert ``alert_id`` if given. An empty page when the workspace has no
+    alert store (``store`` None)."""
     before = decode_cursor("deliveries", cursor)
     check_limit(limit)
     check_delivery_status(status)
     if store is None:
         return Page([], None)
-    rows = store.deliveries(status=status, sink=sink, before_id=before, limit=limit + 1)
+    rows = store.deliveries(
+        status=status, sink=sink, alert_id=alert_id, before_id=before, limit=limit + 1
+    )
     items = rows[:limit]
     more = len(rows) > limit
     return Page(items, encode_cursor("deliveries", items[-1].id) if more and items else None)

@@ -587,6 +587,9 @@ def deliveries_command(
             "webhook, slack, discord, telegram)."
         ),
     ] = None,
+    alert: Annotated[
+        int | None, typer.Option(min=1, help="Only this alert's (and its retraction's).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     json_out: Annotated[
         bool, typer.Option("--json", help="Each delivery as a JSON line, not a table.")
@@ -602,11 +605,12 @@ def deliveries_command(
     Examples:
       proofmind monitor deliveries --status dead
       proofmind monitor deliveries --sink webhook --limit 100
+      proofmind monitor deliveries --alert 42
       proofmind monitor deliveries --status dead --json | jq -r .last_error
     """
     from proofmind.cli.monitor_outbox import run_deliveries
 
-    run_deliveries(workspace, status, sink, limit, json_out)
+    run_deliveries(workspace, status, sink, alert, limit, json_out)
 
 
 @monitor_app.command("redeliver")

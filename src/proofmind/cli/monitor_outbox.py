@@ -32,6 +32,7 @@ def run_deliveries(
     workspace_path: Path | None,
     status: str | None,
     sink: str | None,
+    alert: int | None,
     limit: int,
     json_out: bool,
 ) -> None:
@@ -39,7 +40,7 @@ def run_deliveries(
 
     store = _store(workspace_path)
     try:
-        page = list_deliveries(store, status=status, sink=sink, limit=limit)
+        page = list_deliveries(store, status=status, sink=sink, alert_id=alert, limit=limit)
     finally:
         if store is not None:
             store.close()
@@ -48,8 +49,8 @@ def run_deliveries(
             print(json.dumps(delivery.to_dict(), sort_keys=True))
         return
     if not page.items:
-        which = " ".join(filter(None, [status, f"to {sink}" if sink else None]))
-        err.print(f"No {which + ' ' if which else ''}deliveries.")
+        which = " ".join(filter(None, [status, "deliveries", sink and f"to {sink}"]))
+        err.print(f"No {which}" + (f" of alert {alert}." if alert else "."))
         return
     table = Table(title=f"{len(page.items)} deliveries, newest first")
     table.add_column("id", no_wrap=True)

@@ -39,6 +39,7 @@ from proofmind.monitor.volatility import VolatilityDetector
 if TYPE_CHECKING:
     from proofmind.app.alerts import AlertFilter
     from proofmind.monitor.pricefeed import FeedHistory
+    from proofmind.monitor.store import AlertStore
 
 console = Console(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
@@ -966,6 +967,8 @@ def run_alerts(
             print(json.dumps(found, sort_keys=True, default=str))
         else:
             console.print_json(json.dumps(found, default=str))
+            for line in _where_it_went(store, alert_id):
+                err.print(line)
         return
     page = list_alerts(store, filters, limit=limit)
     if json_lines:
@@ -1068,6 +1071,20 @@ def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None
     for problem in result.problems:
         console.print(f"[red]alert {alert_id} not verified[/red]: {problem}")
     return 1
+
+
+def _where_it_went(store: AlertStore, alert_id: int) -> list[str]:
+    """A line per delivery of an alert and its retraction, oldest first: to which sink, and
+    how it went."""
+    lines = []
+    for d in reversed(store.deliveries(alert_id=alert_id, limit=1000)):
+        how = d.status
+        if d.status == "dead":
+            how = f"dead after {d.attempts} tries ({d.last_error}): `monitor redeliver {d.id}`"
+        elif d.status == "pending" and d.attempts:
+            how = f"pending, {d.attempts} tries so far ({d.last_error})"
+        lines.append(f"{d.event} → {escape(d.sink)}: {escape(how)} (delivery {d.id})")
+    return lines or ["not queued for any sink (stored by a replay, or before any sink)"]
 
 
 def run_mute(

@@ -162,7 +162,8 @@ class Mute:
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A row of the outbox: an alert (``event`` "alert") or its retraction for one sink, and
-    how its delivery went (``status``: pending, delivered, dead or muted)."""
+    how its delivery went (``status``: pending, delivered, dead; or muted, filtered,
+    throttled: handled, not sent)."""
 
     id: int
     alert_id: int
@@ -748,13 +749,17 @@ class AlertStore:
         *,
         status: str | None = None,
         sink: str | None = None,
+        alert_id: int | None = None,
         before_id: int | None = None,
         limit: int = 100,
     ) -> list[Delivery]:
-        """Outbox rows, newest first: every one, or those of ``status`` and of ``sink`` (a
-        sink's full name, or a kind of sink: ``webhook``)."""
+        """Outbox rows, newest first: every one, or those of ``status``, of ``sink`` (a
+        sink's full name, or a kind of sink: ``webhook``) and of alert ``alert_id``."""
         clauses: list[str] = ["1"]
         args: list[Any] = []
+        if alert_id is not None:
+            clauses.append("o.alert_id = ?")
+            args.append(alert_id)
         if check_delivery_status(status) is not None:
             clauses.append("o.status = ?")
             args.append(status)

@@ -39,6 +39,7 @@ def deliveries(
     request: Request,
     status: Annotated[str | None, Query(description=", ".join(OUTBOX_STATUSES))] = None,
     sink: Annotated[str | None, Query(max_length=2000, description=SINK)] = None,
+    alert: Annotated[int | None, Query(ge=1, description="only this alert's")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
@@ -47,7 +48,9 @@ def deliveries(
     and last error. Needs an API key."""
     svc = services(request)
     store = svc.alerts() if svc.has_alert_store() else None
-    page = list_deliveries(store, status=status, sink=sink, limit=limit, cursor=cursor)
+    page = list_deliveries(
+        store, status=status, sink=sink, alert_id=alert, limit=limit, cursor=cursor
+    )
     return page_response(request, page, lambda d: d.to_dict())
 
 
