@@ -413,6 +413,12 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["999999"], "no delivery 999999"),
         (["--all", "-w", NO_WS], "no proofmind workspace"),
     ],
+    ("monitor", "test-sinks"): [
+        ([], "no sink to test"),
+        (["--webhook", "ftp://hooks.example.com"], "is not an http(s) URL"),
+        (["--telegram", "@x"], "is not a Telegram chat id or channel"),
+        (["--slack", "hooks.slack.com/services/T/B/secret"], "is not an http(s) URL"),
+    ],
     ("monitor", "verify"): [
         (["0"], "alert_id"),
         (["abc"], "alert_id"),

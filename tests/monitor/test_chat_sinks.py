@@ -396,3 +396,30 @@ def test_a_cooldown_holds_a_detectors_repeats_on_a_subject(tmp_path: Path) -> No
         cooldowns(["slack=1h"], ["jsonl"])
     with pytest.raises(InputError, match="repeats the cooldown for every sink"):
         cooldowns(["1h", "2h"], ["jsonl"])
+
+
+def test_test_sinks_sends_one_test_alert_and_says_how_each_went(
+    channel: Channel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`monitor test-sinks`: a signed "test" delivery to a webhook and a TEST message to a
+    channel, once each (no retry), nothing stored; a sink that fails is named, exit 1."""
+    from proofmind.cli.main import main
+    from proofmind.monitor.sinks import SECRET_ENV
+
+    monkeypatch.setenv(SECRET_ENV, "s3")
+    hook = f"{channel.base}/hook"
+    assert main(["monitor", "test-sinks", "--webhook", hook, "--slack", channel.url]) == 0
+    said = capsys.readouterr().err
+    assert said.count("took the test alert") == 2 and "secret-token" not in said
+    (_, sent), (_, posted) = channel.received
+    assert (sent["event"], sent["delivery"], sent["alert"]["detector"]) == ("test", 0, "test")
+    assert posted["text"].startswith("*TEST: proofmind can post here*")
+    channel.answers = [(404, {}, b"no_service")]
+    assert main(["monitor", "test-sinks", "--discord", channel.url, "--webhook", hook]) == 1
+    said = capsys.readouterr().err
+    assert f"failed: webhook:{hook}: HTTP 404" in said  # webhooks go first
+    assert "ok: discord:" in said and "secret-token" not in said
+    assert "1 of 2 sink(s) did not take the test alert" in said
+    assert len(channel.received) == 4  # one each, no retry
+    assert main(["monitor", "test-sinks"]) == 2
+    assert "no sink to test" in capsys.readouterr().err

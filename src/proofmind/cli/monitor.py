@@ -646,6 +646,31 @@ def redeliver_command(
     run_redeliver(workspace, ids or [], every, sink, json_out)
 
 
+@monitor_app.command("test-sinks")
+def test_sinks_command(
+    webhook: WebhookOption = None,
+    slack: SlackOption = None,
+    discord: DiscordOption = None,
+    telegram: TelegramOption = None,
+) -> None:
+    """Send a test alert to webhooks and channels, to check they are set up.
+
+    Each gets one message, with no retry, and the answer is shown: a webhook the signed JSON
+    of a delivery whose event is "test" (detector "test", a fresh Idempotency-Key), a channel
+    a "TEST" message. Nothing is stored. Exits 1 when a sink fails.
+
+    Examples:
+      proofmind monitor test-sinks --webhook https://hooks.example.com/proofmind
+      proofmind monitor test-sinks --slack https://hooks.slack.com/services/…
+      proofmind monitor test-sinks --telegram -1001234567890
+    """
+    from proofmind.cli.monitor_outbox import run_test_sinks
+
+    run_test_sinks(
+        webhook or [], {"slack": slack or [], "discord": discord or [], "telegram": telegram or []}
+    )
+
+
 @monitor_app.command("anchor")
 def anchor_command(
     max_alerts: Annotated[

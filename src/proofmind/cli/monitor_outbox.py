@@ -1,4 +1,5 @@
-"""What `proofmind monitor deliveries` and `monitor redeliver` do; imported only when they run."""
+"""What `proofmind monitor deliveries`, `monitor redeliver` and `monitor test-sinks` do;
+imported only when they run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.store import ALERTS_FILE, AlertStore, Delivery
 
 console = Console(soft_wrap=True)
@@ -123,3 +125,29 @@ def run_redeliver(
         + ("that sink" if len(sinks) == 1 else "those sinks")
         + " sends them at its next delivery pass, or one started later does."
     )
+
+
+def run_test_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> None:
+    from proofmind.cli.monitor_run import remote_sinks
+    from proofmind.monitor.sinks import probe_sinks
+
+    sinks = remote_sinks(webhooks, chats)
+    if not sinks:
+        raise InputError(
+            "no sink to test",
+            hint="give --webhook, --slack, --discord or --telegram (or their environment "
+            "variables)",
+        )
+    outcome = probe_sinks(sinks)
+    for name, error in outcome:
+        if error is None:
+            err.print(f"[green]ok[/]: {escape(name)} took the test alert")
+        else:
+            err.print(f"[red]failed[/]: {escape(name)}: {escape(error)}")
+    failed = [name for name, error in outcome if error is not None]
+    if failed:
+        raise ProofmindError(
+            f"{len(failed)} of {len(outcome)} sink(s) did not take the test alert",
+            hint="check the URL, the token and the receiver's logs; `monitor run` retries, "
+            "this test does not",
+        )

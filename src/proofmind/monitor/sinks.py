@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from proofmind.monitor.api import SEVERITIES
+from proofmind.monitor.api import SEVERITIES, Alert
 from proofmind.monitor.store import AlertStore, StoredAlert
 
 log = logging.getLogger("proofmind.monitor")
@@ -138,7 +138,10 @@ class WebhookSink:
         body = json.dumps(payload(delivery, event, alert), sort_keys=True, default=str).encode()
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": f"proofmind-{delivery}",
+            # a test (`monitor test-sinks`) is no delivery: a key of its own each time
+            "Idempotency-Key": f"proofmind-test-{time.time_ns()}"
+            if event == TEST_EVENT
+            else f"proofmind-{delivery}",
             "User-Agent": "proofmind-monitor",
         }
         if self.secret:
@@ -227,6 +230,8 @@ def chat_parts(event: str, alert: StoredAlert) -> tuple[str, str, str]:
     FEI``, or ``RETRACTED …`` first), the explanation, and block, time and alert id."""
     a = alert.alert
     head = f"{a.severity.upper()} {a.detector}: {a.subject}"
+    if event == TEST_EVENT:
+        head = "TEST: proofmind can post here"
     if event == "retraction":
         dropped = f" (a reorg dropped block {a.block})" if a.block is not None else ""
         head = f"RETRACTED{dropped}: {head}"
@@ -370,6 +375,39 @@ def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     receivers."""
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return header is not None and hmac.compare_digest(expected, header)
+
+
+TEST_EVENT = "test"
+
+
+def probe_alert(now: float | None = None) -> StoredAlert:
+    """What `monitor test-sinks` sends (``event`` "test"): an info alert never stored (id 0),
+    which a receiver can tell from real ones by its event and its detector, ``test``."""
+    at = time.time() if now is None else now
+    alert = Alert(
+        detector="test",
+        kind="test",
+        severity="info",
+        subject="proofmind",
+        time=at,
+        score=0.0,
+        explanation="A test from `proofmind monitor test-sinks`: alerts will reach this sink.",
+        evidence={"test": True},
+    )
+    return StoredAlert(id=0, alert=alert, status="active", stored_at=at)
+
+
+def probe_sinks(sinks: list[Any]) -> list[tuple[str, str | None]]:
+    """The test alert sent once to each sink, no retry: (sink name, error or None)."""
+    outcome: list[tuple[str, str | None]] = []
+    for sink in sinks:
+        try:
+            sink.deliver(0, TEST_EVENT, probe_alert())
+        except DeliveryError as exc:
+            outcome.append((sink.name, str(exc)))
+        else:
+            outcome.append((sink.name, None))
+    return outcome
 
 
 DELIVERY_RESULTS = ("delivered", "retried", "dead", "muted", "filtered", "throttled")
