@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from proofmind.cli.main import main
 from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
-from proofmind.workspace import Workspace, init_workspace
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    workspace, _ = init_workspace(tmp_path)
-    yield workspace
-    workspace.close()
+from proofmind.workspace import Workspace
 
 
 def _alert(n: int) -> Alert:

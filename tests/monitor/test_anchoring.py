@@ -4,8 +4,6 @@ proved one by one: an altered alert or batch fails, a retraction does not."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +13,9 @@ from proofmind.monitor.api import Alert
 from proofmind.monitor.store import LEAF_TYPES, AlertStore, alert_content_hash
 from proofmind.provenance import Ledger
 from proofmind.services.alert_anchoring import anchor_alerts, prove_alert
-from proofmind.workspace import Workspace, init_workspace
+from proofmind.workspace import Workspace
 
 pytestmark = pytest.mark.devnet
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    workspace, _ = init_workspace(tmp_path)
-    yield workspace
-    workspace.close()
 
 
 def _alerts(store: AlertStore, first: int, count: int) -> None:

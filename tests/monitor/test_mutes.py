@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from proofmind.cli.main import main
 from proofmind.monitor.api import Alert
 from proofmind.monitor.sinks import JsonlSink, deliver_due
 from proofmind.monitor.store import AlertStore
-from proofmind.workspace import Workspace, init_workspace
+from proofmind.workspace import Workspace
 from tests.monitor.test_chat_sinks import counted
 
 DEPEG = Alert(
@@ -98,13 +97,6 @@ def test_a_mute_of_a_pattern_covers_every_subject_it_matches(tmp_path: Path) -> 
     assert deliver_due(store, [sink]) == counted(delivered=2, muted=2)
     assert _lines(tmp_path / "alerts.jsonl") == [("alert", "0xcdab", 50), ("alert", "FEI", 51)]
     store.close()
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    workspace, _ = init_workspace(tmp_path)
-    yield workspace
-    workspace.close()
 
 
 def test_mute_mutes_and_unmute_from_the_cli(

@@ -18,7 +18,7 @@ from proofmind.errors import InputError, NotFound
 from proofmind.monitor.api import Alert
 from proofmind.monitor.sinks import JsonlSink, WebhookSink, deliver_due
 from proofmind.monitor.store import AlertStore
-from proofmind.workspace import Workspace, init_workspace
+from proofmind.workspace import Workspace
 from tests.monitor.test_live import Receiver
 
 DEPEG = Alert(
@@ -124,13 +124,6 @@ def test_redeliver_refuses_what_is_not_a_dead_letter_and_changes_nothing(
     assert store.redeliver([]) == store.redeliver(sink="nosuch")  # nothing queued
     assert [d.id for d in store.redeliver([1]).queued] == [1]
     store.close()
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    workspace, _ = init_workspace(tmp_path)
-    yield workspace
-    workspace.close()
 
 
 def test_deliveries_and_redeliver_from_the_cli(
