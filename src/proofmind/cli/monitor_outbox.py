@@ -52,7 +52,7 @@ def run_deliveries(
         return
     if not page.items:
         which = " ".join(filter(None, [status, "deliveries", sink and f"to {sink}"]))
-        err.print(f"No {which}" + (f" of alert {alert}." if alert else "."))
+        err.print(escape(f"No {which}" + (f" of alert {alert}." if alert else ".")))
         return
     table = Table(title=f"{len(page.items)} deliveries, newest first")
     table.add_column("id", no_wrap=True)
