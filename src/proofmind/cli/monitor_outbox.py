@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from proofmind.errors import InputError, ProofmindError
-from proofmind.monitor.store import ALERTS_FILE, AlertStore, Delivery
+from proofmind.monitor.store import AlertStore, Delivery
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -21,9 +21,7 @@ def _store(workspace_path: Path | None) -> AlertStore | None:
     """The workspace's alert store, or None when it has none yet (none is made to read it)."""
     from proofmind.workspace import open_workspace
 
-    workspace = open_workspace(workspace_path)
-    exists = (workspace.root / ALERTS_FILE).exists()
-    return AlertStore.for_workspace(workspace.root) if exists else None
+    return AlertStore.existing(open_workspace(workspace_path).root)
 
 
 def _short(text: str, width: int) -> str:
@@ -39,6 +37,7 @@ def run_deliveries(
     json_out: bool,
 ) -> None:
     from proofmind.app.alerts import list_deliveries
+    from proofmind.cli.monitor_run import short_subject
 
     store = _store(workspace_path)
     try:
@@ -61,13 +60,12 @@ def run_deliveries(
         table.add_column(column, no_wrap=True)
     table.add_column("last error", min_width=10, overflow="fold")
     for d in page.items:
-        subject = f"{d.subject[:6]}…{d.subject[-4:]}" if len(d.subject) > 14 else d.subject
         table.add_row(
             str(d.id),
             escape(d.sink),
             d.event,
             str(d.alert_id),
-            escape(subject),
+            escape(short_subject(d.subject, 6, 4)),
             d.status,
             str(d.attempts),
             escape(_short(d.last_error or "", 120)),

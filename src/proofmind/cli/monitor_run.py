@@ -987,9 +987,7 @@ def run_alerts(
         alert = stored.alert
         moment = datetime.fromtimestamp(alert.time, UTC).strftime("%Y-%m-%d %H:%M")
         shown = "–" if alert.block is None else str(alert.block)
-        # an address or a hash shortened (in full with the alert's id, or --json)
-        subject = alert.subject
-        subject = f"{subject[:8]}…{subject[-6:]}" if len(subject) > 20 else subject
+        subject = short_subject(alert.subject)  # in full with the alert's id, or --json
         said = escape(alert.explanation)
         if stored.status == "retracted":  # raised on a block a reorg dropped
             said = f"[yellow]retracted:[/yellow] {said}"
@@ -1073,6 +1071,12 @@ def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None
     return 1
 
 
+def short_subject(subject: str, head: int = 8, tail: int = 6) -> str:
+    """An address or a hash shortened for a table (``0xab5801…9aec9b``); a shorter subject,
+    such as an asset, as it is."""
+    return f"{subject[:head]}…{subject[-tail:]}" if len(subject) > head + tail + 6 else subject
+
+
 def _where_it_went(store: AlertStore, alert_id: int) -> list[str]:
     """A line per delivery of an alert and its retraction, oldest first: to which sink, and
     how it went."""
@@ -1122,14 +1126,13 @@ def run_mute(
 
 
 def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
-    from proofmind.monitor.store import ALERTS_FILE, AlertStore
+    from proofmind.monitor.store import AlertStore
     from proofmind.workspace import open_workspace
 
-    workspace = open_workspace(workspace_path)
-    if not (workspace.root / ALERTS_FILE).exists():
+    store = AlertStore.existing(open_workspace(workspace_path).root)
+    if store is None:
         err.print("No mutes: this workspace has no alert store yet.")
         return
-    store = AlertStore.for_workspace(workspace.root)
     mutes = store.mutes(active_at=None if every else time.time())
     store.close()
     if json_out:
@@ -1146,12 +1149,9 @@ def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
     table.add_column("reason", min_width=12)
     for mute in mutes:
         until = datetime.fromtimestamp(mute.until, UTC).strftime("%Y-%m-%d %H:%M")
-        # an address or a hash shortened (in full with --json), as `monitor alerts` does
-        subject = mute.subject
-        subject = f"{subject[:8]}…{subject[-6:]}" if len(subject) > 20 else subject
         table.add_row(
             str(mute.id),
-            escape(subject),
+            escape(short_subject(mute.subject)),  # in full with --json
             mute.detector or "any",
             until + ("" if mute.until > now else " (ended)"),
             escape(mute.reason),
@@ -1161,12 +1161,10 @@ def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
 
 def run_unmute(workspace_path: Path | None, mute_id: int) -> None:
     from proofmind.app.alerts import end_mute
-    from proofmind.monitor.store import ALERTS_FILE, AlertStore
+    from proofmind.monitor.store import AlertStore
     from proofmind.workspace import open_workspace
 
-    workspace = open_workspace(workspace_path)
-    exists = (workspace.root / ALERTS_FILE).exists()  # no store is made to end no mute
-    store = AlertStore.for_workspace(workspace.root) if exists else None
+    store = AlertStore.existing(open_workspace(workspace_path).root)  # none made to end none
     try:
         mute = end_mute(store, mute_id)
     finally:

@@ -8,10 +8,11 @@ in another process. A webhook's URL may hold a secret, so a sink is labelled by
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from proofmind.monitor.sinks import url_digest
 
 if TYPE_CHECKING:
     from proofmind.monitor.service import MonitorStats
@@ -23,7 +24,7 @@ __all__ = ["metrics_text", "monitor_families", "outbox_families", "public_sink_n
 def public_sink_name(name: str) -> str:
     """``name`` with a webhook's URL cut to its scheme and host (no user, path or query) and
     a digest of the URL, which tells two webhooks of one host apart:
-    ``webhook:https://hooks.example.com/…#1a2b3c4d``. Other sinks' names are kept (Slack's
+    ``webhook:https://hooks.example.com/…#1a2b3c4d5e6f``. Other sinks' names are kept (Slack's
     and Discord's already hold a digest, not their URL)."""
     kind, _, url = name.partition(":")
     if kind != "webhook" or not url:
@@ -32,8 +33,7 @@ def public_sink_name(name: str) -> str:
     host = parts.hostname or "?"
     if parts.port is not None:
         host = f"{host}:{parts.port}"
-    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
-    return f"webhook:{parts.scheme}://{host}/…#{digest}"
+    return f"webhook:{parts.scheme}://{host}/…#{url_digest(url)}"
 
 
 def outbox_families(store: AlertStore, now: float | None = None) -> list[Any]:

@@ -162,6 +162,11 @@ TELEGRAM_API_ENV = "PROOFMIND_MONITOR_TELEGRAM_API"  # a local Bot API server in
 TELEGRAM_API = "https://api.telegram.org"
 
 
+def url_digest(url: str) -> str:
+    """What names a URL that is a secret (a webhook's key in its path) without showing it."""
+    return hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
 class ChatSink:
     """Each delivery as a message in a chat channel: through Slack's incoming webhook (Block
     Kit ``blocks`` in plain text, and ``{"text"}`` in mrkdwn for notifications), Discord's
@@ -176,7 +181,7 @@ class ChatSink:
         if kind not in CHAT_LIMIT:
             raise ValueError(f"unknown chat {kind!r}: {', '.join(CHAT_LIMIT)}")
         self.kind, self.url, self.chat, self.timeout = kind, url, chat, timeout
-        tail = chat if chat is not None else hashlib.sha256(url.encode()).hexdigest()[:12]
+        tail = chat if chat is not None else url_digest(url)
         self.name = f"{kind}:{tail}"
 
     @classmethod
@@ -430,6 +435,7 @@ def deliver_due(
     counts = dict.fromkeys(DELIVERY_RESULTS, 0)
     mutes = store.mutes()  # once a pass: a mute added meanwhile counts from the next pass
     for sink in sinks:
+        passes_over = getattr(sink, "passes_over", None)  # a SinkPolicy's floor and cooldown
         while deadline is None or time.monotonic() < deadline:
             due = store.pending(sink.name)
             if not due:
@@ -437,7 +443,7 @@ def deliver_due(
             failed = False
             for delivery, event, attempts, alert in due:
                 held = "muted" if any(mute.covers(alert) for mute in mutes) else None
-                if held is None and (passes_over := getattr(sink, "passes_over", None)):
+                if held is None and passes_over is not None:
                     held = passes_over(store, event, alert)
                 if held is not None:
                     store.handled([delivery], held)

@@ -457,6 +457,11 @@ class AlertStore:
         """The store of the workspace whose `.proofmind/` folder is ``root``."""
         return cls(root / ALERTS_FILE)
 
+    @classmethod
+    def existing(cls, root: Path) -> AlertStore | None:
+        """The workspace's store if it has one yet, else None (a reader makes no store)."""
+        return cls(root / ALERTS_FILE) if (root / ALERTS_FILE).exists() else None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock, immediate(self._conn) as conn:
