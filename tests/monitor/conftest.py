@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from proofmind.workspace import Workspace, init_workspace
+from tests.monitor.test_live import Receiver
 
 
 @pytest.fixture
@@ -16,3 +17,11 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
     workspace, _ = init_workspace(tmp_path)
     yield workspace
     workspace.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a free port, shut down after the test."""
+    r = Receiver()
+    yield r
+    r.server.shutdown()

@@ -6,8 +6,6 @@ the sink never got, are left dead; bad input refused with nothing changed."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,34 +13,11 @@ import pytest
 
 from proofmind.cli.main import main
 from proofmind.errors import InputError, NotFound
-from proofmind.monitor.api import Alert
 from proofmind.monitor.sinks import JsonlSink, WebhookSink, deliver_due
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import Workspace
 from tests.monitor.test_live import Receiver
-
-DEPEG = Alert(
-    detector="depeg",
-    severity="high",
-    subject="FEI",
-    time=1_655_870_940.0,
-    score=0.029,
-    explanation="FEI trades 2.9% below its peg",
-    evidence={},
-    block=47,
-    kind="depeg",
-)
-
-
-def _at(block: int) -> Alert:
-    return replace(DEPEG, block=block, time=DEPEG.time + 12 * (block - 47))
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+from tests.monitor.test_mutes import _at
 
 
 def _drain(store: AlertStore, sinks: list[Any]) -> None:
