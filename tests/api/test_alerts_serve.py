@@ -234,8 +234,8 @@ def test_serve_hosts_the_monitor_whose_alerts_stream_live(
 
 def test_mutes_through_the_api(ws: Workspace, make_api: MakeApi) -> None:
     """List, add and end mutes over HTTP: reads with no key, writes with an API key only, bad
-    values a 400 that names them, an unknown mute a 404; what the API adds, the CLI's store
-    sees."""
+    values a 400 that names them, an unknown mute a 404 (with no alert store made to answer
+    it); what the API adds, the CLI's store sees."""
     from proofmind.app.apikeys import create_key
     from proofmind.client import ApiError
 
@@ -246,6 +246,9 @@ def test_mutes_through_the_api(ws: Workspace, make_api: MakeApi) -> None:
         reader.mute("FEI", "2h")
     assert refused.value.status == 401
     api, _ = make_api(api_key=token)
+    with pytest.raises(ApiError) as nothing:
+        api.unmute(1)
+    assert nothing.value.status == 404 and AlertStore.existing(ws.root) is None  # none made
     made = api.mute("0xAB", "2h", detector="watch", reason="known trader")
     assert (made["id"], made["subject"], made["detector"]) == (1, "0xab", "watch")
     api.mute("FEI", "30m")

@@ -65,5 +65,6 @@ async def end(
 ) -> dict[str, Any]:
     """End a mute now (`proofmind monitor unmute`): alerts stored from now on are delivered.
     Needs an API key."""
-    store = services(request).alerts()
+    svc = services(request)
+    store = svc.alerts() if svc.has_alert_store() else None
     return (await run_in_threadpool(end_mute, store, mute_id)).to_dict()
