@@ -94,8 +94,9 @@ def test_alerts_reach_a_signed_webhook_and_a_file(
 
 
 def test_a_failing_webhook_is_retried_then_dead_lettered(
-    chain: Chain, tmp_path: Path, receiver: Receiver
+    chain: Chain, tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("WARNING", logger="proofmind.monitor")
     receiver.status = 500
     watched = chain.accounts[5].address
     start = chain.w3.eth.block_number + 1
@@ -108,11 +109,14 @@ def test_a_failing_webhook_is_retried_then_dead_lettered(
     [dead] = monitor.store.deliveries(status="dead")
     assert dead.sink.startswith("webhook:") and "HTTP 500" in (dead.last_error or "")
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1  # the file still got it
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 3 and "kept as a dead letter" in said[-1], said
+    assert not any("/hook" in line for line in said), said  # the URL's path may be a key
 
     # /metrics and /health say so: the dead letter by its sink, without the webhook's path
     from prometheus_client.parser import text_string_to_metric_families
 
-    from proofmind.monitor.metrics import public_sink_name
+    from proofmind.monitor.sinks import public_sink_name
 
     server = monitor.serve_http("127.0.0.1", 0)
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -135,7 +139,8 @@ def test_a_failing_webhook_is_retried_then_dead_lettered(
     assert samples[("proofmind_monitor_deliveries_total", (("result", "retried"),))] == 2
     assert samples[("proofmind_monitor_blocks_total", ())] >= 1
     assert "# TYPE proofmind_monitor_alerts_total counter" in text
-    assert health["outbox"][f"{dead.sink}/dead"] == 1 and health["oldest_pending_seconds"] == {}
+    assert health["outbox"][f"{hook}/dead"] == 1 and health["oldest_pending_seconds"] == {}
+    assert "/hook" not in json.dumps(health)
 
 
 @pytest.mark.parametrize("kept_blocks", [0, 3], ids=["fork-at-first-block", "fork-later"])

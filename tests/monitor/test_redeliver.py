@@ -13,7 +13,7 @@ import pytest
 
 from proofmind.cli.main import main
 from proofmind.errors import InputError, NotFound
-from proofmind.monitor.sinks import JsonlSink, WebhookSink, deliver_due
+from proofmind.monitor.sinks import DeliveryError, JsonlSink, WebhookSink, deliver_due
 from proofmind.monitor.store import AlertStore
 from proofmind.workspace import Workspace
 from tests.monitor.test_live import Receiver
@@ -164,7 +164,8 @@ def test_deliveries_and_redeliver_from_the_cli(
 
 
 def test_the_backlog_and_public_sink_names(tmp_path: Path) -> None:
-    from proofmind.monitor.metrics import metrics_text, outbox_families, public_sink_name
+    from proofmind.monitor.metrics import metrics_text, outbox_families
+    from proofmind.monitor.sinks import public_sink_name
 
     url = "https://user:pw@hooks.example.com:8443/catch/123/s3cret?token=x"
     shown = public_sink_name(f"webhook:{url}")
@@ -177,6 +178,11 @@ def test_the_backlog_and_public_sink_names(tmp_path: Path) -> None:
     store.commit_range([(_at(47), None)], ["terminal", f"webhook:{url}"], 47, {})
     stored = store.deliveries()[0]
     [alert] = store.query()
+    # a refused connection's error (logged and stored) leaves out the path and query too
+    with pytest.raises(DeliveryError) as refused:
+        WebhookSink("http://127.0.0.1:9/catch/s3cret?token=x", timeout=1).deliver(1, "alert", alert)
+    said = str(refused.value)
+    assert "ConnectionError" in said and "s3cret" not in said and "token=x" not in said, said
     later = alert.stored_at + 90
     assert store.oldest_pending(later) == {"terminal": 90.0, f"webhook:{url}": 90.0}
     store.delivered([stored.id])  # the newest row: the webhook's

@@ -127,7 +127,7 @@ def run_redeliver(
 
 def run_test_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> None:
     from proofmind.cli.monitor_run import remote_sinks
-    from proofmind.monitor.sinks import probe_sinks
+    from proofmind.monitor.sinks import probe_sinks, public_sink_name
 
     sinks = remote_sinks(webhooks, chats)
     if not sinks:
@@ -136,7 +136,7 @@ def run_test_sinks(webhooks: list[str], chats: dict[str, list[str]]) -> None:
             hint="give --webhook, --slack, --discord or --telegram (or their environment "
             "variables)",
         )
-    outcome = probe_sinks(sinks)
+    outcome = [(public_sink_name(name), error) for name, error in probe_sinks(sinks)]
     for name, error in outcome:
         if error is None:
             err.print(f"[green]ok[/]: {escape(name)} took the test alert")

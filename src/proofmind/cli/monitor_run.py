@@ -653,16 +653,18 @@ def _span_text(seconds: float) -> str:
 
 
 def described(sinks: list[Any]) -> str:
-    """The sinks for a start line: each name, with its floor and cooldown when it has them."""
-    from proofmind.monitor.sinks import SinkPolicy
+    """The sinks for a start line: each name (a webhook's without its URL's path or query),
+    with its floor and cooldown when it has them."""
+    from proofmind.monitor.sinks import SinkPolicy, public_sink_name
 
     def one(sink: Any) -> str:
+        name = public_sink_name(sink.name)
         if not isinstance(sink, SinkPolicy):
-            return str(sink.name)
+            return name
         asks = [f"{sink.severity} and above"] if sink.severity else []
         if sink.cooldown:
             asks.append(f"a detector's repeats on a subject held {_span_text(sink.cooldown)}")
-        return f"{sink.name} ({'; '.join(asks)})"
+        return f"{name} ({'; '.join(asks)})"
 
     return ", ".join(one(s) for s in sinks)
 

@@ -3,37 +3,22 @@
 The outbox gauges are read from the alert store, so every process that opens it reports the
 same backlog: `monitor run --http-port` and `proofmind serve` alike, even when the monitor runs
 in another process. A webhook's URL may hold a secret, so a sink is labelled by
-`public_sink_name`: the webhook's scheme and host with a digest of the whole URL.
+`proofmind.monitor.sinks.public_sink_name`: the webhook's scheme and host with a digest of the
+whole URL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from proofmind.monitor.sinks import url_digest
+from proofmind.monitor.sinks import public_sink_name
 
 if TYPE_CHECKING:
     from proofmind.monitor.service import MonitorStats
     from proofmind.monitor.store import AlertStore
 
-__all__ = ["metrics_text", "monitor_families", "outbox_families", "public_sink_name"]
-
-
-def public_sink_name(name: str) -> str:
-    """``name`` with a webhook's URL cut to its scheme and host (no user, path or query) and
-    a digest of the URL, which tells two webhooks of one host apart:
-    ``webhook:https://hooks.example.com/…#1a2b3c4d5e6f``. Other sinks' names are kept (Slack's
-    and Discord's already hold a digest, not their URL)."""
-    kind, _, url = name.partition(":")
-    if kind != "webhook" or not url:
-        return name
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return f"webhook:{parts.scheme}://{host}/…#{url_digest(url)}"
+__all__ = ["metrics_text", "monitor_families", "outbox_families"]
 
 
 def outbox_families(store: AlertStore, now: float | None = None) -> list[Any]:

@@ -33,7 +33,7 @@ from proofmind.monitor.api import Alert, BlockEvent, Detector
 from proofmind.monitor.blocks import fetch_block
 from proofmind.monitor.pricefeed import FeedReader
 from proofmind.monitor.registry import detector_class
-from proofmind.monitor.sinks import DELIVERY_RESULTS, deliver_due
+from proofmind.monitor.sinks import DELIVERY_RESULTS, deliver_due, public_sink_name
 from proofmind.monitor.store import AlertStore
 from proofmind.store.state import StateDB
 
@@ -321,11 +321,11 @@ class MonitorService:
                             "next_block": service.cursor.next_block,
                             "detectors": [d.name for d in service.detectors],
                             "outbox": {
-                                f"{sink}/{status}": n
+                                f"{public_sink_name(sink)}/{status}": n
                                 for (sink, status), n in service.store.outbox_counts().items()
                             },
                             "oldest_pending_seconds": {
-                                sink: round(seconds, 3)
+                                public_sink_name(sink): round(seconds, 3)
                                 for sink, seconds in service.store.oldest_pending().items()
                             },
                         }

@@ -150,7 +150,8 @@ class WebhookSink:
         try:
             answer = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+            said = _without_secret(f"{type(exc).__name__}: {exc}", self.url)
+            raise DeliveryError(said[:240]) from exc
         if not 200 <= answer.status_code < 300:  # 429 and 503 may say when to come back
             wait = _retry_after(answer.headers.get("Retry-After"))
             raise DeliveryError(f"HTTP {answer.status_code}", retry_after=wait)
@@ -165,6 +166,22 @@ TELEGRAM_API = "https://api.telegram.org"
 def url_digest(url: str) -> str:
     """What names a URL that is a secret (a webhook's key in its path) without showing it."""
     return hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+def public_sink_name(name: str) -> str:
+    """A sink's name as logs, ``/health`` and metrics show it: a webhook's URL cut to its
+    scheme and host (no user, path or query, which may hold a key) and a digest of the URL,
+    which tells two webhooks of one host apart:
+    ``webhook:https://hooks.example.com/…#1a2b3c4d5e6f``. Other sinks' names are kept (the chat
+    sinks' already hold a digest, not their URL). The store keeps the full name."""
+    kind, _, url = name.partition(":")
+    if kind != "webhook" or not url:
+        return name
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return f"webhook:{parts.scheme}://{host}/…#{url_digest(url)}"
 
 
 class ChatSink:
@@ -225,9 +242,13 @@ class ChatSink:
 
 
 def _without_secret(text: str, url: str) -> str:
-    """``text`` with ``url``'s path (a webhook's key, a bot's token) left out."""
-    path = urlsplit(url).path
-    return text.replace(path, "/…") if len(path) > 1 else text
+    """``text`` with ``url``'s user, path and query (a webhook's key, a bot's token) left
+    out."""
+    parts = urlsplit(url)
+    for secret in (parts.password, parts.query, parts.path if len(parts.path) > 1 else ""):
+        if secret:
+            text = text.replace(secret, "…")
+    return text
 
 
 def chat_parts(event: str, alert: StoredAlert) -> tuple[str, str, str]:
@@ -458,7 +479,7 @@ def deliver_due(
                         log.error(
                             "%s: delivery %d (alert %d) given up after %d attempts: %s; "
                             "kept as a dead letter",
-                            sink.name, delivery, alert.id, attempts + 1, exc,
+                            public_sink_name(sink.name), delivery, alert.id, attempts + 1, exc,
                         )  # fmt: skip
                         continue
                     wait = min(max_backoff, backoff * 2**attempts)
@@ -468,7 +489,7 @@ def deliver_due(
                     counts["retried"] += 1
                     log.warning(
                         "%s: delivery %d failed (%s); retry %d in %.1f s",
-                        sink.name, delivery, exc, attempts + 1, wait,
+                        public_sink_name(sink.name), delivery, exc, attempts + 1, wait,
                     )  # fmt: skip
                     failed = True
                     break
