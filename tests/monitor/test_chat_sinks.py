@@ -347,7 +347,8 @@ def test_a_cooldown_holds_a_detectors_repeats_on_a_subject(tmp_path: Path) -> No
     """`--cooldown 1h`: after a detector's alert on a subject, its repeats on that subject
     within the hour (by the alerts' times) are held, unless more severe; other detectors and
     subjects are not; a held alert's retraction is held too; a retracted alert holds nothing
-    back; a restart counts from what the store says was sent."""
+    back; a restart counts from what the store says was sent. The next alert sent says how many
+    were held since the last one (retracted ones not counted)."""
     from proofmind.cli.monitor_run import at_least, cooldowns, described
     from proofmind.errors import InputError
     from proofmind.monitor.sinks import JsonlSink, SinkPolicy
@@ -378,16 +379,22 @@ def test_a_cooldown_holds_a_detectors_repeats_on_a_subject(tmp_path: Path) -> No
         return [(r["event"], r["alert"]["block"]) for r in rows]
 
     assert sent() == [("alert", b) for b in (1, 3, 5, 6, 7)]
+
+    def held() -> list[int]:
+        return [json.loads(line).get("held", 0) for line in path.read_text().splitlines()]
+
+    assert held() == [0, 1, 0, 0, 1]  # 3 says 2 was held, 7 says 4 was
     store.rewind(4, [sink.name])  # blocks 4..7 dropped: 4's retraction held, as 4 was
     again = [at(4, 35), at(5, 85)]  # the new branch: 35 minutes after 3, then 85
     store.commit_range(again, [sink.name], 5, {})
     assert deliver_due(store, [sink]) == counted(delivered=4, throttled=2)
     assert sent()[5:] == [("retraction", 5), ("retraction", 6), ("retraction", 7), ("alert", 5)]
+    assert held()[5:] == [0, 0, 0, 1]  # the new 4, not the retracted one
 
     restarted = SinkPolicy(JsonlSink(path), cooldown=3600)  # nothing remembered: the store
     store.commit_range([at(6, 90), at(7, 150)], [sink.name], 7, {})
     assert deliver_due(store, [restarted]) == counted(delivered=1, throttled=1)
-    assert sent()[-1] == ("alert", 7)
+    assert sent()[-1] == ("alert", 7) and held()[-1] == 1
     assert [d.status for d in store.deliveries(status="throttled")] == ["throttled"] * 5
     store.close()
     with pytest.raises(InputError, match="--cooldown 'soon' is not a span of time"):
@@ -396,6 +403,37 @@ def test_a_cooldown_holds_a_detectors_repeats_on_a_subject(tmp_path: Path) -> No
         cooldowns(["slack=1h"], ["jsonl"])
     with pytest.raises(InputError, match="repeats the cooldown for every sink"):
         cooldowns(["1h", "2h"], ["jsonl"])
+
+
+def test_a_message_says_how_many_repeats_were_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The alert after a cooldown says how many repeats were held back: in a channel's
+    message (text and Slack's blocks), on the terminal, and as ``held`` in the JSON."""
+    from proofmind.monitor.sinks import TerminalSink, payload
+
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    odd = replace(DEPEG, subject="[FEI]", explanation="2.9% below [peg]")  # no Rich markup
+    [alert_id] = store.commit_range([(odd, None)], ["terminal"], 47, {})
+    alert = store.get(alert_id)
+    assert alert is not None
+    said = "12 repeats held back by the cooldown since the last one"
+    slack = ChatSink("slack", "https://hooks.slack.com/services/T0/B0/x").message(
+        "alert", alert, 12
+    )
+    assert said in slack["text"].splitlines()[-1]
+    assert said in slack["blocks"][-1]["elements"][0]["text"]
+    telegram = ChatSink.telegram("@alerts", "1:token").message("alert", alert, 1)
+    assert "1 repeat held back by the cooldown" in telegram["text"]
+    assert "held back" not in ChatSink("discord", "https://d/x").message("alert", alert)["content"]
+    assert (payload(1, "alert", alert, 12)["held"], "held" in payload(1, "alert", alert)) == (
+        12,
+        False,
+    )
+    TerminalSink().deliver(1, "alert", alert, held=12)
+    shown = capsys.readouterr().out
+    assert "[FEI]: 2.9% below [peg]" in shown and f"({said})" in shown, shown
+    store.close()
 
 
 def test_test_sinks_sends_one_test_alert_and_says_how_each_went(

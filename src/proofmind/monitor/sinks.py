@@ -47,12 +47,26 @@ class DeliveryError(Exception):
 class Sink(Protocol):
     name: str
 
-    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
-        """Hand over one alert or retraction; raise DeliveryError to retry later."""
+    def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
+        """Hand over one alert or retraction; raise DeliveryError to retry later. ``held``:
+        the repeats of this alert's detector on its subject that the sink's cooldown held
+        back since the last one it got (`SinkPolicy`)."""
 
 
-def payload(delivery: int, event: str, alert: StoredAlert) -> dict[str, Any]:
-    return {"delivery": delivery, "event": event, "alert": alert.to_dict()}
+def payload(delivery: int, event: str, alert: StoredAlert, held: int = 0) -> dict[str, Any]:
+    """A delivery as JSON (the webhook's body, a JSON line); ``held`` only when there were
+    repeats held back by a cooldown."""
+    body: dict[str, Any] = {"delivery": delivery, "event": event, "alert": alert.to_dict()}
+    if held:
+        body["held"] = held
+    return body
+
+
+def held_text(held: int) -> str:
+    """What a message adds about the repeats a cooldown held back ("" when none)."""
+    if not held:
+        return ""
+    return f"{held} repeat{'s' if held > 1 else ''} held back by the cooldown since the last one"
 
 
 class TerminalSink:
@@ -65,14 +79,17 @@ class TerminalSink:
 
         self.console = Console(soft_wrap=True, highlight=False)
 
-    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+    def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
+        from rich.markup import escape  # a subject or explanation with [ is no markup
+
         a = alert.alert
         colour = {"critical": "red", "high": "red", "medium": "yellow"}.get(a.severity, "cyan")
         what = "RETRACTED " if event == "retraction" else ""
         block = f" block {a.block}" if a.block is not None else ""
+        more = f" ({held_text(held)})" if held else ""
         self.console.print(
-            f"[{colour}]{what}{a.severity.upper()}[/] {a.detector}{block} {a.subject}: "
-            f"{a.explanation}"
+            f"[{colour}]{what}{a.severity.upper()}[/] {a.detector}{block} {escape(a.subject)}: "
+            f"{escape(a.explanation)}{more}"
         )
 
 
@@ -95,10 +112,10 @@ class JsonlSink:
                     except (ValueError, KeyError, TypeError):
                         continue  # a line cut short by a crash: the delivery is redone
 
-    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+    def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
         if delivery in self.written:
             return
-        line = json.dumps(payload(delivery, event, alert), sort_keys=True, default=str)
+        line = json.dumps(payload(delivery, event, alert, held), sort_keys=True, default=str)
         try:
             with self.path.open("ab") as f:
                 if f.tell() and not _ends_with_newline(self.path):
@@ -132,10 +149,12 @@ class WebhookSink:
         self.secret = (secret if secret is not None else os.environ.get(SECRET_ENV, "")).encode()
         self.timeout = timeout
 
-    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+    def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
         import requests
 
-        body = json.dumps(payload(delivery, event, alert), sort_keys=True, default=str).encode()
+        body = json.dumps(
+            payload(delivery, event, alert, held), sort_keys=True, default=str
+        ).encode()
         headers = {
             "Content-Type": "application/json",
             # a test (`monitor test-sinks`) is no delivery: a key of its own each time
@@ -207,25 +226,25 @@ class ChatSink:
         base = (api or os.environ.get(TELEGRAM_API_ENV) or TELEGRAM_API).rstrip("/")
         return cls("telegram", f"{base}/bot{token}/sendMessage", chat=chat)
 
-    def message(self, event: str, alert: StoredAlert) -> dict[str, Any]:
+    def message(self, event: str, alert: StoredAlert, held: int = 0) -> dict[str, Any]:
         limit = CHAT_LIMIT[self.kind]
         if self.kind == "slack":
             # the mrkdwn text is for notifications, and for apps that show no blocks
-            text = chat_text(event, alert, _slack_escape, "*{}*", limit)
-            return {"text": text, "blocks": slack_blocks(event, alert)}
+            text = chat_text(event, alert, _slack_escape, "*{}*", limit, held)
+            return {"text": text, "blocks": slack_blocks(event, alert, held)}
         if self.kind == "telegram":
-            text = chat_text(event, alert, str, "{}", limit)
+            text = chat_text(event, alert, str, "{}", limit, held)
             return {"chat_id": self.chat, "text": text, "disable_web_page_preview": True}
-        text = chat_text(event, alert, _discord_escape, "**{}**", limit)
+        text = chat_text(event, alert, _discord_escape, "**{}**", limit, held)
         return {"content": text, "allowed_mentions": {"parse": []}, "username": "proofmind"}
 
-    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
+    def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
         import requests
 
         try:
             answer = requests.post(
                 self.url,
-                json=self.message(event, alert),
+                json=self.message(event, alert, held),
                 headers={"User-Agent": "proofmind-monitor"},
                 timeout=self.timeout,
             )
@@ -251,9 +270,10 @@ def _without_secret(text: str, url: str) -> str:
     return text
 
 
-def chat_parts(event: str, alert: StoredAlert) -> tuple[str, str, str]:
+def chat_parts(event: str, alert: StoredAlert, held: int = 0) -> tuple[str, str, str]:
     """A delivery as a chat message's three parts, unescaped: the headline (``HIGH depeg:
-    FEI``, or ``RETRACTED …`` first), the explanation, and block, time and alert id."""
+    FEI``, or ``RETRACTED …`` first), the explanation, and block, time and alert id (and the
+    repeats a cooldown ``held`` back since the last message, if any)."""
     a = alert.alert
     head = f"{a.severity.upper()} {a.detector}: {a.subject}"
     if event == TEST_EVENT:
@@ -263,15 +283,21 @@ def chat_parts(event: str, alert: StoredAlert) -> tuple[str, str, str]:
         head = f"RETRACTED{dropped}: {head}"
     when = datetime.fromtimestamp(a.time, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     where = f"block {a.block} · " if a.block is not None else ""
-    return head, a.explanation, f"{where}{when} · proofmind alert {alert.id}"
+    more = f" · {held_text(held)}" if held else ""
+    return head, a.explanation, f"{where}{when} · proofmind alert {alert.id}{more}"
 
 
 def chat_text(
-    event: str, alert: StoredAlert, escape: Callable[[str], str], bold: str, limit: int
+    event: str,
+    alert: StoredAlert,
+    escape: Callable[[str], str],
+    bold: str,
+    limit: int,
+    held: int = 0,
 ) -> str:
     """A delivery as a chat message (`chat_parts`): the headline in bold, the explanation,
     then block, time and alert id; the explanation shortened to fit ``limit`` characters."""
-    head, explanation, foot = chat_parts(event, alert)
+    head, explanation, foot = chat_parts(event, alert, held)
     first, foot = bold.format(escape(head)), escape(foot)
     room = limit - len(first) - len(foot) - 2
     said = escape(explanation)  # escaped first: escapes lengthen it
@@ -282,11 +308,11 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def slack_blocks(event: str, alert: StoredAlert) -> list[dict[str, Any]]:
+def slack_blocks(event: str, alert: StoredAlert, held: int = 0) -> list[dict[str, Any]]:
     """The message as Slack's Block Kit blocks, in plain text (shown as written: mrkdwn has
     no escape for ``*``, ``_`` or ``~``): the headline as a header (150 characters at most),
     the explanation (3,000), then block, time and alert id in small print."""
-    head, explanation, foot = chat_parts(event, alert)
+    head, explanation, foot = chat_parts(event, alert, held)
 
     def plain(text: str, limit: int) -> dict[str, Any]:
         return {"type": "plain_text", "text": _cut(text, limit) or "-", "emoji": False}
@@ -332,9 +358,10 @@ class SinkPolicy:
     retractions); and, with ``cooldown`` seconds, no alert of a detector on a subject within
     that time (by the alerts' own times) after one the sink got, unless it is more severe.
     What it passes over is handled, not sent: ``filtered`` or ``throttled`` in the outbox, and
-    so are the retractions of those alerts. The name is the sink's: its outbox rows are the
-    same. The last alert sent per detector and subject is read from the store the first time
-    it is needed, so a restart keeps counting from it."""
+    so are the retractions of those alerts. The next alert the sink gets says how many
+    repeats were held back since the last one (``held``). The name is the sink's: its outbox
+    rows are the same. The last alert sent per detector and subject is read from the store
+    the first time it is needed, so a restart keeps counting from it."""
 
     KEPT = 10_000  # (detector, subject) pairs remembered; the store has the others
 
@@ -348,6 +375,7 @@ class SinkPolicy:
         self.kind: str = getattr(sink, "kind", sink.name.partition(":")[0])
         self._lowest = SEVERITIES.index(severity) if severity is not None else 0
         self._sent: dict[tuple[str, str], tuple[float, int]] = {}
+        self._held: dict[int, int] = {}  # alert id -> repeats held back since the last sent
 
     def passes_over(self, store: AlertStore, event: str, alert: StoredAlert) -> str | None:
         """``filtered`` or ``throttled`` when this delivery is not to be sent, else None."""
@@ -367,6 +395,10 @@ class SinkPolicy:
                 last = self._remember(a.detector, a.subject, found[0], found[1])
         if last is not None and 0 <= a.time - last[0] < self.cooldown and rank <= last[1]:
             return "throttled"
+        if last is not None and a.time >= last[0]:  # said with the alert: what was held
+            repeats = store.held_back(self.name, a.detector, a.subject, last[0], a.time)
+            if repeats:
+                self._held[alert.id] = repeats
         return None
 
     def _remember(self, detector: str, subject: str, at: float, severity: str) -> tuple[float, int]:
@@ -376,8 +408,9 @@ class SinkPolicy:
         last = self._sent[(detector, subject)] = (at, SEVERITIES.index(severity))
         return last
 
-    def deliver(self, delivery: int, event: str, alert: StoredAlert) -> None:
-        self.sink.deliver(delivery, event, alert)
+    def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
+        counted = self._held.pop(alert.id, 0) if event == "alert" else 0
+        self.sink.deliver(delivery, event, alert, held=held or counted)
         a = alert.alert
         if not self.cooldown:
             return

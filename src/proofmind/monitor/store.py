@@ -887,6 +887,20 @@ class AlertStore:
             ).fetchone()
         return None if row is None else (float(row[0]), str(row[1]))
 
+    def held_back(self, sink: str, detector: str, subject: str, after: float, until: float) -> int:
+        """How many alerts of ``detector`` on ``subject``, of times from ``after`` to
+        ``until``, a cooldown held back from ``sink`` (``throttled``) and no reorg retracted:
+        what the next alert it gets says was held."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM alerts a JOIN outbox o ON o.alert_id = a.id "
+                "WHERE a.subject = ? AND a.detector = ? AND a.time >= ? AND a.time <= ? "
+                "AND a.status = 'active' AND o.sink = ? AND o.event = 'alert' "
+                "AND o.status = 'throttled'",
+                (subject, detector, after, until, sink),
+            ).fetchone()
+        return int(row[0])
+
     # ----------------------------------------------------------------- mutes
 
     def mute(
