@@ -77,6 +77,28 @@ def test_dead_letters_are_listed_and_delivered_again_in_order(
     store.close()
 
 
+def test_a_body_the_receiver_refuses_is_not_retried_and_holds_nothing_up(
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 422 (or 413) refuses the body itself: the delivery is a dead letter after one try,
+    and the next one is sent in the same pass instead of waiting behind its retries. A 400
+    is retried as before."""
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    hook = WebhookSink(receiver.url, secret="s")
+    store.commit_range([(_at(47), None), (_at(48), None)], [hook.name], 48, {})
+    receiver.status = 422
+    counts = deliver_due(store, [hook], max_attempts=8, backoff=60.0)
+    assert (counts["dead"], counts["retried"], len(receiver.received)) == (2, 0, 2)
+    [(_, said)] = {(d.attempts, d.last_error) for d in store.deliveries(status="dead")}
+    assert said == "HTTP 422 (the receiver cannot process the body: not retried)"
+    assert "`monitor redeliver` once fixed" in caplog.text and "/hook" not in caplog.text
+    receiver.status = 400
+    store.commit_range([(_at(49), None)], [hook.name], 49, {})
+    counts = deliver_due(store, [hook], max_attempts=8, backoff=60.0)
+    assert (counts["dead"], counts["retried"]) == (0, 1)  # waits 60 s for its next try
+    store.close()
+
+
 def test_redeliver_refuses_what_is_not_a_dead_letter_and_changes_nothing(
     tmp_path: Path, receiver: Receiver
 ) -> None:

@@ -37,11 +37,25 @@ SECRET_ENV = "PROOFMIND_MONITOR_WEBHOOK_SECRET"
 
 class DeliveryError(Exception):
     """A sink could not take a delivery now (it is retried later, not before ``retry_after``
-    seconds when the receiver said so)."""
+    seconds when the receiver said so), or, ``refused``, will never take it as it is."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, refused: bool = False
+    ) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after, self.refused = retry_after, refused
+
+
+# answers that refuse the body itself (too large, not processable): the same bytes sent again
+# would be refused again, so the delivery is a dead letter at once and the next one goes
+REFUSED_BODY = {413: "the body is too large", 422: "the receiver cannot process the body"}
+
+
+def _answer_error(status: int, retry_after: float | None) -> DeliveryError:
+    said = " (rate limited)" if status == 429 else ""
+    if status in REFUSED_BODY:
+        said = f" ({REFUSED_BODY[status]}: not retried)"
+    return DeliveryError(f"HTTP {status}{said}", retry_after, refused=status in REFUSED_BODY)
 
 
 class Sink(Protocol):
@@ -173,7 +187,7 @@ class WebhookSink:
             raise DeliveryError(said[:240]) from exc
         if not 200 <= answer.status_code < 300:  # 429 and 503 may say when to come back
             wait = _retry_after(answer.headers.get("Retry-After"))
-            raise DeliveryError(f"HTTP {answer.status_code}", retry_after=wait)
+            raise _answer_error(answer.status_code, wait)
 
 
 CHAT_LIMIT = {"slack": 3000, "discord": 2000, "telegram": 4096}  # characters of a message
@@ -256,8 +270,7 @@ class ChatSink:
             if wait is None and self.kind == "telegram":  # {"parameters": {"retry_after": 5}}
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     wait = _retry_after(str(answer.json()["parameters"]["retry_after"]))
-            said = " (rate limited)" if answer.status_code == 429 else ""
-            raise DeliveryError(f"HTTP {answer.status_code}{said}", retry_after=wait)
+            raise _answer_error(answer.status_code, wait)
 
 
 def _without_secret(text: str, url: str) -> str:
@@ -484,8 +497,10 @@ def deliver_due(
     """Deliver what is due, sink by sink, in outbox order; a failure stops that sink's pass
     (so a receiver sees deliveries in order) and is retried with exponential backoff, and
     after ``max_attempts`` the delivery goes to the dead letters (logged, kept in the
-    store). A delivery of an alert a mute covers is not sent (status ``muted``), nor one a
-    `SinkPolicy` passes over (``filtered``, ``throttled``). Returns counts of each."""
+    store); so does one whose body the receiver refused (413, 422) at once, and the sink's
+    next delivery goes. A delivery of an alert a mute covers is not sent (status
+    ``muted``), nor one a `SinkPolicy` passes over (``filtered``, ``throttled``). Returns
+    counts of each."""
     counts = dict.fromkeys(DELIVERY_RESULTS, 0)
     mutes = store.mutes()  # once a pass: a mute added meanwhile counts from the next pass
     for sink in sinks:
@@ -506,12 +521,12 @@ def deliver_due(
                 try:
                     sink.deliver(delivery, event, alert)
                 except DeliveryError as exc:
-                    if attempts + 1 >= max_attempts:
+                    if exc.refused or attempts + 1 >= max_attempts:
                         store.failed(delivery, str(exc), None)
                         counts["dead"] += 1
                         log.error(
-                            "%s: delivery %d (alert %d) given up after %d attempts: %s; "
-                            "kept as a dead letter",
+                            "%s: delivery %d (alert %d) given up after %d attempt(s): %s; "
+                            "kept as a dead letter (`monitor redeliver` once fixed)",
                             public_sink_name(sink.name), delivery, alert.id, attempts + 1, exc,
                         )  # fmt: skip
                         continue
