@@ -362,6 +362,11 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         ),
         (["--params", WATCH, "--jsonl", "/proc/x/a.jsonl"], "/proc"),
         (["--params", WATCH, "--confirmations", "-1"], "--confirmations"),
+        (  # an address of no interface here (TEST-NET-1): refused before any work
+            ["--params", WATCH, "--http-port", "9108", "--http-host", "192.0.2.1"],
+            "--http-port: cannot listen on 192.0.2.1:9108",
+        ),
+        (["--params", WATCH, "--http-port", "9108", "--http-host", "no.such.invalid"], "'no.such"),
         (["--params", WATCH, "-w", NO_WS], "no proofmind workspace"),
         (["--feed", "FEI"], "SUBJECT=0xADDRESS"),
         (["--feed", f"FEI={ABSENT}"], "does not answer decimals"),
@@ -539,6 +544,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("api-key", "revoke"): [(["999"], "no API key '999'"), (["-w", NO_WS, "1"], "no proofmind")],
     ("serve",): [
         (["--port", "70000"], "--port"),
+        (["--host", "192.0.2.1"], "--host: cannot listen on 192.0.2.1:8650"),
         (["--from-block", "abc"], "abc"),
         (["--monitor", "-d", "nosuch"], "nosuch"),
         (["--monitor", "-d", "depeg"], "prices, not blocks"),

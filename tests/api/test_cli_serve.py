@@ -70,3 +70,26 @@ def test_deep_pages_of_100000_alerts_and_10000_records(ws: Workspace, make_api: 
     first = http.get("/api/v1/alerts?limit=1").json()
     assert first["total"] == 100_000 and first["items"][0]["id"] == 100_000
     store.close()
+
+
+def test_a_port_in_use_is_refused_in_one_line(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --port` and `monitor run --http-port` on a port another process listens on:
+    one line naming the option and the address, exit 2, before any work (uvicorn used to
+    exit with two tracebacks)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "-w", str(ws.root)]) == 2
+        said = capsys.readouterr().err
+        assert f"--port: cannot listen on 127.0.0.1:{port}" in said, said
+        assert "another process listens there" in said and "Traceback" not in said
+        watch = '{"watch": {"addresses": ["0x00000000000000000000000000000000000000aa"]}}'
+        run = ["monitor", "run", "--params", watch, "--http-port", str(port), "-w", str(ws.root)]
+        assert main(run) == 2
+        assert f"--http-port: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert AlertStore.existing(ws.root) is None  # nothing made

@@ -90,7 +90,10 @@ def api_service(
             if server.started and on_started is not None:
                 bound = server.servers[0].sockets[0].getsockname()
                 on_started(f"http://{bound[0]}:{bound[1]}")
-            await serving
+            try:
+                await serving
+            except SystemExit:  # uvicorn's answer to a port it cannot bind
+                raise RuntimeError(f"the HTTP server could not listen on {host}:{port}") from None
             if not shutdown.is_set():
                 raise RuntimeError("the HTTP server stopped by itself (is the port taken?)")
         finally:

@@ -334,8 +334,15 @@ def run_command(
     ] = None,
     http_port: Annotated[
         int | None,
-        typer.Option(min=1, max=65535, help="Serve /health and /metrics on 127.0.0.1:PORT."),
+        typer.Option(min=1, max=65535, help="Serve /health and /metrics on this port."),
     ] = None,
+    http_host: Annotated[
+        str,
+        typer.Option(
+            help="The address for --http-port: 127.0.0.1 (this machine only), or 0.0.0.0 "
+            "(every interface, for a scraper or probe in another container)."
+        ),
+    ] = "127.0.0.1",
     max_blocks: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many blocks.")
     ] = None,
@@ -387,7 +394,7 @@ def run_command(
         webhook or [], terminal, http_port, max_blocks, until_block, poll, max_attempts,
         feed or [], feed_read, anchor_every,
         {"slack": slack or [], "discord": discord or [], "telegram": telegram or []},
-        min_severity, cooldown,
+        min_severity, cooldown, http_host,
     )  # fmt: skip
 
 

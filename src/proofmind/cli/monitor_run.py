@@ -690,10 +690,12 @@ def run_live(
     chats: dict[str, list[str]] | None = None,
     min_severity: list[str] | None = None,
     cooldown: list[str] | None = None,
+    http_host: str = "127.0.0.1",
 ) -> None:
     import logging
     import signal
 
+    from proofmind.cli.params import check_listen
     from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
     from proofmind.monitor.service import MonitorService
     from proofmind.monitor.sinks import JsonlSink, TerminalSink
@@ -723,6 +725,8 @@ def run_live(
     local = (["terminal"] if terminal else []) + (["jsonl"] if jsonl is not None else [])
     kinds = local + [sink.kind for sink in remote]
     floors, quiet = severity_floors(min_severity, kinds), cooldowns(cooldown, kinds)
+    if http_port is not None:
+        check_listen(http_host, http_port, "--http-port")
     workspace = open_workspace(workspace_path)
     if url is not None:
         from proofmind.chain.rpc import http_web3
@@ -764,8 +768,9 @@ def run_live(
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
     signal.signal(signal.SIGINT, lambda *_: service.stop())
     if http_port is not None:
-        service.serve_http("127.0.0.1", http_port)
-        err.print(f"health on http://127.0.0.1:{http_port}/health, metrics on /metrics")
+        server = service.serve_http(http_host, http_port)
+        where = f"{http_host}:{server.server_address[1]}"
+        err.print(f"health on http://{where}/health, metrics on /metrics")
     err.print(
         f"monitoring chain {chain_id} from block {service.cursor.next_block} with "
         f"{', '.join(d.name for d in detectors)} → {described(sinks) or 'store'}"

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
-from proofmind.cli.params import parse_address
+from proofmind.cli.params import check_listen, parse_address
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
@@ -335,6 +335,8 @@ def run_serve(
             hint="e.g. --provers 2, or --provers ray://head:10001",
         )
 
+    if http_port is not None:
+        check_listen("127.0.0.1", http_port, "--http-port")
     _stop_on_sigterm()
     _logging()
     workspace = open_workspace(path)

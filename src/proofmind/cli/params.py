@@ -37,6 +37,37 @@ UINT96_MAX = 2**96 - 1
 UINT256_MAX = 2**256 - 1
 
 
+def check_listen(host: str, port: int, option: str) -> None:
+    """Refuse, naming ``option``, an address this process cannot listen on now (a port
+    another process holds, a host that is not this machine's), before any work starts: the
+    servers would otherwise fail later, on their own thread."""
+    import errno
+    import socket
+
+    if port == 0:  # any free port
+        return
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(
+            f"{option}: cannot listen on {host!r}: {exc.strerror}",
+            hint="give an address of this machine: 127.0.0.1 (this machine only) or 0.0.0.0",
+        ) from exc
+    family, kind, protocol, _, address = found[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            taken = exc.errno == errno.EADDRINUSE
+            raise InputError(
+                f"{option}: cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="another process listens there: stop it, or give another port"
+                if taken
+                else "give an address of this machine and a port you may use (1024 or above)",
+            ) from exc
+
+
 def parse_address(text: str, what: str = "address") -> str:
     """The checksummed address ``text`` names (see :func:`proofmind.addresses.parse_address`,
     which the application layer uses too: the same words from the CLI and the API)."""

@@ -55,6 +55,7 @@ def run_serve(
         remote_sinks,
         severity_floors,
     )
+    from proofmind.cli.params import check_listen
     from proofmind.monitor.registry import load_detectors
     from proofmind.settings import ApiSettings
     from proofmind.workspace import open_workspace
@@ -114,6 +115,8 @@ def run_serve(
 
         source = open_source(ingest_url or node_url(workspace.connect()))
         check_follow(source, ingest, confirmations=confirmations)
+    given = "--port" if port is not None else "--host" if host is not None else "[api]"
+    check_listen(settings.host, settings.port, given)  # the last check: nothing is started yet
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     supervisor = Supervisor()
     app = create_app(workspace, settings, health=supervisor)
