@@ -32,6 +32,8 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.status = 200
+        self.headers: dict[str, str] = {}  # sent with each answer to a POST
+        self.gets: list[str] = []  # paths asked for with GET (answered 200)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +41,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
                 self.send_response(receiver.status)
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                receiver.gets.append(self.path)
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:

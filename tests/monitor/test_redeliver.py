@@ -99,6 +99,25 @@ def test_a_body_the_receiver_refuses_is_not_retried_and_holds_nothing_up(
     store.close()
 
 
+def test_a_redirect_is_not_followed(tmp_path: Path, receiver: Receiver) -> None:
+    """A 301 would turn the POST into a GET without a body, which the receiver may answer
+    200: the delivery would count as delivered with nothing received. It is a failure that
+    names where the receiver redirects to (scheme and host only)."""
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    hook = WebhookSink(receiver.url, secret="s")
+    store.commit_range([(_at(47), None)], [hook.name], 47, {})
+    receiver.status = 301
+    receiver.headers = {"Location": f"{receiver.url}/s3cret-moved"}
+    counts = deliver_due(store, [hook], max_attempts=1)
+    assert counts["dead"] == 1 and receiver.gets == [] and len(receiver.received) == 1
+    [dead] = store.deliveries(status="dead")
+    host = receiver.url.rsplit("/", 1)[0]
+    assert dead.last_error == (
+        f"HTTP 301 (a redirect to {host}/…, not followed: give the URL it redirects to)"
+    )
+    store.close()
+
+
 def test_redeliver_refuses_what_is_not_a_dead_letter_and_changes_nothing(
     tmp_path: Path, receiver: Receiver
 ) -> None:

@@ -51,11 +51,26 @@ class DeliveryError(Exception):
 REFUSED_BODY = {413: "the body is too large", 422: "the receiver cannot process the body"}
 
 
-def _answer_error(status: int, retry_after: float | None) -> DeliveryError:
+def _answer_error(
+    status: int, retry_after: float | None, location: str | None = None
+) -> DeliveryError:
     said = " (rate limited)" if status == 429 else ""
     if status in REFUSED_BODY:
         said = f" ({REFUSED_BODY[status]}: not retried)"
+    if 300 <= status < 400:  # not followed: a 301 or 302 would turn the POST into a bare GET
+        to = f" to {_origin(location)}/…" if location else ""
+        said = f" (a redirect{to}, not followed: give the URL it redirects to)"
     return DeliveryError(f"HTTP {status}{said}", retry_after, refused=status in REFUSED_BODY)
+
+
+def _origin(url: str) -> str:
+    """``url``'s scheme, host and port only (its path and query may hold a key)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    with contextlib.suppress(ValueError):  # a port that is no number: left out
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}" if parts.scheme else host
 
 
 class Sink(Protocol):
@@ -181,13 +196,15 @@ class WebhookSink:
             digest = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
             headers[SIGNATURE_HEADER] = f"sha256={digest}"
         try:
-            answer = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
+            answer = requests.post(
+                self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
         except requests.RequestException as exc:
             said = _without_secret(f"{type(exc).__name__}: {exc}", self.url)
             raise DeliveryError(said[:240]) from exc
         if not 200 <= answer.status_code < 300:  # 429 and 503 may say when to come back
             wait = _retry_after(answer.headers.get("Retry-After"))
-            raise _answer_error(answer.status_code, wait)
+            raise _answer_error(answer.status_code, wait, answer.headers.get("Location"))
 
 
 CHAT_LIMIT = {"slack": 3000, "discord": 2000, "telegram": 4096}  # characters of a message
@@ -210,11 +227,7 @@ def public_sink_name(name: str) -> str:
     kind, _, url = name.partition(":")
     if kind != "webhook" or not url:
         return name
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return f"webhook:{parts.scheme}://{host}/…#{url_digest(url)}"
+    return f"webhook:{_origin(url)}/…#{url_digest(url)}"
 
 
 class ChatSink:
@@ -261,6 +274,7 @@ class ChatSink:
                 json=self.message(event, alert, held),
                 headers={"User-Agent": "proofmind-monitor"},
                 timeout=self.timeout,
+                allow_redirects=False,  # a 301 or 302 would turn the POST into a bare GET
             )
         except requests.RequestException as exc:
             said = _without_secret(f"{type(exc).__name__}: {exc}", self.url)
@@ -270,7 +284,7 @@ class ChatSink:
             if wait is None and self.kind == "telegram":  # {"parameters": {"retry_after": 5}}
                 with contextlib.suppress(ValueError, KeyError, TypeError):
                     wait = _retry_after(str(answer.json()["parameters"]["retry_after"]))
-            raise _answer_error(answer.status_code, wait)
+            raise _answer_error(answer.status_code, wait, answer.headers.get("Location"))
 
 
 def _without_secret(text: str, url: str) -> str:
