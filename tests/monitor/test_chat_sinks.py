@@ -100,7 +100,7 @@ def _deliver_all(store: AlertStore, sink: Any, deadline: float = 10.0) -> dict[s
 
 def test_retry_after_in_seconds_or_as_an_http_date(tmp_path: Path, channel: Channel) -> None:
     """Retry-After is read as seconds or as an HTTP date (RFC 9110); a webhook's 503 that
-    gives one is not retried before it."""
+    gives one is not retried before it, nor a Telegram 429 that says when in its body."""
     from email.utils import formatdate
 
     from proofmind.monitor.sinks import WebhookSink, _retry_after
@@ -117,6 +117,16 @@ def test_retry_after_in_seconds_or_as_an_http_date(tmp_path: Path, channel: Chan
     assert _deliver_all(store, sink) == counted(delivered=1, retried=1)
     (refused, _), (delivered, body) = channel.received
     assert delivered - refused >= 0.9 and body["alert"]["subject"] == "FEI"
+    store.close()
+    # Telegram says it in the body of its 429 (read, at most 64 KiB of it)
+    bot = ChatSink.telegram("@alerts", "1:token", api=channel.base)
+    store = AlertStore(tmp_path / "telegram.sqlite")
+    store.commit_range([(DEPEG, "0xabc")], [bot.name], 47, {})
+    said = b'{"ok": false, "error_code": 429, "parameters": {"retry_after": 1}}'
+    channel.answers, channel.received = [(429, {}, said)], []
+    assert _deliver_all(store, bot) == counted(delivered=1, retried=1)
+    (refused, _), (delivered, _) = channel.received
+    assert delivered - refused >= 0.9
     store.close()
 
 

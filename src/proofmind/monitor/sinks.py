@@ -179,7 +179,6 @@ class WebhookSink:
         self.timeout = timeout
 
     def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
-        import requests
 
         body = json.dumps(
             payload(delivery, event, alert, held), sort_keys=True, default=str
@@ -195,16 +194,7 @@ class WebhookSink:
         if self.secret:
             digest = hmac.new(self.secret, body, hashlib.sha256).hexdigest()
             headers[SIGNATURE_HEADER] = f"sha256={digest}"
-        try:
-            answer = requests.post(
-                self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
-        except requests.RequestException as exc:
-            said = _without_secret(f"{type(exc).__name__}: {exc}", self.url)
-            raise DeliveryError(said[:240]) from exc
-        if not 200 <= answer.status_code < 300:  # 429 and 503 may say when to come back
-            wait = _retry_after(answer.headers.get("Retry-After"))
-            raise _answer_error(answer.status_code, wait, answer.headers.get("Location"))
+        _post(self.url, self.timeout, data=body, headers=headers)
 
 
 CHAT_LIMIT = {"slack": 3000, "discord": 2000, "telegram": 4096}  # characters of a message
@@ -266,25 +256,39 @@ class ChatSink:
         return {"content": text, "allowed_mentions": {"parse": []}, "username": "proofmind"}
 
     def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
-        import requests
+        message = self.message(event, alert, held)
+        _post(self.url, self.timeout, json=message, headers={"User-Agent": "proofmind-monitor"})
 
-        try:
-            answer = requests.post(
-                self.url,
-                json=self.message(event, alert, held),
-                headers={"User-Agent": "proofmind-monitor"},
-                timeout=self.timeout,
-                allow_redirects=False,  # a 301 or 302 would turn the POST into a bare GET
-            )
-        except requests.RequestException as exc:
-            said = _without_secret(f"{type(exc).__name__}: {exc}", self.url)
-            raise DeliveryError(said[:240]) from exc
-        if not 200 <= answer.status_code < 300:
+
+ANSWER_BYTES = 64 * 1024  # of a failed answer's body read, at most: it is not shown
+
+
+def _post(url: str, timeout: float, **request: Any) -> None:
+    """POST to ``url``, or raise DeliveryError: without following a redirect (a 301 or 302
+    would turn the POST into a bare GET), and reading at most `ANSWER_BYTES` of a failed
+    answer's body (none of a 2xx), so a receiver cannot keep the monitor reading. A 429 or 503
+    may say when to come back: Retry-After, or Telegram's ``{"parameters": {"retry_after":
+    5}}``. An error never shows the URL's path or query (a key)."""
+    import requests
+    import urllib3
+
+    try:
+        with requests.post(
+            url, timeout=timeout, allow_redirects=False, stream=True, **request
+        ) as answer:
+            if 200 <= answer.status_code < 300:
+                return
             wait = _retry_after(answer.headers.get("Retry-After"))
-            if wait is None and self.kind == "telegram":  # {"parameters": {"retry_after": 5}}
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    wait = _retry_after(str(answer.json()["parameters"]["retry_after"]))
-            raise _answer_error(answer.status_code, wait, answer.headers.get("Location"))
+            if wait is None and answer.status_code == 429:
+                unreadable = (ValueError, LookupError, TypeError, urllib3.exceptions.HTTPError)
+                with contextlib.suppress(*unreadable):
+                    said = json.loads(answer.raw.read(ANSWER_BYTES, decode_content=True))
+                    wait = _retry_after(str(said["parameters"]["retry_after"]))
+            status, location = answer.status_code, answer.headers.get("Location")
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        said = _without_secret(f"{type(exc).__name__}: {exc}", url)
+        raise DeliveryError(said[:240]) from exc
+    raise _answer_error(status, wait, location)
 
 
 def _without_secret(text: str, url: str) -> str:
