@@ -54,6 +54,8 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
 CREATE INDEX IF NOT EXISTS alerts_detector ON alerts(detector, id);
 CREATE INDEX IF NOT EXISTS alerts_subject ON alerts(subject, id);
+-- a cooldown's look-ups: one detector's alerts on one subject by time
+CREATE INDEX IF NOT EXISTS alerts_subject_time ON alerts(subject, detector, time);
 CREATE INDEX IF NOT EXISTS alerts_block ON alerts(block);
 -- what `monitor run` still has to deliver: one row per (alert or retraction, sink), written in
 -- the transaction that stores the alert, so nothing stored goes undelivered
@@ -881,8 +883,9 @@ class AlertStore:
             row = self._conn.execute(
                 "SELECT a.time, a.severity FROM alerts a JOIN outbox o ON o.alert_id = a.id "
                 "WHERE a.subject = ? AND a.detector = ? AND a.time <= ? AND a.status = 'active' "
-                "AND o.sink = ? "
-                "AND o.event = 'alert' AND o.status = 'delivered' ORDER BY a.time DESC LIMIT 1",
+                # + keeps the sink's outbox index out: each alert's rows are found by its id
+                "AND +o.sink = ? "
+                "AND o.event = 'alert' AND +o.status = 'delivered' ORDER BY a.time DESC LIMIT 1",
                 (subject, detector, at_most, sink),
             ).fetchone()
         return None if row is None else (float(row[0]), str(row[1]))
@@ -895,8 +898,8 @@ class AlertStore:
             row = self._conn.execute(
                 "SELECT COUNT(*) FROM alerts a JOIN outbox o ON o.alert_id = a.id "
                 "WHERE a.subject = ? AND a.detector = ? AND a.time >= ? AND a.time <= ? "
-                "AND a.status = 'active' AND o.sink = ? AND o.event = 'alert' "
-                "AND o.status = 'throttled'",
+                "AND a.status = 'active' AND +o.sink = ? AND o.event = 'alert' "
+                "AND +o.status = 'throttled'",  # by each alert's id, as in last_sent
                 (subject, detector, after, until, sink),
             ).fetchone()
         return int(row[0])
