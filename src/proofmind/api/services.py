@@ -155,6 +155,10 @@ class Services:
 
         return self._alerts is not None or (self.workspace.root / ALERTS_FILE).is_file()
 
+    def existing_alerts(self) -> AlertStore | None:
+        """The alert store if the workspace has one yet, else None (a reader makes none)."""
+        return self.alerts() if self.has_alert_store() else None
+
     @property
     def hub(self) -> AlertHub:
         if self._hub is None:

@@ -92,9 +92,7 @@ def payload(delivery: int, event: str, alert: StoredAlert, held: int = 0) -> dic
 
 
 def held_text(held: int) -> str:
-    """What a message adds about the repeats a cooldown held back ("" when none)."""
-    if not held:
-        return ""
+    """What a message adds about the ``held`` repeats a cooldown held back (1 or more)."""
     return f"{held} repeat{'s' if held > 1 else ''} held back by the cooldown since the last one"
 
 
@@ -179,7 +177,6 @@ class WebhookSink:
         self.timeout = timeout
 
     def deliver(self, delivery: int, event: str, alert: StoredAlert, *, held: int = 0) -> None:
-
         body = json.dumps(
             payload(delivery, event, alert, held), sort_keys=True, default=str
         ).encode()

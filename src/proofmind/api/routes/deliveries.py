@@ -46,8 +46,7 @@ def deliveries(
     """Deliveries of alerts and retractions to sinks, newest first, a page at a time: their
     status (pending, delivered, dead; muted, filtered, throttled: handled, not sent), tries
     and last error. Needs an API key."""
-    svc = services(request)
-    store = svc.alerts() if svc.has_alert_store() else None
+    store = services(request).existing_alerts()
     page = list_deliveries(
         store, status=status, sink=sink, alert_id=alert, limit=limit, cursor=cursor
     )
@@ -60,8 +59,7 @@ async def redeliver_dead(request: Request, body: RedeliverIn) -> dict[str, Any]:
     monitor sends them at its next delivery pass. An alert a reorg retracted since, and a
     retraction of an alert the sink never got, are left dead, each with the reason. Needs an
     API key."""
-    svc = services(request)
-    store = svc.alerts() if svc.has_alert_store() else None
+    store = services(request).existing_alerts()
     done = await run_in_threadpool(redeliver, store, body.ids, every=body.every, sink=body.sink)
     return {
         "queued": [d.to_dict() for d in done.queued],

@@ -65,6 +65,5 @@ async def end(
 ) -> dict[str, Any]:
     """End a mute now (`proofmind monitor unmute`): alerts stored from now on are delivered.
     Needs an API key."""
-    svc = services(request)
-    store = svc.alerts() if svc.has_alert_store() else None
+    store = services(request).existing_alerts()
     return (await run_in_threadpool(end_mute, store, mute_id)).to_dict()
