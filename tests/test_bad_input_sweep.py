@@ -407,6 +407,8 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("monitor", "deliveries"): [
         (["--status", "lost"], "unknown delivery status 'lost'"),
         (["--limit", "0"], "--limit"),
+        (["--alert", "0"], "--alert"),
+        (["--alert", "x"], "--alert"),
         (["-w", NO_WS], "no proofmind workspace"),
     ],
     ("monitor", "redeliver"): [
