@@ -75,8 +75,11 @@ $(SLITHER_BUILD)/.stamp: contracts/src $(wildcard contracts/src/*.sol) foundry.t
 forge:
 	node_modules/.bin/forge test
 
+# Two worker processes, each with its own devnet; a file's tests stay on one worker (their
+# module fixtures are built once). PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 2
 pytest:
-	$(BIN)/pytest -q --durations=20
+	$(BIN)/pytest -q --durations=20 -n $(PYTEST_WORKERS) --dist loadfile
 
 # Regenerate the contract artifacts shipped in src/proofmind/artifacts (see docs/contracts.md).
 compile: $(NPM_STAMP)
