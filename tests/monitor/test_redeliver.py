@@ -6,6 +6,7 @@ the sink never got, are left dead; bad input refused with nothing changed."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -58,22 +59,54 @@ def test_dead_letters_are_listed_and_delivered_again_in_order(
     assert [d.to_dict()["status"] for d in store.deliveries(sink="jsonl")] == ["delivered"] * 2
 
     store.rewind(48, names)  # a reorg drops block 48: its alert retracted, retractions queued
-    _drain(store, sinks)
-    assert len(store.deliveries(status="dead")) == 3  # the webhook's retraction too
     receiver.status, receiver.received = 200, []
+    _drain(store, sinks)
+    # the webhook never got alert 2: its retraction is not sent there; the file's is
+    assert receiver.received == []
+    assert [(d.id, d.status) for d in store.deliveries(alert_id=2)] == [
+        (6, "delivered"),
+        (5, "skipped"),
+        (4, "delivered"),
+        (3, "dead"),
+    ]
+    assert [d.id for d in store.deliveries(status="dead")] == [3, 1]
     store.commit_range([(_at(50), None)], names, 50, {})  # queued after the dead letters
 
     done = store.redeliver()
     assert [(d.id, d.status, d.attempts) for d in done.queued] == [(1, "pending", 0)]
     assert [(d.id, why) for d, why in done.skipped] == [
-        (3, "alert 2 was retracted since (a reorg)"),
-        (5, "the sink never got alert 2 to retract"),
+        (3, "alert 2 was retracted since (a reorg)")
     ]
     _drain(store, sinks)
     # the dead letter first, under its old key; then what was queued after it
     assert _keys(receiver) == [("proofmind-1", "alert", 47), ("proofmind-7", "alert", 50)]
-    assert [d.id for d in store.deliveries(status="dead")] == [5, 3]  # left dead
+    assert [d.id for d in store.deliveries(status="dead")] == [3]  # left dead
     assert store.redeliver(sink="jsonl").queued == ()  # the file's sink has none
+    store.close()
+
+
+def test_a_retraction_of_an_alert_the_sink_never_got_is_not_sent(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """Not after a dead letter, nor to a sink added since the alert: the receiver would be told
+    to drop an alert it does not know. A store of an earlier version may hold such a
+    retraction as a dead letter: `redeliver` leaves it dead and says why."""
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    hook = WebhookSink(receiver.url, secret="s")
+    store.commit_range([(_at(47), None)], ["terminal"], 47, {})  # before the webhook was added
+    store.rewind(47, ["terminal", hook.name])
+    counts = deliver_due(store, [hook], max_attempts=2, backoff=0.0)
+    assert (counts["skipped"], counts["delivered"], receiver.received) == (1, 0, [])
+    [skipped] = store.deliveries(sink="webhook")
+    assert (skipped.event, skipped.status) == ("retraction", "skipped")
+
+    with sqlite3.connect(tmp_path / "alerts.sqlite") as old:  # as an earlier version left it
+        old.execute("UPDATE outbox SET status = 'dead' WHERE id = ?", (skipped.id,))
+    done = store.redeliver()
+    assert done.queued == ()
+    assert [(d.id, why) for d, why in done.skipped] == [
+        (skipped.id, "the sink never got alert 1 to retract")
+    ]
     store.close()
 
 

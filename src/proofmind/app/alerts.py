@@ -211,9 +211,9 @@ def list_deliveries(
     cursor: str | None = None,
 ) -> Page[Delivery]:
     """A page of the deliveries to sinks (the outbox), newest first: of ``status`` (pending,
-    delivered, dead, muted, filtered, throttled) and ``sink`` (a sink's full name or a kind:
-    ``webhook``) and of alert ``alert_id`` if given. An empty page when the workspace has no
-    alert store (``store`` None)."""
+    delivered, dead, muted, filtered, throttled, skipped) and ``sink`` (a sink's full name or
+    a kind: ``webhook``) and of alert ``alert_id`` if given. An empty page when the workspace
+    has no alert store (``store`` None)."""
     before = decode_cursor("deliveries", cursor)
     check_limit(limit)
     check_delivery_status(status)

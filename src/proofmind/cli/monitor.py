@@ -584,7 +584,8 @@ def deliveries_command(
         str | None,
         typer.Option(
             help="Only pending, delivered, dead (dead letters), muted, filtered (below a "
-            "--min-severity) or throttled (within a --cooldown) deliveries."
+            "--min-severity), throttled (within a --cooldown) or skipped (a retraction of an "
+            "alert the sink never got) deliveries."
         ),
     ] = None,
     sink: Annotated[

@@ -29,7 +29,8 @@ def outbox_families(store: AlertStore, now: float | None = None) -> list[Any]:
     rows = GaugeMetricFamily(
         "proofmind_monitor_outbox",
         "deliveries of alerts and retractions in the outbox, by sink and status "
-        "(pending, delivered, dead: dead letters; muted, filtered, throttled: not sent)",
+        "(pending, delivered, dead: dead letters; muted, filtered, throttled, skipped: not "
+        "sent)",
         labels=["sink", "status"],
     )
     for (sink, status), n in sorted(store.outbox_counts().items()):
@@ -61,7 +62,8 @@ def monitor_families(stats: MonitorStats, next_block: int) -> list[Any]:
     ]
     deliveries = CounterMetricFamily(
         "proofmind_monitor_deliveries",
-        "deliveries by result (delivered, retried, dead; muted, filtered, throttled: not sent)",
+        "deliveries by result (delivered, retried, dead; muted, filtered, throttled, skipped: "
+        "not sent)",
         labels=["result"],
     )
     for result, n in stats.deliveries.items():

@@ -411,11 +411,8 @@ class SinkPolicy:
         rank = SEVERITIES.index(a.severity)
         if rank < self._lowest:
             return "filtered"
-        if not self.cooldown:
+        if not self.cooldown or event != "alert":  # a retraction: see `retraction_held`
             return None
-        if event != "alert":  # a retraction goes where its alert went
-            held = store.delivery_status(alert.id, self.name) == "throttled"
-            return "throttled" if held else None
         last = self._sent.get((a.detector, a.subject))
         if last is None:
             found = store.last_sent(self.name, a.detector, a.subject, a.time)
@@ -497,7 +494,18 @@ def probe_sinks(sinks: list[Any]) -> list[tuple[str, str | None]]:
     return outcome
 
 
-DELIVERY_RESULTS = ("delivered", "retried", "dead", "muted", "filtered", "throttled")
+DELIVERY_RESULTS = ("delivered", "retried", "dead", "muted", "filtered", "throttled", "skipped")
+
+
+def retraction_held(store: AlertStore, sink: str, alert: StoredAlert) -> str | None:
+    """A retraction goes where its alert went: None (send it) when ``sink`` got the alert;
+    else how the alert's delivery was handled (``muted``, ``filtered``, ``throttled``), or
+    ``skipped`` when the sink never got it (a dead letter, or a sink added since the alert).
+    A receiver is not told to drop an alert it does not know."""
+    status = store.delivery_status(alert.id, sink)
+    if status in ("delivered", "pending"):  # (pending is not met: the alert goes first)
+        return None
+    return status if status in ("muted", "filtered", "throttled") else "skipped"
 
 
 def deliver_due(
@@ -514,8 +522,9 @@ def deliver_due(
     after ``max_attempts`` the delivery goes to the dead letters (logged, kept in the
     store); so does one whose body the receiver refused (413, 422) at once, and the sink's
     next delivery goes. A delivery of an alert a mute covers is not sent (status
-    ``muted``), nor one a `SinkPolicy` passes over (``filtered``, ``throttled``). Returns
-    counts of each."""
+    ``muted``), nor one a `SinkPolicy` passes over (``filtered``, ``throttled``), nor a
+    retraction of an alert the sink did not get (`retraction_held`). Returns counts of
+    each."""
     counts = dict.fromkeys(DELIVERY_RESULTS, 0)
     mutes = store.mutes()  # once a pass: a mute added meanwhile counts from the next pass
     for sink in sinks:
@@ -527,7 +536,9 @@ def deliver_due(
             failed = False
             for delivery, event, attempts, alert in due:
                 held = "muted" if any(mute.covers(alert) for mute in mutes) else None
-                if held is None and passes_over is not None:
+                if held is None and event != "alert":
+                    held = retraction_held(store, sink.name, alert)
+                elif held is None and passes_over is not None:
                     held = passes_over(store, event, alert)
                 if held is not None:
                     store.handled([delivery], held)

@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     event       TEXT    NOT NULL,           -- 'alert' or 'retraction'
     sink        TEXT    NOT NULL,
     -- pending, delivered, dead; or handled, not sent: muted, filtered (below the sink's
-    -- severity floor), throttled (within the sink's cooldown)
+    -- severity floor), throttled (within the sink's cooldown), skipped (a retraction of an
+    -- alert the sink never got: its delivery a dead letter, or the sink added since)
     status      TEXT    NOT NULL DEFAULT 'pending',
     attempts    INTEGER NOT NULL DEFAULT 0,
     next_at     REAL    NOT NULL DEFAULT 0,
@@ -106,7 +107,8 @@ CREATE TABLE IF NOT EXISTS monitor_state (
 KEPT_STATES = 64  # block ranges whose detector state is kept for rewinding
 
 STATUSES = ("active", "retracted")
-OUTBOX_STATUSES = ("pending", "delivered", "dead", "muted", "filtered", "throttled")
+HANDLED = ("muted", "filtered", "throttled", "skipped")  # not sent
+OUTBOX_STATUSES = ("pending", "delivered", "dead", *HANDLED)
 
 
 LEAF_TYPES = ("uint256", "bytes32")  # (alert id, keccak256 of its canonical content)
@@ -165,7 +167,7 @@ class Mute:
 class Delivery:
     """A row of the outbox: an alert (``event`` "alert") or its retraction for one sink, and
     how its delivery went (``status``: pending, delivered, dead; or muted, filtered,
-    throttled: handled, not sent)."""
+    throttled, skipped: handled, not sent)."""
 
     id: int
     alert_id: int
@@ -856,8 +858,9 @@ class AlertStore:
 
     def handled(self, outbox_ids: Iterable[int], status: str) -> None:
         """Deliveries handled without being sent: ``muted`` (a mute covers the alert),
-        ``filtered`` (below the sink's severity floor) or ``throttled`` (within its cooldown)."""
-        if status not in ("muted", "filtered", "throttled"):
+        ``filtered`` (below the sink's severity floor), ``throttled`` (within its cooldown)
+        or ``skipped`` (a retraction of an alert the sink never got)."""
+        if status not in HANDLED:
             raise ValueError(f"not a status of a delivery handled unsent: {status!r}")
         with self._write() as conn:
             conn.executemany(

@@ -44,8 +44,8 @@ def deliveries(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Deliveries of alerts and retractions to sinks, newest first, a page at a time: their
-    status (pending, delivered, dead; muted, filtered, throttled: handled, not sent), tries
-    and last error. Needs an API key."""
+    status (pending, delivered, dead; muted, filtered, throttled, skipped: handled, not
+    sent), tries and last error. Needs an API key."""
     store = services(request).existing_alerts()
     page = list_deliveries(
         store, status=status, sink=sink, alert_id=alert, limit=limit, cursor=cursor
