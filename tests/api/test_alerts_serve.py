@@ -280,7 +280,7 @@ def test_deliveries_and_redelivery_through_the_api(ws: Workspace, make_api: Make
     name holds its webhook URL), bad values a 400 that names them, an unknown id a 404."""
     from proofmind.app.apikeys import create_key
     from proofmind.client import ApiError
-    from proofmind.monitor.sinks import WebhookSink, deliver_due
+    from proofmind.monitor.sinks import WebhookSink, deliver_due, public_sink_name
 
     _, token = create_key(ws.state, "operator")
     reader, http = make_api()
@@ -300,6 +300,8 @@ def test_deliveries_and_redelivery_through_the_api(ws: Workspace, make_api: Make
     assert (dead["sink"], dead["event"], dead["attempts"]) == (hook.name, "alert", 1)
     assert "ConnectionError" in dead["last_error"]
     assert [d["sink"] for d in api.deliveries(sink="terminal")["items"]] == ["terminal"]
+    shown = public_sink_name(hook.name)  # the name /metrics and /health show stands for it
+    assert [d["sink"] for d in api.deliveries(sink=shown)["items"]] == [hook.name]
     assert [d["id"] for d in api.deliveries(alert=2)["items"]] == [2, 1]
     assert api.deliveries(alert=1)["items"] == []  # stored with no sink
     first = api.deliveries(limit=1)

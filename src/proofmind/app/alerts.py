@@ -9,6 +9,7 @@ from typing import Any
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.errors import InputError, NotFound
+from proofmind.monitor.sinks import public_sink_name
 from proofmind.monitor.store import (
     STATUSES,
     AlertStore,
@@ -211,16 +212,20 @@ def list_deliveries(
     cursor: str | None = None,
 ) -> Page[Delivery]:
     """A page of the deliveries to sinks (the outbox), newest first: of ``status`` (pending,
-    delivered, dead, muted, filtered, throttled, skipped) and ``sink`` (a sink's full name or
-    a kind: ``webhook``) and of alert ``alert_id`` if given. An empty page when the workspace
-    has no alert store (``store`` None)."""
+    delivered, dead, muted, filtered, throttled, skipped) and ``sink`` (a sink's name, in full
+    or as shown, or a kind: ``webhook``) and of alert ``alert_id`` if given. An empty page
+    when the workspace has no alert store (``store`` None)."""
     before = decode_cursor("deliveries", cursor)
     check_limit(limit)
     check_delivery_status(status)
     if store is None:
         return Page([], None)
     rows = store.deliveries(
-        status=status, sink=sink, alert_id=alert_id, before_id=before, limit=limit + 1
+        status=status,
+        sink=_stored_sink_name(store, sink),
+        alert_id=alert_id,
+        before_id=before,
+        limit=limit + 1,
     )
     items = rows[:limit]
     more = len(rows) > limit
@@ -260,4 +265,14 @@ def redeliver(
                 hint="`proofmind monitor run` makes it",
             )
         return Redelivery((), ())
-    return store.redeliver(ids if ids else None, sink=sink)
+    return store.redeliver(ids if ids else None, sink=_stored_sink_name(store, sink))
+
+
+def _stored_sink_name(store: AlertStore, sink: str | None) -> str | None:
+    """``sink`` as the store names it. A webhook's name as the CLI, logs and ``/health`` show
+    it (``webhook:https://host/…#digest``, `public_sink_name`) stands for the full name of
+    the one webhook in the outbox it is the public name of; any other name is kept."""
+    if sink is None or not sink.startswith("webhook:") or "/…#" not in sink:
+        return sink
+    full = {name for name, _ in store.outbox_counts() if public_sink_name(name) == sink}
+    return full.pop() if len(full) == 1 else sink

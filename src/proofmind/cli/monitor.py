@@ -630,7 +630,9 @@ def redeliver_command(
     every: Annotated[bool, typer.Option("--all", help="Every dead letter.")] = False,
     sink: Annotated[
         str | None,
-        typer.Option(help="With --all: only this sink's (its name, or a kind such as webhook)."),
+        typer.Option(
+            help="With --all: only this sink's (its name as listed, or a kind such as webhook)."
+        ),
     ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="What was queued and what was not, as JSON.")

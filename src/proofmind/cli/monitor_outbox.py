@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from proofmind.errors import InputError, ProofmindError
+from proofmind.monitor.sinks import public_sink_name
 from proofmind.monitor.store import AlertStore, Delivery
 
 console = Console(soft_wrap=True)
@@ -62,7 +63,7 @@ def run_deliveries(
     for d in page.items:
         table.add_row(
             str(d.id),
-            escape(d.sink),
+            escape(public_sink_name(d.sink)),
             d.event,
             str(d.alert_id),
             escape(short_subject(d.subject, 6, 4)),
@@ -79,7 +80,7 @@ def _line(delivery: Delivery) -> str:
     what = "" if delivery.event == "alert" else f"{delivery.event} of "
     return (
         f"delivery {delivery.id} ({what}alert {delivery.alert_id}, {delivery.subject}) "
-        f"to {delivery.sink}"
+        f"to {public_sink_name(delivery.sink)}"
     )
 
 

@@ -1087,6 +1087,8 @@ def short_subject(subject: str, head: int = 8, tail: int = 6) -> str:
 def _where_it_went(store: AlertStore, alert_id: int) -> list[str]:
     """A line per delivery of an alert and its retraction, oldest first: to which sink, and
     how it went."""
+    from proofmind.monitor.sinks import public_sink_name
+
     lines = []
     for d in reversed(store.deliveries(alert_id=alert_id, limit=1000)):
         how = d.status
@@ -1094,7 +1096,8 @@ def _where_it_went(store: AlertStore, alert_id: int) -> list[str]:
             how = f"dead after {d.attempts} tries ({d.last_error}): `monitor redeliver {d.id}`"
         elif d.status == "pending" and d.attempts:
             how = f"pending, {d.attempts} tries so far ({d.last_error})"
-        lines.append(f"{d.event} → {escape(d.sink)}: {escape(how)} (delivery {d.id})")
+        sink = public_sink_name(d.sink)
+        lines.append(f"{d.event} → {escape(sink)}: {escape(how)} (delivery {d.id})")
     return lines or ["not queued for any sink (stored by a replay, or before any sink)"]
 
 
