@@ -1,5 +1,6 @@
-"""Mutes: a subject's alerts silenced for a while are stored and listed but reach no sink, and
-nor do their retractions; `monitor mute / mutes / unmute` from the CLI, bad input refused."""
+"""Mutes: a subject's alerts silenced for a while (stored in it, or waiting for delivery when
+it starts) are stored and listed but reach no sink, nor do their retractions; `monitor mute /
+mutes / unmute` from the CLI, bad input refused."""
 
 from __future__ import annotations
 
@@ -41,9 +42,14 @@ def _lines(path: Path) -> list[tuple[str, str, int | None]]:
 
 
 def test_a_mute_silences_its_subjects_alerts_and_their_retractions(tmp_path: Path) -> None:
+    """Alerts stored while a mute holds, and those still waiting for delivery when it
+    starts (a backlog), reach no sink, nor do their retractions; an alert a sink got before
+    the mute is not recalled, and its retraction is sent."""
     store = AlertStore(tmp_path / "alerts.sqlite")
     sink = JsonlSink(tmp_path / "alerts.jsonl")
-    store.commit_range([(DEPEG, None)], [sink.name], 47, {})  # stored before the mute
+    store.commit_range([(_at(46), None)], [sink.name], 46, {})
+    assert deliver_due(store, [sink])["delivered"] == 1  # got before the mute
+    store.commit_range([(DEPEG, None)], [sink.name], 47, {})  # stored before it, not sent yet
     time.sleep(0.01)
     fei = store.mute("fei", 3600, reason="winding down")  # any case, any detector
     only_watch = store.mute("0xAB", 3600, detector="watch")
@@ -56,25 +62,29 @@ def test_a_mute_silences_its_subjects_alerts_and_their_retractions(tmp_path: Pat
     ]
     store.commit_range(later, [sink.name], 51, {})
     counts = deliver_due(store, [sink])
-    assert counts == counted(delivered=3, muted=2)
+    assert counts == counted(delivered=2, muted=3)  # 47 too: delivered in the mute
     assert _lines(tmp_path / "alerts.jsonl") == [
-        ("alert", "FEI", 47),
+        ("alert", "FEI", 46),
         ("alert", "USDC", 49),
         ("alert", "0xab", 51),
     ]
-    store.rewind(48, [sink.name])  # a reorg drops 48..51: the muted alerts' retractions too
-    assert deliver_due(store, [sink])["muted"] == 2
+    store.rewind(46, [sink.name])  # a reorg drops 46..51: the muted alerts' retractions too
+    assert deliver_due(store, [sink]) == counted(delivered=3, muted=3)
     assert [e for e in _lines(tmp_path / "alerts.jsonl") if e[0] == "retraction"] == [
+        ("retraction", "FEI", 46),  # the sink got alert 46: told to drop it, mute or not
         ("retraction", "USDC", 49),
         ("retraction", "0xab", 51),
     ]
-    assert store.outbox_counts()[(sink.name, "muted")] == 4
-    assert store.count() == 5  # every alert kept
+    assert store.outbox_counts()[(sink.name, "muted")] == 6
+    assert store.count() == 6  # every alert kept
 
+    store.commit_range([(_at(55), None)], [sink.name], 55, {})  # in the mute, not sent yet
     ended = store.unmute(fei.id)
     assert ended is not None and ended.until <= time.time()
     store.commit_range([(_at(60), None)], [sink.name], 60, {})
-    assert deliver_due(store, [sink])["delivered"] == 1  # after the mute: delivered
+    # 55, stored in the mute, stays silent although sent after it; 60 is delivered
+    assert deliver_due(store, [sink]) == counted(delivered=1, muted=1)
+    assert _lines(tmp_path / "alerts.jsonl")[-1] == ("alert", "FEI", 60)
     assert [m.id for m in store.mutes(active_at=time.time())] == [only_watch.id]
     assert [m.id for m in store.mutes()] == [fei.id, only_watch.id]
     assert store.unmute(99) is None

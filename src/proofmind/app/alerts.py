@@ -186,7 +186,7 @@ def add_mute(
     store: AlertStore, subject: str, span: str, detector: str | None = None, reason: str = ""
 ) -> Mute:
     """Silence alerts on ``subject`` (from ``detector``, or any) stored from now for ``span``,
-    each value checked first (`checked_mute`)."""
+    and those still waiting for delivery, each value checked first (`checked_mute`)."""
     return store.mute(**checked_mute(subject, span, detector, reason))
 
 

@@ -529,9 +529,10 @@ def mute_command(
     """Silence a subject's alerts for a while: stored and listed, not delivered.
 
     While the mute holds, alerts on the subject (from every detector, or the one named) are
-    stored as always, and `monitor alerts`, the API and agents see them, but no sink gets them:
-    not the terminal, files, webhooks or channels. Their retractions are not sent either. A
-    running `monitor run` or `serve --monitor` heeds a new mute from its next delivery.
+    stored as always, and `monitor alerts`, the API and agents see them, but no sink gets them,
+    nor those still waiting for delivery: not the terminal, files, webhooks or channels. Their
+    retractions are not sent either. A running `monitor run` or `serve --monitor` heeds a new
+    mute from its next delivery.
 
     Examples:
       proofmind monitor mute FEI --for 7d --reason "FEI is winding down"

@@ -521,10 +521,10 @@ def deliver_due(
     (so a receiver sees deliveries in order) and is retried with exponential backoff, and
     after ``max_attempts`` the delivery goes to the dead letters (logged, kept in the
     store); so does one whose body the receiver refused (413, 422) at once, and the sink's
-    next delivery goes. A delivery of an alert a mute covers is not sent (status
-    ``muted``), nor one a `SinkPolicy` passes over (``filtered``, ``throttled``), nor a
-    retraction of an alert the sink did not get (`retraction_held`). Returns counts of
-    each."""
+    next delivery goes. A delivery of an alert a mute covers (stored in it, or sent while it
+    holds) is not sent (status ``muted``), nor one a `SinkPolicy` passes over (``filtered``,
+    ``throttled``); a retraction goes where its alert went (`retraction_held`). Returns
+    counts of each."""
     counts = dict.fromkeys(DELIVERY_RESULTS, 0)
     mutes = store.mutes()  # once a pass: a mute added meanwhile counts from the next pass
     for sink in sinks:
@@ -535,11 +535,12 @@ def deliver_due(
                 break
             failed = False
             for delivery, event, attempts, alert in due:
-                held = "muted" if any(mute.covers(alert) for mute in mutes) else None
-                if held is None and event != "alert":
+                if event != "alert":  # where its alert went, muted or not
                     held = retraction_held(store, sink.name, alert)
-                elif held is None and passes_over is not None:
-                    held = passes_over(store, event, alert)
+                elif any(mute.covers(alert, at=time.time()) for mute in mutes):
+                    held = "muted"
+                else:
+                    held = None if passes_over is None else passes_over(store, event, alert)
                 if held is not None:
                     store.handled([delivery], held)
                     counts[held] += 1

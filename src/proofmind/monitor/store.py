@@ -133,7 +133,8 @@ class AlertBatch:
 class Mute:
     """A silence: alerts on ``subject`` (any case; a glob pattern, ``*``, ``?`` and ``[…]``,
     matches several: ``*`` every subject) from ``detector`` (None: any), stored from
-    ``starts_at`` until ``until``, are not delivered; the store keeps them."""
+    ``starts_at`` until ``until`` or still waiting for delivery then, are not delivered; the
+    store keeps them."""
 
     id: int
     subject: str
@@ -142,14 +143,19 @@ class Mute:
     until: float
     reason: str
 
-    def covers(self, stored: StoredAlert) -> bool:
-        """Whether ``stored`` is silenced: by its subject, detector and the time it was stored
-        (so an alert and its retraction, delivered apart, are silenced alike)."""
+    def covers(self, stored: StoredAlert, at: float | None = None) -> bool:
+        """Whether ``stored`` is silenced: by its subject and detector, and by the time it was
+        stored or (``at``) is delivered: an alert raised in the mute stays silent when a
+        backlog delivers it later, and a backlog raised before the mute is held with it."""
         subject, pattern = stored.alert.subject.casefold(), self.subject.casefold()
         return (
             (fnmatch.fnmatchcase(subject, pattern) if is_pattern(pattern) else subject == pattern)
             and self.detector in (None, stored.alert.detector)
-            and self.starts_at <= stored.stored_at < self.until
+            and any(
+                self.starts_at <= moment < self.until
+                for moment in (stored.stored_at, at)
+                if moment is not None
+            )
         )
 
     def to_dict(self) -> dict[str, Any]:

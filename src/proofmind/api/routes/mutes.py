@@ -40,7 +40,8 @@ def mutes(
     every: Annotated[bool, Query(alias="all", description="the ended mutes too")] = False,
 ) -> dict[str, Any]:
     """The mutes that hold now (``all=true``: every mute), oldest first. While one holds, the
-    alerts it covers are stored and listed but not delivered to any sink."""
+    alerts it covers are stored and listed but not delivered to any sink (nor those raised
+    before it that are still waiting for delivery)."""
     svc = services(request)
     if not svc.has_alert_store():
         return {"items": []}
