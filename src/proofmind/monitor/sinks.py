@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from proofmind.monitor.api import SEVERITIES, Alert
-from proofmind.monitor.store import AlertStore, StoredAlert
+from proofmind.monitor.store import HANDLED, AlertStore, StoredAlert
 
 log = logging.getLogger("proofmind.monitor")
 
@@ -505,7 +505,7 @@ def retraction_held(store: AlertStore, sink: str, alert: StoredAlert) -> str | N
     status = store.delivery_status(alert.id, sink)
     if status in ("delivered", "pending"):  # (pending is not met: the alert goes first)
         return None
-    return status if status in ("muted", "filtered", "throttled") else "skipped"
+    return status if status in HANDLED else "skipped"
 
 
 def deliver_due(
