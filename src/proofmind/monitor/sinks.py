@@ -494,7 +494,7 @@ def probe_sinks(sinks: list[Any]) -> list[tuple[str, str | None]]:
     return outcome
 
 
-DELIVERY_RESULTS = ("delivered", "retried", "dead", "muted", "filtered", "throttled", "skipped")
+DELIVERY_RESULTS = ("delivered", "retried", "dead", *HANDLED)  # HANDLED: not sent
 
 
 def retraction_held(store: AlertStore, sink: str, alert: StoredAlert) -> str | None:
