@@ -845,11 +845,7 @@ class AlertStore:
                     )
                 elif (
                     row["event"] == "retraction"
-                    and not conn.execute(
-                        "SELECT 1 FROM outbox WHERE alert_id = ? AND sink = ? AND event = 'alert' "
-                        "AND status = 'delivered'",
-                        (delivery.alert_id, delivery.sink),
-                    ).fetchone()
+                    and self.delivery_status(delivery.alert_id, delivery.sink) != "delivered"
                 ):
                     skipped.append(
                         (delivery, f"the sink never got alert {delivery.alert_id} to retract")
