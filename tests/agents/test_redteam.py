@@ -312,6 +312,26 @@ def test_the_same_request_twice_is_two_decisions_each_checked(treasury: Treasury
     _no_harm(s)
 
 
+def test_an_action_mined_a_moment_later_is_answered_with_its_outcome(
+    treasury: Treasury,
+) -> None:
+    """A node mines a moment after it accepts the transaction (here a block a second):
+    propose_action waits for the receipt instead of answering `sending`."""
+    s = _session(treasury)
+    rpc = treasury.chain.w3.provider.make_request
+    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
+    rpc("evm_setIntervalMining", [1])  # type: ignore[arg-type]
+    try:
+        args = {k: _resolve(s, v) for k, v in propose("T", "5e18")(s)[1].items()}
+        [done] = call_tools(s, [("propose_action", args)])
+    finally:
+        rpc("evm_setIntervalMining", [0])  # type: ignore[arg-type]
+        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert done["status"] == "executed", done
+    assert treasury.balance(treasury.treasury) == 5 * E18
+    _no_harm(s)
+
+
 def test_an_executed_decision_cannot_be_replayed(treasury: Treasury) -> None:
     s = _session(treasury)
     [done] = call_tools(

@@ -349,11 +349,11 @@ class AgentRuntime:
         report.decided = self.observe()
         for decision in self.log.open(self.policy.name):
             self._settle_safely(decision, report)
-        self._await_receipts(report)
+        self.await_receipts(report)
         return report
 
-    def _await_receipts(self, report: StepReport) -> None:
-        """Wait (up to ``receipt_wait`` s) for the transactions this step sent to be mined."""
+    def await_receipts(self, report: StepReport) -> None:
+        """Wait (up to ``receipt_wait`` s) for the policy's sent transactions to be mined."""
         deadline = time.monotonic() + self.receipt_wait
         while True:
             sending = [

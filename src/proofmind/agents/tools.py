@@ -197,6 +197,8 @@ class AgentTools:
         decision = self.log.get(decision_id)
         assert decision is not None
         runtime.settle(decision, StepReport())
+        # a node may mine a moment after it accepts: answer with the outcome, not `sending`
+        runtime.await_receipts(StepReport())
         done = self.log.get(decision_id)
         assert done is not None
         simulation = done.outcome.get("simulation", done.outcome)
