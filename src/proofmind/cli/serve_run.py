@@ -37,17 +37,6 @@ def run_serve(
     min_severity: list[str] | None = None,
     cooldown: list[str] | None = None,
 ) -> None:
-    from proofmind.api import create_app
-    from proofmind.app.hosting import (
-        agent_service,
-        api_service,
-        ingest_service,
-        monitor_service,
-        oracle_service,
-        run_loop,
-        watcher_service,
-    )
-    from proofmind.app.runner import Supervisor, install_signal_handlers
     from proofmind.cli.monitor_run import (
         _params,
         at_least,
@@ -117,6 +106,20 @@ def run_serve(
         check_follow(source, ingest, confirmations=confirmations)
     given = "--port" if port is not None else "--host" if host is not None else "[api]"
     check_listen(settings.host, settings.port, given)  # the last check: nothing is started yet
+    # the API and the services are imported once the inputs are checked: a mistake is told at
+    # once, not after the web stack has loaded
+    from proofmind.api import create_app
+    from proofmind.app.hosting import (
+        agent_service,
+        api_service,
+        ingest_service,
+        monitor_service,
+        oracle_service,
+        run_loop,
+        watcher_service,
+    )
+    from proofmind.app.runner import Supervisor, install_signal_handlers
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     supervisor = Supervisor()
     app = create_app(workspace, settings, health=supervisor)
