@@ -42,7 +42,11 @@ demo: setup
 	$(BIN)/proofmind demo
 	$(BIN)/proofmind serve
 
-test: setup lint typecheck slither forge pytest
+# The static checks run side by side (each is mostly one thread), then the tests. A check that
+# fails stops `make test` once the others have finished; each one's output is printed whole.
+test: setup
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck slither forge
+	$(MAKE) --no-print-directory pytest
 
 lint:
 	$(BIN)/ruff check .
