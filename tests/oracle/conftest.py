@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import warnings
 from pathlib import Path
 
@@ -29,9 +32,28 @@ def _package(folder: Path, seed: int) -> zk.Package:
 
 @pytest.fixture(scope="session")
 def zk_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[zk.Package, zk.Package]:
-    """Two packaged reference MLPs (different weights): real keys, real verifiers."""
-    folder = tmp_path_factory.mktemp("zk")
-    return _package(folder, 0), _package(folder, 1)
+    """Two packaged reference MLPs (different weights): real keys, real verifiers. Packaging
+    takes most of a minute, so it is done once a run: under pytest-xdist the first worker
+    that needs the pair packages it, the others read its manifests (the tests only read the
+    packages' files)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+    folder = shared / "zk-pair"
+    manifests = folder / "manifests.json"
+    with open(shared / "zk-pair.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not manifests.is_file():
+            folder.mkdir(exist_ok=True)
+            pair = _package(folder, 0), _package(folder, 1)
+            written = folder / "manifests.json.part"
+            written.write_text(json.dumps([p.manifest() for p in pair]))
+            written.replace(manifests)
+            return pair
+    blobs = BlobStore(folder / "blobs")
+    first, second = (
+        zk.Package.from_manifest(m, blobs.path_of) for m in json.loads(manifests.read_text())
+    )
+    return first, second
 
 
 @pytest.fixture(scope="session")
