@@ -3,7 +3,6 @@ evm_snapshot / evm_revert."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,14 +16,6 @@ from proofmind.workspace import Workspace, init_workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # `make test` runs two workers on two cores. OpenMP threads (LightGBM's, torch's) spin
-    # while they wait by default and so take the other worker's core: two hop_sybil
-    # detections side by side took 148 s spinning, 94 s passive. Set before any test loads
-    # an OpenMP runtime; subprocesses (the CLI under test) inherit it.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session")
