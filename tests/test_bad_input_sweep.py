@@ -5,12 +5,13 @@ The commands are enumerated from the Typer app, so a new command without bad inp
 ``CASES`` fails ``test_every_command_has_bad_inputs``. The commands run in-process
 (``proofmind.cli.main(argv)``) against the session devnet, through the rpc backend and a
 workspace whose contracts are deployed; the few that install signal handlers or logging run as
-subprocesses.
+subprocesses (`serve` in-process: its checks all come before it starts anything).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -571,7 +572,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ],
 }
 # these install signal handlers or configure logging: run them in a process of their own
-SUBPROCESS = {("oracle", "serve"), ("oracle", "challenge"), ("demo",), ("serve",)}
+SUBPROCESS = {("oracle", "serve"), ("oracle", "challenge"), ("demo",)}
+# `serve` checks all of its inputs before it configures logging and starts anything: it runs
+# in-process, and a bad input that got past those checks fails its case (never serves)
+PAST_THE_CHECKS = {("serve",)}
 
 
 def command_paths() -> list[tuple[str, ...]]:
@@ -749,6 +753,10 @@ def _ledger(root: Path) -> list[tuple[object, ...]]:
         ]
 
 
+def _got_past_the_checks(**_: object) -> None:
+    raise RuntimeError("the command got past its input checks and began to start")
+
+
 @pytest.mark.devnet
 @pytest.mark.parametrize(("path", "args", "needle"), ALL)
 def test_bad_input_is_one_line_and_changes_nothing(
@@ -773,6 +781,8 @@ def test_bad_input_is_one_line_and_changes_nothing(
         )
         code, stderr = done.returncode, done.stderr
     else:
+        if path in PAST_THE_CHECKS:
+            monkeypatch.setattr(logging, "basicConfig", _got_past_the_checks)
         capfd.readouterr()
         code = main(argv)
         stderr = capfd.readouterr().err
