@@ -596,9 +596,10 @@ def command_paths() -> list[tuple[str, ...]]:
 
 
 def test_every_command_has_bad_inputs() -> None:
-    missing = [" ".join(p) for p in command_paths() if p not in CASES]
+    commands = command_paths()
+    missing = [" ".join(p) for p in commands if p not in CASES]
     assert not missing, f"add bad inputs for these commands to CASES: {missing}"
-    stale = [" ".join(p) for p in CASES if p not in command_paths()]
+    stale = [" ".join(p) for p in CASES if p not in commands]
     assert not stale, f"CASES names commands that do not exist: {stale}"
 
 
