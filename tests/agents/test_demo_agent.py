@@ -18,6 +18,8 @@ def test_the_demo_scenario_runs_every_step(chain: Chain, tmp_path: Path) -> None
     assert demo.expired_error == "GrantExpired"
     assert demo.trace is not None and demo.trace.ok
     assert [item["kind"] for item in demo.trace.lineage] == ["model", "model", "run", "dataset"]
-    # the escalation of the same depeg matches no rule (kind = "depeg"): a do-nothing decision
-    assert demo.decisions == {"executed": 2, "noop": 1, "vetoed": 1, "refused": 1}
+    # one alert (FEI's real depeg of 22 June 2022) -> one move; the MCP moves: one vetoed, one
+    # executed within the cap, one refused after the grant expired
+    assert demo.alert.startswith("FEI trades 2.2% below its peg")
+    assert demo.decisions == {"executed": 2, "vetoed": 1, "refused": 1}
     ws.close()

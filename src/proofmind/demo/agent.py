@@ -2,7 +2,8 @@
 
 A treasury Safe (2 of 3 owners) holds a stablecoin and ETH; an AgentGuard module lets an agent
 key move the stablecoin to the reserve only inside the DAO's policy. The monitor's depeg
-detector replays the shipped price feed and alerts; the agent moves funds out within its cap;
+detector replays FEI's real prices (the shipped sample the demo's price feed replays on-chain)
+and raises the alert of 22 June 2022; the agent moves funds out within its cap;
 a larger move proposed over the agent's MCP tools is queued and the owners veto it; a move
 beyond the cap, sent straight to the chain, is refused there; after the grant expires the agent
 can no longer act; and `proofmind verify` walks the move back to decision, detector, its
@@ -25,8 +26,10 @@ from proofmind.agents.trace import Trace, anchor_decisions, trace_transaction
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, deploy
 from proofmind.crypto.keccak import keccak256, keccak256_file
+from proofmind.demo.monitor import END as LIVE_END
 from proofmind.errors import ContractReverted, ProofmindError
 from proofmind.monitor.api import Alert
+from proofmind.monitor.feedreplay import sample_path
 from proofmind.monitor.prices import read_prices
 from proofmind.monitor.registry import load_detectors
 from proofmind.monitor.replay import evaluate_alerts, read_events, replay
@@ -58,13 +61,14 @@ def _hex(data: bytes) -> str:
 
 
 def _detector_lineage(workspace: Workspace) -> tuple[LocalRecord, list[Alert]]:
-    """The depeg detector as a model in the ledger: the price data, the replay that evaluated
-    it on that data (its metrics), and its parameters."""
+    """The depeg detector as a model in the ledger: the price data (FEI's and USDC's real
+    hourly prices), the replay that evaluated it on that data against the documented depeg
+    windows (its metrics), and its parameters. Returns the model record and the alerts of the
+    window the demo's feed replays live (up to 22 June 2022, 08:00 UTC)."""
+    prices_path = sample_path()
+    series = read_prices(prices_path)
     data = resources.files("proofmind.monitor.data")
-    with resources.as_file(data.joinpath("sample_prices.csv")) as prices_path:
-        series = read_prices(prices_path)
-        prices_hash = _hex(keccak256_file(prices_path))
-    with resources.as_file(data.joinpath("sample_events.csv")) as events_path:
+    with resources.as_file(data.joinpath("depeg_events.csv")) as events_path:
         events = read_events(events_path)
     detectors = load_detectors(["depeg"])
     alerts = replay(series, detectors)
@@ -73,9 +77,9 @@ def _detector_lineage(workspace: Workspace) -> tuple[LocalRecord, list[Alert]]:
     ledger = Ledger(workspace)
     dataset = ledger.add(
         Kind.DATASET,
-        "sample prices (monitor feed replay)",
-        prices_hash,
-        "package:proofmind/monitor/data/sample_prices.csv",
+        "FEI and USDC hourly prices (CoinGecko, 2022-05-20 to 2022-08-25)",
+        _hex(keccak256_file(prices_path)),
+        f"package:proofmind/monitor/data/{prices_path.name}",
     )
     run_doc = {"replay": "proofmind monitor replay", "params": params, "evaluation": evaluation}
     run = ledger.add(
@@ -93,7 +97,7 @@ def _detector_lineage(workspace: Workspace) -> tuple[LocalRecord, list[Alert]]:
         "proofmind:detector:depeg",
         parents=[run],
     )
-    return model, alerts
+    return model, [a for a in alerts if a.subject == "FEI" and a.time < LIVE_END]
 
 
 def _policy(folder: Path, token: str, reserve: str, guardian: str, model: str, safe: str) -> Path:
@@ -123,9 +127,9 @@ timelock_above = "400e18"
 [[rule]]
 detector = "depeg"
 kind = "depeg"
-subject = "USDX"
+subject = "FEI"
 min_severity = "high"
-explanation = "USDX lost its peg: move 300 DUSD of the treasury to the reserve"
+explanation = "FEI lost its peg: move 300 DUSD of the treasury to the reserve"
 [rule.action]
 target = "{token}"
 function = "transfer(address,uint256)"
@@ -144,6 +148,8 @@ def run(workspace: Workspace, chain: Chain) -> AgentDemo:
 
     model, alerts = _detector_lineage(workspace)
     store = AlertStore.for_workspace(workspace.root)
+    if not alerts:
+        raise ProofmindError("the depeg detector raised no alert on FEI's prices of June 2022")
     for alert in alerts:
         store.add(alert)
     demo.alert = alerts[0].explanation

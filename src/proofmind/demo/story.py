@@ -358,7 +358,7 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
         report.agent_expired = result.expired_error
         report.agent_trace_ok = result.trace is not None and result.trace.ok
         report.proved.append(
-            f"a guarded agent acted only inside the DAO's on-chain policy: on the depeg alert it "
+            f"a guarded agent acted only inside the DAO's on-chain policy: on FEI's depeg alert it "
             f"moved {result.moved / 10**18:.0f} DUSD from the Safe, a larger move was queued and "
             f"vetoed by the owners, a move beyond the cap was refused on-chain "
             f"({result.over_cap_error.split('(')[0]}), after expiry it could not act; verify "
