@@ -186,7 +186,7 @@ class AgentTools:
             "nonce": f"{time.time_ns()}-{os.urandom(8).hex()}",
             "rule": None,
             "action": call.to_dict(),
-            "explanation": ("requested over MCP: " + reason)[:500],
+            "explanation": ("requested over MCP" + (f": {reason}" if reason.strip() else ""))[:500],
         }
         decision_id = "0x" + decision_id_of(canonical(record)).hex()
         self.log.record(
