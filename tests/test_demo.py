@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ from proofmind.demo import load_sample, run_demo
 from proofmind.settings import DevnetSettings
 
 pytestmark = pytest.mark.devnet
+
+
+def _node_queue(root: Path) -> dict[str, int]:
+    with sqlite3.connect(root / ".proofmind" / "oracle-node.sqlite") as conn:
+        rows = conn.execute("SELECT state, COUNT(*) FROM oracle_requests GROUP BY state")
+        return dict(rows.fetchall())
 
 
 def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
@@ -42,6 +49,8 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         # the airdrop paid the low-risk claimant only, on proofs verified on-chain
         assert report.oracle_scores["honest"] < 0.5 <= report.oracle_scores["flagged"]
         assert report.airdrop_paid == {"honest": 100 * 10**18, "flagged": 0}
+        # the demo's node used the workspace's queue: the dashboard's Oracle page lists them
+        assert _node_queue(tmp_path) == {"done": 2}
         # the monitor raised the FEI depeg alert in the block of its price round, and proved it
         assert report.depeg_alert_block == report.depeg_round_block > 0
         assert report.alert_proved
@@ -56,5 +65,6 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert again.airdrop_paid == report.airdrop_paid
         assert again.alert_proved
         assert again.agent_trace_ok
+        assert _node_queue(tmp_path) == {"done": 4}
     finally:
         Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()

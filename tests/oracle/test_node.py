@@ -10,6 +10,7 @@ import pytest
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
+from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
@@ -163,3 +164,55 @@ def test_a_copied_answer_does_not_sink_the_nodes_batch(
     ]
     assert "model mlp0/optimistic, block " in lines[-1] and "gas -" not in lines[-1]
     assert any(f"request {ids[1]} lost" in r.message for r in caplog.records)
+
+
+def test_a_redeployed_oracle_gets_a_fresh_queue(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Request ids start at 1 on every InferenceOracle. A node whose queue holds the old
+    oracle's request 1 must still answer the new oracle's request 1: the finished queue is
+    kept under another name, and a queue with open requests is not given up silently."""
+    pkg = zk_pair[0]
+    db = tmp_path / "oracle-node.sqlite"
+
+    def serve_until_done(oracle: OracleClient, start: int) -> OracleNode:
+        node = OracleNode(chain, oracle, db, [pkg], config=NodeConfig(start_block=start))
+        asyncio.run(node.step())  # proposes
+        chain.mine(3)
+        for _ in range(3):  # receipt, finalization, its receipt
+            asyncio.run(node.step())
+        return node
+
+    start = chain.w3.eth.block_number + 1
+    old, _, old_opt = _setup(chain, pkg)
+    first = old.request(old_opt, sample_inputs[0])
+    node = serve_until_done(old, start)
+    assert node.counts() == {"done": 1}
+    node.state.close()
+
+    start = chain.w3.eth.block_number + 1
+    new, _, new_opt = _setup(chain, pkg)
+    again = new.request(new_opt, sample_inputs[1])
+    assert again == first  # the same id on the new oracle
+    with caplog.at_level(logging.WARNING, logger="proofmind.oracle"):
+        node = serve_until_done(new, start)
+    assert new.state(again).status == Status.FULFILLED
+    assert node.counts() == {"done": 1}
+    (moved,) = [r.getMessage() for r in caplog.records if "belonged to" in r.getMessage()]
+    kept = tmp_path / f"oracle-node.{chain.chain_id}-{old.address[:10]}.sqlite"
+    assert kept.name in moved and old.address in moved
+    assert OracleNode(chain, old, kept, [pkg]).counts() == {"done": 1}  # nothing lost
+
+    # the new oracle's queue has an open request: a node for the old oracle refuses it
+    new.request(new_opt, sample_inputs[2])
+    asyncio.run(node.step())  # proposed (its receipt read next step), not final
+    node.state.close()
+    with pytest.raises(InputError, match=r"1 of its requests are still open") as info:
+        OracleNode(chain, old, db, [pkg])
+    assert new.address in str(info.value) and "oracle refund" in (info.value.hint or "")
+    counts = OracleNode(chain, new, db, [pkg]).counts()  # the same oracle: its queue as it was
+    assert counts.pop("done") == 1 and list(counts.values()) == [1]  # sending or proposed

@@ -163,6 +163,7 @@ def oracle_service(
     (default: the workspace's)."""
 
     async def run(shutdown: asyncio.Event) -> None:
+        from proofmind.app.oracle import NODE_DB
         from proofmind.oracle.client import OracleClient, load_package
         from proofmind.oracle.node import NodeConfig, OracleNode
 
@@ -179,7 +180,7 @@ def oracle_service(
             )
             oracle = OracleClient.open(chain, workspace, deploy_missing=False)
             packages = [load_package(workspace, m) for m in models]
-            db: Path = workspace.root / "oracle-node.sqlite"
+            db: Path = workspace.root / NODE_DB
             return OracleNode(chain, oracle, db, packages, config=config)
 
         node = await asyncio.to_thread(build)

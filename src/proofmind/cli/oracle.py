@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from proofmind.app.oracle import NODE_DB
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
 from proofmind.cli.params import check_listen, parse_address
@@ -355,7 +356,7 @@ def run_serve(
         max_bond=policy.max_bond,
         trusted_committee=policy.committee,
     )
-    node = OracleNode(chain, oracle, workspace.root / "oracle-node.sqlite", packages, config=config)
+    node = OracleNode(chain, oracle, workspace.root / NODE_DB, packages, config=config)
 
     async def main() -> None:
         runner = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from proofmind.app.oracle import NODE_DB
 from proofmind.app.oracle_service import package_model, register, verifier_of
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach, deploy
@@ -110,12 +111,16 @@ def run(lineage: LineageDemo, workspace: Workspace, chain: Chain) -> OracleDemo:
     node = OracleNode(
         chain,
         oracle,
-        workspace.root / "oracle-node-demo.sqlite",
+        workspace.root / NODE_DB,  # the workspace node's queue: the dashboard lists it
         [pkg],
         config=NodeConfig(start_block=start, cursor_name=f"demo-{start}"),
     )
     try:
-        asyncio.run(node.step())
+        asyncio.run(node.step())  # proves and sends; the devnet mines at once
+        for _ in range(3):  # the receipts, read back: the queue (and the dashboard) say done
+            if not node.queue.open_count():
+                break
+            asyncio.run(node.step())
     finally:
         node.close()
     fulfilled = oracle.oracle.events.InferenceFulfilled().get_logs(from_block=start)

@@ -40,8 +40,7 @@ from proofmind.oracle.client import (
     verifier_runtime,
 )
 from proofmind.oracle.node._http import Metrics, serve_http
-from proofmind.oracle.node._queue import RequestQueue
-from proofmind.store.state import StateDB
+from proofmind.oracle.node._queue import RequestQueue, open_node_state
 
 log = logging.getLogger("proofmind.oracle")
 MAX_PROVER_ATTEMPTS = 3
@@ -98,8 +97,6 @@ class OracleNode:
         self.config = config or NodeConfig()
         self.account = account or chain.default_account
         self.sender = chain.sender(self.account)
-        self.state = StateDB(db_path)
-        self.queue = RequestQueue(self.state)
         policy = ModelPolicy(
             self.config.model_owner or chain.default_account.address,
             self.config.max_bond,
@@ -125,6 +122,8 @@ class OracleNode:
                 f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
+        self.state = open_node_state(db_path, chain.chain_id, oracle.address)
+        self.queue = RequestQueue(self.state)
         self.cursor = ReorgSafeCursor(
             chain.w3,
             self.state,
