@@ -175,3 +175,28 @@ def test_a_verifier_too_big_for_ethereum_is_refused(
     with pytest.raises(zk.ZkError, match="over the 1,000-byte limit of EIP-170") as refused:
         zk.compile_verifier(source)
     assert "--max-logrows" in (refused.value.hint or "")
+
+
+def test_the_watchers_state_belongs_to_one_oracle(
+    chain: Chain, tmp_path: Path, zk_pair: Pair
+) -> None:
+    """Request ids restart at 1 on a new InferenceOracle: a dispute followed on the old one must
+    not be taken for the new one's request with the same id."""
+    pkg = zk_pair[0]
+    old, _ = _oracle(chain, pkg, Mode.OPTIMISTIC)
+    new, _ = _oracle(chain, pkg, Mode.OPTIMISTIC)
+    db = tmp_path / "w.sqlite"
+    watcher = Watcher(chain, old, db, [pkg])
+    watcher.disputes[1] = 10**9  # a committee dispute whose voting has not ended
+    watcher._save_disputes()
+    watcher.state.close()
+    with pytest.raises(InputError, match=r"1 of its committee disputes are still open") as info:
+        Watcher(chain, new, db, [pkg])
+    assert old.address in str(info.value) and new.address in str(info.value)
+    watcher = Watcher(chain, old, db, [pkg])  # refused: nothing was moved
+    assert watcher.disputes == {1: 10**9}
+    del watcher.disputes[1]  # settled
+    watcher._save_disputes()
+    watcher.state.close()
+    assert Watcher(chain, new, db, [pkg]).disputes == {}
+    assert (tmp_path / f"w.{chain.chain_id}-{old.address[:10]}.sqlite").is_file()

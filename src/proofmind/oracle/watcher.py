@@ -20,6 +20,7 @@ from proofmind.chain.base import Chain
 from proofmind.chain.events import LogReader, Reorg, ReorgSafeCursor
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
+from proofmind.oracle.binding import open_bound_state
 from proofmind.oracle.client import (
     Mode,
     ModelPolicy,
@@ -30,7 +31,6 @@ from proofmind.oracle.client import (
     oracle_model_id,
     verifier_runtime,
 )
-from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.oracle.watcher")
 _DISPUTES = "oracle-watcher.disputes"
@@ -82,7 +82,16 @@ class Watcher:
         self.by_proof = {m: int(cfg["verifier"], 16) != 0 for m, cfg in models.items()}
         self.bond = {m: int(cfg["bond"]) for m, cfg in models.items()}
         self.member = {m: oracle.is_committee_member(m, self.account.address) for m in self.served}
-        self.state = StateDB(db_path)
+        self.state = open_bound_state(
+            db_path,
+            chain.chain_id,
+            oracle.address,
+            role="challenge watcher",
+            open_work=lambda state: len(json.loads(state.get_value(_DISPUTES) or "{}")),
+            work="committee disputes",
+            hint="watch the old oracle until its disputes are settled or abandoned, or move "
+            "{name} aside to give them up",
+        )
         self.cursor = ReorgSafeCursor(
             chain.w3,
             self.state,

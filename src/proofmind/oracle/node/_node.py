@@ -28,6 +28,7 @@ from proofmind.chain.reconcile import Fate, tx_outcome
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import OnnxModel
+from proofmind.oracle.binding import open_bound_state
 from proofmind.oracle.client import (
     DEFAULT_MAX_BOND,
     Mode,
@@ -40,7 +41,7 @@ from proofmind.oracle.client import (
     verifier_runtime,
 )
 from proofmind.oracle.node._http import Metrics, serve_http
-from proofmind.oracle.node._queue import RequestQueue, open_node_state
+from proofmind.oracle.node._queue import RequestQueue
 
 log = logging.getLogger("proofmind.oracle")
 MAX_PROVER_ATTEMPTS = 3
@@ -122,7 +123,17 @@ class OracleNode:
                 f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
-        self.state = open_node_state(db_path, chain.chain_id, oracle.address)
+        self.state = open_bound_state(
+            db_path,
+            chain.chain_id,
+            oracle.address,
+            role="oracle node",
+            open_work=lambda state: RequestQueue(state).open_count(),
+            work="requests",
+            hint="serve the old oracle until its requests are done, or move {name} aside to "
+            "give them up (a requester takes an unanswered request's fee back with "
+            "`proofmind oracle refund ID`)",
+        )
         self.queue = RequestQueue(self.state)
         self.cursor = ReorgSafeCursor(
             chain.w3,

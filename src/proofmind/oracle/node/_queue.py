@@ -3,19 +3,12 @@ the node moves through the states listed in :mod:`proofmind.oracle.node`."""
 
 from __future__ import annotations
 
-import logging
-import os
 import sqlite3
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from proofmind.errors import InputError
 from proofmind.store.state import StateDB
-
-log = logging.getLogger("proofmind.oracle")
-BINDING_KEY = "oracle_node.oracle"  # kv: "CHAIN_ID:ORACLE_ADDRESS" the queue belongs to
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS oracle_requests (
@@ -140,54 +133,3 @@ class RequestQueue:
                 "SELECT state, COUNT(*) FROM oracle_requests GROUP BY state"
             )
         }
-
-
-def open_node_state(db_path: Path, chain_id: int, oracle_address: str) -> StateDB:
-    """The node's state database, bound to one InferenceOracle on one chain.
-
-    Request ids start at 1 on every InferenceOracle, and the queue is keyed by id: a queue
-    holding another oracle's request 7 would take the new oracle's request 7 for one it has
-    seen, and never answer it. So a state database records the oracle it serves. Opened for
-    another oracle, a database whose requests are all finished is kept under a new name
-    (``oracle-node.31337-0x5FbDB231.sqlite``) and a new one is started; one with open requests
-    is refused, since moving it aside would abandon them."""
-    binding = f"{chain_id}:{oracle_address}"
-    state = StateDB(db_path)
-    bound = state.get_value(BINDING_KEY)
-    if bound is None:  # a new database, or one from before the binding: it is this oracle's
-        state.set_value(BINDING_KEY, binding)
-        return state
-    if bound.lower() == binding.lower():
-        return state
-    old_chain, _, old_oracle = bound.partition(":")
-    try:
-        still_open = RequestQueue(state).open_count()
-    finally:
-        state.close()
-    if still_open:
-        raise InputError(
-            f"the oracle node's state {db_path} belongs to the InferenceOracle at {old_oracle} "
-            f"on chain {old_chain}, and {still_open} of its requests are still open; this node "
-            f"serves the one at {oracle_address} on chain {chain_id}",
-            hint=f"serve the old oracle until its requests are done, or move {db_path.name} "
-            "aside to give them up (a requester takes an unanswered request's fee back with "
-            "`proofmind oracle refund ID`)",
-        )
-    stem = f"{db_path.stem}.{old_chain}-{old_oracle[:10]}"
-    archive = db_path.with_name(stem + db_path.suffix)
-    n = 1
-    while archive.exists():
-        n += 1
-        archive = db_path.with_name(f"{stem}-{n}{db_path.suffix}")
-    for suffix in ("", "-wal", "-shm"):  # close() checkpointed the WAL: these are usually gone
-        part = Path(str(db_path) + suffix)
-        if part.exists():
-            os.replace(part, Path(str(archive) + suffix))
-    log.warning(
-        "the oracle node's state %s belonged to the InferenceOracle at %s on chain %s (all its "
-        "requests finished): kept as %s; starting a new one for the oracle at %s on chain %s",
-        db_path, old_oracle, old_chain, archive.name, oracle_address, chain_id,
-    )  # fmt: skip
-    state = StateDB(db_path)
-    state.set_value(BINDING_KEY, binding)
-    return state
