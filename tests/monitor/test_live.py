@@ -93,8 +93,13 @@ def test_alerts_reach_a_signed_webhook_and_a_file(
     monitor = service(chain, tmp_path, watched, sinks, start_block=start)
     stats = monitor.run(until_block=head)
     assert stats.alerts == 2 and stats.deliveries["delivered"] == 4
-    kinds = sorted(d["alert"]["kind"].split(":")[0] for d in receiver.deliveries())
-    assert kinds == ["reverted", "tx"]
+    said = {d["alert"]["kind"].split(":")[0]: d["alert"]["explanation"]
+            for d in receiver.deliveries()}  # fmt: skip
+    assert said == {  # who paid whom, and what the reverted one called
+        "tx": f"transaction to {watched.lower()}: 1 ETH from {chain.sender().address.lower()}",
+        "reverted": f"reverted transaction from {watched.lower()}: 0 ETH to "
+        f"{token.address.lower()}, call 0xa9059cbb",
+    }
     for headers, body in receiver.received:
         assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
         assert headers["Idempotency-Key"].startswith("proofmind-")

@@ -128,10 +128,7 @@ class WatchDetector(Detector):
                     subject=address,
                     time=time,
                     score=float(value) / 1e18,
-                    explanation=(
-                        f"{'reverted ' if reverted else ''}transaction {direction} "
-                        f"{address} moving {value / 1e18:g} ETH"
-                    ),
+                    explanation=_tx_explanation(tx, direction, address, value, reverted),
                     evidence={
                         "hash": tx["hash"],
                         "from": tx["from_address"],
@@ -157,7 +154,11 @@ class WatchDetector(Detector):
                 subject=address,
                 time=time,
                 score=0.0,
-                explanation=f"ERC-20 {transfer['token']} transfer touching {address}",
+                explanation=(
+                    f"ERC-20 transfer {'from' if transfer['from_address'] == address else 'to'} "
+                    f"{address}: {transfer['value']} base units of token {transfer['token']}, "
+                    f"{transfer['from_address']} → {transfer['to_address']}"
+                ),
                 evidence={
                     k: transfer[k] for k in ("hash", "token", "from_address", "to_address", "value")
                 },
@@ -189,6 +190,20 @@ class WatchDetector(Detector):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> Self:
         return cls(addresses=state["addresses"], min_wei=state["min_wei"])
+
+
+def _tx_explanation(
+    tx: Mapping[str, Any], direction: str, address: str, value: int, reverted: bool
+) -> str:
+    """E.g. "transaction from 0xab…: 1.5 ETH to 0xcd…, call 0xa9059cbb"."""
+    other = tx["from_address"] if direction == "to" else tx["to_address"]
+    where = ("from " if direction == "to" else "to ") + other if other else "creating a contract"
+    called = tx["to_address"] and tx["method_id"] and tx["input"] != "0x"
+    call = f", call {tx['method_id']}" if called else ""
+    return (
+        f"{'reverted ' if reverted else ''}transaction {direction} {address}: "
+        f"{value / 1e18:g} ETH {where}{call}"
+    )
 
 
 class FundingFanOutDetector(Detector):
