@@ -22,6 +22,7 @@ from proofmind.agents.tools import AgentTools, build_server
 from proofmind.monitor.api import Alert
 from tests.agents.conftest import DELAY, E18, Treasury
 from tests.agents.test_runtime import depeg, warp
+from tests.mining import manual_mining
 
 ATTACKER = to_checksum_address("0x" + "a7" * 20)
 TRANSFER = "transfer(address,uint256)"
@@ -318,15 +319,9 @@ def test_an_action_mined_a_moment_later_is_answered_with_its_outcome(
     """A node mines a moment after it accepts the transaction (here a block a second):
     propose_action waits for the receipt instead of answering `sending`."""
     s = _session(treasury)
-    rpc = treasury.chain.w3.provider.make_request
-    rpc("evm_setAutomine", [False])  # type: ignore[arg-type]
-    rpc("evm_setIntervalMining", [1])  # type: ignore[arg-type]
-    try:
+    with manual_mining(treasury.chain, interval=1):
         args = {k: _resolve(s, v) for k, v in propose("T", "5e18")(s)[1].items()}
         [done] = call_tools(s, [("propose_action", args)])
-    finally:
-        rpc("evm_setIntervalMining", [0])  # type: ignore[arg-type]
-        rpc("evm_setAutomine", [True])  # type: ignore[arg-type]
     assert done["status"] == "executed", done
     assert treasury.balance(treasury.treasury) == 5 * E18
     _no_harm(s)

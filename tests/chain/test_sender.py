@@ -10,6 +10,7 @@ from proofmind.chain.rpc import http_web3
 from proofmind.chain.sender import TxSender
 from proofmind.errors import ChainError, TransactionTimeout
 from proofmind.settings import TxSettings
+from tests.mining import manual_mining
 from tests.rpc_proxy import rpc_proxy
 
 pytestmark = pytest.mark.devnet
@@ -41,15 +42,12 @@ def test_retries_are_bounded(chain: Chain) -> None:
 
 
 def test_receipt_wait_times_out(chain: Chain) -> None:
-    chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
+    with manual_mining(chain):
         sender = TxSender(
             chain.w3, chain.accounts[3], chain.chain_id, TxSettings(receipt_timeout=0.3)
         )
         with pytest.raises(TransactionTimeout, match="was not mined within 0s"):
             sender.send({"to": Account.create().address, "value": 1})
-    finally:
-        chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
 
 
 def test_gas_covers_a_checkpoint_written_in_a_later_block(chain: Chain) -> None:

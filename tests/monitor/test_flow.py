@@ -17,6 +17,7 @@ from proofmind.monitor.flow import FlowAnomalyDetector
 from proofmind.monitor.service import MonitorService
 from proofmind.monitor.store import AlertStore
 from proofmind.store.state import StateDB
+from tests.mining import manual_mining
 
 
 def _block(n: int, rng: random.Random, burst: bool = False) -> BlockEvent:
@@ -78,8 +79,7 @@ def test_monitor_run_flags_a_burst_block_on_the_devnet(chain: Chain, tmp_path: P
     sender = chain.sender()
     for _ in range(24):  # ordinary blocks: one small transfer each
         sender.send({"to": chain.accounts[rng.randint(1, 4)].address, "value": 10**15})
-    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
-    try:
+    with manual_mining(chain):
         hashes = [
             sender.submit(
                 {
@@ -91,8 +91,6 @@ def test_monitor_run_flags_a_burst_block_on_the_devnet(chain: Chain, tmp_path: P
             for k in range(15)
         ]
         chain.mine(1)
-    finally:
-        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
     burst = int(w3.eth.get_transaction_receipt(hashes[0])["blockNumber"])
     for _ in range(3):
         sender.send({"to": chain.accounts[2].address, "value": 10**15})

@@ -14,6 +14,7 @@ from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
+from tests.mining import manual_mining
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -138,16 +139,13 @@ def test_a_copied_answer_does_not_sink_the_nodes_batch(
         node.follow()
         asyncio.run(node.answer())
         copied = zk.circuit_output(pkg, sample_inputs[1])
-        rpc("evm_setAutomine", [False])
-        try:
+        with manual_mining(chain):
             fn = oracle.oracle.functions.propose([ids[1]], [copied])
             chain.sender(copier).submit(
                 {"to": oracle.address, "data": fn._encode_transaction_data()}
             )
             assert node.submit() == 3  # the copy is not mined yet: all three look open
             rpc("evm_mine", [])
-        finally:
-            rpc("evm_setAutomine", [True])
         node.confirm()
     finally:
         node.close()
