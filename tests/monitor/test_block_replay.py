@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -117,6 +118,11 @@ def test_batched_paths_equal_the_block_by_block_loop(tmp_path: Path) -> None:
     assert got == expected
     kinds = {a.detector for a in expected}
     assert kinds == set(names)  # every detector raised something: the equality is not vacuous
+    said = {a.kind.split(":")[0]: a.explanation for a in expected if a.detector == "watch"}
+    assert re.fullmatch(r"transaction (from|to) 0x\w{40}: [\d.e+-]+ ETH (to|from) 0x\w{40}.*",
+                        said["tx"]), said  # fmt: skip
+    assert re.fullmatch(r"ERC-20 transfer (from|to) 0x\w{40}: \d+ base units of token 0x\w{40} "
+                        r"(to|from) 0x\w{40}", said["erc20"]), said  # fmt: skip
     for a, b in zip(loop, batched, strict=True):
         assert json.dumps(a.to_state(), sort_keys=True) == json.dumps(b.to_state(), sort_keys=True)
 

@@ -783,10 +783,12 @@ def run_live(
     if anchor_every is not None:
         _anchor_now(workspace, store)
     store.close()
+    sent = ", ".join(f"{n} {result}" for result, n in stats.deliveries.items() if n) or "none"
     err.print(
         f"stopped at block {service.cursor.next_block}: {stats.blocks} block(s), "
         f"{stats.rounds} feed round(s), "
-        f"{stats.alerts} alert(s), {stats.retracted} retracted, deliveries {stats.deliveries}"
+        f"{stats.alerts} alert(s), {stats.retracted} retracted; deliveries: {sent}",
+        highlight=False,
     )
 
 

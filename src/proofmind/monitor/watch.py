@@ -155,9 +155,11 @@ class WatchDetector(Detector):
                 time=time,
                 score=0.0,
                 explanation=(
-                    f"ERC-20 transfer {'from' if transfer['from_address'] == address else 'to'} "
-                    f"{address}: {transfer['value']} base units of token {transfer['token']}, "
-                    f"{transfer['from_address']} → {transfer['to_address']}"
+                    f"ERC-20 transfer from {address}: {transfer['value']} base units of token "
+                    f"{transfer['token']} to {transfer['to_address']}"
+                    if transfer["from_address"] == address
+                    else f"ERC-20 transfer to {address}: {transfer['value']} base units of "
+                    f"token {transfer['token']} from {transfer['from_address']}"
                 ),
                 evidence={
                     k: transfer[k] for k in ("hash", "token", "from_address", "to_address", "value")
