@@ -214,3 +214,43 @@ def test_a_redeployed_oracle_gets_a_fresh_queue(
     assert new.address in str(info.value) and "oracle refund" in (info.value.hint or "")
     counts = OracleNode(chain, new, db, [pkg]).counts()  # the same oracle: its queue as it was
     assert counts.pop("done") == 1 and list(counts.values()) == [1]  # sending or proposed
+
+
+def test_a_request_id_given_again_after_a_deep_reorg_is_answered(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The node answered request N; the chain is reorganised past it (deeper than the node's
+    confirmations) and the new branch gives N to another request: that one is answered too."""
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, _, opt_id = _setup(chain, pkg)
+    fork = chain.snapshot()
+    first = oracle.request(opt_id, sample_inputs[0])
+    node = OracleNode(
+        chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start)
+    )
+    asyncio.run(node.step())  # proposed
+    chain.mine(3)
+    for _ in range(3):
+        asyncio.run(node.step())
+    assert node.counts() == {"done": 1}
+
+    chain.revert(fork)  # the other branch: no request, no answer
+    chain.mine(8)  # longer than the old one
+    again = oracle.request(opt_id, sample_inputs[1])
+    assert again == first and oracle.state(again).status == Status.PENDING
+    with caplog.at_level(logging.WARNING, logger="proofmind.oracle"):
+        asyncio.run(node.step())  # the reorg, the request read again, answered, proposed
+    chain.mine(3)
+    for _ in range(3):
+        asyncio.run(node.step())
+    state = oracle.state(again)
+    assert state.status == Status.FULFILLED  # before: PENDING, the id taken for the old one's
+    assert state.output_hash == io_hash(zk.circuit_output(pkg, sample_inputs[1]))
+    assert node.counts() == {"done": 1}
+    said = [m for r in caplog.records if f"request {again} is in block" in (m := r.getMessage())]
+    assert len(said) == 1 and "another request" in said[0] and "queued again" in said[0], said

@@ -3,12 +3,16 @@ the node moves through the states listed in :mod:`proofmind.oracle.node`."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from proofmind.store.state import StateDB
+
+log = logging.getLogger("proofmind.oracle")
+FINISHED = ("done", "failed", "expired", "lost")  # nothing left to do: no transaction in flight
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS oracle_requests (
@@ -42,14 +46,46 @@ class RequestQueue:
 
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Queue new requests, each (request_id, model_id, mode, input, block, deadline,
-        updated_at); a request queued already is left as it is."""
+        updated_at); a request queued already is left as it is.
+
+        An id seen again in another block, or with another model or input, names another
+        request: the chain was reorganised deeper than the node's confirmations (or started
+        again from nothing) and gave the id again. A finished row of that id is replaced and
+        the request queued again (nothing is sent for it before its on-chain status is read
+        back, so a request answered in both branches is not answered twice); a row still in
+        flight is left as it is, and logged."""
+        insert = (
+            "INSERT INTO oracle_requests"
+            "(request_id, model_id, mode, input, block, deadline, state, updated_at) "
+            "VALUES (?,?,?,?,?,?,'new',?)"
+        )
         with self.state.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO oracle_requests"
-                "(request_id, model_id, mode, input, block, deadline, state, updated_at) "
-                "VALUES (?,?,?,?,?,?,'new',?)",
-                rows,
-            )
+            for row in rows:
+                old = conn.execute(
+                    "SELECT model_id, input, block, state FROM oracle_requests WHERE request_id=?",
+                    (row[0],),
+                ).fetchone()
+                if old is None:
+                    conn.execute(insert, row)
+                    continue
+                if (old["model_id"], old["input"], old["block"]) == (row[1], row[3], row[4]):
+                    continue  # the same request, read again
+                if old["state"] in FINISHED:
+                    log.warning(
+                        "request %d is in block %d now, %s (it was in block %d, %s): the chain "
+                        "was reorganised or started again; queued again",
+                        row[0], row[4], "another request" if
+                        (old["model_id"], old["input"]) != (row[1], row[3]) else "the same one",
+                        old["block"], old["state"],
+                    )  # fmt: skip
+                    conn.execute("DELETE FROM oracle_requests WHERE request_id=?", (row[0],))
+                    conn.execute(insert, row)
+                else:
+                    log.warning(
+                        "request %d is in block %d now, but the node's answer to it (block %d) "
+                        "is %s: left as it is; check it with `proofmind oracle status %d`",
+                        row[0], row[4], old["block"], old["state"], row[0],
+                    )  # fmt: skip
 
     def forget_unsent(self, fork_block: int) -> list[sqlite3.Row]:
         """After a reorg at ``fork_block``: drop the requests from there on that nothing was
