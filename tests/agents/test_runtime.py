@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import logging
 
+import pytest
 from web3.logs import DISCARD
 
 from proofmind.agents.log import DecisionLog
 from proofmind.agents.policy import load_policy
 from proofmind.agents.runtime import AgentRuntime
 from proofmind.monitor.api import Alert
+from proofmind.monitor.store import AlertStore
 from tests.agents.conftest import DELAY, E18, Treasury
 
 _times = itertools.count(1_700_000_000)
@@ -167,3 +170,29 @@ def test_an_onnx_model_gates_the_rules(treasury: Treasury) -> None:
     assert noop["model"]["output"] < 0.5 and "no action" in noop["explanation"]
     acted = treasury.log.query(status="executed")[0].record
     assert acted["model"]["inputs"] == [0.04] and acted["model"]["output"] >= 0.5
+
+
+def test_a_replaced_alert_store_is_noticed_not_passed_over(
+    treasury: Treasury, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cursor is an alert id: in a new store (ids from 1 again) the alerts up to the old
+    cursor would be passed over unseen. The runtime notices, and decides from the new store's
+    next alert on."""
+    agent = runtime(treasury, treasury.rule("250e18"))
+    for _ in range(3):
+        depeg(treasury, subject="DAI")  # three do-nothing decisions: the cursor is at 3
+    assert agent.step().decided == 3
+    fresh = AlertStore(treasury.tmp / "replaced.sqlite")
+    fresh.add(Alert(detector="depeg", kind="depeg", severity="high", subject="USDC",
+                    time=1.0, score=0.04, explanation="history"))  # fmt: skip
+    again = AgentRuntime(treasury.guard, treasury.agent, agent.policy, fresh, treasury.log)
+    with caplog.at_level(logging.WARNING, logger="proofmind.agents"):
+        assert again.step().decided == 0  # what the new store held already is history
+    (said,) = [r.getMessage() for r in caplog.records if "store was replaced" in r.getMessage()]
+    assert "decided up to alert 3" in said and "after 1" in said
+    treasury.alerts = fresh
+    depeg(treasury)  # id 2: below the old cursor, and news
+    report = again.step()
+    assert (report.decided, report.executed) == (1, 1)
+    assert treasury.balance(treasury.treasury) == 250 * E18
+    fresh.close()

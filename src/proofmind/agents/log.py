@@ -184,6 +184,28 @@ class DecisionLog:
             ).fetchone()
         return 0 if row is None else int(row[0])
 
+    def decided_alert(self, policy: str, alert_id: int) -> dict[str, Any] | None:
+        """The alert ``alert_id`` as ``policy``'s decision on it recorded it (None: none)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT record FROM decisions WHERE policy=? AND alert_id=? "
+                "ORDER BY seq DESC LIMIT 1",
+                (policy, alert_id),
+            ).fetchone()
+        if row is None:
+            return None
+        alert: dict[str, Any] | None = json.loads(row[0]).get("alert")
+        return alert
+
+    def move_cursor(self, policy: str, alert_id: int) -> None:
+        """Set ``policy``'s alert cursor, backwards too (its alert store was replaced)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO cursors(policy, alert_id) VALUES(?, ?) "
+                "ON CONFLICT(policy) DO UPDATE SET alert_id=excluded.alert_id",
+                (policy, alert_id),
+            )
+
     def record(
         self,
         decisions: Sequence[tuple[str, int | None, dict[str, Any], str]],

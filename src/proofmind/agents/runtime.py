@@ -11,6 +11,7 @@ executes twice, and every intended action executes once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from proofmind.agents.log import Decision, DecisionLog, canonical
 from proofmind.agents.policy import SEVERITIES, Policy, RuleSpec
 from proofmind.errors import ContractReverted, TransactionError
 from proofmind.monitor.store import AlertStore, StoredAlert
+
+log = logging.getLogger("proofmind.agents")
 
 RECORD_VERSION = 1
 
@@ -81,6 +84,7 @@ class AgentRuntime:
         self.on_event = on_event or (lambda _message: None)
         self.receipt_wait = receipt_wait
         self._model: Any = None
+        self._store_checked = False  # whether the alert store is the one the cursor is in
         self.policy_id = guard.grant_of(self.agent)["policy_id"]
 
     # -- decide -----------------------------------------------------------------------------
@@ -180,6 +184,8 @@ class AgentRuntime:
     def observe(self, limit: int = 100) -> int:
         """Decide on the alerts stored since the last step; returns how many decisions were new."""
         cursor = self.log.cursor(self.policy.name)
+        if not self._store_checked:
+            cursor = self._check_store(cursor)
         fresh = self.alerts.query(after_id=cursor, status="active", limit=limit, newest_first=False)
         if not fresh:
             return 0
@@ -188,6 +194,35 @@ class AgentRuntime:
             decision_id, record, status = self.decide(stored)
             decisions.append((decision_id, stored.id, record, status))
         return self.log.record(decisions, self.policy.name, fresh[-1].id)
+
+    def _check_store(self, cursor: int) -> int:
+        """The cursor is an alert id of one store. If the alert under it is not the one the
+        log decided on, the store was replaced (ids start again at 1) and alerts up to the old
+        cursor would be passed over unseen: decide from the store's next alert on instead (its
+        earlier alerts are history this policy never saw, not news to act on)."""
+        self._store_checked = True
+        seen = self.log.decided_alert(self.policy.name, cursor) if cursor else None
+        if seen is None:
+            return cursor
+        stored = self.alerts.get(cursor)
+        now = None if stored is None else {
+            "detector": stored.alert.detector, "kind": stored.alert.kind,
+            "subject": stored.alert.subject, "time": stored.alert.time,
+        }  # fmt: skip
+        if now is not None and all(seen.get(k) == v for k, v in now.items()):
+            return cursor
+        last = self.alerts.last_id()
+        message = (
+            f"policy {self.policy.name} decided up to alert {cursor} ({seen.get('detector')} / "
+            f"{seen.get('subject')}), but the alert store has "
+            f"{'no such alert' if now is None else 'another alert under that id'}: the store "
+            f"was replaced; deciding from its next alert on (after {last}), its {last} "
+            "earlier alert(s) are not acted on"
+        )
+        log.warning(message)
+        self.on_event(message)
+        self.log.move_cursor(self.policy.name, last)
+        return last
 
     # -- act --------------------------------------------------------------------------------
 
