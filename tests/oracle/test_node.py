@@ -31,6 +31,14 @@ def _setup(chain: Chain, pkg: zk.Package, *, window: int = 2) -> tuple[OracleCli
     return oracle, ids[0], ids[1]
 
 
+def _settle(chain: Chain, node: OracleNode) -> None:
+    """Answer and propose, let the challenge window (2 blocks) pass, finalize, read back."""
+    asyncio.run(node.step())
+    chain.mine(3)
+    for _ in range(3):  # receipts, finalization, its receipt
+        asyncio.run(node.step())
+
+
 def test_node_answers_both_modes_once(
     chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
 ) -> None:
@@ -179,10 +187,7 @@ def test_a_redeployed_oracle_gets_a_fresh_queue(
 
     def serve_until_done(oracle: OracleClient, start: int) -> OracleNode:
         node = OracleNode(chain, oracle, db, [pkg], config=NodeConfig(start_block=start))
-        asyncio.run(node.step())  # proposes
-        chain.mine(3)
-        for _ in range(3):  # receipt, finalization, its receipt
-            asyncio.run(node.step())
+        _settle(chain, node)
         return node
 
     start = chain.w3.eth.block_number + 1
@@ -233,10 +238,7 @@ def test_a_request_id_given_again_after_a_deep_reorg_is_answered(
     node = OracleNode(
         chain, oracle, tmp_path / "node.sqlite", [pkg], config=NodeConfig(start_block=start)
     )
-    asyncio.run(node.step())  # proposed
-    chain.mine(3)
-    for _ in range(3):
-        asyncio.run(node.step())
+    _settle(chain, node)
     assert node.counts() == {"done": 1}
 
     chain.revert(fork)  # the other branch: no request, no answer
@@ -244,10 +246,7 @@ def test_a_request_id_given_again_after_a_deep_reorg_is_answered(
     again = oracle.request(opt_id, sample_inputs[1])
     assert again == first and oracle.state(again).status == Status.PENDING
     with caplog.at_level(logging.WARNING, logger="proofmind.oracle"):
-        asyncio.run(node.step())  # the reorg, the request read again, answered, proposed
-    chain.mine(3)
-    for _ in range(3):
-        asyncio.run(node.step())
+        _settle(chain, node)  # the reorg first, then the request read again and answered
     state = oracle.state(again)
     assert state.status == Status.FULFILLED  # before: PENDING, the id taken for the old one's
     assert state.output_hash == io_hash(zk.circuit_output(pkg, sample_inputs[1]))
