@@ -189,7 +189,7 @@ def test_a_replaced_alert_store_is_noticed_not_passed_over(
     with caplog.at_level(logging.WARNING, logger="proofmind.agents"):
         assert again.step().decided == 0  # what the new store held already is history
     (said,) = [r.getMessage() for r in caplog.records if "store was replaced" in r.getMessage()]
-    assert "decided up to alert 3" in said and "after 1" in said
+    assert "decided up to alert 3" in said and "after 1); the 1 it holds are not" in said
     treasury.alerts = fresh
     depeg(treasury)  # id 2: below the old cursor, and news
     report = again.step()

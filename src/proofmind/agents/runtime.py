@@ -212,12 +212,16 @@ class AgentRuntime:
         if now is not None and all(seen.get(k) == v for k, v in now.items()):
             return cursor
         last = self.alerts.last_id()
+        held = (
+            f"from its next alert on (after {last}); the {last} it holds are not acted on"
+            if last
+            else "from its first alert on"
+        )
         message = (
             f"policy {self.policy.name} decided up to alert {cursor} ({seen.get('detector')} / "
             f"{seen.get('subject')}), but the alert store has "
             f"{'no such alert' if now is None else 'another alert under that id'}: the store "
-            f"was replaced; deciding from its next alert on (after {last}), its {last} "
-            "earlier alert(s) are not acted on"
+            f"was replaced; deciding {held}"
         )
         log.warning(message)
         self.on_event(message)

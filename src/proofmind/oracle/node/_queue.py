@@ -82,8 +82,9 @@ class RequestQueue:
                     conn.execute(insert, row)
                 else:
                     log.warning(
-                        "request %d is in block %d now, but the node's answer to it (block %d) "
-                        "is %s: left as it is; check it with `proofmind oracle status %d`",
+                        "request %d is in block %d now (it was in block %d), and the node's "
+                        "answer to it is %s: left as it is; check it with `proofmind oracle "
+                        "status %d`",
                         row[0], row[4], old["block"], old["state"], row[0],
                     )  # fmt: skip
 
