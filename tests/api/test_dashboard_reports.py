@@ -136,6 +136,9 @@ def test_sybil_and_agent_pages_on_a_phone(ws: Workspace, phone: Any) -> None:
             assert low == [], f"/{name}: text below WCAG AA contrast: {low}"
         ready(phone, url + "/sybil")
         assert phone.locator("#clusters details").count() == 10
+        # no fraud model here: the page says how to get one instead of a form that must fail
+        assert phone.locator("#fraud-form").count() == 0
+        assert "proofmind fraud train" in phone.inner_text("#no-fraud-model")
         phone.locator("#clusters details[data-cluster='3'] summary").click()
         assert "transacted with 0xdeadbeef" in phone.inner_text("details[data-cluster='3']")
         ready(phone, url + "/agents")

@@ -127,8 +127,16 @@ def test_without_a_model_the_service_says_what_to_do(
     assert missing.status_code == 500
     assert missing.json()["detail"].startswith(f"no fraud model at {project / 'fraud-model.txt'}")
     assert "fraud_model" in missing.json()["detail"]
-    configured, _ = make_api(fraud_model=Path("models/fraud-v2.txt"))
+    status = http.get("/api/v1/fraud/model").json()  # what the dashboard asks first
+    assert status["configured"] is False and status["model"] is None
+    assert status["problem"] == missing.json()["detail"]
+    configured, http = make_api(fraud_model=Path("models/fraud-v2.txt"))
     assert configured.fraud_score(accounts[0])["status"] == "scored"
+    assert http.get("/api/v1/fraud/model").json() == {
+        "configured": True,
+        "model": "models/fraud-v2.txt",
+        "problem": None,
+    }
     no_data, _ = make_api(fraud_model=Path("models/fraud-v2.txt"), fraud_data=Path("nowhere"))
     with pytest.raises(ApiError) as gone:
         no_data.fraud_score(accounts[0])

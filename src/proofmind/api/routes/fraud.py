@@ -25,6 +25,7 @@ from proofmind.app.fraud import (
     scoring_data,
     scoring_inputs,
 )
+from proofmind.errors import ConfigError
 
 router = APIRouter(prefix="/fraud", tags=["fraud"], responses=ERRORS)
 # one scoring at a time: each is a DuckDB pass over the tables plus the model, CPU-bound
@@ -58,6 +59,21 @@ def _score(
     with _SCORING:
         found = score_addresses(data, model, wanted, explain_top=explain, cache=True)
     return [score_view(f) for f in found]
+
+
+@router.get("/model", dependencies=[Depends(read_access)])
+def model_status(request: Request) -> dict[str, Any]:
+    """Whether the service has a fraud model to score with: ``configured`` is false, with
+    ``problem`` saying what to do, when its model file is missing (the dashboard shows that
+    instead of the lookup form). ``model`` is the file, relative to the project folder."""
+    svc = services(request)
+    project = svc.workspace.root.parent
+    try:
+        model, _ = scoring_inputs(project, svc.settings.fraud_model, svc.settings.fraud_data)
+    except ConfigError as exc:
+        return {"configured": False, "model": None, "problem": str(exc)}
+    shown = model.relative_to(project) if model.is_relative_to(project) else model
+    return {"configured": True, "model": str(shown), "problem": None}
 
 
 @router.get("/scores/{address}", response_model=FraudScoreOut, dependencies=[Depends(read_access)])

@@ -455,7 +455,19 @@ function fraudLookup() {
 }
 
 async function sybil() {
-  const lookup = fraudLookup();
+  let lookup = fraudLookup();
+  try {
+    const fraud = await api('fraud/model');
+    if (!fraud.configured) {  // say so up front, instead of a form that can only fail
+      lookup = el('section', { 'aria-label': 'Fraud score' }, el('h2', {}, 'Fraud score of an address'),
+        el('p', { id: 'no-fraud-model' }, 'No fraud model is configured for this service: train one with ',
+          el('code', {}, 'proofmind fraud train'), ' in the project folder (it writes ',
+          el('code', {}, 'fraud-model.txt'), '), or set ', el('code', {}, '[api] fraud_model'), ' (or ',
+          el('code', {}, 'PROOFMIND_API_FRAUD_MODEL'), ') to its file, and restart it.'));
+    }
+  } catch (error) {
+    lookup = el('section', { 'aria-label': 'Fraud score' }, problemBox(error));
+  }
   let report;
   try {
     report = await api('sybil/report');
