@@ -61,6 +61,19 @@ class StepReport:
     events: list[str] = field(default_factory=list)
 
 
+def _alert_view(stored: StoredAlert) -> dict[str, Any]:
+    """The alert as a decision records it (and as the runtime recognises it again)."""
+    alert = stored.alert
+    return {
+        "id": stored.id,
+        "detector": alert.detector,
+        "kind": alert.kind,
+        "subject": alert.subject,
+        "severity": alert.severity,
+        "time": alert.time,
+    }
+
+
 class AgentRuntime:
     """Runs one policy for one agent key against one guard."""
 
@@ -161,14 +174,7 @@ class AgentRuntime:
             "guard": self.guard.address,
             "agent": self.agent,
             "model_record": self.policy.model_record,
-            "alert": {
-                "id": stored.id,
-                "detector": stored.alert.detector,
-                "kind": stored.alert.kind,
-                "subject": stored.alert.subject,
-                "severity": stored.alert.severity,
-                "time": stored.alert.time,
-            },
+            "alert": _alert_view(stored),
             "inputs_hash": inputs_hash(stored),
             "rule": rule_index,
             "action": None if call is None else call.to_dict(),
@@ -205,11 +211,7 @@ class AgentRuntime:
         if seen is None:
             return cursor
         stored = self.alerts.get(cursor)
-        now = None if stored is None else {
-            "detector": stored.alert.detector, "kind": stored.alert.kind,
-            "subject": stored.alert.subject, "time": stored.alert.time,
-        }  # fmt: skip
-        if now is not None and all(seen.get(k) == v for k, v in now.items()):
+        if stored is not None and seen == _alert_view(stored):
             return cursor
         last = self.alerts.last_id()
         held = (
@@ -220,7 +222,7 @@ class AgentRuntime:
         message = (
             f"policy {self.policy.name} decided up to alert {cursor} ({seen.get('detector')} / "
             f"{seen.get('subject')}), but the alert store has "
-            f"{'no such alert' if now is None else 'another alert under that id'}: the store "
+            f"{'no such alert' if stored is None else 'another alert under that id'}: the store "
             f"was replaced; deciding {held}"
         )
         log.warning(message)
