@@ -71,11 +71,11 @@ class RequestQueue:
                 if (old["model_id"], old["input"], old["block"]) == (row[1], row[3], row[4]):
                     continue  # the same request, read again
                 if old["state"] in FINISHED:
+                    same = (old["model_id"], old["input"]) == (row[1], row[3])
                     log.warning(
                         "request %d is in block %d now, %s (it was in block %d, %s): the chain "
                         "was reorganised or started again; queued again",
-                        row[0], row[4], "another request" if
-                        (old["model_id"], old["input"]) != (row[1], row[3]) else "the same one",
+                        row[0], row[4], "the same one" if same else "another request",
                         old["block"], old["state"],
                     )  # fmt: skip
                     conn.execute("DELETE FROM oracle_requests WHERE request_id=?", (row[0],))
