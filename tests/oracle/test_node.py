@@ -31,12 +31,18 @@ def _setup(chain: Chain, pkg: zk.Package, *, window: int = 2) -> tuple[OracleCli
     return oracle, ids[0], ids[1]
 
 
-def _settle(chain: Chain, node: OracleNode) -> None:
-    """Answer and propose, let the challenge window (2 blocks) pass, finalize, read back."""
-    asyncio.run(node.step())
+def _finalize(chain: Chain, node: OracleNode) -> None:
+    """Let the challenge window (2 blocks) pass, then step until the proposals are final:
+    their receipts, the finalization, its receipt (then nothing is left to send)."""
     chain.mine(3)
-    for _ in range(3):  # receipts, finalization, its receipt
+    for _ in range(3):
         asyncio.run(node.step())
+
+
+def _settle(chain: Chain, node: OracleNode) -> None:
+    """Answer and propose, then finalize."""
+    asyncio.run(node.step())
+    _finalize(chain, node)
 
 
 def test_node_answers_both_modes_once(
@@ -55,9 +61,7 @@ def test_node_answers_both_modes_once(
         asyncio.run(node.step())
         assert oracle.state(proved).status == Status.FULFILLED  # automine: already mined
         assert all(oracle.state(i).status == Status.PROPOSED for i in opt)
-        chain.mine(3)
-        for _ in range(3):  # receipts, finalization, its receipt; then nothing is left to send
-            asyncio.run(node.step())
+        _finalize(chain, node)
     finally:
         node.close()
     for request_id, x in zip(opt, sample_inputs, strict=True):

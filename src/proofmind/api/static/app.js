@@ -451,7 +451,11 @@ function fraudLookup() {
   } }, el('div', { class: 'row' },
     el('div', {}, el('label', { for: 'fraud-address' }, 'Address'), input),
     el('div', {}, el('button', { type: 'submit' }, 'Score'))));
-  return el('section', { 'aria-label': 'Fraud score' }, el('h2', {}, 'Fraud score of an address'), form, out);
+  return fraudSection(form, out);
+}
+
+function fraudSection(...body) {
+  return el('section', { 'aria-label': 'Fraud score' }, el('h2', {}, 'Fraud score of an address'), ...body);
 }
 
 async function sybil() {
@@ -459,14 +463,13 @@ async function sybil() {
   try {
     const fraud = await api('fraud/model');
     if (!fraud.configured) {  // say so up front, instead of a form that can only fail
-      lookup = el('section', { 'aria-label': 'Fraud score' }, el('h2', {}, 'Fraud score of an address'),
-        el('p', { id: 'no-fraud-model' }, 'No fraud model is configured for this service: train one with ',
-          el('code', {}, 'proofmind fraud train'), ' in the project folder (it writes ',
-          el('code', {}, 'fraud-model.txt'), '), or set ', el('code', {}, '[api] fraud_model'), ' (or ',
-          el('code', {}, 'PROOFMIND_API_FRAUD_MODEL'), ') to its file, and restart it.'));
+      lookup = fraudSection(el('p', { id: 'no-fraud-model' }, 'No fraud model is configured for this service: train one with ',
+        el('code', {}, 'proofmind fraud train'), ' in the project folder (it writes ',
+        el('code', {}, 'fraud-model.txt'), '), or set ', el('code', {}, '[api] fraud_model'), ' (or ',
+        el('code', {}, 'PROOFMIND_API_FRAUD_MODEL'), ') to its file, and restart it.'));
     }
   } catch (error) {
-    lookup = el('section', { 'aria-label': 'Fraud score' }, problemBox(error));
+    lookup = fraudSection(problemBox(error));
   }
   let report;
   try {
