@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proofmind.chain.base import Chain
+from proofmind.chain.base import Chain, utc
 from proofmind.chain.contracts import deploy
 from proofmind.crypto.eip712 import typed_data_hash
 from proofmind.errors import ContractReverted, InputError
@@ -96,7 +96,7 @@ def test_a_revoked_contribution_is_refused(setup: tuple, tmp_path: Path) -> None
     chain, registry, items = setup
     carol = chain.accounts[3]
     chain.sender(carol).transact(registry.functions.revoke(bytes.fromhex(items[2][0].id[2:])))
-    with pytest.raises(InputError, match="was revoked on-chain"):
+    with pytest.raises(InputError, match="was revoked on-chain") as refused:
         assemble(
             items,
             dataset="fraud-labels",
@@ -105,6 +105,12 @@ def test_a_revoked_contribution_is_refused(setup: tuple, tmp_path: Path) -> None
             work_dir=tmp_path / "w",
         )
     assert not (tmp_path / "a.csv").exists()
+    # when, as a date, and what the curator does about it: leave that file's contribution out
+    at = registry.functions.revokedAt(
+        items[2][0].contributor, bytes.fromhex(items[2][0].id[2:])
+    ).call()
+    assert f"revoked on-chain at {utc(at)}: the contributor withdrew consent" in str(refused.value)
+    assert refused.value.hint == f"leave the contribution of {items[2][1].name} out of the assembly"
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from proofmind.app.ownership import (
     value_contributions,
 )
 from proofmind.app.provenance import track_run, verify_path
-from proofmind.chain.base import Chain
+from proofmind.chain.base import Chain, utc
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.ownership.contributions import contribute
 from proofmind.provenance.ledger import Ledger
@@ -105,5 +105,6 @@ def test_contributors_are_valued_and_paid(ws: Workspace, chain: Chain, tmp_path:
     assert not report.ok
     assert [p for p in problems if "revoked" in p] == [
         f"contribution {items[2][0].id[:12]}… by {carol} was revoked at "
-        f"{contributions_registry.functions.revokedAt(carol, carol_id).call()}: consent withdrawn"
+        f"{utc(contributions_registry.functions.revokedAt(carol, carol_id).call())}: "
+        "consent withdrawn"
     ]

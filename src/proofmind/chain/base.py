@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from proofmind.chain.sender import TxSender
 
 
+def utc(moment: float) -> str:
+    """A unix time (a block's timestamp, an expiry) as messages print it:
+    ``2027-01-06 07:44:12 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(moment))
+
+
 class ChainBackend(ABC):
     """A way to reach an EVM chain: the devnet proofmind runs, py-evm in-process, or any RPC."""
 

@@ -24,7 +24,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from web3.contract import Contract
 
-from proofmind.chain.base import Chain
+from proofmind.chain.base import Chain, utc
 from proofmind.chain.contracts import load_artifact
 from proofmind.crypto.eip712 import (
     Eip712Domain,
@@ -273,15 +273,22 @@ def check_contribution(
             f"{who} was signed by {signer}, not by the contributor it names",
             hint="ask the contributor to sign with their own key",
         )
+    leave_out = f"leave the contribution of {data.name} out of the assembly"
     if not contribution.consent:
-        raise InputError(f"{who} does not give consent")
+        raise InputError(f"{who} does not give consent", hint=leave_out)
     if contribution.expiry <= now:
-        raise InputError(f"{who} expired at {contribution.expiry}")
+        raise InputError(
+            f"{who} expired at {utc(contribution.expiry)}",
+            hint=f"{leave_out}, or ask the contributor to sign it again with a later expiry",
+        )
     if registry is not None:
         check_registry(contribution, registry)
         at = revoked_at(registry, contribution)
         if at:
-            raise InputError(f"{who} was revoked on-chain at {at}")
+            raise InputError(
+                f"{who} was revoked on-chain at {utc(at)}: the contributor withdrew consent",
+                hint=leave_out,
+            )
     committed = commit_dataset(data, work_dir, workers=1)
     if committed.manifest.root != contribution.rows_root:
         raise InputError(
@@ -371,7 +378,7 @@ def assembly_check(document: dict[str, Any], chain: Chain) -> tuple[list[str], l
         c = Contribution(**fields)
         who = f"contribution {c.id[:12]}… by {c.contributor}"
         if c.expiry <= now:
-            problems.append(f"{who} expired at {c.expiry}: its consent has lapsed")
+            problems.append(f"{who} expired at {utc(c.expiry)}: its consent has lapsed")
         if c.chain_id != chain.chain_id:
             problems.append(
                 f"{who}: its revocation lives on chain {c.chain_id}, this workspace is "
@@ -385,7 +392,7 @@ def assembly_check(document: dict[str, Any], chain: Chain) -> tuple[list[str], l
         contributor = to_checksum_address(c.contributor)
         at = registry.functions.revokedAt(contributor, bytes.fromhex(c.id[2:])).call()
         if at:
-            problems.append(f"{who} was revoked at {at}: consent withdrawn")
+            problems.append(f"{who} was revoked at {utc(at)}: consent withdrawn")
     if not any("contribution" in p for p in problems):
         count = len(document.get("contributions", []))
         notes.append(f"{count} signed contributions, none revoked or expired")

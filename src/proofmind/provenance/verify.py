@@ -16,7 +16,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from proofmind.chain.base import Chain
+from proofmind.chain.base import Chain, utc
 from proofmind.chain.contracts import load_artifact
 from proofmind.errors import CryptoError, InputError, ProofmindError
 from proofmind.provenance.api import (
@@ -235,7 +235,7 @@ class _Verifier:
             return
         finding.notes.append(
             f"on chain {chain.chain_id}: record {record.record_id[:18]}… by {creator}, "
-            f"block {record.block_number}, timestamp {registered_at}"
+            f"block {record.block_number}, {utc(registered_at)}"
         )
 
     # ------------------------------------------------------------------ datasets
