@@ -21,8 +21,8 @@ def run(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
-    full_env.update(env or {})
     full_env["COLUMNS"] = "200"
+    full_env.update(env or {})
     return subprocess.run(
         [*PROOFMIND, *args],
         check=False,

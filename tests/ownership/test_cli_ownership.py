@@ -59,12 +59,15 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
             "--label",
             "label",
             cwd=tmp_path,
+            env={"COLUMNS": "80"},
         )
         assert valued.returncode == 0, valued.stderr
         digest = re.search(r"valuation (0x[0-9a-f]{64})", valued.stdout)
         assert digest is not None
+        assert "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC" in valued.stdout  # bob, whole
+        pool = str(10**21)  # 1,000 tokens of 18 decimals: wider than a narrow terminal's column
         published = run(
-            "rewards", "publish", digest.group(1), "--pool", "1000000", "--mint", cwd=tmp_path
+            "rewards", "publish", digest.group(1), "--pool", pool, "--mint", cwd=tmp_path
         )
         assert published.returncode == 0, published.stderr
         bob = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"  # devnet account 2
@@ -77,8 +80,8 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
             run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path),
             "AlreadyClaimed",
         )
-        status = run("rewards", "status", cwd=tmp_path)
-        assert "1000000" in status.stdout
+        status = run("rewards", "status", cwd=tmp_path, env={"COLUMNS": "80"})
+        assert pool in status.stdout and str(owed) in status.stdout  # not cut to "100000…"
 
         assert (
             run(

@@ -162,6 +162,7 @@ def run_value(
 
 def _print_values(valuation: Valuation) -> None:
     table = Table("contributor", "rows", f"value ({valuation.document['method']})")
+    table.columns[0].no_wrap = True  # the address a claim names: whole in a narrow terminal too
     for c in valuation.contributors:
         style = "red" if c.value < 0 else ""
         table.add_row(
@@ -217,6 +218,8 @@ def run_status(path: Path | None, epoch: int | None) -> None:
     workspace = open_workspace(path)
     epochs = reward_epochs(workspace, workspace.connect(), epoch)
     table = Table("epoch", "funded", "claimed", "deadline (UTC)", "swept", "valuation")
+    for amount in table.columns[1:3]:
+        amount.no_wrap = True  # base units: cut to "100000000000…" they would say nothing
     for s in epochs:
         table.add_row(
             str(s.epoch),
