@@ -105,7 +105,8 @@ def test_claims_data_is_what_the_distributor_accepts(
     with pytest.raises(ApiError) as none:
         api.reward_claim(epoch, accounts[3])
     assert none.value.status == 404
-    assert str(none.value) == f"{accounts[3]} has no payout in epoch {epoch}"
+    assert str(none.value).startswith(f"{accounts[3]} has no payout in epoch {epoch} — ")
+    assert "`proofmind rewards value` shows each value" in str(none.value)  # the hint, too
     with pytest.raises(InputError) as cli_words:
         parse_address("0x12zz")  # the CLI's --account parser
     bad = http.get(f"/api/v1/rewards/epochs/{epoch}/claims/0x12zz")

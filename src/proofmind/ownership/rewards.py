@@ -84,7 +84,11 @@ def payout_of(epoch: int, tree: StandardMerkleTree, account: str) -> tuple[str, 
     key = to_checksum_address(account)
     row = next((r for r in tree.values if to_checksum_address(str(r[0])) == key), None)
     if row is None:
-        raise NoPayout(f"{key} has no payout in epoch {epoch}")
+        raise NoPayout(
+            f"{key} has no payout in epoch {epoch}",
+            hint="an epoch pays only the contributors whose value was positive (and whose share "
+            "came to at least one base unit); `proofmind rewards value` shows each value",
+        )
     return key, int(row[1]), tree.get_proof(tree.values.index(row))
 
 
