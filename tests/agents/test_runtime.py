@@ -176,23 +176,48 @@ def test_a_replaced_alert_store_is_noticed_not_passed_over(
     treasury: Treasury, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The cursor is an alert id: in a new store (ids from 1 again) the alerts up to the old
-    cursor would be passed over unseen. The runtime notices, and decides from the new store's
-    next alert on."""
+    cursor would be passed over unseen. The runtime notices, and decides on the new store's
+    alerts stored after it last looked; those stored before are history."""
+    fresh = AlertStore(treasury.tmp / "replaced.sqlite")
+    fresh.add(Alert(detector="depeg", kind="depeg", severity="high", subject="USDC",
+                    time=1.0, score=0.04, explanation="history"))  # fmt: skip
     agent = runtime(treasury, treasury.rule("250e18"))
     for _ in range(3):
         depeg(treasury, subject="DAI")  # three do-nothing decisions: the cursor is at 3
     assert agent.step().decided == 3
-    fresh = AlertStore(treasury.tmp / "replaced.sqlite")
-    fresh.add(Alert(detector="depeg", kind="depeg", severity="high", subject="USDC",
-                    time=1.0, score=0.04, explanation="history"))  # fmt: skip
+    treasury.alerts = fresh
+    depeg(treasury)  # id 2 in the new store: below the old cursor, stored since, news
     again = AgentRuntime(treasury.guard, treasury.agent, agent.policy, fresh, treasury.log)
     with caplog.at_level(logging.WARNING, logger="proofmind.agents"):
-        assert again.step().decided == 0  # what the new store held already is history
+        report = again.step()
+    assert (report.decided, report.executed) == (1, 1)  # the news, not the history
+    assert treasury.balance(treasury.treasury) == 250 * E18
     (said,) = [r.getMessage() for r in caplog.records if "store was replaced" in r.getMessage()]
-    assert "decided up to alert 3" in said and "after 1); the 1 it holds are not" in said
-    treasury.alerts = fresh
-    depeg(treasury)  # id 2: below the old cursor, and news
-    report = again.step()
+    assert "decided up to alert 3" in said and "on its 1 alert(s) stored since it last" in said
+    assert said.endswith("; the 1 stored before are not acted on")
+    fresh.close()
+
+
+def test_an_alert_store_replaced_while_running_is_followed(
+    treasury: Treasury, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store deleted and made again while the runtime runs (a monitor started again on a
+    new store): the open connection would read the old file for good and see nothing new."""
+    agent = runtime(treasury, treasury.rule("250e18"))
+    for _ in range(2):
+        depeg(treasury, subject="DAI")
+    assert agent.step().decided == 2
+    path = treasury.alerts.path
+    path.unlink()  # the runtime's connection (to the same store object) stays open
+    treasury.alerts = AlertStore(path)  # what a monitor started again writes to
+    depeg(treasury)  # id 1 in the new store, below the cursor
+    with caplog.at_level(logging.WARNING, logger="proofmind.agents"):
+        report = agent.step()
     assert (report.decided, report.executed) == (1, 1)
     assert treasury.balance(treasury.treasury) == 250 * E18
-    fresh.close()
+    (said,) = [r.getMessage() for r in caplog.records if "store was replaced" in r.getMessage()]
+    assert "decided up to alert 2" in said and "on its 1 alert(s) stored since" in said
+    assert agent.step().decided == 0  # followed from there on: nothing decided twice
+    depeg(treasury, subject="DAI")
+    assert agent.step().decided == 1
+    treasury.alerts.close()

@@ -3,12 +3,14 @@ workspace reaches a Server-Sent Events client within 2 s; SIGTERM stops it clean
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import queue
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -81,6 +83,59 @@ def test_alert_pages_and_filters(ws: Workspace, make_api: MakeApi) -> None:
     assert http.get("/api/v1/alerts/7", headers={"If-None-Match": etag}).status_code == 304
     assert api.overview()["alerts"] == {"total": 25, "active": 23, "last_id": 25}
     store.close()
+
+
+def test_a_replaced_alert_store_is_followed(ws: Workspace, make_api: MakeApi) -> None:
+    """A monitor started again on a new store (the file deleted and made again) while the API
+    runs: the API's open connection would keep reading the old file for good."""
+    store = AlertStore.for_workspace(ws.root)
+    for n in range(1, 4):
+        store.add(alert(n))
+    api, _ = make_api()
+    assert api.overview()["alerts"]["total"] == 3
+    store.close()
+    store.path.unlink()
+    again = AlertStore.for_workspace(ws.root)
+    again.add(alert(9))
+    assert [a["explanation"] for a in api.alerts()["items"]] == ["alert 9"]
+    assert api.overview()["alerts"] == {"total": 1, "active": 1, "last_id": 1}
+    again.close()
+
+
+def test_the_live_stream_follows_a_replaced_store(ws: Workspace) -> None:
+    """Its position is an alert id: in a new store (ids from 1 again) the stream would stay
+    silent until the new ids passed the old ones. It streams the new store's alerts stored
+    since its last poll instead (not those stored before it: history)."""
+    from proofmind.api.services import AlertHub
+
+    path = ws.root / "monitor" / "alerts.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    reader, writer = AlertStore(path), AlertStore(path)
+    for n in range(1, 6):
+        writer.add(alert(n))
+
+    async def follow() -> list[str]:
+        hub = AlertHub(lambda: reader, poll=1.0)
+        async with hub.subscribe() as queue:
+            writer.add(alert(6))
+            got = [(await asyncio.wait_for(queue.get(), 5)).alert.explanation]
+            await asyncio.sleep(0.3)  # the hub has polled again and waits: swap the store now
+            writer.close()
+            path.unlink()  # a monitor started again on a new store
+            fresh = AlertStore(path)
+            fresh.add(alert(20))
+            with sqlite3.connect(path) as conn:  # stored an hour ago: history, not news
+                conn.execute("UPDATE alerts SET stored_at = stored_at - 3600")
+            fresh.add(alert(21))  # id 2 of the new store: below the stream's position, news
+            got.append((await asyncio.wait_for(queue.get(), 5)).alert.explanation)
+            fresh.add(alert(22))
+            got.append((await asyncio.wait_for(queue.get(), 5)).alert.explanation)
+            fresh.close()
+        await hub.close()
+        return got
+
+    assert asyncio.run(follow()) == ["alert 6", "alert 21", "alert 22"]
+    reader.close()
 
 
 @pytest.fixture

@@ -184,18 +184,18 @@ class DecisionLog:
             ).fetchone()
         return 0 if row is None else int(row[0])
 
-    def decided_alert(self, policy: str, alert_id: int) -> dict[str, Any] | None:
-        """The alert ``alert_id`` as ``policy``'s decision on it recorded it (None: none)."""
+    def decided_alert(self, policy: str, alert_id: int) -> tuple[dict[str, Any], float] | None:
+        """The alert ``alert_id`` as ``policy``'s decision on it recorded it, and when the
+        decision was made (None: no decision on it)."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT record FROM decisions WHERE policy=? AND alert_id=? "
+                "SELECT record, created_at FROM decisions WHERE policy=? AND alert_id=? "
                 "ORDER BY seq DESC LIMIT 1",
                 (policy, alert_id),
             ).fetchone()
         if row is None:
             return None
-        alert: dict[str, Any] | None = json.loads(row[0]).get("alert")
-        return alert
+        return json.loads(row[0]).get("alert") or {}, float(row[1])
 
     def move_cursor(self, policy: str, alert_id: int) -> None:
         """Set ``policy``'s alert cursor, backwards too (its alert store was replaced)."""

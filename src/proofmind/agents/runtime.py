@@ -25,6 +25,7 @@ from web3.exceptions import TransactionNotFound
 from proofmind.agents.guard import Call, Guard, decision_id_of, encode_action, now_on_chain
 from proofmind.agents.log import Decision, DecisionLog, canonical
 from proofmind.agents.policy import SEVERITIES, Policy, RuleSpec
+from proofmind.chain.base import utc
 from proofmind.errors import ContractReverted, TransactionError
 from proofmind.monitor.store import AlertStore, StoredAlert
 
@@ -98,6 +99,8 @@ class AgentRuntime:
         self.receipt_wait = receipt_wait
         self._model: Any = None
         self._store_checked = False  # whether the alert store is the one the cursor is in
+        self._looked: float | None = None  # when this runtime last read the alert store
+        self._generation = alerts.generation
         self.policy_id = guard.grant_of(self.agent)["policy_id"]
 
     # -- decide -----------------------------------------------------------------------------
@@ -189,10 +192,16 @@ class AgentRuntime:
 
     def observe(self, limit: int = 100) -> int:
         """Decide on the alerts stored since the last step; returns how many decisions were new."""
+        looking = time.time()  # an alert stored after this is seen at the next step at the latest
+        self.alerts.reopen_if_replaced()
+        if self.alerts.generation != self._generation:  # replaced while running
+            self._generation = self.alerts.generation
+            self._store_checked = False  # check the cursor against the new store
         cursor = self.log.cursor(self.policy.name)
         if not self._store_checked:
             cursor = self._check_store(cursor)
         fresh = self.alerts.query(after_id=cursor, status="active", limit=limit, newest_first=False)
+        self._looked = looking
         if not fresh:
             return 0
         decisions = []
@@ -204,31 +213,32 @@ class AgentRuntime:
     def _check_store(self, cursor: int) -> int:
         """The cursor is an alert id of one store. If the alert under it is not the one the
         log decided on, the store was replaced (ids start again at 1) and alerts up to the old
-        cursor would be passed over unseen: decide from the store's next alert on instead (its
-        earlier alerts are history this policy never saw, not news to act on)."""
+        cursor would be passed over unseen. Then decide on the new store's alerts stored after
+        this policy last looked at the old one (news it has not seen); those stored before are
+        history it never saw, not news to act on."""
         self._store_checked = True
-        seen = self.log.decided_alert(self.policy.name, cursor) if cursor else None
-        if seen is None:
+        decided = self.log.decided_alert(self.policy.name, cursor) if cursor else None
+        if decided is None:
             return cursor
+        seen, decided_at = decided
         stored = self.alerts.get(cursor)
         if stored is not None and seen == _alert_view(stored):
             return cursor
-        last = self.alerts.last_id()
-        held = (
-            f"from its next alert on (after {last}); the {last} it holds are not acted on"
-            if last
-            else "from its first alert on"
-        )
+        looked = self._looked if self._looked is not None else decided_at
+        moved = self.alerts.last_id_stored_until(looked)
+        news = self.alerts.last_id() - moved
+        held = f"; the {moved} stored before are not acted on" if moved else ""
         message = (
             f"policy {self.policy.name} decided up to alert {cursor} ({seen.get('detector')} / "
             f"{seen.get('subject')}), but the alert store has "
             f"{'no such alert' if stored is None else 'another alert under that id'}: the store "
-            f"was replaced; deciding {held}"
+            f"was replaced; deciding on its {news} alert(s) stored since it last looked "
+            f"({utc(looked)}){held}"
         )
         log.warning(message)
         self.on_event(message)
-        self.log.move_cursor(self.policy.name, last)
-        return last
+        self.log.move_cursor(self.policy.name, moved)
+        return moved
 
     # -- act --------------------------------------------------------------------------------
 

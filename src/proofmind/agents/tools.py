@@ -68,6 +68,7 @@ class AgentTools:
 
         if not 1 <= int(limit) <= 500:
             raise InputError(f"limit {limit} is out of range", hint="1 to 500")
+        self.alerts.reopen_if_replaced()  # a monitor started again on a new store
         rows = self.alerts.query(
             detector=detector,
             subject=subject_key(subject),

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from proofmind.api.guards import RateLimiter
 from proofmind.app.alerts import AlertFilter, alerts_after
-from proofmind.chain.base import Chain
+from proofmind.chain.base import Chain, utc
 from proofmind.monitor.store import AlertStore, StoredAlert
 from proofmind.settings import ApiSettings
 from proofmind.workspace import Workspace
+
+log = logging.getLogger("proofmind.api")
 
 
 class HealthSource(Protocol):
@@ -83,9 +87,21 @@ class AlertHub:
     async def _run(self, primed: asyncio.Event) -> None:
         store = self._store()
         self._last = await asyncio.to_thread(store.last_id)
+        generation, looked = store.generation, time.time()
         primed.set()
         while self._queues and not self.closing.is_set():
+            looking = time.time()
+            await asyncio.to_thread(store.reopen_if_replaced)
+            if store.generation != generation:  # a new store: its ids start again at 1
+                generation = store.generation
+                self._last = await asyncio.to_thread(store.last_id_stored_until, looked)
+                log.warning(
+                    "the alert store %s was replaced; streaming its alerts stored since %s",
+                    store.path,
+                    utc(looked),
+                )
             new = await asyncio.to_thread(alerts_after, store, self._last)
+            looked = looking
             for alert in new:
                 self._last = alert.id
                 for queue in list(self._queues):
@@ -148,6 +164,8 @@ class Services:
         with self._lock:
             if self._alerts is None:
                 self._alerts = AlertStore.for_workspace(self.workspace.root)
+            else:
+                self._alerts.reopen_if_replaced()  # a monitor started again on a new store
             return self._alerts
 
     def has_alert_store(self) -> bool:

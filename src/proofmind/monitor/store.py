@@ -449,18 +449,56 @@ def _insert(
     return cur.lastrowid if cur.rowcount == 1 else None
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None when there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class AlertStore:
     """Alerts in SQLite. Thread-safe; one connection per store, one transaction per write."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._conn = open_database(
-            path,
+        self._conn = self._open()
+        self.generation = 0  # how many times the file was opened again: see reopen_if_replaced
+
+    def _open(self) -> sqlite3.Connection:
+        conn = open_database(
+            self.path,
             _SCHEMA,
             what="alert store",
             hint="check that the folder is writable and the file is a proofmind alert store",
         )
+        self._file = _file_identity(self.path)
+        return conn
+
+    def reopen_if_replaced(self) -> bool:
+        """Open the file at :attr:`path` again if it is another file than the one open here
+        (the store was deleted and made again, or another file moved over it): an open
+        connection would go on reading the old one and see no new alert. True when reopened;
+        :attr:`generation` counts the reopenings, for readers that share this store and keep
+        an alert id as their position (ids start again at 1 in a new store)."""
+        with self._lock:
+            now = _file_identity(self.path)
+            if now is None or now == self._file:
+                return False  # the same file, or none yet (the old one is all there is)
+            old, self._conn = self._conn, self._open()
+            old.close()
+            self.generation += 1
+            return True
+
+    def last_id_stored_until(self, moment: float) -> int:
+        """The id of the newest alert stored at ``moment`` or before (0: none)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT coalesce(max(id), 0) FROM alerts WHERE stored_at <= ?", (moment,)
+            ).fetchone()
+        return int(row[0])
 
     @classmethod
     def for_workspace(cls, root: Path) -> AlertStore:
