@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -143,13 +144,57 @@ def test_follow_shows_new_alerts_and_retractions_until_ctrl_c(ws: Workspace) -> 
         time.sleep(1.5)
         assert lines.empty()  # each shown once
         store.close()
+        for leftover in ("", "-wal", "-shm"):  # `rm alerts.sqlite*`, the follower still reading
+            Path(f"{store.path}{leftover}").unlink(missing_ok=True)
+        # a monitor started again on a new store: ids from 1 again
+        store = AlertStore.for_workspace(ws.root)
+        store.commit_range([(_alert(15), None)], [], 115, {})
+        renewed = json.loads(lines.get(timeout=15))
+        assert (renewed["id"], renewed["explanation"]) == (1, "alert 15")
+        store.close()
     finally:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
     assert "following new alerts" in err and "stopped following" in err
+    assert "the alert store was replaced: following it from its alerts stored since" in err
 
 
 def test_follow_is_not_for_one_alert(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["monitor", "alerts", "3", "--follow", "--workspace", str(ws.root)]) == 2
     assert "--follow shows alerts as they come, not one alert" in capsys.readouterr().err
+
+
+def test_a_store_deleted_while_open_elsewhere_says_what_is_in_the_way(ws: Workspace) -> None:
+    """`rm alerts.sqlite` while another process reads it leaves its write-ahead log and index
+    in use: a new store cannot be made at that name until they go too, and the error says so."""
+    import subprocess
+    import sys
+
+    from proofmind.errors import WorkspaceError
+
+    store = AlertStore.for_workspace(ws.root)
+    store.add(_alert(1))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from proofmind.monitor.store import AlertStore; "
+         f"s = AlertStore(Path({str(store.path)!r})); s.last_id(); print('open', flush=True); "
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        store.close()
+        store.path.unlink()
+        with pytest.raises(WorkspaceError, match="disk I/O error") as refused:
+            AlertStore.for_workspace(ws.root)
+        hint = refused.value.hint or ""
+        assert hint.startswith("alerts.sqlite-wal") and "may belong to a deleted copy" in hint
+        assert "a running process still has open: stop that process, or delete" in hint
+        for leftover in ("-wal", "-shm"):
+            Path(f"{store.path}{leftover}").unlink(missing_ok=True)
+        fresh = AlertStore.for_workspace(ws.root)  # the process reading the old one goes on
+        assert fresh.last_id() == 0
+        fresh.close()
+    finally:
+        holder.communicate("", timeout=15)

@@ -1010,6 +1010,7 @@ def _follow_alerts(store: Any, filters: AlertFilter, limit: int, json_lines: boo
     """The last ``limit`` matching alerts, oldest first, then each one stored from now on and
     each retraction (of an alert that matches), as lines, until Ctrl-C."""
     from proofmind.app.alerts import alerts_after, list_alerts
+    from proofmind.chain.base import utc
     from proofmind.monitor.sinks import TerminalSink
 
     terminal = None if json_lines else TerminalSink()
@@ -1033,13 +1034,21 @@ def _follow_alerts(store: Any, filters: AlertFilter, limit: int, json_lines: boo
     err.print("following new alerts and retractions (Ctrl-C to stop)")
     try:
         while True:
+            now = time.time()
+            if store.reopen_if_replaced():  # a monitor started again on a new store
+                last = store.last_id_stored_until(watched_from)  # ids start again at 1
+                shown.clear()
+                told.clear()
+                err.print(
+                    f"the alert store was replaced: following it from its alerts stored "
+                    f"since {utc(watched_from)}"
+                )
             for stored in alerts_after(store, last, filters):
                 last = stored.id
                 if stored.id not in shown:
                     show(stored)
             # retractions stamped since the last look (a second's margin for the writer's
             # clock and transaction); those already shown are skipped
-            now = time.time()
             for stored in store.retracted_since(watched_from - 1.0):
                 if stored.id <= last and stored.id not in told and filters.matches(stored):
                     show(stored)

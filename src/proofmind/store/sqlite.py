@@ -17,6 +17,7 @@ def open_database(
 ) -> sqlite3.Connection:
     """A connection to ``path`` (created with its folder if missing) with ``schema`` applied;
     any failure is a WorkspaceError naming ``what`` and the file."""
+    conn: sqlite3.Connection | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -26,6 +27,19 @@ def open_database(
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(schema)
     except (OSError, sqlite3.Error) as exc:
+        if conn is not None:
+            conn.close()  # held open, it would keep what was in the way in use in this process
+        leftovers = [
+            f"{path.name}{end}" for end in ("-wal", "-shm") if Path(f"{path}{end}").exists()
+        ]
+        if "disk I/O error" in str(exc) and leftovers:
+            # the file was deleted while a process had it open: that process still uses the
+            # write-ahead log and its index at these names, which do not fit a new file
+            hint = (
+                f"{' and '.join(leftovers)} next to it may belong to a deleted copy that a "
+                f"running process still has open: stop that process, or delete "
+                f"{'it' if len(leftovers) == 1 else 'them'} too"
+            )
         raise WorkspaceError(f"cannot open the {what} {path}: {exc}", hint=hint) from exc
     return conn
 
