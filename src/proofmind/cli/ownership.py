@@ -218,8 +218,6 @@ def run_status(path: Path | None, epoch: int | None) -> None:
     workspace = open_workspace(path)
     epochs = reward_epochs(workspace, workspace.connect(), epoch)
     table = Table("epoch", "funded", "claimed", "deadline (UTC)", "swept", "valuation")
-    for amount in table.columns[1:3]:
-        amount.no_wrap = True  # base units: cut to "100000000000…" they would say nothing
     for s in epochs:
         table.add_row(
             str(s.epoch),
@@ -229,4 +227,11 @@ def run_status(path: Path | None, epoch: int | None) -> None:
             str(s.swept),
             s.valuation[:18] + "…",
         )
-    console.print(table if epochs else "No epochs published yet.")
+    if not epochs:
+        console.print("No epochs published yet.")
+        return
+    for amount in table.columns[1:3]:
+        amount.no_wrap = True  # cut to "100000000000…", an amount in base units says nothing
+    # a pipe or a file has no width: the 80 columns Rich assumes would cut the table's ~110
+    wide = console if console.is_terminal else Console(width=max(console.width, 110))
+    wide.print(table)
