@@ -557,3 +557,29 @@ def test_pairs_found_one_symbol_at_a_time_do_not_depend_on_the_order(
     for name in names:
         add_symbol(pairs, seen, name)
     assert dict(sorted(pairs.items())) == symbol_pairs(names)
+
+
+@given(st.integers(min_value=-(10**40), max_value=10**40))
+def test_ether_amounts_are_said_exactly_and_without_an_exponent(wei: int) -> None:
+    """A watch alert's amount: 1 wei (the dust that address poisoning sends) is not "1e-18",
+    1,234,567.25 ETH is not "1.23457e+06"."""
+    from decimal import Decimal, localcontext
+
+    from proofmind.monitor.watch import ether_text
+
+    said = ether_text(wei)
+    with localcontext(prec=80):  # exact for these sizes (the default 28 digits round)
+        assert "e" not in said and Decimal(said) * 10**18 == wei
+    assert said == "0" or not said.endswith(("0", ".")) or "." not in said  # no trailing zeros
+
+
+def test_ether_amounts_as_users_read_them() -> None:
+    from proofmind.monitor.watch import ether_text
+
+    assert [ether_text(w) for w in (0, 1, 10**18, 15 * 10**17, 1_234_567_25 * 10**16)] == [
+        "0",
+        "0.000000000000000001",
+        "1",
+        "1.5",
+        "1234567.25",
+    ]

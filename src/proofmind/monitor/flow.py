@@ -180,7 +180,7 @@ class FlowAnomalyDetector(Detector):
             explanation=(
                 f"block {number}: value flow unlike the last {self.window_size} blocks "
                 f"(anomaly score {score:.2f}): {evidence['native_transfers']} ether "
-                f"transfer(s) moving {evidence['ether_moved']:g} ETH, largest fan-out "
+                f"transfer(s) moving {_ether(evidence['ether_moved'])} ETH, largest fan-out "
                 f"{evidence['top_fan_out']}"
             ),
             evidence={**evidence, "features": {k: round(v, 4) for k, v in features.items()}},
@@ -478,3 +478,8 @@ def batch_features(batch: Any) -> NDArray[np.float64]:
     raw = [counts["transactions"], reverted, counts["native_transfers"], total, largest,
            counts["erc20_transfers"], senders, recipients, fan_out]  # fmt: skip
     return np.stack([_log1p(np.asarray(r)) for r in raw], axis=1)
+
+
+def _ether(amount: float) -> str:
+    """An amount of ether to the microether, without an exponent: ``57.9``, ``1234567.5``."""
+    return f"{amount:.6f}".rstrip("0").rstrip(".")

@@ -204,8 +204,16 @@ def _tx_explanation(
     call = f", call {tx['method_id']}" if called else ""
     return (
         f"{'reverted ' if reverted else ''}transaction {direction} {address}: "
-        f"{value / 1e18:g} ETH {where}{call}"
+        f"{ether_text(value)} ETH {where}{call}"
     )
+
+
+def ether_text(wei: int) -> str:
+    """``wei`` in ether, exactly and without an exponent: ``1.5``, ``0.000000000000000001``
+    (a dust transfer, as address poisoning sends), ``1234567.25`` (not ``1.23457e+06``)."""
+    whole, fraction = divmod(abs(int(wei)), 10**18)
+    digits = f"{fraction:018d}".rstrip("0")
+    return f"{'-' if wei < 0 else ''}{whole}{'.' + digits if digits else ''}"
 
 
 class FundingFanOutDetector(Detector):
