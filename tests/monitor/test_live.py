@@ -241,3 +241,38 @@ def test_new_parameters_on_restart_take_effect(chain: Chain, tmp_path: Path) -> 
     monitor.run(until_block=chain.w3.eth.block_number)
     subjects = [a.alert.subject for a in monitor.store.query(limit=10)]
     assert sorted(subjects) == sorted([first.lower(), second.lower()])
+
+
+def test_a_second_monitor_on_the_same_store_is_refused(chain: Chain, tmp_path: Path) -> None:
+    """Two monitors on one alert store share its cursor: each block would be evaluated by
+    whichever read it first, with that monitor's detectors only, and a delivery could go out
+    from both. The second is refused, naming the first; once the first stops, it runs."""
+    import os
+    import time
+
+    from proofmind.errors import ConfigError
+
+    watched = chain.accounts[5].address
+    first = service(chain, tmp_path, watched, [])
+    runner = threading.Thread(target=first.run, daemon=True)
+    runner.start()
+    lock = tmp_path / "monitor.lock"
+    deadline = time.monotonic() + 10
+    while not (lock.exists() and lock.read_text() == f"{os.getpid()}\n"):
+        assert time.monotonic() < deadline, "the first monitor never took the lock"
+        time.sleep(0.02)
+    chain.sender().send({"to": watched, "value": 1})
+    second = service(chain, tmp_path, watched, [])
+    with pytest.raises(ConfigError) as refused:
+        second.run(until_block=chain.w3.eth.block_number)
+    assert str(refused.value).startswith(
+        f"another process (pid {os.getpid()}) is already following the chain into the alert "
+        f"store {tmp_path / 'alerts.sqlite'} (it holds {lock})"
+    )
+    assert "stop that monitor first" in (refused.value.hint or "")
+    assert second.stats.blocks == 0  # nothing read, nothing stored
+    first.stop()
+    runner.join(timeout=30)
+    assert not runner.is_alive()
+    second.run(until_block=chain.w3.eth.block_number)  # now it may
+    assert [a.alert.detector for a in second.store.query(limit=10)] == ["watch"]  # stored once

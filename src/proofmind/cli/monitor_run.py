@@ -697,9 +697,9 @@ def run_live(
 
     from proofmind.cli.params import check_listen
     from proofmind.monitor.pricefeed import READ_MODES, FeedReader, parse_feeds
-    from proofmind.monitor.service import MonitorService
+    from proofmind.monitor.service import MonitorService, following
     from proofmind.monitor.sinks import JsonlSink, TerminalSink
-    from proofmind.monitor.store import AlertStore
+    from proofmind.monitor.store import ALERTS_FILE, AlertStore
     from proofmind.store.state import StateDB
     from proofmind.workspace import open_workspace
 
@@ -750,6 +750,8 @@ def run_live(
     sinks = at_least(sinks + remote, floors, quiet)
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
+    with following(workspace.root / ALERTS_FILE):
+        pass  # another monitor on this store: say so before anything is read or written
     store = AlertStore.for_workspace(workspace.root)
     service = MonitorService(
         w3,

@@ -16,6 +16,7 @@ hold up detection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from web3 import Web3
@@ -35,9 +37,11 @@ from proofmind.monitor.pricefeed import FeedReader
 from proofmind.monitor.registry import detector_class
 from proofmind.monitor.sinks import DELIVERY_RESULTS, deliver_due, public_sink_name
 from proofmind.monitor.store import AlertStore
+from proofmind.store.lock import exclusive
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.monitor")
+LOCK_FILE = "monitor.lock"  # next to the alert store: held while a monitor follows into it
 FEEDS_KEY = "@feeds"  # the feed reader's entry in the saved state (not a detector name)
 
 
@@ -53,6 +57,17 @@ class MonitorStats:
     deliveries: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DELIVERY_RESULTS, 0))
     next_block: int = 0
     head_lag: int = 0
+
+
+def following(store: Path) -> contextlib.AbstractContextManager[None]:
+    """The lock a monitor holds while it follows the chain into the alert store ``store``; a
+    ConfigError naming the monitor that holds it already."""
+    return exclusive(
+        store.parent / LOCK_FILE,
+        f"following the chain into the alert store {store}",
+        hint="stop that monitor first (one `monitor run` runs several detectors and sinks: "
+        "give it them all), or run this one in another workspace",
+    )
 
 
 class MonitorService:
@@ -259,7 +274,21 @@ class MonitorService:
         on_step: Callable[[MonitorService], None] | None = None,
     ) -> MonitorStats:
         """Follow the chain until stopped (or ``max_blocks`` processed, or the cursor passes
-        ``until_block``); then deliver what is still due for up to ``drain_seconds``."""
+        ``until_block``); then deliver what is still due for up to ``drain_seconds``.
+
+        One monitor at a time per alert store: a second would share the cursor (each block
+        evaluated by whichever monitor reads it first, with its detectors only) and the
+        outbox (a delivery sent by both)."""
+        with following(self.store.path):
+            return self._run(max_blocks, until_block, drain_seconds, on_step)
+
+    def _run(
+        self,
+        max_blocks: int | None,
+        until_block: int | None,
+        drain_seconds: float,
+        on_step: Callable[[MonitorService], None] | None,
+    ) -> MonitorStats:
         worker = threading.Thread(target=self._deliverer, name="monitor-delivery", daemon=True)
         worker.start()
         try:

@@ -1,0 +1,34 @@
+"""An exclusive lock held while a process does something that must not run twice at once (a
+monitor following the chain into one alert store). The kernel drops the lock when the process
+ends, SIGKILL included, so a crash never leaves a stale lock behind."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from proofmind.errors import ConfigError
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, doing: str, *, hint: str) -> Iterator[None]:
+    """Hold the lock file ``path`` (its content: the holder's pid) for the block; a
+    ConfigError naming the holder when another process (or another holder here) has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:  # closing it releases the lock
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ConfigError(
+                f"another process (pid {holder}) is already {doing} (it holds {path})", hint=hint
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
