@@ -335,7 +335,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["policy.toml", "--safe", "t", "--once", "--since", "yesterday"], "--since"),
     ],
     ("monitor", "run"): [
-        ([], "bad parameters for detector 'watch'"),
+        ([], "detector 'watch' needs addresses"),
         (["-d", "nosuch"], "no detector named 'nosuch'"),
         (["-d", "depeg"], "read prices, not blocks"),
         (["--params", "{bad"], "--params"),

@@ -370,8 +370,12 @@ def test_detectors_are_found_by_entry_point() -> None:
     assert isinstance(loaded[0], DepegDetector) and loaded[0].threshold == 0.03
     with pytest.raises(InputError, match="no detector named 'nope'"):
         load_detectors(["nope"])
-    with pytest.raises(InputError, match="bad parameters for detector 'depeg'"):
+    with pytest.raises(InputError, match="detector 'depeg' has no parameter 'thresold'") as typo:
         load_detectors(["depeg"], {"depeg": {"thresold": 0.03}})
+    assert "its parameters: " in (typo.value.hint or "") and "threshold" in (typo.value.hint or "")
+    with pytest.raises(InputError, match="detector 'watch' needs addresses") as missing:
+        load_detectors(["watch"])  # in the user's words, not a TypeError's
+    assert """--params '{"watch": {"addresses": "…"}}'""" in (missing.value.hint or "")
 
 
 def eth_and_steth(hours: int, discount: dict[int, float]) -> list[PriceObservation]:

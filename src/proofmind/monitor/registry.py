@@ -8,6 +8,7 @@ A package adds its own by declaring, in its pyproject.toml::
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import typing
@@ -50,12 +51,44 @@ def load_detectors(
     for name in names:
         cls = detector_class(name)
         given = params.get(name, {})
+        check_names(cls, given)
         check_params(cls, given)
         try:
             detectors.append(cls(**given))
         except TypeError as exc:
             raise InputError(f"bad parameters for detector {name!r}: {exc}") from exc
     return detectors
+
+
+def check_names(cls: type[Detector], given: dict[str, Any]) -> None:
+    """Every parameter the detector needs is given, and none it does not take: an
+    `InputError` in a user's words (not the constructor's TypeError) otherwise."""
+    try:
+        signature = inspect.signature(cls.__init__)
+    except (TypeError, ValueError):  # a plugin's constructor without a signature: unchecked
+        return
+    takes = [
+        p for p in list(signature.parameters.values())[1:]
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]  # fmt: skip
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return  # takes any keyword: its own to check
+    names = [p.name for p in takes]
+    unknown = [key for key in given if key not in names]
+    if unknown:
+        raise InputError(
+            f"detector {cls.name!r} has no parameter {', '.join(map(repr, unknown))}",
+            hint=f"its parameters: {', '.join(names) or 'none'} (see `proofmind monitor "
+            "detectors`)",
+        )
+    missing = [p.name for p in takes if p.default is p.empty and p.name not in given]
+    if missing:
+        example = json.dumps({cls.name: {key: "…" for key in missing}}, ensure_ascii=False)
+        raise InputError(
+            f"detector {cls.name!r} needs {', '.join(missing)}",
+            hint=f"give {'it' if len(missing) == 1 else 'them'} with --params '{example}' "
+            "(see `proofmind monitor detectors`)",
+        )
 
 
 def check_params(cls: type[Detector], given: dict[str, Any], owner: str | None = None) -> None:
