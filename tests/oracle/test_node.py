@@ -257,3 +257,40 @@ def test_a_request_id_given_again_after_a_deep_reorg_is_answered(
     assert node.counts() == {"done": 1}
     said = [m for r in caplog.records if f"request {again} is in block" in (m := r.getMessage())]
     assert len(said) == 1 and "another request" in said[0] and "queued again" in said[0], said
+
+
+def test_a_second_node_on_the_same_queue_is_refused(
+    chain: Chain, tmp_path: Path, zk_pair: Pair
+) -> None:
+    """Two nodes on one queue would prove and send every answer twice (and, for the binding,
+    one could move the other's queue aside): the second is refused before it opens the queue."""
+    import os
+    import threading
+    import time
+
+    from proofmind.errors import ConfigError
+
+    pkg = zk_pair[0]
+    oracle, _, _ = _setup(chain, pkg)
+    db = tmp_path / "oracle-node.sqlite"
+    first = OracleNode(chain, oracle, db, [pkg], config=NodeConfig(poll_interval=0.05))
+    runner = threading.Thread(target=lambda: asyncio.run(first.run(handle_signals=False)))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (first.lock_path.exists() and first.lock_path.read_text().strip()):
+            assert time.monotonic() < deadline, "the first node never took its lock"
+            time.sleep(0.02)
+        with pytest.raises(ConfigError) as refused:
+            OracleNode(chain, oracle, db, [pkg])
+        assert str(refused.value).startswith(
+            f"another process (pid {os.getpid()}) is already serving the oracle node's queue {db}"
+        )
+        assert "two nodes on one queue would prove and send every answer twice" in str(
+            refused.value
+        )
+    finally:
+        first.stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert OracleNode(chain, oracle, db, [pkg]).counts() == {}  # stopped: the queue is free

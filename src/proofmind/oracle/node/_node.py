@@ -42,6 +42,7 @@ from proofmind.oracle.client import (
 )
 from proofmind.oracle.node._http import Metrics, serve_http
 from proofmind.oracle.node._queue import RequestQueue
+from proofmind.store.lock import exclusive
 
 log = logging.getLogger("proofmind.oracle")
 MAX_PROVER_ATTEMPTS = 3
@@ -123,6 +124,10 @@ class OracleNode:
                 f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
+        self.db_path = db_path
+        self.lock_path = db_path.with_suffix(".lock")  # held while `run` serves this queue
+        with self._serving():
+            pass  # a node serving this queue already: say so before its queue is touched
         self.state = open_bound_state(
             db_path,
             chain.chain_id,
@@ -159,6 +164,18 @@ class OracleNode:
         """Serve until stopped (SIGTERM / SIGINT finish the current step, then return; a host
         process that handles signals itself passes ``handle_signals=False`` and calls
         :meth:`stop`)."""
+        with self._serving():
+            await self._run(until_idle, handle_signals)
+
+    def _serving(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive(
+            self.lock_path,
+            f"serving the oracle node's queue {self.db_path}",
+            hint="stop that node first: two nodes on one queue would prove and send every "
+            "answer twice (a second operator runs a node in their own workspace)",
+        )
+
+    async def _run(self, until_idle: bool, handle_signals: bool) -> None:
         loop = asyncio.get_running_loop()
         self._loop = loop
         for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
@@ -182,6 +199,8 @@ class OracleNode:
         """Ask a running node to stop after its current step (from any thread)."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self.stopping.set)
+        else:
+            self.stopping.set()  # not running yet: `run` returns once it has reconciled
 
     def close(self) -> None:
         if self._pool is not None:
