@@ -262,8 +262,8 @@ def test_a_request_id_given_again_after_a_deep_reorg_is_answered(
 def test_a_second_node_on_the_same_queue_is_refused(
     chain: Chain, tmp_path: Path, zk_pair: Pair
 ) -> None:
-    """Two nodes on one queue would prove and send every answer twice (and, for the binding,
-    one could move the other's queue aside): the second is refused before it opens the queue."""
+    """Two nodes on one queue would prove and send the same answers (and, for the binding, one
+    could move the other's queue aside): the second is refused before it opens the queue."""
     import os
     import threading
     import time
@@ -286,9 +286,7 @@ def test_a_second_node_on_the_same_queue_is_refused(
         assert str(refused.value).startswith(
             f"another process (pid {os.getpid()}) is already serving the oracle node's queue {db}"
         )
-        assert "two nodes on one queue would prove and send every answer twice" in str(
-            refused.value
-        )
+        assert "two nodes on one queue would prove and send the same answers" in str(refused.value)
     finally:
         first.stop()
         runner.join(timeout=30)

@@ -171,8 +171,8 @@ class OracleNode:
         return exclusive(
             self.lock_path,
             f"serving the oracle node's queue {self.db_path}",
-            hint="stop that node first: two nodes on one queue would prove and send every "
-            "answer twice (a second operator runs a node in their own workspace)",
+            hint="stop that node first: two nodes on one queue would prove and send the same "
+            "answers (a second operator runs a node in their own workspace)",
         )
 
     async def _run(self, until_idle: bool, handle_signals: bool) -> None:
