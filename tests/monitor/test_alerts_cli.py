@@ -4,6 +4,7 @@ JSON lines, one alert in full; bad filters and absent alerts are one-line errors
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -165,7 +166,9 @@ def test_follow_is_not_for_one_alert(ws: Workspace, capsys: pytest.CaptureFixtur
     assert "--follow shows alerts as they come, not one alert" in capsys.readouterr().err
 
 
-def test_a_store_deleted_while_open_elsewhere_says_what_is_in_the_way(ws: Workspace) -> None:
+def test_a_store_deleted_while_open_elsewhere_says_what_is_in_the_way(
+    ws: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
     """`rm alerts.sqlite` while another process reads it leaves its write-ahead log and index
     in use: a new store cannot be made at that name until they go too, and the error says so."""
     import subprocess
@@ -184,17 +187,24 @@ def test_a_store_deleted_while_open_elsewhere_says_what_is_in_the_way(ws: Worksp
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        store.close()
-        store.path.unlink()
+        store.path.unlink()  # `store` reads on, as a running agent or API would
         with pytest.raises(WorkspaceError, match="disk I/O error") as refused:
             AlertStore.for_workspace(ws.root)
         hint = refused.value.hint or ""
         assert hint.startswith("alerts.sqlite-wal") and "may belong to a deleted copy" in hint
         assert "a running process still has open: stop that process, or delete" in hint
+        with caplog.at_level(logging.WARNING, logger="proofmind.monitor"):
+            assert not store.reopen_if_replaced()  # the new file cannot be opened: not yet
+        assert "the alert store was replaced, but cannot open" in caplog.text
+        assert store.last_id() == 1  # the old store, still read
         for leftover in ("-wal", "-shm"):
             Path(f"{store.path}{leftover}").unlink(missing_ok=True)
-        fresh = AlertStore.for_workspace(ws.root)  # the process reading the old one goes on
+        fresh = AlertStore.for_workspace(ws.root)  # the processes reading the old one go on
         assert fresh.last_id() == 0
+        fresh.add(_alert(2))
+        assert store.reopen_if_replaced() and store.last_id() == 1  # the new store's alert
+        assert store.get(1).alert.explanation == "alert 2"  # type: ignore[union-attr]
         fresh.close()
+        store.close()
     finally:
         holder.communicate("", timeout=15)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import json
+import logging
 import math
 import re
 import sqlite3
@@ -27,10 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proofmind.errors import InputError, NotFound
+from proofmind.errors import InputError, NotFound, WorkspaceError
 from proofmind.monitor.api import Alert
 from proofmind.store.sqlite import immediate, open_database
 
+log = logging.getLogger("proofmind.monitor")
 ALERTS_FILE = "monitor/alerts.sqlite"
 
 _SCHEMA = """
@@ -466,6 +468,7 @@ class AlertStore:
         self._lock = threading.RLock()
         self._conn = self._open()
         self.generation = 0  # how many times the file was opened again: see reopen_if_replaced
+        self._unopened: tuple[int, int] | None = None  # a new file that could not be opened
 
     def _open(self) -> sqlite3.Connection:
         conn = open_database(
@@ -487,7 +490,14 @@ class AlertStore:
             now = _file_identity(self.path)
             if now is None or now == self._file:
                 return False  # the same file, or none yet (the old one is all there is)
-            old, self._conn = self._conn, self._open()
+            try:
+                conn = self._open()
+            except WorkspaceError as exc:  # not ready, or in the way: read the old one for now
+                if self._unopened != now:
+                    log.warning("the alert store was replaced, but %s; trying again", exc)
+                    self._unopened = now
+                return False
+            old, self._conn = self._conn, conn
             old.close()
             self.generation += 1
             return True
