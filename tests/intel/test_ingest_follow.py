@@ -107,6 +107,15 @@ def test_follow_stops_on_sigterm_and_a_restart_continues(chain: Chain, tmp_path:
     follower = follow(url, out)
     try:
         wait_for(out, head + 3, follower)
+        # a second ingestion into the same folder would share its checkpoint: refused, named
+        second = subprocess.run(
+            [sys.executable, "-m", "proofmind", "ingest", "rpc", "--url", url, "-o", str(out)],
+            check=False, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode != 0 and "Traceback" not in second.stderr
+        assert second.stderr.startswith(
+            f"error: another process (pid {follower.pid}) is already ingesting into {out}"
+        ), second.stderr
         mine(chain, range(3000, 3002))
         head = chain.w3.eth.block_number
         wait_for(out, head, follower)

@@ -29,6 +29,7 @@ from proofmind.errors import InputError
 from proofmind.intel.ingest._mapper import TABLES, block_rows
 from proofmind.intel.ingest._tables import undo_from, write_range
 from proofmind.intel.ingest._transport import BlockFetcher
+from proofmind.store.lock import exclusive
 from proofmind.store.state import StateDB
 
 T = TypeVar("T")
@@ -106,7 +107,10 @@ async def ingest_async(
     wait for new blocks ends at once. Cancelled instead, it leaves the range being written
     uncommitted (the next run writes it again, over its own files)."""
     loop = asyncio.get_running_loop()
-    with ThreadPoolExecutor(1, thread_name_prefix="proofmind-ingest") as worker:
+    with (
+        contextlib.ExitStack() as held,
+        ThreadPoolExecutor(1, thread_name_prefix="proofmind-ingest") as worker,
+    ):
 
         def off(work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
             return loop.run_in_executor(worker, work, *args)
@@ -124,6 +128,15 @@ async def ingest_async(
             )
         )
         out.mkdir(parents=True, exist_ok=True)
+        held.enter_context(  # released after the worker has finished
+            exclusive(
+                out / "_ingest.lock",
+                f"ingesting into {out}",
+                hint="stop that ingestion first (`ingest rpc --follow` or `serve --ingest`): "
+                "two ingestions into one folder share its checkpoint and tables; or write to "
+                "another folder",
+            )
+        )
         state = await off(lambda: StateDB(out / "_ingest.sqlite"))
         fetcher = BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY), loop)
         report = IngestReport()
