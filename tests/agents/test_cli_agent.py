@@ -189,6 +189,16 @@ def test_an_agent_hosted_as_a_serve_task(tmp_path: Path) -> None:
         )  # fmt: skip
         assert agent.stdout is not None
         assert "running cli-guard" in agent.stdout.readline()
+        # a second run of the same policy would act on the same decisions: refused, named
+        second = subprocess.run(
+            [sys.executable, "-m", "proofmind", "agent", "run", str(policy), "--safe", "t",
+             "--once", *w],
+            check=False, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode != 0 and "Traceback" not in second.stderr
+        assert second.stderr.startswith(
+            f"error: another process (pid {agent.pid}) is already running policy cli-guard"
+        ), second.stderr
         agent.send_signal(signal.SIGTERM)
         begun = time.monotonic()
         out, errors = agent.communicate(timeout=20)

@@ -6,6 +6,8 @@ key where the guard allows it)."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ from proofmind.addresses import parse_address
 from proofmind.app.paging import Page
 from proofmind.chain.base import Chain
 from proofmind.errors import InputError, NotFound
+from proofmind.store.lock import exclusive
 from proofmind.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -205,6 +208,19 @@ class AgentLoop:
         self.interval, self.anchor_every = interval, anchor_every
         self.ledger = Ledger(workspace)
         self.stopping = threading.Event()
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", runtime.policy.name)
+        self.lock_path = workspace.root / "agents" / f"{name}.lock"
+        with self.holding():
+            pass  # this policy running already: say so before anything is decided
+
+    def holding(self) -> contextlib.AbstractContextManager[None]:
+        """The policy's lock, held while this loop (or one step of it) runs."""
+        return exclusive(
+            self.lock_path,
+            f"running policy {self.runtime.policy.name}",
+            hint="stop that agent first: two runs of one policy would both act on the same "
+            "decisions (the guard executes each once; the other's attempt fails)",
+        )
 
     def anchor(self) -> int:
         from proofmind.agents.trace import anchor_decisions
@@ -214,14 +230,15 @@ class AgentLoop:
     def run(self) -> None:
         import time
 
-        last_anchor = time.monotonic()
-        while not self.stopping.is_set():
-            self.runtime.step()
-            if time.monotonic() - last_anchor >= self.anchor_every:
-                self.anchor()
-                last_anchor = time.monotonic()
-            self.stopping.wait(self.interval)
-        self.anchor()
+        with self.holding():
+            last_anchor = time.monotonic()
+            while not self.stopping.is_set():
+                self.runtime.step()
+                if time.monotonic() - last_anchor >= self.anchor_every:
+                    self.anchor()
+                    last_anchor = time.monotonic()
+                self.stopping.wait(self.interval)
+            self.anchor()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -533,8 +533,9 @@ def agent_run(
     )  # fmt: skip
     runtime = agent.runtime
     if once:
-        _print_step(runtime.step())
-        agent.anchor()
+        with agent.holding():
+            _print_step(runtime.step())
+            agent.anchor()
         return
 
     async def main() -> None:  # the loop `proofmind serve --agent` hosts it with
