@@ -218,8 +218,8 @@ class AgentLoop:
         return exclusive(
             self.lock_path,
             f"running policy {self.runtime.policy.name}",
-            hint="stop that agent first: two runs of one policy would both act on the same "
-            "decisions (the guard executes each once; the other's attempt fails)",
+            hint="stop that agent first: two runs of one policy would both work on the same "
+            "open decisions at once",
         )
 
     def anchor(self) -> int:
