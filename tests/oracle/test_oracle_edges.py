@@ -200,3 +200,39 @@ def test_the_watchers_state_belongs_to_one_oracle(
     watcher.state.close()
     assert Watcher(chain, new, db, [pkg]).disputes == {}
     assert (tmp_path / f"w.{chain.chain_id}-{old.address[:10]}.sqlite").is_file()
+
+
+def test_a_second_watcher_on_the_same_state_is_refused(
+    chain: Chain, tmp_path: Path, zk_pair: Pair
+) -> None:
+    """Two watchers on one state would work on the same requests, and one for another oracle
+    could move the other's state aside: the second is refused before it opens the state."""
+    import os
+    import threading
+    import time
+
+    from proofmind.errors import ConfigError
+
+    pkg = zk_pair[0]
+    oracle, _ = _oracle(chain, pkg, Mode.OPTIMISTIC)
+    db = tmp_path / "w.sqlite"
+    first = Watcher(chain, oracle, db, [pkg])
+    runner = threading.Thread(target=first.run, kwargs={"poll_interval": 0.05})
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (first.lock_path.exists() and first.lock_path.read_text().strip()):
+            assert time.monotonic() < deadline, "the first watcher never took its lock"
+            time.sleep(0.02)
+        with pytest.raises(ConfigError) as refused:
+            Watcher(chain, oracle, db, [pkg])
+        assert str(refused.value).startswith(
+            f"another process (pid {os.getpid()}) is already watching with the challenge "
+            f"watcher's state {db}"
+        )
+    finally:
+        first.stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    first.state.close()
+    assert Watcher(chain, oracle, db, [pkg]).disputes == {}  # stopped: free again
