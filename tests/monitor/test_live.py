@@ -21,6 +21,7 @@ from proofmind.monitor.sinks import SIGNATURE_HEADER, JsonlSink, WebhookSink, ve
 from proofmind.monitor.store import AlertStore
 from proofmind.monitor.watch import FundingFanOutDetector, WatchDetector
 from proofmind.store.state import StateDB
+from tests.locks import wait_until_held
 
 pytestmark = pytest.mark.devnet
 SECRET = "test-secret"
@@ -248,7 +249,6 @@ def test_a_second_monitor_on_the_same_store_is_refused(chain: Chain, tmp_path: P
     whichever read it first, with that monitor's detectors only, and a delivery could go out
     from both. The second is refused, naming the first; once the first stops, it runs."""
     import os
-    import time
 
     from proofmind.errors import ConfigError
 
@@ -257,10 +257,7 @@ def test_a_second_monitor_on_the_same_store_is_refused(chain: Chain, tmp_path: P
     runner = threading.Thread(target=first.run, daemon=True)
     runner.start()
     lock = tmp_path / "monitor.lock"
-    deadline = time.monotonic() + 10
-    while not (lock.exists() and lock.read_text() == f"{os.getpid()}\n"):
-        assert time.monotonic() < deadline, "the first monitor never took the lock"
-        time.sleep(0.02)
+    wait_until_held(lock, "first monitor")
     chain.sender().send({"to": watched, "value": 1})
     second = service(chain, tmp_path, watched, [])
     with pytest.raises(ConfigError) as refused:

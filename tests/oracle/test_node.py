@@ -14,6 +14,7 @@ from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
+from tests.locks import wait_until_held
 from tests.mining import manual_mining
 
 Pair = tuple[zk.Package, zk.Package]
@@ -266,7 +267,6 @@ def test_a_second_node_on_the_same_queue_is_refused(
     could move the other's queue aside): the second is refused before it opens the queue."""
     import os
     import threading
-    import time
 
     from proofmind.errors import ConfigError
 
@@ -277,10 +277,7 @@ def test_a_second_node_on_the_same_queue_is_refused(
     runner = threading.Thread(target=lambda: asyncio.run(first.run(handle_signals=False)))
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while not (first.lock_path.exists() and first.lock_path.read_text().strip()):
-            assert time.monotonic() < deadline, "the first node never took its lock"
-            time.sleep(0.02)
+        wait_until_held(first.lock_path, "first node")
         with pytest.raises(ConfigError) as refused:
             OracleNode(chain, oracle, db, [pkg])
         assert str(refused.value).startswith(

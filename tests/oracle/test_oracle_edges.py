@@ -23,6 +23,7 @@ from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.oracle.watcher import Watcher
 from proofmind.store.blobs import BlobStore
+from tests.locks import wait_until_held
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -209,7 +210,6 @@ def test_a_second_watcher_on_the_same_state_is_refused(
     could move the other's state aside: the second is refused before it opens the state."""
     import os
     import threading
-    import time
 
     from proofmind.errors import ConfigError
 
@@ -220,10 +220,7 @@ def test_a_second_watcher_on_the_same_state_is_refused(
     runner = threading.Thread(target=first.run, kwargs={"poll_interval": 0.05})
     runner.start()
     try:
-        deadline = time.monotonic() + 10
-        while not (first.lock_path.exists() and first.lock_path.read_text().strip()):
-            assert time.monotonic() < deadline, "the first watcher never took its lock"
-            time.sleep(0.02)
+        wait_until_held(first.lock_path, "first watcher")
         with pytest.raises(ConfigError) as refused:
             Watcher(chain, oracle, db, [pkg])
         assert str(refused.value).startswith(
