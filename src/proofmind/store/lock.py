@@ -1,6 +1,8 @@
-"""An exclusive lock held while a process does something that must not run twice at once (a
-monitor following the chain into one alert store). The kernel drops the lock when the process
-ends, SIGKILL included, so a crash never leaves a stale lock behind."""
+"""An exclusive lock held while a process does something that must not run twice at once on
+one workspace's state: a monitor following into an alert store, an oracle node serving its
+queue, a challenge watcher, an agent running a policy, an ingestion into a folder. The kernel
+drops the lock when the process ends, SIGKILL included, so a crash never leaves a stale lock
+behind."""
 
 from __future__ import annotations
 
