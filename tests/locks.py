@@ -1,8 +1,11 @@
-"""Waiting for a service running on another thread to take its lock file."""
+"""A service running on another thread, holding its lock file, while a test tries a second."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -12,3 +15,20 @@ def wait_until_held(lock: Path, what: str, timeout: float = 10.0) -> None:
     while not (lock.exists() and lock.read_text().strip()):
         assert time.monotonic() < deadline, f"the {what} never took its lock {lock}"
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def running(
+    run: Callable[[], object], stop: Callable[[], None], lock: Path, what: str
+) -> Iterator[None]:
+    """``run()`` on a thread, inside the block once it holds ``lock``; stopped (``stop()``)
+    and finished when the block ends."""
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    try:
+        wait_until_held(lock, what)
+        yield
+    finally:
+        stop()
+        runner.join(timeout=30)
+    assert not runner.is_alive(), f"the {what} did not stop"

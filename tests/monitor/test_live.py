@@ -21,7 +21,7 @@ from proofmind.monitor.sinks import SIGNATURE_HEADER, JsonlSink, WebhookSink, ve
 from proofmind.monitor.store import AlertStore
 from proofmind.monitor.watch import FundingFanOutDetector, WatchDetector
 from proofmind.store.state import StateDB
-from tests.locks import wait_until_held
+from tests.locks import running
 
 pytestmark = pytest.mark.devnet
 SECRET = "test-secret"
@@ -254,22 +254,17 @@ def test_a_second_monitor_on_the_same_store_is_refused(chain: Chain, tmp_path: P
 
     watched = chain.accounts[5].address
     first = service(chain, tmp_path, watched, [])
-    runner = threading.Thread(target=first.run, daemon=True)
-    runner.start()
     lock = tmp_path / "monitor.lock"
-    wait_until_held(lock, "first monitor")
-    chain.sender().send({"to": watched, "value": 1})
-    second = service(chain, tmp_path, watched, [])
-    with pytest.raises(ConfigError) as refused:
-        second.run(until_block=chain.w3.eth.block_number)
+    with running(first.run, first.stop, lock, "first monitor"):
+        chain.sender().send({"to": watched, "value": 1})
+        second = service(chain, tmp_path, watched, [])
+        with pytest.raises(ConfigError) as refused:
+            second.run(until_block=chain.w3.eth.block_number)
     assert str(refused.value).startswith(
         f"another process (pid {os.getpid()}) is already following the chain into the alert "
         f"store {tmp_path / 'alerts.sqlite'} (it holds {lock})"
     )
     assert "stop that monitor first" in (refused.value.hint or "")
     assert second.stats.blocks == 0  # nothing read, nothing stored
-    first.stop()
-    runner.join(timeout=30)
-    assert not runner.is_alive()
     second.run(until_block=chain.w3.eth.block_number)  # now it may
     assert [a.alert.detector for a in second.store.query(limit=10)] == ["watch"]  # stored once

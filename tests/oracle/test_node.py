@@ -14,7 +14,7 @@ from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
-from tests.locks import wait_until_held
+from tests.locks import running
 from tests.mining import manual_mining
 
 Pair = tuple[zk.Package, zk.Package]
@@ -266,7 +266,6 @@ def test_a_second_node_on_the_same_queue_is_refused(
     """Two nodes on one queue would prove and send the same answers (and, for the binding, one
     could move the other's queue aside): the second is refused before it opens the queue."""
     import os
-    import threading
 
     from proofmind.errors import ConfigError
 
@@ -274,18 +273,14 @@ def test_a_second_node_on_the_same_queue_is_refused(
     oracle, _, _ = _setup(chain, pkg)
     db = tmp_path / "oracle-node.sqlite"
     first = OracleNode(chain, oracle, db, [pkg], config=NodeConfig(poll_interval=0.05))
-    runner = threading.Thread(target=lambda: asyncio.run(first.run(handle_signals=False)))
-    runner.start()
-    try:
-        wait_until_held(first.lock_path, "first node")
-        with pytest.raises(ConfigError) as refused:
-            OracleNode(chain, oracle, db, [pkg])
-        assert str(refused.value).startswith(
-            f"another process (pid {os.getpid()}) is already serving the oracle node's queue {db}"
-        )
-        assert "two nodes on one queue would prove and send the same answers" in str(refused.value)
-    finally:
-        first.stop()
-        runner.join(timeout=30)
-    assert not runner.is_alive()
+    with (
+        running(lambda: asyncio.run(first.run(handle_signals=False)), first.stop,
+                first.lock.path, "first node"),
+        pytest.raises(ConfigError) as refused,
+    ):  # fmt: skip
+        OracleNode(chain, oracle, db, [pkg])
+    assert str(refused.value).startswith(
+        f"another process (pid {os.getpid()}) is already serving the oracle node's queue {db}"
+    )
+    assert "two nodes on one queue would prove and send the same answers" in str(refused.value)
     assert OracleNode(chain, oracle, db, [pkg]).counts() == {}  # stopped: the queue is free

@@ -23,7 +23,7 @@ from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.oracle.watcher import Watcher
 from proofmind.store.blobs import BlobStore
-from tests.locks import wait_until_held
+from tests.locks import running
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -209,7 +209,6 @@ def test_a_second_watcher_on_the_same_state_is_refused(
     """Two watchers on one state would work on the same requests, and one for another oracle
     could move the other's state aside: the second is refused before it opens the state."""
     import os
-    import threading
 
     from proofmind.errors import ConfigError
 
@@ -217,19 +216,14 @@ def test_a_second_watcher_on_the_same_state_is_refused(
     oracle, _ = _oracle(chain, pkg, Mode.OPTIMISTIC)
     db = tmp_path / "w.sqlite"
     first = Watcher(chain, oracle, db, [pkg])
-    runner = threading.Thread(target=first.run, kwargs={"poll_interval": 0.05})
-    runner.start()
-    try:
-        wait_until_held(first.lock_path, "first watcher")
-        with pytest.raises(ConfigError) as refused:
-            Watcher(chain, oracle, db, [pkg])
-        assert str(refused.value).startswith(
-            f"another process (pid {os.getpid()}) is already watching with the challenge "
-            f"watcher's state {db}"
-        )
-    finally:
-        first.stop()
-        runner.join(timeout=30)
-    assert not runner.is_alive()
+    with (
+        running(lambda: first.run(0.05), first.stop, first.lock.path, "first watcher"),
+        pytest.raises(ConfigError) as refused,
+    ):
+        Watcher(chain, oracle, db, [pkg])
+    assert str(refused.value).startswith(
+        f"another process (pid {os.getpid()}) is already watching with the challenge "
+        f"watcher's state {db}"
+    )
     first.state.close()
     assert Watcher(chain, oracle, db, [pkg]).disputes == {}  # stopped: free again

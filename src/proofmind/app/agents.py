@@ -6,7 +6,6 @@ key where the guard allows it)."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from proofmind.addresses import parse_address
 from proofmind.app.paging import Page
 from proofmind.chain.base import Chain
 from proofmind.errors import InputError, NotFound
-from proofmind.store.lock import exclusive
+from proofmind.store.lock import ServiceLock
 from proofmind.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -209,18 +208,13 @@ class AgentLoop:
         self.ledger = Ledger(workspace)
         self.stopping = threading.Event()
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", runtime.policy.name)
-        self.lock_path = workspace.root / "agents" / f"{name}.lock"
-        with self.holding():
-            pass  # this policy running already: say so before anything is decided
-
-    def holding(self) -> contextlib.AbstractContextManager[None]:
-        """The policy's lock, held while this loop (or one step of it) runs."""
-        return exclusive(
-            self.lock_path,
-            f"running policy {self.runtime.policy.name}",
+        self.lock = ServiceLock(  # held while this loop (or one step of it) runs
+            workspace.root / "agents" / f"{name}.lock",
+            f"running policy {runtime.policy.name}",
             hint="stop that agent first: two runs of one policy would both work on the same "
             "open decisions at once",
         )
+        self.lock.check()  # this policy running already: say so before anything is decided
 
     def anchor(self) -> int:
         from proofmind.agents.trace import anchor_decisions
@@ -230,7 +224,7 @@ class AgentLoop:
     def run(self) -> None:
         import time
 
-        with self.holding():
+        with self.lock.held():
             last_anchor = time.monotonic()
             while not self.stopping.is_set():
                 self.runtime.step()

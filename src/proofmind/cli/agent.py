@@ -533,7 +533,7 @@ def agent_run(
     )  # fmt: skip
     runtime = agent.runtime
     if once:
-        with agent.holding():
+        with agent.lock.held():
             _print_step(runtime.step())
             agent.anchor()
         return

@@ -750,8 +750,7 @@ def run_live(
     sinks = at_least(sinks + remote, floors, quiet)
     folder = workspace.root / "monitor"
     folder.mkdir(parents=True, exist_ok=True)
-    with following(workspace.root / ALERTS_FILE):
-        pass  # another monitor on this store: say so before anything is read or written
+    following(workspace.root / ALERTS_FILE).check()  # another monitor on this store: say so
     store = AlertStore.for_workspace(workspace.root)
     service = MonitorService(
         w3,

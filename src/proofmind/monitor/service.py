@@ -16,7 +16,6 @@ hold up detection.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -37,7 +36,7 @@ from proofmind.monitor.pricefeed import FeedReader
 from proofmind.monitor.registry import detector_class
 from proofmind.monitor.sinks import DELIVERY_RESULTS, deliver_due, public_sink_name
 from proofmind.monitor.store import AlertStore
-from proofmind.store.lock import exclusive
+from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
 
 log = logging.getLogger("proofmind.monitor")
@@ -59,10 +58,9 @@ class MonitorStats:
     head_lag: int = 0
 
 
-def following(store: Path) -> contextlib.AbstractContextManager[None]:
-    """The lock a monitor holds while it follows the chain into the alert store ``store``; a
-    ConfigError naming the monitor that holds it already."""
-    return exclusive(
+def following(store: Path) -> ServiceLock:
+    """The lock a monitor holds while it follows the chain into the alert store ``store``."""
+    return ServiceLock(
         store.parent / LOCK_FILE,
         f"following the chain into the alert store {store}",
         hint="stop that monitor first (one `monitor run` runs several detectors and sinks: "
@@ -279,7 +277,7 @@ class MonitorService:
         One monitor at a time per alert store: a second would share the cursor (each block
         evaluated by whichever monitor reads it first, with its detectors only) and the
         outbox (a delivery sent by both)."""
-        with following(self.store.path):
+        with following(self.store.path).held():
             return self._run(max_blocks, until_block, drain_seconds, on_step)
 
     def _run(

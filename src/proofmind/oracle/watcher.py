@@ -5,7 +5,6 @@ model's committee also votes, with its own re-execution, in every dispute of tha
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -32,7 +31,7 @@ from proofmind.oracle.client import (
     oracle_model_id,
     verifier_runtime,
 )
-from proofmind.store.lock import exclusive
+from proofmind.store.lock import ServiceLock
 
 log = logging.getLogger("proofmind.oracle.watcher")
 _DISPUTES = "oracle-watcher.disputes"
@@ -84,10 +83,13 @@ class Watcher:
         self.by_proof = {m: int(cfg["verifier"], 16) != 0 for m, cfg in models.items()}
         self.bond = {m: int(cfg["bond"]) for m, cfg in models.items()}
         self.member = {m: oracle.is_committee_member(m, self.account.address) for m in self.served}
-        self.lock_path = db_path.with_suffix(".lock")  # held while `run` watches
-        self._db_path = db_path
-        with self._watching():
-            pass  # a watcher on this state already: say so before its state is touched
+        self.lock = ServiceLock(  # held while `run` watches
+            db_path.with_suffix(".lock"),
+            f"watching with the challenge watcher's state {db_path}",
+            hint="stop that watcher first: two on one state would both work on the same "
+            "requests (a second watcher runs in its own workspace)",
+        )
+        self.lock.check()  # a watcher on this state already: say so before it is touched
         self.state = open_bound_state(
             db_path,
             chain.chain_id,
@@ -252,19 +254,11 @@ class Watcher:
     def run(self, poll_interval: float = 0.5, stop: float | None = None) -> None:
         """Step every ``poll_interval`` seconds until :meth:`stop` is called (or the
         ``stop`` time, a ``time.time()`` value, has passed)."""
-        with self._watching():
+        with self.lock.held():
             while not self.stopping.is_set() and (stop is None or time.time() < stop):
                 for verdict in self.step():
                     log.info("request %d: %s", verdict.request_id, verdict.detail)
                 self.stopping.wait(poll_interval)
-
-    def _watching(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive(
-            self.lock_path,
-            f"watching with the challenge watcher's state {self._db_path}",
-            hint="stop that watcher first: two on one state would both work on the same "
-            "requests (a second watcher runs in its own workspace)",
-        )
 
     def stop(self) -> None:
         """End :meth:`run` after its current step (from any thread)."""

@@ -10,27 +10,45 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from proofmind.errors import ConfigError
 
 
-@contextlib.contextmanager
-def exclusive(path: Path, doing: str, *, hint: str) -> Iterator[None]:
-    """Hold the lock file ``path`` (its content: the holder's pid) for the block; a
-    ConfigError naming the holder when another process (or another holder here) has it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+", encoding="utf-8") as handle:  # closing it releases the lock
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+@dataclass(frozen=True)
+class ServiceLock:
+    """The lock file ``path`` (its content: the holder's pid) of a service that is ``doing``
+    something; ``hint`` says what to do when another holds it."""
+
+    path: Path
+    doing: str
+    hint: str
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the block; a ConfigError naming the holder when another process
+        (or another holder here) has it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a+", encoding="utf-8") as handle:  # closing it releases the lock
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise ConfigError(
+                    f"another process (pid {holder}) is already {self.doing} (it holds "
+                    f"{self.path})",
+                    hint=self.hint,
+                ) from None
             handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise ConfigError(
-                f"another process (pid {holder}) is already {doing} (it holds {path})", hint=hint
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        yield
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+
+    def check(self) -> None:
+        """The ConfigError now, before anything is opened, if another holds the lock (taken
+        and let go at once: the service holds it with :meth:`held` while it runs)."""
+        with self.held():
+            pass

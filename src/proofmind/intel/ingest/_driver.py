@@ -29,7 +29,7 @@ from proofmind.errors import InputError
 from proofmind.intel.ingest._mapper import TABLES, block_rows
 from proofmind.intel.ingest._tables import undo_from, write_range
 from proofmind.intel.ingest._transport import BlockFetcher
-from proofmind.store.lock import exclusive
+from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
 
 T = TypeVar("T")
@@ -129,13 +129,13 @@ async def ingest_async(
         )
         out.mkdir(parents=True, exist_ok=True)
         held.enter_context(  # released after the worker has finished
-            exclusive(
+            ServiceLock(
                 out / "_ingest.lock",
                 f"ingesting into {out}",
                 hint="stop that ingestion first (`ingest rpc --follow` or `serve --ingest`): "
                 "two ingestions into one folder share its checkpoint and tables; or write to "
                 "another folder",
-            )
+            ).held()
         )
         state = await off(lambda: StateDB(out / "_ingest.sqlite"))
         fetcher = BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY), loop)

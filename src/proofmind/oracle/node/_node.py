@@ -42,7 +42,7 @@ from proofmind.oracle.client import (
 )
 from proofmind.oracle.node._http import Metrics, serve_http
 from proofmind.oracle.node._queue import RequestQueue
-from proofmind.store.lock import exclusive
+from proofmind.store.lock import ServiceLock
 
 log = logging.getLogger("proofmind.oracle")
 MAX_PROVER_ATTEMPTS = 3
@@ -124,10 +124,13 @@ class OracleNode:
                 f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
-        self.db_path = db_path
-        self.lock_path = db_path.with_suffix(".lock")  # held while `run` serves this queue
-        with self._serving():
-            pass  # a node serving this queue already: say so before its queue is touched
+        self.lock = ServiceLock(  # held while `run` serves this queue
+            db_path.with_suffix(".lock"),
+            f"serving the oracle node's queue {db_path}",
+            hint="stop that node first: two nodes on one queue would prove and send the same "
+            "answers (a second operator runs a node in their own workspace)",
+        )
+        self.lock.check()  # a node serving this queue already: say so before it is touched
         self.state = open_bound_state(
             db_path,
             chain.chain_id,
@@ -164,16 +167,8 @@ class OracleNode:
         """Serve until stopped (SIGTERM / SIGINT finish the current step, then return; a host
         process that handles signals itself passes ``handle_signals=False`` and calls
         :meth:`stop`)."""
-        with self._serving():
+        with self.lock.held():
             await self._run(until_idle, handle_signals)
-
-    def _serving(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive(
-            self.lock_path,
-            f"serving the oracle node's queue {self.db_path}",
-            hint="stop that node first: two nodes on one queue would prove and send the same "
-            "answers (a second operator runs a node in their own workspace)",
-        )
 
     async def _run(self, until_idle: bool, handle_signals: bool) -> None:
         loop = asyncio.get_running_loop()
