@@ -23,6 +23,10 @@ def test_commit_anchor_verify_tamper(tmp_path: Path) -> None:
         anchored = run("provenance", "anchor", cwd=tmp_path)
         assert anchored.returncode == 0, anchored.stderr
         assert "gas/record" in anchored.stdout
+        listed = run("provenance", "list", cwd=tmp_path, env={"COLUMNS": "80"})
+        (record,) = json.loads(run("provenance", "lineage", cwd=tmp_path).stdout)["records"]
+        # piped, the table keeps both hashes whole, past the 80 columns Rich would cut it to
+        assert record["content_hash"] in listed.stdout and record["record_id"] in listed.stdout
         ok = run("verify", "d.csv", cwd=tmp_path)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "d.csv: verified" in ok.stdout

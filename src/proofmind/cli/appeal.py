@@ -289,6 +289,7 @@ def appeal_list(
     """
     from rich.table import Table
 
+    from proofmind.cli.tables import abbreviate, print_table
     from proofmind.intel.appeal_flow import AppealStore
     from proofmind.workspace import open_workspace
 
@@ -296,6 +297,7 @@ def appeal_list(
         raise InputError(f"--status {status!r}: say pending, accepted or rejected")
     ws = open_workspace(workspace)
     store = AppealStore.of(ws)
+    console = _console()
     try:
         if reports:
             table = Table("root", "addresses", "from", "airdrop", "record")
@@ -308,7 +310,10 @@ def appeal_list(
                     str(lst.record_key),
                 )
             empty = "No flagged lists yet (`proofmind sybil appeal publish`)."
-            _console().print(table if store.lists() else empty)
+            if store.lists():
+                print_table(console, table)
+            else:
+                console.print(empty)
             return
         appeals = store.appeals(status)
         table = Table("id", "account", "status", "report root", "submitted")
@@ -317,10 +322,13 @@ def appeal_list(
                 row.appeal.id[:12],
                 row.appeal.account,
                 row.status,
-                row.appeal.report_root[:12] + "…",
+                abbreviate(console, row.appeal.report_root, 12),
                 time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.submitted_at)),
             )
-        _console().print(table if appeals else "No appeals.")
+        if appeals:
+            print_table(console, table)
+        else:
+            console.print("No appeals.")
     finally:
         store.close()
         ws.close()

@@ -17,6 +17,7 @@ from proofmind.chain.contracts import (
     load_artifact,
 )
 from proofmind.chain.devnet import Devnet
+from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
 from proofmind.workspace import Workspace, init_workspace, open_workspace
 
@@ -101,7 +102,7 @@ def run_contracts_deploy(path: Path | None, names: list[str], force: bool) -> No
     table = Table("contract", "address", "status", title=f"chain {chain.chain_id}")
     for name, address, status in rows:
         table.add_row(name, address, status)
-    console.print(table)
+    print_table(console, table)
 
 
 def run_contracts_list(path: Path | None) -> None:
@@ -117,7 +118,7 @@ def run_contracts_list(path: Path | None) -> None:
             continue
         state = "[green]current[/green]" if is_current(chain, deployment) else "[red]stale[/red]"
         table.add_row(name, deployment.address, state, artifact.compiler_version)
-    console.print(table)
+    print_table(console, table)
 
 
 def _password(confirm: bool) -> str:
@@ -152,7 +153,7 @@ def run_accounts_list(path: Path | None) -> None:
     table = Table("name", "address")
     for name, address in rows:
         table.add_row(name, address)
-    console.print(table)
+    print_table(console, table)
 
 
 def run_contracts_call(

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
 
 console = Console(soft_wrap=True)
@@ -142,7 +143,7 @@ def run_predict(
                 for m in metric_names
             ],
         )
-    console.print(table)
+    print_table(console, table)
     console.print("95% bootstrap intervals; the last row is the paired gain in ROC-AUC.")
     console.print("Calibration on the test split (forecast bin: mean forecast → observed):")
     for lo, mean, observed, n in evaluation.reliability:

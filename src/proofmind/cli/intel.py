@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from proofmind.cli.params import parse_address
+from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
 from proofmind.intel.etherscan import connect, import_etherscan
 from proofmind.intel.fraud import (
@@ -90,7 +91,7 @@ def run_early_warning(data: Path, labels_path: Path, folds: int, ns: list[int]) 
                 "full history" if n is None else f"first {n} transaction(s)",
                 *(str(m[k]) for k in ("f1", "pr_auc", "precision", "recall")),
             )
-    console.print(table)
+    print_table(console, table)
     console.print(
         f"{matched:,} labelled addresses with data; a model for N is trained on features "
         "of the first N transactions only (`fraud train --first-n N`)."
@@ -105,7 +106,7 @@ def run_evaluate(data: Path, labels_path: Path, folds: int) -> None:
     )
     for name, metric in report.metrics.items():
         table.add_row(name, str(metric))
-    console.print(table)
+    print_table(console, table)
     console.print(f"{report.addresses} addresses ({report.illicit} illicit), threshold 0.5")
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.sinks import public_sink_name
 from proofmind.monitor.store import AlertStore, Delivery
@@ -71,7 +72,7 @@ def run_deliveries(
             str(d.attempts),
             escape(_short(d.last_error or "", 120)),
         )
-    console.print(table)
+    print_table(console, table)
     if page.next_cursor is not None:
         err.print(f"More deliveries match: --limit over {limit} shows them.")
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, NotFound, ProofmindError
 from proofmind.monitor.api import Alert, Detector
 from proofmind.monitor.depeg import DepegDetector
@@ -445,7 +446,7 @@ def print_replay_summary(
     scored = scores() if scores is not None else None
     if scored is None:
         return
-    console.print(scored.table)
+    print_table(console, scored.table)
     console.print(scored.heading)
     console.print(json.dumps(scored.summary, indent=1))
     for line in scored.notes:
@@ -1002,7 +1003,7 @@ def run_alerts(
         if stored.status == "retracted":  # raised on a block a reorg dropped
             said = f"[yellow]retracted:[/yellow] {said}"
         table.add_row(str(stored.id), moment, shown, alert.detector, alert.severity, subject, said)
-    console.print(table)
+    print_table(console, table)
     if total > len(page.items):
         err.print(f"{total - len(page.items)} more: raise --limit, or narrow with filters")
 
@@ -1178,7 +1179,7 @@ def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
             until + ("" if mute.until > now else " (ended)"),
             escape(mute.reason),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def run_unmute(workspace_path: Path | None, mute_id: int) -> None:

@@ -17,6 +17,7 @@ from proofmind.app.oracle import NODE_DB
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
 from proofmind.cli.params import check_listen, parse_address
+from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
@@ -53,7 +54,7 @@ def run_preflight(model: Path, calibration: Path, max_logrows: int | None, colum
     else:
         stage = "calibration" if not report.calibrated else "compiling the circuit"
         table.add_row("quantization error", f"not measured: refused before {stage}")
-    console.print(table)
+    print_table(console, table)
     refusal = report.refusal()
     if refusal:
         raise InputError(refusal, hint="shrink the model or its input, or lower --max-logrows")
@@ -97,12 +98,12 @@ def run_list(path: Path | None) -> None:
     for pkg in list_models(open_workspace(path)):
         table.add_row(
             pkg.name,
-            "0x" + pkg.model_id.hex()[:16] + "…",
+            abbreviate(console, "0x" + pkg.model_id.hex()),
             str(pkg.logrows),
             f"{pkg.input_shape} @2^{pkg.input_scale}",
             "development" if pkg.dev_srs else "user",
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def run_register(

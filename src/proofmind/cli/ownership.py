@@ -21,6 +21,7 @@ from proofmind.app.ownership import (
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.cli.chainstate import confirm, settle, show_corrections
+from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Contribution, contribute
 from proofmind.provenance.ledger import Ledger
@@ -97,7 +98,7 @@ def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Pat
     table = Table("contributor", "rows kept", "duplicates dropped")
     for contributor, kept in assembly.rows.items():
         table.add_row(contributor, str(kept), str(assembly.duplicates[contributor]))
-    console.print(table)
+    print_table(console, table)
     console.print(
         f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name}); "
         f"dataset record {committed.record.key} names all {len(assembly.contributions)} "
@@ -170,7 +171,7 @@ def _print_values(valuation: Valuation) -> None:
             str(c.rows),
             f"[{style}]{c.value:+.6f}[/{style}]" if style else f"{c.value:+.6f}",
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def run_publish(path: Path | None, digest: str, pool: int, days: int, mint: bool) -> None:
@@ -225,13 +226,11 @@ def run_status(path: Path | None, epoch: int | None) -> None:
             str(s.claimed),
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(s.deadline)),
             str(s.swept),
-            s.valuation[:18] + "…",
+            abbreviate(console, s.valuation),
         )
     if not epochs:
         console.print("No epochs published yet.")
         return
     for amount in table.columns[1:3]:
         amount.no_wrap = True  # cut to "100000000000…", an amount in base units says nothing
-    # a pipe or a file has no width: the 80 columns Rich assumes would cut the table's ~110
-    wide = console if console.is_terminal else Console(width=max(console.width, 110))
-    wide.print(table)
+    print_table(console, table)

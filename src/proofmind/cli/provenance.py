@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from proofmind.app.provenance import verify_path
+from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.provenance.api import commit, register_model
 from proofmind.provenance.ledger import Ledger
@@ -210,12 +211,12 @@ def run_list(path: Path | None) -> None:
             str(r.key),
             r.kind_name,
             r.name,
-            r.content_hash[:18] + "…",
+            abbreviate(console, r.content_hash),
             r.state,
-            (r.record_id or "")[:18] + ("…" if r.record_id else ""),
+            abbreviate(console, r.record_id or ""),
             ",".join(map(str, r.parents)),
         )
-    console.print(table)
+    print_table(console, table)
 
 
 def run_proof(path: Path | None, data: Path | str, row: int) -> None:
