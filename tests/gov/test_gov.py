@@ -25,9 +25,9 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "dao_prop
 SAMPLE = Path(str(resources.files("proofmind.gov").joinpath("data/snapshot_sample.json")))
 
 
-def proposals_csv(path: Path, n: int = 300, seed: int = 3) -> Path:
+def proposals_csv(path: Path, n: int = 300, seed: int = 3, still_open: int = 5) -> Path:
     """Synthetic Decentraland-format proposals: grants pass less often than polls, some
-    authors mostly succeed, a week of voting each; the last five are still open."""
+    authors mostly succeed, a week of voting each; the last ``still_open`` are still open."""
     rng = random.Random(seed)
     lines = [HEADER]
     t = 1_620_000_000
@@ -39,7 +39,7 @@ def proposals_csv(path: Path, n: int = 300, seed: int = 3) -> Path:
         good = int(author[-1], 16) % 3 == 0
         p = {"poll": 0.55, "grant": 0.25, "poi": 0.6, "governance": 0.4}[kind] + 0.25 * good
         status = "passed" if rng.random() < p else "rejected"
-        if i >= n - 5:
+        if i >= n - still_open:
             status = "pending"
         created = np.datetime64(t, "s").astype(str) + ".000Z"
         ends = np.datetime64(t + 7 * 86_400, "s").astype(str) + ".000Z"
@@ -227,6 +227,24 @@ def test_concentration_in_duckdb_matches_the_definitions() -> None:
         assert g == pytest.approx(expected[pid][1], abs=1e-12)
     [(_, n, *_)] = concentration_over_time(con, "d")
     assert n == 30
+
+
+def test_cli_predict_shows_20_open_proposals_and_writes_a_file_even_with_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    proposals_csv(tmp_path / "many.csv", still_open=26)
+    assert main(["gov", "ingest", "many.csv", "-o", "many"]) == 0
+    assert main(["gov", "predict", "--data", "many"]) == 0
+    shown = capsys.readouterr().out
+    assert sum(f"id-{i} " in shown for i in range(274, 300)) == 20
+    assert "… and 6 more: -o FILE writes every forecast" in shown
+    proposals_csv(tmp_path / "closed.csv", still_open=0)
+    assert main(["gov", "ingest", "closed.csv", "-o", "closed"]) == 0
+    assert main(["gov", "predict", "--data", "closed", "-o", "f.csv"]) == 0
+    assert "No open proposal to forecast" in capsys.readouterr().out
+    header = "proposal_id,created,type,title,p_pass"
+    assert (tmp_path / "f.csv").read_text().splitlines() == [header]  # no rows, but a file
 
 
 def test_concentration_signals() -> None:

@@ -156,12 +156,16 @@ def run_predict(
                 hint="record forecasts while a vote is still open",
             )
         console.print("No open proposal to forecast (every proposal has an outcome).")
-        return
+        if out is None:
+            return  # with -o, the file is written all the same: a script reads no rows, not no file
     if record:
         _record(con, name, model, forecasts, evaluation, data, workspace, anchor)
     if out is None:
-        for pid, created, kind, text, p in forecasts[:20]:
+        shown = 20
+        for pid, created, kind, text, p in forecasts[:shown]:
             console.print(f"{pid}  {_day(int(created))}  {kind:12} {p:.2f}  {text[:60]}")
+        if len(forecasts) > shown:
+            console.print(f"… and {len(forecasts) - shown} more: -o FILE writes every forecast")
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
