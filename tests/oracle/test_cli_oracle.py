@@ -67,6 +67,8 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     np.savetxt(tmp_path / "cal.csv", rng.normal(0, 1, (16, 16)), delimiter=",")
     assert run("init", cwd=tmp_path).returncode == 0
+    none_yet = run("model", "list", cwd=tmp_path)
+    assert "No packaged models yet: `proofmind model package" in none_yet.stdout
     Keystore(tmp_path / ".proofmind" / "keystore").import_key("me", chain.accounts[8].key, "pw")
     env = {
         "PROOFMIND_CHAIN_BACKEND": "rpc",

@@ -94,8 +94,15 @@ def run_package(
 def run_list(path: Path | None) -> None:
     from proofmind.app.oracle import list_models
 
+    models = list_models(open_workspace(path))
+    if not models:
+        console.print(
+            "No packaged models yet: `proofmind model package MODEL.onnx --calibration S.csv` "
+            "makes one."
+        )
+        return
     table = Table("name", "model id", "logrows", "input", "srs")
-    for pkg in list_models(open_workspace(path)):
+    for pkg in models:
         table.add_row(
             pkg.name,
             abbreviate(console, "0x" + pkg.model_id.hex()),
