@@ -11,7 +11,7 @@ import pytest
 
 from proofmind.cli.main import main
 from proofmind.intel.etherscan import connect, import_etherscan
-from proofmind.intel.fraud import address_features, read_labels, train_model
+from proofmind.intel.fraud import address_features, labelled, read_labels, train_model
 from tests.intel.test_fraud import synthetic
 
 ABSENT = "0x000000000000000000000000000000000000dead"
@@ -72,6 +72,8 @@ def test_evaluate_says_how_many_labels_matched(
     out, err = capfd.readouterr()
     assert code == 0, err
     assert f"{len(accounts)} of {len(accounts) + 5} labelled addresses appear in chaindata" in out
+    assert "the other 5 have no history there and are left out" in out
+    assert f"Trained on {len(accounts)} addresses" in out  # not on 5 rows of empty features
     (root / "oneclass.csv").write_text(f"address,flag\n{accounts[0]},1\n{ABSENT},0\n")
     code = main(["fraud", "evaluate", "--labels", "oneclass.csv", "--data", "chaindata"])
     assert code == 2
@@ -85,3 +87,27 @@ def test_duplicate_rows_are_counted(tmp_path: Path) -> None:
     assert once.tables == twice.tables
     assert once.duplicates == {"transactions": 0, "erc20_transfers": 0}
     assert twice.duplicates == once.tables  # every row of the second copy was dropped
+
+
+def test_labels_without_history_are_left_out_unless_an_older_run_kept_them(
+    trained: tuple[Path, list[str]],
+) -> None:
+    from proofmind.intel.fraud import fit_params, run_params
+
+    root, accounts = trained
+    absent = [f"0x{n:040x}" for n in range(10**6, 10**6 + 4)]
+    (root / "more.csv").write_text(
+        (root / "labels.csv").read_text() + "".join(f"{a},1\n" for a in absent)
+    )
+    labels = read_labels(root / "more.csv")
+    features = address_features(connect(root / "chaindata"), list(labels))
+    assert len(features.addresses) == len(accounts) + 4  # an empty row for each absent one
+    assert len(labelled(features, labels)[1]) == len(accounts)
+    assert len(labelled(features, labels, no_history="kept")[1]) == len(accounts) + 4
+    params = run_params(root / "chaindata", root / "more.csv", root / "m.txt", None)
+    assert params["no_history"] == "left out"  # logged, so the run is trained again the same way
+    (root / "new").mkdir()
+    assert fit_params(params, root / "new").rows == len(accounts)
+    older = {k: v for k, v in params.items() if k != "no_history"}  # logged before the rule
+    (root / "old").mkdir()
+    assert fit_params(older, root / "old").rows == len(accounts) + 4

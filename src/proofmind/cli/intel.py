@@ -63,7 +63,10 @@ def _labelled_features(
     require_data(data)
     con = connect(data)
     matched = check_labels(con, labels, labels_path, data)
-    console.print(f"{matched:,} of {len(labels):,} labelled addresses appear in {data}")
+    said = f"{matched:,} of {len(labels):,} labelled addresses appear in {data}"
+    if matched < len(labels):  # no history, nothing to learn from: see fraud.NO_HISTORY
+        said += f"; the other {len(labels) - matched:,} have no history there and are left out"
+    console.print(said)
     return labels, address_features(con, list(labels), first_n)
 
 
