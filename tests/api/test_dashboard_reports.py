@@ -72,8 +72,8 @@ def test_sybil_clusters_from_a_report_folder(ws: Workspace, make_api: MakeApi) -
     assert three["evidence"][0].startswith("5 of the 6 addresses")
     assert next(c for c in everything if c["id"] == 4)["evidence"] == []
     (folder / "scores.csv").unlink()
-    gone = http.get("/api/v1/sybil/report")  # the service's set-up is wrong: a 500 that says so
-    assert gone.status_code == 500 and "has no scores.csv" in gone.json()["detail"]
+    gone = http.get("/api/v1/sybil/report")  # the service's set-up is wrong: a 503 that says so
+    assert gone.status_code == 503 and "has no scores.csv" in gone.json()["detail"]
 
 
 def test_contracts_listed(ws: Workspace, make_api: MakeApi) -> None:

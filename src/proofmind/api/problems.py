@@ -76,10 +76,8 @@ def status_of(exc: ProofmindError) -> int:
         return 400
     if isinstance(exc, ContractReverted | RecordMismatch):
         return 409
-    if isinstance(exc, ChainError):
-        return 503
-    if isinstance(exc, ConfigError):
-        return 500
+    if isinstance(exc, ChainError | ConfigError):
+        return 503  # the chain cannot be reached; the service lacks a setting or a file it needs
     return 500
 
 
