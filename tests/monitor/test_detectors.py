@@ -124,6 +124,19 @@ def test_a_thin_hourly_feed_is_still_judged_by_its_hours() -> None:
     assert run(DepegDetector(min_coverage=0.2), series) == []  # learnt, and quiet
 
 
+def test_a_depeg_alert_says_how_much_of_the_window_was_on_the_peg() -> None:
+    series = stable("USTX", 30 * 24)
+    wobble = {h: 0.97 for h in range(16 * 24, 16 * 24 + 40)}  # 40 hours off, then back
+    slip = {h: 0.96 for h in range(28 * 24, 30 * 24)}
+    *_, alert = run(DepegDetector(), with_prices(series, {**wobble, **slip}))
+    off = alert.evidence["window_off_peg_fraction"]
+    assert 0.1 < off < 0.15  # the 40 hours of the 14 days before the slip
+    on = math.floor(100 * (1 - off))
+    assert f"in the 14 days before, it was within 2% of the peg {on}% of the time" in (
+        alert.explanation
+    )
+
+
 def test_a_collapsed_coin_alerts_once_then_stops_being_pegged() -> None:
     series = stable("USTX", 90 * 24)
     collapse = {h: 0.02 + 0.5 * math.exp(-(h - 20 * 24) / 24) for h in range(20 * 24, 90 * 24)}

@@ -23,6 +23,7 @@ episode ends when the median is back within ``band`` of the peg for ``recover_se
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -283,6 +284,7 @@ class DepegDetector(Detector):
         self, event: PriceObservation, median: float, onset: float, common: bool, asset: _Asset
     ) -> Alert:
         side = "below" if median < 0 else "above"
+        before = (asset.off - asset.run) / asset.total  # off the peg in the window, this run aside
         return Alert(
             detector=self.name,
             kind="depeg",
@@ -293,8 +295,9 @@ class DepegDetector(Detector):
             explanation=(
                 f"{event.subject} trades {abs(median):.1%} {side} its peg of {self.peg:g} "
                 f"(median of the last 3 prices), confirmed over "
-                f"{(event.time - onset) / HOUR:.1f} h; it had held the peg for "
-                f"{self.window_hours // 24} days before"
+                f"{(event.time - onset) / HOUR:.1f} h; in the {self.window_hours // 24} days "
+                f"before, it was within {self.threshold:.0%} of the peg "
+                f"{math.floor(100 * (1 - before))}% of the time"  # 100% only if all of it
                 + ("; most other pegged assets moved with it" if common else "")
             ),
             evidence={
@@ -304,7 +307,7 @@ class DepegDetector(Detector):
                 "threshold": self.threshold,
                 "first_outside_time": onset,
                 "shared_with_other_pegged_assets": common,
-                "window_off_peg_fraction": round((asset.off - asset.run) / asset.total, 6),
+                "window_off_peg_fraction": round(before, 6),
                 "depth_hours": round(asset.area, 6),
             },
         )
