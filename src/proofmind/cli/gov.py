@@ -122,14 +122,15 @@ def gov_check(
     data: DataOption = Path("govdata"),
 ) -> None:
     """Check a recorded forecast: recompute its proposals' inputs hashes from the tables and
-    score the forecasts of proposals that have an outcome now (Brier score).
+    score the forecasts of proposals that have an outcome now (Brier score). Exits 1 when a
+    proposal's creation-time inputs changed or it is gone, like `proofmind verify`.
 
     Example:
       proofmind gov check govdata/forecasts/forecast-1a2b3c4d5e6f.json --data govdata
     """
     from proofmind.cli.govrun import run_check
 
-    run_check(data, document)
+    raise typer.Exit(run_check(data, document))
 
 
 @gov_app.command("texts")

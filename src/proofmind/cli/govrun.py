@@ -479,7 +479,8 @@ def _record(
     )
 
 
-def run_check(data: Path, document: Path) -> None:
+def run_check(data: Path, document: Path) -> int:
+    """The exit code: 0 when the tables reproduce every forecast's inputs, else 1."""
     from proofmind.gov.record import check_forecast
     from proofmind.gov.tables import connect
 
@@ -489,10 +490,13 @@ def run_check(data: Path, document: Path) -> None:
         f"{len(found.changed)} whose proposal changed or is gone"
     )
     for pid in found.changed[:20]:
-        err.print(f"  inputs changed: {pid}")
+        err.print(f"  changed or gone: {pid}")
+    if len(found.changed) > 20:
+        err.print(f"  … and {len(found.changed) - 20} more")
     for pid, p, y in found.resolved:
         console.print(f"  {pid}: forecast {p:.2f}, {'passed' if y else 'rejected'}")
     if found.brier is not None:
         console.print(f"Brier score over {len(found.resolved)} resolved: {found.brier:.3f}")
     else:
         console.print("No forecast proposal has an outcome yet.")
+    return 1 if found.changed else 0
