@@ -197,6 +197,7 @@ def test_an_accepted_appeal_lets_the_address_claim_a_rejected_one_does_not(
 
     code, out, err = _run(capfd, "sybil", "appeal", "list")
     assert code == 0 and "accepted" in out and "rejected" in out
+    assert all(appeal_id in out for appeal_id in ids)  # whole when piped, not cut to 12
     code, out, err = _run(capfd, "sybil", "appeal", "show", ids[0])
     assert code == 0, err
     assert f"signed by  {cleared.address}" in out and after.root in out

@@ -319,7 +319,7 @@ def appeal_list(
         table = Table("id", "account", "status", "report root", "submitted")
         for row in appeals:
             table.add_row(
-                row.appeal.id[:12],
+                row.appeal.id[:12] if console.is_terminal else row.appeal.id,  # a prefix works
                 row.appeal.account,
                 row.status,
                 abbreviate(console, row.appeal.report_root, 12),
