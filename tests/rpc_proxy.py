@@ -1,6 +1,7 @@
 """A real JSON-RPC proxy on 127.0.0.1 that forwards to a node and misbehaves like hosted
-providers do: refuses eth_getLogs over more than ``max_log_range`` blocks, and answers
-HTTP 429 to the first ``throttle`` requests."""
+providers do: refuses eth_getLogs over more than ``max_log_range`` blocks, answers HTTP 429
+to the first ``throttle`` requests, and loses the answer to the first ``lose_sends``
+eth_sendRawTransaction requests (forwarded to the node, answered 502)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import requests
 
 @contextmanager
 def rpc_proxy(
-    upstream: str, *, max_log_range: int | None = None, throttle: int = 0
+    upstream: str, *, max_log_range: int | None = None, throttle: int = 0, lose_sends: int = 0
 ) -> Iterator[dict[str, Any]]:
-    stats: dict[str, Any] = {"url": "", "refused": 0, "throttled": 0, "requests": 0}
+    stats: dict[str, Any] = {"url": "", "refused": 0, "throttled": 0, "requests": 0, "lost": 0}
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -44,6 +45,15 @@ def rpc_proxy(
             upstream_response = requests.post(
                 upstream, data=body, headers={"Content-Type": "application/json"}, timeout=30
             )
+            sending = (
+                isinstance(payload, dict) and payload.get("method") == "eth_sendRawTransaction"
+            )
+            with lock:
+                lose = sending and stats["lost"] < lose_sends
+                stats["lost"] += lose
+            if lose:
+                self._send(502, b'{"error": "bad gateway"}')  # the node has it; the answer is lost
+                return
             self._send(upstream_response.status_code, upstream_response.content)
 
         def _refusal(self, payload: Any) -> dict[str, Any] | None:

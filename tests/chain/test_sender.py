@@ -67,3 +67,20 @@ def test_gas_covers_a_checkpoint_written_in_a_later_block(chain: Chain) -> None:
     receipt = owner.send({**tx, "gas": gas_limit(estimate, owner.settings)})
     assert receipt["status"] == 1
     assert receipt["gasUsed"] > int(estimate * owner.settings.gas_multiplier)
+
+
+def test_a_send_whose_answer_was_lost_is_waited_for_not_refused(chain: Chain) -> None:
+    """The node got the transaction but its answer was lost (a 502 from a gateway): the retry
+    sends the same bytes again, and anvil says "transaction already imported" (geth "already
+    known"). It is the same transaction: the sender waits for it instead of failing."""
+    upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    receiver = Account.create().address
+    with rpc_proxy(upstream, lose_sends=1) as proxy:
+        w3 = http_web3(proxy["url"])
+        settings = TxSettings(max_retries=2, backoff_seconds=0.01)
+        sender = TxSender(w3, chain.accounts[4], chain.chain_id, settings)
+        with manual_mining(chain, interval=1):  # the first send still in the pool when retried
+            receipt = sender.send({"to": receiver, "value": 5})
+        assert proxy["lost"] == 1
+    assert receipt["status"] == 1
+    assert chain.w3.eth.get_balance(receiver) == 5

@@ -38,6 +38,10 @@ from proofmind.settings import TxSettings
 
 T = TypeVar("T")
 
+KNOWN_TX = ("already known", "known transaction", "already imported")
+"""How nodes say they hold this very transaction already (geth, besu, anvil): sent twice, e.g.
+again after a timeout that hid the first send's success; it is ours, and it is waited for."""
+
 
 class TxSender:
     """Sends transactions for one account. Share one instance per account (see Chain.sender)."""
@@ -154,7 +158,7 @@ class TxSender:
                     )
                 except Web3RPCError as exc:
                     text = _rpc_message(exc).lower()
-                    if "already known" in text or "known transaction" in text:
+                    if any(known in text for known in KNOWN_TX):
                         tx_hash = HexBytes(signed.hash)
                     elif "nonce too low" in text or "replacement transaction" in text:
                         self._nonce = None  # someone else used it: resync and try again
