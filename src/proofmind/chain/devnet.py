@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -40,6 +41,7 @@ from proofmind.chain.accounts import derive_accounts
 from proofmind.chain.base import ChainBackend
 from proofmind.errors import ChainError, ConnectionFailed, NodeNotInstalled
 from proofmind.settings import DevnetSettings
+from proofmind.store.lock import ServiceLock
 from proofmind.tooling import node_modules_dirs
 
 INSTALL_HINT = (
@@ -213,19 +215,26 @@ class Devnet:
 
     def persist(self, rpc_url: str) -> int:
         """Have anvil dump its state now (``anvil_dumpState``) and save it where a restart
-        finds it; returns the block saved."""
-        reply = _rpc(rpc_url, "anvil_dumpState", [], timeout=30.0)
-        if not isinstance(reply, str) or not reply.startswith("0x"):
-            raise ChainError(f"anvil_dumpState answered {str(reply)[:80]!r}")
-        raw = gzip.decompress(bytes.fromhex(reply[2:]))
-        block = _dump_block(raw)
-        if block < 0:
-            raise ChainError("anvil_dumpState answered a state proofmind cannot read")
-        if block > self.persisted_block():
-            _write_atomically(self.backup_file, raw)
-            _write_atomically(self.state_file, raw)
-            self._persisted = block
-        return self._persisted
+        finds it; returns the block saved. One save at a time (threads and processes wait
+        their turn), so an older dump never overwrites a newer one."""
+        saving = ServiceLock(
+            self.state_file.with_name("persist.lock"),
+            "saving the devnet's state",
+            hint="try again; if it stays, check the disk holding the workspace",
+        )
+        with saving.held(wait=120.0):
+            reply = _rpc(rpc_url, "anvil_dumpState", [], timeout=30.0)
+            if not isinstance(reply, str) or not reply.startswith("0x"):
+                raise ChainError(f"anvil_dumpState answered {str(reply)[:80]!r}")
+            raw = gzip.decompress(bytes.fromhex(reply[2:]))
+            block = _dump_block(raw)
+            if block < 0:
+                raise ChainError("anvil_dumpState answered a state proofmind cannot read")
+            if block > self.persisted_block():
+                _write_atomically(self.backup_file, raw)
+                _write_atomically(self.state_file, raw)
+                self._persisted = block
+            return self._persisted
 
     def wait_persisted(self, since: float, timeout: float | None = None) -> bool:
         """Wait until anvil has dumped its state after ``since`` (a time.time() value)."""
@@ -351,7 +360,8 @@ def _dump_block(raw: bytes) -> int:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    # one temporary file per thread: two threads writing at once must not rename each other's
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with tmp.open("wb") as out:
         out.write(data)
         out.flush()

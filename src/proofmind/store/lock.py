@@ -1,14 +1,17 @@
 """An exclusive lock held while a process does something that must not run twice at once on
 one workspace's state: a monitor following into an alert store, an oracle node serving its
-queue, a challenge watcher, an agent running a policy, an ingestion into a folder. The kernel
-drops the lock when the process ends, SIGKILL included, so a crash never leaves a stale lock
-behind."""
+queue, a challenge watcher, an agent running a policy, an ingestion into a folder (these
+refuse to start while another holds it), anchoring the ledger's records, saving the devnet's
+state (these wait their turn). The kernel drops the lock when the process ends, SIGKILL
+included, so a crash never leaves a stale lock behind. Threads of one process exclude each
+other too: each ``held`` opens the file anew, and ``flock`` locks belong to the open file."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,21 +29,28 @@ class ServiceLock:
     hint: str
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self, wait: float = 0.0) -> Iterator[None]:
         """Hold the lock for the block; a ConfigError naming the holder when another process
-        (or another holder here) has it."""
+        (or another holder here) has it and does not let go within ``wait`` seconds."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + wait
         with self.path.open("a+", encoding="utf-8") as handle:  # closing it releases the lock
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "unknown"
-                raise ConfigError(
-                    f"another process (pid {holder}) is already {self.doing} (it holds "
-                    f"{self.path})",
-                    hint=self.hint,
-                ) from None
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.05)
+                        continue
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    waited = f", and did not finish within {wait:g} s" if wait else ""
+                    raise ConfigError(
+                        f"another process (pid {holder}) is already {self.doing} (it holds "
+                        f"{self.path}){waited}",
+                        hint=self.hint,
+                    ) from None
             handle.seek(0)
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
