@@ -164,3 +164,62 @@ def test_a_run_whose_anchoring_fails_stays_pending(ws: Workspace, tmp_path: Path
     ):
         run.log_params(a=1)
     assert run.record is not None and not Ledger(ws).get(run.record.key).anchored
+
+
+def test_two_anchorings_at_once_anchor_each_record_once(
+    ws: Workspace, chain: Chain, tmp_path: Path
+) -> None:
+    """A service anchoring in the background (an agent's decisions, the monitor's alert
+    batches) and `provenance anchor` on the same workspace: the second waits for the first
+    instead of sending the same records again, which the registry refused (RecordExists), and
+    whose failure put the first one's anchored records back to pending."""
+    import threading
+
+    from proofmind.workspace import open_workspace
+
+    for n in range(8):
+        Ledger(ws).add(Kind.DATASET, f"d{n}", "0x" + f"{n + 1:064x}", f"proofmind://dataset/d{n}")
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def anchor() -> None:
+        handle = open_workspace(ws.root)
+        try:
+            start.wait()
+            Ledger(handle).anchor(chain, batch_size=2)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            import traceback
+
+            traceback.print_exc()
+            errors.append(exc)
+        finally:
+            handle.close()
+
+    threads = [threading.Thread(target=anchor) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    records = Ledger(ws).all()
+    assert [r.status for r in records] == ["anchored"] * 8
+    assert all(Ledger(ws)._on_chain(chain, records).values())
+
+
+def test_an_anchoring_waits_while_another_holds_the_workspace(ws: Workspace, chain: Chain) -> None:
+    import threading
+    import time
+
+    from proofmind.store.lock import ServiceLock
+
+    ledger = Ledger(ws)
+    ledger.add(Kind.DATASET, "d", "0x" + "0a" * 32, "proofmind://dataset/d")
+    other = ServiceLock(ws.root / "ledger-anchor.lock", "anchoring (the test)", hint="")
+    done = threading.Event()
+    with other.held():
+        waiting = threading.Thread(target=lambda: (ledger.anchor(chain), done.set()))
+        waiting.start()
+        time.sleep(0.5)
+        assert not done.is_set() and ledger.pending()  # it waits its turn
+    waiting.join(60)
+    assert done.is_set() and not ledger.pending()

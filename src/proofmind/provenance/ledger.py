@@ -34,6 +34,7 @@ from proofmind.chain.reconcile import Fate, reconcile, tx_outcome
 from proofmind.errors import ContractReverted, InputError, WorkspaceError, WrongChain
 from proofmind.provenance.dataset import is_uri, without_secrets
 from proofmind.provenance.records import Kind, RecordInput
+from proofmind.store.lock import ServiceLock
 from proofmind.store.stores import Stores
 
 REGISTRY = "ProvenanceRegistry"
@@ -131,6 +132,11 @@ class AnchorReport:
     @property
     def gas_per_record(self) -> float:
         return self.gas_used / self.sent if self.sent else 0.0
+
+
+ANCHOR_WAIT = 600.0
+"""Seconds an anchoring waits for another one on the same workspace to finish: enough for
+batches on a real chain, each waiting for its receipt and confirmations."""
 
 
 class Ledger:
@@ -285,9 +291,29 @@ class Ledger:
         marked anchored only once its block is confirmed — ``confirmations`` deep and, on the
         devnet, in the state a restart resumes from; records sent whose block is not confirmed
         within ``confirmation_timeout`` stay *sent* (``report.waiting``) and the next anchor
-        settles them without sending them again."""
+        settles them without sending them again.
+
+        One anchoring at a time per workspace: another one (a service anchoring in the
+        background, another command) is waited for, up to ``ANCHOR_WAIT`` seconds; at once,
+        both would send the same pending records."""
         if not 1 <= batch_size <= 500:
             raise InputError(f"batch size must be 1 to 500, got {batch_size}")
+        anchoring = ServiceLock(
+            self.stores.root / "ledger-anchor.lock",
+            "anchoring this workspace's records",
+            hint="try again once it has finished (`proofmind provenance list` shows the records)",
+        )
+        with anchoring.held(wait=ANCHOR_WAIT):
+            return self._anchor(chain, batch_size, deploy_if_missing, progress, only)
+
+    def _anchor(
+        self,
+        chain: Chain,
+        batch_size: int,
+        deploy_if_missing: bool,
+        progress: Callable[[int], None] | None,
+        only: Sequence[LocalRecord] | None,
+    ) -> AnchorReport:
         report = AnchorReport()
         report.corrections = reconcile(chain, DeploymentRegistry(self.state), self)
         wanted = None if only is None else {a.key for r in only for a in self.ancestors(r)}
@@ -351,7 +377,7 @@ class Ledger:
                 {"to": registry, "data": call._encode_transaction_data()}, label=label
             )
         except ContractReverted:
-            self._unsend(keys)  # refused at the gas estimate: nothing left
+            self._unsend_refused(ids)  # refused at the gas estimate: nothing left
             raise
         with self.state.transaction() as conn:
             conn.executemany(
@@ -360,7 +386,7 @@ class Ledger:
         try:
             receipt = sender.wait(tx_hash, label=label)
         except ContractReverted:
-            self._unsend(keys)
+            self._unsend_refused(ids)
             raise
         with self.state.transaction() as conn:
             conn.executemany(
@@ -396,6 +422,17 @@ class Ledger:
                 "chain_id=NULL, registry=NULL, tx_hash=NULL, block_number=NULL, "
                 "anchored_at=NULL WHERE key=?",
                 [(k,) for k in keys],
+            )
+
+    def _unsend_refused(self, ids: dict[int, str]) -> None:
+        """Back to pending: the records of a batch the registry refused, as this anchoring
+        marked them (never one anchored meanwhile, nor marked sent by another anchoring)."""
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "UPDATE records SET status='pending', record_id=NULL, creator=NULL, "
+                "chain_id=NULL, registry=NULL, tx_hash=NULL, block_number=NULL, "
+                "anchored_at=NULL WHERE key=? AND status='pending' AND record_id=?",
+                list(ids.items()),
             )
 
     def _on_chain(self, chain: Chain, records: Sequence[LocalRecord]) -> dict[int, bool]:
