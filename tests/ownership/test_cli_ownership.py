@@ -82,6 +82,16 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
         )
         status = run("rewards", "status", cwd=tmp_path, env={"COLUMNS": "80"})
         assert pool in status.stdout and str(owed) in status.stdout  # not cut to "100000…"
+        twice = ("rewards", "publish", digest.group(1), "--pool", "1000", "--mint")
+        supply = run("contracts", "call", "RewardToken", "totalSupply", cwd=tmp_path).stdout
+        assert_one_line_error(run(*twice, cwd=tmp_path), "is paid already by epoch 0", "--again")
+        assert run("contracts", "call", "RewardToken", "totalSupply", cwd=tmp_path).stdout == (
+            supply  # refused before anything was minted
+        )
+        again = run(*twice, "--again", cwd=tmp_path)  # another round, on purpose
+        assert again.returncode == 0, again.stderr
+        assert "Published epoch 1:" in again.stdout
+        assert (tmp_path / ".proofmind/rewards/epoch-31337-1.json").is_file()
 
         assert (
             run(

@@ -207,16 +207,38 @@ def rewards_client(chain: Chain, workspace: Stores) -> RewardsClient:
 
 
 def publish_epoch(
-    workspace: Stores, chain: Chain, valuation: Valuation, pool: int, deadline: int
+    workspace: Stores,
+    chain: Chain,
+    valuation: Valuation,
+    pool: int,
+    deadline: int,
+    *,
+    again: bool = False,
 ) -> tuple[int, StandardMerkleTree, Path]:
     """Pay ``pool`` base units by the valuation: the epoch's tree is saved in the workspace
-    (``rewards/epoch-N.json``, OZ's standard-v1 dump) for claims."""
+    (``rewards/epoch-N.json``, OZ's standard-v1 dump) for claims. A valuation an epoch pays
+    already is refused unless ``again`` (another round by the same values, say monthly): a
+    publish run twice by mistake would pay every contributor twice."""
     values = [(a, float(v)) for a, v in valuation.document["values"].items()]
     tree = payout_tree(payouts(values, pool))
     client = rewards_client(chain, workspace)
+    if not again:
+        refuse_paying_twice(client, valuation.hash)
     epoch, _ = client.publish(tree, pool, deadline, bytes.fromhex(valuation.hash[2:]))
     target = epoch_trees(workspace, client).save(chain.chain_id, epoch, tree)
     return epoch, tree, target
+
+
+def refuse_paying_twice(client: RewardsClient, valuation_hash: str) -> None:
+    """An InputError when an epoch pays the valuation ``valuation_hash`` already."""
+    paid_by = client.epochs_paying(bytes.fromhex(valuation_hash[2:]))
+    if paid_by:
+        raise InputError(
+            f"valuation {valuation_hash} is paid already by epoch "
+            f"{', '.join(map(str, paid_by))}: another epoch would pay every contributor again",
+            hint="pass --again to fund another round by the same valuation, or see the epochs "
+            "with `proofmind rewards status`",
+        )
 
 
 def epoch_trees(workspace: Stores, client: RewardsClient) -> EpochTrees:

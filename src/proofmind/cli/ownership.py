@@ -15,6 +15,7 @@ from proofmind.app.ownership import (
     epoch_trees,
     load_valuation,
     publish_epoch,
+    refuse_paying_twice,
     rewards_client,
     value_contributions,
 )
@@ -174,7 +175,9 @@ def _print_values(valuation: Valuation) -> None:
     print_table(console, table)
 
 
-def run_publish(path: Path | None, digest: str, pool: int, days: int, mint: bool) -> None:
+def run_publish(
+    path: Path | None, digest: str, pool: int, days: int, mint: bool, again: bool = False
+) -> None:
     workspace = open_workspace(path)
     chain = workspace.connect()
     document = load_valuation(workspace, digest)
@@ -183,12 +186,14 @@ def run_publish(path: Path | None, digest: str, pool: int, days: int, mint: bool
     settle(chain, DeploymentRegistry(workspace.state))
     client = rewards_client(chain, workspace)
     settle(chain, epoch_trees(workspace, client))
+    if not again:
+        refuse_paying_twice(client, record.content_hash)  # before minting or anchoring
     show_corrections(ledger.anchor(chain, only=[record]).corrections)  # its valuation only
     if mint:
         client.chain.sender().transact(client.token.functions.mint(chain.sender().address, pool))
     deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + days * 86_400
     valuation = Valuation(document, [], ledger.get(record.key))
-    epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline)
+    epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline, again=again)
     until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(deadline))
     confirm(chain)
     console.print(

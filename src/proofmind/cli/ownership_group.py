@@ -131,16 +131,25 @@ def rewards_publish(
     pool: Annotated[int, typer.Option(min=0, max=UINT256_MAX, help="Token base units to pay out.")],
     days: Annotated[int, typer.Option(min=1, max=36_500, help="Claim window in days.")] = 30,
     mint: Annotated[bool, typer.Option(help="Mint the pool first (token owner only).")] = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Publish although an epoch pays this valuation already (another round).",
+        ),
+    ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Anchor the valuation and publish a funded reward epoch paying it out.
+    """Anchor the valuation and publish a funded reward epoch paying it out. A valuation an
+    epoch pays already is refused (it would pay everyone twice) unless --again.
 
-    Example:
+    Examples:
       proofmind rewards publish 0x3f… --pool 1000000000000000000000 --mint
+      proofmind rewards publish 0x3f… --pool 1000000000000000000000 --again
     """
     from proofmind.cli.ownership import run_publish
 
-    run_publish(workspace, valuation, pool, days, mint)
+    run_publish(workspace, valuation, pool, days, mint, again)
 
 
 @rewards_app.command("claim")

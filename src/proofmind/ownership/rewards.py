@@ -114,16 +114,26 @@ class RewardsClient:
     def publish(
         self, tree: StandardMerkleTree, total: int, deadline: int, valuation: bytes
     ) -> tuple[int, dict[str, Any]]:
-        """Approve and publish an epoch funded with ``total``; returns (epoch, receipt)."""
+        """Approve and publish an epoch funded with ``total``; returns (epoch, receipt). The
+        epoch is the one the receipt's ``EpochPublished`` names: counted before sending, it
+        would be wrong if another publish landed first."""
         sender = self.chain.sender()
         allowance = self.token.functions.allowance(sender.address, self.distributor.address).call()
         if allowance < total:
             sender.transact(self.token.functions.approve(self.distributor.address, total))
-        epoch = int(self.distributor.functions.epochCount().call())
         receipt = sender.transact(
             self.distributor.functions.publish(tree.root, total, deadline, valuation)
         )
-        return epoch, dict(receipt)
+        (published,) = self.distributor.events.EpochPublished().process_receipt(
+            receipt, errors=DISCARD
+        )
+        return int(published["args"]["epoch"]), dict(receipt)
+
+    def epochs_paying(self, valuation: bytes) -> list[int]:
+        """The epochs published for ``valuation`` (a valuation record's hash)."""
+        count = int(self.distributor.functions.epochCount().call())
+        wanted = "0x" + valuation.hex()
+        return [e for e in range(count) if self.status(e).valuation == wanted]
 
     def claim(self, epoch: int, tree: StandardMerkleTree, account: str) -> dict[str, Any]:
         """Submit ``account``'s claim (anyone may; the tokens go to ``account``)."""
