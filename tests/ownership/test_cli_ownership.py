@@ -41,6 +41,13 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
                 cwd=tmp_path,
             )
             assert signed.returncode == 0, signed.stderr
+        kept = (tmp_path / "alice.csv.contribution.json").read_text()
+        assert_one_line_error(  # signed again: the first file is what revokes its consent
+            run("data", "contribute", "alice.csv", "--dataset", "demo", cwd=tmp_path),
+            "alice.csv.contribution.json holds contribution 0x",
+            "-o",
+        )
+        assert (tmp_path / "alice.csv.contribution.json").read_text() == kept
         write(tmp_path / "test.csv", 40, False, 9)
         files = [f"{n}.csv.contribution.json" for n in ("alice", "bob", "carol")]
         assembled = run(

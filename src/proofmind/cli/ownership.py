@@ -55,6 +55,8 @@ def run_contribute(
     index: int,
     out: Path | None,
 ) -> None:
+    target = out or data.with_name(data.name + ".contribution.json")
+    _keep_signed(target)
     workspace = open_workspace(path)
     chain = workspace.connect()
     registry = _contributions(chain, workspace)
@@ -70,7 +72,6 @@ def run_contribute(
         registry=registry.address,  # type: ignore[attr-defined]
         work_dir=workspace.root / "datasets",
     )
-    target = out or data.with_name(data.name + ".contribution.json")
     target.write_text(json.dumps(contribution.to_json(), indent=2) + "\n")
     console.print(
         f"Signed contribution [bold]{contribution.id}[/bold] by {contribution.contributor}: "
@@ -78,6 +79,22 @@ def run_contribute(
         f"licence {licence}, until {time.strftime('%Y-%m-%d', time.gmtime(contribution.expiry))}"
     )
     console.print(f"  wrote {target} — send it with {data.name} to the curator")
+
+
+def _keep_signed(target: Path) -> None:
+    """An InputError when ``target`` holds a signed contribution already: written over, the
+    consent it gave could no longer be revoked with `data revoke` (it needs that file)."""
+    if not target.is_file():
+        return
+    try:
+        held = Contribution.load(target)
+    except InputError:
+        return  # not a contribution: an output file like any other
+    raise InputError(
+        f"{target} holds contribution {held.id} already (dataset {held.dataset!r}, "
+        f"{held.row_count} rows): writing over it would lose the file that revokes that consent",
+        hint="write the new one elsewhere with -o, or delete the old one if you never sent it",
+    )
 
 
 def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Path) -> None:
