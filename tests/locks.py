@@ -1,4 +1,5 @@
-"""A service running on another thread, holding its lock file, while a test tries a second."""
+"""A service running on another thread, holding its lock file, while a test tries a second;
+work started on several threads at once."""
 
 from __future__ import annotations
 
@@ -32,3 +33,24 @@ def running(
         stop()
         runner.join(timeout=30)
     assert not runner.is_alive(), f"the {what} did not stop"
+
+
+def at_once(count: int, work: Callable[[], object], timeout: float = 60.0) -> list[BaseException]:
+    """``work()`` on ``count`` threads released together; what each raised."""
+    errors: list[BaseException] = []
+    start = threading.Barrier(count)
+
+    def one() -> None:
+        start.wait()
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(t.is_alive() for t in threads), "a thread did not finish"
+    return errors

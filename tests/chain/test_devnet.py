@@ -227,26 +227,11 @@ def test_deleting_the_state_resets_the_chain_for_good(devnet: Devnet) -> None:
 def test_saves_of_the_state_at_once_wait_their_turn(devnet: Devnet) -> None:
     """Two threads of one process (a service's agent and its alert anchoring) saving at once:
     each saves in turn; before, both wrote one temporary file and one failed to rename it."""
-    import threading
+    from tests.locks import at_once
 
     record, _ = devnet.up()
     chain = open_chain(DevnetBackend(devnet))
     chain.sender().send({"to": Account.create().address, "value": 1})
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
-
-    def save() -> None:
-        start.wait()
-        try:
-            devnet.persist(record.rpc_url)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=save) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    assert at_once(4, lambda: devnet.persist(record.rpc_url)) == []
     assert devnet.persisted_block() == chain.w3.eth.block_number
     assert not list(devnet.chain_dir.glob("*.tmp"))

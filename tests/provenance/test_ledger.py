@@ -173,34 +173,20 @@ def test_two_anchorings_at_once_anchor_each_record_once(
     batches) and `provenance anchor` on the same workspace: the second waits for the first
     instead of sending the same records again, which the registry refused (RecordExists), and
     whose failure put the first one's anchored records back to pending."""
-    import threading
-
     from proofmind.workspace import open_workspace
+    from tests.locks import at_once
 
     for n in range(8):
         Ledger(ws).add(Kind.DATASET, f"d{n}", "0x" + f"{n + 1:064x}", f"proofmind://dataset/d{n}")
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
 
     def anchor() -> None:
-        handle = open_workspace(ws.root)
+        handle = open_workspace(ws.root)  # its own connection, as another process has
         try:
-            start.wait()
             Ledger(handle).anchor(chain, batch_size=2)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            import traceback
-
-            traceback.print_exc()
-            errors.append(exc)
         finally:
             handle.close()
 
-    threads = [threading.Thread(target=anchor) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert errors == []
+    assert at_once(2, anchor, timeout=120) == []
     records = Ledger(ws).all()
     assert [r.status for r in records] == ["anchored"] * 8
     assert all(Ledger(ws)._on_chain(chain, records).values())
