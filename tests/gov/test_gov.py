@@ -15,7 +15,7 @@ from proofmind.cli.main import main
 from proofmind.errors import InputError
 from proofmind.gov import forecast as fc
 from proofmind.gov.signals import concentration, concentration_over_time, gini, nakamoto
-from proofmind.gov.tables import connect, import_governance
+from proofmind.gov.tables import connect, import_governance, snapshot_outcome
 
 HEADER = (
     "proposal_id,snapshot_id,author,type,title,created_at,voting_ends_at,threshold_vp,"
@@ -245,6 +245,33 @@ def test_cli_predict_shows_20_open_proposals_and_writes_a_file_even_with_none(
     assert "No open proposal to forecast" in capsys.readouterr().out
     header = "proposal_id,created,type,title,p_pass"
     assert (tmp_path / "f.csv").read_text().splitlines() == [header]  # no rows, but a file
+
+
+def test_a_snapshot_outcome_is_read_from_the_choices_names() -> None:
+    assert snapshot_outcome(["For", "Against", "Abstain"], [90, 10, 5], 105, 100) == 1
+    assert snapshot_outcome(["Against", "For"], [90, 10], 100, 0) == 0  # "For" is second here
+    assert snapshot_outcome(["No", "Yes, fund it"], [10, 90], 100, 0) == 1
+    assert snapshot_outcome(["YAE", "NAY"], [10, 90], 100, 0) == 0
+    assert snapshot_outcome(["For", "Against"], [90, 10], 100, 500) == 0  # quorum not met
+    # a choice between options has no pass or fail; nor do two ways of saying yes
+    assert snapshot_outcome(["Aave", "Compound", "Abstain"], [90, 10, 1], 101, 0) is None
+    assert snapshot_outcome(["Yes", "Yea", "No"], [1, 2, 3], 6, 0) is None
+    assert snapshot_outcome(None, [90, 10], 100, 0) == 1  # no choices exported: first vs second
+
+
+def test_snapshot_proposals_without_a_for_against_choice_have_no_outcome(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.loads(SAMPLE.read_text())
+    first = document["data"]["proposals"][0]
+    first["choices"] = ["Option A", "Option B", "Abstain"]
+    (tmp_path / "s.json").write_text(json.dumps(document))
+    assert main(["gov", "ingest", str(tmp_path / "s.json"), "-o", str(tmp_path / "gd")]) == 0
+    assert "1 closed proposal(s) offer no for / against choice" in capsys.readouterr().out
+    passed = connect(tmp_path / "gd").execute(
+        "SELECT passed FROM proposals WHERE proposal_id = ?", [first["id"]]
+    )
+    assert passed.fetchone() == (None,)  # not a failed proposal: no outcome
 
 
 def test_concentration_signals() -> None:

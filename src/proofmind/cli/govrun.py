@@ -48,6 +48,11 @@ def run_ingest(
     console.print(f"votes: {report.votes:,} rows → {out / 'votes'}/")
     if report.actions:
         console.print(f"actions: {report.actions:,} rows → {out / 'actions'}/")
+    if report.without_outcome:
+        console.print(
+            f"  {report.without_outcome:,} closed proposal(s) offer no for / against choice (a "
+            "choice between options): they have no pass or fail, and forecasts leave them out"
+        )
     for path in report.read_line_by_line:
         err.print(f"  {path} has malformed lines: read line by line (slow) to name them")
     for row in report.bad_rows[:20]:

@@ -88,12 +88,38 @@ MEMORY_LIMIT = "512MB"
 # Decentraland's outcomes: passed, then executed (enacted) or not funded, all count as passed
 PASSED = {"passed": 1, "enacted": 1, "out_of_budget": 1, "rejected": 0}
 
+# How Snapshot proposals name the choice that approves and the one that rejects (lower case,
+# punctuation and a trailing explanation cut: "Yes, fund it" is "yes")
+APPROVE = {"for", "yes", "yae", "yea", "aye", "approve", "accept", "in favor", "in favour"}
+REJECT = {"against", "no", "nay", "reject", "deny", "oppose"}
+
+
+def snapshot_outcome(
+    choices: Sequence[Any] | None, scores: Sequence[float], total: float, quorum: float
+) -> int | None:
+    """Whether a closed Snapshot proposal passed: its approving choice outscored its rejecting
+    one and the total met the quorum. The two are found by name ("For" / "Against", "Yes" /
+    "No", in any order); without choices (an export that left them out) the first and second
+    are taken. None when the choices hold no such pair (a choice between options, not a
+    yes / no): such a proposal has no pass or fail."""
+    if not choices:
+        return int(len(scores) >= 2 and scores[0] > scores[1] and total >= quorum)
+    names = [
+        re.split(r"[,.:;!(\-–—]", str(c).strip().lower(), maxsplit=1)[0].strip() for c in choices
+    ]
+    approve = [i for i, n in enumerate(names) if n in APPROVE]
+    reject = [i for i, n in enumerate(names) if n in REJECT]
+    if len(approve) != 1 or len(reject) != 1 or max(approve[0], reject[0]) >= len(scores):
+        return None
+    return int(scores[approve[0]] > scores[reject[0]] and total >= quorum)
+
 
 @dataclass
 class GovImport:
     proposals: int = 0
     votes: int = 0
     actions: int = 0
+    without_outcome: int = 0  # closed Snapshot proposals whose choices are not for / against
     bad_rows: list[BadRow] = field(default_factory=list)
     # JSON-lines files with a malformed line, read line by line (slowly) to name each one
     read_line_by_line: list[str] = field(default_factory=list)
@@ -331,7 +357,8 @@ def _snapshot(
             state = str(p["state"])
             passed = None
             if state == "closed":
-                passed = int(len(scores) >= 2 and scores[0] > scores[1] and total >= quorum)
+                passed = snapshot_outcome(p.get("choices"), scores, total, quorum)
+                report.without_outcome += passed is None
             proposals.append(
                 {
                     "dao": dao or str(p["space"]["id"]),
