@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from proofmind.cli.main import main
+from proofmind.errors import InputError
 from proofmind.intel.etherscan import connect, import_etherscan
 from proofmind.intel.fraud import address_features, labelled, read_labels, train_model
 from tests.intel.test_fraud import synthetic
@@ -111,3 +112,22 @@ def test_labels_without_history_are_left_out_unless_an_older_run_kept_them(
     older = {k: v for k, v in params.items() if k != "no_history"}  # logged before the rule
     (root / "old").mkdir()
     assert fit_params(older, root / "old").rows == len(accounts) + 4
+
+
+def test_labels_are_read_as_spreadsheets_write_them_and_checked(tmp_path: Path) -> None:
+    a, b = "0x" + "ab" * 20, "0x" + "cd" * 20
+    upper = "0x" + a[2:].upper()  # all capitals carry no checksum: accepted
+    excel = tmp_path / "excel.csv"  # a byte order mark, capitals, CRLF, a blank line
+    excel.write_bytes(f"\ufeffAddress,Flag\r\n{upper},1\r\n\r\n{b},0\r\n".encode())
+    assert read_labels(excel) == {a: 1, b: 0}
+    typo = tmp_path / "typo.csv"
+    typo.write_text(f"address,flag\n{a},1\n{b[:-1]},0\n")
+    with pytest.raises(InputError, match=r"typo.csv, line 3: '0x(cd)+c' is not an address"):
+        read_labels(typo)
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"address,flag\n{a},1\n{b},0\n{upper},0\n")
+    with pytest.raises(InputError, match=r"line 4: 0x(ab)+ is labelled 0 here and 1 on line 2"):
+        read_labels(twice)
+    same = tmp_path / "same.csv"  # the same label twice is only a repeat
+    same.write_text(f"address,flag\n{a},1\n{b},0\n{a},1\n")
+    assert read_labels(same) == {a: 1, b: 0}

@@ -161,17 +161,36 @@ def _address_table(con: duckdb.DuckDBPyConnection, name: str, addresses: list[st
 
 
 def read_labels(path: Path) -> dict[str, int]:
-    """``address,flag`` rows (flag 1 = illicit)."""
+    """``address,flag`` rows (flag 1 = illicit; the header in any case, as spreadsheets write
+    it). Each address is checked as everywhere else; an address labelled twice must carry the
+    same flag both times."""
+    from proofmind.addresses import parse_address
+
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
-            if not reader.fieldnames or not {"address", "flag"} <= set(reader.fieldnames):
-                raise InputError(f"{path} needs columns address and flag")
+            names = {(n or "").strip().lower(): n for n in reader.fieldnames or []}
+            if not {"address", "flag"} <= set(names):
+                raise InputError(
+                    f"{path} needs columns address and flag",
+                    hint=f"its header is {','.join(reader.fieldnames or []) or 'empty'}",
+                )
             labels: dict[str, int] = {}
+            lines: dict[str, int] = {}
             for n, row in enumerate(reader, start=2):
-                if row["flag"] not in ("0", "1"):
-                    raise InputError(f"{path}, line {n}: flag must be 0 or 1, got {row['flag']!r}")
-                labels[row["address"].lower()] = int(row["flag"])
+                flag = (row[names["flag"]] or "").strip()
+                if flag not in ("0", "1"):
+                    raise InputError(f"{path}, line {n}: flag must be 0 or 1, got {flag!r}")
+                address = parse_address(row[names["address"]] or "", f"{path}, line {n}:")
+                address = address.lower()
+                if labels.get(address, int(flag)) != int(flag):
+                    raise InputError(
+                        f"{path}, line {n}: {address} is labelled {flag} here and "
+                        f"{labels[address]} on line {lines[address]}",
+                        hint="give each address one label",
+                    )
+                labels[address] = int(flag)
+                lines.setdefault(address, n)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read {path}: {exc}", hint="give a CSV of address,flag") from exc
     if len(set(labels.values())) < 2:
