@@ -126,6 +126,15 @@ def test_bad_edges_and_candidates(tmp_path: Path) -> None:
     cands.write_text(f"address,is_sybil\n{good},maybe\n")
     with pytest.raises(InputError, match=r"line 2 of .*is_sybil must be 0, 1 or empty"):
         read_candidates(cands)
+    other = addr(7)
+    cands.write_text(f"address,is_sybil\n{good},\n{other},0\n{good.lower()},1\n{good},1\n")
+    assert read_candidates(cands)[:2] == (  # listed again: once, with the label it was given
+        [good.lower(), other],
+        {good.lower(): 1, other: 0},
+    )
+    cands.write_text(f"address,is_sybil\n{good},\n{good},1\n{good},0\n")
+    with pytest.raises(InputError, match=r"line 4 of .*has is_sybil 0 here and 1 on line 3"):
+        read_candidates(cands)
 
 
 def test_too_few_groups_for_grouped_cross_validation(tmp_path: Path) -> None:

@@ -88,7 +88,8 @@ class SybilResult:
 def read_candidates(path: Path) -> tuple[list[str], dict[str, int], dict[str, tuple[float, float]]]:
     """Candidates (``address``), labels (``is_sybil`` 0 or 1, or empty, if present) and
     metadata (``total_volume_usd``, ``first_hop_tx_ts`` if present) from a CSV; a row that
-    is not one of those is an error naming its line."""
+    is not one of those is an error naming its line. A candidate listed again is kept once
+    (scored, counted and flagged once); listed again with another label, it is an error."""
     from eth_utils.address import is_checksum_address
 
     try:
@@ -104,6 +105,8 @@ def read_candidates(path: Path) -> tuple[list[str], dict[str, int], dict[str, tu
     addresses: list[str] = []
     labels: dict[str, int] = {}
     meta: dict[str, tuple[float, float]] = {}
+    first: dict[str, int] = {}  # the line of each candidate, and of its label
+    labelled_at: dict[str, int] = {}
     for line, r in rows:
         raw = (r.get("address") or "").strip()
         address = raw.lower()
@@ -111,14 +114,23 @@ def read_candidates(path: Path) -> tuple[list[str], dict[str, int], dict[str, tu
             raw not in (address, "0x" + address[2:].upper()) and not is_checksum_address(raw)
         ):
             raise InputError(f"line {line} of {path}: {raw!r} is not an address (0x and 40 hex)")
-        addresses.append(address)
         label = (r.get("is_sybil") or "").strip()
-        if label in ("0", "1"):
-            labels[address] = int(label)
-        elif label:
+        if label not in ("0", "1", ""):
             raise InputError(
                 f"line {line} of {path}: is_sybil must be 0, 1 or empty, not {label!r}"
             )
+        if label and labels.setdefault(address, int(label)) != int(label):
+            raise InputError(
+                f"line {line} of {path}: {address} has is_sybil {label} here and "
+                f"{labels[address]} on line {labelled_at[address]}",
+                hint="give each candidate one label",
+            )
+        if label:
+            labelled_at.setdefault(address, line)
+        if address in first:
+            continue  # listed again: scored and counted once
+        first[address] = line
+        addresses.append(address)
         try:
             meta[address] = (
                 float(r.get("total_volume_usd") or "nan"),
