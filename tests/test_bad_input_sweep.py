@@ -113,6 +113,14 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["nosuch.csv", "--test", "t.csv", "--features", "x", "--label", "y"], "nosuch.csv"),
         (["rows.csv", "--test", "rows.csv", "--features", "a", "--label", "b", "--k", "0"], "--k"),
         (["r.csv", "--test", "t.csv", "--features", "a", "--label", "b", "--engine", "x"], "x"),
+        (
+            ["short.csv", "--test", "rows.csv", "--features", "a", "--label", "b"],
+            "short.csv, line 3 (data row 1): no value for b, contributor",
+        ),
+        (
+            ["blank.csv", "--test", "rows.csv", "--features", "a", "--label", "b"],
+            "blank.csv, line 2 (data row 0): a = '' is not a number",
+        ),
     ],
     ("rewards", "publish"): [
         (["0x00", "--pool", "-5", "--mint"], "--pool"),
@@ -624,6 +632,9 @@ def _fixtures(root: Path) -> None:
     (root / "emptydir").mkdir()
     (root / "empty.csv").write_text("")
     (root / "rows.csv").write_text("a,b\n1,2\n3,4\n")
+    owner = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+    (root / "short.csv").write_text(f"a,b,contributor\n1,2,{owner}\n3\n")  # a row cut short
+    (root / "blank.csv").write_text(f"a,b,contributor\n,2,{owner}\n")
     prices = "symbol,timestamp,usd_price\nUSDX,1672531200000,1.0\n"
     (root / "badprices.csv").write_text(prices + "USDX,1672534800000,abc\n")
     (root / "nogoodprices.csv").write_text("symbol,timestamp,usd_price\nUSDX,yesterday,1.0\n")

@@ -65,9 +65,14 @@ def read_table(
     path: Path, features: Sequence[str], label: str, owner: bool
 ) -> tuple[NDArray[np.float64], NDArray[Any], list[str]]:
     """Features, labels and (for training data) the contributor of each row of a CSV."""
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []  # the file line each row ends on, for messages
     try:
         with Path(path).open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            for row in reader:
+                rows.append(row)
+                lines.append(reader.line_num)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     if not rows:
@@ -81,12 +86,19 @@ def read_table(
         )
     x = np.empty((len(rows), len(features)))
     for i, row in enumerate(rows):
+        short = [c for c in wanted if row.get(c) is None]
+        if short:
+            raise InputError(
+                f"{path}, line {lines[i]} (data row {i}): no value for {', '.join(short)} "
+                f"(the row has fewer fields than the header's {len(rows[0])})"
+            )
         for j, column in enumerate(features):
             try:
                 x[i, j] = float(row[column])
             except ValueError:
                 raise InputError(
-                    f"{path}, data row {i}: {column} = {row[column]!r} is not a number"
+                    f"{path}, line {lines[i]} (data row {i}): {column} = {row[column]!r} is not "
+                    "a number"
                 ) from None
     y = np.array([row[label] for row in rows])
     owners = [row[OWNER_COLUMN] for row in rows] if owner else []
