@@ -235,3 +235,19 @@ def test_saves_of_the_state_at_once_wait_their_turn(devnet: Devnet) -> None:
     assert at_once(4, lambda: devnet.persist(record.rpc_url)) == []
     assert devnet.persisted_block() == chain.w3.eth.block_number
     assert not list(devnet.chain_dir.glob("*.tmp"))
+
+
+def test_a_port_another_node_holds_is_refused_not_taken_for_ours(
+    devnet: Devnet, tmp_path: Path
+) -> None:
+    """A fixed [devnet] port where another node listens (another workspace's devnet, a node
+    left running): anvil cannot bind it, and that node used to answer the start's probe, so
+    the workspace went on with someone else's chain. Now the start refuses and says why."""
+    from proofmind.errors import ChainError
+
+    other, _ = devnet.up()  # the node already on the port
+    taken = Devnet(tmp_path / "mine", DevnetSettings(port=other.port))
+    with pytest.raises(ChainError, match=rf"port {other.port} on 127.0.0.1 is in use"):
+        taken.up()
+    assert taken.read_record() is None  # nothing recorded: no chain to talk to
+    assert devnet.status().running  # the other node is untouched

@@ -101,6 +101,22 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def require_free(host: str, port: int) -> None:
+    """A ChainError when another process listens on ``port``: anvil would fail to bind it,
+    and the node already there would answer as if it were the devnet started."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "in use"
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ChainError(
+                f"port {port} on {host} is in use by another process ({exc.strerror}): the "
+                "devnet cannot listen there",
+                hint="stop that process, or set another [devnet] port (0, the default, picks a "
+                "free one)",
+            ) from None
+
+
 class Devnet:
     """Manages one anvil process whose files live in ``chain_dir``."""
 
@@ -251,6 +267,8 @@ class Devnet:
         self.chain_dir.mkdir(parents=True, exist_ok=True)
         self._guard_state_file()
         s = self.settings
+        if s.port:
+            require_free(s.host, s.port)
         port = s.port or free_port(s.host)
         args = [
             str(anvil),
@@ -288,7 +306,9 @@ class Devnet:
                 )
             try:
                 chain_id, _ = _probe(url, timeout=1.0)
-                break
+                if self._proc.poll() is None:  # ours answered, not a node that held the port
+                    break
+                continue  # it exited: said at the top of the loop
             except ConnectionFailed:
                 if time.monotonic() > deadline:
                     _terminate(self._proc.pid, timeout=2.0)
