@@ -60,7 +60,7 @@ def data(tmp_path: Path) -> Path:
 def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) -> None:
     """Features of proposal p from the full table equal those computed when the table holds
     only what existed at p's creation (later proposals removed, outcomes not yet known
-    blanked)."""
+    blanked, their proposals still active)."""
     import duckdb
 
     full = fc.history_features(connect(data), "decentraland")
@@ -69,7 +69,8 @@ def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) 
         cut = int(full.created[k])
         rows = (
             con.execute(
-                "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed) "
+                "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed, "
+                "CASE WHEN voting_ends_at <= $cut THEN status ELSE 'active' END AS status) "
                 "FROM proposals WHERE created_at <= $cut",
                 {"cut": cut},
             )
@@ -268,10 +269,12 @@ def test_snapshot_proposals_without_a_for_against_choice_have_no_outcome(
     (tmp_path / "s.json").write_text(json.dumps(document))
     assert main(["gov", "ingest", str(tmp_path / "s.json"), "-o", str(tmp_path / "gd")]) == 0
     assert "1 closed proposal(s) offer no for / against choice" in capsys.readouterr().out
-    passed = connect(tmp_path / "gd").execute(
-        "SELECT passed FROM proposals WHERE proposal_id = ?", [first["id"]]
-    )
+    con = connect(tmp_path / "gd")
+    passed = con.execute("SELECT passed FROM proposals WHERE proposal_id = ?", [first["id"]])
     assert passed.fetchone() == (None,)  # not a failed proposal: no outcome
+    known = fc.history_features(con, "sample.eth")  # neither learnt from nor forecast as open
+    assert first["id"] not in known.ids and len(known.ids) == 2
+    assert np.isnan(known.passed).sum() == 1  # the one still active
 
 
 def test_concentration_signals() -> None:

@@ -51,7 +51,8 @@ def run_ingest(
     if report.without_outcome:
         console.print(
             f"  {report.without_outcome:,} closed proposal(s) offer no for / against choice (a "
-            "choice between options): they have no pass or fail, and forecasts leave them out"
+            "choice between options): they have no pass or fail, so forecasts neither learn "
+            "from them nor forecast them"
         )
     for path in report.read_line_by_line:
         err.print(f"  {path} has malformed lines: read line by line (slow) to name them")
