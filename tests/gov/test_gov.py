@@ -60,7 +60,7 @@ def data(tmp_path: Path) -> Path:
 def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) -> None:
     """Features of proposal p from the full table equal those computed when the table holds
     only what existed at p's creation (later proposals removed, outcomes not yet known
-    blanked, their proposals still active)."""
+    blanked)."""
     import duckdb
 
     full = fc.history_features(connect(data), "decentraland")
@@ -69,8 +69,7 @@ def test_features_never_use_anything_after_creation(tmp_path: Path, data: Path) 
         cut = int(full.created[k])
         rows = (
             con.execute(
-                "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed, "
-                "CASE WHEN voting_ends_at <= $cut THEN status ELSE 'active' END AS status) "
+                "SELECT * REPLACE (CASE WHEN voting_ends_at <= $cut THEN passed END AS passed) "
                 "FROM proposals WHERE created_at <= $cut",
                 {"cut": cut},
             )

@@ -33,10 +33,10 @@ RECENT_DAYS = 90
 PRIOR = 5.0  # pseudo-proposals at the enclosing rate, for the smoothed type rates
 AUTHOR_PRIOR = 2.0  # pseudo-proposals at the type's recent rate, for the author's rate
 
-OPEN = ("pending", "active")
-"""The statuses of a proposal still to be voted on (Decentraland, Snapshot, Governor). One with
-no outcome in another status (closed without a for / against choice, canceled, deleted) is
-neither learnt from nor forecast."""
+ENDED_WITHOUT_OUTCOME = ("closed", "canceled", "cancelled", "deleted")
+"""Statuses that end a proposal for good: one of them without an outcome (a closed Snapshot
+choice between options, a canceled Governor proposal, a deleted one) is neither learnt from nor
+forecast. Any other proposal without an outcome is forecast as open."""
 
 # One time line per DAO: each proposal's creation (a query, at 2t + 1) and each outcome at the
 # time it became known (2t, the end of voting, at least a second after creation). A running sum
@@ -47,7 +47,8 @@ WITH p AS (
     SELECT proposal_id, author, type, title, coalesce(body, '') AS body, created_at,
         voting_ends_at, threshold_vp, passed
     FROM proposals
-    WHERE dao = $dao AND (passed IS NOT NULL OR lower(status) IN {OPEN!r})
+    WHERE dao = $dao
+        AND (passed IS NOT NULL OR lower(coalesce(status, '')) NOT IN {ENDED_WITHOUT_OUTCOME!r})
 ),
 line AS (
     SELECT proposal_id, author, type, 2 * created_at + 1 AS k, 0 AS known, 0 AS won FROM p
@@ -145,8 +146,8 @@ def daos(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def history_features(con: duckdb.DuckDBPyConnection, dao: str) -> Proposals:
-    """Every proposal of ``dao`` with an outcome or still open (see `OPEN`), with the
-    features known at its creation."""
+    """Every proposal of ``dao`` but those ended without an outcome (see
+    `ENDED_WITHOUT_OUTCOME`), with the features known at its creation."""
     con.execute(LOGIT_MACRO)
     columns = con.execute(HISTORY_SQL, {"dao": dao}).fetchnumpy()
     return Proposals(
