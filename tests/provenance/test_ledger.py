@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -202,10 +203,17 @@ def test_an_anchoring_waits_while_another_holds_the_workspace(ws: Workspace, cha
     ledger.add(Kind.DATASET, "d", "0x" + "0a" * 32, "proofmind://dataset/d")
     other = ServiceLock(ws.root / "ledger-anchor.lock", "anchoring (the test)", hint="")
     done = threading.Event()
+    told: list[str] = []
     with other.held():
-        waiting = threading.Thread(target=lambda: (ledger.anchor(chain), done.set()))
+        waiting = threading.Thread(
+            target=lambda: (ledger.anchor(chain, on_wait=told.append), done.set())
+        )
         waiting.start()
         time.sleep(0.5)
-        assert not done.is_set() and ledger.pending()  # it waits its turn
+        assert not done.is_set() and ledger.pending()  # it waits its turn, and says so once
+        assert told == [
+            f"another process (pid {os.getpid()}) is anchoring this workspace's records: "
+            "waiting up to 600 s for it to finish"
+        ]
     waiting.join(60)
     assert done.is_set() and not ledger.pending()

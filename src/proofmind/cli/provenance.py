@@ -175,7 +175,10 @@ def run_anchor(path: Path | None, batch_size: int) -> None:
     with _progress() as bar:
         task = bar.add_task("anchoring", total=sum(r.state == "pending" for r in ledger.pending()))
         report = ledger.anchor(
-            chain, batch_size=batch_size, progress=lambda n: bar.advance(task, n)
+            chain,
+            batch_size=batch_size,
+            progress=lambda n: bar.advance(task, n),
+            on_wait=lambda text: bar.console.print(f"[yellow]note:[/yellow] {text}"),
         )
     show_corrections(report.corrections)
     if report.deployed_registry:

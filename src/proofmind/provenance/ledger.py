@@ -283,6 +283,7 @@ class Ledger:
         deploy_if_missing: bool = True,
         progress: Callable[[int], None] | None = None,
         only: Sequence[LocalRecord] | None = None,
+        on_wait: Callable[[str], None] | None = None,
     ) -> AnchorReport:
         """Register pending records, ``batch_size`` per transaction, parents first: every one,
         or with ``only`` just those and their ancestors that are not anchored yet.
@@ -294,8 +295,8 @@ class Ledger:
         settles them without sending them again.
 
         One anchoring at a time per workspace: another one (a service anchoring in the
-        background, another command) is waited for, up to ``ANCHOR_WAIT`` seconds; at once,
-        both would send the same pending records."""
+        background, another command) is waited for, up to ``ANCHOR_WAIT`` seconds (``on_wait``
+        is told when that starts); at once, both would send the same pending records."""
         if not 1 <= batch_size <= 500:
             raise InputError(f"batch size must be 1 to 500, got {batch_size}")
         anchoring = ServiceLock(
@@ -303,7 +304,7 @@ class Ledger:
             "anchoring this workspace's records",
             hint="try again once it has finished (`proofmind provenance list` shows the records)",
         )
-        with anchoring.held(wait=ANCHOR_WAIT):
+        with anchoring.held(wait=ANCHOR_WAIT, on_wait=on_wait):
             return self._anchor(chain, batch_size, deploy_if_missing, progress, only)
 
     def _anchor(

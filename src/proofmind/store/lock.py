@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,22 +29,32 @@ class ServiceLock:
     hint: str
 
     @contextlib.contextmanager
-    def held(self, wait: float = 0.0) -> Iterator[None]:
+    def held(
+        self, wait: float = 0.0, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
         """Hold the lock for the block; a ConfigError naming the holder when another process
-        (or another holder here) has it and does not let go within ``wait`` seconds."""
+        (or another holder here) has it and does not let go within ``wait`` seconds.
+        ``on_wait`` is told once, when waiting starts, whom it waits for."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + wait
+        told = False
         with self.path.open("a+", encoding="utf-8") as handle:  # closing it releases the lock
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if time.monotonic() < deadline:
-                        time.sleep(0.05)
-                        continue
                     handle.seek(0)
                     holder = handle.read().strip() or "unknown"
+                    if time.monotonic() < deadline:
+                        if on_wait is not None and not told:
+                            on_wait(
+                                f"another process (pid {holder}) is {self.doing}: waiting up "
+                                f"to {wait:g} s for it to finish"
+                            )
+                            told = True
+                        time.sleep(0.05)
+                        continue
                     waited = f", and did not finish within {wait:g} s" if wait else ""
                     raise ConfigError(
                         f"another process (pid {holder}) is already {self.doing} (it holds "
