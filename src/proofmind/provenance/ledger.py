@@ -416,24 +416,21 @@ class Ledger:
             )
         self._unsend([r.key for r in rows if not present[r.key]])  # left with a reorg
 
+    _UNSEND = (
+        "UPDATE records SET status='pending', record_id=NULL, creator=NULL, chain_id=NULL, "
+        "registry=NULL, tx_hash=NULL, block_number=NULL, anchored_at=NULL WHERE key=?"
+    )
+
     def _unsend(self, keys: Sequence[int]) -> None:
         with self.state.transaction() as conn:
-            conn.executemany(
-                "UPDATE records SET status='pending', record_id=NULL, creator=NULL, "
-                "chain_id=NULL, registry=NULL, tx_hash=NULL, block_number=NULL, "
-                "anchored_at=NULL WHERE key=?",
-                [(k,) for k in keys],
-            )
+            conn.executemany(self._UNSEND, [(k,) for k in keys])
 
     def _unsend_refused(self, ids: dict[int, str]) -> None:
         """Back to pending: the records of a batch the registry refused, as this anchoring
         marked them (never one anchored meanwhile, nor marked sent by another anchoring)."""
         with self.state.transaction() as conn:
             conn.executemany(
-                "UPDATE records SET status='pending', record_id=NULL, creator=NULL, "
-                "chain_id=NULL, registry=NULL, tx_hash=NULL, block_number=NULL, "
-                "anchored_at=NULL WHERE key=? AND status='pending' AND record_id=?",
-                list(ids.items()),
+                self._UNSEND + " AND status='pending' AND record_id=?", list(ids.items())
             )
 
     def _on_chain(self, chain: Chain, records: Sequence[LocalRecord]) -> dict[int, bool]:

@@ -39,28 +39,30 @@ class ServiceLock:
         deadline = time.monotonic() + wait
         told = False
         with self.path.open("a+", encoding="utf-8") as handle:  # closing it releases the lock
+
+            def holder() -> str:
+                handle.seek(0)
+                return handle.read().strip() or "unknown"
+
             while True:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "unknown"
-                    if time.monotonic() < deadline:
-                        if on_wait is not None and not told:
-                            on_wait(
-                                f"another process (pid {holder}) is {self.doing}: waiting up "
-                                f"to {wait:g} s for it to finish"
-                            )
-                            told = True
-                        time.sleep(0.05)
-                        continue
-                    waited = f", and did not finish within {wait:g} s" if wait else ""
-                    raise ConfigError(
-                        f"another process (pid {holder}) is already {self.doing} (it holds "
-                        f"{self.path}){waited}",
-                        hint=self.hint,
-                    ) from None
+                    if time.monotonic() >= deadline:
+                        waited = f", and did not finish within {wait:g} s" if wait else ""
+                        raise ConfigError(
+                            f"another process (pid {holder()}) is already {self.doing} (it "
+                            f"holds {self.path}){waited}",
+                            hint=self.hint,
+                        ) from None
+                    if on_wait is not None and not told:
+                        on_wait(
+                            f"another process (pid {holder()}) is {self.doing}: waiting up to "
+                            f"{wait:g} s for it to finish"
+                        )
+                        told = True
+                    time.sleep(0.05)
             handle.seek(0)
             handle.truncate()
             handle.write(f"{os.getpid()}\n")
