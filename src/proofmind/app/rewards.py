@@ -21,8 +21,10 @@ def reward_epochs(
 ) -> list[EpochStatus]:
     """Funded, claimed, deadline and sweep state of every epoch (or of ``epoch``)."""
     client = rewards_client(chain, workspace)
-    count = _epoch_count(client, epoch)
-    return [client.status(e) for e in ([epoch] if epoch is not None else range(count))]
+    if epoch is None:
+        return client.statuses()
+    _epoch_count(client, epoch)  # NotFound for an epoch not published
+    return [client.status(epoch)]
 
 
 def _epoch_count(client: RewardsClient, epoch: int | None = None) -> int:

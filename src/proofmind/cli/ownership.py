@@ -210,7 +210,8 @@ def run_publish(
         client.chain.sender().transact(client.token.functions.mint(chain.sender().address, pool))
     deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + days * 86_400
     valuation = Valuation(document, [], ledger.get(record.key))
-    epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline, again=again)
+    # checked above, before minting: publish_epoch need not read every epoch again
+    epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline, again=True)
     until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(deadline))
     confirm(chain)
     console.print(

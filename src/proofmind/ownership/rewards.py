@@ -129,11 +129,15 @@ class RewardsClient:
         )
         return int(published["args"]["epoch"]), dict(receipt)
 
+    def statuses(self) -> list[EpochStatus]:
+        """Every published epoch's status, oldest first."""
+        count = int(self.distributor.functions.epochCount().call())
+        return [self.status(e) for e in range(count)]
+
     def epochs_paying(self, valuation: bytes) -> list[int]:
         """The epochs published for ``valuation`` (a valuation record's hash)."""
-        count = int(self.distributor.functions.epochCount().call())
         wanted = "0x" + valuation.hex()
-        return [e for e in range(count) if self.status(e).valuation == wanted]
+        return [s.epoch for s in self.statuses() if s.valuation == wanted]
 
     def claim(self, epoch: int, tree: StandardMerkleTree, account: str) -> dict[str, Any]:
         """Submit ``account``'s claim (anyone may; the tokens go to ``account``)."""
