@@ -1,9 +1,11 @@
 """A service running on another thread, holding its lock file, while a test tries a second;
-work started on several threads at once."""
+a second process refused; work started on several threads at once."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,3 +56,16 @@ def at_once(count: int, work: Callable[[], object], timeout: float = 60.0) -> li
         thread.join(timeout)
     assert not any(t.is_alive() for t in threads), "a thread did not finish"
     return errors
+
+
+def refused_second(args: list[str], holder: int, doing: str) -> None:
+    """``proofmind ARGS`` run while process ``holder`` holds the lock: it stops at once with
+    one line naming the holder and what it is ``doing``."""
+    second = subprocess.run(
+        [sys.executable, "-m", "proofmind", *args],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode != 0 and "Traceback" not in second.stderr
+    assert second.stderr.startswith(f"error: another process (pid {holder}) is already {doing}"), (
+        second.stderr
+    )

@@ -20,6 +20,7 @@ from proofmind.monitor.api import Alert
 from proofmind.monitor.store import AlertStore
 from proofmind.settings import DevnetSettings
 from proofmind.workspace import init_workspace
+from tests.locks import refused_second
 
 pytestmark = pytest.mark.devnet
 
@@ -190,15 +191,11 @@ def test_an_agent_hosted_as_a_serve_task(tmp_path: Path) -> None:
         assert agent.stdout is not None
         assert "running cli-guard" in agent.stdout.readline()
         # a second run of the same policy would act on the same decisions: refused, named
-        second = subprocess.run(
-            [sys.executable, "-m", "proofmind", "agent", "run", str(policy), "--safe", "t",
-             "--once", *w],
-            check=False, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert second.returncode != 0 and "Traceback" not in second.stderr
-        assert second.stderr.startswith(
-            f"error: another process (pid {agent.pid}) is already running policy cli-guard"
-        ), second.stderr
+        refused_second(
+            ["agent", "run", str(policy), "--safe", "t", "--once", *w],
+            agent.pid,
+            "running policy cli-guard",
+        )
         agent.send_signal(signal.SIGTERM)
         begun = time.monotonic()
         out, errors = agent.communicate(timeout=20)

@@ -22,6 +22,7 @@ from proofmind.chain.devnet import free_port
 from proofmind.cli.main import main
 from proofmind.workspace import Workspace
 from tests.intel.test_ingest import table, url_of
+from tests.locks import refused_second
 
 pytestmark = pytest.mark.devnet
 
@@ -108,14 +109,9 @@ def test_follow_stops_on_sigterm_and_a_restart_continues(chain: Chain, tmp_path:
     try:
         wait_for(out, head + 3, follower)
         # a second ingestion into the same folder would share its checkpoint: refused, named
-        second = subprocess.run(
-            [sys.executable, "-m", "proofmind", "ingest", "rpc", "--url", url, "-o", str(out)],
-            check=False, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert second.returncode != 0 and "Traceback" not in second.stderr
-        assert second.stderr.startswith(
-            f"error: another process (pid {follower.pid}) is already ingesting into {out}"
-        ), second.stderr
+        refused_second(
+            ["ingest", "rpc", "--url", url, "-o", str(out)], follower.pid, f"ingesting into {out}"
+        )
         mine(chain, range(3000, 3002))
         head = chain.w3.eth.block_number
         wait_for(out, head, follower)
