@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
 
@@ -126,6 +127,92 @@ def test_node_says_when_it_cannot_afford_a_bond(
         node.close()
     (warning,) = [r.message for r in caplog.records if "less than one bond" in r.message]
     assert poor.address in warning and "proofmind oracle deposit" in warning
+
+
+def test_answers_wait_for_their_bonds_and_go_once_deposited(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A balance that covers one bond of three: one answer is proposed, the other two wait
+    without a refused proposal at every poll, and go out once the operator deposits."""
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, _, opt_id = _setup(chain, pkg)
+    operator = chain.accounts[8]
+    oracle.deposit(10**17 + 10**16, account=operator)  # one bond and a tenth
+    ids = [oracle.request(opt_id, x) for x in sample_inputs[:3]]
+    config = NodeConfig(start_block=start)
+    node = OracleNode(chain, oracle, tmp_path / "n.sqlite", [pkg], account=operator, config=config)
+    caplog.set_level(logging.INFO, logger="proofmind.oracle")
+    try:
+        for _ in range(4):
+            asyncio.run(node.step())
+        assert node.counts() == {"proposed": 1, "answered": 2}
+        assert oracle.state(ids[0]).status == Status.PROPOSED
+        oracle.deposit(2 * 10**17, account=operator)
+        asyncio.run(node.step())
+        asyncio.run(node.step())
+    finally:
+        node.close()
+    assert node.counts() == {"proposed": 3}
+    assert [oracle.state(i).node for i in ids] == [operator.address] * 3
+    messages = [r.message for r in caplog.records]
+    (waiting,) = [m for m in messages if "wait for their bonds" in m]
+    assert waiting.startswith("2 optimistic answer(s) wait for their bonds: ")
+    assert f"balance is {11 * 10**16} wei, enough for 1 of them" in waiting
+    assert "proofmind oracle deposit" in waiting
+    assert not [m for m in messages if "refused" in m]
+    assert any("covers the answers that waited" in m for m in messages)
+
+
+def test_an_answer_the_contract_refuses_fails_alone(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One answer of a batch out of the model's range (a corrupted queue row) and one zk proof
+    the verifier rejects: each fails with the contract's reason, once; the batch's other
+    answers are proposed, and the bad proof is not committed to again at every poll."""
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, zk_id, opt_id = _setup(chain, pkg)
+    opt = [oracle.request(opt_id, x) for x in sample_inputs[:3]]
+    proved = oracle.request(zk_id, sample_inputs[3])
+    node = OracleNode(
+        chain, oracle, tmp_path / "n.sqlite", [pkg], config=NodeConfig(start_block=start)
+    )
+    caplog.set_level(logging.WARNING, logger="proofmind.oracle")
+    try:
+        node.follow()
+        asyncio.run(node.answer())
+        node.queue.set_state(opt[1], "answered", output=json.dumps([2**60]))
+        doc = json.loads(node.queue.rows_by_id([proved])[0]["output"])
+        doc["proof"] = "00" * (len(doc["proof"]) // 2)
+        node.queue.set_state(proved, "answered", output=json.dumps(doc))
+        for _ in range(4):
+            asyncio.run(node.step())
+    finally:
+        node.close()
+    assert [oracle.state(i).status for i in opt] == [
+        Status.PROPOSED,
+        Status.PENDING,
+        Status.PROPOSED,
+    ]
+    assert oracle.state(proved).status == Status.PENDING
+    assert node.counts() == {"proposed": 2, "failed": 2}
+    failures = [r.message for r in caplog.records if "cannot be answered" in r.message]
+    assert len(failures) == 2
+    assert (
+        f"request {opt[1]} cannot be answered" in failures[0] and "ValueOutOfRange" in failures[0]
+    )
+    assert f"request {proved} cannot be answered" in failures[1] and "InvalidProof" in failures[1]
+    commits = oracle.oracle.events.Committed().get_logs(from_block=start)
+    assert [e["args"]["requestId"] for e in commits] == [proved]
 
 
 def test_a_copied_answer_does_not_sink_the_nodes_batch(

@@ -46,6 +46,10 @@ from proofmind.store.lock import ServiceLock
 
 log = logging.getLogger("proofmind.oracle")
 MAX_PROVER_ATTEMPTS = 3
+# the contract's refusals of an answer itself: sent again, it would be refused again
+ANSWER_REFUSED = frozenset(
+    {"WrongMode", "OutputShape", "ValueOutOfRange", "InputMismatch", "InvalidProof"}
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,7 @@ class OracleNode:
         self.last_step = time.time()
         self._pool: Executor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting = 0  # optimistic answers waiting for their bonds
         event = oracle.oracle.events.InferenceRequested()
         self._topic = event.topic
         self._event = event
@@ -381,12 +386,9 @@ class OracleNode:
         rows = self.queue.rows("answered", limit=self.config.batch_size * 4)
         open_rows = self._still_open(rows, Status.PENDING)
         sent = 0
-        optimistic = [r for r in open_rows if r["mode"] == Mode.OPTIMISTIC]
+        optimistic = self._bonded([r for r in open_rows if r["mode"] == Mode.OPTIMISTIC])
         for batch in _chunks(optimistic, self.config.batch_size):
-            ids = [r["request_id"] for r in batch]
-            outputs = [json.loads(r["output"]) for r in batch]
-            fn = self.oracle.oracle.functions.propose(ids, outputs)
-            sent += self._send(ids, fn, "sending", f"propose {len(ids)} answer(s)")
+            sent += self._propose(batch)
         # a zk proof names no prover: commit to it first, or a copier takes the fee
         proved = [r for r in open_rows if r["mode"] == Mode.ZK]
         for row in proved:
@@ -413,8 +415,65 @@ class OracleNode:
                 bytes.fromhex(doc["proof"]),
             )
             label = f"fulfil {row['request_id']}"
-            sent += self._send([row["request_id"]], fn, "sending", label, reveal=True)
+            refused = self._send([row["request_id"]], fn, "sending", label, reveal=True)
+            if refused is None:
+                sent += 1
+            else:
+                self._give_up([row["request_id"]], refused)
         return sent
+
+    def _propose(self, batch: Sequence[sqlite3.Row]) -> int:
+        """Propose a batch of answers; when the contract refuses one answer of it, the others
+        are proposed one by one, so that it cannot hold them back."""
+        ids = [r["request_id"] for r in batch]
+        outputs = [json.loads(r["output"]) for r in batch]
+        fn = self.oracle.oracle.functions.propose(ids, outputs)
+        refused = self._send(ids, fn, "sending", f"propose {len(ids)} answer(s)")
+        if refused is None:
+            return len(ids)
+        if len(ids) > 1 and refused.error_name in ANSWER_REFUSED:
+            again = [r for r in self.queue.rows_by_id(ids) if r["state"] == "answered"]
+            return sum(self._propose([row]) for row in again)
+        self._give_up(ids, refused)
+        return 0
+
+    def _give_up(self, ids: Sequence[int], refused: ContractReverted) -> None:
+        """Fail a request whose answer the contract refuses for what it is (its proof, shape,
+        range or mode), if the chain still has it open: sent again, it would be refused again,
+        at every poll (a zk answer with a new commitment each time)."""
+        if len(ids) != 1 or refused.error_name not in ANSWER_REFUSED:
+            return
+        (row,) = self.queue.rows_by_id(ids)
+        if row["state"] == "answered":
+            self._fail(ids[0], refused)
+
+    def _bonded(self, rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
+        """The optimistic answers whose bonds this account's oracle balance covers, in queue
+        order. The others wait for `proofmind oracle deposit`; the node says so when their number
+        changes, not at every poll."""
+        if not rows:
+            return rows
+        balance = left = self.oracle.balance(self.account.address)
+        bonds = {
+            model_id: int(self.oracle.model(bytes.fromhex(model_id[2:]))["bond"])
+            for model_id in {r["model_id"] for r in rows}
+        }
+        covered = []
+        for row in rows:
+            if bonds[row["model_id"]] <= left:
+                covered.append(row)
+                left -= bonds[row["model_id"]]
+        waiting = len(rows) - len(covered)
+        if waiting and waiting != self._waiting:
+            log.warning(
+                "%d optimistic answer(s) wait for their bonds: %s's oracle balance is %d wei, "
+                "enough for %d of them (%d wei a bond); `proofmind oracle deposit` adds to it",
+                waiting, self.account.address, balance, len(covered), max(bonds.values()),
+            )  # fmt: skip
+        elif self._waiting and not waiting:
+            log.info("the oracle balance covers the answers that waited for their bonds")
+        self._waiting = waiting
+        return covered
 
     def finalize(self) -> int:
         """Send finalizations of our proposals whose challenge window has closed."""
@@ -431,12 +490,15 @@ class OracleNode:
             ids = [r["request_id"] for r in batch]
             outputs = [json.loads(r["output"]) for r in batch]
             fn = self.oracle.oracle.functions.finalize(ids, outputs)
-            sent += self._send(ids, fn, "finalizing", f"finalize {len(ids)} answer(s)")
+            if self._send(ids, fn, "finalizing", f"finalize {len(ids)} answer(s)") is None:
+                sent += len(ids)
         return sent
 
     def _send(
         self, ids: Sequence[int], fn: Any, state: str, label: str, *, reveal: bool = False
-    ) -> int:
+    ) -> ContractReverted | None:
+        """Send a transaction for requests ``ids``; the contract's refusal when it refuses
+        (the requests are then re-read from the chain), else None."""
         self.queue.mark(ids, state)  # a crash from here on is settled by reading the chain back
         params = {"to": self.oracle.address, "data": fn._encode_transaction_data()}
         try:
@@ -446,9 +508,9 @@ class OracleNode:
         except ContractReverted as exc:  # the gas estimate saw it fail: nothing was sent
             log.warning("%s refused (%s); re-reading their state", label, exc)
             self._reconcile_rows(self.queue.rows_by_id(ids))
-            return 0
+            return exc
         self.queue.record_tx(ids, tx_hash.to_0x_hex())
-        return len(ids)
+        return None
 
     def confirm(self) -> int:
         """Read the receipts of sent transactions and move their requests on."""
