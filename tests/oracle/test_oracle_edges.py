@@ -15,6 +15,8 @@ import pytest
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
 from proofmind.chain.devnet import free_port
+from proofmind.chain.events import LogReader
+from proofmind.chain.rpc import http_web3
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import mlp_onnx, reference_mlp
@@ -24,6 +26,7 @@ from proofmind.oracle.node import NodeConfig, OracleNode
 from proofmind.oracle.watcher import Watcher
 from proofmind.store.blobs import BlobStore
 from tests.locks import running
+from tests.rpc_proxy import rpc_proxy
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -103,6 +106,32 @@ def test_watcher_challenges_a_wrong_answer(
     # half the liar's bond and the fee; the other half went to the requester
     assert oracle.balance(watcher_account.address) == 10**17 // 2 + state.fee
     assert watcher.step() == []  # nothing new
+
+
+def test_the_watcher_reads_a_requests_input_near_its_block_on_a_long_chain(
+    chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
+) -> None:
+    """4,000 blocks before the request, read in windows of 200: checking its proposal reads
+    the logs from the request's block, in one window, not from block 0 in twenty. (On a
+    real chain, with a hosted node's range limit of 2,000 blocks, block 0 is thousands of
+    windows away: minutes, past a challenge window of a few blocks.)"""
+    pkg = zk_pair[0]
+    chain.mine(4_000)
+    oracle, model_id = _oracle(chain, pkg, Mode.OPTIMISTIC)
+    liar = chain.accounts[2]
+    oracle.deposit(10**18, account=liar)
+    start = chain.w3.eth.block_number + 1
+    lied_id = oracle.request(model_id, sample_inputs[1])
+    oracle.propose([lied_id], [[zk.circuit_output(pkg, sample_inputs[1])[0] - 50]], liar)
+    watcher = Watcher(
+        chain, oracle, tmp_path / "w.sqlite", [pkg], account=chain.accounts[3], start_block=start
+    )
+    upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    with rpc_proxy(upstream, max_log_range=200) as proxy:
+        watcher.reader = LogReader(http_web3(proxy["url"]), max_range=200)
+        (verdict,) = watcher.step()
+    assert verdict.challenged, verdict.detail
+    assert proxy["requests"] <= 3 and proxy["refused"] == 0  # the new blocks, the input
 
 
 def test_metrics_health_and_a_reverting_consumer(

@@ -19,6 +19,7 @@ from proofmind.app.paging import (
     page_of,
 )
 from proofmind.chain.base import Chain
+from proofmind.chain.events import LogReader
 from proofmind.chain.revert import contract_revert
 from proofmind.errors import InputError, NotFound, WorkspaceError
 from proofmind.ml.zk import Package
@@ -216,9 +217,17 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
             if state.status == Status.FULFILLED
             else oracle.oracle.events.InferenceProposed
         )
-        logs = event().get_logs(from_block=0, argument_filters={"requestId": request_id})
+        # answered after its request, in block `deadline - timeout` (the model's timeout is
+        # fixed): read from there in windows, not from block 0 of a long chain
+        first = max(0, state.deadline - int(oracle.model(state.model_id)["timeout"]))
+        logs = LogReader(chain.w3).get_logs(
+            first,
+            int(chain.w3.eth.block_number),
+            address=oracle.address,
+            topics=[event().topic, f"0x{request_id:064x}"],
+        )
         if logs:
-            view.output = [int(v) for v in logs[-1]["args"]["output"]]
+            view.output = [int(v) for v in event().process_log(logs[-1])["args"]["output"]]
             pkg = package_of(workspace, oracle, state.model_id)
             view.output_scale = None if pkg is None else pkg.output_scale
         if state.status == Status.PROPOSED:

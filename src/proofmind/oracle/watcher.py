@@ -25,6 +25,7 @@ from proofmind.oracle.client import (
     Mode,
     ModelPolicy,
     OracleClient,
+    RequestState,
     Status,
     io_hash,
     model_problem,
@@ -82,6 +83,7 @@ class Watcher:
         models = {model_id: self.oracle.model(model_id) for model_id in self.served}
         self.by_proof = {m: int(cfg["verifier"], 16) != 0 for m, cfg in models.items()}
         self.bond = {m: int(cfg["bond"]) for m, cfg in models.items()}
+        self.timeout = {m: int(cfg["timeout"]) for m, cfg in models.items()}
         self.member = {m: oracle.is_committee_member(m, self.account.address) for m in self.served}
         self.lock = ServiceLock(  # held while `run` watches
             db_path.with_suffix(".lock"),
@@ -114,10 +116,15 @@ class Watcher:
         self.disputes: dict[int, int] = {int(k): int(v) for k, v in saved.items()}
         self.stopping = threading.Event()
 
-    def _input(self, request_id: int, block: int) -> list[int]:
+    def _input(self, request_id: int, state: RequestState, block: int) -> list[int]:
+        """The request's input, from its ``InferenceRequested`` event. That event is in the
+        block ``deadline - timeout`` (a model's timeout is fixed at registration): the logs
+        are read from there, not from block 0, which on a long chain takes thousands of
+        windowed ``eth_getLogs`` calls, enough to miss the challenge window."""
         event = self.oracle.oracle.events.InferenceRequested()
+        first = max(0, state.deadline - self.timeout[state.model_id])
         logs = self.reader.get_logs(
-            0, block, address=self.oracle.address, topics=[event.topic, f"0x{request_id:064x}"]
+            first, block, address=self.oracle.address, topics=[event.topic, f"0x{request_id:064x}"]
         )
         return [int(v) for v in event.process_log(logs[-1])["args"]["input"]]
 
@@ -156,7 +163,7 @@ class Watcher:
         pkg = self.served.get(state.model_id)
         if pkg is None:
             return Verdict(request_id, True, False, "not a watched model")
-        values = self._input(request_id, block)
+        values = self._input(request_id, state, block)
         try:
             right = zk.circuit_output(pkg, values)
         except ProofmindError as exc:
@@ -213,7 +220,7 @@ class Watcher:
         if not self.member[state.model_id]:
             return None
         try:
-            right = zk.circuit_output(pkg, self._input(request_id, block))
+            right = zk.circuit_output(pkg, self._input(request_id, state, block))
             self.oracle.vote(request_id, right, account=self.account)
         except ProofmindError as exc:  # the circuit refused the input, or the vote reverted
             return Verdict(request_id, True, False, f"could not vote: {exc}")
