@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from pathlib import Path
 
 import pytest
 from web3.logs import DISCARD
@@ -221,3 +222,23 @@ def test_an_alert_store_replaced_while_running_is_followed(
     depeg(treasury, subject="DAI")
     assert agent.step().decided == 1
     treasury.alerts.close()
+
+
+def test_the_timelocked_list_keeps_an_old_waiting_action(tmp_path: Path) -> None:
+    """`agent queue` lists every action still waiting in the timelock, however many newer
+    decisions (do-nothing ones, other timelocked actions) the log holds after it."""
+    log = DecisionLog(tmp_path / "decisions.sqlite")
+    try:
+        record = {"action": {"to": "0x" + "11" * 20}, "explanation": "x"}
+        waiting = "0x" + "aa" * 32
+        log.record([(waiting, 1, record, "decided")], "p", 1)
+        log.update(waiting, "queued", action_id="0x" + "01" * 32, eta=100)
+        later = [(f"0x{i:064x}", 2 + i, record, "noop") for i in range(1, 1_500)]
+        log.record(later, "p", 1_500)
+        for decision_id, *_ in later[:5]:  # five more went through the timelock and executed
+            log.update(decision_id, "executed", action_id=decision_id, eta=100)
+        assert waiting not in {d.id for d in log.query(limit=1000)}  # older than the newest 1,000
+        listed = log.timelocked(limit=3)
+        assert [d.id for d in listed] == [later[4][0], later[3][0], later[2][0], waiting]
+    finally:
+        log.close()

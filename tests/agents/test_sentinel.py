@@ -93,3 +93,39 @@ def test_vetoes_of_injected_actions_and_no_false_vetoes_on_benign_ones(
     assert sentinel.scan() == []
     for verdict in benign:
         assert treasury.guard.queued(bytes.fromhex(verdict.action_id[2:]))[1] == "Queued"
+
+
+def test_a_counterparty_flagged_long_ago_is_still_vetoed(treasury: Treasury) -> None:
+    """The critical alert on the counterparty is older than 10,000 other active critical
+    alerts, and its subject is checksummed (as a user's detector may spell it): the action
+    to it is still vetoed."""
+    second = treasury.chain.accounts[8].address
+    policy_path = treasury.policy_file(treasury.rule("420e18", subject="FRAX", to=second))
+    text = policy_path.read_text().replace(
+        f'recipients = ["{treasury.treasury}"]', f'recipients = ["{treasury.treasury}", "{second}"]'
+    )
+    policy_path.write_text(text)
+    policy = load_policy(policy_path)
+    treasury.guard.grant(treasury.owners, policy, treasury.agent.address)
+    agent = AgentRuntime(treasury.guard, treasury.agent, policy, treasury.alerts, treasury.log)
+    sentinel = Sentinel(treasury.guard, treasury.guardian, treasury.log, treasury.alerts)
+
+    def critical(subject: str, block: int) -> Alert:
+        return Alert(
+            detector="watch",
+            kind="drained",
+            severity="critical",
+            subject=subject,
+            time=1_900_000_000.0 + block,
+            block=block,
+            score=1.0,
+            explanation="watched address drained",
+        )
+
+    treasury.alerts.add(critical(second, 1))
+    depeg(treasury, subject="FRAX")
+    assert agent.step().queued == 1
+    others = [f"0x{i:040x}" for i in range(1, 10_002)]  # raised while the action waits
+    treasury.alerts.add_many((critical(a, 2 + i), None) for i, a in enumerate(others))
+    (verdict,) = sentinel.scan()
+    assert verdict.vetoed and f"{second} is the subject of an active" in " ".join(verdict.reasons)

@@ -300,6 +300,18 @@ class DecisionLog:
             ).fetchall()
         return [_row(r) for r in rows]
 
+    def timelocked(self, limit: int = 1000) -> list[Decision]:
+        """The decisions whose action went through the guard's timelock, newest first: every
+        one still queued, however old, and the latest ``limit`` of the others."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM decisions WHERE status='queued' UNION "
+                "SELECT * FROM (SELECT * FROM decisions WHERE action_id IS NOT NULL "
+                "ORDER BY seq DESC LIMIT ?) ORDER BY seq DESC",
+                (limit,),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
     def unanchored(self, limit: int = 1000) -> list[Decision]:
         finals = ",".join("?" for _ in FINAL)
         with self._lock:

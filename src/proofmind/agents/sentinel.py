@@ -80,12 +80,15 @@ class Sentinel:
         self.from_block = 0
         self.seen: set[str] = set()
 
-    def _flagged(self) -> set[str]:
-        flagged = set()
-        for severity in SEVERE:
-            for stored in self.alerts.query(severity=severity, status="active", limit=10_000):
-                flagged.add(stored.alert.subject.lower())
-        return flagged
+    def _flagged(self, address: str) -> bool:
+        """Whether an active high- or critical-severity alert names ``address`` (lower-case
+        or checksummed, as detectors spell it), however many alerts came after it."""
+        spellings = {address.lower(), to_checksum_address(address)}
+        return any(
+            self.alerts.count(subject=spelling, severity=severity, status="active")
+            for spelling in spellings
+            for severity in SEVERE
+        )
 
     def _history(self, to: str) -> list[int]:
         amounts = []
@@ -108,9 +111,8 @@ class Sentinel:
             or expected["data"].lower() != "0x" + data.hex()
         ):
             reasons.append("the queued call differs from the action its decision chose")
-        flagged = self._flagged()
         for address in [to, *_address_words(data)]:
-            if address.lower() in flagged:
+            if self._flagged(address):
                 reasons.append(f"{address} is the subject of an active high-severity alert")
         if len(data) >= 4 + 64:
             amount = int.from_bytes(data[36:68], "big")

@@ -6,6 +6,7 @@ Only typer loads with the CLI; web3 and the agent runtime load when a command ru
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -301,7 +302,7 @@ def agent_queue(
     _ws, chain, log = _open(workspace)
     guard = _guard(chain, log, safe)
     rows = []
-    for decision in log.query(limit=1000) if log is not None else []:
+    for decision in log.timelocked() if log is not None else []:
         if decision.action_id is None or decision.record.get("guard") != guard.address:
             continue
         eta, state = guard.queued(bytes.fromhex(decision.action_id[2:]))
@@ -321,7 +322,8 @@ def agent_queue(
         typer.echo("nothing queued")
     for row in rows:
         typer.echo(
-            f"{row['action_id']}  {row['on_chain']:<8}  eta {row['eta']}  "
+            f"{row['action_id']}  {row['on_chain']:<8}  "
+            f"eta {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(row['eta']))} UTC  "
             f"decision {row['decision'][:18]}…  to {row['action']['to']}"
         )
 
@@ -405,8 +407,9 @@ def agent_decisions(
         typer.echo("no decisions yet")
     for d in rows:
         outcome = d.outcome.get("simulation", d.outcome).get("error") or ""
+        alert = "–" if d.alert_id is None else d.alert_id  # requested over MCP: no alert
         typer.echo(
-            f"{d.id[:18]}…  {d.status:<9} {d.policy}  alert {d.alert_id}  "
+            f"{d.id[:18]}…  {d.status:<9} {d.policy}  alert {alert}  "
             f"{d.tx_hash or outcome or ''}  {d.record['explanation'][:80]}"
         )
 
