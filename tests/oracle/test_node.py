@@ -78,6 +78,34 @@ def test_node_answers_both_modes_once(
     assert sorted(e["args"]["requestId"] for e in fulfilments) == sorted([*opt, proved])
 
 
+def test_a_long_challenge_window_does_not_hold_back_a_short_ones_finalization(
+    chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
+) -> None:
+    """Two models: four proposals of one with a 50-block window, then two of another with a
+    2-block window. With batches of one the node finalizes up to four proposals a round; the
+    short window's proposals are finalized once it closes, not after the long ones."""
+    start = chain.w3.eth.block_number + 1
+    contract, _ = deploy(chain, "InferenceOracle")
+    oracle = OracleClient(chain, contract)
+    slow, fast = zk_pair
+    slow_id = oracle.register_package(slow, Terms(Mode.OPTIMISTIC, challenge_window=50))
+    fast_id = oracle.register_package(fast, Terms(Mode.OPTIMISTIC, challenge_window=2))
+    oracle.deposit(10**19)
+    slow_ids = [oracle.request(slow_id, x) for x in sample_inputs]
+    fast_ids = [oracle.request(fast_id, x) for x in sample_inputs[:2]]
+    config = NodeConfig(start_block=start, batch_size=1)
+    node = OracleNode(chain, oracle, tmp_path / "n.sqlite", [slow, fast], config=config)
+    try:
+        for _ in range(3):
+            asyncio.run(node.step())
+        assert node.counts() == {"proposed": 6}
+        _finalize(chain, node)
+    finally:
+        node.close()
+    assert [oracle.state(i).status for i in fast_ids] == [Status.FULFILLED] * 2
+    assert [oracle.state(i).status for i in slow_ids] == [Status.PROPOSED] * 4
+
+
 def test_node_recovers_in_flight_rows_from_chain(
     chain: Chain, tmp_path: Path, zk_pair: Pair, sample_inputs: list[list[int]]
 ) -> None:

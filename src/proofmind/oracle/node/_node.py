@@ -478,11 +478,7 @@ class OracleNode:
     def finalize(self) -> int:
         """Send finalizations of our proposals whose challenge window has closed."""
         head = int(self.chain.w3.eth.block_number)
-        rows = [
-            r
-            for r in self.queue.rows("proposed", limit=self.config.batch_size * 4)
-            if r["challenge_ends"] is not None and r["challenge_ends"] < head
-        ]
+        rows = self.queue.due(head, limit=self.config.batch_size * 4)
         if not rows:
             return 0
         sent = 0

@@ -112,6 +112,18 @@ class RequestQueue:
             )
         )
 
+    def due(self, head: int, limit: int) -> list[sqlite3.Row]:
+        """Proposed requests whose challenge window closed before block ``head``, the earliest
+        closed first (not the first proposed: another model's longer windows must not hold
+        them back)."""
+        return list(
+            self.state.conn.execute(
+                "SELECT * FROM oracle_requests WHERE state='proposed' AND challenge_ends < ? "
+                "ORDER BY challenge_ends, request_id LIMIT ?",
+                (head, limit),
+            )
+        )
+
     def open_count(self) -> int:
         """How many requests the node still has work on."""
         row = self.state.conn.execute(
