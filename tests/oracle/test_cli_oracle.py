@@ -137,6 +137,8 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     late = run("oracle", "request", "mlp", "--input", values, "--mode", "optimistic",
                cwd=tmp_path, env=env).stdout.split()[1]  # fmt: skip
     chain.mine(2)
+    expired = run("oracle", "status", late, cwd=tmp_path, env=env).stdout
+    assert "pending" in expired and f"`proofmind oracle refund {late}`" in expired
     refunded = run("oracle", "refund", late, cwd=tmp_path, env=env)
     assert refunded.returncode == 0, refunded.stderr
     assert "credited to" in refunded.stdout

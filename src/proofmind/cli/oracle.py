@@ -259,9 +259,16 @@ def run_status(path: Path | None, request_id: int) -> None:
     from proofmind.app.oracle import request_status
 
     workspace = open_workspace(path)
-    view = request_status(workspace, workspace.connect(), request_id)
+    chain = workspace.connect()
+    view = request_status(workspace, chain, request_id)
+    head = int(chain.w3.eth.block_number)
     console.print(f"request {request_id}: [bold]{view.status}[/bold]")
     console.print(f"  model {view.model_id}, fee {view.fee} wei, deadline block {view.deadline}")
+    if view.status == "pending" and head > view.deadline:
+        console.print(
+            f"  expired unanswered (the chain is at block {head}): `proofmind oracle refund "
+            f"{request_id}` credits the fee back to the requester"
+        )
     if view.output is not None:
         shown = (
             str(view.output)
@@ -269,8 +276,16 @@ def run_status(path: Path | None, request_id: int) -> None:
             else _fixed_point(view.output, view.output_scale)
         )
         console.print(f"  output {shown}")
-    if view.challenge_ends is not None:
-        console.print(f"  challenge window ends at block {view.challenge_ends}")
+    if view.challenge_ends is not None and head > view.challenge_ends:
+        console.print(
+            f"  challenge window closed at block {view.challenge_ends}: final once finalized "
+            "(the answering node does; anyone may)"
+        )
+    elif view.challenge_ends is not None:
+        console.print(
+            f"  challenge window ends at block {view.challenge_ends} "
+            f"({view.challenge_ends - head} block(s) from now)"
+        )
 
 
 def _wei(amount: int) -> str:
