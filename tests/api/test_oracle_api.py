@@ -46,6 +46,7 @@ def test_models_requests_and_status(
     assert created["input"] == [int(np.sign(v) * np.floor(abs(v) * 2**scale + 0.5)) for v in values]
     status = api.oracle_request(created["request_id"])
     assert status["status"] == "pending" and status["output"] is None
+    assert (status["model_name"], status["mode"]) == ("mlp", "optimistic")
     assert int(status["fee"]) == Terms(Mode.OPTIMISTIC).fee
     with pytest.raises(ApiError) as unknown:
         api.oracle_request(created["request_id"] + 100)

@@ -172,6 +172,8 @@ class RequestView:
     fee: int
     deadline: int
     requester: str
+    model_name: str | None = None  # the workspace's package served under model_id, if any
+    mode: str = ""
     output: list[int] | None = None
     output_scale: int | None = None
     challenge_ends: int | None = None
@@ -202,6 +204,8 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
         raise revert from exc
     if state.status == Status.NONE:
         raise NotFound(f"request {request_id} does not exist on {oracle.address}")
+    model = oracle.model(state.model_id)
+    pkg = package_of(workspace, oracle, state.model_id)
     view = RequestView(
         request_id=request_id,
         status=state.status.name.lower(),
@@ -209,6 +213,8 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
         fee=state.fee,
         deadline=state.deadline,
         requester=state.requester,
+        model_name=None if pkg is None else pkg.name,
+        mode=Mode(int(model["mode"])).name.lower(),
         oracle=oracle.address,
     )
     if state.status in (Status.PROPOSED, Status.FULFILLED):
@@ -219,7 +225,7 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
         )
         # answered after its request, in block `deadline - timeout` (the model's timeout is
         # fixed): read from there in windows, not from block 0 of a long chain
-        first = max(0, state.deadline - int(oracle.model(state.model_id)["timeout"]))
+        first = max(0, state.deadline - int(model["timeout"]))
         logs = LogReader(chain.w3).get_logs(
             first,
             int(chain.w3.eth.block_number),
@@ -228,7 +234,6 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
         )
         if logs:
             view.output = [int(v) for v in event().process_log(logs[-1])["args"]["output"]]
-            pkg = package_of(workspace, oracle, state.model_id)
             view.output_scale = None if pkg is None else pkg.output_scale
         if state.status == Status.PROPOSED:
             view.challenge_ends = state.challenge_ends

@@ -263,7 +263,10 @@ def run_status(path: Path | None, request_id: int) -> None:
     view = request_status(workspace, chain, request_id)
     head = int(chain.w3.eth.block_number)
     console.print(f"request {request_id}: [bold]{view.status}[/bold]")
-    console.print(f"  model {view.model_id}, fee {view.fee} wei, deadline block {view.deadline}")
+    name = f"{view.model_name} ({view.mode}) " if view.model_name else f"({view.mode}) "
+    console.print(
+        f"  model {name}{view.model_id}, fee {view.fee} wei, deadline block {view.deadline}"
+    )
     if view.status == "pending" and head > view.deadline:
         console.print(
             f"  expired unanswered (the chain is at block {head}): `proofmind oracle refund "
