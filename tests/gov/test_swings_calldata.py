@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from eth_abi.abi import encode
 
@@ -23,12 +24,18 @@ def address(n: int) -> str:
     return f"0x{n:040x}"
 
 
-def snapshot(path: Path, votes: dict[str, list[tuple[int, int, float, int]]]) -> Path:
-    """Proposals with (voter, choice, vp, time) votes, in Snapshot's GraphQL shape."""
+def snapshot(
+    path: Path,
+    votes: dict[str, list[tuple[int, int, float, int]]],
+    choices: dict[str, list[str]] | None = None,
+) -> Path:
+    """Proposals with (voter, choice, vp, time) votes, in Snapshot's GraphQL shape; their
+    choices For, Against unless ``choices`` names others."""
     proposals, rows = [], []
     for k, (pid, cast) in enumerate(votes.items()):
+        named = (choices or {}).get(pid, ["For", "Against"])
         proposals.append(
-            {"id": pid, "title": f"Proposal {k}", "body": "", "choices": ["For", "Against"],
+            {"id": pid, "title": f"Proposal {k}", "body": "", "choices": named,
              "start": T0, "end": T1, "state": "closed", "author": address(999),
              "type": "single-choice", "quorum": 0, "scores": [1, 0], "scores_total": 1,
              "space": {"id": "s.eth"}}
@@ -77,6 +84,34 @@ def test_late_swings(tmp_path: Path) -> None:
 
     section = "\n".join(_swings_section(con, "s.eth", 0.1, 3))
     assert "| flip | 31 | 1 | 62% | For (30 / 0) | Against (30 / 50) | **yes** |" in section
+
+
+def test_late_swings_read_for_and_against_by_the_choices_names(tmp_path: Path) -> None:
+    """ "Against" listed first: a late whale voting For (choice 2) flips a proposal the early
+    voters rejected (choice 1). A choice between options has no For or Against: no flip. A
+    table written before the choice columns existed reads them as choice 1 and 2."""
+    late, early = T1 - 5_000, T0 + 1_000
+    small = [(10 + i, 1, 1.0, early) for i in range(30)]  # 30 on the first choice
+    data = snapshot(
+        tmp_path / "s.json",
+        {"against-first": [*small, (1, 2, 50.0, late)], "options": [*small, (1, 2, 50.0, late)]},
+        choices={"against-first": ["Against", "For", "Abstain"], "options": ["Blue", "Red"]},
+    )
+    import_governance([data], tmp_path / "gov")
+    con = connect(tmp_path / "gov")
+    found = {s["proposal_id"]: s for s in late_swings(con, "s.eth", late=0.1, top_k=3)}
+    swing = found["against-first"]
+    assert (swing["for_before"], swing["against_before"]) == (0, 30)
+    assert (swing["for_vp"], swing["against_vp"]) == (50, 30)
+    assert swing["flipped"] and swing["for_leads"] and not swing["for_led_before"]
+    assert not found["options"]["flipped"] and found["options"]["for_vp"] == 0
+    # the proposals table as an older proofmind wrote it, without the two columns
+    (table,) = (tmp_path / "gov" / "proposals").glob("*.parquet")
+    old = pq.read_table(table).drop_columns(["approve_choice", "reject_choice"])
+    pq.write_table(old, table)
+    con = connect(tmp_path / "gov")
+    found = {s["proposal_id"]: s for s in late_swings(con, "s.eth", late=0.1, top_k=3)}
+    assert (found["against-first"]["for_vp"], found["against-first"]["against_vp"]) == (30, 50)
 
 
 def test_calldata_flags() -> None:

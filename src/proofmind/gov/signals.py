@@ -114,9 +114,10 @@ def _float(x: Any) -> float:
 
 # Last-minute swings: per proposal, the voters among the ``k`` largest (by the voting power of
 # their latest vote) whose latest vote fell in the final ``late`` share of the voting window.
-# The leader (For = choice 1 vs Against = choice 2; Snapshot's single-choice and Governor votes
-# as ingested) is computed with every vote and without those late large votes: when the two
-# differ, the late large holders decided the outcome.
+# The leader (For against Against: the choices a Snapshot proposal names so, else choice 1
+# against choice 2, as Governor votes are stored) is computed with every vote and without those
+# late large votes: when the two differ, the late large holders decided the outcome. A Snapshot
+# choice between options has no For or Against: it never flips.
 SWINGS_SQL = """
 WITH v AS (
     SELECT dao, proposal_id, voter, arg_max(vp, created_at) AS vp,
@@ -126,7 +127,8 @@ WITH v AS (
 r AS (
     SELECT v.*, p.created_at AS opens, p.voting_ends_at AS closes,
         row_number() OVER (PARTITION BY v.dao, v.proposal_id ORDER BY vp DESC, voter) AS size_rank,
-        TRY_CAST(choice AS INTEGER) AS c
+        TRY_CAST(choice AS INTEGER) AS c,
+        coalesce(p.approve_choice, 1) AS yes, coalesce(p.reject_choice, 2) AS no
     FROM v JOIN proposals p USING (dao, proposal_id)
     WHERE p.voting_ends_at > p.created_at
 ),
@@ -138,10 +140,10 @@ t AS (
     SELECT dao, proposal_id, count(*) AS voters,
         count(*) FILTER (WHERE late_large) AS late_large_voters,
         coalesce(sum(vp) FILTER (WHERE late_large), 0) / nullif(sum(vp), 0) AS late_share,
-        coalesce(sum(vp) FILTER (WHERE c = 1), 0) AS for_vp,
-        coalesce(sum(vp) FILTER (WHERE c = 2), 0) AS against_vp,
-        coalesce(sum(vp) FILTER (WHERE c = 1 AND NOT late_large), 0) AS for_before,
-        coalesce(sum(vp) FILTER (WHERE c = 2 AND NOT late_large), 0) AS against_before
+        coalesce(sum(vp) FILTER (WHERE c = yes), 0) AS for_vp,
+        coalesce(sum(vp) FILTER (WHERE c = no), 0) AS against_vp,
+        coalesce(sum(vp) FILTER (WHERE c = yes AND NOT late_large), 0) AS for_before,
+        coalesce(sum(vp) FILTER (WHERE c = no AND NOT late_large), 0) AS against_before
     FROM f GROUP BY dao, proposal_id
 )
 SELECT *, for_vp > against_vp AS for_leads, for_before > against_before AS for_led_before,

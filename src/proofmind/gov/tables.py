@@ -46,8 +46,14 @@ PROPOSALS = pa.schema(
         ("status", pa.string()),
         ("passed", pa.int8()),
         ("source", pa.string()),
+        # the votes' numbers of the approving and rejecting choices (Snapshot: found by name,
+        # 0 when the choices are not a yes / no; null: 1 and 2, as Governor votes are stored)
+        ("approve_choice", pa.int32()),
+        ("reject_choice", pa.int32()),
     ]
 )
+# columns added to PROPOSALS later: NULL in a view over tables written before them
+LATER_PROPOSAL_COLUMNS = {"approve_choice": "INTEGER", "reject_choice": "INTEGER"}
 VOTES = pa.schema(
     [
         ("dao", pa.string()),
@@ -94,24 +100,33 @@ APPROVE = {"for", "yes", "yae", "yea", "aye", "approve", "accept", "in favor", "
 REJECT = {"against", "no", "nay", "reject", "deny", "oppose"}
 
 
-def snapshot_outcome(
-    choices: Sequence[Any] | None, scores: Sequence[float], total: float, quorum: float
-) -> int | None:
-    """Whether a closed Snapshot proposal passed: its approving choice outscored its rejecting
-    one and the total met the quorum. The two are found by name ("For" / "Against", "Yes" /
-    "No", in any order); without choices (an export that left them out) the first and second
-    are taken. None when the choices hold no such pair (a choice between options, not a
-    yes / no): such a proposal has no pass or fail."""
-    if not choices:
-        return int(len(scores) >= 2 and scores[0] > scores[1] and total >= quorum)
+def snapshot_pair(choices: Sequence[Any]) -> tuple[int, int] | None:
+    """The positions (from 0) of a Snapshot proposal's approving and rejecting choices, found by
+    name ("For" / "Against", "Yes" / "No", in any order); None when the choices hold no such
+    pair (a choice between options, not a yes / no)."""
     names = [
         re.split(r"[,.:;!(\-–—]", str(c).strip().lower(), maxsplit=1)[0].strip() for c in choices
     ]
     approve = [i for i, n in enumerate(names) if n in APPROVE]
     reject = [i for i, n in enumerate(names) if n in REJECT]
-    if len(approve) != 1 or len(reject) != 1 or max(approve[0], reject[0]) >= len(scores):
+    if len(approve) != 1 or len(reject) != 1:
         return None
-    return int(scores[approve[0]] > scores[reject[0]] and total >= quorum)
+    return approve[0], reject[0]
+
+
+def snapshot_outcome(
+    choices: Sequence[Any] | None, scores: Sequence[float], total: float, quorum: float
+) -> int | None:
+    """Whether a closed Snapshot proposal passed: its approving choice outscored its rejecting
+    one and the total met the quorum (the two by :func:`snapshot_pair`); without choices (an
+    export that left them out) the first and second are taken. None when the choices hold no
+    such pair: such a proposal has no pass or fail."""
+    if not choices:
+        return int(len(scores) >= 2 and scores[0] > scores[1] and total >= quorum)
+    pair = snapshot_pair(choices)
+    if pair is None or max(pair) >= len(scores):
+        return None
+    return int(scores[pair[0]] > scores[pair[1]] and total >= quorum)
 
 
 @dataclass
@@ -261,7 +276,16 @@ def connect(data: Path) -> duckdb.DuckDBPyConnection:
         if name in (*DERIVED, "actions") and not (data / name).is_dir():
             continue
         pattern = sql_string(f"{data / name}/*.parquet")
-        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({pattern})")
+        source = f"read_parquet({pattern})"
+        extra = ""
+        if name == "proposals":  # tables written before a column was added: NULL in it
+            have = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            extra = "".join(
+                f", NULL::{kind} AS {column}"
+                for column, kind in LATER_PROPOSAL_COLUMNS.items()
+                if column not in have
+            )
+        con.execute(f"CREATE VIEW {name} AS SELECT *{extra} FROM {source}")
     return con
 
 
@@ -359,6 +383,11 @@ def _snapshot(
             if state == "closed":
                 passed = snapshot_outcome(p.get("choices"), scores, total, quorum)
                 report.without_outcome += passed is None
+            # votes number the choices from 1; (0, 0): not a yes / no, no For or Against
+            pair = snapshot_pair(p["choices"]) if p.get("choices") else None
+            numbers = (None, None) if not p.get("choices") else (0, 0)
+            if pair is not None:
+                numbers = (pair[0] + 1, pair[1] + 1)
             proposals.append(
                 {
                     "dao": dao or str(p["space"]["id"]),
@@ -373,6 +402,8 @@ def _snapshot(
                     "status": state,
                     "passed": passed,
                     "source": f"proposal {n} of {path}",
+                    "approve_choice": numbers[0],
+                    "reject_choice": numbers[1],
                 }
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
