@@ -294,7 +294,14 @@ def test_cli_ingest_predict_report(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     shown = capsys.readouterr().out
     assert "type only" in shown and "majority" in shown and "Calibration" in shown
     assert len((tmp_path / "f.csv").read_text().splitlines()) == 1 + 5  # the open proposals
-    assert main(["gov", "report", "--data", "gd", "--dao", "sample.eth", "-o", "r.md"]) == 2
-    assert "too few" in capsys.readouterr().err  # 2 outcomes cannot be evaluated
+    # 2 outcomes cannot be evaluated: the report says so and has the votes' sections
+    assert main(["gov", "report", "--data", "gd", "--dao", "sample.eth", "-o", "r.md"]) == 0
+    assert "too few" in capsys.readouterr().err
+    small = (tmp_path / "r.md").read_text()
+    assert "None: only 2 proposals have an outcome, too few" in small
+    assert "Not forecast: too few outcomes" in small
+    assert "## Voting-power concentration" in small and "## Last-minute swings" in small
+    assert main(["gov", "predict", "--data", "gd", "--dao", "sample.eth"]) == 2  # needs them
+    assert "too few" in capsys.readouterr().err
     assert main(["gov", "report", "--data", "gd", "--dao", "decentraland", "-o", "r.md"]) == 0
     assert "## Open proposals" in (tmp_path / "r.md").read_text()

@@ -82,7 +82,9 @@ def _dao(data: Path, dao: str | None) -> tuple[Any, str]:
     return con, dao
 
 
-def _evaluate(data: Path, dao: str | None, test_share: float) -> Any:
+def _evaluate(data: Path, dao: str | None, test_share: float, *, required: bool = True) -> Any:
+    """The DAO's connection, name, proposals and evaluation. Too few outcomes to evaluate: an
+    error, or (not ``required``) a warning and no evaluation."""
     from proofmind.gov import forecast as fc
 
     con, name = _dao(data, dao)
@@ -90,8 +92,11 @@ def _evaluate(data: Path, dao: str | None, test_share: float) -> Any:
     try:
         with err.status("training and evaluating on the time-ordered split…"):
             evaluation = fc.evaluate(proposals, name, test_share)
-    except ValueError as exc:
-        raise InputError(str(exc), hint="ingest more proposals with outcomes") from exc
+    except ValueError as exc:  # too few proposals with an outcome
+        if required:
+            raise InputError(str(exc), hint="ingest more proposals with outcomes") from exc
+        err.print(f"[yellow]warning:[/yellow] {escape(str(exc))}: no forecasts in the report")
+        return con, name, proposals, None
     return con, name, proposals, evaluation
 
 
@@ -186,7 +191,10 @@ def run_predict(
 def run_report(
     data: Path, dao: str | None, test_share: float, out: Path, late: float = 0.1, top_k: int = 10
 ) -> None:
-    con, name, proposals, evaluation = _evaluate(data, dao, test_share)
+    import numpy as np
+
+    # too few outcomes to forecast: the sections from the votes and texts still hold
+    con, name, proposals, evaluation = _evaluate(data, dao, test_share, required=False)
     lines = [
         f"# Governance report: {name}",
         "",
@@ -195,6 +203,39 @@ def run_report(
         "",
         "## Outcome forecast (time-ordered evaluation)",
         "",
+    ]
+    if evaluation is None:
+        known = int((~np.isnan(proposals.passed)).sum())
+        lines.append(
+            f"None: only {known} proposals have an outcome, too few to train and test a "
+            "forecast (it takes 20)."
+        )
+    else:
+        lines += _evaluation_section(evaluation)
+    forecasts = [] if evaluation is None else _open_forecasts(proposals)
+    lines += ["", "## Open proposals", ""]
+    if evaluation is None:
+        lines.append("Not forecast: too few outcomes to learn from.")
+    elif forecasts:
+        lines += ["| proposal | created | type | title | P(pass) |", "|---|---|---|---|---:|"]
+        for pid, created, kind, text, p in forecasts:
+            title = text.replace("|", "\\|")[:80]
+            lines.append(f"| {pid} | {_day(int(created))} | {kind} | {title} | {p:.2f} |")
+    else:
+        lines.append("None: every proposal has an outcome.")
+    lines += _texts_section(con, name)
+    lines += _concentration_section(con, name)
+    lines += _swings_section(con, name, late, top_k)
+    lines += _actions_section(con, name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(tmp, out)
+    console.print(f"report → {out}")
+
+
+def _evaluation_section(evaluation: Any) -> list[str]:
+    lines = [
         f"Trained on {evaluation.train:,} proposals created before {_day(evaluation.cut)} "
         f"(pass rate {evaluation.base_rate_train:.1%}), tested on the {evaluation.test:,} "
         f"after (pass rate {evaluation.base_rate_test:.1%}). 95% bootstrap intervals.",
@@ -212,24 +253,7 @@ def run_report(
               "|---|---:|---:|---:|"]  # fmt: skip
     for lo, mean, observed, n in evaluation.reliability:
         lines.append(f"| {lo:.1f}–{lo + 0.1:.1f} | {mean:.2f} | {observed:.2f} | {n} |")
-    forecasts = _open_forecasts(proposals)
-    lines += ["", "## Open proposals", ""]
-    if forecasts:
-        lines += ["| proposal | created | type | title | P(pass) |", "|---|---|---|---|---:|"]
-        for pid, created, kind, text, p in forecasts:
-            title = text.replace("|", "\\|")[:80]
-            lines.append(f"| {pid} | {_day(int(created))} | {kind} | {title} | {p:.2f} |")
-    else:
-        lines.append("None: every proposal has an outcome.")
-    lines += _texts_section(con, name)
-    lines += _concentration_section(con, name)
-    lines += _swings_section(con, name, late, top_k)
-    lines += _actions_section(con, name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, out)
-    console.print(f"report → {out}")
+    return lines
 
 
 SHOWN = 50
