@@ -254,7 +254,6 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
     ("gov", "report"): [
         (["--data", "nosuchdir"], "holds no proposals table"),
         (["--data", "govdata", "-o", "afile/r.md"], "afile"),
-        (["--data", "govtiny", "-o", "r.md"], "too few"),
     ],
     ("gov", "check"): [
         (["nosuch.json", "--data", "govdata"], "is not a recorded governance forecast"),
@@ -530,6 +529,13 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["mlp", "--bond", str(2**96)], "--bond"),
         (["mlp", "--mode", "optimistic", "--committee", GOOD, "--quorum", "256"], "--quorum"),
         (["mlp", "--mode", "bogus"], "bogus"),
+    ],
+    ("oracle", "update"): [
+        (["mlp"], "nothing to change"),
+        (["mlp", "--fee", "-1"], "--fee"),
+        (["mlp", "--fee", str(2**64)], "--fee"),
+        (["mlp", "--mode", "bogus", "--pause"], "bogus"),
+        (["nosuch", "--pause"], "no packaged model named 'nosuch'"),
     ],
     ("oracle", "request"): [
         (["mlp", "--input", "1,nan,2"], "nan"),

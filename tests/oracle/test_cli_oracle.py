@@ -100,6 +100,29 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     request_id = asked.stdout.split()[1]
     status = run("oracle", "status", request_id, cwd=tmp_path, env=env)
     assert "pending" in status.stdout, status.stdout + status.stderr
+    assert "model mlp (zk) 0x" in status.stdout
+    # the owner changes the fee, pauses and resumes; other terms are fixed
+    assert_one_line_error(
+        run("oracle", "register", "mlp", "--mode", "zk", "--fee", "5", cwd=tmp_path, env=env),
+        "other terms: fee",
+        "proofmind oracle update mlp --mode zk --fee N",
+    )
+    updated = run("oracle", "update", "mlp", "--fee", "5", "--pause", cwd=tmp_path, env=env)
+    assert "mlp (zk): fee 5 wei, paused" in updated.stdout, updated.stderr
+    assert_one_line_error(
+        run("oracle", "request", "mlp", "--input", values, cwd=tmp_path, env=env),
+        "paused by its owner",
+        "--resume",
+    )
+    resumed = run("oracle", "update", "mlp", "--resume", cwd=tmp_path, env=env)
+    assert "mlp (zk): fee 5 wei, takes requests" in resumed.stdout, resumed.stderr
+    again = run("oracle", "update", "mlp", "--resume", cwd=tmp_path, env=env)
+    assert "mlp (zk) unchanged" in again.stdout
+    assert_one_line_error(run("oracle", "update", "mlp", cwd=tmp_path, env=env), "nothing to")
+    assert_one_line_error(
+        run("oracle", "update", "mlp", "--mode", "optimistic", "--pause", cwd=tmp_path, env=env),
+        "not registered in optimistic mode",
+    )
     assert_one_line_error(
         run("oracle", "refund", request_id, cwd=tmp_path, env=env), "NotExpired", request_id
     )

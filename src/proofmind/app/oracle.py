@@ -267,6 +267,12 @@ def create_request(
             f"{model} is not served in {mode} mode",
             hint=f"run `proofmind oracle register {model} --mode {mode}`",
         )
+    if not oracle.model(model_id)["active"]:
+        raise InputError(
+            f"{model} in {mode} mode is paused by its owner: it takes no requests",
+            hint=f"its owner resumes it with `proofmind oracle update {model} --mode {mode} "
+            "--resume`",
+        )
     fixed = zk.check_input(pkg, zk.quantize(values, pkg.input_scale))
     request_id = oracle.request(model_id, fixed, callback_gas=callback_gas)
     return request_id, fixed, pkg.input_scale

@@ -122,13 +122,51 @@ def register(
     if terms.mode == Mode.ZK:
         fields = {"fee": terms.fee, "timeout": terms.timeout}
     other = {k: int(m[k]) for k, v in fields.items() if int(m[k]) != v}
+    mode = terms.mode.name.lower()
     if other:
+        hint = "give the registered terms, or package the model again under another name"
+        if set(other) == {"fee"}:  # the one term its owner may change
+            hint = f"change the fee with `proofmind oracle update {name} --mode {mode} --fee N`"
         raise InputError(
-            f"{name} is already registered in {terms.mode.name.lower()} mode with other terms: "
+            f"{name} is already registered in {mode} mode with other terms: "
             + ", ".join(f"{k} {v}" for k, v in other.items()),
-            hint="give the registered terms, or package the model again under another name",
+            hint=hint,
         )
     return oracle, model_id
+
+
+@dataclass(frozen=True)
+class ModelTerms:
+    """A registered model's fee and whether it takes requests, after `oracle update`."""
+
+    model_id: str
+    fee: int
+    active: bool
+    changed: bool
+
+
+def update_model(
+    workspace: Stores, chain: Chain, name: str, mode: Mode, *, fee: int | None, active: bool | None
+) -> ModelTerms:
+    """Change the fee of ``name`` registered in ``mode`` by the workspace's account, or stop /
+    resume its requests (``active``): the two terms the contract lets its owner change. Sends
+    nothing when they are already so."""
+    pkg = load_package(workspace, name)
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
+    owner = chain.default_account.address
+    model_id = oracle_model_id(pkg, mode, owner)
+    if not oracle.model_exists(model_id):
+        raise InputError(
+            f"{name} is not registered in {mode.name.lower()} mode by {owner} on {oracle.address}",
+            hint=f"register it with `proofmind oracle register {name} --mode {mode.name.lower()}`",
+        )
+    m = oracle.model(model_id)
+    now = (int(m["fee"]), bool(m["active"]))
+    wanted = (now[0] if fee is None else fee, now[1] if active is None else active)
+    if wanted != now:
+        oracle.update_model(model_id, *wanted)
+        m = oracle.model(model_id)
+    return ModelTerms("0x" + model_id.hex(), int(m["fee"]), bool(m["active"]), wanted != now)
 
 
 def parse_mode(text: str) -> Mode:

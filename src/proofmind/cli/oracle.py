@@ -146,6 +146,28 @@ def run_register(
     console.print(f"  oracle model id 0x{model_id.hex()}")
 
 
+def run_update(
+    path: Path | None, name: str, mode: str, fee: int | None, active: bool | None
+) -> None:
+    from proofmind.app.oracle_service import update_model
+    from proofmind.chain.contracts import DeploymentRegistry
+    from proofmind.cli.chainstate import confirm, settle
+
+    if fee is None and active is None:
+        raise InputError("nothing to change", hint="give --fee N, --pause or --resume")
+    chosen = parse_mode(mode)
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    settle(chain, DeploymentRegistry(workspace.state))
+    terms = update_model(workspace, chain, name, chosen, fee=fee, active=active)
+    confirm(chain)
+    state = "takes requests" if terms.active else "paused: new requests are refused"
+    console.print(
+        f"{name} ({mode}){'' if terms.changed else ' unchanged'}: fee {terms.fee:,} wei, {state}"
+    )
+    console.print(f"  oracle model id {terms.model_id}")
+
+
 def committee_terms(mode: str, committee: list[str], quorum: int | None) -> dict[str, Any]:
     if not committee:
         if quorum is not None:

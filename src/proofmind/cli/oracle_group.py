@@ -154,6 +154,36 @@ def oracle_register(
     run_register(workspace, name, mode, fee, bond, window, timeout, committee or [], quorum)
 
 
+@oracle_app.command("update")
+def oracle_update(
+    name: Annotated[str, typer.Argument(help="A packaged model's name.")],
+    mode: Annotated[str, typer.Option(help="The registration to change: zk or optimistic.")] = "zk",
+    fee: Annotated[
+        int | None, typer.Option(min=0, max=UINT64_MAX, help="New fee per request, in wei.")
+    ] = None,
+    active: Annotated[
+        bool | None,
+        typer.Option(
+            "--resume/--pause",
+            help="Take requests again, or stop taking new ones (requests already made are "
+            "still answered or refunded).",
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Change a registered model's fee, or pause / resume its requests: the terms its owner
+    may change (the bond, window and timeout are fixed at registration).
+
+    Examples:
+      proofmind oracle update mlp --mode zk --fee 2000000000000000
+      proofmind oracle update mlp --mode optimistic --pause
+      proofmind oracle update mlp --mode optimistic --resume
+    """
+    from proofmind.cli.oracle import run_update
+
+    run_update(workspace, name, mode, fee, active)
+
+
 @oracle_app.command("request")
 def oracle_request(
     name: Annotated[str, typer.Argument(help="A packaged model's name.")],

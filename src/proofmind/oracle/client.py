@@ -269,6 +269,14 @@ class OracleClient:
         )
         return oracle_model_id(pkg, terms.mode, owner)
 
+    def update_model(
+        self, model_id: bytes, fee: int, active: bool, account: LocalAccount | None = None
+    ) -> dict[str, Any]:
+        """Set a model's fee and whether it takes requests (its owner only: the other terms
+        are fixed at registration)."""
+        fn = self.oracle.functions.updateModel(model_id, fee, active)
+        return dict(self._sender(account).transact(fn))
+
     def committee(self, model_id: bytes) -> list[str]:
         return [str(a) for a in self.oracle.functions.committeeOf(model_id).call()]
 
