@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -225,3 +226,23 @@ def test_contract_errors_through_the_cli(tmp_path: Path, chain: Chain) -> None:
     assert_one_line_error(bad, "must be bytes32", "0x12")
     listed = run("contracts", "list", cwd=tmp_path, env=env)
     assert "current" in listed.stdout
+
+
+def test_no_help_text_loses_brackets_to_rich_markup() -> None:
+    """The help is rendered with Rich markup: an unescaped `[word]` is taken for a style tag
+    and vanishes (`pip install 'proofmind[spark]'` showed as 'proofmind'). Write `\\[`."""
+    import re
+
+    from proofmind.cli.app import app
+
+    tag = re.compile(r"(?<!\\)\[[a-z#/@][^\[\]]*\]")
+    found = []
+
+    def walk(command: Any, path: str) -> None:
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        found.extend(f"{path}: {m.group(0)}" for text in texts for m in tag.finditer(text))
+        for name, child in (getattr(command, "commands", None) or {}).items():
+            walk(child, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "proofmind")
+    assert not found, found

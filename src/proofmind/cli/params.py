@@ -158,7 +158,7 @@ EngineOption = Annotated[
     Engine,
     typer.Option(
         case_sensitive=False,
-        help="duckdb: this machine. spark: a Spark cluster (`pip install 'proofmind[spark]'`, "
+        help="duckdb: this machine. spark: a Spark cluster (`pip install 'proofmind\\[spark]'`, "
         "Java 17+).",
     ),
 ]

@@ -139,7 +139,7 @@ def provenance_mlflow(
 ) -> None:
     """Import a finished MLflow run as a training run: params, metric histories, artifacts.
 
-    Needs the extra: pip install 'proofmind[mlflow]'.
+    Needs the extra: pip install 'proofmind\\[mlflow]'.
 
     Examples:
       proofmind provenance mlflow 3f2a9c... --tracking mlruns --dataset data/train.csv

@@ -27,11 +27,11 @@ api_key_app = typer.Typer(
 
 def serve(
     host: Annotated[
-        str | None, typer.Option(help="Address to listen on (default: [api] host, 127.0.0.1).")
+        str | None, typer.Option(help="Address to listen on (default: \\[api] host, 127.0.0.1).")
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(min=0, max=65535, help="Port (default: [api] port, 8650; 0 picks one)."),
+        typer.Option(min=0, max=65535, help="Port (default: \\[api] port, 8650; 0 picks one)."),
     ] = None,
     monitor: Annotated[
         bool, typer.Option(help="Also follow the chain with the block detectors.")
