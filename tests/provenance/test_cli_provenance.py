@@ -17,9 +17,9 @@ def test_commit_anchor_verify_tamper(tmp_path: Path) -> None:
     data = tmp_path / "d.csv"
     data.write_text("account,flag\n" + "".join(f"0x{n:040x},{n % 2}\n" for n in range(30)))
     try:
-        committed = run("provenance", "dataset", "d.csv", cwd=tmp_path)
+        committed = run("provenance", "dataset", "d.csv", "--name", "labels [v2]", cwd=tmp_path)
         assert committed.returncode == 0, committed.stderr
-        assert "30 rows in 1 file(s)" in committed.stdout
+        assert "Committed labels [v2]: 30 rows in 1 file(s)" in committed.stdout
         anchored = run("provenance", "anchor", cwd=tmp_path)
         assert anchored.returncode == 0, anchored.stderr
         assert "gas/record" in anchored.stdout
@@ -27,6 +27,7 @@ def test_commit_anchor_verify_tamper(tmp_path: Path) -> None:
         (record,) = json.loads(run("provenance", "lineage", cwd=tmp_path).stdout)["records"]
         # piped, the table keeps both hashes whole, past the 80 columns Rich would cut it to
         assert record["content_hash"] in listed.stdout and record["record_id"] in listed.stdout
+        assert "labels [v2]" in listed.stdout  # a name with brackets, not taken for markup
         ok = run("verify", "d.csv", cwd=tmp_path)
         assert ok.returncode == 0, ok.stdout + ok.stderr
         assert "d.csv: verified" in ok.stdout

@@ -174,7 +174,7 @@ def run_predict(
     if out is None:
         shown = 20
         for pid, created, kind, text, p in forecasts[:shown]:
-            console.print(f"{pid}  {_day(int(created))}  {kind:12} {p:.2f}  {text[:60]}")
+            console.print(escape(f"{pid}  {_day(int(created))}  {kind:12} {p:.2f}  {text[:60]}"))
         if len(forecasts) > shown:
             console.print(f"… and {len(forecasts) - shown} more: -o FILE writes every forecast")
         return

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -60,7 +61,7 @@ def run_dataset(
         )
     manifest = done.commitment.manifest
     console.print(
-        f"Committed [bold]{manifest.name}[/bold]: {manifest.rows:,} rows in "
+        f"Committed [bold]{escape(manifest.name)}[/bold]: {manifest.rows:,} rows in "
         f"{len(manifest.files)} file(s), {time.perf_counter() - started:.1f}s"
         + ("" if engine is None else f" on {engine}")
     )
@@ -145,7 +146,7 @@ def run_model(
             raise InputError(f"model card {card} must hold a JSON object")
     owner = workspace.connect().default_account if sign else None
     record = register_model(workspace, model, name=name, run=run, card=fields, owner=owner)
-    console.print(f"Registered model [bold]{record.name}[/bold] ({record.content_hash})")
+    console.print(f"Registered model [bold]{escape(record.name)}[/bold] ({record.content_hash})")
     console.print(f"  card {model.name}.card.json" + (" (signed)" if owner else ""))
     console.print(f"  record {record.key} ({record.status})")
 
@@ -156,7 +157,7 @@ def run_mlflow(path: Path | None, run_id: str, tracking: str, datasets: list[Pat
     run = import_mlflow_run(open_workspace(path), tracking, run_id, datasets=datasets)
     assert run.record is not None
     console.print(
-        f"Imported MLflow run {run_id} as [bold]{run.name}[/bold]: {run.seq} log entries, "
+        f"Imported MLflow run {run_id} as [bold]{escape(run.name)}[/bold]: {run.seq} log entries, "
         f"{len(run.artifacts)} artifact(s), {len(run.datasets)} dataset(s)"
     )
     console.print(f"  log  {run.log_path}")
@@ -193,7 +194,7 @@ def run_anchor(path: Path | None, batch_size: int) -> None:
             f"[bold]{report.gas_per_record:,.0f} gas/record[/bold]"
         )
     for record in report.anchored:
-        console.print(f"  {record.kind_name:8} {record.name:24} {record.record_id}")
+        console.print(f"  {record.kind_name:8} {escape(f'{record.name:24}')} {record.record_id}")
     if report.waiting:
         depth = chain.tx_settings.confirmations
         console.print(
@@ -213,7 +214,7 @@ def run_list(path: Path | None) -> None:
         table.add_row(
             str(r.key),
             r.kind_name,
-            r.name,
+            escape(r.name),
             abbreviate(console, r.content_hash),
             r.state,
             abbreviate(console, r.record_id or ""),
@@ -276,7 +277,7 @@ def run_reproduce(path: Path | None, target: Path, as_json: bool) -> int:
     if as_json:
         sys.stdout.write(json.dumps(result.to_json(), indent=2) + "\n")
         return 0 if result.ok else 1
-    console.print(f"run [bold]{result.run.name}[/bold]  {result.run.path}")
+    console.print(f"run [bold]{escape(result.run.name)}[/bold]  {escape(str(result.run.path))}")
     for line in result.same:
         console.print(f"  [green]SAME[/green]     {line}")
     for line in result.problems:
@@ -297,7 +298,7 @@ def print_report(report: VerifyReport, out: Console) -> None:
     for finding in report.findings:
         r = finding.record
         mark = "[green]OK[/green]" if finding.ok else "[red]DIFFERS[/red]"
-        out.print(f"{mark}  {r.kind_name} [bold]{r.name}[/bold]  {r.path}")
+        out.print(f"{mark}  {r.kind_name} [bold]{escape(r.name)}[/bold]  {escape(str(r.path))}")
         for note in finding.notes:
             out.print(f"      {note}")
         for problem in finding.problems:
