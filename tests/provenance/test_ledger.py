@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +219,28 @@ def test_an_anchoring_waits_while_another_holds_the_workspace(ws: Workspace, cha
         ]
     waiting.join(60)
     assert done.is_set() and not ledger.pending()
+
+
+def test_an_anchoring_without_a_callback_logs_its_wait(
+    ws: Workspace, chain: Chain, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The agents', the monitor's and the other commands' anchorings give no callback: the
+    wait is a warning in their log (printed by a command that set up no logging)."""
+    import threading
+
+    from proofmind.store.lock import ServiceLock
+
+    ledger = Ledger(ws)
+    ledger.add(Kind.DATASET, "d", "0x" + "0b" * 32, "proofmind://dataset/d")
+    other = ServiceLock(ws.root / "ledger-anchor.lock", "anchoring (the test)", hint="")
+    caplog.set_level(logging.WARNING, logger="proofmind.provenance")
+    with other.held():
+        waiting = threading.Thread(target=ledger.anchor, args=(chain,))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+    waiting.join(60)
+    (record,) = caplog.records
+    assert "is anchoring this workspace's records: waiting up to 600 s" in record.getMessage()
+    assert not ledger.pending()

@@ -14,6 +14,7 @@ the records are anchored, parents first.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +37,8 @@ from proofmind.provenance.dataset import is_uri, without_secrets
 from proofmind.provenance.records import Kind, RecordInput
 from proofmind.store.lock import ServiceLock
 from proofmind.store.stores import Stores
+
+log = logging.getLogger("proofmind.provenance")
 
 REGISTRY = "ProvenanceRegistry"
 KIND_NAMES = {
@@ -296,7 +299,8 @@ class Ledger:
 
         One anchoring at a time per workspace: another one (a service anchoring in the
         background, another command) is waited for, up to ``ANCHOR_WAIT`` seconds (``on_wait``
-        is told when that starts); at once, both would send the same pending records."""
+        is told when that starts, else it is logged as a warning, which a command without
+        logging set up prints too); at once, both would send the same pending records."""
         if not 1 <= batch_size <= 500:
             raise InputError(f"batch size must be 1 to 500, got {batch_size}")
         anchoring = ServiceLock(
@@ -304,7 +308,7 @@ class Ledger:
             "anchoring this workspace's records",
             hint="try again once it has finished (`proofmind provenance list` shows the records)",
         )
-        with anchoring.held(wait=ANCHOR_WAIT, on_wait=on_wait):
+        with anchoring.held(wait=ANCHOR_WAIT, on_wait=on_wait or log.warning):
             return self._anchor(chain, batch_size, deploy_if_missing, progress, only)
 
     def _anchor(
