@@ -11,7 +11,9 @@ from rich.console import Console
 
 from proofmind.chain.devnet import Devnet
 from proofmind.demo import load_sample, run_demo
+from proofmind.provenance import Ledger
 from proofmind.settings import DevnetSettings
+from proofmind.workspace import open_workspace
 
 pytestmark = pytest.mark.devnet
 
@@ -58,6 +60,14 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert report.agent_moved == 300 * 10**18 and report.agent_vetoed.startswith("0x")
         assert report.agent_over_cap.startswith("CapExceeded")
         assert report.agent_expired == "GrantExpired" and report.agent_trace_ok
+        # every record the demo made is on-chain, the circuit's too (made after the lineage)
+        workspace = open_workspace(tmp_path)
+        try:
+            records = Ledger(workspace).all()
+        finally:
+            workspace.close()
+        assert "fraud-risk" in {r.name for r in records}
+        assert {r.name: r.state for r in records if r.state != "anchored"} == {}
 
         again = run_demo(tmp_path, Console(file=io.StringIO(), width=200))
         assert again.dataset_root == report.dataset_root

@@ -25,6 +25,7 @@ from proofmind.ml import zk
 from proofmind.ml.onnx_models import mlp_onnx
 from proofmind.oracle.client import Mode, Terms, load_package
 from proofmind.oracle.node import NodeConfig, OracleNode
+from proofmind.provenance import Ledger
 from proofmind.workspace import Workspace
 
 NAME = "fraud-risk"
@@ -71,6 +72,7 @@ def run(lineage: LineageDemo, workspace: Workspace, chain: Chain) -> OracleDemo:
     _onnx(lineage)
     x, _, accounts = features(lineage.transactions, lineage.labels)
     pkg = _package(lineage, workspace, chain, x)
+    Ledger(workspace).anchor(chain)  # the circuit's record, made after the lineage was anchored
     demo.logrows = pkg.logrows
     oracle, model_id = register(workspace, chain, NAME, Terms(Mode.ZK, fee=10**15))
     demo.model_id = "0x" + model_id.hex()
