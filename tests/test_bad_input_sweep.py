@@ -127,6 +127,12 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["0x00", "--pool", POOL_TOO_BIG, "--mint"], "--pool"),
         (["0x" + "ab" * 32, "--pool", "5"], "0xabab"),
     ],
+    ("rewards", "sweep"): [
+        (["--epoch", "-1"], "--epoch"),
+        (["--epoch", "0", "--to", SHORT], "38 hex digits"),
+        (["--epoch", "0", "--to", BAD_CHECKSUM], "EIP-55"),
+        (["--epoch", "7"], "epoch 7"),
+    ],
     ("rewards", "claim"): [
         (["--epoch", "0", "--account", SHORT], "38 hex digits"),
         (["--epoch", "0", "--account", NON_HEX], "not hex"),

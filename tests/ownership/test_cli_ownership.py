@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from proofmind.workspace import open_workspace
 from tests.test_cli import assert_one_line_error, run
 
 pytestmark = pytest.mark.devnet
@@ -99,6 +100,21 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
         assert again.returncode == 0, again.stderr
         assert "Published epoch 1:" in again.stdout
         assert (tmp_path / ".proofmind/rewards/epoch-31337-1.json").is_file()
+        # after the claim window the curator takes back what is left, once
+        assert_one_line_error(
+            run("rewards", "sweep", "--epoch", "0", cwd=tmp_path), "open for claims until"
+        )
+        workspace = open_workspace(tmp_path)
+        try:
+            provider = workspace.connect().w3.provider
+            provider.make_request("evm_increaseTime", [400 * 86_400])  # type: ignore[arg-type]
+            provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        finally:
+            workspace.close()
+        swept = run("rewards", "sweep", "--epoch", "0", cwd=tmp_path)
+        assert swept.returncode == 0, swept.stderr
+        assert f"Swept epoch 0: {10**21 - owed} unclaimed base units to 0x" in swept.stdout
+        assert_one_line_error(run("rewards", "sweep", "--epoch", "0", cwd=tmp_path), "already")
 
         assert (
             run(

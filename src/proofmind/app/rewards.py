@@ -3,6 +3,7 @@ claimant passes to the distributor's ``claim`` (`proofmind rewards claim` submit
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from proofmind.app.ownership import epoch_trees, rewards_client
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
 from proofmind.chain.base import Chain
 from proofmind.crypto.merkle import StandardMerkleTree
-from proofmind.errors import NotFound
+from proofmind.errors import InputError, NotFound
 from proofmind.ownership.rewards import EpochStatus, RewardsClient, payout_of
 from proofmind.workspace import Workspace
 
@@ -158,3 +159,31 @@ def submit_claim(
     )
     receipt = dict(chain.sender().transact(call))
     return claim, client.paid(receipt), receipt
+
+
+def sweep_epoch(
+    workspace: Workspace, chain: Chain, epoch: int, to: str | None = None
+) -> tuple[int, str, dict[str, Any]]:
+    """Take back what ``epoch`` left unclaimed, after its claim deadline (the distributor's
+    owner, once): the amount, where it went (default: the sending account) and the receipt.
+    Refused before sending when the window is open or the epoch was swept."""
+    client = rewards_client(chain, workspace)
+    count = int(client.distributor.functions.epochCount().call())
+    if not 0 <= epoch < count:
+        raise NotFound(
+            f"no reward epoch {epoch} on {client.distributor.address} ({count} published)",
+            hint="`proofmind rewards status` lists them",
+        )
+    status = client.status(epoch)
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    if status.swept:
+        raise InputError(f"epoch {epoch} was swept already")
+    if now <= status.deadline:
+        left = time.strftime("%Y-%m-%d %H:%M", time.gmtime(status.deadline))
+        raise InputError(
+            f"epoch {epoch} is open for claims until {left} UTC: it can be swept after that",
+            hint="`proofmind rewards status` shows each epoch's deadline",
+        )
+    target = to or chain.sender().address
+    amount, receipt = client.sweep(epoch, target)
+    return amount, target, receipt

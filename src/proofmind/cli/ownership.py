@@ -236,6 +236,20 @@ def run_claim(path: Path | None, epoch: int, account: str) -> None:
     )
 
 
+def run_sweep(path: Path | None, epoch: int, to: str | None) -> None:
+    from proofmind.app.rewards import sweep_epoch
+
+    workspace = open_workspace(path)
+    chain = workspace.connect()
+    settle(chain, DeploymentRegistry(workspace.state))
+    amount, target, receipt = sweep_epoch(workspace, chain, epoch, to)
+    confirm(chain)
+    console.print(
+        f"Swept epoch {epoch}: {amount} unclaimed base units to {target} "
+        f"({int(receipt['gasUsed']):,} gas)"
+    )
+
+
 def run_status(path: Path | None, epoch: int | None) -> None:
     from proofmind.app.rewards import reward_epochs
 

@@ -170,6 +170,29 @@ def rewards_claim(
     run_claim(workspace, epoch, account)
 
 
+@rewards_app.command("sweep")
+def rewards_sweep(
+    epoch: Annotated[int, typer.Option(min=0, max=UINT256_MAX, help="The epoch number.")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            parser=address, help="Where the unclaimed tokens go (default: the signing account)."
+        ),
+    ] = None,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Take back what an epoch left unclaimed, after its claim deadline (the distributor's
+    owner; once per epoch).
+
+    Examples:
+      proofmind rewards sweep --epoch 0
+      proofmind rewards sweep --epoch 0 --to 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    """
+    from proofmind.cli.ownership import run_sweep
+
+    run_sweep(workspace, epoch, to)
+
+
 @rewards_app.command("status")
 def rewards_status(
     epoch: Annotated[

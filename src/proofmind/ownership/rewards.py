@@ -145,6 +145,14 @@ class RewardsClient:
         call = self.distributor.functions.claim(epoch, key, amount, proof)
         return dict(self.chain.sender().transact(call))
 
+    def sweep(self, epoch: int, to: str) -> tuple[int, dict[str, Any]]:
+        """Send what ``epoch`` left unclaimed to ``to`` (the distributor's owner, after the
+        deadline, once): the amount its ``Swept`` event names, and the receipt."""
+        call = self.distributor.functions.sweep(epoch, to_checksum_address(to))
+        receipt = dict(self.chain.sender().transact(call))
+        events = self.distributor.events.Swept().process_receipt(receipt, errors=DISCARD)
+        return sum(int(e["args"]["amount"]) for e in events), receipt
+
     def claimed(self, epoch: int, account: str) -> bool:
         """Whether ``account``'s payout of ``epoch`` has been paid."""
         return bool(self.distributor.functions.claimed(epoch, to_checksum_address(account)).call())
