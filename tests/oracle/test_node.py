@@ -190,7 +190,7 @@ def test_answers_wait_for_their_bonds_and_go_once_deposited(
     messages = [r.message for r in caplog.records]
     (waiting,) = [m for m in messages if "wait for their bonds" in m]
     assert waiting.startswith("2 optimistic answer(s) wait for their bonds: ")
-    assert f"balance is {11 * 10**16} wei, enough for 1 of them" in waiting
+    assert f"balance is {11 * 10**16} wei, enough for 1 of 3" in waiting
     assert "proofmind oracle deposit" in waiting
     assert not [m for m in messages if "refused" in m]
     assert any("covers the answers that waited" in m for m in messages)

@@ -467,8 +467,9 @@ class OracleNode:
         if waiting and waiting != self._waiting:
             log.warning(
                 "%d optimistic answer(s) wait for their bonds: %s's oracle balance is %d wei, "
-                "enough for %d of them (%d wei a bond); `proofmind oracle deposit` adds to it",
-                waiting, self.account.address, balance, len(covered), max(bonds.values()),
+                "enough for %d of %d (%d wei a bond); `proofmind oracle deposit` adds to it",
+                waiting, self.account.address, balance, len(covered), len(rows),
+                max(bonds.values()),
             )  # fmt: skip
         elif self._waiting and not waiting:
             log.info("the oracle balance covers the answers that waited for their bonds")
