@@ -242,3 +242,25 @@ def test_the_timelocked_list_keeps_an_old_waiting_action(tmp_path: Path) -> None
         assert [d.id for d in listed] == [later[4][0], later[3][0], later[2][0], waiting]
     finally:
         log.close()
+
+
+def test_the_sentinels_history_is_its_guards_calls_to_the_target(tmp_path: Path) -> None:
+    """Executed calls of another guard, or to another target, are not in it, and do not push
+    the target's older calls out (a busy agent's calls elsewhere)."""
+    log = DecisionLog(tmp_path / "decisions.sqlite")
+    mine, theirs = "0x" + "aa" * 20, "0x" + "bb" * 20
+    target, other = "0x" + "11" * 20, "0x" + "22" * 20
+
+    def executed(n: int, guard: str, to: str) -> tuple[str, int, dict[str, object], str]:
+        action = {"to": to, "data": "0xa9059cbb" + "00" * 32 + f"{n:064x}"}
+        return (f"0x{n:064x}", n, {"guard": guard, "action": action, "explanation": ""}, "executed")
+
+    try:
+        rows = [executed(n, mine, target) for n in range(1, 6)]
+        rows += [executed(n, mine, other) for n in range(6, 12_000)]
+        rows += [executed(n, theirs, target) for n in range(12_000, 12_010)]
+        log.record(rows, "p", 12_010)
+        found = log.executed_calls(mine.upper().replace("0X", "0x"), target)
+        assert [int(d.record["action"]["data"][-64:], 16) for d in found] == [5, 4, 3, 2, 1]
+    finally:
+        log.close()

@@ -300,6 +300,17 @@ class DecisionLog:
             ).fetchall()
         return [_row(r) for r in rows]
 
+    def executed_calls(self, guard: str, to: str, limit: int = 10_000) -> list[Decision]:
+        """The executed decisions of ``guard`` whose action called ``to``, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM decisions WHERE status='executed' "
+                "AND lower(json_extract(record, '$.guard')) = ? "
+                "AND lower(json_extract(record, '$.action.to')) = ? ORDER BY seq DESC LIMIT ?",
+                (guard.lower(), to.lower(), limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
     def timelocked(self, limit: int = 1000) -> list[Decision]:
         """The decisions whose action went through the guard's timelock, newest first: every
         one still queued, however old, and the latest ``limit`` of the others."""

@@ -91,11 +91,12 @@ class Sentinel:
         )
 
     def _history(self, to: str) -> list[int]:
+        """The amounts of this guard's latest executed calls to ``to`` (another Safe's, or
+        calls to other targets, neither count nor crowd them out)."""
         amounts = []
-        for decision in self.log.query(status="executed", limit=10_000):
-            action = decision.record.get("action") or {}
-            data = action.get("data", "0x")
-            if action.get("to", "").lower() == to.lower() and len(data) >= 2 + 8 + 128:
+        for decision in self.log.executed_calls(self.guard.address, to):
+            data = decision.record["action"].get("data", "0x")
+            if len(data) >= 2 + 8 + 128:
                 amounts.append(int(data[2 + 8 + 64 : 2 + 8 + 128], 16))
         return amounts
 
