@@ -13,6 +13,19 @@ from tests.agents.conftest import Treasury
 from tests.agents.test_runtime import depeg
 
 
+def _guarded(treasury: Treasury, rules: str, second: str) -> tuple[AgentRuntime, Sentinel]:
+    """The agent granted ``rules`` with ``second`` as a recipient too, and a sentinel."""
+    policy_path = treasury.policy_file(rules)
+    text = policy_path.read_text().replace(
+        f'recipients = ["{treasury.treasury}"]', f'recipients = ["{treasury.treasury}", "{second}"]'
+    )
+    policy_path.write_text(text)
+    policy = load_policy(policy_path)
+    treasury.guard.grant(treasury.owners, policy, treasury.agent.address)
+    agent = AgentRuntime(treasury.guard, treasury.agent, policy, treasury.alerts, treasury.log)
+    return agent, Sentinel(treasury.guard, treasury.guardian, treasury.log, treasury.alerts)
+
+
 def test_vetoes_of_injected_actions_and_no_false_vetoes_on_benign_ones(
     treasury: Treasury,
 ) -> None:
@@ -23,15 +36,7 @@ def test_vetoes_of_injected_actions_and_no_false_vetoes_on_benign_ones(
         + treasury.rule("450e18", subject="DAI")
         + treasury.rule("420e18", subject="FRAX", to=second)
     )
-    policy_path = treasury.policy_file(rules)
-    text = policy_path.read_text().replace(
-        f'recipients = ["{treasury.treasury}"]', f'recipients = ["{treasury.treasury}", "{second}"]'
-    )
-    policy_path.write_text(text)
-    policy = load_policy(policy_path)
-    treasury.guard.grant(treasury.owners, policy, treasury.agent.address)
-    agent = AgentRuntime(treasury.guard, treasury.agent, policy, treasury.alerts, treasury.log)
-    sentinel = Sentinel(treasury.guard, treasury.guardian, treasury.log, treasury.alerts)
+    agent, sentinel = _guarded(treasury, rules, second)
 
     for _ in range(5):  # the agent's history: five small moves
         depeg(treasury, subject="USDC")
@@ -100,15 +105,7 @@ def test_a_counterparty_flagged_long_ago_is_still_vetoed(treasury: Treasury) -> 
     alerts, and its subject is checksummed (as a user's detector may spell it): the action
     to it is still vetoed."""
     second = treasury.chain.accounts[8].address
-    policy_path = treasury.policy_file(treasury.rule("420e18", subject="FRAX", to=second))
-    text = policy_path.read_text().replace(
-        f'recipients = ["{treasury.treasury}"]', f'recipients = ["{treasury.treasury}", "{second}"]'
-    )
-    policy_path.write_text(text)
-    policy = load_policy(policy_path)
-    treasury.guard.grant(treasury.owners, policy, treasury.agent.address)
-    agent = AgentRuntime(treasury.guard, treasury.agent, policy, treasury.alerts, treasury.log)
-    sentinel = Sentinel(treasury.guard, treasury.guardian, treasury.log, treasury.alerts)
+    agent, sentinel = _guarded(treasury, treasury.rule("420e18", subject="FRAX", to=second), second)
 
     def critical(subject: str, block: int) -> Alert:
         return Alert(
