@@ -1,7 +1,8 @@
 """A real JSON-RPC proxy on 127.0.0.1 that forwards to a node and misbehaves like hosted
 providers do: refuses eth_getLogs over more than ``max_log_range`` blocks, answers HTTP 429
-to the first ``throttle`` requests, and loses the answer to the first ``lose_sends``
-eth_sendRawTransaction requests (forwarded to the node, answered 502)."""
+to the first ``throttle`` requests, loses the answer to the first ``lose_sends``
+eth_sendRawTransaction requests (forwarded to the node, answered 502), and answers 503 to
+everything while ``stats["down"]`` is set (an outage, switched by the test)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ import requests
 def rpc_proxy(
     upstream: str, *, max_log_range: int | None = None, throttle: int = 0, lose_sends: int = 0
 ) -> Iterator[dict[str, Any]]:
-    stats: dict[str, Any] = {"url": "", "refused": 0, "throttled": 0, "requests": 0, "lost": 0}
+    stats: dict[str, Any] = {
+        "url": "", "refused": 0, "throttled": 0, "requests": 0, "lost": 0, "down": False,
+        "unavailable": 0,
+    }  # fmt: skip
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -33,6 +37,10 @@ def rpc_proxy(
                 throttled = stats["throttled"] < throttle
                 if throttled:
                     stats["throttled"] += 1
+                stats["unavailable"] += bool(stats["down"])
+            if stats["down"]:
+                self._send(503, b'{"error": "service unavailable"}')
+                return
             if throttled:
                 self._send(429, b'{"error": "rate limited"}')
                 return

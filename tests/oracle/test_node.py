@@ -5,18 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import deploy
+from proofmind.chain.rpc import RpcBackend
 from proofmind.errors import InputError
 from proofmind.ml import zk
 from proofmind.oracle.client import Mode, OracleClient, Status, Terms, io_hash
 from proofmind.oracle.node import NodeConfig, OracleNode
 from tests.locks import running
 from tests.mining import manual_mining
+from tests.rpc_proxy import rpc_proxy
 
 Pair = tuple[zk.Package, zk.Package]
 
@@ -104,6 +108,58 @@ def test_a_long_challenge_window_does_not_hold_back_a_short_ones_finalization(
         node.close()
     assert [oracle.state(i).status for i in fast_ids] == [Status.FULFILLED] * 2
     assert [oracle.state(i).status for i in slow_ids] == [Status.PROPOSED] * 4
+
+
+def test_the_node_keeps_serving_through_an_outage_of_its_rpc_node(
+    chain: Chain,
+    tmp_path: Path,
+    zk_pair: Pair,
+    sample_inputs: list[list[int]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its RPC endpoint answers 503 for a while (a provider's outage, a node restart): the
+    node says so and waits, doubling, instead of exiting, and answers what came meanwhile
+    once the endpoint is back."""
+    pkg = zk_pair[0]
+    start = chain.w3.eth.block_number + 1
+    oracle, _, opt_id = _setup(chain, pkg)
+    upstream = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    caplog.set_level(logging.INFO, logger="proofmind.oracle")
+    with rpc_proxy(upstream) as proxy:
+        backend = RpcBackend(proxy["url"])
+        via = Chain(backend, backend.connect(), chain.chain_id, chain.accounts, chain.tx_settings)
+        node = OracleNode(
+            via,
+            OracleClient(via, via.w3.eth.contract(address=oracle.address, abi=oracle.oracle.abi)),
+            tmp_path / "n.sqlite",
+            [pkg],
+            config=NodeConfig(start_block=start, poll_interval=0.05),
+        )
+        serving = threading.Thread(target=lambda: asyncio.run(node.run(handle_signals=False)))
+        began = time.time()
+        serving.start()
+        try:
+            deadline = time.monotonic() + 30
+            while node.last_step <= began:  # serving: its first round is done
+                assert time.monotonic() < deadline, "the node did not start"
+                time.sleep(0.05)
+            proxy["down"] = True
+            asked = oracle.request(opt_id, sample_inputs[0])  # straight to the chain
+            while not any("retrying in" in r.message for r in caplog.records):
+                assert time.monotonic() < deadline, "the outage was not noticed"
+                time.sleep(0.1)
+            proxy["down"] = False
+            while oracle.state(asked).status != Status.PROPOSED:
+                assert serving.is_alive(), "the node exited during the outage"
+                assert time.monotonic() < deadline + 30, "the request was not answered"
+                time.sleep(0.1)
+        finally:
+            node.stop()
+            serving.join(30)
+    assert proxy["unavailable"] > 0 and not serving.is_alive()
+    messages = [r.message for r in caplog.records]
+    assert any("503" in m and "retrying in 2 s" in m for m in messages), messages
+    assert "the node answers again" in messages
 
 
 def test_node_recovers_in_flight_rows_from_chain(

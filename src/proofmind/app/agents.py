@@ -222,15 +222,26 @@ class AgentLoop:
         return anchor_decisions(self.ledger, self.chain, self.runtime.log)
 
     def run(self) -> None:
+        import logging
         import time
 
+        from proofmind.chain.retry import Outage
+
+        outage = Outage(logging.getLogger("proofmind.agents"), base=max(1.0, self.interval))
         with self.lock.held():
             last_anchor = time.monotonic()
             while not self.stopping.is_set():
-                self.runtime.step()
-                if time.monotonic() - last_anchor >= self.anchor_every:
-                    self.anchor()
-                    last_anchor = time.monotonic()
+                try:
+                    self.runtime.step()
+                    if time.monotonic() - last_anchor >= self.anchor_every:
+                        self.anchor()
+                        last_anchor = time.monotonic()
+                    outage.ok()
+                except Exception as exc:  # the node is away: open decisions wait in the log
+                    if not outage.outlasts(exc):
+                        raise
+                    self.stopping.wait(outage.failed(exc))
+                    continue
                 self.stopping.wait(self.interval)
             self.anchor()
 

@@ -6,6 +6,7 @@ The synchronous path (web3 calls: :func:`with_retries`) and the asynchronous bat
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import requests
 from web3.exceptions import TooManyRequests
 
 from proofmind.chain.redact import redact
-from proofmind.errors import ChainError, InputError
+from proofmind.errors import ChainError, InputError, NodeNotInstalled, ReorgDetected, WrongChain
 
 T = TypeVar("T")
 
@@ -91,3 +92,42 @@ def describe(exc: BaseException) -> str:
     request = getattr(exc, "request", None)
     url = getattr(request, "url", None)
     return redact(text[:300], url) if isinstance(url, str) else redact(text[:300])
+
+
+# what no amount of waiting mends: a reorg deeper than remembered, another chain, no node binary
+NEEDS_A_PERSON = (ReorgDetected, WrongChain, NodeNotInstalled)
+
+
+class Outage:
+    """A long-running loop's view of a node that stops answering (a restart, a provider's
+    outage): after each error that waiting may mend (:meth:`outlasts`), how
+    long to wait before the next round, doubling from ``base`` to ``cap`` seconds and said
+    in one warning; back to ``base`` after a round that worked. The monitor, the oracle
+    node, the challenge watcher and the agents keep running through it instead of exiting."""
+
+    def __init__(self, log: logging.Logger, base: float = 1.0, cap: float = 60.0) -> None:
+        self.log, self.base, self.cap, self.failures = log, base, cap, 0
+
+    @staticmethod
+    def outlasts(exc: BaseException) -> bool:
+        """Whether waiting may mend ``exc`` (else the loop should stop and say it): a
+        ChainError but those of :data:`NEEDS_A_PERSON`, or a transport error of a call made
+        without :func:`with_retries` (a JSON-RPC batch, a plain web3 call): no connection, a
+        timeout, HTTP 429 or 5xx."""
+        if isinstance(exc, ChainError):
+            return not isinstance(exc, NEEDS_A_PERSON)
+        if isinstance(exc, requests.HTTPError):
+            return exc.response is not None and exc.response.status_code in TRANSIENT_HTTP
+        return isinstance(exc, (requests.ConnectionError, requests.Timeout, TooManyRequests))
+
+    def failed(self, exc: BaseException) -> float:
+        """Seconds to wait after ``exc``, logged as a warning."""
+        self.failures += 1
+        wait = float(min(self.cap, self.base * 2**self.failures))
+        self.log.warning("%s; retrying in %.0f s", exc, wait)
+        return wait
+
+    def ok(self) -> None:
+        if self.failures:
+            self.log.info("the node answers again")
+        self.failures = 0

@@ -434,11 +434,13 @@ def agent_sentinel(
         proofmind agent sentinel --safe treasury --guardian 6
         proofmind agent sentinel --safe treasury --guardian 6 --once
     """
+    import logging
     import signal
     import threading
 
     from proofmind.agents.log import DecisionLog
     from proofmind.agents.sentinel import Sentinel
+    from proofmind.chain.retry import Outage
     from proofmind.monitor.store import AlertStore
 
     ws, chain, log = _open(workspace)
@@ -460,8 +462,18 @@ def agent_sentinel(
     if not once:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+    outage = Outage(logging.getLogger("proofmind.agents"), base=max(1.0, interval))
     while True:
-        for verdict in sentinel.scan():
+        try:
+            verdicts = sentinel.scan()
+            outage.ok()
+        except Exception as exc:  # the node is away: the guardian waits, and reads on
+            if once or not outage.outlasts(exc):
+                raise
+            if stop.wait(outage.failed(exc)):
+                break
+            continue
+        for verdict in verdicts:
             state = "VETOED" if verdict.vetoed else "ok"
             why = "; ".join(verdict.reasons) or "no reason to doubt it"
             typer.echo(f"{state:<6} {verdict.action_id} to {verdict.to}: {why}")

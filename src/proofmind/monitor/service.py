@@ -29,7 +29,8 @@ from typing import Any
 from web3 import Web3
 
 from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
-from proofmind.errors import ChainError, ReorgDetected
+from proofmind.chain.retry import Outage
+from proofmind.errors import ReorgDetected
 from proofmind.monitor.api import Alert, BlockEvent, Detector
 from proofmind.monitor.blocks import fetch_block
 from proofmind.monitor.pricefeed import FeedReader
@@ -290,18 +291,15 @@ class MonitorService:
         worker = threading.Thread(target=self._deliverer, name="monitor-delivery", daemon=True)
         worker.start()
         try:
-            failures = 0
+            outage = Outage(log, base=self.poll_interval)
             while not self._stop.is_set():
                 try:
                     busy = self.step()
-                    failures = 0
-                except ReorgDetected:
-                    raise  # deeper than the blocks remembered: needs a person
-                except ChainError as exc:  # the node is away or erring: wait and try again
-                    failures += 1
-                    wait = min(60.0, self.poll_interval * 2**failures)
-                    log.warning("%s; retrying in %.0f s", exc, wait)
-                    self._stop.wait(wait)
+                    outage.ok()
+                except Exception as exc:  # the node is away or erring: wait and try again
+                    if not outage.outlasts(exc):
+                        raise  # e.g. a reorg deeper than the blocks remembered
+                    self._stop.wait(outage.failed(exc))
                     continue
                 if on_step is not None:
                     on_step(self)

@@ -18,6 +18,7 @@ from hexbytes import HexBytes
 
 from proofmind.chain.base import Chain
 from proofmind.chain.events import LogReader, Reorg, ReorgSafeCursor
+from proofmind.chain.retry import Outage
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.oracle.binding import open_bound_state
@@ -261,9 +262,18 @@ class Watcher:
     def run(self, poll_interval: float = 0.5, stop: float | None = None) -> None:
         """Step every ``poll_interval`` seconds until :meth:`stop` is called (or the
         ``stop`` time, a ``time.time()`` value, has passed)."""
+        outage = Outage(log, base=max(1.0, poll_interval))
         with self.lock.held():
             while not self.stopping.is_set() and (stop is None or time.time() < stop):
-                for verdict in self.step():
+                try:
+                    verdicts = self.step()
+                    outage.ok()
+                except Exception as exc:  # the node is away: wait, then read on from the cursor
+                    if not outage.outlasts(exc):
+                        raise
+                    self.stopping.wait(outage.failed(exc))
+                    continue
+                for verdict in verdicts:
                     log.info("request %d: %s", verdict.request_id, verdict.detail)
                 self.stopping.wait(poll_interval)
 

@@ -25,6 +25,7 @@ from web3.logs import DISCARD
 from proofmind.chain.base import Chain
 from proofmind.chain.events import BlockRange, LogReader, Reorg, ReorgSafeCursor
 from proofmind.chain.reconcile import Fate, tx_outcome
+from proofmind.chain.retry import Outage
 from proofmind.errors import ContractReverted, InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.ml.onnx_models import OnnxModel
@@ -181,10 +182,19 @@ class OracleNode:
         for sig in (signal.SIGTERM, signal.SIGINT) if handle_signals else ():
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stopping.set)
+        outage = Outage(log, base=max(1.0, self.config.poll_interval))
         try:
             await asyncio.to_thread(self.reconcile)
             while not self.stopping.is_set():
-                busy = await self.step()
+                try:
+                    busy = await self.step()
+                    outage.ok()
+                except Exception as exc:  # the node is away: wait, then go on from the queue
+                    if not outage.outlasts(exc):
+                        raise
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.stopping.wait(), outage.failed(exc))
+                    continue
                 self.last_step = time.time()
                 if until_idle and not busy and not self.queue.open_count():
                     return
