@@ -131,7 +131,8 @@ def test_init_then_status_of_stopped_devnet(tmp_path: Path) -> None:
     assert result.returncode == 0 and "Created" in result.stdout
     assert "Workspace already exists" in run("init", cwd=tmp_path).stdout
     status = run("chain", "status", cwd=tmp_path)
-    assert status.returncode == 0 and "stopped" in status.stdout
+    assert status.returncode == 3 and "stopped" in status.stdout  # "not running", for scripts
+    assert status.stderr == ""
 
 
 def test_missing_anvil(tmp_path: Path) -> None:

@@ -71,16 +71,19 @@ def chain_down(workspace: WorkspaceOption = None) -> None:
 
 @chain_app.command("status")
 def chain_status(workspace: WorkspaceOption = None) -> None:
-    """Show which chain the workspace uses, whether it answers, and its head block.
+    """Show which chain the workspace uses, whether it answers, and its head block. Exits 0
+    when it answers, 3 when the workspace's devnet is stopped, 1 when an RPC node does not
+    answer.
 
     Examples:
       proofmind chain status
+      proofmind chain status || proofmind chain up
       PROOFMIND_CHAIN_BACKEND=rpc PROOFMIND_CHAIN_RPC_URL=http://127.0.0.1:8545 \\
         proofmind chain status
     """
     from proofmind.cli.commands import run_chain_status
 
-    run_chain_status(workspace)
+    raise typer.Exit(run_chain_status(workspace))
 
 
 @contracts_app.command("deploy")

@@ -67,7 +67,12 @@ def run_chain_down(path: Path | None) -> None:
         console.print("No devnet was running.")
 
 
-def run_chain_status(path: Path | None) -> None:
+DEVNET_STOPPED = 3  # as an init script's `status` says "not running" (LSB)
+
+
+def run_chain_status(path: Path | None) -> int:
+    """Print the chain's state; the exit code: 0 when it answers, DEVNET_STOPPED when the
+    workspace's devnet is not running (an unreachable RPC node is an error, exit 1)."""
     workspace = _workspace(path)
     settings = workspace.chain_settings()
     if settings.backend == "devnet":
@@ -83,12 +88,14 @@ def run_chain_status(path: Path | None) -> None:
                 f"devnet [yellow]stopped[/yellow] ({status.detail}); "
                 "start it with `proofmind chain up`"
             )
-        return
+            return DEVNET_STOPPED
+        return 0
     chain = workspace.connect()
     console.print(
         f"{chain.backend.describe()} [green]reachable[/green]: chain {chain.chain_id}, "
         f"block {chain.w3.eth.block_number}, {len(chain.accounts)} signing account(s)"
     )
+    return 0
 
 
 def run_contracts_deploy(path: Path | None, names: list[str], force: bool) -> None:
