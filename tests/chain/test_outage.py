@@ -48,3 +48,7 @@ def test_what_waiting_may_mend() -> None:
         ValueError("a bug"),
     ]
     assert not any(Outage.outlasts(exc) for exc in fatal)
+    outage = Outage(logging.getLogger("test.outage"))
+    with pytest.raises(WrongChain):  # what a loop calls in its except: raised again
+        outage.retry_after(WrongChain("another chain"))
+    assert outage.retry_after(requests.ConnectionError("refused")) == 2.0

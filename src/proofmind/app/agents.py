@@ -237,10 +237,8 @@ class AgentLoop:
                         self.anchor()
                         last_anchor = time.monotonic()
                     outage.ok()
-                except Exception as exc:  # the node is away: open decisions wait in the log
-                    if not outage.outlasts(exc):
-                        raise
-                    self.stopping.wait(outage.failed(exc))
+                except Outage.ERRORS as exc:  # the node is away: open decisions wait in the log
+                    self.stopping.wait(outage.retry_after(exc))
                     continue
                 self.stopping.wait(self.interval)
             self.anchor()

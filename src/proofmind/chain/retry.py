@@ -105,6 +105,9 @@ class Outage:
     in one warning; back to ``base`` after a round that worked. The monitor, the oracle
     node, the challenge watcher and the agents keep running through it instead of exiting."""
 
+    # what a loop catches around a round (retry_after raises again those waiting cannot mend)
+    ERRORS: tuple[type[Exception], ...] = (ChainError, requests.RequestException, TooManyRequests)
+
     def __init__(self, log: logging.Logger, base: float = 1.0, cap: float = 60.0) -> None:
         self.log, self.base, self.cap, self.failures = log, base, cap, 0
 
@@ -119,6 +122,13 @@ class Outage:
         if isinstance(exc, requests.HTTPError):
             return exc.response is not None and exc.response.status_code in TRANSIENT_HTTP
         return isinstance(exc, (requests.ConnectionError, requests.Timeout, TooManyRequests))
+
+    def retry_after(self, exc: BaseException) -> float:
+        """Seconds a loop waits after ``exc`` before its next round (see :meth:`failed`);
+        ``exc`` is raised again when waiting cannot mend it. Call it in the ``except``."""
+        if not self.outlasts(exc):
+            raise exc
+        return self.failed(exc)
 
     def failed(self, exc: BaseException) -> float:
         """Seconds to wait after ``exc``, logged as a warning."""

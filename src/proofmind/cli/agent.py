@@ -467,10 +467,10 @@ def agent_sentinel(
         try:
             verdicts = sentinel.scan()
             outage.ok()
-        except Exception as exc:  # the node is away: the guardian waits, and reads on
-            if once or not outage.outlasts(exc):
+        except Outage.ERRORS as exc:  # the node is away: the guardian waits, and reads on
+            if once:
                 raise
-            if stop.wait(outage.failed(exc)):
+            if stop.wait(outage.retry_after(exc)):
                 break
             continue
         for verdict in verdicts:

@@ -296,10 +296,8 @@ class MonitorService:
                 try:
                     busy = self.step()
                     outage.ok()
-                except Exception as exc:  # the node is away or erring: wait and try again
-                    if not outage.outlasts(exc):
-                        raise  # e.g. a reorg deeper than the blocks remembered
-                    self._stop.wait(outage.failed(exc))
+                except Outage.ERRORS as exc:  # the node is away or erring: wait and try again
+                    self._stop.wait(outage.retry_after(exc))  # a deep reorg: raised
                     continue
                 if on_step is not None:
                     on_step(self)

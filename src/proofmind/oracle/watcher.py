@@ -268,10 +268,8 @@ class Watcher:
                 try:
                     verdicts = self.step()
                     outage.ok()
-                except Exception as exc:  # the node is away: wait, then read on from the cursor
-                    if not outage.outlasts(exc):
-                        raise
-                    self.stopping.wait(outage.failed(exc))
+                except Outage.ERRORS as exc:  # the node is away: wait, then read on from the cursor
+                    self.stopping.wait(outage.retry_after(exc))
                     continue
                 for verdict in verdicts:
                     log.info("request %d: %s", verdict.request_id, verdict.detail)

@@ -189,11 +189,10 @@ class OracleNode:
                 try:
                     busy = await self.step()
                     outage.ok()
-                except Exception as exc:  # the node is away: wait, then go on from the queue
-                    if not outage.outlasts(exc):
-                        raise
+                except Outage.ERRORS as exc:  # the node is away: wait, then go on from the queue
+                    wait = outage.retry_after(exc)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.stopping.wait(), outage.failed(exc))
+                        await asyncio.wait_for(self.stopping.wait(), wait)
                     continue
                 self.last_step = time.time()
                 if until_idle and not busy and not self.queue.open_count():
