@@ -70,10 +70,12 @@ def model_view(pkg: Package) -> dict[str, Any]:
     }
 
 
-def package_of(workspace: Workspace, oracle: OracleClient, model_id: bytes) -> Package | None:
+def package_of(
+    workspace: Workspace, oracle: OracleClient, model_id: bytes, owner: str | None = None
+) -> Package | None:
     """The workspace's package served under the oracle's ``model_id`` (in either mode, by the
-    model's registrant)."""
-    owner = str(oracle.model(model_id)["owner"])
+    model's registrant: ``owner``, read from the oracle when not given)."""
+    owner = owner or str(oracle.model(model_id)["owner"])
     for name in package_names(workspace):
         try:
             pkg = load_package(workspace, name)
@@ -205,7 +207,7 @@ def request_status(workspace: Workspace, chain: Chain, request_id: int) -> Reque
     if state.status == Status.NONE:
         raise NotFound(f"request {request_id} does not exist on {oracle.address}")
     model = oracle.model(state.model_id)
-    pkg = package_of(workspace, oracle, state.model_id)
+    pkg = package_of(workspace, oracle, state.model_id, owner=str(model["owner"]))
     view = RequestView(
         request_id=request_id,
         status=state.status.name.lower(),

@@ -163,6 +163,7 @@ class OracleNode:
         self._pool: Executor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting = 0  # optimistic answers waiting for their bonds
+        self._bonds: dict[str, int] = {}  # model id → its bond (see _bond)
         event = oracle.oracle.events.InferenceRequested()
         self._topic = event.topic
         self._event = event
@@ -456,6 +457,12 @@ class OracleNode:
         if row["state"] == "answered":
             self._fail(ids[0], refused)
 
+    def _bond(self, model_id: str) -> int:
+        """The wei one answer of ``model_id`` locks: fixed at registration, so read once."""
+        if model_id not in self._bonds:
+            self._bonds[model_id] = int(self.oracle.model(bytes.fromhex(model_id[2:]))["bond"])
+        return self._bonds[model_id]
+
     def _bonded(self, rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
         """The optimistic answers whose bonds this account's oracle balance covers, in queue
         order. The others wait for `proofmind oracle deposit`; the node says so when their number
@@ -463,10 +470,7 @@ class OracleNode:
         if not rows:
             return rows
         balance = left = self.oracle.balance(self.account.address)
-        bonds = {
-            model_id: int(self.oracle.model(bytes.fromhex(model_id[2:]))["bond"])
-            for model_id in {r["model_id"] for r in rows}
-        }
+        bonds = {model_id: self._bond(model_id) for model_id in {r["model_id"] for r in rows}}
         covered = []
         for row in rows:
             if bonds[row["model_id"]] <= left:
@@ -627,7 +631,7 @@ class OracleNode:
         for model_id, served in self.served.items():
             if served.mode != Mode.OPTIMISTIC:
                 continue
-            bond = int(self.oracle.model(bytes.fromhex(model_id[2:]))["bond"])
+            bond = self._bond(model_id)
             if balance < bond:
                 log.warning(
                     "%s's oracle balance is %d wei, less than one bond of %s (%d wei): its "
