@@ -168,12 +168,7 @@ def sweep_epoch(
     owner, once): the amount, where it went (default: the sending account) and the receipt.
     Refused before sending when the window is open or the epoch was swept."""
     client = rewards_client(chain, workspace)
-    count = int(client.distributor.functions.epochCount().call())
-    if not 0 <= epoch < count:
-        raise NotFound(
-            f"no reward epoch {epoch} on {client.distributor.address} ({count} published)",
-            hint="`proofmind rewards status` lists them",
-        )
+    _epoch_count(client, epoch)  # NotFound for an epoch not published
     status = client.status(epoch)
     now = int(chain.w3.eth.get_block("latest")["timestamp"])
     if status.swept:
