@@ -107,4 +107,5 @@ def test_models_requests_and_status(
     assert len(answered["output_values"]) == len(answered["output"])
     queue = api.oracle_requests()["items"]
     assert [(r["request_id"], r["state"]) for r in queue] == [(request_id, "proposed")]
+    assert queue[0]["model_name"] == "mlp"  # the package's name, not the oracle's model id only
     assert api.oracle_requests(state="done")["items"] == []

@@ -131,7 +131,15 @@ def list_requests(
     if before is not None:
         where.append("request_id < ?")
         args.append(before)
-    sql = "SELECT * FROM oracle_requests" + (" WHERE " + " AND ".join(where) if where else "")
+    named = conn.execute(  # a queue written before the node kept its models' names has none
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='oracle_models'"
+    ).fetchone()
+    sql = (
+        "SELECT r.*, m.name AS model_name FROM oracle_requests r "
+        "LEFT JOIN oracle_models m USING (model_id)"
+        if named
+        else "SELECT *, NULL AS model_name FROM oracle_requests"
+    ) + (" WHERE " + " AND ".join(where) if where else "")
     try:
         rows = conn.execute(sql + " ORDER BY request_id DESC LIMIT ?", [*args, limit + 1])
         items = [_queue_view(row) for row in rows]
@@ -147,6 +155,7 @@ def _queue_view(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "request_id": int(row["request_id"]),
         "model_id": row["model_id"],
+        "model_name": row["model_name"],  # the package the node serves under model_id
         "mode": Mode(row["mode"]).name.lower(),
         "input": json.loads(row["input"]),
         "block": row["block"],

@@ -148,6 +148,7 @@ class OracleNode:
             "`proofmind oracle refund ID`)",
         )
         self.queue = RequestQueue(self.state)
+        self.queue.name_models({mid: s.package.name for mid, s in self.served.items()})
         self.cursor = ReorgSafeCursor(
             chain.w3,
             self.state,

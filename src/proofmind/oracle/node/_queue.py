@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS oracle_requests (
     updated_at     REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS oracle_requests_state ON oracle_requests(state);
+CREATE TABLE IF NOT EXISTS oracle_models (
+    model_id TEXT PRIMARY KEY,
+    name     TEXT NOT NULL
+);
 """
 
 
@@ -43,6 +47,16 @@ class RequestQueue:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+
+    def name_models(self, names: dict[str, str]) -> None:
+        """Remember the package name the node serves under each oracle model id (``0x…``), for
+        the request list (`GET /oracle/requests`, the dashboard), which reads the queue only."""
+        with self.state.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO oracle_models(model_id, name) VALUES (?,?) "
+                "ON CONFLICT(model_id) DO UPDATE SET name=excluded.name",
+                sorted(names.items()),
+            )
 
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Queue new requests, each (request_id, model_id, mode, input, block, deadline,
