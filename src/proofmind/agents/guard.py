@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode
-from eth_abi.exceptions import EncodingError
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
@@ -23,7 +21,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
 from web3.types import TxReceipt
 
-from proofmind.agents.policy import NATIVE, ActionSpec, Policy, parse_amount, selector_of
+from proofmind.agents.policy import NATIVE, ActionSpec, Policy, encode_args, selector_of
 from proofmind.agents.safe import create_safe, owners_exec, safe_at
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, deploy, load_artifact
@@ -75,35 +73,11 @@ def encode_action(action: ActionSpec) -> Call:
         if action.args:
             raise InputError("a native transfer takes no args", hint="set only target and value")
         return Call(action.target, action.value, b"")
-    types = action.function[action.function.index("(") + 1 : -1]
-    type_list = [t for t in types.split(",") if t]
-    if len(type_list) != len(action.args):
-        raise InputError(
-            f"{action.function} takes {len(type_list)} argument(s), "
-            f"the rule gives {len(action.args)}",
-            hint="list one value per parameter in args",
-        )
     try:
-        values = [_arg(kind, value) for kind, value in zip(type_list, action.args, strict=True)]
-        encoded = encode(type_list, values)
-    except (EncodingError, ValueError, TypeError) as exc:
-        raise InputError(
-            f"arguments {action.args!r} do not fit {action.function}: {exc}",
-            hint="give one value of the right type per parameter",
-        ) from None
+        encoded = encode_args(action.function, action.args)
+    except ValueError as exc:
+        raise InputError(str(exc), hint="give one value of the right type per parameter") from None
     return Call(action.target, action.value, selector_of(action.function) + encoded)
-
-
-def _arg(kind: str, value: Any) -> Any:
-    if kind == "address":
-        return to_checksum_address(str(value))
-    if kind.startswith(("uint", "int")):
-        return parse_amount(value)
-    if kind == "bool":
-        return bool(value)
-    if kind.startswith("bytes") and isinstance(value, str):
-        return bytes.fromhex(value.removeprefix("0x"))
-    return value
 
 
 class Guard:

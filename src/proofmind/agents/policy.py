@@ -17,6 +17,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from eth_abi.abi import encode
+from eth_abi.exceptions import EncodingError
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import is_address, to_checksum_address
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -37,7 +39,7 @@ def parse_amount(value: Any) -> int:
         number = Decimal(str(value).strip().replace("_", ""))
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount (base units, e.g. '250e18')") from None
-    if number != number.to_integral_value() or number < 0:
+    if not number.is_finite() or number != number.to_integral_value() or number < 0:
         raise ValueError(f"{value!r} is not a whole, non-negative number of base units")
     return int(number)
 
@@ -76,6 +78,74 @@ def selector_of(function: str) -> bytes:
             f"{function!r} is not a function signature like 'transfer(address,uint256)'"
         )
     return bytes(function_signature_to_4byte_selector(function))
+
+
+def parameter_types(function: str) -> list[str]:
+    """``"transfer(address,uint256)"`` -> ``["address", "uint256"]`` (none for ``native``)."""
+    if function == NATIVE:
+        return []
+    return [t for t in function[function.index("(") + 1 : -1].split(",") if t]
+
+
+def encode_args(function: str, args: list[Any]) -> bytes:
+    """The ABI encoding of ``args`` for ``function``'s parameters (the calldata after the
+    selector); ValueError names the argument that does not fit its type."""
+    types = parameter_types(function)
+    if len(types) != len(args):
+        raise ValueError(f"{function} takes {len(types)} argument(s), {len(args)} given")
+    values = []
+    for n, (kind, value) in enumerate(zip(types, args, strict=True)):
+        try:
+            values.append(_abi_value(kind, value))
+        except ValueError as exc:
+            raise ValueError(f"argument {n} of {function} ({kind}): {exc}") from None
+    try:
+        return bytes(encode(types, values))
+    except (EncodingError, TypeError, OverflowError) as exc:
+        raise ValueError(f"arguments {args!r} do not fit {function}: {exc}") from None
+
+
+def _abi_value(kind: str, value: Any) -> Any:
+    """One argument as eth_abi takes it; strings are read strictly ("false" is no true)."""
+    if kind == "address":
+        return _address(value)
+    integer = re.fullmatch(r"(u?)int(\d*)", kind)
+    if integer:
+        signed = not integer.group(1)
+        number = _integer(value) if signed else parse_amount(value)
+        bits = int(integer.group(2) or 256)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
+        if not low <= number < high:
+            raise ValueError(f"{value!r} does not fit in {kind}")
+        return number
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false", "1", "0"):
+            raise ValueError(f"{value!r} is not a bool (true or false)")
+        return text in ("true", "1")
+    if kind.startswith("bytes") and "[" not in kind:
+        if not isinstance(value, str) or not re.fullmatch(r"(0x)?([0-9a-fA-F]{2})*", value):
+            raise ValueError(f"{value!r} is not 0x-prefixed hex")
+        data = bytes.fromhex(value.removeprefix("0x"))
+        size = kind.removeprefix("bytes")
+        if size and len(data) != int(size):
+            raise ValueError(f"{value!r} is {len(data)} bytes, {kind} takes {size}")
+        return data
+    if kind == "string" and not isinstance(value, str):
+        raise ValueError(f"{value!r} is not text")
+    return value  # arrays and tuples: eth_abi checks them
+
+
+def _integer(value: Any) -> int:
+    try:
+        number = Decimal(str(value).strip().replace("_", ""))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an integer") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
 
 
 class _Strict(BaseModel):
@@ -200,6 +270,11 @@ def load_policy(path: Path) -> Policy:
             r.action.function for r in policy.rule
         ]:
             selector_of(function)
+        for n, rule in enumerate(policy.rule):
+            try:
+                encode_args(rule.action.function, rule.action.args)
+            except ValueError as exc:
+                raise ValueError(f"rule.{n}.action.args: {exc}") from None
     except (ValidationError, ValueError) as exc:
         raise InputError(
             f"policy {path} is invalid: {_first_problem(exc)}", hint="see docs/agents.md"

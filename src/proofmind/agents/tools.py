@@ -21,7 +21,7 @@ from eth_utils.address import is_address, to_checksum_address
 
 from proofmind.agents.guard import decision_id_of, encode_action
 from proofmind.agents.log import OPEN, DecisionLog, canonical
-from proofmind.agents.policy import ActionSpec, parse_amount, selector_of
+from proofmind.agents.policy import ActionSpec, parameter_types, parse_amount, selector_of
 from proofmind.agents.runtime import RECORD_VERSION, AgentRuntime, StepReport
 from proofmind.errors import InputError
 from proofmind.monitor.store import AlertStore
@@ -136,28 +136,23 @@ class AgentTools:
             selector_of(function)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        types = []
-        if function != "native":
-            types = [t for t in function[function.index("(") + 1 : -1].split(",") if t]
+        types = parameter_types(function)
         if len(args) != len(types):
             raise InputError(
                 f"{function} takes {len(types)} argument(s), {len(args)} given"
                 + ("" if types else " (a native transfer takes no args)")
             )
-        cleaned: list[Any] = []
+        cleaned: list[Any] = []  # as the record keeps them: checksummed, amounts in base units
         for kind, arg in zip(types, args, strict=True):
             if kind == "address":
                 cleaned.append(_address(arg, "argument"))
             elif kind.startswith("uint"):
                 try:
-                    amount = parse_amount(arg)
+                    cleaned.append(str(parse_amount(arg)))
                 except ValueError as exc:
                     raise InputError(f"argument {arg!r}: {exc}") from None
-                if amount > UINT256_MAX:
-                    raise InputError(f"argument {arg!r} does not fit in {kind}")
-                cleaned.append(str(amount))
             else:
-                cleaned.append(arg)
+                cleaned.append(arg)  # checked against its type by encode_action below
         try:
             native = parse_amount(value)
         except ValueError as exc:
