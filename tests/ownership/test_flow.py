@@ -19,6 +19,7 @@ from proofmind.app.ownership import (
 from proofmind.app.provenance import track_run, verify_path
 from proofmind.chain.base import Chain, utc
 from proofmind.chain.contracts import DeploymentRegistry, attach
+from proofmind.errors import InputError
 from proofmind.ownership.contributions import contribute
 from proofmind.provenance.ledger import Ledger
 from proofmind.workspace import Workspace
@@ -108,3 +109,10 @@ def test_contributors_are_valued_and_paid(ws: Workspace, chain: Chain, tmp_path:
         f"{utc(contributions_registry.functions.revokedAt(carol, carol_id).call())}: "
         "consent withdrawn"
     ]
+    # and no new epoch pays by a valuation of that data: it would reward use without consent
+    with pytest.raises(InputError) as refused:
+        publish_epoch(ws, chain, banzhaf, 10**18, deadline)
+    assert refused.value.message.startswith(f"valuation {banzhaf.hash} values data without ")
+    assert f"by {carol} was revoked at" in refused.value.message
+    assert "assemble the dataset again without those" in str(refused.value.hint)
+    assert len(registry.statuses()) == epoch + 1  # nothing published

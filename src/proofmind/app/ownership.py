@@ -19,7 +19,7 @@ from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.crypto.keccak import keccak256
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import InputError
-from proofmind.ownership.contributions import Assembly, Contribution, assemble
+from proofmind.ownership.contributions import Assembly, Contribution, assemble, assembly_check
 from proofmind.ownership.rewards import EpochTrees, RewardsClient, payout_tree, payouts
 from proofmind.ownership.valuation import (
     BANZHAF_METHOD,
@@ -30,7 +30,7 @@ from proofmind.ownership.valuation import (
     knn_accuracy_utility,
     knn_shapley,
 )
-from proofmind.provenance.api import Committed, commit
+from proofmind.provenance.api import Committed, commit, uri_param
 from proofmind.provenance.dataset import canonical_json
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
@@ -226,19 +226,52 @@ def publish_epoch(
     deadline: int,
     *,
     again: bool = False,
+    checked: bool = False,
 ) -> tuple[int, StandardMerkleTree, Path]:
     """Pay ``pool`` base units by the valuation: the epoch's tree is saved in the workspace
     (``rewards/epoch-N.json``, OZ's standard-v1 dump) for claims. A valuation an epoch pays
     already is refused unless ``again`` (another round by the same values, say monthly): a
-    publish run twice by mistake would pay every contributor twice."""
+    publish run twice by mistake would pay every contributor twice. So is one whose data holds
+    a contribution revoked or expired since assembly (:func:`refuse_unpayable`; ``checked``:
+    the caller did that already)."""
     values = [(a, float(v)) for a, v in valuation.document["values"].items()]
     tree = payout_tree(payouts(values, pool))
     client = rewards_client(chain, workspace)
-    if not again:
-        refuse_paying_twice(client, valuation.hash)
+    if not checked:
+        refuse_unpayable(workspace, chain, client, valuation.record, again=again)
     epoch, _ = client.publish(tree, pool, deadline, bytes.fromhex(valuation.hash[2:]))
     target = epoch_trees(workspace, client).save(chain.chain_id, epoch, tree)
     return epoch, tree, target
+
+
+def refuse_unpayable(
+    workspace: Stores, chain: Chain, client: RewardsClient, record: LocalRecord, *, again: bool
+) -> None:
+    """An InputError when the valuation ``record`` must not be paid: an epoch pays it already
+    (unless ``again``), or a contribution in its data was revoked or has expired since the data
+    was assembled (valuing it used the data after consent ended; paying by it would reward that
+    use)."""
+    if not again:
+        refuse_paying_twice(client, record.content_hash)
+    ledger = Ledger(workspace)
+    problems: list[str] = []
+    for key in record.parents:
+        dataset = ledger.get(key)
+        digest = uri_param(dataset.uri, "contributions")
+        if digest is None:
+            continue  # not assembled from signed contributions
+        if not workspace.blobs.has(digest):
+            problems.append(f"the assembly document {digest} of {dataset.name} is not here")
+            continue
+        found, _ = assembly_check(json.loads(workspace.blobs.path_of(digest).read_bytes()), chain)
+        problems += [f"{dataset.name}: {p}" for p in found]
+    if problems:
+        raise InputError(
+            f"valuation {record.content_hash} values data without consent now: "
+            + "; ".join(problems),
+            hint="assemble the dataset again without those contributions (`proofmind data "
+            "assemble`), value it again (`proofmind rewards value`) and publish that valuation",
+        )
 
 
 def refuse_paying_twice(client: RewardsClient, valuation_hash: str) -> None:

@@ -15,7 +15,7 @@ from proofmind.app.ownership import (
     epoch_trees,
     load_valuation,
     publish_epoch,
-    refuse_paying_twice,
+    refuse_unpayable,
     rewards_client,
     value_contributions,
 )
@@ -119,8 +119,12 @@ def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Pat
     print_table(console, table)
     console.print(
         f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name}); "
-        f"dataset record {committed.record.key} names all {len(assembly.contributions)} "
-        "contributions"
+        f"dataset record {committed.record.key} names "
+        + (
+            "its contribution"
+            if len(assembly.contributions) == 1
+            else f"all {len(assembly.contributions)} contributions"
+        )
     )
 
 
@@ -203,15 +207,16 @@ def run_publish(
     settle(chain, DeploymentRegistry(workspace.state))
     client = rewards_client(chain, workspace)
     settle(chain, epoch_trees(workspace, client))
-    if not again:
-        refuse_paying_twice(client, record.content_hash)  # before minting or anchoring
+    refuse_unpayable(workspace, chain, client, record, again=again)  # before minting, anchoring
     show_corrections(ledger.anchor(chain, only=[record]).corrections)  # its valuation only
     if mint:
         client.chain.sender().transact(client.token.functions.mint(chain.sender().address, pool))
     deadline = int(chain.w3.eth.get_block("latest")["timestamp"]) + days * 86_400
     valuation = Valuation(document, [], ledger.get(record.key))
     # checked above, before minting: publish_epoch need not read every epoch again
-    epoch, tree, saved = publish_epoch(workspace, chain, valuation, pool, deadline, again=True)
+    epoch, tree, saved = publish_epoch(
+        workspace, chain, valuation, pool, deadline, again=again, checked=True
+    )
     until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(deadline))
     confirm(chain)
     console.print(
