@@ -126,9 +126,10 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
             run("data", "assemble", *files, "--dataset", "demo", "-o", "again.csv", cwd=tmp_path),
             "was revoked on-chain",
         )
-        assert_one_line_error(
-            run("data", "revoke", "alice.csv.contribution.json", "--account", "2", cwd=tmp_path),
-            "is not the contributor",
+        not_theirs = run(
+            "data", "revoke", "alice.csv.contribution.json", "--account", "2", cwd=tmp_path
         )
+        assert_one_line_error(not_theirs, "is not the contributor")
+        assert "only the contributor can revoke: pass --account 1" in not_theirs.stderr
     finally:
         run("chain", "down", cwd=tmp_path)

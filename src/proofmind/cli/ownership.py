@@ -134,9 +134,18 @@ def run_revoke(path: Path | None, file: Path, index: int) -> None:
     contribution = Contribution.load(file)
     account = _account(chain, index)
     if getattr(account, "address", "").lower() != contribution.contributor.lower():
+        theirs = [
+            n
+            for n, a in enumerate(chain.accounts)
+            if a.address.lower() == contribution.contributor.lower()
+        ]
         raise InputError(
             f"account {index} is not the contributor {contribution.contributor}",
-            hint="only the contributor can revoke; pick their --account",
+            hint=f"only the contributor can revoke: pass --account {theirs[0]}"
+            if theirs
+            else "only the contributor can revoke, and no signing account here is theirs: they "
+            "revoke from their own wallet (or sign a revocation for anyone to relay, see "
+            "docs/data-ownership.md)",
         )
     registry = _contributions(chain, workspace)
     chain.sender(account).transact(  # type: ignore[arg-type]
