@@ -84,9 +84,9 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
         claimed = run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path)
         assert claimed.returncode == 0, claimed.stderr
         assert f"paid {owed} base units" in claimed.stdout
-        assert_one_line_error(
+        assert_one_line_error(  # refused before sending, in words
             run("rewards", "claim", "--epoch", "0", "--account", bob, cwd=tmp_path),
-            "AlreadyClaimed",
+            f"{bob}'s payout of epoch 0 ({owed} base units) was claimed already",
         )
         status = run("rewards", "status", cwd=tmp_path, env={"COLUMNS": "80"})
         assert pool in status.stdout and str(owed) in status.stdout  # not cut to "100000…"
@@ -111,6 +111,12 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
             provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         finally:
             workspace.close()
+        alice = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # devnet account 1, not claimed
+        assert_one_line_error(
+            run("rewards", "claim", "--epoch", "0", "--account", alice, cwd=tmp_path),
+            "epoch 0's claims closed at",
+            "rewards sweep",
+        )
         swept = run("rewards", "sweep", "--epoch", "0", cwd=tmp_path)
         assert swept.returncode == 0, swept.stderr
         assert f"Swept epoch 0: {10**21 - owed} unclaimed base units to 0x" in swept.stdout

@@ -151,8 +151,22 @@ def submit_claim(
     workspace: Workspace, chain: Chain, epoch: int, account: str
 ) -> tuple[ClaimData, int, dict[str, Any]]:
     """Claim ``account``'s payout of ``epoch`` (anyone may; the tokens go to ``account``):
-    the claim sent, the amount the receipt says was paid, and the receipt."""
+    the claim sent, the amount the receipt says was paid, and the receipt. A claim paid
+    already, or after the epoch's deadline, is refused before anything is sent."""
     claim = claim_data(workspace, chain, epoch, account)
+    if claim.claimed:
+        raise InputError(
+            f"{claim.account}'s payout of epoch {epoch} ({claim.amount} base units) was claimed "
+            "already: each account claims once per epoch",
+            hint="`proofmind rewards status` shows what each epoch paid",
+        )
+    if int(chain.w3.eth.get_block("latest")["timestamp"]) > claim.deadline:
+        closed = time.strftime("%Y-%m-%d %H:%M", time.gmtime(claim.deadline))
+        raise InputError(
+            f"epoch {epoch}'s claims closed at {closed} UTC: {claim.account}'s payout was not "
+            "claimed in time",
+            hint="the distributor's owner may sweep what is left (`proofmind rewards sweep`)",
+        )
     client = rewards_client(chain, workspace)
     call = client.distributor.functions.claim(
         epoch, claim.account, claim.amount, [bytes.fromhex(p[2:]) for p in claim.proof]
