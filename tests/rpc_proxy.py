@@ -2,7 +2,8 @@
 providers do: refuses eth_getLogs over more than ``max_log_range`` blocks, answers HTTP 429
 to the first ``throttle`` requests, loses the answer to the first ``lose_sends``
 eth_sendRawTransaction requests (forwarded to the node, answered 502), and answers 503 to
-everything while ``stats["down"]`` is set (an outage, switched by the test)."""
+everything while ``stats["down"]`` is set (an outage, switched by the test). Closed, it
+refuses connections; opened again on its ``port``, it is back at the same URL."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ import requests
 
 @contextmanager
 def rpc_proxy(
-    upstream: str, *, max_log_range: int | None = None, throttle: int = 0, lose_sends: int = 0
+    upstream: str,
+    *,
+    max_log_range: int | None = None,
+    throttle: int = 0,
+    lose_sends: int = 0,
+    port: int = 0,
 ) -> Iterator[dict[str, Any]]:
     stats: dict[str, Any] = {
         "url": "", "refused": 0, "throttled": 0, "requests": 0, "lost": 0, "down": False,
@@ -86,7 +92,7 @@ def rpc_proxy(
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # port: one closed before
     stats["url"] = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -228,3 +228,35 @@ def test_shutdown_ends_the_run_at_a_range_boundary(chain: Chain, tmp_path: Path)
     rest = ingest(chain.w3, url, out, chain_id=chain.chain_id, range_blocks=2)
     assert rest.blocks == head - 1
     check_tables(chain, out, head)
+
+
+def test_follow_waits_out_a_node_outage(chain: Chain, tmp_path: Path) -> None:
+    """The node stops answering for a while (a restart, a provider's outage): the follower
+    says so, waits, and ingests the blocks mined meanwhile once the node is back at its URL
+    (it exited at the first refused connection before)."""
+    from tests.rpc_proxy import rpc_proxy
+
+    out = tmp_path / "chain"
+    with rpc_proxy(url_of(chain)) as proxy:
+        follower = follow(proxy["url"], out)
+        wait_for(out, chain.w3.eth.block_number, follower)
+    try:  # the proxy is closed: connections to its URL are refused
+        mine(chain, range(6000, 6003))
+        time.sleep(2.5)
+        assert follower.poll() is None, follower.communicate()
+        port = int(proxy["url"].rsplit(":", 1)[1])
+        with rpc_proxy(url_of(chain), port=port):  # back at the same URL
+            head = chain.w3.eth.block_number
+            wait_for(out, head, follower)
+            follower.send_signal(signal.SIGTERM)
+            summary, errors = follower.communicate(timeout=20)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.communicate()
+    assert follower.returncode == 0, errors
+    assert "Traceback" not in errors and "; retrying in 2 s" in errors
+    check_tables(chain, out, head)
+    values = [t[7] for t in table(out, "transactions") if int(t[7]) >= 6000]
+    assert sorted(int(v) for v in values) == [6000, 6001, 6002]
+    assert summary.startswith("stopped: ")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 from proofmind.chain.batch import BULK_RETRY, BatchedRpc
 from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
-from proofmind.chain.retry import RetryPolicy, with_retries
+from proofmind.chain.retry import Outage, RetryPolicy, with_retries
 from proofmind.errors import InputError
 from proofmind.intel.ingest._mapper import TABLES, block_rows
 from proofmind.intel.ingest._tables import undo_from, write_range
@@ -33,6 +34,7 @@ from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
 
 T = TypeVar("T")
+log = logging.getLogger("proofmind.ingest")
 
 
 @dataclass
@@ -267,39 +269,59 @@ class _Run:
     async def drive(
         self, poll_seconds: float, stop: Callable[[], bool], shutdown: asyncio.Event | None
     ) -> None:
-        cursor, fetcher, end, report = self.cursor, self.fetcher, self.end, self.report
+        """Ranges until ``end`` (or, following, until ``stop`` / ``shutdown``). Following, a
+        node that stops answering is waited for (a warning, then rounds doubling to a minute
+        apart) and ingestion goes on from the last committed range; a one-off run stops."""
+        outage = Outage(log, base=max(1.0, poll_seconds))
         while not (stop() or (shutdown is not None and shutdown.is_set())):
-            if end is not None and await self.off(lambda: cursor.next_block > end):
-                return
-            step = await self.off(cursor.poll)
-            if isinstance(step, Reorg):
-                await fetcher.forget_all()  # prefetched blocks may be of the old branch
-                await self.off(undo_from, self.out, step.fork_block)
-                report.reorgs.append(step)
-                continue
-            if step is None:
+            try:
+                done = await self._round(poll_seconds, shutdown)
+            except Outage.ERRORS as exc:
                 if not self.follow:
-                    return
-                await _pause(poll_seconds, shutdown)
+                    raise
+                wait = outage.retry_after(exc)
+                await self.fetcher.forget_all()  # what was fetched may be of another branch now
+                await _pause(wait, shutdown)
                 continue
-            if end is not None and step.end > end:
-                step = BlockRange(step.start, end, tuple(b for b in step.blocks if b.number <= end))
-            blocks = [fetcher.cache.get(ref.number) for ref in step.blocks]
-            if any(
-                b is None or b["hash"] != ref.hash
-                for b, ref in zip(blocks, step.blocks, strict=True)
-            ):
-                continue  # the chain moved while we read: poll again (it rewinds if it must)
-            got: list[dict[str, Any]] = [b for b in blocks if b is not None]
-            await self._prefetch_next(step.end + 1)
-            block_receipts: list[list[dict[str, Any]]] = [[] for _ in got]
-            if self.receipts:
-                answers = await fetcher.call([("eth_getBlockReceipts", [b["number"]]) for b in got])
-                block_receipts = [a or [] for a in answers]
-            await self.off(self._write, step, got, block_receipts)
-            fetcher.forget_through(step.end)
-            if self.progress is not None:
-                self.progress(step.end - step.start + 1)
+            outage.ok()
+            if done:
+                return
+
+    async def _round(self, poll_seconds: float, shutdown: asyncio.Event | None) -> bool:
+        """One range fetched and written (or a reorg undone, or a wait for new blocks); True
+        when there is nothing more to do."""
+        cursor, fetcher, end, report = self.cursor, self.fetcher, self.end, self.report
+        if end is not None and await self.off(lambda: cursor.next_block > end):
+            return True
+        step = await self.off(cursor.poll)
+        if isinstance(step, Reorg):
+            await fetcher.forget_all()  # prefetched blocks may be of the old branch
+            await self.off(undo_from, self.out, step.fork_block)
+            report.reorgs.append(step)
+            return False
+        if step is None:
+            if not self.follow:
+                return True
+            await _pause(poll_seconds, shutdown)
+            return False
+        if end is not None and step.end > end:
+            step = BlockRange(step.start, end, tuple(b for b in step.blocks if b.number <= end))
+        blocks = [fetcher.cache.get(ref.number) for ref in step.blocks]
+        if any(
+            b is None or b["hash"] != ref.hash for b, ref in zip(blocks, step.blocks, strict=True)
+        ):
+            return False  # the chain moved while we read: poll again (it rewinds if it must)
+        got: list[dict[str, Any]] = [b for b in blocks if b is not None]
+        await self._prefetch_next(step.end + 1)
+        block_receipts: list[list[dict[str, Any]]] = [[] for _ in got]
+        if self.receipts:
+            answers = await fetcher.call([("eth_getBlockReceipts", [b["number"]]) for b in got])
+            block_receipts = [a or [] for a in answers]
+        await self.off(self._write, step, got, block_receipts)
+        fetcher.forget_through(step.end)
+        if self.progress is not None:
+            self.progress(step.end - step.start + 1)
+        return False
 
     def _write(
         self,
