@@ -115,7 +115,9 @@ class DevnetSettings(ComponentSettings):
 
     anvil_path: Path | None = Field(default=None, description="anvil binary; found if unset")
     host: str = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    port: int = Field(
+        default=0, ge=0, le=65535, description="0 picks a free port (the last run's if free)"
+    )
     chain_id: int = Field(default=31337, gt=0)
     accounts: int = Field(default=10, ge=1, le=1000)
     balance_ether: int = Field(default=10_000, ge=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,6 +74,21 @@ def test_down_saves_state_and_is_idempotent(devnet: Devnet) -> None:
     assert not devnet.status().running
     devnet.up()
     assert open_chain(DevnetBackend(devnet)).w3.eth.get_balance(stranger) == 7
+
+
+def test_a_restart_keeps_its_url_while_the_port_is_free(devnet: Devnet) -> None:
+    """A wallet or a `--url` pointed at the devnet still reaches it after `chain down` / `up`;
+    when another process took the port meanwhile, it starts on a free one."""
+    first, _ = devnet.up()
+    devnet.down()
+    again, started = devnet.up()
+    assert started and again.rpc_url == first.rpc_url
+    devnet.down()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", first.port))
+        holder.listen()
+        elsewhere, started = devnet.up()
+    assert started and elsewhere.port != first.port and devnet.status().running
 
 
 def test_truncated_state_falls_back_to_last_good_copy(devnet: Devnet) -> None:

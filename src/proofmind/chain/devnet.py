@@ -101,6 +101,15 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def is_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``port`` now (a check, not a reservation)."""
+    try:
+        require_free(host, port)
+    except ChainError:
+        return False
+    return True
+
+
 def require_free(host: str, port: int) -> None:
     """A ChainError when another process listens on ``port``: anvil would fail to bind it,
     and the node already there would answer as if it were the devnet started."""
@@ -269,7 +278,7 @@ class Devnet:
         s = self.settings
         if s.port:
             require_free(s.host, s.port)
-        port = s.port or free_port(s.host)
+        port = s.port or self._last_port() or free_port(s.host)
         args = [
             str(anvil),
             "--host", s.host,
@@ -324,7 +333,21 @@ class Devnet:
         tmp = self.record_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(record), indent=2))
         tmp.replace(self.record_path)
+        _write_atomically(self.port_file, f"{port}\n".encode())
         return record
+
+    @property
+    def port_file(self) -> Path:
+        return self.chain_dir / "devnet.port"
+
+    def _last_port(self) -> int | None:
+        """The port the devnet listened on last time, when it is free again: a restart keeps
+        its URL, so a wallet or a `--url` given before still reaches it."""
+        try:
+            port = int(self.port_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return port if 0 < port < 65536 and is_free(self.settings.host, port) else None
 
     def _guard_state_file(self) -> None:
         """Resume from the newest complete state: anvil's dump, or the backup when the dump
