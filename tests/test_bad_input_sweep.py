@@ -549,6 +549,7 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["mlp", "--input", LONG_LIST], "mlp"),
         (["mlp", "--input", "1" * 400], "inf"),
         (["mlp", "--input", "1,2", "--callback-gas", "-5"], "--callback-gas"),
+        (["mlp", "--input", "1,2", "--wait", "-1"], "--wait"),
         (["mlp", "--input", "nosuchfile"], "neither numbers nor a file"),
     ],
     ("oracle", "status"): [

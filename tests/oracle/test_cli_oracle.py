@@ -98,6 +98,10 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     assert asked.returncode == 0, asked.stderr
     assert "at scale 2^" in asked.stdout and "(= " in asked.stdout  # raw and real values
     request_id = asked.stdout.split()[1]
+    unanswered = run("oracle", "request", "mlp", "--input", values, "--wait", "1",
+                     cwd=tmp_path, env=env)  # fmt: skip
+    assert unanswered.returncode == 1 and "still pending after 1 s" in unanswered.stderr
+    assert "proofmind oracle serve -m mlp" in unanswered.stderr  # no node serves it here
     status = run("oracle", "status", request_id, cwd=tmp_path, env=env)
     assert "pending" in status.stdout, status.stdout + status.stderr
     assert "model mlp (zk) 0x" in status.stdout

@@ -7,18 +7,19 @@ import contextlib
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from proofmind.app.oracle import NODE_DB
+from proofmind.app.oracle import NODE_DB, RequestView
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
 from proofmind.cli.params import check_listen, parse_address
 from proofmind.cli.tables import abbreviate, print_table
-from proofmind.errors import InputError
+from proofmind.errors import InputError, ProofmindError
 from proofmind.ml import zk
 from proofmind.oracle.client import (
     Mode,
@@ -249,16 +250,30 @@ def _fixed_point(values: list[int], scale: int, limit: int = 8) -> str:
     return f"[{shown}{more}] at scale 2^{scale}"
 
 
-def run_request(path: Path | None, name: str, mode: str, values: str, callback_gas: int) -> None:
-    from proofmind.app.oracle import create_request
+def run_request(
+    path: Path | None, name: str, mode: str, values: str, callback_gas: int, wait: float = 0.0
+) -> None:
+    from proofmind.app.oracle import create_request, request_status
 
     parsed = parse_values(values)
     workspace = open_workspace(path)
-    request_id, fixed, scale = create_request(
-        workspace, workspace.connect(), name, mode, parsed, callback_gas
-    )
+    chain = workspace.connect()
+    request_id, fixed, scale = create_request(workspace, chain, name, mode, parsed, callback_gas)
     console.print(f"request {request_id} sent; `proofmind oracle status {request_id}` shows it")
     console.print(f"  input {_fixed_point(fixed, scale)}")
+    if wait <= 0:
+        return
+    deadline = time.monotonic() + wait
+    with console.status(f"waiting up to {wait:g} s for an answer to request {request_id}"):
+        while (view := request_status(workspace, chain, request_id)).status == "pending":
+            if time.monotonic() >= deadline:
+                raise ProofmindError(
+                    f"request {request_id} is still pending after {wait:g} s",
+                    hint=f"is an oracle node serving {name} in {mode} mode (`proofmind oracle "
+                    f"serve -m {name}`)? `proofmind oracle status {request_id}` shows it later",
+                )
+            time.sleep(0.5)
+    _show(view, int(chain.w3.eth.block_number))
 
 
 def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
@@ -282,8 +297,12 @@ def run_status(path: Path | None, request_id: int) -> None:
 
     workspace = open_workspace(path)
     chain = workspace.connect()
-    view = request_status(workspace, chain, request_id)
-    head = int(chain.w3.eth.block_number)
+    _show(request_status(workspace, chain, request_id), int(chain.w3.eth.block_number))
+
+
+def _show(view: RequestView, head: int) -> None:
+    """A request's status lines (`oracle status`, `oracle request --wait`)."""
+    request_id = view.request_id
     console.print(f"request {request_id}: [bold]{view.status}[/bold]")
     name = f"{view.model_name} ({view.mode}) " if view.model_name else f"({view.mode}) "
     console.print(

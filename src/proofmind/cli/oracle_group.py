@@ -194,16 +194,26 @@ def oracle_request(
     callback_gas: Annotated[
         int, typer.Option(min=0, max=UINT32_MAX, help="Gas for the callback (contracts).")
     ] = 0,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=86_400,
+            help="Wait up to this many seconds for the answer and show it (exit 1 if none "
+            "came); 0: return once sent.",
+        ),
+    ] = 0,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Request an inference from this account (values are quantized to the circuit's scale).
 
-    Example:
+    Examples:
       proofmind oracle request mlp --input 0.1,0.5,-1.2,... --mode zk
+      proofmind oracle request mlp --input inputs.json --mode optimistic --wait 60
     """
     from proofmind.cli.oracle import run_request
 
-    run_request(workspace, name, mode, values, callback_gas)
+    run_request(workspace, name, mode, values, callback_gas, wait)
 
 
 @oracle_app.command("status")
