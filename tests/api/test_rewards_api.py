@@ -137,3 +137,32 @@ def test_claims_need_the_epoch_tree(ws: Workspace, chain: Chain, make_api: MakeA
     with pytest.raises(ApiError) as stale:
         api.reward_claim(epoch, accounts[0])
     assert stale.value.status == 404 and "its proofs would be refused" in str(stale.value)
+
+
+def test_a_node_that_stops_answering_is_a_503_not_a_bug(ws: Workspace, chain: Chain) -> None:
+    """The node goes away while the service runs: the API says so (503, Retry-After) instead
+    of an internal error "this is a bug"; so does the CLI's error line."""
+    import requests
+    from fastapi.testclient import TestClient
+
+    from proofmind.api import create_app
+    from proofmind.chain.connect import open_chain
+    from proofmind.chain.rpc import RpcBackend
+    from proofmind.cli.main import known_error
+    from proofmind.settings import ApiSettings
+    from tests.rpc_proxy import rpc_proxy
+
+    with rpc_proxy(chain.w3.provider.endpoint_uri) as proxy:  # type: ignore[attr-defined]
+        served = open_chain(RpcBackend(proxy["url"]))
+        app = create_app(ws, ApiSettings(), connect=lambda: served)
+        http = TestClient(app, raise_server_exceptions=False)  # as a real server answers
+        assert http.get("/api/v1/chain").json()["chain_id"] == chain.chain_id
+    away = http.get("/api/v1/chain")  # the proxy is closed: the node is gone
+    assert away.status_code == 503 and away.headers["Retry-After"] == "5"
+    assert away.json()["detail"].startswith("the chain node stopped answering: ConnectionError")
+    assert "bug" not in away.json()["detail"]
+    with pytest.raises(requests.ConnectionError) as raised:
+        served.w3.eth.block_number  # noqa: B018
+    said = known_error(raised.value)
+    assert said is not None and said.exit_code == 1
+    assert str(said).startswith("the chain node stopped answering")

@@ -133,11 +133,19 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     import logging
 
+    from proofmind.chain.retry import node_away
     from proofmind.chain.revert import contract_revert
 
     revert = contract_revert(exc)  # a view call the contract refused: the CLI's words
     if revert is not None:
         return problem(409, str(revert), slug="contract-reverted", instance=request.url.path)
+    away = node_away(exc)  # the node stopped answering mid-request: no bug, try again later
+    if away is not None:
+        logging.getLogger("proofmind.api").warning("%s (%s)", away.message, request.url.path)
+        return problem(
+            503, str(away), slug="connection-failed", instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )  # fmt: skip
 
     logging.getLogger("proofmind.api").exception("unexpected error on %s", request.url.path)
     return problem(

@@ -17,7 +17,14 @@ import requests
 from web3.exceptions import TooManyRequests
 
 from proofmind.chain.redact import redact
-from proofmind.errors import ChainError, InputError, NodeNotInstalled, ReorgDetected, WrongChain
+from proofmind.errors import (
+    ChainError,
+    ConnectionFailed,
+    InputError,
+    NodeNotInstalled,
+    ReorgDetected,
+    WrongChain,
+)
 
 T = TypeVar("T")
 
@@ -141,3 +148,19 @@ class Outage:
         if self.failures:
             self.log.info("the node answers again")
         self.failures = 0
+
+
+def node_away(exc: BaseException) -> ConnectionFailed | None:
+    """The ConnectionFailed a raw transport error of a plain web3 call stands for (the node
+    stopped answering in the middle of a command or an API request), or None: what the CLI
+    and the API say instead of calling it a bug. The text is redacted (a node's URL may carry
+    a key)."""
+    if isinstance(exc, ChainError) or not Outage.outlasts(exc):
+        return None
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= 200 else text[:200] + "…"
+    return ConnectionFailed(
+        f"the chain node stopped answering: {type(exc).__name__}: {redact(text)}",
+        hint="check that it runs (the devnet: `proofmind chain status`, `proofmind chain up`), "
+        "then try again",
+    )

@@ -73,6 +73,11 @@ def known_error(exc: BaseException) -> ProofmindError | None:
     revert = contract_revert(exc)
     if revert is not None:
         return revert
+    from proofmind.chain.retry import node_away
+
+    away = node_away(exc)
+    if away is not None:
+        return away
     if isinstance(exc, OSError) and exc.errno in _USER_ERRNOS:
         where = f" {exc.filename}" if exc.filename else ""
         return InputError(
