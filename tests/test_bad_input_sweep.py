@@ -552,6 +552,10 @@ CASES: dict[tuple[str, ...], list[tuple[list[str], str]]] = {
         (["mlp", "--input", "1,2", "--wait", "-1"], "--wait"),
         (["mlp", "--input", "nosuchfile"], "neither numbers nor a file"),
     ],
+    ("oracle", "requests"): [
+        (["--state", "nope"], "unknown request state 'nope'"),
+        (["--limit", "0"], "--limit"),
+    ],
     ("oracle", "status"): [
         (["9999"], "UnknownRequest"),
         (["notanint"], "request_id"),

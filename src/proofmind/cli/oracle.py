@@ -300,6 +300,43 @@ def run_status(path: Path | None, request_id: int) -> None:
     _show(request_status(workspace, chain, request_id), int(chain.w3.eth.block_number))
 
 
+def run_requests(path: Path | None, state: str | None, limit: int, json_out: bool) -> None:
+    from rich.markup import escape
+
+    from proofmind.app.oracle import list_requests
+
+    page = list_requests(open_workspace(path), state=state, limit=limit)
+    if json_out:
+        for row in page.items:
+            print(json.dumps(row, sort_keys=True))
+        return
+    if not page.items:
+        which = f"{state} requests" if state else "requests"
+        err.print(f"No {which} in this workspace's oracle node queue (`proofmind oracle serve`).")
+        return
+    table = Table(title=f"{len(page.items)} requests, newest first")
+    for column in ("request", "model", "mode", "state", "block", "tries", "updated (UTC)"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("output / last error", min_width=10, overflow="fold")
+    for row in page.items:
+        output = row["output"]  # zk: {"output": […], "proof": "…"}; the values only here
+        output = output.get("output") if isinstance(output, dict) else output
+        said = json.dumps(output) if output is not None else row["error"] or "–"
+        table.add_row(
+            str(row["request_id"]),
+            escape(row["model_name"] or abbreviate(console, row["model_id"])),
+            row["mode"],
+            row["state"],
+            str(row["block"]),
+            str(row["attempts"]),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row["updated_at"])),
+            escape(said if len(said) <= 160 else said[:160] + "…"),
+        )
+    print_table(console, table)
+    if page.next_cursor is not None:
+        err.print(f"More requests match: --limit over {limit} shows them.")
+
+
 def _show(view: RequestView, head: int) -> None:
     """A request's status lines (`oracle status`, `oracle request --wait`)."""
     request_id = view.request_id

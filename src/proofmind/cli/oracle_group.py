@@ -231,6 +231,35 @@ def oracle_status(
     run_status(workspace, request_id)
 
 
+@oracle_app.command("requests")
+def oracle_requests(
+    state: Annotated[
+        str | None,
+        typer.Option(
+            help="Only requests in this state of the node's queue: new, answered, committing, "
+            "committed, sending, proposed, finalizing, done, failed, expired, lost, disputed."
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Each request as a JSON line, not a table.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List the requests this workspace's oracle node has queued, newest first: model, state,
+    block, the output or the last error, attempts (the node's view; `oracle status ID` reads
+    one request from the chain).
+
+    Examples:
+      proofmind oracle requests
+      proofmind oracle requests --state failed
+      proofmind oracle requests --state proposed --json | jq .request_id
+    """
+    from proofmind.cli.oracle import run_requests
+
+    run_requests(workspace, state, limit, json_out)
+
+
 @oracle_app.command("balance")
 def oracle_balance(workspace: WorkspaceOption = None) -> None:
     """This account's balance on the oracle: fees earned, bonds returned or won, refunds and

@@ -373,7 +373,7 @@ async function oracle() {
   const list = pager('Oracle requests', (cursor) => api(`oracle/requests${query({ limit: 25, cursor, state: state.value })}`),
     (items) => table(['request', 'model', 'mode', 'progress', 'block', 'output', 'updated'], items.map((r) => [
       `#${r.request_id}`, r.model_name ? el('span', { title: r.model_id }, r.model_name) : el('code', {}, short(r.model_id)), r.mode, timeline(r), r.block ?? '—',
-      r.output ? el('code', {}, JSON.stringify(r.output).slice(0, 60)) : r.error || '—', when(r.updated_at)])));
+      r.output ? el('code', {}, JSON.stringify(r.output.output ?? r.output).slice(0, 60)) : r.error || '—', when(r.updated_at)])));
   state.addEventListener('change', () => list.reload());
   view.replaceChildren(
     el('h2', {}, 'Request an inference'), el('p', { class: 'muted' }, 'Sending a request is an on-chain transaction: it needs an API key (`proofmind api-key create NAME`).'),
