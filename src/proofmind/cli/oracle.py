@@ -264,7 +264,7 @@ def run_request(
     if wait <= 0:
         return
     deadline = time.monotonic() + wait
-    with console.status(f"waiting up to {wait:g} s for an answer to request {request_id}"):
+    with err.status(f"waiting up to {wait:g} s for an answer to request {request_id}"):
         while (view := request_status(workspace, chain, request_id)).status == "pending":
             if time.monotonic() >= deadline:
                 raise ProofmindError(
