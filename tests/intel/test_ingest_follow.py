@@ -62,13 +62,18 @@ def follow(url: str, out: Path) -> subprocess.Popen[str]:
 
 
 def stop(process: subprocess.Popen[str], sig: signal.Signals) -> str:
+    """Stop ``process`` with ``sig``: it exits cleanly within 10 s; its stdout."""
+    return stopped(process, sig)[0]
+
+
+def stopped(process: subprocess.Popen[str], sig: signal.Signals) -> tuple[str, str]:
     process.send_signal(sig)
     begun = time.monotonic()
     out, errors = process.communicate(timeout=20)
     assert process.returncode == 0, errors
     assert time.monotonic() - begun < 10
     assert "Traceback" not in errors
-    return out
+    return out, errors
 
 
 def check_tables(chain: Chain, out: Path, head: int) -> None:
@@ -248,14 +253,12 @@ def test_follow_waits_out_a_node_outage(chain: Chain, tmp_path: Path) -> None:
         with rpc_proxy(url_of(chain), port=port):  # back at the same URL
             head = chain.w3.eth.block_number
             wait_for(out, head, follower)
-            follower.send_signal(signal.SIGTERM)
-            summary, errors = follower.communicate(timeout=20)
+            summary, errors = stopped(follower, signal.SIGTERM)
     finally:
         if follower.poll() is None:
             follower.kill()
             follower.communicate()
-    assert follower.returncode == 0, errors
-    assert "Traceback" not in errors and "; retrying in 2 s" in errors
+    assert "; retrying in 2 s" in errors
     check_tables(chain, out, head)
     values = [t[7] for t in table(out, "transactions") if int(t[7]) >= 6000]
     assert sorted(int(v) for v in values) == [6000, 6001, 6002]
