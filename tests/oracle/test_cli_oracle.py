@@ -172,6 +172,19 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     assert "1,000,000,000,000,000 wei" in run("oracle", "balance", cwd=tmp_path, env=env).stdout
     # the challenge watcher runs until SIGTERM, which ends it at once and cleanly
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PROOFMIND_")}
+    # a requester waiting for an answer hears when the request expired unanswered
+    waiting = subprocess.Popen(
+        [*PROOFMIND, "oracle", "request", "mlp", "--input", values, "--mode", "optimistic",
+         "--wait", "60"],
+        cwd=tmp_path, env={**full_env, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert waiting.stdout is not None
+    assert waiting.stdout.readline().startswith("request ")  # sent: now the deadline passes
+    chain.mine(3)
+    _, waited = waiting.communicate(timeout=30)
+    assert waiting.returncode == 1 and "expired unanswered at block" in waited, waited
+    assert "`proofmind oracle refund" in waited
     watcher = subprocess.Popen(
         [*PROOFMIND, "oracle", "challenge", "-m", "mlp", "--poll", "0.1"],
         cwd=tmp_path, env={**full_env, **env}, stderr=subprocess.PIPE, text=True,

@@ -106,7 +106,7 @@ def encode_args(function: str, args: list[Any]) -> bytes:
 
 
 def _abi_value(kind: str, value: Any) -> Any:
-    """One argument as eth_abi takes it; strings are read strictly ("false" is no true)."""
+    """One argument as eth_abi takes it; text is read strictly for its type ("false" is false)."""
     if kind == "address":
         return _address(value)
     integer = re.fullmatch(r"(u?)int(\d*)", kind)

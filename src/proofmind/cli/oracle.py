@@ -266,6 +266,12 @@ def run_request(
     deadline = time.monotonic() + wait
     with err.status(f"waiting up to {wait:g} s for an answer to request {request_id}"):
         while (view := request_status(workspace, chain, request_id)).status == "pending":
+            if int(chain.w3.eth.block_number) > view.deadline:
+                raise ProofmindError(
+                    f"request {request_id} expired unanswered at block {view.deadline}",
+                    hint=f"`proofmind oracle refund {request_id}` credits the fee back; is a "
+                    f"node serving {name} in {mode} mode (`proofmind oracle serve -m {name}`)?",
+                )
             if time.monotonic() >= deadline:
                 raise ProofmindError(
                     f"request {request_id} is still pending after {wait:g} s",
