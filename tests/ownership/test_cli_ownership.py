@@ -43,6 +43,12 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
             )
             assert signed.returncode == 0, signed.stderr
         kept = (tmp_path / "alice.csv.contribution.json").read_text()
+        write(tmp_path / "rows[v2].csv", 5, False, 9)  # names with brackets are printed whole
+        bracketed = run("data", "contribute", "rows[v2].csv", "--dataset", "demo", "--licence",
+                        "[custom] terms", "--account", "5", cwd=tmp_path)  # fmt: skip
+        assert "5 rows of rows[v2].csv" in bracketed.stdout, bracketed.stderr
+        assert "licence [custom] terms" in bracketed.stdout
+        assert "wrote rows[v2].csv.contribution.json" in bracketed.stdout
         assert_one_line_error(  # signed again: the first file is what revokes its consent
             run("data", "contribute", "alice.csv", "--dataset", "demo", cwd=tmp_path),
             "alice.csv.contribution.json holds contribution 0x",

@@ -325,7 +325,7 @@ def run_texts(data: Path, dao: str | None, show: int) -> None:
         staged.rename(target)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
-    console.print(f"texts: {len(rows):,} proposals of {name} → {target}/")
+    console.print(escape(f"texts: {len(rows):,} proposals of {name} → {target}/"))
     for row, (_, pid, title, _, _) in (
         list(zip(rows, proposals, strict=True))[-show:] if show else []
     ):

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from proofmind.app.ownership import (
@@ -73,12 +74,15 @@ def run_contribute(
         work_dir=workspace.root / "datasets",
     )
     target.write_text(json.dumps(contribution.to_json(), indent=2) + "\n")
+    until = time.strftime("%Y-%m-%d", time.gmtime(contribution.expiry))
     console.print(
         f"Signed contribution [bold]{contribution.id}[/bold] by {contribution.contributor}: "
-        f"{contribution.row_count} rows of {data.name} for dataset {dataset!r}, "
-        f"licence {licence}, until {time.strftime('%Y-%m-%d', time.gmtime(contribution.expiry))}"
+        + escape(
+            f"{contribution.row_count} rows of {data.name} for dataset {dataset!r}, "
+            f"licence {licence}, until {until}"
+        )
     )
-    console.print(f"  wrote {target} — send it with {data.name} to the curator")
+    console.print(escape(f"  wrote {target} — send it with {data.name} to the curator"))
 
 
 def _keep_signed(target: Path) -> None:
@@ -117,13 +121,12 @@ def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Pat
     for contributor, kept in assembly.rows.items():
         table.add_row(contributor, str(kept), str(assembly.duplicates[contributor]))
     print_table(console, table)
+    count = len(assembly.contributions)
     console.print(
-        f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name}); "
-        f"dataset record {committed.record.key} names "
-        + (
-            "its contribution"
-            if len(assembly.contributions) == 1
-            else f"all {len(assembly.contributions)} contributions"
+        escape(
+            f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name}); "
+            f"dataset record {committed.record.key} names "
+            + ("its contribution" if count == 1 else f"all {count} contributions")
         )
     )
 
@@ -232,7 +235,7 @@ def run_publish(
         f"Published epoch {epoch}: {len(tree.values)} payouts, {pool} base units, root "
         f"{tree.root_hex}, claims until {until} UTC"
     )
-    console.print(f"  tree {saved} (share it: claimants need their proof)")
+    console.print(escape(f"  tree {saved} (share it: claimants need their proof)"))
 
 
 def run_claim(path: Path | None, epoch: int, account: str) -> None:
