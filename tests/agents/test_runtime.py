@@ -19,7 +19,9 @@ from tests.agents.conftest import DELAY, E18, Treasury
 _times = itertools.count(1_700_000_000)
 
 
-def depeg(treasury: Treasury, subject: str = "USDC", severity: str = "high") -> int:
+def depeg(
+    treasury: Treasury, subject: str = "USDC", severity: str = "high", block: int | None = None
+) -> int:
     alert = Alert(
         detector="depeg",
         kind="depeg",
@@ -28,6 +30,7 @@ def depeg(treasury: Treasury, subject: str = "USDC", severity: str = "high") -> 
         time=float(next(_times)),
         score=0.04,
         explanation=f"{subject} trades 4.0% below its peg",
+        block=block,
     )
     stored = treasury.alerts.add(alert)
     assert stored is not None
@@ -123,6 +126,32 @@ def test_a_queued_move_executes_after_the_delay(treasury: Treasury) -> None:
     warp(treasury, DELAY + 1)
     assert agent.step().executed == 1
     assert treasury.balance(treasury.treasury) == 500 * E18
+
+
+def test_an_action_on_a_retracted_alert_is_withdrawn(treasury: Treasury) -> None:
+    """The monitor retracts an alert whose block left the chain (a reorg): a decision on it
+    not sent yet, or queued in the timelock, is withdrawn and never acts."""
+    agent = runtime(treasury, treasury.rule("500e18"))  # above timelock_above: queued
+    depeg(treasury, block=100)
+    assert agent.step().queued == 1
+    depeg(treasury, block=105)
+    agent.observe()  # decided, nothing sent yet (as when the node was away)
+    (queued,) = treasury.log.query(status="queued")
+    (decided,) = treasury.log.query(status="decided")
+    retracted = treasury.alerts.retract_from_block(100)
+    assert len(retracted) == 2
+    report = agent.step()
+    assert (report.withdrawn, report.queued, report.executed) == (2, 0, 0)
+    for decision in (queued, decided):
+        withdrawn = treasury.log.get(decision.id)
+        assert withdrawn is not None and withdrawn.status == "withdrawn"
+        assert withdrawn.outcome["reason"].endswith("its block left the chain in a reorg")
+    warp(treasury, DELAY + 1)  # past the timelock: the queued action still does not run
+    assert agent.step().executed == 0
+    assert treasury.balance(treasury.treasury) == 0
+    # an alert that stays is acted on as before
+    depeg(treasury, block=200)
+    assert agent.step().queued == 1
 
 
 def test_after_expiry_the_agent_cannot_act(treasury: Treasury) -> None:

@@ -13,6 +13,8 @@ which is also the decision id the guard sees on-chain, usable once. Statuses:
     refused   the guard's rules refuse it (named error in ``outcome``)  final
     vetoed    the owners or a guardian vetoed it     final
     lapsed    the queued action's grace period ran out  final
+    withdrawn its alert was retracted (its block left the chain in a reorg) before the action
+              was sent or, queued, executed: the agent does not act on it  final
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from proofmind.errors import InputError
 from proofmind.store.sqlite import immediate, open_database
 
 DECISIONS_FILE = "agents/decisions.sqlite"
-FINAL = ("noop", "executed", "refused", "vetoed", "lapsed")
+FINAL = ("noop", "executed", "refused", "vetoed", "lapsed", "withdrawn")
 OPEN = ("decided", "sending", "queued", "sending_queued")
 
 _SCHEMA = """

@@ -59,6 +59,7 @@ class StepReport:
     refused: int = 0
     vetoed: int = 0
     noop: int = 0
+    withdrawn: int = 0
     events: list[str] = field(default_factory=list)
 
 
@@ -257,6 +258,8 @@ class AgentRuntime:
             if self.guard.decision_used(ident):
                 self._after_use(decision, ident, call, report)
                 return
+            if status == "decided" and self._withdrawn(decision, report):  # nothing went out
+                return
             simulation = self.guard.simulate(self.agent, call, ident)
             if simulation.ok:
                 # written before the transaction leaves: a crash from here on is recovered
@@ -365,6 +368,27 @@ class AgentRuntime:
             if fresh is not None:
                 self._advance_queued(fresh, ident, call, report)
 
+    def _withdrawn(self, decision: Decision, report: StepReport) -> bool:
+        """Whether the alert ``decision`` acts on was retracted since (the monitor saw its block
+        leave the chain in a reorg): then the decision is withdrawn, final, and True. The alert
+        is the one decided on only when the store still holds it as it was recorded (a replaced
+        store reuses ids)."""
+        if decision.alert_id is None:
+            return False  # an MCP client's proposal: no alert behind it
+        stored = self.alerts.get(decision.alert_id)
+        if stored is None or stored.status != "retracted":
+            return False
+        if _alert_view(stored) != decision.record.get("alert"):
+            return False
+        why = (
+            f"alert {stored.id} ({stored.alert.detector} / {stored.alert.subject}) was retracted: "
+            "its block left the chain in a reorg"
+        )
+        self.log.update(decision.id, "withdrawn", outcome={"reason": why})
+        report.withdrawn += 1
+        self.on_event(f"withdrawn {decision.id[:10]}: {why}")
+        return True
+
     def _advance_queued(
         self, decision: Decision, ident: bytes, call: Call, report: StepReport
     ) -> None:
@@ -380,6 +404,8 @@ class AgentRuntime:
             self.log.update(decision.id, "executed", tx_hash=None if tx is None else tx.lower())
             report.executed += 1
             return
+        if decision.status == "queued" and self._withdrawn(decision, report):
+            return  # only this agent can execute a queued action: now it never will
         if now_on_chain(self.guard.chain) < eta:
             return
         simulation = self.guard.simulate(self.agent, call, ident, "executeQueued")

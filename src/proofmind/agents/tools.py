@@ -20,7 +20,7 @@ from typing import Any
 from eth_utils.address import is_address, to_checksum_address
 
 from proofmind.agents.guard import decision_id_of, encode_action
-from proofmind.agents.log import OPEN, DecisionLog, canonical
+from proofmind.agents.log import FINAL, OPEN, DecisionLog, canonical
 from proofmind.agents.policy import ActionSpec, parameter_types, parse_amount, selector_of
 from proofmind.agents.runtime import RECORD_VERSION, AgentRuntime, StepReport
 from proofmind.errors import InputError
@@ -80,7 +80,7 @@ class AgentTools:
     def decision_log(self, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         if not 1 <= int(limit) <= 500:
             raise InputError(f"limit {limit} is out of range", hint="1 to 500")
-        known = (*OPEN, "noop", "executed", "refused", "vetoed", "lapsed")
+        known = (*OPEN, *FINAL)
         if status is not None and status not in known:
             raise InputError(f"status {status!r} is not a decision status", hint=", ".join(known))
         return [d.to_dict() for d in self.log.query(status=status, limit=int(limit))]

@@ -22,6 +22,7 @@ GUARD_VERDICT = {
     "refused": "refused",
     "vetoed": "vetoed",
     "lapsed": "lapsed",
+    "withdrawn": "withdrawn: its alert was retracted",
 }
 
 

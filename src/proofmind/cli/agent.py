@@ -378,7 +378,10 @@ def agent_decisions(
     policy: Annotated[str | None, typer.Option(help="Only this policy's decisions.")] = None,
     status: Annotated[
         str | None,
-        typer.Option(help="Only this status: noop, decided, queued, executed, refused, vetoed."),
+        typer.Option(
+            help="Only this status: noop, decided, queued, executed, refused, vetoed, lapsed, "
+            "withdrawn (its alert was retracted after a reorg)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
     as_json: JsonOption = False,
@@ -572,6 +575,7 @@ def _print_step(report: Any) -> None:
     typer.echo(
         f"decided {report.decided}, executed {report.executed}, queued {report.queued}, "
         f"refused {report.refused}, vetoed {report.vetoed}"
+        + (f", withdrawn {report.withdrawn}" if report.withdrawn else "")
     )
 
 

@@ -506,14 +506,14 @@ async function rewards() {
   await list.ready;
 }
 
-const GUARD_CLASS = { executed: 'ok', noop: '', refused: 'bad', vetoed: 'bad', lapsed: 'warn', queued: 'warn' };
+const GUARD_CLASS = { executed: 'ok', noop: '', refused: 'bad', vetoed: 'bad', lapsed: 'warn', withdrawn: 'warn', queued: 'warn' };
 
 async function agents() {
   let summary = { agents: [], counts: {} };
   const parts = [];
   try { summary = await api('agents'); } catch (error) { parts.push(problemBox(error)); }
   const status = el('select', { id: 'd-status' }, el('option', { value: '' }, 'any'),
-    ['noop', 'decided', 'sending', 'queued', 'sending_queued', 'executed', 'refused', 'vetoed', 'lapsed'].map((s) => el('option', { value: s }, s)));
+    ['noop', 'decided', 'sending', 'queued', 'sending_queued', 'executed', 'refused', 'vetoed', 'lapsed', 'withdrawn'].map((s) => el('option', { value: s }, s)));
   const list = pager('Decisions', (cursor) => api(`agents/decisions${query({ limit: 50, cursor, status: status.value })}`),
     (items) => table(['#', 'policy', 'alert', 'action', 'why', 'guard', 'transaction', 'when'], items.map((d) => {
       const action = d.record.action;
