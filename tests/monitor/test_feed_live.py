@@ -284,6 +284,12 @@ def test_the_cli_replays_the_sample_into_a_feed_monitors_and_anchors_it(
     verified = cli("monitor", "verify", str(alert["id"]), "--json", str(proof_file))
     assert f"alert {alert['id']} verified" in verified
     assert json.loads(proof_file.read_text())["ok"] is True
+    assert "retracted" not in verified
+    store = AlertStore.for_workspace(root)  # a reorg dropped its block since: still proven
+    store.retract_from_block(alert["block"])  # as raised, and said to be retracted
+    store.close()
+    again = cli("monitor", "verify", str(alert["id"]))
+    assert f"alert {alert['id']} verified" in again and "  retracted at 20" in again
 
 
 def test_a_reorg_retracts_a_feed_alert_and_rereads_the_new_rounds(

@@ -1063,6 +1063,7 @@ def _follow_alerts(store: Any, filters: AlertFilter, limit: int, json_lines: boo
 
 
 def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None) -> int:
+    from proofmind.chain.base import utc
     from proofmind.monitor.store import ALERTS_FILE, AlertStore
     from proofmind.services.alert_anchoring import prove_alert
     from proofmind.workspace import open_workspace
@@ -1085,6 +1086,13 @@ def run_verify(workspace_path: Path | None, alert_id: int, json_out: Path | None
             f"{result.root}), anchored on chain {result.chain_id} as record {result.record_id} "
             f"(block {result.block_number}); proof of {len(result.proof)} node(s)"
         )
+        stored = store.get(alert_id)
+        if stored is not None and stored.status == "retracted":
+            when = "" if stored.retracted_at is None else f" at {utc(stored.retracted_at)}"
+            console.print(
+                f"  retracted{when}: its block left the chain in a reorg (proven as raised, "
+                "not as standing)"
+            )
         return 0
     for problem in result.problems:
         console.print(f"[red]alert {alert_id} not verified[/red]: {problem}")
