@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from proofmind.errors import InputError
 
@@ -28,11 +29,12 @@ def run_sybil(
     result = detect_to_folder(edges, candidates_path, out, settings)
     console.print(
         f"{result.flagged:,} of {result.candidates:,} candidates flagged in "
-        f"{result.clusters:,} clusters; Merkle root {result.merkle_root}"
+        f"{result.clusters:,} cluster{'' if result.clusters == 1 else 's'}; Merkle root "
+        f"{result.merkle_root}"
     )
     if result.cross_validation:
         print_comparison(result.cross_validation, max_fpr)
-    console.print(f"  wrote {out}/scores.csv, report.md, flagged.txt")
+    console.print(escape(f"  wrote {out}/scores.csv, report.md, flagged.txt"))
 
 
 def print_comparison(metrics: dict[str, tuple[float, float, float]], max_fpr: float) -> None:

@@ -492,7 +492,7 @@ async function sybil() {
       el('h3', {}, `Members${c.size > c.members.length ? ` (first ${c.members.length})` : ''}`),
       el('p', { class: 'mono' }, c.members.join(' '))))));
   view.replaceChildren(lookup, el('h2', {}, 'Sybil report'),
-    el('p', {}, `Report ${report.folder}: ${num(report.flagged)} of ${num(report.candidates)} candidates flagged in ${num(report.clusters)} clusters.`),
+    el('p', {}, `Report ${report.folder}: ${num(report.flagged)} of ${num(report.candidates)} candidates flagged in ${num(report.clusters)} cluster${report.clusters === 1 ? '' : 's'}.`),
     el('ul', {}, report.summary.map((s) => el('li', {}, s))), el('h2', {}, 'Flagged clusters, largest first'), list);
   await list.ready;
 }
