@@ -493,7 +493,7 @@ def markdown_report(
         f"- transfer graph: {result.nodes:,} addresses, {result.edges:,} edges after removing "
         f"{result.hubs:,} hubs",
         f"- candidates: {len(result.addresses):,}; flagged: {len(flagged):,} in "
-        f"{len(result.clusters):,} clusters",
+        f"{len(result.clusters):,} cluster{'' if len(result.clusters) == 1 else 's'}",
         f"- Merkle root of the flagged list: `{merkle_root(flagged)}`",
         "",
         "## Why communities were flagged",
