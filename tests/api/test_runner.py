@@ -98,3 +98,33 @@ def test_a_task_that_ends_by_itself_is_finished_not_restarted() -> None:
     asyncio.run(supervisor.run(asyncio.Event()))
     assert runs == [1] and supervisor.status["once"].state == "finished"
     assert supervisor.health()["status"] == "ok"
+
+
+def test_health_is_degraded_while_a_task_waits_for_its_node() -> None:
+    """A hosted loop waits out a node outage instead of failing (so no restart shows it):
+    /health says which loop waits, since when, and why, until a round works again."""
+    import gc
+    import logging
+
+    import requests
+
+    from proofmind.chain.retry import Outage
+
+    gc.collect()  # loops of earlier tests, ended while waiting, are gone
+    supervisor = Supervisor()
+    supervisor.add("oracle-node", lambda shutdown: asyncio.sleep(0))
+    supervisor.status["oracle-node"].state = "running"
+    assert supervisor.health()["status"] == "ok"
+    outage = Outage(logging.getLogger("proofmind.oracle"))
+    outage.failed(requests.ConnectionError("cannot reach http://node:8545/key123: refused"))
+    health = supervisor.health()
+    assert health["status"] == "degraded"
+    (waiting,) = health["waiting_for_node"]
+    assert waiting["loop"] == "proofmind.oracle" and waiting["failures"] == 1
+    assert "key123" not in waiting["last_error"]  # redacted: a node's URL may carry a key
+    assert 'proofmind_node_outage_seconds{loop="proofmind.oracle"}' in supervisor.metrics_text()
+    outage.ok()
+    assert supervisor.health() == {"status": "ok", "tasks": health["tasks"]}
+    outage.failed(requests.Timeout("timed out"))
+    del outage  # the loop ended (its service stopped): no longer listed
+    assert supervisor.health()["status"] == "ok"

@@ -105,11 +105,17 @@ class Supervisor:
         status.state = "stopped"
 
     def health(self) -> dict[str, Any]:
+        from proofmind.chain.retry import Outage
+
         bad = [s.name for s in self.status.values() if s.state in ("backoff", "starting")]
-        return {
-            "status": "degraded" if bad else "ok",
+        waiting = Outage.waiting()  # running, but waiting for a node that does not answer
+        doc: dict[str, Any] = {
+            "status": "degraded" if bad or waiting else "ok",
             "tasks": {name: s.to_json() for name, s in self.status.items()},
         }
+        if waiting:
+            doc["waiting_for_node"] = waiting
+        return doc
 
     def metrics_text(self) -> str:
         lines = [
@@ -136,6 +142,17 @@ class Supervisor:
             f'proofmind_task_state{{task="{s.name}",state="{state}"}} {int(s.state == state)}'
             for s in self.status.values()
             for state in STATES
+        ]
+        from proofmind.chain.retry import Outage
+
+        lines += [
+            "# HELP proofmind_node_outage_seconds how long a loop has waited for its node",
+            "# TYPE proofmind_node_outage_seconds gauge",
+        ]
+        now = time.time()
+        lines += [
+            f'proofmind_node_outage_seconds{{loop="{w["loop"]}"}} {now - w["since"]:.1f}'
+            for w in Outage.waiting()
         ]
         return "\n".join(lines) + "\n" + "".join(source() for source in self.metric_sources)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 from web3.exceptions import TooManyRequests
@@ -114,9 +115,13 @@ class Outage:
 
     # what a loop catches around a round (retry_after raises again those waiting cannot mend)
     ERRORS: tuple[type[Exception], ...] = (ChainError, requests.RequestException, TooManyRequests)
+    # the loops of this process waiting for their node now (see :meth:`waiting`)
+    _waiting: ClassVar[weakref.WeakSet[Outage]] = weakref.WeakSet()
 
     def __init__(self, log: logging.Logger, base: float = 1.0, cap: float = 60.0) -> None:
         self.log, self.base, self.cap, self.failures = log, base, cap, 0
+        self.since: float | None = None  # when the node stopped answering (None: it answers)
+        self.last_error = ""
 
     @staticmethod
     def outlasts(exc: BaseException) -> bool:
@@ -142,12 +147,31 @@ class Outage:
         self.failures += 1
         wait = float(min(self.cap, self.base * 2**self.failures))
         self.log.warning("%s; retrying in %.0f s", exc, wait)
+        self.since = self.since or time.time()
+        self.last_error = redact(" ".join(str(exc).split())[:300])
+        Outage._waiting.add(self)
         return wait
 
     def ok(self) -> None:
         if self.failures:
             self.log.info("the node answers again")
-        self.failures = 0
+        self.failures, self.since = 0, None
+        Outage._waiting.discard(self)
+
+    @classmethod
+    def waiting(cls) -> list[dict[str, Any]]:
+        """The loops of this process that wait for their node now (a hosted service's health:
+        it runs, but does no work): which (its logger), since when, how many failed rounds,
+        the last error. A loop that ended is not listed."""
+        return sorted(
+            (
+                {"loop": o.log.name, "since": o.since, "failures": o.failures,
+                 "last_error": o.last_error}
+                for o in list(cls._waiting)
+                if o.since is not None
+            ),
+            key=lambda w: (w["loop"], w["since"]),
+        )  # fmt: skip
 
 
 def node_away(exc: BaseException) -> ConnectionFailed | None:
