@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -117,6 +118,7 @@ class Outage:
     ERRORS: tuple[type[Exception], ...] = (ChainError, requests.RequestException, TooManyRequests)
     # the loops of this process waiting for their node now (see :meth:`waiting`)
     _waiting: ClassVar[weakref.WeakSet[Outage]] = weakref.WeakSet()
+    _waiting_lock: ClassVar[threading.Lock] = threading.Lock()  # loops run on several threads
 
     def __init__(self, log: logging.Logger, base: float = 1.0, cap: float = 60.0) -> None:
         self.log, self.base, self.cap, self.failures = log, base, cap, 0
@@ -149,25 +151,29 @@ class Outage:
         self.log.warning("%s; retrying in %.0f s", exc, wait)
         self.since = self.since or time.time()
         self.last_error = redact(" ".join(str(exc).split())[:300])
-        Outage._waiting.add(self)
+        with Outage._waiting_lock:
+            Outage._waiting.add(self)
         return wait
 
     def ok(self) -> None:
         if self.failures:
             self.log.info("the node answers again")
         self.failures, self.since = 0, None
-        Outage._waiting.discard(self)
+        with Outage._waiting_lock:
+            Outage._waiting.discard(self)
 
     @classmethod
     def waiting(cls) -> list[dict[str, Any]]:
         """The loops of this process that wait for their node now (a hosted service's health:
         it runs, but does no work): which (its logger), since when, how many failed rounds,
         the last error. A loop that ended is not listed."""
+        with cls._waiting_lock:
+            loops = list(cls._waiting)
         return sorted(
             (
                 {"loop": o.log.name, "since": o.since, "failures": o.failures,
                  "last_error": o.last_error}
-                for o in list(cls._waiting)
+                for o in loops
                 if o.since is not None
             ),
             key=lambda w: (w["loop"], w["since"]),
