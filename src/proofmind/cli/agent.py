@@ -410,6 +410,8 @@ def agent_decisions(
         typer.echo("no decisions yet")
     for d in rows:
         outcome = d.outcome.get("simulation", d.outcome).get("error") or ""
+        if d.status == "withdrawn":
+            outcome = "its alert was retracted (reorg)"
         alert = "–" if d.alert_id is None else d.alert_id  # requested over MCP: no alert
         typer.echo(
             f"{d.id[:18]}…  {d.status:<9} {d.policy}  alert {alert}  "
