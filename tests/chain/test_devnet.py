@@ -91,6 +91,43 @@ def test_a_restart_keeps_its_url_while_the_port_is_free(devnet: Devnet) -> None:
     assert started and elsewhere.port != first.port and devnet.status().running
 
 
+def test_a_cursor_at_genesis_reads_on_when_a_restart_makes_genesis_again(
+    devnet: Devnet, tmp_path: Path
+) -> None:
+    """Restarted from its saved state, anvil sometimes brings back another genesis block (its
+    dumps can hold more than one) and keeps every later block. A follower that had read only
+    genesis (a young devnet) took that for a reorg below its memory and stopped; it reads on."""
+    from proofmind.chain.events import BlockRange, ReorgSafeCursor
+    from proofmind.store.state import StateDB
+
+    devnet.up()
+    chain = open_chain(DevnetBackend(devnet))
+    state = StateDB(tmp_path / "cursor.sqlite")
+    cursor = ReorgSafeCursor(chain.w3, state, "c", chain_id=chain.chain_id, max_blocks=1)
+    first = cursor.poll()
+    assert isinstance(first, BlockRange) and (first.start, first.end) == (0, 0)
+    cursor.commit(first)
+    genesis = chain.w3.eth.get_block(0)["hash"]
+    for _ in range(10):  # a few restarts, seconds apart, bring another genesis back
+        chain.sender().send({"to": Account.create().address, "value": 1})
+        time.sleep(1.2)
+        devnet.down()
+        devnet.up()
+        chain = open_chain(DevnetBackend(devnet))
+        if chain.w3.eth.get_block(0)["hash"] != genesis:
+            break
+    assert chain.w3.eth.get_block(0)["hash"] != genesis, "anvil kept its genesis"
+    chain.sender().send({"to": Account.create().address, "value": 7})
+    cursor = ReorgSafeCursor(chain.w3, state, "c", chain_id=chain.chain_id)
+    read = []
+    while (step := cursor.poll()) is not None:
+        assert isinstance(step, BlockRange), step  # no Reorg, no ReorgDetected
+        cursor.commit(step)
+        read += range(step.start, step.end + 1)
+    assert read == list(range(1, chain.w3.eth.block_number + 1))
+    state.close()
+
+
 def test_truncated_state_falls_back_to_last_good_copy(devnet: Devnet) -> None:
     devnet.up()
     chain = open_chain(DevnetBackend(devnet))

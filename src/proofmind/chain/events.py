@@ -235,7 +235,9 @@ class ReorgSafeCursor:
     def poll(self) -> BlockRange | Reorg | None:
         """The next confirmed range to process, a Reorg to handle first, or None (caught up)."""
         tip = self._tip()
-        if tip is not None:
+        # the genesis block is never reorganised; anvil, restarted from its saved state, makes
+        # it again with another timestamp (another hash) and keeps every later block as it was
+        if tip is not None and tip.number > 0:
             (now,) = self._fetch([tip.number])
             if now is None or now.hash != tip.hash:
                 return self._rewind()
@@ -249,6 +251,9 @@ class ReorgSafeCursor:
         if cut == 0 and tip is not None:
             # the chain moved between our two reads: rewind only if our tip is gone now
             (now,) = self._fetch([tip.number])
+            if now is not None and tip.number == 0 and now.hash != tip.hash:
+                self._replace_genesis(now)  # the restarted devnet's new genesis: read on
+                return None
             if now is None or now.hash != tip.hash:
                 return self._rewind()
             return None  # the range came from a branch that lost; read it again next poll
@@ -312,6 +317,14 @@ class ReorgSafeCursor:
             (self.name,),
         ).fetchone()
         return None if stored is None else BlockRef(stored[0], stored[1], stored[2])
+
+    def _replace_genesis(self, genesis: BlockRef) -> None:
+        """Remember the chain's genesis as it is now (only a devnet makes it again)."""
+        with self.state.transaction() as conn:
+            conn.execute(
+                "UPDATE cursor_blocks SET hash=?, parent_hash=? WHERE name=? AND number=0",
+                (genesis.hash, genesis.parent_hash, self.name),
+            )
 
     def _rewind(self) -> Reorg:
         stored = self.stored_blocks()
