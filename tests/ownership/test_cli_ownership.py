@@ -62,6 +62,8 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
         )
         assert assembled.returncode == 0, assembled.stderr
         assert "Assembled 90 rows" in assembled.stdout
+        again = run("data", "assemble", *files, "--dataset", "demo", "-o", "all.csv", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr  # the same rows over their own file: fine
         valued = run(
             "rewards",
             "value",
@@ -138,6 +140,17 @@ def test_contribute_assemble_value_publish_claim(tmp_path: Path) -> None:
             run("data", "assemble", *files, "--dataset", "demo", "-o", "again.csv", cwd=tmp_path),
             "was revoked on-chain",
         )
+        before = (tmp_path / "all.csv").read_bytes()
+        without_carol = ("data", "assemble", *files[:2], "--dataset", "demo")
+        assert_one_line_error(  # over the file an epoch was paid by: refused
+            run(*without_carol, "-o", "all.csv", cwd=tmp_path),
+            "all.csv is the data of dataset record",
+            "move all.csv aside first",
+        )
+        assert (tmp_path / "all.csv").read_bytes() == before
+        assert not list(tmp_path.glob(".assembling-*"))
+        fresh = run(*without_carol, "-o", "all-v2.csv", cwd=tmp_path)
+        assert fresh.returncode == 0 and "Assembled 60 rows" in fresh.stdout, fresh.stderr
         not_theirs = run(
             "data", "revoke", "alice.csv.contribution.json", "--account", "2", cwd=tmp_path
         )

@@ -31,7 +31,7 @@ from proofmind.ownership.valuation import (
     knn_shapley,
 )
 from proofmind.provenance.api import Committed, commit, uri_param
-from proofmind.provenance.dataset import canonical_json
+from proofmind.provenance.dataset import canonical_json, commit_dataset
 from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
 from proofmind.store.stores import Stores
@@ -49,14 +49,34 @@ def assemble_dataset(
     registry: Contract | None,
 ) -> tuple[Assembly, Committed]:
     """Assemble checked contributions into ``output`` and commit it as a dataset whose record
-    names every contribution (the assembly document's hash is in its URI)."""
-    assembly = assemble(
-        items,
-        dataset=dataset,
-        output=output,
-        registry=registry,
-        work_dir=workspace.root / "datasets",
-    )
+    names every contribution (the assembly document's hash is in its URI).
+
+    When ``output`` is the file of a dataset record already (an earlier assembly), other rows
+    are refused, with the file left as it was: the record, and whatever was valued, trained
+    or published from it, would be left without its data. The same rows again are fine."""
+    work_dir = workspace.root / "datasets"
+    earlier = [r for r in Ledger(workspace).by_path(output) if r.kind == Kind.DATASET]
+    staged = output.with_name(f".assembling-{output.name}") if earlier else output
+    try:
+        assembly = assemble(
+            items, dataset=dataset, output=staged, registry=registry, work_dir=work_dir
+        )
+        if earlier:
+            root = commit_dataset(staged, work_dir, workers=1).manifest.root
+            if output.exists() and root != earlier[0].content_hash:
+                record = earlier[0]
+                raise InputError(
+                    f"{output} is the data of dataset record {record.key} ({record.name}, "
+                    f"{record.state}): assembling other rows over it would leave that record, "
+                    "and what was valued or trained from it, without its data",
+                    hint=f"write the new assembly to another file (-o), or move {output.name} "
+                    "aside first",
+                )
+            staged.replace(output)
+            assembly.output = output
+    finally:
+        if staged != output:
+            staged.unlink(missing_ok=True)
     digest = workspace.blobs.put(canonical_json(assembly.document()))
     return assembly, commit(workspace, output, contributions=digest)
 
