@@ -264,11 +264,13 @@ def run_request(
     if wait <= 0:
         return
     deadline = time.monotonic() + wait
+    oracle = OracleClient.open(chain, workspace, deploy_missing=False)
     with err.status(f"waiting up to {wait:g} s for an answer to request {request_id}"):
-        while (view := request_status(workspace, chain, request_id)).status == "pending":
-            if int(chain.w3.eth.block_number) > view.deadline:
+        # one getRequest per poll; the whole view (model, package, answer's log) once answered
+        while (state := oracle.state(request_id)).status == Status.PENDING:
+            if int(chain.w3.eth.block_number) > state.deadline:
                 raise ProofmindError(
-                    f"request {request_id} expired unanswered at block {view.deadline}",
+                    f"request {request_id} expired unanswered at block {state.deadline}",
                     hint=f"`proofmind oracle refund {request_id}` credits the fee back; is a "
                     f"node serving {name} in {mode} mode (`proofmind oracle serve -m {name}`)?",
                 )
@@ -279,7 +281,7 @@ def run_request(
                     f"serve -m {name}`)? `proofmind oracle status {request_id}` shows it later",
                 )
             time.sleep(0.5)
-    _show(view, int(chain.w3.eth.block_number))
+    _show(request_status(workspace, chain, request_id), int(chain.w3.eth.block_number))
 
 
 def _open_oracle(path: Path | None) -> tuple[Workspace, Chain, OracleClient]:
