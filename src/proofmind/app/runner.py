@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from proofmind.chain.retry import Outage
+
 log = logging.getLogger("proofmind.serve")
 
 Service = Callable[[asyncio.Event], Awaitable[None]]
@@ -105,8 +107,6 @@ class Supervisor:
         status.state = "stopped"
 
     def health(self) -> dict[str, Any]:
-        from proofmind.chain.retry import Outage
-
         bad = [s.name for s in self.status.values() if s.state in ("backoff", "starting")]
         waiting = Outage.waiting()  # running, but waiting for a node that does not answer
         doc: dict[str, Any] = {
@@ -143,8 +143,6 @@ class Supervisor:
             for s in self.status.values()
             for state in STATES
         ]
-        from proofmind.chain.retry import Outage
-
         lines += [
             "# HELP proofmind_node_outage_seconds how long a loop has waited for its node",
             "# TYPE proofmind_node_outage_seconds gauge",
