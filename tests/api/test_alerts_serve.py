@@ -229,6 +229,21 @@ def test_sse_delivers_a_stored_alert_within_two_seconds(
 WATCHED = "0x00000000000000000000000000000000000b0b0b"
 
 
+def started_at(ws: Workspace) -> int | None:
+    """The block the workspace's monitor has processed through (None: not started yet)."""
+    try:
+        store = AlertStore.existing(ws.root)
+    except sqlite3.OperationalError:  # the monitor is making it
+        return None
+    if store is None:
+        return None
+    try:
+        done = store.processed_through()
+    finally:
+        store.close()
+    return None if done is None else done[0]
+
+
 def _rpc_url(request: pytest.FixtureRequest) -> str:
     chain = request.getfixturevalue("chain")
     return str(chain.w3.provider.endpoint_uri)
@@ -252,7 +267,7 @@ MONITOR = (
 @pytest.mark.devnet
 @pytest.mark.parametrize("served", [MONITOR], indirect=True, ids=["monitor"])
 def test_serve_hosts_the_monitor_whose_alerts_stream_live(
-    chain: Chain, served: tuple[subprocess.Popen[str], str], slack: Receiver
+    chain: Chain, ws: Workspace, served: tuple[subprocess.Popen[str], str], slack: Receiver
 ) -> None:
     """`serve --monitor`: a watched transfer's alert reaches an SSE client, and the Slack
     channel given with --slack."""
@@ -262,8 +277,11 @@ def test_serve_hosts_the_monitor_whose_alerts_stream_live(
         while api.health()["tasks"].get("monitor", {}).get("state") != "running":
             assert time.monotonic() < deadline, api.health()
             time.sleep(0.1)
+        while started_at(ws) is None:  # the monitor has read the chain head it starts after
+            assert time.monotonic() < deadline + 15, api.health()
+            time.sleep(0.1)
         stream = api.stream_alerts(timeout=15)
-        time.sleep(1.5)  # the monitor has read the chain head and the stream is open
+        time.sleep(0.5)  # the stream is open and the hub polling
         sent_at = time.monotonic()
         chain.sender().send({"to": Web3.to_checksum_address(WATCHED), "value": 10**18})
         got = next(stream)
