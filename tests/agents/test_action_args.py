@@ -37,6 +37,10 @@ def test_bool_text_reads_as_written(text: object, flag: bool) -> None:
         ("f(int256)", ["inf"], "is not a whole number"),
         ("f(uint8)", ["256"], "does not fit in uint8"),
         ("f(uint256)", ["inf"], "not a whole, non-negative number"),
+        # refused as written: expanding a billion digits would hang the MCP server
+        ("f(uint256)", ["1e999999999"], "does not fit in 256 bits (more than 78 digits)"),
+        ("f(int256)", ["-1e999999999"], "does not fit in 256 bits"),
+        ("f(uint256)", ["1e78"], "does not fit in 256 bits"),
         ("f(bytes32)", ["0x" + "ab" * 31], "is 31 bytes, bytes32 takes 32"),
         ("f(bytes)", ["0xabc"], "is not 0x-prefixed hex"),
         ("f(string)", [5], "is not text"),
@@ -90,3 +94,29 @@ args = ["{A}", "{B}", "%s"]
     with pytest.raises(InputError) as infinite:
         load_policy(path)  # an infinite amount is refused too, not an OverflowError
     assert "rule.0.action.value: 'inf' is not a whole, non-negative number" in str(infinite.value)
+    path.write_text(head + rule % "true" + 'value = "1e999999999"\n')
+    with pytest.raises(InputError) as huge:
+        load_policy(path)  # not expanded to a billion digits first
+    assert "rule.0.action.value: '1e999999999' does not fit in 256 bits" in str(huge.value)
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "phrase"),
+    [
+        ("366d", "at most 365 days (the guard's longest grant), got 31,622,400 seconds"),
+        ("0", "more than 0"),
+        ("9" * 4000 + "d", "is not a duration"),  # not expanded, not Python's digit-limit error
+    ],
+)
+def test_policy_expiry_beyond_what_the_guard_grants_is_refused_at_load(
+    tmp_path: Path, expires_in: str, phrase: str
+) -> None:
+    """The guard grants for at most 365 days: a longer expires_in was sent to the chain and
+    reverted there (BadExpiry), or failed to encode as uint64; the file is refused instead."""
+    path = tmp_path / "policy.toml"
+    path.write_text(f'name = "p"\nagent = 4\nexpires_in = "365d"\nrecipients = ["{B}"]\n')
+    assert load_policy(path).expires_in == 365 * 86_400
+    path.write_text(path.read_text().replace('"365d"', f'"{expires_in}"'))
+    with pytest.raises(InputError) as refused:
+        load_policy(path)
+    assert phrase in str(refused.value)

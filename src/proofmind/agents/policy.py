@@ -31,6 +31,12 @@ MAX_UINT128 = 2**128 - 1
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+MAX_GRANT_SECONDS = 365 * 86_400  # AgentGuard.MAX_GRANT_DURATION
+
+
+# no ABI integer has more than 78 digits (2**256 - 1 ≈ 1.2e77); a larger exponent ("1e999999")
+# is refused before it is expanded, which would take minutes (an MCP client sends any text)
+MAX_DIGITS = 78
 
 
 def parse_amount(value: Any) -> int:
@@ -41,12 +47,18 @@ def parse_amount(value: Any) -> int:
         raise ValueError(f"{value!r} is not an amount (base units, e.g. '250e18')") from None
     if not number.is_finite() or number != number.to_integral_value() or number < 0:
         raise ValueError(f"{value!r} is not a whole, non-negative number of base units")
+    return _expanded(number, value)
+
+
+def _expanded(number: Decimal, value: Any) -> int:
+    if number and number.adjusted() >= MAX_DIGITS:
+        raise ValueError(f"{value!r} does not fit in 256 bits (more than {MAX_DIGITS} digits)")
     return int(number)
 
 
 def parse_duration(value: Any) -> int:
     match = _DURATION.match(str(value))
-    if not match:
+    if not match or len(match.group(1)) > 12:
         raise ValueError(f"{value!r} is not a duration (seconds, or e.g. '30m', '12h', '7d')")
     return int(match.group(1)) * _UNITS[match.group(2)]
 
@@ -145,7 +157,7 @@ def _integer(value: Any) -> int:
         raise ValueError(f"{value!r} is not an integer") from None
     if not number.is_finite() or number != number.to_integral_value():
         raise ValueError(f"{value!r} is not a whole number")
-    return int(number)
+    return _expanded(number, value)
 
 
 class _Strict(BaseModel):
@@ -290,8 +302,12 @@ def load_policy(path: Path) -> Policy:
         policy = policy.model_copy(
             update={"model": policy.model.model_copy(update={"path": resolved})}
         )
-    if policy.expires_in <= 0:
-        raise InputError(f"policy {path}: expires_in must be positive", hint="e.g. '7d'")
+    if not 0 < policy.expires_in <= MAX_GRANT_SECONDS:
+        raise InputError(
+            f"policy {path}: expires_in must be more than 0 and at most 365 days (the guard's "
+            f"longest grant), got {policy.expires_in:,} seconds",
+            hint="e.g. '7d'; renew a grant before it ends with `proofmind agent policy renew`",
+        )
     return policy
 
 

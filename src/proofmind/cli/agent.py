@@ -237,8 +237,10 @@ def policy_renew(
     Examples:
         proofmind agent policy renew --safe treasury --agent 4 --expires-in 7d
     """
+    from proofmind.agents.policy import MAX_GRANT_SECONDS
+
     seconds = _duration(expires_in, "--expires-in")
-    if not 0 < seconds <= 365 * 86_400:
+    if not 0 < seconds <= MAX_GRANT_SECONDS:
         raise InputError(f"--expires-in {expires_in!r} must be more than 0 and at most 365 days")
     _ws, chain, log = _open(workspace)
     guard = _guard(chain, log, safe)
