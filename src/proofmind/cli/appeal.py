@@ -27,9 +27,9 @@ AppealId = Annotated[str, typer.Argument(help="An appeal id (or a unique prefix 
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from proofmind.cli.consoles import TextConsole
 
-    return Console(soft_wrap=True)
+    return TextConsole(soft_wrap=True)
 
 
 def read_flagged(path: Path) -> FlaggedList:

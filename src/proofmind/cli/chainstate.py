@@ -5,12 +5,11 @@ runs."""
 
 from __future__ import annotations
 
-from rich.console import Console
-
 from proofmind.chain.base import Chain
 from proofmind.chain.reconcile import Mirror, reconcile
+from proofmind.cli.consoles import TextConsole
 
-_notes = Console(stderr=True, soft_wrap=True)
+_notes = TextConsole(stderr=True, soft_wrap=True)
 
 
 def show_corrections(corrections: list[str]) -> None:

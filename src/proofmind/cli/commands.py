@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from proofmind.app.deploy import deploy_suite
@@ -17,11 +16,12 @@ from proofmind.chain.contracts import (
     load_artifact,
 )
 from proofmind.chain.devnet import Devnet
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
 from proofmind.workspace import Workspace, init_workspace, open_workspace
 
-console = Console()
+console = TextConsole()
 
 
 def run_init(directory: Path) -> None:

@@ -21,6 +21,7 @@ def demo(
     Example:
       proofmind demo
     """
+    from proofmind.cli.consoles import TextConsole
     from proofmind.demo import run_demo
 
-    run_demo(directory)
+    run_demo(directory, TextConsole())

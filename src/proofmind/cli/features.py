@@ -11,8 +11,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.params import Engine, check_writable
 from proofmind.errors import InputError
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     from proofmind.app.fraud import RegisteredModel
     from proofmind.intel.fraud import Features
 
-err = Console(stderr=True, soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 
 def _score_schema() -> pa.Schema:

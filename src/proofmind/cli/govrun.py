@@ -9,15 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = TextConsole(soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 
 def run_ingest(

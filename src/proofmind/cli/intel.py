@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.params import parse_address
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
@@ -29,8 +29,8 @@ from proofmind.intel.fraud import (
 if TYPE_CHECKING:
     from proofmind.app.fraud import RegisteredModel
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = TextConsole(soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 
 def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool = False) -> None:

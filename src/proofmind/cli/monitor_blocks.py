@@ -8,15 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from proofmind.cli.consoles import TextConsole
 from proofmind.errors import InputError
 from proofmind.monitor.api import Detector
 from proofmind.monitor.prices import COMPRESSED, FORMATS
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = TextConsole(soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 KINDS = ("auto", "prices", "blocks")
 PRICE_SUFFIXES = (*FORMATS, *(f + c for f in FORMATS for c in COMPRESSED), ".zip")

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.sinks import public_sink_name
 from proofmind.monitor.store import AlertStore, Delivery
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = TextConsole(soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 
 def _store(workspace_path: Path | None) -> AlertStore | None:

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, NotFound, ProofmindError
 from proofmind.monitor.api import Alert, Detector
@@ -42,10 +42,10 @@ if TYPE_CHECKING:
     from proofmind.monitor.pricefeed import FeedHistory
     from proofmind.monitor.store import AlertStore
 
-console = Console(soft_wrap=True)
+console = TextConsole(soft_wrap=True)
 SHOWN_BAD_ROWS = 5  # malformed price rows listed by line; the rest are counted
 SHOWN_DETECTED = 20  # detected windows listed on the terminal; the rest are counted
-err = Console(stderr=True, soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 ALERT_FORMATS = (".jsonl", ".parquet")
 
 

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from proofmind.app.oracle import NODE_DB, RequestView
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.params import check_listen, parse_address
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError, ProofmindError
@@ -31,8 +31,8 @@ from proofmind.oracle.client import (
 )
 from proofmind.workspace import Workspace, open_workspace
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+console = TextConsole(soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 
 def run_preflight(model: Path, calibration: Path, max_logrows: int | None, columns: int) -> None:

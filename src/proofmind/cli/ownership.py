@@ -6,7 +6,6 @@ import json
 import time
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -23,13 +22,14 @@ from proofmind.app.ownership import (
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.cli.chainstate import confirm, settle, show_corrections
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Contribution, contribute
 from proofmind.provenance.ledger import Ledger
 from proofmind.workspace import Workspace, open_workspace
 
-console = Console(soft_wrap=True)
+console = TextConsole(soft_wrap=True)
 
 
 def _account(chain: Chain, index: int) -> object:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from proofmind.app.provenance import verify_path
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.provenance.api import commit, register_model
@@ -21,8 +22,8 @@ from proofmind.provenance.records import Kind
 from proofmind.provenance.verify import VerifyReport
 from proofmind.workspace import open_workspace
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True)
+console = TextConsole(soft_wrap=True)
+err = TextConsole(stderr=True)
 
 
 def _progress() -> Progress:

@@ -7,11 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
+from proofmind.cli.consoles import TextConsole
 from proofmind.errors import InputError
 
-err = Console(stderr=True, soft_wrap=True)
+err = TextConsole(stderr=True, soft_wrap=True)
 
 
 def run_serve(

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from proofmind.cli.consoles import TextConsole
+
 
 def print_table(console: Console, table: Table) -> None:
     if console.is_terminal:
@@ -19,7 +21,7 @@ def print_table(console: Console, table: Table) -> None:
         console.print(table)
         return
     # print(width=) only narrows: a console of the table's width writes to the same file
-    Console(file=console.file, width=natural, no_color=console.no_color).print(table)
+    TextConsole(file=console.file, width=natural, no_color=console.no_color).print(table)
 
 
 def abbreviate(console: Console, value: str, keep: int = 18) -> str:

@@ -1,0 +1,55 @@
+"""The CLI's consoles print user text as written: brackets in a path, a dataset name or a
+proposal title are kept (Rich took ``[v2]`` for a style tag and dropped it), while the code's
+own markup still styles."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.markup import escape
+from rich.table import Table
+
+from proofmind.cli.consoles import TextConsole, literal_brackets
+from proofmind.cli.main import main
+from tests.gov.test_gov import proposals_csv
+
+
+def printed(*texts: object, markup: bool | None = None) -> str:
+    out = io.StringIO()
+    console = TextConsole(file=out, width=500, highlight=False, color_system="truecolor")
+    console.print(*texts, markup=markup)
+    return out.getvalue()
+
+
+def test_brackets_that_are_not_styles_are_printed() -> None:
+    line = "rows → /data/br[v2]/gov[x]/ from p[draft].csv, [/x] and \\[kept]"
+    assert printed(line) == "rows → /data/br[v2]/gov[x]/ from p[draft].csv, [/x] and [kept]\n"
+    assert printed(f"[green]ok[/green] {escape('a[v2]')}").endswith("ok\x1b[0m a[v2]\n")
+    assert "\x1b[1m" in printed("[bold]x[/bold] [dim]y[/]")  # the code's markup styles
+    assert printed("a [/] b") == "a [/] b\n"  # closes nothing: printed as written
+    assert printed("[v2]", markup=False) == "[v2]\n"
+
+
+def test_table_cells_keep_their_brackets() -> None:
+    table = Table("name")
+    table.add_row("pool[v2]")
+    assert "pool[v2]" in printed(table)
+
+
+@given(st.text(alphabet="[]/vx2 .-", max_size=40))
+def test_any_bracketed_text_without_style_names_prints_as_written(text: str) -> None:
+    assert printed(text).rstrip() == text.rstrip()
+    assert literal_brackets(literal_brackets(text)) == literal_brackets(text)
+
+
+def test_a_bracketed_output_folder_is_named_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = proposals_csv(tmp_path / "p[draft].csv", n=30)
+    out = tmp_path / "gov[v2]"
+    assert main(["gov", "ingest", str(source), "-o", str(out)]) == 0
+    assert f"→ {out / 'proposals'}/" in capsys.readouterr().out
