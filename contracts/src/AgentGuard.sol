@@ -77,7 +77,8 @@ contract AgentGuard is ReentrancyGuardTransient {
         None,
         Queued,
         Executed,
-        Vetoed
+        Vetoed,
+        Withdrawn
     }
 
     struct Queued {
@@ -116,6 +117,7 @@ contract AgentGuard is ReentrancyGuardTransient {
     event Spent(address indexed agent, address indexed token, uint256 amount, uint256 spentInWindow);
     event ActionQueued(bytes32 indexed actionId, address indexed agent, bytes32 indexed decisionId, uint64 eta);
     event ActionVetoed(bytes32 indexed actionId, address indexed by);
+    event ActionWithdrawn(bytes32 indexed actionId, address indexed agent);
 
     error NotSafe(address caller);
     error NotSafeOrGuardian(address caller);
@@ -276,6 +278,17 @@ contract AgentGuard is ReentrancyGuardTransient {
         uint64 eta = uint64(block.timestamp + delay);
         queued[actionId] = Queued({agent: msg.sender, policyId: policyId, eta: eta, status: QueueStatus.Queued});
         emit ActionQueued(actionId, msg.sender, decisionId, eta);
+    }
+
+    /// @notice Withdraw one of the caller's own queued actions: it can never execute. For an
+    ///         agent whose reason to act is gone (the alert it acted on was retracted after a
+    ///         reorg). Needs no live grant: withdrawing only gives power up.
+    function withdraw(bytes32 actionId) external {
+        Queued storage q = queued[actionId];
+        if (q.status != QueueStatus.Queued) revert NotQueued(actionId, q.status);
+        if (q.agent != msg.sender) revert NotAgent(msg.sender);
+        q.status = QueueStatus.Withdrawn;
+        emit ActionWithdrawn(actionId, msg.sender);
     }
 
     function executeQueued(address to, uint256 value, bytes calldata data, bytes32 decisionId)

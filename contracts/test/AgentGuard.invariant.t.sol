@@ -7,7 +7,8 @@ import {SafeHarness, TestToken} from "./utils/SafeHarness.sol";
 import {Test} from "./utils/Test.sol";
 
 /// @dev The fuzzer drives an agent (direct sends, split sends, queued sends, sends to a stranger),
-///      the owners (pause, unpause, renew, revoke), a guardian (veto) and the clock; the handler
+///      the owners (pause, unpause, renew, revoke), a guardian (veto), the agent withdrawing a queued
+///      action (and a stranger trying to) and the clock; the handler
 ///      records what actually left the Safe and any success that the policy should have refused.
 contract GuardHandler is Test {
     AgentGuard public immutable guard;
@@ -28,7 +29,7 @@ contract GuardHandler is Test {
         bytes32 decision;
         bytes32 id;
         uint256 eta;
-        bool vetoed;
+        bool vetoed; // vetoed by the guardian or withdrawn by the agent: never to execute
         bool done;
     }
 
@@ -100,6 +101,16 @@ contract GuardHandler is Test {
         Pending storage p = _pending[bound(index, 0, _pending.length - 1)];
         vm.prank(guardian);
         try guard.veto(p.id) {
+            p.vetoed = true;
+        } catch {}
+    }
+
+    function withdraw(uint256 index, bool asStranger) external {
+        if (_pending.length == 0) return;
+        Pending storage p = _pending[bound(index, 0, _pending.length - 1)];
+        vm.prank(asStranger ? stranger : agent);
+        try guard.withdraw(p.id) {
+            if (asStranger) ++violations;
             p.vetoed = true;
         } catch {}
     }

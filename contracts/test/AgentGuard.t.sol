@@ -316,6 +316,57 @@ contract AgentGuardTest is AgentGuardBase {
         guard.execute(address(usd), 0, transferData(treasury, 1), keccak256("big"));
     }
 
+    function test_agentWithdrawsItsOwnQueuedAction() public {
+        bytes memory data = transferData(treasury, 500e18);
+        vm.prank(agent);
+        bytes32 id = guard.queue(address(usd), 0, data, keccak256("big"));
+        // nobody else withdraws it: not a guardian, not a stranger
+        vm.prank(guardian);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotAgent.selector, guardian));
+        guard.withdraw(id);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotAgent.selector, stranger));
+        guard.withdraw(id);
+        // the agent does, even with its grant revoked meanwhile (giving power up needs none)
+        vm.prank(address(safe));
+        guard.revoke(agent);
+        vm.expectEmit(true, true, false, true);
+        emit AgentGuard.ActionWithdrawn(id, agent);
+        vm.prank(agent);
+        guard.withdraw(id);
+        (,,, AgentGuard.QueueStatus status) = guard.queued(id);
+        vm.assertEq(uint256(status), uint256(AgentGuard.QueueStatus.Withdrawn), "withdrawn");
+        // once: then neither withdrawn again, vetoed, nor executed
+        vm.prank(agent);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotQueued.selector, id, AgentGuard.QueueStatus.Withdrawn));
+        guard.withdraw(id);
+        vm.prank(guardian);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotQueued.selector, id, AgentGuard.QueueStatus.Withdrawn));
+        guard.veto(id);
+        vm.prank(address(safe));
+        guard.grant(agent, uint64(block.timestamp + 1 days));
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(agent);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotQueued.selector, id, AgentGuard.QueueStatus.Withdrawn));
+        guard.executeQueued(address(usd), 0, data, keccak256("big"));
+        vm.assertEq(usd.balanceOf(treasury), 0, "nothing moved");
+    }
+
+    function test_anExecutedOrUnknownActionCannotBeWithdrawn() public {
+        vm.prank(agent);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotQueued.selector, bytes32(0), AgentGuard.QueueStatus.None));
+        guard.withdraw(bytes32(0));
+        bytes memory data = transferData(treasury, 500e18);
+        vm.prank(agent);
+        bytes32 id = guard.queue(address(usd), 0, data, keccak256("big"));
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(agent);
+        guard.executeQueued(address(usd), 0, data, keccak256("big"));
+        vm.prank(agent);
+        vm.expectRevert(abi.encodeWithSelector(AgentGuard.NotQueued.selector, id, AgentGuard.QueueStatus.Executed));
+        guard.withdraw(id);
+    }
+
     function test_queuedActionLapsesAfterTheGracePeriod() public {
         bytes memory data = transferData(treasury, 500e18);
         vm.prank(agent);

@@ -146,12 +146,37 @@ def test_an_action_on_a_retracted_alert_is_withdrawn(treasury: Treasury) -> None
         withdrawn = treasury.log.get(decision.id)
         assert withdrawn is not None and withdrawn.status == "withdrawn"
         assert withdrawn.outcome["reason"].endswith("its block left the chain in a reorg")
+    # the queued one is withdrawn in the guard too: the DAO sees it will never run
+    assert queued.action_id is not None
+    _eta, on_chain = treasury.guard.queued(bytes.fromhex(queued.action_id[2:]))
+    assert on_chain == "Withdrawn"
+    withdraw_tx = treasury.log.get(queued.id).outcome["withdraw_tx"]  # type: ignore[union-attr]
+    assert treasury.chain.w3.eth.get_transaction_receipt(withdraw_tx)["status"] == 1
     warp(treasury, DELAY + 1)  # past the timelock: the queued action still does not run
     assert agent.step().executed == 0
     assert treasury.balance(treasury.treasury) == 0
     # an alert that stays is acted on as before
     depeg(treasury, block=200)
     assert agent.step().queued == 1
+
+
+def test_a_withdrawal_sent_before_a_crash_is_read_back(treasury: Treasury) -> None:
+    """The agent withdrew a queued action on-chain and died before logging it: the restarted
+    runtime reads the guard's state and logs the decision as withdrawn, sending nothing."""
+    agent = runtime(treasury, treasury.rule("500e18"))
+    depeg(treasury, block=100)
+    assert agent.step().queued == 1
+    (queued,) = treasury.log.query(status="queued")
+    assert queued.action_id is not None
+    treasury.alerts.retract_from_block(100)
+    treasury.guard.withdraw(treasury.agent, bytes.fromhex(queued.action_id[2:]))
+    nonce = treasury.chain.w3.eth.get_transaction_count(treasury.agent.address)
+    report = agent.step()
+    assert (report.withdrawn, report.executed) == (1, 0)
+    again = treasury.log.get(queued.id)
+    assert again is not None and again.status == "withdrawn" and "withdraw_tx" not in again.outcome
+    assert again.outcome["reason"].endswith("its block left the chain in a reorg")
+    assert treasury.chain.w3.eth.get_transaction_count(treasury.agent.address) == nonce
 
 
 def test_after_expiry_the_agent_cannot_act(treasury: Treasury) -> None:

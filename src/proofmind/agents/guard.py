@@ -28,6 +28,9 @@ from proofmind.chain.contracts import DeploymentRegistry, deploy, load_artifact
 from proofmind.crypto.keccak import keccak256 as keccak
 from proofmind.errors import ContractNotFound, ContractReverted, InputError
 
+# AgentGuard.QueueStatus, in the contract's order
+QUEUE_STATUSES = ("None", "Queued", "Executed", "Vetoed", "Withdrawn")
+
 
 @dataclass(frozen=True)
 class Call:
@@ -179,9 +182,13 @@ class Guard:
         )
 
     def queued(self, action_id: bytes) -> tuple[int, str]:
-        """(eta, status) of a queued action; status None/Queued/Executed/Vetoed."""
+        """(eta, status) of a queued action; status None/Queued/Executed/Vetoed/Withdrawn."""
         _agent, _policy, eta, status = self.contract.functions.queued(action_id).call()
-        return int(eta), ("None", "Queued", "Executed", "Vetoed")[int(status)]
+        return int(eta), QUEUE_STATUSES[int(status)]
+
+    def withdraw(self, account: LocalAccount, action_id: bytes) -> TxReceipt:
+        """The agent ``account`` withdraws its own queued action: it can never execute."""
+        return self.chain.sender(account).transact(self.contract.functions.withdraw(action_id))
 
     def execution_of(self, decision_id: bytes, from_block: int = 0) -> str | None:
         """The hash of the transaction that executed ``decision_id``, if any."""

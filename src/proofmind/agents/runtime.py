@@ -368,26 +368,53 @@ class AgentRuntime:
             if fresh is not None:
                 self._advance_queued(fresh, ident, call, report)
 
-    def _withdrawn(self, decision: Decision, report: StepReport) -> bool:
+    def _withdrawn(
+        self, decision: Decision, report: StepReport, queued: bytes | None = None
+    ) -> bool:
         """Whether the alert ``decision`` acts on was retracted since (the monitor saw its block
         leave the chain in a reorg): then the decision is withdrawn, final, and True. The alert
         is the one decided on only when the store still holds it as it was recorded (a replaced
-        store reuses ids)."""
+        store reuses ids). An action ``queued`` in the guard's timelock is withdrawn there
+        first, so the DAO sees it will never run (the log follows the chain: a crash between
+        the two is mended by the next step, which reads it back as withdrawn)."""
+        why = self._retracted(decision)
+        if why is None:
+            return False
+        outcome: dict[str, Any] = {"reason": why}
+        if queued is not None:
+            try:
+                receipt = self.guard.withdraw(self.account, queued)
+            except ContractReverted as exc:
+                if self.guard.queued(queued)[1] != "Queued":
+                    return False  # vetoed or executed meanwhile: the next step records which
+                # a guard deployed before it could withdraw: only this agent can execute the
+                # action, and it never will; it stays queued on-chain until its grace ends
+                outcome["withdraw_refused"] = exc.reason
+            else:
+                outcome["withdraw_tx"] = receipt["transactionHash"].to_0x_hex()
+        self._record_withdrawn(decision, report, outcome)
+        return True
+
+    def _record_withdrawn(
+        self, decision: Decision, report: StepReport, outcome: dict[str, Any]
+    ) -> None:
+        self.log.update(decision.id, "withdrawn", outcome=outcome)
+        report.withdrawn += 1
+        self.on_event(f"withdrawn {decision.id[:10]}: {outcome['reason']}")
+
+    def _retracted(self, decision: Decision) -> str | None:
+        """Why ``decision`` no longer stands (its alert was retracted), or None."""
         if decision.alert_id is None:
-            return False  # an MCP client's proposal: no alert behind it
+            return None  # an MCP client's proposal: no alert behind it
         stored = self.alerts.get(decision.alert_id)
         if stored is None or stored.status != "retracted":
-            return False
+            return None
         if _alert_view(stored) != decision.record.get("alert"):
-            return False
-        why = (
+            return None
+        return (
             f"alert {stored.id} ({stored.alert.detector} / {stored.alert.subject}) was retracted: "
             "its block left the chain in a reorg"
         )
-        self.log.update(decision.id, "withdrawn", outcome={"reason": why})
-        report.withdrawn += 1
-        self.on_event(f"withdrawn {decision.id[:10]}: {why}")
-        return True
 
     def _advance_queued(
         self, decision: Decision, ident: bytes, call: Call, report: StepReport
@@ -404,8 +431,12 @@ class AgentRuntime:
             self.log.update(decision.id, "executed", tx_hash=None if tx is None else tx.lower())
             report.executed += 1
             return
-        if decision.status == "queued" and self._withdrawn(decision, report):
-            return  # only this agent can execute a queued action: now it never will
+        if state == "Withdrawn":  # by this agent, which crashed before it logged that
+            why = self._retracted(decision) or "withdrawn on-chain by the agent"
+            self._record_withdrawn(decision, report, {"reason": why})
+            return
+        if decision.status == "queued" and self._withdrawn(decision, report, action_id):
+            return  # withdrawn in the guard too: it can never execute
         if now_on_chain(self.guard.chain) < eta:
             return
         simulation = self.guard.simulate(self.agent, call, ident, "executeQueued")

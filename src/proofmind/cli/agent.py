@@ -324,7 +324,7 @@ def agent_queue(
         typer.echo("nothing queued")
     for row in rows:
         typer.echo(
-            f"{row['action_id']}  {row['on_chain']:<8}  "
+            f"{row['action_id']}  {row['on_chain']:<9}  "
             f"eta {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(row['eta']))} UTC  "
             f"decision {row['decision'][:18]}…  to {row['action']['to']}"
         )
