@@ -32,10 +32,8 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
 MAX_GRANT_SECONDS = 365 * 86_400  # AgentGuard.MAX_GRANT_DURATION
-
-
 # no ABI integer has more than 78 digits (2**256 - 1 ≈ 1.2e77); a larger exponent ("1e999999")
-# is refused before it is expanded, which would take minutes (an MCP client sends any text)
+# is refused before it is expanded, which takes seconds to hours (an MCP client sends any text)
 MAX_DIGITS = 78
 
 
