@@ -98,6 +98,17 @@ def test_agent_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
         run(capsys, "agent", "veto", queued[0]["action_id"], "--safe", "t", "--guardian", "6", *w)
         queued = json.loads(run(capsys, "agent", "queue", "--safe", "t", "--json", *w))
         assert [q["on_chain"] for q in queued] == ["Vetoed"]
+        # another is queued, then its alert is retracted (a reorg): withdrawn, in the guard too
+        store.add(Alert("depeg", "high", "DAI", 3.0, 0.05, "DAI off its peg", kind="depeg",
+                        block=10**6))  # fmt: skip
+        assert "queued 1" in run(capsys, "agent", "run", str(large), "--safe", "t", "--once", *w)
+        store.retract_from_block(10**6)
+        assert "withdrawn 1" in run(capsys, "agent", "run", str(large), "--safe", "t", "--once",
+                                    *w)  # fmt: skip
+        queued = json.loads(run(capsys, "agent", "queue", "--safe", "t", "--json", *w))
+        assert [q["on_chain"] for q in queued] == ["Withdrawn", "Vetoed"]
+        listed = run(capsys, "agent", "decisions", "--status", "withdrawn", *w)
+        assert "its alert was retracted (reorg); queued action withdrawn in 0x" in listed
 
         # pause (guardian), unpause (owners), renew, revoke by the agent itself
         run(capsys, "agent", "policy", "pause", "--safe", "t", "--guardian", "6", *w)

@@ -414,6 +414,8 @@ def agent_decisions(
         outcome = d.outcome.get("simulation", d.outcome).get("error") or ""
         if d.status == "withdrawn":
             outcome = "its alert was retracted (reorg)"
+            if d.outcome.get("withdraw_tx"):  # its queued action, withdrawn in the guard
+                outcome += f"; queued action withdrawn in {d.outcome['withdraw_tx']}"
         alert = "–" if d.alert_id is None else d.alert_id  # requested over MCP: no alert
         typer.echo(
             f"{d.id[:18]}…  {d.status:<9} {d.policy}  alert {alert}  "
