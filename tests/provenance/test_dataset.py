@@ -164,7 +164,7 @@ def test_nested_columns_are_refused(tmp_path: Path) -> None:
 
 def test_a_row_out_of_range(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "d.csv", ["a"], [["1"]])
-    with pytest.raises(InputError, match="row 1 is out of range"):
+    with pytest.raises(InputError, match="row 1 is out of range: d has 1 row — "):
         commit_dataset(data, tmp_path / "out").proof(1)
 
 

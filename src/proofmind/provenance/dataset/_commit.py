@@ -32,7 +32,8 @@ class Commitment:
         rows = self.manifest.rows
         if not 0 <= row < rows:
             raise InputError(
-                f"row {row} is out of range: {self.manifest.name} has {rows} rows",
+                f"row {row} is out of range: {self.manifest.name} has {rows:,} "
+                + ("row" if rows == 1 else "rows"),
                 hint=f"pick a row from 0 to {rows - 1}",
             )
         if self.manifest.chunk_rows is not None:
