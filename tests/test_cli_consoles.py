@@ -26,8 +26,10 @@ def printed(*texts: object, markup: bool | None = None) -> str:
 
 
 def test_brackets_that_are_not_styles_are_printed() -> None:
-    line = "rows → /data/br[v2]/gov[x]/ from p[draft].csv, [/x] and \\[kept]"
-    assert printed(line) == "rows → /data/br[v2]/gov[x]/ from p[draft].csv, [/x] and [kept]\n"
+    line = "rows → /data/br[v2]/gov[x]/ from p[draft].csv, [/x] and \\[kept], t[i][b]"
+    assert (
+        printed(line) == "rows → /data/br[v2]/gov[x]/ from p[draft].csv, [/x] and [kept], t[i][b]\n"
+    )
     assert printed(f"[green]ok[/green] {escape('a[v2]')}").endswith("ok\x1b[0m a[v2]\n")
     assert "\x1b[1m" in printed("[bold]x[/bold] [dim]y[/]")  # the code's markup styles
     assert printed("a [/] b") == "a [/] b\n"  # closes nothing: printed as written

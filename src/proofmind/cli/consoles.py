@@ -5,7 +5,8 @@ name or a proposal title with brackets (``rows[v2].csv``) lost them, and ``[/x]`
 a markup error. :class:`TextConsole` escapes every bracket group that is not a style (``[bold]``,
 ``[/red]``, ``[dim]``…) before Rich reads the markup; text already escaped stays as it is (so a
 backslash written just before a bracket is read as an escape). Brackets around a style name
-(``[red]``) in user text are still read as markup."""
+(``[red]``) in user text are still read as markup; Rich's short forms (``[b]``, ``[i]``) are
+not, so ``rows[i]`` prints as written."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def _is_style(tag: str) -> bool:
     name = tag.removeprefix("/").strip()
     if not name:
         return tag == "/"  # "[/]" closes the last style
+    if any(len(word) < 3 and word != "on" for word in name.split()):
+        return False  # Rich's one-letter abbreviations ([b], [i], [s]) are indexes in user text
     try:
         Style.parse(name)
     except StyleSyntaxError:
