@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rich.markup import escape
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole, literal_brackets
+from proofmind.cli.consoles import TextConsole, count_of, literal_brackets
 from proofmind.cli.main import main
 from tests.gov.test_gov import proposals_csv
 
@@ -55,3 +55,10 @@ def test_a_bracketed_output_folder_is_named_whole(
     out = tmp_path / "gov[v2]"
     assert main(["gov", "ingest", str(source), "-o", str(out)]) == 0
     assert f"→ {out / 'proposals'}/" in capsys.readouterr().out
+
+
+def test_counts_take_their_noun_in_the_singular_for_one() -> None:
+    assert count_of(1, "row") == "1 row"
+    assert count_of(0, "alert") == "0 alerts"
+    assert count_of(1024, "row") == "1,024 rows"
+    assert count_of(2, "address", "addresses") == "2 addresses"

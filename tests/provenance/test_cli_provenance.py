@@ -19,7 +19,7 @@ def test_commit_anchor_verify_tamper(tmp_path: Path) -> None:
     try:
         committed = run("provenance", "dataset", "d.csv", "--name", "labels [v2]", cwd=tmp_path)
         assert committed.returncode == 0, committed.stderr
-        assert "Committed labels [v2]: 30 rows in 1 file(s)" in committed.stdout
+        assert "Committed labels [v2]: 30 rows in 1 file," in committed.stdout
         anchored = run("provenance", "anchor", cwd=tmp_path)
         assert anchored.returncode == 0, anchored.stderr
         assert "gas/record" in anchored.stdout

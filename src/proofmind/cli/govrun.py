@@ -12,7 +12,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, count_of
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
 
@@ -44,10 +44,10 @@ def run_ingest(
         files, out, dao=dao, strict=strict, chain=chain, governors=governors or [],
         onchain=onchain,
     )  # fmt: skip
-    console.print(f"proposals: {report.proposals:,} rows → {out / 'proposals'}/")
-    console.print(f"votes: {report.votes:,} rows → {out / 'votes'}/")
+    console.print(f"proposals: {count_of(report.proposals, 'row')} → {out / 'proposals'}/")
+    console.print(f"votes: {count_of(report.votes, 'row')} → {out / 'votes'}/")
     if report.actions:
-        console.print(f"actions: {report.actions:,} rows → {out / 'actions'}/")
+        console.print(f"actions: {count_of(report.actions, 'row')} → {out / 'actions'}/")
     if report.without_outcome:
         console.print(
             f"  {report.without_outcome:,} closed proposal(s) offer no for / against choice (a "

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, count_of
 from proofmind.cli.params import parse_address
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
@@ -41,7 +41,9 @@ def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool
     else:
         report = import_etherscan(files, out, strict=strict)
     for table, rows in report.tables.items():
-        console.print(f"{table}: {rows:,} rows → {out / table}/ (Parquet, by block range)")
+        console.print(
+            f"{table}: {count_of(rows, 'row')} → {out / table}/ (Parquet, by block range)"
+        )
         if report.duplicates.get(table):
             console.print(
                 f"  {report.duplicates[table]:,} duplicate row(s) dropped (a row that appears "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, count_of
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, NotFound, ProofmindError
 from proofmind.monitor.api import Alert, Detector
@@ -433,7 +433,7 @@ def print_replay_summary(
     this order: throughput; the alerts written to ``out``; ``save`` (the detector state)
     called; the ``after_save`` lines; the scores against the events, when there are some."""
     console.print(
-        f"{counted}, {len(alerts):,} alerts in {elapsed:.2f} s "
+        f"{counted}, {count_of(len(alerts), 'alert')} in {elapsed:.2f} s "
         f"({count / max(elapsed, 1e-9):,.0f} {unit}/s)"
     )
     if out is not None:

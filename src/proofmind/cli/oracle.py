@@ -16,7 +16,7 @@ from rich.table import Table
 from proofmind.app.oracle import NODE_DB, RequestView
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, count_of
 from proofmind.cli.params import check_listen, parse_address
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError, ProofmindError
@@ -322,7 +322,7 @@ def run_requests(path: Path | None, state: str | None, limit: int, json_out: boo
         which = f"{state} requests" if state else "requests"
         err.print(f"No {which} in this workspace's oracle node queue (`proofmind oracle serve`).")
         return
-    table = Table(title=f"{len(page.items)} requests, newest first")
+    table = Table(title=f"{count_of(len(page.items), 'request')}, newest first")
     for column in ("request", "model", "mode", "state", "block", "tries", "updated (UTC)"):
         table.add_column(column, no_wrap=True)
     table.add_column("output / last error", min_width=10, overflow="fold")

@@ -22,7 +22,7 @@ from proofmind.app.ownership import (
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.cli.chainstate import confirm, settle, show_corrections
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, count_of
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Contribution, contribute
@@ -78,7 +78,7 @@ def run_contribute(
     console.print(
         f"Signed contribution [bold]{contribution.id}[/bold] by {contribution.contributor}: "
         + escape(
-            f"{contribution.row_count} rows of {data.name} for dataset {dataset!r}, "
+            f"{count_of(contribution.row_count, 'row')} of {data.name} for dataset {dataset!r}, "
             f"licence {licence}, until {until}"
         )
     )
@@ -124,7 +124,8 @@ def run_assemble(path: Path | None, files: list[Path], dataset: str, output: Pat
     count = len(assembly.contributions)
     console.print(
         escape(
-            f"Assembled {sum(assembly.rows.values())} rows into {output} ({document.name}); "
+            f"Assembled {count_of(sum(assembly.rows.values()), 'row')} into {output} "
+            f"({document.name}); "
             f"dataset record {committed.record.key} names "
             + ("its contribution" if count == 1 else f"all {count} contributions")
         )

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from proofmind.app.provenance import verify_path
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, count_of
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.provenance.api import commit, register_model
@@ -62,8 +62,8 @@ def run_dataset(
         )
     manifest = done.commitment.manifest
     console.print(
-        f"Committed [bold]{escape(manifest.name)}[/bold]: {manifest.rows:,} rows in "
-        f"{len(manifest.files)} file(s), {time.perf_counter() - started:.1f}s"
+        f"Committed [bold]{escape(manifest.name)}[/bold]: {count_of(manifest.rows, 'row')} in "
+        f"{count_of(len(manifest.files), 'file')}, {time.perf_counter() - started:.1f}s"
         + ("" if engine is None else f" on {engine}")
     )
     console.print(f"  Merkle root {manifest.root}")
