@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from rich.markup import escape
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole, count_of, literal_brackets
+from proofmind.cli.consoles import TextConsole, literal_brackets
 from proofmind.cli.main import main
+from proofmind.text import count_of
 from tests.gov.test_gov import proposals_csv
 
 

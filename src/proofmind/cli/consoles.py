@@ -58,8 +58,3 @@ class TextConsole(Console):
             return super().render_str(literal_brackets(text), markup=markup, **kwargs)
         except MarkupError:  # a "[/]" closing nothing: the whole line as written, unstyled
             return super().render_str(escape(text), markup=markup, **kwargs)
-
-
-def count_of(n: int, noun: str, nouns: str | None = None) -> str:
-    """``n`` with its noun, singular for one: ``1 row``, ``1,024 rows``."""
-    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"

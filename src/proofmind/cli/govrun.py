@@ -12,9 +12,10 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole, count_of
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
+from proofmind.text import count_of
 
 console = TextConsole(soft_wrap=True)
 err = TextConsole(stderr=True, soft_wrap=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole, count_of
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.params import parse_address
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
@@ -25,6 +25,7 @@ from proofmind.intel.fraud import (
     require_data,
     train_model,
 )
+from proofmind.text import count_of
 
 if TYPE_CHECKING:
     from proofmind.app.fraud import RegisteredModel

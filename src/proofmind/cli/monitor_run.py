@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole, count_of
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, NotFound, ProofmindError
 from proofmind.monitor.api import Alert, Detector
@@ -36,6 +36,7 @@ from proofmind.monitor.replay import (
     write_alerts,
 )
 from proofmind.monitor.volatility import VolatilityDetector
+from proofmind.text import count_of
 
 if TYPE_CHECKING:
     from proofmind.app.alerts import AlertFilter

@@ -16,7 +16,7 @@ from rich.table import Table
 from proofmind.app.oracle import NODE_DB, RequestView
 from proofmind.app.oracle_service import package_model, parse_mode, register
 from proofmind.chain.base import Chain
-from proofmind.cli.consoles import TextConsole, count_of
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.params import check_listen, parse_address
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError, ProofmindError
@@ -29,6 +29,7 @@ from proofmind.oracle.client import (
     Terms,
     load_package,
 )
+from proofmind.text import count_of
 from proofmind.workspace import Workspace, open_workspace
 
 console = TextConsole(soft_wrap=True)

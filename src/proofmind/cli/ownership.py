@@ -22,11 +22,12 @@ from proofmind.app.ownership import (
 from proofmind.chain.base import Chain
 from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.cli.chainstate import confirm, settle, show_corrections
-from proofmind.cli.consoles import TextConsole, count_of
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.ownership.contributions import Contribution, contribute
 from proofmind.provenance.ledger import Ledger
+from proofmind.text import count_of
 from proofmind.workspace import Workspace, open_workspace
 
 console = TextConsole(soft_wrap=True)

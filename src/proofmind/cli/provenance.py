@@ -13,13 +13,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from proofmind.app.provenance import verify_path
-from proofmind.cli.consoles import TextConsole, count_of
+from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import abbreviate, print_table
 from proofmind.errors import InputError
 from proofmind.provenance.api import commit, register_model
 from proofmind.provenance.ledger import Ledger
 from proofmind.provenance.records import Kind
 from proofmind.provenance.verify import VerifyReport
+from proofmind.text import count_of
 from proofmind.workspace import open_workspace
 
 console = TextConsole(soft_wrap=True)

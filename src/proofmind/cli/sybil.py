@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from proofmind.cli.consoles import TextConsole
 from proofmind.errors import InputError
+from proofmind.text import count_of
 
 console = TextConsole(soft_wrap=True)
 err = TextConsole(stderr=True, soft_wrap=True)
@@ -29,7 +30,7 @@ def run_sybil(
     result = detect_to_folder(edges, candidates_path, out, settings)
     console.print(
         f"{result.flagged:,} of {result.candidates:,} candidates flagged in "
-        f"{result.clusters:,} cluster{'' if result.clusters == 1 else 's'}; Merkle root "
+        f"{count_of(result.clusters, 'cluster')}; Merkle root "
         f"{result.merkle_root}"
     )
     if result.cross_validation:

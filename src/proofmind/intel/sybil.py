@@ -37,6 +37,7 @@ from proofmind.intel.sybil_metrics import (
     roc_auc,
     wilson,
 )
+from proofmind.text import count_of
 
 __all__ = [
     "FEATURES",
@@ -493,7 +494,7 @@ def markdown_report(
         f"- transfer graph: {result.nodes:,} addresses, {result.edges:,} edges after removing "
         f"{result.hubs:,} hubs",
         f"- candidates: {len(result.addresses):,}; flagged: {len(flagged):,} in "
-        f"{len(result.clusters):,} cluster{'' if len(result.clusters) == 1 else 's'}",
+        f"{count_of(len(result.clusters), 'cluster')}",
         f"- Merkle root of the flagged list: `{merkle_root(flagged)}`",
         "",
         "## Why communities were flagged",

@@ -14,6 +14,7 @@ from proofmind.errors import InputError
 from proofmind.provenance._hashing import Hasher, build_tree_file, read_node, tree_proof
 from proofmind.provenance.dataset._encoding import SUFFIXES, Manifest, canonical_json
 from proofmind.provenance.dataset._reading import scan_leaves
+from proofmind.text import count_of
 
 
 @dataclass
@@ -32,8 +33,7 @@ class Commitment:
         rows = self.manifest.rows
         if not 0 <= row < rows:
             raise InputError(
-                f"row {row} is out of range: {self.manifest.name} has {rows:,} "
-                + ("row" if rows == 1 else "rows"),
+                f"row {row} is out of range: {self.manifest.name} has {count_of(rows, 'row')}",
                 hint=f"pick a row from 0 to {rows - 1}",
             )
         if self.manifest.chunk_rows is not None:
