@@ -39,16 +39,24 @@ MAX_DIGITS = 78
 
 def parse_amount(value: Any) -> int:
     """``"250e18"`` / ``"1000"`` / ``1000`` -> an integer number of base units."""
+    return _whole(value, signed=False)
+
+
+def _whole(value: Any, *, signed: bool) -> int:
+    """``value`` as an integer (``signed``: it may be negative; else an amount, not below 0),
+    written plainly or with an exponent; ValueError says what it is not."""
     try:
         number = Decimal(str(value).strip().replace("_", ""))
     except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount (base units, e.g. '250e18')") from None
-    if not number.is_finite() or number != number.to_integral_value() or number < 0:
-        raise ValueError(f"{value!r} is not a whole, non-negative number of base units")
-    return _expanded(number, value)
-
-
-def _expanded(number: Decimal, value: Any) -> int:
+        what = "an integer" if signed else "an amount (base units, e.g. '250e18')"
+        raise ValueError(f"{value!r} is not {what}") from None
+    if (
+        not number.is_finite()
+        or number != number.to_integral_value()
+        or (number < 0 and not signed)
+    ):
+        what = "a whole number" if signed else "a whole, non-negative number of base units"
+        raise ValueError(f"{value!r} is not {what}")
     if number and number.adjusted() >= MAX_DIGITS:
         raise ValueError(f"{value!r} does not fit in 256 bits (more than {MAX_DIGITS} digits)")
     return int(number)
@@ -122,7 +130,7 @@ def _abi_value(kind: str, value: Any) -> Any:
     integer = re.fullmatch(r"(u?)int(\d*)", kind)
     if integer:
         signed = not integer.group(1)
-        number = _integer(value) if signed else parse_amount(value)
+        number = _whole(value, signed=signed)
         bits = int(integer.group(2) or 256)
         low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
         if not low <= number < high:
@@ -146,16 +154,6 @@ def _abi_value(kind: str, value: Any) -> Any:
     if kind == "string" and not isinstance(value, str):
         raise ValueError(f"{value!r} is not text")
     return value  # arrays and tuples: eth_abi checks them
-
-
-def _integer(value: Any) -> int:
-    try:
-        number = Decimal(str(value).strip().replace("_", ""))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an integer") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise ValueError(f"{value!r} is not a whole number")
-    return _expanded(number, value)
 
 
 class _Strict(BaseModel):
