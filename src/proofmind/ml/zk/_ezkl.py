@@ -9,6 +9,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,13 +35,50 @@ def load_ezkl() -> Any:
     return ezkl
 
 
+WORKDIR_PREFIX = "proofmind-zk-"
+# a scratch folder left by a process that is gone is removed once it is this old: a process
+# in another PID namespace sharing the temp folder may hold it, and no proof of ours lasts
+# that long without writing a file into its folder
+ORPHAN_AGE = 3600.0
+
+
 @contextmanager
 def workdir() -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="proofmind-zk-"))
+    """A scratch folder named after this process, removed on exit. A process killed while
+    proving (SIGKILL, the OOM killer) cannot remove its own: the next one removes it."""
+    sweep_orphans(Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_orphans(parent: Path, *, age: float = ORPHAN_AGE, now: float | None = None) -> int:
+    """Remove the scratch folders in ``parent`` of processes that no longer run and that were
+    last written ``age`` seconds ago or more; their number."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in parent.glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        try:
+            stale = now - folder.stat().st_mtime >= age and folder.is_dir()
+        except OSError:
+            continue  # removed meanwhile, or not ours to read
+        if stale and pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += not folder.exists()
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process, or not a PID: left alone
+    return True
 
 
 def check_step(ok: object, step: str) -> None:
