@@ -248,7 +248,7 @@ def test_a_replaced_alert_store_is_noticed_not_passed_over(
     assert (report.decided, report.executed) == (1, 1)  # the news, not the history
     assert treasury.balance(treasury.treasury) == 250 * E18
     (said,) = [r.getMessage() for r in caplog.records if "store was replaced" in r.getMessage()]
-    assert "decided up to alert 3" in said and "on its 1 alert(s) stored since it last" in said
+    assert "decided up to alert 3" in said and "on its 1 alert stored since it last" in said
     assert said.endswith("; the 1 stored before are not acted on")
     fresh.close()
 
@@ -271,7 +271,7 @@ def test_an_alert_store_replaced_while_running_is_followed(
     assert (report.decided, report.executed) == (1, 1)
     assert treasury.balance(treasury.treasury) == 250 * E18
     (said,) = [r.getMessage() for r in caplog.records if "store was replaced" in r.getMessage()]
-    assert "decided up to alert 2" in said and "on its 1 alert(s) stored since" in said
+    assert "decided up to alert 2" in said and "on its 1 alert stored since" in said
     assert agent.step().decided == 0  # followed from there on: nothing decided twice
     depeg(treasury, subject="DAI")
     assert agent.step().decided == 1

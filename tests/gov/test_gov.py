@@ -267,7 +267,7 @@ def test_snapshot_proposals_without_a_for_against_choice_have_no_outcome(
     first["choices"] = ["Option A", "Option B", "Abstain"]
     (tmp_path / "s.json").write_text(json.dumps(document))
     assert main(["gov", "ingest", str(tmp_path / "s.json"), "-o", str(tmp_path / "gd")]) == 0
-    assert "1 closed proposal(s) offer no for / against choice" in capsys.readouterr().out
+    assert "1 closed proposal offers no for / against choice" in capsys.readouterr().out
     con = connect(tmp_path / "gd")
     passed = con.execute("SELECT passed FROM proposals WHERE proposal_id = ?", [first["id"]])
     assert passed.fetchone() == (None,)  # not a failed proposal: no outcome

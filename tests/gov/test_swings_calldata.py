@@ -218,11 +218,11 @@ def test_predict_record_and_check_cli(tmp_path: Path, capsys: pytest.CaptureFixt
         ws.close()
     capsys.readouterr()
     assert main(["gov", "check", str(document), "--data", str(data)]) == 0
-    assert "5 forecast(s) whose inputs the tables reproduce, 0 whose" in capsys.readouterr().out
+    assert "5 forecasts whose inputs the tables reproduce, 0 whose" in capsys.readouterr().out
     edited = (tmp_path / "p.csv").read_text().replace("proposal 297:", "proposal 297 (edited):")
     (tmp_path / "p2.csv").write_text(edited)
     import_governance([tmp_path / "p2.csv"], tmp_path / "gov2")
     assert main(["gov", "check", str(document), "--data", str(tmp_path / "gov2")]) == 1
     out, err = capsys.readouterr()
-    assert "4 forecast(s) whose inputs the tables reproduce, 1 whose" in out
+    assert "4 forecasts whose inputs the tables reproduce, 1 whose" in out
     assert "changed or gone: id-297" in err

@@ -45,7 +45,7 @@ def test_alerts_listed_filtered_and_shown(
     store.retract_from_block(124)  # alerts 24 and 25
     assert main(["monitor", "alerts", "--limit", "3", *where]) == 0
     out, err = capsys.readouterr()
-    assert "3 of 25 alert(s), newest first" in out
+    assert "3 of 25 alerts, newest first" in out
     assert [int(k) for k in (line.split("│")[1].strip() for line in out.splitlines()
             if line.startswith("│")) if k] == [25, 24, 23]  # fmt: skip
     assert "retracted: alert 25" in out and "22 more" in err
@@ -69,7 +69,7 @@ def test_alerts_listed_filtered_and_shown(
     assert main(["monitor", "alerts", *span, *where]) == 0
     assert [json.loads(line)["id"] for line in capsys.readouterr().out.splitlines()] == [22, 21, 20]
     assert main(["monitor", "alerts", "--since", "1700072000", "-d", "depeg", *where]) == 0
-    assert "2 of 2 alert(s)" in capsys.readouterr().out  # 25 and 20: from hour 20 on
+    assert "2 of 2 alerts" in capsys.readouterr().out  # 25 and 20: from hour 20 on
     assert main(["monitor", "alerts", "--since", "7d", *where]) == 0  # 2023's alerts are older
     assert "No alert matches these filters." in capsys.readouterr().err
 

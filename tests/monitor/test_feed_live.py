@@ -267,19 +267,19 @@ def test_the_cli_replays_the_sample_into_a_feed_monitors_and_anchors_it(
 
     pushed = cli("monitor", "feed-replay", "FEI", "--limit", "800", "--warmup", "780")
     found = re.search(r"at (0x[0-9a-fA-F]{40})", pushed)
-    assert found and "pushed 800 FEI round(s) in 24 transaction(s)" in pushed
+    assert found and "pushed 800 FEI rounds in 24 transactions" in pushed
     head = chain.w3.eth.block_number
     jsonl = str(tmp_path / "a.jsonl")
     out = cli("monitor", "run", "--feed", f"FEI={found[1]}", "--from-block", str(start),
               "--until-block", str(head), "--no-terminal", "--jsonl", jsonl)  # fmt: skip
-    assert "800 feed round(s), 1 alert(s)" in out
+    assert "800 feed rounds, 1 alert," in out
     (line,) = (tmp_path / "a.jsonl").read_text().splitlines()
     alert = json.loads(line)["alert"]
     assert alert["detector"] == "depeg" and alert["subject"] == "FEI"
     assert alert["block"] > start and alert["evidence"]["round_id"] > 780
     # the alert anchored on the provenance ledger, then proved
     anchored = cli("monitor", "anchor")
-    assert "1 new batch(es) of 1 alert(s); 1 batch record(s) anchored now" in anchored
+    assert "1 new batch of 1 alert; 1 batch record anchored now" in anchored
     proof_file = tmp_path / "proof.json"
     verified = cli("monitor", "verify", str(alert["id"]), "--json", str(proof_file))
     assert f"alert {alert['id']} verified" in verified

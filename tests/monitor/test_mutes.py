@@ -127,7 +127,7 @@ def test_mute_mutes_and_unmute_from_the_cli(
     assert shown["until"] > started
     assert main(["monitor", "mutes", *where]) == 0
     out = capsys.readouterr().out
-    assert "2 mute(s) holding now" in out and "wind-down" in out and "0xab5801…9aec9b" in out
+    assert "2 mutes holding now" in out and "wind-down" in out and "0xab5801…9aec9b" in out
     assert main(["monitor", "unmute", "1", *where]) == 0
     assert "mute 1 ended" in capsys.readouterr().err
     assert main(["monitor", "mutes", "--json", *where]) == 0

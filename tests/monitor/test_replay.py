@@ -312,13 +312,13 @@ def test_cli_replay_skips_malformed_rows_by_line_and_replays_the_rest(
     assert outs[0] == outs[1] == outs[2] and outs[0]
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "malformed" in line]
-    assert len(warnings) == 2 and "skipped 5 malformed row(s)" in warnings[0]
+    assert len(warnings) == 2 and "skipped 5 malformed rows" in warnings[0]
     # line 1 is the header; each bad row sits after the ones inserted before it
     lines = [at + k + 2 for k, at in enumerate(sorted(bad))]
     assert [f"line {n}:" in warnings[0] for n in lines] == [True] * 5
     assert "usd_price 'abc' is not a number" in warnings[0]
     assert "2 field(s), the header has 3" in warnings[0]
-    assert "skipped 3 malformed row(s)" in warnings[1]
+    assert "skipped 3 malformed rows" in warnings[1]
     assert read_prices(dirty, skip_bad=True).skipped[0].startswith(f"line {lines[0]}:")
     with pytest.raises(InputError, match=f"line {lines[0]}"):
         read_prices(dirty)
@@ -443,8 +443,8 @@ def test_several_price_files_replay_as_one_series(
         outs.append(out.read_text(encoding="utf-8"))
     assert outs[0] == outs[1] and '"stETH/WETH"' in outs[0]
     err = capsys.readouterr().err
-    assert "100 price row(s) of a later file equal to one of an earlier file" in err
-    assert "skipped 1 malformed row(s)" in err and "weth_recent.csv line 2:" in err
+    assert "100 price rows of a later file equal to one of an earlier file" in err
+    assert "skipped 1 malformed row of" in err and "weth_recent.csv line 2:" in err
 
     # the derivative alone: its window is missed, and the note says what would show it
     events = tmp_path / "events.csv"

@@ -199,4 +199,4 @@ def test_package_register_request_status(chain: Chain, tmp_path: Path) -> None:
     _, errors = watcher.communicate(timeout=20)
     assert watcher.returncode == 0, errors
     assert time.monotonic() - begun < 10
-    assert "stopped; 0 challenge(s) made" in errors
+    assert "stopped; 0 challenges made" in errors

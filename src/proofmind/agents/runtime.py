@@ -28,6 +28,7 @@ from proofmind.agents.policy import SEVERITIES, Policy, RuleSpec
 from proofmind.chain.base import utc
 from proofmind.errors import ContractReverted, TransactionError
 from proofmind.monitor.store import AlertStore, StoredAlert
+from proofmind.text import count_of
 
 log = logging.getLogger("proofmind.agents")
 
@@ -233,7 +234,7 @@ class AgentRuntime:
             f"policy {self.policy.name} decided up to alert {cursor} ({seen.get('detector')} / "
             f"{seen.get('subject')}), but the alert store has "
             f"{'no such alert' if stored is None else 'another alert under that id'}: the store "
-            f"was replaced; deciding on its {news} alert(s) stored since it last looked "
+            f"was replaced; deciding on its {count_of(news, 'alert')} stored since it last looked "
             f"({utc(looked)}){held}"
         )
         log.warning(message)

@@ -14,6 +14,7 @@ import typer
 
 from proofmind.cli.params import WorkspaceOption, parse_address
 from proofmind.errors import InputError
+from proofmind.text import count_of
 
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
@@ -171,8 +172,8 @@ def policy_grant(
     policy_id, grant = grant_policy(ws, chain, safe, policy, owners)
     typer.echo(
         f"granted {policy.name} to {grant['agent']}: policy {policy_id[:18]}…, "
-        f"{len(policy.scope)} scope(s), {len(policy.cap)} cap(s), "
-        f"{len(policy.recipients)} recipient(s), expires at {grant['expiry']} (unix)"
+        f"{count_of(len(policy.scope), 'scope')}, {count_of(len(policy.cap), 'cap')}, "
+        f"{count_of(len(policy.recipients), 'recipient')}, expires at {grant['expiry']} (unix)"
     )
 
 
@@ -507,7 +508,7 @@ def agent_anchor(workspace: WorkspaceOption = None) -> None:
         typer.echo("no decisions yet")
         return
     count = anchor_decisions(Ledger(ws), chain, log)
-    typer.echo(f"anchored {count} decision(s) in the provenance ledger")
+    typer.echo(f"anchored {count_of(count, 'decision')} in the provenance ledger")
 
 
 @agent_app.command("run")

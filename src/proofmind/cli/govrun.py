@@ -51,9 +51,10 @@ def run_ingest(
         console.print(f"actions: {count_of(report.actions, 'row')} → {out / 'actions'}/")
     if report.without_outcome:
         console.print(
-            f"  {report.without_outcome:,} closed proposal(s) offer no for / against choice (a "
-            "choice between options): they have no pass or fail, so forecasts neither learn "
-            "from them nor forecast them"
+            f"  {count_of(report.without_outcome, 'closed proposal')} "
+            + ("offers" if report.without_outcome == 1 else "offer")
+            + " no for / against choice (a choice between options): they have no pass or "
+            "fail, so forecasts neither learn from them nor forecast them"
         )
     for path in report.read_line_by_line:
         err.print(f"  {path} has malformed lines: read line by line (slow) to name them")
@@ -186,7 +187,7 @@ def run_predict(
         for pid, created, kind, text, p in forecasts:
             writer.writerow([pid, _day(int(created)), kind, text, f"{p:.4f}"])
     os.replace(tmp, out)
-    console.print(f"{len(forecasts)} open proposal(s) forecast → {out}")
+    console.print(f"{count_of(len(forecasts), 'open proposal')} forecast → {out}")
 
 
 def run_report(
@@ -505,7 +506,7 @@ def _record(
     done = anchor_forecast(ws, ws.connect(), recorded)
     console.print(
         f"anchored in block {done.block_number} ({_day(done.block_time)}): before the end of "
-        f"{len(done.before_vote_end)} vote(s)"
+        f"{count_of(len(done.before_vote_end), 'vote')}"
         + (f"; after the end of {len(done.too_late)}" if done.too_late else "")
     )
 
@@ -517,7 +518,7 @@ def run_check(data: Path, document: Path) -> int:
 
     found = check_forecast(connect(data), document)
     console.print(
-        f"{len(found.unchanged)} forecast(s) whose inputs the tables reproduce, "
+        f"{count_of(len(found.unchanged), 'forecast')} whose inputs the tables reproduce, "
         f"{len(found.changed)} whose proposal changed or is gone"
     )
     for pid in found.changed[:20]:

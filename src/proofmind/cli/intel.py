@@ -47,11 +47,11 @@ def run_ingest_etherscan(files: list[Path], out: Path, strict: bool, edges: bool
         )
         if report.duplicates.get(table):
             console.print(
-                f"  {report.duplicates[table]:,} duplicate row(s) dropped (a row that appears "
-                "more than once, e.g. in two accounts' exports, is kept once)"
+                f"  {count_of(report.duplicates[table], 'duplicate row')} dropped (a row that "
+                "appears more than once, e.g. in two accounts' exports, is kept once)"
             )
     if report.bad_rows:
-        err.print(f"{len(report.bad_rows)} malformed row(s) left out:")
+        err.print(f"{count_of(len(report.bad_rows), 'malformed row')} left out:")
         for row in report.bad_rows[:20]:
             err.print(f"  {row}")
         if len(report.bad_rows) > 20:
@@ -286,7 +286,8 @@ def run_ingest_rpc(
     console.print(summary)
     if report.reorgs:
         console.print(
-            f"  {len(report.reorgs)} reorg(s) undone (from block {report.reorgs[0].fork_block})"
+            f"  {count_of(len(report.reorgs), 'reorg')} undone "
+            f"(from block {report.reorgs[0].fork_block})"
         )
     if report.backoffs:
-        console.print(f"  backed off {report.backoffs} time(s) for rate limits")
+        console.print(f"  backed off {count_of(report.backoffs, 'time')} for rate limits")

@@ -14,6 +14,7 @@ from proofmind.cli.tables import print_table
 from proofmind.errors import InputError, ProofmindError
 from proofmind.monitor.sinks import public_sink_name
 from proofmind.monitor.store import AlertStore, Delivery
+from proofmind.text import count_of
 
 console = TextConsole(soft_wrap=True)
 err = TextConsole(stderr=True, soft_wrap=True)
@@ -120,7 +121,7 @@ def run_redeliver(
         err.print(f"queued again: {escape(_line(delivery))}")
     sinks = sorted({d.sink for d in done.queued})
     err.print(
-        f"{len(done.queued)} dead letter(s) queued again, first in their sink's order: a "
+        f"{count_of(len(done.queued), 'dead letter')} queued again, first in their sink's order: a "
         "running `monitor run` or `serve --monitor` with "
         + ("that sink" if len(sinks) == 1 else "those sinks")
         + " sends them at its next delivery pass, or one started later does."

@@ -77,15 +77,15 @@ def run_replay(
         err.print(note, highlight=False)
     if series.duplicates:
         err.print(
-            f"{series.duplicates:,} price row(s) of a later file equal to one of an earlier "
-            "file (same symbol, time and price) kept once",
+            f"{count_of(series.duplicates, 'price row')} of a later file equal to one of an "
+            "earlier file (same symbol, time and price) kept once",
             highlight=False,
         )
     if series.skipped:
         shown = "; ".join(series.skipped[:SHOWN_BAD_ROWS])
         more = len(series.skipped) - SHOWN_BAD_ROWS
         err.print(
-            f"[yellow]skipped {len(series.skipped):,} malformed row(s) of {named}[/yellow] "
+            f"[yellow]skipped {count_of(len(series.skipped), 'malformed row')} of {named}[/yellow] "
             f"(not replayed; --strict makes them an error): {shown}"
             + (f"; and {more:,} more" if more > 0 else ""),
             markup=True,
@@ -788,9 +788,9 @@ def run_live(
     store.close()
     sent = ", ".join(f"{n} {result}" for result, n in stats.deliveries.items() if n) or "none"
     err.print(
-        f"stopped at block {service.cursor.next_block}: {stats.blocks} block(s), "
-        f"{stats.rounds} feed round(s), "
-        f"{stats.alerts} alert(s), {stats.retracted} retracted; deliveries: {sent}",
+        f"stopped at block {service.cursor.next_block}: {count_of(stats.blocks, 'block')}, "
+        f"{count_of(stats.rounds, 'feed round')}, "
+        f"{count_of(stats.alerts, 'alert')}, {stats.retracted} retracted; deliveries: {sent}",
         highlight=False,
     )
 
@@ -842,7 +842,8 @@ def run_feed_replay(
     done = push_history(chain, feed, times, values, warmup=warmup, interval=interval,
                         on_push=report)  # fmt: skip
     console.print(
-        f"pushed {len(times)} {symbol} round(s) in {len(done)} transaction(s) to {feed.address}"
+        f"pushed {count_of(len(times), f'{symbol} round')} in "
+        f"{count_of(len(done), 'transaction')} to {feed.address}"
     )
 
 
@@ -858,8 +859,9 @@ def _anchor_now(workspace: Any, store: Any) -> None:
         return
     if done.new_batches or done.anchored:
         err.print(
-            f"anchored {done.anchored} alert batch(es) ({sum(b.count for b in done.new_batches)} "
-            f"new alert(s)), {done.waiting} waiting for confirmation"
+            f"anchored {count_of(done.anchored, 'alert batch', 'alert batches')} "
+            f"({count_of(sum(b.count for b in done.new_batches), 'new alert')}), "
+            f"{done.waiting} waiting for confirmation"
         )
 
 
@@ -890,8 +892,9 @@ def run_anchor(workspace_path: Path | None, max_alerts: int) -> None:
     done = anchor_alerts(workspace, workspace.connect(), store, max_alerts=max_alerts)
     new = sum(b.count for b in done.new_batches)
     console.print(
-        f"{len(done.new_batches)} new batch(es) of {new} alert(s); {done.anchored} batch "
-        f"record(s) anchored now ({done.gas_used:,} gas)"
+        f"{count_of(len(done.new_batches), 'new batch', 'new batches')} of "
+        f"{count_of(new, 'alert')}; {count_of(done.anchored, 'batch record')} anchored now "
+        f"({done.gas_used:,} gas)"
     )
     for batch, record in zip(store.batches(), done.records, strict=True):
         console.print(
@@ -900,7 +903,7 @@ def run_anchor(workspace_path: Path | None, max_alerts: int) -> None:
         )
     if done.waiting:
         console.print(
-            f"[yellow]{done.waiting} record(s) sent but not yet confirmed[/yellow]; run "
+            f"[yellow]{count_of(done.waiting, 'record')} sent but not yet confirmed[/yellow]; run "
             "`proofmind monitor anchor` again to settle them"
         )
 
@@ -991,7 +994,7 @@ def run_alerts(
     if not page.items:
         err.print("No alert matches these filters." if store.last_id() else "No alerts yet.")
         return
-    table = Table(title=f"{len(page.items)} of {total} alert(s), newest first")
+    table = Table(title=f"{len(page.items)} of {count_of(total, 'alert')}, newest first")
     for column in ("id", "time (UTC)", "block", "detector", "severity", "subject"):
         table.add_column(column, no_wrap=column in ("id", "time (UTC)", "subject"))
     table.add_column("explanation", min_width=24)
@@ -1175,7 +1178,7 @@ def run_mutes(workspace_path: Path | None, every: bool, json_out: bool) -> None:
         err.print("No mutes." if every else "No mute holds now (--all lists the ended ones).")
         return
     now = time.time()
-    table = Table(title=f"{len(mutes)} mute(s)" + ("" if every else " holding now"))
+    table = Table(title=count_of(len(mutes), "mute") + ("" if every else " holding now"))
     for column in ("id", "subject", "detector", "until (UTC)"):
         table.add_column(column, no_wrap=True)
     table.add_column("reason", min_width=12)

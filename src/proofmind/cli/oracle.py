@@ -374,7 +374,7 @@ def _show(view: RequestView, head: int) -> None:
     elif view.challenge_ends is not None:
         console.print(
             f"  challenge window ends at block {view.challenge_ends} "
-            f"({view.challenge_ends - head} block(s) from now)"
+            f"({count_of(view.challenge_ends - head, 'block')} from now)"
         )
 
 
@@ -514,4 +514,4 @@ def run_challenge(path: Path | None, models: list[str], poll: float, start_block
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before the handlers are installed
         run_loop(main)
-    err.print(f"stopped; {sum(v.challenged for v in watcher.verdicts)} challenge(s) made")
+    err.print(f"stopped; {count_of(sum(v.challenged for v in watcher.verdicts), 'challenge')} made")

@@ -160,7 +160,7 @@ def run_mlflow(path: Path | None, run_id: str, tracking: str, datasets: list[Pat
     assert run.record is not None
     console.print(
         f"Imported MLflow run {run_id} as [bold]{escape(run.name)}[/bold]: {run.seq} log entries, "
-        f"{len(run.artifacts)} artifact(s), {len(run.datasets)} dataset(s)"
+        f"{count_of(len(run.artifacts), 'artifact')}, {count_of(len(run.datasets), 'dataset')}"
     )
     console.print(f"  log  {run.log_path}")
     console.print(f"  head {run.head}  record {run.record.key} ({run.record.status})")
@@ -191,8 +191,8 @@ def run_anchor(path: Path | None, batch_size: int) -> None:
         return
     if report.tx_hashes:
         console.print(
-            f"Anchored {len(report.anchored)} record(s) on chain {chain.chain_id} in "
-            f"{len(report.tx_hashes)} transaction(s): {report.gas_used:,} gas, "
+            f"Anchored {count_of(len(report.anchored), 'record')} on chain {chain.chain_id} in "
+            f"{count_of(len(report.tx_hashes), 'transaction')}: {report.gas_used:,} gas, "
             f"[bold]{report.gas_per_record:,.0f} gas/record[/bold]"
         )
     for record in report.anchored:
@@ -200,9 +200,9 @@ def run_anchor(path: Path | None, batch_size: int) -> None:
     if report.waiting:
         depth = chain.tx_settings.confirmations
         console.print(
-            f"[yellow]{len(report.waiting)} record(s) sent but not yet confirmed[/yellow] "
-            f"({depth} block(s) deep and saved); run `proofmind provenance anchor` again to "
-            "settle them — they are not sent twice"
+            f"[yellow]{count_of(len(report.waiting), 'record')} sent but not yet "
+            f"confirmed[/yellow] ({count_of(depth, 'block')} deep and saved); run "
+            "`proofmind provenance anchor` again to settle them — they are not sent twice"
         )
 
 
@@ -254,7 +254,7 @@ def run_lineage(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {count} record(s) as {fmt} to {output}")
+    console.print(f"Wrote {count_of(count, 'record')} as {fmt} to {output}")
 
 
 def run_verify(path: Path | None, target: Path | str, as_json: bool) -> int:

@@ -20,6 +20,7 @@ from proofmind.chain.contracts import DeploymentRegistry, attach
 from proofmind.chain.devnet import DevnetBackend
 from proofmind.crypto.merkle import StandardMerkleTree
 from proofmind.errors import ContractReverted, ProofmindError
+from proofmind.text import count_of
 from proofmind.workspace import Workspace, find_workspace, init_workspace, open_workspace
 
 SAMPLE = "eth_fraud_labels_sample.csv"
@@ -253,7 +254,8 @@ def _lineage(console: Console, workspace: Workspace, chain: Chain, report: DemoR
         report.lineage_records = len(anchored.anchored)
         report.anchor_gas_per_record = anchored.gas_per_record
         return None, (
-            f"{len(anchored.anchored)} records in {len(anchored.tx_hashes)} transaction(s), "
+            f"{len(anchored.anchored)} records in "
+            f"{count_of(len(anchored.tx_hashes), 'transaction')}, "
             f"{anchored.gas_per_record:,.0f} gas/record"
         )
 

@@ -32,6 +32,7 @@ from proofmind.provenance.runs import (
     read_log,
 )
 from proofmind.store.stores import Stores
+from proofmind.text import count_of
 
 # (the run's logged parameters, an empty folder) → (the files written, the metrics)
 Trainer = Callable[[Mapping[str, Any], Path], tuple[list[Path], dict[str, float]]]
@@ -241,7 +242,14 @@ def _check_data(workspace: Stores, ledger: Ledger, run: LocalRecord, result: Rep
             result.problems.append(f"dataset {record.name} changed since the run: {shown}")
             changed = True
     if not changed:
-        result.same.append(f"data: {len(datasets)} dataset(s) hash to their committed roots")
+        result.same.append(
+            f"data: {count_of(len(datasets), 'dataset')} "
+            + (
+                "hashes to its committed root"
+                if len(datasets) == 1
+                else "hash to their committed roots"
+            )
+        )
     return not changed
 
 

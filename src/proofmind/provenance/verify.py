@@ -31,6 +31,7 @@ from proofmind.provenance.ledger import Ledger, LocalRecord, require_anchored_on
 from proofmind.provenance.records import Kind
 from proofmind.provenance.runs import LOG_FILE, changed_fields, diff_logs, file_keccak, read_log
 from proofmind.store.stores import Stores
+from proofmind.text import count_of
 
 # (a dataset's assembly document, the chain) -> (problems, notes): checks the signed
 # contributions it was assembled from (proofmind.ownership.contributions.assembly_check).
@@ -296,7 +297,8 @@ class _Verifier:
         for item in artifacts:
             self._artifact(item, finding)
         if not finding.problems:
-            finding.notes.append(f"{len(entries)} log entries, {len(artifacts)} artifact(s)")
+            entries_n = count_of(len(entries), "log entry", "log entries")
+            finding.notes.append(f"{entries_n}, {count_of(len(artifacts), 'artifact')}")
 
     def _committed_log(self, record: LocalRecord) -> list[dict[str, Any]] | None:
         if record.meta is None or not self.workspace.blobs.has(record.meta):
