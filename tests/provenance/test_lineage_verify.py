@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from proofmind.provenance import verify as verify_module
 from proofmind.provenance.api import CARD_SUFFIX
 from proofmind.provenance.runs import LOG_FILE
 
@@ -76,10 +77,13 @@ def test_a_truncated_log(lineage: Lineage) -> None:
 def test_a_changed_artifact_byte(lineage: Lineage) -> None:
     lineage.artifact.write_text("trained on three parts\n")
     found = problems(lineage, lineage.run_dir)
-    assert found == [
+    assert len(found) == 1
+    said, kept = found[0].split("; the logged copy is kept at ")
+    assert said == (
         "artifact notes.txt changed: byte 12 is 0x68, was 0x77; 9 bytes differ in all; "
         "size is 23 bytes, was 21"
-    ]
+    )
+    assert Path(kept).read_text() == "trained on two parts\n"  # what restores it
 
 
 def test_a_changed_model_byte(lineage: Lineage) -> None:
@@ -87,10 +91,31 @@ def test_a_changed_model_byte(lineage: Lineage) -> None:
     data[700] ^= 0x01
     lineage.model.write_bytes(bytes(data))
     found = problems(lineage)
-    assert (
-        f"model model.bin changed: byte 700 is 0x{data[700]:02x}, was 0x{data[700] ^ 1:02x}"
-        in found
-    )
+    said = f"model model.bin changed: byte 700 is 0x{data[700]:02x}, was 0x{data[700] ^ 1:02x}"
+    assert any(p.startswith(f"{said}; the logged copy is kept at ") for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "expected"),
+    [
+        (b"a" * 100, b"a" * 100, (None, 0, 100, 100)),
+        (b"a" * 100, b"a" * 99 + b"b", (99, 1, 100, 100)),
+        (b"ab" * 50, b"ba" * 50 + b"c", (0, 100, 101, 100)),
+        (b"abc", b"ab", (None, 0, 2, 3)),
+        (b"", b"x", (None, 0, 1, 0)),
+    ],
+)
+def test_byte_diff_across_chunks(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    before: bytes,
+    now: bytes,
+    expected: tuple[int | None, int, int, int],
+) -> None:
+    monkeypatch.setattr(verify_module, "DIFF_CHUNK", 7)  # many chunks, a ragged last one
+    (tmp_path / "a").write_bytes(before)
+    (tmp_path / "b").write_bytes(now)
+    assert verify_module.byte_diff(tmp_path / "a", tmp_path / "b") == expected
 
 
 def test_a_changed_model_card_field(lineage: Lineage) -> None:
