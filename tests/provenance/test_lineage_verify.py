@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from proofmind.provenance import verify as verify_module
+from proofmind.provenance import runs
 from proofmind.provenance.api import CARD_SUFFIX
 from proofmind.provenance.runs import LOG_FILE
 
@@ -112,10 +112,10 @@ def test_byte_diff_across_chunks(
     now: bytes,
     expected: tuple[int | None, int, int, int],
 ) -> None:
-    monkeypatch.setattr(verify_module, "DIFF_CHUNK", 7)  # many chunks, a ragged last one
+    monkeypatch.setattr(runs, "DIFF_CHUNK", 7)  # many chunks, a ragged last one
     (tmp_path / "a").write_bytes(before)
     (tmp_path / "b").write_bytes(now)
-    assert verify_module.byte_diff(tmp_path / "a", tmp_path / "b") == expected
+    assert runs.byte_diff(tmp_path / "a", tmp_path / "b") == expected
 
 
 def test_a_changed_model_card_field(lineage: Lineage) -> None:

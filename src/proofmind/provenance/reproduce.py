@@ -25,6 +25,7 @@ from proofmind.provenance.ledger import Ledger, LocalRecord
 from proofmind.provenance.records import Kind
 from proofmind.provenance.runs import (
     LOG_FILE,
+    byte_diff,
     code_fingerprint,
     environment_fingerprint,
     file_keccak,
@@ -282,11 +283,14 @@ def _first_difference(workspace: Stores, path: Path, logged: str) -> str:
     """Where the new file first departs from the logged one (the workspace keeps a copy)."""
     if not workspace.blobs.has(logged):
         return ""
-    old, new = workspace.blobs.path_of(logged).read_bytes(), path.read_bytes()
-    at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), None)
+    kept = workspace.blobs.path_of(logged)
+    at, _, size, was = byte_diff(kept, path)
     if at is None:
-        return f" (size {len(new)} bytes, logged {len(old)})"
-    if b"\0" not in old[:4096]:  # a text model: name the line
+        return f" (size {size} bytes, logged {was})"
+    with kept.open("rb") as f:
+        text = b"\0" not in f.read(4096)
+    if text:  # a text model: name the line
+        old, new = kept.read_bytes(), path.read_bytes()
         line = old[:at].count(b"\n") + 1
         return f" (from line {line} on: {_line(old, at)!r} logged, {_line(new, at)!r} now)"
     return f" (from byte {at} on)"

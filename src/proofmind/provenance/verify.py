@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from eth_utils.address import to_checksum_address
 
 from proofmind.chain.base import Chain, utc
@@ -30,7 +29,15 @@ from proofmind.provenance.api import (
 from proofmind.provenance.dataset import check_dataset, is_uri
 from proofmind.provenance.ledger import Ledger, LocalRecord, require_anchored_on
 from proofmind.provenance.records import Kind
-from proofmind.provenance.runs import LOG_FILE, changed_fields, diff_logs, file_keccak, read_log
+from proofmind.provenance.runs import (
+    LOG_FILE,
+    byte_at,
+    byte_diff,
+    changed_fields,
+    diff_logs,
+    file_keccak,
+    read_log,
+)
 from proofmind.store.stores import Stores
 from proofmind.text import count_of
 
@@ -370,7 +377,7 @@ class _Verifier:
         first, count, size, was = byte_diff(kept, path)
         parts = []
         if first is not None:
-            now, before = _byte_at(path, first), _byte_at(kept, first)
+            now, before = byte_at(path, first), byte_at(kept, first)
             parts.append(f"byte {first} is 0x{now:02x}, was 0x{before:02x}")
             if count > 1:
                 parts.append(f"{count} bytes differ in all")
@@ -380,36 +387,3 @@ class _Verifier:
             return f"keccak256 is {file_keccak(path)}, anchored {digest} (the kept copy differs)"
         parts.append(f"the logged copy is kept at {kept}")
         return "; ".join(parts)
-
-
-DIFF_CHUNK = 1 << 24
-
-
-def byte_diff(before: Path, now: Path) -> tuple[int | None, int, int, int]:
-    """(the first differing offset or None, how many bytes differ over the common length,
-    the size of ``now``, the size of ``before``), read in 16 MiB chunks: a model of
-    gigabytes is compared in bounded memory, at NumPy's speed."""
-    first: int | None = None
-    count = 0
-    with before.open("rb") as a, now.open("rb") as b:
-        offset = 0
-        while True:
-            x, y = a.read(DIFF_CHUNK), b.read(DIFF_CHUNK)
-            n = min(len(x), len(y))
-            if n == 0:
-                break
-            unequal = np.frombuffer(x, np.uint8, n) != np.frombuffer(y, np.uint8, n)
-            found = int(np.count_nonzero(unequal))
-            if found and first is None:
-                first = offset + int(np.argmax(unequal))
-            count += found
-            offset += n
-            if len(x) != len(y):
-                break
-    return first, count, now.stat().st_size, before.stat().st_size
-
-
-def _byte_at(path: Path, offset: int) -> int:
-    with path.open("rb") as f:
-        f.seek(offset)
-        return f.read(1)[0]
