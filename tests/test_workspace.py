@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from proofmind.errors import ConfigError, InputError, WorkspaceError
-from proofmind.settings import ChainSettings, DevnetSettings
+from proofmind.settings import ChainSettings, DevnetSettings, TxSettings
 from proofmind.store.blobs import BlobStore
 from proofmind.store.state import StateDB
 from proofmind.workspace import find_workspace, init_workspace, open_workspace
@@ -65,6 +65,49 @@ def test_invalid_setting_names_field_and_fix(
     monkeypatch.setenv("PROOFMIND_CHAIN_BACKEND", "mainnet-please")
     with pytest.raises(ConfigError, match=r"chain\.backend.*PROOFMIND_CHAIN_BACKEND"):
         ChainSettings.load(None)
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        (
+            "[tx]\nconfirmation = 12\n",
+            r"\[tx\] confirmation is not a setting \(did you mean confirmations\?\)",
+        ),
+        (
+            '[chain]\nurl = "http://127.0.0.1:8545"\n',
+            r"\[chain\] url is not a setting \(did you mean rpc_url\?\)",
+        ),
+        (
+            '[chian]\nbackend = "rpc"\n',
+            r"has \[chian\], which is not a table .*\(did you mean chain\?\)",
+        ),
+        ('backend = "rpc"\n', r"has \[backend\], which is not a table"),
+        ('[monitor]\nwebhook = "x"\n', r"has \[monitor\], which is not a table"),
+        ('chain = "rpc"\n', r"\[chain\] in .* must be a table"),
+    ],
+)
+def test_a_misspelt_setting_or_table_is_refused_with_the_nearest(
+    tmp_path: Path, toml: str, said: str
+) -> None:
+    """A typo must not leave the default in force silently (no confirmations on a real chain),
+    whichever component's settings are read first."""
+    config = tmp_path / "config.toml"
+    config.write_text(toml)
+    for settings in (ChainSettings, TxSettings, DevnetSettings):
+        with pytest.raises(ConfigError, match=said):
+            settings.load(config)
+
+
+def test_every_setting_of_every_table_is_accepted(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[chain]\nbackend = "rpc"\nrpc_url = "http://x"\nchain_id = 1\naccount = "a"\n'
+        "request_timeout = 5\n[tx]\nconfirmations = 3\n[devnet]\nport = 0\n"
+        '[keystore]\n[oracle]\nmax_bond_wei = 1\n[api]\nport = 0\nevent_loop = "asyncio"\n'
+    )
+    assert ChainSettings.load(config).chain_id == 1
+    assert TxSettings.load(config).confirmations == 3
 
 
 def test_broken_toml_is_a_config_error(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Domain code receives these objects; it never reads ``os.environ`` itself.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -34,18 +35,55 @@ class _TomlTable(PydanticBaseSettingsSource):
                     f"cannot read config file {path}: {exc}",
                     hint="fix the TOML syntax or delete the file and run `proofmind init`",
                 ) from exc
-            section = data.get(table, {})
-            if not isinstance(section, dict):
-                raise ConfigError(
-                    f"[{table}] in {path} must be a table", hint=f"write it as `[{table}]`"
-                )
-            self._values = section
+            _refuse_unknown(path, data)
+            self._values = data.get(table, {})
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
         return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+
+
+def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:
+    """A ConfigError for a table or setting config.toml names that proofmind does not have,
+    whichever component is loading: a misspelt key would otherwise leave its default in force
+    without a word (`[tx] confirmation = 12` would send on a real chain with no confirmations)."""
+    fields = {c.toml_table: list(c.model_fields) for c in _settings_classes()}
+    tables = sorted(fields)
+    for name, section in data.items():
+        if name not in fields:
+            raise ConfigError(
+                f"{path} has [{name}], which is not a table of proofmind's settings"
+                + _did_you_mean(name, tables),
+                hint=f"its tables are {', '.join(f'[{t}]' for t in tables)} "
+                "(docs/getting-started.md)",
+            )
+        if not isinstance(section, dict):
+            raise ConfigError(f"[{name}] in {path} must be a table", hint=f"write it as `[{name}]`")
+        unknown = [key for key in section if key not in fields[name]]
+        if unknown:
+            raise ConfigError(
+                f"{path}: [{name}] {unknown[0]} is not a setting"
+                + _did_you_mean(unknown[0], fields[name]),
+                hint=f"the settings of [{name}] are {', '.join(sorted(fields[name]))} "
+                "(docs/getting-started.md)",
+            )
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _settings_classes() -> list[type[ComponentSettings]]:
+    found: list[type[ComponentSettings]] = []
+    todo = list(ComponentSettings.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return [c for c in found if c.toml_table]
 
 
 class ComponentSettings(BaseSettings):

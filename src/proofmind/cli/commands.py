@@ -19,6 +19,7 @@ from proofmind.chain.devnet import Devnet
 from proofmind.cli.consoles import TextConsole
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
+from proofmind.text import count_of
 from proofmind.workspace import Workspace, init_workspace, open_workspace
 
 console = TextConsole()
@@ -93,7 +94,7 @@ def run_chain_status(path: Path | None) -> int:
     chain = workspace.connect()
     console.print(
         f"{chain.backend.describe()} [green]reachable[/green]: chain {chain.chain_id}, "
-        f"block {chain.w3.eth.block_number}, {len(chain.accounts)} signing account(s)"
+        f"block {chain.w3.eth.block_number}, {count_of(len(chain.accounts), 'signing account')}"
     )
     return 0
 

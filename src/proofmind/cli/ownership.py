@@ -36,7 +36,8 @@ console = TextConsole(soft_wrap=True)
 def _account(chain: Chain, index: int) -> object:
     if not 0 <= index < len(chain.accounts):
         raise InputError(
-            f"no account {index}: this chain has {len(chain.accounts)} signing account(s)",
+            f"no account {index}: this chain has "
+            f"{count_of(len(chain.accounts), 'signing account')}",
             hint="pick --account from 0 to the number of accounts minus one",
         )
     return chain.accounts[index]
