@@ -384,6 +384,9 @@ class _Verifier:
         if size != was:
             parts.append(f"size is {size} bytes, was {was}")
         if not parts:  # equal bytes under another hash: the kept copy itself was altered
-            return f"keccak256 is {file_keccak(path)}, anchored {digest} (the kept copy differs)"
+            return (
+                f"keccak256 is {file_keccak(path)}, anchored {digest}; the workspace's copy "
+                f"at {kept} was altered the same way"
+            )
         parts.append(f"the logged copy is kept at {kept}")
         return "; ".join(parts)
