@@ -9,7 +9,7 @@ import pytest
 
 from proofmind.provenance import runs
 from proofmind.provenance.api import CARD_SUFFIX
-from proofmind.provenance.runs import LOG_FILE
+from proofmind.provenance.runs import LOG_FILE, file_keccak
 
 from .conftest import Lineage
 
@@ -84,6 +84,17 @@ def test_a_changed_artifact_byte(lineage: Lineage) -> None:
         "size is 23 bytes, was 21"
     )
     assert Path(kept).read_text() == "trained on two parts\n"  # what restores it
+
+
+def test_an_artifact_altered_with_its_workspace_copy(lineage: Lineage) -> None:
+    """The anchored hash still catches it; the message says the copy cannot locate it."""
+    kept = lineage.ws.blobs.path_of(file_keccak(lineage.artifact))
+    for file in (lineage.artifact, kept):
+        file.chmod(0o644)
+        file.write_text("trained on six parts\n")
+    (found,) = problems(lineage, lineage.run_dir)
+    assert found.startswith("artifact notes.txt changed: keccak256 is 0x")
+    assert found.endswith(f"the workspace's copy at {kept} was altered the same way")
 
 
 def test_a_changed_model_byte(lineage: Lineage) -> None:
