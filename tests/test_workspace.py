@@ -99,6 +99,19 @@ def test_a_misspelt_setting_or_table_is_refused_with_the_nearest(
             settings.load(config)
 
 
+def test_a_misspelt_environment_variable_is_refused_with_the_nearest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROOFMIND_TX_CONFIRMATION", "12")
+    with pytest.raises(ConfigError, match="PROOFMIND_TX_CONFIRMATION is not a setting") as found:
+        ChainSettings.load(None)
+    assert "did you mean PROOFMIND_TX_CONFIRMATIONS?" in str(found.value)
+    monkeypatch.delenv("PROOFMIND_TX_CONFIRMATION")
+    monkeypatch.setenv("proofmind_tx_confirmations", "12")  # names are read ignoring case
+    monkeypatch.setenv("PROOFMIND_WORKSPACE", "/elsewhere")  # not a table's: not checked
+    assert TxSettings.load(None).confirmations == 12
+
+
 def test_every_setting_of_every_table_is_accepted(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(

@@ -8,7 +8,9 @@ Domain code receives these objects; it never reads ``os.environ`` itself.
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -71,6 +73,22 @@ def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:
             )
 
 
+def _refuse_unknown_env(environ: Mapping[str, str]) -> None:
+    """A ConfigError for a PROOFMIND_<TABLE>_ variable that names no setting of that table
+    (`PROOFMIND_TX_CONFIRMATION=12` would be ignored like a misspelt key of config.toml)."""
+    for cls in _settings_classes():
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        known = [prefix + name.upper() for name in cls.model_fields]
+        for variable in environ:
+            if variable.upper().startswith(prefix) and variable.upper() not in known:
+                raise ConfigError(
+                    f"environment variable {variable} is not a setting"
+                    + _did_you_mean(variable.upper(), known),
+                    hint=f"the {prefix}* settings are {', '.join(sorted(known))} "
+                    "(docs/getting-started.md); unset it",
+                )
+
+
 def _did_you_mean(name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
@@ -107,6 +125,7 @@ class ComponentSettings(BaseSettings):
     @classmethod
     def load(cls, config_path: Path | None = None, **overrides: Any) -> Any:
         """Load with ``config_path`` as the TOML layer; raise ConfigError on invalid values."""
+        _refuse_unknown_env(os.environ)
         token = _CONFIG_PATH.set(config_path)
         try:
             return cls(**overrides)
