@@ -123,6 +123,7 @@ def test_overview_loads_without_console_errors(demo: Lineage, page: Any) -> None
         ready(page, url + "/")
         cards = page.locator(".card").all_inner_texts()
         assert any(text.startswith("4\non chain") for text in cards), cards
+        assert "1\nrun" in cards and "1\nmodel" in cards, cards  # one is singular
         assert f"chain 31337, head block {demo.chain.w3.eth.block_number}" in page.inner_text(
             "#chain"
         )

@@ -124,7 +124,8 @@ async function overview() {
       el('p', { class: 'muted' }, `configured backend ${s.chain.backend}; proofmind ${s.version}`),
       el('h2', {}, 'Counts'),
       el('div', { class: 'cards' }, cards.map(([name, n]) =>
-        el('div', { class: 'card' }, el('div', { class: 'n' }, num(n)), el('div', { class: 'muted' }, name)))));
+        el('div', { class: 'card' }, el('div', { class: 'n' }, num(n)),
+          el('div', { class: 'muted' }, n === 1 && name.endsWith('s') ? name.slice(0, -1) : name)))));
   } else parts.push(problemBox(summary.reason));
   parts.push(el('h2', {}, 'Health'));
   if (health.status === 'fulfilled') {
