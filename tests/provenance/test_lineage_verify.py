@@ -83,7 +83,8 @@ def test_a_changed_artifact_byte(lineage: Lineage) -> None:
         "artifact notes.txt changed: byte 12 is 0x68, was 0x77; 9 bytes differ in all; "
         "size is 23 bytes, was 21"
     )
-    assert Path(kept).read_text() == "trained on two parts\n"  # what restores it
+    assert not Path(kept).is_absolute()  # from the project folder, as the API shows paths too
+    assert (lineage.ws.root.parent / kept).read_text() == "trained on two parts\n"  # restores it
 
 
 def test_an_artifact_altered_with_its_workspace_copy(lineage: Lineage) -> None:
@@ -94,7 +95,8 @@ def test_an_artifact_altered_with_its_workspace_copy(lineage: Lineage) -> None:
         file.write_text("trained on six parts\n")
     (found,) = problems(lineage, lineage.run_dir)
     assert found.startswith("artifact notes.txt changed: keccak256 is 0x")
-    assert found.endswith(f"the workspace's copy at {kept} was altered the same way")
+    shown = kept.resolve().relative_to(lineage.ws.root.resolve().parent)
+    assert found.endswith(f"the workspace's copy at {shown} was altered the same way")
 
 
 def test_a_changed_model_byte(lineage: Lineage) -> None:

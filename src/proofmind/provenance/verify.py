@@ -369,6 +369,14 @@ class _Verifier:
         data = json.loads(self.workspace.blobs.path_of(record.meta).read_bytes())
         return dict(data)
 
+    def _from_project(self, path: Path) -> Path:
+        """``path`` from the project folder (the one holding the workspace), as users and the
+        API name files; unchanged when it lies elsewhere."""
+        project = self.workspace.root.resolve().parent
+        return (
+            path.resolve().relative_to(project) if path.resolve().is_relative_to(project) else path
+        )
+
     def _byte_diff(self, path: Path, digest: str) -> str:
         """Where ``path`` first differs from the copy kept under ``digest``."""
         if not self.workspace.blobs.has(digest):
@@ -386,7 +394,7 @@ class _Verifier:
         if not parts:  # equal bytes under another hash: the kept copy itself was altered
             return (
                 f"keccak256 is {file_keccak(path)}, anchored {digest}; the workspace's copy "
-                f"at {kept} was altered the same way"
+                f"at {self._from_project(kept)} was altered the same way"
             )
-        parts.append(f"the logged copy is kept at {kept}")
+        parts.append(f"the logged copy is kept at {self._from_project(kept)}")
         return "; ".join(parts)
