@@ -119,9 +119,9 @@ def test_a_retraction_of_an_alert_the_sink_never_got_is_not_sent(
 def test_a_body_the_receiver_refuses_is_not_retried_and_holds_nothing_up(
     tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A 422 (or 413) refuses the body itself: the delivery is a dead letter after one try,
-    and the next one is sent in the same pass instead of waiting behind its retries. A 400
-    is retried as before."""
+    """A 422 (or 413, or 400) refuses the body itself: the delivery is a dead letter after
+    one try, and the next one is sent in the same pass instead of waiting behind its retries.
+    A 500 is retried as before."""
     store = AlertStore(tmp_path / "alerts.sqlite")
     hook = WebhookSink(receiver.url, secret="s")
     store.commit_range([(_at(47), None), (_at(48), None)], [hook.name], 48, {})
@@ -131,8 +131,14 @@ def test_a_body_the_receiver_refuses_is_not_retried_and_holds_nothing_up(
     [(_, said)] = {(d.attempts, d.last_error) for d in store.deliveries(status="dead")}
     assert said == "HTTP 422 (the receiver cannot process the body: not retried)"
     assert "`monitor redeliver` once fixed" in caplog.text and "/hook" not in caplog.text
-    receiver.status = 400
+    receiver.status = 400  # Slack's and Discord's answer to a payload they reject
     store.commit_range([(_at(49), None)], [hook.name], 49, {})
+    counts = deliver_due(store, [hook], max_attempts=8, backoff=60.0)
+    assert (counts["dead"], counts["retried"]) == (1, 0)
+    said = {d.last_error for d in store.deliveries(status="dead")}
+    assert "HTTP 400 (the receiver rejected the request as malformed: not retried)" in said
+    receiver.status = 500
+    store.commit_range([(_at(50), None)], [hook.name], 50, {})
     counts = deliver_due(store, [hook], max_attempts=8, backoff=60.0)
     assert (counts["dead"], counts["retried"]) == (0, 1)  # waits 60 s for its next try
     store.close()
