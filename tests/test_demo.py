@@ -11,9 +11,11 @@ from rich.console import Console
 
 from proofmind.chain.devnet import Devnet
 from proofmind.demo import load_sample, run_demo
+from proofmind.errors import ConfigError
+from proofmind.oracle.node import node_lock
 from proofmind.provenance import Ledger
 from proofmind.settings import DevnetSettings
-from proofmind.workspace import open_workspace
+from proofmind.workspace import init_workspace, open_workspace
 
 pytestmark = pytest.mark.devnet
 
@@ -78,3 +80,18 @@ def test_demo_proves_rows_and_rejects_tampering(tmp_path: Path) -> None:
         assert _node_queue(tmp_path) == {"done": 4}
     finally:
         Devnet(tmp_path / ".proofmind" / "chain", DevnetSettings()).down()
+
+
+def test_demo_refuses_at_the_start_while_a_node_serves_the_workspace_queue(
+    tmp_path: Path,
+) -> None:
+    """Its oracle step answers in that queue: it would stop half way, after nine steps."""
+    workspace, _ = init_workspace(tmp_path)
+    out = io.StringIO()
+    with (
+        node_lock(workspace.root / "oracle-node.sqlite").held(),  # `oracle serve` running
+        pytest.raises(ConfigError, match="already serving the oracle node's queue"),
+    ):
+        run_demo(tmp_path, Console(file=out, width=200))
+    assert "Devnet" not in out.getvalue()  # no step ran
+    assert not (workspace.chain_dir / "devnet.json").exists()

@@ -79,6 +79,7 @@ def run_demo(directory: Path, console: Console | None = None) -> DemoReport:
     console.rule("[bold]proofmind demo")
 
     workspace = _workspace(directory, console)
+    _refuse_a_serving_node(workspace)
     chain = _step(console, "Devnet", lambda: _connect(workspace, report))
     _step(console, "Contracts", lambda: _deploy(chain, workspace, report))
     contract = attach(chain, "MerkleCommitments", DeploymentRegistry(workspace.state))
@@ -110,6 +111,15 @@ def dashboard_url(workspace: Workspace) -> str:
     settings = ApiSettings.load(workspace.config_path)
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     return f"http://{host}:{settings.port}/"
+
+
+def _refuse_a_serving_node(workspace: Workspace) -> None:
+    """The demo's oracle step answers in the workspace node's queue: with `oracle serve` (or
+    `serve -m`) serving that queue it would stop there, half way, so it is said at the start."""
+    from proofmind.app.oracle import NODE_DB
+    from proofmind.oracle.node import node_lock
+
+    node_lock(workspace.root / NODE_DB).check()
 
 
 def _workspace(directory: Path, console: Console) -> Workspace:

@@ -20,7 +20,21 @@ The parts: ``_queue`` (the SQLite queue), ``_http`` (Prometheus metrics, ``/metr
 """
 
 from proofmind.oracle.node._http import Metrics
-from proofmind.oracle.node._node import MAX_PROVER_ATTEMPTS, NodeConfig, OracleNode, Served
+from proofmind.oracle.node._node import (
+    MAX_PROVER_ATTEMPTS,
+    NodeConfig,
+    OracleNode,
+    Served,
+    node_lock,
+)
 from proofmind.oracle.node._queue import RequestQueue
 
-__all__ = ["MAX_PROVER_ATTEMPTS", "Metrics", "NodeConfig", "OracleNode", "RequestQueue", "Served"]
+__all__ = [
+    "MAX_PROVER_ATTEMPTS",
+    "Metrics",
+    "NodeConfig",
+    "OracleNode",
+    "RequestQueue",
+    "Served",
+    "node_lock",
+]

@@ -88,6 +88,16 @@ def _prove(pkg: zk.Package, values: list[int]) -> zk.Proof:
     return zk.prove(pkg, values)
 
 
+def node_lock(db_path: Path) -> ServiceLock:
+    """The lock a node holds while it serves the queue ``db_path``."""
+    return ServiceLock(
+        db_path.with_suffix(".lock"),
+        f"serving the oracle node's queue {db_path}",
+        hint="stop that node first: two nodes on one queue would prove and send the same "
+        "answers (a second operator runs a node in their own workspace)",
+    )
+
+
 class OracleNode:
     def __init__(
         self,
@@ -129,12 +139,7 @@ class OracleNode:
                 f"oracle at {oracle.address}",
                 hint="register them with `proofmind oracle register NAME --mode zk|optimistic`",
             )
-        self.lock = ServiceLock(  # held while `run` serves this queue
-            db_path.with_suffix(".lock"),
-            f"serving the oracle node's queue {db_path}",
-            hint="stop that node first: two nodes on one queue would prove and send the same "
-            "answers (a second operator runs a node in their own workspace)",
-        )
+        self.lock = node_lock(db_path)  # held while `run` serves this queue
         self.lock.check()  # a node serving this queue already: say so before it is touched
         self.state = open_bound_state(
             db_path,
