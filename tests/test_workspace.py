@@ -85,6 +85,10 @@ def test_invalid_setting_names_field_and_fix(
         ('backend = "rpc"\n', r"has \[backend\], which is not a table"),
         ('[monitor]\nwebhook = "x"\n', r"has \[monitor\], which is not a table"),
         ('chain = "rpc"\n', r"\[chain\] in .* must be a table"),
+        (
+            '[keystore]\npassword = "hunter2"\n',
+            r"\[keystore\] password is read from the environment only",
+        ),
     ],
 )
 def test_a_misspelt_setting_or_table_is_refused_with_the_nearest(

@@ -51,7 +51,8 @@ def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:
     """A ConfigError for a table or setting config.toml names that proofmind does not have,
     whichever component is loading: a misspelt key would otherwise leave its default in force
     without a word (`[tx] confirmation = 12` would send on a real chain with no confirmations)."""
-    fields = {c.toml_table: list(c.model_fields) for c in _settings_classes()}
+    classes = {c.toml_table: c for c in _settings_classes()}
+    fields = {t: [f for f in c.model_fields if f not in c.env_only] for t, c in classes.items()}
     tables = sorted(fields)
     for name, section in data.items():
         if name not in fields:
@@ -63,6 +64,14 @@ def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:
             )
         if not isinstance(section, dict):
             raise ConfigError(f"[{name}] in {path} must be a table", hint=f"write it as `[{name}]`")
+        secret = [key for key in section if key in classes[name].env_only]
+        if secret:
+            prefix = str(classes[name].model_config.get("env_prefix", ""))
+            raise ConfigError(
+                f"{path}: [{name}] {secret[0]} is read from the environment only: in "
+                "config.toml it would sit beside what it protects, in plain text",
+                hint=f"delete it from the file and set {prefix}{secret[0].upper()} instead",
+            )
         unknown = [key for key in section if key not in fields[name]]
         if unknown:
             raise ConfigError(
@@ -108,6 +117,7 @@ class ComponentSettings(BaseSettings):
     """Base for component settings: env prefix per class, plus one table of config.toml."""
 
     toml_table: ClassVar[str] = ""
+    env_only: ClassVar[frozenset[str]] = frozenset()  # secrets config.toml must not hold
     model_config = SettingsConfigDict(extra="ignore", validate_default=True)
 
     @classmethod
@@ -213,6 +223,8 @@ class KeystoreSettings(ComponentSettings):
     """Encrypted keystore unlock. The password is read from the environment, never logged."""
 
     toml_table: ClassVar[str] = "keystore"
+    # in config.toml, beside the keystore, it would unlock the keys for whoever reads the folder
+    env_only: ClassVar[frozenset[str]] = frozenset({"password"})
     model_config = SettingsConfigDict(env_prefix="PROOFMIND_KEYSTORE_", extra="ignore")
 
     password: str | None = Field(default=None, repr=False)
