@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rich.markup import escape
+from rich.markup import escape, render
 from rich.table import Table
 
 from proofmind.cli.consoles import TextConsole, literal_brackets
@@ -35,6 +35,33 @@ def test_brackets_that_are_not_styles_are_printed() -> None:
     assert "\x1b[1m" in printed("[bold]x[/bold] [dim]y[/]")  # the code's markup styles
     assert printed("a [/] b") == "a [/] b\n"  # closes nothing: printed as written
     assert printed("[v2]", markup=False) == "[v2]\n"
+
+
+def test_a_style_name_in_user_text_without_its_pair_prints_as_written() -> None:
+    """The code closes every style it opens, so a lone [red] or [/default] is the user's."""
+    for path in ("runs/[red]/x.csv", "report[default].md", "a [/red] b", "[bold red]draft"):
+        assert printed(f"[green]wrote[/green] {path}").endswith(f"wrote\x1b[0m {path}\n")
+    assert (
+        printed("[yellow]note:[/yellow] [dim]x[/] y") == "\x1b[33mnote:\x1b[0m \x1b[2mx\x1b[0m y\n"
+    )
+    # Rich's pairing: [/name] closes the last [name] still open, [/] the last one
+    assert printed("[red]a [bold]b[/red] c") == "\x1b[31ma [bold]b\x1b[0m c\n"
+    assert (
+        printed("[red]a [bold]b[/] c[/]")
+        == "\x1b[31ma \x1b[0m\x1b[1;31mb\x1b[0m\x1b[31m c\x1b[0m\n"
+    )
+
+
+@given(
+    st.lists(
+        st.sampled_from(["[red]", "[/red]", "[/]", "[bold]", "[/bold]", "[v2]", "x", " ", "\\"]),
+        max_size=12,
+    )
+)
+def test_any_mix_of_tags_prints_without_a_markup_error(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert literal_brackets(literal_brackets(text)) == literal_brackets(text)
+    render(literal_brackets(text))  # Rich reads what is left without a MarkupError
 
 
 def test_table_cells_keep_their_brackets() -> None:

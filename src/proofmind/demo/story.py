@@ -76,7 +76,7 @@ def run_demo(directory: Path, console: Console | None = None) -> DemoReport:
     console = console or Console()
     started = time.monotonic()
     report = DemoReport()
-    console.rule("[bold]proofmind demo")
+    console.rule("[bold]proofmind demo[/bold]")
 
     workspace = _workspace(directory, console)
     _refuse_a_serving_node(workspace)
