@@ -4,7 +4,9 @@ own markup still styles."""
 
 from __future__ import annotations
 
+import ast
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from hypothesis import strategies as st
 from rich.markup import escape, render
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole, literal_brackets
+import proofmind
+from proofmind.cli.consoles import TextConsole, _is_style, literal_brackets
 from proofmind.cli.main import main
 from proofmind.text import count_of
 from tests.gov.test_gov import proposals_csv
@@ -90,3 +93,37 @@ def test_counts_take_their_noun_in_the_singular_for_one() -> None:
     assert count_of(0, "alert") == "0 alerts"
     assert count_of(1024, "row") == "1,024 rows"
     assert count_of(2, "address", "addresses") == "2 addresses"
+
+
+def _literals(tree: ast.AST) -> list[tuple[int, str]]:
+    """Each string literal of ``tree`` whole (an f-string's fields as {}), not its parts."""
+    parts = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in parts:
+            continue
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append((node.lineno, node.value))
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            found.append((node.lineno, text))
+    return found
+
+
+def test_the_code_closes_every_style_it_opens() -> None:
+    """What TextConsole relies on to tell the code's markup from a [red] in user text."""
+    tag = re.compile(r"(?<!\\)\[(/?[^\[\]]*)\]")
+    unclosed = []
+    for path in Path(proofmind.__file__).parent.rglob("*.py"):
+        for line, text in _literals(ast.parse(path.read_text(encoding="utf-8"))):
+            opened: list[str] = []
+            for match in tag.finditer(text):
+                name = match.group(1)
+                if name and _is_style(name):
+                    if not name.startswith("/"):
+                        opened.append(name)
+                    elif opened:
+                        opened.pop()
+            if opened and path.name != "consoles.py":  # its docstring shows tags
+                unclosed.append(f"{path.name}:{line}: {opened} in {text[:60]!r}")
+    assert not unclosed, unclosed
