@@ -8,6 +8,7 @@ The claimants' wallets are devnet accounts standing in for two accounts of the d
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,10 +120,13 @@ def run(lineage: LineageDemo, workspace: Workspace, chain: Chain) -> OracleDemo:
     )
     try:
         asyncio.run(node.step())  # proves and sends; the devnet mines at once
-        for _ in range(3):  # the receipts, read back: the queue (and the dashboard) say done
-            if not node.queue.open_count():
-                break
-            asyncio.run(node.step())
+        # then the receipts, read back, until the queue (and the dashboard) say done: a zk
+        # answer takes a commit and a reveal, each sent in one step and read back in the next,
+        # and a transaction sent again after a refusal takes a step more (a busy machine)
+        deadline = time.monotonic() + 120
+        while node.queue.open_count() and time.monotonic() < deadline:
+            if not asyncio.run(node.step()):
+                time.sleep(0.2)
     finally:
         node.close()
     fulfilled = oracle.oracle.events.InferenceFulfilled().get_logs(from_block=start)
