@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 from proofmind.app.paging import Page, check_limit, decode_cursor, encode_cursor
@@ -14,6 +12,7 @@ from proofmind.provenance.dataset import is_uri
 from proofmind.provenance.ledger import KIND_NAMES, Ledger, LocalRecord
 from proofmind.provenance.lineage import export, record_json
 from proofmind.provenance.records import Kind
+from proofmind.store.stores import from_project
 from proofmind.workspace import Workspace
 
 KINDS: dict[str, Kind] = {name: kind for kind, name in KIND_NAMES.items()}
@@ -45,15 +44,8 @@ def shown_path(workspace: Workspace, path: str | None) -> str | None:
         return None
     if is_uri(path):  # a dataset committed from another file system: its URI as given
         return path
-    project = _project_prefix(workspace.root)
-    if path.startswith(project):  # paths in the ledger are absolute and resolved
-        return path[len(project) :]
-    return os.path.basename(path)
-
-
-@functools.lru_cache(maxsize=64)
-def _project_prefix(root: Path) -> str:
-    return str(root.parent.resolve()).rstrip(os.sep) + os.sep
+    shown = from_project(workspace.root, path)
+    return shown if shown is not None else os.path.basename(path)
 
 
 def list_records(

@@ -38,7 +38,7 @@ from proofmind.provenance.runs import (
     file_keccak,
     read_log,
 )
-from proofmind.store.stores import Stores
+from proofmind.store.stores import Stores, from_project
 from proofmind.text import count_of
 
 # (a dataset's assembly document, the chain) -> (problems, notes): checks the signed
@@ -369,13 +369,10 @@ class _Verifier:
         data = json.loads(self.workspace.blobs.path_of(record.meta).read_bytes())
         return dict(data)
 
-    def _from_project(self, path: Path) -> Path:
+    def _from_project(self, path: Path) -> str:
         """``path`` from the project folder (the one holding the workspace), as users and the
-        API name files; unchanged when it lies elsewhere."""
-        project = self.workspace.root.resolve().parent
-        return (
-            path.resolve().relative_to(project) if path.resolve().is_relative_to(project) else path
-        )
+        API name files; as it is when it lies elsewhere."""
+        return from_project(self.workspace.root, str(path.resolve())) or str(path)
 
     def _byte_diff(self, path: Path, digest: str) -> str:
         """Where ``path`` first differs from the copy kept under ``digest``."""

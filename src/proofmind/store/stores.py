@@ -8,12 +8,26 @@ is a ``Stores``; so is :class:`LocalStores`, built from the three parts directly
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from proofmind.store.blobs import BlobStore
 from proofmind.store.state import StateDB
+
+
+def from_project(root: Path, path: str) -> str | None:
+    """``path`` (absolute and resolved, as the ledger keeps paths) relative to the project
+    folder, the one holding the stores' ``root``; None when it lies elsewhere."""
+    project = _project_prefix(root)
+    return path[len(project) :] if path.startswith(project) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _project_prefix(root: Path) -> str:
+    return str(root.parent.resolve()).rstrip(os.sep) + os.sep
 
 
 class Stores(Protocol):
