@@ -3,6 +3,7 @@ calibration, the circuit's witness, and a scratch folder for EZKL's files."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -45,13 +46,19 @@ ORPHAN_AGE = 3600.0
 @contextmanager
 def workdir() -> Iterator[Path]:
     """A scratch folder named after this process, removed on exit. A process killed while
-    proving (SIGKILL, the OOM killer) cannot remove its own: the next one removes it."""
-    sweep_orphans(Path(tempfile.gettempdir()))
+    proving (SIGKILL, the OOM killer) cannot remove its own: the next process to prove removes
+    it, once, at its first scratch folder (not on every proof of a serving node)."""
+    _sweep_once(tempfile.gettempdir())
     folder = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@functools.cache
+def _sweep_once(parent: str) -> None:
+    sweep_orphans(Path(parent))
 
 
 def sweep_orphans(parent: Path, *, age: float = ORPHAN_AGE, now: float | None = None) -> int:
