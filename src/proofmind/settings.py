@@ -44,7 +44,7 @@ class _TomlTable(PydanticBaseSettingsSource):
         return self._values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+        return dict(self._values)  # every key is a field: _refuse_unknown saw to it
 
 
 def _refuse_unknown(path: Path, data: dict[str, Any]) -> None:
