@@ -12,18 +12,24 @@ from typing import Any
 
 from proofmind.errors import ConfigError
 from proofmind.ml.zk._ezkl import ZkError, load_ezkl
-from proofmind.tooling import node_modules_dirs
+from proofmind.tooling import global_node_modules, node_modules_dirs
 
 MAX_CODE_SIZE = 24_576  # EIP-170: the largest contract code Ethereum deploys
 
 
 def find_solcjs() -> Path:
+    """solc-js: in node_modules near the cwd or the package (the checkout's, which `npm ci`
+    fills), else in npm's global folder (``npm install -g solc``)."""
     for modules in node_modules_dirs():
         if (modules / "solc" / "package.json").is_file():
             return modules / "solc"
+    shared = global_node_modules()  # asked last: it runs npm
+    if shared is not None and (shared / "solc" / "package.json").is_file():
+        return shared / "solc"
     raise ConfigError(
         "solc-js (npm package `solc`) is not installed",
-        hint="run `npm ci` in the proofmind checkout (make setup does it)",
+        hint="run `npm ci` in the proofmind checkout (make setup does it); with proofmind "
+        "installed by pip, `npm install -g solc@0.8.37`",
     )
 
 
