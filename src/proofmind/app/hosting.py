@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from proofmind.app.runner import Service, threaded
 from proofmind.errors import InputError
+from proofmind.text import count_of
 from proofmind.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -309,7 +310,7 @@ def ingest_service(
             confirmations=confirmations, poll_seconds=poll, progress=on_range,
             shutdown=shutdown,
         )  # fmt: skip
-        log.info("ingest: %d block(s) written to %s this run", report.blocks, out)
+        log.info("ingest: %s written to %s this run", count_of(report.blocks, "block"), out)
 
     return run
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from proofmind.chain.base import Chain
 from proofmind.chain.reconcile import Mirror, reconcile
 from proofmind.cli.consoles import TextConsole
+from proofmind.text import count_of
 
 _notes = TextConsole(stderr=True, soft_wrap=True)
 
@@ -26,9 +27,9 @@ def confirm(chain: Chain) -> None:
     """Wait until what this command sent is confirmed; say so when it is not yet."""
     head = int(chain.w3.eth.block_number)
     if not chain.wait_confirmed(head):
-        depth = chain.tx_settings.confirmations
+        depth = count_of(chain.tx_settings.confirmations, "block")
         _notes.print(
-            f"[yellow]note:[/yellow] block {head} is not yet {depth} block(s) deep; the next "
+            f"[yellow]note:[/yellow] block {head} is not yet {depth} deep; the next "
             "command checks it against the chain again",
             markup=True,
             highlight=False,

@@ -39,6 +39,7 @@ from proofmind.monitor.sinks import DELIVERY_RESULTS, deliver_due, public_sink_n
 from proofmind.monitor.store import AlertStore
 from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
+from proofmind.text import count_of
 
 log = logging.getLogger("proofmind.monitor")
 LOCK_FILE = "monitor.lock"  # next to the alert store: held while a monitor follows into it
@@ -201,7 +202,9 @@ class MonitorService:
             )
             self.stats.alerts += len(new)
             if new:
-                log.info("blocks %d–%d: %d new alert(s)", blocks.start, blocks.end, len(new))
+                at = f"blocks {blocks.start}–{blocks.end}"
+                at = f"block {blocks.end}" if blocks.start == blocks.end else at
+                log.info("%s: %s", at, count_of(len(new), "new alert"))
                 self._kick.set()
         self.cursor.commit(blocks)
         self.stats.next_block = blocks.end + 1
@@ -231,9 +234,10 @@ class MonitorService:
             self.cursor.rewind_to(done[0] + 1)
         self.stats.reorgs += 1
         self.stats.retracted += len(retracted)
+        gone = count_of(len(retracted), "alert")
         log.warning(
-            "reorg from block %d (depth %d): %d alert(s) retracted, resuming at block %d",
-            reorg.fork_block, reorg.depth, len(retracted), self.cursor.next_block,
+            "reorg from block %d (depth %d): %s retracted, resuming at block %d",
+            reorg.fork_block, reorg.depth, gone, self.cursor.next_block,
         )  # fmt: skip
         if retracted:
             self._kick.set()
