@@ -64,6 +64,18 @@ def test_generated_traffic_is_ingested_once(chain: Chain, tmp_path: Path) -> Non
     assert again.blocks == 0 and len(table(out, "blocks")) == head + 1
 
 
+def test_ranges_of_one_block_are_merged_into_few_files(chain: Chain, tmp_path: Path) -> None:
+    traffic(chain, transfers=20, tokens=0)
+    head = chain.w3.eth.block_number
+    out = tmp_path / "chain"
+    ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id, range_blocks=1)
+    blocks = table(out, "blocks")
+    assert [b[0] for b in blocks] == list(range(head + 1))
+    assert len({t[2] for t in table(out, "transactions")}) == len(table(out, "transactions"))
+    files = list((out / "transactions").rglob("part-*.parquet"))
+    assert len(files) < 16 + head // 16  # not one per block: merged by 16
+
+
 def test_a_reorg_is_undone(chain: Chain, tmp_path: Path) -> None:
     traffic(chain, transfers=3, tokens=0)
     first = chain.w3.eth.block_number + 1  # the blocks the two histories disagree on

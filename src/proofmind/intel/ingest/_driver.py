@@ -28,7 +28,7 @@ from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
 from proofmind.chain.retry import Outage, RetryPolicy, with_retries
 from proofmind.errors import InputError
 from proofmind.intel.ingest._mapper import TABLES, block_rows
-from proofmind.intel.ingest._tables import undo_from, write_range
+from proofmind.intel.ingest._tables import compact, finish_merges, undo_from, write_range
 from proofmind.intel.ingest._transport import BlockFetcher
 from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
@@ -139,6 +139,7 @@ async def ingest_async(
                 "another folder",
             ).held()
         )
+        await off(finish_merges, out)  # a merge of parts a crash interrupted
         state = await off(lambda: StateDB(out / "_ingest.sqlite"))
         fetcher = BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY), loop)
         report = IngestReport()
@@ -334,6 +335,7 @@ class _Run:
         rows = block_rows(got, block_receipts)
         write_range(self.out, step.start, step.end, rows)
         self.cursor.commit(step)
+        compact(self.out, step.end)  # committed parts only: an uncommitted one is rewritten
         self.report.blocks += step.end - step.start + 1
         for table, table_rows in rows.items():
             self.report.rows[table] += len(table_rows)

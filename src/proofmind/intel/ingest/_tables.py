@@ -1,9 +1,10 @@
 """The ingested tables on disk: one Parquet file per table and committed block range
-(``OUT/<table>/block_range=N/part-START-END.parquet``), written atomically, and cut back when
-a reorganisation replaces blocks."""
+(``OUT/<table>/block_range=N/part-START-END.parquet``), written atomically, cut back when
+a reorganisation replaces blocks, and merged as they accumulate (`compact`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from proofmind.intel.ingest._mapper import TABLES
 from proofmind.intel.tables import arrow_schema
 
 SCHEMAS = {table: arrow_schema(table) for table in TABLES}
+FANOUT = 16  # this many consecutive parts of one size class are merged into one
+JOURNAL = "_merging.json"  # a merge under way in a bucket folder: its result and its parts
+ROW_GROUP_ROWS = 131_072  # a merge writes row groups of at least this many rows where it can
 
 
 def _part(out: Path, table: str, start: int, end: int) -> Path:
@@ -22,12 +26,87 @@ def _part(out: Path, table: str, start: int, end: int) -> Path:
     return out / table / f"block_range={bucket}" / f"part-{start:012d}-{end:012d}.parquet"
 
 
-def _parts(out: Path, table: str) -> list[tuple[int, int, Path]]:
+def _parts(out: Path, table: str, bucket: str = "*") -> list[tuple[int, int, Path]]:
     found = []
-    for path in (out / table).glob("block_range=*/part-*.parquet"):
+    for path in (out / table).glob(f"block_range={bucket}/part-*.parquet"):
         _, start, end = path.stem.split("-")
         found.append((int(start), int(end), path))
     return sorted(found)
+
+
+def compact(out: Path, through: int) -> None:
+    """Merge the newest parts of the bucket holding block ``through``, which must be
+    committed: while its last `FANOUT` parts are all of one size class (their block spans
+    round down to the same power of `FANOUT`), they become one part. A follower that commits
+    a block at a time so leaves at most a few dozen files per bucket and table instead of one
+    per block, and each row is rewritten about once per size class (five in a bucket).
+
+    Crash-safe: the merge is written to a temporary file, its parts are listed in a journal
+    (`JOURNAL`) in the bucket's folder, the temporary file is renamed in, the parts are
+    removed, then the journal. `finish_merges` completes (or drops) what a crash interrupted;
+    in between, readers may see the merged rows twice."""
+    bucket = through // BLOCK_RANGE * BLOCK_RANGE
+    for table in TABLES:
+        while True:
+            run = [p for p in _parts(out, table, str(bucket)) if p[1] <= through][-FANOUT:]
+            sizes = {_size_class(end - start + 1) for start, end, _ in run}
+            if len(run) < FANOUT or len(sizes) != 1:
+                break
+            parts = [path for _, _, path in run]
+            _merge(parts[0].parent, parts, run[0][0], run[-1][1], SCHEMAS[table])
+
+
+def _size_class(blocks: int) -> int:
+    """How many times ``blocks`` can be divided by `FANOUT` (a single block: 0)."""
+    level = 0
+    while blocks >= FANOUT:
+        blocks //= FANOUT
+        level += 1
+    return level
+
+
+def _read(path: Path, schema: pa.Schema) -> pa.Table:
+    """A part's rows as written: without the ``block_range`` column that pyarrow adds from a
+    ``block_range=N`` folder name (and that parts cut by a reorg once kept in the file)."""
+    return pq.read_table(path, partitioning=None, columns=schema.names).cast(schema)
+
+
+def _merge(folder: Path, parts: list[Path], start: int, end: int, schema: pa.Schema) -> None:
+    target = folder / f"part-{start:012d}-{end:012d}.parquet"
+    tmp = target.with_suffix(".tmp")
+    with pq.ParquetWriter(tmp, schema) as writer:  # a part at a time: merges of busy blocks
+        pending: list[pa.Table] = []  # small parts gathered into row groups of useful size
+        for n, path in enumerate(parts):
+            pending.append(_read(path, schema))
+            if n == len(parts) - 1 or sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.concat_tables(pending))
+                pending = []
+    journal = folder / JOURNAL
+    journal_tmp = journal.with_suffix(".tmp")
+    journal_tmp.write_text(json.dumps({"into": target.name, "parts": [p.name for p in parts]}))
+    journal_tmp.replace(journal)
+    tmp.replace(target)
+    _finish(folder)
+
+
+def finish_merges(out: Path) -> None:
+    """Complete the merges a crash interrupted: where the merged file was renamed in, remove
+    its parts; where it was not, remove its temporary file (the parts are still whole)."""
+    for table in TABLES:
+        for journal in (out / table).glob(f"block_range=*/{JOURNAL}"):
+            _finish(journal.parent)
+
+
+def _finish(folder: Path) -> None:
+    journal = folder / JOURNAL
+    merge = json.loads(journal.read_text())
+    target = folder / merge["into"]
+    if target.exists():
+        for name in merge["parts"]:
+            (folder / name).unlink(missing_ok=True)
+    else:
+        target.with_suffix(".tmp").unlink(missing_ok=True)
+    journal.unlink()
 
 
 def write_range(out: Path, start: int, end: int, rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -51,7 +130,7 @@ def undo_from(out: Path, fork_block: int) -> None:
             if start >= fork_block:
                 path.unlink()
             elif end >= fork_block:
-                kept = pq.read_table(path).filter(
+                kept = _read(path, SCHEMAS[table]).filter(
                     pa.compute.less(pa.compute.field("block_number"), fork_block)
                 )
                 tmp = path.with_suffix(".tmp")
