@@ -133,6 +133,20 @@ def run_etl(etl: str, url: str, head: int, out: Path) -> float:
     return time.perf_counter() - began
 
 
+def files_and_query(out: Path, range_blocks: int) -> None:
+    """How many Parquet files an ingestion left, and how long DuckDB takes to read them."""
+    import duckdb
+
+    files = len(list(out.rglob("*.parquet")))
+    query = f"SELECT count(*), sum(gas) FROM read_parquet('{out}/transactions/**/*.parquet')"
+    duckdb.sql(query).fetchall()
+    began = time.perf_counter()
+    for _ in range(5):
+        duckdb.sql(query).fetchall()
+    seconds = (time.perf_counter() - began) / 5
+    print(f"{range_blocks}-block ranges: {files:,} files; a scan of transactions {seconds:.4f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=2000)
@@ -140,6 +154,12 @@ def main() -> None:
     parser.add_argument("--cryo-python")
     parser.add_argument("--etl")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool (median kept)")
+    parser.add_argument(
+        "--follower",
+        action="store_true",
+        help="also ingest one block a range, as a follower commits, and compare the files "
+        "it leaves (merged as they accumulate) with the bulk run's",
+    )
     args = parser.parse_args()
     print(f"{platform.machine()}, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as folder:
@@ -163,13 +183,14 @@ def main() -> None:
                 lambda k: asyncio.run(raw_limit(url, head)),
             )
 
-            def proofmind_run(k: int, receipts: bool) -> float:
+            def proofmind_run(k: int, receipts: bool, range_blocks: int = 1000) -> float:
                 report = ingest(
                     chain.w3,
                     url,
-                    Path(folder) / f"pm-{receipts}-{k}",
+                    Path(folder) / f"pm-{receipts}-{range_blocks}-{k}",
                     chain_id=chain.chain_id,
                     receipts=receipts,
+                    range_blocks=range_blocks,
                 )
                 assert report.rows["transactions"] == txs, report.rows
                 return report.seconds
@@ -179,6 +200,13 @@ def main() -> None:
                 "proofmind ingest rpc (+ receipts, logs, transfers)",
                 lambda k: proofmind_run(k, True),
             )
+            if args.follower:
+                timed(
+                    "proofmind ingest rpc (+ receipts …), one block a range",
+                    lambda k: proofmind_run(k, True, range_blocks=1),
+                )
+                for range_blocks in (1000, 1):
+                    files_and_query(Path(folder) / f"pm-True-{range_blocks}-0", range_blocks)
             if args.cryo_python:
                 timed(
                     "cryo (transactions)",

@@ -76,6 +76,24 @@ def test_ranges_of_one_block_are_merged_into_few_files(chain: Chain, tmp_path: P
     assert len(files) < 16 + head // 16  # not one per block: merged by 16
 
 
+def test_a_folder_of_unmerged_parts_is_merged_when_ingestion_starts(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proofmind.intel.ingest import _driver
+
+    traffic(chain, transfers=20, tokens=0)
+    out = tmp_path / "chain"
+    with monkeypatch.context() as before_merging:  # as an earlier version wrote it
+        before_merging.setattr(_driver, "compact", lambda out, through: 0)
+        ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id, range_blocks=1)
+    head = chain.w3.eth.block_number
+    assert len(list((out / "logs").rglob("part-*.parquet"))) == head + 1
+    again = ingest(chain.w3, url_of(chain), out, chain_id=chain.chain_id)
+    assert again.blocks == 0
+    assert len(list((out / "logs").rglob("part-*.parquet"))) < 16 + head // 16
+    assert [b[0] for b in table(out, "blocks")] == list(range(head + 1))
+
+
 def test_a_reorg_is_undone(chain: Chain, tmp_path: Path) -> None:
     traffic(chain, transfers=3, tokens=0)
     first = chain.w3.eth.block_number + 1  # the blocks the two histories disagree on

@@ -126,3 +126,17 @@ def test_a_reorg_cuts_a_merged_part_back(tmp_path: Path) -> None:
     assert "block_range" not in pq.read_schema(cut).names
     follow(tmp_path, 20, 40)  # the new branch's blocks
     assert blocks_of(tmp_path, "blocks") == list(range(41))
+
+
+def test_a_folder_written_before_merging_is_merged_up_to_its_checkpoint(tmp_path: Path) -> None:
+    for n in range(99_980, 100_020):  # one part per block, in two buckets, never merged
+        write_range(tmp_path, n, n, {table: [{"block_number": n}] for table in TABLES})
+    # committed through 100,015: the four parts after it may be an interrupted range's
+    assert compact(tmp_path, 100_015, every_bucket=True) == 2 * FANOUT * len(TABLES)
+    assert parts(tmp_path, "logs") == [
+        "part-000000099980-000000099995.parquet",
+        *(f"part-{n:012d}-{n:012d}.parquet" for n in range(99_996, 100_000)),
+        "part-000000100000-000000100015.parquet",
+        *(f"part-{n:012d}-{n:012d}.parquet" for n in range(100_016, 100_020)),
+    ]
+    assert blocks_of(tmp_path, "logs") == list(range(99_980, 100_020))

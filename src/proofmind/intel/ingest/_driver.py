@@ -32,6 +32,7 @@ from proofmind.intel.ingest._tables import compact, finish_merges, undo_from, wr
 from proofmind.intel.ingest._transport import BlockFetcher
 from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
+from proofmind.text import count_of
 
 T = TypeVar("T")
 log = logging.getLogger("proofmind.ingest")
@@ -139,7 +140,7 @@ async def ingest_async(
                 "another folder",
             ).held()
         )
-        await off(finish_merges, out)  # a merge of parts a crash interrupted
+        await off(_tidy, out)
         state = await off(lambda: StateDB(out / "_ingest.sqlite"))
         fetcher = BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY), loop)
         report = IngestReport()
@@ -179,6 +180,17 @@ async def ingest_async(
     report.batch_size = fetcher.batcher.batch_size
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _tidy(out: Path) -> None:
+    """Finish a merge of parts that a crash interrupted, then merge the committed parts of
+    every bucket: a folder written before parts were merged holds one per range."""
+    finish_merges(out)
+    committed = saved_next_block(out)
+    if committed:
+        merged = compact(out, committed - 1, every_bucket=True)
+        if merged:
+            log.info("merged %s of earlier runs in %s", count_of(merged, "part"), out)
 
 
 def saved_next_block(out: Path) -> int | None:

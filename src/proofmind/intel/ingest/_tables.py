@@ -34,26 +34,44 @@ def _parts(out: Path, table: str, bucket: str = "*") -> list[tuple[int, int, Pat
     return sorted(found)
 
 
-def compact(out: Path, through: int) -> None:
-    """Merge the newest parts of the bucket holding block ``through``, which must be
-    committed: while its last `FANOUT` parts are all of one size class (their block spans
-    round down to the same power of `FANOUT`), they become one part. A follower that commits
-    a block at a time so leaves at most a few dozen files per bucket and table instead of one
-    per block, and each row is rewritten about once per size class (five in a bucket).
+def compact(out: Path, through: int, *, every_bucket: bool = False) -> int:
+    """Merge the parts of the bucket holding block ``through`` (or, with ``every_bucket``, of
+    every bucket up to it), which must be committed through that block: while `FANOUT`
+    consecutive parts are all of one size class (their block spans round down to the same
+    power of `FANOUT`), they become one part. A follower that commits a block at a time so
+    leaves at most a few dozen files per bucket and table instead of one per block, and each
+    row is rewritten about once per size class (five in a bucket). Returns how many parts
+    were merged.
 
     Crash-safe: the merge is written to a temporary file, its parts are listed in a journal
     (`JOURNAL`) in the bucket's folder, the temporary file is renamed in, the parts are
     removed, then the journal. `finish_merges` completes (or drops) what a crash interrupted;
     in between, readers may see the merged rows twice."""
-    bucket = through // BLOCK_RANGE * BLOCK_RANGE
+    last = through // BLOCK_RANGE * BLOCK_RANGE
+    merged = 0
     for table in TABLES:
-        while True:
-            run = [p for p in _parts(out, table, str(bucket)) if p[1] <= through][-FANOUT:]
-            sizes = {_size_class(end - start + 1) for start, end, _ in run}
-            if len(run) < FANOUT or len(sizes) != 1:
-                break
-            parts = [path for _, _, path in run]
-            _merge(parts[0].parent, parts, run[0][0], run[-1][1], SCHEMAS[table])
+        buckets = [last]
+        if every_bucket:
+            found = {int(p.name.partition("=")[2]) for p in (out / table).glob("block_range=*")}
+            buckets = sorted(b for b in found if b <= last)
+        for bucket in buckets:
+            while True:
+                run = _mergeable([p for p in _parts(out, table, str(bucket)) if p[1] <= through])
+                if run is None:
+                    break
+                parts = [path for _, _, path in run]
+                _merge(parts[0].parent, parts, run[0][0], run[-1][1], SCHEMAS[table])
+                merged += len(parts)
+    return merged
+
+
+def _mergeable(parts: list[tuple[int, int, Path]]) -> list[tuple[int, int, Path]] | None:
+    """The first `FANOUT` consecutive ``parts`` of one size class, or None."""
+    for first in range(len(parts) - FANOUT + 1):
+        run = parts[first : first + FANOUT]
+        if len({_size_class(end - start + 1) for start, end, _ in run}) == 1:
+            return run
+    return None
 
 
 def _size_class(blocks: int) -> int:
