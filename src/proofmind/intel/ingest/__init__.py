@@ -5,6 +5,8 @@ Blocks advance through a :class:`~proofmind.chain.events.ReorgSafeCursor` (persi
 blocks a reorganisation replaced. Each committed range is one Parquet file per table
 (``OUT/<table>/block_range=N/part-START-END.parquet``); a range is written first and committed
 second, so a crash in between replays it, overwriting its own files: no duplicates, no gaps.
+Committed parts are merged as they accumulate (16 of one size into one, crash-safe through a
+journal), so a follower's one-block commits do not leave a file per block.
 
 Fetching is asynchronous batched JSON-RPC (``eth_getBlockByNumber`` with full transactions and
 ``eth_getBlockReceipts``) through the chain layer's :class:`~proofmind.chain.batch.BatchedRpc`:
