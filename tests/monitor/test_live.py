@@ -244,6 +244,47 @@ def test_new_parameters_on_restart_take_effect(chain: Chain, tmp_path: Path) -> 
     assert sorted(subjects) == sorted([first.lower(), second.lower()])
 
 
+def test_a_restart_of_a_first_run_keeps_the_detectors_state(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A monitor started on an empty store, then restarted with the same parameters, goes on
+    with its detectors' state: a funder's fresh recipients before and after the restart add
+    up. (The first run's saved configuration used to be the detector's live memory, so the
+    restart dropped the state as 'parameters changed'.)"""
+    funder = chain.accounts[7]
+    fresh = [f"0x{n:040x}" for n in range(0xF00D01, 0xF00D04)]
+
+    def monitor(**kw: Any) -> MonitorService:
+        return MonitorService(
+            chain.w3,
+            StateDB(tmp_path / "cursor.sqlite"),
+            AlertStore(tmp_path / "alerts.sqlite"),
+            [FundingFanOutDetector(min_recipients=3, window_blocks=50)],
+            [],
+            chain_id=chain.chain_id,
+            poll_interval=0.05,
+            **kw,
+        )
+
+    start = chain.w3.eth.block_number + 1
+    for to in fresh[:2]:
+        chain.sender(funder).send({"to": chain.w3.to_checksum_address(to), "value": 1})
+    first = monitor(start_block=start)
+    first.run(until_block=chain.w3.eth.block_number)
+    assert first.store.query(limit=5) == []
+    first.store.close()
+    chain.sender(funder).send({"to": chain.w3.to_checksum_address(fresh[2]), "value": 1})
+    with caplog.at_level("WARNING", logger="proofmind.monitor"):
+        again = monitor()
+        again.run(until_block=chain.w3.eth.block_number)
+    assert "parameters changed" not in caplog.text
+    alerts = [a.alert for a in again.store.query(limit=5)]
+    assert [(a.detector, a.subject, a.score) for a in alerts] == [
+        ("funding-fan-out", funder.address.lower(), 3.0)
+    ]
+    again.store.close()
+
+
 def test_a_second_monitor_on_the_same_store_is_refused(chain: Chain, tmp_path: Path) -> None:
     """Two monitors on one alert store share its cursor: each block would be evaluated by
     whichever read it first, with that monitor's detectors only, and a delivery could go out

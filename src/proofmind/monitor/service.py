@@ -90,7 +90,12 @@ class MonitorService:
     ) -> None:
         self.w3, self.store, self.sinks = w3, store, sinks
         self.feeds = feeds
-        self.initial = {d.name: d.to_state() for d in detectors}
+        # each detector's configuration as it is stored: a copy, since a detector's to_state
+        # may hand out its live containers, which it then fills (the saved configuration
+        # would no longer be the initial one, and a restart would drop the state as changed)
+        self.initial = {
+            d.name: json.loads(json.dumps(d.to_state(), sort_keys=True)) for d in detectors
+        }
         self.detectors = detectors
         self.poll_interval = poll_interval
         self.max_attempts, self.backoff = max_attempts, backoff
@@ -141,7 +146,8 @@ class MonitorService:
             if entry is not None:
                 log.warning("%s: parameters changed since the last run; its state starts afresh",
                             d.name)  # fmt: skip
-            detectors.append(detector_class(d.name).from_state(self.initial[d.name]))
+            fresh = json.loads(json.dumps(self.initial[d.name]))  # its own copy, to fill
+            detectors.append(detector_class(d.name).from_state(fresh))
         self.detectors = detectors
         if self.feeds is not None:
             entry = saved.get(FEEDS_KEY)
