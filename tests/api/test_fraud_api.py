@@ -255,3 +255,43 @@ def test_the_tables_stay_loaded_until_the_data_changes(
     os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
     assert fraud_app._tables(data) is not current  # a file written again: loaded again
     assert api.fraud_score(accounts[0])["score"] == after[accounts[0]]["score"]
+
+
+def test_tables_are_loaded_while_an_ingestion_merges_their_files(tmp_path: Path) -> None:
+    """An ingestion following the chain into the folder the service scores over merges its
+    Parquet parts as it goes; loading the tables while a part goes away reads the folder
+    again instead of failing (DuckDB lists a table's files, then opens them)."""
+    import threading
+    import time
+
+    from proofmind.intel.ingest._mapper import TABLES
+    from proofmind.intel.ingest._tables import compact, write_range
+
+    data = tmp_path / "chaindata"
+    stop = threading.Event()
+    committed = [0]
+
+    def follow() -> None:  # a follower on a fast chain: a block a commit, merged by 16
+        n = 0
+        while not stop.is_set():
+            rows = {t: [{"block_number": n, "hash": f"0x{n:064x}"}] * 50 for t in TABLES}
+            write_range(data, n, n, rows)
+            compact(data, n)
+            committed[0] = n = n + 1
+
+    follow_thread = threading.Thread(target=follow, daemon=True)
+    follow_thread.start()
+    try:
+        while committed[0] < 20:
+            time.sleep(0.01)
+        loads = 0
+        while loads < 30 or committed[0] < 100:  # loads meet a merge every 16 commits
+            fraud_app.clear_tables()
+            tables = fraud_app._tables(data)
+            rows = tables.con.execute("SELECT count(*) FROM transactions").fetchone()
+            assert rows is not None and rows[0] % 50 == 0 and rows[0] > 0  # whole blocks
+            loads += 1
+    finally:
+        stop.set()
+        follow_thread.join()
+        fraud_app.clear_tables()

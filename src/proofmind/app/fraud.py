@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ MAX_BATCH = 1000  # addresses per API request: features of each are one DuckDB p
 # a service, their Parquet files key that copy
 TABLES = ("transactions", "erc20_transfers")
 MEMO_ADDRESSES = 50_000  # feature vectors kept per data folder (about 0.5 KB each)
+LOAD_SECONDS = 10.0  # how long loading tables is tried again while their files change
 
 
 @dataclass(frozen=True)
@@ -246,8 +248,28 @@ def _tables(data: Path) -> _Tables:
         _TABLES.pop(key, None)
         if len(_TABLES) >= 2:  # a service reads one folder; a test or two at most
             _TABLES.pop(next(iter(_TABLES)))
-        fresh = _TABLES[key] = _Tables(key, stamp)
+        fresh = _TABLES[key] = _load(key, stamp)
         return fresh
+
+
+def _load(data: Path, stamp: tuple[tuple[str, int, int], ...]) -> _Tables:
+    """The tables of ``data`` loaded; again, with the folder as it is now, when a file went
+    away while they were read: an ingestion into the folder merges its parts and cuts them
+    back after a reorg, and DuckDB lists a table's files before it opens them."""
+    import duckdb
+
+    deadline = time.monotonic() + LOAD_SECONDS
+    while True:
+        try:
+            return _Tables(data, stamp)
+        except duckdb.IOException as exc:
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"cannot read the tables of {data}: {exc}",
+                    hint="the folder's files kept changing while they were read; try again",
+                ) from exc
+            time.sleep(0.01)
+            stamp = data_stamp(data)
 
 
 def clear_tables() -> None:
