@@ -80,3 +80,43 @@ def test_bad_parameters_are_named(tmp_path: Path) -> None:
         FraudExposureDetector(addresses=[WATCHED], model=str(tmp_path / "m"), data="d")
     with pytest.raises(InputError, match="list of 0x-addresses"):
         FraudExposureDetector(addresses=["nope"], model="m", data="d")
+
+
+def test_scores_are_read_while_an_ingestion_replaces_the_files(tmp_path: Path) -> None:
+    """The tables may be a live ingestion's, whose parts are merged and cut back as it goes:
+    a file that goes away while the features are read is read again, not an error that
+    would stop the monitor."""
+    import shutil
+    import threading
+
+    from tests.intel.test_fraud import synthetic
+
+    tx, tokens, accounts = synthetic(tmp_path)
+    data = tmp_path / "data"
+    import_etherscan([tx, tokens], data)
+    labels = {a: i % 2 for i, a in enumerate(accounts)}
+    train_model(address_features(connect(data), list(labels)), labels, tmp_path / "model.txt")
+    stop = threading.Event()
+
+    def rewrite() -> None:  # a file at a time copied under a new name, the old one removed
+        n = 0
+        while not stop.wait(0.05):  # an ingestion merges parts every 16 commits
+            path = sorted(data.glob("*/*/*.parquet"))[n % 2]
+            n += 1
+            copy = path.with_name(f"part-{n:012d}.tmp")  # written whole, as ingest does
+            shutil.copyfile(path, copy)
+            copy.rename(copy.with_suffix(".parquet"))
+            path.unlink()
+
+    thread = threading.Thread(target=rewrite, daemon=True)
+    thread.start()
+    try:
+        for _ in range(40):
+            detector = FraudExposureDetector(
+                addresses=[WATCHED], model=str(tmp_path / "model.txt"), data=str(data)
+            )
+            detector.score_many(accounts)
+            assert detector.score(accounts[0]) is not None
+    finally:
+        stop.set()
+        thread.join()

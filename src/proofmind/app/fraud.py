@@ -9,9 +9,9 @@ its own right.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -253,23 +253,16 @@ def _tables(data: Path) -> _Tables:
 
 
 def _load(data: Path, stamp: tuple[tuple[str, int, int], ...]) -> _Tables:
-    """The tables of ``data`` loaded; again, with the folder as it is now, when a file went
-    away while they were read: an ingestion into the folder merges its parts and cuts them
-    back after a reorg, and DuckDB lists a table's files before it opens them."""
-    import duckdb
+    """The tables of ``data`` loaded; again, keyed by the folder's files as they are then,
+    when a file went away while they were read (see `reading_folder`)."""
+    from proofmind.intel.etherscan import reading_folder
 
-    deadline = time.monotonic() + LOAD_SECONDS
-    while True:
-        try:
-            return _Tables(data, stamp)
-        except duckdb.IOException as exc:
-            if time.monotonic() > deadline:
-                raise ConfigError(
-                    f"cannot read the tables of {data}: {exc}",
-                    hint="the folder's files kept changing while they were read; try again",
-                ) from exc
-            time.sleep(0.01)
-            stamp = data_stamp(data)
+    attempts = itertools.count()
+
+    def load() -> _Tables:
+        return _Tables(data, stamp if next(attempts) == 0 else data_stamp(data))
+
+    return reading_folder(data, load, LOAD_SECONDS)
 
 
 def clear_tables() -> None:

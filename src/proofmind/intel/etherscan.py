@@ -15,14 +15,18 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
-from proofmind.errors import InputError
+from proofmind.errors import ConfigError, InputError
 from proofmind.intel.tables import ddl, sql_columns
+
+T = TypeVar("T")
 
 BLOCK_RANGE = 100_000
 TX_COLUMNS = {
@@ -335,6 +339,24 @@ def new_connection(config: Mapping[str, str] | None = None) -> duckdb.DuckDBPyCo
     con = duckdb.connect(config=dict(config or {}))
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+def reading_folder(data_dir: Path, read: Callable[[], T], seconds: float = 10.0) -> T:
+    """``read()`` (queries of `connect`'s views over ``data_dir``); again when one of the
+    folder's files went away while it ran, for up to ``seconds``: an ingestion following the
+    chain into the folder merges its parts and cuts them back after a reorg, and DuckDB lists
+    a table's files before it opens them. Then an error that names the folder."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return read()
+        except duckdb.IOException as exc:
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"cannot read the tables of {data_dir}: {exc}",
+                    hint="its files kept changing while they were read; try again",
+                ) from exc
+            time.sleep(0.01)
 
 
 def connect(data_dir: Path) -> duckdb.DuckDBPyConnection:

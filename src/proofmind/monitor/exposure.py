@@ -20,6 +20,8 @@ from proofmind.monitor.api import Alert, BlockEvent, Detector, Event
 from proofmind.monitor.watch import _addresses
 
 if TYPE_CHECKING:
+    import duckdb
+
     from proofmind.monitor.blockreplay import BlockBatch
 
 _MISSING = -1.0
@@ -77,6 +79,14 @@ class FraudExposureDetector(Detector):
         self._prefetched: Any = None  # the replayed segment whose counterparties are cached
         self._ahead: Any = None  # the replayed tables whose counterparties are all cached
 
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        from proofmind.intel.etherscan import connect
+
+        if self._con is None:
+            self._con = connect(Path(self.data))  # creating its views opens the files too
+        con: duckdb.DuckDBPyConnection = self._con
+        return con
+
     def score(self, address: str) -> float | None:
         """The model's score of ``address`` from the tables, or None if it has no data there."""
         address = address.lower()
@@ -86,15 +96,17 @@ class FraudExposureDetector(Detector):
             return None if value == _MISSING else value
         import numpy as np
 
-        from proofmind.intel.etherscan import connect
+        from proofmind.intel.etherscan import reading_folder
         from proofmind.intel.fraud import address_features, with_data
 
-        if self._con is None:
-            self._con = connect(Path(self.data))
-        value = _MISSING
-        if with_data(self._con, [address]):
-            features = address_features(self._con, [address])
-            value = float(np.asarray(self._model.predict(features.matrix))[0])
+        def read() -> float:
+            con = self._connection()
+            if not with_data(con, [address]):
+                return _MISSING
+            features = address_features(con, [address])
+            return float(np.asarray(self._model.predict(features.matrix))[0])
+
+        value = reading_folder(Path(self.data), read)  # the folder may be a live ingestion's
         self._cache[address] = value
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -106,20 +118,23 @@ class FraudExposureDetector(Detector):
         knows each has rows in the tables (the check is skipped)."""
         import numpy as np
 
-        from proofmind.intel.etherscan import connect
+        from proofmind.intel.etherscan import reading_folder
         from proofmind.intel.fraud import address_features, with_data
 
         todo = list(dict.fromkeys(a.lower() for a in addresses if a.lower() not in self._cache))
         if not todo:
             return
-        if self._con is None:
-            self._con = connect(Path(self.data))
-        present = set(todo) if all_present else with_data(self._con, todo)
-        scores: dict[str, float] = {}
-        if present:
-            features = address_features(self._con, sorted(present))
+
+        def read() -> dict[str, float]:
+            con = self._connection()
+            present = set(todo) if all_present else with_data(con, todo)
+            if not present:
+                return {}
+            features = address_features(con, sorted(present))
             values = np.asarray(self._model.predict(features.matrix), dtype=np.float64)
-            scores = dict(zip(features.addresses, values.tolist(), strict=True))
+            return dict(zip(features.addresses, values.tolist(), strict=True))
+
+        scores = reading_folder(Path(self.data), read)  # the folder may be a live ingestion's
         for address in todo:
             self._cache[address] = float(scores.get(address, _MISSING))
             if len(self._cache) > self.cache_size:
