@@ -87,6 +87,7 @@ def test_a_merge_cut_short_before_its_file_was_renamed_in_is_dropped(tmp_path: P
     # what a crash after the journal and before the rename leaves: the journal and the
     # temporary merged file; the parts are all still there
     (folder / "part-000000000000-000000000014.tmp").write_bytes(b"half written")
+    (folder / "part-000000000015-000000000015.tmp").write_bytes(b"a part half written")
     (folder / JOURNAL).write_text(
         json.dumps({"into": "part-000000000000-000000000014.parquet", "parts": before})
     )

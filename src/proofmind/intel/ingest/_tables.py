@@ -109,10 +109,14 @@ def _merge(folder: Path, parts: list[Path], start: int, end: int, schema: pa.Sch
 
 def finish_merges(out: Path) -> None:
     """Complete the merges a crash interrupted: where the merged file was renamed in, remove
-    its parts; where it was not, remove its temporary file (the parts are still whole)."""
+    its parts; where it was not, remove its temporary file (the parts are still whole). Then
+    remove the temporary files a crash left (of a part or a journal being written): called
+    before an ingestion writes, none is being written."""
     for table in TABLES:
         for journal in (out / table).glob(f"block_range=*/{JOURNAL}"):
             _finish(journal.parent)
+        for leftover in (out / table).glob("block_range=*/*.tmp"):
+            leftover.unlink()
 
 
 def _finish(folder: Path) -> None:
