@@ -18,6 +18,7 @@ from proofmind.intel.ingest._tables import (
     JOURNAL,
     compact,
     finish_merges,
+    tidy,
     undo_from,
     write_range,
 )
@@ -141,3 +142,24 @@ def test_a_folder_written_before_merging_is_merged_up_to_its_checkpoint(tmp_path
         *(f"part-{n:012d}-{n:012d}.parquet" for n in range(100_016, 100_020)),
     ]
     assert blocks_of(tmp_path, "logs") == list(range(99_980, 100_020))
+
+
+def test_tidy_cuts_what_the_checkpoint_does_not_cover(tmp_path: Path) -> None:
+    follow(tmp_path, 0, 40)  # parts 0-15, 16-31 and nine single blocks
+    # a reorg's cut of 16-31 from block 20, killed after the cut part was renamed in and
+    # before the part it was cut from was removed: both are there, rows 16-19 twice
+    folder = tmp_path / "blocks" / "block_range=0"
+    whole = folder / "part-000000000016-000000000031.parquet"
+    pq.write_table(pq.read_table(whole, partitioning=None).slice(0, 4), whole.with_name(
+        "part-000000000016-000000000019.parquet"))  # fmt: skip
+    assert blocks_of(tmp_path, "blocks").count(17) == 2
+    # and a range written after the checkpoint but not committed (blocks 41-45)
+    write_range(tmp_path, 41, 45, {t: [{"block_number": n} for n in range(41, 46)] for t in TABLES})
+    assert tidy(tmp_path, 20) == 0  # the checkpoint resumes at block 20
+    assert blocks_of(tmp_path, "blocks") == list(range(20))
+    assert parts(tmp_path, "blocks") == [
+        "part-000000000000-000000000015.parquet",
+        "part-000000000016-000000000019.parquet",
+    ]
+    assert tidy(tmp_path, None) == 0  # a new folder: nothing to cut
+    assert blocks_of(tmp_path, "blocks") == list(range(20))

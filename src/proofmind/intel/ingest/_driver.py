@@ -28,7 +28,7 @@ from proofmind.chain.events import BlockRange, Reorg, ReorgSafeCursor
 from proofmind.chain.retry import Outage, RetryPolicy, with_retries
 from proofmind.errors import InputError
 from proofmind.intel.ingest._mapper import TABLES, block_rows
-from proofmind.intel.ingest._tables import compact, finish_merges, undo_from, write_range
+from proofmind.intel.ingest._tables import compact, tidy, undo_from, write_range
 from proofmind.intel.ingest._transport import BlockFetcher
 from proofmind.store.lock import ServiceLock
 from proofmind.store.state import StateDB
@@ -183,14 +183,10 @@ async def ingest_async(
 
 
 def _tidy(out: Path) -> None:
-    """Finish a merge of parts that a crash interrupted, then merge the committed parts of
-    every bucket: a folder written before parts were merged holds one per range."""
-    finish_merges(out)
-    committed = saved_next_block(out)
-    if committed:
-        merged = compact(out, committed - 1, every_bucket=True)
-        if merged:
-            log.info("merged %s of earlier runs in %s", count_of(merged, "part"), out)
+    """The folder's files as its checkpoint says (see `tidy`)."""
+    merged = tidy(out, saved_next_block(out))
+    if merged:
+        log.info("merged %s of earlier runs in %s", count_of(merged, "part"), out)
 
 
 def saved_next_block(out: Path) -> int | None:

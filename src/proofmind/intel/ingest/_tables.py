@@ -119,6 +119,20 @@ def finish_merges(out: Path) -> None:
             leftover.unlink()
 
 
+def tidy(out: Path, next_block: int | None) -> int:
+    """Before an ingestion writes into ``out``, whose checkpoint resumes at ``next_block``
+    (None: a new folder): finish an interrupted merge, cut every row of blocks from
+    ``next_block`` on (a range written but not committed, or a reorg's cut that a crash left
+    half done: the part it cut beside the part it cut from), then merge the committed parts
+    of every bucket (a folder written before parts were merged holds one per range). Returns
+    how many parts were merged."""
+    finish_merges(out)
+    if not next_block:
+        return 0
+    undo_from(out, next_block)
+    return compact(out, next_block - 1, every_bucket=True)
+
+
 def _finish(folder: Path) -> None:
     journal = folder / JOURNAL
     merge = json.loads(journal.read_text())
