@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,6 +141,35 @@ def main() -> None:
             f"peak RSS of this process: {rss_before:,.0f} MB after `before`, {peak:,.0f} MB "
             "with the tables in memory"
         )
+        follow(data, model, api_set[1:], n)
+
+
+def follow(data: Path, model: Path, asked: list[str], n: int) -> None:
+    """An ingestion following the chain into the scored folder adds a part per block: a call
+    after each new part, against reading the whole folder again (the peer: what every call
+    after a change of the data cost before changes were applied file by file)."""
+    import pyarrow.parquet as pq
+
+    from proofmind.app.fraud import _Tables, _tables, clear_tables, data_stamp, score_addresses
+
+    work = Path(tempfile.mkdtemp(prefix="bench-fraud-follow-"))
+    folder = work / "data"
+    shutil.copytree(data, folder)
+    clear_tables()
+    score_addresses(folder, model, asked[:5], cache=True)  # loaded, five addresses known
+    last = sorted((folder / "transactions").rglob("*.parquet"))[-1]
+    rows = pq.read_table(last, partitioning=None).slice(0, 10)
+    applied, reread = [], []
+    for k in range(n):
+        pq.write_table(rows, last.with_name(f"part-follow-{k:06d}.parquet"))
+        applied.append(timed(lambda: score_addresses(folder, model, asked[:1], cache=True)))
+        reread.append(timed(lambda: _Tables(folder.resolve(), data_stamp(folder.resolve()))))
+    assert _tables(folder) is not None
+    a_wall, a_cpu = summary("a call after a new part (applied file by file)", applied)
+    r_wall, r_cpu = summary("reading the folder again (before)", reread)
+    print(f"reading again / applying: {r_wall / a_wall:.0f}x wall, {r_cpu / a_cpu:.0f}x CPU")
+    clear_tables()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

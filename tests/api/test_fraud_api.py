@@ -244,16 +244,17 @@ def test_the_tables_stay_loaded_until_the_data_changes(
     (project / "v2").mkdir()
     tx, tokens, _ = synthetic(project / "v2", seed=9)
     import_etherscan([tx, tokens], data)
+    stamp = loaded.stamp
     after = {a: api.fraud_score(a) for a in accounts[:3]}
-    assert fraud_app._tables(data) is not loaded
+    assert fraud_app._tables(data).stamp != stamp  # the files' change applied
     cli = _cli_scores(accounts[:3], capfd)
     assert {a: f"{s['score']:.6f}" for a, s in after.items()} == cli
     assert {a: s["score"] for a, s in after.items()} != before
 
-    current = fraud_app._tables(data)
+    stamp = fraud_app._tables(data).stamp
     touched = next(data.glob("transactions/**/*.parquet"))
     os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
-    assert fraud_app._tables(data) is not current  # a file written again: loaded again
+    assert fraud_app._tables(data).stamp != stamp  # a file written again: read again
     assert api.fraud_score(accounts[0])["score"] == after[accounts[0]]["score"]
 
 
@@ -295,3 +296,47 @@ def test_tables_are_loaded_while_an_ingestion_merges_their_files(tmp_path: Path)
         stop.set()
         follow_thread.join()
         fraud_app.clear_tables()
+
+
+def test_a_followed_folder_is_applied_file_by_file(tmp_path: Path) -> None:
+    """Blocks appended and parts merged by an ingestion update the loaded tables in place
+    (the rows of the files that changed), to exactly what loading the folder afresh gives;
+    only the features of the addresses in those rows are computed again."""
+    import numpy as np
+
+    from proofmind.intel.ingest._mapper import TABLES
+    from proofmind.intel.ingest._tables import compact, undo_from, write_range
+
+    data = tmp_path / "chaindata"
+    sender, receiver, early = "0x" + "a1" * 20, "0x" + "b2" * 20, "0x" + "c3" * 20
+
+    def commit(n: int) -> None:
+        rows: dict[str, list[dict[str, object]]] = {t: [] for t in TABLES}
+        rows["transactions"] = [
+            {"block_number": n, "hash": f"0x{n:064x}", "tx_index": 0, "from_address": sender,
+             "to_address": early if n == 0 else receiver, "value_wei": 10**15 * n, "status": 1}
+        ]  # fmt: skip
+        write_range(data, n, n, rows)
+        compact(data, n)
+
+    def table(tables: fraud_app._Tables) -> list[tuple]:
+        return tables.con.execute("SELECT * FROM transactions ORDER BY block_number").fetchall()
+
+    for n in range(16):  # one part of blocks 0-15
+        commit(n)
+    loaded = fraud_app._tables(data)
+    _, first = loaded.features([sender, early], None)
+    for n in range(16, 40):  # 24 more blocks: 16-31 merged, 32-39 single
+        commit(n)
+    undo_from(data, 35)  # and a reorg cuts the last five
+    tables = fraud_app._tables(data)
+    assert tables is loaded  # updated in place, not loaded again
+    assert (None, early) in tables.memo and (None, sender) not in tables.memo
+    fresh = fraud_app._Tables(data.resolve(), fraud_app.data_stamp(data.resolve()))
+    assert table(tables) == table(fresh) and len(table(tables)) == 35
+    _, now = tables.features([sender, early], None)
+    _, anew = fresh.features([sender, early], None)
+    for address in (sender, early):
+        assert np.array_equal(now[address], anew[address], equal_nan=True)
+    assert not np.array_equal(now[sender], first[sender], equal_nan=True)
+    fraud_app.clear_tables()

@@ -158,26 +158,95 @@ def _registered(
 
 
 class _Tables:
-    """The canonical tables of one data folder, loaded once into an in-memory DuckDB, and
-    the feature vectors of the addresses asked about so far (None: no data). Valid while
-    the folder's Parquet files (names, sizes, mtimes) are the ones it was loaded from."""
+    """The canonical tables of one data folder, loaded into an in-memory DuckDB, and the
+    feature vectors of the addresses asked about so far (None: no data). ``stamp`` lists the
+    folder's Parquet files (names, sizes, mtimes) the tables hold; each row remembers its
+    file, so a change of the folder is applied file by file (`refresh`)."""
 
     def __init__(self, data: Path, stamp: tuple[tuple[str, int, int], ...]) -> None:
-        from proofmind.intel.etherscan import connect
+        from proofmind.intel.etherscan import connect, sql_string
 
+        self.data = data
         self.stamp = stamp
         self.lock = threading.Lock()  # one DuckDB connection: one query at a time
         self.con: duckdb.DuckDBPyConnection = connect(data)
+        self.kept: set[str] = set()  # the tables read from files, which refresh updates
         for table in TABLES:
             kind = self.con.execute(
                 "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [table]
             ).fetchone()
             if kind is not None and kind[0] == "VIEW":  # a view reads the files on every query
-                self.con.execute(f"CREATE TABLE _loaded AS SELECT * FROM {table}")
+                files = [sql_string(path) for path, _, _ in stamp if self._of(table, path)]
+                rows = (  # the stamp was taken first: files may have come since (read later)
+                    f"SELECT * EXCLUDE (block_range, filename), filename AS _file FROM "
+                    f"read_parquet([{', '.join(files)}], hive_partitioning=true, filename=true)"
+                    if files
+                    else f"SELECT *, ''::VARCHAR AS _file FROM {table} LIMIT 0"
+                )
+                self.con.execute(f"CREATE TABLE _rows_{table} AS {rows}")
                 self.con.execute(f"DROP VIEW {table}")
-                self.con.execute(f"ALTER TABLE _loaded RENAME TO {table}")
+                self.con.execute(
+                    f"CREATE VIEW {table} AS SELECT * EXCLUDE (_file) FROM _rows_{table}"
+                )
+                self.kept.add(table)
         self.names: dict[int | None, list[str]] = {}
         self.memo: OrderedDict[tuple[int | None, str], NDArray[np.float64] | None] = OrderedDict()
+
+    def _of(self, table: str, path: str) -> bool:
+        return path.startswith(str(self.data / table) + os.sep)
+
+    def refresh(self, stamp: tuple[tuple[str, int, int], ...]) -> bool:
+        """Apply the folder's change since ``self.stamp``: the rows of files gone or rewritten
+        removed, those of new or rewritten files read, the features of their addresses forgotten.
+        A follower appending a block or merging parts so costs the files that changed, not the
+        whole folder. False (nothing changed) when a table that had no files has some now, or
+        a file goes away while it is read: load the folder afresh then."""
+        import duckdb
+
+        from proofmind.intel.etherscan import sql_string
+
+        before = {path: (mtime, size) for path, mtime, size in self.stamp}
+        after = {path: (mtime, size) for path, mtime, size in stamp}
+        gone = [path for path, seen in before.items() if after.get(path) != seen]
+        came = [path for path, seen in after.items() if before.get(path) != seen]
+        if any(self._of(t, p) for t in TABLES if t not in self.kept for p in came):
+            return False
+        touched: set[str] = set()  # the addresses of the rows removed or added
+
+        def addresses(table: str, files: list[str]) -> None:
+            listed = ", ".join(files)
+            for column in ("from_address", "to_address"):
+                found = self.con.execute(
+                    f"SELECT DISTINCT {column} FROM _rows_{table} WHERE _file IN ({listed}) "
+                    f"AND {column} IS NOT NULL"
+                ).fetchall()
+                touched.update(str(row[0]) for row in found)
+
+        self.con.begin()
+        try:
+            for table in self.kept:
+                old = [sql_string(path) for path in gone if self._of(table, path)]
+                if old:
+                    addresses(table, old)
+                    self.con.execute(f"DELETE FROM _rows_{table} WHERE _file IN ({', '.join(old)})")
+                new = [sql_string(path) for path in came if self._of(table, path)]
+                if new:
+                    self.con.execute(
+                        f"INSERT INTO _rows_{table} BY NAME SELECT * EXCLUDE (block_range, "
+                        f"filename), filename AS _file FROM read_parquet([{', '.join(new)}], "
+                        "hive_partitioning=true, filename=true)"
+                    )
+                    addresses(table, new)
+        except duckdb.IOException:
+            self.con.rollback()
+            return False
+        self.con.commit()
+        self.stamp = stamp
+        # an address's features come from its own rows only: only the features of the
+        # addresses in the rows that changed are computed again
+        for key in [key for key in self.memo if key[1] in touched]:
+            del self.memo[key]
+        return True
 
     def features(
         self, addresses: Sequence[str], first_n: int | None
@@ -243,6 +312,10 @@ def _tables(data: Path) -> _Tables:
         loaded = _TABLES.get(key)
         if loaded is not None and loaded.stamp == stamp:
             return loaded
+        if loaded is not None:
+            with loaded.lock:  # a scoring on these tables finishes first
+                if loaded.refresh(stamp):
+                    return loaded
         # tables replaced are dropped, not closed: a scoring that holds them finishes on
         # them, and DuckDB frees them with the last reference
         _TABLES.pop(key, None)
