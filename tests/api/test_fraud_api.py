@@ -340,3 +340,24 @@ def test_a_followed_folder_is_applied_file_by_file(tmp_path: Path) -> None:
         assert np.array_equal(now[address], anew[address], equal_nan=True)
     assert not np.array_equal(now[sender], first[sender], equal_nan=True)
     fraud_app.clear_tables()
+
+
+def test_tables_churned_more_than_their_size_are_loaded_afresh(tmp_path: Path) -> None:
+    """Merges remove rows and add them again; DuckDB keeps a removed row's memory for a
+    while, so once more rows were removed than were loaded, the folder is read afresh."""
+    from proofmind.intel.ingest._mapper import TABLES
+    from proofmind.intel.ingest._tables import compact, write_range
+
+    data = tmp_path / "chaindata"
+    for n in range(16):
+        write_range(data, n, n, {t: [{"block_number": n, "hash": f"0x{n:064x}"}] for t in TABLES})
+        if n == 14:
+            loaded = fraud_app._tables(data)  # 15 rows, a part each
+        compact(data, n)  # at block 15: the 16 parts merged into one
+    assert fraud_app._tables(data) is loaded  # 15 rows removed, 16 added: applied
+    merged = next(data.glob("transactions/*/*.parquet"))
+    os.utime(merged, ns=(merged.stat().st_atime_ns, merged.stat().st_mtime_ns + 10**9))
+    again = fraud_app._tables(data)  # its 16 rows removed too: 31 removed of 15 loaded
+    assert again is not loaded and again.removed == 0
+    assert again.con.execute("SELECT count(*) FROM transactions").fetchone() == (16,)
+    fraud_app.clear_tables()

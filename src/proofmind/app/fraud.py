@@ -189,18 +189,25 @@ class _Tables:
                     f"CREATE VIEW {table} AS SELECT * EXCLUDE (_file) FROM _rows_{table}"
                 )
                 self.kept.add(table)
+        self.rows = sum(self._count(table, "TRUE") for table in self.kept)
+        self.removed = 0  # rows removed since the load: DuckDB keeps their space for now
         self.names: dict[int | None, list[str]] = {}
         self.memo: OrderedDict[tuple[int | None, str], NDArray[np.float64] | None] = OrderedDict()
 
     def _of(self, table: str, path: str) -> bool:
         return path.startswith(str(self.data / table) + os.sep)
 
+    def _count(self, table: str, where: str) -> int:
+        found = self.con.execute(f"SELECT count(*) FROM _rows_{table} WHERE {where}").fetchone()
+        return int(found[0]) if found else 0
+
     def refresh(self, stamp: tuple[tuple[str, int, int], ...]) -> bool:
         """Apply the folder's change since ``self.stamp``: the rows of files gone or rewritten
         removed, those of new or rewritten files read, the features of their addresses forgotten.
         A follower appending a block or merging parts so costs the files that changed, not the
-        whole folder. False (nothing changed) when a table that had no files has some now, or
-        a file goes away while it is read: load the folder afresh then."""
+        whole folder. False (nothing changed) when a table that had no files has some now, a
+        file goes away while it is read, or more rows were removed since the load than it
+        read: load the folder afresh then."""
         import duckdb
 
         from proofmind.intel.etherscan import sql_string
@@ -228,6 +235,7 @@ class _Tables:
                 old = [sql_string(path) for path in gone if self._of(table, path)]
                 if old:
                     addresses(table, old)
+                    self.removed += self._count(table, f"_file IN ({', '.join(old)})")
                     self.con.execute(f"DELETE FROM _rows_{table} WHERE _file IN ({', '.join(old)})")
                 new = [sql_string(path) for path in came if self._of(table, path)]
                 if new:
@@ -237,6 +245,9 @@ class _Tables:
                         "hive_partitioning=true, filename=true)"
                     )
                     addresses(table, new)
+            if self.removed > self.rows:  # merges remove and add the same rows again and again
+                self.con.rollback()
+                return False  # loaded afresh: the removed rows' memory is given back
         except duckdb.IOException:
             self.con.rollback()
             return False
