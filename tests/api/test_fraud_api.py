@@ -291,6 +291,7 @@ def test_tables_are_loaded_while_an_ingestion_merges_their_files(tmp_path: Path)
             tables = fraud_app._tables(data)
             rows = tables.con.execute("SELECT count(*) FROM transactions").fetchone()
             assert rows is not None and rows[0] % 50 == 0 and rows[0] > 0  # whole blocks
+            assert fraud_app._features_once(data, [ABSENT.lower()], None) == ([], {})  # CLI's
             loads += 1
     finally:
         stop.set()

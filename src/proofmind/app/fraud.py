@@ -358,19 +358,23 @@ def clear_tables() -> None:
 def _features_once(
     data: Path, addresses: Sequence[str], first_n: int | None
 ) -> tuple[list[str], dict[str, NDArray[np.float64]]]:
-    """The feature names and vectors (of the addresses with data) in one pass over the files."""
-    from proofmind.intel.etherscan import connect
+    """The feature names and vectors (of the addresses with data) in one pass over the files
+    (again when one goes away meanwhile: see `reading_folder`)."""
+    from proofmind.intel.etherscan import connect, reading_folder
     from proofmind.intel.fraud import address_features, with_data
 
-    con = connect(data)
-    try:
-        present = with_data(con, list(addresses))
-        if not present:
-            return [], {}
-        computed = address_features(con, [a for a in addresses if a in present], first_n)
-        return computed.names, dict(zip(computed.addresses, computed.matrix, strict=True))
-    finally:
-        con.close()
+    def read() -> tuple[list[str], dict[str, NDArray[np.float64]]]:
+        con = connect(data)
+        try:
+            present = with_data(con, list(addresses))
+            if not present:
+                return [], {}
+            computed = address_features(con, [a for a in addresses if a in present], first_n)
+            return computed.names, dict(zip(computed.addresses, computed.matrix, strict=True))
+        finally:
+            con.close()
+
+    return reading_folder(data, read)
 
 
 def score_addresses(
