@@ -545,3 +545,48 @@ def test_flow_scores_and_masses_equal_river_row_by_row(tmp_path: Path, chunk: in
         return found
 
     assert masses(batched) == masses(loop)
+
+
+def test_a_replay_reads_a_folder_an_ingestion_is_merging(tmp_path: Path) -> None:
+    """Replaying the blocks a live ingestion wrote so far while it goes on: it merges its
+    parts (the same rows in fewer files), and a segment whose file went away is read again."""
+    import threading
+
+    from proofmind.intel.ingest._mapper import TABLES as INGESTED
+    from proofmind.intel.ingest._tables import compact, write_range
+
+    data = tmp_path / "chaindata"
+
+    def commit(n: int) -> None:
+        rows: dict[str, list[dict[str, object]]] = {t: [] for t in INGESTED}
+        block = {"block_number": n, "hash": f"0x{n:064x}", "timestamp": 1_700_000_000 + n}
+        rows["blocks"] = [block]
+        rows["transactions"] = [
+            {"block_number": n, "hash": f"0x{n:064x}", "tx_index": 0, "status": 1,
+             "from_address": "0x" + "a1" * 20, "to_address": "0x" + "b2" * 20, "value_wei": n}
+        ]  # fmt: skip
+        write_range(data, n, n, rows)
+        compact(data, n)
+
+    for n in range(200):
+        commit(n)
+    stop = threading.Event()
+
+    def follow() -> None:
+        n = 200
+        while not stop.is_set():
+            commit(n)
+            n += 1
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        for _ in range(3):
+            tables = BlockTables(data, chunk=4, segment=2)  # a query every 8 blocks
+            first = tables.block_count
+            seen = [e.number for batch in tables.batches() for e in batch]
+            assert seen == list(range(first)) and first >= 200
+            assert all(len(e.transactions) == 1 for e in tables.batches().__next__())
+    finally:
+        stop.set()
+        thread.join()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import duckdb
 import numpy as np
@@ -40,6 +40,8 @@ _ORDER = {
     "native_transfers": "block_number, hash, from_address, to_address",
     "logs": "block_number, log_index, hash",
 }
+
+T = TypeVar("T")
 
 
 def native_from_transactions(transactions: pa.Table) -> pa.Table:
@@ -334,7 +336,7 @@ class BlockTables:
                 "FROM transactions UNION ALL SELECT block_number, timestamp FROM erc20_transfers) "
                 "GROUP BY 1 ORDER BY 1"
             )
-        table = self.con.execute(sql).to_arrow_table()
+        table = self._query(lambda: self.con.execute(sql).to_arrow_table())
         numbers = table.column(0).to_numpy().astype(np.int64)
         times = table.column(1).cast(pa.float64()).fill_null(0.0).to_numpy()
         return numbers, times.astype(np.float64), [str(h) for h in table.column(2).to_pylist()]
@@ -352,7 +354,11 @@ class BlockTables:
         where = "" if after is None else f" WHERE block_number > {int(after)}"
         total = 0
         for table in TABLES:
-            found = self.con.execute(f"SELECT count(*) FROM {table}{where}").fetchone()
+
+            def count(sql: str = f"SELECT count(*) FROM {table}{where}") -> Any:
+                return self.con.execute(sql).fetchone()
+
+            found = self._query(count)
             total += int(found[0]) if found else 0
         return total
 
@@ -374,15 +380,21 @@ class BlockTables:
             f"{part.format(w=wanted, t='erc20_transfers')}) WHERE c IS NOT NULL "
             "GROUP BY c ORDER BY min(block_number), c LIMIT $3"
         )
-        rows = self.con.execute(sql, [list(addresses), int(first), int(limit)]).fetchall()
+        args = [list(addresses), int(first), int(limit)]
+        rows = self._query(lambda: self.con.execute(sql, args).fetchall())
         return [str(r[0]) for r in rows]
 
+    def _query(self, run: Callable[[], T]) -> T:
+        """``run``; again when one of the folder's files went away meanwhile (a live
+        ingestion's folder merges its parts: see `reading_folder`)."""
+        from proofmind.intel.etherscan import reading_folder
+
+        return reading_folder(self.folder, run)
+
     def _read(self, name: str, first: int, last: int) -> pa.Table:
-        where = f"WHERE block_number BETWEEN {first} AND {last}"
-        return (
-            self.con.execute(f"SELECT * FROM {name} {where} ORDER BY {_ORDER[name]}")
-            .to_arrow_table()
-            .combine_chunks()
+        sql = f"SELECT * FROM {name} WHERE block_number BETWEEN {first} AND {last} ORDER BY "
+        return self._query(
+            lambda: self.con.execute(sql + _ORDER[name]).to_arrow_table().combine_chunks()
         )
 
     def _segment(self, first: int, last: int) -> dict[str, pa.Table]:
