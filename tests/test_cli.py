@@ -247,3 +247,17 @@ def test_no_help_text_loses_brackets_to_rich_markup() -> None:
 
     walk(typer.main.get_command(app), "proofmind")
     assert not found, found
+
+
+def test_a_file_gone_while_duckdb_reads_is_a_user_error_not_a_bug(tmp_path: Path) -> None:
+    import duckdb
+
+    from proofmind.cli.main import known_error
+    from proofmind.errors import InputError
+
+    gone = tmp_path / "chaindata" / "transactions" / "part-1.parquet"
+    with pytest.raises(duckdb.IOException) as raised:
+        duckdb.connect().execute(f"SELECT * FROM read_parquet(['{gone}'])")
+    said = known_error(raised.value)
+    assert isinstance(said, InputError) and "part-1.parquet" in str(said)
+    assert "run the command again" in str(said)

@@ -78,6 +78,13 @@ def known_error(exc: BaseException) -> ProofmindError | None:
     away = node_away(exc)
     if away is not None:
         return away
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.IOException):
+        return InputError(
+            f"cannot read the data: {str(exc).splitlines()[0]}",
+            hint="a folder that an ingestion is writing (it merges its files as it goes) may "
+            "change while it is read: run the command again; otherwise check the path",
+        )
     if isinstance(exc, OSError) and exc.errno in _USER_ERRNOS:
         where = f" {exc.filename}" if exc.filename else ""
         return InputError(
