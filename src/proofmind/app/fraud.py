@@ -36,7 +36,6 @@ MAX_BATCH = 1000  # addresses per API request: features of each are one DuckDB p
 # a service, their Parquet files key that copy
 TABLES = ("transactions", "erc20_transfers")
 MEMO_ADDRESSES = 50_000  # feature vectors kept per data folder (about 0.5 KB each)
-LOAD_SECONDS = 10.0  # how long loading tables is tried again while their files change
 
 
 @dataclass(frozen=True)
@@ -346,7 +345,7 @@ def _load(data: Path, stamp: tuple[tuple[str, int, int], ...]) -> _Tables:
     def load() -> _Tables:
         return _Tables(data, stamp if next(attempts) == 0 else data_stamp(data))
 
-    return reading_folder(data, load, LOAD_SECONDS)
+    return reading_folder(data, load)
 
 
 def clear_tables() -> None:

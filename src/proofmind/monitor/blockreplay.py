@@ -352,15 +352,9 @@ class BlockTables:
 
     def row_count(self, after: int | None = None) -> int:
         where = "" if after is None else f" WHERE block_number > {int(after)}"
-        total = 0
-        for table in TABLES:
-
-            def count(sql: str = f"SELECT count(*) FROM {table}{where}") -> Any:
-                return self.con.execute(sql).fetchone()
-
-            found = self._query(count)
-            total += int(found[0]) if found else 0
-        return total
+        counts = " + ".join(f"(SELECT count(*) FROM {table}{where})" for table in TABLES)
+        found = self._query(lambda: self.con.execute(f"SELECT {counts}").fetchone())
+        return int(found[0]) if found else 0
 
     def first_last_time(self) -> tuple[float, float] | None:
         times = self._blocks[1]
