@@ -188,7 +188,7 @@ class _Tables:
                     f"CREATE VIEW {table} AS SELECT * EXCLUDE (_file) FROM _rows_{table}"
                 )
                 self.kept.add(table)
-        self.rows = sum(self._count(table, "TRUE") for table in self.kept)
+        self.rows = sum(self._count(table) for table in self.kept)
         self.removed = 0  # rows removed since the load: DuckDB keeps their space for now
         self.names: dict[int | None, list[str]] = {}
         self.memo: OrderedDict[tuple[int | None, str], NDArray[np.float64] | None] = OrderedDict()
@@ -196,8 +196,8 @@ class _Tables:
     def _of(self, table: str, path: str) -> bool:
         return path.startswith(str(self.data / table) + os.sep)
 
-    def _count(self, table: str, where: str) -> int:
-        found = self.con.execute(f"SELECT count(*) FROM _rows_{table} WHERE {where}").fetchone()
+    def _count(self, table: str) -> int:
+        found = self.con.execute(f"SELECT count(*) FROM _rows_{table}").fetchone()
         return int(found[0]) if found else 0
 
     def refresh(self, stamp: tuple[tuple[str, int, int], ...]) -> bool:
@@ -234,8 +234,11 @@ class _Tables:
                 old = [sql_string(path) for path in gone if self._of(table, path)]
                 if old:
                     addresses(table, old)
-                    self.removed += self._count(table, f"_file IN ({', '.join(old)})")
-                    self.con.execute(f"DELETE FROM _rows_{table} WHERE _file IN ({', '.join(old)})")
+                    listed = ", ".join(old)
+                    deleted = self.con.execute(
+                        f"DELETE FROM _rows_{table} WHERE _file IN ({listed})"
+                    ).fetchone()
+                    self.removed += int(deleted[0]) if deleted else 0
                 new = [sql_string(path) for path in came if self._of(table, path)]
                 if new:
                     self.con.execute(
