@@ -306,3 +306,34 @@ def test_a_port_another_node_holds_is_refused_not_taken_for_ours(
         taken.up()
     assert taken.read_record() is None  # nothing recorded: no chain to talk to
     assert devnet.status().running  # the other node is untouched
+
+
+def test_a_picked_port_taken_before_anvil_binds_it_is_picked_again(
+    devnet: Devnet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port the devnet picks is free when checked, not reserved: another devnet starting at
+    the same moment (tests on two workers) can bind it first, and anvil exits with "Address
+    already in use". The start picks another port instead of failing; after three ports taken
+    in a row it says so."""
+    import proofmind.chain.devnet as devnet_module
+    from proofmind.errors import ChainError
+
+    real_free_port = devnet_module.free_port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        picks = iter([held])
+        monkeypatch.setattr(
+            devnet_module, "free_port", lambda host: next(picks, None) or real_free_port(host)
+        )
+        record, started = devnet.up()
+        assert started and record.port != held and devnet.status().running
+        assert "Address already in use" in devnet.log_file.read_text()
+        devnet.down()
+
+        devnet.port_file.unlink()
+        monkeypatch.setattr(devnet_module, "free_port", lambda host: held)
+        with pytest.raises(ChainError, match=rf"could not listen on port {held}.*took it"):
+            devnet.up()
+        assert not devnet.status().running

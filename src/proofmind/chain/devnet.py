@@ -95,6 +95,16 @@ def find_anvil(settings: DevnetSettings, search_from: Path | None = None) -> Pat
     raise NodeNotInstalled("anvil (the devnet node) is not installed", hint=INSTALL_HINT)
 
 
+# a devnet on a port it picked itself tries a fresh one this many times when another process
+# binds the port between the check and anvil's own bind
+PORT_ATTEMPTS = 3
+ADDRESS_IN_USE = b"Address already in use"
+
+
+class _PortTaken(Exception):
+    """anvil exited because another process listens on its port."""
+
+
 def free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -279,6 +289,34 @@ class Devnet:
         if s.port:
             require_free(s.host, s.port)
         port = s.port or self._last_port() or free_port(s.host)
+        for attempt in range(PORT_ATTEMPTS):
+            try:
+                pid, url, chain_id = self._spawn(anvil, port)
+                break
+            except _PortTaken:
+                # a port we picked was free when checked, not reserved: another process
+                # (a second devnet starting at the same moment) bound it first
+                if s.port or attempt == PORT_ATTEMPTS - 1:
+                    raise ChainError(
+                        f"anvil could not listen on port {port} of {s.host}: another process "
+                        "took it while anvil was starting",
+                        hint="`proofmind chain up` again, or set another [devnet] port",
+                    ) from None
+                port = free_port(s.host)
+        record = DevnetRecord(
+            pid=pid, rpc_url=url, port=port, chain_id=chain_id,
+            anvil_path=str(anvil), state_file=str(self.state_file), started_at=time.time(),
+        )  # fmt: skip
+        tmp = self.record_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(record), indent=2))
+        tmp.replace(self.record_path)
+        _write_atomically(self.port_file, f"{port}\n".encode())
+        return record
+
+    def _spawn(self, anvil: Path, port: int) -> tuple[int, str, int]:
+        """Start anvil on ``port`` and wait until it answers; its PID, URL and chain id.
+        `_PortTaken` when it exits because another process listens there."""
+        s = self.settings
         args = [
             str(anvil),
             "--host", s.host,
@@ -293,6 +331,7 @@ class Devnet:
         if s.block_time is not None:
             args += ["--block-time", str(s.block_time)]
         log = self.log_file.open("ab")
+        logged = log.tell()
         try:
             self._proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -308,6 +347,8 @@ class Devnet:
         deadline = time.monotonic() + s.startup_timeout
         while True:
             if self._proc.poll() is not None:
+                if ADDRESS_IN_USE in _read(self.log_file)[logged:]:
+                    raise _PortTaken
                 raise ChainError(
                     f"anvil exited with code {self._proc.returncode} while starting: "
                     f"{_tail(self.log_file)}",
@@ -326,15 +367,7 @@ class Devnet:
                         hint=f"see {self.log_file}",
                     ) from None
                 time.sleep(0.05)
-        record = DevnetRecord(
-            pid=self._proc.pid, rpc_url=url, port=port, chain_id=chain_id,
-            anvil_path=str(anvil), state_file=str(self.state_file), started_at=time.time(),
-        )  # fmt: skip
-        tmp = self.record_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(record), indent=2))
-        tmp.replace(self.record_path)
-        _write_atomically(self.port_file, f"{port}\n".encode())
-        return record
+        return self._proc.pid, url, chain_id
 
     @property
     def port_file(self) -> Path:
