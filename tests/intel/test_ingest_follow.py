@@ -175,6 +175,15 @@ def test_serve_hosts_ingestion_as_a_supervised_task(
             tasks = json.loads(response.read())["tasks"]
         assert set(tasks) == {"api", "ingest"}
         assert tasks["ingest"]["state"] == "running" and tasks["ingest"]["restarts"] == 0
+        with urllib.request.urlopen(api + "/metrics") as response:
+            metrics = metric_values(response.read().decode())
+        assert metrics["proofmind_ingest_blocks_total"] == head + 1  # from block 0
+        assert metrics["proofmind_ingest_next_block"] == head + 1
+        assert metrics["proofmind_ingest_safe_head"] == head
+        assert metrics["proofmind_ingest_lag_blocks"] == 0
+        assert abs(metrics["proofmind_ingest_last_commit_timestamp_seconds"] - time.time()) < 60
+        txs = sum(chain.w3.eth.get_block_transaction_count(n) for n in range(head + 1))
+        assert metrics['proofmind_ingest_rows_total{table="transactions"}'] == txs > 0
         serve.send_signal(signal.SIGTERM)
         _, errors = serve.communicate(timeout=20)
     finally:
@@ -184,6 +193,15 @@ def test_serve_hosts_ingestion_as_a_supervised_task(
     assert serve.returncode == 0, errors
     assert "ingest stopped" in errors
     check_tables(chain, out, head)
+
+
+def metric_values(text: str) -> dict[str, float]:
+    """Prometheus text's samples by name (with their labels as written)."""
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def test_a_failing_ingest_task_is_restarted_with_backoff(
@@ -238,6 +256,26 @@ def test_shutdown_ends_the_run_at_a_range_boundary(chain: Chain, tmp_path: Path)
     rest = ingest(chain.w3, url, out, chain_id=chain.chain_id, range_blocks=2)
     assert rest.blocks == head - 1
     check_tables(chain, out, head)
+
+
+def test_a_report_given_again_counts_on_across_runs(chain: Chain, tmp_path: Path) -> None:
+    """A hosted ingestion's task restarts run `ingest_async` again with the same report: its
+    counts (its metrics' counters) go on from the last run's, and where it is (next block,
+    safe head) is the new run's."""
+    from proofmind.intel.ingest import IngestReport, ingest_async
+
+    mine(chain, range(5100, 5104))
+    head, url, out = chain.w3.eth.block_number, url_of(chain), tmp_path / "out"
+    report = IngestReport()
+    asyncio.run(ingest_async(chain.w3, url, out, chain_id=chain.chain_id, end=1, report=report))
+    assert (report.blocks, report.next_block, report.safe_head) == (2, 2, head)
+    first_rows, committed = report.rows["transactions"], report.committed_at
+    assert committed is not None
+    again = asyncio.run(ingest_async(chain.w3, url, out, chain_id=chain.chain_id, report=report))
+    assert again is report
+    assert (report.blocks, report.next_block, report.safe_head) == (head + 1, head + 1, head)
+    assert report.committed_at is not None and report.committed_at >= committed
+    assert report.rows["transactions"] == len(table(out, "transactions")) > first_rows
 
 
 def test_follow_waits_out_a_node_outage(chain: Chain, tmp_path: Path) -> None:

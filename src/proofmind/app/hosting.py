@@ -18,6 +18,7 @@ from proofmind.workspace import Workspace
 
 if TYPE_CHECKING:
     from proofmind.chain.base import Chain
+    from proofmind.intel.ingest import IngestReport
     from proofmind.oracle.client import ModelPolicy
     from proofmind.oracle.watcher import Watcher
 
@@ -290,12 +291,13 @@ def ingest_service(
     poll: float = 2.0,
     on_range: Callable[[int], None] | None = None,
     connect: Callable[[], Chain] | None = None,
+    report: IngestReport | None = None,
 ) -> Service:
     """`proofmind ingest rpc --follow -o OUT` as an asyncio service: blocks of the node at
     ``url`` (default: the workspace's devnet, through ``connect``) into the Parquet tables in
     ``out``. It returns at a range boundary once shutdown is set; after a failure it resumes
     from its checkpoint (no gaps, no duplicates). ``on_range`` hears the blocks of each range
-    written."""
+    written; ``report`` is filled as it goes, across restarts (its metrics)."""
 
     async def run(shutdown: asyncio.Event) -> None:
         from proofmind.app.ingest import node_url, open_source
@@ -305,12 +307,13 @@ def ingest_service(
             return open_source(url or node_url((connect or workspace.connect)()))
 
         source = await asyncio.to_thread(source_of)
-        report = await ingest_async(
+        before = 0 if report is None else report.blocks
+        done = await ingest_async(
             source.w3, source.url, out, chain_id=source.chain_id, follow=True,
             confirmations=confirmations, poll_seconds=poll, progress=on_range,
-            shutdown=shutdown,
+            shutdown=shutdown, report=report,
         )  # fmt: skip
-        log.info("ingest: %s written to %s this run", count_of(report.blocks, "block"), out)
+        log.info("ingest: %s written to %s this run", count_of(done.blocks - before, "block"), out)
 
     return run
 

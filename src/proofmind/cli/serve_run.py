@@ -167,10 +167,21 @@ def run_serve(
         supervisor.add(name, agent_service(workspace, path, safe, interval=agent_interval))
 
     if ingest is not None:
+        from proofmind.intel.ingest import IngestReport, ingest_families
+        from proofmind.monitor.metrics import metrics_text
+
+        report = IngestReport()  # filled as it goes, across the task's restarts
+
+        supervisor.metric_sources.append(lambda: metrics_text(ingest_families(report)).decode())
         supervisor.add(
             "ingest",
             ingest_service(
-                workspace, ingest, url=ingest_url, confirmations=confirmations, poll=ingest_poll
+                workspace,
+                ingest,
+                url=ingest_url,
+                confirmations=confirmations,
+                poll=ingest_poll,
+                report=report,
             ),
         )
 

@@ -16,10 +16,12 @@ growing back on success, and HTTP 429 / rate-limit errors answered with exponent
 
 :func:`ingest_async` is the asyncio service (requests on the caller's loop, the cursor and the
 writes on one worker thread; a shutdown event stops it at a range boundary); :func:`ingest`
-runs it to its end for a synchronous caller.
+runs it to its end for a synchronous caller. The `IngestReport` it fills as it goes gives a
+hosted ingestion's Prometheus metrics (:func:`ingest_families`).
 
 The parts: ``_transport`` (fetching), ``_mapper`` (blocks and receipts → rows, pure),
-``_tables`` (the Parquet files), ``_driver`` (range checks, the cursor loop).
+``_tables`` (the Parquet files), ``_driver`` (range checks, the cursor loop), ``_metrics``
+(Prometheus metrics of a hosted ingestion).
 """
 
 from proofmind.intel.ingest._driver import (
@@ -30,6 +32,7 @@ from proofmind.intel.ingest._driver import (
     saved_next_block,
 )
 from proofmind.intel.ingest._mapper import TABLES, TRANSFER_TOPIC, block_rows
+from proofmind.intel.ingest._metrics import ingest_families
 from proofmind.intel.ingest._tables import SCHEMAS, undo_from, write_range
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "check_range",
     "ingest",
     "ingest_async",
+    "ingest_families",
     "saved_next_block",
     "undo_from",
     "write_range",

@@ -40,12 +40,20 @@ log = logging.getLogger("proofmind.ingest")
 
 @dataclass
 class IngestReport:
+    """What ingestion did: blocks and rows written, reorgs undone, and (filled as it goes, so
+    a service can report it live) the next block to write, the last block it may read (the
+    head less the confirmations, as last seen) and when it last committed a range. Given to
+    `ingest_async` again, it counts on across runs (a hosted ingestion's restarts)."""
+
     blocks: int = 0
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
     reorgs: list[Reorg] = field(default_factory=list)
     backoffs: int = 0
     batch_size: int = 0
     seconds: float = 0.0
+    next_block: int | None = None
+    safe_head: int | None = None
+    committed_at: float | None = None
 
 
 def ingest(
@@ -93,6 +101,7 @@ async def ingest_async(
     stop: Callable[[], bool] | None = None,
     retry: RetryPolicy | None = None,
     shutdown: asyncio.Event | None = None,
+    report: IngestReport | None = None,
 ) -> IngestReport:
     """Ingest blocks ``start``..``end`` (or to the safe head; with ``follow`` keep going) from
     ``url`` into ``out``. Resumes from the checkpoint in ``out/_ingest.sqlite``. Without
@@ -108,7 +117,9 @@ async def ingest_async(
     Once ``shutdown`` is set (or ``stop()`` answers true) it returns at the next range
     boundary: the range being written is finished and committed first, and a follow-mode
     wait for new blocks ends at once. Cancelled instead, it leaves the range being written
-    uncommitted (the next run writes it again, over its own files)."""
+    uncommitted (the next run writes it again, over its own files).
+
+    ``report`` (default: a new one) is filled as ingestion goes and returned."""
     loop = asyncio.get_running_loop()
     with (
         contextlib.ExitStack() as held,
@@ -143,7 +154,7 @@ async def ingest_async(
         await off(_tidy, out)
         state = await off(lambda: StateDB(out / "_ingest.sqlite"))
         fetcher = BlockFetcher(BatchedRpc(url, policy=retry or BULK_RETRY), loop)
-        report = IngestReport()
+        report = IngestReport() if report is None else report
         began = time.perf_counter()
         finished = False
         try:
@@ -160,6 +171,7 @@ async def ingest_async(
                     retry=retry,
                 )
             )
+            report.next_block = cursor.next_block
             run = _Run(cursor, fetcher, out, end, follow, receipts, report, progress, off)
             await run.drive(poll_seconds, lambda: bool(stop and stop()), shutdown)
             finished = True
@@ -176,9 +188,9 @@ async def ingest_async(
                 state.close()
 
             await off(close)
-    report.backoffs = fetcher.batcher.backoffs
+    report.backoffs += fetcher.batcher.backoffs
     report.batch_size = fetcher.batcher.batch_size
-    report.seconds = time.perf_counter() - began
+    report.seconds += time.perf_counter() - began
     return report
 
 
@@ -307,8 +319,10 @@ class _Run:
             await fetcher.forget_all()  # prefetched blocks may be of the old branch
             await self.off(undo_from, self.out, step.fork_block)
             report.reorgs.append(step)
+            report.next_block = step.fork_block
             return False
         if step is None:
+            report.safe_head = cursor.next_block - 1  # caught up: nothing beyond it to read
             if not self.follow:
                 return True
             await _pause(poll_seconds, shutdown)
@@ -344,13 +358,18 @@ class _Run:
         write_range(self.out, step.start, step.end, rows)
         self.cursor.commit(step)
         compact(self.out, step.end)  # committed parts only: an uncommitted one is rewritten
-        self.report.blocks += step.end - step.start + 1
+        report = self.report
+        report.blocks += step.end - step.start + 1
         for table, table_rows in rows.items():
-            self.report.rows[table] += len(table_rows)
+            report.rows[table] += len(table_rows)
+        report.next_block, report.committed_at = step.end + 1, time.time()
+        report.safe_head = max(report.safe_head or 0, step.end)
 
     async def _prefetch_next(self, first: int) -> None:
         cursor = self.cursor
-        last = min(first + cursor.max_blocks - 1, await self.off(cursor.safe_head))
+        head = await self.off(cursor.safe_head)
+        self.report.safe_head = head
+        last = min(first + cursor.max_blocks - 1, head)
         if self.end is not None:
             last = min(last, self.end)
         if last >= first:
