@@ -235,7 +235,13 @@ def run_ingest_rpc(
     Ctrl-C stop it at a range boundary (what is written is committed, nothing half-written)."""
     import asyncio
 
-    from rich.progress import Progress
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from proofmind.app.hosting import run_loop
     from proofmind.app.ingest import node_url, open_source
@@ -246,14 +252,29 @@ def run_ingest_rpc(
     if url is None:
         url = node_url(open_workspace(workspace).connect())
     source = open_source(url)
-    check_range(
+    first = check_range(
         source.w3, out, start, end, follow=follow, confirmations=confirmations,
         chain_id=source.chain_id,
     )  # fmt: skip
+    live = IngestReport()  # filled as it goes: the bar's total is the blocks up to the head
     reports: list[IngestReport] = []
     stopped = False
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("ingesting blocks", total=None)
+    with Progress(
+        TextColumn("ingesting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        head = end if end is not None else int(source.w3.eth.block_number) - confirmations
+        task = bar.add_task("ingesting", total=max(0, head - first + 1))
+
+        def advance(blocks: int) -> None:
+            last = end if end is not None else live.safe_head
+            bar.update(task, advance=blocks, total=None if last is None else last - first + 1)
 
         async def main() -> None:
             nonlocal stopped
@@ -263,7 +284,7 @@ def run_ingest_rpc(
                 await ingest_async(
                     source.w3, url, out, chain_id=source.chain_id, start=start, end=end,
                     follow=follow, confirmations=confirmations, poll_seconds=poll,
-                    progress=lambda n: bar.advance(task, n), shutdown=shutdown,
+                    progress=advance, shutdown=shutdown, report=live,
                 )
             )  # fmt: skip
             stopped = shutdown.is_set()
