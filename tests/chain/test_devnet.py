@@ -127,6 +127,16 @@ def test_a_cursor_at_genesis_reads_on_when_a_restart_makes_genesis_again(
         cursor.commit(step)
         read += range(step.start, step.end + 1)
     assert read == list(range(1, chain.w3.eth.block_number + 1))
+    # a cursor that starts now reads the new genesis, whose block 1 names the one before: it
+    # waited for another block 1 for ever (`ingest rpc` from block 0 wrote genesis only)
+    assert chain.w3.eth.get_block(1)["parentHash"] != chain.w3.eth.get_block(0)["hash"]
+    fresh = ReorgSafeCursor(chain.w3, state, "fresh", chain_id=chain.chain_id, max_blocks=1)
+    read = []
+    while (step := fresh.poll()) is not None:
+        assert isinstance(step, BlockRange), step
+        fresh.commit(step)
+        read += range(step.start, step.end + 1)
+    assert read == list(range(chain.w3.eth.block_number + 1))
     state.close()
 
 

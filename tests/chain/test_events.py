@@ -265,12 +265,14 @@ def test_a_cursor_that_remembers_another_genesis_reads_on(chain: Chain, tmp_path
     state = StateDB(tmp_path / "s.sqlite")
     cursor = ReorgSafeCursor(chain.w3, state, "g", chain_id=chain.chain_id, max_blocks=2)
     cursor.commit(BlockRange(0, 0, (BlockRef(0, "0x" + "ab" * 32, "0x" + "00" * 32),)))
-    assert cursor.poll() is None  # block 1 names another genesis: remembered, nothing handed
+    first = cursor.poll()  # block 1 names another genesis: the node's is remembered, read on
+    assert isinstance(first, BlockRange) and (first.start, first.end) == (1, 2)
     genesis = chain.w3.eth.get_block(0)
     assert cursor.stored_blocks() == [
         BlockRef(0, genesis["hash"].to_0x_hex(), genesis["parentHash"].to_0x_hex())
     ]
-    seen: dict[int, str] = {}
+    cursor.commit(first)
+    seen: dict[int, str] = {ref.number: ref.hash for ref in first.blocks}
     reorgs: list[Reorg] = []
     drain(cursor, seen, reorgs)
     assert reorgs == [] and cursor.next_block == chain.w3.eth.block_number + 1

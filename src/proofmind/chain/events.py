@@ -247,7 +247,20 @@ class ReorgSafeCursor:
             return None
         headers = self._fetch(list(range(start, end + 1)))
         present = [h for h in headers if h is not None]
-        cut = first_break(tip, present)
+        anchor = tip
+        if (
+            tip is not None and tip.number == 0 and present and present[0].number == 1
+            and present[0].parent_hash != tip.hash
+        ):  # fmt: skip
+            # genesis is never reorganised, so block 1 follows it whatever hash it names: a
+            # restarted devnet makes genesis again (another hash) and keeps its later blocks,
+            # whose block 1 names the genesis before. The node's genesis is remembered, and
+            # the cursor reads on (it waited for another block 1 for ever)
+            (now,) = self._fetch([0])
+            if now is not None and now.hash != tip.hash:
+                self._replace_genesis(now)
+            anchor = BlockRef(0, present[0].parent_hash, tip.parent_hash)
+        cut = first_break(anchor, present)
         if cut == 0 and tip is not None:
             # the chain moved between our two reads: rewind only if our tip is gone now
             (now,) = self._fetch([tip.number])
