@@ -246,6 +246,7 @@ def run_ingest_rpc(
     from proofmind.app.hosting import run_loop
     from proofmind.app.ingest import node_url, open_source
     from proofmind.app.runner import install_signal_handlers
+    from proofmind.chain.retry import with_retries
     from proofmind.intel.ingest import IngestReport, check_range, ingest_async, saved_next_block
     from proofmind.workspace import open_workspace
 
@@ -269,7 +270,10 @@ def run_ingest_rpc(
         transient=True,
         disable=not err.is_terminal,
     ) as bar:
-        head = end if end is not None else int(source.w3.eth.block_number) - confirmations
+        if end is None:
+            head = int(with_retries(lambda: source.w3.eth.block_number)) - confirmations
+        else:
+            head = end
         task = bar.add_task("ingesting", total=max(0, head - first + 1))
 
         def advance(blocks: int) -> None:
