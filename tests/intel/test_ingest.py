@@ -121,6 +121,30 @@ def test_a_reorg_is_undone(chain: Chain, tmp_path: Path) -> None:
     assert replaced - set(hashes)  # the replaced transactions are gone
 
 
+def test_the_command_says_what_a_reorg_undid(
+    chain: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ingest rpc`'s summary counts what it wrote, the rows a reorg then removed included:
+    it says how many blocks the reorgs undid, so the counts do not read as the folder's."""
+    from proofmind.cli.main import main
+
+    traffic(chain, transfers=2, tokens=0)
+    fork = chain.snapshot()
+    first = chain.w3.eth.block_number + 1
+    for n in range(3):
+        chain.sender().send({"to": chain.accounts[6].address, "value": 1 + n})
+    out = tmp_path / "chain"
+    assert main(["ingest", "rpc", "--url", url_of(chain), "-o", str(out)]) == 0
+    chain.revert(fork)
+    for n in range(5):
+        chain.sender().send({"to": chain.accounts[7].address, "value": 100 + n})
+    capsys.readouterr()
+    assert main(["ingest", "rpc", "--url", url_of(chain), "-o", str(out)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"1 reorg undone (from block {first}, 3 blocks in all)" in said, said
+    assert "the rows a reorg then removed included" in said
+
+
 def test_a_rate_limiting_node_is_waited_out(chain: Chain, tmp_path: Path) -> None:
     traffic(chain, transfers=5, tokens=0)
     with rpc_proxy(url_of(chain), throttle=4) as proxy:

@@ -312,7 +312,9 @@ def run_ingest_rpc(
     if report.reorgs:
         console.print(
             f"  {count_of(len(report.reorgs), 'reorg')} undone "
-            f"(from block {report.reorgs[0].fork_block})"
+            f"(from block {report.reorgs[0].fork_block}, "
+            f"{count_of(sum(r.depth for r in report.reorgs), 'block')} in all); the counts above "
+            "are of what was written, the rows a reorg then removed included"
         )
     if report.backoffs:
         console.print(f"  backed off {count_of(report.backoffs, 'time')} for rate limits")
