@@ -12,13 +12,16 @@ never are, so ``rows[i]`` prints as written."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.errors import MarkupError, StyleSyntaxError
 from rich.markup import RE_TAGS, escape
 from rich.style import Style
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 @lru_cache(maxsize=512)
@@ -82,3 +85,26 @@ class TextConsole(Console):
             return super().render_str(literal_brackets(text), markup=markup, **kwargs)
         except MarkupError:  # a "[/]" closing nothing: the whole line as written, unstyled
             return super().render_str(escape(text), markup=markup, **kwargs)
+
+
+def block_progress(console: Console, label: str) -> Progress:
+    """A progress bar of blocks done of blocks to go with a time estimate, ``label`` before
+    it, shown on ``console`` while it runs when that is a terminal."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, block_progress
 from proofmind.cli.params import parse_address
 from proofmind.cli.tables import print_table
 from proofmind.errors import InputError
@@ -235,14 +235,6 @@ def run_ingest_rpc(
     Ctrl-C stop it at a range boundary (what is written is committed, nothing half-written)."""
     import asyncio
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from proofmind.app.hosting import run_loop
     from proofmind.app.ingest import node_url, open_source
     from proofmind.app.runner import install_signal_handlers
@@ -260,16 +252,7 @@ def run_ingest_rpc(
     live = IngestReport()  # filled as it goes: the bar's total is the blocks up to the head
     reports: list[IngestReport] = []
     stopped = False
-    with Progress(
-        TextColumn("ingesting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("blocks"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with block_progress(err, "ingesting") as bar:
         if end is None:
             head = int(with_retries(lambda: source.w3.eth.block_number)) - confirmations
         else:

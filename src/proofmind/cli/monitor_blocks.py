@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.table import Table
 
-from proofmind.cli.consoles import TextConsole
+from proofmind.cli.consoles import TextConsole, block_progress
 from proofmind.errors import InputError
 from proofmind.monitor.api import Detector
 from proofmind.monitor.prices import COMPRESSED, FORMATS
@@ -155,14 +155,6 @@ def run_block_replay(
     chunk: int = 20_000,
     report: Path | None = None,
 ) -> None:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from proofmind.cli.monitor_run import (
         ALERT_FORMATS,
         ReplayScores,
@@ -206,16 +198,7 @@ def run_block_replay(
     last = [after]
     done = [0]
     started = time.perf_counter()
-    with Progress(
-        TextColumn("replay"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("blocks"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
+    with block_progress(err, "replay") as bar:
         task = bar.add_task("replay", total=total if after is None else _left(tables, after))
 
         def advance(batch: Any) -> None:
