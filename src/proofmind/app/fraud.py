@@ -156,6 +156,15 @@ def _registered(
     return RegisteredModel(record, path, model_from_bytes(data, path))
 
 
+def _file_rows(files: list[str]) -> str:
+    """SQL of the rows of ``files`` (SQL strings of Parquet paths), each with its file in
+    ``_file`` (without the ``block_range`` column read from the folder names)."""
+    return (
+        "SELECT * EXCLUDE (block_range, filename), filename AS _file FROM "
+        f"read_parquet([{', '.join(files)}], hive_partitioning=true, filename=true)"
+    )
+
+
 class _Tables:
     """The canonical tables of one data folder, loaded into an in-memory DuckDB, and the
     feature vectors of the addresses asked about so far (None: no data). ``stamp`` lists the
@@ -177,8 +186,7 @@ class _Tables:
             if kind is not None and kind[0] == "VIEW":  # a view reads the files on every query
                 files = [sql_string(path) for path, _, _ in stamp if self._of(table, path)]
                 rows = (  # the stamp was taken first: files may have come since (read later)
-                    f"SELECT * EXCLUDE (block_range, filename), filename AS _file FROM "
-                    f"read_parquet([{', '.join(files)}], hive_partitioning=true, filename=true)"
+                    _file_rows(files)
                     if files
                     else f"SELECT *, ''::VARCHAR AS _file FROM {table} LIMIT 0"
                 )
@@ -241,11 +249,7 @@ class _Tables:
                     self.removed += int(deleted[0]) if deleted else 0
                 new = [sql_string(path) for path in came if self._of(table, path)]
                 if new:
-                    self.con.execute(
-                        f"INSERT INTO _rows_{table} BY NAME SELECT * EXCLUDE (block_range, "
-                        f"filename), filename AS _file FROM read_parquet([{', '.join(new)}], "
-                        "hive_partitioning=true, filename=true)"
-                    )
+                    self.con.execute(f"INSERT INTO _rows_{table} BY NAME {_file_rows(new)}")
                     addresses(table, new)
             if self.removed > self.rows:  # merges remove and add the same rows again and again
                 self.con.rollback()
