@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from proofmind.chain.base import Chain
 from proofmind.chain.devnet import free_port
@@ -176,14 +177,19 @@ def test_serve_hosts_ingestion_as_a_supervised_task(
         assert set(tasks) == {"api", "ingest"}
         assert tasks["ingest"]["state"] == "running" and tasks["ingest"]["restarts"] == 0
         with urllib.request.urlopen(api + "/metrics") as response:
-            metrics = metric_values(response.read().decode())
-        assert metrics["proofmind_ingest_blocks_total"] == head + 1  # from block 0
-        assert metrics["proofmind_ingest_next_block"] == head + 1
-        assert metrics["proofmind_ingest_safe_head"] == head
-        assert metrics["proofmind_ingest_lag_blocks"] == 0
-        assert abs(metrics["proofmind_ingest_last_commit_timestamp_seconds"] - time.time()) < 60
+            metrics = {
+                (s.name, tuple(s.labels.items())): s.value
+                for family in text_string_to_metric_families(response.read().decode())
+                for s in family.samples
+            }
+        assert metrics[("proofmind_ingest_blocks_total", ())] == head + 1  # from block 0
+        assert metrics[("proofmind_ingest_next_block", ())] == head + 1
+        assert metrics[("proofmind_ingest_safe_head", ())] == head
+        assert metrics[("proofmind_ingest_lag_blocks", ())] == 0
+        committed = metrics[("proofmind_ingest_last_commit_timestamp_seconds", ())]
+        assert abs(committed - time.time()) < 60
         txs = sum(chain.w3.eth.get_block_transaction_count(n) for n in range(head + 1))
-        assert metrics['proofmind_ingest_rows_total{table="transactions"}'] == txs > 0
+        assert metrics[("proofmind_ingest_rows_total", (("table", "transactions"),))] == txs > 0
         serve.send_signal(signal.SIGTERM)
         _, errors = serve.communicate(timeout=20)
     finally:
@@ -193,15 +199,6 @@ def test_serve_hosts_ingestion_as_a_supervised_task(
     assert serve.returncode == 0, errors
     assert "ingest stopped" in errors
     check_tables(chain, out, head)
-
-
-def metric_values(text: str) -> dict[str, float]:
-    """Prometheus text's samples by name (with their labels as written)."""
-    return {
-        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-    }
 
 
 def test_a_failing_ingest_task_is_restarted_with_backoff(
